@@ -1,0 +1,146 @@
+// The pmesh command: one program for the compiler's tools (check, graph,
+// plan) and, as they land, the engine's and the server's.
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "dsl/compiler.h"
+#include "stdlib/builtins.h"
+
+namespace {
+
+using pmesh::dsl::CompiledProgram;
+using pmesh::dsl::DiagnosticSink;
+
+const char* kUsage = R"(pmesh — a Platform Mesh control plane whose behavior is written as rules.
+
+Usage:
+  pmesh check PATHS...                     compile .rules files and folders; print diagnostics or a summary
+  pmesh graph PATHS... [--format dot|json] print the dependency graph and its strata
+  pmesh plan PATHS... [--rule NAME]        print the evaluation plans and the indexes they need
+  pmesh builtins                           list the builtin functions
+  pmesh help                               this text
+
+Exit status: 0 on success, 1 when the rules have errors, 2 on a usage error.
+)";
+
+int usage_error(const std::string& msg) {
+  std::cerr << "pmesh: " << msg << "\n(see `pmesh help`)\n";
+  return 2;
+}
+
+struct Args {
+  std::vector<std::string> paths;
+  std::string format = "dot";
+  std::string rule;
+};
+
+bool parse_args(const std::vector<std::string>& argv, Args& a, std::string& err) {
+  for (size_t i = 0; i < argv.size(); ++i) {
+    const std::string& s = argv[i];
+    auto value = [&](std::string& out) {
+      if (i + 1 >= argv.size()) {
+        err = s + " needs a value";
+        return false;
+      }
+      out = argv[++i];
+      return true;
+    };
+    if (s == "--format" || s == "-o") {
+      if (!value(a.format)) return false;
+    } else if (s.rfind("--format=", 0) == 0) {
+      a.format = s.substr(9);
+    } else if (s == "--rule") {
+      if (!value(a.rule)) return false;
+    } else if (s.size() > 1 && s[0] == '-') {
+      err = "unknown flag " + s;
+      return false;
+    } else {
+      a.paths.push_back(s);
+    }
+  }
+  if (a.paths.empty()) {
+    err = "name at least one .rules file or folder";
+    return false;
+  }
+  return true;
+}
+
+std::unique_ptr<CompiledProgram> compile_or_report(const Args& a, double* ms = nullptr) {
+  DiagnosticSink diags;
+  auto start = std::chrono::steady_clock::now();
+  auto program = pmesh::dsl::compile_paths(a.paths, diags);
+  auto end = std::chrono::steady_clock::now();
+  if (ms) *ms = std::chrono::duration<double, std::milli>(end - start).count();
+  std::cerr << diags.format();
+  if (diags.has_errors()) {
+    std::cerr << "pmesh: " << diags.error_count() << " error" << (diags.error_count() == 1 ? "" : "s") << "\n";
+    return nullptr;
+  }
+  return program;
+}
+
+int cmd_check(const Args& a) {
+  double ms = 0;
+  auto p = compile_or_report(a, &ms);
+  if (!p) return 1;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", ms);
+  std::cout << "ok: " << p->summary() << " (" << buf << " ms)\n";
+  return 0;
+}
+
+int cmd_graph(const Args& a) {
+  if (a.format != "dot" && a.format != "json") return usage_error("--format is dot or json");
+  auto p = compile_or_report(a);
+  if (!p) return 1;
+  std::cout << (a.format == "dot" ? p->graph->to_dot() : p->graph->to_json());
+  return 0;
+}
+
+int cmd_plan(const Args& a) {
+  auto p = compile_or_report(a);
+  if (!p) return 1;
+  bool found = a.rule.empty();
+  for (const auto& rp : p->plans) {
+    if (!a.rule.empty() && rp.info->rule->name != a.rule) continue;
+    found = true;
+    std::cout << pmesh::dsl::describe(rp, p->indexes) << "\n";
+  }
+  if (!found) return usage_error("no rule named " + a.rule);
+  if (a.rule.empty()) {
+    std::cout << "indexes:\n";
+    for (const auto& ix : p->indexes) std::cout << "  " << ix.to_string() << "\n";
+  }
+  return 0;
+}
+
+int cmd_builtins() {
+  for (const auto& b : pmesh::all_builtins()) std::cout << b.signature << "\n    " << b.doc << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+    std::cout << kUsage;
+    return args.empty() ? 2 : 0;
+  }
+  std::string cmd = args[0];
+  args.erase(args.begin());
+  if (cmd == "builtins") return cmd_builtins();
+  Args a;
+  std::string err;
+  if (cmd == "check" || cmd == "graph" || cmd == "plan") {
+    if (!parse_args(args, a, err)) return usage_error(err);
+    if (cmd == "check") return cmd_check(a);
+    if (cmd == "graph") return cmd_graph(a);
+    return cmd_plan(a);
+  }
+  return usage_error("unknown command `" + cmd + "`");
+}

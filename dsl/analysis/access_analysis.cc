@@ -1,0 +1,249 @@
+#include "dsl/analysis/access_analysis.h"
+
+#include <algorithm>
+
+#include "dsl/object_model.h"
+
+namespace pmesh::dsl {
+namespace {
+
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
+  return out;
+}
+
+std::string sections_note(const KindDecl& k) {
+  std::vector<std::string> s = {"metadata"};
+  s.insert(s.end(), k.sections.begin(), k.sections.end());
+  return "sections of " + k.name + ": " + join(s, ", ") + "; shorthands: " + join(shorthand_names(), ", ");
+}
+
+}  // namespace
+
+const Expr* AccessAnalysis::Env::arg(const std::string& name) const {
+  for (size_t i = 0; i < fn->params.size() && i < args.size(); ++i)
+    if (fn->params[i] == name) return args[i];
+  return nullptr;
+}
+
+std::string AccessAnalysis::kind_of(const VarInfo& v) const {
+  if (v.decl) return v.decl->name;
+  return v.pattern && v.pattern->kind.dynamic() ? "*" : "";
+}
+
+const VarInfo* AccessAnalysis::root(const Expr& e, const Env* env, bool& old, std::vector<std::string>& segs,
+                                    std::vector<std::pair<const Expr*, const Env*>>& keys) {
+  switch (e.kind) {
+    case ExprKind::kField: {
+      const VarInfo* v = root(*e.args[0], env, old, segs, keys);
+      if (v) segs.push_back(e.text);
+      return v;
+    }
+    case ExprKind::kIndex: {
+      const VarInfo* v = root(*e.args[0], env, old, segs, keys);
+      if (v) {
+        const Expr& k = *e.args[1];
+        segs.push_back(k.kind == ExprKind::kString ? k.text : "*");
+        keys.emplace_back(&k, env);
+      }
+      return v;
+    }
+    case ExprKind::kVar: {
+      if (env) {
+        const Expr* a = env->arg(e.text);
+        return a ? root(*a, env->caller, old, segs, keys) : nullptr;
+      }
+      const VarInfo* v = info_->var_of(e);
+      return v && v->kind == VarInfo::Kind::kObject ? v : nullptr;
+    }
+    case ExprKind::kCall:
+      if (e.text == "old" && e.args.size() == 1) {
+        old = true;
+        return root(*e.args[0], env, old, segs, keys);
+      }
+      return nullptr;
+    default:
+      return nullptr;
+  }
+}
+
+void AccessAnalysis::read(const VarInfo& v, const std::vector<std::string>& segs, Span span, bool negated,
+                          bool old) {
+  std::string kind = kind_of(v);
+  if (kind.empty()) return;  // unknown kind, already reported
+  std::vector<std::string> sections;
+  if (segs.empty()) {
+    sections = all_sections(v.decl);
+  } else {
+    auto path = canonical_path(v.decl, segs);
+    if (!path) {
+      diags_.error(span, v.decl->name + " has no section `" + segs[0] + "`", {sections_note(*v.decl)});
+      return;
+    }
+    if (path->size() == 1 && (*path)[0] == "metadata") {
+      for (const auto& s : all_sections(v.decl))
+        if (s.rfind("metadata", 0) == 0) sections.push_back(s);
+    } else {
+      sections.push_back(section_of(*path));
+    }
+  }
+  if (old) return;
+  for (const auto& s : sections) info_->reads.push_back({{kind, s}, negated, span});
+}
+
+void AccessAnalysis::expr(const Expr& e, bool negated, bool old, const Env* env) {
+  if (++depth_ > 64) {  // only reachable through recursive functions, reported elsewhere
+    --depth_;
+    return;
+  }
+  bool o = old;
+  std::vector<std::string> segs;
+  std::vector<std::pair<const Expr*, const Env*>> keys;
+  if (const VarInfo* v = root(e, env, o, segs, keys)) {
+    read(*v, segs, e.span, negated, o);
+    for (auto [k, kenv] : keys) expr(*k, negated, old, kenv);
+    --depth_;
+    return;
+  }
+  switch (e.kind) {
+    case ExprKind::kVar:
+      if (env)
+        if (const Expr* a = env->arg(e.text)) expr(*a, negated, old, env->caller);
+      break;
+    case ExprKind::kCall:
+      if (const FunctionDecl* f = program_.find_function(*info_->module, e.text)) {
+        Env inner{f, {}, env};
+        for (const auto& a : e.args) inner.args.push_back(a.get());
+        expr(*f->body, negated, old, &inner);
+      } else {
+        for (const auto& a : e.args) expr(*a, negated, old, env);
+      }
+      break;
+    case ExprKind::kAggregate:
+      body(*e.body, true);
+      for (const auto& a : e.args) expr(*a, true, old, env);
+      break;
+    default:
+      for (const auto& a : e.args) expr(*a, negated, old, env);
+  }
+  --depth_;
+}
+
+void AccessAnalysis::body(const Body& b, bool negated) {
+  for (const auto& item : b.items) {
+    switch (item.kind) {
+      case BodyItemKind::kObject: {
+        const ObjectPattern& p = item.object;
+        bool neg = negated || p.optional;
+        std::string kind = p.kind.dynamic() ? "*" : (program_.find_kind(*info_->module, p.kind.name) ? p.kind.name : "");
+        if (!kind.empty()) {
+          info_->reads.push_back({{kind, "metadata"}, neg, p.span});
+          if (!p.labels.empty()) info_->reads.push_back({{kind, "metadata.labels"}, neg, p.span});
+        }
+        if (p.kind.dynamic()) {
+          expr(*p.kind.group, neg, false, nullptr);
+          expr(*p.kind.resource, neg, false, nullptr);
+        }
+        for (const ExprPtr* c : {&p.cluster, &p.ns, &p.name})
+          if (*c) expr(**c, neg, false, nullptr);
+        for (const auto& [k, v] : p.labels) expr(*v, neg, false, nullptr);
+        break;
+      }
+      case BodyItemKind::kTuple:
+        info_->reads.push_back({{"", item.tuple.relation}, negated, item.tuple.span});
+        for (const auto& a : item.tuple.args)
+          if (!(a->kind == ExprKind::kVar && a->text == "_")) expr(*a, negated, false, nullptr);
+        break;
+      case BodyItemKind::kLet:
+      case BodyItemKind::kWhere:
+        expr(*item.expr, negated, false, nullptr);
+        break;
+      case BodyItemKind::kNot:
+        body(*item.negated, true);
+        break;
+    }
+  }
+}
+
+std::vector<std::string> AccessAnalysis::literal_path(const Path& p) {
+  std::vector<std::string> out;
+  for (const auto& s : p) {
+    if (!s.is_key()) out.push_back(s.field);
+    else out.push_back(s.key->kind == ExprKind::kString ? s.key->text : "*");
+  }
+  return out;
+}
+
+void AccessAnalysis::head(const Head& h) {
+  const std::string& rule = info_->rule->name;
+  switch (h.kind) {
+    case HeadKind::kDeriveObject: {
+      const KindDecl* d = h.object_kind.dynamic() ? nullptr : program_.find_kind(*info_->module, h.object_kind.name);
+      if (!d && !h.object_kind.dynamic()) return;  // unknown kind, already reported
+      std::string kind = d ? d->name : "*";
+      info_->writes.push_back({{kind, "metadata"}, false, h.span});
+      for (const ExprPtr* c : {&h.cluster, &h.ns, &h.name})
+        if (*c) expr(**c, false, false, nullptr);
+      for (const auto& f : h.fields) {
+        std::vector<std::string> path = literal_path(f.path);
+        bool ok = path[0] == "metadata"
+                      ? path.size() > 1 && section_of(path) != "metadata"
+                      : (!d || d->has_section(path[0]));
+        if (!ok) {
+          if (path[0] == "metadata")
+            diags_.error(f.path[0].span, "a derive sets metadata.labels, annotations, finalizers and ownerReferences; the name, namespace and cluster come from `named`, `namespace` and `in`");
+          else
+            diags_.error(f.path[0].span, d->name + " has no section `" + path[0] + "`", {sections_note(*d)});
+          continue;
+        }
+        info_->writes.push_back({{kind, section_of(path)}, false, f.span});
+        info_->field_writes.push_back({kind, path, false, true, f.span});
+        for (const auto& s : f.path)
+          if (s.key) expr(*s.key, false, false, nullptr);
+        expr(*f.value, false, false, nullptr);
+      }
+      break;
+    }
+    case HeadKind::kDeriveTuple:
+      info_->writes.push_back({{"", h.tuple.relation}, false, h.span});
+      for (const auto& a : h.tuple.args) expr(*a, false, false, nullptr);
+      break;
+    case HeadKind::kSet: {
+      auto it = info_->set_targets.find(&h);
+      if (it != info_->set_targets.end()) {
+        const VarInfo& v = *it->second;
+        std::string kind = kind_of(v);
+        auto path = canonical_path(v.decl, literal_path(h.path));
+        if (kind.empty()) {
+          // unknown kind, already reported
+        } else if (!path) {
+          diags_.error(h.path[0].span, v.decl->name + " has no section `" + literal_path(h.path)[0] + "`",
+                       {sections_note(*v.decl)});
+        } else if (!writable_by_non_owner(section_of(*path))) {
+          diags_.error(h.path[0].span,
+                       "rule `" + rule + "` sets `" + join(*path, ".") + "` of `" + v.name + "`, a " +
+                           (v.decl ? v.decl->name : std::string("object")) + " it does not own",
+                       {"a rule owns the objects it derives; of other objects it may set status and "
+                        "metadata.labels, annotations, finalizers and ownerReferences"});
+        } else {
+          info_->writes.push_back({{kind, section_of(*path)}, false, h.span});
+          info_->field_writes.push_back({kind, *path, h.op == SetOp::kAdd, false, h.span});
+        }
+      }
+      for (const auto& s : h.path)
+        if (s.key) expr(*s.key, false, false, nullptr);
+      expr(*h.value, false, false, nullptr);
+      break;
+    }
+  }
+}
+
+void AccessAnalysis::analyze(RuleInfo& info) {
+  info_ = &info;
+  body(info.rule->body, false);
+  for (const auto& h : info.rule->heads) head(h);
+  info_ = nullptr;
+}
+
+}  // namespace pmesh::dsl

@@ -1,0 +1,233 @@
+// The abstract syntax tree of a rules module.
+//
+// The parser builds one Module per .rules file; the analyses in dsl/analysis/
+// read it, and the planner lowers it. Every node carries the Span of the text
+// it came from, so that any stage can report an error at the right place.
+// Nodes are plain structs owned through unique_ptr/vector; the tree is never
+// shared, and nothing in it points back up.
+//
+// Thread safety: a Module is built by one thread and read-only afterwards.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dsl/source.h"
+
+namespace pmesh::dsl {
+
+struct Body;
+struct Expr;
+using ExprPtr = std::unique_ptr<Expr>;
+
+enum class ExprKind {
+  kNull,
+  kBool,
+  kInt,
+  kFloat,
+  kString,     // text
+  kInterp,     // "a {x} b": args are the parts, kString literals and expressions
+  kVar,        // name
+  kField,      // args[0].name; `safe` for ?.
+  kIndex,      // args[0][args[1]]
+  kCall,       // name(args...)
+  kList,       // [args...]
+  kObject,     // { keys[i]: args[i] }
+  kUnary,      // op args[0]: "-" or "not"
+  kBinary,     // args[0] op args[1]: * / % + - == != < <= > >= in "not in" and or ??
+  kCond,       // args[0] ? args[1] : args[2]
+  kAggregate,  // agg { body | args[0] }
+};
+
+enum class AggKind { kCount, kAny, kAll, kCollect };
+
+struct Expr {
+  ExprKind kind = ExprKind::kNull;
+  Span span;
+  std::string text;  // variable, field or function name; operator; string value
+  bool bool_value = false;
+  int64_t int_value = 0;
+  double float_value = 0;
+  bool safe = false;                 // kField: `?.`
+  std::vector<ExprPtr> args;         // operands, elements, values, arguments
+  std::vector<std::string> keys;     // kObject: keys, in order
+  std::vector<bool> key_is_quoted;   // kObject: a quoted key is never a dotted path
+  AggKind agg = AggKind::kCount;
+  std::unique_ptr<Body> body;        // kAggregate: the sub-pattern
+};
+
+// Which kind a pattern or derive names: a declared kind by name, or a kind
+// chosen at run time by group and resource (`resource(g, r)`), which is how
+// rules reach the kinds that APIBindings add.
+struct KindRef {
+  Span span;
+  std::string name;   // empty when dynamic
+  ExprPtr group;      // dynamic only
+  ExprPtr resource;   // dynamic only
+  bool dynamic() const { return name.empty(); }
+};
+
+// `x: Kind in cluster namespace ns named name labels { k: v }`
+struct ObjectPattern {
+  Span span;
+  std::string var;
+  Span var_span;
+  KindRef kind;
+  ExprPtr cluster;                                  // may be null: any cluster
+  ExprPtr ns;                                       // may be null
+  ExprPtr name;                                     // may be null
+  std::vector<std::pair<std::string, ExprPtr>> labels;
+  bool optional = false;                            // `opt`: a left outer join
+};
+
+// `relation(arg, ...)`; an argument that is a bare variable not bound
+// elsewhere binds it; `_` matches anything.
+struct TuplePattern {
+  Span span;
+  std::string relation;
+  Span relation_span;
+  std::vector<ExprPtr> args;
+};
+
+enum class BodyItemKind { kObject, kTuple, kLet, kWhere, kNot };
+
+struct BodyItem {
+  BodyItemKind kind = BodyItemKind::kWhere;
+  Span span;
+  ObjectPattern object;           // kObject
+  TuplePattern tuple;             // kTuple
+  std::string var;                // kLet
+  Span var_span;                  // kLet
+  ExprPtr expr;                   // kLet, kWhere
+  std::unique_ptr<Body> negated;  // kNot
+};
+
+struct Body {
+  std::vector<BodyItem> items;
+};
+
+// A path into an object: `status.conditions["Ready"].status`. A segment is a
+// field name, or a key: a list entry keyed by its key field, or a map entry.
+struct PathSeg {
+  Span span;
+  std::string field;  // empty for a key segment
+  ExprPtr key;
+  bool is_key() const { return key != nullptr; }
+};
+using Path = std::vector<PathSeg>;
+
+struct FieldInit {
+  Span span;
+  Path path;
+  ExprPtr value;
+};
+
+enum class HeadKind { kDeriveObject, kDeriveTuple, kSet };
+enum class SetOp { kAssign, kAdd };  // `=`; `+=` adds an element to a set-like list
+
+struct Head {
+  HeadKind kind = HeadKind::kSet;
+  Span span;
+  // kDeriveObject
+  KindRef object_kind;
+  ExprPtr cluster, ns, name;
+  std::vector<FieldInit> fields;
+  // kDeriveTuple
+  TuplePattern tuple;
+  // kSet
+  std::string target;
+  Span target_span;
+  Path path;
+  SetOp op = SetOp::kAssign;
+  ExprPtr value;
+};
+
+struct Rule {
+  Span span;
+  std::string name;
+  Span name_span;
+  std::optional<int64_t> priority;
+  Body body;
+  std::vector<Head> heads;
+  bool from_relation = false;  // written as `relation r(..) :- ...`
+};
+
+struct RelationDecl {
+  Span span;
+  std::string name;
+  std::vector<std::string> params;
+};
+
+struct FunctionDecl {
+  Span span;
+  std::string name;
+  std::vector<std::string> params;
+  ExprPtr body;
+};
+
+enum class Scope { kCluster, kNamespaced };
+
+struct KindDecl {
+  Span span;
+  std::string name;  // the Kind, e.g. Workspace
+  std::string group;  // "" for the core group
+  std::string version;
+  std::string plural;
+  std::string singular;
+  std::vector<std::string> short_names;
+  std::vector<std::string> categories;
+  Scope scope = Scope::kNamespaced;
+  std::vector<std::string> sections;  // top-level fields besides metadata: spec, status, data
+  bool status_subresource = false;
+  std::map<std::string, std::string> list_keys;  // "status.conditions" -> "type"
+  std::string api_version() const { return group.empty() ? version : group + "/" + version; }
+  bool has_section(const std::string& s) const;
+};
+
+enum class StepKind { kGiven, kCreate, kUpdate, kDelete, kExpect, kExpectNo, kExpectError };
+
+struct TestStep {
+  StepKind kind = StepKind::kGiven;
+  Span span;
+  bool is_tuple = false;
+  std::string kind_name;  // object steps
+  Span kind_span;
+  std::string ref;        // "cluster/name" or "cluster/namespace/name"
+  ExprPtr data;           // object body; may be null
+  std::string relation;   // tuple steps
+  std::vector<ExprPtr> tuple_args;
+  std::string error_text;  // kExpectError
+};
+
+struct TestDecl {
+  Span span;
+  std::string name;
+  std::vector<TestStep> steps;
+};
+
+struct Import {
+  Span span;
+  std::string module;
+};
+
+struct Module {
+  SourceFilePtr file;
+  std::string name;
+  Span name_span;
+  std::vector<Import> imports;
+  std::vector<KindDecl> kinds;
+  std::vector<RelationDecl> relations;
+  std::vector<FunctionDecl> functions;
+  std::vector<Rule> rules;
+  std::vector<TestDecl> tests;
+};
+
+// Renders an expression back to source-like text, for messages and plans.
+std::string to_string(const Expr& e);
+std::string to_string(const Path& p);
+
+}  // namespace pmesh::dsl

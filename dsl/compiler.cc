@@ -1,0 +1,47 @@
+#include "dsl/compiler.h"
+
+#include "dsl/analysis/access_analysis.h"
+#include "dsl/analysis/name_resolution.h"
+#include "dsl/analysis/write_conflicts.h"
+
+namespace pmesh::dsl {
+
+std::string CompiledProgram::summary() const {
+  size_t relations = program->relations().size();
+  auto plural = [](size_t n, const char* word) {
+    return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+  };
+  return plural(program->modules().size(), "module") + ", " + plural(program->kinds().size(), "kind") + ", " +
+         plural(rules.size(), "rule") + ", " + plural(relations, "relation") + ", " +
+         plural(program->tests().size(), "test") + ", " + (std::to_string(graph ? graph->strata().size() : 0) + (graph && graph->strata().size() == 1 ? " stratum" : " strata"));
+}
+
+std::unique_ptr<CompiledProgram> compile(std::unique_ptr<Program> program, DiagnosticSink& diags) {
+  auto out = std::make_unique<CompiledProgram>();
+  out->program = std::move(program);
+  const Program& p = *out->program;
+
+  NameResolution names(p, diags);
+  for (const auto& m : p.modules())
+    for (const auto& f : m->functions) names.check_function(*m, f);
+  for (const auto& [m, r] : p.rules()) out->rules.push_back(names.resolve(*m, *r));
+  for (const auto& [m, t] : p.tests()) names.check_test(*m, *t);
+
+  AccessAnalysis access(p, diags);
+  for (auto& r : out->rules) access.analyze(r);
+  WriteConflicts(diags).check(out->rules);
+
+  out->graph = std::make_unique<DependencyGraph>(out->rules, diags);
+  if (diags.has_errors()) return out;
+
+  Planner planner(diags);
+  for (const auto& r : out->rules) out->plans.push_back(planner.plan(r));
+  out->indexes = planner.indexes();
+  return out;
+}
+
+std::unique_ptr<CompiledProgram> compile_paths(const std::vector<std::string>& paths, DiagnosticSink& diags) {
+  return compile(load_program(paths, diags), diags);
+}
+
+}  // namespace pmesh::dsl

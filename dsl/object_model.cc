@@ -1,0 +1,61 @@
+#include "dsl/object_model.h"
+
+#include <algorithm>
+
+namespace pmesh::dsl {
+namespace {
+
+const std::vector<std::string> kMetadataParts = {"labels", "annotations", "finalizers", "ownerReferences"};
+
+bool is_metadata_part(const std::string& s) {
+  return std::find(kMetadataParts.begin(), kMetadataParts.end(), s) != kMetadataParts.end();
+}
+
+}  // namespace
+
+const std::vector<std::string>& shorthand_names() {
+  static const std::vector<std::string> names = {
+      "name",   "namespace",       "cluster",           "uid",       "labels",
+      "annotations", "finalizers", "ownerReferences",   "generation", "resourceVersion",
+      "creationTimestamp", "deletionTimestamp"};
+  return names;
+}
+
+std::optional<std::vector<std::string>> canonical_path(const KindDecl* kind,
+                                                       const std::vector<std::string>& segments) {
+  if (segments.empty()) return segments;
+  const std::string& first = segments[0];
+  const auto& sh = shorthand_names();
+  if (std::find(sh.begin(), sh.end(), first) != sh.end()) {
+    std::vector<std::string> out = {"metadata"};
+    out.insert(out.end(), segments.begin(), segments.end());
+    return out;
+  }
+  if (first == "metadata" || first == "kind" || first == "apiVersion") return segments;
+  if (kind == nullptr || kind->has_section(first)) return segments;
+  return std::nullopt;
+}
+
+std::string section_of(const std::vector<std::string>& path) {
+  if (path[0] == "metadata" && path.size() > 1 && is_metadata_part(path[1])) return "metadata." + path[1];
+  if (path[0] == "metadata" || path[0] == "kind" || path[0] == "apiVersion") return "metadata";
+  return path[0];
+}
+
+std::vector<std::string> all_sections(const KindDecl* kind) {
+  std::vector<std::string> out = {"metadata"};
+  for (const auto& p : kMetadataParts) out.push_back("metadata." + p);
+  if (kind) {
+    out.insert(out.end(), kind->sections.begin(), kind->sections.end());
+  } else {
+    out.push_back("spec");
+    out.push_back("status");
+  }
+  return out;
+}
+
+bool writable_by_non_owner(const std::string& section) {
+  return section == "status" || (section.rfind("metadata.", 0) == 0);
+}
+
+}  // namespace pmesh::dsl

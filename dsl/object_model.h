@@ -1,0 +1,48 @@
+// How the language sees a KRM object: the paths a rule may name and the
+// sections they belong to.
+//
+// A variable bound to an object is read through paths. Shorthands name the
+// metadata fields that rules use most: `x.name` is `x.metadata.name`, and
+// `x.cluster` is the logical cluster path the object lives in (kcp keeps it
+// outside the object; pmesh exposes it as `metadata.cluster`). A section is
+// the unit of the dependency graph: `spec`, `status`, any other top-level
+// field a kind declares, `metadata` (identity and existence), and the parts
+// of metadata that rules write on objects they do not own:
+// `metadata.labels`, `metadata.annotations`, `metadata.finalizers`,
+// `metadata.ownerReferences`.
+//
+// The compiler and the engine both resolve paths here, so they agree.
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dsl/ast.h"
+
+namespace pmesh::dsl {
+
+// Expands a shorthand in the first segment: ["name"] -> ["metadata", "name"].
+// Returns nullopt when the first segment is neither a shorthand, `metadata`,
+// `kind`, `apiVersion`, nor a section that `kind` declares; `kind` null means
+// a kind known only at run time, whose sections are not checked.
+std::optional<std::vector<std::string>> canonical_path(const KindDecl* kind,
+                                                       const std::vector<std::string>& segments);
+
+// The section a canonical path lies in. REQUIRES: `path` is canonical and
+// not empty.
+std::string section_of(const std::vector<std::string>& path);
+
+// Every section of an object of `kind` (all metadata parts and the declared
+// sections); for a run-time kind, metadata parts plus spec and status.
+std::vector<std::string> all_sections(const KindDecl* kind);
+
+// Whether a rule may write `section` of an object that it does not own.
+bool writable_by_non_owner(const std::string& section);
+
+// The shorthand names, for documentation and messages.
+const std::vector<std::string>& shorthand_names();
+
+}  // namespace pmesh::dsl

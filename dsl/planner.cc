@@ -1,0 +1,552 @@
+#include "dsl/planner.h"
+
+#include <algorithm>
+#include <functional>
+#include <optional>
+#include <set>
+
+#include "dsl/object_model.h"
+
+namespace pmesh::dsl {
+namespace {
+
+using VarSet = std::set<const VarInfo*>;
+
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
+  return out;
+}
+
+void collect_body(const RuleInfo& info, const Body& b, VarSet& vars, std::set<const Body*>& nested);
+
+void collect_expr(const RuleInfo& info, const Expr& e, VarSet& vars, std::set<const Body*>& nested) {
+  if (e.kind == ExprKind::kVar)
+    if (const VarInfo* v = info.var_of(e)) vars.insert(v);
+  if (e.kind == ExprKind::kAggregate) {
+    nested.insert(e.body.get());
+    collect_body(info, *e.body, vars, nested);
+  }
+  for (const auto& a : e.args) collect_expr(info, *a, vars, nested);
+}
+
+void collect_body(const RuleInfo& info, const Body& b, VarSet& vars, std::set<const Body*>& nested) {
+  for (const auto& item : b.items) {
+    switch (item.kind) {
+      case BodyItemKind::kObject:
+        for (const ExprPtr* c : {&item.object.cluster, &item.object.ns, &item.object.name})
+          if (*c) collect_expr(info, **c, vars, nested);
+        for (const auto& [k, v] : item.object.labels) collect_expr(info, *v, vars, nested);
+        if (item.object.kind.dynamic()) {
+          collect_expr(info, *item.object.kind.group, vars, nested);
+          collect_expr(info, *item.object.kind.resource, vars, nested);
+        }
+        break;
+      case BodyItemKind::kTuple:
+        for (const auto& a : item.tuple.args) collect_expr(info, *a, vars, nested);
+        break;
+      case BodyItemKind::kLet:
+      case BodyItemKind::kWhere:
+        collect_expr(info, *item.expr, vars, nested);
+        break;
+      case BodyItemKind::kNot:
+        nested.insert(item.negated.get());
+        collect_body(info, *item.negated, vars, nested);
+        break;
+    }
+  }
+}
+
+// The variables a piece of a body needs from outside it.
+VarSet free_vars(const RuleInfo& info, const std::function<void(VarSet&, std::set<const Body*>&)>& collect) {
+  VarSet vars, out;
+  std::set<const Body*> nested;
+  collect(vars, nested);
+  for (const VarInfo* v : vars)
+    if (!nested.count(v->scope)) out.insert(v);
+  return out;
+}
+
+VarSet expr_vars(const RuleInfo& info, const Expr& e) {
+  return free_vars(info, [&](VarSet& v, std::set<const Body*>& n) { collect_expr(info, e, v, n); });
+}
+
+VarSet operand_vars(const RuleInfo& info, const Operand& o) {
+  if (o.inner) return operand_vars(info, *o.inner);
+  if (o.var) return {o.var};
+  return o.expr ? expr_vars(info, *o.expr) : VarSet{};
+}
+
+// `x.spec.a` or `x["k"]` rooted at an object variable, as (variable, canonical path).
+std::optional<std::pair<const VarInfo*, std::string>> pure_path(const RuleInfo& info, const Expr& e) {
+  std::vector<std::string> segs;
+  const Expr* cur = &e;
+  while (cur->kind == ExprKind::kField || cur->kind == ExprKind::kIndex) {
+    if (cur->kind == ExprKind::kField) {
+      segs.push_back(cur->text);
+    } else {
+      if (cur->args[1]->kind != ExprKind::kString) return std::nullopt;
+      segs.push_back(cur->args[1]->text);
+    }
+    cur = cur->args[0].get();
+  }
+  if (cur->kind != ExprKind::kVar) return std::nullopt;
+  const VarInfo* v = info.var_of(*cur);
+  if (!v) return std::nullopt;
+  std::reverse(segs.begin(), segs.end());
+  if (v->kind != VarInfo::Kind::kObject) {
+    if (!segs.empty()) return std::nullopt;
+    return std::make_pair(v, std::string());
+  }
+  if (segs.empty()) return std::nullopt;
+  auto path = canonical_path(v->decl, segs);
+  if (!path) return std::nullopt;
+  return std::make_pair(v, join(*path, "."));
+}
+
+Operand expr_operand(const Expr* e) {
+  Operand o;
+  o.expr = e;
+  return o;
+}
+
+Operand path_operand(const VarInfo* v, const std::string& path) {
+  Operand o;
+  o.var = v;
+  o.path = path;
+  return o;
+}
+
+bool subset(const VarSet& a, const std::vector<const VarInfo*>& bound) {
+  for (const VarInfo* v : a)
+    if (std::find(bound.begin(), bound.end(), v) == bound.end()) return false;
+  return true;
+}
+
+bool is_cluster_scoped(const VarInfo* v) { return v->decl && v->decl->scope == Scope::kCluster; }
+
+}  // namespace
+
+std::string Operand::to_string() const {
+  if (inner) return fn + "(" + inner->to_string() + ")";
+  if (expr) return dsl::to_string(*expr);
+  if (var) return path.empty() ? var->name : var->name + "." + path;
+  return "?";
+}
+
+std::string IndexSpec::to_string() const {
+  return (relation ? "relation " : "") + name + "(" + join(keys, ", ") + ")";
+}
+
+// An equality usable as a lookup key: `lhs == rhs`, where either side may be
+// a pure path of a variable.
+struct Planner::Eq {
+  Operand a, b;
+  std::optional<std::pair<const VarInfo*, std::string>> pa, pb;
+  bool from_clause = false;
+  bool done = false;
+};
+
+int Planner::index_for(IndexSpec spec) {
+  auto it = std::find(indexes_.begin(), indexes_.end(), spec);
+  if (it != indexes_.end()) return static_cast<int>(it - indexes_.begin());
+  indexes_.push_back(std::move(spec));
+  return static_cast<int>(indexes_.size() - 1);
+}
+
+Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bodies,
+                        std::vector<const VarInfo*> bound, const BodyItem* trigger) {
+  Plan plan;
+  plan.trigger = trigger;
+  plan.reevaluate = bodies.size() > 1;
+
+  // The items to order. Re-evaluation plans join only the positive patterns
+  // on the way from the rule's body to the trigger's.
+  std::vector<const BodyItem*> pending;
+  for (const Body* b : bodies)
+    for (const auto& item : b->items) {
+      bool pattern = item.kind == BodyItemKind::kObject || item.kind == BodyItemKind::kTuple;
+      if (plan.reevaluate && (!pattern || (pattern && item.kind == BodyItemKind::kObject && item.object.optional)))
+        continue;
+      if (&item != trigger) pending.push_back(&item);
+    }
+
+  auto var_of_pattern = [&](const BodyItem* item) -> const VarInfo* {
+    for (const auto& v : info.vars)
+      if (v->pattern == &item->object) return v.get();
+    return nullptr;
+  };
+
+  // Equalities from pattern clauses and from `where a == b`.
+  std::vector<Eq> eqs;
+  // `v == child(a, b)` also says `a == parent(v)` and `b == base(v)`: that
+  // turns a walk down the workspace tree into lookups both ways.
+  auto add_inverses = [&](const Operand& side, const Operand& other) {
+    if (!side.expr || side.expr->kind != ExprKind::kCall || side.expr->text != "child" || side.expr->args.size() != 2)
+      return;
+    const char* fns[2] = {"parent", "base"};
+    for (int i = 0; i < 2; ++i) {
+      Eq eq;
+      eq.a = expr_operand(side.expr->args[i].get());
+      eq.pa = pure_path(info, *side.expr->args[i]);
+      eq.b.fn = fns[i];
+      eq.b.inner = std::make_shared<Operand>(other);
+      if (eq.pa) eqs.push_back(std::move(eq));
+    }
+  };
+  auto push_eq = [&](Eq eq) {
+    Operand a = eq.a, b = eq.b;
+    eqs.push_back(std::move(eq));
+    add_inverses(a, b);
+    add_inverses(b, a);
+  };
+  auto add_clause = [&](const BodyItem* item) {
+    if (item->kind != BodyItemKind::kObject) return;
+    const VarInfo* v = var_of_pattern(item);
+    if (!v) return;
+    auto add = [&](const Expr* e, const std::string& path) {
+      if (!e) return;
+      Eq eq;
+      eq.a = path_operand(v, path);
+      eq.pa = std::make_pair(v, path);
+      eq.b = expr_operand(e);
+      eq.pb = pure_path(info, *e);
+      eq.from_clause = true;
+      push_eq(std::move(eq));
+    };
+    add(item->object.cluster.get(), "metadata.cluster");
+    add(item->object.ns.get(), "metadata.namespace");
+    add(item->object.name.get(), "metadata.name");
+    for (const auto& [k, e] : item->object.labels) add(e.get(), "metadata.labels." + k);
+  };
+  std::function<void(const Expr&)> add_where = [&](const Expr& e) {
+    if (e.kind == ExprKind::kBinary && e.text == "and") {
+      add_where(*e.args[0]);
+      add_where(*e.args[1]);
+    } else if (e.kind == ExprKind::kBinary && e.text == "==") {
+      Eq eq;
+      eq.a = expr_operand(e.args[0].get());
+      eq.b = expr_operand(e.args[1].get());
+      eq.pa = pure_path(info, *e.args[0]);
+      eq.pb = pure_path(info, *e.args[1]);
+      if (eq.pa || eq.pb) push_eq(std::move(eq));
+    }
+  };
+  if (trigger) add_clause(trigger);
+  for (const BodyItem* item : pending) {
+    add_clause(item);
+    if (item->kind == BodyItemKind::kWhere) add_where(*item->expr);
+  }
+
+  // Closes every clause equality whose two sides are bound: a check.
+  auto close_checks = [&](std::vector<std::pair<Operand, Operand>>& out) {
+    for (auto& eq : eqs) {
+      if (eq.done) continue;
+      if (subset(operand_vars(info, eq.a), bound) && subset(operand_vars(info, eq.b), bound)) {
+        eq.done = true;
+        if (eq.from_clause) out.emplace_back(eq.a, eq.b);
+      }
+    }
+  };
+
+  if (trigger) {
+    if (trigger->kind == BodyItemKind::kObject) {
+      if (const VarInfo* v = var_of_pattern(trigger)) {
+        bound.push_back(v);
+        plan.seeded.push_back(v);
+      }
+    } else {
+      for (const auto& a : trigger->tuple.args)
+        if (a->kind == ExprKind::kVar)
+          if (const VarInfo* v = info.var_of(*a); v && !subset({v}, bound)) {
+            bound.push_back(v);
+            plan.seeded.push_back(v);
+          }
+    }
+    close_checks(plan.trigger_checks);
+  }
+
+  // Lookup keys for an object pattern given what is bound.
+  auto object_keys = [&](const VarInfo* q, std::vector<Eq*>* used) {
+    std::vector<KeyBinding> keys;
+    for (auto& eq : eqs) {
+      if (eq.done) continue;
+      for (int side = 0; side < 2; ++side) {
+        const auto& pure = side == 0 ? eq.pa : eq.pb;
+        const Operand& other = side == 0 ? eq.b : eq.a;
+        if (!pure || pure->first != q) continue;
+        VarSet ov = operand_vars(info, other);
+        if (ov.count(q) || !subset(ov, bound)) continue;
+        bool dup = false;
+        for (const auto& k : keys) dup |= k.key == pure->second;
+        if (dup) continue;
+        keys.push_back({pure->second, other});
+        if (used) used->push_back(&eq);
+        break;
+      }
+    }
+    return keys;
+  };
+  auto primary = [](const VarInfo* q, const std::vector<KeyBinding>& keys) {
+    std::set<std::string> k;
+    for (const auto& kb : keys) k.insert(kb.key);
+    std::vector<std::string> order = {"metadata.cluster"};
+    if (!is_cluster_scoped(q)) order.push_back("metadata.namespace");
+    order.push_back("metadata.name");
+    // A prefix of (cluster, namespace, name) is a range of the primary key.
+    size_t n = 0;
+    while (n < order.size() && k.count(order[n])) ++n;
+    return n == k.size();
+  };
+  auto tuple_ready = [&](const BodyItem* item) {
+    for (const auto& a : item->tuple.args) {
+      if (a->kind == ExprKind::kVar) continue;
+      if (!subset(expr_vars(info, *a), bound)) return false;
+    }
+    return true;
+  };
+
+  size_t guard = pending.size() * pending.size() + 8;
+  while (!pending.empty() && guard-- > 0) {
+    // Lets, filters and negations as soon as what they read is bound.
+    bool progress = false;
+    for (size_t i = 0; i < pending.size(); ++i) {
+      const BodyItem* item = pending[i];
+      VarSet needs;
+      if (item->kind == BodyItemKind::kLet || item->kind == BodyItemKind::kWhere)
+        needs = expr_vars(info, *item->expr);
+      else if (item->kind == BodyItemKind::kNot)
+        needs = free_vars(info, [&](VarSet& v, std::set<const Body*>& n) {
+          collect_body(info, *item->negated, v, n);
+        });
+      else
+        continue;
+      for (auto it = needs.begin(); it != needs.end();)
+        it = (*it)->scope == (item->negated ? item->negated.get() : nullptr) ? needs.erase(it) : std::next(it);
+      if (!subset(needs, bound)) continue;
+      Step s;
+      s.item = item;
+      if (item->kind == BodyItemKind::kLet) {
+        s.op = StepOp::kLet;
+        for (const auto& v : info.vars)
+          if (v->let == item) s.binds = v.get();
+        if (s.binds) bound.push_back(s.binds);
+      } else if (item->kind == BodyItemKind::kWhere) {
+        s.op = StepOp::kFilter;
+      } else {
+        s.op = StepOp::kNot;
+        s.sub = std::make_shared<Plan>(plan_body(info, {item->negated.get()}, bound, nullptr));
+      }
+      close_checks(s.checks);
+      plan.steps.push_back(std::move(s));
+      pending.erase(pending.begin() + static_cast<long>(i));
+      progress = true;
+      break;
+    }
+    if (progress) continue;
+
+    // Otherwise the pattern with the best access path; optional ones last.
+    int best = -1, best_score = -1;
+    for (size_t i = 0; i < pending.size(); ++i) {
+      const BodyItem* item = pending[i];
+      int score = -1;
+      if (item->kind == BodyItemKind::kObject) {
+        const VarInfo* q = var_of_pattern(item);
+        if (!q) continue;
+        auto keys = object_keys(q, nullptr);
+        if (item->object.optional) {
+          // Only once everything its clauses read is bound.
+          VarSet needs = free_vars(info, [&](VarSet& v, std::set<const Body*>& n) {
+            for (const ExprPtr* c : {&item->object.cluster, &item->object.ns, &item->object.name})
+              if (*c) collect_expr(info, **c, v, n);
+          });
+          needs.erase(q);
+          if (!subset(needs, bound)) continue;
+          score = 0;
+        } else {
+          score = keys.empty() ? 1 : primary(q, keys) && keys.size() >= (is_cluster_scoped(q) ? 2u : 3u) ? 100 : 10 + static_cast<int>(keys.size());
+        }
+      } else if (item->kind == BodyItemKind::kTuple) {
+        if (!tuple_ready(item)) continue;
+        int known = 0;
+        for (const auto& a : item->tuple.args) {
+          if (a->kind != ExprKind::kVar) ++known;
+          else if (const VarInfo* v = info.var_of(*a); v && subset({v}, bound)) ++known;
+        }
+        score = known == static_cast<int>(item->tuple.args.size()) ? 100 : known ? 10 + known : 1;
+      } else {
+        continue;
+      }
+      if (score > best_score) {
+        best = static_cast<int>(i);
+        best_score = score;
+      }
+    }
+    if (best < 0) break;
+    const BodyItem* item = pending[static_cast<size_t>(best)];
+    pending.erase(pending.begin() + best);
+    Step s;
+    s.item = item;
+    if (item->kind == BodyItemKind::kObject) {
+      const VarInfo* q = var_of_pattern(item);
+      std::vector<Eq*> used;
+      s.keys = object_keys(q, &used);
+      for (Eq* e : used) e->done = true;
+      s.binds = q;
+      std::string kind = q->decl ? q->decl->name : "*";
+      if (item->object.optional) s.op = StepOp::kOptional;
+      else s.op = s.keys.empty() ? StepOp::kScan : StepOp::kLookup;
+      if (!s.keys.empty() && !primary(q, s.keys)) {
+        IndexSpec spec{false, kind, {}};
+        for (const auto& k : s.keys) spec.keys.push_back(k.key);
+        std::sort(spec.keys.begin(), spec.keys.end());
+        s.index = index_for(spec);
+      }
+      bound.push_back(q);
+    } else {
+      IndexSpec spec{true, item->tuple.relation, {}};
+      for (size_t i = 0; i < item->tuple.args.size(); ++i) {
+        const Expr& a = *item->tuple.args[i];
+        const VarInfo* v = a.kind == ExprKind::kVar ? info.var_of(a) : nullptr;
+        if (a.kind == ExprKind::kVar && a.text == "_") continue;
+        if (a.kind != ExprKind::kVar || (v && subset({v}, bound))) {
+          s.keys.push_back({std::to_string(i), expr_operand(&a)});
+          spec.keys.push_back(std::to_string(i));
+        } else if (v && !subset({v}, bound)) {
+          bound.push_back(v);
+        }
+      }
+      s.op = s.keys.empty() ? StepOp::kTupleScan : StepOp::kTupleLookup;
+      if (!s.keys.empty() && s.keys.size() < item->tuple.args.size()) s.index = index_for(spec);
+    }
+    close_checks(s.checks);
+    plan.steps.push_back(std::move(s));
+  }
+  for (const BodyItem* item : pending)
+    diags_.error(item->span, "cannot order this item of rule `" + info.rule->name +
+                                 "`: it needs variables that nothing binds first (a cycle of lets?)");
+  return plan;
+}
+
+RulePlan Planner::plan(const RuleInfo& info) {
+  RulePlan rp;
+  rp.info = &info;
+  const Body& top = info.rule->body;
+  rp.full = plan_body(info, {&top}, {}, nullptr);
+
+  // Delta plans for every pattern, at any depth. `path` is the chain of
+  // bodies from the rule's down to the one being walked.
+  std::function<void(const Body&, std::vector<const Body*>)> walk = [&](const Body& b,
+                                                                        std::vector<const Body*> path) {
+    path.push_back(&b);
+    for (const auto& item : b.items) {
+      if (item.kind == BodyItemKind::kObject || item.kind == BodyItemKind::kTuple)
+        rp.deltas.push_back(plan_body(info, path, {}, &item));
+      if (item.kind == BodyItemKind::kNot) walk(*item.negated, path);
+    }
+  };
+  walk(top, {});
+
+  // Aggregates: their bodies are planned with every enclosing variable bound,
+  // and each of their patterns gets a re-evaluation plan.
+  std::function<void(const Expr&, const std::vector<const Body*>&)> aggs;
+  std::function<void(const Body&, std::vector<const Body*>)> scan = [&](const Body& b,
+                                                                        std::vector<const Body*> path) {
+    path.push_back(&b);
+    for (const auto& item : b.items) {
+      if (item.expr) aggs(*item.expr, path);
+      if (item.kind == BodyItemKind::kNot) scan(*item.negated, path);
+    }
+  };
+  aggs = [&](const Expr& e, const std::vector<const Body*>& path) {
+    if (e.kind == ExprKind::kAggregate) {
+      std::vector<const VarInfo*> outer;
+      for (const auto& v : info.vars)
+        if (std::find(path.begin(), path.end(), v->scope) != path.end()) outer.push_back(v.get());
+      rp.subplans[e.body.get()] = std::make_shared<Plan>(plan_body(info, {e.body.get()}, outer, nullptr));
+      std::vector<const Body*> inner = path;
+      inner.push_back(e.body.get());
+      for (const auto& item : e.body->items)
+        if (item.kind == BodyItemKind::kObject || item.kind == BodyItemKind::kTuple)
+          rp.deltas.push_back(plan_body(info, inner, {}, &item));
+      scan(*e.body, path);
+    }
+    for (const auto& a : e.args) aggs(*a, path);
+  };
+  scan(top, {});
+  for (const auto& h : info.rule->heads) {
+    for (const ExprPtr* e : {&h.cluster, &h.ns, &h.name, &h.value})
+      if (*e) aggs(**e, {&top});
+    for (const auto& f : h.fields) aggs(*f.value, {&top});
+  }
+  return rp;
+}
+
+namespace {
+
+const char* op_name(StepOp op) {
+  switch (op) {
+    case StepOp::kScan: return "scan";
+    case StepOp::kLookup: return "lookup";
+    case StepOp::kTupleScan: return "scan-tuples";
+    case StepOp::kTupleLookup: return "lookup-tuples";
+    case StepOp::kLet: return "let";
+    case StepOp::kFilter: return "filter";
+    case StepOp::kNot: return "not";
+    case StepOp::kOptional: return "optional";
+  }
+  return "?";
+}
+
+void describe_plan(const Plan& p, const std::vector<IndexSpec>& indexes, const std::string& indent, std::string& out) {
+  for (const auto& [a, b] : p.trigger_checks) out += indent + "check " + a.to_string() + " == " + b.to_string() + "\n";
+  for (const auto& s : p.steps) {
+    out += indent + op_name(s.op);
+    switch (s.op) {
+      case StepOp::kScan:
+      case StepOp::kLookup:
+      case StepOp::kOptional:
+        out += " " + s.binds->name + ": " + (s.binds->decl ? s.binds->decl->name : std::string("resource(...)"));
+        break;
+      case StepOp::kTupleScan:
+      case StepOp::kTupleLookup:
+        out += " " + s.item->tuple.relation + "(";
+        for (size_t i = 0; i < s.item->tuple.args.size(); ++i)
+          out += (i ? ", " : "") + to_string(*s.item->tuple.args[i]);
+        out += ")";
+        break;
+      case StepOp::kLet: out += " " + s.binds->name + " = " + to_string(*s.item->expr); break;
+      case StepOp::kFilter: out += " " + to_string(*s.item->expr); break;
+      case StepOp::kNot: break;
+    }
+    if (!s.keys.empty()) {
+      out += " by ";
+      if (s.index >= 0) out += "index " + indexes[static_cast<size_t>(s.index)].to_string() + " ";
+      else if (s.op != StepOp::kTupleLookup) out += "primary key ";
+      out += "{";
+      for (size_t i = 0; i < s.keys.size(); ++i)
+        out += (i ? ", " : "") + s.keys[i].key + " = " + s.keys[i].value.to_string();
+      out += "}";
+    }
+    out += "\n";
+    for (const auto& [a, b] : s.checks) out += indent + "  check " + a.to_string() + " == " + b.to_string() + "\n";
+    if (s.sub) describe_plan(*s.sub, indexes, indent + "    ", out);
+  }
+}
+
+}  // namespace
+
+std::string describe(const RulePlan& plan, const std::vector<IndexSpec>& indexes) {
+  std::string out = "rule " + plan.info->rule->name + "\n  full:\n";
+  describe_plan(plan.full, indexes, "    ", out);
+  for (const auto& d : plan.deltas) {
+    std::string what = d.trigger->kind == BodyItemKind::kObject
+                           ? d.trigger->object.var + ": " + (d.trigger->object.kind.dynamic() ? std::string("resource(...)") : d.trigger->object.kind.name)
+                           : d.trigger->tuple.relation + "(...)";
+    out += "  on change of " + what + (d.reevaluate ? " (re-evaluates the match)" : "") + ":\n";
+    describe_plan(d, indexes, "    ", out);
+  }
+  return out;
+}
+
+}  // namespace pmesh::dsl

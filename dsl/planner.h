@@ -1,0 +1,119 @@
+// The planner: lowers each checked rule into plans for the engine.
+//
+// A Plan is an ordered list of steps that finds the matches of a rule body:
+// scan or look up objects and tuples, compute lets, filter, test negations
+// and optional matches. A rule gets a full plan (every match, from nothing:
+// what `verify` recomputes) and one delta plan per pattern, at any depth,
+// that starts from one changed fact of that pattern and joins the rest
+// through indexes. Equalities between a pattern's fields and values already
+// bound (from `in`, `namespace`, `named`, `labels` and `where a == b`) become
+// lookup keys; the indexes the lookups need are collected, so the engine
+// builds exactly those. A lookup on cluster, namespace and name, or a prefix
+// of them, uses the store's primary key.
+//
+// Thread safety: immutable after construction.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dsl/analysis/rule_info.h"
+#include "dsl/diagnostics.h"
+
+namespace pmesh::dsl {
+
+// A value a step computes from bindings: an expression, or a path of a
+// bound variable (what the other side of a pattern clause names).
+struct Operand {
+  const Expr* expr = nullptr;
+  const VarInfo* var = nullptr;
+  std::string path;  // dotted canonical path of `var`; empty for the variable itself
+  // A builtin applied to `inner`: how the planner inverts `x == child(a, b)`
+  // into `a == parent(x)` and `b == base(x)`.
+  std::string fn;
+  std::shared_ptr<Operand> inner;
+  std::string to_string() const;
+};
+
+enum class StepOp {
+  kScan,         // every object of a kind (in a cluster, when only that is known)
+  kLookup,       // objects of a kind through an index
+  kTupleScan,    // every tuple of a relation
+  kTupleLookup,  // tuples of a relation with some arguments known
+  kLet,          // bind a variable to a value
+  kFilter,       // keep the match where a condition holds
+  kNot,          // keep the match where a sub-body has no match
+  kOptional,     // bind an optional match, or null
+};
+
+struct Plan;
+
+struct IndexSpec {
+  bool relation = false;
+  std::string name;               // kind (or "*") or relation
+  std::vector<std::string> keys;  // canonical paths, or argument positions of a relation
+  bool operator<(const IndexSpec& o) const {
+    return std::tie(relation, name, keys) < std::tie(o.relation, o.name, o.keys);
+  }
+  bool operator==(const IndexSpec& o) const {
+    return relation == o.relation && name == o.name && keys == o.keys;
+  }
+  std::string to_string() const;
+};
+
+struct KeyBinding {
+  std::string key;  // canonical path, or argument position
+  Operand value;
+};
+
+struct Step {
+  StepOp op = StepOp::kFilter;
+  const BodyItem* item = nullptr;
+  const VarInfo* binds = nullptr;  // the variable this step binds, if any
+  std::vector<KeyBinding> keys;    // kLookup, kTupleLookup, kOptional
+  int index = -1;                  // into CompiledRules::indexes; -1: primary key or scan
+  // Clause equalities that were not lookup keys, checked once both sides are bound.
+  std::vector<std::pair<Operand, Operand>> checks;
+  std::shared_ptr<Plan> sub;  // kNot: the negated body's plan
+};
+
+struct Plan {
+  const BodyItem* trigger = nullptr;  // the pattern whose change starts this plan; null: full
+  bool reevaluate = false;  // trigger under not/aggregate: the plan finds outer bindings to re-evaluate
+  std::vector<const VarInfo*> seeded;  // bound before the first step (the trigger's variables)
+  std::vector<std::pair<Operand, Operand>> trigger_checks;
+  std::vector<Step> steps;
+};
+
+struct RulePlan {
+  const RuleInfo* info = nullptr;
+  Plan full;
+  std::vector<Plan> deltas;
+  // Plans of the bodies of aggregates, with every enclosing variable bound.
+  std::map<const Body*, std::shared_ptr<Plan>> subplans;
+};
+
+class Planner {
+ public:
+  explicit Planner(DiagnosticSink& diags) : diags_(diags) {}
+
+  RulePlan plan(const RuleInfo& info);
+  const std::vector<IndexSpec>& indexes() const { return indexes_; }
+
+ private:
+  struct Eq;
+  struct State;
+  Plan plan_body(const RuleInfo& info, const std::vector<const Body*>& bodies,
+                 std::vector<const VarInfo*> bound, const BodyItem* trigger);
+  int index_for(IndexSpec spec);
+
+  DiagnosticSink& diags_;
+  std::vector<IndexSpec> indexes_;
+};
+
+// A readable listing of a rule's plans, for `pmesh plan` and golden tests.
+std::string describe(const RulePlan& plan, const std::vector<IndexSpec>& indexes);
+
+}  // namespace pmesh::dsl

@@ -1,0 +1,363 @@
+#include "stdlib/builtins.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+namespace pmesh {
+namespace {
+
+using Args = std::vector<Json>;
+
+const std::string& str(const Args& a, size_t i, const char* fn) {
+  if (!a[i].is_string())
+    throw BuiltinError(std::string(fn) + ": argument " + std::to_string(i + 1) + " must be a string, not " +
+                       a[i].type_name());
+  return a[i].get_ref<const std::string&>();
+}
+
+const Json& list(const Args& a, size_t i, const char* fn) {
+  if (!a[i].is_array())
+    throw BuiltinError(std::string(fn) + ": argument " + std::to_string(i + 1) + " must be a list, not " +
+                       a[i].type_name());
+  return a[i];
+}
+
+const Json& object(const Args& a, size_t i, const char* fn) {
+  if (!a[i].is_object())
+    throw BuiltinError(std::string(fn) + ": argument " + std::to_string(i + 1) + " must be an object, not " +
+                       a[i].type_name());
+  return a[i];
+}
+
+int64_t integer(const Args& a, size_t i, const char* fn) {
+  if (!a[i].is_number_integer())
+    throw BuiltinError(std::string(fn) + ": argument " + std::to_string(i + 1) + " must be an integer");
+  return a[i].get<int64_t>();
+}
+
+std::string digest_hex(const EVP_MD* md, const std::string& s) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(s.data(), s.size(), out, &n, md, nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string r;
+  for (unsigned int i = 0; i < n; ++i) {
+    r += hex[out[i] >> 4];
+    r += hex[out[i] & 15];
+  }
+  return r;
+}
+
+std::string shorten(std::string h, const Args& a, const char* fn) {
+  int64_t n = a.size() > 1 ? integer(a, 1, fn) : 20;
+  if (n < 1) throw BuiltinError(std::string(fn) + ": length must be positive");
+  if (static_cast<size_t>(n) < h.size()) h.resize(static_cast<size_t>(n));
+  return h;
+}
+
+// kcp-style identifiers: lower-case base36 of a SHA-256, `n` characters.
+std::string base36_hash(const std::string& s, size_t n) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(s.data(), s.size(), out, &len, EVP_sha256(), nullptr);
+  static const char* digits = "0123456789abcdefghijklmnopqrstuvwxyz";
+  std::vector<unsigned char> num(out, out + len);
+  std::string r;
+  while (r.size() < n) {
+    // Divide the big-endian number by 36 in place; the remainder is the next digit.
+    unsigned rem = 0;
+    for (auto& b : num) {
+      unsigned cur = rem * 256 + b;
+      b = static_cast<unsigned char>(cur / 36);
+      rem = cur % 36;
+    }
+    r += digits[rem];
+  }
+  return r;
+}
+
+std::vector<std::string> split_path(const std::string& p) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    size_t c = p.find(':', start);
+    parts.push_back(p.substr(start, c - start));
+    if (c == std::string::npos) break;
+    start = c + 1;
+  }
+  return parts;
+}
+
+bool dns1123_label(const std::string& s) {
+  static const std::regex re("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
+  return !s.empty() && s.size() <= 63 && std::regex_match(s, re);
+}
+
+bool dns1123_subdomain(const std::string& s) {
+  static const std::regex re("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
+  return !s.empty() && s.size() <= 253 && std::regex_match(s, re);
+}
+
+Json b_lower(const Args& a) {
+  std::string s = str(a, 0, "lower");
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+Json b_upper(const Args& a) {
+  std::string s = str(a, 0, "upper");
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::toupper(c); });
+  return s;
+}
+Json b_trim(const Args& a) {
+  const std::string& s = str(a, 0, "trim");
+  size_t b = s.find_first_not_of(" \t\r\n"), e = s.find_last_not_of(" \t\r\n");
+  return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+}
+Json b_split(const Args& a) {
+  const std::string& s = str(a, 0, "split");
+  const std::string& sep = str(a, 1, "split");
+  if (sep.empty()) throw BuiltinError("split: separator must not be empty");
+  Json out = Json::array();
+  size_t start = 0;
+  while (true) {
+    size_t p = s.find(sep, start);
+    out.push_back(s.substr(start, p - start));
+    if (p == std::string::npos) break;
+    start = p + sep.size();
+  }
+  return out;
+}
+Json b_join(const Args& a) {
+  const Json& l = list(a, 0, "join");
+  const std::string& sep = str(a, 1, "join");
+  std::string out;
+  for (size_t i = 0; i < l.size(); ++i) {
+    if (!l[i].is_string()) throw BuiltinError("join: list elements must be strings");
+    if (i) out += sep;
+    out += l[i].get_ref<const std::string&>();
+  }
+  return out;
+}
+Json b_replace(const Args& a) {
+  std::string s = str(a, 0, "replace");
+  const std::string& from = str(a, 1, "replace");
+  const std::string& to = str(a, 2, "replace");
+  if (from.empty()) return s;
+  for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) s.replace(p, from.size(), to);
+  return s;
+}
+Json b_starts_with(const Args& a) { return str(a, 0, "starts_with").rfind(str(a, 1, "starts_with"), 0) == 0; }
+Json b_ends_with(const Args& a) {
+  const std::string& s = str(a, 0, "ends_with");
+  const std::string& x = str(a, 1, "ends_with");
+  return s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
+}
+Json b_contains(const Args& a) {
+  if (a[0].is_string()) return a[0].get_ref<const std::string&>().find(str(a, 1, "contains")) != std::string::npos;
+  if (a[0].is_array()) return std::find(a[0].begin(), a[0].end(), a[1]) != a[0].end();
+  if (a[0].is_object()) return a[1].is_string() && a[0].contains(a[1].get_ref<const std::string&>());
+  throw BuiltinError("contains: argument 1 must be a string, list or object");
+}
+Json b_substr(const Args& a) {
+  const std::string& s = str(a, 0, "substr");
+  int64_t start = integer(a, 1, "substr");
+  if (start < 0 || static_cast<size_t>(start) > s.size()) return std::string();
+  if (a.size() > 2) return s.substr(static_cast<size_t>(start), static_cast<size_t>(std::max<int64_t>(0, integer(a, 2, "substr"))));
+  return s.substr(static_cast<size_t>(start));
+}
+Json b_len(const Args& a) {
+  if (a[0].is_string()) return a[0].get_ref<const std::string&>().size();
+  if (a[0].is_array() || a[0].is_object()) return a[0].size();
+  if (a[0].is_null()) return 0;
+  throw BuiltinError("len: argument must be a string, list or object");
+}
+Json b_str(const Args& a) { return a[0].is_string() ? a[0] : Json(a[0].dump()); }
+Json b_int(const Args& a) {
+  if (a[0].is_number_integer()) return a[0];
+  if (a[0].is_number_float()) return static_cast<int64_t>(a[0].get<double>());
+  if (a[0].is_string()) {
+    try {
+      size_t used = 0;
+      int64_t v = std::stoll(a[0].get_ref<const std::string&>(), &used);
+      if (used == a[0].get_ref<const std::string&>().size()) return v;
+    } catch (...) {
+    }
+  }
+  throw BuiltinError("int: cannot convert " + a[0].dump() + " to an integer");
+}
+Json b_append(const Args& a) {
+  Json l = list(a, 0, "append");
+  l.push_back(a[1]);
+  return l;
+}
+Json b_concat(const Args& a) {
+  Json out = Json::array();
+  for (size_t i = 0; i < a.size(); ++i)
+    for (const auto& x : list(a, i, "concat")) out.push_back(x);
+  return out;
+}
+Json b_flatten(const Args& a) {
+  Json out = Json::array();
+  for (const auto& x : list(a, 0, "flatten")) {
+    if (x.is_array()) for (const auto& y : x) out.push_back(y);
+    else out.push_back(x);
+  }
+  return out;
+}
+Json b_unique(const Args& a) {
+  Json out = Json::array();
+  for (const auto& x : list(a, 0, "unique"))
+    if (std::find(out.begin(), out.end(), x) == out.end()) out.push_back(x);
+  return out;
+}
+Json b_sort(const Args& a) {
+  Json out = list(a, 0, "sort");
+  std::sort(out.begin(), out.end());
+  return out;
+}
+Json b_keys(const Args& a) {
+  Json out = Json::array();
+  for (const auto& [k, v] : object(a, 0, "keys").items()) out.push_back(k);
+  return out;
+}
+Json b_values(const Args& a) {
+  Json out = Json::array();
+  for (const auto& [k, v] : object(a, 0, "values").items()) out.push_back(v);
+  return out;
+}
+Json b_merge(const Args& a) {
+  Json out = Json::object();
+  for (size_t i = 0; i < a.size(); ++i)
+    for (const auto& [k, v] : object(a, i, "merge").items()) out[k] = v;
+  return out;
+}
+Json b_get(const Args& a) {
+  const Json& def = a.size() > 2 ? a[2] : Json();
+  if (a[0].is_object() && a[1].is_string()) {
+    auto it = a[0].find(a[1].get_ref<const std::string&>());
+    return it == a[0].end() ? def : *it;
+  }
+  if (a[0].is_array() && a[1].is_number_integer()) {
+    int64_t i = a[1].get<int64_t>();
+    return i >= 0 && static_cast<size_t>(i) < a[0].size() ? a[0][static_cast<size_t>(i)] : def;
+  }
+  return def;
+}
+Json b_min(const Args& a) {
+  const Json& l = list(a, 0, "min");
+  return l.empty() ? Json() : *std::min_element(l.begin(), l.end());
+}
+Json b_max(const Args& a) {
+  const Json& l = list(a, 0, "max");
+  return l.empty() ? Json() : *std::max_element(l.begin(), l.end());
+}
+Json b_sha1(const Args& a) { return digest_hex(EVP_sha1(), str(a, 0, "sha1")); }
+Json b_sha3(const Args& a) { return digest_hex(EVP_sha3_256(), str(a, 0, "sha3")); }
+Json b_sha1short(const Args& a) { return shorten(digest_hex(EVP_sha1(), str(a, 0, "sha1short")), a, "sha1short"); }
+Json b_sha3short(const Args& a) { return shorten(digest_hex(EVP_sha3_256(), str(a, 0, "sha3short")), a, "sha3short"); }
+Json b_hash36(const Args& a) {
+  int64_t n = a.size() > 1 ? integer(a, 1, "hash36") : 16;
+  if (n < 1 || n > 50) throw BuiltinError("hash36: length must be 1 to 50");
+  return base36_hash(str(a, 0, "hash36"), static_cast<size_t>(n));
+}
+Json b_parent(const Args& a) {
+  const std::string& p = str(a, 0, "parent");
+  size_t c = p.rfind(':');
+  return c == std::string::npos ? Json() : Json(p.substr(0, c));
+}
+Json b_base(const Args& a) {
+  const std::string& p = str(a, 0, "base");
+  size_t c = p.rfind(':');
+  return c == std::string::npos ? p : p.substr(c + 1);
+}
+Json b_child(const Args& a) { return str(a, 0, "child") + ":" + str(a, 1, "child"); }
+Json b_depth(const Args& a) { return split_path(str(a, 0, "depth")).size() - 1; }
+Json b_path_segments(const Args& a) {
+  Json out = Json::array();
+  for (auto& s : split_path(str(a, 0, "path_segments"))) out.push_back(s);
+  return out;
+}
+Json b_ancestors(const Args& a) {
+  // "root:orgs:acme" -> ["root", "root:orgs"]
+  auto parts = split_path(str(a, 0, "ancestors"));
+  Json out = Json::array();
+  std::string cur;
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    cur += (i ? ":" : "") + parts[i];
+    out.push_back(cur);
+  }
+  return out;
+}
+Json b_is_dns1123_label(const Args& a) { return a[0].is_string() && dns1123_label(a[0].get_ref<const std::string&>()); }
+Json b_is_dns1123_subdomain(const Args& a) {
+  return a[0].is_string() && dns1123_subdomain(a[0].get_ref<const std::string&>());
+}
+Json b_matches(const Args& a) {
+  const std::string& re = str(a, 1, "matches");
+  try {
+    return std::regex_match(str(a, 0, "matches"), std::regex(re));
+  } catch (const std::regex_error& e) {
+    throw BuiltinError("matches: invalid regular expression `" + re + "`");
+  }
+}
+Json b_type(const Args& a) { return std::string(a[0].type_name()); }
+
+// Keep sorted by name: find_builtin searches by bisection.
+const std::vector<Builtin> kBuiltins = {
+    {"ancestors", 1, 1, "ancestors(path) -> list", "The workspace paths above `path`, root first.", b_ancestors},
+    {"append", 2, 2, "append(list, x) -> list", "`list` with `x` added at the end.", b_append},
+    {"base", 1, 1, "base(path) -> string", "The last segment of a workspace path: base(\"root:orgs:acme\") is \"acme\".", b_base},
+    {"child", 2, 2, "child(path, name) -> string", "The path of `name` below `path`: child(\"root:orgs\", \"acme\") is \"root:orgs:acme\".", b_child},
+    {"concat", 1, 8, "concat(list, ...) -> list", "The lists joined in order.", b_concat},
+    {"contains", 2, 2, "contains(s|list|object, x) -> bool", "Substring, element or key membership.", b_contains},
+    {"depth", 1, 1, "depth(path) -> int", "How far below root a workspace path is: depth(\"root\") is 0.", b_depth},
+    {"ends_with", 2, 2, "ends_with(s, suffix) -> bool", "Whether `s` ends with `suffix`.", b_ends_with},
+    {"flatten", 1, 1, "flatten(list) -> list", "One level of nested lists spliced into the list.", b_flatten},
+    {"get", 2, 3, "get(object|list, key, default?) -> any", "The entry at `key`, or `default` (null).", b_get},
+    {"hash36", 1, 2, "hash36(s, n?) -> string", "`n` (16) base36 characters of SHA-256(s), as kcp's generated cluster names.", b_hash36},
+    {"int", 1, 1, "int(x) -> int", "`x` as an integer.", b_int},
+    {"is_dns1123_label", 1, 1, "is_dns1123_label(s) -> bool", "Whether `s` is a valid DNS-1123 label (Kubernetes names of most kinds).", b_is_dns1123_label},
+    {"is_dns1123_subdomain", 1, 1, "is_dns1123_subdomain(s) -> bool", "Whether `s` is a valid DNS-1123 subdomain.", b_is_dns1123_subdomain},
+    {"join", 2, 2, "join(list, sep) -> string", "The strings of `list` joined by `sep`.", b_join},
+    {"keys", 1, 1, "keys(object) -> list", "The keys of an object, sorted.", b_keys},
+    {"len", 1, 1, "len(s|list|object) -> int", "Length in bytes, elements or entries; len(null) is 0.", b_len},
+    {"lower", 1, 1, "lower(s) -> string", "`s` in lower case (ASCII).", b_lower},
+    {"matches", 2, 2, "matches(s, regex) -> bool", "Whether all of `s` matches the ECMAScript regular expression.", b_matches},
+    {"max", 1, 1, "max(list) -> any", "The largest element, or null.", b_max},
+    {"merge", 1, 8, "merge(object, ...) -> object", "The objects merged left to right (later keys win).", b_merge},
+    {"min", 1, 1, "min(list) -> any", "The smallest element, or null.", b_min},
+    {"parent", 1, 1, "parent(path) -> string", "The workspace path above `path`, or null for root.", b_parent},
+    {"path_segments", 1, 1, "path_segments(path) -> list", "The segments of a workspace path.", b_path_segments},
+    {"replace", 3, 3, "replace(s, old, new) -> string", "`s` with every `old` replaced by `new`.", b_replace},
+    {"sha1", 1, 1, "sha1(s) -> string", "SHA-1 of `s`, lower-case hex.", b_sha1},
+    {"sha1short", 1, 2, "sha1short(s, n?) -> string", "The first `n` (20) hex characters of SHA-1(s).", b_sha1short},
+    {"sha3", 1, 1, "sha3(s) -> string", "SHA3-256 of `s`, lower-case hex.", b_sha3},
+    {"sha3short", 1, 2, "sha3short(s, n?) -> string", "The first `n` (20) hex characters of SHA3-256(s).", b_sha3short},
+    {"sort", 1, 1, "sort(list) -> list", "The elements in ascending order.", b_sort},
+    {"split", 2, 2, "split(s, sep) -> list", "`s` cut at every `sep`.", b_split},
+    {"starts_with", 2, 2, "starts_with(s, prefix) -> bool", "Whether `s` starts with `prefix`.", b_starts_with},
+    {"str", 1, 1, "str(x) -> string", "`x` as a string (JSON text for non-strings).", b_str},
+    {"substr", 2, 3, "substr(s, start, n?) -> string", "`n` bytes of `s` from `start` (to the end).", b_substr},
+    {"trim", 1, 1, "trim(s) -> string", "`s` without leading and trailing white space.", b_trim},
+    {"type", 1, 1, "type(x) -> string", "null, boolean, number, string, array or object.", b_type},
+    {"unique", 1, 1, "unique(list) -> list", "The elements without repeats, first occurrence kept.", b_unique},
+    {"upper", 1, 1, "upper(s) -> string", "`s` in upper case (ASCII).", b_upper},
+    {"values", 1, 1, "values(object) -> list", "The values of an object, in key order.", b_values},
+};
+
+}  // namespace
+
+const Builtin* find_builtin(std::string_view name) {
+  auto it = std::lower_bound(kBuiltins.begin(), kBuiltins.end(), name,
+                             [](const Builtin& b, std::string_view n) { return b.name < n; });
+  return it != kBuiltins.end() && it->name == name ? &*it : nullptr;
+}
+
+const std::vector<Builtin>& all_builtins() { return kBuiltins; }
+
+bool is_special_form(std::string_view name) { return name == "old"; }
+
+}  // namespace pmesh

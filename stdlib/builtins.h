@@ -1,0 +1,49 @@
+// The builtin functions of the rules language.
+//
+// A Builtin is a pure function of JSON values: the same arguments give the
+// same result, byte for byte (there is no clock and no randomness here; that
+// is what makes evaluation deterministic). The compiler checks calls against
+// each builtin's arity; the engine calls `fn`.
+//
+// Thread safety: the registry is immutable; every builtin is reentrant.
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <stdexcept>
+#include <string_view>
+#include <vector>
+
+namespace pmesh {
+
+using Json = nlohmann::json;
+
+// Thrown by a builtin on arguments of the wrong type or value; the engine
+// reports it against the call in the rule.
+struct BuiltinError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+using BuiltinFn = Json (*)(const std::vector<Json>& args);
+
+struct Builtin {
+  std::string_view name;
+  int min_args;
+  int max_args;
+  std::string_view signature;  // e.g. "split(s, sep) -> list"
+  std::string_view doc;
+  BuiltinFn fn;
+};
+
+// The builtin named `name`, or nullptr.
+const Builtin* find_builtin(std::string_view name);
+
+// All builtins, sorted by name.
+const std::vector<Builtin>& all_builtins();
+
+// Special forms are called like functions but are not values: the compiler
+// and the engine treat them themselves. `old(x)` reads x as it was committed
+// before the current transaction.
+bool is_special_form(std::string_view name);
+
+}  // namespace pmesh

@@ -30,6 +30,10 @@ class DiagnosticSink {
   // A diagnostic about no particular source position (e.g. a missing file).
   void error(std::string message);
 
+  // Keeps `file` alive as long as the sink, so that diagnostics pointing
+  // into it can be printed after whoever parsed it is gone.
+  void retain(SourceFilePtr file) { files_.push_back(std::move(file)); }
+
   bool has_errors() const { return errors_ > 0; }
   size_t error_count() const { return errors_; }
   const std::vector<Diagnostic>& all() const { return diags_; }
@@ -39,6 +43,7 @@ class DiagnosticSink {
 
  private:
   std::vector<Diagnostic> diags_;
+  std::vector<SourceFilePtr> files_;
   size_t errors_ = 0;
 };
 

@@ -415,8 +415,12 @@ class Builder {
   PathSeg path_seg(const Node& n) {
     PathSeg s;
     s.span = span(n);
-    if (is<g::index_access>(n)) s.key = expr(*n.children[0]);
-    else s.field = n.children[0]->string();
+    if (is<g::index_access>(n)) {
+      s.key = expr(*n.children[0]);
+    } else {
+      s.field = n.children[0]->string();
+      s.span = span(*n.children[0]);
+    }
     return s;
   }
 
@@ -671,16 +675,21 @@ bool line_starts_declaration(std::string_view line) {
   return false;
 }
 
-// The offset of the first line after the one holding `from` that starts a
-// declaration, or the end of the text.
-size_t recovery_point(const std::string& text, size_t from) {
-  size_t pos = text.find('\n', from);
-  while (pos != std::string::npos) {
-    size_t start = pos + 1;
-    size_t end = text.find('\n', start);
-    std::string_view line(text.data() + start, (end == std::string::npos ? text.size() : end) - start);
-    if (line_starts_declaration(line)) return start;
-    pos = end;
+// Where to resume after an error at `from` in a declaration that started at
+// `start`: the first line after `start` that starts a declaration at or after
+// `from` (the error may sit on the keyword of the next declaration), or the
+// end of the text.
+size_t recovery_point(const std::string& text, size_t start, size_t from) {
+  size_t line = text.rfind('\n', from == 0 ? 0 : from - 1);
+  line = line == std::string::npos ? 0 : line + 1;
+  while (line < text.size()) {
+    size_t end = text.find('\n', line);
+    if (end == std::string::npos) end = text.size();
+    std::string_view l(text.data() + line, end - line);
+    size_t indent = l.find_first_not_of(" \t");
+    if (line > start && indent != std::string_view::npos && line + indent >= from && line_starts_declaration(l))
+      return line;
+    line = end + 1;
   }
   return text.size();
 }
@@ -704,6 +713,7 @@ std::unique_ptr<Node> parse_at(const SourceFile& file, size_t pos, size_t* end) 
 }  // namespace
 
 Module parse_module(SourceFilePtr file, DiagnosticSink& diags) {
+  diags.retain(file);
   Module m;
   m.file = file;
   Builder b(file, diags);
@@ -716,7 +726,7 @@ Module parse_module(SourceFilePtr file, DiagnosticSink& diags) {
       if (!root || root->children.empty()) {
         diags.error(b.span_at(static_cast<uint32_t>(pos)),
                     "expected a declaration: module, import, kind, rule, relation, fn or test");
-        pos = recovery_point(text, pos);
+        pos = recovery_point(text, pos, pos);
         continue;
       }
       b.decl(*root->children[0], m);
@@ -724,7 +734,7 @@ Module parse_module(SourceFilePtr file, DiagnosticSink& diags) {
     } catch (const tao::pegtl::parse_error& e) {
       size_t at = e.positions().empty() ? pos : e.positions().front().byte;
       diags.error(b.span_at(static_cast<uint32_t>(at)), std::string(e.message()));
-      pos = recovery_point(text, std::max(at, pos));
+      pos = recovery_point(text, pos, std::max(at, pos));
     }
   }
   if (m.name.empty()) {
@@ -738,6 +748,7 @@ Module parse_module(SourceFilePtr file, DiagnosticSink& diags) {
 }
 
 ExprPtr parse_expression(SourceFilePtr file, DiagnosticSink& diags) {
+  diags.retain(file);
   Builder b(file, diags);
   try {
     size_t end = 0;

@@ -303,6 +303,37 @@ Json b_matches(const Args& a) {
     throw BuiltinError("matches: invalid regular expression `" + re + "`");
   }
 }
+Json b_find(const Args& a) {
+  const std::string& field = str(a, 1, "find");
+  for (const auto& x : list(a, 0, "find")) {
+    auto it = x.is_object() ? x.find(field) : x.end();
+    if (x.is_object() && it != x.end() && *it == a[2]) return x;
+  }
+  return Json();
+}
+Json b_select(const Args& a) {
+  const std::string& field = str(a, 1, "select");
+  Json out = Json::array();
+  for (const auto& x : list(a, 0, "select")) {
+    auto it = x.is_object() ? x.find(field) : x.end();
+    if (x.is_object() && it != x.end() && *it == a[2]) out.push_back(x);
+  }
+  return out;
+}
+Json b_pluck(const Args& a) {
+  const std::string& field = str(a, 1, "pluck");
+  Json out = Json::array();
+  for (const auto& x : list(a, 0, "pluck"))
+    if (x.is_object() && x.contains(field)) out.push_back(x[field]);
+  return out;
+}
+Json b_intersect(const Args& a) {
+  const Json& other = list(a, 1, "intersect");
+  Json out = Json::array();
+  for (const auto& x : list(a, 0, "intersect"))
+    if (std::find(other.begin(), other.end(), x) != other.end()) out.push_back(x);
+  return out;
+}
 Json b_type(const Args& a) { return std::string(a[0].type_name()); }
 
 // Keep sorted by name: find_builtin searches by bisection.
@@ -315,10 +346,12 @@ const std::vector<Builtin> kBuiltins = {
     {"contains", 2, 2, "contains(s|list|object, x) -> bool", "Substring, element or key membership.", b_contains},
     {"depth", 1, 1, "depth(path) -> int", "How far below root a workspace path is: depth(\"root\") is 0.", b_depth},
     {"ends_with", 2, 2, "ends_with(s, suffix) -> bool", "Whether `s` ends with `suffix`.", b_ends_with},
+    {"find", 3, 3, "find(list, field, value) -> object", "The first object in `list` whose `field` equals `value`, or null.", b_find},
     {"flatten", 1, 1, "flatten(list) -> list", "One level of nested lists spliced into the list.", b_flatten},
     {"get", 2, 3, "get(object|list, key, default?) -> any", "The entry at `key`, or `default` (null).", b_get},
     {"hash36", 1, 2, "hash36(s, n?) -> string", "`n` (16) base36 characters of SHA-256(s), as kcp's generated cluster names.", b_hash36},
     {"int", 1, 1, "int(x) -> int", "`x` as an integer.", b_int},
+    {"intersect", 2, 2, "intersect(a, b) -> list", "The elements of `a` that are also in `b`, in `a`'s order.", b_intersect},
     {"is_dns1123_label", 1, 1, "is_dns1123_label(s) -> bool", "Whether `s` is a valid DNS-1123 label (Kubernetes names of most kinds).", b_is_dns1123_label},
     {"is_dns1123_subdomain", 1, 1, "is_dns1123_subdomain(s) -> bool", "Whether `s` is a valid DNS-1123 subdomain.", b_is_dns1123_subdomain},
     {"join", 2, 2, "join(list, sep) -> string", "The strings of `list` joined by `sep`.", b_join},
@@ -331,7 +364,9 @@ const std::vector<Builtin> kBuiltins = {
     {"min", 1, 1, "min(list) -> any", "The smallest element, or null.", b_min},
     {"parent", 1, 1, "parent(path) -> string", "The workspace path above `path`, or null for root.", b_parent},
     {"path_segments", 1, 1, "path_segments(path) -> list", "The segments of a workspace path.", b_path_segments},
+    {"pluck", 2, 2, "pluck(list, field) -> list", "The `field` of every object in `list` that has it.", b_pluck},
     {"replace", 3, 3, "replace(s, old, new) -> string", "`s` with every `old` replaced by `new`.", b_replace},
+    {"select", 3, 3, "select(list, field, value) -> list", "The objects in `list` whose `field` equals `value`.", b_select},
     {"sha1", 1, 1, "sha1(s) -> string", "SHA-1 of `s`, lower-case hex.", b_sha1},
     {"sha1short", 1, 2, "sha1short(s, n?) -> string", "The first `n` (20) hex characters of SHA-1(s).", b_sha1short},
     {"sha3", 1, 1, "sha3(s) -> string", "SHA3-256 of `s`, lower-case hex.", b_sha3},

@@ -19,6 +19,12 @@ std::string sections_note(const KindDecl& k) {
   return "sections of " + k.name + ": " + join(s, ", ") + "; shorthands: " + join(shorthand_names(), ", ");
 }
 
+// "an Account", "a Workspace"
+std::string with_article(const std::string& noun) {
+  bool vowel = !noun.empty() && std::string("AEIOUaeiou").find(noun[0]) != std::string::npos;
+  return (vowel ? "an " : "a ") + noun;
+}
+
 }  // namespace
 
 const Expr* AccessAnalysis::Env::arg(const std::string& name) const {
@@ -222,8 +228,8 @@ void AccessAnalysis::head(const Head& h) {
                        {sections_note(*v.decl)});
         } else if (!writable_by_non_owner(section_of(*path))) {
           diags_.error(h.path[0].span,
-                       "rule `" + rule + "` sets `" + join(*path, ".") + "` of `" + v.name + "`, a " +
-                           (v.decl ? v.decl->name : std::string("object")) + " it does not own",
+                       "rule `" + rule + "` sets `" + join(*path, ".") + "` of `" + v.name + "`, " +
+                           with_article(v.decl ? v.decl->name : std::string("object")) + " it does not own",
                        {"a rule owns the objects it derives; of other objects it may set status and "
                         "metadata.labels, annotations, finalizers and ownerReferences"});
         } else {

@@ -1,0 +1,79 @@
+// Builtin functions: results, errors, and the registry's order.
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "stdlib/builtins.h"
+
+namespace pmesh {
+namespace {
+
+Json call(const char* name, std::vector<Json> args) {
+  const Builtin* b = find_builtin(name);
+  REQUIRE(b != nullptr);
+  return b->fn(args);
+}
+
+TEST_CASE("the registry is sorted and every builtin is found") {
+  const auto& all = all_builtins();
+  for (size_t i = 1; i < all.size(); ++i) CHECK(all[i - 1].name < all[i].name);
+  for (const auto& b : all) CHECK(find_builtin(b.name) == &b);
+  CHECK(find_builtin("nope") == nullptr);
+}
+
+TEST_CASE("strings") {
+  CHECK(call("lower", {"AbC"}) == "abc");
+  CHECK(call("split", {"a,b,,c", ","}) == Json({"a", "b", "", "c"}));
+  CHECK(call("join", {Json({"a", "b"}), "-"}) == "a-b");
+  CHECK(call("replace", {"aXbX", "X", "yy"}) == "ayybyy");
+  CHECK(call("substr", {"hello", 1, 3}) == "ell");
+  CHECK(call("trim", {"  x "}) == "x");
+  CHECK(call("contains", {"hello", "ell"}) == true);
+  CHECK(call("contains", {Json({1, 2}), 2}) == true);
+  CHECK(call("len", {nullptr}) == 0);
+  CHECK_THROWS_AS(call("lower", {1}), BuiltinError);
+}
+
+TEST_CASE("hashes are the standard digests") {
+  CHECK(call("sha1", {"abc"}) == "a9993e364706816aba3e25717850c26c9cd0d89d");
+  CHECK(call("sha3", {"abc"}) == "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532");
+  CHECK(call("sha1short", {"abc", 8}) == "a9993e36");
+  CHECK(call("sha3short", {"abc"}) == "3a985da74fe225b2045c");
+  Json h = call("hash36", {"root:orgs:acme"});
+  CHECK(h.get<std::string>().size() == 16);
+  CHECK(h == call("hash36", {"root:orgs:acme"}));
+  CHECK(h != call("hash36", {"root:orgs:acme2"}));
+}
+
+TEST_CASE("workspace paths") {
+  CHECK(call("parent", {"root:orgs:acme"}) == "root:orgs");
+  CHECK(call("parent", {"root"}).is_null());
+  CHECK(call("base", {"root:orgs:acme"}) == "acme");
+  CHECK(call("child", {"root:orgs", "acme"}) == "root:orgs:acme");
+  CHECK(call("depth", {"root:orgs:acme"}) == 2);
+  CHECK(call("ancestors", {"root:orgs:acme"}) == Json({"root", "root:orgs"}));
+}
+
+TEST_CASE("lists and objects") {
+  Json conds = Json::parse(R"([{"type":"A","status":"True"},{"type":"B","status":"False"}])");
+  CHECK(call("find", {conds, "type", "B"})["status"] == "False");
+  CHECK(call("find", {conds, "type", "C"}).is_null());
+  CHECK(call("select", {conds, "status", "True"}).size() == 1);
+  CHECK(call("pluck", {conds, "type"}) == Json({"A", "B"}));
+  CHECK(call("intersect", {Json({"A", "C"}), Json({"B", "A"})}) == Json({"A"}));
+  CHECK(call("unique", {Json({1, 2, 1})}) == Json({1, 2}));
+  CHECK(call("sort", {Json({3, 1, 2})}) == Json({1, 2, 3}));
+  CHECK(call("merge", {Json({{"a", 1}}), Json({{"a", 2}, {"b", 3}})}) == Json({{"a", 2}, {"b", 3}}));
+  CHECK(call("get", {Json({{"a", 1}}), "b", 5}) == 5);
+}
+
+TEST_CASE("names") {
+  CHECK(call("is_dns1123_label", {"team-a"}) == true);
+  CHECK(call("is_dns1123_label", {"Team_A"}) == false);
+  CHECK(call("is_dns1123_subdomain", {"a.b-c"}) == true);
+  CHECK(call("matches", {"abc", "a.c"}) == true);
+  CHECK_THROWS_AS(call("matches", {"abc", "("}), BuiltinError);
+}
+
+}  // namespace
+}  // namespace pmesh

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "dsl/compiler.h"
+#include "engine/test_runner.h"
 #include "stdlib/builtins.h"
 
 namespace {
@@ -21,6 +22,7 @@ Usage:
   pmesh check PATHS...                     compile .rules files and folders; print diagnostics or a summary
   pmesh graph PATHS... [--format dot|json] print the dependency graph and its strata
   pmesh plan PATHS... [--rule NAME]        print the evaluation plans and the indexes they need
+  pmesh test PATHS... [--filter TEXT]      run the test blocks; after every step, check incremental == from scratch
   pmesh builtins                           list the builtin functions
   pmesh help                               this text
 
@@ -34,6 +36,7 @@ int usage_error(const std::string& msg) {
 
 struct Args {
   std::vector<std::string> paths;
+  std::string filter;
   std::string format = "dot";
   std::string rule;
 };
@@ -55,6 +58,8 @@ bool parse_args(const std::vector<std::string>& argv, Args& a, std::string& err)
       a.format = s.substr(9);
     } else if (s == "--rule") {
       if (!value(a.rule)) return false;
+    } else if (s == "--filter") {
+      if (!value(a.filter)) return false;
     } else if (s.size() > 1 && s[0] == '-') {
       err = "unknown flag " + s;
       return false;
@@ -118,6 +123,22 @@ int cmd_plan(const Args& a) {
   return 0;
 }
 
+int cmd_test(const Args& a) {
+  std::shared_ptr<CompiledProgram> p = compile_or_report(a);
+  if (!p) return 1;
+  auto report = pmesh::engine::run_tests(p, a.filter);
+  for (const auto& o : report.outcomes) {
+    std::cout << (o.passed ? "PASS  " : "FAIL  ") << o.file << ": " << o.name << "\n";
+    if (!o.passed) {
+      std::string indented;
+      for (char c : o.failure) indented += c == '\n' ? std::string("\n      ") : std::string(1, c);
+      std::cout << "      " << indented << "\n";
+    }
+  }
+  std::cout << report.passed << " passed, " << report.failed << " failed\n";
+  return report.failed ? 1 : 0;
+}
+
 int cmd_builtins() {
   for (const auto& b : pmesh::all_builtins()) std::cout << b.signature << "\n    " << b.doc << "\n";
   return 0;
@@ -136,9 +157,10 @@ int main(int argc, char** argv) {
   if (cmd == "builtins") return cmd_builtins();
   Args a;
   std::string err;
-  if (cmd == "check" || cmd == "graph" || cmd == "plan") {
+  if (cmd == "check" || cmd == "graph" || cmd == "plan" || cmd == "test") {
     if (!parse_args(args, a, err)) return usage_error(err);
     if (cmd == "check") return cmd_check(a);
+    if (cmd == "test") return cmd_test(a);
     if (cmd == "graph") return cmd_graph(a);
     return cmd_plan(a);
   }

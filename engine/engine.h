@@ -1,0 +1,176 @@
+// The engine: compiled rules evaluated incrementally over the state.
+//
+// A transaction applies user operations (create, update, delete objects; add
+// or remove tuples), then runs the rules to their fixpoint: a changed fact
+// finds, through the delta plans, the matches it can start or end; each such
+// match is re-evaluated as a whole, and what its heads contribute changes by
+// the difference. Work goes stratum by stratum, lowest first; in a recursive
+// stratum, a fact that loses one support but keeps others is re-checked by
+// delete-and-rederive, so support on a cycle does not keep it alive. The
+// result is the net change set. A transaction that is refused (a conflict,
+// bad input, rules that do not converge) leaves the state as it was; so does
+// a dry run.
+//
+// Ownership: a rule owns the objects it derives and the fields it sets. A
+// user write that changes an owned field to another value is refused with
+// the owning rule named; a write that leaves it out keeps the rule's value.
+//
+// Thread safety: none; callers serialize transactions and reads.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "dsl/compiler.h"
+#include "engine/evaluator.h"
+#include "engine/state.h"
+
+namespace pmesh::engine {
+
+struct Op {
+  enum class Type { kCreate, kUpdate, kDelete, kAddTuple, kRemoveTuple, kRestore };
+  Type type = Type::kCreate;
+  Json object;    // create, update, restore: the object as written (apiVersion, kind, metadata...)
+  ObjectKey key;  // delete
+  std::string relation;
+  std::vector<std::string> args;
+
+  static Op create(Json o) { return {Type::kCreate, std::move(o), {}, {}, {}}; }
+  static Op update(Json o) { return {Type::kUpdate, std::move(o), {}, {}, {}}; }
+  static Op remove(ObjectKey k) { return {Type::kDelete, nullptr, std::move(k), {}, {}}; }
+  static Op add_tuple(std::string r, std::vector<std::string> a) { return {Type::kAddTuple, nullptr, {}, std::move(r), std::move(a)}; }
+  static Op remove_tuple(std::string r, std::vector<std::string> a) { return {Type::kRemoveTuple, nullptr, {}, std::move(r), std::move(a)}; }
+};
+
+struct ObjectChange {
+  enum class Kind { kCreated, kUpdated, kDeleted };
+  Kind op = Kind::kCreated;
+  ObjectKey key;
+  Json before;  // null when created
+  Json after;   // null when deleted
+  std::vector<std::string> rules;  // the rules that changed it; empty: only the user's write
+};
+
+struct TupleChange {
+  bool added = true;
+  std::string relation;
+  std::vector<std::string> args;
+  std::vector<std::string> rules;
+};
+
+struct Result {
+  bool ok = true;
+  std::string reason;   // AlreadyExists, NotFound, Conflict, Invalid, NotConverged
+  std::string message;  // for people
+  std::vector<std::string> rules;  // rules the error names
+  std::vector<ObjectChange> objects;
+  std::vector<TupleChange> tuples;
+  std::vector<std::string> warnings;  // evaluation errors that dropped a match
+  int64_t resource_version = 0;       // after the commit
+};
+
+class Engine {
+ public:
+  struct Options {
+    // The time stamps of a transaction ("2026-01-01T00:00:00Z"); the default reads the clock.
+    std::function<std::string()> clock;
+    // Evaluations of one match in one transaction before it counts as a loop.
+    int max_evaluations_per_match = 50;
+  };
+
+  // REQUIRES: `program` compiled without errors.
+  Engine(std::shared_ptr<const dsl::CompiledProgram> program, Options options);
+  explicit Engine(std::shared_ptr<const dsl::CompiledProgram> program) : Engine(std::move(program), Options()) {}
+
+  Result apply(const std::vector<Op>& ops, bool dry_run = false);
+
+  const State& state() const { return state_; }
+  State& mutable_state() { return state_; }
+  const dsl::CompiledProgram& program() const { return *program_; }
+  int64_t resource_version() const { return rv_; }
+  void set_resource_version(int64_t rv) { rv_ = rv; }
+
+  const dsl::KindDecl* kind_named(const std::string& name) const;
+  const dsl::KindDecl* kind_for(const std::string& api_version, const std::string& kind) const;
+  // The identity of an object written as JSON: its kind, `metadata.cluster`
+  // (or `default_cluster`), namespace and name.
+  std::optional<ObjectKey> key_of(const Json& object, const std::string& default_cluster, std::string* error) const;
+  const Json* get(const ObjectKey& key) const;
+  bool has_tuple(const std::string& relation, const std::vector<std::string>& args) const;
+
+  // Recomputes everything from what users wrote and compares it with the
+  // incrementally maintained state; returns the differences, empty if none.
+  std::string verify() const;
+
+  // The provenance of a fact: which rule matched which inputs, recursively.
+  std::string explain(const std::string& fact) const;
+  // Why no rule derives `key`: for each rule deriving its kind, the first
+  // step of its plan that found nothing.
+  std::string explain_absent(const ObjectKey& key) const;
+
+ private:
+  struct Pending {
+    int stratum;
+    int rule;
+    std::vector<std::string> positives;
+    bool operator<(const Pending& o) const {
+      return std::tie(stratum, rule, positives) < std::tie(o.stratum, o.rule, o.positives);
+    }
+  };
+  struct Reader {
+    int rule;
+    std::set<std::string> sections;
+    std::vector<const dsl::Plan*> plans;  // delta plans triggered by this kind or relation
+  };
+  struct TxnError {
+    std::string reason, message;
+    std::vector<std::string> rules;
+  };
+
+  void user_op(const Op& op);
+  void recompute_object(const std::string& fact, ObjectEntry e);
+  Json build_effective(const std::string& fact, const ObjectEntry& e, const Json& prev);
+  void fact_changed(const std::string& fact, const Json& before, const Json& after);
+  void tuple_changed(const std::string& fact);
+  void discover(const RuleRuntime& rt, const dsl::Plan& plan, const std::string& fact, const Json* object);
+  void evaluate(int rule, const std::vector<std::string>& positives);
+  std::optional<std::vector<Contribution>> contributions(const RuleRuntime& rt, Bindings& b);
+  void apply_contributions(int rule, const std::string& key, const std::vector<Contribution>& before,
+                           const std::vector<Contribution>& after);
+  void run_to_fixpoint();
+  void rederive(int stratum);
+  JsonPath resolve_path(const dsl::KindDecl* decl, const dsl::Path& path, const RuleRuntime& rt, Bindings& b,
+                        bool set_head);
+  void note_before(const std::string& fact);
+  Result collect_changes();
+  const Json* committed(const std::string& fact) const;
+  std::string now();
+  std::string make_uid(const std::string& fact) const;
+
+  std::shared_ptr<const dsl::CompiledProgram> program_;
+  Options options_;
+  State state_;
+  std::vector<RuleRuntime> rules_;
+  std::map<std::string, std::vector<Reader>> readers_;  // kind name, or "rel:" + relation
+  std::unique_ptr<Evaluator> evaluator_;
+  int64_t rv_ = 0;
+
+  // The transaction in progress.
+  std::set<Pending> pending_;
+  std::map<std::string, Json> before_;        // objects: committed effective (null: absent)
+  std::map<std::string, bool> tuple_before_;  // tuples: committed existence
+  std::map<std::string, std::set<int>> changed_by_;
+  std::map<std::string, int> evaluations_;
+  std::map<int, std::set<std::string>> suspects_;
+  std::vector<std::string> warnings_;
+  std::string now_;
+  // For verify(): an engine that recomputes reads history and identities from another.
+  const Engine* history_ = nullptr;
+};
+
+}  // namespace pmesh::engine

@@ -1,0 +1,112 @@
+// The evaluator: expressions and plans over the engine's state.
+//
+// Bindings hold the value of every variable of a rule (objects by pointer
+// into the state, other values by copy). Evaluator::eval computes an
+// expression; Evaluator::run executes a plan from the planner, calling
+// `emit` for every match. A plan can run with some positive patterns fixed
+// to given facts: that is how the engine re-evaluates one known match.
+//
+// Field access is forgiving, as JSON is: a missing field, or a field of
+// null, is null. Type errors (adding a string to a number, comparing a list)
+// raise EvalError, which drops the match and is reported.
+//
+// Thread safety: an Evaluator reads the state; it must not run while the
+// state changes.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "dsl/compiler.h"
+#include "engine/state.h"
+
+namespace pmesh::engine {
+
+using dsl::Operand;
+
+struct EvalError : std::runtime_error {
+  EvalError(const std::string& msg, dsl::Span span) : std::runtime_error(msg), span(span) {}
+  dsl::Span span;
+};
+
+struct Slot {
+  const Json* ptr = nullptr;  // an object in the state, or a fact being changed
+  Json owned;
+  std::string fact;           // object and tuple facts: the fact key
+  bool bound = false;
+  const Json& get() const { return ptr ? *ptr : owned; }
+};
+
+struct Bindings {
+  std::vector<Slot> slots;
+};
+
+// What the engine knows about a rule at run time.
+struct RuleRuntime {
+  int index = 0;
+  const dsl::RuleInfo* info = nullptr;
+  const dsl::RulePlan* plan = nullptr;
+  std::unordered_map<const dsl::VarInfo*, int> slot_of;
+  std::vector<const dsl::BodyItem*> positives;  // top-level, non-optional patterns, in body order
+  int stratum = 0;
+  bool recursive = false;
+  int slot(const dsl::VarInfo* v) const { return slot_of.at(v); }
+};
+
+// REQUIRES: `compiled` has plans (it compiled without errors).
+std::vector<RuleRuntime> make_runtimes(const dsl::CompiledProgram& compiled);
+
+class Evaluator {
+ public:
+  // `old` answers old(x): the committed version of a fact, or nullptr.
+  Evaluator(const State& state, const dsl::Program& program, std::function<const Json*(const std::string&)> old);
+
+  Json eval(const dsl::Expr& e, const RuleRuntime& rt, Bindings& b) const;
+  Json eval(const Operand& o, const RuleRuntime& rt, Bindings& b) const;
+
+  // Runs `plan` from step 0 with what `b` binds. `fixed` pins positive
+  // patterns to facts. `emit` returns false to stop.
+  void run(const dsl::Plan& plan, const RuleRuntime& rt, Bindings& b,
+           const std::map<const dsl::BodyItem*, std::string>* fixed,
+           const std::function<bool(Bindings&)>& emit) const;
+
+  // Binds the trigger of a delta plan to a fact (an object's JSON, or a
+  // tuple). Returns false when the fact cannot match the trigger.
+  bool bind_trigger(const dsl::Plan& plan, const RuleRuntime& rt, Bindings& b, const std::string& fact,
+                    const Json* object) const;
+
+  // How deep the last run got: the index of the first step no candidate
+  // passed, for explaining why something is absent.
+  mutable size_t deepest_step = 0;
+
+ private:
+  // The arguments of a function being evaluated, and the module it is in.
+  struct Params {
+    std::vector<std::pair<std::string, Json>> values;
+    const dsl::Module* module = nullptr;
+  };
+  Json eval_in(const dsl::Expr& e, const RuleRuntime& rt, Bindings& b, const Params* params) const;
+  const Json* ref(const dsl::Expr& e, const RuleRuntime& rt, Bindings& b, const Params* params, Json& tmp) const;
+  Json aggregate(const dsl::Expr& e, const RuleRuntime& rt, Bindings& b) const;
+  bool step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bindings& b,
+            const std::map<const dsl::BodyItem*, std::string>* fixed, const std::function<bool(Bindings&)>& emit) const;
+  bool object_ok(const dsl::Step& s, const RuleRuntime& rt, Bindings& b, const ObjectEntry& e,
+                 const std::vector<Json>& keys) const;
+  bool tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bindings& b, const std::string& fact,
+                std::vector<int>& newly_bound) const;
+  bool checks_ok(const std::vector<std::pair<Operand, Operand>>& checks, const RuleRuntime& rt, Bindings& b) const;
+
+  const State& state_;
+  const dsl::Program& program_;
+  std::function<const Json*(const std::string&)> old_;
+  std::map<const dsl::FunctionDecl*, const dsl::Module*> function_module_;
+};
+
+// Whether a condition value is true (only `true` is).
+inline bool truthy(const Json& v) { return v.is_boolean() && v.get<bool>(); }
+
+}  // namespace pmesh::engine

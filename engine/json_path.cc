@@ -1,0 +1,173 @@
+#include "engine/json_path.h"
+
+#include <tuple>
+
+namespace pmesh::engine {
+
+bool PathElem::operator<(const PathElem& o) const {
+  return std::tie(field, list_key, key_field) < std::tie(o.field, o.list_key, o.key_field) ||
+         (std::tie(field, list_key, key_field) == std::tie(o.field, o.list_key, o.key_field) && key < o.key);
+}
+
+std::string to_string(const JsonPath& p) {
+  std::string out;
+  for (const auto& e : p) {
+    if (e.list_key) out += "[" + (e.key.is_string() ? e.key.get<std::string>() : e.key.dump()) + "]";
+    else out += (out.empty() ? "" : ".") + e.field;
+  }
+  return out;
+}
+
+namespace {
+
+Json* entry_in_list(Json& list, const PathElem& e) {
+  for (auto& x : list)
+    if (x.is_object() && x.contains(e.key_field) && x[e.key_field] == e.key) return &x;
+  return nullptr;
+}
+
+const Json* entry_in_list(const Json& list, const PathElem& e) {
+  for (const auto& x : list)
+    if (x.is_object() && x.contains(e.key_field) && x[e.key_field] == e.key) return &x;
+  return nullptr;
+}
+
+// The container that holds the last element of `path`, created if asked.
+Json* parent_of(Json& doc, const JsonPath& path, bool create) {
+  Json* cur = &doc;
+  for (size_t i = 0; i + 1 < path.size(); ++i) {
+    const PathElem& e = path[i];
+    if (e.list_key) {
+      if (!cur->is_array()) {
+        if (!create) return nullptr;
+        *cur = Json::array();
+      }
+      Json* found = entry_in_list(*cur, e);
+      if (!found) {
+        if (!create) return nullptr;
+        cur->push_back(Json{{e.key_field, e.key}});
+        found = &cur->back();
+      }
+      cur = found;
+    } else {
+      if (!cur->is_object()) {
+        if (!create) return nullptr;
+        *cur = Json::object();
+      }
+      cur = &(*cur)[e.field];
+    }
+  }
+  return cur;
+}
+
+}  // namespace
+
+const Json* find_at(const Json& doc, const JsonPath& path) {
+  const Json* cur = &doc;
+  for (const auto& e : path) {
+    if (e.list_key) {
+      if (!cur->is_array()) return nullptr;
+      cur = entry_in_list(*cur, e);
+    } else {
+      if (!cur->is_object()) return nullptr;
+      auto it = cur->find(e.field);
+      if (it == cur->end()) return nullptr;
+      cur = &*it;
+    }
+    if (!cur) return nullptr;
+  }
+  return cur;
+}
+
+const Json* find_fields(const Json& doc, const std::vector<std::string>& fields) {
+  const Json* cur = &doc;
+  for (const auto& f : fields) {
+    if (!cur->is_object()) return nullptr;
+    auto it = cur->find(f);
+    if (it == cur->end()) return nullptr;
+    cur = &*it;
+  }
+  return cur;
+}
+
+void set_at(Json& doc, const JsonPath& path, Json value) {
+  if (path.empty()) {
+    doc = std::move(value);
+    return;
+  }
+  Json* parent = parent_of(doc, path, true);
+  const PathElem& last = path.back();
+  if (last.list_key) {
+    if (!parent->is_array()) *parent = Json::array();
+    if (value.is_object()) value[last.key_field] = last.key;
+    if (Json* found = entry_in_list(*parent, last)) *found = std::move(value);
+    else parent->push_back(std::move(value));
+  } else {
+    if (!parent->is_object()) *parent = Json::object();
+    (*parent)[last.field] = std::move(value);
+  }
+}
+
+void add_at(Json& doc, const JsonPath& path, const Json& value) {
+  Json* list = path.empty() ? &doc : nullptr;
+  if (!list) {
+    Json* parent = parent_of(doc, path, true);
+    const PathElem& last = path.back();
+    if (last.list_key) {
+      if (!parent->is_array()) *parent = Json::array();
+      list = entry_in_list(*parent, last);
+      if (!list) {
+        parent->push_back(Json::array());
+        list = &parent->back();
+      }
+    } else {
+      if (!parent->is_object()) *parent = Json::object();
+      list = &(*parent)[last.field];
+    }
+  }
+  if (!list->is_array()) *list = Json::array();
+  for (const auto& x : *list)
+    if (x == value) return;
+  list->push_back(value);
+}
+
+void remove_at(Json& doc, const JsonPath& path) {
+  if (path.empty()) return;
+  Json* parent = parent_of(doc, path, false);
+  if (!parent) return;
+  const PathElem& last = path.back();
+  if (last.list_key) {
+    if (!parent->is_array()) return;
+    for (auto it = parent->begin(); it != parent->end(); ++it)
+      if (it->is_object() && it->contains(last.key_field) && (*it)[last.key_field] == last.key) {
+        parent->erase(it);
+        return;
+      }
+  } else if (parent->is_object()) {
+    parent->erase(last.field);
+  }
+}
+
+void deep_merge(Json& base, const Json& over) {
+  if (!base.is_object() || !over.is_object()) {
+    base = over;
+    return;
+  }
+  for (const auto& [k, v] : over.items()) {
+    auto it = base.find(k);
+    if (it != base.end() && it->is_object() && v.is_object()) deep_merge(*it, v);
+    else base[k] = v;
+  }
+}
+
+bool contains(const Json& doc, const Json& pattern) {
+  if (!pattern.is_object()) return doc == pattern;
+  if (!doc.is_object()) return false;
+  for (const auto& [k, v] : pattern.items()) {
+    auto it = doc.find(k);
+    if (it == doc.end() || !contains(*it, v)) return false;
+  }
+  return true;
+}
+
+}  // namespace pmesh::engine

@@ -1,0 +1,55 @@
+// Paths into JSON objects, as rule heads write them.
+//
+// A PathElem is a field name, or a key into a list whose entries are keyed by
+// one of their fields (conditions by `type`, most lists by `name`), or into a
+// map. set_at and add_at create what is missing on the way; remove_at undoes
+// them. deep_merge overlays one object on another, as a derived object's
+// fields overlay its base.
+//
+// Thread safety: pure functions of their arguments.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace pmesh::engine {
+
+using Json = nlohmann::json;
+
+struct PathElem {
+  std::string field;      // a field, or the key of a map entry
+  bool list_key = false;  // a key into a list keyed by `key_field`
+  std::string key_field;  // list_key: the field holding the key
+  Json key;               // list_key: the key's value
+  bool operator==(const PathElem& o) const {
+    return field == o.field && list_key == o.list_key && key_field == o.key_field && key == o.key;
+  }
+  bool operator<(const PathElem& o) const;
+};
+using JsonPath = std::vector<PathElem>;
+
+std::string to_string(const JsonPath& p);
+
+// The value at `path`, or nullptr.
+const Json* find_at(const Json& doc, const JsonPath& path);
+// The value at a plain dotted path of field names, or nullptr.
+const Json* find_fields(const Json& doc, const std::vector<std::string>& fields);
+
+// Sets `value` at `path`, creating objects and keyed list entries on the way.
+// A keyed entry gets its key field set.
+void set_at(Json& doc, const JsonPath& path, Json value);
+// Adds `value` to the list at `path` unless it is there already.
+void add_at(Json& doc, const JsonPath& path, const Json& value);
+// Removes what is at `path`; empty objects and lists left behind stay.
+void remove_at(Json& doc, const JsonPath& path);
+
+// Overlays `over` on `base`: objects merge key by key, anything else replaces.
+void deep_merge(Json& base, const Json& over);
+
+// Whether `doc` contains everything in `pattern`: objects by key (a key with
+// dots is a path when `dotted_paths`), lists and scalars by equality.
+bool contains(const Json& doc, const Json& pattern);
+
+}  // namespace pmesh::engine

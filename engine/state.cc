@@ -1,0 +1,267 @@
+#include "engine/state.h"
+
+#include <tuple>
+
+namespace pmesh::engine {
+
+namespace {
+constexpr char kSep = '\x1f';
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    size_t p = s.find(kSep, start);
+    out.push_back(s.substr(start, p - start));
+    if (p == std::string::npos) break;
+    start = p + 1;
+  }
+  return out;
+}
+}  // namespace
+
+bool ObjectKey::operator<(const ObjectKey& o) const {
+  return std::tie(kind, cluster, ns, name) < std::tie(o.kind, o.cluster, o.ns, o.name);
+}
+bool ObjectKey::operator==(const ObjectKey& o) const {
+  return std::tie(kind, cluster, ns, name) == std::tie(o.kind, o.cluster, o.ns, o.name);
+}
+std::string ObjectKey::to_string() const {
+  return kind + " " + cluster + "/" + (ns.empty() ? "" : ns + "/") + name;
+}
+
+std::string object_fact(const ObjectKey& k) {
+  return std::string("o") + kSep + k.kind + kSep + k.cluster + kSep + k.ns + kSep + k.name;
+}
+
+std::string object_prefix(const std::string& kind, const std::string* cluster, const std::string* ns) {
+  std::string p = std::string("o") + kSep + kind + kSep;
+  if (cluster) {
+    p += *cluster + kSep;
+    if (ns) p += *ns + kSep;
+  }
+  return p;
+}
+
+std::string tuple_fact(const std::string& relation, const std::vector<std::string>& args) {
+  std::string f = std::string("t") + kSep + relation;
+  for (const auto& a : args) f += kSep + a;
+  return f;
+}
+
+bool is_object_fact(const std::string& fact) { return !fact.empty() && fact[0] == 'o'; }
+
+ObjectKey parse_object_fact(const std::string& fact) {
+  auto parts = split(fact);
+  return {parts[1], parts[2], parts[3], parts[4]};
+}
+
+std::pair<std::string, std::vector<std::string>> parse_tuple_fact(const std::string& fact) {
+  auto parts = split(fact);
+  return {parts[1], std::vector<std::string>(parts.begin() + 2, parts.end())};
+}
+
+std::string describe_fact(const std::string& fact) {
+  if (is_object_fact(fact)) return parse_object_fact(fact).to_string();
+  auto [rel, args] = parse_tuple_fact(fact);
+  std::string out = rel + "(";
+  for (size_t i = 0; i < args.size(); ++i) out += (i ? ", " : "") + args[i];
+  return out + ")";
+}
+
+Json value_at(const Json& object, const std::string& dotted_path) {
+  const Json* cur = &object;
+  size_t start = 0;
+  while (start <= dotted_path.size()) {
+    size_t dot = dotted_path.find('.', start);
+    std::string f = dotted_path.substr(start, dot - start);
+    if (!cur->is_object()) return nullptr;
+    auto it = cur->find(f);
+    if (it == cur->end()) return nullptr;
+    cur = &*it;
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return *cur;
+}
+
+State::State(std::vector<dsl::IndexSpec> indexes) : specs_(std::move(indexes)), indexes_(specs_.size()) {}
+
+std::string State::index_key(const std::vector<Json>& values) {
+  std::string k;
+  for (const auto& v : values) k += v.dump() + kSep;
+  return k;
+}
+
+void State::index_object(const std::string& fact, const ObjectEntry& e, bool add) {
+  if (e.effective.is_null()) return;
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    const auto& s = specs_[i];
+    if (s.relation || s.name != e.key.kind) continue;
+    std::vector<Json> values;
+    for (const auto& path : s.keys) values.push_back(value_at(e.effective, path));
+    std::string k = index_key(values);
+    auto& bucket = indexes_[i][k];
+    if (add) {
+      bucket.insert(fact);
+    } else {
+      bucket.erase(fact);
+      if (bucket.empty()) indexes_[i].erase(k);
+    }
+  }
+}
+
+void State::index_tuple(const std::string& fact, bool add) {
+  auto [rel, args] = parse_tuple_fact(fact);
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    const auto& s = specs_[i];
+    if (!s.relation || s.name != rel) continue;
+    std::vector<Json> values;
+    for (const auto& pos : s.keys) {
+      size_t p = std::stoul(pos);
+      values.push_back(p < args.size() ? Json(args[p]) : Json());
+    }
+    std::string k = index_key(values);
+    auto& bucket = indexes_[i][k];
+    if (add) {
+      bucket.insert(fact);
+    } else {
+      bucket.erase(fact);
+      if (bucket.empty()) indexes_[i].erase(k);
+    }
+  }
+}
+
+const ObjectEntry* State::object(const std::string& fact) const {
+  auto it = objects_.find(fact);
+  return it == objects_.end() ? nullptr : &it->second;
+}
+
+ObjectEntry State::object_copy(const std::string& fact, const ObjectKey& key) const {
+  if (const ObjectEntry* e = object(fact)) return *e;
+  ObjectEntry e;
+  e.key = key;
+  return e;
+}
+
+void State::put_object(const std::string& fact, ObjectEntry entry) {
+  auto it = objects_.find(fact);
+  if (!undoing_) {
+    std::optional<ObjectEntry> prev;
+    if (it != objects_.end()) prev = it->second;
+    undo_.push_back([this, fact, prev = std::move(prev)]() {
+      if (prev) put_object(fact, *prev);
+      else erase_object(fact);
+    });
+  }
+  if (it != objects_.end()) {
+    index_object(fact, it->second, false);
+    it->second = std::move(entry);
+  } else {
+    it = objects_.emplace(fact, std::move(entry)).first;
+  }
+  index_object(fact, it->second, true);
+}
+
+void State::erase_object(const std::string& fact) {
+  auto it = objects_.find(fact);
+  if (it == objects_.end()) return;
+  if (!undoing_) undo_.push_back([this, fact, prev = it->second]() { put_object(fact, prev); });
+  index_object(fact, it->second, false);
+  objects_.erase(it);
+}
+
+void State::scan_objects(const std::string& prefix, const std::function<bool(const ObjectEntry&)>& fn) const {
+  for (auto it = objects_.lower_bound(prefix); it != objects_.end() && it->first.compare(0, prefix.size(), prefix) == 0;
+       ++it)
+    if (!it->second.effective.is_null() && !fn(it->second)) return;
+}
+
+void State::lookup_index(int index, const std::string& values, const std::function<bool(const ObjectEntry&)>& fn) const {
+  const auto& idx = indexes_[static_cast<size_t>(index)];
+  auto it = idx.find(values);
+  if (it == idx.end()) return;
+  // Copy: the callback may not change the index, but keep iteration safe anyway.
+  std::vector<std::string> facts(it->second.begin(), it->second.end());
+  for (const auto& f : facts)
+    if (const ObjectEntry* e = object(f); e && !e->effective.is_null() && !fn(*e)) return;
+}
+
+const TupleEntry* State::tuple(const std::string& fact) const {
+  auto it = tuples_.find(fact);
+  return it == tuples_.end() ? nullptr : &it->second;
+}
+
+void State::put_tuple(const std::string& fact, TupleEntry entry) {
+  auto it = tuples_.find(fact);
+  bool existed = it != tuples_.end() && it->second.exists();
+  if (!undoing_) {
+    std::optional<TupleEntry> prev;
+    if (it != tuples_.end()) prev = it->second;
+    undo_.push_back([this, fact, prev = std::move(prev)]() {
+      put_tuple(fact, prev ? *prev : TupleEntry{});
+    });
+  }
+  bool exists = entry.exists();
+  if (exists) tuples_[fact] = std::move(entry);
+  else if (it != tuples_.end()) tuples_.erase(it);
+  if (existed != exists) index_tuple(fact, exists);
+}
+
+void State::scan_tuples(const std::string& relation, const std::function<bool(const std::string&)>& fn) const {
+  std::string prefix = tuple_fact(relation, {}) + kSep;
+  for (auto it = tuples_.lower_bound(prefix); it != tuples_.end() && it->first.compare(0, prefix.size(), prefix) == 0;
+       ++it)
+    if (!fn(it->first)) return;
+}
+
+void State::lookup_tuples(int index, const std::string& values, const std::function<bool(const std::string&)>& fn) const {
+  const auto& idx = indexes_[static_cast<size_t>(index)];
+  auto it = idx.find(values);
+  if (it == idx.end()) return;
+  std::vector<std::string> facts(it->second.begin(), it->second.end());
+  for (const auto& f : facts)
+    if (!fn(f)) return;
+}
+
+const Match* State::match(const std::string& key) const {
+  auto it = matches_.find(key);
+  return it == matches_.end() ? nullptr : &it->second;
+}
+
+void State::put_match(const std::string& key, Match m) {
+  erase_match(key);
+  if (!undoing_) undo_.push_back([this, key]() { erase_match(key); });
+  for (const auto& f : m.positives) using_[f].insert(key);
+  matches_.emplace(key, std::move(m));
+}
+
+void State::erase_match(const std::string& key) {
+  auto it = matches_.find(key);
+  if (it == matches_.end()) return;
+  if (!undoing_) undo_.push_back([this, key, prev = it->second]() { put_match(key, prev); });
+  for (const auto& f : it->second.positives) {
+    auto u = using_.find(f);
+    if (u == using_.end()) continue;
+    u->second.erase(key);
+    if (u->second.empty()) using_.erase(u);
+  }
+  matches_.erase(it);
+}
+
+const std::set<std::string>* State::matches_using(const std::string& fact) const {
+  auto it = using_.find(fact);
+  return it == using_.end() ? nullptr : &it->second;
+}
+
+void State::undo_to(size_t mark) {
+  undoing_ = true;
+  while (undo_.size() > mark) {
+    auto fn = std::move(undo_.back());
+    undo_.pop_back();
+    fn();
+  }
+  undoing_ = false;
+}
+
+}  // namespace pmesh::engine

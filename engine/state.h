@@ -1,0 +1,165 @@
+// The engine's state: objects, relation tuples, rule matches, and the
+// indexes over them.
+//
+// An object is identified by (logical cluster, kind, namespace, name); a
+// tuple by its relation and arguments. Both are "facts" with a string key
+// (fact_key), ordered so that the objects of one kind in one cluster are one
+// range. An object keeps what users wrote (`base`) apart from what rules
+// contribute (derived fields, set fields); `effective` is what readers see.
+// A Match is one assignment of a rule's positive patterns with the
+// contributions its heads made.
+//
+// Every mutation goes through State's methods, which keep the indexes and
+// record how to undo it: a transaction that is refused, or a dry run, rolls
+// back to exactly the state it started from.
+//
+// Thread safety: not synchronized; the engine serializes transactions.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "dsl/ast.h"
+#include "dsl/planner.h"
+#include "engine/json_path.h"
+
+namespace pmesh::engine {
+
+struct ObjectKey {
+  std::string kind;  // the kind's name, e.g. Workspace
+  std::string cluster;
+  std::string ns;
+  std::string name;
+  bool operator<(const ObjectKey& o) const;
+  bool operator==(const ObjectKey& o) const;
+  std::string to_string() const;  // Kind cluster/[ns/]name
+};
+
+// Fact keys: "o\x1fKind\x1fcluster\x1fns\x1fname" and "t\x1frelation\x1farg\x1f...".
+std::string object_fact(const ObjectKey& k);
+std::string object_prefix(const std::string& kind, const std::string* cluster = nullptr,
+                          const std::string* ns = nullptr);
+std::string tuple_fact(const std::string& relation, const std::vector<std::string>& args);
+bool is_object_fact(const std::string& fact);
+ObjectKey parse_object_fact(const std::string& fact);
+std::pair<std::string, std::vector<std::string>> parse_tuple_fact(const std::string& fact);
+std::string describe_fact(const std::string& fact);  // for people
+
+// What one match of a rule contributes.
+struct Contribution {
+  enum class Kind { kObject, kField, kTuple };
+  Kind kind = Kind::kObject;
+  std::string target;  // fact key
+  Json value;          // kObject: the fields the derive sets; kField: the value
+  JsonPath path;       // kField
+  bool add = false;    // kField: `+=`
+  int64_t priority = 0;
+  bool operator==(const Contribution& o) const {
+    return kind == o.kind && target == o.target && value == o.value && path == o.path && add == o.add &&
+           priority == o.priority;
+  }
+};
+
+struct Match {
+  int rule = 0;                         // index into CompiledProgram::rules
+  std::vector<std::string> positives;   // fact keys of the top-level positive patterns, in body order
+  std::vector<Contribution> contributions;
+};
+
+// A field a rule sets on an object, with the match that sets it.
+struct FieldPart {
+  JsonPath path;
+  Json value;
+  bool add = false;
+  int64_t priority = 0;
+  int rule = 0;
+};
+
+struct ObjectEntry {
+  ObjectKey key;
+  const dsl::KindDecl* decl = nullptr;
+  std::optional<Json> base;                       // what users wrote, without store metadata
+  std::map<std::string, Json> derived;            // match key -> fields of a derive
+  std::map<std::string, std::vector<FieldPart>> fields;  // match key -> fields it sets
+  Json effective;                                 // null while the object does not exist
+  // Store-owned metadata.
+  std::string uid;
+  int64_t resource_version = 0;
+  int64_t generation = 0;
+  std::string created;
+  std::string deleting;  // deletionTimestamp; non-empty while terminating
+};
+
+struct TupleEntry {
+  bool base = false;
+  std::set<std::string> supports;  // match keys
+  bool exists() const { return base || !supports.empty(); }
+};
+
+class State {
+ public:
+  explicit State(std::vector<dsl::IndexSpec> indexes);
+
+  // ---- Objects
+  const ObjectEntry* object(const std::string& fact) const;
+  // The entry for `fact`, created empty if absent. Record-keeping is the
+  // caller's: call put_object after changing the copy.
+  ObjectEntry object_copy(const std::string& fact, const ObjectKey& key) const;
+  void put_object(const std::string& fact, ObjectEntry entry);
+  void erase_object(const std::string& fact);
+  // Live objects (effective non-null) whose fact key starts with `prefix`.
+  void scan_objects(const std::string& prefix, const std::function<bool(const ObjectEntry&)>& fn) const;
+  // Live objects of `kind` in the secondary index `index` with these values.
+  void lookup_index(int index, const std::string& values, const std::function<bool(const ObjectEntry&)>& fn) const;
+  const std::map<std::string, ObjectEntry>& objects() const { return objects_; }
+
+  // ---- Tuples
+  const TupleEntry* tuple(const std::string& fact) const;
+  void put_tuple(const std::string& fact, TupleEntry entry);
+  void scan_tuples(const std::string& relation, const std::function<bool(const std::string&)>& fn) const;
+  void lookup_tuples(int index, const std::string& values, const std::function<bool(const std::string&)>& fn) const;
+  const std::map<std::string, TupleEntry>& tuples() const { return tuples_; }
+
+  // ---- Matches
+  const Match* match(const std::string& key) const;
+  void put_match(const std::string& key, Match m);
+  void erase_match(const std::string& key);
+  // Matches that use `fact` as a positive pattern.
+  const std::set<std::string>* matches_using(const std::string& fact) const;
+  const std::map<std::string, Match>& matches() const { return matches_; }
+
+  // ---- Undo
+  size_t undo_mark() const { return undo_.size(); }
+  void undo_to(size_t mark);
+  void forget_undo() { undo_.clear(); }
+
+  // The index key of `values` (JSON of each key's value, in the index's key order).
+  static std::string index_key(const std::vector<Json>& values);
+  const std::vector<dsl::IndexSpec>& index_specs() const { return specs_; }
+
+ private:
+  void index_object(const std::string& fact, const ObjectEntry& e, bool add);
+  void index_tuple(const std::string& fact, bool add);
+
+  std::vector<dsl::IndexSpec> specs_;
+  std::map<std::string, ObjectEntry> objects_;
+  std::map<std::string, TupleEntry> tuples_;
+  std::map<std::string, Match> matches_;
+  std::unordered_map<std::string, std::set<std::string>> using_;
+  // index -> values key -> fact keys
+  std::vector<std::unordered_map<std::string, std::set<std::string>>> indexes_;
+  std::vector<std::function<void()>> undo_;
+  bool undoing_ = false;
+};
+
+// The value at a canonical dotted path of an object ("metadata.cluster",
+// "spec.reference.export.name"), or null.
+Json value_at(const Json& object, const std::string& dotted_path);
+
+}  // namespace pmesh::engine

@@ -1,0 +1,238 @@
+#include "engine/test_runner.h"
+
+#include "engine/engine.h"
+
+namespace pmesh::engine {
+
+namespace {
+
+std::vector<std::string> split_dots(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    size_t d = s.find('.', start);
+    out.push_back(s.substr(start, d - start));
+    if (d == std::string::npos) break;
+    start = d + 1;
+  }
+  return out;
+}
+
+struct Failure {
+  std::string message;
+};
+
+class TestRun {
+ public:
+  TestRun(std::shared_ptr<const dsl::CompiledProgram> program)
+      : engine_(program, Engine::Options{[] { return std::string("2026-01-01T00:00:00Z"); }, 50}) {}
+
+  void step(const dsl::TestStep& s, size_t index) {
+    std::string where = "step " + std::to_string(index + 1) + " (line " +
+                        std::to_string(s.span.file->position(s.span.begin).line) + ")";
+    switch (s.kind) {
+      case dsl::StepKind::kGiven:
+      case dsl::StepKind::kCreate:
+      case dsl::StepKind::kUpdate:
+      case dsl::StepKind::kDelete:
+        ops_.push_back(op_for(s, where));
+        // Consecutive `given` steps are one transaction.
+        if (s.kind != dsl::StepKind::kGiven || !next_is_given_) commit(where);
+        return;
+      case dsl::StepKind::kExpectError:
+        if (!last_error_) throw Failure{where + ": expected the previous step to be refused with \"" + s.error_text +
+                                        "\", but it was accepted"};
+        if (last_error_->find(s.error_text) == std::string::npos)
+          throw Failure{where + ": expected an error containing \"" + s.error_text + "\", found: " + *last_error_};
+        last_error_.reset();
+        return;
+      case dsl::StepKind::kExpect:
+      case dsl::StepKind::kExpectNo:
+        expect(s, where);
+        return;
+    }
+  }
+
+  void set_next_is_given(bool v) { next_is_given_ = v; }
+  void finish() {
+    if (last_error_) throw Failure{"the last transaction was refused: " + *last_error_};
+  }
+
+ private:
+  ObjectKey key_for(const dsl::TestStep& s) {
+    const dsl::KindDecl* d = engine_.kind_named(s.kind_name);
+    ObjectKey k;
+    k.kind = d->name;
+    size_t first = s.ref.find('/');
+    k.cluster = s.ref.substr(0, first);
+    std::string rest = s.ref.substr(first + 1);
+    size_t second = rest.find('/');
+    if (second != std::string::npos) {
+      k.ns = rest.substr(0, second);
+      k.name = rest.substr(second + 1);
+    } else {
+      k.name = rest;
+    }
+    return k;
+  }
+
+  Json object_for(const dsl::TestStep& s) {
+    ObjectKey k = key_for(s);
+    const dsl::KindDecl* d = engine_.kind_named(s.kind_name);
+    Json o = s.data ? data_to_json(*s.data) : Json::object();
+    o["apiVersion"] = d->api_version();
+    o["kind"] = d->name;
+    o["metadata"]["name"] = k.name;
+    o["metadata"]["cluster"] = k.cluster;
+    if (!k.ns.empty()) o["metadata"]["namespace"] = k.ns;
+    return o;
+  }
+
+  std::vector<std::string> tuple_args(const dsl::TestStep& s) {
+    std::vector<std::string> args;
+    for (const auto& a : s.tuple_args) {
+      Json v = data_to_json(*a);
+      args.push_back(v.is_string() ? v.get<std::string>() : v.dump());
+    }
+    return args;
+  }
+
+  Op op_for(const dsl::TestStep& s, const std::string& where) {
+    if (s.is_tuple)
+      return s.kind == dsl::StepKind::kDelete ? Op::remove_tuple(s.relation, tuple_args(s))
+                                              : Op::add_tuple(s.relation, tuple_args(s));
+    if (s.kind == dsl::StepKind::kDelete) return Op::remove(key_for(s));
+    if (s.kind == dsl::StepKind::kUpdate) {
+      // A merge of the fields given into the object as it is.
+      const Json* cur = engine_.get(key_for(s));
+      if (!cur) return Op::update(object_for(s));
+      Json o = *cur;
+      deep_merge(o, object_for(s));
+      return Op::update(o);
+    }
+    return Op::create(object_for(s));
+  }
+
+  void commit(const std::string& where) {
+    if (last_error_) throw Failure{"a transaction was refused and no `expect error` followed: " + *last_error_};
+    Result r = engine_.apply(ops_);
+    ops_.clear();
+    if (!r.ok) {
+      last_error_ = r.reason + ": " + r.message;
+      return;
+    }
+    std::string diff = engine_.verify();
+    if (!diff.empty()) throw Failure{where + ": the incremental state differs from a recomputation:\n" + diff};
+  }
+
+  void expect(const dsl::TestStep& s, const std::string& where) {
+    if (last_error_) throw Failure{"a transaction was refused and no `expect error` followed: " + *last_error_};
+    bool want = s.kind == dsl::StepKind::kExpect;
+    if (s.is_tuple) {
+      std::vector<std::string> args = tuple_args(s);
+      bool has = engine_.has_tuple(s.relation, args);
+      std::string fact = tuple_fact(s.relation, args);
+      if (want && !has) throw Failure{where + ": expected " + describe_fact(fact) + ", found nothing"};
+      if (!want && has)
+        throw Failure{where + ": expected no " + describe_fact(fact) + ", found it:\n" + engine_.explain(fact)};
+      return;
+    }
+    ObjectKey k = key_for(s);
+    const Json* o = engine_.get(k);
+    std::string fact = object_fact(k);
+    if (!want) {
+      if (o) throw Failure{where + ": expected no " + k.to_string() + ", found it:\n" + engine_.explain(fact)};
+      return;
+    }
+    if (!o) throw Failure{where + ": expected " + k.to_string() + ", found nothing\n" + engine_.explain_absent(k)};
+    if (!s.data) return;
+    check_fields(*s.data, *o, "", where, fact);
+  }
+
+  // Every key of `want` (dotted bare keys are paths) must have its value in `have`.
+  void check_fields(const dsl::Expr& want, const Json& have, const std::string& prefix, const std::string& where,
+                    const std::string& fact) {
+    for (size_t i = 0; i < want.keys.size(); ++i) {
+      std::vector<std::string> path =
+          want.key_is_quoted[i] ? std::vector<std::string>{want.keys[i]} : split_dots(want.keys[i]);
+      const Json* at = find_fields(have, path);
+      std::string shown = prefix + (prefix.empty() ? "" : ".") + want.keys[i];
+      const dsl::Expr& v = *want.args[i];
+      if (v.kind == dsl::ExprKind::kObject && at && at->is_object()) {
+        check_fields(v, *at, shown, where, fact);
+        continue;
+      }
+      Json expected = data_to_json(v);
+      if (!at || !(*at == expected || (expected.is_object() && contains(*at, expected))))
+        throw Failure{where + ": expected " + shown + ": " + expected.dump() + " in " + describe_fact(fact) +
+                      ", found " + (at ? at->dump() : std::string("nothing")) + "\n" + engine_.explain(fact)};
+    }
+  }
+
+  Engine engine_;
+  std::vector<Op> ops_;
+  std::optional<std::string> last_error_;
+  bool next_is_given_ = false;
+};
+
+}  // namespace
+
+Json data_to_json(const dsl::Expr& e) {
+  switch (e.kind) {
+    case dsl::ExprKind::kNull: return nullptr;
+    case dsl::ExprKind::kBool: return e.bool_value;
+    case dsl::ExprKind::kInt: return e.int_value;
+    case dsl::ExprKind::kFloat: return e.float_value;
+    case dsl::ExprKind::kString: return e.text;
+    case dsl::ExprKind::kList: {
+      Json out = Json::array();
+      for (const auto& a : e.args) out.push_back(data_to_json(*a));
+      return out;
+    }
+    case dsl::ExprKind::kObject: {
+      Json out = Json::object();
+      for (size_t i = 0; i < e.keys.size(); ++i) {
+        JsonPath path;
+        for (const auto& f : e.key_is_quoted[i] ? std::vector<std::string>{e.keys[i]} : split_dots(e.keys[i]))
+          path.push_back(PathElem{f, false, "", nullptr});
+        Json v = data_to_json(*e.args[i]);
+        if (const Json* have = find_at(out, path); have && have->is_object() && v.is_object()) {
+          Json merged = *have;
+          deep_merge(merged, v);
+          v = merged;
+        }
+        set_at(out, path, v);
+      }
+      return out;
+    }
+    default:
+      return dsl::to_string(e);
+  }
+}
+
+TestReport run_tests(std::shared_ptr<const dsl::CompiledProgram> program, const std::string& filter) {
+  TestReport report;
+  for (const auto& [m, t] : program->program->tests()) {
+    if (m->file->path.rfind("<embedded>/", 0) == 0) continue;
+    if (!filter.empty() && t->name.find(filter) == std::string::npos) continue;
+    TestOutcome o;
+    o.file = m->file->path;
+    o.name = t->name;
+    try {
+      TestRun run(program);
+      for (size_t i = 0; i < t->steps.size(); ++i) {
+        run.set_next_is_given(i + 1 < t->steps.size() && t->steps[i + 1].kind == dsl::StepKind::kGiven);
+        run.step(t->steps[i], i);
+      }
+      run.finish();
+    } catch (const Failure& f) {
+      o.passed = false;
+      o.failure = f.message;
+    }
+    (o.passed ? report.passed : report.failed)++;
+    report.outcomes.push_back(std::move(o));
+  }
+  return report;
+}
+
+}  // namespace pmesh::engine

@@ -52,6 +52,7 @@ struct DependencyGraph::Impl {
   std::vector<int> component;
   std::vector<Stratum> strata;
   std::map<const Rule*, int> stratum_of;
+  std::map<DataNode, int> recursive_data;
 };
 
 DependencyGraph::DependencyGraph(const std::vector<RuleInfo>& rules, DiagnosticSink& diags)
@@ -173,6 +174,8 @@ DependencyGraph::DependencyGraph(const std::vector<RuleInfo>& rules, DiagnosticS
   for (Vertex v = 0; v < n; ++v) {
     g[v].stratum = comp_stratum[comp[v]];
     if (g[v].rule) impl_->stratum_of[g[v].rule->rule] = g[v].stratum;
+    else if (g[v].stratum >= 0 && impl_->strata[static_cast<size_t>(g[v].stratum)].recursive)
+      impl_->recursive_data[g[v].data] = g[v].stratum;
   }
 }
 
@@ -180,6 +183,11 @@ DependencyGraph::~DependencyGraph() = default;
 
 const std::vector<Stratum>& DependencyGraph::strata() const { return impl_->strata; }
 int DependencyGraph::stratum_of(const Rule* rule) const { return impl_->stratum_of.at(rule); }
+int DependencyGraph::recursive_stratum_of(const DataNode& node) const {
+  auto it = impl_->recursive_data.find(node);
+  return it == impl_->recursive_data.end() ? -1 : it->second;
+}
+
 size_t DependencyGraph::node_count() const { return boost::num_vertices(impl_->g); }
 size_t DependencyGraph::edge_count() const { return boost::num_edges(impl_->g); }
 

@@ -37,6 +37,9 @@ class DependencyGraph {
   const std::vector<Stratum>& strata() const;
   // REQUIRES: `rule` is one of the rules the graph was built from.
   int stratum_of(const Rule* rule) const;
+  // The stratum whose cycle a data node is part of, or -1: where a fact of
+  // that node that loses a derivation must be re-derived.
+  int recursive_stratum_of(const DataNode& node) const;
 
   size_t node_count() const;
   size_t edge_count() const;

@@ -297,7 +297,7 @@ void Engine::recompute_object(const std::string& fact, ObjectEntry e) {
   note_before(fact);
   const ObjectEntry* cur = state_.object(fact);
   Json prev = cur ? cur->effective : Json();
-  bool supported = e.base.has_value() || !e.derived.empty();
+  bool supported = (e.base && e.user_owned) || !e.derived.empty();
   Json eff;
   if (supported || !prev.is_null()) {
     if (prev.is_null()) {
@@ -305,7 +305,6 @@ void Engine::recompute_object(const std::string& fact, ObjectEntry e) {
       e.created = now_;
       if (history_)
         if (const ObjectEntry* h = history_->state_.object(fact)) e.created = h->created;
-      e.deleting.clear();
     }
     // generation: one more than committed when anything but metadata and status changed.
     const Json& was = before_[fact];
@@ -318,13 +317,26 @@ void Engine::recompute_object(const std::string& fact, ObjectEntry e) {
       draft["metadata"]["generation"] = gen;
     }
     eff = std::move(draft);
-    if (!supported && e.deleting.empty()) e.deleting = now_;
+    if (!supported && e.deleting.empty()) {
+      // A derived object that lost its support keeps its last derived fields
+      // while finalizers hold it.
+      Json frozen = e.base ? *e.base : Json::object();
+      if (cur)
+        for (const auto& [mk, part] : cur->derived) deep_merge(frozen, part);
+      e.base = std::move(frozen);
+      e.deleting = now_;
+      eff = build_effective(fact, e, prev);
+      eff["metadata"]["generation"] = e.generation;
+    }
     if (!e.deleting.empty()) {
       eff["metadata"]["deletionTimestamp"] = e.deleting;
-      if (finalizers_of(eff).empty()) {
+      if (finalizers_of(eff).empty() && (restoring_ || deferred_.count(fact))) {
+        deferred_.insert(fact);
+      } else if (finalizers_of(eff).empty()) {
         // Gone: no finalizer holds it any more.
         eff = nullptr;
         e.base.reset();
+        e.user_owned = false;
         e.deleting.clear();
         e.uid.clear();
         e.generation = 0;
@@ -510,7 +522,6 @@ JsonPath Engine::resolve_path(const dsl::KindDecl* decl, const dsl::Path& path, 
 
 void Engine::apply_contributions(int rule, const std::string& key, const std::vector<Contribution>& before,
                                  const std::vector<Contribution>& after) {
-  const RuleRuntime& rt = rules_[static_cast<size_t>(rule)];
   std::set<std::string> targets;
   for (const auto& c : before) targets.insert(c.target);
   for (const auto& c : after) targets.insert(c.target);
@@ -532,8 +543,9 @@ void Engine::apply_contributions(int rule, const std::string& key, const std::ve
           e.fields[key].push_back(FieldPart{c.path, c.value, c.add, c.priority, rule});
         }
       }
-      if (had_support && !e.derived.count(key) && !e.derived.empty() && rt.recursive) suspects_[rt.stratum].insert(t);
+      bool lost = had_support && !e.derived.count(key) && !e.derived.empty();
       recompute_object(t, std::move(e));
+      if (lost) lost_support(t);
     } else {
       const TupleEntry* cur = state_.tuple(t);
       TupleEntry e = cur ? *cur : TupleEntry{};
@@ -544,11 +556,20 @@ void Engine::apply_contributions(int rule, const std::string& key, const std::ve
       bool had = e.supports.count(key) > 0;
       if (keep) e.supports.insert(key);
       else e.supports.erase(key);
-      if (had && !keep && e.exists() && rt.recursive) suspects_[rt.stratum].insert(t);
+      if (had && !keep && e.exists()) lost_support(t);
       state_.put_tuple(t, e);
       if (existed != e.exists()) tuple_changed(t);
     }
   }
+}
+
+// A fact that loses one derivation but keeps others may be kept only by a
+// cycle; if its data is part of a recursive stratum, that stratum re-checks it.
+void Engine::lost_support(const std::string& fact) {
+  dsl::DataNode node = is_object_fact(fact) ? dsl::DataNode{parse_object_fact(fact).kind, "metadata"}
+                                            : dsl::DataNode{"", parse_tuple_fact(fact).first};
+  int s = program_->graph->recursive_stratum_of(node);
+  if (s >= 0) suspects_[s].insert(fact);
 }
 
 void Engine::evaluate(int rule, const std::vector<std::string>& positives) {
@@ -597,17 +618,23 @@ void Engine::evaluate(int rule, const std::vector<std::string>& positives) {
 }
 
 void Engine::run_to_fixpoint() {
-  int current = -1;
+  // Lowest stratum first; a stratum's suspects are re-derived once its own
+  // work is done, before anything above it runs.
   while (true) {
-    bool next_is_higher = pending_.empty() || pending_.begin()->stratum > current;
-    if (current >= 0 && next_is_higher && !suspects_[current].empty()) {
-      rederive(current);
+    int suspect = -1;
+    for (const auto& [s, facts] : suspects_)
+      if (!facts.empty()) {
+        suspect = s;
+        break;
+      }
+    bool have_pending = !pending_.empty();
+    if (suspect >= 0 && (!have_pending || pending_.begin()->stratum > suspect)) {
+      rederive(suspect);
       continue;
     }
-    if (pending_.empty()) break;
+    if (!have_pending) break;
     Pending p = *pending_.begin();
     pending_.erase(pending_.begin());
-    current = p.stratum;
     evaluate(p.rule, p.positives);
   }
 }
@@ -652,7 +679,7 @@ void Engine::rederive(int stratum) {
           changed = true;
           continue;
         }
-      } else if (const ObjectEntry* e = state_.object(f); e && e->base) {
+      } else if (const ObjectEntry* e = state_.object(f); e && e->base && e->user_owned) {
         alive.insert(f);
         changed = true;
         continue;
@@ -742,6 +769,8 @@ void Engine::user_op(const Op& op) {
         if (!add) remove_at(base, path);
       }
       e.base = std::move(base);
+      if (op.type == Op::Type::kCreate) e.user_owned = true;
+      if (op.type == Op::Type::kRestore) e.user_owned = !op.overlay;
       if (op.type == Op::Type::kRestore) {
         const Json* del = find_fields(op.object, {"metadata", "deletionTimestamp"});
         if (del && del->is_string()) e.deleting = del->get<std::string>();
@@ -765,6 +794,7 @@ void Engine::user_op(const Op& op) {
         if (e.deleting.empty()) e.deleting = now_;
       } else {
         e.base.reset();
+        e.user_owned = false;
       }
       recompute_object(fact, std::move(e));
       break;
@@ -841,10 +871,23 @@ Result Engine::apply(const std::vector<Op>& ops, bool dry_run) {
   warnings_.clear();
   Result r;
   try {
-    for (const auto& op : ops) user_op(op);
+    for (const auto& op : ops) {
+      restoring_ = op.type == Op::Type::kRestore;
+      user_op(op);
+    }
+    restoring_ = false;
     run_to_fixpoint();
+    if (!deferred_.empty()) {
+      std::set<std::string> again = std::move(deferred_);
+      deferred_.clear();
+      for (const auto& f : again)
+        if (const ObjectEntry* e = state_.object(f)) recompute_object(f, *e);
+      run_to_fixpoint();
+    }
     r = collect_changes();
   } catch (const TxnError& e) {
+    restoring_ = false;
+    deferred_.clear();
     state_.undo_to(mark);
     r = Result{};
     r.ok = false;
@@ -893,27 +936,33 @@ std::string Engine::verify() const {
   Engine fresh(program_, opts);
   fresh.history_ = this;
   fresh.rv_ = rv_;
-  std::vector<Op> ops;
+  // First what users own (objects and tuples), then what they wrote on
+  // derived objects, which exist only once the rules have run.
+  std::vector<Op> owned, overlays;
   for (const auto& [fact, e] : state_.objects()) {
     if (e.effective.is_null()) continue;
-    if (!e.base && !(e.derived.empty() && !e.deleting.empty())) continue;
+    bool held = e.derived.empty() && !e.user_owned;  // lost its support; finalizers hold it
+    if (!(e.base && e.user_owned) && !held && !e.base) continue;
     Json o = e.base ? *e.base : Json::object();
-    if (!e.base) deep_merge(o, e.effective);  // a derived object that lost its support, held by finalizers
+    if (held) deep_merge(o, e.effective);
     o["apiVersion"] = e.effective["apiVersion"];
     o["kind"] = e.effective["kind"];
     o["metadata"]["name"] = e.key.name;
     if (!e.key.ns.empty()) o["metadata"]["namespace"] = e.key.ns;
     o["metadata"]["cluster"] = e.key.cluster;
     if (!e.deleting.empty()) o["metadata"]["deletionTimestamp"] = e.deleting;
-    ops.push_back(Op{Op::Type::kRestore, o, {}, {}, {}});
+    bool overlay = !e.user_owned && !held;
+    (overlay ? overlays : owned).push_back(Op::restore(o, overlay));
   }
   for (const auto& [fact, t] : state_.tuples())
     if (t.base) {
       auto [rel, args] = parse_tuple_fact(fact);
-      ops.push_back(Op::add_tuple(rel, args));
+      owned.push_back(Op::add_tuple(rel, args));
     }
-  Result r = fresh.apply(ops);
-  if (!r.ok) return "recomputation failed: " + r.reason + ": " + r.message;
+  for (const auto* ops : {&owned, &overlays}) {
+    Result r = fresh.apply(*ops);
+    if (!r.ok) return "recomputation failed: " + r.reason + ": " + r.message;
+  }
   std::string out;
   auto objects = [](const State& s) {
     std::map<std::string, Json> m;
@@ -954,7 +1003,7 @@ std::string Engine::explain(const std::string& fact) const {
         out += ": does not exist\n";
         return;
       }
-      out += e->base ? ": written by a user\n" : "\n";
+      out += e->user_owned ? ": written by a user\n" : e->base ? ": with fields written by a user\n" : "\n";
       for (const auto& [mk, part] : e->derived) why.emplace_back("derived", mk);
       for (const auto& [mk, parts] : e->fields)
         for (const auto& p : parts) why.emplace_back(std::string(p.add ? "adds to " : "sets ") + to_string(p.path), mk);

@@ -39,12 +39,14 @@ struct Op {
   ObjectKey key;  // delete
   std::string relation;
   std::vector<std::string> args;
+  bool overlay = false;  // restore: the fields a user wrote on a derived object
 
-  static Op create(Json o) { return {Type::kCreate, std::move(o), {}, {}, {}}; }
-  static Op update(Json o) { return {Type::kUpdate, std::move(o), {}, {}, {}}; }
-  static Op remove(ObjectKey k) { return {Type::kDelete, nullptr, std::move(k), {}, {}}; }
-  static Op add_tuple(std::string r, std::vector<std::string> a) { return {Type::kAddTuple, nullptr, {}, std::move(r), std::move(a)}; }
-  static Op remove_tuple(std::string r, std::vector<std::string> a) { return {Type::kRemoveTuple, nullptr, {}, std::move(r), std::move(a)}; }
+  static Op create(Json o) { return {Type::kCreate, std::move(o), {}, {}, {}, false}; }
+  static Op update(Json o) { return {Type::kUpdate, std::move(o), {}, {}, {}, false}; }
+  static Op remove(ObjectKey k) { return {Type::kDelete, nullptr, std::move(k), {}, {}, false}; }
+  static Op add_tuple(std::string r, std::vector<std::string> a) { return {Type::kAddTuple, nullptr, {}, std::move(r), std::move(a), false}; }
+  static Op remove_tuple(std::string r, std::vector<std::string> a) { return {Type::kRemoveTuple, nullptr, {}, std::move(r), std::move(a), false}; }
+  static Op restore(Json o, bool overlay) { return {Type::kRestore, std::move(o), {}, {}, {}, overlay}; }
 };
 
 struct ObjectChange {
@@ -147,6 +149,7 @@ class Engine {
   JsonPath resolve_path(const dsl::KindDecl* decl, const dsl::Path& path, const RuleRuntime& rt, Bindings& b,
                         bool set_head);
   void note_before(const std::string& fact);
+  void lost_support(const std::string& fact);
   Result collect_changes();
   const Json* committed(const std::string& fact) const;
   std::string now();
@@ -169,6 +172,10 @@ class Engine {
   std::map<int, std::set<std::string>> suspects_;
   std::vector<std::string> warnings_;
   std::string now_;
+  // Restored terminating objects whose finalizers come from rules: they are
+  // looked at again once the rules have run.
+  bool restoring_ = false;
+  std::set<std::string> deferred_;
   // For verify(): an engine that recomputes reads history and identities from another.
   const Engine* history_ = nullptr;
 };

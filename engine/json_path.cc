@@ -161,6 +161,14 @@ void deep_merge(Json& base, const Json& over) {
 }
 
 bool contains(const Json& doc, const Json& pattern) {
+  if (pattern.is_array() && doc.is_array()) {
+    for (const auto& want : pattern) {
+      bool found = false;
+      for (const auto& have : doc) found = found || contains(have, want);
+      if (!found) return false;
+    }
+    return true;
+  }
   if (!pattern.is_object()) return doc == pattern;
   if (!doc.is_object()) return false;
   for (const auto& [k, v] : pattern.items()) {

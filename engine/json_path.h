@@ -48,8 +48,9 @@ void remove_at(Json& doc, const JsonPath& path);
 // Overlays `over` on `base`: objects merge key by key, anything else replaces.
 void deep_merge(Json& base, const Json& over);
 
-// Whether `doc` contains everything in `pattern`: objects by key (a key with
-// dots is a path when `dotted_paths`), lists and scalars by equality.
+// Whether `doc` contains everything in `pattern`: objects key by key, lists
+// when each element of the pattern is contained in some element of the
+// list, scalars by equality.
 bool contains(const Json& doc, const Json& pattern);
 
 }  // namespace pmesh::engine

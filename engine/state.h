@@ -85,6 +85,7 @@ struct ObjectEntry {
   ObjectKey key;
   const dsl::KindDecl* decl = nullptr;
   std::optional<Json> base;                       // what users wrote, without store metadata
+  bool user_owned = false;  // created by a user; otherwise `base` only overlays a derived object
   std::map<std::string, Json> derived;            // match key -> fields of a derive
   std::map<std::string, std::vector<FieldPart>> fields;  // match key -> fields it sets
   Json effective;                                 // null while the object does not exist

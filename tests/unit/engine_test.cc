@@ -1,0 +1,192 @@
+// The engine: transactions, dry runs, refusals, determinism, and a
+// randomized comparison of incremental state with recomputation.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <random>
+
+#include "engine/engine.h"
+#include "tests/unit/test_util.h"
+
+namespace pmesh::test {
+namespace {
+
+using engine::Engine;
+using engine::Json;
+using engine::ObjectKey;
+using engine::Op;
+
+const char* kRules = R"(
+relation owner(user, account)
+relation parent(child, parent)
+relation member(user, account) :- owner(user, account).
+relation member(user, account) :- member(user, p), parent(account, p).
+
+rule workspace
+  for a: Account
+  where a.spec.type != "none"
+  derive Workspace in a.cluster named a.name {
+    spec.type: { name: "{a.spec.type ?? "account"}" }
+    metadata.ownerReferences: [owner_ref(a)]
+  }
+rule creator-owns
+  for a: Account
+  where a.spec.creator != null
+  derive owner(a.spec.creator, "{a.cluster}/{a.name}")
+rule parent-link
+  for a: Account
+  for p: Account
+  where a.cluster == child(p.cluster, p.name)
+  derive parent("{a.cluster}/{a.name}", "{p.cluster}/{p.name}")
+rule ready
+  for a: Account
+  opt ws: Workspace in a.cluster named a.name
+  let kids = count { for _k: Account in child(a.cluster, a.name) }
+  let blocked = any { for b: Account in child(a.cluster, a.name) where b.spec.blocked == true }
+  set a.status.conditions["Ready"] = condition(ws != null and not blocked, "Computed")
+  set a.status.children = kids
+rule orphan
+  for ws: Workspace
+  not for _a: Account in ws.cluster named ws.name
+  set ws.labels["orphan"] = "true"
+)";
+
+std::shared_ptr<const dsl::CompiledProgram> program() {
+  static std::shared_ptr<const dsl::CompiledProgram> p = [] {
+    auto c = compile(std::string(kPrelude) + kRules);
+    INFO(c->errors());
+    REQUIRE(c->ok());
+    return std::shared_ptr<const dsl::CompiledProgram>(std::move(c->program));
+  }();
+  return p;
+}
+
+Engine::Options fixed_clock() {
+  Engine::Options o;
+  o.clock = [] { return std::string("2026-01-01T00:00:00Z"); };
+  return o;
+}
+
+Json account(const std::string& cluster, const std::string& name, Json spec) {
+  return Json{{"apiVersion", "core.platform-mesh.io/v1alpha1"},
+              {"kind", "Account"},
+              {"metadata", {{"name", name}, {"cluster", cluster}}},
+              {"spec", std::move(spec)}};
+}
+
+std::string dump(const Engine& e) {
+  std::string out;
+  for (const auto& [f, o] : e.state().objects())
+    if (!o.effective.is_null()) out += o.effective.dump() + "\n";
+  for (const auto& [f, t] : e.state().tuples()) out += engine::describe_fact(f) + "\n";
+  return out;
+}
+
+TEST_CASE("a transaction derives, and a dry run changes nothing") {
+  Engine e(program(), fixed_clock());
+  auto r = e.apply({Op::create(account("root:orgs", "acme", {{"type", "org"}, {"creator", "alice"}}))});
+  REQUIRE(r.ok);
+  CHECK(r.objects.size() == 2);
+  CHECK(r.tuples.size() == 2);  // owner and member
+  const Json* ws = e.get({"Workspace", "root:orgs", "", "acme"});
+  REQUIRE(ws);
+  CHECK((*ws)["spec"]["type"]["name"] == "org");
+  CHECK((*ws)["metadata"]["ownerReferences"][0]["uid"] == (*e.get({"Account", "root:orgs", "", "acme"}))["metadata"]["uid"]);
+  std::string before = dump(e);
+  int64_t rv = e.resource_version();
+  auto dry = e.apply({Op::create(account("root:orgs:acme", "team", {{"creator", "bob"}}))}, true);
+  REQUIRE(dry.ok);
+  CHECK(dry.objects.size() == 3);  // the account, its workspace, the parent's status
+  CHECK(dump(e) == before);
+  CHECK(e.resource_version() == rv);
+  CHECK(e.verify().empty());
+}
+
+TEST_CASE("a refused transaction leaves nothing behind") {
+  Engine e(program(), fixed_clock());
+  REQUIRE(e.apply({Op::create(account("root", "a", {{"creator", "alice"}}))}).ok);
+  std::string before = dump(e);
+  auto r = e.apply({Op::create(account("root", "b", {})), Op::create(account("root", "a", {}))});
+  CHECK_FALSE(r.ok);
+  CHECK(r.reason == "AlreadyExists");
+  CHECK(dump(e) == before);
+  auto bad = e.apply({Op::create(account("root", "Not_A_Name", {}))});
+  CHECK(bad.reason == "Invalid");
+  CHECK(bad.message.find("invalid name") != std::string::npos);
+  auto owned = e.apply({Op::update(Json{{"apiVersion", "tenancy.kcp.io/v1alpha1"},
+                                        {"kind", "Workspace"},
+                                        {"metadata", {{"name", "a"}, {"cluster", "root"}}},
+                                        {"spec", {{"type", {{"name", "other"}}}}}})});
+  CHECK(owned.reason == "Conflict");
+  CHECK(owned.message.find("managed by rule workspace") != std::string::npos);
+  CHECK(dump(e) == before);
+}
+
+TEST_CASE("results do not depend on the order of the inputs") {
+  std::vector<Op> ops;
+  ops.push_back(Op::create(account("root:orgs", "acme", {{"type", "org"}, {"creator", "alice"}})));
+  ops.push_back(Op::create(account("root:orgs:acme", "team-a", {{"creator", "bob"}})));
+  ops.push_back(Op::create(account("root:orgs:acme", "team-b", {{"blocked", true}})));
+  ops.push_back(Op::create(account("root:orgs:acme:team-a", "sub", {{"type", "none"}})));
+  ops.push_back(Op::add_tuple("owner", {"carol", "root:orgs/acme"}));
+  std::string first;
+  std::mt19937 rng(7);
+  for (int i = 0; i < 6; ++i) {
+    Engine e(program(), fixed_clock());
+    REQUIRE(e.apply(ops).ok);
+    std::string d = dump(e);
+    if (i == 0) first = d;
+    CHECK(d == first);
+    std::shuffle(ops.begin(), ops.end(), rng);
+  }
+}
+
+TEST_CASE("randomized: incremental state equals recomputation after every step") {
+  Engine e(program(), fixed_clock());
+  std::mt19937 rng(42);
+  std::vector<std::string> names = {"a", "b", "c", "d"};
+  std::vector<std::string> clusters = {"root", "root:a", "root:b", "root:a:c", "root:b:d"};
+  std::vector<std::string> users = {"alice", "bob"};
+  auto pick = [&](const auto& v) { return v[rng() % v.size()]; };
+  int applied = 0, refused = 0;
+  for (int step = 0; step < 1500; ++step) {
+    std::vector<Op> ops;
+    int n = 1 + static_cast<int>(rng() % 3);
+    for (int i = 0; i < n; ++i) {
+      std::string cluster = pick(clusters), name = pick(names);
+      ObjectKey key{"Account", cluster, "", name};
+      const Json* cur = e.get(key);
+      switch (rng() % 6) {
+        case 0:
+        case 1: {
+          Json spec = {{"type", pick(std::vector<std::string>{"org", "account", "none"})}};
+          if (rng() % 2) spec["creator"] = pick(users);
+          if (rng() % 4 == 0) spec["blocked"] = true;
+          ops.push_back(cur ? Op::update(account(cluster, name, spec)) : Op::create(account(cluster, name, spec)));
+          break;
+        }
+        case 2:
+          if (cur) ops.push_back(Op::remove(key));
+          break;
+        case 3:
+          ops.push_back(Op::add_tuple("owner", {pick(users), cluster + "/" + name}));
+          break;
+        case 4:
+          ops.push_back(Op::remove_tuple("owner", {pick(users), cluster + "/" + name}));
+          break;
+        case 5:
+          ops.push_back(Op::add_tuple("parent", {cluster + "/" + name, pick(clusters) + "/" + pick(names)}));
+          break;
+      }
+    }
+    auto r = e.apply(ops);
+    (r.ok ? applied : refused)++;
+    std::string diff = e.verify();
+    INFO("step " << step);
+    REQUIRE(diff == "");
+  }
+  CHECK(applied > 1000);
+}
+
+}  // namespace
+}  // namespace pmesh::test

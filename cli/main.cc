@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/engine_commands.h"
 #include "dsl/compiler.h"
 #include "engine/test_runner.h"
 #include "stdlib/builtins.h"
@@ -23,7 +24,18 @@ Usage:
   pmesh graph PATHS... [--format dot|json] print the dependency graph and its strata
   pmesh plan PATHS... [--rule NAME]        print the evaluation plans and the indexes they need
   pmesh test PATHS... [--filter TEXT]      run the test blocks; after every step, check incremental == from scratch
+  pmesh dry-run -f FILES... [--policies PATHS] [--data-dir DIR] [-o text|json|yaml] [--explain]
+                                           evaluate objects on top of an empty store or a data directory; commit nothing
+  pmesh apply -f FILES... --data-dir DIR [--policies PATHS]
+                                           create or update objects in a data directory (one transaction)
+  pmesh explain KIND CLUSTER/[NS/]NAME --data-dir DIR [--policies PATHS]
+                                           the provenance of a stored object, or why it is absent
+  pmesh verify --data-dir DIR [--policies PATHS]
+                                           recompute from scratch and compare with the stored state
   pmesh builtins                           list the builtin functions
+
+Without --policies the rules are the stdlib compiled into the binary. -f takes
+YAML or JSON files or folders (several documents per file, kind: List).
   pmesh help                               this text
 
 Exit status: 0 on success, 1 when the rules have errors, 2 on a usage error.
@@ -155,6 +167,10 @@ int main(int argc, char** argv) {
   std::string cmd = args[0];
   args.erase(args.begin());
   if (cmd == "builtins") return cmd_builtins();
+  if (cmd == "dry-run") return pmesh::cli::cmd_dry_run(args);
+  if (cmd == "apply") return pmesh::cli::cmd_apply(args);
+  if (cmd == "explain") return pmesh::cli::cmd_explain(args);
+  if (cmd == "verify") return pmesh::cli::cmd_verify(args);
   Args a;
   std::string err;
   if (cmd == "check" || cmd == "graph" || cmd == "plan" || cmd == "test") {

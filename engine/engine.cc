@@ -831,7 +831,7 @@ Result Engine::collect_changes() {
     ObjectChange c;
     c.key = parse_object_fact(fact);
     c.before = before;
-    ++rv;
+    c.resource_version = ++rv;
     if (cur && !cur->effective.is_null()) {
       ObjectEntry e = *cur;
       e.resource_version = rv;
@@ -859,7 +859,7 @@ Result Engine::collect_changes() {
   return r;
 }
 
-Result Engine::apply(const std::vector<Op>& ops, bool dry_run) {
+Result Engine::apply(const std::vector<Op>& ops, bool dry_run, const std::function<void(Result&)>& inspect) {
   size_t mark = state_.undo_mark();
   now_ = options_.clock();
   pending_.clear();
@@ -897,6 +897,14 @@ Result Engine::apply(const std::vector<Op>& ops, bool dry_run) {
   }
   r.warnings = std::move(warnings_);
   warnings_.clear();
+  if (r.ok && inspect) inspect(r);
+  std::string storage_error;
+  if (r.ok && !dry_run && persistence_ && !persistence_->commit(state_, state_.take_dirty(), r, &storage_error)) {
+    r = Result{};
+    r.ok = false;
+    r.reason = "InternalError";
+    r.message = "the transaction could not be stored: " + storage_error;
+  }
   if (!r.ok || dry_run) {
     state_.undo_to(mark);
     if (r.ok) r.resource_version = rv_;
@@ -904,9 +912,56 @@ Result Engine::apply(const std::vector<Op>& ops, bool dry_run) {
     rv_ = r.resource_version;
     state_.forget_undo();
   }
+  state_.take_dirty();
   before_.clear();
   tuple_before_.clear();
   pending_.clear();
+  return r;
+}
+
+std::string Engine::fingerprint() const {
+  std::string all;
+  for (const auto& m : program_->program->modules()) all += m->name + "\n" + m->file->text + "\n";
+  return find_builtin("sha1")->fn({all}).get<std::string>();
+}
+
+Result Engine::rebuild() {
+  // Forget every match and every derived part, keep what users own, and
+  // let the rules run again from it.
+  std::vector<Op> ops;
+  size_t mark = state_.undo_mark();
+  std::vector<std::string> keys;
+  for (const auto& [k, m] : state_.matches()) keys.push_back(k);
+  for (const auto& k : keys) state_.erase_match(k);
+  std::vector<std::pair<std::string, ObjectEntry>> objects(state_.objects().begin(), state_.objects().end());
+  for (auto& [f, e] : objects) {
+    if (e.base && e.user_owned) {
+      Json o = *e.base;
+      o["apiVersion"] = e.effective.is_null() ? Json(kind_named(e.key.kind)->api_version()) : e.effective["apiVersion"];
+      o["kind"] = e.key.kind;
+      o["metadata"]["name"] = e.key.name;
+      if (!e.key.ns.empty()) o["metadata"]["namespace"] = e.key.ns;
+      o["metadata"]["cluster"] = e.key.cluster;
+      if (!e.deleting.empty()) o["metadata"]["deletionTimestamp"] = e.deleting;
+      ops.push_back(Op::restore(o, false));
+    }
+  }
+  std::vector<std::pair<std::string, TupleEntry>> tuples(state_.tuples().begin(), state_.tuples().end());
+  for (auto& [f, t] : tuples) {
+    if (!t.base) continue;
+    auto [rel, args] = parse_tuple_fact(f);
+    ops.push_back(Op::add_tuple(rel, args));
+  }
+  // Start from an empty state so that derived objects are derived afresh,
+  // keeping the identities (uid, creation time) of those that stay.
+  std::unique_ptr<Engine> previous = std::make_unique<Engine>(program_, options_);
+  for (const auto& [f, e] : objects) previous->state_.put_object(f, e);
+  for (const auto& [f, e] : objects) state_.erase_object(f);
+  for (const auto& [f, t] : tuples) state_.put_tuple(f, TupleEntry{});
+  history_ = previous.get();
+  Result r = apply(ops);
+  history_ = nullptr;
+  if (!r.ok) state_.undo_to(mark);
   return r;
 }
 

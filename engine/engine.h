@@ -56,6 +56,7 @@ struct ObjectChange {
   Json before;  // null when created
   Json after;   // null when deleted
   std::vector<std::string> rules;  // the rules that changed it; empty: only the user's write
+  int64_t resource_version = 0;    // of this change
 };
 
 struct TupleChange {
@@ -76,6 +77,15 @@ struct Result {
   int64_t resource_version = 0;       // after the commit
 };
 
+// Where committed transactions go: a durable store writes the state that a
+// transaction touched as one atomic batch. A commit that fails refuses the
+// transaction, and the engine rolls back.
+class Persistence {
+ public:
+  virtual ~Persistence() = default;
+  virtual bool commit(const State& state, const State::Dirty& dirty, const Result& result, std::string* error) = 0;
+};
+
 class Engine {
  public:
   struct Options {
@@ -89,13 +99,24 @@ class Engine {
   Engine(std::shared_ptr<const dsl::CompiledProgram> program, Options options);
   explicit Engine(std::shared_ptr<const dsl::CompiledProgram> program) : Engine(std::move(program), Options()) {}
 
-  Result apply(const std::vector<Op>& ops, bool dry_run = false);
+  // `inspect`, if given, sees the result while the state still holds the
+  // transaction (before a dry run rolls back): for explaining a plan.
+  Result apply(const std::vector<Op>& ops, bool dry_run = false,
+               const std::function<void(Result&)>& inspect = nullptr);
 
   const State& state() const { return state_; }
   State& mutable_state() { return state_; }
   const dsl::CompiledProgram& program() const { return *program_; }
   int64_t resource_version() const { return rv_; }
   void set_resource_version(int64_t rv) { rv_ = rv; }
+  // Committed transactions are written there. REQUIRES: outlives the engine.
+  void set_persistence(Persistence* p) { persistence_ = p; }
+  // A fingerprint of the compiled rules: stored bookkeeping is valid only
+  // for the rules that made it.
+  std::string fingerprint() const;
+  // Recomputes every match from what users own, as after a change of the
+  // rules; commits the difference.
+  Result rebuild();
 
   const dsl::KindDecl* kind_named(const std::string& name) const;
   const dsl::KindDecl* kind_for(const std::string& api_version, const std::string& kind) const;
@@ -162,6 +183,7 @@ class Engine {
   std::map<std::string, std::vector<Reader>> readers_;  // kind name, or "rel:" + relation
   std::unique_ptr<Evaluator> evaluator_;
   int64_t rv_ = 0;
+  Persistence* persistence_ = nullptr;
 
   // The transaction in progress.
   std::set<Pending> pending_;

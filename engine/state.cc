@@ -145,6 +145,7 @@ ObjectEntry State::object_copy(const std::string& fact, const ObjectKey& key) co
 }
 
 void State::put_object(const std::string& fact, ObjectEntry entry) {
+  dirty_.objects.insert(fact);
   auto it = objects_.find(fact);
   if (!undoing_) {
     std::optional<ObjectEntry> prev;
@@ -164,6 +165,7 @@ void State::put_object(const std::string& fact, ObjectEntry entry) {
 }
 
 void State::erase_object(const std::string& fact) {
+  dirty_.objects.insert(fact);
   auto it = objects_.find(fact);
   if (it == objects_.end()) return;
   if (!undoing_) undo_.push_back([this, fact, prev = it->second]() { put_object(fact, prev); });
@@ -193,6 +195,7 @@ const TupleEntry* State::tuple(const std::string& fact) const {
 }
 
 void State::put_tuple(const std::string& fact, TupleEntry entry) {
+  dirty_.tuples.insert(fact);
   auto it = tuples_.find(fact);
   bool existed = it != tuples_.end() && it->second.exists();
   if (!undoing_) {
@@ -230,6 +233,7 @@ const Match* State::match(const std::string& key) const {
 }
 
 void State::put_match(const std::string& key, Match m) {
+  dirty_.matches.insert(key);
   erase_match(key);
   if (!undoing_) undo_.push_back([this, key]() { erase_match(key); });
   for (const auto& f : m.positives) using_[f].insert(key);
@@ -237,6 +241,7 @@ void State::put_match(const std::string& key, Match m) {
 }
 
 void State::erase_match(const std::string& key) {
+  dirty_.matches.insert(key);
   auto it = matches_.find(key);
   if (it == matches_.end()) return;
   if (!undoing_) undo_.push_back([this, key, prev = it->second]() { put_match(key, prev); });

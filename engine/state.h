@@ -23,6 +23,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "dsl/ast.h"
@@ -135,6 +136,12 @@ class State {
   const std::set<std::string>* matches_using(const std::string& fact) const;
   const std::map<std::string, Match>& matches() const { return matches_; }
 
+  // ---- What changed since the last take_dirty(): for durable commits.
+  struct Dirty {
+    std::set<std::string> objects, tuples, matches;
+  };
+  Dirty take_dirty() { return std::exchange(dirty_, Dirty{}); }
+
   // ---- Undo
   size_t undo_mark() const { return undo_.size(); }
   void undo_to(size_t mark);
@@ -157,6 +164,7 @@ class State {
   std::vector<std::unordered_map<std::string, std::set<std::string>>> indexes_;
   std::vector<std::function<void()>> undo_;
   bool undoing_ = false;
+  Dirty dirty_;
 };
 
 // The value at a canonical dotted path of an object ("metadata.cluster",

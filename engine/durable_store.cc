@@ -1,0 +1,232 @@
+#include "engine/durable_store.h"
+
+#include <leveldb/db.h>
+#include <leveldb/write_batch.h>
+
+#include <cstdio>
+
+namespace pmesh::engine {
+
+namespace {
+
+const std::string kSep = "\x1f";
+const std::string kLogPrefix = "l" + kSep;
+const std::string kMetaRv = "meta" + kSep + "rv";
+const std::string kMetaFingerprint = "meta" + kSep + "fingerprint";
+
+std::string log_key(int64_t rv, size_t n) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%020lld%s%06zu", static_cast<long long>(rv), kSep.c_str(), n);
+  return kLogPrefix + buf;
+}
+
+Json encode_path(const JsonPath& p) {
+  Json out = Json::array();
+  for (const auto& e : p) {
+    if (e.list_key) out.push_back({{"k", e.key_field}, {"v", e.key}});
+    else out.push_back({{"f", e.field}});
+  }
+  return out;
+}
+
+JsonPath decode_path(const Json& j) {
+  JsonPath out;
+  for (const auto& e : j) {
+    if (e.contains("k")) out.push_back(PathElem{"", true, e["k"].get<std::string>(), e["v"]});
+    else out.push_back(PathElem{e["f"].get<std::string>(), false, "", nullptr});
+  }
+  return out;
+}
+
+}  // namespace
+
+Json encode_object(const ObjectEntry& e) {
+  Json j = {{"key", {e.key.kind, e.key.cluster, e.key.ns, e.key.name}},
+            {"effective", e.effective},
+            {"uid", e.uid},
+            {"rv", e.resource_version},
+            {"generation", e.generation},
+            {"created", e.created},
+            {"deleting", e.deleting},
+            {"userOwned", e.user_owned}};
+  if (e.base) j["base"] = *e.base;
+  Json derived = Json::object();
+  for (const auto& [mk, part] : e.derived) derived[mk] = part;
+  j["derived"] = derived;
+  Json fields = Json::object();
+  for (const auto& [mk, parts] : e.fields) {
+    Json arr = Json::array();
+    for (const auto& p : parts)
+      arr.push_back({{"path", encode_path(p.path)}, {"value", p.value}, {"add", p.add}, {"priority", p.priority}, {"rule", p.rule}});
+    fields[mk] = arr;
+  }
+  j["fields"] = fields;
+  return j;
+}
+
+ObjectEntry decode_object(const Json& j) {
+  ObjectEntry e;
+  e.key = {j["key"][0], j["key"][1], j["key"][2], j["key"][3]};
+  e.effective = j["effective"];
+  e.uid = j["uid"];
+  e.resource_version = j["rv"];
+  e.generation = j["generation"];
+  e.created = j["created"];
+  e.deleting = j["deleting"];
+  e.user_owned = j["userOwned"];
+  if (j.contains("base")) e.base = j["base"];
+  for (const auto& [mk, part] : j["derived"].items()) e.derived[mk] = part;
+  for (const auto& [mk, parts] : j["fields"].items())
+    for (const auto& p : parts)
+      e.fields[mk].push_back(FieldPart{decode_path(p["path"]), p["value"], p["add"], p["priority"], p["rule"]});
+  return e;
+}
+
+Json encode_match(const Match& m) {
+  Json contribs = Json::array();
+  for (const auto& c : m.contributions)
+    contribs.push_back({{"kind", static_cast<int>(c.kind)},
+                        {"target", c.target},
+                        {"value", c.value},
+                        {"path", encode_path(c.path)},
+                        {"add", c.add},
+                        {"priority", c.priority}});
+  return {{"rule", m.rule}, {"positives", m.positives}, {"contributions", contribs}};
+}
+
+Match decode_match(const Json& j) {
+  Match m;
+  m.rule = j["rule"];
+  m.positives = j["positives"].get<std::vector<std::string>>();
+  for (const auto& c : j["contributions"])
+    m.contributions.push_back(Contribution{static_cast<Contribution::Kind>(c["kind"].get<int>()), c["target"], c["value"],
+                                           decode_path(c["path"]), c["add"], c["priority"]});
+  return m;
+}
+
+std::unique_ptr<DurableStore> DurableStore::open(const std::string& dir, std::string* error) {
+  leveldb::Options options;
+  options.create_if_missing = true;
+  leveldb::DB* db = nullptr;
+  leveldb::Status s = leveldb::DB::Open(options, dir, &db);
+  if (!s.ok()) {
+    *error = "cannot open the data directory " + dir + ": " + s.ToString();
+    return nullptr;
+  }
+  return std::unique_ptr<DurableStore>(new DurableStore(db));
+}
+
+DurableStore::DurableStore(leveldb::DB* db) : db_(db) {}
+DurableStore::~DurableStore() = default;
+void DurableStore::DbDeleter::operator()(leveldb::DB* db) const { delete db; }
+
+bool DurableStore::load(Engine& engine, std::string* error) {
+  State& state = engine.mutable_state();
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  int64_t rv = 0;
+  std::string fingerprint;
+  try {
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      std::string key = it->key().ToString();
+      std::string value = it->value().ToString();
+      if (key == kMetaRv) rv = std::stoll(value);
+      else if (key == kMetaFingerprint) fingerprint = value;
+      else if (key.rfind(kLogPrefix, 0) == 0) ++log_count_;
+      else if (key[0] == 'o') state.put_object(key, decode_object(Json::parse(value)));
+      else if (key[0] == 't') {
+        Json j = Json::parse(value);
+        TupleEntry t;
+        t.base = j["base"];
+        for (const auto& s : j["supports"]) t.supports.insert(s.get<std::string>());
+        state.put_tuple(key, t);
+      } else if (key[0] == 'm') {
+        state.put_match(key.substr(2), decode_match(Json::parse(value)));
+      }
+    }
+  } catch (const std::exception& e) {
+    *error = std::string("the data directory is damaged: ") + e.what();
+    return false;
+  }
+  if (!it->status().ok()) {
+    *error = it->status().ToString();
+    return false;
+  }
+  state.forget_undo();
+  state.take_dirty();
+  engine.set_resource_version(rv);
+  fingerprint_ = engine.fingerprint();
+  if (!fingerprint.empty() && fingerprint != fingerprint_) {
+    // The rules changed: the stored matches belong to other rules.
+    engine.set_persistence(this);
+    Result r = engine.rebuild();
+    if (!r.ok) {
+      *error = "recomputing the derived state for the new rules failed: " + r.message;
+      return false;
+    }
+  }
+  return true;
+}
+
+bool DurableStore::commit(const State& state, const State::Dirty& dirty, const Result& result, std::string* error) {
+  leveldb::WriteBatch batch;
+  for (const auto& f : dirty.objects) {
+    const ObjectEntry* e = state.object(f);
+    if (e) batch.Put(f, encode_object(*e).dump());
+    else batch.Delete(f);
+  }
+  for (const auto& f : dirty.tuples) {
+    const TupleEntry* t = state.tuple(f);
+    if (t && t->exists()) batch.Put(f, Json{{"base", t->base}, {"supports", t->supports}}.dump());
+    else batch.Delete(f);
+  }
+  for (const auto& k : dirty.matches) {
+    const Match* m = state.match(k);
+    if (m) batch.Put("m" + kSep + k, encode_match(*m).dump());
+    else batch.Delete("m" + kSep + k);
+  }
+  // The change log: one entry per changed object, in resource-version order.
+  size_t n = 0;
+  for (const auto& c : result.objects) {
+    const char* type = c.op == ObjectChange::Kind::kCreated ? "ADDED" : c.op == ObjectChange::Kind::kDeleted ? "DELETED" : "MODIFIED";
+    Json obj = c.op == ObjectChange::Kind::kDeleted ? c.before : c.after;
+    int64_t rv = c.resource_version;
+    obj["metadata"]["resourceVersion"] = std::to_string(rv);
+    batch.Put(log_key(rv, n++), Json{{"type", type}, {"object", obj}}.dump());
+    ++log_count_;
+  }
+  batch.Put(kMetaRv, std::to_string(result.resource_version));
+  batch.Put(kMetaFingerprint, fingerprint_);
+  // Trim the log to its limit, oldest first.
+  if (log_count_ > log_limit_) {
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+    for (it->Seek(kLogPrefix); it->Valid() && log_count_ > log_limit_ && it->key().starts_with(kLogPrefix); it->Next()) {
+      batch.Delete(it->key());
+      --log_count_;
+    }
+  }
+  leveldb::WriteOptions wo;
+  wo.sync = true;
+  leveldb::Status s = db_->Write(wo, &batch);
+  if (!s.ok()) {
+    *error = s.ToString();
+    return false;
+  }
+  return true;
+}
+
+void DurableStore::scan_log(int64_t after_rv, const std::function<bool(int64_t, const Json&)>& fn) const {
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  for (it->Seek(log_key(after_rv + 1, 0)); it->Valid() && it->key().starts_with(kLogPrefix); it->Next()) {
+    std::string k = it->key().ToString().substr(kLogPrefix.size(), 20);
+    if (!fn(std::stoll(k), Json::parse(it->value().ToString()))) return;
+  }
+}
+
+int64_t DurableStore::oldest_log_rv() const {
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  it->Seek(kLogPrefix);
+  if (!it->Valid() || !it->key().starts_with(kLogPrefix)) return 0;
+  return std::stoll(it->key().ToString().substr(kLogPrefix.size(), 20));
+}
+
+}  // namespace pmesh::engine

@@ -1,0 +1,72 @@
+// DurableStore: the engine's state in a LevelDB data directory.
+//
+// Every committed transaction is one leveldb::WriteBatch, written with
+// sync: the user's write, everything the rules derived from it, the
+// engine's bookkeeping (matches, supports) and the change-log entries that
+// watchers resume from. After a crash either all of it is there or none.
+//
+// Keys:
+//   o\x1fKind\x1fcluster\x1fnamespace\x1fname   an object (one kind in one cluster is one range)
+//   t\x1frelation\x1farg\x1f...                 a relation tuple
+//   m\x1f<match key>                            a rule match and what it contributed
+//   l\x1f<resource version, 20 digits>\x1f<n>   a change-log entry (watch events)
+//   meta\x1f...                                 resource version, rules fingerprint
+//
+// Thread safety: LevelDB's; commits must be serialized by the caller (the
+// engine's transactions are).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "engine/engine.h"
+
+namespace leveldb {
+class DB;
+}
+
+namespace pmesh::engine {
+
+class DurableStore : public Persistence {
+ public:
+  // Opens (creating if needed) the store in `dir`. Returns null and sets
+  // `error` when it cannot.
+  static std::unique_ptr<DurableStore> open(const std::string& dir, std::string* error);
+  ~DurableStore() override;
+
+  // Loads the stored state into `engine` (REQUIRES: a new engine). When the
+  // rules changed since the state was written, recomputes the derived state
+  // from what users own and stores it. Returns false and sets `error` on a
+  // storage or recomputation failure.
+  bool load(Engine& engine, std::string* error);
+
+  bool commit(const State& state, const State::Dirty& dirty, const Result& result, std::string* error) override;
+
+  // Change-log entries after `after_rv`, oldest first: (resource version, event
+  // JSON {type, object}). `fn` returns false to stop.
+  void scan_log(int64_t after_rv, const std::function<bool(int64_t, const Json&)>& fn) const;
+  // The oldest resource version the log still holds (0 when empty).
+  int64_t oldest_log_rv() const;
+
+  // Keeps at most this many log entries.
+  void set_log_limit(int64_t n) { log_limit_ = n; }
+
+ private:
+  explicit DurableStore(leveldb::DB* db);
+  struct DbDeleter {
+    void operator()(leveldb::DB* db) const;
+  };
+  std::unique_ptr<leveldb::DB, DbDeleter> db_;
+  int64_t log_limit_ = 100000;
+  int64_t log_count_ = 0;
+  std::string fingerprint_;
+};
+
+// Serialization of the state's entries, shared by the store and tests.
+Json encode_object(const ObjectEntry& e);
+ObjectEntry decode_object(const Json& j);
+Json encode_match(const Match& m);
+Match decode_match(const Json& j);
+
+}  // namespace pmesh::engine

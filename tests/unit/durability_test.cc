@@ -1,0 +1,167 @@
+// The durable store: reopening restores everything without recomputing, a
+// failed commit leaves nothing, a change of rules recomputes the derived state.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <random>
+
+#include "engine/durable_store.h"
+#include "engine/engine.h"
+#include "tests/unit/test_util.h"
+
+namespace pmesh::test {
+namespace {
+
+using engine::DurableStore;
+using engine::Engine;
+using engine::Json;
+using engine::Op;
+
+std::shared_ptr<const dsl::CompiledProgram> compiled(const std::string& rules) {
+  auto c = compile(std::string(kPrelude) + rules);
+  INFO(c->errors());
+  REQUIRE(c->ok());
+  return std::shared_ptr<const dsl::CompiledProgram>(std::move(c->program));
+}
+
+const char* kRules = R"(
+relation owner(user, account)
+rule workspace
+  for a: Account
+  derive Workspace in a.cluster named a.name { spec.type: { name: a.spec.type ?? "account" } }
+rule creator
+  for a: Account
+  derive owner(a.spec.creator ?? "nobody", a.name)
+)";
+
+Json account(const std::string& name, const std::string& creator) {
+  return Json{{"apiVersion", "core.platform-mesh.io/v1alpha1"},
+              {"kind", "Account"},
+              {"metadata", {{"name", name}, {"cluster", "root"}}},
+              {"spec", {{"creator", creator}}}};
+}
+
+std::string dump(const Engine& e) {
+  std::string out;
+  for (const auto& [f, o] : e.state().objects()) out += engine::encode_object(o).dump() + "\n";
+  for (const auto& [f, t] : e.state().tuples()) out += engine::describe_fact(f) + "\n";
+  for (const auto& [k, m] : e.state().matches()) out += engine::encode_match(m).dump() + "\n";
+  return out;
+}
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    path = (std::filesystem::temp_directory_path() / ("pmesh-test-" + std::to_string(std::random_device()()))).string();
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+// A commit that fails, as a crash before the batch is written would.
+struct FailingStore : engine::Persistence {
+  bool commit(const engine::State&, const engine::State::Dirty&, const engine::Result&, std::string* error) override {
+    *error = "disk on fire";
+    return false;
+  }
+};
+
+TEST_CASE("reopening a data directory restores objects, tuples and bookkeeping") {
+  TempDir dir;
+  auto program = compiled(kRules);
+  std::string before;
+  int64_t rv = 0;
+  {
+    std::string err;
+    auto store = DurableStore::open(dir.path, &err);
+    REQUIRE(store);
+    Engine e(program);
+    REQUIRE(store->load(e, &err));
+    e.set_persistence(store.get());
+    REQUIRE(e.apply({Op::create(account("a", "alice")), Op::create(account("b", "bob"))}).ok);
+    REQUIRE(e.apply({Op::update(account("a", "carol"))}).ok);
+    REQUIRE(e.apply({Op::remove({"Account", "root", "", "b"})}).ok);
+    before = dump(e);
+    rv = e.resource_version();
+  }
+  std::string err;
+  auto store = DurableStore::open(dir.path, &err);
+  REQUIRE(store);
+  Engine e(program);
+  REQUIRE(store->load(e, &err));
+  CHECK(dump(e) == before);
+  CHECK(e.resource_version() == rv);
+  CHECK(e.verify().empty());
+  // The change log holds every change, in resource-version order.
+  std::vector<std::string> types;
+  int64_t last = 0;
+  store->scan_log(0, [&](int64_t v, const Json& ev) {
+    CHECK(v >= last);
+    last = v;
+    types.push_back(ev["type"]);
+    return true;
+  });
+  CHECK(types.size() == 7);  // 2 accounts + 2 workspaces, 1 update, 1 account + 1 workspace deleted
+  CHECK(types.back() == "DELETED");
+  // And the engine goes on from there.
+  e.set_persistence(store.get());
+  REQUIRE(e.apply({Op::create(account("c", "dave"))}).ok);
+  CHECK(e.has_tuple("owner", {"dave", "c"}));
+}
+
+TEST_CASE("a transaction whose commit fails leaves nothing, in memory or on disk") {
+  TempDir dir;
+  auto program = compiled(kRules);
+  {
+    std::string err;
+    auto store = DurableStore::open(dir.path, &err);
+    Engine e(program);
+    REQUIRE(store->load(e, &err));
+    e.set_persistence(store.get());
+    REQUIRE(e.apply({Op::create(account("a", "alice"))}).ok);
+    std::string before = dump(e);
+    FailingStore failing;
+    e.set_persistence(&failing);
+    auto r = e.apply({Op::create(account("b", "bob"))});
+    CHECK_FALSE(r.ok);
+    CHECK(r.reason == "InternalError");
+    CHECK(dump(e) == before);
+  }
+  std::string err;
+  auto store = DurableStore::open(dir.path, &err);
+  Engine e(program);
+  REQUIRE(store->load(e, &err));
+  CHECK(e.get({"Account", "root", "", "a"}));
+  CHECK_FALSE(e.get({"Account", "root", "", "b"}));
+  CHECK_FALSE(e.get({"Workspace", "root", "", "b"}));
+  CHECK(e.verify().empty());
+}
+
+TEST_CASE("when the rules change, the derived state is recomputed on open") {
+  TempDir dir;
+  {
+    std::string err;
+    auto store = DurableStore::open(dir.path, &err);
+    Engine e(compiled(kRules));
+    REQUIRE(store->load(e, &err));
+    e.set_persistence(store.get());
+    REQUIRE(e.apply({Op::create(account("a", "alice"))}).ok);
+  }
+  auto changed = compiled(R"(
+relation owner(user, account)
+rule creator
+  for a: Account
+  derive owner("user:{a.spec.creator}", a.name)
+)");
+  std::string err;
+  auto store = DurableStore::open(dir.path, &err);
+  Engine e(changed);
+  REQUIRE(store->load(e, &err));
+  CHECK(e.get({"Account", "root", "", "a"}));
+  CHECK_FALSE(e.get({"Workspace", "root", "", "a"}));
+  CHECK(e.has_tuple("owner", {"user:alice", "a"}));
+  CHECK_FALSE(e.has_tuple("owner", {"alice", "a"}));
+  CHECK(e.verify().empty());
+}
+
+}  // namespace
+}  // namespace pmesh::test

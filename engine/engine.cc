@@ -667,34 +667,40 @@ void Engine::rederive(int stratum) {
           if (c.kind != Contribution::Kind::kField && region.insert(c.target).second) work.push_back(c.target);
       }
   }
+  // Alive: a fact with a derivation whose inputs are all outside the region
+  // or alive themselves. A worklist makes this linear in the region's edges.
   std::set<std::string> alive;
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (const auto& f : region) {
-      if (alive.count(f)) continue;
-      if (!is_object_fact(f)) {
-        const TupleEntry* t = state_.tuple(f);
-        if (t && t->base) {
-          alive.insert(f);
-          changed = true;
-          continue;
-        }
-      } else if (const ObjectEntry* e = state_.object(f); e && e->base && e->user_owned) {
-        alive.insert(f);
-        changed = true;
-        continue;
+  std::vector<std::string> queue;
+  auto grounded = [&](const Match& m) {
+    return std::all_of(m.positives.begin(), m.positives.end(),
+                       [&](const std::string& p) { return !region.count(p) || alive.count(p); });
+  };
+  auto mark = [&](const std::string& f) {
+    if (alive.insert(f).second) queue.push_back(f);
+  };
+  for (const auto& f : region) {
+    if (!is_object_fact(f)) {
+      if (const TupleEntry* t = state_.tuple(f); t && t->base) mark(f);
+    } else if (const ObjectEntry* e = state_.object(f); e && e->base && e->user_owned) {
+      mark(f);
+    }
+    if (alive.count(f)) continue;
+    for (const auto& mk : supports(f))
+      if (const Match* m = state_.match(mk); m && grounded(*m)) {
+        mark(f);
+        break;
       }
-      for (const auto& mk : supports(f)) {
-        const Match* m = state_.match(mk);
-        if (!m) continue;
-        bool grounded = std::all_of(m->positives.begin(), m->positives.end(),
-                                    [&](const std::string& p) { return !region.count(p) || alive.count(p); });
-        if (grounded) {
-          alive.insert(f);
-          changed = true;
-          break;
-        }
-      }
+  }
+  while (!queue.empty()) {
+    std::string f = queue.back();
+    queue.pop_back();
+    const auto* ms = state_.matches_using(f);
+    if (!ms) continue;
+    for (const auto& mk : *ms) {
+      const Match* m = state_.match(mk);
+      if (!m || !grounded(*m)) continue;
+      for (const auto& c : m->contributions)
+        if (c.kind != Contribution::Kind::kField && region.count(c.target)) mark(c.target);
     }
   }
   // The rest lose every derivation that goes through the dead facts.
@@ -833,11 +839,8 @@ Result Engine::collect_changes() {
     c.before = before;
     c.resource_version = ++rv;
     if (cur && !cur->effective.is_null()) {
-      ObjectEntry e = *cur;
-      e.resource_version = rv;
-      e.effective["metadata"]["resourceVersion"] = std::to_string(rv);
-      c.after = e.effective;
-      state_.put_object(fact, std::move(e));
+      state_.set_resource_version(fact, rv);
+      c.after = cur->effective;
     }
     c.op = before.is_null() ? ObjectChange::Kind::kCreated
            : c.after.is_null() ? ObjectChange::Kind::kDeleted

@@ -147,18 +147,16 @@ ObjectEntry State::object_copy(const std::string& fact, const ObjectKey& key) co
 void State::put_object(const std::string& fact, ObjectEntry entry) {
   dirty_.objects.insert(fact);
   auto it = objects_.find(fact);
-  if (!undoing_) {
-    std::optional<ObjectEntry> prev;
-    if (it != objects_.end()) prev = it->second;
-    undo_.push_back([this, fact, prev = std::move(prev)]() {
-      if (prev) put_object(fact, *prev);
-      else erase_object(fact);
-    });
-  }
   if (it != objects_.end()) {
     index_object(fact, it->second, false);
+    // The replaced entry moves into the undo record: no copy.
+    if (!undoing_) {
+      auto prev = std::make_shared<ObjectEntry>(std::move(it->second));
+      undo_.push_back([this, fact, prev]() { put_object(fact, std::move(*prev)); });
+    }
     it->second = std::move(entry);
   } else {
+    if (!undoing_) undo_.push_back([this, fact]() { erase_object(fact); });
     it = objects_.emplace(fact, std::move(entry)).first;
   }
   index_object(fact, it->second, true);
@@ -168,9 +166,32 @@ void State::erase_object(const std::string& fact) {
   dirty_.objects.insert(fact);
   auto it = objects_.find(fact);
   if (it == objects_.end()) return;
-  if (!undoing_) undo_.push_back([this, fact, prev = it->second]() { put_object(fact, prev); });
   index_object(fact, it->second, false);
+  if (!undoing_) {
+    auto prev = std::make_shared<ObjectEntry>(std::move(it->second));
+    undo_.push_back([this, fact, prev]() { put_object(fact, std::move(*prev)); });
+  }
   objects_.erase(it);
+}
+
+void State::set_resource_version(const std::string& fact, int64_t rv) {
+  auto it = objects_.find(fact);
+  if (it == objects_.end()) return;
+  dirty_.objects.insert(fact);
+  ObjectEntry& e = it->second;
+  if (!undoing_) {
+    int64_t old = e.resource_version;
+    Json old_text = e.effective["metadata"].value("resourceVersion", Json());
+    undo_.push_back([this, fact, old, old_text]() {
+      auto i = objects_.find(fact);
+      if (i == objects_.end()) return;
+      i->second.resource_version = old;
+      if (old_text.is_null()) i->second.effective["metadata"].erase("resourceVersion");
+      else i->second.effective["metadata"]["resourceVersion"] = old_text;
+    });
+  }
+  e.resource_version = rv;
+  e.effective["metadata"]["resourceVersion"] = std::to_string(rv);
 }
 
 void State::scan_objects(const std::string& prefix, const std::function<bool(const ObjectEntry&)>& fn) const {

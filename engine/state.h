@@ -115,6 +115,8 @@ class State {
   ObjectEntry object_copy(const std::string& fact, const ObjectKey& key) const;
   void put_object(const std::string& fact, ObjectEntry entry);
   void erase_object(const std::string& fact);
+  // Stamps a committed object with its resource version (not an index key).
+  void set_resource_version(const std::string& fact, int64_t rv);
   // Live objects (effective non-null) whose fact key starts with `prefix`.
   void scan_objects(const std::string& prefix, const std::function<bool(const ObjectEntry&)>& fn) const;
   // Live objects of `kind` in the secondary index `index` with these values.

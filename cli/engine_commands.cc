@@ -252,19 +252,9 @@ bool object_ref(const Engine& e, const std::vector<std::string>& rest, engine::O
     std::cerr << "pmesh: unknown kind " << rest[0] << "\n";
     return false;
   }
-  key.kind = d->name;
-  const std::string& ref = rest[1];
-  size_t a = ref.find('/');
-  if (a == std::string::npos) return false;
-  key.cluster = ref.substr(0, a);
-  std::string tail = ref.substr(a + 1);
-  size_t b = tail.find('/');
-  if (b != std::string::npos) {
-    key.ns = tail.substr(0, b);
-    key.name = tail.substr(b + 1);
-  } else {
-    key.name = tail;
-  }
+  auto parsed = engine::parse_object_ref(d->name, rest[1]);
+  if (!parsed) return false;
+  key = *parsed;
   return true;
 }
 

@@ -61,6 +61,19 @@ std::pair<std::string, std::vector<std::string>> parse_tuple_fact(const std::str
   return {parts[1], std::vector<std::string>(parts.begin() + 2, parts.end())};
 }
 
+std::optional<ObjectKey> parse_object_ref(const std::string& kind, const std::string& ref) {
+  size_t a = ref.find('/');
+  if (a == std::string::npos || a == 0) return std::nullopt;
+  ObjectKey k{kind, ref.substr(0, a), "", ref.substr(a + 1)};
+  size_t b = k.name.find('/');
+  if (b != std::string::npos) {
+    k.ns = k.name.substr(0, b);
+    k.name = k.name.substr(b + 1);
+  }
+  if (k.name.empty() || k.name.find('/') != std::string::npos) return std::nullopt;
+  return k;
+}
+
 std::string describe_fact(const std::string& fact) {
   if (is_object_fact(fact)) return parse_object_fact(fact).to_string();
   auto [rel, args] = parse_tuple_fact(fact);
@@ -100,15 +113,20 @@ void State::index_object(const std::string& fact, const ObjectEntry& e, bool add
     if (s.relation || s.name != e.key.kind) continue;
     std::vector<Json> values;
     for (const auto& path : s.keys) values.push_back(value_at(e.effective, path));
-    std::string k = index_key(values);
-    auto& bucket = indexes_[i][k];
-    if (add) {
-      bucket.insert(fact);
-    } else {
-      bucket.erase(fact);
-      if (bucket.empty()) indexes_[i].erase(k);
-    }
+    update_bucket(i, index_key(values), fact, add);
   }
+}
+
+void State::update_bucket(size_t index, const std::string& key, const std::string& fact, bool add) {
+  auto& idx = indexes_[index];
+  if (add) {
+    idx[key].insert(fact);
+    return;
+  }
+  auto it = idx.find(key);
+  if (it == idx.end()) return;
+  it->second.erase(fact);
+  if (it->second.empty()) idx.erase(it);
 }
 
 void State::index_tuple(const std::string& fact, bool add) {
@@ -121,14 +139,7 @@ void State::index_tuple(const std::string& fact, bool add) {
       size_t p = std::stoul(pos);
       values.push_back(p < args.size() ? Json(args[p]) : Json());
     }
-    std::string k = index_key(values);
-    auto& bucket = indexes_[i][k];
-    if (add) {
-      bucket.insert(fact);
-    } else {
-      bucket.erase(fact);
-      if (bucket.empty()) indexes_[i].erase(k);
-    }
+    update_bucket(i, index_key(values), fact, add);
   }
 }
 

@@ -51,6 +51,8 @@ bool is_object_fact(const std::string& fact);
 ObjectKey parse_object_fact(const std::string& fact);
 std::pair<std::string, std::vector<std::string>> parse_tuple_fact(const std::string& fact);
 std::string describe_fact(const std::string& fact);  // for people
+// "cluster/name" or "cluster/namespace/name", as tests and the CLI name objects.
+std::optional<ObjectKey> parse_object_ref(const std::string& kind, const std::string& ref);
 
 // What one match of a rule contributes.
 struct Contribution {
@@ -156,6 +158,7 @@ class State {
  private:
   void index_object(const std::string& fact, const ObjectEntry& e, bool add);
   void index_tuple(const std::string& fact, bool add);
+  void update_bucket(size_t index, const std::string& key, const std::string& fact, bool add);
 
   std::vector<dsl::IndexSpec> specs_;
   std::map<std::string, ObjectEntry> objects_;

@@ -60,20 +60,8 @@ class TestRun {
 
  private:
   ObjectKey key_for(const dsl::TestStep& s) {
-    const dsl::KindDecl* d = engine_.kind_named(s.kind_name);
-    ObjectKey k;
-    k.kind = d->name;
-    size_t first = s.ref.find('/');
-    k.cluster = s.ref.substr(0, first);
-    std::string rest = s.ref.substr(first + 1);
-    size_t second = rest.find('/');
-    if (second != std::string::npos) {
-      k.ns = rest.substr(0, second);
-      k.name = rest.substr(second + 1);
-    } else {
-      k.name = rest;
-    }
-    return k;
+    // The parser has checked the reference's form.
+    return *parse_object_ref(engine_.kind_named(s.kind_name)->name, s.ref);
   }
 
   Json object_for(const dsl::TestStep& s) {

@@ -9,6 +9,7 @@
 
 #include "cli/engine_commands.h"
 #include "dsl/compiler.h"
+#include "server/serve.h"
 #include "engine/test_runner.h"
 #include "stdlib/builtins.h"
 
@@ -20,6 +21,8 @@ using pmesh::dsl::DiagnosticSink;
 const char* kUsage = R"(pmesh — a Platform Mesh control plane whose behavior is written as rules.
 
 Usage:
+  pmesh serve [--data-dir DIR] [--listen HOST:PORT] [--policies PATHS]
+                                           serve the KRM API (default: ./.pmesh, 127.0.0.1:6443, the embedded rules)
   pmesh check PATHS...                     compile .rules files and folders; print diagnostics or a summary
   pmesh graph PATHS... [--format dot|json] print the dependency graph and its strata
   pmesh plan PATHS... [--rule NAME]        print the evaluation plans and the indexes they need
@@ -167,6 +170,7 @@ int main(int argc, char** argv) {
   std::string cmd = args[0];
   args.erase(args.begin());
   if (cmd == "builtins") return cmd_builtins();
+  if (cmd == "serve") return pmesh::server::serve_main(args);
   if (cmd == "dry-run") return pmesh::cli::cmd_dry_run(args);
   if (cmd == "apply") return pmesh::cli::cmd_apply(args);
   if (cmd == "explain") return pmesh::cli::cmd_explain(args);

@@ -187,6 +187,17 @@ const Json* Engine::get(const ObjectKey& key) const {
   return e && !e->effective.is_null() ? &e->effective : nullptr;
 }
 
+std::vector<std::string> Engine::owners(const ObjectKey& key) const {
+  std::set<std::string> names;
+  if (const ObjectEntry* e = state_.object(object_fact(key))) {
+    for (const auto& [mk, part] : e->derived)
+      names.insert(rules_[static_cast<size_t>(std::stoi(mk.substr(0, mk.find('\x1e'))))].info->rule->name);
+    for (const auto& [mk, parts] : e->fields)
+      for (const auto& p : parts) names.insert(rules_[static_cast<size_t>(p.rule)].info->rule->name);
+  }
+  return std::vector<std::string>(names.begin(), names.end());
+}
+
 bool Engine::has_tuple(const std::string& relation, const std::vector<std::string>& args) const {
   const TupleEntry* t = state_.tuple(tuple_fact(relation, args));
   return t && t->exists();

@@ -124,6 +124,8 @@ class Engine {
   // (or `default_cluster`), namespace and name.
   std::optional<ObjectKey> key_of(const Json& object, const std::string& default_cluster, std::string* error) const;
   const Json* get(const ObjectKey& key) const;
+  // The rules that own the object or some of its fields, by name.
+  std::vector<std::string> owners(const ObjectKey& key) const;
   bool has_tuple(const std::string& relation, const std::vector<std::string>& args) const;
 
   // Recomputes everything from what users wrote and compares it with the

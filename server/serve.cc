@@ -1,0 +1,147 @@
+#include "server/serve.h"
+
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "dsl/compiler.h"
+#include "engine/durable_store.h"
+#include "engine/engine.h"
+#include "server/http_server.h"
+#include "server/krm_api.h"
+#include "stdlib/embedded.h"
+
+namespace pmesh::server {
+
+namespace {
+
+void log(const char* level, const std::string& msg) {
+  std::cerr << "pmesh serve: " << level << ": " << msg << std::endl;
+}
+
+int usage(const std::string& msg) {
+  std::cerr << "pmesh serve: " << msg << "\nUsage: pmesh serve [--data-dir DIR] [--listen HOST:PORT] [--policies PATHS]...\n";
+  return 2;
+}
+
+std::shared_ptr<const dsl::CompiledProgram> compile_rules(const std::vector<std::string>& policies) {
+  dsl::DiagnosticSink diags;
+  std::unique_ptr<dsl::CompiledProgram> p;
+  if (!policies.empty()) {
+    p = dsl::compile_paths(policies, diags);
+  } else {
+    std::vector<std::pair<std::string, std::string>> texts;
+    for (const auto& e : embedded_stdlib()) {
+      std::string_view path(e.path);
+      if (path.ends_with(".rules") && path.find("/tests/") == std::string_view::npos)
+        texts.emplace_back(std::string("<embedded>/") + e.path, e.text);
+    }
+    p = dsl::compile(dsl::load_program_from_texts(texts, diags), diags);
+  }
+  std::cerr << diags.format();
+  if (diags.has_errors()) return nullptr;
+  return std::shared_ptr<const dsl::CompiledProgram>(std::move(p));
+}
+
+// An admin kubeconfig, as kcp writes one: a cluster and context per
+// well-known workspace.
+std::string kubeconfig(const std::string& base) {
+  std::string out = "apiVersion: v1\nkind: Config\nclusters:\n";
+  const char* workspaces[][2] = {{"root", "root"}, {"base", ""}};
+  for (auto& w : workspaces)
+    out += std::string("- name: ") + w[0] + "\n  cluster:\n    server: " + base + (w[1][0] ? std::string("/clusters/") + w[1] : "") + "\n";
+  out += "contexts:\n";
+  for (auto& w : workspaces)
+    out += std::string("- name: ") + w[0] + "\n  context:\n    cluster: " + w[0] + "\n    user: admin\n";
+  out += "current-context: root\nusers:\n- name: admin\n  user: {}\n";
+  return out;
+}
+
+}  // namespace
+
+int serve_main(const std::vector<std::string>& args) {
+  std::string data_dir = ".pmesh", listen = "127.0.0.1:6443";
+  std::vector<std::string> policies;
+  for (size_t i = 0; i < args.size(); ++i) {
+    auto value = [&](std::string& out) {
+      if (i + 1 >= args.size()) return false;
+      out = args[++i];
+      return true;
+    };
+    std::string v;
+    if (args[i] == "--data-dir") {
+      if (!value(data_dir)) return usage("--data-dir needs a value");
+    } else if (args[i] == "--listen") {
+      if (!value(listen)) return usage("--listen needs a value");
+    } else if (args[i] == "--policies") {
+      if (!value(v)) return usage("--policies needs a value");
+      policies.push_back(v);
+    } else {
+      return usage("unknown argument " + args[i]);
+    }
+  }
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return usage("--listen is HOST:PORT");
+  std::string host = listen.substr(0, colon);
+  unsigned short port = 0;
+  try {
+    port = static_cast<unsigned short>(std::stoi(listen.substr(colon + 1)));
+  } catch (...) {
+    return usage("--listen is HOST:PORT");
+  }
+
+  auto program = compile_rules(policies);
+  if (!program) return 1;
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  std::string err;
+  auto store = engine::DurableStore::open(data_dir + "/store", &err);
+  if (!store) {
+    log("error", err);
+    return 1;
+  }
+  engine::Engine engine(program);
+  if (!store->load(engine, &err)) {
+    log("error", err);
+    return 1;
+  }
+  engine.set_persistence(store.get());
+  log("info", "loaded " + std::to_string(engine.state().objects().size()) + " objects at resource version " +
+                  std::to_string(engine.resource_version()) + " from " + data_dir);
+
+  boost::asio::io_context io(1);
+  std::unique_ptr<KrmApi> api;
+  std::unique_ptr<HttpServer> http;
+  try {
+    api = std::make_unique<KrmApi>(engine, store.get(), io, listen);
+    http = std::make_unique<HttpServer>(
+        io, host, port, [&](const HttpRequest& req, const std::shared_ptr<Stream>& s) { return api->handle(req, s); },
+        HttpServer::Options());
+  } catch (const std::exception& e) {
+    log("error", std::string("cannot listen on ") + listen + ": " + e.what());
+    return 1;
+  }
+  std::string base = "http://" + host + ":" + std::to_string(http->port());
+  std::string kc = data_dir + "/admin.kubeconfig";
+  std::ofstream(kc) << kubeconfig(base);
+  log("info", "serving the KRM API on " + base + "/clusters/root");
+  std::cout << "pmesh serve: kubeconfig written to " << std::filesystem::absolute(kc).string() << std::endl;
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int sig) {
+    log("info", std::string("shutting down on ") + (sig == SIGINT ? "SIGINT" : "SIGTERM"));
+    http->stop();
+    api->close_watches();
+    // Let the last writes (closing watch streams) go out, then stop.
+    auto timer = std::make_shared<boost::asio::steady_timer>(io, std::chrono::milliseconds(200));
+    timer->async_wait([&io, timer](const boost::system::error_code&) { io.stop(); });
+  });
+  io.run();
+  log("info", "stopped");
+  return 0;
+}
+
+}  // namespace pmesh::server

@@ -118,6 +118,21 @@ Json version_info() {
           {"platform", "linux/amd64"}};
 }
 
+Json openapi_v2_json() {
+  return {{"swagger", "2.0"}, {"info", {{"title", "pmesh"}, {"version", "v1"}}}, {"paths", Json::object()}, {"definitions", Json::object()}};
+}
+
+std::string openapi_v2_protobuf() {
+  // gnostic's openapi_v2.Document: swagger (1) = "2.0", info (2) = {title (1), version (2)}.
+  auto field = [](int number, const std::string& bytes) {
+    std::string out;
+    out += static_cast<char>((number << 3) | 2);
+    out += static_cast<char>(bytes.size());  // every value here is shorter than 128 bytes
+    return out + bytes;
+  };
+  return field(1, "2.0") + field(2, field(1, "pmesh") + field(2, "v1"));
+}
+
 Json openapi_v3_root(const std::vector<const dsl::KindDecl*>& kinds) {
   Json paths = Json::object();
   for (const auto* k : kinds) paths[gv_path(k)] = {{"serverRelativeURL", "/openapi/v3/" + gv_path(k) + "?hash=pmesh"}};

@@ -7,6 +7,7 @@
 
 #include "engine/documents.h"
 #include "server/discovery.h"
+#include "server/protobuf_body.h"
 #include "server/request_info.h"
 
 namespace pmesh::server {
@@ -50,12 +51,20 @@ size_t nesting(const std::string& s) {
 
 constexpr size_t kMaxDepth = 100;
 
+// Whether a write's body is in a format this server reads: JSON or YAML.
+bool readable_body(const HttpRequest& req) {
+  std::string type = req.content_type.substr(0, req.content_type.find(';'));
+  return type.empty() || type == "application/json" || type == "application/yaml" || type == "text/yaml" ||
+         type == "application/x-yaml" || type == "application/vnd.kubernetes.protobuf";
+}
+
 // The body as JSON: JSON, or YAML for YAML content types.
 std::optional<json> parse_body(const HttpRequest& req, std::string* error) {
   if (nesting(req.body) > kMaxDepth) {
     *error = "the object is nested deeper than " + std::to_string(kMaxDepth) + " levels";
     return std::nullopt;
   }
+  if (req.content_type.rfind("application/vnd.kubernetes.protobuf", 0) == 0) return decode_protobuf_object(req.body, error);
   bool yaml = req.content_type.find("yaml") != std::string::npos;
   if (!yaml) {
     try {
@@ -182,7 +191,10 @@ std::optional<HttpResponse> KrmApi::handle(const HttpRequest& req, const std::sh
       json l = resource_list(ks, info->group, info->version);
       return l.is_null() ? not_found_path(req.path) : json_response(200, l);
     }
-    case RequestInfo::Kind::kOpenApiV2: return not_found_path(req.path);
+    case RequestInfo::Kind::kOpenApiV2:
+      if (req.accept.find("protobuf") != std::string::npos)
+        return HttpResponse{200, "application/com.github.proto-openapi.spec.v2.v1.0+protobuf", openapi_v2_protobuf()};
+      return json_response(200, openapi_v2_json());
     case RequestInfo::Kind::kOpenApiV3: {
       if (info->openapi_rest.empty()) return json_response(200, openapi_v3_root(ks));
       json doc = openapi_v3_group_version(ks, info->openapi_rest);
@@ -205,6 +217,9 @@ std::optional<HttpResponse> KrmApi::handle(const HttpRequest& req, const std::sh
 std::optional<HttpResponse> KrmApi::objects(const HttpRequest& req, const Target& t, const std::shared_ptr<Stream>& stream) {
   const std::string& m = req.method;
   bool collection = t.info.name.empty();
+  // Protobuf and CBOR are refused with 415, on which clients retry in JSON.
+  if ((m == "POST" || m == "PUT") && !readable_body(req))
+    return status(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml");
   if (t.info.cluster == "*" && !(m == "GET" && collection))
     return status(405, "MethodNotAllowed", "the wildcard cluster only lists and watches");
   auto watching = [&]() {

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# kubectl against `pmesh serve`: discovery, apply (client-side and
+# server-side), create, get (-o yaml/json, -l, by name), watch, patch
+# (merge, json), replace, delete (waits until gone), dry-run=server, and a
+# child workspace. Usage: kubectl_e2e.sh PMESH KUBECTL
+set -euo pipefail
+pmesh="$1"
+kubectl_bin="$2"
+here="$(cd "$(dirname "$0")" && pwd)"
+source "$here/lib.sh"
+start_server "$pmesh"
+K=("$kubectl_bin" --cache-dir "$WORK/cache" --request-timeout=20s)
+ORGS=(--server "$SERVER/clusters/root:orgs")
+echo "kubectl: $("$kubectl_bin" version --client 2>/dev/null | head -1)"
+
+"${K[@]}" api-resources > "$WORK/out"
+grep -q "^accounts .*core.platform-mesh.io/v1alpha1 .*false .*Account" "$WORK/out" || fail "api-resources: $(cat "$WORK/out")"
+grep -q "^workspaces .*ws .*tenancy.kcp.io/v1alpha1" "$WORK/out" || fail "api-resources lists workspaces"
+grep -q "^configmaps .*cm .*v1 .*true .*ConfigMap" "$WORK/out" || fail "api-resources lists configmaps"
+
+cat > "$WORK/ws.yaml" <<'YAML'
+apiVersion: tenancy.kcp.io/v1alpha1
+kind: Workspace
+metadata:
+  name: orgs
+spec:
+  type: {name: root}
+YAML
+"${K[@]}" apply -f "$WORK/ws.yaml" > "$WORK/out" || fail "apply: $(cat "$WORK/out")"
+grep -q "workspace.tenancy.kcp.io/orgs created" "$WORK/out" || fail "apply output: $(cat "$WORK/out")"
+"${K[@]}" apply -f "$WORK/ws.yaml" | grep -q "unchanged" || fail "second apply is unchanged"
+"${K[@]}" apply --server-side -f "$WORK/ws.yaml" | grep -q "serverside-applied" || fail "server-side apply"
+"${K[@]}" get workspace orgs -o jsonpath='{.spec.type.name}' | grep -qx root || fail "get by name"
+"${K[@]}" get ws -o json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["kind"]=="List" or d["kind"].endswith("List"); assert [i["metadata"]["name"] for i in d["items"]]==["orgs"], d' || fail "get -o json"
+"${K[@]}" get ws orgs -o yaml | grep -q "kcp.io/cluster: root" || fail "get -o yaml"
+
+# The child workspace exists now; a workspace that does not is NotFound.
+cat > "$WORK/acc.yaml" <<'YAML'
+apiVersion: core.platform-mesh.io/v1alpha1
+kind: Account
+metadata:
+  name: acme
+  labels: {tier: gold}
+spec:
+  type: org
+YAML
+"${K[@]}" "${ORGS[@]}" apply -f "$WORK/acc.yaml" | grep -q "account.core.platform-mesh.io/acme created" || fail "apply in root:orgs"
+if "${K[@]}" --server "$SERVER/clusters/root:nope" get accounts > "$WORK/out" 2>&1; then fail "a missing workspace answered"; fi
+"${K[@]}" "${ORGS[@]}" get accounts -l tier=gold -o name | grep -qx "account.core.platform-mesh.io/acme" || fail "label selector"
+[ -z "$("${K[@]}" "${ORGS[@]}" get accounts -l 'tier in (silver)' -o name)" ] || fail "label selector excludes"
+"${K[@]}" "${ORGS[@]}" get accounts --field-selector metadata.name=acme -o name | grep -q acme || fail "field selector"
+
+# A watch sees the changes made while it runs.
+"${K[@]}" "${ORGS[@]}" get accounts -w --output-watch-events -o json --request-timeout=6s > "$WORK/watch" 2>&1 &
+watch_pid=$!
+sleep 1.5
+"${K[@]}" "${ORGS[@]}" patch account acme --type merge -p '{"spec":{"creator":"alice"}}' | grep -q patched || fail "merge patch"
+"${K[@]}" "${ORGS[@]}" patch account acme --type json -p '[{"op":"add","path":"/spec/note","value":"hi"}]' | grep -q patched || fail "json patch"
+"${K[@]}" "${ORGS[@]}" get account acme -o jsonpath='{.spec.creator}/{.spec.note}' | grep -qx "alice/hi" || fail "patches applied"
+# An edit-style replace: get, change, put back with the resourceVersion.
+"${K[@]}" "${ORGS[@]}" get account acme -o json | python3 -c 'import json,sys; o=json.load(sys.stdin); o["spec"]["note"]="replaced"; print(json.dumps(o))' > "$WORK/edit.json"
+"${K[@]}" "${ORGS[@]}" replace -f "$WORK/edit.json" | grep -q replaced || fail "replace"
+# The same again is stale: 409 Conflict.
+if "${K[@]}" "${ORGS[@]}" replace -f "$WORK/edit.json" > "$WORK/out" 2>&1; then fail "a stale replace was accepted"; fi
+grep -q "the object has been modified" "$WORK/out" || fail "stale replace message: $(cat "$WORK/out")"
+# dry-run=server changes nothing.
+sed 's/acme/dryrun/' "$WORK/acc.yaml" > "$WORK/dry.yaml"
+"${K[@]}" "${ORGS[@]}" apply --dry-run=server -f "$WORK/dry.yaml" | grep -q "created (server dry run)" || fail "dry-run=server"
+if "${K[@]}" "${ORGS[@]}" get account dryrun > /dev/null 2>&1; then fail "dry run was committed"; fi
+"${K[@]}" "${ORGS[@]}" create configmap settings -n default --from-literal=k=v | grep -q created || fail "create configmap"
+"${K[@]}" "${ORGS[@]}" delete account acme | grep -q deleted || fail "delete"
+if "${K[@]}" "${ORGS[@]}" get account acme > /dev/null 2>&1; then fail "deleted account still there"; fi
+wait "$watch_pid" || true
+grep -Eq "\"type\": *\"ADDED\"" "$WORK/watch" || fail "watch ADDED: $(cat "$WORK/watch")"
+grep -Eq "\"type\": *\"MODIFIED\"" "$WORK/watch" || fail "watch MODIFIED: $(cat "$WORK/watch")"
+grep -Eq "\"type\": *\"DELETED\"" "$WORK/watch" || fail "watch DELETED: $(cat "$WORK/watch")"
+echo "kubectl e2e: ok"

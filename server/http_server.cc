@@ -34,10 +34,6 @@ std::string url_decode(const std::string& s) {
 
 namespace {
 
-const char* reason_phrase(int status) {
-  return http::obsolete_reason(static_cast<http::status>(status)).data();
-}
-
 class Session : public std::enable_shared_from_this<Session>, public Stream {
  public:
   Session(tcp::socket socket, Handler& handler, size_t body_limit)
@@ -46,15 +42,16 @@ class Session : public std::enable_shared_from_this<Session>, public Stream {
   void start() { read(); }
 
   // ---- Stream (a watch)
+  // Before the handler returns, the headers are not out yet: queue only.
   void send(std::string chunk) override {
     if (closed_) return;
     queue_.push_back(std::move(chunk));
-    if (!writing_) write_next();
+    if (streaming_ && !writing_) write_next();
   }
   void close() override {
     if (closed_) return;
     closing_ = true;
-    if (!writing_) write_next();
+    if (streaming_ && !writing_) write_next();
   }
   bool closed() const override { return closed_ || closing_; }
 
@@ -75,6 +72,9 @@ class Session : public std::enable_shared_from_this<Session>, public Stream {
       return;
     }
     if (ec == http::error::body_limit) {
+      // Answer, then read and drop the rest of the body so that a client
+      // still sending it gets to read the answer instead of a reset.
+      draining_ = true;
       respond_error(413, "RequestEntityTooLarge", "the request body is larger than " + std::to_string(body_limit_) + " bytes", false);
       return;
     }
@@ -204,6 +204,19 @@ class Session : public std::enable_shared_from_this<Session>, public Stream {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     closed_ = true;
+    if (draining_) drain();
+  }
+
+  // Reads and drops what the client still sends, for a bounded time and size.
+  void drain() {
+    if (drained_ > 64 * 1024 * 1024) return;
+    stream_.expires_after(std::chrono::seconds(10));
+    auto buf = std::make_shared<std::array<char, 65536>>();
+    stream_.async_read_some(net::buffer(*buf), [self = shared_from_this(), buf](beast::error_code ec, size_t n) {
+      if (ec) return;
+      self->drained_ += n;
+      self->drain();
+    });
   }
 
   beast::tcp_stream stream_;
@@ -217,6 +230,8 @@ class Session : public std::enable_shared_from_this<Session>, public Stream {
   bool closing_ = false;
   bool closed_ = false;
   bool raw_front_ = false;
+  bool draining_ = false;
+  size_t drained_ = 0;
   std::deque<std::string> queue_;
 };
 

@@ -23,7 +23,7 @@ void log(const char* level, const std::string& msg) {
 }
 
 int usage(const std::string& msg) {
-  std::cerr << "pmesh serve: " << msg << "\nUsage: pmesh serve [--data-dir DIR] [--listen HOST:PORT] [--policies PATHS]...\n";
+  std::cerr << "pmesh serve: " << msg << "\nUsage: pmesh serve [--data-dir DIR] [--listen HOST:PORT] [--policies PATHS]... [--watch-history N]\n";
   return 2;
 }
 
@@ -64,6 +64,7 @@ std::string kubeconfig(const std::string& base) {
 
 int serve_main(const std::vector<std::string>& args) {
   std::string data_dir = ".pmesh", listen = "127.0.0.1:6443";
+  int64_t log_limit = 100000;
   std::vector<std::string> policies;
   for (size_t i = 0; i < args.size(); ++i) {
     auto value = [&](std::string& out) {
@@ -76,6 +77,14 @@ int serve_main(const std::vector<std::string>& args) {
       if (!value(data_dir)) return usage("--data-dir needs a value");
     } else if (args[i] == "--listen") {
       if (!value(listen)) return usage("--listen needs a value");
+    } else if (args[i] == "--watch-history") {
+      // How many changes watchers can resume from; older resource versions get 410 Expired.
+      if (!value(v)) return usage("--watch-history needs a value");
+      try {
+        log_limit = std::stoll(v);
+      } catch (...) {
+        return usage("--watch-history takes a number");
+      }
     } else if (args[i] == "--policies") {
       if (!value(v)) return usage("--policies needs a value");
       policies.push_back(v);
@@ -103,6 +112,7 @@ int serve_main(const std::vector<std::string>& args) {
     log("error", err);
     return 1;
   }
+  store->set_log_limit(log_limit);
   engine::Engine engine(program);
   if (!store->load(engine, &err)) {
     log("error", err);

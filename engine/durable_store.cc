@@ -116,7 +116,12 @@ std::unique_ptr<DurableStore> DurableStore::open(const std::string& dir, std::st
   return std::unique_ptr<DurableStore>(new DurableStore(db));
 }
 
-DurableStore::DurableStore(leveldb::DB* db) : db_(db) {}
+struct PendingBatch {
+  leveldb::WriteBatch batch;
+  bool empty = true;
+};
+
+DurableStore::DurableStore(leveldb::DB* db) : db_(db), pending_(std::make_unique<PendingBatch>()) {}
 DurableStore::~DurableStore() = default;
 void DurableStore::DbDeleter::operator()(leveldb::DB* db) const { delete db; }
 
@@ -204,9 +209,30 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
       --log_count_;
     }
   }
+  if (deferred_) {
+    pending_->batch.Append(batch);
+    pending_->empty = false;
+    return true;
+  }
   leveldb::WriteOptions wo;
   wo.sync = true;
   leveldb::Status s = db_->Write(wo, &batch);
+  if (!s.ok()) {
+    *error = s.ToString();
+    return false;
+  }
+  return true;
+}
+
+bool DurableStore::has_pending() const { return !pending_->empty; }
+
+bool DurableStore::flush(std::string* error) {
+  if (pending_->empty) return true;
+  leveldb::WriteOptions wo;
+  wo.sync = true;
+  leveldb::Status s = db_->Write(wo, &pending_->batch);
+  pending_->batch.Clear();
+  pending_->empty = true;
   if (!s.ok()) {
     *error = s.ToString();
     return false;

@@ -28,6 +28,8 @@ class DB;
 
 namespace pmesh::engine {
 
+struct PendingBatch;
+
 class DurableStore : public Persistence {
  public:
   // Opens (creating if needed) the store in `dir`. Returns null and sets
@@ -42,6 +44,14 @@ class DurableStore : public Persistence {
   bool load(Engine& engine, std::string* error);
 
   bool commit(const State& state, const State::Dirty& dirty, const Result& result, std::string* error) override;
+
+  // Group commit: while deferred, commit() collects each transaction's batch
+  // and flush() writes everything collected with one synced write. The
+  // caller must not acknowledge a transaction before the flush that holds it.
+  void set_deferred(bool deferred) { deferred_ = deferred; }
+  // REQUIRES: deferred mode. Returns false (and the error) if the write failed.
+  bool flush(std::string* error);
+  bool has_pending() const;
 
   // Change-log entries after `after_rv`, oldest first: (resource version, event
   // JSON {type, object}). `fn` returns false to stop.
@@ -59,6 +69,8 @@ class DurableStore : public Persistence {
   };
   std::unique_ptr<leveldb::DB, DbDeleter> db_;
   int64_t log_limit_ = 100000;
+  bool deferred_ = false;
+  std::unique_ptr<struct PendingBatch> pending_;
   int64_t log_count_ = 0;
   std::string fingerprint_;
 };

@@ -36,8 +36,8 @@ namespace {
 
 class Session : public std::enable_shared_from_this<Session>, public Stream {
  public:
-  Session(tcp::socket socket, Handler& handler, size_t body_limit)
-      : stream_(std::move(socket)), handler_(handler), body_limit_(body_limit) {}
+  Session(tcp::socket socket, Handler& handler, const HttpServer::Options& options)
+      : stream_(std::move(socket)), handler_(handler), body_limit_(options.body_limit), after_commit_(options.after_commit) {}
 
   void start() { read(); }
 
@@ -117,6 +117,10 @@ class Session : public std::enable_shared_from_this<Session>, public Stream {
     }
     if (!res) {
       start_stream();
+      return;
+    }
+    if (res->after_commit && after_commit_) {
+      after_commit_([self = shared_from_this(), r = std::move(*res)]() { self->respond(r, self->keep_alive_); });
       return;
     }
     respond(*res, keep_alive_);
@@ -224,6 +228,7 @@ class Session : public std::enable_shared_from_this<Session>, public Stream {
   std::optional<http::request_parser<http::string_body>> parser_;
   Handler& handler_;
   size_t body_limit_;
+  std::function<void(std::function<void()>)> after_commit_;
   bool keep_alive_ = true;
   bool streaming_ = false;
   bool writing_ = false;
@@ -247,7 +252,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         return;
       }
       s.set_option(tcp::no_delay(true));
-      std::make_shared<Session>(std::move(s), self->handler, self->options.body_limit)->start();
+      std::make_shared<Session>(std::move(s), self->handler, self->options)->start();
       self->accept();
     });
   }

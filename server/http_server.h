@@ -37,6 +37,7 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  bool after_commit = false;  // send only once the transaction it reports is durable
 };
 
 // The write side of a streamed response.
@@ -55,6 +56,8 @@ class HttpServer {
  public:
   struct Options {
     size_t body_limit = 3 * 1024 * 1024;  // as kube-apiserver's default
+    // Runs `fn` once what has been committed so far is durable (group commit).
+    std::function<void(std::function<void()>)> after_commit;
   };
 
   // Listens on host:port (port 0 picks a free one). Throws on failure.

@@ -130,8 +130,9 @@ struct KrmApi::Watcher {
   }
 };
 
-KrmApi::KrmApi(engine::Engine& engine, engine::DurableStore* store, boost::asio::io_context& io, std::string address)
-    : engine_(engine), store_(store), io_(io), address_(std::move(address)) {}
+KrmApi::KrmApi(engine::Engine& engine, engine::DurableStore* store, boost::asio::io_context& io, std::string address,
+               std::function<void(std::function<void()>)> after_commit)
+    : engine_(engine), store_(store), io_(io), address_(std::move(address)), after_commit_(std::move(after_commit)) {}
 
 KrmApi::~KrmApi() { close_watches(); }
 
@@ -435,12 +436,22 @@ HttpResponse KrmApi::write(const HttpRequest& req, const Target& t, Op op, int s
     if (r.reason == "NotFound") return t.not_found();
     return status(code_of(r.reason), r.reason == "NotConverged" ? "Invalid" : r.reason, message, t.details());
   }
-  if (!dry) publish(r);
   for (const auto& w : r.warnings) std::cerr << "pmesh serve: warning: " << w << "\n";
-  if (op.type == Op::Type::kDelete && result_object.is_null())
-    return json_response(200, {{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", json::object()}, {"status", "Success"},
-                               {"details", t.details()}});
-  return json_response(success_code, present(result_object));
+  HttpResponse res =
+      op.type == Op::Type::kDelete && result_object.is_null()
+          ? json_response(200, {{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", json::object()}, {"status", "Success"},
+                                {"details", t.details()}})
+          : json_response(success_code, present(result_object));
+  if (!dry) {
+    // Watchers and the writer hear of the change once it is durable.
+    if (after_commit_) {
+      after_commit_([this, r]() { publish(r); });
+      res.after_commit = true;
+    } else {
+      publish(r);
+    }
+  }
+  return res;
 }
 
 HttpResponse KrmApi::create(const HttpRequest& req, const Target& t) {

@@ -15,6 +15,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <functional>
 #include <list>
 #include <memory>
 #include <optional>
@@ -29,7 +30,10 @@ namespace pmesh::server {
 
 class KrmApi {
  public:
-  KrmApi(engine::Engine& engine, engine::DurableStore* store, boost::asio::io_context& io, std::string address);
+  // `after_commit`, if set, runs a function once the transactions committed so
+  // far are durable; watch events and answers to writes wait for it.
+  KrmApi(engine::Engine& engine, engine::DurableStore* store, boost::asio::io_context& io, std::string address,
+         std::function<void(std::function<void()>)> after_commit = nullptr);
   ~KrmApi();
 
   std::optional<HttpResponse> handle(const HttpRequest& req, const std::shared_ptr<Stream>& stream);
@@ -59,6 +63,7 @@ class KrmApi {
   engine::DurableStore* store_;
   boost::asio::io_context& io_;
   std::string address_;
+  std::function<void(std::function<void()>)> after_commit_;
   std::list<std::shared_ptr<Watcher>> watchers_;
 };
 

@@ -1,9 +1,11 @@
 #include "server/serve.h"
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <filesystem>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 
@@ -122,14 +124,50 @@ int serve_main(const std::vector<std::string>& args) {
   log("info", "loaded " + std::to_string(engine.state().objects().size()) + " objects at resource version " +
                   std::to_string(engine.resource_version()) + " from " + data_dir);
 
+  const char* level = std::getenv("PMESH_LOG");
+  bool debug = level && std::string(level) == "debug";
   boost::asio::io_context io(1);
+  // Group commit: transactions run one after another on this thread; their
+  // batches are written with one fsync after the requests that are ready
+  // have run, and only then are writers answered and watchers told.
+  store->set_deferred(true);
+  std::vector<std::function<void()>> waiting;
+  bool flush_scheduled = false;
+  auto after_commit = [&](std::function<void()> fn) {
+    waiting.push_back(std::move(fn));
+    if (flush_scheduled) return;
+    flush_scheduled = true;
+    boost::asio::post(io, [&]() {
+      flush_scheduled = false;
+      std::string ferr;
+      if (!store->flush(&ferr)) {
+        // Memory is ahead of the disk now; restarting recovers the durable state.
+        log("error", "the data directory cannot be written: " + ferr + "; stopping");
+        std::abort();
+      }
+      auto run = std::move(waiting);
+      waiting.clear();
+      for (auto& f : run) f();
+    });
+  };
   std::unique_ptr<KrmApi> api;
   std::unique_ptr<HttpServer> http;
   try {
-    api = std::make_unique<KrmApi>(engine, store.get(), io, listen);
+    api = std::make_unique<KrmApi>(engine, store.get(), io, listen, after_commit);
     http = std::make_unique<HttpServer>(
-        io, host, port, [&](const HttpRequest& req, const std::shared_ptr<Stream>& s) { return api->handle(req, s); },
-        HttpServer::Options());
+        io, host, port,
+        [&](const HttpRequest& req, const std::shared_ptr<Stream>& s) {
+          auto res = api->handle(req, s);
+          // One line per write, per failed request, and per watch; reads
+          // that succeed only with PMESH_LOG=debug.
+          bool write = req.method != "GET";
+          int code = res ? res->status : 200;
+          if (write || code >= 400 || !res || debug)
+            log(code >= 500 ? "error" : code >= 400 ? "warning" : "info",
+                req.method + " " + req.target + " " + (res ? std::to_string(code) : std::string("watch")));
+          return res;
+        },
+        HttpServer::Options{3 * 1024 * 1024, after_commit});
   } catch (const std::exception& e) {
     log("error", std::string("cannot listen on ") + listen + ": " + e.what());
     return 1;
@@ -144,6 +182,8 @@ int serve_main(const std::vector<std::string>& args) {
   signals.async_wait([&](const boost::system::error_code&, int sig) {
     log("info", std::string("shutting down on ") + (sig == SIGINT ? "SIGINT" : "SIGTERM"));
     http->stop();
+    std::string ferr;
+    store->flush(&ferr);
     api->close_watches();
     // Let the last writes (closing watch streams) go out, then stop.
     auto timer = std::make_shared<boost::asio::steady_timer>(io, std::chrono::milliseconds(200));

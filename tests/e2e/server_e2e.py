@@ -128,6 +128,27 @@ def bad_input(s):
     assert int(after["metadata"]["resourceVersion"]) == int(before["metadata"]["resourceVersion"]) + 1, (before["metadata"], after["metadata"])
 
 
+def wildcard_and_shutdown(s):
+    """/clusters/*/ lists across workspaces; SIGTERM ends watches and exits 0."""
+    assert s.request("POST", "/clusters/root/apis/tenancy.kcp.io/v1alpha1/workspaces",
+                     {"apiVersion": "tenancy.kcp.io/v1alpha1", "kind": "Workspace", "metadata": {"name": "orgs"}})[0] == 201
+    assert s.request("POST", "/clusters/root:orgs/apis/core.platform-mesh.io/v1alpha1/accounts", account("acme"))[0] == 201
+    listing = s.request("GET", "/clusters/*/apis/core.platform-mesh.io/v1alpha1/accounts")[1]
+    where = sorted((i["metadata"]["annotations"]["kcp.io/cluster"], i["metadata"]["name"]) for i in listing["items"])
+    assert where == [("root", "keep"), ("root:orgs", "acme")], where
+    expect_status(s.request("POST", "/clusters/*/apis/core.platform-mesh.io/v1alpha1/accounts", account("x")),
+                  405, "MethodNotAllowed", "a write to the wildcard cluster")
+    c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+    c.request("GET", "/clusters/*/apis/core.platform-mesh.io/v1alpha1/accounts?watch=true")
+    r = c.getresponse()
+    first = r.readline()
+    assert b'"ADDED"' in first, first
+    s.stop(signal.SIGTERM)
+    assert s.proc.returncode == 0, s.proc.returncode
+    rest = r.read()  # the stream ends: the server closed the watch
+    assert isinstance(rest, bytes)
+
+
 def durability(pmesh, work, policies):
     data = os.path.join(work, "durable")
     s = Server(pmesh, data, policies)
@@ -190,7 +211,7 @@ def main():
     try:
         s = Server(pmesh, os.path.join(work, "data"))
         bad_input(s)
-        s.stop()
+        wildcard_and_shutdown(s)
         s = None
         durability(pmesh, work, sys.argv[2])
         print("server e2e: ok")

@@ -1,6 +1,7 @@
 #include "server/http_server.h"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -37,16 +38,28 @@ namespace {
 class Session : public std::enable_shared_from_this<Session>, public Stream {
  public:
   Session(tcp::socket socket, Handler& handler, const HttpServer::Options& options)
-      : stream_(std::move(socket)), handler_(handler), body_limit_(options.body_limit), after_commit_(options.after_commit) {}
+      : stream_(std::move(socket)),
+        kick_(stream_.get_executor()),
+        handler_(handler),
+        body_limit_(options.body_limit),
+        after_commit_(options.after_commit) {}
 
   void start() { read(); }
 
   // ---- Stream (a watch)
   // Before the handler returns, the headers are not out yet: queue only.
+  // Events that come close together leave in one write: a stream waits a
+  // few milliseconds before writing, so that a burst costs one system call.
   void send(std::string chunk) override {
     if (closed_) return;
     queue_.push_back(std::move(chunk));
-    if (streaming_ && !writing_) write_next();
+    if (!streaming_ || writing_ || kick_pending_) return;
+    kick_pending_ = true;
+    kick_.expires_after(std::chrono::milliseconds(5));
+    kick_.async_wait([self = shared_from_this()](beast::error_code) {
+      self->kick_pending_ = false;
+      if (!self->writing_) self->write_next();
+    });
   }
   void close() override {
     if (closed_) return;
@@ -183,15 +196,22 @@ class Session : public std::enable_shared_from_this<Session>, public Stream {
       }
       return;
     }
+    // Everything queued goes out in one write, each piece as its own chunk.
     writing_ = true;
-    auto data = std::make_shared<std::string>(std::move(queue_.front()));
-    queue_.pop_front();
+    auto data = std::make_shared<std::string>();
     if (raw_front_) {
       raw_front_ = false;
-    } else {
+      *data = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    while (!queue_.empty()) {
+      const std::string& piece = queue_.front();
       char len[32];
-      std::snprintf(len, sizeof len, "%zx\r\n", data->size());
-      *data = len + *data + "\r\n";
+      std::snprintf(len, sizeof len, "%zx\r\n", piece.size());
+      *data += len;
+      *data += piece;
+      *data += "\r\n";
+      queue_.pop_front();
     }
     net::async_write(stream_, net::buffer(*data), [self = shared_from_this(), data](beast::error_code ec, size_t) {
       self->writing_ = false;
@@ -224,6 +244,8 @@ class Session : public std::enable_shared_from_this<Session>, public Stream {
   }
 
   beast::tcp_stream stream_;
+  net::steady_timer kick_;
+  bool kick_pending_ = false;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   Handler& handler_;

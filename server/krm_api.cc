@@ -3,6 +3,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <iostream>
+#include <map>
 #include <random>
 
 #include "engine/documents.h"
@@ -337,7 +338,8 @@ std::optional<HttpResponse> KrmApi::watch(const HttpRequest& req, const Target& 
   if (from == 0) {
     // Synthetic ADDED events for what exists, then changes.
     const std::string* cluster = t.info.cluster == "*" ? nullptr : &t.info.cluster;
-    engine_.state().scan_objects(engine::object_prefix(t.kind->name, cluster, nullptr), [&](const engine::ObjectEntry& e) {
+    const std::string* ns = cluster && !t.info.ns.empty() ? &t.info.ns : nullptr;
+    engine_.state().scan_objects(engine::object_prefix(t.kind->name, cluster, ns), [&](const engine::ObjectEntry& e) {
       if (w->wants(e.effective)) initial.push_back(event("ADDED", e.effective));
       return true;
     });
@@ -399,6 +401,8 @@ void KrmApi::publish(const engine::Result& r) {
   for (const auto& c : r.objects) {
     json obj = c.op == engine::ObjectChange::Kind::kDeleted ? c.before : c.after;
     if (c.op == engine::ObjectChange::Kind::kDeleted) obj["metadata"]["resourceVersion"] = std::to_string(c.resource_version);
+    // Each event is rendered once, whatever the number of watchers.
+    std::map<std::string, std::string> rendered;
     for (const auto& w : watchers_) {
       if (w->kind != c.key.kind) continue;
       bool now = w->wants(obj);
@@ -408,7 +412,11 @@ void KrmApi::publish(const engine::Result& r) {
       else if (c.op == engine::ObjectChange::Kind::kDeleted && now) type = "DELETED";
       else if (c.op == engine::ObjectChange::Kind::kUpdated && now) type = before ? "MODIFIED" : "ADDED";
       else if (c.op == engine::ObjectChange::Kind::kUpdated && before) type = "DELETED";
-      if (type) w->stream->send(json{{"type", type}, {"object", present(obj)}}.dump() + "\n");
+      if (!type) continue;
+      auto it = rendered.find(type);
+      if (it == rendered.end())
+        it = rendered.emplace(type, json{{"type", type}, {"object", present(type == std::string("DELETED") && c.op == engine::ObjectChange::Kind::kUpdated ? c.before : obj)}}.dump() + "\n").first;
+      w->stream->send(it->second);
     }
   }
 }

@@ -136,7 +136,7 @@ bool DurableStore::load(Engine& engine, std::string* error) {
       std::string value = it->value().ToString();
       if (key == kMetaRv) rv = std::stoll(value);
       else if (key == kMetaFingerprint) fingerprint = value;
-      else if (key.rfind(kLogPrefix, 0) == 0) ++log_count_;
+      else if (key.rfind(kLogPrefix, 0) == 0) log_keys_.push_back(key);
       else if (key[0] == 'o') state.put_object(key, decode_object(Json::parse(value)));
       else if (key[0] == 't') {
         Json j = Json::parse(value);
@@ -196,18 +196,16 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
     Json obj = c.op == ObjectChange::Kind::kDeleted ? c.before : c.after;
     int64_t rv = c.resource_version;
     obj["metadata"]["resourceVersion"] = std::to_string(rv);
-    batch.Put(log_key(rv, n++), Json{{"type", type}, {"object", obj}}.dump());
-    ++log_count_;
+    std::string key = log_key(rv, n++);
+    batch.Put(key, Json{{"type", type}, {"object", obj}}.dump());
+    log_keys_.push_back(std::move(key));
   }
   batch.Put(kMetaRv, std::to_string(result.resource_version));
   batch.Put(kMetaFingerprint, fingerprint_);
   // Trim the log to its limit, oldest first.
-  if (log_count_ > log_limit_) {
-    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
-    for (it->Seek(kLogPrefix); it->Valid() && log_count_ > log_limit_ && it->key().starts_with(kLogPrefix); it->Next()) {
-      batch.Delete(it->key());
-      --log_count_;
-    }
+  while (static_cast<int64_t>(log_keys_.size()) > log_limit_) {
+    batch.Delete(log_keys_.front());
+    log_keys_.pop_front();
   }
   if (deferred_) {
     pending_->batch.Append(batch);
@@ -249,10 +247,8 @@ void DurableStore::scan_log(int64_t after_rv, const std::function<bool(int64_t, 
 }
 
 int64_t DurableStore::oldest_log_rv() const {
-  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
-  it->Seek(kLogPrefix);
-  if (!it->Valid() || !it->key().starts_with(kLogPrefix)) return 0;
-  return std::stoll(it->key().ToString().substr(kLogPrefix.size(), 20));
+  if (log_keys_.empty()) return 0;
+  return std::stoll(log_keys_.front().substr(kLogPrefix.size(), 20));
 }
 
 }  // namespace pmesh::engine

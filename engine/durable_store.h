@@ -16,6 +16,7 @@
 // engine's transactions are).
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -71,7 +72,9 @@ class DurableStore : public Persistence {
   int64_t log_limit_ = 100000;
   bool deferred_ = false;
   std::unique_ptr<struct PendingBatch> pending_;
-  int64_t log_count_ = 0;
+  // The change log's keys, oldest first: trimming deletes from the front
+  // without seeking over the tombstones of earlier trims.
+  std::deque<std::string> log_keys_;
   std::string fingerprint_;
 };
 

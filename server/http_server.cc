@@ -55,7 +55,7 @@ class Session : public std::enable_shared_from_this<Session>, public Stream {
     queue_.push_back(std::move(chunk));
     if (!streaming_ || writing_ || kick_pending_) return;
     kick_pending_ = true;
-    kick_.expires_after(std::chrono::milliseconds(5));
+    kick_.expires_after(std::chrono::milliseconds(20));
     kick_.async_wait([self = shared_from_this()](beast::error_code) {
       self->kick_pending_ = false;
       if (!self->writing_) self->write_next();

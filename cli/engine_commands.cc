@@ -7,7 +7,6 @@
 #include "engine/documents.h"
 #include "engine/durable_store.h"
 #include "engine/engine.h"
-#include "stdlib/embedded.h"
 
 namespace pmesh::cli {
 
@@ -74,12 +73,7 @@ std::shared_ptr<const dsl::CompiledProgram> compile_policies(const Flags& f) {
   if (!f.policies.empty()) {
     p = dsl::compile_paths(f.policies, diags);
   } else {
-    std::vector<std::pair<std::string, std::string>> texts;
-    // The stdlib's own tests are not rules to run.
-    for (const auto& e : embedded_stdlib())
-      if (std::string_view(e.path).ends_with(".rules") && std::string_view(e.path).find("/tests/") == std::string_view::npos)
-        texts.emplace_back(std::string("<embedded>/") + e.path, e.text);
-    p = dsl::compile(dsl::load_program_from_texts(texts, diags), diags);
+    p = dsl::compile(dsl::load_embedded_program(diags), diags);
   }
   std::cerr << diags.format();
   if (diags.has_errors()) return nullptr;

@@ -153,6 +153,16 @@ std::unique_ptr<Program> load_program(const std::vector<std::string>& paths, Dia
   return load_program_from_texts(texts, diags);
 }
 
+std::unique_ptr<Program> load_embedded_program(DiagnosticSink& diags) {
+  std::vector<std::pair<std::string, std::string>> texts;
+  for (const auto& e : embedded_stdlib()) {
+    std::string_view path(e.path);
+    if (path.ends_with(".rules") && path.find("/tests/") == std::string_view::npos)
+      texts.emplace_back(std::string("<embedded>/") + e.path, e.text);
+  }
+  return load_program_from_texts(texts, diags);
+}
+
 std::unique_ptr<Program> load_program_from_texts(const std::vector<std::pair<std::string, std::string>>& files,
                                                  DiagnosticSink& diags) {
   std::vector<std::unique_ptr<Module>> modules;

@@ -1,22 +1,11 @@
 #include "engine/test_runner.h"
 
 #include "engine/engine.h"
+#include "stdlib/text.h"
 
 namespace pmesh::engine {
 
 namespace {
-
-std::vector<std::string> split_dots(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (true) {
-    size_t d = s.find('.', start);
-    out.push_back(s.substr(start, d - start));
-    if (d == std::string::npos) break;
-    start = d + 1;
-  }
-  return out;
-}
 
 struct Failure {
   std::string message;
@@ -154,7 +143,7 @@ class TestRun {
                     const std::string& fact) {
     for (size_t i = 0; i < want.keys.size(); ++i) {
       std::vector<std::string> path =
-          want.key_is_quoted[i] ? std::vector<std::string>{want.keys[i]} : split_dots(want.keys[i]);
+          want.key_is_quoted[i] ? std::vector<std::string>{want.keys[i]} : split(want.keys[i], '.');
       const Json* at = find_fields(have, path);
       std::string shown = prefix + (prefix.empty() ? "" : ".") + want.keys[i];
       const dsl::Expr& v = *want.args[i];
@@ -194,7 +183,7 @@ Json data_to_json(const dsl::Expr& e) {
       Json out = Json::object();
       for (size_t i = 0; i < e.keys.size(); ++i) {
         JsonPath path;
-        for (const auto& f : e.key_is_quoted[i] ? std::vector<std::string>{e.keys[i]} : split_dots(e.keys[i]))
+        for (const auto& f : e.key_is_quoted[i] ? std::vector<std::string>{e.keys[i]} : split(e.keys[i], '.'))
           path.push_back(PathElem{f, false, "", nullptr});
         Json v = data_to_json(*e.args[i]);
         if (const Json* have = find_at(out, path); have && have->is_object() && v.is_object()) {

@@ -3,6 +3,8 @@
 #include <map>
 #include <set>
 
+#include "stdlib/text.h"
+
 namespace pmesh::server {
 
 namespace {
@@ -13,15 +15,7 @@ std::string gv_path(const dsl::KindDecl* k) { return k->group.empty() ? "api/" +
 
 // OpenAPI's definition name: the group reversed, as Kubernetes writes it.
 std::string definition_name(const dsl::KindDecl* k) {
-  std::string g = k->group.empty() ? "core" : k->group;
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (true) {
-    size_t d = g.find('.', start);
-    parts.push_back(g.substr(start, d - start));
-    if (d == std::string::npos) break;
-    start = d + 1;
-  }
+  std::vector<std::string> parts = split(k->group, '.');
   std::string out = "io.k8s.api";
   if (!k->group.empty()) {
     out.clear();

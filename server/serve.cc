@@ -14,7 +14,6 @@
 #include "engine/engine.h"
 #include "server/http_server.h"
 #include "server/krm_api.h"
-#include "stdlib/embedded.h"
 
 namespace pmesh::server {
 
@@ -35,13 +34,7 @@ std::shared_ptr<const dsl::CompiledProgram> compile_rules(const std::vector<std:
   if (!policies.empty()) {
     p = dsl::compile_paths(policies, diags);
   } else {
-    std::vector<std::pair<std::string, std::string>> texts;
-    for (const auto& e : embedded_stdlib()) {
-      std::string_view path(e.path);
-      if (path.ends_with(".rules") && path.find("/tests/") == std::string_view::npos)
-        texts.emplace_back(std::string("<embedded>/") + e.path, e.text);
-    }
-    p = dsl::compile(dsl::load_program_from_texts(texts, diags), diags);
+    p = dsl::compile(dsl::load_embedded_program(diags), diags);
   }
   std::cerr << diags.format();
   if (diags.has_errors()) return nullptr;

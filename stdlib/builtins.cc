@@ -1,5 +1,7 @@
 #include "stdlib/builtins.h"
 
+#include "stdlib/text.h"
+
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -77,18 +79,6 @@ std::string base36_hash(const std::string& s, size_t n) {
     r += digits[rem];
   }
   return r;
-}
-
-std::vector<std::string> split_path(const std::string& p) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (true) {
-    size_t c = p.find(':', start);
-    parts.push_back(p.substr(start, c - start));
-    if (c == std::string::npos) break;
-    start = c + 1;
-  }
-  return parts;
 }
 
 bool dns1123_label(const std::string& s) {
@@ -274,15 +264,15 @@ Json b_base(const Args& a) {
   return c == std::string::npos ? p : p.substr(c + 1);
 }
 Json b_child(const Args& a) { return str(a, 0, "child") + ":" + str(a, 1, "child"); }
-Json b_depth(const Args& a) { return split_path(str(a, 0, "depth")).size() - 1; }
+Json b_depth(const Args& a) { return split(str(a, 0, "depth"), ':').size() - 1; }
 Json b_path_segments(const Args& a) {
   Json out = Json::array();
-  for (auto& s : split_path(str(a, 0, "path_segments"))) out.push_back(s);
+  for (auto& s : split(str(a, 0, "path_segments"), ':')) out.push_back(s);
   return out;
 }
 Json b_ancestors(const Args& a) {
   // "root:orgs:acme" -> ["root", "root:orgs"]
-  auto parts = split_path(str(a, 0, "ancestors"));
+  auto parts = split(str(a, 0, "ancestors"), ':');
   Json out = Json::array();
   std::string cur;
   for (size_t i = 0; i + 1 < parts.size(); ++i) {

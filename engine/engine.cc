@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "dsl/object_model.h"
+#include "engine/object_parts.h"
 #include "stdlib/builtins.h"
 
 namespace pmesh::engine {
@@ -23,11 +24,6 @@ std::string wall_clock() {
   return buf;
 }
 
-std::string match_key(int rule, const std::vector<std::string>& positives) {
-  std::string k = std::to_string(rule);
-  for (const auto& p : positives) k += '\x1e' + p;
-  return k;
-}
 
 // The parts of an object that a rule can read separately: metadata's
 // writable parts, metadata itself, and each top-level section.
@@ -62,50 +58,11 @@ std::set<std::string> changed_sections(const Json& a, const Json& b) {
   return out;
 }
 
-// Merges a derive's fields into an object; two derives that disagree on a
-// value are a conflict.
-void merge_checked(Json& into, const Json& over, const std::string& path, std::string* conflict) {
-  if (!into.is_object() || !over.is_object()) {
-    if (!into.is_null() && into != over && conflict->empty()) *conflict = path;
-    into = over;
-    return;
-  }
-  for (const auto& [k, v] : over.items()) {
-    auto it = into.find(k);
-    if (it == into.end()) into[k] = v;
-    else merge_checked(*it, v, path.empty() ? k : path + "." + k, conflict);
-  }
-}
 
-const Json& finalizers_of(const Json& obj) {
-  static const Json kEmpty = Json::array();
-  const Json* f = find_fields(obj, {"metadata", "finalizers"});
-  return f && f->is_array() ? *f : kEmpty;
-}
 
-Json without(const Json& obj, std::initializer_list<const char*> keys) {
-  Json out = obj;
-  for (const char* k : keys) out.erase(k);
-  return out;
-}
 
-// Every leaf path of a derive's fields: what the rule owns.
-void leaf_paths(const Json& v, JsonPath& prefix, std::vector<JsonPath>& out) {
-  if (!v.is_object() || v.empty()) {
-    out.push_back(prefix);
-    return;
-  }
-  for (const auto& [k, x] : v.items()) {
-    PathElem e;
-    e.field = k;
-    prefix.push_back(e);
-    leaf_paths(x, prefix, out);
-    prefix.pop_back();
-  }
-}
 
 }  // namespace
-
 Engine::Engine(std::shared_ptr<const dsl::CompiledProgram> program, Options options)
     : program_(std::move(program)), options_(std::move(options)), state_(program_->indexes) {
   if (!options_.clock) options_.clock = wall_clock;
@@ -191,7 +148,7 @@ std::vector<std::string> Engine::owners(const ObjectKey& key) const {
   std::set<std::string> names;
   if (const ObjectEntry* e = state_.object(object_fact(key))) {
     for (const auto& [mk, part] : e->derived)
-      names.insert(rules_[static_cast<size_t>(std::stoi(mk.substr(0, mk.find('\x1e'))))].info->rule->name);
+      names.insert(rules_[static_cast<size_t>(rule_of_match(mk))].info->rule->name);
     for (const auto& [mk, parts] : e->fields)
       for (const auto& p : parts) names.insert(rules_[static_cast<size_t>(p.rule)].info->rule->name);
   }
@@ -228,146 +185,6 @@ void Engine::note_before(const std::string& fact) {
   if (before_.count(fact)) return;
   const ObjectEntry* e = state_.object(fact);
   before_[fact] = e ? e->effective : Json();
-}
-
-// ---- Effective objects ---------------------------------------------------------
-
-Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, const Json& prev) {
-  Json eff = e.base ? *e.base : Json::object();
-  std::string conflict;
-  std::string first_rule;
-  for (const auto& [mk, part] : e.derived) {
-    std::string before = conflict;
-    merge_checked(eff, part, "", &conflict);
-    int rule = std::stoi(mk.substr(0, mk.find('\x1e')));
-    if (first_rule.empty()) first_rule = rules_[static_cast<size_t>(rule)].info->rule->name;
-    if (before.empty() && !conflict.empty())
-      throw TxnError{"Conflict",
-                     "rules derive " + e.key.to_string() + " with different values of " + conflict,
-                     {first_rule, rules_[static_cast<size_t>(rule)].info->rule->name}};
-  }
-  // Set fields: by path, the highest priority wins; `+=` adds every element.
-  std::map<JsonPath, std::vector<const FieldPart*>> by_path;
-  std::vector<const FieldPart*> adds;
-  for (const auto& [mk, parts] : e.fields)
-    for (const auto& p : parts) (p.add ? adds : by_path[p.path]).push_back(&p);
-  for (const auto& [path, parts] : by_path) {
-    const FieldPart* win = parts[0];
-    for (const auto* p : parts)
-      if (p->priority > win->priority) win = p;
-    for (const auto* p : parts)
-      if (p != win && p->priority == win->priority && p->value != win->value)
-        throw TxnError{"Conflict",
-                       "rules set " + to_string(path) + " of " + e.key.to_string() + " to different values",
-                       {rules_[static_cast<size_t>(win->rule)].info->rule->name,
-                        rules_[static_cast<size_t>(p->rule)].info->rule->name}};
-    set_at(eff, path, win->value);
-  }
-  std::sort(adds.begin(), adds.end(), [](const FieldPart* a, const FieldPart* b) {
-    return std::tie(a->path, a->value) < std::tie(b->path, b->value);
-  });
-  for (const auto* p : adds) add_at(eff, p->path, p->value);
-
-  const dsl::KindDecl* d = kind_named(e.key.kind);
-  eff["apiVersion"] = d->api_version();
-  eff["kind"] = d->name;
-  Json& md = eff["metadata"];
-  if (!md.is_object()) md = Json::object();
-  md["name"] = e.key.name;
-  if (!e.key.ns.empty()) md["namespace"] = e.key.ns;
-  md["cluster"] = e.key.cluster;
-  md["uid"] = e.uid;
-  md["creationTimestamp"] = e.created;
-  md["generation"] = e.generation;
-  if (e.resource_version) md["resourceVersion"] = std::to_string(e.resource_version);
-  for (const char* k : {"labels", "annotations"})
-    if (md.contains(k) && md[k].is_object() && md[k].empty()) md.erase(k);
-  for (const char* k : {"finalizers", "ownerReferences"})
-    if (md.contains(k) && md[k].is_array() && md[k].empty()) md.erase(k);
-  // Conditions keep their lastTransitionTime until their status changes.
-  if (Json* conds = eff.contains("status") && eff["status"].is_object() && eff["status"].contains("conditions")
-                        ? &eff["status"]["conditions"]
-                        : nullptr;
-      conds && conds->is_array()) {
-    const Json* old = find_fields(prev, {"status", "conditions"});
-    for (auto& c : *conds) {
-      if (!c.is_object() || c.contains("lastTransitionTime")) continue;
-      std::string t = now_;
-      if (old && old->is_array())
-        for (const auto& o : *old)
-          if (o.is_object() && o.value("type", Json()) == c.value("type", Json()) &&
-              o.value("status", Json()) == c.value("status", Json()) && o.contains("lastTransitionTime"))
-            t = o["lastTransitionTime"].get<std::string>();
-      c["lastTransitionTime"] = t;
-    }
-  }
-  return eff;
-}
-
-void Engine::recompute_object(const std::string& fact, ObjectEntry e) {
-  note_before(fact);
-  const ObjectEntry* cur = state_.object(fact);
-  Json prev = cur ? cur->effective : Json();
-  bool supported = (e.base && e.user_owned) || !e.derived.empty();
-  Json eff;
-  if (supported || !prev.is_null()) {
-    if (prev.is_null()) {
-      e.uid = make_uid(fact);
-      e.created = now_;
-      if (history_)
-        if (const ObjectEntry* h = history_->state_.object(fact)) e.created = h->created;
-    }
-    // generation: one more than committed when anything but metadata and status changed.
-    const Json& was = before_[fact];
-    Json draft = build_effective(fact, e, prev);
-    int64_t committed_gen = was.is_null() ? 0 : find_fields(was, {"metadata", "generation"})->get<int64_t>();
-    bool spec_changed = was.is_null() || without(was, {"metadata", "status"}) != without(draft, {"metadata", "status"});
-    int64_t gen = was.is_null() ? 1 : committed_gen + (spec_changed ? 1 : 0);
-    if (gen != e.generation) {
-      e.generation = gen;
-      draft["metadata"]["generation"] = gen;
-    }
-    eff = std::move(draft);
-    if (!supported && e.deleting.empty()) {
-      // A derived object that lost its support keeps its last derived fields
-      // while finalizers hold it.
-      Json frozen = e.base ? *e.base : Json::object();
-      if (cur)
-        for (const auto& [mk, part] : cur->derived) deep_merge(frozen, part);
-      e.base = std::move(frozen);
-      e.deleting = now_;
-      eff = build_effective(fact, e, prev);
-      eff["metadata"]["generation"] = e.generation;
-    }
-    if (!e.deleting.empty()) {
-      eff["metadata"]["deletionTimestamp"] = e.deleting;
-      if (finalizers_of(eff).empty() && (restoring_ || deferred_.count(fact))) {
-        deferred_.insert(fact);
-      } else if (finalizers_of(eff).empty()) {
-        // Gone: no finalizer holds it any more.
-        eff = nullptr;
-        e.base.reset();
-        e.user_owned = false;
-        e.deleting.clear();
-        e.uid.clear();
-        e.generation = 0;
-        e.resource_version = 0;
-      }
-    }
-  }
-  if (eff.is_null() && e.derived.empty() && e.fields.empty() && !e.base) {
-    if (cur) state_.erase_object(fact);
-  } else {
-    e.effective = eff;
-    state_.put_object(fact, std::move(e));
-  }
-  if (eff != prev) fact_changed(fact, prev, eff);
-  // A derived object removed while still supported (its finalizers let go
-  // of an old incarnation) comes back as a new object.
-  if (eff.is_null() && !prev.is_null()) {
-    const ObjectEntry* again = state_.object(fact);
-    if (again && !again->derived.empty()) recompute_object(fact, *again);
-  }
 }
 
 // ---- Change propagation ------------------------------------------------------------
@@ -590,7 +407,7 @@ void Engine::evaluate(int rule, const std::vector<std::string>& positives) {
     std::set<std::string> looping;
     for (const auto& [k, n] : evaluations_)
       if (n > options_.max_evaluations_per_match / 2)
-        looping.insert(rules_[static_cast<size_t>(std::stoi(k.substr(0, k.find('\x1e'))))].info->rule->name);
+        looping.insert(rules_[static_cast<size_t>(rule_of_match(k))].info->rule->name);
     std::string names;
     for (const auto& n : looping) names += (names.empty() ? "" : ", ") + n;
     throw TxnError{"NotConverged",
@@ -729,108 +546,6 @@ void Engine::rederive(int stratum) {
   }
 }
 
-// ---- User operations -------------------------------------------------------------
-
-void Engine::user_op(const Op& op) {
-  auto owned_by = [&](const ObjectEntry& e, const JsonPath& path) {
-    for (const auto& [mk, parts] : e.fields)
-      for (const auto& p : parts)
-        if (p.path == path) return rules_[static_cast<size_t>(p.rule)].info->rule->name;
-    for (const auto& [mk, part] : e.derived) {
-      (void)part;
-      return rules_[static_cast<size_t>(std::stoi(mk.substr(0, mk.find('\x1e'))))].info->rule->name;
-    }
-    return std::string();
-  };
-  switch (op.type) {
-    case Op::Type::kCreate:
-    case Op::Type::kUpdate:
-    case Op::Type::kRestore: {
-      std::string error;
-      auto key = key_of(op.object, "", &error);
-      if (!key) throw TxnError{"Invalid", error, {}};
-      std::string fact = object_fact(*key);
-      ObjectEntry e = state_.object_copy(fact, *key);
-      e.decl = kind_named(key->kind);
-      bool exists = !e.effective.is_null();
-      if (op.type == Op::Type::kCreate && exists)
-        throw TxnError{"AlreadyExists", key->to_string() + " already exists", {}};
-      if (op.type == Op::Type::kUpdate && !exists) throw TxnError{"NotFound", key->to_string() + " not found", {}};
-      Json base = op.object;
-      base.erase("apiVersion");
-      base.erase("kind");
-      if (base.contains("metadata") && base["metadata"].is_object())
-        for (const char* k : {"uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp",
-                              "cluster", "managedFields", "selfLink", "name", "namespace"})
-          base["metadata"].erase(k);
-      // Fields a rule owns: the same value or nothing is fine, another value is refused.
-      std::vector<JsonPath> owned;
-      for (const auto& [mk, parts] : e.fields)
-        for (const auto& p : parts) owned.push_back(p.path);
-      for (const auto& [mk, part] : e.derived) {
-        JsonPath prefix;
-        leaf_paths(part, prefix, owned);
-      }
-      for (const auto& path : owned) {
-        const Json* mine = find_at(base, path);
-        if (!mine) continue;
-        const Json* theirs = find_at(e.effective, path);
-        bool add = false;
-        for (const auto& [mk, parts] : e.fields)
-          for (const auto& p : parts) add |= p.add && p.path == path;
-        if (!add && theirs && *mine != *theirs && op.type != Op::Type::kRestore)
-          throw TxnError{"Conflict",
-                         "field " + to_string(path) + " of " + key->to_string() + " is managed by rule " +
-                             owned_by(e, path) + "; it cannot be set to another value",
-                         {owned_by(e, path)}};
-        if (!add) remove_at(base, path);
-      }
-      e.base = std::move(base);
-      if (op.type == Op::Type::kCreate) e.user_owned = true;
-      if (op.type == Op::Type::kRestore) e.user_owned = !op.overlay;
-      if (op.type == Op::Type::kRestore) {
-        const Json* del = find_fields(op.object, {"metadata", "deletionTimestamp"});
-        if (del && del->is_string()) e.deleting = del->get<std::string>();
-      }
-      recompute_object(fact, std::move(e));
-      break;
-    }
-    case Op::Type::kDelete: {
-      std::string fact = object_fact(op.key);
-      const ObjectEntry* cur = state_.object(fact);
-      if (!cur || cur->effective.is_null()) throw TxnError{"NotFound", op.key.to_string() + " not found", {}};
-      ObjectEntry e = *cur;
-      if (!e.derived.empty()) {
-        std::string rule = owned_by(e, {});
-        throw TxnError{"Conflict",
-                       op.key.to_string() + " is derived by rule " + rule +
-                           "; it goes when what it is derived from goes",
-                       {rule}};
-      }
-      if (!finalizers_of(e.effective).empty()) {
-        if (e.deleting.empty()) e.deleting = now_;
-      } else {
-        e.base.reset();
-        e.user_owned = false;
-      }
-      recompute_object(fact, std::move(e));
-      break;
-    }
-    case Op::Type::kAddTuple:
-    case Op::Type::kRemoveTuple: {
-      std::string fact = tuple_fact(op.relation, op.args);
-      const TupleEntry* cur = state_.tuple(fact);
-      TupleEntry e = cur ? *cur : TupleEntry{};
-      bool existed = e.exists();
-      if (!tuple_before_.count(fact)) tuple_before_[fact] = existed;
-      e.base = op.type == Op::Type::kAddTuple;
-      state_.put_tuple(fact, e);
-      if (existed != e.exists()) tuple_changed(fact);
-      break;
-    }
-  }
-}
-
 // ---- Transactions -------------------------------------------------------------------
 
 Result Engine::collect_changes() {
@@ -931,209 +646,6 @@ Result Engine::apply(const std::vector<Op>& ops, bool dry_run, const std::functi
   tuple_before_.clear();
   pending_.clear();
   return r;
-}
-
-std::string Engine::fingerprint() const {
-  std::string all;
-  for (const auto& m : program_->program->modules()) all += m->name + "\n" + m->file->text + "\n";
-  return find_builtin("sha1")->fn({all}).get<std::string>();
-}
-
-Result Engine::rebuild() {
-  // Forget every match and every derived part, keep what users own, and
-  // let the rules run again from it.
-  std::vector<Op> ops;
-  size_t mark = state_.undo_mark();
-  std::vector<std::string> keys;
-  for (const auto& [k, m] : state_.matches()) keys.push_back(k);
-  for (const auto& k : keys) state_.erase_match(k);
-  std::vector<std::pair<std::string, ObjectEntry>> objects(state_.objects().begin(), state_.objects().end());
-  for (auto& [f, e] : objects) {
-    if (e.base && e.user_owned) {
-      Json o = *e.base;
-      o["apiVersion"] = e.effective.is_null() ? Json(kind_named(e.key.kind)->api_version()) : e.effective["apiVersion"];
-      o["kind"] = e.key.kind;
-      o["metadata"]["name"] = e.key.name;
-      if (!e.key.ns.empty()) o["metadata"]["namespace"] = e.key.ns;
-      o["metadata"]["cluster"] = e.key.cluster;
-      if (!e.deleting.empty()) o["metadata"]["deletionTimestamp"] = e.deleting;
-      ops.push_back(Op::restore(o, false));
-    }
-  }
-  std::vector<std::pair<std::string, TupleEntry>> tuples(state_.tuples().begin(), state_.tuples().end());
-  for (auto& [f, t] : tuples) {
-    if (!t.base) continue;
-    auto [rel, args] = parse_tuple_fact(f);
-    ops.push_back(Op::add_tuple(rel, args));
-  }
-  // Start from an empty state so that derived objects are derived afresh,
-  // keeping the identities (uid, creation time) of those that stay.
-  std::unique_ptr<Engine> previous = std::make_unique<Engine>(program_, options_);
-  for (const auto& [f, e] : objects) previous->state_.put_object(f, e);
-  for (const auto& [f, e] : objects) state_.erase_object(f);
-  for (const auto& [f, t] : tuples) state_.put_tuple(f, TupleEntry{});
-  history_ = previous.get();
-  Result r = apply(ops);
-  history_ = nullptr;
-  if (!r.ok) state_.undo_to(mark);
-  return r;
-}
-
-// ---- Verification and provenance -------------------------------------------------
-
-namespace {
-
-Json normalized(Json o) {
-  if (o.is_null()) return o;
-  o["metadata"].erase("resourceVersion");
-  o["metadata"].erase("generation");
-  if (Json* c = o.contains("status") && o["status"].is_object() && o["status"].contains("conditions")
-                    ? &o["status"]["conditions"]
-                    : nullptr;
-      c && c->is_array())
-    for (auto& x : *c)
-      if (x.is_object()) x.erase("lastTransitionTime");
-  return o;
-}
-
-}  // namespace
-
-std::string Engine::verify() const {
-  Options opts = options_;
-  std::string when = now_.empty() ? options_.clock() : now_;
-  opts.clock = [when]() { return when; };
-  Engine fresh(program_, opts);
-  fresh.history_ = this;
-  fresh.rv_ = rv_;
-  // First what users own (objects and tuples), then what they wrote on
-  // derived objects, which exist only once the rules have run.
-  std::vector<Op> owned, overlays;
-  for (const auto& [fact, e] : state_.objects()) {
-    if (e.effective.is_null()) continue;
-    bool held = e.derived.empty() && !e.user_owned;  // lost its support; finalizers hold it
-    if (!(e.base && e.user_owned) && !held && !e.base) continue;
-    Json o = e.base ? *e.base : Json::object();
-    if (held) deep_merge(o, e.effective);
-    o["apiVersion"] = e.effective["apiVersion"];
-    o["kind"] = e.effective["kind"];
-    o["metadata"]["name"] = e.key.name;
-    if (!e.key.ns.empty()) o["metadata"]["namespace"] = e.key.ns;
-    o["metadata"]["cluster"] = e.key.cluster;
-    if (!e.deleting.empty()) o["metadata"]["deletionTimestamp"] = e.deleting;
-    bool overlay = !e.user_owned && !held;
-    (overlay ? overlays : owned).push_back(Op::restore(o, overlay));
-  }
-  for (const auto& [fact, t] : state_.tuples())
-    if (t.base) {
-      auto [rel, args] = parse_tuple_fact(fact);
-      owned.push_back(Op::add_tuple(rel, args));
-    }
-  for (const auto* ops : {&owned, &overlays}) {
-    Result r = fresh.apply(*ops);
-    if (!r.ok) return "recomputation failed: " + r.reason + ": " + r.message;
-  }
-  std::string out;
-  auto objects = [](const State& s) {
-    std::map<std::string, Json> m;
-    for (const auto& [f, e] : s.objects())
-      if (!e.effective.is_null()) m[f] = normalized(e.effective);
-    return m;
-  };
-  auto mine = objects(state_), theirs = objects(fresh.state_);
-  for (const auto& [f, o] : mine) {
-    auto it = theirs.find(f);
-    if (it == theirs.end()) out += "only in the incremental state: " + describe_fact(f) + "\n";
-    else if (it->second != o)
-      out += "differs: " + describe_fact(f) + "\n  incremental: " + o.dump() + "\n  recomputed:  " + it->second.dump() + "\n";
-  }
-  for (const auto& [f, o] : theirs)
-    if (!mine.count(f)) out += "missing from the incremental state: " + describe_fact(f) + "\n";
-  for (const auto& [f, t] : state_.tuples())
-    if (t.exists() && !fresh.state_.tuple(f)) out += "only in the incremental state: " + describe_fact(f) + "\n";
-  for (const auto& [f, t] : fresh.state_.tuples())
-    if (t.exists() && !state_.tuple(f)) out += "missing from the incremental state: " + describe_fact(f) + "\n";
-  return out;
-}
-
-std::string Engine::explain(const std::string& fact) const {
-  std::string out;
-  std::set<std::string> seen;
-  std::function<void(const std::string&, int)> walk = [&](const std::string& f, int depth) {
-    std::string pad(static_cast<size_t>(depth) * 2, ' ');
-    out += pad + describe_fact(f);
-    if (!seen.insert(f).second) {
-      out += " (see above)\n";
-      return;
-    }
-    std::vector<std::pair<std::string, std::string>> why;  // (what, match key)
-    if (is_object_fact(f)) {
-      const ObjectEntry* e = state_.object(f);
-      if (!e || e->effective.is_null()) {
-        out += ": does not exist\n";
-        return;
-      }
-      out += e->user_owned ? ": written by a user\n" : e->base ? ": with fields written by a user\n" : "\n";
-      for (const auto& [mk, part] : e->derived) why.emplace_back("derived", mk);
-      for (const auto& [mk, parts] : e->fields)
-        for (const auto& p : parts) why.emplace_back(std::string(p.add ? "adds to " : "sets ") + to_string(p.path), mk);
-    } else {
-      const TupleEntry* t = state_.tuple(f);
-      if (!t || !t->exists()) {
-        out += ": does not hold\n";
-        return;
-      }
-      out += t->base ? ": given by a user\n" : "\n";
-      for (const auto& mk : t->supports) why.emplace_back("derived", mk);
-    }
-    for (const auto& [what, mk] : why) {
-      const Match* m = state_.match(mk);
-      if (!m) continue;
-      const auto& r = *rules_[static_cast<size_t>(m->rule)].info->rule;
-      auto lc = r.name_span.file->position(r.name_span.begin);
-      out += pad + "  " + what + " by rule " + r.name + " (" + r.name_span.file->path + ":" + std::to_string(lc.line) +
-             ") from:\n";
-      for (const auto& p : m->positives) walk(p, depth + 2);
-    }
-  };
-  walk(fact, 0);
-  return out;
-}
-
-std::string Engine::explain_absent(const ObjectKey& key) const {
-  std::string out = key.to_string() + " does not exist.\n";
-  bool any = false;
-  for (const auto& rt : rules_) {
-    for (const auto& h : rt.info->rule->heads) {
-      if (h.kind != HeadKind::kDeriveObject || h.object_kind.name != key.kind) continue;
-      any = true;
-      Bindings b;
-      b.slots.resize(rt.info->vars.size());
-      size_t matches = 0;
-      try {
-        evaluator_->run(rt.plan->full, rt, b, nullptr, [&](Bindings&) {
-          ++matches;
-          return true;
-        });
-      } catch (const EvalError& e) {
-        out += "  rule " + rt.info->rule->name + ": evaluation error: " + e.what() + "\n";
-        continue;
-      }
-      if (matches > 0) {
-        out += "  rule " + rt.info->rule->name + " matches " + std::to_string(matches) +
-               " time(s), but none derives this name\n";
-        continue;
-      }
-      size_t step = evaluator_->deepest_step;
-      const auto& steps = rt.plan->full.steps;
-      std::string what = step < steps.size() ? steps[step].item->span.file->text.substr(
-                                                   steps[step].item->span.begin,
-                                                   steps[step].item->span.end - steps[step].item->span.begin)
-                                             : "its heads";
-      out += "  rule " + rt.info->rule->name + ": `" + what + "` found nothing\n";
-    }
-  }
-  if (!any) out += "  no rule derives a " + key.kind + "\n";
-  return out;
 }
 
 }  // namespace pmesh::engine

@@ -61,6 +61,14 @@ std::pair<std::string, std::vector<std::string>> parse_tuple_fact(const std::str
   return {parts[1], std::vector<std::string>(parts.begin() + 2, parts.end())};
 }
 
+std::string match_key(int rule, const std::vector<std::string>& positives) {
+  std::string k = std::to_string(rule);
+  for (const auto& p : positives) k += '\x1e' + p;
+  return k;
+}
+
+int rule_of_match(const std::string& key) { return std::stoi(key.substr(0, key.find('\x1e'))); }
+
 std::optional<ObjectKey> parse_object_ref(const std::string& kind, const std::string& ref) {
   size_t a = ref.find('/');
   if (a == std::string::npos || a == 0) return std::nullopt;

@@ -51,6 +51,11 @@ bool is_object_fact(const std::string& fact);
 ObjectKey parse_object_fact(const std::string& fact);
 std::pair<std::string, std::vector<std::string>> parse_tuple_fact(const std::string& fact);
 std::string describe_fact(const std::string& fact);  // for people
+// A match's key: the rule's index and its positive facts. rule_of_match
+// reads the index back.
+std::string match_key(int rule, const std::vector<std::string>& positives);
+int rule_of_match(const std::string& key);
+
 // "cluster/name" or "cluster/namespace/name", as tests and the CLI name objects.
 std::optional<ObjectKey> parse_object_ref(const std::string& kind, const std::string& ref);
 

@@ -1,0 +1,258 @@
+// The Engine methods that compose effective objects and apply users' writes.
+#include "engine/engine.h"
+
+#include <algorithm>
+
+#include "dsl/object_model.h"
+#include "engine/object_parts.h"
+#include "stdlib/builtins.h"
+
+namespace pmesh::engine {
+
+using dsl::BodyItemKind;
+using dsl::HeadKind;
+
+// ---- Effective objects ---------------------------------------------------------
+
+Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, const Json& prev) {
+  Json eff = e.base ? *e.base : Json::object();
+  std::string conflict;
+  std::string first_rule;
+  for (const auto& [mk, part] : e.derived) {
+    std::string before = conflict;
+    merge_checked(eff, part, "", &conflict);
+    int rule = rule_of_match(mk);
+    if (first_rule.empty()) first_rule = rules_[static_cast<size_t>(rule)].info->rule->name;
+    if (before.empty() && !conflict.empty())
+      throw TxnError{"Conflict",
+                     "rules derive " + e.key.to_string() + " with different values of " + conflict,
+                     {first_rule, rules_[static_cast<size_t>(rule)].info->rule->name}};
+  }
+  // Set fields: by path, the highest priority wins; `+=` adds every element.
+  std::map<JsonPath, std::vector<const FieldPart*>> by_path;
+  std::vector<const FieldPart*> adds;
+  for (const auto& [mk, parts] : e.fields)
+    for (const auto& p : parts) (p.add ? adds : by_path[p.path]).push_back(&p);
+  for (const auto& [path, parts] : by_path) {
+    const FieldPart* win = parts[0];
+    for (const auto* p : parts)
+      if (p->priority > win->priority) win = p;
+    for (const auto* p : parts)
+      if (p != win && p->priority == win->priority && p->value != win->value)
+        throw TxnError{"Conflict",
+                       "rules set " + to_string(path) + " of " + e.key.to_string() + " to different values",
+                       {rules_[static_cast<size_t>(win->rule)].info->rule->name,
+                        rules_[static_cast<size_t>(p->rule)].info->rule->name}};
+    set_at(eff, path, win->value);
+  }
+  std::sort(adds.begin(), adds.end(), [](const FieldPart* a, const FieldPart* b) {
+    return std::tie(a->path, a->value) < std::tie(b->path, b->value);
+  });
+  for (const auto* p : adds) add_at(eff, p->path, p->value);
+
+  const dsl::KindDecl* d = kind_named(e.key.kind);
+  eff["apiVersion"] = d->api_version();
+  eff["kind"] = d->name;
+  Json& md = eff["metadata"];
+  if (!md.is_object()) md = Json::object();
+  md["name"] = e.key.name;
+  if (!e.key.ns.empty()) md["namespace"] = e.key.ns;
+  md["cluster"] = e.key.cluster;
+  md["uid"] = e.uid;
+  md["creationTimestamp"] = e.created;
+  md["generation"] = e.generation;
+  if (e.resource_version) md["resourceVersion"] = std::to_string(e.resource_version);
+  for (const char* k : {"labels", "annotations"})
+    if (md.contains(k) && md[k].is_object() && md[k].empty()) md.erase(k);
+  for (const char* k : {"finalizers", "ownerReferences"})
+    if (md.contains(k) && md[k].is_array() && md[k].empty()) md.erase(k);
+  // Conditions keep their lastTransitionTime until their status changes.
+  if (Json* conds = eff.contains("status") && eff["status"].is_object() && eff["status"].contains("conditions")
+                        ? &eff["status"]["conditions"]
+                        : nullptr;
+      conds && conds->is_array()) {
+    const Json* old = find_fields(prev, {"status", "conditions"});
+    for (auto& c : *conds) {
+      if (!c.is_object() || c.contains("lastTransitionTime")) continue;
+      std::string t = now_;
+      if (old && old->is_array())
+        for (const auto& o : *old)
+          if (o.is_object() && o.value("type", Json()) == c.value("type", Json()) &&
+              o.value("status", Json()) == c.value("status", Json()) && o.contains("lastTransitionTime"))
+            t = o["lastTransitionTime"].get<std::string>();
+      c["lastTransitionTime"] = t;
+    }
+  }
+  return eff;
+}
+
+void Engine::recompute_object(const std::string& fact, ObjectEntry e) {
+  note_before(fact);
+  const ObjectEntry* cur = state_.object(fact);
+  Json prev = cur ? cur->effective : Json();
+  bool supported = (e.base && e.user_owned) || !e.derived.empty();
+  Json eff;
+  if (supported || !prev.is_null()) {
+    if (prev.is_null()) {
+      e.uid = make_uid(fact);
+      e.created = now_;
+      if (history_)
+        if (const ObjectEntry* h = history_->state_.object(fact)) e.created = h->created;
+    }
+    // generation: one more than committed when anything but metadata and status changed.
+    const Json& was = before_[fact];
+    Json draft = build_effective(fact, e, prev);
+    int64_t committed_gen = was.is_null() ? 0 : find_fields(was, {"metadata", "generation"})->get<int64_t>();
+    bool spec_changed = was.is_null() || without(was, {"metadata", "status"}) != without(draft, {"metadata", "status"});
+    int64_t gen = was.is_null() ? 1 : committed_gen + (spec_changed ? 1 : 0);
+    if (gen != e.generation) {
+      e.generation = gen;
+      draft["metadata"]["generation"] = gen;
+    }
+    eff = std::move(draft);
+    if (!supported && e.deleting.empty()) {
+      // A derived object that lost its support keeps its last derived fields
+      // while finalizers hold it.
+      Json frozen = e.base ? *e.base : Json::object();
+      if (cur)
+        for (const auto& [mk, part] : cur->derived) deep_merge(frozen, part);
+      e.base = std::move(frozen);
+      e.deleting = now_;
+      eff = build_effective(fact, e, prev);
+      eff["metadata"]["generation"] = e.generation;
+    }
+    if (!e.deleting.empty()) {
+      eff["metadata"]["deletionTimestamp"] = e.deleting;
+      if (finalizers_of(eff).empty() && (restoring_ || deferred_.count(fact))) {
+        deferred_.insert(fact);
+      } else if (finalizers_of(eff).empty()) {
+        // Gone: no finalizer holds it any more.
+        eff = nullptr;
+        e.base.reset();
+        e.user_owned = false;
+        e.deleting.clear();
+        e.uid.clear();
+        e.generation = 0;
+        e.resource_version = 0;
+      }
+    }
+  }
+  if (eff.is_null() && e.derived.empty() && e.fields.empty() && !e.base) {
+    if (cur) state_.erase_object(fact);
+  } else {
+    e.effective = eff;
+    state_.put_object(fact, std::move(e));
+  }
+  if (eff != prev) fact_changed(fact, prev, eff);
+  // A derived object removed while still supported (its finalizers let go
+  // of an old incarnation) comes back as a new object.
+  if (eff.is_null() && !prev.is_null()) {
+    const ObjectEntry* again = state_.object(fact);
+    if (again && !again->derived.empty()) recompute_object(fact, *again);
+  }
+}
+
+
+// ---- User operations -------------------------------------------------------------
+
+void Engine::user_op(const Op& op) {
+  auto owned_by = [&](const ObjectEntry& e, const JsonPath& path) {
+    for (const auto& [mk, parts] : e.fields)
+      for (const auto& p : parts)
+        if (p.path == path) return rules_[static_cast<size_t>(p.rule)].info->rule->name;
+    for (const auto& [mk, part] : e.derived) {
+      (void)part;
+      return rules_[static_cast<size_t>(rule_of_match(mk))].info->rule->name;
+    }
+    return std::string();
+  };
+  switch (op.type) {
+    case Op::Type::kCreate:
+    case Op::Type::kUpdate:
+    case Op::Type::kRestore: {
+      std::string error;
+      auto key = key_of(op.object, "", &error);
+      if (!key) throw TxnError{"Invalid", error, {}};
+      std::string fact = object_fact(*key);
+      ObjectEntry e = state_.object_copy(fact, *key);
+      e.decl = kind_named(key->kind);
+      bool exists = !e.effective.is_null();
+      if (op.type == Op::Type::kCreate && exists)
+        throw TxnError{"AlreadyExists", key->to_string() + " already exists", {}};
+      if (op.type == Op::Type::kUpdate && !exists) throw TxnError{"NotFound", key->to_string() + " not found", {}};
+      Json base = op.object;
+      base.erase("apiVersion");
+      base.erase("kind");
+      if (base.contains("metadata") && base["metadata"].is_object())
+        for (const char* k : {"uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp",
+                              "cluster", "managedFields", "selfLink", "name", "namespace"})
+          base["metadata"].erase(k);
+      // Fields a rule owns: the same value or nothing is fine, another value is refused.
+      std::vector<JsonPath> owned;
+      for (const auto& [mk, parts] : e.fields)
+        for (const auto& p : parts) owned.push_back(p.path);
+      for (const auto& [mk, part] : e.derived) {
+        JsonPath prefix;
+        leaf_paths(part, prefix, owned);
+      }
+      for (const auto& path : owned) {
+        const Json* mine = find_at(base, path);
+        if (!mine) continue;
+        const Json* theirs = find_at(e.effective, path);
+        bool add = false;
+        for (const auto& [mk, parts] : e.fields)
+          for (const auto& p : parts) add |= p.add && p.path == path;
+        if (!add && theirs && *mine != *theirs && op.type != Op::Type::kRestore)
+          throw TxnError{"Conflict",
+                         "field " + to_string(path) + " of " + key->to_string() + " is managed by rule " +
+                             owned_by(e, path) + "; it cannot be set to another value",
+                         {owned_by(e, path)}};
+        if (!add) remove_at(base, path);
+      }
+      e.base = std::move(base);
+      if (op.type == Op::Type::kCreate) e.user_owned = true;
+      if (op.type == Op::Type::kRestore) e.user_owned = !op.overlay;
+      if (op.type == Op::Type::kRestore) {
+        const Json* del = find_fields(op.object, {"metadata", "deletionTimestamp"});
+        if (del && del->is_string()) e.deleting = del->get<std::string>();
+      }
+      recompute_object(fact, std::move(e));
+      break;
+    }
+    case Op::Type::kDelete: {
+      std::string fact = object_fact(op.key);
+      const ObjectEntry* cur = state_.object(fact);
+      if (!cur || cur->effective.is_null()) throw TxnError{"NotFound", op.key.to_string() + " not found", {}};
+      ObjectEntry e = *cur;
+      if (!e.derived.empty()) {
+        std::string rule = owned_by(e, {});
+        throw TxnError{"Conflict",
+                       op.key.to_string() + " is derived by rule " + rule +
+                           "; it goes when what it is derived from goes",
+                       {rule}};
+      }
+      if (!finalizers_of(e.effective).empty()) {
+        if (e.deleting.empty()) e.deleting = now_;
+      } else {
+        e.base.reset();
+        e.user_owned = false;
+      }
+      recompute_object(fact, std::move(e));
+      break;
+    }
+    case Op::Type::kAddTuple:
+    case Op::Type::kRemoveTuple: {
+      std::string fact = tuple_fact(op.relation, op.args);
+      const TupleEntry* cur = state_.tuple(fact);
+      TupleEntry e = cur ? *cur : TupleEntry{};
+      bool existed = e.exists();
+      if (!tuple_before_.count(fact)) tuple_before_[fact] = existed;
+      e.base = op.type == Op::Type::kAddTuple;
+      state_.put_tuple(fact, e);
+      if (existed != e.exists()) tuple_changed(fact);
+      break;
+    }
+  }
+}
+
+}  // namespace pmesh::engine

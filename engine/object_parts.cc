@@ -1,0 +1,44 @@
+#include "engine/object_parts.h"
+
+namespace pmesh::engine {
+
+void merge_checked(Json& into, const Json& over, const std::string& path, std::string* conflict) {
+  if (!into.is_object() || !over.is_object()) {
+    if (!into.is_null() && into != over && conflict->empty()) *conflict = path;
+    into = over;
+    return;
+  }
+  for (const auto& [k, v] : over.items()) {
+    auto it = into.find(k);
+    if (it == into.end()) into[k] = v;
+    else merge_checked(*it, v, path.empty() ? k : path + "." + k, conflict);
+  }
+}
+
+const Json& finalizers_of(const Json& obj) {
+  static const Json kEmpty = Json::array();
+  const Json* f = find_fields(obj, {"metadata", "finalizers"});
+  return f && f->is_array() ? *f : kEmpty;
+}
+
+Json without(const Json& obj, std::initializer_list<const char*> keys) {
+  Json out = obj;
+  for (const char* k : keys) out.erase(k);
+  return out;
+}
+
+void leaf_paths(const Json& v, JsonPath& prefix, std::vector<JsonPath>& out) {
+  if (!v.is_object() || v.empty()) {
+    out.push_back(prefix);
+    return;
+  }
+  for (const auto& [k, x] : v.items()) {
+    PathElem e;
+    e.field = k;
+    prefix.push_back(e);
+    leaf_paths(x, prefix, out);
+    prefix.pop_back();
+  }
+}
+
+}  // namespace pmesh::engine

@@ -1,0 +1,220 @@
+// The Engine methods that recompute from scratch: verify() and rebuild(),
+// and provenance.
+#include "engine/engine.h"
+
+#include <algorithm>
+
+#include "dsl/object_model.h"
+#include "engine/object_parts.h"
+#include "stdlib/builtins.h"
+
+namespace pmesh::engine {
+
+using dsl::BodyItemKind;
+using dsl::HeadKind;
+
+#include <functional>
+std::string Engine::fingerprint() const {
+  std::string all;
+  for (const auto& m : program_->program->modules()) all += m->name + "\n" + m->file->text + "\n";
+  return find_builtin("sha1")->fn({all}).get<std::string>();
+}
+
+Result Engine::rebuild() {
+  // Forget every match and every derived part, keep what users own, and
+  // let the rules run again from it.
+  std::vector<Op> ops;
+  size_t mark = state_.undo_mark();
+  std::vector<std::string> keys;
+  for (const auto& [k, m] : state_.matches()) keys.push_back(k);
+  for (const auto& k : keys) state_.erase_match(k);
+  std::vector<std::pair<std::string, ObjectEntry>> objects(state_.objects().begin(), state_.objects().end());
+  for (auto& [f, e] : objects) {
+    if (e.base && e.user_owned) {
+      Json o = *e.base;
+      o["apiVersion"] = e.effective.is_null() ? Json(kind_named(e.key.kind)->api_version()) : e.effective["apiVersion"];
+      o["kind"] = e.key.kind;
+      o["metadata"]["name"] = e.key.name;
+      if (!e.key.ns.empty()) o["metadata"]["namespace"] = e.key.ns;
+      o["metadata"]["cluster"] = e.key.cluster;
+      if (!e.deleting.empty()) o["metadata"]["deletionTimestamp"] = e.deleting;
+      ops.push_back(Op::restore(o, false));
+    }
+  }
+  std::vector<std::pair<std::string, TupleEntry>> tuples(state_.tuples().begin(), state_.tuples().end());
+  for (auto& [f, t] : tuples) {
+    if (!t.base) continue;
+    auto [rel, args] = parse_tuple_fact(f);
+    ops.push_back(Op::add_tuple(rel, args));
+  }
+  // Start from an empty state so that derived objects are derived afresh,
+  // keeping the identities (uid, creation time) of those that stay.
+  std::unique_ptr<Engine> previous = std::make_unique<Engine>(program_, options_);
+  for (const auto& [f, e] : objects) previous->state_.put_object(f, e);
+  for (const auto& [f, e] : objects) state_.erase_object(f);
+  for (const auto& [f, t] : tuples) state_.put_tuple(f, TupleEntry{});
+  history_ = previous.get();
+  Result r = apply(ops);
+  history_ = nullptr;
+  if (!r.ok) state_.undo_to(mark);
+  return r;
+}
+
+// ---- Verification and provenance -------------------------------------------------
+
+namespace {
+
+Json normalized(Json o) {
+  if (o.is_null()) return o;
+  o["metadata"].erase("resourceVersion");
+  o["metadata"].erase("generation");
+  if (Json* c = o.contains("status") && o["status"].is_object() && o["status"].contains("conditions")
+                    ? &o["status"]["conditions"]
+                    : nullptr;
+      c && c->is_array())
+    for (auto& x : *c)
+      if (x.is_object()) x.erase("lastTransitionTime");
+  return o;
+}
+
+}  // namespace
+
+std::string Engine::verify() const {
+  Options opts = options_;
+  std::string when = now_.empty() ? options_.clock() : now_;
+  opts.clock = [when]() { return when; };
+  Engine fresh(program_, opts);
+  fresh.history_ = this;
+  fresh.rv_ = rv_;
+  // First what users own (objects and tuples), then what they wrote on
+  // derived objects, which exist only once the rules have run.
+  std::vector<Op> owned, overlays;
+  for (const auto& [fact, e] : state_.objects()) {
+    if (e.effective.is_null()) continue;
+    bool held = e.derived.empty() && !e.user_owned;  // lost its support; finalizers hold it
+    if (!(e.base && e.user_owned) && !held && !e.base) continue;
+    Json o = e.base ? *e.base : Json::object();
+    if (held) deep_merge(o, e.effective);
+    o["apiVersion"] = e.effective["apiVersion"];
+    o["kind"] = e.effective["kind"];
+    o["metadata"]["name"] = e.key.name;
+    if (!e.key.ns.empty()) o["metadata"]["namespace"] = e.key.ns;
+    o["metadata"]["cluster"] = e.key.cluster;
+    if (!e.deleting.empty()) o["metadata"]["deletionTimestamp"] = e.deleting;
+    bool overlay = !e.user_owned && !held;
+    (overlay ? overlays : owned).push_back(Op::restore(o, overlay));
+  }
+  for (const auto& [fact, t] : state_.tuples())
+    if (t.base) {
+      auto [rel, args] = parse_tuple_fact(fact);
+      owned.push_back(Op::add_tuple(rel, args));
+    }
+  for (const auto* ops : {&owned, &overlays}) {
+    Result r = fresh.apply(*ops);
+    if (!r.ok) return "recomputation failed: " + r.reason + ": " + r.message;
+  }
+  std::string out;
+  auto objects = [](const State& s) {
+    std::map<std::string, Json> m;
+    for (const auto& [f, e] : s.objects())
+      if (!e.effective.is_null()) m[f] = normalized(e.effective);
+    return m;
+  };
+  auto mine = objects(state_), theirs = objects(fresh.state_);
+  for (const auto& [f, o] : mine) {
+    auto it = theirs.find(f);
+    if (it == theirs.end()) out += "only in the incremental state: " + describe_fact(f) + "\n";
+    else if (it->second != o)
+      out += "differs: " + describe_fact(f) + "\n  incremental: " + o.dump() + "\n  recomputed:  " + it->second.dump() + "\n";
+  }
+  for (const auto& [f, o] : theirs)
+    if (!mine.count(f)) out += "missing from the incremental state: " + describe_fact(f) + "\n";
+  for (const auto& [f, t] : state_.tuples())
+    if (t.exists() && !fresh.state_.tuple(f)) out += "only in the incremental state: " + describe_fact(f) + "\n";
+  for (const auto& [f, t] : fresh.state_.tuples())
+    if (t.exists() && !state_.tuple(f)) out += "missing from the incremental state: " + describe_fact(f) + "\n";
+  return out;
+}
+
+std::string Engine::explain(const std::string& fact) const {
+  std::string out;
+  std::set<std::string> seen;
+  std::function<void(const std::string&, int)> walk = [&](const std::string& f, int depth) {
+    std::string pad(static_cast<size_t>(depth) * 2, ' ');
+    out += pad + describe_fact(f);
+    if (!seen.insert(f).second) {
+      out += " (see above)\n";
+      return;
+    }
+    std::vector<std::pair<std::string, std::string>> why;  // (what, match key)
+    if (is_object_fact(f)) {
+      const ObjectEntry* e = state_.object(f);
+      if (!e || e->effective.is_null()) {
+        out += ": does not exist\n";
+        return;
+      }
+      out += e->user_owned ? ": written by a user\n" : e->base ? ": with fields written by a user\n" : "\n";
+      for (const auto& [mk, part] : e->derived) why.emplace_back("derived", mk);
+      for (const auto& [mk, parts] : e->fields)
+        for (const auto& p : parts) why.emplace_back(std::string(p.add ? "adds to " : "sets ") + to_string(p.path), mk);
+    } else {
+      const TupleEntry* t = state_.tuple(f);
+      if (!t || !t->exists()) {
+        out += ": does not hold\n";
+        return;
+      }
+      out += t->base ? ": given by a user\n" : "\n";
+      for (const auto& mk : t->supports) why.emplace_back("derived", mk);
+    }
+    for (const auto& [what, mk] : why) {
+      const Match* m = state_.match(mk);
+      if (!m) continue;
+      const auto& r = *rules_[static_cast<size_t>(m->rule)].info->rule;
+      auto lc = r.name_span.file->position(r.name_span.begin);
+      out += pad + "  " + what + " by rule " + r.name + " (" + r.name_span.file->path + ":" + std::to_string(lc.line) +
+             ") from:\n";
+      for (const auto& p : m->positives) walk(p, depth + 2);
+    }
+  };
+  walk(fact, 0);
+  return out;
+}
+
+std::string Engine::explain_absent(const ObjectKey& key) const {
+  std::string out = key.to_string() + " does not exist.\n";
+  bool any = false;
+  for (const auto& rt : rules_) {
+    for (const auto& h : rt.info->rule->heads) {
+      if (h.kind != HeadKind::kDeriveObject || h.object_kind.name != key.kind) continue;
+      any = true;
+      Bindings b;
+      b.slots.resize(rt.info->vars.size());
+      size_t matches = 0;
+      try {
+        evaluator_->run(rt.plan->full, rt, b, nullptr, [&](Bindings&) {
+          ++matches;
+          return true;
+        });
+      } catch (const EvalError& e) {
+        out += "  rule " + rt.info->rule->name + ": evaluation error: " + e.what() + "\n";
+        continue;
+      }
+      if (matches > 0) {
+        out += "  rule " + rt.info->rule->name + " matches " + std::to_string(matches) +
+               " time(s), but none derives this name\n";
+        continue;
+      }
+      size_t step = evaluator_->deepest_step;
+      const auto& steps = rt.plan->full.steps;
+      std::string what = step < steps.size() ? steps[step].item->span.file->text.substr(
+                                                   steps[step].item->span.begin,
+                                                   steps[step].item->span.end - steps[step].item->span.begin)
+                                             : "its heads";
+      out += "  rule " + rt.info->rule->name + ": `" + what + "` found nothing\n";
+    }
+  }
+  if (!any) out += "  no rule derives a " + key.kind + "\n";
+  return out;
+}
+
+}  // namespace pmesh::engine

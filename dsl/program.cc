@@ -155,11 +155,12 @@ std::unique_ptr<Program> load_program(const std::vector<std::string>& paths, Dia
 
 std::unique_ptr<Program> load_embedded_program(DiagnosticSink& diags) {
   std::vector<std::pair<std::string, std::string>> texts;
-  for (const auto& e : embedded_stdlib()) {
-    std::string_view path(e.path);
-    if (path.ends_with(".rules") && path.find("/tests/") == std::string_view::npos)
-      texts.emplace_back(std::string("<embedded>/") + e.path, e.text);
-  }
+  for (const auto* files : {&embedded_stdlib(), &embedded_policies()})
+    for (const auto& e : *files) {
+      std::string_view path(e.path);
+      if (path.ends_with(".rules") && path.find("/tests/") == std::string_view::npos)
+        texts.emplace_back(std::string("<embedded>/") + e.path, e.text);
+    }
   return load_program_from_texts(texts, diags);
 }
 

@@ -56,8 +56,8 @@ class Program {
 // Errors (missing files, syntax errors, unknown imports) go to `diags`.
 std::unique_ptr<Program> load_program(const std::vector<std::string>& paths, DiagnosticSink& diags);
 
-// Loads the rules compiled into the binary: every stdlib module except the
-// stdlib's own tests. What `pmesh serve` and the engine commands run when no
+// Loads the rules compiled into the binary: the policies and every stdlib
+// module except the stdlib's own tests. What `pmesh serve` and the engine commands run when no
 // rules are named.
 std::unique_ptr<Program> load_embedded_program(DiagnosticSink& diags);
 

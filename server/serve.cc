@@ -14,6 +14,8 @@
 #include "engine/engine.h"
 #include "server/http_server.h"
 #include "server/krm_api.h"
+#include "engine/documents.h"
+#include "stdlib/embedded.h"
 
 namespace pmesh::server {
 
@@ -24,7 +26,7 @@ void log(const char* level, const std::string& msg) {
 }
 
 int usage(const std::string& msg) {
-  std::cerr << "pmesh serve: " << msg << "\nUsage: pmesh serve [--data-dir DIR] [--listen HOST:PORT] [--policies PATHS]... [--watch-history N]\n";
+  std::cerr << "pmesh serve: " << msg << "\nUsage: pmesh serve [--data-dir DIR] [--listen HOST:PORT] [--policies PATHS]... [--bootstrap PATHS]... [--watch-history N]\n";
   return 2;
 }
 
@@ -55,11 +57,41 @@ std::string kubeconfig(const std::string& base) {
   return out;
 }
 
+// On the first start (an empty data directory), creates what an
+// installation starts with, in one transaction.
+bool bootstrap(engine::Engine& engine, const std::vector<std::string>& paths) {
+  std::vector<engine::Document> docs;
+  std::string err;
+  bool ok = true;
+  if (paths.empty()) {
+    for (const auto& f : embedded_policies())
+      if (std::string_view(f.path).ends_with("bootstrap.yaml"))
+        ok = ok && engine::parse_documents(f.text, std::string("<embedded>/") + f.path, &docs, &err);
+  } else {
+    ok = engine::read_documents(paths, &docs, &err);
+  }
+  if (!ok) {
+    log("error", "bootstrap: " + err);
+    return false;
+  }
+  std::vector<engine::Op> ops;
+  for (const auto& d : docs) ops.push_back(engine::Op::create(d.object));
+  engine::Result r = engine.apply(ops);
+  if (!r.ok) {
+    log("error", "bootstrap: " + r.reason + ": " + r.message);
+    return false;
+  }
+  log("info", "bootstrapped " + std::to_string(docs.size()) + " objects (" + std::to_string(r.objects.size()) +
+                  " with what the rules derived)");
+  return true;
+}
+
 }  // namespace
 
 int serve_main(const std::vector<std::string>& args) {
   std::string data_dir = ".pmesh", listen = "127.0.0.1:6443";
   int64_t log_limit = 100000;
+  std::vector<std::string> bootstrap_paths;  // empty: policies/bootstrap.yaml, compiled in
   std::vector<std::string> policies;
   for (size_t i = 0; i < args.size(); ++i) {
     auto value = [&](std::string& out) {
@@ -80,6 +112,9 @@ int serve_main(const std::vector<std::string>& args) {
       } catch (...) {
         return usage("--watch-history takes a number");
       }
+    } else if (args[i] == "--bootstrap") {
+      if (!value(v)) return usage("--bootstrap needs a value");
+      bootstrap_paths.push_back(v);
     } else if (args[i] == "--policies") {
       if (!value(v)) return usage("--policies needs a value");
       policies.push_back(v);
@@ -116,6 +151,7 @@ int serve_main(const std::vector<std::string>& args) {
   engine.set_persistence(store.get());
   log("info", "loaded " + std::to_string(engine.state().objects().size()) + " objects at resource version " +
                   std::to_string(engine.resource_version()) + " from " + data_dir);
+  if (engine.resource_version() == 0 && !bootstrap(engine, bootstrap_paths)) return 1;
 
   const char* level = std::getenv("PMESH_LOG");
   bool debug = level && std::string(level) == "debug";

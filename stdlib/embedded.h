@@ -1,5 +1,5 @@
-// The stdlib's .rules files, compiled into the binary so that pmesh runs
-// from any folder. Generated at build time by cmake/embed.cmake.
+// The stdlib's and the policies' files, compiled into the binary so that
+// pmesh runs from any folder. Generated at build time by cmake/embed.cmake.
 //
 // Thread safety: immutable.
 #pragma once
@@ -14,5 +14,7 @@ struct EmbeddedFile {
 };
 
 const std::vector<EmbeddedFile>& embedded_stdlib();
+// policies/: Platform Mesh's rules and bootstrap objects (library pmesh_policies).
+const std::vector<EmbeddedFile>& embedded_policies();
 
 }  // namespace pmesh

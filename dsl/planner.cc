@@ -353,6 +353,12 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
       if (item->kind == BodyItemKind::kObject) {
         const VarInfo* q = var_of_pattern(item);
         if (!q) continue;
+        if (item->object.kind.dynamic()) {
+          // The kind is known only once `resource(g, r)`'s arguments are.
+          VarSet needs = expr_vars(info, *item->object.kind.group);
+          for (const VarInfo* v : expr_vars(info, *item->object.kind.resource)) needs.insert(v);
+          if (!subset(needs, bound)) continue;
+        }
         auto keys = object_keys(q, nullptr);
         if (item->object.optional) {
           // Only once everything its clauses read is bound.
@@ -396,7 +402,8 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
       std::string kind = q->decl ? q->decl->name : "*";
       if (item->object.optional) s.op = StepOp::kOptional;
       else s.op = s.keys.empty() ? StepOp::kScan : StepOp::kLookup;
-      if (!s.keys.empty() && !primary(q, s.keys)) {
+      // Run-time kinds have no secondary indexes: the keys filter a scan.
+      if (!s.keys.empty() && !primary(q, s.keys) && !item->object.kind.dynamic()) {
         IndexSpec spec{false, kind, {}};
         for (const auto& k : s.keys) spec.keys.push_back(k.key);
         std::sort(spec.keys.begin(), spec.keys.end());

@@ -158,6 +158,7 @@ bool DurableStore::load(Engine& engine, std::string* error) {
   }
   state.forget_undo();
   state.take_dirty();
+  engine.refresh_kinds();
   engine.set_resource_version(rv);
   fingerprint_ = engine.fingerprint();
   if (!fingerprint.empty() && fingerprint != fingerprint_) {

@@ -50,7 +50,7 @@ Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, cons
   });
   for (const auto* p : adds) add_at(eff, p->path, p->value);
 
-  const dsl::KindDecl* d = kind_named(e.key.kind);
+  const dsl::KindDecl* d = e.decl ? e.decl : decl_of(e.key);
   eff["apiVersion"] = d->api_version();
   eff["kind"] = d->name;
   Json& md = eff["metadata"];
@@ -175,7 +175,7 @@ void Engine::user_op(const Op& op) {
       if (!key) throw TxnError{"Invalid", error, {}};
       std::string fact = object_fact(*key);
       ObjectEntry e = state_.object_copy(fact, *key);
-      e.decl = kind_named(key->kind);
+      e.decl = decl_of(*key);
       bool exists = !e.effective.is_null();
       if (op.type == Op::Type::kCreate && exists)
         throw TxnError{"AlreadyExists", key->to_string() + " already exists", {}};

@@ -64,7 +64,7 @@ std::set<std::string> changed_sections(const Json& a, const Json& b) {
 
 }  // namespace
 Engine::Engine(std::shared_ptr<const dsl::CompiledProgram> program, Options options)
-    : program_(std::move(program)), options_(std::move(options)), state_(program_->indexes) {
+    : program_(std::move(program)), options_(std::move(options)), state_(program_->indexes), kinds_(*program_->program) {
   if (!options_.clock) options_.clock = wall_clock;
   rules_ = make_runtimes(*program_);
   for (const auto& rt : rules_) {
@@ -90,16 +90,6 @@ Engine::Engine(std::shared_ptr<const dsl::CompiledProgram> program, Options opti
                                            [this](const std::string& fact) { return committed(fact); });
 }
 
-const dsl::KindDecl* Engine::kind_named(const std::string& name) const {
-  auto it = program_->program->kinds().find(name);
-  return it == program_->program->kinds().end() ? nullptr : it->second;
-}
-
-const dsl::KindDecl* Engine::kind_for(const std::string& api_version, const std::string& kind) const {
-  const dsl::KindDecl* k = kind_named(kind);
-  return k && k->api_version() == api_version ? k : nullptr;
-}
-
 std::optional<ObjectKey> Engine::key_of(const Json& o, const std::string& default_cluster, std::string* error) const {
   auto str = [&](const Json* v) { return v && v->is_string() ? v->get<std::string>() : std::string(); };
   if (!o.is_object()) {
@@ -107,15 +97,16 @@ std::optional<ObjectKey> Engine::key_of(const Json& o, const std::string& defaul
     return std::nullopt;
   }
   std::string api = str(find_fields(o, {"apiVersion"})), kind = str(find_fields(o, {"kind"}));
-  const dsl::KindDecl* d = kind_for(api, kind);
-  if (!d) {
-    *error = kind.empty() ? "the object has no kind" : "unknown kind " + kind + " in " + (api.empty() ? "\"\"" : api);
-    return std::nullopt;
-  }
   ObjectKey k;
-  k.kind = d->name;
   k.cluster = str(find_fields(o, {"metadata", "cluster"}));
   if (k.cluster.empty()) k.cluster = default_cluster;
+  const dsl::KindDecl* d = kinds_.by_api(k.cluster, api, kind);
+  if (!d) {
+    *error = kind.empty() ? "the object has no kind" : "unknown kind " + kind + " in " + (api.empty() ? "\"\"" : api);
+    if (!kind.empty() && !k.cluster.empty()) *error += " (not served in " + k.cluster + ")";
+    return std::nullopt;
+  }
+  k.kind = d->key();
   k.ns = str(find_fields(o, {"metadata", "namespace"}));
   k.name = str(find_fields(o, {"metadata", "name"}));
   if (d->scope == dsl::Scope::kCluster && !k.ns.empty()) {
@@ -195,12 +186,23 @@ void Engine::fact_changed(const std::string& fact, const Json& before, const Jso
   if (object) {
     reader_key = parse_object_fact(fact).kind;
     sections = changed_sections(before, after);
+    if (Kinds::binds_kinds(reader_key)) {
+      // Objects of newly bound kinds may follow in this transaction.
+      kinds_.refresh(state_, true);
+      kinds_touched_ = true;
+    }
   } else {
     reader_key = "rel:" + parse_tuple_fact(fact).first;
   }
-  auto it = readers_.find(reader_key);
-  if (it == readers_.end()) return;
-  for (const Reader& r : it->second) {
+  std::vector<const Reader*> readers;
+  if (auto it = readers_.find(reader_key); it != readers_.end())
+    for (const Reader& r : it->second) readers.push_back(&r);
+  // `resource(g, r)` patterns see every object of a run-time kind.
+  if (object && reader_key.find('.') != std::string::npos)
+    if (auto it = readers_.find("*"); it != readers_.end())
+      for (const Reader& r : it->second) readers.push_back(&r);
+  for (const Reader* rp : readers) {
+    const Reader& r = *rp;
     if (object && !sections.count("*")) {
       bool hit = false;
       for (const auto& s : sections) hit |= r.sections.count(s) > 0;
@@ -265,7 +267,6 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
     Contribution c;
     switch (h.kind) {
       case HeadKind::kDeriveObject: {
-        const dsl::KindDecl* d = kind_named(h.object_kind.name);
         auto text = [&](const dsl::ExprPtr& e, const char* what) {
           if (!e) return std::string();
           Json v = evaluator_->eval(*e, rt, b);
@@ -273,7 +274,14 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
             throw EvalError(std::string("derive: `") + what + "` must be a non-empty string, not " + v.dump(), e->span);
           return v.get<std::string>();
         };
-        ObjectKey k{d->name, text(h.cluster, "in"), text(h.ns, "namespace"), text(h.name, "named")};
+        ObjectKey k{"", text(h.cluster, "in"), text(h.ns, "namespace"), text(h.name, "named")};
+        const dsl::KindDecl* d = kinds_.declared(h.object_kind.name);
+        if (h.object_kind.dynamic()) {
+          std::string key = evaluator_->kind_key(h.object_kind, rt, b);
+          d = kinds_.by_key(k.cluster, key);
+          if (!d) throw EvalError("derive: " + key + " is not served in " + k.cluster, h.object_kind.span);
+        }
+        k.kind = d->key();
         if (!find_builtin("is_dns1123_subdomain")->fn({k.name}).get<bool>())
           throw EvalError("derive: invalid name \"" + k.name + "\"", h.name->span);
         c.kind = Contribution::Kind::kObject;
@@ -354,7 +362,7 @@ void Engine::apply_contributions(int rule, const std::string& key, const std::ve
     changed_by_[t].insert(rule);
     if (is_object_fact(t)) {
       ObjectEntry e = state_.object_copy(t, parse_object_fact(t));
-      if (!e.decl) e.decl = kind_named(e.key.kind);
+      if (!e.decl) e.decl = decl_of(e.key);
       bool had_support = e.derived.count(key) > 0;
       e.derived.erase(key);
       e.fields.erase(key);
@@ -638,6 +646,8 @@ Result Engine::apply(const std::vector<Op>& ops, bool dry_run, const std::functi
     rv_ = r.resource_version;
     state_.forget_undo();
   }
+  if (kinds_touched_) kinds_.refresh(state_);
+  kinds_touched_ = false;
   state_.take_dirty();
   before_.clear();
   tuple_before_.clear();

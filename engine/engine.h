@@ -28,6 +28,7 @@
 
 #include "dsl/compiler.h"
 #include "engine/evaluator.h"
+#include "engine/kinds.h"
 #include "engine/state.h"
 
 namespace pmesh::engine {
@@ -118,8 +119,12 @@ class Engine {
   // rules; commits the difference.
   Result rebuild();
 
-  const dsl::KindDecl* kind_named(const std::string& name) const;
-  const dsl::KindDecl* kind_for(const std::string& api_version, const std::string& kind) const;
+  // The kinds every cluster serves and those bound into clusters.
+  const Kinds& kinds() const { return kinds_; }
+  // The kind of an object identity, or null when its cluster does not serve it.
+  const dsl::KindDecl* decl_of(const ObjectKey& key) const { return kinds_.by_key(key.cluster, key.kind); }
+  // Re-reads which clusters serve which run-time kinds (after loading a store).
+  void refresh_kinds() { kinds_.refresh(state_); }
   // The identity of an object written as JSON: its kind, `metadata.cluster`
   // (or `default_cluster`), namespace and name.
   std::optional<ObjectKey> key_of(const Json& object, const std::string& default_cluster, std::string* error) const;
@@ -180,6 +185,7 @@ class Engine {
   std::shared_ptr<const dsl::CompiledProgram> program_;
   Options options_;
   State state_;
+  Kinds kinds_;
   std::vector<RuleRuntime> rules_;
   std::map<std::string, std::vector<Reader>> readers_;  // kind name, or "rel:" + relation
   std::unique_ptr<Evaluator> evaluator_;
@@ -199,6 +205,7 @@ class Engine {
   // looked at again once the rules have run.
   bool restoring_ = false;
   std::set<std::string> deferred_;
+  bool kinds_touched_ = false;  // an object that binds kinds changed
   // For verify(): an engine that recomputes reads history and identities from another.
   const Engine* history_ = nullptr;
 };

@@ -340,11 +340,19 @@ bool Evaluator::bind_trigger(const dsl::Plan& plan, const RuleRuntime& rt, Bindi
   }
 }
 
+std::string Evaluator::kind_key(const dsl::KindRef& k, const RuleRuntime& rt, Bindings& b) const {
+  Json g = eval(*k.group, rt, b), r = eval(*k.resource, rt, b);
+  if (!g.is_string() || !r.is_string() || g.get<std::string>().empty() || r.get<std::string>().empty())
+    throw EvalError("resource(group, resource) needs two non-empty strings, not " + g.dump() + " and " + r.dump(),
+                    k.span);
+  return r.get<std::string>() + "." + g.get<std::string>();
+}
+
 bool Evaluator::object_ok(const dsl::Step& s, const RuleRuntime& rt, Bindings& b, const ObjectEntry& e,
                           const std::vector<Json>& keys) const {
   for (size_t i = 0; i < s.keys.size(); ++i)
     if (value_at(e.effective, s.keys[i].key) != keys[i]) return false;
-  if (s.item->object.kind.dynamic()) return true;
+  if (s.item->object.kind.dynamic()) return e.key.kind == kind_key(s.item->object.kind, rt, b);
   return e.key.kind == s.item->object.kind.name;
 }
 
@@ -432,8 +440,8 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
         // An optional pattern binds the first match only.
         return go && s.op != StepOp::kOptional;
       };
-      if (s.item->object.kind.dynamic()) throw EvalError("run-time kinds are not evaluated yet", s.item->span);
-      const std::string& kind = s.item->object.kind.name;
+      const std::string kind = s.item->object.kind.dynamic() ? kind_key(s.item->object.kind, rt, b)
+                                                             : s.item->object.kind.name;
       if (const std::string* f = fixed_fact(fixed, s.item)) {
         if (const ObjectEntry* e = state_.object(*f); e && !e->effective.is_null()) visit(*e);
       } else if (s.index >= 0) {

@@ -79,6 +79,10 @@ class Evaluator {
   bool bind_trigger(const dsl::Plan& plan, const RuleRuntime& rt, Bindings& b, const std::string& fact,
                     const Json* object) const;
 
+  // The identity (`plural.group`) of the run-time kind `resource(g, r)` names.
+  // REQUIRES: `k.dynamic()`, and what `g` and `r` read is bound.
+  std::string kind_key(const dsl::KindRef& k, const RuleRuntime& rt, Bindings& b) const;
+
   // How deep the last run got: the index of the first step no candidate
   // passed, for explaining why something is absent.
   mutable size_t deepest_step = 0;

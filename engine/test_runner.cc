@@ -48,14 +48,27 @@ class TestRun {
   }
 
  private:
+  // The kind a step names, in the cluster of its object.
+  const dsl::KindDecl* decl_for(const dsl::TestStep& s) {
+    auto ref = parse_object_ref(s.kind_name, s.ref);
+    const dsl::KindDecl* d = ref ? engine_.kinds().by_name(ref->cluster, s.kind_name) : nullptr;
+    if (!d && ref && !ops_.empty()) {
+      // A run-time kind that the `given` steps before it bind: they go first.
+      commit("the steps before");
+      d = engine_.kinds().by_name(ref->cluster, s.kind_name);
+    }
+    if (!d) throw Failure{"kind " + s.kind_name + " is neither declared nor served in " + (ref ? ref->cluster : s.ref)};
+    return d;
+  }
+
   ObjectKey key_for(const dsl::TestStep& s) {
     // The parser has checked the reference's form.
-    return *parse_object_ref(engine_.kind_named(s.kind_name)->name, s.ref);
+    return *parse_object_ref(decl_for(s)->key(), s.ref);
   }
 
   Json object_for(const dsl::TestStep& s) {
     ObjectKey k = key_for(s);
-    const dsl::KindDecl* d = engine_.kind_named(s.kind_name);
+    const dsl::KindDecl* d = decl_for(s);
     Json o = s.data ? data_to_json(*s.data) : Json::object();
     o["apiVersion"] = d->api_version();
     o["kind"] = d->name;

@@ -32,8 +32,9 @@ Result Engine::rebuild() {
   for (auto& [f, e] : objects) {
     if (e.base && e.user_owned) {
       Json o = *e.base;
-      o["apiVersion"] = e.effective.is_null() ? Json(kind_named(e.key.kind)->api_version()) : e.effective["apiVersion"];
-      o["kind"] = e.key.kind;
+      const dsl::KindDecl* d = e.decl ? e.decl : decl_of(e.key);
+      o["apiVersion"] = d->api_version();
+      o["kind"] = d->name;
       o["metadata"]["name"] = e.key.name;
       if (!e.key.ns.empty()) o["metadata"]["namespace"] = e.key.ns;
       o["metadata"]["cluster"] = e.key.cluster;
@@ -85,6 +86,7 @@ std::string Engine::verify() const {
   opts.clock = [when]() { return when; };
   Engine fresh(program_, opts);
   fresh.history_ = this;
+  fresh.kinds_ = kinds_;
   fresh.rv_ = rv_;
   // First what users own (objects and tuples), then what they wrote on
   // derived objects, which exist only once the rules have run.

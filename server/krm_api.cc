@@ -106,7 +106,7 @@ struct KrmApi::Target {
   const dsl::KindDecl* kind = nullptr;
   RequestInfo info;
   std::string resource_group() const { return kind->group.empty() ? kind->plural : kind->plural + "." + kind->group; }
-  engine::ObjectKey key() const { return {kind->name, info.cluster, info.ns, info.name}; }
+  engine::ObjectKey key() const { return {kind->key(), info.cluster, info.ns, info.name}; }
   json details() const { return {{"name", info.name}, {"group", kind->group}, {"kind", kind->plural}}; }
   HttpResponse not_found() const {
     return status(404, "NotFound", resource_group() + " \"" + info.name + "\" not found", details());
@@ -137,12 +137,6 @@ KrmApi::KrmApi(engine::Engine& engine, engine::DurableStore* store, boost::asio:
 
 KrmApi::~KrmApi() { close_watches(); }
 
-std::vector<const dsl::KindDecl*> KrmApi::kinds() const {
-  std::vector<const dsl::KindDecl*> out;
-  for (const auto& [name, k] : engine_.program().program->kinds()) out.push_back(k);
-  return out;
-}
-
 bool KrmApi::cluster_exists(const std::string& cluster) const {
   if (cluster == "root" || cluster == "*") return true;
   size_t colon = cluster.rfind(':');
@@ -156,7 +150,8 @@ json KrmApi::present(const json& object) const {
   std::string cluster = md.value("cluster", "");
   md.erase("cluster");
   md["annotations"]["kcp.io/cluster"] = cluster;
-  engine::ObjectKey key{o.value("kind", ""), cluster, md.value("namespace", ""), md.value("name", "")};
+  const dsl::KindDecl* d = engine_.kinds().by_api(cluster, o.value("apiVersion", ""), o.value("kind", ""));
+  engine::ObjectKey key{d ? d->key() : o.value("kind", ""), cluster, md.value("namespace", ""), md.value("name", "")};
   json managed = json::array();
   for (const auto& rule : engine_.owners(key))
     managed.push_back({{"manager", "pmesh-rule:" + rule},
@@ -175,7 +170,7 @@ std::optional<HttpResponse> KrmApi::handle(const HttpRequest& req, const std::sh
   if (info->kind == RequestInfo::Kind::kHealth) return HttpResponse{200, "text/plain", "ok"};
   if (!cluster_exists(info->cluster))
     return status(404, "NotFound", "logical cluster \"" + info->cluster + "\" not found");
-  auto ks = kinds();
+  auto ks = engine_.kinds().in_cluster(info->cluster);
   switch (info->kind) {
     case RequestInfo::Kind::kHealth:
     case RequestInfo::Kind::kRoot: {
@@ -287,7 +282,7 @@ HttpResponse KrmApi::list(const HttpRequest& req, const Target& t) {
   bool more = false;
   const std::string* cluster = t.info.cluster == "*" ? nullptr : &t.info.cluster;
   const std::string* ns = cluster && !t.info.ns.empty() ? &t.info.ns : nullptr;
-  std::string prefix = engine::object_prefix(t.kind->name, cluster, ns);
+  std::string prefix = engine::object_prefix(t.kind->key(), cluster, ns);
   engine_.state().scan_objects(prefix, [&](const engine::ObjectEntry& e) {
     std::string fact = engine::object_fact(e.key);
     if (!start_after.empty() && fact <= start_after) return true;
@@ -316,7 +311,7 @@ std::optional<HttpResponse> KrmApi::watch(const HttpRequest& req, const Target& 
   auto fields = Selector::parse_fields(field_text, &err);
   if (!fields) return status(400, "BadRequest", err);
   w->cluster = t.info.cluster;
-  w->kind = t.kind->name;
+  w->kind = t.kind->key();
   w->ns = t.info.ns;
   w->labels = *labels;
   w->fields = *fields;
@@ -339,7 +334,7 @@ std::optional<HttpResponse> KrmApi::watch(const HttpRequest& req, const Target& 
     // Synthetic ADDED events for what exists, then changes.
     const std::string* cluster = t.info.cluster == "*" ? nullptr : &t.info.cluster;
     const std::string* ns = cluster && !t.info.ns.empty() ? &t.info.ns : nullptr;
-    engine_.state().scan_objects(engine::object_prefix(t.kind->name, cluster, ns), [&](const engine::ObjectEntry& e) {
+    engine_.state().scan_objects(engine::object_prefix(t.kind->key(), cluster, ns), [&](const engine::ObjectEntry& e) {
       if (w->wants(e.effective)) initial.push_back(event("ADDED", e.effective));
       return true;
     });
@@ -355,7 +350,7 @@ std::optional<HttpResponse> KrmApi::watch(const HttpRequest& req, const Target& 
     }
     store_->scan_log(from, [&](int64_t, const json& ev) {
       const json& obj = ev["object"];
-      if (obj.value("kind", "") == t.kind->name && w->wants(obj)) initial.push_back(event(ev["type"].get<std::string>().c_str(), obj));
+      if (obj.value("kind", "") == t.kind->name && obj.value("apiVersion", "") == t.kind->api_version() && w->wants(obj)) initial.push_back(event(ev["type"].get<std::string>().c_str(), obj));
       return true;
     });
   }

@@ -57,7 +57,6 @@ class KrmApi {
   bool cluster_exists(const std::string& cluster) const;
   nlohmann::json present(const nlohmann::json& object) const;
   void publish(const engine::Result& r);
-  std::vector<const dsl::KindDecl*> kinds() const;
 
   engine::Engine& engine_;
   engine::DurableStore* store_;

@@ -1,0 +1,75 @@
+// The kinds objects can have, per logical cluster: the kinds declared in the
+// rules, which every cluster serves, and the kinds bound into a cluster at
+// run time from APIResourceSchemas.
+//
+// A cluster serves a run-time kind when
+//   - an APIBinding in it lists the resource in `status.boundResources`
+//     (`schema.name` is an APIResourceSchema in the cluster named by
+//     `status.apiExportClusterName`), or
+//   - a PublishedResource in it names an APIResourceSchema of the same
+//     cluster in `status.resourceSchemaName` (the provider's copies live
+//     there, as they would in the api-syncagent's service cluster).
+// The policies decide when those status fields are set; this registry only
+// reads them. Run-time kinds are identified by `plural.group`
+// (KindDecl::key()).
+//
+// Declarations are never freed: objects and plans keep pointers to them
+// after a binding goes away.
+//
+// Thread safety: not synchronized; owned and used by one Engine.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dsl/program.h"
+#include "engine/json_path.h"
+
+namespace pmesh::engine {
+
+class State;
+
+class Kinds {
+ public:
+  explicit Kinds(const dsl::Program& program);
+
+  // The kind with this identity (a declared name or `plural.group`) in
+  // `cluster`, or null.
+  const dsl::KindDecl* by_key(const std::string& cluster, const std::string& key) const;
+  // The kind of an object written as {apiVersion, kind} in `cluster`, or null.
+  const dsl::KindDecl* by_api(const std::string& cluster, const std::string& api_version,
+                              const std::string& kind) const;
+  // The kind served at /apis/group/version/resource in `cluster` ("*": in any).
+  const dsl::KindDecl* by_resource(const std::string& cluster, const std::string& group,
+                                   const std::string& version, const std::string& resource) const;
+  // Every kind `cluster` serves ("*": the declared ones and every bound one).
+  std::vector<const dsl::KindDecl*> in_cluster(const std::string& cluster) const;
+  // The kind named `name` (Workspace, Database) in `cluster`: a declared one
+  // first.
+  const dsl::KindDecl* by_name(const std::string& cluster, const std::string& name) const;
+  const dsl::KindDecl* declared(const std::string& name) const;
+
+  // Recomputes the run-time kinds from the objects in `state`. With
+  // `additive`, kinds are only added (in the middle of a transaction, when
+  // the objects that bind them may not all be there yet).
+  void refresh(const State& state, bool additive = false);
+  // Whether objects of this kind can change what clusters serve.
+  static bool binds_kinds(const std::string& kind_key);
+
+ private:
+  const dsl::KindDecl* intern(dsl::KindDecl decl);
+
+  const dsl::Program* program_;
+  std::map<std::string, std::map<std::string, const dsl::KindDecl*>> bound_;  // cluster -> key -> kind
+  // Shared by copies (an engine that verifies another starts from its kinds).
+  std::shared_ptr<std::deque<std::unique_ptr<dsl::KindDecl>>> arena_;
+};
+
+// The kind an APIResourceSchema defines, or nothing when it is incomplete.
+std::optional<dsl::KindDecl> kind_from_schema(const Json& schema);
+
+}  // namespace pmesh::engine

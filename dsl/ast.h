@@ -187,6 +187,10 @@ struct KindDecl {
   // Bound into a logical cluster at run time from an APIResourceSchema,
   // rather than declared in the rules.
   bool runtime = false;
+  // Fields outside status that rules may set on objects they do not derive,
+  // as system controllers do (kcp's scheduler sets a Workspace's
+  // spec.cluster). Each is a node of its own in the dependency graph.
+  std::vector<std::string> system_fields;
   std::string api_version() const { return group.empty() ? version : group + "/" + version; }
   // The kind's name in object identities (ObjectKey::kind): the declared
   // name, or `plural.group` for a run-time kind, which cannot collide with

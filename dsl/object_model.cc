@@ -42,11 +42,45 @@ std::string section_of(const std::vector<std::string>& path) {
   return path[0];
 }
 
+namespace {
+
+std::string dotted(const std::vector<std::string>& path) {
+  std::string s;
+  for (const auto& p : path) s += (s.empty() ? "" : ".") + p;
+  return s;
+}
+
+bool at_or_below(const std::string& path, const std::string& field) {
+  return path == field || (path.size() > field.size() && path.compare(0, field.size(), field) == 0 &&
+                           path[field.size()] == '.');
+}
+
+}  // namespace
+
+std::string section_of(const KindDecl* kind, const std::vector<std::string>& path) {
+  if (kind) {
+    std::string p = dotted(path);
+    for (const auto& f : kind->system_fields)
+      if (at_or_below(p, f)) return f;
+  }
+  return section_of(path);
+}
+
+std::vector<std::string> system_fields_under(const KindDecl* kind, const std::vector<std::string>& path) {
+  std::vector<std::string> out;
+  if (!kind) return out;
+  std::string p = dotted(path);
+  for (const auto& f : kind->system_fields)
+    if (at_or_below(f, p) && f != p) out.push_back(f);
+  return out;
+}
+
 std::vector<std::string> all_sections(const KindDecl* kind) {
   std::vector<std::string> out = {"metadata"};
   for (const auto& p : kMetadataParts) out.push_back("metadata." + p);
   if (kind) {
     out.insert(out.end(), kind->sections.begin(), kind->sections.end());
+    out.insert(out.end(), kind->system_fields.begin(), kind->system_fields.end());
   } else {
     out.push_back("spec");
     out.push_back("status");

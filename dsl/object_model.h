@@ -34,6 +34,12 @@ std::optional<std::vector<std::string>> canonical_path(const KindDecl* kind,
 // The section a canonical path lies in. REQUIRES: `path` is canonical and
 // not empty.
 std::string section_of(const std::vector<std::string>& path);
+// The same, where a path at or below one of `kind`'s system fields is in
+// that field's own node ("spec.cluster").
+std::string section_of(const KindDecl* kind, const std::vector<std::string>& path);
+// The system fields of `kind` at or below `path` (reading `ws.spec` reads
+// `spec.cluster` too).
+std::vector<std::string> system_fields_under(const KindDecl* kind, const std::vector<std::string>& path);
 
 // Every section of an object of `kind` (all metadata parts and the declared
 // sections); for a run-time kind, metadata parts plus spec and status.

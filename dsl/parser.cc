@@ -574,6 +574,8 @@ class Builder {
             else diags_.error(a->span, "unknown subresource `" + a->text + "`; known: status");
           }
         }
+      } else if (key == "systemFields") {
+        if (want(ExprKind::kList, "a list of dotted paths")) k.system_fields = string_list(v);
       } else if (key == "listKeys") {
         if (v.kind != ExprKind::kObject) diags_.error(v.span, "`listKeys` takes an object { path: keyField }");
         else
@@ -582,7 +584,7 @@ class Builder {
         diags_.error(span_of_key(*data, i),
                      "unknown kind attribute `" + key +
                          "`; known: group, version, plural, singular, shortNames, categories, "
-                         "scope, sections, subresources, listKeys");
+                         "scope, sections, subresources, listKeys, systemFields");
       }
     }
     if (k.version.empty()) diags_.error(k.span, "kind " + k.name + " needs a `version`");

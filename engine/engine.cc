@@ -184,8 +184,14 @@ void Engine::fact_changed(const std::string& fact, const Json& before, const Jso
   std::string reader_key;
   std::set<std::string> sections;
   if (object) {
-    reader_key = parse_object_fact(fact).kind;
+    ObjectKey key = parse_object_fact(fact);
+    reader_key = key.kind;
     sections = changed_sections(before, after);
+    if (const dsl::KindDecl* d = decl_of(key))
+      for (const auto& f : d->system_fields)
+        if (value_at(before, f) != value_at(after, f)) sections.insert(f);
+    if (key.kind == "LogicalCluster" && key.name == "cluster" && after.is_null() && !before.is_null())
+      doomed_clusters_.insert(key.cluster);
     if (Kinds::binds_kinds(reader_key)) {
       // Objects of newly bound kinds may follow in this transaction.
       kinds_.refresh(state_, true);
@@ -465,11 +471,31 @@ void Engine::run_to_fixpoint() {
       rederive(suspect);
       continue;
     }
+    if (!have_pending && !doomed_clusters_.empty()) {
+      std::string cluster = *doomed_clusters_.begin();
+      doomed_clusters_.erase(doomed_clusters_.begin());
+      delete_cluster_contents(cluster);
+      continue;
+    }
     if (!have_pending) break;
     Pending p = *pending_.begin();
     pending_.erase(pending_.begin());
     evaluate(p.rule, p.positives);
   }
+}
+
+// As kcp does when a logical cluster goes: every object users made in it is
+// deleted (through finalizers, like any delete). Derived objects go when
+// their support does; the rules that derive into a cluster read whether it
+// still exists.
+void Engine::delete_cluster_contents(const std::string& cluster) {
+  std::vector<ObjectKey> doomed;
+  for (const dsl::KindDecl* d : kinds_.in_cluster(cluster))
+    state_.scan_objects(object_prefix(d->key(), &cluster), [&](const ObjectEntry& e) {
+      if (e.user_owned && e.derived.empty() && e.deleting.empty()) doomed.push_back(e.key);
+      return true;
+    });
+  for (const auto& k : doomed) user_op(Op::remove(k));
 }
 
 // Delete-and-rederive over the support graph of one recursive stratum:
@@ -603,6 +629,7 @@ Result Engine::apply(const std::vector<Op>& ops, bool dry_run, const std::functi
   evaluations_.clear();
   suspects_.clear();
   warnings_.clear();
+  doomed_clusters_.clear();
   Result r;
   try {
     for (const auto& op : ops) {

@@ -176,6 +176,7 @@ class Engine {
   void rederive(int stratum);
   JsonPath resolve_path(const dsl::KindDecl* decl, const dsl::Path& path, const RuleRuntime& rt, Bindings& b,
                         bool set_head);
+  void delete_cluster_contents(const std::string& cluster);
   void note_before(const std::string& fact);
   void lost_support(const std::string& fact);
   Result collect_changes();
@@ -206,6 +207,9 @@ class Engine {
   bool restoring_ = false;
   std::set<std::string> deferred_;
   bool kinds_touched_ = false;  // an object that binds kinds changed
+  // Logical clusters whose LogicalCluster went: their objects are deleted
+  // once the rules are at rest.
+  std::set<std::string> doomed_clusters_;
   // For verify(): an engine that recomputes reads history and identities from another.
   const Engine* history_ = nullptr;
 };

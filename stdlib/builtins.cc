@@ -324,6 +324,13 @@ Json b_intersect(const Args& a) {
     if (std::find(other.begin(), other.end(), x) != other.end()) out.push_back(x);
   return out;
 }
+Json b_difference(const Args& a) {
+  const Json& other = list(a, 1, "difference");
+  Json out = Json::array();
+  for (const auto& x : list(a, 0, "difference"))
+    if (std::find(other.begin(), other.end(), x) == other.end()) out.push_back(x);
+  return out;
+}
 Json b_type(const Args& a) { return std::string(a[0].type_name()); }
 
 // Keep sorted by name: find_builtin searches by bisection.
@@ -335,6 +342,7 @@ const std::vector<Builtin> kBuiltins = {
     {"concat", 1, 8, "concat(list, ...) -> list", "The lists joined in order.", b_concat},
     {"contains", 2, 2, "contains(s|list|object, x) -> bool", "Substring, element or key membership.", b_contains},
     {"depth", 1, 1, "depth(path) -> int", "How far below root a workspace path is: depth(\"root\") is 0.", b_depth},
+    {"difference", 2, 2, "difference(a, b) -> list", "The elements of `a` that are not in `b`, in `a`'s order.", b_difference},
     {"ends_with", 2, 2, "ends_with(s, suffix) -> bool", "Whether `s` ends with `suffix`.", b_ends_with},
     {"find", 3, 3, "find(list, field, value) -> object", "The first object in `list` whose `field` equals `value`, or null.", b_find},
     {"flatten", 1, 1, "flatten(list) -> list", "One level of nested lists spliced into the list.", b_flatten},

@@ -91,7 +91,8 @@ void AccessAnalysis::read(const VarInfo& v, const std::vector<std::string>& segs
       for (const auto& s : all_sections(v.decl))
         if (s.rfind("metadata", 0) == 0) sections.push_back(s);
     } else {
-      sections.push_back(section_of(*path));
+      sections.push_back(section_of(v.decl, *path));
+      for (const auto& f : system_fields_under(v.decl, *path)) sections.push_back(f);
     }
   }
   if (old) return;
@@ -203,7 +204,7 @@ void AccessAnalysis::head(const Head& h) {
             diags_.error(f.path[0].span, d->name + " has no section `" + path[0] + "`", {sections_note(*d)});
           continue;
         }
-        info_->writes.push_back({{kind, section_of(path)}, false, f.span});
+        info_->writes.push_back({{kind, section_of(d, path)}, false, f.span});
         info_->field_writes.push_back({kind, path, false, true, f.span});
         for (const auto& s : f.path)
           if (s.key) expr(*s.key, false, false, nullptr);
@@ -226,14 +227,15 @@ void AccessAnalysis::head(const Head& h) {
         } else if (!path) {
           diags_.error(h.path[0].span, v.decl->name + " has no section `" + literal_path(h.path)[0] + "`",
                        {sections_note(*v.decl)});
-        } else if (!writable_by_non_owner(section_of(*path))) {
+        } else if (!writable_by_non_owner(section_of(v.decl, *path)) &&
+                   !(v.decl && section_of(v.decl, *path) != section_of(*path))) {
           diags_.error(h.path[0].span,
                        "rule `" + rule + "` sets `" + join(*path, ".") + "` of `" + v.name + "`, " +
                            with_article(v.decl ? v.decl->name : std::string("object")) + " it does not own",
-                       {"a rule owns the objects it derives; of other objects it may set status and "
-                        "metadata.labels, annotations, finalizers and ownerReferences"});
+                       {"a rule owns the objects it derives; of other objects it may set status, "
+                        "metadata.labels, annotations, finalizers and ownerReferences, and the kind's systemFields"});
         } else {
-          info_->writes.push_back({{kind, section_of(*path)}, false, h.span});
+          info_->writes.push_back({{kind, section_of(v.decl, *path)}, false, h.span});
           info_->field_writes.push_back({kind, *path, h.op == SetOp::kAdd, false, h.span});
         }
       }

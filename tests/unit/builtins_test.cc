@@ -61,6 +61,7 @@ TEST_CASE("lists and objects") {
   CHECK(call("select", {conds, "status", "True"}).size() == 1);
   CHECK(call("pluck", {conds, "type"}) == Json({"A", "B"}));
   CHECK(call("intersect", {Json({"A", "C"}), Json({"B", "A"})}) == Json({"A"}));
+  CHECK(call("difference", {Json({"A", "C", "B"}), Json({"B", "A"})}) == Json({"C"}));
   CHECK(call("unique", {Json({1, 2, 1})}) == Json({1, 2}));
   CHECK(call("sort", {Json({3, 1, 2})}) == Json({1, 2, 3}));
   CHECK(call("merge", {Json({{"a", 1}}), Json({{"a", 2}, {"b", 3}})}) == Json({{"a", 2}, {"b", 3}}));

@@ -126,7 +126,9 @@ struct FieldInit {
   ExprPtr value;
 };
 
-enum class HeadKind { kDeriveObject, kDeriveTuple, kSet };
+// kRefuse: `refuse "message"` turns a transaction that makes the body hold
+// into an error, as an admission webhook would.
+enum class HeadKind { kDeriveObject, kDeriveTuple, kSet, kRefuse };
 enum class SetOp { kAssign, kAdd };  // `=`; `+=` adds an element to a set-like list
 
 struct Head {
@@ -138,7 +140,7 @@ struct Head {
   std::vector<FieldInit> fields;
   // kDeriveTuple
   TuplePattern tuple;
-  // kSet
+  // kSet (and kRefuse: `value` is the message)
   std::string target;
   Span target_span;
   Path path;

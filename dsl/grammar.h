@@ -50,6 +50,7 @@ PMESH_KW(let);
 PMESH_KW(where);
 PMESH_KW(derive);
 PMESH_KW(set);
+PMESH_KW(refuse);
 PMESH_KW(in);
 PMESH_KW(named);
 PMESH_KW(namespace);
@@ -72,7 +73,7 @@ PMESH_KW(expect);
 struct top_keyword
     : sor<kw_module, kw_import, kw_kind, kw_rule, kw_relation, kw_fn, kw_test> {};
 struct keyword
-    : sor<top_keyword, kw_for, kw_opt, kw_not, kw_let, kw_where, kw_derive, kw_set, kw_in,
+    : sor<top_keyword, kw_for, kw_opt, kw_not, kw_let, kw_where, kw_derive, kw_set, kw_refuse, kw_in,
           kw_named, kw_namespace, kw_labels, kw_priority, kw_and, kw_or, kw_true, kw_false,
           kw_null, kw_count, kw_any, kw_all, kw_collect, kw_given, kw_when, kw_expect> {};
 
@@ -205,7 +206,8 @@ struct set_op : sor<TAO_PEGTL_STRING("+="), seq<one<'='>, not_at<one<'='>>>> {};
 struct set_path : plus<path_seg> {};
 struct set_assign : seq<set_op, sep> {};
 struct set_item : seq<kw_set, sep, must<var_ref>, sep, must<set_path>, must<set_assign>, must<expr>> {};
-struct head_item : sor<derive_item, set_item> {};
+struct refuse_item : seq<kw_refuse, sep, must<expr>> {};
+struct head_item : sor<derive_item, set_item, refuse_item> {};
 
 struct rule_end : sor<eof, at<top_keyword>> {};
 struct priority_value : int_lit {};
@@ -309,7 +311,7 @@ PMESH_EXPECTED(set_assign, "`=` or `+=`");
 PMESH_EXPECTED(rule_name, "a rule name");
 PMESH_EXPECTED(priority_value, "an integer priority");
 PMESH_EXPECTED(rule_end,
-               "a rule item (for, opt, not, let, where, derive, set) or the next declaration");
+               "a rule item (for, opt, not, let, where, derive, set, refuse) or the next declaration");
 PMESH_EXPECTED(dl_body, "relation atoms `name(args)` after `:-`");
 PMESH_EXPECTED(dl_end, "`.` ending the relation rule");
 PMESH_EXPECTED(rel_name, "a relation name");

@@ -296,6 +296,12 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
         for (const auto& f : h.fields) set_at(c.value, resolve_path(d, f.path, rt, b, false), evaluator_->eval(*f.value, rt, b));
         break;
       }
+      case HeadKind::kRefuse: {
+        Json m = evaluator_->eval(*h.value, rt, b);
+        c.kind = Contribution::Kind::kRefuse;
+        c.value = m.is_string() ? m.get<std::string>() : m.dump();
+        break;
+      }
       case HeadKind::kDeriveTuple: {
         std::vector<std::string> args;
         for (const auto& a : h.tuple.args) {
@@ -362,8 +368,18 @@ JsonPath Engine::resolve_path(const dsl::KindDecl* decl, const dsl::Path& path, 
 void Engine::apply_contributions(int rule, const std::string& key, const std::vector<Contribution>& before,
                                  const std::vector<Contribution>& after) {
   std::set<std::string> targets;
-  for (const auto& c : before) targets.insert(c.target);
-  for (const auto& c : after) targets.insert(c.target);
+  bool refuses = false;
+  for (const auto& c : before)
+    if (c.kind != Contribution::Kind::kRefuse) targets.insert(c.target);
+  for (const auto& c : after) {
+    if (c.kind == Contribution::Kind::kRefuse) {
+      refuses = true;
+      refusals_[key] = rules_[static_cast<size_t>(rule)].info->rule->name + ": " + c.value.get<std::string>();
+    } else {
+      targets.insert(c.target);
+    }
+  }
+  if (!refuses) refusals_.erase(key);
   for (const auto& t : targets) {
     changed_by_[t].insert(rule);
     if (is_object_fact(t)) {
@@ -630,6 +646,7 @@ Result Engine::apply(const std::vector<Op>& ops, bool dry_run, const std::functi
   suspects_.clear();
   warnings_.clear();
   doomed_clusters_.clear();
+  refusals_.clear();
   Result r;
   try {
     for (const auto& op : ops) {
@@ -644,6 +661,17 @@ Result Engine::apply(const std::vector<Op>& ops, bool dry_run, const std::functi
       for (const auto& f : again)
         if (const ObjectEntry* e = state_.object(f)) recompute_object(f, *e);
       run_to_fixpoint();
+    }
+    // What the transaction newly makes hold that a rule refuses, it may not
+    // commit (recomputations keep what was already there).
+    if (!refusals_.empty() && !history_) {
+      std::string msg;
+      std::vector<std::string> rules;
+      for (const auto& [k, m] : refusals_) {
+        msg += (msg.empty() ? "" : "; ") + m.substr(m.find(": ") + 2);
+        rules.push_back(m.substr(0, m.find(": ")));
+      }
+      throw TxnError{"Invalid", msg, rules};
     }
     r = collect_changes();
   } catch (const TxnError& e) {

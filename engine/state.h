@@ -61,10 +61,10 @@ std::optional<ObjectKey> parse_object_ref(const std::string& kind, const std::st
 
 // What one match of a rule contributes.
 struct Contribution {
-  enum class Kind { kObject, kField, kTuple };
+  enum class Kind { kObject, kField, kTuple, kRefuse };
   Kind kind = Kind::kObject;
   std::string target;  // fact key
-  Json value;          // kObject: the fields the derive sets; kField: the value
+  Json value;          // kObject: the fields the derive sets; kField: the value; kRefuse: the message
   JsonPath path;       // kField
   bool add = false;    // kField: `+=`
   int64_t priority = 0;

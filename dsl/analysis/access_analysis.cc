@@ -212,6 +212,9 @@ void AccessAnalysis::head(const Head& h) {
       }
       break;
     }
+    case HeadKind::kRefuse:
+      expr(*h.value, false, false, nullptr);
+      break;
     case HeadKind::kDeriveTuple:
       info_->writes.push_back({{"", h.tuple.relation}, false, h.span});
       for (const auto& a : h.tuple.args) expr(*a, false, false, nullptr);

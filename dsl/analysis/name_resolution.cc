@@ -235,6 +235,9 @@ void NameResolution::resolve_head(const Head& h, Scope& scope) {
     case HeadKind::kDeriveTuple:
       resolve_tuple(h.tuple, scope, false);
       break;
+    case HeadKind::kRefuse:
+      resolve_expr(*h.value, scope);
+      break;
     case HeadKind::kSet: {
       VarInfo* v = scope.lookup(h.target);
       if (!v) {
@@ -267,7 +270,7 @@ RuleInfo NameResolution::resolve(const Module& m, const Rule& r) {
   resolve_body(r.body, outer);
   for (const auto& h : r.heads) resolve_head(h, outer);
   if (r.heads.empty())
-    diags_.error(r.name_span, "rule `" + r.name + "` has no head: add `derive` or `set`");
+    diags_.error(r.name_span, "rule `" + r.name + "` has no head: add `derive`, `set` or `refuse`");
   for (const auto& v : info.vars) {
     int needed = v->kind == VarInfo::Kind::kTuple ? 2 : 1;  // a tuple variable's binding mention counts
     if (v->name[0] != '_' && v->occurrences < needed)

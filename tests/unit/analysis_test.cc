@@ -177,7 +177,7 @@ TEST_CASE("tests: kinds, references and relations are checked") {
 }
 
 TEST_CASE("a rule needs a head") {
-  CHECK(err("rule r\n  for _a: Account\n") == at(1, 6, "rule `r` has no head: add `derive` or `set`"));
+  CHECK(err("rule r\n  for _a: Account\n") == at(1, 6, "rule `r` has no head: add `derive`, `set` or `refuse`"));
 }
 
 TEST_CASE("all errors of a file are reported") {

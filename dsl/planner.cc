@@ -129,6 +129,7 @@ bool is_cluster_scoped(const VarInfo* v) { return v->decl && v->decl->scope == S
 
 std::string Operand::to_string() const {
   if (inner) return fn + "(" + inner->to_string() + ")";
+  if (trigger_arg >= 0) return "trigger[" + std::to_string(trigger_arg) + "]";
   if (expr) return dsl::to_string(*expr);
   if (var) return path.empty() ? var->name : var->name + "." + path;
   return "?";
@@ -233,6 +234,20 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
     }
   };
   if (trigger) add_clause(trigger);
+  // A triggering tuple's arguments that are paths of objects not bound yet
+  // are lookup keys for those objects.
+  if (trigger && trigger->kind == BodyItemKind::kTuple)
+    for (size_t i = 0; i < trigger->tuple.args.size(); ++i) {
+      const Expr& a = *trigger->tuple.args[i];
+      if (a.kind == ExprKind::kVar) continue;
+      Eq eq;
+      eq.pa = pure_path(info, a);
+      if (!eq.pa) continue;
+      eq.a = path_operand(eq.pa->first, eq.pa->second);
+      eq.b.trigger_arg = static_cast<int>(i);
+      eq.from_clause = true;
+      push_eq(std::move(eq));
+    }
   for (const BodyItem* item : pending) {
     add_clause(item);
     if (item->kind == BodyItemKind::kWhere) add_where(*item->expr);

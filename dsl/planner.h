@@ -34,6 +34,9 @@ struct Operand {
   // into `a == parent(x)` and `b == base(x)`.
   std::string fn;
   std::shared_ptr<Operand> inner;
+  // Argument `trigger_arg` of the tuple that triggered a delta plan: how
+  // `for r(x.cluster, y)` started from a tuple finds `x` by its cluster.
+  int trigger_arg = -1;
   std::string to_string() const;
 };
 

@@ -156,6 +156,7 @@ Json Evaluator::eval(const Operand& o, const RuleRuntime& rt, Bindings& b) const
     return f->fn({v});
   }
   if (o.expr) return eval(*o.expr, rt, b);
+  if (o.trigger_arg >= 0) return Json(b.trigger_args.at(static_cast<size_t>(o.trigger_arg)));
   const Slot& s = b.slots[static_cast<size_t>(rt.slot(o.var))];
   if (o.path.empty()) return s.get();
   return value_at(s.get(), o.path);
@@ -330,8 +331,9 @@ bool Evaluator::bind_trigger(const dsl::Plan& plan, const RuleRuntime& rt, Bindi
       s.bound = true;
     }
   } else {
+    b.trigger_args = parse_tuple_fact(fact).second;
     std::vector<int> newly;
-    if (!tuple_ok(t->tuple, rt, b, fact, newly)) return false;
+    if (!tuple_ok(t->tuple, rt, b, fact, newly, true)) return false;
   }
   try {
     return checks_ok(plan.trigger_checks, rt, b);
@@ -357,7 +359,7 @@ bool Evaluator::object_ok(const dsl::Step& s, const RuleRuntime& rt, Bindings& b
 }
 
 bool Evaluator::tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bindings& b, const std::string& fact,
-                         std::vector<int>& newly_bound) const {
+                         std::vector<int>& newly_bound, bool trigger) const {
   auto [rel, args] = parse_tuple_fact(fact);
   if (rel != t.relation || args.size() != t.args.size()) return false;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -374,6 +376,15 @@ bool Evaluator::tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bind
         continue;
       }
       if (s.get() != Json(args[i])) return false;
+      continue;
+    }
+    if (trigger) {
+      // Arguments that read variables the plan binds later are its keys and
+      // checks (Operand::trigger_arg).
+      try {
+        if (as_text(eval(a, rt, b)) != args[i]) return false;
+      } catch (const EvalError&) {
+      }
       continue;
     }
     if (as_text(eval(a, rt, b)) != args[i]) return false;

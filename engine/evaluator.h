@@ -43,6 +43,7 @@ struct Slot {
 
 struct Bindings {
   std::vector<Slot> slots;
+  std::vector<std::string> trigger_args;  // of the tuple that triggered a delta plan
 };
 
 // What the engine knows about a rule at run time.
@@ -101,7 +102,7 @@ class Evaluator {
   bool object_ok(const dsl::Step& s, const RuleRuntime& rt, Bindings& b, const ObjectEntry& e,
                  const std::vector<Json>& keys) const;
   bool tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bindings& b, const std::string& fact,
-                std::vector<int>& newly_bound) const;
+                std::vector<int>& newly_bound, bool trigger = false) const;
   bool checks_ok(const std::vector<std::pair<Operand, Operand>>& checks, const RuleRuntime& rt, Bindings& b) const;
 
   const State& state_;

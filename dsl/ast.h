@@ -102,6 +102,7 @@ struct BodyItem {
   TuplePattern tuple;             // kTuple
   std::string var;                // kLet
   Span var_span;                  // kLet
+  bool each = false;              // kLet written `for x in list`: one binding per element
   ExprPtr expr;                   // kLet, kWhere
   std::unique_ptr<Body> negated;  // kNot
 };

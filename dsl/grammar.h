@@ -182,6 +182,7 @@ struct tuple_pattern : seq<rel_name, sep, p<'('>, opt<list<expr, comma>>, must<c
 struct pattern : sor<obj_pattern, tuple_pattern> {};
 struct object_pattern : seq<obj_pattern> {};
 
+struct each_item : seq<kw_for, sep, var_bind, sep, kw_in, sep, must<expr>> {};
 struct for_item : seq<kw_for, sep, must<pattern>> {};
 struct opt_item : seq<kw_opt, sep, must<object_pattern>> {};
 struct let_eq : seq<one<'='>, not_at<one<'='>>, sep> {};
@@ -189,7 +190,7 @@ struct let_item : seq<kw_let, sep, must<var_bind>, sep, must<let_eq>, must<expr>
 struct where_item : seq<kw_where, sep, must<expr>> {};
 struct negated : sor<seq<p<'{'>, body, must<close_brace>>, seq<kw_for, sep, must<pattern>>> {};
 struct not_item : seq<kw_not, sep, must<negated>> {};
-struct body_item : sor<for_item, opt_item, let_item, where_item, not_item> {};
+struct body_item : sor<each_item, for_item, opt_item, let_item, where_item, not_item> {};
 struct body : star<body_item> {};
 
 // ---- Heads -------------------------------------------------------------------

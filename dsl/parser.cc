@@ -36,7 +36,7 @@ using selector = pt::selector<
         g::priority_value, g::dl_neg, g::str_lit, g::call, g::list_lit, g::obj_entry, g::obj_lit,
         g::aggregate, g::agg_result, g::field_access, g::safe_access, g::index_access,
         g::neg_expr, g::not_op, g::dyn_kind, g::in_clause, g::ns_clause, g::named_clause,
-        g::labels_clause, g::obj_pattern, g::tuple_pattern, g::for_item, g::opt_item,
+        g::labels_clause, g::obj_pattern, g::tuple_pattern, g::each_item, g::for_item, g::opt_item,
         g::let_item, g::where_item, g::not_item, g::body, g::path_member, g::field_path,
         g::field_init, g::derive_obj, g::derive_item, g::set_item, g::refuse_item, g::set_path, g::rule_decl,
         g::dl_atom, g::dl_rule, g::rel_params, g::relation_decl, g::fn_decl, g::data_entry,
@@ -380,8 +380,9 @@ class Builder {
         item.kind = BodyItemKind::kObject;
         item.object = object_pattern(c, is<g::opt_item>(n));
       }
-    } else if (is<g::let_item>(n)) {
+    } else if (is<g::let_item>(n) || is<g::each_item>(n)) {
       item.kind = BodyItemKind::kLet;
+      item.each = is<g::each_item>(n);
       item.var = n.children[0]->string();
       item.var_span = span(*n.children[0]);
       item.expr = expr(*n.children[1]);

@@ -537,7 +537,7 @@ void describe_plan(const Plan& p, const std::vector<IndexSpec>& indexes, const s
           out += (i ? ", " : "") + to_string(*s.item->tuple.args[i]);
         out += ")";
         break;
-      case StepOp::kLet: out += " " + s.binds->name + " = " + to_string(*s.item->expr); break;
+      case StepOp::kLet: out += " " + s.binds->name + (s.item->each ? " in " : " = ") + to_string(*s.item->expr); break;
       case StepOp::kFilter: out += " " + to_string(*s.item->expr); break;
       case StepOp::kNot: break;
     }

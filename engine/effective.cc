@@ -207,7 +207,16 @@ void Engine::user_op(const Op& op) {
                          "field " + to_string(path) + " of " + key->to_string() + " is managed by rule " +
                              owned_by(e, path) + "; it cannot be set to another value",
                          {owned_by(e, path)}};
-        if (!add) remove_at(base, path);
+        if (!add) {
+          remove_at(base, path);
+        } else if (Json* list = find_at(base, path); list && list->is_array()) {
+          // Elements rules add are theirs: a write that echoes them back (a
+          // read-modify-write of the whole object) does not adopt them.
+          for (const auto& [mk, parts] : e.fields)
+            for (const auto& p : parts)
+              if (p.add && p.path == path) list->erase(std::remove(list->begin(), list->end(), p.value), list->end());
+          if (list->empty()) remove_at(base, path);
+        }
       }
       e.base = std::move(base);
       if (op.type == Op::Type::kCreate) e.user_owned = true;

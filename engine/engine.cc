@@ -448,9 +448,14 @@ void Engine::evaluate(int rule, const std::vector<std::string>& positives) {
   b.slots.resize(rt.info->vars.size());
   std::optional<std::vector<Contribution>> found;
   try {
+    // One assignment of the positive patterns; `for x in list` can make it
+    // several bindings, whose contributions add up.
     evaluator_->run(rt.plan->full, rt, b, &fixed, [&](Bindings& m) {
-      found = contributions(rt, m);
-      return false;
+      auto c = contributions(rt, m);
+      if (!found) found.emplace();
+      for (auto& x : *c)
+        if (std::find(found->begin(), found->end(), x) == found->end()) found->push_back(std::move(x));
+      return true;
     });
   } catch (const EvalError& e) {
     found.reset();

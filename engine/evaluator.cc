@@ -409,7 +409,22 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
   switch (s.op) {
     case StepOp::kLet: {
       Slot& slot = b.slots[static_cast<size_t>(rt.slot(s.binds))];
-      slot.owned = eval(*s.item->expr, rt, b);
+      Json v = eval(*s.item->expr, rt, b);
+      if (s.item->each) {
+        if (v.is_null()) return true;
+        if (!v.is_array()) throw EvalError("`for " + s.binds->name + " in` needs a list, not " + v.dump(), s.item->expr->span);
+        bool go = true;
+        for (auto& x : v) {
+          slot.owned = std::move(x);
+          slot.ptr = nullptr;
+          slot.bound = true;
+          go = checks_ok(s.checks, rt, b) ? next() : true;
+          slot.bound = false;
+          if (!go) break;
+        }
+        return go;
+      }
+      slot.owned = std::move(v);
       slot.ptr = nullptr;
       slot.bound = true;
       bool go = checks_ok(s.checks, rt, b) ? next() : true;

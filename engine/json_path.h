@@ -34,6 +34,9 @@ std::string to_string(const JsonPath& p);
 
 // The value at `path`, or nullptr.
 const Json* find_at(const Json& doc, const JsonPath& path);
+inline Json* find_at(Json& doc, const JsonPath& path) {
+  return const_cast<Json*>(find_at(static_cast<const Json&>(doc), path));
+}
 // The value at a plain dotted path of field names, or nullptr.
 const Json* find_fields(const Json& doc, const std::vector<std::string>& fields);
 

@@ -40,7 +40,7 @@ def main():
     proc = None
     try:
         proc, kubeconfig = start(pmesh, data, "--watch-history", "20")
-        api = config.new_client_from_config(config_file=kubeconfig)
+        api = config.new_client_from_config(config_file=kubeconfig, context="orgs")
         dyn = dynamic.DynamicClient(api)
 
         # Discovery.

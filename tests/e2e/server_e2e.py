@@ -65,6 +65,8 @@ class Server:
 
 
 ACCOUNTS = "/clusters/root/apis/core.platform-mesh.io/v1alpha1/accounts"
+# Organizations, under the default policies (accounts.rules admits type org only in root:orgs).
+ORGS = "/clusters/root:orgs/apis/core.platform-mesh.io/v1alpha1/accounts"
 
 
 def account(name, **spec):
@@ -79,49 +81,49 @@ def expect_status(result, code, reason, what):
 
 
 def bad_input(s):
-    assert s.request("POST", ACCOUNTS, account("keep"))[0] == 201
-    before = s.request("GET", ACCOUNTS)[1]
-    expect_status(s.request("POST", ACCOUNTS, "x" * (4 * 1024 * 1024)), 413, "RequestEntityTooLarge", "oversized body")
+    assert s.request("POST", ORGS, account("keep", type="org"))[0] == 201
+    before = s.request("GET", ORGS)[1]
+    expect_status(s.request("POST", ORGS, "x" * (4 * 1024 * 1024)), 413, "RequestEntityTooLarge", "oversized body")
     deep = "[" * 200 + "]" * 200
-    expect_status(s.request("POST", ACCOUNTS, '{"apiVersion":"core.platform-mesh.io/v1alpha1","kind":"Account","metadata":{"name":"deep"},"spec":' + deep + "}"),
+    expect_status(s.request("POST", ORGS, '{"apiVersion":"core.platform-mesh.io/v1alpha1","kind":"Account","metadata":{"name":"deep"},"spec":' + deep + "}"),
                   400, "BadRequest", "nesting beyond the limit")
-    expect_status(s.request("POST", ACCOUNTS, "{not json"), 400, "BadRequest", "malformed JSON")
-    expect_status(s.request("POST", ACCOUNTS, "a: [", content_type="application/yaml"), 400, "BadRequest", "malformed YAML")
-    expect_status(s.request("POST", ACCOUNTS, account("Not_Valid")), 422, "Invalid", "an invalid name")
-    expect_status(s.request("POST", ACCOUNTS, {"apiVersion": "core.platform-mesh.io/v1alpha1", "kind": "Account", "metadata": {}}),
+    expect_status(s.request("POST", ORGS, "{not json"), 400, "BadRequest", "malformed JSON")
+    expect_status(s.request("POST", ORGS, "a: [", content_type="application/yaml"), 400, "BadRequest", "malformed YAML")
+    expect_status(s.request("POST", ORGS, account("Not_Valid")), 422, "Invalid", "an invalid name")
+    expect_status(s.request("POST", ORGS, {"apiVersion": "core.platform-mesh.io/v1alpha1", "kind": "Account", "metadata": {}}),
                   422, "Invalid", "no name")
     expect_status(s.request("POST", "/clusters/root/apis/core.platform-mesh.io/v1alpha1/widgets", account("w")), 404, "NotFound", "an unknown kind")
     expect_status(s.request("POST", "/clusters/root/apis/core.platform-mesh.io/v9/accounts", account("w")), 404, "NotFound", "an unknown version")
-    expect_status(s.request("POST", ACCOUNTS, account("keep")), 409, "AlreadyExists", "a second create")
-    expect_status(s.request("POST", ACCOUNTS, "<xml/>", content_type="application/xml"), 415, "UnsupportedMediaType", "a wrong content type")
-    expect_status(s.request("PATCH", ACCOUNTS + "/keep", "{}", content_type="text/plain"), 415, "UnsupportedMediaType", "a wrong patch type")
-    expect_status(s.request("PATCH", ACCOUNTS + "/keep", '[{"op":"test","path":"/spec/x","value":1}]', content_type="application/json-patch+json"),
+    expect_status(s.request("POST", ORGS, account("keep", type="org")), 409, "AlreadyExists", "a second create")
+    expect_status(s.request("POST", ORGS, "<xml/>", content_type="application/xml"), 415, "UnsupportedMediaType", "a wrong content type")
+    expect_status(s.request("PATCH", ORGS + "/keep", "{}", content_type="text/plain"), 415, "UnsupportedMediaType", "a wrong patch type")
+    expect_status(s.request("PATCH", ORGS + "/keep", '[{"op":"test","path":"/spec/x","value":1}]', content_type="application/json-patch+json"),
                   422, "Invalid", "a JSON patch that does not apply")
-    got = s.request("GET", ACCOUNTS + "/keep")[1]
+    got = s.request("GET", ORGS + "/keep")[1]
     stale = dict(got)
     stale["metadata"] = dict(got["metadata"], resourceVersion="1")
     stale["spec"] = {"type": "changed"}
-    s.request("PATCH", ACCOUNTS + "/keep", {"spec": {"x": 1}}, content_type="application/merge-patch+json")
-    expect_status(s.request("PUT", ACCOUNTS + "/keep", stale), 409, "Conflict", "a stale update")
+    s.request("PATCH", ORGS + "/keep", {"spec": {"x": 1}}, content_type="application/merge-patch+json")
+    expect_status(s.request("PUT", ORGS + "/keep", stale), 409, "Conflict", "a stale update")
     missing = dict(got)
     missing["metadata"] = {k: v for k, v in got["metadata"].items() if k != "resourceVersion"}
-    expect_status(s.request("PUT", ACCOUNTS + "/keep", missing), 422, "Invalid", "an update without resourceVersion")
-    expect_status(s.request("GET", ACCOUNTS + "?labelSelector=a%20in%20b"), 400, "BadRequest", "a malformed label selector")
-    expect_status(s.request("GET", ACCOUNTS + "?fieldSelector=spec.type%3Dx"), 400, "BadRequest", "an unsupported field selector")
+    expect_status(s.request("PUT", ORGS + "/keep", missing), 422, "Invalid", "an update without resourceVersion")
+    expect_status(s.request("GET", ORGS + "?labelSelector=a%20in%20b"), 400, "BadRequest", "a malformed label selector")
+    expect_status(s.request("GET", ORGS + "?fieldSelector=spec.type%3Dx"), 400, "BadRequest", "an unsupported field selector")
     expect_status(s.request("GET", "/clusters/root:nowhere/apis/core.platform-mesh.io/v1alpha1/accounts"), 404, "NotFound", "a missing workspace")
     # A client that sends half a request and stalls, and one that goes away, do not stop others.
     stall = socket.create_connection(("127.0.0.1", s.port))
-    stall.sendall(b"POST " + ACCOUNTS.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+    stall.sendall(b"POST " + ORGS.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
     drop = socket.create_connection(("127.0.0.1", s.port))
     drop.sendall(b"GET /clusters/root/api HTTP/1.1\r\n")
     drop.close()
-    assert s.request("GET", ACCOUNTS, timeout=5)[0] == 200
+    assert s.request("GET", ORGS, timeout=5)[0] == 200
     stall.close()
     # Table output may be asked for; it must not be refused.
     c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=5)
-    c.request("GET", ACCOUNTS, headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"})
+    c.request("GET", ORGS, headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"})
     assert c.getresponse().status == 200
-    after = s.request("GET", ACCOUNTS)[1]
+    after = s.request("GET", ORGS)[1]
     names = lambda l: sorted(i["metadata"]["name"] for i in l["items"])
     assert names(before) == names(after) == ["keep"], (names(before), names(after))
     # The only change above was the one successful patch.
@@ -132,10 +134,10 @@ def wildcard_and_shutdown(s):
     """/clusters/*/ lists across workspaces; SIGTERM ends watches and exits 0."""
     # root:orgs is there from the bootstrap.
     assert s.request("GET", "/clusters/root/apis/tenancy.kcp.io/v1alpha1/workspaces/orgs")[0] == 200
-    assert s.request("POST", "/clusters/root:orgs/apis/core.platform-mesh.io/v1alpha1/accounts", account("acme"))[0] == 201
+    assert s.request("POST", ORGS, account("acme", type="org"))[0] == 201
     listing = s.request("GET", "/clusters/*/apis/core.platform-mesh.io/v1alpha1/accounts")[1]
     where = sorted((i["metadata"]["annotations"]["kcp.io/cluster"], i["metadata"]["name"]) for i in listing["items"])
-    assert where == [("root", "keep"), ("root:orgs", "acme")], where
+    assert where == [("root:orgs", "acme"), ("root:orgs", "keep")], where
     expect_status(s.request("POST", "/clusters/*/apis/core.platform-mesh.io/v1alpha1/accounts", account("x")),
                   405, "MethodNotAllowed", "a write to the wildcard cluster")
     c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)

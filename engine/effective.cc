@@ -105,6 +105,9 @@ void Engine::recompute_object(const std::string& fact, ObjectEntry e) {
     int64_t committed_gen = was.is_null() ? 0 : find_fields(was, {"metadata", "generation"})->get<int64_t>();
     bool spec_changed = was.is_null() || without(was, {"metadata", "status"}) != without(draft, {"metadata", "status"});
     int64_t gen = was.is_null() ? 1 : committed_gen + (spec_changed ? 1 : 0);
+    // A recomputation keeps the generations it recomputes (rules read them).
+    if (history_)
+      if (const ObjectEntry* h = history_->state_.object(fact); h && !h->effective.is_null()) gen = h->generation;
     if (gen != e.generation) {
       e.generation = gen;
       draft["metadata"]["generation"] = gen;

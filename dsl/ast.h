@@ -128,8 +128,10 @@ struct FieldInit {
 };
 
 // kRefuse: `refuse "message"` turns a transaction that makes the body hold
-// into an error, as an admission webhook would.
-enum class HeadKind { kDeriveObject, kDeriveTuple, kSet, kRefuse };
+// into an error, as an admission webhook would. kDelete: `delete x` deletes
+// the object x is bound to (as a user's delete would) once the rules are at
+// rest; it is not undone when the body stops holding.
+enum class HeadKind { kDeriveObject, kDeriveTuple, kSet, kRefuse, kDelete };
 enum class SetOp { kAssign, kAdd };  // `=`; `+=` adds an element to a set-like list
 
 struct Head {

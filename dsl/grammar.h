@@ -208,7 +208,8 @@ struct set_path : plus<path_seg> {};
 struct set_assign : seq<set_op, sep> {};
 struct set_item : seq<kw_set, sep, must<var_ref>, sep, must<set_path>, must<set_assign>, must<expr>> {};
 struct refuse_item : seq<kw_refuse, sep, must<expr>> {};
-struct head_item : sor<derive_item, set_item, refuse_item> {};
+struct delete_item : seq<word<TAO_PEGTL_STRING("delete")>, sep, must<var_ref>, sep> {};
+struct head_item : sor<derive_item, set_item, refuse_item, delete_item> {};
 
 struct rule_end : sor<eof, at<top_keyword>> {};
 struct priority_value : int_lit {};
@@ -312,7 +313,7 @@ PMESH_EXPECTED(set_assign, "`=` or `+=`");
 PMESH_EXPECTED(rule_name, "a rule name");
 PMESH_EXPECTED(priority_value, "an integer priority");
 PMESH_EXPECTED(rule_end,
-               "a rule item (for, opt, not, let, where, derive, set, refuse) or the next declaration");
+               "a rule item (for, opt, not, let, where, derive, set, refuse, delete) or the next declaration");
 PMESH_EXPECTED(dl_body, "relation atoms `name(args)` after `:-`");
 PMESH_EXPECTED(dl_end, "`.` ending the relation rule");
 PMESH_EXPECTED(rel_name, "a relation name");

@@ -38,7 +38,7 @@ using selector = pt::selector<
         g::neg_expr, g::not_op, g::dyn_kind, g::in_clause, g::ns_clause, g::named_clause,
         g::labels_clause, g::obj_pattern, g::tuple_pattern, g::each_item, g::for_item, g::opt_item,
         g::let_item, g::where_item, g::not_item, g::body, g::path_member, g::field_path,
-        g::field_init, g::derive_obj, g::derive_item, g::set_item, g::refuse_item, g::set_path, g::rule_decl,
+        g::field_init, g::derive_obj, g::derive_item, g::set_item, g::refuse_item, g::delete_item, g::set_path, g::rule_decl,
         g::dl_atom, g::dl_rule, g::rel_params, g::relation_decl, g::fn_decl, g::data_entry,
         g::data_obj, g::data_list, g::kind_decl, g::module_decl, g::import_decl,
         g::step_tuple, g::step_object, g::given_step, g::when_step, g::expect_error,
@@ -428,6 +428,12 @@ class Builder {
   Head head(const Node& n) {
     Head h;
     h.span = span(n);
+    if (is<g::delete_item>(n)) {
+      h.kind = HeadKind::kDelete;
+      h.target = n.children[0]->string();
+      h.target_span = span(*n.children[0]);
+      return h;
+    }
     if (is<g::refuse_item>(n)) {
       h.kind = HeadKind::kRefuse;
       h.value = expr(*n.children[0]);
@@ -485,7 +491,7 @@ class Builder {
     }
     for (; i < n.children.size(); ++i) {
       const Node& c = *n.children[i];
-      if (is<g::derive_item>(c) || is<g::set_item>(c) || is<g::refuse_item>(c)) r.heads.push_back(head(c));
+      if (is<g::derive_item>(c) || is<g::set_item>(c) || is<g::refuse_item>(c) || is<g::delete_item>(c)) r.heads.push_back(head(c));
       else r.body.items.push_back(body_item(c));
     }
     return r;

@@ -296,6 +296,12 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
         for (const auto& f : h.fields) set_at(c.value, resolve_path(d, f.path, rt, b, false), evaluator_->eval(*f.value, rt, b));
         break;
       }
+      case HeadKind::kDelete: {
+        const dsl::VarInfo* v = rt.info->set_targets.at(&h);
+        c.kind = Contribution::Kind::kDelete;
+        c.target = b.slots[static_cast<size_t>(rt.slot(v))].fact;
+        break;
+      }
       case HeadKind::kRefuse: {
         Json m = evaluator_->eval(*h.value, rt, b);
         c.kind = Contribution::Kind::kRefuse;
@@ -370,9 +376,11 @@ void Engine::apply_contributions(int rule, const std::string& key, const std::ve
   std::set<std::string> targets;
   bool refuses = false;
   for (const auto& c : before)
-    if (c.kind != Contribution::Kind::kRefuse) targets.insert(c.target);
+    if (c.kind != Contribution::Kind::kRefuse && c.kind != Contribution::Kind::kDelete) targets.insert(c.target);
   for (const auto& c : after) {
-    if (c.kind == Contribution::Kind::kRefuse) {
+    if (c.kind == Contribution::Kind::kDelete) {
+      doomed_objects_.insert(c.target);
+    } else if (c.kind == Contribution::Kind::kRefuse) {
       refuses = true;
       refusals_[key] = rules_[static_cast<size_t>(rule)].info->rule->name + ": " + c.value.get<std::string>();
     } else {
@@ -490,6 +498,14 @@ void Engine::run_to_fixpoint() {
     bool have_pending = !pending_.empty();
     if (suspect >= 0 && (!have_pending || pending_.begin()->stratum > suspect)) {
       rederive(suspect);
+      continue;
+    }
+    if (!have_pending && !doomed_objects_.empty()) {
+      std::string fact = *doomed_objects_.begin();
+      doomed_objects_.erase(doomed_objects_.begin());
+      const ObjectEntry* e = state_.object(fact);
+      if (e && !e->effective.is_null() && e->user_owned && e->derived.empty() && e->deleting.empty())
+        user_op(Op::remove(e->key));
       continue;
     }
     if (!have_pending && !doomed_clusters_.empty()) {
@@ -651,6 +667,7 @@ Result Engine::apply(const std::vector<Op>& ops, bool dry_run, const std::functi
   suspects_.clear();
   warnings_.clear();
   doomed_clusters_.clear();
+  doomed_objects_.clear();
   refusals_.clear();
   Result r;
   try {

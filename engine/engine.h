@@ -210,6 +210,8 @@ class Engine {
   // Logical clusters whose LogicalCluster went: their objects are deleted
   // once the rules are at rest.
   std::set<std::string> doomed_clusters_;
+  // Objects that `delete` heads delete once the rules are at rest.
+  std::set<std::string> doomed_objects_;
   // Matches of `refuse` heads that this transaction made: match key -> "rule: message".
   std::map<std::string, std::string> refusals_;
   // For verify(): an engine that recomputes reads history and identities from another.

@@ -476,11 +476,15 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
         // The primary key: a prefix of (cluster, namespace, name).
         std::string cluster, ns, name;
         bool has_cluster = false, has_ns = false, has_name = false, ok = true;
+        // Other keys (of a run-time kind, which has no secondary indexes)
+        // are checked on each candidate by object_ok.
         for (size_t k = 0; k < s.keys.size(); ++k) {
-          if (!keys[k].is_string()) ok = false;
-          else if (s.keys[k].key == "metadata.cluster") cluster = keys[k].get<std::string>(), has_cluster = true;
-          else if (s.keys[k].key == "metadata.namespace") ns = keys[k].get<std::string>(), has_ns = true;
-          else if (s.keys[k].key == "metadata.name") name = keys[k].get<std::string>(), has_name = true;
+          const std::string& key = s.keys[k].key;
+          bool primary = key == "metadata.cluster" || key == "metadata.namespace" || key == "metadata.name";
+          if (primary && !keys[k].is_string()) ok = false;
+          else if (key == "metadata.cluster") cluster = keys[k].get<std::string>(), has_cluster = true;
+          else if (key == "metadata.namespace") ns = keys[k].get<std::string>(), has_ns = true;
+          else if (key == "metadata.name") name = keys[k].get<std::string>(), has_name = true;
         }
         if (ok) {
           if (has_cluster && has_name) {

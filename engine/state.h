@@ -61,7 +61,7 @@ std::optional<ObjectKey> parse_object_ref(const std::string& kind, const std::st
 
 // What one match of a rule contributes.
 struct Contribution {
-  enum class Kind { kObject, kField, kTuple, kRefuse };
+  enum class Kind { kObject, kField, kTuple, kRefuse, kDelete };
   Kind kind = Kind::kObject;
   std::string target;  // fact key
   Json value;          // kObject: the fields the derive sets; kField: the value; kRefuse: the message

@@ -57,7 +57,9 @@ class TestRun {
       commit("the steps before");
       d = engine_.kinds().by_name(ref->cluster, s.kind_name);
     }
-    if (!d) throw Failure{"kind " + s.kind_name + " is neither declared nor served in " + (ref ? ref->cluster : s.ref)};
+    if (!d)
+      throw Failure{"line " + std::to_string(s.span.file->position(s.span.begin).line) + ": kind " + s.kind_name +
+                    " is neither declared nor served in " + (ref ? ref->cluster : s.ref)};
     return d;
   }
 
@@ -126,6 +128,18 @@ class TestRun {
       if (!want && has)
         throw Failure{where + ": expected no " + describe_fact(fact) + ", found it:\n" + engine_.explain(fact)};
       return;
+    }
+    if (!want) {
+      // A kind no longer served (its binding went) has no objects to find
+      // by kind; look for one by what it says it is.
+      auto ref = parse_object_ref(s.kind_name, s.ref);
+      if (ref && !engine_.kinds().by_name(ref->cluster, s.kind_name)) {
+        for (const auto& [f, e] : engine_.state().objects())
+          if (!e.effective.is_null() && e.effective.value("kind", "") == s.kind_name && e.key.cluster == ref->cluster &&
+              e.key.ns == ref->ns && e.key.name == ref->name)
+            throw Failure{where + ": expected no " + s.kind_name + " " + s.ref + ", found it:\n" + engine_.explain(f)};
+        return;
+      }
     }
     ObjectKey k = key_for(s);
     const Json* o = engine_.get(k);

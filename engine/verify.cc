@@ -111,9 +111,11 @@ std::string Engine::verify() const {
       auto [rel, args] = parse_tuple_fact(fact);
       owned.push_back(Op::add_tuple(rel, args));
     }
+  std::vector<std::string> warnings;
   for (const auto* ops : {&owned, &overlays}) {
     Result r = fresh.apply(*ops);
     if (!r.ok) return "recomputation failed: " + r.reason + ": " + r.message;
+    warnings.insert(warnings.end(), r.warnings.begin(), r.warnings.end());
   }
   std::string out;
   auto objects = [](const State& s) {
@@ -135,6 +137,9 @@ std::string Engine::verify() const {
     if (t.exists() && !fresh.state_.tuple(f)) out += "only in the incremental state: " + describe_fact(f) + "\n";
   for (const auto& [f, t] : fresh.state_.tuples())
     if (t.exists() && !state_.tuple(f)) out += "missing from the incremental state: " + describe_fact(f) + "\n";
+  // What went wrong while recomputing explains most differences.
+  if (!out.empty())
+    for (const auto& w : warnings) out += "recomputation warning: " + w + "\n";
   return out;
 }
 

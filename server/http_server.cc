@@ -166,8 +166,10 @@ class Session : public std::enable_shared_from_this<Session>, public Stream {
   void start_stream() {
     streaming_ = true;
     stream_.expires_never();
+    // The connection ends with the stream: saying so keeps clients from
+    // pooling it and sending their next request into a closing socket.
     std::string head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
-                       "Cache-Control: no-cache, private\r\nServer: pmesh\r\n\r\n";
+                       "Cache-Control: no-cache, private\r\nConnection: close\r\nServer: pmesh\r\n\r\n";
     queue_.push_front(std::move(head));
     raw_front_ = true;
     if (!writing_) write_next();

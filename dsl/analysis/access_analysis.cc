@@ -215,6 +215,10 @@ void AccessAnalysis::head(const Head& h) {
     case HeadKind::kRefuse:
       expr(*h.value, false, false, nullptr);
       break;
+    case HeadKind::kDelete:
+      // Deletions run after the fixpoint, as a user's delete would: no
+      // edge inside it.
+      break;
     case HeadKind::kDeriveTuple:
       info_->writes.push_back({{"", h.tuple.relation}, false, h.span});
       for (const auto& a : h.tuple.args) expr(*a, false, false, nullptr);

@@ -238,6 +238,17 @@ void NameResolution::resolve_head(const Head& h, Scope& scope) {
     case HeadKind::kRefuse:
       resolve_expr(*h.value, scope);
       break;
+    case HeadKind::kDelete: {
+      VarInfo* v = scope.lookup(h.target);
+      if (!v) diags_.error(h.target_span, "unbound variable `" + h.target + "`");
+      else if (v->kind != VarInfo::Kind::kObject || v->optional)
+        diags_.error(h.target_span, "`delete` needs a variable bound by a `for` pattern; `" + h.target + "` is not");
+      else {
+        info_->set_targets[&h] = v;
+        ++v->occurrences;
+      }
+      break;
+    }
     case HeadKind::kSet: {
       VarInfo* v = scope.lookup(h.target);
       if (!v) {
@@ -324,7 +335,7 @@ void schema_kinds(const Expr& e, bool under_kind, std::set<std::string>& out) {
   if (e.kind != ExprKind::kObject && e.kind != ExprKind::kList) return;
   for (size_t i = 0; i < e.args.size(); ++i) {
     bool k = e.kind == ExprKind::kObject && i < e.keys.size() &&
-             (e.keys[i] == "kind" || e.keys[i].size() >= 5 && e.keys[i].compare(e.keys[i].size() - 5, 5, ".kind") == 0);
+             (e.keys[i] == "kind" || (e.keys[i].size() >= 5 && e.keys[i].compare(e.keys[i].size() - 5, 5, ".kind") == 0));
     schema_kinds(*e.args[i], k, out);
   }
 }

@@ -60,6 +60,33 @@ std::string kubeconfig(const std::string& base) {
 
 // On the first start (an empty data directory), creates what an
 // installation starts with, in one transaction.
+// As a kcp shard does, the server records where it serves (Shard `root` in
+// root, spec.baseURL): workspaces' URLs are made from it. Nothing to do when
+// the rules declare no Shard kind or the address is unchanged.
+bool register_shard(engine::Engine& engine, engine::DurableStore& store, const std::string& base) {
+  using engine::Json;
+  const dsl::KindDecl* shard = engine.kinds().declared("Shard");
+  if (!shard) return true;
+  const Json* cur = engine.get({shard->key(), "root", "", "root"});
+  Json want = {{"apiVersion", shard->api_version()},
+               {"kind", shard->name},
+               {"metadata", {{"name", "root"}, {"cluster", "root"}}},
+               {"spec", {{"baseURL", base}}}};
+  if (cur && cur->contains("spec") && (*cur)["spec"].value("baseURL", "") == base) return true;
+  if (cur) {
+    Json next = *cur;
+    next["spec"]["baseURL"] = base;
+    want = next;
+  }
+  engine::Result r = engine.apply({cur ? engine::Op::update(want) : engine::Op::create(want)});
+  std::string err;
+  if (!r.ok || !store.flush(&err)) {
+    log("error", "registering the shard: " + (r.ok ? err : r.reason + ": " + r.message));
+    return false;
+  }
+  return true;
+}
+
 bool bootstrap(engine::Engine& engine, const std::vector<std::string>& paths) {
   std::vector<engine::Document> docs;
   std::string err;
@@ -203,6 +230,7 @@ int serve_main(const std::vector<std::string>& args) {
     return 1;
   }
   std::string base = "http://" + host + ":" + std::to_string(http->port());
+  if (!register_shard(engine, *store, base)) return 1;
   std::string kc = data_dir + "/admin.kubeconfig";
   std::ofstream(kc) << kubeconfig(base);
   log("info", "serving the KRM API on " + base + "/clusters/root");

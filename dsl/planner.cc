@@ -72,6 +72,11 @@ VarSet expr_vars(const RuleInfo& info, const Expr& e) {
 }
 
 VarSet operand_vars(const RuleInfo& info, const Operand& o) {
+  if (o.inner && o.inner2) {
+    VarSet v = operand_vars(info, *o.inner);
+    for (const VarInfo* x : operand_vars(info, *o.inner2)) v.insert(x);
+    return v;
+  }
   if (o.inner) return operand_vars(info, *o.inner);
   if (o.var) return {o.var};
   return o.expr ? expr_vars(info, *o.expr) : VarSet{};
@@ -128,6 +133,7 @@ bool is_cluster_scoped(const VarInfo* v) { return v->decl && v->decl->scope == S
 }  // namespace
 
 std::string Operand::to_string() const {
+  if (inner && inner2) return fn + "(" + inner->to_string() + ", " + inner2->to_string() + ")";
   if (inner) return fn + "(" + inner->to_string() + ")";
   if (trigger_arg >= 0) return "trigger[" + std::to_string(trigger_arg) + "]";
   if (expr) return dsl::to_string(*expr);
@@ -242,8 +248,10 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
       if (a.kind == ExprKind::kVar) continue;
       Eq eq;
       eq.pa = pure_path(info, a);
-      if (!eq.pa) continue;
-      eq.a = path_operand(eq.pa->first, eq.pa->second);
+      bool is_child = a.kind == ExprKind::kCall && a.text == "child" && a.args.size() == 2;
+      if (!eq.pa && !is_child) continue;
+      // `child(ws.cluster, ws.name)` finds ws by parent() and base() of the argument.
+      eq.a = eq.pa ? path_operand(eq.pa->first, eq.pa->second) : expr_operand(&a);
       eq.b.trigger_arg = static_cast<int>(i);
       eq.from_clause = true;
       push_eq(std::move(eq));
@@ -282,6 +290,33 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
   }
 
   // Lookup keys for an object pattern given what is bound.
+  // `a == parent(E)` and `b == base(E)`, with a and b bound and E the path
+  // `path` of `v` (or `v` itself): then E == child(a, b). Walking up the
+  // workspace tree from a bound object finds its children by lookup.
+  auto from_halves = [&](const VarInfo* v, const std::string& path) -> std::optional<Operand> {
+    const Operand* half[2] = {nullptr, nullptr};
+    for (auto& eq : eqs) {
+      if (eq.done) continue;
+      for (int side = 0; side < 2; ++side) {
+        const Operand& mine = side == 0 ? eq.a : eq.b;
+        const Operand& other = side == 0 ? eq.b : eq.a;
+        const Expr* e = mine.expr;
+        if (!e || e->kind != ExprKind::kCall || e->args.size() != 1 || (e->text != "parent" && e->text != "base"))
+          continue;
+        auto target = pure_path(info, *e->args[0]);
+        if (!target || target->first != v || target->second != path) continue;
+        VarSet ov = operand_vars(info, other);
+        if (ov.count(v) || !subset(ov, bound)) continue;
+        half[e->text == "parent" ? 0 : 1] = &other;
+      }
+    }
+    if (!half[0] || !half[1]) return std::nullopt;
+    Operand o;
+    o.fn = "child";
+    o.inner = std::make_shared<Operand>(*half[0]);
+    o.inner2 = std::make_shared<Operand>(*half[1]);
+    return o;
+  };
   auto object_keys = [&](const VarInfo* q, std::vector<Eq*>* used) {
     std::vector<KeyBinding> keys;
     for (auto& eq : eqs) {
@@ -300,6 +335,10 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
         break;
       }
     }
+    bool has_cluster = false;
+    for (const auto& k : keys) has_cluster |= k.key == "metadata.cluster";
+    if (!has_cluster)
+      if (auto o = from_halves(q, "metadata.cluster")) keys.push_back({"metadata.cluster", *o});
     return keys;
   };
   auto primary = [](const VarInfo* q, const std::vector<KeyBinding>& keys) {
@@ -312,6 +351,23 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
     size_t n = 0;
     while (n < order.size() && k.count(order[n])) ++n;
     return n == k.size();
+  };
+  // What determines the unbound variable `v` from what is bound, if
+  // anything: an equality `v == x` (`where tpath == t.cluster`), or the pair
+  // `a == parent(v)`, `b == base(v)` (`for ws: Workspace in parent(p) named
+  // base(p)` determines p as child(ws.cluster, ws.name)). A tuple argument
+  // `v` is then a lookup key.
+  auto determined = [&](const VarInfo* v) -> std::optional<Operand> {
+    for (auto& eq : eqs) {
+      if (eq.done) continue;
+      for (int side = 0; side < 2; ++side) {
+        const auto& pure = side == 0 ? eq.pa : eq.pb;
+        const Operand& other = side == 0 ? eq.b : eq.a;
+        if (operand_vars(info, other).count(v) || !subset(operand_vars(info, other), bound)) continue;
+        if (pure && pure->first == v && pure->second.empty()) return other;
+      }
+    }
+    return from_halves(v, "");
   };
   auto tuple_ready = [&](const BodyItem* item) {
     for (const auto& a : item->tuple.args) {
@@ -392,7 +448,7 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
         int known = 0;
         for (const auto& a : item->tuple.args) {
           if (a->kind != ExprKind::kVar) ++known;
-          else if (const VarInfo* v = info.var_of(*a); v && subset({v}, bound)) ++known;
+          else if (const VarInfo* v = info.var_of(*a); v && (subset({v}, bound) || determined(v).has_value())) ++known;
         }
         score = known == static_cast<int>(item->tuple.args.size()) ? 100 : known ? 10 + known : 1;
       } else {
@@ -419,9 +475,10 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
       else s.op = s.keys.empty() ? StepOp::kScan : StepOp::kLookup;
       // Run-time kinds have no secondary indexes: the keys filter a scan.
       if (!s.keys.empty() && !primary(q, s.keys) && !item->object.kind.dynamic()) {
+        // The evaluator passes key values in this order; the index keeps them sorted by path.
+        std::sort(s.keys.begin(), s.keys.end(), [](const KeyBinding& a, const KeyBinding& b) { return a.key < b.key; });
         IndexSpec spec{false, kind, {}};
         for (const auto& k : s.keys) spec.keys.push_back(k.key);
-        std::sort(spec.keys.begin(), spec.keys.end());
         s.index = index_for(spec);
       }
       bound.push_back(q);
@@ -434,6 +491,11 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
         if (a.kind != ExprKind::kVar || (v && subset({v}, bound))) {
           s.keys.push_back({std::to_string(i), expr_operand(&a)});
           spec.keys.push_back(std::to_string(i));
+        } else if (auto other = v ? determined(v) : std::nullopt) {
+          // Keyed by what determines it; the equalities stay to be checked.
+          s.keys.push_back({std::to_string(i), *other});
+          spec.keys.push_back(std::to_string(i));
+          bound.push_back(v);
         } else if (v && !subset({v}, bound)) {
           bound.push_back(v);
         }

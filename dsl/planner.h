@@ -33,7 +33,7 @@ struct Operand {
   // A builtin applied to `inner`: how the planner inverts `x == child(a, b)`
   // into `a == parent(x)` and `b == base(x)`.
   std::string fn;
-  std::shared_ptr<Operand> inner;
+  std::shared_ptr<Operand> inner, inner2;  // inner2: the second argument (child)
   // Argument `trigger_arg` of the tuple that triggered a delta plan: how
   // `for r(x.cluster, y)` started from a tuple finds `x` by its cluster.
   int trigger_arg = -1;

@@ -149,6 +149,11 @@ const Json* Evaluator::ref(const Expr& e, const RuleRuntime& rt, Bindings& b, co
 Json Evaluator::eval(const Expr& e, const RuleRuntime& rt, Bindings& b) const { return eval_in(e, rt, b, nullptr); }
 
 Json Evaluator::eval(const Operand& o, const RuleRuntime& rt, Bindings& b) const {
+  if (o.inner && o.inner2) {
+    Json v = eval(*o.inner, rt, b), w = eval(*o.inner2, rt, b);
+    if (!v.is_string() || !w.is_string()) return nullptr;
+    return find_builtin(o.fn)->fn({v, w});
+  }
   if (o.inner) {
     Json v = eval(*o.inner, rt, b);
     const Builtin* f = find_builtin(o.fn);

@@ -97,11 +97,19 @@ Json value_at(const Json& object, const std::string& dotted_path) {
     size_t dot = dotted_path.find('.', start);
     std::string f = dotted_path.substr(start, dot - start);
     if (!cur->is_object()) return nullptr;
+    // Label and annotation keys contain dots ("app.kubernetes.io/name"):
+    // after metadata.labels or metadata.annotations the rest is one key.
+    bool map_of_strings = (f == "labels" || f == "annotations") && cur == find_fields(object, {"metadata"});
     auto it = cur->find(f);
     if (it == cur->end()) return nullptr;
     cur = &*it;
     if (dot == std::string::npos) break;
     start = dot + 1;
+    if (map_of_strings) {
+      if (!cur->is_object()) return nullptr;
+      auto k = cur->find(dotted_path.substr(start));
+      return k == cur->end() ? Json() : *k;
+    }
   }
   return *cur;
 }

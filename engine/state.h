@@ -178,7 +178,8 @@ class State {
 };
 
 // The value at a canonical dotted path of an object ("metadata.cluster",
-// "spec.reference.export.name"), or null.
+// "spec.reference.export.name"), or null. After metadata.labels or
+// metadata.annotations, the rest of the path is one key (keys hold dots).
 Json value_at(const Json& object, const std::string& dotted_path);
 
 }  // namespace pmesh::engine

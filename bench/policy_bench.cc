@@ -1,0 +1,140 @@
+// Policies benchmark: Platform Mesh's rules (policies/, as compiled into the
+// binary) in the engine, without HTTP.
+//
+//   build/bench/pmesh-policy-bench [--orgs 10,100,1000] [--accounts 3] [--samples 50]
+//
+// From the bootstrap, for each size: create that many organizations with
+// `--accounts` accounts each (the cold load), then time `--samples` more of
+// each operation at that size: creating an organization (its workspace
+// types, workspace, logical cluster, AccountInfo, tuples and conditions in
+// one transaction), creating an account in an organization, and creating a
+// ConfigMap, which no rule reads (the baseline of the same run). Prints JSON
+// with medians, p99 and the ratio of each to the baseline and to the
+// smallest size.
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "dsl/compiler.h"
+#include "dsl/program.h"
+#include "engine/documents.h"
+#include "engine/engine.h"
+#include "stdlib/embedded.h"
+
+using pmesh::engine::Engine;
+using pmesh::engine::Json;
+using pmesh::engine::Op;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double us(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
+
+Json org(const std::string& name) {
+  return {{"apiVersion", "core.platform-mesh.io/v1alpha1"}, {"kind", "Account"},
+          {"metadata", {{"name", name}, {"cluster", "root:orgs"}}},
+          {"spec", {{"type", "org"}, {"creator", "alice@example.com"}}}};
+}
+Json account(const std::string& org_name, const std::string& name) {
+  return {{"apiVersion", "core.platform-mesh.io/v1alpha1"}, {"kind", "Account"},
+          {"metadata", {{"name", name}, {"cluster", "root:orgs:" + org_name}}},
+          {"spec", {{"type", "account"}, {"creator", "bob@example.com"}}}};
+}
+Json configmap(const std::string& name) {
+  return {{"apiVersion", "v1"}, {"kind", "ConfigMap"},
+          {"metadata", {{"name", name}, {"namespace", "default"}, {"cluster", "root"}}},
+          {"data", {{"k", "v"}}}};
+}
+
+void apply(Engine& e, Json o) {
+  auto r = e.apply({Op::create(std::move(o))});
+  if (!r.ok) {
+    std::cerr << "pmesh-policy-bench: " << r.reason << ": " << r.message << "\n";
+    std::exit(1);
+  }
+}
+
+Json stats(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return {{"median_us", v[v.size() / 2]}, {"p99_us", v[std::min(v.size() - 1, v.size() * 99 / 100)]}};
+}
+
+std::vector<int> ints(const std::string& csv) {
+  std::vector<int> out;
+  std::stringstream ss(csv);
+  for (std::string x; std::getline(ss, x, ',');) out.push_back(std::stoi(x));
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<int> sizes = {10, 100, 1000};
+  int per_org = 3, samples = 50;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    if (a == "--orgs") sizes = ints(argv[i + 1]);
+    else if (a == "--accounts") per_org = std::stoi(argv[i + 1]);
+    else if (a == "--samples") samples = std::stoi(argv[i + 1]);
+  }
+  pmesh::dsl::DiagnosticSink diags;
+  auto program = pmesh::dsl::compile(pmesh::dsl::load_embedded_program(diags), diags);
+  if (!program || diags.error_count()) {
+    std::cerr << "pmesh-policy-bench: the embedded policies do not compile\n";
+    return 1;
+  }
+  Json out = {{"orgs", Json::array()}};
+  for (int size : sizes) {
+    Engine e(std::shared_ptr<const pmesh::dsl::CompiledProgram>(program.get(), [](auto*) {}));
+    std::vector<pmesh::engine::Document> docs;
+    std::string err;
+    for (const auto& f : pmesh::embedded_policies())
+      if (std::string(f.path).ends_with("bootstrap.yaml") && !pmesh::engine::parse_documents(f.text, f.path, &docs, &err))
+        return 1;
+    std::vector<Op> boot;
+    for (auto& d : docs) boot.push_back(Op::create(d.object));
+    if (!e.apply(boot).ok) return 1;
+
+    auto t0 = Clock::now();
+    for (int i = 0; i < size; ++i) {
+      apply(e, org("org" + std::to_string(i)));
+      for (int j = 0; j < per_org; ++j) apply(e, account("org" + std::to_string(i), "acc" + std::to_string(j)));
+    }
+    double cold = us(Clock::now() - t0);
+
+    std::vector<double> orgs, accounts, baseline;
+    for (int s = 0; s < samples; ++s) {
+      auto a = Clock::now();
+      apply(e, configmap("cm" + std::to_string(s)));
+      baseline.push_back(us(Clock::now() - a));
+      a = Clock::now();
+      apply(e, org("extra" + std::to_string(s)));
+      orgs.push_back(us(Clock::now() - a));
+      a = Clock::now();
+      apply(e, account("org" + std::to_string(s % size), "extra" + std::to_string(s)));
+      accounts.push_back(us(Clock::now() - a));
+    }
+    Json row = {{"orgs", size},
+                {"accounts", size * per_org},
+                {"objects", e.state().objects().size()},
+                {"tuples", e.state().tuples().size()},
+                {"cold_ms", cold / 1000},
+                {"configmap_create", stats(baseline)},
+                {"org_create", stats(orgs)},
+                {"account_create", stats(accounts)}};
+    row["org_vs_configmap"] = row["org_create"]["median_us"].get<double>() / row["configmap_create"]["median_us"].get<double>();
+    row["account_vs_configmap"] = row["account_create"]["median_us"].get<double>() / row["configmap_create"]["median_us"].get<double>();
+    out["orgs"].push_back(row);
+  }
+  auto& rows = out["orgs"];
+  for (auto& r : rows) {
+    r["org_create_vs_smallest"] = r["org_create"]["median_us"].get<double>() / rows[0]["org_create"]["median_us"].get<double>();
+    r["account_create_vs_smallest"] =
+        r["account_create"]["median_us"].get<double>() / rows[0]["account_create"]["median_us"].get<double>();
+  }
+  std::cout << out.dump(2) << "\n";
+  return 0;
+}

@@ -441,7 +441,14 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
           if (!subset(needs, bound)) continue;
           score = 0;
         } else {
-          score = keys.empty() ? 1 : primary(q, keys) && keys.size() >= (is_cluster_scoped(q) ? 2u : 3u) ? 100 : 10 + static_cast<int>(keys.size());
+          // A key that comes from a bound variable narrows more than a
+          // constant one (`spec.type = "account"` matches a whole class).
+          int from_vars = 0;
+          for (const auto& k : keys) from_vars += operand_vars(info, k.value).empty() && k.value.trigger_arg < 0 ? 0 : 1;
+          score = keys.empty() ? 1
+                  : primary(q, keys) && keys.size() >= (is_cluster_scoped(q) ? 2u : 3u)
+                      ? 100
+                      : 10 + static_cast<int>(keys.size()) + 2 * from_vars;
         }
       } else if (item->kind == BodyItemKind::kTuple) {
         if (!tuple_ready(item)) continue;

@@ -3,8 +3,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include <deque>
 #include <nlohmann/json.hpp>
@@ -33,18 +35,43 @@ std::string url_decode(const std::string& s) {
   return out;
 }
 
+HttpResponse status_response(int code, const std::string& reason, const std::string& message) {
+  nlohmann::json status = {{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", nlohmann::json::object()},
+                           {"status", "Failure"}, {"message", message}, {"reason", reason}, {"code", code}};
+  return HttpResponse{code, "application/json", status.dump()};
+}
+
 namespace {
 
-class Session : public std::enable_shared_from_this<Session>, public Stream {
+// One connection, over plain TCP (S = beast::tcp_stream) or TLS
+// (S = beast::ssl_stream<beast::tcp_stream>).
+template <class S>
+class Session : public std::enable_shared_from_this<Session<S>>, public Stream {
  public:
-  Session(tcp::socket socket, Handler& handler, const HttpServer::Options& options)
-      : stream_(std::move(socket)),
+  template <class... StreamArgs>
+  Session(Handler& handler, const HttpServer::Options& options, StreamArgs&&... stream_args)
+      : stream_(std::forward<StreamArgs>(stream_args)...),
         kick_(stream_.get_executor()),
         handler_(handler),
         body_limit_(options.body_limit),
         after_commit_(options.after_commit) {}
 
-  void start() { read(); }
+  void start() {
+    if constexpr (std::is_same_v<S, beast::tcp_stream>) {
+      read();
+    } else {
+      // A client that does not speak TLS (plain HTTP) fails here and is closed.
+      tcp_layer().expires_after(std::chrono::seconds(10));
+      stream_.async_handshake(net::ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
+        if (ec) {
+          beast::error_code ignored;
+          self->tcp_layer().socket().shutdown(tcp::socket::shutdown_both, ignored);
+          return;
+        }
+        self->read();
+      });
+    }
+  }
 
   // ---- Stream (a watch)
   // Before the handler returns, the headers are not out yet: queue only.
@@ -56,7 +83,7 @@ class Session : public std::enable_shared_from_this<Session>, public Stream {
     if (!streaming_ || writing_ || kick_pending_) return;
     kick_pending_ = true;
     kick_.expires_after(std::chrono::milliseconds(20));
-    kick_.async_wait([self = shared_from_this()](beast::error_code) {
+    kick_.async_wait([self = this->shared_from_this()](beast::error_code) {
       self->kick_pending_ = false;
       if (!self->writing_) self->write_next();
     });
@@ -73,9 +100,9 @@ class Session : public std::enable_shared_from_this<Session>, public Stream {
     parser_.emplace();
     parser_->body_limit(body_limit_);
     parser_->header_limit(64 * 1024);
-    stream_.expires_after(std::chrono::minutes(5));
+    tcp_layer().expires_after(std::chrono::minutes(5));
     http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+                     [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
@@ -122,7 +149,7 @@ class Session : public std::enable_shared_from_this<Session>, public Stream {
     keep_alive_ = msg.keep_alive();
     std::optional<HttpResponse> res;
     try {
-      res = handler_(req, std::static_pointer_cast<Stream>(shared_from_this()));
+      res = handler_(req, std::static_pointer_cast<Stream>(this->shared_from_this()));
     } catch (const std::exception& e) {
       std::cerr << "pmesh serve: error: handler failed: " << e.what() << "\n";
       res = HttpResponse{500, "application/json",
@@ -133,16 +160,14 @@ class Session : public std::enable_shared_from_this<Session>, public Stream {
       return;
     }
     if (res->after_commit && after_commit_) {
-      after_commit_([self = shared_from_this(), r = std::move(*res)]() { self->respond(r, self->keep_alive_); });
+      after_commit_([self = this->shared_from_this(), r = std::move(*res)]() { self->respond(r, self->keep_alive_); });
       return;
     }
     respond(*res, keep_alive_);
   }
 
   void respond_error(int code, const std::string& reason, const std::string& message, bool keep) {
-    nlohmann::json status = {{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", nlohmann::json::object()},
-                              {"status", "Failure"}, {"message", message}, {"reason", reason}, {"code", code}};
-    respond(HttpResponse{code, "application/json", status.dump()}, keep);
+    respond(status_response(code, reason, message), keep);
   }
 
   void respond(const HttpResponse& r, bool keep) {
@@ -153,7 +178,7 @@ class Session : public std::enable_shared_from_this<Session>, public Stream {
     res->keep_alive(keep);
     res->body() = r.body;
     res->prepare_payload();
-    http::async_write(stream_, *res, [self = shared_from_this(), res, keep](beast::error_code ec, size_t) {
+    http::async_write(stream_, *res, [self = this->shared_from_this(), res, keep](beast::error_code ec, size_t) {
       if (ec || !keep) {
         self->shutdown();
         return;
@@ -165,7 +190,7 @@ class Session : public std::enable_shared_from_this<Session>, public Stream {
   // A chunked response whose body the handler writes over time.
   void start_stream() {
     streaming_ = true;
-    stream_.expires_never();
+    tcp_layer().expires_never();
     // The connection ends with the stream: saying so keeps clients from
     // pooling it and sending their next request into a closing socket.
     std::string head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
@@ -175,11 +200,11 @@ class Session : public std::enable_shared_from_this<Session>, public Stream {
     if (!writing_) write_next();
     // Notice a client that goes away: a read on a watch only ends in an error.
     auto probe = std::make_shared<std::array<char, 1>>();
-    stream_.socket().async_read_some(net::buffer(*probe), [self = shared_from_this(), probe](beast::error_code, size_t) {
+    tcp_layer().socket().async_read_some(net::buffer(*probe), [self = this->shared_from_this(), probe](beast::error_code, size_t) {
       self->closed_ = true;
       self->queue_.clear();
       beast::error_code ignored;
-      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      self->tcp_layer().socket().shutdown(tcp::socket::shutdown_both, ignored);
     });
   }
 
@@ -190,7 +215,7 @@ class Session : public std::enable_shared_from_this<Session>, public Stream {
         closing_ = false;
         writing_ = true;
         auto last = std::make_shared<std::string>("0\r\n\r\n");
-        net::async_write(stream_, net::buffer(*last), [self = shared_from_this(), last](beast::error_code, size_t) {
+        net::async_write(stream_, net::buffer(*last), [self = this->shared_from_this(), last](beast::error_code, size_t) {
           self->writing_ = false;
           self->closed_ = true;
           self->shutdown();
@@ -215,7 +240,7 @@ class Session : public std::enable_shared_from_this<Session>, public Stream {
       *data += "\r\n";
       queue_.pop_front();
     }
-    net::async_write(stream_, net::buffer(*data), [self = shared_from_this(), data](beast::error_code ec, size_t) {
+    net::async_write(stream_, net::buffer(*data), [self = this->shared_from_this(), data](beast::error_code ec, size_t) {
       self->writing_ = false;
       if (ec) {
         self->closed_ = true;
@@ -228,7 +253,7 @@ class Session : public std::enable_shared_from_this<Session>, public Stream {
 
   void shutdown() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    tcp_layer().socket().shutdown(tcp::socket::shutdown_send, ec);
     closed_ = true;
     if (draining_) drain();
   }
@@ -236,16 +261,18 @@ class Session : public std::enable_shared_from_this<Session>, public Stream {
   // Reads and drops what the client still sends, for a bounded time and size.
   void drain() {
     if (drained_ > 64 * 1024 * 1024) return;
-    stream_.expires_after(std::chrono::seconds(10));
+    tcp_layer().expires_after(std::chrono::seconds(10));
     auto buf = std::make_shared<std::array<char, 65536>>();
-    stream_.async_read_some(net::buffer(*buf), [self = shared_from_this(), buf](beast::error_code ec, size_t n) {
+    stream_.async_read_some(net::buffer(*buf), [self = this->shared_from_this(), buf](beast::error_code ec, size_t n) {
       if (ec) return;
       self->drained_ += n;
       self->drain();
     });
   }
 
-  beast::tcp_stream stream_;
+  beast::tcp_stream& tcp_layer() { return beast::get_lowest_layer(stream_); }
+
+  S stream_;
   net::steady_timer kick_;
   bool kick_pending_ = false;
   beast::flat_buffer buffer_;
@@ -270,13 +297,17 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   Impl(net::io_context& io, Handler h, Options o) : acceptor(io), handler(std::move(h)), options(o) {}
 
   void accept() {
-    acceptor.async_accept(net::make_strand(acceptor.get_executor()), [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
+    acceptor.async_accept(net::make_strand(acceptor.get_executor()), [self = this->shared_from_this()](beast::error_code ec, tcp::socket s) {
       if (ec) {
         if (ec != net::error::operation_aborted) self->accept();
         return;
       }
       s.set_option(tcp::no_delay(true));
-      std::make_shared<Session>(std::move(s), self->handler, self->options)->start();
+      if (self->tls)
+        std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(self->handler, self->options, std::move(s), *self->tls)
+            ->start();
+      else
+        std::make_shared<Session<beast::tcp_stream>>(self->handler, self->options, std::move(s))->start();
       self->accept();
     });
   }
@@ -284,11 +315,20 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   tcp::acceptor acceptor;
   Handler handler;
   Options options;
+  std::unique_ptr<net::ssl::context> tls;  // set when serving HTTPS
 };
 
 HttpServer::HttpServer(net::io_context& io, const std::string& host, unsigned short port, Handler handler,
                        Options options)
     : impl_(std::make_shared<Impl>(io, std::move(handler), options)) {
+  if (!options.tls_cert_file.empty()) {
+    auto ctx = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+    ctx->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                     net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1);
+    ctx->use_certificate_chain_file(options.tls_cert_file);
+    ctx->use_private_key_file(options.tls_key_file, net::ssl::context::pem);
+    impl_->tls = std::move(ctx);
+  }
   tcp::endpoint ep(net::ip::make_address(host), port);
   impl_->acceptor.open(ep.protocol());
   impl_->acceptor.set_option(net::socket_base::reuse_address(true));

@@ -58,9 +58,12 @@ class HttpServer {
     size_t body_limit = 3 * 1024 * 1024;  // as kube-apiserver's default
     // Runs `fn` once what has been committed so far is durable (group commit).
     std::function<void(std::function<void()>)> after_commit;
+    // HTTPS when set: PEM files of the certificate (chain) and its key.
+    std::string tls_cert_file, tls_key_file;
   };
 
-  // Listens on host:port (port 0 picks a free one). Throws on failure.
+  // Listens on host:port (port 0 picks a free one). Throws on failure
+  // (including unreadable TLS files).
   HttpServer(boost::asio::io_context& io, const std::string& host, unsigned short port, Handler handler,
              Options options);
   ~HttpServer();
@@ -73,6 +76,9 @@ class HttpServer {
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };
+
+// A metav1.Status failure response.
+HttpResponse status_response(int code, const std::string& reason, const std::string& message);
 
 // "a%20b" -> "a b"
 std::string url_decode(const std::string& s);

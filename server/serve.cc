@@ -3,17 +3,21 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <openssl/evp.h>
 
 #include <filesystem>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "dsl/compiler.h"
 #include "engine/durable_store.h"
 #include "engine/engine.h"
 #include "server/http_server.h"
 #include "server/krm_api.h"
+#include "server/authz.h"
+#include "server/openfga_api.h"
 #include "engine/documents.h"
 #include "stdlib/embedded.h"
 
@@ -26,7 +30,8 @@ void log(const char* level, const std::string& msg) {
 }
 
 int usage(const std::string& msg) {
-  std::cerr << "pmesh serve: " << msg << "\nUsage: pmesh serve [--data-dir DIR] [--listen HOST:PORT] [--policies PATHS]... [--bootstrap PATHS]... [--watch-history N]\n";
+  std::cerr << "pmesh serve: " << msg << "\nUsage: pmesh serve [--data-dir DIR] [--listen HOST:PORT] [--policies PATHS]... [--bootstrap PATHS]... [--watch-history N]\n"
+               "       [--tls-cert-file PEM --tls-private-key-file PEM [--token-file CSV]]\n";
   return 2;
 }
 
@@ -45,21 +50,29 @@ std::shared_ptr<const dsl::CompiledProgram> compile_rules(const std::vector<std:
 
 // An admin kubeconfig, as kcp writes one: a cluster and context per
 // well-known workspace.
-std::string kubeconfig(const std::string& base) {
+// `ca_data` and `token`, when serving HTTPS with authentication: the CA (base64 PEM) and the admin token.
+std::string kubeconfig(const std::string& base, const std::string& ca_data = "", const std::string& token = "") {
   std::string out = "apiVersion: v1\nkind: Config\nclusters:\n";
   // root, root:orgs (made by the bootstrap), and "base", the server without a cluster.
   const char* workspaces[][2] = {{"root", "root"}, {"orgs", "root:orgs"}, {"base", ""}};
   for (auto& w : workspaces)
-    out += std::string("- name: ") + w[0] + "\n  cluster:\n    server: " + base + (w[1][0] ? std::string("/clusters/") + w[1] : "") + "\n";
+    out += std::string("- name: ") + w[0] + "\n  cluster:\n    server: " + base + (w[1][0] ? std::string("/clusters/") + w[1] : "") + "\n" +
+           (ca_data.empty() ? "" : "    certificate-authority-data: " + ca_data + "\n");
   out += "contexts:\n";
   for (auto& w : workspaces)
     out += std::string("- name: ") + w[0] + "\n  context:\n    cluster: " + w[0] + "\n    user: admin\n";
-  out += "current-context: root\nusers:\n- name: admin\n  user: {}\n";
+  out += "current-context: root\nusers:\n- name: admin\n  user:" + (token.empty() ? std::string(" {}\n") : "\n    token: " + token + "\n");
   return out;
 }
 
-// On the first start (an empty data directory), creates what an
-// installation starts with, in one transaction.
+std::string base64(const std::string& s) {
+  std::string out(4 * ((s.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(s.data()),
+                          static_cast<int>(s.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
 // As a kcp shard does, the server records where it serves (Shard `root` in
 // root, spec.baseURL): workspaces' URLs are made from it. Nothing to do when
 // the rules declare no Shard kind or the address is unchanged.
@@ -87,6 +100,8 @@ bool register_shard(engine::Engine& engine, engine::DurableStore& store, const s
   return true;
 }
 
+// On the first start (an empty data directory), creates what an
+// installation starts with, in one transaction.
 bool bootstrap(engine::Engine& engine, const std::vector<std::string>& paths) {
   std::vector<engine::Document> docs;
   std::string err;
@@ -121,6 +136,7 @@ int serve_main(const std::vector<std::string>& args) {
   int64_t log_limit = 100000;
   std::vector<std::string> bootstrap_paths;  // empty: policies/bootstrap.yaml, compiled in
   std::vector<std::string> policies;
+  std::string tls_cert, tls_key, token_file;
   for (size_t i = 0; i < args.size(); ++i) {
     auto value = [&](std::string& out) {
       if (i + 1 >= args.size()) return false;
@@ -146,6 +162,12 @@ int serve_main(const std::vector<std::string>& args) {
     } else if (args[i] == "--policies") {
       if (!value(v)) return usage("--policies needs a value");
       policies.push_back(v);
+    } else if (args[i] == "--tls-cert-file") {
+      if (!value(tls_cert)) return usage("--tls-cert-file needs a value");
+    } else if (args[i] == "--tls-private-key-file") {
+      if (!value(tls_key)) return usage("--tls-private-key-file needs a value");
+    } else if (args[i] == "--token-file") {
+      if (!value(token_file)) return usage("--token-file needs a value");
     } else {
       return usage("unknown argument " + args[i]);
     }
@@ -207,14 +229,50 @@ int serve_main(const std::vector<std::string>& args) {
       for (auto& f : run) f();
     });
   };
+  // HTTPS turns authentication and authorization on: the admin token (kept
+  // in the data directory) and the token file's users, decided by the
+  // policies' relations.
+  if (tls_cert.empty() != tls_key.empty()) return usage("--tls-cert-file and --tls-private-key-file go together");
+  if (!token_file.empty() && tls_cert.empty()) return usage("--token-file needs TLS: clients send tokens only over HTTPS");
+  std::unique_ptr<AccessControl> access;
+  std::string admin_token, ca_data;
+  if (!tls_cert.empty()) {
+    std::string token_path = data_dir + "/admin.token";
+    std::ifstream(token_path) >> admin_token;
+    if (admin_token.empty()) {
+      admin_token = random_token();
+      std::ofstream(token_path) << admin_token << "\n";
+      std::filesystem::permissions(token_path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    }
+    Authenticator authn;
+    std::string err;
+    if (!authn.load(token_file, admin_token, &err)) {
+      log("error", err);
+      return 1;
+    }
+    access = std::make_unique<AccessControl>(engine, std::move(authn));
+    std::ifstream cert(tls_cert);
+    std::stringstream pem;
+    pem << cert.rdbuf();
+    ca_data = base64(pem.str());
+  }
+  OpenFgaApi fga(engine);
   std::unique_ptr<KrmApi> api;
   std::unique_ptr<HttpServer> http;
   try {
     api = std::make_unique<KrmApi>(engine, store.get(), io, listen, after_commit);
     http = std::make_unique<HttpServer>(
         io, host, port,
-        [&](const HttpRequest& req, const std::shared_ptr<Stream>& s) {
-          auto res = api->handle(req, s);
+        [&](const HttpRequest& request, const std::shared_ptr<Stream>& s) {
+          HttpRequest req = request;
+          std::optional<HttpResponse> res;
+          std::string why;
+          // Without TLS there is no authentication: everyone is an admin.
+          UserInfo who{"admin", "admin", {"system:masters"}};
+          if (access) res = access->admit(req, &who, &why);
+          if (!why.empty() && res && res->status == 401) log("warning", "unauthenticated request: " + why);
+          if (!res) res = fga.handle(req, who);
+          if (!res) res = api->handle(req, s);
           // One line per write, per failed request, and per watch; reads
           // that succeed only with PMESH_LOG=debug.
           bool write = req.method != "GET";
@@ -224,15 +282,17 @@ int serve_main(const std::vector<std::string>& args) {
                 req.method + " " + req.target + " " + (res ? std::to_string(code) : std::string("watch")));
           return res;
         },
-        HttpServer::Options{3 * 1024 * 1024, after_commit});
+        HttpServer::Options{3 * 1024 * 1024, after_commit, tls_cert, tls_key});
   } catch (const std::exception& e) {
     log("error", std::string("cannot listen on ") + listen + ": " + e.what());
     return 1;
   }
-  std::string base = "http://" + host + ":" + std::to_string(http->port());
+  std::string base = (tls_cert.empty() ? "http://" : "https://") + host + ":" + std::to_string(http->port());
   if (!register_shard(engine, *store, base)) return 1;
   std::string kc = data_dir + "/admin.kubeconfig";
-  std::ofstream(kc) << kubeconfig(base);
+  std::ofstream(kc) << kubeconfig(base, ca_data, admin_token);
+  if (!admin_token.empty())
+    std::filesystem::permissions(kc, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   log("info", "serving the KRM API on " + base + "/clusters/root");
   std::cout << "pmesh serve: kubeconfig written to " << std::filesystem::absolute(kc).string() << std::endl;
 

@@ -29,8 +29,8 @@ start_server() {
   done
   grep -q "kubeconfig written" "$WORK/serve.out" || { cat "$WORK/serve.log"; echo "FAIL: server did not start"; exit 1; }
   export KUBECONFIG="$DATA/admin.kubeconfig"
-  SERVER="$(sed -n 's/.*server: \(http:\/\/127.0.0.1:[0-9]*\).*/\1/p' "$KUBECONFIG" | head -1)"
-  case "$SERVER" in http://127.0.0.1:*) ;; *) echo "FAIL: unexpected server address $SERVER"; exit 1 ;; esac
+  SERVER="$(sed -n 's/.*server: \(https\{0,1\}:\/\/127.0.0.1:[0-9]*\).*/\1/p' "$KUBECONFIG" | head -1)"
+  case "$SERVER" in http://127.0.0.1:* | https://127.0.0.1:*) ;; *) echo "FAIL: unexpected server address $SERVER"; exit 1 ;; esac
 }
 
 fail() { echo "FAIL: $*"; [ -f "$WORK/serve.log" ] && tail -20 "$WORK/serve.log"; exit 1; }

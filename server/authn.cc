@@ -1,0 +1,87 @@
+#include "server/authn.h"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+namespace pmesh::server {
+
+bool UserInfo::in_group(const std::string& g) const { return std::find(groups.begin(), groups.end(), g) != groups.end(); }
+
+namespace {
+
+// One CSV line; fields may be double-quoted (with "" for a quote).
+std::vector<std::string> csv_fields(const std::string& line) {
+  std::vector<std::string> out(1);
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') out.back() += '"', ++i;
+    else if (c == '"') quoted = !quoted;
+    else if (c == ',' && !quoted) out.emplace_back();
+    else out.back() += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+bool Authenticator::load(const std::string& token_file, const std::string& admin_token, std::string* error) {
+  if (!admin_token.empty()) tokens_[admin_token] = UserInfo{"admin", "admin", {"system:masters", "system:authenticated"}};
+  if (token_file.empty()) return true;
+  std::ifstream in(token_file);
+  if (!in) {
+    *error = "cannot read the token file " + token_file;
+    return false;
+  }
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty() || line[0] == '#') continue;
+    auto f = csv_fields(line);
+    if (f.size() < 3 || f[0].empty() || f[1].empty()) {
+      *error = token_file + ":" + std::to_string(n) + ": expected token,user,uid[,\"group1,group2\"]";
+      return false;
+    }
+    UserInfo u{f[1], f[2], {}};
+    if (f.size() > 3) {
+      std::stringstream gs(f[3]);
+      for (std::string g; std::getline(gs, g, ',');)
+        if (!g.empty()) u.groups.push_back(g);
+    }
+    u.groups.push_back("system:authenticated");
+    tokens_[f[0]] = std::move(u);
+  }
+  return true;
+}
+
+std::optional<UserInfo> Authenticator::authenticate(const std::string& authorization, std::string* why) const {
+  const std::string prefix = "Bearer ";
+  if (authorization.empty()) {
+    *why = "no credential";
+    return std::nullopt;
+  }
+  if (authorization.compare(0, prefix.size(), prefix) != 0) {
+    *why = "not a bearer token";
+    return std::nullopt;
+  }
+  auto it = tokens_.find(authorization.substr(prefix.size()));
+  if (it == tokens_.end()) {
+    *why = "unknown token";
+    return std::nullopt;
+  }
+  return it->second;
+}
+
+std::string random_token() {
+  unsigned char b[24];
+  RAND_bytes(b, sizeof b);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : b) out += hex[c >> 4], out += hex[c & 15];
+  return out;
+}
+
+}  // namespace pmesh::server

@@ -1,0 +1,42 @@
+// Authentication: who sent a request.
+//
+// Bearer tokens from a token file in kube-apiserver's static token format
+// (CSV lines `token,user,uid,"group1,group2"`), plus the server's own admin
+// token (user `admin`, group `system:masters`). A request without a
+// credential, or with one that is not known, is not authenticated; why is
+// for the server log only.
+//
+// Thread safety: immutable after construction.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pmesh::server {
+
+struct UserInfo {
+  std::string name, uid;
+  std::vector<std::string> groups;
+  bool in_group(const std::string& g) const;
+};
+
+class Authenticator {
+ public:
+  // Reads `token_file` if not empty; `admin_token` authenticates `admin`.
+  // Returns false with `error` when the file cannot be read or parsed.
+  bool load(const std::string& token_file, const std::string& admin_token, std::string* error);
+
+  // The user an `Authorization: Bearer ...` header names, or nothing;
+  // `why` says why not (for the log).
+  std::optional<UserInfo> authenticate(const std::string& authorization, std::string* why) const;
+
+ private:
+  std::map<std::string, UserInfo> tokens_;
+};
+
+// A fresh random token (hex), for the admin kubeconfig.
+std::string random_token();
+
+}  // namespace pmesh::server

@@ -1,0 +1,114 @@
+#include "server/authz.h"
+
+namespace pmesh::server {
+
+namespace {
+
+std::string parent_of(const std::string& path) {
+  size_t c = path.rfind(':');
+  return c == std::string::npos ? "" : path.substr(0, c);
+}
+std::string base_of(const std::string& path) {
+  size_t c = path.rfind(':');
+  return c == std::string::npos ? path : path.substr(c + 1);
+}
+std::string resource_name(const RequestInfo& info) {
+  return info.group.empty() ? info.resource : info.resource + "." + info.group;
+}
+
+}  // namespace
+
+std::string user_object(const std::string& name) {
+  std::string u = name;
+  for (char& c : u)
+    if (c == ':') c = '.';
+  return "user:" + u;
+}
+
+std::string Authorizer::verb_of(const std::string& method, const RequestInfo& info, bool watch) {
+  if (method == "GET" || method == "HEAD") return watch ? "watch" : info.name.empty() ? "list" : "get";
+  if (method == "POST") return "create";
+  if (method == "PUT") return "update";
+  if (method == "PATCH") return "patch";
+  if (method == "DELETE") return "delete";
+  return "get";
+}
+
+// The generated id of a logical cluster: kcp's logical cluster name.
+std::string Authorizer::origin_of(const std::string& cluster) const {
+  if (cluster == "root") return "root";
+  const engine::Json* ws = engine_.get({"Workspace", parent_of(cluster), "", base_of(cluster)});
+  if (!ws || !ws->contains("spec") || !(*ws)["spec"].contains("cluster")) return "";
+  return (*ws)["spec"]["cluster"].get<std::string>();
+}
+
+std::string Authorizer::account_of(const std::string& workspace) const {
+  for (std::string p = workspace; !parent_of(p).empty(); p = parent_of(p)) {
+    if (!engine_.get({"Account", parent_of(p), "", base_of(p)})) continue;
+    std::string origin = origin_of(parent_of(p));
+    if (origin.empty()) return "";
+    return "core_platform-mesh_io_account:" + origin + "/" + base_of(p);
+  }
+  return "";
+}
+
+bool Authorizer::can(const UserInfo& user, const std::string& verb, const std::string& workspace) const {
+  std::string acct = account_of(workspace);
+  return !acct.empty() && engine_.has_tuple("can_" + verb, {user_object(user.name), acct});
+}
+
+Decision Authorizer::decide(const UserInfo& user, const std::string& verb, const RequestInfo& info) const {
+  if (user.in_group("system:masters")) return {true, 200, ""};
+  // Discovery, OpenAPI and version: what any authenticated client needs.
+  if (info.kind != RequestInfo::Kind::kObject) return {true, 200, ""};
+  std::string what = "User \"" + user.name + "\" cannot " + verb + " resource \"" + resource_name(info) + "\"";
+  if (info.cluster == "*") return {false, 403, what + " across all workspaces"};
+  if (info.cluster == "root:orgs" && info.group == "core.platform-mesh.io" && info.resource == "accounts") {
+    // Organizations: anyone may list them and create one; each is its own.
+    if (verb == "list" || verb == "watch" || verb == "create") return {true, 200, ""};
+    std::string ws = "root:orgs:" + info.name;
+    if (can(user, verb, ws)) return {true, 200, ""};
+    if (!can(user, "get", ws)) return {false, 404, ""};
+    return {false, 403, what + " \"" + info.name + "\" in workspace \"root:orgs\""};
+  }
+  if (can(user, verb, info.cluster)) return {true, 200, ""};
+  if (info.cluster == "root" || info.cluster == "root:orgs" || !can(user, "get", info.cluster)) {
+    // Outside their reach a workspace does not exist.
+    if (info.cluster == "root" || info.cluster == "root:orgs")
+      return {false, 403, what + " in workspace \"" + info.cluster + "\""};
+    return {false, 404, ""};
+  }
+  return {false, 403, what + " in workspace \"" + info.cluster + "\""};
+}
+
+std::optional<HttpResponse> AccessControl::admit(HttpRequest& req, UserInfo* who, std::string* log) const {
+  auto info = parse_request_path(req.path);
+  if (info && info->kind == RequestInfo::Kind::kHealth) return std::nullopt;
+  auto user = authn_.authenticate(req.authorization, log);
+  if (!user) return status_response(401, "Unauthorized", "Unauthorized");
+  *who = *user;
+  if (!info) return std::nullopt;  // the API answers 404
+  auto w = req.query.find("watch");
+  bool watch = w != req.query.end() && (w->second == "true" || w->second == "True" || w->second == "1");
+  std::string verb = Authorizer::verb_of(req.method, *info, watch);
+  Decision d = authz_.decide(*user, verb, *info);
+  if (!d.allowed && d.code == 404) {
+    if (info->cluster == "root:orgs")
+      return status_response(404, "NotFound", "accounts.core.platform-mesh.io \"" + info->name + "\" not found");
+    return status_response(404, "NotFound", "logical cluster \"" + info->cluster + "\" not found");
+  }
+  if (!d.allowed) return status_response(403, "Forbidden", d.message);
+  // An organization's creator is who creates it (its owner, by authz.rules).
+  if (verb == "create" && info->cluster == "root:orgs" && info->resource == "accounts" &&
+      !user->in_group("system:masters")) {
+    auto body = nlohmann::json::parse(req.body, nullptr, false);
+    if (body.is_object()) {
+      body["spec"]["creator"] = user->name;
+      req.body = body.dump();
+      req.content_type = "application/json";
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace pmesh::server

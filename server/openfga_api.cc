@@ -1,0 +1,95 @@
+#include "server/openfga_api.h"
+
+#include <nlohmann/json.hpp>
+
+#include "server/authz.h"
+
+namespace pmesh::server {
+
+using nlohmann::json;
+
+namespace {
+
+// The model's relation names as the policies' relations.
+std::string relation_of(const std::string& r) {
+  static const char* verbs[] = {"get", "list", "watch", "create", "update", "patch", "delete"};
+  for (const char* v : verbs)
+    if (r == v) return std::string("can_") + v;
+  if (r == "member") return "members";
+  if (r == "owner") return "owners";
+  return r;
+}
+
+HttpResponse error(int code, const std::string& fga_code, const std::string& message) {
+  return {code, "application/json", json{{"code", fga_code}, {"message", message}}.dump()};
+}
+
+HttpResponse ok(const json& body) { return {200, "application/json", body.dump()}; }
+
+}  // namespace
+
+std::optional<HttpResponse> OpenFgaApi::handle(const HttpRequest& req, const UserInfo& user) {
+  const std::string prefix = "/stores/";
+  if (req.path.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
+  size_t slash = req.path.find('/', prefix.size());
+  if (slash == std::string::npos || req.method != "POST") return error(404, "undefined_endpoint", "unknown endpoint");
+  std::string op = req.path.substr(slash + 1);
+  json body = json::parse(req.body, nullptr, false);
+  if (!body.is_object()) return error(400, "validation_error", "the body must be a JSON object");
+  auto key_of = [](const json& k) {
+    return std::make_tuple(k.value("user", std::string()), k.value("relation", std::string()),
+                           k.value("object", std::string()));
+  };
+  if (op == "check") {
+    auto [u, r, o] = key_of(body.value("tuple_key", json::object()));
+    if (u.empty() || r.empty() || o.empty()) return error(400, "validation_error", "tuple_key needs user, relation and object");
+    return ok({{"allowed", engine_.has_tuple(relation_of(r), {u, o})}, {"resolution", ""}});
+  }
+  if (op == "list-objects") {
+    std::string type = body.value("type", ""), rel = relation_of(body.value("relation", "")), u = body.value("user", "");
+    json objects = json::array();
+    engine_.state().scan_tuples(rel, [&](const std::string& fact) {
+      auto [name, args] = engine::parse_tuple_fact(fact);
+      const engine::TupleEntry* t = engine_.state().tuple(fact);
+      if (t && t->exists() && args.size() == 2 && args[0] == u && args[1].compare(0, type.size() + 1, type + ":") == 0)
+        objects.push_back(args[1]);
+      return true;
+    });
+    return ok({{"objects", objects}});
+  }
+  if (op == "read") {
+    auto [u, r, o] = key_of(body.value("tuple_key", json::object()));
+    json tuples = json::array();
+    for (const auto& [fact, t] : engine_.state().tuples()) {
+      if (!t.exists()) continue;
+      auto [rel, args] = engine::parse_tuple_fact(fact);
+      if (args.size() != 2 || (!r.empty() && rel != r) || (!u.empty() && args[0] != u) || (!o.empty() && args[1] != o))
+        continue;
+      tuples.push_back({{"key", {{"user", args[0]}, {"relation", rel}, {"object", args[1]}}}});
+    }
+    return ok({{"tuples", tuples}, {"continuation_token", ""}});
+  }
+  if (op == "write") {
+    std::vector<engine::Op> ops;
+    for (const char* part : {"writes", "deletes"}) {
+      const json& keys = body.value(part, json::object()).value("tuple_keys", json::array());
+      for (const auto& k : keys) {
+        auto [u, r, o] = key_of(k);
+        if (r != "member" || u.empty() || o.empty())
+          return error(400, "validation_error", "only member tuples (user, object) can be written");
+        if (!user.in_group("system:masters") && !engine_.has_tuple("owners", {user_object(user.name), o}))
+          return error(403, "forbidden", "only owners of " + o + " may change its members");
+        ops.push_back(std::string(part) == "writes" ? engine::Op::add_tuple("member", {u, o})
+                                                    : engine::Op::remove_tuple("member", {u, o}));
+      }
+    }
+    engine::Result r = engine_.apply(ops);
+    if (!r.ok) return error(400, "validation_error", r.message);
+    HttpResponse res = ok(json::object());
+    res.after_commit = true;
+    return res;
+  }
+  return error(404, "undefined_endpoint", "unknown endpoint " + op);
+}
+
+}  // namespace pmesh::server

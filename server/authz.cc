@@ -64,7 +64,7 @@ Decision Authorizer::decide(const UserInfo& user, const std::string& verb, const
   std::string what = "User \"" + user.name + "\" cannot " + verb + " resource \"" + resource_name(info) + "\"";
   if (info.cluster == "*") return {false, 403, what + " across all workspaces"};
   if (info.cluster == "root:orgs" && info.group == "core.platform-mesh.io" && info.resource == "accounts") {
-    // Organizations: anyone may list them and create one; each is its own.
+    // Organizations: anyone may list them (seeing their own) and create one.
     if (verb == "list" || verb == "watch" || verb == "create") return {true, 200, ""};
     std::string ws = "root:orgs:" + info.name;
     if (can(user, verb, ws)) return {true, 200, ""};
@@ -81,6 +81,37 @@ Decision Authorizer::decide(const UserInfo& user, const std::string& verb, const
   return {false, 403, what + " in workspace \"" + info.cluster + "\""};
 }
 
+std::optional<HttpResponse> AccessControl::review(const HttpRequest& req, const UserInfo& who) const {
+  auto info = parse_request_path(req.path);
+  if (!info || info->kind != RequestInfo::Kind::kObject || info->group != "authorization.k8s.io" ||
+      info->resource != "selfsubjectaccessreviews" || req.method != "POST")
+    return std::nullopt;
+  auto body = nlohmann::json::parse(req.body, nullptr, false);
+  if (!body.is_object()) return status_response(400, "BadRequest", "the body must be a SelfSubjectAccessReview in JSON");
+  const auto& attrs = body.value("spec", nlohmann::json::object()).value("resourceAttributes", nlohmann::json());
+  bool allowed = true;
+  std::string reason;
+  if (attrs.is_object()) {
+    RequestInfo asked;
+    asked.kind = RequestInfo::Kind::kObject;
+    asked.cluster = info->cluster;
+    asked.group = attrs.value("group", "");
+    asked.version = attrs.value("version", "");
+    asked.resource = attrs.value("resource", "");
+    asked.name = attrs.value("name", "");
+    asked.ns = attrs.value("namespace", "");
+    Decision d = authz_.decide(who, attrs.value("verb", "get"), asked);
+    allowed = d.allowed;
+    reason = allowed ? "allowed by the relations of policies/authz.rules" : d.message;
+  }
+  body["apiVersion"] = "authorization.k8s.io/v1";
+  body["kind"] = "SelfSubjectAccessReview";
+  body["metadata"] = {{"creationTimestamp", nullptr}};
+  body["status"] = {{"allowed", allowed}};
+  if (!reason.empty()) body["status"]["reason"] = reason;
+  return HttpResponse{201, "application/json", body.dump()};
+}
+
 std::optional<HttpResponse> AccessControl::admit(HttpRequest& req, UserInfo* who, std::string* log) const {
   auto info = parse_request_path(req.path);
   if (info && info->kind == RequestInfo::Kind::kHealth) return std::nullopt;
@@ -88,6 +119,8 @@ std::optional<HttpResponse> AccessControl::admit(HttpRequest& req, UserInfo* who
   if (!user) return status_response(401, "Unauthorized", "Unauthorized");
   *who = *user;
   if (!info) return std::nullopt;  // the API answers 404
+  // Anyone may ask what they may do.
+  if (info->group == "authorization.k8s.io" && info->resource == "selfsubjectaccessreviews") return std::nullopt;
   auto w = req.query.find("watch");
   bool watch = w != req.query.end() && (w->second == "true" || w->second == "True" || w->second == "1");
   std::string verb = Authorizer::verb_of(req.method, *info, watch);
@@ -98,6 +131,13 @@ std::optional<HttpResponse> AccessControl::admit(HttpRequest& req, UserInfo* who
     return status_response(404, "NotFound", "logical cluster \"" + info->cluster + "\" not found");
   }
   if (!d.allowed) return status_response(403, "Forbidden", d.message);
+  // Lists and watches of organizations show those the user may get.
+  if ((verb == "list" || verb == "watch") && !user->in_group("system:masters") &&
+      (info->cluster == "root:orgs" || info->cluster == "*") && info->resource == "accounts") {
+    req.visible = [this, u = *user](const std::string& cluster, const std::string& name) {
+      return cluster != "root:orgs" || authz_.can(u, "get", "root:orgs:" + name);
+    };
+  }
   // An organization's creator is who creates it (its owner, by authz.rules).
   if (verb == "create" && info->cluster == "root:orgs" && info->resource == "accounts" &&
       !user->in_group("system:masters")) {

@@ -61,6 +61,9 @@ class AccessControl {
   // nullopt: go on with `req` (possibly rewritten) as `who`; otherwise the
   // answer (401, 403 or 404). `log` gets why a credential was refused.
   std::optional<HttpResponse> admit(HttpRequest& req, UserInfo* who, std::string* log) const;
+  // A SelfSubjectAccessReview (`kubectl auth can-i`) answered for `who`;
+  // nullopt for other requests.
+  std::optional<HttpResponse> review(const HttpRequest& req, const UserInfo& who) const;
 
  private:
   Authenticator authn_;

@@ -31,6 +31,9 @@ struct HttpRequest {
   std::string content_type;
   std::string accept;
   std::string authorization;
+  // Set by access control: which objects a list or watch may show the
+  // requester (by logical cluster and name); unset shows all.
+  std::function<bool(const std::string& cluster, const std::string& name)> visible;
 };
 
 struct HttpResponse {

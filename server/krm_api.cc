@@ -122,11 +122,13 @@ struct KrmApi::Watcher {
   std::unique_ptr<boost::asio::steady_timer> timeout, bookmark;
   bool bookmarks = false;
   std::string api_version, kind_name;
+  std::function<bool(const std::string&, const std::string&)> visible;
 
   bool wants(const json& object) const {
     const json& md = object["metadata"];
     if (cluster != "*" && md.value("cluster", "") != cluster) return false;
     if (!ns.empty() && md.value("namespace", "") != ns) return false;
+    if (visible && !visible(md.value("cluster", ""), md.value("name", ""))) return false;
     return labels.matches(object) && fields.matches(object);
   }
 };
@@ -288,6 +290,7 @@ HttpResponse KrmApi::list(const HttpRequest& req, const Target& t) {
     if (!start_after.empty() && fact <= start_after) return true;
     if (!t.info.ns.empty() && e.key.ns != t.info.ns) return true;
     if (!labels->matches(e.effective) || !fields->matches(e.effective)) return true;
+    if (req.visible && !req.visible(e.key.cluster, e.key.name)) return true;
     if (limit && items.size() == limit) {
       more = true;
       return false;
@@ -319,6 +322,7 @@ std::optional<HttpResponse> KrmApi::watch(const HttpRequest& req, const Target& 
   w->bookmarks = req.query.count("allowWatchBookmarks") && req.query.at("allowWatchBookmarks") == "true";
   w->api_version = t.kind->api_version();
   w->kind_name = t.kind->name;
+  w->visible = req.visible;
   std::string rv = req.query.count("resourceVersion") ? req.query.at("resourceVersion") : "";
   int64_t from = 0;
   if (!rv.empty() && rv != "0") {

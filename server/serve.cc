@@ -271,6 +271,7 @@ int serve_main(const std::vector<std::string>& args) {
           UserInfo who{"admin", "admin", {"system:masters"}};
           if (access) res = access->admit(req, &who, &why);
           if (!why.empty() && res && res->status == 401) log("warning", "unauthenticated request: " + why);
+          if (!res && access) res = access->review(req, who);
           if (!res) res = fga.handle(req, who);
           if (!res) res = api->handle(req, s);
           // One line per write, per failed request, and per watch; reads

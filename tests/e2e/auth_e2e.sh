@@ -61,6 +61,12 @@ as alice-token root:orgs apply -f "$here/../../examples/quickstart/01-org.yaml" 
 [ "$(as alice-token root:orgs get account acme -o jsonpath='{.spec.creator}')" = alice ] || fail "the creator is the user"
 as alice-token root:orgs:acme apply -f "$here/../../examples/quickstart/02-account.yaml" > /dev/null || fail "alice creates team-a"
 as alice-token root:orgs:acme get accounts -o name | grep -qx "account.core.platform-mesh.io/team-a" || fail "alice lists acme"
+# Lists show each user their own organizations.
+as alice-token root:orgs get accounts -o name | grep -qx "account.core.platform-mesh.io/acme" || fail "alice lists her org"
+[ -z "$(as bob-token root:orgs get accounts -o name)" ] || fail "bob sees acme in the list of orgs"
+# kubectl auth can-i follows the relations.
+[ "$(as alice-token root:orgs:acme auth can-i delete accounts 2>/dev/null)" = yes ] || fail "can-i: alice may delete"
+{ as bob-token root:orgs:acme auth can-i list accounts 2>/dev/null || true; } | grep -q '^no' || fail "can-i: bob may not list"
 # bob does not see acme at all.
 as bob-token root:orgs get account acme > "$WORK/out" 2>&1 && fail "bob got acme"
 grep -q 'NotFound' "$WORK/out" || fail "bob's get of acme should be NotFound: $(cat "$WORK/out")"
@@ -74,6 +80,8 @@ ACME=$(fga alice-token read '{"tuple_key":{"relation":"owner"}}' | python3 -c 'i
 # alice makes bob a member: bob lists, but cannot delete.
 [ "$(fga alice-token write '{"writes":{"tuple_keys":[{"user":"user:bob","relation":"member","object":"'"$ACME"'"}]}}')" = '{}' ] || fail "alice grants bob membership"
 as bob-token root:orgs:acme get accounts -o name | grep -qx "account.core.platform-mesh.io/team-a" || fail "bob lists acme as a member"
+[ "$(as bob-token root:orgs:acme auth can-i list accounts 2>/dev/null)" = yes ] || fail "can-i: bob may list as a member"
+{ as bob-token root:orgs:acme auth can-i delete accounts 2>/dev/null || true; } | grep -q '^no - User "bob" cannot delete' || fail "can-i: a member may not delete"
 as bob-token root:orgs:acme:team-a get accountinfo account -o name > /dev/null || fail "membership is inherited by team-a"
 as bob-token root:orgs:acme delete account team-a > "$WORK/out" 2>&1 && fail "bob deleted team-a"
 grep -q 'User "bob" cannot delete resource "accounts.core.platform-mesh.io" in workspace "root:orgs:acme"' "$WORK/out" || fail "a 403 names verb, resource and workspace: $(cat "$WORK/out")"

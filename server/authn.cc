@@ -1,6 +1,10 @@
 #include "server/authn.h"
 
+#include "server/oidc.h"
+
 #include <openssl/rand.h>
+
+#include <ctime>
 
 #include <algorithm>
 #include <fstream>
@@ -67,12 +71,12 @@ std::optional<UserInfo> Authenticator::authenticate(const std::string& authoriza
     *why = "not a bearer token";
     return std::nullopt;
   }
-  auto it = tokens_.find(authorization.substr(prefix.size()));
-  if (it == tokens_.end()) {
-    *why = "unknown token";
-    return std::nullopt;
-  }
-  return it->second;
+  std::string token = authorization.substr(prefix.size());
+  auto it = tokens_.find(token);
+  if (it != tokens_.end()) return it->second;
+  if (oidc_ && std::count(token.begin(), token.end(), '.') == 2) return oidc_->verify(token, std::time(nullptr), why);
+  *why = "unknown token";
+  return std::nullopt;
 }
 
 std::string random_token() {

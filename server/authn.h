@@ -1,8 +1,9 @@
 // Authentication: who sent a request.
 //
 // Bearer tokens from a token file in kube-apiserver's static token format
-// (CSV lines `token,user,uid,"group1,group2"`), plus the server's own admin
-// token (user `admin`, group `system:masters`). A request without a
+// (CSV lines `token,user,uid,"group1,group2"`), the server's own admin
+// token (user `admin`, group `system:masters`), and OIDC ID tokens
+// (oidc.h). A request without a
 // credential, or with one that is not known, is not authenticated; why is
 // for the server log only.
 //
@@ -10,6 +11,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,8 +24,12 @@ struct UserInfo {
   bool in_group(const std::string& g) const;
 };
 
+class OidcVerifier;
+
 class Authenticator {
  public:
+  // OIDC ID tokens too (checked after the token file's tokens).
+  void set_oidc(std::shared_ptr<OidcVerifier> oidc) { oidc_ = std::move(oidc); }
   // Reads `token_file` if not empty; `admin_token` authenticates `admin`.
   // Returns false with `error` when the file cannot be read or parsed.
   bool load(const std::string& token_file, const std::string& admin_token, std::string* error);
@@ -34,6 +40,7 @@ class Authenticator {
 
  private:
   std::map<std::string, UserInfo> tokens_;
+  std::shared_ptr<OidcVerifier> oidc_;
 };
 
 // A fresh random token (hex), for the admin kubeconfig.

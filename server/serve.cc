@@ -17,6 +17,7 @@
 #include "server/http_server.h"
 #include "server/krm_api.h"
 #include "server/authz.h"
+#include "server/oidc.h"
 #include "server/openfga_api.h"
 #include "engine/documents.h"
 #include "stdlib/embedded.h"
@@ -31,7 +32,8 @@ void log(const char* level, const std::string& msg) {
 
 int usage(const std::string& msg) {
   std::cerr << "pmesh serve: " << msg << "\nUsage: pmesh serve [--data-dir DIR] [--listen HOST:PORT] [--policies PATHS]... [--bootstrap PATHS]... [--watch-history N]\n"
-               "       [--tls-cert-file PEM --tls-private-key-file PEM [--token-file CSV]]\n";
+               "       [--tls-cert-file PEM --tls-private-key-file PEM [--token-file CSV]\n"
+               "        [--oidc-issuer-url URL --oidc-client-id ID --oidc-jwks-file JWKS [--oidc-username-claim C] [--oidc-groups-claim C]]]\n";
   return 2;
 }
 
@@ -137,6 +139,7 @@ int serve_main(const std::vector<std::string>& args) {
   std::vector<std::string> bootstrap_paths;  // empty: policies/bootstrap.yaml, compiled in
   std::vector<std::string> policies;
   std::string tls_cert, tls_key, token_file;
+  OidcConfig oidc;
   for (size_t i = 0; i < args.size(); ++i) {
     auto value = [&](std::string& out) {
       if (i + 1 >= args.size()) return false;
@@ -168,6 +171,16 @@ int serve_main(const std::vector<std::string>& args) {
       if (!value(tls_key)) return usage("--tls-private-key-file needs a value");
     } else if (args[i] == "--token-file") {
       if (!value(token_file)) return usage("--token-file needs a value");
+    } else if (args[i] == "--oidc-issuer-url") {
+      if (!value(oidc.issuer_url)) return usage("--oidc-issuer-url needs a value");
+    } else if (args[i] == "--oidc-client-id") {
+      if (!value(oidc.client_id)) return usage("--oidc-client-id needs a value");
+    } else if (args[i] == "--oidc-username-claim") {
+      if (!value(oidc.username_claim)) return usage("--oidc-username-claim needs a value");
+    } else if (args[i] == "--oidc-groups-claim") {
+      if (!value(oidc.groups_claim)) return usage("--oidc-groups-claim needs a value");
+    } else if (args[i] == "--oidc-jwks-file") {
+      if (!value(oidc.jwks_file)) return usage("--oidc-jwks-file needs a value");
     } else {
       return usage("unknown argument " + args[i]);
     }
@@ -249,6 +262,16 @@ int serve_main(const std::vector<std::string>& args) {
     if (!authn.load(token_file, admin_token, &err)) {
       log("error", err);
       return 1;
+    }
+    if (!oidc.issuer_url.empty()) {
+      if (oidc.client_id.empty() || oidc.jwks_file.empty())
+        return usage("--oidc-issuer-url needs --oidc-client-id and --oidc-jwks-file");
+      auto verifier = std::make_shared<OidcVerifier>(oidc);
+      if (!verifier->load(&err)) {
+        log("error", err);
+        return 1;
+      }
+      authn.set_oidc(std::move(verifier));
     }
     access = std::make_unique<AccessControl>(engine, std::move(authn));
     std::ifstream cert(tls_cert);

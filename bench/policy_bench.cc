@@ -8,9 +8,11 @@
 // each operation at that size: creating an organization (its workspace
 // types, workspace, logical cluster, AccountInfo, tuples and conditions in
 // one transaction), creating an account in an organization, and creating a
-// ConfigMap, which no rule reads (the baseline of the same run). Prints JSON
-// with medians, p99 and the ratio of each to the baseline and to the
-// smallest size.
+// ConfigMap, which no rule reads (the baseline of the same run). Then the
+// authorization decision of a request (server/authz.h, in-process) for an
+// owner, a member of the parent org and a stranger, in an account's
+// workspace. Prints JSON with medians, p99 and the ratio of each to the
+// baseline and to the smallest size.
 #include <algorithm>
 #include <chrono>
 #include <iostream>
@@ -22,6 +24,7 @@
 #include "dsl/program.h"
 #include "engine/documents.h"
 #include "engine/engine.h"
+#include "server/authz.h"
 #include "stdlib/embedded.h"
 
 using pmesh::engine::Engine;
@@ -117,6 +120,27 @@ int main(int argc, char** argv) {
       apply(e, account("org" + std::to_string(s % size), "extra" + std::to_string(s)));
       accounts.push_back(us(Clock::now() - a));
     }
+    // Authorization decisions: the owner of an account, a member of its org
+    // (by inheritance), a stranger (NotFound).
+    pmesh::server::Authorizer authz(e);
+    pmesh::server::RequestInfo info;
+    info.kind = pmesh::server::RequestInfo::Kind::kObject;
+    info.group = "core.platform-mesh.io";
+    info.resource = "accounts";
+    for (int i = 0; i < size; i += std::max(1, size / 10))
+      e.apply({Op::add_tuple("member", {"user:carol", authz.account_of("root:orgs:org" + std::to_string(i))})});
+    std::vector<double> decisions;
+    int allowed = 0;
+    const char* users[] = {"bob@example.com", "carol", "mallory"};
+    for (int s = 0; s < samples * 20; ++s) {
+      int i = (s * 7919) % size;
+      info.cluster = "root:orgs:org" + std::to_string(i) + ":acc" + std::to_string(s % per_org);
+      pmesh::server::UserInfo u{users[s % 3], "", {}};
+      auto a = Clock::now();
+      auto d = authz.decide(u, s % 2 ? "list" : "delete", info);
+      decisions.push_back(us(Clock::now() - a));
+      allowed += d.allowed;
+    }
     Json row = {{"orgs", size},
                 {"accounts", size * per_org},
                 {"objects", e.state().objects().size()},
@@ -124,7 +148,10 @@ int main(int argc, char** argv) {
                 {"cold_ms", cold / 1000},
                 {"configmap_create", stats(baseline)},
                 {"org_create", stats(orgs)},
-                {"account_create", stats(accounts)}};
+                {"account_create", stats(accounts)},
+                {"authorization_decision", stats(decisions)},
+                {"decisions_allowed", allowed},
+                {"decisions", decisions.size()}};
     row["org_vs_configmap"] = row["org_create"]["median_us"].get<double>() / row["configmap_create"]["median_us"].get<double>();
     row["account_vs_configmap"] = row["account_create"]["median_us"].get<double>() / row["configmap_create"]["median_us"].get<double>();
     out["orgs"].push_back(row);

@@ -64,8 +64,9 @@ int start_pmesh(const std::string& pmesh, const std::string& dir, Proc& p) {
     dup2(fileno(f), 1);
     FILE* e = std::fopen((dir + "/serve.log").c_str(), "w");
     dup2(fileno(e), 2);
+    // Plain HTTP: the KRM API and the store, without TLS and authentication.
     execl(pmesh.c_str(), pmesh.c_str(), "serve", "--data-dir", (dir + "/data").c_str(), "--listen", "127.0.0.1:0",
-          static_cast<char*>(nullptr));
+          "--plain-http", static_cast<char*>(nullptr));
     _exit(127);
   }
   for (int i = 0; i < 200; ++i) {

@@ -19,6 +19,7 @@
 #include "server/authz.h"
 #include "server/oidc.h"
 #include "server/openfga_api.h"
+#include "server/tls_files.h"
 #include "engine/documents.h"
 #include "stdlib/embedded.h"
 
@@ -32,8 +33,8 @@ void log(const char* level, const std::string& msg) {
 
 int usage(const std::string& msg) {
   std::cerr << "pmesh serve: " << msg << "\nUsage: pmesh serve [--data-dir DIR] [--listen HOST:PORT] [--policies PATHS]... [--bootstrap PATHS]... [--watch-history N]\n"
-               "       [--tls-cert-file PEM --tls-private-key-file PEM [--token-file CSV]\n"
-               "        [--oidc-issuer-url URL --oidc-client-id ID --oidc-jwks-file JWKS [--oidc-username-claim C] [--oidc-groups-claim C]]]\n";
+               "       [--plain-http | --tls-cert-file PEM --tls-private-key-file PEM] [--token-file CSV]\n"
+               "       [--oidc-issuer-url URL --oidc-client-id ID --oidc-jwks-file JWKS [--oidc-username-claim C] [--oidc-groups-claim C]]\n";
   return 2;
 }
 
@@ -140,6 +141,7 @@ int serve_main(const std::vector<std::string>& args) {
   std::vector<std::string> policies;
   std::string tls_cert, tls_key, token_file;
   OidcConfig oidc;
+  bool plain_http = false;
   for (size_t i = 0; i < args.size(); ++i) {
     auto value = [&](std::string& out) {
       if (i + 1 >= args.size()) return false;
@@ -169,6 +171,8 @@ int serve_main(const std::vector<std::string>& args) {
       if (!value(tls_cert)) return usage("--tls-cert-file needs a value");
     } else if (args[i] == "--tls-private-key-file") {
       if (!value(tls_key)) return usage("--tls-private-key-file needs a value");
+    } else if (args[i] == "--plain-http") {
+      plain_http = true;
     } else if (args[i] == "--token-file") {
       if (!value(token_file)) return usage("--token-file needs a value");
     } else if (args[i] == "--oidc-issuer-url") {
@@ -242,11 +246,21 @@ int serve_main(const std::vector<std::string>& args) {
       for (auto& f : run) f();
     });
   };
-  // HTTPS turns authentication and authorization on: the admin token (kept
-  // in the data directory) and the token file's users, decided by the
-  // policies' relations.
+  // HTTPS, with authentication and authorization: the admin token (kept in
+  // the data directory), the token file's users and OIDC tokens, decided by
+  // the policies' relations. Without certificates the server makes its own.
+  // --plain-http serves HTTP without any of it (local benchmarks and tools).
   if (tls_cert.empty() != tls_key.empty()) return usage("--tls-cert-file and --tls-private-key-file go together");
-  if (!token_file.empty() && tls_cert.empty()) return usage("--token-file needs TLS: clients send tokens only over HTTPS");
+  if (plain_http && (!tls_cert.empty() || !token_file.empty() || !oidc.issuer_url.empty()))
+    return usage("--plain-http has no TLS and no authentication");
+  if (!plain_http && tls_cert.empty()) {
+    std::string err;
+    if (!ensure_serving_certificate(data_dir, host, &tls_cert, &tls_key, &err)) {
+      log("error", "the serving certificate: " + err);
+      return 1;
+    }
+  }
+  if (plain_http) log("warning", "--plain-http: no TLS, no authentication; every client is an admin");
   std::unique_ptr<AccessControl> access;
   std::string admin_token, ca_data;
   if (!tls_cert.empty()) {

@@ -25,7 +25,9 @@ class Server:
     def __init__(self, pmesh, data, policies=None):
         self.pmesh, self.data = pmesh, data
         log = open(os.path.join(os.path.dirname(data), "serve.log"), "a")
-        flags = ["--policies", policies] if policies else []
+        # Raw HTTP/1.1 over plain TCP: what this test pins is the API's
+        # behavior, not authentication (auth_e2e.sh, oidc_e2e.py).
+        flags = ["--plain-http"] + (["--policies", policies] if policies else [])
         self.proc = subprocess.Popen([pmesh, "serve", "--data-dir", data, "--listen", "127.0.0.1:0", *flags],
                                      stdout=subprocess.PIPE, stderr=log, text=True)
         deadline = time.time() + 10

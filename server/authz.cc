@@ -1,5 +1,7 @@
 #include "server/authz.h"
 
+#include "server/protobuf_body.h"
+
 namespace pmesh::server {
 
 namespace {
@@ -59,8 +61,13 @@ bool Authorizer::can(const UserInfo& user, const std::string& verb, const std::s
 
 Decision Authorizer::decide(const UserInfo& user, const std::string& verb, const RequestInfo& info) const {
   if (user.in_group("system:masters")) return {true, 200, ""};
-  // Discovery, OpenAPI and version: what any authenticated client needs.
-  if (info.kind != RequestInfo::Kind::kObject) return {true, 200, ""};
+  // Discovery, OpenAPI and version: what any authenticated client needs,
+  // in the workspaces it can see (elsewhere they would tell that it exists).
+  if (info.kind != RequestInfo::Kind::kObject) {
+    if (info.cluster == "root" || info.cluster == "root:orgs" || info.cluster == "*" || can(user, "get", info.cluster))
+      return {true, 200, ""};
+    return {false, 404, ""};
+  }
   std::string what = "User \"" + user.name + "\" cannot " + verb + " resource \"" + resource_name(info) + "\"";
   if (info.cluster == "*") return {false, 403, what + " across all workspaces"};
   if (info.cluster == "root:orgs" && info.group == "core.platform-mesh.io" && info.resource == "accounts") {
@@ -86,8 +93,16 @@ std::optional<HttpResponse> AccessControl::review(const HttpRequest& req, const 
   if (!info || info->kind != RequestInfo::Kind::kObject || info->group != "authorization.k8s.io" ||
       info->resource != "selfsubjectaccessreviews" || req.method != "POST")
     return std::nullopt;
-  auto body = nlohmann::json::parse(req.body, nullptr, false);
-  if (!body.is_object()) return status_response(400, "BadRequest", "the body must be a SelfSubjectAccessReview in JSON");
+  nlohmann::json body;
+  std::string err;
+  if (req.content_type.find("protobuf") != std::string::npos) {
+    auto decoded = decode_protobuf_object(req.body, &err);
+    if (!decoded) return status_response(400, "BadRequest", err);
+    body = *decoded;
+  } else {
+    body = nlohmann::json::parse(req.body, nullptr, false);
+  }
+  if (!body.is_object()) return status_response(400, "BadRequest", "the body must be a SelfSubjectAccessReview");
   const auto& attrs = body.value("spec", nlohmann::json::object()).value("resourceAttributes", nlohmann::json());
   bool allowed = true;
   std::string reason;

@@ -153,8 +153,25 @@ std::optional<json> decode_protobuf_object(const std::string& body, std::string*
       }
     });
     json o = {{"apiVersion", api_version}, {"kind", kind}, {"metadata", json::object()}};
+    if (api_version == "authorization.k8s.io/v1" && kind == "SelfSubjectAccessReview") {
+      // spec (2): resourceAttributes (1) { namespace, verb, group, version, resource, subresource, name }.
+      static const char* attrs[] = {"", "namespace", "verb", "group", "version", "resource", "subresource", "name"};
+      fields(raw, [&](int f, int w, Reader& r) {
+        if (f != 2 || w != 2) return r.skip(w);
+        fields(r.bytes(), [&](int g, int gw, Reader& rr) {
+          if (g != 1 || gw != 2) return rr.skip(gw);
+          json a = json::object();
+          fields(rr.bytes(), [&](int h, int hw, Reader& r3) {
+            if (h >= 1 && h <= 7 && hw == 2) a[attrs[h]] = r3.bytes();
+            else r3.skip(hw);
+          });
+          o["spec"]["resourceAttributes"] = a;
+        });
+      });
+      return o;
+    }
     if (api_version != "v1" || (kind != "ConfigMap" && kind != "Secret" && kind != "Namespace")) {
-      *error = "protobuf bodies are accepted for ConfigMap, Secret and Namespace only, not " + kind;
+      *error = "protobuf bodies are accepted for ConfigMap, Secret, Namespace and SelfSubjectAccessReview only, not " + kind;
       return std::nullopt;
     }
     fields(raw, [&](int f, int w, Reader& r) {

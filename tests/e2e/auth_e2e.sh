@@ -72,6 +72,9 @@ as bob-token root:orgs get account acme > "$WORK/out" 2>&1 && fail "bob got acme
 grep -q 'NotFound' "$WORK/out" || fail "bob's get of acme should be NotFound: $(cat "$WORK/out")"
 as bob-token root:orgs:acme get accounts > "$WORK/out" 2>&1 && fail "bob listed in acme"
 grep -q 'logical cluster "root:orgs:acme" not found' "$WORK/out" || fail "acme should not exist for bob: $(cat "$WORK/out")"
+as bob-token root:orgs:acme api-resources > "$WORK/out" 2>&1 && fail "bob discovered acme's resources"
+as bob-token root:orgs:nowhere api-resources > "$WORK/nowhere" 2>&1 || true
+[ "$(grep -c NotFound "$WORK/out")" -gt 0 ] && [ "$(grep -c NotFound "$WORK/nowhere")" -gt 0 ] || fail "discovery of an unseen workspace and of a missing one should both be NotFound"
 # bob cannot grant himself membership.
 fga bob-token write '{"writes":{"tuple_keys":[{"user":"user:bob","relation":"member","object":"'"$(fga alice-token read '{"tuple_key":{"relation":"owner"}}' | python3 -c 'import json,sys; print([t["key"]["object"] for t in json.load(sys.stdin)["tuples"] if t["key"]["object"].endswith("/acme")][0])')"'"}]}}' | grep -q '^403' || fail "bob granted himself membership"
 ACME=$(fga alice-token read '{"tuple_key":{"relation":"owner"}}' | python3 -c 'import json,sys; print([t["key"]["object"] for t in json.load(sys.stdin)["tuples"] if t["key"]["object"].endswith("/acme")][0])')

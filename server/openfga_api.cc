@@ -1,5 +1,6 @@
 #include "server/openfga_api.h"
 
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "server/authz.h"
@@ -26,6 +27,30 @@ HttpResponse error(int code, const std::string& fga_code, const std::string& mes
 
 HttpResponse ok(const json& body) { return {200, "application/json", body.dump()}; }
 
+// The organization an object or user string of the model belongs to
+// ("core_platform-mesh_io_account:<origin>/<name>",
+// "role:core_platform-mesh_io_account/<origin>/<name>/owner#assignee"), or
+// "" for users and for what no account names. `paths` maps cluster ids to
+// workspace paths.
+std::string org_of(const std::string& s, const std::map<std::string, std::string>& paths) {
+  const std::string acct = "core_platform-mesh_io_account", role = "role:" + acct + "/";
+  std::string rest;
+  if (s.compare(0, acct.size() + 1, acct + ":") == 0) rest = s.substr(acct.size() + 1);
+  else if (s.compare(0, role.size(), role) == 0) rest = s.substr(role.size());
+  else return "";
+  size_t slash = rest.find('/');
+  if (slash == std::string::npos) return "";
+  auto it = paths.find(rest.substr(0, slash));
+  if (it == paths.end()) return "";
+  size_t name_end = rest.find('/', slash + 1);
+  std::string path = it->second + ":" + rest.substr(slash + 1, name_end == std::string::npos ? std::string::npos : name_end - slash - 1);
+  // root:orgs:<org>[:...]
+  const std::string orgs = "root:orgs:";
+  if (path.compare(0, orgs.size(), orgs) != 0) return "";
+  std::string tail = path.substr(orgs.size());
+  return tail.substr(0, tail.find(':'));
+}
+
 }  // namespace
 
 std::optional<HttpResponse> OpenFgaApi::handle(const HttpRequest& req, const UserInfo& user) {
@@ -34,6 +59,18 @@ std::optional<HttpResponse> OpenFgaApi::handle(const HttpRequest& req, const Use
   size_t slash = req.path.find('/', prefix.size());
   if (slash == std::string::npos || req.method != "POST") return error(404, "undefined_endpoint", "unknown endpoint");
   std::string op = req.path.substr(slash + 1);
+  // One store per organization, named after it, as the security-operator
+  // arranges them: each sees the tuples of its organization's accounts.
+  std::string store = req.path.substr(prefix.size(), slash - prefix.size());
+  if (!engine_.get({"Account", "root:orgs", "", store})) return error(404, "store_id_not_found", "store " + store + " not found");
+  std::map<std::string, std::string> paths;  // cluster id -> workspace path
+  engine_.state().scan_tuples("cluster_id", [&](const std::string& fact) {
+    auto [rel, args] = engine::parse_tuple_fact(fact);
+    const engine::TupleEntry* t = engine_.state().tuple(fact);
+    if (t && t->exists() && args.size() == 2) paths[args[1]] = args[0];
+    return true;
+  });
+  auto in_store = [&](const std::string& object) { return org_of(object, paths) == store; };
   json body = json::parse(req.body, nullptr, false);
   if (!body.is_object()) return error(400, "validation_error", "the body must be a JSON object");
   auto key_of = [](const json& k) {
@@ -43,7 +80,7 @@ std::optional<HttpResponse> OpenFgaApi::handle(const HttpRequest& req, const Use
   if (op == "check") {
     auto [u, r, o] = key_of(body.value("tuple_key", json::object()));
     if (u.empty() || r.empty() || o.empty()) return error(400, "validation_error", "tuple_key needs user, relation and object");
-    return ok({{"allowed", engine_.has_tuple(relation_of(r), {u, o})}, {"resolution", ""}});
+    return ok({{"allowed", in_store(o) && engine_.has_tuple(relation_of(r), {u, o})}, {"resolution", ""}});
   }
   if (op == "list-objects") {
     std::string type = body.value("type", ""), rel = relation_of(body.value("relation", "")), u = body.value("user", "");
@@ -51,7 +88,8 @@ std::optional<HttpResponse> OpenFgaApi::handle(const HttpRequest& req, const Use
     engine_.state().scan_tuples(rel, [&](const std::string& fact) {
       auto [name, args] = engine::parse_tuple_fact(fact);
       const engine::TupleEntry* t = engine_.state().tuple(fact);
-      if (t && t->exists() && args.size() == 2 && args[0] == u && args[1].compare(0, type.size() + 1, type + ":") == 0)
+      if (t && t->exists() && args.size() == 2 && args[0] == u && args[1].compare(0, type.size() + 1, type + ":") == 0 &&
+          in_store(args[1]))
         objects.push_back(args[1]);
       return true;
     });
@@ -63,7 +101,8 @@ std::optional<HttpResponse> OpenFgaApi::handle(const HttpRequest& req, const Use
     for (const auto& [fact, t] : engine_.state().tuples()) {
       if (!t.exists()) continue;
       auto [rel, args] = engine::parse_tuple_fact(fact);
-      if (args.size() != 2 || (!r.empty() && rel != r) || (!u.empty() && args[0] != u) || (!o.empty() && args[1] != o))
+      if (args.size() != 2 || (!r.empty() && rel != r) || (!u.empty() && args[0] != u) || (!o.empty() && args[1] != o) ||
+          !in_store(args[1]))
         continue;
       tuples.push_back({{"key", {{"user", args[0]}, {"relation", rel}, {"object", args[1]}}}});
     }
@@ -77,6 +116,7 @@ std::optional<HttpResponse> OpenFgaApi::handle(const HttpRequest& req, const Use
         auto [u, r, o] = key_of(k);
         if (r != "member" || u.empty() || o.empty())
           return error(400, "validation_error", "only member tuples (user, object) can be written");
+        if (!in_store(o)) return error(400, "validation_error", o + " is not an account of organization " + store);
         if (!user.in_group("system:masters") && !engine_.has_tuple("owners", {user_object(user.name), o}))
           return error(403, "forbidden", "only owners of " + o + " may change its members");
         ops.push_back(std::string(part) == "writes" ? engine::Op::add_tuple("member", {u, o})

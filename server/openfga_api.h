@@ -9,9 +9,10 @@
 // Relations are the model's: get, list, watch, create, update, patch and
 // delete (the policies' can_<verb>), member and owner (their resolved
 // members and owners), parent, assignee. A store is an organization (its
-// name); every store sees the same tuples, filtered to objects of that
-// organization's accounts where the object says so. Writes take `member`
-// tuples only, from owners of the object's account (or admins).
+// name, as the security-operator keeps one store per organization): it
+// sees the tuples whose object is one of that organization's accounts (or
+// their roles). Writes take `member` tuples only, from owners of the
+// object's account (or admins).
 //
 // Thread safety: runs on the engine's thread.
 #pragma once

@@ -21,11 +21,11 @@ as() { local token="$1" ws="$2"; shift 2
   "$KUBECTL" --kubeconfig /dev/null --request-timeout=20s --certificate-authority "$WORK/cert.pem" \
     --server "$SERVER/clusters/$ws" --token "$token" "$@"; }
 # The OpenFGA API as a user: POST BODY to /stores/acme/OP; prints the answer.
-fga() { python3 - "$SERVER" "$WORK/cert.pem" "$1" "$2" "$3" <<'PY'
+fga() { python3 - "$SERVER" "$WORK/cert.pem" "$1" "$2" "$3" "${4:-acme}" <<'PY'
 import json, ssl, sys, urllib.request, urllib.error
-server, ca, token, op, body = sys.argv[1:]
+server, ca, token, op, body, store = sys.argv[1:]
 ctx = ssl.create_default_context(cafile=ca)
-req = urllib.request.Request(server + "/stores/acme/" + op, data=body.encode(), method="POST",
+req = urllib.request.Request(server + "/stores/" + store + "/" + op, data=body.encode(), method="POST",
                              headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
 try:
     print(urllib.request.urlopen(req, context=ctx, timeout=20).read().decode())
@@ -92,6 +92,14 @@ fga alice-token list-objects '{"type":"core_platform-mesh_io_account","relation"
 # Taken away: the next request is NotFound again.
 [ "$(fga alice-token write '{"deletes":{"tuple_keys":[{"user":"user:bob","relation":"member","object":"'"$ACME"'"}]}}')" = '{}' ] || fail "alice takes membership away"
 as bob-token root:orgs:acme get accounts > /dev/null 2>&1 && fail "bob still lists acme"
+# One store per organization: bob's org globex is not in acme's store.
+sed 's/name: acme/name: globex/' "$here/../../examples/quickstart/01-org.yaml" | as bob-token root:orgs apply -f - > /dev/null || fail "bob creates globex"
+fga alice-token read '{"tuple_key":{"relation":"owner"}}' | grep -q '/globex"' && fail "acme's store shows globex's tuples"
+fga bob-token read '{"tuple_key":{"relation":"owner"}}' globex | grep -q '/globex"' || fail "globex's store shows its tuples"
+GLOBEX=$(fga bob-token read '{"tuple_key":{"relation":"owner"}}' globex | python3 -c 'import json,sys; print(json.load(sys.stdin)["tuples"][0]["key"]["object"])')
+[ "$(fga bob-token check '{"tuple_key":{"user":"user:bob","relation":"delete","object":"'"$GLOBEX"'"}}' globex)" = '{"allowed":true,"resolution":""}' ] || fail "check in globex's store"
+[ "$(fga bob-token check '{"tuple_key":{"user":"user:bob","relation":"delete","object":"'"$GLOBEX"'"}}')" = '{"allowed":false,"resolution":""}' ] || fail "acme's store answers for globex"
+fga alice-token read '{}' nowhere | grep -q '^404 .*store_id_not_found' || fail "an unknown store"
 # alice may delete what she owns.
 as alice-token root:orgs:acme delete account team-a | grep -q deleted || fail "alice deletes team-a"
 echo "auth e2e: ok"

@@ -1,5 +1,7 @@
 #include "server/oidc.h"
 
+#include "server/https_client.h"
+
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ecdsa.h>
@@ -113,12 +115,29 @@ OidcVerifier::OidcVerifier(OidcConfig config) : config_(std::move(config)), keys
 OidcVerifier::~OidcVerifier() = default;
 
 bool OidcVerifier::load(std::string* error) {
+  if (!config_.jwks_url.empty()) {
+    fetched_at_ = std::time(nullptr);
+    std::string text;
+    if (!https_get(config_.jwks_url, config_.ca_file, &text, error)) return false;
+    return parse(text, error);
+  }
   std::ifstream in(config_.jwks_file);
   std::stringstream text;
   text << in.rdbuf();
-  json jwks = json::parse(text.str(), nullptr, false);
-  if (!in || !jwks.is_object() || !jwks.contains("keys") || !jwks["keys"].is_array()) {
-    *error = "cannot read a JWKS from " + config_.jwks_file;
+  if (!in) {
+    *error = "cannot read " + config_.jwks_file;
+    return false;
+  }
+  if (!parse(text.str(), error)) return false;
+  std::error_code ec;
+  loaded_at_ = std::filesystem::last_write_time(config_.jwks_file, ec);
+  return true;
+}
+
+bool OidcVerifier::parse(const std::string& text, std::string* error) {
+  json jwks = json::parse(text, nullptr, false);
+  if (!jwks.is_object() || !jwks.contains("keys") || !jwks["keys"].is_array()) {
+    *error = "not a JWKS (no keys)";
     return false;
   }
   auto keys = std::make_unique<Keys>();
@@ -127,16 +146,15 @@ bool OidcVerifier::load(std::string* error) {
     if (Pkey p = key_from_jwk(k)) keys->by_kid[k.value("kid", "")] = {k.value("kty", ""), std::move(p)};
   }
   keys_ = std::move(keys);
-  std::error_code ec;
-  loaded_at_ = std::filesystem::last_write_time(config_.jwks_file, ec);
   return true;
 }
 
 bool OidcVerifier::reload_if_changed() {
+  std::string ignored;
+  if (!config_.jwks_url.empty()) return std::time(nullptr) - fetched_at_ >= 10 && load(&ignored);
   std::error_code ec;
   auto t = std::filesystem::last_write_time(config_.jwks_file, ec);
   if (ec || t == loaded_at_) return false;
-  std::string ignored;
   return load(&ignored);
 }
 

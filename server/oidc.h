@@ -2,8 +2,9 @@
 // ES256 by a key of the issuer's JWKS (chosen by `kid`), with `iss` the
 // issuer, `aud` containing the client id, `exp` in the future and `nbf` (if
 // any) in the past. The username and groups come from configured claims.
-// The JWKS is read from a file and read again when the file changes or a
-// token names a key it does not hold (key rotation).
+// The JWKS is read from a file, or fetched from the issuer's JWKS URL, and
+// read again when a token names a key it does not hold (key rotation; a
+// fetch at most every 10 seconds).
 //
 // Thread safety: not synchronized; the server calls it from one thread.
 #pragma once
@@ -23,6 +24,9 @@ struct OidcConfig {
   std::string issuer_url, client_id;
   std::string username_claim = "sub", groups_claim;
   std::string jwks_file;
+  // Or the issuer's JWKS over HTTPS (`jwks_uri`), verified with `ca_file`
+  // (the system's CAs when empty).
+  std::string jwks_url, ca_file;
 };
 
 class OidcVerifier {
@@ -37,8 +41,10 @@ class OidcVerifier {
  private:
   struct Keys;
   bool reload_if_changed();
+  bool parse(const std::string& text, std::string* error);
 
   OidcConfig config_;
+  std::time_t fetched_at_ = 0;
   std::unique_ptr<Keys> keys_;
   std::filesystem::file_time_type loaded_at_{};
 };

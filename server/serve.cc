@@ -34,7 +34,8 @@ void log(const char* level, const std::string& msg) {
 int usage(const std::string& msg) {
   std::cerr << "pmesh serve: " << msg << "\nUsage: pmesh serve [--data-dir DIR] [--listen HOST:PORT] [--policies PATHS]... [--bootstrap PATHS]... [--watch-history N]\n"
                "       [--plain-http | --tls-cert-file PEM --tls-private-key-file PEM] [--token-file CSV]\n"
-               "       [--oidc-issuer-url URL --oidc-client-id ID --oidc-jwks-file JWKS [--oidc-username-claim C] [--oidc-groups-claim C]]\n";
+               "       [--oidc-issuer-url URL --oidc-client-id ID (--oidc-jwks-file JWKS | --oidc-jwks-url URL [--oidc-ca-file PEM])\n"
+               "        [--oidc-username-claim C] [--oidc-groups-claim C]]\n";
   return 2;
 }
 
@@ -185,6 +186,10 @@ int serve_main(const std::vector<std::string>& args) {
       if (!value(oidc.groups_claim)) return usage("--oidc-groups-claim needs a value");
     } else if (args[i] == "--oidc-jwks-file") {
       if (!value(oidc.jwks_file)) return usage("--oidc-jwks-file needs a value");
+    } else if (args[i] == "--oidc-jwks-url") {
+      if (!value(oidc.jwks_url)) return usage("--oidc-jwks-url needs a value");
+    } else if (args[i] == "--oidc-ca-file") {
+      if (!value(oidc.ca_file)) return usage("--oidc-ca-file needs a value");
     } else {
       return usage("unknown argument " + args[i]);
     }
@@ -278,8 +283,8 @@ int serve_main(const std::vector<std::string>& args) {
       return 1;
     }
     if (!oidc.issuer_url.empty()) {
-      if (oidc.client_id.empty() || oidc.jwks_file.empty())
-        return usage("--oidc-issuer-url needs --oidc-client-id and --oidc-jwks-file");
+      if (oidc.client_id.empty() || oidc.jwks_file.empty() == oidc.jwks_url.empty())
+        return usage("--oidc-issuer-url needs --oidc-client-id and one of --oidc-jwks-file, --oidc-jwks-url");
       auto verifier = std::make_shared<OidcVerifier>(oidc);
       if (!verifier->load(&err)) {
         log("error", err);

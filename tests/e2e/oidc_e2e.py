@@ -4,7 +4,8 @@ tokens with its own RSA and EC keys and writes their JWKS. Valid RS256 and
 ES256 tokens get in (as the username claim, with the groups claim); expired,
 not-yet-valid, wrong-audience, wrong-issuer, unknown-kid, tampered and
 wrong-algorithm tokens get 401 with nothing said about why; a key added to
-the JWKS later (rotation) is picked up.
+the JWKS later (rotation) is picked up. Then the same with the JWKS fetched
+from the issuer's URL over HTTPS.
 
 Usage: oidc_e2e.py PMESH
 """
@@ -26,7 +27,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
+import http.server
 import ipaddress
+import threading
 
 ISSUER = "https://keycloak.example/realms/platform-mesh"
 CLIENT = "pmesh"
@@ -85,6 +88,72 @@ def self_signed(work):
         f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
                                   serialization.NoEncryption()))
     return cert_file, key_file
+
+
+def start_server(pmesh, work, data, cert, key, jwks_flags):
+    log = open(os.path.join(work, data + ".log"), "w")
+    proc = subprocess.Popen([pmesh, "serve", "--data-dir", os.path.join(work, data), "--listen", "127.0.0.1:0",
+                             "--tls-cert-file", cert, "--tls-private-key-file", key,
+                             "--oidc-issuer-url", ISSUER, "--oidc-client-id", CLIENT, *jwks_flags,
+                             "--oidc-username-claim", "preferred_username", "--oidc-groups-claim", "groups"],
+                            stdout=subprocess.PIPE, stderr=log, text=True)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if "kubeconfig written to" in line:
+            kc = open(line.strip().split("kubeconfig written to ")[1]).read()
+            return proc, [l.split("server: ")[1] for l in kc.splitlines() if "server: " in l and "/clusters/" not in l][0]
+    proc.kill()
+    raise SystemExit("FAIL: the server did not start: " + open(os.path.join(work, data + ".log")).read())
+
+
+def status_of(server, ctx, token):
+    req = urllib.request.Request(server + "/clusters/root:orgs/apis/core.platform-mesh.io/v1alpha1/accounts",
+                                 headers={"Authorization": "Bearer " + token})
+    try:
+        return urllib.request.urlopen(req, context=ctx, timeout=20).status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def jwks_url_phase(pmesh, work, cert, key):
+    """The JWKS from the issuer's URL: fetched at start, and again (at most
+    every 10 seconds) when a token names a key it does not hold."""
+    keys = {"current": {"keys": []}}
+
+    class Jwks(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps(keys["current"]).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    keys["current"] = {"keys": [jwk("url-rsa-1", rsa_key)]}
+    issuer = http.server.HTTPServer(("127.0.0.1", 0), Jwks)
+    sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    sctx.load_cert_chain(cert, key)
+    issuer.socket = sctx.wrap_socket(issuer.socket, server_side=True)
+    threading.Thread(target=issuer.serve_forever, daemon=True).start()
+    url = "https://127.0.0.1:%d/protocol/openid-connect/certs" % issuer.server_address[1]
+    proc, server = start_server(pmesh, work, "data-url", cert, key, ["--oidc-jwks-url", url, "--oidc-ca-file", cert])
+    try:
+        ctx = ssl.create_default_context(cafile=cert)
+        assert status_of(server, ctx, sign(rsa_key, "url-rsa-1", claims())) == 200, "a key from the JWKS URL"
+        new_key = ec.generate_private_key(ec.SECP256R1())
+        keys["current"] = {"keys": [jwk("url-rsa-1", rsa_key), jwk("url-ec-2", new_key)]}
+        time.sleep(10.5)  # the verifier fetches at most every 10 seconds
+        assert status_of(server, ctx, sign(new_key, "url-ec-2", claims())) == 200, "a rotated key from the URL"
+        assert status_of(server, ctx, sign(new_key, "url-ec-9", claims())) == 401, "an unknown kid"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        issuer.shutdown()
 
 
 def main():
@@ -170,6 +239,7 @@ def main():
         assert status == 401, ("retired key", status)
         log.flush()
         assert "unknown kid" in open(os.path.join(work, "serve.log")).read(), "the log says why a token was refused"
+        jwks_url_phase(pmesh, work, cert, key)
         print("oidc e2e: ok")
     finally:
         if proc:

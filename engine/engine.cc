@@ -194,8 +194,12 @@ void Engine::fact_changed(const std::string& fact, const Json& before, const Jso
       doomed_clusters_.insert(key.cluster);
     if (Kinds::binds_kinds(reader_key)) {
       // Objects of newly bound kinds may follow in this transaction.
-      kinds_.refresh(state_, true);
-      kinds_touched_ = true;
+      // An APIBinding or PublishedResource changes what its own cluster
+      // serves; a schema, whatever binds it.
+      bool schema = reader_key == "APIResourceSchema";
+      kinds_.refresh(state_, true, schema ? nullptr : &key.cluster);
+      if (schema) kinds_touched_all_ = true;
+      else kinds_touched_.insert(key.cluster);
     }
   } else {
     reader_key = "rel:" + parse_tuple_fact(fact).first;
@@ -723,8 +727,11 @@ Result Engine::apply(const std::vector<Op>& ops, bool dry_run, const std::functi
     rv_ = r.resource_version;
     state_.forget_undo();
   }
-  if (kinds_touched_) kinds_.refresh(state_);
-  kinds_touched_ = false;
+  if (kinds_touched_all_) kinds_.refresh(state_);
+  else
+    for (const auto& c : kinds_touched_) kinds_.refresh(state_, false, &c);
+  kinds_touched_all_ = false;
+  kinds_touched_.clear();
   state_.take_dirty();
   before_.clear();
   tuple_before_.clear();

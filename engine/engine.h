@@ -206,7 +206,9 @@ class Engine {
   // looked at again once the rules have run.
   bool restoring_ = false;
   std::set<std::string> deferred_;
-  bool kinds_touched_ = false;  // an object that binds kinds changed
+  // Clusters where an object that binds kinds changed (all: a schema did).
+  std::set<std::string> kinds_touched_;
+  bool kinds_touched_all_ = false;
   // Logical clusters whose LogicalCluster went: their objects are deleted
   // once the rules are at rest.
   std::set<std::string> doomed_clusters_;

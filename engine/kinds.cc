@@ -140,9 +140,10 @@ const dsl::KindDecl* Kinds::intern(dsl::KindDecl decl) {
   return arena_->back().get();
 }
 
-void Kinds::refresh(const State& state, bool additive) {
+void Kinds::refresh(const State& state, bool additive, const std::string* cluster) {
   std::map<std::string, std::map<std::string, const dsl::KindDecl*>> next;
-  if (additive) next = bound_;
+  if (additive || cluster) next = bound_;
+  if (cluster && !additive) next.erase(*cluster);
   auto schema = [&](const std::string& cluster, const std::string& name) -> const dsl::KindDecl* {
     if (cluster.empty() || name.empty()) return nullptr;
     const ObjectEntry* e = state.object(object_fact({"APIResourceSchema", cluster, "", name}));
@@ -150,7 +151,7 @@ void Kinds::refresh(const State& state, bool additive) {
     auto k = kind_from_schema(e->effective);
     return k ? intern(std::move(*k)) : nullptr;
   };
-  state.scan_objects(object_prefix("APIBinding"), [&](const ObjectEntry& b) {
+  state.scan_objects(object_prefix("APIBinding", cluster), [&](const ObjectEntry& b) {
     const Json& st = b.effective.value("status", Json::object());
     std::string from = text(st, {"apiExportClusterName"});
     if (st.is_object() && st.contains("boundResources") && st["boundResources"].is_array())
@@ -159,7 +160,7 @@ void Kinds::refresh(const State& state, bool additive) {
           next[b.key.cluster].emplace(d->key(), d);
     return true;
   });
-  state.scan_objects(object_prefix("PublishedResource"), [&](const ObjectEntry& p) {
+  state.scan_objects(object_prefix("PublishedResource", cluster), [&](const ObjectEntry& p) {
     if (const dsl::KindDecl* d = schema(p.key.cluster, text(p.effective, {"status", "resourceSchemaName"})))
       next[p.key.cluster].emplace(d->key(), d);
     return true;

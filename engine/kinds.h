@@ -53,10 +53,12 @@ class Kinds {
   const dsl::KindDecl* by_name(const std::string& cluster, const std::string& name) const;
   const dsl::KindDecl* declared(const std::string& name) const;
 
-  // Recomputes the run-time kinds from the objects in `state`. With
-  // `additive`, kinds are only added (in the middle of a transaction, when
-  // the objects that bind them may not all be there yet).
-  void refresh(const State& state, bool additive = false);
+  // Recomputes the run-time kinds from the objects in `state`: of every
+  // cluster, or (`cluster` non-null) of that one only, which is what an
+  // APIBinding or PublishedResource in it can change. With `additive`,
+  // kinds are only added (in the middle of a transaction, when the objects
+  // that bind them may not all be there yet).
+  void refresh(const State& state, bool additive = false, const std::string* cluster = nullptr);
   // Whether objects of this kind can change what clusters serve.
   static bool binds_kinds(const std::string& kind_key);
 

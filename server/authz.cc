@@ -1,5 +1,6 @@
 #include "server/authz.h"
 
+#include "engine/documents.h"
 #include "server/protobuf_body.h"
 
 namespace pmesh::server {
@@ -139,7 +140,13 @@ std::optional<HttpResponse> AccessControl::admit(HttpRequest& req, UserInfo* who
   auto w = req.query.find("watch");
   bool watch = w != req.query.end() && (w->second == "true" || w->second == "True" || w->second == "1");
   std::string verb = Authorizer::verb_of(req.method, *info, watch);
-  Decision d = authz_.decide(*user, verb, *info);
+  // A server-side apply of an object that does not exist creates it.
+  bool apply_creates = false;
+  if (verb == "patch" && req.content_type.find("apply-patch") != std::string::npos &&
+      info->kind == RequestInfo::Kind::kObject)
+    if (const dsl::KindDecl* k = authz_.engine().kinds().by_resource(info->cluster, info->group, info->version, info->resource))
+      apply_creates = !authz_.engine().get({k->key(), info->cluster, info->ns, info->name});
+  Decision d = authz_.decide(*user, apply_creates ? "create" : verb, *info);
   if (!d.allowed && d.code == 404) {
     if (info->cluster == "root:orgs")
       return status_response(404, "NotFound", "accounts.core.platform-mesh.io \"" + info->name + "\" not found");
@@ -153,14 +160,16 @@ std::optional<HttpResponse> AccessControl::admit(HttpRequest& req, UserInfo* who
       return cluster != "root:orgs" || authz_.can(u, "get", "root:orgs:" + name);
     };
   }
-  // An organization's creator is who creates it (its owner, by authz.rules).
-  if (verb == "create" && info->cluster == "root:orgs" && info->resource == "accounts" &&
+  // An organization's creator is who creates it (its owner, by authz.rules):
+  // with a create, or with a server-side apply of one that does not exist yet.
+  if ((verb == "create" || apply_creates) && info->cluster == "root:orgs" && info->resource == "accounts" &&
       !user->in_group("system:masters")) {
-    auto body = nlohmann::json::parse(req.body, nullptr, false);
-    if (body.is_object()) {
-      body["spec"]["creator"] = user->name;
-      req.body = body.dump();
-      req.content_type = "application/json";
+    std::vector<engine::Document> docs;
+    std::string err;
+    if (engine::parse_documents(req.body, "request", &docs, &err) && docs.size() == 1 && docs[0].object.is_object()) {
+      docs[0].object["spec"]["creator"] = user->name;
+      req.body = docs[0].object.dump();  // JSON is YAML too: an apply patch stays one
+      if (verb == "create") req.content_type = "application/json";
     }
   }
   return std::nullopt;

@@ -40,6 +40,7 @@ class Authorizer {
   // The verb of a request: GET is get, list or watch; POST create; PUT
   // update; PATCH patch; DELETE delete.
   static std::string verb_of(const std::string& method, const RequestInfo& info, bool watch);
+  const engine::Engine& engine() const { return engine_; }
   // The account object (core_platform-mesh_io_account:<origin>/<name>) a
   // workspace belongs to, or "".
   std::string account_of(const std::string& workspace) const;

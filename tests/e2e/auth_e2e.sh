@@ -92,6 +92,9 @@ fga alice-token list-objects '{"type":"core_platform-mesh_io_account","relation"
 # Taken away: the next request is NotFound again.
 [ "$(fga alice-token write '{"deletes":{"tuple_keys":[{"user":"user:bob","relation":"member","object":"'"$ACME"'"}]}}')" = '{}' ] || fail "alice takes membership away"
 as bob-token root:orgs:acme get accounts > /dev/null 2>&1 && fail "bob still lists acme"
+# Server-side apply of a new organization makes its applier the creator too.
+sed 's/name: acme/name: initech/' "$here/../../examples/quickstart/01-org.yaml" | as bob-token root:orgs apply --server-side -f - > /dev/null || fail "bob applies initech"
+[ "$(as bob-token root:orgs get account initech -o jsonpath='{.spec.creator}')" = bob ] || fail "server-side apply: the creator is the user"
 # One store per organization: bob's org globex is not in acme's store.
 sed 's/name: acme/name: globex/' "$here/../../examples/quickstart/01-org.yaml" | as bob-token root:orgs apply -f - > /dev/null || fail "bob creates globex"
 fga alice-token read '{"tuple_key":{"relation":"owner"}}' | grep -q '/globex"' && fail "acme's store shows globex's tuples"

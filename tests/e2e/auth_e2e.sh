@@ -103,6 +103,7 @@ GLOBEX=$(fga bob-token read '{"tuple_key":{"relation":"owner"}}' globex | python
 [ "$(fga bob-token check '{"tuple_key":{"user":"user:bob","relation":"delete","object":"'"$GLOBEX"'"}}' globex)" = '{"allowed":true,"resolution":""}' ] || fail "check in globex's store"
 [ "$(fga bob-token check '{"tuple_key":{"user":"user:bob","relation":"delete","object":"'"$GLOBEX"'"}}')" = '{"allowed":false,"resolution":""}' ] || fail "acme's store answers for globex"
 fga alice-token read '{}' nowhere | grep -q '^404 .*store_id_not_found' || fail "an unknown store"
+[ "$(as bob-token root:orgs get accounts -o name | sort | tr '\n' ' ')" = "account.core.platform-mesh.io/globex account.core.platform-mesh.io/initech " ] || fail "bob lists his own orgs only"
 # alice may delete what she owns.
 as alice-token root:orgs:acme delete account team-a | grep -q deleted || fail "alice deletes team-a"
 echo "auth e2e: ok"

@@ -1,6 +1,5 @@
 #include "server/openfga_api.h"
 
-#include <map>
 #include <nlohmann/json.hpp>
 
 #include "server/authz.h"
@@ -27,28 +26,18 @@ HttpResponse error(int code, const std::string& fga_code, const std::string& mes
 
 HttpResponse ok(const json& body) { return {200, "application/json", body.dump()}; }
 
-// The organization an object or user string of the model belongs to
-// ("core_platform-mesh_io_account:<origin>/<name>",
-// "role:core_platform-mesh_io_account/<origin>/<name>/owner#assignee"), or
-// "" for users and for what no account names. `paths` maps cluster ids to
-// workspace paths.
-std::string org_of(const std::string& s, const std::map<std::string, std::string>& paths) {
+// The account object a model string names: the account itself
+// ("core_platform-mesh_io_account:<origin>/<name>") or one of its roles
+// ("role:core_platform-mesh_io_account/<origin>/<name>/owner[#assignee]");
+// "" for anything else.
+std::string account_in(const std::string& s) {
   const std::string acct = "core_platform-mesh_io_account", role = "role:" + acct + "/";
-  std::string rest;
-  if (s.compare(0, acct.size() + 1, acct + ":") == 0) rest = s.substr(acct.size() + 1);
-  else if (s.compare(0, role.size(), role) == 0) rest = s.substr(role.size());
-  else return "";
+  if (s.compare(0, acct.size() + 1, acct + ":") == 0) return s;
+  if (s.compare(0, role.size(), role) != 0) return "";
+  std::string rest = s.substr(role.size());
   size_t slash = rest.find('/');
-  if (slash == std::string::npos) return "";
-  auto it = paths.find(rest.substr(0, slash));
-  if (it == paths.end()) return "";
-  size_t name_end = rest.find('/', slash + 1);
-  std::string path = it->second + ":" + rest.substr(slash + 1, name_end == std::string::npos ? std::string::npos : name_end - slash - 1);
-  // root:orgs:<org>[:...]
-  const std::string orgs = "root:orgs:";
-  if (path.compare(0, orgs.size(), orgs) != 0) return "";
-  std::string tail = path.substr(orgs.size());
-  return tail.substr(0, tail.find(':'));
+  size_t end = slash == std::string::npos ? std::string::npos : rest.find('/', slash + 1);
+  return end == std::string::npos ? "" : acct + ":" + rest.substr(0, end);
 }
 
 }  // namespace
@@ -63,14 +52,11 @@ std::optional<HttpResponse> OpenFgaApi::handle(const HttpRequest& req, const Use
   // arranges them: each sees the tuples of its organization's accounts.
   std::string store = req.path.substr(prefix.size(), slash - prefix.size());
   if (!engine_.get({"Account", "root:orgs", "", store})) return error(404, "store_id_not_found", "store " + store + " not found");
-  std::map<std::string, std::string> paths;  // cluster id -> workspace path
-  engine_.state().scan_tuples("cluster_id", [&](const std::string& fact) {
-    auto [rel, args] = engine::parse_tuple_fact(fact);
-    const engine::TupleEntry* t = engine_.state().tuple(fact);
-    if (t && t->exists() && args.size() == 2) paths[args[1]] = args[0];
-    return true;
-  });
-  auto in_store = [&](const std::string& object) { return org_of(object, paths) == store; };
+  // authz.rules says which organization each account belongs to.
+  auto in_store = [&](const std::string& object) {
+    std::string acct = account_in(object);
+    return !acct.empty() && engine_.has_tuple("account_org", {acct, store});
+  };
   json body = json::parse(req.body, nullptr, false);
   if (!body.is_object()) return error(400, "validation_error", "the body must be a JSON object");
   auto key_of = [](const json& k) {

@@ -5,6 +5,8 @@
 
 #include <cstdio>
 
+#include "engine/failpoint.h"
+
 namespace pmesh::engine {
 
 namespace {
@@ -174,52 +176,63 @@ bool DurableStore::load(Engine& engine, std::string* error) {
 }
 
 bool DurableStore::commit(const State& state, const State::Dirty& dirty, const Result& result, std::string* error) {
+  // Everything is encoded before anything here changes: a failure leaves
+  // the store, its pending batch and its log bookkeeping as they were.
   leveldb::WriteBatch batch;
-  for (const auto& f : dirty.objects) {
-    const ObjectEntry* e = state.object(f);
-    if (e) batch.Put(f, encode_object(*e).dump());
-    else batch.Delete(f);
-  }
-  for (const auto& f : dirty.tuples) {
-    const TupleEntry* t = state.tuple(f);
-    if (t && t->exists()) batch.Put(f, Json{{"base", t->base}, {"supports", t->supports}}.dump());
-    else batch.Delete(f);
-  }
-  for (const auto& k : dirty.matches) {
-    const Match* m = state.match(k);
-    if (m) batch.Put("m" + kSep + k, encode_match(*m).dump());
-    else batch.Delete("m" + kSep + k);
-  }
-  // The change log: one entry per changed object, in resource-version order.
-  size_t n = 0;
-  for (const auto& c : result.objects) {
-    const char* type = c.op == ObjectChange::Kind::kCreated ? "ADDED" : c.op == ObjectChange::Kind::kDeleted ? "DELETED" : "MODIFIED";
-    Json obj = c.op == ObjectChange::Kind::kDeleted ? c.before : c.after;
-    int64_t rv = c.resource_version;
-    obj["metadata"]["resourceVersion"] = std::to_string(rv);
-    std::string key = log_key(rv, n++);
-    batch.Put(key, Json{{"type", type}, {"object", obj}}.dump());
-    log_keys_.push_back(std::move(key));
+  std::vector<std::string> new_log_keys;
+  try {
+    if (failpoint::hit("commit")) throw std::runtime_error("failpoint: commit");
+    for (const auto& f : dirty.objects) {
+      const ObjectEntry* e = state.object(f);
+      if (e) batch.Put(f, encode_object(*e).dump());
+      else batch.Delete(f);
+    }
+    for (const auto& f : dirty.tuples) {
+      const TupleEntry* t = state.tuple(f);
+      if (t && t->exists()) batch.Put(f, Json{{"base", t->base}, {"supports", t->supports}}.dump());
+      else batch.Delete(f);
+    }
+    for (const auto& k : dirty.matches) {
+      const Match* m = state.match(k);
+      if (m) batch.Put("m" + kSep + k, encode_match(*m).dump());
+      else batch.Delete("m" + kSep + k);
+    }
+    // The change log: one entry per changed object, in resource-version order.
+    size_t n = 0;
+    for (const auto& c : result.objects) {
+      const char* type = c.op == ObjectChange::Kind::kCreated ? "ADDED" : c.op == ObjectChange::Kind::kDeleted ? "DELETED" : "MODIFIED";
+      Json obj = c.op == ObjectChange::Kind::kDeleted ? c.before : c.after;
+      int64_t rv = c.resource_version;
+      obj["metadata"]["resourceVersion"] = std::to_string(rv);
+      std::string key = log_key(rv, n++);
+      batch.Put(key, Json{{"type", type}, {"object", obj}}.dump());
+      new_log_keys.push_back(std::move(key));
+    }
+  } catch (const std::exception& e) {
+    *error = std::string("encoding the transaction: ") + e.what();
+    return false;
   }
   batch.Put(kMetaRv, std::to_string(result.resource_version));
   batch.Put(kMetaFingerprint, fingerprint_);
   // Trim the log to its limit, oldest first.
-  while (static_cast<int64_t>(log_keys_.size()) > log_limit_) {
-    batch.Delete(log_keys_.front());
-    log_keys_.pop_front();
-  }
-  if (deferred_) {
+  size_t trim = 0, trim_new = 0;
+  auto kept = [&]() { return static_cast<int64_t>(log_keys_.size() - trim + new_log_keys.size() - trim_new); };
+  while (kept() > log_limit_ && trim < log_keys_.size()) batch.Delete(log_keys_[trim++]);
+  while (kept() > log_limit_ && trim_new < new_log_keys.size()) batch.Delete(new_log_keys[trim_new++]);
+  if (!deferred_) {
+    leveldb::WriteOptions wo;
+    wo.sync = true;
+    leveldb::Status s = db_->Write(wo, &batch);
+    if (!s.ok()) {
+      *error = s.ToString();
+      return false;
+    }
+  } else {
     pending_->batch.Append(batch);
     pending_->empty = false;
-    return true;
   }
-  leveldb::WriteOptions wo;
-  wo.sync = true;
-  leveldb::Status s = db_->Write(wo, &batch);
-  if (!s.ok()) {
-    *error = s.ToString();
-    return false;
-  }
+  log_keys_.erase(log_keys_.begin(), log_keys_.begin() + static_cast<std::ptrdiff_t>(trim));
+  for (size_t i = trim_new; i < new_log_keys.size(); ++i) log_keys_.push_back(std::move(new_log_keys[i]));
   return true;
 }
 

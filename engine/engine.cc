@@ -5,8 +5,10 @@
 #include <ctime>
 
 #include "dsl/object_model.h"
+#include "engine/failpoint.h"
 #include "engine/object_parts.h"
 #include "stdlib/builtins.h"
+#include "stdlib/text.h"
 
 namespace pmesh::engine {
 
@@ -442,6 +444,7 @@ void Engine::lost_support(const std::string& fact) {
 void Engine::evaluate(int rule, const std::vector<std::string>& positives) {
   const RuleRuntime& rt = rules_[static_cast<size_t>(rule)];
   std::string key = match_key(rule, positives);
+  if (failpoint::hit("evaluate")) throw std::runtime_error("failpoint: evaluate");
   if (++evaluations_[key] > options_.max_evaluations_per_match) {
     std::set<std::string> looping;
     for (const auto& [k, n] : evaluations_)
@@ -660,6 +663,42 @@ Result Engine::collect_changes() {
   return r;
 }
 
+namespace {
+
+// Whether every string and key in `v` is UTF-8: what a transaction writes
+// must encode, or the commit and every reader after it would fail. `where`
+// gets the path of the first that is not.
+bool encodable(const Json& v, std::string* where) {
+  if (v.is_string()) return valid_utf8(v.get_ref<const std::string&>());
+  if (v.is_array()) {
+    for (size_t i = 0; i < v.size(); ++i)
+      if (!encodable(v[i], where)) return *where = "[" + std::to_string(i) + "]" + *where, false;
+    return true;
+  }
+  if (v.is_object())
+    for (const auto& [k, e] : v.items())
+      if (!valid_utf8(k) || !encodable(e, where))
+        return *where = "." + (valid_utf8(k) ? k : coerce_utf8(k)) + *where, false;
+  return true;
+}
+
+}  // namespace
+
+void Engine::check_encodable(const Result& r) const {
+  if (failpoint::hit("encode")) throw TxnError{"InternalError", "failpoint: encode", {}};
+  for (const auto& c : r.objects) {
+    std::string where;
+    if (!c.after.is_null() && !encodable(c.after, &where))
+      throw TxnError{"InternalError",
+                     c.key.to_string() + " would hold a string that is not UTF-8" +
+                         (where.empty() ? "" : " (at " + where.substr(1) + ")"),
+                     c.rules};
+  }
+  for (const auto& t : r.tuples)
+    for (const auto& a : t.args)
+      if (!valid_utf8(a)) throw TxnError{"InternalError", "a " + t.relation + " tuple would hold an argument that is not UTF-8", t.rules};
+}
+
 Result Engine::apply(const std::vector<Op>& ops, bool dry_run, const std::function<void(Result&)>& inspect) {
   size_t mark = state_.undo_mark();
   now_ = options_.clock();
@@ -674,6 +713,18 @@ Result Engine::apply(const std::vector<Op>& ops, bool dry_run, const std::functi
   doomed_objects_.clear();
   refusals_.clear();
   Result r;
+  auto fail = [&](std::string reason, std::string message, std::vector<std::string> rules) {
+    restoring_ = false;
+    deferred_.clear();
+    state_.undo_to(mark);
+    r = Result{};
+    r.ok = false;
+    r.reason = std::move(reason);
+    r.message = std::move(message);
+    r.rules = std::move(rules);
+  };
+  // Whatever fails, at any stage up to and including the commit, undoes
+  // the whole transaction: memory is as it was, and nothing was written.
   try {
     for (const auto& op : ops) {
       restoring_ = op.type == Op::Type::kRestore;
@@ -700,26 +751,19 @@ Result Engine::apply(const std::vector<Op>& ops, bool dry_run, const std::functi
       throw TxnError{"Invalid", msg, rules};
     }
     r = collect_changes();
+    check_encodable(r);
+    r.warnings = std::move(warnings_);
+    if (inspect) inspect(r);
+    std::string storage_error;
+    if (!dry_run && persistence_ && !persistence_->commit(state_, state_.take_dirty(), r, &storage_error))
+      throw TxnError{"InternalError", "the transaction could not be stored: " + storage_error, {}};
   } catch (const TxnError& e) {
-    restoring_ = false;
-    deferred_.clear();
-    state_.undo_to(mark);
-    r = Result{};
-    r.ok = false;
-    r.reason = e.reason;
-    r.message = e.message;
-    r.rules = e.rules;
+    fail(e.reason, e.message, e.rules);
+  } catch (const std::exception& e) {
+    fail("InternalError", std::string("the transaction failed: ") + e.what(), {});
   }
-  r.warnings = std::move(warnings_);
+  if (r.warnings.empty()) r.warnings = std::move(warnings_);
   warnings_.clear();
-  if (r.ok && inspect) inspect(r);
-  std::string storage_error;
-  if (r.ok && !dry_run && persistence_ && !persistence_->commit(state_, state_.take_dirty(), r, &storage_error)) {
-    r = Result{};
-    r.ok = false;
-    r.reason = "InternalError";
-    r.message = "the transaction could not be stored: " + storage_error;
-  }
   if (!r.ok || dry_run) {
     state_.undo_to(mark);
     if (r.ok) r.resource_version = rv_;

@@ -69,7 +69,7 @@ struct TupleChange {
 
 struct Result {
   bool ok = true;
-  std::string reason;   // AlreadyExists, NotFound, Conflict, Invalid, NotConverged
+  std::string reason;   // AlreadyExists, NotFound, Conflict, Invalid, NotConverged, InternalError
   std::string message;  // for people
   std::vector<std::string> rules;  // rules the error names
   std::vector<ObjectChange> objects;
@@ -180,6 +180,8 @@ class Engine {
   void note_before(const std::string& fact);
   void lost_support(const std::string& fact);
   Result collect_changes();
+  // Refuses (InternalError) a change set that holds what cannot be encoded.
+  void check_encodable(const Result& r) const;
   const Json* committed(const std::string& fact) const;
   std::string make_uid(const std::string& fact) const;
 

@@ -7,6 +7,7 @@
 
 #include "engine/durable_store.h"
 #include "engine/engine.h"
+#include "engine/failpoint.h"
 #include "tests/unit/test_util.h"
 
 namespace pmesh::test {
@@ -134,6 +135,77 @@ TEST_CASE("a transaction whose commit fails leaves nothing, in memory or on disk
   CHECK_FALSE(e.get({"Account", "root", "", "b"}));
   CHECK_FALSE(e.get({"Workspace", "root", "", "b"}));
   CHECK(e.verify().empty());
+}
+
+TEST_CASE("a failure at any engine stage leaves memory, the pending batch and the disk as they were") {
+  for (const char* stage : {"evaluate", "encode", "commit"}) {
+    for (bool deferred : {false, true}) {
+      CAPTURE(stage);
+      CAPTURE(deferred);
+      TempDir dir;
+      auto program = compiled(kRules);
+      std::string before;
+      {
+        std::string err;
+        auto store = DurableStore::open(dir.path, &err);
+        Engine e(program);
+        REQUIRE(store->load(e, &err));
+        e.set_persistence(store.get());
+        store->set_deferred(deferred);
+        REQUIRE(e.apply({Op::create(account("a", "alice"))}).ok);
+        REQUIRE(store->flush(&err));
+        before = dump(e);
+        int64_t rv = e.resource_version();
+        failpoint::arm(stage);
+        auto r = e.apply({Op::create(account("b", "bob"))});
+        failpoint::disarm_all();
+        CHECK_FALSE(r.ok);
+        CHECK(r.reason == "InternalError");
+        CHECK(r.message.find(stage) != std::string::npos);
+        CHECK(dump(e) == before);
+        CHECK(e.resource_version() == rv);
+        CHECK_FALSE(store->has_pending());
+        // The engine goes on, and the next write's log entries follow the last ones.
+        REQUIRE(e.apply({Op::create(account("c", "carol"))}).ok);
+        REQUIRE(store->flush(&err));
+        before = dump(e);
+      }
+      std::string err;
+      auto store = DurableStore::open(dir.path, &err);
+      Engine e(program);
+      REQUIRE(store->load(e, &err));
+      CHECK(dump(e) == before);
+      CHECK_FALSE(e.get({"Account", "root", "", "b"}));
+      CHECK(e.verify().empty());
+      int64_t last = 0;
+      int entries = 0;
+      store->scan_log(0, [&](int64_t v, const Json&) {
+        CHECK(v > last);
+        last = v;
+        ++entries;
+        return true;
+      });
+      CHECK(entries == 4);  // a, its workspace; c, its workspace
+    }
+  }
+}
+
+TEST_CASE("a rule that would write a string that is not UTF-8 fails its transaction, naming the rule") {
+  auto program = compiled(R"(
+rule broken-name
+  for a: Account
+  derive Workspace in a.cluster named a.name { spec.type: { name: substr(a.spec.creator, 0, 1) } }
+)");
+  Engine e(program);
+  REQUIRE(e.apply({Op::create(account("a", "alice"))}).ok);
+  std::string before = dump(e);
+  auto r = e.apply({Op::create(account("b", "\xc3\xa9ric"))});  // substr cuts "é" in half
+  CHECK_FALSE(r.ok);
+  CHECK(r.reason == "InternalError");
+  CHECK(r.message.find("not UTF-8") != std::string::npos);
+  CHECK(r.message.find("spec.type.name") != std::string::npos);
+  CHECK(r.rules == std::vector<std::string>{"broken-name"});
+  CHECK(dump(e) == before);
 }
 
 TEST_CASE("when the rules change, the derived state is recomputed on open") {

@@ -9,7 +9,7 @@
 // types, workspace, logical cluster, AccountInfo, tuples and conditions in
 // one transaction), creating an account in an organization, and creating a
 // ConfigMap, which no rule reads (the baseline of the same run). Then the
-// authorization decision of a request (server/authz.h, in-process) for an
+// authorization decision of a request (server/auth/authz.h, in-process) for an
 // owner, a member of the parent org and a stranger, in an account's
 // workspace. Prints JSON with medians, p99 and the ratio of each to the
 // baseline and to the smallest size.
@@ -24,7 +24,7 @@
 #include "dsl/program.h"
 #include "engine/documents.h"
 #include "engine/engine.h"
-#include "server/authz.h"
+#include "server/auth/authz.h"
 #include "stdlib/embedded.h"
 
 using pmesh::engine::Engine;

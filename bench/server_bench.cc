@@ -280,6 +280,13 @@ int main(int argc, char** argv) {
   {
     Proc server;
     int port = start_pmesh(pmesh, dir, server);
+    {
+      // Namespaced creates need their namespace.
+      Client cl(port);
+      for (const char* ns : {"load", "list", "fanout"})
+        cl.request(http::verb::post, "/clusters/root/api/v1/namespaces",
+                   json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}}.dump());
+    }
     json creates = json::array();
     for (int conns : {1, 16, 64}) {
       creates.push_back(load(port, conns, seconds, [conns](int c, int i) {
@@ -338,5 +345,16 @@ int main(int argc, char** argv) {
   }
   std::filesystem::remove_all(dir);
   std::cout << out.dump(2) << std::endl;
+  // A run where requests failed measured nothing: say so.
+  for (const auto& c : out["pmesh_creates"])
+    if (c["failed"].get<int64_t>() > 0) {
+      std::cerr << "pmesh-server-bench: " << c["failed"] << " creates failed\n";
+      return 1;
+    }
+  if (out["watch"]["events_delivered"] != out["watch"]["events_expected"]) {
+    std::cerr << "pmesh-server-bench: watchers got " << out["watch"]["events_delivered"] << " of "
+              << out["watch"]["events_expected"] << " events\n";
+    return 1;
+  }
   return 0;
 }

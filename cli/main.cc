@@ -9,7 +9,7 @@
 
 #include "cli/engine_commands.h"
 #include "dsl/compiler.h"
-#include "server/serve.h"
+#include "cli/serve_command.h"
 #include "engine/test_runner.h"
 #include "stdlib/builtins.h"
 
@@ -170,7 +170,7 @@ int main(int argc, char** argv) {
   std::string cmd = args[0];
   args.erase(args.begin());
   if (cmd == "builtins") return cmd_builtins();
-  if (cmd == "serve") return pmesh::server::serve_main(args);
+  if (cmd == "serve") return pmesh::cli::serve_main(args);
   if (cmd == "dry-run") return pmesh::cli::cmd_dry_run(args);
   if (cmd == "apply") return pmesh::cli::cmd_apply(args);
   if (cmd == "explain") return pmesh::cli::cmd_explain(args);

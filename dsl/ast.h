@@ -82,6 +82,9 @@ struct ObjectPattern {
   ExprPtr name;                                     // may be null
   std::vector<std::pair<std::string, ExprPtr>> labels;
   bool optional = false;                            // `opt`: a left outer join
+  // `on create, update x: Kind`: the object a write admits; the rule is an
+  // admission rule (create, update, delete).
+  std::vector<std::string> on_ops;
 };
 
 // `relation(arg, ...)`; an argument that is a bare variable not bound
@@ -159,6 +162,14 @@ struct Rule {
   Body body;
   std::vector<Head> heads;
   bool from_relation = false;  // written as `relation r(..) :- ...`
+  // The pattern `on ...` names, when this is an admission rule: the rule
+  // runs on writes of that kind, before they are applied, and does not take
+  // part in the fixpoint.
+  const ObjectPattern* admitted() const {
+    for (const auto& item : body.items)
+      if (item.kind == BodyItemKind::kObject && !item.object.on_ops.empty()) return &item.object;
+    return nullptr;
+  }
 };
 
 struct RelationDecl {
@@ -196,6 +207,9 @@ struct KindDecl {
   // as system controllers do (kcp's scheduler sets a Workspace's
   // spec.cluster). Each is a node of its own in the dependency graph.
   std::vector<std::string> system_fields;
+  // Names are DNS-1123 labels (namespaces, workspaces) rather than
+  // subdomains: `nameValidation: DNS1123Label`.
+  bool label_names = false;
   std::string api_version() const { return group.empty() ? version : group + "/" + version; }
   // The kind's name in object identities (ObjectKey::kind): the declared
   // name, or `plural.group` for a run-time kind, which cannot collide with
@@ -217,6 +231,7 @@ struct TestStep {
   std::string relation;   // tuple steps
   std::vector<ExprPtr> tuple_args;
   std::string error_text;  // kExpectError
+  ExprPtr as;              // who writes (`as alice`), for admission rules; may be null
 };
 
 struct TestDecl {

@@ -44,6 +44,7 @@ PMESH_KW(relation);
 PMESH_KW(fn);
 PMESH_KW(test);
 PMESH_KW(for);
+PMESH_KW(on);
 PMESH_KW(opt);
 PMESH_KW(not);
 PMESH_KW(let);
@@ -73,7 +74,7 @@ PMESH_KW(expect);
 struct top_keyword
     : sor<kw_module, kw_import, kw_kind, kw_rule, kw_relation, kw_fn, kw_test> {};
 struct keyword
-    : sor<top_keyword, kw_for, kw_opt, kw_not, kw_let, kw_where, kw_derive, kw_set, kw_refuse, kw_in,
+    : sor<top_keyword, kw_for, kw_on, kw_opt, kw_not, kw_let, kw_where, kw_derive, kw_set, kw_refuse, kw_in,
           kw_named, kw_namespace, kw_labels, kw_priority, kw_and, kw_or, kw_true, kw_false,
           kw_null, kw_count, kw_any, kw_all, kw_collect, kw_given, kw_when, kw_expect> {};
 
@@ -190,7 +191,11 @@ struct let_item : seq<kw_let, sep, must<var_bind>, sep, must<let_eq>, must<expr>
 struct where_item : seq<kw_where, sep, must<expr>> {};
 struct negated : sor<seq<p<'{'>, body, must<close_brace>>, seq<kw_for, sep, must<pattern>>> {};
 struct not_item : seq<kw_not, sep, must<negated>> {};
-struct body_item : sor<each_item, for_item, opt_item, let_item, where_item, not_item> {};
+// `on create, update x: Kind ...`: the object a write admits (admission rules).
+struct admit_op
+    : sor<word<TAO_PEGTL_STRING("create")>, word<TAO_PEGTL_STRING("update")>, word<TAO_PEGTL_STRING("delete")>> {};
+struct on_item : seq<kw_on, sep, must<admit_op>, sep, star<comma, must<admit_op>, sep>, must<object_pattern>> {};
+struct body_item : sor<each_item, for_item, on_item, opt_item, let_item, where_item, not_item> {};
 struct body : star<body_item> {};
 
 // ---- Heads -------------------------------------------------------------------
@@ -262,8 +267,10 @@ struct when_op
 struct expect_no : word<TAO_PEGTL_STRING("no")> {};
 struct error_text : seq<str_lit> {};
 struct expect_error : seq<word<TAO_PEGTL_STRING("error")>, sep, must<error_text>, sep> {};
-struct given_step : seq<kw_given, sep, must<step_target>> {};
-struct when_step : seq<kw_when, sep, must<when_op>, sep, must<step_target>> {};
+// `as alice` or `as { username: alice, groups: [...] }`: who writes (admission rules see it).
+struct step_as : seq<word<TAO_PEGTL_STRING("as")>, sep, must<data_value>> {};
+struct given_step : seq<kw_given, sep, must<step_target>, opt<step_as>> {};
+struct when_step : seq<kw_when, sep, must<when_op>, sep, must<step_target>, opt<step_as>> {};
 struct expect_what : sor<expect_error, seq<expect_no, sep, must<step_target>>, step_target> {};
 struct expect_step : seq<kw_expect, sep, must<expect_what>> {};
 struct test_step : sor<given_step, when_step, expect_step> {};
@@ -313,7 +320,7 @@ PMESH_EXPECTED(set_assign, "`=` or `+=`");
 PMESH_EXPECTED(rule_name, "a rule name");
 PMESH_EXPECTED(priority_value, "an integer priority");
 PMESH_EXPECTED(rule_end,
-               "a rule item (for, opt, not, let, where, derive, set, refuse, delete) or the next declaration");
+               "a rule item (for, on, opt, not, let, where, derive, set, refuse, delete) or the next declaration");
 PMESH_EXPECTED(dl_body, "relation atoms `name(args)` after `:-`");
 PMESH_EXPECTED(dl_end, "`.` ending the relation rule");
 PMESH_EXPECTED(rel_name, "a relation name");
@@ -327,6 +334,7 @@ PMESH_EXPECTED(module_name, "a module name such as `stdlib.kinds.kcp`");
 PMESH_EXPECTED(obj_ref, "an object reference `cluster/name` or `cluster/namespace/name`");
 PMESH_EXPECTED(step_target, "an object `Kind cluster/name { ... }` or a tuple `relation(args)`");
 PMESH_EXPECTED(when_op, "`create`, `update` or `delete`");
+PMESH_EXPECTED(admit_op, "`create`, `update` or `delete` after `on`");
 PMESH_EXPECTED(error_text, "the expected error text as a string");
 PMESH_EXPECTED(expect_what, "`no`, `error`, an object or a tuple");
 PMESH_EXPECTED(test_name, "the test's name as a string");

@@ -36,12 +36,12 @@ using selector = pt::selector<
         g::priority_value, g::dl_neg, g::str_lit, g::call, g::list_lit, g::obj_entry, g::obj_lit,
         g::aggregate, g::agg_result, g::field_access, g::safe_access, g::index_access,
         g::neg_expr, g::not_op, g::dyn_kind, g::in_clause, g::ns_clause, g::named_clause,
-        g::labels_clause, g::obj_pattern, g::tuple_pattern, g::each_item, g::for_item, g::opt_item,
+        g::labels_clause, g::obj_pattern, g::tuple_pattern, g::each_item, g::for_item, g::opt_item, g::on_item, g::admit_op,
         g::let_item, g::where_item, g::not_item, g::body, g::path_member, g::field_path,
         g::field_init, g::derive_obj, g::derive_item, g::set_item, g::refuse_item, g::delete_item, g::set_path, g::rule_decl,
         g::dl_atom, g::dl_rule, g::rel_params, g::relation_decl, g::fn_decl, g::data_entry,
         g::data_obj, g::data_list, g::kind_decl, g::module_decl, g::import_decl,
-        g::step_tuple, g::step_object, g::given_step, g::when_step, g::expect_error,
+        g::step_tuple, g::step_object, g::given_step, g::when_step, g::step_as, g::expect_error,
         g::expect_step, g::test_decl>,
     fold_keep::on<g::postfix, g::mul_expr, g::add_expr, g::cmp_expr, g::and_expr, g::or_expr,
                   g::coalesce, g::cond_expr>>;
@@ -371,7 +371,13 @@ class Builder {
   BodyItem body_item(const Node& n) {
     BodyItem item;
     item.span = span(n);
-    if (is<g::for_item>(n) || is<g::opt_item>(n)) {
+    if (is<g::on_item>(n)) {
+      item.kind = BodyItemKind::kObject;
+      for (size_t i = 0; i + 1 < n.children.size(); ++i) item.object.on_ops.push_back(n.children[i]->string());
+      std::vector<std::string> ops = std::move(item.object.on_ops);
+      item.object = object_pattern(*n.children.back(), false);
+      item.object.on_ops = std::move(ops);
+    } else if (is<g::for_item>(n) || is<g::opt_item>(n)) {
       const Node& c = *n.children[0];
       if (is<g::tuple_pattern>(c)) {
         item.kind = BodyItemKind::kTuple;
@@ -588,6 +594,12 @@ class Builder {
         }
       } else if (key == "systemFields") {
         if (want(ExprKind::kList, "a list of dotted paths")) k.system_fields = string_list(v);
+      } else if (key == "nameValidation") {
+        if (want(ExprKind::kString, "DNS1123Subdomain or DNS1123Label")) {
+          if (v.text == "DNS1123Label") k.label_names = true;
+          else if (v.text != "DNS1123Subdomain")
+            diags_.error(v.span, "nameValidation is `DNS1123Subdomain` or `DNS1123Label`, not `" + v.text + "`");
+        }
       } else if (key == "listKeys") {
         if (v.kind != ExprKind::kObject) diags_.error(v.span, "`listKeys` takes an object { path: keyField }");
         else
@@ -596,7 +608,7 @@ class Builder {
         diags_.error(span_of_key(*data, i),
                      "unknown kind attribute `" + key +
                          "`; known: group, version, plural, singular, shortNames, categories, "
-                         "scope, sections, subresources, listKeys, systemFields");
+                         "scope, sections, subresources, listKeys, systemFields, nameValidation");
       }
     }
     if (k.version.empty()) diags_.error(k.span, "kind " + k.name + " needs a `version`");
@@ -650,10 +662,12 @@ class Builder {
       if (is<g::given_step>(c)) {
         s.kind = StepKind::kGiven;
         step_target(*c.children[0], s);
+        if (c.children.size() > 1) s.as = expr(*c.children[1]->children[0]);
       } else if (is<g::when_step>(c)) {
         std::string op = c.children[0]->string();
         s.kind = op == "create" ? StepKind::kCreate : op == "update" ? StepKind::kUpdate : StepKind::kDelete;
         step_target(*c.children[1], s);
+        if (c.children.size() > 2) s.as = expr(*c.children[2]->children[0]);
       } else {  // expect_step
         const Node& w = *c.children[0];
         if (is<g::expect_error>(w)) {

@@ -523,7 +523,17 @@ RulePlan Planner::plan(const RuleInfo& info) {
   RulePlan rp;
   rp.info = &info;
   const Body& top = info.rule->body;
-  rp.full = plan_body(info, {&top}, {}, nullptr);
+  // What is bound before any item: an admission rule's `request`.
+  std::vector<const VarInfo*> given;
+  for (const auto& v : info.vars)
+    if (v->kind == VarInfo::Kind::kRequest) given.push_back(v.get());
+  rp.full = plan_body(info, {&top}, given, nullptr);
+  const ObjectPattern* admitted = info.rule->admitted();
+  if (admitted) {
+    // An admission rule starts from the object it admits, and only from it.
+    for (const auto& item : top.items)
+      if (item.kind == BodyItemKind::kObject && &item.object == admitted) rp.deltas.push_back(plan_body(info, {&top}, given, &item));
+  }
 
   // Delta plans for every pattern, at any depth. `path` is the chain of
   // bodies from the rule's down to the one being walked.
@@ -536,7 +546,7 @@ RulePlan Planner::plan(const RuleInfo& info) {
       if (item.kind == BodyItemKind::kNot) walk(*item.negated, path);
     }
   };
-  walk(top, {});
+  if (!admitted) walk(top, {});
 
   // Aggregates: their bodies are planned with every enclosing variable bound,
   // and each of their patterns gets a re-evaluation plan.
@@ -558,7 +568,7 @@ RulePlan Planner::plan(const RuleInfo& info) {
       std::vector<const Body*> inner = path;
       inner.push_back(e.body.get());
       for (const auto& item : e.body->items)
-        if (item.kind == BodyItemKind::kObject || item.kind == BodyItemKind::kTuple)
+        if (!admitted && (item.kind == BodyItemKind::kObject || item.kind == BodyItemKind::kTuple))
           rp.deltas.push_back(plan_body(info, inner, {}, &item));
       scan(*e.body, path);
     }

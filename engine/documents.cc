@@ -1,6 +1,10 @@
 #include "engine/documents.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
+
+#include <map>
+#include <optional>
 
 #include <algorithm>
 #include <filesystem>
@@ -9,13 +13,13 @@
 #include <iostream>
 #include <sstream>
 
+#include "stdlib/text.h"
+
 namespace pmesh::engine {
 
 namespace {
 
-Json scalar(const YAML::Node& n) {
-  const std::string& s = n.Scalar();
-  if (n.Tag() == "!") return s;  // quoted
+Json plain_scalar(const std::string& s) {
   static const std::regex int_re("[-+]?[0-9]+");
   static const std::regex float_re("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?");
   if (s == "null" || s == "Null" || s == "NULL" || s == "~" || s.empty()) return nullptr;
@@ -32,29 +36,131 @@ Json scalar(const YAML::Node& n) {
   return s;
 }
 
-Json to_json(const YAML::Node& n, int depth) {
-  if (depth > 100) throw YAML::ParserException(n.Mark(), "nesting deeper than 100 levels");
-  switch (n.Type()) {
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
-      return nullptr;
-    case YAML::NodeType::Scalar:
-      return scalar(n);
-    case YAML::NodeType::Sequence: {
-      Json out = Json::array();
-      for (const auto& x : n) out.push_back(to_json(x, depth + 1));
-      return out;
+// YAML events to JSON, without recursion and with go-yaml's defenses: a
+// bound on nesting, and on how much of a document may come from expanding
+// aliases (a kilobyte of nested anchors can otherwise stand for millions of
+// nodes). Anchored values are copied where aliases name them.
+class JsonBuilder : public YAML::EventHandler {
+ public:
+  explicit JsonBuilder(const YamlLimits& limits) : limits_(limits) {}
+
+  std::vector<std::pair<YAML::Mark, Json>> documents;
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    stack_.clear();
+    root_ = nullptr;
+    mark_ = mark;
+  }
+  void OnDocumentEnd() override { documents.emplace_back(mark_, std::move(root_)); }
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    if (key_expected()) return set_key(mark, "null");
+    add(mark, nullptr, anchor, 1);
+  }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    auto it = anchors_.find(anchor);
+    if (it == anchors_.end()) throw YAML::ParserException(mark, "unknown anchor");
+    aliased_ += it->second.second;
+    count(mark, it->second.second);
+    if (key_expected()) {
+      if (!it->second.first.is_string()) throw YAML::ParserException(mark, "a key must be a string");
+      return set_key(mark, it->second.first.get<std::string>());
     }
-    case YAML::NodeType::Map: {
-      Json out = Json::object();
-      for (const auto& kv : n) {
-        if (!kv.first.IsScalar()) throw YAML::ParserException(kv.first.Mark(), "a key must be a string");
-        out[kv.first.Scalar()] = to_json(kv.second, depth + 1);
-      }
-      return out;
+    add(mark, it->second.first, 0, 0);
+  }
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor, const std::string& value) override {
+    if (key_expected()) {
+      count(mark, 1);
+      if (anchor) anchors_[anchor] = {Json(value), 1};
+      return set_key(mark, value);
+    }
+    // Quoted scalars ("!") and those tagged as strings stay strings.
+    Json v = tag == "!" || tag == "tag:yaml.org,2002:str" ? Json(value) : plain_scalar(value);
+    add(mark, std::move(v), anchor, 1);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+    open(mark, Json::array(), anchor);
+  }
+  void OnSequenceEnd() override { close(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+    open(mark, Json::object(), anchor);
+  }
+  void OnMapEnd() override { close(); }
+
+ private:
+  struct Frame {
+    Json value;
+    YAML::anchor_t anchor;
+    size_t nodes;  // decoded nodes inside, for anchors
+    YAML::Mark mark;
+    std::optional<std::string> key;
+  };
+
+  bool key_expected() const { return !stack_.empty() && stack_.back().value.is_object() && !stack_.back().key; }
+  void set_key(const YAML::Mark&, std::string key) { stack_.back().key = std::move(key); }
+
+  void count(const YAML::Mark& mark, size_t n) {
+    decoded_ += n;
+    // go-yaml's rule: past 100 aliased nodes, a document may take only so
+    // much of itself from aliases (99% when small, 10% when huge).
+    double ratio = decoded_ <= 400000 ? 0.99 : decoded_ >= 4000000 ? 0.10
+                                                                    : 0.99 - 0.89 * (static_cast<double>(decoded_ - 400000) / 3600000.0);
+    if ((aliased_ > 100 && decoded_ > 1000 && static_cast<double>(aliased_) / static_cast<double>(decoded_) > ratio) ||
+        decoded_ > limits_.max_nodes)
+      throw YAML::ParserException(mark, "document contains excessive aliasing");
+  }
+
+  void open(const YAML::Mark& mark, Json value, YAML::anchor_t anchor) {
+    if (key_expected()) throw YAML::ParserException(mark, "a key must be a string");
+    if (stack_.size() >= limits_.max_depth)
+      throw YAML::ParserException(mark, "nesting deeper than " + std::to_string(limits_.max_depth) + " levels");
+    count(mark, 1);
+    stack_.push_back(Frame{std::move(value), anchor, 1, mark, std::nullopt});
+  }
+
+  void close() {
+    Frame f = std::move(stack_.back());
+    stack_.pop_back();
+    add(f.mark, std::move(f.value), f.anchor, f.nodes, false);
+  }
+
+  void add(const YAML::Mark& mark, Json value, YAML::anchor_t anchor, size_t nodes, bool counted = true) {
+    if (counted && nodes) count(mark, nodes);
+    if (anchor) anchors_[anchor] = {value, std::max<size_t>(nodes, 1)};
+    if (stack_.empty()) {
+      root_ = std::move(value);
+      return;
+    }
+    Frame& top = stack_.back();
+    top.nodes += nodes;
+    if (top.value.is_array()) {
+      top.value.push_back(std::move(value));
+    } else {
+      top.value[*top.key] = std::move(value);
+      top.key.reset();
     }
   }
-  return nullptr;
+
+  YamlLimits limits_;
+  std::vector<Frame> stack_;
+  Json root_;
+  YAML::Mark mark_;
+  std::map<YAML::anchor_t, std::pair<Json, size_t>> anchors_;
+  size_t decoded_ = 0, aliased_ = 0;
+};
+
+// What go-yaml says of text that is not UTF-8, or "".
+std::string utf8_problem(const std::string& text) {
+  if (valid_utf8(text)) return "";
+  for (size_t i = 0; i < text.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) continue;
+    size_t n = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    if (n == 0) return "invalid leading UTF-8 octet";
+    if (i + n > text.size()) return "incomplete UTF-8 octet sequence";
+    if (!valid_utf8(std::string_view(text).substr(i, n))) return "invalid trailing UTF-8 octet";
+    i += n - 1;
+  }
+  return "invalid leading UTF-8 octet";
 }
 
 void emit(YAML::Emitter& out, const Json& v) {
@@ -72,8 +178,8 @@ void emit(YAML::Emitter& out, const Json& v) {
   } else if (v.is_string()) {
     const std::string& s = v.get_ref<const std::string&>();
     // Quote what would read back as another type.
-    YAML::Node probe = YAML::Load(s.empty() ? "''" : s);
-    bool plain = probe.IsScalar() && scalar(probe).is_string() && probe.Scalar() == s;
+    bool plain = !s.empty() && plain_scalar(s).is_string() && s.find_first_of(":#{}[],&*!|>'\"%@`\n") == std::string::npos &&
+                 s.front() != ' ' && s.back() != ' ' && s.front() != '-' && s.front() != '?';
     if (plain) out << s;
     else out << YAML::DoubleQuoted << s;
   } else if (v.is_null()) {
@@ -86,19 +192,26 @@ void emit(YAML::Emitter& out, const Json& v) {
 }  // namespace
 
 bool parse_documents(const std::string& text, const std::string& file, std::vector<Document>* out,
-                     std::string* error) {
+                     std::string* error, const YamlLimits& limits) {
+  if (std::string why = utf8_problem(text); !why.empty()) {
+    *error = file + ": " + why;
+    return false;
+  }
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(text);
-    for (const auto& d : docs) {
-      if (d.IsNull()) continue;
-      Json j = to_json(d, 0);
-      std::string where = file + ":" + std::to_string(d.Mark().line + 1);
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    JsonBuilder builder(limits);
+    while (parser.HandleNextDocument(builder)) {
+    }
+    for (auto& [mark, j] : builder.documents) {
+      if (j.is_null()) continue;
+      std::string where = file + ":" + std::to_string(mark.line + 1);
       if (!j.is_object()) {
         *error = where + ": a document must be an object, not " + j.type_name();
         return false;
       }
-      if (j.value("kind", "") == "List" && j.contains("items")) {
-        for (auto& item : j["items"]) out->push_back({where, item});
+      if (j.value("kind", "") == "List" && j.contains("items") && j["items"].is_array()) {
+        for (auto& item : j["items"]) out->push_back({where, std::move(item)});
       } else {
         out->push_back({where, std::move(j)});
       }

@@ -70,6 +70,11 @@ Engine::Engine(std::shared_ptr<const dsl::CompiledProgram> program, Options opti
   if (!options_.clock) options_.clock = wall_clock;
   rules_ = make_runtimes(*program_);
   for (const auto& rt : rules_) {
+    // Admission rules run on users' writes (admission.cc), not on changes.
+    if (const dsl::ObjectPattern* admitted = rt.info->rule->admitted()) {
+      admission_[admitted->kind.name].push_back(rt.index);
+      continue;
+    }
     std::map<std::string, Reader> mine;
     for (const auto& a : rt.info->reads) {
       std::string key = a.node.kind.empty() ? "rel:" + a.node.section : a.node.kind;
@@ -728,7 +733,10 @@ Result Engine::apply(const std::vector<Op>& ops, bool dry_run, const std::functi
   try {
     for (const auto& op : ops) {
       restoring_ = op.type == Op::Type::kRestore;
-      user_op(op);
+      if (!history_ && (op.type == Op::Type::kCreate || op.type == Op::Type::kUpdate || op.type == Op::Type::kDelete))
+        user_op(admit(op));
+      else
+        user_op(op);
     }
     restoring_ = false;
     run_to_fixpoint();

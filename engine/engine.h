@@ -41,13 +41,20 @@ struct Op {
   std::string relation;
   std::vector<std::string> args;
   bool overlay = false;  // restore: the fields a user wrote on a derived object
+  // Who asks for the write, as admission rules see it (`request.userInfo`):
+  // {"username", "uid", "groups"}; null for the system (bootstrap, restores).
+  Json requester;
 
-  static Op create(Json o) { return {Type::kCreate, std::move(o), {}, {}, {}, false}; }
-  static Op update(Json o) { return {Type::kUpdate, std::move(o), {}, {}, {}, false}; }
-  static Op remove(ObjectKey k) { return {Type::kDelete, nullptr, std::move(k), {}, {}, false}; }
-  static Op add_tuple(std::string r, std::vector<std::string> a) { return {Type::kAddTuple, nullptr, {}, std::move(r), std::move(a), false}; }
-  static Op remove_tuple(std::string r, std::vector<std::string> a) { return {Type::kRemoveTuple, nullptr, {}, std::move(r), std::move(a), false}; }
-  static Op restore(Json o, bool overlay) { return {Type::kRestore, std::move(o), {}, {}, {}, overlay}; }
+  static Op create(Json o) { return {Type::kCreate, std::move(o), {}, {}, {}, false, nullptr}; }
+  static Op update(Json o) { return {Type::kUpdate, std::move(o), {}, {}, {}, false, nullptr}; }
+  static Op remove(ObjectKey k) { return {Type::kDelete, nullptr, std::move(k), {}, {}, false, nullptr}; }
+  static Op add_tuple(std::string r, std::vector<std::string> a) { return {Type::kAddTuple, nullptr, {}, std::move(r), std::move(a), false, nullptr}; }
+  static Op remove_tuple(std::string r, std::vector<std::string> a) { return {Type::kRemoveTuple, nullptr, {}, std::move(r), std::move(a), false, nullptr}; }
+  static Op restore(Json o, bool overlay) { return {Type::kRestore, std::move(o), {}, {}, {}, overlay, nullptr}; }
+  Op as(Json who) && {
+    requester = std::move(who);
+    return std::move(*this);
+  }
 };
 
 struct ObjectChange {
@@ -162,6 +169,10 @@ class Engine {
     std::vector<std::string> rules;
   };
 
+  // The write `op` once the admission rules of its kind have seen it:
+  // mutating rules' `set` heads applied to its object, then validating
+  // rules' `refuse` heads checked (a TxnError). admission.cc.
+  Op admit(const Op& op);
   void user_op(const Op& op);
   void recompute_object(const std::string& fact, ObjectEntry e);
   Json build_effective(const std::string& fact, const ObjectEntry& e, const Json& prev);
@@ -191,6 +202,7 @@ class Engine {
   Kinds kinds_;
   std::vector<RuleRuntime> rules_;
   std::map<std::string, std::vector<Reader>> readers_;  // kind name, or "rel:" + relation
+  std::map<std::string, std::vector<int>> admission_;    // kind name -> admission rules, in order
   std::unique_ptr<Evaluator> evaluator_;
   int64_t rv_ = 0;
   Persistence* persistence_ = nullptr;

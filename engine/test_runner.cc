@@ -89,7 +89,25 @@ class TestRun {
     return args;
   }
 
+  // Who writes in a step: `as alice` (an authenticated user), `as { username,
+  // groups }`, or, without `as`, the installation's admin.
+  Json requester(const dsl::TestStep& s) {
+    if (!s.as) return nullptr;
+    Json who = data_to_json(*s.as);
+    if (who.is_string()) return {{"username", who}, {"uid", ""}, {"groups", {"system:authenticated"}}};
+    if (!who.is_object()) return nullptr;
+    if (!who.contains("groups")) who["groups"] = Json::array({"system:authenticated"});
+    if (!who.contains("uid")) who["uid"] = "";
+    return who;
+  }
+
   Op op_for(const dsl::TestStep& s, const std::string& where) {
+    Op op = plain_op_for(s);
+    op.requester = requester(s);
+    return op;
+  }
+
+  Op plain_op_for(const dsl::TestStep& s) {
     if (s.is_tuple)
       return s.kind == dsl::StepKind::kDelete ? Op::remove_tuple(s.relation, tuple_args(s))
                                               : Op::add_tuple(s.relation, tuple_args(s));

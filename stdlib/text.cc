@@ -1,5 +1,9 @@
 #include "stdlib/text.h"
 
+#include <openssl/evp.h>
+
+#include <cctype>
+
 namespace pmesh {
 
 std::vector<std::string> split(std::string_view s, char sep) {
@@ -64,6 +68,40 @@ std::string coerce_utf8(std::string_view s) {
       i += n;
     }
   }
+  return out;
+}
+
+std::string base64_encode(std::string_view bytes, bool url) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(bytes.data()),
+                          static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
+  if (url) {
+    while (!out.empty() && out.back() == '=') out.pop_back();
+    for (char& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
+  }
+  return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+  std::string s(text);
+  size_t pad = 0;
+  while (!s.empty() && s.back() == '=') s.pop_back(), ++pad;
+  if (pad > 2) return std::nullopt;
+  for (char& c : s) {
+    if (c == '-') c = '+';
+    else if (c == '_') c = '/';
+    else if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '/') return std::nullopt;
+  }
+  if (s.size() % 4 == 1) return std::nullopt;
+  size_t missing = (4 - s.size() % 4) % 4;
+  if (pad && pad != missing) return std::nullopt;
+  s.append(missing, '=');
+  std::string out(s.size() / 4 * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(s.data()),
+                          static_cast<int>(s.size()));
+  if (n < 0) return std::nullopt;
+  out.resize(static_cast<size_t>(n) - missing);  // EVP_DecodeBlock counts the padding as zero bytes
   return out;
 }
 

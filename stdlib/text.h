@@ -3,6 +3,7 @@
 // Thread safety: pure functions.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,5 +21,11 @@ bool valid_utf8(std::string_view s);
 // replaced by U+FFFD, as Go's encoding/json does when it decodes a string:
 // what kube-apiserver stores for such input.
 std::string coerce_utf8(std::string_view s);
+
+// Base64 (RFC 4648): the standard alphabet with padding, or with `url` the
+// URL-safe one without padding (as Go's base64.RawURLEncoding, and JWTs).
+std::string base64_encode(std::string_view bytes, bool url = false);
+// Either alphabet, padded or not; nullopt for what is not base64.
+std::optional<std::string> base64_decode(std::string_view text);
 
 }  // namespace pmesh

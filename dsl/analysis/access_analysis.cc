@@ -234,6 +234,9 @@ void AccessAnalysis::head(const Head& h) {
         } else if (!path) {
           diags_.error(h.path[0].span, v.decl->name + " has no section `" + literal_path(h.path)[0] + "`",
                        {sections_note(*v.decl)});
+        } else if (info_->rule->admitted()) {
+          // A mutating admission rule writes the object it admits, as a
+          // defaulting webhook does: any section.
         } else if (!writable_by_non_owner(section_of(v.decl, *path)) &&
                    !(v.decl && section_of(v.decl, *path) != section_of(*path))) {
           diags_.error(h.path[0].span,
@@ -258,6 +261,13 @@ void AccessAnalysis::analyze(RuleInfo& info) {
   info_ = &info;
   body(info.rule->body, false);
   for (const auto& h : info.rule->heads) head(h);
+  // An admission rule runs on writes, before they are applied, and derives
+  // nothing: it is no part of the dependency graph.
+  if (info.rule->admitted()) {
+    info.reads.clear();
+    info.writes.clear();
+    info.field_writes.clear();
+  }
   info_ = nullptr;
 }
 

@@ -178,6 +178,11 @@ void NameResolution::resolve_expr(const Expr& e, const Scope& scope) {
         return;
       }
       VarInfo* v = scope.lookup(e.text);
+      if (!v && e.text == "request") {
+        diags_.error(e.span, "`request` is known only in admission rules",
+                     {"an admission rule names the object a write admits: `on create x: Kind`"});
+        return;
+      }
       if (!v) {
         diags_.error(e.span, "unbound variable `" + e.text + "`",
                      {"bind it with `for " + e.text + ": Kind`, `let " + e.text + " = ...` or a tuple pattern"});
@@ -277,9 +282,20 @@ RuleInfo NameResolution::resolve(const Module& m, const Rule& r) {
   info_ = &info;
   params_ = nullptr;
   Scope outer{&r.body, {}, nullptr};
+  const ObjectPattern* admitted = r.admitted();
+  if (admitted) {
+    // The write an admission rule admits: who asks, and for what.
+    VarInfo req;
+    req.kind = VarInfo::Kind::kRequest;
+    req.name = "request";
+    req.span = admitted->span;
+    req.occurrences = 1;
+    add_var(std::move(req), outer);
+  }
   declare(r.body, outer);
   resolve_body(r.body, outer);
   for (const auto& h : r.heads) resolve_head(h, outer);
+  check_admission(r, outer);
   if (r.heads.empty())
     diags_.error(r.name_span, "rule `" + r.name + "` has no head: add `derive`, `set` or `refuse`");
   for (const auto& v : info.vars) {
@@ -290,6 +306,36 @@ RuleInfo NameResolution::resolve(const Module& m, const Rule& r) {
   }
   info_ = nullptr;
   return info;
+}
+
+void NameResolution::check_admission(const Rule& r, const Scope& scope) {
+  // `on` stands once, at the top of a rule's body.
+  int on_items = 0;
+  std::function<void(const Body&, bool)> walk = [&](const Body& b, bool top) {
+    for (const auto& item : b.items) {
+      if (item.kind == BodyItemKind::kObject && !item.object.on_ops.empty()) {
+        if (!top) diags_.error(item.span, "`on` names the object a write admits; it stands at the top of a rule's body");
+        else if (++on_items == 2) diags_.error(item.span, "an admission rule admits one object: one `on` per rule");
+      }
+      if (item.kind == BodyItemKind::kNot) walk(*item.negated, false);
+    }
+  };
+  walk(r.body, true);
+  const ObjectPattern* admitted = r.admitted();
+  if (!admitted) return;
+  if (admitted->kind.dynamic()) diags_.error(admitted->kind.span, "an admission rule admits a declared kind, not `resource(...)`");
+  const VarInfo* target = scope.lookup(admitted->var);
+  for (const auto& h : r.heads) {
+    if (h.kind == HeadKind::kRefuse) continue;
+    if (h.kind == HeadKind::kSet) {
+      auto it = info_->set_targets.find(&h);
+      if (it != info_->set_targets.end() && it->second != target)
+        diags_.error(h.target_span, "an admission rule sets fields of the object it admits (`" + admitted->var + "`), not `" + h.target + "`");
+      continue;
+    }
+    diags_.error(h.span, "an admission rule may only `set` fields of the object it admits and `refuse` the write",
+                 {"what holds while objects hold is a rule without `on`"});
+  }
 }
 
 namespace {

@@ -42,6 +42,9 @@ class NameResolution {
   void resolve_head(const Head& h, Scope& scope);
   const KindDecl* resolve_kind(const KindRef& k, const Scope& scope);
   void check_call(const Expr& e);
+  // An admission rule's shape: one `on`, at the top; only `set` of the
+  // admitted object and `refuse`.
+  void check_admission(const Rule& r, const Scope& scope);
   VarInfo* add_var(VarInfo v, Scope& scope);
 
   const Program& program_;

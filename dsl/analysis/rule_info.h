@@ -20,7 +20,8 @@
 namespace pmesh::dsl {
 
 struct VarInfo {
-  enum class Kind { kObject, kTuple, kLet };
+  // kRequest: `request` in an admission rule, bound by the write it admits.
+  enum class Kind { kObject, kTuple, kLet, kRequest };
   Kind kind = Kind::kLet;
   std::string name;
   Span span;

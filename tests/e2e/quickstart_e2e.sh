@@ -43,7 +43,7 @@ expect 7 "account.core.platform-mesh.io \"team-a\" deleted"
 # Nothing is left behind: no copy at the provider, no team-a workspace.
 K=(kubectl --request-timeout=20s)
 [ -z "$("${K[@]}" --server "$SERVER/clusters/root:db-provider" get databases --all-namespaces -o name)" ] || fail "the provider's copy is still there"
-[ -z "$("${K[@]}" --server "$SERVER/clusters/root:db-provider" get namespaces -o name)" ] || fail "the consumer's namespace at the provider is still there"
+[ -z "$("${K[@]}" --server "$SERVER/clusters/root:db-provider" get namespaces -o name | grep -v "^namespace/default$")" ] || fail "the consumer's namespace at the provider is still there"
 [ -z "$("${K[@]}" --server "$SERVER/clusters/root:orgs:acme" get workspaces -o name)" ] || fail "team-a's workspace is still there"
 if "${K[@]}" --server "$SERVER/clusters/root:orgs:acme:team-a" get apibindings > /dev/null 2>&1; then fail "root:orgs:acme:team-a still answers"; fi
 "${K[@]}" --server "$SERVER/clusters/root:orgs" get account acme -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' | grep -qx True || fail "acme is not Ready after the cleanup"

@@ -248,7 +248,7 @@ TEST_CASE("syntax errors name the position and what was expected") {
   auto q = parse("rule r\n  for a:\n");
   CHECK(errors_at(*q) == "3:1 expected a kind name or `resource(group, resource)`, found the end of the file\n");
   auto s = parse("rule r\n  for a: Account\n  frob a\n");
-  CHECK(errors_at(*s).find("3:3 expected a rule item (for, opt, not, let, where, derive, set, refuse, delete) or the next declaration, found `frob`") == 0);
+  CHECK(errors_at(*s).find("3:3 expected a rule item (for, on, opt, not, let, where, derive, set, refuse, delete) or the next declaration, found `frob`") == 0);
   auto t = parse("kind K { version: v1, plural: ks\n");
   CHECK(errors_at(*t).find("expected `}`") != std::string::npos);
   auto u = parse("hello world\n");

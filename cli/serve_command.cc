@@ -1,0 +1,273 @@
+#include "cli/serve_command.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "cli/serve_setup.h"
+#include "dsl/compiler.h"
+#include "engine/durable_store.h"
+#include "engine/engine.h"
+#include "server/api/api_server.h"
+#include "server/auth/oidc.h"
+#include "server/http/http_server.h"
+#include "server/http/tls_files.h"
+#include "stdlib/text.h"
+
+namespace pmesh::cli {
+
+using namespace pmesh::server;
+
+namespace {
+
+void log(const char* level, const std::string& msg) {
+  std::cerr << "pmesh serve: " << level << ": " << msg << std::endl;
+}
+
+int usage(const std::string& msg) {
+  std::cerr << "pmesh serve: " << msg << "\nUsage: pmesh serve [--data-dir DIR] [--listen HOST:PORT] [--policies PATHS]... [--bootstrap PATHS]... [--watch-history N]\n"
+               "       [--plain-http | --tls-cert-file PEM --tls-private-key-file PEM] [--token-file CSV]\n"
+               "       [--oidc-issuer-url URL --oidc-client-id ID (--oidc-jwks-file JWKS | --oidc-jwks-url URL [--oidc-ca-file PEM])\n"
+               "        [--oidc-username-claim C] [--oidc-groups-claim C]]\n";
+  return 2;
+}
+
+std::shared_ptr<const dsl::CompiledProgram> compile_rules(const std::vector<std::string>& policies) {
+  dsl::DiagnosticSink diags;
+  std::unique_ptr<dsl::CompiledProgram> p;
+  if (!policies.empty()) {
+    p = dsl::compile_paths(policies, diags);
+  } else {
+    p = dsl::compile(dsl::load_embedded_program(diags), diags);
+  }
+  std::cerr << diags.format();
+  if (diags.has_errors()) return nullptr;
+  return std::shared_ptr<const dsl::CompiledProgram>(std::move(p));
+}
+
+}  // namespace
+
+int serve_main(const std::vector<std::string>& args) {
+  std::string data_dir = ".pmesh", listen = "127.0.0.1:6443";
+  int64_t log_limit = 100000;
+  std::vector<std::string> bootstrap_paths;  // empty: policies/bootstrap.yaml, compiled in
+  std::vector<std::string> policies;
+  std::string tls_cert, tls_key, token_file;
+  OidcConfig oidc;
+  bool plain_http = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    auto value = [&](std::string& out) {
+      if (i + 1 >= args.size()) return false;
+      out = args[++i];
+      return true;
+    };
+    std::string v;
+    if (args[i] == "--data-dir") {
+      if (!value(data_dir)) return usage("--data-dir needs a value");
+    } else if (args[i] == "--listen") {
+      if (!value(listen)) return usage("--listen needs a value");
+    } else if (args[i] == "--watch-history") {
+      // How many changes watchers can resume from; older resource versions get 410 Expired.
+      if (!value(v)) return usage("--watch-history needs a value");
+      try {
+        log_limit = std::stoll(v);
+      } catch (...) {
+        return usage("--watch-history takes a number");
+      }
+    } else if (args[i] == "--bootstrap") {
+      if (!value(v)) return usage("--bootstrap needs a value");
+      bootstrap_paths.push_back(v);
+    } else if (args[i] == "--policies") {
+      if (!value(v)) return usage("--policies needs a value");
+      policies.push_back(v);
+    } else if (args[i] == "--tls-cert-file") {
+      if (!value(tls_cert)) return usage("--tls-cert-file needs a value");
+    } else if (args[i] == "--tls-private-key-file") {
+      if (!value(tls_key)) return usage("--tls-private-key-file needs a value");
+    } else if (args[i] == "--plain-http") {
+      plain_http = true;
+    } else if (args[i] == "--token-file") {
+      if (!value(token_file)) return usage("--token-file needs a value");
+    } else if (args[i] == "--oidc-issuer-url") {
+      if (!value(oidc.issuer_url)) return usage("--oidc-issuer-url needs a value");
+    } else if (args[i] == "--oidc-client-id") {
+      if (!value(oidc.client_id)) return usage("--oidc-client-id needs a value");
+    } else if (args[i] == "--oidc-username-claim") {
+      if (!value(oidc.username_claim)) return usage("--oidc-username-claim needs a value");
+    } else if (args[i] == "--oidc-groups-claim") {
+      if (!value(oidc.groups_claim)) return usage("--oidc-groups-claim needs a value");
+    } else if (args[i] == "--oidc-jwks-file") {
+      if (!value(oidc.jwks_file)) return usage("--oidc-jwks-file needs a value");
+    } else if (args[i] == "--oidc-jwks-url") {
+      if (!value(oidc.jwks_url)) return usage("--oidc-jwks-url needs a value");
+    } else if (args[i] == "--oidc-ca-file") {
+      if (!value(oidc.ca_file)) return usage("--oidc-ca-file needs a value");
+    } else {
+      return usage("unknown argument " + args[i]);
+    }
+  }
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return usage("--listen is HOST:PORT");
+  std::string host = listen.substr(0, colon);
+  unsigned short port = 0;
+  try {
+    port = static_cast<unsigned short>(std::stoi(listen.substr(colon + 1)));
+  } catch (...) {
+    return usage("--listen is HOST:PORT");
+  }
+
+  auto program = compile_rules(policies);
+  if (!program) return 1;
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  std::string err;
+  auto store = engine::DurableStore::open(data_dir + "/store", &err);
+  if (!store) {
+    log("error", err);
+    return 1;
+  }
+  store->set_log_limit(log_limit);
+  engine::Engine engine(program);
+  if (!store->load(engine, &err)) {
+    log("error", err);
+    return 1;
+  }
+  engine.set_persistence(store.get());
+  log("info", "loaded " + std::to_string(engine.state().objects().size()) + " objects at resource version " +
+                  std::to_string(engine.resource_version()) + " from " + data_dir);
+  if (engine.resource_version() == 0) {
+    std::string summary;
+    if (!bootstrap(engine, bootstrap_paths, &summary, &err)) {
+      log("error", "bootstrap: " + err);
+      return 1;
+    }
+    log("info", summary);
+  }
+
+  const char* level = std::getenv("PMESH_LOG");
+  bool debug = level && std::string(level) == "debug";
+  boost::asio::io_context io(1);
+  // Group commit: transactions run one after another on this thread; their
+  // batches are written with one fsync after the requests that are ready
+  // have run, and only then are writers answered and watchers told.
+  store->set_deferred(true);
+  std::vector<std::function<void()>> waiting;
+  bool flush_scheduled = false;
+  auto after_commit = [&](std::function<void()> fn) {
+    waiting.push_back(std::move(fn));
+    if (flush_scheduled) return;
+    flush_scheduled = true;
+    boost::asio::post(io, [&]() {
+      flush_scheduled = false;
+      std::string ferr;
+      if (!store->flush(&ferr)) {
+        // Memory is ahead of the disk now; restarting recovers the durable state.
+        log("error", "the data directory cannot be written: " + ferr + "; stopping");
+        std::abort();
+      }
+      auto run = std::move(waiting);
+      waiting.clear();
+      for (auto& f : run) f();
+    });
+  };
+  // HTTPS, with authentication and authorization: the admin token (kept in
+  // the data directory), the token file's users and OIDC tokens, decided by
+  // the policies' relations. Without certificates the server makes its own.
+  // --plain-http serves HTTP without any of it (local benchmarks and tools).
+  if (tls_cert.empty() != tls_key.empty()) return usage("--tls-cert-file and --tls-private-key-file go together");
+  if (plain_http && (!tls_cert.empty() || !token_file.empty() || !oidc.issuer_url.empty()))
+    return usage("--plain-http has no TLS and no authentication");
+  if (!plain_http && tls_cert.empty()) {
+    std::string err;
+    if (!ensure_serving_certificate(data_dir, host, &tls_cert, &tls_key, &err)) {
+      log("error", "the serving certificate: " + err);
+      return 1;
+    }
+  }
+  if (plain_http) log("warning", "--plain-http: no TLS, no authentication; every client is an admin");
+  std::shared_ptr<Authenticator> authn;
+  std::string admin_token, ca_data;
+  if (!tls_cert.empty()) {
+    std::string token_path = data_dir + "/admin.token";
+    std::ifstream(token_path) >> admin_token;
+    if (admin_token.empty()) {
+      admin_token = random_token();
+      std::ofstream(token_path) << admin_token << "\n";
+      std::filesystem::permissions(token_path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    }
+    authn = std::make_shared<Authenticator>();
+    std::string err;
+    if (!authn->load(token_file, admin_token, &err)) {
+      log("error", err);
+      return 1;
+    }
+    if (!oidc.issuer_url.empty()) {
+      if (oidc.client_id.empty() || oidc.jwks_file.empty() == oidc.jwks_url.empty())
+        return usage("--oidc-issuer-url needs --oidc-client-id and one of --oidc-jwks-file, --oidc-jwks-url");
+      auto verifier = std::make_shared<OidcVerifier>(oidc, io);
+      if (!verifier->load(&err)) {
+        log("error", err);
+        return 1;
+      }
+      authn->set_oidc(std::move(verifier));
+    }
+    std::ifstream cert(tls_cert);
+    std::stringstream pem;
+    pem << cert.rdbuf();
+    ca_data = base64_encode(pem.str());
+  }
+  std::unique_ptr<ApiServer> api;
+  std::unique_ptr<HttpServer> http;
+  try {
+    ApiServer::Options api_options;
+    api_options.address = listen;
+    api_options.authenticator = authn;
+    api_options.log = [](const std::string& level, const std::string& line) { log(level.c_str(), line); };
+    api_options.log_reads = debug;
+    api = std::make_unique<ApiServer>(engine, store.get(), io, after_commit, std::move(api_options));
+    HttpServer::Options http_options;
+    http_options.tls_cert_file = tls_cert;
+    http_options.tls_key_file = tls_key;
+    http_options.error = [&api](int code, const std::string& message) { return api->transport_error(code, message); };
+    http = std::make_unique<HttpServer>(
+        io, host, port, [&api](const HttpRequest& request, const std::shared_ptr<Stream>& s) { return api->handle(request, s); },
+        std::move(http_options));
+  } catch (const std::exception& e) {
+    log("error", std::string("cannot listen on ") + listen + ": " + e.what());
+    return 1;
+  }
+  std::string base = (tls_cert.empty() ? "http://" : "https://") + host + ":" + std::to_string(http->port());
+  if (!register_shard(engine, *store, base, &err)) {
+    log("error", "registering the shard: " + err);
+    return 1;
+  }
+  std::string kc = data_dir + "/admin.kubeconfig";
+  std::ofstream(kc) << admin_kubeconfig(base, ca_data, admin_token);
+  if (!admin_token.empty())
+    std::filesystem::permissions(kc, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  log("info", "serving the KRM API on " + base + "/clusters/root");
+  std::cout << "pmesh serve: kubeconfig written to " << std::filesystem::absolute(kc).string() << std::endl;
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int sig) {
+    log("info", std::string("shutting down on ") + (sig == SIGINT ? "SIGINT" : "SIGTERM"));
+    http->stop();
+    std::string ferr;
+    store->flush(&ferr);
+    api->close_watches();
+    // Let the last writes (closing watch streams) go out, then stop.
+    auto timer = std::make_shared<boost::asio::steady_timer>(io, std::chrono::milliseconds(200));
+    timer->async_wait([&io, timer](const boost::system::error_code&) { io.stop(); });
+  });
+  io.run();
+  log("info", "stopped");
+  return 0;
+}
+
+}  // namespace pmesh::cli

@@ -1,0 +1,113 @@
+// The Engine's admission: rules with `on create|update|delete x: Kind` run
+// on users' writes before they are applied, as kube-apiserver's mutating and
+// validating admission do. They see the object as written, `old(x)` as
+// committed, the rest of the state as it is, and `request` (operation and
+// userInfo). They take no part in the fixpoint and leave no matches behind,
+// so a recomputation (which replays what users own, already admitted)
+// never runs them.
+#include "engine/engine.h"
+
+#include "dsl/object_model.h"
+
+namespace pmesh::engine {
+
+namespace {
+
+// Who writes when no one is named: the installation itself (bootstrap, the
+// CLI's apply), as kube's loopback client is a system:masters member.
+const Json& system_requester() {
+  static const Json who = {{"username", "admin"}, {"uid", ""}, {"groups", {"system:masters", "system:authenticated"}}};
+  return who;
+}
+
+const char* operation_of(Op::Type t) {
+  return t == Op::Type::kCreate ? "CREATE" : t == Op::Type::kUpdate ? "UPDATE" : "DELETE";
+}
+
+bool admits(const dsl::ObjectPattern& p, Op::Type t) {
+  std::string want = t == Op::Type::kCreate ? "create" : t == Op::Type::kUpdate ? "update" : "delete";
+  return std::find(p.on_ops.begin(), p.on_ops.end(), want) != p.on_ops.end();
+}
+
+}  // namespace
+
+Op Engine::admit(const Op& op) {
+  if (admission_.empty()) return op;
+  Op out = op;
+  std::string kind, fact;
+  Json& object = out.object;
+  if (op.type == Op::Type::kDelete) {
+    fact = object_fact(op.key);
+    const ObjectEntry* e = state_.object(fact);
+    if (!e || e->effective.is_null()) return op;  // user_op answers NotFound
+    object = e->effective;
+    kind = op.key.kind;
+  } else {
+    std::string error;
+    auto key = key_of(op.object, "", &error);
+    if (!key) return op;  // user_op answers the error
+    kind = key->kind;
+    fact = object_fact(*key);
+  }
+  auto it = admission_.find(kind);
+  if (it == admission_.end()) return op;
+  Json request = {{"operation", operation_of(op.type)},
+                  {"userInfo", op.requester.is_null() ? system_requester() : op.requester}};
+  // Mutating rules first, then validating ones, as kube's admission runs.
+  for (bool mutating : {true, false}) {
+    if (mutating && op.type == Op::Type::kDelete) continue;
+    for (int index : it->second) {
+      const RuleRuntime& rt = rules_[static_cast<size_t>(index)];
+      const dsl::Rule& rule = *rt.info->rule;
+      if (!admits(*rule.admitted(), op.type) || rt.plan->deltas.empty()) continue;
+      bool has = false;
+      for (const auto& h : rule.heads) has |= (h.kind == dsl::HeadKind::kSet) == mutating;
+      if (!has) continue;
+      Bindings b;
+      b.slots.resize(rt.info->vars.size());
+      for (const auto& v : rt.info->vars)
+        if (v->kind == dsl::VarInfo::Kind::kRequest) {
+          Slot& s = b.slots[static_cast<size_t>(rt.slot(v.get()))];
+          s.owned = request;
+          s.bound = true;
+        }
+      struct Change {
+        JsonPath path;
+        Json value;
+        bool add;
+      };
+      std::vector<Change> changes;
+      std::optional<std::string> refusal;
+      try {
+        const dsl::Plan& plan = rt.plan->deltas[0];
+        if (!evaluator_->bind_trigger(plan, rt, b, fact, &object)) continue;
+        evaluator_->run(plan, rt, b, nullptr, [&](Bindings& found) {
+          for (const auto& h : rule.heads) {
+            if (mutating && h.kind == dsl::HeadKind::kSet) {
+              const dsl::VarInfo* v = rt.info->set_targets.at(&h);
+              changes.push_back({resolve_path(v->decl, h.path, rt, found, true), evaluator_->eval(*h.value, rt, found),
+                                 h.op == dsl::SetOp::kAdd});
+            } else if (!mutating && h.kind == dsl::HeadKind::kRefuse) {
+              Json m = evaluator_->eval(*h.value, rt, found);
+              refusal = m.is_string() ? m.get<std::string>() : m.dump();
+              return false;
+            }
+          }
+          return true;
+        });
+      } catch (const EvalError& e) {
+        // A check that cannot be evaluated fails the write (kube's
+        // failurePolicy: Fail), naming the rule.
+        throw TxnError{"InternalError", "admission rule " + rule.name + " failed: " + e.what(), {rule.name}};
+      }
+      if (refusal) throw TxnError{"Invalid", *refusal, {rule.name}};
+      for (const auto& c : changes) {
+        if (c.add) add_at(object, c.path, c.value);
+        else set_at(object, c.path, c.value);
+      }
+    }
+  }
+  return op.type == Op::Type::kDelete ? op : out;
+}
+
+}  // namespace pmesh::engine

@@ -1,0 +1,224 @@
+#include "server/api/api_server.h"
+
+#include "server/api/discovery.h"
+#include "server/api/present.h"
+#include "server/auth/access_review.h"
+
+namespace pmesh::server {
+
+namespace {
+
+HttpResponse json_response(int code, const Json& body) { return {code, "application/json", encode_json(body), {}, nullptr}; }
+
+ApiError no_route() {
+  return {404, "NotFound", "the server could not find the requested resource",
+          {{"causes", Json::array({{{"reason", "UnexpectedServerResponse"}, {"message", "404 page not found"}}})}}};
+}
+
+// What a workspace the user may not see answers: exactly what a missing one does.
+ApiError unseen(const RequestInfo& info) {
+  if (info.cluster == "root:orgs" && info.group == "core.platform-mesh.io" && info.resource == "accounts")
+    return ApiError::not_found({"core.platform-mesh.io", "accounts"}, info.name);
+  return ApiError{404, "NotFound", "logical cluster \"" + info.cluster + "\" not found", nullptr};
+}
+
+const UserInfo kAnonymousAdmin{"admin", "admin", {"system:masters", "system:authenticated"}};
+
+}  // namespace
+
+ApiServer::ApiServer(engine::Engine& engine, engine::DurableStore* store, boost::asio::io_context& io,
+                     AfterCommit after_commit, Options options)
+    : engine_(engine),
+      store_(store),
+      after_commit_(after_commit),
+      options_(std::move(options)),
+      authz_(engine),
+      hub_(engine, store, io, after_commit),
+      resources_(engine, store, hub_, after_commit),
+      fga_(engine, [this](const engine::Result& r, HttpResponse answer) { return resources_.published(r, std::move(answer)); }) {}
+
+ApiServer::~ApiServer() { hub_.close_all(); }
+
+HttpResponse ApiServer::transport_error(int code, const std::string& message) const {
+  switch (code) {
+    case 413: return status_response(ApiError::request_entity_too_large(message));
+    case 431: return status_response(ApiError{431, "RequestHeaderFieldsTooLarge", message, nullptr});
+    case 400: return status_response(ApiError::bad_request(message));
+    default: return status_response(ApiError::internal(message));
+  }
+}
+
+bool ApiServer::cluster_exists(const std::string& cluster) const {
+  if (cluster == "root" || cluster == "*") return true;
+  size_t colon = cluster.rfind(':');
+  if (colon == std::string::npos) return false;
+  return engine_.get({"Workspace", cluster.substr(0, colon), "", cluster.substr(colon + 1)}) != nullptr;
+}
+
+void ApiServer::log(const HttpRequest& http, const std::optional<HttpResponse>& res) const {
+  if (!options_.log) return;
+  bool write = http.method != "GET" && http.method != "HEAD";
+  int code = res ? res->status : 200;
+  if (res && res->later && !write) return;
+  if (write || code >= 400 || !res || options_.log_reads)
+    options_.log(code >= 500 ? "error" : code >= 400 ? "warning" : "info",
+                 http.method + " " + http.target + " " + (res ? (res->later ? std::string("(when durable)") : std::to_string(code)) : std::string("watch")));
+}
+
+std::optional<HttpResponse> ApiServer::handle(const HttpRequest& http, const std::shared_ptr<Stream>& stream) {
+  ApiError error;
+  std::optional<RequestInfo> info = parse_request_path(http.path, &error);
+  if (info && info->kind == RequestInfo::Kind::kHealth) return HttpResponse{200, "text/plain", "ok", {}, nullptr};
+  // A malformed workspace path is refused before anything else, as kcp's
+  // WithClusterScope does; it names nothing that exists.
+  if (!info && error.code == 400 && http.path.rfind("/stores/", 0) != 0) {
+    std::optional<HttpResponse> res = status_response(error);
+    log(http, res);
+    return res;
+  }
+  if (!options_.authenticator) return authenticated(http, info.value_or(RequestInfo{}), kAnonymousAdmin, stream);
+  std::string why;
+  bool keys_unknown = false;
+  auto user = options_.authenticator->authenticate(http.authorization, &why, &keys_unknown);
+  if (!user && keys_unknown) {
+    // The token names an OIDC key the server may not have yet: fetch the
+    // keys off this thread, then try once more.
+    HttpResponse later;
+    later.later = [this, http, stream](Respond respond) {
+      options_.authenticator->refresh_keys([this, http, stream, respond]() {
+        std::string why2;
+        auto again = options_.authenticator->authenticate(http.authorization, &why2, nullptr);
+        if (!again) {
+          if (options_.log) options_.log("warning", "unauthenticated request: " + why2);
+          respond(status_response(ApiError::unauthorized()));
+          return;
+        }
+        ApiError e;
+        respond(authenticated(http, parse_request_path(http.path, &e).value_or(RequestInfo{}), *again, stream));
+      });
+    };
+    return later;
+  }
+  if (!user) {
+    if (options_.log) options_.log("warning", "unauthenticated request: " + why + " (" + http.method + " " + http.target + ")");
+    return status_response(ApiError::unauthorized());
+  }
+  return authenticated(http, info.value_or(RequestInfo{}), *user, stream);
+}
+
+std::optional<HttpResponse> ApiServer::authenticated(const HttpRequest& http, const RequestInfo& parsed, const UserInfo& user,
+                                                     const std::shared_ptr<Stream>& stream) {
+  std::optional<HttpResponse> res;
+  if (http.path.rfind("/stores/", 0) == 0) {
+    res = fga_.handle(http, user);
+    log(http, res);
+    return res;
+  }
+  ApiError error;
+  auto info = parse_request_path(http.path, &error);
+  if (!info) {
+    res = status_response(error);
+  } else if (is_self_subject_access_review(http, *info)) {
+    // Anyone may ask what they may do.
+    res = self_subject_access_review(authz_, user, *info, http);
+  } else if (info->kind != RequestInfo::Kind::kObject) {
+    Decision d = authz_.decide(user, "get", *info);
+    if (!d.allowed || !cluster_exists(info->cluster)) res = status_response(unseen(*info));
+    else res = discovery(http, *info);
+  } else {
+    ApiRequest req;
+    req.info = *info;
+    req.user = user;
+    auto verb = verb_of(http, *info, &error);
+    if (!verb) {
+      res = status_response(error);
+    } else {
+      req.verb = *verb;
+      // A server-side apply of an object that does not exist creates it.
+      std::string decided = verb_name(*verb);
+      if (*verb == Verb::kPatch && media_type(http.content_type) == "application/apply-patch+yaml")
+        if (const dsl::KindDecl* k = engine_.kinds().by_resource(info->cluster, info->group, info->version, info->resource))
+          if (!engine_.get({k->key(), info->cluster, info->ns, info->name})) decided = "create";
+      Decision d = *verb == Verb::kOther ? Decision{true, 200, ""} : authz_.decide(user, decided, *info);
+      if (!d.allowed && d.code == 404) res = status_response(unseen(*info));
+      else if (!d.allowed) res = status_response(ApiError::forbidden(req.gr(), info->name, d.message));
+      else if (!cluster_exists(info->cluster)) res = status_response(unseen(*info));
+      else res = objects(http, std::move(req), stream);
+    }
+  }
+  (void)parsed;
+  log(http, res);
+  return res;
+}
+
+HttpResponse ApiServer::discovery(const HttpRequest& http, const RequestInfo& info) {
+  auto ks = engine_.kinds().in_cluster(info.cluster);
+  switch (info.kind) {
+    case RequestInfo::Kind::kHealth:
+    case RequestInfo::Kind::kObject:
+    case RequestInfo::Kind::kRoot:
+      return json_response(200, {{"paths", {"/api", "/api/v1", "/apis", "/healthz", "/openapi/v3", "/version"}}});
+    case RequestInfo::Kind::kVersion: return json_response(200, version_info());
+    case RequestInfo::Kind::kApiVersions: return json_response(200, api_versions(options_.address));
+    case RequestInfo::Kind::kGroupList: return json_response(200, group_list(ks));
+    case RequestInfo::Kind::kGroup: {
+      Json g = api_group(ks, info.group);
+      return g.is_null() ? status_response(no_route()) : json_response(200, g);
+    }
+    case RequestInfo::Kind::kResourceList: {
+      Json l = resource_list(ks, info.group, info.version);
+      return l.is_null() ? status_response(no_route()) : json_response(200, l);
+    }
+    case RequestInfo::Kind::kOpenApiV2:
+      if (http.accept.find("protobuf") != std::string::npos)
+        return HttpResponse{200, "application/com.github.proto-openapi.spec.v2.v1.0+protobuf", openapi_v2_protobuf(), {}, nullptr};
+      return json_response(200, openapi_v2_json());
+    case RequestInfo::Kind::kOpenApiV3: {
+      if (info.openapi_rest.empty()) return json_response(200, openapi_v3_root(ks));
+      Json doc = openapi_v3_group_version(ks, info.openapi_rest);
+      return doc.is_null() ? status_response(no_route()) : json_response(200, doc);
+    }
+  }
+  return status_response(no_route());
+}
+
+std::optional<HttpResponse> ApiServer::objects(const HttpRequest& http, ApiRequest req, const std::shared_ptr<Stream>& stream) {
+  const RequestInfo& info = req.info;
+  for (const auto* k : engine_.kinds().in_cluster(info.cluster))
+    if (k->group == info.group && k->version == info.version && k->plural == info.resource) req.kind = k;
+  if (!req.kind) return status_response(no_route());
+  bool namespaced = req.kind->scope == dsl::Scope::kNamespaced;
+  if (!namespaced && !info.ns.empty()) return status_response(no_route());
+  if (!info.subresource.empty() && !(info.subresource == "status" && req.kind->status_subresource))
+    return status_response(no_route());
+  if (req.verb == Verb::kOther || req.verb == Verb::kDeleteCollection)
+    return status_response(ApiError{405, "MethodNotAllowed", "the server does not allow this method on the requested resource", nullptr});
+  if (info.wildcard() && req.verb != Verb::kList && req.verb != Verb::kWatch) {
+    ApiError e = ApiError::method_not_supported(req.gr(), verb_name(req.verb));
+    e.message += " in the `*` logical cluster";
+    return status_response(e);
+  }
+  // The all-namespaces collection is read-only.
+  if (namespaced && info.ns.empty() && req.verb == Verb::kCreate)
+    return status_response(ApiError{405, "MethodNotAllowed", "the server does not allow this method on the requested resource", nullptr});
+  if (auto e = decode_object_request(http, &req)) return status_response(*e);
+  bool admin = req.user.in_group("system:masters");
+  WatchSpec access;
+  if (!admin && info.cluster == "root:orgs" && info.group == "core.platform-mesh.io" && info.resource == "accounts" &&
+      (req.verb == Verb::kList || req.verb == Verb::kWatch)) {
+    // Lists and watches of organizations show those the user may get.
+    req.visible = [this, user = req.user](const std::string& cluster, const std::string& name) {
+      return cluster != "root:orgs" || authz_.sees_org(user, name);
+    };
+  }
+  if (!admin && req.verb == Verb::kWatch) {
+    RequestInfo scope = info;
+    access.allowed = [this, user = req.user, scope]() { return authz_.decide(user, "watch", scope).allowed; };
+    access.access_depends_on = [who = user_object(req.user.name)](const engine::TupleChange& t) {
+      return !t.args.empty() && t.args[0] == who;
+    };
+  }
+  return resources_.serve(req, stream, std::move(access));
+}
+
+}  // namespace pmesh::server

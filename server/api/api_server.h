@@ -1,0 +1,85 @@
+// The KRM API's request pipeline, as kube-apiserver's handler chain.
+//
+//   /healthz                      answered at once
+//   the URL                       decoded (request_info.h): 400 for a malformed
+//                                 workspace path or object name
+//   authentication                bearer tokens and OIDC (auth/authn.h): 401;
+//                                 an unknown OIDC key is fetched off this
+//                                 thread and the request resumes after
+//   /stores/...                   the OpenFGA API (openfga/openfga_api.h)
+//   authorization                 the relations (auth/authz.h): 404 for what
+//                                 the user may not see, 403 for what they may
+//                                 see but not do
+//   discovery, OpenAPI, version   per workspace (discovery.h)
+//   objects                       options and body decoded once into an
+//                                 ApiRequest (request.h), then the registry
+//                                 (registry/resource_store.h) and the watch hub
+//
+// Every error leaves as a metav1.Status through status_response().
+//
+// Thread safety: runs on the server's io_context thread, as the engine does.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "engine/durable_store.h"
+#include "engine/engine.h"
+#include "server/api/request.h"
+#include "server/auth/authn.h"
+#include "server/auth/authz.h"
+#include "server/http/http_server.h"
+#include "server/openfga/openfga_api.h"
+#include "server/registry/resource_store.h"
+#include "server/watch/watch_hub.h"
+
+namespace pmesh::server {
+
+class ApiServer {
+ public:
+  using AfterCommit = std::function<void(std::function<void()>)>;
+  struct Options {
+    std::string address;  // host:port, for discovery's serverAddressByClientCIDRs
+    // Who sends requests; unset: no authentication, every client an admin
+    // (--plain-http, for local tools and benchmarks).
+    std::shared_ptr<const Authenticator> authenticator;
+    // Gets one line per write, per failed request and per watch.
+    std::function<void(const std::string& level, const std::string& line)> log;
+    bool log_reads = false;
+  };
+
+  // REQUIRES: `engine`, `store` and `io` outlive the server.
+  ApiServer(engine::Engine& engine, engine::DurableStore* store, boost::asio::io_context& io, AfterCommit after_commit,
+            Options options);
+  ~ApiServer();
+
+  std::optional<HttpResponse> handle(const HttpRequest& req, const std::shared_ptr<Stream>& stream);
+  // The answer to a request the transport could not read (400, 413, 431).
+  HttpResponse transport_error(int code, const std::string& message) const;
+  // Ends every watch (on shutdown).
+  void close_watches() { hub_.close_all(); }
+  WatchHub& watch_hub() { return hub_; }
+
+ private:
+  std::optional<HttpResponse> authenticated(const HttpRequest& http, const RequestInfo& info, const UserInfo& user,
+                                            const std::shared_ptr<Stream>& stream);
+  std::optional<HttpResponse> objects(const HttpRequest& http, ApiRequest req, const std::shared_ptr<Stream>& stream);
+  HttpResponse discovery(const HttpRequest& http, const RequestInfo& info);
+  bool cluster_exists(const std::string& cluster) const;
+  void log(const HttpRequest& http, const std::optional<HttpResponse>& res) const;
+
+  engine::Engine& engine_;
+  engine::DurableStore* store_;
+  AfterCommit after_commit_;
+  Options options_;
+  Authorizer authz_;
+  WatchHub hub_;
+  ResourceStore resources_;
+  OpenFgaApi fga_;
+};
+
+}  // namespace pmesh::server

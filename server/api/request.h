@@ -1,0 +1,87 @@
+// The typed request: what an HTTP request asks of the KRM API, decoded once.
+//
+// The URL gives the workspace, group, version, resource, namespace, name and
+// subresource (request_info.h); the method and `watch` the verb; the query
+// and body the options of that verb, checked as kube-apiserver checks them
+// (ListOptions, CreateOptions, UpdateOptions, PatchOptions, DeleteOptions:
+// 400 for what does not parse, 422 for values it does not support); the body
+// the object or patch (body.h). Everything after decoding works on this.
+//
+// Thread safety: values; pure functions.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "dsl/ast.h"
+#include "server/api/body.h"
+#include "server/api/request_info.h"
+#include "server/api/selectors.h"
+#include "server/api/status.h"
+#include "server/auth/authn.h"
+#include "server/http/http_server.h"
+
+namespace pmesh::server {
+
+enum class Verb { kGet, kList, kWatch, kCreate, kUpdate, kPatch, kDelete, kDeleteCollection, kOther };
+const char* verb_name(Verb v);
+
+enum class PatchType { kNone, kJson, kMerge, kStrategicMerge, kApply };
+
+struct ListOptions {
+  Selector labels, fields;
+  std::string resource_version;        // "", "0" or a number
+  std::string resource_version_match;  // "", NotOlderThan, Exact
+  int64_t limit = 0;
+  std::string continue_token;
+  std::optional<int64_t> timeout_seconds;
+  bool allow_bookmarks = false;
+  bool send_initial_events = false;
+};
+
+struct WriteOptions {  // CreateOptions, UpdateOptions, PatchOptions
+  bool dry_run = false;
+  std::string field_manager;
+  std::string field_validation;
+  bool force = false;
+};
+
+struct DeleteOptions {
+  bool dry_run = false;
+  std::optional<int64_t> grace_period_seconds;
+  std::string propagation_policy;
+  std::optional<std::string> precondition_uid, precondition_resource_version;
+};
+
+struct ApiRequest {
+  RequestInfo info;
+  Verb verb = Verb::kOther;
+  UserInfo user;
+  const dsl::KindDecl* kind = nullptr;  // object requests
+  BodyFormat format = BodyFormat::kJson;
+  PatchType patch_type = PatchType::kNone;
+  std::optional<Json> body;  // the object (create, update) or the patch
+  ListOptions list;
+  WriteOptions write;
+  DeleteOptions del;
+  // Which objects of a list or watch the user may see (organizations);
+  // unset: all that the request names.
+  std::function<bool(const std::string& cluster, const std::string& name)> visible;
+
+  GroupResource gr() const { return {info.group, info.resource}; }
+};
+
+// The verb of a request: GET is get, list or watch; POST create; PUT update;
+// PATCH patch; DELETE delete (deletecollection on a collection). A
+// malformed `watch` parameter is a 400.
+std::optional<Verb> verb_of(const HttpRequest& http, const RequestInfo& info, ApiError* error);
+
+// Go's strconv.ParseBool and ParseInt, as kube's query parameter decoding uses them.
+std::optional<bool> parse_bool(const std::string& s);
+std::optional<int64_t> parse_int(const std::string& s);
+
+// Decodes options and body of an object request into `out`, whose info,
+// verb and kind are set. REQUIRES: out->kind.
+std::optional<ApiError> decode_object_request(const HttpRequest& http, ApiRequest* out);
+
+}  // namespace pmesh::server

@@ -1,0 +1,113 @@
+#include "server/api/validation.h"
+
+namespace pmesh::server {
+
+namespace {
+
+bool lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool alnum(char c) { return lower_alnum(c) || (c >= 'A' && c <= 'Z'); }
+
+// kube's RegexError: the message, examples and the regular expression.
+std::string regex_error(const std::string& msg, const std::string& fmt, const std::vector<std::string>& examples) {
+  std::string out = msg + " (e.g. ";
+  for (size_t i = 0; i < examples.size(); ++i) out += (i ? " or " : "") + ("'" + examples[i] + "', ");
+  return out + "regex used for validation is '" + fmt + "')";
+}
+
+std::string max_len_error(size_t n) { return "must be no more than " + std::to_string(n) + " characters"; }
+
+const char* kLabelFmt = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
+const char* kSubdomainFmt = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+const char* kQualifiedFmt = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
+const char* kLabelValueFmt = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
+
+bool is_label(const std::string& s, size_t b, size_t e) {
+  if (e <= b) return false;
+  for (size_t i = b; i < e; ++i)
+    if (!lower_alnum(s[i]) && s[i] != '-') return false;
+  return lower_alnum(s[b]) && lower_alnum(s[e - 1]);
+}
+
+bool is_subdomain(const std::string& s) {
+  size_t start = 0;
+  while (true) {
+    size_t dot = s.find('.', start);
+    size_t end = dot == std::string::npos ? s.size() : dot;
+    if (!is_label(s, start, end)) return false;
+    if (dot == std::string::npos) return true;
+    start = dot + 1;
+  }
+}
+
+// ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]
+bool is_qualified_part(const std::string& s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!alnum(c) && c != '-' && c != '_' && c != '.') return false;
+  return alnum(s.front()) && alnum(s.back());
+}
+
+}  // namespace
+
+Problems dns1123_label_problems(const std::string& value) {
+  Problems out;
+  if (value.size() > 63) out.push_back(max_len_error(63));
+  if (!is_label(value, 0, value.size()))
+    out.push_back(regex_error("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+                              "and must start and end with an alphanumeric character",
+                              kLabelFmt, {"my-name", "123-abc"}));
+  return out;
+}
+
+Problems dns1123_subdomain_problems(const std::string& value) {
+  Problems out;
+  if (value.size() > 253) out.push_back(max_len_error(253));
+  if (!is_subdomain(value))
+    out.push_back(regex_error("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
+                              "'-' or '.', and must start and end with an alphanumeric character",
+                              kSubdomainFmt, {"example.com"}));
+  return out;
+}
+
+Problems qualified_name_problems(const std::string& value) {
+  Problems out;
+  const std::string msg = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+  std::string name;
+  size_t slash = value.find('/');
+  if (slash == std::string::npos) {
+    name = value;
+  } else if (value.find('/', slash + 1) == std::string::npos) {
+    std::string prefix = value.substr(0, slash);
+    name = value.substr(slash + 1);
+    if (prefix.empty()) out.push_back("prefix part must be non-empty");
+    else
+      for (const auto& p : dns1123_subdomain_problems(prefix)) out.push_back("prefix part " + p);
+  } else {
+    out.push_back("a qualified name " + regex_error(msg, kQualifiedFmt, {"MyName", "my.name", "123-abc"}) +
+                  " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')");
+    return out;
+  }
+  if (name.empty()) out.push_back("name part must be non-empty");
+  else if (name.size() > 63) out.push_back("name part " + max_len_error(63));
+  if (!is_qualified_part(name)) out.push_back("name part " + regex_error(msg, kQualifiedFmt, {"MyName", "my.name", "123-abc"}));
+  return out;
+}
+
+Problems label_value_problems(const std::string& value) {
+  Problems out;
+  if (value.size() > 63) out.push_back(max_len_error(63));
+  if (!value.empty() && !is_qualified_part(value))
+    out.push_back(regex_error("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "
+                              "or '.', and must start and end with an alphanumeric character",
+                              kLabelValueFmt, {"MyValue", "my_value", "12345"}));
+  return out;
+}
+
+Problems object_name_problems(const std::string& name, bool label, bool prefix) {
+  std::string n = name;
+  // A generateName may end in '-': the random suffix follows it.
+  if (prefix && !n.empty() && n.back() == '-') n.back() = 'a';
+  return label ? dns1123_label_problems(n) : dns1123_subdomain_problems(n);
+}
+
+}  // namespace pmesh::server

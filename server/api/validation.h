@@ -1,0 +1,31 @@
+// Kubernetes' validation of names and labels
+// (k8s.io/apimachinery/pkg/util/validation), with its messages: each
+// function returns the problems with a value, empty when it is valid.
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace pmesh::server {
+
+using Problems = std::vector<std::string>;
+
+// A lowercase RFC 1123 label: at most 63 characters of [a-z0-9-], starting
+// and ending alphanumeric (namespaces, and what kcp names after them).
+Problems dns1123_label_problems(const std::string& value);
+// A lowercase RFC 1123 subdomain: at most 253 characters, labels joined by '.'.
+Problems dns1123_subdomain_problems(const std::string& value);
+// A name with an optional DNS subdomain prefix: "prefix/name" (label keys,
+// annotation keys, finalizers).
+Problems qualified_name_problems(const std::string& value);
+// A label value: empty, or at most 63 characters of [A-Za-z0-9-_.] starting
+// and ending alphanumeric.
+Problems label_value_problems(const std::string& value);
+
+// An object name as its kind's validation wants it: `prefix` for a
+// generateName, whose trailing '-' is allowed (kube's NameIsDNSSubdomain).
+Problems object_name_problems(const std::string& name, bool label, bool prefix);
+
+}  // namespace pmesh::server

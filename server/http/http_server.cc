@@ -1,0 +1,422 @@
+#include "server/http/http_server.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <deque>
+#include <iostream>
+
+namespace pmesh::server {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decoding; `plus_is_space` for query components.
+bool unescape(const std::string& s, bool plus_is_space, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%') {
+      if (i + 2 >= s.size() || hex_value(s[i + 1]) < 0 || hex_value(s[i + 2]) < 0) return false;
+      *out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+      i += 2;
+    } else if (s[i] == '+' && plus_is_space) {
+      *out += ' ';
+    } else {
+      *out += s[i];
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool parse_target(const std::string& target, std::string* path, std::map<std::string, std::string>* query) {
+  size_t q = target.find('?');
+  if (!unescape(target.substr(0, q), false, path)) return false;
+  query->clear();
+  if (q == std::string::npos) return true;
+  std::string qs = target.substr(q + 1);
+  size_t start = 0;
+  while (start <= qs.size()) {
+    size_t amp = qs.find('&', start);
+    std::string kv = qs.substr(start, amp == std::string::npos ? std::string::npos : amp - start);
+    if (!kv.empty()) {
+      size_t eq = kv.find('=');
+      std::string k, v;
+      if (!unescape(kv.substr(0, eq), true, &k)) return false;
+      if (eq != std::string::npos && !unescape(kv.substr(eq + 1), true, &v)) return false;
+      query->emplace(std::move(k), std::move(v));  // the first one wins
+    }
+    if (amp == std::string::npos) break;
+    start = amp + 1;
+  }
+  return true;
+}
+
+struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+  Impl(net::io_context& io, Handler h, Options o) : acceptor(io), retry(io), handler(std::move(h)), options(std::move(o)) {}
+
+  void accept();
+  void session_ended() {
+    --open;
+    if (paused && open < options.max_connections) {
+      paused = false;
+      accept();
+    }
+  }
+  HttpResponse error(int code, const std::string& message) const {
+    if (options.error) return options.error(code, message);
+    return HttpResponse{code, "text/plain", message, {}, nullptr};
+  }
+
+  tcp::acceptor acceptor;
+  net::steady_timer retry;
+  Handler handler;
+  Options options;
+  std::unique_ptr<net::ssl::context> tls;  // set when serving HTTPS
+  size_t open = 0;
+  bool paused = false;
+  bool stopped = false;
+};
+
+namespace {
+
+// One connection, over plain TCP (S = beast::tcp_stream) or TLS
+// (S = beast::ssl_stream<beast::tcp_stream>).
+template <class S>
+class Session : public std::enable_shared_from_this<Session<S>>, public Stream {
+ public:
+  template <class... StreamArgs>
+  Session(std::shared_ptr<HttpServer::Impl> server, StreamArgs&&... stream_args)
+      : stream_(std::forward<StreamArgs>(stream_args)...), kick_(stream_.get_executor()), server_(std::move(server)) {
+    ++server_->open;
+  }
+  ~Session() override { server_->session_ended(); }
+
+  void start() {
+    if constexpr (std::is_same_v<S, beast::tcp_stream>) {
+      read();
+    } else {
+      // A client that does not speak TLS (plain HTTP) fails here and is closed.
+      tcp_layer().expires_after(std::chrono::seconds(10));
+      stream_.async_handshake(net::ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
+        if (ec) {
+          beast::error_code ignored;
+          self->tcp_layer().socket().shutdown(tcp::socket::shutdown_both, ignored);
+          return;
+        }
+        self->read();
+      });
+    }
+  }
+
+  // ---- Stream (a watch)
+  // Before the handler returns, the headers are not out yet: queue only.
+  // Events that come close together leave in one write: a stream waits a
+  // few milliseconds before writing, so that a burst costs one system call.
+  void send(std::string chunk) override {
+    if (closed_ || closing_) return;
+    queued_ += chunk.size();
+    queue_.push_back(std::move(chunk));
+    if (queued_ > opts().stream_backlog_limit) {
+      // A client that does not read its stream is cut off, not buffered for.
+      abort();
+      return;
+    }
+    if (!streaming_ || writing_ || kick_pending_) return;
+    kick_pending_ = true;
+    kick_.expires_after(std::chrono::milliseconds(20));
+    kick_.async_wait([self = this->shared_from_this()](beast::error_code) {
+      self->kick_pending_ = false;
+      if (!self->writing_) self->write_next();
+    });
+  }
+  void close() override {
+    if (closed_) return;
+    closing_ = true;
+    if (streaming_ && !writing_) write_next();
+  }
+  bool closed() const override { return closed_ || closing_; }
+
+ private:
+  const HttpServer::Options& opts() const { return server_->options; }
+
+  void read() {
+    if (server_->stopped) return shutdown();
+    parser_.emplace();
+    parser_->body_limit(opts().body_limit);
+    parser_->header_limit(static_cast<uint32_t>(opts().header_limit));
+    tcp_layer().expires_after(opts().idle_timeout);
+    http::async_read_header(stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->on_read(ec);
+      self->tcp_layer().expires_after(self->opts().request_timeout);
+      http::async_read(self->stream_, self->buffer_, *self->parser_,
+                       [self](beast::error_code ec2, size_t) { self->on_read(ec2); });
+    });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == net::error::eof || ec == beast::error::timeout ||
+        ec == net::error::connection_reset || ec == net::error::operation_aborted) {
+      shutdown();
+      return;
+    }
+    if (ec == http::error::body_limit) {
+      // Answer, then read and drop the rest of the body so that a client
+      // still sending it gets to read the answer instead of a reset.
+      draining_ = true;
+      respond(server_->error(413, "limit is " + std::to_string(opts().body_limit)), false);
+      return;
+    }
+    if (ec == http::error::header_limit) {
+      respond(server_->error(431, "the request's header is larger than " + std::to_string(opts().header_limit) + " bytes"), false);
+      return;
+    }
+    if (ec) {
+      respond(server_->error(400, "malformed request: " + ec.message()), false);
+      return;
+    }
+    auto& msg = parser_->get();
+    HttpRequest req;
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    keep_alive_ = msg.keep_alive();
+    if (!parse_target(req.target, &req.path, &req.query)) {
+      respond(server_->error(400, "malformed request: invalid URL escape in " + req.target), false);
+      return;
+    }
+    req.body = std::move(msg.body());
+    req.content_type = std::string(msg[http::field::content_type]);
+    req.accept = std::string(msg[http::field::accept]);
+    req.authorization = std::string(msg[http::field::authorization]);
+    std::optional<HttpResponse> res;
+    try {
+      res = server_->handler(req, std::static_pointer_cast<Stream>(this->shared_from_this()));
+    } catch (const std::exception& e) {
+      std::cerr << "pmesh serve: error: handler failed: " << e.what() << "\n";
+      res = server_->error(500, "internal error");
+    }
+    deliver(std::move(res));
+  }
+
+  void deliver(std::optional<HttpResponse> res) {
+    if (!res) {
+      start_stream();
+      return;
+    }
+    if (res->later) {
+      auto later = std::move(res->later);
+      later([self = this->shared_from_this()](std::optional<HttpResponse> r) { self->deliver(std::move(r)); });
+      return;
+    }
+    respond(*res, keep_alive_);
+  }
+
+  void respond(const HttpResponse& r, bool keep) {
+    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), 11);
+    res->set(http::field::server, "pmesh");
+    res->set(http::field::content_type, r.content_type);
+    res->set(http::field::cache_control, "no-cache, private");
+    for (const auto& [k, v] : r.headers) res->insert(k, v);
+    res->keep_alive(keep && !server_->stopped);
+    res->body() = r.body;
+    res->prepare_payload();
+    tcp_layer().expires_after(opts().request_timeout);
+    http::async_write(stream_, *res, [self = this->shared_from_this(), res](beast::error_code ec, size_t) {
+      if (ec || !res->keep_alive()) {
+        self->shutdown();
+        return;
+      }
+      self->read();
+    });
+  }
+
+  // A chunked response whose body the handler writes over time.
+  void start_stream() {
+    streaming_ = true;
+    tcp_layer().expires_never();
+    // The connection ends with the stream: saying so keeps clients from
+    // pooling it and sending their next request into a closing socket.
+    std::string head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+                       "Cache-Control: no-cache, private\r\nConnection: close\r\nServer: pmesh\r\n\r\n";
+    queue_.push_front(std::move(head));
+    raw_front_ = true;
+    if (!writing_) write_next();
+    // Notice a client that goes away: a read on a watch only ends in an error.
+    auto probe = std::make_shared<std::array<char, 1>>();
+    tcp_layer().socket().async_read_some(net::buffer(*probe), [self = this->shared_from_this(), probe](beast::error_code, size_t) {
+      self->abort();
+    });
+  }
+
+  void abort() {
+    closed_ = true;
+    queue_.clear();
+    queued_ = 0;
+    beast::error_code ignored;
+    tcp_layer().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    tcp_layer().socket().close(ignored);
+  }
+
+  void write_next() {
+    if (closed_) return;
+    if (queue_.empty()) {
+      if (closing_) {
+        closing_ = false;
+        writing_ = true;
+        auto last = std::make_shared<std::string>("0\r\n\r\n");
+        tcp_layer().expires_after(opts().request_timeout);
+        net::async_write(stream_, net::buffer(*last), [self = this->shared_from_this(), last](beast::error_code, size_t) {
+          self->writing_ = false;
+          self->closed_ = true;
+          self->shutdown();
+        });
+      }
+      return;
+    }
+    // Everything queued goes out in one write, each piece as its own chunk.
+    writing_ = true;
+    auto data = std::make_shared<std::string>();
+    if (raw_front_) {
+      raw_front_ = false;
+      *data = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    while (!queue_.empty()) {
+      const std::string& piece = queue_.front();
+      char len[32];
+      std::snprintf(len, sizeof len, "%zx\r\n", piece.size());
+      *data += len;
+      *data += piece;
+      *data += "\r\n";
+      queue_.pop_front();
+    }
+    queued_ = 0;
+    // A client that stops reading is cut off after the write deadline.
+    tcp_layer().expires_after(opts().request_timeout);
+    net::async_write(stream_, net::buffer(*data), [self = this->shared_from_this(), data](beast::error_code ec, size_t) {
+      self->writing_ = false;
+      if (ec) {
+        self->abort();
+        return;
+      }
+      self->tcp_layer().expires_never();
+      self->write_next();
+    });
+  }
+
+  void shutdown() {
+    beast::error_code ec;
+    tcp_layer().socket().shutdown(tcp::socket::shutdown_send, ec);
+    closed_ = true;
+    if (draining_) drain();
+  }
+
+  // Reads and drops what the client still sends, for a bounded time and size.
+  void drain() {
+    if (drained_ > 64 * 1024 * 1024) return;
+    tcp_layer().expires_after(std::chrono::seconds(10));
+    auto buf = std::make_shared<std::array<char, 65536>>();
+    stream_.async_read_some(net::buffer(*buf), [self = this->shared_from_this(), buf](beast::error_code ec, size_t n) {
+      if (ec) return;
+      self->drained_ += n;
+      self->drain();
+    });
+  }
+
+  beast::tcp_stream& tcp_layer() { return beast::get_lowest_layer(stream_); }
+
+  S stream_;
+  net::steady_timer kick_;
+  bool kick_pending_ = false;
+  std::shared_ptr<HttpServer::Impl> server_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  bool keep_alive_ = true;
+  bool streaming_ = false;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool closed_ = false;
+  bool raw_front_ = false;
+  bool draining_ = false;
+  size_t drained_ = 0;
+  size_t queued_ = 0;
+  std::deque<std::string> queue_;
+};
+
+}  // namespace
+
+void HttpServer::Impl::accept() {
+  if (stopped) return;
+  if (open >= options.max_connections) {
+    // Past the bound, connections wait in the kernel's backlog until one closes.
+    paused = true;
+    return;
+  }
+  acceptor.async_accept(net::make_strand(acceptor.get_executor()), [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
+    if (ec) {
+      if (ec == net::error::operation_aborted || self->stopped) return;
+      // Out of descriptors or memory: try again shortly rather than spin.
+      self->retry.expires_after(std::chrono::milliseconds(100));
+      self->retry.async_wait([self](beast::error_code) { self->accept(); });
+      return;
+    }
+    beast::error_code ignored;
+    s.set_option(tcp::no_delay(true), ignored);
+    if (self->tls)
+      std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(self, std::move(s), *self->tls)->start();
+    else
+      std::make_shared<Session<beast::tcp_stream>>(self, std::move(s))->start();
+    self->accept();
+  });
+}
+
+HttpServer::HttpServer(net::io_context& io, const std::string& host, unsigned short port, Handler handler,
+                       Options options)
+    : impl_(std::make_shared<Impl>(io, std::move(handler), std::move(options))) {
+  if (!impl_->options.tls_cert_file.empty()) {
+    auto ctx = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+    ctx->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                     net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1);
+    ctx->use_certificate_chain_file(impl_->options.tls_cert_file);
+    ctx->use_private_key_file(impl_->options.tls_key_file, net::ssl::context::pem);
+    impl_->tls = std::move(ctx);
+  }
+  tcp::endpoint ep(net::ip::make_address(host), port);
+  impl_->acceptor.open(ep.protocol());
+  impl_->acceptor.set_option(net::socket_base::reuse_address(true));
+  impl_->acceptor.bind(ep);
+  impl_->acceptor.listen(net::socket_base::max_listen_connections);
+  impl_->accept();
+}
+
+HttpServer::~HttpServer() { stop(); }
+
+unsigned short HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+size_t HttpServer::open_connections() const { return impl_->open; }
+
+void HttpServer::stop() {
+  impl_->stopped = true;
+  beast::error_code ec;
+  impl_->acceptor.close(ec);
+  impl_->retry.cancel();
+}
+
+}  // namespace pmesh::server

@@ -1,0 +1,112 @@
+// The HTTP/1.1 server under the KRM API: Boost.Beast over Asio, plain or TLS.
+//
+// One io_context runs every connection asynchronously, so thousands of
+// connections and long watches cost no thread each. A request is read whole
+// (bodies above the limit get 413), handed to the Handler, and its response
+// written; keep-alive connections loop. The handler may answer at once, later
+// (HttpResponse::later: a commit to wait for, keys to fetch), or take the
+// connection over as a stream (a watch): the server writes the headers of a
+// chunked response and then whatever the handler sends, until it closes the
+// stream or the client goes.
+//
+// No client can hold up the others: every phase of a connection has a
+// deadline (handshake, request, each write), a stream whose client does not
+// read is cut off once its backlog passes a bound, and past a number of open
+// connections the server stops accepting until one closes.
+//
+// Thread safety: everything runs on the io_context's thread; handlers and
+// streams must be used from it (post() to get there).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace pmesh::server {
+
+struct HttpRequest {
+  std::string method;
+  std::string target;  // as sent
+  std::string path;    // percent-decoded, without the query
+  // Query parameters, percent-decoded; the first of repeated ones, as Go's
+  // url.Values.Get.
+  std::map<std::string, std::string> query;
+  std::string body;
+  std::string content_type;
+  std::string accept;
+  std::string authorization;
+};
+
+struct HttpResponse;
+// Completes a deferred response: a response (which may itself be deferred),
+// or nullopt once the handler has taken the connection over as a stream.
+using Respond = std::function<void(std::optional<HttpResponse>)>;
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers (Warning, Retry-After)
+  // When set, the answer is not ready: the server calls `later` with the
+  // function that sends it, and reads nothing more from the connection
+  // until then.
+  std::function<void(Respond)> later;
+};
+
+// The write side of a streamed response.
+class Stream {
+ public:
+  virtual ~Stream() = default;
+  virtual void send(std::string chunk) = 0;
+  virtual void close() = 0;  // ends the response and the connection
+  virtual bool closed() const = 0;
+};
+
+// Returns the response, or nullopt after taking `stream` over.
+using Handler = std::function<std::optional<HttpResponse>(const HttpRequest&, const std::shared_ptr<Stream>&)>;
+
+class HttpServer {
+ public:
+  struct Options {
+    size_t body_limit = 3 * 1024 * 1024;  // as kube-apiserver's default
+    size_t header_limit = 64 * 1024;
+    // HTTPS when set: PEM files of the certificate (chain) and its key.
+    std::string tls_cert_file, tls_key_file;
+    // The answer to a request the server cannot read (400, 413, 431):
+    // (code, message) -> response. The API layer encodes it as a Status.
+    std::function<HttpResponse(int, const std::string&)> error;
+    size_t max_connections = 4096;
+    std::chrono::seconds idle_timeout{90};     // waiting for a request's header
+    std::chrono::seconds request_timeout{60};  // reading its body; writing an answer or a stream chunk
+    size_t stream_backlog_limit = 16 * 1024 * 1024;  // bytes a stream may have unwritten
+  };
+
+  // Listens on host:port (port 0 picks a free one). Throws on failure
+  // (including unreadable TLS files).
+  HttpServer(boost::asio::io_context& io, const std::string& host, unsigned short port, Handler handler,
+             Options options);
+  ~HttpServer();
+
+  unsigned short port() const;
+  // Stops accepting; open connections end when their current request does.
+  void stop();
+  size_t open_connections() const;
+
+  struct Impl;  // the listener and its connections' shared state (http_server.cc)
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+// Splits a request target into its decoded path and query. False when the
+// target has a malformed escape ("%zz", "%4"), which Go's URL parser refuses.
+bool parse_target(const std::string& target, std::string* path, std::map<std::string, std::string>* query);
+
+}  // namespace pmesh::server

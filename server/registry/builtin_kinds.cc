@@ -1,0 +1,175 @@
+#include "server/registry/builtin_kinds.h"
+
+#include "server/api/validation.h"
+#include "stdlib/text.h"
+
+namespace pmesh::server {
+
+namespace {
+
+constexpr size_t kMaxSecretSize = 1024 * 1024;  // kube's MaxSecretSize, for ConfigMaps too
+
+ApiError type_error(const Json& v, const std::string& field, const std::string& go_type) {
+  return ApiError::type_mismatch(v, field, go_type);
+}
+
+std::optional<ApiError> want_map(const Json& o, const char* key, const std::string& type, const std::string& value_type) {
+  if (!o.contains(key) || o[key].is_null()) return std::nullopt;
+  if (!o[key].is_object()) return type_error(o[key], type + "." + key, "map[string]" + value_type);
+  for (const auto& [k, v] : o[key].items())
+    if (!v.is_string() && !v.is_null()) return type_error(v, type + "." + key, value_type);
+  return std::nullopt;
+}
+
+// The decoded size of a base64 value, or nullopt when it is not base64.
+std::optional<size_t> base64_size(const std::string& s) {
+  auto bytes = base64_decode(s);
+  return bytes ? std::optional<size_t>(bytes->size()) : std::nullopt;
+}
+
+// Go decodes []byte from base64; what is not base64 is a 400.
+std::optional<ApiError> want_bytes_map(const Json& o, const char* key, const std::string& type) {
+  if (auto e = want_map(o, key, type, "[]uint8")) return e;
+  if (!o.contains(key) || !o[key].is_object()) return std::nullopt;
+  for (const auto& [k, v] : o[key].items())
+    if (v.is_string() && !base64_size(v.get<std::string>()))
+      return ApiError::bad_request("illegal base64 data at input byte 0 in " + type + "." + key + "[" + k + "]");
+  return std::nullopt;
+}
+
+std::optional<ApiError> want_bool(const Json& o, const char* key, const std::string& type) {
+  if (!o.contains(key) || o[key].is_null() || o[key].is_boolean()) return std::nullopt;
+  return type_error(o[key], type + "." + key, "bool");
+}
+
+bool immutable(const Json& o) { return o.is_object() && o.value("immutable", false) == true; }
+
+Json field_or_null(const Json& o, const char* key) { return o.is_object() && o.contains(key) ? o[key] : Json(); }
+
+void validate_keys(const Json& o, const char* section, FieldErrors& errs, size_t* total, bool bytes) {
+  if (!o.contains(section) || !o[section].is_object()) return;
+  for (const auto& [k, v] : o[section].items()) {
+    for (const auto& p : config_key_problems(k)) errs.push_back(FieldError::invalid(std::string(section) + "[" + k + "]", k, p));
+    if (v.is_string()) *total += bytes ? base64_size(v.get<std::string>()).value_or(0) : v.get_ref<const std::string&>().size();
+  }
+}
+
+void immutable_fields(const Json& object, const Json& old, const std::vector<const char*>& sections, FieldErrors& errs) {
+  if (!immutable(old)) return;
+  if (!immutable(object)) errs.push_back(FieldError::forbidden("immutable", "field is immutable when `immutable` is set"));
+  for (const char* s : sections)
+    if (field_or_null(object, s) != field_or_null(old, s))
+      errs.push_back(FieldError::forbidden(s, "field is immutable when `immutable` is set"));
+}
+
+}  // namespace
+
+bool builtin_kind(const dsl::KindDecl& kind) { return kind.group.empty() && !kind.runtime; }
+
+std::vector<std::string> config_key_problems(const std::string& key) {
+  std::vector<std::string> out;
+  if (key.size() > 253) out.push_back("must be no more than 253 characters");
+  bool ok = !key.empty();
+  for (char c : key) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_');
+  if (!ok)
+    out.push_back("a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or "
+                  "'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')");
+  if (key == ".") out.push_back("must not be '.'");
+  else if (key == "..") out.push_back("must not be '..'");
+  else if (key.rfind("..", 0) == 0) out.push_back("must not start with '..'");
+  return out;
+}
+
+std::optional<ApiError> decode_builtin(const dsl::KindDecl& kind, Json& o, std::vector<std::string>* dropped) {
+  if (!builtin_kind(kind) || !o.is_object()) return std::nullopt;
+  const std::string& k = kind.name;
+  if (k == "ConfigMap") {
+    if (auto e = want_map(o, "data", "ConfigMap", "string")) return e;
+    if (auto e = want_bytes_map(o, "binaryData", "ConfigMap")) return e;
+    if (auto e = want_bool(o, "immutable", "ConfigMap")) return e;
+  } else if (k == "Secret") {
+    if (auto e = want_bytes_map(o, "data", "Secret")) return e;
+    if (auto e = want_map(o, "stringData", "Secret", "string")) return e;
+    if (auto e = want_bool(o, "immutable", "Secret")) return e;
+    if (o.contains("type") && !o["type"].is_null() && !o["type"].is_string()) return type_error(o["type"], "Secret.type", "v1.SecretType");
+    // stringData is write-only: it lands in data.
+    if (o.contains("stringData") && o["stringData"].is_object()) {
+      for (const auto& [key, v] : o["stringData"].items())
+        if (v.is_string()) o["data"][key] = base64_encode(v.get<std::string>());
+    }
+    o.erase("stringData");
+  } else if (k == "Namespace") {
+    if (o.contains("spec") && !o["spec"].is_null()) {
+      if (!o["spec"].is_object()) return type_error(o["spec"], "Namespace.spec", "v1.NamespaceSpec");
+      const Json& f = o["spec"].value("finalizers", Json());
+      if (!f.is_null() && !f.is_array()) return type_error(f, "Namespace.spec.finalizers", "[]v1.FinalizerName");
+      if (f.is_array())
+        for (const auto& x : f)
+          if (!x.is_string()) return type_error(x, "Namespace.spec.finalizers", "v1.FinalizerName");
+    }
+    if (o.contains("status") && !o["status"].is_null() && !o["status"].is_object())
+      return type_error(o["status"], "Namespace.status", "v1.NamespaceStatus");
+  }
+  // What the type has no field for is dropped, as Go's decoder drops it.
+  std::vector<std::string> unknown;
+  for (const auto& [key, v] : o.items()) {
+    (void)v;
+    if (key != "apiVersion" && key != "kind" && key != "metadata" && !kind.has_section(key)) unknown.push_back(key);
+  }
+  for (const auto& key : unknown) {
+    o.erase(key);
+    if (dropped) dropped->push_back(key);
+  }
+  return std::nullopt;
+}
+
+void default_builtin(const dsl::KindDecl& kind, Json& o) {
+  if (!builtin_kind(kind) || kind.name != "Namespace") return;
+  // kube's namespace strategy: Active, the `kubernetes` finalizer, and the
+  // name label (NamespaceDefaultLabelName).
+  if (!o.contains("spec") || !o["spec"].is_object()) o["spec"] = Json::object();
+  if (!o["spec"].contains("finalizers")) o["spec"]["finalizers"] = Json::array({"kubernetes"});
+  o["status"] = {{"phase", "Active"}};
+  o["metadata"]["labels"]["kubernetes.io/metadata.name"] = o["metadata"].value("name", "");
+}
+
+FieldErrors validate_builtin(const dsl::KindDecl& kind, const Json& o, const Json& old) {
+  FieldErrors errs;
+  if (!builtin_kind(kind)) return errs;
+  const std::string& k = kind.name;
+  if (k == "ConfigMap") {
+    size_t total = 0;
+    validate_keys(o, "data", errs, &total, false);
+    validate_keys(o, "binaryData", errs, &total, true);
+    if (o.contains("data") && o["data"].is_object() && o.contains("binaryData") && o["binaryData"].is_object())
+      for (const auto& [key, v] : o["data"].items())
+        if (o["binaryData"].contains(key))
+          errs.push_back(FieldError::invalid("data[" + key + "]", key, "duplicate of key present in binaryData"));
+    if (total > kMaxSecretSize) errs.push_back(FieldError::too_long("", kMaxSecretSize));
+    if (!old.is_null()) immutable_fields(o, old, {"data", "binaryData"}, errs);
+  } else if (k == "Secret") {
+    size_t total = 0;
+    validate_keys(o, "data", errs, &total, true);
+    if (total > kMaxSecretSize) errs.push_back(FieldError::too_long("data", kMaxSecretSize));
+    std::string type = o.value("type", "");
+    if (type == "kubernetes.io/tls")
+      for (const char* key : {"tls.crt", "tls.key"})
+        if (!o.contains("data") || !o["data"].is_object() || !o["data"].contains(key))
+          errs.push_back(FieldError::required(std::string("data[") + key + "]"));
+    if (!old.is_null()) {
+      if (old.value("type", "") != type) errs.push_back(FieldError::invalid("type", type, "field is immutable"));
+      immutable_fields(o, old, {"data"}, errs);
+    }
+  } else if (k == "Namespace") {
+    if (o.contains("spec") && o["spec"].is_object() && o["spec"].contains("finalizers") && o["spec"]["finalizers"].is_array())
+      for (const auto& f : o["spec"]["finalizers"]) {
+        std::string name = f.get<std::string>();
+        for (const auto& p : qualified_name_problems(name)) errs.push_back(FieldError::invalid("spec.finalizers", name, p));
+        if (name.find('/') == std::string::npos && name != "kubernetes")
+          errs.push_back(FieldError::invalid("spec.finalizers", name, "name is neither a standard finalizer name nor is it fully qualified"));
+      }
+  }
+  return errs;
+}
+
+}  // namespace pmesh::server

@@ -1,0 +1,35 @@
+// ObjectMeta as kube-apiserver checks it, on every kind.
+//
+// Types first (what Go's decoder refuses, as a 400 naming the field), then
+// values (ValidateObjectMetaAccessor and ValidateObjectMetaUpdate from
+// k8s.io/apimachinery: names, generateName, namespace, labels, annotations
+// and their total size, owner references, finalizers, immutable fields), as
+// field errors the caller turns into one 422.
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "dsl/ast.h"
+#include "server/api/status.h"
+
+namespace pmesh::server {
+
+// 256 KiB, kube's TotalAnnotationSizeLimitB.
+constexpr size_t kMaxAnnotationBytes = 256 * 1024;
+
+// The 400 Go's decoder gives when `object` (a body) has a field of the
+// wrong JSON type in its type metadata or ObjectMeta; nullopt when the
+// types are right.
+std::optional<ApiError> check_object_types(const Json& object);
+
+// ValidateObjectMetaAccessor: `label_names` for kinds whose names are DNS
+// labels (namespaces, workspaces), subdomains otherwise.
+FieldErrors validate_object_meta(const Json& metadata, bool namespaced, bool label_names);
+
+// ValidateObjectMetaUpdate: what may not change between `old_md` and `new_md`.
+FieldErrors validate_object_meta_update(const Json& new_md, const Json& old_md);
+
+}  // namespace pmesh::server

@@ -1,0 +1,270 @@
+#include "server/registry/resource_store.h"
+
+#include <iostream>
+
+#include "server/api/present.h"
+#include "server/registry/object_meta.h"
+#include "server/registry/patch.h"
+#include "server/registry/strategy.h"
+#include "stdlib/text.h"
+
+namespace pmesh::server {
+
+using engine::Op;
+
+namespace {
+
+Json json_object(const Json& o, const char* key) {
+  return o.is_object() && o.contains(key) && o[key].is_object() ? o[key] : Json::object();
+}
+
+std::string str(const Json& o, const char* key) {
+  return o.is_object() && o.contains(key) && o[key].is_string() ? o[key].get<std::string>() : std::string();
+}
+
+HttpResponse json_response(int code, const Json& body) { return {code, "application/json", encode_json(body), {}, nullptr}; }
+
+// Who writes, as admission rules read it (request.userInfo).
+Json requester(const UserInfo& user) {
+  return {{"username", user.name}, {"uid", user.uid}, {"groups", user.groups}};
+}
+
+void add_warnings(HttpResponse& res, const std::vector<std::string>& warnings) {
+  for (const auto& w : warnings) res.headers.emplace_back("Warning", "299 - \"" + w + "\"");
+}
+
+// A continue token, as kube's: unpadded URL-safe base64 of {"v", "rv", "start"}.
+std::string encode_continue(const std::string& rv, const std::string& start) {
+  return base64_encode(Json{{"v", "meta.k8s.io/v1"}, {"rv", rv}, {"start", start}}.dump(-1, ' ', false, Json::error_handler_t::replace), true);
+}
+
+std::optional<Json> decode_continue(const std::string& token) {
+  auto text = base64_decode(token);
+  if (!text) return std::nullopt;
+  Json j = Json::parse(*text, nullptr, false);
+  if (!j.is_object() || !j.contains("rv") || !j["rv"].is_string() || !j.contains("start") || !j["start"].is_string())
+    return std::nullopt;
+  return j;
+}
+
+}  // namespace
+
+ResourceStore::ResourceStore(engine::Engine& engine, engine::DurableStore* store, WatchHub& hub, AfterCommit after_commit)
+    : engine_(engine), store_(store), hub_(hub), after_commit_(std::move(after_commit)) {}
+
+HttpResponse ResourceStore::when_durable(HttpResponse res) {
+  if (!after_commit_ || !store_ || !store_->has_pending()) return res;
+  auto shared = std::make_shared<HttpResponse>(std::move(res));
+  HttpResponse later;
+  later.later = [this, shared](Respond respond) { after_commit_([shared, respond]() { respond(std::move(*shared)); }); };
+  return later;
+}
+
+std::optional<HttpResponse> ResourceStore::serve(const ApiRequest& req, const std::shared_ptr<Stream>& stream,
+                                                 WatchSpec watch_access) {
+  switch (req.verb) {
+    case Verb::kGet: return get(req);
+    case Verb::kList: return list(req);
+    case Verb::kWatch: return watch(req, stream, std::move(watch_access));
+    case Verb::kCreate: return create(req, *req.body);
+    case Verb::kUpdate: return update(req, *req.body, true);
+    case Verb::kPatch: return patch(req);
+    case Verb::kDelete: return remove(req);
+    case Verb::kDeleteCollection:
+    case Verb::kOther: break;
+  }
+  return status_response(ApiError{405, "MethodNotAllowed", "the server does not allow this method on the requested resource", nullptr});
+}
+
+HttpResponse ResourceStore::get(const ApiRequest& req) {
+  const Json* o = engine_.get({req.kind->key(), req.info.cluster, req.info.ns, req.info.name});
+  if (!o) return status_response(ApiError::not_found(req.gr(), req.info.name));
+  return when_durable(json_response(200, present(engine_, *o)));
+}
+
+HttpResponse ResourceStore::list(const ApiRequest& req) {
+  const ListOptions& o = req.list;
+  int64_t current = engine_.resource_version();
+  // A list "not older than" a version the server has not reached yet.
+  if (!o.resource_version.empty() && o.resource_version != "0" && std::stoll(o.resource_version) > current) {
+    ApiError e{504, "Timeout",
+               "Too large resource version: " + o.resource_version + ", current: " + std::to_string(current),
+               {{"causes", Json::array({{{"reason", "ResourceVersionTooLarge"}, {"message", "Too large resource version"}}})},
+                {"retryAfterSeconds", 1}}};
+    return status_response(e);
+  }
+  std::string start_after;
+  std::string rv = std::to_string(current);
+  if (!o.continue_token.empty()) {
+    auto token = decode_continue(o.continue_token);
+    if (!token) return status_response(ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"));
+    start_after = (*token)["start"].get<std::string>();
+    std::string token_rv = (*token)["rv"].get<std::string>();
+    if (token_rv.empty() || token_rv.find_first_not_of("0123456789") != std::string::npos)
+      return status_response(ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"));
+    if (store_ && std::stoll(token_rv) < store_->oldest_log_rv() - 1)
+      return status_response(ApiError::expired(
+          "The provided continue parameter is too old to display a consistent list result. You can start a new list "
+          "without the continue parameter, or use the continue token in this response to retrieve the remainder of "
+          "the results. Continuing with the provided token results in an inconsistent list - objects that were "
+          "created, modified, or deleted between the time the first chunk was returned and now may show up in the list."));
+    rv = token_rv;
+  }
+  Json items = Json::array();
+  std::string last;
+  bool more = false;
+  const std::string* cluster = req.info.wildcard() ? nullptr : &req.info.cluster;
+  const std::string* ns = cluster && !req.info.ns.empty() ? &req.info.ns : nullptr;
+  std::string prefix = engine::object_prefix(req.kind->key(), cluster, ns);
+  // A token names where the last page ended, and only ever inside this list.
+  if (!start_after.empty() && start_after.compare(0, prefix.size(), prefix) != 0)
+    return status_response(ApiError::bad_request("continue key is not valid: the token belongs to another list"));
+  engine_.state().scan_objects(prefix, [&](const engine::ObjectEntry& e) {
+    std::string fact = engine::object_fact(e.key);
+    if (!start_after.empty() && fact <= start_after) return true;
+    if (!req.info.ns.empty() && e.key.ns != req.info.ns) return true;
+    if (!o.labels.matches(e.effective) || !o.fields.matches(e.effective)) return true;
+    if (req.visible && !req.visible(e.key.cluster, e.key.name)) return true;
+    if (o.limit && static_cast<int64_t>(items.size()) == o.limit) {
+      more = true;
+      return false;
+    }
+    items.push_back(present(engine_, e.effective));
+    last = fact;
+    return true;
+  });
+  Json md = {{"resourceVersion", rv}};
+  if (more) md["continue"] = encode_continue(rv, last);
+  return when_durable(json_response(
+      200, {{"kind", req.kind->name + "List"}, {"apiVersion", req.kind->api_version()}, {"metadata", md}, {"items", items}}));
+}
+
+std::optional<HttpResponse> ResourceStore::watch(const ApiRequest& req, const std::shared_ptr<Stream>& stream, WatchSpec spec) {
+  spec.cluster = req.info.cluster;
+  spec.kind_key = req.kind->key();
+  spec.api_version = req.kind->api_version();
+  spec.kind_name = req.kind->name;
+  spec.ns = req.info.ns;
+  spec.labels = req.list.labels;
+  spec.fields = req.list.fields;
+  if (!req.info.name.empty()) spec.fields.require_field("metadata.name", req.info.name);
+  spec.bookmarks = req.list.allow_bookmarks;
+  spec.send_initial_events = req.list.send_initial_events;
+  if (req.list.timeout_seconds) spec.timeout_seconds = *req.list.timeout_seconds;
+  if (!req.visible) spec.visible = nullptr;
+  else if (!spec.visible) spec.visible = req.visible;
+  hub_.start(std::move(spec), req.list.resource_version, stream);
+  return std::nullopt;
+}
+
+HttpResponse ResourceStore::commit(const ApiRequest& req, Op op, int code, bool dry_run, const std::string& name) {
+  Json result_object;
+  engine::ObjectKey key = op.type == Op::Type::kDelete
+                              ? op.key
+                              : engine::ObjectKey{req.kind->key(), req.info.cluster, str(op.object["metadata"], "namespace"), name};
+  engine::Result r = engine_.apply({std::move(op).as(requester(req.user))}, dry_run, [&](engine::Result&) {
+    if (const Json* o = engine_.get(key)) result_object = *o;
+  });
+  if (!r.ok) {
+    ApiError e;
+    if (r.reason == "AlreadyExists") e = ApiError::already_exists(req.gr(), name);
+    else if (r.reason == "NotFound") e = ApiError::not_found(req.gr(), name);
+    else if (r.reason == "Conflict") e = ApiError::conflict(req.gr(), name, r.message);
+    // A rule's `refuse` is an admission plugin's denial.
+    else if (r.reason == "Invalid") e = ApiError::forbidden(req.gr(), name, r.message);
+    else e = ApiError::internal(r.message);
+    if (!r.rules.empty()) {
+      std::string rules;
+      for (const auto& x : r.rules) rules += (rules.empty() ? "" : ", ") + x;
+      std::cerr << "pmesh serve: " << req.user.name << " " << verb_name(req.verb) << " " << req.gr().to_string() << " \""
+                << name << "\" in " << req.info.cluster << ": " << r.reason << " (rules " << rules << "): " << r.message << "\n";
+    }
+    return status_response(e);
+  }
+  for (const auto& w : r.warnings) std::cerr << "pmesh serve: warning: " << w << "\n";
+  HttpResponse res = result_object.is_null()
+                         ? success_status({{"name", name}, {"group", req.kind->group}, {"kind", req.kind->plural}})
+                         : json_response(code, present(engine_, result_object));
+  if (dry_run) return res;
+  return published(r, std::move(res));
+}
+
+HttpResponse ResourceStore::published(const engine::Result& r, HttpResponse answer) {
+  // Watchers and the writer hear of the change once it is durable.
+  if (!after_commit_) {
+    hub_.publish(r);
+    return answer;
+  }
+  after_commit_([this, r]() { hub_.publish(r); });
+  return when_durable(std::move(answer));
+}
+
+HttpResponse ResourceStore::create(const ApiRequest& req, Json object) {
+  std::vector<std::string> warnings;
+  if (auto e = prepare_create(engine_, req, object, &warnings)) return status_response(*e);
+  std::string name = str(object["metadata"], "name");
+  HttpResponse res = commit(req, Op::create(std::move(object)), 201, req.write.dry_run, name);
+  add_warnings(res, warnings);
+  return res;
+}
+
+HttpResponse ResourceStore::update(const ApiRequest& req, Json object, bool rv_required) {
+  const Json* cur = engine_.get({req.kind->key(), req.info.cluster, req.info.ns, req.info.name});
+  if (!cur) return status_response(ApiError::not_found(req.gr(), req.info.name));
+  std::vector<std::string> warnings;
+  if (auto e = prepare_update(engine_, req, object, *cur, rv_required, &warnings)) return status_response(*e);
+  HttpResponse res = commit(req, Op::update(std::move(object)), 200, req.write.dry_run, req.info.name);
+  add_warnings(res, warnings);
+  return res;
+}
+
+HttpResponse ResourceStore::patch(const ApiRequest& req) {
+  const Json* cur = engine_.get({req.kind->key(), req.info.cluster, req.info.ns, req.info.name});
+  const Json& p = *req.body;
+  if (req.patch_type == PatchType::kApply) {
+    // The applied configuration names the object the URL names.
+    if (auto e = check_object_types(p)) return status_response(*e);
+    if (str(p, "apiVersion").empty() || str(p, "kind").empty())
+      return status_response(ApiError::bad_request("an apply patch must set apiVersion and kind"));
+    const Json md = json_object(p, "metadata");
+    if (!str(md, "name").empty() && str(md, "name") != req.info.name)
+      return status_response(ApiError::bad_request("the name of the object (" + str(md, "name") +
+                                                   ") does not match the name on the URL (" + req.info.name + ")"));
+    if (!cur) {
+      // Server-side apply creates what does not exist.
+      Json object = p;
+      object["metadata"]["name"] = req.info.name;
+      return create(req, std::move(object));
+    }
+  }
+  if (!cur) return status_response(ApiError::not_found(req.gr(), req.info.name));
+  ApiError error;
+  auto next = apply_patch(*cur, p, req.patch_type, &error);
+  if (!next) return status_response(error);
+  // A patch is an update of the current version, with a resourceVersion
+  // precondition only if it sets one.
+  bool sets_rv = p.is_object() && p.contains("metadata") && p["metadata"].is_object() && p["metadata"].contains("resourceVersion");
+  if (!sets_rv && next->is_object() && next->contains("metadata") && (*next)["metadata"].is_object())
+    (*next)["metadata"]["resourceVersion"] = (*cur)["metadata"].value("resourceVersion", Json());
+  return update(req, std::move(*next), false);
+}
+
+HttpResponse ResourceStore::remove(const ApiRequest& req) {
+  engine::ObjectKey key{req.kind->key(), req.info.cluster, req.info.ns, req.info.name};
+  const Json* cur = engine_.get(key);
+  if (!cur) return status_response(ApiError::not_found(req.gr(), req.info.name));
+  const Json& md = (*cur)["metadata"];
+  const DeleteOptions& o = req.del;
+  if (o.precondition_uid && *o.precondition_uid != str(md, "uid"))
+    return status_response(ApiError::conflict(req.gr(), req.info.name,
+                                              "Precondition failed: UID in precondition: " + *o.precondition_uid +
+                                                  ", UID in object meta: " + str(md, "uid")));
+  if (o.precondition_resource_version && *o.precondition_resource_version != str(md, "resourceVersion"))
+    return status_response(ApiError::conflict(req.gr(), req.info.name,
+                                              "Precondition failed: ResourceVersion in precondition: " +
+                                                  *o.precondition_resource_version + ", ResourceVersion in meta: " +
+                                                  str(md, "resourceVersion")));
+  return commit(req, Op::remove(key), 200, o.dry_run, req.info.name);
+}
+
+}  // namespace pmesh::server

@@ -1,0 +1,61 @@
+// The REST storage of every kind, over the engine, as kube's generic
+// registry store is over etcd.
+//
+// get, list (selectors, pagination, resource versions), watch (through the
+// hub), create, update, patch and delete. Each write is first checked the
+// way kube-apiserver's handlers and strategies check it — types and names of
+// its metadata, immutable fields, resource versions, namespaces that must
+// exist, defaults, status only through /status (strategy.h) — and then runs
+// as one engine transaction. Its answer and its watch events wait until the
+// commit is durable; a read waits for the commits it may show.
+//
+// Thread safety: runs on the server's io_context thread, as the engine does.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "engine/durable_store.h"
+#include "engine/engine.h"
+#include "server/api/request.h"
+#include "server/http/http_server.h"
+#include "server/watch/watch_hub.h"
+
+namespace pmesh::server {
+
+class ResourceStore {
+ public:
+  using AfterCommit = std::function<void(std::function<void()>)>;
+  // `after_commit` as WatchHub's. REQUIRES: everything outlives the store.
+  ResourceStore(engine::Engine& engine, engine::DurableStore* store, WatchHub& hub, AfterCommit after_commit);
+
+  // Serves an object request. `watch_access` carries the watcher's access
+  // (visibility, whether it may go on watching); the store fills in the rest.
+  // REQUIRES: req.kind, and options and body decoded.
+  std::optional<HttpResponse> serve(const ApiRequest& req, const std::shared_ptr<Stream>& stream, WatchSpec watch_access);
+  // For writes made elsewhere (tuples through the OpenFGA API): tells the
+  // watchers once `r` is durable, and holds `answer` until then.
+  HttpResponse published(const engine::Result& r, HttpResponse answer);
+
+ private:
+  HttpResponse get(const ApiRequest& req);
+  HttpResponse list(const ApiRequest& req);
+  std::optional<HttpResponse> watch(const ApiRequest& req, const std::shared_ptr<Stream>& stream, WatchSpec spec);
+  HttpResponse create(const ApiRequest& req, Json object);
+  HttpResponse update(const ApiRequest& req, Json object, bool rv_required);
+  HttpResponse patch(const ApiRequest& req);
+  HttpResponse remove(const ApiRequest& req);
+  // Runs `op` as one transaction and answers with `code` and the object
+  // (or a Status when it is gone), once durable.
+  HttpResponse commit(const ApiRequest& req, engine::Op op, int code, bool dry_run, const std::string& name);
+  // An answer that must not leave before what it shows is durable.
+  HttpResponse when_durable(HttpResponse res);
+
+  engine::Engine& engine_;
+  engine::DurableStore* store_;
+  WatchHub& hub_;
+  AfterCommit after_commit_;
+};
+
+}  // namespace pmesh::server

@@ -1,0 +1,185 @@
+#include "server/registry/strategy.h"
+
+#include <random>
+
+#include "engine/failpoint.h"
+#include "server/api/present.h"
+#include "server/registry/builtin_kinds.h"
+#include "server/registry/object_meta.h"
+
+namespace pmesh::server {
+
+namespace {
+
+std::string str(const Json& o, const char* key) {
+  return o.is_object() && o.contains(key) && o[key].is_string() ? o[key].get<std::string>() : std::string();
+}
+
+Json& metadata(Json& object) {
+  if (!object.contains("metadata") || !object["metadata"].is_object()) object["metadata"] = Json::object();
+  return object["metadata"];
+}
+
+// The type metadata must name the kind the URL names (either may be left out).
+std::optional<ApiError> check_type_meta(const dsl::KindDecl& kind, Json& object) {
+  std::string api = str(object, "apiVersion"), k = str(object, "kind");
+  if (!api.empty() && api != kind.api_version())
+    return ApiError::bad_request("the API version in the data (" + api + ") does not match the expected API version (" +
+                                 kind.api_version() + ")");
+  if (!k.empty() && k != kind.name)
+    return ApiError::bad_request("the kind in the data (" + k + ") does not match the expected kind (" + kind.name + ")");
+  object["apiVersion"] = kind.api_version();
+  object["kind"] = kind.name;
+  return std::nullopt;
+}
+
+// What only the server sets, and pmesh's own bookkeeping, never comes from a body.
+void reset_system_fields(Json& md, const std::string& cluster) {
+  for (const char* k : {"uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation",
+                        "selfLink", "managedFields"})
+    md.erase(k);
+  md["cluster"] = cluster;
+  if (md.contains("annotations") && md["annotations"].is_object()) {
+    md["annotations"].erase("kcp.io/cluster");
+    if (md["annotations"].empty()) md.erase("annotations");
+  }
+}
+
+std::optional<ApiError> check_size(const Json& object) {
+  if (encode_json(object).size() > kMaxObjectBytes)
+    return ApiError::request_entity_too_large("limit is " + std::to_string(kMaxObjectBytes));
+  return std::nullopt;
+}
+
+// NamespaceLifecycle: a namespaced object goes only into a namespace that
+// exists and is not terminating.
+std::optional<ApiError> check_namespace(const engine::Engine& engine, const ApiRequest& req, const std::string& ns,
+                                        const std::string& name) {
+  const Json* n = engine.get({"Namespace", req.info.cluster, "", ns});
+  if (!n) return ApiError::not_found({"", "namespaces"}, ns);
+  const Json* phase = engine::find_fields(*n, {"status", "phase"});
+  if (engine::find_fields(*n, {"metadata", "deletionTimestamp"}) || (phase && *phase == "Terminating")) {
+    ApiError e = ApiError::forbidden(req.gr(), name,
+                                     "unable to create new content in namespace " + ns + " because it is being terminated");
+    e.details["causes"] = Json::array({{{"reason", "NamespaceTerminating"},
+                                        {"message", "namespace " + ns + " is being terminated"},
+                                        {"field", "metadata.namespace"}}});
+    return e;
+  }
+  return std::nullopt;
+}
+
+// What Go's decoder refuses or drops, for creates and updates alike: field
+// types, type metadata that names another kind, fields the type lacks.
+std::optional<ApiError> decode_typed(const dsl::KindDecl& kind, Json& object, std::vector<std::string>* warnings) {
+  if (failpoint::hit("admission")) return ApiError::internal("failpoint: admission");
+  if (auto e = check_object_types(object)) return e;
+  if (auto e = check_type_meta(kind, object)) return e;
+  std::vector<std::string> dropped;
+  if (auto e = decode_builtin(kind, object, &dropped)) return e;
+  for (const auto& f : dropped) warnings->push_back("unknown field \"" + f + "\"");
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string generate_name(const std::string& prefix) {
+  static std::mt19937 rng(std::random_device{}());
+  static const char* chars = "bcdfghjklmnpqrstvwxz2456789";
+  std::string s = prefix.substr(0, 58);
+  for (int i = 0; i < 5; ++i) s += chars[rng() % 27];
+  return s;
+}
+
+std::optional<ApiError> prepare_create(const engine::Engine& engine, const ApiRequest& req, Json& object,
+                                       std::vector<std::string>* warnings) {
+  const dsl::KindDecl& kind = *req.kind;
+  if (auto e = decode_typed(kind, object, warnings)) return e;
+  Json& md = metadata(object);
+  bool namespaced = kind.scope == dsl::Scope::kNamespaced;
+  if (namespaced) {
+    std::string body_ns = str(md, "namespace");
+    if (!body_ns.empty() && body_ns != req.info.ns)
+      return ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request");
+    md["namespace"] = req.info.ns;
+    if (auto e = check_namespace(engine, req, req.info.ns, str(md, "name"))) return e;
+  } else {
+    md.erase("namespace");
+  }
+  reset_system_fields(md, req.info.cluster);
+  if (kind.status_subresource) object.erase("status");
+  default_builtin(kind, object);
+  if (str(md, "name").empty() && !str(md, "generateName").empty()) md["name"] = generate_name(str(md, "generateName"));
+  FieldErrors errs = validate_object_meta(md, namespaced, kind.label_names);
+  for (auto& e : validate_builtin(kind, object, nullptr)) errs.push_back(std::move(e));
+  if (!errs.empty()) return ApiError::invalid(kind.group, kind.name, str(md, "name"), errs);
+  if (!str(md, "resourceVersion").empty())
+    return ApiError::unknown(500, "resourceVersion should not be set on objects to be created");
+  return check_size(object);
+}
+
+std::optional<ApiError> prepare_update(const engine::Engine& engine, const ApiRequest& req, Json& object,
+                                       const Json& current, bool rv_required, std::vector<std::string>* warnings) {
+  (void)engine;
+  const dsl::KindDecl& kind = *req.kind;
+  const std::string& name = req.info.name;
+  if (auto e = decode_typed(kind, object, warnings)) return e;
+  Json& md = metadata(object);
+  if (str(md, "name").empty())
+    return ApiError::bad_request("the name of the object (" + name + " based on URL) was undeterminable: name must be provided");
+  if (str(md, "name") != name)
+    return ApiError::bad_request("the name of the object (" + str(md, "name") + ") does not match the name on the URL (" + name + ")");
+  std::string body_ns = str(md, "namespace");
+  if (kind.scope == dsl::Scope::kNamespaced) {
+    if (!body_ns.empty() && body_ns != req.info.ns)
+      return ApiError::bad_request("the namespace of the object (" + body_ns + ") does not match the namespace on the request (" +
+                                   req.info.ns + ")");
+    md["namespace"] = req.info.ns;
+  } else {
+    md.erase("namespace");
+  }
+  const Json& cur_md = current["metadata"];
+  std::string rv = str(md, "resourceVersion");
+  if (rv.empty() && rv_required)
+    return ApiError::invalid(kind.group, kind.name, name,
+                             {{FieldError::Type::kInvalid, "metadata.resourceVersion", "0x0", "must be specified for an update"}});
+  if (!rv.empty() && rv.find_first_not_of("0123456789") != std::string::npos)
+    return ApiError::bad_request("metadata.resourceVersion: Invalid value: \"" + rv + "\": strconv.ParseUint: parsing \"" + rv +
+                                 "\": invalid syntax");
+  if (!rv.empty() && rv != str(cur_md, "resourceVersion"))
+    return ApiError::conflict(req.gr(), name, "the object has been modified; please apply your changes to the latest version and try again");
+  // What the body may not change: a uid it names must be the object's.
+  FieldErrors errs;
+  if (!str(md, "uid").empty() && str(md, "uid") != str(cur_md, "uid"))
+    errs.push_back(FieldError::invalid("metadata.uid", str(md, "uid"), "field is immutable"));
+  if (!errs.empty()) return ApiError::invalid(kind.group, kind.name, name, errs);
+  Json next;
+  if (kind.status_subresource && req.info.subresource == "status") {
+    // Through /status only the status changes.
+    next = current;
+    if (object.contains("status")) next["status"] = object["status"];
+    else next.erase("status");
+  } else {
+    next = std::move(object);
+    if (kind.status_subresource) {
+      if (current.contains("status")) next["status"] = current["status"];
+      else next.erase("status");
+    }
+  }
+  Json& next_md = metadata(next);
+  reset_system_fields(next_md, req.info.cluster);
+  next_md["name"] = name;
+  if (!req.info.ns.empty()) next_md["namespace"] = req.info.ns;
+  next_md["uid"] = cur_md.value("uid", Json());
+  next_md["resourceVersion"] = cur_md.value("resourceVersion", Json());
+  errs = validate_object_meta_update(next_md, cur_md);
+  for (auto& e : validate_object_meta(next_md, kind.scope == dsl::Scope::kNamespaced, kind.label_names)) errs.push_back(std::move(e));
+  for (auto& e : validate_builtin(kind, next, current)) errs.push_back(std::move(e));
+  if (!errs.empty()) return ApiError::invalid(kind.group, kind.name, name, errs);
+  next_md.erase("uid");
+  next_md.erase("resourceVersion");
+  object = std::move(next);
+  return check_size(object);
+}
+
+}  // namespace pmesh::server

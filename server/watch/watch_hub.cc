@@ -1,0 +1,235 @@
+#include "server/watch/watch_hub.h"
+
+#include <chrono>
+#include <map>
+
+#include "server/api/present.h"
+#include "server/api/status.h"
+
+namespace pmesh::server {
+
+using Clock = std::chrono::steady_clock;
+
+namespace {
+constexpr int kBookmarkTicks = 5;  // a bookmark every five seconds
+}
+
+struct WatchHub::Watcher {
+  WatchSpec spec;
+  std::shared_ptr<Stream> stream;
+  Clock::time_point deadline;
+  int64_t last_rv = 0;  // the last resource version delivered
+  bool started = false;
+  // Filtered watchers remember what they were shown (object facts).
+  std::unordered_set<std::string> shown;
+
+  bool tracks() const { return static_cast<bool>(spec.visible); }
+  bool wants(const Json& object) const {
+    const Json& md = object["metadata"];
+    if (spec.cluster != "*" && md.value("cluster", "") != spec.cluster) return false;
+    if (!spec.ns.empty() && md.value("namespace", "") != spec.ns) return false;
+    return spec.labels.matches(object) && spec.fields.matches(object);
+  }
+  bool sees(const Json& object) const {
+    if (object.is_null() || !wants(object)) return false;
+    const Json& md = object["metadata"];
+    return !spec.visible || spec.visible(md.value("cluster", ""), md.value("name", ""));
+  }
+};
+
+WatchHub::WatchHub(const engine::Engine& engine, engine::DurableStore* store, boost::asio::io_context& io,
+                   AfterCommit after_commit)
+    : engine_(engine), store_(store), io_(io), after_commit_(std::move(after_commit)), ticker_(io),
+      published_rv_(engine.resource_version()) {}
+
+WatchHub::~WatchHub() {
+  ticker_.cancel();
+  close_all();
+}
+
+std::string WatchHub::event(const char* type, const Json& object) const {
+  return encode_json(Json{{"type", type}, {"object", present(engine_, object)}}) + "\n";
+}
+
+void WatchHub::scan_scope(const Watcher& w, const std::function<void(const engine::ObjectEntry&)>& fn) const {
+  const std::string* cluster = w.spec.cluster == "*" ? nullptr : &w.spec.cluster;
+  const std::string* ns = cluster && !w.spec.ns.empty() ? &w.spec.ns : nullptr;
+  engine_.state().scan_objects(engine::object_prefix(w.spec.kind_key, cluster, ns), [&](const engine::ObjectEntry& e) {
+    fn(e);
+    return true;
+  });
+}
+
+void WatchHub::start(WatchSpec spec, const std::string& from_rv, const std::shared_ptr<Stream>& stream) {
+  auto w = std::make_shared<Watcher>();
+  w->spec = std::move(spec);
+  w->stream = stream;
+  w->deadline = Clock::now() + std::chrono::seconds(std::max<int64_t>(0, w->spec.timeout_seconds));
+  int64_t from = from_rv.empty() ? 0 : std::stoll(from_rv);
+  watchers_.push_back(w);
+  if (!ticking_) {
+    ticking_ = true;
+    tick();
+  }
+  // Memory may hold transactions whose commit is not durable yet (group
+  // commit): the initial state waits for them, so that it shows nothing
+  // undurable and nothing twice.
+  if (from == 0 && store_ && store_->has_pending() && after_commit_) {
+    std::weak_ptr<Watcher> weak = w;
+    after_commit_([this, weak]() {
+      if (auto me = weak.lock(); me && !me->stream->closed()) begin(me, 0);
+    });
+    return;
+  }
+  begin(w, from);
+}
+
+void WatchHub::begin(const std::shared_ptr<Watcher>& w, int64_t from) {
+  Watcher& me = *w;
+  if (from == 0) {
+    scan_scope(me, [&](const engine::ObjectEntry& e) {
+      if (!me.sees(e.effective)) return;
+      me.stream->send(event("ADDED", e.effective));
+      if (me.tracks()) me.shown.insert(engine::object_fact(e.key));
+    });
+    me.last_rv = engine_.resource_version();
+    if (me.spec.send_initial_events) {
+      Json bm = {{"kind", me.spec.kind_name},
+                 {"apiVersion", me.spec.api_version},
+                 {"metadata",
+                  {{"resourceVersion", std::to_string(me.last_rv)},
+                   {"annotations", {{"k8s.io/initial-events-end", "true"}}}}}};
+      me.stream->send(encode_json(Json{{"type", "BOOKMARK"}, {"object", bm}}) + "\n");
+    }
+  } else {
+    int64_t oldest = store_ ? store_->oldest_log_rv() : 0;
+    if (store_ && from < published_rv_ && (oldest == 0 || from < oldest - 1)) {
+      ApiError gone = ApiError::expired("too old resource version: " + std::to_string(from) + " (" +
+                                        std::to_string(oldest == 0 ? published_rv_ : oldest - 1) + ")");
+      me.stream->send(encode_json(Json{{"type", "ERROR"}, {"object", status_json(gone)}}) + "\n");
+      me.stream->close();
+      return;
+    }
+    me.last_rv = from;
+    if (store_)
+      store_->scan_log(from, [&](int64_t rv, const Json& ev) {
+        if (rv > published_rv_) return false;
+        const Json& obj = ev["object"];
+        if (obj.value("kind", "") == me.spec.kind_name && obj.value("apiVersion", "") == me.spec.api_version &&
+            me.sees(obj))
+          me.stream->send(event(ev["type"].get<std::string>().c_str(), obj));
+        me.last_rv = std::max(me.last_rv, rv);
+        return true;
+      });
+    me.last_rv = std::max(me.last_rv, published_rv_);
+    // From here on, a filtered watcher has been shown what it sees now.
+    if (me.tracks())
+      scan_scope(me, [&](const engine::ObjectEntry& e) {
+        if (me.sees(e.effective)) me.shown.insert(engine::object_fact(e.key));
+      });
+  }
+  me.started = true;
+}
+
+void WatchHub::deliver(Watcher& w, const engine::ObjectChange& c) {
+  std::string fact = engine::object_fact(c.key);
+  bool now = w.sees(c.after);
+  bool was = w.tracks() ? w.shown.count(fact) > 0 : (!c.before.is_null() && w.wants(c.before));
+  if (now && !was) {
+    w.stream->send(event("ADDED", c.after));
+  } else if (now && was) {
+    w.stream->send(event("MODIFIED", c.after));
+  } else if (was) {
+    Json last = c.after.is_null() ? c.before : c.after;
+    last["metadata"]["resourceVersion"] = std::to_string(c.resource_version);
+    w.stream->send(event("DELETED", last));
+  }
+  if (w.tracks()) {
+    if (now) w.shown.insert(fact);
+    else w.shown.erase(fact);
+  }
+}
+
+void WatchHub::recheck_access(Watcher& w) {
+  std::string rv = std::to_string(published_rv_);
+  auto deleted = [&](const Json& object) {
+    Json last = object;
+    last["metadata"]["resourceVersion"] = rv;
+    w.stream->send(event("DELETED", last));
+  };
+  if (w.spec.allowed && !w.spec.allowed()) {
+    // Access to the whole watch is gone: what it showed leaves its view.
+    scan_scope(w, [&](const engine::ObjectEntry& e) {
+      bool shown = w.tracks() ? w.shown.count(engine::object_fact(e.key)) > 0 : w.wants(e.effective);
+      if (shown) deleted(e.effective);
+    });
+    w.shown.clear();
+    w.stream->close();
+    return;
+  }
+  if (!w.tracks()) return;
+  scan_scope(w, [&](const engine::ObjectEntry& e) {
+    std::string fact = engine::object_fact(e.key);
+    bool now = w.sees(e.effective), was = w.shown.count(fact) > 0;
+    if (now && !was) {
+      w.stream->send(event("ADDED", e.effective));
+      w.shown.insert(fact);
+    } else if (was && !now) {
+      deleted(e.effective);
+      w.shown.erase(fact);
+    }
+  });
+}
+
+void WatchHub::publish(const engine::Result& r) {
+  watchers_.remove_if([](const std::shared_ptr<Watcher>& w) { return w->stream->closed(); });
+  published_rv_ = std::max(published_rv_, r.resource_version);
+  for (const auto& c : r.objects)
+    for (const auto& w : watchers_) {
+      if (!w->started || w->spec.kind_key != c.key.kind || c.resource_version <= w->last_rv) continue;
+      deliver(*w, c);
+      w->last_rv = c.resource_version;
+    }
+  if (!r.tuples.empty())
+    for (const auto& w : watchers_) {
+      if (!w->started || !w->spec.access_depends_on) continue;
+      bool touched = false;
+      for (const auto& t : r.tuples) touched = touched || w->spec.access_depends_on(t);
+      if (touched) recheck_access(*w);
+    }
+  for (const auto& w : watchers_)
+    if (w->started) w->last_rv = std::max(w->last_rv, r.resource_version);
+}
+
+void WatchHub::tick() {
+  watchers_.remove_if([](const std::shared_ptr<Watcher>& w) { return w->stream->closed(); });
+  if (watchers_.empty()) {
+    ticking_ = false;
+    return;
+  }
+  auto now = Clock::now();
+  bool bookmark = ++ticks_ % kBookmarkTicks == 0;
+  for (const auto& w : watchers_) {
+    if (now >= w->deadline) {
+      w->stream->close();
+      continue;
+    }
+    if (bookmark && w->started && w->spec.bookmarks) {
+      Json bm = {{"kind", w->spec.kind_name},
+                 {"apiVersion", w->spec.api_version},
+                 {"metadata", {{"resourceVersion", std::to_string(w->last_rv)}}}};
+      w->stream->send(encode_json(Json{{"type", "BOOKMARK"}, {"object", bm}}) + "\n");
+    }
+  }
+  ticker_.expires_after(std::chrono::seconds(1));
+  ticker_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) tick();
+  });
+}
+
+void WatchHub::close_all() {
+  for (const auto& w : watchers_) w->stream->close();
+  watchers_.clear();
+}
+
+}  // namespace pmesh::server

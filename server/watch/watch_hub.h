@@ -1,0 +1,99 @@
+// The watch hub: every watch stream, fed from one place.
+//
+// A watch starts from the current state (resourceVersion "" or "0": an
+// ADDED event per object, then changes) or from a resource version (the
+// change log after it, then changes; 410 Expired once the log no longer
+// reaches back that far). Live changes arrive through publish() once their
+// commit is durable. The hub keeps, per watcher, the last resource version it
+// delivered: replay and live delivery meet there, so every change is
+// delivered once and in resource-version order. A start that would read
+// memory ahead of what is durable waits for the pending commit.
+//
+// Access: a watch may show only some objects (an organization list shows a
+// user their own organizations) and may lose access altogether. The hub
+// remembers which objects a filtered watcher has been shown; an object that
+// leaves its view — deleted, relabeled, or no longer visible because access
+// changed — is a DELETED event, and one that enters it is ADDED. A watcher
+// that loses access to what it watches gets a DELETED event for everything
+// it was shown, and its stream ends.
+//
+// One timer serves every watcher (timeouts and bookmarks): a watch costs no
+// timer of its own, and a closed stream is dropped at the next change or tick.
+//
+// Thread safety: runs on the server's io_context thread, as the engine does.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <functional>
+#include <list>
+#include <memory>
+#include <string>
+#include <unordered_set>
+
+#include "engine/durable_store.h"
+#include "engine/engine.h"
+#include "server/api/selectors.h"
+#include "server/http/http_server.h"
+
+namespace pmesh::server {
+
+struct WatchSpec {
+  std::string cluster;  // "*" for every cluster
+  std::string kind_key, api_version, kind_name;
+  std::string ns;  // "" for every namespace
+  Selector labels, fields;
+  bool bookmarks = false;
+  bool send_initial_events = false;  // end the initial events with the initial-events-end bookmark
+  int64_t timeout_seconds = 1800;
+  // Which objects the watcher may see (by cluster and name); unset: all.
+  std::function<bool(const std::string& cluster, const std::string& name)> visible;
+  // Whether the watcher may still watch at all; unset: always.
+  std::function<bool()> allowed;
+  // Whether a changed tuple may change what the watcher sees (its user's
+  // access); unset: never.
+  std::function<bool(const engine::TupleChange&)> access_depends_on;
+};
+
+class WatchHub {
+ public:
+  using AfterCommit = std::function<void(std::function<void()>)>;
+  // `after_commit` runs a function once what is committed so far is durable
+  // (null: everything is durable at once).
+  WatchHub(const engine::Engine& engine, engine::DurableStore* store, boost::asio::io_context& io,
+           AfterCommit after_commit);
+  ~WatchHub();
+
+  // Starts a watch on `stream` from `from_rv` ("", "0" or a resource version
+  // the caller has checked is a number).
+  void start(WatchSpec spec, const std::string& from_rv, const std::shared_ptr<Stream>& stream);
+  // Delivers a committed, durable transaction's changes.
+  void publish(const engine::Result& r);
+  // Ends every watch (on shutdown).
+  void close_all();
+  size_t size() const { return watchers_.size(); }
+  // The resource version delivered to every watcher so far.
+  int64_t published_rv() const { return published_rv_; }
+
+ private:
+  struct Watcher;
+  void begin(const std::shared_ptr<Watcher>& w, int64_t from);
+  void deliver(Watcher& w, const engine::ObjectChange& c);
+  void recheck_access(Watcher& w);
+  void scan_scope(const Watcher& w, const std::function<void(const engine::ObjectEntry&)>& fn) const;
+  std::string event(const char* type, const nlohmann::json& object) const;
+  void tick();
+
+  const engine::Engine& engine_;
+  engine::DurableStore* store_;
+  boost::asio::io_context& io_;
+  AfterCommit after_commit_;
+  boost::asio::steady_timer ticker_;
+  bool ticking_ = false;
+  std::list<std::shared_ptr<Watcher>> watchers_;
+  int64_t published_rv_ = 0;
+  int ticks_ = 0;
+};
+
+}  // namespace pmesh::server

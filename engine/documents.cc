@@ -59,13 +59,16 @@ class JsonBuilder : public YAML::EventHandler {
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
     auto it = anchors_.find(anchor);
     if (it == anchors_.end()) throw YAML::ParserException(mark, "unknown anchor");
-    aliased_ += it->second.second;
-    count(mark, it->second.second);
+    size_t nodes = it->second.second;
+    aliased_ += nodes;
+    count(mark, nodes);
     if (key_expected()) {
       if (!it->second.first.is_string()) throw YAML::ParserException(mark, "a key must be a string");
       return set_key(mark, it->second.first.get<std::string>());
     }
-    add(mark, it->second.first, 0, 0);
+    // What an alias stands for counts as much as its anchor's nodes, in
+    // the containers around it too.
+    add(mark, it->second.first, 0, nodes, false);
   }
   void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor, const std::string& value) override {
     if (key_expected()) {

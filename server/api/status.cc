@@ -53,24 +53,27 @@ Json details_of(const GroupResource& gr, const std::string& name) {
 }  // namespace
 
 FieldError FieldError::invalid(std::string field, Json value, std::string detail) {
-  return {Type::kInvalid, std::move(field), std::move(value), std::move(detail)};
+  return {Type::kInvalid, std::move(field), std::move(value), std::move(detail), ""};
+}
+FieldError FieldError::invalid_shown(std::string field, std::string shown, std::string detail) {
+  return {Type::kInvalid, std::move(field), nullptr, std::move(detail), std::move(shown)};
 }
 FieldError FieldError::required(std::string field, std::string detail) {
-  return {Type::kRequired, std::move(field), nullptr, std::move(detail)};
+  return {Type::kRequired, std::move(field), nullptr, std::move(detail), ""};
 }
 FieldError FieldError::forbidden(std::string field, std::string detail) {
-  return {Type::kForbidden, std::move(field), nullptr, std::move(detail)};
+  return {Type::kForbidden, std::move(field), nullptr, std::move(detail), ""};
 }
 FieldError FieldError::too_long(std::string field, size_t max) {
-  return {Type::kTooLong, std::move(field), nullptr, "must have at most " + std::to_string(max) + " bytes"};
+  return {Type::kTooLong, std::move(field), nullptr, "must have at most " + std::to_string(max) + " bytes", ""};
 }
 FieldError FieldError::not_supported(std::string field, Json value, const std::vector<std::string>& supported) {
   std::string list;
   for (const auto& s : supported) list += (list.empty() ? "" : ", ") + go_quote(s);
-  return {Type::kNotSupported, std::move(field), std::move(value), "supported values: " + list};
+  return {Type::kNotSupported, std::move(field), std::move(value), "supported values: " + list, ""};
 }
 FieldError FieldError::type_invalid(std::string field, Json value, std::string detail) {
-  return {Type::kTypeInvalid, std::move(field), std::move(value), std::move(detail)};
+  return {Type::kTypeInvalid, std::move(field), std::move(value), std::move(detail), ""};
 }
 
 std::string FieldError::body() const {
@@ -81,7 +84,7 @@ std::string FieldError::body() const {
     case Type::kTooLong: s = "Too long"; break;
     case Type::kTooMany: s = "Too many"; break;
     case Type::kInvalid:
-    case Type::kTypeInvalid: s = "Invalid value: " + value_text(value); break;
+    case Type::kTypeInvalid: s = "Invalid value: " + (shown.empty() ? value_text(value) : shown); break;
     case Type::kNotSupported: s = "Unsupported value: " + value_text(value); break;
     case Type::kDuplicate: s = "Duplicate value: " + value_text(value); break;
   }

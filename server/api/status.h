@@ -34,8 +34,10 @@ struct FieldError {
   std::string field;  // "metadata.labels", "spec.type"
   Json value;         // the bad value (Invalid, NotSupported, Duplicate, TypeInvalid)
   std::string detail;
+  std::string shown;  // the value as Go prints it, when not as JSON would ("0x0")
 
   static FieldError invalid(std::string field, Json value, std::string detail);
+  static FieldError invalid_shown(std::string field, std::string shown, std::string detail);
   static FieldError required(std::string field, std::string detail = "");
   static FieldError forbidden(std::string field, std::string detail);
   static FieldError too_long(std::string field, size_t max);

@@ -142,7 +142,7 @@ std::optional<ApiError> prepare_update(const engine::Engine& engine, const ApiRe
   std::string rv = str(md, "resourceVersion");
   if (rv.empty() && rv_required)
     return ApiError::invalid(kind.group, kind.name, name,
-                             {{FieldError::Type::kInvalid, "metadata.resourceVersion", "0x0", "must be specified for an update"}});
+                             {FieldError::invalid_shown("metadata.resourceVersion", "0x0", "must be specified for an update")});
   if (!rv.empty() && rv.find_first_not_of("0123456789") != std::string::npos)
     return ApiError::bad_request("metadata.resourceVersion: Invalid value: \"" + rv + "\": strconv.ParseUint: parsing \"" + rv +
                                  "\": invalid syntax");

@@ -1,0 +1,151 @@
+"""`pmesh serve` for the Python end-to-end tests: started on a free loopback
+port with a fresh data directory, HTTPS with its own certificate and a token
+file of test users (admin from the server's admin token; alice, bob, carol,
+dave), or plain HTTP; stopped when the test ends.
+
+    with Server(pmesh) as s:
+        status, body, headers = s.request("GET", "/clusters/root/api/v1/namespaces", user="alice")
+"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import ssl
+import subprocess
+import tempfile
+import time
+
+USERS = {"alice": "alice-token", "bob": "bob-token", "carol": "carol-token", "dave": "dave-token"}
+
+
+class Server:
+    def __init__(self, pmesh, plain=False, policies=None, data=None, extra=(), env=None):
+        self.pmesh = pmesh
+        self.work = tempfile.mkdtemp(prefix="pmesh-e2e-")
+        self.data = data or os.path.join(self.work, "data")
+        self.plain = plain
+        self.log_path = os.path.join(self.work, "serve.log")
+        flags = ["--plain-http"] if plain else []
+        if not plain:
+            tokens = os.path.join(self.work, "tokens.csv")
+            with open(tokens, "w") as f:
+                for i, (user, token) in enumerate(sorted(USERS.items())):
+                    f.write('%s,%s,%d,"developers"\n' % (token, user, 2000 + i))
+            flags += ["--token-file", tokens]
+        if policies:
+            flags += ["--policies", policies]
+        self.flags = flags + list(extra)
+        self.env = env
+        self.start()
+
+    def start(self):
+        log = open(self.log_path, "a")
+        self.proc = subprocess.Popen([self.pmesh, "serve", "--data-dir", self.data, "--listen", "127.0.0.1:0", *self.flags],
+                                     stdout=subprocess.PIPE, stderr=log, text=True, env=self.env)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if "kubeconfig written to" in line:
+                kc = open(line.strip().split("kubeconfig written to ")[1]).read()
+                scheme = "http" if self.plain else "https"
+                self.port = int(kc.split("server: %s://127.0.0.1:" % scheme)[1].split("/")[0])
+                self.tokens = dict(USERS)
+                if not self.plain:
+                    self.tokens["admin"] = open(os.path.join(self.data, "admin.token")).read().strip()
+                    self.ssl = ssl.create_default_context(cafile=os.path.join(self.data, "serving.pem"))
+                return
+            if self.proc.poll() is not None:
+                break
+        self.proc.kill()
+        raise SystemExit("FAIL: the server did not start:\n" + open(self.log_path).read()[-2000:])
+
+    def connection(self, timeout=10):
+        if self.plain:
+            return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout, context=self.ssl)
+
+    def headers_for(self, user, headers=None):
+        h = dict(headers or {})
+        if user and not self.plain and "Authorization" not in h:
+            h["Authorization"] = "Bearer " + self.tokens[user]
+        return h
+
+    def request(self, method, path, body=None, content_type="application/json", user="admin", headers=None, timeout=10):
+        """Returns (status, JSON body or raw bytes, response headers)."""
+        c = self.connection(timeout)
+        h = self.headers_for(user, headers)
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        if body is not None and "Content-Type" not in h:
+            h["Content-Type"] = content_type
+        c.request(method, path, body=body, headers=h)
+        r = c.getresponse()
+        data = r.read()
+        hdrs = r.getheaders()
+        c.close()
+        try:
+            return r.status, json.loads(data), hdrs
+        except ValueError:
+            return r.status, data, hdrs
+
+    def watch(self, path, user="admin", timeout=10):
+        """An open watch: read events with .next(), a list of JSON events until `seconds` pass with .until_quiet()."""
+        return Watch(self, path, user, timeout)
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def verify(self, policies=None):
+        """`pmesh verify` on the data directory (the server must be stopped)."""
+        args = [self.pmesh, "verify", "--data-dir", self.data] + (["--policies", policies] if policies else [])
+        return subprocess.run(args, capture_output=True, text=True, timeout=120)
+
+    def log(self):
+        return open(self.log_path).read()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+class Watch:
+    def __init__(self, server, path, user, timeout):
+        self.conn = server.connection(timeout)
+        self.conn.request("GET", path, headers=server.headers_for(user))
+        self.resp = self.conn.getresponse()
+        self.status = self.resp.status
+        if self.status != 200:
+            self.body = self.resp.read()
+
+    def next(self):
+        """The next event as JSON; None when the stream ended. Raises on a read timeout."""
+        line = self.resp.readline()
+        return json.loads(line) if line.strip() else None
+
+    def events(self, n):
+        out = []
+        while len(out) < n:
+            e = self.next()
+            if e is None:
+                break
+            if e["type"] != "BOOKMARK":
+                out.append(e)
+        return out
+
+    def close(self):
+        self.conn.close()
+
+
+def fail(msg, server=None):
+    tail = ("\n--- server log ---\n" + server.log()[-3000:]) if server else ""
+    raise SystemExit("FAIL: " + msg + tail)

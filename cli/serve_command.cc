@@ -18,6 +18,7 @@
 #include "server/auth/oidc.h"
 #include "server/http/http_server.h"
 #include "server/http/tls_files.h"
+#include "server/registry/group_commit.h"
 #include "stdlib/text.h"
 
 namespace pmesh::cli {
@@ -153,29 +154,12 @@ int serve_main(const std::vector<std::string>& args) {
   const char* level = std::getenv("PMESH_LOG");
   bool debug = level && std::string(level) == "debug";
   boost::asio::io_context io(1);
-  // Group commit: transactions run one after another on this thread; their
-  // batches are written with one fsync after the requests that are ready
-  // have run, and only then are writers answered and watchers told.
-  store->set_deferred(true);
-  std::vector<std::function<void()>> waiting;
-  bool flush_scheduled = false;
-  auto after_commit = [&](std::function<void()> fn) {
-    waiting.push_back(std::move(fn));
-    if (flush_scheduled) return;
-    flush_scheduled = true;
-    boost::asio::post(io, [&]() {
-      flush_scheduled = false;
-      std::string ferr;
-      if (!store->flush(&ferr)) {
-        // Memory is ahead of the disk now; restarting recovers the durable state.
-        log("error", "the data directory cannot be written: " + ferr + "; stopping");
-        std::abort();
-      }
-      auto run = std::move(waiting);
-      waiting.clear();
-      for (auto& f : run) f();
-    });
-  };
+  GroupCommit group_commit(io, *store, [](const std::string& error) {
+    // Memory is ahead of the disk now; restarting recovers the durable state.
+    log("error", "the data directory cannot be written: " + error + "; stopping");
+    std::abort();
+  });
+  auto after_commit = group_commit.hook();
   // HTTPS, with authentication and authorization: the admin token (kept in
   // the data directory), the token file's users and OIDC tokens, decided by
   // the policies' relations. Without certificates the server makes its own.

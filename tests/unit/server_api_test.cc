@@ -1,0 +1,227 @@
+// The server's pure parts: what a URL names, selectors, kube's name and
+// label validation, the Status encoder, and body decoding.
+#include <doctest/doctest.h>
+
+#include "server/api/body.h"
+#include "server/api/request.h"
+#include "server/api/request_info.h"
+#include "server/api/selectors.h"
+#include "server/api/status.h"
+#include "server/api/validation.h"
+#include "server/http/http_server.h"
+#include "stdlib/text.h"
+
+namespace pmesh::server {
+namespace {
+
+std::optional<RequestInfo> parse(const std::string& path, ApiError* e = nullptr) {
+  ApiError ignored;
+  return parse_request_path(path, e ? e : &ignored);
+}
+
+TEST_CASE("request paths: workspaces, objects, subresources, and what names nothing") {
+  auto i = parse("/clusters/root:orgs:acme/apis/core.platform-mesh.io/v1alpha1/accounts/team-a");
+  REQUIRE(i);
+  CHECK(i->cluster == "root:orgs:acme");
+  CHECK(i->group == "core.platform-mesh.io");
+  CHECK(i->resource == "accounts");
+  CHECK(i->name == "team-a");
+  i = parse("/api/v1/namespaces/default/configmaps/cm/status");
+  REQUIRE(i);
+  CHECK(i->cluster == "root");
+  CHECK(i->ns == "default");
+  CHECK(i->subresource == "status");
+  i = parse("/api/v1/namespaces/default");
+  REQUIRE(i);
+  CHECK(i->resource == "namespaces");
+  CHECK(i->name == "default");
+  CHECK(parse("/clusters/*/api/v1/configmaps")->wildcard());
+  CHECK(parse("/healthz")->kind == RequestInfo::Kind::kHealth);
+  CHECK_FALSE(parse("/clusters/root/healthz"));  // health is the server's, not a workspace's
+  ApiError e;
+  CHECK_FALSE(parse("/nowhere", &e));
+  CHECK(e.code == 404);
+  CHECK_FALSE(parse("/api/v1/namespaces/default/configmaps/cm/status/x", &e));
+  CHECK(e.code == 404);
+}
+
+TEST_CASE("workspace paths are kcp's: DNS labels joined by colons; anything else is a 400") {
+  for (const char* ok : {"root", "root:orgs", "root:orgs:a-b-c", "r0:1"}) CHECK(valid_cluster_path(ok));
+  for (const char* bad : {"", "Root", "root:", ":root", "root::x", "root:-x", "root:x-", "root.orgs", "root orgs", "r\xff"})
+    CHECK_FALSE(valid_cluster_path(bad));
+  CHECK_FALSE(valid_cluster_path("root:" + std::string(64, 'a')));
+  CHECK(valid_cluster_path("root:" + std::string(63, 'a')));
+  ApiError e;
+  CHECK_FALSE(parse("/clusters/Root/api", &e));
+  CHECK(e.code == 400);
+  CHECK(e.message == "invalid cluster: \"Root\" does not match the regex");
+}
+
+TEST_CASE("names in URLs that cannot name a stored object are a 400, as kube's key functions say") {
+  ApiError e;
+  CHECK_FALSE(parse("/api/v1/namespaces/default/configmaps/a%b", &e));
+  CHECK(e.message == "Name parameter invalid: \"a%b\": may not contain '%'");
+  CHECK_FALSE(parse("/api/v1/namespaces/default/configmaps/..", &e));
+  CHECK(e.message == "Name parameter invalid: \"..\": may not be '..'");
+  CHECK_FALSE(parse("/api/v1/namespaces/a%b/configmaps", &e));
+  CHECK(e.code == 400);
+  CHECK(path_segment_problem("ok.name-1").empty());
+}
+
+TEST_CASE("request targets: percent-decoding, the first of repeated parameters, malformed escapes") {
+  std::string path;
+  std::map<std::string, std::string> q;
+  REQUIRE(parse_target("/a%20b/c+d?x=1&x=2&y=a+b&z=%3D", &path, &q));
+  CHECK(path == "/a b/c+d");
+  CHECK(q["x"] == "1");
+  CHECK(q["y"] == "a b");
+  CHECK(q["z"] == "=");
+  CHECK_FALSE(parse_target("/a%zz", &path, &q));
+  CHECK_FALSE(parse_target("/a%4", &path, &q));
+  CHECK_FALSE(parse_target("/a?b=%", &path, &q));
+}
+
+TEST_CASE("label selectors: kube's grammar, keys and values validated") {
+  std::string err;
+  auto s = Selector::parse_labels("app=db, tier in (a, b), !legacy, env!=prod, size>3", &err);
+  REQUIRE(s);
+  nlohmann::json o = {{"metadata", {{"labels", {{"app", "db"}, {"tier", "b"}, {"env", "dev"}, {"size", "7"}}}}}};
+  CHECK(s->matches(o));
+  o["metadata"]["labels"]["legacy"] = "x";
+  CHECK_FALSE(s->matches(o));
+  for (std::string bad : {"a b", "a/b/c=v", "a=b c", "a in ()", "a>b", "a in", ",", "!", "a in (b", "=v", "x=(y)"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(Selector::parse_labels(bad, &err));
+  }
+  CHECK(Selector::parse_labels("", &err)->empty());
+  CHECK(Selector::parse_labels("a=", &err));  // an empty value is a value
+}
+
+TEST_CASE("field selectors: metadata.name and metadata.namespace, with escapes") {
+  std::string err;
+  auto s = Selector::parse_fields("metadata.name=a\\,b,metadata.namespace!=kube-system", &err);
+  REQUIRE(s);
+  CHECK(s->matches({{"metadata", {{"name", "a,b"}, {"namespace", "default"}}}}));
+  CHECK_FALSE(Selector::parse_fields("spec.x=y", &err));
+  CHECK(err.find("is not a known field selector") != std::string::npos);
+  CHECK_FALSE(Selector::parse_fields("metadata.name", &err));
+  CHECK_FALSE(Selector::parse_fields("metadata.name=a=b", &err));
+}
+
+TEST_CASE("names and labels as kube validates them, with kube's words") {
+  CHECK(dns1123_subdomain_problems("a.b-c").empty());
+  CHECK(dns1123_subdomain_problems("Not_Valid")[0] ==
+        "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start "
+        "and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+        "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')");
+  CHECK(dns1123_label_problems("a.b").size() == 1);
+  CHECK(dns1123_label_problems(std::string(64, 'a'))[0] == "must be no more than 63 characters");
+  CHECK(qualified_name_problems("example.com/Name_1").empty());
+  CHECK(qualified_name_problems("a/b/c")[0].rfind("a qualified name must consist of", 0) == 0);
+  CHECK(qualified_name_problems("/a")[0] == "prefix part must be non-empty");
+  CHECK(label_value_problems("").empty());
+  CHECK_FALSE(label_value_problems("b c").empty());
+  CHECK(object_name_problems("gen-", false, true).empty());  // a generateName may end in '-'
+  CHECK_FALSE(object_name_problems("gen-", false, false).empty());
+}
+
+TEST_CASE("the Status encoder: kube's messages for one and many field errors, causes, details") {
+  ApiError one = ApiError::invalid("", "ConfigMap", "x", {FieldError::invalid("metadata.name", "X", "bad")});
+  CHECK(one.code == 422);
+  CHECK(one.message == "ConfigMap \"x\" is invalid: metadata.name: Invalid value: \"X\": bad");
+  auto s = status_json(one);
+  CHECK(s["reason"] == "Invalid");
+  CHECK(s["details"]["causes"][0]["reason"] == "FieldValueInvalid");
+  CHECK(s["details"]["causes"][0]["field"] == "metadata.name");
+  ApiError two = ApiError::invalid("core.platform-mesh.io", "Account", "a",
+                                   {FieldError::required("spec.type"), FieldError::too_long("metadata.annotations", 10)});
+  CHECK(two.message == "Account.core.platform-mesh.io \"a\" is invalid: [spec.type: Required value, "
+                       "metadata.annotations: Too long: must have at most 10 bytes]");
+  CHECK(FieldError::not_supported("dryRun", nlohmann::json::array({"x"}), {"All"}).message() ==
+        "dryRun: Unsupported value: []string{\"x\"}: supported values: \"All\"");
+  CHECK(ApiError::not_found({"", "configmaps"}, "cm").message == "configmaps \"cm\" not found");
+  CHECK(ApiError::forbidden({"apis.kcp.io", "apibindings"}, "b", "no").message == "apibindings.apis.kcp.io \"b\" is forbidden: no");
+  // An unknown error has no reason, as kube's StatusReasonUnknown.
+  CHECK_FALSE(status_json(ApiError::unknown(500, "x")).contains("reason"));
+  // What clients sent may not be UTF-8; the encoder does not fail on it.
+  auto res = status_response(ApiError::bad_request("bad \xff byte"));
+  CHECK(valid_utf8(res.body));
+}
+
+TEST_CASE("JSON bodies: what is not UTF-8 becomes U+FFFD, as Go decodes it; nesting is bounded") {
+  ApiError e;
+  auto j = decode_body("{\"a\": \"x\xffy\"}", BodyFormat::kJson, &e);
+  REQUIRE(j);
+  CHECK((*j)["a"] == "x\xEF\xBF\xBDy");
+  CHECK_FALSE(decode_body(std::string(150, '[') + std::string(150, ']'), BodyFormat::kJson, &e));
+  CHECK(e.code == 400);
+  CHECK_FALSE(decode_body("{", BodyFormat::kJson, &e));
+  CHECK_FALSE(decode_body("", BodyFormat::kJson, &e));
+}
+
+TEST_CASE("YAML bodies: one document, UTF-8, bounded nesting and aliasing") {
+  ApiError e;
+  auto j = decode_body("metadata: {name: x}\ndata: {n: '1', m: 2}\n", BodyFormat::kYaml, &e);
+  REQUIRE(j);
+  CHECK((*j)["data"]["n"] == "1");
+  CHECK((*j)["data"]["m"] == 2);
+  CHECK_FALSE(decode_body("a: \"x\xffy\"\n", BodyFormat::kYaml, &e));
+  CHECK(e.message.find("UTF-8") != std::string::npos);
+  CHECK_FALSE(decode_body("a: 1\n---\nb: 2\n", BodyFormat::kYaml, &e));
+  std::string laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  for (char c = 'b'; c <= 'g'; ++c) {
+    std::string prev(1, static_cast<char>(c - 1));
+    laughs += std::string(1, c) + ": &" + c + " [";
+    for (int i = 0; i < 10; ++i) laughs += (i ? ", *" : "*") + prev;
+    laughs += "]\n";
+  }
+  CHECK_FALSE(decode_body(laughs, BodyFormat::kYaml, &e));
+  CHECK(e.message.find("excessive aliasing") != std::string::npos);
+  // A few aliases are fine.
+  CHECK(decode_body("a: &a {x: 1}\nb: *a\nc: *a\n", BodyFormat::kYaml, &e));
+  std::string deep;
+  for (int i = 0; i < 200; ++i) deep += "- ";
+  CHECK_FALSE(decode_body(deep + "x\n", BodyFormat::kYaml, &e));
+}
+
+TEST_CASE("content types, and what the verb of a request is") {
+  CHECK(body_format("application/json; charset=utf-8") == BodyFormat::kJson);
+  CHECK(body_format("") == BodyFormat::kJson);
+  CHECK(body_format("application/yaml") == BodyFormat::kYaml);
+  CHECK(body_format("application/vnd.kubernetes.protobuf") == BodyFormat::kProtobuf);
+  CHECK(body_format("text/plain") == BodyFormat::kUnsupported);
+  RequestInfo info;
+  info.kind = RequestInfo::Kind::kObject;
+  HttpRequest get{"GET", "", "", {{"watch", "1"}}, "", "", "", ""};
+  ApiError e;
+  CHECK(*verb_of(get, info, &e) == Verb::kWatch);
+  get.query["watch"] = "perhaps";
+  CHECK_FALSE(verb_of(get, info, &e));
+  CHECK(e.code == 400);
+  HttpRequest del{"DELETE", "", "", {}, "", "", "", ""};
+  CHECK(*verb_of(del, info, &e) == Verb::kDeleteCollection);
+  info.name = "x";
+  CHECK(*verb_of(del, info, &e) == Verb::kDelete);
+  CHECK(parse_bool("T") == true);
+  CHECK_FALSE(parse_bool("yes"));
+  CHECK(parse_int("-3") == -3);
+  CHECK_FALSE(parse_int("3x"));
+}
+
+TEST_CASE("base64 both ways, with either alphabet and padding or none") {
+  CHECK(base64_encode("hi?") == "aGk/");
+  CHECK(base64_encode("hi?", true) == "aGk_");
+  CHECK(base64_decode("aGk/") == std::string("hi?"));
+  CHECK(base64_decode("aGk_") == std::string("hi?"));
+  CHECK(base64_decode("aGk") == std::string("hi"));
+  CHECK(base64_decode("aGk=") == std::string("hi"));
+  CHECK_FALSE(base64_decode("a"));
+  CHECK_FALSE(base64_decode("not base64!"));
+  CHECK(valid_utf8("é"));
+  CHECK_FALSE(valid_utf8("\xc3"));
+  CHECK_FALSE(valid_utf8("\xed\xa0\x80"));  // a surrogate
+  CHECK(coerce_utf8("a\xff" "b") == "a\xEF\xBF\xBD" "b");
+}
+
+}  // namespace
+}  // namespace pmesh::server

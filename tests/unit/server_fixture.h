@@ -1,0 +1,130 @@
+// The whole request pipeline in one process, for tests: the embedded rules,
+// a data directory, group commit, and the ApiServer without transport or
+// authentication. call() sends one request and runs the server's thread
+// until its answer is ready.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "dsl/compiler.h"
+#include "engine/documents.h"
+#include "engine/durable_store.h"
+#include "engine/engine.h"
+#include "server/api/api_server.h"
+#include "server/registry/group_commit.h"
+#include "stdlib/embedded.h"
+
+namespace pmesh::test {
+
+// A watch stream that keeps what it is sent.
+struct FakeStream : server::Stream {
+  std::vector<std::string> chunks;
+  bool is_closed = false;
+  void send(std::string chunk) override {
+    if (!is_closed) chunks.push_back(std::move(chunk));
+  }
+  void close() override { is_closed = true; }
+  bool closed() const override { return is_closed; }
+  // The events sent since `from`, as JSON.
+  std::vector<nlohmann::json> events(size_t from = 0) const {
+    std::vector<nlohmann::json> out;
+    for (size_t i = from; i < chunks.size(); ++i) out.push_back(nlohmann::json::parse(chunks[i]));
+    return out;
+  }
+};
+
+class ServerFixture {
+ public:
+  ServerFixture() : dir_(std::filesystem::temp_directory_path() / ("pmesh-server-" + std::to_string(std::random_device()()))) {
+    dsl::DiagnosticSink diags;
+    program_ = std::shared_ptr<const dsl::CompiledProgram>(dsl::compile(dsl::load_embedded_program(diags), diags));
+    open();
+    std::vector<engine::Document> docs;
+    std::string err;
+    for (const auto& f : embedded_policies())
+      if (std::string_view(f.path).ends_with("bootstrap.yaml")) engine::parse_documents(f.text, f.path, &docs, &err);
+    std::vector<engine::Op> ops;
+    for (const auto& d : docs) ops.push_back(engine::Op::create(d.object));
+    engine_->apply(ops);
+    store_->flush(&err);
+  }
+  ~ServerFixture() {
+    close();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Opens the data directory again (after close()).
+  void open() {
+    std::string err;
+    store_ = engine::DurableStore::open(dir_.string(), &err);
+    engine_ = std::make_unique<engine::Engine>(program_);
+    store_->load(*engine_, &err);
+    engine_->set_persistence(store_.get());
+    commit_ = std::make_unique<server::GroupCommit>(io_, *store_, [](const std::string&) { std::abort(); });
+    server::ApiServer::Options options;
+    options.address = "127.0.0.1:0";
+    api_ = std::make_unique<server::ApiServer>(*engine_, store_.get(), io_, commit_->hook(), std::move(options));
+  }
+  void close() {
+    settle();
+    api_.reset();
+    settle();
+    commit_.reset();
+    engine_.reset();
+    store_.reset();
+  }
+
+  // One request; for a watch, `stream` gets the events and nullopt comes back.
+  std::optional<server::HttpResponse> call(const std::string& method, const std::string& target, const std::string& body = "",
+                                           const std::string& content_type = "application/json",
+                                           std::shared_ptr<server::Stream> stream = nullptr) {
+    server::HttpRequest req;
+    req.method = method;
+    req.target = target;
+    server::parse_target(target, &req.path, &req.query);
+    req.body = body;
+    req.content_type = content_type;
+    if (!stream) stream = std::make_shared<FakeStream>();
+    std::optional<server::HttpResponse> answer;
+    bool done = false;
+    std::function<void(std::optional<server::HttpResponse>)> deliver = [&](std::optional<server::HttpResponse> r) {
+      if (r && r->later) {
+        auto later = std::move(r->later);
+        later(deliver);
+        return;
+      }
+      answer = std::move(r);
+      done = true;
+    };
+    deliver(api_->handle(req, stream));
+    for (int i = 0; i < 1000 && !done; ++i) settle();
+    return answer;
+  }
+  // Runs what the server's thread has ready.
+  void settle() {
+    io_.restart();
+    io_.poll();
+  }
+
+  engine::Engine& engine() { return *engine_; }
+  engine::DurableStore& store() { return *store_; }
+  server::ApiServer& api() { return *api_; }
+
+ private:
+  std::filesystem::path dir_;
+  boost::asio::io_context io_;
+  std::shared_ptr<const dsl::CompiledProgram> program_;
+  std::unique_ptr<engine::DurableStore> store_;
+  std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<server::GroupCommit> commit_;
+  std::unique_ptr<server::ApiServer> api_;
+};
+
+}  // namespace pmesh::test

@@ -120,9 +120,14 @@ def jwks_url_phase(pmesh, work, cert, key):
     """The JWKS from the issuer's URL: fetched at start, and again (at most
     every 10 seconds) when a token names a key it does not hold."""
     keys = {"current": {"keys": []}}
+    # A slow issuer: while `hold` is set, a fetch waits for `release`.
+    hold, asked, release = threading.Event(), threading.Event(), threading.Event()
 
     class Jwks(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
+            if hold.is_set():
+                asked.set()
+                release.wait(30)
             body = json.dumps(keys["current"]).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -135,7 +140,7 @@ def jwks_url_phase(pmesh, work, cert, key):
 
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     keys["current"] = {"keys": [jwk("url-rsa-1", rsa_key)]}
-    issuer = http.server.HTTPServer(("127.0.0.1", 0), Jwks)
+    issuer = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
     sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     sctx.load_cert_chain(cert, key)
     issuer.socket = sctx.wrap_socket(issuer.socket, server_side=True)
@@ -148,7 +153,22 @@ def jwks_url_phase(pmesh, work, cert, key):
         new_key = ec.generate_private_key(ec.SECP256R1())
         keys["current"] = {"keys": [jwk("url-rsa-1", rsa_key), jwk("url-ec-2", new_key)]}
         time.sleep(10.5)  # the verifier fetches at most every 10 seconds
-        assert status_of(server, ctx, sign(new_key, "url-ec-2", claims())) == 200, "a rotated key from the URL"
+        # The token with the rotated key makes the server fetch the JWKS from
+        # an issuer that is slow to answer: meanwhile every other request is
+        # served (the fetch runs off the serving thread), and the waiting
+        # request resumes once the keys are in.
+        hold.set()
+        result = {}
+        waiting = threading.Thread(target=lambda: result.update(status=status_of(server, ctx, sign(new_key, "url-ec-2", claims()))))
+        waiting.start()
+        assert asked.wait(20), "the server did not fetch the JWKS for an unknown kid"
+        for _ in range(5):
+            assert status_of(server, ctx, sign(rsa_key, "url-rsa-1", claims())) == 200, "a request while the JWKS is being fetched"
+        assert not release.is_set() and waiting.is_alive(), "the fetch should still be under way"
+        hold.clear()
+        release.set()
+        waiting.join(30)
+        assert result.get("status") == 200, ("a rotated key from the URL", result)
         assert status_of(server, ctx, sign(new_key, "url-ec-9", claims())) == 401, "an unknown kid"
     finally:
         proc.terminate()

@@ -29,6 +29,8 @@
 #include <utility>
 #include <vector>
 
+#include "server/http/url.h"
+
 namespace pmesh::server {
 
 struct HttpRequest {
@@ -104,9 +106,5 @@ class HttpServer {
  private:
   std::shared_ptr<Impl> impl_;
 };
-
-// Splits a request target into its decoded path and query. False when the
-// target has a malformed escape ("%zz", "%4"), which Go's URL parser refuses.
-bool parse_target(const std::string& target, std::string* path, std::map<std::string, std::string>* query);
 
 }  // namespace pmesh::server

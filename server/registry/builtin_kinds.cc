@@ -123,6 +123,12 @@ std::optional<ApiError> decode_builtin(const dsl::KindDecl& kind, Json& o, std::
   return std::nullopt;
 }
 
+void label_namespace(const dsl::KindDecl& kind, Json& o) {
+  if (!builtin_kind(kind) || kind.name != "Namespace" || !o.is_object()) return;
+  // kube's namespace strategy keeps this label set to the name, on every write.
+  o["metadata"]["labels"]["kubernetes.io/metadata.name"] = o["metadata"].value("name", "");
+}
+
 void default_builtin(const dsl::KindDecl& kind, Json& o) {
   if (!builtin_kind(kind) || kind.name != "Namespace") return;
   // kube's namespace strategy: Active, the `kubernetes` finalizer, and the

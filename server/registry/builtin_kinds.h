@@ -25,6 +25,8 @@ bool builtin_kind(const dsl::KindDecl& kind);
 std::optional<ApiError> decode_builtin(const dsl::KindDecl& kind, Json& object, std::vector<std::string>* dropped);
 // Defaults on create (a Namespace's phase and finalizers and name label).
 void default_builtin(const dsl::KindDecl& kind, Json& object);
+// What kube sets on every write of a Namespace: its name label.
+void label_namespace(const dsl::KindDecl& kind, Json& object);
 // The kind's own validation; `old` is null on create.
 FieldErrors validate_builtin(const dsl::KindDecl& kind, const Json& object, const Json& old);
 

@@ -29,8 +29,18 @@ Json requester(const UserInfo& user) {
   return {{"username", user.name}, {"uid", user.uid}, {"groups", user.groups}};
 }
 
+// Warning headers (RFC 7234's warn-text): what a client sent, such as a
+// field name, must not reach a header as control characters or quotes.
 void add_warnings(HttpResponse& res, const std::vector<std::string>& warnings) {
-  for (const auto& w : warnings) res.headers.emplace_back("Warning", "299 - \"" + w + "\"");
+  for (const auto& w : warnings) {
+    std::string text;
+    for (unsigned char c : coerce_utf8(w)) {
+      if (c < 0x20 || c == 0x7f) text += '?';
+      else if (c == '"' || c == '\\') text += '\\', text += static_cast<char>(c);
+      else text += static_cast<char>(c);
+    }
+    res.headers.emplace_back("Warning", "299 - \"" + text + "\"");
+  }
 }
 
 // A continue token, as kube's: unpadded URL-safe base64 of {"v", "rv", "start"}.
@@ -157,7 +167,8 @@ std::optional<HttpResponse> ResourceStore::watch(const ApiRequest& req, const st
   return std::nullopt;
 }
 
-HttpResponse ResourceStore::commit(const ApiRequest& req, Op op, int code, bool dry_run, const std::string& name) {
+HttpResponse ResourceStore::commit(const ApiRequest& req, Op op, int code, bool dry_run, const std::string& name,
+                                   const std::vector<std::string>& warnings) {
   Json result_object;
   engine::ObjectKey key = op.type == Op::Type::kDelete
                               ? op.key
@@ -185,6 +196,7 @@ HttpResponse ResourceStore::commit(const ApiRequest& req, Op op, int code, bool 
   HttpResponse res = result_object.is_null()
                          ? success_status({{"name", name}, {"group", req.kind->group}, {"kind", req.kind->plural}})
                          : json_response(code, present(engine_, result_object));
+  add_warnings(res, warnings);
   if (dry_run) return res;
   return published(r, std::move(res));
 }
@@ -203,9 +215,7 @@ HttpResponse ResourceStore::create(const ApiRequest& req, Json object) {
   std::vector<std::string> warnings;
   if (auto e = prepare_create(engine_, req, object, &warnings)) return status_response(*e);
   std::string name = str(object["metadata"], "name");
-  HttpResponse res = commit(req, Op::create(std::move(object)), 201, req.write.dry_run, name);
-  add_warnings(res, warnings);
-  return res;
+  return commit(req, Op::create(std::move(object)), 201, req.write.dry_run, name, warnings);
 }
 
 HttpResponse ResourceStore::update(const ApiRequest& req, Json object, bool rv_required) {
@@ -213,9 +223,7 @@ HttpResponse ResourceStore::update(const ApiRequest& req, Json object, bool rv_r
   if (!cur) return status_response(ApiError::not_found(req.gr(), req.info.name));
   std::vector<std::string> warnings;
   if (auto e = prepare_update(engine_, req, object, *cur, rv_required, &warnings)) return status_response(*e);
-  HttpResponse res = commit(req, Op::update(std::move(object)), 200, req.write.dry_run, req.info.name);
-  add_warnings(res, warnings);
-  return res;
+  return commit(req, Op::update(std::move(object)), 200, req.write.dry_run, req.info.name, warnings);
 }
 
 HttpResponse ResourceStore::patch(const ApiRequest& req) {
@@ -264,7 +272,7 @@ HttpResponse ResourceStore::remove(const ApiRequest& req) {
                                               "Precondition failed: ResourceVersion in precondition: " +
                                                   *o.precondition_resource_version + ", ResourceVersion in meta: " +
                                                   str(md, "resourceVersion")));
-  return commit(req, Op::remove(key), 200, o.dry_run, req.info.name);
+  return commit(req, Op::remove(key), 200, o.dry_run, req.info.name, {});
 }
 
 }  // namespace pmesh::server

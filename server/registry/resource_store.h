@@ -15,6 +15,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "engine/durable_store.h"
 #include "engine/engine.h"
@@ -48,7 +50,8 @@ class ResourceStore {
   HttpResponse remove(const ApiRequest& req);
   // Runs `op` as one transaction and answers with `code` and the object
   // (or a Status when it is gone), once durable.
-  HttpResponse commit(const ApiRequest& req, engine::Op op, int code, bool dry_run, const std::string& name);
+  HttpResponse commit(const ApiRequest& req, engine::Op op, int code, bool dry_run, const std::string& name,
+                      const std::vector<std::string>& warnings);
   // An answer that must not leave before what it shows is durable.
   HttpResponse when_durable(HttpResponse res);
 

@@ -172,6 +172,7 @@ std::optional<ApiError> prepare_update(const engine::Engine& engine, const ApiRe
   if (!req.info.ns.empty()) next_md["namespace"] = req.info.ns;
   next_md["uid"] = cur_md.value("uid", Json());
   next_md["resourceVersion"] = cur_md.value("resourceVersion", Json());
+  label_namespace(kind, next);
   errs = validate_object_meta_update(next_md, cur_md);
   for (auto& e : validate_object_meta(next_md, kind.scope == dsl::Scope::kNamespaced, kind.label_names)) errs.push_back(std::move(e));
   for (auto& e : validate_builtin(kind, next, current)) errs.push_back(std::move(e));

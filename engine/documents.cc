@@ -77,7 +77,13 @@ class JsonBuilder : public YAML::EventHandler {
       return set_key(mark, value);
     }
     // Quoted scalars ("!") and those tagged as strings stay strings.
-    Json v = tag == "!" || tag == "tag:yaml.org,2002:str" ? Json(value) : plain_scalar(value);
+    Json v;
+    try {
+      v = tag == "!" || tag == "tag:yaml.org,2002:str" ? Json(value) : plain_scalar(value);
+    } catch (const std::out_of_range&) {
+      // 1e999: a number JSON cannot hold, as Go's encoder refuses +Inf.
+      throw YAML::ParserException(mark, "number out of range: " + value);
+    }
     add(mark, std::move(v), anchor, 1);
   }
   void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {

@@ -47,6 +47,15 @@ BodyFormat body_format(const std::string& content_type) {
   return BodyFormat::kUnsupported;
 }
 
+std::optional<Json> parse_json(std::string_view text, std::string* error) {
+  try {
+    return Json::parse(text);
+  } catch (const Json::exception& e) {
+    if (error) *error = e.what();
+    return std::nullopt;
+  }
+}
+
 void coerce_strings(Json& v) {
   if (v.is_string()) {
     auto& s = v.get_ref<std::string&>();
@@ -101,14 +110,9 @@ std::optional<Json> decode_body(const std::string& body, BodyFormat format, ApiE
     *error = ApiError::bad_request("the object is nested deeper than " + std::to_string(kMaxBodyDepth) + " levels");
     return std::nullopt;
   }
-  Json j = Json::parse(valid_utf8(body) ? body : coerce_utf8(body), nullptr, false);
-  if (j.is_discarded()) {
-    std::string why;
-    try {
-      (void)Json::parse(coerce_utf8(body));
-    } catch (const Json::parse_error& e) {
-      why = e.what();
-    }
+  std::string why;
+  auto j = parse_json(valid_utf8(body) ? body : coerce_utf8(body), &why);
+  if (!j) {
     *error = ApiError::bad_request("couldn't parse the body as JSON: " + why);
     return std::nullopt;
   }

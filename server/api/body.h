@@ -28,6 +28,11 @@ constexpr size_t kMaxBodyDepth = 100;
 
 std::optional<Json> decode_body(const std::string& body, BodyFormat format, ApiError* error);
 
+// JSON text to a value, never throwing: null and `error` set for what does
+// not parse (nlohmann's parser throws on number overflow even when asked
+// not to).
+std::optional<Json> parse_json(std::string_view text, std::string* error = nullptr);
+
 // Replaces what is not UTF-8 in every string and key of `v` by U+FFFD.
 void coerce_strings(Json& v);
 

@@ -1,5 +1,6 @@
 #include "server/auth/oidc.h"
 
+#include "server/api/body.h"
 #include "server/http/https_client.h"
 
 #include <boost/asio/post.hpp>
@@ -130,7 +131,7 @@ bool OidcVerifier::load(std::string* error) {
 }
 
 bool OidcVerifier::parse(const std::string& text, std::string* error) {
-  json jwks = json::parse(text, nullptr, false);
+  json jwks = parse_json(text).value_or(json());
   if (!jwks.is_object() || !jwks.contains("keys") || !jwks["keys"].is_array()) {
     *error = "not a JWKS (no keys)";
     return false;
@@ -190,7 +191,7 @@ std::optional<UserInfo> OidcVerifier::verify(const std::string& token, std::time
   auto header_text = base64_decode(token.substr(0, d1)), payload_text = base64_decode(token.substr(d1 + 1, d2 - d1 - 1));
   auto sig = base64_decode(token.substr(d2 + 1));
   if (!header_text || !payload_text || !sig) return *why = "malformed JWT encoding", std::nullopt;
-  json header = json::parse(*header_text, nullptr, false), claims = json::parse(*payload_text, nullptr, false);
+  json header = parse_json(*header_text).value_or(json()), claims = parse_json(*payload_text).value_or(json());
   if (!header.is_object() || !claims.is_object()) return *why = "malformed JWT", std::nullopt;
   std::string alg = header.value("alg", ""), kid = header.value("kid", "");
   if (alg != "RS256" && alg != "ES256") return *why = "unsupported alg " + alg, std::nullopt;

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/api/body.h"
 #include "server/api/present.h"
 
 namespace pmesh::server {
@@ -70,7 +71,7 @@ std::optional<HttpResponse> OpenFgaApi::handle(const HttpRequest& req, const Use
     std::string acct = account_in(object);
     return !acct.empty() && engine_.has_tuple("account_org", {acct, store});
   };
-  json body = json::parse(req.body, nullptr, false);
+  json body = parse_json(req.body).value_or(json());
   if (!body.is_object()) return error(400, "validation_error", "the body must be a JSON object");
   auto key_of = [](const json& k) {
     return std::make_tuple(k.value("user", std::string()), k.value("relation", std::string()),

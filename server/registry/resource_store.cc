@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "server/api/body.h"
 #include "server/api/present.h"
 #include "server/registry/object_meta.h"
 #include "server/registry/patch.h"
@@ -51,7 +52,7 @@ std::string encode_continue(const std::string& rv, const std::string& start) {
 std::optional<Json> decode_continue(const std::string& token) {
   auto text = base64_decode(token);
   if (!text) return std::nullopt;
-  Json j = Json::parse(*text, nullptr, false);
+  Json j = parse_json(*text).value_or(Json());
   if (!j.is_object() || !j.contains("rv") || !j["rv"].is_string() || !j.contains("start") || !j["start"].is_string())
     return std::nullopt;
   return j;

@@ -157,6 +157,10 @@ TEST_CASE("JSON bodies: what is not UTF-8 becomes U+FFFD, as Go decodes it; nest
   CHECK(e.code == 400);
   CHECK_FALSE(decode_body("{", BodyFormat::kJson, &e));
   CHECK_FALSE(decode_body("", BodyFormat::kJson, &e));
+  // A number JSON cannot hold is a 400, not an exception (found by fuzzing).
+  CHECK_FALSE(decode_body("{\"a\": 1e999}", BodyFormat::kJson, &e));
+  CHECK(e.code == 400);
+  CHECK_FALSE(parse_json("[44444444444444444444444444444444E3806]"));
 }
 
 TEST_CASE("YAML bodies: one document, UTF-8, bounded nesting and aliasing") {
@@ -168,6 +172,8 @@ TEST_CASE("YAML bodies: one document, UTF-8, bounded nesting and aliasing") {
   CHECK_FALSE(decode_body("a: \"x\xffy\"\n", BodyFormat::kYaml, &e));
   CHECK(e.message.find("UTF-8") != std::string::npos);
   CHECK_FALSE(decode_body("a: 1\n---\nb: 2\n", BodyFormat::kYaml, &e));
+  CHECK_FALSE(decode_body("a: 1e999\n", BodyFormat::kYaml, &e));
+  CHECK(e.code == 400);
   std::string laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
   for (char c = 'b'; c <= 'g'; ++c) {
     std::string prev(1, static_cast<char>(c - 1));

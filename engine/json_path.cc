@@ -79,6 +79,18 @@ const Json* find_at(const Json& doc, const JsonPath& path) {
   return cur;
 }
 
+std::string string_field(const Json& o, std::string_view key) {
+  if (!o.is_object()) return "";
+  auto it = o.find(key);
+  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+bool true_field(const Json& o, std::string_view key) {
+  if (!o.is_object()) return false;
+  auto it = o.find(key);
+  return it != o.end() && it->is_boolean() && it->get<bool>();
+}
+
 const Json* find_fields(const Json& doc, const std::vector<std::string>& fields) {
   const Json* cur = &doc;
   for (const auto& f : fields) {

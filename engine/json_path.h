@@ -40,6 +40,12 @@ inline Json* find_at(Json& doc, const JsonPath& path) {
 // The value at a plain dotted path of field names, or nullptr.
 const Json* find_fields(const Json& doc, const std::vector<std::string>& fields);
 
+// Reads of JSON that anyone may have written (request bodies, tokens), which
+// never throw: the string at `key` of `o`, or "" when `o` is not an object
+// or holds something else there; whether it holds `true` there.
+std::string string_field(const Json& o, std::string_view key);
+bool true_field(const Json& o, std::string_view key);
+
 // Sets `value` at `path`, creating objects and keyed list entries on the way.
 // A keyed entry gets its key field set.
 void set_at(Json& doc, const JsonPath& path, Json value);

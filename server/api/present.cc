@@ -1,20 +1,23 @@
+#include "engine/json_path.h"
 #include "server/api/present.h"
 
 namespace pmesh::server {
 
+using engine::string_field;
+
 Json present(const engine::Engine& engine, const Json& object) {
   Json o = object;
   Json& md = o["metadata"];
-  std::string cluster = md.value("cluster", "");
+  std::string cluster = string_field(md, "cluster");
   md.erase("cluster");
   md["annotations"]["kcp.io/cluster"] = cluster;
-  const dsl::KindDecl* d = engine.kinds().by_api(cluster, o.value("apiVersion", ""), o.value("kind", ""));
-  engine::ObjectKey key{d ? d->key() : o.value("kind", ""), cluster, md.value("namespace", ""), md.value("name", "")};
+  const dsl::KindDecl* d = engine.kinds().by_api(cluster, string_field(o, "apiVersion"), string_field(o, "kind"));
+  engine::ObjectKey key{d ? d->key() : string_field(o, "kind"), cluster, string_field(md, "namespace"), string_field(md, "name")};
   Json managed = Json::array();
   for (const auto& rule : engine.owners(key))
     managed.push_back({{"manager", "pmesh-rule:" + rule},
                        {"operation", "Apply"},
-                       {"apiVersion", o.value("apiVersion", "")},
+                       {"apiVersion", string_field(o, "apiVersion")},
                        {"fieldsType", "FieldsV1"},
                        {"fieldsV1", Json::object()}});
   if (!managed.empty()) md["managedFields"] = managed;

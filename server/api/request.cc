@@ -52,8 +52,8 @@ std::optional<ApiError> decode_list_options(const HttpRequest& http, bool watch,
   o->resource_version = query(http, "resourceVersion");
   if (!o->resource_version.empty()) {
     const std::string& rv = o->resource_version;
-    bool digits = rv.find_first_not_of("0123456789") == std::string::npos && rv.size() <= 19;
-    if (!digits)
+    auto n = parse_int(rv);
+    if (!n || *n < 0 || rv.find_first_not_of("0123456789") != std::string::npos)
       return ApiError::bad_request("resourceVersion: Invalid value: \"" + rv + "\": " + strconv_error("ParseUint", rv));
   }
   o->resource_version_match = query(http, "resourceVersionMatch");

@@ -1,5 +1,6 @@
 #include "server/auth/oidc.h"
 
+#include "engine/json_path.h"
 #include "server/api/body.h"
 #include "server/http/https_client.h"
 
@@ -19,6 +20,8 @@
 #include "stdlib/text.h"
 
 namespace pmesh::server {
+
+using engine::string_field;
 
 using nlohmann::json;
 
@@ -42,16 +45,16 @@ Pkey key_from_jwk(const json& k) {
   const char* type = nullptr;
   BIGNUM *n = nullptr, *e = nullptr;
   std::string point;
-  if (k.value("kty", "") == "RSA") {
+  if (string_field(k, "kty") == "RSA") {
     type = "RSA";
-    n = bignum(k.value("n", "")), e = bignum(k.value("e", ""));
+    n = bignum(string_field(k, "n")), e = bignum(string_field(k, "e"));
     if (n && e) {
       OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n);
       OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e);
     }
-  } else if (k.value("kty", "") == "EC" && k.value("crv", "") == "P-256") {
+  } else if (string_field(k, "kty") == "EC" && string_field(k, "crv") == "P-256") {
     type = "EC";
-    auto x = base64_decode(k.value("x", "")), y = base64_decode(k.value("y", ""));
+    auto x = base64_decode(string_field(k, "x")), y = base64_decode(string_field(k, "y"));
     if (x && y && x->size() == 32 && y->size() == 32) {
       point = std::string(1, '\x04') + *x + *y;  // uncompressed
       OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
@@ -138,8 +141,8 @@ bool OidcVerifier::parse(const std::string& text, std::string* error) {
   }
   auto keys = std::make_unique<Keys>();
   for (const auto& k : jwks["keys"]) {
-    if (!k.is_object() || k.value("kid", "").empty()) continue;
-    if (Pkey p = key_from_jwk(k)) keys->by_kid[k.value("kid", "")] = {k.value("kty", ""), std::move(p)};
+    if (!k.is_object() || string_field(k, "kid").empty()) continue;
+    if (Pkey p = key_from_jwk(k)) keys->by_kid[string_field(k, "kid")] = {string_field(k, "kty"), std::move(p)};
   }
   keys_ = std::move(keys);
   return true;
@@ -193,7 +196,7 @@ std::optional<UserInfo> OidcVerifier::verify(const std::string& token, std::time
   if (!header_text || !payload_text || !sig) return *why = "malformed JWT encoding", std::nullopt;
   json header = parse_json(*header_text).value_or(json()), claims = parse_json(*payload_text).value_or(json());
   if (!header.is_object() || !claims.is_object()) return *why = "malformed JWT", std::nullopt;
-  std::string alg = header.value("alg", ""), kid = header.value("kid", "");
+  std::string alg = string_field(header, "alg"), kid = string_field(header, "kid");
   if (alg != "RS256" && alg != "ES256") return *why = "unsupported alg " + alg, std::nullopt;
   auto it = keys_->by_kid.find(kid);
   if (it == keys_->by_kid.end()) {
@@ -212,7 +215,7 @@ std::optional<UserInfo> OidcVerifier::verify(const std::string& token, std::time
   }
   if (!verify_signature(it->second.second.get(), token.substr(0, d2), signature))
     return *why = "bad signature", std::nullopt;
-  if (claims.value("iss", "") != config_.issuer_url) return *why = "wrong issuer", std::nullopt;
+  if (string_field(claims, "iss") != config_.issuer_url) return *why = "wrong issuer", std::nullopt;
   const json aud = claims.value("aud", json());
   bool aud_ok = aud.is_string() ? aud == config_.client_id
                                 : aud.is_array() && std::find(aud.begin(), aud.end(), config_.client_id) != aud.end();
@@ -224,7 +227,7 @@ std::optional<UserInfo> OidcVerifier::verify(const std::string& token, std::time
   const json name = claims.value(config_.username_claim, json());
   if (!name.is_string() || name.get<std::string>().empty())
     return *why = "no " + config_.username_claim + " claim", std::nullopt;
-  UserInfo u{name.get<std::string>(), claims.value("sub", ""), {}};
+  UserInfo u{name.get<std::string>(), string_field(claims, "sub"), {}};
   if (!config_.groups_claim.empty() && claims.contains(config_.groups_claim) && claims[config_.groups_claim].is_array())
     for (const auto& g : claims[config_.groups_claim])
       if (g.is_string()) u.groups.push_back(g.get<std::string>());

@@ -1,3 +1,4 @@
+#include "engine/json_path.h"
 #include "server/openfga/openfga_api.h"
 
 #include <nlohmann/json.hpp>
@@ -6,6 +7,8 @@
 #include "server/api/present.h"
 
 namespace pmesh::server {
+
+using engine::string_field;
 
 using nlohmann::json;
 
@@ -62,7 +65,7 @@ std::optional<HttpResponse> OpenFgaApi::handle(const HttpRequest& req, const Use
     return error(404, "store_id_not_found", "store not found");
   if (op.empty() && (req.method == "GET" || req.method == "HEAD")) {
     const json* org = engine_.get({"Account", "root:orgs", "", store});
-    std::string created = (*org)["metadata"].value("creationTimestamp", "");
+    std::string created = string_field((*org)["metadata"], "creationTimestamp");
     return ok({{"id", store}, {"name", store}, {"created_at", created}, {"updated_at", created}});
   }
   if (op.empty() || req.method != "POST") return error(404, "undefined_endpoint", "unknown endpoint");
@@ -74,16 +77,15 @@ std::optional<HttpResponse> OpenFgaApi::handle(const HttpRequest& req, const Use
   json body = parse_json(req.body).value_or(json());
   if (!body.is_object()) return error(400, "validation_error", "the body must be a JSON object");
   auto key_of = [](const json& k) {
-    return std::make_tuple(k.value("user", std::string()), k.value("relation", std::string()),
-                           k.value("object", std::string()));
+    return std::make_tuple(string_field(k, "user"), string_field(k, "relation"), string_field(k, "object"));
   };
   if (op == "check") {
-    auto [u, r, o] = key_of(body.value("tuple_key", json::object()));
+    auto [u, r, o] = key_of(body.contains("tuple_key") ? body["tuple_key"] : json());
     if (u.empty() || r.empty() || o.empty()) return error(400, "validation_error", "tuple_key needs user, relation and object");
     return ok({{"allowed", in_store(o) && engine_.has_tuple(relation_of(r), {u, o})}, {"resolution", ""}});
   }
   if (op == "list-objects") {
-    std::string type = body.value("type", ""), rel = relation_of(body.value("relation", "")), u = body.value("user", "");
+    std::string type = string_field(body, "type"), rel = relation_of(string_field(body, "relation")), u = string_field(body, "user");
     json objects = json::array();
     engine_.state().scan_tuples(rel, [&](const std::string& fact) {
       auto [name, args] = engine::parse_tuple_fact(fact);
@@ -96,7 +98,7 @@ std::optional<HttpResponse> OpenFgaApi::handle(const HttpRequest& req, const Use
     return ok({{"objects", objects}});
   }
   if (op == "read") {
-    auto [u, r, o] = key_of(body.value("tuple_key", json::object()));
+    auto [u, r, o] = key_of(body.contains("tuple_key") ? body["tuple_key"] : json());
     json tuples = json::array();
     for (const auto& [fact, t] : engine_.state().tuples()) {
       if (!t.exists()) continue;
@@ -111,7 +113,8 @@ std::optional<HttpResponse> OpenFgaApi::handle(const HttpRequest& req, const Use
   if (op == "write") {
     std::vector<engine::Op> ops;
     for (const char* part : {"writes", "deletes"}) {
-      const json& keys = body.value(part, json::object()).value("tuple_keys", json::array());
+      json keys = body.contains(part) && body[part].is_object() && body[part].contains("tuple_keys") ? body[part]["tuple_keys"] : json::array();
+      if (!keys.is_array()) return error(400, "validation_error", "tuple_keys must be a list");
       for (const auto& k : keys) {
         auto [u, r, o] = key_of(k);
         if (!grantable(r) || u.empty() || o.empty())

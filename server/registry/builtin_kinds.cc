@@ -1,5 +1,6 @@
 #include "server/registry/builtin_kinds.h"
 
+#include "engine/json_path.h"
 #include "server/api/validation.h"
 #include "stdlib/text.h"
 
@@ -42,7 +43,7 @@ std::optional<ApiError> want_bool(const Json& o, const char* key, const std::str
   return type_error(o[key], type + "." + key, "bool");
 }
 
-bool immutable(const Json& o) { return o.is_object() && o.value("immutable", false) == true; }
+bool immutable(const Json& o) { return engine::true_field(o, "immutable"); }
 
 Json field_or_null(const Json& o, const char* key) { return o.is_object() && o.contains(key) ? o[key] : Json(); }
 
@@ -101,7 +102,7 @@ std::optional<ApiError> decode_builtin(const dsl::KindDecl& kind, Json& o, std::
   } else if (k == "Namespace") {
     if (o.contains("spec") && !o["spec"].is_null()) {
       if (!o["spec"].is_object()) return type_error(o["spec"], "Namespace.spec", "v1.NamespaceSpec");
-      const Json& f = o["spec"].value("finalizers", Json());
+      Json f = o["spec"].contains("finalizers") ? o["spec"]["finalizers"] : Json();
       if (!f.is_null() && !f.is_array()) return type_error(f, "Namespace.spec.finalizers", "[]v1.FinalizerName");
       if (f.is_array())
         for (const auto& x : f)
@@ -126,7 +127,7 @@ std::optional<ApiError> decode_builtin(const dsl::KindDecl& kind, Json& o, std::
 void label_namespace(const dsl::KindDecl& kind, Json& o) {
   if (!builtin_kind(kind) || kind.name != "Namespace" || !o.is_object()) return;
   // kube's namespace strategy keeps this label set to the name, on every write.
-  o["metadata"]["labels"]["kubernetes.io/metadata.name"] = o["metadata"].value("name", "");
+  o["metadata"]["labels"]["kubernetes.io/metadata.name"] = engine::string_field(o["metadata"], "name");
 }
 
 void default_builtin(const dsl::KindDecl& kind, Json& o) {
@@ -136,7 +137,7 @@ void default_builtin(const dsl::KindDecl& kind, Json& o) {
   if (!o.contains("spec") || !o["spec"].is_object()) o["spec"] = Json::object();
   if (!o["spec"].contains("finalizers")) o["spec"]["finalizers"] = Json::array({"kubernetes"});
   o["status"] = {{"phase", "Active"}};
-  o["metadata"]["labels"]["kubernetes.io/metadata.name"] = o["metadata"].value("name", "");
+  o["metadata"]["labels"]["kubernetes.io/metadata.name"] = engine::string_field(o["metadata"], "name");
 }
 
 FieldErrors validate_builtin(const dsl::KindDecl& kind, const Json& o, const Json& old) {
@@ -157,13 +158,13 @@ FieldErrors validate_builtin(const dsl::KindDecl& kind, const Json& o, const Jso
     size_t total = 0;
     validate_keys(o, "data", errs, &total, true);
     if (total > kMaxSecretSize) errs.push_back(FieldError::too_long("data", kMaxSecretSize));
-    std::string type = o.value("type", "");
+    std::string type = engine::string_field(o, "type");
     if (type == "kubernetes.io/tls")
       for (const char* key : {"tls.crt", "tls.key"})
         if (!o.contains("data") || !o["data"].is_object() || !o["data"].contains(key))
           errs.push_back(FieldError::required(std::string("data[") + key + "]"));
     if (!old.is_null()) {
-      if (old.value("type", "") != type) errs.push_back(FieldError::invalid("type", type, "field is immutable"));
+      if (engine::string_field(old, "type") != type) errs.push_back(FieldError::invalid("type", type, "field is immutable"));
       immutable_fields(o, old, {"data"}, errs);
     }
   } else if (k == "Namespace") {

@@ -1,3 +1,4 @@
+#include "engine/json_path.h"
 #include "server/registry/object_meta.h"
 
 #include <algorithm>
@@ -6,6 +7,8 @@
 #include "server/api/validation.h"
 
 namespace pmesh::server {
+
+using engine::string_field;
 
 namespace {
 
@@ -31,10 +34,6 @@ std::optional<ApiError> want_string_map(const Json& md, const char* key, const s
   for (const auto& [k, v] : m.items())
     if (!v.is_string() && !v.is_null()) return type_error(v, field, "string");
   return std::nullopt;
-}
-
-std::string str(const Json& md, const char* key) {
-  return md.is_object() && md.contains(key) && md[key].is_string() ? md[key].get<std::string>() : std::string();
 }
 
 }  // namespace
@@ -80,7 +79,7 @@ std::optional<ApiError> check_object_types(const Json& object) {
 
 FieldErrors validate_object_meta(const Json& md, bool namespaced, bool label_names) {
   FieldErrors errs;
-  std::string generate = str(md, "generateName"), name = str(md, "name"), ns = str(md, "namespace");
+  std::string generate = string_field(md, "generateName"), name = string_field(md, "name"), ns = string_field(md, "namespace");
   if (!generate.empty())
     for (const auto& p : object_name_problems(generate, label_names, true))
       errs.push_back(FieldError::invalid("metadata.generateName", generate, p));
@@ -119,14 +118,14 @@ FieldErrors validate_object_meta(const Json& md, bool namespaced, bool label_nam
   if (md.contains("ownerReferences") && md["ownerReferences"].is_array()) {
     std::string first_controller;
     for (const auto& r : md["ownerReferences"]) {
-      std::string api = str(r, "apiVersion"), kind = str(r, "kind");
+      std::string api = string_field(r, "apiVersion"), kind = string_field(r, "kind");
       std::string version = api.substr(api.find('/') == std::string::npos ? 0 : api.find('/') + 1);
       if (version.empty()) errs.push_back(FieldError::invalid("metadata.ownerReferences.apiVersion", api, "version must not be empty"));
       if (kind.empty()) errs.push_back(FieldError::invalid("metadata.ownerReferences.kind", kind, "kind must not be empty"));
-      if (str(r, "name").empty()) errs.push_back(FieldError::invalid("metadata.ownerReferences.name", "", "name must not be empty"));
-      if (str(r, "uid").empty()) errs.push_back(FieldError::invalid("metadata.ownerReferences.uid", "", "uid must not be empty"));
-      if (r.value("controller", false) == true) {
-        std::string current = kind + "/" + str(r, "name");
+      if (string_field(r, "name").empty()) errs.push_back(FieldError::invalid("metadata.ownerReferences.name", "", "name must not be empty"));
+      if (string_field(r, "uid").empty()) errs.push_back(FieldError::invalid("metadata.ownerReferences.uid", "", "uid must not be empty"));
+      if (engine::true_field(r, "controller")) {
+        std::string current = kind + "/" + string_field(r, "name");
         if (!first_controller.empty())
           errs.push_back(FieldError::invalid("metadata.ownerReferences", md["ownerReferences"],
                                              "Only one reference can have Controller set to true. Found \"true\" in references for " +
@@ -147,11 +146,11 @@ FieldErrors validate_object_meta(const Json& md, bool namespaced, bool label_nam
 FieldErrors validate_object_meta_update(const Json& new_md, const Json& old_md) {
   FieldErrors errs;
   for (const char* k : {"name", "namespace", "uid"}) {
-    std::string now = str(new_md, k), was = str(old_md, k);
+    std::string now = string_field(new_md, k), was = string_field(old_md, k);
     if (now != was) errs.push_back(FieldError::invalid(std::string("metadata.") + k, now, "field is immutable"));
   }
   // Finalizers cannot be added to an object that is being deleted.
-  if (!str(old_md, "deletionTimestamp").empty() && new_md.contains("finalizers") && new_md["finalizers"].is_array()) {
+  if (!string_field(old_md, "deletionTimestamp").empty() && new_md.contains("finalizers") && new_md["finalizers"].is_array()) {
     const Json empty = Json::array();
     const Json& old_f = old_md.contains("finalizers") && old_md["finalizers"].is_array() ? old_md["finalizers"] : empty;
     for (const auto& f : new_md["finalizers"])

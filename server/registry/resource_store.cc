@@ -1,3 +1,4 @@
+#include "engine/json_path.h"
 #include "server/registry/resource_store.h"
 
 #include <iostream>
@@ -11,16 +12,14 @@
 
 namespace pmesh::server {
 
+using engine::string_field;
+
 using engine::Op;
 
 namespace {
 
 Json json_object(const Json& o, const char* key) {
   return o.is_object() && o.contains(key) && o[key].is_object() ? o[key] : Json::object();
-}
-
-std::string str(const Json& o, const char* key) {
-  return o.is_object() && o.contains(key) && o[key].is_string() ? o[key].get<std::string>() : std::string();
 }
 
 HttpResponse json_response(int code, const Json& body) { return {code, "application/json", encode_json(body), {}, nullptr}; }
@@ -97,7 +96,7 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
   const ListOptions& o = req.list;
   int64_t current = engine_.resource_version();
   // A list "not older than" a version the server has not reached yet.
-  if (!o.resource_version.empty() && o.resource_version != "0" && std::stoll(o.resource_version) > current) {
+  if (parse_int(o.resource_version).value_or(0) > current) {
     ApiError e{504, "Timeout",
                "Too large resource version: " + o.resource_version + ", current: " + std::to_string(current),
                {{"causes", Json::array({{{"reason", "ResourceVersionTooLarge"}, {"message", "Too large resource version"}}})},
@@ -111,9 +110,10 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
     if (!token) return status_response(ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"));
     start_after = (*token)["start"].get<std::string>();
     std::string token_rv = (*token)["rv"].get<std::string>();
-    if (token_rv.empty() || token_rv.find_first_not_of("0123456789") != std::string::npos)
+    auto token_n = parse_int(token_rv);
+    if (!token_n || *token_n < 0 || token_rv.find_first_not_of("0123456789") != std::string::npos)
       return status_response(ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"));
-    if (store_ && std::stoll(token_rv) < store_->oldest_log_rv() - 1)
+    if (store_ && *token_n < store_->oldest_log_rv() - 1)
       return status_response(ApiError::expired(
           "The provided continue parameter is too old to display a consistent list result. You can start a new list "
           "without the continue parameter, or use the continue token in this response to retrieve the remainder of "
@@ -173,7 +173,7 @@ HttpResponse ResourceStore::commit(const ApiRequest& req, Op op, int code, bool 
   Json result_object;
   engine::ObjectKey key = op.type == Op::Type::kDelete
                               ? op.key
-                              : engine::ObjectKey{req.kind->key(), req.info.cluster, str(op.object["metadata"], "namespace"), name};
+                              : engine::ObjectKey{req.kind->key(), req.info.cluster, string_field(op.object["metadata"], "namespace"), name};
   engine::Result r = engine_.apply({std::move(op).as(requester(req.user))}, dry_run, [&](engine::Result&) {
     if (const Json* o = engine_.get(key)) result_object = *o;
   });
@@ -215,7 +215,7 @@ HttpResponse ResourceStore::published(const engine::Result& r, HttpResponse answ
 HttpResponse ResourceStore::create(const ApiRequest& req, Json object) {
   std::vector<std::string> warnings;
   if (auto e = prepare_create(engine_, req, object, &warnings)) return status_response(*e);
-  std::string name = str(object["metadata"], "name");
+  std::string name = string_field(object["metadata"], "name");
   return commit(req, Op::create(std::move(object)), 201, req.write.dry_run, name, warnings);
 }
 
@@ -233,11 +233,11 @@ HttpResponse ResourceStore::patch(const ApiRequest& req) {
   if (req.patch_type == PatchType::kApply) {
     // The applied configuration names the object the URL names.
     if (auto e = check_object_types(p)) return status_response(*e);
-    if (str(p, "apiVersion").empty() || str(p, "kind").empty())
+    if (string_field(p, "apiVersion").empty() || string_field(p, "kind").empty())
       return status_response(ApiError::bad_request("an apply patch must set apiVersion and kind"));
     const Json md = json_object(p, "metadata");
-    if (!str(md, "name").empty() && str(md, "name") != req.info.name)
-      return status_response(ApiError::bad_request("the name of the object (" + str(md, "name") +
+    if (!string_field(md, "name").empty() && string_field(md, "name") != req.info.name)
+      return status_response(ApiError::bad_request("the name of the object (" + string_field(md, "name") +
                                                    ") does not match the name on the URL (" + req.info.name + ")"));
     if (!cur) {
       // Server-side apply creates what does not exist.
@@ -264,15 +264,15 @@ HttpResponse ResourceStore::remove(const ApiRequest& req) {
   if (!cur) return status_response(ApiError::not_found(req.gr(), req.info.name));
   const Json& md = (*cur)["metadata"];
   const DeleteOptions& o = req.del;
-  if (o.precondition_uid && *o.precondition_uid != str(md, "uid"))
+  if (o.precondition_uid && *o.precondition_uid != string_field(md, "uid"))
     return status_response(ApiError::conflict(req.gr(), req.info.name,
                                               "Precondition failed: UID in precondition: " + *o.precondition_uid +
-                                                  ", UID in object meta: " + str(md, "uid")));
-  if (o.precondition_resource_version && *o.precondition_resource_version != str(md, "resourceVersion"))
+                                                  ", UID in object meta: " + string_field(md, "uid")));
+  if (o.precondition_resource_version && *o.precondition_resource_version != string_field(md, "resourceVersion"))
     return status_response(ApiError::conflict(req.gr(), req.info.name,
                                               "Precondition failed: ResourceVersion in precondition: " +
                                                   *o.precondition_resource_version + ", ResourceVersion in meta: " +
-                                                  str(md, "resourceVersion")));
+                                                  string_field(md, "resourceVersion")));
   return commit(req, Op::remove(key), 200, o.dry_run, req.info.name, {});
 }
 

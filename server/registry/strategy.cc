@@ -1,3 +1,4 @@
+#include "engine/json_path.h"
 #include "server/registry/strategy.h"
 
 #include <random>
@@ -9,11 +10,9 @@
 
 namespace pmesh::server {
 
-namespace {
+using engine::string_field;
 
-std::string str(const Json& o, const char* key) {
-  return o.is_object() && o.contains(key) && o[key].is_string() ? o[key].get<std::string>() : std::string();
-}
+namespace {
 
 Json& metadata(Json& object) {
   if (!object.contains("metadata") || !object["metadata"].is_object()) object["metadata"] = Json::object();
@@ -22,7 +21,7 @@ Json& metadata(Json& object) {
 
 // The type metadata must name the kind the URL names (either may be left out).
 std::optional<ApiError> check_type_meta(const dsl::KindDecl& kind, Json& object) {
-  std::string api = str(object, "apiVersion"), k = str(object, "kind");
+  std::string api = string_field(object, "apiVersion"), k = string_field(object, "kind");
   if (!api.empty() && api != kind.api_version())
     return ApiError::bad_request("the API version in the data (" + api + ") does not match the expected API version (" +
                                  kind.api_version() + ")");
@@ -98,22 +97,22 @@ std::optional<ApiError> prepare_create(const engine::Engine& engine, const ApiRe
   Json& md = metadata(object);
   bool namespaced = kind.scope == dsl::Scope::kNamespaced;
   if (namespaced) {
-    std::string body_ns = str(md, "namespace");
+    std::string body_ns = string_field(md, "namespace");
     if (!body_ns.empty() && body_ns != req.info.ns)
       return ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request");
     md["namespace"] = req.info.ns;
-    if (auto e = check_namespace(engine, req, req.info.ns, str(md, "name"))) return e;
+    if (auto e = check_namespace(engine, req, req.info.ns, string_field(md, "name"))) return e;
   } else {
     md.erase("namespace");
   }
   reset_system_fields(md, req.info.cluster);
   if (kind.status_subresource) object.erase("status");
   default_builtin(kind, object);
-  if (str(md, "name").empty() && !str(md, "generateName").empty()) md["name"] = generate_name(str(md, "generateName"));
+  if (string_field(md, "name").empty() && !string_field(md, "generateName").empty()) md["name"] = generate_name(string_field(md, "generateName"));
   FieldErrors errs = validate_object_meta(md, namespaced, kind.label_names);
   for (auto& e : validate_builtin(kind, object, nullptr)) errs.push_back(std::move(e));
-  if (!errs.empty()) return ApiError::invalid(kind.group, kind.name, str(md, "name"), errs);
-  if (!str(md, "resourceVersion").empty())
+  if (!errs.empty()) return ApiError::invalid(kind.group, kind.name, string_field(md, "name"), errs);
+  if (!string_field(md, "resourceVersion").empty())
     return ApiError::unknown(500, "resourceVersion should not be set on objects to be created");
   return check_size(object);
 }
@@ -125,11 +124,11 @@ std::optional<ApiError> prepare_update(const engine::Engine& engine, const ApiRe
   const std::string& name = req.info.name;
   if (auto e = decode_typed(kind, object, warnings)) return e;
   Json& md = metadata(object);
-  if (str(md, "name").empty())
+  if (string_field(md, "name").empty())
     return ApiError::bad_request("the name of the object (" + name + " based on URL) was undeterminable: name must be provided");
-  if (str(md, "name") != name)
-    return ApiError::bad_request("the name of the object (" + str(md, "name") + ") does not match the name on the URL (" + name + ")");
-  std::string body_ns = str(md, "namespace");
+  if (string_field(md, "name") != name)
+    return ApiError::bad_request("the name of the object (" + string_field(md, "name") + ") does not match the name on the URL (" + name + ")");
+  std::string body_ns = string_field(md, "namespace");
   if (kind.scope == dsl::Scope::kNamespaced) {
     if (!body_ns.empty() && body_ns != req.info.ns)
       return ApiError::bad_request("the namespace of the object (" + body_ns + ") does not match the namespace on the request (" +
@@ -139,19 +138,19 @@ std::optional<ApiError> prepare_update(const engine::Engine& engine, const ApiRe
     md.erase("namespace");
   }
   const Json& cur_md = current["metadata"];
-  std::string rv = str(md, "resourceVersion");
+  std::string rv = string_field(md, "resourceVersion");
   if (rv.empty() && rv_required)
     return ApiError::invalid(kind.group, kind.name, name,
                              {FieldError::invalid_shown("metadata.resourceVersion", "0x0", "must be specified for an update")});
   if (!rv.empty() && rv.find_first_not_of("0123456789") != std::string::npos)
     return ApiError::bad_request("metadata.resourceVersion: Invalid value: \"" + rv + "\": strconv.ParseUint: parsing \"" + rv +
                                  "\": invalid syntax");
-  if (!rv.empty() && rv != str(cur_md, "resourceVersion"))
+  if (!rv.empty() && rv != string_field(cur_md, "resourceVersion"))
     return ApiError::conflict(req.gr(), name, "the object has been modified; please apply your changes to the latest version and try again");
   // What the body may not change: a uid it names must be the object's.
   FieldErrors errs;
-  if (!str(md, "uid").empty() && str(md, "uid") != str(cur_md, "uid"))
-    errs.push_back(FieldError::invalid("metadata.uid", str(md, "uid"), "field is immutable"));
+  if (!string_field(md, "uid").empty() && string_field(md, "uid") != string_field(cur_md, "uid"))
+    errs.push_back(FieldError::invalid("metadata.uid", string_field(md, "uid"), "field is immutable"));
   if (!errs.empty()) return ApiError::invalid(kind.group, kind.name, name, errs);
   Json next;
   if (kind.status_subresource && req.info.subresource == "status") {

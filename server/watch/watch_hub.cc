@@ -1,12 +1,16 @@
+#include "engine/json_path.h"
 #include "server/watch/watch_hub.h"
 
 #include <chrono>
 #include <map>
 
 #include "server/api/present.h"
+#include "server/api/request.h"
 #include "server/api/status.h"
 
 namespace pmesh::server {
+
+using engine::string_field;
 
 using Clock = std::chrono::steady_clock;
 
@@ -26,14 +30,14 @@ struct WatchHub::Watcher {
   bool tracks() const { return static_cast<bool>(spec.visible); }
   bool wants(const Json& object) const {
     const Json& md = object["metadata"];
-    if (spec.cluster != "*" && md.value("cluster", "") != spec.cluster) return false;
-    if (!spec.ns.empty() && md.value("namespace", "") != spec.ns) return false;
+    if (spec.cluster != "*" && string_field(md, "cluster") != spec.cluster) return false;
+    if (!spec.ns.empty() && string_field(md, "namespace") != spec.ns) return false;
     return spec.labels.matches(object) && spec.fields.matches(object);
   }
   bool sees(const Json& object) const {
     if (object.is_null() || !wants(object)) return false;
     const Json& md = object["metadata"];
-    return !spec.visible || spec.visible(md.value("cluster", ""), md.value("name", ""));
+    return !spec.visible || spec.visible(string_field(md, "cluster"), string_field(md, "name"));
   }
 };
 
@@ -65,7 +69,7 @@ void WatchHub::start(WatchSpec spec, const std::string& from_rv, const std::shar
   w->spec = std::move(spec);
   w->stream = stream;
   w->deadline = Clock::now() + std::chrono::seconds(std::max<int64_t>(0, w->spec.timeout_seconds));
-  int64_t from = from_rv.empty() ? 0 : std::stoll(from_rv);
+  int64_t from = parse_int(from_rv).value_or(0);  // the request decoder checked it
   watchers_.push_back(w);
   if (!ticking_) {
     ticking_ = true;
@@ -115,7 +119,7 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, int64_t from) {
       store_->scan_log(from, [&](int64_t rv, const Json& ev) {
         if (rv > published_rv_) return false;
         const Json& obj = ev["object"];
-        if (obj.value("kind", "") == me.spec.kind_name && obj.value("apiVersion", "") == me.spec.api_version &&
+        if (string_field(obj, "kind") == me.spec.kind_name && string_field(obj, "apiVersion") == me.spec.api_version &&
             me.sees(obj))
           me.stream->send(event(ev["type"].get<std::string>().c_str(), obj));
         me.last_rv = std::max(me.last_rv, rv);

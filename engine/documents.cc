@@ -210,7 +210,17 @@ bool parse_documents(const std::string& text, const std::string& file, std::vect
     std::istringstream in(text);
     YAML::Parser parser(in);
     JsonBuilder builder(limits);
+    // yaml-cpp 0.7 can report a document without consuming a token (a stray
+    // ',' at the top, jbeder/yaml-cpp#1040) and would do so forever; two
+    // documents cannot start at one position, so that is where it stops.
     while (parser.HandleNextDocument(builder)) {
+      const auto& docs = builder.documents;
+      if (docs.size() >= 2 && docs[docs.size() - 1].first.pos == docs[docs.size() - 2].first.pos) {
+        const YAML::Mark& at = docs.back().first;
+        *error = file + ":" + std::to_string(at.line + 1) + ":" + std::to_string(at.column + 1) +
+                 ": did not find expected node content";
+        return false;
+      }
     }
     for (auto& [mark, j] : builder.documents) {
       if (j.is_null()) continue;

@@ -112,8 +112,9 @@ std::optional<RequestInfo> parse_request_path(const std::string& path, ApiError*
     return info;
   }
   info.kind = RequestInfo::Kind::kObject;
-  // namespaces/<ns>/<resource>... ; but /api/v1/namespaces[/<name>[/status]] is the Namespace kind itself.
-  if (seg[k] == "namespaces" && seg.size() - k >= 3) {
+  // namespaces/<ns>/<resource>... ; but namespaces[/<name>[/status|finalize]] is the Namespace kind itself
+  // (kube's namespaceSubresources).
+  if (seg[k] == "namespaces" && seg.size() - k >= 3 && seg[k + 2] != "status" && seg[k + 2] != "finalize") {
     info.ns = seg[k + 1];
     k += 2;
   }

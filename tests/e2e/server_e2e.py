@@ -35,6 +35,34 @@ def expect_status(result, code, reason, what):
         raise SystemExit("FAIL: %s: expected %d %s, got %d %r" % (what, code, reason, status, body))
 
 
+def status_is_the_servers(s):
+    """A kind with a status subresource drops the status a create or an update
+    carries (kube's strategies reset it): no tenant forges Ready or a phase."""
+    forged = {"phase": "Terminating", "conditions": [{"type": "Ready", "status": "True", "reason": "Forged"}]}
+    body = account("forged", type="org")
+    body["status"] = forged
+    status, created, _ = s.request("POST", ORGS, body)
+    assert status == 201, (status, created)
+    got = s.request("GET", ORGS + "/forged")[1]
+    assert "Forged" not in str(got.get("status")) and got.get("status", {}).get("phase") != "Terminating", got
+    before = got.get("status")
+    got["status"] = forged
+    got["spec"]["displayName"] = "Forged Inc"
+    status, updated, _ = s.request("PUT", ORGS + "/forged", got)
+    assert status == 200 and updated["spec"]["displayName"] == "Forged Inc", (status, updated)
+    assert updated["status"]["conditions"] == before["conditions"], (before, updated["status"])
+    assert updated["status"]["observedGeneration"] == updated["metadata"]["generation"], updated
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "forged"}, "status": {"phase": "Terminating"}}
+    status, created, _ = s.request("POST", "/clusters/root/api/v1/namespaces", ns)
+    assert status == 201 and created["status"]["phase"] == "Active", (status, created)
+    # Through /status only the status changes: a spec sent there is ignored.
+    ns = s.request("GET", "/clusters/root/api/v1/namespaces/forged")[1]
+    ns["spec"] = {"finalizers": ["example.com/held"]}
+    status, updated, _ = s.request("PUT", "/clusters/root/api/v1/namespaces/forged/status", ns)
+    assert status == 200 and updated.get("spec", {}).get("finalizers") != ["example.com/held"], (status, updated)
+    assert s.request("DELETE", ORGS + "/forged")[0] == 200
+
+
 def wildcard_and_shutdown(s):
     """/clusters/*/ lists across workspaces; SIGTERM ends watches and exits 0."""
     # root:orgs is there from the bootstrap.
@@ -124,6 +152,7 @@ def durability(pmesh, policies):
 def main():
     pmesh = sys.argv[1]
     with Server(pmesh, plain=True) as s:
+        status_is_the_servers(s)
         wildcard_and_shutdown(s)
     durability(pmesh, sys.argv[2])
     print("server e2e: ok")

@@ -35,6 +35,12 @@ TEST_CASE("request paths: workspaces, objects, subresources, and what names noth
   REQUIRE(i);
   CHECK(i->resource == "namespaces");
   CHECK(i->name == "default");
+  i = parse("/api/v1/namespaces/default/status");  // the Namespace's own subresource, not a resource in it
+  REQUIRE(i);
+  CHECK(i->resource == "namespaces");
+  CHECK(i->name == "default");
+  CHECK(i->subresource == "status");
+  CHECK(i->ns.empty());
   CHECK(parse("/clusters/*/api/v1/configmaps")->wildcard());
   CHECK(parse("/healthz")->kind == RequestInfo::Kind::kHealth);
   CHECK_FALSE(parse("/clusters/root/healthz"));  // health is the server's, not a workspace's
@@ -188,6 +194,11 @@ TEST_CASE("YAML bodies: one document, UTF-8, bounded nesting and aliasing") {
   std::string deep;
   for (int i = 0; i < 200; ++i) deep += "- ";
   CHECK_FALSE(decode_body(deep + "x\n", BodyFormat::kYaml, &e));
+  // yaml-cpp would return empty documents forever on these (found by fuzzing).
+  for (const char* stray : {",", "\n,\n", "a: 1\n---\n,", "- x\n,"}) {
+    CHECK_FALSE(decode_body(stray, BodyFormat::kYaml, &e));
+    CHECK(e.code == 400);
+  }
 }
 
 TEST_CASE("content types, and what the verb of a request is") {

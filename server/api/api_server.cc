@@ -3,6 +3,7 @@
 #include "server/api/discovery.h"
 #include "server/api/present.h"
 #include "server/auth/access_review.h"
+#include "server/auth/impersonation.h"
 
 namespace pmesh::server {
 
@@ -76,7 +77,7 @@ std::optional<HttpResponse> ApiServer::handle(const HttpRequest& http, const std
     log(http, res);
     return res;
   }
-  if (!options_.authenticator) return authenticated(http, info.value_or(RequestInfo{}), kAnonymousAdmin, stream);
+  if (!options_.authenticator) return acting_as(http, kAnonymousAdmin, stream);
   std::string why;
   bool keys_unknown = false;
   auto user = options_.authenticator->authenticate(http.authorization, &why, &keys_unknown);
@@ -93,8 +94,7 @@ std::optional<HttpResponse> ApiServer::handle(const HttpRequest& http, const std
           respond(status_response(ApiError::unauthorized()));
           return;
         }
-        ApiError e;
-        respond(authenticated(http, parse_request_path(http.path, &e).value_or(RequestInfo{}), *again, stream));
+        respond(acting_as(http, *again, stream));
       });
     };
     return later;
@@ -103,10 +103,21 @@ std::optional<HttpResponse> ApiServer::handle(const HttpRequest& http, const std
     if (options_.log) options_.log("warning", "unauthenticated request: " + why + " (" + http.method + " " + http.target + ")");
     return status_response(ApiError::unauthorized());
   }
-  return authenticated(http, info.value_or(RequestInfo{}), *user, stream);
+  return acting_as(http, *user, stream);
 }
 
-std::optional<HttpResponse> ApiServer::authenticated(const HttpRequest& http, const RequestInfo& parsed, const UserInfo& user,
+std::optional<HttpResponse> ApiServer::acting_as(const HttpRequest& http, const UserInfo& requester,
+                                                 const std::shared_ptr<Stream>& stream) {
+  auto acting = impersonate(requester, http.impersonation);
+  if (auto* refused = std::get_if<ApiError>(&acting)) {
+    std::optional<HttpResponse> res = status_response(*refused);
+    log(http, res);
+    return res;
+  }
+  return authenticated(http, std::get<UserInfo>(acting), stream);
+}
+
+std::optional<HttpResponse> ApiServer::authenticated(const HttpRequest& http, const UserInfo& user,
                                                      const std::shared_ptr<Stream>& stream) {
   std::optional<HttpResponse> res;
   if (http.path.rfind("/stores/", 0) == 0) {
@@ -146,7 +157,6 @@ std::optional<HttpResponse> ApiServer::authenticated(const HttpRequest& http, co
       else res = objects(http, std::move(req), stream);
     }
   }
-  (void)parsed;
   log(http, res);
   return res;
 }

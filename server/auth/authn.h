@@ -22,6 +22,7 @@ namespace pmesh::server {
 struct UserInfo {
   std::string name, uid;
   std::vector<std::string> groups;
+  std::map<std::string, std::vector<std::string>> extra;
   bool in_group(const std::string& g) const;
 };
 

@@ -156,6 +156,11 @@ class Session : public std::enable_shared_from_this<Session<S>>, public Stream {
     req.content_type = std::string(msg[http::field::content_type]);
     req.accept = std::string(msg[http::field::accept]);
     req.authorization = std::string(msg[http::field::authorization]);
+    for (const auto& field : msg) {
+      std::string name(field.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (name.rfind("impersonate-", 0) == 0) req.impersonation.emplace_back(std::move(name), std::string(field.value()));
+    }
     std::optional<HttpResponse> res;
     try {
       res = server_->handler(req, std::static_pointer_cast<Stream>(this->shared_from_this()));

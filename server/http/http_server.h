@@ -44,6 +44,8 @@ struct HttpRequest {
   std::string content_type;
   std::string accept;
   std::string authorization;
+  // Impersonate-* headers as (lower-case name, value), in the order sent.
+  std::vector<std::pair<std::string, std::string>> impersonation;
 };
 
 struct HttpResponse;

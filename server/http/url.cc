@@ -30,6 +30,8 @@ bool unescape(const std::string& s, bool plus_is_space, std::string* out) {
 
 }  // namespace
 
+bool path_unescape(const std::string& s, std::string* out) { return unescape(s, false, out); }
+
 bool parse_target(const std::string& target, std::string* path, std::map<std::string, std::string>* query) {
   size_t q = target.find('?');
   if (!unescape(target.substr(0, q), false, path)) return false;

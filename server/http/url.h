@@ -13,4 +13,7 @@ namespace pmesh::server {
 // malformed escape ("%zz", "%4"), which Go's URL parser refuses.
 bool parse_target(const std::string& target, std::string* path, std::map<std::string, std::string>* query);
 
+// Go's url.PathUnescape: false on a malformed escape.
+bool path_unescape(const std::string& s, std::string* out);
+
 }  // namespace pmesh::server

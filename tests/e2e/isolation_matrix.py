@@ -3,7 +3,7 @@
 acme and its account team-a, bob owns globex, carol owns nothing) × every verb
 × their own organization, another one, a child account, root, root:orgs, the
 wildcard `/clusters/*/`, the OpenFGA endpoints, binding another
-organization's export, and rewriting a creator. Every cell is checked for its
+organization's export, rewriting a creator, and impersonation. Every cell is checked for its
 status code; every hidden workspace or store must answer exactly as one that
 does not exist; after the matrix, nothing a denied request tried is there.
 
@@ -201,6 +201,24 @@ def main():
         cells += 1
         if st != 201 or got["spec"]["creator"] != "bob":
             problems.append("bob's child account names someone else as creator: %d %s" % (st, json.dumps(got)[:200]))
+        # Impersonation (kubectl --as): a tenant may not act as anyone; an
+        # administrator acting as a tenant sees and may do what they may.
+        for user in USERS:
+            for other in ["admin"] + USERS:
+                st, got, _ = s.request("GET", "/clusters/root:orgs/" + ACCOUNTS, user=user, headers={"Impersonate-User": other})
+                cells += 1
+                if st != 403:
+                    problems.append("%s acting as %s: %d, want 403" % (user, other, st))
+            st, got, _ = s.request("GET", "/clusters/root:orgs/" + ACCOUNTS, headers={"Impersonate-User": user})
+            names = sorted(i["metadata"]["name"] for i in got.get("items", []))
+            cells += 1
+            if st != 200 or names != ([OWN[user]] if OWN[user] else []):
+                problems.append("admin acting as %s lists organizations: %d %s" % (user, st, names))
+            st, got, _ = s.request("POST", "/clusters/root:orgs:acme/api/v1/namespaces/default/configmaps", configmap("as-" + user),
+                                   headers={"Impersonate-User": user})
+            cells += 1
+            if st != (201 if user == "alice" else 404):
+                problems.append("admin acting as %s creates in acme: %d" % (user, st))
         # Nothing a denied request tried is there.
         admin = s.request("GET", "/clusters/root:orgs/%s/acme" % ACCOUNTS)[1]
         if admin["spec"]["creator"] != "alice":

@@ -1,5 +1,5 @@
 // The server's pure parts: what a URL names, selectors, kube's name and
-// label validation, the Status encoder, and body decoding.
+// label validation, the Status encoder, body decoding, and impersonation.
 #include <doctest/doctest.h>
 
 #include "server/api/body.h"
@@ -8,6 +8,7 @@
 #include "server/api/selectors.h"
 #include "server/api/status.h"
 #include "server/api/validation.h"
+#include "server/auth/impersonation.h"
 #include "server/http/http_server.h"
 #include "stdlib/text.h"
 
@@ -238,6 +239,48 @@ TEST_CASE("base64 both ways, with either alphabet and padding or none") {
   CHECK_FALSE(valid_utf8("\xc3"));
   CHECK_FALSE(valid_utf8("\xed\xa0\x80"));  // a surrogate
   CHECK(coerce_utf8("a\xff" "b") == "a\xEF\xBF\xBD" "b");
+}
+
+}  // namespace
+}  // namespace pmesh::server
+
+namespace pmesh::server {
+namespace {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+TEST_CASE("impersonation: only system:masters acts as others, each part checked as kube's filter does") {
+  UserInfo admin{"admin", "admin", {"system:masters", "system:authenticated"}, {}};
+  UserInfo bob{"bob", "b", {"system:authenticated"}, {}};
+  auto as = [](const std::variant<UserInfo, ApiError>& r) { return std::get<UserInfo>(r); };
+  auto err = [](const std::variant<UserInfo, ApiError>& r) { return std::get<ApiError>(r); };
+  CHECK(as(impersonate(bob, {})).name == "bob");
+  CHECK(as(impersonate(bob, {{"x-other", "y"}})).name == "bob");
+  UserInfo u = as(impersonate(admin, {{"impersonate-user", "bob"}}));
+  CHECK(u.name == "bob");
+  CHECK(u.groups == std::vector<std::string>{"system:authenticated"});
+  CHECK_FALSE(u.in_group("system:masters"));
+  u = as(impersonate(admin, {{"impersonate-user", "bob"}, {"impersonate-group", "devs"}, {"impersonate-uid", "42"},
+                             {"impersonate-extra-acme.com%2fscopes", "a"}, {"impersonate-extra-acme.com%2fscopes", "b"}}));
+  CHECK(u.groups == std::vector<std::string>{"devs"});  // named groups are the authority
+  CHECK(u.uid == "42");
+  CHECK(u.extra["acme.com/scopes"] == std::vector<std::string>{"a", "b"});
+  u = as(impersonate(admin, {{"impersonate-user", "system:serviceaccount:ns1:robot"}}));
+  CHECK(u.groups == std::vector<std::string>{"system:serviceaccounts", "system:serviceaccounts:ns1", "system:authenticated"});
+  CHECK(as(impersonate(admin, {{"impersonate-user", "system:anonymous"}})).groups.empty());
+
+  ApiError e = err(impersonate(bob, {{"impersonate-user", "admin"}}));
+  CHECK(e.code == 403);
+  CHECK(e.message == "users \"admin\" is forbidden: User \"bob\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope");
+  e = err(impersonate(bob, {{"impersonate-group", "g"}, {"impersonate-user", "system:serviceaccount:kube-system:x"}}));
+  CHECK(e.message == "serviceaccounts \"x\" is forbidden: User \"bob\" cannot impersonate resource \"serviceaccounts\" in API group \"\" "
+                     "in the namespace \"kube-system\"");
+  e = err(impersonate(admin, {{"impersonate-group", "system:masters"}}));
+  CHECK(e.code == 500);
+  CHECK(e.message == "Internal error occurred: requested [{Group  system:masters    }] without impersonating a user");
+  // Whatever bytes a header holds, the answer is UTF-8.
+  e = err(impersonate(bob, {{"impersonate-user", "a\xff"}}));
+  CHECK(valid_utf8(e.message));
 }
 
 }  // namespace

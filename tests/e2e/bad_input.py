@@ -27,6 +27,9 @@ def ok(result, what, *codes):
     return body
 
 
+ACME_CLUSTER = None
+
+
 def setup(s):
     """What the cases refer to: two organizations (acme of alice, globex of
     bob), an account, an export, ConfigMaps, Secrets, a terminating
@@ -54,6 +57,11 @@ def setup(s):
     ok(s.request("DELETE", "/clusters/root/api/v1/namespaces/hold"), "namespace hold terminating")
     ok(s.request("POST", "/clusters/root/apis/tenancy.kcp.io/v1alpha1/workspaces",
                  {"metadata": {"name": "ws"}, "spec": {}}), "workspace")
+    ok(s.request("POST", "/clusters/root:orgs:globex/apis/tenancy.kcp.io/v1alpha1/workspaces",
+                 {"metadata": {"name": "plain"}}, user="bob"), "bob's workspace")
+    # Cases name acme's logical cluster id as ACME_CLUSTER.
+    global ACME_CLUSTER
+    ACME_CLUSTER = s.request("GET", "/clusters/root:orgs/apis/tenancy.kcp.io/v1alpha1/workspaces/acme")[1]["spec"]["cluster"]
 
 
 def resources(s):
@@ -98,7 +106,7 @@ def body_of(case):
         return (r.get("prefix", "") + r["text"] * r["times"] + r.get("suffix", "")).encode()
     if "body" in case:
         b = case["body"]
-        return b.encode() if isinstance(b, str) else json.dumps(b).encode()
+        return (b if isinstance(b, str) else json.dumps(b)).replace("ACME_CLUSTER", ACME_CLUSTER).encode()
     return None
 
 

@@ -8,6 +8,7 @@
 #include "engine/documents.h"
 #include "engine/durable_store.h"
 #include "engine/engine.h"
+#include "engine/json_path.h"
 
 namespace pmesh::cli {
 
@@ -166,9 +167,10 @@ void print_text(const Json& plan) {
     std::string op = c["op"];
     (op == "create" ? created : op == "update" ? updated : deleted)++;
     const Json& o = c["object"];
-    std::string ns = o["metadata"].value("namespace", "");
-    std::cout << op << " " << o.value("kind", "") << " " << o["metadata"].value("cluster", "") << "/"
-              << (ns.empty() ? "" : ns + "/") << o["metadata"].value("name", "");
+    const Json& md = o.contains("metadata") ? o["metadata"] : Json();
+    std::string ns = engine::string_field(md, "namespace");
+    std::cout << op << " " << engine::string_field(o, "kind") << " " << engine::string_field(md, "cluster") << "/"
+              << (ns.empty() ? "" : ns + "/") << engine::string_field(md, "name");
     if (!c["rules"].empty()) {
       std::cout << "  (rule" << (c["rules"].size() > 1 ? "s " : " ");
       for (size_t i = 0; i < c["rules"].size(); ++i) std::cout << (i ? ", " : "") << c["rules"][i].get<std::string>();

@@ -1,6 +1,7 @@
 #include "cli/serve_setup.h"
 
 #include "engine/documents.h"
+#include "engine/json_path.h"
 #include "stdlib/embedded.h"
 
 namespace pmesh::cli {
@@ -27,7 +28,7 @@ bool register_shard(engine::Engine& engine, engine::DurableStore& store, const s
                {"kind", shard->name},
                {"metadata", {{"name", "root"}, {"cluster", "root"}}},
                {"spec", {{"baseURL", base}}}};
-  if (cur && cur->contains("spec") && (*cur)["spec"].value("baseURL", "") == base) return true;
+  if (cur && cur->contains("spec") && engine::string_field((*cur)["spec"], "baseURL") == base) return true;
   if (cur) {
     Json next = *cur;
     next["spec"]["baseURL"] = base;

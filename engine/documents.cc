@@ -13,6 +13,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "engine/json_path.h"
 #include "stdlib/text.h"
 
 namespace pmesh::engine {
@@ -229,7 +230,7 @@ bool parse_documents(const std::string& text, const std::string& file, std::vect
         *error = where + ": a document must be an object, not " + j.type_name();
         return false;
       }
-      if (j.value("kind", "") == "List" && j.contains("items") && j["items"].is_array()) {
+      if (string_field(j, "kind") == "List" && j.contains("items") && j["items"].is_array()) {
         for (auto& item : j["items"]) out->push_back({where, std::move(item)});
       } else {
         out->push_back({where, std::move(j)});

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/json_path.h"
 #include "engine/state.h"
 
 namespace pmesh::engine {
@@ -55,7 +56,8 @@ std::optional<dsl::KindDecl> kind_from_schema(const Json& ars) {
   if (spec.contains("versions") && spec["versions"].is_array())
     for (const auto& v : spec["versions"]) {
       if (!v.is_object()) continue;
-      if (v.value("storage", false) || (!chosen && v.value("served", true))) chosen = &v;
+      bool served = !(v.contains("served") && v["served"] == false);
+      if (true_field(v, "storage") || (!chosen && served)) chosen = &v;
     }
   if (!chosen || k.group.empty() || k.name.empty() || k.plural.empty()) return std::nullopt;
   k.version = text(*chosen, {"name"});

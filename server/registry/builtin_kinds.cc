@@ -170,6 +170,7 @@ FieldErrors validate_builtin(const dsl::KindDecl& kind, const Json& o, const Jso
   } else if (k == "Namespace") {
     if (o.contains("spec") && o["spec"].is_object() && o["spec"].contains("finalizers") && o["spec"]["finalizers"].is_array())
       for (const auto& f : o["spec"]["finalizers"]) {
+        if (!f.is_string()) continue;  // decode_builtin refused it already
         std::string name = f.get<std::string>();
         for (const auto& p : qualified_name_problems(name)) errs.push_back(FieldError::invalid("spec.finalizers", name, p));
         if (name.find('/') == std::string::npos && name != "kubernetes")

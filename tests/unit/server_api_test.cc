@@ -195,6 +195,9 @@ TEST_CASE("YAML bodies: one document, UTF-8, bounded nesting and aliasing") {
   std::string deep;
   for (int i = 0; i < 200; ++i) deep += "- ";
   CHECK_FALSE(decode_body(deep + "x\n", BodyFormat::kYaml, &e));
+  // A kind that is not a string is not a List (found by fuzzing: it threw).
+  CHECK(decode_body("kind:\nmetadata: {name: a}\n", BodyFormat::kYaml, &e));
+  CHECK(decode_body("{kind: [List], items: [1]}", BodyFormat::kYaml, &e));
   // yaml-cpp would return empty documents forever on these (found by fuzzing).
   for (const char* stray : {",", "\n,\n", "a: 1\n---\n,", "- x\n,"}) {
     CHECK_FALSE(decode_body(stray, BodyFormat::kYaml, &e));

@@ -3,6 +3,7 @@
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cstdint>
 #include <map>
 #include <optional>
 
@@ -35,6 +36,28 @@ Json plain_scalar(const std::string& s) {
   }
   if (std::regex_match(s, float_re)) return std::stod(s);
   return s;
+}
+
+// yaml-cpp writes the escapes \N and \_ as the single bytes 0x85 and 0xA0
+// instead of as UTF-8. The text itself is UTF-8 (checked before parsing), so
+// a byte that starts no sequence is one of those; anything else would be
+// replaced as Go replaces what is not UTF-8.
+std::string escapes_as_utf8(const std::string& s) {
+  if (valid_utf8(s)) return s;
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    if (n && i + n <= s.size() && valid_utf8(std::string_view(s).substr(i, n))) {
+      out.append(s, i, n);
+      i += n;
+      continue;
+    }
+    if (c == 0x85 || c == 0xA0) out += '\xC2', out += static_cast<char>(c);
+    else out += "\xEF\xBF\xBD";
+    ++i;
+  }
+  return out;
 }
 
 // YAML events to JSON, without recursion and with go-yaml's defenses: a
@@ -71,7 +94,8 @@ class JsonBuilder : public YAML::EventHandler {
     // the containers around it too.
     add(mark, it->second.first, 0, nodes, false);
   }
-  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor, const std::string& value) override {
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor, const std::string& raw) override {
+    const std::string value = escapes_as_utf8(raw);
     if (key_expected()) {
       count(mark, 1);
       if (anchor) anchors_[anchor] = {Json(value), 1};
@@ -158,9 +182,27 @@ class JsonBuilder : public YAML::EventHandler {
   size_t decoded_ = 0, aliased_ = 0;
 };
 
-// What go-yaml says of text that is not UTF-8, or "".
-std::string utf8_problem(const std::string& text) {
-  if (valid_utf8(text)) return "";
+// YAML's c-printable, as go-yaml's reader checks it.
+bool yaml_printable(uint32_t c) {
+  return c == 0x09 || c == 0x0A || c == 0x0D || (c >= 0x20 && c <= 0x7E) || c == 0x85 || (c >= 0xA0 && c <= 0xD7FF) ||
+         (c >= 0xE000 && c <= 0xFFFD) || (c >= 0x10000 && c <= 0x10FFFF);
+}
+
+// What go-yaml says of text that is not UTF-8 or holds control characters
+// (which yaml-cpp would let through, some of them re-encoded as bytes that
+// are not UTF-8), or "".
+std::string text_problem(const std::string& text) {
+  if (valid_utf8(text)) {
+    for (size_t i = 0; i < text.size();) {
+      unsigned char c = static_cast<unsigned char>(text[i]);
+      size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : 4;
+      uint32_t cp = n == 1 ? c : c & (0xFF >> (n + 1));
+      for (size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
+      if (!yaml_printable(cp)) return "control characters are not allowed";
+      i += n;
+    }
+    return "";
+  }
   for (size_t i = 0; i < text.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(text[i]);
     if (c < 0x80) continue;
@@ -203,7 +245,7 @@ void emit(YAML::Emitter& out, const Json& v) {
 
 bool parse_documents(const std::string& text, const std::string& file, std::vector<Document>* out,
                      std::string* error, const YamlLimits& limits) {
-  if (std::string why = utf8_problem(text); !why.empty()) {
+  if (std::string why = text_problem(text); !why.empty()) {
     *error = file + ": " + why;
     return false;
   }

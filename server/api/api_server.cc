@@ -202,7 +202,7 @@ std::optional<HttpResponse> ApiServer::objects(const HttpRequest& http, ApiReque
   if (!info.subresource.empty() && !(info.subresource == "status" && req.kind->status_subresource))
     return status_response(no_route());
   if (req.verb == Verb::kOther || req.verb == Verb::kDeleteCollection)
-    return status_response(ApiError{405, "MethodNotAllowed", "the server does not allow this method on the requested resource", nullptr});
+    return status_response(ApiError::method_not_allowed());
   if (info.wildcard() && req.verb != Verb::kList && req.verb != Verb::kWatch) {
     ApiError e = ApiError::method_not_supported(req.gr(), verb_name(req.verb));
     e.message += " in the `*` logical cluster";
@@ -210,7 +210,7 @@ std::optional<HttpResponse> ApiServer::objects(const HttpRequest& http, ApiReque
   }
   // The all-namespaces collection is read-only.
   if (namespaced && info.ns.empty() && req.verb == Verb::kCreate)
-    return status_response(ApiError{405, "MethodNotAllowed", "the server does not allow this method on the requested resource", nullptr});
+    return status_response(ApiError::method_not_allowed());
   if (auto e = decode_object_request(http, &req)) return status_response(*e);
   bool admin = req.user.in_group("system:masters");
   WatchSpec access;

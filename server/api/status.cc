@@ -147,6 +147,10 @@ ApiError ApiError::forbidden(const GroupResource& gr, const std::string& name, c
   return {403, "Forbidden", message, details_of(gr, name)};
 }
 
+ApiError ApiError::method_not_allowed() {
+  return {405, "MethodNotAllowed", "the server does not allow this method on the requested resource", nullptr};
+}
+
 ApiError ApiError::method_not_supported(const GroupResource& gr, const std::string& action) {
   return {405, "MethodNotAllowed", action + " is not supported on resources of kind " + go_quote(gr.to_string()),
           details_of(gr, "")};

@@ -68,6 +68,8 @@ struct ApiError {
                           const FieldErrors& errors);
   static ApiError forbidden(const GroupResource& gr, const std::string& name, const std::string& why);
   static ApiError method_not_supported(const GroupResource& gr, const std::string& action);
+  // The 405 of a verb the server does not serve on a resource or collection.
+  static ApiError method_not_allowed();
   static ApiError unsupported_media_type(const std::string& type, const std::vector<std::string>& accepted);
   static ApiError not_acceptable(const std::vector<std::string>& accepted);
   static ApiError request_entity_too_large(const std::string& message);

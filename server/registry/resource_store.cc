@@ -83,7 +83,7 @@ std::optional<HttpResponse> ResourceStore::serve(const ApiRequest& req, const st
     case Verb::kDeleteCollection:
     case Verb::kOther: break;
   }
-  return status_response(ApiError{405, "MethodNotAllowed", "the server does not allow this method on the requested resource", nullptr});
+  return status_response(ApiError::method_not_allowed());
 }
 
 HttpResponse ResourceStore::get(const ApiRequest& req) {

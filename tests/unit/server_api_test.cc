@@ -195,6 +195,15 @@ TEST_CASE("YAML bodies: one document, UTF-8, bounded nesting and aliasing") {
   std::string deep;
   for (int i = 0; i < 200; ++i) deep += "- ";
   CHECK_FALSE(decode_body(deep + "x\n", BodyFormat::kYaml, &e));
+  // Control characters are refused as go-yaml refuses them; the escapes \N
+  // and \_ are the characters U+0085 and U+00A0 (found by fuzzing: yaml-cpp
+  // wrote them as bytes that are not UTF-8).
+  CHECK_FALSE(decode_body("a: \"x\x12\"\n", BodyFormat::kYaml, &e));
+  CHECK(e.message.find("control characters are not allowed") != std::string::npos);
+  j = decode_body("a: \"\\N\\_\\x41\u00e9\"\n\"\\N\": 1\n", BodyFormat::kYaml, &e);
+  REQUIRE(j);
+  CHECK((*j)["a"] == "\u0085\u00a0A\u00e9");
+  CHECK(j->contains("\u0085"));
   // A kind that is not a string is not a List (found by fuzzing: it threw).
   CHECK(decode_body("kind:\nmetadata: {name: a}\n", BodyFormat::kYaml, &e));
   CHECK(decode_body("{kind: [List], items: [1]}", BodyFormat::kYaml, &e));

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "cli/serve_setup.h"
@@ -62,55 +63,43 @@ int serve_main(const std::vector<std::string>& args) {
   std::string tls_cert, tls_key, token_file;
   OidcConfig oidc;
   bool plain_http = false;
+  // Flags that take one string.
+  const std::map<std::string, std::string*> strings = {
+      {"--data-dir", &data_dir},
+      {"--listen", &listen},
+      {"--tls-cert-file", &tls_cert},
+      {"--tls-private-key-file", &tls_key},
+      {"--token-file", &token_file},
+      {"--oidc-issuer-url", &oidc.issuer_url},
+      {"--oidc-client-id", &oidc.client_id},
+      {"--oidc-username-claim", &oidc.username_claim},
+      {"--oidc-groups-claim", &oidc.groups_claim},
+      {"--oidc-jwks-file", &oidc.jwks_file},
+      {"--oidc-jwks-url", &oidc.jwks_url},
+      {"--oidc-ca-file", &oidc.ca_file}};
   for (size_t i = 0; i < args.size(); ++i) {
-    auto value = [&](std::string& out) {
-      if (i + 1 >= args.size()) return false;
-      out = args[++i];
-      return true;
-    };
-    std::string v;
-    if (args[i] == "--data-dir") {
-      if (!value(data_dir)) return usage("--data-dir needs a value");
-    } else if (args[i] == "--listen") {
-      if (!value(listen)) return usage("--listen needs a value");
-    } else if (args[i] == "--watch-history") {
+    const std::string& flag = args[i];
+    if (flag == "--plain-http") {
+      plain_http = true;
+      continue;
+    }
+    bool takes_value = strings.count(flag) || flag == "--watch-history" || flag == "--bootstrap" || flag == "--policies";
+    if (!takes_value) return usage("unknown argument " + flag);
+    if (i + 1 >= args.size()) return usage(flag + " needs a value");
+    const std::string& v = args[++i];
+    if (auto it = strings.find(flag); it != strings.end()) {
+      *it->second = v;
+    } else if (flag == "--watch-history") {
       // How many changes watchers can resume from; older resource versions get 410 Expired.
-      if (!value(v)) return usage("--watch-history needs a value");
       try {
         log_limit = std::stoll(v);
       } catch (...) {
         return usage("--watch-history takes a number");
       }
-    } else if (args[i] == "--bootstrap") {
-      if (!value(v)) return usage("--bootstrap needs a value");
+    } else if (flag == "--bootstrap") {
       bootstrap_paths.push_back(v);
-    } else if (args[i] == "--policies") {
-      if (!value(v)) return usage("--policies needs a value");
-      policies.push_back(v);
-    } else if (args[i] == "--tls-cert-file") {
-      if (!value(tls_cert)) return usage("--tls-cert-file needs a value");
-    } else if (args[i] == "--tls-private-key-file") {
-      if (!value(tls_key)) return usage("--tls-private-key-file needs a value");
-    } else if (args[i] == "--plain-http") {
-      plain_http = true;
-    } else if (args[i] == "--token-file") {
-      if (!value(token_file)) return usage("--token-file needs a value");
-    } else if (args[i] == "--oidc-issuer-url") {
-      if (!value(oidc.issuer_url)) return usage("--oidc-issuer-url needs a value");
-    } else if (args[i] == "--oidc-client-id") {
-      if (!value(oidc.client_id)) return usage("--oidc-client-id needs a value");
-    } else if (args[i] == "--oidc-username-claim") {
-      if (!value(oidc.username_claim)) return usage("--oidc-username-claim needs a value");
-    } else if (args[i] == "--oidc-groups-claim") {
-      if (!value(oidc.groups_claim)) return usage("--oidc-groups-claim needs a value");
-    } else if (args[i] == "--oidc-jwks-file") {
-      if (!value(oidc.jwks_file)) return usage("--oidc-jwks-file needs a value");
-    } else if (args[i] == "--oidc-jwks-url") {
-      if (!value(oidc.jwks_url)) return usage("--oidc-jwks-url needs a value");
-    } else if (args[i] == "--oidc-ca-file") {
-      if (!value(oidc.ca_file)) return usage("--oidc-ca-file needs a value");
     } else {
-      return usage("unknown argument " + args[i]);
+      policies.push_back(v);
     }
   }
   size_t colon = listen.rfind(':');

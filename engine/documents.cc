@@ -46,16 +46,14 @@ std::string escapes_as_utf8(const std::string& s) {
   if (valid_utf8(s)) return s;
   std::string out;
   for (size_t i = 0; i < s.size();) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-    if (n && i + n <= s.size() && valid_utf8(std::string_view(s).substr(i, n))) {
+    if (size_t n = utf8_sequence_length(s, i)) {
       out.append(s, i, n);
       i += n;
       continue;
     }
+    unsigned char c = static_cast<unsigned char>(s[i++]);
     if (c == 0x85 || c == 0xA0) out += '\xC2', out += static_cast<char>(c);
     else out += "\xEF\xBF\xBD";
-    ++i;
   }
   return out;
 }
@@ -190,29 +188,20 @@ bool yaml_printable(uint32_t c) {
 
 // What go-yaml says of text that is not UTF-8 or holds control characters
 // (which yaml-cpp would let through, some of them re-encoded as bytes that
-// are not UTF-8), or "".
-std::string text_problem(const std::string& text) {
-  if (valid_utf8(text)) {
-    for (size_t i = 0; i < text.size();) {
+// are not UTF-8), or "": the first problem, reading from the start.
+std::string text_problem(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    size_t n = utf8_sequence_length(text, i);
+    if (n == 0) {
       unsigned char c = static_cast<unsigned char>(text[i]);
-      size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : 4;
-      uint32_t cp = n == 1 ? c : c & (0xFF >> (n + 1));
-      for (size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
-      if (!yaml_printable(cp)) return "control characters are not allowed";
-      i += n;
+      size_t want = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+      if (want == 0) return "invalid leading UTF-8 octet";
+      return i + want > text.size() ? "incomplete UTF-8 octet sequence" : "invalid trailing UTF-8 octet";
     }
-    return "";
+    if (!yaml_printable(utf8_code_point(text, i, n))) return "control characters are not allowed";
+    i += n;
   }
-  for (size_t i = 0; i < text.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) continue;
-    size_t n = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-    if (n == 0) return "invalid leading UTF-8 octet";
-    if (i + n > text.size()) return "incomplete UTF-8 octet sequence";
-    if (!valid_utf8(std::string_view(text).substr(i, n))) return "invalid trailing UTF-8 octet";
-    i += n - 1;
-  }
-  return "invalid leading UTF-8 octet";
+  return "";
 }
 
 void emit(YAML::Emitter& out, const Json& v) {

@@ -25,7 +25,7 @@ class TestRun {
       case dsl::StepKind::kCreate:
       case dsl::StepKind::kUpdate:
       case dsl::StepKind::kDelete:
-        ops_.push_back(op_for(s, where));
+        ops_.push_back(op_for(s).as(requester(s)));
         // Consecutive `given` steps are one transaction.
         if (s.kind != dsl::StepKind::kGiven || !next_is_given_) commit(where);
         return;
@@ -102,13 +102,7 @@ class TestRun {
     return who;
   }
 
-  Op op_for(const dsl::TestStep& s, const std::string& where) {
-    Op op = plain_op_for(s);
-    op.requester = requester(s);
-    return op;
-  }
-
-  Op plain_op_for(const dsl::TestStep& s) {
+  Op op_for(const dsl::TestStep& s) {
     if (s.is_tuple)
       return s.kind == dsl::StepKind::kDelete ? Op::remove_tuple(s.relation, tuple_args(s))
                                               : Op::add_tuple(s.relation, tuple_args(s));

@@ -18,11 +18,8 @@ std::vector<std::string> split(std::string_view s, char sep) {
   return out;
 }
 
-namespace {
-
-// The length of the well-formed UTF-8 sequence at s[i], or 0 (RFC 3629's
-// table: the second byte's range depends on the first).
-size_t sequence_length(std::string_view s, size_t i) {
+// RFC 3629's table: the second byte's range depends on the first.
+size_t utf8_sequence_length(std::string_view s, size_t i) {
   auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
   unsigned char c = byte(i);
   if (c < 0x80) return 1;
@@ -43,11 +40,16 @@ size_t sequence_length(std::string_view s, size_t i) {
   return n;
 }
 
-}  // namespace
+uint32_t utf8_code_point(std::string_view s, size_t i, size_t n) {
+  auto c = static_cast<unsigned char>(s[i]);
+  uint32_t cp = n == 1 ? c : c & (0xFFu >> (n + 1));
+  for (size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3Fu);
+  return cp;
+}
 
 bool valid_utf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
-    size_t n = sequence_length(s, i);
+    size_t n = utf8_sequence_length(s, i);
     if (n == 0) return false;
     i += n;
   }
@@ -59,7 +61,7 @@ std::string coerce_utf8(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 8);
   for (size_t i = 0; i < s.size();) {
-    size_t n = sequence_length(s, i);
+    size_t n = utf8_sequence_length(s, i);
     if (n == 0) {
       out += "\xEF\xBF\xBD";
       ++i;

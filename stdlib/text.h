@@ -3,6 +3,7 @@
 // Thread safety: pure functions.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,6 +17,11 @@ std::vector<std::string> split(std::string_view s, char sep);
 // Whether `s` is well-formed UTF-8 (no overlong forms, no surrogates, nothing
 // above U+10FFFF).
 bool valid_utf8(std::string_view s);
+// The length (1 to 4) of the well-formed UTF-8 sequence at s[i], or 0 when
+// none starts there. REQUIRES: i < s.size().
+size_t utf8_sequence_length(std::string_view s, size_t i);
+// The code point of the well-formed sequence of length `n` at s[i].
+uint32_t utf8_code_point(std::string_view s, size_t i, size_t n);
 
 // `s` with every byte that does not start a well-formed UTF-8 sequence
 // replaced by U+FFFD, as Go's encoding/json does when it decodes a string:

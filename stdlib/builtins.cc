@@ -1,5 +1,6 @@
 #include "stdlib/builtins.h"
 
+#include "stdlib/kube_validation.h"
 #include "stdlib/text.h"
 
 #include <openssl/evp.h>
@@ -79,16 +80,6 @@ std::string base36_hash(const std::string& s, size_t n) {
     r += digits[rem];
   }
   return r;
-}
-
-bool dns1123_label(const std::string& s) {
-  static const std::regex re("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
-  return !s.empty() && s.size() <= 63 && std::regex_match(s, re);
-}
-
-bool dns1123_subdomain(const std::string& s) {
-  static const std::regex re("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
-  return !s.empty() && s.size() <= 253 && std::regex_match(s, re);
 }
 
 Json b_lower(const Args& a) {
@@ -281,9 +272,11 @@ Json b_ancestors(const Args& a) {
   }
   return out;
 }
-Json b_is_dns1123_label(const Args& a) { return a[0].is_string() && dns1123_label(a[0].get_ref<const std::string&>()); }
+Json b_is_dns1123_label(const Args& a) {
+  return a[0].is_string() && dns1123_label_problems(a[0].get_ref<const std::string&>()).empty();
+}
 Json b_is_dns1123_subdomain(const Args& a) {
-  return a[0].is_string() && dns1123_subdomain(a[0].get_ref<const std::string&>());
+  return a[0].is_string() && dns1123_subdomain_problems(a[0].get_ref<const std::string&>()).empty();
 }
 Json b_matches(const Args& a) {
   const std::string& re = str(a, 1, "matches");

@@ -9,12 +9,6 @@ namespace pmesh::server {
 
 namespace {
 
-HttpResponse json_response(int code, const Json& body) { return {code, "application/json", encode_json(body), {}, nullptr}; }
-
-ApiError no_route() {
-  return {404, "NotFound", "the server could not find the requested resource",
-          {{"causes", Json::array({{{"reason", "UnexpectedServerResponse"}, {"message", "404 page not found"}}})}}};
-}
 
 // What a workspace the user may not see answers: exactly what a missing one does.
 ApiError unseen(const RequestInfo& info) {
@@ -67,17 +61,17 @@ void ApiServer::log(const HttpRequest& http, const std::optional<HttpResponse>& 
 }
 
 std::optional<HttpResponse> ApiServer::handle(const HttpRequest& http, const std::shared_ptr<Stream>& stream) {
-  ApiError error;
-  std::optional<RequestInfo> info = parse_request_path(http.path, &error);
-  if (info && info->kind == RequestInfo::Kind::kHealth) return HttpResponse{200, "text/plain", "ok", {}, nullptr};
+  Target target;
+  target.info = parse_request_path(http.path, &target.error);
+  if (target.info && target.info->kind == RequestInfo::Kind::kHealth) return HttpResponse{200, "text/plain", "ok", {}, nullptr};
   // A malformed workspace path is refused before anything else, as kcp's
   // WithClusterScope does; it names nothing that exists.
-  if (!info && error.code == 400 && http.path.rfind("/stores/", 0) != 0) {
-    std::optional<HttpResponse> res = status_response(error);
+  if (!target.info && target.error.code == 400 && http.path.rfind("/stores/", 0) != 0) {
+    std::optional<HttpResponse> res = status_response(target.error);
     log(http, res);
     return res;
   }
-  if (!options_.authenticator) return acting_as(http, kAnonymousAdmin, stream);
+  if (!options_.authenticator) return acting_as(http, target, kAnonymousAdmin, stream);
   std::string why;
   bool keys_unknown = false;
   auto user = options_.authenticator->authenticate(http.authorization, &why, &keys_unknown);
@@ -85,8 +79,8 @@ std::optional<HttpResponse> ApiServer::handle(const HttpRequest& http, const std
     // The token names an OIDC key the server may not have yet: fetch the
     // keys off this thread, then try once more.
     HttpResponse later;
-    later.later = [this, http, stream](Respond respond) {
-      options_.authenticator->refresh_keys([this, http, stream, respond]() {
+    later.later = [this, http, target, stream](Respond respond) {
+      options_.authenticator->refresh_keys([this, http, target, stream, respond]() {
         std::string why2;
         auto again = options_.authenticator->authenticate(http.authorization, &why2, nullptr);
         if (!again) {
@@ -94,7 +88,7 @@ std::optional<HttpResponse> ApiServer::handle(const HttpRequest& http, const std
           respond(status_response(ApiError::unauthorized()));
           return;
         }
-        respond(acting_as(http, *again, stream));
+        respond(acting_as(http, target, *again, stream));
       });
     };
     return later;
@@ -103,10 +97,10 @@ std::optional<HttpResponse> ApiServer::handle(const HttpRequest& http, const std
     if (options_.log) options_.log("warning", "unauthenticated request: " + why + " (" + http.method + " " + http.target + ")");
     return status_response(ApiError::unauthorized());
   }
-  return acting_as(http, *user, stream);
+  return acting_as(http, target, *user, stream);
 }
 
-std::optional<HttpResponse> ApiServer::acting_as(const HttpRequest& http, const UserInfo& requester,
+std::optional<HttpResponse> ApiServer::acting_as(const HttpRequest& http, const Target& target, const UserInfo& requester,
                                                  const std::shared_ptr<Stream>& stream) {
   auto acting = impersonate(requester, http.impersonation);
   if (auto* refused = std::get_if<ApiError>(&acting)) {
@@ -114,10 +108,10 @@ std::optional<HttpResponse> ApiServer::acting_as(const HttpRequest& http, const 
     log(http, res);
     return res;
   }
-  return authenticated(http, std::get<UserInfo>(acting), stream);
+  return authenticated(http, target, std::get<UserInfo>(acting), stream);
 }
 
-std::optional<HttpResponse> ApiServer::authenticated(const HttpRequest& http, const UserInfo& user,
+std::optional<HttpResponse> ApiServer::authenticated(const HttpRequest& http, const Target& target, const UserInfo& user,
                                                      const std::shared_ptr<Stream>& stream) {
   std::optional<HttpResponse> res;
   if (http.path.rfind("/stores/", 0) == 0) {
@@ -125,10 +119,10 @@ std::optional<HttpResponse> ApiServer::authenticated(const HttpRequest& http, co
     log(http, res);
     return res;
   }
+  const std::optional<RequestInfo>& info = target.info;
   ApiError error;
-  auto info = parse_request_path(http.path, &error);
   if (!info) {
-    res = status_response(error);
+    res = status_response(target.error);
   } else if (is_self_subject_access_review(http, *info)) {
     // Anyone may ask what they may do.
     res = self_subject_access_review(authz_, user, *info, http);
@@ -173,11 +167,11 @@ HttpResponse ApiServer::discovery(const HttpRequest& http, const RequestInfo& in
     case RequestInfo::Kind::kGroupList: return json_response(200, group_list(ks));
     case RequestInfo::Kind::kGroup: {
       Json g = api_group(ks, info.group);
-      return g.is_null() ? status_response(no_route()) : json_response(200, g);
+      return g.is_null() ? status_response(ApiError::not_found_route()) : json_response(200, g);
     }
     case RequestInfo::Kind::kResourceList: {
       Json l = resource_list(ks, info.group, info.version);
-      return l.is_null() ? status_response(no_route()) : json_response(200, l);
+      return l.is_null() ? status_response(ApiError::not_found_route()) : json_response(200, l);
     }
     case RequestInfo::Kind::kOpenApiV2:
       if (http.accept.find("protobuf") != std::string::npos)
@@ -186,21 +180,21 @@ HttpResponse ApiServer::discovery(const HttpRequest& http, const RequestInfo& in
     case RequestInfo::Kind::kOpenApiV3: {
       if (info.openapi_rest.empty()) return json_response(200, openapi_v3_root(ks));
       Json doc = openapi_v3_group_version(ks, info.openapi_rest);
-      return doc.is_null() ? status_response(no_route()) : json_response(200, doc);
+      return doc.is_null() ? status_response(ApiError::not_found_route()) : json_response(200, doc);
     }
   }
-  return status_response(no_route());
+  return status_response(ApiError::not_found_route());
 }
 
 std::optional<HttpResponse> ApiServer::objects(const HttpRequest& http, ApiRequest req, const std::shared_ptr<Stream>& stream) {
   const RequestInfo& info = req.info;
   for (const auto* k : engine_.kinds().in_cluster(info.cluster))
     if (k->group == info.group && k->version == info.version && k->plural == info.resource) req.kind = k;
-  if (!req.kind) return status_response(no_route());
+  if (!req.kind) return status_response(ApiError::not_found_route());
   bool namespaced = req.kind->scope == dsl::Scope::kNamespaced;
-  if (!namespaced && !info.ns.empty()) return status_response(no_route());
+  if (!namespaced && !info.ns.empty()) return status_response(ApiError::not_found_route());
   if (!info.subresource.empty() && !(info.subresource == "status" && req.kind->status_subresource))
-    return status_response(no_route());
+    return status_response(ApiError::not_found_route());
   if (req.verb == Verb::kOther || req.verb == Verb::kDeleteCollection)
     return status_response(ApiError::method_not_allowed());
   if (info.wildcard() && req.verb != Verb::kList && req.verb != Verb::kWatch) {

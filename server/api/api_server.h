@@ -65,9 +65,16 @@ class ApiServer {
   WatchHub& watch_hub() { return hub_; }
 
  private:
+  // What the URL names, decoded once: the path's RequestInfo, or why not.
+  struct Target {
+    std::optional<RequestInfo> info;
+    ApiError error;
+  };
   // The user a request acts as: the requester, or whom it impersonates.
-  std::optional<HttpResponse> acting_as(const HttpRequest& http, const UserInfo& requester, const std::shared_ptr<Stream>& stream);
-  std::optional<HttpResponse> authenticated(const HttpRequest& http, const UserInfo& user, const std::shared_ptr<Stream>& stream);
+  std::optional<HttpResponse> acting_as(const HttpRequest& http, const Target& target, const UserInfo& requester,
+                                        const std::shared_ptr<Stream>& stream);
+  std::optional<HttpResponse> authenticated(const HttpRequest& http, const Target& target, const UserInfo& user,
+                                            const std::shared_ptr<Stream>& stream);
   std::optional<HttpResponse> objects(const HttpRequest& http, ApiRequest req, const std::shared_ptr<Stream>& stream);
   HttpResponse discovery(const HttpRequest& http, const RequestInfo& info);
   bool cluster_exists(const std::string& cluster) const;

@@ -1,5 +1,7 @@
-#include "engine/json_path.h"
 #include "server/api/present.h"
+
+#include "engine/json_path.h"
+#include "server/api/status.h"
 
 namespace pmesh::server {
 
@@ -24,7 +26,5 @@ Json present(const engine::Engine& engine, const Json& object) {
   if (md.contains("generation") && md["generation"].is_number() && md["generation"].get<int64_t>() == 0) md.erase("generation");
   return o;
 }
-
-std::string encode_json(const Json& v) { return v.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
 }  // namespace pmesh::server

@@ -4,16 +4,13 @@
 #include <climits>
 #include <cstdlib>
 
+#include "server/registry/builtin_kinds.h"
+
 namespace pmesh::server {
 
 namespace {
 
 const char* kMeta = "meta.k8s.io";
-
-// What Go's encoding/json calls a JSON value's type in its errors.
-ApiError type_error(const Json& v, const std::string& field, const std::string& go_type) {
-  return ApiError::type_mismatch(v, field, go_type);
-}
 
 std::string strconv_error(const char* fn, const std::string& s) {
   return std::string("strconv.") + fn + ": parsing \"" + s + "\": invalid syntax";
@@ -26,18 +23,10 @@ std::string query(const HttpRequest& http, const char* key) {
 
 bool has(const HttpRequest& http, const char* key) { return http.query.count(key) > 0; }
 
-bool builtin(const dsl::KindDecl& k) { return k.group.empty(); }
-
-std::optional<ApiError> parse_dry_run(const std::vector<std::string>& values, const std::string& options_kind, bool* out) {
-  *out = false;
-  for (const auto& v : values) {
-    if (v != "All") {
-      Json list = Json::array();
-      for (const auto& x : values) list.push_back(x);
-      return ApiError::invalid(kMeta, options_kind, "", {FieldError::not_supported("dryRun", list, {"All"})});
-    }
-    *out = true;
-  }
+// kube's ValidateDryRun: every value must be "All".
+std::optional<FieldError> dry_run_error(const std::vector<std::string>& values) {
+  for (const auto& v : values)
+    if (v != "All") return FieldError::not_supported("dryRun", Json(values), {"All"});
   return std::nullopt;
 }
 
@@ -50,12 +39,9 @@ std::optional<ApiError> decode_list_options(const HttpRequest& http, bool watch,
   if (!fields) return ApiError::bad_request(err);
   o->fields = *fields;
   o->resource_version = query(http, "resourceVersion");
-  if (!o->resource_version.empty()) {
-    const std::string& rv = o->resource_version;
-    auto n = parse_int(rv);
-    if (!n || *n < 0 || rv.find_first_not_of("0123456789") != std::string::npos)
-      return ApiError::bad_request("resourceVersion: Invalid value: \"" + rv + "\": " + strconv_error("ParseUint", rv));
-  }
+  const std::string& rv = o->resource_version;
+  if (!rv.empty() && !parse_resource_version(rv))
+    return ApiError::bad_request("resourceVersion: Invalid value: \"" + rv + "\": " + strconv_error("ParseUint", rv));
   o->resource_version_match = query(http, "resourceVersionMatch");
   if (has(http, "limit")) {
     auto n = parse_int(query(http, "limit"));
@@ -101,11 +87,13 @@ std::optional<ApiError> decode_list_options(const HttpRequest& http, bool watch,
 }
 
 std::optional<ApiError> decode_write_options(const HttpRequest& http, const std::string& kind, bool apply, WriteOptions* o) {
-  if (has(http, "dryRun"))
-    if (auto e = parse_dry_run({query(http, "dryRun")}, kind, &o->dry_run)) return e;
+  FieldErrors errs;
+  if (has(http, "dryRun")) {
+    if (auto e = dry_run_error({query(http, "dryRun")})) return ApiError::invalid(kMeta, kind, "", {*e});
+    o->dry_run = true;
+  }
   o->field_manager = query(http, "fieldManager");
   o->field_validation = query(http, "fieldValidation");
-  FieldErrors errs;
   if (o->field_manager.size() > 128) errs.push_back(FieldError::too_long("fieldManager", 128));
   for (unsigned char c : o->field_manager)
     if (c < 0x20 || c == 0x7f) {
@@ -149,35 +137,35 @@ std::optional<ApiError> decode_delete_options(const HttpRequest& http, DeleteOpt
     ApiError error;
     auto j = decode_body(body, f, &error);
     if (!j) return error;
-    if (!j->is_object()) return type_error(*j, "DeleteOptions", "v1.DeleteOptions");
+    if (!j->is_object()) return ApiError::type_mismatch(*j, "DeleteOptions", "v1.DeleteOptions");
     for (const auto& [k, v] : j->items()) {
       if (v.is_null()) continue;
       if (k == "dryRun") {
-        if (!v.is_array()) return type_error(v, "DeleteOptions.dryRun", "[]string");
+        if (!v.is_array()) return ApiError::type_mismatch(v, "DeleteOptions.dryRun", "[]string");
         dry.clear();
         for (const auto& x : v) {
-          if (!x.is_string()) return type_error(x, "DeleteOptions.dryRun", "string");
+          if (!x.is_string()) return ApiError::type_mismatch(x, "DeleteOptions.dryRun", "string");
           dry.push_back(x.get<std::string>());
         }
       } else if (k == "propagationPolicy") {
-        if (!v.is_string()) return type_error(v, "DeleteOptions.propagationPolicy", "v1.DeletionPropagation");
+        if (!v.is_string()) return ApiError::type_mismatch(v, "DeleteOptions.propagationPolicy", "v1.DeletionPropagation");
         o->propagation_policy = v.get<std::string>();
         has_policy = true;
       } else if (k == "gracePeriodSeconds") {
-        if (!v.is_number_integer()) return type_error(v, "DeleteOptions.gracePeriodSeconds", "int64");
+        if (!v.is_number_integer()) return ApiError::type_mismatch(v, "DeleteOptions.gracePeriodSeconds", "int64");
         o->grace_period_seconds = v.get<int64_t>();
       } else if (k == "orphanDependents") {
-        if (!v.is_boolean()) return type_error(v, "DeleteOptions.orphanDependents", "bool");
+        if (!v.is_boolean()) return ApiError::type_mismatch(v, "DeleteOptions.orphanDependents", "bool");
         orphan = v.get<bool>();
       } else if (k == "preconditions") {
-        if (!v.is_object()) return type_error(v, "DeleteOptions.preconditions", "v1.Preconditions");
+        if (!v.is_object()) return ApiError::type_mismatch(v, "DeleteOptions.preconditions", "v1.Preconditions");
         for (const auto& [pk, pv] : v.items()) {
           if (pv.is_null() || (pk != "uid" && pk != "resourceVersion")) continue;
-          if (!pv.is_string()) return type_error(pv, "DeleteOptions.preconditions." + pk, "string");
+          if (!pv.is_string()) return ApiError::type_mismatch(pv, "DeleteOptions.preconditions." + pk, "string");
           (pk == "uid" ? o->precondition_uid : o->precondition_resource_version) = pv.get<std::string>();
         }
       } else if ((k == "kind" || k == "apiVersion") && !v.is_string()) {
-        return type_error(v, "DeleteOptions." + k, "string");
+        return ApiError::type_mismatch(v, "DeleteOptions." + k, "string");
       }
     }
   }
@@ -188,20 +176,14 @@ std::optional<ApiError> decode_delete_options(const HttpRequest& http, DeleteOpt
   const std::string& p = o->propagation_policy;
   if (has_policy && p != "Foreground" && p != "Background" && p != "Orphan")
     errs.push_back(FieldError::not_supported("propagationPolicy", p, {"Foreground", "Background", "Orphan", "nil"}));
-  for (const auto& d : dry)
-    if (d != "All") {
-      Json list = Json::array();
-      for (const auto& x : dry) list.push_back(x);
-      errs.push_back(FieldError::not_supported("dryRun", list, {"All"}));
-      break;
-    }
+  if (auto e = dry_run_error(dry)) errs.push_back(*e);
   if (!errs.empty()) return ApiError::invalid(kMeta, "DeleteOptions", "", errs);
   o->dry_run = !dry.empty();
   return std::nullopt;
 }
 
 std::vector<std::string> body_types(const dsl::KindDecl& k) {
-  if (builtin(k)) return {"application/json", "application/yaml", "application/vnd.kubernetes.protobuf"};
+  if (builtin_kind(k)) return {"application/json", "application/yaml", "application/vnd.kubernetes.protobuf"};
   return {"application/json", "application/yaml"};
 }
 
@@ -235,6 +217,11 @@ std::optional<int64_t> parse_int(const std::string& s) {
   long long v = std::strtoll(s.c_str(), &end, 10);
   if (errno != 0 || !end || *end != '\0') return std::nullopt;
   return static_cast<int64_t>(v);
+}
+
+std::optional<int64_t> parse_resource_version(const std::string& s) {
+  if (s.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  return parse_int(s);
 }
 
 std::optional<Verb> verb_of(const HttpRequest& http, const RequestInfo& info, ApiError* error) {
@@ -272,7 +259,7 @@ std::optional<ApiError> decode_object_request(const HttpRequest& http, ApiReques
     case Verb::kCreate:
     case Verb::kUpdate: {
       out->format = body_format(http.content_type);
-      if (out->format == BodyFormat::kUnsupported || (out->format == BodyFormat::kProtobuf && !builtin(kind)))
+      if (out->format == BodyFormat::kUnsupported || (out->format == BodyFormat::kProtobuf && !builtin_kind(kind)))
         return ApiError::unsupported_media_type(media_type(http.content_type), body_types(kind));
       if (auto e = decode_write_options(http, out->verb == Verb::kCreate ? "CreateOptions" : "UpdateOptions", false, &out->write))
         return e;
@@ -286,10 +273,10 @@ std::optional<ApiError> decode_object_request(const HttpRequest& http, ApiReques
       if (t == "application/json-patch+json") out->patch_type = PatchType::kJson;
       else if (t == "application/merge-patch+json") out->patch_type = PatchType::kMerge;
       else if (t == "application/apply-patch+yaml") out->patch_type = PatchType::kApply;
-      else if (t == "application/strategic-merge-patch+json" && builtin(kind)) out->patch_type = PatchType::kStrategicMerge;
+      else if (t == "application/strategic-merge-patch+json" && builtin_kind(kind)) out->patch_type = PatchType::kStrategicMerge;
       else {
         std::vector<std::string> accepted = {"application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"};
-        if (builtin(kind)) accepted.insert(accepted.begin() + 2, "application/strategic-merge-patch+json");
+        if (builtin_kind(kind)) accepted.insert(accepted.begin() + 2, "application/strategic-merge-patch+json");
         return ApiError::unsupported_media_type(t, accepted);
       }
       if (auto e = decode_write_options(http, "PatchOptions", out->patch_type == PatchType::kApply, &out->write)) return e;

@@ -79,6 +79,9 @@ std::optional<Verb> verb_of(const HttpRequest& http, const RequestInfo& info, Ap
 // Go's strconv.ParseBool and ParseInt, as kube's query parameter decoding uses them.
 std::optional<bool> parse_bool(const std::string& s);
 std::optional<int64_t> parse_int(const std::string& s);
+// A resourceVersion, as kube parses it (ParseUint): decimal digits only,
+// within range; nullopt otherwise.
+std::optional<int64_t> parse_resource_version(const std::string& s);
 
 // Decodes options and body of an object request into `out`, whose info,
 // verb and kind are set. REQUIRES: out->kind.

@@ -2,30 +2,15 @@
 
 #include <vector>
 
-#include "server/api/validation.h"
+#include "stdlib/kube_validation.h"
+#include "stdlib/text.h"
 
 namespace pmesh::server {
 
-namespace {
-
-ApiError not_found_path(const std::string& path) {
-  ApiError e{404, "NotFound", "the server could not find the requested resource", nullptr};
-  (void)path;
-  e.details = {{"causes", Json::array({{{"reason", "UnexpectedServerResponse"}, {"message", "404 page not found"}}})}};
-  return e;
-}
-
-}  // namespace
-
 bool valid_cluster_path(const std::string& path) {
-  size_t start = 0;
-  while (true) {
-    size_t colon = path.find(':', start);
-    size_t end = colon == std::string::npos ? path.size() : colon;
-    if (!dns1123_label_problems(path.substr(start, end - start)).empty()) return false;
-    if (colon == std::string::npos) return true;
-    start = colon + 1;
-  }
+  for (const auto& segment : split(path, ':'))
+    if (!dns1123_label_problems(segment).empty()) return false;
+  return true;
 }
 
 std::string path_segment_problem(const std::string& name) {
@@ -47,7 +32,7 @@ std::optional<RequestInfo> parse_request_path(const std::string& path, ApiError*
     start = slash + 1;
   }
   auto none = [&]() {
-    *error = not_found_path(path);
+    *error = ApiError::not_found_route();
     return std::nullopt;
   };
   RequestInfo info;

@@ -3,7 +3,7 @@
 #include <cerrno>
 #include <cstdlib>
 
-#include "server/api/validation.h"
+#include "stdlib/kube_validation.h"
 
 namespace pmesh::server {
 

@@ -39,7 +39,7 @@ std::string value_text(const Json& v) {
     for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + go_quote(v[i].get<std::string>());
     return out + "}";
   }
-  return v.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return encode_json(v);
 }
 
 Json details_of(const GroupResource& gr, const std::string& name) {
@@ -147,6 +147,11 @@ ApiError ApiError::forbidden(const GroupResource& gr, const std::string& name, c
   return {403, "Forbidden", message, details_of(gr, name)};
 }
 
+ApiError ApiError::not_found_route() {
+  return {404, "NotFound", "the server could not find the requested resource",
+          {{"causes", Json::array({{{"reason", "UnexpectedServerResponse"}, {"message", "404 page not found"}}})}}};
+}
+
 ApiError ApiError::method_not_allowed() {
   return {405, "MethodNotAllowed", "the server does not allow this method on the requested resource", nullptr};
 }
@@ -202,16 +207,16 @@ Json status_json(const ApiError& e) {
   return s;
 }
 
-HttpResponse status_response(const ApiError& e) {
-  // Messages quote what clients sent; replacing what is not UTF-8 keeps
-  // the encoder from failing on it.
-  return HttpResponse{e.code, "application/json", status_json(e).dump(-1, ' ', false, Json::error_handler_t::replace), {}, nullptr};
-}
+std::string encode_json(const Json& v) { return v.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+HttpResponse json_response(int code, const Json& body) { return {code, "application/json", encode_json(body), {}, nullptr}; }
+
+HttpResponse status_response(const ApiError& e) { return json_response(e.code, status_json(e)); }
 
 HttpResponse success_status(const Json& details) {
   Json s = {{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", Json::object()}, {"status", "Success"}};
   if (!details.is_null()) s["details"] = details;
-  return HttpResponse{200, "application/json", s.dump(), {}, nullptr};
+  return json_response(200, s);
 }
 
 }  // namespace pmesh::server

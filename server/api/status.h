@@ -70,6 +70,8 @@ struct ApiError {
   static ApiError method_not_supported(const GroupResource& gr, const std::string& action);
   // The 405 of a verb the server does not serve on a resource or collection.
   static ApiError method_not_allowed();
+  // A path nothing serves: what Go's mux answers, as kube-apiserver words it.
+  static ApiError not_found_route();
   static ApiError unsupported_media_type(const std::string& type, const std::vector<std::string>& accepted);
   static ApiError not_acceptable(const std::vector<std::string>& accepted);
   static ApiError request_entity_too_large(const std::string& message);
@@ -91,5 +93,9 @@ Json status_json(const ApiError& e);
 HttpResponse status_response(const ApiError& e);
 // A metav1.Status of success (deletes that leave nothing to show).
 HttpResponse success_status(const Json& details);
+// JSON text of `v`, never throwing: what is not UTF-8 (messages quote what
+// clients sent) is replaced. Every answer body is encoded here.
+std::string encode_json(const Json& v);
+HttpResponse json_response(int code, const Json& body);
 
 }  // namespace pmesh::server

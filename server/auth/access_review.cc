@@ -1,7 +1,6 @@
 #include "server/auth/access_review.h"
 
 #include "server/api/body.h"
-#include "server/api/present.h"
 #include "server/api/status.h"
 
 namespace pmesh::server {
@@ -45,7 +44,7 @@ HttpResponse self_subject_access_review(const Authorizer& authz, const UserInfo&
               {"spec", spec},
               {"status", {{"allowed", allowed}}}};
   if (!reason.empty()) out["status"]["reason"] = reason;
-  return HttpResponse{201, "application/json", encode_json(out), {}, nullptr};
+  return json_response(201, out);
 }
 
 }  // namespace pmesh::server

@@ -1,10 +1,10 @@
-#include "engine/json_path.h"
 #include "server/openfga/openfga_api.h"
 
 #include <nlohmann/json.hpp>
 
+#include "engine/json_path.h"
 #include "server/api/body.h"
-#include "server/api/present.h"
+#include "server/api/status.h"
 
 namespace pmesh::server {
 
@@ -25,10 +25,10 @@ std::string relation_of(const std::string& r) {
 }
 
 HttpResponse error(int code, const std::string& fga_code, const std::string& message) {
-  return {code, "application/json", encode_json(json{{"code", fga_code}, {"message", message}}), {}, nullptr};
+  return json_response(code, json{{"code", fga_code}, {"message", message}});
 }
 
-HttpResponse ok(const json& body) { return {200, "application/json", encode_json(body), {}, nullptr}; }
+HttpResponse ok(const json& body) { return json_response(200, body); }
 
 // Relations owners may grant through `write`: membership, and the right to
 // bind the account's APIExports.
@@ -61,10 +61,9 @@ std::optional<HttpResponse> OpenFgaApi::handle(const HttpRequest& req, const Use
   // store answers only those who may read its organization; to anyone else
   // it reads exactly like a store that does not exist.
   bool admin = user.in_group("system:masters");
-  if (store.empty() || !engine_.get({"Account", "root:orgs", "", store}) || (!admin && !authz_.sees_org(user, store)))
-    return error(404, "store_id_not_found", "store not found");
+  const json* org = store.empty() ? nullptr : engine_.get({"Account", "root:orgs", "", store});
+  if (!org || (!admin && !authz_.sees_org(user, store))) return error(404, "store_id_not_found", "store not found");
   if (op.empty() && (req.method == "GET" || req.method == "HEAD")) {
-    const json* org = engine_.get({"Account", "root:orgs", "", store});
     std::string created = string_field((*org)["metadata"], "creationTimestamp");
     return ok({{"id", store}, {"name", store}, {"created_at", created}, {"updated_at", created}});
   }
@@ -120,7 +119,7 @@ std::optional<HttpResponse> OpenFgaApi::handle(const HttpRequest& req, const Use
         if (!grantable(r) || u.empty() || o.empty())
           return error(400, "validation_error", "only member and bind tuples (user, object) can be written");
         if (!in_store(o)) return error(400, "validation_error", o + " is not an account of organization " + store);
-        if (!user.in_group("system:masters") && !engine_.has_tuple("owners", {user_object(user.name), o}))
+        if (!admin && !engine_.has_tuple("owners", {user_object(user.name), o}))
           return error(403, "forbidden", "only owners of " + o + " may change its members");
         ops.push_back(std::string(part) == "writes" ? engine::Op::add_tuple(r, {u, o}) : engine::Op::remove_tuple(r, {u, o}));
       }

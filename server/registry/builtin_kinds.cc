@@ -1,7 +1,8 @@
 #include "server/registry/builtin_kinds.h"
 
 #include "engine/json_path.h"
-#include "server/api/validation.h"
+#include "server/registry/object_meta.h"
+#include "stdlib/kube_validation.h"
 #include "stdlib/text.h"
 
 namespace pmesh::server {
@@ -10,17 +11,6 @@ namespace {
 
 constexpr size_t kMaxSecretSize = 1024 * 1024;  // kube's MaxSecretSize, for ConfigMaps too
 
-ApiError type_error(const Json& v, const std::string& field, const std::string& go_type) {
-  return ApiError::type_mismatch(v, field, go_type);
-}
-
-std::optional<ApiError> want_map(const Json& o, const char* key, const std::string& type, const std::string& value_type) {
-  if (!o.contains(key) || o[key].is_null()) return std::nullopt;
-  if (!o[key].is_object()) return type_error(o[key], type + "." + key, "map[string]" + value_type);
-  for (const auto& [k, v] : o[key].items())
-    if (!v.is_string() && !v.is_null()) return type_error(v, type + "." + key, value_type);
-  return std::nullopt;
-}
 
 // The decoded size of a base64 value, or nullopt when it is not base64.
 std::optional<size_t> base64_size(const std::string& s) {
@@ -30,7 +20,7 @@ std::optional<size_t> base64_size(const std::string& s) {
 
 // Go decodes []byte from base64; what is not base64 is a 400.
 std::optional<ApiError> want_bytes_map(const Json& o, const char* key, const std::string& type) {
-  if (auto e = want_map(o, key, type, "[]uint8")) return e;
+  if (auto e = want_string_map(o, key, type + "." + key, "[]uint8")) return e;
   if (!o.contains(key) || !o[key].is_object()) return std::nullopt;
   for (const auto& [k, v] : o[key].items())
     if (v.is_string() && !base64_size(v.get<std::string>()))
@@ -40,7 +30,7 @@ std::optional<ApiError> want_bytes_map(const Json& o, const char* key, const std
 
 std::optional<ApiError> want_bool(const Json& o, const char* key, const std::string& type) {
   if (!o.contains(key) || o[key].is_null() || o[key].is_boolean()) return std::nullopt;
-  return type_error(o[key], type + "." + key, "bool");
+  return ApiError::type_mismatch(o[key], type + "." + key, "bool");
 }
 
 bool immutable(const Json& o) { return engine::true_field(o, "immutable"); }
@@ -85,14 +75,14 @@ std::optional<ApiError> decode_builtin(const dsl::KindDecl& kind, Json& o, std::
   if (!builtin_kind(kind) || !o.is_object()) return std::nullopt;
   const std::string& k = kind.name;
   if (k == "ConfigMap") {
-    if (auto e = want_map(o, "data", "ConfigMap", "string")) return e;
+    if (auto e = want_string_map(o, "data", "ConfigMap.data")) return e;
     if (auto e = want_bytes_map(o, "binaryData", "ConfigMap")) return e;
     if (auto e = want_bool(o, "immutable", "ConfigMap")) return e;
   } else if (k == "Secret") {
     if (auto e = want_bytes_map(o, "data", "Secret")) return e;
-    if (auto e = want_map(o, "stringData", "Secret", "string")) return e;
+    if (auto e = want_string_map(o, "stringData", "Secret.stringData")) return e;
     if (auto e = want_bool(o, "immutable", "Secret")) return e;
-    if (o.contains("type") && !o["type"].is_null() && !o["type"].is_string()) return type_error(o["type"], "Secret.type", "v1.SecretType");
+    if (o.contains("type") && !o["type"].is_null() && !o["type"].is_string()) return ApiError::type_mismatch(o["type"], "Secret.type", "v1.SecretType");
     // stringData is write-only: it lands in data.
     if (o.contains("stringData") && o["stringData"].is_object()) {
       for (const auto& [key, v] : o["stringData"].items())
@@ -101,15 +91,15 @@ std::optional<ApiError> decode_builtin(const dsl::KindDecl& kind, Json& o, std::
     o.erase("stringData");
   } else if (k == "Namespace") {
     if (o.contains("spec") && !o["spec"].is_null()) {
-      if (!o["spec"].is_object()) return type_error(o["spec"], "Namespace.spec", "v1.NamespaceSpec");
+      if (!o["spec"].is_object()) return ApiError::type_mismatch(o["spec"], "Namespace.spec", "v1.NamespaceSpec");
       Json f = o["spec"].contains("finalizers") ? o["spec"]["finalizers"] : Json();
-      if (!f.is_null() && !f.is_array()) return type_error(f, "Namespace.spec.finalizers", "[]v1.FinalizerName");
+      if (!f.is_null() && !f.is_array()) return ApiError::type_mismatch(f, "Namespace.spec.finalizers", "[]v1.FinalizerName");
       if (f.is_array())
         for (const auto& x : f)
-          if (!x.is_string()) return type_error(x, "Namespace.spec.finalizers", "v1.FinalizerName");
+          if (!x.is_string()) return ApiError::type_mismatch(x, "Namespace.spec.finalizers", "v1.FinalizerName");
     }
     if (o.contains("status") && !o["status"].is_null() && !o["status"].is_object())
-      return type_error(o["status"], "Namespace.status", "v1.NamespaceStatus");
+      return ApiError::type_mismatch(o["status"], "Namespace.status", "v1.NamespaceStatus");
   }
   // What the type has no field for is dropped, as Go's decoder drops it.
   std::vector<std::string> unknown;

@@ -1,10 +1,11 @@
-#include "engine/json_path.h"
 #include "server/registry/object_meta.h"
+
+#include "engine/json_path.h"
 
 #include <algorithm>
 #include <cctype>
 
-#include "server/api/validation.h"
+#include "stdlib/kube_validation.h"
 
 namespace pmesh::server {
 
@@ -12,41 +13,37 @@ using engine::string_field;
 
 namespace {
 
-ApiError type_error(const Json& v, const std::string& field, const std::string& go_type) {
-  return ApiError::type_mismatch(v, field, go_type);
-}
-
 // null is always fine: Go leaves the field unset.
 std::optional<ApiError> want_string(const Json& md, const char* key, const std::string& field) {
   if (!md.contains(key) || md[key].is_null() || md[key].is_string()) return std::nullopt;
-  return type_error(md[key], field, "string");
+  return ApiError::type_mismatch(md[key], field, "string");
 }
 
 std::optional<ApiError> want_int(const Json& md, const char* key, const std::string& field) {
   if (!md.contains(key) || md[key].is_null() || md[key].is_number_integer()) return std::nullopt;
-  return type_error(md[key], field, "int64");
-}
-
-std::optional<ApiError> want_string_map(const Json& md, const char* key, const std::string& field) {
-  if (!md.contains(key) || md[key].is_null()) return std::nullopt;
-  const Json& m = md[key];
-  if (!m.is_object()) return type_error(m, field, "map[string]string");
-  for (const auto& [k, v] : m.items())
-    if (!v.is_string() && !v.is_null()) return type_error(v, field, "string");
-  return std::nullopt;
+  return ApiError::type_mismatch(md[key], field, "int64");
 }
 
 }  // namespace
+
+std::optional<ApiError> want_string_map(const Json& o, const char* key, const std::string& field, const std::string& value_type) {
+  if (!o.contains(key) || o[key].is_null()) return std::nullopt;
+  const Json& m = o[key];
+  if (!m.is_object()) return ApiError::type_mismatch(m, field, "map[string]" + value_type);
+  for (const auto& [k, v] : m.items())
+    if (!v.is_string() && !v.is_null()) return ApiError::type_mismatch(v, field, value_type);
+  return std::nullopt;
+}
 
 std::optional<ApiError> check_object_types(const Json& object) {
   if (!object.is_object())
     return ApiError::bad_request("couldn't get version/kind; json parse error: the body is " + std::string(object.type_name()) +
                                  ", not an object");
   for (const char* k : {"apiVersion", "kind"})
-    if (object.contains(k) && !object[k].is_null() && !object[k].is_string()) return type_error(object[k], std::string("TypeMeta.") + k, "string");
+    if (object.contains(k) && !object[k].is_null() && !object[k].is_string()) return ApiError::type_mismatch(object[k], std::string("TypeMeta.") + k, "string");
   if (!object.contains("metadata") || object["metadata"].is_null()) return std::nullopt;
   const Json& md = object["metadata"];
-  if (!md.is_object()) return type_error(md, "ObjectMeta.metadata", "v1.ObjectMeta");
+  if (!md.is_object()) return ApiError::type_mismatch(md, "ObjectMeta.metadata", "v1.ObjectMeta");
   for (const char* k : {"name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "creationTimestamp",
                         "deletionTimestamp"})
     if (auto e = want_string(md, k, std::string("ObjectMeta.metadata.") + k)) return e;
@@ -56,24 +53,24 @@ std::optional<ApiError> check_object_types(const Json& object) {
     if (auto e = want_string_map(md, k, std::string("ObjectMeta.metadata.") + k)) return e;
   if (md.contains("finalizers") && !md["finalizers"].is_null()) {
     const Json& f = md["finalizers"];
-    if (!f.is_array()) return type_error(f, "ObjectMeta.metadata.finalizers", "[]string");
+    if (!f.is_array()) return ApiError::type_mismatch(f, "ObjectMeta.metadata.finalizers", "[]string");
     for (const auto& x : f)
-      if (!x.is_string()) return type_error(x, "ObjectMeta.metadata.finalizers", "string");
+      if (!x.is_string()) return ApiError::type_mismatch(x, "ObjectMeta.metadata.finalizers", "string");
   }
   if (md.contains("ownerReferences") && !md["ownerReferences"].is_null()) {
     const Json& refs = md["ownerReferences"];
-    if (!refs.is_array()) return type_error(refs, "ObjectMeta.metadata.ownerReferences", "[]v1.OwnerReference");
+    if (!refs.is_array()) return ApiError::type_mismatch(refs, "ObjectMeta.metadata.ownerReferences", "[]v1.OwnerReference");
     for (const auto& r : refs) {
-      if (!r.is_object()) return type_error(r, "ObjectMeta.metadata.ownerReferences", "v1.OwnerReference");
+      if (!r.is_object()) return ApiError::type_mismatch(r, "ObjectMeta.metadata.ownerReferences", "v1.OwnerReference");
       for (const char* k : {"apiVersion", "kind", "name", "uid"})
         if (auto e = want_string(r, k, std::string("OwnerReference.metadata.ownerReferences.") + k)) return e;
       for (const char* k : {"controller", "blockOwnerDeletion"})
         if (r.contains(k) && !r[k].is_null() && !r[k].is_boolean())
-          return type_error(r[k], std::string("OwnerReference.metadata.ownerReferences.") + k, "bool");
+          return ApiError::type_mismatch(r[k], std::string("OwnerReference.metadata.ownerReferences.") + k, "bool");
     }
   }
   if (md.contains("managedFields") && !md["managedFields"].is_null() && !md["managedFields"].is_array())
-    return type_error(md["managedFields"], "ObjectMeta.metadata.managedFields", "[]v1.ManagedFieldsEntry");
+    return ApiError::type_mismatch(md["managedFields"], "ObjectMeta.metadata.managedFields", "[]v1.ManagedFieldsEntry");
   return std::nullopt;
 }
 

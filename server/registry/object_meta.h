@@ -25,6 +25,11 @@ constexpr size_t kMaxAnnotationBytes = 256 * 1024;
 // types are right.
 std::optional<ApiError> check_object_types(const Json& object);
 
+// Go's decoding of a map[string]<value_type> field `key` of `o` (null means
+// unset): the 400 naming `field` when it is not a map of strings.
+std::optional<ApiError> want_string_map(const Json& o, const char* key, const std::string& field,
+                                        const std::string& value_type = "string");
+
 // ValidateObjectMetaAccessor: `label_names` for kinds whose names are DNS
 // labels (namespaces, workspaces), subdomains otherwise.
 FieldErrors validate_object_meta(const Json& metadata, bool namespaced, bool label_names);

@@ -19,13 +19,13 @@ std::optional<Json> json_patch(const Json& current, const Json& patch, ApiError*
   size_t copied = 0;
   for (const auto& op : patch) {
     if (!op.is_object() || !op.contains("op") || !op["op"].is_string()) {
-      *error = ApiError::bad_request("invalid JSON patch operation: " + op.dump(-1, ' ', false, Json::error_handler_t::replace));
+      *error = ApiError::bad_request("invalid JSON patch operation: " + encode_json(op));
       return std::nullopt;
     }
     try {
       if (op["op"] == "copy" && op.contains("from") && op["from"].is_string()) {
         const Json& source = doc.at(Json::json_pointer(op["from"].get<std::string>()));
-        copied += source.dump(-1, ' ', false, Json::error_handler_t::replace).size();
+        copied += encode_json(source).size();
         if (copied > kMaxJsonPatchCopyBytes) {
           *error = ApiError::request_entity_too_large("the JSON patch copies more than " +
                                                       std::to_string(kMaxJsonPatchCopyBytes) + " bytes");

@@ -22,7 +22,6 @@ Json json_object(const Json& o, const char* key) {
   return o.is_object() && o.contains(key) && o[key].is_object() ? o[key] : Json::object();
 }
 
-HttpResponse json_response(int code, const Json& body) { return {code, "application/json", encode_json(body), {}, nullptr}; }
 
 // Who writes, as admission rules read it (request.userInfo).
 Json requester(const UserInfo& user) {
@@ -45,7 +44,7 @@ void add_warnings(HttpResponse& res, const std::vector<std::string>& warnings) {
 
 // A continue token, as kube's: unpadded URL-safe base64 of {"v", "rv", "start"}.
 std::string encode_continue(const std::string& rv, const std::string& start) {
-  return base64_encode(Json{{"v", "meta.k8s.io/v1"}, {"rv", rv}, {"start", start}}.dump(-1, ' ', false, Json::error_handler_t::replace), true);
+  return base64_encode(encode_json(Json{{"v", "meta.k8s.io/v1"}, {"rv", rv}, {"start", start}}), true);
 }
 
 std::optional<Json> decode_continue(const std::string& token) {
@@ -110,8 +109,8 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
     if (!token) return status_response(ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"));
     start_after = (*token)["start"].get<std::string>();
     std::string token_rv = (*token)["rv"].get<std::string>();
-    auto token_n = parse_int(token_rv);
-    if (!token_n || *token_n < 0 || token_rv.find_first_not_of("0123456789") != std::string::npos)
+    auto token_n = parse_resource_version(token_rv);
+    if (!token_n)
       return status_response(ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"));
     if (store_ && *token_n < store_->oldest_log_rv() - 1)
       return status_response(ApiError::expired(
@@ -223,7 +222,7 @@ HttpResponse ResourceStore::update(const ApiRequest& req, Json object, bool rv_r
   const Json* cur = engine_.get({req.kind->key(), req.info.cluster, req.info.ns, req.info.name});
   if (!cur) return status_response(ApiError::not_found(req.gr(), req.info.name));
   std::vector<std::string> warnings;
-  if (auto e = prepare_update(engine_, req, object, *cur, rv_required, &warnings)) return status_response(*e);
+  if (auto e = prepare_update(req, object, *cur, rv_required, &warnings)) return status_response(*e);
   return commit(req, Op::update(std::move(object)), 200, req.write.dry_run, req.info.name, warnings);
 }
 

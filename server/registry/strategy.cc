@@ -1,10 +1,11 @@
-#include "engine/json_path.h"
 #include "server/registry/strategy.h"
+
+#include "engine/json_path.h"
 
 #include <random>
 
 #include "engine/failpoint.h"
-#include "server/api/present.h"
+#include "server/api/status.h"
 #include "server/registry/builtin_kinds.h"
 #include "server/registry/object_meta.h"
 
@@ -117,9 +118,8 @@ std::optional<ApiError> prepare_create(const engine::Engine& engine, const ApiRe
   return check_size(object);
 }
 
-std::optional<ApiError> prepare_update(const engine::Engine& engine, const ApiRequest& req, Json& object,
-                                       const Json& current, bool rv_required, std::vector<std::string>* warnings) {
-  (void)engine;
+std::optional<ApiError> prepare_update(const ApiRequest& req, Json& object, const Json& current, bool rv_required,
+                                       std::vector<std::string>* warnings) {
   const dsl::KindDecl& kind = *req.kind;
   const std::string& name = req.info.name;
   if (auto e = decode_typed(kind, object, warnings)) return e;
@@ -142,7 +142,7 @@ std::optional<ApiError> prepare_update(const engine::Engine& engine, const ApiRe
   if (rv.empty() && rv_required)
     return ApiError::invalid(kind.group, kind.name, name,
                              {FieldError::invalid_shown("metadata.resourceVersion", "0x0", "must be specified for an update")});
-  if (!rv.empty() && rv.find_first_not_of("0123456789") != std::string::npos)
+  if (!rv.empty() && !parse_resource_version(rv))
     return ApiError::bad_request("metadata.resourceVersion: Invalid value: \"" + rv + "\": strconv.ParseUint: parsing \"" + rv +
                                  "\": invalid syntax");
   if (!rv.empty() && rv != string_field(cur_md, "resourceVersion"))

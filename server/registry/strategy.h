@@ -39,8 +39,7 @@ std::optional<ApiError> prepare_create(const engine::Engine& engine, const ApiRe
 // Turns an updated body (or a patched object) into the object to store.
 // `rv_required`: a PUT must carry a resourceVersion; a patch that sets none
 // updates whatever is current.
-std::optional<ApiError> prepare_update(const engine::Engine& engine, const ApiRequest& req, Json& object,
-                                       const Json& current, bool rv_required, std::vector<std::string>* warnings);
+std::optional<ApiError> prepare_update(const ApiRequest& req, Json& object, const Json& current, bool rv_required, std::vector<std::string>* warnings);
 
 // A random name for `generate_name`, as kube's SimpleNameGenerator makes
 // one: the prefix (cut to 58 characters) and five random characters.

@@ -1,5 +1,6 @@
-#include "engine/json_path.h"
 #include "server/watch/watch_hub.h"
+
+#include "engine/json_path.h"
 
 #include <chrono>
 #include <map>
@@ -55,6 +56,19 @@ std::string WatchHub::event(const char* type, const Json& object) const {
   return encode_json(Json{{"type", type}, {"object", present(engine_, object)}}) + "\n";
 }
 
+std::string WatchHub::deleted(const Json& object, int64_t rv) const {
+  Json last = object;
+  last["metadata"]["resourceVersion"] = std::to_string(rv);
+  return event("DELETED", last);
+}
+
+std::string WatchHub::bookmark(const Watcher& w, const Json& annotations) {
+  Json md = {{"resourceVersion", std::to_string(w.last_rv)}};
+  if (!annotations.empty()) md["annotations"] = annotations;
+  Json bm = {{"kind", w.spec.kind_name}, {"apiVersion", w.spec.api_version}, {"metadata", md}};
+  return encode_json(Json{{"type", "BOOKMARK"}, {"object", bm}}) + "\n";
+}
+
 void WatchHub::scan_scope(const Watcher& w, const std::function<void(const engine::ObjectEntry&)>& fn) const {
   const std::string* cluster = w.spec.cluster == "*" ? nullptr : &w.spec.cluster;
   const std::string* ns = cluster && !w.spec.ns.empty() ? &w.spec.ns : nullptr;
@@ -97,14 +111,7 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, int64_t from) {
       if (me.tracks()) me.shown.insert(engine::object_fact(e.key));
     });
     me.last_rv = engine_.resource_version();
-    if (me.spec.send_initial_events) {
-      Json bm = {{"kind", me.spec.kind_name},
-                 {"apiVersion", me.spec.api_version},
-                 {"metadata",
-                  {{"resourceVersion", std::to_string(me.last_rv)},
-                   {"annotations", {{"k8s.io/initial-events-end", "true"}}}}}};
-      me.stream->send(encode_json(Json{{"type", "BOOKMARK"}, {"object", bm}}) + "\n");
-    }
+    if (me.spec.send_initial_events) me.stream->send(bookmark(me, {{"k8s.io/initial-events-end", "true"}}));
   } else {
     int64_t oldest = store_ ? store_->oldest_log_rv() : 0;
     if (store_ && from < published_rv_ && (oldest == 0 || from < oldest - 1)) {
@@ -144,9 +151,7 @@ void WatchHub::deliver(Watcher& w, const engine::ObjectChange& c) {
   } else if (now && was) {
     w.stream->send(event("MODIFIED", c.after));
   } else if (was) {
-    Json last = c.after.is_null() ? c.before : c.after;
-    last["metadata"]["resourceVersion"] = std::to_string(c.resource_version);
-    w.stream->send(event("DELETED", last));
+    w.stream->send(deleted(c.after.is_null() ? c.before : c.after, c.resource_version));
   }
   if (w.tracks()) {
     if (now) w.shown.insert(fact);
@@ -155,17 +160,11 @@ void WatchHub::deliver(Watcher& w, const engine::ObjectChange& c) {
 }
 
 void WatchHub::recheck_access(Watcher& w) {
-  std::string rv = std::to_string(published_rv_);
-  auto deleted = [&](const Json& object) {
-    Json last = object;
-    last["metadata"]["resourceVersion"] = rv;
-    w.stream->send(event("DELETED", last));
-  };
   if (w.spec.allowed && !w.spec.allowed()) {
     // Access to the whole watch is gone: what it showed leaves its view.
     scan_scope(w, [&](const engine::ObjectEntry& e) {
       bool shown = w.tracks() ? w.shown.count(engine::object_fact(e.key)) > 0 : w.wants(e.effective);
-      if (shown) deleted(e.effective);
+      if (shown) w.stream->send(deleted(e.effective, published_rv_));
     });
     w.shown.clear();
     w.stream->close();
@@ -179,7 +178,7 @@ void WatchHub::recheck_access(Watcher& w) {
       w.stream->send(event("ADDED", e.effective));
       w.shown.insert(fact);
     } else if (was && !now) {
-      deleted(e.effective);
+      w.stream->send(deleted(e.effective, published_rv_));
       w.shown.erase(fact);
     }
   });
@@ -212,18 +211,13 @@ void WatchHub::tick() {
     return;
   }
   auto now = Clock::now();
-  bool bookmark = ++ticks_ % kBookmarkTicks == 0;
+  bool bookmark_due = ++ticks_ % kBookmarkTicks == 0;
   for (const auto& w : watchers_) {
     if (now >= w->deadline) {
       w->stream->close();
       continue;
     }
-    if (bookmark && w->started && w->spec.bookmarks) {
-      Json bm = {{"kind", w->spec.kind_name},
-                 {"apiVersion", w->spec.api_version},
-                 {"metadata", {{"resourceVersion", std::to_string(w->last_rv)}}}};
-      w->stream->send(encode_json(Json{{"type", "BOOKMARK"}, {"object", bm}}) + "\n");
-    }
+    if (bookmark_due && w->started && w->spec.bookmarks) w->stream->send(bookmark(*w, Json::object()));
   }
   ticker_.expires_after(std::chrono::seconds(1));
   ticker_.async_wait([this](const boost::system::error_code& ec) {

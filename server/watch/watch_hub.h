@@ -83,6 +83,10 @@ class WatchHub {
   void recheck_access(Watcher& w);
   void scan_scope(const Watcher& w, const std::function<void(const engine::ObjectEntry&)>& fn) const;
   std::string event(const char* type, const nlohmann::json& object) const;
+  // A DELETED event of `object` as of resource version `rv`.
+  std::string deleted(const nlohmann::json& object, int64_t rv) const;
+  // A BOOKMARK at the watcher's last resource version, with `annotations`.
+  static std::string bookmark(const Watcher& w, const nlohmann::json& annotations);
   void tick();
 
   const engine::Engine& engine_;

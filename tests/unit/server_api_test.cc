@@ -7,7 +7,7 @@
 #include "server/api/request_info.h"
 #include "server/api/selectors.h"
 #include "server/api/status.h"
-#include "server/api/validation.h"
+#include "stdlib/kube_validation.h"
 #include "server/auth/impersonation.h"
 #include "server/http/http_server.h"
 #include "stdlib/text.h"

@@ -1,6 +1,6 @@
-#include "server/api/validation.h"
+#include "stdlib/kube_validation.h"
 
-namespace pmesh::server {
+namespace pmesh {
 
 namespace {
 
@@ -110,4 +110,4 @@ Problems object_name_problems(const std::string& name, bool label, bool prefix) 
   return label ? dns1123_label_problems(n) : dns1123_subdomain_problems(n);
 }
 
-}  // namespace pmesh::server
+}  // namespace pmesh

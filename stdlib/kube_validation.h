@@ -2,13 +2,15 @@
 // (k8s.io/apimachinery/pkg/util/validation), with its messages: each
 // function returns the problems with a value, empty when it is valid.
 //
+// Used by the server's checks and by the rules' builtins alike.
+//
 // Thread safety: pure functions.
 #pragma once
 
 #include <string>
 #include <vector>
 
-namespace pmesh::server {
+namespace pmesh {
 
 using Problems = std::vector<std::string>;
 
@@ -28,4 +30,4 @@ Problems label_value_problems(const std::string& value);
 // generateName, whose trailing '-' is allowed (kube's NameIsDNSSubdomain).
 Problems object_name_problems(const std::string& name, bool label, bool prefix);
 
-}  // namespace pmesh::server
+}  // namespace pmesh

@@ -17,8 +17,6 @@ ApiError unseen(const RequestInfo& info) {
   return ApiError{404, "NotFound", "logical cluster \"" + info.cluster + "\" not found", nullptr};
 }
 
-const UserInfo kAnonymousAdmin{"admin", "admin", {"system:masters", "system:authenticated"}};
-
 }  // namespace
 
 ApiServer::ApiServer(engine::Engine& engine, engine::DurableStore* store, boost::asio::io_context& io,
@@ -71,7 +69,7 @@ std::optional<HttpResponse> ApiServer::handle(const HttpRequest& http, const std
     log(http, res);
     return res;
   }
-  if (!options_.authenticator) return acting_as(http, target, kAnonymousAdmin, stream);
+  if (!options_.authenticator) return acting_as(http, target, admin_user(), stream);
   std::string why;
   bool keys_unknown = false;
   auto user = options_.authenticator->authenticate(http.authorization, &why, &keys_unknown);

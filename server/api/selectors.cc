@@ -1,8 +1,6 @@
 #include "server/api/selectors.h"
 
-#include <cerrno>
-#include <cstdlib>
-
+#include "server/api/request.h"
 #include "stdlib/kube_validation.h"
 
 namespace pmesh::server {
@@ -47,14 +45,6 @@ std::vector<Token> lex(const std::string& s) {
   }
   out.push_back({Tok::kEnd, ""});
   return out;
-}
-
-bool integer(const std::string& s, long long* v) {
-  if (s.empty()) return false;
-  errno = 0;
-  char* end = nullptr;
-  *v = std::strtoll(s.c_str(), &end, 10);
-  return errno == 0 && end && *end == '\0';
 }
 
 std::string trim(const std::string& s) {
@@ -130,8 +120,7 @@ std::optional<Selector> Selector::parse_labels(const std::string& text, std::str
         if (toks[p].type == Tok::kIdent) v = toks[p++].text;
         else if (toks[p].type != Tok::kEnd && toks[p].type != Tok::kComma) return expected("identifier");
         req.values.insert(v);
-        long long n;
-        if ((req.op == Op::kGt || req.op == Op::kLt) && !integer(v, &n))
+        if ((req.op == Op::kGt || req.op == Op::kLt) && !parse_int(v))
           return fail("values[0]: Invalid value: \"" + v + "\": for 'Gt', 'Lt' operators, the value must be an integer");
       }
       if (req.op != Op::kGt && req.op != Op::kLt) {
@@ -231,7 +220,6 @@ bool Selector::matches(const nlohmann::json& object) const {
       value = md["labels"][r.key].get<std::string>();
     }
     bool ok = false;
-    long long have, want;
     switch (r.op) {
       case Op::kExists: ok = value.has_value(); break;
       case Op::kNotExists: ok = !value.has_value(); break;
@@ -241,7 +229,8 @@ bool Selector::matches(const nlohmann::json& object) const {
       case Op::kNotIn: ok = !value || !r.values.count(*value); break;
       case Op::kGt:
       case Op::kLt:
-        ok = value && integer(*value, &have) && integer(*r.values.begin(), &want) && (r.op == Op::kGt ? have > want : have < want);
+        if (auto have = value ? parse_int(*value) : std::nullopt, want = parse_int(*r.values.begin()); have && want)
+          ok = r.op == Op::kGt ? *have > *want : *have < *want;
         break;
     }
     if (!ok) return false;

@@ -1,5 +1,6 @@
 #include "server/auth/access_review.h"
 
+#include "engine/json_path.h"
 #include "server/api/body.h"
 #include "server/api/status.h"
 
@@ -23,7 +24,7 @@ HttpResponse self_subject_access_review(const Authorizer& authz, const UserInfo&
   bool allowed = true;
   std::string reason;
   if (attrs.is_object()) {
-    auto text = [&](const char* k) { return attrs.contains(k) && attrs[k].is_string() ? attrs[k].get<std::string>() : std::string(); };
+    auto text = [&](const char* k) { return engine::string_field(attrs, k); };
     RequestInfo asked;
     asked.kind = RequestInfo::Kind::kObject;
     asked.cluster = info.cluster;

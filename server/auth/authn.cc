@@ -15,6 +15,8 @@ namespace pmesh::server {
 
 bool UserInfo::in_group(const std::string& g) const { return std::find(groups.begin(), groups.end(), g) != groups.end(); }
 
+UserInfo admin_user() { return UserInfo{"admin", "admin", {"system:masters", "system:authenticated"}, {}}; }
+
 namespace {
 
 // One CSV line; fields may be double-quoted (with "" for a quote).
@@ -34,7 +36,7 @@ std::vector<std::string> csv_fields(const std::string& line) {
 }  // namespace
 
 bool Authenticator::load(const std::string& token_file, const std::string& admin_token, std::string* error) {
-  if (!admin_token.empty()) tokens_[admin_token] = UserInfo{"admin", "admin", {"system:masters", "system:authenticated"}};
+  if (!admin_token.empty()) tokens_[admin_token] = admin_user();
   if (token_file.empty()) return true;
   std::ifstream in(token_file);
   if (!in) {

@@ -26,6 +26,10 @@ struct UserInfo {
   bool in_group(const std::string& g) const;
 };
 
+// The installation's administrator: the admin token's user, and everyone
+// when the server runs without authentication.
+UserInfo admin_user();
+
 class OidcVerifier;
 
 class Authenticator {

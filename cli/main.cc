@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/engine_commands.h"
+#include "cli/fga_commands.h"
 #include "dsl/compiler.h"
 #include "cli/serve_command.h"
 #include "engine/test_runner.h"
@@ -36,6 +37,9 @@ Usage:
   pmesh verify --data-dir DIR [--policies PATHS]
                                            recompute from scratch and compare with the stored state
   pmesh builtins                           list the builtin functions
+  pmesh fga compile MODEL [--prefix P] [-o rules|json|dsl]
+                                           an OpenFGA model (DSL, JSON or fga.mod) as the rules it becomes
+  pmesh fga test FILES... [--filter TEXT]  run OpenFGA model test files (.fga.yaml) through the engine
 
 Without --policies the rules are the stdlib compiled into the binary. -f takes
 YAML or JSON files or folders (several documents per file, kind: List).
@@ -175,6 +179,7 @@ int main(int argc, char** argv) {
   if (cmd == "apply") return pmesh::cli::cmd_apply(args);
   if (cmd == "explain") return pmesh::cli::cmd_explain(args);
   if (cmd == "verify") return pmesh::cli::cmd_verify(args);
+  if (cmd == "fga") return pmesh::cli::cmd_fga(args);
   Args a;
   std::string err;
   if (cmd == "check" || cmd == "graph" || cmd == "plan" || cmd == "test") {

@@ -266,6 +266,37 @@ void State::scan_tuples(const std::string& relation, const std::function<bool(co
     if (!fn(it->first)) return;
 }
 
+void State::scan_tuples_with(const std::string& relation, const std::string& first,
+                             const std::function<bool(const std::string&)>& fn) const {
+  std::string prefix = tuple_fact(relation, {first}) + kSep;
+  for (auto it = tuples_.lower_bound(prefix); it != tuples_.end() && it->first.compare(0, prefix.size(), prefix) == 0;
+       ++it)
+    if (!fn(it->first)) return;
+}
+
+int State::add_index(const dsl::IndexSpec& spec) {
+  for (size_t i = 0; i < specs_.size(); ++i)
+    if (specs_[i] == spec) return static_cast<int>(i);
+  specs_.push_back(spec);
+  indexes_.emplace_back();
+  size_t i = specs_.size() - 1;
+  {
+    scan_tuples(spec.name, [&](const std::string& fact) {
+      const TupleEntry* t = tuple(fact);
+      if (!t || !t->exists()) return true;
+      auto [rel, args] = parse_tuple_fact(fact);
+      std::vector<Json> values;
+      for (const auto& pos : spec.keys) {
+        size_t p = std::stoul(pos);
+        values.push_back(p < args.size() ? Json(args[p]) : Json());
+      }
+      update_bucket(i, index_key(values), fact, true);
+      return true;
+    });
+  }
+  return static_cast<int>(i);
+}
+
 void State::lookup_tuples(int index, const std::string& values, const std::function<bool(const std::string&)>& fn) const {
   const auto& idx = indexes_[static_cast<size_t>(index)];
   auto it = idx.find(values);

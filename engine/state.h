@@ -135,7 +135,15 @@ class State {
   void put_tuple(const std::string& fact, TupleEntry entry);
   void scan_tuples(const std::string& relation, const std::function<bool(const std::string&)>& fn) const;
   void lookup_tuples(int index, const std::string& values, const std::function<bool(const std::string&)>& fn) const;
+  // Tuples of `relation` whose first argument is `first`, in order: one range.
+  void scan_tuples_with(const std::string& relation, const std::string& first,
+                        const std::function<bool(const std::string&)>& fn) const;
   const std::map<std::string, TupleEntry>& tuples() const { return tuples_; }
+
+  // The index `spec` names, built from the state if no plan asked for it:
+  // for lookups that queries make and no rule does. Returns its number.
+  // REQUIRES: spec.relation (an index of tuples).
+  int add_index(const dsl::IndexSpec& spec);
 
   // ---- Matches
   const Match* match(const std::string& key) const;

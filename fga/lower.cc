@@ -1,0 +1,385 @@
+#include "fga/lower.h"
+
+#include <sstream>
+#include <vector>
+
+namespace pmesh::fga {
+
+namespace {
+
+using Kind = Rewrite::Kind;
+
+// A string literal of the rules language.
+std::string lit(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\' || c == '{' || c == '}') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string ident(const std::string& s) {
+  std::string out;
+  for (char c : s) out += (std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
+  return out;
+}
+
+struct Info {
+  std::set<std::string> wild;
+  bool cofinite = false;
+  bool operator==(const Info& o) const { return wild == o.wild && cofinite == o.cofinite; }
+};
+
+struct Node {
+  std::string name;
+  Info info;
+};
+
+// Where a union's subjects come from.
+struct Source {
+  enum class K { kNode, kPlain, kWild, kUserset, kTupleToUserset } k;
+  std::string type;      // plain, wild: U; userset: G; tuple-to-userset: the related object's type
+  std::string relation;  // userset: the `#m` of G#m
+  Node node;             // node; userset: G#m; tuple-to-userset: the related object's relation
+  Node tupleset;         // tuple-to-userset: the relation on this object holding the related objects
+};
+
+class Lowerer {
+ public:
+  Lowerer(const Model& m, const std::string& prefix) : m_(m), prefix_(prefix) {}
+
+  LoweredModel run() {
+    out_.module = prefix_.empty() ? "fga" : prefix_.substr(0, prefix_.find_last_not_of('_') + 1);
+    out_.tuple_relation = unique(prefix_ + "tuple");
+    for (const auto& t : m_.types)
+      for (const auto& r : t.relations) out_.relations[key(t.name, r.name)].name = unique(prefix_ + ident(t.name) + "_" + ident(r.name));
+    analyze();
+    decl_ << "# Generated from an OpenFGA model by `pmesh fga compile`.\nmodule " << out_.module << "\n\n"
+          << "# The store's tuples, as written.\nrelation " << out_.tuple_relation << "(object, rel, user)\n";
+    for (const auto& t : m_.types)
+      for (const auto& r : t.relations) {
+        LoweredRelation& lr = out_.relations[key(t.name, r.name)];
+        const Info& i = info_[key(t.name, r.name)];
+        lr.wild = i.wild;
+        lr.cofinite = i.cofinite;
+        body_ << "\n# " << t.name << "#" << r.name << "\n";
+        emit({lr.name, i}, t, r, r.rewrite);
+      }
+    out_.rules = decl_.str() + body_.str();
+    return std::move(out_);
+  }
+
+ private:
+  static std::string key(const std::string& t, const std::string& r) { return t + "#" + r; }
+
+  std::string unique(std::string base) {
+    std::string name = base;
+    for (int n = 2; !names_.insert(name).second; ++n) name = base + "_" + std::to_string(n);
+    return name;
+  }
+
+  Node relation_node(const std::string& type, const std::string& rel) {
+    return {out_.relations.at(key(type, rel)).name, info_[key(type, rel)]};
+  }
+
+  // ---- What each relation can hold: a fixpoint, since relations recurse.
+
+  void analyze() {
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (const auto& t : m_.types)
+        for (const auto& r : t.relations) {
+          Info i = eval(t, r, r.rewrite);
+          Info& cur = info_[key(t.name, r.name)];
+          if (!(i == cur)) {
+            cur = std::move(i);
+            changed = true;
+          }
+        }
+    }
+  }
+
+  Info eval(const TypeDef& t, const RelationDef& def, const Rewrite& rw) {
+    Info i;
+    auto add = [&](const Info& o) {
+      i.wild.insert(o.wild.begin(), o.wild.end());
+      i.cofinite = i.cofinite || o.cofinite;
+    };
+    switch (rw.kind) {
+      case Kind::kThis:
+        for (const auto& tr : def.directly_related) {
+          if (tr.wildcard) i.wild.insert(tr.type);
+          else if (!tr.relation.empty()) add(info_[key(tr.type, tr.relation)]);
+        }
+        break;
+      case Kind::kComputed:
+        add(info_[key(t.name, rw.relation)]);
+        break;
+      case Kind::kTupleToUserset:
+        for (const auto& tr : t.find(rw.tupleset)->directly_related)
+          if (m_.find(tr.type, rw.relation)) add(info_[key(tr.type, rw.relation)]);
+        break;
+      case Kind::kUnion:
+        for (const auto& c : rw.children) add(eval(t, def, c));
+        break;
+      case Kind::kIntersection: {
+        i = eval(t, def, rw.children[0]);
+        for (size_t k = 1; k < rw.children.size(); ++k) i = intersect(i, eval(t, def, rw.children[k]));
+        break;
+      }
+      case Kind::kDifference:
+        i.wild = eval(t, def, rw.children[0]).wild;
+        i.cofinite = true;
+        break;
+    }
+    if (i.wild.empty()) i.cofinite = false;
+    return i;
+  }
+
+  static Info intersect(const Info& a, const Info& b) {
+    Info i;
+    for (const auto& w : a.wild)
+      if (b.wild.count(w)) i.wild.insert(w);
+    i.cofinite = (a.cofinite || b.cofinite) && !i.wild.empty();
+    return i;
+  }
+
+  // ---- Rules
+
+  void declare(const Node& n) {
+    decl_ << "relation " << n.name << "(object, subject)\n";
+    if (n.info.cofinite) decl_ << "relation " << n.name << "__x(object, subject)\n";
+  }
+
+  void rule(const std::vector<std::string>& body, const std::string& head) {
+    body_ << "rule " << prefix_ << "r" << ++rules_ << "\n";
+    for (const auto& b : body) body_ << "  " << b << "\n";
+    body_ << "  derive " << head << "\n";
+  }
+
+  static std::string concrete(const std::string& var, const std::string& type) {
+    return "starts_with(" + var + ", " + lit(type + ":") + ") and not contains(" + var + ", \"#\") and " + var +
+           " != " + lit(type + ":*");
+  }
+
+  std::string tuple(const std::string& obj, const std::string& rel, const std::string& user) const {
+    return "for " + out_.tuple_relation + "(" + obj + ", " + lit(rel) + ", " + user + ")";
+  }
+
+  std::string userset_filter(const TypeDef& t, const std::string& var, const Source& s) const {
+    return "where starts_with(o, " + lit(t.name + ":") + ") and starts_with(" + var + ", " + lit(s.type + ":") +
+           ") and ends_with(" + var + ", " + lit("#" + s.relation) + ")";
+  }
+
+  std::string userset_object(const std::string& var, const Source& s) const {
+    return "replace(" + var + ", " + lit("#" + s.relation) + ", \"\")";
+  }
+
+  // Bodies that hold when subject `s` belongs to node `m` on object `obj`.
+  static std::vector<std::vector<std::string>> member_of(const Node& m, const std::string& obj) {
+    std::vector<std::vector<std::string>> alts = {{"for " + m.name + "(" + obj + ", s)"}};
+    for (const auto& u : m.info.wild) {
+      std::vector<std::string> b = {"where starts_with(s, " + lit(u + ":") + ")", "for " + m.name + "(" + obj + ", " + lit(u + ":*") + ")"};
+      if (m.info.cofinite) b.push_back("not for " + m.name + "__x(" + obj + ", s)");
+      alts.push_back(b);
+    }
+    return alts;
+  }
+
+  void emit(const Node& n, const TypeDef& t, const RelationDef& def, const Rewrite& rw) {
+    declare(n);
+    switch (rw.kind) {
+      case Kind::kIntersection: {
+        Node acc = child_node(n, t, def, rw.children[0]);
+        for (size_t k = 1; k < rw.children.size(); ++k) {
+          Node next = child_node(n, t, def, rw.children[k]);
+          Info both = intersect(acc.info, next.info);
+          Node target = k + 1 == rw.children.size() ? n : Node{unique(n.name + "__and"), both};
+          if (k + 1 != rw.children.size()) declare(target);
+          intersection(target, acc, next);
+          acc = target;
+        }
+        return;
+      }
+      case Kind::kDifference:
+        difference(n, child_node(n, t, def, rw.children[0]), child_node(n, t, def, rw.children[1]));
+        return;
+      default: {
+        std::vector<Source> sources;
+        collect(t, def, rw, n, &sources);
+        union_of(n, t, def, sources);
+      }
+    }
+  }
+
+  Node child_node(const Node& parent, const TypeDef& t, const RelationDef& def, const Rewrite& child) {
+    if (child.kind == Kind::kComputed) return relation_node(t.name, child.relation);
+    Node aux{unique(parent.name + "__" + std::to_string(++aux_)), eval(t, def, child)};
+    emit(aux, t, def, child);
+    return aux;
+  }
+
+  void collect(const TypeDef& t, const RelationDef& def, const Rewrite& rw, const Node& n, std::vector<Source>* out) {
+    switch (rw.kind) {
+      case Kind::kThis:
+        for (const auto& tr : def.directly_related) {
+          if (tr.wildcard) out->push_back({Source::K::kWild, tr.type, "", {}, {}});
+          else if (tr.relation.empty()) out->push_back({Source::K::kPlain, tr.type, "", {}, {}});
+          else out->push_back({Source::K::kUserset, tr.type, tr.relation, relation_node(tr.type, tr.relation), {}});
+        }
+        return;
+      case Kind::kComputed:
+        out->push_back({Source::K::kNode, "", "", relation_node(t.name, rw.relation), {}});
+        return;
+      case Kind::kTupleToUserset:
+        for (const auto& tr : t.find(rw.tupleset)->directly_related)
+          if (m_.find(tr.type, rw.relation))
+            out->push_back({Source::K::kTupleToUserset, tr.type, "", relation_node(tr.type, rw.relation), relation_node(t.name, rw.tupleset)});
+        return;
+      case Kind::kUnion:
+        for (const auto& c : rw.children) {
+          if (c.kind == Kind::kIntersection || c.kind == Kind::kDifference) out->push_back({Source::K::kNode, "", "", child_node(n, t, def, c), {}});
+          else collect(t, def, c, n, out);
+        }
+        return;
+      default:
+        out->push_back({Source::K::kNode, "", "", child_node(n, t, def, rw), {}});
+    }
+  }
+
+  // N holds what any source holds; a subject one source's wildcard leaves
+  // out is left out of N only if no other source has it.
+  void union_of(const Node& n, const TypeDef& t, const RelationDef& def, const std::vector<Source>& sources) {
+    const std::string head = n.name + "(o, s)", obj_is_t = "where starts_with(o, " + lit(t.name + ":") + ")";
+    for (const auto& s : sources) {
+      switch (s.k) {
+        case Source::K::kNode:
+          rule({"for " + s.node.name + "(o, s)"}, head);
+          break;
+        case Source::K::kPlain:
+          rule({tuple("o", def.name, "s"), obj_is_t + " and " + concrete("s", s.type)}, head);
+          break;
+        case Source::K::kWild:
+          rule({tuple("o", def.name, lit(s.type + ":*")), obj_is_t}, n.name + "(o, " + lit(s.type + ":*") + ")");
+          break;
+        case Source::K::kUserset:
+          rule({tuple("o", def.name, "s"), userset_filter(t, "s", s)}, head);
+          rule({tuple("o", def.name, "u"), userset_filter(t, "u", s), "for " + s.node.name + "(" + userset_object("u", s) + ", s)"}, head);
+          break;
+        case Source::K::kTupleToUserset:
+          rule({"for " + s.tupleset.name + "(o, p)", "where starts_with(p, " + lit(s.type + ":") + ")", "for " + s.node.name + "(p, s)"}, head);
+          break;
+      }
+    }
+    if (!n.info.cofinite) return;
+    const std::string cand = unique(n.name + "__c"), in = unique(n.name + "__in");
+    decl_ << "relation " << cand << "(object, subject)\nrelation " << in << "(object, subject)\n";
+    const std::string from_cand = "for " + cand + "(o, s)";
+    for (const auto& s : sources) {
+      std::vector<std::string> reach;  // binds what the source's node is asked about
+      std::string obj = "o";
+      switch (s.k) {
+        case Source::K::kPlain:
+          rule({from_cand, tuple("o", def.name, "s"), "where starts_with(s, " + lit(s.type + ":") + ")"}, in + "(o, s)");
+          continue;
+        case Source::K::kWild:
+          rule({from_cand, "where starts_with(s, " + lit(s.type + ":") + ")", tuple("o", def.name, lit(s.type + ":*"))}, in + "(o, s)");
+          continue;
+        case Source::K::kNode:
+          break;
+        case Source::K::kUserset:
+          reach = {tuple("o", def.name, "u"), userset_filter(t, "u", s)};
+          obj = userset_object("u", s);
+          break;
+        case Source::K::kTupleToUserset:
+          reach = {"for " + s.tupleset.name + "(o, p)", "where starts_with(p, " + lit(s.type + ":") + ")"};
+          obj = "p";
+          break;
+      }
+      if (s.node.info.cofinite) {
+        std::vector<std::string> b = reach;
+        b.push_back("for " + s.node.name + "__x(" + obj + ", s)");
+        rule(b, cand + "(o, s)");
+      }
+      for (auto alt : member_of(s.node, obj)) {
+        std::vector<std::string> b = {from_cand};
+        b.insert(b.end(), reach.begin(), reach.end());
+        b.insert(b.end(), alt.begin(), alt.end());
+        rule(b, in + "(o, s)");
+      }
+    }
+    rule({from_cand, "not for " + in + "(o, s)"}, n.name + "__x(o, s)");
+  }
+
+  // N = A and B: subjects both hold, one of them perhaps through a wildcard.
+  void intersection(const Node& n, const Node& a, const Node& b) {
+    const std::string head = n.name + "(o, s)";
+    rule({"for " + a.name + "(o, s)", "for " + b.name + "(o, s)"}, head);
+    for (const auto& [x, y] : {std::pair{a, b}, std::pair{b, a}})
+      for (const auto& u : y.info.wild) {
+        std::vector<std::string> body = {"for " + x.name + "(o, s)", "where " + concrete("s", u), "for " + y.name + "(o, " + lit(u + ":*") + ")"};
+        if (y.info.cofinite) body.push_back("not for " + y.name + "__x(o, s)");
+        rule(body, head);
+      }
+    if (!n.info.cofinite) return;
+    for (const auto& side : {a, b})
+      if (side.info.cofinite)
+        for (const auto& u : n.info.wild)
+          rule({"for " + side.name + "__x(o, s)", "where starts_with(s, " + lit(u + ":") + ")", "for " + n.name + "(o, " + lit(u + ":*") + ")"},
+               n.name + "__x(o, s)");
+  }
+
+  // N = A but not B.
+  void difference(const Node& n, const Node& a, const Node& b) {
+    const std::string head = n.name + "(o, s)";
+    // Subjects A names: those of no type B has a wildcard of ...
+    std::string other = "where not ends_with(s, \":*\")";
+    for (const auto& u : b.info.wild) other += " and not (" + concrete("s", u) + ")";
+    rule({"for " + a.name + "(o, s)", other, "not for " + b.name + "(o, s)"}, head);
+    // ... those of a type B has a wildcard of, when B has no wildcard here
+    // or leaves them out ...
+    for (const auto& u : b.info.wild) {
+      rule({"for " + a.name + "(o, s)", "where " + concrete("s", u), "not for " + b.name + "(o, s)",
+            "not for " + b.name + "(o, " + lit(u + ":*") + ")"},
+           head);
+      if (b.info.cofinite) rule({"for " + a.name + "(o, s)", "for " + b.name + "__x(o, s)"}, head);
+    }
+    // ... and those A's wildcard holds but B's leaves out.
+    if (b.info.cofinite)
+      for (const auto& u : a.info.wild) {
+        if (!b.info.wild.count(u)) continue;
+        std::vector<std::string> body = {"for " + b.name + "__x(o, s)", "where starts_with(s, " + lit(u + ":") + ")", "for " + a.name + "(o, " + lit(u + ":*") + ")"};
+        if (a.info.cofinite) body.push_back("not for " + a.name + "__x(o, s)");
+        rule(body, head);
+      }
+    // A's wildcard stays where B has none; B's members are its exceptions.
+    for (const auto& u : a.info.wild) {
+      rule({"for " + a.name + "(o, " + lit(u + ":*") + ")", "not for " + b.name + "(o, " + lit(u + ":*") + ")"},
+           n.name + "(o, " + lit(u + ":*") + ")");
+      rule({"for " + b.name + "(o, s)", "where " + concrete("s", u), "for " + n.name + "(o, " + lit(u + ":*") + ")"}, n.name + "__x(o, s)");
+      if (a.info.cofinite)
+        rule({"for " + a.name + "__x(o, s)", "where starts_with(s, " + lit(u + ":") + ")", "for " + n.name + "(o, " + lit(u + ":*") + ")"},
+             n.name + "__x(o, s)");
+    }
+  }
+
+  const Model& m_;
+  std::string prefix_;
+  LoweredModel out_;
+  std::map<std::string, Info> info_;
+  std::set<std::string> names_;
+  std::ostringstream decl_, body_;
+  int rules_ = 0, aux_ = 0;
+};
+
+}  // namespace
+
+const LoweredRelation* LoweredModel::find(const std::string& type, const std::string& relation) const {
+  auto it = relations.find(type + "#" + relation);
+  return it == relations.end() ? nullptr : &it->second;
+}
+
+LoweredModel lower(const Model& m, const std::string& prefix) { return Lowerer(m, prefix).run(); }
+
+}  // namespace pmesh::fga

@@ -1,0 +1,62 @@
+// A validated model lowered to a module of the rules language.
+//
+// The store's tuples are one base relation, `<prefix>tuple(object,
+// relation, user)`. Every relation `T#R` of the model becomes a relation
+// `N(object, subject)` derived from it by rules, and the engine keeps it
+// materialized as tuples come and go, so `check` is a lookup. A subject is
+// what OpenFGA puts in a tuple's user: `user:anne`, a userset
+// `group:eng#member` (with everything the userset holds expanded beside it),
+// or a wildcard marker `user:*`.
+//
+// Wildcards make a set infinite; exclusion can then make it cofinite: in
+// `define viewer: [user:*] but not blocked` everybody but the blocked are
+// viewers. A relation that can be cofinite also gets `N__x(object, subject)`:
+// the subjects its wildcard does not cover. So, for a concrete `U:id`:
+//
+//   U:id in T#R  <=>  N(o, "U:id")  or  (N(o, "U:*") and not N__x(o, "U:id"))
+//
+// and OpenFGA's answers for wildcards under intersection and exclusion
+// follow. Which relations can hold which wildcards, and which can be
+// cofinite, is known from the model alone (a fixpoint over its rewrites), so
+// only what is needed is generated.
+//
+// Tuples that the model does not admit (their type restriction was dropped
+// by a newer model, or never was) stay in the base relation and count for
+// nothing, as in OpenFGA. Recursion (parents of parents, nested groups) is
+// recursion among the generated relations. Where OpenFGA's model allows a
+// relation to exclude something that depends on itself (exclusion inside a
+// cycle), the rules are not stratifiable and compiling them fails; the
+// model is refused (docs/openfga.md).
+//
+// Thread safety: pure function.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+
+#include "fga/model.h"
+
+namespace pmesh::fga {
+
+struct LoweredRelation {
+  std::string name;            // the relation holding T#R's subjects
+  std::set<std::string> wild;  // types U whose `U:*` it may hold
+  bool cofinite = false;       // has `<name>__x`
+  std::string except() const { return name + "__x"; }
+};
+
+struct LoweredModel {
+  std::string module;          // the module's name
+  std::string tuple_relation;  // `<prefix>tuple(object, relation, user)`
+  std::string rules;           // the module's text
+  std::map<std::string, LoweredRelation> relations;  // "type#relation" ->
+  const LoweredRelation* find(const std::string& type, const std::string& relation) const;
+};
+
+// `prefix` keeps the names of one store's rules apart from another's and
+// from the platform's: an identifier such as "fga_" or "fga_s01H..._".
+// REQUIRES: validate(m) passed.
+LoweredModel lower(const Model& m, const std::string& prefix);
+
+}  // namespace pmesh::fga

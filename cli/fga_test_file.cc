@@ -31,7 +31,7 @@ std::vector<engine::Op> tuple_ops(const fga::CompiledModel& m, const YAML::Node&
   for (const auto& t : tuples) {
     std::string user = t["user"].as<std::string>(""), rel = t["relation"].as<std::string>(""), obj = t["object"].as<std::string>("");
     fga::validate_tuple(m.model, user, rel, obj);
-    ops.push_back(engine::Op::add_tuple(m.lowered.tuple_relation, {obj, rel, user}));
+    ops.push_back(engine::Op::add_tuple(fga::kTupleRelation, m.lowered.tuple(obj, rel, user)));
   }
   return ops;
 }
@@ -53,7 +53,7 @@ class FileRun {
     if (doc["model"]) model = fga::parse_dsl({{path_, doc["model"].as<std::string>()}});
     else if (doc["model_file"]) model = fga::read_model_file((dir / doc["model_file"].as<std::string>()).string());
     else throw FgaError("validation_error", "the file names no model (model or model_file)");
-    fga::CompiledModel m = fga::compile_model(std::move(model), "fga_");
+    fga::CompiledModel m = fga::compile_model(std::move(model), "local", "fga_");
     YAML::Node shared = doc["tuples"];
     if (doc["tuple_file"]) shared = YAML::LoadFile((dir / doc["tuple_file"].as<std::string>()).string());
     for (const auto& test : doc["tests"]) {

@@ -69,30 +69,9 @@ Engine::Engine(std::shared_ptr<const dsl::CompiledProgram> program, Options opti
     : program_(std::move(program)), options_(std::move(options)), state_(program_->indexes), kinds_(*program_->program) {
   if (!options_.clock) options_.clock = wall_clock;
   rules_ = make_runtimes(*program_);
-  for (const auto& rt : rules_) {
-    // Admission rules run on users' writes (admission.cc), not on changes.
-    if (const dsl::ObjectPattern* admitted = rt.info->rule->admitted()) {
-      admission_[admitted->kind.name].push_back(rt.index);
-      continue;
-    }
-    std::map<std::string, Reader> mine;
-    for (const auto& a : rt.info->reads) {
-      std::string key = a.node.kind.empty() ? "rel:" + a.node.section : a.node.kind;
-      Reader& r = mine[key];
-      r.rule = rt.index;
-      r.sections.insert(a.node.section);
-    }
-    for (const auto& d : rt.plan->deltas) {
-      const dsl::BodyItem* t = d.trigger;
-      std::string key = t->kind == BodyItemKind::kTuple ? "rel:" + t->tuple.relation
-                        : t->object.kind.dynamic()    ? "*"
-                                                      : t->object.kind.name;
-      Reader& r = mine[key];
-      r.rule = rt.index;
-      r.plans.push_back(&d);
-    }
-    for (auto& [k, r] : mine) readers_[k].push_back(std::move(r));
-  }
+  base_rules_ = rules_.size();
+  next_stratum_ = static_cast<int>(program_->graph->strata().size());
+  for (const auto& rt : rules_) register_readers(rt);
   evaluator_ = std::make_unique<Evaluator>(state_, *program_->program,
                                            [this](const std::string& fact) { return committed(fact); });
 }
@@ -190,6 +169,7 @@ void Engine::fact_changed(const std::string& fact, const Json& before, const Jso
   bool object = is_object_fact(fact);
   std::string reader_key;
   std::set<std::string> sections;
+  std::vector<const Reader*> readers;
   if (object) {
     ObjectKey key = parse_object_fact(fact);
     reader_key = key.kind;
@@ -209,9 +189,14 @@ void Engine::fact_changed(const std::string& fact, const Json& before, const Jso
       else kinds_touched_.insert(key.cluster);
     }
   } else {
-    reader_key = "rel:" + parse_tuple_fact(fact).first;
+    auto [rel, args] = parse_tuple_fact(fact);
+    reader_key = "rel:" + rel;
+    // Rules whose pattern names this first argument (a store's rules over
+    // the tuples of all stores) wait under their own key.
+    if (!args.empty())
+      if (auto it = readers_.find(reader_key + kArgSep + args[0]); it != readers_.end())
+        for (const Reader& r : it->second) readers.push_back(&r);
   }
-  std::vector<const Reader*> readers;
   if (auto it = readers_.find(reader_key); it != readers_.end())
     for (const Reader& r : it->second) readers.push_back(&r);
   // `resource(g, r)` patterns see every object of a run-time kind.
@@ -442,7 +427,7 @@ void Engine::apply_contributions(int rule, const std::string& key, const std::ve
 void Engine::lost_support(const std::string& fact) {
   dsl::DataNode node = is_object_fact(fact) ? dsl::DataNode{parse_object_fact(fact).kind, "metadata"}
                                             : dsl::DataNode{"", parse_tuple_fact(fact).first};
-  int s = program_->graph->recursive_stratum_of(node);
+  int s = recursive_stratum_of(node);
   if (s >= 0) suspects_[s].insert(fact);
 }
 
@@ -705,6 +690,11 @@ void Engine::check_encodable(const Result& r) const {
 }
 
 Result Engine::apply(const std::vector<Op>& ops, bool dry_run, const std::function<void(Result&)>& inspect) {
+  return transact(ops, dry_run, inspect, nullptr);
+}
+
+Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::function<void(Result&)>& inspect,
+                        const std::function<void()>& seed) {
   size_t mark = state_.undo_mark();
   now_ = options_.clock();
   pending_.clear();
@@ -739,6 +729,7 @@ Result Engine::apply(const std::vector<Op>& ops, bool dry_run, const std::functi
         user_op(op);
     }
     restoring_ = false;
+    if (seed) seed();
     run_to_fixpoint();
     if (!deferred_.empty()) {
       std::set<std::string> again = std::move(deferred_);
@@ -763,7 +754,9 @@ Result Engine::apply(const std::vector<Op>& ops, bool dry_run, const std::functi
     r.warnings = std::move(warnings_);
     if (inspect) inspect(r);
     std::string storage_error;
-    if (!dry_run && persistence_ && !persistence_->commit(state_, state_.take_dirty(), r, &storage_error))
+    State::Dirty dirty = state_.take_dirty();
+    drop_rule_set_state(dirty);
+    if (!dry_run && persistence_ && !persistence_->commit(state_, dirty, r, &storage_error))
       throw TxnError{"InternalError", "the transaction could not be stored: " + storage_error, {}};
   } catch (const TxnError& e) {
     fail(e.reason, e.message, e.rules);

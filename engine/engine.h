@@ -144,6 +144,26 @@ class Engine {
   // incrementally maintained state; returns the differences, empty if none.
   std::string verify() const;
 
+  // ---- Rule sets that come and go while the engine runs (rule_sets.cc)
+  //
+  // A rule set is a program compiled on its own whose rules derive
+  // relations only: an OpenFGA model lowered to rules, later a policy
+  // bundle. It reads whatever the engine holds; what it derives is its own
+  // (no other rules read it), so its strata sit above all others and adding
+  // or removing it evaluates its own rules and nothing else. Adding one is a
+  // transaction: its relations are computed from the state as it is and
+  // committed, or, if anything fails, the set is not there and nothing
+  // changed. What a set derives is not written to the durable store: whoever
+  // adds sets adds them again after a restart, and they are recomputed.
+  // `dry_run` adds, evaluates, lets `inspect` see the state, and takes the
+  // set away again (a question to a model that is not loaded).
+  // REQUIRES: `program` compiled without errors; no set named `id`.
+  Result add_rule_set(const std::string& id, std::shared_ptr<const dsl::CompiledProgram> program,
+                      bool dry_run = false, const std::function<void(Result&)>& inspect = nullptr);
+  // Retracts everything the set derived, as one transaction.
+  Result remove_rule_set(const std::string& id);
+  bool has_rule_set(const std::string& id) const { return rule_sets_.count(id) > 0; }
+
   // The provenance of a fact: which rule matched which inputs, recursively.
   std::string explain(const std::string& fact) const;
   // Why no rule derives `key`: for each rule deriving its kind, the first
@@ -168,6 +188,33 @@ class Engine {
     std::string reason, message;
     std::vector<std::string> rules;
   };
+  // Between a relation and a literal first argument in a readers_ key.
+  static constexpr char kArgSep = '\x1f';
+  struct RuleSet {
+    std::shared_ptr<const dsl::CompiledProgram> program;
+    int first_rule = 0;  // its rules are rules_[first_rule, first_rule + count)
+    int count = 0;
+    int first_stratum = 0;
+    std::vector<std::string> relations;  // those it derives
+  };
+
+  // The readers_ entries of one rule: which facts wake it.
+  void register_readers(const RuleRuntime& rt);
+  // apply() with `seed` run after the ops, before the fixpoint: how a rule
+  // set's matches are found or retracted inside one transaction.
+  Result transact(const std::vector<Op>& ops, bool dry_run, const std::function<void(Result&)>& inspect,
+                  const std::function<void()>& seed);
+  // REQUIRES: the checks of add_rule_set passed. rule_sets.cc.
+  void install_rule_set(const std::string& id, std::shared_ptr<const dsl::CompiledProgram> program);
+  void uninstall_rule_set(const std::string& id);
+  // Removes the readers_ entries of rules_[first, last).
+  void detach_readers(int first, int last);
+  // What a rule set's match would be for each fact of its first positive pattern.
+  void seed_rule_set(const RuleSet& set);
+  // The recursive stratum a fact's data belongs to, in the base program or a set; -1 if none.
+  int recursive_stratum_of(const dsl::DataNode& node) const;
+  // Drops from `dirty` what rule sets derive: it is recomputed, not stored.
+  void drop_rule_set_state(State::Dirty& dirty) const;
 
   // The write `op` once the admission rules of its kind have seen it:
   // mutating rules' `set` heads applied to its object, then validating
@@ -232,6 +279,12 @@ class Engine {
   std::map<std::string, std::string> refusals_;
   // For verify(): an engine that recomputes reads history and identities from another.
   const Engine* history_ = nullptr;
+
+  // Rule sets added at run time, and the relations each derives.
+  std::map<std::string, RuleSet> rule_sets_;
+  std::map<std::string, std::string> rule_set_of_relation_;
+  size_t base_rules_ = 0;  // rules_[0, base_rules_) are the program's
+  int next_stratum_ = 0;
 };
 
 }  // namespace pmesh::engine

@@ -37,6 +37,11 @@ Evaluator::Evaluator(const State& state, const dsl::Program& program,
     for (const auto& f : m->functions) function_module_[&f] = m.get();
 }
 
+void Evaluator::add_functions(const dsl::Program& program) {
+  for (const auto& m : program.modules())
+    for (const auto& f : m->functions) function_module_[&f] = m.get();
+}
+
 namespace {
 
 [[noreturn]] void fail(const Expr& e, const std::string& msg) { throw EvalError(msg, e.span); }
@@ -476,7 +481,7 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
       if (const std::string* f = fixed_fact(fixed, s.item)) {
         if (const ObjectEntry* e = state_.object(*f); e && !e->effective.is_null()) visit(*e);
       } else if (s.index >= 0) {
-        state_.lookup_index(s.index, State::index_key(keys), visit);
+        state_.lookup_index(rt.state_index(s.index), State::index_key(keys), visit);
       } else {
         // The primary key: a prefix of (cluster, namespace, name).
         std::string cluster, ns, name;
@@ -526,7 +531,7 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
           Json v = eval(k.value, rt, b);
           keys.push_back(v.is_string() ? v : Json(v.dump()));
         }
-        state_.lookup_tuples(s.index, State::index_key(keys), visit);
+        state_.lookup_tuples(rt.state_index(s.index), State::index_key(keys), visit);
       } else if (s.keys.size() == s.item->tuple.args.size()) {
         std::vector<std::string> args;
         for (const auto& k : s.keys) args.push_back(as_text(eval(k.value, rt, b)));

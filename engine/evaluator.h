@@ -56,6 +56,10 @@ struct RuleRuntime {
   int stratum = 0;
   bool recursive = false;
   int slot(const dsl::VarInfo* v) const { return slot_of.at(v); }
+  // A rule set added at run time numbers its indexes from 0; the state's
+  // number for each (empty: the same).
+  std::vector<int> index_map;
+  int state_index(int i) const { return index_map.empty() || i < 0 ? i : index_map[static_cast<size_t>(i)]; }
 };
 
 // REQUIRES: `compiled` has plans (it compiled without errors).
@@ -65,6 +69,10 @@ class Evaluator {
  public:
   // `old` answers old(x): the committed version of a fact, or nullptr.
   Evaluator(const State& state, const dsl::Program& program, std::function<const Json*(const std::string&)> old);
+
+  // The functions a rule set's own modules declare (its program outlives
+  // the rules that call them).
+  void add_functions(const dsl::Program& program);
 
   Json eval(const dsl::Expr& e, const RuleRuntime& rt, Bindings& b) const;
   Json eval(const Operand& o, const RuleRuntime& rt, Bindings& b) const;

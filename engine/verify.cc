@@ -85,6 +85,10 @@ std::string Engine::verify() const {
   std::string when = now_.empty() ? options_.clock() : now_;
   opts.clock = [when]() { return when; };
   Engine fresh(program_, opts);
+  std::vector<std::pair<int, std::string>> sets;
+  for (const auto& [id, set] : rule_sets_) sets.push_back({set.first_rule, id});
+  std::sort(sets.begin(), sets.end());
+  for (const auto& [first, id] : sets) fresh.install_rule_set(id, rule_sets_.at(id).program);
   fresh.history_ = this;
   fresh.kinds_ = kinds_;
   fresh.rv_ = rv_;

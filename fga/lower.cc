@@ -47,16 +47,19 @@ struct Source {
 
 class Lowerer {
  public:
-  Lowerer(const Model& m, const std::string& prefix) : m_(m), prefix_(prefix) {}
+  Lowerer(const Model& m, const std::string& store, const std::string& prefix) : m_(m), prefix_(prefix) {
+    out_.store = store;
+  }
 
   LoweredModel run() {
     out_.module = prefix_.empty() ? "fga" : prefix_.substr(0, prefix_.find_last_not_of('_') + 1);
-    out_.tuple_relation = unique(prefix_ + "tuple");
+    names_.insert(kTupleRelation);
     for (const auto& t : m_.types)
       for (const auto& r : t.relations) out_.relations[key(t.name, r.name)].name = unique(prefix_ + ident(t.name) + "_" + ident(r.name));
     analyze();
     decl_ << "# Generated from an OpenFGA model by `pmesh fga compile`.\nmodule " << out_.module << "\n\n"
-          << "# The store's tuples, as written.\nrelation " << out_.tuple_relation << "(object, rel, user)\n";
+          << "# Every store's tuples, as written; this model reads store " << lit(out_.store) << "'s.\nrelation "
+          << kTupleRelation << "(store, object, rel, user)\n";
     for (const auto& t : m_.types)
       for (const auto& r : t.relations) {
         LoweredRelation& lr = out_.relations[key(t.name, r.name)];
@@ -164,7 +167,7 @@ class Lowerer {
   }
 
   std::string tuple(const std::string& obj, const std::string& rel, const std::string& user) const {
-    return "for " + out_.tuple_relation + "(" + obj + ", " + lit(rel) + ", " + user + ")";
+    return std::string("for ") + kTupleRelation + "(" + lit(out_.store) + ", " + obj + ", " + lit(rel) + ", " + user + ")";
   }
 
   std::string userset_filter(const TypeDef& t, const std::string& var, const Source& s) const {
@@ -380,6 +383,8 @@ const LoweredRelation* LoweredModel::find(const std::string& type, const std::st
   return it == relations.end() ? nullptr : &it->second;
 }
 
-LoweredModel lower(const Model& m, const std::string& prefix) { return Lowerer(m, prefix).run(); }
+LoweredModel lower(const Model& m, const std::string& store, const std::string& prefix) {
+  return Lowerer(m, store, prefix).run();
+}
 
 }  // namespace pmesh::fga

@@ -1,7 +1,8 @@
 // A validated model lowered to a module of the rules language.
 //
-// The store's tuples are one base relation, `<prefix>tuple(object,
-// relation, user)`. Every relation `T#R` of the model becomes a relation
+// Tuples are one base relation for every store, `fga_tuple(store, object,
+// rel, user)`; a model's rules read its store's (`for fga_tuple("s1", o,
+// "viewer", s)`, which wakes them for that store's tuples only). Every relation `T#R` of the model becomes a relation
 // `N(object, subject)` derived from it by rules, and the engine keeps it
 // materialized as tuples come and go, so `check` is a lookup. A subject is
 // what OpenFGA puts in a tuple's user: `user:anne`, a userset
@@ -34,6 +35,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "fga/model.h"
 
@@ -46,17 +48,24 @@ struct LoweredRelation {
   std::string except() const { return name + "__x"; }
 };
 
+// The base relation every store's tuples are in.
+inline constexpr const char* kTupleRelation = "fga_tuple";
+
 struct LoweredModel {
-  std::string module;          // the module's name
-  std::string tuple_relation;  // `<prefix>tuple(object, relation, user)`
+  std::string module;  // the module's name
+  std::string store;   // whose tuples it reads
   std::string rules;           // the module's text
   std::map<std::string, LoweredRelation> relations;  // "type#relation" ->
   const LoweredRelation* find(const std::string& type, const std::string& relation) const;
+  // The arguments of the store's tuple (object, relation, user) in kTupleRelation.
+  std::vector<std::string> tuple(const std::string& object, const std::string& relation, const std::string& user) const {
+    return {store, object, relation, user};
+  }
 };
 
-// `prefix` keeps the names of one store's rules apart from another's and
-// from the platform's: an identifier such as "fga_" or "fga_s01H..._".
+// `prefix` keeps the names of one model's rules apart from another's and
+// from the platform's: an identifier such as "fga_" or "fga_01H..._".
 // REQUIRES: validate(m) passed.
-LoweredModel lower(const Model& m, const std::string& prefix);
+LoweredModel lower(const Model& m, const std::string& store, const std::string& prefix);
 
 }  // namespace pmesh::fga

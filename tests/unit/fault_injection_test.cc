@@ -117,7 +117,7 @@ TEST_CASE("a watch from the current state, started while a commit is pending, sh
   CHECK(racing == 1);
 }
 
-TEST_CASE("closed watches leave the hub; a watch costs no timer of its own") {
+TEST_CASE("closed watches leave the hub, and a watch costs no timer of its own") {
   ServerFixture s;
   std::vector<std::shared_ptr<FakeStream>> streams;
   for (int i = 0; i < 50; ++i) {

@@ -104,7 +104,7 @@ class ReferenceCheck {
 // of a run of random writes and deletes.
 void compare_with_reference(const std::string& dsl, const std::vector<std::string>& objects,
                             const std::vector<std::string>& users, int seed, int steps) {
-  fga::CompiledModel m = fga::compile_model(fga::parse_dsl({{"model.fga", dsl}}), "fga_");
+  fga::CompiledModel m = fga::compile_model(fga::parse_dsl({{"model.fga", dsl}}), "local", "fga_");
   engine::Engine e(m.program);
   fga::ModelView view{m.model, m.lowered};
   // Every tuple the model admits over these ids.
@@ -132,8 +132,8 @@ void compare_with_reference(const std::string& dsl, const std::vector<std::strin
     bool add = it == present.end();
     if (add) present.push_back(t);
     else present.erase(it);
-    auto r = e.apply({add ? engine::Op::add_tuple(m.lowered.tuple_relation, {t.object, t.relation, t.user})
-                          : engine::Op::remove_tuple(m.lowered.tuple_relation, {t.object, t.relation, t.user})});
+    auto r = e.apply({add ? engine::Op::add_tuple(fga::kTupleRelation, m.lowered.tuple(t.object, t.relation, t.user))
+                          : engine::Op::remove_tuple(fga::kTupleRelation, m.lowered.tuple(t.object, t.relation, t.user))});
     REQUIRE(r.ok);
     ReferenceCheck ref(m.model, present);
     for (const auto& o : objects) {
@@ -225,9 +225,9 @@ type group
   relations
     define member: [user, user:*, group#member]
 )"}}),
-                                            "fga_");
+                                            "local", "fga_");
   engine::Engine e(m.program);
-  auto add = [&](std::string o, std::string r, std::string u) { return engine::Op::add_tuple(m.lowered.tuple_relation, {o, r, u}); };
+  auto add = [&](std::string o, std::string r, std::string u) { return engine::Op::add_tuple(fga::kTupleRelation, m.lowered.tuple(o, r, u)); };
   REQUIRE(e.apply({add("group:a", "member", "user:anne"), add("group:a", "member", "group:b#member"),
                    add("group:b", "member", "user:*")})
               .ok);
@@ -297,7 +297,7 @@ type doc
     define blocked: [user] or viewer from parent
     define viewer: [user] but not blocked
 )"}}),
-                                     "fga_"),
+                                     "local", "fga_"),
                   FgaError);
 }
 

@@ -72,7 +72,7 @@ relation q(x) :- base(x), not p(x).
   CHECK(c->errors().find("the cycle: rule p/1 -> rel:p -> rule q/1 -> rel:q -> (not) rule p/1") != std::string::npos);
 }
 
-TEST_CASE("aggregation through a cycle is refused; reading old() breaks the cycle") {
+TEST_CASE("aggregation through a cycle is refused, and reading old() breaks the cycle") {
   std::string loop = std::string(kPrelude) + R"(
 rule count-ready
   for a: Account

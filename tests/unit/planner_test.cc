@@ -47,7 +47,7 @@ rule binding-export
   CHECK(c->program->indexes[0].to_string() == "APIBinding(spec.reference.export.name, spec.reference.export.path)");
 }
 
-TEST_CASE("where-equalities join; filters run as soon as their variables are bound") {
+TEST_CASE("where-equalities join, and filters run as soon as their variables are bound") {
   auto c = compile(std::string(kPrelude) + R"(
 rule info
   for a: Account
@@ -60,7 +60,7 @@ rule info
   std::string p = plan_of(*c, "info");
   // An equality with a constant is a key too.
   CHECK(p.find("full:\n    lookup a: Account by index Account(spec.type) {spec.type = \"org\"}\n    filter (a.spec.type == \"org\")\n    lookup i: AccountInfo by index AccountInfo(spec.account.name) {spec.account.name = a.name}") != std::string::npos);
-  CHECK(p.find("on change of i: AccountInfo:\n    lookup a: Account by index Account(metadata.name, spec.type) {spec.type = \"org\", metadata.name = i.spec.account.name}") != std::string::npos);
+  CHECK(p.find("on change of i: AccountInfo:\n    lookup a: Account by index Account(metadata.name, spec.type) {metadata.name = i.spec.account.name, spec.type = \"org\"}") != std::string::npos);
 }
 
 TEST_CASE("child(cluster, name) is inverted into parent and base") {

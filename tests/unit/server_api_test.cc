@@ -52,7 +52,7 @@ TEST_CASE("request paths: workspaces, objects, subresources, and what names noth
   CHECK(e.code == 404);
 }
 
-TEST_CASE("workspace paths are kcp's: DNS labels joined by colons; anything else is a 400") {
+TEST_CASE("workspace paths are kcp's: DNS labels joined by colons, anything else is a 400") {
   for (const char* ok : {"root", "root:orgs", "root:orgs:a-b-c", "r0:1"}) CHECK(valid_cluster_path(ok));
   for (const char* bad : {"", "Root", "root:", ":root", "root::x", "root:-x", "root:x-", "root.orgs", "root orgs", "r\xff"})
     CHECK_FALSE(valid_cluster_path(bad));
@@ -155,7 +155,7 @@ TEST_CASE("the Status encoder: kube's messages for one and many field errors, ca
   CHECK(valid_utf8(res.body));
 }
 
-TEST_CASE("JSON bodies: what is not UTF-8 becomes U+FFFD, as Go decodes it; nesting is bounded") {
+TEST_CASE("JSON bodies: what is not UTF-8 becomes U+FFFD, as Go decodes it, and nesting is bounded") {
   ApiError e;
   auto j = decode_body("{\"a\": \"x\xffy\"}", BodyFormat::kJson, &e);
   REQUIRE(j);

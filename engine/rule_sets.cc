@@ -1,0 +1,208 @@
+// The Engine methods for rules that arrive and leave while it runs: which
+// facts wake a rule (for the program's rules too), and rule sets added and
+// removed as transactions.
+#include "engine/engine.h"
+
+#include <algorithm>
+
+namespace pmesh::engine {
+
+using dsl::BodyItemKind;
+
+void Engine::register_readers(const RuleRuntime& rt) {
+  // Admission rules run on users' writes (admission.cc), not on changes.
+  if (const dsl::ObjectPattern* admitted = rt.info->rule->admitted()) {
+    admission_[admitted->kind.name].push_back(rt.index);
+    return;
+  }
+  std::map<std::string, Reader> mine;
+  for (const auto& a : rt.info->reads) {
+    // A relation wakes the rule through the delta plan of each pattern
+    // that reads it (below); an object, also by the sections read.
+    if (a.node.kind.empty()) continue;
+    Reader& r = mine[a.node.kind];
+    r.rule = rt.index;
+    r.sections.insert(a.node.section);
+  }
+  for (const auto& d : rt.plan->deltas) {
+    const dsl::BodyItem* t = d.trigger;
+    std::string key;
+    if (t->kind == BodyItemKind::kTuple) {
+      key = "rel:" + t->tuple.relation;
+      // `for fga_tuple("store", ...)`: woken by that store's tuples only.
+      const dsl::Expr* first = t->tuple.args.empty() ? nullptr : t->tuple.args[0].get();
+      if (first && first->kind == dsl::ExprKind::kString) key += kArgSep + first->text;
+    } else {
+      key = t->object.kind.dynamic() ? "*" : t->object.kind.name;
+    }
+    Reader& r = mine[key];
+    r.rule = rt.index;
+    r.plans.push_back(&d);
+  }
+  for (auto& [k, r] : mine) readers_[k].push_back(std::move(r));
+}
+
+int Engine::recursive_stratum_of(const dsl::DataNode& node) const {
+  if (node.kind.empty())
+    if (auto it = rule_set_of_relation_.find(node.section); it != rule_set_of_relation_.end()) {
+      const RuleSet& set = rule_sets_.at(it->second);
+      int s = set.program->graph->recursive_stratum_of(node);
+      return s < 0 ? s : s + set.first_stratum;
+    }
+  return program_->graph->recursive_stratum_of(node);
+}
+
+void Engine::drop_rule_set_state(State::Dirty& dirty) const {
+  if (rule_sets_.empty()) return;
+  for (auto it = dirty.matches.begin(); it != dirty.matches.end();)
+    it = static_cast<size_t>(rule_of_match(*it)) >= base_rules_ ? dirty.matches.erase(it) : std::next(it);
+  for (auto it = dirty.tuples.begin(); it != dirty.tuples.end();)
+    it = rule_set_of_relation_.count(parse_tuple_fact(*it).first) ? dirty.tuples.erase(it) : std::next(it);
+}
+
+void Engine::install_rule_set(const std::string& id, std::shared_ptr<const dsl::CompiledProgram> program) {
+  RuleSet set;
+  set.program = program;
+  set.first_rule = static_cast<int>(rules_.size());
+  set.first_stratum = next_stratum_;
+  std::vector<int> index_map;
+  for (const auto& spec : program->indexes) index_map.push_back(state_.add_index(spec));
+  std::vector<RuleRuntime> runtimes = make_runtimes(*program);
+  set.count = static_cast<int>(runtimes.size());
+  for (auto& rt : runtimes) {
+    rt.index += set.first_rule;
+    rt.stratum += set.first_stratum;
+    rt.index_map = index_map;
+    for (const auto& w : rt.info->writes)
+      if (w.node.kind.empty()) set.relations.push_back(w.node.section);
+    rules_.push_back(std::move(rt));
+  }
+  next_stratum_ += static_cast<int>(program->graph->strata().size());
+  for (int i = set.first_rule; i < set.first_rule + set.count; ++i) register_readers(rules_[static_cast<size_t>(i)]);
+  for (const auto& r : set.relations) rule_set_of_relation_[r] = id;
+  evaluator_->add_functions(*program->program);
+  rule_sets_[id] = std::move(set);
+}
+
+void Engine::detach_readers(int first, int last) {
+  for (auto r = readers_.begin(); r != readers_.end();) {
+    auto& list = r->second;
+    list.erase(std::remove_if(list.begin(), list.end(), [&](const Reader& x) { return x.rule >= first && x.rule < last; }), list.end());
+    r = list.empty() ? readers_.erase(r) : std::next(r);
+  }
+}
+
+void Engine::uninstall_rule_set(const std::string& id) {
+  auto it = rule_sets_.find(id);
+  if (it == rule_sets_.end()) return;
+  const RuleSet& set = it->second;
+  int first = set.first_rule, last = set.first_rule + set.count;
+  detach_readers(first, last);
+  for (const auto& rel : set.relations) rule_set_of_relation_.erase(rel);
+  // The rules' numbers stay taken, so that no match key means two rules;
+  // the last set's are given back.
+  if (static_cast<size_t>(last) == rules_.size()) {
+    rules_.resize(static_cast<size_t>(first));
+    next_stratum_ = set.first_stratum;
+  } else {
+    for (int i = first; i < last; ++i) rules_[static_cast<size_t>(i)].plan = nullptr;
+  }
+  rule_sets_.erase(it);
+}
+
+void Engine::seed_rule_set(const RuleSet& set) {
+  for (int i = set.first_rule; i < set.first_rule + set.count; ++i) {
+    const RuleRuntime& rt = rules_[static_cast<size_t>(i)];
+    if (rt.positives.empty()) {
+      pending_.insert({rt.stratum, rt.index, {}});
+      continue;
+    }
+    // Every match has a fact of its first positive pattern: start there.
+    const dsl::BodyItem* first = rt.positives[0];
+    const dsl::Plan* plan = nullptr;
+    for (const auto& d : rt.plan->deltas)
+      if (d.trigger == first) plan = &d;
+    if (!plan) continue;
+    if (first->kind == BodyItemKind::kTuple) {
+      std::vector<std::string> facts;
+      auto keep = [&](const std::string& f) {
+        if (const TupleEntry* t = state_.tuple(f); t && t->exists()) facts.push_back(f);
+        return true;
+      };
+      const dsl::Expr* a0 = first->tuple.args.empty() ? nullptr : first->tuple.args[0].get();
+      if (a0 && a0->kind == dsl::ExprKind::kString) state_.scan_tuples_with(first->tuple.relation, a0->text, keep);
+      else state_.scan_tuples(first->tuple.relation, keep);
+      for (const auto& f : facts) discover(rt, *plan, f, nullptr);
+    } else {
+      std::vector<std::pair<std::string, Json>> objects;
+      state_.scan_objects(object_prefix(first->object.kind.name), [&](const ObjectEntry& e) {
+        objects.push_back({object_fact(e.key), e.effective});
+        return true;
+      });
+      for (const auto& [f, o] : objects) discover(rt, *plan, f, &o);
+    }
+  }
+}
+
+Result Engine::add_rule_set(const std::string& id, std::shared_ptr<const dsl::CompiledProgram> program, bool dry_run,
+                            const std::function<void(Result&)>& inspect) {
+  auto refuse = [](std::string message) {
+    Result r;
+    r.ok = false;
+    r.reason = "Invalid";
+    r.message = std::move(message);
+    return r;
+  };
+  if (rule_sets_.count(id)) return refuse("a rule set named " + id + " is already loaded");
+  // What a set derives must be its own: relations that nothing else
+  // derives or reads, so that its strata can sit above everything.
+  for (const auto& info : program->rules) {
+    if (info.rule->admitted()) return refuse("rule " + info.rule->name + ": a rule set has no admission rules");
+    for (const auto& w : info.writes) {
+      if (!w.node.kind.empty()) return refuse("rule " + info.rule->name + ": a rule set derives relations only, not " + w.node.kind);
+      const std::string& rel = w.node.section;
+      if (program_->program->relations().count(rel) || rule_set_of_relation_.count(rel))
+        return refuse("rule " + info.rule->name + ": relation " + rel + " is not the set's own");
+    }
+  }
+  for (const auto& spec : program->indexes)
+    if (!spec.relation) return refuse("a rule set looks objects up by index; only relations can be");
+  install_rule_set(id, program);
+  const RuleSet& set = rule_sets_.at(id);
+  Result r = transact({}, dry_run, inspect, [&] { seed_rule_set(set); });
+  if (!r.ok || dry_run) uninstall_rule_set(id);
+  return r;
+}
+
+Result Engine::remove_rule_set(const std::string& id) {
+  auto it = rule_sets_.find(id);
+  if (it == rule_sets_.end()) {
+    Result r;
+    r.ok = false;
+    r.reason = "NotFound";
+    r.message = "no rule set named " + id;
+    return r;
+  }
+  const RuleSet set = it->second;
+  // Asleep first: while its facts go, none of its rules may find new
+  // matches (a `not` that starts to hold).
+  detach_readers(set.first_rule, set.first_rule + set.count);
+  Result r = transact({}, false, nullptr, [&] {
+    std::vector<std::string> keys;
+    for (const auto& [k, m] : state_.matches())
+      if (m.rule >= set.first_rule && m.rule < set.first_rule + set.count) keys.push_back(k);
+    for (const auto& k : keys) {
+      Match copy = *state_.match(k);
+      state_.erase_match(k);
+      apply_contributions(copy.rule, k, copy.contributions, {});
+    }
+  });
+  if (r.ok) {
+    uninstall_rule_set(id);
+  } else {
+    for (int i = set.first_rule; i < set.first_rule + set.count; ++i) register_readers(rules_[static_cast<size_t>(i)]);
+  }
+  return r;
+}
+
+}  // namespace pmesh::engine

@@ -158,8 +158,10 @@ class Engine {
   // `dry_run` adds, evaluates, lets `inspect` see the state, and takes the
   // set away again (a question to a model that is not loaded).
   // REQUIRES: `program` compiled without errors; no set named `id`.
+  // `ops` are applied in the same transaction, before the set's matches are found.
   Result add_rule_set(const std::string& id, std::shared_ptr<const dsl::CompiledProgram> program,
-                      bool dry_run = false, const std::function<void(Result&)>& inspect = nullptr);
+                      bool dry_run = false, const std::function<void(Result&)>& inspect = nullptr,
+                      const std::vector<Op>& ops = {});
   // Retracts everything the set derived, as one transaction.
   Result remove_rule_set(const std::string& id);
   bool has_rule_set(const std::string& id) const { return rule_sets_.count(id) > 0; }

@@ -130,7 +130,7 @@ void Engine::seed_rule_set(const RuleSet& set) {
         return true;
       };
       const dsl::Expr* a0 = first->tuple.args.empty() ? nullptr : first->tuple.args[0].get();
-      if (a0 && a0->kind == dsl::ExprKind::kString) state_.scan_tuples_with(first->tuple.relation, a0->text, keep);
+      if (a0 && a0->kind == dsl::ExprKind::kString) state_.scan_tuples_with(first->tuple.relation, {a0->text}, keep);
       else state_.scan_tuples(first->tuple.relation, keep);
       for (const auto& f : facts) discover(rt, *plan, f, nullptr);
     } else {
@@ -145,7 +145,7 @@ void Engine::seed_rule_set(const RuleSet& set) {
 }
 
 Result Engine::add_rule_set(const std::string& id, std::shared_ptr<const dsl::CompiledProgram> program, bool dry_run,
-                            const std::function<void(Result&)>& inspect) {
+                            const std::function<void(Result&)>& inspect, const std::vector<Op>& ops) {
   auto refuse = [](std::string message) {
     Result r;
     r.ok = false;
@@ -169,7 +169,7 @@ Result Engine::add_rule_set(const std::string& id, std::shared_ptr<const dsl::Co
     if (!spec.relation) return refuse("a rule set looks objects up by index; only relations can be");
   install_rule_set(id, program);
   const RuleSet& set = rule_sets_.at(id);
-  Result r = transact({}, dry_run, inspect, [&] { seed_rule_set(set); });
+  Result r = transact(ops, dry_run, inspect, [&] { seed_rule_set(set); });
   if (!r.ok || dry_run) uninstall_rule_set(id);
   return r;
 }

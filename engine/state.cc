@@ -266,9 +266,9 @@ void State::scan_tuples(const std::string& relation, const std::function<bool(co
     if (!fn(it->first)) return;
 }
 
-void State::scan_tuples_with(const std::string& relation, const std::string& first,
+void State::scan_tuples_with(const std::string& relation, const std::vector<std::string>& first,
                              const std::function<bool(const std::string&)>& fn) const {
-  std::string prefix = tuple_fact(relation, {first}) + kSep;
+  std::string prefix = tuple_fact(relation, first) + kSep;
   for (auto it = tuples_.lower_bound(prefix); it != tuples_.end() && it->first.compare(0, prefix.size(), prefix) == 0;
        ++it)
     if (!fn(it->first)) return;

@@ -135,8 +135,8 @@ class State {
   void put_tuple(const std::string& fact, TupleEntry entry);
   void scan_tuples(const std::string& relation, const std::function<bool(const std::string&)>& fn) const;
   void lookup_tuples(int index, const std::string& values, const std::function<bool(const std::string&)>& fn) const;
-  // Tuples of `relation` whose first argument is `first`, in order: one range.
-  void scan_tuples_with(const std::string& relation, const std::string& first,
+  // Tuples of `relation` whose first arguments are `first`, in order: one range.
+  void scan_tuples_with(const std::string& relation, const std::vector<std::string>& first,
                         const std::function<bool(const std::string&)>& fn) const;
   const std::map<std::string, TupleEntry>& tuples() const { return tuples_; }
 

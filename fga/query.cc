@@ -10,18 +10,25 @@ using nlohmann::json;
 namespace {
 
 [[noreturn]] void invalid(const std::string& message) { throw FgaError("validation_error", message); }
+[[noreturn]] void type_not_found(const std::string& type) { throw FgaError("type_not_found", "type '" + type + "' not found"); }
+[[noreturn]] void relation_not_found(const std::string& type, const std::string& rel, const std::string& tuple = "") {
+  throw FgaError("relation_not_found", "relation '" + type + "#" + rel + "' not found" + (tuple.empty() ? "" : " for tuple '" + tuple + "'"));
+}
 
 // An id as OpenFGA takes it: no whitespace, and none of the characters that
 // separate a tuple's parts.
+// Control characters are refused too: beyond OpenFGA, since they could
+// forge the engine's fact keys.
 bool good_id(const std::string& id) {
-  return !id.empty() && id.size() <= 256 && id.find_first_of(":#@ \t\r\n") == std::string::npos;
+  if (id.empty() || id.size() > 256 || id.find_first_of(":#@") != std::string::npos) return false;
+  return std::none_of(id.begin(), id.end(), [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; });
 }
 
 Subject object_of(const Model& m, const std::string& object) {
   Subject o;
   if (!parse_subject(object, &o) || !o.relation.empty() || o.wildcard() || !good_id(o.id))
     invalid("invalid 'object' field format: '" + object + "'");
-  if (!m.find(o.type)) invalid("type '" + o.type + "' not found");
+  if (!m.find(o.type)) type_not_found(o.type);
   return o;
 }
 
@@ -29,14 +36,14 @@ Subject user_of(const Model& m, const std::string& user) {
   Subject u;
   if (!parse_subject(user, &u) || (!u.wildcard() && !good_id(u.id)) || (u.wildcard() && !u.relation.empty()))
     invalid("invalid 'user' field format: '" + user + "'");
-  if (!m.find(u.type)) invalid("type '" + u.type + "' not found");
-  if (!u.relation.empty() && !m.find(u.type, u.relation)) invalid("relation '" + u.type + "#" + u.relation + "' not found");
+  if (!m.find(u.type)) type_not_found(u.type);
+  if (!u.relation.empty() && !m.find(u.type, u.relation)) relation_not_found(u.type, u.relation);
   return u;
 }
 
 const LoweredRelation& relation_of(const ModelView& m, const std::string& type, const std::string& relation) {
   const LoweredRelation* r = m.lowered.find(type, relation);
-  if (!r) invalid("relation '" + type + "#" + relation + "' not found");
+  if (!r) relation_not_found(type, relation);
   return *r;
 }
 
@@ -51,22 +58,28 @@ bool holds(const engine::Engine& e, const LoweredRelation& r, const std::string&
 
 void validate_tuple(const Model& m, const std::string& user, const std::string& relation, const std::string& object) {
   std::string t = object + "#" + relation + "@" + user;
-  auto reason = [&](const std::string& why) { invalid("Invalid tuple '" + t + "'. Reason: " + why); };
+  auto reason = [&](const std::string& why) { throw FgaError("invalid_tuple", "Invalid tuple '" + t + "'. Reason: " + why); };
   Subject o, u;
   if (!parse_subject(object, &o) || !o.relation.empty() || o.wildcard() || !good_id(o.id))
     invalid("invalid 'object' field format: '" + object + "'");
   if (!parse_subject(user, &u) || (!u.wildcard() && !good_id(u.id)) || (u.wildcard() && !u.relation.empty()))
     invalid("invalid 'user' field format: '" + user + "'");
-  if (relation.empty()) invalid("invalid 'relation' field format: ''");
-  if (!m.find(o.type)) reason("type '" + o.type + "' not found");
+  if (relation.empty() || relation.size() > 50 || !good_id(relation)) invalid("invalid 'relation' field format: '" + relation + "'");
+  if (!m.find(o.type)) type_not_found(o.type);
   const RelationDef* def = m.find(o.type, relation);
-  if (!def) reason("relation '" + o.type + "#" + relation + "' not found");
-  if (!m.find(u.type)) reason("type '" + u.type + "' not found");
+  if (!def) relation_not_found(o.type, relation, t);
+  if (!m.find(u.type)) type_not_found(u.type);
   for (const auto& tr : def->directly_related)
     if (tr.type == u.type && tr.wildcard == u.wildcard() && tr.relation == u.relation) return;
   if (def->directly_related.empty()) reason("relation '" + o.type + "#" + relation + "' is not directly assignable");
   std::string as = u.wildcard() ? "the typed wildcard '" + u.type + ":*'" : u.relation.empty() ? "type '" + u.type + "'" : "'" + u.type + "#" + u.relation + "'";
   reason(as + " is not an allowed type restriction for '" + o.type + "#" + relation + "'");
+}
+
+void validate_question(const Model& m, const std::string& user, const std::string& relation, const std::string& object) {
+  Subject o = object_of(m, object);
+  user_of(m, user);
+  if (!m.find(o.type, relation)) relation_not_found(o.type, relation);
 }
 
 bool check(const engine::Engine& e, const ModelView& m, const std::string& user, const std::string& relation,
@@ -81,7 +94,7 @@ bool check(const engine::Engine& e, const ModelView& m, const std::string& user,
 
 std::vector<std::string> list_objects(engine::Engine& e, const ModelView& m, const std::string& type,
                                       const std::string& relation, const std::string& user) {
-  if (!m.model.find(type)) invalid("type '" + type + "' not found");
+  if (!m.model.find(type)) type_not_found(type);
   Subject u = user_of(m.model, user);
   const LoweredRelation& r = relation_of(m, type, relation);
   // By subject: an index no rule needs, made on first use.
@@ -106,10 +119,10 @@ json list_users(const engine::Engine& e, const ModelView& m, const std::string& 
   const LoweredRelation& r = relation_of(m, o.type, relation);
   if (filters.size() != 1) invalid("list-users takes exactly one user filter");
   const UserFilter& f = filters[0];
-  if (!m.model.find(f.type)) invalid("type '" + f.type + "' not found");
-  if (!f.relation.empty() && !m.model.find(f.type, f.relation)) invalid("relation '" + f.type + "#" + f.relation + "' not found");
+  if (!m.model.find(f.type)) type_not_found(f.type);
+  if (!f.relation.empty() && !m.model.find(f.type, f.relation)) relation_not_found(f.type, f.relation);
   std::set<std::string> users;
-  e.state().scan_tuples_with(r.name, object, [&](const std::string& fact) {
+  e.state().scan_tuples_with(r.name, {object}, [&](const std::string& fact) {
     const engine::TupleEntry* t = e.state().tuple(fact);
     if (!t || !t->exists()) return true;
     std::string s = engine::parse_tuple_fact(fact).second[1];
@@ -127,6 +140,70 @@ json list_users(const engine::Engine& e, const ModelView& m, const std::string& 
     else out.push_back({{"object", {{"type", u.type}, {"id", u.id}}}});
   }
   return out;
+}
+
+namespace {
+
+bool admitted(const RelationDef& def, const std::string& user) {
+  Subject s;
+  if (!parse_subject(user, &s)) return false;
+  for (const auto& tr : def.directly_related)
+    if (tr.type == s.type && tr.wildcard == s.wildcard() && tr.relation == s.relation) return true;
+  return false;
+}
+
+// The tuples (users) of `rel` on `object` in the model's store that `def` admits.
+std::vector<std::string> direct_users(const engine::Engine& e, const ModelView& m, const RelationDef& def,
+                                      const std::string& object, const std::string& rel) {
+  std::vector<std::string> out;
+  e.state().scan_tuples_with(kTupleRelation, {m.lowered.store, object, rel}, [&](const std::string& fact) {
+    const engine::TupleEntry* t = e.state().tuple(fact);
+    std::string user = engine::parse_tuple_fact(fact).second.back();
+    if (t && t->exists() && admitted(def, user)) out.push_back(user);
+    return true;
+  });
+  return out;
+}
+
+json expand_node(const engine::Engine& e, const ModelView& m, const Subject& o, const RelationDef& def, const Rewrite& rw) {
+  std::string object = o.object(), name = object + "#" + def.name;
+  auto set = [&](const char* kind) {
+    json nodes = json::array();
+    for (const auto& c : rw.children) nodes.push_back(expand_node(e, m, o, def, c));
+    return json{{"name", name}, {kind, {{"nodes", nodes}}}};
+  };
+  switch (rw.kind) {
+    case Rewrite::Kind::kThis:
+      return {{"name", name}, {"leaf", {{"users", {{"users", direct_users(e, m, def, object, def.name)}}}}}};
+    case Rewrite::Kind::kComputed:
+      return {{"name", name}, {"leaf", {{"computed", {{"userset", object + "#" + rw.relation}}}}}};
+    case Rewrite::Kind::kTupleToUserset: {
+      json computed = json::array();
+      const RelationDef* ts = m.model.find(o.type, rw.tupleset);
+      for (const auto& p : direct_users(e, m, *ts, object, rw.tupleset)) {
+        Subject ps;
+        if (parse_subject(p, &ps) && m.model.find(ps.type, rw.relation)) computed.push_back({{"userset", p + "#" + rw.relation}});
+      }
+      return {{"name", name}, {"leaf", {{"tupleToUserset", {{"tupleset", object + "#" + rw.tupleset}, {"computed", computed}}}}}};
+    }
+    case Rewrite::Kind::kUnion:
+      return set("union");
+    case Rewrite::Kind::kIntersection:
+      return set("intersection");
+    case Rewrite::Kind::kDifference:
+      return {{"name", name},
+              {"difference", {{"base", expand_node(e, m, o, def, rw.children[0])}, {"subtract", expand_node(e, m, o, def, rw.children[1])}}}};
+  }
+  return json::object();
+}
+
+}  // namespace
+
+json expand(const engine::Engine& e, const ModelView& m, const std::string& object, const std::string& relation) {
+  Subject o = object_of(m.model, object);
+  const RelationDef* def = m.model.find(o.type, relation);
+  if (!def) relation_not_found(o.type, relation);
+  return {{"root", expand_node(e, m, o, *def, def->rewrite)}};
 }
 
 std::string user_string(const json& user) {

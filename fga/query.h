@@ -29,6 +29,10 @@ struct ModelView {
 // relation's restrictions name). Throws FgaError(validation_error).
 void validate_tuple(const Model& model, const std::string& user, const std::string& relation, const std::string& object);
 
+// Whether (user, relation, object) is a question the model can answer (an
+// assertion): well formed, of types and relations it defines. Throws FgaError.
+void validate_question(const Model& model, const std::string& user, const std::string& relation, const std::string& object);
+
 bool check(const engine::Engine& e, const ModelView& m, const std::string& user, const std::string& relation,
            const std::string& object);
 
@@ -45,6 +49,11 @@ struct UserFilter {
 // {"wildcard": {type}}.
 nlohmann::json list_users(const engine::Engine& e, const ModelView& m, const std::string& object,
                           const std::string& relation, const std::vector<UserFilter>& filters);
+
+// OpenFGA's Expand: the userset tree of `relation` on `object`, one level
+// deep ({"root": {"name": "doc:1#viewer", "union": {"nodes": [...]}}}),
+// the direct users being the tuples the model admits.
+nlohmann::json expand(const engine::Engine& e, const ModelView& m, const std::string& object, const std::string& relation);
 
 // A user as list-users writes it, back to the string a tuple holds.
 std::string user_string(const nlohmann::json& user);

@@ -44,14 +44,18 @@ class Validator {
       if (!seen.insert(t.name).second) bad("an authorization model cannot contain duplicate types");
     // OpenFGA's request validation: the names a tuple can carry.
     static const std::regex type_re("^[^:#@\\s]{1,254}$"), rel_re("^[^:#@\\s]{1,50}$");
+    // Beyond OpenFGA: no control characters, which tuples cannot carry.
+    auto printable = [](const std::string& s) {
+      return std::none_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+    };
     for (const auto& t : m_.types) {
       if (t.name.empty()) bad("the type name of a type definition cannot be an empty string");
       if (t.name == "self" || t.name == "this") bad("the definition of type '" + t.name + "' is invalid");
-      if (!std::regex_match(t.name, type_re)) bad("invalid type name '" + t.name + "'");
+      if (!std::regex_match(t.name, type_re) || !printable(t.name)) bad("invalid type name '" + t.name + "'");
       for (const auto& r : t.relations) {
         if (r.name.empty()) bad("type '" + t.name + "' defines a relation with an empty string for a name");
         if (r.name == "self" || r.name == "this") bad_relation(t.name, r.name, "self and this are reserved keywords");
-        if (!std::regex_match(r.name, rel_re)) bad("invalid relation name '" + r.name + "' in type '" + t.name + "'");
+        if (!std::regex_match(r.name, rel_re) || !printable(r.name)) bad("invalid relation name '" + r.name + "' in type '" + t.name + "'");
       }
     }
     if (!m_.conditions.empty()) bad("conditions are not supported: pmesh evaluates no CEL");

@@ -64,7 +64,8 @@ std::optional<HttpResponse> ApiServer::handle(const HttpRequest& http, const std
   if (target.info && target.info->kind == RequestInfo::Kind::kHealth) return HttpResponse{200, "text/plain", "ok", {}, nullptr};
   // A malformed workspace path is refused before anything else, as kcp's
   // WithClusterScope does; it names nothing that exists.
-  if (!target.info && target.error.code == 400 && http.path.rfind("/stores/", 0) != 0) {
+  bool fga = http.path == "/stores" || http.path.rfind("/stores/", 0) == 0;
+  if (!target.info && target.error.code == 400 && !fga) {
     std::optional<HttpResponse> res = status_response(target.error);
     log(http, res);
     return res;
@@ -112,7 +113,7 @@ std::optional<HttpResponse> ApiServer::acting_as(const HttpRequest& http, const 
 std::optional<HttpResponse> ApiServer::authenticated(const HttpRequest& http, const Target& target, const UserInfo& user,
                                                      const std::shared_ptr<Stream>& stream) {
   std::optional<HttpResponse> res;
-  if (http.path.rfind("/stores/", 0) == 0) {
+  if (http.path == "/stores" || http.path.rfind("/stores/", 0) == 0) {
     res = fga_.handle(http, user);
     log(http, res);
     return res;

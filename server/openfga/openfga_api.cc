@@ -1,134 +1,505 @@
 #include "server/openfga/openfga_api.h"
 
-#include <nlohmann/json.hpp>
+#include <chrono>
+#include <set>
 
-#include "engine/json_path.h"
+#include "fga/query.h"
 #include "server/api/body.h"
 #include "server/api/status.h"
 
 namespace pmesh::server {
 
-using engine::string_field;
-
+using engine::Op;
+using fga::FgaError;
 using nlohmann::json;
 
 namespace {
 
-// The model's relation names as the policies' relations.
-std::string relation_of(const std::string& r) {
-  static const char* verbs[] = {"get", "list", "watch", "create", "update", "patch", "delete", "bind"};
-  for (const char* v : verbs)
-    if (r == v) return std::string("can_") + v;
-  if (r == "member") return "members";
-  if (r == "owner") return "owners";
-  return r;
+// OpenFGA's limits (its server defaults).
+constexpr int kMaxPageSize = 100, kDefaultPageSize = 50;
+constexpr size_t kMaxTuplesPerWrite = 100, kMaxContextualTuples = 100, kMaxChecksPerBatch = 50;
+constexpr size_t kMaxListResults = 1000, kMaxAssertions = 100, kMaxStoresPerUser = 100;
+
+HttpResponse fga_error(int status, const std::string& code, const std::string& message) {
+  return json_response(status, json{{"code", code}, {"message", message}});
 }
 
-HttpResponse error(int code, const std::string& fga_code, const std::string& message) {
-  return json_response(code, json{{"code", fga_code}, {"message", message}});
+HttpResponse from(const FgaError& e) {
+  int status = e.code == "store_id_not_found" || e.code == "undefined_endpoint" ? 404 : e.code == "internal_error" ? 500 : 400;
+  return fga_error(status, e.code, e.what());
 }
 
-HttpResponse ok(const json& body) { return json_response(200, body); }
+[[noreturn]] void invalid(const std::string& message) { throw FgaError("validation_error", message); }
 
-// Relations owners may grant through `write`: membership, and the right to
-// bind the account's APIExports.
-bool grantable(const std::string& relation) { return relation == "member" || relation == "bind"; }
+std::string now() {
+  auto t = std::chrono::system_clock::now();
+  std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count() % 1000000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char frac[16];
+  std::snprintf(frac, sizeof frac, ".%06lldZ", static_cast<long long>(micros));
+  return std::string(buf) + frac;
+}
 
-// The account object a model string names: the account itself
-// ("core_platform-mesh_io_account:<origin>/<name>") or one of its roles
-// ("role:core_platform-mesh_io_account/<origin>/<name>/owner[#assignee]");
-// "" for anything else.
-std::string account_in(const std::string& s) {
-  const std::string acct = "core_platform-mesh_io_account", role = "role:" + acct + "/";
-  if (s.compare(0, acct.size() + 1, acct + ":") == 0) return s;
-  if (s.compare(0, role.size(), role) != 0) return "";
-  std::string rest = s.substr(role.size());
-  size_t slash = rest.find('/');
-  size_t end = slash == std::string::npos ? std::string::npos : rest.find('/', slash + 1);
-  return end == std::string::npos ? "" : acct + ":" + rest.substr(0, end);
+// Continuation tokens: opaque to clients, the last key a page held.
+std::string token_of(const std::string& key) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : key) {
+    out += hex[c >> 4];
+    out += hex[c & 15];
+  }
+  return out;
+}
+
+std::string key_of_token(const std::string& token) {
+  auto nibble = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
+  if (token.size() % 2 || token.size() > 4096) throw FgaError("invalid_continuation_token", "Invalid continuation token");
+  std::string out;
+  for (size_t i = 0; i < token.size(); i += 2) {
+    int hi = nibble(token[i]), lo = nibble(token[i + 1]);
+    if (hi < 0 || lo < 0) throw FgaError("invalid_continuation_token", "Invalid continuation token");
+    out += static_cast<char>(hi * 16 + lo);
+  }
+  return out;
+}
+
+int page_size(const json* v) {
+  if (!v || v->is_null()) return kDefaultPageSize;
+  long long n = 0;
+  if (v->is_number_integer()) n = v->get<long long>();
+  else if (v->is_string()) {
+    try {
+      size_t used = 0;
+      n = std::stoll(v->get<std::string>(), &used);
+      if (used != v->get<std::string>().size()) n = 0;
+    } catch (const std::exception&) {
+      n = 0;
+    }
+  }
+  if (n < 1 || n > kMaxPageSize) invalid("invalid page_size: must be between 1 and " + std::to_string(kMaxPageSize));
+  return static_cast<int>(n);
+}
+
+const json* member(const json& o, const char* key) {
+  if (!o.is_object()) return nullptr;
+  auto it = o.find(key);
+  return it == o.end() || it->is_null() ? nullptr : &*it;
+}
+
+std::string text(const json& o, const char* key) {
+  const json* v = member(o, key);
+  if (!v) return "";
+  if (!v->is_string()) invalid(std::string(key) + " must be a string");
+  return v->get<std::string>();
+}
+
+struct TupleKey {
+  std::string user, relation, object;
+  std::vector<std::string> as_args() const { return {object, relation, user}; }
+  json to_json() const { return {{"user", user}, {"relation", relation}, {"object", object}}; }
+};
+
+TupleKey tuple_key(const json& k) {
+  if (!k.is_object()) invalid("tuple_key must be an object");
+  if (member(k, "condition")) invalid("conditions are not supported: pmesh evaluates no CEL");
+  return {text(k, "user"), text(k, "relation"), text(k, "object")};
+}
+
+// `contextual_tuples` as check takes them ({"tuple_keys": [...]}) or as
+// list-users does (a list).
+std::vector<std::vector<std::string>> contextual(const json& body) {
+  const json* c = member(body, "contextual_tuples");
+  if (!c) return {};
+  const json* keys = c->is_array() ? c : member(*c, "tuple_keys");
+  if (!keys) return {};
+  if (!keys->is_array()) invalid("contextual_tuples.tuple_keys must be a list");
+  if (keys->size() > kMaxContextualTuples)
+    invalid("contextual_tuples: at most " + std::to_string(kMaxContextualTuples) + " tuples");
+  std::vector<std::vector<std::string>> out;
+  for (const auto& k : *keys) out.push_back(tuple_key(k).as_args());
+  return out;
+}
+
+json store_json(const FgaStore::StoreInfo& s) {
+  return {{"id", s.id}, {"name", s.name}, {"created_at", s.created_at}, {"updated_at", s.created_at}};
+}
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> out;
+  size_t start = 1;
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    out.push_back(path.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  return out;
+}
+
+bool is_ulid(const std::string& s) {
+  return s.size() == 26 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z' && c != 'I' && c != 'L' && c != 'O' && c != 'U');
+         });
 }
 
 }  // namespace
 
+HttpResponse OpenFgaApi::commit(const std::vector<Op>& ops, HttpResponse answer) {
+  engine::Result r = engine_.apply(ops);
+  if (!r.ok) return fga_error(r.reason == "InternalError" ? 500 : 400, r.reason == "InternalError" ? "internal_error" : "validation_error", r.message);
+  return committed_(r, std::move(answer));
+}
+
 std::optional<HttpResponse> OpenFgaApi::handle(const HttpRequest& req, const UserInfo& user) {
-  const std::string prefix = "/stores/";
-  if (req.path.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
-  size_t slash = req.path.find('/', prefix.size());
-  std::string store = req.path.substr(prefix.size(), slash == std::string::npos ? std::string::npos : slash - prefix.size());
-  std::string op = slash == std::string::npos ? "" : req.path.substr(slash + 1);
-  // One store per organization, named after it, as the security-operator
-  // arranges them: each sees the tuples of its organization's accounts. A
-  // store answers only those who may read its organization; to anyone else
-  // it reads exactly like a store that does not exist.
-  bool admin = user.in_group("system:masters");
-  const json* org = store.empty() ? nullptr : engine_.get({"Account", "root:orgs", "", store});
-  if (!org || (!admin && !authz_.sees_org(user, store))) return error(404, "store_id_not_found", "store not found");
-  if (op.empty() && (req.method == "GET" || req.method == "HEAD")) {
-    std::string created = string_field((*org)["metadata"], "creationTimestamp");
-    return ok({{"id", store}, {"name", store}, {"created_at", created}, {"updated_at", created}});
-  }
-  if (op.empty() || req.method != "POST") return error(404, "undefined_endpoint", "unknown endpoint");
-  // authz.rules says which organization each account belongs to.
-  auto in_store = [&](const std::string& object) {
-    std::string acct = account_in(object);
-    return !acct.empty() && engine_.has_tuple("account_org", {acct, store});
-  };
-  json body = parse_json(req.body).value_or(json());
-  if (!body.is_object()) return error(400, "validation_error", "the body must be a JSON object");
-  auto key_of = [](const json& k) {
-    return std::make_tuple(string_field(k, "user"), string_field(k, "relation"), string_field(k, "object"));
-  };
-  if (op == "check") {
-    auto [u, r, o] = key_of(body.contains("tuple_key") ? body["tuple_key"] : json());
-    if (u.empty() || r.empty() || o.empty()) return error(400, "validation_error", "tuple_key needs user, relation and object");
-    return ok({{"allowed", in_store(o) && engine_.has_tuple(relation_of(r), {u, o})}, {"resolution", ""}});
-  }
-  if (op == "list-objects") {
-    std::string type = string_field(body, "type"), rel = relation_of(string_field(body, "relation")), u = string_field(body, "user");
-    json objects = json::array();
-    engine_.state().scan_tuples(rel, [&](const std::string& fact) {
-      auto [name, args] = engine::parse_tuple_fact(fact);
-      const engine::TupleEntry* t = engine_.state().tuple(fact);
-      if (t && t->exists() && args.size() == 2 && args[0] == u && args[1].compare(0, type.size() + 1, type + ":") == 0 &&
-          in_store(args[1]))
-        objects.push_back(args[1]);
-      return true;
-    });
-    return ok({{"objects", objects}});
-  }
-  if (op == "read") {
-    auto [u, r, o] = key_of(body.contains("tuple_key") ? body["tuple_key"] : json());
-    json tuples = json::array();
-    for (const auto& [fact, t] : engine_.state().tuples()) {
-      if (!t.exists()) continue;
-      auto [rel, args] = engine::parse_tuple_fact(fact);
-      if (args.size() != 2 || (!r.empty() && rel != r) || (!u.empty() && args[0] != u) || (!o.empty() && args[1] != o) ||
-          !in_store(args[1]))
-        continue;
-      tuples.push_back({{"key", {{"user", args[0]}, {"relation", rel}, {"object", args[1]}}}});
+  if (req.path != "/stores" && req.path.compare(0, 8, "/stores/") != 0) return std::nullopt;
+  try {
+    std::vector<std::string> path = split_path(req.path);
+    if (path.size() == 1) return stores(req, user);
+    const std::string& id = path[1];
+    if (!is_ulid(id)) {
+      // An organization's store, named after it.
+      std::string op = path.size() > 2 ? req.path.substr(8 + id.size() + 1) : "";
+      return org_store(engine_, authz_, committed_, req, user, id, op);
     }
-    return ok({{"tuples", tuples}, {"continuation_token", ""}});
+    std::optional<FgaStore::StoreInfo> s = store_.store(id);
+    // A store the user may not use reads exactly like one that does not exist.
+    if (!s || (!user.in_group("system:masters") && s->creator != user.name))
+      return fga_error(404, "store_id_not_found", "Store ID not found");
+    return in_store(req, user, *s, path);
+  } catch (const FgaError& e) {
+    return from(e);
   }
-  if (op == "write") {
-    std::vector<engine::Op> ops;
-    for (const char* part : {"writes", "deletes"}) {
-      json keys = body.contains(part) && body[part].is_object() && body[part].contains("tuple_keys") ? body[part]["tuple_keys"] : json::array();
-      if (!keys.is_array()) return error(400, "validation_error", "tuple_keys must be a list");
-      for (const auto& k : keys) {
-        auto [u, r, o] = key_of(k);
-        if (!grantable(r) || u.empty() || o.empty())
-          return error(400, "validation_error", "only member and bind tuples (user, object) can be written");
-        if (!in_store(o)) return error(400, "validation_error", o + " is not an account of organization " + store);
-        if (!admin && !engine_.has_tuple("owners", {user_object(user.name), o}))
-          return error(403, "forbidden", "only owners of " + o + " may change its members");
-        ops.push_back(std::string(part) == "writes" ? engine::Op::add_tuple(r, {u, o}) : engine::Op::remove_tuple(r, {u, o}));
+}
+
+HttpResponse OpenFgaApi::stores(const HttpRequest& req, const UserInfo& user) {
+  bool admin = user.in_group("system:masters");
+  std::vector<FgaStore::StoreInfo> mine;
+  for (auto& s : store_.stores())
+    if (admin || s.creator == user.name) mine.push_back(std::move(s));
+  if (req.method == "POST") {
+    json body = parse_json(req.body).value_or(json());
+    if (!body.is_object()) invalid("the body must be a JSON object");
+    std::string name = text(body, "name");
+    bool ok = name.size() >= 3 && name.size() <= 64 &&
+              std::all_of(name.begin(), name.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == ' '; });
+    if (!ok) invalid("invalid CreateStoreRequest.Name: value does not match regex pattern \"^[\\\\w\\\\d\\\\s-]{3,64}$\"");
+    if (!admin && mine.size() >= kMaxStoresPerUser)
+      throw FgaError("exceeded_entity_limit", "The number of stores exceeds the allowed limit of " + std::to_string(kMaxStoresPerUser));
+    FgaStore::StoreInfo s{new_ulid(), name, now(), user.name};
+    return commit(store_.create_store(s), json_response(201, store_json(s)));
+  }
+  if (req.method != "GET") return fga_error(404, "undefined_endpoint", "unknown endpoint");
+  auto q = [&](const char* k) { return req.query.count(k) ? json(req.query.at(k)) : json(); };
+  int size = page_size(member(json{{"p", q("page_size")}}, "p"));
+  std::string after = req.query.count("continuation_token") && !req.query.at("continuation_token").empty()
+                          ? key_of_token(req.query.at("continuation_token")) : "";
+  std::string name = req.query.count("name") ? req.query.at("name") : "";
+  json out = json::array();
+  std::string last;
+  bool more = false;
+  for (const auto& s : mine) {
+    if (!after.empty() && s.id <= after) continue;
+    if (!name.empty() && s.name != name) continue;
+    if (static_cast<int>(out.size()) == size) {
+      more = true;
+      break;
+    }
+    out.push_back(store_json(s));
+    last = s.id;
+  }
+  return json_response(200, json{{"stores", out}, {"continuation_token", more ? token_of(last) : ""}});
+}
+
+HttpResponse OpenFgaApi::in_store(const HttpRequest& req, const UserInfo& user, const FgaStore::StoreInfo& s,
+                                  const std::vector<std::string>& path) {
+  if (path.size() == 2) {
+    if (req.method == "GET") return json_response(200, store_json(s));
+    if (req.method == "DELETE") {
+      HttpResponse r = commit(store_.delete_store(s.id), HttpResponse{204, "application/json", "", {}, nullptr});
+      store_.deactivate(s.id);
+      return r;
+    }
+    return fga_error(404, "undefined_endpoint", "unknown endpoint");
+  }
+  const std::string& op = path[2];
+  if (op == "authorization-models") return models(req, s.id, path);
+  if (op == "changes" && path.size() == 3 && req.method == "GET") return changes(req, s.id);
+  if (op == "assertions" && path.size() == 4) return assertions(req, s.id, path[3]);
+  if (path.size() != 3 || req.method != "POST") return fga_error(404, "undefined_endpoint", "unknown endpoint");
+  json body = parse_json(req.body).value_or(json());
+  if (!body.is_object()) invalid("the body must be a JSON object");
+  if (op == "write") return write(s.id, body);
+  if (op == "read") return read(s.id, body);
+  if (op == "check" || op == "batch-check" || op == "expand" || op == "list-objects" || op == "streamed-list-objects" ||
+      op == "list-users")
+    return query(op, s.id, body);
+  return fga_error(404, "undefined_endpoint", "unknown endpoint");
+}
+
+HttpResponse OpenFgaApi::models(const HttpRequest& req, const std::string& store, const std::vector<std::string>& path) {
+  if (path.size() == 3 && req.method == "POST") {
+    json body = parse_json(req.body).value_or(json());
+    fga::Model model = fga::from_json(body);
+    std::string id = new_ulid();
+    std::vector<Op> ops;
+    try {
+      ops = store_.write_model(store, id, model);
+    } catch (const FgaError& e) {
+      throw FgaError(e.code == "validation_error" ? e.code : "invalid_authorization_model", e.what());
+    }
+    HttpResponse r = commit(ops, json_response(201, json{{"authorization_model_id", id}}));
+    if (r.status < 300 || r.later) {
+      engine::Result loaded = store_.activate(store);
+      if (!loaded.ok) return fga_error(500, "internal_error", "the model was stored but could not be loaded: " + loaded.message);
+    }
+    return r;
+  }
+  if (req.method != "GET") return fga_error(404, "undefined_endpoint", "unknown endpoint");
+  if (path.size() == 4) {
+    std::optional<json> m = store_.model_json(store, path[3]);
+    if (!m) throw FgaError("authorization_model_not_found", "Authorization Model '" + path[3] + "' not found");
+    return json_response(200, json{{"authorization_model", *m}});
+  }
+  if (path.size() != 3) return fga_error(404, "undefined_endpoint", "unknown endpoint");
+  json size_param = req.query.count("page_size") ? json(req.query.at("page_size")) : json();
+  int size = page_size(size_param.is_null() ? nullptr : &size_param);
+  std::string after = req.query.count("continuation_token") && !req.query.at("continuation_token").empty()
+                          ? key_of_token(req.query.at("continuation_token")) : "";
+  json out = json::array();
+  std::string last;
+  bool more = false;
+  for (const auto& id : store_.models(store)) {  // newest first
+    if (!after.empty() && id >= after) continue;
+    if (static_cast<int>(out.size()) == size) {
+      more = true;
+      break;
+    }
+    out.push_back(*store_.model_json(store, id));
+    last = id;
+  }
+  return json_response(200, json{{"authorization_models", out}, {"continuation_token", more ? token_of(last) : ""}});
+}
+
+HttpResponse OpenFgaApi::write(const std::string& store, const json& body) {
+  auto keys = [&](const char* part, std::string* policy) {
+    std::vector<TupleKey> out;
+    const json* p = member(body, part);
+    if (!p) return out;
+    *policy = text(*p, part == std::string("writes") ? "on_duplicate" : "on_missing");
+    const json* k = member(*p, "tuple_keys");
+    if (!k || !k->is_array()) invalid(std::string(part) + ".tuple_keys must be a list");
+    for (const auto& t : *k) out.push_back(tuple_key(t));
+    return out;
+  };
+  std::string on_duplicate, on_missing;
+  std::vector<TupleKey> writes = keys("writes", &on_duplicate), deletes = keys("deletes", &on_missing);
+  if (writes.empty() && deletes.empty())
+    throw FgaError("invalid_write_input", "Invalid input. Make sure you provide at least one write, or at least one delete");
+  if (writes.size() + deletes.size() > kMaxTuplesPerWrite)
+    throw FgaError("exceeded_entity_limit", "The number of write operations exceeds the allowed limit of " + std::to_string(kMaxTuplesPerWrite));
+  for (const auto& p : {on_duplicate, on_missing})
+    if (!p.empty() && p != "error" && p != "ignore") invalid("on_duplicate and on_missing are \"error\" or \"ignore\"");
+  auto m = store_.model(store, text(body, "authorization_model_id"));
+  std::set<std::vector<std::string>> seen;
+  std::string at = now();
+  std::vector<Op> ops;
+  auto written = [&](const TupleKey& k) {
+    const engine::TupleEntry* t = engine_.state().tuple(engine::tuple_fact("fga_tuple", m->lowered.tuple(k.object, k.relation, k.user)));
+    return t && t->base;
+  };
+  auto tuple_text = [](const TupleKey& k) {
+    return "user: '" + k.user + "', relation: '" + k.relation + "', object: '" + k.object + "'";
+  };
+  auto change = [&](const char* op, const TupleKey& k) {
+    ops.push_back(Op::add_tuple("fga_change", {store, new_ulid(), op, k.object, k.relation, k.user, at}));
+  };
+  for (const auto* list : {&writes, &deletes})
+    for (const auto& k : *list) {
+      if (!seen.insert(k.as_args()).second)
+        throw FgaError("cannot_allow_duplicate_tuples_in_one_request", "duplicate tuple in write: " + tuple_text(k));
+      if (list == &writes) {
+        fga::validate_tuple(m->model, k.user, k.relation, k.object);
+        if (written(k)) {
+          if (on_duplicate == "ignore") continue;
+          throw FgaError("write_failed_due_to_invalid_input", "cannot write a tuple which already exists: " + tuple_text(k) +
+                                                                   ": tuple to be written already existed or the tuple to be deleted did not exist");
+        }
+        ops.push_back(Op::add_tuple("fga_tuple", m->lowered.tuple(k.object, k.relation, k.user)));
+        ops.push_back(Op::add_tuple("fga_written", {store, k.object, k.relation, k.user, at}));
+        change("TUPLE_OPERATION_WRITE", k);
+      } else {
+        if (!written(k)) {
+          if (on_missing == "ignore") continue;
+          throw FgaError("write_failed_due_to_invalid_input", "cannot delete a tuple which does not exist: " + tuple_text(k) +
+                                                                   ": tuple to be written already existed or the tuple to be deleted did not exist");
+        }
+        ops.push_back(Op::remove_tuple("fga_tuple", m->lowered.tuple(k.object, k.relation, k.user)));
+        engine_.state().scan_tuples_with("fga_written", {store, k.object, k.relation, k.user}, [&](const std::string& f) {
+          ops.push_back(Op::remove_tuple("fga_written", engine::parse_tuple_fact(f).second));
+          return true;
+        });
+        change("TUPLE_OPERATION_DELETE", k);
       }
     }
-    engine::Result r = engine_.apply(ops);
-    if (!r.ok) return error(400, "validation_error", r.message);
-    return committed_(r, ok(json::object()));
+  if (ops.empty()) return json_response(200, json::object());
+  return commit(ops, json_response(200, json::object()));
+}
+
+HttpResponse OpenFgaApi::read(const std::string& store, const json& body) {
+  TupleKey k = member(body, "tuple_key") ? tuple_key(body["tuple_key"]) : TupleKey{};
+  if ((!k.user.empty() || !k.relation.empty()) && k.object.empty())
+    invalid("the 'tuple_key.object' field is required when 'user' or 'relation' is set");
+  // "type:" reads every object of a type.
+  std::string type_only = !k.object.empty() && k.object.back() == ':' ? k.object : "";
+  if (!type_only.empty() && k.user.empty()) invalid("the 'tuple_key.user' field is required when the object has no id");
+  int size = page_size(member(body, "page_size"));
+  std::string after = text(body, "continuation_token");
+  if (!after.empty()) after = key_of_token(after);
+  std::vector<std::string> range = {store};
+  if (!k.object.empty() && type_only.empty()) range.push_back(k.object);
+  json tuples = json::array();
+  std::string last;
+  bool more = false;
+  engine_.state().scan_tuples_with("fga_tuple", range, [&](const std::string& f) {
+    if (!after.empty() && f <= after) return true;
+    const engine::TupleEntry* t = engine_.state().tuple(f);
+    auto a = engine::parse_tuple_fact(f).second;
+    if (!t || !t->exists() || a.size() != 4) return true;
+    if ((!type_only.empty() && a[1].compare(0, type_only.size(), type_only) != 0) || (!k.relation.empty() && a[2] != k.relation) ||
+        (!k.user.empty() && a[3] != k.user))
+      return true;
+    if (static_cast<int>(tuples.size()) == size) {
+      more = true;
+      return false;
+    }
+    std::string at;
+    engine_.state().scan_tuples_with("fga_written", {store, a[1], a[2], a[3]}, [&](const std::string& w) {
+      at = engine::parse_tuple_fact(w).second.back();
+      return false;
+    });
+    tuples.push_back({{"key", TupleKey{a[3], a[2], a[1]}.to_json()}, {"timestamp", at}});
+    last = f;
+    return true;
+  });
+  return json_response(200, json{{"tuples", tuples}, {"continuation_token", more ? token_of(last) : ""}});
+}
+
+HttpResponse OpenFgaApi::changes(const HttpRequest& req, const std::string& store) {
+  json size_param = req.query.count("page_size") ? json(req.query.at("page_size")) : json();
+  int size = page_size(size_param.is_null() ? nullptr : &size_param);
+  std::string token = req.query.count("continuation_token") ? req.query.at("continuation_token") : "";
+  std::string after = token.empty() ? "" : key_of_token(token);
+  std::string type = req.query.count("type") ? req.query.at("type") : "";
+  std::string start = req.query.count("start_time") ? req.query.at("start_time") : "";
+  json out = json::array();
+  std::string last = after;
+  engine_.state().scan_tuples_with("fga_change", {store}, [&](const std::string& f) {
+    auto a = engine::parse_tuple_fact(f).second;  // store, id, operation, object, rel, user, at
+    if (a.size() != 7 || (!after.empty() && a[1] <= after)) return true;
+    if (static_cast<int>(out.size()) == size) return false;
+    last = a[1];
+    if ((!type.empty() && a[3].compare(0, type.size() + 1, type + ":") != 0) || (!start.empty() && a[6] < start)) return true;
+    out.push_back({{"tuple_key", TupleKey{a[5], a[4], a[3]}.to_json()}, {"operation", a[2]}, {"timestamp", a[6]}});
+    return true;
+  });
+  return json_response(200, json{{"changes", out}, {"continuation_token", last.empty() ? "" : token_of(last)}});
+}
+
+HttpResponse OpenFgaApi::query(const std::string& op, const std::string& store, const json& body) {
+  std::string model = text(body, "authorization_model_id");
+  if (member(body, "context")) invalid("context is not supported: pmesh evaluates no CEL");
+  if (op == "batch-check") {
+    const json* checks = member(body, "checks");
+    if (!checks || !checks->is_array() || checks->empty() || checks->size() > kMaxChecksPerBatch)
+      invalid("checks must hold 1 to " + std::to_string(kMaxChecksPerBatch) + " checks");
+    json result = json::object();
+    for (const auto& c : *checks) {
+      std::string id = text(c, "correlation_id");
+      if (id.empty() || result.contains(id)) invalid("each check needs a correlation_id of its own");
+      try {
+        TupleKey k = tuple_key(member(c, "tuple_key") ? c["tuple_key"] : json());
+        bool allowed = false;
+        store_.with_model(store, model, contextual(c), [&](engine::Engine& e, const fga::ModelView& v) {
+          allowed = fga::check(e, v, k.user, k.relation, k.object);
+        });
+        result[id] = {{"allowed", allowed}};
+      } catch (const FgaError& e) {
+        result[id] = {{"error", {{"input_error", e.code}, {"message", e.what()}}}};
+      }
+    }
+    return json_response(200, json{{"result", result}});
   }
-  return error(404, "undefined_endpoint", "unknown endpoint " + op);
+  json out;
+  std::string ndjson;
+  auto ctx = contextual(body);
+  store_.with_model(store, model, ctx, [&](engine::Engine& e, const fga::ModelView& v) {
+    if (op == "check") {
+      TupleKey k = tuple_key(member(body, "tuple_key") ? body["tuple_key"] : json());
+      out = {{"allowed", fga::check(e, v, k.user, k.relation, k.object)}, {"resolution", ""}};
+    } else if (op == "expand") {
+      TupleKey k = tuple_key(member(body, "tuple_key") ? body["tuple_key"] : json());
+      if (k.object.empty() || k.relation.empty())
+        throw FgaError("invalid_expand_input", "Invalid input. Make sure you provide an object and a relation");
+      out = {{"tree", fga::expand(e, v, k.object, k.relation)}};
+    } else if (op == "list-objects" || op == "streamed-list-objects") {
+      auto objects = fga::list_objects(e, v, text(body, "type"), text(body, "relation"), text(body, "user"));
+      if (objects.size() > kMaxListResults) objects.resize(kMaxListResults);
+      out = {{"objects", objects}};
+      for (const auto& o : objects) ndjson += json{{"result", {{"object", o}}}}.dump() + "\n";
+    } else {  // list-users
+      const json* obj = member(body, "object");
+      if (!obj || !obj->is_object()) invalid("object must be {type, id}");
+      std::vector<fga::UserFilter> filters;
+      if (const json* f = member(body, "user_filters"); f && f->is_array())
+        for (const auto& x : *f) filters.push_back({text(x, "type"), text(x, "relation")});
+      json users = fga::list_users(e, v, text(*obj, "type") + ":" + text(*obj, "id"), text(body, "relation"), filters);
+      if (users.size() > kMaxListResults) users.erase(users.begin() + kMaxListResults, users.end());
+      out = {{"users", users}};
+    }
+  });
+  if (op == "streamed-list-objects") return HttpResponse{200, "application/json", ndjson, {}, nullptr};
+  return json_response(200, out);
+}
+
+HttpResponse OpenFgaApi::assertions(const HttpRequest& req, const std::string& store, const std::string& model) {
+  if (!store_.model_json(store, model)) throw FgaError("authorization_model_not_found", "Authorization Model '" + model + "' not found");
+  std::vector<Op> ops;
+  engine_.state().scan_tuples_with("fga_assertions", {store, model}, [&](const std::string& f) {
+    ops.push_back(Op::remove_tuple("fga_assertions", engine::parse_tuple_fact(f).second));
+    return true;
+  });
+  if (req.method == "GET") {
+    json list = json::array();
+    for (const auto& op : ops) list = json::parse(op.args[2]);
+    return json_response(200, json{{"authorization_model_id", model}, {"assertions", list}});
+  }
+  if (req.method != "PUT") return fga_error(404, "undefined_endpoint", "unknown endpoint");
+  json body = parse_json(req.body).value_or(json());
+  const json* list = member(body, "assertions");
+  if (!list || !list->is_array()) invalid("assertions must be a list");
+  if (list->size() > kMaxAssertions)
+    throw FgaError("assertions_too_many_items", "at most " + std::to_string(kMaxAssertions) + " assertions");
+  auto m = store_.model(store, model);
+  json kept = json::array();
+  for (const auto& a : *list) {
+    TupleKey k = tuple_key(member(a, "tuple_key") ? a["tuple_key"] : json());
+    const json* want = member(a, "expectation");
+    if (!want || !want->is_boolean()) invalid("each assertion needs a boolean expectation");
+    fga::validate_question(m->model, k.user, k.relation, k.object);
+    json entry = {{"tuple_key", k.to_json()}, {"expectation", *want}};
+    if (member(a, "contextual_tuples")) {
+      json ctx = json::array();
+      for (const auto& t : contextual(a)) ctx.push_back(TupleKey{t[2], t[1], t[0]}.to_json());
+      entry["contextual_tuples"] = ctx;
+    }
+    kept.push_back(entry);
+  }
+  ops.push_back(Op::add_tuple("fga_assertions", {store, model, kept.dump()}));
+  return commit(ops, HttpResponse{204, "application/json", "", {}, nullptr});
 }
 
 }  // namespace pmesh::server

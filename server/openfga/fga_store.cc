@@ -1,0 +1,205 @@
+#include "server/openfga/fga_store.h"
+
+#include <array>
+#include <chrono>
+#include <openssl/rand.h>
+
+#include "fga/validate.h"
+
+namespace pmesh::server {
+
+using engine::Op;
+using fga::FgaError;
+using nlohmann::json;
+
+namespace {
+
+std::vector<std::string> args_of(const std::string& fact) { return engine::parse_tuple_fact(fact).second; }
+
+}  // namespace
+
+std::string new_ulid() {
+  static const char* kAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  static uint64_t last_ms = 0;
+  static std::array<uint8_t, 10> last_rand{};
+  uint64_t ms = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  std::array<uint8_t, 10> rnd{};
+  if (ms <= last_ms) {
+    // The same millisecond (or a clock that went back): one more than the last.
+    ms = last_ms;
+    rnd = last_rand;
+    for (int i = 9; i >= 0 && ++rnd[static_cast<size_t>(i)] == 0; --i) {
+    }
+  } else if (RAND_bytes(rnd.data(), static_cast<int>(rnd.size())) != 1) {
+    throw std::runtime_error("no randomness for an id");
+  }
+  last_ms = ms;
+  last_rand = rnd;
+  std::string out(26, '0');
+  for (int i = 9; i >= 0; --i) {
+    out[static_cast<size_t>(i)] = kAlphabet[ms & 31];
+    ms >>= 5;
+  }
+  // 80 random bits as 16 characters.
+  unsigned __int128 r = 0;
+  for (uint8_t b : rnd) r = (r << 8) | b;
+  for (int i = 25; i >= 10; --i) {
+    out[static_cast<size_t>(i)] = kAlphabet[static_cast<unsigned>(r & 31)];
+    r >>= 5;
+  }
+  return out;
+}
+
+std::vector<std::string> FgaStore::load() {
+  std::vector<std::string> problems;
+  for (const auto& s : stores()) {
+    try {
+      if (!latest_model(s.id).empty()) {
+        engine::Result r = activate(s.id);
+        if (!r.ok) problems.push_back("store " + s.id + ": " + r.message);
+      }
+    } catch (const FgaError& e) {
+      problems.push_back("store " + s.id + ": " + e.what());
+    }
+  }
+  return problems;
+}
+
+std::optional<FgaStore::StoreInfo> FgaStore::store(const std::string& id) const {
+  std::optional<StoreInfo> out;
+  engine_.state().scan_tuples_with("fga_store", {id}, [&](const std::string& f) {
+    auto a = args_of(f);
+    if (a.size() == 4) out = StoreInfo{a[0], a[1], a[2], a[3]};
+    return false;
+  });
+  return out;
+}
+
+std::vector<FgaStore::StoreInfo> FgaStore::stores() const {
+  std::vector<StoreInfo> out;
+  engine_.state().scan_tuples("fga_store", [&](const std::string& f) {
+    auto a = args_of(f);
+    if (a.size() == 4) out.push_back({a[0], a[1], a[2], a[3]});
+    return true;
+  });
+  return out;
+}
+
+std::vector<Op> FgaStore::create_store(const StoreInfo& s) const {
+  return {Op::add_tuple("fga_store", {s.id, s.name, s.created_at, s.creator})};
+}
+
+std::vector<Op> FgaStore::delete_store(const std::string& id) const {
+  std::vector<Op> ops;
+  for (const char* rel : {"fga_store", "fga_model", "fga_tuple", "fga_written", "fga_change", "fga_assertions"})
+    engine_.state().scan_tuples_with(rel, {id}, [&](const std::string& f) {
+      const engine::TupleEntry* t = engine_.state().tuple(f);
+      if (t && t->base) ops.push_back(Op::remove_tuple(rel, args_of(f)));
+      return true;
+    });
+  return ops;
+}
+
+std::vector<std::string> FgaStore::models(const std::string& store) const {
+  std::vector<std::string> out;
+  engine_.state().scan_tuples_with("fga_model", {store}, [&](const std::string& f) {
+    out.push_back(args_of(f)[1]);
+    return true;
+  });
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+std::string FgaStore::latest_model(const std::string& store) const {
+  auto m = models(store);
+  return m.empty() ? "" : m.front();
+}
+
+std::optional<json> FgaStore::model_json(const std::string& store, const std::string& model) const {
+  std::optional<json> out;
+  engine_.state().scan_tuples_with("fga_model", {store}, [&](const std::string& f) {
+    auto a = args_of(f);
+    if (a[1] != model) return true;
+    out = json::parse(a[2]);
+    return false;
+  });
+  return out;
+}
+
+std::shared_ptr<const fga::CompiledModel> FgaStore::model(const std::string& store, const std::string& model) {
+  std::string id = model.empty() ? latest_model(store) : model;
+  if (id.empty()) throw FgaError("latest_authorization_model_not_found", "No authorization models found for store '" + store + "'");
+  if (auto it = cache_.find(id); it != cache_.end()) return it->second;
+  std::optional<json> j = model_json(store, id);
+  if (!j) throw FgaError("authorization_model_not_found", "Authorization Model '" + id + "' not found");
+  auto c = std::make_shared<fga::CompiledModel>(fga::compile_model(fga::from_json(*j), store, "fga_" + id + "_"));
+  // Models are immutable; a few stay compiled (old ones are asked for rarely).
+  if (cache_.size() > 64) cache_.erase(cache_.begin());
+  cache_[id] = c;
+  return c;
+}
+
+std::vector<Op> FgaStore::write_model(const std::string& store, const std::string& id, const fga::Model& model) {
+  auto c = std::make_shared<fga::CompiledModel>(fga::compile_model(model, store, "fga_" + id + "_"));
+  cache_[id] = c;
+  json stored = fga::to_json(c->model);
+  stored["id"] = id;
+  return {Op::add_tuple("fga_model", {store, id, stored.dump()})};
+}
+
+engine::Result FgaStore::activate(const std::string& store) {
+  std::string latest = latest_model(store);
+  auto c = model(store, latest);
+  auto it = active_.find(store);
+  if (it != active_.end() && it->second == latest) return {};
+  engine::Result r = engine_.add_rule_set(rule_set_id(latest), c->program);
+  if (!r.ok) return r;
+  if (it != active_.end()) engine_.remove_rule_set(rule_set_id(it->second));
+  active_[store] = latest;
+  return r;
+}
+
+void FgaStore::deactivate(const std::string& store) {
+  auto it = active_.find(store);
+  if (it == active_.end()) return;
+  engine_.remove_rule_set(rule_set_id(it->second));
+  active_.erase(it);
+}
+
+bool FgaStore::has_tuple(const std::string& store, const std::string& object, const std::string& rel,
+                         const std::string& user) const {
+  const engine::TupleEntry* t = engine_.state().tuple(engine::tuple_fact("fga_tuple", {store, object, rel, user}));
+  return t && t->exists();
+}
+
+void FgaStore::with_model(const std::string& store, const std::string& model,
+                          const std::vector<std::vector<std::string>>& contextual,
+                          const std::function<void(engine::Engine&, const fga::ModelView&)>& ask) {
+  auto c = this->model(store, model);
+  std::string id = model.empty() ? latest_model(store) : model;
+  fga::ModelView view{c->model, c->lowered};
+  std::vector<Op> ops;
+  for (const auto& t : contextual) {
+    fga::validate_tuple(c->model, t[2], t[1], t[0]);
+    if (!has_tuple(store, t[0], t[1], t[2])) ops.push_back(Op::add_tuple("fga_tuple", c->lowered.tuple(t[0], t[1], t[2])));
+  }
+  auto loaded = active_.find(store);
+  bool is_active = loaded != active_.end() && loaded->second == id;
+  if (is_active && ops.empty()) return ask(engine_, view);
+  // Contextual tuples, or a model that is not loaded: a dry run holds
+  // them while the question is asked, and takes them away after.
+  std::optional<FgaError> failed;
+  auto inspect = [&](engine::Result&) {
+    try {
+      ask(engine_, view);
+    } catch (const FgaError& e) {
+      failed = e;
+    }
+  };
+  engine::Result r = is_active ? engine_.apply(ops, true, inspect) : engine_.add_rule_set("fga-ask:" + id, c->program, true, inspect, ops);
+  if (failed) throw *failed;
+  if (!r.ok) throw FgaError("internal_error", r.message);
+}
+
+}  // namespace pmesh::server

@@ -1,0 +1,91 @@
+// OpenFGA's stores, models, tuples, changes and assertions, kept as
+// relations of the engine (stdlib/fga.rules), and each store's latest model
+// loaded as a rule set that keeps its relations materialized.
+//
+//   fga_store(store, name, created_at, creator)
+//   fga_model(store, model, json)             every model written; the latest is the greatest id
+//   fga_tuple(store, object, rel, user)       what models read
+//   fga_written(store, object, rel, user, at) when a tuple was written
+//   fga_change(store, id, operation, object, rel, user, at)   the changelog, ids in write order
+//   fga_assertions(store, model, json)
+//
+// Every write is one engine transaction, so a failed write changes nothing
+// and a committed one is durable with everything it touched. Ids are ULIDs,
+// as OpenFGA's are. The rule sets are not durable state: load() adds them
+// again after a restart.
+//
+// Thread safety: the engine's thread only.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/engine.h"
+#include "fga/compile.h"
+#include "fga/query.h"
+
+namespace pmesh::server {
+
+class FgaStore {
+ public:
+  struct StoreInfo {
+    std::string id, name, created_at, creator;
+  };
+
+  explicit FgaStore(engine::Engine& engine) : engine_(engine) {}
+
+  // Loads each store's latest model; what fails to load is reported, and
+  // that store answers as if it had no model.
+  std::vector<std::string> load();
+
+  std::optional<StoreInfo> store(const std::string& id) const;
+  std::vector<StoreInfo> stores() const;  // by id: oldest first
+
+  // The operations of a write, for the caller to apply.
+  std::vector<engine::Op> create_store(const StoreInfo& s) const;
+  std::vector<engine::Op> delete_store(const std::string& id) const;
+
+  // Model ids of a store, newest first; the newest ("" if none).
+  std::vector<std::string> models(const std::string& store) const;
+  std::string latest_model(const std::string& store) const;
+  std::optional<nlohmann::json> model_json(const std::string& store, const std::string& model) const;
+  // The compiled model (cached); throws FgaError: authorization_model_not_found,
+  // latest_authorization_model_not_found (when `model` is empty and there is none).
+  std::shared_ptr<const fga::CompiledModel> model(const std::string& store, const std::string& model);
+  // Validates and compiles `model` (throws FgaError) and returns the write.
+  std::vector<engine::Op> write_model(const std::string& store, const std::string& id, const fga::Model& model);
+  // After a model write committed: the store's rule set becomes that model's.
+  engine::Result activate(const std::string& store);
+  // Unloads the store's rule set (its store went).
+  void deactivate(const std::string& store);
+
+  // Whether the store holds the tuple.
+  bool has_tuple(const std::string& store, const std::string& object, const std::string& rel, const std::string& user) const;
+
+  // Answers `ask` with `model` (empty: the latest) evaluated over the store's
+  // tuples and `contextual` ones (object, relation, user), which are not
+  // committed: the engine state holds both while `ask` runs. Throws FgaError.
+  void with_model(const std::string& store, const std::string& model,
+                  const std::vector<std::vector<std::string>>& contextual,
+                  const std::function<void(engine::Engine&, const fga::ModelView&)>& ask);
+
+  engine::Engine& engine() { return engine_; }
+
+ private:
+  std::string rule_set_id(const std::string& model) const { return "fga:" + model; }
+
+  engine::Engine& engine_;
+  std::map<std::string, std::shared_ptr<const fga::CompiledModel>> cache_;  // model id ->
+  std::map<std::string, std::string> active_;  // store -> the model loaded as its rule set
+};
+
+// A ULID (26 characters of Crockford's base32: 48 bits of milliseconds,
+// 80 random bits), increasing within one process.
+std::string new_ulid();
+
+}  // namespace pmesh::server

@@ -32,8 +32,24 @@ CompiledModel compile_model(Model model, const std::string& store, const std::st
   auto program = dsl::load_program_from_texts({{c.lowered.module + ".rules", c.lowered.rules}}, diags);
   std::unique_ptr<dsl::CompiledProgram> compiled;
   if (!diags.has_errors()) compiled = dsl::compile(std::move(program), diags);
-  if (diags.has_errors() || !compiled)
-    throw FgaError("invalid_authorization_model", "the model cannot be evaluated incrementally:\n" + diags.format());
+  if (diags.has_errors() || !compiled) {
+    // Name the model's relations, not only the generated ones.
+    std::string text = diags.format(), named;
+    for (const auto& [key, r] : c.lowered.relations)
+      for (size_t at = text.find(r.name); at != std::string::npos; at = text.find(r.name, at + 1)) {
+        size_t end = at + r.name.size();
+        bool whole = end == text.size() || !(std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '_') ||
+                     text.compare(end, 2, "__") == 0;
+        if (whole) {
+          named += (named.empty() ? "" : ", ") + key;
+          break;
+        }
+      }
+    throw FgaError("invalid_authorization_model",
+                   "the model cannot be evaluated incrementally" +
+                       (named.empty() ? std::string() : " (" + named + " exclude what depends on themselves: `but not`, or a wildcard minus an exclusion, inside recursion)") +
+                       ":\n" + text);
+  }
   c.program = std::move(compiled);
   return c;
 }

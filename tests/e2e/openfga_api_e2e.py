@@ -1,0 +1,141 @@
+"""The OpenFGA API from a hostile tenant's side and across a restart: what
+another user learns (a store that is not theirs reads as a missing one, on
+every endpoint), what malformed or oversized input gets (OpenFGA's error
+codes, nothing changed), and what a restart keeps (stores, models, tuples,
+changes; the latest model answers again at once)."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from pmesh_server import Server  # noqa: E402
+
+problems = []
+
+
+def expect(what, got, status, code=None):
+    st, body = got[0], got[1]
+    ok = st == status and (code is None or (isinstance(body, dict) and body.get("code") == code))
+    if not ok:
+        problems.append("%s: got %s %s, want %s %s" % (what, st, body, status, code or ""))
+    return body
+
+
+MODEL = {"schema_version": "1.1", "type_definitions": [
+    {"type": "user"},
+    {"type": "group", "relations": {"member": {"this": {}}},
+     "metadata": {"relations": {"member": {"directly_related_user_types": [{"type": "user"}, {"type": "group", "relation": "member"}]}}}},
+    {"type": "doc", "relations": {
+        "viewer": {"this": {}},
+        "blocked": {"this": {}},
+        "can_view": {"difference": {"base": {"computedUserset": {"relation": "viewer"}}, "subtract": {"computedUserset": {"relation": "blocked"}}}}},
+     "metadata": {"relations": {
+         "viewer": {"directly_related_user_types": [{"type": "user"}, {"type": "user", "wildcard": {}}, {"type": "group", "relation": "member"}]},
+         "blocked": {"directly_related_user_types": [{"type": "user"}]}}}}]}
+
+
+def nested(depth):
+    r = {"this": {}}
+    for _ in range(depth):
+        r = {"union": {"child": [r]}}
+    return r
+
+
+def tk(user, relation, obj):
+    return {"user": user, "relation": relation, "object": obj}
+
+
+with Server(sys.argv[1]) as s:
+    def fga(method, path, body=None, user="alice"):
+        return s.request(method, path, body, user=user)
+
+    store = expect("create a store", fga("POST", "/stores", {"name": "alice-docs"}), 201)["id"]
+    base = "/stores/" + store
+    model = expect("write a model", fga("POST", base + "/authorization-models", MODEL), 201)["authorization_model_id"]
+    expect("write tuples", fga("POST", base + "/write", {"writes": {"tuple_keys": [
+        tk("user:anne", "viewer", "doc:1"), tk("group:eng#member", "viewer", "doc:2"), tk("user:carl", "member", "group:eng"),
+        tk("user:*", "viewer", "doc:3"), tk("user:bob", "blocked", "doc:3")]}}), 200)
+
+    # Another tenant: every endpoint answers as if the store did not exist.
+    missing = fga("GET", "/stores/01ARZ3NDEKTSV4RRFFQ69G5FAV", user="bob")
+    expect("a store that does not exist", missing, 404, "store_id_not_found")
+    hostile = [
+            ("GET", base, None), ("DELETE", base, None), ("POST", base + "/read", {}),
+            ("POST", base + "/write", {"writes": {"tuple_keys": [tk("user:bob", "viewer", "doc:1")]}}),
+            ("POST", base + "/check", {"tuple_key": tk("user:anne", "viewer", "doc:1")}),
+            ("POST", base + "/list-objects", {"type": "doc", "relation": "viewer", "user": "user:anne"}),
+            ("POST", base + "/list-users", {"object": {"type": "doc", "id": "1"}, "relation": "viewer", "user_filters": [{"type": "user"}]}),
+            ("POST", base + "/expand", {"tuple_key": {"relation": "viewer", "object": "doc:1"}}),
+            ("GET", base + "/changes", None), ("GET", base + "/authorization-models", None),
+            ("GET", base + "/authorization-models/" + model, None), ("POST", base + "/authorization-models", MODEL),
+            ("GET", base + "/assertions/" + model, None)]
+    for method, path, body in hostile:
+        got = fga(method, path, body, user="bob")
+        if got[:2] != missing[:2]:
+            problems.append("bob %s %s: %s %s, not what a missing store answers" % (method, path, got[0], got[1]))
+    stores = expect("bob lists stores", fga("GET", "/stores", user="bob"), 200)["stores"]
+    if any(x["id"] == store for x in stores):
+        problems.append("bob's store list shows alice's store")
+    # An admin sees it.
+    expect("an admin reads it", fga("GET", base, user="admin"), 200)
+
+    # Bad input: OpenFGA's codes, and nothing changed.
+    before = expect("read", fga("POST", base + "/read", {}), 200)["tuples"]
+    cases = [
+        ("a write with one bad tuple", "POST", "/write", {"writes": {"tuple_keys": [tk("user:dave", "viewer", "doc:9"), tk("user:dave", "nope", "doc:9")]}}, 400, "relation_not_found"),
+        ("a write the type restrictions refuse", "POST", "/write", {"writes": {"tuple_keys": [tk("group:eng", "viewer", "doc:9")]}}, 400, "invalid_tuple"),
+        ("a control character in an id", "POST", "/write", {"writes": {"tuple_keys": [tk("user:a\u001fb", "viewer", "doc:9")]}}, 400, "validation_error"),
+        ("a duplicate in one request", "POST", "/write", {"writes": {"tuple_keys": [tk("user:dave", "viewer", "doc:9")] * 2}}, 400, "cannot_allow_duplicate_tuples_in_one_request"),
+        ("deleting what is not there", "POST", "/write", {"deletes": {"tuple_keys": [tk("user:zed", "viewer", "doc:1")]}}, 400, "write_failed_due_to_invalid_input"),
+        ("an empty write", "POST", "/write", {}, 400, "invalid_write_input"),
+        ("101 tuples in one write", "POST", "/write", {"writes": {"tuple_keys": [tk("user:u%d" % i, "viewer", "doc:9") for i in range(101)]}}, 400, "exceeded_entity_limit"),
+        ("a body that is not JSON", "POST", "/write", "{nope", 400, "validation_error"),
+        ("page_size 0", "POST", "/read", {"page_size": 0}, 400, "validation_error"),
+        ("page_size 101", "POST", "/read", {"page_size": 101}, 400, "validation_error"),
+        ("a forged continuation token", "POST", "/read", {"continuation_token": "zz"}, 400, "invalid_continuation_token"),
+        ("check of an unknown type", "POST", "/check", {"tuple_key": tk("user:anne", "viewer", "folder:1")}, 400, "type_not_found"),
+        ("check with a CEL context", "POST", "/check", {"tuple_key": tk("user:anne", "viewer", "doc:1"), "context": {}}, 400, "validation_error"),
+        ("an unknown model id", "POST", "/check", {"tuple_key": tk("user:anne", "viewer", "doc:1"), "authorization_model_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV"}, 400, "authorization_model_not_found"),
+        ("a model with a cycle", "POST", "/authorization-models", {"schema_version": "1.1", "type_definitions": [
+            {"type": "user"}, {"type": "doc", "relations": {"a": {"computedUserset": {"relation": "b"}}, "b": {"computedUserset": {"relation": "a"}}}}]}, 400, "invalid_authorization_model"),
+        ("a model with conditions", "POST", "/authorization-models", dict(MODEL, conditions={"c": {"name": "c", "expression": "true"}}), 400, "invalid_authorization_model"),
+        ("a model nested without end", "POST", "/authorization-models", {"schema_version": "1.1", "type_definitions": [
+            {"type": "doc", "relations": {"a": nested(80)}}]}, 400, "validation_error"),
+        ("an unknown endpoint", "POST", "/nope", {}, 404, "undefined_endpoint"),
+    ]
+    for what, method, suffix, body, status, code in cases:
+        expect(what, fga(method, base + suffix, body), status, code)
+    after = expect("read again", fga("POST", base + "/read", {}), 200)["tuples"]
+    if after != before:
+        problems.append("refused writes changed the store's tuples")
+    if len(expect("models", fga("GET", base + "/authorization-models"), 200)["authorization_models"]) != 1:
+        problems.append("a refused model was stored")
+
+    def allowed(user, relation, obj):
+        return expect("check", fga("POST", base + "/check", {"tuple_key": tk(user, relation, obj)}), 200)["allowed"]
+
+    want = {("user:anne", "viewer", "doc:1"): True, ("user:carl", "viewer", "doc:2"): True, ("user:zoe", "can_view", "doc:3"): True,
+            ("user:bob", "can_view", "doc:3"): False, ("user:anne", "viewer", "doc:2"): False}
+    for k, v in want.items():
+        if allowed(*k) != v:
+            problems.append("check %s: want %s" % (k, v))
+
+    # A restart keeps everything, and the latest model answers again.
+    changes = expect("changes", fga("GET", base + "/changes"), 200)["changes"]
+    s.stop()
+    s.start()
+    for k, v in want.items():
+        if allowed(*k) != v:
+            problems.append("after a restart, check %s: want %s" % (k, v))
+    if expect("changes after a restart", fga("GET", base + "/changes"), 200)["changes"] != changes:
+        problems.append("the changelog differs after a restart")
+    expect("the store after a restart", fga("GET", base), 200)
+    expect("bob after a restart", fga("GET", base, user="bob"), 404, "store_id_not_found")
+    s.stop()
+    r = s.verify()
+    if r.returncode != 0:
+        problems.append("pmesh verify after the run: " + r.stdout + r.stderr)
+
+if problems:
+    print("FAIL:\n  " + "\n  ".join(problems))
+    sys.exit(1)
+print("OpenFGA API: %d hostile requests, %d bad inputs, restart kept stores, models, tuples and changes" % (len(hostile), len(cases)))

@@ -204,7 +204,6 @@ int serve_main(const std::vector<std::string>& args) {
     api_options.log = [](const std::string& level, const std::string& line) { log(level.c_str(), line); };
     api_options.log_reads = debug;
     api = std::make_unique<ApiServer>(engine, store.get(), io, after_commit, std::move(api_options));
-    for (const auto& problem : api->load_authorization_models()) log("error", "authorization model: " + problem);
     HttpServer::Options http_options;
     http_options.tls_cert_file = tls_cert;
     http_options.tls_key_file = tls_key;

@@ -239,6 +239,26 @@ Json b_sha1(const Args& a) { return digest_hex(EVP_sha1(), str(a, 0, "sha1")); }
 Json b_sha3(const Args& a) { return digest_hex(EVP_sha3_256(), str(a, 0, "sha3")); }
 Json b_sha1short(const Args& a) { return shorten(digest_hex(EVP_sha1(), str(a, 0, "sha1short")), a, "sha1short"); }
 Json b_sha3short(const Args& a) { return shorten(digest_hex(EVP_sha3_256(), str(a, 0, "sha3short")), a, "sha3short"); }
+// A ULID-shaped id (26 characters of Crockford's base32, the first at most
+// '7') from SHA-256(s): an id OpenFGA's clients accept, the same for the
+// same input.
+Json b_ulid_of(const Args& a) {
+  const std::string& s = str(a, 0, "ulid_of");
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(s.data(), s.size(), out, &len, EVP_sha256(), nullptr);
+  static const char* alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  std::string r;
+  size_t bit = 0;
+  auto take = [&](int n) {
+    unsigned v = 0;
+    for (int i = 0; i < n; ++i, ++bit) v = (v << 1) | ((out[bit / 8] >> (7 - bit % 8)) & 1);
+    return v;
+  };
+  r += alphabet[take(3)];
+  while (r.size() < 26) r += alphabet[take(5)];
+  return r;
+}
 Json b_hash36(const Args& a) {
   int64_t n = a.size() > 1 ? integer(a, 1, "hash36") : 16;
   if (n < 1 || n > 50) throw BuiltinError("hash36: length must be 1 to 50");
@@ -369,6 +389,7 @@ const std::vector<Builtin> kBuiltins = {
     {"substr", 2, 3, "substr(s, start, n?) -> string", "`n` bytes of `s` from `start` (to the end).", b_substr},
     {"trim", 1, 1, "trim(s) -> string", "`s` without leading and trailing white space.", b_trim},
     {"type", 1, 1, "type(x) -> string", "null, boolean, number, string, array or object.", b_type},
+    {"ulid_of", 1, 1, "ulid_of(s) -> string", "A ULID-shaped id from SHA-256(s), as OpenFGA's store and model ids look.", b_ulid_of},
     {"unique", 1, 1, "unique(list) -> list", "The elements without repeats, first occurrence kept.", b_unique},
     {"upper", 1, 1, "upper(s) -> string", "`s` in upper case (ASCII).", b_upper},
     {"values", 1, 1, "values(object) -> list", "The values of an object, in key order.", b_values},

@@ -28,7 +28,13 @@ ApiServer::ApiServer(engine::Engine& engine, engine::DurableStore* store, boost:
       authz_(engine),
       hub_(engine, store, io, after_commit),
       resources_(engine, store, hub_, after_commit),
-      fga_(engine, [this](const engine::Result& r, HttpResponse answer) { return resources_.published(r, std::move(answer)); }) {}
+      fga_(engine, [this](const engine::Result& r, HttpResponse answer) { return resources_.published(r, std::move(answer)); }) {
+  // Organizations' stores come and go with the organizations; every store's
+  // model is loaded again after a start (rule sets are not stored).
+  resources_.set_on_commit([this](const engine::Result& r) { fga_.committed(r); });
+  for (const auto& problem : fga_.load())
+    if (options_.log) options_.log("error", "authorization model: " + problem);
+}
 
 ApiServer::~ApiServer() { hub_.close_all(); }
 

@@ -63,8 +63,6 @@ class ApiServer {
   // Ends every watch (on shutdown).
   void close_watches() { hub_.close_all(); }
   WatchHub& watch_hub() { return hub_; }
-  // Loads each OpenFGA store's latest model (after a start); returns what failed.
-  std::vector<std::string> load_authorization_models() { return fga_.load(); }
 
  private:
   // What the URL names, decoded once: the path's RequestInfo, or why not.

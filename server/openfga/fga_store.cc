@@ -4,7 +4,9 @@
 #include <chrono>
 #include <openssl/rand.h>
 
+#include "fga/dsl_parser.h"
 #include "fga/validate.h"
+#include "stdlib/builtins.h"
 
 namespace pmesh::server {
 
@@ -51,6 +53,44 @@ std::string new_ulid() {
   return out;
 }
 
+void FgaStore::set_platform_model(const std::vector<std::pair<std::string, std::string>>& files) {
+  fga::Model m = fga::parse_dsl(files);
+  fga::validate(m);
+  platform_json_ = fga::to_json(m);
+  platform_id_ = find_builtin("ulid_of")->fn({platform_json_.dump()}).get<std::string>();
+  platform_json_["id"] = platform_id_;
+  platform_ = std::move(m);
+}
+
+bool FgaStore::is_platform(const std::string& store) const {
+  bool derived = false;
+  engine_.state().scan_tuples_with("fga_store", {store}, [&](const std::string& f) {
+    const engine::TupleEntry* t = engine_.state().tuple(f);
+    derived = derived || (t && t->exists() && !t->base);
+    return true;
+  });
+  return derived && platform_.has_value();
+}
+
+void FgaStore::committed(const engine::Result& r) {
+  for (const auto& t : r.tuples) {
+    if (t.relation != "fga_store" || t.args.empty()) continue;
+    const std::string& store = t.args[0];
+    if (t.added) {
+      activate(store);
+      continue;
+    }
+    deactivate(store);
+    for (auto it = cache_.lower_bound(store + "/"); it != cache_.end() && it->first.compare(0, store.size() + 1, store + "/") == 0;)
+      it = cache_.erase(it);
+    // A platform store that went takes what users wrote into it along.
+    if (!this->store(store)) {
+      std::vector<Op> ops = delete_store(store);
+      if (!ops.empty()) engine_.apply(ops);
+    }
+  }
+}
+
 std::vector<std::string> FgaStore::load() {
   std::vector<std::string> problems;
   for (const auto& s : stores()) {
@@ -69,9 +109,10 @@ std::vector<std::string> FgaStore::load() {
 std::optional<FgaStore::StoreInfo> FgaStore::store(const std::string& id) const {
   std::optional<StoreInfo> out;
   engine_.state().scan_tuples_with("fga_store", {id}, [&](const std::string& f) {
+    const engine::TupleEntry* t = engine_.state().tuple(f);
     auto a = args_of(f);
-    if (a.size() == 4) out = StoreInfo{a[0], a[1], a[2], a[3]};
-    return false;
+    if (t && t->exists() && a.size() == 4) out = StoreInfo{a[0], a[1], a[2], a[3]};
+    return !out;
   });
   return out;
 }
@@ -79,8 +120,9 @@ std::optional<FgaStore::StoreInfo> FgaStore::store(const std::string& id) const 
 std::vector<FgaStore::StoreInfo> FgaStore::stores() const {
   std::vector<StoreInfo> out;
   engine_.state().scan_tuples("fga_store", [&](const std::string& f) {
+    const engine::TupleEntry* t = engine_.state().tuple(f);
     auto a = args_of(f);
-    if (a.size() == 4) out.push_back({a[0], a[1], a[2], a[3]});
+    if (t && t->exists() && a.size() == 4) out.push_back({a[0], a[1], a[2], a[3]});
     return true;
   });
   return out;
@@ -108,6 +150,7 @@ std::vector<std::string> FgaStore::models(const std::string& store) const {
     return true;
   });
   std::reverse(out.begin(), out.end());
+  if (is_platform(store)) out.push_back(platform_id_);
   return out;
 }
 
@@ -117,6 +160,7 @@ std::string FgaStore::latest_model(const std::string& store) const {
 }
 
 std::optional<json> FgaStore::model_json(const std::string& store, const std::string& model) const {
+  if (model == platform_id_ && is_platform(store)) return platform_json_;
   std::optional<json> out;
   engine_.state().scan_tuples_with("fga_model", {store}, [&](const std::string& f) {
     auto a = args_of(f);
@@ -130,19 +174,28 @@ std::optional<json> FgaStore::model_json(const std::string& store, const std::st
 std::shared_ptr<const fga::CompiledModel> FgaStore::model(const std::string& store, const std::string& model) {
   std::string id = model.empty() ? latest_model(store) : model;
   if (id.empty()) throw FgaError("latest_authorization_model_not_found", "No authorization models found for store '" + store + "'");
-  if (auto it = cache_.find(id); it != cache_.end()) return it->second;
+  std::string key = store + "/" + id;
+  if (auto it = cache_.find(key); it != cache_.end()) return it->second;
   std::optional<json> j = model_json(store, id);
   if (!j) throw FgaError("authorization_model_not_found", "Authorization Model '" + id + "' not found");
-  auto c = std::make_shared<fga::CompiledModel>(fga::compile_model(fga::from_json(*j), store, "fga_" + id + "_"));
-  // Models are immutable; a few stay compiled (old ones are asked for rarely).
-  if (cache_.size() > 64) cache_.erase(cache_.begin());
-  cache_[id] = c;
+  auto c = std::make_shared<fga::CompiledModel>(fga::compile_model(fga::from_json(*j), store, prefix_of(store, id)));
+  // Models are immutable; those loaded stay compiled, and a few others
+  // (old ones are asked for rarely).
+  if (cache_.size() > 64 + active_.size())
+    for (auto it = cache_.begin(); it != cache_.end(); ++it) {
+      std::string s = it->first.substr(0, it->first.find('/'));
+      if (!active_.count(s) || active_.at(s) != it->first.substr(s.size() + 1)) {
+        cache_.erase(it);
+        break;
+      }
+    }
+  cache_[key] = c;
   return c;
 }
 
 std::vector<Op> FgaStore::write_model(const std::string& store, const std::string& id, const fga::Model& model) {
-  auto c = std::make_shared<fga::CompiledModel>(fga::compile_model(model, store, "fga_" + id + "_"));
-  cache_[id] = c;
+  auto c = std::make_shared<fga::CompiledModel>(fga::compile_model(model, store, prefix_of(store, id)));
+  cache_[store + "/" + id] = c;
   json stored = fga::to_json(c->model);
   stored["id"] = id;
   return {Op::add_tuple("fga_model", {store, id, stored.dump()})};
@@ -150,12 +203,13 @@ std::vector<Op> FgaStore::write_model(const std::string& store, const std::strin
 
 engine::Result FgaStore::activate(const std::string& store) {
   std::string latest = latest_model(store);
+  if (latest.empty()) return {};
   auto c = model(store, latest);
   auto it = active_.find(store);
   if (it != active_.end() && it->second == latest) return {};
-  engine::Result r = engine_.add_rule_set(rule_set_id(latest), c->program);
+  engine::Result r = engine_.add_rule_set(rule_set_id(store, latest), c->program);
   if (!r.ok) return r;
-  if (it != active_.end()) engine_.remove_rule_set(rule_set_id(it->second));
+  if (it != active_.end()) engine_.remove_rule_set(rule_set_id(store, it->second));
   active_[store] = latest;
   return r;
 }
@@ -163,7 +217,7 @@ engine::Result FgaStore::activate(const std::string& store) {
 void FgaStore::deactivate(const std::string& store) {
   auto it = active_.find(store);
   if (it == active_.end()) return;
-  engine_.remove_rule_set(rule_set_id(it->second));
+  engine_.remove_rule_set(rule_set_id(store, it->second));
   active_.erase(it);
 }
 
@@ -197,7 +251,8 @@ void FgaStore::with_model(const std::string& store, const std::string& model,
       failed = e;
     }
   };
-  engine::Result r = is_active ? engine_.apply(ops, true, inspect) : engine_.add_rule_set("fga-ask:" + id, c->program, true, inspect, ops);
+  engine::Result r = is_active ? engine_.apply(ops, true, inspect)
+                               : engine_.add_rule_set("fga-ask:" + store + ":" + id, c->program, true, inspect, ops);
   if (failed) throw *failed;
   if (!r.ok) throw FgaError("internal_error", r.message);
 }

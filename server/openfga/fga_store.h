@@ -39,6 +39,18 @@ class FgaStore {
 
   explicit FgaStore(engine::Engine& engine) : engine_(engine) {}
 
+  // The model of the stores the platform derives (organizations' stores,
+  // an fga_store tuple that no user wrote): Platform Mesh's core model,
+  // as DSL module files. A platform store whose model was never written
+  // through the API has this one (its id: ulid_of the model's JSON).
+  // Throws FgaError if the files are not a valid model.
+  void set_platform_model(const std::vector<std::pair<std::string, std::string>>& files);
+  bool is_platform(const std::string& store) const;
+  // After any transaction committed: stores that came are loaded, stores
+  // that went are unloaded (and a platform store's API-written tuples
+  // deleted with it).
+  void committed(const engine::Result& r);
+
   // Loads each store's latest model; what fails to load is reported, and
   // that store answers as if it had no model.
   std::vector<std::string> load();
@@ -77,11 +89,19 @@ class FgaStore {
   engine::Engine& engine() { return engine_; }
 
  private:
-  std::string rule_set_id(const std::string& model) const { return "fga:" + model; }
+  static std::string rule_set_id(const std::string& store, const std::string& model) { return "fga:" + store + ":" + model; }
+  // The rules' names: a stored model's are its own; the platform model's,
+  // loaded for many stores, the store's.
+  std::string prefix_of(const std::string& store, const std::string& model) const {
+    return model == platform_id_ ? "fga_" + store + "_" : "fga_" + model + "_";
+  }
 
   engine::Engine& engine_;
-  std::map<std::string, std::shared_ptr<const fga::CompiledModel>> cache_;  // model id ->
+  std::map<std::string, std::shared_ptr<const fga::CompiledModel>> cache_;  // store "/" model id ->
   std::map<std::string, std::string> active_;  // store -> the model loaded as its rule set
+  std::optional<fga::Model> platform_;
+  nlohmann::json platform_json_;
+  std::string platform_id_;
 };
 
 // A ULID (26 characters of Crockford's base32: 48 bits of milliseconds,

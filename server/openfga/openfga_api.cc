@@ -6,6 +6,8 @@
 #include "fga/query.h"
 #include "server/api/body.h"
 #include "server/api/status.h"
+#include "server/openfga/platform_model.h"
+#include "server/auth/authz.h"
 
 namespace pmesh::server {
 
@@ -148,6 +150,62 @@ bool is_ulid(const std::string& s) {
 
 }  // namespace
 
+OpenFgaApi::OpenFgaApi(engine::Engine& engine, Committed committed)
+    : engine_(engine), authz_(engine), committed_(std::move(committed)), store_(engine) {
+  store_.set_platform_model(platform_model_files(*engine.program().program));
+}
+
+bool OpenFgaApi::may(const UserInfo& user, const std::string& store, const std::string& relation, std::string account) {
+  if (account.empty())
+    engine_.state().scan_tuples_with("store_account", {store}, [&](const std::string& f) {
+      account = engine::parse_tuple_fact(f).second[1];
+      return false;
+    });
+  if (account.empty()) return false;
+  bool allowed = false;
+  try {
+    store_.with_model(store, "", {}, [&](engine::Engine& e, const fga::ModelView& v) {
+      allowed = fga::check(e, v, user_object(user.name), relation, account);
+    });
+  } catch (const FgaError&) {
+    return false;
+  }
+  return allowed;
+}
+
+std::optional<HttpResponse> OpenFgaApi::platform_write_refused(const HttpRequest& req, const UserInfo& user, const std::string& store,
+                                                               const std::vector<std::string>& path) {
+  bool read = req.method == "GET" ||
+              (req.method == "POST" && path.size() == 3 && path[2] != "write" && path[2] != "authorization-models");
+  if (read) return std::nullopt;
+  auto forbidden = [](const std::string& why) { return fga_error(403, "forbidden", why); };
+  // The platform keeps the store and its model; users grant roles.
+  if (path.size() != 3 || path[2] != "write") return forbidden("an organization's store and model are the platform's");
+  json body = parse_json(req.body).value_or(json());
+  // The IAM service's grants: `user:X assignee role:<account>/<role>` and
+  // `role:<account>/<role>#assignee <role> <account>`; whoever may manage
+  // the account's IAM roles may write and delete them.
+  const std::string acct = "core_platform-mesh_io_account", role = "role:" + acct + "/";
+  for (const char* part : {"writes", "deletes"}) {
+    const json* p = member(body, part);
+    const json* keys = p ? member(*p, "tuple_keys") : nullptr;
+    if (!keys || !keys->is_array()) continue;
+    for (const auto& k : *keys) {
+      std::string object = tuple_key(k).object, account;
+      if (object.compare(0, acct.size() + 1, acct + ":") == 0) {
+        account = object;
+      } else if (object.compare(0, role.size(), role) == 0) {
+        std::string rest = object.substr(role.size());
+        size_t slash = rest.find('/'), end = slash == std::string::npos ? slash : rest.find('/', slash + 1);
+        if (end != std::string::npos) account = acct + ":" + rest.substr(0, end);
+      }
+      if (account.empty() || !may(user, store, "manage_iam_roles", account))
+        return forbidden("User \"" + user.name + "\" may not manage the IAM roles of " + (account.empty() ? object : account));
+    }
+  }
+  return std::nullopt;
+}
+
 HttpResponse OpenFgaApi::commit(const std::vector<Op>& ops, HttpResponse answer) {
   engine::Result r = engine_.apply(ops);
   if (!r.ok) return fga_error(r.reason == "InternalError" ? 500 : 400, r.reason == "InternalError" ? "internal_error" : "validation_error", r.message);
@@ -166,9 +224,13 @@ std::optional<HttpResponse> OpenFgaApi::handle(const HttpRequest& req, const Use
       return org_store(engine_, authz_, committed_, req, user, id, op);
     }
     std::optional<FgaStore::StoreInfo> s = store_.store(id);
+    bool admin = user.in_group("system:masters");
     // A store the user may not use reads exactly like one that does not exist.
-    if (!s || (!user.in_group("system:masters") && s->creator != user.name))
+    if (!s || (!admin && s->creator != user.name && !(store_.is_platform(id) && may(user, id, "get_iam_users", ""))))
       return fga_error(404, "store_id_not_found", "Store ID not found");
+    if (!admin && store_.is_platform(id)) {
+      if (std::optional<HttpResponse> refused = platform_write_refused(req, user, id, path)) return *refused;
+    }
     return in_store(req, user, *s, path);
   } catch (const FgaError& e) {
     return from(e);

@@ -15,8 +15,11 @@
 //
 // Who may: anyone authenticated creates stores; a store answers its
 // creator and system:masters, and to everyone else it reads exactly like a
-// store that does not exist. Organizations' stores, named after the
-// organization, answer as org_stores.cc says.
+// store that does not exist. An organization's store (the platform derives
+// it; policies/authz.rules) answers those its model lets `get_iam_users` on
+// the organization's account; their writes are the IAM grants on accounts
+// they may `manage_iam_roles` of. Organizations' stores addressed by the
+// organization's name answer as org_stores.cc says.
 //
 // Thread safety: runs on the engine's thread.
 #pragma once
@@ -41,12 +44,14 @@ class OpenFgaApi {
   // `committed(result, answer)` publishes a write and returns the answer to
   // send once it is durable.
   using Committed = std::function<HttpResponse(const engine::Result&, HttpResponse)>;
-  OpenFgaApi(engine::Engine& engine, Committed committed)
-      : engine_(engine), authz_(engine), committed_(std::move(committed)), store_(engine) {}
+  OpenFgaApi(engine::Engine& engine, Committed committed);
   // nullopt when the path is neither /stores nor under it.
   std::optional<HttpResponse> handle(const HttpRequest& req, const UserInfo& user);
   // After a restart: loads each store's latest model; returns what failed.
   std::vector<std::string> load() { return store_.load(); }
+  // After any committed transaction: organizations' stores that came or went.
+  void committed(const engine::Result& r) { store_.committed(r); }
+  FgaStore& store() { return store_; }
 
  private:
   HttpResponse stores(const HttpRequest& req, const UserInfo& user);
@@ -59,6 +64,13 @@ class OpenFgaApi {
   HttpResponse query(const std::string& op, const std::string& store, const nlohmann::json& body);
   HttpResponse assertions(const HttpRequest& req, const std::string& store, const std::string& model);
   HttpResponse commit(const std::vector<engine::Op>& ops, HttpResponse answer);
+  // Whether the store's model lets `user` have `relation` to `account` (the
+  // store's own account when empty).
+  bool may(const UserInfo& user, const std::string& store, const std::string& relation, std::string account);
+  // For an organization's store: what a user other than an administrator
+  // may not change (nullopt: the request may go on).
+  std::optional<HttpResponse> platform_write_refused(const HttpRequest& req, const UserInfo& user, const std::string& store,
+                                                     const std::vector<std::string>& path);
 
   engine::Engine& engine_;
   Authorizer authz_;

@@ -202,6 +202,7 @@ HttpResponse ResourceStore::commit(const ApiRequest& req, Op op, int code, bool 
 }
 
 HttpResponse ResourceStore::published(const engine::Result& r, HttpResponse answer) {
+  if (on_commit_) on_commit_(r);
   // Watchers and the writer hear of the change once it is durable.
   if (!after_commit_) {
     hub_.publish(r);

@@ -39,6 +39,9 @@ class ResourceStore {
   // For writes made elsewhere (tuples through the OpenFGA API): tells the
   // watchers once `r` is durable, and holds `answer` until then.
   HttpResponse published(const engine::Result& r, HttpResponse answer);
+  // Called with every committed transaction as soon as it is applied (on
+  // the engine's thread), before watchers hear of it.
+  void set_on_commit(std::function<void(const engine::Result&)> f) { on_commit_ = std::move(f); }
 
  private:
   HttpResponse get(const ApiRequest& req);
@@ -57,6 +60,7 @@ class ResourceStore {
 
   engine::Engine& engine_;
   engine::DurableStore* store_;
+  std::function<void(const engine::Result&)> on_commit_;
   WatchHub& hub_;
   AfterCommit after_commit_;
 };

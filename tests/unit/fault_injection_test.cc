@@ -21,12 +21,15 @@ std::string org(const std::string& name) {
       .dump();
 }
 
-// Everything the engine holds, as text.
+// Everything the engine holds, as text. (Of the rule sets loaded at run
+// time, what they derive: their bookkeeping is numbered in the order they
+// were loaded, which a restart need not repeat.)
 std::string dump(const engine::Engine& e) {
   std::string out = std::to_string(e.resource_version()) + "\n";
   for (const auto& [f, o] : e.state().objects()) out += engine::encode_object(o).dump() + "\n";
   for (const auto& [f, t] : e.state().tuples()) out += engine::describe_fact(f) + "\n";
-  for (const auto& [k, m] : e.state().matches()) out += engine::encode_match(m).dump() + "\n";
+  for (const auto& [k, m] : e.state().matches())
+    if (static_cast<size_t>(m.rule) < e.program().rules.size()) out += engine::encode_match(m).dump() + "\n";
   return out;
 }
 

@@ -45,28 +45,30 @@ class ServerFixture {
   ServerFixture() : dir_(std::filesystem::temp_directory_path() / ("pmesh-server-" + std::to_string(std::random_device()()))) {
     dsl::DiagnosticSink diags;
     program_ = std::shared_ptr<const dsl::CompiledProgram>(dsl::compile(dsl::load_embedded_program(diags), diags));
-    open();
-    std::vector<engine::Document> docs;
-    std::string err;
-    for (const auto& f : embedded_policies())
-      if (std::string_view(f.path).ends_with("bootstrap.yaml")) engine::parse_documents(f.text, f.path, &docs, &err);
-    std::vector<engine::Op> ops;
-    for (const auto& d : docs) ops.push_back(engine::Op::create(d.object));
-    engine_->apply(ops);
-    store_->flush(&err);
+    open(true);
   }
   ~ServerFixture() {
     close();
     std::filesystem::remove_all(dir_);
   }
 
-  // Opens the data directory again (after close()).
-  void open() {
+  // Opens the data directory again (after close()); the first time, with
+  // what `pmesh serve` bootstraps, before the server starts (as serve does).
+  void open(bool bootstrap = false) {
     std::string err;
     store_ = engine::DurableStore::open(dir_.string(), &err);
     engine_ = std::make_unique<engine::Engine>(program_);
     store_->load(*engine_, &err);
     engine_->set_persistence(store_.get());
+    if (bootstrap) {
+      std::vector<engine::Document> docs;
+      for (const auto& f : embedded_policies())
+        if (std::string_view(f.path).ends_with("bootstrap.yaml")) engine::parse_documents(f.text, f.path, &docs, &err);
+      std::vector<engine::Op> ops;
+      for (const auto& d : docs) ops.push_back(engine::Op::create(d.object));
+      engine_->apply(ops);
+      store_->flush(&err);
+    }
     commit_ = std::make_unique<server::GroupCommit>(io_, *store_, [](const std::string&) { std::abort(); });
     server::ApiServer::Options options;
     options.address = "127.0.0.1:0";

@@ -1,0 +1,28 @@
+// Platform Mesh's authorization model, as organizations' stores hold it:
+// the core module the security-operator ships
+// (policies/authorization/core.fga) and, as the security-operator
+// generates them for the resources it serves, `create_/list_/watch_`
+// relations on the account for every kind the platform declares.
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "dsl/program.h"
+
+namespace pmesh::server {
+
+// The model's module files: the embedded core module and one generated for
+// `program`'s kinds.
+std::vector<std::pair<std::string, std::string>> platform_model_files(const dsl::Program& program);
+
+// The relation that decides `verb` (create, list, watch) on a collection of
+// `group`/`plural`, named as the security-operator names it: dots of the
+// group as underscores, "core" for the core group, the group cut from the
+// front to keep the longest of the three within OpenFGA's 50 characters.
+std::string collection_relation(const std::string& verb, const std::string& group, const std::string& plural);
+
+}  // namespace pmesh::server

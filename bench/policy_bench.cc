@@ -25,6 +25,8 @@
 #include "engine/documents.h"
 #include "engine/engine.h"
 #include "server/auth/authz.h"
+#include "server/openfga/fga_store.h"
+#include "server/openfga/platform_model.h"
 #include "stdlib/embedded.h"
 
 using pmesh::engine::Engine;
@@ -52,12 +54,27 @@ Json configmap(const std::string& name) {
           {"data", {{"k", "v"}}}};
 }
 
+// Where committed transactions go next, as in the server: organizations'
+// stores load their model.
+pmesh::server::FgaStore* fga = nullptr;
+
 void apply(Engine& e, Json o) {
   auto r = e.apply({Op::create(std::move(o))});
   if (!r.ok) {
     std::cerr << "pmesh-policy-bench: " << r.reason << ": " << r.message << "\n";
     std::exit(1);
   }
+  if (fga) fga->committed(r);
+}
+
+// The first argument that pairs with `key` in `relation`.
+std::string lookup(const Engine& e, const std::string& relation, const std::string& key) {
+  std::string out;
+  e.state().scan_tuples_with(relation, {key}, [&](const std::string& f) {
+    out = pmesh::engine::parse_tuple_fact(f).second[1];
+    return false;
+  });
+  return out;
 }
 
 Json stats(std::vector<double> v) {
@@ -100,6 +117,10 @@ int main(int argc, char** argv) {
     std::vector<Op> boot;
     for (auto& d : docs) boot.push_back(Op::create(d.object));
     if (!e.apply(boot).ok) return 1;
+    pmesh::server::FgaStore store(e);
+    store.set_platform_model(pmesh::server::platform_model_files(*program->program));
+    store.load();
+    fga = &store;
 
     auto t0 = Clock::now();
     for (int i = 0; i < size; ++i) {
@@ -120,15 +141,25 @@ int main(int argc, char** argv) {
       apply(e, account("org" + std::to_string(s % size), "extra" + std::to_string(s)));
       accounts.push_back(us(Clock::now() - a));
     }
-    // Authorization decisions: the owner of an account, a member of its org
-    // (by inheritance), a stranger (NotFound).
-    pmesh::server::Authorizer authz(e);
+    // Authorization decisions, each a question to the organization's model:
+    // the owner of an account, a member of its org (not a member of the
+    // account: members are not inherited), a stranger (NotFound).
+    pmesh::server::Authorizer authz(e, [&](const std::string& st, const std::string& u, const std::string& rel,
+                                          const std::string& object, bool* defined) {
+      return store.ask(st, u, rel, object, defined);
+    });
     pmesh::server::RequestInfo info;
     info.kind = pmesh::server::RequestInfo::Kind::kObject;
     info.group = "core.platform-mesh.io";
     info.resource = "accounts";
-    for (int i = 0; i < size; i += std::max(1, size / 10))
-      e.apply({Op::add_tuple("member", {"user:carol", authz.account_of("root:orgs:org" + std::to_string(i))})});
+    for (int i = 0; i < size; i += std::max(1, size / 10)) {
+      // The IAM service's grant of the organization's member role.
+      std::string acct = lookup(e, "workspace_account", "root:orgs:org" + std::to_string(i));
+      std::string st = lookup(e, "account_store", acct);
+      std::string role = "role:" + acct.substr(0, acct.find(':')) + "/" + acct.substr(acct.find(':') + 1) + "/member";
+      e.apply({Op::add_tuple("fga_tuple", {st, role, "assignee", "user:carol"}),
+               Op::add_tuple("fga_tuple", {st, acct, "member", role + "#assignee"})});
+    }
     std::vector<double> decisions;
     int allowed = 0;
     const char* users[] = {"bob@example.com", "carol", "mallory"};
@@ -155,6 +186,7 @@ int main(int argc, char** argv) {
     row["org_vs_configmap"] = row["org_create"]["median_us"].get<double>() / row["configmap_create"]["median_us"].get<double>();
     row["account_vs_configmap"] = row["account_create"]["median_us"].get<double>() / row["configmap_create"]["median_us"].get<double>();
     out["orgs"].push_back(row);
+    fga = nullptr;
   }
   auto& rows = out["orgs"];
   for (auto& r : rows) {

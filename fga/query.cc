@@ -15,12 +15,11 @@ namespace {
   throw FgaError("relation_not_found", "relation '" + type + "#" + rel + "' not found" + (tuple.empty() ? "" : " for tuple '" + tuple + "'"));
 }
 
-// An id as OpenFGA takes it: no whitespace, and none of the characters that
-// separate a tuple's parts.
-// Control characters are refused too: beyond OpenFGA, since they could
-// forge the engine's fact keys.
+// An id as OpenFGA takes it: no whitespace, no `#` (which starts a
+// userset's relation). Control characters are refused too: beyond OpenFGA,
+// since they could forge the engine's fact keys.
 bool good_id(const std::string& id) {
-  if (id.empty() || id.size() > 256 || id.find_first_of(":#@") != std::string::npos) return false;
+  if (id.empty() || id.size() > 256 || id.find('#') != std::string::npos) return false;
   return std::none_of(id.begin(), id.end(), [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; });
 }
 
@@ -64,7 +63,7 @@ void validate_tuple(const Model& m, const std::string& user, const std::string& 
     invalid("invalid 'object' field format: '" + object + "'");
   if (!parse_subject(user, &u) || (!u.wildcard() && !good_id(u.id)) || (u.wildcard() && !u.relation.empty()))
     invalid("invalid 'user' field format: '" + user + "'");
-  if (relation.empty() || relation.size() > 50 || !good_id(relation)) invalid("invalid 'relation' field format: '" + relation + "'");
+  if (relation.size() > 50 || !good_id(relation) || relation.find_first_of(":@") != std::string::npos) invalid("invalid 'relation' field format: '" + relation + "'");
   if (!m.find(o.type)) type_not_found(o.type);
   const RelationDef* def = m.find(o.type, relation);
   if (!def) relation_not_found(o.type, relation, t);

@@ -25,7 +25,10 @@ ApiServer::ApiServer(engine::Engine& engine, engine::DurableStore* store, boost:
       store_(store),
       after_commit_(after_commit),
       options_(std::move(options)),
-      authz_(engine),
+      authz_(engine, [this](const std::string& store, const std::string& user, const std::string& relation,
+                            const std::string& object, bool* defined) {
+        return fga_.store().ask(store, user, relation, object, defined);
+      }),
       hub_(engine, store, io, after_commit),
       resources_(engine, store, hub_, after_commit),
       fga_(engine, [this](const engine::Result& r, HttpResponse answer) { return resources_.published(r, std::move(answer)); }) {
@@ -223,8 +226,10 @@ std::optional<HttpResponse> ApiServer::objects(const HttpRequest& http, ApiReque
   if (!admin && req.verb == Verb::kWatch) {
     RequestInfo scope = info;
     access.allowed = [this, user = req.user, scope]() { return authz_.decide(user, "watch", scope).allowed; };
+    // Access is the model's answer: it may change with any tuple naming the
+    // user (or everyone).
     access.access_depends_on = [who = user_object(req.user.name)](const engine::TupleChange& t) {
-      return !t.args.empty() && t.args[0] == who;
+      return std::any_of(t.args.begin(), t.args.end(), [&](const std::string& a) { return a == who || a == "user:*"; });
     };
   }
   return resources_.serve(req, stream, std::move(access));

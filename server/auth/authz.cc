@@ -2,19 +2,6 @@
 
 namespace pmesh::server {
 
-namespace {
-
-std::string parent_of(const std::string& path) {
-  size_t c = path.rfind(':');
-  return c == std::string::npos ? "" : path.substr(0, c);
-}
-std::string base_of(const std::string& path) {
-  size_t c = path.rfind(':');
-  return c == std::string::npos ? path : path.substr(c + 1);
-}
-
-}  // namespace
-
 std::string user_object(const std::string& name) {
   std::string u = name;
   for (char& c : u)
@@ -22,36 +9,61 @@ std::string user_object(const std::string& name) {
   return "user:" + u;
 }
 
-// The generated id of a logical cluster: kcp's logical cluster name.
-std::string Authorizer::origin_of(const std::string& cluster) const {
-  if (cluster == "root") return "root";
-  const engine::Json* ws = engine_.get({"Workspace", parent_of(cluster), "", base_of(cluster)});
-  const engine::Json* id = ws ? engine::find_fields(*ws, {"spec", "cluster"}) : nullptr;
-  return id && id->is_string() ? id->get<std::string>() : "";
+std::string collection_relation(const std::string& verb, const std::string& group, const std::string& plural) {
+  std::string g = group.empty() ? "core" : group;
+  // As the security-operator's authorization model generation cuts it.
+  std::string longest = "create_" + g + "_" + plural;
+  if (longest.size() > 50) g = g.substr(longest.size() - 50);
+  for (char& c : g)
+    if (c == '.') c = '_';
+  return verb + "_" + g + "_" + plural;
 }
 
-std::string Authorizer::account_of(const std::string& workspace) const {
-  for (std::string p = workspace; !parent_of(p).empty(); p = parent_of(p)) {
-    if (!engine_.get({"Account", parent_of(p), "", base_of(p)})) continue;
-    std::string origin = origin_of(parent_of(p));
-    if (origin.empty()) return "";
-    return "core_platform-mesh_io_account:" + origin + "/" + base_of(p);
+bool Authorizer::where(const std::string& workspace, std::string* account, std::string* store) const {
+  auto first = [&](const std::string& relation, const std::string& key, std::string* out) {
+    out->clear();
+    engine_.state().scan_tuples_with(relation, {key}, [&](const std::string& fact) {
+      const engine::TupleEntry* t = engine_.state().tuple(fact);
+      if (t && t->exists()) *out = engine::parse_tuple_fact(fact).second[1];
+      return out->empty();
+    });
+    return !out->empty();
+  };
+  return first("workspace_account", workspace, account) && first("account_store", *account, store);
+}
+
+bool Authorizer::can(const UserInfo& user, const std::string& relation, const std::string& workspace) const {
+  std::string account, store;
+  return where(workspace, &account, &store) && ask_(store, user_object(user.name), relation, account, nullptr);
+}
+
+std::string Authorizer::relation_for(const std::string& verb, const RequestInfo& info, const std::string& store,
+                                     const std::string& account, const UserInfo& user, bool* allowed) const {
+  bool collection = verb == "create" || ((verb == "list" || verb == "watch") && info.name.empty());
+  if (!collection) {
+    *allowed = ask_(store, user_object(user.name), verb, account, nullptr);
+    return verb;
   }
-  return "";
-}
-
-bool Authorizer::can(const UserInfo& user, const std::string& verb, const std::string& workspace) const {
-  std::string acct = account_of(workspace);
-  return !acct.empty() && engine_.has_tuple("can_" + verb, {user_object(user.name), acct});
+  std::string rel = collection_relation(verb, info.group, info.resource);
+  bool defined = false;
+  *allowed = ask_(store, user_object(user.name), rel, account, &defined);
+  if (defined) return rel;
+  // A kind the model has no relations for (one bound at run time): what
+  // members may do with the account's objects.
+  rel = verb == "create" ? "update" : "get";
+  *allowed = ask_(store, user_object(user.name), rel, account, nullptr);
+  return rel;
 }
 
 Decision Authorizer::decide(const UserInfo& user, const std::string& verb, const RequestInfo& info) const {
   if (user.in_group("system:masters")) return {true, 200, ""};
+  std::string account, store;
+  bool placed = info.cluster != "*" && where(info.cluster, &account, &store);
+  auto may_get = [&] { return placed && ask_(store, user_object(user.name), "get", account, nullptr); };
   // Discovery, OpenAPI and version: what any authenticated client needs,
   // in the workspaces it can see (elsewhere they would tell that it exists).
   if (info.kind != RequestInfo::Kind::kObject) {
-    if (info.cluster == "root" || info.cluster == "root:orgs" || info.cluster == "*" || can(user, "get", info.cluster))
-      return {true, 200, ""};
+    if (info.cluster == "root" || info.cluster == "root:orgs" || info.cluster == "*" || may_get()) return {true, 200, ""};
     return {false, 404, ""};
   }
   // As kube's authorizer words a denial, with the workspace it happened in.
@@ -61,19 +73,23 @@ Decision Authorizer::decide(const UserInfo& user, const std::string& verb, const
   auto denied = [&](const std::string& where) { return Decision{false, 403, what + ": " + where}; };
   if (info.cluster == "*") return denied("not allowed across all workspaces");
   std::string in_ws = "not allowed in workspace \"" + info.cluster + "\"";
-  if (info.cluster == "root:orgs" && info.group == "core.platform-mesh.io" && info.resource == "accounts") {
-    // Organizations: anyone may list them (seeing their own) and create one.
-    if (verb == "list" || verb == "watch" || verb == "create") return {true, 200, ""};
-    std::string ws = "root:orgs:" + info.name;
-    if (can(user, verb, ws)) return {true, 200, ""};
-    if (!can(user, "get", ws)) return {false, 404, ""};
+  bool org_accounts = info.cluster == "root:orgs" && info.group == "core.platform-mesh.io" && info.resource == "accounts";
+  if (org_accounts && !info.name.empty() && verb != "create") {
+    // An organization is decided by its own account, in its own store; to
+    // those who may not get it, it does not exist.
+    std::string org_account, org_store;
+    if (!where("root:orgs:" + info.name, &org_account, &org_store)) return {false, 404, ""};
+    if (ask_(org_store, user_object(user.name), verb, org_account, nullptr)) return {true, 200, ""};
+    if (!ask_(org_store, user_object(user.name), "get", org_account, nullptr)) return {false, 404, ""};
     return denied(in_ws);
   }
-  if (can(user, verb, info.cluster)) return {true, 200, ""};
-  // Outside their reach a workspace does not exist; root and root:orgs are
-  // known to everyone.
-  if (info.cluster == "root" || info.cluster == "root:orgs") return denied(in_ws);
-  if (!can(user, "get", info.cluster)) return {false, 404, ""};
+  // root, and in root:orgs everything but organizations, are the platform's.
+  if (info.cluster == "root" || (info.cluster == "root:orgs" && !org_accounts)) return denied(in_ws);
+  if (!placed) return {false, 404, ""};
+  bool allowed = false;
+  relation_for(verb, info, store, account, user, &allowed);
+  if (allowed) return {true, 200, ""};
+  if (info.cluster != "root:orgs" && !may_get()) return {false, 404, ""};
   return denied(in_ws);
 }
 

@@ -1,17 +1,26 @@
-// Authorization: may this user do this to what this request names?
+// Authorization: each request is one question to the authorization model
+// of the organization it is in (Platform Mesh's core model, in the
+// organization's OpenFGA store; docs/security.md has the table).
 //
-// Decided by the relations the policies derive (policies/authz.rules): a
-// request in a workspace is decided against the account the workspace
-// belongs to (the Account whose workspace it is, or the nearest one above),
-// by `can_<verb>(user:<name>, core_platform-mesh_io_account:<origin>/<name>)`.
-// Members of `system:masters` may do anything. In root:orgs anyone
-// authenticated may list organizations and create one; an organization
-// itself is decided by its own account. A workspace the user may not even
-// get answers NotFound, as if it did not exist.
+// The relations the policies derive say where a request's workspace
+// belongs: `workspace_account(path, account)` (the Account whose workspace
+// it is, or the nearest above; root:orgs is an account of its own) and
+// `account_store(account, store)`. The question is then `relation` of
+// `user:<name>` to that account object:
+//
+//   get, update, patch, delete of a named object    the verb
+//   list, watch, create in a collection             list_/watch_/create_<group>_<resource>
+//                                                   (get, get, update for kinds the model has no such relation for)
+//   an organization (an Account in root:orgs)       the verb on that organization's own account
+//
+// Members of `system:masters` may do anything; nobody else anything in
+// root or (except organizations) in root:orgs. A workspace where the user
+// may not `get` answers NotFound, as if it did not exist.
 //
 // Thread safety: reads the engine; call on the engine's thread.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "engine/engine.h"
@@ -28,28 +37,39 @@ struct Decision {
 
 class Authorizer {
  public:
-  explicit Authorizer(const engine::Engine& engine) : engine_(engine) {}
+  // Asks `store`'s model whether `user` has `relation` to `object`; false
+  // also when the model has no such relation. `defined` says whether it does.
+  using Ask = std::function<bool(const std::string& store, const std::string& user, const std::string& relation,
+                                 const std::string& object, bool* defined)>;
+  Authorizer(const engine::Engine& engine, Ask ask) : engine_(engine), ask_(std::move(ask)) {}
 
   // `verb`: get, list, watch, create, update, patch, delete.
   Decision decide(const UserInfo& user, const std::string& verb, const RequestInfo& info) const;
-  // Whether the relation `can_<verb>` holds for `user` on the account that
-  // `workspace` belongs to (false when it belongs to none).
-  bool can(const UserInfo& user, const std::string& verb, const std::string& workspace) const;
+  // Whether `user` has `relation` to the account that `workspace` belongs to.
+  bool can(const UserInfo& user, const std::string& relation, const std::string& workspace) const;
   // Whether `user` may see organization `org` (in root:orgs lists).
   bool sees_org(const UserInfo& user, const std::string& org) const { return can(user, "get", "root:orgs:" + org); }
 
   const engine::Engine& engine() const { return engine_; }
-  // The account object (core_platform-mesh_io_account:<origin>/<name>) a
-  // workspace belongs to, or "".
-  std::string account_of(const std::string& workspace) const;
 
  private:
-  std::string origin_of(const std::string& cluster) const;
+  // The account object and store a workspace belongs to; false if none.
+  bool where(const std::string& workspace, std::string* account, std::string* store) const;
+  // The relation that decides `verb` in a collection of `info`'s kind.
+  std::string relation_for(const std::string& verb, const RequestInfo& info, const std::string& store,
+                           const std::string& account, const UserInfo& user, bool* allowed) const;
 
   const engine::Engine& engine_;
+  Ask ask_;
 };
 
 // "user:<name>", with colons as dots, as the security-operator writes users.
 std::string user_object(const std::string& name);
+
+// The relation that decides `verb` (create, list, watch) on a collection of
+// `group`/`plural`, named as the security-operator names it: dots of the
+// group as underscores, "core" for the core group, the group cut from the
+// front to keep the longest of the three within OpenFGA's 50 characters.
+std::string collection_relation(const std::string& verb, const std::string& group, const std::string& plural);
 
 }  // namespace pmesh::server

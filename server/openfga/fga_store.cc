@@ -221,6 +221,22 @@ void FgaStore::deactivate(const std::string& store) {
   active_.erase(it);
 }
 
+bool FgaStore::ask(const std::string& store, const std::string& user, const std::string& relation,
+                   const std::string& object, bool* defined) {
+  if (defined) *defined = false;
+  auto it = active_.find(store);
+  if (it == active_.end()) return false;
+  auto c = model(store, it->second);
+  fga::Subject o;
+  if (!fga::parse_subject(object, &o) || !c->model.find(o.type, relation)) return false;
+  if (defined) *defined = true;
+  try {
+    return fga::check(engine_, fga::ModelView{c->model, c->lowered}, user, relation, object);
+  } catch (const FgaError&) {
+    return false;
+  }
+}
+
 bool FgaStore::has_tuple(const std::string& store, const std::string& object, const std::string& rel,
                          const std::string& user) const {
   const engine::TupleEntry* t = engine_.state().tuple(engine::tuple_fact("fga_tuple", {store, object, rel, user}));

@@ -76,6 +76,12 @@ class FgaStore {
   // Unloads the store's rule set (its store went).
   void deactivate(const std::string& store);
 
+  // Whether the store's loaded model gives `user` `relation` to `object`
+  // (false when none is loaded, or the object's type has no such
+  // relation; `defined` says whether it has).
+  bool ask(const std::string& store, const std::string& user, const std::string& relation, const std::string& object,
+           bool* defined);
+
   // Whether the store holds the tuple.
   bool has_tuple(const std::string& store, const std::string& object, const std::string& rel, const std::string& user) const;
 

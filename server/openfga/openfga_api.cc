@@ -151,7 +151,7 @@ bool is_ulid(const std::string& s) {
 }  // namespace
 
 OpenFgaApi::OpenFgaApi(engine::Engine& engine, Committed committed)
-    : engine_(engine), authz_(engine), committed_(std::move(committed)), store_(engine) {
+    : engine_(engine), committed_(std::move(committed)), store_(engine) {
   store_.set_platform_model(platform_model_files(*engine.program().program));
 }
 
@@ -217,11 +217,12 @@ std::optional<HttpResponse> OpenFgaApi::handle(const HttpRequest& req, const Use
   try {
     std::vector<std::string> path = split_path(req.path);
     if (path.size() == 1) return stores(req, user);
-    const std::string& id = path[1];
+    std::string id = path[1];
     if (!is_ulid(id)) {
-      // An organization's store, named after it.
-      std::string op = path.size() > 2 ? req.path.substr(8 + id.size() + 1) : "";
-      return org_store(engine_, authz_, committed_, req, user, id, op);
+      // An organization's store, by the organization's name.
+      for (const auto& s : store_.stores())
+        if (s.name == id && store_.is_platform(s.id)) id = s.id;
+      path[1] = id;
     }
     std::optional<FgaStore::StoreInfo> s = store_.store(id);
     bool admin = user.in_group("system:masters");

@@ -18,8 +18,9 @@
 // store that does not exist. An organization's store (the platform derives
 // it; policies/authz.rules) answers those its model lets `get_iam_users` on
 // the organization's account; their writes are the IAM grants on accounts
-// they may `manage_iam_roles` of. Organizations' stores addressed by the
-// organization's name answer as org_stores.cc says.
+// they may `manage_iam_roles` of. An organization's store may also be
+// addressed by the organization's name (`/stores/acme/check`): a pmesh
+// convenience, as OpenFGA's store names are not unique.
 //
 // Thread safety: runs on the engine's thread.
 #pragma once
@@ -73,13 +74,9 @@ class OpenFgaApi {
                                                      const std::vector<std::string>& path);
 
   engine::Engine& engine_;
-  Authorizer authz_;
   Committed committed_;
   FgaStore store_;
 };
 
-// Organizations' stores (org_stores.cc): the answer for `op` on store `org`.
-HttpResponse org_store(engine::Engine& engine, const Authorizer& authz, const OpenFgaApi::Committed& committed,
-                       const HttpRequest& req, const UserInfo& user, const std::string& org, const std::string& op);
 
 }  // namespace pmesh::server

@@ -2,19 +2,10 @@
 
 #include <set>
 
+#include "server/auth/authz.h"
 #include "stdlib/embedded.h"
 
 namespace pmesh::server {
-
-std::string collection_relation(const std::string& verb, const std::string& group, const std::string& plural) {
-  std::string g = group.empty() ? "core" : group;
-  // As the security-operator's authorization model generation cuts it.
-  std::string longest = "create_" + g + "_" + plural;
-  if (longest.size() > 50) g = g.substr(longest.size() - 50);
-  for (char& c : g)
-    if (c == '.') c = '_';
-  return verb + "_" + g + "_" + plural;
-}
 
 std::vector<std::pair<std::string, std::string>> platform_model_files(const dsl::Program& program) {
   std::vector<std::pair<std::string, std::string>> files;

@@ -19,10 +19,4 @@ namespace pmesh::server {
 // `program`'s kinds.
 std::vector<std::pair<std::string, std::string>> platform_model_files(const dsl::Program& program);
 
-// The relation that decides `verb` (create, list, watch) on a collection of
-// `group`/`plural`, named as the security-operator names it: dots of the
-// group as underscores, "core" for the core group, the group cut from the
-// front to keep the longest of the three within OpenFGA's 50 characters.
-std::string collection_relation(const std::string& verb, const std::string& group, const std::string& plural);
-
 }  // namespace pmesh::server

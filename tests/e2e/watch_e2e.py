@@ -51,12 +51,19 @@ def owner_sees_deletion(s):
     w.close()
 
 
+def member_role(account, user):
+    """The tuples by which the IAM service grants `user` the account's member role."""
+    role = "role:core_platform-mesh_io_account/" + account.split(":", 1)[1] + "/member"
+    return [{"user": user, "relation": "assignee", "object": role},
+            {"user": role + "#assignee", "relation": "member", "object": account}]
+
+
 def visibility_follows_access(s):
     assert s.request("POST", ORGS, org("globex"), user="alice")[0] == 201
     w = s.watch(ORGS + "?watch=true&timeoutSeconds=30", user="bob")
-    store = s.request("POST", "/stores/globex/read", {"tuple_key": {"relation": "owner"}}, user="alice")[1]
-    globex = next(t["key"]["object"] for t in store["tuples"] if t["key"]["object"].endswith("/globex"))
-    grant = {"writes": {"tuple_keys": [{"user": "user:bob", "relation": "member", "object": globex}]}}
+    store = s.request("POST", "/stores/globex/read", {}, user="alice")[1]
+    globex = next(t["key"]["object"] for t in store["tuples"] if t["key"]["relation"] == "owner" and t["key"]["object"].endswith("/globex"))
+    grant = {"writes": {"tuple_keys": member_role(globex, "user:bob")}}
     assert s.request("POST", "/stores/globex/write", grant, user="alice")[0] == 200
     added = until(w, lambda e: e["object"]["metadata"]["name"] == "globex")
     assert added[-1]["type"] == "ADDED", added

@@ -121,11 +121,18 @@ class Validator {
     }
   }
 
+  // A relation reached from another that is not defined (OpenFGA finds it
+  // while looking for entrypoints, before it validates that relation).
+  [[noreturn]] static void undefined(const std::string& type, const std::string& rel) {
+    bad("undefined type definition for '" + type + "#" + rel + "'");
+  }
+
   // OpenFGA's hasEntrypoints: (has an entrypoint, found only a loop).
   std::pair<bool, bool> entrypoints(const std::string& type, const std::string& rel, const Rewrite& rw,
                                     std::map<std::string, std::set<std::string>> visited) {
     visited[type].insert(rel);
     const RelationDef* def = m_.find(type, rel);
+    if (!def) undefined(type, rel);
     switch (rw.kind) {
       case Kind::kThis:
         for (const auto& tr : def->directly_related) {
@@ -136,12 +143,14 @@ class Validator {
         }
         return {false, false};
       case Kind::kComputed: {
-        if (visited[type].count(rw.relation)) return {false, true};
         const RelationDef* target = m_.find(type, rw.relation);
+        if (!target) undefined(type, rw.relation);
+        if (visited[type].count(rw.relation)) return {false, true};
         return entrypoints(type, rw.relation, target->rewrite, visited);
       }
       case Kind::kTupleToUserset: {
         const RelationDef* ts = m_.find(type, rw.tupleset);
+        if (!ts) undefined(type, rw.tupleset);
         for (const auto& tr : ts->directly_related) {
           const RelationDef* target = m_.find(tr.type, rw.relation);
           if (!target || visited[tr.type].count(rw.relation)) continue;

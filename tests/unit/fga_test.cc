@@ -286,6 +286,10 @@ TEST_CASE("fga: invalid models are refused with OpenFGA's messages") {
   CHECK(refused("type doc\n  relations\n    define v: [doc#v]\n") ==
         "the definition of relation 'v' in object type 'doc' is invalid: no entrypoints defined");
   CHECK(refused("type self\n") == "the definition of type 'self' is invalid");
+  // Found by fuzzing: a relation reached from another before its own
+  // validation names what does not exist.
+  CHECK(refused("type a\n  relations\n    define p: [b]\n    define x: y from p\ntype b\n  relations\n    define y: z\n") ==
+        "undefined type definition for 'b#z'");
   CHECK(refused("type doc\n  relations\n    define v: [user]\n") == "accepted");
   // Exclusion inside a cycle cannot be evaluated incrementally: refused.
   CHECK_THROWS_AS(fga::compile_model(fga::parse_dsl({{"m.fga", R"(model

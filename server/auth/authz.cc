@@ -46,6 +46,17 @@ std::string Authorizer::relation_for(const std::string& verb, const RequestInfo&
   }
   std::string rel = collection_relation(verb, info.group, info.resource);
   bool defined = false;
+  // A bound namespaced resource's collections are the namespace's
+  // (`core_namespace:<cluster id>/<namespace>`, whose parent is the account).
+  if (!info.ns.empty()) {
+    std::string id;
+    engine_.state().scan_tuples_with("cluster_id", {info.cluster}, [&](const std::string& fact) {
+      id = engine::parse_tuple_fact(fact).second[1];
+      return false;
+    });
+    *allowed = !id.empty() && ask_(store, user_object(user.name), rel, "core_namespace:" + id + "/" + info.ns, &defined);
+    if (defined) return rel;
+  }
   *allowed = ask_(store, user_object(user.name), rel, account, &defined);
   if (defined) return rel;
   // A kind the model has no relations for (one bound at run time): what

@@ -9,7 +9,9 @@
 // `user:<name>` to that account object:
 //
 //   get, update, patch, delete of a named object    the verb
-//   list, watch, create in a collection             list_/watch_/create_<group>_<resource>
+//   list, watch, create in a collection             list_/watch_/create_<group>_<resource>: on the
+//                                                   namespace (core_namespace:<cluster id>/<ns>) for
+//                                                   a bound namespaced resource, else on the account
 //                                                   (get, get, update for kinds the model has no such relation for)
 //   an organization (an Account in root:orgs)       the verb on that organization's own account
 //

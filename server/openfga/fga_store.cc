@@ -6,6 +6,7 @@
 
 #include "fga/dsl_parser.h"
 #include "fga/validate.h"
+#include "server/openfga/platform_model.h"
 #include "stdlib/builtins.h"
 
 namespace pmesh::server {
@@ -54,12 +55,31 @@ std::string new_ulid() {
 }
 
 void FgaStore::set_platform_model(const std::vector<std::pair<std::string, std::string>>& files) {
-  fga::Model m = fga::parse_dsl(files);
-  fga::validate(m);
-  platform_json_ = fga::to_json(m);
-  platform_id_ = find_builtin("ulid_of")->fn({platform_json_.dump()}).get<std::string>();
-  platform_json_["id"] = platform_id_;
-  platform_ = std::move(m);
+  fga::validate(fga::parse_dsl(files));
+  platform_files_ = files;
+  platform_models_.clear();
+}
+
+const std::pair<json, std::string>& FgaStore::platform_model(const std::string& store) const {
+  if (auto it = platform_models_.find(store); it != platform_models_.end()) return it->second;
+  std::vector<std::pair<std::string, std::string>> files = platform_files_;
+  engine_.state().scan_tuples_with("org_bound_resource", {store}, [&](const std::string& f) {
+    const engine::TupleEntry* t = engine_.state().tuple(f);
+    auto a = args_of(f);  // store, group, plural, singular, scope
+    if (t && t->exists() && a.size() == 5) files.push_back({"<bound>/" + a[2] + "." + a[1] + ".fga", bound_api_module(a[1], a[2], a[3], a[4])});
+    return true;
+  });
+  json j;
+  try {
+    j = fga::to_json(fga::parse_dsl(files));
+  } catch (const FgaError&) {
+    // A bound API whose names make no valid module (two bindings generating
+    // one type): the core model alone.
+    j = fga::to_json(fga::parse_dsl(platform_files_));
+  }
+  std::string id = find_builtin("ulid_of")->fn({j.dump()}).get<std::string>();
+  j["id"] = id;
+  return platform_models_[store] = {std::move(j), id};
 }
 
 bool FgaStore::is_platform(const std::string& store) const {
@@ -69,11 +89,17 @@ bool FgaStore::is_platform(const std::string& store) const {
     derived = derived || (t && t->exists() && !t->base);
     return true;
   });
-  return derived && platform_.has_value();
+  return derived && !platform_files_.empty();
 }
 
 void FgaStore::committed(const engine::Result& r) {
   for (const auto& t : r.tuples) {
+    if (t.relation == "org_bound_resource" && !t.args.empty()) {
+      // An API bound or unbound in an organization: its model changes.
+      platform_models_.erase(t.args[0]);
+      activate(t.args[0]);
+      continue;
+    }
     if (t.relation != "fga_store" || t.args.empty()) continue;
     const std::string& store = t.args[0];
     if (t.added) {
@@ -150,7 +176,7 @@ std::vector<std::string> FgaStore::models(const std::string& store) const {
     return true;
   });
   std::reverse(out.begin(), out.end());
-  if (is_platform(store)) out.push_back(platform_id_);
+  if (is_platform(store)) out.push_back(platform_model(store).second);
   return out;
 }
 
@@ -160,7 +186,7 @@ std::string FgaStore::latest_model(const std::string& store) const {
 }
 
 std::optional<json> FgaStore::model_json(const std::string& store, const std::string& model) const {
-  if (model == platform_id_ && is_platform(store)) return platform_json_;
+  if (is_platform(store) && model == platform_model(store).second) return platform_model(store).first;
   std::optional<json> out;
   engine_.state().scan_tuples_with("fga_model", {store}, [&](const std::string& f) {
     auto a = args_of(f);

@@ -41,9 +41,11 @@ class FgaStore {
 
   // The model of the stores the platform derives (organizations' stores,
   // an fga_store tuple that no user wrote): Platform Mesh's core model,
-  // as DSL module files. A platform store whose model was never written
-  // through the API has this one (its id: ulid_of the model's JSON).
-  // Throws FgaError if the files are not a valid model.
+  // as DSL module files, extended for each API bound in the organization
+  // (`org_bound_resource(store, group, plural, singular, scope)`, as the
+  // security-operator generates; platform_model.h). A platform store whose
+  // model was never written through the API has this one (its id: ulid_of
+  // the model's JSON). Throws FgaError if the files are not a valid model.
   void set_platform_model(const std::vector<std::pair<std::string, std::string>>& files);
   bool is_platform(const std::string& store) const;
   // After any transaction committed: stores that came are loaded, stores
@@ -96,18 +98,19 @@ class FgaStore {
 
  private:
   static std::string rule_set_id(const std::string& store, const std::string& model) { return "fga:" + store + ":" + model; }
-  // The rules' names: a stored model's are its own; the platform model's,
-  // loaded for many stores, the store's.
+  // The rules' names: a stored model's are its own; a platform model's,
+  // whose id two stores may share, the store's too.
   std::string prefix_of(const std::string& store, const std::string& model) const {
-    return model == platform_id_ ? "fga_" + store + "_" : "fga_" + model + "_";
+    return is_platform(store) && model == platform_model(store).second ? "fga_" + store + "_" + model + "_" : "fga_" + model + "_";
   }
+  // A platform store's model and its id (cached until its bound APIs change).
+  const std::pair<nlohmann::json, std::string>& platform_model(const std::string& store) const;
 
   engine::Engine& engine_;
   std::map<std::string, std::shared_ptr<const fga::CompiledModel>> cache_;  // store "/" model id ->
   std::map<std::string, std::string> active_;  // store -> the model loaded as its rule set
-  std::optional<fga::Model> platform_;
-  nlohmann::json platform_json_;
-  std::string platform_id_;
+  std::vector<std::pair<std::string, std::string>> platform_files_;
+  mutable std::map<std::string, std::pair<nlohmann::json, std::string>> platform_models_;  // store ->
 };
 
 // A ULID (26 characters of Crockford's base32: 48 bits of milliseconds,

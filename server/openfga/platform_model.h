@@ -19,4 +19,11 @@ namespace pmesh::server {
 // `program`'s kinds.
 std::vector<std::pair<std::string, std::string>> platform_model_files(const dsl::Program& program);
 
+// The module the security-operator generates when an organization binds a
+// resource (internal/subroutine/authorization_model_generation.go):
+// create_/list_/watch_ relations on the account (cluster-scoped) or the
+// namespace (namespaced), and a type `<group>_<singular>` of its own.
+std::string bound_api_module(const std::string& group, const std::string& plural, const std::string& singular,
+                             const std::string& scope);
+
 }  // namespace pmesh::server

@@ -54,8 +54,16 @@ class Lowerer {
   LoweredModel run() {
     out_.module = prefix_.empty() ? "fga" : prefix_.substr(0, prefix_.find_last_not_of('_') + 1);
     names_.insert(kTupleRelation);
+    // A relation that only names another of its type (`define get: member`)
+    // is that relation: it gets no rules and no facts of its own. Most of
+    // Platform Mesh's model is such aliases.
     for (const auto& t : m_.types)
-      for (const auto& r : t.relations) out_.relations[key(t.name, r.name)].name = unique(prefix_ + ident(t.name) + "_" + ident(r.name));
+      for (const auto& r : t.relations)
+        if (r.rewrite.kind != Kind::kComputed)
+          out_.relations[key(t.name, r.name)].name = unique(prefix_ + ident(t.name) + "_" + ident(r.name));
+    for (const auto& t : m_.types)
+      for (const auto& r : t.relations)
+        if (r.rewrite.kind == Kind::kComputed) out_.relations[key(t.name, r.name)].name = out_.relations.at(key(t.name, target(t, r))).name;
     analyze();
     decl_ << "# Generated from an OpenFGA model by `pmesh fga compile`.\nmodule " << out_.module << "\n\n"
           << "# Every store's tuples, as written; this model reads store " << lit(out_.store) << "'s.\nrelation "
@@ -66,6 +74,10 @@ class Lowerer {
         const Info& i = info_[key(t.name, r.name)];
         lr.wild = i.wild;
         lr.cofinite = i.cofinite;
+        if (r.rewrite.kind == Kind::kComputed) {
+          body_ << "\n# " << t.name << "#" << r.name << " is " << t.name << "#" << target(t, r) << "\n";
+          continue;
+        }
         body_ << "\n# " << t.name << "#" << r.name << "\n";
         emit({lr.name, i}, t, r, r.rewrite);
       }
@@ -75,6 +87,15 @@ class Lowerer {
 
  private:
   static std::string key(const std::string& t, const std::string& r) { return t + "#" + r; }
+
+  // The relation an alias chain (`a: b`, `b: c`) ends at; validation rules
+  // out a chain that comes back to where it started.
+  std::string target(const TypeDef& t, const RelationDef& r) const {
+    const RelationDef* cur = &r;
+    for (int hops = 0; cur->rewrite.kind == Kind::kComputed && hops <= static_cast<int>(t.relations.size()); ++hops)
+      cur = t.find(cur->rewrite.relation);
+    return cur->name;
+  }
 
   std::string unique(std::string base) {
     std::string name = base;

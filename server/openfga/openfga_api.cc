@@ -191,16 +191,30 @@ std::optional<HttpResponse> OpenFgaApi::platform_write_refused(const HttpRequest
     const json* keys = p ? member(*p, "tuple_keys") : nullptr;
     if (!keys || !keys->is_array()) continue;
     for (const auto& k : *keys) {
-      std::string object = tuple_key(k).object, account;
-      if (object.compare(0, acct.size() + 1, acct + ":") == 0) {
-        account = object;
-      } else if (object.compare(0, role.size(), role) == 0) {
-        std::string rest = object.substr(role.size());
+      TupleKey t = tuple_key(k);
+      // Only the two shapes of a grant: a role's assignee, and a role's
+      // assignees holding the relation the role is named after on the
+      // role's own account. Parents, binding rights and the like are the
+      // platform's.
+      std::string account;
+      auto role_account = [&](const std::string& r, std::string* name) {
+        if (r.compare(0, role.size(), role) != 0) return std::string();
+        std::string rest = r.substr(role.size());
         size_t slash = rest.find('/'), end = slash == std::string::npos ? slash : rest.find('/', slash + 1);
-        if (end != std::string::npos) account = acct + ":" + rest.substr(0, end);
+        if (end == std::string::npos || rest.find('/', end + 1) != std::string::npos) return std::string();
+        *name = rest.substr(end + 1);
+        return acct + ":" + rest.substr(0, end);
+      };
+      std::string role_name;
+      if (t.relation == "assignee") {
+        account = role_account(t.object, &role_name);
+      } else if (t.user.size() > 9 && t.user.compare(t.user.size() - 9, 9, "#assignee") == 0) {
+        std::string of = role_account(t.user.substr(0, t.user.size() - 9), &role_name);
+        if (!of.empty() && of == t.object && role_name == t.relation) account = of;
       }
-      if (account.empty() || !may(user, store, "manage_iam_roles", account))
-        return forbidden("User \"" + user.name + "\" may not manage the IAM roles of " + (account.empty() ? object : account));
+      if (account.empty()) return forbidden("only role assignments may be written to an organization's store");
+      if (!may(user, store, "manage_iam_roles", account))
+        return forbidden("User \"" + user.name + "\" may not manage the IAM roles of " + account);
     }
   }
   return std::nullopt;

@@ -158,6 +158,11 @@ with Server(sys.argv[1]) as s:
     grant = {"writes": {"tuple_keys": [tk("user:bob", "assignee", role), tk(role + "#assignee", "member", acme)]}}
     expect("bob grants himself a role", kube("POST", "/stores/%s/write" % store, grant, user="bob"), 404, "store_id_not_found")
     expect("alice grants bob the member role", kube("POST", "/stores/%s/write" % store, grant), 200)
+    # Even an owner writes nothing but role assignments there: no parents, no binding rights.
+    for what, t in (("a parent", tk("core_platform-mesh_io_account:zz/other", "parent", acme)),
+                    ("a binding right", tk("apis_kcp_io_apiexport:zz/widgets", "bind", acme)),
+                    ("a role on another relation", tk(role + "#assignee", "owner", acme))):
+        expect("alice writes " + what, kube("POST", "/stores/%s/write" % store, {"writes": {"tuple_keys": [t]}}), 403, "forbidden")
     # A bound API: the model grows its types; owners create, members list, others see nothing.
     base_ws = "/clusters/root:orgs:acme/apis/apis.kcp.io/v1alpha1/"
     expect("a schema", kube("POST", base_ws + "apiresourceschemas", {

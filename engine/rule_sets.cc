@@ -189,8 +189,8 @@ Result Engine::remove_rule_set(const std::string& id) {
   detach_readers(set.first_rule, set.first_rule + set.count);
   Result r = transact({}, false, nullptr, [&] {
     std::vector<std::string> keys;
-    for (const auto& [k, m] : state_.matches())
-      if (m.rule >= set.first_rule && m.rule < set.first_rule + set.count) keys.push_back(k);
+    for (int rule = set.first_rule; rule < set.first_rule + set.count; ++rule)
+      for (auto& k : state_.match_keys_of(rule)) keys.push_back(std::move(k));
     for (const auto& k : keys) {
       Match copy = *state_.match(k);
       state_.erase_match(k);

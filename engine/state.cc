@@ -67,6 +67,15 @@ std::string match_key(int rule, const std::vector<std::string>& positives) {
   return k;
 }
 
+std::vector<std::string> State::match_keys_of(int rule) const {
+  std::vector<std::string> out;
+  std::string prefix = std::to_string(rule);
+  // A match with no positive patterns is keyed by the number alone.
+  for (auto it = matches_.lower_bound(prefix); it != matches_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it)
+    if (it->first.size() == prefix.size() || it->first[prefix.size()] == '\x1e') out.push_back(it->first);
+  return out;
+}
+
 int rule_of_match(const std::string& key) { return std::stoi(key.substr(0, key.find('\x1e'))); }
 
 std::optional<ObjectKey> parse_object_ref(const std::string& kind, const std::string& ref) {

@@ -152,6 +152,8 @@ class State {
   // Matches that use `fact` as a positive pattern.
   const std::set<std::string>* matches_using(const std::string& fact) const;
   const std::map<std::string, Match>& matches() const { return matches_; }
+  // The keys of rule `rule`'s matches: one range of the map.
+  std::vector<std::string> match_keys_of(int rule) const;
 
   // ---- What changed since the last take_dirty(): for durable commits.
   struct Dirty {

@@ -35,6 +35,18 @@ ApiServer::ApiServer(engine::Engine& engine, engine::DurableStore* store, boost:
   // Organizations' stores come and go with the organizations; every store's
   // model is loaded again after a start (rule sets are not stored).
   resources_.set_on_commit([this](const engine::Result& r) { fga_.committed(r); });
+  // Platform Mesh's authorization webhook for bindings: an export under an
+  // APIExportPolicy is bound only where the consumer's store says `bind`.
+  resources_.set_admission([this](const ApiRequest& req, const Json& object) -> std::optional<ApiError> {
+    if (!req.kind || req.kind->name != "APIBinding" || req.user.in_group("system:masters")) return std::nullopt;
+    const Json* ref = engine::find_fields(object, {"spec", "reference", "export"});
+    std::string path = ref ? engine::string_field(*ref, "path") : "", name = ref ? engine::string_field(*ref, "name") : "";
+    if (path.empty()) path = req.info.cluster;
+    if (name.empty() || authz_.may_bind(req.info.cluster, path, name)) return std::nullopt;
+    std::string op = req.verb == Verb::kCreate ? "create" : "update";
+    return ApiError::forbidden(req.gr(), engine::string_field(object["metadata"], "name"),
+                               "unable to " + op + " APIBinding: no permission to bind to export " + path + ":" + name);
+  });
   for (const auto& problem : fga_.load())
     if (options_.log) options_.log("error", "authorization model: " + problem);
 }

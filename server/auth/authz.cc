@@ -32,6 +32,18 @@ bool Authorizer::where(const std::string& workspace, std::string* account, std::
   return first("workspace_account", workspace, account) && first("account_store", *account, store);
 }
 
+bool Authorizer::may_bind(const std::string& consumer, const std::string& export_path, const std::string& export_name) const {
+  std::string id;
+  engine_.state().scan_tuples_with("cluster_id", {export_path}, [&](const std::string& fact) {
+    id = engine::parse_tuple_fact(fact).second[1];
+    return false;
+  });
+  std::string exported = "apis_kcp_io_apiexport:" + id + "/" + export_name;
+  if (id.empty() || !engine_.has_tuple("policed_export", {exported})) return true;
+  std::string account, store;
+  return where(consumer, &account, &store) && ask_(store, exported, "bind", account, nullptr);
+}
+
 bool Authorizer::can(const UserInfo& user, const std::string& relation, const std::string& workspace) const {
   std::string account, store;
   return where(workspace, &account, &store) && ask_(store, user_object(user.name), relation, account, nullptr);

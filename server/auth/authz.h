@@ -49,6 +49,12 @@ class Authorizer {
   Decision decide(const UserInfo& user, const std::string& verb, const RequestInfo& info) const;
   // Whether `user` has `relation` to the account that `workspace` belongs to.
   bool can(const UserInfo& user, const std::string& relation, const std::string& workspace) const;
+  // Platform Mesh's binding question: may the export `export_name` in
+  // workspace `export_path` be bound in workspace `consumer`? The consumer
+  // store's `bind` of the export (`apis_kcp_io_apiexport:<cluster id>/<name>`)
+  // on the consumer's account, for an export some APIExportPolicy names;
+  // true for any other (kcp's own bind permission decides those).
+  bool may_bind(const std::string& consumer, const std::string& export_path, const std::string& export_name) const;
   // Whether `user` may see organization `org` (in root:orgs lists).
   bool sees_org(const UserInfo& user, const std::string& org) const { return can(user, "get", "root:orgs:" + org); }
 

@@ -169,6 +169,8 @@ std::optional<HttpResponse> ResourceStore::watch(const ApiRequest& req, const st
 
 HttpResponse ResourceStore::commit(const ApiRequest& req, Op op, int code, bool dry_run, const std::string& name,
                                    const std::vector<std::string>& warnings) {
+  if (admission_ && (op.type == Op::Type::kCreate || op.type == Op::Type::kUpdate))
+    if (auto refused = admission_(req, op.object)) return status_response(*refused);
   Json result_object;
   engine::ObjectKey key = op.type == Op::Type::kDelete
                               ? op.key

@@ -42,6 +42,11 @@ class ResourceStore {
   // Called with every committed transaction as soon as it is applied (on
   // the engine's thread), before watchers hear of it.
   void set_on_commit(std::function<void(const engine::Result&)> f) { on_commit_ = std::move(f); }
+  // Called with every create and update, on the object as it would be
+  // written, before the engine sees it (dry runs too): an authorization
+  // webhook's place. A Status refuses the write.
+  using Admission = std::function<std::optional<ApiError>(const ApiRequest&, const Json& object)>;
+  void set_admission(Admission f) { admission_ = std::move(f); }
 
  private:
   HttpResponse get(const ApiRequest& req);
@@ -61,6 +66,7 @@ class ResourceStore {
   engine::Engine& engine_;
   engine::DurableStore* store_;
   std::function<void(const engine::Result&)> on_commit_;
+  Admission admission_;
   WatchHub& hub_;
   AfterCommit after_commit_;
 };

@@ -3,6 +3,7 @@ another user learns (a store that is not theirs reads as a missing one, on
 every endpoint), what malformed or oversized input gets (OpenFGA's error
 codes, nothing changed), and what a restart keeps (stores, models, tuples,
 changes; the latest model answers again at once)."""
+import json
 import os
 import sys
 
@@ -183,6 +184,25 @@ with Server(sys.argv[1]) as s:
     expect("bob (a member) lists widgets", kube("GET", widgets, user="bob"), 200)
     expect("bob (a member) may not create one", kube("POST", widgets, dict(widget, metadata={"name": "w2"}), user="bob"), 403)
     expect("carol sees no acme", kube("GET", widgets, user="carol"), 404)
+    # APIExportPolicy: once a policy names the export, it is bound only where
+    # the consumer's store says `bind` (the security-operator's tuples).
+    expect("alice creates team-a", kube("POST", "/clusters/root:orgs:acme/" + ACC,
+                                        {"apiVersion": "core.platform-mesh.io/v1alpha1", "kind": "Account", "metadata": {"name": "team-a"}, "spec": {"type": "account"}}), 201)
+    policy = {"apiVersion": "security.platform-mesh.io/v1alpha1", "kind": "APIExportPolicy", "metadata": {"name": "widgets", "namespace": "default"},
+              "spec": {"apiExportRef": {"name": "widgets", "clusterName": info["spec"]["account"]["generatedClusterId"]},
+                       "allowPathExpressions": ["root:orgs:acme:team-a"]}}
+    expect("an admin writes an APIExportPolicy", kube("POST", "/clusters/root/apis/security.platform-mesh.io/v1alpha1/namespaces/default/apiexportpolicies", policy, user="admin"), 201)
+    binding = lambda n: {"apiVersion": "apis.kcp.io/v1alpha1", "kind": "APIBinding", "metadata": {"name": n},
+                         "spec": {"reference": {"export": {"path": "root:orgs:acme", "name": "widgets"}}}}
+    refused = expect("a binding where the policy does not allow it", kube("POST", base_ws + "apibindings", binding("again")), 403)
+    if "no permission to bind to export root:orgs:acme:widgets" not in json.dumps(refused):
+        problems.append("the refused binding does not say why: %s" % refused)
+    expect("a binding in team-a, which the policy names", kube("POST", "/clusters/root:orgs:acme:team-a/apis/apis.kcp.io/v1alpha1/apibindings", binding("w")), 201)
+    policy["spec"]["allowPathExpressions"] = ["root:orgs:acme:*"]
+    cur = kube("GET", "/clusters/root/apis/security.platform-mesh.io/v1alpha1/namespaces/default/apiexportpolicies/widgets", user="admin")[1]
+    policy["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
+    expect("the policy opens acme and below", kube("PUT", "/clusters/root/apis/security.platform-mesh.io/v1alpha1/namespaces/default/apiexportpolicies/widgets", policy, user="admin"), 200)
+    expect("now in acme", kube("POST", base_ws + "apibindings", binding("again")), 201)
     ns = "core_namespace:%s/default" % info["spec"]["account"]["generatedClusterId"]
     if not expect("check", kube("POST", "/stores/%s/check" % store, {"tuple_key": tk("user:bob", "list_acme_io_widgets", ns)}), 200)["allowed"]:
         problems.append("the model does not let a member list widgets in acme's default namespace")

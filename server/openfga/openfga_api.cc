@@ -20,7 +20,7 @@ namespace {
 // OpenFGA's limits (its server defaults).
 constexpr int kMaxPageSize = 100, kDefaultPageSize = 50;
 constexpr size_t kMaxTuplesPerWrite = 100, kMaxContextualTuples = 100, kMaxChecksPerBatch = 50;
-constexpr size_t kMaxListResults = 1000, kMaxAssertions = 100, kMaxStoresPerUser = 100;
+constexpr size_t kMaxListResults = 1000, kMaxAssertions = 100, kMaxStoresPerUser = 100, kMaxModelBytes = 256 * 1024;
 
 HttpResponse fga_error(int status, const std::string& code, const std::string& message) {
   return json_response(status, json{{"code", code}, {"message", message}});
@@ -319,6 +319,10 @@ HttpResponse OpenFgaApi::in_store(const HttpRequest& req, const UserInfo& user, 
 
 HttpResponse OpenFgaApi::models(const HttpRequest& req, const std::string& store, const std::vector<std::string>& path) {
   if (path.size() == 3 && req.method == "POST") {
+    // OpenFGA's default bound on a model (its rules are compiled on the
+    // engine's thread).
+    if (req.body.size() > kMaxModelBytes)
+      invalid("model exceeds size limit: " + std::to_string(req.body.size()) + " bytes vs " + std::to_string(kMaxModelBytes) + " bytes");
     json body = parse_json(req.body).value_or(json());
     fga::Model model = fga::from_json(body);
     std::string id = new_ulid();

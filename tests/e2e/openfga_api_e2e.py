@@ -101,6 +101,7 @@ with Server(sys.argv[1]) as s:
         ("a model with conditions", "POST", "/authorization-models", dict(MODEL, conditions={"c": {"name": "c", "expression": "true"}}), 400, "invalid_authorization_model"),
         ("a model nested without end", "POST", "/authorization-models", {"schema_version": "1.1", "type_definitions": [
             {"type": "doc", "relations": {"a": nested(80)}}]}, 400, "validation_error"),
+        ("a model over 256 KiB", "POST", "/authorization-models", dict(MODEL, padding="x" * (300 * 1024)), 400, "validation_error"),
         ("an unknown endpoint", "POST", "/nope", {}, 404, "undefined_endpoint"),
     ]
     for what, method, suffix, body, status, code in cases:

@@ -1,7 +1,7 @@
 // OpenFGA benchmark: a documents model (groups, nested folders, documents)
 // loaded as a rule set, at several sizes of store.
 //
-//   build/bench/pmesh-fga-bench [--sizes 10000,100000,1000000] [--samples 2000] [--http 100000] [--pmesh build/pmesh]
+//   build/bench/pmesh-fga-bench [--sizes 10000,100000,1000000] [--samples 2000] [--http 100000] [--http-only 1] [--pmesh build/pmesh]
 //
 // For each size, in a process of its own: the time to load the tuples, peak
 // RSS, the derived facts; check in process (p50) against the cheapest
@@ -251,6 +251,7 @@ json isolated(const std::function<json()>& f) {
 int main(int argc, char** argv) {
   std::vector<int> sizes = {10000, 100000, 1000000};
   int samples = 2000, http_max = 0;
+  bool http_only = false;
   std::string pmesh = (std::filesystem::path(argv[0]).parent_path().parent_path() / "pmesh").string();
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string f = argv[i];
@@ -262,6 +263,8 @@ int main(int argc, char** argv) {
       samples = std::stoi(argv[i + 1]);
     } else if (f == "--http") {
       http_max = std::stoi(argv[i + 1]);
+    } else if (f == "--http-only") {
+      http_only = std::stoi(argv[i + 1]) != 0;
     } else if (f == "--pmesh") {
       pmesh = argv[i + 1];
     }
@@ -269,7 +272,8 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   json out = json::array();
   for (int n : sizes) {
-    json r = {{"size", n}, {"in_process", isolated([&] { return in_process(n, samples); })}};
+    json r = {{"size", n}};
+    if (!http_only) r["in_process"] = isolated([&] { return in_process(n, samples); });
     if (n <= http_max) r["http"] = isolated([&] { return through_http(pmesh, n, samples); });
     out.push_back(r);
     std::cerr << r.dump() << "\n";

@@ -92,6 +92,18 @@ bool FgaStore::is_platform(const std::string& store) const {
   return derived && !platform_files_.empty();
 }
 
+std::string FgaStore::platform_store_named(const std::string& name) {
+  // By name: an index no rule needs, made on first use.
+  int by_name = engine_.mutable_state().add_index({true, "fga_store", {"1"}});
+  std::string out;
+  engine_.state().lookup_tuples(by_name, engine::State::index_key({engine::Json(name)}), [&](const std::string& f) {
+    std::string id = args_of(f)[0];
+    if (is_platform(id)) out = id;
+    return out.empty();
+  });
+  return out;
+}
+
 void FgaStore::committed(const engine::Result& r) {
   for (const auto& t : r.tuples) {
     if (t.relation == "org_bound_resource" && !t.args.empty()) {

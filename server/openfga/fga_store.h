@@ -48,6 +48,8 @@ class FgaStore {
   // the model's JSON). Throws FgaError if the files are not a valid model.
   void set_platform_model(const std::vector<std::pair<std::string, std::string>>& files);
   bool is_platform(const std::string& store) const;
+  // The platform store named `name` (an organization's), or "".
+  std::string platform_store_named(const std::string& name);
   // After any transaction committed: stores that came are loaded, stores
   // that went are unloaded (and a platform store's API-written tuples
   // deleted with it).

@@ -234,9 +234,8 @@ std::optional<HttpResponse> OpenFgaApi::handle(const HttpRequest& req, const Use
     std::string id = path[1];
     if (!is_ulid(id)) {
       // An organization's store, by the organization's name.
-      for (const auto& s : store_.stores())
-        if (s.name == id && store_.is_platform(s.id)) id = s.id;
-      path[1] = id;
+      std::string named = store_.platform_store_named(id);
+      if (!named.empty()) id = path[1] = named;
     }
     std::optional<FgaStore::StoreInfo> s = store_.store(id);
     bool admin = user.in_group("system:masters");

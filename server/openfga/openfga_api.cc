@@ -27,7 +27,10 @@ HttpResponse fga_error(int status, const std::string& code, const std::string& m
 }
 
 HttpResponse from(const FgaError& e) {
-  int status = e.code == "store_id_not_found" || e.code == "undefined_endpoint" ? 404 : e.code == "internal_error" ? 500 : 400;
+  int status = e.code == "store_id_not_found" || e.code == "undefined_endpoint" ? 404
+               : e.code == "internal_error"                                       ? 500
+               : e.code == "forbidden"                                            ? 403
+                                                                                  : 400;
   return fga_error(status, e.code, e.what());
 }
 
@@ -155,6 +158,16 @@ OpenFgaApi::OpenFgaApi(engine::Engine& engine, Committed committed)
   store_.set_platform_model(platform_model_files(*engine.program().program));
 }
 
+std::string OpenFgaApi::account_of_object(const std::string& object) {
+  const std::string acct = "core_platform-mesh_io_account", role = "role:" + acct + "/";
+  if (object.compare(0, acct.size() + 1, acct + ":") == 0) return object;
+  if (object.compare(0, role.size(), role) != 0) return "";
+  std::string rest = object.substr(role.size());
+  size_t slash = rest.find('/'), end = slash == std::string::npos ? slash : rest.find('/', slash + 1);
+  if (end == std::string::npos || rest.find('/', end + 1) != std::string::npos) return "";
+  return acct + ":" + rest.substr(0, end);
+}
+
 bool OpenFgaApi::may(const UserInfo& user, const std::string& store, const std::string& relation, std::string account) {
   if (account.empty())
     engine_.state().scan_tuples_with("store_account", {store}, [&](const std::string& f) {
@@ -197,20 +210,13 @@ std::optional<HttpResponse> OpenFgaApi::platform_write_refused(const HttpRequest
       // role's own account. Parents, binding rights and the like are the
       // platform's.
       std::string account;
-      auto role_account = [&](const std::string& r, std::string* name) {
-        if (r.compare(0, role.size(), role) != 0) return std::string();
-        std::string rest = r.substr(role.size());
-        size_t slash = rest.find('/'), end = slash == std::string::npos ? slash : rest.find('/', slash + 1);
-        if (end == std::string::npos || rest.find('/', end + 1) != std::string::npos) return std::string();
-        *name = rest.substr(end + 1);
-        return acct + ":" + rest.substr(0, end);
-      };
-      std::string role_name;
-      if (t.relation == "assignee") {
-        account = role_account(t.object, &role_name);
+      auto is_role = [&](const std::string& r) { return r.compare(0, role.size(), role) == 0; };
+      if (t.relation == "assignee" && is_role(t.object)) {
+        account = account_of_object(t.object);
       } else if (t.user.size() > 9 && t.user.compare(t.user.size() - 9, 9, "#assignee") == 0) {
-        std::string of = role_account(t.user.substr(0, t.user.size() - 9), &role_name);
-        if (!of.empty() && of == t.object && role_name == t.relation) account = of;
+        std::string r = t.user.substr(0, t.user.size() - 9);
+        std::string of = is_role(r) ? account_of_object(r) : "";
+        if (!of.empty() && of == t.object && r.substr(r.rfind('/') + 1) == t.relation) account = of;
       }
       if (account.empty()) return forbidden("only role assignments may be written to an organization's store");
       if (!may(user, store, "manage_iam_roles", account))
@@ -302,17 +308,26 @@ HttpResponse OpenFgaApi::in_store(const HttpRequest& req, const UserInfo& user, 
     return fga_error(404, "undefined_endpoint", "unknown endpoint");
   }
   const std::string& op = path[2];
+  Sees sees = [](const std::string&) { return true; };
+  if (!user.in_group("system:masters") && store_.is_platform(s.id))
+    sees = [this, user, id = s.id, memo = std::make_shared<std::map<std::string, bool>>()](const std::string& object) {
+      std::string account = account_of_object(object);
+      if (account.empty()) return true;
+      auto it = memo->find(account);
+      if (it == memo->end()) it = memo->emplace(account, may(user, id, "get_iam_users", account)).first;
+      return it->second;
+    };
   if (op == "authorization-models") return models(req, s.id, path);
-  if (op == "changes" && path.size() == 3 && req.method == "GET") return changes(req, s.id);
+  if (op == "changes" && path.size() == 3 && req.method == "GET") return changes(req, s.id, sees);
   if (op == "assertions" && path.size() == 4) return assertions(req, s.id, path[3]);
   if (path.size() != 3 || req.method != "POST") return fga_error(404, "undefined_endpoint", "unknown endpoint");
   json body = parse_json(req.body).value_or(json());
   if (!body.is_object()) invalid("the body must be a JSON object");
   if (op == "write") return write(s.id, body);
-  if (op == "read") return read(s.id, body);
+  if (op == "read") return read(s.id, body, sees);
   if (op == "check" || op == "batch-check" || op == "expand" || op == "list-objects" || op == "streamed-list-objects" ||
       op == "list-users")
-    return query(op, s.id, body);
+    return query(op, s.id, body, sees);
   return fga_error(404, "undefined_endpoint", "unknown endpoint");
 }
 
@@ -429,7 +444,7 @@ HttpResponse OpenFgaApi::write(const std::string& store, const json& body) {
   return commit(ops, json_response(200, json::object()));
 }
 
-HttpResponse OpenFgaApi::read(const std::string& store, const json& body) {
+HttpResponse OpenFgaApi::read(const std::string& store, const json& body, const Sees& sees) {
   TupleKey k = member(body, "tuple_key") ? tuple_key(body["tuple_key"]) : TupleKey{};
   if ((!k.user.empty() || !k.relation.empty()) && k.object.empty())
     invalid("the 'tuple_key.object' field is required when 'user' or 'relation' is set");
@@ -450,7 +465,7 @@ HttpResponse OpenFgaApi::read(const std::string& store, const json& body) {
     auto a = engine::parse_tuple_fact(f).second;
     if (!t || !t->exists() || a.size() != 4) return true;
     if ((!type_only.empty() && a[1].compare(0, type_only.size(), type_only) != 0) || (!k.relation.empty() && a[2] != k.relation) ||
-        (!k.user.empty() && a[3] != k.user))
+        (!k.user.empty() && a[3] != k.user) || !sees(a[1]))
       return true;
     if (static_cast<int>(tuples.size()) == size) {
       more = true;
@@ -468,7 +483,7 @@ HttpResponse OpenFgaApi::read(const std::string& store, const json& body) {
   return json_response(200, json{{"tuples", tuples}, {"continuation_token", more ? token_of(last) : ""}});
 }
 
-HttpResponse OpenFgaApi::changes(const HttpRequest& req, const std::string& store) {
+HttpResponse OpenFgaApi::changes(const HttpRequest& req, const std::string& store, const Sees& sees) {
   json size_param = req.query.count("page_size") ? json(req.query.at("page_size")) : json();
   int size = page_size(size_param.is_null() ? nullptr : &size_param);
   std::string token = req.query.count("continuation_token") ? req.query.at("continuation_token") : "";
@@ -482,14 +497,18 @@ HttpResponse OpenFgaApi::changes(const HttpRequest& req, const std::string& stor
     if (a.size() != 7 || (!after.empty() && a[1] <= after)) return true;
     if (static_cast<int>(out.size()) == size) return false;
     last = a[1];
-    if ((!type.empty() && a[3].compare(0, type.size() + 1, type + ":") != 0) || (!start.empty() && a[6] < start)) return true;
+    if ((!type.empty() && a[3].compare(0, type.size() + 1, type + ":") != 0) || (!start.empty() && a[6] < start) || !sees(a[3]))
+      return true;
     out.push_back({{"tuple_key", TupleKey{a[5], a[4], a[3]}.to_json()}, {"operation", a[2]}, {"timestamp", a[6]}});
     return true;
   });
   return json_response(200, json{{"changes", out}, {"continuation_token", last.empty() ? "" : token_of(last)}});
 }
 
-HttpResponse OpenFgaApi::query(const std::string& op, const std::string& store, const json& body) {
+HttpResponse OpenFgaApi::query(const std::string& op, const std::string& store, const json& body, const Sees& sees) {
+  auto hidden = [&](const std::string& object) {
+    return FgaError("forbidden", "the relations of " + object + " are not the reader's to see");
+  };
   std::string model = text(body, "authorization_model_id");
   if (member(body, "context")) invalid("context is not supported: pmesh evaluates no CEL");
   if (op == "batch-check") {
@@ -502,6 +521,7 @@ HttpResponse OpenFgaApi::query(const std::string& op, const std::string& store, 
       if (id.empty() || result.contains(id)) invalid("each check needs a correlation_id of its own");
       try {
         TupleKey k = tuple_key(member(c, "tuple_key") ? c["tuple_key"] : json());
+        if (!sees(k.object)) throw hidden(k.object);
         bool allowed = false;
         store_.with_model(store, model, contextual(c), [&](engine::Engine& e, const fga::ModelView& v) {
           allowed = fga::check(e, v, k.user, k.relation, k.object);
@@ -519,14 +539,17 @@ HttpResponse OpenFgaApi::query(const std::string& op, const std::string& store, 
   store_.with_model(store, model, ctx, [&](engine::Engine& e, const fga::ModelView& v) {
     if (op == "check") {
       TupleKey k = tuple_key(member(body, "tuple_key") ? body["tuple_key"] : json());
+      if (!sees(k.object)) throw hidden(k.object);
       out = {{"allowed", fga::check(e, v, k.user, k.relation, k.object)}, {"resolution", ""}};
     } else if (op == "expand") {
       TupleKey k = tuple_key(member(body, "tuple_key") ? body["tuple_key"] : json());
       if (k.object.empty() || k.relation.empty())
         throw FgaError("invalid_expand_input", "Invalid input. Make sure you provide an object and a relation");
+      if (!sees(k.object)) throw hidden(k.object);
       out = {{"tree", fga::expand(e, v, k.object, k.relation)}};
     } else if (op == "list-objects" || op == "streamed-list-objects") {
       auto objects = fga::list_objects(e, v, text(body, "type"), text(body, "relation"), text(body, "user"));
+      objects.erase(std::remove_if(objects.begin(), objects.end(), [&](const std::string& o) { return !sees(o); }), objects.end());
       if (objects.size() > kMaxListResults) objects.resize(kMaxListResults);
       out = {{"objects", objects}};
       for (const auto& o : objects) ndjson += json{{"result", {{"object", o}}}}.dump() + "\n";
@@ -536,6 +559,7 @@ HttpResponse OpenFgaApi::query(const std::string& op, const std::string& store, 
       std::vector<fga::UserFilter> filters;
       if (const json* f = member(body, "user_filters"); f && f->is_array())
         for (const auto& x : *f) filters.push_back({text(x, "type"), text(x, "relation")});
+      if (!sees(text(*obj, "type") + ":" + text(*obj, "id"))) throw hidden(text(*obj, "type") + ":" + text(*obj, "id"));
       json users = fga::list_users(e, v, text(*obj, "type") + ":" + text(*obj, "id"), text(body, "relation"), filters);
       if (users.size() > kMaxListResults) users.erase(users.begin() + kMaxListResults, users.end());
       out = {{"users", users}};

@@ -60,14 +60,21 @@ class OpenFgaApi {
                         const std::vector<std::string>& path);
   HttpResponse models(const HttpRequest& req, const std::string& store, const std::vector<std::string>& path);
   HttpResponse write(const std::string& store, const nlohmann::json& body);
-  HttpResponse read(const std::string& store, const nlohmann::json& body);
-  HttpResponse changes(const HttpRequest& req, const std::string& store);
-  HttpResponse query(const std::string& op, const std::string& store, const nlohmann::json& body);
+  // Which objects' tuples and answers a reader may have: in an
+  // organization's store, those of the accounts (and their roles) the model
+  // lets the reader get_iam_users of; everything elsewhere.
+  using Sees = std::function<bool(const std::string& object)>;
+  HttpResponse read(const std::string& store, const nlohmann::json& body, const Sees& sees);
+  HttpResponse changes(const HttpRequest& req, const std::string& store, const Sees& sees);
+  HttpResponse query(const std::string& op, const std::string& store, const nlohmann::json& body, const Sees& sees);
   HttpResponse assertions(const HttpRequest& req, const std::string& store, const std::string& model);
   HttpResponse commit(const std::vector<engine::Op>& ops, HttpResponse answer);
   // Whether the store's model lets `user` have `relation` to `account` (the
   // store's own account when empty).
   bool may(const UserInfo& user, const std::string& store, const std::string& relation, std::string account);
+  // The account an object of Platform Mesh's model is about: an account
+  // itself, or the account of one of its roles; "" for anything else.
+  static std::string account_of_object(const std::string& object);
   // For an organization's store: what a user other than an administrator
   // may not change (nullopt: the request may go on).
   std::optional<HttpResponse> platform_write_refused(const HttpRequest& req, const UserInfo& user, const std::string& store,

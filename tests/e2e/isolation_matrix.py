@@ -158,7 +158,7 @@ def main():
         for user in USERS:
             for store in ("acme", "globex", "nowhere"):
                 visible = OWN[user] == store
-                for op, body in (("read", {}), ("check", {"tuple_key": {"user": "user:x", "relation": "get", "object": "core_platform-mesh_io_account:y/z"}}),
+                for op, body in (("read", {}), ("check", {"tuple_key": {"user": "user:x", "relation": "get", "object": "core_namespace:y/z"}}),
                                  ("list-objects", {"type": "core_platform-mesh_io_account", "relation": "get", "user": "user:" + user}),
                                  ("write", {"writes": {"tuple_keys": [{"user": "user:" + user, "relation": "member", "object": "core_platform-mesh_io_account:y/z"}]}})):
                     st, got = status_of(s, user, "POST", "/stores/%s/%s" % (store, op), body, None)

@@ -202,6 +202,16 @@ with Server(sys.argv[1]) as s:
     policy["spec"]["allowPathExpressions"] = ["root:orgs:acme:*"]
     cur = kube("GET", "/clusters/root/apis/security.platform-mesh.io/v1alpha1/namespaces/default/apiexportpolicies/widgets", user="admin")[1]
     policy["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
+    # What a member reads of the store: the accounts whose users the model lets
+    # them see, not team-a's (members are not inherited).
+    seen = expect("bob reads acme's store", kube("POST", "/stores/%s/read" % store, {}, user="bob"), 200)["tuples"]
+    objects = set(t["key"]["object"] for t in seen)
+    if acme not in objects or any("/team-a" in o for o in objects):
+        problems.append("bob reads %s" % sorted(objects))
+    team_a = next(t["key"]["object"] for t in expect("alice reads", kube("POST", "/stores/%s/read" % store, {}), 200)["tuples"]
+                  if t["key"]["object"].endswith("/team-a") and t["key"]["relation"] == "owner")
+    expect("bob checks team-a", kube("POST", "/stores/%s/check" % store, {"tuple_key": tk("user:alice", "owner", team_a)}, user="bob"), 403, "forbidden")
+    expect("bob checks acme", kube("POST", "/stores/%s/check" % store, {"tuple_key": tk("user:alice", "owner", acme)}, user="bob"), 200)
     expect("the policy opens acme and below", kube("PUT", "/clusters/root/apis/security.platform-mesh.io/v1alpha1/namespaces/default/apiexportpolicies/widgets", policy, user="admin"), 200)
     expect("now in acme", kube("POST", base_ws + "apibindings", binding("again")), 201)
     ns = "core_namespace:%s/default" % info["spec"]["account"]["generatedClusterId"]

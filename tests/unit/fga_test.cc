@@ -13,6 +13,7 @@
 #include "fga/dsl_parser.h"
 #include "fga/query.h"
 #include "fga/validate.h"
+#include "server/openfga/fga_store.h"
 
 namespace pmesh::test {
 namespace {
@@ -215,6 +216,69 @@ type folder
   std::vector<std::string> users = {"user:anne", "user:bob", "group:g1#member", "group:g2#member", "folder:f1", "folder:f2", "folder:f3",
                                     "group:g1", "group:g2"};
   for (int seed = 1; seed <= 6; ++seed) compare_with_reference(model, objects, users, seed, 80);
+}
+
+TEST_CASE("fga: contextual tuples answer as if written, and are gone after") {
+  const char* model = R"(model
+  schema 1.1
+type user
+type group
+  relations
+    define member: [user, user:*, group#member]
+type doc
+  relations
+    define parent: [doc]
+    define blocked: [user]
+    define viewer: [user, group#member] or viewer from parent
+    define can_view: viewer but not blocked
+)";
+  dsl::DiagnosticSink diags;
+  std::shared_ptr<const dsl::CompiledProgram> base =
+      dsl::compile(dsl::load_program_from_texts({{"base.rules", "module base\nimport stdlib.fga\n"}}, diags), diags);
+  REQUIRE(!diags.has_errors());
+  engine::Engine e(base);
+  server::FgaStore store(e);
+  fga::Model m = fga::parse_dsl({{"m.fga", model}});
+  REQUIRE(e.apply(store.create_store({"S1", "s", "t", "alice"})).ok);
+  REQUIRE(e.apply(store.write_model("S1", "M1", m)).ok);
+  REQUIRE(store.activate("S1").ok);
+  std::vector<Tuple> candidates = {{"group:g", "member", "user:anne"}, {"group:g", "member", "user:*"},
+                                   {"doc:1", "viewer", "group:g#member"}, {"doc:2", "parent", "doc:1"},
+                                   {"doc:2", "blocked", "user:bob"},     {"doc:1", "viewer", "user:bob"},
+                                   {"group:h", "member", "group:g#member"}, {"doc:2", "viewer", "group:h#member"}};
+  std::mt19937 rng(11);
+  std::vector<Tuple> written;
+  for (int round = 0; round < 40; ++round) {
+    // Some tuples written, others only in the question.
+    std::vector<Tuple> stored, context;
+    for (const auto& t : candidates) {
+      unsigned r = rng() % 3;
+      if (r == 0) stored.push_back(t);
+      else if (r == 1) context.push_back(t);
+    }
+    std::vector<engine::Op> ops;
+    for (const auto& t : written) ops.push_back(engine::Op::remove_tuple("fga_tuple", {"S1", t.object, t.relation, t.user}));
+    for (const auto& t : stored) ops.push_back(engine::Op::add_tuple("fga_tuple", {"S1", t.object, t.relation, t.user}));
+    REQUIRE(e.apply(ops).ok);
+    written = stored;
+    std::vector<std::vector<std::string>> ctx;
+    for (const auto& t : context) ctx.push_back({t.object, t.relation, t.user});
+    std::vector<Tuple> all = stored;
+    all.insert(all.end(), context.begin(), context.end());
+    ReferenceCheck ref(m, all);
+    for (const char* user : {"user:anne", "user:bob", "user:zed", "group:g#member"})
+      for (const char* object : {"doc:1", "doc:2"})
+        for (const char* rel : {"viewer", "can_view"}) {
+          bool got = false;
+          store.with_model("S1", "", ctx, [&](engine::Engine& en, const fga::ModelView& v) { got = fga::check(en, v, user, rel, object); });
+          CHECK_MESSAGE(got == ref.check(user, rel, object), "round " << round << ": " << user << " " << rel << " " << object);
+        }
+    // Nothing of the context stays.
+    for (const auto& t : context)
+      if (std::none_of(stored.begin(), stored.end(), [&](const Tuple& x) { return x.object == t.object && x.relation == t.relation && x.user == t.user; }))
+        CHECK(!e.has_tuple("fga_tuple", {"S1", t.object, t.relation, t.user}));
+  }
+  CHECK(e.verify() == "");
 }
 
 TEST_CASE("fga: list-users returns objects, usersets and wildcards as OpenFGA does") {

@@ -276,7 +276,19 @@ class Lowerer {
   // out is left out of N only if no other source has it.
   void union_of(const Node& n, const TypeDef& t, const RelationDef& def, const std::vector<Source>& sources) {
     const std::string head = n.name + "(o, s)", obj_is_t = "where starts_with(o, " + lit(t.name + ":") + ")";
-    for (const auto& s : sources) {
+    // A userset's object (`group:eng` of `group:eng#member`) as a relation
+    // of its own, so that joining it with what the userset holds is a
+    // lookup both ways (a string function of the tuple's user is not).
+    std::vector<std::string> usersets(sources.size());
+    for (size_t i = 0; i < sources.size(); ++i) {
+      const Source& s = sources[i];
+      if (s.k != Source::K::kUserset) continue;
+      usersets[i] = unique(n.name + "__" + ident(s.type) + "_" + ident(s.relation));
+      decl_ << "relation " << usersets[i] << "(object, userset_object)\n";
+      rule({tuple("o", def.name, "u"), userset_filter(t, "u", s)}, usersets[i] + "(o, " + userset_object("u", s) + ")");
+    }
+    for (size_t i = 0; i < sources.size(); ++i) {
+      const Source& s = sources[i];
       switch (s.k) {
         case Source::K::kNode:
           rule({"for " + s.node.name + "(o, s)"}, head);
@@ -289,7 +301,7 @@ class Lowerer {
           break;
         case Source::K::kUserset:
           rule({tuple("o", def.name, "s"), userset_filter(t, "s", s)}, head);
-          rule({tuple("o", def.name, "u"), userset_filter(t, "u", s), "for " + s.node.name + "(" + userset_object("u", s) + ", s)"}, head);
+          rule({"for " + usersets[i] + "(o, g)", "for " + s.node.name + "(g, s)"}, head);
           break;
         case Source::K::kTupleToUserset:
           rule({"for " + s.tupleset.name + "(o, p)", "where starts_with(p, " + lit(s.type + ":") + ")", "for " + s.node.name + "(p, s)"}, head);
@@ -300,7 +312,8 @@ class Lowerer {
     const std::string cand = unique(n.name + "__c"), in = unique(n.name + "__in");
     decl_ << "relation " << cand << "(object, subject)\nrelation " << in << "(object, subject)\n";
     const std::string from_cand = "for " + cand + "(o, s)";
-    for (const auto& s : sources) {
+    for (size_t i = 0; i < sources.size(); ++i) {
+      const Source& s = sources[i];
       std::vector<std::string> reach;  // binds what the source's node is asked about
       std::string obj = "o";
       switch (s.k) {
@@ -313,8 +326,8 @@ class Lowerer {
         case Source::K::kNode:
           break;
         case Source::K::kUserset:
-          reach = {tuple("o", def.name, "u"), userset_filter(t, "u", s)};
-          obj = userset_object("u", s);
+          reach = {"for " + usersets[i] + "(o, g)"};
+          obj = "g";
           break;
         case Source::K::kTupleToUserset:
           reach = {"for " + s.tupleset.name + "(o, p)", "where starts_with(p, " + lit(s.type + ":") + ")"};

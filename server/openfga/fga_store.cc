@@ -21,6 +21,19 @@ std::vector<std::string> args_of(const std::string& fact) { return engine::parse
 
 }  // namespace
 
+std::string fga_timestamp() {
+  auto t = std::chrono::system_clock::now();
+  std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count() % 1000000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char frac[16];
+  std::snprintf(frac, sizeof frac, ".%06lldZ", static_cast<long long>(micros));
+  return std::string(buf) + frac;
+}
+
 std::string new_ulid() {
   static const char* kAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
   static uint64_t last_ms = 0;
@@ -105,6 +118,21 @@ std::string FgaStore::platform_store_named(const std::string& name) {
 }
 
 void FgaStore::committed(const engine::Result& r) {
+  // What the platform's rules derived into stores, logged as the API logs
+  // its writes (an API write logs its own, in its transaction).
+  bool api_write = std::any_of(r.tuples.begin(), r.tuples.end(), [](const engine::TupleChange& t) { return t.relation == "fga_change"; });
+  std::vector<Op> log;
+  std::string at;
+  for (const auto& t : r.tuples) {
+    if (api_write || t.relation != "fga_tuple" || t.args.size() != 4) continue;
+    const engine::TupleEntry* e = engine_.state().tuple(engine::tuple_fact("fga_tuple", t.args));
+    if (t.added && (!e || e->base)) continue;
+    if (!is_platform(t.args[0])) continue;  // a store that went, or a user's store (the API logs its writes)
+    if (at.empty()) at = fga_timestamp();
+    log.push_back(Op::add_tuple("fga_change", {t.args[0], new_ulid(), t.added ? "TUPLE_OPERATION_WRITE" : "TUPLE_OPERATION_DELETE",
+                                               t.args[1], t.args[2], t.args[3], at}));
+  }
+  if (!log.empty()) engine_.apply(log);
   for (const auto& t : r.tuples) {
     if (t.relation == "org_bound_resource" && !t.args.empty()) {
       // An API bound or unbound in an organization: its model changes.

@@ -7,6 +7,9 @@
 //   fga_tuple(store, object, rel, user)       what models read
 //   fga_written(store, object, rel, user, at) when a tuple was written
 //   fga_change(store, id, operation, object, rel, user, at)   the changelog, ids in write order
+//                                             (what the platform derives into an organization's
+//                                             store is logged too, as the security-operator's
+//                                             writes are in OpenFGA's)
 //   fga_assertions(store, model, json)
 //
 // Every write is one engine transaction, so a failed write changes nothing
@@ -52,7 +55,8 @@ class FgaStore {
   std::string platform_store_named(const std::string& name);
   // After any transaction committed: stores that came are loaded, stores
   // that went are unloaded (and a platform store's API-written tuples
-  // deleted with it).
+  // deleted with it); tuples the platform derived into a store are logged
+  // in its changelog.
   void committed(const engine::Result& r);
 
   // Loads each store's latest model; what fails to load is reported, and
@@ -114,6 +118,9 @@ class FgaStore {
   std::vector<std::pair<std::string, std::string>> platform_files_;
   mutable std::map<std::string, std::pair<nlohmann::json, std::string>> platform_models_;  // store ->
 };
+
+// Now, as OpenFGA writes times: RFC 3339 in UTC with microseconds.
+std::string fga_timestamp();
 
 // A ULID (26 characters of Crockford's base32: 48 bits of milliseconds,
 // 80 random bits), increasing within one process.

@@ -36,19 +36,6 @@ HttpResponse from(const FgaError& e) {
 
 [[noreturn]] void invalid(const std::string& message) { throw FgaError("validation_error", message); }
 
-std::string now() {
-  auto t = std::chrono::system_clock::now();
-  std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count() % 1000000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char frac[16];
-  std::snprintf(frac, sizeof frac, ".%06lldZ", static_cast<long long>(micros));
-  return std::string(buf) + frac;
-}
-
 // Continuation tokens: opaque to clients, the last key a page held.
 std::string token_of(const std::string& key) {
   static const char* hex = "0123456789abcdef";
@@ -271,7 +258,7 @@ HttpResponse OpenFgaApi::stores(const HttpRequest& req, const UserInfo& user) {
     if (!ok) invalid("invalid CreateStoreRequest.Name: value does not match regex pattern \"^[\\\\w\\\\d\\\\s-]{3,64}$\"");
     if (!admin && mine.size() >= kMaxStoresPerUser)
       throw FgaError("exceeded_entity_limit", "The number of stores exceeds the allowed limit of " + std::to_string(kMaxStoresPerUser));
-    FgaStore::StoreInfo s{new_ulid(), name, now(), user.name};
+    FgaStore::StoreInfo s{new_ulid(), name, fga_timestamp(), user.name};
     return commit(store_.create_store(s), json_response(201, store_json(s)));
   }
   if (req.method != "GET") return fga_error(404, "undefined_endpoint", "unknown endpoint");
@@ -400,7 +387,7 @@ HttpResponse OpenFgaApi::write(const std::string& store, const json& body) {
     if (!p.empty() && p != "error" && p != "ignore") invalid("on_duplicate and on_missing are \"error\" or \"ignore\"");
   auto m = store_.model(store, text(body, "authorization_model_id"));
   std::set<std::vector<std::string>> seen;
-  std::string at = now();
+  std::string at = fga_timestamp();
   std::vector<Op> ops;
   auto written = [&](const TupleKey& k) {
     const engine::TupleEntry* t = engine_.state().tuple(engine::tuple_fact("fga_tuple", m->lowered.tuple(k.object, k.relation, k.user)));

@@ -202,6 +202,11 @@ with Server(sys.argv[1]) as s:
     policy["spec"]["allowPathExpressions"] = ["root:orgs:acme:*"]
     cur = kube("GET", "/clusters/root/apis/security.platform-mesh.io/v1alpha1/namespaces/default/apiexportpolicies/widgets", user="admin")[1]
     policy["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
+    # The changelog holds what the platform wrote (team-a's tuples) and the grants.
+    logged = expect("acme's changes", kube("GET", "/stores/%s/changes" % store), 200)["changes"]
+    if not any(c["tuple_key"]["object"] == acme and c["tuple_key"]["relation"] == "owner" for c in logged) or \
+            not any(c["tuple_key"]["user"] == "user:bob" for c in logged):
+        problems.append("acme's changelog misses the platform's or the API's writes: %s" % [c["tuple_key"] for c in logged][:6])
     # What a member reads of the store: the accounts whose users the model lets
     # them see, not team-a's (members are not inherited).
     seen = expect("bob reads acme's store", kube("POST", "/stores/%s/read" % store, {}, user="bob"), 200)["tuples"]

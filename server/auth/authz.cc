@@ -53,6 +53,23 @@ std::string Authorizer::relation_for(const std::string& verb, const RequestInfo&
                                      const std::string& account, const UserInfo& user, bool* allowed) const {
   bool collection = verb == "create" || ((verb == "list" || verb == "watch") && info.name.empty());
   if (!collection) {
+    // A named object of a bound resource is an object of its own in the
+    // model (`<group>_<singular>:<cluster id>/[<namespace>/]<name>`), with
+    // roles of its own; its parents make the account's owners and members its.
+    if (const dsl::KindDecl* k = engine_.kinds().by_resource(info.cluster, info.group, info.version, info.resource);
+        k && k->runtime && !info.name.empty()) {
+      std::string id;
+      engine_.state().scan_tuples_with("cluster_id", {info.cluster}, [&](const std::string& fact) {
+        id = engine::parse_tuple_fact(fact).second[1];
+        return false;
+      });
+      std::string create = collection_relation("create", info.group, info.resource);
+      std::string type = create.substr(7, create.size() - 7 - info.resource.size() - 1) + "_" + k->singular;
+      std::string object = type + ":" + id + "/" + (info.ns.empty() ? "" : info.ns + "/") + info.name;
+      bool defined = false;
+      *allowed = !id.empty() && ask_(store, user_object(user.name), verb, object, &defined);
+      if (defined && *allowed) return verb;
+    }
     *allowed = ask_(store, user_object(user.name), verb, account, nullptr);
     return verb;
   }

@@ -219,6 +219,12 @@ with Server(sys.argv[1]) as s:
     expect("bob checks acme", kube("POST", "/stores/%s/check" % store, {"tuple_key": tk("user:alice", "owner", acme)}, user="bob"), 200)
     expect("the policy opens acme and below", kube("PUT", "/clusters/root/apis/security.platform-mesh.io/v1alpha1/namespaces/default/apiexportpolicies/widgets", policy, user="admin"), 200)
     expect("now in acme", kube("POST", base_ws + "apibindings", binding("again")), 201)
+    # A widget is an object of the model too (parent: its namespace, whose
+    # parent is acme): acme's owners own it; others still see nothing.
+    w1 = "acme_io_widget:%s/default/w1" % info["spec"]["account"]["generatedClusterId"]
+    if not expect("w1's owner", kube("POST", "/stores/%s/check" % store, {"tuple_key": tk("user:alice", "owner", w1)}), 200)["allowed"]:
+        problems.append("acme's owner does not own the widget w1 in the model")
+    expect("carol gets w1 before any grant", kube("GET", widgets + "/w1", user="carol"), 404)
     ns = "core_namespace:%s/default" % info["spec"]["account"]["generatedClusterId"]
     if not expect("check", kube("POST", "/stores/%s/check" % store, {"tuple_key": tk("user:bob", "list_acme_io_widgets", ns)}), 200)["allowed"]:
         problems.append("the model does not let a member list widgets in acme's default namespace")

@@ -156,16 +156,17 @@ void State::update_bucket(size_t index, const std::string& key, const std::strin
 
 void State::index_tuple(const std::string& fact, bool add) {
   auto [rel, args] = parse_tuple_fact(fact);
-  for (size_t i = 0; i < specs_.size(); ++i) {
-    const auto& s = specs_[i];
-    if (!s.relation || s.name != rel) continue;
-    std::vector<Json> values;
-    for (const auto& pos : s.keys) {
-      size_t p = std::stoul(pos);
-      values.push_back(p < args.size() ? Json(args[p]) : Json());
-    }
-    update_bucket(i, index_key(values), fact, add);
+  for (size_t i = 0; i < specs_.size(); ++i)
+    if (specs_[i].relation && specs_[i].name == rel) update_bucket(i, tuple_index_key(specs_[i], args), fact, add);
+}
+
+std::string State::tuple_index_key(const dsl::IndexSpec& spec, const std::vector<std::string>& args) {
+  std::vector<Json> values;
+  for (const auto& pos : spec.keys) {
+    size_t p = std::stoul(pos);
+    values.push_back(p < args.size() ? Json(args[p]) : Json());
   }
+  return index_key(values);
 }
 
 const ObjectEntry* State::object(const std::string& fact) const {
@@ -289,20 +290,11 @@ int State::add_index(const dsl::IndexSpec& spec) {
   specs_.push_back(spec);
   indexes_.emplace_back();
   size_t i = specs_.size() - 1;
-  {
-    scan_tuples(spec.name, [&](const std::string& fact) {
-      const TupleEntry* t = tuple(fact);
-      if (!t || !t->exists()) return true;
-      auto [rel, args] = parse_tuple_fact(fact);
-      std::vector<Json> values;
-      for (const auto& pos : spec.keys) {
-        size_t p = std::stoul(pos);
-        values.push_back(p < args.size() ? Json(args[p]) : Json());
-      }
-      update_bucket(i, index_key(values), fact, true);
-      return true;
-    });
-  }
+  scan_tuples(spec.name, [&](const std::string& fact) {
+    if (const TupleEntry* t = tuple(fact); t && t->exists())
+      update_bucket(i, tuple_index_key(spec, parse_tuple_fact(fact).second), fact, true);
+    return true;
+  });
   return static_cast<int>(i);
 }
 

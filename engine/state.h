@@ -173,6 +173,8 @@ class State {
  private:
   void index_object(const std::string& fact, const ObjectEntry& e, bool add);
   void index_tuple(const std::string& fact, bool add);
+  // The key of a tuple with these arguments in a relation index.
+  static std::string tuple_index_key(const dsl::IndexSpec& spec, const std::vector<std::string>& args);
   void update_bucket(size_t index, const std::string& key, const std::string& fact, bool add);
 
   std::vector<dsl::IndexSpec> specs_;

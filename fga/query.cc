@@ -23,18 +23,37 @@ bool good_id(const std::string& id) {
   return std::none_of(id.begin(), id.end(), [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; });
 }
 
-Subject object_of(const Model& m, const std::string& object) {
+// The shapes OpenFGA accepts: an object is `type:id`; a user also `type:*`
+// or `type:id#relation`.
+Subject object_format(const std::string& object) {
   Subject o;
   if (!parse_subject(object, &o) || !o.relation.empty() || o.wildcard() || !good_id(o.id))
     invalid("invalid 'object' field format: '" + object + "'");
+  return o;
+}
+
+Subject user_format(const std::string& user) {
+  Subject u;
+  if (!parse_subject(user, &u) || (!u.wildcard() && !good_id(u.id)) || (u.wildcard() && !u.relation.empty()))
+    invalid("invalid 'user' field format: '" + user + "'");
+  return u;
+}
+
+// Whether one of `def`'s type restrictions admits a tuple's user.
+bool admits(const RelationDef& def, const Subject& s) {
+  for (const auto& tr : def.directly_related)
+    if (tr.type == s.type && tr.wildcard == s.wildcard() && tr.relation == s.relation) return true;
+  return false;
+}
+
+Subject object_of(const Model& m, const std::string& object) {
+  Subject o = object_format(object);
   if (!m.find(o.type)) type_not_found(o.type);
   return o;
 }
 
 Subject user_of(const Model& m, const std::string& user) {
-  Subject u;
-  if (!parse_subject(user, &u) || (!u.wildcard() && !good_id(u.id)) || (u.wildcard() && !u.relation.empty()))
-    invalid("invalid 'user' field format: '" + user + "'");
+  Subject u = user_format(user);
   if (!m.find(u.type)) type_not_found(u.type);
   if (!u.relation.empty() && !m.find(u.type, u.relation)) relation_not_found(u.type, u.relation);
   return u;
@@ -58,18 +77,13 @@ bool holds(const engine::Engine& e, const LoweredRelation& r, const std::string&
 void validate_tuple(const Model& m, const std::string& user, const std::string& relation, const std::string& object) {
   std::string t = object + "#" + relation + "@" + user;
   auto reason = [&](const std::string& why) { throw FgaError("invalid_tuple", "Invalid tuple '" + t + "'. Reason: " + why); };
-  Subject o, u;
-  if (!parse_subject(object, &o) || !o.relation.empty() || o.wildcard() || !good_id(o.id))
-    invalid("invalid 'object' field format: '" + object + "'");
-  if (!parse_subject(user, &u) || (!u.wildcard() && !good_id(u.id)) || (u.wildcard() && !u.relation.empty()))
-    invalid("invalid 'user' field format: '" + user + "'");
+  Subject o = object_format(object), u = user_format(user);
   if (relation.size() > 50 || !good_id(relation) || relation.find_first_of(":@") != std::string::npos) invalid("invalid 'relation' field format: '" + relation + "'");
   if (!m.find(o.type)) type_not_found(o.type);
   const RelationDef* def = m.find(o.type, relation);
   if (!def) relation_not_found(o.type, relation, t);
   if (!m.find(u.type)) type_not_found(u.type);
-  for (const auto& tr : def->directly_related)
-    if (tr.type == u.type && tr.wildcard == u.wildcard() && tr.relation == u.relation) return;
+  if (admits(*def, u)) return;
   if (def->directly_related.empty()) reason("relation '" + o.type + "#" + relation + "' is not directly assignable");
   std::string as = u.wildcard() ? "the typed wildcard '" + u.type + ":*'" : u.relation.empty() ? "type '" + u.type + "'" : "'" + u.type + "#" + u.relation + "'";
   reason(as + " is not an allowed type restriction for '" + o.type + "#" + relation + "'");
@@ -143,14 +157,6 @@ json list_users(const engine::Engine& e, const ModelView& m, const std::string& 
 
 namespace {
 
-bool admitted(const RelationDef& def, const std::string& user) {
-  Subject s;
-  if (!parse_subject(user, &s)) return false;
-  for (const auto& tr : def.directly_related)
-    if (tr.type == s.type && tr.wildcard == s.wildcard() && tr.relation == s.relation) return true;
-  return false;
-}
-
 // The tuples (users) of `rel` on `object` in the model's store that `def` admits.
 std::vector<std::string> direct_users(const engine::Engine& e, const ModelView& m, const RelationDef& def,
                                       const std::string& object, const std::string& rel) {
@@ -158,7 +164,8 @@ std::vector<std::string> direct_users(const engine::Engine& e, const ModelView& 
   e.state().scan_tuples_with(kTupleRelation, {m.lowered.store, object, rel}, [&](const std::string& fact) {
     const engine::TupleEntry* t = e.state().tuple(fact);
     std::string user = engine::parse_tuple_fact(fact).second.back();
-    if (t && t->exists() && admitted(def, user)) out.push_back(user);
+    Subject s;
+    if (t && t->exists() && parse_subject(user, &s) && admits(def, s)) out.push_back(user);
     return true;
   });
   return out;

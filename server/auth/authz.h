@@ -63,6 +63,8 @@ class Authorizer {
  private:
   // The account object and store a workspace belongs to; false if none.
   bool where(const std::string& workspace, std::string* account, std::string* store) const;
+  // The second argument of the first tuple of `relation` whose first is `key` ("" if none).
+  std::string second_of(const std::string& relation, const std::string& key) const;
   // The relation that decides `verb` in a collection of `info`'s kind.
   std::string relation_for(const std::string& verb, const RequestInfo& info, const std::string& store,
                            const std::string& account, const UserInfo& user, bool* allowed) const;
@@ -79,5 +81,8 @@ std::string user_object(const std::string& name);
 // group as underscores, "core" for the core group, the group cut from the
 // front to keep the longest of the three within OpenFGA's 50 characters.
 std::string collection_relation(const std::string& verb, const std::string& group, const std::string& plural);
+// The type the security-operator generates for a bound resource,
+// `<group>_<singular>`, the group cut and spelled as collection_relation's.
+std::string bound_type(const std::string& group, const std::string& plural, const std::string& singular);
 
 }  // namespace pmesh::server

@@ -19,6 +19,13 @@ namespace {
 
 std::vector<std::string> args_of(const std::string& fact) { return engine::parse_tuple_fact(fact).second; }
 
+// A model as the API returns it, with its id: the same model, the same id.
+std::pair<json, std::string> identified(json model) {
+  std::string id = find_builtin("ulid_of")->fn({model.dump()}).get<std::string>();
+  model["id"] = id;
+  return {std::move(model), id};
+}
+
 }  // namespace
 
 std::string fga_timestamp() {
@@ -68,8 +75,10 @@ std::string new_ulid() {
 }
 
 void FgaStore::set_platform_model(const std::vector<std::pair<std::string, std::string>>& files) {
-  fga::validate(fga::parse_dsl(files));
+  fga::Model m = fga::parse_dsl(files);
+  fga::validate(m);
   platform_files_ = files;
+  platform_base_ = identified(fga::to_json(m));
   platform_models_.clear();
 }
 
@@ -82,17 +91,15 @@ const std::pair<json, std::string>& FgaStore::platform_model(const std::string& 
     if (t && t->exists() && a.size() == 5) files.push_back({"<bound>/" + a[2] + "." + a[1] + ".fga", bound_api_module(a[1], a[2], a[3], a[4])});
     return true;
   });
-  json j;
+  // Most organizations bind nothing: they share the core model, read once.
+  if (files.size() == platform_files_.size()) return platform_models_[store] = platform_base_;
   try {
-    j = fga::to_json(fga::parse_dsl(files));
+    return platform_models_[store] = identified(fga::to_json(fga::parse_dsl(files)));
   } catch (const FgaError&) {
     // A bound API whose names make no valid module (two bindings generating
     // one type): the core model alone.
-    j = fga::to_json(fga::parse_dsl(platform_files_));
+    return platform_models_[store] = platform_base_;
   }
-  std::string id = find_builtin("ulid_of")->fn({j.dump()}).get<std::string>();
-  j["id"] = id;
-  return platform_models_[store] = {std::move(j), id};
 }
 
 bool FgaStore::is_platform(const std::string& store) const {
@@ -312,8 +319,8 @@ bool FgaStore::has_tuple(const std::string& store, const std::string& object, co
 void FgaStore::with_model(const std::string& store, const std::string& model,
                           const std::vector<std::vector<std::string>>& contextual,
                           const std::function<void(engine::Engine&, const fga::ModelView&)>& ask) {
-  auto c = this->model(store, model);
   std::string id = model.empty() ? latest_model(store) : model;
+  auto c = this->model(store, id);
   fga::ModelView view{c->model, c->lowered};
   std::vector<Op> ops;
   for (const auto& t : contextual) {

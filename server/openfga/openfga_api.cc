@@ -76,6 +76,19 @@ int page_size(const json* v) {
   return static_cast<int>(n);
 }
 
+// A query parameter ("" when absent).
+std::string param(const HttpRequest& req, const char* key) {
+  auto it = req.query.find(key);
+  return it == req.query.end() ? "" : it->second;
+}
+
+// A GET's page: its size, and the key after which it starts ("" for the first).
+std::pair<int, std::string> page_of(const HttpRequest& req) {
+  std::string size = param(req, "page_size"), token = param(req, "continuation_token");
+  json j = size.empty() ? json() : json(size);
+  return {page_size(size.empty() ? nullptr : &j), token.empty() ? "" : key_of_token(token)};
+}
+
 const json* member(const json& o, const char* key) {
   if (!o.is_object()) return nullptr;
   auto it = o.find(key);
@@ -262,11 +275,8 @@ HttpResponse OpenFgaApi::stores(const HttpRequest& req, const UserInfo& user) {
     return commit(store_.create_store(s), json_response(201, store_json(s)));
   }
   if (req.method != "GET") return fga_error(404, "undefined_endpoint", "unknown endpoint");
-  auto q = [&](const char* k) { return req.query.count(k) ? json(req.query.at(k)) : json(); };
-  int size = page_size(member(json{{"p", q("page_size")}}, "p"));
-  std::string after = req.query.count("continuation_token") && !req.query.at("continuation_token").empty()
-                          ? key_of_token(req.query.at("continuation_token")) : "";
-  std::string name = req.query.count("name") ? req.query.at("name") : "";
+  auto [size, after] = page_of(req);
+  std::string name = param(req, "name");
   json out = json::array();
   std::string last;
   bool more = false;
@@ -347,10 +357,7 @@ HttpResponse OpenFgaApi::models(const HttpRequest& req, const std::string& store
     return json_response(200, json{{"authorization_model", *m}});
   }
   if (path.size() != 3) return fga_error(404, "undefined_endpoint", "unknown endpoint");
-  json size_param = req.query.count("page_size") ? json(req.query.at("page_size")) : json();
-  int size = page_size(size_param.is_null() ? nullptr : &size_param);
-  std::string after = req.query.count("continuation_token") && !req.query.at("continuation_token").empty()
-                          ? key_of_token(req.query.at("continuation_token")) : "";
+  auto [size, after] = page_of(req);
   json out = json::array();
   std::string last;
   bool more = false;
@@ -471,12 +478,8 @@ HttpResponse OpenFgaApi::read(const std::string& store, const json& body, const 
 }
 
 HttpResponse OpenFgaApi::changes(const HttpRequest& req, const std::string& store, const Sees& sees) {
-  json size_param = req.query.count("page_size") ? json(req.query.at("page_size")) : json();
-  int size = page_size(size_param.is_null() ? nullptr : &size_param);
-  std::string token = req.query.count("continuation_token") ? req.query.at("continuation_token") : "";
-  std::string after = token.empty() ? "" : key_of_token(token);
-  std::string type = req.query.count("type") ? req.query.at("type") : "";
-  std::string start = req.query.count("start_time") ? req.query.at("start_time") : "";
+  auto [size, after] = page_of(req);
+  std::string type = param(req, "type"), start = param(req, "start_time");
   json out = json::array();
   std::string last = after;
   engine_.state().scan_tuples_with("fga_change", {store}, [&](const std::string& f) {

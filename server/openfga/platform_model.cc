@@ -39,16 +39,14 @@ std::vector<std::pair<std::string, std::string>> platform_model_files(const dsl:
 
 std::string bound_api_module(const std::string& group, const std::string& plural, const std::string& singular,
                              const std::string& scope) {
-  // The group as the template has it: cut like the relation names, dots as `_`.
   std::string create = collection_relation("create", group, plural);
-  std::string g = create.substr(7, create.size() - 7 - plural.size() - 1);
   bool namespaced = scope == "Namespaced";
   std::string owner_type = namespaced ? "core_namespace" : "core_platform-mesh_io_account";
   std::string m = "module " + plural + "\n\nextend type " + owner_type + "\n  relations\n";
   m += "    define " + create + ": owner\n";
   m += "    define " + collection_relation("list", group, plural) + ": member\n";
   m += "    define " + collection_relation("watch", group, plural) + ": member\n";
-  m += "\ntype " + g + "_" + singular + "\n  relations\n";
+  m += "\ntype " + bound_type(group, plural, singular) + "\n  relations\n";
   m += "    define parent: [" + owner_type + "]\n";
   m += "    define member: [role#assignee] or owner or member from parent\n";
   m += "    define owner: [role#assignee] or owner from parent\n";

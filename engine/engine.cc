@@ -695,6 +695,7 @@ Result Engine::apply(const std::vector<Op>& ops, bool dry_run, const std::functi
 
 Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::function<void(Result&)>& inspect,
                         const std::function<void()>& seed) {
+  ++epoch_;
   size_t mark = state_.undo_mark();
   now_ = options_.clock();
   pending_.clear();
@@ -781,6 +782,7 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
   before_.clear();
   tuple_before_.clear();
   pending_.clear();
+  ++epoch_;
   return r;
 }
 

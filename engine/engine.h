@@ -117,6 +117,10 @@ class Engine {
   const dsl::CompiledProgram& program() const { return *program_; }
   int64_t resource_version() const { return rv_; }
   void set_resource_version(int64_t rv) { rv_ = rv; }
+  // Changes at the start and at the end of every transaction, a dry run's
+  // included: a cache of reads keyed by it is never used across a change,
+  // nor outside the dry run it was made in.
+  uint64_t epoch() const { return epoch_; }
   // Committed transactions are written there. REQUIRES: outlives the engine.
   void set_persistence(Persistence* p) { persistence_ = p; }
   // A fingerprint of the compiled rules: stored bookkeeping is valid only
@@ -254,6 +258,7 @@ class Engine {
   std::map<std::string, std::vector<int>> admission_;    // kind name -> admission rules, in order
   std::unique_ptr<Evaluator> evaluator_;
   int64_t rv_ = 0;
+  uint64_t epoch_ = 0;
   Persistence* persistence_ = nullptr;
 
   // The transaction in progress.

@@ -24,6 +24,7 @@ Result Engine::rebuild() {
   // Forget every match and every derived part, keep what users own, and
   // let the rules run again from it.
   std::vector<Op> ops;
+  ++epoch_;
   size_t mark = state_.undo_mark();
   std::vector<std::string> keys;
   for (const auto& [k, m] : state_.matches()) keys.push_back(k);

@@ -418,7 +418,9 @@ const LoweredRelation* LoweredModel::find(const std::string& type, const std::st
 }
 
 LoweredModel lower(const Model& m, const std::string& store, const std::string& prefix) {
-  return Lowerer(m, store, prefix).run();
+  LoweredModel out = Lowerer(m, store, prefix).run();
+  out.graph = dispatch_graph(m);
+  return out;
 }
 
 }  // namespace pmesh::fga

@@ -33,13 +33,28 @@
 #pragma once
 
 #include <map>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "fga/dispatch_graph.h"
 #include "fga/model.h"
 
 namespace pmesh::fga {
+
+// What resolution.cc keeps between questions to a model: heights of nodes
+// (how far a walk from them can go), valid while the engine's state stays
+// as it was (Engine::epoch).
+struct ResolutionCache {
+  std::mutex mu;
+  const void* engine = nullptr;
+  uint64_t epoch = 0;
+  int limit = 0;
+  std::unordered_map<std::string, int> heights;  // "object#relation" ->
+};
 
 struct LoweredRelation {
   std::string name;            // the relation holding T#R's subjects
@@ -56,11 +71,19 @@ struct LoweredModel {
   std::string store;   // whose tuples it reads
   std::string rules;           // the module's text
   std::map<std::string, LoweredRelation> relations;  // "type#relation" ->
+  DispatchGraph graph;  // where OpenFGA's resolution would go (its depth limit)
+  std::shared_ptr<ResolutionCache> resolution_cache = std::make_shared<ResolutionCache>();
   const LoweredRelation* find(const std::string& type, const std::string& relation) const;
   // The arguments of the store's tuple (object, relation, user) in kTupleRelation.
   std::vector<std::string> tuple(const std::string& object, const std::string& relation, const std::string& user) const {
     return {store, object, relation, user};
   }
+};
+
+// A model as the engine runs it.
+struct ModelView {
+  const Model& model;
+  const LoweredModel& lowered;
 };
 
 // `prefix` keeps the names of one model's rules apart from another's and

@@ -1,5 +1,8 @@
 #include "fga/query.h"
 
+#include "fga/resolution.h"
+#include "fga/store_tuples.h"
+
 #include <algorithm>
 #include <set>
 
@@ -39,13 +42,6 @@ Subject user_format(const std::string& user) {
   return u;
 }
 
-// Whether one of `def`'s type restrictions admits a tuple's user.
-bool admits(const RelationDef& def, const Subject& s) {
-  for (const auto& tr : def.directly_related)
-    if (tr.type == s.type && tr.wildcard == s.wildcard() && tr.relation == s.relation) return true;
-  return false;
-}
-
 Subject object_of(const Model& m, const std::string& object) {
   Subject o = object_format(object);
   if (!m.find(o.type)) type_not_found(o.type);
@@ -63,13 +59,6 @@ const LoweredRelation& relation_of(const ModelView& m, const std::string& type, 
   const LoweredRelation* r = m.lowered.find(type, relation);
   if (!r) relation_not_found(type, relation);
   return *r;
-}
-
-bool holds(const engine::Engine& e, const LoweredRelation& r, const std::string& object, const Subject& u,
-           const std::string& user) {
-  if (e.has_tuple(r.name, {object, user})) return true;
-  if (!u.relation.empty() || u.wildcard() || !r.wild.count(u.type)) return false;
-  return e.has_tuple(r.name, {object, u.type + ":*"}) && !(r.cofinite && e.has_tuple(r.except(), {object, user}));
 }
 
 }  // namespace
@@ -96,17 +85,19 @@ void validate_question(const Model& m, const std::string& user, const std::strin
 }
 
 bool check(const engine::Engine& e, const ModelView& m, const std::string& user, const std::string& relation,
-           const std::string& object) {
+           const std::string& object, int depth_limit) {
   Subject o = object_of(m.model, object);
   Subject u = user_of(m.model, user);
   const LoweredRelation& r = relation_of(m, o.type, relation);
   // A userset is in itself (OpenFGA: IsSelfDefining).
   if (u.relation == relation && u.object() == object) return true;
+  if (!u.relation.empty()) return walk_check(e, m, user, relation, object, depth_limit);
+  check_resolution(e, m, user, relation, object, depth_limit);
   return holds(e, r, object, u, user);
 }
 
 std::vector<std::string> list_objects(engine::Engine& e, const ModelView& m, const std::string& type,
-                                      const std::string& relation, const std::string& user) {
+                                      const std::string& relation, const std::string& user, int depth_limit) {
   if (!m.model.find(type)) type_not_found(type);
   Subject u = user_of(m.model, user);
   const LoweredRelation& r = relation_of(m, type, relation);
@@ -122,18 +113,22 @@ std::vector<std::string> list_objects(engine::Engine& e, const ModelView& m, con
   };
   collect(user, false);
   if (u.relation.empty() && !u.wildcard() && r.wild.count(u.type)) collect(u.type + ":*", true);
-  if (!u.relation.empty() && u.type == type && u.relation == relation) out.insert(u.object());
-  return {out.begin(), out.end()};
+  if (!u.relation.empty())
+    for (auto& o : objects_reaching(e, m, u, type, relation, depth_limit)) out.insert(std::move(o));
+  std::vector<std::string> objects(out.begin(), out.end());
+  list_objects_resolution(e, m, objects, relation, user, depth_limit);
+  return objects;
 }
 
 json list_users(const engine::Engine& e, const ModelView& m, const std::string& object, const std::string& relation,
-                const std::vector<UserFilter>& filters) {
+                const std::vector<UserFilter>& filters, int depth_limit) {
   Subject o = object_of(m.model, object);
   const LoweredRelation& r = relation_of(m, o.type, relation);
   if (filters.size() != 1) invalid("list-users takes exactly one user filter");
   const UserFilter& f = filters[0];
   if (!m.model.find(f.type)) type_not_found(f.type);
   if (!f.relation.empty() && !m.model.find(f.type, f.relation)) relation_not_found(f.type, f.relation);
+  list_users_resolution(e, m, object, relation, Subject{f.type, "", f.relation}, depth_limit);
   std::set<std::string> users;
   e.state().scan_tuples_with(r.name, {object}, [&](const std::string& fact) {
     const engine::TupleEntry* t = e.state().tuple(fact);
@@ -143,7 +138,7 @@ json list_users(const engine::Engine& e, const ModelView& m, const std::string& 
     if (parse_subject(s, &u) && u.type == f.type && u.relation == f.relation) users.insert(s);
     return true;
   });
-  if (!f.relation.empty() && f.type == o.type && f.relation == relation) users.insert(object + "#" + relation);
+  for (auto& s : usersets_reached(e, m, object, relation, Subject{f.type, "", f.relation}, depth_limit)) users.insert(std::move(s));
   json out = json::array();
   for (const auto& s : users) {
     Subject u;
@@ -156,20 +151,6 @@ json list_users(const engine::Engine& e, const ModelView& m, const std::string& 
 }
 
 namespace {
-
-// The tuples (users) of `rel` on `object` in the model's store that `def` admits.
-std::vector<std::string> direct_users(const engine::Engine& e, const ModelView& m, const RelationDef& def,
-                                      const std::string& object, const std::string& rel) {
-  std::vector<std::string> out;
-  e.state().scan_tuples_with(kTupleRelation, {m.lowered.store, object, rel}, [&](const std::string& fact) {
-    const engine::TupleEntry* t = e.state().tuple(fact);
-    std::string user = engine::parse_tuple_fact(fact).second.back();
-    Subject s;
-    if (t && t->exists() && parse_subject(user, &s) && admits(def, s)) out.push_back(user);
-    return true;
-  });
-  return out;
-}
 
 json expand_node(const engine::Engine& e, const ModelView& m, const Subject& o, const RelationDef& def, const Rewrite& rw) {
   std::string object = o.object(), name = object + "#" + def.name;

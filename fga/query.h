@@ -18,12 +18,6 @@
 
 namespace pmesh::fga {
 
-// A model as the engine runs it.
-struct ModelView {
-  const Model& model;
-  const LoweredModel& lowered;
-};
-
 // Whether a tuple may be written under `model`: OpenFGA's write validation
 // (the object's type defines the relation, the user is of a type the
 // relation's restrictions name). Throws FgaError(validation_error).
@@ -33,12 +27,16 @@ void validate_tuple(const Model& model, const std::string& user, const std::stri
 // assertion): well formed, of types and relations it defines. Throws FgaError.
 void validate_question(const Model& model, const std::string& user, const std::string& relation, const std::string& object);
 
+// check, list-objects and list-users fail as OpenFGA's do where resolving
+// them would need more than `depth_limit` levels (resolution.h); 0 asks the
+// relations alone, without a limit.
 bool check(const engine::Engine& e, const ModelView& m, const std::string& user, const std::string& relation,
-           const std::string& object);
+           const std::string& object, int depth_limit = kResolveNodeLimit);
 
 // Objects of `type` to which `user` has `relation`, sorted.
 std::vector<std::string> list_objects(engine::Engine& e, const ModelView& m, const std::string& type,
-                                      const std::string& relation, const std::string& user);
+                                      const std::string& relation, const std::string& user,
+                                      int depth_limit = kResolveNodeLimit);
 
 // A user filter of list-users: a type, or a userset type (`group#member`).
 struct UserFilter {
@@ -48,7 +46,8 @@ struct UserFilter {
 // answers them: {"object": {type, id}}, {"userset": {type, id, relation}},
 // {"wildcard": {type}}.
 nlohmann::json list_users(const engine::Engine& e, const ModelView& m, const std::string& object,
-                          const std::string& relation, const std::vector<UserFilter>& filters);
+                          const std::string& relation, const std::vector<UserFilter>& filters,
+                          int depth_limit = kResolveNodeLimit);
 
 // OpenFGA's Expand: the userset tree of `relation` on `object`, one level
 // deep ({"root": {"name": "doc:1#viewer", "union": {"nodes": [...]}}}),

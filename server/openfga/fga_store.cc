@@ -304,7 +304,9 @@ bool FgaStore::ask(const std::string& store, const std::string& user, const std:
   if (!fga::parse_subject(object, &o) || !c->model.find(o.type, relation)) return false;
   if (defined) *defined = true;
   try {
-    return fga::check(engine_, fga::ModelView{c->model, c->lowered}, user, relation, object);
+    // The platform's own decisions ask the relation alone: an account tree
+    // deeper than OpenFGA's resolution limit still works for its people.
+    return fga::check(engine_, fga::ModelView{c->model, c->lowered}, user, relation, object, /*depth_limit=*/0);
   } catch (const FgaError&) {
     return false;
   }

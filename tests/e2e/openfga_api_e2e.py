@@ -121,6 +121,29 @@ with Server(sys.argv[1]) as s:
         if allowed(*k) != v:
             problems.append("check %s: want %s" % (k, v))
 
+    # OpenFGA's resolution limit (25): group:n0 holds group:n1's members, and
+    # so on to group:n25, which holds deep. From group:n1 that is 24
+    # dispatches; from group:n0, 25: too complex, on every endpoint that
+    # walks it; a cycle is denied, not too complex.
+    chain = [tk("group:n%d#member" % (i + 1), "member", "group:n%d" % i) for i in range(25)]
+    chain += [tk("user:deep", "member", "group:n25"), tk("group:c1#member", "member", "group:c2"), tk("group:c2#member", "member", "group:c1")]
+    expect("write a chain of groups", fga("POST", base + "/write", {"writes": {"tuple_keys": chain}}), 200)
+    if not allowed("user:deep", "member", "group:n1"):
+        problems.append("24 dispatches deep: want allowed")
+    if allowed("user:deep", "member", "group:c1"):
+        problems.append("a cycle of groups: want denied")
+    too = "authorization_model_resolution_too_complex"
+    expect("check 25 dispatches deep", fga("POST", base + "/check", {"tuple_key": tk("user:deep", "member", "group:n0")}), 400, too)
+    expect("check of a stranger 25 deep", fga("POST", base + "/check", {"tuple_key": tk("user:nobody", "member", "group:n0")}), 400, too)
+    expect("list-users 25 deep", fga("POST", base + "/list-users", {"object": {"type": "group", "id": "n0"}, "relation": "member",
+                                                                   "user_filters": [{"type": "user"}]}), 400, too)
+    expect("list-objects 25 deep", fga("POST", base + "/list-objects", {"type": "group", "relation": "member", "user": "user:deep"}), 400, too)
+    batch = expect("batch-check across the limit", fga("POST", base + "/batch-check", {"checks": [
+        {"tuple_key": tk("user:deep", "member", "group:n0"), "correlation_id": "deep"},
+        {"tuple_key": tk("user:deep", "member", "group:n1"), "correlation_id": "ok"}]}), 200)["result"]
+    if batch.get("deep", {}).get("error", {}).get("input_error") != too or batch.get("ok", {}).get("allowed") is not True:
+        problems.append("batch-check across the limit: %s" % batch)
+
     # A restart keeps everything, and the latest model answers again.
     changes = expect("changes", fga("GET", base + "/changes"), 200)["changes"]
     s.stop()

@@ -13,6 +13,7 @@
 #include "fga/dsl_parser.h"
 #include "fga/query.h"
 #include "fga/validate.h"
+#include "tests/unit/fga_test_util.h"
 #include "server/openfga/fga_store.h"
 
 namespace pmesh::test {
@@ -20,9 +21,7 @@ namespace {
 
 using fga::FgaError;
 
-struct Tuple {
-  std::string object, relation, user;
-};
+using Tuple = FgaTuple;
 
 // OpenFGA's check as its documentation states it, walked recursively with
 // no materialization: a relation's rewrite over the tuples the model
@@ -51,6 +50,7 @@ class ReferenceCheck {
            const std::string& object, std::set<std::string> path) {
     std::string here = object + "#" + relation;
     if (!path.insert(here).second) return false;
+    if (u.relation == relation && u.object() == object) return true;  // a userset is in itself, wherever reached
     const fga::RelationDef* def = m_.find(type, relation);
     return def && eval(u, user, type, *def, def->rewrite, object, path);
   }
@@ -109,30 +109,13 @@ void compare_with_reference(const std::string& dsl, const std::vector<std::strin
   engine::Engine e(m.program);
   fga::ModelView view{m.model, m.lowered};
   // Every tuple the model admits over these ids.
-  std::vector<Tuple> candidates;
-  for (const auto& o : objects) {
-    fga::Subject os;
-    fga::parse_subject(o, &os);
-    for (const auto& r : m.model.find(os.type)->relations)
-      for (const auto& u : users) {
-        try {
-          fga::validate_tuple(m.model, u, r.name, o);
-          candidates.push_back({o, r.name, u});
-        } catch (const FgaError&) {
-        }
-      }
-  }
+  std::vector<Tuple> candidates = admitted_tuples(m.model, objects, users);
   REQUIRE(!candidates.empty());
   std::mt19937 rng(seed);
   std::vector<Tuple> present;
   for (int step = 0; step < steps; ++step) {
     const Tuple& t = candidates[rng() % candidates.size()];
-    auto it = std::find_if(present.begin(), present.end(), [&](const Tuple& p) {
-      return p.object == t.object && p.relation == t.relation && p.user == t.user;
-    });
-    bool add = it == present.end();
-    if (add) present.push_back(t);
-    else present.erase(it);
+    bool add = toggle(&present, t);
     auto r = e.apply({add ? engine::Op::add_tuple(fga::kTupleRelation, m.lowered.tuple(t.object, t.relation, t.user))
                           : engine::Op::remove_tuple(fga::kTupleRelation, m.lowered.tuple(t.object, t.relation, t.user))});
     REQUIRE(r.ok);
@@ -140,7 +123,7 @@ void compare_with_reference(const std::string& dsl, const std::vector<std::strin
     for (const auto& o : objects) {
       fga::Subject os;
       fga::parse_subject(o, &os);
-      for (const auto& r : m.model.find(os.type)->relations)
+      for (const auto& r : m.model.find(os.type)->relations) {
         for (const auto& u : users) {
           bool want = ref.check(u, r.name, o);
           bool got = fga::check(e, view, u, r.name, o);
@@ -160,6 +143,17 @@ void compare_with_reference(const std::string& dsl, const std::vector<std::strin
             return;
           }
         }
+        // List-users with a userset filter: exactly the usersets check allows.
+        std::set<std::string> want_sets, got_sets;
+        for (const auto& u : users)
+          if (u.rfind("group:", 0) == 0 && u.find("#member") != std::string::npos && ref.check(u, r.name, o)) want_sets.insert(u);
+        for (const auto& g : fga::list_users(e, view, o, r.name, {{"group", "member"}})) got_sets.insert(fga::user_string(g));
+        if (want_sets != got_sets) {
+          FAIL_CHECK("list-users " << o << " " << r.name << " group#member: want " << want_sets.size() << ", got "
+                                   << got_sets.size() << " (seed " << seed << ", step " << step << ")");
+          return;
+        }
+      }
     }
     if (step % 10 == 9) REQUIRE(e.verify() == "");
   }

@@ -1,0 +1,31 @@
+#include "fga/store_tuples.h"
+
+namespace pmesh::fga {
+
+bool admits(const RelationDef& def, const Subject& s) {
+  for (const auto& tr : def.directly_related)
+    if (tr.type == s.type && tr.wildcard == s.wildcard() && tr.relation == s.relation) return true;
+  return false;
+}
+
+std::vector<std::string> direct_users(const engine::Engine& e, const ModelView& m, const RelationDef& def,
+                                      const std::string& object, const std::string& rel) {
+  std::vector<std::string> out;
+  e.state().scan_tuples_with(kTupleRelation, {m.lowered.store, object, rel}, [&](const std::string& fact) {
+    const engine::TupleEntry* t = e.state().tuple(fact);
+    std::string user = engine::parse_tuple_fact(fact).second.back();
+    Subject s;
+    if (t && t->exists() && parse_subject(user, &s) && admits(def, s)) out.push_back(user);
+    return true;
+  });
+  return out;
+}
+
+bool holds(const engine::Engine& e, const LoweredRelation& r, const std::string& object, const Subject& u,
+           const std::string& user) {
+  if (e.has_tuple(r.name, {object, user})) return true;
+  if (!u.relation.empty() || u.wildcard() || !r.wild.count(u.type)) return false;
+  return e.has_tuple(r.name, {object, u.type + ":*"}) && !(r.cofinite && e.has_tuple(r.except(), {object, user}));
+}
+
+}  // namespace pmesh::fga

@@ -43,6 +43,8 @@ std::vector<Target> tupleset_targets(const engine::Engine& e, const ModelView& m
 // The usersets written in `def`'s tuples on `o` (`group:eng#member`).
 std::vector<Target> userset_targets(const engine::Engine& e, const ModelView& m, const RelationDef& def, const Subject& o) {
   std::vector<Target> out;
+  if (std::none_of(def.directly_related.begin(), def.directly_related.end(), [](const TypeRestriction& tr) { return !tr.relation.empty(); }))
+    return out;  // no userset can be written here: nothing to read
   for (const auto& u : direct_users(e, m, def, o.object(), def.name)) {
     Subject s;
     if (parse_subject(u, &s) && !s.relation.empty()) out.push_back({{s.type, s.id, ""}, s.relation});

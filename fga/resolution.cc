@@ -295,7 +295,8 @@ std::vector<std::string> objects_reaching(engine::Engine& e, const ModelView& m,
   std::set<std::string> seen, candidates;
   std::vector<Target> queue = {{{userset.type, userset.id, ""}, userset.relation}};
   auto push = [&](const Subject& o, const std::string& r) {
-    if (seen.size() < kMaxResolutionSteps && seen.insert(key(o, r)).second) queue.push_back({o, r});
+    if (seen.size() >= kMaxResolutionSteps) resolution_too_complex();  // rather than a list cut short
+    if (seen.insert(key(o, r)).second) queue.push_back({o, r});
   };
   seen.insert(key(queue[0].object, queue[0].relation));
   while (!queue.empty()) {
@@ -353,8 +354,10 @@ std::vector<std::string> usersets_reached(const engine::Engine& e, const ModelVi
     if (!def || !m.lowered.graph.reachable(n.object.type, n.relation, filter)) continue;
     std::vector<Target> below;
     dispatch_targets(e, m, n.object, *t, *def, def->rewrite, &below);
-    for (auto& b : below)
-      if (seen.size() < kMaxResolutionSteps && seen.insert(key(b.object, b.relation)).second) queue.push_back(std::move(b));
+    for (auto& b : below) {
+      if (seen.size() >= kMaxResolutionSteps) resolution_too_complex();  // rather than a list cut short
+      if (seen.insert(key(b.object, b.relation)).second) queue.push_back(std::move(b));
+    }
   }
   std::vector<std::string> out;
   for (const auto& u : candidates)

@@ -1,7 +1,10 @@
 #include "cli/engine_commands.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 
 #include "dsl/compiler.h"
@@ -25,6 +28,7 @@ struct Flags {
   std::string output = "text";
   std::string cluster = "root";
   bool explain = false;
+  bool profile = false;
 };
 
 int usage(const std::string& msg) {
@@ -58,6 +62,8 @@ bool parse(const std::vector<std::string>& args, Flags& f, std::string& err) {
       if (!value(f.cluster)) return false;
     } else if (a == "--explain") {
       f.explain = true;
+    } else if (a == "--profile") {
+      f.profile = true;
     } else if (a.size() > 1 && a[0] == '-') {
       err = "unknown flag " + a;
       return false;
@@ -217,6 +223,45 @@ void print_text(const Json& plan) {
             << " tuples added, " << removed << " removed\n";
 }
 
+// What each rule cost from `before` to now, costliest first: the rules'
+// share of a workload (--profile).
+using RuleCosts = std::map<std::string, engine::RuleStats>;
+RuleCosts rule_costs(const Engine& e) {
+  RuleCosts out;
+  e.for_each_rule_stats([&](const std::string& rule, bool, const engine::RuleStats& s) {
+    engine::RuleStats& t = out[rule];
+    t.evaluations += s.evaluations;
+    t.matches_made += s.matches_made;
+    t.matches_dropped += s.matches_dropped;
+    t.nanoseconds += s.nanoseconds;
+  });
+  return out;
+}
+
+Json profile_json(const RuleCosts& before, const RuleCosts& after) {
+  Json rows = Json::array();
+  for (const auto& [rule, s] : after) {
+    engine::RuleStats b = before.count(rule) ? before.at(rule) : engine::RuleStats{};
+    if (s.evaluations == b.evaluations) continue;
+    rows.push_back({{"rule", rule},
+                    {"evaluations", s.evaluations - b.evaluations},
+                    {"matchesMade", s.matches_made - b.matches_made},
+                    {"matchesDropped", s.matches_dropped - b.matches_dropped},
+                    {"microseconds", static_cast<double>(s.nanoseconds - b.nanoseconds) / 1000.0}});
+  }
+  std::sort(rows.begin(), rows.end(), [](const Json& a, const Json& b) { return a["microseconds"].get<double>() > b["microseconds"].get<double>(); });
+  return rows;
+}
+
+void print_profile(const Json& rows) {
+  std::printf("\n%-48s %12s %8s %8s %12s\n", "RULE", "EVALUATIONS", "MADE", "DROPPED", "TIME (µs)");
+  for (const auto& r : rows)
+    std::printf("%-48s %12llu %8llu %8llu %12.1f\n", r["rule"].get<std::string>().c_str(),
+                static_cast<unsigned long long>(r["evaluations"].get<uint64_t>()),
+                static_cast<unsigned long long>(r["matchesMade"].get<uint64_t>()),
+                static_cast<unsigned long long>(r["matchesDropped"].get<uint64_t>()), r["microseconds"].get<double>());
+}
+
 int run_transaction(const std::vector<std::string>& args, bool dry_run) {
   Flags f;
   std::string err;
@@ -227,6 +272,7 @@ int run_transaction(const std::vector<std::string>& args, bool dry_run) {
   std::vector<engine::Op> ops;
   if (!operations(f, *l.engine, ops)) return 1;
   Json plan;
+  RuleCosts before = rule_costs(*l.engine);
   engine::Result r = l.engine->apply(ops, dry_run, [&](engine::Result& res) { plan = changes_json(res, *l.engine, f.explain); });
   if (!r.ok) {
     Json conflicts = Json::array(), errors = Json::array();
@@ -234,9 +280,16 @@ int run_transaction(const std::vector<std::string>& args, bool dry_run) {
     (r.reason == "Conflict" ? conflicts : errors).push_back(entry);
     plan = {{"changes", Json::array()}, {"tuples", Json::array()}, {"conflicts", conflicts}, {"errors", errors}};
   }
+  Json profile = f.profile ? profile_json(before, rule_costs(*l.engine)) : Json();
+  if (f.profile) plan["profile"] = profile;
   if (f.output == "json") std::cout << plan.dump(2) << "\n";
   else if (f.output == "yaml") std::cout << engine::to_yaml(plan);
   else if (r.ok) print_text(plan);
+  if (f.profile && f.output == "text") {
+    std::cout << std::flush;
+    print_profile(profile);
+    std::fflush(stdout);
+  }
   if (!r.ok) {
     std::cerr << "pmesh: the transaction is refused: " << r.reason << ": " << r.message << "\n";
     return 1;

@@ -28,7 +28,7 @@ Usage:
   pmesh graph PATHS... [--format dot|json] print the dependency graph and its strata
   pmesh plan PATHS... [--rule NAME]        print the evaluation plans and the indexes they need
   pmesh test PATHS... [--filter TEXT]      run the test blocks; after every step, check incremental == from scratch
-  pmesh dry-run -f FILES... [--policies PATHS] [--data-dir DIR] [-o text|json|yaml] [--explain]
+  pmesh dry-run -f FILES... [--policies PATHS] [--data-dir DIR] [-o text|json|yaml] [--explain] [--profile]
                                            evaluate objects on top of an empty store or a data directory; commit nothing
   pmesh apply -f FILES... --data-dir DIR [--policies PATHS]
                                            create or update objects in a data directory (one transaction)

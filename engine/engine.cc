@@ -433,6 +433,8 @@ void Engine::lost_support(const std::string& fact) {
 
 void Engine::evaluate(int rule, const std::vector<std::string>& positives) {
   const RuleRuntime& rt = rules_[static_cast<size_t>(rule)];
+  ScopedNanos timed(&rt.stats.nanoseconds);
+  ++rt.stats.evaluations;
   std::string key = match_key(rule, positives);
   if (failpoint::hit("evaluate")) throw std::runtime_error("failpoint: evaluate");
   if (++evaluations_[key] > options_.max_evaluations_per_match) {
@@ -479,6 +481,8 @@ void Engine::evaluate(int rule, const std::vector<std::string>& positives) {
   std::vector<Contribution> before = old ? old->contributions : std::vector<Contribution>{};
   if (found) state_.put_match(key, Match{rule, positives, *found});
   else state_.erase_match(key);
+  if (!old) ++rt.stats.matches_made;
+  if (!found) ++rt.stats.matches_dropped;
   apply_contributions(rule, key, before, found ? *found : std::vector<Contribution>{});
 }
 
@@ -696,6 +700,7 @@ Result Engine::apply(const std::vector<Op>& ops, bool dry_run, const std::functi
 Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::function<void(Result&)>& inspect,
                         const std::function<void()>& seed) {
   ++epoch_;
+  auto started = std::chrono::steady_clock::now();
   size_t mark = state_.undo_mark();
   now_ = options_.clock();
   pending_.clear();
@@ -783,6 +788,7 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
   tuple_before_.clear();
   pending_.clear();
   ++epoch_;
+  count_transaction(r, dry_run, std::chrono::steady_clock::now() - started);
   return r;
 }
 

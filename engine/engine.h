@@ -29,6 +29,7 @@
 #include "dsl/compiler.h"
 #include "engine/evaluator.h"
 #include "engine/kinds.h"
+#include "engine/engine_stats.h"
 #include "engine/state.h"
 
 namespace pmesh::engine {
@@ -121,6 +122,12 @@ class Engine {
   // included: a cache of reads keyed by it is never used across a change,
   // nor outside the dry run it was made in.
   uint64_t epoch() const { return epoch_; }
+
+  // What transactions and rules have cost since the engine started
+  // (engine_stats.h). Rules of rule sets are reported together, under
+  // `in_rule_set`, so that per-store models do not multiply the rules.
+  const TransactionStats& transaction_stats() const { return txn_stats_; }
+  void for_each_rule_stats(const std::function<void(const std::string& rule, bool in_rule_set, const RuleStats&)>& fn) const;
   // Committed transactions are written there. REQUIRES: outlives the engine.
   void set_persistence(Persistence* p) { persistence_ = p; }
   // A fingerprint of the compiled rules: stored bookkeeping is valid only
@@ -221,6 +228,7 @@ class Engine {
   int recursive_stratum_of(const dsl::DataNode& node) const;
   // Drops from `dirty` what rule sets derive: it is recomputed, not stored.
   void drop_rule_set_state(State::Dirty& dirty) const;
+  void count_transaction(const Result& r, bool dry_run, std::chrono::steady_clock::duration took);
 
   // The write `op` once the admission rules of its kind have seen it:
   // mutating rules' `set` heads applied to its object, then validating
@@ -259,6 +267,7 @@ class Engine {
   std::unique_ptr<Evaluator> evaluator_;
   int64_t rv_ = 0;
   uint64_t epoch_ = 0;
+  TransactionStats txn_stats_;
   Persistence* persistence_ = nullptr;
 
   // The transaction in progress.

@@ -14,6 +14,8 @@
 // state changes.
 #pragma once
 
+#include "engine/engine_stats.h"
+
 #include <functional>
 #include <map>
 #include <stdexcept>
@@ -60,6 +62,8 @@ struct RuleRuntime {
   // number for each (empty: the same).
   std::vector<int> index_map;
   int state_index(int i) const { return index_map.empty() || i < 0 ? i : index_map[static_cast<size_t>(i)]; }
+  // What its evaluations have cost (engine_stats.h); counted where the rule runs.
+  mutable RuleStats stats;
 };
 
 // REQUIRES: `compiled` has plans (it compiled without errors).

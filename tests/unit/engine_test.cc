@@ -122,6 +122,37 @@ TEST_CASE("a refused transaction leaves nothing behind") {
   CHECK(dump(e) == before);
 }
 
+TEST_CASE("the engine counts what rules and transactions cost") {
+  Engine e(program(), fixed_clock());
+  auto stats_of = [&](const std::string& name) {
+    engine::RuleStats out;
+    e.for_each_rule_stats([&](const std::string& rule, bool in_set, const engine::RuleStats& s) {
+      CHECK_FALSE(in_set);
+      if (rule == name) out = s;
+    });
+    return out;
+  };
+  REQUIRE(e.apply({Op::create(account("root:orgs", "acme", {{"type", "org"}, {"creator", "alice"}}))}).ok);
+  engine::RuleStats ws = stats_of("workspace");
+  CHECK(ws.evaluations >= 1);
+  CHECK(ws.matches_made == 1);
+  CHECK(ws.matches_dropped == 0);
+  CHECK(stats_of("orphan").matches_made == 0);  // evaluated, and found nothing
+  REQUIRE(e.apply({Op::update(account("root:orgs", "acme", {{"type", "none"}, {"creator", "alice"}}))}).ok);
+  CHECK(stats_of("workspace").matches_dropped == 1);
+  CHECK(e.apply({Op::create(account("root:orgs", "acme", {}))}).reason == "AlreadyExists");
+  CHECK(e.apply({Op::create(account("root:orgs", "beta", {}))}, true).ok);
+  const engine::TransactionStats& t = e.transaction_stats();
+  CHECK(t.committed == 2);
+  CHECK(t.refused == 1);
+  CHECK(t.dry_runs == 1);
+  CHECK(t.latency.count == 3);  // committed and refused, not dry runs
+  CHECK(t.facts_changed >= 4);
+  uint64_t in_buckets = 0;
+  for (uint64_t c : t.latency.counts) in_buckets += c;
+  CHECK(in_buckets <= t.latency.count);
+}
+
 TEST_CASE("results do not depend on the order of the inputs") {
   std::vector<Op> ops;
   ops.push_back(Op::create(account("root:orgs", "acme", {{"type", "org"}, {"creator", "alice"}})));

@@ -1,0 +1,67 @@
+// What the engine's work has cost since it started, counted as it runs, so
+// that an operator can see where the time goes (/metrics, `pmesh dry-run
+// --profile`): per rule, the matches evaluated, made and dropped and the
+// time their evaluations took; per transaction, its latency and the facts
+// it changed.
+//
+// Thread safety: plain values, written by the engine's thread; read them
+// where engine reads are allowed.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+
+namespace pmesh::engine {
+
+struct RuleStats {
+  uint64_t evaluations = 0;      // matches evaluated (one assignment of the rule's patterns each)
+  uint64_t matches_made = 0;     // evaluations that found a match where none was
+  uint64_t matches_dropped = 0;  // evaluations that lost one
+  uint64_t nanoseconds = 0;      // spent in those evaluations
+};
+
+// Upper bounds of a latency histogram, in seconds (Prometheus' `le`).
+inline constexpr std::array<double, 14> kLatencyBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                           0.025,  0.05,    0.1,    0.25,  0.5,    1,     5};
+
+struct LatencyHistogram {
+  std::array<uint64_t, kLatencyBuckets.size()> counts{};  // per bucket, not cumulative
+  uint64_t count = 0;                                      // all observations, +Inf included
+  double sum = 0;                                          // seconds
+  void observe(double seconds) {
+    ++count;
+    sum += seconds;
+    for (size_t i = 0; i < kLatencyBuckets.size(); ++i)
+      if (seconds <= kLatencyBuckets[i]) {
+        ++counts[i];
+        return;
+      }
+  }
+};
+
+struct TransactionStats {
+  uint64_t committed = 0;
+  uint64_t refused = 0;         // failed (conflict, invalid, not converged, storage): nothing kept
+  uint64_t dry_runs = 0;
+  uint64_t facts_changed = 0;   // objects and tuples, over committed transactions
+  LatencyHistogram latency;     // committed and refused, from the first operation to the commit
+};
+
+// Adds the time from its construction to its end to a counter.
+class ScopedNanos {
+ public:
+  explicit ScopedNanos(uint64_t* into) : into_(into), start_(std::chrono::steady_clock::now()) {}
+  ~ScopedNanos() {
+    *into_ += static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start_).count());
+  }
+  ScopedNanos(const ScopedNanos&) = delete;
+  ScopedNanos& operator=(const ScopedNanos&) = delete;
+
+ private:
+  uint64_t* into_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace pmesh::engine

@@ -208,6 +208,10 @@ int serve_main(const std::vector<std::string>& args) {
     http_options.tls_cert_file = tls_cert;
     http_options.tls_key_file = tls_key;
     http_options.error = [&api](int code, const std::string& message) { return api->transport_error(code, message); };
+    http_options.observe = [&api](const std::string& method, const std::string& path, bool watch, int status, double seconds) {
+      api->observe(method, path, watch, status, seconds);
+    };
+    group_commit.set_observer([&api](double seconds, size_t waiting) { api->metrics().commit(seconds, waiting); });
     http = std::make_unique<HttpServer>(
         io, host, port, [&api](const HttpRequest& request, const std::shared_ptr<Stream>& s) { return api->handle(request, s); },
         std::move(http_options));
@@ -230,6 +234,7 @@ int serve_main(const std::vector<std::string>& args) {
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int sig) {
     log("info", std::string("shutting down on ") + (sig == SIGINT ? "SIGINT" : "SIGTERM"));
+    api->begin_shutdown();
     http->stop();
     std::string ferr;
     store->flush(&ferr);

@@ -1,5 +1,7 @@
 #include "server/api/api_server.h"
 
+#include "server/api/health.h"
+
 #include "server/api/discovery.h"
 #include "server/api/present.h"
 #include "server/auth/access_review.h"
@@ -31,7 +33,9 @@ ApiServer::ApiServer(engine::Engine& engine, engine::DurableStore* store, boost:
       }),
       hub_(engine, store, io, after_commit),
       resources_(engine, store, hub_, after_commit),
-      fga_(engine, [this](const engine::Result& r, HttpResponse answer) { return resources_.published(r, std::move(answer)); }) {
+      fga_(engine, [this](const engine::Result& r, HttpResponse answer) { return resources_.published(r, std::move(answer)); }),
+      metrics_(engine) {
+  metrics_.set_watch_hub([this] { return hub_.size(); }, [this] { return hub_.events_sent(); });
   // Organizations' stores come and go with the organizations; every store's
   // model is loaded again after a start (rule sets are not stored).
   resources_.set_on_commit([this](const engine::Result& r) { fga_.committed(r); });
@@ -62,6 +66,13 @@ HttpResponse ApiServer::transport_error(int code, const std::string& message) co
   }
 }
 
+void ApiServer::observe(const std::string& method, const std::string& path, bool watch, int status, double seconds) {
+  ApiError ignored;
+  auto info = parse_request_path(path, &ignored);
+  bool collection = info && info->kind == RequestInfo::Kind::kObject && info->name.empty();
+  metrics_.request(request_verb(method, collection, watch), status, seconds);
+}
+
 bool ApiServer::cluster_exists(const std::string& cluster) const {
   if (cluster == "root" || cluster == "*") return true;
   size_t colon = cluster.rfind(':');
@@ -82,7 +93,12 @@ void ApiServer::log(const HttpRequest& http, const std::optional<HttpResponse>& 
 std::optional<HttpResponse> ApiServer::handle(const HttpRequest& http, const std::shared_ptr<Stream>& stream) {
   Target target;
   target.info = parse_request_path(http.path, &target.error);
-  if (target.info && target.info->kind == RequestInfo::Kind::kHealth) return HttpResponse{200, "text/plain", "ok", {}, nullptr};
+  if (target.info && target.info->kind == RequestInfo::Kind::kHealth) {
+    std::vector<HealthCheck> checks = {{"ping", [] { return std::string(); }}};
+    if (http.path.rfind("/readyz", 0) == 0)
+      checks.push_back({"shutdown", [this] { return shutting_down_ ? std::string("the server is shutting down") : std::string(); }});
+    return health_response(http.path, http.query, checks);
+  }
   // A malformed workspace path is refused before anything else, as kcp's
   // WithClusterScope does; it names nothing that exists.
   bool fga = http.path == "/stores" || http.path.rfind("/stores/", 0) == 0;
@@ -134,6 +150,16 @@ std::optional<HttpResponse> ApiServer::acting_as(const HttpRequest& http, const 
 std::optional<HttpResponse> ApiServer::authenticated(const HttpRequest& http, const Target& target, const UserInfo& user,
                                                      const std::shared_ptr<Stream>& stream) {
   std::optional<HttpResponse> res;
+  if (http.path == "/metrics") {
+    // kube's bootstrap policy grants /metrics to system:monitoring; pmesh's
+    // per-rule figures name the policies, so nobody else sees them.
+    if (user.in_group("system:masters") || user.in_group("system:monitoring"))
+      res = HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", metrics_.text(), {}, nullptr};
+    else
+      res = status_response(ApiError{403, "Forbidden", "forbidden: User \"" + user.name + "\" cannot get path \"/metrics\"", nullptr});
+    log(http, res);
+    return res;
+  }
   if (http.path == "/stores" || http.path.rfind("/stores/", 0) == 0) {
     res = fga_.handle(http, user);
     log(http, res);

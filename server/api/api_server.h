@@ -1,11 +1,13 @@
 // The KRM API's request pipeline, as kube-apiserver's handler chain.
 //
-//   /healthz                      answered at once
+//   /healthz, /livez, /readyz     answered at once (health.h)
 //   the URL                       decoded (request_info.h): 400 for a malformed
 //                                 workspace path or object name
 //   authentication                bearer tokens and OIDC (auth/authn.h): 401;
 //                                 an unknown OIDC key is fetched off this
 //                                 thread and the request resumes after
+//   /metrics                      for system:masters and system:monitoring
+//                                 (metrics/metrics.h)
 //   /stores/...                   the OpenFGA API (openfga/openfga_api.h)
 //   authorization                 the relations (auth/authz.h): 404 for what
 //                                 the user may not see, 403 for what they may
@@ -33,6 +35,7 @@
 #include "server/auth/authn.h"
 #include "server/auth/authz.h"
 #include "server/http/http_server.h"
+#include "server/metrics/metrics.h"
 #include "server/openfga/openfga_api.h"
 #include "server/registry/resource_store.h"
 #include "server/watch/watch_hub.h"
@@ -63,6 +66,13 @@ class ApiServer {
   // Ends every watch (on shutdown).
   void close_watches() { hub_.close_all(); }
   WatchHub& watch_hub() { return hub_; }
+  // The server's metrics; the transport tells it of each answered request
+  // through observe().
+  Metrics& metrics() { return metrics_; }
+  void observe(const std::string& method, const std::string& path, bool watch, int status, double seconds);
+  // From now on /readyz fails (its `shutdown` check), as kube-apiserver's
+  // does while it drains.
+  void begin_shutdown() { shutting_down_ = true; }
 
  private:
   // What the URL names, decoded once: the path's RequestInfo, or why not.
@@ -88,6 +98,8 @@ class ApiServer {
   WatchHub hub_;
   ResourceStore resources_;
   OpenFgaApi fga_;
+  Metrics metrics_;
+  bool shutting_down_ = false;
 };
 
 }  // namespace pmesh::server

@@ -148,10 +148,15 @@ class Session : public std::enable_shared_from_this<Session<S>>, public Stream {
     req.method = std::string(msg.method_string());
     req.target = std::string(msg.target());
     keep_alive_ = msg.keep_alive();
+    arrived_ = std::chrono::steady_clock::now();
     if (!parse_target(req.target, &req.path, &req.query)) {
       respond(server_->error(400, "malformed request: invalid URL escape in " + req.target), false);
       return;
     }
+    method_ = req.method;
+    path_ = req.path;
+    auto w = req.query.find("watch");
+    watch_ = w != req.query.end() && (w->second == "true" || w->second == "1");
     req.body = std::move(msg.body());
     req.content_type = std::string(msg[http::field::content_type]);
     req.accept = std::string(msg[http::field::accept]);
@@ -184,7 +189,15 @@ class Session : public std::enable_shared_from_this<Session<S>>, public Stream {
     respond(*res, keep_alive_);
   }
 
+  void observe(int status) {
+    if (opts().observe && !method_.empty())
+      opts().observe(method_, path_, watch_, status,
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - arrived_).count());
+    method_.clear();
+  }
+
   void respond(const HttpResponse& r, bool keep) {
+    observe(r.status);
     auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), 11);
     res->set(http::field::server, "pmesh");
     res->set(http::field::content_type, r.content_type);
@@ -205,6 +218,7 @@ class Session : public std::enable_shared_from_this<Session<S>>, public Stream {
 
   // A chunked response whose body the handler writes over time.
   void start_stream() {
+    observe(200);
     streaming_ = true;
     tcp_layer().expires_never();
     // The connection ends with the stream: saying so keeps clients from
@@ -306,6 +320,10 @@ class Session : public std::enable_shared_from_this<Session<S>>, public Stream {
   std::optional<http::request_parser<http::string_body>> parser_;
   bool keep_alive_ = true;
   bool streaming_ = false;
+  // The request being answered, for Options::observe.
+  std::string method_, path_;
+  bool watch_ = false;
+  std::chrono::steady_clock::time_point arrived_;
   bool writing_ = false;
   bool closing_ = false;
   bool closed_ = false;

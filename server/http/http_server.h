@@ -90,6 +90,10 @@ class HttpServer {
     std::chrono::seconds idle_timeout{90};     // waiting for a request's header
     std::chrono::seconds request_timeout{60};  // reading its body; writing an answer or a stream chunk
     size_t stream_backlog_limit = 16 * 1024 * 1024;  // bytes a stream may have unwritten
+    // Told of every answered request: its method, path and whether it
+    // asked to watch, the status sent, and the seconds from its arrival to
+    // its answer (a stream's headers, for a watch). For metrics.
+    std::function<void(const std::string& method, const std::string& path, bool watch, int status, double seconds)> observe;
   };
 
   // Listens on host:port (port 0 picks a free one). Throws on failure

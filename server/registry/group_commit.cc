@@ -2,6 +2,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include <chrono>
+
 namespace pmesh::server {
 
 GroupCommit::GroupCommit(boost::asio::io_context& io, engine::DurableStore& store,
@@ -20,7 +22,9 @@ void GroupCommit::operator()(std::function<void()> fn) {
 void GroupCommit::flush() {
   scheduled_ = false;
   std::string error;
+  auto started = std::chrono::steady_clock::now();
   if (!store_.flush(&error)) on_failure_(error);
+  if (observe_) observe_(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), waiting_.size());
   auto run = std::move(waiting_);
   waiting_.clear();
   for (auto& f : run) f();

@@ -27,6 +27,9 @@ class GroupCommit {
               std::function<void(const std::string& error)> on_failure);
   // Runs `fn` once everything committed so far is durable.
   void operator()(std::function<void()> fn);
+  // Told of each flush: its seconds (batch write and fsync) and how many
+  // waiting writes it made durable. For metrics.
+  void set_observer(std::function<void(double seconds, size_t waiting)> observe) { observe_ = std::move(observe); }
   // The function to hand to the API as its "after commit".
   std::function<void(std::function<void()>)> hook() {
     return [this](std::function<void()> fn) { (*this)(std::move(fn)); };
@@ -39,6 +42,7 @@ class GroupCommit {
   engine::DurableStore& store_;
   std::function<void(const std::string&)> on_failure_;
   std::vector<std::function<void()>> waiting_;
+  std::function<void(double, size_t)> observe_;
   bool scheduled_ = false;
 };
 

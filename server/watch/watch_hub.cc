@@ -53,6 +53,7 @@ WatchHub::~WatchHub() {
 }
 
 std::string WatchHub::event(const char* type, const Json& object) const {
+  ++events_sent_;
   return encode_json(Json{{"type", type}, {"object", present(engine_, object)}}) + "\n";
 }
 

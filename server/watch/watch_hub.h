@@ -73,6 +73,8 @@ class WatchHub {
   // Ends every watch (on shutdown).
   void close_all();
   size_t size() const { return watchers_.size(); }
+  // Events made for watchers since the start (each watcher's copy counts).
+  uint64_t events_sent() const { return events_sent_; }
   // The resource version delivered to every watcher so far.
   int64_t published_rv() const { return published_rv_; }
 
@@ -98,6 +100,7 @@ class WatchHub {
   std::list<std::shared_ptr<Watcher>> watchers_;
   int64_t published_rv_ = 0;
   int ticks_ = 0;
+  mutable uint64_t events_sent_ = 0;
 };
 
 }  // namespace pmesh::server

@@ -5,7 +5,9 @@
 //
 // Reports, as JSON: durable creates per second and p50/p99 latency at 1, 16
 // and 64 connections; watch delivery p50/p99 with N watchers at 500 writes/s;
-// the time to list 10,000 objects; and etcd's put rate at the same
+// the time to list 10,000 objects, and creates on one connection alone and
+// while 1 and 4 clients list them (the rate, and its ratio to creates
+// alone); and etcd's put rate at the same
 // concurrencies with the ratio. Everything runs on 127.0.0.1.
 #include <utility>
 #include <boost/asio.hpp>
@@ -105,6 +107,35 @@ json load(int port, int connections, double seconds, const std::function<std::pa
           {"p50_ms", std::round(percentile(all, 0.5) * 100) / 100},
           {"p99_ms", std::round(percentile(all, 0.99) * 100) / 100},
           {"failed", failed.load()}};
+}
+
+// Creates on one connection for `seconds` while `listers` clients list
+// `list_path` over and over: whether reads hold up writes.
+json creates_while_listing(int port, int listers, double seconds, const std::string& list_path) {
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> lists{0};
+  std::vector<std::thread> ts;
+  for (int l = 0; l < listers; ++l)
+    ts.emplace_back([&]() {
+      Client cl(port);
+      std::string body;
+      while (!stop) {
+        cl.request(http::verb::get, list_path, "", &body);
+        ++lists;
+      }
+    });
+  static int round = 0;
+  ++round;
+  json r = load(port, 1, seconds, [listers](int c, int i) {
+    std::string name = "w" + std::to_string(round) + "-" + std::to_string(listers) + "-" + std::to_string(c) + "-" + std::to_string(i);
+    json cm = {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", name}, {"namespace", "load"}}}, {"data", {{"k", "v"}}}};
+    return std::make_pair(std::string("/clusters/root/api/v1/namespaces/load/configmaps"), cm.dump());
+  }, 201);
+  stop = true;
+  for (auto& t : ts) t.join();
+  r["listers"] = listers;
+  r["lists_per_second"] = std::round(static_cast<double>(lists) / seconds * 10) / 10;
+  return r;
 }
 
 std::string b64(const std::string& in) {
@@ -259,6 +290,13 @@ int main(int argc, char** argv) {
         items = json::parse(body)["items"].size();
       }
       out["list"] = {{"items", items}, {"median_ms", std::round(percentile(times, 0.5) * 10) / 10}};
+      // Creates alone, then while 1 and 4 clients list those objects.
+      json mixed = json::array();
+      for (int listers : {0, 1, 4})
+        mixed.push_back(creates_while_listing(port, listers, seconds, "/clusters/root/api/v1/namespaces/list/configmaps"));
+      for (auto& m : mixed)
+        m["vs_alone"] = std::round(m["per_second"].get<double>() / std::max(1.0, mixed[0]["per_second"].get<double>()) * 1000) / 1000;
+      out["creates_while_listing"] = mixed;
     }
     out["watch"] = watch_fanout(port, watchers, watch_rate, seconds);
   }

@@ -789,6 +789,7 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
   pending_.clear();
   ++epoch_;
   count_transaction(r, dry_run, std::chrono::steady_clock::now() - started);
+  if (r.ok && !dry_run && commit_listener_) commit_listener_(r);
   return r;
 }
 

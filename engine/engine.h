@@ -130,6 +130,9 @@ class Engine {
   void for_each_rule_stats(const std::function<void(const std::string& rule, bool in_rule_set, const RuleStats&)>& fn) const;
   // Committed transactions are written there. REQUIRES: outlives the engine.
   void set_persistence(Persistence* p) { persistence_ = p; }
+  // Told of every committed transaction (not dry runs, not refused ones),
+  // once the engine is done with it and may be read.
+  void set_commit_listener(std::function<void(const Result&)> fn) { commit_listener_ = std::move(fn); }
   // A fingerprint of the compiled rules: stored bookkeeping is valid only
   // for the rules that made it.
   std::string fingerprint() const;
@@ -268,6 +271,7 @@ class Engine {
   int64_t rv_ = 0;
   uint64_t epoch_ = 0;
   TransactionStats txn_stats_;
+  std::function<void(const Result&)> commit_listener_;
   Persistence* persistence_ = nullptr;
 
   // The transaction in progress.

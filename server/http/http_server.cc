@@ -186,7 +186,7 @@ class Session : public std::enable_shared_from_this<Session<S>>, public Stream {
       later([self = this->shared_from_this()](std::optional<HttpResponse> r) { self->deliver(std::move(r)); });
       return;
     }
-    respond(*res, keep_alive_);
+    respond(std::move(*res), keep_alive_);
   }
 
   void observe(int status) {
@@ -196,7 +196,7 @@ class Session : public std::enable_shared_from_this<Session<S>>, public Stream {
     method_.clear();
   }
 
-  void respond(const HttpResponse& r, bool keep) {
+  void respond(HttpResponse r, bool keep) {
     observe(r.status);
     auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), 11);
     res->set(http::field::server, "pmesh");
@@ -204,7 +204,7 @@ class Session : public std::enable_shared_from_this<Session<S>>, public Stream {
     res->set(http::field::cache_control, "no-cache, private");
     for (const auto& [k, v] : r.headers) res->insert(k, v);
     res->keep_alive(keep && !server_->stopped);
-    res->body() = r.body;
+    res->body() = std::move(r.body);  // a list's body is megabytes: not copied
     res->prepare_payload();
     tcp_layer().expires_after(opts().request_timeout);
     http::async_write(stream_, *res, [self = this->shared_from_this(), res](beast::error_code ec, size_t) {

@@ -1,7 +1,11 @@
 #include "engine/json_path.h"
 #include "server/registry/resource_store.h"
 
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
 #include <iostream>
+#include <thread>
 
 #include "server/api/body.h"
 #include "server/api/present.h"
@@ -58,8 +62,32 @@ std::optional<Json> decode_continue(const std::string& token) {
 
 }  // namespace
 
-ResourceStore::ResourceStore(engine::Engine& engine, engine::DurableStore* store, WatchHub& hub, AfterCommit after_commit)
-    : engine_(engine), store_(store), hub_(hub), after_commit_(std::move(after_commit)) {}
+namespace {
+
+// Threads that render lists: the cores beside the engine's, at least one.
+size_t reader_threads() {
+  unsigned n = std::thread::hardware_concurrency();
+  return std::clamp<size_t>(n > 1 ? n - 1 : 1, 1, 8);
+}
+
+}  // namespace
+
+ResourceStore::ResourceStore(engine::Engine& engine, engine::DurableStore* store, WatchHub& hub, boost::asio::io_context& io,
+                             AfterCommit after_commit)
+    : engine_(engine),
+      store_(store),
+      hub_(hub),
+      io_(io),
+      after_commit_(std::move(after_commit)),
+      snapshots_(engine),
+      readers_(reader_threads()) {
+  engine_.set_commit_listener([this](const engine::Result& r) { snapshots_.committed(r); });
+}
+
+ResourceStore::~ResourceStore() {
+  engine_.set_commit_listener(nullptr);
+  readers_.join();
+}
 
 HttpResponse ResourceStore::when_durable(HttpResponse res) {
   if (!after_commit_ || !store_ || !store_->has_pending()) return res;
@@ -129,6 +157,9 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
   // A token names where the last page ended, and only ever inside this list.
   if (!start_after.empty() && start_after.compare(0, prefix.size(), prefix) != 0)
     return status_response(ApiError::bad_request("continue key is not valid: the token belongs to another list"));
+  // What the writer's thread need not do: every list but those filtered
+  // by the requester's access, object by object.
+  if (!req.visible && cluster) return list_snapshot(req, prefix, start_after, rv);
   engine_.state().scan_objects(prefix, [&](const engine::ObjectEntry& e) {
     std::string fact = engine::object_fact(e.key);
     if (!start_after.empty() && fact <= start_after) return true;
@@ -147,6 +178,46 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
   if (more) md["continue"] = encode_continue(rv, last);
   return when_durable(json_response(
       200, {{"kind", req.kind->name + "List"}, {"apiVersion", req.kind->api_version()}, {"metadata", md}, {"items", items}}));
+}
+
+HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::string& prefix, const std::string& start_after,
+                                          const std::string& rv) {
+  ListSnapshots::ViewPtr view = snapshots_.view(req.kind->key(), req.info.cluster);
+  bool wait = after_commit_ && store_ && store_->has_pending();
+  std::string head = "{\"apiVersion\":" + encode_json(req.kind->api_version()) + ",\"items\":[";
+  std::string kind = encode_json(req.kind->name + "List");
+  HttpResponse later;
+  later.later = [this, view, prefix, start_after, rv, head, kind, wait, o = req.list, ns = req.info.ns](Respond respond) {
+    boost::asio::post(readers_, [this, view, prefix, start_after, rv, head, kind, wait, o, ns, respond]() {
+      std::string body = head, last;
+      int64_t n = 0;
+      bool more = false, filtered = !o.labels.empty() || !o.fields.empty();
+      view->scan(prefix, start_after, [&](const ListSnapshots::Item& i) {
+        if (!ns.empty() && i.ns != ns) return true;
+        if (filtered) {
+          Json obj = Json::parse(i.bytes, nullptr, false);
+          if (!o.labels.matches(obj) || !o.fields.matches(obj)) return true;
+        }
+        if (o.limit && n == o.limit) {
+          more = true;
+          return false;
+        }
+        if (n++) body += ',';
+        body += i.bytes;
+        last = i.fact;
+        return true;
+      });
+      Json md = {{"resourceVersion", rv}};
+      if (more) md["continue"] = encode_continue(rv, last);
+      body += "],\"kind\":" + kind + ",\"metadata\":" + encode_json(md) + "}";
+      boost::asio::post(io_, [this, wait, respond, body = std::move(body)]() mutable {
+        auto res = std::make_shared<HttpResponse>(HttpResponse{200, "application/json", std::move(body), {}, nullptr});
+        if (!wait) return respond(std::move(*res));
+        after_commit_([res, respond]() { respond(std::move(*res)); });
+      });
+    });
+  };
+  return later;
 }
 
 std::optional<HttpResponse> ResourceStore::watch(const ApiRequest& req, const std::shared_ptr<Stream>& stream, WatchSpec spec) {

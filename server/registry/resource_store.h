@@ -7,10 +7,16 @@
 // its metadata, immutable fields, resource versions, namespaces that must
 // exist, defaults, status only through /status (strategy.h) — and then runs
 // as one engine transaction. Its answer and its watch events wait until the
-// commit is durable; a read waits for the commits it may show.
+// commit is durable; a read waits for the commits it may show. Lists are
+// rendered off the engine's thread, from snapshots (list_snapshots.h).
 //
-// Thread safety: runs on the server's io_context thread, as the engine does.
+// Thread safety: runs on the server's io_context thread, as the engine does;
+// its list readers run on a pool of their own and hand their answers back
+// to that thread.
 #pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <functional>
 #include <memory>
@@ -22,6 +28,7 @@
 #include "engine/engine.h"
 #include "server/api/request.h"
 #include "server/http/http_server.h"
+#include "server/registry/list_snapshots.h"
 #include "server/watch/watch_hub.h"
 
 namespace pmesh::server {
@@ -30,7 +37,9 @@ class ResourceStore {
  public:
   using AfterCommit = std::function<void(std::function<void()>)>;
   // `after_commit` as WatchHub's. REQUIRES: everything outlives the store.
-  ResourceStore(engine::Engine& engine, engine::DurableStore* store, WatchHub& hub, AfterCommit after_commit);
+  ResourceStore(engine::Engine& engine, engine::DurableStore* store, WatchHub& hub, boost::asio::io_context& io,
+                AfterCommit after_commit);
+  ~ResourceStore();
 
   // Serves an object request. `watch_access` carries the watcher's access
   // (visibility, whether it may go on watching); the store fills in the rest.
@@ -51,6 +60,9 @@ class ResourceStore {
  private:
   HttpResponse get(const ApiRequest& req);
   HttpResponse list(const ApiRequest& req);
+  // A list rendered by a reader thread from the collection's snapshot.
+  HttpResponse list_snapshot(const ApiRequest& req, const std::string& prefix, const std::string& start_after,
+                             const std::string& rv);
   std::optional<HttpResponse> watch(const ApiRequest& req, const std::shared_ptr<Stream>& stream, WatchSpec spec);
   HttpResponse create(const ApiRequest& req, Json object);
   HttpResponse update(const ApiRequest& req, Json object, bool rv_required);
@@ -68,7 +80,10 @@ class ResourceStore {
   std::function<void(const engine::Result&)> on_commit_;
   Admission admission_;
   WatchHub& hub_;
+  boost::asio::io_context& io_;
   AfterCommit after_commit_;
+  ListSnapshots snapshots_;
+  boost::asio::thread_pool readers_;  // last: joined before the rest goes
 };
 
 }  // namespace pmesh::server

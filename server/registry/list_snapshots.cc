@@ -1,0 +1,100 @@
+#include "server/registry/list_snapshots.h"
+
+#include <algorithm>
+
+#include "server/api/present.h"
+#include "server/api/status.h"
+
+namespace pmesh::server {
+
+namespace {
+
+// The first chunk whose last fact is not below `fact`.
+size_t chunk_for(const std::vector<ListSnapshots::Chunk>& chunks, const std::string& fact) {
+  auto it = std::lower_bound(chunks.begin(), chunks.end(), fact,
+                             [](const ListSnapshots::Chunk& c, const std::string& f) { return c->back()->fact < f; });
+  return static_cast<size_t>(it - chunks.begin());
+}
+
+}  // namespace
+
+void ListSnapshots::View::scan(const std::string& prefix, const std::string& after,
+                               const std::function<bool(const Item&)>& fn) const {
+  const std::string& from = after.empty() || after < prefix ? prefix : after;
+  for (size_t c = chunk_for(chunks_, from); c < chunks_.size(); ++c) {
+    const auto& items = *chunks_[c];
+    auto it = std::lower_bound(items.begin(), items.end(), from, [](const ItemPtr& i, const std::string& f) { return i->fact < f; });
+    for (; it != items.end(); ++it) {
+      const Item& i = **it;
+      if (!after.empty() && i.fact <= after) continue;
+      if (i.fact.compare(0, prefix.size(), prefix) != 0) return;
+      if (!fn(i)) return;
+    }
+  }
+}
+
+size_t ListSnapshots::View::size() const {
+  size_t n = 0;
+  for (const auto& c : chunks_) n += c->size();
+  return n;
+}
+
+ListSnapshots::ItemPtr ListSnapshots::item(const engine::ObjectKey& key, const nlohmann::json& effective) const {
+  return std::make_shared<const Item>(Item{engine::object_fact(key), key.ns, json_response(200, present(engine_, effective)).body});
+}
+
+ListSnapshots::ViewPtr ListSnapshots::view(const std::string& kind_key, const std::string& cluster) {
+  auto& v = views_[{kind_key, cluster}];
+  if (v) return v;
+  auto made = std::make_shared<View>();
+  std::vector<ItemPtr> chunk;
+  engine_.state().scan_objects(engine::object_prefix(kind_key, &cluster, nullptr), [&](const engine::ObjectEntry& e) {
+    if (e.effective.is_null()) return true;
+    chunk.push_back(item(e.key, e.effective));
+    if (chunk.size() == kChunk) {
+      made->chunks_.push_back(std::make_shared<const std::vector<ItemPtr>>(std::move(chunk)));
+      chunk.clear();
+    }
+    return true;
+  });
+  if (!chunk.empty()) made->chunks_.push_back(std::make_shared<const std::vector<ItemPtr>>(std::move(chunk)));
+  v = made;
+  return v;
+}
+
+ListSnapshots::ViewPtr ListSnapshots::with(const View& v, const std::string& fact, ItemPtr item) {
+  auto out = std::make_shared<View>(v);  // copies chunk pointers, not items
+  auto& chunks = out->chunks_;
+  size_t c = std::min(chunk_for(chunks, fact), chunks.empty() ? 0 : chunks.size() - 1);
+  std::vector<ItemPtr> items = chunks.empty() ? std::vector<ItemPtr>{} : *chunks[c];
+  auto it = std::lower_bound(items.begin(), items.end(), fact, [](const ItemPtr& i, const std::string& f) { return i->fact < f; });
+  bool present = it != items.end() && (*it)->fact == fact;
+  if (item && present) *it = std::move(item);
+  else if (item) items.insert(it, std::move(item));
+  else if (present) items.erase(it);
+  else return out;
+  if (chunks.empty()) {
+    chunks.push_back(std::make_shared<const std::vector<ItemPtr>>(std::move(items)));
+  } else if (items.empty()) {
+    chunks.erase(chunks.begin() + static_cast<std::ptrdiff_t>(c));
+  } else if (items.size() > 2 * kChunk) {
+    std::vector<ItemPtr> second(items.begin() + static_cast<std::ptrdiff_t>(kChunk), items.end());
+    items.resize(kChunk);
+    chunks[c] = std::make_shared<const std::vector<ItemPtr>>(std::move(items));
+    chunks.insert(chunks.begin() + static_cast<std::ptrdiff_t>(c) + 1, std::make_shared<const std::vector<ItemPtr>>(std::move(second)));
+  } else {
+    chunks[c] = std::make_shared<const std::vector<ItemPtr>>(std::move(items));
+  }
+  return out;
+}
+
+void ListSnapshots::committed(const engine::Result& r) {
+  for (const auto& c : r.objects) {
+    auto it = views_.find({c.key.kind, c.key.cluster});
+    if (it == views_.end()) continue;
+    std::string fact = engine::object_fact(c.key);
+    it->second = with(*it->second, fact, c.after.is_null() ? nullptr : item(c.key, c.after));
+  }
+}
+
+}  // namespace pmesh::server

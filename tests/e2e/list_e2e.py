@@ -1,0 +1,109 @@
+"""Lists as kube-apiserver gives them, now rendered off the engine's thread
+from snapshots: pages (limit and continue) that add up to the whole list,
+label and field selectors, one namespace or all, a write visible to the
+next list as soon as it is answered, and, while one writer creates objects
+in order, every list a consistent cut: never an object without the ones
+created before it."""
+import os
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(__file__))
+from pmesh_server import Server  # noqa: E402
+
+problems = []
+
+
+def want(what, got, expected):
+    if got != expected:
+        problems.append("%s: got %r, want %r" % (what, got, expected))
+
+
+def names(body):
+    return [i["metadata"]["name"] for i in body["items"]]
+
+
+with Server(sys.argv[1]) as s:
+    for ns in ("a", "b"):
+        s.request("POST", "/clusters/root/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    base = "/clusters/root/api/v1/namespaces/%s/configmaps"
+    made = {"a": [], "b": []}
+    for i in range(700):
+        ns = "a" if i % 3 else "b"
+        name = "cm-%04d" % i
+        st, _, _ = s.request("POST", base % ns, {"apiVersion": "v1", "kind": "ConfigMap",
+                                                 "metadata": {"name": name, "labels": {"tier": "gold" if i % 5 == 0 else "iron"}},
+                                                 "data": {"i": str(i)}})
+        want("create", st, 201)
+        made[ns].append(name)
+    # The first list of the collection makes its snapshot; the rest follow commits.
+    st, whole, _ = s.request("GET", base % "a")
+    want("list a", names(whole), sorted(made["a"]))
+    st, everywhere, _ = s.request("GET", "/clusters/root/api/v1/configmaps")
+    want("list every namespace", sorted(n for n in names(everywhere) if n.startswith("cm-")), sorted(made["a"] + made["b"]))
+
+    # Pages add up to the list.
+    pages, token, rounds = [], "", 0
+    while rounds < 100:
+        rounds += 1
+        st, page, _ = s.request("GET", base % "a" + "?limit=50" + ("&continue=" + token if token else ""))
+        want("a page", st, 200)
+        pages += names(page)
+        token = page["metadata"].get("continue", "")
+        if not token:
+            break
+    want("pages", pages, sorted(made["a"]))
+
+    # Selectors.
+    st, gold, _ = s.request("GET", base % "a" + "?labelSelector=tier%3Dgold")
+    want("label selector", names(gold), sorted(n for n in made["a"] if int(n[3:]) % 5 == 0))
+    st, one, _ = s.request("GET", base % "b" + "?fieldSelector=metadata.name%3Dcm-0000")
+    want("field selector", names(one), ["cm-0000"])
+    st, paged_gold, _ = s.request("GET", base % "a" + "?labelSelector=tier%3Dgold&limit=7")
+    want("selector and limit", len(paged_gold["items"]), 7)
+
+    # A write is in the next list; a delete is gone from it.
+    st, _, _ = s.request("PUT", (base % "a") + "/cm-0001", dict(whole["items"][0], data={"i": "changed"}, metadata=dict(whole["items"][0]["metadata"], name="cm-0001")))
+    st, cm, _ = s.request("GET", (base % "a") + "/cm-0001")
+    st, again, _ = s.request("GET", base % "a")
+    got = [i for i in again["items"] if i["metadata"]["name"] == "cm-0001"]
+    want("an update in the next list", got[0]["data"] if got else None, cm.get("data"))
+    want("the list's item is the object as get shows it", got[0] if got else None, cm)
+    st, _, _ = s.request("DELETE", (base % "a") + "/cm-0002")
+    st, after_delete, _ = s.request("GET", base % "a")
+    if "cm-0002" in names(after_delete):
+        problems.append("a deleted object is still listed")
+
+    # One writer creates w-0000, w-0001, ... in order; every list taken
+    # meanwhile holds a prefix of them.
+    stop = threading.Event()
+    cuts = []
+
+    def lister():
+        while not stop.is_set() and len(cuts) < 400:
+            st, body, _ = s.request("GET", base % "b")
+            if st == 200:
+                cuts.append([n for n in names(body) if n.startswith("w-")])
+
+    readers = [threading.Thread(target=lister) for _ in range(3)]
+    for t in readers:
+        t.start()
+    for i in range(300):
+        st, _, _ = s.request("POST", base % "b", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "w-%04d" % i}})
+        want("ordered create", st, 201)
+    stop.set()
+    for t in readers:
+        t.join(30)
+    for c in cuts:
+        if c != ["w-%04d" % i for i in range(len(c))]:
+            problems.append("a list that is not a consistent cut: %s" % c[:5])
+            break
+    if not cuts:
+        problems.append("no list ran during the writes")
+    st, final, _ = s.request("GET", base % "b")
+    want("all ordered creates listed", len([n for n in names(final) if n.startswith("w-")]), 300)
+
+if problems:
+    print("\n".join(problems[:20]))
+    sys.exit(1)
+print("lists: ok")

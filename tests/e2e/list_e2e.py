@@ -9,14 +9,10 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(__file__))
-from pmesh_server import Server  # noqa: E402
+from pmesh_server import Problems, Server  # noqa: E402
 
-problems = []
-
-
-def want(what, got, expected):
-    if got != expected:
-        problems.append("%s: got %r, want %r" % (what, got, expected))
+problems = Problems()
+want = problems.want
 
 
 def names(body):
@@ -103,7 +99,4 @@ with Server(sys.argv[1]) as s:
     st, final, _ = s.request("GET", base % "b")
     want("all ordered creates listed", len([n for n in names(final) if n.startswith("w-")]), 300)
 
-if problems:
-    print("\n".join(problems[:20]))
-    sys.exit(1)
-print("lists: ok")
+problems.report("lists: ok")

@@ -10,14 +10,10 @@ import sys
 from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, os.path.dirname(__file__))
-from pmesh_server import Server  # noqa: E402
+from pmesh_server import Problems, Server  # noqa: E402
 
-problems = []
-
-
-def want(what, got, expected):
-    if got != expected:
-        problems.append("%s: got %r, want %r" % (what, got, expected))
+problems = Problems()
+want = problems.want
 
 
 def scrape(s):
@@ -121,7 +117,4 @@ with Server(sys.argv[1]) as s:
     want("/healthz", (st, body), (200, b"ok"))
     w.close()
 
-if problems:
-    print("\n".join(problems))
-    sys.exit(1)
-print("metrics and health: ok")
+problems.report("metrics and health: ok")

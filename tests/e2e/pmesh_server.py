@@ -149,3 +149,17 @@ class Watch:
 def fail(msg, server=None):
     tail = ("\n--- server log ---\n" + server.log()[-3000:]) if server else ""
     raise SystemExit("FAIL: " + msg + tail)
+
+
+class Problems(list):
+    """What a test found wrong, gathered so that one run reports them all."""
+
+    def want(self, what, got, expected):
+        if got != expected:
+            self.append("%s: got %r, want %r" % (what, got, expected))
+
+    def report(self, ok_line):
+        if self:
+            print("\n".join(self[:20]))
+            sys.exit(1)
+        print(ok_line)

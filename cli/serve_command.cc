@@ -6,7 +6,9 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <algorithm>
 #include <fstream>
+#include <thread>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -31,6 +33,10 @@ namespace {
 void log(const char* level, const std::string& msg) {
   std::cerr << "pmesh serve: " << level << ": " << msg << std::endl;
 }
+
+// Threads for connections (TLS, parsing, writing answers): the machine's
+// cores, two at least, eight at most.
+size_t transport_threads() { return std::clamp<size_t>(std::thread::hardware_concurrency(), 2, 8); }
 
 int usage(const std::string& msg) {
   std::cerr << "pmesh serve: " << msg << "\nUsage: pmesh serve [--data-dir DIR] [--listen HOST:PORT] [--policies PATHS]... [--bootstrap PATHS]... [--watch-history N]\n"
@@ -142,6 +148,10 @@ int serve_main(const std::vector<std::string>& args) {
 
   const char* level = std::getenv("PMESH_LOG");
   bool debug = level && std::string(level) == "debug";
+  // Connections run on transport threads (declared first: it outlives the
+  // engine's io_context, whose pending handlers may hold connections); the
+  // engine and every handler on `io`, one thread.
+  boost::asio::io_context transport;
   boost::asio::io_context io(1);
   GroupCommit group_commit(io, *store, [](const std::string& error) {
     // Memory is ahead of the disk now; restarting recovers the durable state.
@@ -213,7 +223,7 @@ int serve_main(const std::vector<std::string>& args) {
     };
     group_commit.set_observer([&api](double seconds, size_t waiting) { api->metrics().commit(seconds, waiting); });
     http = std::make_unique<HttpServer>(
-        io, host, port, [&api](const HttpRequest& request, const std::shared_ptr<Stream>& s) { return api->handle(request, s); },
+        io, transport, transport_threads(), host, port, [&api](const HttpRequest& request, const std::shared_ptr<Stream>& s) { return api->handle(request, s); },
         std::move(http_options));
   } catch (const std::exception& e) {
     log("error", std::string("cannot listen on ") + listen + ": " + e.what());

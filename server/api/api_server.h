@@ -19,7 +19,8 @@
 //
 // Every error leaves as a metav1.Status through status_response().
 //
-// Thread safety: runs on the server's io_context thread, as the engine does.
+// Thread safety: runs on the engine's io_context thread (http_server.h),
+// but for observe() and transport_error(), called on transport threads.
 #pragma once
 
 #include <boost/asio/io_context.hpp>

@@ -10,8 +10,11 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <deque>
 #include <iostream>
+#include <mutex>
 
 namespace pmesh::server {
 
@@ -21,29 +24,41 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
-  Impl(net::io_context& io, Handler h, Options o) : acceptor(io), retry(io), handler(std::move(h)), options(std::move(o)) {}
+  Impl(net::io_context& engine_io, net::io_context& transport, Handler h, Options o)
+      : engine(engine_io),
+        transport(transport),
+        acceptor(net::make_strand(transport)),
+        retry(acceptor.get_executor()),
+        handler(std::move(h)),
+        options(std::move(o)) {}
 
-  void accept();
+  void accept();  // on the acceptor's strand
   void session_ended() {
     --open;
-    if (paused && open < options.max_connections) {
-      paused = false;
-      accept();
-    }
+    if (paused && !stopped && open < options.max_connections)
+      net::post(acceptor.get_executor(), [self = shared_from_this()]() {
+        if (self->paused && self->open < self->options.max_connections) {
+          self->paused = false;
+          self->accept();
+        }
+      });
   }
   HttpResponse error(int code, const std::string& message) const {
     if (options.error) return options.error(code, message);
     return HttpResponse{code, "text/plain", message, {}, nullptr};
   }
 
+  net::io_context& engine;     // where the handler runs
+  net::io_context& transport;  // where connections run, each on a strand of its own
   tcp::acceptor acceptor;
   net::steady_timer retry;
   Handler handler;
   Options options;
   std::unique_ptr<net::ssl::context> tls;  // set when serving HTTPS
-  size_t open = 0;
-  bool paused = false;
-  bool stopped = false;
+  std::atomic<size_t> open{0};
+  std::atomic<bool> paused{false};
+  std::atomic<bool> stopped{false};
+  unsigned short port = 0;
 };
 
 namespace {
@@ -77,35 +92,66 @@ class Session : public std::enable_shared_from_this<Session<S>>, public Stream {
     }
   }
 
-  // ---- Stream (a watch)
-  // Before the handler returns, the headers are not out yet: queue only.
-  // Events that come close together leave in one write: a stream waits a
-  // few milliseconds before writing, so that a burst costs one system call.
+  // ---- Stream (a watch), used on the engine's thread. Chunks go to an
+  // inbox; the connection's strand takes what has gathered at most every
+  // 20 ms and writes it at once, so that a burst costs one system call and
+  // the engine one hand-off per connection, not one per event.
   void send(std::string chunk) override {
     if (closed_ || closing_) return;
-    queued_ += chunk.size();
-    queue_.push_back(std::move(chunk));
-    if (queued_ > opts().stream_backlog_limit) {
-      // A client that does not read its stream is cut off, not buffered for.
-      abort();
-      return;
+    bool arm = false, over = false;
+    {
+      std::lock_guard<std::mutex> lock(inbox_mu_);
+      inbox_bytes_ += chunk.size();
+      inbox_.push_back(std::move(chunk));
+      over = inbox_bytes_ > opts().stream_backlog_limit;
+      arm = !armed_;
+      armed_ = true;
     }
-    if (!streaming_ || writing_ || kick_pending_) return;
-    kick_pending_ = true;
-    kick_.expires_after(std::chrono::milliseconds(20));
-    kick_.async_wait([self = this->shared_from_this()](beast::error_code) {
-      self->kick_pending_ = false;
-      if (!self->writing_) self->write_next();
-    });
+    if (over) closed_ = true;  // a client that does not read is cut off, not buffered for
+    if (arm || over)
+      net::post(stream_.get_executor(), [self = this->shared_from_this(), over]() {
+        if (over) return self->abort();
+        self->arm();
+      });
   }
   void close() override {
     if (closed_) return;
     closing_ = true;
-    if (streaming_ && !writing_) write_next();
+    net::post(stream_.get_executor(), [self = this->shared_from_this()]() {
+      self->take_inbox();
+      if (self->streaming_ && !self->writing_) self->write_next();
+    });
   }
   bool closed() const override { return closed_ || closing_; }
 
  private:
+  // On the strand: before the headers are out, only gather; after, write
+  // what has gathered in 20 ms.
+  void arm() {
+    if (closed_) return;
+    if (!streaming_ || writing_) return take_inbox();  // start_stream() or the write's end writes it
+    kick_.expires_after(std::chrono::milliseconds(20));
+    kick_.async_wait([self = this->shared_from_this()](beast::error_code) {
+      if (!self->writing_) self->write_next();
+    });
+  }
+
+  // Moves the inbox to the write queue.
+  void take_inbox() {
+    std::deque<std::string> in;
+    {
+      std::lock_guard<std::mutex> lock(inbox_mu_);
+      in.swap(inbox_);
+      inbox_bytes_ = 0;
+      armed_ = false;
+    }
+    for (auto& c : in) {
+      queued_ += c.size();
+      queue_.push_back(std::move(c));
+    }
+    if (queued_ > opts().stream_backlog_limit) abort();
+  }
+
   const HttpServer::Options& opts() const { return server_->options; }
 
   void read() {
@@ -166,27 +212,31 @@ class Session : public std::enable_shared_from_this<Session<S>>, public Stream {
       for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       if (name.rfind("impersonate-", 0) == 0) req.impersonation.emplace_back(std::move(name), std::string(field.value()));
     }
-    std::optional<HttpResponse> res;
-    try {
-      res = server_->handler(req, std::static_pointer_cast<Stream>(this->shared_from_this()));
-    } catch (const std::exception& e) {
-      std::cerr << "pmesh serve: error: handler failed: " << e.what() << "\n";
-      res = server_->error(500, "internal error");
-    }
-    deliver(std::move(res));
+    // The handler, and whatever it defers, run on the engine's thread; the
+    // answer comes back to this connection's strand.
+    net::post(server_->engine, [self = this->shared_from_this(), req = std::move(req)]() {
+      std::optional<HttpResponse> res;
+      try {
+        res = self->server_->handler(req, std::static_pointer_cast<Stream>(self));
+      } catch (const std::exception& e) {
+        std::cerr << "pmesh serve: error: handler failed: " << e.what() << "\n";
+        res = self->server_->error(500, "internal error");
+      }
+      self->from_engine(std::move(res));
+    });
   }
 
-  void deliver(std::optional<HttpResponse> res) {
-    if (!res) {
-      start_stream();
-      return;
-    }
-    if (res->later) {
+  // On the engine's thread.
+  void from_engine(std::optional<HttpResponse> res) {
+    if (res && res->later) {
       auto later = std::move(res->later);
-      later([self = this->shared_from_this()](std::optional<HttpResponse> r) { self->deliver(std::move(r)); });
+      later([self = this->shared_from_this()](std::optional<HttpResponse> r) { self->from_engine(std::move(r)); });
       return;
     }
-    respond(std::move(*res), keep_alive_);
+    net::post(stream_.get_executor(), [self = this->shared_from_this(), res = std::move(res)]() mutable {
+      if (!res) self->start_stream();
+      else self->respond(std::move(*res), self->keep_alive_);
+    });
   }
 
   void observe(int status) {
@@ -245,6 +295,8 @@ class Session : public std::enable_shared_from_this<Session<S>>, public Stream {
   }
 
   void write_next() {
+    if (closed_) return;
+    take_inbox();
     if (closed_) return;
     if (queue_.empty()) {
       if (closing_) {
@@ -314,7 +366,6 @@ class Session : public std::enable_shared_from_this<Session<S>>, public Stream {
 
   S stream_;
   net::steady_timer kick_;
-  bool kick_pending_ = false;
   std::shared_ptr<HttpServer::Impl> server_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -325,13 +376,18 @@ class Session : public std::enable_shared_from_this<Session<S>>, public Stream {
   bool watch_ = false;
   std::chrono::steady_clock::time_point arrived_;
   bool writing_ = false;
-  bool closing_ = false;
-  bool closed_ = false;
+  std::atomic<bool> closing_{false};  // also read and set on the engine's thread
+  std::atomic<bool> closed_{false};
   bool raw_front_ = false;
   bool draining_ = false;
   size_t drained_ = 0;
   size_t queued_ = 0;
   std::deque<std::string> queue_;
+  // What the engine's thread sent and the strand has not taken yet.
+  std::mutex inbox_mu_;
+  std::deque<std::string> inbox_;
+  size_t inbox_bytes_ = 0;
+  bool armed_ = false;  // a hand-off to the strand is on its way
 };
 
 }  // namespace
@@ -343,7 +399,7 @@ void HttpServer::Impl::accept() {
     paused = true;
     return;
   }
-  acceptor.async_accept(net::make_strand(acceptor.get_executor()), [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
+  acceptor.async_accept(net::make_strand(transport), [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
     if (ec) {
       if (ec == net::error::operation_aborted || self->stopped) return;
       // Out of descriptors or memory: try again shortly rather than spin.
@@ -361,9 +417,9 @@ void HttpServer::Impl::accept() {
   });
 }
 
-HttpServer::HttpServer(net::io_context& io, const std::string& host, unsigned short port, Handler handler,
-                       Options options)
-    : impl_(std::make_shared<Impl>(io, std::move(handler), std::move(options))) {
+HttpServer::HttpServer(net::io_context& engine, net::io_context& transport, size_t threads, const std::string& host,
+                       unsigned short port, Handler handler, Options options)
+    : transport_(transport), impl_(std::make_shared<Impl>(engine, transport, std::move(handler), std::move(options))) {
   if (!impl_->options.tls_cert_file.empty()) {
     auto ctx = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
     ctx->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
@@ -377,20 +433,30 @@ HttpServer::HttpServer(net::io_context& io, const std::string& host, unsigned sh
   impl_->acceptor.set_option(net::socket_base::reuse_address(true));
   impl_->acceptor.bind(ep);
   impl_->acceptor.listen(net::socket_base::max_listen_connections);
+  impl_->port = impl_->acceptor.local_endpoint().port();
   impl_->accept();
+  work_.emplace(transport.get_executor());
+  for (size_t i = 0; i < std::max<size_t>(threads, 1); ++i) threads_.emplace_back([&transport]() { transport.run(); });
 }
 
-HttpServer::~HttpServer() { stop(); }
+HttpServer::~HttpServer() {
+  stop();
+  work_.reset();
+  transport_.stop();
+  for (auto& t : threads_) t.join();
+}
 
-unsigned short HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+unsigned short HttpServer::port() const { return impl_->port; }
 
 size_t HttpServer::open_connections() const { return impl_->open; }
 
 void HttpServer::stop() {
-  impl_->stopped = true;
-  beast::error_code ec;
-  impl_->acceptor.close(ec);
-  impl_->retry.cancel();
+  if (impl_->stopped.exchange(true)) return;
+  net::post(impl_->acceptor.get_executor(), [impl = impl_]() {
+    beast::error_code ec;
+    impl->acceptor.close(ec);
+    impl->retry.cancel();
+  });
 }
 
 }  // namespace pmesh::server

@@ -1,7 +1,10 @@
 // The HTTP/1.1 server under the KRM API: Boost.Beast over Asio, plain or TLS.
 //
-// One io_context runs every connection asynchronously, so thousands of
-// connections and long watches cost no thread each. A request is read whole
+// Connections run asynchronously on a transport io_context served by a few
+// threads (each connection on its strand: reading, parsing, TLS, writing),
+// so thousands of connections and long watches cost no thread each, and
+// writing a large answer does not hold up the engine. The handler runs on
+// the engine's io_context (one thread), and so does whatever it defers. A request is read whole
 // (bodies above the limit get 413), handed to the Handler, and its response
 // written; keep-alive connections loop. The handler may answer at once, later
 // (HttpResponse::later: a commit to wait for, keys to fetch), or take the
@@ -14,10 +17,12 @@
 // read is cut off once its backlog passes a bound, and past a number of open
 // connections the server stops accepting until one closes.
 //
-// Thread safety: everything runs on the io_context's thread; handlers and
-// streams must be used from it (post() to get there).
+// Thread safety: handlers, what they defer, and Streams are used on the
+// engine's io_context thread; Options::observe and Options::error are
+// called on transport threads.
 #pragma once
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
@@ -26,6 +31,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -96,10 +102,13 @@ class HttpServer {
     std::function<void(const std::string& method, const std::string& path, bool watch, int status, double seconds)> observe;
   };
 
-  // Listens on host:port (port 0 picks a free one). Throws on failure
-  // (including unreadable TLS files).
-  HttpServer(boost::asio::io_context& io, const std::string& host, unsigned short port, Handler handler,
-             Options options);
+  // Listens on host:port (port 0 picks a free one) and runs `transport` on
+  // `threads` threads of its own. Throws on failure (including unreadable TLS
+  // files). REQUIRES: `transport` outlives `engine` (connections held by
+  // the engine's pending handlers close their sockets on it).
+  HttpServer(boost::asio::io_context& engine, boost::asio::io_context& transport, size_t threads, const std::string& host,
+             unsigned short port, Handler handler, Options options);
+  // Stops the transport threads.
   ~HttpServer();
 
   unsigned short port() const;
@@ -110,7 +119,10 @@ class HttpServer {
   struct Impl;  // the listener and its connections' shared state (http_server.cc)
 
  private:
+  boost::asio::io_context& transport_;
   std::shared_ptr<Impl> impl_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace pmesh::server

@@ -11,7 +11,8 @@
 // codes are few, rules are the program's, and the rules of run-time rule
 // sets (one model per OpenFGA store) are counted together as one.
 //
-// Thread safety: call on the engine's thread (the scrape reads the engine).
+// Thread safety: request() from any thread (the transport's); the rest,
+// and the scrape (which reads the engine), on the engine's thread.
 #pragma once
 
 #include <functional>

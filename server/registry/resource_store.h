@@ -10,7 +10,7 @@
 // commit is durable; a read waits for the commits it may show. Lists are
 // rendered off the engine's thread, from snapshots (list_snapshots.h).
 //
-// Thread safety: runs on the server's io_context thread, as the engine does;
+// Thread safety: runs on the engine's io_context thread (http_server.h);
 // its list readers run on a pool of their own and hand their answers back
 // to that thread.
 #pragma once

@@ -20,7 +20,7 @@
 // One timer serves every watcher (timeouts and bookmarks): a watch costs no
 // timer of its own, and a closed stream is dropped at the next change or tick.
 //
-// Thread safety: runs on the server's io_context thread, as the engine does.
+// Thread safety: runs on the engine's io_context thread (http_server.h).
 #pragma once
 
 #include <boost/asio/io_context.hpp>

@@ -44,13 +44,15 @@ ListSnapshots::ItemPtr ListSnapshots::item(const engine::ObjectKey& key, const n
 }
 
 ListSnapshots::ViewPtr ListSnapshots::view(const std::string& kind_key, const std::string& cluster) {
-  auto& v = views_[{kind_key, cluster}];
-  if (v) return v;
+  auto& kept = views_[{kind_key, cluster}];
+  kept.listed = ++lists_;
+  if (kept.view) return kept.view;
   auto made = std::make_shared<View>();
   std::vector<ItemPtr> chunk;
   engine_.state().scan_objects(engine::object_prefix(kind_key, &cluster, nullptr), [&](const engine::ObjectEntry& e) {
     if (e.effective.is_null()) return true;
     chunk.push_back(item(e.key, e.effective));
+    made->bytes_ += chunk.back()->bytes.size();
     if (chunk.size() == kChunk) {
       made->chunks_.push_back(std::make_shared<const std::vector<ItemPtr>>(std::move(chunk)));
       chunk.clear();
@@ -58,8 +60,22 @@ ListSnapshots::ViewPtr ListSnapshots::view(const std::string& kind_key, const st
     return true;
   });
   if (!chunk.empty()) made->chunks_.push_back(std::make_shared<const std::vector<ItemPtr>>(std::move(chunk)));
-  v = made;
-  return v;
+  kept.view = made;
+  keep_within_budget({kind_key, cluster});
+  return made;
+}
+
+void ListSnapshots::keep_within_budget(const std::pair<std::string, std::string>& listed_now) {
+  size_t total = 0;
+  for (const auto& [k, kept] : views_) total += kept.view ? kept.view->bytes() : 0;
+  while (total > budget_) {
+    auto oldest = views_.end();
+    for (auto it = views_.begin(); it != views_.end(); ++it)
+      if (it->first != listed_now && (oldest == views_.end() || it->second.listed < oldest->second.listed)) oldest = it;
+    if (oldest == views_.end()) return;  // only the one being listed: kept, until another is listed
+    total -= oldest->second.view ? oldest->second.view->bytes() : 0;
+    views_.erase(oldest);
+  }
 }
 
 ListSnapshots::ViewPtr ListSnapshots::with(const View& v, const std::string& fact, ItemPtr item) {
@@ -69,6 +85,8 @@ ListSnapshots::ViewPtr ListSnapshots::with(const View& v, const std::string& fac
   std::vector<ItemPtr> items = chunks.empty() ? std::vector<ItemPtr>{} : *chunks[c];
   auto it = std::lower_bound(items.begin(), items.end(), fact, [](const ItemPtr& i, const std::string& f) { return i->fact < f; });
   bool present = it != items.end() && (*it)->fact == fact;
+  if (present) out->bytes_ -= (*it)->bytes.size();
+  if (item) out->bytes_ += item->bytes.size();
   if (item && present) *it = std::move(item);
   else if (item) items.insert(it, std::move(item));
   else if (present) items.erase(it);
@@ -91,9 +109,9 @@ ListSnapshots::ViewPtr ListSnapshots::with(const View& v, const std::string& fac
 void ListSnapshots::committed(const engine::Result& r) {
   for (const auto& c : r.objects) {
     auto it = views_.find({c.key.kind, c.key.cluster});
-    if (it == views_.end()) continue;
+    if (it == views_.end() || !it->second.view) continue;
     std::string fact = engine::object_fact(c.key);
-    it->second = with(*it->second, fact, c.after.is_null() ? nullptr : item(c.key, c.after));
+    it->second.view = with(*it->second.view, fact, c.after.is_null() ? nullptr : item(c.key, c.after));
   }
 }
 

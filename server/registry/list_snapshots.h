@@ -9,7 +9,10 @@
 // chunks of at most kChunk objects), so taking a collection's current
 // snapshot is copying one pointer, and readers on other threads walk,
 // filter and concatenate it while the engine goes on. A collection is made
-// on its first list, from the engine's state, and kept from then on.
+// on its first list, from the engine's state, and kept while it is listed:
+// past a budget of encoded bytes, the collections listed longest ago are
+// dropped (and made again if listed again), so that listing every
+// collection one can read does not make the server keep a copy of them all.
 //
 // Thread safety: view() and committed() on the engine's thread; a View is
 // immutable and may be read on any thread.
@@ -43,17 +46,20 @@ class ListSnapshots {
     // `prefix`, in order, until `fn` returns false.
     void scan(const std::string& prefix, const std::string& after, const std::function<bool(const Item&)>& fn) const;
     size_t size() const;
+    size_t bytes() const { return bytes_; }
 
    private:
     friend class ListSnapshots;
     std::vector<Chunk> chunks_;  // each non-empty, in fact order
+    size_t bytes_ = 0;           // of the encoded items
   };
   using ViewPtr = std::shared_ptr<const View>;
 
   static constexpr size_t kChunk = 512;
 
   // REQUIRES: `engine` outlives this.
-  explicit ListSnapshots(const engine::Engine& engine) : engine_(engine) {}
+  explicit ListSnapshots(const engine::Engine& engine, size_t budget_bytes = size_t{512} << 20)
+      : engine_(engine), budget_(budget_bytes) {}
 
   // The current snapshot of `kind_key` in `cluster`.
   ViewPtr view(const std::string& kind_key, const std::string& cluster);
@@ -64,8 +70,16 @@ class ListSnapshots {
   ItemPtr item(const engine::ObjectKey& key, const nlohmann::json& effective) const;
   static ViewPtr with(const View& v, const std::string& fact, ItemPtr item);  // item null: without `fact`
 
+  void keep_within_budget(const std::pair<std::string, std::string>& listed_now);
+
   const engine::Engine& engine_;
-  std::map<std::pair<std::string, std::string>, ViewPtr> views_;
+  size_t budget_;
+  struct Kept {
+    ViewPtr view;
+    uint64_t listed = 0;  // when it was last listed (a counter)
+  };
+  std::map<std::pair<std::string, std::string>, Kept> views_;
+  uint64_t lists_ = 0;
 };
 
 }  // namespace pmesh::server

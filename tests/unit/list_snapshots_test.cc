@@ -92,5 +92,25 @@ TEST_CASE("list snapshots follow the engine through creates, updates and deletes
   CHECK(rest.front() == in_a[3]);
 }
 
+TEST_CASE("list snapshots stay within their budget: the collection listed longest ago goes first") {
+  engine::Engine e(program());
+  REQUIRE(e.apply({Op::create({{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "a"}, {"cluster", "root"}}}}),
+                   Op::create(config_map("a", "one", 1))})
+              .ok);
+  std::string cms = e.kinds().by_name("root", "ConfigMap")->key(), nss = e.kinds().by_name("root", "Namespace")->key();
+  ListSnapshots roomy(e);
+  auto first = roomy.view(cms, "root");
+  roomy.view(nss, "root");
+  CHECK(roomy.view(cms, "root") == first);  // kept: the same snapshot
+  ListSnapshots tight(e, 1);                // no room for two
+  auto kept = tight.view(cms, "root");
+  CHECK(kept->bytes() > 0);
+  CHECK(tight.view(cms, "root") == kept);   // alone over the budget, but being listed: kept
+  tight.view(nss, "root");                  // the config maps' snapshot goes
+  auto again = tight.view(cms, "root");
+  CHECK(again != kept);
+  CHECK(items(*again) == items(*kept));     // made again, the same
+}
+
 }  // namespace
 }  // namespace pmesh::test

@@ -36,6 +36,7 @@ ApiServer::ApiServer(engine::Engine& engine, engine::DurableStore* store, boost:
       fga_(engine, [this](const engine::Result& r, HttpResponse answer) { return resources_.published(r, std::move(answer)); }),
       metrics_(engine) {
   metrics_.set_watch_hub([this] { return hub_.size(); }, [this] { return hub_.events_sent(); });
+  hub_.set_snapshots(&resources_.snapshots());
   // Organizations' stores come and go with the organizations; every store's
   // model is loaded again after a start (rule sets are not stored).
   resources_.set_on_commit([this](const engine::Result& r) { fga_.committed(r); });

@@ -56,6 +56,8 @@ class ResourceStore {
   // webhook's place. A Status refuses the write.
   using Admission = std::function<std::optional<ApiError>(const ApiRequest&, const Json& object)>;
   void set_admission(Admission f) { admission_ = std::move(f); }
+  // The lists' snapshots (the watch hub reads initial states from them).
+  ListSnapshots& snapshots() { return snapshots_; }
 
  private:
   HttpResponse get(const ApiRequest& req);

@@ -106,10 +106,32 @@ void WatchHub::start(WatchSpec spec, const std::string& from_rv, const std::shar
 void WatchHub::begin(const std::shared_ptr<Watcher>& w, int64_t from) {
   Watcher& me = *w;
   if (from == 0) {
+    // The snapshot has the objects encoded as the API shows them, in the
+    // same order as the state: the state says which the watcher wants, the
+    // snapshot how they read (a watch of everything in a large collection
+    // costs a copy per object, not a rendering).
+    std::vector<const ListSnapshots::Item*> encoded;
+    ListSnapshots::ViewPtr view;
+    if (snapshots_ && !me.tracks() && me.spec.cluster != "*") {
+      view = snapshots_->view(me.spec.kind_key, me.spec.cluster);
+      view->scan(engine::object_prefix(me.spec.kind_key, &me.spec.cluster, me.spec.ns.empty() ? nullptr : &me.spec.ns), "",
+                 [&](const ListSnapshots::Item& i) {
+                   encoded.push_back(&i);
+                   return true;
+                 });
+    }
+    size_t next = 0;
     scan_scope(me, [&](const engine::ObjectEntry& e) {
       if (!me.sees(e.effective)) return;
-      me.stream->send(event("ADDED", e.effective));
-      if (me.tracks()) me.shown.insert(engine::object_fact(e.key));
+      std::string fact = engine::object_fact(e.key);
+      while (next < encoded.size() && encoded[next]->fact < fact) ++next;
+      if (next < encoded.size() && encoded[next]->fact == fact) {
+        ++events_sent_;
+        me.stream->send("{\"object\":" + encoded[next]->bytes + ",\"type\":\"ADDED\"}\n");
+      } else {
+        me.stream->send(event("ADDED", e.effective));
+      }
+      if (me.tracks()) me.shown.insert(std::move(fact));
     });
     me.last_rv = engine_.resource_version();
     if (me.spec.send_initial_events) me.stream->send(bookmark(me, {{"k8s.io/initial-events-end", "true"}}));

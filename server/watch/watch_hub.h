@@ -36,6 +36,7 @@
 #include "engine/engine.h"
 #include "server/api/selectors.h"
 #include "server/http/http_server.h"
+#include "server/registry/list_snapshots.h"
 
 namespace pmesh::server {
 
@@ -73,6 +74,10 @@ class WatchHub {
   // Ends every watch (on shutdown).
   void close_all();
   size_t size() const { return watchers_.size(); }
+  // Where the initial state of a watch (no resource version) is read
+  // already encoded: the lists' snapshots (list_snapshots.h); unset: each
+  // object is presented and encoded for each watcher.
+  void set_snapshots(ListSnapshots* s) { snapshots_ = s; }
   // Events made for watchers since the start (each watcher's copy counts).
   uint64_t events_sent() const { return events_sent_; }
   // The resource version delivered to every watcher so far.
@@ -101,6 +106,7 @@ class WatchHub {
   int64_t published_rv_ = 0;
   int ticks_ = 0;
   mutable uint64_t events_sent_ = 0;
+  ListSnapshots* snapshots_ = nullptr;
 };
 
 }  // namespace pmesh::server

@@ -1,6 +1,7 @@
 """Lists as kube-apiserver gives them, now rendered off the engine's thread
 from snapshots: pages (limit and continue) that add up to the whole list,
-label and field selectors, one namespace or all, a write visible to the
+label and field selectors, one namespace or all, a watch's initial state
+equal to the list, a write visible to the
 next list as soon as it is answered, and, while one writer creates objects
 in order, every list a consistent cut: never an object without the ones
 created before it."""
@@ -57,6 +58,15 @@ with Server(sys.argv[1]) as s:
     want("field selector", names(one), ["cm-0000"])
     st, paged_gold, _ = s.request("GET", base % "a" + "?labelSelector=tier%3Dgold&limit=7")
     want("selector and limit", len(paged_gold["items"]), 7)
+
+    # A watch with no resource version starts with the state, read from the
+    # same snapshot: its ADDED objects are the list's, selector applied.
+    w = s.watch(base % "a" + "?watch=true&labelSelector=tier%3Dgold")
+    gold_items = {i["metadata"]["name"]: i for i in gold["items"]}
+    added = [w.next() for _ in range(len(gold_items))]
+    w.close()
+    want("a watch's initial state", [(e["type"], e["object"]) for e in added],
+         [("ADDED", gold_items[n]) for n in sorted(gold_items)])
 
     # A write is in the next list; a delete is gone from it.
     st, _, _ = s.request("PUT", (base % "a") + "/cm-0001", dict(whole["items"][0], data={"i": "changed"}, metadata=dict(whole["items"][0]["metadata"], name="cm-0001")))

@@ -1,7 +1,7 @@
 // Policies benchmark: Platform Mesh's rules (policies/, as compiled into the
 // binary) in the engine, without HTTP.
 //
-//   build/bench/pmesh-policy-bench [--orgs 10,100,1000] [--accounts 3] [--samples 50]
+//   build/bench/pmesh-policy-bench [--orgs 10,100,1000] [--accounts 3] [--samples 50] [--reopen 1]
 //
 // From the bootstrap, for each size: create that many organizations with
 // `--accounts` accounts each (the cold load), then time `--samples` more of
@@ -12,9 +12,16 @@
 // authorization decision of a request (server/auth/authz.h, in-process) for an
 // owner, a member of the parent org and a stranger, in an account's
 // workspace. Prints JSON with medians, p99 and the ratio of each to the
-// baseline and to the smallest size.
+// baseline and to the smallest size. With --reopen 1 the bootstrap and the
+// cold load are also written to a data directory (LevelDB, one batch at the
+// end) and, after the cold load, read back into a fresh engine as
+// `pmesh serve` does on a restart: the time to load the records and to
+// load the organizations' models again, before a first request is served.
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -23,6 +30,7 @@
 #include "dsl/compiler.h"
 #include "dsl/program.h"
 #include "engine/documents.h"
+#include "engine/durable_store.h"
 #include "engine/engine.h"
 #include "server/auth/authz.h"
 #include "server/openfga/fga_store.h"
@@ -94,11 +102,13 @@ std::vector<int> ints(const std::string& csv) {
 int main(int argc, char** argv) {
   std::vector<int> sizes = {10, 100, 1000};
   int per_org = 3, samples = 50;
+  bool reopen = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--orgs") sizes = ints(argv[i + 1]);
     else if (a == "--accounts") per_org = std::stoi(argv[i + 1]);
     else if (a == "--samples") samples = std::stoi(argv[i + 1]);
+    else if (a == "--reopen") reopen = std::stoi(argv[i + 1]) != 0;
   }
   pmesh::dsl::DiagnosticSink diags;
   auto program = pmesh::dsl::compile(pmesh::dsl::load_embedded_program(diags), diags);
@@ -109,6 +119,19 @@ int main(int argc, char** argv) {
   Json out = {{"orgs", Json::array()}};
   for (int size : sizes) {
     Engine e(std::shared_ptr<const pmesh::dsl::CompiledProgram>(program.get(), [](auto*) {}));
+    std::string dir = (std::filesystem::temp_directory_path() / ("pmesh-policy-bench-" + std::to_string(getpid()))).string();
+    std::unique_ptr<pmesh::engine::DurableStore> disk;
+    if (reopen) {
+      std::filesystem::remove_all(dir);
+      std::string err;
+      disk = pmesh::engine::DurableStore::open(dir, &err);
+      if (!disk) {
+        std::cerr << "pmesh-policy-bench: " << err << "\n";
+        return 1;
+      }
+      disk->set_deferred(true);
+      e.set_persistence(disk.get());
+    }
     std::vector<pmesh::engine::Document> docs;
     std::string err;
     for (const auto& f : pmesh::embedded_policies())
@@ -128,6 +151,33 @@ int main(int argc, char** argv) {
       for (int j = 0; j < per_org; ++j) apply(e, account("org" + std::to_string(i), "acc" + std::to_string(j)));
     }
     double cold = us(Clock::now() - t0);
+    Json reopened;
+    if (disk) {
+      std::string err;
+      auto w = Clock::now();
+      disk->flush(&err);
+      e.set_persistence(nullptr);
+      disk.reset();
+      double write = us(Clock::now() - w);
+      auto r0 = Clock::now();
+      auto again = pmesh::engine::DurableStore::open(dir, &err);
+      Engine fresh(std::shared_ptr<const pmesh::dsl::CompiledProgram>(program.get(), [](auto*) {}));
+      if (!again || !again->load(fresh, &err)) {
+        std::cerr << "pmesh-policy-bench: reopen: " << err << "\n";
+        return 1;
+      }
+      double load = us(Clock::now() - r0);
+      auto m0 = Clock::now();
+      pmesh::server::FgaStore models(fresh);
+      models.set_platform_model(pmesh::server::platform_model_files(*program->program));
+      models.load();
+      double model_load = us(Clock::now() - m0);
+      bool same = fresh.state().objects().size() == e.state().objects().size() &&
+                  fresh.state().tuples().size() == e.state().tuples().size();
+      reopened = {{"flush_ms", write / 1000}, {"load_ms", load / 1000}, {"models_ms", model_load / 1000},
+                  {"first_request_after_ms", (load + model_load) / 1000}, {"same_state", same}};
+      std::filesystem::remove_all(dir);
+    }
 
     std::vector<double> orgs, accounts, baseline;
     for (int s = 0; s < samples; ++s) {
@@ -183,6 +233,7 @@ int main(int argc, char** argv) {
                 {"authorization_decision", stats(decisions)},
                 {"decisions_allowed", allowed},
                 {"decisions", decisions.size()}};
+    if (!reopened.is_null()) row["reopen"] = reopened;
     row["org_vs_configmap"] = row["org_create"]["median_us"].get<double>() / row["configmap_create"]["median_us"].get<double>();
     row["account_vs_configmap"] = row["account_create"]["median_us"].get<double>() / row["configmap_create"]["median_us"].get<double>();
     out["orgs"].push_back(row);

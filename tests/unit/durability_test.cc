@@ -5,6 +5,9 @@
 #include <filesystem>
 #include <random>
 
+#include <leveldb/db.h>
+#include <leveldb/write_batch.h>
+
 #include "engine/durable_store.h"
 #include "engine/engine.h"
 #include "engine/failpoint.h"
@@ -107,6 +110,47 @@ TEST_CASE("reopening a data directory restores objects, tuples and bookkeeping")
   e.set_persistence(store.get());
   REQUIRE(e.apply({Op::create(account("c", "dave"))}).ok);
   CHECK(e.has_tuple("owner", {"dave", "c"}));
+}
+
+TEST_CASE("a data directory whose records are JSON text (written before records were CBOR) still loads") {
+  TempDir dir;
+  auto program = compiled(kRules);
+  std::string before;
+  {
+    std::string err;
+    auto store = DurableStore::open(dir.path, &err);
+    REQUIRE(store);
+    Engine e(program);
+    REQUIRE(store->load(e, &err));
+    e.set_persistence(store.get());
+    REQUIRE(e.apply({Op::create(account("a", "alice")), Op::create(account("b", "bob"))}).ok);
+    before = dump(e);
+  }
+  {
+    // Rewrite every object, tuple and match record as JSON text.
+    leveldb::DB* raw = nullptr;
+    REQUIRE(leveldb::DB::Open(leveldb::Options(), dir.path, &raw).ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
+    leveldb::WriteBatch batch;
+    int rewritten = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      std::string k = it->key().ToString(), v = it->value().ToString();
+      if (k.empty() || k.rfind("meta", 0) == 0 || (k[0] != 'o' && k[0] != 't' && k[0] != 'm')) continue;
+      CHECK(v[0] != '{');  // written as CBOR
+      batch.Put(k, Json::from_cbor(v).dump());
+      ++rewritten;
+    }
+    CHECK(rewritten > 4);
+    REQUIRE(db->Write(leveldb::WriteOptions(), &batch).ok());
+  }
+  std::string err;
+  auto store = DurableStore::open(dir.path, &err);
+  REQUIRE(store);
+  Engine e(program);
+  REQUIRE(store->load(e, &err));
+  CHECK(dump(e) == before);
+  CHECK(e.verify().empty());
 }
 
 TEST_CASE("a transaction whose commit fails leaves nothing, in memory or on disk") {

@@ -61,6 +61,22 @@ struct TempDir {
   ~TempDir() { std::filesystem::remove_all(path); }
 };
 
+// A data directory opened and loaded into a fresh engine that commits to it.
+struct Opened {
+  std::unique_ptr<DurableStore> store;
+  std::unique_ptr<Engine> engine;
+};
+Opened open_dir(const std::string& path, std::shared_ptr<const dsl::CompiledProgram> program) {
+  std::string err;
+  Opened o;
+  o.store = DurableStore::open(path, &err);
+  REQUIRE(o.store);
+  o.engine = std::make_unique<Engine>(std::move(program));
+  REQUIRE(o.store->load(*o.engine, &err));
+  o.engine->set_persistence(o.store.get());
+  return o;
+}
+
 // A commit that fails, as a crash before the batch is written would.
 struct FailingStore : engine::Persistence {
   bool commit(const engine::State&, const engine::State::Dirty&, const engine::Result&, std::string* error) override {
@@ -75,12 +91,8 @@ TEST_CASE("reopening a data directory restores objects, tuples and bookkeeping")
   std::string before;
   int64_t rv = 0;
   {
-    std::string err;
-    auto store = DurableStore::open(dir.path, &err);
-    REQUIRE(store);
-    Engine e(program);
-    REQUIRE(store->load(e, &err));
-    e.set_persistence(store.get());
+    Opened o = open_dir(dir.path, program);
+    Engine& e = *o.engine;
     REQUIRE(e.apply({Op::create(account("a", "alice")), Op::create(account("b", "bob"))}).ok);
     REQUIRE(e.apply({Op::update(account("a", "carol"))}).ok);
     REQUIRE(e.apply({Op::remove({"Account", "root", "", "b"})}).ok);
@@ -117,14 +129,9 @@ TEST_CASE("a data directory whose records are JSON text (written before records 
   auto program = compiled(kRules);
   std::string before;
   {
-    std::string err;
-    auto store = DurableStore::open(dir.path, &err);
-    REQUIRE(store);
-    Engine e(program);
-    REQUIRE(store->load(e, &err));
-    e.set_persistence(store.get());
-    REQUIRE(e.apply({Op::create(account("a", "alice")), Op::create(account("b", "bob"))}).ok);
-    before = dump(e);
+    Opened o = open_dir(dir.path, program);
+    REQUIRE(o.engine->apply({Op::create(account("a", "alice")), Op::create(account("b", "bob"))}).ok);
+    before = dump(*o.engine);
   }
   {
     // Rewrite every object, tuple and match record as JSON text.

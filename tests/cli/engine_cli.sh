@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The engine's commands end to end: dry-run (text, JSON, YAML; nothing is
-# written), apply into a data directory, verify, explain, and bad input.
+# The engine's commands end to end: dry-run (text, JSON, YAML, --profile;
+# nothing is written), apply into a data directory, verify, explain, and bad input.
 set -euo pipefail
 pmesh="$1"
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -27,6 +27,24 @@ PY
 grep -q "account-workspace" "$work/out" || fail "yaml output"
 "$pmesh" dry-run --policies "$policies" -f "$data" --explain > "$work/out" || true
 grep -q "derived by rule account-workspace" "$work/out" || fail "--explain"
+
+# --profile: what each rule cost in that transaction, costliest first.
+"$pmesh" dry-run --policies "$policies" -f "$data" -o json --profile > "$work/profiled.json"
+python3 - "$work/profiled.json" <<'PY'
+import json, sys
+rows = json.load(open(sys.argv[1]))["profile"]
+assert rows, "no rule costs"
+names = [r["rule"] for r in rows]
+assert "account-workspace" in names, names
+ws = rows[names.index("account-workspace")]
+assert ws["evaluations"] >= 1 and ws["matchesMade"] >= 1, ws
+times = [r["microseconds"] for r in rows]
+assert times == sorted(times, reverse=True), times
+assert all(r["evaluations"] > 0 for r in rows)
+PY
+"$pmesh" dry-run --policies "$policies" -f "$data" --profile > "$work/out" || true
+grep -q "^RULE .*EVALUATIONS.*TIME" "$work/out" || fail "--profile table"
+grep -q "^account-workspace " "$work/out" || fail "--profile table rows"
 
 # A dry run against a data directory writes nothing to it.
 "$pmesh" apply --data-dir "$work/dd" --policies "$policies" -f "$data/accounts.yaml" > /dev/null

@@ -225,6 +225,7 @@ int serve_main(const std::vector<std::string>& args) {
     http = std::make_unique<HttpServer>(
         io, transport, transport_threads(), host, port, [&api](const HttpRequest& request, const std::shared_ptr<Stream>& s) { return api->handle(request, s); },
         std::move(http_options));
+    api->metrics().set_transport([&http] { return http->open_connections(); }, [&http] { return http->stream_backlog_bytes(); });
   } catch (const std::exception& e) {
     log("error", std::string("cannot listen on ") + listen + ": " + e.what());
     return 1;

@@ -58,6 +58,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   std::atomic<size_t> open{0};
   std::atomic<bool> paused{false};
   std::atomic<bool> stopped{false};
+  std::atomic<size_t> backlog{0};  // bytes streams were sent and have not written yet
   unsigned short port = 0;
 };
 
@@ -73,7 +74,10 @@ class Session : public std::enable_shared_from_this<Session<S>>, public Stream {
       : stream_(std::forward<StreamArgs>(stream_args)...), kick_(stream_.get_executor()), server_(std::move(server)) {
     ++server_->open;
   }
-  ~Session() override { server_->session_ended(); }
+  ~Session() override {
+    release(pending_);
+    server_->session_ended();
+  }
 
   void start() {
     if constexpr (std::is_same_v<S, beast::tcp_stream>) {
@@ -102,6 +106,8 @@ class Session : public std::enable_shared_from_this<Session<S>>, public Stream {
     {
       std::lock_guard<std::mutex> lock(inbox_mu_);
       inbox_bytes_ += chunk.size();
+      pending_ += chunk.size();
+      server_->backlog += chunk.size();
       inbox_.push_back(std::move(chunk));
       over = inbox_bytes_ > opts().stream_backlog_limit;
       arm = !armed_;
@@ -134,6 +140,13 @@ class Session : public std::enable_shared_from_this<Session<S>>, public Stream {
     kick_.async_wait([self = this->shared_from_this()](beast::error_code) {
       if (!self->writing_) self->write_next();
     });
+  }
+
+  // Bytes of this stream written (or dropped): no longer its backlog.
+  void release(size_t n) {
+    n = std::min(n, pending_.load());
+    pending_ -= n;
+    server_->backlog -= n;
   }
 
   // Moves the inbox to the write queue.
@@ -329,11 +342,13 @@ class Session : public std::enable_shared_from_this<Session<S>>, public Stream {
       *data += "\r\n";
       queue_.pop_front();
     }
+    size_t payload = queued_;
     queued_ = 0;
     // A client that stops reading is cut off after the write deadline.
     tcp_layer().expires_after(opts().request_timeout);
-    net::async_write(stream_, net::buffer(*data), [self = this->shared_from_this(), data](beast::error_code ec, size_t) {
+    net::async_write(stream_, net::buffer(*data), [self = this->shared_from_this(), data, payload](beast::error_code ec, size_t) {
       self->writing_ = false;
+      self->release(payload);
       if (ec) {
         self->abort();
         return;
@@ -387,7 +402,8 @@ class Session : public std::enable_shared_from_this<Session<S>>, public Stream {
   std::mutex inbox_mu_;
   std::deque<std::string> inbox_;
   size_t inbox_bytes_ = 0;
-  bool armed_ = false;  // a hand-off to the strand is on its way
+  bool armed_ = false;
+  std::atomic<size_t> pending_{0};  // sent by the engine, not yet written  // a hand-off to the strand is on its way
 };
 
 }  // namespace
@@ -449,6 +465,8 @@ HttpServer::~HttpServer() {
 unsigned short HttpServer::port() const { return impl_->port; }
 
 size_t HttpServer::open_connections() const { return impl_->open; }
+
+size_t HttpServer::stream_backlog_bytes() const { return impl_->backlog; }
 
 void HttpServer::stop() {
   if (impl_->stopped.exchange(true)) return;

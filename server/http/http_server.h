@@ -115,6 +115,8 @@ class HttpServer {
   // Stops accepting; open connections end when their current request does.
   void stop();
   size_t open_connections() const;
+  // Bytes handed to streams (watches) and not written to their clients yet.
+  size_t stream_backlog_bytes() const;
 
   struct Impl;  // the listener and its connections' shared state (http_server.cc)
 

@@ -95,6 +95,7 @@ class WatchCollector : public prometheus::Collectable {
  public:
   std::function<size_t()> watchers;
   std::function<uint64_t()> events_sent;
+  std::function<size_t()> connections, backlog;
   std::vector<MetricFamily> Collect() const override {
     auto open = family("apiserver_registered_watchers", "Watches open now.", MetricType::Gauge);
     ClientMetric m;
@@ -103,7 +104,17 @@ class WatchCollector : public prometheus::Collectable {
     auto sent = family("pmesh_watch_events_sent_total", "Watch events made for watchers (each watcher's copy counts).",
                        MetricType::Counter);
     sent.metric = {counter(events_sent ? static_cast<double>(events_sent()) : 0)};
-    return {open, sent};
+    auto gauge = [](std::string name, std::string help, const std::function<size_t()>& f) {
+      auto g = family(std::move(name), std::move(help), MetricType::Gauge);
+      ClientMetric m;
+      m.gauge.value = f ? static_cast<double>(f()) : 0;
+      g.metric = {m};
+      return g;
+    };
+    return {open, sent,
+            gauge("pmesh_watch_backlog_bytes", "Bytes of watch events handed to connections and not written to their clients yet.",
+                  backlog),
+            gauge("pmesh_open_connections", "Connections open now.", connections)};
   }
 };
 
@@ -153,6 +164,11 @@ void Metrics::request(const std::string& verb, int code, double seconds) {
 void Metrics::commit(double seconds, size_t transactions) {
   impl_->commits.Observe(seconds);
   impl_->committed.Increment(static_cast<double>(transactions));
+}
+
+void Metrics::set_transport(std::function<size_t()> connections, std::function<size_t()> backlog_bytes) {
+  impl_->watchers->connections = std::move(connections);
+  impl_->watchers->backlog = std::move(backlog_bytes);
 }
 
 void Metrics::set_watch_hub(std::function<size_t()> watchers, std::function<uint64_t()> events_sent) {

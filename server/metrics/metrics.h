@@ -7,7 +7,8 @@
 // dropped and the seconds spent (the engine's own counters, read when
 // scraped); per transaction, the outcome, the latency and the facts changed;
 // the durable store's group commits (write and fsync) and the transactions
-// each carried; watch events sent. Labels are bounded: verbs and status
+// each carried; watch events sent and the bytes of them not written yet;
+// open connections. Labels are bounded: verbs and status
 // codes are few, rules are the program's, and the rules of run-time rule
 // sets (one model per OpenFGA store) are counted together as one.
 //
@@ -35,6 +36,8 @@ class Metrics {
   void commit(double seconds, size_t transactions);
   // The watch hub's open watches and events sent, read when scraped.
   void set_watch_hub(std::function<size_t()> watchers, std::function<uint64_t()> events_sent);
+  // The transport's open connections and watch backlog (bytes not written yet).
+  void set_transport(std::function<size_t()> connections, std::function<size_t()> backlog_bytes);
 
   // The exposition, text format 0.0.4.
   std::string text() const;

@@ -5,6 +5,7 @@ policies; a made-up method does not become a label), and kube-apiserver's
 /livez, /readyz and /healthz (plain, verbose, one check, an exclusion, a
 check that does not exist)."""
 import os
+import time
 import sys
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -57,7 +58,8 @@ with Server(sys.argv[1]) as s:
                        ("apiserver_registered_watchers", "gauge"), ("pmesh_rule_evaluations", "counter"),
                        ("pmesh_rule_evaluation_seconds", "counter"), ("pmesh_transactions", "counter"),
                        ("pmesh_transaction_duration_seconds", "histogram"), ("pmesh_transaction_facts_changed", "counter"),
-                       ("pmesh_storage_commit_duration_seconds", "histogram"), ("pmesh_watch_events_sent", "counter")]:
+                       ("pmesh_storage_commit_duration_seconds", "histogram"), ("pmesh_watch_events_sent", "counter"),
+                       ("pmesh_watch_backlog_bytes", "gauge"), ("pmesh_open_connections", "gauge")]:
         f = before.get(name)
         if not f or f.type != kind:
             problems.append("family %s: %s" % (name, f.type if f else "missing"))
@@ -116,5 +118,15 @@ with Server(sys.argv[1]) as s:
     st, body, _ = s.request("GET", "/healthz", user=None)
     want("/healthz", (st, body), (200, b"ok"))
     w.close()
+    # Everything handed to the watch was written (or dropped with it).
+    backlog = None
+    for _ in range(50):
+        backlog = value(scrape(s), "pmesh_watch_backlog_bytes")
+        if backlog == 0:
+            break
+        time.sleep(0.1)
+    want("watch backlog once written", backlog, 0)
+    if (value(scrape(s), "pmesh_open_connections") or 0) < 1:
+        problems.append("open connections not counted")
 
 problems.report("metrics and health: ok")

@@ -99,11 +99,9 @@ TEST_CASE("reopening a data directory restores objects, tuples and bookkeeping")
     before = dump(e);
     rv = e.resource_version();
   }
-  std::string err;
-  auto store = DurableStore::open(dir.path, &err);
-  REQUIRE(store);
-  Engine e(program);
-  REQUIRE(store->load(e, &err));
+  Opened o = open_dir(dir.path, program);
+  Engine& e = *o.engine;
+  DurableStore* store = o.store.get();
   CHECK(dump(e) == before);
   CHECK(e.resource_version() == rv);
   CHECK(e.verify().empty());
@@ -118,8 +116,7 @@ TEST_CASE("reopening a data directory restores objects, tuples and bookkeeping")
   });
   CHECK(types.size() == 7);  // 2 accounts + 2 workspaces, 1 update, 1 account + 1 workspace deleted
   CHECK(types.back() == "DELETED");
-  // And the engine goes on from there.
-  e.set_persistence(store.get());
+  // And the engine goes on from there (open_dir made it commit to the store).
   REQUIRE(e.apply({Op::create(account("c", "dave"))}).ok);
   CHECK(e.has_tuple("owner", {"dave", "c"}));
 }
@@ -151,13 +148,9 @@ TEST_CASE("a data directory whose records are JSON text (written before records 
     CHECK(rewritten > 4);
     REQUIRE(db->Write(leveldb::WriteOptions(), &batch).ok());
   }
-  std::string err;
-  auto store = DurableStore::open(dir.path, &err);
-  REQUIRE(store);
-  Engine e(program);
-  REQUIRE(store->load(e, &err));
-  CHECK(dump(e) == before);
-  CHECK(e.verify().empty());
+  Opened o = open_dir(dir.path, program);
+  CHECK(dump(*o.engine) == before);
+  CHECK(o.engine->verify().empty());
 }
 
 TEST_CASE("a transaction whose commit fails leaves nothing, in memory or on disk") {

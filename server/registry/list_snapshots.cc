@@ -110,8 +110,14 @@ void ListSnapshots::committed(const engine::Result& r) {
   for (const auto& c : r.objects) {
     auto it = views_.find({c.key.kind, c.key.cluster});
     if (it == views_.end() || !it->second.view) continue;
-    std::string fact = engine::object_fact(c.key);
-    it->second.view = with(*it->second.view, fact, c.after.is_null() ? nullptr : item(c.key, c.after));
+    try {
+      std::string fact = engine::object_fact(c.key);
+      it->second.view = with(*it->second.view, fact, c.after.is_null() ? nullptr : item(c.key, c.after));
+    } catch (const std::exception&) {
+      // The commit stands; a snapshot that could not follow it is dropped
+      // and made again from the engine on its next list.
+      views_.erase(it);
+    }
   }
 }
 

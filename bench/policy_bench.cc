@@ -1,7 +1,7 @@
 // Policies benchmark: Platform Mesh's rules (policies/, as compiled into the
 // binary) in the engine, without HTTP.
 //
-//   build/bench/pmesh-policy-bench [--orgs 10,100,1000] [--accounts 3] [--samples 50] [--reopen 1]
+//   build/bench/pmesh-policy-bench [--orgs 10,100,1000] [--accounts 3] [--samples 50] [--reopen 1] [--profile N]
 //
 // From the bootstrap, for each size: create that many organizations with
 // `--accounts` accounts each (the cold load), then time `--samples` more of
@@ -17,12 +17,15 @@
 // end) and, after the cold load, read back into a fresh engine as
 // `pmesh serve` does on a restart: the time to load the records and to
 // load the organizations' models again, before a first request is served.
+// With --profile N, each size also lists the N rules that cost most over the
+// samples (an org, an account and a ConfigMap create each), in µs per sample.
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -103,12 +106,14 @@ int main(int argc, char** argv) {
   std::vector<int> sizes = {10, 100, 1000};
   int per_org = 3, samples = 50;
   bool reopen = false;
+  int profile = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--orgs") sizes = ints(argv[i + 1]);
     else if (a == "--accounts") per_org = std::stoi(argv[i + 1]);
     else if (a == "--samples") samples = std::stoi(argv[i + 1]);
     else if (a == "--reopen") reopen = std::stoi(argv[i + 1]) != 0;
+    else if (a == "--profile") profile = std::stoi(argv[i + 1]);
   }
   pmesh::dsl::DiagnosticSink diags;
   auto program = pmesh::dsl::compile(pmesh::dsl::load_embedded_program(diags), diags);
@@ -179,6 +184,8 @@ int main(int argc, char** argv) {
       std::filesystem::remove_all(dir);
     }
 
+    std::map<std::string, pmesh::engine::RuleStats> before;
+    if (profile) e.for_each_rule_stats([&](const std::string& r, bool, const auto& st) { before[r] = st; });
     std::vector<double> orgs, accounts, baseline;
     for (int s = 0; s < samples; ++s) {
       auto a = Clock::now();
@@ -190,6 +197,19 @@ int main(int argc, char** argv) {
       a = Clock::now();
       apply(e, account("org" + std::to_string(s % size), "extra" + std::to_string(s)));
       accounts.push_back(us(Clock::now() - a));
+    }
+    Json costs = Json::array();
+    if (profile) {
+      std::vector<std::pair<uint64_t, Json>> rows;
+      e.for_each_rule_stats([&](const std::string& r, bool, const auto& st) {
+        const auto& b = before[r];
+        if (st.evaluations == b.evaluations) return;
+        rows.push_back({st.nanoseconds - b.nanoseconds,
+                        {{"rule", r}, {"evaluations", st.evaluations - b.evaluations},
+                         {"us_per_sample", (st.nanoseconds - b.nanoseconds) / 1000.0 / samples}}});
+      });
+      std::sort(rows.begin(), rows.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
+      for (size_t i = 0; i < rows.size() && i < static_cast<size_t>(profile); ++i) costs.push_back(rows[i].second);
     }
     // Authorization decisions, each a question to the organization's model:
     // the owner of an account, a member of its org (not a member of the
@@ -234,6 +254,7 @@ int main(int argc, char** argv) {
                 {"decisions_allowed", allowed},
                 {"decisions", decisions.size()}};
     if (!reopened.is_null()) row["reopen"] = reopened;
+    if (profile) row["rules_by_cost"] = costs;
     row["org_vs_configmap"] = row["org_create"]["median_us"].get<double>() / row["configmap_create"]["median_us"].get<double>();
     row["account_vs_configmap"] = row["account_create"]["median_us"].get<double>() / row["configmap_create"]["median_us"].get<double>();
     out["orgs"].push_back(row);

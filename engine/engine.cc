@@ -228,6 +228,7 @@ void Engine::fact_changed(const std::string& fact, const Json& before, const Jso
 void Engine::tuple_changed(const std::string& fact) { fact_changed(fact, Json(), Json()); }
 
 void Engine::discover(const RuleRuntime& rt, const dsl::Plan& plan, const std::string& fact, const Json* object) {
+  SelfTimeCharge timed(&rt.stats.nanoseconds, &charging_);
   Bindings b;
   b.slots.resize(rt.info->vars.size());
   try {
@@ -433,7 +434,7 @@ void Engine::lost_support(const std::string& fact) {
 
 void Engine::evaluate(int rule, const std::vector<std::string>& positives) {
   const RuleRuntime& rt = rules_[static_cast<size_t>(rule)];
-  ScopedNanos timed(&rt.stats.nanoseconds);
+  SelfTimeCharge timed(&rt.stats.nanoseconds, &charging_);
   ++rt.stats.evaluations;
   std::string key = match_key(rule, positives);
   if (failpoint::hit("evaluate")) throw std::runtime_error("failpoint: evaluate");

@@ -271,6 +271,7 @@ class Engine {
   int64_t rv_ = 0;
   uint64_t epoch_ = 0;
   TransactionStats txn_stats_;
+  SelfTimeCharge* charging_ = nullptr;  // the rule whose work the engine is doing (engine_stats.h)
   std::function<void(const Result&)> commit_listener_;
   Persistence* persistence_ = nullptr;
 

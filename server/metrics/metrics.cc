@@ -47,7 +47,7 @@ class EngineCollector : public prometheus::Collectable {
     auto made = family("pmesh_rule_matches_made_total", "Evaluations of a rule that found a match where there was none.",
                        MetricType::Counter);
     auto dropped = family("pmesh_rule_matches_dropped_total", "Evaluations of a rule that lost a match.", MetricType::Counter);
-    auto seconds = family("pmesh_rule_evaluation_seconds_total", "Time spent evaluating a rule's matches.", MetricType::Counter);
+    auto seconds = family("pmesh_rule_evaluation_seconds_total", "Self time of a rule: finding and evaluating its matches, less the work of the rules its changes woke.", MetricType::Counter);
     std::map<std::string, engine::RuleStats> by_rule;
     e_.for_each_rule_stats([&](const std::string& rule, bool in_rule_set, const engine::RuleStats& s) {
       engine::RuleStats& t = by_rule[in_rule_set ? "(rule sets)" : rule];

@@ -216,7 +216,14 @@ void Engine::fact_changed(const std::string& fact, const Json& before, const Jso
         if (const Match* m = state_.match(mk); m && m->rule == r.rule) pending_.insert({rt.stratum, r.rule, m->positives});
     for (const dsl::Plan* plan : r.plans) {
       if (object) {
-        if (!before.is_null()) discover(rt, *plan, fact, &before);
+        // What a positive pattern matched in the object's old version is a
+        // match that exists (queued above from matches_using) or one still
+        // pending: looking for it again finds nothing new. A trigger under
+        // `not`, an aggregate or an optional pattern is not a positive of
+        // the matches it changes, so its old version is looked at too.
+        bool positive = !plan->reevaluate &&
+                        std::find(rt.positives.begin(), rt.positives.end(), plan->trigger) != rt.positives.end();
+        if (!before.is_null() && !positive) discover(rt, *plan, fact, &before);
         if (!after.is_null()) discover(rt, *plan, fact, &after);
       } else {
         discover(rt, *plan, fact, nullptr);

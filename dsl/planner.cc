@@ -128,6 +128,13 @@ bool subset(const VarSet& a, const std::vector<const VarInfo*>& bound) {
   return true;
 }
 
+// A value read from a tuple (the trigger, or one a step found), perhaps
+// through parent() or base(): as narrow as a variable.
+bool from_a_fact(const Operand& o) {
+  if (o.trigger_arg >= 0 || o.tuple_value >= 0) return true;
+  return (o.inner && from_a_fact(*o.inner)) || (o.inner2 && from_a_fact(*o.inner2));
+}
+
 bool is_cluster_scoped(const VarInfo* v) { return v->decl && v->decl->scope == Scope::kCluster; }
 
 }  // namespace
@@ -136,6 +143,7 @@ std::string Operand::to_string() const {
   if (inner && inner2) return fn + "(" + inner->to_string() + ", " + inner2->to_string() + ")";
   if (inner) return fn + "(" + inner->to_string() + ")";
   if (trigger_arg >= 0) return "trigger[" + std::to_string(trigger_arg) + "]";
+  if (tuple_value >= 0) return value_label;
   if (expr) return dsl::to_string(*expr);
   if (var) return path.empty() ? var->name : var->name + "." + path;
   return "?";
@@ -369,12 +377,39 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
     }
     return from_halves(v, "");
   };
-  auto tuple_ready = [&](const BodyItem* item) {
-    for (const auto& a : item->tuple.args) {
-      if (a->kind == ExprKind::kVar) continue;
-      if (!subset(expr_vars(info, *a), bound)) return false;
+  // An argument of a tuple pattern that reads an object not bound yet can
+  // wait for it when it is that object's path, or child() of two of its
+  // paths: the tuple, looked up by its other arguments, then names the
+  // object (`for r(ns.cluster, a)` with `a` known finds `ns` by cluster).
+  auto pending_object = [&](const VarInfo* v) {
+    if (v->kind != VarInfo::Kind::kObject || v->optional || !v->pattern || subset({v}, bound)) return false;
+    for (const BodyItem* item : pending)
+      if (item->kind == BodyItemKind::kObject && &item->object == v->pattern) return true;
+    return false;
+  };
+  auto deferrable = [&](const Expr& a) {
+    if (a.kind == ExprKind::kCall && a.text == "child" && a.args.size() == 2) {
+      auto x = pure_path(info, *a.args[0]), y = pure_path(info, *a.args[1]);
+      return x && y && x->first == y->first && !x->second.empty() && pending_object(x->first);
     }
-    return true;
+    auto p = pure_path(info, a);
+    return p && !p->second.empty() && pending_object(p->first);
+  };
+  // Ready: every argument that is an expression can be computed, or can
+  // wait for its object as above, and at least one is known to look it up by.
+  auto tuple_ready = [&](const BodyItem* item) {
+    bool waits = false, known = false;
+    for (const auto& a : item->tuple.args) {
+      if (a->kind == ExprKind::kVar) {
+        const VarInfo* v = info.var_of(*a);
+        known |= a->text != "_" && v && (subset({v}, bound) || determined(v).has_value());
+        continue;
+      }
+      if (subset(expr_vars(info, *a), bound)) known = true;
+      else if (deferrable(*a)) waits = true;
+      else return false;
+    }
+    return !waits || known;
   };
 
   size_t guard = pending.size() * pending.size() + 8;
@@ -444,7 +479,7 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
           // A key that comes from a bound variable narrows more than a
           // constant one (`spec.type = "account"` matches a whole class).
           int from_vars = 0;
-          for (const auto& k : keys) from_vars += operand_vars(info, k.value).empty() && k.value.trigger_arg < 0 ? 0 : 1;
+          for (const auto& k : keys) from_vars += operand_vars(info, k.value).empty() && !from_a_fact(k.value) ? 0 : 1;
           score = keys.empty() ? 1
                   : primary(q, keys) && keys.size() >= (is_cluster_scoped(q) ? 2u : 3u)
                       ? 100
@@ -454,7 +489,7 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
         if (!tuple_ready(item)) continue;
         int known = 0;
         for (const auto& a : item->tuple.args) {
-          if (a->kind != ExprKind::kVar) ++known;
+          if (a->kind != ExprKind::kVar) known += subset(expr_vars(info, *a), bound) ? 1 : 0;
           else if (const VarInfo* v = info.var_of(*a); v && (subset({v}, bound) || determined(v).has_value())) ++known;
         }
         score = known == static_cast<int>(item->tuple.args.size()) ? 100 : known ? 10 + known : 1;
@@ -495,6 +530,19 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
         const Expr& a = *item->tuple.args[i];
         const VarInfo* v = a.kind == ExprKind::kVar ? info.var_of(a) : nullptr;
         if (a.kind == ExprKind::kVar && a.text == "_") continue;
+        if (a.kind != ExprKind::kVar && !subset(expr_vars(info, a), bound)) {
+          // Waits for its object (deferrable above): kept from the tuple found.
+          Step::Deferred d{static_cast<int>(i), tuple_values_++};
+          s.deferred.push_back(d);
+          Eq eq;
+          eq.pa = pure_path(info, a);
+          eq.a = eq.pa ? path_operand(eq.pa->first, eq.pa->second) : expr_operand(&a);
+          eq.b.tuple_value = d.value;
+          eq.b.value_label = item->tuple.relation + "[" + std::to_string(i) + "]";
+          eq.from_clause = true;
+          push_eq(std::move(eq));
+          continue;
+        }
         if (a.kind != ExprKind::kVar || (v && subset({v}, bound))) {
           s.keys.push_back({std::to_string(i), expr_operand(&a)});
           spec.keys.push_back(std::to_string(i));
@@ -522,6 +570,7 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
 RulePlan Planner::plan(const RuleInfo& info) {
   RulePlan rp;
   rp.info = &info;
+  tuple_values_ = 0;
   const Body& top = info.rule->body;
   // What is bound before any item: an admission rule's `request`.
   std::vector<const VarInfo*> given;
@@ -580,6 +629,7 @@ RulePlan Planner::plan(const RuleInfo& info) {
       if (*e) aggs(**e, {&top});
     for (const auto& f : h.fields) aggs(*f.value, {&top});
   }
+  rp.tuple_values = tuple_values_;
   return rp;
 }
 

@@ -36,7 +36,11 @@ struct Operand {
   std::shared_ptr<Operand> inner, inner2;  // inner2: the second argument (child)
   // Argument `trigger_arg` of the tuple that triggered a delta plan: how
   // `for r(x.cluster, y)` started from a tuple finds `x` by its cluster.
+  // With `tuple_value` >= 0, of the tuple a step found instead: the
+  // argument that step left to be a key of a later pattern (Step::deferred).
   int trigger_arg = -1;
+  int tuple_value = -1;        // Bindings::tuple_values[tuple_value]
+  std::string value_label;     // `relation[position]`, for describe()
   std::string to_string() const;
 };
 
@@ -80,6 +84,15 @@ struct Step {
   // Clause equalities that were not lookup keys, checked once both sides are bound.
   std::vector<std::pair<Operand, Operand>> checks;
   std::shared_ptr<Plan> sub;  // kNot: the negated body's plan
+  // kTupleLookup: arguments that are paths of an object not bound yet
+  // (`for r(ns.cluster, a)` with `a` known): the step keeps the found
+  // tuple's argument at `position` in Bindings::tuple_values[value], and
+  // that object is then looked up by it and checked against it.
+  struct Deferred {
+    int position = 0;
+    int value = 0;
+  };
+  std::vector<Deferred> deferred;
 };
 
 struct Plan {
@@ -92,6 +105,7 @@ struct Plan {
 
 struct RulePlan {
   const RuleInfo* info = nullptr;
+  int tuple_values = 0;  // how many Step::deferred values its plans keep
   Plan full;
   std::vector<Plan> deltas;
   // Plans of the bodies of aggregates, with every enclosing variable bound.
@@ -112,6 +126,7 @@ class Planner {
                  std::vector<const VarInfo*> bound, const BodyItem* trigger);
   int index_for(IndexSpec spec);
 
+  int tuple_values_ = 0;  // of the rule being planned
   DiagnosticSink& diags_;
   std::vector<IndexSpec> indexes_;
 };

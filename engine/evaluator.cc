@@ -167,6 +167,7 @@ Json Evaluator::eval(const Operand& o, const RuleRuntime& rt, Bindings& b) const
   }
   if (o.expr) return eval(*o.expr, rt, b);
   if (o.trigger_arg >= 0) return Json(b.trigger_args.at(static_cast<size_t>(o.trigger_arg)));
+  if (o.tuple_value >= 0) return Json(b.tuple_values.at(static_cast<size_t>(o.tuple_value)));
   const Slot& s = b.slots[static_cast<size_t>(rt.slot(o.var))];
   if (o.path.empty()) return s.get();
   return value_at(s.get(), o.path);
@@ -369,12 +370,23 @@ bool Evaluator::object_ok(const dsl::Step& s, const RuleRuntime& rt, Bindings& b
 }
 
 bool Evaluator::tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bindings& b, const std::string& fact,
-                         std::vector<int>& newly_bound, bool trigger) const {
+                         std::vector<int>& newly_bound, bool trigger,
+                         const std::vector<dsl::Step::Deferred>* deferred) const {
   auto [rel, args] = parse_tuple_fact(fact);
   if (rel != t.relation || args.size() != t.args.size()) return false;
   for (size_t i = 0; i < args.size(); ++i) {
     const Expr& a = *t.args[i];
     if (a.kind == ExprKind::kVar && a.text == "_") continue;
+    if (deferred) {
+      // Checked once the object it reads is bound (the step's checks).
+      auto d = std::find_if(deferred->begin(), deferred->end(),
+                            [&](const dsl::Step::Deferred& x) { return x.position == static_cast<int>(i); });
+      if (d != deferred->end()) {
+        if (b.tuple_values.size() <= static_cast<size_t>(d->value)) b.tuple_values.resize(static_cast<size_t>(d->value) + 1);
+        b.tuple_values[static_cast<size_t>(d->value)] = args[i];
+        continue;
+      }
+    }
     if (a.kind == ExprKind::kVar) {
       const dsl::VarInfo* v = rt.info->var_of(a);
       Slot& s = b.slots[static_cast<size_t>(rt.slot(v))];
@@ -519,7 +531,9 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
       bool go = true;
       auto visit = [&](const std::string& fact) {
         std::vector<int> newly;
-        if (tuple_ok(s.item->tuple, rt, b, fact, newly) && checks_ok(s.checks, rt, b)) go = next();
+        if (tuple_ok(s.item->tuple, rt, b, fact, newly, false, s.deferred.empty() ? nullptr : &s.deferred) &&
+            checks_ok(s.checks, rt, b))
+          go = next();
         for (int n : newly) b.slots[static_cast<size_t>(n)].bound = false;
         return go;
       };

@@ -46,6 +46,7 @@ struct Slot {
 struct Bindings {
   std::vector<Slot> slots;
   std::vector<std::string> trigger_args;  // of the tuple that triggered a delta plan
+  std::vector<std::string> tuple_values;  // arguments tuple steps kept (dsl::Step::deferred)
 };
 
 // What the engine knows about a rule at run time.
@@ -114,7 +115,8 @@ class Evaluator {
   bool object_ok(const dsl::Step& s, const RuleRuntime& rt, Bindings& b, const ObjectEntry& e,
                  const std::vector<Json>& keys) const;
   bool tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bindings& b, const std::string& fact,
-                std::vector<int>& newly_bound, bool trigger = false) const;
+                std::vector<int>& newly_bound, bool trigger = false,
+                const std::vector<dsl::Step::Deferred>* deferred = nullptr) const;
   bool checks_ok(const std::vector<std::pair<Operand, Operand>>& checks, const RuleRuntime& rt, Bindings& b) const;
 
   const State& state_;

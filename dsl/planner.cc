@@ -487,12 +487,21 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
         }
       } else if (item->kind == BodyItemKind::kTuple) {
         if (!tuple_ready(item)) continue;
-        int known = 0;
+        // As for objects, an argument known from a variable narrows more
+        // than a constant one (`fga_tuple("s", o, "viewer", u)`'s "viewer").
+        int known = 0, from_vars = 0;
         for (const auto& a : item->tuple.args) {
-          if (a->kind != ExprKind::kVar) known += subset(expr_vars(info, *a), bound) ? 1 : 0;
-          else if (const VarInfo* v = info.var_of(*a); v && (subset({v}, bound) || determined(v).has_value())) ++known;
+          if (a->kind != ExprKind::kVar) {
+            VarSet needs = expr_vars(info, *a);
+            bool ok = subset(needs, bound);
+            known += ok ? 1 : 0;
+            from_vars += ok && !needs.empty() ? 1 : 0;
+          } else if (const VarInfo* v = info.var_of(*a); v && (subset({v}, bound) || determined(v).has_value())) {
+            ++known;
+            ++from_vars;
+          }
         }
-        score = known == static_cast<int>(item->tuple.args.size()) ? 100 : known ? 10 + known : 1;
+        score = known == static_cast<int>(item->tuple.args.size()) ? 100 : known ? 10 + known + 2 * from_vars : 1;
       } else {
         continue;
       }

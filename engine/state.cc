@@ -123,7 +123,16 @@ Json value_at(const Json& object, const std::string& dotted_path) {
   return *cur;
 }
 
-State::State(std::vector<dsl::IndexSpec> indexes) : specs_(std::move(indexes)), indexes_(specs_.size()) {}
+const std::vector<size_t> State::kNoSpecs;
+
+State::State(std::vector<dsl::IndexSpec> indexes) : specs_(std::move(indexes)), indexes_(specs_.size()) {
+  for (size_t i = 0; i < specs_.size(); ++i) note_spec(i);
+}
+
+void State::note_spec(size_t i) {
+  const auto& s = specs_[i];
+  specs_of_[s.relation ? kSep + s.name : s.name].push_back(i);
+}
 
 std::string State::index_key(const std::vector<Json>& values) {
   std::string k;
@@ -133,9 +142,9 @@ std::string State::index_key(const std::vector<Json>& values) {
 
 void State::index_object(const std::string& fact, const ObjectEntry& e, bool add) {
   if (e.effective.is_null()) return;
-  for (size_t i = 0; i < specs_.size(); ++i) {
+  auto it = specs_of_.find(e.key.kind);
+  for (size_t i : it == specs_of_.end() ? kNoSpecs : it->second) {
     const auto& s = specs_[i];
-    if (s.relation || s.name != e.key.kind) continue;
     std::vector<Json> values;
     for (const auto& path : s.keys) values.push_back(value_at(e.effective, path));
     update_bucket(i, index_key(values), fact, add);
@@ -156,8 +165,9 @@ void State::update_bucket(size_t index, const std::string& key, const std::strin
 
 void State::index_tuple(const std::string& fact, bool add) {
   auto [rel, args] = parse_tuple_fact(fact);
-  for (size_t i = 0; i < specs_.size(); ++i)
-    if (specs_[i].relation && specs_[i].name == rel) update_bucket(i, tuple_index_key(specs_[i], args), fact, add);
+  auto it = specs_of_.find(kSep + rel);
+  if (it == specs_of_.end()) return;
+  for (size_t i : it->second) update_bucket(i, tuple_index_key(specs_[i], args), fact, add);
 }
 
 std::string State::tuple_index_key(const dsl::IndexSpec& spec, const std::vector<std::string>& args) {
@@ -285,9 +295,11 @@ void State::scan_tuples_with(const std::string& relation, const std::vector<std:
 }
 
 int State::add_index(const dsl::IndexSpec& spec) {
-  for (size_t i = 0; i < specs_.size(); ++i)
-    if (specs_[i] == spec) return static_cast<int>(i);
+  if (auto it = specs_of_.find(spec.relation ? kSep + spec.name : spec.name); it != specs_of_.end())
+    for (size_t i : it->second)
+      if (specs_[i] == spec) return static_cast<int>(i);
   specs_.push_back(spec);
+  note_spec(specs_.size() - 1);
   indexes_.emplace_back();
   size_t i = specs_.size() - 1;
   scan_tuples(spec.name, [&](const std::string& fact) {

@@ -178,6 +178,11 @@ class State {
   void update_bucket(size_t index, const std::string& key, const std::string& fact, bool add);
 
   std::vector<dsl::IndexSpec> specs_;
+  // The indexes of each kind and of each relation ("\x1f" + relation): a
+  // change updates its own, however many rule sets brought indexes.
+  std::unordered_map<std::string, std::vector<size_t>> specs_of_;
+  void note_spec(size_t i);
+  static const std::vector<size_t> kNoSpecs;
   std::map<std::string, ObjectEntry> objects_;
   std::map<std::string, TupleEntry> tuples_;
   std::map<std::string, Match> matches_;

@@ -274,7 +274,8 @@ void State::put_tuple(const std::string& fact, TupleEntry entry) {
     });
   }
   bool exists = entry.exists();
-  if (exists) tuples_[fact] = std::move(entry);
+  if (exists && it != tuples_.end()) it->second = std::move(entry);
+  else if (exists) tuples_.emplace(fact, std::move(entry));
   else if (it != tuples_.end()) tuples_.erase(it);
   if (existed != exists) index_tuple(fact, exists);
 }

@@ -29,6 +29,7 @@
 #include "dsl/ast.h"
 #include "dsl/planner.h"
 #include "engine/json_path.h"
+#include "engine/keyed_map.h"
 
 namespace pmesh::engine {
 
@@ -128,7 +129,7 @@ class State {
   void scan_objects(const std::string& prefix, const std::function<bool(const ObjectEntry&)>& fn) const;
   // Live objects of `kind` in the secondary index `index` with these values.
   void lookup_index(int index, const std::string& values, const std::function<bool(const ObjectEntry&)>& fn) const;
-  const std::map<std::string, ObjectEntry>& objects() const { return objects_; }
+  const std::map<std::string, ObjectEntry>& objects() const { return objects_.ordered(); }
 
   // ---- Tuples
   const TupleEntry* tuple(const std::string& fact) const;
@@ -138,7 +139,7 @@ class State {
   // Tuples of `relation` whose first arguments are `first`, in order: one range.
   void scan_tuples_with(const std::string& relation, const std::vector<std::string>& first,
                         const std::function<bool(const std::string&)>& fn) const;
-  const std::map<std::string, TupleEntry>& tuples() const { return tuples_; }
+  const std::map<std::string, TupleEntry>& tuples() const { return tuples_.ordered(); }
 
   // The index `spec` names, built from the state if no plan asked for it:
   // for lookups that queries make and no rule does. Returns its number.
@@ -151,7 +152,7 @@ class State {
   void erase_match(const std::string& key);
   // Matches that use `fact` as a positive pattern.
   const std::set<std::string>* matches_using(const std::string& fact) const;
-  const std::map<std::string, Match>& matches() const { return matches_; }
+  const std::map<std::string, Match>& matches() const { return matches_.ordered(); }
   // The keys of rule `rule`'s matches: one range of the map.
   std::vector<std::string> match_keys_of(int rule) const;
 
@@ -183,9 +184,9 @@ class State {
   std::unordered_map<std::string, std::vector<size_t>> specs_of_;
   void note_spec(size_t i);
   static const std::vector<size_t> kNoSpecs;
-  std::map<std::string, ObjectEntry> objects_;
-  std::map<std::string, TupleEntry> tuples_;
-  std::map<std::string, Match> matches_;
+  KeyedMap<ObjectEntry> objects_;
+  KeyedMap<TupleEntry> tuples_;
+  KeyedMap<Match> matches_;
   std::unordered_map<std::string, std::set<std::string>> using_;
   // index -> values key -> fact keys
   std::vector<std::unordered_map<std::string, std::set<std::string>>> indexes_;

@@ -1,0 +1,63 @@
+// An ordered map of string keys whose point lookups are hashed.
+//
+// The state's facts are keyed by long strings that share long prefixes
+// (`o\x1fAccount\x1froot:orgs:acme\x1f...`): ranges need the order (the
+// objects of one kind in one cluster, the tuples of one relation), but most
+// reads are of one key, and a tree walk compares the shared prefix at every
+// level. KeyedMap keeps a hash index of the tree's nodes beside it, so a
+// point lookup hashes the key once. Iterators and references stay valid as
+// in std::map.
+//
+// Thread safety: none; as std::map.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+namespace pmesh::engine {
+
+template <class V>
+class KeyedMap {
+ public:
+  using Map = std::map<std::string, V>;
+  using iterator = typename Map::iterator;
+  using const_iterator = typename Map::const_iterator;
+
+  // The entries in key order.
+  const Map& ordered() const { return map_; }
+
+  iterator find(std::string_view key) {
+    auto it = at_.find(key);
+    return it == at_.end() ? map_.end() : it->second;
+  }
+  const_iterator find(std::string_view key) const {
+    auto it = at_.find(key);
+    return it == at_.end() ? map_.end() : const_iterator(it->second);
+  }
+  std::pair<iterator, bool> emplace(const std::string& key, V value) {
+    if (auto it = find(key); it != map_.end()) return {it, false};
+    auto it = map_.emplace_hint(map_.lower_bound(key), key, std::move(value));
+    at_.emplace(std::string_view(it->first), it);
+    return {it, true};
+  }
+  void erase(iterator it) {
+    at_.erase(std::string_view(it->first));
+    map_.erase(it);
+  }
+  iterator lower_bound(const std::string& key) { return map_.lower_bound(key); }
+  const_iterator lower_bound(const std::string& key) const { return map_.lower_bound(key); }
+  iterator begin() { return map_.begin(); }
+  iterator end() { return map_.end(); }
+  const_iterator begin() const { return map_.begin(); }
+  const_iterator end() const { return map_.end(); }
+  size_t size() const { return map_.size(); }
+
+ private:
+  Map map_;
+  std::unordered_map<std::string_view, iterator> at_;
+};
+
+}  // namespace pmesh::engine

@@ -99,28 +99,33 @@ std::string describe_fact(const std::string& fact) {
   return out + ")";
 }
 
-Json value_at(const Json& object, const std::string& dotted_path) {
+const Json* find_at(const Json& object, std::string_view dotted_path) {
   const Json* cur = &object;
   size_t start = 0;
   while (start <= dotted_path.size()) {
     size_t dot = dotted_path.find('.', start);
-    std::string f = dotted_path.substr(start, dot - start);
+    std::string_view f = dotted_path.substr(start, dot == std::string_view::npos ? dot : dot - start);
     if (!cur->is_object()) return nullptr;
     // Label and annotation keys contain dots ("app.kubernetes.io/name"):
     // after metadata.labels or metadata.annotations the rest is one key.
-    bool map_of_strings = (f == "labels" || f == "annotations") && cur == find_fields(object, {"metadata"});
+    bool map_of_strings = (f == "labels" || f == "annotations") && dotted_path.substr(0, start) == "metadata.";
     auto it = cur->find(f);
     if (it == cur->end()) return nullptr;
     cur = &*it;
-    if (dot == std::string::npos) break;
+    if (dot == std::string_view::npos) break;
     start = dot + 1;
     if (map_of_strings) {
       if (!cur->is_object()) return nullptr;
       auto k = cur->find(dotted_path.substr(start));
-      return k == cur->end() ? Json() : *k;
+      return k == cur->end() ? nullptr : &*k;
     }
   }
-  return *cur;
+  return cur;
+}
+
+Json value_at(const Json& object, const std::string& dotted_path) {
+  const Json* v = find_at(object, dotted_path);
+  return v ? *v : Json();
 }
 
 const std::vector<size_t> State::kNoSpecs;
@@ -251,9 +256,7 @@ void State::lookup_index(int index, const std::string& values, const std::functi
   const auto& idx = indexes_[static_cast<size_t>(index)];
   auto it = idx.find(values);
   if (it == idx.end()) return;
-  // Copy: the callback may not change the index, but keep iteration safe anyway.
-  std::vector<std::string> facts(it->second.begin(), it->second.end());
-  for (const auto& f : facts)
+  for (const auto& f : it->second)
     if (const ObjectEntry* e = object(f); e && !e->effective.is_null() && !fn(*e)) return;
 }
 
@@ -315,8 +318,8 @@ void State::lookup_tuples(int index, const std::string& values, const std::funct
   const auto& idx = indexes_[static_cast<size_t>(index)];
   auto it = idx.find(values);
   if (it == idx.end()) return;
-  std::vector<std::string> facts(it->second.begin(), it->second.end());
-  for (const auto& f : facts)
+  // REQUIRES (of fn): no change to the state while it runs, as for every read.
+  for (const auto& f : it->second)
     if (!fn(f)) return;
 }
 

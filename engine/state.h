@@ -22,6 +22,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -199,5 +200,7 @@ class State {
 // "spec.reference.export.name"), or null. After metadata.labels or
 // metadata.annotations, the rest of the path is one key (keys hold dots).
 Json value_at(const Json& object, const std::string& dotted_path);
+// The same without a copy: null when absent.
+const Json* find_at(const Json& object, std::string_view dotted_path);
 
 }  // namespace pmesh::engine

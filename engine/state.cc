@@ -159,12 +159,12 @@ void State::index_object(const std::string& fact, const ObjectEntry& e, bool add
 void State::update_bucket(size_t index, const std::string& key, const std::string& fact, bool add) {
   auto& idx = indexes_[index];
   if (add) {
-    idx[key].insert(fact);
+    idx[key].insert(&fact);
     return;
   }
   auto it = idx.find(key);
   if (it == idx.end()) return;
-  it->second.erase(fact);
+  if (auto f = it->second.find(std::string_view(fact)); f != it->second.end()) it->second.erase(f);
   if (it->second.empty()) idx.erase(it);
 }
 
@@ -200,7 +200,7 @@ void State::put_object(const std::string& fact, ObjectEntry entry) {
   dirty_.objects.insert(fact);
   auto it = objects_.find(fact);
   if (it != objects_.end()) {
-    index_object(fact, it->second, false);
+    index_object(it->first, it->second, false);
     // The replaced entry moves into the undo record: no copy.
     if (!undoing_) {
       auto prev = std::make_shared<ObjectEntry>(std::move(it->second));
@@ -211,14 +211,14 @@ void State::put_object(const std::string& fact, ObjectEntry entry) {
     if (!undoing_) undo_.push_back([this, fact]() { erase_object(fact); });
     it = objects_.emplace(fact, std::move(entry)).first;
   }
-  index_object(fact, it->second, true);
+  index_object(it->first, it->second, true);
 }
 
 void State::erase_object(const std::string& fact) {
   dirty_.objects.insert(fact);
   auto it = objects_.find(fact);
   if (it == objects_.end()) return;
-  index_object(fact, it->second, false);
+  index_object(it->first, it->second, false);
   if (!undoing_) {
     auto prev = std::make_shared<ObjectEntry>(std::move(it->second));
     undo_.push_back([this, fact, prev]() { put_object(fact, std::move(*prev)); });
@@ -256,8 +256,8 @@ void State::lookup_index(int index, const std::string& values, const std::functi
   const auto& idx = indexes_[static_cast<size_t>(index)];
   auto it = idx.find(values);
   if (it == idx.end()) return;
-  for (const auto& f : it->second)
-    if (const ObjectEntry* e = object(f); e && !e->effective.is_null() && !fn(*e)) return;
+  for (const std::string* f : it->second)
+    if (const ObjectEntry* e = object(*f); e && !e->effective.is_null() && !fn(*e)) return;
 }
 
 const TupleEntry* State::tuple(const std::string& fact) const {
@@ -277,10 +277,15 @@ void State::put_tuple(const std::string& fact, TupleEntry entry) {
     });
   }
   bool exists = entry.exists();
-  if (exists && it != tuples_.end()) it->second = std::move(entry);
-  else if (exists) tuples_.emplace(fact, std::move(entry));
-  else if (it != tuples_.end()) tuples_.erase(it);
-  if (existed != exists) index_tuple(fact, exists);
+  if (exists) {
+    if (it != tuples_.end()) it->second = std::move(entry);
+    else it = tuples_.emplace(fact, std::move(entry)).first;
+    if (!existed) index_tuple(it->first, true);
+  } else if (it != tuples_.end()) {
+    // Out of its buckets while its key is still there.
+    if (existed) index_tuple(it->first, false);
+    tuples_.erase(it);
+  }
 }
 
 void State::scan_tuples(const std::string& relation, const std::function<bool(const std::string&)>& fn) const {
@@ -319,8 +324,8 @@ void State::lookup_tuples(int index, const std::string& values, const std::funct
   auto it = idx.find(values);
   if (it == idx.end()) return;
   // REQUIRES (of fn): no change to the state while it runs, as for every read.
-  for (const auto& f : it->second)
-    if (!fn(f)) return;
+  for (const std::string* f : it->second)
+    if (!fn(*f)) return;
 }
 
 const Match* State::match(const std::string& key) const {

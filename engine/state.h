@@ -177,6 +177,8 @@ class State {
   void index_tuple(const std::string& fact, bool add);
   // The key of a tuple with these arguments in a relation index.
   static std::string tuple_index_key(const dsl::IndexSpec& spec, const std::vector<std::string>& args);
+  // `fact` is the key of the entry in objects_ or tuples_: buckets hold
+  // pointers to those keys, not copies. REQUIRES: the entry exists.
   void update_bucket(size_t index, const std::string& key, const std::string& fact, bool add);
 
   std::vector<dsl::IndexSpec> specs_;
@@ -190,7 +192,16 @@ class State {
   KeyedMap<Match> matches_;
   std::unordered_map<std::string, std::set<std::string>> using_;
   // index -> values key -> fact keys
-  std::vector<std::unordered_map<std::string, std::set<std::string>>> indexes_;
+  // A bucket's facts, in key order, by pointer to the key their entry has
+  // in objects_ or tuples_ (an entry leaves its buckets before it goes).
+  struct ByKey {
+    using is_transparent = void;
+    bool operator()(const std::string* a, const std::string* b) const { return *a < *b; }
+    bool operator()(const std::string* a, std::string_view b) const { return *a < b; }
+    bool operator()(std::string_view a, const std::string* b) const { return a < *b; }
+  };
+  using Bucket = std::set<const std::string*, ByKey>;
+  std::vector<std::unordered_map<std::string, Bucket>> indexes_;
   std::vector<std::function<void()>> undo_;
   bool undoing_ = false;
   Dirty dirty_;

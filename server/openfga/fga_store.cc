@@ -78,12 +78,12 @@ void FgaStore::set_platform_model(const std::vector<std::pair<std::string, std::
   fga::Model m = fga::parse_dsl(files);
   fga::validate(m);
   platform_files_ = files;
-  platform_base_ = identified(fga::to_json(m));
+  platform_base_ = std::make_shared<const std::pair<json, std::string>>(identified(fga::to_json(m)));
   platform_models_.clear();
 }
 
 const std::pair<json, std::string>& FgaStore::platform_model(const std::string& store) const {
-  if (auto it = platform_models_.find(store); it != platform_models_.end()) return it->second;
+  if (auto it = platform_models_.find(store); it != platform_models_.end()) return *it->second;
   std::vector<std::pair<std::string, std::string>> files = platform_files_;
   engine_.state().scan_tuples_with("org_bound_resource", {store}, [&](const std::string& f) {
     const engine::TupleEntry* t = engine_.state().tuple(f);
@@ -92,13 +92,14 @@ const std::pair<json, std::string>& FgaStore::platform_model(const std::string& 
     return true;
   });
   // Most organizations bind nothing: they share the core model, read once.
-  if (files.size() == platform_files_.size()) return platform_models_[store] = platform_base_;
+  if (files.size() == platform_files_.size()) return *(platform_models_[store] = platform_base_);
   try {
-    return platform_models_[store] = identified(fga::to_json(fga::parse_dsl(files)));
+    return *(platform_models_[store] =
+                 std::make_shared<const std::pair<json, std::string>>(identified(fga::to_json(fga::parse_dsl(files)))));
   } catch (const FgaError&) {
     // A bound API whose names make no valid module (two bindings generating
     // one type): the core model alone.
-    return platform_models_[store] = platform_base_;
+    return *(platform_models_[store] = platform_base_);
   }
 }
 

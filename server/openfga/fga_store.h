@@ -116,8 +116,11 @@ class FgaStore {
   std::map<std::string, std::shared_ptr<const fga::CompiledModel>> cache_;  // store "/" model id ->
   std::map<std::string, std::string> active_;  // store -> the model loaded as its rule set
   std::vector<std::pair<std::string, std::string>> platform_files_;
-  std::pair<nlohmann::json, std::string> platform_base_;  // the model of a store that binds nothing, and its id
-  mutable std::map<std::string, std::pair<nlohmann::json, std::string>> platform_models_;  // store ->
+  // The model of a store that binds nothing, and its id: one, shared by
+  // every such store.
+  std::shared_ptr<const std::pair<nlohmann::json, std::string>> platform_base_ =
+      std::make_shared<const std::pair<nlohmann::json, std::string>>();
+  mutable std::map<std::string, std::shared_ptr<const std::pair<nlohmann::json, std::string>>> platform_models_;  // store ->
 };
 
 // Now, as OpenFGA writes times: RFC 3339 in UTC with microseconds.

@@ -264,9 +264,26 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
       eq.from_clause = true;
       push_eq(std::move(eq));
     }
+  // `let v = x.path` says `v == x.path` too: with `v` bound first (by a
+  // triggering tuple), `x` is looked up by it.
+  auto add_let = [&](const BodyItem* item) {
+    if (item->each) return;
+    auto p = pure_path(info, *item->expr);
+    if (!p || p->second.empty()) return;
+    for (const auto& v : info.vars)
+      if (v->let == item) {
+        Eq eq;
+        eq.a = path_operand(v.get(), "");
+        eq.pa = std::make_pair(v.get(), std::string());
+        eq.b = path_operand(p->first, p->second);
+        eq.pb = p;
+        push_eq(std::move(eq));
+      }
+  };
   for (const BodyItem* item : pending) {
     add_clause(item);
     if (item->kind == BodyItemKind::kWhere) add_where(*item->expr);
+    if (item->kind == BodyItemKind::kLet) add_let(item);
   }
 
   // Closes every clause equality whose two sides are bound: a check.

@@ -40,6 +40,8 @@ Evaluator::Evaluator(const State& state, const dsl::Program& program,
 void Evaluator::add_functions(const dsl::Program& program) {
   for (const auto& m : program.modules())
     for (const auto& f : m->functions) function_module_[&f] = m.get();
+  // A new program's expressions may sit where a removed one's were.
+  calls_.clear();
 }
 
 namespace {
@@ -271,15 +273,24 @@ Json Evaluator::eval_in(const Expr& e, const RuleRuntime& rt, Bindings& b, const
         return o ? *o : Json();
       }
       std::vector<Json> args;
+      args.reserve(e.args.size());
       for (const auto& a : e.args) args.push_back(eval_in(*a, rt, b, params));
-      const dsl::Module& where = params ? *params->module : *rt.info->module;
-      if (const dsl::FunctionDecl* f = program_.find_function(where, e.text)) {
+      // What a call names is known once per call site: a function of the
+      // module it is in (or one it imports), else a builtin.
+      auto [call, fresh] = calls_.try_emplace(&e);
+      if (fresh) {
+        const dsl::Module& where = params ? *params->module : *rt.info->module;
+        call->second.function = program_.find_function(where, e.text);
+        if (call->second.function) call->second.module = function_module_.at(call->second.function);
+        else call->second.builtin = find_builtin(e.text);
+      }
+      if (const dsl::FunctionDecl* f = call->second.function) {
         Params p;
-        p.module = function_module_.at(f);
+        p.module = call->second.module;
         for (size_t i = 0; i < f->params.size(); ++i) p.values.emplace_back(f->params[i], std::move(args[i]));
         return eval_in(*f->body, rt, b, &p);
       }
-      const Builtin* fn = find_builtin(e.text);
+      const Builtin* fn = call->second.builtin;
       if (!fn) fail(e, "unknown function " + e.text);
       try {
         return fn->fn(args);

@@ -11,7 +11,8 @@
 // raise EvalError, which drops the match and is reported.
 //
 // Thread safety: an Evaluator reads the state; it must not run while the
-// state changes.
+// state changes, nor on two threads at once (it keeps what each call site
+// names as it first evaluates it).
 #pragma once
 
 #include "engine/engine_stats.h"
@@ -25,6 +26,10 @@
 
 #include "dsl/compiler.h"
 #include "engine/state.h"
+
+namespace pmesh {
+struct Builtin;
+}
 
 namespace pmesh::engine {
 
@@ -123,6 +128,13 @@ class Evaluator {
   const dsl::Program& program_;
   std::function<const Json*(const std::string&)> old_;
   std::map<const dsl::FunctionDecl*, const dsl::Module*> function_module_;
+  // What each call site names, resolved on its first evaluation.
+  struct Call {
+    const dsl::FunctionDecl* function = nullptr;
+    const dsl::Module* module = nullptr;  // the function's
+    const Builtin* builtin = nullptr;
+  };
+  mutable std::unordered_map<const dsl::Expr*, Call> calls_;
 };
 
 // Whether a condition value is true (only `true` is).

@@ -176,7 +176,9 @@ void Engine::fact_changed(const std::string& fact, const Json& before, const Jso
     sections = changed_sections(before, after);
     if (const dsl::KindDecl* d = decl_of(key))
       for (const auto& f : d->system_fields)
-        if (value_at(before, f) != value_at(after, f)) sections.insert(f);
+        if (const Json *x = find_at(before, f), *y = find_at(after, f);
+            (x && !x->is_null()) || (y && !y->is_null()) ? !x || !y || *x != *y : false)
+          sections.insert(f);
     if (key.kind == "LogicalCluster" && key.name == "cluster" && after.is_null() && !before.is_null())
       doomed_clusters_.insert(key.cluster);
     if (Kinds::binds_kinds(reader_key)) {
@@ -242,14 +244,14 @@ void Engine::discover(const RuleRuntime& rt, const dsl::Plan& plan, const std::s
     if (!evaluator_->bind_trigger(plan, rt, b, fact, object)) return;
     evaluator_->run(plan, rt, b, nullptr, [&](Bindings& found) {
       std::vector<std::string> positives;
-      for (const auto* item : rt.positives) {
+      positives.reserve(rt.positives.size());
+      for (size_t p = 0; p < rt.positives.size(); ++p) {
+        const dsl::BodyItem* item = rt.positives[p];
         if (item == plan.trigger) {
           positives.push_back(fact);
         } else if (item->kind == BodyItemKind::kObject) {
-          const dsl::VarInfo* v = nullptr;
-          for (const auto& var : rt.info->vars)
-            if (var->pattern == &item->object) v = var.get();
-          const Slot& s = found.slots[static_cast<size_t>(rt.slot(v))];
+          if (rt.positive_slots[p] < 0) return true;
+          const Slot& s = found.slots[static_cast<size_t>(rt.positive_slots[p])];
           if (!s.bound || s.fact.empty()) return true;
           positives.push_back(s.fact);
         } else {
@@ -457,8 +459,9 @@ void Engine::evaluate(int rule, const std::vector<std::string>& positives) {
                        std::to_string(options_.max_evaluations_per_match) + " evaluations of one match)",
                    std::vector<std::string>(looping.begin(), looping.end())};
   }
-  std::map<const dsl::BodyItem*, std::string> fixed;
-  for (size_t i = 0; i < rt.positives.size(); ++i) fixed[rt.positives[i]] = positives[i];
+  FixedFacts fixed;
+  fixed.reserve(rt.positives.size());
+  for (size_t i = 0; i < rt.positives.size(); ++i) fixed.emplace_back(rt.positives[i], &positives[i]);
   Bindings b;
   b.slots.resize(rt.info->vars.size());
   std::optional<std::vector<Contribution>> found;
@@ -524,8 +527,7 @@ void Engine::run_to_fixpoint() {
       continue;
     }
     if (!have_pending) break;
-    Pending p = *pending_.begin();
-    pending_.erase(pending_.begin());
+    Pending p = std::move(pending_.extract(pending_.begin()).value());
     evaluate(p.rule, p.positives);
   }
 }

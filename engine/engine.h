@@ -24,6 +24,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "dsl/compiler.h"
@@ -265,7 +266,7 @@ class Engine {
   State state_;
   Kinds kinds_;
   std::vector<RuleRuntime> rules_;
-  std::map<std::string, std::vector<Reader>> readers_;  // kind name, or "rel:" + relation
+  std::unordered_map<std::string, std::vector<Reader>> readers_;  // kind name, or "rel:" + relation
   std::map<std::string, std::vector<int>> admission_;    // kind name -> admission rules, in order
   std::unique_ptr<Evaluator> evaluator_;
   int64_t rv_ = 0;

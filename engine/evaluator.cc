@@ -22,8 +22,14 @@ std::vector<RuleRuntime> make_runtimes(const dsl::CompiledProgram& compiled) {
     rt.plan = &compiled.plans[i];
     for (size_t v = 0; v < rt.info->vars.size(); ++v) rt.slot_of[rt.info->vars[v].get()] = static_cast<int>(v);
     for (const auto& item : rt.info->rule->body.items)
-      if ((item.kind == BodyItemKind::kObject && !item.object.optional) || item.kind == BodyItemKind::kTuple)
+      if ((item.kind == BodyItemKind::kObject && !item.object.optional) || item.kind == BodyItemKind::kTuple) {
         rt.positives.push_back(&item);
+        int slot = -1;
+        if (item.kind == BodyItemKind::kObject)
+          for (size_t v = 0; v < rt.info->vars.size(); ++v)
+            if (rt.info->vars[v]->pattern == &item.object) slot = static_cast<int>(v);
+        rt.positive_slots.push_back(slot);
+      }
     rt.stratum = compiled.graph->stratum_of(rt.info->rule);
     rt.recursive = compiled.graph->strata()[static_cast<size_t>(rt.stratum)].recursive;
   }
@@ -48,10 +54,11 @@ namespace {
 
 [[noreturn]] void fail(const Expr& e, const std::string& msg) { throw EvalError(msg, e.span); }
 
-const std::string* fixed_fact(const std::map<const dsl::BodyItem*, std::string>* fixed, const dsl::BodyItem* item) {
+const std::string* fixed_fact(const FixedFacts* fixed, const dsl::BodyItem* item) {
   if (!fixed) return nullptr;
-  auto it = fixed->find(item);
-  return it == fixed->end() ? nullptr : &it->second;
+  for (const auto& [pinned, fact] : *fixed)
+    if (pinned == item) return fact;
+  return nullptr;
 }
 
 std::string as_text(const Json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
@@ -426,14 +433,14 @@ bool Evaluator::tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bind
 }
 
 void Evaluator::run(const dsl::Plan& plan, const RuleRuntime& rt, Bindings& b,
-                    const std::map<const dsl::BodyItem*, std::string>* fixed,
+                    const FixedFacts* fixed,
                     const std::function<bool(Bindings&)>& emit) const {
   deepest_step = 0;
   step(plan, 0, rt, b, fixed, emit);
 }
 
 bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bindings& b,
-                     const std::map<const dsl::BodyItem*, std::string>* fixed,
+                     const FixedFacts* fixed,
                      const std::function<bool(Bindings&)>& emit) const {
   deepest_step = std::max(deepest_step, i);
   if (i == plan.steps.size()) return emit(b);

@@ -48,6 +48,9 @@ struct Slot {
   const Json& get() const { return ptr ? *ptr : owned; }
 };
 
+// Positive patterns pinned to facts (a handful: a linear search is the cheapest).
+using FixedFacts = std::vector<std::pair<const dsl::BodyItem*, const std::string*>>;
+
 struct Bindings {
   std::vector<Slot> slots;
   std::vector<std::string> trigger_args;  // of the tuple that triggered a delta plan
@@ -61,6 +64,7 @@ struct RuleRuntime {
   const dsl::RulePlan* plan = nullptr;
   std::unordered_map<const dsl::VarInfo*, int> slot_of;
   std::vector<const dsl::BodyItem*> positives;  // top-level, non-optional patterns, in body order
+  std::vector<int> positive_slots;              // of each: its object variable's slot; -1 for a tuple
   int stratum = 0;
   bool recursive = false;
   int slot(const dsl::VarInfo* v) const { return slot_of.at(v); }
@@ -90,7 +94,7 @@ class Evaluator {
   // Runs `plan` from step 0 with what `b` binds. `fixed` pins positive
   // patterns to facts. `emit` returns false to stop.
   void run(const dsl::Plan& plan, const RuleRuntime& rt, Bindings& b,
-           const std::map<const dsl::BodyItem*, std::string>* fixed,
+           const FixedFacts* fixed,
            const std::function<bool(Bindings&)>& emit) const;
 
   // Binds the trigger of a delta plan to a fact (an object's JSON, or a
@@ -116,7 +120,7 @@ class Evaluator {
   const Json* ref(const dsl::Expr& e, const RuleRuntime& rt, Bindings& b, const Params* params, Json& tmp) const;
   Json aggregate(const dsl::Expr& e, const RuleRuntime& rt, Bindings& b) const;
   bool step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bindings& b,
-            const std::map<const dsl::BodyItem*, std::string>* fixed, const std::function<bool(Bindings&)>& emit) const;
+            const FixedFacts* fixed, const std::function<bool(Bindings&)>& emit) const;
   bool object_ok(const dsl::Step& s, const RuleRuntime& rt, Bindings& b, const ObjectEntry& e,
                  const std::vector<Json>& keys) const;
   bool tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bindings& b, const std::string& fact,

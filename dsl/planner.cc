@@ -257,7 +257,26 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
       Eq eq;
       eq.pa = pure_path(info, a);
       bool is_child = a.kind == ExprKind::kCall && a.text == "child" && a.args.size() == 2;
-      if (!eq.pa && !is_child) continue;
+      if (!eq.pa && !is_child) {
+        // Any other expression that reads what the plan binds later (`for
+        // r(s, replace(x, "#m", ""), u)` started from r's tuple) is checked
+        // against the tuple as soon as it can be, not left to the match's
+        // evaluation: otherwise every candidate would be proposed.
+        VarSet needs = expr_vars(info, a);
+        bool later = false;
+        for (const VarInfo* v : needs) {
+          bool by_trigger = subset({v}, bound);
+          for (const auto& x : trigger->tuple.args)
+            by_trigger |= x->kind == ExprKind::kVar && info.var_of(*x) == v;
+          later |= !by_trigger;
+        }
+        if (!later) continue;
+        eq.a = expr_operand(&a);
+        eq.b.trigger_arg = static_cast<int>(i);
+        eq.from_clause = true;
+        eqs.push_back(std::move(eq));
+        continue;
+      }
       // `child(ws.cluster, ws.name)` finds ws by parent() and base() of the argument.
       eq.a = eq.pa ? path_operand(eq.pa->first, eq.pa->second) : expr_operand(&a);
       eq.b.trigger_arg = static_cast<int>(i);

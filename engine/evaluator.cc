@@ -344,8 +344,13 @@ Json Evaluator::aggregate(const Expr& e, const RuleRuntime& rt, Bindings& b) con
 
 bool Evaluator::checks_ok(const std::vector<std::pair<Operand, Operand>>& checks, const RuleRuntime& rt,
                           Bindings& b) const {
-  for (const auto& [x, y] : checks)
-    if (eval(x, rt, b) != eval(y, rt, b)) return false;
+  for (const auto& [x, y] : checks) {
+    Json u = eval(x, rt, b), v = eval(y, rt, b);
+    // A tuple's argument is text: a value is compared with it as it would
+    // be written into the tuple (as tuple_ok does).
+    bool text = x.trigger_arg >= 0 || x.tuple_value >= 0 || y.trigger_arg >= 0 || y.tuple_value >= 0;
+    if (text ? as_text(u) != as_text(v) : u != v) return false;
+  }
   return true;
 }
 

@@ -386,8 +386,16 @@ std::string Evaluator::kind_key(const dsl::KindRef& k, const RuleRuntime& rt, Bi
 
 bool Evaluator::object_ok(const dsl::Step& s, const RuleRuntime& rt, Bindings& b, const ObjectEntry& e,
                           const std::vector<Json>& keys) const {
-  for (size_t i = 0; i < s.keys.size(); ++i)
-    if (const Json* v = find_at(e.effective, s.keys[i].key); v ? *v != keys[i] : !keys[i].is_null()) return false;
+  for (size_t i = 0; i < s.keys.size(); ++i) {
+    const Json* v = find_at(e.effective, s.keys[i].key);
+    const dsl::Operand& o = s.keys[i].value;
+    if (o.trigger_arg >= 0 || o.tuple_value >= 0) {
+      // A tuple's argument is the text of the value it was written from.
+      if (as_text(v ? *v : Json()) != as_text(keys[i])) return false;
+    } else if (v ? *v != keys[i] : !keys[i].is_null()) {
+      return false;
+    }
+  }
   if (s.item->object.kind.dynamic()) return e.key.kind == kind_key(s.item->object.kind, rt, b);
   return e.key.kind == s.item->object.kind.name;
 }

@@ -141,7 +141,11 @@ void State::note_spec(size_t i) {
 
 std::string State::index_key(const std::vector<Json>& values) {
   std::string k;
-  for (const auto& v : values) k += v.dump() + kSep;
+  for (const auto& v : values) {
+    if (v.is_string()) k += v.get_ref<const std::string&>();
+    else k += v.dump();
+    k += kSep;
+  }
   return k;
 }
 

@@ -168,7 +168,10 @@ class State {
   void undo_to(size_t mark);
   void forget_undo() { undo_.clear(); }
 
-  // The index key of `values` (JSON of each key's value, in the index's key order).
+  // The index key of `values`, in the index's key order: each as a tuple
+  // would hold it (a string's text, anything else as JSON), so that a key
+  // read from a tuple finds a number or a boolean. A bucket may hold values
+  // of two types with one text (3 and "3"): lookups check each candidate.
   static std::string index_key(const std::vector<Json>& values);
   const std::vector<dsl::IndexSpec>& index_specs() const { return specs_; }
 

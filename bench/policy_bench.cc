@@ -184,18 +184,9 @@ int main(int argc, char** argv) {
       std::filesystem::remove_all(dir);
     }
 
-    std::map<std::string, pmesh::engine::RuleStats> before;
     // Rules of rule sets (a model per organization) are counted together.
-    auto rule_costs = [&] {
-      std::map<std::string, pmesh::engine::RuleStats> out;
-      e.for_each_rule_stats([&](const std::string& r, bool in_set, const auto& st) {
-        auto& t = out[in_set ? "(rule sets)" : r];
-        t.evaluations += st.evaluations;
-        t.nanoseconds += st.nanoseconds;
-      });
-      return out;
-    };
-    if (profile) before = rule_costs();
+    std::map<std::string, pmesh::engine::RuleStats> before;
+    if (profile) before = e.costs_by_rule();
     std::vector<double> orgs, accounts, baseline;
     for (int s = 0; s < samples; ++s) {
       auto a = Clock::now();
@@ -211,7 +202,7 @@ int main(int argc, char** argv) {
     Json costs = Json::array();
     if (profile) {
       std::vector<std::pair<uint64_t, Json>> rows;
-      for (const auto& [r, st] : rule_costs()) {
+      for (const auto& [r, st] : e.costs_by_rule()) {
         const auto& b = before[r];
         if (st.nanoseconds == b.nanoseconds) continue;
         rows.push_back({st.nanoseconds - b.nanoseconds,

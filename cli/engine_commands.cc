@@ -226,17 +226,6 @@ void print_text(const Json& plan) {
 // What each rule cost from `before` to now, costliest first: the rules'
 // share of a workload (--profile).
 using RuleCosts = std::map<std::string, engine::RuleStats>;
-RuleCosts rule_costs(const Engine& e) {
-  RuleCosts out;
-  e.for_each_rule_stats([&](const std::string& rule, bool, const engine::RuleStats& s) {
-    engine::RuleStats& t = out[rule];
-    t.evaluations += s.evaluations;
-    t.matches_made += s.matches_made;
-    t.matches_dropped += s.matches_dropped;
-    t.nanoseconds += s.nanoseconds;
-  });
-  return out;
-}
 
 Json profile_json(const RuleCosts& before, const RuleCosts& after) {
   Json rows = Json::array();
@@ -272,7 +261,7 @@ int run_transaction(const std::vector<std::string>& args, bool dry_run) {
   std::vector<engine::Op> ops;
   if (!operations(f, *l.engine, ops)) return 1;
   Json plan;
-  RuleCosts before = rule_costs(*l.engine);
+  RuleCosts before = l.engine->costs_by_rule();
   engine::Result r = l.engine->apply(ops, dry_run, [&](engine::Result& res) { plan = changes_json(res, *l.engine, f.explain); });
   if (!r.ok) {
     Json conflicts = Json::array(), errors = Json::array();
@@ -280,7 +269,7 @@ int run_transaction(const std::vector<std::string>& args, bool dry_run) {
     (r.reason == "Conflict" ? conflicts : errors).push_back(entry);
     plan = {{"changes", Json::array()}, {"tuples", Json::array()}, {"conflicts", conflicts}, {"errors", errors}};
   }
-  Json profile = f.profile ? profile_json(before, rule_costs(*l.engine)) : Json();
+  Json profile = f.profile ? profile_json(before, l.engine->costs_by_rule()) : Json();
   if (f.profile) plan["profile"] = profile;
   if (f.output == "json") std::cout << plan.dump(2) << "\n";
   else if (f.output == "yaml") std::cout << engine::to_yaml(plan);

@@ -128,13 +128,6 @@ bool subset(const VarSet& a, const std::vector<const VarInfo*>& bound) {
   return true;
 }
 
-// A value read from a tuple (the trigger, or one a step found), perhaps
-// through parent() or base(): as narrow as a variable.
-bool from_a_fact(const Operand& o) {
-  if (o.trigger_arg >= 0 || o.tuple_value >= 0) return true;
-  return (o.inner && from_a_fact(*o.inner)) || (o.inner2 && from_a_fact(*o.inner2));
-}
-
 bool is_cluster_scoped(const VarInfo* v) { return v->decl && v->decl->scope == Scope::kCluster; }
 
 }  // namespace
@@ -515,7 +508,7 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
           // A key that comes from a bound variable narrows more than a
           // constant one (`spec.type = "account"` matches a whole class).
           int from_vars = 0;
-          for (const auto& k : keys) from_vars += operand_vars(info, k.value).empty() && !from_a_fact(k.value) ? 0 : 1;
+          for (const auto& k : keys) from_vars += operand_vars(info, k.value).empty() && !k.value.from_tuple() ? 0 : 1;
           score = keys.empty() ? 1
                   : primary(q, keys) && keys.size() >= (is_cluster_scoped(q) ? 2u : 3u)
                       ? 100

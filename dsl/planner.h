@@ -41,6 +41,11 @@ struct Operand {
   int trigger_arg = -1;
   int tuple_value = -1;        // Bindings::tuple_values[tuple_value]
   std::string value_label;     // `relation[position]`, for describe()
+  // Whether the value is read from a tuple (the trigger, or one a step
+  // found), perhaps through parent() or base(): text, as narrow as a variable.
+  bool from_tuple() const {
+    return trigger_arg >= 0 || tuple_value >= 0 || (inner && inner->from_tuple()) || (inner2 && inner2->from_tuple());
+  }
   std::string to_string() const;
 };
 

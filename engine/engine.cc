@@ -17,6 +17,8 @@ using dsl::HeadKind;
 
 namespace {
 
+const Json kNull;
+
 std::string wall_clock() {
   std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   std::tm tm{};
@@ -175,10 +177,11 @@ void Engine::fact_changed(const std::string& fact, const Json& before, const Jso
     reader_key = key.kind;
     sections = changed_sections(before, after);
     if (const dsl::KindDecl* d = decl_of(key))
-      for (const auto& f : d->system_fields)
-        if (const Json *x = find_at(before, f), *y = find_at(after, f);
-            (x && !x->is_null()) || (y && !y->is_null()) ? !x || !y || *x != *y : false)
-          sections.insert(f);
+      for (const auto& f : d->system_fields) {
+        // An absent field reads as null.
+        const Json *x = find_at(before, f), *y = find_at(after, f);
+        if ((x ? *x : kNull) != (y ? *y : kNull)) sections.insert(f);
+      }
     if (key.kind == "LogicalCluster" && key.name == "cluster" && after.is_null() && !before.is_null())
       doomed_clusters_.insert(key.cluster);
     if (Kinds::binds_kinds(reader_key)) {

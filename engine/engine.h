@@ -129,6 +129,8 @@ class Engine {
   // `in_rule_set`, so that per-store models do not multiply the rules.
   const TransactionStats& transaction_stats() const { return txn_stats_; }
   void for_each_rule_stats(const std::function<void(const std::string& rule, bool in_rule_set, const RuleStats&)>& fn) const;
+  // The same by rule name, rule sets' rules added up under kRuleSetsLabel.
+  std::map<std::string, RuleStats> costs_by_rule() const;
   // Committed transactions are written there. REQUIRES: outlives the engine.
   void set_persistence(Persistence* p) { persistence_ = p; }
   // Told of every committed transaction (not dry runs, not refused ones),

@@ -24,4 +24,12 @@ void Engine::for_each_rule_stats(
   }
 }
 
+std::map<std::string, RuleStats> Engine::costs_by_rule() const {
+  std::map<std::string, RuleStats> out;
+  for_each_rule_stats([&](const std::string& rule, bool in_rule_set, const RuleStats& s) {
+    out[in_rule_set ? kRuleSetsLabel : rule] += s;
+  });
+  return out;
+}
+
 }  // namespace pmesh::engine

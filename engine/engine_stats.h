@@ -21,7 +21,17 @@ struct RuleStats {
   // Self time: finding its matches (delta plans) and evaluating them, less
   // the time of other rules' work that its changes woke.
   uint64_t nanoseconds = 0;
+  RuleStats& operator+=(const RuleStats& o) {
+    evaluations += o.evaluations;
+    matches_made += o.matches_made;
+    matches_dropped += o.matches_dropped;
+    nanoseconds += o.nanoseconds;
+    return *this;
+  }
 };
+
+// The name under which rules of run-time rule sets are counted together.
+inline constexpr const char* kRuleSetsLabel = "(rule sets)";
 
 // Upper bounds of a latency histogram, in seconds (Prometheus' `le`).
 inline constexpr std::array<double, 14> kLatencyBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,

@@ -348,8 +348,7 @@ bool Evaluator::checks_ok(const std::vector<std::pair<Operand, Operand>>& checks
     Json u = eval(x, rt, b), v = eval(y, rt, b);
     // A tuple's argument is text: a value is compared with it as it would
     // be written into the tuple (as tuple_ok does).
-    bool text = x.trigger_arg >= 0 || x.tuple_value >= 0 || y.trigger_arg >= 0 || y.tuple_value >= 0;
-    if (text ? as_text(u) != as_text(v) : u != v) return false;
+    if (x.from_tuple() || y.from_tuple() ? as_text(u) != as_text(v) : u != v) return false;
   }
   return true;
 }
@@ -388,8 +387,7 @@ bool Evaluator::object_ok(const dsl::Step& s, const RuleRuntime& rt, Bindings& b
                           const std::vector<Json>& keys) const {
   for (size_t i = 0; i < s.keys.size(); ++i) {
     const Json* v = find_at(e.effective, s.keys[i].key);
-    const dsl::Operand& o = s.keys[i].value;
-    if (o.trigger_arg >= 0 || o.tuple_value >= 0) {
+    if (s.keys[i].value.from_tuple()) {
       // A tuple's argument is the text of the value it was written from.
       if (as_text(v ? *v : Json()) != as_text(keys[i])) return false;
     } else if (v ? *v != keys[i] : !keys[i].is_null()) {

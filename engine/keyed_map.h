@@ -38,10 +38,9 @@ class KeyedMap {
     return it == at_.end() ? map_.end() : const_iterator(it->second);
   }
   std::pair<iterator, bool> emplace(const std::string& key, V value) {
-    if (auto it = find(key); it != map_.end()) return {it, false};
-    auto it = map_.emplace_hint(map_.lower_bound(key), key, std::move(value));
-    at_.emplace(std::string_view(it->first), it);
-    return {it, true};
+    auto [it, added] = map_.try_emplace(key, std::move(value));
+    if (added) at_.emplace(std::string_view(it->first), it);
+    return {it, added};
   }
   void erase(iterator it) {
     at_.erase(std::string_view(it->first));

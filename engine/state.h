@@ -184,18 +184,19 @@ class State {
   // pointers to those keys, not copies. REQUIRES: the entry exists.
   void update_bucket(size_t index, const std::string& key, const std::string& fact, bool add);
 
+  // Records index `i` in specs_of_.
+  void note_spec(size_t i);
+
   std::vector<dsl::IndexSpec> specs_;
   // The indexes of each kind and of each relation ("\x1f" + relation): a
   // change updates its own, however many rule sets brought indexes.
   std::unordered_map<std::string, std::vector<size_t>> specs_of_;
-  void note_spec(size_t i);
   static const std::vector<size_t> kNoSpecs;
   KeyedMap<ObjectEntry> objects_;
   KeyedMap<TupleEntry> tuples_;
   KeyedMap<Match> matches_;
   std::unordered_map<std::string, std::set<std::string>> using_;
-  // index -> values key -> fact keys
-  // A bucket's facts, in key order, by pointer to the key their entry has
+  // Index -> values key -> bucket. A bucket's facts, in key order, by pointer to the key their entry has
   // in objects_ or tuples_ (an entry leaves its buckets before it goes).
   struct ByKey {
     using is_transparent = void;

@@ -48,15 +48,7 @@ class EngineCollector : public prometheus::Collectable {
                        MetricType::Counter);
     auto dropped = family("pmesh_rule_matches_dropped_total", "Evaluations of a rule that lost a match.", MetricType::Counter);
     auto seconds = family("pmesh_rule_evaluation_seconds_total", "Self time of a rule: finding and evaluating its matches, less the work of the rules its changes woke.", MetricType::Counter);
-    std::map<std::string, engine::RuleStats> by_rule;
-    e_.for_each_rule_stats([&](const std::string& rule, bool in_rule_set, const engine::RuleStats& s) {
-      engine::RuleStats& t = by_rule[in_rule_set ? "(rule sets)" : rule];
-      t.evaluations += s.evaluations;
-      t.matches_made += s.matches_made;
-      t.matches_dropped += s.matches_dropped;
-      t.nanoseconds += s.nanoseconds;
-    });
-    for (const auto& [rule, s] : by_rule) {
+    for (const auto& [rule, s] : e_.costs_by_rule()) {
       std::vector<ClientMetric::Label> l = {{"rule", rule}};
       evaluations.metric.push_back(counter(static_cast<double>(s.evaluations), l));
       made.metric.push_back(counter(static_cast<double>(s.matches_made), l));

@@ -119,22 +119,23 @@ json in_process(int n, int samples) {
     base = pmesh::dsl::compile(std::move(p), diags);
   }
   pmesh::engine::Engine e(base);
-  auto m = pmesh::fga::compile_model(pmesh::fga::parse_dsl({{"m.fga", kModel}}), "s", "fga_s_");
-  if (!e.add_rule_set("s", m.program).ok) throw std::runtime_error("the model did not load");
-  pmesh::fga::ModelView view{m.model, m.lowered};
+  auto m = pmesh::fga::compile_model(pmesh::fga::parse_dsl({{"m.fga", kModel}}), "fga_s_");
+  if (!e.add_rule_set("s", m.program, false, nullptr, {Op::add_tuple(pmesh::fga::kLoadedRelation, m.lowered.loaded("s"))}).ok)
+    throw std::runtime_error("the model did not load");
+  pmesh::fga::ModelView view{m.model, m.lowered, "s"};
   Store s = make_store(n);
   auto t0 = Clock::now();
   for (size_t i = 0; i < s.tuples.size(); i += 1000) {
     std::vector<Op> ops;
     for (size_t j = i; j < std::min(s.tuples.size(), i + 1000); ++j)
-      ops.push_back(Op::add_tuple("fga_tuple", m.lowered.tuple(s.tuples[j][0], s.tuples[j][1], s.tuples[j][2])));
+      ops.push_back(Op::add_tuple("fga_tuple", std::vector<std::string>{"s", s.tuples[j][0], s.tuples[j][1], s.tuples[j][2]}));
     if (!e.apply(ops).ok) throw std::runtime_error("loading failed");
   }
   double load_s = std::chrono::duration<double>(Clock::now() - t0).count();
   size_t facts = e.state().tuples().size();
   auto doc = [&](int i) { return "doc:d" + std::to_string((i * 7919) % s.docs); };
   auto user = [&](int i) { return "user:u" + std::to_string((i * 31) % (s.groups * 5)); };
-  double bare = median_us(samples, [&](int i) { (void)e.has_tuple("fga_tuple", m.lowered.tuple(doc(i), "owner", user(i))); });
+  double bare = median_us(samples, [&](int i) { (void)e.has_tuple("fga_tuple", std::vector<std::string>{"s", doc(i), "owner", user(i)}); });
   double check = median_us(samples, [&](int i) { (void)pmesh::fga::check(e, view, user(i), "viewer", doc(i)); });
   size_t listed = 0;
   double list_objects = median_us(std::max(5, samples / 100), [&](int i) {
@@ -155,9 +156,9 @@ json in_process(int n, int samples) {
     std::vector<double> t;
     for (int r = 0; r < 5; ++r) {
       std::string g = "group:w" + std::to_string(want) + "_" + std::to_string(r);
-      if (!e.apply({Op::add_tuple("fga_tuple", m.lowered.tuple(g, "member", "user:w"))}).ok) throw std::runtime_error("write failed");
+      if (!e.apply({Op::add_tuple("fga_tuple", std::vector<std::string>{"s", g, "member", "user:w"})}).ok) throw std::runtime_error("write failed");
       auto w0 = Clock::now();
-      if (!e.apply({Op::add_tuple("fga_tuple", m.lowered.tuple("folder:f" + std::to_string(f), "viewer", g + "#member"))}).ok)
+      if (!e.apply({Op::add_tuple("fga_tuple", std::vector<std::string>{"s", "folder:f" + std::to_string(f), "viewer", g + "#member"})}).ok)
         throw std::runtime_error("write failed");
       t.push_back(us(Clock::now() - w0));
     }

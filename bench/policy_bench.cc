@@ -236,7 +236,7 @@ int main(int argc, char** argv) {
     const char* users[] = {"bob@example.com", "carol", "mallory"};
     for (int s = 0; s < samples * 20; ++s) {
       int i = (s * 7919) % size;
-      info.cluster = "root:orgs:org" + std::to_string(i) + ":acc" + std::to_string(s % per_org);
+      info.cluster = "root:orgs:org" + std::to_string(i) + ":acc" + std::to_string(s % std::max(1, per_org));
       pmesh::server::UserInfo u{users[s % 3], "", {}, {}};
       auto a = Clock::now();
       auto d = authz.decide(u, s % 2 ? "list" : "delete", info);

@@ -16,11 +16,11 @@ int usage(const std::string& msg) {
 }
 
 int compile(const std::vector<std::string>& args) {
-  std::string prefix = "fga_", store = "local", format = "rules", path;
+  std::string prefix = "fga_", format = "rules", path;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if ((a == "--prefix" || a == "--store" || a == "-o" || a == "--format") && i + 1 < args.size())
-      (a == "--prefix" ? prefix : a == "--store" ? store : format) = args[++i];
+    if ((a == "--prefix" || a == "-o" || a == "--format") && i + 1 < args.size())
+      (a == "--prefix" ? prefix : format) = args[++i];
     else if (!a.empty() && a[0] == '-') return usage("unknown flag " + a);
     else if (path.empty()) path = a;
     else return usage("compile takes one model (a DSL file, a JSON file or an fga.mod)");
@@ -29,7 +29,7 @@ int compile(const std::vector<std::string>& args) {
   if (format != "rules" && format != "json" && format != "dsl") return usage("-o is rules, json or dsl");
   try {
     fga::Model model = fga::read_model_file(path);
-    fga::CompiledModel c = fga::compile_model(std::move(model), store, prefix);
+    fga::CompiledModel c = fga::compile_model(std::move(model), prefix);
     if (format == "rules") std::cout << c.lowered.rules;
     else if (format == "json") std::cout << fga::to_json(c.model).dump(2) << "\n";
     else std::cout << fga::to_dsl(c.model);

@@ -15,6 +15,9 @@ namespace pmesh::cli {
 
 namespace {
 
+// The one store a test file's tuples are in.
+constexpr const char* kStore = "local";
+
 using fga::FgaError;
 
 std::vector<std::string> strings(const YAML::Node& one, const YAML::Node& many) {
@@ -31,7 +34,7 @@ std::vector<engine::Op> tuple_ops(const fga::CompiledModel& m, const YAML::Node&
   for (const auto& t : tuples) {
     std::string user = t["user"].as<std::string>(""), rel = t["relation"].as<std::string>(""), obj = t["object"].as<std::string>("");
     fga::validate_tuple(m.model, user, rel, obj);
-    ops.push_back(engine::Op::add_tuple(fga::kTupleRelation, m.lowered.tuple(obj, rel, user)));
+    ops.push_back(engine::Op::add_tuple(fga::kTupleRelation, {kStore, obj, rel, user}));
   }
   return ops;
 }
@@ -53,7 +56,7 @@ class FileRun {
     if (doc["model"]) model = fga::parse_dsl({{path_, doc["model"].as<std::string>()}});
     else if (doc["model_file"]) model = fga::read_model_file((dir / doc["model_file"].as<std::string>()).string());
     else throw FgaError("validation_error", "the file names no model (model or model_file)");
-    fga::CompiledModel m = fga::compile_model(std::move(model), "local", "fga_");
+    fga::CompiledModel m = fga::compile_model(std::move(model), "fga_");
     YAML::Node shared = doc["tuples"];
     if (doc["tuple_file"]) shared = YAML::LoadFile((dir / doc["tuple_file"].as<std::string>()).string());
     for (const auto& test : doc["tests"]) {
@@ -73,9 +76,10 @@ class FileRun {
     ++t_->tests;
     failed_ = false;
     engine::Engine e(m.program);
-    std::vector<engine::Op> ops;
+    std::vector<engine::Op> ops = {engine::Op::add_tuple(fga::kLoadedRelation, m.lowered.loaded(kStore))};
     try {
-      ops = tuple_ops(m, shared);
+      auto shared_ops = tuple_ops(m, shared);
+      ops.insert(ops.end(), shared_ops.begin(), shared_ops.end());
       auto mine = tuple_ops(m, test["tuples"]);
       ops.insert(ops.end(), mine.begin(), mine.end());
     } catch (const FgaError& err) {
@@ -86,7 +90,7 @@ class FileRun {
     if (!r.ok) return fail(name, "writing the tuples: " + r.message);
     std::string diff = e.verify();
     if (!diff.empty()) fail(name, "the maintained relations differ from a recomputation:\n" + diff);
-    fga::ModelView view{m.model, m.lowered};
+    fga::ModelView view{m.model, m.lowered, kStore};
     for (const auto& c : test["check"]) {
       for (const auto& user : strings(c["user"], c["users"]))
         for (const auto& object : strings(c["object"], c["objects"]))

@@ -23,10 +23,10 @@ std::string read_text(const std::string& path) {
 
 }  // namespace
 
-CompiledModel compile_model(Model model, const std::string& store, const std::string& prefix) {
+CompiledModel compile_model(Model model, const std::string& prefix) {
   validate(model);
   CompiledModel c;
-  c.lowered = lower(model, store, prefix);
+  c.lowered = lower(model, prefix);
   c.model = std::move(model);
   dsl::DiagnosticSink diags;
   auto program = dsl::load_program_from_texts({{c.lowered.module + ".rules", c.lowered.rules}}, diags);

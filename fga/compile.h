@@ -23,9 +23,10 @@ struct CompiledModel {
   std::shared_ptr<const dsl::CompiledProgram> program;  // the lowered module alone
 };
 
-// The rules of `model` over `store`'s tuples, named with `prefix`.
-// Throws FgaError (invalid_authorization_model) when the model is invalid.
-CompiledModel compile_model(Model model, const std::string& store, const std::string& prefix);
+// The rules of `model`, named with `prefix` (lower.h), for the stores it is
+// loaded for. Throws FgaError (invalid_authorization_model) when the model
+// is invalid.
+CompiledModel compile_model(Model model, const std::string& prefix);
 
 // A model file as `fga` reads one: JSON (`.json`), an fga.mod manifest
 // (`schema` and `contents`, module files beside it), or DSL.

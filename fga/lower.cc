@@ -47,13 +47,12 @@ struct Source {
 
 class Lowerer {
  public:
-  Lowerer(const Model& m, const std::string& store, const std::string& prefix) : m_(m), prefix_(prefix) {
-    out_.store = store;
-  }
+  Lowerer(const Model& m, const std::string& prefix) : m_(m), prefix_(prefix) {}
 
   LoweredModel run() {
     out_.module = prefix_.empty() ? "fga" : prefix_.substr(0, prefix_.find_last_not_of('_') + 1);
     names_.insert(kTupleRelation);
+    names_.insert(kLoadedRelation);
     // A relation that only names another of its type (`define get: member`)
     // is that relation: it gets no rules and no facts of its own. Most of
     // Platform Mesh's model is such aliases.
@@ -66,8 +65,9 @@ class Lowerer {
         if (r.rewrite.kind == Kind::kComputed) out_.relations[key(t.name, r.name)].name = out_.relations.at(key(t.name, target(t, r))).name;
     analyze();
     decl_ << "# Generated from an OpenFGA model by `pmesh fga compile`.\nmodule " << out_.module << "\n\n"
-          << "# Every store's tuples, as written; this model reads store " << lit(out_.store) << "'s.\nrelation "
-          << kTupleRelation << "(store, object, rel, user)\n";
+          << "# Every store's tuples, as written, and the stores this model is loaded for:\n"
+          << "# it reads the tuples of those, and every relation below has the store first.\nrelation "
+          << kTupleRelation << "(store, object, rel, user)\nrelation " << kLoadedRelation << "(store, model)\n";
     for (const auto& t : m_.types)
       for (const auto& r : t.relations) {
         LoweredRelation& lr = out_.relations[key(t.name, r.name)];
@@ -172,8 +172,8 @@ class Lowerer {
   // ---- Rules
 
   void declare(const Node& n) {
-    decl_ << "relation " << n.name << "(object, subject)\n";
-    if (n.info.cofinite) decl_ << "relation " << n.name << "__x(object, subject)\n";
+    decl_ << "relation " << n.name << "(store, object, subject)\n";
+    if (n.info.cofinite) decl_ << "relation " << n.name << "__x(store, object, subject)\n";
   }
 
   void rule(const std::vector<std::string>& body, const std::string& head) {
@@ -187,8 +187,10 @@ class Lowerer {
            " != " + lit(type + ":*");
   }
 
+  // A store's tuple, in a store this model is loaded for.
   std::string tuple(const std::string& obj, const std::string& rel, const std::string& user) const {
-    return std::string("for ") + kTupleRelation + "(" + lit(out_.store) + ", " + obj + ", " + lit(rel) + ", " + user + ")";
+    return std::string("for ") + kTupleRelation + "(st, " + obj + ", " + lit(rel) + ", " + user + ")\n  for " +
+           kLoadedRelation + "(st, " + lit(out_.module) + ")";
   }
 
   std::string userset_filter(const TypeDef& t, const std::string& var, const Source& s) const {
@@ -202,10 +204,10 @@ class Lowerer {
 
   // Bodies that hold when subject `s` belongs to node `m` on object `obj`.
   static std::vector<std::vector<std::string>> member_of(const Node& m, const std::string& obj) {
-    std::vector<std::vector<std::string>> alts = {{"for " + m.name + "(" + obj + ", s)"}};
+    std::vector<std::vector<std::string>> alts = {{"for " + m.name + "(st, " + obj + ", s)"}};
     for (const auto& u : m.info.wild) {
-      std::vector<std::string> b = {"where starts_with(s, " + lit(u + ":") + ")", "for " + m.name + "(" + obj + ", " + lit(u + ":*") + ")"};
-      if (m.info.cofinite) b.push_back("not for " + m.name + "__x(" + obj + ", s)");
+      std::vector<std::string> b = {"where starts_with(s, " + lit(u + ":") + ")", "for " + m.name + "(st, " + obj + ", " + lit(u + ":*") + ")"};
+      if (m.info.cofinite) b.push_back("not for " + m.name + "__x(st, " + obj + ", s)");
       alts.push_back(b);
     }
     return alts;
@@ -275,7 +277,7 @@ class Lowerer {
   // N holds what any source holds; a subject one source's wildcard leaves
   // out is left out of N only if no other source has it.
   void union_of(const Node& n, const TypeDef& t, const RelationDef& def, const std::vector<Source>& sources) {
-    const std::string head = n.name + "(o, s)", obj_is_t = "where starts_with(o, " + lit(t.name + ":") + ")";
+    const std::string head = n.name + "(st, o, s)", obj_is_t = "where starts_with(o, " + lit(t.name + ":") + ")";
     // A userset's object (`group:eng` of `group:eng#member`) as a relation
     // of its own, so that joining it with what the userset holds is a
     // lookup both ways (a string function of the tuple's user is not).
@@ -284,120 +286,120 @@ class Lowerer {
       const Source& s = sources[i];
       if (s.k != Source::K::kUserset) continue;
       usersets[i] = unique(n.name + "__" + ident(s.type) + "_" + ident(s.relation));
-      decl_ << "relation " << usersets[i] << "(object, userset_object)\n";
-      rule({tuple("o", def.name, "u"), userset_filter(t, "u", s)}, usersets[i] + "(o, " + userset_object("u", s) + ")");
+      decl_ << "relation " << usersets[i] << "(store, object, userset_object)\n";
+      rule({tuple("o", def.name, "u"), userset_filter(t, "u", s)}, usersets[i] + "(st, o, " + userset_object("u", s) + ")");
     }
     for (size_t i = 0; i < sources.size(); ++i) {
       const Source& s = sources[i];
       switch (s.k) {
         case Source::K::kNode:
-          rule({"for " + s.node.name + "(o, s)"}, head);
+          rule({"for " + s.node.name + "(st, o, s)"}, head);
           break;
         case Source::K::kPlain:
           rule({tuple("o", def.name, "s"), obj_is_t + " and " + concrete("s", s.type)}, head);
           break;
         case Source::K::kWild:
-          rule({tuple("o", def.name, lit(s.type + ":*")), obj_is_t}, n.name + "(o, " + lit(s.type + ":*") + ")");
+          rule({tuple("o", def.name, lit(s.type + ":*")), obj_is_t}, n.name + "(st, o, " + lit(s.type + ":*") + ")");
           break;
         case Source::K::kUserset:
           rule({tuple("o", def.name, "s"), userset_filter(t, "s", s)}, head);
-          rule({"for " + usersets[i] + "(o, g)", "for " + s.node.name + "(g, s)"}, head);
+          rule({"for " + usersets[i] + "(st, o, g)", "for " + s.node.name + "(st, g, s)"}, head);
           break;
         case Source::K::kTupleToUserset:
-          rule({"for " + s.tupleset.name + "(o, p)", "where starts_with(p, " + lit(s.type + ":") + ")", "for " + s.node.name + "(p, s)"}, head);
+          rule({"for " + s.tupleset.name + "(st, o, p)", "where starts_with(p, " + lit(s.type + ":") + ")", "for " + s.node.name + "(st, p, s)"}, head);
           break;
       }
     }
     if (!n.info.cofinite) return;
     const std::string cand = unique(n.name + "__c"), in = unique(n.name + "__in");
-    decl_ << "relation " << cand << "(object, subject)\nrelation " << in << "(object, subject)\n";
-    const std::string from_cand = "for " + cand + "(o, s)";
+    decl_ << "relation " << cand << "(store, object, subject)\nrelation " << in << "(store, object, subject)\n";
+    const std::string from_cand = "for " + cand + "(st, o, s)";
     for (size_t i = 0; i < sources.size(); ++i) {
       const Source& s = sources[i];
       std::vector<std::string> reach;  // binds what the source's node is asked about
       std::string obj = "o";
       switch (s.k) {
         case Source::K::kPlain:
-          rule({from_cand, tuple("o", def.name, "s"), "where starts_with(s, " + lit(s.type + ":") + ")"}, in + "(o, s)");
+          rule({from_cand, tuple("o", def.name, "s"), "where starts_with(s, " + lit(s.type + ":") + ")"}, in + "(st, o, s)");
           continue;
         case Source::K::kWild:
-          rule({from_cand, "where starts_with(s, " + lit(s.type + ":") + ")", tuple("o", def.name, lit(s.type + ":*"))}, in + "(o, s)");
+          rule({from_cand, "where starts_with(s, " + lit(s.type + ":") + ")", tuple("o", def.name, lit(s.type + ":*"))}, in + "(st, o, s)");
           continue;
         case Source::K::kNode:
           break;
         case Source::K::kUserset:
-          reach = {"for " + usersets[i] + "(o, g)"};
+          reach = {"for " + usersets[i] + "(st, o, g)"};
           obj = "g";
           break;
         case Source::K::kTupleToUserset:
-          reach = {"for " + s.tupleset.name + "(o, p)", "where starts_with(p, " + lit(s.type + ":") + ")"};
+          reach = {"for " + s.tupleset.name + "(st, o, p)", "where starts_with(p, " + lit(s.type + ":") + ")"};
           obj = "p";
           break;
       }
       if (s.node.info.cofinite) {
         std::vector<std::string> b = reach;
-        b.push_back("for " + s.node.name + "__x(" + obj + ", s)");
-        rule(b, cand + "(o, s)");
+        b.push_back("for " + s.node.name + "__x(st, " + obj + ", s)");
+        rule(b, cand + "(st, o, s)");
       }
       for (auto alt : member_of(s.node, obj)) {
         std::vector<std::string> b = {from_cand};
         b.insert(b.end(), reach.begin(), reach.end());
         b.insert(b.end(), alt.begin(), alt.end());
-        rule(b, in + "(o, s)");
+        rule(b, in + "(st, o, s)");
       }
     }
-    rule({from_cand, "not for " + in + "(o, s)"}, n.name + "__x(o, s)");
+    rule({from_cand, "not for " + in + "(st, o, s)"}, n.name + "__x(st, o, s)");
   }
 
   // N = A and B: subjects both hold, one of them perhaps through a wildcard.
   void intersection(const Node& n, const Node& a, const Node& b) {
-    const std::string head = n.name + "(o, s)";
-    rule({"for " + a.name + "(o, s)", "for " + b.name + "(o, s)"}, head);
+    const std::string head = n.name + "(st, o, s)";
+    rule({"for " + a.name + "(st, o, s)", "for " + b.name + "(st, o, s)"}, head);
     for (const auto& [x, y] : {std::pair{a, b}, std::pair{b, a}})
       for (const auto& u : y.info.wild) {
-        std::vector<std::string> body = {"for " + x.name + "(o, s)", "where " + concrete("s", u), "for " + y.name + "(o, " + lit(u + ":*") + ")"};
-        if (y.info.cofinite) body.push_back("not for " + y.name + "__x(o, s)");
+        std::vector<std::string> body = {"for " + x.name + "(st, o, s)", "where " + concrete("s", u), "for " + y.name + "(st, o, " + lit(u + ":*") + ")"};
+        if (y.info.cofinite) body.push_back("not for " + y.name + "__x(st, o, s)");
         rule(body, head);
       }
     if (!n.info.cofinite) return;
     for (const auto& side : {a, b})
       if (side.info.cofinite)
         for (const auto& u : n.info.wild)
-          rule({"for " + side.name + "__x(o, s)", "where starts_with(s, " + lit(u + ":") + ")", "for " + n.name + "(o, " + lit(u + ":*") + ")"},
-               n.name + "__x(o, s)");
+          rule({"for " + side.name + "__x(st, o, s)", "where starts_with(s, " + lit(u + ":") + ")", "for " + n.name + "(st, o, " + lit(u + ":*") + ")"},
+               n.name + "__x(st, o, s)");
   }
 
   // N = A but not B.
   void difference(const Node& n, const Node& a, const Node& b) {
-    const std::string head = n.name + "(o, s)";
+    const std::string head = n.name + "(st, o, s)";
     // Subjects A names: those of no type B has a wildcard of ...
     std::string other = "where not ends_with(s, \":*\")";
     for (const auto& u : b.info.wild) other += " and not (" + concrete("s", u) + ")";
-    rule({"for " + a.name + "(o, s)", other, "not for " + b.name + "(o, s)"}, head);
+    rule({"for " + a.name + "(st, o, s)", other, "not for " + b.name + "(st, o, s)"}, head);
     // ... those of a type B has a wildcard of, when B has no wildcard here
     // or leaves them out ...
     for (const auto& u : b.info.wild) {
-      rule({"for " + a.name + "(o, s)", "where " + concrete("s", u), "not for " + b.name + "(o, s)",
-            "not for " + b.name + "(o, " + lit(u + ":*") + ")"},
+      rule({"for " + a.name + "(st, o, s)", "where " + concrete("s", u), "not for " + b.name + "(st, o, s)",
+            "not for " + b.name + "(st, o, " + lit(u + ":*") + ")"},
            head);
-      if (b.info.cofinite) rule({"for " + a.name + "(o, s)", "for " + b.name + "__x(o, s)"}, head);
+      if (b.info.cofinite) rule({"for " + a.name + "(st, o, s)", "for " + b.name + "__x(st, o, s)"}, head);
     }
     // ... and those A's wildcard holds but B's leaves out.
     if (b.info.cofinite)
       for (const auto& u : a.info.wild) {
         if (!b.info.wild.count(u)) continue;
-        std::vector<std::string> body = {"for " + b.name + "__x(o, s)", "where starts_with(s, " + lit(u + ":") + ")", "for " + a.name + "(o, " + lit(u + ":*") + ")"};
-        if (a.info.cofinite) body.push_back("not for " + a.name + "__x(o, s)");
+        std::vector<std::string> body = {"for " + b.name + "__x(st, o, s)", "where starts_with(s, " + lit(u + ":") + ")", "for " + a.name + "(st, o, " + lit(u + ":*") + ")"};
+        if (a.info.cofinite) body.push_back("not for " + a.name + "__x(st, o, s)");
         rule(body, head);
       }
     // A's wildcard stays where B has none; B's members are its exceptions.
     for (const auto& u : a.info.wild) {
-      rule({"for " + a.name + "(o, " + lit(u + ":*") + ")", "not for " + b.name + "(o, " + lit(u + ":*") + ")"},
-           n.name + "(o, " + lit(u + ":*") + ")");
-      rule({"for " + b.name + "(o, s)", "where " + concrete("s", u), "for " + n.name + "(o, " + lit(u + ":*") + ")"}, n.name + "__x(o, s)");
+      rule({"for " + a.name + "(st, o, " + lit(u + ":*") + ")", "not for " + b.name + "(st, o, " + lit(u + ":*") + ")"},
+           n.name + "(st, o, " + lit(u + ":*") + ")");
+      rule({"for " + b.name + "(st, o, s)", "where " + concrete("s", u), "for " + n.name + "(st, o, " + lit(u + ":*") + ")"}, n.name + "__x(st, o, s)");
       if (a.info.cofinite)
-        rule({"for " + a.name + "__x(o, s)", "where starts_with(s, " + lit(u + ":") + ")", "for " + n.name + "(o, " + lit(u + ":*") + ")"},
-             n.name + "__x(o, s)");
+        rule({"for " + a.name + "__x(st, o, s)", "where starts_with(s, " + lit(u + ":") + ")", "for " + n.name + "(st, o, " + lit(u + ":*") + ")"},
+             n.name + "__x(st, o, s)");
     }
   }
 
@@ -417,8 +419,8 @@ const LoweredRelation* LoweredModel::find(const std::string& type, const std::st
   return it == relations.end() ? nullptr : &it->second;
 }
 
-LoweredModel lower(const Model& m, const std::string& store, const std::string& prefix) {
-  LoweredModel out = Lowerer(m, store, prefix).run();
+LoweredModel lower(const Model& m, const std::string& prefix) {
+  LoweredModel out = Lowerer(m, prefix).run();
   out.graph = dispatch_graph(m);
   return out;
 }

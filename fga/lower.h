@@ -1,20 +1,24 @@
 // A validated model lowered to a module of the rules language.
 //
 // Tuples are one base relation for every store, `fga_tuple(store, object,
-// rel, user)`; a model's rules read its store's (`for fga_tuple("s1", o,
-// "viewer", s)`, which wakes them for that store's tuples only). Every relation `T#R` of the model becomes a relation
-// `N(object, subject)` derived from it by rules, and the engine keeps it
-// materialized as tuples come and go, so `check` is a lookup. A subject is
+// rel, user)`. A model's module is loaded for the stores whose model it is:
+// `fga_loaded(store, module)` says which, and the module's rules read the
+// tuples of those stores only (`for fga_tuple(st, o, "viewer", s)` joined
+// with `fga_loaded(st, "fga_01H...")`). Every relation `T#R` of the model
+// becomes a relation `N(store, object, subject)` derived from them, so one
+// compiled module serves every store that has the model (each
+// organization's store has Platform Mesh's) and the engine keeps it
+// materialized as tuples come and go: `check` is a lookup. A subject is
 // what OpenFGA puts in a tuple's user: `user:anne`, a userset
 // `group:eng#member` (with everything the userset holds expanded beside it),
 // or a wildcard marker `user:*`.
 //
 // Wildcards make a set infinite; exclusion can then make it cofinite: in
 // `define viewer: [user:*] but not blocked` everybody but the blocked are
-// viewers. A relation that can be cofinite also gets `N__x(object, subject)`:
+// viewers. A relation that can be cofinite also gets `N__x(store, object, subject)`:
 // the subjects its wildcard does not cover. So, for a concrete `U:id`:
 //
-//   U:id in T#R  <=>  N(o, "U:id")  or  (N(o, "U:*") and not N__x(o, "U:id"))
+//   U:id in T#R  <=>  N(st, o, "U:id")  or  (N(st, o, "U:*") and not N__x(st, o, "U:id"))
 //
 // and OpenFGA's answers for wildcards under intersection and exclusion
 // follow. Which relations can hold which wildcards, and which can be
@@ -24,7 +28,7 @@
 // Tuples that the model does not admit (their type restriction was dropped
 // by a newer model, or never was) stay in the base relation and count for
 // nothing, as in OpenFGA. Recursion (parents of parents, nested groups) is
-// recursion among the generated relations. Where OpenFGA's model allows a
+// recursion among the generated relations, within one store. Where OpenFGA's model allows a
 // relation to exclude something that depends on itself (exclusion inside a
 // cycle), the rules are not stratifiable and compiling them fails; the
 // model is refused (docs/openfga.md).
@@ -53,7 +57,8 @@ struct ResolutionCache {
   const void* engine = nullptr;
   uint64_t epoch = 0;
   int limit = 0;
-  std::unordered_map<std::string, int> heights;  // "object#relation" ->
+  size_t size = 0;  // heights kept, all stores
+  std::unordered_map<std::string, std::unordered_map<std::string, int>> heights;  // store -> "object#relation" ->
 };
 
 struct LoweredRelation {
@@ -65,30 +70,34 @@ struct LoweredRelation {
 
 // The base relation every store's tuples are in.
 inline constexpr const char* kTupleRelation = "fga_tuple";
+// Which stores a model's module is loaded for: (store, module).
+inline constexpr const char* kLoadedRelation = "fga_loaded";
 
 struct LoweredModel {
-  std::string module;  // the module's name
-  std::string store;   // whose tuples it reads
-  std::string rules;           // the module's text
+  std::string module;  // the module's name, its rules' prefix and its key in kLoadedRelation
+  std::string rules;   // the module's text
   std::map<std::string, LoweredRelation> relations;  // "type#relation" ->
   DispatchGraph graph;  // where OpenFGA's resolution would go (its depth limit)
   std::shared_ptr<ResolutionCache> resolution_cache = std::make_shared<ResolutionCache>();
   const LoweredRelation* find(const std::string& type, const std::string& relation) const;
+  // The arguments of kLoadedRelation's fact that loads the module for `store`.
+  std::vector<std::string> loaded(const std::string& store) const { return {store, module}; }
+};
+
+// A model as the engine runs it for one store.
+struct ModelView {
+  const Model& model;
+  const LoweredModel& lowered;
+  std::string store;
   // The arguments of the store's tuple (object, relation, user) in kTupleRelation.
   std::vector<std::string> tuple(const std::string& object, const std::string& relation, const std::string& user) const {
     return {store, object, relation, user};
   }
 };
 
-// A model as the engine runs it.
-struct ModelView {
-  const Model& model;
-  const LoweredModel& lowered;
-};
-
 // `prefix` keeps the names of one model's rules apart from another's and
 // from the platform's: an identifier such as "fga_" or "fga_01H..._".
 // REQUIRES: validate(m) passed.
-LoweredModel lower(const Model& m, const std::string& store, const std::string& prefix);
+LoweredModel lower(const Model& m, const std::string& prefix);
 
 }  // namespace pmesh::fga

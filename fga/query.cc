@@ -93,7 +93,7 @@ bool check(const engine::Engine& e, const ModelView& m, const std::string& user,
   if (u.relation == relation && u.object() == object) return true;
   if (!u.relation.empty()) return walk_check(e, m, user, relation, object, depth_limit);
   check_resolution(e, m, user, relation, object, depth_limit);
-  return holds(e, r, object, u, user);
+  return holds(e, r, m.store, object, u, user);
 }
 
 std::vector<std::string> list_objects(engine::Engine& e, const ModelView& m, const std::string& type,
@@ -101,13 +101,13 @@ std::vector<std::string> list_objects(engine::Engine& e, const ModelView& m, con
   if (!m.model.find(type)) type_not_found(type);
   Subject u = user_of(m.model, user);
   const LoweredRelation& r = relation_of(m, type, relation);
-  // By subject: an index no rule needs, made on first use.
-  int by_subject = e.mutable_state().add_index({true, r.name, {"1"}});
+  // By store and subject: an index no rule needs, made on first use.
+  int by_subject = e.mutable_state().add_index({true, r.name, {"0", "2"}});
   std::set<std::string> out;
   auto collect = [&](const std::string& subject, bool wildcard) {
-    e.state().lookup_tuples(by_subject, engine::State::index_key({engine::Json(subject)}), [&](const std::string& fact) {
-      std::string obj = engine::parse_tuple_fact(fact).second[0];
-      if (!wildcard || !(r.cofinite && e.has_tuple(r.except(), {obj, user}))) out.insert(obj);
+    e.state().lookup_tuples(by_subject, engine::State::index_key({engine::Json(m.store), engine::Json(subject)}), [&](const std::string& fact) {
+      std::string obj = engine::parse_tuple_fact(fact).second[1];
+      if (!wildcard || !(r.cofinite && e.has_tuple(r.except(), {m.store, obj, user}))) out.insert(obj);
       return true;
     });
   };
@@ -130,10 +130,10 @@ json list_users(const engine::Engine& e, const ModelView& m, const std::string& 
   if (!f.relation.empty() && !m.model.find(f.type, f.relation)) relation_not_found(f.type, f.relation);
   list_users_resolution(e, m, object, relation, Subject{f.type, "", f.relation}, depth_limit);
   std::set<std::string> users;
-  e.state().scan_tuples_with(r.name, {object}, [&](const std::string& fact) {
+  e.state().scan_tuples_with(r.name, {m.store, object}, [&](const std::string& fact) {
     const engine::TupleEntry* t = e.state().tuple(fact);
     if (!t || !t->exists()) return true;
-    std::string s = engine::parse_tuple_fact(fact).second[1];
+    std::string s = engine::parse_tuple_fact(fact).second[2];
     Subject u;
     if (parse_subject(s, &u) && u.type == f.type && u.relation == f.relation) users.insert(s);
     return true;

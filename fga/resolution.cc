@@ -110,7 +110,7 @@ class CheckWalk {
   // Whether the materialized relation holds: the branch to try first.
   bool holds_now(const Target& t) const {
     const LoweredRelation* r = m_.lowered.find(t.object.type, t.relation);
-    return r && holds(e_, *r, t.object.object(), u_, user_);
+    return r && holds(e_, *r, m_.store, t.object.object(), u_, user_);
   }
 
   // A union over dispatches, those that hold first.
@@ -126,10 +126,10 @@ class CheckWalk {
   }
 
   bool direct(const Subject& o, const RelationDef& def) const {
-    if (admits(def, u_) && e_.has_tuple(kTupleRelation, m_.lowered.tuple(o.object(), def.name, user_))) return true;
+    if (admits(def, u_) && e_.has_tuple(kTupleRelation, m_.tuple(o.object(), def.name, user_))) return true;
     if (!u_.relation.empty() || u_.wildcard()) return false;
     Subject wild{u_.type, "*", ""};
-    return admits(def, wild) && e_.has_tuple(kTupleRelation, m_.lowered.tuple(o.object(), def.name, wild.object()));
+    return admits(def, wild) && e_.has_tuple(kTupleRelation, m_.tuple(o.object(), def.name, wild.object()));
   }
 
   // A union is decided by its first allowed branch, an intersection by its
@@ -235,13 +235,18 @@ constexpr std::size_t kMaxCachedHeights = 1 << 20;
 bool shallow(const engine::Engine& e, const ModelView& m, const Subject& o, const std::string& relation, int limit) {
   ResolutionCache& c = *m.lowered.resolution_cache;
   std::lock_guard<std::mutex> lock(c.mu);
-  if (c.engine != &e || c.epoch != e.epoch() || c.limit != limit || c.heights.size() > kMaxCachedHeights) {
+  if (c.engine != &e || c.epoch != e.epoch() || c.limit != limit || c.size > kMaxCachedHeights) {
     c.heights.clear();
+    c.size = 0;
     c.engine = &e;
     c.epoch = e.epoch();
     c.limit = limit;
   }
-  return Expansion(e, m, nullptr, limit, &c.heights).height(o, relation) < limit;
+  auto& heights = c.heights[m.store];
+  size_t before = heights.size();
+  bool out = Expansion(e, m, nullptr, limit, &heights).height(o, relation) < limit;
+  c.size += heights.size() - before;
+  return out;
 }
 
 }  // namespace
@@ -290,8 +295,8 @@ bool follows(const Rewrite& rw, const std::string& ts, const std::string& relati
 
 std::vector<std::string> objects_reaching(engine::Engine& e, const ModelView& m, const Subject& userset,
                                           const std::string& type, const std::string& relation, int limit) {
-  // Tuples by their user: an index no rule needs, made on first use.
-  int by_user = e.mutable_state().add_index({true, kTupleRelation, {"3"}});
+  // A store's tuples by their user: an index no rule needs, made on first use.
+  int by_user = e.mutable_state().add_index({true, kTupleRelation, {"0", "3"}});
   std::set<std::string> seen, candidates;
   std::vector<Target> queue = {{{userset.type, userset.id, ""}, userset.relation}};
   auto push = [&](const Subject& o, const std::string& r) {
@@ -307,10 +312,10 @@ std::vector<std::string> objects_reaching(engine::Engine& e, const ModelView& m,
       for (const auto& r : t->relations)
         if (computes(r.rewrite, n.relation)) push(n.object, r.name);
     auto named = [&](const std::string& user, auto&& then) {
-      e.state().lookup_tuples(by_user, engine::State::index_key({engine::Json(user)}), [&](const std::string& fact) {
+      e.state().lookup_tuples(by_user, engine::State::index_key({engine::Json(m.store), engine::Json(user)}), [&](const std::string& fact) {
         auto args = engine::parse_tuple_fact(fact).second;
         Subject q;
-        if (args[0] == m.lowered.store && parse_subject(args[1], &q)) then(q, args[2]);
+        if (parse_subject(args[1], &q)) then(q, args[2]);
         return true;
       });
     };

@@ -11,7 +11,7 @@ bool admits(const RelationDef& def, const Subject& s) {
 std::vector<std::string> direct_users(const engine::Engine& e, const ModelView& m, const RelationDef& def,
                                       const std::string& object, const std::string& rel) {
   std::vector<std::string> out;
-  e.state().scan_tuples_with(kTupleRelation, {m.lowered.store, object, rel}, [&](const std::string& fact) {
+  e.state().scan_tuples_with(kTupleRelation, {m.store, object, rel}, [&](const std::string& fact) {
     const engine::TupleEntry* t = e.state().tuple(fact);
     std::string user = engine::parse_tuple_fact(fact).second.back();
     Subject s;
@@ -21,11 +21,11 @@ std::vector<std::string> direct_users(const engine::Engine& e, const ModelView& 
   return out;
 }
 
-bool holds(const engine::Engine& e, const LoweredRelation& r, const std::string& object, const Subject& u,
-           const std::string& user) {
-  if (e.has_tuple(r.name, {object, user})) return true;
+bool holds(const engine::Engine& e, const LoweredRelation& r, const std::string& store, const std::string& object,
+           const Subject& u, const std::string& user) {
+  if (e.has_tuple(r.name, {store, object, user})) return true;
   if (!u.relation.empty() || u.wildcard() || !r.wild.count(u.type)) return false;
-  return e.has_tuple(r.name, {object, u.type + ":*"}) && !(r.cofinite && e.has_tuple(r.except(), {object, user}));
+  return e.has_tuple(r.name, {store, object, u.type + ":*"}) && !(r.cofinite && e.has_tuple(r.except(), {store, object, user}));
 }
 
 }  // namespace pmesh::fga

@@ -22,8 +22,8 @@ std::vector<std::string> direct_users(const engine::Engine& e, const ModelView& 
                                       const std::string& object, const std::string& rel);
 
 // Whether `user` (parsed as `u`) is in the materialized relation `r` of
-// `object`, wildcards and their exceptions included.
-bool holds(const engine::Engine& e, const LoweredRelation& r, const std::string& object, const Subject& u,
-           const std::string& user);
+// `store`'s `object`, wildcards and their exceptions included.
+bool holds(const engine::Engine& e, const LoweredRelation& r, const std::string& store, const std::string& object,
+           const Subject& u, const std::string& user);
 
 }  // namespace pmesh::fga

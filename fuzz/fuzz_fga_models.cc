@@ -24,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       m = pmesh::fga::from_json(j);
     }
     (void)pmesh::fga::to_dsl(m);
-    pmesh::fga::compile_model(std::move(m), "s", "fga_s_");
+    pmesh::fga::compile_model(std::move(m), "fga_s_");
   } catch (const pmesh::fga::FgaError&) {
   }
   return 0;

@@ -167,6 +167,8 @@ void FgaStore::committed(const engine::Result& r) {
 
 std::vector<std::string> FgaStore::load() {
   std::vector<std::string> problems;
+  // A model's rule set is derived for every store whose fga_loaded row
+  // names it (they are durable) when the first of them is activated.
   for (const auto& s : stores()) {
     try {
       if (!latest_model(s.id).empty()) {
@@ -177,6 +179,15 @@ std::vector<std::string> FgaStore::load() {
       problems.push_back("store " + s.id + ": " + e.what());
     }
   }
+  // Rows of stores that went while the server stopped on the way.
+  std::vector<Op> stale;
+  engine_.state().scan_tuples(fga::kLoadedRelation, [&](const std::string& f) {
+    const engine::TupleEntry* t = engine_.state().tuple(f);
+    auto a = args_of(f);
+    if (t && t->exists() && !active_.count(a[0])) stale.push_back(Op::remove_tuple(fga::kLoadedRelation, a));
+    return true;
+  });
+  if (!stale.empty()) engine_.apply(stale);
   return problems;
 }
 
@@ -208,7 +219,7 @@ std::vector<Op> FgaStore::create_store(const StoreInfo& s) const {
 
 std::vector<Op> FgaStore::delete_store(const std::string& id) const {
   std::vector<Op> ops;
-  for (const char* rel : {"fga_store", "fga_model", "fga_tuple", "fga_written", "fga_change", "fga_assertions"})
+  for (const char* rel : {"fga_store", "fga_model", "fga_tuple", "fga_written", "fga_change", "fga_assertions", fga::kLoadedRelation})
     engine_.state().scan_tuples_with(rel, {id}, [&](const std::string& f) {
       const engine::TupleEntry* t = engine_.state().tuple(f);
       if (t && t->base) ops.push_back(Op::remove_tuple(rel, args_of(f)));
@@ -250,9 +261,10 @@ std::shared_ptr<const fga::CompiledModel> FgaStore::model(const std::string& sto
   if (id.empty()) throw FgaError("latest_authorization_model_not_found", "No authorization models found for store '" + store + "'");
   std::string key = store + "/" + id;
   if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+  // The store's own model, or none: another store's id is not found here.
   std::optional<json> j = model_json(store, id);
   if (!j) throw FgaError("authorization_model_not_found", "Authorization Model '" + id + "' not found");
-  auto c = std::make_shared<fga::CompiledModel>(fga::compile_model(fga::from_json(*j), store, prefix_of(store, id)));
+  std::shared_ptr<const fga::CompiledModel> c = compiled(id, *j);
   // Models are immutable; those loaded stay compiled, and a few others
   // (old ones are asked for rarely).
   if (cache_.size() > 64 + active_.size())
@@ -267,31 +279,77 @@ std::shared_ptr<const fga::CompiledModel> FgaStore::model(const std::string& sto
   return c;
 }
 
+std::shared_ptr<const fga::CompiledModel> FgaStore::compiled(const std::string& id, const json& stored) {
+  // Ids are unique to a model's content (a platform model's is its
+  // content's hash, a written one's a fresh ULID): stores with the same id
+  // share the compiled model and its rule set (named by the id). The content
+  // is compared all the same: two models never share rules by a coincidence
+  // of ids.
+  if (auto it = compiled_.find(id); it != compiled_.end())
+    if (auto c = it->second.model.lock()) {
+      if (it->second.json == stored) return c;
+      throw FgaError("internal_error", "model id " + id + " names two different models");
+    }
+  auto c = std::make_shared<const fga::CompiledModel>(fga::compile_model(fga::from_json(stored), "fga_" + id + "_"));
+  if (compiled_.size() > 2 * cache_.size() + 16)
+    for (auto it = compiled_.begin(); it != compiled_.end();) it = it->second.model.expired() ? compiled_.erase(it) : std::next(it);
+  compiled_[id] = {c, stored};
+  return c;
+}
+
 std::vector<Op> FgaStore::write_model(const std::string& store, const std::string& id, const fga::Model& model) {
-  auto c = std::make_shared<fga::CompiledModel>(fga::compile_model(model, store, prefix_of(store, id)));
-  cache_[store + "/" + id] = c;
-  json stored = fga::to_json(c->model);
+  json stored = fga::to_json(model);
   stored["id"] = id;
+  cache_[store + "/" + id] = compiled(id, stored);
   return {Op::add_tuple("fga_model", {store, id, stored.dump()})};
+}
+
+std::vector<std::string> FgaStore::loaded_models(const std::string& store) const {
+  std::vector<std::string> out;
+  engine_.state().scan_tuples_with(fga::kLoadedRelation, {store}, [&](const std::string& f) {
+    const engine::TupleEntry* t = engine_.state().tuple(f);
+    if (t && t->exists()) out.push_back(args_of(f)[1]);
+    return true;
+  });
+  return out;
 }
 
 engine::Result FgaStore::activate(const std::string& store) {
   std::string latest = latest_model(store);
-  if (latest.empty()) return {};
-  auto c = model(store, latest);
   auto it = active_.find(store);
-  if (it != active_.end() && it->second == latest) return {};
-  engine::Result r = engine_.add_rule_set(rule_set_id(store, latest), c->program);
+  if (latest.empty() || (it != active_.end() && it->second == latest)) return {};
+  auto c = model(store, latest);
+  // The store's row in fga_loaded names its model's module, and no other.
+  std::vector<Op> ops;
+  bool present = false;
+  for (const auto& m : loaded_models(store)) {
+    if (m == c->lowered.module) present = true;
+    else ops.push_back(Op::remove_tuple(fga::kLoadedRelation, {store, m}));
+  }
+  if (!present) ops.push_back(Op::add_tuple(fga::kLoadedRelation, c->lowered.loaded(store)));
+  engine::Result r;
+  if (!engine_.has_rule_set(rule_set_id(latest))) r = engine_.add_rule_set(rule_set_id(latest), c->program, false, nullptr, ops);
+  else if (!ops.empty()) r = engine_.apply(ops);
   if (!r.ok) return r;
-  if (it != active_.end()) engine_.remove_rule_set(rule_set_id(store, it->second));
+  if (it != active_.end()) release(it->second);
   active_[store] = latest;
+  ++users_[latest];
   return r;
+}
+
+void FgaStore::release(const std::string& model) {
+  if (--users_[model] > 0) return;
+  users_.erase(model);
+  engine_.remove_rule_set(rule_set_id(model));
 }
 
 void FgaStore::deactivate(const std::string& store) {
   auto it = active_.find(store);
   if (it == active_.end()) return;
-  engine_.remove_rule_set(rule_set_id(store, it->second));
+  std::vector<Op> ops;
+  for (const auto& m : loaded_models(store)) ops.push_back(Op::remove_tuple(fga::kLoadedRelation, {store, m}));
+  if (!ops.empty()) engine_.apply(ops);
+  release(it->second);
   active_.erase(it);
 }
 
@@ -307,7 +365,7 @@ bool FgaStore::ask(const std::string& store, const std::string& user, const std:
   try {
     // The platform's own decisions ask the relation alone: an account tree
     // deeper than OpenFGA's resolution limit still works for its people.
-    return fga::check(engine_, fga::ModelView{c->model, c->lowered}, user, relation, object, /*depth_limit=*/0);
+    return fga::check(engine_, fga::ModelView{c->model, c->lowered, store}, user, relation, object, /*depth_limit=*/0);
   } catch (const FgaError&) {
     return false;
   }
@@ -324,17 +382,19 @@ void FgaStore::with_model(const std::string& store, const std::string& model,
                           const std::function<void(engine::Engine&, const fga::ModelView&)>& ask) {
   std::string id = model.empty() ? latest_model(store) : model;
   auto c = this->model(store, id);
-  fga::ModelView view{c->model, c->lowered};
+  fga::ModelView view{c->model, c->lowered, store};
   std::vector<Op> ops;
   for (const auto& t : contextual) {
     fga::validate_tuple(c->model, t[2], t[1], t[0]);
-    if (!has_tuple(store, t[0], t[1], t[2])) ops.push_back(Op::add_tuple("fga_tuple", c->lowered.tuple(t[0], t[1], t[2])));
+    if (!has_tuple(store, t[0], t[1], t[2])) ops.push_back(Op::add_tuple("fga_tuple", view.tuple(t[0], t[1], t[2])));
   }
   auto loaded = active_.find(store);
   bool is_active = loaded != active_.end() && loaded->second == id;
   if (is_active && ops.empty()) return ask(engine_, view);
-  // Contextual tuples, or a model that is not loaded: a dry run holds
-  // them while the question is asked, and takes them away after.
+  // Contextual tuples, or a model that is not loaded for the store: a dry
+  // run holds them (and the model's rule set, if no store has it) while the
+  // question is asked, and takes them away after.
+  if (!is_active) ops.push_back(Op::add_tuple(fga::kLoadedRelation, c->lowered.loaded(store)));
   std::optional<FgaError> failed;
   auto inspect = [&](engine::Result&) {
     try {
@@ -343,8 +403,8 @@ void FgaStore::with_model(const std::string& store, const std::string& model,
       failed = e;
     }
   };
-  engine::Result r = is_active ? engine_.apply(ops, true, inspect)
-                               : engine_.add_rule_set("fga-ask:" + store + ":" + id, c->program, true, inspect, ops);
+  engine::Result r = engine_.has_rule_set(rule_set_id(id)) ? engine_.apply(ops, true, inspect)
+                                                            : engine_.add_rule_set(rule_set_id(id), c->program, true, inspect, ops);
   if (failed) throw *failed;
   if (!r.ok) throw FgaError("internal_error", r.message);
 }

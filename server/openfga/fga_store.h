@@ -103,18 +103,27 @@ class FgaStore {
   engine::Engine& engine() { return engine_; }
 
  private:
-  static std::string rule_set_id(const std::string& store, const std::string& model) { return "fga:" + store + ":" + model; }
-  // The rules' names: a stored model's are its own; a platform model's,
-  // whose id two stores may share, the store's too.
-  std::string prefix_of(const std::string& store, const std::string& model) const {
-    return is_platform(store) && model == platform_model(store).second ? "fga_" + store + "_" + model + "_" : "fga_" + model + "_";
-  }
+  // One rule set per model, whichever stores it is loaded for.
+  static std::string rule_set_id(const std::string& model) { return "fga:" + model; }
+  // The compiled model of id `id` whose JSON is `stored`: shared by the
+  // stores that have it.
+  std::shared_ptr<const fga::CompiledModel> compiled(const std::string& id, const nlohmann::json& stored);
+  // The modules fga_loaded names for `store`.
+  std::vector<std::string> loaded_models(const std::string& store) const;
+  // A store no longer has `model` loaded; the last one takes its rule set away.
+  void release(const std::string& model);
   // A platform store's model and its id (cached until its bound APIs change).
   const std::pair<nlohmann::json, std::string>& platform_model(const std::string& store) const;
 
   engine::Engine& engine_;
   std::map<std::string, std::shared_ptr<const fga::CompiledModel>> cache_;  // store "/" model id ->
-  std::map<std::string, std::string> active_;  // store -> the model loaded as its rule set
+  std::map<std::string, std::string> active_;  // store -> the model loaded for it
+  std::map<std::string, int> users_;           // model -> how many stores have it loaded
+  struct Compiled {
+    std::weak_ptr<const fga::CompiledModel> model;  // alive while a store's cache_ entry holds it
+    nlohmann::json json;
+  };
+  std::map<std::string, Compiled> compiled_;  // model id ->
   std::vector<std::pair<std::string, std::string>> platform_files_;
   // The model of a store that binds nothing, and its id: one, shared by
   // every such store.

@@ -397,7 +397,7 @@ HttpResponse OpenFgaApi::write(const std::string& store, const json& body) {
   std::string at = fga_timestamp();
   std::vector<Op> ops;
   auto written = [&](const TupleKey& k) {
-    const engine::TupleEntry* t = engine_.state().tuple(engine::tuple_fact("fga_tuple", m->lowered.tuple(k.object, k.relation, k.user)));
+    const engine::TupleEntry* t = engine_.state().tuple(engine::tuple_fact("fga_tuple", std::vector<std::string>{store, k.object, k.relation, k.user}));
     return t && t->base;
   };
   auto tuple_text = [](const TupleKey& k) {
@@ -417,7 +417,7 @@ HttpResponse OpenFgaApi::write(const std::string& store, const json& body) {
           throw FgaError("write_failed_due_to_invalid_input", "cannot write a tuple which already exists: " + tuple_text(k) +
                                                                    ": tuple to be written already existed or the tuple to be deleted did not exist");
         }
-        ops.push_back(Op::add_tuple("fga_tuple", m->lowered.tuple(k.object, k.relation, k.user)));
+        ops.push_back(Op::add_tuple("fga_tuple", std::vector<std::string>{store, k.object, k.relation, k.user}));
         ops.push_back(Op::add_tuple("fga_written", {store, k.object, k.relation, k.user, at}));
         change("TUPLE_OPERATION_WRITE", k);
       } else {
@@ -426,7 +426,7 @@ HttpResponse OpenFgaApi::write(const std::string& store, const json& body) {
           throw FgaError("write_failed_due_to_invalid_input", "cannot delete a tuple which does not exist: " + tuple_text(k) +
                                                                    ": tuple to be written already existed or the tuple to be deleted did not exist");
         }
-        ops.push_back(Op::remove_tuple("fga_tuple", m->lowered.tuple(k.object, k.relation, k.user)));
+        ops.push_back(Op::remove_tuple("fga_tuple", std::vector<std::string>{store, k.object, k.relation, k.user}));
         engine_.state().scan_tuples_with("fga_written", {store, k.object, k.relation, k.user}, [&](const std::string& f) {
           ops.push_back(Op::remove_tuple("fga_written", engine::parse_tuple_fact(f).second));
           return true;

@@ -137,16 +137,17 @@ std::string name(R r) { return r == R::kAllowed ? "allowed" : r == R::kDenied ? 
 
 void compare_at_limit(const std::string& dsl, const std::vector<std::string>& objects, const std::vector<std::string>& users,
                       int limit, int seed, int steps) {
-  fga::CompiledModel m = fga::compile_model(fga::parse_dsl({{"model.fga", dsl}}), "local", "fga_");
+  fga::CompiledModel m = fga::compile_model(fga::parse_dsl({{"model.fga", dsl}}), "fga_");
   engine::Engine e(m.program);
-  fga::ModelView view{m.model, m.lowered};
+  REQUIRE(e.apply({engine::Op::add_tuple(fga::kLoadedRelation, m.lowered.loaded("local"))}).ok);
+  fga::ModelView view{m.model, m.lowered, "local"};
   std::vector<Tuple> candidates = admitted_tuples(m.model, objects, users), present;
   std::mt19937 rng(seed);
   int too_complex = 0;
   for (int step = 0; step < steps; ++step) {
     const Tuple& t = candidates[rng() % candidates.size()];
     bool add = toggle(&present, t);
-    auto args = m.lowered.tuple(t.object, t.relation, t.user);
+    std::vector<std::string> args = {"local", t.object, t.relation, t.user};
     REQUIRE(e.apply({add ? engine::Op::add_tuple(fga::kTupleRelation, args) : engine::Op::remove_tuple(fga::kTupleRelation, args)}).ok);
     DepthReference ref(m, present, limit);
     for (const auto& o : objects) {
@@ -212,11 +213,11 @@ type team
   relations
     define member: [user]
 )"}}),
-                                            "local", "fga_");
+                                            "fga_");
   engine::Engine e{m.program};
-  fga::ModelView v{m.model, m.lowered};
+  fga::ModelView v{m.model, m.lowered, "local"};
   Chain() {
-    std::vector<engine::Op> ops = {add("folder:26", "viewer", "user:maria")};
+    std::vector<engine::Op> ops = {engine::Op::add_tuple(fga::kLoadedRelation, m.lowered.loaded("local")), add("folder:26", "viewer", "user:maria")};
     for (int i = 1; i <= 25; ++i) ops.push_back(add("folder:" + std::to_string(i), "parent", "folder:" + std::to_string(i + 1)));
     // group:0 holds group:1's members, ... group:25 holds maria.
     for (int i = 0; i < 25; ++i) ops.push_back(add("group:" + std::to_string(i), "member", "group:" + std::to_string(i + 1) + "#member"));
@@ -227,7 +228,7 @@ type team
     REQUIRE(e.apply(ops).ok);
   }
   engine::Op add(const std::string& o, const std::string& r, const std::string& u) {
-    return engine::Op::add_tuple(fga::kTupleRelation, m.lowered.tuple(o, r, u));
+    return engine::Op::add_tuple(fga::kTupleRelation, std::vector<std::string>{"local", o, r, u});
   }
 };
 
@@ -266,12 +267,13 @@ TEST_CASE("fga resolution: a model whose chain of rewrites is as long as the lim
   std::string dsl = "model\n  schema 1.1\ntype user\ntype doc\n  relations\n";
   for (int i = 0; i < 25; ++i) dsl += "    define r" + std::to_string(i) + ": r" + std::to_string(i + 1) + "\n";
   dsl += "    define r25: [user]\n";
-  fga::CompiledModel m = fga::compile_model(fga::parse_dsl({{"m.fga", dsl}}), "local", "fga_");
+  fga::CompiledModel m = fga::compile_model(fga::parse_dsl({{"m.fga", dsl}}), "fga_");
   CHECK(!m.lowered.graph.bounded("doc", "r0"));
   CHECK(m.lowered.graph.bounded("doc", "r1"));
   engine::Engine e(m.program);
-  REQUIRE(e.apply({engine::Op::add_tuple(fga::kTupleRelation, m.lowered.tuple("doc:1", "r25", "user:anne"))}).ok);
-  fga::ModelView v{m.model, m.lowered};
+  REQUIRE(e.apply({engine::Op::add_tuple(fga::kLoadedRelation, m.lowered.loaded("local"))}).ok);
+  REQUIRE(e.apply({engine::Op::add_tuple(fga::kTupleRelation, std::vector<std::string>{"local", "doc:1", "r25", "user:anne"})}).ok);
+  fga::ModelView v{m.model, m.lowered, "local"};
   CHECK(outcome([&] { return fga::check(e, v, "user:anne", "r0", "doc:1"); }) == R::kTooComplex);
   CHECK(outcome([&] { return fga::check(e, v, "user:bob", "r0", "doc:1"); }) == R::kTooComplex);
   CHECK(outcome([&] { return fga::check(e, v, "user:anne", "r1", "doc:1"); }) == R::kAllowed);

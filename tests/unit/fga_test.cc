@@ -103,11 +103,21 @@ class ReferenceCheck {
 
 // Every (user, relation, object) over the given ids, both ways, after each
 // of a run of random writes and deletes.
+// The stdlib's OpenFGA relations alone, for an FgaStore's engine.
+std::shared_ptr<const dsl::CompiledProgram> stores_program() {
+  dsl::DiagnosticSink diags;
+  std::shared_ptr<const dsl::CompiledProgram> base =
+      dsl::compile(dsl::load_program_from_texts({{"base.rules", "module base\nimport stdlib.fga\n"}}, diags), diags);
+  REQUIRE(!diags.has_errors());
+  return base;
+}
+
 void compare_with_reference(const std::string& dsl, const std::vector<std::string>& objects,
                             const std::vector<std::string>& users, int seed, int steps) {
-  fga::CompiledModel m = fga::compile_model(fga::parse_dsl({{"model.fga", dsl}}), "local", "fga_");
+  fga::CompiledModel m = fga::compile_model(fga::parse_dsl({{"model.fga", dsl}}), "fga_");
   engine::Engine e(m.program);
-  fga::ModelView view{m.model, m.lowered};
+  REQUIRE(e.apply({engine::Op::add_tuple(fga::kLoadedRelation, m.lowered.loaded("local"))}).ok);
+  fga::ModelView view{m.model, m.lowered, "local"};
   // Every tuple the model admits over these ids.
   std::vector<Tuple> candidates = admitted_tuples(m.model, objects, users);
   REQUIRE(!candidates.empty());
@@ -116,8 +126,8 @@ void compare_with_reference(const std::string& dsl, const std::vector<std::strin
   for (int step = 0; step < steps; ++step) {
     const Tuple& t = candidates[rng() % candidates.size()];
     bool add = toggle(&present, t);
-    auto r = e.apply({add ? engine::Op::add_tuple(fga::kTupleRelation, m.lowered.tuple(t.object, t.relation, t.user))
-                          : engine::Op::remove_tuple(fga::kTupleRelation, m.lowered.tuple(t.object, t.relation, t.user))});
+    auto r = e.apply({add ? engine::Op::add_tuple(fga::kTupleRelation, std::vector<std::string>{"local", t.object, t.relation, t.user})
+                          : engine::Op::remove_tuple(fga::kTupleRelation, std::vector<std::string>{"local", t.object, t.relation, t.user})});
     REQUIRE(r.ok);
     ReferenceCheck ref(m.model, present);
     for (const auto& o : objects) {
@@ -226,11 +236,7 @@ type doc
     define viewer: [user, group#member] or viewer from parent
     define can_view: viewer but not blocked
 )";
-  dsl::DiagnosticSink diags;
-  std::shared_ptr<const dsl::CompiledProgram> base =
-      dsl::compile(dsl::load_program_from_texts({{"base.rules", "module base\nimport stdlib.fga\n"}}, diags), diags);
-  REQUIRE(!diags.has_errors());
-  engine::Engine e(base);
+  engine::Engine e(stores_program());
   server::FgaStore store(e);
   fga::Model m = fga::parse_dsl({{"m.fga", model}});
   REQUIRE(e.apply(store.create_store({"S1", "s", "t", "alice"})).ok);
@@ -275,6 +281,60 @@ type doc
   CHECK(e.verify() == "");
 }
 
+TEST_CASE("fga: stores with one model share its rule set, and each store answers from its own tuples") {
+  const char* text = R"(model
+  schema 1.1
+type user
+type group
+  relations
+    define member: [user, group#member]
+type doc
+  relations
+    define viewer: [user, group#member]
+)";
+  engine::Engine e(stores_program());
+  server::FgaStore store(e);
+  fga::Model m = fga::parse_dsl({{"m.fga", text}});
+  for (const char* s : {"S1", "S2"}) {
+    REQUIRE(e.apply(store.create_store({s, s, "t", "alice"})).ok);
+    REQUIRE(e.apply(store.write_model(s, "M1", m)).ok);
+    REQUIRE(store.activate(s).ok);
+  }
+  auto t = [](const char* s, const char* o, const char* r, const char* u) { return engine::Op::add_tuple("fga_tuple", {s, o, r, u}); };
+  REQUIRE(e.apply({t("S1", "group:eng", "member", "user:anne"), t("S1", "doc:1", "viewer", "group:eng#member"),
+                   t("S2", "doc:1", "viewer", "group:eng#member"), t("S2", "group:eng", "member", "user:bob")})
+              .ok);
+  CHECK(e.has_rule_set("fga:M1"));
+  auto ask = [&](const char* s, const char* u) {
+    bool defined = false;
+    return store.ask(s, u, "viewer", "doc:1", &defined) && defined;
+  };
+  CHECK(ask("S1", "user:anne"));
+  CHECK(!ask("S1", "user:bob"));  // S2's group is S2's
+  CHECK(ask("S2", "user:bob"));
+  CHECK(!ask("S2", "user:anne"));
+  CHECK(e.verify() == "");
+  // A model id is found in its own store only.
+  REQUIRE(e.apply(store.write_model("S1", "M0", fga::parse_dsl({{"m.fga", "model\n  schema 1.1\ntype user\n"}}))).ok);
+  CHECK_THROWS_AS(store.model("S2", "M0"), fga::FgaError);
+  // One id, two contents: refused rather than shared.
+  REQUIRE(e.apply(store.create_store({"S3", "s3", "t", "alice"})).ok);
+  CHECK_THROWS_AS(store.write_model("S3", "M1", fga::parse_dsl({{"m.fga", "model\n  schema 1.1\ntype user\n"}})), fga::FgaError);
+  // S1 moves to a newer model; the rule set stays for S2, and goes with it.
+  REQUIRE(e.apply(store.write_model("S1", "M2", m)).ok);
+  REQUIRE(store.activate("S1").ok);
+  CHECK(e.has_rule_set("fga:M1"));
+  CHECK(e.has_rule_set("fga:M2"));
+  CHECK(ask("S1", "user:anne"));
+  CHECK(ask("S2", "user:bob"));
+  CHECK(e.verify() == "");
+  store.deactivate("S2");
+  CHECK(!e.has_rule_set("fga:M1"));
+  CHECK(!ask("S2", "user:bob"));
+  CHECK(ask("S1", "user:anne"));
+  CHECK(e.verify() == "");
+}
+
 TEST_CASE("fga: list-users returns objects, usersets and wildcards as OpenFGA does") {
   fga::CompiledModel m = fga::compile_model(fga::parse_dsl({{"m.fga", R"(model
   schema 1.1
@@ -283,13 +343,14 @@ type group
   relations
     define member: [user, user:*, group#member]
 )"}}),
-                                            "local", "fga_");
+                                            "fga_");
   engine::Engine e(m.program);
-  auto add = [&](std::string o, std::string r, std::string u) { return engine::Op::add_tuple(fga::kTupleRelation, m.lowered.tuple(o, r, u)); };
+  REQUIRE(e.apply({engine::Op::add_tuple(fga::kLoadedRelation, m.lowered.loaded("local"))}).ok);
+  auto add = [&](std::string o, std::string r, std::string u) { return engine::Op::add_tuple(fga::kTupleRelation, std::vector<std::string>{"local", o, r, u}); };
   REQUIRE(e.apply({add("group:a", "member", "user:anne"), add("group:a", "member", "group:b#member"),
                    add("group:b", "member", "user:*")})
               .ok);
-  fga::ModelView v{m.model, m.lowered};
+  fga::ModelView v{m.model, m.lowered, "local"};
   auto users = fga::list_users(e, v, "group:a", "member", {{"user", ""}});
   CHECK(users.dump() == R"([{"wildcard":{"type":"user"}},{"object":{"id":"anne","type":"user"}}])");
   auto sets = fga::list_users(e, v, "group:a", "member", {{"group", "member"}});
@@ -359,7 +420,7 @@ type doc
     define blocked: [user] or viewer from parent
     define viewer: [user] but not blocked
 )"}}),
-                                     "local", "fga_"),
+                                     "fga_"),
                   FgaError);
 }
 

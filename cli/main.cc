@@ -36,6 +36,9 @@ Usage:
                                            the provenance of a stored object, or why it is absent
   pmesh verify --data-dir DIR [--policies PATHS]
                                            recompute from scratch and compare with the stored state
+  pmesh serviceaccount-keys rotate --data-dir DIR
+                                           a new key to sign ServiceAccount tokens from the next start; the old
+                                           ones verify until their files are removed from DIR/serviceaccount-keys
   pmesh builtins                           list the builtin functions
   pmesh fga compile MODEL [--prefix P] [-o rules|json|dsl]
                                            an OpenFGA model (DSL, JSON or fga.mod) as the rules it becomes
@@ -175,6 +178,7 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   if (cmd == "builtins") return cmd_builtins();
   if (cmd == "serve") return pmesh::cli::serve_main(args);
+  if (cmd == "serviceaccount-keys") return pmesh::cli::serviceaccount_keys_main(args);
   if (cmd == "dry-run") return pmesh::cli::cmd_dry_run(args);
   if (cmd == "apply") return pmesh::cli::cmd_apply(args);
   if (cmd == "explain") return pmesh::cli::cmd_explain(args);

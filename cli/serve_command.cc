@@ -19,6 +19,7 @@
 #include "engine/engine.h"
 #include "server/api/api_server.h"
 #include "server/auth/oidc.h"
+#include "server/auth/service_account_tokens.h"
 #include "server/http/http_server.h"
 #include "server/http/tls_files.h"
 #include "server/registry/group_commit.h"
@@ -40,7 +41,7 @@ size_t transport_threads() { return std::clamp<size_t>(std::thread::hardware_con
 
 int usage(const std::string& msg) {
   std::cerr << "pmesh serve: " << msg << "\nUsage: pmesh serve [--data-dir DIR] [--listen HOST:PORT] [--policies PATHS]... [--bootstrap PATHS]... [--watch-history N]\n"
-               "       [--plain-http | --tls-cert-file PEM --tls-private-key-file PEM] [--token-file CSV]\n"
+               "       [--plain-http | --tls-cert-file PEM --tls-private-key-file PEM] [--token-file CSV] [--service-account-issuer URL]\n"
                "       [--oidc-issuer-url URL --oidc-client-id ID (--oidc-jwks-file JWKS | --oidc-jwks-url URL [--oidc-ca-file PEM])\n"
                "        [--oidc-username-claim C] [--oidc-groups-claim C]]\n";
   return 2;
@@ -61,12 +62,26 @@ std::shared_ptr<const dsl::CompiledProgram> compile_rules(const std::vector<std:
 
 }  // namespace
 
+int serviceaccount_keys_main(const std::vector<std::string>& args) {
+  if (args.size() != 3 || args[0] != "rotate" || args[1] != "--data-dir") {
+    std::cerr << "Usage: pmesh serviceaccount-keys rotate --data-dir DIR\n";
+    return 2;
+  }
+  std::string made, err, dir = args[2] + "/serviceaccount-keys";
+  if (!ServiceAccountTokens::rotate(dir, &made, &err)) {
+    std::cerr << "pmesh serviceaccount-keys: " << err << "\n";
+    return 1;
+  }
+  std::cout << dir << "/" << made << ": signs ServiceAccount tokens from the server's next start\n";
+  return 0;
+}
+
 int serve_main(const std::vector<std::string>& args) {
   std::string data_dir = ".pmesh", listen = "127.0.0.1:6443";
   int64_t log_limit = 100000;
   std::vector<std::string> bootstrap_paths;  // empty: policies/bootstrap.yaml, compiled in
   std::vector<std::string> policies;
-  std::string tls_cert, tls_key, token_file;
+  std::string tls_cert, tls_key, token_file, sa_issuer;
   OidcConfig oidc;
   bool plain_http = false;
   // Flags that take one string.
@@ -76,6 +91,7 @@ int serve_main(const std::vector<std::string>& args) {
       {"--tls-cert-file", &tls_cert},
       {"--tls-private-key-file", &tls_key},
       {"--token-file", &token_file},
+      {"--service-account-issuer", &sa_issuer},
       {"--oidc-issuer-url", &oidc.issuer_url},
       {"--oidc-client-id", &oidc.client_id},
       {"--oidc-username-claim", &oidc.username_claim},
@@ -234,6 +250,27 @@ int serve_main(const std::vector<std::string>& args) {
   if (!register_shard(engine, *store, base, &err)) {
     log("error", "registering the shard: " + err);
     return 1;
+  }
+  if (authn) {
+    // ServiceAccount tokens: keys and issuer kept in the data directory, so
+    // that tokens outlive a restart (on another port, too).
+    std::string issuer = sa_issuer, issuer_path = data_dir + "/serviceaccount-issuer";
+    if (issuer.empty()) std::ifstream(issuer_path) >> issuer;
+    if (issuer.empty()) {
+      issuer = base;
+      std::ofstream(issuer_path) << issuer << "\n";
+    }
+    std::shared_ptr<const ServiceAccountTokens> tokens = ServiceAccountTokens::open(data_dir + "/serviceaccount-keys", issuer, &err);
+    if (!tokens) {
+      log("error", "ServiceAccount keys: " + err);
+      return 1;
+    }
+    authn->set_service_accounts(tokens, [&engine](const std::string& kind, const std::string& cluster, const std::string& ns,
+                                                  const std::string& name) {
+      const engine::Json* o = engine.get({kind, cluster, ns, name});
+      return o ? engine::string_field((*o)["metadata"], "uid") : std::string();
+    });
+    api->set_service_accounts(std::move(tokens));
   }
   std::string kc = data_dir + "/admin.kubeconfig";
   std::ofstream(kc) << admin_kubeconfig(base, ca_data, admin_token);

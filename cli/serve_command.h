@@ -9,5 +9,8 @@
 namespace pmesh::cli {
 
 int serve_main(const std::vector<std::string>& args);
+// `pmesh serviceaccount-keys rotate --data-dir DIR`: a new signing key for
+// ServiceAccount tokens, used from the server's next start.
+int serviceaccount_keys_main(const std::vector<std::string>& args);
 
 }  // namespace pmesh::cli

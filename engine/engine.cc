@@ -19,14 +19,7 @@ namespace {
 
 const Json kNull;
 
-std::string wall_clock() {
-  std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string wall_clock() { return rfc3339_utc(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())); }
 
 
 // The parts of an object that a rule can read separately: metadata's

@@ -107,4 +107,12 @@ std::optional<std::string> base64_decode(std::string_view text) {
   return out;
 }
 
+std::string rfc3339_utc(std::time_t t) {
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 }  // namespace pmesh

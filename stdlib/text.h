@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <ctime>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,5 +34,8 @@ std::string coerce_utf8(std::string_view s);
 std::string base64_encode(std::string_view bytes, bool url = false);
 // Either alphabet, padded or not; nullopt for what is not base64.
 std::optional<std::string> base64_decode(std::string_view text);
+
+// `t` as Kubernetes writes times: RFC 3339 in UTC, whole seconds ("2026-01-02T03:04:05Z").
+std::string rfc3339_utc(std::time_t t);
 
 }  // namespace pmesh

@@ -6,6 +6,8 @@
 #include "server/api/present.h"
 #include "server/auth/access_review.h"
 #include "server/auth/impersonation.h"
+#include "server/auth/token_request.h"
+#include "server/auth/token_review.h"
 
 namespace pmesh::server {
 
@@ -145,7 +147,17 @@ std::optional<HttpResponse> ApiServer::acting_as(const HttpRequest& http, const 
     log(http, res);
     return res;
   }
-  return authenticated(http, target, std::get<UserInfo>(acting), stream);
+  const UserInfo& user = std::get<UserInfo>(acting);
+  // A ServiceAccount's request that names no workspace is for its own, as
+  // kcp's in-cluster rewrite has it (a controller configured for one cluster).
+  std::string home = home_cluster(user);
+  bool api = http.path == "/api" || http.path == "/apis" || http.path.rfind("/api/", 0) == 0 || http.path.rfind("/apis/", 0) == 0;
+  if (!home.empty() && api) {
+    Target own;
+    own.info = parse_request_path("/clusters/" + home + http.path, &own.error);
+    return authenticated(http, own, user, stream);
+  }
+  return authenticated(http, target, user, stream);
 }
 
 std::optional<HttpResponse> ApiServer::authenticated(const HttpRequest& http, const Target& target, const UserInfo& user,
@@ -166,6 +178,14 @@ std::optional<HttpResponse> ApiServer::authenticated(const HttpRequest& http, co
     log(http, res);
     return res;
   }
+  // The ServiceAccount issuer's discovery, for whoever verifies its tokens.
+  if (service_accounts_ && http.method == "GET" && (http.path == "/.well-known/openid-configuration" || http.path == "/openid/v1/jwks")) {
+    bool jwks = http.path == "/openid/v1/jwks";
+    res = HttpResponse{200, jwks ? "application/jwk-set+json" : "application/json",
+                       (jwks ? service_accounts_->jwks() : service_accounts_->openid_configuration()).dump(), {}, nullptr};
+    log(http, res);
+    return res;
+  }
   const std::optional<RequestInfo>& info = target.info;
   ApiError error;
   if (!info) {
@@ -173,6 +193,15 @@ std::optional<HttpResponse> ApiServer::authenticated(const HttpRequest& http, co
   } else if (is_self_subject_access_review(http, *info)) {
     // Anyone may ask what they may do.
     res = self_subject_access_review(authz_, user, *info, http);
+  } else if (is_self_subject_review(http, *info)) {
+    // And who they are.
+    res = self_subject_review(user, *info);
+  } else if (is_token_review(http, *info) && options_.authenticator) {
+    Decision d = authz_.decide(user, "create", *info);
+    if (!d.allowed && d.code == 404) res = status_response(unseen(*info));
+    else if (!d.allowed) res = status_response(ApiError::forbidden({info->group, info->resource}, "", d.message));
+    else if (!cluster_exists(info->cluster)) res = status_response(unseen(*info));
+    else res = token_review(*options_.authenticator, http, [this](const std::string& line) { if (options_.log) options_.log("info", line); });
   } else if (info->kind != RequestInfo::Kind::kObject) {
     Decision d = authz_.decide(user, "get", *info);
     if (!d.allowed || !cluster_exists(info->cluster)) res = status_response(unseen(*info));
@@ -195,6 +224,8 @@ std::optional<HttpResponse> ApiServer::authenticated(const HttpRequest& http, co
       if (!d.allowed && d.code == 404) res = status_response(unseen(*info));
       else if (!d.allowed) res = status_response(ApiError::forbidden(req.gr(), info->name, d.message));
       else if (!cluster_exists(info->cluster)) res = status_response(unseen(*info));
+      else if (is_token_request(*info) && *verb == Verb::kCreate && service_accounts_)
+        res = token_request(*service_accounts_, engine_, *info, http, std::time(nullptr));
       else res = objects(http, std::move(req), stream);
     }
   }

@@ -35,6 +35,7 @@
 #include "server/api/request.h"
 #include "server/auth/authn.h"
 #include "server/auth/authz.h"
+#include "server/auth/service_account_tokens.h"
 #include "server/http/http_server.h"
 #include "server/metrics/metrics.h"
 #include "server/openfga/openfga_api.h"
@@ -71,6 +72,9 @@ class ApiServer {
   // through observe().
   Metrics& metrics() { return metrics_; }
   void observe(const std::string& method, const std::string& path, bool watch, int status, double seconds);
+  // ServiceAccount tokens: TokenRequest, TokenReview, the issuer's
+  // discovery document and JWKS. Unset: none are served.
+  void set_service_accounts(std::shared_ptr<const ServiceAccountTokens> tokens) { service_accounts_ = std::move(tokens); }
   // From now on /readyz fails (its `shutdown` check), as kube-apiserver's
   // does while it drains.
   void begin_shutdown() { shutting_down_ = true; }
@@ -100,6 +104,7 @@ class ApiServer {
   ResourceStore resources_;
   OpenFgaApi fga_;
   Metrics metrics_;
+  std::shared_ptr<const ServiceAccountTokens> service_accounts_;
   bool shutting_down_ = false;
 };
 

@@ -150,14 +150,42 @@ std::optional<json> decode_protobuf_object(const std::string& body, std::string*
       });
       return o;
     }
-    if (api_version != "v1" || (kind != "ConfigMap" && kind != "Secret" && kind != "Namespace")) {
-      *error = "protobuf bodies are accepted for ConfigMap, Secret, Namespace and SelfSubjectAccessReview only, not " + kind;
+    if (api_version == "authentication.k8s.io/v1" && kind == "TokenRequest") {
+      // spec (2): audiences (1, repeated), boundObjectRef (3) { kind, apiVersion, name, uid }, expirationSeconds (4).
+      static const char* ref_fields[] = {"", "kind", "apiVersion", "name", "uid"};
+      fields(raw, [&](int f, int w, Reader& r) {
+        if (f != 2 || w != 2) return r.skip(w);
+        json spec = json::object();
+        fields(r.bytes(), [&](int g, int gw, Reader& rr) {
+          if (g == 1 && gw == 2) {
+            spec["audiences"].push_back(rr.bytes());
+          } else if (g == 3 && gw == 2) {
+            json ref = json::object();
+            fields(rr.bytes(), [&](int h, int hw, Reader& r3) {
+              if (h >= 1 && h <= 4 && hw == 2) ref[ref_fields[h]] = r3.bytes();
+              else r3.skip(hw);
+            });
+            spec["boundObjectRef"] = ref;
+          } else if (g == 4 && gw == 0) {
+            spec["expirationSeconds"] = static_cast<int64_t>(rr.varint());
+          } else {
+            rr.skip(gw);
+          }
+        });
+        o["spec"] = spec;
+      });
+      return o;
+    }
+    if (api_version != "v1" || (kind != "ConfigMap" && kind != "Secret" && kind != "Namespace" && kind != "ServiceAccount")) {
+      *error = "protobuf bodies are accepted for ConfigMap, Secret, Namespace, ServiceAccount, SelfSubjectAccessReview and "
+               "TokenRequest only, not " + kind;
       return std::nullopt;
     }
     fields(raw, [&](int f, int w, Reader& r) {
       if (w != 2) {
         uint64_t b = w == 0 ? r.varint() : (r.skip(w), 0);
         if (w == 0 && ((kind == "ConfigMap" && f == 4) || (kind == "Secret" && f == 5))) o["immutable"] = b != 0;
+        if (w == 0 && kind == "ServiceAccount" && f == 4) o["automountServiceAccountToken"] = b != 0;
         return;
       }
       std::string v = r.bytes();
@@ -177,6 +205,17 @@ std::optional<json> decode_protobuf_object(const std::string& body, std::string*
       } else if (kind == "Secret" && f == 4) {
         auto [k, x] = map_entry(v);
         o["stringData"][k] = x;
+      } else if (kind == "ServiceAccount" && (f == 2 || f == 3)) {
+        // secrets: ObjectReference { kind, namespace, name, uid, apiVersion, resourceVersion, fieldPath };
+        // imagePullSecrets: LocalObjectReference { name }.
+        static const char* ref_fields[] = {"", "kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath"};
+        json ref = json::object();
+        fields(v, [&](int g, int gw, Reader& rr) {
+          if (gw == 2 && f == 2 && g >= 1 && g <= 7) ref[ref_fields[g]] = rr.bytes();
+          else if (gw == 2 && f == 3 && g == 1) ref["name"] = rr.bytes();
+          else rr.skip(gw);
+        });
+        o[f == 2 ? "secrets" : "imagePullSecrets"].push_back(ref);
       } else if (kind == "Namespace" && f == 2) {
         fields(v, [&](int g, int gw, Reader& rr) {
           if (g == 1 && gw == 2) o["spec"]["finalizers"].push_back(rr.bytes());

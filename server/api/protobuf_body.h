@@ -1,6 +1,7 @@
 // Kubernetes' protobuf encoding of the built-in kinds pmesh serves
-// (ConfigMap, Secret, Namespace) and of SelfSubjectAccessReview (what
-// `kubectl auth can-i` asks), decoded to JSON.
+// (ConfigMap, Secret, Namespace, ServiceAccount), of SelfSubjectAccessReview
+// (what `kubectl auth can-i` asks) and of TokenRequest (`kubectl create
+// token`), decoded to JSON.
 //
 // kubectl 1.32 and later send built-in kinds as protobuf
 // ("k8s\0" + runtime.Unknown) and do not fall back to JSON when refused;

@@ -239,7 +239,8 @@ std::optional<Verb> verb_of(const HttpRequest& http, const RequestInfo& info, Ap
     }
     return watch ? Verb::kWatch : collection ? Verb::kList : Verb::kGet;
   }
-  if (m == "POST") return collection ? Verb::kCreate : Verb::kOther;
+  // A POST to an object's subresource creates in it (serviceaccounts/token).
+  if (m == "POST") return collection || !info.subresource.empty() ? Verb::kCreate : Verb::kOther;
   if (m == "PUT") return collection ? Verb::kOther : Verb::kUpdate;
   if (m == "PATCH") return collection ? Verb::kOther : Verb::kPatch;
   if (m == "DELETE") return collection ? Verb::kDeleteCollection : Verb::kDelete;

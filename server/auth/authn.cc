@@ -1,10 +1,13 @@
 #include "server/auth/authn.h"
 
 #include "server/auth/oidc.h"
+#include "server/auth/service_account_tokens.h"
 
 #include <openssl/rand.h>
 
 #include <ctime>
+
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -13,7 +16,17 @@
 
 namespace pmesh::server {
 
+using nlohmann::json;
+
 bool UserInfo::in_group(const std::string& g) const { return std::find(groups.begin(), groups.end(), g) != groups.end(); }
+
+std::string home_cluster(const UserInfo& user) {
+  auto it = user.extra.find(kClusterNameExtra);
+  std::string ns, name;
+  if (it == user.extra.end() || !parse_service_account_username(user.name, &ns, &name)) return "";
+  // Two clusters are none: nowhere to be somebody (kcp's IsInScope).
+  return it->second.size() == 1 && !it->second[0].empty() ? it->second[0] : std::string("\x1f");
+}
 
 UserInfo admin_user() { return UserInfo{"admin", "admin", {"system:masters", "system:authenticated"}, {}}; }
 
@@ -91,9 +104,70 @@ std::optional<UserInfo> Authenticator::authenticate(const std::string& authoriza
   }
   auto it = tokens_.find(token);
   if (it != tokens_.end()) return it->second;
+  if (service_accounts_ && std::count(token.begin(), token.end(), '.') == 2) {
+    std::string ignored;
+    if (auto jws = parse_jws(token, &ignored); jws && service_accounts_->claims_issuer(*jws)) return service_account(*jws, api_audiences(), why);
+  }
   if (oidc_ && std::count(token.begin(), token.end(), '.') == 2) return oidc_->verify(token, std::time(nullptr), why, keys_unknown);
   *why = "unknown token";
   return std::nullopt;
+}
+
+std::vector<std::string> Authenticator::api_audiences() const {
+  return service_accounts_ ? service_accounts_->api_audiences() : std::vector<std::string>();
+}
+
+std::optional<UserInfo> Authenticator::review(const std::string& token, const std::vector<std::string>& audiences,
+                                              std::vector<std::string>* matched, std::string* why) const {
+  std::vector<std::string> wanted = audiences.empty() ? api_audiences() : audiences;
+  matched->clear();
+  // The token as given, all of it: not a header to take a first word of.
+  if (token.empty() || token.find_first_of(" \t\r\n") != std::string::npos) return *why = "malformed token", std::nullopt;
+  std::string ignored;
+  if (auto jws = parse_jws(token, &ignored); jws && service_accounts_ && service_accounts_->claims_issuer(*jws)) {
+    auto u = service_account(*jws, wanted, why);
+    if (!u) return std::nullopt;
+    const json& aud = jws->claims["aud"];
+    for (const auto& a : wanted)
+      if (aud == a || (aud.is_array() && std::find(aud.begin(), aud.end(), a) != aud.end())) matched->push_back(a);
+    return u;
+  }
+  auto u = authenticate("Bearer " + token, why, nullptr);
+  if (!u) return std::nullopt;
+  for (const auto& a : api_audiences())
+    if (std::find(wanted.begin(), wanted.end(), a) != wanted.end()) matched->push_back(a);
+  if (!wanted.empty() && matched->empty()) {
+    auto list = [](const std::vector<std::string>& v) {
+      std::string out = "[";
+      for (size_t i = 0; i < v.size(); ++i) out += (i ? " " : "") + v[i];
+      return out + "]";
+    };
+    return *why = "token audiences " + list(api_audiences()) + " is invalid for the target audiences " + list(wanted), std::nullopt;
+  }
+  return u;
+}
+
+std::optional<UserInfo> Authenticator::service_account(const Jws& jws, const std::vector<std::string>& audiences,
+                                                       std::string* why) const {
+  auto c = service_accounts_->verify(jws, audiences, std::time(nullptr), why);
+  if (!c) return std::nullopt;
+  // As kube's validator: the token dies with its ServiceAccount, or with
+  // the Secret it is bound to (a new object of the same name is not it).
+  const char* invalidated = "service account token has been invalidated";
+  std::string uid = uid_of_ ? uid_of_("ServiceAccount", c->cluster, c->ns, c->service_account.name) : "";
+  if (uid.empty() || uid != c->service_account.uid) return *why = invalidated, std::nullopt;
+  // Nor does it outlive its namespace (whose objects pmesh does not yet
+  // delete with it, as kube's namespace controller does).
+  if (uid_of_("Namespace", c->cluster, "", c->ns).empty()) return *why = invalidated, std::nullopt;
+  if (c->secret) {
+    std::string s = uid_of_("Secret", c->cluster, c->ns, c->secret->name);
+    if (s.empty() || s != c->secret->uid) return *why = invalidated, std::nullopt;
+  }
+  UserInfo u{service_account_username(c->ns, c->service_account.name), uid,
+             {"system:serviceaccounts", "system:serviceaccounts:" + c->ns, "system:authenticated"}, {}};
+  u.extra[kClusterNameExtra] = {c->cluster};
+  if (!c->jti.empty()) u.extra["authentication.kubernetes.io/credential-id"] = {"JTI=" + c->jti};
+  return u;
 }
 
 void Authenticator::refresh_keys(std::function<void()> done) const {

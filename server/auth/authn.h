@@ -2,12 +2,22 @@
 //
 // Bearer tokens from a token file in kube-apiserver's static token format
 // (CSV lines `token,user,uid,"group1,group2"`), the server's own admin
-// token (user `admin`, group `system:masters`), and OIDC ID tokens
-// (oidc.h). A request without a
-// credential, or with one that is not known, is not authenticated; why is
-// for the server log only.
+// token (user `admin`, group `system:masters`), ServiceAccount tokens the
+// server issued (service_account_tokens.h), and OIDC ID tokens (oidc.h).
+// A request without a credential, or with one that is not known, is not
+// authenticated; why is for the server log only.
 //
-// Thread safety: immutable after construction.
+// A ServiceAccount authenticates as kube's authenticator has it
+// (`system:serviceaccount:<ns>:<name>`, groups `system:serviceaccounts`,
+// `system:serviceaccounts:<ns>`, `system:authenticated`) and, as in kcp,
+// with the workspace it lives in as the extra
+// `authentication.kubernetes.io/cluster-name`: it is somebody in that
+// workspace only (authz.h). Its token is valid while the ServiceAccount
+// (and the Secret the token is bound to) exist with the uids it names.
+//
+// Thread safety: set up, then immutable; authenticate() reads the store
+// through `UidOf` for ServiceAccount tokens, so it is called where the
+// store may be read (the engine's thread).
 #pragma once
 
 #include <functional>
@@ -30,12 +40,27 @@ struct UserInfo {
 // when the server runs without authentication.
 UserInfo admin_user();
 
+// kcp's extra naming the workspace a ServiceAccount lives in.
+inline constexpr const char* kClusterNameExtra = "authentication.kubernetes.io/cluster-name";
+// The workspace `user` is confined to: a ServiceAccount's own ("" for anyone else).
+std::string home_cluster(const UserInfo& user);
+
 class OidcVerifier;
+class ServiceAccountTokens;
+struct Jws;
 
 class Authenticator {
  public:
   // OIDC ID tokens too (checked after the token file's tokens).
   void set_oidc(std::shared_ptr<OidcVerifier> oidc) { oidc_ = std::move(oidc); }
+  // ServiceAccount tokens that `tokens` issued. `uid_of` answers the uid of
+  // a stored object of kind "ServiceAccount" or "Secret" ("" when there is none).
+  using UidOf = std::function<std::string(const std::string& kind, const std::string& cluster, const std::string& ns,
+                                          const std::string& name)>;
+  void set_service_accounts(std::shared_ptr<const ServiceAccountTokens> tokens, UidOf uid_of) {
+    service_accounts_ = std::move(tokens);
+    uid_of_ = std::move(uid_of);
+  }
   // Reads `token_file` if not empty; `admin_token` authenticates `admin`.
   // Returns false with `error` when the file cannot be read or parsed.
   bool load(const std::string& token_file, const std::string& admin_token, std::string* error);
@@ -46,13 +71,24 @@ class Authenticator {
   // is set: refresh_keys(), then ask again.
   std::optional<UserInfo> authenticate(const std::string& authorization, std::string* why,
                                        bool* keys_unknown = nullptr) const;
+  // TokenReview's question: the user `token` names if it is good for one of
+  // `audiences` (empty: the API's own); `matched` gets those it is good for.
+  // A token that is not a ServiceAccount's is good for the API's audiences.
+  std::optional<UserInfo> review(const std::string& token, const std::vector<std::string>& audiences,
+                                 std::vector<std::string>* matched, std::string* why) const;
   // Fetches the OIDC keys again, off the serving thread, at most every 10
   // seconds; `done` runs on the server's thread afterwards.
   void refresh_keys(std::function<void()> done) const;
 
  private:
+  // The user a ServiceAccount token names, if it is still good.
+  std::optional<UserInfo> service_account(const Jws& jws, const std::vector<std::string>& audiences, std::string* why) const;
+  std::vector<std::string> api_audiences() const;
+
   std::map<std::string, UserInfo> tokens_;
   std::shared_ptr<OidcVerifier> oidc_;
+  std::shared_ptr<const ServiceAccountTokens> service_accounts_;
+  UidOf uid_of_;
 };
 
 // A fresh random token (hex), for the admin kubeconfig.

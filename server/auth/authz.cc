@@ -1,5 +1,7 @@
 #include "server/auth/authz.h"
 
+#include "server/auth/service_account_tokens.h"
+
 namespace pmesh::server {
 
 std::string user_object(const std::string& name) {
@@ -7,6 +9,13 @@ std::string user_object(const std::string& name) {
   for (char& c : u)
     if (c == ':') c = '.';
   return "user:" + u;
+}
+
+std::string model_user(const UserInfo& user) {
+  std::string home = home_cluster(user), ns, name;
+  if (!home.empty() && parse_service_account_username(user.name, &ns, &name))
+    return user_object("system:kcp:serviceaccount:" + home + ":" + ns + ":" + name);
+  return user_object(user.name);
 }
 
 std::string collection_relation(const std::string& verb, const std::string& group, const std::string& plural) {
@@ -49,12 +58,19 @@ bool Authorizer::may_bind(const std::string& consumer, const std::string& export
 }
 
 bool Authorizer::can(const UserInfo& user, const std::string& relation, const std::string& workspace) const {
+  if (std::string home = home_cluster(user); !home.empty() && home != workspace) return false;
   std::string account, store;
-  return where(workspace, &account, &store) && ask_(store, user_object(user.name), relation, account, nullptr);
+  return where(workspace, &account, &store) && ask_(store, model_user(user), relation, account, nullptr);
 }
 
 std::string Authorizer::relation_for(const std::string& verb, const RequestInfo& info, const std::string& store,
-                                     const std::string& account, const UserInfo& user, bool* allowed) const {
+                                     const std::string& account, const std::string& subject, bool* allowed) const {
+  // A token is its ServiceAccount's rights: minting one is for those who
+  // manage the account's identities (kube treats it as impersonation).
+  if (info.group.empty() && info.resource == "serviceaccounts" && info.subresource == "token") {
+    *allowed = ask_(store, subject, "manage_iam_roles", account, nullptr);
+    return "manage_iam_roles";
+  }
   bool collection = verb == "create" || ((verb == "list" || verb == "watch") && info.name.empty());
   if (!collection) {
     // A named object of a bound resource is an object of its own in the
@@ -65,10 +81,10 @@ std::string Authorizer::relation_for(const std::string& verb, const RequestInfo&
       std::string id = second_of("cluster_id", info.cluster);
       std::string object = bound_type(info.group, info.resource, k->singular) + ":" + id + "/" + (info.ns.empty() ? "" : info.ns + "/") + info.name;
       bool defined = false;
-      *allowed = !id.empty() && ask_(store, user_object(user.name), verb, object, &defined);
+      *allowed = !id.empty() && ask_(store, subject, verb, object, &defined);
       if (defined && *allowed) return verb;
     }
-    *allowed = ask_(store, user_object(user.name), verb, account, nullptr);
+    *allowed = ask_(store, subject, verb, account, nullptr);
     return verb;
   }
   std::string rel = collection_relation(verb, info.group, info.resource);
@@ -77,23 +93,27 @@ std::string Authorizer::relation_for(const std::string& verb, const RequestInfo&
   // (`core_namespace:<cluster id>/<namespace>`, whose parent is the account).
   if (!info.ns.empty()) {
     std::string id = second_of("cluster_id", info.cluster);
-    *allowed = !id.empty() && ask_(store, user_object(user.name), rel, "core_namespace:" + id + "/" + info.ns, &defined);
+    *allowed = !id.empty() && ask_(store, subject, rel, "core_namespace:" + id + "/" + info.ns, &defined);
     if (defined) return rel;
   }
-  *allowed = ask_(store, user_object(user.name), rel, account, &defined);
+  *allowed = ask_(store, subject, rel, account, &defined);
   if (defined) return rel;
   // A kind the model has no relations for (one bound at run time): what
   // members may do with the account's objects.
   rel = verb == "create" ? "update" : "get";
-  *allowed = ask_(store, user_object(user.name), rel, account, nullptr);
+  *allowed = ask_(store, subject, rel, account, nullptr);
   return rel;
 }
 
 Decision Authorizer::decide(const UserInfo& user, const std::string& verb, const RequestInfo& info) const {
   if (user.in_group("system:masters")) return {true, 200, ""};
+  // A ServiceAccount is somebody in its own workspace only, as in kcp;
+  // anywhere else it is nobody, and the workspace stays unseen.
+  if (std::string home = home_cluster(user); !home.empty() && home != info.cluster) return {false, 404, ""};
+  const std::string subject = model_user(user);
   std::string account, store;
   bool placed = info.cluster != "*" && where(info.cluster, &account, &store);
-  auto may_get = [&] { return placed && ask_(store, user_object(user.name), "get", account, nullptr); };
+  auto may_get = [&] { return placed && ask_(store, subject, "get", account, nullptr); };
   // Discovery, OpenAPI and version: what any authenticated client needs,
   // in the workspaces it can see (elsewhere they would tell that it exists).
   if (info.kind != RequestInfo::Kind::kObject) {
@@ -113,15 +133,15 @@ Decision Authorizer::decide(const UserInfo& user, const std::string& verb, const
     // those who may not get it, it does not exist.
     std::string org_account, org_store;
     if (!where("root:orgs:" + info.name, &org_account, &org_store)) return {false, 404, ""};
-    if (ask_(org_store, user_object(user.name), verb, org_account, nullptr)) return {true, 200, ""};
-    if (!ask_(org_store, user_object(user.name), "get", org_account, nullptr)) return {false, 404, ""};
+    if (ask_(org_store, subject, verb, org_account, nullptr)) return {true, 200, ""};
+    if (!ask_(org_store, subject, "get", org_account, nullptr)) return {false, 404, ""};
     return denied(in_ws);
   }
   // root, and in root:orgs everything but organizations, are the platform's.
   if (info.cluster == "root" || (info.cluster == "root:orgs" && !org_accounts)) return denied(in_ws);
   if (!placed) return {false, 404, ""};
   bool allowed = false;
-  relation_for(verb, info, store, account, user, &allowed);
+  relation_for(verb, info, store, account, subject, &allowed);
   if (allowed) return {true, 200, ""};
   if (info.cluster != "root:orgs" && !may_get()) return {false, 404, ""};
   return denied(in_ws);

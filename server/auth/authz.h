@@ -17,7 +17,10 @@
 //
 // Members of `system:masters` may do anything; nobody else anything in
 // root or (except organizations) in root:orgs. A workspace where the user
-// may not `get` answers NotFound, as if it did not exist.
+// may not `get` answers NotFound, as if it did not exist. A ServiceAccount
+// is asked about as `model_user` in its own workspace, and is nobody in
+// any other. Minting a ServiceAccount's token (serviceaccounts/token) is
+// `manage_iam_roles` on the account.
 //
 // Thread safety: reads the engine; call on the engine's thread.
 #pragma once
@@ -67,7 +70,7 @@ class Authorizer {
   std::string second_of(const std::string& relation, const std::string& key) const;
   // The relation that decides `verb` in a collection of `info`'s kind.
   std::string relation_for(const std::string& verb, const RequestInfo& info, const std::string& store,
-                           const std::string& account, const UserInfo& user, bool* allowed) const;
+                           const std::string& account, const std::string& subject, bool* allowed) const;
 
   const engine::Engine& engine_;
   Ask ask_;
@@ -75,6 +78,11 @@ class Authorizer {
 
 // "user:<name>", with colons as dots, as the security-operator writes users.
 std::string user_object(const std::string& name);
+// Who `user` is in the model: user_object of the name, or for a
+// ServiceAccount of its kcp-wide name
+// (`system:kcp:serviceaccount:<workspace>:<ns>:<name>`), since its short
+// name is the same in every workspace.
+std::string model_user(const UserInfo& user);
 
 // The relation that decides `verb` (create, list, watch) on a collection of
 // `group`/`plural`, named as the security-operator names it: dots of the

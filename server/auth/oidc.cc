@@ -123,6 +123,9 @@ std::optional<UserInfo> OidcVerifier::verify(const std::string& token, std::time
   const json name = claims.value(config_.username_claim, json());
   if (!name.is_string() || name.get<std::string>().empty())
     return *why = "no " + config_.username_claim + " claim", std::nullopt;
+  // Names under system: are the platform's (ServiceAccounts, kcp's and
+  // kube's own users); an identity provider does not get to claim them.
+  if (name.get<std::string>().rfind("system:", 0) == 0) return *why = "a username under system: is reserved", std::nullopt;
   UserInfo u{name.get<std::string>(), string_field(claims, "sub"), {}, {}};
   if (!config_.groups_claim.empty() && claims.contains(config_.groups_claim) && claims[config_.groups_claim].is_array())
     for (const auto& g : claims[config_.groups_claim])

@@ -29,7 +29,9 @@ Json json_object(const Json& o, const char* key) {
 
 // Who writes, as admission rules read it (request.userInfo).
 Json requester(const UserInfo& user) {
-  return {{"username", user.name}, {"uid", user.uid}, {"groups", user.groups}};
+  Json out = {{"username", user.name}, {"uid", user.uid}, {"groups", user.groups}};
+  if (!user.extra.empty()) out["extra"] = user.extra;
+  return out;
 }
 
 // Warning headers (RFC 7234's warn-text): what a client sent, such as a

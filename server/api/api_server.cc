@@ -196,11 +196,13 @@ std::optional<HttpResponse> ApiServer::authenticated(const HttpRequest& http, co
   } else if (is_self_subject_review(http, *info)) {
     // And who they are.
     res = self_subject_review(user, *info);
-  } else if (is_token_review(http, *info) && options_.authenticator) {
+  } else if ((is_token_review(http, *info) && options_.authenticator) || is_subject_access_review(http, *info)) {
+    // Reviews about others: for those who may create in the workspace.
     Decision d = authz_.decide(user, "create", *info);
     if (!d.allowed && d.code == 404) res = status_response(unseen(*info));
     else if (!d.allowed) res = status_response(ApiError::forbidden({info->group, info->resource}, "", d.message));
     else if (!cluster_exists(info->cluster)) res = status_response(unseen(*info));
+    else if (info->resource == "subjectaccessreviews") res = subject_access_review(authz_, *info, http);
     else res = token_review(*options_.authenticator, http, [this](const std::string& line) { if (options_.log) options_.log("info", line); });
   } else if (info->kind != RequestInfo::Kind::kObject) {
     Decision d = authz_.decide(user, "get", *info);

@@ -3,28 +3,40 @@
 #include "engine/json_path.h"
 #include "server/api/body.h"
 #include "server/api/status.h"
+#include "server/auth/service_account_tokens.h"
 
 namespace pmesh::server {
 
-bool is_self_subject_access_review(const HttpRequest& http, const RequestInfo& info) {
-  return info.kind == RequestInfo::Kind::kObject && info.group == "authorization.k8s.io" &&
-         info.resource == "selfsubjectaccessreviews" && info.name.empty() && http.method == "POST";
+namespace {
+
+using engine::string_field;
+
+bool is_review(const HttpRequest& http, const RequestInfo& info, const char* resource) {
+  return info.kind == RequestInfo::Kind::kObject && info.group == "authorization.k8s.io" && info.resource == resource &&
+         info.name.empty() && http.method == "POST";
 }
 
-HttpResponse self_subject_access_review(const Authorizer& authz, const UserInfo& who, const RequestInfo& info,
-                                        const HttpRequest& http) {
-  ApiError error;
+// The review's body; nullopt with the error response for one that is not a review.
+std::optional<Json> review_body(const HttpRequest& http, const char* kind, HttpResponse* error) {
+  ApiError e;
   BodyFormat format = body_format(http.content_type);
   if (format == BodyFormat::kUnsupported) format = BodyFormat::kJson;
-  auto body = decode_body(http.body, format, &error);
-  if (!body) return status_response(error);
-  if (!body->is_object()) return status_response(ApiError::bad_request("the body must be a SelfSubjectAccessReview"));
-  Json spec = body->value("spec", Json::object());
+  auto body = decode_body(http.body, format, &e);
+  if (!body) return *error = status_response(e), std::nullopt;
+  if (!body->is_object()) return *error = status_response(ApiError::bad_request(std::string("the body must be a ") + kind)), std::nullopt;
+  return body;
+}
+
+// `spec.resourceAttributes` asked of `who` in the request's workspace; a
+// review without them (non-resource attributes) is allowed, as the paths
+// pmesh serves to everyone are.
+HttpResponse answer(const Authorizer& authz, const UserInfo& who, const RequestInfo& info, const Json& body, const char* kind) {
+  Json spec = body.value("spec", Json::object());
   Json attrs = spec.is_object() ? spec.value("resourceAttributes", Json()) : Json();
   bool allowed = true;
   std::string reason;
   if (attrs.is_object()) {
-    auto text = [&](const char* k) { return engine::string_field(attrs, k); };
+    auto text = [&](const char* k) { return string_field(attrs, k); };
     RequestInfo asked;
     asked.kind = RequestInfo::Kind::kObject;
     asked.cluster = info.cluster;
@@ -40,12 +52,55 @@ HttpResponse self_subject_access_review(const Authorizer& authz, const UserInfo&
     reason = allowed ? "allowed by the relations of policies/authz.rules" : d.message;
   }
   Json out = {{"apiVersion", "authorization.k8s.io/v1"},
-              {"kind", "SelfSubjectAccessReview"},
+              {"kind", kind},
               {"metadata", {{"creationTimestamp", nullptr}}},
               {"spec", spec},
               {"status", {{"allowed", allowed}}}};
   if (!reason.empty()) out["status"]["reason"] = reason;
   return json_response(201, out);
+}
+
+}  // namespace
+
+bool is_self_subject_access_review(const HttpRequest& http, const RequestInfo& info) {
+  return is_review(http, info, "selfsubjectaccessreviews");
+}
+
+bool is_subject_access_review(const HttpRequest& http, const RequestInfo& info) {
+  return is_review(http, info, "subjectaccessreviews") && info.ns.empty();
+}
+
+HttpResponse self_subject_access_review(const Authorizer& authz, const UserInfo& who, const RequestInfo& info,
+                                        const HttpRequest& http) {
+  HttpResponse error;
+  auto body = review_body(http, "SelfSubjectAccessReview", &error);
+  return body ? answer(authz, who, info, *body, "SelfSubjectAccessReview") : error;
+}
+
+HttpResponse subject_access_review(const Authorizer& authz, const RequestInfo& info, const HttpRequest& http) {
+  HttpResponse error;
+  auto body = review_body(http, "SubjectAccessReview", &error);
+  if (!body) return error;
+  const Json spec = body->value("spec", Json::object());
+  if (!spec.is_object()) return status_response(ApiError::bad_request("spec must be an object"));
+  UserInfo who{string_field(spec, "user"), string_field(spec, "uid"), {}, {}};
+  if (who.name.empty() && !(spec.contains("groups") && spec["groups"].is_array() && !spec["groups"].empty()))
+    return status_response(ApiError::invalid("authorization.k8s.io", "SubjectAccessReview", "",
+                                             {FieldError::invalid("spec.user", "", "at least one of user or group must be specified")}));
+  if (spec.contains("groups") && spec["groups"].is_array())
+    for (const auto& g : spec["groups"])
+      if (g.is_string()) who.groups.push_back(g.get<std::string>());
+  if (spec.contains("extra") && spec["extra"].is_object())
+    for (const auto& [k, v] : spec["extra"].items())
+      if (v.is_array())
+        for (const auto& x : v)
+          if (x.is_string()) who.extra[k].push_back(x.get<std::string>());
+  // A ServiceAccount named without its workspace is this workspace's (kcp:
+  // "an unqualified service account is considered local").
+  std::string ns, name;
+  if (parse_service_account_username(who.name, &ns, &name) && !who.extra.count(kClusterNameExtra))
+    who.extra[kClusterNameExtra] = {info.cluster};
+  return answer(authz, who, info, *body, "SubjectAccessReview");
 }
 
 }  // namespace pmesh::server

@@ -103,6 +103,17 @@ with Server(sys.argv[1]) as s:
     expect("alice grants ctrl the member role", s.request("POST", "/stores/%s/write" % store, {"writes": {"tuple_keys": [
         tk(sa_user, "assignee", role)]}}, user="alice"), 200)
     expect("ctrl lists acme's configmaps", as_token(s, "GET", cms, token), 200)
+    # SubjectAccessReview, as a webhook asks it about somebody else.
+    sar = lambda spec, user="alice": s.request("POST", ACME + "/apis/authorization.k8s.io/v1/subjectaccessreviews", {
+        "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": spec}, user=user)
+    attrs = {"resourceAttributes": {"verb": "list", "resource": "configmaps", "namespace": "default", "version": "v1"}}
+    for who, want in ((dict(user="system:serviceaccount:default:ctrl"), True), (dict(user="carol"), False),
+                      (dict(user="system:serviceaccount:default:ctrl", extra={"authentication.kubernetes.io/cluster-name": ["root:orgs:globex"]}), False)):
+        got = expect("a review of %s" % who, sar(dict(attrs, **who)), 201).get("status", {}).get("allowed")
+        if got != want:
+            problems.append("SubjectAccessReview of %s: want %s, got %s" % (who, want, got))
+    expect("carol asks about acme", sar(dict(attrs, user="alice"), user="carol"), 404)
+    expect("a review of nobody", sar(attrs), 422)
     # The model decides for it as for a person: a member reads, owners create.
     expect("ctrl (a member) creates one", as_token(s, "POST", cms, token, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}), 403)
     expect("alice creates one", s.request("POST", cms, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "from-alice"}}, user="alice"), 201)

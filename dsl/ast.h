@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "dsl/source.h"
+#include "stdlib/kube_validation.h"
 
 namespace pmesh::dsl {
 
@@ -209,7 +210,7 @@ struct KindDecl {
   std::vector<std::string> system_fields;
   // Names are DNS-1123 labels (namespaces, workspaces) rather than
   // subdomains: `nameValidation: DNS1123Label`.
-  bool label_names = false;
+  NameValidation names = NameValidation::kDNS1123Subdomain;
   std::string api_version() const { return group.empty() ? version : group + "/" + version; }
   // The kind's name in object identities (ObjectKey::kind): the declared
   // name, or `plural.group` for a run-time kind, which cannot collide with

@@ -595,10 +595,11 @@ class Builder {
       } else if (key == "systemFields") {
         if (want(ExprKind::kList, "a list of dotted paths")) k.system_fields = string_list(v);
       } else if (key == "nameValidation") {
-        if (want(ExprKind::kString, "DNS1123Subdomain or DNS1123Label")) {
-          if (v.text == "DNS1123Label") k.label_names = true;
+        if (want(ExprKind::kString, "DNS1123Subdomain, DNS1123Label or PathSegment")) {
+          if (v.text == "DNS1123Label") k.names = NameValidation::kDNS1123Label;
+          else if (v.text == "PathSegment") k.names = NameValidation::kPathSegment;
           else if (v.text != "DNS1123Subdomain")
-            diags_.error(v.span, "nameValidation is `DNS1123Subdomain` or `DNS1123Label`, not `" + v.text + "`");
+            diags_.error(v.span, "nameValidation is `DNS1123Subdomain`, `DNS1123Label` or `PathSegment`, not `" + v.text + "`");
         }
       } else if (key == "listKeys") {
         if (v.kind != ExprKind::kObject) diags_.error(v.span, "`listKeys` takes an object { path: keyField }");

@@ -8,6 +8,7 @@
 #include "engine/failpoint.h"
 #include "engine/object_parts.h"
 #include "stdlib/builtins.h"
+#include "stdlib/kube_validation.h"
 #include "stdlib/text.h"
 
 namespace pmesh::engine {
@@ -98,10 +99,12 @@ std::optional<ObjectKey> Engine::key_of(const Json& o, const std::string& defaul
     *error = kind + " " + k.name + " needs a namespace";
     return std::nullopt;
   }
-  const Builtin* valid = find_builtin("is_dns1123_subdomain");
-  if (k.name.empty() || !valid->fn({k.name}).get<bool>()) {
-    *error = "invalid name \"" + k.name + "\": a lowercase RFC 1123 subdomain must consist of lower case "
-             "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
+  // A DNS subdomain, or what the kind's names may be (RBAC's: path segments).
+  Problems bad = k.name.empty() ? Problems{"a name is required"}
+                                : object_name_problems(k.name, d->names == NameValidation::kPathSegment ? d->names
+                                                                                                        : NameValidation::kDNS1123Subdomain, false);
+  if (!bad.empty()) {
+    *error = "invalid name \"" + k.name + "\": " + bad[0];
     return std::nullopt;
   }
   if (k.cluster.empty()) {

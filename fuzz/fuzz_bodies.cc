@@ -26,7 +26,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)j->dump();  // throws (and so aborts) on what is not UTF-8
   if (check_object_types(*j)) return 0;
   if (j->is_object() && j->contains("metadata") && (*j)["metadata"].is_object()) {
-    (void)validate_object_meta((*j)["metadata"], data[0] & 4, data[0] & 8);
+    const pmesh::NameValidation rules[] = {pmesh::NameValidation::kDNS1123Subdomain, pmesh::NameValidation::kDNS1123Label,
+                                           pmesh::NameValidation::kPathSegment, pmesh::NameValidation::kDNS1123Subdomain};
+    (void)validate_object_meta((*j)["metadata"], data[0] & 4, rules[(data[0] >> 3) & 3]);
     (void)validate_object_meta_update((*j)["metadata"], (*j)["metadata"]);
   }
   pmesh::dsl::KindDecl cm;

@@ -306,6 +306,35 @@ Json b_matches(const Args& a) {
     throw BuiltinError("matches: invalid regular expression `" + re + "`");
   }
 }
+// metav1.LabelSelector semantics: matchLabels and every matchExpression
+// (In, NotIn, Exists, DoesNotExist); an empty selector selects everything,
+// a null one nothing.
+Json b_selector_matches(const Args& a) {
+  const Json& sel = a[0];
+  if (sel.is_null()) return false;
+  if (!sel.is_object()) throw BuiltinError("selector_matches: the selector must be an object, not " + sel.dump());
+  static const Json kNone = Json::object();
+  const Json& labels = a[1].is_object() ? a[1] : kNone;
+  auto label = [&](const std::string& k) -> const Json* { auto it = labels.find(k); return it == labels.end() ? nullptr : &*it; };
+  if (sel.contains("matchLabels") && sel["matchLabels"].is_object())
+    for (const auto& [k, v] : sel["matchLabels"].items())
+      if (const Json* l = label(k); !l || *l != v) return false;
+  if (sel.contains("matchExpressions") && sel["matchExpressions"].is_array())
+    for (const auto& e : sel["matchExpressions"]) {
+      std::string key = e.is_object() ? e.value("key", "") : "", op = e.is_object() ? e.value("operator", "") : "";
+      const Json* l = label(key);
+      bool in = false;
+      if (l && e.contains("values") && e["values"].is_array())
+        for (const auto& v : e["values"]) in = in || v == *l;
+      if (op == "In" && !in) return false;
+      if (op == "NotIn" && in) return false;
+      if (op == "Exists" && !l) return false;
+      if (op == "DoesNotExist" && l) return false;
+      if (op != "In" && op != "NotIn" && op != "Exists" && op != "DoesNotExist")
+        throw BuiltinError("selector_matches: \"" + op + "\" is not a valid label selector operator");
+    }
+  return true;
+}
 Json b_find(const Args& a) {
   const std::string& field = str(a, 1, "find");
   for (const auto& x : list(a, 0, "find")) {
@@ -378,6 +407,9 @@ const std::vector<Builtin> kBuiltins = {
     {"pluck", 2, 2, "pluck(list, field) -> list", "The `field` of every object in `list` that has it.", b_pluck},
     {"replace", 3, 3, "replace(s, old, new) -> string", "`s` with every `old` replaced by `new`.", b_replace},
     {"select", 3, 3, "select(list, field, value) -> list", "The objects in `list` whose `field` equals `value`.", b_select},
+    {"selector_matches", 2, 2, "selector_matches(selector, labels) -> bool",
+     "Whether a metav1.LabelSelector (matchLabels, matchExpressions) selects an object with `labels`; a null selector selects nothing.",
+     b_selector_matches},
     {"sha1", 1, 1, "sha1(s) -> string", "SHA-1 of `s`, lower-case hex.", b_sha1},
     {"sha1short", 1, 2, "sha1short(s, n?) -> string", "The first `n` (20) hex characters of SHA-1(s).", b_sha1short},
     {"sha3", 1, 1, "sha3(s) -> string", "SHA3-256 of `s`, lower-case hex.", b_sha3},

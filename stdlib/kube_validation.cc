@@ -1,5 +1,7 @@
 #include "stdlib/kube_validation.h"
 
+#include <algorithm>
+
 namespace pmesh {
 
 namespace {
@@ -103,11 +105,21 @@ Problems label_value_problems(const std::string& value) {
   return out;
 }
 
-Problems object_name_problems(const std::string& name, bool label, bool prefix) {
+Problems object_name_problems(const std::string& name, NameValidation rule, bool prefix) {
+  if (rule == NameValidation::kPathSegment) {
+    Problems out;
+    if (!prefix && (name == "." || name == "..")) return {"may not be '" + name + "'"};
+    for (const char* bad : {"/", "%"})
+      if (name.find(bad) != std::string::npos) out.push_back(std::string("may not contain '") + bad + "'");
+    // Beyond kube: control characters could forge the engine's fact keys.
+    if (std::any_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+      out.push_back("may not contain control characters");
+    return out;
+  }
   std::string n = name;
   // A generateName may end in '-': the random suffix follows it.
   if (prefix && !n.empty() && n.back() == '-') n.back() = 'a';
-  return label ? dns1123_label_problems(n) : dns1123_subdomain_problems(n);
+  return rule == NameValidation::kDNS1123Label ? dns1123_label_problems(n) : dns1123_subdomain_problems(n);
 }
 
 }  // namespace pmesh

@@ -26,8 +26,13 @@ Problems qualified_name_problems(const std::string& value);
 // and ending alphanumeric.
 Problems label_value_problems(const std::string& value);
 
+// How a kind's names are validated: kube's NameIsDNSSubdomain (most kinds),
+// NameIsDNSLabel (namespaces, workspaces) or ValidatePathSegmentName (RBAC's
+// roles and bindings, whose names may hold `:`).
+enum class NameValidation { kDNS1123Subdomain, kDNS1123Label, kPathSegment };
+
 // An object name as its kind's validation wants it: `prefix` for a
-// generateName, whose trailing '-' is allowed (kube's NameIsDNSSubdomain).
-Problems object_name_problems(const std::string& name, bool label, bool prefix);
+// generateName, whose trailing '-' is allowed.
+Problems object_name_problems(const std::string& name, NameValidation rule, bool prefix);
 
 }  // namespace pmesh

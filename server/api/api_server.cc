@@ -6,6 +6,7 @@
 #include "server/api/present.h"
 #include "server/auth/access_review.h"
 #include "server/auth/impersonation.h"
+#include "server/auth/rbac_escalation.h"
 #include "server/auth/token_request.h"
 #include "server/auth/token_review.h"
 
@@ -44,7 +45,9 @@ ApiServer::ApiServer(engine::Engine& engine, engine::DurableStore* store, boost:
   resources_.set_on_commit([this](const engine::Result& r) { fga_.committed(r); });
   // Platform Mesh's authorization webhook for bindings: an export under an
   // APIExportPolicy is bound only where the consumer's store says `bind`.
+  // And kube's RBAC escalation prevention for Roles and bindings.
   resources_.set_admission([this](const ApiRequest& req, const Json& object) -> std::optional<ApiError> {
+    if (req.kind && req.kind->group == "rbac.authorization.k8s.io") return rbac_escalation(authz_, req, object);
     if (!req.kind || req.kind->name != "APIBinding" || req.user.in_group("system:masters")) return std::nullopt;
     const Json* ref = engine::find_fields(object, {"spec", "reference", "export"});
     std::string path = ref ? engine::string_field(*ref, "path") : "", name = ref ? engine::string_field(*ref, "name") : "";
@@ -141,13 +144,31 @@ std::optional<HttpResponse> ApiServer::handle(const HttpRequest& http, const std
 
 std::optional<HttpResponse> ApiServer::acting_as(const HttpRequest& http, const Target& target, const UserInfo& requester,
                                                  const std::shared_ptr<Stream>& stream) {
-  auto acting = impersonate(requester, http.impersonation);
+  // Impersonation is authorized in the request's workspace, by RBAC.
+  std::string where = target.info ? target.info->cluster : "root";
+  auto acting = impersonate(requester, http.impersonation,
+                            [&](const std::string& group, const std::string& resource, const std::string& ns, const std::string& name) {
+                              RequestInfo info;
+                              info.kind = RequestInfo::Kind::kObject;
+                              info.cluster = where;
+                              info.group = group;
+                              size_t slash = resource.find('/');
+                              info.resource = resource.substr(0, slash);
+                              if (slash != std::string::npos) info.subresource = resource.substr(slash + 1);
+                              info.ns = ns;
+                              info.name = name;
+                              return authz_.rbac_allows(requester, "impersonate", info);
+                            });
   if (auto* refused = std::get_if<ApiError>(&acting)) {
     std::optional<HttpResponse> res = status_response(*refused);
     log(http, res);
     return res;
   }
-  const UserInfo& user = std::get<UserInfo>(acting);
+  UserInfo& user = std::get<UserInfo>(acting);
+  // An impersonated ServiceAccount named without its workspace is this one's (kcp).
+  std::string sa_ns, sa_name;
+  if (!http.impersonation.empty() && parse_service_account_username(user.name, &sa_ns, &sa_name) && !user.extra.count(kClusterNameExtra))
+    user.extra[kClusterNameExtra] = {where};
   // A ServiceAccount's request that names no workspace is for its own, as
   // kcp's in-cluster rewrite has it (a controller configured for one cluster).
   std::string home = home_cluster(user);

@@ -110,6 +110,41 @@ json object_meta(const std::string& data) {
   return md;
 }
 
+// PolicyRule { verbs, apiGroups, resources, resourceNames, nonResourceURLs }, each repeated.
+json policy_rule(const std::string& data) {
+  static const char* names[] = {"", "verbs", "apiGroups", "resources", "resourceNames", "nonResourceURLs"};
+  json rule = json::object();
+  fields(data, [&](int f, int w, Reader& r) {
+    if (w == 2 && f >= 1 && f <= 5) rule[names[f]].push_back(r.bytes());
+    else r.skip(w);
+  });
+  return rule;
+}
+
+// LabelSelector { matchLabels (map), matchExpressions { key, operator, values } }.
+json label_selector(const std::string& data) {
+  json sel = json::object();
+  fields(data, [&](int f, int w, Reader& r) {
+    if (w != 2) return r.skip(w);
+    std::string v = r.bytes();
+    if (f == 1) {
+      auto [k, x] = map_entry(v);
+      sel["matchLabels"][k] = x;
+    } else if (f == 2) {
+      json e = json::object();
+      fields(v, [&](int g, int gw, Reader& rr) {
+        if (gw != 2) return rr.skip(gw);
+        std::string s = rr.bytes();
+        if (g == 1) e["key"] = s;
+        else if (g == 2) e["operator"] = s;
+        else if (g == 3) e["values"].push_back(s);
+      });
+      sel["matchExpressions"].push_back(e);
+    }
+  });
+  return sel;
+}
+
 }  // namespace
 
 std::optional<json> decode_protobuf_object(const std::string& body, std::string* error) {
@@ -158,12 +193,12 @@ std::optional<json> decode_protobuf_object(const std::string& body, std::string*
         json spec = json::object();
         fields(r.bytes(), [&](int g, int gw, Reader& rr) {
           if (g == 1 && gw == 2) {
-            spec["audiences"].push_back(rr.bytes());
+            if (std::string b = rr.bytes(); !b.empty()) spec["audiences"].push_back(b);
           } else if (g == 3 && gw == 2) {
             json ref = json::object();
             fields(rr.bytes(), [&](int h, int hw, Reader& r3) {
-              if (h >= 1 && h <= 4 && hw == 2) ref[ref_fields[h]] = r3.bytes();
-              else r3.skip(hw);
+              if (h < 1 || h > 4 || hw != 2) return r3.skip(hw);
+              if (std::string b = r3.bytes(); !b.empty()) ref[ref_fields[h]] = b;
             });
             spec["boundObjectRef"] = ref;
           } else if (g == 4 && gw == 0) {
@@ -176,9 +211,42 @@ std::optional<json> decode_protobuf_object(const std::string& body, std::string*
       });
       return o;
     }
+    if (api_version == "rbac.authorization.k8s.io/v1" &&
+        (kind == "Role" || kind == "ClusterRole" || kind == "RoleBinding" || kind == "ClusterRoleBinding")) {
+      fields(raw, [&](int f, int w, Reader& r) {
+        if (w != 2) return r.skip(w);
+        std::string v = r.bytes();
+        bool binding = kind == "RoleBinding" || kind == "ClusterRoleBinding";
+        if (f == 1) {
+          o["metadata"] = object_meta(v);
+        } else if (!binding && f == 2) {
+          o["rules"].push_back(policy_rule(v));
+        } else if (kind == "ClusterRole" && f == 3) {
+          json agg = {{"clusterRoleSelectors", json::array()}};
+          fields(v, [&](int g, int gw, Reader& rr) {
+            if (g == 1 && gw == 2) agg["clusterRoleSelectors"].push_back(label_selector(rr.bytes()));
+            else rr.skip(gw);
+          });
+          o["aggregationRule"] = agg;
+        } else if (binding && (f == 2 || f == 3)) {
+          // Subject { kind, apiGroup, name, namespace }; RoleRef { apiGroup, kind, name }.
+          static const char* subject[] = {"", "kind", "apiGroup", "name", "namespace"};
+          static const char* ref[] = {"", "apiGroup", "kind", "name"};
+          json x = json::object();
+          fields(v, [&](int g, int gw, Reader& rr) {
+            if (gw != 2 || g < 1 || g > (f == 2 ? 4 : 3)) return rr.skip(gw);
+            // Go's protobuf writes empty strings; its JSON leaves them out.
+            if (std::string b = rr.bytes(); !b.empty()) x[(f == 2 ? subject : ref)[g]] = b;
+          });
+          if (f == 2) o["subjects"].push_back(x);
+          else o["roleRef"] = x;
+        }
+      });
+      return o;
+    }
     if (api_version != "v1" || (kind != "ConfigMap" && kind != "Secret" && kind != "Namespace" && kind != "ServiceAccount")) {
-      *error = "protobuf bodies are accepted for ConfigMap, Secret, Namespace, ServiceAccount, SelfSubjectAccessReview and "
-               "TokenRequest only, not " + kind;
+      *error = "protobuf bodies are accepted for ConfigMap, Secret, Namespace, ServiceAccount, RBAC's kinds, "
+               "SelfSubjectAccessReview and TokenRequest only, not " + kind;
       return std::nullopt;
     }
     fields(raw, [&](int f, int w, Reader& r) {
@@ -211,9 +279,8 @@ std::optional<json> decode_protobuf_object(const std::string& body, std::string*
         static const char* ref_fields[] = {"", "kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath"};
         json ref = json::object();
         fields(v, [&](int g, int gw, Reader& rr) {
-          if (gw == 2 && f == 2 && g >= 1 && g <= 7) ref[ref_fields[g]] = rr.bytes();
-          else if (gw == 2 && f == 3 && g == 1) ref["name"] = rr.bytes();
-          else rr.skip(gw);
+          if (gw != 2 || !((f == 2 && g >= 1 && g <= 7) || (f == 3 && g == 1))) return rr.skip(gw);
+          if (std::string b = rr.bytes(); !b.empty()) ref[ref_fields[f == 2 ? g : 3]] = b;
         });
         o[f == 2 ? "secrets" : "imagePullSecrets"].push_back(ref);
       } else if (kind == "Namespace" && f == 2) {

@@ -1,5 +1,6 @@
 // Kubernetes' protobuf encoding of the built-in kinds pmesh serves
-// (ConfigMap, Secret, Namespace, ServiceAccount), of SelfSubjectAccessReview
+// (ConfigMap, Secret, Namespace, ServiceAccount, Role, ClusterRole,
+// RoleBinding, ClusterRoleBinding), of SelfSubjectAccessReview
 // (what `kubectl auth can-i` asks) and of TokenRequest (`kubectl create
 // token`), decoded to JSON.
 //

@@ -105,6 +105,59 @@ std::string Authorizer::relation_for(const std::string& verb, const RequestInfo&
   return rel;
 }
 
+std::vector<std::string> Authorizer::rbac_subjects(const UserInfo& user, const std::string& cluster) const {
+  // A ServiceAccount of another workspace matches nothing here (kcp).
+  if (std::string home = home_cluster(user); !home.empty() && home != cluster) return {};
+  std::vector<std::string> out = {"User:" + user.name};
+  for (const auto& g : user.groups) out.push_back("Group:" + g);
+  std::string ns, name;
+  if (parse_service_account_username(user.name, &ns, &name)) out.push_back("ServiceAccount:" + ns + ":" + name);
+  return out;
+}
+
+void Authorizer::rbac_grants(const UserInfo& user, const std::string& cluster, const std::string& ns,
+                             const std::function<bool(const std::vector<std::string>&)>& fn) const {
+  for (const auto& subject : rbac_subjects(user, cluster)) {
+    bool more = true;
+    std::vector<std::string> prefix = {cluster, subject};
+    if (!ns.empty()) prefix.push_back(ns);
+    engine_.state().scan_tuples_with("rbac_grant", prefix, [&](const std::string& fact) {
+      const engine::TupleEntry* t = engine_.state().tuple(fact);
+      if (t && t->exists()) more = fn(engine::parse_tuple_fact(fact).second);
+      return more;
+    });
+    if (!more) return;
+  }
+}
+
+bool Authorizer::rbac_visible(const UserInfo& user, const std::string& cluster) const {
+  bool any = false;
+  rbac_grants(user, cluster, "", [&](const std::vector<std::string>&) { return !(any = true); });
+  return any;
+}
+
+bool Authorizer::rbac_allows(const UserInfo& user, const std::string& verb, const RequestInfo& info) const {
+  // kube's RBAC rule matching: `*` anywhere; a subresource only by
+  // `resource/sub` or `*/sub`; resourceNames only for a request that names one.
+  auto resource_ok = [&](const std::string& r) {
+    if (r == "*") return true;
+    if (info.subresource.empty()) return r == info.resource;
+    return r == info.resource + "/" + info.subresource || r == "*/" + info.subresource;
+  };
+  bool allowed = false;
+  for (const std::string& ns : {std::string("*"), info.ns}) {
+    if (ns.empty()) continue;  // a request outside a namespace: only ClusterRoleBindings grant it
+    rbac_grants(user, info.cluster, ns, [&](const std::vector<std::string>& g) {
+      // cluster, subject, ns, verb, group, resource, name
+      allowed = (g[3] == "*" || g[3] == verb) && (g[4] == "*" || g[4] == info.group) && resource_ok(g[5]) &&
+                (g[6] == "*" || (!info.name.empty() && g[6] == info.name));
+      return !allowed;
+    });
+    if (allowed) return true;
+  }
+  return false;
+}
+
 Decision Authorizer::decide(const UserInfo& user, const std::string& verb, const RequestInfo& info) const {
   if (user.in_group("system:masters")) return {true, 200, ""};
   // A ServiceAccount is somebody in its own workspace only, as in kcp;
@@ -113,7 +166,8 @@ Decision Authorizer::decide(const UserInfo& user, const std::string& verb, const
   const std::string subject = model_user(user);
   std::string account, store;
   bool placed = info.cluster != "*" && where(info.cluster, &account, &store);
-  auto may_get = [&] { return placed && ask_(store, subject, "get", account, nullptr); };
+  // Those the model lets get in the workspace, or RBAC grants anything in it, know it exists.
+  auto may_get = [&] { return (placed && ask_(store, subject, "get", account, nullptr)) || rbac_visible(user, info.cluster); };
   // Discovery, OpenAPI and version: what any authenticated client needs,
   // in the workspaces it can see (elsewhere they would tell that it exists).
   if (info.kind != RequestInfo::Kind::kObject) {
@@ -126,6 +180,10 @@ Decision Authorizer::decide(const UserInfo& user, const std::string& verb, const
                      info.group + "\" " + (info.ns.empty() ? "at the cluster scope" : "in the namespace \"" + info.ns + "\"");
   auto denied = [&](const std::string& where) { return Decision{false, 403, what + ": " + where}; };
   if (info.cluster == "*") return denied("not allowed across all workspaces");
+  // RBAC in the workspace, beside the model (as kcp with the authorization
+  // webhook): its bindings are the workspace's writers' (who may bind only
+  // what they hold), so they count in root and root:orgs too.
+  if (rbac_allows(user, verb, info)) return {true, 200, ""};
   std::string in_ws = "not allowed in workspace \"" + info.cluster + "\"";
   bool org_accounts = info.cluster == "root:orgs" && info.group == "core.platform-mesh.io" && info.resource == "accounts";
   if (org_accounts && !info.name.empty() && verb != "create") {
@@ -139,7 +197,7 @@ Decision Authorizer::decide(const UserInfo& user, const std::string& verb, const
   }
   // root, and in root:orgs everything but organizations, are the platform's.
   if (info.cluster == "root" || (info.cluster == "root:orgs" && !org_accounts)) return denied(in_ws);
-  if (!placed) return {false, 404, ""};
+  if (!placed) return may_get() ? denied(in_ws) : Decision{false, 404, ""};
   bool allowed = false;
   relation_for(verb, info, store, account, subject, &allowed);
   if (allowed) return {true, 200, ""};

@@ -15,8 +15,10 @@
 //                                                   (get, get, update for kinds the model has no such relation for)
 //   an organization (an Account in root:orgs)       the verb on that organization's own account
 //
-// Members of `system:masters` may do anything; nobody else anything in
-// root or (except organizations) in root:orgs. A workspace where the user
+// Members of `system:masters` may do anything; what RBAC grants in a
+// workspace (Roles and bindings, stdlib/rbac.rules) is allowed there, in
+// any workspace; otherwise nobody may do anything in root or (except
+// organizations) in root:orgs. A workspace where the user
 // may not `get` answers NotFound, as if it did not exist. A ServiceAccount
 // is asked about as `model_user` in its own workspace, and is nobody in
 // any other. Minting a ServiceAccount's token (serviceaccounts/token) is
@@ -63,9 +65,23 @@ class Authorizer {
 
   const engine::Engine& engine() const { return engine_; }
 
+  // Kubernetes RBAC in a workspace (stdlib/rbac.rules): whether its grants
+  // allow `user` `verb` on what `info` names, and whether they grant `user`
+  // anything there at all.
+  bool rbac_allows(const UserInfo& user, const std::string& verb, const RequestInfo& info) const;
+  bool rbac_visible(const UserInfo& user, const std::string& cluster) const;
+  // Calls `fn` with the args of each rbac_grant of `user` in `cluster`
+  // (cluster, subject, ns, verb, group, resource, name), in namespace scope
+  // `ns` ("*" for the workspace's; "" for any), until it returns false.
+  void rbac_grants(const UserInfo& user, const std::string& cluster, const std::string& ns,
+                   const std::function<bool(const std::vector<std::string>&)>& fn) const;
+
  private:
   // The account object and store a workspace belongs to; false if none.
   bool where(const std::string& workspace, std::string* account, std::string* store) const;
+  // The subjects RBAC bindings may name `user` by ("User:<name>", "Group:<g>", "ServiceAccount:<ns>:<name>").
+  // None for a ServiceAccount outside its own workspace.
+  std::vector<std::string> rbac_subjects(const UserInfo& user, const std::string& cluster) const;
   // The second argument of the first tuple of `relation` whose first is `key` ("" if none).
   std::string second_of(const std::string& relation, const std::string& key) const;
   // The relation that decides `verb` in a collection of `info`'s kind.

@@ -2,6 +2,7 @@
 
 #include "engine/json_path.h"
 #include "server/registry/object_meta.h"
+#include "server/registry/rbac_kinds.h"
 #include "stdlib/kube_validation.h"
 #include "stdlib/text.h"
 
@@ -55,7 +56,7 @@ void immutable_fields(const Json& object, const Json& old, const std::vector<con
 
 }  // namespace
 
-bool builtin_kind(const dsl::KindDecl& kind) { return kind.group.empty() && !kind.runtime; }
+bool builtin_kind(const dsl::KindDecl& kind) { return (kind.group.empty() && !kind.runtime) || rbac_kind(kind); }
 
 std::vector<std::string> config_key_problems(const std::string& key) {
   std::vector<std::string> out;
@@ -74,7 +75,9 @@ std::vector<std::string> config_key_problems(const std::string& key) {
 std::optional<ApiError> decode_builtin(const dsl::KindDecl& kind, Json& o, std::vector<std::string>* dropped) {
   if (!builtin_kind(kind) || !o.is_object()) return std::nullopt;
   const std::string& k = kind.name;
-  if (k == "ConfigMap") {
+  if (rbac_kind(kind)) {
+    if (auto e = decode_rbac(kind, o)) return e;
+  } else if (k == "ConfigMap") {
     if (auto e = want_string_map(o, "data", "ConfigMap.data")) return e;
     if (auto e = want_bytes_map(o, "binaryData", "ConfigMap")) return e;
     if (auto e = want_bool(o, "immutable", "ConfigMap")) return e;
@@ -114,13 +117,15 @@ std::optional<ApiError> decode_builtin(const dsl::KindDecl& kind, Json& o, std::
   return std::nullopt;
 }
 
-void label_namespace(const dsl::KindDecl& kind, Json& o) {
-  if (!builtin_kind(kind) || kind.name != "Namespace" || !o.is_object()) return;
+void default_every_write(const dsl::KindDecl& kind, Json& o) {
+  if (!builtin_kind(kind) || !o.is_object()) return;
+  default_rbac(kind, o);
   // kube's namespace strategy keeps this label set to the name, on every write.
-  o["metadata"]["labels"]["kubernetes.io/metadata.name"] = engine::string_field(o["metadata"], "name");
+  if (kind.name == "Namespace") o["metadata"]["labels"]["kubernetes.io/metadata.name"] = engine::string_field(o["metadata"], "name");
 }
 
 void default_builtin(const dsl::KindDecl& kind, Json& o) {
+  default_every_write(kind, o);
   if (!builtin_kind(kind) || kind.name != "Namespace") return;
   // kube's namespace strategy: Active, the `kubernetes` finalizer, and the
   // name label (NamespaceDefaultLabelName).
@@ -133,6 +138,7 @@ void default_builtin(const dsl::KindDecl& kind, Json& o) {
 FieldErrors validate_builtin(const dsl::KindDecl& kind, const Json& o, const Json& old) {
   FieldErrors errs;
   if (!builtin_kind(kind)) return errs;
+  if (rbac_kind(kind)) return validate_rbac(kind, o, old);
   const std::string& k = kind.name;
   if (k == "ConfigMap") {
     size_t total = 0;

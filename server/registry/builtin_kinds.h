@@ -1,4 +1,5 @@
-// The Kubernetes core kinds pmesh serves (ConfigMap, Secret, Namespace) as
+// The Kubernetes built-in kinds pmesh serves (ConfigMap, Secret, Namespace,
+// ServiceAccount; RBAC's four in rbac_kinds.h) as
 // kube-apiserver types and validates them: the Go types their fields decode
 // into (a 400 for a wrong JSON type), defaults, and their validation
 // (ValidateConfigMap, ValidateSecret, ValidateNamespace and the update
@@ -25,8 +26,9 @@ bool builtin_kind(const dsl::KindDecl& kind);
 std::optional<ApiError> decode_builtin(const dsl::KindDecl& kind, Json& object, std::vector<std::string>* dropped);
 // Defaults on create (a Namespace's phase and finalizers and name label).
 void default_builtin(const dsl::KindDecl& kind, Json& object);
-// What kube sets on every write of a Namespace: its name label.
-void label_namespace(const dsl::KindDecl& kind, Json& object);
+// What kube sets on every write: a Namespace's name label, a binding's
+// roleRef and subjects' apiGroups.
+void default_every_write(const dsl::KindDecl& kind, Json& object);
 // The kind's own validation; `old` is null on create.
 FieldErrors validate_builtin(const dsl::KindDecl& kind, const Json& object, const Json& old);
 

@@ -74,16 +74,16 @@ std::optional<ApiError> check_object_types(const Json& object) {
   return std::nullopt;
 }
 
-FieldErrors validate_object_meta(const Json& md, bool namespaced, bool label_names) {
+FieldErrors validate_object_meta(const Json& md, bool namespaced, NameValidation names) {
   FieldErrors errs;
   std::string generate = string_field(md, "generateName"), name = string_field(md, "name"), ns = string_field(md, "namespace");
   if (!generate.empty())
-    for (const auto& p : object_name_problems(generate, label_names, true))
+    for (const auto& p : object_name_problems(generate, names, true))
       errs.push_back(FieldError::invalid("metadata.generateName", generate, p));
   if (name.empty()) {
     errs.push_back(FieldError::required("metadata.name", "name or generateName is required"));
   } else {
-    for (const auto& p : object_name_problems(name, label_names, false))
+    for (const auto& p : object_name_problems(name, names, false))
       errs.push_back(FieldError::invalid("metadata.name", name, p));
   }
   if (namespaced) {

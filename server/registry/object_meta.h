@@ -9,6 +9,8 @@
 // Thread safety: pure functions.
 #pragma once
 
+#include "stdlib/kube_validation.h"
+
 #include <optional>
 #include <string>
 
@@ -30,9 +32,8 @@ std::optional<ApiError> check_object_types(const Json& object);
 std::optional<ApiError> want_string_map(const Json& o, const char* key, const std::string& field,
                                         const std::string& value_type = "string");
 
-// ValidateObjectMetaAccessor: `label_names` for kinds whose names are DNS
-// labels (namespaces, workspaces), subdomains otherwise.
-FieldErrors validate_object_meta(const Json& metadata, bool namespaced, bool label_names);
+// ValidateObjectMetaAccessor, the name checked as the kind's `names` says.
+FieldErrors validate_object_meta(const Json& metadata, bool namespaced, NameValidation names);
 
 // ValidateObjectMetaUpdate: what may not change between `old_md` and `new_md`.
 FieldErrors validate_object_meta_update(const Json& new_md, const Json& old_md);

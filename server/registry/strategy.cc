@@ -110,7 +110,7 @@ std::optional<ApiError> prepare_create(const engine::Engine& engine, const ApiRe
   if (kind.status_subresource) object.erase("status");
   default_builtin(kind, object);
   if (string_field(md, "name").empty() && !string_field(md, "generateName").empty()) md["name"] = generate_name(string_field(md, "generateName"));
-  FieldErrors errs = validate_object_meta(md, namespaced, kind.label_names);
+  FieldErrors errs = validate_object_meta(md, namespaced, kind.names);
   for (auto& e : validate_builtin(kind, object, nullptr)) errs.push_back(std::move(e));
   if (!errs.empty()) return ApiError::invalid(kind.group, kind.name, string_field(md, "name"), errs);
   if (!string_field(md, "resourceVersion").empty())
@@ -171,9 +171,9 @@ std::optional<ApiError> prepare_update(const ApiRequest& req, Json& object, cons
   if (!req.info.ns.empty()) next_md["namespace"] = req.info.ns;
   next_md["uid"] = cur_md.value("uid", Json());
   next_md["resourceVersion"] = cur_md.value("resourceVersion", Json());
-  label_namespace(kind, next);
+  default_every_write(kind, next);
   errs = validate_object_meta_update(next_md, cur_md);
-  for (auto& e : validate_object_meta(next_md, kind.scope == dsl::Scope::kNamespaced, kind.label_names)) errs.push_back(std::move(e));
+  for (auto& e : validate_object_meta(next_md, kind.scope == dsl::Scope::kNamespaced, kind.names)) errs.push_back(std::move(e));
   for (auto& e : validate_builtin(kind, next, current)) errs.push_back(std::move(e));
   if (!errs.empty()) return ApiError::invalid(kind.group, kind.name, name, errs);
   next_md.erase("uid");

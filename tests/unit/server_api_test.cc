@@ -128,8 +128,12 @@ TEST_CASE("names and labels as kube validates them, with kube's words") {
   CHECK(qualified_name_problems("/a")[0] == "prefix part must be non-empty");
   CHECK(label_value_problems("").empty());
   CHECK_FALSE(label_value_problems("b c").empty());
-  CHECK(object_name_problems("gen-", false, true).empty());  // a generateName may end in '-'
-  CHECK_FALSE(object_name_problems("gen-", false, false).empty());
+  CHECK(object_name_problems("gen-", NameValidation::kDNS1123Subdomain, true).empty());  // a generateName may end in '-'
+  CHECK_FALSE(object_name_problems("gen-", NameValidation::kDNS1123Subdomain, false).empty());
+  // RBAC's names are path segments: `system:aggregate-to-view` is one.
+  CHECK(object_name_problems("system:aggregate-to-view", NameValidation::kPathSegment, false).empty());
+  CHECK(object_name_problems("..", NameValidation::kPathSegment, false) == Problems{"may not be '..'"});
+  CHECK(object_name_problems("a/b%c", NameValidation::kPathSegment, false) == Problems{"may not contain '/'", "may not contain '%'"});
 }
 
 TEST_CASE("the Status encoder: kube's messages for one and many field errors, causes, details") {

@@ -36,23 +36,24 @@ TEST_CASE("metadata fields of the wrong type are a 400 naming the field, as Go's
 }
 
 TEST_CASE("ObjectMeta values: names per kind, generateName, labels, annotations and their size, owners, finalizers") {
-  CHECK(validate_object_meta({{"name", "ok"}}, false, false).empty());
-  auto errs = validate_object_meta(json::object(), false, false);
+  const NameValidation kSub = NameValidation::kDNS1123Subdomain, kLabel = NameValidation::kDNS1123Label;
+  CHECK(validate_object_meta({{"name", "ok"}}, false, kSub).empty());
+  auto errs = validate_object_meta(json::object(), false, kSub);
   REQUIRE(errs.size() == 1);
   CHECK(errs[0].message() == "metadata.name: Required value: name or generateName is required");
-  CHECK(validate_object_meta({{"name", "a.b"}}, false, true).size() == 1);  // a label name
-  CHECK(validate_object_meta({{"name", "a"}, {"namespace", "x"}}, false, false)[0].message() ==
+  CHECK(validate_object_meta({{"name", "a.b"}}, false, kLabel).size() == 1);  // a label name
+  CHECK(validate_object_meta({{"name", "a"}, {"namespace", "x"}}, false, kSub)[0].message() ==
         "metadata.namespace: Forbidden: not allowed on this type");
-  CHECK(validate_object_meta({{"name", "a"}}, true, false)[0].field == "metadata.namespace");
-  CHECK(validate_object_meta({{"name", "a"}, {"labels", {{"a/b/c", "v"}}}}, false, false)[0].field == "metadata.labels");
+  CHECK(validate_object_meta({{"name", "a"}}, true, kSub)[0].field == "metadata.namespace");
+  CHECK(validate_object_meta({{"name", "a"}, {"labels", {{"a/b/c", "v"}}}}, false, kSub)[0].field == "metadata.labels");
   json big = {{"name", "a"}, {"annotations", {{"a", std::string(kMaxAnnotationBytes, 'x')}}}};
-  CHECK(validate_object_meta(big, false, false)[0].message() ==
+  CHECK(validate_object_meta(big, false, kSub)[0].message() ==
         "metadata.annotations: Too long: must have at most 262144 bytes");
   json owners = {{"name", "a"},
                  {"ownerReferences", {{{"apiVersion", "v1"}, {"kind", "A"}, {"name", "a"}, {"uid", "1"}, {"controller", true}},
                                       {{"apiVersion", "v1"}, {"kind", "B"}, {"name", "b"}, {"uid", "2"}, {"controller", true}}}}};
-  CHECK(validate_object_meta(owners, false, false)[0].detail.find("Only one reference can have Controller set to true") == 0);
-  CHECK(validate_object_meta({{"name", "a"}, {"finalizers", {"a b"}}}, false, false).size() == 1);
+  CHECK(validate_object_meta(owners, false, kSub)[0].detail.find("Only one reference can have Controller set to true") == 0);
+  CHECK(validate_object_meta({{"name", "a"}, {"finalizers", {"a b"}}}, false, kSub).size() == 1);
 }
 
 TEST_CASE("what an update may not change") {

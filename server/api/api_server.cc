@@ -157,7 +157,8 @@ std::optional<HttpResponse> ApiServer::acting_as(const HttpRequest& http, const 
                               if (slash != std::string::npos) info.subresource = resource.substr(slash + 1);
                               info.ns = ns;
                               info.name = name;
-                              return authz_.rbac_allows(requester, "impersonate", info);
+                              // Those who manage the workspace's identities too, as its cluster-admin in kcp.
+                              return authz_.rbac_allows(requester, "impersonate", info) || authz_.can(requester, "manage_iam_roles", where);
                             });
   if (auto* refused = std::get_if<ApiError>(&acting)) {
     std::optional<HttpResponse> res = status_response(*refused);
@@ -165,10 +166,14 @@ std::optional<HttpResponse> ApiServer::acting_as(const HttpRequest& http, const 
     return res;
   }
   UserInfo& user = std::get<UserInfo>(acting);
-  // An impersonated ServiceAccount named without its workspace is this one's (kcp).
-  std::string sa_ns, sa_name;
-  if (!http.impersonation.empty() && parse_service_account_username(user.name, &sa_ns, &sa_name) && !user.extra.count(kClusterNameExtra))
-    user.extra[kClusterNameExtra] = {where};
+  if (!http.impersonation.empty()) {
+    // An impersonated ServiceAccount named without its workspace is this one's (kcp).
+    std::string sa_ns, sa_name;
+    if (parse_service_account_username(user.name, &sa_ns, &sa_name) && !user.extra.count(kClusterNameExtra))
+      user.extra[kClusterNameExtra] = {where};
+    // Whom RBAC let one impersonate is somebody in that workspace only (kcp's scopes).
+    if (!requester.in_group("system:masters")) user.extra[kScopesExtra].push_back("cluster:" + where);
+  }
   // A ServiceAccount's request that names no workspace is for its own, as
   // kcp's in-cluster rewrite has it (a controller configured for one cluster).
   std::string home = home_cluster(user);

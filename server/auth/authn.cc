@@ -28,6 +28,19 @@ std::string home_cluster(const UserInfo& user) {
   return it->second.size() == 1 && !it->second[0].empty() ? it->second[0] : std::string("\x1f");
 }
 
+bool in_scope(const UserInfo& user, const std::string& cluster) {
+  if (std::string home = home_cluster(user); !home.empty() && home != cluster) return false;
+  auto it = user.extra.find(kScopesExtra);
+  if (it == user.extra.end()) return true;
+  for (const auto& value : it->second) {
+    bool admits = false;
+    std::stringstream alternatives(value);
+    for (std::string a; std::getline(alternatives, a, ',');) admits = admits || a == "cluster:" + cluster;
+    if (!admits) return false;
+  }
+  return true;
+}
+
 UserInfo admin_user() { return UserInfo{"admin", "admin", {"system:masters", "system:authenticated"}, {}}; }
 
 namespace {

@@ -42,8 +42,15 @@ UserInfo admin_user();
 
 // kcp's extra naming the workspace a ServiceAccount lives in.
 inline constexpr const char* kClusterNameExtra = "authentication.kubernetes.io/cluster-name";
-// The workspace `user` is confined to: a ServiceAccount's own ("" for anyone else).
+// kcp's scopes: each value a comma-separated list of "cluster:<name>", all
+// of which must admit a workspace for the user to be somebody there.
+inline constexpr const char* kScopesExtra = "authentication.kcp.io/scopes";
+// The workspace a ServiceAccount lives in ("" for anyone else).
 std::string home_cluster(const UserInfo& user);
+// Whether `user` is somebody in `cluster` (kcp's IsInScope): a
+// ServiceAccount in its own workspace only, a scoped user (one impersonated
+// by RBAC's grant in a workspace) in its scopes only, anyone else anywhere.
+bool in_scope(const UserInfo& user, const std::string& cluster);
 
 class OidcVerifier;
 class ServiceAccountTokens;

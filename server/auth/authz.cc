@@ -58,7 +58,7 @@ bool Authorizer::may_bind(const std::string& consumer, const std::string& export
 }
 
 bool Authorizer::can(const UserInfo& user, const std::string& relation, const std::string& workspace) const {
-  if (std::string home = home_cluster(user); !home.empty() && home != workspace) return false;
+  if (!in_scope(user, workspace)) return false;
   std::string account, store;
   return where(workspace, &account, &store) && ask_(store, model_user(user), relation, account, nullptr);
 }
@@ -107,7 +107,7 @@ std::string Authorizer::relation_for(const std::string& verb, const RequestInfo&
 
 std::vector<std::string> Authorizer::rbac_subjects(const UserInfo& user, const std::string& cluster) const {
   // A ServiceAccount of another workspace matches nothing here (kcp).
-  if (std::string home = home_cluster(user); !home.empty() && home != cluster) return {};
+  if (!in_scope(user, cluster)) return {};
   std::vector<std::string> out = {"User:" + user.name};
   for (const auto& g : user.groups) out.push_back("Group:" + g);
   std::string ns, name;
@@ -159,10 +159,10 @@ bool Authorizer::rbac_allows(const UserInfo& user, const std::string& verb, cons
 }
 
 Decision Authorizer::decide(const UserInfo& user, const std::string& verb, const RequestInfo& info) const {
+  // A ServiceAccount is somebody in its own workspace only, a scoped user in
+  // its scopes, as in kcp; anywhere else nobody, and the workspace unseen.
+  if (!in_scope(user, info.cluster)) return {false, 404, ""};
   if (user.in_group("system:masters")) return {true, 200, ""};
-  // A ServiceAccount is somebody in its own workspace only, as in kcp;
-  // anywhere else it is nobody, and the workspace stays unseen.
-  if (std::string home = home_cluster(user); !home.empty() && home != info.cluster) return {false, 404, ""};
   const std::string subject = model_user(user);
   std::string account, store;
   bool placed = info.cluster != "*" && where(info.cluster, &account, &store);

@@ -7,7 +7,7 @@
 // groups and service accounts (group ""), uids and user-extras
 // (authentication.k8s.io). Members of `system:masters` may impersonate
 // anyone; others what `may` allows (RBAC's `impersonate` in the request's
-// workspace); whatever is refused is a 403 worded as kube words it, so a
+// workspace), never the group system:masters; whatever is refused is a 403 worded as kube words it, so a
 // client never acts as itself while believing it acts as someone else.
 //
 // Thread safety: a pure function.

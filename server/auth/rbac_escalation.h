@@ -11,9 +11,11 @@
 //                         them, unless RBAC grants the writer `bind` on that
 //                         role; a role that does not exist is NotFound.
 //
-// Held means allowed by this server's authorization (the model or RBAC,
-// authz.h) for a concrete right, and granted by RBAC with the same
-// wildcards for a right with `*` (the model has no wildcards to compare).
+// Those the model lets manage the workspace's identities
+// (`manage_iam_roles`: its owners, whom kcp would make the workspace's
+// cluster-admin) hold everything in it. Otherwise held means allowed by
+// this server's authorization (the model or RBAC, authz.h) for a concrete
+// right, and granted by RBAC with the same wildcards for a right with `*`.
 // Refusals are kube's 403 ("user "bob" (groups=[...]) is attempting to
 // grant RBAC permissions not currently held:" and the missing rules).
 //

@@ -167,5 +167,26 @@ TEST_CASE("the authenticator takes a ServiceAccount token while its objects exis
   CHECK(!authn.review(token + " trailing", {}, &matched, &why));
 }
 
+TEST_CASE("who is somebody in a workspace: ServiceAccounts at home, scoped users in their scopes (kcp's IsInScope)") {
+  using server::in_scope;
+  server::UserInfo anyone{"alice", "", {}, {}};
+  CHECK(in_scope(anyone, "root:orgs:acme"));
+  server::UserInfo sa{"system:serviceaccount:default:ctrl", "", {}, {{server::kClusterNameExtra, {"root:orgs:acme"}}}};
+  CHECK(in_scope(sa, "root:orgs:acme"));
+  CHECK(!in_scope(sa, "root:orgs:globex"));
+  CHECK(!in_scope(sa, "*"));
+  sa.extra[server::kClusterNameExtra] = {"root:orgs:acme", "root:orgs:acme"};  // two clusters are none
+  CHECK(!in_scope(sa, "root:orgs:acme"));
+  server::UserInfo scoped{"bob", "", {}, {{server::kScopesExtra, {"cluster:a,cluster:b"}}}};
+  CHECK(in_scope(scoped, "a"));
+  CHECK(in_scope(scoped, "b"));
+  CHECK(!in_scope(scoped, "c"));
+  scoped.extra[server::kScopesExtra].push_back("cluster:b");  // every value must admit it
+  CHECK(!in_scope(scoped, "a"));
+  CHECK(in_scope(scoped, "b"));
+  scoped.extra[server::kScopesExtra] = {""};
+  CHECK(!in_scope(scoped, "a"));
+}
+
 }  // namespace
 }  // namespace pmesh::test

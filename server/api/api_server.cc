@@ -48,7 +48,7 @@ ApiServer::ApiServer(engine::Engine& engine, engine::DurableStore* store, boost:
   // And kube's RBAC escalation prevention for Roles and bindings.
   resources_.set_admission([this](const ApiRequest& req, const Json& object) -> std::optional<ApiError> {
     if (req.kind && req.kind->group == "rbac.authorization.k8s.io") return rbac_escalation(authz_, req, object);
-    if (!req.kind || req.kind->name != "APIBinding" || req.user.in_group("system:masters")) return std::nullopt;
+    if (!req.kind || req.kind->name != "APIBinding" || req.user.privileged()) return std::nullopt;
     const Json* ref = engine::find_fields(object, {"spec", "reference", "export"});
     std::string path = ref ? engine::string_field(*ref, "path") : "", name = ref ? engine::string_field(*ref, "name") : "";
     if (path.empty()) path = req.info.cluster;
@@ -172,7 +172,7 @@ std::optional<HttpResponse> ApiServer::acting_as(const HttpRequest& http, const 
     if (parse_service_account_username(user.name, &sa_ns, &sa_name) && !user.extra.count(kClusterNameExtra))
       user.extra[kClusterNameExtra] = {where};
     // Whom RBAC let one impersonate is somebody in that workspace only (kcp's scopes).
-    if (!requester.in_group("system:masters")) user.extra[kScopesExtra].push_back("cluster:" + where);
+    if (!requester.privileged()) user.extra[kScopesExtra].push_back("cluster:" + where);
   }
   // A ServiceAccount's request that names no workspace is for its own, as
   // kcp's in-cluster rewrite has it (a controller configured for one cluster).
@@ -192,7 +192,7 @@ std::optional<HttpResponse> ApiServer::authenticated(const HttpRequest& http, co
   if (http.path == "/metrics") {
     // kube's bootstrap policy grants /metrics to system:monitoring; pmesh's
     // per-rule figures name the policies, so nobody else sees them.
-    if (user.in_group("system:masters") || user.in_group("system:monitoring"))
+    if (user.privileged() || user.in_group("system:monitoring"))
       res = HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", metrics_.text(), {}, nullptr};
     else
       res = status_response(ApiError{403, "Forbidden", "forbidden: User \"" + user.name + "\" cannot get path \"/metrics\"", nullptr});
@@ -312,7 +312,7 @@ std::optional<HttpResponse> ApiServer::objects(const HttpRequest& http, ApiReque
   if (namespaced && info.ns.empty() && req.verb == Verb::kCreate)
     return status_response(ApiError::method_not_allowed());
   if (auto e = decode_object_request(http, &req)) return status_response(*e);
-  bool admin = req.user.in_group("system:masters");
+  bool admin = req.user.privileged();
   WatchSpec access;
   if (!admin && info.cluster == "root:orgs" && info.group == "core.platform-mesh.io" && info.resource == "accounts" &&
       (req.verb == Verb::kList || req.verb == Verb::kWatch)) {

@@ -34,6 +34,9 @@ struct UserInfo {
   std::vector<std::string> groups;
   std::map<std::string, std::vector<std::string>> extra;
   bool in_group(const std::string& g) const;
+  // An administrator of the whole installation: system:masters, or kcp's
+  // global admin group system:kcp:admin.
+  bool privileged() const { return in_group("system:masters") || in_group("system:kcp:admin"); }
 };
 
 // The installation's administrator: the admin token's user, and everyone

@@ -244,7 +244,7 @@ std::optional<HttpResponse> OpenFgaApi::handle(const HttpRequest& req, const Use
       if (!named.empty()) id = path[1] = named;
     }
     std::optional<FgaStore::StoreInfo> s = store_.store(id);
-    bool admin = user.in_group("system:masters");
+    bool admin = user.privileged();
     // A store the user may not use reads exactly like one that does not exist.
     if (!s || (!admin && s->creator != user.name && !(store_.is_platform(id) && may(user, id, "get_iam_users", ""))))
       return fga_error(404, "store_id_not_found", "Store ID not found");
@@ -258,7 +258,7 @@ std::optional<HttpResponse> OpenFgaApi::handle(const HttpRequest& req, const Use
 }
 
 HttpResponse OpenFgaApi::stores(const HttpRequest& req, const UserInfo& user) {
-  bool admin = user.in_group("system:masters");
+  bool admin = user.privileged();
   std::vector<FgaStore::StoreInfo> mine;
   for (auto& s : store_.stores())
     if (admin || s.creator == user.name) mine.push_back(std::move(s));
@@ -306,7 +306,7 @@ HttpResponse OpenFgaApi::in_store(const HttpRequest& req, const UserInfo& user, 
   }
   const std::string& op = path[2];
   Sees sees = [](const std::string&) { return true; };
-  if (!user.in_group("system:masters") && store_.is_platform(s.id))
+  if (!user.privileged() && store_.is_platform(s.id))
     sees = [this, user, id = s.id, memo = std::make_shared<std::map<std::string, bool>>()](const std::string& object) {
       std::string account = account_of_object(object);
       if (account.empty()) return true;

@@ -124,6 +124,7 @@ with Server(sys.argv[1]) as s:
            "cannot impersonate")
     expect("dave as carol, from acme, into globex", req("GET", "/clusters/root:orgs:globex/" + ACC, user="dave", headers={"Impersonate-User": "carol"}), 403)
     expect("dave as system:masters", req("GET", cms, user="dave", headers={"Impersonate-User": "admin", "Impersonate-Group": "system:masters"}), 403, "cannot impersonate")
+    expect("dave as system:kcp:admin", req("GET", cms, user="dave", headers={"Impersonate-User": "kcp-admin", "Impersonate-Group": "system:kcp:admin"}), 403, "cannot impersonate")
     r = kubectl(k, "alice", "auth", "can-i", "get", "configmaps", "--as", "bob")
     if r.stdout.strip() != "yes":
         problems.append("alice's can-i --as bob: %s %s" % (r.stdout, r.stderr))

@@ -219,6 +219,8 @@ std::optional<HttpResponse> ApiServer::authenticated(const HttpRequest& http, co
   } else if (is_self_subject_access_review(http, *info)) {
     // Anyone may ask what they may do.
     res = self_subject_access_review(authz_, user, *info, http);
+  } else if (is_self_subject_rules_review(http, *info)) {
+    res = self_subject_rules_review(authz_, user, *info, http);
   } else if (is_self_subject_review(http, *info)) {
     // And who they are.
     res = self_subject_review(user, *info);

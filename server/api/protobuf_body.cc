@@ -185,6 +185,17 @@ std::optional<json> decode_protobuf_object(const std::string& body, std::string*
       });
       return o;
     }
+    if (api_version == "authorization.k8s.io/v1" && kind == "SelfSubjectRulesReview") {
+      // spec (2): namespace (1).
+      fields(raw, [&](int f, int w, Reader& r) {
+        if (f != 2 || w != 2) return r.skip(w);
+        fields(r.bytes(), [&](int g, int gw, Reader& rr) {
+          if (g == 1 && gw == 2) o["spec"]["namespace"] = rr.bytes();
+          else rr.skip(gw);
+        });
+      });
+      return o;
+    }
     if (api_version == "authentication.k8s.io/v1" && kind == "TokenRequest") {
       // spec (2): audiences (1, repeated), boundObjectRef (3) { kind, apiVersion, name, uid }, expirationSeconds (4).
       static const char* ref_fields[] = {"", "kind", "apiVersion", "name", "uid"};

@@ -5,6 +5,10 @@
 #include "server/api/status.h"
 #include "server/auth/service_account_tokens.h"
 
+#include <map>
+#include <set>
+#include <tuple>
+
 namespace pmesh::server {
 
 namespace {
@@ -64,6 +68,64 @@ HttpResponse answer(const Authorizer& authz, const UserInfo& who, const RequestI
 
 bool is_self_subject_access_review(const HttpRequest& http, const RequestInfo& info) {
   return is_review(http, info, "selfsubjectaccessreviews");
+}
+
+bool is_self_subject_rules_review(const HttpRequest& http, const RequestInfo& info) {
+  return is_review(http, info, "selfsubjectrulesreviews");
+}
+
+HttpResponse self_subject_rules_review(const Authorizer& authz, const UserInfo& who, const RequestInfo& info,
+                                       const HttpRequest& http) {
+  HttpResponse error;
+  auto body = review_body(http, "SelfSubjectRulesReview", &error);
+  if (!body) return error;
+  Json spec = body->value("spec", Json::object());
+  if (!spec.is_object()) spec = Json::object();
+  std::string ns = string_field(spec, "namespace");
+  // What everyone may (kube's system:basic-user and system:discovery).
+  Json resource_rules = Json::array({
+      {{"verbs", {"create"}}, {"apiGroups", {"authorization.k8s.io"}}, {"resources", {"selfsubjectaccessreviews", "selfsubjectrulesreviews"}}},
+      {{"verbs", {"create"}}, {"apiGroups", {"authentication.k8s.io"}}, {"resources", {"selfsubjectreviews"}}}});
+  Json non_resource_rules = Json::array({{{"verbs", {"get"}},
+                                          {"nonResourceURLs", {"/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi",
+                                                               "/openapi/*", "/readyz", "/version", "/version/"}}}});
+  if (who.privileged()) {
+    resource_rules.push_back({{"verbs", {"*"}}, {"apiGroups", {"*"}}, {"resources", {"*"}}});
+    non_resource_rules.push_back({{"verbs", {"*"}}, {"nonResourceURLs", {"*"}}});
+  }
+  // RBAC's grants here, one rule per (group, resource, name) with its verbs.
+  std::map<std::tuple<std::string, std::string, std::string>, std::set<std::string>> grants;
+  for (const std::string& scope : {std::string("*"), ns}) {
+    if (scope.empty()) continue;
+    authz.rbac_grants(who, info.cluster, scope, [&](const std::vector<std::string>& g) {
+      grants[{g[4], g[5], g[6]}].insert(g[3]);
+      return true;
+    });
+  }
+  for (const auto& [k, verbs] : grants) {
+    auto [group, resource, name] = k;
+    Json rule = {{"verbs", Json(verbs)}};
+    if (resource.rfind("nonresource:", 0) == 0) {
+      rule["nonResourceURLs"] = {resource.substr(12)};
+      non_resource_rules.push_back(rule);
+      continue;
+    }
+    rule["apiGroups"] = {group};
+    rule["resources"] = {resource};
+    if (name != "*") rule["resourceNames"] = {name};
+    resource_rules.push_back(rule);
+  }
+  Json status = {{"resourceRules", resource_rules}, {"nonResourceRules", non_resource_rules}, {"incomplete", false}};
+  if (!who.privileged()) {
+    // The model's rights are relations, not rules: they are not listed.
+    status["incomplete"] = true;
+    status["evaluationError"] = "rights the authorization model grants (policies/authz.rules) are not listed";
+  }
+  return json_response(201, {{"apiVersion", "authorization.k8s.io/v1"},
+                             {"kind", "SelfSubjectRulesReview"},
+                             {"metadata", {{"creationTimestamp", nullptr}}},
+                             {"spec", spec},
+                             {"status", status}});
 }
 
 bool is_subject_access_review(const HttpRequest& http, const RequestInfo& info) {

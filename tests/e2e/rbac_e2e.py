@@ -76,6 +76,11 @@ with Server(sys.argv[1]) as s:
     r = kubectl(k, "dave", "auth", "can-i", "delete", "configmaps")
     if not r.stdout.startswith("no"):
         problems.append("dave's can-i delete configmaps: %s" % r.stdout)
+    for kk in (kubectls[0], k):
+        r = kubectl(kk, "dave", "auth", "can-i", "--list")
+        rows = [l.split() for l in r.stdout.splitlines()]
+        if r.returncode != 0 or ["configmaps", "[]", "[]", "[get", "list]"] not in rows or "may be incomplete" not in r.stderr:
+            problems.append("%s auth can-i --list as dave: %s %s" % (kk, r.stdout, r.stderr))
 
     # Escalation: dave may write Roles and bindings in default, and grant only what he holds.
     expect("alice: rbac-editor", req("POST", ACME + RBAC + "/namespaces/default/roles", {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "rbac-editor"},

@@ -3,7 +3,9 @@
 acme and its account team-a, bob owns globex, carol owns nothing) × every verb
 × their own organization, another one, a child account, root, root:orgs, the
 wildcard `/clusters/*/`, the OpenFGA endpoints, binding another
-organization's export, rewriting a creator, and impersonation. Every cell is checked for its
+organization's export, rewriting a creator, and impersonation; then a
+ServiceAccount of acme with RBAC rights there, everywhere, escalating and
+revoked. Every cell is checked for its
 status code; every hidden workspace or store must answer exactly as one that
 does not exist; after the matrix, nothing a denied request tried is there.
 
@@ -227,6 +229,53 @@ def main():
             cells += 1
             if st != (201 if user == "alice" else 404):
                 problems.append("admin acting as %s creates in acme: %d" % (user, st))
+        # A ServiceAccount of acme with RBAC rights on ConfigMaps there (and
+        # on Roles, not Secrets): every verb in acme, and nothing anywhere
+        # else, its own organization's child account included (a token is
+        # somebody in its workspace only, as kcp has it).
+        rbac = "/clusters/root:orgs:acme/apis/rbac.authorization.k8s.io/v1"
+        assert s.request("POST", "/clusters/root:orgs:acme/api/v1/namespaces/default/serviceaccounts",
+                         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "bot"}}, user="alice")[0] == 201
+        assert s.request("POST", rbac + "/clusterroles", {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "bot"},
+                         "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["*"]},
+                                   {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles"], "verbs": ["create"]}]}, user="alice")[0] == 201
+        assert s.request("POST", rbac + "/clusterrolebindings", {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "bot"},
+                         "roleRef": {"kind": "ClusterRole", "name": "bot"}, "subjects": [{"kind": "ServiceAccount", "name": "bot", "namespace": "default"}]}, user="alice")[0] == 201
+        st, tr, _ = s.request("POST", "/clusters/root:orgs:acme/api/v1/namespaces/default/serviceaccounts/bot/token",
+                              {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}}, user="alice")
+        assert st == 201, (st, tr)
+        s.tokens["bot"] = tr["status"]["token"]
+        for ws in workspaces:
+            for verb in verbs:
+                n += 1
+                method, path, body, ctype = requests_for(ws, verb, n)
+                if verb == "update":
+                    body = dict(s.request("GET", path)[1], data={"updated": "bot"})
+                if verb == "delete":
+                    assert s.request("POST", "/clusters/%s/api/v1/namespaces/default/configmaps" % ws, configmap("gone%d" % n))[0] == 201
+                want = ({"create": 201}.get(verb, 200)) if ws == "root:orgs:acme" else 404
+                st, got = status_of(s, "bot", method, path, body, ctype)
+                cells += 1
+                if st != want:
+                    problems.append("acme's ServiceAccount %s in %s: %d, want %d: %s" % (verb, ws, st, want, json.dumps(got)[:200]))
+        for path in ("/clusters/*/api/v1/configmaps", "/clusters/root:orgs/" + ACCOUNTS, "/stores/acme/read", "/stores/globex/read"):
+            st, got = status_of(s, "bot", "POST" if "/stores/" in path else "GET", path, {} if "/stores/" in path else None, None)
+            cells += 1
+            if st != 404:
+                problems.append("acme's ServiceAccount at %s: %d, want 404" % (path, st))
+        # A Role granting more than the ServiceAccount holds: kube's escalation check.
+        st, got = status_of(s, "bot", "POST", rbac + "/namespaces/default/roles", {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "steal"},
+                            "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]}, None)
+        cells += 1
+        if st != 403 or "not currently held" not in json.dumps(got):
+            problems.append("acme's ServiceAccount grants itself secrets: %d %s" % (st, json.dumps(got)[:200]))
+        # Revoked with its ServiceAccount: every request is unauthenticated.
+        assert s.request("DELETE", "/clusters/root:orgs:acme/api/v1/namespaces/default/serviceaccounts/bot", user="alice")[0] == 200
+        for ws in ("root:orgs:acme", "root:orgs:globex"):
+            st, got = status_of(s, "bot", "GET", "/clusters/%s/api/v1/namespaces/default/configmaps" % ws, None, None)
+            cells += 1
+            if st != 401:
+                problems.append("a revoked ServiceAccount token in %s: %d, want 401" % (ws, st))
         # Nothing a denied request tried is there.
         admin = s.request("GET", "/clusters/root:orgs/%s/acme" % ACCOUNTS)[1]
         if admin["spec"]["creator"] != "alice":

@@ -123,7 +123,8 @@ TEST_CASE("ServiceAccount tokens: a new key signs after a rotation, old tokens v
   CHECK(!verify(*pruned, old_token));
   CHECK(verify(*pruned, new_token));
   // The JWKS is the public half only.
-  for (const auto& k : pruned->jwks()["keys"]) CHECK(!k.contains("d"));
+  json jwks = pruned->jwks();
+  for (const auto& k : jwks["keys"]) CHECK(!k.contains("d"));
 }
 
 TEST_CASE("the authenticator takes a ServiceAccount token while its objects exist as it names them") {

@@ -74,7 +74,7 @@ Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, cons
     const Json* old = find_fields(prev, {"status", "conditions"});
     for (auto& c : *conds) {
       if (!c.is_object() || c.contains("lastTransitionTime")) continue;
-      std::string t = now_;
+      std::string t = txn_.now;
       if (old && old->is_array())
         for (const auto& o : *old)
           if (o.is_object() && o.value("type", Json()) == c.value("type", Json()) &&
@@ -95,12 +95,12 @@ void Engine::recompute_object(const std::string& fact, ObjectEntry e) {
   if (supported || !prev.is_null()) {
     if (prev.is_null()) {
       e.uid = make_uid(fact);
-      e.created = now_;
+      e.created = txn_.now;
       if (history_)
         if (const ObjectEntry* h = history_->state_.object(fact)) e.created = h->created;
     }
     // generation: one more than committed when anything but metadata and status changed.
-    const Json& was = before_[fact];
+    const Json& was = txn_.before[fact];
     Json draft = build_effective(fact, e, prev);
     int64_t committed_gen = was.is_null() ? 0 : find_fields(was, {"metadata", "generation"})->get<int64_t>();
     bool spec_changed = was.is_null() || without(was, {"metadata", "status"}) != without(draft, {"metadata", "status"});
@@ -120,14 +120,14 @@ void Engine::recompute_object(const std::string& fact, ObjectEntry e) {
       if (cur)
         for (const auto& [mk, part] : cur->derived) deep_merge(frozen, part);
       e.base = std::move(frozen);
-      e.deleting = now_;
+      e.deleting = txn_.now;
       eff = build_effective(fact, e, prev);
       eff["metadata"]["generation"] = e.generation;
     }
     if (!e.deleting.empty()) {
       eff["metadata"]["deletionTimestamp"] = e.deleting;
-      if (finalizers_of(eff).empty() && (restoring_ || deferred_.count(fact))) {
-        deferred_.insert(fact);
+      if (finalizers_of(eff).empty() && (txn_.restoring || txn_.deferred.count(fact))) {
+        txn_.deferred.insert(fact);
       } else if (finalizers_of(eff).empty()) {
         // Gone: no finalizer holds it any more.
         eff = nullptr;
@@ -244,7 +244,7 @@ void Engine::user_op(const Op& op) {
                        {rule}};
       }
       if (!finalizers_of(e.effective).empty()) {
-        if (e.deleting.empty()) e.deleting = now_;
+        if (e.deleting.empty()) e.deleting = txn_.now;
       } else {
         e.base.reset();
         e.user_owned = false;
@@ -258,7 +258,7 @@ void Engine::user_op(const Op& op) {
       const TupleEntry* cur = state_.tuple(fact);
       TupleEntry e = cur ? *cur : TupleEntry{};
       bool existed = e.exists();
-      if (!tuple_before_.count(fact)) tuple_before_[fact] = existed;
+      if (!txn_.tuple_before.count(fact)) txn_.tuple_before[fact] = existed;
       e.base = op.type == Op::Type::kAddTuple;
       state_.put_tuple(fact, e);
       if (existed != e.exists()) tuple_changed(fact);

@@ -137,8 +137,8 @@ bool Engine::has_tuple(const std::string& relation, const std::vector<std::strin
 
 const Json* Engine::committed(const std::string& fact) const {
   if (history_) return history_->get(parse_object_fact(fact));
-  auto it = before_.find(fact);
-  if (it != before_.end()) return it->second.is_null() ? nullptr : &it->second;
+  auto it = txn_.before.find(fact);
+  if (it != txn_.before.end()) return it->second.is_null() ? nullptr : &it->second;
   const ObjectEntry* e = state_.object(fact);
   return e && !e->effective.is_null() ? &e->effective : nullptr;
 }
@@ -156,9 +156,9 @@ std::string Engine::make_uid(const std::string& fact) const {
 }
 
 void Engine::note_before(const std::string& fact) {
-  if (before_.count(fact)) return;
+  if (txn_.before.count(fact)) return;
   const ObjectEntry* e = state_.object(fact);
-  before_[fact] = e ? e->effective : Json();
+  txn_.before[fact] = e ? e->effective : Json();
 }
 
 // ---- Change propagation ------------------------------------------------------------
@@ -179,15 +179,15 @@ void Engine::fact_changed(const std::string& fact, const Json& before, const Jso
         if ((x ? *x : kNull) != (y ? *y : kNull)) sections.insert(f);
       }
     if (key.kind == "LogicalCluster" && key.name == "cluster" && after.is_null() && !before.is_null())
-      doomed_clusters_.insert(key.cluster);
+      txn_.doomed_clusters.insert(key.cluster);
     if (Kinds::binds_kinds(reader_key)) {
       // Objects of newly bound kinds may follow in this transaction.
       // An APIBinding or PublishedResource changes what its own cluster
       // serves; a schema, whatever binds it.
       bool schema = reader_key == "APIResourceSchema";
       kinds_.refresh(state_, true, schema ? nullptr : &key.cluster);
-      if (schema) kinds_touched_all_ = true;
-      else kinds_touched_.insert(key.cluster);
+      if (schema) txn_.kinds_touched_all = true;
+      else txn_.kinds_touched.insert(key.cluster);
     }
   } else {
     auto [rel, args] = parse_tuple_fact(fact);
@@ -214,7 +214,7 @@ void Engine::fact_changed(const std::string& fact, const Json& before, const Jso
     const RuleRuntime& rt = rules_[static_cast<size_t>(r.rule)];
     if (const auto* ms = state_.matches_using(fact))
       for (const auto& mk : *ms)
-        if (const Match* m = state_.match(mk); m && m->rule == r.rule) pending_.insert({rt.stratum, r.rule, m->positives});
+        if (const Match* m = state_.match(mk); m && m->rule == r.rule) txn_.pending.insert({rt.stratum, r.rule, m->positives});
     for (const dsl::Plan* plan : r.plans) {
       if (object) {
         // What a positive pattern matched in the object's old version is a
@@ -264,7 +264,7 @@ void Engine::discover(const RuleRuntime& rt, const dsl::Plan& plan, const std::s
           positives.push_back(tuple_fact(item->tuple.relation, args));
         }
       }
-      pending_.insert({rt.stratum, rt.index, std::move(positives)});
+      txn_.pending.insert({rt.stratum, rt.index, std::move(positives)});
       return true;
     });
   } catch (const EvalError&) {
@@ -384,17 +384,17 @@ void Engine::apply_contributions(int rule, const std::string& key, const std::ve
     if (c.kind != Contribution::Kind::kRefuse && c.kind != Contribution::Kind::kDelete) targets.insert(c.target);
   for (const auto& c : after) {
     if (c.kind == Contribution::Kind::kDelete) {
-      doomed_objects_.insert(c.target);
+      txn_.doomed_objects.insert(c.target);
     } else if (c.kind == Contribution::Kind::kRefuse) {
       refuses = true;
-      refusals_[key] = rules_[static_cast<size_t>(rule)].info->rule->name + ": " + c.value.get<std::string>();
+      txn_.refusals[key] = rules_[static_cast<size_t>(rule)].info->rule->name + ": " + c.value.get<std::string>();
     } else {
       targets.insert(c.target);
     }
   }
-  if (!refuses) refusals_.erase(key);
+  if (!refuses) txn_.refusals.erase(key);
   for (const auto& t : targets) {
-    changed_by_[t].insert(rule);
+    txn_.changed_by[t].insert(rule);
     if (is_object_fact(t)) {
       ObjectEntry e = state_.object_copy(t, parse_object_fact(t));
       if (!e.decl) e.decl = decl_of(e.key);
@@ -418,7 +418,7 @@ void Engine::apply_contributions(int rule, const std::string& key, const std::ve
       const TupleEntry* cur = state_.tuple(t);
       TupleEntry e = cur ? *cur : TupleEntry{};
       bool existed = e.exists();
-      if (!tuple_before_.count(t)) tuple_before_[t] = existed;
+      if (!txn_.tuple_before.count(t)) txn_.tuple_before[t] = existed;
       bool keep = false;
       for (const auto& c : after) keep |= c.target == t;
       bool had = e.supports.count(key) > 0;
@@ -437,7 +437,7 @@ void Engine::lost_support(const std::string& fact) {
   dsl::DataNode node = is_object_fact(fact) ? dsl::DataNode{parse_object_fact(fact).kind, "metadata"}
                                             : dsl::DataNode{"", parse_tuple_fact(fact).first};
   int s = recursive_stratum_of(node);
-  if (s >= 0) suspects_[s].insert(fact);
+  if (s >= 0) txn_.suspects[s].insert(fact);
 }
 
 void Engine::evaluate(int rule, const std::vector<std::string>& positives) {
@@ -446,9 +446,9 @@ void Engine::evaluate(int rule, const std::vector<std::string>& positives) {
   ++rt.stats.evaluations;
   std::string key = match_key(rule, positives);
   if (failpoint::hit("evaluate")) throw std::runtime_error("failpoint: evaluate");
-  if (++evaluations_[key] > options_.max_evaluations_per_match) {
+  if (++txn_.evaluations[key] > options_.max_evaluations_per_match) {
     std::set<std::string> looping;
-    for (const auto& [k, n] : evaluations_)
+    for (const auto& [k, n] : txn_.evaluations)
       if (n > options_.max_evaluations_per_match / 2)
         looping.insert(rules_[static_cast<size_t>(rule_of_match(k))].info->rule->name);
     std::string names;
@@ -483,7 +483,7 @@ void Engine::evaluate(int rule, const std::vector<std::string>& positives) {
     }
     std::string inputs;
     for (const auto& p : positives) inputs += (inputs.empty() ? "" : ", ") + describe_fact(p);
-    warnings_.push_back(where + "rule " + rt.info->rule->name + " on " + inputs + ": " + e.what());
+    txn_.warnings.push_back(where + "rule " + rt.info->rule->name + " on " + inputs + ": " + e.what());
   }
   const Match* old = state_.match(key);
   if (!found && !old) return;
@@ -501,32 +501,32 @@ void Engine::run_to_fixpoint() {
   // work is done, before anything above it runs.
   while (true) {
     int suspect = -1;
-    for (const auto& [s, facts] : suspects_)
+    for (const auto& [s, facts] : txn_.suspects)
       if (!facts.empty()) {
         suspect = s;
         break;
       }
-    bool have_pending = !pending_.empty();
-    if (suspect >= 0 && (!have_pending || pending_.begin()->stratum > suspect)) {
+    bool have_pending = !txn_.pending.empty();
+    if (suspect >= 0 && (!have_pending || txn_.pending.begin()->stratum > suspect)) {
       rederive(suspect);
       continue;
     }
-    if (!have_pending && !doomed_objects_.empty()) {
-      std::string fact = *doomed_objects_.begin();
-      doomed_objects_.erase(doomed_objects_.begin());
+    if (!have_pending && !txn_.doomed_objects.empty()) {
+      std::string fact = *txn_.doomed_objects.begin();
+      txn_.doomed_objects.erase(txn_.doomed_objects.begin());
       const ObjectEntry* e = state_.object(fact);
       if (e && !e->effective.is_null() && e->user_owned && e->derived.empty() && e->deleting.empty())
         user_op(Op::remove(e->key));
       continue;
     }
-    if (!have_pending && !doomed_clusters_.empty()) {
-      std::string cluster = *doomed_clusters_.begin();
-      doomed_clusters_.erase(doomed_clusters_.begin());
+    if (!have_pending && !txn_.doomed_clusters.empty()) {
+      std::string cluster = *txn_.doomed_clusters.begin();
+      txn_.doomed_clusters.erase(txn_.doomed_clusters.begin());
       delete_cluster_contents(cluster);
       continue;
     }
     if (!have_pending) break;
-    Pending p = std::move(pending_.extract(pending_.begin()).value());
+    Transaction::Pending p = std::move(txn_.pending.extract(txn_.pending.begin()).value());
     evaluate(p.rule, p.positives);
   }
 }
@@ -549,8 +549,8 @@ void Engine::delete_cluster_contents(const std::string& cluster) {
 // the suspects and everything derived from them in the stratum are kept
 // only if a derivation reaches them from facts outside that set.
 void Engine::rederive(int stratum) {
-  std::set<std::string> region = std::move(suspects_[stratum]);
-  suspects_[stratum].clear();
+  std::set<std::string> region = std::move(txn_.suspects[stratum]);
+  txn_.suspects[stratum].clear();
   std::vector<std::string> work(region.begin(), region.end());
   auto supports = [&](const std::string& f) {
     std::vector<std::string> out;
@@ -620,7 +620,7 @@ void Engine::rederive(int stratum) {
     Match copy = *m;
     state_.erase_match(mk);
     apply_contributions(copy.rule, mk, copy.contributions, {});
-    pending_.insert({stratum, copy.rule, copy.positives});
+    txn_.pending.insert({stratum, copy.rule, copy.positives});
   }
 }
 
@@ -629,14 +629,14 @@ void Engine::rederive(int stratum) {
 Result Engine::collect_changes() {
   Result r;
   std::vector<std::string> changed;
-  for (const auto& [fact, before] : before_) {
+  for (const auto& [fact, before] : txn_.before) {
     const ObjectEntry* e = state_.object(fact);
     const Json& after = e ? e->effective : Json();
     if (before != after) changed.push_back(fact);
   }
   int64_t rv = rv_;
   for (const auto& fact : changed) {
-    const Json& before = before_[fact];
+    const Json& before = txn_.before[fact];
     const ObjectEntry* cur = state_.object(fact);
     ObjectChange c;
     c.key = parse_object_fact(fact);
@@ -649,17 +649,17 @@ Result Engine::collect_changes() {
     c.op = before.is_null() ? ObjectChange::Kind::kCreated
            : c.after.is_null() ? ObjectChange::Kind::kDeleted
                                : ObjectChange::Kind::kUpdated;
-    for (int rule : changed_by_[fact]) c.rules.push_back(rules_[static_cast<size_t>(rule)].info->rule->name);
+    for (int rule : txn_.changed_by[fact]) c.rules.push_back(rules_[static_cast<size_t>(rule)].info->rule->name);
     if (c.op == ObjectChange::Kind::kDeleted) c.after = nullptr;
     r.objects.push_back(std::move(c));
   }
-  for (const auto& [fact, existed] : tuple_before_) {
+  for (const auto& [fact, existed] : txn_.tuple_before) {
     const TupleEntry* t = state_.tuple(fact);
     bool now = t && t->exists();
     if (now == existed) continue;
     auto [rel, args] = parse_tuple_fact(fact);
     TupleChange c{now, rel, args, {}};
-    for (int rule : changed_by_[fact]) c.rules.push_back(rules_[static_cast<size_t>(rule)].info->rule->name);
+    for (int rule : txn_.changed_by[fact]) c.rules.push_back(rules_[static_cast<size_t>(rule)].info->rule->name);
     r.tuples.push_back(std::move(c));
   }
   r.resource_version = rv;
@@ -711,21 +711,12 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
   ++epoch_;
   auto started = std::chrono::steady_clock::now();
   size_t mark = state_.undo_mark();
-  now_ = options_.clock();
-  pending_.clear();
-  before_.clear();
-  tuple_before_.clear();
-  changed_by_.clear();
-  evaluations_.clear();
-  suspects_.clear();
-  warnings_.clear();
-  doomed_clusters_.clear();
-  doomed_objects_.clear();
-  refusals_.clear();
+  txn_ = Transaction{};
+  txn_.now = options_.clock();
   Result r;
   auto fail = [&](std::string reason, std::string message, std::vector<std::string> rules) {
-    restoring_ = false;
-    deferred_.clear();
+    txn_.restoring = false;
+    txn_.deferred.clear();
     state_.undo_to(mark);
     r = Result{};
     r.ok = false;
@@ -737,28 +728,28 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
   // the whole transaction: memory is as it was, and nothing was written.
   try {
     for (const auto& op : ops) {
-      restoring_ = op.type == Op::Type::kRestore;
+      txn_.restoring = op.type == Op::Type::kRestore;
       if (!history_ && (op.type == Op::Type::kCreate || op.type == Op::Type::kUpdate || op.type == Op::Type::kDelete))
         user_op(admit(op));
       else
         user_op(op);
     }
-    restoring_ = false;
+    txn_.restoring = false;
     if (seed) seed();
     run_to_fixpoint();
-    if (!deferred_.empty()) {
-      std::set<std::string> again = std::move(deferred_);
-      deferred_.clear();
+    if (!txn_.deferred.empty()) {
+      std::set<std::string> again = std::move(txn_.deferred);
+      txn_.deferred.clear();
       for (const auto& f : again)
         if (const ObjectEntry* e = state_.object(f)) recompute_object(f, *e);
       run_to_fixpoint();
     }
     // What the transaction newly makes hold that a rule refuses, it may not
     // commit (recomputations keep what was already there).
-    if (!refusals_.empty() && !history_) {
+    if (!txn_.refusals.empty() && !history_) {
       std::string msg;
       std::vector<std::string> rules;
-      for (const auto& [k, m] : refusals_) {
+      for (const auto& [k, m] : txn_.refusals) {
         msg += (msg.empty() ? "" : "; ") + m.substr(m.find(": ") + 2);
         rules.push_back(m.substr(0, m.find(": ")));
       }
@@ -766,7 +757,7 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
     }
     r = collect_changes();
     check_encodable(r);
-    r.warnings = std::move(warnings_);
+    r.warnings = std::move(txn_.warnings);
     if (inspect) inspect(r);
     std::string storage_error;
     State::Dirty dirty = state_.take_dirty();
@@ -778,8 +769,8 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
   } catch (const std::exception& e) {
     fail("InternalError", std::string("the transaction failed: ") + e.what(), {});
   }
-  if (r.warnings.empty()) r.warnings = std::move(warnings_);
-  warnings_.clear();
+  if (r.warnings.empty()) r.warnings = std::move(txn_.warnings);
+  txn_.warnings.clear();
   if (!r.ok || dry_run) {
     state_.undo_to(mark);
     if (r.ok) r.resource_version = rv_;
@@ -787,15 +778,14 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
     rv_ = r.resource_version;
     state_.forget_undo();
   }
-  if (kinds_touched_all_) kinds_.refresh(state_);
+  if (txn_.kinds_touched_all) kinds_.refresh(state_);
   else
-    for (const auto& c : kinds_touched_) kinds_.refresh(state_, false, &c);
-  kinds_touched_all_ = false;
-  kinds_touched_.clear();
+    for (const auto& c : txn_.kinds_touched) kinds_.refresh(state_, false, &c);
   state_.take_dirty();
-  before_.clear();
-  tuple_before_.clear();
-  pending_.clear();
+  // Nothing of the transaction stays but its time stamp (verify() reads it).
+  std::string now = std::move(txn_.now);
+  txn_ = Transaction{};
+  txn_.now = std::move(now);
   ++epoch_;
   count_transaction(r, dry_run, std::chrono::steady_clock::now() - started);
   if (r.ok && !dry_run && commit_listener_) commit_listener_(r);

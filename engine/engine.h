@@ -32,6 +32,7 @@
 #include "engine/kinds.h"
 #include "engine/engine_stats.h"
 #include "engine/state.h"
+#include "engine/transaction.h"
 
 namespace pmesh::engine {
 
@@ -190,14 +191,6 @@ class Engine {
   std::string explain_absent(const ObjectKey& key) const;
 
  private:
-  struct Pending {
-    int stratum;
-    int rule;
-    std::vector<std::string> positives;
-    bool operator<(const Pending& o) const {
-      return std::tie(stratum, rule, positives) < std::tie(o.stratum, o.rule, o.positives);
-    }
-  };
   struct Reader {
     int rule;
     std::set<std::string> sections;
@@ -278,29 +271,8 @@ class Engine {
   std::function<void(const Result&)> commit_listener_;
   Persistence* persistence_ = nullptr;
 
-  // The transaction in progress.
-  std::set<Pending> pending_;
-  std::map<std::string, Json> before_;        // objects: committed effective (null: absent)
-  std::map<std::string, bool> tuple_before_;  // tuples: committed existence
-  std::map<std::string, std::set<int>> changed_by_;
-  std::map<std::string, int> evaluations_;
-  std::map<int, std::set<std::string>> suspects_;
-  std::vector<std::string> warnings_;
-  std::string now_;
-  // Restored terminating objects whose finalizers come from rules: they are
-  // looked at again once the rules have run.
-  bool restoring_ = false;
-  std::set<std::string> deferred_;
-  // Clusters where an object that binds kinds changed (all: a schema did).
-  std::set<std::string> kinds_touched_;
-  bool kinds_touched_all_ = false;
-  // Logical clusters whose LogicalCluster went: their objects are deleted
-  // once the rules are at rest.
-  std::set<std::string> doomed_clusters_;
-  // Objects that `delete` heads delete once the rules are at rest.
-  std::set<std::string> doomed_objects_;
-  // Matches of `refuse` heads that this transaction made: match key -> "rule: message".
-  std::map<std::string, std::string> refusals_;
+  // The transaction in progress (a fresh one for each).
+  Transaction txn_;
   // For verify(): an engine that recomputes reads history and identities from another.
   const Engine* history_ = nullptr;
 

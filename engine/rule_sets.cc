@@ -114,7 +114,7 @@ void Engine::seed_rule_set(const RuleSet& set) {
   for (int i = set.first_rule; i < set.first_rule + set.count; ++i) {
     const RuleRuntime& rt = rules_[static_cast<size_t>(i)];
     if (rt.positives.empty()) {
-      pending_.insert({rt.stratum, rt.index, {}});
+      txn_.pending.insert({rt.stratum, rt.index, {}});
       continue;
     }
     // Every match has a fact of its first positive pattern: start there.

@@ -83,7 +83,7 @@ Json normalized(Json o) {
 
 std::string Engine::verify() const {
   Options opts = options_;
-  std::string when = now_.empty() ? options_.clock() : now_;
+  std::string when = txn_.now.empty() ? options_.clock() : txn_.now;
   opts.clock = [when]() { return when; };
   Engine fresh(program_, opts);
   std::vector<std::pair<int, std::string>> sets;

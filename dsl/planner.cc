@@ -297,6 +297,13 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
     if (item->kind == BodyItemKind::kWhere) add_where(*item->expr);
     if (item->kind == BodyItemKind::kLet) add_let(item);
   }
+  // A re-evaluation joins its patterns by the bodies' `where` equalities
+  // too, as lookup keys only (the match's evaluation checks them): a
+  // trigger that cannot meet them cannot change that match.
+  if (plan.reevaluate)
+    for (const Body* b : bodies)
+      for (const auto& item : b->items)
+        if (item.kind == BodyItemKind::kWhere) add_where(*item.expr);
 
   // Closes every clause equality whose two sides are bound: a check.
   auto close_checks = [&](std::vector<std::pair<Operand, Operand>>& out) {

@@ -1,5 +1,7 @@
 #include "dsl/compiler.h"
 
+#include <set>
+
 #include "dsl/analysis/access_analysis.h"
 #include "dsl/analysis/name_resolution.h"
 #include "dsl/analysis/write_conflicts.h"
@@ -15,6 +17,28 @@ std::string CompiledProgram::summary() const {
          plural(rules.size(), "rule") + ", " + plural(relations, "relation") + ", " +
          plural(program->tests().size(), "test") + ", " + (std::to_string(graph ? graph->strata().size() : 0) + (graph && graph->strata().size() == 1 ? " stratum" : " strata"));
 }
+
+namespace {
+
+void warn_scans(const std::vector<RulePlan>& plans, DiagnosticSink& diags) {
+  // A change that reads every object of a kind pays for the whole kind,
+  // in every workspace, at each change: said, so that the rule gets a key
+  // to look it up by (a clause, an equality, a relation in between).
+  for (const auto& rp : plans) {
+    std::set<const BodyItem*> said;
+    for (const auto& d : rp.deltas)
+      for (const auto& st : d.steps) {
+        if (st.op != StepOp::kScan || !st.keys.empty() || !st.item || !d.trigger || !said.insert(st.item).second) continue;
+        std::string changed = d.trigger->kind == BodyItemKind::kObject ? d.trigger->object.kind.name : d.trigger->tuple.relation;
+        diags.warning(st.item->span, "rule `" + rp.info->rule->name + "`: a change of " + (changed.empty() ? "an object" : changed) +
+                                         " reads every " + st.item->object.kind.name +
+                                         " (nothing gives a key to look it up by); `pmesh plan --rule " + rp.info->rule->name +
+                                         "` shows the plan");
+      }
+  }
+}
+
+}  // namespace
 
 std::unique_ptr<CompiledProgram> compile(std::unique_ptr<Program> program, DiagnosticSink& diags) {
   auto out = std::make_unique<CompiledProgram>();
@@ -37,6 +61,7 @@ std::unique_ptr<CompiledProgram> compile(std::unique_ptr<Program> program, Diagn
   Planner planner(diags);
   for (const auto& r : out->rules) out->plans.push_back(planner.plan(r));
   out->indexes = planner.indexes();
+  warn_scans(out->plans, diags);
   return out;
 }
 

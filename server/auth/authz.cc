@@ -117,13 +117,27 @@ std::vector<std::string> Authorizer::rbac_subjects(const UserInfo& user, const s
 
 void Authorizer::rbac_grants(const UserInfo& user, const std::string& cluster, const std::string& ns,
                              const std::function<bool(const std::vector<std::string>&)>& fn) const {
+  // The join of a subject's bindings with their roles' rights
+  // (stdlib/rbac.rules), made here rather than stored.
+  const engine::State& st = engine_.state();
+  auto exists = [&](const std::string& fact) {
+    const engine::TupleEntry* t = st.tuple(fact);
+    return t && t->exists();
+  };
   for (const auto& subject : rbac_subjects(user, cluster)) {
     bool more = true;
     std::vector<std::string> prefix = {cluster, subject};
     if (!ns.empty()) prefix.push_back(ns);
-    engine_.state().scan_tuples_with("rbac_grant", prefix, [&](const std::string& fact) {
-      const engine::TupleEntry* t = engine_.state().tuple(fact);
-      if (t && t->exists()) more = fn(engine::parse_tuple_fact(fact).second);
+    st.scan_tuples_with("rbac_binding", prefix, [&](const std::string& binding) {
+      if (!exists(binding)) return true;
+      auto b = engine::parse_tuple_fact(binding).second;  // cluster, subject, ns, role kind, role ns, role
+      st.scan_tuples_with("rbac_role_perm", {cluster, b[3], b[4], b[5]}, [&](const std::string& perm) {
+        if (!exists(perm)) return true;
+        auto p = engine::parse_tuple_fact(perm).second;  // cluster, kind, ns, role, verb, group, resource, name
+        if (b[2] != "*" && p[6].rfind("nonresource:", 0) == 0) return true;
+        more = fn({cluster, subject, b[2], p[4], p[5], p[6], p[7]});
+        return more;
+      });
       return more;
     });
     if (!more) return;

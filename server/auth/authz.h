@@ -70,9 +70,10 @@ class Authorizer {
   // anything there at all.
   bool rbac_allows(const UserInfo& user, const std::string& verb, const RequestInfo& info) const;
   bool rbac_visible(const UserInfo& user, const std::string& cluster) const;
-  // Calls `fn` with the args of each rbac_grant of `user` in `cluster`
-  // (cluster, subject, ns, verb, group, resource, name), in namespace scope
-  // `ns` ("*" for the workspace's; "" for any), until it returns false.
+  // Calls `fn` with each right RBAC grants `user` in `cluster`, as (cluster,
+  // subject, ns, verb, group, resource, name): the join of rbac_binding and
+  // rbac_role_perm; in namespace scope `ns` ("*" for the workspace's; ""
+  // for any), until it returns false.
   void rbac_grants(const UserInfo& user, const std::string& cluster, const std::string& ns,
                    const std::function<bool(const std::vector<std::string>&)>& fn) const;
 

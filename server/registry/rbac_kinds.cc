@@ -1,5 +1,7 @@
 #include "server/registry/rbac_kinds.h"
 
+#include <algorithm>
+
 #include "engine/json_path.h"
 #include "stdlib/kube_validation.h"
 
@@ -8,6 +10,8 @@ namespace pmesh::server {
 namespace {
 
 using engine::string_field;
+
+constexpr size_t kMaxRoleRights = 10000;
 
 bool has(const Json& o, const char* key) { return o.is_object() && o.contains(key) && !o[key].is_null(); }
 
@@ -162,6 +166,19 @@ FieldErrors validate_rbac(const dsl::KindDecl& kind, const Json& o, const Json& 
     return errs;
   }
   for (size_t i = 0; i < count(o, "rules"); ++i) validate_rule(o["rules"][i], in_ns, "rules[" + std::to_string(i) + "]", errs);
+  // Beyond kube: the rights a role expands to (verbs × apiGroups × resources
+  // × resourceNames, per rule) are facts the engine keeps; a bound keeps a
+  // small object from becoming a huge state.
+  size_t rights = 0;
+  for (size_t i = 0; i < count(o, "rules"); ++i) {
+    const Json& r = o["rules"][i];
+    rights += count(r, "verbs") * std::max<size_t>(1, count(r, "apiGroups")) *
+              std::max<size_t>(1, count(r, "resources") + count(r, "nonResourceURLs")) * std::max<size_t>(1, count(r, "resourceNames"));
+  }
+  if (rights > kMaxRoleRights)
+    errs.push_back(FieldError::invalid("rules", static_cast<int64_t>(rights),
+                                       "must expand to at most " + std::to_string(kMaxRoleRights) +
+                                           " rights (verbs × apiGroups × resources × resourceNames, summed over the rules)"));
   if (has(o, "aggregationRule") && has(o["aggregationRule"], "clusterRoleSelectors"))
     for (size_t i = 0; i < o["aggregationRule"]["clusterRoleSelectors"].size(); ++i)
       validate_selector(o["aggregationRule"]["clusterRoleSelectors"][i], "aggregationRule.clusterRoleSelectors[" + std::to_string(i) + "]", errs);

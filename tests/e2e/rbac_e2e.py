@@ -162,6 +162,14 @@ with Server(sys.argv[1]) as s:
     expect("changing a roleRef", req("PUT", ACME + RBAC + "/namespaces/default/rolebindings/dave-reads-0", cur, user="alice"), 422, "cannot change roleRef")
     expect("a subject ServiceAccount of a ClusterRoleBinding without a namespace", req("POST", ACME + RBAC + "/clusterrolebindings", {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
         "metadata": {"name": "nons"}, "roleRef": {"kind": "ClusterRole", "name": "impersonator"}, "subjects": [{"kind": "ServiceAccount", "name": "bot"}]}, user="alice"), 422, "subjects[0].namespace: Required value")
+    many = ["v%d" % i for i in range(101)]
+    expect("a role that expands to more than 10,000 rights", req("POST", ACME + RBAC + "/namespaces/default/roles", {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": "huge"}, "rules": [{"apiGroups": [""], "resources": many, "verbs": many}]}, user="alice"), 422, "must expand to at most 10000 rights")
+    # A binding of many subjects costs its subjects, not subjects × rights.
+    expect("a binding of 2,000 subjects", req("POST", ACME + RBAC + "/namespaces/default/rolebindings", {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "crowd"}, "roleRef": {"kind": "Role", "name": "all"}, "subjects": [{"kind": "User", "name": "u%d" % i} for i in range(2000)]}, user="alice"), 201)
+    expect("u1999 of the crowd (alice acting as them)", req("GET", cms, user="alice", headers={"Impersonate-User": "u1999"}), 200)
+    expect("u2000, not in it (acme does not exist for them)", req("GET", cms, user="alice", headers={"Impersonate-User": "u2000"}), 404)
     expect("a role name with a slash", req("POST", ACME + RBAC + "/clusterroles", {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "a%b"}}, user="alice"), 422, "may not contain '%'")
 
     # What was granted survives a restart.

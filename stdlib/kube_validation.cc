@@ -105,12 +105,17 @@ Problems label_value_problems(const std::string& value) {
   return out;
 }
 
+Problems path_segment_problems(const std::string& name, bool prefix) {
+  if (!prefix && (name == "." || name == "..")) return {"may not be '" + name + "'"};
+  Problems out;
+  for (const char* bad : {"/", "%"})
+    if (name.find(bad) != std::string::npos) out.push_back(std::string("may not contain '") + bad + "'");
+  return out;
+}
+
 Problems object_name_problems(const std::string& name, NameValidation rule, bool prefix) {
   if (rule == NameValidation::kPathSegment) {
-    Problems out;
-    if (!prefix && (name == "." || name == "..")) return {"may not be '" + name + "'"};
-    for (const char* bad : {"/", "%"})
-      if (name.find(bad) != std::string::npos) out.push_back(std::string("may not contain '") + bad + "'");
+    Problems out = path_segment_problems(name, prefix);
     // Beyond kube: control characters could forge the engine's fact keys.
     if (std::any_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
       out.push_back("may not contain control characters");

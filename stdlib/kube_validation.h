@@ -26,6 +26,10 @@ Problems qualified_name_problems(const std::string& value);
 // and ending alphanumeric.
 Problems label_value_problems(const std::string& value);
 
+// kube's path.IsValidPathSegmentName (IsValidPathSegmentPrefix with
+// `prefix`): not "." or "..", no '/' or '%'.
+Problems path_segment_problems(const std::string& name, bool prefix = false);
+
 // How a kind's names are validated: kube's NameIsDNSSubdomain (most kinds),
 // NameIsDNSLabel (namespaces, workspaces) or ValidatePathSegmentName (RBAC's
 // roles and bindings, whose names may hold `:`).

@@ -79,6 +79,14 @@ void ApiServer::observe(const std::string& method, const std::string& path, bool
   metrics_.request(request_verb(method, collection, watch), status, seconds);
 }
 
+std::optional<HttpResponse> ApiServer::refusal(const Decision& d, const RequestInfo& info, const GroupResource& gr,
+                                               const std::string& name) const {
+  if (!d.allowed && d.code == 404) return status_response(unseen(info));
+  if (!d.allowed) return status_response(ApiError::forbidden(gr, name, d.message));
+  if (!cluster_exists(info.cluster)) return status_response(unseen(info));
+  return std::nullopt;
+}
+
 bool ApiServer::cluster_exists(const std::string& cluster) const {
   if (cluster == "root" || cluster == "*") return true;
   size_t colon = cluster.rfind(':');
@@ -148,17 +156,9 @@ std::optional<HttpResponse> ApiServer::acting_as(const HttpRequest& http, const 
   std::string where = target.info ? target.info->cluster : "root";
   auto acting = impersonate(requester, http.impersonation,
                             [&](const std::string& group, const std::string& resource, const std::string& ns, const std::string& name) {
-                              RequestInfo info;
-                              info.kind = RequestInfo::Kind::kObject;
-                              info.cluster = where;
-                              info.group = group;
-                              size_t slash = resource.find('/');
-                              info.resource = resource.substr(0, slash);
-                              if (slash != std::string::npos) info.subresource = resource.substr(slash + 1);
-                              info.ns = ns;
-                              info.name = name;
                               // Those who manage the workspace's identities too, as its cluster-admin in kcp.
-                              return authz_.rbac_allows(requester, "impersonate", info) || authz_.can(requester, "manage_iam_roles", where);
+                              return authz_.rbac_allows(requester, "impersonate", object_request(where, group, resource, ns, name)) ||
+                                     authz_.can(requester, "manage_iam_roles", where);
                             });
   if (auto* refused = std::get_if<ApiError>(&acting)) {
     std::optional<HttpResponse> res = status_response(*refused);
@@ -226,12 +226,9 @@ std::optional<HttpResponse> ApiServer::authenticated(const HttpRequest& http, co
     res = self_subject_review(user, *info);
   } else if ((is_token_review(http, *info) && options_.authenticator) || is_subject_access_review(http, *info)) {
     // Reviews about others: for those who may create in the workspace.
-    Decision d = authz_.decide(user, "create", *info);
-    if (!d.allowed && d.code == 404) res = status_response(unseen(*info));
-    else if (!d.allowed) res = status_response(ApiError::forbidden({info->group, info->resource}, "", d.message));
-    else if (!cluster_exists(info->cluster)) res = status_response(unseen(*info));
-    else if (info->resource == "subjectaccessreviews") res = subject_access_review(authz_, *info, http);
-    else res = token_review(*options_.authenticator, http, [this](const std::string& line) { if (options_.log) options_.log("info", line); });
+    res = refusal(authz_.decide(user, "create", *info), *info, {info->group, info->resource}, "");
+    if (!res && info->resource == "subjectaccessreviews") res = subject_access_review(authz_, *info, http);
+    else if (!res) res = token_review(*options_.authenticator, http, [this](const std::string& line) { if (options_.log) options_.log("info", line); });
   } else if (info->kind != RequestInfo::Kind::kObject) {
     Decision d = authz_.decide(user, "get", *info);
     if (!d.allowed || !cluster_exists(info->cluster)) res = status_response(unseen(*info));
@@ -251,12 +248,10 @@ std::optional<HttpResponse> ApiServer::authenticated(const HttpRequest& http, co
         if (const dsl::KindDecl* k = engine_.kinds().by_resource(info->cluster, info->group, info->version, info->resource))
           if (!engine_.get({k->key(), info->cluster, info->ns, info->name})) decided = "create";
       Decision d = *verb == Verb::kOther ? Decision{true, 200, ""} : authz_.decide(user, decided, *info);
-      if (!d.allowed && d.code == 404) res = status_response(unseen(*info));
-      else if (!d.allowed) res = status_response(ApiError::forbidden(req.gr(), info->name, d.message));
-      else if (!cluster_exists(info->cluster)) res = status_response(unseen(*info));
-      else if (is_token_request(*info) && *verb == Verb::kCreate && service_accounts_)
+      res = refusal(d, *info, req.gr(), info->name);
+      if (!res && is_token_request(*info) && *verb == Verb::kCreate && service_accounts_)
         res = token_request(*service_accounts_, engine_, *info, http, std::time(nullptr));
-      else res = objects(http, std::move(req), stream);
+      else if (!res) res = objects(http, std::move(req), stream);
     }
   }
   log(http, res);

@@ -93,6 +93,10 @@ class ApiServer {
   std::optional<HttpResponse> objects(const HttpRequest& http, ApiRequest req, const std::shared_ptr<Stream>& stream);
   HttpResponse discovery(const HttpRequest& http, const RequestInfo& info);
   bool cluster_exists(const std::string& cluster) const;
+  // The answer to a request `d` refuses (404 where the workspace must stay
+  // unseen, or does not exist; 403 otherwise), or nothing when it may go on.
+  std::optional<HttpResponse> refusal(const Decision& d, const RequestInfo& info, const GroupResource& gr,
+                                      const std::string& name) const;
   void log(const HttpRequest& http, const std::optional<HttpResponse>& res) const;
 
   engine::Engine& engine_;

@@ -14,12 +14,23 @@ bool valid_cluster_path(const std::string& path) {
 }
 
 std::string path_segment_problem(const std::string& name) {
-  if (name == ".") return "may not be '.'";
-  if (name == "..") return "may not be '..'";
   std::string why;
-  if (name.find('/') != std::string::npos) why = "may not contain '/'";
-  if (name.find('%') != std::string::npos) why += (why.empty() ? "" : ";") + std::string("may not contain '%'");
+  for (const auto& p : path_segment_problems(name)) why += (why.empty() ? "" : ";") + p;
   return why;
+}
+
+RequestInfo object_request(const std::string& cluster, const std::string& group, const std::string& resource,
+                           const std::string& ns, const std::string& name) {
+  RequestInfo info;
+  info.kind = RequestInfo::Kind::kObject;
+  info.cluster = cluster;
+  info.group = group;
+  size_t slash = resource.find('/');
+  info.resource = resource.substr(0, slash);
+  if (slash != std::string::npos) info.subresource = resource.substr(slash + 1);
+  info.ns = ns;
+  info.name = name;
+  return info;
 }
 
 std::optional<RequestInfo> parse_request_path(const std::string& path, ApiError* error) {

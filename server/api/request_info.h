@@ -37,6 +37,11 @@ struct RequestInfo {
   bool wildcard() const { return cluster == "*"; }
 };
 
+// A request about objects, as an authorizer is asked it: `resource` may
+// carry its subresource ("serviceaccounts/token").
+RequestInfo object_request(const std::string& cluster, const std::string& group, const std::string& resource,
+                           const std::string& ns, const std::string& name);
+
 // What `path` names, or a 400 (malformed cluster or name) or 404 (no such
 // route) in `error`.
 std::optional<RequestInfo> parse_request_path(const std::string& path, ApiError* error);

@@ -95,13 +95,10 @@ HttpResponse self_subject_rules_review(const Authorizer& authz, const UserInfo& 
   }
   // RBAC's grants here, one rule per (group, resource, name) with its verbs.
   std::map<std::tuple<std::string, std::string, std::string>, std::set<std::string>> grants;
-  for (const std::string& scope : {std::string("*"), ns}) {
-    if (scope.empty()) continue;
-    authz.rbac_grants(who, info.cluster, scope, [&](const std::vector<std::string>& g) {
-      grants[{g[4], g[5], g[6]}].insert(g[3]);
-      return true;
-    });
-  }
+  authz.rbac_grants_applying(who, info.cluster, ns, [&](const std::vector<std::string>& g) {
+    grants[{g[4], g[5], g[6]}].insert(g[3]);
+    return true;
+  });
   for (const auto& [k, verbs] : grants) {
     auto [group, resource, name] = k;
     Json rule = {{"verbs", Json(verbs)}};

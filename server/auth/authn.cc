@@ -7,16 +7,12 @@
 
 #include <ctime>
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <sstream>
 
 namespace pmesh::server {
-
-using nlohmann::json;
 
 bool UserInfo::in_group(const std::string& g) const { return std::find(groups.begin(), groups.end(), g) != groups.end(); }
 
@@ -138,11 +134,11 @@ std::optional<UserInfo> Authenticator::review(const std::string& token, const st
   if (token.empty() || token.find_first_of(" \t\r\n") != std::string::npos) return *why = "malformed token", std::nullopt;
   std::string ignored;
   if (auto jws = parse_jws(token, &ignored); jws && service_accounts_ && service_accounts_->claims_issuer(*jws)) {
-    auto u = service_account(*jws, wanted, why);
+    std::vector<std::string> named;
+    auto u = service_account(*jws, wanted, why, &named);
     if (!u) return std::nullopt;
-    const json& aud = jws->claims["aud"];
     for (const auto& a : wanted)
-      if (aud == a || (aud.is_array() && std::find(aud.begin(), aud.end(), a) != aud.end())) matched->push_back(a);
+      if (std::find(named.begin(), named.end(), a) != named.end()) matched->push_back(a);
     return u;
   }
   auto u = authenticate("Bearer " + token, why, nullptr);
@@ -161,9 +157,10 @@ std::optional<UserInfo> Authenticator::review(const std::string& token, const st
 }
 
 std::optional<UserInfo> Authenticator::service_account(const Jws& jws, const std::vector<std::string>& audiences,
-                                                       std::string* why) const {
+                                                       std::string* why, std::vector<std::string>* token_audiences) const {
   auto c = service_accounts_->verify(jws, audiences, std::time(nullptr), why);
   if (!c) return std::nullopt;
+  if (token_audiences) *token_audiences = c->audiences;
   // As kube's validator: the token dies with its ServiceAccount, or with
   // the Secret it is bound to (a new object of the same name is not it).
   const char* invalidated = "service account token has been invalidated";

@@ -92,7 +92,9 @@ class Authenticator {
 
  private:
   // The user a ServiceAccount token names, if it is still good.
-  std::optional<UserInfo> service_account(const Jws& jws, const std::vector<std::string>& audiences, std::string* why) const;
+  // `token_audiences`, if given, gets the audiences the token names.
+  std::optional<UserInfo> service_account(const Jws& jws, const std::vector<std::string>& audiences, std::string* why,
+                                          std::vector<std::string>* token_audiences = nullptr) const;
   std::vector<std::string> api_audiences() const;
 
   std::map<std::string, UserInfo> tokens_;

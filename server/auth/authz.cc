@@ -144,6 +144,14 @@ void Authorizer::rbac_grants(const UserInfo& user, const std::string& cluster, c
   }
 }
 
+void Authorizer::rbac_grants_applying(const UserInfo& user, const std::string& cluster, const std::string& ns,
+                                      const std::function<bool(const std::vector<std::string>&)>& fn) const {
+  bool more = true;
+  auto each = [&](const std::vector<std::string>& g) { return more = fn(g); };
+  rbac_grants(user, cluster, "*", each);
+  if (more && !ns.empty()) rbac_grants(user, cluster, ns, each);
+}
+
 bool Authorizer::rbac_visible(const UserInfo& user, const std::string& cluster) const {
   bool any = false;
   rbac_grants(user, cluster, "", [&](const std::vector<std::string>&) { return !(any = true); });
@@ -158,18 +166,15 @@ bool Authorizer::rbac_allows(const UserInfo& user, const std::string& verb, cons
     if (info.subresource.empty()) return r == info.resource;
     return r == info.resource + "/" + info.subresource || r == "*/" + info.subresource;
   };
+  // A request outside a namespace: only ClusterRoleBindings grant it.
   bool allowed = false;
-  for (const std::string& ns : {std::string("*"), info.ns}) {
-    if (ns.empty()) continue;  // a request outside a namespace: only ClusterRoleBindings grant it
-    rbac_grants(user, info.cluster, ns, [&](const std::vector<std::string>& g) {
-      // cluster, subject, ns, verb, group, resource, name
-      allowed = (g[3] == "*" || g[3] == verb) && (g[4] == "*" || g[4] == info.group) && resource_ok(g[5]) &&
-                (g[6] == "*" || (!info.name.empty() && g[6] == info.name));
-      return !allowed;
-    });
-    if (allowed) return true;
-  }
-  return false;
+  rbac_grants_applying(user, info.cluster, info.ns, [&](const std::vector<std::string>& g) {
+    // cluster, subject, ns, verb, group, resource, name
+    allowed = (g[3] == "*" || g[3] == verb) && (g[4] == "*" || g[4] == info.group) && resource_ok(g[5]) &&
+              (g[6] == "*" || (!info.name.empty() && g[6] == info.name));
+    return !allowed;
+  });
+  return allowed;
 }
 
 Decision Authorizer::decide(const UserInfo& user, const std::string& verb, const RequestInfo& info) const {

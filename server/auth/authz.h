@@ -76,6 +76,10 @@ class Authorizer {
   // for any), until it returns false.
   void rbac_grants(const UserInfo& user, const std::string& cluster, const std::string& ns,
                    const std::function<bool(const std::vector<std::string>&)>& fn) const;
+  // The same for the grants that apply in namespace `ns`: the workspace's
+  // and, with `ns` not empty, the namespace's.
+  void rbac_grants_applying(const UserInfo& user, const std::string& cluster, const std::string& ns,
+                            const std::function<bool(const std::vector<std::string>&)>& fn) const;
 
  private:
   // The account object and store a workspace belongs to; false if none.

@@ -71,43 +71,31 @@ bool resource_covers(const std::string& have, const std::string& want) {
 // Whether `user`'s RBAC grants in `cluster` (across it, or in `ns`) cover `p`, wildcards as wildcards.
 bool rbac_covers(const Authorizer& authz, const UserInfo& user, const std::string& cluster, const std::string& ns, const Perm& p) {
   bool held = false;
-  for (const std::string& scope : {std::string("*"), ns}) {
-    if (scope.empty() || held) continue;
-    authz.rbac_grants(user, cluster, scope, [&](const std::vector<std::string>& g) {
-      held = covers(g[3], p.verb) && covers(g[4], p.group) && resource_covers(g[5], p.resource) && covers(g[6], p.name);
-      return !held;
-    });
-  }
+  authz.rbac_grants_applying(user, cluster, ns, [&](const std::vector<std::string>& g) {
+    held = covers(g[3], p.verb) && covers(g[4], p.group) && resource_covers(g[5], p.resource) && covers(g[6], p.name);
+    return !held;
+  });
   return held;
 }
 
+// REQUIRES: `user` is not one who holds everything in the workspace.
 bool holds(const Authorizer& authz, const UserInfo& user, const std::string& cluster, const std::string& ns, const Perm& p) {
-  // Who manages a workspace's identities holds everything in it, as kcp
-  // makes a workspace's owner its cluster-admin.
-  if (user.privileged() || authz.can(user, "manage_iam_roles", cluster)) return true;
   bool wild = p.verb == "*" || p.group == "*" || p.resource == "*" || p.resource.find('*') != std::string::npos ||
               p.resource.rfind("nonresource:", 0) == 0;
   // The model has no wildcards to compare: RBAC's must cover them.
   if (wild) return rbac_covers(authz, user, cluster, ns, p);
-  RequestInfo info;
-  info.kind = RequestInfo::Kind::kObject;
-  info.cluster = cluster;
-  info.group = p.group;
-  size_t slash = p.resource.find('/');
-  info.resource = p.resource.substr(0, slash);
-  if (slash != std::string::npos) info.subresource = p.resource.substr(slash + 1);
-  info.ns = ns;
-  info.name = p.name == "*" ? "" : p.name;
-  return authz.decide(user, p.verb, info).allowed;
+  return authz.decide(user, p.verb, object_request(cluster, p.group, p.resource, ns, p.name == "*" ? "" : p.name)).allowed;
+}
+
+// Go's %q of a []string: ["a" "b"].
+std::string q(const std::vector<std::string>& v) {
+  std::string out = "[";
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? " " : "") + Json(v[i]).dump();
+  return out + "]";
 }
 
 // kube's CompactString of the missing rules, merged by (group, resource, name).
 std::string describe(const std::vector<Perm>& missing) {
-  auto q = [](const std::vector<std::string>& v) {
-    std::string out = "[";
-    for (size_t i = 0; i < v.size(); ++i) out += (i ? " " : "") + Json(v[i]).dump();
-    return out + "]";
-  };
   std::map<std::tuple<std::string, std::string, std::string>, std::set<std::string>> merged;
   for (const auto& p : missing) merged[{p.group, p.resource, p.name}].insert(p.verb);
   std::set<std::string> lines;
@@ -127,12 +115,6 @@ std::string describe(const std::vector<Perm>& missing) {
   return out;
 }
 
-std::string groups_of(const UserInfo& u) {
-  std::string out = "[";
-  for (size_t i = 0; i < u.groups.size(); ++i) out += (i ? " " : "") + Json(u.groups[i]).dump();
-  return out + "]";
-}
-
 }  // namespace
 
 std::optional<ApiError> rbac_escalation(const Authorizer& authz, const ApiRequest& req, const Json& object) {
@@ -143,18 +125,14 @@ std::optional<ApiError> rbac_escalation(const Authorizer& authz, const ApiReques
   GroupResource gr{req.info.group, req.info.resource};
   // What `user` may do to an RBAC object, by RBAC alone (the model has no such verbs).
   auto rbac_may = [&](const std::string& verb, const std::string& resource, const std::string& object_ns, const std::string& object_name) {
-    RequestInfo info;
-    info.kind = RequestInfo::Kind::kObject;
-    info.cluster = cluster;
-    info.group = "rbac.authorization.k8s.io";
-    info.resource = resource;
-    info.ns = object_ns;
-    info.name = object_name;
-    return authz.rbac_allows(req.user, verb, info);
+    return authz.rbac_allows(req.user, verb, object_request(cluster, "rbac.authorization.k8s.io", resource, object_ns, object_name));
   };
+  // Who manages a workspace's identities holds everything in it, as kcp
+  // makes a workspace's owner its cluster-admin.
+  bool holds_all = authz.can(req.user, "manage_iam_roles", cluster);
   std::set<Perm> wanted;
   if (kind == "Role" || kind == "ClusterRole") {
-    if (rbac_may("escalate", req.info.resource, ns, name)) return std::nullopt;
+    if (holds_all || rbac_may("escalate", req.info.resource, ns, name)) return std::nullopt;
     const Json* agg = engine::find_fields(object, {"aggregationRule"});
     if (kind == "ClusterRole" && agg && !agg->is_null() && !holds(authz, req.user, cluster, "", {"*", "*", "*", "*"}))
       return ApiError::forbidden(gr, name, "must have cluster-admin privileges to use the aggregationRule");
@@ -167,13 +145,14 @@ std::optional<ApiError> rbac_escalation(const Authorizer& authz, const ApiReques
     bool found = false;
     wanted = perms_of_role(authz.engine(), cluster, rk, ns, rn, &found);
     if (!found) return ApiError::not_found({"rbac.authorization.k8s.io", rk == "Role" ? "roles" : "clusterroles"}, rn);
+    if (holds_all) return std::nullopt;
   }
   std::vector<Perm> missing;
   for (const auto& p : wanted)
     if (!holds(authz, req.user, cluster, ns, p)) missing.push_back(p);
   if (missing.empty()) return std::nullopt;
   return ApiError::forbidden(gr, name,
-                             "user " + Json(req.user.name).dump() + " (groups=" + groups_of(req.user) +
+                             "user " + Json(req.user.name).dump() + " (groups=" + q(req.user.groups) +
                                  ") is attempting to grant RBAC permissions not currently held:\n" + describe(missing));
 }
 

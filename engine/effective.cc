@@ -9,6 +9,10 @@
 
 namespace pmesh::engine {
 
+namespace {
+const Json kNullJson;
+}  // namespace
+
 using dsl::BodyItemKind;
 using dsl::HeadKind;
 
@@ -89,7 +93,12 @@ Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, cons
 void Engine::recompute_object(const std::string& fact, ObjectEntry e) {
   note_before(fact);
   const ObjectEntry* cur = state_.object(fact);
-  Json prev = cur ? cur->effective : Json();
+  // The current version, read in place: once replaced it lives on in the
+  // undo log, where it is read again below (a copy only while undoing).
+  std::optional<Json> prev_copy;
+  if (cur && !state_.recording()) prev_copy = cur->effective;
+  const Json* prev_at = prev_copy ? &*prev_copy : cur ? &cur->effective : &kNullJson;
+  const Json& prev = *prev_at;
   bool supported = (e.base && e.user_owned) || !e.derived.empty();
   Json eff;
   if (supported || !prev.is_null()) {
@@ -103,7 +112,7 @@ void Engine::recompute_object(const std::string& fact, ObjectEntry e) {
     const Json& was = txn_.before[fact];
     Json draft = build_effective(fact, e, prev);
     int64_t committed_gen = was.is_null() ? 0 : find_fields(was, {"metadata", "generation"})->get<int64_t>();
-    bool spec_changed = was.is_null() || without(was, {"metadata", "status"}) != without(draft, {"metadata", "status"});
+    bool spec_changed = was.is_null() || !equal_except(was, draft, {"metadata", "status"});
     int64_t gen = was.is_null() ? 1 : committed_gen + (spec_changed ? 1 : 0);
     // A recomputation keeps the generations it recomputes (rules read them).
     if (history_)
@@ -140,16 +149,22 @@ void Engine::recompute_object(const std::string& fact, ObjectEntry e) {
       }
     }
   }
+  bool changed = eff != prev;
+  const ObjectEntry* replaced = nullptr;
+  const Json* now = &kNullJson;
   if (eff.is_null() && e.derived.empty() && e.fields.empty() && !e.base) {
-    if (cur) state_.erase_object(fact);
+    if (cur) replaced = state_.erase_object(fact);
   } else {
-    e.effective = eff;
-    state_.put_object(fact, std::move(e));
+    e.effective = std::move(eff);
+    replaced = state_.put_object(fact, std::move(e));
+    now = &state_.object(fact)->effective;
   }
-  if (eff != prev) fact_changed(fact, prev, eff);
+  if (replaced && !prev_copy) prev_at = &replaced->effective;
+  if (changed) fact_changed(fact, *prev_at, *now);
+  const Json& old = *prev_at;
   // A derived object removed while still supported (its finalizers let go
   // of an old incarnation) comes back as a new object.
-  if (eff.is_null() && !prev.is_null()) {
+  if (now->is_null() && !old.is_null()) {
     const ObjectEntry* again = state_.object(fact);
     if (again && !again->derived.empty()) recompute_object(fact, *again);
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <functional>
 
 #include "dsl/object_model.h"
 #include "engine/failpoint.h"
@@ -27,38 +28,38 @@ std::string wall_clock() { return rfc3339_utc(std::chrono::system_clock::to_time
 // writable parts, metadata itself, and each top-level section.
 std::set<std::string> changed_sections(const Json& a, const Json& b) {
   std::set<std::string> out;
-  if (a.is_null() || b.is_null()) {
+  if (a.is_null() || b.is_null() || !a.is_object() || !b.is_object()) {
     out.insert("*");
     return out;
   }
-  std::set<std::string> keys;
-  for (const auto& [k, v] : a.items()) keys.insert(k);
-  for (const auto& [k, v] : b.items()) keys.insert(k);
-  for (const auto& k : keys) {
-    const Json& x = a.contains(k) ? a[k] : Json();
-    const Json& y = b.contains(k) ? b[k] : Json();
-    if (x == y) continue;
+  // An absent member reads as null; nothing is copied.
+  auto member = [](const Json& o, const std::string& k) {
+    auto it = o.find(k);
+    return it == o.end() ? &kNull : &*it;
+  };
+  auto differ = [&](const Json& x, const Json& y, const std::function<void(const std::string&)>& fn) {
+    for (const auto& [k, v] : x.items())
+      if (*member(y, k) != v) fn(k);
+    for (const auto& [k, v] : y.items())
+      if (!x.contains(k) && !v.is_null()) fn(k);
+  };
+  differ(a, b, [&](const std::string& k) {
     if (k != "metadata") {
       out.insert(k);
-      continue;
+      return;
     }
-    std::set<std::string> mk;
-    if (x.is_object()) for (const auto& [m, v] : x.items()) mk.insert(m);
-    if (y.is_object()) for (const auto& [m, v] : y.items()) mk.insert(m);
-    for (const auto& m : mk) {
-      const Json& p = x.is_object() && x.contains(m) ? x[m] : Json();
-      const Json& q = y.is_object() && y.contains(m) ? y[m] : Json();
-      if (p == q || m == "resourceVersion") continue;
+    // A metadata that is not an object has no parts.
+    static const Json kEmpty = Json::object();
+    const Json* x = member(a, k);
+    const Json* y = member(b, k);
+    differ(x->is_object() ? *x : kEmpty, y->is_object() ? *y : kEmpty, [&](const std::string& m) {
+      if (m == "resourceVersion") return;
       bool part = m == "labels" || m == "annotations" || m == "finalizers" || m == "ownerReferences";
       out.insert(part ? "metadata." + m : "metadata");
-    }
-  }
+    });
+  });
   return out;
 }
-
-
-
-
 
 }  // namespace
 Engine::Engine(std::shared_ptr<const dsl::CompiledProgram> program, Options options)
@@ -396,7 +397,7 @@ void Engine::apply_contributions(int rule, const std::string& key, const std::ve
   for (const auto& t : targets) {
     txn_.changed_by[t].insert(rule);
     if (is_object_fact(t)) {
-      ObjectEntry e = state_.object_copy(t, parse_object_fact(t));
+      ObjectEntry e = state_.object_parts(t, parse_object_fact(t));
       if (!e.decl) e.decl = decl_of(e.key);
       bool had_support = e.derived.count(key) > 0;
       e.derived.erase(key);

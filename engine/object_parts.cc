@@ -21,10 +21,24 @@ const Json& finalizers_of(const Json& obj) {
   return f && f->is_array() ? *f : kEmpty;
 }
 
-Json without(const Json& obj, std::initializer_list<const char*> keys) {
-  Json out = obj;
-  for (const char* k : keys) out.erase(k);
-  return out;
+bool equal_except(const Json& a, const Json& b, std::initializer_list<const char*> keys) {
+  if (!a.is_object() || !b.is_object()) return a == b;
+  auto skipped = [&](const std::string& k) {
+    for (const char* x : keys)
+      if (k == x) return true;
+    return false;
+  };
+  // Both are ordered maps: walk them side by side.
+  auto i = a.items().begin(), j = b.items().begin();
+  auto ie = a.items().end(), je = b.items().end();
+  while (true) {
+    while (i != ie && skipped(i.key())) ++i;
+    while (j != je && skipped(j.key())) ++j;
+    if (i == ie || j == je) return i == ie && j == je;
+    if (i.key() != j.key() || i.value() != j.value()) return false;
+    ++i;
+    ++j;
+  }
 }
 
 void leaf_paths(const Json& v, JsonPath& prefix, std::vector<JsonPath>& out) {

@@ -19,8 +19,9 @@ void merge_checked(Json& into, const Json& over, const std::string& path, std::s
 // metadata.finalizers, or an empty list.
 const Json& finalizers_of(const Json& obj);
 
-// `obj` without the top-level `keys`.
-Json without(const Json& obj, std::initializer_list<const char*> keys);
+// Whether two objects are equal but for the top-level `keys` (a spec
+// change leaves metadata and status out), without copying either.
+bool equal_except(const Json& a, const Json& b, std::initializer_list<const char*> keys);
 
 // Every leaf path of a derive's fields: what the rule owns.
 void leaf_paths(const Json& v, JsonPath& prefix, std::vector<JsonPath>& out);

@@ -2,6 +2,9 @@
 
 #include <tuple>
 
+#include "stdlib/digest.h"
+#include "stdlib/text.h"
+
 namespace pmesh::engine {
 
 namespace {
@@ -62,8 +65,22 @@ std::pair<std::string, std::vector<std::string>> parse_tuple_fact(const std::str
 }
 
 std::string match_key(int rule, const std::vector<std::string>& positives) {
+  // The positives' fact keys run to hundreds of bytes, and a match key is
+  // kept by the match, by each fact it reads (`using_`) and by each part it
+  // contributes: the rule's number and a 128-bit digest of the positives
+  // (each length-prefixed, so no two lists share an input) stand for them.
+  // A digest of SHA-256: a tenant who names objects cannot make two
+  // matches share a key (finding a collision takes some 2^64 tries).
   std::string k = std::to_string(rule);
-  for (const auto& p : positives) k += '\x1e' + p;
+  if (positives.empty()) return k;
+  std::string input;
+  for (const auto& p : positives) {
+    input += std::to_string(p.size());
+    input += ':';
+    input += p;
+  }
+  k += '\x1e';
+  k += base64_encode(std::string_view(sha256(input)).substr(0, 16), true);
   return k;
 }
 
@@ -200,14 +217,38 @@ ObjectEntry State::object_copy(const std::string& fact, const ObjectKey& key) co
   return e;
 }
 
-void State::put_object(const std::string& fact, ObjectEntry entry) {
+ObjectEntry State::object_parts(const std::string& fact, const ObjectKey& key) const {
+  const ObjectEntry* e = object(fact);
+  if (!e) {
+    ObjectEntry fresh;
+    fresh.key = key;
+    return fresh;
+  }
+  ObjectEntry out;
+  out.key = e->key;
+  out.decl = e->decl;
+  out.base = e->base;
+  out.user_owned = e->user_owned;
+  out.derived = e->derived;
+  out.fields = e->fields;
+  out.uid = e->uid;
+  out.resource_version = e->resource_version;
+  out.generation = e->generation;
+  out.created = e->created;
+  out.deleting = e->deleting;
+  return out;
+}
+
+const ObjectEntry* State::put_object(const std::string& fact, ObjectEntry entry) {
   dirty_.objects.insert(fact);
+  const ObjectEntry* replaced = nullptr;
   auto it = objects_.find(fact);
   if (it != objects_.end()) {
     index_object(it->first, it->second, false);
     // The replaced entry moves into the undo record: no copy.
     if (!undoing_) {
       auto prev = std::make_shared<ObjectEntry>(std::move(it->second));
+      replaced = prev.get();
       undo_.push_back([this, fact, prev]() { put_object(fact, std::move(*prev)); });
     }
     it->second = std::move(entry);
@@ -216,18 +257,22 @@ void State::put_object(const std::string& fact, ObjectEntry entry) {
     it = objects_.emplace(fact, std::move(entry)).first;
   }
   index_object(it->first, it->second, true);
+  return replaced;
 }
 
-void State::erase_object(const std::string& fact) {
+const ObjectEntry* State::erase_object(const std::string& fact) {
   dirty_.objects.insert(fact);
   auto it = objects_.find(fact);
-  if (it == objects_.end()) return;
+  if (it == objects_.end()) return nullptr;
   index_object(it->first, it->second, false);
+  const ObjectEntry* replaced = nullptr;
   if (!undoing_) {
     auto prev = std::make_shared<ObjectEntry>(std::move(it->second));
+    replaced = prev.get();
     undo_.push_back([this, fact, prev]() { put_object(fact, std::move(*prev)); });
   }
   objects_.erase(it);
+  return replaced;
 }
 
 void State::set_resource_version(const std::string& fact, int64_t rv) {

@@ -53,8 +53,9 @@ bool is_object_fact(const std::string& fact);
 ObjectKey parse_object_fact(const std::string& fact);
 std::pair<std::string, std::vector<std::string>> parse_tuple_fact(const std::string& fact);
 std::string describe_fact(const std::string& fact);  // for people
-// A match's key: the rule's index and its positive facts. rule_of_match
-// reads the index back.
+// A match's key: the rule's index and a digest of its positive facts
+// (match_keys_of finds a rule's matches as one range). rule_of_match reads
+// the index back.
 std::string match_key(int rule, const std::vector<std::string>& positives);
 int rule_of_match(const std::string& key);
 
@@ -105,6 +106,7 @@ struct ObjectEntry {
   int64_t generation = 0;
   std::string created;
   std::string deleting;  // deletionTimestamp; non-empty while terminating
+  // (A new member is copied by State::object_parts too.)
 };
 
 struct TupleEntry {
@@ -120,10 +122,17 @@ class State {
   // ---- Objects
   const ObjectEntry* object(const std::string& fact) const;
   // The entry for `fact`, created empty if absent. Record-keeping is the
-  // caller's: call put_object after changing the copy.
+  // caller's: call put_object after changing the copy. object_parts leaves
+  // out the effective form, for a caller that composes it again.
   ObjectEntry object_copy(const std::string& fact, const ObjectKey& key) const;
-  void put_object(const std::string& fact, ObjectEntry entry);
-  void erase_object(const std::string& fact);
+  ObjectEntry object_parts(const std::string& fact, const ObjectKey& key) const;
+  // Both return the entry they replaced, kept in the undo log until the
+  // transaction ends (null when there was none, or while undoing): a caller
+  // reads the old version there instead of copying it first.
+  const ObjectEntry* put_object(const std::string& fact, ObjectEntry entry);
+  const ObjectEntry* erase_object(const std::string& fact);
+  // Whether changes are being recorded for undo (not while undoing).
+  bool recording() const { return !undoing_; }
   // Stamps a committed object with its resource version (not an index key).
   void set_resource_version(const std::string& fact, int64_t rv);
   // Live objects (effective non-null) whose fact key starts with `prefix`.

@@ -15,7 +15,9 @@ using dsl::HeadKind;
 
 #include <functional>
 std::string Engine::fingerprint() const {
-  std::string all;
+  // Stored matches are keyed as match_key makes keys: a new key format
+  // is a new fingerprint, and a store made with the old one is rebuilt.
+  std::string all = "match keys: sha256/128\n";
   for (const auto& m : program_->program->modules()) all += m->name + "\n" + m->file->text + "\n";
   return find_builtin("sha1")->fn({all}).get<std::string>();
 }

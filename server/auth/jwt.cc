@@ -4,13 +4,13 @@
 #include <openssl/core_names.h>
 #include <openssl/ecdsa.h>
 #include <openssl/param_build.h>
-#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include <algorithm>
 
 #include "engine/json_path.h"
 #include "server/api/body.h"
+#include "stdlib/digest.h"
 #include "stdlib/text.h"
 
 namespace pmesh::server {
@@ -165,10 +165,9 @@ std::string key_id(EVP_PKEY* key) {
   unsigned char* der = nullptr;
   int len = i2d_PUBKEY(key, &der);
   if (len <= 0) return "";
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(der, static_cast<size_t>(len), digest);
+  std::string digest = sha256(std::string_view(reinterpret_cast<char*>(der), static_cast<size_t>(len)));
   OPENSSL_free(der);
-  return base64_encode(std::string_view(reinterpret_cast<char*>(digest), sizeof digest), true);
+  return base64_encode(digest, true);
 }
 
 }  // namespace pmesh::server

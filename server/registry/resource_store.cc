@@ -1,6 +1,10 @@
 #include "engine/json_path.h"
 #include "server/registry/resource_store.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
@@ -70,6 +74,16 @@ namespace {
 size_t reader_threads() {
   unsigned n = std::thread::hardware_concurrency();
   return std::clamp<size_t>(n > 1 ? n - 1 : 1, 1, 8);
+}
+
+// Reader threads run below the engine's priority (nice 10, which any
+// process may set for its own threads): when a core is contended, the
+// writer's thread runs first, and lists, which may wait, take what is left.
+void yield_to_writers() {
+  thread_local bool lowered = false;
+  if (lowered) return;
+  lowered = true;
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
 }
 
 }  // namespace
@@ -191,6 +205,7 @@ HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::stri
   HttpResponse later;
   later.later = [this, view, prefix, start_after, rv, head, kind, wait, o = req.list, ns = req.info.ns](Respond respond) {
     boost::asio::post(readers_, [this, view, prefix, start_after, rv, head, kind, wait, o, ns, respond]() {
+      yield_to_writers();
       std::string body = head, last;
       int64_t n = 0;
       bool more = false, filtered = !o.labels.empty() || !o.fields.empty();

@@ -489,12 +489,18 @@ void Engine::evaluate(int rule, const std::vector<std::string>& positives) {
   const Match* old = state_.match(key);
   if (!found && !old) return;
   if (found && old && old->contributions == *found) return;
-  std::vector<Contribution> before = old ? old->contributions : std::vector<Contribution>{};
-  if (found) state_.put_match(key, Match{rule, positives, *found});
-  else state_.erase_match(key);
   if (!old) ++rt.stats.matches_made;
   if (!found) ++rt.stats.matches_dropped;
-  apply_contributions(rule, key, before, found ? *found : std::vector<Contribution>{});
+  // Neither version is copied: the replaced match lives on in the undo log
+  // (a copy only while undoing), the new one is read where it is stored.
+  static const std::vector<Contribution> kNone;
+  std::vector<Contribution> before_copy;
+  bool in_place = state_.recording();
+  if (old && !in_place) before_copy = old->contributions;
+  const Match* replaced = found ? state_.put_match(key, Match{rule, positives, std::move(*found)}) : state_.erase_match(key);
+  const std::vector<Contribution>& before = !old ? kNone : in_place ? replaced->contributions : before_copy;
+  const std::vector<Contribution>& after = found ? state_.match(key)->contributions : kNone;
+  apply_contributions(rule, key, before, after);
 }
 
 void Engine::run_to_fixpoint() {

@@ -382,38 +382,44 @@ const Match* State::match(const std::string& key) const {
   return it == matches_.end() ? nullptr : &it->second;
 }
 
-void State::put_match(const std::string& key, Match m) {
+const Match* State::put_match(const std::string& key, Match m) {
   dirty_.matches.insert(key);
   if (auto it = matches_.find(key); it != matches_.end()) {
     // The same key is the same rule and positives: only what it contributes
     // changes, in place; the replaced match moves into the undo record.
+    const Match* replaced = nullptr;
     if (!undoing_) {
       auto prev = std::make_shared<Match>(std::move(it->second));
+      replaced = prev.get();
       undo_.push_back([this, key, prev]() { put_match(key, std::move(*prev)); });
     }
     it->second = std::move(m);
-    return;
+    return replaced;
   }
   if (!undoing_) undo_.push_back([this, key]() { erase_match(key); });
   for (const auto& f : m.positives) using_[f].insert(key);
   matches_.emplace(key, std::move(m));
+  return nullptr;
 }
 
-void State::erase_match(const std::string& key) {
+const Match* State::erase_match(const std::string& key) {
   dirty_.matches.insert(key);
   auto it = matches_.find(key);
-  if (it == matches_.end()) return;
+  if (it == matches_.end()) return nullptr;
   for (const auto& f : it->second.positives) {
     auto u = using_.find(f);
     if (u == using_.end()) continue;
     u->second.erase(key);
     if (u->second.empty()) using_.erase(u);
   }
+  const Match* replaced = nullptr;
   if (!undoing_) {
     auto prev = std::make_shared<Match>(std::move(it->second));
+    replaced = prev.get();
     undo_.push_back([this, key, prev]() { put_match(key, std::move(*prev)); });
   }
   matches_.erase(it);
+  return replaced;
 }
 
 const std::set<std::string>* State::matches_using(const std::string& fact) const {

@@ -158,8 +158,10 @@ class State {
 
   // ---- Matches
   const Match* match(const std::string& key) const;
-  void put_match(const std::string& key, Match m);
-  void erase_match(const std::string& key);
+  // Both return the match they replaced, kept in the undo log until the
+  // transaction ends (null when there was none, or while undoing).
+  const Match* put_match(const std::string& key, Match m);
+  const Match* erase_match(const std::string& key);
   // Matches that use `fact` as a positive pattern.
   const std::set<std::string>* matches_using(const std::string& fact) const;
   const std::map<std::string, Match>& matches() const { return matches_.ordered(); }

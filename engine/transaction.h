@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/state.h"
@@ -33,8 +34,8 @@ struct Transaction {
   std::set<Pending> pending;
   std::map<std::string, Json> before;        // objects: committed effective (null: absent)
   std::map<std::string, bool> tuple_before;  // tuples: committed existence
-  std::map<std::string, std::set<int>> changed_by;  // fact -> rules that changed it
-  std::map<std::string, int> evaluations;           // match key -> evaluations (a loop at the limit)
+  std::unordered_map<std::string, std::set<int>> changed_by;  // fact -> rules that changed it
+  std::unordered_map<std::string, int> evaluations;           // match key -> evaluations (a loop at the limit)
   std::map<int, std::set<std::string>> suspects;    // rule -> matches that kept changing
   std::vector<std::string> warnings;                // evaluation errors that dropped a match
   // Restored terminating objects whose finalizers come from rules: they are

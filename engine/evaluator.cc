@@ -86,6 +86,20 @@ bool to_bool(const Expr& e, const Json& v) {
   return v.get<bool>();
 }
 
+// Whether every variable `e` reads is bound in `b` (an aggregate, whose
+// body binds its own, counts as not: the caller then leaves it for later).
+bool all_bound(const Expr& e, const RuleRuntime& rt, const Bindings& b) {
+  if (e.kind == ExprKind::kAggregate) return false;
+  if (e.kind == ExprKind::kVar) {
+    const dsl::VarInfo* v = rt.info->var_of(e);
+    auto slot = v ? rt.slot_of.find(v) : rt.slot_of.end();
+    if (slot == rt.slot_of.end() || !b.slots[static_cast<size_t>(slot->second)].bound) return false;
+  }
+  for (const auto& a : e.args)
+    if (a && !all_bound(*a, rt, b)) return false;
+  return true;
+}
+
 }  // namespace
 
 const Json* Evaluator::ref(const Expr& e, const RuleRuntime& rt, Bindings& b, const Params* params, Json& tmp) const {
@@ -431,7 +445,9 @@ bool Evaluator::tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bind
     }
     if (trigger) {
       // Arguments that read variables the plan binds later are its keys and
-      // checks (Operand::trigger_arg).
+      // checks (Operand::trigger_arg): they are compared here only when
+      // what they read is bound (a throw would cost more than the check).
+      if (!all_bound(a, rt, b)) continue;
       try {
         if (as_text(eval(a, rt, b)) != args[i]) return false;
       } catch (const EvalError&) {

@@ -55,6 +55,163 @@ JsonPath decode_path(const Json& j) {
   return out;
 }
 
+// Tuples and matches, most of a store's records, are written in a compact
+// binary form: a leading 0x01 (which starts no CBOR map and no JSON text),
+// then varints and length-prefixed strings; a contribution's value stays
+// CBOR. Read back without building a JSON tree for each record. Records
+// of earlier versions (CBOR or JSON maps) are still read.
+constexpr char kBinary = '\x01';
+
+class RecordWriter {
+ public:
+  RecordWriter() { out_ += kBinary; }
+  void byte(uint8_t b) { out_ += static_cast<char>(b); }
+  void varint(uint64_t v) {
+    while (v >= 0x80) {
+      out_ += static_cast<char>((v & 0x7f) | 0x80);
+      v >>= 7;
+    }
+    out_ += static_cast<char>(v);
+  }
+  void signed_varint(int64_t v) { varint((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)); }
+  void str(std::string_view s) {
+    varint(s.size());
+    out_ += s;
+  }
+  void json(const Json& j) {
+    std::string c;
+    Json::to_cbor(j, c);
+    str(c);
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+// Throws std::runtime_error on a record that ends early: the store is damaged.
+class RecordReader {
+ public:
+  explicit RecordReader(std::string_view in) : in_(in), pos_(1) {}
+  uint8_t byte() {
+    need(1);
+    return static_cast<uint8_t>(in_[pos_++]);
+  }
+  uint64_t varint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      uint8_t b = byte();
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+    }
+    throw std::runtime_error("a record's number is too long");
+  }
+  int64_t signed_varint() {
+    uint64_t v = varint();
+    return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
+  }
+  std::string str() {
+    uint64_t n = varint();
+    need(n);
+    std::string s(in_.substr(pos_, n));
+    pos_ += n;
+    return s;
+  }
+  Json json() { return Json::from_cbor(str()); }
+  size_t count() {
+    // A count can be no larger than the bytes left (each element takes one).
+    uint64_t n = varint();
+    need(n);
+    return n;
+  }
+
+ private:
+  void need(uint64_t n) const {
+    if (n > in_.size() - pos_) throw std::runtime_error("a record ends early");
+  }
+  std::string_view in_;
+  size_t pos_;
+};
+
+std::string encode_tuple_record(const TupleEntry& t) {
+  RecordWriter w;
+  w.byte(t.base ? 1 : 0);
+  w.varint(t.supports.size());
+  for (const auto& s : t.supports) w.str(s);
+  return w.take();
+}
+
+TupleEntry decode_tuple_record(const std::string& value) {
+  TupleEntry t;
+  if (!value.empty() && value[0] == kBinary) {
+    RecordReader r(value);
+    t.base = r.byte() != 0;
+    for (size_t n = r.count(); n; --n) t.supports.insert(t.supports.end(), r.str());
+    return t;
+  }
+  Json j = decode_record(value);
+  t.base = j["base"];
+  for (const auto& s : j["supports"]) t.supports.insert(s.get<std::string>());
+  return t;
+}
+
+std::string encode_match_record(const Match& m) {
+  RecordWriter w;
+  w.varint(static_cast<uint64_t>(m.rule));
+  w.varint(m.positives.size());
+  for (const auto& p : m.positives) w.str(p);
+  w.varint(m.contributions.size());
+  for (const auto& c : m.contributions) {
+    w.byte(static_cast<uint8_t>(c.kind));
+    w.str(c.target);
+    w.json(c.value);
+    w.varint(c.path.size());
+    for (const auto& e : c.path) {
+      w.byte(e.list_key ? 1 : 0);
+      if (e.list_key) {
+        w.str(e.key_field);
+        w.json(e.key);
+      } else {
+        w.str(e.field);
+      }
+    }
+    w.byte(c.add ? 1 : 0);
+    w.signed_varint(c.priority);
+  }
+  return w.take();
+}
+
+Match decode_match_record(const std::string& value) {
+  if (value.empty() || value[0] != kBinary) return decode_match(decode_record(value));
+  RecordReader r(value);
+  Match m;
+  m.rule = static_cast<int>(r.varint());
+  for (size_t n = r.count(); n; --n) m.positives.push_back(r.str());
+  for (size_t n = r.count(); n; --n) {
+    Contribution c;
+    uint8_t kind = r.byte();
+    if (kind > static_cast<uint8_t>(Contribution::Kind::kDelete)) throw std::runtime_error("a match record names no contribution kind");
+    c.kind = static_cast<Contribution::Kind>(kind);
+    c.target = r.str();
+    c.value = r.json();
+    for (size_t k = r.count(); k; --k) {
+      PathElem e;
+      e.list_key = r.byte() != 0;
+      if (e.list_key) {
+        e.key_field = r.str();
+        e.key = r.json();
+      } else {
+        e.field = r.str();
+      }
+      c.path.push_back(std::move(e));
+    }
+    c.add = r.byte() != 0;
+    c.priority = r.signed_varint();
+    m.contributions.push_back(std::move(c));
+  }
+  return m;
+}
+
 }  // namespace
 
 Json encode_object(const ObjectEntry& e) {
@@ -81,18 +238,18 @@ Json encode_object(const ObjectEntry& e) {
   return j;
 }
 
-ObjectEntry decode_object(const Json& j) {
+ObjectEntry decode_object(Json j) {
   ObjectEntry e;
   e.key = {j["key"][0], j["key"][1], j["key"][2], j["key"][3]};
-  e.effective = j["effective"];
+  e.effective = std::move(j["effective"]);
   e.uid = j["uid"];
   e.resource_version = j["rv"];
   e.generation = j["generation"];
   e.created = j["created"];
   e.deleting = j["deleting"];
   e.user_owned = j["userOwned"];
-  if (j.contains("base")) e.base = j["base"];
-  for (const auto& [mk, part] : j["derived"].items()) e.derived[mk] = part;
+  if (j.contains("base")) e.base = std::move(j["base"]);
+  for (auto& [mk, part] : j["derived"].items()) e.derived[mk] = std::move(part);
   for (const auto& [mk, parts] : j["fields"].items())
     for (const auto& p : parts)
       e.fields[mk].push_back(FieldPart{decode_path(p["path"]), p["value"], p["add"], p["priority"], p["rule"]});
@@ -147,6 +304,12 @@ bool DurableStore::load(Engine& engine, std::string* error) {
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
   int64_t rv = 0;
   std::string fingerprint;
+  // The records are durable already: nothing to undo, nothing dirty.
+  state.set_bulk(true);
+  struct BulkOff {
+    State& s;
+    ~BulkOff() { s.set_bulk(false); }
+  } bulk_off{state};
   try {
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       std::string key = it->key().ToString();
@@ -155,15 +318,8 @@ bool DurableStore::load(Engine& engine, std::string* error) {
       else if (key == kMetaFingerprint) fingerprint = value;
       else if (key.rfind(kLogPrefix, 0) == 0) log_keys_.push_back(key);
       else if (key[0] == 'o') state.put_object(key, decode_object(decode_record(value)));
-      else if (key[0] == 't') {
-        Json j = decode_record(value);
-        TupleEntry t;
-        t.base = j["base"];
-        for (const auto& s : j["supports"]) t.supports.insert(s.get<std::string>());
-        state.put_tuple(key, t);
-      } else if (key[0] == 'm') {
-        state.put_match(key.substr(2), decode_match(decode_record(value)));
-      }
+      else if (key[0] == 't') state.put_tuple(key, decode_tuple_record(value));
+      else if (key[0] == 'm') state.put_match(key.substr(2), decode_match_record(value));
     }
   } catch (const std::exception& e) {
     *error = std::string("the data directory is damaged: ") + e.what();
@@ -204,12 +360,12 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
     }
     for (const auto& f : dirty.tuples) {
       const TupleEntry* t = state.tuple(f);
-      if (t && t->exists()) batch.Put(f, encode_record(Json{{"base", t->base}, {"supports", t->supports}}));
+      if (t && t->exists()) batch.Put(f, encode_tuple_record(*t));
       else batch.Delete(f);
     }
     for (const auto& k : dirty.matches) {
       const Match* m = state.match(k);
-      if (m) batch.Put("m" + kSep + k, encode_record(encode_match(*m)));
+      if (m) batch.Put("m" + kSep + k, encode_match_record(*m));
       else batch.Delete("m" + kSep + k);
     }
     // The change log: one entry per changed object, in resource-version order.

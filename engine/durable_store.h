@@ -80,7 +80,7 @@ class DurableStore : public Persistence {
 
 // Serialization of the state's entries, shared by the store and tests.
 Json encode_object(const ObjectEntry& e);
-ObjectEntry decode_object(const Json& j);
+ObjectEntry decode_object(Json j);
 Json encode_match(const Match& m);
 Match decode_match(const Json& j);
 

@@ -240,20 +240,20 @@ ObjectEntry State::object_parts(const std::string& fact, const ObjectKey& key) c
 }
 
 const ObjectEntry* State::put_object(const std::string& fact, ObjectEntry entry) {
-  dirty_.objects.insert(fact);
+  mark_dirty(dirty_.objects, fact);
   const ObjectEntry* replaced = nullptr;
   auto it = objects_.find(fact);
   if (it != objects_.end()) {
     index_object(it->first, it->second, false);
     // The replaced entry moves into the undo record: no copy.
-    if (!undoing_) {
+    if (record_undo()) {
       auto prev = std::make_shared<ObjectEntry>(std::move(it->second));
       replaced = prev.get();
       undo_.push_back([this, fact, prev]() { put_object(fact, std::move(*prev)); });
     }
     it->second = std::move(entry);
   } else {
-    if (!undoing_) undo_.push_back([this, fact]() { erase_object(fact); });
+    if (record_undo()) undo_.push_back([this, fact]() { erase_object(fact); });
     it = objects_.emplace(fact, std::move(entry)).first;
   }
   index_object(it->first, it->second, true);
@@ -261,12 +261,12 @@ const ObjectEntry* State::put_object(const std::string& fact, ObjectEntry entry)
 }
 
 const ObjectEntry* State::erase_object(const std::string& fact) {
-  dirty_.objects.insert(fact);
+  mark_dirty(dirty_.objects, fact);
   auto it = objects_.find(fact);
   if (it == objects_.end()) return nullptr;
   index_object(it->first, it->second, false);
   const ObjectEntry* replaced = nullptr;
-  if (!undoing_) {
+  if (record_undo()) {
     auto prev = std::make_shared<ObjectEntry>(std::move(it->second));
     replaced = prev.get();
     undo_.push_back([this, fact, prev]() { put_object(fact, std::move(*prev)); });
@@ -278,9 +278,9 @@ const ObjectEntry* State::erase_object(const std::string& fact) {
 void State::set_resource_version(const std::string& fact, int64_t rv) {
   auto it = objects_.find(fact);
   if (it == objects_.end()) return;
-  dirty_.objects.insert(fact);
+  mark_dirty(dirty_.objects, fact);
   ObjectEntry& e = it->second;
-  if (!undoing_) {
+  if (record_undo()) {
     int64_t old = e.resource_version;
     Json old_text = e.effective["metadata"].value("resourceVersion", Json());
     undo_.push_back([this, fact, old, old_text]() {
@@ -315,10 +315,10 @@ const TupleEntry* State::tuple(const std::string& fact) const {
 }
 
 void State::put_tuple(const std::string& fact, TupleEntry entry) {
-  dirty_.tuples.insert(fact);
+  mark_dirty(dirty_.tuples, fact);
   auto it = tuples_.find(fact);
   bool existed = it != tuples_.end() && it->second.exists();
-  if (!undoing_) {
+  if (record_undo()) {
     std::optional<TupleEntry> prev;
     if (it != tuples_.end()) prev = it->second;
     undo_.push_back([this, fact, prev = std::move(prev)]() {
@@ -383,12 +383,12 @@ const Match* State::match(const std::string& key) const {
 }
 
 const Match* State::put_match(const std::string& key, Match m) {
-  dirty_.matches.insert(key);
+  mark_dirty(dirty_.matches, key);
   if (auto it = matches_.find(key); it != matches_.end()) {
     // The same key is the same rule and positives: only what it contributes
     // changes, in place; the replaced match moves into the undo record.
     const Match* replaced = nullptr;
-    if (!undoing_) {
+    if (record_undo()) {
       auto prev = std::make_shared<Match>(std::move(it->second));
       replaced = prev.get();
       undo_.push_back([this, key, prev]() { put_match(key, std::move(*prev)); });
@@ -396,14 +396,14 @@ const Match* State::put_match(const std::string& key, Match m) {
     it->second = std::move(m);
     return replaced;
   }
-  if (!undoing_) undo_.push_back([this, key]() { erase_match(key); });
+  if (record_undo()) undo_.push_back([this, key]() { erase_match(key); });
   for (const auto& f : m.positives) using_[f].insert(key);
   matches_.emplace(key, std::move(m));
   return nullptr;
 }
 
 const Match* State::erase_match(const std::string& key) {
-  dirty_.matches.insert(key);
+  mark_dirty(dirty_.matches, key);
   auto it = matches_.find(key);
   if (it == matches_.end()) return nullptr;
   for (const auto& f : it->second.positives) {
@@ -413,7 +413,7 @@ const Match* State::erase_match(const std::string& key) {
     if (u->second.empty()) using_.erase(u);
   }
   const Match* replaced = nullptr;
-  if (!undoing_) {
+  if (record_undo()) {
     auto prev = std::make_shared<Match>(std::move(it->second));
     replaced = prev.get();
     undo_.push_back([this, key, prev]() { put_match(key, std::move(*prev)); });

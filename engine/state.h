@@ -132,7 +132,7 @@ class State {
   const ObjectEntry* put_object(const std::string& fact, ObjectEntry entry);
   const ObjectEntry* erase_object(const std::string& fact);
   // Whether changes are being recorded for undo (not while undoing).
-  bool recording() const { return !undoing_; }
+  bool recording() const { return record_undo(); }
   // Stamps a committed object with its resource version (not an index key).
   void set_resource_version(const std::string& fact, int64_t rv);
   // Live objects (effective non-null) whose fact key starts with `prefix`.
@@ -173,6 +173,12 @@ class State {
     std::set<std::string> objects, tuples, matches;
   };
   Dirty take_dirty() { return std::exchange(dirty_, Dirty{}); }
+
+  // ---- Loading a store
+  // While bulk is on, changes are neither recorded for undo nor marked
+  // dirty: for reading records that are already durable, which no
+  // transaction will roll back.
+  void set_bulk(bool on) { bulk_ = on; }
 
   // ---- Undo
   size_t undo_mark() const { return undo_.size(); }
@@ -217,8 +223,14 @@ class State {
   };
   using Bucket = std::set<const std::string*, ByKey>;
   std::vector<std::unordered_map<std::string, Bucket>> indexes_;
+  bool record_undo() const { return !undoing_ && !bulk_; }
+  void mark_dirty(std::set<std::string>& set, const std::string& key) {
+    if (!bulk_) set.insert(key);
+  }
+
   std::vector<std::function<void()>> undo_;
   bool undoing_ = false;
+  bool bulk_ = false;
   Dirty dirty_;
 };
 

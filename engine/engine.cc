@@ -191,12 +191,13 @@ void Engine::fact_changed(const std::string& fact, const Json& before, const Jso
       else txn_.kinds_touched.insert(key.cluster);
     }
   } else {
-    auto [rel, args] = parse_tuple_fact(fact);
-    reader_key = "rel:" + rel;
+    auto [rel, args] = view_tuple_fact(fact);
+    reader_key = "rel:";
+    reader_key += rel;
     // Rules whose pattern names this first argument (a store's rules over
     // the tuples of all stores) wait under their own key.
     if (!args.empty())
-      if (auto it = readers_.find(reader_key + kArgSep + args[0]); it != readers_.end())
+      if (auto it = readers_.find(reader_key + kArgSep + std::string(args[0])); it != readers_.end())
         for (const Reader& r : it->second) readers.push_back(&r);
   }
   if (auto it = readers_.find(reader_key); it != readers_.end())
@@ -436,7 +437,7 @@ void Engine::apply_contributions(int rule, const std::string& key, const std::ve
 // cycle; if its data is part of a recursive stratum, that stratum re-checks it.
 void Engine::lost_support(const std::string& fact) {
   dsl::DataNode node = is_object_fact(fact) ? dsl::DataNode{parse_object_fact(fact).kind, "metadata"}
-                                            : dsl::DataNode{"", parse_tuple_fact(fact).first};
+                                            : dsl::DataNode{"", std::string(view_tuple_fact(fact).relation)};
   int s = recursive_stratum_of(node);
   if (s >= 0) txn_.suspects[s].insert(fact);
 }

@@ -415,7 +415,7 @@ bool Evaluator::object_ok(const dsl::Step& s, const RuleRuntime& rt, Bindings& b
 bool Evaluator::tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bindings& b, const std::string& fact,
                          std::vector<int>& newly_bound, bool trigger,
                          const std::vector<dsl::Step::Deferred>* deferred) const {
-  auto [rel, args] = parse_tuple_fact(fact);
+  auto [rel, args] = view_tuple_fact(fact);
   if (rel != t.relation || args.size() != t.args.size()) return false;
   for (size_t i = 0; i < args.size(); ++i) {
     const Expr& a = *t.args[i];
@@ -426,7 +426,7 @@ bool Evaluator::tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bind
                             [&](const dsl::Step::Deferred& x) { return x.position == static_cast<int>(i); });
       if (d != deferred->end()) {
         if (b.tuple_values.size() <= static_cast<size_t>(d->value)) b.tuple_values.resize(static_cast<size_t>(d->value) + 1);
-        b.tuple_values[static_cast<size_t>(d->value)] = args[i];
+        b.tuple_values[static_cast<size_t>(d->value)] = std::string(args[i]);
         continue;
       }
     }
@@ -434,13 +434,14 @@ bool Evaluator::tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bind
       const dsl::VarInfo* v = rt.info->var_of(a);
       Slot& s = b.slots[static_cast<size_t>(rt.slot(v))];
       if (!s.bound) {
-        s.owned = args[i];
+        s.owned = std::string(args[i]);
         s.ptr = nullptr;
         s.bound = true;
         newly_bound.push_back(rt.slot(v));
         continue;
       }
-      if (s.get() != Json(args[i])) return false;
+      const Json& have = s.get();
+      if (!have.is_string() || have.get_ref<const std::string&>() != args[i]) return false;
       continue;
     }
     if (trigger) {

@@ -59,6 +59,21 @@ ObjectKey parse_object_fact(const std::string& fact) {
   return {parts[1], parts[2], parts[3], parts[4]};
 }
 
+TupleView view_tuple_fact(std::string_view fact) {
+  TupleView v;
+  size_t start = fact.find(kSep);
+  if (start == std::string_view::npos) return v;
+  ++start;
+  size_t p = fact.find(kSep, start);
+  v.relation = fact.substr(start, p == std::string_view::npos ? p : p - start);
+  while (p != std::string_view::npos) {
+    start = p + 1;
+    p = fact.find(kSep, start);
+    v.args.push_back(fact.substr(start, p == std::string_view::npos ? p : p - start));
+  }
+  return v;
+}
+
 std::pair<std::string, std::vector<std::string>> parse_tuple_fact(const std::string& fact) {
   auto parts = split(fact);
   return {parts[1], std::vector<std::string>(parts.begin() + 2, parts.end())};
@@ -190,19 +205,22 @@ void State::update_bucket(size_t index, const std::string& key, const std::strin
 }
 
 void State::index_tuple(const std::string& fact, bool add) {
-  auto [rel, args] = parse_tuple_fact(fact);
-  auto it = specs_of_.find(kSep + rel);
+  TupleView t = view_tuple_fact(fact);
+  auto it = specs_of_.find(kSep + std::string(t.relation));
   if (it == specs_of_.end()) return;
-  for (size_t i : it->second) update_bucket(i, tuple_index_key(specs_[i], args), fact, add);
+  for (size_t i : it->second) update_bucket(i, tuple_index_key(specs_[i], t.args), fact, add);
 }
 
-std::string State::tuple_index_key(const dsl::IndexSpec& spec, const std::vector<std::string>& args) {
-  std::vector<Json> values;
+std::string State::tuple_index_key(const dsl::IndexSpec& spec, const std::vector<std::string_view>& args) {
+  // As index_key makes it from the values: a string's text, a missing one null.
+  std::string k;
   for (const auto& pos : spec.keys) {
     size_t p = std::stoul(pos);
-    values.push_back(p < args.size() ? Json(args[p]) : Json());
+    if (p < args.size()) k += args[p];
+    else k += "null";
+    k += kSep;
   }
-  return index_key(values);
+  return k;
 }
 
 const ObjectEntry* State::object(const std::string& fact) const {
@@ -362,7 +380,7 @@ int State::add_index(const dsl::IndexSpec& spec) {
   size_t i = specs_.size() - 1;
   scan_tuples(spec.name, [&](const std::string& fact) {
     if (const TupleEntry* t = tuple(fact); t && t->exists())
-      update_bucket(i, tuple_index_key(spec, parse_tuple_fact(fact).second), fact, true);
+      update_bucket(i, tuple_index_key(spec, view_tuple_fact(fact).args), fact, true);
     return true;
   });
   return static_cast<int>(i);

@@ -442,7 +442,7 @@ void Engine::lost_support(const std::string& fact) {
   if (s >= 0) txn_.suspects[s].insert(fact);
 }
 
-void Engine::evaluate(int rule, const std::vector<std::string>& positives) {
+void Engine::evaluate(int rule, std::vector<std::string> positives) {
   const RuleRuntime& rt = rules_[static_cast<size_t>(rule)];
   SelfTimeCharge timed(&rt.stats.nanoseconds, &charging_);
   ++rt.stats.evaluations;
@@ -498,7 +498,7 @@ void Engine::evaluate(int rule, const std::vector<std::string>& positives) {
   std::vector<Contribution> before_copy;
   bool in_place = state_.recording();
   if (old && !in_place) before_copy = old->contributions;
-  const Match* replaced = found ? state_.put_match(key, Match{rule, positives, std::move(*found)}) : state_.erase_match(key);
+  const Match* replaced = found ? state_.put_match(key, Match{rule, std::move(positives), std::move(*found)}) : state_.erase_match(key);
   const std::vector<Contribution>& before = !old ? kNone : in_place ? replaced->contributions : before_copy;
   const std::vector<Contribution>& after = found ? state_.match(key)->contributions : kNone;
   apply_contributions(rule, key, before, after);
@@ -535,7 +535,7 @@ void Engine::run_to_fixpoint() {
     }
     if (!have_pending) break;
     Transaction::Pending p = std::move(txn_.pending.extract(txn_.pending.begin()).value());
-    evaluate(p.rule, p.positives);
+    evaluate(p.rule, std::move(p.positives));
   }
 }
 

@@ -1,6 +1,7 @@
 // What the benchmarks that talk HTTP share: `pmesh serve` started on a free
-// loopback port (plain HTTP, no authentication) and stopped with the
-// benchmark, a keep-alive Beast client, percentiles.
+// loopback port (plain HTTP without authentication, or HTTPS with its admin
+// token) and stopped with the benchmark, a keep-alive Beast client,
+// percentiles.
 //
 // Thread safety: a Client per thread.
 #pragma once
@@ -8,6 +9,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/asio/ssl.hpp>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +18,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -41,8 +44,17 @@ struct Proc {
   }
 };
 
-// Starts `pmesh serve` on a free port; returns the port.
-inline int start_pmesh(const std::string& pmesh, const std::string& dir, Proc& p) {
+// How a client reaches an HTTPS server: the CA it trusts (pmesh's
+// self-signed serving certificate) and the bearer token it sends.
+struct Tls {
+  std::string ca_file;
+  std::string token;
+};
+
+// Starts `pmesh serve` on a free port; returns the port. With `tls`, the
+// server authenticates and authorizes as it does by default, and `*tls`
+// is filled in with its serving certificate and admin token.
+inline int start_pmesh(const std::string& pmesh, const std::string& dir, Proc& p, Tls* tls = nullptr) {
   std::string out = dir + "/serve.out";
   p.pid = fork();
   if (p.pid == 0) {
@@ -50,16 +62,29 @@ inline int start_pmesh(const std::string& pmesh, const std::string& dir, Proc& p
     dup2(fileno(f), 1);
     FILE* e = std::fopen((dir + "/serve.log").c_str(), "w");
     dup2(fileno(e), 2);
-    // Plain HTTP: the KRM API and the store, without TLS and authentication.
-    execl(pmesh.c_str(), pmesh.c_str(), "serve", "--data-dir", (dir + "/data").c_str(), "--listen", "127.0.0.1:0",
-          "--plain-http", static_cast<char*>(nullptr));
+    // Without `tls`, plain HTTP: the KRM API and the store, without TLS
+    // and authentication.
+    if (tls)
+      execl(pmesh.c_str(), pmesh.c_str(), "serve", "--data-dir", (dir + "/data").c_str(), "--listen", "127.0.0.1:0",
+            static_cast<char*>(nullptr));
+    else
+      execl(pmesh.c_str(), pmesh.c_str(), "serve", "--data-dir", (dir + "/data").c_str(), "--listen", "127.0.0.1:0",
+            "--plain-http", static_cast<char*>(nullptr));
     _exit(127);
   }
+  const std::string scheme = tls ? "https://127.0.0.1:" : "http://127.0.0.1:";
   for (int i = 0; i < 200; ++i) {
     std::ifstream kc(dir + "/data/admin.kubeconfig");
     std::string text((std::istreambuf_iterator<char>(kc)), std::istreambuf_iterator<char>());
-    size_t at = text.find("http://127.0.0.1:");
-    if (at != std::string::npos) return std::stoi(text.substr(at + 17));
+    size_t at = text.find(scheme);
+    if (at != std::string::npos) {
+      if (tls) {
+        tls->ca_file = dir + "/data/serving.pem";
+        std::ifstream t(dir + "/data/admin.token");
+        std::getline(t, tls->token);
+      }
+      return std::stoi(text.substr(at + scheme.size()));
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   throw std::runtime_error("pmesh serve did not start");
@@ -71,21 +96,40 @@ inline int free_port() {
   return a.local_endpoint().port();
 }
 
+// A keep-alive connection, plain or (given a Tls) HTTPS verified against
+// the server's certificate and sending its token.
 struct Client {
   net::io_context io;
+  net::ssl::context ssl{net::ssl::context::tls_client};
   tcp::socket socket{io};
+  std::unique_ptr<net::ssl::stream<tcp::socket&>> tls_stream;
+  std::string authorization;
   beast::flat_buffer buffer;
-  explicit Client(int port) { socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port))); }
+  explicit Client(int port, const Tls* tls = nullptr) {
+    socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
+    if (!tls) return;
+    ssl.load_verify_file(tls->ca_file);
+    ssl.set_verify_mode(net::ssl::verify_peer);
+    tls_stream = std::make_unique<net::ssl::stream<tcp::socket&>>(socket, ssl);
+    tls_stream->handshake(net::ssl::stream_base::client);
+    authorization = "Bearer " + tls->token;
+  }
   int request(http::verb verb, const std::string& target, const std::string& body, std::string* out = nullptr) {
     http::request<http::string_body> req{verb, target, 11};
     req.set(http::field::host, "127.0.0.1");
     req.set(http::field::content_type, "application/json");
+    if (!authorization.empty()) req.set(http::field::authorization, authorization);
     req.keep_alive(true);
     req.body() = body;
     req.prepare_payload();
-    http::write(socket, req);
     http::response<http::string_body> res;
-    http::read(socket, buffer, res);
+    if (tls_stream) {
+      http::write(*tls_stream, req);
+      http::read(*tls_stream, buffer, res);
+    } else {
+      http::write(socket, req);
+      http::read(socket, buffer, res);
+    }
     if (out) *out = std::move(res.body());
     return res.result_int();
   }

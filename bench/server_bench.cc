@@ -5,7 +5,9 @@
 //
 // Reports, as JSON: durable creates per second and p50/p99 latency at 1, 16
 // and 64 connections; Account creates (in one organization, with the
-// embedded policies) at 16 connections and their ratio to ConfigMap creates; watch delivery p50/p99 with N watchers at 500 writes/s;
+// embedded policies) at 16 connections and their ratio to ConfigMap creates,
+// over plain HTTP and again over HTTPS with authentication and authorization
+// (`https`); watch delivery p50/p99 with N watchers at 500 writes/s;
 // the time to list 10,000 objects, and creates on one connection alone and
 // while 1 and 4 clients list them (the rate, and its ratio to creates
 // alone); and etcd's put rate at the same
@@ -84,14 +86,14 @@ int start_etcd(const std::string& dir, Proc& p) {
 
 // `connections` clients each sending `make(i)` requests for `seconds`.
 json load(int port, int connections, double seconds, const std::function<std::pair<std::string, std::string>(int, int)>& make,
-          int ok_code) {
+          int ok_code, const pmesh::bench::Tls* tls = nullptr) {
   std::vector<std::vector<double>> lat(static_cast<size_t>(connections));
   std::atomic<int64_t> done{0}, failed{0};
   auto end = Clock::now() + std::chrono::duration<double>(seconds);
   std::vector<std::thread> ts;
   for (int c = 0; c < connections; ++c)
     ts.emplace_back([&, c]() {
-      Client cl(port);
+      Client cl(port, tls);
       for (int i = 0; Clock::now() < end; ++i) {
         auto [target, body] = make(c, i);
         auto t0 = Clock::now();
@@ -108,6 +110,22 @@ json load(int port, int connections, double seconds, const std::function<std::pa
           {"p50_ms", std::round(percentile(all, 0.5) * 100) / 100},
           {"p99_ms", std::round(percentile(all, 0.99) * 100) / 100},
           {"failed", failed.load()}};
+}
+
+// An organization, then Accounts in it on 16 connections for `seconds`,
+// each Ready in its transaction (workspace, logical cluster, AccountInfo,
+// the organization's model's tuples).
+json account_creates(int port, double seconds, const pmesh::bench::Tls* tls) {
+  Client cl(port, tls);
+  int code = cl.request(http::verb::post, "/clusters/root:orgs/apis/core.platform-mesh.io/v1alpha1/accounts",
+                        json{{"apiVersion", "core.platform-mesh.io/v1alpha1"}, {"kind", "Account"},
+                             {"metadata", {{"name", "bench"}}}, {"spec", {{"type", "org"}}}}.dump());
+  if (code != 201) std::cerr << "pmesh-server-bench: creating the organization answered " << code << "\n";
+  return load(port, 16, seconds, [](int c, int i) {
+    json a = {{"apiVersion", "core.platform-mesh.io/v1alpha1"}, {"kind", "Account"},
+              {"metadata", {{"name", "a" + std::to_string(c) + "-" + std::to_string(i)}}}, {"spec", {{"type", "account"}}}};
+    return std::make_pair(std::string("/clusters/root:orgs:bench/apis/core.platform-mesh.io/v1alpha1/accounts"), a.dump());
+  }, 201, tls);
 }
 
 // Creates on one connection for `seconds` while `listers` clients list
@@ -267,20 +285,9 @@ int main(int argc, char** argv) {
       }, 201));
     }
     out["pmesh_creates"] = creates;
-    // Accounts, each Ready in its transaction (workspace, logical cluster,
-    // AccountInfo, the organization's model's tuples), on 16 connections,
-    // against the ConfigMap creates at 16 connections above.
+    // Accounts against the ConfigMap creates at 16 connections above.
     {
-      Client cl(port);
-      int code = cl.request(http::verb::post, "/clusters/root:orgs/apis/core.platform-mesh.io/v1alpha1/accounts",
-                            json{{"apiVersion", "core.platform-mesh.io/v1alpha1"}, {"kind", "Account"},
-                                 {"metadata", {{"name", "bench"}}}, {"spec", {{"type", "org"}}}}.dump());
-      if (code != 201) std::cerr << "pmesh-server-bench: creating the organization answered " << code << "\n";
-      json accounts = load(port, 16, seconds, [](int c, int i) {
-        json a = {{"apiVersion", "core.platform-mesh.io/v1alpha1"}, {"kind", "Account"},
-                  {"metadata", {{"name", "a" + std::to_string(c) + "-" + std::to_string(i)}}}, {"spec", {{"type", "account"}}}};
-        return std::make_pair(std::string("/clusters/root:orgs:bench/apis/core.platform-mesh.io/v1alpha1/accounts"), a.dump());
-      }, 201);
+      json accounts = account_creates(port, seconds, nullptr);
       accounts["vs_configmaps"] = std::round(accounts["per_second"].get<double>() /
                                              std::max(1.0, creates[1]["per_second"].get<double>()) * 1000) / 1000;
       out["pmesh_account_creates"] = accounts;
@@ -320,6 +327,31 @@ int main(int argc, char** argv) {
     out["watch"] = watch_fanout(port, watchers, watch_rate, seconds);
   }
   {
+    // Through HTTPS as clients reach pmesh by default: TLS, the admin's
+    // bearer token authenticated, every request authorized. ConfigMap and
+    // Account creates at 16 connections, in the same run.
+    Proc server;
+    pmesh::bench::Tls tls;
+    std::string tls_dir = dir + "/https";
+    std::filesystem::create_directories(tls_dir);
+    int port = start_pmesh(pmesh, tls_dir, server, &tls);
+    {
+      Client cl(port, &tls);
+      cl.request(http::verb::post, "/clusters/root/api/v1/namespaces",
+                 json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "load"}}}}.dump());
+    }
+    json cms = load(port, 16, seconds, [](int c, int i) {
+      json cm = {{"apiVersion", "v1"}, {"kind", "ConfigMap"},
+                 {"metadata", {{"name", "s" + std::to_string(c) + "-" + std::to_string(i)}, {"namespace", "load"}}}, {"data", {{"k", "v"}}}};
+      return std::make_pair(std::string("/clusters/root/api/v1/namespaces/load/configmaps"), cm.dump());
+    }, 201, &tls);
+    json accounts = account_creates(port, seconds, &tls);
+    out["https"] = {{"configmap_creates", cms},
+                    {"account_creates", accounts},
+                    {"accounts_vs_configmaps", std::round(accounts["per_second"].get<double>() /
+                                                          std::max(1.0, cms["per_second"].get<double>()) * 1000) / 1000}};
+  }
+  {
     Proc etcd;
     int port = start_etcd(dir, etcd);
     if (port) {
@@ -344,6 +376,8 @@ int main(int argc, char** argv) {
   // A run where requests failed measured nothing: say so.
   json phases = out["pmesh_creates"];
   phases.push_back(out["pmesh_account_creates"]);
+  phases.push_back(out["https"]["configmap_creates"]);
+  phases.push_back(out["https"]["account_creates"]);
   for (const auto& c : phases)
     if (c["failed"].get<int64_t>() > 0) {
       std::cerr << "pmesh-server-bench: " << c["failed"] << " creates failed\n";

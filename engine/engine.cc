@@ -661,17 +661,24 @@ Result Engine::collect_changes() {
     if (c.op == ObjectChange::Kind::kDeleted) c.after = nullptr;
     r.objects.push_back(std::move(c));
   }
+  r.tuples = tuple_changes();
+  r.resource_version = rv;
+  return r;
+}
+
+std::vector<TupleChange> Engine::tuple_changes() const {
+  std::vector<TupleChange> out;
   for (const auto& [fact, existed] : txn_.tuple_before) {
     const TupleEntry* t = state_.tuple(fact);
     bool now = t && t->exists();
     if (now == existed) continue;
     auto [rel, args] = parse_tuple_fact(fact);
     TupleChange c{now, rel, args, {}};
-    for (int rule : txn_.changed_by[fact]) c.rules.push_back(rules_[static_cast<size_t>(rule)].info->rule->name);
-    r.tuples.push_back(std::move(c));
+    if (auto by = txn_.changed_by.find(fact); by != txn_.changed_by.end())
+      for (int rule : by->second) c.rules.push_back(rules_[static_cast<size_t>(rule)].info->rule->name);
+    out.push_back(std::move(c));
   }
-  r.resource_version = rv;
-  return r;
+  return out;
 }
 
 namespace {
@@ -751,6 +758,11 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
       for (const auto& f : again)
         if (const ObjectEntry* e = state_.object(f)) recompute_object(f, *e);
       run_to_fixpoint();
+    }
+    if (before_commit_ && !dry_run && !history_) {
+      std::vector<Op> more = before_commit_(tuple_changes());
+      for (const auto& op : more) user_op(op);
+      if (!more.empty()) run_to_fixpoint();
     }
     // What the transaction newly makes hold that a rule refuses, it may not
     // commit (recomputations keep what was already there).

@@ -132,6 +132,13 @@ class Engine {
   void for_each_rule_stats(const std::function<void(const std::string& rule, bool in_rule_set, const RuleStats&)>& fn) const;
   // The same by rule name, rule sets' rules added up under kRuleSetsLabel.
   std::map<std::string, RuleStats> costs_by_rule() const;
+  // Asked once a transaction's rules are at rest, before it commits (not in
+  // dry runs), with the tuples it changed: the operations it returns are
+  // applied in the same transaction, and the rules run again (what those
+  // change is not shown to it again). For what must commit atomically with
+  // a change, such as a changelog of it.
+  using BeforeCommit = std::function<std::vector<Op>(const std::vector<TupleChange>&)>;
+  void set_before_commit(BeforeCommit fn) { before_commit_ = std::move(fn); }
   // Committed transactions are written there. REQUIRES: outlives the engine.
   void set_persistence(Persistence* p) { persistence_ = p; }
   // Told of every committed transaction (not dry runs, not refused ones),
@@ -251,6 +258,8 @@ class Engine {
   void note_before(const std::string& fact);
   void lost_support(const std::string& fact);
   Result collect_changes();
+  // The tuples the transaction changed so far.
+  std::vector<TupleChange> tuple_changes() const;
   // Refuses (InternalError) a change set that holds what cannot be encoded.
   void check_encodable(const Result& r) const;
   const Json* committed(const std::string& fact) const;
@@ -269,6 +278,7 @@ class Engine {
   TransactionStats txn_stats_;
   SelfTimeCharge* charging_ = nullptr;  // the rule whose work the engine is doing (engine_stats.h)
   std::function<void(const Result&)> commit_listener_;
+  BeforeCommit before_commit_;
   Persistence* persistence_ = nullptr;
 
   // The transaction in progress (a fresh one for each).

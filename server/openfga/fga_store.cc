@@ -125,14 +125,22 @@ std::string FgaStore::platform_store_named(const std::string& name) {
   return out;
 }
 
-void FgaStore::committed(const engine::Result& r) {
+FgaStore::FgaStore(engine::Engine& engine) : engine_(engine) {
+  engine_.set_before_commit([this](const std::vector<engine::TupleChange>& tuples) { return changelog(tuples); });
+}
+
+FgaStore::~FgaStore() { engine_.set_before_commit(nullptr); }
+
+std::vector<Op> FgaStore::changelog(const std::vector<engine::TupleChange>& tuples) const {
   // What the platform's rules derived into stores, logged as the API logs
-  // its writes (an API write logs its own, in its transaction).
-  bool api_write = std::any_of(r.tuples.begin(), r.tuples.end(), [](const engine::TupleChange& t) { return t.relation == "fga_change"; });
+  // its writes, in the same transaction: a crash cannot commit one without
+  // the other.
+  bool api_write = std::any_of(tuples.begin(), tuples.end(), [](const engine::TupleChange& t) { return t.relation == "fga_change"; });
   std::vector<Op> log;
+  if (api_write) return log;
   std::string at;
-  for (const auto& t : r.tuples) {
-    if (api_write || t.relation != "fga_tuple" || t.args.size() != 4) continue;
+  for (const auto& t : tuples) {
+    if (t.relation != "fga_tuple" || t.args.size() != 4) continue;
     const engine::TupleEntry* e = engine_.state().tuple(engine::tuple_fact("fga_tuple", t.args));
     if (t.added && (!e || e->base)) continue;
     if (!is_platform(t.args[0])) continue;  // a store that went, or a user's store (the API logs its writes)
@@ -140,7 +148,10 @@ void FgaStore::committed(const engine::Result& r) {
     log.push_back(Op::add_tuple("fga_change", {t.args[0], new_ulid(), t.added ? "TUPLE_OPERATION_WRITE" : "TUPLE_OPERATION_DELETE",
                                                t.args[1], t.args[2], t.args[3], at}));
   }
-  if (!log.empty()) engine_.apply(log);
+  return log;
+}
+
+void FgaStore::committed(const engine::Result& r) {
   for (const auto& t : r.tuples) {
     if (t.relation == "org_bound_resource" && !t.args.empty()) {
       // An API bound or unbound in an organization: its model changes.

@@ -40,7 +40,13 @@ class FgaStore {
     std::string id, name, created_at, creator;
   };
 
-  explicit FgaStore(engine::Engine& engine) : engine_(engine) {}
+  // Logs what the platform derives into its stores in the engine's
+  // transactions (Engine::set_before_commit). REQUIRES: one FgaStore per
+  // engine; the engine outlives it.
+  explicit FgaStore(engine::Engine& engine);
+  ~FgaStore();
+  FgaStore(const FgaStore&) = delete;
+  FgaStore& operator=(const FgaStore&) = delete;
 
   // The model of the stores the platform derives (organizations' stores,
   // an fga_store tuple that no user wrote): Platform Mesh's core model,
@@ -55,9 +61,12 @@ class FgaStore {
   std::string platform_store_named(const std::string& name);
   // After any transaction committed: stores that came are loaded, stores
   // that went are unloaded (and a platform store's API-written tuples
-  // deleted with it); tuples the platform derived into a store are logged
-  // in its changelog.
+  // deleted with it).
   void committed(const engine::Result& r);
+  // Before a transaction commits: the changelog entries of the tuples the
+  // platform derived into its stores, to commit with them (an API write
+  // logs its own).
+  std::vector<engine::Op> changelog(const std::vector<engine::TupleChange>& tuples) const;
 
   // Loads each store's latest model; what fails to load is reported, and
   // that store answers as if it had no model.

@@ -215,8 +215,8 @@ void Engine::fact_changed(const std::string& fact, const Json& before, const Jso
     }
     const RuleRuntime& rt = rules_[static_cast<size_t>(r.rule)];
     if (const auto* ms = state_.matches_using(fact))
-      for (const auto& mk : *ms)
-        if (const Match* m = state_.match(mk); m && m->rule == r.rule) txn_.pending.insert({rt.stratum, r.rule, m->positives});
+      for (const std::string* mk : *ms)
+        if (const Match* m = state_.match(*mk); m && m->rule == r.rule) txn_.pending.insert({rt.stratum, r.rule, m->positives});
     for (const dsl::Plan* plan : r.plans) {
       if (object) {
         // What a positive pattern matched in the object's old version is a
@@ -574,8 +574,8 @@ void Engine::rederive(int stratum) {
     std::string f = work.back();
     work.pop_back();
     if (const auto* ms = state_.matches_using(f))
-      for (const auto& mk : *ms) {
-        const Match* m = state_.match(mk);
+      for (const std::string* mk : *ms) {
+        const Match* m = state_.match(*mk);
         if (!m || rules_[static_cast<size_t>(m->rule)].stratum != stratum) continue;
         for (const auto& c : m->contributions)
           if (c.kind != Contribution::Kind::kField && region.insert(c.target).second) work.push_back(c.target);
@@ -610,8 +610,8 @@ void Engine::rederive(int stratum) {
     queue.pop_back();
     const auto* ms = state_.matches_using(f);
     if (!ms) continue;
-    for (const auto& mk : *ms) {
-      const Match* m = state_.match(mk);
+    for (const std::string* mk : *ms) {
+      const Match* m = state_.match(*mk);
       if (!m || !grounded(*m)) continue;
       for (const auto& c : m->contributions)
         if (c.kind != Contribution::Kind::kField && region.count(c.target)) mark(c.target);

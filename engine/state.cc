@@ -1,5 +1,6 @@
 #include "engine/state.h"
 
+#include <algorithm>
 #include <tuple>
 
 #include "stdlib/digest.h"
@@ -415,8 +416,11 @@ const Match* State::put_match(const std::string& key, Match m) {
     return replaced;
   }
   if (record_undo()) undo_.push_back([this, key]() { erase_match(key); });
-  for (const auto& f : m.positives) using_[f].insert(key);
-  matches_.emplace(key, std::move(m));
+  auto added = matches_.emplace(key, std::move(m)).first;
+  for (const auto& f : added->second.positives) {
+    auto& keys = using_[f];
+    if (std::find(keys.begin(), keys.end(), &added->first) == keys.end()) keys.push_back(&added->first);
+  }
   return nullptr;
 }
 
@@ -427,8 +431,9 @@ const Match* State::erase_match(const std::string& key) {
   for (const auto& f : it->second.positives) {
     auto u = using_.find(f);
     if (u == using_.end()) continue;
-    u->second.erase(key);
-    if (u->second.empty()) using_.erase(u);
+    auto& keys = u->second;
+    keys.erase(std::remove(keys.begin(), keys.end(), &it->first), keys.end());
+    if (keys.empty()) using_.erase(u);
   }
   const Match* replaced = nullptr;
   if (record_undo()) {
@@ -440,7 +445,7 @@ const Match* State::erase_match(const std::string& key) {
   return replaced;
 }
 
-const std::set<std::string>* State::matches_using(const std::string& fact) const {
+const std::vector<const std::string*>* State::matches_using(const std::string& fact) const {
   auto it = using_.find(fact);
   return it == using_.end() ? nullptr : &it->second;
 }

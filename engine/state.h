@@ -169,8 +169,9 @@ class State {
   // transaction ends (null when there was none, or while undoing).
   const Match* put_match(const std::string& key, Match m);
   const Match* erase_match(const std::string& key);
-  // Matches that use `fact` as a positive pattern.
-  const std::set<std::string>* matches_using(const std::string& fact) const;
+  // The keys of the matches that use `fact` as a positive pattern (each
+  // points at its match's key in the state; valid until the state changes).
+  const std::vector<const std::string*>* matches_using(const std::string& fact) const;
   const std::map<std::string, Match>& matches() const { return matches_.ordered(); }
   // The keys of rule `rule`'s matches: one range of the map.
   std::vector<std::string> match_keys_of(int rule) const;
@@ -219,7 +220,8 @@ class State {
   KeyedMap<ObjectEntry> objects_;
   KeyedMap<TupleEntry> tuples_;
   KeyedMap<Match> matches_;
-  std::unordered_map<std::string, std::set<std::string>> using_;
+  // Fact -> the keys (in matches_) of the matches that read it: a few per fact.
+  std::unordered_map<std::string, std::vector<const std::string*>> using_;
   // Index -> values key -> bucket. A bucket's facts, in key order, by pointer to the key their entry has
   // in objects_ or tuples_ (an entry leaves its buckets before it goes).
   struct ByKey {

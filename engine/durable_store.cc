@@ -304,13 +304,15 @@ bool DurableStore::load(Engine& engine, std::string* error) {
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
   int64_t rv = 0;
   std::string fingerprint;
-  // The records are durable already: nothing to undo, nothing dirty.
-  state.set_bulk(true);
-  struct BulkOff {
+  // The records are durable already: nothing to undo, nothing dirty while
+  // they are read (and only then: a rebuild below commits what it changes).
+  struct Bulk {
     State& s;
-    ~BulkOff() { s.set_bulk(false); }
-  } bulk_off{state};
+    explicit Bulk(State& state) : s(state) { s.set_bulk(true); }
+    ~Bulk() { s.set_bulk(false); }
+  };
   try {
+    Bulk bulk(state);
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       std::string key = it->key().ToString();
       std::string value = it->value().ToString();

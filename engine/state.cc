@@ -76,8 +76,8 @@ TupleView view_tuple_fact(std::string_view fact) {
 }
 
 std::pair<std::string, std::vector<std::string>> parse_tuple_fact(const std::string& fact) {
-  auto parts = split(fact);
-  return {parts[1], std::vector<std::string>(parts.begin() + 2, parts.end())};
+  TupleView v = view_tuple_fact(fact);
+  return {std::string(v.relation), std::vector<std::string>(v.args.begin(), v.args.end())};
 }
 
 std::string match_key(int rule, const std::vector<std::string>& positives) {
@@ -265,14 +265,14 @@ const ObjectEntry* State::put_object(const std::string& fact, ObjectEntry entry)
   if (it != objects_.end()) {
     index_object(it->first, it->second, false);
     // The replaced entry moves into the undo record: no copy.
-    if (record_undo()) {
+    if (recording()) {
       auto prev = std::make_shared<ObjectEntry>(std::move(it->second));
       replaced = prev.get();
       undo_.push_back([this, fact, prev]() { put_object(fact, std::move(*prev)); });
     }
     it->second = std::move(entry);
   } else {
-    if (record_undo()) undo_.push_back([this, fact]() { erase_object(fact); });
+    if (recording()) undo_.push_back([this, fact]() { erase_object(fact); });
     it = objects_.emplace(fact, std::move(entry)).first;
   }
   index_object(it->first, it->second, true);
@@ -285,7 +285,7 @@ const ObjectEntry* State::erase_object(const std::string& fact) {
   if (it == objects_.end()) return nullptr;
   index_object(it->first, it->second, false);
   const ObjectEntry* replaced = nullptr;
-  if (record_undo()) {
+  if (recording()) {
     auto prev = std::make_shared<ObjectEntry>(std::move(it->second));
     replaced = prev.get();
     undo_.push_back([this, fact, prev]() { put_object(fact, std::move(*prev)); });
@@ -299,7 +299,7 @@ void State::set_resource_version(const std::string& fact, int64_t rv) {
   if (it == objects_.end()) return;
   mark_dirty(dirty_.objects, fact);
   ObjectEntry& e = it->second;
-  if (record_undo()) {
+  if (recording()) {
     int64_t old = e.resource_version;
     Json old_text = e.effective["metadata"].value("resourceVersion", Json());
     undo_.push_back([this, fact, old, old_text]() {
@@ -337,7 +337,7 @@ void State::put_tuple(const std::string& fact, TupleEntry entry) {
   mark_dirty(dirty_.tuples, fact);
   auto it = tuples_.find(fact);
   bool existed = it != tuples_.end() && it->second.exists();
-  if (record_undo()) {
+  if (recording()) {
     std::optional<TupleEntry> prev;
     if (it != tuples_.end()) prev = it->second;
     undo_.push_back([this, fact, prev = std::move(prev)]() {
@@ -407,7 +407,7 @@ const Match* State::put_match(const std::string& key, Match m) {
     // The same key is the same rule and positives: only what it contributes
     // changes, in place; the replaced match moves into the undo record.
     const Match* replaced = nullptr;
-    if (record_undo()) {
+    if (recording()) {
       auto prev = std::make_shared<Match>(std::move(it->second));
       replaced = prev.get();
       undo_.push_back([this, key, prev]() { put_match(key, std::move(*prev)); });
@@ -415,7 +415,7 @@ const Match* State::put_match(const std::string& key, Match m) {
     it->second = std::move(m);
     return replaced;
   }
-  if (record_undo()) undo_.push_back([this, key]() { erase_match(key); });
+  if (recording()) undo_.push_back([this, key]() { erase_match(key); });
   auto added = matches_.emplace(key, std::move(m)).first;
   for (const auto& f : added->second.positives) {
     auto& keys = using_[f];
@@ -436,7 +436,7 @@ const Match* State::erase_match(const std::string& key) {
     if (keys.empty()) using_.erase(u);
   }
   const Match* replaced = nullptr;
-  if (record_undo()) {
+  if (recording()) {
     auto prev = std::make_shared<Match>(std::move(it->second));
     replaced = prev.get();
     undo_.push_back([this, key, prev]() { put_match(key, std::move(*prev)); });

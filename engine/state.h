@@ -138,8 +138,9 @@ class State {
   // reads the old version there instead of copying it first.
   const ObjectEntry* put_object(const std::string& fact, ObjectEntry entry);
   const ObjectEntry* erase_object(const std::string& fact);
-  // Whether changes are being recorded for undo (not while undoing).
-  bool recording() const { return record_undo(); }
+  // Whether changes are being recorded for undo (not while undoing, nor
+  // in bulk).
+  bool recording() const { return !undoing_ && !bulk_; }
   // Stamps a committed object with its resource version (not an index key).
   void set_resource_version(const std::string& fact, int64_t rv);
   // Live objects (effective non-null) whose fact key starts with `prefix`.
@@ -232,7 +233,6 @@ class State {
   };
   using Bucket = std::set<const std::string*, ByKey>;
   std::vector<std::unordered_map<std::string, Bucket>> indexes_;
-  bool record_undo() const { return !undoing_ && !bulk_; }
   void mark_dirty(std::set<std::string>& set, const std::string& key) {
     if (!bulk_) set.insert(key);
   }

@@ -1,5 +1,6 @@
 #include "stdlib/builtins.h"
 
+#include "stdlib/digest.h"
 #include "stdlib/kube_validation.h"
 #include "stdlib/text.h"
 
@@ -63,11 +64,9 @@ std::string shorten(std::string h, const Args& a, const char* fn) {
 
 // kcp-style identifiers: lower-case base36 of a SHA-256, `n` characters.
 std::string base36_hash(const std::string& s, size_t n) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(s.data(), s.size(), out, &len, EVP_sha256(), nullptr);
+  std::string digest = sha256(s);
   static const char* digits = "0123456789abcdefghijklmnopqrstuvwxyz";
-  std::vector<unsigned char> num(out, out + len);
+  std::vector<unsigned char> num(digest.begin(), digest.end());
   std::string r;
   while (r.size() < n) {
     // Divide the big-endian number by 36 in place; the remainder is the next digit.
@@ -243,16 +242,13 @@ Json b_sha3short(const Args& a) { return shorten(digest_hex(EVP_sha3_256(), str(
 // '7') from SHA-256(s): an id OpenFGA's clients accept, the same for the
 // same input.
 Json b_ulid_of(const Args& a) {
-  const std::string& s = str(a, 0, "ulid_of");
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(s.data(), s.size(), out, &len, EVP_sha256(), nullptr);
+  const std::string out = sha256(str(a, 0, "ulid_of"));
   static const char* alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
   std::string r;
   size_t bit = 0;
   auto take = [&](int n) {
     unsigned v = 0;
-    for (int i = 0; i < n; ++i, ++bit) v = (v << 1) | ((out[bit / 8] >> (7 - bit % 8)) & 1);
+    for (int i = 0; i < n; ++i, ++bit) v = (v << 1) | ((static_cast<unsigned char>(out[bit / 8]) >> (7 - bit % 8)) & 1);
     return v;
   };
   r += alphabet[take(3)];

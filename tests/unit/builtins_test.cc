@@ -43,6 +43,10 @@ TEST_CASE("hashes are the standard digests") {
   CHECK(h.get<std::string>().size() == 16);
   CHECK(h == call("hash36", {"root:orgs:acme"}));
   CHECK(h != call("hash36", {"root:orgs:acme2"}));
+  // Computed independently (Python's hashlib): base36 of SHA-256, and a
+  // ULID from its leading 128 bits.
+  CHECK(h == "22fpcusxa1fwv2v8");
+  CHECK(call("ulid_of", {"abc"}) == "5TF0BBZ3R1SZN42GA0VSETW8H3");
 }
 
 TEST_CASE("workspace paths") {

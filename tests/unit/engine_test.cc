@@ -122,6 +122,51 @@ TEST_CASE("a refused transaction leaves nothing behind") {
   CHECK(dump(e) == before);
 }
 
+TEST_CASE("a before-commit hook adds to the transaction it sees, atomically") {
+  Engine e(program(), fixed_clock());
+  int calls = 0;
+  e.set_before_commit([&](const std::vector<engine::TupleChange>& tuples) {
+    ++calls;
+    std::vector<Op> log;
+    for (const auto& t : tuples)
+      if (t.relation == "owner" && t.added) log.push_back(Op::add_tuple("audit", {t.args[0], t.args[1]}));
+    // A write this hook cannot make fails the transaction it is part of.
+    for (const auto& t : tuples)
+      if (t.relation == "owner" && t.args[0] == "mallory") log.push_back(Op::create(account("root", "a", {})));
+    return log;
+  });
+  auto r = e.apply({Op::create(account("root", "a", {{"creator", "alice"}}))});
+  REQUIRE(r.ok);
+  CHECK(calls == 1);
+  CHECK(e.has_tuple("audit", {"alice", "root/a"}));
+  bool logged = false;
+  for (const auto& t : r.tuples) logged |= t.relation == "audit" && t.added;
+  CHECK(logged);  // one transaction: its result holds what the hook added
+  // Not in a dry run.
+  REQUIRE(e.apply({Op::create(account("root", "b", {{"creator", "bob"}}))}, true).ok);
+  CHECK(calls == 1);
+  CHECK_FALSE(e.has_tuple("audit", {"bob", "root/b"}));
+  // The hook's failing write refuses everything, the user's write included.
+  std::string before = dump(e);
+  auto bad = e.apply({Op::create(account("root", "c", {{"creator", "mallory"}}))});
+  CHECK_FALSE(bad.ok);
+  CHECK(bad.reason == "AlreadyExists");
+  CHECK(dump(e) == before);
+  CHECK_FALSE(e.get({"Account", "root", "", "c"}));
+}
+
+TEST_CASE("a match key is short, and names its rule and its positives exactly") {
+  std::string long_fact = engine::object_fact({"Account", "root:orgs:" + std::string(200, 'a'), "", "acme"});
+  std::string k = engine::match_key(7, {long_fact, long_fact});
+  CHECK(k.size() < 40);
+  CHECK(engine::rule_of_match(k) == 7);
+  // Length-prefixed: the same bytes split differently are other positives.
+  CHECK(engine::match_key(7, {"ab", "c"}) != engine::match_key(7, {"a", "bc"}));
+  CHECK(engine::match_key(7, {"ab"}) != engine::match_key(8, {"ab"}));
+  CHECK(engine::match_key(7, {"ab"}) == engine::match_key(7, {"ab"}));
+  CHECK(engine::match_key(7, {}) == "7");
+}
+
 TEST_CASE("the engine counts what rules and transactions cost") {
   Engine e(program(), fixed_clock());
   auto stats_of = [&](const std::string& name) {

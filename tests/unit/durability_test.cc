@@ -310,10 +310,8 @@ rule creator
 )");
   std::string rebuilt;
   {
-    std::string err;
-    auto store = DurableStore::open(dir.path, &err);
-    Engine e(changed);
-    REQUIRE(store->load(e, &err));
+    Opened o = open_dir(dir.path, changed);
+    const Engine& e = *o.engine;
     CHECK(e.get({"Account", "root", "", "a"}));
     CHECK_FALSE(e.get({"Workspace", "root", "", "a"}));
     CHECK(e.has_tuple("owner", {"user:alice", "a"}));

@@ -131,7 +131,7 @@ Json run_size(const std::string& rules, int n, int samples) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   double rss_mib = static_cast<double>(ru.ru_maxrss) / 1024.0;
-  size_t tuples = e.state().tuples().size(), objects = e.state().objects().size(), matches = e.state().matches().size();
+  size_t tuples = e.state().tuples().size(), objects = e.state().objects().size(), matches = e.state().match_count();
 
   // Single-account operations on leaves (the deepest accounts).
   std::vector<double> create, update, remove;

@@ -1,6 +1,8 @@
 #include "engine/state.h"
 
 #include <algorithm>
+#include <charconv>
+#include <stdexcept>
 #include <tuple>
 
 #include "stdlib/digest.h"
@@ -102,14 +104,20 @@ std::string match_key(int rule, const std::vector<std::string>& positives) {
 
 std::vector<std::string> State::match_keys_of(int rule) const {
   std::vector<std::string> out;
-  std::string prefix = std::to_string(rule);
-  // A match with no positive patterns is keyed by the number alone.
-  for (auto it = matches_.lower_bound(prefix); it != matches_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it)
-    if (it->first.size() == prefix.size() || it->first[prefix.size()] == '\x1e') out.push_back(it->first);
+  if (const RuleMatches* ms = matches_of(rule)) {
+    out.reserve(ms->size());
+    for (const auto& [k, m] : *ms) out.push_back(k);
+  }
   return out;
 }
 
-int rule_of_match(const std::string& key) { return std::stoi(key.substr(0, key.find('\x1e'))); }
+int rule_of_match(const std::string& key) {
+  // A match with no positive patterns is keyed by the number alone.
+  int rule = -1;
+  auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), rule);
+  if (ec != std::errc() || (end != key.data() + key.size() && *end != '\x1e')) return -1;
+  return rule;
+}
 
 std::optional<ObjectKey> parse_object_ref(const std::string& kind, const std::string& ref) {
   size_t a = ref.find('/');
@@ -396,14 +404,34 @@ void State::lookup_tuples(int index, const std::string& values, const std::funct
     if (!fn(*f)) return;
 }
 
+State::RuleMatches* State::matches_of(int rule, bool grow) {
+  if (rule < 0) return nullptr;
+  auto r = static_cast<size_t>(rule);
+  if (r >= matches_.size()) {
+    if (!grow) return nullptr;
+    matches_.resize(r + 1);
+  }
+  return &matches_[r];
+}
+
+const State::RuleMatches* State::matches_of(int rule) const {
+  return rule < 0 || static_cast<size_t>(rule) >= matches_.size() ? nullptr : &matches_[static_cast<size_t>(rule)];
+}
+
 const Match* State::match(const std::string& key) const {
-  auto it = matches_.find(key);
-  return it == matches_.end() ? nullptr : &it->second;
+  const RuleMatches* ms = matches_of(rule_of_match(key));
+  if (!ms) return nullptr;
+  auto it = ms->find(key);
+  return it == ms->end() ? nullptr : &it->second;
 }
 
 const Match* State::put_match(const std::string& key, Match m) {
   mark_dirty(dirty_.matches, key);
-  if (auto it = matches_.find(key); it != matches_.end()) {
+  RuleMatches* found = matches_of(rule_of_match(key), true);
+  // Only a damaged store's record gets here with a malformed key.
+  if (!found) throw std::invalid_argument("not a match key: " + key);
+  RuleMatches& ms = *found;
+  if (auto it = ms.find(key); it != ms.end()) {
     // The same key is the same rule and positives: only what it contributes
     // changes, in place; the replaced match moves into the undo record.
     const Match* replaced = nullptr;
@@ -416,7 +444,9 @@ const Match* State::put_match(const std::string& key, Match m) {
     return replaced;
   }
   if (recording()) undo_.push_back([this, key]() { erase_match(key); });
-  auto added = matches_.emplace(key, std::move(m)).first;
+  // Node-based: the key's address, kept in using_, is stable until erased.
+  auto added = ms.emplace(key, std::move(m)).first;
+  ++match_count_;
   for (const auto& f : added->second.positives) {
     auto& keys = using_[f];
     if (std::find(keys.begin(), keys.end(), &added->first) == keys.end()) keys.push_back(&added->first);
@@ -426,8 +456,10 @@ const Match* State::put_match(const std::string& key, Match m) {
 
 const Match* State::erase_match(const std::string& key) {
   mark_dirty(dirty_.matches, key);
-  auto it = matches_.find(key);
-  if (it == matches_.end()) return nullptr;
+  RuleMatches* ms = matches_of(rule_of_match(key), false);
+  if (!ms) return nullptr;
+  auto it = ms->find(key);
+  if (it == ms->end()) return nullptr;
   for (const auto& f : it->second.positives) {
     auto u = using_.find(f);
     if (u == using_.end()) continue;
@@ -441,8 +473,18 @@ const Match* State::erase_match(const std::string& key) {
     replaced = prev.get();
     undo_.push_back([this, key, prev]() { put_match(key, std::move(*prev)); });
   }
-  matches_.erase(it);
+  ms->erase(it);
+  --match_count_;
   return replaced;
+}
+
+void State::for_each_match(const std::function<void(const std::string&, const Match&)>& fn) const {
+  std::vector<const RuleMatches::value_type*> all;
+  all.reserve(match_count_);
+  for (const auto& ms : matches_)
+    for (const auto& entry : ms) all.push_back(&entry);
+  std::sort(all.begin(), all.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+  for (const auto* e : all) fn(e->first, e->second);
 }
 
 const std::vector<const std::string*>* State::matches_using(const std::string& fact) const {

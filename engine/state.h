@@ -173,8 +173,13 @@ class State {
   // The keys of the matches that use `fact` as a positive pattern (each
   // points at its match's key in the state; valid until the state changes).
   const std::vector<const std::string*>* matches_using(const std::string& fact) const;
-  const std::map<std::string, Match>& matches() const { return matches_.ordered(); }
-  // The keys of rule `rule`'s matches: one range of the map.
+  size_t match_count() const { return match_count_; }
+  // Every rule with matches is numbered below this.
+  int match_rules() const { return static_cast<int>(matches_.size()); }
+  // Every match, in key order: for dumps and checks (it sorts; not for hot
+  // paths).
+  void for_each_match(const std::function<void(const std::string&, const Match&)>& fn) const;
+  // The keys of rule `rule`'s matches (one map of them).
   std::vector<std::string> match_keys_of(int rule) const;
 
   // ---- What changed since the last take_dirty(): for durable commits.
@@ -220,7 +225,14 @@ class State {
   static const std::vector<size_t> kNoSpecs;
   KeyedMap<ObjectEntry> objects_;
   KeyedMap<TupleEntry> tuples_;
-  KeyedMap<Match> matches_;
+  // Matches by rule, then by key (a key names its rule): nothing needs them
+  // in order but dumps, so an insert hashes a short key instead of walking
+  // a tree of hundreds of thousands (a cache miss per level).
+  using RuleMatches = std::unordered_map<std::string, Match>;
+  std::vector<RuleMatches> matches_;
+  size_t match_count_ = 0;
+  RuleMatches* matches_of(int rule, bool grow);
+  const RuleMatches* matches_of(int rule) const;
   // Fact -> the keys (in matches_) of the matches that read it: a few per fact.
   std::unordered_map<std::string, std::vector<const std::string*>> using_;
   // Index -> values key -> bucket. A bucket's facts, in key order, by pointer to the key their entry has

@@ -29,7 +29,8 @@ Result Engine::rebuild() {
   ++epoch_;
   size_t mark = state_.undo_mark();
   std::vector<std::string> keys;
-  for (const auto& [k, m] : state_.matches()) keys.push_back(k);
+  for (int rule = 0; rule < state_.match_rules(); ++rule)
+    for (auto& k : state_.match_keys_of(rule)) keys.push_back(std::move(k));
   for (const auto& k : keys) state_.erase_match(k);
   std::vector<std::pair<std::string, ObjectEntry>> objects(state_.objects().begin(), state_.objects().end());
   for (auto& [f, e] : objects) {

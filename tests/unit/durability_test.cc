@@ -49,7 +49,8 @@ std::string dump(const Engine& e) {
   std::string out;
   for (const auto& [f, o] : e.state().objects()) out += engine::encode_object(o).dump() + "\n";
   for (const auto& [f, t] : e.state().tuples()) out += engine::describe_fact(f) + "\n";
-  for (const auto& [k, m] : e.state().matches()) out += engine::encode_match(m).dump() + "\n";
+  e.state().for_each_match(
+      [&](const std::string&, const engine::Match& m) { out += engine::encode_match(m).dump() + "\n"; });
   return out;
 }
 
@@ -135,7 +136,9 @@ TEST_CASE("a data directory whose records are JSON text (written before records 
     for (const auto& [f, e] : st.objects()) old_records.push_back({f, engine::encode_object(e).dump()});
     for (const auto& [f, t] : st.tuples())
       old_records.push_back({f, Json{{"base", t.base}, {"supports", t.supports}}.dump()});
-    for (const auto& [k, m] : st.matches()) old_records.push_back({"m\x1f" + k, engine::encode_match(m).dump()});
+    st.for_each_match([&](const std::string& k, const engine::Match& m) {
+      old_records.push_back({"m\x1f" + k, engine::encode_match(m).dump()});
+    });
   }
   {
     leveldb::DB* raw = nullptr;

@@ -188,6 +188,20 @@ struct FunctionDecl {
 
 enum class Scope { kCluster, kNamespaced };
 
+// A column of server-side printing (`kubectl get`): what a CRD's
+// additionalPrinterColumns entry says, plus what kube-apiserver's own
+// printers compute for its built-in kinds, declared rather than coded.
+struct PrinterColumn {
+  std::string name, type, format, description;  // type: integer, number, string, boolean or date
+  int64_t priority = 0;                         // above 0: only with `-o wide`
+  std::string json_path;  // kube JSONPath (stdlib/kube_jsonpath.h): a path, or a template
+  // For the built-in kinds' columns (not in CRDs):
+  bool count = false;  // the number of entries of the maps and lists the path finds (ConfigMap's DATA)
+  std::string each;    // a template each result is printed with (RoleBinding's "{.namespace}/{.name}")
+  bool join = false;   // every result, joined by ", " (a CRD's column shows the first)
+  bool age = false;    // the time since the value, as kube prints ages (a string column)
+};
+
 struct KindDecl {
   Span span;
   std::string name;  // the Kind, e.g. Workspace
@@ -211,6 +225,9 @@ struct KindDecl {
   // Names are DNS-1123 labels (namespaces, workspaces) rather than
   // subdomains: `nameValidation: DNS1123Label`.
   NameValidation names = NameValidation::kDNS1123Subdomain;
+  // Server-side printing's columns after NAME; none: AGE alone, as for a
+  // CRD without additionalPrinterColumns.
+  std::vector<PrinterColumn> printer_columns;
   std::string api_version() const { return group.empty() ? version : group + "/" + version; }
   // The kind's name in object identities (ObjectKey::kind): the declared
   // name, or `plural.group` for a run-time kind, which cannot collide with

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "dsl/grammar.h"
+#include "dsl/printer_column.h"
 
 namespace pmesh::dsl {
 namespace {
@@ -601,6 +602,10 @@ class Builder {
           else if (v.text != "DNS1123Subdomain")
             diags_.error(v.span, "nameValidation is `DNS1123Subdomain`, `DNS1123Label` or `PathSegment`, not `" + v.text + "`");
         }
+      } else if (key == "printerColumns") {
+        if (v.kind != ExprKind::kList) diags_.error(v.span, "`printerColumns` takes a list of columns");
+        else
+          for (const auto& c : v.args) k.printer_columns.push_back(printer_column(*c, diags_));
       } else if (key == "listKeys") {
         if (v.kind != ExprKind::kObject) diags_.error(v.span, "`listKeys` takes an object { path: keyField }");
         else
@@ -609,7 +614,7 @@ class Builder {
         diags_.error(span_of_key(*data, i),
                      "unknown kind attribute `" + key +
                          "`; known: group, version, plural, singular, shortNames, categories, "
-                         "scope, sections, subresources, listKeys, systemFields, nameValidation");
+                         "scope, sections, subresources, listKeys, systemFields, nameValidation, printerColumns");
       }
     }
     if (k.version.empty()) diags_.error(k.span, "kind " + k.name + " needs a `version`");

@@ -4,6 +4,7 @@
 
 #include "engine/json_path.h"
 #include "engine/state.h"
+#include "dsl/printer_column.h"
 
 namespace pmesh::engine {
 
@@ -75,6 +76,21 @@ std::optional<dsl::KindDecl> kind_from_schema(const Json& ars) {
   k.status_subresource = chosen->contains("subresources") && (*chosen)["subresources"].is_object() &&
                          (*chosen)["subresources"].contains("status");
   k.list_keys["status.conditions"] = "type";
+  // The version's printer columns, as a CRD's: those kube would refuse
+  // (no name, an unknown type, a path that does not parse) are left out.
+  if (chosen->contains("additionalPrinterColumns") && (*chosen)["additionalPrinterColumns"].is_array())
+    for (const auto& c : (*chosen)["additionalPrinterColumns"]) {
+      if (!c.is_object()) continue;
+      dsl::PrinterColumn col;
+      col.name = text(c, {"name"});
+      col.type = text(c, {"type"});
+      col.format = text(c, {"format"});
+      col.description = text(c, {"description"});
+      col.json_path = text(c, {"jsonPath"});
+      if (c.contains("priority") && c["priority"].is_number_integer()) col.priority = c["priority"].get<int64_t>();
+      if (col.priority < 0 || !dsl::printer_column_problems(col).empty()) continue;
+      k.printer_columns.push_back(std::move(col));
+    }
   return k;
 }
 

@@ -115,4 +115,52 @@ std::string rfc3339_utc(std::time_t t) {
   return buf;
 }
 
+std::optional<std::time_t> parse_rfc3339(std::string_view text) {
+  auto digits = [&](size_t at, size_t n, int* out) {
+    if (at + n > text.size()) return false;
+    int v = 0;
+    for (size_t i = at; i < at + n; ++i) {
+      if (text[i] < '0' || text[i] > '9') return false;
+      v = v * 10 + (text[i] - '0');
+    }
+    *out = v;
+    return true;
+  };
+  std::tm tm{};
+  int year, mon, day, hour, min, sec;
+  if (!digits(0, 4, &year) || text.size() < 20 || text[4] != '-' || !digits(5, 2, &mon) || text[7] != '-' ||
+      !digits(8, 2, &day) || (text[10] != 'T' && text[10] != 't') || !digits(11, 2, &hour) || text[13] != ':' ||
+      !digits(14, 2, &min) || text[16] != ':' || !digits(17, 2, &sec))
+    return std::nullopt;
+  if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60) return std::nullopt;
+  size_t i = 19;
+  if (i < text.size() && text[i] == '.') {
+    ++i;
+    size_t start = i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+    if (i == start) return std::nullopt;
+  }
+  long offset = 0;
+  if (i < text.size() && (text[i] == 'Z' || text[i] == 'z')) {
+    ++i;
+  } else if (i < text.size() && (text[i] == '+' || text[i] == '-')) {
+    int oh, om;
+    if (!digits(i + 1, 2, &oh) || i + 3 >= text.size() || text[i + 3] != ':' || !digits(i + 4, 2, &om) || oh > 23 ||
+        om > 59)
+      return std::nullopt;
+    offset = (text[i] == '+' ? 1 : -1) * (oh * 3600L + om * 60L);
+    i += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (i != text.size()) return std::nullopt;
+  tm.tm_year = year - 1900;
+  tm.tm_mon = mon - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = min;
+  tm.tm_sec = sec;
+  return timegm(&tm) - offset;
+}
+
 }  // namespace pmesh

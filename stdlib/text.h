@@ -37,5 +37,8 @@ std::optional<std::string> base64_decode(std::string_view text);
 
 // `t` as Kubernetes writes times: RFC 3339 in UTC, whole seconds ("2026-01-02T03:04:05Z").
 std::string rfc3339_utc(std::time_t t);
+// An RFC 3339 time ("2026-01-02T03:04:05Z", a fraction and an offset
+// allowed) as seconds since the epoch; nullopt when it is not one.
+std::optional<std::time_t> parse_rfc3339(std::string_view text);
 
 }  // namespace pmesh

@@ -247,14 +247,35 @@ std::optional<Verb> verb_of(const HttpRequest& http, const RequestInfo& info, Ap
   return Verb::kOther;
 }
 
+namespace {
+
+// TableOptions, for a request whose Accept header asks for a Table.
+std::optional<ApiError> decode_table_options(const HttpRequest& http, std::optional<TableOptions>* out) {
+  std::optional<ApiError> error;
+  auto version = table_version(http.accept, &error);
+  if (error) return error;
+  if (!version) return std::nullopt;
+  TableOptions t;
+  t.version = *version;
+  std::string include = query(http, "includeObject");
+  if (!include.empty() && include != "None" && include != "Metadata" && include != "Object")
+    return ApiError::bad_request("unrecognized includeObject value: \"" + include + "\"");
+  if (!include.empty()) t.include_object = include;
+  *out = t;
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::optional<ApiError> decode_object_request(const HttpRequest& http, ApiRequest* out) {
   const dsl::KindDecl& kind = *out->kind;
   switch (out->verb) {
     case Verb::kList:
     case Verb::kWatch:
+      if (auto e = decode_table_options(http, &out->table)) return e;
       return decode_list_options(http, out->verb == Verb::kWatch, &out->list);
     case Verb::kGet:
-      return std::nullopt;
+      return decode_table_options(http, &out->table);
     case Verb::kDelete:
       return decode_delete_options(http, &out->del);
     case Verb::kCreate:

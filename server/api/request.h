@@ -18,6 +18,7 @@
 #include "server/api/request_info.h"
 #include "server/api/selectors.h"
 #include "server/api/status.h"
+#include "server/api/table.h"
 #include "server/auth/authn.h"
 #include "server/http/http_server.h"
 
@@ -62,6 +63,8 @@ struct ApiRequest {
   PatchType patch_type = PatchType::kNone;
   std::optional<Json> body;  // the object (create, update) or the patch
   ListOptions list;
+  // Gets, lists and watches that asked for a Table (`Accept: ...;as=Table`).
+  std::optional<TableOptions> table;
   WriteOptions write;
   DeleteOptions del;
   // Which objects of a list or watch the user may see (organizations);

@@ -132,7 +132,13 @@ std::optional<HttpResponse> ResourceStore::serve(const ApiRequest& req, const st
 HttpResponse ResourceStore::get(const ApiRequest& req) {
   const Json* o = engine_.get({req.kind->key(), req.info.cluster, req.info.ns, req.info.name});
   if (!o) return status_response(ApiError::not_found(req.gr(), req.info.name));
-  return when_durable(json_response(200, present(engine_, *o)));
+  Json shown = present(engine_, *o);
+  if (req.table) {
+    TablePrinter printer(*req.kind, *req.table, std::time(nullptr));
+    Json md = {{"resourceVersion", shown["metadata"].value("resourceVersion", "")}};
+    return when_durable(HttpResponse{200, printer.content_type(), encode_json(printer.table({&shown}, md)), {}, nullptr});
+  }
+  return when_durable(json_response(200, shown));
 }
 
 HttpResponse ResourceStore::list(const ApiRequest& req) {
@@ -192,6 +198,12 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
   });
   Json md = {{"resourceVersion", rv}};
   if (more) md["continue"] = encode_continue(rv, last);
+  if (req.table) {
+    TablePrinter printer(*req.kind, *req.table, std::time(nullptr));
+    std::vector<const Json*> shown;
+    for (const auto& i : items) shown.push_back(&i);
+    return when_durable(HttpResponse{200, printer.content_type(), encode_json(printer.table(shown, md)), {}, nullptr});
+  }
   return when_durable(json_response(
       200, {{"kind", req.kind->name + "List"}, {"apiVersion", req.kind->api_version()}, {"metadata", md}, {"items", items}}));
 }
@@ -202,33 +214,37 @@ HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::stri
   bool wait = after_commit_ && store_ && store_->has_pending();
   std::string head = "{\"apiVersion\":" + encode_json(req.kind->api_version()) + ",\"items\":[";
   std::string kind = encode_json(req.kind->name + "List");
+  // A Table's rows are made on the reader's thread too, from each item.
+  std::shared_ptr<const TablePrinter> printer;
+  if (req.table) printer = std::make_shared<const TablePrinter>(*req.kind, *req.table, std::time(nullptr));
   HttpResponse later;
-  later.later = [this, view, prefix, start_after, rv, head, kind, wait, o = req.list, ns = req.info.ns](Respond respond) {
-    boost::asio::post(readers_, [this, view, prefix, start_after, rv, head, kind, wait, o, ns, respond]() {
+  later.later = [this, view, prefix, start_after, rv, head, kind, wait, printer, o = req.list, ns = req.info.ns](Respond respond) {
+    boost::asio::post(readers_, [this, view, prefix, start_after, rv, head, kind, wait, printer, o, ns, respond]() {
       yield_to_writers();
-      std::string body = head, last;
+      std::string body, last;
       int64_t n = 0;
       bool more = false, filtered = !o.labels.empty() || !o.fields.empty();
       view->scan(prefix, start_after, [&](const ListSnapshots::Item& i) {
         if (!ns.empty() && i.ns != ns) return true;
-        if (filtered) {
-          Json obj = Json::parse(i.bytes, nullptr, false);
-          if (!o.labels.matches(obj) || !o.fields.matches(obj)) return true;
-        }
+        Json obj;
+        if (filtered || printer) obj = Json::parse(i.bytes, nullptr, false);
+        if (filtered && (!o.labels.matches(obj) || !o.fields.matches(obj))) return true;
         if (o.limit && n == o.limit) {
           more = true;
           return false;
         }
         if (n++) body += ',';
-        body += i.bytes;
+        body += printer ? printer->row_json(obj) : i.bytes;
         last = i.fact;
         return true;
       });
       Json md = {{"resourceVersion", rv}};
       if (more) md["continue"] = encode_continue(rv, last);
-      body += "],\"kind\":" + kind + ",\"metadata\":" + encode_json(md) + "}";
-      boost::asio::post(io_, [this, wait, respond, body = std::move(body)]() mutable {
-        auto res = std::make_shared<HttpResponse>(HttpResponse{200, "application/json", std::move(body), {}, nullptr});
+      if (printer) body = printer->head(md) + body + TablePrinter::tail();
+      else body = head + body + "],\"kind\":" + kind + ",\"metadata\":" + encode_json(md) + "}";
+      std::string type = printer ? printer->content_type() : "application/json";
+      boost::asio::post(io_, [this, wait, respond, type, body = std::move(body)]() mutable {
+        auto res = std::make_shared<HttpResponse>(HttpResponse{200, type, std::move(body), {}, nullptr});
         if (!wait) return respond(std::move(*res));
         after_commit_([res, respond]() { respond(std::move(*res)); });
       });
@@ -247,6 +263,8 @@ std::optional<HttpResponse> ResourceStore::watch(const ApiRequest& req, const st
   spec.fields = req.list.fields;
   if (!req.info.name.empty()) spec.fields.require_field("metadata.name", req.info.name);
   spec.bookmarks = req.list.allow_bookmarks;
+  // Ages in a watch's rows count from when each event is sent.
+  if (req.table) spec.table = std::make_shared<const TablePrinter>(*req.kind, *req.table, 0);
   spec.send_initial_events = req.list.send_initial_events;
   if (req.list.timeout_seconds) spec.timeout_seconds = *req.list.timeout_seconds;
   if (!req.visible) spec.visible = nullptr;

@@ -25,6 +25,7 @@ struct WatchHub::Watcher {
   Clock::time_point deadline;
   int64_t last_rv = 0;  // the last resource version delivered
   bool started = false;
+  bool table_headers_sent = false;
   // Filtered watchers remember what they were shown (object facts).
   std::unordered_set<std::string> shown;
 
@@ -52,21 +53,38 @@ WatchHub::~WatchHub() {
   close_all();
 }
 
-std::string WatchHub::event(const char* type, const Json& object) const {
-  ++events_sent_;
-  return encode_json(Json{{"type", type}, {"object", present(engine_, object)}}) + "\n";
+Json WatchHub::shown_as(Watcher& w, Json shown) {
+  if (!w.spec.table) return shown;
+  const Json* md = shown.contains("metadata") ? &shown["metadata"] : nullptr;
+  Json table_md = {{"resourceVersion", md ? md->value("resourceVersion", "") : ""}};
+  std::vector<const Json*> rows;
+  // A bookmark is a Table without rows (it names no object).
+  if (string_field(shown, "kind") != w.spec.kind_name || (md && md->contains("name"))) rows.push_back(&shown);
+  Json t = w.spec.table->table(rows, table_md, !w.table_headers_sent);
+  w.table_headers_sent = true;
+  return t;
 }
 
-std::string WatchHub::deleted(const Json& object, int64_t rv) const {
+std::string WatchHub::event(Watcher& w, const char* type, const Json& object) const {
+  ++events_sent_;
+  return encode_json(Json{{"type", type}, {"object", shown_as(w, present(engine_, object))}}) + "\n";
+}
+
+std::string WatchHub::deleted(Watcher& w, const Json& object, int64_t rv) const {
   Json last = object;
   last["metadata"]["resourceVersion"] = std::to_string(rv);
-  return event("DELETED", last);
+  return event(w, "DELETED", last);
 }
 
-std::string WatchHub::bookmark(const Watcher& w, const Json& annotations) {
+std::string WatchHub::bookmark(Watcher& w, const Json& annotations) {
   Json md = {{"resourceVersion", std::to_string(w.last_rv)}};
   if (!annotations.empty()) md["annotations"] = annotations;
   Json bm = {{"kind", w.spec.kind_name}, {"apiVersion", w.spec.api_version}, {"metadata", md}};
+  if (w.spec.table) {
+    Json t = shown_as(w, bm);
+    t["metadata"] = md;  // the bookmark's annotations too
+    return encode_json(Json{{"type", "BOOKMARK"}, {"object", t}}) + "\n";
+  }
   return encode_json(Json{{"type", "BOOKMARK"}, {"object", bm}}) + "\n";
 }
 
@@ -125,11 +143,11 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, int64_t from) {
       if (!me.sees(e.effective)) return;
       std::string fact = engine::object_fact(e.key);
       while (next < encoded.size() && encoded[next]->fact < fact) ++next;
-      if (next < encoded.size() && encoded[next]->fact == fact) {
+      if (!me.spec.table && next < encoded.size() && encoded[next]->fact == fact) {
         ++events_sent_;
         me.stream->send("{\"object\":" + encoded[next]->bytes + ",\"type\":\"ADDED\"}\n");
       } else {
-        me.stream->send(event("ADDED", e.effective));
+        me.stream->send(event(me, "ADDED", e.effective));
       }
       if (me.tracks()) me.shown.insert(std::move(fact));
     });
@@ -151,7 +169,7 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, int64_t from) {
         const Json& obj = ev["object"];
         if (string_field(obj, "kind") == me.spec.kind_name && string_field(obj, "apiVersion") == me.spec.api_version &&
             me.sees(obj))
-          me.stream->send(event(ev["type"].get<std::string>().c_str(), obj));
+          me.stream->send(event(me, ev["type"].get<std::string>().c_str(), obj));
         me.last_rv = std::max(me.last_rv, rv);
         return true;
       });
@@ -170,11 +188,11 @@ void WatchHub::deliver(Watcher& w, const engine::ObjectChange& c) {
   bool now = w.sees(c.after);
   bool was = w.tracks() ? w.shown.count(fact) > 0 : (!c.before.is_null() && w.wants(c.before));
   if (now && !was) {
-    w.stream->send(event("ADDED", c.after));
+    w.stream->send(event(w, "ADDED", c.after));
   } else if (now && was) {
-    w.stream->send(event("MODIFIED", c.after));
+    w.stream->send(event(w, "MODIFIED", c.after));
   } else if (was) {
-    w.stream->send(deleted(c.after.is_null() ? c.before : c.after, c.resource_version));
+    w.stream->send(deleted(w, c.after.is_null() ? c.before : c.after, c.resource_version));
   }
   if (w.tracks()) {
     if (now) w.shown.insert(fact);
@@ -187,7 +205,7 @@ void WatchHub::recheck_access(Watcher& w) {
     // Access to the whole watch is gone: what it showed leaves its view.
     scan_scope(w, [&](const engine::ObjectEntry& e) {
       bool shown = w.tracks() ? w.shown.count(engine::object_fact(e.key)) > 0 : w.wants(e.effective);
-      if (shown) w.stream->send(deleted(e.effective, published_rv_));
+      if (shown) w.stream->send(deleted(w, e.effective, published_rv_));
     });
     w.shown.clear();
     w.stream->close();
@@ -198,10 +216,10 @@ void WatchHub::recheck_access(Watcher& w) {
     std::string fact = engine::object_fact(e.key);
     bool now = w.sees(e.effective), was = w.shown.count(fact) > 0;
     if (now && !was) {
-      w.stream->send(event("ADDED", e.effective));
+      w.stream->send(event(w, "ADDED", e.effective));
       w.shown.insert(fact);
     } else if (was && !now) {
-      w.stream->send(deleted(e.effective, published_rv_));
+      w.stream->send(deleted(w, e.effective, published_rv_));
       w.shown.erase(fact);
     }
   });

@@ -35,6 +35,7 @@
 #include "engine/durable_store.h"
 #include "engine/engine.h"
 #include "server/api/selectors.h"
+#include "server/api/table.h"
 #include "server/http/http_server.h"
 #include "server/registry/list_snapshots.h"
 
@@ -55,6 +56,9 @@ struct WatchSpec {
   // Whether a changed tuple may change what the watcher sees (its user's
   // access); unset: never.
   std::function<bool(const engine::TupleChange&)> access_depends_on;
+  // Events as Tables (`kubectl get -w`): each object a Table of one row,
+  // the column definitions in the first event only, as kube sends them.
+  std::shared_ptr<const TablePrinter> table;
 };
 
 class WatchHub {
@@ -89,11 +93,13 @@ class WatchHub {
   void deliver(Watcher& w, const engine::ObjectChange& c);
   void recheck_access(Watcher& w);
   void scan_scope(const Watcher& w, const std::function<void(const engine::ObjectEntry&)>& fn) const;
-  std::string event(const char* type, const nlohmann::json& object) const;
+  std::string event(Watcher& w, const char* type, const nlohmann::json& object) const;
   // A DELETED event of `object` as of resource version `rv`.
-  std::string deleted(const nlohmann::json& object, int64_t rv) const;
+  std::string deleted(Watcher& w, const nlohmann::json& object, int64_t rv) const;
   // A BOOKMARK at the watcher's last resource version, with `annotations`.
-  static std::string bookmark(const Watcher& w, const nlohmann::json& annotations);
+  static std::string bookmark(Watcher& w, const nlohmann::json& annotations);
+  // The event's object as the watcher reads it: the object, or its Table.
+  static nlohmann::json shown_as(Watcher& w, nlohmann::json shown);
   void tick();
 
   const engine::Engine& engine_;

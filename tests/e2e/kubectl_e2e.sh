@@ -55,6 +55,28 @@ if "${K[@]}" --server "$SERVER/clusters/root:nope" get accounts > "$WORK/out" 2>
 [ -z "$("${K[@]}" "${ORGS[@]}" get accounts -l 'tier in (silver)' -o name)" ] || fail "label selector excludes"
 "${K[@]}" "${ORGS[@]}" get accounts --field-selector metadata.name=acme -o name | grep -q acme || fail "field selector"
 
+# Server-side printing: the columns the account-operator's and kcp's CRDs
+# and kube's own printers give (a Table: kubectl prints what it is sent).
+"${K[@]}" "${ORGS[@]}" get accounts > "$WORK/out"
+head -1 "$WORK/out" | grep -Eq "^NAME +DISPLAY NAME +TYPE +READY *$" || fail "account columns: $(cat "$WORK/out")"
+grep -Eq "^acme +org +True *$" "$WORK/out" || fail "account row: $(cat "$WORK/out")"
+"${K[@]}" get ws -o wide > "$WORK/out"
+head -1 "$WORK/out" | grep -Eq "^NAME +TYPE +REGION +PHASE +URL +AGE *$" || fail "workspace columns: $(cat "$WORK/out")"
+grep -Eq "^playground +universal +Ready +https?://127.0.0.1:[0-9]+/clusters/root:playground +[0-9]+[smh]" "$WORK/out" ||
+  fail "workspace row: $(cat "$WORK/out")"
+"${K[@]}" get ws playground | grep -Eq "^playground +universal +Ready " || fail "get one as a Table"
+"${K[@]}" create configmap printed --from-literal=a=1 --from-literal=b=2 > /dev/null || fail "create printed"
+"${K[@]}" get cm printed | grep -Eq "^printed +2 +[0-9]+s *$" || fail "configmap DATA: $("${K[@]}" get cm printed)"
+"${K[@]}" get cm -A | grep -Eq "^default +printed +2 " || fail "all namespaces: $("${K[@]}" get cm -A)"
+"${K[@]}" create rolebinding printed --clusterrole=view --user=alice --user=bob --group=devs --serviceaccount=default:robot > /dev/null
+"${K[@]}" get rolebinding printed > "$WORK/out"
+head -1 "$WORK/out" | grep -Eq "^NAME +ROLE +AGE *$" || fail "rolebinding columns: $(cat "$WORK/out")"
+"${K[@]}" get rolebinding printed -o wide > "$WORK/out"
+head -1 "$WORK/out" | grep -Eq "^NAME +ROLE +AGE +USERS +GROUPS +SERVICEACCOUNTS *$" || fail "-o wide columns: $(cat "$WORK/out")"
+grep -Eq "^printed +ClusterRole/view +[0-9]+s +alice, bob +devs +default/robot *$" "$WORK/out" || fail "-o wide row: $(cat "$WORK/out")"
+"${K[@]}" delete rolebinding printed > /dev/null
+"${K[@]}" delete configmap printed > /dev/null
+
 # A watch sees the changes made while it runs.
 "${K[@]}" "${ORGS[@]}" get accounts -w --output-watch-events -o json --request-timeout=6s > "$WORK/watch" 2>&1 &
 watch_pid=$!

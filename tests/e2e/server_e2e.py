@@ -74,8 +74,10 @@ def wildcard_and_shutdown(s):
     assert where == [("root:orgs", "acme"), ("root:orgs", "keep")], where
     expect_status(s.request("POST", "/clusters/*/apis/core.platform-mesh.io/v1alpha1/accounts", account("x")),
                   405, "MethodNotAllowed", "a write to the wildcard cluster")
-    # Table output may be asked for; it must not be refused.
+    # Table output may be asked for (server-side printing, table_e2e.py).
     status, body, _ = s.request("GET", ORGS, headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"})
+    assert status == 200 and body["kind"] == "Table", (status, body)
+    status, body, _ = s.request("GET", ORGS, headers={"Accept": "application/json"})
     assert status == 200 and body["kind"] == "AccountList", (status, body)
     # A built-in kind drops a field its type lacks and warns about it; a name
     # with line breaks cannot forge a response header.

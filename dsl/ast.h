@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "dsl/source.h"
 #include "stdlib/kube_validation.h"
 
@@ -228,6 +230,9 @@ struct KindDecl {
   // Server-side printing's columns after NAME; none: AGE alone, as for a
   // CRD without additionalPrinterColumns.
   std::vector<PrinterColumn> printer_columns;
+  // The kind's OpenAPI v3 schema (a CRD's openAPIV3Schema: the object's
+  // root); null when it declares none. Shared: kinds are copied per cluster.
+  std::shared_ptr<const nlohmann::json> schema;
   std::string api_version() const { return group.empty() ? version : group + "/" + version; }
   // The kind's name in object identities (ObjectKey::kind): the declared
   // name, or `plural.group` for a run-time kind, which cannot collide with
@@ -277,6 +282,10 @@ struct Module {
 
 // Renders an expression back to source-like text, for messages and plans.
 std::string to_string(const Expr& e);
+// A literal's value as JSON (objects, lists, strings, numbers, booleans,
+// null; bare words are strings); nullopt when `e` is not a literal.
+// Object keys are taken as written (no dotted paths).
+std::optional<nlohmann::json> literal_json(const Expr& e);
 std::string to_string(const Path& p);
 
 }  // namespace pmesh::dsl

@@ -606,6 +606,12 @@ class Builder {
         if (v.kind != ExprKind::kList) diags_.error(v.span, "`printerColumns` takes a list of columns");
         else
           for (const auto& c : v.args) k.printer_columns.push_back(printer_column(*c, diags_));
+      } else if (key == "schema") {
+        // The object's OpenAPI v3 schema, as a CRD's openAPIV3Schema.
+        auto s = literal_json(v);
+        if (!s || !s->is_object()) diags_.error(v.span, "`schema` takes an OpenAPI v3 schema, an object of literals");
+        else if (s->contains("type") && (*s)["type"] != "object") diags_.error(v.span, "a kind's schema is of type object");
+        else k.schema = std::make_shared<const nlohmann::json>(std::move(*s));
       } else if (key == "listKeys") {
         if (v.kind != ExprKind::kObject) diags_.error(v.span, "`listKeys` takes an object { path: keyField }");
         else
@@ -614,7 +620,7 @@ class Builder {
         diags_.error(span_of_key(*data, i),
                      "unknown kind attribute `" + key +
                          "`; known: group, version, plural, singular, shortNames, categories, "
-                         "scope, sections, subresources, listKeys, systemFields, nameValidation, printerColumns");
+                         "scope, sections, subresources, listKeys, systemFields, nameValidation, printerColumns, schema");
       }
     }
     if (k.version.empty()) diags_.error(k.span, "kind " + k.name + " needs a `version`");

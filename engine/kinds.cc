@@ -69,6 +69,11 @@ std::optional<dsl::KindDecl> kind_from_schema(const Json& ars) {
     const Json& root = s.contains("openAPIV3Schema") ? s["openAPIV3Schema"] : s;
     if (root.is_object() && root.contains("properties") && root["properties"].is_object()) props = &root["properties"];
   }
+  if (chosen->contains("schema") && (*chosen)["schema"].is_object()) {
+    const Json& s = (*chosen)["schema"];
+    const Json& root = s.contains("openAPIV3Schema") ? s["openAPIV3Schema"] : s;
+    if (root.is_object()) k.schema = std::make_shared<const Json>(root);
+  }
   if (props)
     for (const auto& [f, _] : props->items())
       if (f != "apiVersion" && f != "kind" && f != "metadata") k.sections.push_back(f);

@@ -26,16 +26,71 @@ std::string definition_name(const dsl::KindDecl* k) {
   return out + "." + k->version + "." + k->name;
 }
 
-Json schema_for(const dsl::KindDecl* k) {
-  Json props = {{"apiVersion", {{"type", "string"}}},
-                {"kind", {{"type", "string"}}},
-                {"metadata", {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}}}};
-  for (const auto& s : k->sections) props[s] = {{"x-kubernetes-preserve-unknown-fields", true}};
+const char* kObjectMeta = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
+
+// ObjectMeta, which every kind's `metadata` refers to, as kube publishes it
+// (the fields a client sets or reads; descriptions abridged from kube's).
+Json object_meta_schema() {
+  auto str = [](const char* d) { return Json{{"type", "string"}, {"description", d}}; };
+  auto strmap = [](const char* d) {
+    return Json{{"type", "object"}, {"additionalProperties", {{"type", "string"}, {"default", ""}}}, {"description", d}};
+  };
+  Json owner = {{"type", "object"},
+                {"description", "OwnerReference contains enough information to let you identify an owning object."},
+                {"required", {"apiVersion", "kind", "name", "uid"}},
+                {"properties",
+                 {{"apiVersion", str("API version of the referent.")},
+                  {"kind", str("Kind of the referent.")},
+                  {"name", str("Name of the referent.")},
+                  {"uid", str("UID of the referent.")},
+                  {"controller", {{"type", "boolean"}, {"description", "If true, this reference points to the managing controller."}}},
+                  {"blockOwnerDeletion", {{"type", "boolean"}, {"description", "If true, the owner cannot be deleted from the key-value store until this reference is removed."}}}}},
+                {"x-kubernetes-map-type", "atomic"}};
   return {{"type", "object"},
-          {"description", k->name + " (" + k->api_version() + "), declared in the pmesh rules."},
-          {"properties", props},
-          {"x-kubernetes-preserve-unknown-fields", true},
-          {"x-kubernetes-group-version-kind", Json::array({{{"group", k->group}, {"version", k->version}, {"kind", k->name}}})}};
+          {"description", "ObjectMeta is metadata that all persisted resources must have, which includes all objects users must create."},
+          {"properties",
+           {{"name", str("Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Cannot be updated.")},
+            {"generateName", str("GenerateName is an optional prefix, used by the server, to generate a unique name ONLY IF the Name field has not been provided.")},
+            {"namespace", str("Namespace defines the space within which each name must be unique. Cluster-scoped resources have none. Cannot be updated.")},
+            {"uid", str("UID is the unique in time and space value for this object. Populated by the system. Read-only.")},
+            {"resourceVersion", str("An opaque value that represents the internal version of this object that can be used by clients to determine when objects have changed. Populated by the system. Read-only.")},
+            {"generation", {{"type", "integer"}, {"format", "int64"}, {"description", "A sequence number representing a specific generation of the desired state. Populated by the system. Read-only."}}},
+            {"creationTimestamp", {{"type", "string"}, {"format", "date-time"}, {"description", "CreationTimestamp is a timestamp representing the server time when this object was created. Populated by the system. Read-only."}}},
+            {"deletionTimestamp", {{"type", "string"}, {"format", "date-time"}, {"description", "DeletionTimestamp is RFC 3339 date and time at which this resource will be deleted. Populated by the system when a graceful deletion is requested. Read-only."}}},
+            {"deletionGracePeriodSeconds", {{"type", "integer"}, {"format", "int64"}, {"description", "Number of seconds allowed for this object to gracefully terminate before it will be removed from the system. Only set when deletionTimestamp is also set."}}},
+            {"labels", strmap("Map of string keys and values that can be used to organize and categorize (scope and select) objects.")},
+            {"annotations", strmap("Annotations is an unstructured key value map stored with a resource that may be set by external tools to store and retrieve arbitrary metadata. kcp's kcp.io/cluster names the object's logical cluster.")},
+            {"ownerReferences", {{"type", "array"}, {"items", owner}, {"description", "List of objects depended by this object."}, {"x-kubernetes-list-type", "map"}, {"x-kubernetes-list-map-keys", {"uid"}}}},
+            {"finalizers", {{"type", "array"}, {"items", {{"type", "string"}, {"default", ""}}}, {"description", "Must be empty before the object is deleted from the registry. Each entry is an identifier for the responsible component that will remove the entry from the list."}, {"x-kubernetes-list-type", "set"}}},
+            {"managedFields", {{"type", "array"}, {"items", {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}}}, {"description", "ManagedFields maps workflow-id and version to the set of fields that are managed by that workflow. pmesh lists the rules that manage the object."}}}}}};
+}
+
+Json schema_for(const dsl::KindDecl* k) {
+  // The declared schema (or, for a bound kind, its APIResourceSchema's),
+  // with the fields every object has, as kube publishes a CRD's.
+  Json out;
+  if (k->schema) {
+    out = *k->schema;
+    if (!out.contains("type")) out["type"] = "object";
+  } else {
+    Json props = Json::object();
+    for (const auto& s : k->sections) props[s] = {{"x-kubernetes-preserve-unknown-fields", true}};
+    out = {{"type", "object"},
+           {"description", k->name + " (" + k->api_version() + "), declared in the pmesh rules without a schema."},
+           {"properties", props},
+           {"x-kubernetes-preserve-unknown-fields", true}};
+  }
+  Json& props = out["properties"];
+  if (!props.is_object()) props = Json::object();
+  props["apiVersion"] = {{"type", "string"},
+                         {"description", "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources"}};
+  props["kind"] = {{"type", "string"},
+                   {"description", "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds"}};
+  props["metadata"] = {{"allOf", Json::array({{{"$ref", std::string("#/components/schemas/") + kObjectMeta}}})},
+                       {"default", Json::object()},
+                       {"description", "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"}};
+  out["x-kubernetes-group-version-kind"] = Json::array({{{"group", k->group}, {"version", k->version}, {"kind", k->name}}});
+  return out;
 }
 
 }  // namespace
@@ -153,6 +208,7 @@ Json openapi_v3_group_version(const std::vector<const dsl::KindDecl*>& kinds, co
     paths[base + "/{name}"] = {{"get", op}, {"put", op}, {"patch", op}, {"delete", op}};
   }
   if (schemas.empty()) return nullptr;
+  schemas[kObjectMeta] = object_meta_schema();
   return {{"openapi", "3.0.0"},
           {"info", {{"title", "pmesh"}, {"version", "v1"}}},
           {"paths", paths},

@@ -75,6 +75,12 @@ head -1 "$WORK/out" | grep -Eq "^NAME +ROLE +AGE *$" || fail "rolebinding column
 head -1 "$WORK/out" | grep -Eq "^NAME +ROLE +AGE +USERS +GROUPS +SERVICEACCOUNTS *$" || fail "-o wide columns: $(cat "$WORK/out")"
 grep -Eq "^printed +ClusterRole/view +[0-9]+s +alice, bob +devs +default/robot *$" "$WORK/out" || fail "-o wide row: $(cat "$WORK/out")"
 "${K[@]}" delete rolebinding printed > /dev/null
+# kubectl explain reads the kinds' schemas from OpenAPI v3.
+"${K[@]}" "${ORGS[@]}" explain accounts.spec > "$WORK/out" 2>&1 || fail "explain: $(cat "$WORK/out")"
+grep -Eq "displayName.*<string>.*-required-" "$WORK/out" || fail "explain accounts.spec: $(cat "$WORK/out")"
+grep -q "The display name for this account" "$WORK/out" || fail "explain descriptions: $(cat "$WORK/out")"
+"${K[@]}" explain workspaces.status.phase | grep -q "Initializing" || fail "explain an enum"
+"${K[@]}" explain workspaces.metadata.labels | grep -q "map\[string\]string" || fail "explain metadata (ObjectMeta)"
 "${K[@]}" delete configmap printed > /dev/null
 
 # A watch sees the changes made while it runs.

@@ -1,9 +1,11 @@
 #!/usr/bin/python3
-"""Server-side printing over the wire, as kube-apiserver answers it: the
+"""Server-side printing and OpenAPI v3 over the wire, as kube-apiserver
+answers them: the
 Table of a list, a get and a watch (column definitions in the first event
 only), includeObject, the 406 of a Table the server cannot make, a bound
 kind whose APIResourceSchema declares additionalPrinterColumns, and a
-non-admin's Table holding only what the same list shows them.
+non-admin's Table holding only what the same list shows them; the bound
+kind's schema published as its APIResourceSchema says it.
 
 Usage: table_e2e.py PMESH
 """
@@ -116,7 +118,11 @@ def main():
         schema = {"apiVersion": "apis.kcp.io/v1alpha1", "kind": "APIResourceSchema", "metadata": {"name": "v1.widgets.acme.io"},
                   "spec": {"group": "acme.io", "scope": "Namespaced", "names": {"kind": "Widget", "plural": "widgets", "singular": "widget"},
                            "versions": [{"name": "v1", "served": True, "storage": True,
-                                         "schema": {"type": "object", "properties": {"spec": {"type": "object"}}},
+                                         "schema": {"openAPIV3Schema": {
+                                             "type": "object", "description": "A widget.",
+                                             "properties": {"spec": {"type": "object", "properties": {
+                                                 "size": {"type": "integer", "description": "How big."},
+                                                 "colour": {"type": "string", "enum": ["red", "blue"]}}}}}},
                                          "additionalPrinterColumns": [
                                              {"name": "Size", "type": "integer", "jsonPath": ".spec.size"},
                                              {"name": "Colour", "type": "string", "jsonPath": ".spec.colour", "priority": 1},
@@ -140,6 +146,16 @@ def main():
         p.want("bound columns", [(c["name"], c["type"], c["priority"]) for c in cols],
                [("Name", "string", 0), ("Size", "integer", 0), ("Colour", "string", 1)])
         p.want("bound row", [r["cells"] for r in t.get("rows", [])], [["big", 3, "red"]])
+        st, doc, _ = s.request("GET", "/clusters/root:orgs:acme/openapi/v3/apis/acme.io/v1")
+        widget = doc.get("components", {}).get("schemas", {}).get("io.acme.v1.Widget", {}) if st == 200 else {}
+        p.want("bound schema", (widget.get("description"), widget.get("properties", {}).get("spec", {}).get("properties", {}).get("size")),
+               ("A widget.", {"type": "integer", "description": "How big."}))
+        p.want("bound schema's metadata", widget.get("properties", {}).get("metadata", {}).get("allOf"),
+               [{"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}])
+        p.want("bound schema's kind", widget.get("x-kubernetes-group-version-kind"), [{"group": "acme.io", "version": "v1", "kind": "Widget"}])
+        # Another organization's workspace does not publish it.
+        st, doc, _ = s.request("GET", "/clusters/root:orgs:globex/openapi/v3/apis/acme.io/v1")
+        p.want("not bound elsewhere", st, 404)
     p.report("table e2e: ok")
 
 

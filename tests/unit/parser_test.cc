@@ -295,3 +295,27 @@ TEST_CASE("spans point at the source") {
 
 }  // namespace
 }  // namespace pmesh::dsl
+
+namespace pmesh::dsl {
+namespace {
+
+TEST_CASE("kind declarations: a schema is literal data, keys as written") {
+  auto p = parse(R"(kind W {
+  version: v1, plural: ws
+  schema: { type: object, required: [spec], properties: { spec: { type: object,
+    properties: { "a.b": { type: string, maxLength: 3 }, "x-kubernetes-preserve-unknown-fields": true } } } }
+})");
+  CHECK(p->diags.all().empty());
+  REQUIRE(p->module.kinds[0].schema);
+  const auto& s = *p->module.kinds[0].schema;
+  CHECK(s["required"] == nlohmann::json::array({"spec"}));
+  CHECK(s["properties"]["spec"]["properties"]["a.b"]["maxLength"] == 3);
+  CHECK(s["properties"]["spec"]["properties"]["x-kubernetes-preserve-unknown-fields"] == true);
+  auto q = parse("kind W { version: v1, plural: ws, schema: { type: string } }");
+  CHECK(errors_at(*q).find("a kind's schema is of type object") != std::string::npos);
+  auto r = parse("kind W { version: v1, plural: ws, schema: [object] }");
+  CHECK(errors_at(*r).find("`schema` takes an OpenAPI v3 schema") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace pmesh::dsl

@@ -119,11 +119,11 @@ json account_creates(int port, double seconds, const pmesh::bench::Tls* tls) {
   Client cl(port, tls);
   int code = cl.request(http::verb::post, "/clusters/root:orgs/apis/core.platform-mesh.io/v1alpha1/accounts",
                         json{{"apiVersion", "core.platform-mesh.io/v1alpha1"}, {"kind", "Account"},
-                             {"metadata", {{"name", "bench"}}}, {"spec", {{"type", "org"}}}}.dump());
+                             {"metadata", {{"name", "bench"}}}, {"spec", {{"type", "org"}, {"displayName", "An organization"}}}}.dump());
   if (code != 201) std::cerr << "pmesh-server-bench: creating the organization answered " << code << "\n";
   return load(port, 16, seconds, [](int c, int i) {
     json a = {{"apiVersion", "core.platform-mesh.io/v1alpha1"}, {"kind", "Account"},
-              {"metadata", {{"name", "a" + std::to_string(c) + "-" + std::to_string(i)}}}, {"spec", {{"type", "account"}}}};
+              {"metadata", {{"name", "a" + std::to_string(c) + "-" + std::to_string(i)}}}, {"spec", {{"type", "account"}, {"displayName", "An account"}}}};
     return std::make_pair(std::string("/clusters/root:orgs:bench/apis/core.platform-mesh.io/v1alpha1/accounts"), a.dump());
   }, 201, tls);
 }

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "dsl/grammar.h"
+#include "dsl/kind_schema.h"
 #include "dsl/printer_column.h"
 
 namespace pmesh::dsl {
@@ -611,6 +612,8 @@ class Builder {
         auto s = literal_json(v);
         if (!s || !s->is_object()) diags_.error(v.span, "`schema` takes an OpenAPI v3 schema, an object of literals");
         else if (s->contains("type") && (*s)["type"] != "object") diags_.error(v.span, "a kind's schema is of type object");
+        else if (auto cel = unsupported_schema_features(*s); !cel.empty())
+          diags_.error(v.span, "pmesh does not evaluate " + cel[0] + "; a rule it skipped would accept what kube refuses");
         else k.schema = std::make_shared<const nlohmann::json>(std::move(*s));
       } else if (key == "listKeys") {
         if (v.kind != ExprKind::kObject) diags_.error(v.span, "`listKeys` takes an object { path: keyField }");

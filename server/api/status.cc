@@ -82,7 +82,8 @@ std::string FieldError::body() const {
     case Type::kRequired: s = "Required value"; break;
     case Type::kForbidden: s = "Forbidden"; break;
     case Type::kTooLong: s = "Too long"; break;
-    case Type::kTooMany: s = "Too many"; break;
+    // kube's field.TooMany shows the actual quantity when it has one.
+    case Type::kTooMany: s = value.is_null() ? "Too many" : "Too many: " + value_text(value); break;
     case Type::kInvalid:
     case Type::kTypeInvalid: s = "Invalid value: " + (shown.empty() ? value_text(value) : shown); break;
     case Type::kNotSupported: s = "Unsupported value: " + value_text(value); break;

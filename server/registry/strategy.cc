@@ -8,6 +8,8 @@
 #include "server/api/status.h"
 #include "server/registry/builtin_kinds.h"
 #include "server/registry/object_meta.h"
+#include "server/registry/schema_validation.h"
+#include "dsl/kind_schema.h"
 
 namespace pmesh::server {
 
@@ -70,15 +72,69 @@ std::optional<ApiError> check_namespace(const engine::Engine& engine, const ApiR
 }
 
 // What Go's decoder refuses or drops, for creates and updates alike: field
-// types, type metadata that names another kind, fields the type lacks.
-std::optional<ApiError> decode_typed(const dsl::KindDecl& kind, Json& object, std::vector<std::string>* warnings) {
+// types, type metadata that names another kind, fields the type (or the
+// kind's schema) lacks — an error with fieldValidation=Strict (kubectl's
+// default), a warning unless it is Ignore.
+std::optional<ApiError> decode_typed(const ApiRequest& req, Json& object, std::vector<std::string>* warnings) {
+  const dsl::KindDecl& kind = *req.kind;
   if (failpoint::hit("admission")) return ApiError::internal("failpoint: admission");
   if (auto e = check_object_types(object)) return e;
   if (auto e = check_type_meta(kind, object)) return e;
   std::vector<std::string> dropped;
   if (auto e = decode_builtin(kind, object, &dropped)) return e;
-  for (const auto& f : dropped) warnings->push_back("unknown field \"" + f + "\"");
+  if (kind.schema)
+    for (auto& f : prune_unknown_fields(*kind.schema, object)) dropped.push_back(std::move(f));
+  const std::string& mode = req.write.field_validation;
+  if (mode == "Strict" && !dropped.empty()) {
+    std::string list;
+    for (const auto& f : dropped) list += (list.empty() ? "" : ", ") + std::string("unknown field \"") + f + "\"";
+    return ApiError::bad_request(kind.name + " in version \"" + kind.version + "\" cannot be handled as a " + kind.name +
+                                 ": strict decoding error: " + list);
+  }
+  if (mode != "Ignore")
+    for (const auto& f : dropped) warnings->push_back("unknown field \"" + f + "\"");
   return std::nullopt;
+}
+
+// The kind's schema on what the user wrote: its defaults, then its checks,
+// on the sections this write may change (the status alone through /status;
+// all but a status subresource's status otherwise: rules write status).
+FieldErrors check_schema(const ApiRequest& req, Json& object) {
+  const dsl::KindDecl& kind = *req.kind;
+  FieldErrors errs;
+  // An APIResourceSchema carries the schemas of the kinds it binds: one
+  // with rules pmesh cannot evaluate is refused here, not skipped later.
+  if (kind.group == "apis.kcp.io" && kind.name == "APIResourceSchema" && object.contains("spec") &&
+      object["spec"].is_object() && object["spec"].contains("versions") && object["spec"]["versions"].is_array())
+    for (size_t i = 0; i < object["spec"]["versions"].size(); ++i) {
+      const Json& v = object["spec"]["versions"][i];
+      if (!v.is_object() || !v.contains("schema") || !v["schema"].is_object()) continue;
+      const Json& s = v["schema"].contains("openAPIV3Schema") ? v["schema"]["openAPIV3Schema"] : v["schema"];
+      if (auto cel = dsl::unsupported_schema_features(s); !cel.empty())
+        errs.push_back(FieldError::forbidden("spec.versions[" + std::to_string(i) + "].schema.openAPIV3Schema",
+                                             "pmesh does not evaluate " + cel[0]));
+    }
+  if (!kind.schema) return errs;
+  // A bound kind whose schema has rules pmesh cannot evaluate (an
+  // APIResourceSchema derived by rules) takes no writes, rather than writes
+  // its rules would refuse.
+  if (auto cel = dsl::unsupported_schema_features(*kind.schema); !cel.empty())
+    return {FieldError::forbidden("", "the kind's schema has " + cel[0] + ", which pmesh does not evaluate")};
+  apply_schema_defaults(*kind.schema, object);
+  std::vector<std::string> sections;
+  if (kind.status_subresource) {
+    if (req.info.subresource == "status") {
+      sections = {"status"};
+    } else {
+      for (const auto& [k, _] : object.items())
+        if (k != "status" && k != "metadata" && k != "apiVersion" && k != "kind") sections.push_back(k);
+      if (const Json* req_fields = kind.schema->contains("required") ? &(*kind.schema)["required"] : nullptr)
+        for (const auto& r : *req_fields)
+          if (r.is_string() && r != "status") sections.push_back(r.get<std::string>());
+    }
+  }
+  for (auto& e : validate_against_schema(*kind.schema, object, sections)) errs.push_back(std::move(e));
+  return errs;
 }
 
 }  // namespace
@@ -94,7 +150,7 @@ std::string generate_name(const std::string& prefix) {
 std::optional<ApiError> prepare_create(const engine::Engine& engine, const ApiRequest& req, Json& object,
                                        std::vector<std::string>* warnings) {
   const dsl::KindDecl& kind = *req.kind;
-  if (auto e = decode_typed(kind, object, warnings)) return e;
+  if (auto e = decode_typed(req, object, warnings)) return e;
   Json& md = metadata(object);
   bool namespaced = kind.scope == dsl::Scope::kNamespaced;
   if (namespaced) {
@@ -112,6 +168,7 @@ std::optional<ApiError> prepare_create(const engine::Engine& engine, const ApiRe
   if (string_field(md, "name").empty() && !string_field(md, "generateName").empty()) md["name"] = generate_name(string_field(md, "generateName"));
   FieldErrors errs = validate_object_meta(md, namespaced, kind.names);
   for (auto& e : validate_builtin(kind, object, nullptr)) errs.push_back(std::move(e));
+  for (auto& e : check_schema(req, object)) errs.push_back(std::move(e));
   if (!errs.empty()) return ApiError::invalid(kind.group, kind.name, string_field(md, "name"), errs);
   if (!string_field(md, "resourceVersion").empty())
     return ApiError::unknown(500, "resourceVersion should not be set on objects to be created");
@@ -122,7 +179,7 @@ std::optional<ApiError> prepare_update(const ApiRequest& req, Json& object, cons
                                        std::vector<std::string>* warnings) {
   const dsl::KindDecl& kind = *req.kind;
   const std::string& name = req.info.name;
-  if (auto e = decode_typed(kind, object, warnings)) return e;
+  if (auto e = decode_typed(req, object, warnings)) return e;
   Json& md = metadata(object);
   if (string_field(md, "name").empty())
     return ApiError::bad_request("the name of the object (" + name + " based on URL) was undeterminable: name must be provided");
@@ -175,6 +232,7 @@ std::optional<ApiError> prepare_update(const ApiRequest& req, Json& object, cons
   errs = validate_object_meta_update(next_md, cur_md);
   for (auto& e : validate_object_meta(next_md, kind.scope == dsl::Scope::kNamespaced, kind.names)) errs.push_back(std::move(e));
   for (auto& e : validate_builtin(kind, next, current)) errs.push_back(std::move(e));
+  for (auto& e : check_schema(req, next)) errs.push_back(std::move(e));
   if (!errs.empty()) return ApiError::invalid(kind.group, kind.name, name, errs);
   next_md.erase("uid");
   next_md.erase("resourceVersion");

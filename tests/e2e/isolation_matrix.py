@@ -25,7 +25,7 @@ OWN = {"alice": "acme", "bob": "globex", "carol": None}
 
 def account(name, t):
     return {"apiVersion": "core.platform-mesh.io/v1alpha1", "kind": "Account", "metadata": {"name": name},
-            "spec": {"type": t}}
+            "spec": {"type": t, "displayName": name.title()}}
 
 
 def configmap(name):
@@ -207,7 +207,7 @@ def main():
         takeover("bob", 403)
         assert s.request("POST", "/stores/acme/write", {"deletes": grant["writes"]}, user="alice")[0] == 200
         st, got = status_of(s, "bob", "POST", "/clusters/root:orgs:globex/" + ACCOUNTS,
-                            dict(account("sub", "account"), spec={"type": "account", "creator": "alice"}), None)
+                            dict(account("sub", "account"), spec={"type": "account", "displayName": "An account", "creator": "alice"}), None)
         cells += 1
         if st != 201 or got["spec"]["creator"] != "bob":
             problems.append("bob's child account names someone else as creator: %d %s" % (st, json.dumps(got)[:200]))

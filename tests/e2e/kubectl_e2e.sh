@@ -48,6 +48,7 @@ metadata:
   labels: {tier: gold}
 spec:
   type: org
+  displayName: ACME
 YAML
 "${K[@]}" "${ORGS[@]}" apply -f "$WORK/acc.yaml" | grep -q "account.core.platform-mesh.io/acme created" || fail "apply in root:orgs"
 if "${K[@]}" --server "$SERVER/clusters/root:nope" get accounts > "$WORK/out" 2>&1; then fail "a missing workspace answered"; fi
@@ -55,11 +56,28 @@ if "${K[@]}" --server "$SERVER/clusters/root:nope" get accounts > "$WORK/out" 2>
 [ -z "$("${K[@]}" "${ORGS[@]}" get accounts -l 'tier in (silver)' -o name)" ] || fail "label selector excludes"
 "${K[@]}" "${ORGS[@]}" get accounts --field-selector metadata.name=acme -o name | grep -q acme || fail "field selector"
 
+# The kind's schema: kubectl asks for strict field validation, so an unknown
+# field is refused (400), and what the schema forbids is 422 with kube's words.
+cat > "$WORK/bad.yaml" <<'YAML'
+apiVersion: core.platform-mesh.io/v1alpha1
+kind: Account
+metadata: {name: badacc}
+spec: {type: org, displayName: Bad, colour: red}
+YAML
+if "${K[@]}" "${ORGS[@]}" create -f "$WORK/bad.yaml" > "$WORK/out" 2>&1; then fail "an unknown field was accepted"; fi
+grep -q 'strict decoding error: unknown field "spec.colour"' "$WORK/out" || fail "strict validation: $(cat "$WORK/out")"
+"${K[@]}" "${ORGS[@]}" create --validate=false -f "$WORK/bad.yaml" > /dev/null 2>&1 || fail "--validate=false prunes and creates"
+[ -z "$("${K[@]}" "${ORGS[@]}" get account badacc -o jsonpath='{.spec.colour}')" ] || fail "the unknown field was kept"
+"${K[@]}" "${ORGS[@]}" delete account badacc > /dev/null
+printf 'apiVersion: core.platform-mesh.io/v1alpha1\nkind: Account\nmetadata: {name: nameless}\nspec: {type: org}\n' > "$WORK/bad.yaml"
+if "${K[@]}" "${ORGS[@]}" create -f "$WORK/bad.yaml" > "$WORK/out" 2>&1; then fail "an account without displayName was accepted"; fi
+grep -q 'is invalid: spec.displayName: Required value' "$WORK/out" || fail "required: $(cat "$WORK/out")"
+
 # Server-side printing: the columns the account-operator's and kcp's CRDs
 # and kube's own printers give (a Table: kubectl prints what it is sent).
 "${K[@]}" "${ORGS[@]}" get accounts > "$WORK/out"
 head -1 "$WORK/out" | grep -Eq "^NAME +DISPLAY NAME +TYPE +READY *$" || fail "account columns: $(cat "$WORK/out")"
-grep -Eq "^acme +org +True *$" "$WORK/out" || fail "account row: $(cat "$WORK/out")"
+grep -Eq "^acme +ACME +org +True *$" "$WORK/out" || fail "account row: $(cat "$WORK/out")"
 "${K[@]}" get ws -o wide > "$WORK/out"
 head -1 "$WORK/out" | grep -Eq "^NAME +TYPE +REGION +PHASE +URL +AGE *$" || fail "workspace columns: $(cat "$WORK/out")"
 grep -Eq "^playground +universal +Ready +https?://127.0.0.1:[0-9]+/clusters/root:playground +[0-9]+[smh]" "$WORK/out" ||
@@ -88,10 +106,10 @@ grep -q "The display name for this account" "$WORK/out" || fail "explain descrip
 watch_pid=$!
 sleep 1.5
 "${K[@]}" "${ORGS[@]}" patch account acme --type merge -p '{"spec":{"creator":"alice"}}' | grep -q patched || fail "merge patch"
-"${K[@]}" "${ORGS[@]}" patch account acme --type json -p '[{"op":"add","path":"/spec/note","value":"hi"}]' | grep -q patched || fail "json patch"
-"${K[@]}" "${ORGS[@]}" get account acme -o jsonpath='{.spec.creator}/{.spec.note}' | grep -qx "alice/hi" || fail "patches applied"
+"${K[@]}" "${ORGS[@]}" patch account acme --type json -p '[{"op":"add","path":"/spec/description","value":"hi"}]' | grep -q patched || fail "json patch"
+"${K[@]}" "${ORGS[@]}" get account acme -o jsonpath='{.spec.creator}/{.spec.description}' | grep -qx "alice/hi" || fail "patches applied"
 # An edit-style replace: get, change, put back with the resourceVersion.
-"${K[@]}" "${ORGS[@]}" get account acme -o json | python3 -c 'import json,sys; o=json.load(sys.stdin); o["spec"]["note"]="replaced"; print(json.dumps(o))' > "$WORK/edit.json"
+"${K[@]}" "${ORGS[@]}" get account acme -o json | python3 -c 'import json,sys; o=json.load(sys.stdin); o["spec"]["description"]="replaced"; print(json.dumps(o))' > "$WORK/edit.json"
 "${K[@]}" "${ORGS[@]}" replace -f "$WORK/edit.json" | grep -q replaced || fail "replace"
 # The same again is stale: 409 Conflict.
 if "${K[@]}" "${ORGS[@]}" replace -f "$WORK/edit.json" > "$WORK/out" 2>&1; then fail "a stale replace was accepted"; fi

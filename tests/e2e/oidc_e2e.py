@@ -214,7 +214,7 @@ def main():
 
         # Valid tokens, RS256 and ES256: alice creates an org and is its owner.
         org = {"apiVersion": "core.platform-mesh.io/v1alpha1", "kind": "Account", "metadata": {"name": "acme"},
-               "spec": {"type": "org"}}
+               "spec": {"type": "org", "displayName": "An organization"}}
         status, created = call(sign(rsa_key, "rsa-1", claims()), "POST", body=org)
         assert status == 201 and created["spec"]["creator"] == "alice@acme.example", (status, created)
         status, listing = call(sign(ec_key, "ec-1", claims()))

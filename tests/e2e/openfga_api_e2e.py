@@ -168,7 +168,7 @@ with Server(sys.argv[1]) as s:
         return s.request(method, path, body, user=user)
 
     expect("alice creates acme", kube("POST", "/clusters/root:orgs/" + ACC,
-                                      {"apiVersion": "core.platform-mesh.io/v1alpha1", "kind": "Account", "metadata": {"name": "acme"}, "spec": {"type": "org"}}), 201)
+                                      {"apiVersion": "core.platform-mesh.io/v1alpha1", "kind": "Account", "metadata": {"name": "acme"}, "spec": {"type": "org", "displayName": "An organization"}}), 201)
     info = expect("acme's AccountInfo", kube("GET", "/clusters/root:orgs:acme/apis/core.platform-mesh.io/v1alpha1/accountinfos/account", user="admin"), 200)
     store = info["spec"]["fga"]["store"]["id"]
     acme = "core_platform-mesh_io_account:%s/acme" % info["spec"]["organization"]["originClusterId"]
@@ -211,7 +211,7 @@ with Server(sys.argv[1]) as s:
     # APIExportPolicy: once a policy names the export, it is bound only where
     # the consumer's store says `bind` (the security-operator's tuples).
     expect("alice creates team-a", kube("POST", "/clusters/root:orgs:acme/" + ACC,
-                                        {"apiVersion": "core.platform-mesh.io/v1alpha1", "kind": "Account", "metadata": {"name": "team-a"}, "spec": {"type": "account"}}), 201)
+                                        {"apiVersion": "core.platform-mesh.io/v1alpha1", "kind": "Account", "metadata": {"name": "team-a"}, "spec": {"type": "account", "displayName": "An account"}}), 201)
     policy = {"apiVersion": "security.platform-mesh.io/v1alpha1", "kind": "APIExportPolicy", "metadata": {"name": "widgets", "namespace": "default"},
               "spec": {"apiExportRef": {"name": "widgets", "clusterName": info["spec"]["account"]["generatedClusterId"]},
                        "allowPathExpressions": ["root:orgs:acme:team-a"]}}
@@ -256,7 +256,7 @@ with Server(sys.argv[1]) as s:
     # answers with another's tuples.
     def org(name, user):
         expect(user + " creates " + name, kube("POST", "/clusters/root:orgs/" + ACC,
-                                              {"apiVersion": "core.platform-mesh.io/v1alpha1", "kind": "Account", "metadata": {"name": name}, "spec": {"type": "org"}}, user=user), 201)
+                                              {"apiVersion": "core.platform-mesh.io/v1alpha1", "kind": "Account", "metadata": {"name": name}, "spec": {"type": "org", "displayName": "An organization"}}, user=user), 201)
         i = expect(name + "'s AccountInfo", kube("GET", "/clusters/root:orgs:%s/apis/core.platform-mesh.io/v1alpha1/accountinfos/account" % name, user="admin"), 200)
         return i["spec"]["fga"]["store"]["id"], "core_platform-mesh_io_account:%s/%s" % (i["spec"]["organization"]["originClusterId"], name)
     gstore, globex = org("globex", "carol")

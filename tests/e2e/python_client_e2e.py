@@ -51,7 +51,7 @@ def main():
 
         # Create, get, list.
         body = {"apiVersion": "core.platform-mesh.io/v1alpha1", "kind": "Account",
-                "metadata": {"name": "acme", "labels": {"tier": "gold"}}, "spec": {"type": "org"}}
+                "metadata": {"name": "acme", "labels": {"tier": "gold"}}, "spec": {"type": "org", "displayName": "An organization"}}
         created = accounts.create(body=body)
         assert created.metadata.name == "acme" and created.metadata.uid
         try:
@@ -70,9 +70,9 @@ def main():
                                  content_type="application/merge-patch+json")
         assert patched.spec.creator == "alice"
         cur = accounts.get(name="acme").to_dict()
-        cur["spec"]["note"] = "replaced"
+        cur["spec"]["description"] = "replaced"
         replaced = accounts.replace(body=cur)
-        assert replaced.spec.note == "replaced"
+        assert replaced.spec.description == "replaced"
         try:
             accounts.replace(body=cur)
             raise SystemExit("FAIL: a stale replace succeeded")
@@ -85,7 +85,7 @@ def main():
         configmaps.create(body=cm, namespace="default")
         seen = []
         later = threading.Timer(0.5, lambda: accounts.patch(
-            name="acme", body={"spec": {"note": "watched"}}, content_type="application/merge-patch+json"))
+            name="acme", body={"spec": {"description": "watched"}}, content_type="application/merge-patch+json"))
         later.start()
         for ev in dyn.watch(accounts, resource_version=rv, timeout=2):
             seen.append((ev["type"], ev["object"].metadata.name))
@@ -109,7 +109,7 @@ def main():
         assert expired, "no 410 for a resource version that is too old"
         fresh = accounts.get()
         later = threading.Timer(0.5, lambda: accounts.patch(
-            name="acme", body={"spec": {"note": "resumed"}}, content_type="application/merge-patch+json"))
+            name="acme", body={"spec": {"description": "resumed"}}, content_type="application/merge-patch+json"))
         later.start()
         events = [ev["type"] for ev in dyn.watch(accounts, resource_version=fresh.metadata.resourceVersion, timeout=2)]
         later.join()

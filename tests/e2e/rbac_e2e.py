@@ -35,10 +35,10 @@ with Server(sys.argv[1]) as s:
     req = s.request
     for org, owner in (("acme", "alice"), ("globex", "carol")):
         expect(owner + " creates " + org, req("POST", "/clusters/root:orgs/" + ACC, {"apiVersion": "core.platform-mesh.io/v1alpha1", "kind": "Account",
-                                                                                  "metadata": {"name": org}, "spec": {"type": "org"}}, user=owner), 201)
+                                                                                  "metadata": {"name": org}, "spec": {"type": "org", "displayName": "An organization"}}, user=owner), 201)
     ACME = "/clusters/root:orgs:acme"
     expect("alice creates team-a", req("POST", ACME + "/" + ACC, {"apiVersion": "core.platform-mesh.io/v1alpha1", "kind": "Account",
-                                                                 "metadata": {"name": "team-a"}, "spec": {"type": "account"}}, user="alice"), 201)
+                                                                 "metadata": {"name": "team-a"}, "spec": {"type": "account", "displayName": "An account"}}, user="alice"), 201)
     expect("alice creates namespace other", req("POST", ACME + "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}}, user="alice"), 201)
     cms = ACME + "/api/v1/namespaces/default/configmaps"
     expect("alice creates a configmap", req("POST", cms, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c1"}}, user="alice"), 201)

@@ -25,6 +25,7 @@ ORGS = "/clusters/root:orgs/apis/core.platform-mesh.io/v1alpha1/accounts"
 
 
 def account(name, **spec):
+    spec.setdefault("displayName", name.title())
     return {"apiVersion": "core.platform-mesh.io/v1alpha1", "kind": "Account", "metadata": {"name": name}, "spec": spec}
 
 
@@ -105,7 +106,7 @@ def durability(pmesh, policies):
             name = "w%d-%d" % (worker, i)
             i += 1
             try:
-                status, _, _ = s.request("POST", ACCOUNTS, account(name, creator="u%d" % worker), timeout=5)
+                status, _, _ = s.request("POST", ACCOUNTS, account(name, type="org", creator="u%d" % worker), timeout=5)
             except OSError:
                 return
             if status == 201:

@@ -36,7 +36,7 @@ def claims(token):
 
 def org(s, name, user):
     expect(user + " creates " + name, s.request("POST", "/clusters/root:orgs/" + ACC, {
-        "apiVersion": "core.platform-mesh.io/v1alpha1", "kind": "Account", "metadata": {"name": name}, "spec": {"type": "org"}}, user=user), 201)
+        "apiVersion": "core.platform-mesh.io/v1alpha1", "kind": "Account", "metadata": {"name": name}, "spec": {"type": "org", "displayName": "An organization"}}, user=user), 201)
     info = expect(name + "'s AccountInfo", s.request("GET", "/clusters/root:orgs:%s/apis/core.platform-mesh.io/v1alpha1/accountinfos/account" % name), 200)
     return info["spec"]["fga"]["store"]["id"], "core_platform-mesh_io_account:%s/%s" % (info["spec"]["organization"]["originClusterId"], name)
 
@@ -121,7 +121,7 @@ with Server(sys.argv[1]) as s:
     expect("ctrl's unqualified path", as_token(s, "GET", "/api/v1/namespaces/default/configmaps/from-alice", token), 200)
     # What it creates is its own by its kcp-wide name, not by a short name any workspace may have.
     robots = expect("ctrl creates an account", as_token(s, "POST", ACME + "/" + ACC, token, {
-        "apiVersion": "core.platform-mesh.io/v1alpha1", "kind": "Account", "metadata": {"name": "robots"}, "spec": {"type": "account"}}), 201)
+        "apiVersion": "core.platform-mesh.io/v1alpha1", "kind": "Account", "metadata": {"name": "robots"}, "spec": {"type": "account", "displayName": "An account"}}), 201)
     if robots.get("spec", {}).get("creator") != "system:kcp:serviceaccount:root:orgs:acme:default:ctrl":
         problems.append("the creator of ctrl's account: %s" % robots.get("spec"))
     # Everywhere else it is nobody, and nothing there exists for it.
@@ -129,7 +129,7 @@ with Server(sys.argv[1]) as s:
                   "/clusters/root/api/v1/namespaces", "/clusters/root:orgs:acme:x/api/v1/namespaces", "/clusters/*/api/v1/configmaps"):
         expect("ctrl at " + where, as_token(s, "GET", where, token), 404)
     expect("ctrl creates an organization", as_token(s, "POST", "/clusters/root:orgs/" + ACC, token, {
-        "apiVersion": "core.platform-mesh.io/v1alpha1", "kind": "Account", "metadata": {"name": "evil"}, "spec": {"type": "org"}}), 404)
+        "apiVersion": "core.platform-mesh.io/v1alpha1", "kind": "Account", "metadata": {"name": "evil"}, "spec": {"type": "org", "displayName": "An organization"}}), 404)
     # A globex ServiceAccount of the same name is somebody else: acme's grant is not its.
     expect("carol creates globex's ctrl", s.request("POST", "/clusters/root:orgs:globex/api/v1/namespaces/default/serviceaccounts",
                                                     {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "ctrl"}}, user="carol"), 201)

@@ -22,9 +22,7 @@ ACCOUNTS = "apis/core.platform-mesh.io/v1alpha1/accounts"
 
 
 def account(name, t, display=None):
-    spec = {"type": t}
-    if display:
-        spec["displayName"] = display
+    spec = {"type": t, "displayName": display or name.title()}
     return {"apiVersion": "core.platform-mesh.io/v1alpha1", "kind": "Account", "metadata": {"name": name}, "spec": spec}
 
 

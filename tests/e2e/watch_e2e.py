@@ -20,7 +20,7 @@ ORGS = "/clusters/root:orgs/apis/core.platform-mesh.io/v1alpha1/accounts"
 
 
 def org(name):
-    return {"apiVersion": "core.platform-mesh.io/v1alpha1", "kind": "Account", "metadata": {"name": name}, "spec": {"type": "org"}}
+    return {"apiVersion": "core.platform-mesh.io/v1alpha1", "kind": "Account", "metadata": {"name": name}, "spec": {"type": "org", "displayName": "An organization"}}
 
 
 def until(watch, pred, limit=50):

@@ -17,7 +17,7 @@ const char* kOrgs = "/clusters/root:orgs/apis/core.platform-mesh.io/v1alpha1/acc
 
 std::string org(const std::string& name) {
   return json{{"apiVersion", "core.platform-mesh.io/v1alpha1"}, {"kind", "Account"}, {"metadata", {{"name", name}}},
-              {"spec", {{"type", "org"}, {"creator", "alice"}}}}
+              {"spec", {{"type", "org"}, {"displayName", "An organization"}, {"creator", "alice"}}}}
       .dump();
 }
 

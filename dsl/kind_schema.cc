@@ -1,0 +1,32 @@
+#include "dsl/kind_schema.h"
+
+namespace pmesh::dsl {
+
+namespace {
+
+void walk(const nlohmann::json& s, const std::string& path, std::vector<std::string>* out) {
+  if (!s.is_object()) return;
+  if (s.contains("x-kubernetes-validations"))
+    out->push_back("x-kubernetes-validations (CEL) at " + (path.empty() ? std::string("the root") : path));
+  auto sub = [&](const char* key, const std::string& at) {
+    if (auto it = s.find(key); it != s.end()) walk(*it, at, out);
+  };
+  if (auto p = s.find("properties"); p != s.end() && p->is_object())
+    for (const auto& [k, v] : p->items()) walk(v, path.empty() ? k : path + "." + k, out);
+  sub("items", path + "[*]");
+  sub("additionalProperties", path + ".*");
+  for (const char* combinator : {"allOf", "anyOf", "oneOf"})
+    if (auto c = s.find(combinator); c != s.end() && c->is_array())
+      for (const auto& v : *c) walk(v, path, out);
+  sub("not", path);
+}
+
+}  // namespace
+
+std::vector<std::string> unsupported_schema_features(const nlohmann::json& schema) {
+  std::vector<std::string> out;
+  walk(schema, "", &out);
+  return out;
+}
+
+}  // namespace pmesh::dsl

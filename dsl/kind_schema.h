@@ -1,0 +1,21 @@
+// What a kind's OpenAPI v3 schema may hold for pmesh to enforce it: pmesh
+// validates structural schemas (server/registry/schema_validation.h) but
+// does not evaluate CEL, and a rule it skipped would accept what kube
+// refuses — so a schema with x-kubernetes-validations is refused where it
+// is declared, and writes to a bound kind whose schema has them fail.
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace pmesh::dsl {
+
+// Where `schema` asks for what pmesh cannot enforce ("x-kubernetes-validations
+// (CEL) at spec.x"); empty when it can enforce all of it.
+std::vector<std::string> unsupported_schema_features(const nlohmann::json& schema);
+
+}  // namespace pmesh::dsl

@@ -1,0 +1,339 @@
+#include "server/registry/schema_validation.h"
+
+#include <re2/re2.h>
+
+#include <cmath>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "stdlib/text.h"
+
+namespace pmesh::server {
+
+namespace {
+
+bool flag(const Json& s, const char* key) { return s.is_object() && s.contains(key) && s[key] == true; }
+const Json* member(const Json& s, const char* key) {
+  if (!s.is_object()) return nullptr;
+  auto it = s.find(key);
+  return it == s.end() ? nullptr : &*it;
+}
+
+std::string child(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
+std::string index(const std::string& path, size_t i) { return path + "[" + std::to_string(i) + "]"; }
+
+// The type of a value as go-openapi names it in messages.
+std::string type_of(const Json& v) {
+  if (v.is_string()) return "string";
+  if (v.is_boolean()) return "boolean";
+  if (v.is_number_integer()) return "integer";
+  if (v.is_number()) return "number";
+  if (v.is_array()) return "array";
+  if (v.is_object()) return "object";
+  return "null";
+}
+
+bool integral(const Json& v) {
+  if (v.is_number_integer()) return true;
+  if (!v.is_number_float()) return false;
+  double d = v.get<double>();
+  return std::isfinite(d) && d == std::floor(d);
+}
+
+// Go formats numbers in messages with %v: no trailing ".0".
+std::string number_text(const Json& v) {
+  if (v.is_number_float()) {
+    double d = v.get<double>();
+    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 1e21) return std::to_string(static_cast<long long>(d));
+  }
+  return v.dump();
+}
+
+size_t runes(const std::string& s) {
+  size_t n = 0;
+  for (size_t i = 0; i < s.size(); i += std::max<size_t>(1, utf8_sequence_length(s, i))) ++n;
+  return n;
+}
+
+// Patterns compiled once per thread (a bounded cache: schemas come from tenants).
+const RE2* compiled(const std::string& pattern) {
+  thread_local std::map<std::string, std::unique_ptr<RE2>> cache;
+  auto it = cache.find(pattern);
+  if (it != cache.end()) return it->second.get();
+  if (cache.size() >= 1024) cache.clear();
+  RE2::Options o;
+  o.set_log_errors(false);
+  auto re = std::make_unique<RE2>(pattern, o);
+  return (cache[pattern] = std::move(re)).get();
+}
+
+bool format_ok(const std::string& format, const std::string& v) {
+  auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+  if (format == "date-time" || format == "datetime") return parse_rfc3339(v).has_value();
+  if (format == "date") return v.size() == 10 && parse_rfc3339(v + "T00:00:00Z").has_value();
+  if (format == "byte") return base64_decode(v).has_value();
+  if (format == "uuid") {
+    if (v.size() != 36) return false;
+    for (size_t i = 0; i < v.size(); ++i)
+      if ((i == 8 || i == 13 || i == 18 || i == 23) ? v[i] != '-' : !hex(v[i])) return false;
+    return true;
+  }
+  if (format == "ipv4") {
+    auto parts = split(v, '.');
+    if (parts.size() != 4) return false;
+    for (const auto& p : parts) {
+      if (p.empty() || p.size() > 3 || (p.size() > 1 && p[0] == '0')) return false;
+      for (char c : p)
+        if (c < '0' || c > '9') return false;
+      if (std::stoi(p) > 255) return false;
+    }
+    return true;
+  }
+  return true;  // formats kube does not check, or pmesh not yet: accepted
+}
+
+void prune(const Json& s, Json& v, const std::string& path, std::vector<std::string>* dropped) {
+  if (v.is_array()) {
+    if (const Json* items = member(s, "items"))
+      for (size_t i = 0; i < v.size(); ++i) prune(*items, v[i], index(path, i), dropped);
+    return;
+  }
+  if (!v.is_object()) return;
+  const Json* props = member(s, "properties");
+  const Json* additional = member(s, "additionalProperties");
+  bool preserve = flag(s, "x-kubernetes-preserve-unknown-fields");
+  bool embedded = flag(s, "x-kubernetes-embedded-resource");
+  for (auto it = v.begin(); it != v.end();) {
+    const std::string key = it.key();
+    const Json* sub = props && props->is_object() && props->contains(key) ? &(*props)[key] : nullptr;
+    if (!sub && additional && additional->is_object()) sub = additional;
+    if (sub) {
+      if (it->is_null() && !flag(*sub, "nullable")) {  // kube prunes nulls that are not nullable
+        it = v.erase(it);
+        continue;
+      }
+      prune(*sub, *it, child(path, key), dropped);
+    } else if (!preserve && !(embedded && (key == "apiVersion" || key == "kind" || key == "metadata")) &&
+               !(additional && additional->is_boolean() && *additional == true)) {
+      dropped->push_back(child(path, key));
+      it = v.erase(it);
+      continue;
+    }
+    ++it;
+  }
+}
+
+void defaults(const Json& s, Json& v) {
+  if (v.is_array()) {
+    if (const Json* items = member(s, "items"))
+      for (auto& e : v) defaults(*items, e);
+    return;
+  }
+  if (!v.is_object()) return;
+  if (const Json* props = member(s, "properties"); props && props->is_object())
+    for (const auto& [k, sub] : props->items()) {
+      if (!v.contains(k) && sub.is_object() && sub.contains("default")) v[k] = sub["default"];
+      if (v.contains(k)) defaults(sub, v[k]);
+    }
+  if (const Json* additional = member(s, "additionalProperties"); additional && additional->is_object())
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      const Json* props = member(s, "properties");
+      if (!(props && props->is_object() && props->contains(it.key()))) defaults(*additional, *it);
+    }
+}
+
+class Validator {
+ public:
+  FieldErrors errors;
+
+  void value(const Json& s, const Json& v, const std::string& path) {
+    if (!s.is_object()) return;
+    if (v.is_null()) {
+      if (flag(s, "nullable")) return;
+      if (const Json* t = member(s, "type"); t && t->is_string())
+        errors.push_back(FieldError::type_invalid(path, "", path + " in body must be of type " + t->get<std::string>()));
+      return;
+    }
+    if (!type_ok(s, v, path)) return;
+    if (const Json* e = member(s, "enum"); e && e->is_array() && std::find(e->begin(), e->end(), v) == e->end()) {
+      std::vector<std::string> allowed;
+      for (const auto& a : *e) allowed.push_back(a.is_string() ? a.get<std::string>() : a.dump());
+      errors.push_back(FieldError::not_supported(path, v, allowed));
+    }
+    if (v.is_string()) string(s, v.get_ref<const std::string&>(), path);
+    else if (v.is_number()) number(s, v, path);
+    else if (v.is_array()) array(s, v, path);
+    else if (v.is_object()) object(s, v, path);
+  }
+
+  void object(const Json& s, const Json& v, const std::string& path) {
+    if (const Json* req = member(s, "required"); req && req->is_array())
+      for (const auto& r : *req)
+        if (r.is_string() && !v.contains(r.get<std::string>())) errors.push_back(FieldError::required(child(path, r.get<std::string>())));
+    if (const Json* max = member(s, "maxProperties"); max && max->is_number_integer() && v.size() > max->get<size_t>())
+      errors.push_back(too_many(path, v.size(), max->get<size_t>()));
+    if (const Json* min = member(s, "minProperties"); min && min->is_number_integer() && v.size() < min->get<size_t>())
+      errors.push_back(FieldError::invalid(path, v.size(), path + " in body should have at least " + number_text(*min) + " properties"));
+    const Json* props = member(s, "properties");
+    const Json* additional = member(s, "additionalProperties");
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      if (props && props->is_object() && props->contains(it.key())) value((*props)[it.key()], *it, child(path, it.key()));
+      else if (additional && additional->is_object()) value(*additional, *it, child(path, it.key()));
+    }
+  }
+
+ private:
+  static FieldError too_many(const std::string& path, size_t actual, size_t max) {
+    return {FieldError::Type::kTooMany, path, static_cast<int64_t>(actual), "must have at most " + std::to_string(max) + " items", ""};
+  }
+
+  bool type_ok(const Json& s, const Json& v, const std::string& path) {
+    std::string want;
+    bool ok = true;
+    if (flag(s, "x-kubernetes-int-or-string")) {
+      want = "integer,string";
+      ok = v.is_string() || integral(v);
+    } else if (const Json* t = member(s, "type"); t && t->is_string()) {
+      want = t->get<std::string>();
+      if (want == "object") ok = v.is_object();
+      else if (want == "array") ok = v.is_array();
+      else if (want == "string") ok = v.is_string();
+      else if (want == "boolean") ok = v.is_boolean();
+      else if (want == "integer") ok = integral(v);
+      else if (want == "number") ok = v.is_number();
+    }
+    if (ok) return true;
+    std::string got = type_of(v);
+    errors.push_back(FieldError::type_invalid(path, got, path + " in body must be of type " + want + ": \"" + got + "\""));
+    return false;
+  }
+
+  void string(const Json& s, const std::string& v, const std::string& path) {
+    if (const Json* max = member(s, "maxLength"); max && max->is_number_integer() && runes(v) > max->get<size_t>())
+      errors.push_back(FieldError::too_long(path, max->get<size_t>()));
+    if (const Json* min = member(s, "minLength"); min && min->is_number_integer() && runes(v) < min->get<size_t>())
+      errors.push_back(FieldError::invalid(path, v, path + " in body should be at least " + number_text(*min) + " chars long"));
+    if (const Json* p = member(s, "pattern"); p && p->is_string()) {
+      const RE2* re = compiled(p->get<std::string>());
+      // A pattern RE2 cannot compile (kube would have refused the schema)
+      // matches nothing: fail closed.
+      if (!re->ok() || !RE2::PartialMatch(v, *re))
+        errors.push_back(FieldError::invalid(path, v, path + " in body should match '" + p->get<std::string>() + "'"));
+    }
+    if (const Json* f = member(s, "format"); f && f->is_string() && !format_ok(f->get<std::string>(), v))
+      errors.push_back(FieldError::type_invalid(path, v, path + " in body must be of type " + f->get<std::string>() + ": \"" + v + "\""));
+  }
+
+  void number(const Json& s, const Json& v, const std::string& path) {
+    double d = v.get<double>();
+    if (const Json* max = member(s, "maximum"); max && max->is_number()) {
+      bool exclusive = flag(s, "exclusiveMaximum");
+      if (exclusive ? d >= max->get<double>() : d > max->get<double>())
+        errors.push_back(FieldError::invalid(path, v, path + " in body should be less than " + (exclusive ? "" : "or equal to ") + number_text(*max)));
+    }
+    if (const Json* min = member(s, "minimum"); min && min->is_number()) {
+      bool exclusive = flag(s, "exclusiveMinimum");
+      if (exclusive ? d <= min->get<double>() : d < min->get<double>())
+        errors.push_back(FieldError::invalid(path, v, path + " in body should be greater than " + (exclusive ? "" : "or equal to ") + number_text(*min)));
+    }
+    if (const Json* m = member(s, "multipleOf"); m && m->is_number() && m->get<double>() > 0) {
+      double q = d / m->get<double>();
+      if (std::fabs(q - std::round(q)) > 1e-9)
+        errors.push_back(FieldError::invalid(path, v, path + " in body should be a multiple of " + number_text(*m)));
+    }
+  }
+
+  void array(const Json& s, const Json& v, const std::string& path) {
+    if (const Json* max = member(s, "maxItems"); max && max->is_number_integer() && v.size() > max->get<size_t>())
+      errors.push_back(too_many(path, v.size(), max->get<size_t>()));
+    if (const Json* min = member(s, "minItems"); min && min->is_number_integer() && v.size() < min->get<size_t>())
+      errors.push_back(FieldError::invalid(path, v.size(), path + " in body should have at least " + number_text(*min) + " items"));
+    const Json* items = member(s, "items");
+    for (size_t i = 0; i < v.size(); ++i)
+      if (items) value(*items, v[i], index(path, i));
+    std::string list_type = s.value("x-kubernetes-list-type", "");
+    if (list_type == "set") {
+      for (size_t i = 1; i < v.size(); ++i)
+        for (size_t j = 0; j < i; ++j)
+          if (v[i] == v[j]) {
+            errors.push_back({FieldError::Type::kDuplicate, index(path, i), v[i], "", ""});
+            break;
+          }
+    } else if (list_type == "map") {
+      const Json* keys = member(s, "x-kubernetes-list-map-keys");
+      std::set<std::string> seen;
+      for (size_t i = 0; i < v.size() && keys && keys->is_array(); ++i) {
+        if (!v[i].is_object()) continue;
+        Json key = Json::object();
+        for (const auto& k : *keys)
+          if (k.is_string() && v[i].contains(k.get<std::string>())) key[k.get<std::string>()] = v[i][k.get<std::string>()];
+        if (!seen.insert(key.dump()).second) errors.push_back({FieldError::Type::kDuplicate, index(path, i), key, "", ""});
+      }
+    }
+  }
+};
+
+}  // namespace
+
+std::vector<std::string> prune_unknown_fields(const Json& schema, Json& object) {
+  std::vector<std::string> dropped;
+  const Json* props = member(schema, "properties");
+  for (auto it = object.begin(); it != object.end();) {
+    const std::string key = it.key();
+    if (key == "apiVersion" || key == "kind" || key == "metadata") {
+      ++it;
+      continue;
+    }
+    if (props && props->is_object() && props->contains(key)) {
+      if (it->is_null() && !flag((*props)[key], "nullable")) {
+        it = object.erase(it);
+        continue;
+      }
+      prune((*props)[key], *it, key, &dropped);
+      ++it;
+    } else if (flag(schema, "x-kubernetes-preserve-unknown-fields")) {
+      ++it;
+    } else {
+      dropped.push_back(key);
+      it = object.erase(it);
+    }
+  }
+  return dropped;
+}
+
+void apply_schema_defaults(const Json& schema, Json& object) {
+  const Json* props = member(schema, "properties");
+  if (!props || !props->is_object()) return;
+  for (const auto& [k, sub] : props->items()) {
+    if (k == "metadata" || k == "apiVersion" || k == "kind") continue;
+    if (!object.contains(k) && sub.is_object() && sub.contains("default")) object[k] = sub["default"];
+    if (object.contains(k)) defaults(sub, object[k]);
+  }
+}
+
+FieldErrors validate_against_schema(const Json& schema, const Json& object, const std::vector<std::string>& sections) {
+  Validator v;
+  const Json* props = member(schema, "properties");
+  auto wanted = [&](const std::string& k) {
+    return sections.empty() ? (k != "metadata" && k != "apiVersion" && k != "kind")
+                            : std::find(sections.begin(), sections.end(), k) != sections.end();
+  };
+  if (const Json* req = member(schema, "required"); req && req->is_array())
+    for (const auto& r : *req)
+      if (r.is_string() && wanted(r.get<std::string>()) && !object.contains(r.get<std::string>()))
+        v.errors.push_back(FieldError::required(r.get<std::string>()));
+  if (props && props->is_object()) {
+    for (auto it = object.begin(); it != object.end(); ++it)
+      if (wanted(it.key()) && props->contains(it.key())) v.value((*props)[it.key()], *it, it.key());
+    // A CRD's schema may constrain a name and nothing else of metadata.
+    if (const Json* md = member(*props, "metadata"); md && object.contains("metadata")) {
+      const Json* mdp = member(*md, "properties");
+      if (mdp && mdp->contains("name") && object["metadata"].contains("name"))
+        v.value((*mdp)["name"], object["metadata"]["name"], "metadata.name");
+    }
+  }
+  return v.errors;
+}
+
+}  // namespace pmesh::server

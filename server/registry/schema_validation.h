@@ -1,0 +1,39 @@
+// A kind's structural schema (OpenAPI v3, as a CRD's openAPIV3Schema)
+// applied to what a user writes, in the order kube-apiserver applies a
+// custom resource's: unknown fields pruned, then defaults, then validation.
+//
+// Pruning drops what the schema does not name (except under
+// x-kubernetes-preserve-unknown-fields, and an embedded resource's
+// apiVersion, kind and metadata) and nulls of fields that are not
+// nullable. Validation covers types (x-kubernetes-int-or-string
+// included), nullable, required, enum, pattern (RE2, the syntax of Go's
+// regexp, linear in the input), formats, min/max length, items,
+// properties and values, multipleOf, additionalProperties, and list types
+// (set, map with its keys); errors carry kube's field paths and messages
+// (apiextensions-apiserver's kubeOpenAPIResultToFieldErrors). Schemas with
+// x-kubernetes-validations are the caller's to refuse
+// (dsl/kind_schema.h): pmesh does not evaluate CEL.
+//
+// Thread safety: pure functions; patterns are compiled into a per-thread cache.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "server/api/status.h"
+
+namespace pmesh::server {
+
+// Drops from `object` the fields `schema` does not allow (apiVersion, kind
+// and metadata are the caller's); returns their paths ("spec.foo").
+std::vector<std::string> prune_unknown_fields(const Json& schema, Json& object);
+
+// Sets the schema's defaults where fields are missing.
+void apply_schema_defaults(const Json& schema, Json& object);
+
+// The schema's complaints about `object`, under the top-level sections in
+// `sections` (empty: all but metadata, apiVersion and kind); a schema for
+// metadata constrains only the name, as for a CRD.
+FieldErrors validate_against_schema(const Json& schema, const Json& object, const std::vector<std::string>& sections = {});
+
+}  // namespace pmesh::server

@@ -1,0 +1,131 @@
+// Structural schemas on what users write: pruning, defaults, and validation
+// with the field paths and messages kube-apiserver gives a custom resource
+// (apiextensions-apiserver's kubeOpenAPIResultToFieldErrors over go-openapi).
+#include <doctest/doctest.h>
+
+#include "dsl/kind_schema.h"
+#include "server/registry/schema_validation.h"
+
+namespace pmesh::server {
+namespace {
+
+using nlohmann::json;
+
+const json kSchema = json::parse(R"({
+  "type": "object",
+  "required": ["spec"],
+  "properties": {
+    "metadata": {"type": "object", "properties": {"name": {"type": "string", "maxLength": 5}}},
+    "spec": {
+      "type": "object",
+      "required": ["name"],
+      "properties": {
+        "name": {"type": "string", "minLength": 2, "maxLength": 4, "pattern": "^[a-z]+$"},
+        "colour": {"type": "string", "enum": ["red", "blue"]},
+        "size": {"type": "integer", "minimum": 1, "maximum": 10, "default": 3},
+        "ratio": {"type": "number", "exclusiveMaximum": true, "maximum": 1, "multipleOf": 0.25},
+        "port": {"x-kubernetes-int-or-string": true},
+        "when": {"type": "string", "format": "date-time"},
+        "id": {"type": "string", "format": "uuid"},
+        "tags": {"type": "array", "maxItems": 2, "items": {"type": "string"}, "x-kubernetes-list-type": "set"},
+        "rules": {"type": "array", "minItems": 1, "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
+                  "items": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"},
+                            "on": {"type": "boolean", "default": true}}}},
+        "labels": {"type": "object", "maxProperties": 1, "additionalProperties": {"type": "string"}},
+        "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": true, "properties": {"known": {"type": "integer"}}},
+        "maybe": {"type": "string", "nullable": true},
+        "embedded": {"type": "object", "x-kubernetes-embedded-resource": true, "properties": {"spec": {"type": "object"}}}
+      }
+    },
+    "status": {"type": "object", "properties": {"phase": {"type": "string", "enum": ["Ready"]}}}
+  }
+})");
+
+std::vector<std::string> messages(const FieldErrors& errs) {
+  std::vector<std::string> out;
+  for (const auto& e : errs) out.push_back(e.message());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST_CASE("schemas: unknown fields are pruned and named, unless preserved") {
+  json o = json::parse(R"({"apiVersion": "x/v1", "kind": "W", "metadata": {"name": "w", "odd": 1}, "junk": 1,
+    "spec": {"name": "ab", "extra": {"a": 1}, "maybe": null, "size": null,
+             "free": {"anything": [1], "known": 2},
+             "rules": [{"name": "r", "stray": true}],
+             "labels": {"a": "b"},
+             "embedded": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "spec": {}, "other": 1}}})");
+  auto dropped = prune_unknown_fields(kSchema, o);
+  std::sort(dropped.begin(), dropped.end());
+  CHECK(dropped == std::vector<std::string>{"junk", "spec.embedded.other", "spec.extra", "spec.rules[0].stray"});
+  CHECK(o["metadata"].contains("odd"));  // metadata is ObjectMeta's to decode
+  CHECK(o["spec"]["free"]["anything"] == json::array({1}));
+  CHECK(o["spec"].contains("maybe"));      // nullable: kept
+  CHECK_FALSE(o["spec"].contains("size"));  // a null that is not nullable: pruned
+  CHECK(o["spec"]["embedded"]["kind"] == "ConfigMap");
+  CHECK(o["spec"]["labels"]["a"] == "b");
+}
+
+TEST_CASE("schemas: defaults fill what is missing, in lists too") {
+  json o = json::parse(R"({"spec": {"name": "ab", "rules": [{"name": "r"}, {"name": "s", "on": false}]}})");
+  apply_schema_defaults(kSchema, o);
+  CHECK(o["spec"]["size"] == 3);
+  CHECK(o["spec"]["rules"][0]["on"] == true);
+  CHECK(o["spec"]["rules"][1]["on"] == false);
+}
+
+TEST_CASE("schemas: kube's messages for each kind of problem") {
+  json o = json::parse(R"({"metadata": {"name": "toolong"}, "spec": {
+    "name": "A", "colour": "green", "size": 11, "ratio": 1, "port": 1.5, "when": "yesterday", "id": "nope",
+    "tags": ["a", "a", "b"], "rules": [{"name": "r"}, {"name": "r"}, {}], "labels": {"a": "1", "b": "2"},
+    "free": {"known": "two"}, "maybe": null}, "status": {"phase": "Gone"}})");
+  CHECK(messages(validate_against_schema(kSchema, o)) ==
+        std::vector<std::string>{
+            "metadata.name: Too long: must have at most 5 bytes",
+            "spec.colour: Unsupported value: \"green\": supported values: \"red\", \"blue\"",
+            "spec.free.known: Invalid value: \"string\": spec.free.known in body must be of type integer: \"string\"",
+            "spec.id: Invalid value: \"nope\": spec.id in body must be of type uuid: \"nope\"",
+            "spec.labels: Too many: 2: must have at most 1 items",
+            "spec.name: Invalid value: \"A\": spec.name in body should be at least 2 chars long",
+            "spec.name: Invalid value: \"A\": spec.name in body should match '^[a-z]+$'",
+            "spec.port: Invalid value: \"number\": spec.port in body must be of type integer,string: \"number\"",
+            "spec.ratio: Invalid value: 1: spec.ratio in body should be less than 1",
+            "spec.rules[1]: Duplicate value: {\"name\":\"r\"}",
+            "spec.rules[2].name: Required value",
+            "spec.size: Invalid value: 11: spec.size in body should be less than or equal to 10",
+            "spec.tags: Too many: 3: must have at most 2 items",
+            "spec.tags[1]: Duplicate value: \"a\"",
+            "spec.when: Invalid value: \"yesterday\": spec.when in body must be of type date-time: \"yesterday\"",
+            "status.phase: Unsupported value: \"Gone\": supported values: \"Ready\"",
+        });
+  // Only the sections asked for; what is required at the root.
+  json p = json::parse(R"({"status": {"phase": "Gone"}})");
+  CHECK(messages(validate_against_schema(kSchema, p, {"spec"})) == std::vector<std::string>{"spec: Required value"});
+  CHECK(messages(validate_against_schema(kSchema, p, {"status"})).size() == 1);
+  // Well-formed values pass, integral floats as integers (as go-openapi's isFloatInt).
+  json ok = json::parse(R"({"spec": {"name": "ab", "size": 4.0, "ratio": 0.5, "port": "http", "when": "2026-01-02T03:04:05Z",
+    "id": "123e4567-e89b-12d3-a456-426614174000", "rules": [{"name": "r"}]}})");
+  CHECK(validate_against_schema(kSchema, ok).empty());
+}
+
+TEST_CASE("schemas: a hostile pattern is matched in linear time, and one that does not compile refuses every value") {
+  json s = json::parse(R"({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+    "a": {"type": "string", "pattern": "^(a+)+$"}, "b": {"type": "string", "pattern": "(unclosed"}}}}})");
+  json o = {{"spec", {{"a", std::string(100000, 'a') + "!"}, {"b", "x"}}}};
+  auto errs = validate_against_schema(s, o);
+  REQUIRE(errs.size() == 2);
+  CHECK(errs[0].field == "spec.a");
+  CHECK(errs[1].field == "spec.b");
+}
+
+TEST_CASE("schemas: CEL rules are found wherever they are, so they are refused rather than skipped") {
+  CHECK(dsl::unsupported_schema_features(kSchema).empty());
+  json s = json::parse(R"({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+    "a": {"type": "array", "items": {"type": "object", "x-kubernetes-validations": [{"rule": "self.x > 0"}]}}}}}})");
+  CHECK(dsl::unsupported_schema_features(s) == std::vector<std::string>{"x-kubernetes-validations (CEL) at spec.a[*]"});
+  json root = {{"type", "object"}, {"x-kubernetes-validations", json::array({{{"rule", "true"}}})}};
+  CHECK(dsl::unsupported_schema_features(root) == std::vector<std::string>{"x-kubernetes-validations (CEL) at the root"});
+}
+
+}  // namespace
+}  // namespace pmesh::server

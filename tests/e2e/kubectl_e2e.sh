@@ -82,10 +82,10 @@ grep -Eq "^acme +ACME +org +True *$" "$WORK/out" || fail "account row: $(cat "$W
 head -1 "$WORK/out" | grep -Eq "^NAME +TYPE +REGION +PHASE +URL +AGE *$" || fail "workspace columns: $(cat "$WORK/out")"
 grep -Eq "^playground +universal +Ready +https?://127.0.0.1:[0-9]+/clusters/root:playground +[0-9]+[smh]" "$WORK/out" ||
   fail "workspace row: $(cat "$WORK/out")"
-"${K[@]}" get ws playground | grep -Eq "^playground +universal +Ready " || fail "get one as a Table"
+"${K[@]}" get ws playground > "$WORK/out" && grep -Eq "^playground +universal +Ready " "$WORK/out" || fail "get one as a Table"
 "${K[@]}" create configmap printed --from-literal=a=1 --from-literal=b=2 > /dev/null || fail "create printed"
-"${K[@]}" get cm printed | grep -Eq "^printed +2 +[0-9]+s *$" || fail "configmap DATA: $("${K[@]}" get cm printed)"
-"${K[@]}" get cm -A | grep -Eq "^default +printed +2 " || fail "all namespaces: $("${K[@]}" get cm -A)"
+"${K[@]}" get cm printed > "$WORK/out" && grep -Eq "^printed +2 +[0-9]+s *$" "$WORK/out" || fail "configmap DATA: $(cat "$WORK/out")"
+"${K[@]}" get cm -A > "$WORK/out" && grep -Eq "^default +printed +2 " "$WORK/out" || fail "all namespaces: $(cat "$WORK/out")"
 "${K[@]}" create rolebinding printed --clusterrole=view --user=alice --user=bob --group=devs --serviceaccount=default:robot > /dev/null
 "${K[@]}" get rolebinding printed > "$WORK/out"
 head -1 "$WORK/out" | grep -Eq "^NAME +ROLE +AGE *$" || fail "rolebinding columns: $(cat "$WORK/out")"
@@ -97,8 +97,13 @@ grep -Eq "^printed +ClusterRole/view +[0-9]+s +alice, bob +devs +default/robot *
 "${K[@]}" "${ORGS[@]}" explain accounts.spec > "$WORK/out" 2>&1 || fail "explain: $(cat "$WORK/out")"
 grep -Eq "displayName.*<string>.*-required-" "$WORK/out" || fail "explain accounts.spec: $(cat "$WORK/out")"
 grep -q "The display name for this account" "$WORK/out" || fail "explain descriptions: $(cat "$WORK/out")"
-"${K[@]}" explain workspaces.status.phase | grep -q "Initializing" || fail "explain an enum"
-"${K[@]}" explain workspaces.metadata.labels | grep -q "map\[string\]string" || fail "explain metadata (ObjectMeta)"
+# (Into a file: grep -q may close the pipe before kubectl has written all.)
+"${K[@]}" explain workspaces.status.phase > "$WORK/out" 2>&1 || fail "explain an enum: $(cat "$WORK/out")"
+grep -q "Initializing" "$WORK/out" || fail "explain an enum: $(cat "$WORK/out")"
+"${K[@]}" explain workspaces.metadata.labels > "$WORK/out" 2>&1 || fail "explain metadata: $(cat "$WORK/out")"
+grep -q "map\[string\]string" "$WORK/out" || fail "explain metadata (ObjectMeta): $(cat "$WORK/out")"
+"${K[@]}" explain apibindings.spec.reference.export > "$WORK/out" 2>&1 || fail "explain apibindings: $(cat "$WORK/out")"
+grep -Eq "name.*<string>.*-required-" "$WORK/out" || fail "explain apibindings.spec.reference.export: $(cat "$WORK/out")"
 "${K[@]}" delete configmap printed > /dev/null
 
 # A watch sees the changes made while it runs.

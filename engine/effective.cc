@@ -1,5 +1,6 @@
 // The Engine methods that compose effective objects and apply users' writes.
 #include "engine/engine.h"
+#include "engine/schema_validation.h"
 
 #include <algorithm>
 
@@ -170,6 +171,93 @@ void Engine::recompute_object(const std::string& fact, ObjectEntry e) {
   }
 }
 
+
+// ---- Schemas of what rules derive ---------------------------------------------------
+
+namespace {
+
+// The form of `path` kube's field errors use ("status.conditions[2]"),
+// resolving keyed list entries to their index in `doc`.
+std::string field_path(const Json& doc, const JsonPath& path) {
+  std::string out;
+  const Json* cur = &doc;
+  for (const auto& e : path) {
+    if (e.list_key) {
+      size_t i = 0;
+      for (; cur && cur->is_array() && i < cur->size(); ++i)
+        if ((*cur)[i].is_object() && (*cur)[i].value(e.key_field, Json()) == e.key) break;
+      if (!cur || !cur->is_array() || i == cur->size()) return out;
+      out += "[" + std::to_string(i) + "]";
+      cur = &(*cur)[i];
+    } else {
+      out += (out.empty() ? "" : ".") + e.field;
+      cur = cur && cur->is_object() && cur->contains(e.field) ? &(*cur)[e.field] : nullptr;
+    }
+  }
+  return out;
+}
+
+// The paths of the leaves of what a derive sets.
+void leaf_paths(const Json& v, const std::string& at, std::vector<std::string>* out) {
+  if (v.is_object() && !v.empty()) {
+    for (auto it = v.begin(); it != v.end(); ++it)
+      if (at.empty() ? it.key() != "metadata" : true) leaf_paths(*it, at.empty() ? it.key() : at + "." + it.key(), out);
+  } else if (!at.empty()) {
+    out->push_back(at);
+  }
+}
+
+bool under(const std::string& field, const std::string& prefix) {
+  return field.compare(0, prefix.size(), prefix) == 0 &&
+         (field.size() == prefix.size() || field[prefix.size()] == '.' || field[prefix.size()] == '[');
+}
+
+}  // namespace
+
+void Engine::check_derived_schemas() {
+  for (const auto& [fact, before] : txn_.before) {
+    const ObjectEntry* e = state_.object(fact);
+    // Users' own objects are checked where they are written; what did not
+    // change is as valid as it was.
+    if (!e || e->effective.is_null() || (e->derived.empty() && e->fields.empty()) || e->effective == before) continue;
+    const dsl::KindDecl* d = e->decl ? e->decl : decl_of(e->key);
+    if (!d || !d->schema) continue;
+    FieldErrors all = validate_against_schema(*d->schema, e->effective);
+    if (all.empty()) continue;
+    // Each rule answers for the fields it contributes; the rules that derive
+    // an object, for the rest of it. What users wrote is checked where they
+    // write it.
+    std::vector<std::pair<std::string, std::string>> owned;  // path, rule
+    std::set<std::string> deriving;
+    auto rule_name = [&](int rule) { return rules_[static_cast<size_t>(rule)].info->rule->name; };
+    for (const auto& [mk, parts] : e->fields)
+      for (const auto& p : parts) owned.emplace_back(field_path(e->effective, p.path), rule_name(p.rule));
+    for (const auto& [mk, part] : e->derived) {
+      std::vector<std::string> leaves;
+      leaf_paths(part, "", &leaves);
+      for (auto& l : leaves) owned.emplace_back(std::move(l), rule_name(rule_of_match(mk)));
+      deriving.insert(rule_name(rule_of_match(mk)));
+    }
+    std::set<std::string> names;
+    std::string problems;
+    for (const auto& f : all) {
+      std::set<std::string> by;
+      for (const auto& [path, rule] : owned)
+        if (!path.empty() && under(f.field, path)) by.insert(rule);
+      if (by.empty() && !e->user_owned) by = deriving;
+      if (by.empty()) continue;
+      names.insert(by.begin(), by.end());
+      problems += (problems.empty() ? "" : ", ") + f.message();
+    }
+    if (names.empty()) continue;
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+    throw TxnError{"DerivedInvalid",
+                   e->key.to_string() + " as rule" + (names.size() > 1 ? "s " : " ") + list + " derive" +
+                       (names.size() > 1 ? "" : "s") + " it is invalid: " + problems,
+                   std::vector<std::string>(names.begin(), names.end())};
+  }
+}
 
 // ---- User operations -------------------------------------------------------------
 

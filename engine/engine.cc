@@ -777,6 +777,7 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
     }
     r = collect_changes();
     check_encodable(r);
+    if (!history_) check_derived_schemas();
     r.warnings = std::move(txn_.warnings);
     if (inspect) inspect(r);
     std::string storage_error;

@@ -258,6 +258,11 @@ class Engine {
   void note_before(const std::string& fact);
   void lost_support(const std::string& fact);
   Result collect_changes();
+  // What rules derive must satisfy its kind's schema, as what users write
+  // must (the server's strategies check that): the first object of the
+  // transaction that does not is a TxnError naming the rules that built it.
+  // effective.cc.
+  void check_derived_schemas();
   // The tuples the transaction changed so far.
   std::vector<TupleChange> tuple_changes() const;
   // Refuses (InternalError) a change set that holds what cannot be encoded.

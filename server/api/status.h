@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "server/http/http_server.h"
+#include "stdlib/field_error.h"
 
 namespace pmesh::server {
 
@@ -27,31 +28,9 @@ struct GroupResource {
   std::string to_string() const { return group.empty() ? resource : resource + "." + group; }
 };
 
-// One invalid field, as field.Error: its path, what is wrong, the value.
-struct FieldError {
-  enum class Type { kInvalid, kRequired, kForbidden, kTooLong, kTooMany, kNotSupported, kDuplicate, kTypeInvalid };
-  Type type = Type::kInvalid;
-  std::string field;  // "metadata.labels", "spec.type"
-  Json value;         // the bad value (Invalid, NotSupported, Duplicate, TypeInvalid)
-  std::string detail;
-  std::string shown;  // the value as Go prints it, when not as JSON would ("0x0")
-
-  static FieldError invalid(std::string field, Json value, std::string detail);
-  static FieldError invalid_shown(std::string field, std::string shown, std::string detail);
-  static FieldError required(std::string field, std::string detail = "");
-  static FieldError forbidden(std::string field, std::string detail);
-  static FieldError too_long(std::string field, size_t max);
-  static FieldError not_supported(std::string field, Json value, const std::vector<std::string>& supported);
-  static FieldError type_invalid(std::string field, Json value, std::string detail);
-
-  // "Invalid value: \"x\": detail", as field.Error.ErrorBody.
-  std::string body() const;
-  // "metadata.name: Invalid value: ...".
-  std::string message() const { return field + ": " + body(); }
-  // The cause's reason: FieldValueInvalid, FieldValueRequired, ...
-  std::string reason() const;
-};
-using FieldErrors = std::vector<FieldError>;
+// Field errors are apimachinery's (stdlib/field_error.h).
+using pmesh::FieldError;
+using pmesh::FieldErrors;
 
 struct ApiError {
   int code = 500;

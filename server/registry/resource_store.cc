@@ -291,6 +291,10 @@ HttpResponse ResourceStore::commit(const ApiRequest& req, Op op, int code, bool 
     else if (r.reason == "Conflict") e = ApiError::conflict(req.gr(), name, r.message);
     // A rule's `refuse` is an admission plugin's denial.
     else if (r.reason == "Invalid") e = ApiError::forbidden(req.gr(), name, r.message);
+    // What rules derived from the write breaks its kind's schema: as an
+    // object a mutating admission made invalid, a 422 (naming the rules).
+    else if (r.reason == "DerivedInvalid")
+      e = ApiError{422, "Invalid", r.message, {{"name", name}, {"group", req.gr().group}, {"kind", req.gr().resource}}};
     else e = ApiError::internal(r.message);
     if (!r.rules.empty()) {
       std::string rules;

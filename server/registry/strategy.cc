@@ -8,7 +8,7 @@
 #include "server/api/status.h"
 #include "server/registry/builtin_kinds.h"
 #include "server/registry/object_meta.h"
-#include "server/registry/schema_validation.h"
+#include "engine/schema_validation.h"
 #include "dsl/kind_schema.h"
 
 namespace pmesh::server {
@@ -83,7 +83,7 @@ std::optional<ApiError> decode_typed(const ApiRequest& req, Json& object, std::v
   std::vector<std::string> dropped;
   if (auto e = decode_builtin(kind, object, &dropped)) return e;
   if (kind.schema)
-    for (auto& f : prune_unknown_fields(*kind.schema, object)) dropped.push_back(std::move(f));
+    for (auto& f : engine::prune_unknown_fields(*kind.schema, object)) dropped.push_back(std::move(f));
   const std::string& mode = req.write.field_validation;
   if (mode == "Strict" && !dropped.empty()) {
     std::string list;
@@ -120,7 +120,7 @@ FieldErrors check_schema(const ApiRequest& req, Json& object) {
   // its rules would refuse.
   if (auto cel = dsl::unsupported_schema_features(*kind.schema); !cel.empty())
     return {FieldError::forbidden("", "the kind's schema has " + cel[0] + ", which pmesh does not evaluate")};
-  apply_schema_defaults(*kind.schema, object);
+  engine::apply_schema_defaults(*kind.schema, object);
   std::vector<std::string> sections;
   if (kind.status_subresource) {
     if (req.info.subresource == "status") {
@@ -133,7 +133,7 @@ FieldErrors check_schema(const ApiRequest& req, Json& object) {
           if (r.is_string() && r != "status") sections.push_back(r.get<std::string>());
     }
   }
-  for (auto& e : validate_against_schema(*kind.schema, object, sections)) errs.push_back(std::move(e));
+  for (auto& e : engine::validate_against_schema(*kind.schema, object, sections)) errs.push_back(std::move(e));
   return errs;
 }
 

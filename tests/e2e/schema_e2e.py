@@ -5,7 +5,8 @@ unknown fields pruned with a warning, or refused under fieldValidation=Strict,
 defaults applied; a bound kind validated by its APIResourceSchema's schema;
 an APIResourceSchema with CEL rules refused rather than half enforced; and a
 tenant's pattern that backtracks exponentially elsewhere matched in linear
-time here.
+time here; and a write whose rules would derive an object its kind's schema
+forbids refused with a 422 naming the rule (tests/rules/schemas.rules).
 
 Usage: schema_e2e.py PMESH
 """
@@ -106,6 +107,18 @@ def main():
         st, b, _ = s.request("POST", apis + "apiresourceschemas", ars)
         p.want("cel refused", (st, causes(b)), (422, [("spec.versions[0].schema.openAPIV3Schema", "FieldValueForbidden")]))
         p.want("cel message", "pmesh does not evaluate x-kubernetes-validations (CEL) at spec" in b.get("message", ""), True)
+    rules = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "rules")
+    with Server(sys.argv[1], plain=True, policies=rules) as s:
+        orders = "/clusters/root/apis/test.pmesh.io/v1/orders"
+        order = {"apiVersion": "test.pmesh.io/v1", "kind": "Order", "metadata": {"name": "o"}, "spec": {"size": 2, "colour": "green"}}
+        st, b, _ = s.request("POST", orders, order)
+        p.want("derived invalid", (st, b.get("reason")), (422, "Invalid"))
+        p.want("derived invalid message", b.get("message"),
+               'Gadget root/o as rule gadget-for-order derives it is invalid: spec.colour: Unsupported value: "green": '
+               'supported values: "red", "blue"')
+        p.want("nothing stored", s.request("GET", orders + "/o")[0], 404)
+        order["spec"]["colour"] = "red"
+        p.want("a valid order", s.request("POST", orders, order)[0], 201)
     p.report("schema e2e: ok")
 
 

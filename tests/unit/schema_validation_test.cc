@@ -4,9 +4,9 @@
 #include <doctest/doctest.h>
 
 #include "dsl/kind_schema.h"
-#include "server/registry/schema_validation.h"
+#include "engine/schema_validation.h"
 
-namespace pmesh::server {
+namespace pmesh::engine {
 namespace {
 
 using nlohmann::json;
@@ -128,4 +128,4 @@ TEST_CASE("schemas: CEL rules are found wherever they are, so they are refused r
 }
 
 }  // namespace
-}  // namespace pmesh::server
+}  // namespace pmesh::engine

@@ -1,4 +1,4 @@
-#include "server/registry/schema_validation.h"
+#include "engine/schema_validation.h"
 
 #include <re2/re2.h>
 
@@ -9,7 +9,7 @@
 
 #include "stdlib/text.h"
 
-namespace pmesh::server {
+namespace pmesh::engine {
 
 namespace {
 
@@ -168,16 +168,24 @@ class Validator {
   }
 
   void object(const Json& s, const Json& v, const std::string& path) {
+    const Json* props = member(s, "properties");
+    // A null that is not nullable is no value (kube prunes it before it validates).
+    auto absent = [&](const std::string& k) {
+      auto it = v.find(k);
+      if (it == v.end()) return true;
+      const Json* sub = props && props->is_object() && props->contains(k) ? &(*props)[k] : nullptr;
+      return it->is_null() && !(sub && flag(*sub, "nullable"));
+    };
     if (const Json* req = member(s, "required"); req && req->is_array())
       for (const auto& r : *req)
-        if (r.is_string() && !v.contains(r.get<std::string>())) errors.push_back(FieldError::required(child(path, r.get<std::string>())));
+        if (r.is_string() && absent(r.get<std::string>())) errors.push_back(FieldError::required(child(path, r.get<std::string>())));
     if (const Json* max = member(s, "maxProperties"); max && max->is_number_integer() && v.size() > max->get<size_t>())
       errors.push_back(too_many(path, v.size(), max->get<size_t>()));
     if (const Json* min = member(s, "minProperties"); min && min->is_number_integer() && v.size() < min->get<size_t>())
       errors.push_back(FieldError::invalid(path, v.size(), path + " in body should have at least " + number_text(*min) + " properties"));
-    const Json* props = member(s, "properties");
     const Json* additional = member(s, "additionalProperties");
     for (auto it = v.begin(); it != v.end(); ++it) {
+      if (absent(it.key())) continue;
       if (props && props->is_object() && props->contains(it.key())) value((*props)[it.key()], *it, child(path, it.key()));
       else if (additional && additional->is_object()) value(*additional, *it, child(path, it.key()));
     }
@@ -319,13 +327,18 @@ FieldErrors validate_against_schema(const Json& schema, const Json& object, cons
     return sections.empty() ? (k != "metadata" && k != "apiVersion" && k != "kind")
                             : std::find(sections.begin(), sections.end(), k) != sections.end();
   };
+  auto absent = [&](const std::string& k) {
+    auto it = object.find(k);
+    return it == object.end() ||
+           (it->is_null() && !(props && props->is_object() && props->contains(k) && flag((*props)[k], "nullable")));
+  };
   if (const Json* req = member(schema, "required"); req && req->is_array())
     for (const auto& r : *req)
-      if (r.is_string() && wanted(r.get<std::string>()) && !object.contains(r.get<std::string>()))
+      if (r.is_string() && wanted(r.get<std::string>()) && absent(r.get<std::string>()))
         v.errors.push_back(FieldError::required(r.get<std::string>()));
   if (props && props->is_object()) {
     for (auto it = object.begin(); it != object.end(); ++it)
-      if (wanted(it.key()) && props->contains(it.key())) v.value((*props)[it.key()], *it, it.key());
+      if (wanted(it.key()) && props->contains(it.key()) && !absent(it.key())) v.value((*props)[it.key()], *it, it.key());
     // A CRD's schema may constrain a name and nothing else of metadata.
     if (const Json* md = member(*props, "metadata"); md && object.contains("metadata")) {
       const Json* mdp = member(*md, "properties");
@@ -336,4 +349,4 @@ FieldErrors validate_against_schema(const Json& schema, const Json& object, cons
   return v.errors;
 }
 
-}  // namespace pmesh::server
+}  // namespace pmesh::engine

@@ -1,6 +1,8 @@
 // A kind's structural schema (OpenAPI v3, as a CRD's openAPIV3Schema)
-// applied to what a user writes, in the order kube-apiserver applies a
-// custom resource's: unknown fields pruned, then defaults, then validation.
+// applied to an object, in the order kube-apiserver applies a custom
+// resource's: unknown fields pruned, then defaults, then validation. The
+// server's strategies apply it to what users write; the engine validates
+// what rules derive.
 //
 // Pruning drops what the schema does not name (except under
 // x-kubernetes-preserve-unknown-fields, and an embedded resource's
@@ -20,9 +22,9 @@
 #include <string>
 #include <vector>
 
-#include "server/api/status.h"
+#include "stdlib/field_error.h"
 
-namespace pmesh::server {
+namespace pmesh::engine {
 
 // Drops from `object` the fields `schema` does not allow (apiVersion, kind
 // and metadata are the caller's); returns their paths ("spec.foo").
@@ -36,4 +38,4 @@ void apply_schema_defaults(const Json& schema, Json& object);
 // metadata constrains only the name, as for a CRD.
 FieldErrors validate_against_schema(const Json& schema, const Json& object, const std::vector<std::string>& sections = {});
 
-}  // namespace pmesh::server
+}  // namespace pmesh::engine

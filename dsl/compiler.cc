@@ -4,6 +4,7 @@
 
 #include "dsl/analysis/access_analysis.h"
 #include "dsl/analysis/name_resolution.h"
+#include "dsl/analysis/schema_conformance.h"
 #include "dsl/analysis/write_conflicts.h"
 
 namespace pmesh::dsl {
@@ -54,6 +55,8 @@ std::unique_ptr<CompiledProgram> compile(std::unique_ptr<Program> program, Diagn
   AccessAnalysis access(p, diags);
   for (auto& r : out->rules) access.analyze(r);
   WriteConflicts(diags).check(out->rules);
+  SchemaConformance schemas(p, diags);
+  for (const auto& r : out->rules) schemas.check(r);
 
   out->graph = std::make_unique<DependencyGraph>(out->rules, diags);
   if (diags.has_errors()) return out;

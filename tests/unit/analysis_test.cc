@@ -148,7 +148,7 @@ rule b
   same.replace(same.find("rule b"), 6, "rule b priority 1");
   CHECK(err(same).find("both have priority 1") != std::string::npos);
   // Different keys do not conflict; a key computed at run time conflicts with any.
-  CHECK(err("rule a\n  for x: Account\n  set x.status.conditions[\"A\"] = 1\nrule b\n  for x: Account\n  set x.status.conditions[\"B\"] = 1\n").empty());
+  CHECK(err("rule a\n  for x: Account\n  set x.status.conditions[\"A\"] = condition(true, \"A\")\nrule b\n  for x: Account\n  set x.status.conditions[\"B\"] = condition(true, \"B\")\n").empty());
   CHECK(!err("rule a\n  for x: Account\n  set x.status.conditions[x.name] = 1\nrule b\n  for x: Account\n  set x.status.conditions[\"B\"] = 1\n").empty());
   // A parent path overlaps its children.
   CHECK(!err("rule a\n  for x: Account\n  set x.status = {}\nrule b\n  for x: Account\n  set x.status.phase = 1\n").empty());

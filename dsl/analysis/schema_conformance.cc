@@ -1,0 +1,131 @@
+#include "dsl/analysis/schema_conformance.h"
+
+#include "dsl/object_model.h"
+
+#include <algorithm>
+#include <functional>
+
+namespace pmesh::dsl {
+
+namespace {
+
+using nlohmann::json;
+
+bool flag(const json& s, const char* key) { return s.is_object() && s.contains(key) && s[key] == true; }
+
+std::string joined(const std::vector<std::string>& path, size_t upto) {
+  std::string out;
+  for (size_t i = 0; i < upto && i < path.size(); ++i) out += (out.empty() ? "" : ".") + path[i];
+  return out;
+}
+
+// What a literal is, as the schema's `type` names it.
+std::string type_of(const json& v) {
+  if (v.is_string()) return "string";
+  if (v.is_boolean()) return "boolean";
+  if (v.is_number_integer()) return "integer";
+  if (v.is_number()) return "number";
+  if (v.is_array()) return "array";
+  if (v.is_object()) return "object";
+  return "null";
+}
+
+}  // namespace
+
+const json* SchemaConformance::walk(const json& schema, const std::vector<std::string>& path, bool* free,
+                                    std::string* missing) const {
+  const json* node = &schema;
+  *free = false;
+  for (size_t i = 0; i < path.size(); ++i) {
+    if (flag(*node, "x-kubernetes-preserve-unknown-fields") || flag(*node, "x-kubernetes-int-or-string")) {
+      *free = true;
+      return nullptr;
+    }
+    const std::string& seg = path[i];
+    if (node->contains("items") && (*node)["items"].is_object()) {
+      node = &(*node)["items"];  // a key into a keyed list: one of its entries
+    } else if (node->contains("properties") && (*node)["properties"].contains(seg)) {
+      node = &(*node)["properties"][seg];
+    } else if (node->contains("additionalProperties") && (*node)["additionalProperties"].is_object()) {
+      node = &(*node)["additionalProperties"];
+    } else if (!node->contains("properties") && !node->contains("type")) {
+      *free = true;  // a schema that says nothing of what is below
+      return nullptr;
+    } else {
+      *missing = joined(path, i + 1);
+      return nullptr;
+    }
+  }
+  return node;
+}
+
+void SchemaConformance::value(const RuleInfo& info, const KindDecl& d, const std::vector<std::string>& path, const Expr& v,
+                              Span span) {
+  auto lit = literal_json(v);
+  if (!lit || v.kind == ExprKind::kVar) return;  // computed: the engine checks it when the rule runs
+  bool free = false;
+  std::string missing;
+  const json* node = walk(*d.schema, path, &free, &missing);
+  if (!node) return;
+  std::function<void(const json&, const json&, const std::string&)> check = [&](const json& s, const json& x,
+                                                                                 const std::string& at) {
+    if (!s.is_object() || x.is_null()) return;
+    if (flag(s, "x-kubernetes-preserve-unknown-fields") || flag(s, "x-kubernetes-int-or-string")) return;
+    std::string want = s.value("type", "");
+    std::string got = type_of(x);
+    bool ok = want.empty() || want == got || (want == "number" && got == "integer");
+    if (!ok) {
+      diags_.error(span, "rule `" + info.rule->name + "` sets " + at + " of " + d.name + " to " + (got == "string" ? "a " : "an ") +
+                             got + ", where its schema wants " + (want == "integer" || want == "object" || want == "array" ? "an " : "a ") +
+                             want);
+      return;
+    }
+    if (s.contains("enum") && s["enum"].is_array() && std::find(s["enum"].begin(), s["enum"].end(), x) == s["enum"].end())
+      diags_.error(span, "rule `" + info.rule->name + "` sets " + at + " of " + d.name + " to " + x.dump() +
+                             ", which its schema's enum does not allow (" + s["enum"].dump() + ")");
+    if (x.is_object() && s.contains("properties"))
+      for (auto it = x.begin(); it != x.end(); ++it) {
+        if (s["properties"].contains(it.key())) check(s["properties"][it.key()], *it, at + "." + it.key());
+        else if (!s.contains("additionalProperties") && !flag(s, "x-kubernetes-preserve-unknown-fields"))
+          diags_.warning(span, "rule `" + info.rule->name + "` sets " + at + "." + it.key() + " of " + d.name +
+                                   ", a field its schema does not have (kube would drop it from what a client writes)");
+      }
+  };
+  check(*node, *lit, joined(path, path.size()));
+}
+
+void SchemaConformance::check(const RuleInfo& info) {
+  // Fields written: each must be one the kind's schema has.
+  for (const auto& w : info.field_writes) {
+    if (w.kind.empty() || w.kind == "*" || w.path.empty() || w.path[0] == "metadata") continue;
+    const KindDecl* d = program_.find_kind(*info.module, w.kind);
+    if (!d || !d->schema) continue;
+    bool free = false;
+    std::string missing;
+    if (!walk(*d->schema, w.path, &free, &missing) && !free)
+      diags_.warning(w.span, "rule `" + info.rule->name + "` writes " + missing + " of " + d->name +
+                                 ", a field its schema does not have (kube would drop it from what a client writes)");
+  }
+  // Literal values: of the schema's type, and in its enum.
+  for (const auto& h : info.rule->heads) {
+    if (h.kind == HeadKind::kDeriveObject && !h.object_kind.dynamic()) {
+      const KindDecl* d = program_.find_kind(*info.module, h.object_kind.name);
+      if (!d || !d->schema) continue;
+      for (const auto& f : h.fields) {
+        std::vector<std::string> segs;
+        for (const auto& s : f.path) segs.push_back(s.is_key() ? "*" : s.field);
+        auto path = canonical_path(d, segs);
+        if (path && !path->empty() && (*path)[0] != "metadata") value(info, *d, *path, *f.value, f.span);
+      }
+    } else if (h.kind == HeadKind::kSet && h.op == SetOp::kAssign) {
+      auto it = info.set_targets.find(&h);
+      if (it == info.set_targets.end() || !it->second->decl || !it->second->decl->schema) continue;
+      std::vector<std::string> segs;
+      for (const auto& s : h.path) segs.push_back(s.is_key() ? "*" : s.field);
+      auto path = canonical_path(it->second->decl, segs);
+      if (path && !path->empty() && (*path)[0] != "metadata") value(info, *it->second->decl, *path, *h.value, h.span);
+    }
+  }
+}
+
+}  // namespace pmesh::dsl

@@ -23,6 +23,16 @@ void walk(const nlohmann::json& s, const std::string& path, std::vector<std::str
 
 }  // namespace
 
+std::string schema_type_of(const nlohmann::json& v) {
+  if (v.is_string()) return "string";
+  if (v.is_boolean()) return "boolean";
+  if (v.is_number_integer()) return "integer";
+  if (v.is_number()) return "number";
+  if (v.is_array()) return "array";
+  if (v.is_object()) return "object";
+  return "null";
+}
+
 std::vector<std::string> unsupported_schema_features(const nlohmann::json& schema) {
   std::vector<std::string> out;
   walk(schema, "", &out);

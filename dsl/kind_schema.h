@@ -18,4 +18,8 @@ namespace pmesh::dsl {
 // (CEL) at spec.x"); empty when it can enforce all of it.
 std::vector<std::string> unsupported_schema_features(const nlohmann::json& schema);
 
+// A value's type as OpenAPI (and go-openapi's messages) name it: string,
+// boolean, integer, number, array, object or null.
+std::string schema_type_of(const nlohmann::json& v);
+
 }  // namespace pmesh::dsl

@@ -7,6 +7,7 @@
 #include <memory>
 #include <set>
 
+#include "dsl/kind_schema.h"
 #include "stdlib/text.h"
 
 namespace pmesh::engine {
@@ -22,17 +23,6 @@ const Json* member(const Json& s, const char* key) {
 
 std::string child(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
 std::string index(const std::string& path, size_t i) { return path + "[" + std::to_string(i) + "]"; }
-
-// The type of a value as go-openapi names it in messages.
-std::string type_of(const Json& v) {
-  if (v.is_string()) return "string";
-  if (v.is_boolean()) return "boolean";
-  if (v.is_number_integer()) return "integer";
-  if (v.is_number()) return "number";
-  if (v.is_array()) return "array";
-  if (v.is_object()) return "object";
-  return "null";
-}
 
 bool integral(const Json& v) {
   if (v.is_number_integer()) return true;
@@ -212,7 +202,7 @@ class Validator {
       else if (want == "number") ok = v.is_number();
     }
     if (ok) return true;
-    std::string got = type_of(v);
+    std::string got = dsl::schema_type_of(v);
     errors.push_back(FieldError::type_invalid(path, got, path + " in body must be of type " + want + ": \"" + got + "\""));
     return false;
   }

@@ -1,5 +1,6 @@
 #include "dsl/analysis/schema_conformance.h"
 
+#include "dsl/kind_schema.h"
 #include "dsl/object_model.h"
 
 #include <algorithm>
@@ -17,17 +18,6 @@ std::string joined(const std::vector<std::string>& path, size_t upto) {
   std::string out;
   for (size_t i = 0; i < upto && i < path.size(); ++i) out += (out.empty() ? "" : ".") + path[i];
   return out;
-}
-
-// What a literal is, as the schema's `type` names it.
-std::string type_of(const json& v) {
-  if (v.is_string()) return "string";
-  if (v.is_boolean()) return "boolean";
-  if (v.is_number_integer()) return "integer";
-  if (v.is_number()) return "number";
-  if (v.is_array()) return "array";
-  if (v.is_object()) return "object";
-  return "null";
 }
 
 }  // namespace
@@ -72,7 +62,7 @@ void SchemaConformance::value(const RuleInfo& info, const KindDecl& d, const std
     if (!s.is_object() || x.is_null()) return;
     if (flag(s, "x-kubernetes-preserve-unknown-fields") || flag(s, "x-kubernetes-int-or-string")) return;
     std::string want = s.value("type", "");
-    std::string got = type_of(x);
+    std::string got = schema_type_of(x);
     bool ok = want.empty() || want == got || (want == "number" && got == "integer");
     if (!ok) {
       diags_.error(span, "rule `" + info.rule->name + "` sets " + at + " of " + d.name + " to " + (got == "string" ? "a " : "an ") +

@@ -82,7 +82,8 @@ std::optional<ApiError> decode_typed(const ApiRequest& req, Json& object, std::v
   if (auto e = check_type_meta(kind, object)) return e;
   std::vector<std::string> dropped;
   if (auto e = decode_builtin(kind, object, &dropped)) return e;
-  if (kind.schema)
+  // (A built-in kind's decoder above is what kube's is; its schema is published, not applied.)
+  if (kind.schema && !builtin_kind(kind))
     for (auto& f : engine::prune_unknown_fields(*kind.schema, object)) dropped.push_back(std::move(f));
   const std::string& mode = req.write.field_validation;
   if (mode == "Strict" && !dropped.empty()) {
@@ -114,7 +115,9 @@ FieldErrors check_schema(const ApiRequest& req, Json& object) {
         errs.push_back(FieldError::forbidden("spec.versions[" + std::to_string(i) + "].schema.openAPIV3Schema",
                                              "pmesh does not evaluate " + cel[0]));
     }
-  if (!kind.schema) return errs;
+  // kube validates its built-in kinds with their own code (validate_builtin
+  // here), not their published schemas: checking both would report twice.
+  if (!kind.schema || builtin_kind(kind)) return errs;
   // A bound kind whose schema has rules pmesh cannot evaluate (an
   // APIResourceSchema derived by rules) takes no writes, rather than writes
   // its rules would refuse.

@@ -46,14 +46,17 @@ size_t runes(const std::string& s) {
   return n;
 }
 
-// Patterns compiled once per thread (a bounded cache: schemas come from tenants).
+// Patterns compiled once per thread. Schemas come from tenants, so both are
+// bounded: the cache's entries, and each pattern's memory (RE2's max_mem:
+// a pattern too large for it does not compile, and matches nothing).
 const RE2* compiled(const std::string& pattern) {
   thread_local std::map<std::string, std::unique_ptr<RE2>> cache;
   auto it = cache.find(pattern);
   if (it != cache.end()) return it->second.get();
-  if (cache.size() >= 1024) cache.clear();
+  if (cache.size() >= 128) cache.clear();
   RE2::Options o;
   o.set_log_errors(false);
+  o.set_max_mem(int64_t{2} << 20);
   auto re = std::make_unique<RE2>(pattern, o);
   return (cache[pattern] = std::move(re)).get();
 }

@@ -161,6 +161,15 @@ class Validator {
   }
 
   void object(const Json& s, const Json& v, const std::string& path) {
+    // An embedded resource is an object of its own: it names its kind
+    // (apiextensions' validateEmbeddedResource).
+    if (flag(s, "x-kubernetes-embedded-resource") && !v.empty())
+      for (const char* f : {"apiVersion", "kind"}) {
+        auto it = v.find(f);
+        if (it == v.end()) errors.push_back(FieldError::required(child(path, f), "must not be empty"));
+        else if (!it->is_string()) errors.push_back(FieldError::invalid(child(path, f), *it, "must be a string"));
+        else if (it->get_ref<const std::string&>().empty()) errors.push_back(FieldError::invalid(child(path, f), *it, "must not be empty"));
+      }
     const Json* props = member(s, "properties");
     // A null that is not nullable is no value (kube prunes it before it validates).
     auto absent = [&](const std::string& k) {

@@ -106,6 +106,11 @@ TEST_CASE("schemas: kube's messages for each kind of problem") {
   json ok = json::parse(R"({"spec": {"name": "ab", "size": 4.0, "ratio": 0.5, "port": "http", "when": "2026-01-02T03:04:05Z",
     "id": "123e4567-e89b-12d3-a456-426614174000", "rules": [{"name": "r"}]}})");
   CHECK(validate_against_schema(kSchema, ok).empty());
+  // An embedded resource names its apiVersion and kind.
+  json emb = json::parse(R"({"spec": {"name": "ab", "embedded": {"metadata": {"name": "x"}, "spec": {}}}})");
+  CHECK(messages(validate_against_schema(kSchema, emb)) ==
+        std::vector<std::string>{"spec.embedded.apiVersion: Required value: must not be empty",
+                                 "spec.embedded.kind: Required value: must not be empty"});
 }
 
 TEST_CASE("schemas: a hostile pattern is matched in linear time, and one that does not compile refuses every value") {

@@ -23,6 +23,20 @@ void walk(const nlohmann::json& s, const std::string& path, std::vector<std::str
 
 }  // namespace
 
+std::shared_ptr<const nlohmann::json> kind_schema(const Expr& e, DiagnosticSink& diags) {
+  auto s = literal_json(e);
+  if (!s || !s->is_object()) {
+    diags.error(e.span, "`schema` takes an OpenAPI v3 schema, an object of literals");
+  } else if (s->contains("type") && (*s)["type"] != "object") {
+    diags.error(e.span, "a kind's schema is of type object");
+  } else if (auto cel = unsupported_schema_features(*s); !cel.empty()) {
+    diags.error(e.span, "pmesh does not evaluate " + cel[0] + "; a rule it skipped would accept what kube refuses");
+  } else {
+    return std::make_shared<const nlohmann::json>(std::move(*s));
+  }
+  return nullptr;
+}
+
 std::string schema_type_of(const nlohmann::json& v) {
   if (v.is_string()) return "string";
   if (v.is_boolean()) return "boolean";

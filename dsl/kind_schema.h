@@ -12,11 +12,19 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dsl/ast.h"
+#include "dsl/diagnostics.h"
+
 namespace pmesh::dsl {
 
 // Where `schema` asks for what pmesh cannot enforce ("x-kubernetes-validations
 // (CEL) at spec.x"); empty when it can enforce all of it.
 std::vector<std::string> unsupported_schema_features(const nlohmann::json& schema);
+
+// A kind declaration's `schema` (its object's OpenAPI v3 schema, as a CRD's
+// openAPIV3Schema, written as literal data), with its problems reported;
+// null when it has any.
+std::shared_ptr<const nlohmann::json> kind_schema(const Expr& e, DiagnosticSink& diags);
 
 // A value's type as OpenAPI (and go-openapi's messages) name it: string,
 // boolean, integer, number, array, object or null.

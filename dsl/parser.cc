@@ -608,13 +608,7 @@ class Builder {
         else
           for (const auto& c : v.args) k.printer_columns.push_back(printer_column(*c, diags_));
       } else if (key == "schema") {
-        // The object's OpenAPI v3 schema, as a CRD's openAPIV3Schema.
-        auto s = literal_json(v);
-        if (!s || !s->is_object()) diags_.error(v.span, "`schema` takes an OpenAPI v3 schema, an object of literals");
-        else if (s->contains("type") && (*s)["type"] != "object") diags_.error(v.span, "a kind's schema is of type object");
-        else if (auto cel = unsupported_schema_features(*s); !cel.empty())
-          diags_.error(v.span, "pmesh does not evaluate " + cel[0] + "; a rule it skipped would accept what kube refuses");
-        else k.schema = std::make_shared<const nlohmann::json>(std::move(*s));
+        k.schema = kind_schema(v, diags_);
       } else if (key == "listKeys") {
         if (v.kind != ExprKind::kObject) diags_.error(v.span, "`listKeys` takes an object { path: keyField }");
         else

@@ -233,6 +233,10 @@ struct KindDecl {
   // The kind's OpenAPI v3 schema (a CRD's openAPIV3Schema: the object's
   // root); null when it declares none. Shared: kinds are copied per cluster.
   std::shared_ptr<const nlohmann::json> schema;
+  // What of `schema` pmesh cannot enforce (CEL rules: dsl/kind_schema.h). A
+  // declared kind with any does not compile; a bound kind with any takes no
+  // writes.
+  std::vector<std::string> schema_unsupported;
   std::string api_version() const { return group.empty() ? version : group + "/" + version; }
   // The kind's name in object identities (ObjectKey::kind): the declared
   // name, or `plural.group` for a run-time kind, which cannot collide with

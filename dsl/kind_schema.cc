@@ -37,6 +37,14 @@ std::shared_ptr<const nlohmann::json> kind_schema(const Expr& e, DiagnosticSink&
   return nullptr;
 }
 
+const nlohmann::json* version_schema(const nlohmann::json& version) {
+  auto s = version.is_object() ? version.find("schema") : version.end();
+  if (!version.is_object() || s == version.end() || !s->is_object()) return nullptr;
+  auto root = s->find("openAPIV3Schema");
+  const nlohmann::json* out = root != s->end() ? &*root : &*s;
+  return out->is_object() ? out : nullptr;
+}
+
 std::string schema_type_of(const nlohmann::json& v) {
   if (v.is_string()) return "string";
   if (v.is_boolean()) return "boolean";

@@ -26,6 +26,10 @@ std::vector<std::string> unsupported_schema_features(const nlohmann::json& schem
 // null when it has any.
 std::shared_ptr<const nlohmann::json> kind_schema(const Expr& e, DiagnosticSink& diags);
 
+// The schema of a version of an APIResourceSchema or CRD (its
+// `schema.openAPIV3Schema`, or `schema` itself); null when it has none.
+const nlohmann::json* version_schema(const nlohmann::json& version);
+
 // A value's type as OpenAPI (and go-openapi's messages) name it: string,
 // boolean, integer, number, array, object or null.
 std::string schema_type_of(const nlohmann::json& v);

@@ -20,6 +20,7 @@ std::vector<std::string> printer_column_problems(const PrinterColumn& c) {
   else if (!KubeJsonPath::parse(c.json_path, &error)) out.push_back(column + "jsonPath: " + error);
   if (!c.each.empty() && !KubeJsonPath::parse(c.each, &error)) out.push_back(column + "each: " + error);
   if (c.count && c.type != "integer" && c.type != "string") out.push_back(column + "`count` needs type integer or string");
+  if (c.priority < 0) out.push_back(column + "priority is 0 or more");
   return out;
 }
 

@@ -201,7 +201,7 @@ std::string field_path(const Json& doc, const JsonPath& path) {
 void leaf_paths(const Json& v, const std::string& at, std::vector<std::string>* out) {
   if (v.is_object() && !v.empty()) {
     for (auto it = v.begin(); it != v.end(); ++it)
-      if (at.empty() ? it.key() != "metadata" : true) leaf_paths(*it, at.empty() ? it.key() : at + "." + it.key(), out);
+      if (!at.empty() || it.key() != "metadata") leaf_paths(*it, at.empty() ? it.key() : at + "." + it.key(), out);
   } else if (!at.empty()) {
     out->push_back(at);
   }

@@ -4,6 +4,7 @@
 
 #include "engine/json_path.h"
 #include "engine/state.h"
+#include "dsl/kind_schema.h"
 #include "dsl/printer_column.h"
 
 namespace pmesh::engine {
@@ -63,20 +64,14 @@ std::optional<dsl::KindDecl> kind_from_schema(const Json& ars) {
   if (!chosen || k.group.empty() || k.name.empty() || k.plural.empty()) return std::nullopt;
   k.version = text(*chosen, {"name"});
   if (k.version.empty()) return std::nullopt;
-  const Json* props = nullptr;
-  if (chosen->contains("schema") && (*chosen)["schema"].is_object()) {
-    const Json& s = (*chosen)["schema"];
-    const Json& root = s.contains("openAPIV3Schema") ? s["openAPIV3Schema"] : s;
-    if (root.is_object() && root.contains("properties") && root["properties"].is_object()) props = &root["properties"];
+  if (const Json* root = dsl::version_schema(*chosen)) {
+    k.schema = std::make_shared<const Json>(*root);
+    // Found once here, not at each write: what of it pmesh cannot enforce.
+    k.schema_unsupported = dsl::unsupported_schema_features(*root);
+    if (root->contains("properties") && (*root)["properties"].is_object())
+      for (const auto& [f, _] : (*root)["properties"].items())
+        if (f != "apiVersion" && f != "kind" && f != "metadata") k.sections.push_back(f);
   }
-  if (chosen->contains("schema") && (*chosen)["schema"].is_object()) {
-    const Json& s = (*chosen)["schema"];
-    const Json& root = s.contains("openAPIV3Schema") ? s["openAPIV3Schema"] : s;
-    if (root.is_object()) k.schema = std::make_shared<const Json>(root);
-  }
-  if (props)
-    for (const auto& [f, _] : props->items())
-      if (f != "apiVersion" && f != "kind" && f != "metadata") k.sections.push_back(f);
   if (k.sections.empty()) k.sections = {"spec", "status"};
   k.status_subresource = chosen->contains("subresources") && (*chosen)["subresources"].is_object() &&
                          (*chosen)["subresources"].contains("status");
@@ -93,7 +88,7 @@ std::optional<dsl::KindDecl> kind_from_schema(const Json& ars) {
       col.description = text(c, {"description"});
       col.json_path = text(c, {"jsonPath"});
       if (c.contains("priority") && c["priority"].is_number_integer()) col.priority = c["priority"].get<int64_t>();
-      if (col.priority < 0 || !dsl::printer_column_problems(col).empty()) continue;
+      if (!dsl::printer_column_problems(col).empty()) continue;
       k.printer_columns.push_back(std::move(col));
     }
   return k;

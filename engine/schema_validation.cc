@@ -3,6 +3,7 @@
 #include <re2/re2.h>
 
 #include <cmath>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -86,7 +87,10 @@ bool format_ok(const std::string& format, const std::string& v) {
   return true;  // formats kube does not check, or pmesh not yet: accepted
 }
 
-void prune(const Json& s, Json& v, const std::string& path, std::vector<std::string>* dropped) {
+// The object's own fields at its root: ObjectMeta's to decode and check.
+bool object_meta(const std::string& key) { return key == "apiVersion" || key == "kind" || key == "metadata"; }
+
+void prune(const Json& s, Json& v, const std::string& path, std::vector<std::string>* dropped, bool root = false) {
   if (v.is_array()) {
     if (const Json* items = member(s, "items"))
       for (size_t i = 0; i < v.size(); ++i) prune(*items, v[i], index(path, i), dropped);
@@ -99,6 +103,10 @@ void prune(const Json& s, Json& v, const std::string& path, std::vector<std::str
   bool embedded = flag(s, "x-kubernetes-embedded-resource");
   for (auto it = v.begin(); it != v.end();) {
     const std::string key = it.key();
+    if (root && object_meta(key)) {
+      ++it;
+      continue;
+    }
     const Json* sub = props && props->is_object() && props->contains(key) ? &(*props)[key] : nullptr;
     if (!sub && additional && additional->is_object()) sub = additional;
     if (sub) {
@@ -117,7 +125,7 @@ void prune(const Json& s, Json& v, const std::string& path, std::vector<std::str
   }
 }
 
-void defaults(const Json& s, Json& v) {
+void defaults(const Json& s, Json& v, bool root = false) {
   if (v.is_array()) {
     if (const Json* items = member(s, "items"))
       for (auto& e : v) defaults(*items, e);
@@ -126,6 +134,7 @@ void defaults(const Json& s, Json& v) {
   if (!v.is_object()) return;
   if (const Json* props = member(s, "properties"); props && props->is_object())
     for (const auto& [k, sub] : props->items()) {
+      if (root && object_meta(k)) continue;
       if (!v.contains(k) && sub.is_object() && sub.contains("default")) v[k] = sub["default"];
       if (v.contains(k)) defaults(sub, v[k]);
     }
@@ -160,7 +169,9 @@ class Validator {
     else if (v.is_object()) object(s, v, path);
   }
 
-  void object(const Json& s, const Json& v, const std::string& path) {
+  // `wanted`: the keys to check (all but those a caller checks itself).
+  void object(const Json& s, const Json& v, const std::string& path,
+              const std::function<bool(const std::string&)>& wanted = nullptr) {
     // An embedded resource is an object of its own: it names its kind
     // (apiextensions' validateEmbeddedResource).
     if (flag(s, "x-kubernetes-embedded-resource") && !v.empty())
@@ -180,14 +191,15 @@ class Validator {
     };
     if (const Json* req = member(s, "required"); req && req->is_array())
       for (const auto& r : *req)
-        if (r.is_string() && absent(r.get<std::string>())) errors.push_back(FieldError::required(child(path, r.get<std::string>())));
+        if (r.is_string() && (!wanted || wanted(r.get<std::string>())) && absent(r.get<std::string>()))
+          errors.push_back(FieldError::required(child(path, r.get<std::string>())));
     if (const Json* max = member(s, "maxProperties"); max && max->is_number_integer() && v.size() > max->get<size_t>())
       errors.push_back(too_many(path, v.size(), max->get<size_t>()));
     if (const Json* min = member(s, "minProperties"); min && min->is_number_integer() && v.size() < min->get<size_t>())
       errors.push_back(FieldError::invalid(path, v.size(), path + " in body should have at least " + number_text(*min) + " properties"));
     const Json* additional = member(s, "additionalProperties");
     for (auto it = v.begin(); it != v.end(); ++it) {
-      if (absent(it.key())) continue;
+      if ((wanted && !wanted(it.key())) || absent(it.key())) continue;
       if (props && props->is_object() && props->contains(it.key())) value((*props)[it.key()], *it, child(path, it.key()));
       else if (additional && additional->is_object()) value(*additional, *it, child(path, it.key()));
     }
@@ -288,65 +300,29 @@ class Validator {
 
 std::vector<std::string> prune_unknown_fields(const Json& schema, Json& object) {
   std::vector<std::string> dropped;
-  const Json* props = member(schema, "properties");
-  for (auto it = object.begin(); it != object.end();) {
-    const std::string key = it.key();
-    if (key == "apiVersion" || key == "kind" || key == "metadata") {
-      ++it;
-      continue;
-    }
-    if (props && props->is_object() && props->contains(key)) {
-      if (it->is_null() && !flag((*props)[key], "nullable")) {
-        it = object.erase(it);
-        continue;
-      }
-      prune((*props)[key], *it, key, &dropped);
-      ++it;
-    } else if (flag(schema, "x-kubernetes-preserve-unknown-fields")) {
-      ++it;
-    } else {
-      dropped.push_back(key);
-      it = object.erase(it);
-    }
-  }
+  prune(schema, object, "", &dropped, true);
   return dropped;
 }
 
-void apply_schema_defaults(const Json& schema, Json& object) {
-  const Json* props = member(schema, "properties");
-  if (!props || !props->is_object()) return;
-  for (const auto& [k, sub] : props->items()) {
-    if (k == "metadata" || k == "apiVersion" || k == "kind") continue;
-    if (!object.contains(k) && sub.is_object() && sub.contains("default")) object[k] = sub["default"];
-    if (object.contains(k)) defaults(sub, object[k]);
-  }
-}
+void apply_schema_defaults(const Json& schema, Json& object) { defaults(schema, object, true); }
 
-FieldErrors validate_against_schema(const Json& schema, const Json& object, const std::vector<std::string>& sections) {
+FieldErrors validate_against_schema(const Json& schema, const Json& object, Sections sections) {
   Validator v;
-  const Json* props = member(schema, "properties");
-  auto wanted = [&](const std::string& k) {
-    return sections.empty() ? (k != "metadata" && k != "apiVersion" && k != "kind")
-                            : std::find(sections.begin(), sections.end(), k) != sections.end();
-  };
-  auto absent = [&](const std::string& k) {
-    auto it = object.find(k);
-    return it == object.end() ||
-           (it->is_null() && !(props && props->is_object() && props->contains(k) && flag((*props)[k], "nullable")));
-  };
-  if (const Json* req = member(schema, "required"); req && req->is_array())
-    for (const auto& r : *req)
-      if (r.is_string() && wanted(r.get<std::string>()) && absent(r.get<std::string>()))
-        v.errors.push_back(FieldError::required(r.get<std::string>()));
-  if (props && props->is_object()) {
-    for (auto it = object.begin(); it != object.end(); ++it)
-      if (wanted(it.key()) && props->contains(it.key()) && !absent(it.key())) v.value((*props)[it.key()], *it, it.key());
-    // A CRD's schema may constrain a name and nothing else of metadata.
-    if (const Json* md = member(*props, "metadata"); md && object.contains("metadata")) {
-      const Json* mdp = member(*md, "properties");
-      if (mdp && mdp->contains("name") && object["metadata"].contains("name"))
-        v.value((*mdp)["name"], object["metadata"]["name"], "metadata.name");
+  v.object(schema, object, "", [sections](const std::string& k) {
+    if (object_meta(k)) return false;
+    switch (sections) {
+      case Sections::kAll: return true;
+      case Sections::kAllButStatus: return k != "status";
+      case Sections::kStatus: return k == "status";
     }
+    return true;
+  });
+  // A CRD's schema may constrain a name and nothing else of metadata.
+  const Json* props = member(schema, "properties");
+  if (const Json* md = props ? member(*props, "metadata") : nullptr; md && object.contains("metadata")) {
+    const Json* mdp = member(*md, "properties");
+    if (mdp && mdp->contains("name") && object["metadata"].contains("name"))
+      v.value((*mdp)["name"], object["metadata"]["name"], "metadata.name");
   }
   return v.errors;
 }

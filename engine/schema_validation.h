@@ -33,9 +33,14 @@ std::vector<std::string> prune_unknown_fields(const Json& schema, Json& object);
 // Sets the schema's defaults where fields are missing.
 void apply_schema_defaults(const Json& schema, Json& object);
 
-// The schema's complaints about `object`, under the top-level sections in
-// `sections` (empty: all but metadata, apiVersion and kind); a schema for
-// metadata constrains only the name, as for a CRD.
-FieldErrors validate_against_schema(const Json& schema, const Json& object, const std::vector<std::string>& sections = {});
+// Which top-level sections a write may change, and so which are checked:
+// through /status the status alone, through the main resource all but a
+// status subresource's status (in pmesh rules write status).
+enum class Sections { kAll, kAllButStatus, kStatus };
+
+// The schema's complaints about `object` in `sections` (metadata, apiVersion
+// and kind are ObjectMeta's; a schema for metadata constrains only the name,
+// as for a CRD).
+FieldErrors validate_against_schema(const Json& schema, const Json& object, Sections sections = Sections::kAll);
 
 }  // namespace pmesh::engine

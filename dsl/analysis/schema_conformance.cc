@@ -20,6 +20,14 @@ std::string joined(const std::vector<std::string>& path, size_t upto) {
   return out;
 }
 
+// A head's path, a key segment as "*" (into a keyed list or a map: the
+// schema's items or additionalProperties, whatever the key).
+std::vector<std::string> segments(const Path& p) {
+  std::vector<std::string> out;
+  for (const auto& s : p) out.push_back(s.is_key() ? "*" : s.field);
+  return out;
+}
+
 }  // namespace
 
 const json* SchemaConformance::walk(const json& schema, const std::vector<std::string>& path, bool* free,
@@ -102,17 +110,13 @@ void SchemaConformance::check(const RuleInfo& info) {
       const KindDecl* d = program_.find_kind(*info.module, h.object_kind.name);
       if (!d || !d->schema) continue;
       for (const auto& f : h.fields) {
-        std::vector<std::string> segs;
-        for (const auto& s : f.path) segs.push_back(s.is_key() ? "*" : s.field);
-        auto path = canonical_path(d, segs);
+        auto path = canonical_path(d, segments(f.path));
         if (path && !path->empty() && (*path)[0] != "metadata") value(info, *d, *path, *f.value, f.span);
       }
     } else if (h.kind == HeadKind::kSet && h.op == SetOp::kAssign) {
       auto it = info.set_targets.find(&h);
       if (it == info.set_targets.end() || !it->second->decl || !it->second->decl->schema) continue;
-      std::vector<std::string> segs;
-      for (const auto& s : h.path) segs.push_back(s.is_key() ? "*" : s.field);
-      auto path = canonical_path(it->second->decl, segs);
+      auto path = canonical_path(it->second->decl, segments(h.path));
       if (path && !path->empty() && (*path)[0] != "metadata") value(info, *it->second->decl, *path, *h.value, h.span);
     }
   }

@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "server/api/body.h"
 #include "stdlib/text.h"
 
 namespace pmesh::server {
@@ -37,13 +38,13 @@ std::vector<MediaRange> parse_accept(const std::string& accept) {
     auto parts = split(clause, ';');
     if (parts.empty()) continue;
     MediaRange r;
-    r.type = trim(parts[0]);
+    r.type = media_type(parts[0]);
     for (size_t i = 1; i < parts.size(); ++i) {
       auto eq = parts[i].find('=');
       if (eq == std::string::npos) continue;
       r.params[trim(parts[i].substr(0, eq))] = trim(parts[i].substr(eq + 1));
     }
-    if (r.params.count("q") && trim(r.params["q"]) == "0") continue;  // "not acceptable"
+    if (r.params.count("q") && r.params["q"] == "0") continue;  // "not acceptable"
     if (!r.type.empty()) out.push_back(std::move(r));
   }
   return out;

@@ -129,15 +129,21 @@ std::optional<HttpResponse> ResourceStore::serve(const ApiRequest& req, const st
   return status_response(ApiError::method_not_allowed());
 }
 
+namespace {
+
+// The answer to a get or list that asked for a Table.
+HttpResponse table_response(const ApiRequest& req, const std::vector<const Json*>& objects, Json metadata) {
+  TablePrinter printer(*req.kind, *req.table, std::time(nullptr));
+  return {200, printer.content_type(), encode_json(printer.table(objects, std::move(metadata))), {}, nullptr};
+}
+
+}  // namespace
+
 HttpResponse ResourceStore::get(const ApiRequest& req) {
   const Json* o = engine_.get({req.kind->key(), req.info.cluster, req.info.ns, req.info.name});
   if (!o) return status_response(ApiError::not_found(req.gr(), req.info.name));
   Json shown = present(engine_, *o);
-  if (req.table) {
-    TablePrinter printer(*req.kind, *req.table, std::time(nullptr));
-    Json md = {{"resourceVersion", shown["metadata"].value("resourceVersion", "")}};
-    return when_durable(HttpResponse{200, printer.content_type(), encode_json(printer.table({&shown}, md)), {}, nullptr});
-  }
+  if (req.table) return when_durable(table_response(req, {&shown}, {{"resourceVersion", shown["metadata"].value("resourceVersion", "")}}));
   return when_durable(json_response(200, shown));
 }
 
@@ -199,10 +205,9 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
   Json md = {{"resourceVersion", rv}};
   if (more) md["continue"] = encode_continue(rv, last);
   if (req.table) {
-    TablePrinter printer(*req.kind, *req.table, std::time(nullptr));
     std::vector<const Json*> shown;
     for (const auto& i : items) shown.push_back(&i);
-    return when_durable(HttpResponse{200, printer.content_type(), encode_json(printer.table(shown, md)), {}, nullptr});
+    return when_durable(table_response(req, shown, md));
   }
   return when_durable(json_response(
       200, {{"kind", req.kind->name + "List"}, {"apiVersion", req.kind->api_version()}, {"metadata", md}, {"items", items}}));

@@ -108,10 +108,9 @@ FieldErrors check_schema(const ApiRequest& req, Json& object) {
   if (kind.group == "apis.kcp.io" && kind.name == "APIResourceSchema" && object.contains("spec") &&
       object["spec"].is_object() && object["spec"].contains("versions") && object["spec"]["versions"].is_array())
     for (size_t i = 0; i < object["spec"]["versions"].size(); ++i) {
-      const Json& v = object["spec"]["versions"][i];
-      if (!v.is_object() || !v.contains("schema") || !v["schema"].is_object()) continue;
-      const Json& s = v["schema"].contains("openAPIV3Schema") ? v["schema"]["openAPIV3Schema"] : v["schema"];
-      if (auto cel = dsl::unsupported_schema_features(s); !cel.empty())
+      const Json* s = dsl::version_schema(object["spec"]["versions"][i]);
+      if (!s) continue;
+      if (auto cel = dsl::unsupported_schema_features(*s); !cel.empty())
         errs.push_back(FieldError::forbidden("spec.versions[" + std::to_string(i) + "].schema.openAPIV3Schema",
                                              "pmesh does not evaluate " + cel[0]));
     }
@@ -121,21 +120,12 @@ FieldErrors check_schema(const ApiRequest& req, Json& object) {
   // A bound kind whose schema has rules pmesh cannot evaluate (an
   // APIResourceSchema derived by rules) takes no writes, rather than writes
   // its rules would refuse.
-  if (auto cel = dsl::unsupported_schema_features(*kind.schema); !cel.empty())
-    return {FieldError::forbidden("", "the kind's schema has " + cel[0] + ", which pmesh does not evaluate")};
+  if (!kind.schema_unsupported.empty())
+    return {FieldError::forbidden("", "the kind's schema has " + kind.schema_unsupported[0] + ", which pmesh does not evaluate")};
   engine::apply_schema_defaults(*kind.schema, object);
-  std::vector<std::string> sections;
-  if (kind.status_subresource) {
-    if (req.info.subresource == "status") {
-      sections = {"status"};
-    } else {
-      for (const auto& [k, _] : object.items())
-        if (k != "status" && k != "metadata" && k != "apiVersion" && k != "kind") sections.push_back(k);
-      if (const Json* req_fields = kind.schema->contains("required") ? &(*kind.schema)["required"] : nullptr)
-        for (const auto& r : *req_fields)
-          if (r.is_string() && r != "status") sections.push_back(r.get<std::string>());
-    }
-  }
+  auto sections = !kind.status_subresource              ? engine::Sections::kAll
+                  : req.info.subresource == "status" ? engine::Sections::kStatus
+                                                      : engine::Sections::kAllButStatus;
   for (auto& e : engine::validate_against_schema(*kind.schema, object, sections)) errs.push_back(std::move(e));
   return errs;
 }

@@ -53,13 +53,12 @@ WatchHub::~WatchHub() {
   close_all();
 }
 
-Json WatchHub::shown_as(Watcher& w, Json shown) {
+Json WatchHub::shown_as(Watcher& w, Json shown, bool row) {
   if (!w.spec.table) return shown;
   const Json* md = shown.contains("metadata") ? &shown["metadata"] : nullptr;
   Json table_md = {{"resourceVersion", md ? md->value("resourceVersion", "") : ""}};
   std::vector<const Json*> rows;
-  // A bookmark is a Table without rows (it names no object).
-  if (string_field(shown, "kind") != w.spec.kind_name || (md && md->contains("name"))) rows.push_back(&shown);
+  if (row) rows.push_back(&shown);
   Json t = w.spec.table->table(rows, table_md, !w.table_headers_sent);
   w.table_headers_sent = true;
   return t;
@@ -80,12 +79,10 @@ std::string WatchHub::bookmark(Watcher& w, const Json& annotations) {
   Json md = {{"resourceVersion", std::to_string(w.last_rv)}};
   if (!annotations.empty()) md["annotations"] = annotations;
   Json bm = {{"kind", w.spec.kind_name}, {"apiVersion", w.spec.api_version}, {"metadata", md}};
-  if (w.spec.table) {
-    Json t = shown_as(w, bm);
-    t["metadata"] = md;  // the bookmark's annotations too
-    return encode_json(Json{{"type", "BOOKMARK"}, {"object", t}}) + "\n";
-  }
-  return encode_json(Json{{"type", "BOOKMARK"}, {"object", bm}}) + "\n";
+  // As a Table, a bookmark has no row (it names no object).
+  Json shown = shown_as(w, bm, false);
+  shown["metadata"] = md;
+  return encode_json(Json{{"type", "BOOKMARK"}, {"object", shown}}) + "\n";
 }
 
 void WatchHub::scan_scope(const Watcher& w, const std::function<void(const engine::ObjectEntry&)>& fn) const {

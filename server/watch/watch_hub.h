@@ -98,8 +98,9 @@ class WatchHub {
   std::string deleted(Watcher& w, const nlohmann::json& object, int64_t rv) const;
   // A BOOKMARK at the watcher's last resource version, with `annotations`.
   static std::string bookmark(Watcher& w, const nlohmann::json& annotations);
-  // The event's object as the watcher reads it: the object, or its Table.
-  static nlohmann::json shown_as(Watcher& w, nlohmann::json shown);
+  // The event's object as the watcher reads it: the object, or its Table
+  // (with `shown` as its row unless `row` is false: a bookmark).
+  static nlohmann::json shown_as(Watcher& w, nlohmann::json shown, bool row = true);
   void tick();
 
   const engine::Engine& engine_;

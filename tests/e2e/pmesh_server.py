@@ -147,6 +147,27 @@ class Watch:
         self.conn.close()
 
 
+def widget_schema(version):
+    """acme.io's Widget (namespaced) as an APIResourceSchema with one version,
+    v1: `version` adds its schema and printer columns."""
+    return {"apiVersion": "apis.kcp.io/v1alpha1", "kind": "APIResourceSchema", "metadata": {"name": "v1.widgets.acme.io"},
+            "spec": {"group": "acme.io", "scope": "Namespaced", "names": {"kind": "Widget", "plural": "widgets", "singular": "widget"},
+                     "versions": [dict({"name": "v1", "served": True, "storage": True}, **version)]}}
+
+
+def publish_and_bind(s, ws, ars, user="admin"):
+    """Creates the APIResourceSchema `ars` in workspace `ws`, an APIExport of it
+    and an APIBinding to that export there; returns the three statuses."""
+    apis = "/clusters/%s/apis/apis.kcp.io/v1alpha1/" % ws
+    name = ars["spec"]["names"]["plural"]
+    export = {"apiVersion": "apis.kcp.io/v1alpha1", "kind": "APIExport", "metadata": {"name": name},
+              "spec": {"latestResourceSchemas": [ars["metadata"]["name"]]}}
+    binding = {"apiVersion": "apis.kcp.io/v1alpha1", "kind": "APIBinding", "metadata": {"name": name},
+               "spec": {"reference": {"export": {"path": ws, "name": name}}}}
+    return [s.request("POST", apis + resource, body, user=user)[0]
+            for resource, body in (("apiresourceschemas", ars), ("apiexports", export), ("apibindings", binding))]
+
+
 def fail(msg, server=None):
     tail = ("\n--- server log ---\n" + server.log()[-3000:]) if server else ""
     raise SystemExit("FAIL: " + msg + tail)

@@ -14,7 +14,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pmesh_server import Problems, Server  # noqa: E402
+from pmesh_server import Problems, Server, publish_and_bind, widget_schema  # noqa: E402
 
 ORGS = "/clusters/root:orgs/apis/core.platform-mesh.io/v1alpha1/accounts"
 
@@ -70,21 +70,12 @@ def main():
         # A bound kind: its APIResourceSchema's schema validates, prunes and defaults.
         st, _, _ = s.request("POST", ORGS, account("acme", type="org", displayName="Acme"))
         assert st == 201
-        apis = "/clusters/root:orgs:acme/apis/apis.kcp.io/v1alpha1/"
         schema = {"type": "object", "properties": {"spec": {"type": "object", "required": ["colour"], "properties": {
             "colour": {"type": "string", "enum": ["red", "blue"]},
             "size": {"type": "integer", "default": 3, "minimum": 1},
             "code": {"type": "string", "pattern": "^(a+)+$"}}}}}
-        ars = {"apiVersion": "apis.kcp.io/v1alpha1", "kind": "APIResourceSchema", "metadata": {"name": "v1.widgets.acme.io"},
-               "spec": {"group": "acme.io", "scope": "Namespaced", "names": {"kind": "Widget", "plural": "widgets", "singular": "widget"},
-                        "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": schema}}]}}
-        p.want("schema", s.request("POST", apis + "apiresourceschemas", ars)[0], 201)
-        export = {"apiVersion": "apis.kcp.io/v1alpha1", "kind": "APIExport", "metadata": {"name": "widgets"},
-                  "spec": {"latestResourceSchemas": ["v1.widgets.acme.io"]}}
-        p.want("export", s.request("POST", apis + "apiexports", export)[0], 201)
-        binding = {"apiVersion": "apis.kcp.io/v1alpha1", "kind": "APIBinding", "metadata": {"name": "widgets"},
-                   "spec": {"reference": {"export": {"path": "root:orgs:acme", "name": "widgets"}}}}
-        p.want("binding", s.request("POST", apis + "apibindings", binding)[0], 201)
+        ars = widget_schema({"schema": {"openAPIV3Schema": schema}})
+        p.want("schema, export, binding", publish_and_bind(s, "root:orgs:acme", ars), [201, 201, 201])
         widgets = "/clusters/root:orgs:acme/apis/acme.io/v1/namespaces/default/widgets"
         w = {"apiVersion": "acme.io/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"colour": "green", "size": 0}}
         st, b, _ = s.request("POST", widgets, w)
@@ -104,7 +95,7 @@ def main():
         cel["properties"] = {"spec": dict(schema["properties"]["spec"], **{"x-kubernetes-validations": [{"rule": "self.size > 1"}]})}
         ars["metadata"]["name"] = "v2.widgets.acme.io"
         ars["spec"]["versions"][0]["schema"]["openAPIV3Schema"] = cel
-        st, b, _ = s.request("POST", apis + "apiresourceschemas", ars)
+        st, b, _ = s.request("POST", "/clusters/root:orgs:acme/apis/apis.kcp.io/v1alpha1/apiresourceschemas", ars)
         p.want("cel refused", (st, causes(b)), (422, [("spec.versions[0].schema.openAPIV3Schema", "FieldValueForbidden")]))
         p.want("cel message", "pmesh does not evaluate x-kubernetes-validations (CEL) at spec" in b.get("message", ""), True)
     rules = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "rules")

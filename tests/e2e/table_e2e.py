@@ -14,7 +14,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pmesh_server import Problems, Server  # noqa: E402
+from pmesh_server import Problems, Server, publish_and_bind, widget_schema  # noqa: E402
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 KUBECTL = TABLE + ",application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"
@@ -113,27 +113,17 @@ def main():
         p.want("second row", second["object"]["rows"][0]["cells"][:2], ["w2", 1])
 
         # A bound kind prints the columns its APIResourceSchema declares.
-        schema = {"apiVersion": "apis.kcp.io/v1alpha1", "kind": "APIResourceSchema", "metadata": {"name": "v1.widgets.acme.io"},
-                  "spec": {"group": "acme.io", "scope": "Namespaced", "names": {"kind": "Widget", "plural": "widgets", "singular": "widget"},
-                           "versions": [{"name": "v1", "served": True, "storage": True,
-                                         "schema": {"openAPIV3Schema": {
-                                             "type": "object", "description": "A widget.",
-                                             "properties": {"spec": {"type": "object", "properties": {
-                                                 "size": {"type": "integer", "description": "How big."},
-                                                 "colour": {"type": "string", "enum": ["red", "blue"]}}}}}},
-                                         "additionalPrinterColumns": [
-                                             {"name": "Size", "type": "integer", "jsonPath": ".spec.size"},
-                                             {"name": "Colour", "type": "string", "jsonPath": ".spec.colour", "priority": 1},
-                                             {"name": "Broken", "type": "string", "jsonPath": "..nope"}]}]}}
-        acme = "/clusters/root:orgs:acme/apis/apis.kcp.io/v1alpha1/"
-        st, body, _ = s.request("POST", acme + "apiresourceschemas", schema)
-        p.want("schema", st, 201)
-        export = {"apiVersion": "apis.kcp.io/v1alpha1", "kind": "APIExport", "metadata": {"name": "widgets"},
-                  "spec": {"latestResourceSchemas": ["v1.widgets.acme.io"]}}
-        p.want("export", s.request("POST", acme + "apiexports", export)[0], 201)
-        binding = {"apiVersion": "apis.kcp.io/v1alpha1", "kind": "APIBinding", "metadata": {"name": "widgets"},
-                   "spec": {"reference": {"export": {"path": "root:orgs:acme", "name": "widgets"}}}}
-        p.want("binding", s.request("POST", acme + "apibindings", binding)[0], 201)
+        ars = widget_schema({
+            "schema": {"openAPIV3Schema": {
+                "type": "object", "description": "A widget.",
+                "properties": {"spec": {"type": "object", "properties": {
+                    "size": {"type": "integer", "description": "How big."},
+                    "colour": {"type": "string", "enum": ["red", "blue"]}}}}}},
+            "additionalPrinterColumns": [
+                {"name": "Size", "type": "integer", "jsonPath": ".spec.size"},
+                {"name": "Colour", "type": "string", "jsonPath": ".spec.colour", "priority": 1},
+                {"name": "Broken", "type": "string", "jsonPath": "..nope"}]})
+        p.want("schema, export, binding", publish_and_bind(s, "root:orgs:acme", ars), [201, 201, 201])
         w = {"apiVersion": "acme.io/v1", "kind": "Widget", "metadata": {"name": "big"}, "spec": {"size": 3, "colour": "red"}}
         wpath = "/clusters/root:orgs:acme/apis/acme.io/v1/namespaces/default/widgets"
         st, body, _ = s.request("POST", wpath, w)

@@ -133,8 +133,13 @@ Json TablePrinter::definitions() const {
   defs.push_back({{"name", "Name"}, {"type", "string"}, {"format", "name"}, {"description", kNameDescription}, {"priority", 0}});
   for (const auto& c : columns_) {
     const auto& d = c.decl;
+    // A column without a description: an age, as kube's own printers
+    // describe it; else as apiextensions-apiserver's table convertor does.
     std::string description = d.description;
-    if (description.empty() && d.json_path == ".metadata.creationTimestamp") description = kCreationTimestampDescription;
+    if (description.empty())
+      description = d.age && d.json_path == ".metadata.creationTimestamp"
+                        ? kCreationTimestampDescription
+                        : "Custom resource definition column (in JSONPath format): " + d.json_path;
     defs.push_back({{"name", d.name}, {"type", d.type}, {"format", d.format}, {"description", description}, {"priority", d.priority}});
   }
   return defs;

@@ -121,7 +121,7 @@ def main():
                     "colour": {"type": "string", "enum": ["red", "blue"]}}}}}},
             "additionalPrinterColumns": [
                 {"name": "Size", "type": "integer", "jsonPath": ".spec.size"},
-                {"name": "Colour", "type": "string", "jsonPath": ".spec.colour", "priority": 1},
+                {"name": "Colour", "type": "string", "jsonPath": ".spec.colour", "priority": 1, "description": "What colour."},
                 {"name": "Broken", "type": "string", "jsonPath": "..nope"}]})
         p.want("schema, export, binding", publish_and_bind(s, "root:orgs:acme", ars), [201, 201, 201])
         w = {"apiVersion": "acme.io/v1", "kind": "Widget", "metadata": {"name": "big"}, "spec": {"size": 3, "colour": "red"}}
@@ -133,6 +133,9 @@ def main():
         # The column whose path kube would refuse is left out.
         p.want("bound columns", [(c["name"], c["type"], c["priority"]) for c in cols],
                [("Name", "string", 0), ("Size", "integer", 0), ("Colour", "string", 1)])
+        # A column's description, or what apiextensions-apiserver says of one without.
+        p.want("bound column descriptions", [c["description"] for c in cols[1:]],
+               ["Custom resource definition column (in JSONPath format): .spec.size", "What colour."])
         p.want("bound row", [r["cells"] for r in t.get("rows", [])], [["big", 3, "red"]])
         st, doc, _ = s.request("GET", "/clusters/root:orgs:acme/openapi/v3/apis/acme.io/v1")
         widget = doc.get("components", {}).get("schemas", {}).get("io.acme.v1.Widget", {}) if st == 200 else {}

@@ -174,6 +174,8 @@ TEST_CASE("a Table's cells follow the column's type, as a custom resource's do")
   CHECK(t["columnDefinitions"][0]["name"] == "Name");
   CHECK(t["columnDefinitions"][0]["format"] == "name");
   CHECK(t["columnDefinitions"][1]["type"] == "integer");
+  // A column without a description is described as apiextensions-apiserver describes it.
+  CHECK(t["columnDefinitions"][1]["description"] == "Custom resource definition column (in JSONPath format): .spec.n");
   const json& cells = t["rows"][0]["cells"];
   CHECK(cells[0] == "a");
   CHECK(cells[1] == 3);
@@ -239,6 +241,8 @@ TEST_CASE("the built-in kinds' computed columns: counts, joined values, template
   obj["binaryData"] = {{"c", "AA=="}};
   obj["roleRef"] = {{"kind", "ClusterRole"}, {"name", "view"}};
   TablePrinter p(k, TableOptions{}, now);
+  // kube's own printers describe an age column by the creation time stamp's documentation.
+  CHECK(p.table({}, json::object())["columnDefinitions"][6]["description"].get<std::string>().rfind("CreationTimestamp is", 0) == 0);
   json cells = p.table({&obj}, json::object())["rows"][0]["cells"];
   CHECK(cells == json::array({"a", 3, "ClusterRole/view", "alice, bob", "ns/sa", "", "<unknown>"}));
   json bare = {{"metadata", {{"name", "b"}}}};

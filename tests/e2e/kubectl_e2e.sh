@@ -84,14 +84,14 @@ grep -Eq "^playground +universal +Ready +https?://127.0.0.1:[0-9]+/clusters/root
   fail "workspace row: $(cat "$WORK/out")"
 "${K[@]}" get ws playground > "$WORK/out" && grep -Eq "^playground +universal +Ready " "$WORK/out" || fail "get one as a Table"
 "${K[@]}" create configmap printed --from-literal=a=1 --from-literal=b=2 > /dev/null || fail "create printed"
-"${K[@]}" get cm printed > "$WORK/out" && grep -Eq "^printed +2 +[0-9]+s *$" "$WORK/out" || fail "configmap DATA: $(cat "$WORK/out")"
+"${K[@]}" get cm printed > "$WORK/out" && grep -Eq "^printed +2 +[0-9]+[smhdy][0-9smhdy]* *$" "$WORK/out" || fail "configmap DATA: $(cat "$WORK/out")"
 "${K[@]}" get cm -A > "$WORK/out" && grep -Eq "^default +printed +2 " "$WORK/out" || fail "all namespaces: $(cat "$WORK/out")"
 "${K[@]}" create rolebinding printed --clusterrole=view --user=alice --user=bob --group=devs --serviceaccount=default:robot > /dev/null
 "${K[@]}" get rolebinding printed > "$WORK/out"
 head -1 "$WORK/out" | grep -Eq "^NAME +ROLE +AGE *$" || fail "rolebinding columns: $(cat "$WORK/out")"
 "${K[@]}" get rolebinding printed -o wide > "$WORK/out"
 head -1 "$WORK/out" | grep -Eq "^NAME +ROLE +AGE +USERS +GROUPS +SERVICEACCOUNTS *$" || fail "-o wide columns: $(cat "$WORK/out")"
-grep -Eq "^printed +ClusterRole/view +[0-9]+s +alice, bob +devs +default/robot *$" "$WORK/out" || fail "-o wide row: $(cat "$WORK/out")"
+grep -Eq "^printed +ClusterRole/view +[0-9]+[smhdy][0-9smhdy]* +alice, bob +devs +default/robot *$" "$WORK/out" || fail "-o wide row: $(cat "$WORK/out")"
 "${K[@]}" delete rolebinding printed > /dev/null
 # kubectl explain reads the kinds' schemas from OpenAPI v3.
 "${K[@]}" "${ORGS[@]}" explain accounts.spec > "$WORK/out" 2>&1 || fail "explain: $(cat "$WORK/out")"

@@ -106,7 +106,8 @@ void ApiServer::log(const HttpRequest& http, const std::optional<HttpResponse>& 
 
 std::optional<HttpResponse> ApiServer::handle(const HttpRequest& http, const std::shared_ptr<Stream>& stream) {
   Target target;
-  target.info = parse_request_path(http.path, &target.error);
+  target.graphql = GraphqlGateway::workspace_of(http.path);
+  if (!target.graphql) target.info = parse_request_path(http.path, &target.error);
   if (target.info && target.info->kind == RequestInfo::Kind::kHealth) {
     std::vector<HealthCheck> checks = {{"ping", [] { return std::string(); }}};
     if (http.path.rfind("/readyz", 0) == 0)
@@ -116,7 +117,7 @@ std::optional<HttpResponse> ApiServer::handle(const HttpRequest& http, const std
   // A malformed workspace path is refused before anything else, as kcp's
   // WithClusterScope does; it names nothing that exists.
   bool fga = http.path == "/stores" || http.path.rfind("/stores/", 0) == 0;
-  if (!target.info && target.error.code == 400 && !fga) {
+  if (!target.info && target.error.code == 400 && !fga && !target.graphql) {
     std::optional<HttpResponse> res = status_response(target.error);
     log(http, res);
     return res;
@@ -178,7 +179,7 @@ std::optional<HttpResponse> ApiServer::acting_as(const HttpRequest& http, const 
   // kcp's in-cluster rewrite has it (a controller configured for one cluster).
   std::string home = home_cluster(user);
   bool api = http.path == "/api" || http.path == "/apis" || http.path.rfind("/api/", 0) == 0 || http.path.rfind("/apis/", 0) == 0;
-  if (!home.empty() && api) {
+  if (!home.empty() && api && !target.graphql) {
     Target own;
     own.info = parse_request_path("/clusters/" + home + http.path, &own.error);
     return authenticated(http, own, user, stream);
@@ -209,6 +210,11 @@ std::optional<HttpResponse> ApiServer::authenticated(const HttpRequest& http, co
     bool jwks = http.path == "/openid/v1/jwks";
     res = HttpResponse{200, jwks ? "application/jwk-set+json" : "application/json",
                        (jwks ? service_accounts_->jwks() : service_accounts_->openid_configuration()).dump(), {}, nullptr};
+    log(http, res);
+    return res;
+  }
+  if (target.graphql) {
+    res = graphql(http, *target.graphql, user, stream);
     log(http, res);
     return res;
   }
@@ -256,6 +262,23 @@ std::optional<HttpResponse> ApiServer::authenticated(const HttpRequest& http, co
   }
   log(http, res);
   return res;
+}
+
+std::optional<HttpResponse> ApiServer::graphql(const HttpRequest& http, const std::string& workspace, const UserInfo& user,
+                                               const std::shared_ptr<Stream>& stream) {
+  // The workspace's schema is its discovery: shown to those who may see
+  // the workspace, and a missing workspace answers as an unseen one.
+  ApiError error;
+  auto info = workspace == "*" ? std::nullopt : parse_request_path("/clusters/" + workspace + "/api", &error);
+  if (!info) return status_response(workspace == "*" ? ApiError::not_found_route() : error);
+  Decision d = authz_.decide(user, "get", *info);
+  if (!d.allowed || !cluster_exists(workspace)) return status_response(unseen(*info));
+  auto serve = [this, user](const HttpRequest& r, const std::shared_ptr<Stream>& s) {
+    Target t;
+    t.info = parse_request_path(r.path, &t.error);
+    return authenticated(r, t, user, s);
+  };
+  return graphql_.handle(http, workspace, engine_.kinds().in_cluster(workspace), serve, stream);
 }
 
 HttpResponse ApiServer::discovery(const HttpRequest& http, const RequestInfo& info) {

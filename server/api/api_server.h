@@ -13,6 +13,9 @@
 //                                 the user may not see, 403 for what they may
 //                                 see but not do
 //   discovery, OpenAPI, version   per workspace (discovery.h)
+//   /api/clusters/<ws>/graphql    the GraphQL gateway (graphql/gateway.h), for
+//                                 those who may see the workspace; its fields
+//                                 come back through this pipeline as the user
 //   objects                       options and body decoded once into an
 //                                 ApiRequest (request.h), then the registry
 //                                 (registry/resource_store.h) and the watch hub
@@ -36,6 +39,7 @@
 #include "server/auth/authn.h"
 #include "server/auth/authz.h"
 #include "server/auth/service_account_tokens.h"
+#include "server/graphql/gateway.h"
 #include "server/http/http_server.h"
 #include "server/metrics/metrics.h"
 #include "server/openfga/openfga_api.h"
@@ -84,6 +88,7 @@ class ApiServer {
   struct Target {
     std::optional<RequestInfo> info;
     ApiError error;
+    std::optional<std::string> graphql;  // the workspace of a GraphQL gateway request
   };
   // The user a request acts as: the requester, or whom it impersonates.
   std::optional<HttpResponse> acting_as(const HttpRequest& http, const Target& target, const UserInfo& requester,
@@ -92,6 +97,8 @@ class ApiServer {
                                             const std::shared_ptr<Stream>& stream);
   std::optional<HttpResponse> objects(const HttpRequest& http, ApiRequest req, const std::shared_ptr<Stream>& stream);
   HttpResponse discovery(const HttpRequest& http, const RequestInfo& info);
+  std::optional<HttpResponse> graphql(const HttpRequest& http, const std::string& workspace, const UserInfo& user,
+                                      const std::shared_ptr<Stream>& stream);
   bool cluster_exists(const std::string& cluster) const;
   // The answer to a request `d` refuses (404 where the workspace must stay
   // unseen, or does not exist; 403 otherwise), or nothing when it may go on.
@@ -107,6 +114,7 @@ class ApiServer {
   WatchHub hub_;
   ResourceStore resources_;
   OpenFgaApi fga_;
+  GraphqlGateway graphql_;
   Metrics metrics_;
   std::shared_ptr<const ServiceAccountTokens> service_accounts_;
   bool shutting_down_ = false;

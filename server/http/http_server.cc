@@ -286,8 +286,9 @@ class Session : public std::enable_shared_from_this<Session<S>>, public Stream {
     tcp_layer().expires_never();
     // The connection ends with the stream: saying so keeps clients from
     // pooling it and sending their next request into a closing socket.
-    std::string head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
-                       "Cache-Control: no-cache, private\r\nConnection: close\r\nServer: pmesh\r\n\r\n";
+    std::string head = "HTTP/1.1 200 OK\r\nContent-Type: " + content_type() +
+                       "\r\nTransfer-Encoding: chunked\r\nCache-Control: no-cache, private\r\nConnection: close\r\n"
+                       "Server: pmesh\r\n\r\n";
     queue_.push_front(std::move(head));
     raw_front_ = true;
     if (!writing_) write_next();

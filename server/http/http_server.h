@@ -77,6 +77,13 @@ class Stream {
   virtual void send(std::string chunk) = 0;
   virtual void close() = 0;  // ends the response and the connection
   virtual bool closed() const = 0;
+  // The streamed response's media type (a watch's JSON, or server-sent
+  // events). REQUIRES: set before the handler returns.
+  void set_content_type(std::string type) { content_type_ = std::move(type); }
+  const std::string& content_type() const { return content_type_; }
+
+ private:
+  std::string content_type_ = "application/json";
 };
 
 // Returns the response, or nullopt after taking `stream` over.

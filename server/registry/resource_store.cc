@@ -188,6 +188,8 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
   // What the writer's thread need not do: every list but those filtered
   // by the requester's access, object by object.
   if (!req.visible && cluster) return list_snapshot(req, prefix, start_after, rv);
+  int64_t remaining = 0;
+  bool filtered = !o.labels.empty() || !o.fields.empty() || req.visible;
   engine_.state().scan_objects(prefix, [&](const engine::ObjectEntry& e) {
     std::string fact = engine::object_fact(e.key);
     if (!start_after.empty() && fact <= start_after) return true;
@@ -196,7 +198,9 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
     if (req.visible && !req.visible(e.key.cluster, e.key.name)) return true;
     if (o.limit && static_cast<int64_t>(items.size()) == o.limit) {
       more = true;
-      return false;
+      if (filtered) return false;
+      ++remaining;  // kube counts what is left of a list no selector filters
+      return true;
     }
     items.push_back(present(engine_, e.effective));
     last = fact;
@@ -204,6 +208,7 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
   });
   Json md = {{"resourceVersion", rv}};
   if (more) md["continue"] = encode_continue(rv, last);
+  if (more && !filtered) md["remainingItemCount"] = remaining;
   if (req.table) {
     std::vector<const Json*> shown;
     for (const auto& i : items) shown.push_back(&i);
@@ -228,6 +233,7 @@ HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::stri
       yield_to_writers();
       std::string body, last;
       int64_t n = 0;
+      int64_t remaining = 0;
       bool more = false, filtered = !o.labels.empty() || !o.fields.empty();
       view->scan(prefix, start_after, [&](const ListSnapshots::Item& i) {
         if (!ns.empty() && i.ns != ns) return true;
@@ -236,7 +242,9 @@ HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::stri
         if (filtered && (!o.labels.matches(obj) || !o.fields.matches(obj))) return true;
         if (o.limit && n == o.limit) {
           more = true;
-          return false;
+          if (filtered) return false;
+          ++remaining;  // kube counts what is left of a list no selector filters
+          return true;
         }
         if (n++) body += ',';
         body += printer ? printer->row_json(obj) : i.bytes;
@@ -245,6 +253,7 @@ HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::stri
       });
       Json md = {{"resourceVersion", rv}};
       if (more) md["continue"] = encode_continue(rv, last);
+      if (more && !filtered) md["remainingItemCount"] = remaining;
       if (printer) body = printer->head(md) + body + TablePrinter::tail();
       else body = head + body + "],\"kind\":" + kind + ",\"metadata\":" + encode_json(md) + "}";
       std::string type = printer ? printer->content_type() : "application/json";

@@ -6,6 +6,9 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <chrono>
+#include <thread>
+
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -86,8 +89,9 @@ class ServerFixture {
   // One request; for a watch, `stream` gets the events and nullopt comes back.
   std::optional<server::HttpResponse> call(const std::string& method, const std::string& target, const std::string& body = "",
                                            const std::string& content_type = "application/json",
-                                           std::shared_ptr<server::Stream> stream = nullptr) {
+                                           std::shared_ptr<server::Stream> stream = nullptr, const std::string& accept = "") {
     server::HttpRequest req;
+    req.accept = accept;
     req.method = method;
     req.target = target;
     server::parse_target(target, &req.path, &req.query);
@@ -106,7 +110,13 @@ class ServerFixture {
       done = true;
     };
     deliver(api_->handle(req, stream));
-    for (int i = 0; i < 1000 && !done; ++i) settle();
+    // Lists are rendered on reader threads: wait for their hand-back too
+    // (bounded, and never for a watch).
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    for (int i = 0; !done && (i < 1000 || std::chrono::steady_clock::now() < until); ++i) {
+      settle();
+      if (i >= 1000 && !done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     return answer;
   }
   // Runs what the server's thread has ready.

@@ -1,0 +1,543 @@
+#include "server/graphql/gateway.h"
+
+#include <algorithm>
+
+#include "engine/documents.h"
+#include "engine/json_path.h"
+#include "server/api/body.h"
+#include "server/api/request_info.h"
+#include "server/graphql/executor.h"
+#include "server/graphql/kube_schema.h"
+#include "server/graphql/parser.h"
+
+namespace pmesh::server {
+namespace {
+
+using graphql::Call;
+using graphql::CallResult;
+using graphql::Execution;
+using graphql::FieldOp;
+using graphql::OrderedJson;
+using Done = std::function<void(const HttpResponse&)>;
+
+constexpr size_t kMaxCachedSchemas = 64;
+
+struct Params {
+  std::string query, operation_name;
+  Json variables;
+};
+
+HttpResponse graphql_error(int code, const std::string& message) {
+  return {code, "application/json", Json{{"errors", Json::array({{{"message", message}}})}}.dump(), {}, nullptr};
+}
+
+HttpResponse json_answer(const OrderedJson& body) { return {200, "application/json", body.dump(-1, ' ', false, Json::error_handler_t::replace), {}, nullptr}; }
+
+// One request's fields, from a JSON body or the URL.
+std::optional<Params> params_of(const Json& j, std::string* why) {
+  if (!j.is_object()) {
+    *why = "request body must be a JSON object (or an array of them)";
+    return std::nullopt;
+  }
+  Params p;
+  auto q = j.find("query");
+  if (q == j.end() || !q->is_string() || q->get_ref<const std::string&>().empty()) {
+    *why = "Must provide query string.";
+    return std::nullopt;
+  }
+  p.query = q->get<std::string>();
+  if (auto o = j.find("operationName"); o != j.end() && o->is_string()) p.operation_name = o->get<std::string>();
+  if (auto v = j.find("variables"); v != j.end()) {
+    if (v->is_string() && !v->get_ref<const std::string&>().empty()) {
+      auto parsed = parse_json(v->get<std::string>());
+      if (!parsed) {
+        *why = "Variables are invalid JSON.";
+        return std::nullopt;
+      }
+      p.variables = *parsed;
+    } else if (!v->is_string()) {
+      p.variables = *v;
+    }
+  }
+  return p;
+}
+
+// Hands `res` to `done` once it is ready (a write waits for its commit).
+void deliver(std::optional<HttpResponse> res, const Done& done) {
+  if (!res) return done(HttpResponse{500, "application/json", R"({"message":"no response"})", {}, nullptr});
+  if (res->later) {
+    auto later = std::move(res->later);
+    later([done](std::optional<HttpResponse> r) { deliver(std::move(r), done); });
+    return;
+  }
+  done(*res);
+}
+
+HttpRequest krm_request(const std::string& method, const std::string& path, std::map<std::string, std::string> query,
+                        const Json* body = nullptr, const std::string& content_type = "application/json") {
+  HttpRequest r;
+  r.method = method;
+  r.path = path;
+  r.target = path + " (graphql)";
+  r.query = std::move(query);
+  r.accept = "application/json";
+  if (body) {
+    r.body = body->dump(-1, ' ', false, Json::error_handler_t::replace);
+    r.content_type = content_type;
+  }
+  return r;
+}
+
+// The KRM API's answer as a field's result: the object, or the Status's message.
+CallResult result_of(const HttpResponse& res) {
+  std::string error;
+  auto body = parse_json(res.body, &error);
+  if (res.status >= 400 || !body) {
+    std::string message = body && body->is_object() ? engine::string_field(*body, "message") : std::string();
+    return {nullptr, message.empty() ? "the server answered " + std::to_string(res.status) : message, true};
+  }
+  return {*body, "", false};
+}
+
+CallResult failure(std::string message) { return {nullptr, std::move(message), true}; }
+
+std::string collection_path(const std::string& ws, const graphql::Resource& r, const std::string& ns) {
+  return "/clusters/" + ws + (r.group.empty() ? "/api/" + r.version : "/apis/" + r.group + "/" + r.version) +
+         (ns.empty() ? "" : "/namespaces/" + ns) + "/" + r.plural;
+}
+
+const Json* at_path(const Json& o, const std::string& dotted) {
+  const Json* cur = &o;
+  size_t start = 0;
+  while (cur && start <= dotted.size()) {
+    size_t dot = dotted.find('.', start);
+    std::string key = dotted.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (!cur->is_object()) return nullptr;
+    auto it = cur->find(key);
+    if (it == cur->end()) return nullptr;
+    cur = &*it;
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return cur;
+}
+
+// The gateway's sortBy: strings, numbers and booleans in order; anything
+// else (or a missing field) leaves the pair as it was.
+void sort_items(Json& items, const std::string& by) {
+  std::stable_sort(items.begin(), items.end(), [&](const Json& a, const Json& b) {
+    const Json* x = at_path(a, by);
+    const Json* y = at_path(b, by);
+    if (!x || !y || x->type() != y->type()) return false;
+    if (x->is_string() || x->is_number() || x->is_boolean()) return *x < *y;
+    return false;
+  });
+}
+
+// One operation's calls, made one after another through the KRM API.
+class Runner : public std::enable_shared_from_this<Runner> {
+ public:
+  Runner(std::shared_ptr<Execution> exec, std::string ws, std::vector<graphql::Resource> kinds,
+         GraphqlGateway::Serve serve, std::function<void(OrderedJson)> done)
+      : exec_(std::move(exec)), ws_(std::move(ws)), kinds_(std::move(kinds)), serve_(std::move(serve)), done_(std::move(done)) {}
+
+  void start() {
+    calls_ = exec_->calls();
+    next();
+  }
+
+ private:
+  void next() {
+    if (at_ == calls_.size()) return done_(exec_->respond());
+    auto self = shared_from_this();
+    perform(calls_[at_], [self](CallResult r) {
+      self->exec_->set_result(self->calls_[self->at_].path, std::move(r));
+      ++self->at_;
+      self->next();
+    });
+  }
+
+  void send(HttpRequest req, const Done& done) { deliver(serve_(req, nullptr), done); }
+
+  void perform(const Call& c, std::function<void(CallResult)> done) {
+    const Json& a = c.args;
+    std::string ns = a.value("namespace", "");
+    std::string name = a.value("name", "");
+    std::map<std::string, std::string> dry;
+    if (a.value("dryRun", false)) dry["dryRun"] = "All";
+    if (c.op == FieldOp::kApplyYaml) return apply_yaml(a.value("yaml", ""), dry, done);
+    const graphql::Resource& r = *c.resource;
+    for (const std::string* v : {&ns, &name}) {
+      if (v->empty()) continue;
+      std::string problem = path_segment_problem(*v);
+      if (!problem.empty()) return done(failure("invalid name \"" + *v + "\": " + problem));
+    }
+    bool needs_name = c.op == FieldOp::kGet || c.op == FieldOp::kGetYaml || c.op == FieldOp::kUpdate || c.op == FieldOp::kDelete;
+    if (needs_name && name.empty()) return done(failure("empty value for argument: name"));
+    bool needs_ns = r.namespaced && (needs_name || c.op == FieldOp::kCreate);
+    if (needs_ns && ns.empty()) return done(failure("missing required argument: namespace"));
+    std::string base = collection_path(ws_, r, r.namespaced ? ns : "");
+    switch (c.op) {
+      case FieldOp::kList: {
+        std::map<std::string, std::string> q;
+        if (!a.value("labelselector", "").empty()) q["labelSelector"] = a.value("labelselector", "");
+        if (a.value("limit", 0) > 0) q["limit"] = std::to_string(a.value("limit", 0));
+        if (!a.value("continue", "").empty()) q["continue"] = a.value("continue", "");
+        std::string sort_by = a.value("sortBy", "");
+        return send(krm_request("GET", base, q), [done, sort_by](const HttpResponse& res) {
+          CallResult got = result_of(res);
+          if (got.failed) return done(failure("unable to list objects: " + got.error));
+          Json items = got.value.value("items", Json::array());
+          if (!sort_by.empty() && !items.empty()) {
+            if (!at_path(items[0], sort_by)) return done(failure("specified sortBy field does not exist"));
+            sort_items(items, sort_by);
+          }
+          const Json& meta = got.value.value("metadata", Json::object());
+          Json remaining = meta.contains("remainingItemCount") ? meta["remainingItemCount"] : Json();
+          done({{{"resourceVersion", meta.value("resourceVersion", "")},
+                 {"items", items},
+                 {"continue", meta.value("continue", "")},
+                 {"remainingItemCount", remaining}},
+                "",
+                false});
+        });
+      }
+      case FieldOp::kGet:
+      case FieldOp::kGetYaml: {
+        bool yaml = c.op == FieldOp::kGetYaml;
+        return send(krm_request("GET", base + "/" + name, {}), [done, yaml](const HttpResponse& res) {
+          CallResult got = result_of(res);
+          if (!got.failed && yaml) got.value = engine::to_yaml(got.value);
+          done(got);
+        });
+      }
+      case FieldOp::kCreate: {
+        Json object = a.value("object", Json::object());
+        object["apiVersion"] = r.group.empty() ? r.version : r.group + "/" + r.version;
+        object["kind"] = r.kind;
+        if (r.namespaced) object["metadata"]["namespace"] = ns;
+        if (!object.contains("metadata") || engine::string_field(object["metadata"], "name").empty())
+          return done(failure("object metadata.name is required"));
+        return send(krm_request("POST", base, dry, &object), [done](const HttpResponse& res) { done(result_of(res)); });
+      }
+      case FieldOp::kUpdate: {
+        Json patch = a.value("object", Json::object());
+        return send(krm_request("PATCH", base + "/" + name, dry, &patch, "application/merge-patch+json"),
+                    [done](const HttpResponse& res) { done(result_of(res)); });
+      }
+      case FieldOp::kDelete:
+        return send(krm_request("DELETE", base + "/" + name, dry), [done](const HttpResponse& res) {
+          CallResult got = result_of(res);
+          if (!got.failed) got.value = true;
+          done(got);
+        });
+      default: return done(failure("not a query or mutation field"));
+    }
+  }
+
+  // applyYaml: create, or update what exists, as the gateway's
+  // controllerutil.CreateOrUpdate.
+  void apply_yaml(const std::string& text, const std::map<std::string, std::string>& dry, std::function<void(CallResult)> done) {
+    std::vector<engine::Document> docs;
+    std::string error;
+    if (!engine::parse_documents(text, "yaml", &docs, &error)) return done(failure("invalid YAML: " + error));
+    if (docs.size() != 1) return done(failure("multi-document YAML is not supported; provide a single document"));
+    Json object = docs[0].object;
+    std::string api_version = engine::string_field(object, "apiVersion"), kind = engine::string_field(object, "kind");
+    if (api_version.empty()) return done(failure("apiVersion is required and must be a string"));
+    if (kind.empty()) return done(failure("kind is required and must be a string"));
+    if (!object.contains("metadata") || !object["metadata"].is_object()) return done(failure("metadata is required"));
+    std::string name = engine::string_field(object["metadata"], "name"), ns = engine::string_field(object["metadata"], "namespace");
+    if (name.empty()) return done(failure("metadata.name is required and must be a string"));
+    std::string group, version = api_version;
+    if (size_t slash = api_version.find('/'); slash != std::string::npos) {
+      group = api_version.substr(0, slash);
+      version = api_version.substr(slash + 1);
+    }
+    const graphql::Resource* k = nullptr;
+    for (const auto& x : kinds_)
+      if (x.group == group && x.version == version && x.kind == kind) k = &x;
+    std::string what = kind + "/" + name;
+    if (!k) return done(failure("failed to apply resource " + what + ": no matches for kind \"" + kind + "\" in version \"" + api_version + "\""));
+    for (const std::string* v : {&ns, &name})
+      if (!v->empty() && !path_segment_problem(*v).empty())
+        return done(failure("failed to apply resource " + what + ": invalid name \"" + *v + "\": " + path_segment_problem(*v)));
+    bool namespaced = k->namespaced;
+    if (namespaced && ns.empty()) ns = "default";
+    std::string base = collection_path(ws_, *k, namespaced ? ns : "");
+    auto self = shared_from_this();
+    send(krm_request("GET", base + "/" + name, {}), [self, base, name, object, dry, done, what](const HttpResponse& got) mutable {
+      auto finish = [done, what](const HttpResponse& res) {
+        CallResult r = result_of(res);
+        if (r.failed) r.error = "failed to apply resource " + what + ": " + r.error;
+        done(r);
+      };
+      if (got.status == 404) return self->send(krm_request("POST", base, dry, &object), finish);
+      CallResult existing = result_of(got);
+      if (existing.failed) return finish(got);
+      object["metadata"]["resourceVersion"] = existing.value["metadata"].value("resourceVersion", "");
+      object["metadata"]["uid"] = existing.value["metadata"].value("uid", "");
+      self->send(krm_request("PUT", base + "/" + name, dry, &object), finish);
+    });
+  }
+
+  std::shared_ptr<Execution> exec_;
+  std::string ws_;
+  std::vector<graphql::Resource> kinds_;  // copies: a kind may go while calls run
+  GraphqlGateway::Serve serve_;
+  std::function<void(OrderedJson)> done_;
+  std::vector<Call> calls_;
+  size_t at_ = 0;
+};
+
+std::vector<graphql::Resource> resources_of(const std::vector<const dsl::KindDecl*>& kinds) {
+  std::vector<graphql::Resource> out;
+  for (const auto* k : kinds) out.push_back({k->group, k->version, k->name, k->plural, k->scope == dsl::Scope::kNamespaced});
+  return out;
+}
+
+std::string sse_frame(const OrderedJson& payload) {
+  return "event: next\ndata: " + payload.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n\n";
+}
+
+// A watch's stream turned into a subscription's events: each watch event a
+// result of the operation, framed as a server-sent event.
+class SubscriptionStream : public Stream {
+ public:
+  SubscriptionStream(std::shared_ptr<Stream> out, std::shared_ptr<Execution> exec, Call call)
+      : out_(std::move(out)), exec_(std::move(exec)), call_(std::move(call)),
+        all_(call_.args.value("subscribeToAll", false)) {}
+
+  void send(std::string chunk) override {
+    buffer_ += chunk;
+    for (size_t nl; (nl = buffer_.find('\n')) != std::string::npos;) {
+      std::string line = buffer_.substr(0, nl);
+      buffer_.erase(0, nl + 1);
+      if (!line.empty()) event(line);
+    }
+  }
+  void close() override {
+    if (out_->closed()) return;
+    out_->send("event: complete\n\n");
+    out_->close();
+  }
+  bool closed() const override { return out_->closed(); }
+
+  // The error of a watch that did not start, as the subscription's one result.
+  void fail(const std::string& message) {
+    exec_->set_result(call_.path, {nullptr, message, true});
+    out_->send(sse_frame(exec_->respond()));
+    close();
+  }
+
+ private:
+  void event(const std::string& line) {
+    auto e = parse_json(line);
+    if (!e || !e->is_object()) return;
+    std::string type = e->value("type", "");
+    const Json& object = e->value("object", Json::object());
+    if (type == "BOOKMARK") return;
+    if (type == "ERROR") return fail(engine::string_field(object, "message"));
+    const Json& meta = object.value("metadata", Json::object());
+    std::string key = engine::string_field(meta, "namespace") + "/" + engine::string_field(meta, "name");
+    if (type == "MODIFIED" && !all_) {
+      auto old = previous_.find(key);
+      bool changed = old == previous_.end();
+      for (size_t i = 0; !changed && i < call_.watched.size(); ++i) {
+        const Json* a = at_path(old->second, call_.watched[i]);
+        const Json* b = at_path(object, call_.watched[i]);
+        changed = (a == nullptr) != (b == nullptr) || (a && *a != *b);
+      }
+      previous_[key] = object;
+      if (!changed) return;
+    } else if (type == "DELETED") {
+      previous_.erase(key);
+    } else {
+      previous_[key] = object;
+    }
+    exec_->set_result(call_.path, {Json{{"type", type}, {"object", object}}, "", false});
+    out_->send(sse_frame(exec_->respond()));
+  }
+
+  std::shared_ptr<Stream> out_;
+  std::shared_ptr<Execution> exec_;
+  Call call_;
+  bool all_ = false;
+  std::string buffer_;
+  std::map<std::string, Json> previous_;
+};
+
+// The requests of one HTTP request, run one after another.
+class Batch : public std::enable_shared_from_this<Batch> {
+ public:
+  Batch(std::vector<std::shared_ptr<Execution>> runs, std::vector<OrderedJson> answers, std::string ws,
+        std::vector<graphql::Resource> kinds, GraphqlGateway::Serve serve, bool batched, Respond respond)
+      : runs_(std::move(runs)), answers_(std::move(answers)), ws_(std::move(ws)), kinds_(std::move(kinds)),
+        serve_(std::move(serve)), batched_(batched), respond_(std::move(respond)) {}
+
+  void step(size_t i) {
+    while (i < runs_.size() && !runs_[i]) ++i;
+    if (i == runs_.size()) return respond_(json_answer(batched_ ? OrderedJson(answers_) : answers_[0]));
+    auto self = shared_from_this();
+    std::make_shared<Runner>(runs_[i], ws_, kinds_, serve_, [self, i](OrderedJson out) {
+      self->answers_[i] = std::move(out);
+      self->step(i + 1);
+    })->start();
+  }
+
+ private:
+  std::vector<std::shared_ptr<Execution>> runs_;
+  std::vector<OrderedJson> answers_;
+  std::string ws_;
+  std::vector<graphql::Resource> kinds_;
+  GraphqlGateway::Serve serve_;
+  bool batched_;
+  Respond respond_;
+};
+
+}  // namespace
+
+std::optional<std::string> GraphqlGateway::workspace_of(const std::string& path) {
+  const std::string prefix = "/api/clusters/", suffix = "/graphql";
+  if (path.size() <= prefix.size() + suffix.size() || path.compare(0, prefix.size(), prefix) != 0 ||
+      path.compare(path.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return std::nullopt;
+  return path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
+}
+
+std::shared_ptr<const graphql::Schema> GraphqlGateway::schema_for(const std::vector<const dsl::KindDecl*>& kinds) {
+  std::string key = graphql::kube_schema_key(kinds);
+  auto it = schemas_.find(key);
+  if (it != schemas_.end()) return it->second;
+  if (schemas_.size() >= kMaxCachedSchemas) schemas_.clear();
+  return schemas_[key] = graphql::kube_schema(kinds);
+}
+
+std::optional<HttpResponse> GraphqlGateway::handle(const HttpRequest& http, const std::string& workspace,
+                                                   const std::vector<const dsl::KindDecl*>& kinds, Serve serve,
+                                                   const std::shared_ptr<Stream>& stream) {
+  // The requests: one (an object, or the URL's) or a batch (an array).
+  std::vector<Params> batch;
+  bool batched = false;
+  std::string why;
+  if (http.method == "GET") {
+    Json j = Json::object();
+    for (const char* k : {"query", "operationName", "variables"})
+      if (http.query.count(k)) j[k] = http.query.at(k);
+    auto p = params_of(j, &why);
+    if (!p) return graphql_error(400, why);
+    batch.push_back(*p);
+  } else if (http.method == "POST") {
+    if (media_type(http.content_type) == "application/graphql") {
+      batch.push_back({http.body, "", nullptr});
+    } else {
+      auto body = parse_json(http.body, &why);
+      if (!body) return graphql_error(400, "Error parsing JSON request body");
+      batched = body->is_array();
+      for (const auto& one : batched ? *body : Json::array({*body})) {
+        auto p = params_of(one, &why);
+        if (!p) return graphql_error(400, why);
+        batch.push_back(*p);
+      }
+    }
+  } else {
+    return HttpResponse{405, "application/json", Json{{"errors", Json::array({{{"message", "GraphQL only supports GET and POST requests."}}})}}.dump(), {{"Allow", "GET, POST"}}, nullptr};
+  }
+  if (limits_.max_batch > 0 && batch.size() > static_cast<size_t>(limits_.max_batch))
+    return graphql_error(400, "batch size " + std::to_string(batch.size()) + " exceeds maximum allowed batch size of " +
+                                  std::to_string(limits_.max_batch));
+
+  // Parsed, within the limits and valid, before anything runs.
+  auto schema = schema_for(kinds);
+  std::vector<std::shared_ptr<Execution>> runs;
+  std::vector<OrderedJson> early(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    graphql::Error error;
+    auto doc = graphql::parse_document(batch[i].query, &error);
+    if (!doc) {
+      early[i] = {{"errors", OrderedJson::array({graphql::error_json(error)})}};
+      runs.push_back(nullptr);
+      continue;
+    }
+    std::string over = graphql::check_limits(*doc, limits_);
+    if (!over.empty()) return graphql_error(400, over);
+    auto errors = graphql::validate(*schema, *doc);
+    if (!errors.empty()) {
+      OrderedJson list = OrderedJson::array();
+      for (const auto& e : errors) list.push_back(graphql::error_json(e));
+      early[i] = {{"errors", list}};
+      runs.push_back(nullptr);
+      continue;
+    }
+    auto exec = std::make_shared<Execution>(schema, std::make_shared<const graphql::Document>(std::move(*doc)),
+                                            batch[i].operation_name, batch[i].variables);
+    if (!exec->ok()) {
+      OrderedJson list = OrderedJson::array();
+      for (const auto& e : exec->errors()) list.push_back(graphql::error_json(e));
+      early[i] = {{"errors", list}};
+      runs.push_back(nullptr);
+      continue;
+    }
+    runs.push_back(exec);
+  }
+
+  bool sse = http.accept.find("text/event-stream") != std::string::npos;
+  if (sse && stream && !batched) {
+    stream->set_content_type("text/event-stream");
+    auto exec = runs[0];
+    if (!exec) {
+      stream->send(sse_frame(early[0]));
+      stream->send("event: complete\n\n");
+      stream->close();
+      return std::nullopt;
+    }
+    if (exec->type() == graphql::OperationType::kSubscription) {
+      std::vector<Call> calls = exec->calls();
+      if (calls.size() != 1) {  // the field was skipped: nothing to watch
+        stream->send(sse_frame(exec->respond()));
+        stream->send("event: complete\n\n");
+        stream->close();
+        return std::nullopt;
+      }
+      const Call& c = calls[0];
+      auto sub = std::make_shared<SubscriptionStream>(stream, exec, c);
+      std::string ns = c.args.value("namespace", ""), name = c.args.value("name", "");
+      for (const std::string* v : {&ns, &name})
+        if (!v->empty() && !path_segment_problem(*v).empty()) {
+          sub->fail("invalid name \"" + *v + "\": " + path_segment_problem(*v));
+          return std::nullopt;
+        }
+      if (c.op == FieldOp::kSubscribeOne && c.resource->namespaced && ns.empty()) {
+        sub->fail("missing required argument: namespace");
+        return std::nullopt;
+      }
+      std::map<std::string, std::string> q = {{"watch", "true"}};
+      if (!c.args.value("labelselector", "").empty()) q["labelSelector"] = c.args.value("labelselector", "");
+      if (!c.args.value("resourceVersion", "").empty()) q["resourceVersion"] = c.args.value("resourceVersion", "");
+      if (c.op == FieldOp::kSubscribeOne) q["fieldSelector"] = "metadata.name=" + name;
+      auto res = serve(krm_request("GET", collection_path(workspace, *c.resource, c.resource->namespaced ? ns : ""), q), sub);
+      if (res) deliver(std::move(res), [sub](const HttpResponse& r) { sub->fail(result_of(r).error); });
+      return std::nullopt;
+    }
+    // A query or mutation over SSE: its one result, then the end.
+    auto runner = std::make_shared<Runner>(exec, workspace, resources_of(kinds), serve, [stream](OrderedJson out) {
+      stream->send(sse_frame(out));
+      stream->send("event: complete\n\n");
+      stream->close();
+    });
+    runner->start();
+    return std::nullopt;
+  }
+
+  // Queries and mutations: each request in turn, then one answer.
+  for (const auto& exec : runs)
+    if (exec && exec->type() == graphql::OperationType::kSubscription)
+      return graphql_error(400, "subscriptions are served as server-sent events (Accept: text/event-stream)");
+  HttpResponse later;
+  later.later = [runs, early, workspace, kinds = resources_of(kinds), serve, batched](Respond respond) {
+    std::make_shared<Batch>(runs, early, workspace, kinds, serve, batched, std::move(respond))->step(0);
+  };
+  return later;
+}
+
+}  // namespace pmesh::server

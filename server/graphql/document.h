@@ -51,14 +51,21 @@ struct TypeRef {
   bool operator==(const TypeRef& o) const;
 };
 
+struct ObjectField;
+
 struct Value {
   enum class Kind { kVariable, kInt, kFloat, kString, kBoolean, kNull, kEnum, kList, kObject };
   Kind kind = Kind::kNull;
   std::string text;  // a variable's or enum's name, a number as written, a string's value
   bool boolean = false;
   std::vector<Value> list;
-  std::vector<std::pair<std::string, Value>> fields;
+  std::vector<ObjectField> fields;  // an object literal's, in order
   Location loc;
+};
+
+struct ObjectField {
+  std::string name;
+  Value value;
 };
 
 struct Argument {

@@ -478,6 +478,9 @@ std::optional<HttpResponse> GraphqlGateway::handle(const HttpRequest& http, cons
       runs.push_back(nullptr);
       continue;
     }
+    if (size_t n = exec->calls().size(); limits_.max_calls > 0 && n > static_cast<size_t>(limits_.max_calls))
+      return graphql_error(400, "the operation calls the Kubernetes API " + std::to_string(n) +
+                                    " times; at most " + std::to_string(limits_.max_calls) + " are allowed");
     runs.push_back(exec);
   }
 
@@ -530,9 +533,15 @@ std::optional<HttpResponse> GraphqlGateway::handle(const HttpRequest& http, cons
   }
 
   // Queries and mutations: each request in turn, then one answer.
-  for (const auto& exec : runs)
-    if (exec && exec->type() == graphql::OperationType::kSubscription)
+  for (const auto& exec : runs) {
+    if (!exec) continue;
+    if (exec->type() == graphql::OperationType::kSubscription)
       return graphql_error(400, "subscriptions are served as server-sent events (Accept: text/event-stream)");
+    // What a link could make a browser do: nothing but read.
+    if (exec->type() == graphql::OperationType::kMutation && http.method == "GET")
+      return HttpResponse{405, "application/json", graphql_error(405, "Can only perform a mutation operation from a POST request.").body,
+                          {{"Allow", "POST"}}, nullptr};
+  }
   HttpResponse later;
   later.later = [runs, early, workspace, kinds = resources_of(kinds), serve, batched](Respond respond) {
     std::make_shared<Batch>(runs, early, workspace, kinds, serve, batched, std::move(respond))->step(0);

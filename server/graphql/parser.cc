@@ -244,7 +244,7 @@ class Builder {
       for (const auto& c : n.children) v.list.push_back(value(*c));
     } else if (n.is_type<g::object_value>()) {
       v.kind = Value::Kind::kObject;
-      for (const auto& f : n.children) v.fields.emplace_back(f->children[0]->string(), value(*f->children[1]));
+      for (const auto& f : n.children) v.fields.push_back({f->children[0]->string(), value(*f->children[1])});
     }
     return v;
   }

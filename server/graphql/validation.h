@@ -24,6 +24,10 @@ struct Limits {
   int max_depth = 15;  // the introspection query graphql-js sends nests 13 deep
   int max_complexity = 2000;
   int max_batch = 10;  // operations in one batched request
+  // pmesh's own: fields of the Kubernetes API one operation may call (each
+  // a list or a write), so that aliases cannot turn one request into
+  // thousands of lists.
+  int max_calls = 100;
 };
 
 // The gateway's message when `doc` goes past a limit ("query depth 20

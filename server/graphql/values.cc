@@ -140,7 +140,7 @@ std::string print_value(const Value& v) {
     }
     case Value::Kind::kObject: {
       std::string out = "{";
-      for (size_t i = 0; i < v.fields.size(); ++i) out += (i ? ", " : "") + v.fields[i].first + ": " + print_value(v.fields[i].second);
+      for (size_t i = 0; i < v.fields.size(); ++i) out += (i ? ", " : "") + v.fields[i].name + ": " + print_value(v.fields[i].value);
       return out + "}";
     }
   }

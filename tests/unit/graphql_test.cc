@@ -55,7 +55,7 @@ TEST_CASE("graphql parser: the executable grammar") {
   CHECK(a.args[1].value.kind == Value::Kind::kInt);
   CHECK(a.args[2].value.kind == Value::Kind::kFloat);
   CHECK(a.args[5].value.kind == Value::Kind::kEnum);
-  CHECK(a.args[7].value.fields[0].second.kind == Value::Kind::kVariable);
+  CHECK(a.args[7].value.fields[0].value.kind == Value::Kind::kVariable);
   REQUIRE(a.selections.size() == 3);
   CHECK(a.selections[0].kind == Selection::Kind::kFragmentSpread);
   CHECK(a.selections[1].type_condition == "T");
@@ -236,6 +236,17 @@ TEST_CASE("graphql execution: variables, fragments, directives, aliases and intr
   CHECK(json::parse(res->body)["errors"][0]["message"] == "batch size 11 exceeds maximum allowed batch size of 10");
   res = g.f.call("PUT", "/api/clusters/root/graphql", "{}");
   CHECK(res->status == 405);
+  // Aliases cannot multiply lists past the limit; GET only reads.
+  std::string lists = "{ v1 {";
+  for (int i = 0; i < 101; ++i) lists += " l" + std::to_string(i) + ": ConfigMaps { continue }";
+  r = g.post(lists + " } }");
+  CHECK(g.last_status == 400);
+  CHECK(r["errors"][0]["message"] == "the operation calls the Kubernetes API 101 times; at most 100 are allowed");
+  res = g.f.call("GET", "/api/clusters/root/graphql?query=mutation%20%7B%20v1%20%7B%20deleteConfigMap(name%3A%20%22one%22%2C%20namespace%3A%20%22default%22)%20%7D%20%7D");
+  CHECK(res->status == 405);
+  CHECK(json::parse(res->body)["errors"][0]["message"] == "Can only perform a mutation operation from a POST request.");
+  res = g.f.call("GET", "/api/clusters/root/graphql?query=%7B%20__typename%20%7D");
+  CHECK(json::parse(res->body) == json::parse(R"({"data": {"__typename": "Query"}})"));
   // A workspace that does not exist is not found, as its discovery is.
   res = g.f.call("POST", "/api/clusters/root:nowhere/graphql", R"({"query": "{ __typename }"})");
   CHECK(res->status == 404);

@@ -17,6 +17,9 @@ import yaml
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pmesh_server import Server, fail  # noqa: E402
 
+# A schema that keeps whatever a Widget holds (kcp requires one per version).
+PRESERVE = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
+
 ORGS = "/clusters/root:orgs/apis/core.platform-mesh.io/v1alpha1/accounts"
 
 
@@ -42,7 +45,7 @@ def setup(s):
                  account("team-a", "account"), user="alice"), "team-a")
     schema = {"apiVersion": "apis.kcp.io/v1alpha1", "kind": "APIResourceSchema", "metadata": {"name": "v1.widgets.acme.io"},
               "spec": {"group": "acme.io", "scope": "Namespaced", "names": {"kind": "Widget", "plural": "widgets"},
-                       "versions": [{"name": "v1", "served": True, "storage": True}]}}
+                       "versions": [{"name": "v1", "served": True, "storage": True, "schema": PRESERVE}]}}
     ok(s.request("POST", "/clusters/root:orgs:acme/apis/apis.kcp.io/v1alpha1/apiresourceschemas", schema, user="alice"), "schema")
     export = {"apiVersion": "apis.kcp.io/v1alpha1", "kind": "APIExport", "metadata": {"name": "widgets"},
               "spec": {"latestResourceSchemas": ["v1.widgets.acme.io"]}}

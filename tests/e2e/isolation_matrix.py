@@ -18,6 +18,9 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pmesh_server import Server, fail  # noqa: E402
 
+# A schema that keeps whatever a Widget holds (kcp requires one per version).
+PRESERVE = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
+
 ACCOUNTS = "apis/core.platform-mesh.io/v1alpha1/accounts"
 USERS = ["alice", "bob", "carol"]
 OWN = {"alice": "acme", "bob": "globex", "carol": None}
@@ -50,7 +53,7 @@ def setup(s):
         assert st == 201, (ws, st, body)
     schema = {"apiVersion": "apis.kcp.io/v1alpha1", "kind": "APIResourceSchema", "metadata": {"name": "v1.widgets.acme.io"},
               "spec": {"group": "acme.io", "scope": "Namespaced", "names": {"kind": "Widget", "plural": "widgets"},
-                       "versions": [{"name": "v1", "served": True, "storage": True}]}}
+                       "versions": [{"name": "v1", "served": True, "storage": True, "schema": PRESERVE}]}}
     assert s.request("POST", "/clusters/root:orgs:acme/apis/apis.kcp.io/v1alpha1/apiresourceschemas", schema, user="alice")[0] == 201
     export = {"apiVersion": "apis.kcp.io/v1alpha1", "kind": "APIExport", "metadata": {"name": "widgets"},
               "spec": {"latestResourceSchemas": ["v1.widgets.acme.io"]}}

@@ -10,6 +10,9 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 from pmesh_server import Server  # noqa: E402
 
+# A schema that keeps whatever a Widget holds (kcp requires one per version).
+PRESERVE = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
+
 problems = []
 
 
@@ -193,7 +196,7 @@ with Server(sys.argv[1]) as s:
     expect("a schema", kube("POST", base_ws + "apiresourceschemas", {
         "apiVersion": "apis.kcp.io/v1alpha1", "kind": "APIResourceSchema", "metadata": {"name": "v1.widgets.acme.io"},
         "spec": {"group": "acme.io", "scope": "Namespaced", "names": {"kind": "Widget", "plural": "widgets", "singular": "widget"},
-                 "versions": [{"name": "v1", "served": True, "storage": True}]}}), 201)
+                 "versions": [{"name": "v1", "served": True, "storage": True, "schema": PRESERVE}]}}), 201)
     expect("an export", kube("POST", base_ws + "apiexports", {"apiVersion": "apis.kcp.io/v1alpha1", "kind": "APIExport",
                                                             "metadata": {"name": "widgets"}, "spec": {"latestResourceSchemas": ["v1.widgets.acme.io"]}}), 201)
     expect("a binding", kube("POST", base_ws + "apibindings", {"apiVersion": "apis.kcp.io/v1alpha1", "kind": "APIBinding",

@@ -149,10 +149,13 @@ class Watch:
 
 def widget_schema(version):
     """acme.io's Widget (namespaced) as an APIResourceSchema with one version,
-    v1: `version` adds its schema and printer columns."""
+    v1: `version` adds its schema (by default one that keeps every field)
+    and printer columns."""
     return {"apiVersion": "apis.kcp.io/v1alpha1", "kind": "APIResourceSchema", "metadata": {"name": "v1.widgets.acme.io"},
             "spec": {"group": "acme.io", "scope": "Namespaced", "names": {"kind": "Widget", "plural": "widgets", "singular": "widget"},
-                     "versions": [dict({"name": "v1", "served": True, "storage": True}, **version)]}}
+                     "versions": [dict({"name": "v1", "served": True, "storage": True,
+                                        "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}},
+                                       **version)]}}
 
 
 def publish_and_bind(s, ws, ars, user="admin"):

@@ -237,6 +237,12 @@ struct KindDecl {
   // declared kind with any does not compile; a bound kind with any takes no
   // writes.
   std::vector<std::string> schema_unsupported;
+  // Another served version of a bound kind, whose objects are stored as
+  // `storage`'s (an APIResourceSchema's versions, converted as a CRD's
+  // `None` strategy converts: only apiVersion changes). The API serves and
+  // validates this version; rules and storage see only `storage`.
+  const KindDecl* storage = nullptr;
+  const KindDecl& stored() const { return storage ? *storage : *this; }
   std::string api_version() const { return group.empty() ? version : group + "/" + version; }
   // The kind's name in object identities (ObjectKey::kind): the declared
   // name, or `plural.group` for a run-time kind, which cannot collide with

@@ -1,6 +1,7 @@
 #include "engine/kinds.h"
 
 #include <algorithm>
+#include <set>
 
 #include "engine/json_path.h"
 #include "engine/state.h"
@@ -28,17 +29,32 @@ std::vector<std::string> strings(const Json& v) {
   return out;
 }
 
+bool same_columns(const std::vector<dsl::PrinterColumn>& a, const std::vector<dsl::PrinterColumn>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i].name != b[i].name || a[i].type != b[i].type || a[i].format != b[i].format ||
+        a[i].description != b[i].description || a[i].priority != b[i].priority || a[i].json_path != b[i].json_path)
+      return false;
+  return true;
+}
+
+// Two declarations that serve alike: the same names, version, schema and
+// columns (a new APIResourceSchema with the same names but another schema
+// is another declaration), and versions of the same storage.
 bool same(const dsl::KindDecl& a, const dsl::KindDecl& b) {
   return a.name == b.name && a.group == b.group && a.version == b.version && a.plural == b.plural &&
          a.singular == b.singular && a.short_names == b.short_names && a.categories == b.categories &&
-         a.scope == b.scope && a.sections == b.sections && a.status_subresource == b.status_subresource;
+         a.scope == b.scope && a.sections == b.sections && a.status_subresource == b.status_subresource &&
+         a.storage == b.storage && same_columns(a.printer_columns, b.printer_columns) &&
+         (a.schema == b.schema || (a.schema && b.schema && *a.schema == *b.schema));
 }
 
 }  // namespace
 
-std::optional<dsl::KindDecl> kind_from_schema(const Json& ars) {
-  const Json spec = ars.value("spec", Json::object());
-  if (!spec.is_object() || !spec.contains("names") || !spec["names"].is_object()) return std::nullopt;
+namespace {
+
+// The declaration of one version of an APIResourceSchema's kind.
+dsl::KindDecl version_decl(const Json& spec, const Json& v) {
   const Json& names = spec["names"];
   dsl::KindDecl k;
   k.runtime = true;
@@ -53,18 +69,8 @@ std::optional<dsl::KindDecl> kind_from_schema(const Json& ars) {
   k.short_names = strings(names.value("shortNames", Json()));
   k.categories = strings(names.value("categories", Json()));
   k.scope = text(spec, {"scope"}) == "Cluster" ? dsl::Scope::kCluster : dsl::Scope::kNamespaced;
-  // The storage version, or else the first served one.
-  const Json* chosen = nullptr;
-  if (spec.contains("versions") && spec["versions"].is_array())
-    for (const auto& v : spec["versions"]) {
-      if (!v.is_object()) continue;
-      bool served = !(v.contains("served") && v["served"] == false);
-      if (true_field(v, "storage") || (!chosen && served)) chosen = &v;
-    }
-  if (!chosen || k.group.empty() || k.name.empty() || k.plural.empty()) return std::nullopt;
-  k.version = text(*chosen, {"name"});
-  if (k.version.empty()) return std::nullopt;
-  if (const Json* root = dsl::version_schema(*chosen)) {
+  k.version = text(v, {"name"});
+  if (const Json* root = dsl::version_schema(v)) {
     k.schema = std::make_shared<const Json>(*root);
     // Found once here, not at each write: what of it pmesh cannot enforce.
     k.schema_unsupported = dsl::unsupported_schema_features(*root);
@@ -73,13 +79,12 @@ std::optional<dsl::KindDecl> kind_from_schema(const Json& ars) {
         if (f != "apiVersion" && f != "kind" && f != "metadata") k.sections.push_back(f);
   }
   if (k.sections.empty()) k.sections = {"spec", "status"};
-  k.status_subresource = chosen->contains("subresources") && (*chosen)["subresources"].is_object() &&
-                         (*chosen)["subresources"].contains("status");
+  k.status_subresource = v.contains("subresources") && v["subresources"].is_object() && v["subresources"].contains("status");
   k.list_keys["status.conditions"] = "type";
   // The version's printer columns, as a CRD's: those kube would refuse
   // (no name, an unknown type, a path that does not parse) are left out.
-  if (chosen->contains("additionalPrinterColumns") && (*chosen)["additionalPrinterColumns"].is_array())
-    for (const auto& c : (*chosen)["additionalPrinterColumns"]) {
+  if (v.contains("additionalPrinterColumns") && v["additionalPrinterColumns"].is_array())
+    for (const auto& c : v["additionalPrinterColumns"]) {
       if (!c.is_object()) continue;
       dsl::PrinterColumn col;
       col.name = text(c, {"name"});
@@ -92,6 +97,31 @@ std::optional<dsl::KindDecl> kind_from_schema(const Json& ars) {
       k.printer_columns.push_back(std::move(col));
     }
   return k;
+}
+
+bool served(const Json& v) { return v.is_object() && !(v.contains("served") && v["served"] == false); }
+
+}  // namespace
+
+std::vector<dsl::KindDecl> kinds_from_schema(const Json& ars) {
+  const Json spec = ars.value("spec", Json::object());
+  if (!spec.is_object() || !spec.contains("names") || !spec["names"].is_object()) return {};
+  if (text(spec, {"group"}).empty() || text(spec["names"], {"kind"}).empty() || text(spec["names"], {"plural"}).empty())
+    return {};
+  // The storage version, or else the first served one.
+  const Json* chosen = nullptr;
+  const Json versions = spec.value("versions", Json::array());
+  if (!versions.is_array()) return {};
+  for (const auto& v : versions) {
+    if (!v.is_object()) continue;
+    if (true_field(v, "storage") || (!chosen && served(v))) chosen = &v;
+  }
+  if (!chosen || text(*chosen, {"name"}).empty()) return {};
+  std::vector<dsl::KindDecl> out = {version_decl(spec, *chosen)};
+  std::set<std::string> seen = {out[0].version};
+  for (const auto& v : versions)
+    if (served(v) && !text(v, {"name"}).empty() && seen.insert(text(v, {"name"})).second) out.push_back(version_decl(spec, v));
+  return out;
 }
 
 Kinds::Kinds(const dsl::Program& program)
@@ -117,6 +147,11 @@ const dsl::KindDecl* Kinds::by_api(const std::string& cluster, const std::string
   if (c == bound_.end()) return nullptr;
   for (const auto& [key, d] : c->second)
     if (d->name == kind && d->api_version() == api_version) return d;
+  // Another served version: the object is the storage version's.
+  if (auto v = versions_.find(cluster); v != versions_.end())
+    for (const auto& [key, ds] : v->second)
+      for (const dsl::KindDecl* d : ds)
+        if (d->name == kind && d->api_version() == api_version) return d->storage;
   return nullptr;
 }
 
@@ -143,7 +178,17 @@ std::vector<const dsl::KindDecl*> Kinds::in_cluster(const std::string& cluster) 
   for (const auto& [c, kinds] : bound_)
     if (cluster == "*" || c == cluster)
       for (const auto& [key, d] : kinds) extra.emplace(key, d);
-  for (const auto& [key, d] : extra) out.push_back(d);
+  for (const auto& [key, d] : extra) {
+    out.push_back(d);
+    // Its other served versions, where this storage is the one bound.
+    for (const auto& [c, keys] : versions_) {
+      if (cluster != "*" && c != cluster) continue;
+      auto v = keys.find(key);
+      if (v == keys.end() || v->second.empty() || v->second[0]->storage != d) continue;
+      out.insert(out.end(), v->second.begin(), v->second.end());
+      break;
+    }
+  }
   return out;
 }
 
@@ -160,30 +205,57 @@ const dsl::KindDecl* Kinds::intern(dsl::KindDecl decl) {
 
 void Kinds::refresh(const State& state, bool additive, const std::string* cluster) {
   std::map<std::string, std::map<std::string, const dsl::KindDecl*>> next;
-  if (additive || cluster) next = bound_;
-  if (cluster && !additive) next.erase(*cluster);
-  auto schema = [&](const std::string& cluster, const std::string& name) -> const dsl::KindDecl* {
+  std::map<std::string, std::map<std::string, std::vector<const dsl::KindDecl*>>> next_versions;
+  if (additive || cluster) {
+    next = bound_;
+    next_versions = versions_;
+  }
+  if (cluster && !additive) {
+    next.erase(*cluster);
+    next_versions.erase(*cluster);
+  }
+  // The storage version's declaration; the others served become its
+  // versions in `where`.
+  auto schema = [&](const std::string& cluster, const std::string& name, const std::string& where) -> const dsl::KindDecl* {
     if (cluster.empty() || name.empty()) return nullptr;
     const ObjectEntry* e = state.object(object_fact({"APIResourceSchema", cluster, "", name}));
     if (!e || e->effective.is_null()) return nullptr;
-    auto k = kind_from_schema(e->effective);
-    return k ? intern(std::move(*k)) : nullptr;
+    auto decls = kinds_from_schema(e->effective);
+    if (decls.empty()) return nullptr;
+    const dsl::KindDecl* stored = intern(std::move(decls[0]));
+    std::vector<const dsl::KindDecl*>& others = next_versions[where][stored->key()];
+    others.clear();
+    for (size_t i = 1; i < decls.size(); ++i) {
+      decls[i].storage = stored;
+      others.push_back(intern(std::move(decls[i])));
+    }
+    return stored;
   };
   state.scan_objects(object_prefix("APIBinding", cluster), [&](const ObjectEntry& b) {
     const Json& st = b.effective.value("status", Json::object());
     std::string from = text(st, {"apiExportClusterName"});
     if (st.is_object() && st.contains("boundResources") && st["boundResources"].is_array())
       for (const auto& r : st["boundResources"])
-        if (const dsl::KindDecl* d = schema(from, text(r, {"schema", "name"})))
+        if (const dsl::KindDecl* d = schema(from, text(r, {"schema", "name"}), b.key.cluster))
           next[b.key.cluster].emplace(d->key(), d);
     return true;
   });
   state.scan_objects(object_prefix("PublishedResource", cluster), [&](const ObjectEntry& p) {
-    if (const dsl::KindDecl* d = schema(p.key.cluster, text(p.effective, {"status", "resourceSchemaName"})))
+    if (const dsl::KindDecl* d = schema(p.key.cluster, text(p.effective, {"status", "resourceSchemaName"}), p.key.cluster))
       next[p.key.cluster].emplace(d->key(), d);
     return true;
   });
+  // Versions only of the kinds bound: a kind that another binding of the
+  // same key won (emplace keeps the first) keeps that one's versions.
+  for (auto& [c, keys] : next_versions)
+    for (auto it = keys.begin(); it != keys.end();) {
+      auto b = next.find(c);
+      const dsl::KindDecl* stored = b == next.end() || !b->second.count(it->first) ? nullptr : b->second.at(it->first);
+      bool mine = stored && std::all_of(it->second.begin(), it->second.end(), [&](const dsl::KindDecl* v) { return v->storage == stored; });
+      it = mine ? std::next(it) : keys.erase(it);
+    }
   bound_ = std::move(next);
+  versions_ = std::move(next_versions);
 }
 
 }  // namespace pmesh::engine

@@ -9,6 +9,9 @@
 //   - a PublishedResource in it names an APIResourceSchema of the same
 //     cluster in `status.resourceSchemaName` (the provider's copies live
 //     there, as they would in the api-syncagent's service cluster).
+// Every version the APIResourceSchema serves is served; objects are stored
+// (and rules see them) in its storage version, and the other versions'
+// declarations point at it (KindDecl::storage).
 // The policies decide when those status fields are set; this registry only
 // reads them. Run-time kinds are identified by `plural.group`
 // (KindDecl::key()).
@@ -40,7 +43,8 @@ class Kinds {
   // The kind with this identity (a declared name or `plural.group`) in
   // `cluster`, or null.
   const dsl::KindDecl* by_key(const std::string& cluster, const std::string& key) const;
-  // The kind of an object written as {apiVersion, kind} in `cluster`, or null.
+  // The kind of an object written as {apiVersion, kind} in `cluster`, or
+  // null: for another served version of a bound kind, its storage version's.
   const dsl::KindDecl* by_api(const std::string& cluster, const std::string& api_version,
                               const std::string& kind) const;
   // The kind served at /apis/group/version/resource in `cluster` ("*": in any).
@@ -67,11 +71,16 @@ class Kinds {
 
   const dsl::Program* program_;
   std::map<std::string, std::map<std::string, const dsl::KindDecl*>> bound_;  // cluster -> key -> kind
+  // cluster -> key -> the bound kind's other served versions (KindDecl::storage).
+  std::map<std::string, std::map<std::string, std::vector<const dsl::KindDecl*>>> versions_;
   // Shared by copies (an engine that verifies another starts from its kinds).
   std::shared_ptr<std::deque<std::unique_ptr<dsl::KindDecl>>> arena_;
 };
 
-// The kind an APIResourceSchema defines, or nothing when it is incomplete.
-std::optional<dsl::KindDecl> kind_from_schema(const Json& schema);
+// The kind an APIResourceSchema defines, one declaration per served
+// version: the storage version first (or the first served one), then the
+// others, in order (their `storage` is left for the caller to point at the
+// first's interned copy). Empty when it is incomplete.
+std::vector<dsl::KindDecl> kinds_from_schema(const Json& schema);
 
 }  // namespace pmesh::engine

@@ -7,7 +7,7 @@ namespace pmesh::server {
 
 using engine::string_field;
 
-Json present(const engine::Engine& engine, const Json& object) {
+Json present(const engine::Engine& engine, const Json& object, const dsl::KindDecl* as) {
   Json o = object;
   Json& md = o["metadata"];
   std::string cluster = string_field(md, "cluster");
@@ -24,6 +24,7 @@ Json present(const engine::Engine& engine, const Json& object) {
                        {"fieldsV1", Json::object()}});
   if (!managed.empty()) md["managedFields"] = managed;
   if (md.contains("generation") && md["generation"].is_number() && md["generation"].get<int64_t>() == 0) md.erase("generation");
+  if (as && as->storage) o["apiVersion"] = as->api_version();
   return o;
 }
 

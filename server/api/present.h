@@ -15,6 +15,9 @@ namespace pmesh::server {
 
 using Json = nlohmann::json;
 
-Json present(const engine::Engine& engine, const Json& object);
+// `as`: the version the request named, when it is not the one stored (a
+// bound kind's other served version, KindDecl::storage): only apiVersion
+// changes, as a CRD's `None` conversion does.
+Json present(const engine::Engine& engine, const Json& object, const dsl::KindDecl* as = nullptr);
 
 }  // namespace pmesh::server

@@ -1,6 +1,8 @@
 #include "server/graphql/kube_schema.h"
 
 #include <cctype>
+#include <cstdio>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <set>
@@ -260,11 +262,14 @@ std::string sanitize_name(const std::string& group) {
 }
 
 std::string kube_schema_key(const std::vector<const dsl::KindDecl*>& kinds) {
+  // The engine's kind declarations are immutable and never freed
+  // (engine/kinds.h): their addresses name them.
   std::string key;
+  key.reserve(kinds.size() * 17);
+  char buf[24];
   for (const auto* k : kinds) {
-    key += k->group + "/" + k->version + "/" + k->name + "/" + k->plural + (k->scope == dsl::Scope::kNamespaced ? "n" : "c");
-    key += k->schema ? std::to_string(std::hash<std::string>()(k->schema->dump())) : "-";
-    key += '\n';
+    int n = std::snprintf(buf, sizeof buf, "%p,", static_cast<const void*>(k));
+    key.append(buf, static_cast<size_t>(n));
   }
   return key;
 }

@@ -33,6 +33,7 @@ std::string sanitize_name(const std::string& group);
 std::shared_ptr<const Schema> kube_schema(const std::vector<const dsl::KindDecl*>& kinds);
 
 // A key that changes whenever kube_schema(kinds) would: for caching.
+// REQUIRES: `kinds` are the engine's declarations (immutable, never freed).
 std::string kube_schema_key(const std::vector<const dsl::KindDecl*>& kinds);
 
 }  // namespace pmesh::graphql

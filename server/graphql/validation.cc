@@ -145,21 +145,26 @@ class Validator {
       directives(op.directives, op.type == OperationType::kQuery ? "QUERY" : op.type == OperationType::kMutation ? "MUTATION" : "SUBSCRIPTION", u);
       if (op.type == OperationType::kSubscription) {
         size_t fields = 0;
-        count_root_fields(op.selections, &fields, 0);
-        if (fields != 1)
-          error(op.name.empty() ? "Anonymous Subscription must select only one top level field."
-                                : "Subscription \"" + op.name + "\" must select only one top level field.",
-                op.loc);
+        bool introspection = false;
+        count_root_fields(op.selections, &fields, &introspection, 0);
+        std::string who = op.name.empty() ? "Anonymous Subscription" : "Subscription \"" + op.name + "\"";
+        if (fields != 1) error(who + " must select only one top level field.", op.loc);
+        else if (introspection) error(who + " must not select an introspection top level field.", op.loc);
       }
       selections(*t, op.selections, u);
     }
   }
 
-  void count_root_fields(const SelectionSet& set, size_t* n, int depth) {
+  void count_root_fields(const SelectionSet& set, size_t* n, bool* introspection, int depth) {
     for (const auto& s : set) {
-      if (s.kind == Selection::Kind::kField) ++*n;
-      else if (s.kind == Selection::Kind::kInlineFragment) count_root_fields(s.selections, n, depth);
-      else if (const Fragment* f = doc_.fragment(s.name); f && depth < 8) count_root_fields(f->selections, n, depth + 1);
+      if (s.kind == Selection::Kind::kField) {
+        ++*n;
+        *introspection |= s.name.rfind("__", 0) == 0;
+      } else if (s.kind == Selection::Kind::kInlineFragment) {
+        count_root_fields(s.selections, n, introspection, depth);
+      } else if (const Fragment* f = doc_.fragment(s.name); f && depth < 8) {
+        count_root_fields(f->selections, n, introspection, depth + 1);
+      }
     }
   }
 

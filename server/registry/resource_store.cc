@@ -142,7 +142,7 @@ HttpResponse table_response(const ApiRequest& req, const std::vector<const Json*
 HttpResponse ResourceStore::get(const ApiRequest& req) {
   const Json* o = engine_.get({req.kind->key(), req.info.cluster, req.info.ns, req.info.name});
   if (!o) return status_response(ApiError::not_found(req.gr(), req.info.name));
-  Json shown = present(engine_, *o);
+  Json shown = present(engine_, *o, req.kind);
   if (req.table) return when_durable(table_response(req, {&shown}, {{"resourceVersion", shown["metadata"].value("resourceVersion", "")}}));
   return when_durable(json_response(200, shown));
 }
@@ -202,7 +202,7 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
       ++remaining;  // kube counts what is left of a list no selector filters
       return true;
     }
-    items.push_back(present(engine_, e.effective));
+    items.push_back(present(engine_, e.effective, req.kind));
     last = fact;
     return true;
   });
@@ -227,9 +227,11 @@ HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::stri
   // A Table's rows are made on the reader's thread too, from each item.
   std::shared_ptr<const TablePrinter> printer;
   if (req.table) printer = std::make_shared<const TablePrinter>(*req.kind, *req.table, std::time(nullptr));
+  // Another served version than the stored one: each item's apiVersion rewritten.
+  std::string as = req.kind->storage ? req.kind->api_version() : "";
   HttpResponse later;
-  later.later = [this, view, prefix, start_after, rv, head, kind, wait, printer, o = req.list, ns = req.info.ns](Respond respond) {
-    boost::asio::post(readers_, [this, view, prefix, start_after, rv, head, kind, wait, printer, o, ns, respond]() {
+  later.later = [this, view, prefix, start_after, rv, head, kind, wait, printer, as, o = req.list, ns = req.info.ns](Respond respond) {
+    boost::asio::post(readers_, [this, view, prefix, start_after, rv, head, kind, wait, printer, as, o, ns, respond]() {
       yield_to_writers();
       std::string body, last;
       int64_t n = 0;
@@ -238,7 +240,8 @@ HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::stri
       view->scan(prefix, start_after, [&](const ListSnapshots::Item& i) {
         if (!ns.empty() && i.ns != ns) return true;
         Json obj;
-        if (filtered || printer) obj = Json::parse(i.bytes, nullptr, false);
+        if (filtered || printer || !as.empty()) obj = Json::parse(i.bytes, nullptr, false);
+        if (!as.empty() && obj.is_object()) obj["apiVersion"] = as;
         if (filtered && (!o.labels.matches(obj) || !o.fields.matches(obj))) return true;
         if (o.limit && n == o.limit) {
           more = true;
@@ -247,7 +250,7 @@ HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::stri
           return true;
         }
         if (n++) body += ',';
-        body += printer ? printer->row_json(obj) : i.bytes;
+        body += printer ? printer->row_json(obj) : as.empty() ? i.bytes : encode_json(obj);
         last = i.fact;
         return true;
       });
@@ -271,6 +274,7 @@ std::optional<HttpResponse> ResourceStore::watch(const ApiRequest& req, const st
   spec.cluster = req.info.cluster;
   spec.kind_key = req.kind->key();
   spec.api_version = req.kind->api_version();
+  if (req.kind->storage) spec.stored_api_version = req.kind->storage->api_version();
   spec.kind_name = req.kind->name;
   spec.ns = req.info.ns;
   spec.labels = req.list.labels;
@@ -291,6 +295,8 @@ HttpResponse ResourceStore::commit(const ApiRequest& req, Op op, int code, bool 
                                    const std::vector<std::string>& warnings) {
   if (admission_ && (op.type == Op::Type::kCreate || op.type == Op::Type::kUpdate))
     if (auto refused = admission_(req, op.object)) return status_response(*refused);
+  // Another served version is stored as the storage version.
+  if (req.kind->storage && op.type != Op::Type::kDelete) op.object["apiVersion"] = req.kind->storage->api_version();
   Json result_object;
   engine::ObjectKey key = op.type == Op::Type::kDelete
                               ? op.key
@@ -321,7 +327,7 @@ HttpResponse ResourceStore::commit(const ApiRequest& req, Op op, int code, bool 
   for (const auto& w : r.warnings) std::cerr << "pmesh serve: warning: " << w << "\n";
   HttpResponse res = result_object.is_null()
                          ? success_status({{"name", name}, {"group", req.kind->group}, {"kind", req.kind->plural}})
-                         : json_response(code, present(engine_, result_object));
+                         : json_response(code, present(engine_, result_object, req.kind));
   add_warnings(res, warnings);
   if (dry_run) return res;
   return published(r, std::move(res));
@@ -374,7 +380,9 @@ HttpResponse ResourceStore::patch(const ApiRequest& req) {
   }
   if (!cur) return status_response(ApiError::not_found(req.gr(), req.info.name));
   ApiError error;
-  auto next = apply_patch(*cur, p, req.patch_type, &error);
+  Json current = *cur;
+  if (req.kind->storage) current["apiVersion"] = req.kind->api_version();  // patched as the version the URL names
+  auto next = apply_patch(current, p, req.patch_type, &error);
   if (!next) return status_response(error);
   // A patch is an update of the current version, with a resourceVersion
   // precondition only if it sets one.

@@ -66,7 +66,9 @@ Json WatchHub::shown_as(Watcher& w, Json shown, bool row) {
 
 std::string WatchHub::event(Watcher& w, const char* type, const Json& object) const {
   ++events_sent_;
-  return encode_json(Json{{"type", type}, {"object", shown_as(w, present(engine_, object))}}) + "\n";
+  Json shown = present(engine_, object);
+  if (!w.spec.stored_api_version.empty()) shown["apiVersion"] = w.spec.api_version;
+  return encode_json(Json{{"type", type}, {"object", shown_as(w, std::move(shown))}}) + "\n";
 }
 
 std::string WatchHub::deleted(Watcher& w, const Json& object, int64_t rv) const {
@@ -140,7 +142,7 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, int64_t from) {
       if (!me.sees(e.effective)) return;
       std::string fact = engine::object_fact(e.key);
       while (next < encoded.size() && encoded[next]->fact < fact) ++next;
-      if (!me.spec.table && next < encoded.size() && encoded[next]->fact == fact) {
+      if (!me.spec.table && me.spec.stored_api_version.empty() && next < encoded.size() && encoded[next]->fact == fact) {
         ++events_sent_;
         me.stream->send("{\"object\":" + encoded[next]->bytes + ",\"type\":\"ADDED\"}\n");
       } else {
@@ -164,7 +166,8 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, int64_t from) {
       store_->scan_log(from, [&](int64_t rv, const Json& ev) {
         if (rv > published_rv_) return false;
         const Json& obj = ev["object"];
-        if (string_field(obj, "kind") == me.spec.kind_name && string_field(obj, "apiVersion") == me.spec.api_version &&
+        const std::string& stored = me.spec.stored_api_version.empty() ? me.spec.api_version : me.spec.stored_api_version;
+        if (string_field(obj, "kind") == me.spec.kind_name && string_field(obj, "apiVersion") == stored &&
             me.sees(obj))
           me.stream->send(event(me, ev["type"].get<std::string>().c_str(), obj));
         me.last_rv = std::max(me.last_rv, rv);

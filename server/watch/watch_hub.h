@@ -44,6 +44,10 @@ namespace pmesh::server {
 struct WatchSpec {
   std::string cluster;  // "*" for every cluster
   std::string kind_key, api_version, kind_name;
+  // The apiVersion objects are stored in, when the watch names another
+  // served version of a bound kind ("" when it is api_version): events are
+  // rewritten to api_version.
+  std::string stored_api_version;
   std::string ns;  // "" for every namespace
   Selector labels, fields;
   bool bookmarks = false;

@@ -2,7 +2,9 @@
 """Kinds' schemas on writes, as kube-apiserver applies a custom resource's:
 422 Invalid with kube's causes (required, too long, types, enums, patterns),
 unknown fields pruned with a warning, or refused under fieldValidation=Strict,
-defaults applied; a bound kind validated by its APIResourceSchema's schema;
+defaults applied; a bound kind validated by its APIResourceSchema's schema,
+and every version it serves served (stored in one, shown in the one named,
+each validated by its own schema);
 an APIResourceSchema with CEL rules refused rather than half enforced; and a
 tenant's pattern that backtracks exponentially elsewhere matched in linear
 time here; and a write whose rules would derive an object its kind's schema
@@ -89,6 +91,50 @@ def main():
         w["spec"] = {"colour": "blue", "code": "a" * 50000 + "!"}
         st, b, _ = s.request("POST", widgets, w, timeout=20)
         p.want("hostile pattern", (st, causes(b)), (422, [("spec.code", "FieldValueInvalid")]))
+
+        # Every version an APIResourceSchema serves is served: stored in the
+        # storage version, shown in the one the request names, each version
+        # validated by its own schema; a version not served is not found.
+        st, _, _ = s.request("POST", ORGS, account("globex", type="org", displayName="Globex"))
+        assert st == 201
+        keep = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+        gadgets = {"apiVersion": "apis.kcp.io/v1alpha1", "kind": "APIResourceSchema", "metadata": {"name": "v1.gadgets.globex.io"},
+                   "spec": {"group": "globex.io", "scope": "Namespaced", "names": {"kind": "Gadget", "plural": "gadgets"},
+                            "versions": [
+                                {"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": keep}},
+                                {"name": "v2", "served": True, "storage": False, "schema": {"openAPIV3Schema": {
+                                    "type": "object", "properties": {"spec": {"type": "object", "required": ["size"],
+                                                                              "properties": {"size": {"type": "integer"}}}}}}},
+                                {"name": "v3", "served": False, "storage": False, "schema": {"openAPIV3Schema": keep}}]}}
+        p.want("versions: published and bound", publish_and_bind(s, "root:orgs:globex", gadgets), [201, 201, 201])
+        base = "/clusters/root:orgs:globex/apis/globex.io/"
+        st, g, _ = s.request("GET", base)
+        p.want("versions: discovery", sorted(v["version"] for v in g.get("versions", [])), ["v1", "v2"])
+        p.want("versions: not served", s.request("GET", base + "v3/namespaces/default/gadgets")[0], 404)
+        st, b, _ = s.request("POST", base + "v2/namespaces/default/gadgets",
+                             {"apiVersion": "globex.io/v2", "kind": "Gadget", "metadata": {"name": "g"}, "spec": {}})
+        p.want("versions: v2's schema", (st, causes(b)), (422, [("spec.size", "FieldValueRequired")]))
+        st, b, _ = s.request("POST", base + "v2/namespaces/default/gadgets",
+                             {"apiVersion": "globex.io/v2", "kind": "Gadget", "metadata": {"name": "g"}, "spec": {"size": 2, "note": "x"}})
+        p.want("versions: created through v2", (st, b.get("apiVersion"), b.get("spec")), (201, "globex.io/v2", {"size": 2}))
+        st, b, _ = s.request("GET", base + "v1/namespaces/default/gadgets/g")
+        p.want("versions: read through v1", (st, b.get("apiVersion"), b.get("spec")), (200, "globex.io/v1", {"size": 2}))
+        st, b, _ = s.request("PATCH", base + "v2/namespaces/default/gadgets/g", {"spec": {"size": 5}},
+                             content_type="application/merge-patch+json")
+        p.want("versions: patched through v2", (st, b.get("apiVersion"), b.get("spec")), (200, "globex.io/v2", {"size": 5}))
+        st, b, _ = s.request("GET", base + "v2/gadgets")
+        p.want("versions: listed through v2", (st, b.get("apiVersion"), [i["apiVersion"] for i in b.get("items", [])]),
+               (200, "globex.io/v2", ["globex.io/v2"]))
+        st, b, _ = s.request("GET", base + "v1/namespaces/default/gadgets")
+        p.want("versions: listed through v1", [i["apiVersion"] for i in b.get("items", [])], ["globex.io/v1"])
+        w = s.watch(base + "v2/namespaces/default/gadgets?watch=true&timeoutSeconds=5")
+        first = w.next()
+        w.close()
+        p.want("versions: watched through v2", (first or {}).get("object", {}).get("apiVersion"), "globex.io/v2")
+        st, b, _ = s.request("PUT", base + "v1/namespaces/default/gadgets/g",
+                             {"apiVersion": "globex.io/v1", "kind": "Gadget", "metadata": {"name": "g", "resourceVersion": b["items"][0]["metadata"]["resourceVersion"]},
+                              "spec": {"note": "v1 requires nothing"}})
+        p.want("versions: v1's schema", (st, b.get("spec")), (200, {"note": "v1 requires nothing"}))
 
         # CEL rules pmesh cannot evaluate: the schema is refused, not half enforced.
         cel = dict(schema)

@@ -122,6 +122,7 @@ TEST_CASE("graphql validation: graphql-js's rules and messages") {
         V{"This anonymous operation must be the only defined operation.", "This anonymous operation must be the only defined operation."});
   CHECK(messages(*s, "subscription { a: __typename b: __typename }") ==
         V{"Anonymous Subscription must select only one top level field."});
+  CHECK(messages(*s, "subscription S { __typename }") == V{"Subscription \"S\" must not select an introspection top level field."});
   CHECK(messages(*s, "{ __typename @bogus }") == V{"Unknown directive \"@bogus\"."});
   CHECK(messages(*s, "query @skip(if: true) { __typename }") == V{"Directive \"@skip\" may not be used on QUERY."});
   CHECK(messages(*s, "{ __type(name: \"V1ConfigMap\") { name } __schema { queryType { name } } }") == V{});

@@ -10,7 +10,8 @@
 // (`https`); watch delivery p50/p99 with N watchers at 500 writes/s;
 // the time to list 10,000 objects, and creates on one connection alone and
 // while 1 and 4 clients list them (the rate, and its ratio to creates
-// alone); and etcd's put rate at the same
+// alone), and while 1 and 4 clients list them through the GraphQL gateway;
+// and etcd's put rate at the same
 // concurrencies with the ratio. Everything runs on 127.0.0.1.
 #include <utility>
 #include <boost/asio.hpp>
@@ -129,8 +130,9 @@ json account_creates(int port, double seconds, const pmesh::bench::Tls* tls) {
 }
 
 // Creates on one connection for `seconds` while `listers` clients list
-// `list_path` over and over: whether reads hold up writes.
-json creates_while_listing(int port, int listers, double seconds, const std::string& list_path) {
+// `list_path` over and over (GET, or POST of `query` to a GraphQL path):
+// whether reads hold up writes.
+json creates_while_listing(int port, int listers, double seconds, const std::string& list_path, const std::string& query = "") {
   std::atomic<bool> stop{false};
   std::atomic<int64_t> lists{0};
   std::vector<std::thread> ts;
@@ -139,7 +141,8 @@ json creates_while_listing(int port, int listers, double seconds, const std::str
       Client cl(port);
       std::string body;
       while (!stop) {
-        cl.request(http::verb::get, list_path, "", &body);
+        if (query.empty()) cl.request(http::verb::get, list_path, "", &body);
+        else cl.request(http::verb::post, list_path, json{{"query", query}}.dump(), &body);
         ++lists;
       }
     });
@@ -323,6 +326,16 @@ int main(int argc, char** argv) {
       for (auto& m : mixed)
         m["vs_alone"] = std::round(m["per_second"].get<double>() / std::max(1.0, mixed[0]["per_second"].get<double>()) * 1000) / 1000;
       out["creates_while_listing"] = mixed;
+      // The same lists through the GraphQL gateway: parsed and completed
+      // off the engine's thread.
+      json graphql = json::array();
+      for (int listers : {1, 4}) {
+        json m = creates_while_listing(port, listers, seconds, "/api/clusters/root/graphql",
+                                       "{ v1 { ConfigMaps(namespace: \"list\") { items { metadata { name } } } } }");
+        m["vs_alone"] = std::round(m["per_second"].get<double>() / std::max(1.0, mixed[0]["per_second"].get<double>()) * 1000) / 1000;
+        graphql.push_back(m);
+      }
+      out["creates_while_graphql_listing"] = graphql;
     }
     out["watch"] = watch_fanout(port, watchers, watch_rate, seconds);
   }

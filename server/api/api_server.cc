@@ -37,6 +37,7 @@ ApiServer::ApiServer(engine::Engine& engine, engine::DurableStore* store, boost:
       hub_(engine, store, io, after_commit),
       resources_(engine, store, hub_, io, after_commit),
       fga_(engine, [this](const engine::Result& r, HttpResponse answer) { return resources_.published(r, std::move(answer)); }),
+      graphql_(io),
       metrics_(engine) {
   metrics_.set_watch_hub([this] { return hub_.size(); }, [this] { return hub_.events_sent(); });
   hub_.set_snapshots(&resources_.snapshots());

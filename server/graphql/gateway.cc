@@ -1,5 +1,7 @@
 #include "server/graphql/gateway.h"
 
+#include <boost/asio/post.hpp>
+
 #include <algorithm>
 
 #include "engine/documents.h"
@@ -21,6 +23,9 @@ using graphql::OrderedJson;
 using Done = std::function<void(const HttpResponse&)>;
 
 constexpr size_t kMaxCachedSchemas = 64;
+// What one operation's calls may answer in all before the rest fail: a
+// bound on what aliased lists of a large collection hold at once.
+constexpr size_t kMaxResultBytes = 64u << 20;
 
 struct Params {
   std::string query, operation_name;
@@ -134,12 +139,19 @@ void sort_items(Json& items, const std::string& by) {
   });
 }
 
-// One operation's calls, made one after another through the KRM API.
+// One operation's calls, made one after another through the KRM API on the
+// engine's thread; what their answers become (parsing, sorting, YAML) and
+// the response are made off it, so that a query of large lists does not
+// hold up writes.
 class Runner : public std::enable_shared_from_this<Runner> {
  public:
+  // What a call's answer becomes, run off the engine's thread.
+  using Finish = std::function<CallResult()>;
+
   Runner(std::shared_ptr<Execution> exec, std::string ws, std::vector<graphql::Resource> kinds,
-         GraphqlGateway::Serve serve, std::function<void(OrderedJson)> done)
-      : exec_(std::move(exec)), ws_(std::move(ws)), kinds_(std::move(kinds)), serve_(std::move(serve)), done_(std::move(done)) {}
+         GraphqlGateway::Serve serve, GraphqlGateway::Offload offload, std::function<void(OrderedJson)> done)
+      : exec_(std::move(exec)), ws_(std::move(ws)), kinds_(std::move(kinds)), serve_(std::move(serve)),
+        offload_(std::move(offload)), done_(std::move(done)) {}
 
   void start() {
     calls_ = exec_->calls();
@@ -148,18 +160,47 @@ class Runner : public std::enable_shared_from_this<Runner> {
 
  private:
   void next() {
-    if (at_ == calls_.size()) return done_(exec_->respond());
+    if (at_ == calls_.size()) return finish();
+    if (bytes_ > kMaxResultBytes) {
+      // What the calls so far answered is all one operation may hold.
+      finishers_.push_back([] {
+        return failure("the operation's results pass " + std::to_string(kMaxResultBytes >> 20) + " MiB; ask for less");
+      });
+      ++at_;
+      return next();
+    }
     auto self = shared_from_this();
-    perform(calls_[at_], [self](CallResult r) {
-      self->exec_->set_result(self->calls_[self->at_].path, std::move(r));
+    perform(calls_[at_], [self](Finish f) {
+      self->finishers_.push_back(std::move(f));
       ++self->at_;
       self->next();
     });
   }
 
-  void send(HttpRequest req, const Done& done) { deliver(serve_(req, nullptr), done); }
+  void finish() {
+    auto self = shared_from_this();
+    offload_([self]() {
+      for (size_t i = 0; i < self->calls_.size(); ++i) self->exec_->set_result(self->calls_[i].path, self->finishers_[i]());
+      self->finishers_.clear();
+      return self->exec_->respond();
+    }, done_);
+  }
 
-  void perform(const Call& c, std::function<void(CallResult)> done) {
+  void send(HttpRequest req, const Done& done) {
+    deliver(serve_(req, nullptr), [this, done](const HttpResponse& res) {
+      bytes_ += res.body.size();
+      done(res);
+    });
+  }
+
+  static Finish failed(std::string message) {
+    return [message = std::move(message)] { return failure(message); };
+  }
+  static Finish answer(HttpResponse res) {
+    return [res = std::move(res)] { return result_of(res); };
+  }
+
+  void perform(const Call& c, std::function<void(Finish)> done) {
     const Json& a = c.args;
     std::string ns = a.value("namespace", "");
     std::string name = a.value("name", "");
@@ -170,12 +211,12 @@ class Runner : public std::enable_shared_from_this<Runner> {
     for (const std::string* v : {&ns, &name}) {
       if (v->empty()) continue;
       std::string problem = path_segment_problem(*v);
-      if (!problem.empty()) return done(failure("invalid name \"" + *v + "\": " + problem));
+      if (!problem.empty()) return done(failed("invalid name \"" + *v + "\": " + problem));
     }
     bool needs_name = c.op == FieldOp::kGet || c.op == FieldOp::kGetYaml || c.op == FieldOp::kUpdate || c.op == FieldOp::kDelete;
-    if (needs_name && name.empty()) return done(failure("empty value for argument: name"));
+    if (needs_name && name.empty()) return done(failed("empty value for argument: name"));
     bool needs_ns = r.namespaced && (needs_name || c.op == FieldOp::kCreate);
-    if (needs_ns && ns.empty()) return done(failure("missing required argument: namespace"));
+    if (needs_ns && ns.empty()) return done(failed("missing required argument: namespace"));
     std::string base = collection_path(ws_, r, r.namespaced ? ns : "");
     switch (c.op) {
       case FieldOp::kList: {
@@ -185,30 +226,34 @@ class Runner : public std::enable_shared_from_this<Runner> {
         if (!a.value("continue", "").empty()) q["continue"] = a.value("continue", "");
         std::string sort_by = a.value("sortBy", "");
         return send(krm_request("GET", base, q), [done, sort_by](const HttpResponse& res) {
-          CallResult got = result_of(res);
-          if (got.failed) return done(failure("unable to list objects: " + got.error));
-          Json items = got.value.value("items", Json::array());
-          if (!sort_by.empty() && !items.empty()) {
-            if (!at_path(items[0], sort_by)) return done(failure("specified sortBy field does not exist"));
-            sort_items(items, sort_by);
-          }
-          const Json& meta = got.value.value("metadata", Json::object());
-          Json remaining = meta.contains("remainingItemCount") ? meta["remainingItemCount"] : Json();
-          done({{{"resourceVersion", meta.value("resourceVersion", "")},
-                 {"items", items},
-                 {"continue", meta.value("continue", "")},
-                 {"remainingItemCount", remaining}},
-                "",
-                false});
+          done([res, sort_by]() -> CallResult {
+            CallResult got = result_of(res);
+            if (got.failed) return failure("unable to list objects: " + got.error);
+            Json items = got.value.value("items", Json::array());
+            if (!sort_by.empty() && !items.empty()) {
+              if (!at_path(items[0], sort_by)) return failure("specified sortBy field does not exist");
+              sort_items(items, sort_by);
+            }
+            const Json& meta = got.value.value("metadata", Json::object());
+            Json remaining = meta.contains("remainingItemCount") ? meta["remainingItemCount"] : Json();
+            return {{{"resourceVersion", meta.value("resourceVersion", "")},
+                     {"items", std::move(items)},
+                     {"continue", meta.value("continue", "")},
+                     {"remainingItemCount", remaining}},
+                    "",
+                    false};
+          });
         });
       }
       case FieldOp::kGet:
       case FieldOp::kGetYaml: {
         bool yaml = c.op == FieldOp::kGetYaml;
         return send(krm_request("GET", base + "/" + name, {}), [done, yaml](const HttpResponse& res) {
-          CallResult got = result_of(res);
-          if (!got.failed && yaml) got.value = engine::to_yaml(got.value);
-          done(got);
+          done([res, yaml] {
+            CallResult got = result_of(res);
+            if (!got.failed && yaml) got.value = engine::to_yaml(got.value);
+            return got;
+          });
         });
       }
       case FieldOp::kCreate: {
@@ -217,38 +262,40 @@ class Runner : public std::enable_shared_from_this<Runner> {
         object["kind"] = r.kind;
         if (r.namespaced) object["metadata"]["namespace"] = ns;
         if (!object.contains("metadata") || engine::string_field(object["metadata"], "name").empty())
-          return done(failure("object metadata.name is required"));
-        return send(krm_request("POST", base, dry, &object), [done](const HttpResponse& res) { done(result_of(res)); });
+          return done(failed("object metadata.name is required"));
+        return send(krm_request("POST", base, dry, &object), [done](const HttpResponse& res) { done(answer(res)); });
       }
       case FieldOp::kUpdate: {
         Json patch = a.value("object", Json::object());
         return send(krm_request("PATCH", base + "/" + name, dry, &patch, "application/merge-patch+json"),
-                    [done](const HttpResponse& res) { done(result_of(res)); });
+                    [done](const HttpResponse& res) { done(answer(res)); });
       }
       case FieldOp::kDelete:
         return send(krm_request("DELETE", base + "/" + name, dry), [done](const HttpResponse& res) {
-          CallResult got = result_of(res);
-          if (!got.failed) got.value = true;
-          done(got);
+          done([res] {
+            CallResult got = result_of(res);
+            if (!got.failed) got.value = true;
+            return got;
+          });
         });
-      default: return done(failure("not a query or mutation field"));
+      default: return done(failed("not a query or mutation field"));
     }
   }
 
   // applyYaml: create, or update what exists, as the gateway's
   // controllerutil.CreateOrUpdate.
-  void apply_yaml(const std::string& text, const std::map<std::string, std::string>& dry, std::function<void(CallResult)> done) {
+  void apply_yaml(const std::string& text, const std::map<std::string, std::string>& dry, std::function<void(Finish)> done) {
     std::vector<engine::Document> docs;
     std::string error;
-    if (!engine::parse_documents(text, "yaml", &docs, &error)) return done(failure("invalid YAML: " + error));
-    if (docs.size() != 1) return done(failure("multi-document YAML is not supported; provide a single document"));
+    if (!engine::parse_documents(text, "yaml", &docs, &error)) return done(failed("invalid YAML: " + error));
+    if (docs.size() != 1) return done(failed("multi-document YAML is not supported; provide a single document"));
     Json object = docs[0].object;
     std::string api_version = engine::string_field(object, "apiVersion"), kind = engine::string_field(object, "kind");
-    if (api_version.empty()) return done(failure("apiVersion is required and must be a string"));
-    if (kind.empty()) return done(failure("kind is required and must be a string"));
-    if (!object.contains("metadata") || !object["metadata"].is_object()) return done(failure("metadata is required"));
+    if (api_version.empty()) return done(failed("apiVersion is required and must be a string"));
+    if (kind.empty()) return done(failed("kind is required and must be a string"));
+    if (!object.contains("metadata") || !object["metadata"].is_object()) return done(failed("metadata is required"));
     std::string name = engine::string_field(object["metadata"], "name"), ns = engine::string_field(object["metadata"], "namespace");
-    if (name.empty()) return done(failure("metadata.name is required and must be a string"));
+    if (name.empty()) return done(failed("metadata.name is required and must be a string"));
     std::string group, version = api_version;
     if (size_t slash = api_version.find('/'); slash != std::string::npos) {
       group = api_version.substr(0, slash);
@@ -258,19 +305,21 @@ class Runner : public std::enable_shared_from_this<Runner> {
     for (const auto& x : kinds_)
       if (x.group == group && x.version == version && x.kind == kind) k = &x;
     std::string what = kind + "/" + name;
-    if (!k) return done(failure("failed to apply resource " + what + ": no matches for kind \"" + kind + "\" in version \"" + api_version + "\""));
+    if (!k) return done(failed("failed to apply resource " + what + ": no matches for kind \"" + kind + "\" in version \"" + api_version + "\""));
     for (const std::string* v : {&ns, &name})
       if (!v->empty() && !path_segment_problem(*v).empty())
-        return done(failure("failed to apply resource " + what + ": invalid name \"" + *v + "\": " + path_segment_problem(*v)));
+        return done(failed("failed to apply resource " + what + ": invalid name \"" + *v + "\": " + path_segment_problem(*v)));
     bool namespaced = k->namespaced;
     if (namespaced && ns.empty()) ns = "default";
     std::string base = collection_path(ws_, *k, namespaced ? ns : "");
     auto self = shared_from_this();
     send(krm_request("GET", base + "/" + name, {}), [self, base, name, object, dry, done, what](const HttpResponse& got) mutable {
       auto finish = [done, what](const HttpResponse& res) {
-        CallResult r = result_of(res);
-        if (r.failed) r.error = "failed to apply resource " + what + ": " + r.error;
-        done(r);
+        done([res, what] {
+          CallResult r = result_of(res);
+          if (r.failed) r.error = "failed to apply resource " + what + ": " + r.error;
+          return r;
+        });
       };
       if (got.status == 404) return self->send(krm_request("POST", base, dry, &object), finish);
       CallResult existing = result_of(got);
@@ -285,9 +334,12 @@ class Runner : public std::enable_shared_from_this<Runner> {
   std::string ws_;
   std::vector<graphql::Resource> kinds_;  // copies: a kind may go while calls run
   GraphqlGateway::Serve serve_;
+  GraphqlGateway::Offload offload_;
   std::function<void(OrderedJson)> done_;
   std::vector<Call> calls_;
+  std::vector<Finish> finishers_;  // one per call done
   size_t at_ = 0;
+  size_t bytes_ = 0;  // of the answers so far
 };
 
 std::vector<graphql::Resource> resources_of(const std::vector<const dsl::KindDecl*>& kinds) {
@@ -371,15 +423,16 @@ class SubscriptionStream : public Stream {
 class Batch : public std::enable_shared_from_this<Batch> {
  public:
   Batch(std::vector<std::shared_ptr<Execution>> runs, std::vector<OrderedJson> answers, std::string ws,
-        std::vector<graphql::Resource> kinds, GraphqlGateway::Serve serve, bool batched, Respond respond)
+        std::vector<graphql::Resource> kinds, GraphqlGateway::Serve serve, GraphqlGateway::Offload offload, bool batched,
+        Respond respond)
       : runs_(std::move(runs)), answers_(std::move(answers)), ws_(std::move(ws)), kinds_(std::move(kinds)),
-        serve_(std::move(serve)), batched_(batched), respond_(std::move(respond)) {}
+        serve_(std::move(serve)), offload_(std::move(offload)), batched_(batched), respond_(std::move(respond)) {}
 
   void step(size_t i) {
     while (i < runs_.size() && !runs_[i]) ++i;
     if (i == runs_.size()) return respond_(json_answer(batched_ ? OrderedJson(answers_) : answers_[0]));
     auto self = shared_from_this();
-    std::make_shared<Runner>(runs_[i], ws_, kinds_, serve_, [self, i](OrderedJson out) {
+    std::make_shared<Runner>(runs_[i], ws_, kinds_, serve_, offload_, [self, i](OrderedJson out) {
       self->answers_[i] = std::move(out);
       self->step(i + 1);
     })->start();
@@ -391,11 +444,25 @@ class Batch : public std::enable_shared_from_this<Batch> {
   std::string ws_;
   std::vector<graphql::Resource> kinds_;
   GraphqlGateway::Serve serve_;
+  GraphqlGateway::Offload offload_;
   bool batched_;
   Respond respond_;
 };
 
 }  // namespace
+
+GraphqlGateway::GraphqlGateway(boost::asio::io_context& io, graphql::Limits limits) : io_(io), limits_(limits) {}
+
+GraphqlGateway::~GraphqlGateway() { workers_.join(); }
+
+GraphqlGateway::Offload GraphqlGateway::offload() {
+  return [this](std::function<OrderedJson()> job, std::function<void(OrderedJson)> then) {
+    boost::asio::post(workers_, [this, job = std::move(job), then = std::move(then)]() mutable {
+      auto out = std::make_shared<OrderedJson>(job());
+      boost::asio::post(io_, [out, then = std::move(then)]() { then(std::move(*out)); });
+    });
+  };
+}
 
 std::optional<std::string> GraphqlGateway::workspace_of(const std::string& path) {
   const std::string prefix = "/api/clusters/", suffix = "/graphql";
@@ -523,7 +590,7 @@ std::optional<HttpResponse> GraphqlGateway::handle(const HttpRequest& http, cons
       return std::nullopt;
     }
     // A query or mutation over SSE: its one result, then the end.
-    auto runner = std::make_shared<Runner>(exec, workspace, resources_of(kinds), serve, [stream](OrderedJson out) {
+    auto runner = std::make_shared<Runner>(exec, workspace, resources_of(kinds), serve, offload(), [stream](OrderedJson out) {
       stream->send(sse_frame(out));
       stream->send("event: complete\n\n");
       stream->close();
@@ -543,8 +610,8 @@ std::optional<HttpResponse> GraphqlGateway::handle(const HttpRequest& http, cons
                           {{"Allow", "POST"}}, nullptr};
   }
   HttpResponse later;
-  later.later = [runs, early, workspace, kinds = resources_of(kinds), serve, batched](Respond respond) {
-    std::make_shared<Batch>(runs, early, workspace, kinds, serve, batched, std::move(respond))->step(0);
+  later.later = [runs, early, workspace, kinds = resources_of(kinds), serve, offload = offload(), batched](Respond respond) {
+    std::make_shared<Batch>(runs, early, workspace, kinds, serve, offload, batched, std::move(respond))->step(0);
   };
   return later;
 }

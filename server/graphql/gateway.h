@@ -18,10 +18,16 @@
 // `subscribeToAll`.
 //
 // The gateway's limits (validation.h) refuse a request with 400 before
-// anything runs.
+// anything runs; what one operation's calls answer is bounded too.
 //
-// Thread safety: runs on the engine's io_context thread (http_server.h).
+// Thread safety: runs on the engine's io_context thread (http_server.h),
+// but for what the calls' answers become and the response made of them
+// (parsing, sorting, completing: proportional to what was listed), which
+// run on the gateway's worker threads and hand the response back.
 #pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <functional>
 #include <map>
@@ -31,6 +37,7 @@
 #include <vector>
 
 #include "dsl/ast.h"
+#include "server/graphql/document.h"
 #include "server/graphql/schema.h"
 #include "server/graphql/validation.h"
 #include "server/http/http_server.h"
@@ -42,8 +49,13 @@ class GraphqlGateway {
   // Answers a KRM API request as the caller (no authentication again);
   // may answer later, or take `stream` over (a watch).
   using Serve = std::function<std::optional<HttpResponse>(const HttpRequest&, const std::shared_ptr<Stream>&)>;
+  // Runs `job` on a worker thread, then `then` with its result on the
+  // engine's thread.
+  using Offload = std::function<void(std::function<graphql::OrderedJson()> job, std::function<void(graphql::OrderedJson)> then)>;
 
-  explicit GraphqlGateway(graphql::Limits limits = {}) : limits_(limits) {}
+  // REQUIRES: `io` (the engine's) outlives the gateway.
+  explicit GraphqlGateway(boost::asio::io_context& io, graphql::Limits limits = {});
+  ~GraphqlGateway();
 
   // The workspace a gateway path names ("/api/clusters/root:orgs/graphql"
   // -> "root:orgs"), or nullopt for any other path.
@@ -57,10 +69,13 @@ class GraphqlGateway {
 
  private:
   std::shared_ptr<const graphql::Schema> schema_for(const std::vector<const dsl::KindDecl*>& kinds);
+  Offload offload();
 
+  boost::asio::io_context& io_;
   graphql::Limits limits_;
   // Schemas by kube_schema_key: workspaces with the same kinds share one.
   std::map<std::string, std::shared_ptr<const graphql::Schema>> schemas_;
+  boost::asio::thread_pool workers_{2};  // last: joined before the rest goes
 };
 
 }  // namespace pmesh::server

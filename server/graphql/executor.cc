@@ -186,18 +186,24 @@ std::vector<std::string> Execution::watched(const Fields& fields) const {
   return out;
 }
 
-Json Execution::resolve(const Type& parent, const Field* f, const Json& source, const Json& args, const Json& path) {
+const Json* Execution::resolve(const Type& parent, const Field* f, const Json& source, const Json& args, const Json& path,
+                               Json& scratch) {
+  static const Json kNull;
   const std::string& name = f->name;
-  if (name == "__typename") return parent.name;
-  if (parent.name == schema_->query && name == "__schema") return Json::object();
+  auto made = [&](Json v) {
+    scratch = std::move(v);
+    return &scratch;
+  };
+  if (name == "__typename") return made(parent.name);
+  if (parent.name == schema_->query && name == "__schema") return made(Json::object());
   if (parent.name == schema_->query && name == "__type") {
     std::string n = args.value("name", "");
-    return schema_->has(n) ? Json(n) : Json();
+    return made(schema_->has(n) ? Json(n) : Json());
   }
-  if (parent.name == "__Schema") return schema_->introspect_schema(name);
+  if (parent.name == "__Schema") return made(schema_->introspect_schema(name));
   if (parent.name == "__Type") {
     bool deprecated = args.is_object() && args.value("includeDeprecated", false);
-    return source.is_string() ? schema_->introspect_type(source.get<std::string>(), name, deprecated) : Json();
+    return made(source.is_string() ? schema_->introspect_type(source.get<std::string>(), name, deprecated) : Json());
   }
   if (f->op != FieldOp::kNone) {
     std::string key = path_key(path);
@@ -208,24 +214,40 @@ Json Execution::resolve(const Type& parent, const Field* f, const Json& source, 
       c.args = args;
       c.path = key;
       calls_.push_back(std::move(c));
-      return nullptr;
+      return &kNull;
     }
     auto it = results_.find(key);
-    if (it == results_.end()) return nullptr;
+    if (it == results_.end()) return &kNull;
     if (it->second.failed) throw FieldFailure{it->second.error};
-    return it->second.value;
+    return &it->second.value;
   }
-  if (f->key.empty()) return source.is_null() ? Json::object() : source;
-  if (!source.is_object()) return nullptr;
+  // Everything else reads the source where it is: lists of thousands of
+  // objects are walked, not copied.
+  if (f->key.empty()) return source.is_null() ? made(Json::object()) : &source;
+  if (!source.is_object()) return &kNull;
   auto it = source.find(f->key);
-  return it == source.end() ? Json() : *it;
+  return it == source.end() ? &kNull : &*it;
 }
 
+namespace {
+
+// Pushes a response path element for a scope: paths are one stack, not
+// copied per field of every listed object.
+struct PathStep {
+  Json& path;
+  template <typename T>
+  PathStep(Json& p, T step) : path(p) {
+    path.push_back(std::move(step));
+  }
+  ~PathStep() { path.erase(path.size() - 1); }
+};
+
+}  // namespace
+
 Execution::Done Execution::field(const Type& parent, const Json& source, const std::string& key, const Fields& fields,
-                                 const Json& path, OrderedJson* out) {
+                                 Json& path, OrderedJson* out) {
   const Selection& node = *fields.front();
-  Json here = path;
-  here.push_back(key);
+  PathStep step(path, key);
   const Field* f = schema_->field(parent, node.name);
   if (!f) {
     *out = nullptr;  // validation refuses this; nothing to say twice
@@ -236,27 +258,29 @@ Execution::Done Execution::field(const Type& parent, const Json& source, const s
     std::string why;
     Json args = arguments(f->args, node, &why);
     if (args.is_null()) throw FieldFailure{why};
-    Json value = resolve(parent, f, source, args, here);
+    Json scratch;
+    const Json* value = resolve(parent, f, source, args, path, scratch);
     if (collecting_ && f->op != FieldOp::kNone) {
       if (f->op == FieldOp::kSubscribeOne || f->op == FieldOp::kSubscribeAll) calls_.back().watched = watched(fields);
       *out = nullptr;
       return Done::kValue;
     }
-    Done d = complete(type, fields, value, here, parent.name + "." + node.name, out);
+    Done d = complete(type, fields, *value, path, {parent.name, f->name}, out);
     return d == Done::kPropagate ? Done::kPropagate : Done::kValue;
   } catch (const FieldFailure& e) {
-    if (!collecting_) errors_.push_back({e.message, {node.loc}, here});
+    if (!collecting_) errors_.push_back({e.message, {node.loc}, path});
     *out = nullptr;
     return type.non_null_() ? Done::kPropagate : Done::kValue;
   }
 }
 
-Execution::Done Execution::complete(const TypeRef& type, const Fields& fields, const Json& value, const Json& path,
-                                    const std::string& owner, OrderedJson* out) {
+Execution::Done Execution::complete(const TypeRef& type, const Fields& fields, const Json& value, Json& path,
+                                    const Owner& owner, OrderedJson* out, const Collected* collected) {
   if (type.wrap == TypeRef::Wrap::kNonNull) {
-    Done d = complete(*type.of, fields, value, path, owner, out);
+    Done d = complete(*type.of, fields, value, path, owner, out, collected);
     if (d == Done::kValue && out->is_null()) {
-      if (!collecting_) errors_.push_back({"Cannot return null for non-nullable field " + owner + ".", {fields.front()->loc}, path});
+      if (!collecting_)
+        errors_.push_back({"Cannot return null for non-nullable field " + owner.type + "." + owner.field + ".", {fields.front()->loc}, path});
       return Done::kPropagate;
     }
     return d == Done::kValue ? Done::kValue : Done::kPropagate;
@@ -266,18 +290,26 @@ Execution::Done Execution::complete(const TypeRef& type, const Fields& fields, c
     return Done::kValue;
   }
   if (type.wrap == TypeRef::Wrap::kList) {
-    if (!value.is_array()) throw FieldFailure{"Expected Iterable, but did not find one for field \"" + owner + "\"."};
+    if (!value.is_array())
+      throw FieldFailure{"Expected Iterable, but did not find one for field \"" + owner.type + "." + owner.field + "\"."};
+    // The items' fields, collected once for all of them.
+    Collected items;
+    const Type* item = schema_->type(type.of->named_type());
+    if (item && item->kind == Type::Kind::kObject && !collected) {
+      std::set<std::string> fragments;
+      for (const Selection* f : fields) collect(*item, f->selections, &items, &fragments);
+      collected = &items;
+    }
     *out = OrderedJson::array();
     for (size_t i = 0; i < value.size(); ++i) {
-      Json at = path;
-      at.push_back(i);
-      OrderedJson item;
-      Done d = complete(*type.of, fields, value[i], at, owner, &item);
+      PathStep step(path, i);
+      OrderedJson one;
+      Done d = complete(*type.of, fields, value[i], path, owner, &one, collected);
       if (d == Done::kPropagate) {
         *out = nullptr;
         return Done::kNullFromChild;
       }
-      out->push_back(std::move(item));
+      out->push_back(std::move(one));
     }
     return Done::kValue;
   }
@@ -288,9 +320,12 @@ Execution::Done Execution::complete(const TypeRef& type, const Fields& fields, c
     return Done::kValue;
   }
   Collected sub;
-  std::set<std::string> fragments;
-  for (const Selection* f : fields) collect(*t, f->selections, &sub, &fragments);
-  Done d = selection_set(*t, value, sub, path, out);
+  if (!collected) {
+    std::set<std::string> fragments;
+    for (const Selection* f : fields) collect(*t, f->selections, &sub, &fragments);
+    collected = &sub;
+  }
+  Done d = selection_set(*t, value, *collected, path, out);
   if (d == Done::kPropagate) {
     *out = nullptr;
     return Done::kNullFromChild;
@@ -298,7 +333,7 @@ Execution::Done Execution::complete(const TypeRef& type, const Fields& fields, c
   return d;
 }
 
-Execution::Done Execution::selection_set(const Type& type, const Json& source, const Collected& fields, const Json& path,
+Execution::Done Execution::selection_set(const Type& type, const Json& source, const Collected& fields, Json& path,
                                          OrderedJson* out) {
   *out = OrderedJson::object();
   bool null_out = false;
@@ -330,7 +365,8 @@ std::vector<Call> Execution::calls() {
   Collected fields;
   const Type& t = root(&fields);
   OrderedJson ignored;
-  selection_set(t, Json::object(), fields, Json::array(), &ignored);
+  Json path = Json::array();
+  selection_set(t, Json::object(), fields, path, &ignored);
   collecting_ = false;
   return std::move(calls_);
 }
@@ -340,7 +376,8 @@ OrderedJson Execution::respond() {
   const Type& t = root(&fields);
   std::vector<Error> before = errors_;
   OrderedJson data;
-  selection_set(t, Json::object(), fields, Json::array(), &data);
+  Json path = Json::array();
+  selection_set(t, Json::object(), fields, path, &data);
   OrderedJson out = OrderedJson::object();
   if (!errors_.empty()) {
     out["errors"] = OrderedJson::array();

@@ -75,13 +75,26 @@ class Execution {
 
   void collect(const Type& type, const SelectionSet& set, Collected* out, std::set<std::string>* fragments) const;
   bool included(const std::vector<Directive>& ds) const;
-  Done selection_set(const Type& type, const Json& source, const Collected& fields, const Json& path, OrderedJson* out);
-  Done field(const Type& parent, const Json& source, const std::string& key, const Fields& fields, const Json& path,
+  // Where a value stands, for errors ("Cannot return null for non-nullable
+  // field Type.field.").
+  struct Owner {
+    const std::string& type;
+    const std::string& field;
+  };
+  // `path` is the response path so far, pushed and popped as fields and
+  // items are completed.
+  Done selection_set(const Type& type, const Json& source, const Collected& fields, Json& path, OrderedJson* out);
+  Done field(const Type& parent, const Json& source, const std::string& key, const Fields& fields, Json& path,
              OrderedJson* out);
-  Done complete(const TypeRef& type, const Fields& fields, const Json& value, const Json& path, const std::string& owner,
-                OrderedJson* out);
+  // `collected`: the object's fields when the caller (a list) collected
+  // them once for every item.
+  Done complete(const TypeRef& type, const Fields& fields, const Json& value, Json& path, const Owner& owner,
+                OrderedJson* out, const Collected* collected = nullptr);
   Json arguments(const std::vector<InputValue>& defs, const Selection& node, std::string* why) const;
-  Json resolve(const Type& parent, const Field* f, const Json& source, const Json& args, const Json& path);
+  // The field's value: in `source` or the calls' results where it is
+  // there, else made in `scratch`.
+  const Json* resolve(const Type& parent, const Field* f, const Json& source, const Json& args, const Json& path,
+                      Json& scratch);
   // The root type of the operation, and its fields.
   const Type& root(Collected* fields) const;
   std::vector<std::string> watched(const Fields& fields) const;

@@ -229,7 +229,7 @@ class Runner : public std::enable_shared_from_this<Runner> {
           done([res, sort_by]() -> CallResult {
             CallResult got = result_of(res);
             if (got.failed) return failure("unable to list objects: " + got.error);
-            Json items = got.value.value("items", Json::array());
+            Json items = got.value.is_object() && got.value.contains("items") ? std::move(got.value["items"]) : Json::array();
             if (!sort_by.empty() && !items.empty()) {
               if (!at_path(items[0], sort_by)) return failure("specified sortBy field does not exist");
               sort_items(items, sort_by);

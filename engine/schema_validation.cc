@@ -9,6 +9,7 @@
 #include <set>
 
 #include "dsl/kind_schema.h"
+#include "engine/schema_formats.h"
 #include "stdlib/text.h"
 
 namespace pmesh::engine {
@@ -62,30 +63,6 @@ const RE2* compiled(const std::string& pattern) {
   return (cache[pattern] = std::move(re)).get();
 }
 
-bool format_ok(const std::string& format, const std::string& v) {
-  auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
-  if (format == "date-time" || format == "datetime") return parse_rfc3339(v).has_value();
-  if (format == "date") return v.size() == 10 && parse_rfc3339(v + "T00:00:00Z").has_value();
-  if (format == "byte") return base64_decode(v).has_value();
-  if (format == "uuid") {
-    if (v.size() != 36) return false;
-    for (size_t i = 0; i < v.size(); ++i)
-      if ((i == 8 || i == 13 || i == 18 || i == 23) ? v[i] != '-' : !hex(v[i])) return false;
-    return true;
-  }
-  if (format == "ipv4") {
-    auto parts = split(v, '.');
-    if (parts.size() != 4) return false;
-    for (const auto& p : parts) {
-      if (p.empty() || p.size() > 3 || (p.size() > 1 && p[0] == '0')) return false;
-      for (char c : p)
-        if (c < '0' || c > '9') return false;
-      if (std::stoi(p) > 255) return false;
-    }
-    return true;
-  }
-  return true;  // formats kube does not check, or pmesh not yet: accepted
-}
 
 // The object's own fields at its root: ObjectMeta's to decode and check.
 bool object_meta(const std::string& key) { return key == "apiVersion" || key == "kind" || key == "metadata"; }

@@ -104,7 +104,9 @@ def main():
                                 {"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": keep}},
                                 {"name": "v2", "served": True, "storage": False, "schema": {"openAPIV3Schema": {
                                     "type": "object", "properties": {"spec": {"type": "object", "required": ["size"],
-                                                                              "properties": {"size": {"type": "integer"}}}}}}},
+                                                                              "properties": {"size": {"type": "integer"},
+                                                                                             "contact": {"type": "string", "format": "email"},
+                                                                                             "subnet": {"type": "string", "format": "cidr"}}}}}}},
                                 {"name": "v3", "served": False, "storage": False, "schema": {"openAPIV3Schema": keep}}]}}
         p.want("versions: published and bound", publish_and_bind(s, "root:orgs:globex", gadgets), [201, 201, 201])
         base = "/clusters/root:orgs:globex/apis/globex.io/"
@@ -114,6 +116,11 @@ def main():
         st, b, _ = s.request("POST", base + "v2/namespaces/default/gadgets",
                              {"apiVersion": "globex.io/v2", "kind": "Gadget", "metadata": {"name": "g"}, "spec": {}})
         p.want("versions: v2's schema", (st, causes(b)), (422, [("spec.size", "FieldValueRequired")]))
+        st, b, _ = s.request("POST", base + "v2/namespaces/default/gadgets",
+                             {"apiVersion": "globex.io/v2", "kind": "Gadget", "metadata": {"name": "f"},
+                              "spec": {"size": 1, "contact": "nobody", "subnet": "10.0.0.0/33"}})
+        p.want("formats", (st, causes(b)), (422, [("spec.contact", "FieldValueTypeInvalid"), ("spec.subnet", "FieldValueTypeInvalid")]))
+        p.want("format message", 'spec.contact in body must be of type email: "nobody"' in b.get("message", ""), True)
         st, b, _ = s.request("POST", base + "v2/namespaces/default/gadgets",
                              {"apiVersion": "globex.io/v2", "kind": "Gadget", "metadata": {"name": "g"}, "spec": {"size": 2, "note": "x"}})
         p.want("versions: created through v2", (st, b.get("apiVersion"), b.get("spec")), (201, "globex.io/v2", {"size": 2}))

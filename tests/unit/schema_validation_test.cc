@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "dsl/kind_schema.h"
+#include "engine/schema_formats.h"
 #include "engine/schema_validation.h"
 
 namespace pmesh::engine {
@@ -134,3 +135,36 @@ TEST_CASE("schemas: CEL rules are found wherever they are, so they are refused r
 
 }  // namespace
 }  // namespace pmesh::engine
+
+TEST_CASE("schema formats: kube-openapi's strfmt registry") {
+  using pmesh::engine::format_ok;
+  struct Case {
+    const char* format;
+    const char* value;
+    bool ok;
+  };
+  for (const Case& c : std::initializer_list<Case>{
+           {"uuid", "6ba7b810-9dad-11d1-80b4-00c04fd430c8", true}, {"uuid", "6ba7b8109dad11d180b400c04fd430c8", false},
+           {"uuid4", "f47ac10b-58cc-4372-a567-0e02b2c3d479", true}, {"uuid4", "6ba7b810-9dad-11d1-80b4-00c04fd430c8", false},
+           {"uuid3", "a3bb189e-8bf9-3888-9912-ace4e6543002", true}, {"uuid5", "886313e1-3b8a-5372-9b90-0c9aee199e5d", true},
+           {"ipv4", "10.0.0.1", true}, {"ipv4", "10.0.0.256", false}, {"ipv4", "010.0.0.1", false},
+           {"ipv6", "2001:db8::1", true}, {"ipv6", "::ffff:10.0.0.1", true}, {"ipv6", "10.0.0.1", false}, {"ipv6", "2001:db8:::1", false},
+           {"cidr", "10.0.0.0/8", true}, {"cidr", "2001:db8::/32", true}, {"cidr", "10.0.0.0/33", false}, {"cidr", "10.0.0.0", false},
+           {"mac", "00:00:5e:00:53:01", true}, {"mac", "00-00-5e-00-53-01", true}, {"mac", "0000.5e00.5301", true},
+           {"mac", "00:00:5e:00:53", false}, {"hostname", "example.com", true}, {"hostname", "a-b.example.com", true},
+           {"hostname", "-a.example.com", false}, {"hostname", "example..com", false},
+           {"email", "alice@example.com", true}, {"email", "Alice <alice@example.com>", true}, {"email", "alice", false},
+           {"email", "alice@", false}, {"uri", "https://example.com/a?b#c", true}, {"uri", "relative/path", true},
+           {"uri", "1:2", false}, {"uri", "http://example.com/%zz", false}, {"duration", "1h30m", true}, {"duration", "3 days", true},
+           {"duration", "2w", true}, {"duration", "soon", false}, {"bsonobjectid", "507f1f77bcf86cd799439011", true},
+           {"bsonobjectid", "507f1f77bcf86cd79943901", false}, {"hexcolor", "#fff", true}, {"hexcolor", "#ffff", false},
+           {"rgbcolor", "rgb(255, 0, 0)", true}, {"rgbcolor", "rgb(256,0,0)", false}, {"isbn10", "0-306-40615-2", true},
+           {"isbn10", "0-306-40615-3", false}, {"isbn13", "978-0-306-40615-7", true}, {"isbn", "978-0-306-40615-7", true},
+           {"creditcard", "4111 1111 1111 1111", true}, {"creditcard", "4111 1111 1111 1112", false},
+           {"ssn", "123-45-6789", true}, {"ssn", "12-345-6789", false}, {"date", "2026-11-30", true}, {"date", "2026-13-01", false},
+           {"date-time", "2026-11-30T10:00:00Z", true}, {"date-time", "2026-11-30 10:00", false}, {"byte", "aGVsbG8=", true},
+           {"byte", "not base64!", false}, {"password", "anything", true}, {"no-such-format", "anything", true}}) {
+    INFO(c.format, " ", c.value);
+    CHECK(format_ok(c.format, c.value) == c.ok);
+  }
+}

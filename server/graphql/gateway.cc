@@ -465,11 +465,15 @@ GraphqlGateway::Offload GraphqlGateway::offload() {
 }
 
 std::optional<std::string> GraphqlGateway::workspace_of(const std::string& path) {
+  // `/api/clusters/<ws>/graphql`, and `/api/clusters/<ws>` as the gateway's
+  // newer releases route it. Neither is a path of the KRM API.
   const std::string prefix = "/api/clusters/", suffix = "/graphql";
-  if (path.size() <= prefix.size() + suffix.size() || path.compare(0, prefix.size(), prefix) != 0 ||
-      path.compare(path.size() - suffix.size(), suffix.size(), suffix) != 0)
-    return std::nullopt;
-  return path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
+  if (path.size() <= prefix.size() || path.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
+  std::string rest = path.substr(prefix.size());
+  if (rest.size() > suffix.size() && rest.compare(rest.size() - suffix.size(), suffix.size(), suffix) == 0)
+    rest.resize(rest.size() - suffix.size());
+  if (rest.empty() || rest.find('/') != std::string::npos) return std::nullopt;
+  return rest;
 }
 
 std::shared_ptr<const graphql::Schema> GraphqlGateway::schema_for(const std::vector<const dsl::KindDecl*>& kinds) {

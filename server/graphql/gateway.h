@@ -1,5 +1,6 @@
-// The GraphQL gateway: `/api/clusters/{workspace}/graphql`, behaving as
-// platform-mesh's kubernetes-graphql-gateway does in front of kcp.
+// The GraphQL gateway: `/api/clusters/{workspace}/graphql` (and
+// `/api/clusters/{workspace}`, as the gateway's newer releases route it),
+// behaving as platform-mesh's kubernetes-graphql-gateway does in front of kcp.
 //
 //   POST (JSON {query, variables, operationName}, a batch of them as an
 //   array, or application/graphql) and GET (?query=...) run queries and
@@ -58,7 +59,8 @@ class GraphqlGateway {
   ~GraphqlGateway();
 
   // The workspace a gateway path names ("/api/clusters/root:orgs/graphql"
-  // -> "root:orgs"), or nullopt for any other path.
+  // or "/api/clusters/root:orgs" -> "root:orgs"), or nullopt for any other
+  // path.
   static std::optional<std::string> workspace_of(const std::string& path);
 
   // Serves one gateway request for `workspace`, whose kinds are `kinds`.

@@ -5,6 +5,7 @@
 
 #include <chrono>
 
+#include "server/graphql/gateway.h"
 #include "server/graphql/kube_schema.h"
 #include "server/graphql/parser.h"
 #include "server/graphql/validation.h"
@@ -248,6 +249,13 @@ TEST_CASE("graphql execution: variables, fragments, directives, aliases and intr
   CHECK(json::parse(res->body)["errors"][0]["message"] == "Can only perform a mutation operation from a POST request.");
   res = g.f.call("GET", "/api/clusters/root/graphql?query=%7B%20__typename%20%7D");
   CHECK(json::parse(res->body) == json::parse(R"({"data": {"__typename": "Query"}})"));
+  // The newer releases' route, without /graphql.
+  res = g.f.call("GET", "/api/clusters/root?query=%7B%20__typename%20%7D");
+  CHECK(json::parse(res->body) == json::parse(R"({"data": {"__typename": "Query"}})"));
+  CHECK(server::GraphqlGateway::workspace_of("/api/clusters/root:orgs/graphql") == "root:orgs");
+  CHECK(server::GraphqlGateway::workspace_of("/api/clusters/root/x/graphql") == std::nullopt);
+  CHECK(server::GraphqlGateway::workspace_of("/api/v1/namespaces") == std::nullopt);
+  CHECK(server::GraphqlGateway::workspace_of("/api/clusters/") == std::nullopt);
   // A workspace that does not exist is not found, as its discovery is.
   res = g.f.call("POST", "/api/clusters/root:nowhere/graphql", R"({"query": "{ __typename }"})");
   CHECK(res->status == 404);

@@ -8,6 +8,7 @@
 #include "engine/json_path.h"
 #include "server/api/body.h"
 #include "server/api/request_info.h"
+#include "server/api/status.h"
 #include "server/graphql/executor.h"
 #include "server/graphql/kube_schema.h"
 #include "server/graphql/parser.h"
@@ -33,7 +34,7 @@ struct Params {
 };
 
 HttpResponse graphql_error(int code, const std::string& message) {
-  return {code, "application/json", Json{{"errors", Json::array({{{"message", message}}})}}.dump(), {}, nullptr};
+  return {code, "application/json", encode_json(Json{{"errors", Json::array({{{"message", message}}})}}), {}, nullptr};
 }
 
 HttpResponse json_answer(const OrderedJson& body) { return {200, "application/json", body.dump(-1, ' ', false, Json::error_handler_t::replace), {}, nullptr}; }
@@ -512,7 +513,9 @@ std::optional<HttpResponse> GraphqlGateway::handle(const HttpRequest& http, cons
       }
     }
   } else {
-    return HttpResponse{405, "application/json", Json{{"errors", Json::array({{{"message", "GraphQL only supports GET and POST requests."}}})}}.dump(), {{"Allow", "GET, POST"}}, nullptr};
+    HttpResponse res = graphql_error(405, "GraphQL only supports GET and POST requests.");
+    res.headers.push_back({"Allow", "GET, POST"});
+    return res;
   }
   if (limits_.max_batch > 0 && batch.size() > static_cast<size_t>(limits_.max_batch))
     return graphql_error(400, "batch size " + std::to_string(batch.size()) + " exceeds maximum allowed batch size of " +
@@ -609,9 +612,11 @@ std::optional<HttpResponse> GraphqlGateway::handle(const HttpRequest& http, cons
     if (exec->type() == graphql::OperationType::kSubscription)
       return graphql_error(400, "subscriptions are served as server-sent events (Accept: text/event-stream)");
     // What a link could make a browser do: nothing but read.
-    if (exec->type() == graphql::OperationType::kMutation && http.method == "GET")
-      return HttpResponse{405, "application/json", graphql_error(405, "Can only perform a mutation operation from a POST request.").body,
-                          {{"Allow", "POST"}}, nullptr};
+    if (exec->type() == graphql::OperationType::kMutation && http.method == "GET") {
+      HttpResponse res = graphql_error(405, "Can only perform a mutation operation from a POST request.");
+      res.headers.push_back({"Allow", "POST"});
+      return res;
+    }
   }
   HttpResponse later;
   later.later = [runs, early, workspace, kinds = resources_of(kinds), serve, offload = offload(), batched](Respond respond) {

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <set>
 
+#include "engine/json_path.h"
 #include "server/graphql/values.h"
 
 namespace pmesh::graphql {
@@ -197,12 +198,12 @@ const Json* Execution::resolve(const Type& parent, const Field* f, const Json& s
   if (name == "__typename") return made(parent.name);
   if (parent.name == schema_->query && name == "__schema") return made(Json::object());
   if (parent.name == schema_->query && name == "__type") {
-    std::string n = args.value("name", "");
+    std::string n = engine::string_field(args, "name");
     return made(schema_->has(n) ? Json(n) : Json());
   }
   if (parent.name == "__Schema") return made(schema_->introspect_schema(name));
   if (parent.name == "__Type") {
-    bool deprecated = args.is_object() && args.value("includeDeprecated", false);
+    bool deprecated = engine::true_field(args, "includeDeprecated");
     return made(source.is_string() ? schema_->introspect_type(source.get<std::string>(), name, deprecated) : Json());
   }
   if (f->op != FieldOp::kNone) {

@@ -33,6 +33,18 @@ struct Params {
   Json variables;
 };
 
+// Arguments as the calls read them: a null (which any nullable argument
+// may be) or absent one is no value. (Strings: engine::string_field,
+// booleans: engine::true_field.)
+int64_t int_arg(const Json& args, const char* key) {
+  auto it = args.is_object() ? args.find(key) : args.end();
+  return args.is_object() && it != args.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+}
+Json object_arg(const Json& args, const char* key) {
+  auto it = args.is_object() ? args.find(key) : args.end();
+  return args.is_object() && it != args.end() && it->is_object() ? *it : Json::object();
+}
+
 HttpResponse graphql_error(int code, const std::string& message) {
   return {code, "application/json", encode_json(Json{{"errors", Json::array({{{"message", message}}})}}), {}, nullptr};
 }
@@ -155,7 +167,11 @@ class Runner : public std::enable_shared_from_this<Runner> {
         offload_(std::move(offload)), done_(std::move(done)) {}
 
   void start() {
-    calls_ = exec_->calls();
+    try {
+      calls_ = exec_->calls();
+    } catch (const std::exception&) {
+      calls_.clear();  // the response says what failed
+    }
     next();
   }
 
@@ -171,11 +187,18 @@ class Runner : public std::enable_shared_from_this<Runner> {
       return next();
     }
     auto self = shared_from_this();
-    perform(calls_[at_], [self](Finish f) {
+    auto done = [self](Finish f) {
       self->finishers_.push_back(std::move(f));
       ++self->at_;
       self->next();
-    });
+    };
+    // Nothing a request sends may take the server down: what throws fails
+    // its field (this runs in callbacks no handler's barrier covers).
+    try {
+      perform(calls_[at_], done);
+    } catch (const std::exception& e) {
+      done(failed(std::string("internal error: ") + e.what()));
+    }
   }
 
   void finish() {
@@ -203,11 +226,11 @@ class Runner : public std::enable_shared_from_this<Runner> {
 
   void perform(const Call& c, std::function<void(Finish)> done) {
     const Json& a = c.args;
-    std::string ns = a.value("namespace", "");
-    std::string name = a.value("name", "");
+    std::string ns = engine::string_field(a, "namespace");
+    std::string name = engine::string_field(a, "name");
     std::map<std::string, std::string> dry;
-    if (a.value("dryRun", false)) dry["dryRun"] = "All";
-    if (c.op == FieldOp::kApplyYaml) return apply_yaml(a.value("yaml", ""), dry, done);
+    if (engine::true_field(a, "dryRun")) dry["dryRun"] = "All";
+    if (c.op == FieldOp::kApplyYaml) return apply_yaml(engine::string_field(a, "yaml"), dry, done);
     const graphql::Resource& r = *c.resource;
     for (const std::string* v : {&ns, &name}) {
       if (v->empty()) continue;
@@ -222,10 +245,10 @@ class Runner : public std::enable_shared_from_this<Runner> {
     switch (c.op) {
       case FieldOp::kList: {
         std::map<std::string, std::string> q;
-        if (!a.value("labelselector", "").empty()) q["labelSelector"] = a.value("labelselector", "");
-        if (a.value("limit", 0) > 0) q["limit"] = std::to_string(a.value("limit", 0));
-        if (!a.value("continue", "").empty()) q["continue"] = a.value("continue", "");
-        std::string sort_by = a.value("sortBy", "");
+        if (!engine::string_field(a, "labelselector").empty()) q["labelSelector"] = engine::string_field(a, "labelselector");
+        if (int64_t limit = int_arg(a, "limit"); limit > 0) q["limit"] = std::to_string(limit);
+        if (!engine::string_field(a, "continue").empty()) q["continue"] = engine::string_field(a, "continue");
+        std::string sort_by = engine::string_field(a, "sortBy");
         return send(krm_request("GET", base, q), [done, sort_by](const HttpResponse& res) {
           done([res, sort_by]() -> CallResult {
             CallResult got = result_of(res);
@@ -235,11 +258,11 @@ class Runner : public std::enable_shared_from_this<Runner> {
               if (!at_path(items[0], sort_by)) return failure("specified sortBy field does not exist");
               sort_items(items, sort_by);
             }
-            const Json& meta = got.value.value("metadata", Json::object());
+            const Json meta = got.value.is_object() && got.value.contains("metadata") ? got.value["metadata"] : Json::object();
             Json remaining = meta.contains("remainingItemCount") ? meta["remainingItemCount"] : Json();
-            return {{{"resourceVersion", meta.value("resourceVersion", "")},
+            return {{{"resourceVersion", engine::string_field(meta, "resourceVersion")},
                      {"items", std::move(items)},
-                     {"continue", meta.value("continue", "")},
+                     {"continue", engine::string_field(meta, "continue")},
                      {"remainingItemCount", remaining}},
                     "",
                     false};
@@ -258,7 +281,7 @@ class Runner : public std::enable_shared_from_this<Runner> {
         });
       }
       case FieldOp::kCreate: {
-        Json object = a.value("object", Json::object());
+        Json object = object_arg(a, "object");
         object["apiVersion"] = r.group.empty() ? r.version : r.group + "/" + r.version;
         object["kind"] = r.kind;
         if (r.namespaced) object["metadata"]["namespace"] = ns;
@@ -267,7 +290,7 @@ class Runner : public std::enable_shared_from_this<Runner> {
         return send(krm_request("POST", base, dry, &object), [done](const HttpResponse& res) { done(answer(res)); });
       }
       case FieldOp::kUpdate: {
-        Json patch = a.value("object", Json::object());
+        Json patch = object_arg(a, "object");
         return send(krm_request("PATCH", base + "/" + name, dry, &patch, "application/merge-patch+json"),
                     [done](const HttpResponse& res) { done(answer(res)); });
       }
@@ -325,8 +348,9 @@ class Runner : public std::enable_shared_from_this<Runner> {
       if (got.status == 404) return self->send(krm_request("POST", base, dry, &object), finish);
       CallResult existing = result_of(got);
       if (existing.failed) return finish(got);
-      object["metadata"]["resourceVersion"] = existing.value["metadata"].value("resourceVersion", "");
-      object["metadata"]["uid"] = existing.value["metadata"].value("uid", "");
+      const Json& md = existing.value["metadata"];
+      object["metadata"]["resourceVersion"] = engine::string_field(md, "resourceVersion");
+      object["metadata"]["uid"] = engine::string_field(md, "uid");
       self->send(krm_request("PUT", base + "/" + name, dry, &object), finish);
     });
   }
@@ -359,14 +383,19 @@ class SubscriptionStream : public Stream {
  public:
   SubscriptionStream(std::shared_ptr<Stream> out, std::shared_ptr<Execution> exec, Call call)
       : out_(std::move(out)), exec_(std::move(exec)), call_(std::move(call)),
-        all_(call_.args.value("subscribeToAll", false)) {}
+        all_(engine::true_field(call_.args, "subscribeToAll")) {}
 
   void send(std::string chunk) override {
     buffer_ += chunk;
     for (size_t nl; (nl = buffer_.find('\n')) != std::string::npos;) {
       std::string line = buffer_.substr(0, nl);
       buffer_.erase(0, nl + 1);
-      if (!line.empty()) event(line);
+      if (line.empty()) continue;
+      try {
+        event(line);
+      } catch (const std::exception& e) {
+        return fail(std::string("internal error: ") + e.what());
+      }
     }
   }
   void close() override {
@@ -391,7 +420,7 @@ class SubscriptionStream : public Stream {
     const Json& object = e->value("object", Json::object());
     if (type == "BOOKMARK") return;
     if (type == "ERROR") return fail(engine::string_field(object, "message"));
-    const Json& meta = object.value("metadata", Json::object());
+    const Json meta = object.is_object() && object.contains("metadata") ? object["metadata"] : Json::object();
     std::string key = engine::string_field(meta, "namespace") + "/" + engine::string_field(meta, "name");
     if (type == "MODIFIED" && !all_) {
       auto old = previous_.find(key);
@@ -459,7 +488,12 @@ GraphqlGateway::~GraphqlGateway() { workers_.join(); }
 GraphqlGateway::Offload GraphqlGateway::offload() {
   return [this](std::function<OrderedJson()> job, std::function<void(OrderedJson)> then) {
     boost::asio::post(workers_, [this, job = std::move(job), then = std::move(then)]() mutable {
-      auto out = std::make_shared<OrderedJson>(job());
+      auto out = std::make_shared<OrderedJson>();
+      try {
+        *out = job();
+      } catch (const std::exception& e) {
+        *out = {{"errors", OrderedJson::array({{{"message", std::string("internal error: ") + e.what()}}})}};
+      }
       boost::asio::post(io_, [out, then = std::move(then)]() { then(std::move(*out)); });
     });
   };
@@ -578,7 +612,7 @@ std::optional<HttpResponse> GraphqlGateway::handle(const HttpRequest& http, cons
       }
       const Call& c = calls[0];
       auto sub = std::make_shared<SubscriptionStream>(stream, exec, c);
-      std::string ns = c.args.value("namespace", ""), name = c.args.value("name", "");
+      std::string ns = engine::string_field(c.args, "namespace"), name = engine::string_field(c.args, "name");
       for (const std::string* v : {&ns, &name})
         if (!v->empty() && !path_segment_problem(*v).empty()) {
           sub->fail("invalid name \"" + *v + "\": " + path_segment_problem(*v));
@@ -589,8 +623,8 @@ std::optional<HttpResponse> GraphqlGateway::handle(const HttpRequest& http, cons
         return std::nullopt;
       }
       std::map<std::string, std::string> q = {{"watch", "true"}};
-      if (!c.args.value("labelselector", "").empty()) q["labelSelector"] = c.args.value("labelselector", "");
-      if (!c.args.value("resourceVersion", "").empty()) q["resourceVersion"] = c.args.value("resourceVersion", "");
+      if (!engine::string_field(c.args, "labelselector").empty()) q["labelSelector"] = engine::string_field(c.args, "labelselector");
+      if (!engine::string_field(c.args, "resourceVersion").empty()) q["resourceVersion"] = engine::string_field(c.args, "resourceVersion");
       if (c.op == FieldOp::kSubscribeOne) q["fieldSelector"] = "metadata.name=" + name;
       auto res = serve(krm_request("GET", collection_path(workspace, *c.resource, c.resource->namespaced ? ns : ""), q), sub);
       if (res) deliver(std::move(res), [sub](const HttpResponse& r) { sub->fail(result_of(r).error); });

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "engine/json_path.h"
 #include "server/api/discovery.h"
 
 namespace pmesh::graphql {
@@ -101,9 +102,13 @@ class Converter {
   void convert_fields(const Json& s, const std::string& prefix, std::vector<Field>* fields, std::vector<InputValue>* inputs) {
     auto props = s.find("properties");
     if (props == s.end() || !props->is_object()) return;
+    std::set<std::string> taken;
     for (const auto& [key, spec] : props->items()) {
       std::string name = sanitize_name(key);
       if (name.rfind("__", 0) == 0) name = "_" + name.substr(2);  // names starting __ are introspection's
+      // Two keys that sanitize alike ("a-b", "a_b"): the first (in key
+      // order) is served, so the type stays valid.
+      if (!taken.insert(name).second) continue;
       auto [out, in] = convert(spec, prefix, key);
       Field f;
       f.name = name;
@@ -161,7 +166,7 @@ class Converter {
   std::pair<TypeRef, TypeRef> ref(const Json& s, const std::string& field) {
     auto all = s.find("allOf");
     if (all == s.end() || !all->is_array() || all->empty() || !(*all)[0].is_object()) return {named("String"), named("String")};
-    std::string target = (*all)[0].value("$ref", "");
+    std::string target = engine::string_field((*all)[0], "$ref");
     const std::string prefix = "#/components/schemas/";
     if (target.rfind(prefix, 0) != 0) return {named("String"), named("String")};
     std::string def = target.substr(prefix.size());
@@ -246,7 +251,9 @@ const Json* definition_of(const Json& defs, const dsl::KindDecl& k) {
     auto gvk = d.find("x-kubernetes-group-version-kind");
     if (gvk == d.end() || !gvk->is_array() || gvk->size() != 1) continue;
     const Json& g = (*gvk)[0];
-    if (g.value("group", "") == k.group && g.value("version", "") == k.version && g.value("kind", "") == k.name) return &d;
+    if (engine::string_field(g, "group") == k.group && engine::string_field(g, "version") == k.version &&
+        engine::string_field(g, "kind") == k.name)
+      return &d;
   }
   return nullptr;
 }

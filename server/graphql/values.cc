@@ -75,7 +75,8 @@ std::optional<Json> scalar(const std::string& type, const Json& v, std::string* 
     if (v.is_array()) {  // [{key, value}], as the gateway also takes it
       Json out = Json::object();
       for (const auto& e : v)
-        if (e.is_object() && e.contains("key") && e["key"].is_string()) out[e["key"].get<std::string>()] = e.value("value", "");
+        if (e.is_object() && e.contains("key") && e["key"].is_string())
+          out[e["key"].get<std::string>()] = e.contains("value") && e["value"].is_string() ? e["value"] : Json("");
       return out;
     }
     *why = "StringMapInput cannot represent value: " + print_json(v);

@@ -296,5 +296,75 @@ TEST_CASE("graphql subscriptions: watch events as server-sent events, MODIFIED o
   CHECK(all->chunks.size() == 2);
 }
 
+TEST_CASE("graphql schema: a tenant's odd OpenAPI schema makes a schema, not an exception") {
+  dsl::KindDecl k;
+  k.runtime = true;
+  k.group = "acme.io";
+  k.version = "v1";
+  k.name = "Odd";
+  k.plural = "odds";
+  k.schema = std::make_shared<const json>(json::parse(R"({"type": "object", "properties": {
+    "spec": {"type": "object", "properties": {
+      "a": {"allOf": [{"$ref": 5}]}, "b": {"allOf": "x"}, "c": {"type": 7}, "d": {"type": "array", "items": "x"},
+      "e": {"type": "object", "additionalProperties": true}, "f": {"type": "object", "properties": {"g h": {"type": "string"}, "g_h": {"type": "integer"},
+      "__x": {"type": "integer"}, "9": {"type": "boolean"}}}, "self": {"allOf": [{"$ref": "#/components/schemas/io.acme.v1.Odd"}]}}},
+    "status": 3}})"));
+  auto s = kube_schema({&k});
+  REQUIRE(s->type("AcmeIoV1Odd"));
+  const Type* spec = s->type("AcmeIoV1Oddspec");
+  REQUIRE(spec);
+  CHECK(spec->field("a")->type.to_string() == "String");
+  CHECK(spec->field("e")->type.to_string() == kJsonStringScalar);
+  const Type* f = s->type("AcmeIoV1Oddspecf");
+  REQUIRE(f);
+  CHECK(f->field("g_h")->key == "g h");
+  CHECK(f->field("_x"));
+  CHECK(f->field("_9"));
+}
+
+TEST_CASE("graphql execution: every argument of every API field null, or of another type, answers without harm") {
+  Gql g;
+  auto schema = kube_schema(g.f.engine().kinds().in_cluster("root"));
+  int asked = 0;
+  for (const char* root : {"Query", "Mutation"}) {
+    for (const auto& group : schema->type(root)->fields) {
+      const Type* gt = schema->type(group.type.named_type());
+      if (!gt || gt->kind != Type::Kind::kObject) continue;
+      std::vector<std::pair<std::string, const Field*>> fields;
+      if (group.op != FieldOp::kNone) fields.push_back({"", &group});
+      for (const auto& f : gt->fields) {
+        const Type* vt = schema->type(f.type.named_type());
+        if (f.op != FieldOp::kNone) fields.push_back({group.name, &f});
+        else if (vt && vt->kind == Type::Kind::kObject)
+          for (const auto& ff : vt->fields)
+            if (ff.op != FieldOp::kNone) fields.push_back({group.name + " { " + f.name, &ff});
+      }
+      for (const auto& [outer, f] : fields) {
+        for (const char* filler : {"null", "7", "true", "[1]", "{a: 1}"}) {
+          std::string args;
+          for (const auto& a : f->args) {
+            std::string v = a.type.non_null_() ? (a.type.named_type() == "String" ? "\"x\"" : "{metadata: {name: \"x\"}}") : filler;
+            args += (args.empty() ? "" : ", ") + a.name + ": " + v;
+          }
+          const Type* out = schema->type(f->type.named_type());
+          std::string sel = out && out->kind == Type::Kind::kObject ? " { __typename }" : "";
+          std::string q = std::string(root == std::string("Mutation") ? "mutation " : "") + "{ " + outer + (outer.empty() ? "" : " { ") +
+                          f->name + (args.empty() ? "" : "(" + args + ")") + sel + (outer.empty() ? "" : " }") +
+                          (outer.find('{') != std::string::npos ? " }" : "") + " }";
+          auto res = g.f.call("POST", "/api/clusters/root/graphql", json{{"query", q}}.dump());
+          REQUIRE(res);
+          INFO(q);
+          auto body = json::parse(res->body, nullptr, false);
+          CHECK(body.is_object());
+          ++asked;
+        }
+      }
+    }
+  }
+  CHECK(asked > 100);
+  // The server still answers.
+  CHECK(g.post("{ __typename }")["data"]["__typename"] == "Query");
+}
+
 }  // namespace
 }  // namespace pmesh::graphql

@@ -119,8 +119,12 @@ std::vector<dsl::KindDecl> kinds_from_schema(const Json& ars) {
   if (!chosen || text(*chosen, {"name"}).empty()) return {};
   std::vector<dsl::KindDecl> out = {version_decl(spec, *chosen)};
   std::set<std::string> seen = {out[0].version};
-  for (const auto& v : versions)
+  for (const auto& v : versions) {
+    // A tenant's schema decides how many declarations a binding makes:
+    // bounded, as each is interned and served.
+    if (out.size() == kMaxServedVersions) break;
     if (served(v) && !text(v, {"name"}).empty() && seen.insert(text(v, {"name"})).second) out.push_back(version_decl(spec, v));
+  }
   return out;
 }
 

@@ -79,8 +79,10 @@ class Kinds {
 
 // The kind an APIResourceSchema defines, one declaration per served
 // version: the storage version first (or the first served one), then the
-// others, in order (their `storage` is left for the caller to point at the
-// first's interned copy). Empty when it is incomplete.
+// others, in order, at most kMaxServedVersions in all (their `storage` is
+// left for the caller to point at the first's interned copy). Empty when
+// it is incomplete.
+constexpr size_t kMaxServedVersions = 16;
 std::vector<dsl::KindDecl> kinds_from_schema(const Json& schema);
 
 }  // namespace pmesh::engine

@@ -206,6 +206,10 @@ const Json* Execution::resolve(const Type& parent, const Field* f, const Json& s
     bool deprecated = engine::true_field(args, "includeDeprecated");
     return made(source.is_string() ? schema_->introspect_type(source.get<std::string>(), name, deprecated) : Json());
   }
+  if (f->op == FieldOp::kTypeByCategory) {
+    auto it = schema_->categories.find(engine::string_field(args, "name"));
+    return made(it == schema_->categories.end() ? Json::array() : it->second);
+  }
   if (f->op != FieldOp::kNone) {
     std::string key = path_key(path);
     if (collecting_) {
@@ -261,7 +265,7 @@ Execution::Done Execution::field(const Type& parent, const Json& source, const s
     if (args.is_null()) throw FieldFailure{why};
     Json scratch;
     const Json* value = resolve(parent, f, source, args, path, scratch);
-    if (collecting_ && f->op != FieldOp::kNone) {
+    if (collecting_ && f->op != FieldOp::kNone && f->op != FieldOp::kTypeByCategory) {
       if (f->op == FieldOp::kSubscribeOne || f->op == FieldOp::kSubscribeAll) calls_.back().watched = watched(fields);
       *out = nullptr;
       return Done::kValue;

@@ -322,6 +322,9 @@ std::shared_ptr<const Schema> kube_schema(const std::vector<const dsl::KindDecl*
         if (!conv.object(*def, unique)) continue;
         int r = static_cast<int>(s.resources.size());
         bool ns = k->scope == dsl::Scope::kNamespaced;
+        for (const auto& c : k->categories)
+          s.categories[c].push_back(
+              {{"kind", k->name}, {"group", k->group}, {"version", k->version}, {"scope", ns ? "Namespaced" : "Cluster"}});
         s.resources.push_back({k->group, k->version, k->name, k->plural, ns});
         Type list = object_type(unique + "List");
         list.fields = {nested("resourceVersion", "String"),
@@ -376,6 +379,12 @@ std::shared_ptr<const Schema> kube_schema(const std::vector<const dsl::KindDecl*
       s.add(std::move(group_mutation));
     }
   }
+  // The gateway's custom query: the kinds of a category, for the portal.
+  Type by_category = object_type("typeByCategoryObject");
+  for (const char* f : {"kind", "group", "version", "scope"}) by_category.fields.push_back({f, "", nn(named("String")), {}, f});
+  s.add(std::move(by_category));
+  query.fields.push_back(op_field("typeByCategory", nn(TypeRef::list(nn(named("typeByCategoryObject")))), {name_arg()},
+                                  FieldOp::kTypeByCategory, -1));
   Field apply = op_field("applyYaml", named(kJsonStringScalar),
                          {arg("yaml", nn(named("String")), "YAML manifest to apply (single document only)")}, FieldOp::kApplyYaml, -1);
   mutation.fields.push_back(std::move(apply));

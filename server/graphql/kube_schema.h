@@ -6,6 +6,7 @@
 //            core kinds directly under { v1 { ... } }
 //   mutation { <group> { <version> { create<Kind> update<Kind> delete<Kind> } } applyYaml }
 //   subscription { <group>_<version>_<kind>(...) <group>_<version>_<plural>(...) }
+//   typeByCategory(name) { kind group version scope }: the kinds of a category
 //
 // Groups are sanitized (`core.platform-mesh.io` -> core_platform_mesh_io),
 // types named <Pascal(group_version)><Kind> with nested types after their

@@ -38,6 +38,7 @@ enum class FieldOp {
   kApplyYaml,       // applyYaml(yaml)
   kSubscribeOne,    // <group>_<version>_<kind>(name, ...)
   kSubscribeAll,    // <group>_<version>_<plural>(...)
+  kTypeByCategory,  // typeByCategory(name): answered from the schema, no call
 };
 
 // The kind a root field works on.
@@ -91,6 +92,8 @@ class Schema {
 
   std::string query = "Query", mutation, subscription;  // root type names ("" when absent)
   std::vector<Resource> resources;
+  // Category -> [{kind, group, version, scope}] of the kinds in it.
+  std::map<std::string, Json> categories;
 
   // Whether `t` names a type usable as an input (scalars, enums, input
   // objects, wrapped) or as an output (all but input objects).

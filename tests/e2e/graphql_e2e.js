@@ -119,7 +119,9 @@ async function main() {
   // Globex has no Widgets: its schema follows its own kinds.
   const globex = await schemaOf("root:orgs:globex", "bob");
   assert.equal(globex.getQueryType().getFields().acme_io, undefined);
-  step("schemas introspected and rebuilt by graphql-js, per workspace");
+  const cats = await gql("root:orgs:acme", "alice", `{ typeByCategory(name: "kcp") { kind group version scope } }`);
+  assert.ok(cats.data.typeByCategory.some((t) => t.kind === "APIBinding" && t.group === "apis.kcp.io" && t.scope === "Cluster"));
+  step("schemas introspected and rebuilt by graphql-js, per workspace; typeByCategory");
 
   // Accounts: created, read back, listed with the gateway's arguments.
   let r = await gql("root:orgs:acme", "alice", `mutation ($o: CorePlatformMeshIoV1alpha1AccountInput!) {

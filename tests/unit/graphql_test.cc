@@ -225,6 +225,12 @@ TEST_CASE("graphql execution: variables, fragments, directives, aliases and intr
   for (const auto& f : r["data"]["__type"]["fields"])
     if (f["name"] == "metadata") metadata = f["type"]["kind"] == "OBJECT";
   CHECK(metadata);
+  r = g.post(R"({ typeByCategory(name: "platform-mesh") { kind group version scope } none: typeByCategory(name: "nothing") { kind } })");
+  bool account = false;
+  for (const auto& t : r["data"]["typeByCategory"])
+    account |= t == json::parse(R"({"kind": "Account", "group": "core.platform-mesh.io", "version": "v1alpha1", "scope": "Cluster"})");
+  CHECK(account);
+  CHECK(r["data"]["none"] == json::array());
   r = g.post(R"({ __schema { queryType { name } mutationType { name } subscriptionType { name } } })");
   CHECK(r["data"]["__schema"] == json::parse(R"({"queryType": {"name": "Query"}, "mutationType": {"name": "Mutation"},
                                                   "subscriptionType": {"name": "Subscription"}})"));

@@ -32,18 +32,18 @@ const char* agg_name(AggKind k) {
 
 }  // namespace
 
-std::optional<nlohmann::json> literal_json(const Expr& e) {
+std::optional<nlohmann::json> literal_json(const Expr& e, BareWords bare) {
   switch (e.kind) {
     case ExprKind::kNull: return nlohmann::json(nullptr);
     case ExprKind::kBool: return nlohmann::json(e.bool_value);
     case ExprKind::kInt: return nlohmann::json(e.int_value);
     case ExprKind::kFloat: return nlohmann::json(e.float_value);
     case ExprKind::kString: return nlohmann::json(e.text);
-    case ExprKind::kVar: return nlohmann::json(e.text);  // a bare word
+    case ExprKind::kVar: return bare == BareWords::kStrings ? nlohmann::json(e.text) : nlohmann::json(nullptr);
     case ExprKind::kList: {
       nlohmann::json out = nlohmann::json::array();
       for (const auto& a : e.args) {
-        auto v = literal_json(*a);
+        auto v = literal_json(*a, bare);
         if (!v) return std::nullopt;
         out.push_back(std::move(*v));
       }
@@ -52,7 +52,7 @@ std::optional<nlohmann::json> literal_json(const Expr& e) {
     case ExprKind::kObject: {
       nlohmann::json out = nlohmann::json::object();
       for (size_t i = 0; i < e.keys.size(); ++i) {
-        auto v = literal_json(*e.args[i]);
+        auto v = literal_json(*e.args[i], bare);
         if (!v) return std::nullopt;
         out[e.keys[i]] = std::move(*v);
       }

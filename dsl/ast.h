@@ -292,10 +292,13 @@ struct Module {
 
 // Renders an expression back to source-like text, for messages and plans.
 std::string to_string(const Expr& e);
+// How a bare word reads: a string in attribute literals (`type: object`),
+// a variable whose value is not known yet (null) in a rule's head.
+enum class BareWords { kStrings, kUnknown };
 // A literal's value as JSON (objects, lists, strings, numbers, booleans,
-// null; bare words are strings); nullopt when `e` is not a literal.
+// null; bare words as `bare` says); nullopt when `e` is not a literal.
 // Object keys are taken as written (no dotted paths).
-std::optional<nlohmann::json> literal_json(const Expr& e);
+std::optional<nlohmann::json> literal_json(const Expr& e, BareWords bare = BareWords::kStrings);
 std::string to_string(const Path& p);
 
 }  // namespace pmesh::dsl

@@ -59,7 +59,9 @@ const json* SchemaConformance::walk(const json& schema, const std::vector<std::s
 
 void SchemaConformance::value(const RuleInfo& info, const KindDecl& d, const std::vector<std::string>& path, const Expr& v,
                               Span span) {
-  auto lit = literal_json(v);
+  // What is known before the rule runs: literals, with the variables in
+  // them unknown (null, which the check passes over).
+  auto lit = literal_json(v, BareWords::kUnknown);
   if (!lit || v.kind == ExprKind::kVar) return;  // computed: the engine checks it when the rule runs
   bool free = false;
   std::string missing;

@@ -368,6 +368,23 @@ TEST_CASE("graphql execution: every argument of every API field null, or of anot
     }
   }
   CHECK(asked > 100);
+  // Subscriptions too: each answers with an event stream, whatever its arguments.
+  int subscribed = 0;
+  for (const auto& f : schema->type(schema->subscription)->fields) {
+    for (const char* filler : {"null", "7", "true", "[1]", "{a: 1}", "\"../x\""}) {
+      std::string args;
+      for (const auto& a : f.args) args += (args.empty() ? "" : ", ") + a.name + ": " + (a.type.non_null_() ? "\"x\"" : filler);
+      std::string q = "subscription { " + f.name + "(" + args + ") { type } }";
+      auto stream = std::make_shared<test::FakeStream>();
+      auto res = g.f.call("POST", "/api/clusters/root/graphql", json{{"query", q}}.dump(), "application/json", stream,
+                          "text/event-stream");
+      INFO(q);
+      CHECK(!res);
+      for (const auto& c : stream->chunks) CHECK(c.rfind("event: ", 0) == 0);
+      ++subscribed;
+    }
+  }
+  CHECK(subscribed > 50);
   // The server still answers.
   CHECK(g.post("{ __typename }")["data"]["__typename"] == "Query");
 }

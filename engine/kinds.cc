@@ -178,21 +178,28 @@ const dsl::KindDecl* Kinds::by_resource(const std::string& cluster, const std::s
 std::vector<const dsl::KindDecl*> Kinds::in_cluster(const std::string& cluster) const {
   std::vector<const dsl::KindDecl*> out;
   for (const auto& [name, d] : program_->kinds()) out.push_back(d);
-  std::map<std::string, const dsl::KindDecl*> extra;
-  for (const auto& [c, kinds] : bound_)
-    if (cluster == "*" || c == cluster)
-      for (const auto& [key, d] : kinds) extra.emplace(key, d);
-  for (const auto& [key, d] : extra) {
-    out.push_back(d);
-    // Its other served versions, where this storage is the one bound.
-    for (const auto& [c, keys] : versions_) {
-      if (cluster != "*" && c != cluster) continue;
-      auto v = keys.find(key);
-      if (v == keys.end() || v->second.empty() || v->second[0]->storage != d) continue;
-      out.insert(out.end(), v->second.begin(), v->second.end());
-      break;
+  // Each bound kind (for "*", the first cluster's) with its other served
+  // versions. A named cluster is a lookup, not a walk of every cluster
+  // that binds something: every request asks.
+  std::map<std::string, std::vector<const dsl::KindDecl*>> extra;
+  auto add = [&](const std::string& c, const std::map<std::string, const dsl::KindDecl*>& kinds) {
+    auto vs = versions_.find(c);
+    for (const auto& [key, d] : kinds) {
+      auto [it, fresh] = extra.try_emplace(key);
+      if (!fresh) continue;
+      it->second.push_back(d);
+      if (vs == versions_.end()) continue;
+      auto v = vs->second.find(key);
+      if (v != vs->second.end() && !v->second.empty() && v->second[0]->storage == d)
+        it->second.insert(it->second.end(), v->second.begin(), v->second.end());
     }
+  };
+  if (cluster == "*") {
+    for (const auto& [c, kinds] : bound_) add(c, kinds);
+  } else if (auto b = bound_.find(cluster); b != bound_.end()) {
+    add(cluster, b->second);
   }
+  for (const auto& [key, ds] : extra) out.insert(out.end(), ds.begin(), ds.end());
   return out;
 }
 

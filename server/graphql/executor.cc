@@ -364,7 +364,8 @@ const Type& Execution::root(Collected* fields) const {
   return *t;
 }
 
-std::vector<Call> Execution::calls() {
+const std::vector<Call>& Execution::calls() {
+  if (collected_) return calls_;
   collecting_ = true;
   calls_.clear();
   Collected fields;
@@ -373,7 +374,8 @@ std::vector<Call> Execution::calls() {
   Json path = Json::array();
   selection_set(t, Json::object(), fields, path, &ignored);
   collecting_ = false;
-  return std::move(calls_);
+  collected_ = true;
+  return calls_;
 }
 
 OrderedJson Execution::respond() {

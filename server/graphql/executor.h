@@ -59,9 +59,10 @@ class Execution {
   const std::vector<Error>& errors() const { return errors_; }
   OperationType type() const { return op_->type; }
 
-  // The calls the operation makes, in document order.
+  // The calls the operation makes, in document order (collected once).
   // REQUIRES: ok().
-  std::vector<Call> calls();
+  const std::vector<Call>& calls();
+  const Schema& schema() const { return *schema_; }
   // Records the result of the call at `path`.
   void set_result(const std::string& path, CallResult r) { results_[path] = std::move(r); }
   // The response ({data, errors}) from the results set.
@@ -105,6 +106,7 @@ class Execution {
   Json variables_ = Json::object();
   std::vector<Error> errors_;
   bool collecting_ = false;
+  bool collected_ = false;
   std::vector<Call> calls_;
   std::map<std::string, CallResult> results_;
 };

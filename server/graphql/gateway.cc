@@ -6,6 +6,7 @@
 
 #include "engine/documents.h"
 #include "engine/json_path.h"
+#include "engine/state.h"
 #include "server/api/body.h"
 #include "server/api/request_info.h"
 #include "server/api/status.h"
@@ -124,28 +125,12 @@ std::string collection_path(const std::string& ws, const graphql::Resource& r, c
          (ns.empty() ? "" : "/namespaces/" + ns) + "/" + r.plural;
 }
 
-const Json* at_path(const Json& o, const std::string& dotted) {
-  const Json* cur = &o;
-  size_t start = 0;
-  while (cur && start <= dotted.size()) {
-    size_t dot = dotted.find('.', start);
-    std::string key = dotted.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (!cur->is_object()) return nullptr;
-    auto it = cur->find(key);
-    if (it == cur->end()) return nullptr;
-    cur = &*it;
-    if (dot == std::string::npos) break;
-    start = dot + 1;
-  }
-  return cur;
-}
-
 // The gateway's sortBy: strings, numbers and booleans in order; anything
 // else (or a missing field) leaves the pair as it was.
 void sort_items(Json& items, const std::string& by) {
   std::stable_sort(items.begin(), items.end(), [&](const Json& a, const Json& b) {
-    const Json* x = at_path(a, by);
-    const Json* y = at_path(b, by);
+    const Json* x = engine::find_at(a, by);
+    const Json* y = engine::find_at(b, by);
     if (!x || !y || x->type() != y->type()) return false;
     if (x->is_string() || x->is_number() || x->is_boolean()) return *x < *y;
     return false;
@@ -161,23 +146,23 @@ class Runner : public std::enable_shared_from_this<Runner> {
   // What a call's answer becomes, run off the engine's thread.
   using Finish = std::function<CallResult()>;
 
-  Runner(std::shared_ptr<Execution> exec, std::string ws, std::vector<graphql::Resource> kinds,
-         GraphqlGateway::Serve serve, GraphqlGateway::Offload offload, std::function<void(OrderedJson)> done)
-      : exec_(std::move(exec)), ws_(std::move(ws)), kinds_(std::move(kinds)), serve_(std::move(serve)),
-        offload_(std::move(offload)), done_(std::move(done)) {}
+  Runner(std::shared_ptr<Execution> exec, std::string ws, GraphqlGateway::Serve serve, GraphqlGateway::Offload offload,
+         std::function<void(OrderedJson)> done)
+      : exec_(std::move(exec)), ws_(std::move(ws)), serve_(std::move(serve)), offload_(std::move(offload)),
+        done_(std::move(done)) {}
 
   void start() {
     try {
-      calls_ = exec_->calls();
+      calls_ = &exec_->calls();
     } catch (const std::exception&) {
-      calls_.clear();  // the response says what failed
+      calls_ = &kNoCalls;  // the response says what failed
     }
     next();
   }
 
  private:
   void next() {
-    if (at_ == calls_.size()) return finish();
+    if (at_ == calls_->size()) return finish();
     if (bytes_ > kMaxResultBytes) {
       // What the calls so far answered is all one operation may hold.
       finishers_.push_back([] {
@@ -195,7 +180,7 @@ class Runner : public std::enable_shared_from_this<Runner> {
     // Nothing a request sends may take the server down: what throws fails
     // its field (this runs in callbacks no handler's barrier covers).
     try {
-      perform(calls_[at_], done);
+      perform((*calls_)[at_], done);
     } catch (const std::exception& e) {
       done(failed(std::string("internal error: ") + e.what()));
     }
@@ -204,7 +189,7 @@ class Runner : public std::enable_shared_from_this<Runner> {
   void finish() {
     auto self = shared_from_this();
     offload_([self]() {
-      for (size_t i = 0; i < self->calls_.size(); ++i) self->exec_->set_result(self->calls_[i].path, self->finishers_[i]());
+      for (size_t i = 0; i < self->calls_->size(); ++i) self->exec_->set_result((*self->calls_)[i].path, self->finishers_[i]());
       self->finishers_.clear();
       return self->exec_->respond();
     }, done_);
@@ -255,7 +240,7 @@ class Runner : public std::enable_shared_from_this<Runner> {
             if (got.failed) return failure("unable to list objects: " + got.error);
             Json items = got.value.is_object() && got.value.contains("items") ? std::move(got.value["items"]) : Json::array();
             if (!sort_by.empty() && !items.empty()) {
-              if (!at_path(items[0], sort_by)) return failure("specified sortBy field does not exist");
+              if (!engine::find_at(items[0], sort_by)) return failure("specified sortBy field does not exist");
               sort_items(items, sort_by);
             }
             const Json meta = got.value.is_object() && got.value.contains("metadata") ? got.value["metadata"] : Json::object();
@@ -326,7 +311,7 @@ class Runner : public std::enable_shared_from_this<Runner> {
       version = api_version.substr(slash + 1);
     }
     const graphql::Resource* k = nullptr;
-    for (const auto& x : kinds_)
+    for (const auto& x : exec_->schema().resources)
       if (x.group == group && x.version == version && x.kind == kind) k = &x;
     std::string what = kind + "/" + name;
     if (!k) return done(failed("failed to apply resource " + what + ": no matches for kind \"" + kind + "\" in version \"" + api_version + "\""));
@@ -357,21 +342,15 @@ class Runner : public std::enable_shared_from_this<Runner> {
 
   std::shared_ptr<Execution> exec_;
   std::string ws_;
-  std::vector<graphql::Resource> kinds_;  // copies: a kind may go while calls run
   GraphqlGateway::Serve serve_;
   GraphqlGateway::Offload offload_;
   std::function<void(OrderedJson)> done_;
-  std::vector<Call> calls_;
+  inline static const std::vector<Call> kNoCalls;
+  const std::vector<Call>* calls_ = &kNoCalls;  // the execution's
   std::vector<Finish> finishers_;  // one per call done
   size_t at_ = 0;
   size_t bytes_ = 0;  // of the answers so far
 };
-
-std::vector<graphql::Resource> resources_of(const std::vector<const dsl::KindDecl*>& kinds) {
-  std::vector<graphql::Resource> out;
-  for (const auto* k : kinds) out.push_back({k->group, k->version, k->name, k->plural, k->scope == dsl::Scope::kNamespaced});
-  return out;
-}
 
 std::string sse_frame(const OrderedJson& payload) {
   return "event: next\ndata: " + payload.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n\n";
@@ -426,8 +405,8 @@ class SubscriptionStream : public Stream {
       auto old = previous_.find(key);
       bool changed = old == previous_.end();
       for (size_t i = 0; !changed && i < call_.watched.size(); ++i) {
-        const Json* a = at_path(old->second, call_.watched[i]);
-        const Json* b = at_path(object, call_.watched[i]);
+        const Json* a = engine::find_at(old->second, call_.watched[i]);
+        const Json* b = engine::find_at(object, call_.watched[i]);
         changed = (a == nullptr) != (b == nullptr) || (a && *a != *b);
       }
       previous_[key] = object;
@@ -453,16 +432,15 @@ class SubscriptionStream : public Stream {
 class Batch : public std::enable_shared_from_this<Batch> {
  public:
   Batch(std::vector<std::shared_ptr<Execution>> runs, std::vector<OrderedJson> answers, std::string ws,
-        std::vector<graphql::Resource> kinds, GraphqlGateway::Serve serve, GraphqlGateway::Offload offload, bool batched,
-        Respond respond)
-      : runs_(std::move(runs)), answers_(std::move(answers)), ws_(std::move(ws)), kinds_(std::move(kinds)),
-        serve_(std::move(serve)), offload_(std::move(offload)), batched_(batched), respond_(std::move(respond)) {}
+        GraphqlGateway::Serve serve, GraphqlGateway::Offload offload, bool batched, Respond respond)
+      : runs_(std::move(runs)), answers_(std::move(answers)), ws_(std::move(ws)), serve_(std::move(serve)),
+        offload_(std::move(offload)), batched_(batched), respond_(std::move(respond)) {}
 
   void step(size_t i) {
     while (i < runs_.size() && !runs_[i]) ++i;
     if (i == runs_.size()) return respond_(json_answer(batched_ ? OrderedJson(answers_) : answers_[0]));
     auto self = shared_from_this();
-    std::make_shared<Runner>(runs_[i], ws_, kinds_, serve_, offload_, [self, i](OrderedJson out) {
+    std::make_shared<Runner>(runs_[i], ws_, serve_, offload_, [self, i](OrderedJson out) {
       self->answers_[i] = std::move(out);
       self->step(i + 1);
     })->start();
@@ -472,7 +450,6 @@ class Batch : public std::enable_shared_from_this<Batch> {
   std::vector<std::shared_ptr<Execution>> runs_;
   std::vector<OrderedJson> answers_;
   std::string ws_;
-  std::vector<graphql::Resource> kinds_;
   GraphqlGateway::Serve serve_;
   GraphqlGateway::Offload offload_;
   bool batched_;
@@ -603,7 +580,7 @@ std::optional<HttpResponse> GraphqlGateway::handle(const HttpRequest& http, cons
       return std::nullopt;
     }
     if (exec->type() == graphql::OperationType::kSubscription) {
-      std::vector<Call> calls = exec->calls();
+      const std::vector<Call>& calls = exec->calls();
       if (calls.size() != 1) {  // the field was skipped: nothing to watch
         stream->send(sse_frame(exec->respond()));
         stream->send("event: complete\n\n");
@@ -631,7 +608,7 @@ std::optional<HttpResponse> GraphqlGateway::handle(const HttpRequest& http, cons
       return std::nullopt;
     }
     // A query or mutation over SSE: its one result, then the end.
-    auto runner = std::make_shared<Runner>(exec, workspace, resources_of(kinds), serve, offload(), [stream](OrderedJson out) {
+    auto runner = std::make_shared<Runner>(exec, workspace, serve, offload(), [stream](OrderedJson out) {
       stream->send(sse_frame(out));
       stream->send("event: complete\n\n");
       stream->close();
@@ -653,8 +630,8 @@ std::optional<HttpResponse> GraphqlGateway::handle(const HttpRequest& http, cons
     }
   }
   HttpResponse later;
-  later.later = [runs, early, workspace, kinds = resources_of(kinds), serve, offload = offload(), batched](Respond respond) {
-    std::make_shared<Batch>(runs, early, workspace, kinds, serve, offload, batched, std::move(respond))->step(0);
+  later.later = [runs, early, workspace, serve, offload = offload(), batched](Respond respond) {
+    std::make_shared<Batch>(runs, early, workspace, serve, offload, batched, std::move(respond))->step(0);
   };
   return later;
 }

@@ -43,23 +43,21 @@ std::string pascalize(const std::string& s) {
   return out;
 }
 
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
 // flect.Pluralize of a Kind: the kind's own plural where it extends the
 // kind's name (accounts -> Accounts), English rules otherwise.
 std::string plural_name(const dsl::KindDecl& k) {
-  std::string lower = k.name;
-  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (k.plural.size() > lower.size() && k.plural.compare(0, lower.size(), lower) == 0)
-    return k.name + k.plural.substr(lower.size());
+  std::string kind = lower(k.name);
+  if (k.plural.size() > kind.size() && k.plural.compare(0, kind.size(), kind) == 0) return k.name + k.plural.substr(kind.size());
   const std::string& n = k.name;
   auto ends = [&](const char* s) { return n.size() >= std::strlen(s) && n.compare(n.size() - std::strlen(s), std::string::npos, s) == 0; };
   if (ends("s") || ends("x") || ends("z") || ends("ch") || ends("sh")) return n + "es";
   if (n.size() > 1 && n.back() == 'y' && !std::strchr("aeiouAEIOU", n[n.size() - 2])) return n.substr(0, n.size() - 1) + "ies";
   return n + "s";
-}
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 std::string description_of(const Json& s) {

@@ -279,11 +279,6 @@ std::optional<Json> coerce_literal(const Schema& s, const Value& value, const Ty
     // Literals keep their GraphQL types: "5" is no Int, 5 no String.
     std::string detail;
     bool structured = t->name == kJsonStringScalar || t->name == kStringMapScalar;
-    if (!structured && (value.kind == Value::Kind::kList || value.kind == Value::Kind::kObject || value.kind == Value::Kind::kEnum)) {
-      scalar(t->name, value.kind == Value::Kind::kEnum ? Json(value.text) : Json::object(), &detail);
-      if (value.kind == Value::Kind::kEnum && t->name == "String") detail = "String cannot represent a non string value: " + value.text;
-      return expected(detail);
-    }
     if (t->name == "String" && value.kind != Value::Kind::kString) return expected("String cannot represent a non string value: " + print_value(value));
     if (t->name == "Boolean" && value.kind != Value::Kind::kBoolean) return expected("Boolean cannot represent a non boolean value: " + print_value(value));
     if (t->name == "Int" && value.kind != Value::Kind::kInt) return expected("Int cannot represent non-integer value: " + print_value(value));

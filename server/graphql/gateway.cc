@@ -25,9 +25,6 @@ using graphql::OrderedJson;
 using Done = std::function<void(const HttpResponse&)>;
 
 constexpr size_t kMaxCachedSchemas = 64;
-// What one operation's calls may answer in all before the rest fail: a
-// bound on what aliased lists of a large collection hold at once.
-constexpr size_t kMaxResultBytes = 64u << 20;
 
 struct Params {
   std::string query, operation_name;
@@ -147,9 +144,9 @@ class Runner : public std::enable_shared_from_this<Runner> {
   using Finish = std::function<CallResult()>;
 
   Runner(std::shared_ptr<Execution> exec, std::string ws, GraphqlGateway::Serve serve, GraphqlGateway::Offload offload,
-         std::function<void(OrderedJson)> done)
+         size_t max_bytes, std::function<void(OrderedJson)> done)
       : exec_(std::move(exec)), ws_(std::move(ws)), serve_(std::move(serve)), offload_(std::move(offload)),
-        done_(std::move(done)) {}
+        max_bytes_(max_bytes), done_(std::move(done)) {}
 
   void start() {
     try {
@@ -163,10 +160,10 @@ class Runner : public std::enable_shared_from_this<Runner> {
  private:
   void next() {
     if (at_ == calls_->size()) return finish();
-    if (bytes_ > kMaxResultBytes) {
+    if (bytes_ > max_bytes_) {
       // What the calls so far answered is all one operation may hold.
-      finishers_.push_back([] {
-        return failure("the operation's results pass " + std::to_string(kMaxResultBytes >> 20) + " MiB; ask for less");
+      finishers_.push_back([max = max_bytes_] {
+        return failure("the operation's results pass " + std::to_string(max) + " bytes; ask for less");
       });
       ++at_;
       return next();
@@ -344,6 +341,7 @@ class Runner : public std::enable_shared_from_this<Runner> {
   std::string ws_;
   GraphqlGateway::Serve serve_;
   GraphqlGateway::Offload offload_;
+  size_t max_bytes_;
   std::function<void(OrderedJson)> done_;
   inline static const std::vector<Call> kNoCalls;
   const std::vector<Call>* calls_ = &kNoCalls;  // the execution's
@@ -432,15 +430,15 @@ class SubscriptionStream : public Stream {
 class Batch : public std::enable_shared_from_this<Batch> {
  public:
   Batch(std::vector<std::shared_ptr<Execution>> runs, std::vector<OrderedJson> answers, std::string ws,
-        GraphqlGateway::Serve serve, GraphqlGateway::Offload offload, bool batched, Respond respond)
+        GraphqlGateway::Serve serve, GraphqlGateway::Offload offload, size_t max_bytes, bool batched, Respond respond)
       : runs_(std::move(runs)), answers_(std::move(answers)), ws_(std::move(ws)), serve_(std::move(serve)),
-        offload_(std::move(offload)), batched_(batched), respond_(std::move(respond)) {}
+        offload_(std::move(offload)), max_bytes_(max_bytes), batched_(batched), respond_(std::move(respond)) {}
 
   void step(size_t i) {
     while (i < runs_.size() && !runs_[i]) ++i;
     if (i == runs_.size()) return respond_(json_answer(batched_ ? OrderedJson(answers_) : answers_[0]));
     auto self = shared_from_this();
-    std::make_shared<Runner>(runs_[i], ws_, serve_, offload_, [self, i](OrderedJson out) {
+    std::make_shared<Runner>(runs_[i], ws_, serve_, offload_, max_bytes_, [self, i](OrderedJson out) {
       self->answers_[i] = std::move(out);
       self->step(i + 1);
     })->start();
@@ -452,6 +450,7 @@ class Batch : public std::enable_shared_from_this<Batch> {
   std::string ws_;
   GraphqlGateway::Serve serve_;
   GraphqlGateway::Offload offload_;
+  size_t max_bytes_;
   bool batched_;
   Respond respond_;
 };
@@ -608,7 +607,7 @@ std::optional<HttpResponse> GraphqlGateway::handle(const HttpRequest& http, cons
       return std::nullopt;
     }
     // A query or mutation over SSE: its one result, then the end.
-    auto runner = std::make_shared<Runner>(exec, workspace, serve, offload(), [stream](OrderedJson out) {
+    auto runner = std::make_shared<Runner>(exec, workspace, serve, offload(), limits_.max_result_bytes, [stream](OrderedJson out) {
       stream->send(sse_frame(out));
       stream->send("event: complete\n\n");
       stream->close();
@@ -630,8 +629,8 @@ std::optional<HttpResponse> GraphqlGateway::handle(const HttpRequest& http, cons
     }
   }
   HttpResponse later;
-  later.later = [runs, early, workspace, serve, offload = offload(), batched](Respond respond) {
-    std::make_shared<Batch>(runs, early, workspace, serve, offload, batched, std::move(respond))->step(0);
+  later.later = [runs, early, workspace, serve, offload = offload(), max = limits_.max_result_bytes, batched](Respond respond) {
+    std::make_shared<Batch>(runs, early, workspace, serve, offload, max, batched, std::move(respond))->step(0);
   };
   return later;
 }

@@ -28,6 +28,9 @@ struct Limits {
   // a list or a write), so that aliases cannot turn one request into
   // thousands of lists.
   int max_calls = 100;
+  // And what those calls may answer in all before the rest fail: a bound
+  // on what aliased lists of a large collection hold at once.
+  size_t max_result_bytes = 64u << 20;
 };
 
 // The gateway's message when `doc` goes past a limit ("query depth 20

@@ -302,6 +302,42 @@ TEST_CASE("graphql subscriptions: watch events as server-sent events, MODIFIED o
   CHECK(all->chunks.size() == 2);
 }
 
+TEST_CASE("graphql gateway: what one operation's calls answer is bounded; the calls past the bound fail") {
+  test::ServerFixture f;
+  boost::asio::io_context io;
+  Limits limits;
+  limits.max_result_bytes = 1000;
+  server::GraphqlGateway gw(io, limits);
+  int served = 0;
+  std::string big = json{{"items", json::array()}, {"metadata", {{"resourceVersion", "1"}}}, {"pad", std::string(800, 'x')}}.dump();
+  auto serve = [&](const server::HttpRequest&, const std::shared_ptr<server::Stream>&) -> std::optional<server::HttpResponse> {
+    ++served;
+    return server::HttpResponse{200, "application/json", big, {}, nullptr};
+  };
+  server::HttpRequest req;
+  req.method = "POST";
+  req.body = json{{"query", "{ v1 { a: ConfigMaps { continue } b: ConfigMaps { continue } c: ConfigMaps { continue } } }"}}.dump();
+  auto res = gw.handle(req, "root", f.engine().kinds().in_cluster("root"), serve, nullptr);
+  REQUIRE(res);
+  REQUIRE(res->later);
+  std::optional<server::HttpResponse> answer;
+  res->later([&](std::optional<server::HttpResponse> r) { answer = std::move(r); });
+  // The response is made on the gateway's workers and handed back to `io`.
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+       !answer && std::chrono::steady_clock::now() < until;) {
+    io.restart();
+    io.poll();
+    if (!answer) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  REQUIRE(answer);
+  json body = json::parse(answer->body);
+  CHECK(served == 2);  // the third call is not made: the first two answered more than the bound
+  // `c` (a non-null list) failed, so its version is null, as GraphQL has it.
+  CHECK(body.at("data").at("v1").is_null());
+  CHECK(body.at("errors").at(0).at("message") == "the operation's results pass 1000 bytes; ask for less");
+  CHECK(body.at("errors").at(0).at("path") == json::array({"v1", "c"}));
+}
+
 TEST_CASE("graphql schema: a tenant's odd OpenAPI schema makes a schema, not an exception") {
   dsl::KindDecl k;
   k.runtime = true;

@@ -1,5 +1,7 @@
 #include "dsl/planner.h"
 
+#include "stdlib/builtins.h"
+
 #include <algorithm>
 #include <functional>
 #include <optional>
@@ -198,6 +200,7 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
       eq.a = expr_operand(side.expr->args[i].get());
       eq.pa = pure_path(info, *side.expr->args[i]);
       eq.b.fn = fns[i];
+      eq.b.builtin = find_builtin(fns[i]);
       eq.b.inner = std::make_shared<Operand>(other);
       if (eq.pa) eqs.push_back(std::move(eq));
     }
@@ -357,6 +360,7 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
     if (!half[0] || !half[1]) return std::nullopt;
     Operand o;
     o.fn = "child";
+    o.builtin = find_builtin("child");
     o.inner = std::make_shared<Operand>(*half[0]);
     o.inner2 = std::make_shared<Operand>(*half[1]);
     return o;

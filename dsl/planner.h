@@ -22,6 +22,10 @@
 #include "dsl/analysis/rule_info.h"
 #include "dsl/diagnostics.h"
 
+namespace pmesh {
+struct Builtin;
+}
+
 namespace pmesh::dsl {
 
 // A value a step computes from bindings: an expression, or a path of a
@@ -33,6 +37,7 @@ struct Operand {
   // A builtin applied to `inner`: how the planner inverts `x == child(a, b)`
   // into `a == parent(x)` and `b == base(x)`.
   std::string fn;
+  const Builtin* builtin = nullptr;        // fn's, resolved by the planner
   std::shared_ptr<Operand> inner, inner2;  // inner2: the second argument (child)
   // Argument `trigger_arg` of the tuple that triggered a delta plan: how
   // `for r(x.cluster, y)` started from a tuple finds `x` by its cluster.

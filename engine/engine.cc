@@ -69,8 +69,7 @@ Engine::Engine(std::shared_ptr<const dsl::CompiledProgram> program, Options opti
   base_rules_ = rules_.size();
   next_stratum_ = static_cast<int>(program_->graph->strata().size());
   for (const auto& rt : rules_) register_readers(rt);
-  evaluator_ = std::make_unique<Evaluator>(state_, *program_->program,
-                                           [this](const std::string& fact) { return committed(fact); });
+  evaluator_ = std::make_unique<Evaluator>(state_, [this](const std::string& fact) { return committed(fact); });
 }
 
 std::optional<ObjectKey> Engine::key_of(const Json& o, const std::string& default_cluster, std::string* error) const {
@@ -152,7 +151,7 @@ std::string Engine::make_uid(const std::string& fact) const {
   }
   // Deterministic: the same identity created in the same transaction gets
   // the same uid, whatever the order of the inputs.
-  std::string h = find_builtin("sha1")->fn({fact + "@" + std::to_string(rv_ + 1)}).get<std::string>();
+  std::string h = call_builtin(*find_builtin("sha1"), {fact + "@" + std::to_string(rv_ + 1)}).get<std::string>();
   return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20, 12);
 }
 
@@ -295,7 +294,7 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
           if (!d) throw EvalError("derive: " + key + " is not served in " + k.cluster, h.object_kind.span);
         }
         k.kind = d->key();
-        if (!find_builtin("is_dns1123_subdomain")->fn({k.name}).get<bool>())
+        if (!call_builtin(*find_builtin("is_dns1123_subdomain"), {k.name}).get<bool>())
           throw EvalError("derive: invalid name \"" + k.name + "\"", h.name->span);
         c.kind = Contribution::Kind::kObject;
         c.target = object_fact(k);

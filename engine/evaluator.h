@@ -10,9 +10,11 @@
 // null, is null. Type errors (adding a string to a number, comparing a list)
 // raise EvalError, which drops the match and is reported.
 //
+// Expressions run in their bound form (dsl/bound_expr.h), made when the
+// rules are loaded: no name is looked up while they run.
+//
 // Thread safety: an Evaluator reads the state; it must not run while the
-// state changes, nor on two threads at once (it keeps what each call site
-// names as it first evaluates it).
+// state changes (it keeps nothing of its own but `deepest_step`).
 #pragma once
 
 #include "engine/engine_stats.h"
@@ -24,6 +26,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "dsl/bound_expr.h"
 #include "dsl/compiler.h"
 #include "engine/state.h"
 
@@ -63,6 +66,7 @@ struct RuleRuntime {
   const dsl::RuleInfo* info = nullptr;
   const dsl::RulePlan* plan = nullptr;
   std::unordered_map<const dsl::VarInfo*, int> slot_of;
+  std::shared_ptr<const dsl::BoundRule> bound;  // its expressions, as the evaluator runs them
   std::vector<const dsl::BodyItem*> positives;  // top-level, non-optional patterns, in body order
   std::vector<int> positive_slots;              // of each: its object variable's slot; -1 for a tuple
   int stratum = 0;
@@ -82,11 +86,7 @@ std::vector<RuleRuntime> make_runtimes(const dsl::CompiledProgram& compiled);
 class Evaluator {
  public:
   // `old` answers old(x): the committed version of a fact, or nullptr.
-  Evaluator(const State& state, const dsl::Program& program, std::function<const Json*(const std::string&)> old);
-
-  // The functions a rule set's own modules declare (its program outlives
-  // the rules that call them).
-  void add_functions(const dsl::Program& program);
+  Evaluator(const State& state, std::function<const Json*(const std::string&)> old);
 
   Json eval(const dsl::Expr& e, const RuleRuntime& rt, Bindings& b) const;
   Json eval(const Operand& o, const RuleRuntime& rt, Bindings& b) const;
@@ -111,14 +111,19 @@ class Evaluator {
   mutable size_t deepest_step = 0;
 
  private:
-  // The arguments of a function being evaluated, and the module it is in.
-  struct Params {
-    std::vector<std::pair<std::string, Json>> values;
-    const dsl::Module* module = nullptr;
+  // The arguments of the function being evaluated (expressions.cc).
+  struct Frame {
+    const Json* const* args = nullptr;
   };
-  Json eval_in(const dsl::Expr& e, const RuleRuntime& rt, Bindings& b, const Params* params) const;
-  const Json* ref(const dsl::Expr& e, const RuleRuntime& rt, Bindings& b, const Params* params, Json& tmp) const;
-  Json aggregate(const dsl::Expr& e, const RuleRuntime& rt, Bindings& b) const;
+  Json eval_bound(const dsl::BoundExpr& e, const RuleRuntime& rt, Bindings& b, const Frame* frame) const;
+  // The value of `e` where it already lives (a variable, a field of one, a
+  // literal), or else computed into `tmp`.
+  const Json* ref(const dsl::BoundExpr& e, const RuleRuntime& rt, Bindings& b, const Frame* frame, Json& tmp) const;
+  Json call(const dsl::BoundExpr& e, const RuleRuntime& rt, Bindings& b, const Frame* frame) const;
+  Json aggregate(const dsl::BoundExpr& e, const RuleRuntime& rt, Bindings& b) const;
+  const dsl::BoundExpr& bound(const dsl::Expr& e, const RuleRuntime& rt) const;
+  // Whether every variable `e` reads is bound (an aggregate counts as not).
+  bool all_bound(const dsl::BoundExpr& e, const Bindings& b) const;
   bool step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bindings& b,
             const FixedFacts* fixed, const std::function<bool(Bindings&)>& emit) const;
   bool object_ok(const dsl::Step& s, const RuleRuntime& rt, Bindings& b, const ObjectEntry& e,
@@ -129,16 +134,7 @@ class Evaluator {
   bool checks_ok(const std::vector<std::pair<Operand, Operand>>& checks, const RuleRuntime& rt, Bindings& b) const;
 
   const State& state_;
-  const dsl::Program& program_;
   std::function<const Json*(const std::string&)> old_;
-  std::map<const dsl::FunctionDecl*, const dsl::Module*> function_module_;
-  // What each call site names, resolved on its first evaluation.
-  struct Call {
-    const dsl::FunctionDecl* function = nullptr;
-    const dsl::Module* module = nullptr;  // the function's
-    const Builtin* builtin = nullptr;
-  };
-  mutable std::unordered_map<const dsl::Expr*, Call> calls_;
 };
 
 // Whether a condition value is true (only `true` is).

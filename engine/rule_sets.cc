@@ -80,7 +80,6 @@ void Engine::install_rule_set(const std::string& id, std::shared_ptr<const dsl::
   next_stratum_ += static_cast<int>(program->graph->strata().size());
   for (int i = set.first_rule; i < set.first_rule + set.count; ++i) register_readers(rules_[static_cast<size_t>(i)]);
   for (const auto& r : set.relations) rule_set_of_relation_[r] = id;
-  evaluator_->add_functions(*program->program);
   rule_sets_[id] = std::move(set);
 }
 

@@ -19,7 +19,7 @@ std::string Engine::fingerprint() const {
   // is a new fingerprint, and a store made with the old one is rebuilt.
   std::string all = "match keys: sha256/128\n";
   for (const auto& m : program_->program->modules()) all += m->name + "\n" + m->file->text + "\n";
-  return find_builtin("sha1")->fn({all}).get<std::string>();
+  return call_builtin(*find_builtin("sha1"), {all}).get<std::string>();
 }
 
 Result Engine::rebuild() {

@@ -13,7 +13,7 @@
 namespace pmesh {
 namespace {
 
-using Args = std::vector<Json>;
+using Args = BuiltinArgs;
 
 const std::string& str(const Args& a, size_t i, const char* fn) {
   if (!a[i].is_string())
@@ -429,6 +429,13 @@ const Builtin* find_builtin(std::string_view name) {
   auto it = std::lower_bound(kBuiltins.begin(), kBuiltins.end(), name,
                              [](const Builtin& b, std::string_view n) { return b.name < n; });
   return it != kBuiltins.end() && it->name == name ? &*it : nullptr;
+}
+
+Json call_builtin(const Builtin& b, const std::vector<Json>& args) {
+  std::vector<const Json*> views;
+  views.reserve(args.size());
+  for (const auto& a : args) views.push_back(&a);
+  return b.fn(BuiltinArgs(views.data(), views.size()));
 }
 
 const std::vector<Builtin>& all_builtins() { return kBuiltins; }

@@ -11,6 +11,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <stdexcept>
+#include <cstddef>
 #include <string_view>
 #include <vector>
 
@@ -24,7 +25,21 @@ struct BuiltinError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-using BuiltinFn = Json (*)(const std::vector<Json>& args);
+// The arguments of a call: views of values that live elsewhere (the
+// caller's bindings, the objects of the state), so that a call copies
+// nothing. REQUIRES: what they point at outlives the call.
+class BuiltinArgs {
+ public:
+  BuiltinArgs(const Json* const* args, size_t n) : args_(args), n_(n) {}
+  const Json& operator[](size_t i) const { return *args_[i]; }
+  size_t size() const { return n_; }
+
+ private:
+  const Json* const* args_;
+  size_t n_;
+};
+
+using BuiltinFn = Json (*)(const BuiltinArgs& args);
 
 struct Builtin {
   std::string_view name;
@@ -37,6 +52,9 @@ struct Builtin {
 
 // The builtin named `name`, or nullptr.
 const Builtin* find_builtin(std::string_view name);
+
+// Calls `b` with values at hand (outside the evaluator, which passes views).
+Json call_builtin(const Builtin& b, const std::vector<Json>& args);
 
 // All builtins, sorted by name.
 const std::vector<Builtin>& all_builtins();

@@ -21,7 +21,7 @@ std::vector<std::string> args_of(const std::string& fact) { return engine::parse
 
 // A model as the API returns it, with its id: the same model, the same id.
 std::pair<json, std::string> identified(json model) {
-  std::string id = find_builtin("ulid_of")->fn({model.dump()}).get<std::string>();
+  std::string id = call_builtin(*find_builtin("ulid_of"), {model.dump()}).get<std::string>();
   model["id"] = id;
   return {std::move(model), id};
 }

@@ -1,0 +1,230 @@
+#include "dsl/bound_expr.h"
+
+#include <algorithm>
+#include <functional>
+
+#include "dsl/object_model.h"
+#include "dsl/program.h"
+#include "stdlib/builtins.h"
+
+namespace pmesh::dsl {
+
+// Where an expression is bound: in a rule (variables are slots), or in the
+// body of a function (names are its parameters).
+struct Binder::Scope {
+  const RuleInfo* info = nullptr;
+  const std::unordered_map<const VarInfo*, int>* slots = nullptr;
+  const Module* module = nullptr;
+  const FunctionDecl* function = nullptr;  // null in a rule
+};
+
+Binder::Binder(const Program& program) : program_(program) {
+  for (const auto& m : program.modules())
+    for (const auto& f : m->functions) module_of_[&f] = m.get();
+}
+
+namespace {
+
+BoundOp binary_op(const std::string& op) {
+  static const std::unordered_map<std::string, BoundOp> ops = {
+      {"and", BoundOp::kAnd}, {"or", BoundOp::kOr},   {"??", BoundOp::kCoalesce}, {"==", BoundOp::kEq},
+      {"!=", BoundOp::kNe},   {"<", BoundOp::kLt},    {"<=", BoundOp::kLe},       {">", BoundOp::kGt},
+      {">=", BoundOp::kGe},   {"in", BoundOp::kIn},   {"not in", BoundOp::kNotIn}, {"+", BoundOp::kAdd},
+      {"-", BoundOp::kSub},   {"*", BoundOp::kMul},   {"/", BoundOp::kDiv},       {"%", BoundOp::kMod}};
+  auto it = ops.find(op);
+  return it == ops.end() ? BoundOp::kError : it->second;
+}
+
+}  // namespace
+
+const BoundExpr* Binder::expr(BoundRule& out, const Expr& e, const Scope& scope) const {
+  bool in_rule = scope.function == nullptr;
+  if (in_rule)
+    if (const BoundExpr* done = out.find(e)) return done;
+  BoundExpr n;
+  n.src = &e;
+  n.text = e.text;
+  auto error = [&](std::string msg) {
+    n.op = BoundOp::kError;
+    n.text = std::move(msg);
+  };
+  auto args = [&](size_t from = 0) {
+    for (size_t i = from; i < e.args.size(); ++i) n.args.push_back(e.args[i] ? expr(out, *e.args[i], scope) : nullptr);
+  };
+  switch (e.kind) {
+    case ExprKind::kNull: n.op = BoundOp::kConst; break;
+    case ExprKind::kBool: n.op = BoundOp::kConst, n.value = e.bool_value; break;
+    case ExprKind::kInt: n.op = BoundOp::kConst, n.value = e.int_value; break;
+    case ExprKind::kFloat: n.op = BoundOp::kConst, n.value = e.float_value; break;
+    case ExprKind::kString: n.op = BoundOp::kConst, n.value = e.text; break;
+    case ExprKind::kInterp: n.op = BoundOp::kInterp, args(); break;
+    case ExprKind::kVar:
+      if (!in_rule) {
+        const auto& ps = scope.function->params;
+        auto p = std::find(ps.begin(), ps.end(), e.text);
+        if (p == ps.end()) error("unknown parameter " + e.text);
+        else n.op = BoundOp::kParam, n.index = static_cast<int>(p - ps.begin());
+      } else if (const VarInfo* v = scope.info->var_of(e)) {
+        n.op = BoundOp::kSlot;
+        n.index = scope.slots->at(v);
+      } else {
+        error("unbound variable " + e.text);
+      }
+      break;
+    case ExprKind::kField: {
+      n.op = BoundOp::kField;
+      const auto& sh = shorthand_names();
+      n.shorthand = std::find(sh.begin(), sh.end(), e.text) != sh.end();
+      args();
+      break;
+    }
+    case ExprKind::kIndex: n.op = BoundOp::kIndex, args(); break;
+    case ExprKind::kList: n.op = BoundOp::kList, args(); break;
+    case ExprKind::kObject: n.op = BoundOp::kObject, n.keys = e.keys, args(); break;
+    case ExprKind::kUnary: n.op = e.text == "not" ? BoundOp::kNot : BoundOp::kNeg, args(); break;
+    case ExprKind::kCond: n.op = BoundOp::kCond, args(); break;
+    case ExprKind::kBinary:
+      n.op = binary_op(e.text);
+      if (n.op == BoundOp::kError) n.text = "unknown operator " + e.text;
+      args();
+      break;
+    case ExprKind::kCall:
+      if (e.text == "old") {
+        const VarInfo* v = in_rule && !e.args.empty() ? scope.info->var_of(*e.args[0]) : nullptr;
+        if (!v) error("old() takes an object variable");
+        else n.op = BoundOp::kOld, n.index = scope.slots->at(v);
+        break;
+      }
+      args();
+      if (const FunctionDecl* f = program_.find_function(*scope.module, e.text)) {
+        n.op = BoundOp::kFunction;
+        n.function = function(out, *f);
+      } else if (const Builtin* b = find_builtin(e.text)) {
+        n.op = BoundOp::kBuiltin;
+        n.builtin = b;
+      } else {
+        error("unknown function " + e.text);
+      }
+      break;
+    case ExprKind::kAggregate:
+      if (!in_rule) {
+        error("aggregates cannot run inside functions");
+        break;
+      }
+      n.op = BoundOp::kAggregate;
+      args();  // the body's own expressions are bound with the rule's (Binder::bind)
+      break;
+  }
+  out.nodes_.push_back(std::move(n));
+  const BoundExpr* made = &out.nodes_.back();
+  if (in_rule) out.of_[&e] = made;
+  return made;
+}
+
+const BoundFunction* Binder::function(BoundRule& out, const FunctionDecl& f) const {
+  if (auto it = out.function_of_.find(&f); it != out.function_of_.end()) return it->second;
+  // Registered before its body is bound; functions are not recursive (the
+  // analyses refuse that), so a body never reaches its own entry.
+  out.functions_.push_back(BoundFunction{&f, nullptr});
+  BoundFunction* fn = &out.functions_.back();
+  out.function_of_[&f] = fn;
+  Scope scope;
+  scope.module = module_of_.at(&f);
+  scope.function = &f;
+  fn->body = expr(out, *f.body, scope);
+  return fn;
+}
+
+void Binder::operand(BoundRule& out, const Operand& o, const Scope& scope) const {
+  if (o.expr) expr(out, *o.expr, scope);
+  if (o.inner) operand(out, *o.inner, scope);
+  if (o.inner2) operand(out, *o.inner2, scope);
+}
+
+void Binder::plan(BoundRule& out, const Plan& p, const Scope& scope) const {
+  for (const auto& [x, y] : p.trigger_checks) operand(out, x, scope), operand(out, y, scope);
+  for (const auto& s : p.steps) {
+    for (const auto& k : s.keys) operand(out, k.value, scope);
+    for (const auto& [x, y] : s.checks) operand(out, x, scope), operand(out, y, scope);
+    if (s.sub) plan(out, *s.sub, scope);
+  }
+}
+
+namespace {
+
+// Every expression of a body, patterns and sub-bodies included.
+template <typename Fn>
+void body_exprs(const Body& body, const Fn& fn) {
+  auto kind = [&](const KindRef& k) {
+    if (k.group) fn(*k.group);
+    if (k.resource) fn(*k.resource);
+  };
+  for (const auto& item : body.items) {
+    switch (item.kind) {
+      case BodyItemKind::kObject:
+        kind(item.object.kind);
+        for (const Expr* x : {item.object.cluster.get(), item.object.ns.get(), item.object.name.get()})
+          if (x) fn(*x);
+        for (const auto& [k, v] : item.object.labels)
+          if (v) fn(*v);
+        break;
+      case BodyItemKind::kTuple:
+        for (const auto& a : item.tuple.args)
+          if (a) fn(*a);
+        break;
+      case BodyItemKind::kLet:
+      case BodyItemKind::kWhere:
+        if (item.expr) fn(*item.expr);
+        break;
+      case BodyItemKind::kNot:
+        if (item.negated) body_exprs(*item.negated, fn);
+        break;
+    }
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<const BoundRule> Binder::bind(const RuleInfo& info, const RulePlan& rule_plan) const {
+  auto out = std::make_shared<BoundRule>();
+  std::unordered_map<const VarInfo*, int> slots;
+  for (size_t v = 0; v < info.vars.size(); ++v) slots[info.vars[v].get()] = static_cast<int>(v);
+  Scope scope;
+  scope.info = &info;
+  scope.slots = &slots;
+  scope.module = info.module;
+  // An aggregate's body holds expressions of its own, which its plan runs.
+  std::function<void(const Expr&)> visit = [&](const Expr& e) {
+    expr(*out, e, scope);
+    std::vector<const Expr*> todo{&e};
+    while (!todo.empty()) {
+      const Expr* x = todo.back();
+      todo.pop_back();
+      if (x->kind == ExprKind::kAggregate && x->body) body_exprs(*x->body, visit);
+      for (const auto& a : x->args)
+        if (a) todo.push_back(a.get());
+    }
+  };
+  const Rule& rule = *info.rule;
+  body_exprs(rule.body, visit);
+  for (const auto& h : rule.heads) {
+    for (const Expr* x : {h.cluster.get(), h.ns.get(), h.name.get(), h.value.get(), h.object_kind.group.get(),
+                          h.object_kind.resource.get()})
+      if (x) visit(*x);
+    for (const auto& f : h.fields) {
+      if (f.value) visit(*f.value);
+      for (const auto& seg : f.path)
+        if (seg.key) visit(*seg.key);
+    }
+    for (const auto& seg : h.path)
+      if (seg.key) visit(*seg.key);
+    for (const auto& a : h.tuple.args)
+      if (a) visit(*a);
+  }
+  plan(*out, rule_plan.full, scope);
+  for (const auto& d : rule_plan.deltas) plan(*out, d, scope);
+  for (const auto& [body, sub] : rule_plan.subplans) plan(*out, *sub, scope);
+  return out;
+}
+
+}  // namespace pmesh::dsl

@@ -1,0 +1,333 @@
+// The evaluator's expressions: bound expressions (dsl/bound_expr.h) over
+// the bindings of a match. Values are read where they live whenever an
+// operator only looks at them (comparisons, field reads, the arguments of
+// calls); a copy is made only for what an expression returns.
+#include <algorithm>
+#include <array>
+#include <stdexcept>
+
+#include "engine/evaluator.h"
+#include "engine/expression_values.h"
+#include "stdlib/builtins.h"
+
+namespace pmesh::engine {
+
+using dsl::BoundExpr;
+using dsl::BoundOp;
+
+namespace {
+
+const Json kNull;
+
+// An entry of a list by key: conditions by `type`, other lists by `name`.
+const Json* list_entry(const Json& list, const Json& key) {
+  for (const char* field : {"type", "name"})
+    for (const auto& x : list)
+      if (x.is_object() && x.contains(field) && x[field] == key) return &x;
+  return nullptr;
+}
+
+int compare(const dsl::Expr& e, const Json& a, const Json& b) {
+  if (a.is_number() && b.is_number()) {
+    double x = a.get<double>(), y = b.get<double>();
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  if (a.is_string() && b.is_string()) return a.get_ref<const std::string&>().compare(b.get_ref<const std::string&>());
+  fail(e, std::string("cannot order ") + a.type_name() + " and " + b.type_name());
+}
+
+// What a reference found, as a value: moved out of the temporary it was
+// computed into, or copied from where it lives.
+Json take(const Json* r, Json& tmp) { return r == &tmp ? std::move(tmp) : *r; }
+
+}  // namespace
+
+const BoundExpr& Evaluator::bound(const dsl::Expr& e, const RuleRuntime& rt) const {
+  const BoundExpr* x = rt.bound ? rt.bound->find(e) : nullptr;
+  // The binder binds every expression a rule and its plans hold: a miss is
+  // a bug of the binder, not of the rules, and must not pass for a failed match.
+  if (!x) throw std::logic_error("expression `" + dsl::to_string(e) + "` of rule " + rt.info->rule->name + " is not bound");
+  return *x;
+}
+
+Json Evaluator::eval(const dsl::Expr& e, const RuleRuntime& rt, Bindings& b) const {
+  return eval_bound(bound(e, rt), rt, b, nullptr);
+}
+
+Json Evaluator::eval(const Operand& o, const RuleRuntime& rt, Bindings& b) const {
+  if (o.inner && o.inner2) {
+    Json v = eval(*o.inner, rt, b), w = eval(*o.inner2, rt, b);
+    if (!v.is_string() || !w.is_string()) return nullptr;
+    const Json* args[2] = {&v, &w};
+    return o.builtin->fn(BuiltinArgs(args, 2));
+  }
+  if (o.inner) {
+    Json v = eval(*o.inner, rt, b);
+    if (!v.is_string()) return nullptr;
+    const Json* args[1] = {&v};
+    return o.builtin->fn(BuiltinArgs(args, 1));
+  }
+  if (o.expr) return eval(*o.expr, rt, b);
+  if (o.trigger_arg >= 0) return Json(b.trigger_args.at(static_cast<size_t>(o.trigger_arg)));
+  if (o.tuple_value >= 0) return Json(b.tuple_values.at(static_cast<size_t>(o.tuple_value)));
+  const Slot& s = b.slots[static_cast<size_t>(rt.slot(o.var))];
+  if (o.path.empty()) return s.get();
+  return value_at(s.get(), o.path);
+}
+
+bool Evaluator::all_bound(const BoundExpr& e, const Bindings& b) const {
+  if (e.op == BoundOp::kAggregate) return false;
+  if ((e.op == BoundOp::kSlot || e.op == BoundOp::kOld) && !b.slots[static_cast<size_t>(e.index)].bound) return false;
+  for (const BoundExpr* a : e.args)
+    if (a && !all_bound(*a, b)) return false;
+  return true;
+}
+
+const Json* Evaluator::ref(const BoundExpr& e, const RuleRuntime& rt, Bindings& b, const Frame* frame,
+                           Json& tmp) const {
+  switch (e.op) {
+    case BoundOp::kConst: return &e.value;
+    case BoundOp::kParam: return frame->args[e.index];
+    case BoundOp::kSlot: {
+      const Slot& s = b.slots[static_cast<size_t>(e.index)];
+      if (!s.bound) fail(*e.src, "variable " + e.src->text + " is not bound yet");
+      return &s.get();
+    }
+    case BoundOp::kField: {
+      Json t;
+      const Json* base = ref(*e.args[0], rt, b, frame, t);
+      if (!base || base->is_null()) return &kNull;
+      if (!base->is_object()) fail(*e.src, "cannot read field `" + e.text + "` of " + base->type_name() + " " + base->dump());
+      auto it = base->find(e.text);
+      const Json* found = it == base->end() ? nullptr : &*it;
+      // Shorthands on objects: x.name is x.metadata.name.
+      if (!found && e.shorthand && base->contains("metadata") && base->contains("kind")) {
+        const Json& md = (*base)["metadata"];
+        auto m = md.find(e.text);
+        found = m == md.end() ? nullptr : &*m;
+      }
+      if (!found) return &kNull;
+      if (base == &t) {
+        tmp = *found;
+        return &tmp;
+      }
+      return found;
+    }
+    case BoundOp::kIndex: {
+      Json t, kt;
+      const Json* base = ref(*e.args[0], rt, b, frame, t);
+      const Json& key = *ref(*e.args[1], rt, b, frame, kt);
+      const Json* found = nullptr;
+      if (!base || base->is_null()) return &kNull;
+      if (base->is_object() && key.is_string()) {
+        auto it = base->find(key.get_ref<const std::string&>());
+        found = it == base->end() ? nullptr : &*it;
+      } else if (base->is_array() && key.is_number_integer()) {
+        int64_t i = key.get<int64_t>();
+        found = i >= 0 && static_cast<size_t>(i) < base->size() ? &(*base)[static_cast<size_t>(i)] : nullptr;
+      } else if (base->is_array() && key.is_string()) {
+        found = list_entry(*base, key);
+      } else {
+        fail(*e.src, std::string("cannot index ") + base->type_name() + " with " + key.type_name());
+      }
+      if (!found) return &kNull;
+      if (base == &t) {
+        tmp = *found;
+        return &tmp;
+      }
+      return found;
+    }
+    default:
+      tmp = eval_bound(e, rt, b, frame);
+      return &tmp;
+  }
+}
+
+Json Evaluator::call(const BoundExpr& e, const RuleRuntime& rt, Bindings& b, const Frame* frame) const {
+  // The arguments are read where they live: a function or builtin given
+  // an object gets the object in the state, not a copy of it.
+  constexpr size_t kInline = 8;
+  size_t n = e.args.size();
+  std::array<Json, kInline> inline_tmps;
+  std::array<const Json*, kInline> inline_ptrs{};
+  std::vector<Json> heap_tmps;
+  std::vector<const Json*> heap_ptrs;
+  Json* tmps = inline_tmps.data();
+  const Json** ptrs = inline_ptrs.data();
+  if (n > kInline) {
+    heap_tmps.resize(n);
+    heap_ptrs.resize(n);
+    tmps = heap_tmps.data();
+    ptrs = heap_ptrs.data();
+  }
+  for (size_t i = 0; i < n; ++i) ptrs[i] = ref(*e.args[i], rt, b, frame, tmps[i]);
+  if (e.function) {
+    Frame inner{ptrs};
+    return eval_bound(*e.function->body, rt, b, &inner);
+  }
+  try {
+    return e.builtin->fn(BuiltinArgs(ptrs, n));
+  } catch (const BuiltinError& err) {
+    fail(*e.src, err.what());
+  }
+}
+
+Json Evaluator::eval_bound(const BoundExpr& e, const RuleRuntime& rt, Bindings& b, const Frame* frame) const {
+  const dsl::Expr& src = *e.src;
+  switch (e.op) {
+    case BoundOp::kConst: return e.value;
+    case BoundOp::kSlot:
+    case BoundOp::kParam:
+    case BoundOp::kField:
+    case BoundOp::kIndex: {
+      Json tmp;
+      return take(ref(e, rt, b, frame, tmp), tmp);
+    }
+    case BoundOp::kInterp: {
+      std::string out;
+      for (const BoundExpr* p : e.args) {
+        Json tmp;
+        const Json* v = ref(*p, rt, b, frame, tmp);
+        if (v->is_string()) out += v->get_ref<const std::string&>();
+        else out += v->dump();
+      }
+      return out;
+    }
+    case BoundOp::kList: {
+      Json out = Json::array();
+      for (const BoundExpr* a : e.args) out.push_back(eval_bound(*a, rt, b, frame));
+      return out;
+    }
+    case BoundOp::kObject: {
+      Json out = Json::object();
+      for (size_t i = 0; i < e.args.size(); ++i) out[e.keys[i]] = eval_bound(*e.args[i], rt, b, frame);
+      return out;
+    }
+    case BoundOp::kNot: {
+      Json tmp;
+      return !to_bool(src, *ref(*e.args[0], rt, b, frame, tmp));
+    }
+    case BoundOp::kNeg: {
+      Json tmp;
+      const Json& v = *ref(*e.args[0], rt, b, frame, tmp);
+      if (v.is_number_integer()) return -v.get<int64_t>();
+      if (v.is_number()) return -v.get<double>();
+      fail(src, std::string("cannot negate ") + v.type_name());
+    }
+    case BoundOp::kCond: {
+      Json tmp;
+      return to_bool(*e.args[0]->src, *ref(*e.args[0], rt, b, frame, tmp)) ? eval_bound(*e.args[1], rt, b, frame)
+                                                                           : eval_bound(*e.args[2], rt, b, frame);
+    }
+    case BoundOp::kAnd:
+    case BoundOp::kOr: {
+      Json tmp;
+      bool l = to_bool(src, *ref(*e.args[0], rt, b, frame, tmp));
+      if (l == (e.op == BoundOp::kOr)) return l;
+      Json tmp2;
+      return to_bool(src, *ref(*e.args[1], rt, b, frame, tmp2));
+    }
+    case BoundOp::kCoalesce: {
+      Json tmp;
+      const Json* l = ref(*e.args[0], rt, b, frame, tmp);
+      return l->is_null() ? eval_bound(*e.args[1], rt, b, frame) : take(l, tmp);
+    }
+    case BoundOp::kFunction:
+    case BoundOp::kBuiltin: return call(e, rt, b, frame);
+    case BoundOp::kOld: {
+      const Json* o = old_(b.slots[static_cast<size_t>(e.index)].fact);
+      return o ? *o : Json();
+    }
+    case BoundOp::kAggregate: return aggregate(e, rt, b);
+    case BoundOp::kError: fail(src, e.text);
+    default: break;
+  }
+  // The binary operators that read both sides.
+  Json lt, rtmp;
+  const Json& l = *ref(*e.args[0], rt, b, frame, lt);
+  const Json& r = *ref(*e.args[1], rt, b, frame, rtmp);
+  switch (e.op) {
+    case BoundOp::kEq: return l == r;
+    case BoundOp::kNe: return l != r;
+    case BoundOp::kLt: return compare(src, l, r) < 0;
+    case BoundOp::kLe: return compare(src, l, r) <= 0;
+    case BoundOp::kGt: return compare(src, l, r) > 0;
+    case BoundOp::kGe: return compare(src, l, r) >= 0;
+    case BoundOp::kIn:
+    case BoundOp::kNotIn: {
+      bool in = false;
+      if (r.is_array()) in = std::find(r.begin(), r.end(), l) != r.end();
+      else if (r.is_object()) in = l.is_string() && r.contains(l.get_ref<const std::string&>());
+      else if (r.is_string() && l.is_string()) in = r.get_ref<const std::string&>().find(l.get_ref<const std::string&>()) != std::string::npos;
+      else if (!r.is_null()) fail(src, std::string("`in` needs a list, object or string, not ") + r.type_name());
+      return e.op == BoundOp::kIn ? in : !in;
+    }
+    default: break;
+  }
+  if (e.op == BoundOp::kAdd) {
+    if (l.is_string() && r.is_string()) return l.get_ref<const std::string&>() + r.get_ref<const std::string&>();
+    if (l.is_array() && r.is_array()) {
+      Json out = take(&l, lt);
+      for (const auto& x : r) out.push_back(x);
+      return out;
+    }
+    if (l.is_object() && r.is_object()) {
+      Json out = take(&l, lt);
+      for (const auto& [k, v] : r.items()) out[k] = v;
+      return out;
+    }
+  }
+  if (l.is_number() && r.is_number()) {
+    bool ints = l.is_number_integer() && r.is_number_integer();
+    switch (e.op) {
+      case BoundOp::kAdd: return ints ? Json(l.get<int64_t>() + r.get<int64_t>()) : Json(l.get<double>() + r.get<double>());
+      case BoundOp::kSub: return ints ? Json(l.get<int64_t>() - r.get<int64_t>()) : Json(l.get<double>() - r.get<double>());
+      case BoundOp::kMul: return ints ? Json(l.get<int64_t>() * r.get<int64_t>()) : Json(l.get<double>() * r.get<double>());
+      case BoundOp::kDiv:
+      case BoundOp::kMod:
+        if (r.get<double>() == 0) fail(src, "division by zero");
+        if (e.op == BoundOp::kMod) {
+          if (!ints) fail(src, "% needs integers");
+          return l.get<int64_t>() % r.get<int64_t>();
+        }
+        return ints ? Json(l.get<int64_t>() / r.get<int64_t>()) : Json(l.get<double>() / r.get<double>());
+      default: break;
+    }
+  }
+  fail(src, "cannot apply `" + e.text + "` to " + l.type_name() + " and " + r.type_name());
+}
+
+Json Evaluator::aggregate(const BoundExpr& e, const RuleRuntime& rt, Bindings& b) const {
+  const dsl::Expr& src = *e.src;
+  const dsl::Plan& plan = *rt.plan->subplans.at(src.body.get());
+  const BoundExpr* of = e.args.empty() ? nullptr : e.args[0];  // none for count and any
+  int64_t count = 0;
+  bool all = true;
+  Json collected = Json::array();
+  run(plan, rt, b, nullptr, [&](Bindings& inner) {
+    ++count;
+    if (src.agg == dsl::AggKind::kAll) {
+      Json tmp;
+      if (!to_bool(*of->src, *ref(*of, rt, inner, nullptr, tmp))) {
+        all = false;
+        return false;
+      }
+    } else if (src.agg == dsl::AggKind::kCollect) {
+      collected.push_back(eval_bound(*of, rt, inner, nullptr));
+    } else if (src.agg == dsl::AggKind::kAny) {
+      return false;
+    }
+    return true;
+  });
+  switch (src.agg) {
+    case dsl::AggKind::kCount: return count;
+    case dsl::AggKind::kAny: return count > 0;
+    case dsl::AggKind::kAll: return all;
+    case dsl::AggKind::kCollect:
+      std::sort(collected.begin(), collected.end());
+      return collected;
+  }
+  return nullptr;
+}
+
+}  // namespace pmesh::engine

@@ -225,7 +225,7 @@ Json encode_object(const ObjectEntry& e) {
             {"userOwned", e.user_owned}};
   if (e.base) j["base"] = *e.base;
   Json derived = Json::object();
-  for (const auto& [mk, part] : e.derived) derived[mk] = part;
+  for (const auto& [mk, part] : e.derived) derived[mk] = *part;
   j["derived"] = derived;
   Json fields = Json::object();
   for (const auto& [mk, parts] : e.fields) {
@@ -248,8 +248,8 @@ ObjectEntry decode_object(Json j) {
   e.created = j["created"];
   e.deleting = j["deleting"];
   e.user_owned = j["userOwned"];
-  if (j.contains("base")) e.base = std::move(j["base"]);
-  for (auto& [mk, part] : j["derived"].items()) e.derived[mk] = std::move(part);
+  if (j.contains("base")) e.base = std::make_shared<const Json>(std::move(j["base"]));
+  for (auto& [mk, part] : j["derived"].items()) e.derived[mk] = std::make_shared<const Json>(std::move(part));
   for (const auto& [mk, parts] : j["fields"].items())
     for (const auto& p : parts)
       e.fields[mk].push_back(FieldPart{decode_path(p["path"]), p["value"], p["add"], p["priority"], p["rule"]});

@@ -25,7 +25,7 @@ Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, cons
   std::string first_rule;
   for (const auto& [mk, part] : e.derived) {
     std::string before = conflict;
-    merge_checked(eff, part, "", &conflict);
+    merge_checked(eff, *part, "", &conflict);
     int rule = rule_of_match(mk);
     if (first_rule.empty()) first_rule = rules_[static_cast<size_t>(rule)].info->rule->name;
     if (before.empty() && !conflict.empty())
@@ -128,8 +128,8 @@ void Engine::recompute_object(const std::string& fact, ObjectEntry e) {
       // while finalizers hold it.
       Json frozen = e.base ? *e.base : Json::object();
       if (cur)
-        for (const auto& [mk, part] : cur->derived) deep_merge(frozen, part);
-      e.base = std::move(frozen);
+        for (const auto& [mk, part] : cur->derived) deep_merge(frozen, *part);
+      e.base = std::make_shared<const Json>(std::move(frozen));
       e.deleting = txn_.now;
       eff = build_effective(fact, e, prev);
       eff["metadata"]["generation"] = e.generation;
@@ -234,7 +234,7 @@ void Engine::check_derived_schemas() {
       for (const auto& p : parts) owned.emplace_back(field_path(e->effective, p.path), rule_name(p.rule));
     for (const auto& [mk, part] : e->derived) {
       std::vector<std::string> leaves;
-      leaf_paths(part, "", &leaves);
+      leaf_paths(*part, "", &leaves);
       for (auto& l : leaves) owned.emplace_back(std::move(l), rule_name(rule_of_match(mk)));
       deriving.insert(rule_name(rule_of_match(mk)));
     }
@@ -299,7 +299,7 @@ void Engine::user_op(const Op& op) {
         for (const auto& p : parts) owned.push_back(p.path);
       for (const auto& [mk, part] : e.derived) {
         JsonPath prefix;
-        leaf_paths(part, prefix, owned);
+        leaf_paths(*part, prefix, owned);
       }
       for (const auto& path : owned) {
         const Json* mine = find_at(base, path);
@@ -324,7 +324,7 @@ void Engine::user_op(const Op& op) {
           if (list->empty()) remove_at(base, path);
         }
       }
-      e.base = std::move(base);
+      e.base = std::make_shared<const Json>(std::move(base));
       if (op.type == Op::Type::kCreate) e.user_owned = true;
       if (op.type == Op::Type::kRestore) e.user_owned = !op.overlay;
       if (op.type == Op::Type::kRestore) {

@@ -405,9 +405,10 @@ void Engine::apply_contributions(int rule, const std::string& key, const std::ve
       for (const auto& c : after) {
         if (c.target != t) continue;
         if (c.kind == Contribution::Kind::kObject) {
-          Json& part = e.derived[key];
-          if (part.is_null()) part = Json::object();
-          deep_merge(part, c.value);
+          auto& part = e.derived[key];
+          Json merged = part ? *part : Json::object();
+          deep_merge(merged, c.value);
+          part = std::make_shared<const Json>(std::move(merged));
         } else {
           e.fields[key].push_back(FieldPart{c.path, c.value, c.add, c.priority, rule});
         }
@@ -417,17 +418,15 @@ void Engine::apply_contributions(int rule, const std::string& key, const std::ve
       if (lost) lost_support(t);
     } else {
       const TupleEntry* cur = state_.tuple(t);
-      TupleEntry e = cur ? *cur : TupleEntry{};
-      bool existed = e.exists();
-      if (!txn_.tuple_before.count(t)) txn_.tuple_before[t] = existed;
+      bool existed = cur && cur->exists();
+      txn_.tuple_before.try_emplace(t, existed);
       bool keep = false;
       for (const auto& c : after) keep |= c.target == t;
-      bool had = e.supports.count(key) > 0;
-      if (keep) e.supports.insert(key);
-      else e.supports.erase(key);
-      if (had && !keep && e.exists()) lost_support(t);
-      state_.put_tuple(t, e);
-      if (existed != e.exists()) tuple_changed(t);
+      bool had = state_.support_tuple(t, key, keep);
+      const TupleEntry* now = state_.tuple(t);
+      bool exists = now && now->exists();
+      if (had && !keep && exists) lost_support(t);
+      if (existed != exists) tuple_changed(t);
     }
   }
 }

@@ -364,6 +364,28 @@ void State::put_tuple(const std::string& fact, TupleEntry entry) {
   }
 }
 
+bool State::support_tuple(const std::string& fact, const std::string& match, bool keep) {
+  auto it = tuples_.find(fact);
+  bool had = it != tuples_.end() && it->second.supports.count(match) > 0;
+  if (had == keep) return had;
+  mark_dirty(dirty_.tuples, fact);
+  if (recording()) undo_.push_back([this, fact, match, keep]() { support_tuple(fact, match, !keep); });
+  if (keep) {
+    bool existed = it != tuples_.end() && it->second.exists();
+    if (it == tuples_.end()) it = tuples_.emplace(fact, TupleEntry{}).first;
+    it->second.supports.insert(match);
+    if (!existed) index_tuple(it->first, true);
+  } else {
+    it->second.supports.erase(match);
+    if (!it->second.exists()) {
+      // Out of its buckets while its key is still there.
+      index_tuple(it->first, false);
+      tuples_.erase(it);
+    }
+  }
+  return had;
+}
+
 void State::scan_tuples(const std::string& relation, const std::function<bool(const std::string&)>& fn) const {
   std::string prefix = tuple_fact(relation, {}) + kSep;
   for (auto it = tuples_.lower_bound(prefix); it != tuples_.end() && it->first.compare(0, prefix.size(), prefix) == 0;

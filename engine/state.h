@@ -102,9 +102,11 @@ struct FieldPart {
 struct ObjectEntry {
   ObjectKey key;
   const dsl::KindDecl* decl = nullptr;
-  std::optional<Json> base;                       // what users wrote, without store metadata
+  // The parts are immutable and shared: a copy of an entry (what a change
+  // of one part starts from, and what the undo log keeps) copies pointers.
+  std::shared_ptr<const Json> base;               // what users wrote, without store metadata
   bool user_owned = false;  // created by a user; otherwise `base` only overlays a derived object
-  std::map<std::string, Json> derived;            // match key -> fields of a derive
+  std::map<std::string, std::shared_ptr<const Json>> derived;  // match key -> fields of a derive
   std::map<std::string, std::vector<FieldPart>> fields;  // match key -> fields it sets
   Json effective;                                 // null while the object does not exist
   // Store-owned metadata.
@@ -152,6 +154,11 @@ class State {
   // ---- Tuples
   const TupleEntry* tuple(const std::string& fact) const;
   void put_tuple(const std::string& fact, TupleEntry entry);
+  // Adds (`keep`) or withdraws match `match`'s support of tuple `fact` in
+  // place; the undo record is the inverse change, not a copy of the entry,
+  // and a change that changes nothing records nothing. Returns whether the
+  // match supported the tuple before.
+  bool support_tuple(const std::string& fact, const std::string& match, bool keep);
   void scan_tuples(const std::string& relation, const std::function<bool(const std::string&)>& fn) const;
   void lookup_tuples(int index, const std::string& values, const std::function<bool(const std::string&)>& fn) const;
   // Tuples of `relation` whose first arguments are `first`, in order: one range.

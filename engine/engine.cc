@@ -544,7 +544,7 @@ void Engine::run_to_fixpoint() {
 void Engine::delete_cluster_contents(const std::string& cluster) {
   std::vector<ObjectKey> doomed;
   for (const dsl::KindDecl* d : kinds_.in_cluster(cluster))
-    state_.scan_objects(object_prefix(d->key(), &cluster), [&](const ObjectEntry& e) {
+    state_.scan_objects(object_prefix(d->key(), &cluster), [&](const std::string&, const ObjectEntry& e) {
       if (e.user_owned && e.derived.empty() && e.deleting.empty()) doomed.push_back(e.key);
       return true;
     });

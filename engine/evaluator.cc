@@ -214,10 +214,10 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
       for (const auto& k : s.keys) keys.push_back(eval(k.value, rt, b));
       Slot& slot = b.slots[static_cast<size_t>(rt.slot(s.binds))];
       bool go = true, any = false;
-      auto visit = [&](const ObjectEntry& e) {
+      auto visit = [&](const std::string& fact, const ObjectEntry& e) {
         if (!object_ok(s, rt, b, e, keys)) return true;
         slot.ptr = &e.effective;
-        slot.fact = object_fact(e.key);
+        slot.fact.assign(fact);  // into the slot's buffer: no allocation once it is large enough
         slot.bound = true;
         if (!checks_ok(s.checks, rt, b)) {
           slot.bound = false;
@@ -232,7 +232,7 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
       const std::string kind = s.item->object.kind.dynamic() ? kind_key(s.item->object.kind, rt, b)
                                                              : s.item->object.kind.name;
       if (const std::string* f = fixed_fact(fixed, s.item)) {
-        if (const ObjectEntry* e = state_.object(*f); e && !e->effective.is_null()) visit(*e);
+        if (const ObjectEntry* e = state_.object(*f); e && !e->effective.is_null()) visit(*f, *e);
       } else if (s.index >= 0) {
         state_.lookup_index(rt.state_index(s.index), State::index_key(keys), visit);
       } else {
@@ -251,7 +251,8 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
         }
         if (ok) {
           if (has_cluster && has_name) {
-            if (const ObjectEntry* e = state_.object(object_fact({kind, cluster, ns, name})); e && !e->effective.is_null()) visit(*e);
+            std::string fact = object_fact({kind, cluster, ns, name});
+            if (const ObjectEntry* e = state_.object(fact); e && !e->effective.is_null()) visit(fact, *e);
           } else {
             state_.scan_objects(object_prefix(kind, has_cluster ? &cluster : nullptr, has_ns ? &ns : nullptr), visit);
           }

@@ -242,7 +242,7 @@ void Kinds::refresh(const State& state, bool additive, const std::string* cluste
     }
     return stored;
   };
-  state.scan_objects(object_prefix("APIBinding", cluster), [&](const ObjectEntry& b) {
+  state.scan_objects(object_prefix("APIBinding", cluster), [&](const std::string&, const ObjectEntry& b) {
     const Json& st = b.effective.value("status", Json::object());
     std::string from = text(st, {"apiExportClusterName"});
     if (st.is_object() && st.contains("boundResources") && st["boundResources"].is_array())
@@ -251,7 +251,7 @@ void Kinds::refresh(const State& state, bool additive, const std::string* cluste
           next[b.key.cluster].emplace(d->key(), d);
     return true;
   });
-  state.scan_objects(object_prefix("PublishedResource", cluster), [&](const ObjectEntry& p) {
+  state.scan_objects(object_prefix("PublishedResource", cluster), [&](const std::string&, const ObjectEntry& p) {
     if (const dsl::KindDecl* d = schema(p.key.cluster, text(p.effective, {"status", "resourceSchemaName"}), p.key.cluster))
       next[p.key.cluster].emplace(d->key(), d);
     return true;

@@ -134,8 +134,8 @@ void Engine::seed_rule_set(const RuleSet& set) {
       for (const auto& f : facts) discover(rt, *plan, f, nullptr);
     } else {
       std::vector<std::pair<std::string, Json>> objects;
-      state_.scan_objects(object_prefix(first->object.kind.name), [&](const ObjectEntry& e) {
-        objects.push_back({object_fact(e.key), e.effective});
+      state_.scan_objects(object_prefix(first->object.kind.name), [&](const std::string& fact, const ObjectEntry& e) {
+        objects.push_back({fact, e.effective});
         return true;
       });
       for (const auto& [f, o] : objects) discover(rt, *plan, f, &o);

@@ -322,18 +322,18 @@ void State::set_resource_version(const std::string& fact, int64_t rv) {
   e.effective["metadata"]["resourceVersion"] = std::to_string(rv);
 }
 
-void State::scan_objects(const std::string& prefix, const std::function<bool(const ObjectEntry&)>& fn) const {
+void State::scan_objects(const std::string& prefix, const ObjectVisitor& fn) const {
   for (auto it = objects_.lower_bound(prefix); it != objects_.end() && it->first.compare(0, prefix.size(), prefix) == 0;
        ++it)
-    if (!it->second.effective.is_null() && !fn(it->second)) return;
+    if (!it->second.effective.is_null() && !fn(it->first, it->second)) return;
 }
 
-void State::lookup_index(int index, const std::string& values, const std::function<bool(const ObjectEntry&)>& fn) const {
+void State::lookup_index(int index, const std::string& values, const ObjectVisitor& fn) const {
   const auto& idx = indexes_[static_cast<size_t>(index)];
   auto it = idx.find(values);
   if (it == idx.end()) return;
   for (const std::string* f : it->second)
-    if (const ObjectEntry* e = object(*f); e && !e->effective.is_null() && !fn(*e)) return;
+    if (const ObjectEntry* e = object(*f); e && !e->effective.is_null() && !fn(*f, *e)) return;
 }
 
 const TupleEntry* State::tuple(const std::string& fact) const {

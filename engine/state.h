@@ -145,10 +145,13 @@ class State {
   bool recording() const { return !undoing_ && !bulk_; }
   // Stamps a committed object with its resource version (not an index key).
   void set_resource_version(const std::string& fact, int64_t rv);
+  // What scans and lookups call for each object found, with its fact key
+  // (the state's: valid while the object is); returns false to stop.
+  using ObjectVisitor = std::function<bool(const std::string& fact, const ObjectEntry&)>;
   // Live objects (effective non-null) whose fact key starts with `prefix`.
-  void scan_objects(const std::string& prefix, const std::function<bool(const ObjectEntry&)>& fn) const;
+  void scan_objects(const std::string& prefix, const ObjectVisitor& fn) const;
   // Live objects of `kind` in the secondary index `index` with these values.
-  void lookup_index(int index, const std::string& values, const std::function<bool(const ObjectEntry&)>& fn) const;
+  void lookup_index(int index, const std::string& values, const ObjectVisitor& fn) const;
   const std::map<std::string, ObjectEntry>& objects() const { return objects_.ordered(); }
 
   // ---- Tuples

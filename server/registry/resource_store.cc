@@ -190,8 +190,7 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
   if (!req.visible && cluster) return list_snapshot(req, prefix, start_after, rv);
   int64_t remaining = 0;
   bool filtered = !o.labels.empty() || !o.fields.empty() || req.visible;
-  engine_.state().scan_objects(prefix, [&](const engine::ObjectEntry& e) {
-    std::string fact = engine::object_fact(e.key);
+  engine_.state().scan_objects(prefix, [&](const std::string& fact, const engine::ObjectEntry& e) {
     if (!start_after.empty() && fact <= start_after) return true;
     if (!req.info.ns.empty() && e.key.ns != req.info.ns) return true;
     if (!o.labels.matches(e.effective) || !o.fields.matches(e.effective)) return true;

@@ -177,6 +177,9 @@ State::State(std::vector<dsl::IndexSpec> indexes) : specs_(std::move(indexes)), 
 
 void State::note_spec(size_t i) {
   const auto& s = specs_[i];
+  if (positions_.size() <= i) positions_.resize(i + 1);
+  if (s.relation)
+    for (const auto& pos : s.keys) positions_[i].push_back(std::stoul(pos));
   specs_of_[s.relation ? kSep + s.name : s.name].push_back(i);
 }
 
@@ -194,10 +197,16 @@ void State::index_object(const std::string& fact, const ObjectEntry& e, bool add
   if (e.effective.is_null()) return;
   auto it = specs_of_.find(e.key.kind);
   for (size_t i : it == specs_of_.end() ? kNoSpecs : it->second) {
-    const auto& s = specs_[i];
-    std::vector<Json> values;
-    for (const auto& path : s.keys) values.push_back(value_at(e.effective, path));
-    update_bucket(i, index_key(values), fact, add);
+    // As index_key makes it, from the values where they are.
+    std::string key;
+    for (const auto& path : specs_[i].keys) {
+      const Json* v = find_at(e.effective, path);
+      if (!v) key += "null";
+      else if (v->is_string()) key += v->get_ref<const std::string&>();
+      else key += v->dump();
+      key += kSep;
+    }
+    update_bucket(i, key, fact, add);
   }
 }
 
@@ -215,16 +224,17 @@ void State::update_bucket(size_t index, const std::string& key, const std::strin
 
 void State::index_tuple(const std::string& fact, bool add) {
   TupleView t = view_tuple_fact(fact);
-  auto it = specs_of_.find(kSep + std::string(t.relation));
+  std::string relation_key(1, kSep);
+  relation_key += t.relation;
+  auto it = specs_of_.find(relation_key);
   if (it == specs_of_.end()) return;
-  for (size_t i : it->second) update_bucket(i, tuple_index_key(specs_[i], t.args), fact, add);
+  for (size_t i : it->second) update_bucket(i, tuple_index_key(i, t.args), fact, add);
 }
 
-std::string State::tuple_index_key(const dsl::IndexSpec& spec, const std::vector<std::string_view>& args) {
+std::string State::tuple_index_key(size_t i, const std::vector<std::string_view>& args) const {
   // As index_key makes it from the values: a string's text, a missing one null.
   std::string k;
-  for (const auto& pos : spec.keys) {
-    size_t p = std::stoul(pos);
+  for (size_t p : positions_[i]) {
     if (p < args.size()) k += args[p];
     else k += "null";
     k += kSep;
@@ -411,7 +421,7 @@ int State::add_index(const dsl::IndexSpec& spec) {
   size_t i = specs_.size() - 1;
   scan_tuples(spec.name, [&](const std::string& fact) {
     if (const TupleEntry* t = tuple(fact); t && t->exists())
-      update_bucket(i, tuple_index_key(spec, view_tuple_fact(fact).args), fact, true);
+      update_bucket(i, tuple_index_key(i, view_tuple_fact(fact).args), fact, true);
     return true;
   });
   return static_cast<int>(i);

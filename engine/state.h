@@ -219,8 +219,8 @@ class State {
  private:
   void index_object(const std::string& fact, const ObjectEntry& e, bool add);
   void index_tuple(const std::string& fact, bool add);
-  // The key of a tuple with these arguments in a relation index.
-  static std::string tuple_index_key(const dsl::IndexSpec& spec, const std::vector<std::string_view>& args);
+  // The key of a tuple with these arguments in relation index `i`.
+  std::string tuple_index_key(size_t i, const std::vector<std::string_view>& args) const;
   // `fact` is the key of the entry in objects_ or tuples_: buckets hold
   // pointers to those keys, not copies. REQUIRES: the entry exists.
   void update_bucket(size_t index, const std::string& key, const std::string& fact, bool add);
@@ -229,6 +229,8 @@ class State {
   void note_spec(size_t i);
 
   std::vector<dsl::IndexSpec> specs_;
+  // Of each relation index, its key's argument positions (specs_ spell them as text).
+  std::vector<std::vector<size_t>> positions_;
   // The indexes of each kind and of each relation ("\x1f" + relation): a
   // change updates its own, however many rule sets brought indexes.
   std::unordered_map<std::string, std::vector<size_t>> specs_of_;

@@ -1,0 +1,148 @@
+// The binder: every expression of a rule bound, names resolved once.
+#include <doctest/doctest.h>
+
+#include <functional>
+
+#include "dsl/bound_expr.h"
+#include "stdlib/builtins.h"
+#include "tests/unit/test_util.h"
+
+namespace pmesh::test {
+namespace {
+
+using dsl::BoundExpr;
+using dsl::BoundOp;
+
+const dsl::RuleInfo& rule_info(const Compiled& c, const std::string& name) {
+  for (const auto& r : c.program->rules)
+    if (r.rule->name == name) return r;
+  FAIL("no rule " << name);
+  return c.program->rules.front();
+}
+
+const dsl::RulePlan& rule_plan(const Compiled& c, const std::string& name) {
+  for (const auto& p : c.program->plans)
+    if (p.info->rule->name == name) return p;
+  FAIL("no plan for " << name);
+  return c.program->plans.front();
+}
+
+// Every expression node of the rule, sub-expressions included.
+void each_expr(const dsl::Rule& rule, const std::function<void(const dsl::Expr&)>& fn) {
+  std::function<void(const dsl::Expr&)> walk = [&](const dsl::Expr& e) {
+    fn(e);
+    for (const auto& a : e.args)
+      if (a) walk(*a);
+  };
+  std::function<void(const dsl::Body&)> body = [&](const dsl::Body& b) {
+    for (const auto& item : b.items) {
+      if (item.expr) walk(*item.expr);
+      if (item.negated) body(*item.negated);
+      for (const auto& a : item.tuple.args) walk(*a);
+      for (const dsl::Expr* x : {item.object.cluster.get(), item.object.ns.get(), item.object.name.get()})
+        if (x) walk(*x);
+    }
+  };
+  body(rule.body);
+  for (const auto& h : rule.heads) {
+    if (h.value) walk(*h.value);
+    for (const auto& f : h.fields) walk(*f.value);
+    for (const auto& a : h.tuple.args) walk(*a);
+    for (const dsl::Expr* x : {h.cluster.get(), h.ns.get(), h.name.get()})
+      if (x) walk(*x);
+  }
+}
+
+const char* kRules = R"(
+fn phase_of(x, fallback) = x.status.phase ?? upper(fallback)
+fn describe(ws, suffix) = phase_of(ws, "none") + suffix
+
+rule account-phase
+  for acct: Account
+  for ws: Workspace in acct.cluster named acct.name
+  let tag = "-" + lower(acct.name)
+  let n = count { for _other: Account in acct.cluster }
+  where n >= 1 and not (tag in ["-x", "-y"])
+  set acct.status.phase = describe(ws, tag)
+)";
+
+TEST_CASE("every expression of a rule is bound, variables to their slots and calls to what they name") {
+  auto c = compile(std::string(kPrelude) + kRules);
+  INFO(c->errors());
+  REQUIRE(c->ok());
+  const dsl::RuleInfo& info = rule_info(*c, "account-phase");
+  dsl::Binder binder(*c->program->program);
+  auto bound = binder.bind(info, rule_plan(*c, "account-phase"));
+
+  int exprs = 0;
+  each_expr(*info.rule, [&](const dsl::Expr& e) {
+    ++exprs;
+    const BoundExpr* b = bound->find(e);
+    REQUIRE(b != nullptr);
+    CHECK(b->src == &e);
+    if (e.kind == dsl::ExprKind::kVar) {
+      // A variable reads the slot its VarInfo has in the rule's bindings.
+      REQUIRE(b->op == BoundOp::kSlot);
+      const dsl::VarInfo* v = info.var_of(e);
+      REQUIRE(v != nullptr);
+      CHECK(info.vars[static_cast<size_t>(b->index)].get() == v);
+    }
+  });
+  CHECK(exprs > 20);
+
+  // `describe(ws, tag)`: the rule's own function, bound once, its
+  // parameters frame positions, its calls resolved in turn.
+  const dsl::Expr* call = nullptr;
+  each_expr(*info.rule, [&](const dsl::Expr& e) {
+    if (e.kind == dsl::ExprKind::kCall && e.text == "describe") call = &e;
+  });
+  REQUIRE(call != nullptr);
+  const BoundExpr& d = *bound->find(*call);
+  REQUIRE(d.op == BoundOp::kFunction);
+  REQUIRE(d.function != nullptr);
+  CHECK(d.function->decl->name == "describe");
+  const BoundExpr& body = *d.function->body;  // phase_of(ws, "none") + suffix
+  CHECK(body.op == BoundOp::kAdd);
+  REQUIRE(body.args.size() == 2);
+  CHECK(body.args[1]->op == BoundOp::kParam);
+  CHECK(body.args[1]->index == 1);
+  const BoundExpr& inner = *body.args[0];
+  REQUIRE(inner.op == BoundOp::kFunction);
+  CHECK(inner.function->decl->name == "phase_of");
+  CHECK(inner.args[0]->op == BoundOp::kParam);
+  CHECK(inner.args[0]->index == 0);
+  CHECK(inner.args[1]->op == BoundOp::kConst);
+  CHECK(inner.args[1]->value == "none");
+  // Inside phase_of: `x.status.phase ?? upper(fallback)`.
+  const BoundExpr& coalesce = *inner.function->body;
+  CHECK(coalesce.op == BoundOp::kCoalesce);
+  REQUIRE(coalesce.args[1]->op == BoundOp::kBuiltin);
+  CHECK(coalesce.args[1]->builtin == find_builtin("upper"));
+  CHECK(coalesce.args[0]->op == BoundOp::kField);
+  CHECK(coalesce.args[0]->text == "phase");
+}
+
+TEST_CASE("operators are bound to what they do, and shorthands are known when bound") {
+  auto c = compile(std::string(kPrelude) + kRules);
+  REQUIRE(c->ok());
+  const dsl::RuleInfo& info = rule_info(*c, "account-phase");
+  auto bound = dsl::Binder(*c->program->program).bind(info, rule_plan(*c, "account-phase"));
+  std::map<std::string, BoundOp> seen;
+  bool shorthand = false, aggregate = false;
+  each_expr(*info.rule, [&](const dsl::Expr& e) {
+    const BoundExpr& b = *bound->find(e);
+    if (e.kind == dsl::ExprKind::kBinary || e.kind == dsl::ExprKind::kUnary) seen[e.text] = b.op;
+    if (e.kind == dsl::ExprKind::kField && e.text == "name") shorthand |= b.shorthand;
+    if (e.kind == dsl::ExprKind::kAggregate) aggregate = b.op == BoundOp::kAggregate;
+  });
+  CHECK(seen["+"] == BoundOp::kAdd);
+  CHECK(seen[">="] == BoundOp::kGe);
+  CHECK(seen["and"] == BoundOp::kAnd);
+  CHECK(seen["not"] == BoundOp::kNot);
+  CHECK(seen["in"] == BoundOp::kIn);
+  CHECK(shorthand);  // acct.name is acct.metadata.name
+  CHECK(aggregate);
+}
+
+}  // namespace
+}  // namespace pmesh::test

@@ -164,7 +164,7 @@ std::string encode_match_record(const Match& m) {
   for (const auto& c : m.contributions) {
     w.byte(static_cast<uint8_t>(c.kind));
     w.str(c.target);
-    w.json(c.value);
+    w.json(*c.value);
     w.varint(c.path.size());
     for (const auto& e : c.path) {
       w.byte(e.list_key ? 1 : 0);
@@ -231,7 +231,7 @@ Json encode_object(const ObjectEntry& e) {
   for (const auto& [mk, parts] : e.fields) {
     Json arr = Json::array();
     for (const auto& p : parts)
-      arr.push_back({{"path", encode_path(p.path)}, {"value", p.value}, {"add", p.add}, {"priority", p.priority}, {"rule", p.rule}});
+      arr.push_back({{"path", encode_path(p.path)}, {"value", *p.value}, {"add", p.add}, {"priority", p.priority}, {"rule", p.rule}});
     fields[mk] = arr;
   }
   j["fields"] = fields;
@@ -249,7 +249,7 @@ ObjectEntry decode_object(Json j) {
   e.deleting = j["deleting"];
   e.user_owned = j["userOwned"];
   if (j.contains("base")) e.base = std::make_shared<const Json>(std::move(j["base"]));
-  for (auto& [mk, part] : j["derived"].items()) e.derived[mk] = std::make_shared<const Json>(std::move(part));
+  for (auto& [mk, part] : j["derived"].items()) e.derived[mk] = std::move(part);
   for (const auto& [mk, parts] : j["fields"].items())
     for (const auto& p : parts)
       e.fields[mk].push_back(FieldPart{decode_path(p["path"]), p["value"], p["add"], p["priority"], p["rule"]});
@@ -261,7 +261,7 @@ Json encode_match(const Match& m) {
   for (const auto& c : m.contributions)
     contribs.push_back({{"kind", static_cast<int>(c.kind)},
                         {"target", c.target},
-                        {"value", c.value},
+                        {"value", *c.value},
                         {"path", encode_path(c.path)},
                         {"add", c.add},
                         {"priority", c.priority}});

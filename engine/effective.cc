@@ -48,12 +48,12 @@ Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, cons
                        "rules set " + to_string(path) + " of " + e.key.to_string() + " to different values",
                        {rules_[static_cast<size_t>(win->rule)].info->rule->name,
                         rules_[static_cast<size_t>(p->rule)].info->rule->name}};
-    set_at(eff, path, win->value);
+    set_at(eff, path, *win->value);
   }
   std::sort(adds.begin(), adds.end(), [](const FieldPart* a, const FieldPart* b) {
     return std::tie(a->path, a->value) < std::tie(b->path, b->value);
   });
-  for (const auto* p : adds) add_at(eff, p->path, p->value);
+  for (const auto* p : adds) add_at(eff, p->path, *p->value);
 
   const dsl::KindDecl* d = e.decl ? e.decl : decl_of(e.key);
   eff["apiVersion"] = d->api_version();
@@ -320,7 +320,7 @@ void Engine::user_op(const Op& op) {
           // read-modify-write of the whole object) does not adopt them.
           for (const auto& [mk, parts] : e.fields)
             for (const auto& p : parts)
-              if (p.add && p.path == path) list->erase(std::remove(list->begin(), list->end(), p.value), list->end());
+              if (p.add && p.path == path) list->erase(std::remove(list->begin(), list->end(), *p.value), list->end());
           if (list->empty()) remove_at(base, path);
         }
       }

@@ -298,8 +298,9 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
           throw EvalError("derive: invalid name \"" + k.name + "\"", h.name->span);
         c.kind = Contribution::Kind::kObject;
         c.target = object_fact(k);
-        c.value = Json::object();
-        for (const auto& f : h.fields) set_at(c.value, resolve_path(d, f.path, rt, b, false), evaluator_->eval(*f.value, rt, b));
+        Json fields = Json::object();
+        for (const auto& f : h.fields) set_at(fields, resolve_path(d, f.path, rt, b, false), evaluator_->eval(*f.value, rt, b));
+        c.value = std::move(fields);
         break;
       }
       case HeadKind::kDelete: {
@@ -311,7 +312,7 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
       case HeadKind::kRefuse: {
         Json m = evaluator_->eval(*h.value, rt, b);
         c.kind = Contribution::Kind::kRefuse;
-        c.value = m.is_string() ? m.get<std::string>() : m.dump();
+        c.value = Json(m.is_string() ? m.get<std::string>() : m.dump());
         break;
       }
       case HeadKind::kDeriveTuple: {
@@ -388,7 +389,7 @@ void Engine::apply_contributions(int rule, const std::string& key, const std::ve
       txn_.doomed_objects.insert(c.target);
     } else if (c.kind == Contribution::Kind::kRefuse) {
       refuses = true;
-      txn_.refusals[key] = rules_[static_cast<size_t>(rule)].info->rule->name + ": " + c.value.get<std::string>();
+      txn_.refusals[key] = rules_[static_cast<size_t>(rule)].info->rule->name + ": " + c.value->get<std::string>();
     } else {
       targets.insert(c.target);
     }
@@ -405,10 +406,14 @@ void Engine::apply_contributions(int rule, const std::string& key, const std::ve
       for (const auto& c : after) {
         if (c.target != t) continue;
         if (c.kind == Contribution::Kind::kObject) {
-          auto& part = e.derived[key];
-          Json merged = part ? *part : Json::object();
-          deep_merge(merged, c.value);
-          part = std::make_shared<const Json>(std::move(merged));
+          // One derive of this match into the object (the usual case): the
+          // part is the contribution's value itself. Several: merged.
+          auto [part, first] = e.derived.try_emplace(key, c.value);
+          if (!first) {
+            Json merged = *part->second;
+            deep_merge(merged, *c.value);
+            part->second = std::move(merged);
+          }
         } else {
           e.fields[key].push_back(FieldPart{c.path, c.value, c.add, c.priority, rule});
         }

@@ -69,12 +69,32 @@ int rule_of_match(const std::string& key);
 // "cluster/name" or "cluster/namespace/name", as tests and the CLI name objects.
 std::optional<ObjectKey> parse_object_ref(const std::string& kind, const std::string& ref);
 
+// An immutable JSON value shared by whoever holds it: what a rule's head
+// contributes, the object part or set field it becomes, the undo log's
+// copies of both. A copy copies a pointer; equality compares values.
+class SharedJson {
+ public:
+  SharedJson() : p_(null_value()) {}
+  SharedJson(Json v) : p_(std::make_shared<const Json>(std::move(v))) {}  // NOLINT: a value is a SharedJson
+  const Json& operator*() const { return *p_; }
+  const Json* operator->() const { return p_.get(); }
+  bool operator==(const SharedJson& o) const { return p_ == o.p_ || *p_ == *o.p_; }
+  bool operator<(const SharedJson& o) const { return *p_ < *o.p_; }
+
+ private:
+  static const std::shared_ptr<const Json>& null_value() {
+    static const std::shared_ptr<const Json> kNull = std::make_shared<const Json>();
+    return kNull;
+  }
+  std::shared_ptr<const Json> p_;
+};
+
 // What one match of a rule contributes.
 struct Contribution {
   enum class Kind { kObject, kField, kTuple, kRefuse, kDelete };
   Kind kind = Kind::kObject;
   std::string target;  // fact key
-  Json value;          // kObject: the fields the derive sets; kField: the value; kRefuse: the message
+  SharedJson value;    // kObject: the fields the derive sets; kField: the value; kRefuse: the message
   JsonPath path;       // kField
   bool add = false;    // kField: `+=`
   int64_t priority = 0;
@@ -93,7 +113,7 @@ struct Match {
 // A field a rule sets on an object, with the match that sets it.
 struct FieldPart {
   JsonPath path;
-  Json value;
+  SharedJson value;  // the contribution's own
   bool add = false;
   int64_t priority = 0;
   int rule = 0;
@@ -106,7 +126,7 @@ struct ObjectEntry {
   // of one part starts from, and what the undo log keeps) copies pointers.
   std::shared_ptr<const Json> base;               // what users wrote, without store metadata
   bool user_owned = false;  // created by a user; otherwise `base` only overlays a derived object
-  std::map<std::string, std::shared_ptr<const Json>> derived;  // match key -> fields of a derive
+  std::map<std::string, SharedJson> derived;  // match key -> fields of a derive (the contribution's own, when one)
   std::map<std::string, std::vector<FieldPart>> fields;  // match key -> fields it sets
   Json effective;                                 // null while the object does not exist
   // Store-owned metadata.

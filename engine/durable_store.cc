@@ -159,11 +159,11 @@ std::string encode_match_record(const Match& m) {
   RecordWriter w;
   w.varint(static_cast<uint64_t>(m.rule));
   w.varint(m.positives.size());
-  for (const auto& p : m.positives) w.str(p);
+  for (const auto& p : m.positives) w.str(p.str());
   w.varint(m.contributions.size());
   for (const auto& c : m.contributions) {
     w.byte(static_cast<uint8_t>(c.kind));
-    w.str(c.target);
+    w.str(c.target.str());
     w.json(*c.value);
     w.varint(c.path.size());
     for (const auto& e : c.path) {
@@ -186,13 +186,13 @@ Match decode_match_record(const std::string& value) {
   RecordReader r(value);
   Match m;
   m.rule = static_cast<int>(r.varint());
-  for (size_t n = r.count(); n; --n) m.positives.push_back(r.str());
+  for (size_t n = r.count(); n; --n) m.positives.emplace_back(r.str());
   for (size_t n = r.count(); n; --n) {
     Contribution c;
     uint8_t kind = r.byte();
     if (kind > static_cast<uint8_t>(Contribution::Kind::kDelete)) throw std::runtime_error("a match record names no contribution kind");
     c.kind = static_cast<Contribution::Kind>(kind);
-    c.target = r.str();
+    c.target = FactKey(r.str());
     c.value = r.json();
     for (size_t k = r.count(); k; --k) {
       PathElem e;
@@ -260,20 +260,23 @@ Json encode_match(const Match& m) {
   Json contribs = Json::array();
   for (const auto& c : m.contributions)
     contribs.push_back({{"kind", static_cast<int>(c.kind)},
-                        {"target", c.target},
+                        {"target", c.target.str()},
                         {"value", *c.value},
                         {"path", encode_path(c.path)},
                         {"add", c.add},
                         {"priority", c.priority}});
-  return {{"rule", m.rule}, {"positives", m.positives}, {"contributions", contribs}};
+  Json positives = Json::array();
+  for (const auto& p : m.positives) positives.push_back(p.str());
+  return {{"rule", m.rule}, {"positives", positives}, {"contributions", contribs}};
 }
 
 Match decode_match(const Json& j) {
   Match m;
   m.rule = j["rule"];
-  m.positives = j["positives"].get<std::vector<std::string>>();
+  for (const auto& p : j["positives"]) m.positives.emplace_back(p.get<std::string>());
   for (const auto& c : j["contributions"])
-    m.contributions.push_back(Contribution{static_cast<Contribution::Kind>(c["kind"].get<int>()), c["target"], c["value"],
+    m.contributions.push_back(Contribution{static_cast<Contribution::Kind>(c["kind"].get<int>()),
+                                           FactKey(c["target"].get<std::string>()), c["value"],
                                            decode_path(c["path"]), c["add"], c["priority"]});
   return m;
 }

@@ -243,17 +243,17 @@ void Engine::discover(const RuleRuntime& rt, const dsl::Plan& plan, const std::s
   try {
     if (!evaluator_->bind_trigger(plan, rt, b, fact, object)) return;
     evaluator_->run(plan, rt, b, nullptr, [&](Bindings& found) {
-      std::vector<std::string> positives;
+      std::vector<FactKey> positives;
       positives.reserve(rt.positives.size());
       for (size_t p = 0; p < rt.positives.size(); ++p) {
         const dsl::BodyItem* item = rt.positives[p];
         if (item == plan.trigger) {
-          positives.push_back(fact);
+          positives.emplace_back(fact);
         } else if (item->kind == BodyItemKind::kObject) {
           if (rt.positive_slots[p] < 0) return true;
           const Slot& s = found.slots[static_cast<size_t>(rt.positive_slots[p])];
           if (!s.bound || s.fact.empty()) return true;
-          positives.push_back(s.fact);
+          positives.emplace_back(s.fact);
         } else {
           // A tuple: rebuild it from its arguments; `_` leaves it to evaluate().
           std::vector<std::string> args;
@@ -262,7 +262,7 @@ void Engine::discover(const RuleRuntime& rt, const dsl::Plan& plan, const std::s
             Json v = evaluator_->eval(*a, rt, found);
             args.push_back(v.is_string() ? v.get<std::string>() : v.dump());
           }
-          positives.push_back(tuple_fact(item->tuple.relation, args));
+          positives.emplace_back(tuple_fact(item->tuple.relation, args));
         }
       }
       txn_.pending.insert({rt.stratum, rt.index, std::move(positives)});
@@ -297,7 +297,7 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
         if (!call_builtin(*find_builtin("is_dns1123_subdomain"), {k.name}).get<bool>())
           throw EvalError("derive: invalid name \"" + k.name + "\"", h.name->span);
         c.kind = Contribution::Kind::kObject;
-        c.target = object_fact(k);
+        c.target = FactKey(object_fact(k));
         Json fields = Json::object();
         for (const auto& f : h.fields) set_at(fields, resolve_path(d, f.path, rt, b, false), evaluator_->eval(*f.value, rt, b));
         c.value = std::move(fields);
@@ -306,7 +306,7 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
       case HeadKind::kDelete: {
         const dsl::VarInfo* v = rt.info->set_targets.at(&h);
         c.kind = Contribution::Kind::kDelete;
-        c.target = b.slots[static_cast<size_t>(rt.slot(v))].fact;
+        c.target = FactKey(b.slots[static_cast<size_t>(rt.slot(v))].fact);
         break;
       }
       case HeadKind::kRefuse: {
@@ -322,14 +322,14 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
           args.push_back(v.is_string() ? v.get<std::string>() : v.dump());
         }
         c.kind = Contribution::Kind::kTuple;
-        c.target = tuple_fact(h.tuple.relation, args);
+        c.target = FactKey(tuple_fact(h.tuple.relation, args));
         break;
       }
       case HeadKind::kSet: {
         const dsl::VarInfo* v = rt.info->set_targets.at(&h);
         const Slot& s = b.slots[static_cast<size_t>(rt.slot(v))];
         c.kind = Contribution::Kind::kField;
-        c.target = s.fact;
+        c.target = FactKey(s.fact);
         c.path = resolve_path(v->decl, h.path, rt, b, true);
         c.value = evaluator_->eval(*h.value, rt, b);
         c.add = h.op == dsl::SetOp::kAdd;
@@ -380,13 +380,13 @@ JsonPath Engine::resolve_path(const dsl::KindDecl* decl, const dsl::Path& path, 
 
 void Engine::apply_contributions(int rule, const std::string& key, const std::vector<Contribution>& before,
                                  const std::vector<Contribution>& after) {
-  std::set<std::string> targets;
+  std::set<FactKey> targets;
   bool refuses = false;
   for (const auto& c : before)
     if (c.kind != Contribution::Kind::kRefuse && c.kind != Contribution::Kind::kDelete) targets.insert(c.target);
   for (const auto& c : after) {
     if (c.kind == Contribution::Kind::kDelete) {
-      txn_.doomed_objects.insert(c.target);
+      txn_.doomed_objects.insert(c.target.str());
     } else if (c.kind == Contribution::Kind::kRefuse) {
       refuses = true;
       txn_.refusals[key] = rules_[static_cast<size_t>(rule)].info->rule->name + ": " + c.value->get<std::string>();
@@ -396,7 +396,7 @@ void Engine::apply_contributions(int rule, const std::string& key, const std::ve
   }
   if (!refuses) txn_.refusals.erase(key);
   for (const auto& t : targets) {
-    txn_.changed_by[t].insert(rule);
+    txn_.changed_by[t.str()].insert(rule);
     if (is_object_fact(t)) {
       ObjectEntry e = state_.object_parts(t, parse_object_fact(t));
       if (!e.decl) e.decl = decl_of(e.key);
@@ -445,7 +445,7 @@ void Engine::lost_support(const std::string& fact) {
   if (s >= 0) txn_.suspects[s].insert(fact);
 }
 
-void Engine::evaluate(int rule, std::vector<std::string> positives) {
+void Engine::evaluate(int rule, std::vector<FactKey> positives) {
   const RuleRuntime& rt = rules_[static_cast<size_t>(rule)];
   SelfTimeCharge timed(&rt.stats.nanoseconds, &charging_);
   ++rt.stats.evaluations;
@@ -465,7 +465,7 @@ void Engine::evaluate(int rule, std::vector<std::string> positives) {
   }
   FixedFacts fixed;
   fixed.reserve(rt.positives.size());
-  for (size_t i = 0; i < rt.positives.size(); ++i) fixed.emplace_back(rt.positives[i], &positives[i]);
+  for (size_t i = 0; i < rt.positives.size(); ++i) fixed.emplace_back(rt.positives[i], &positives[i].str());
   Bindings b;
   b.slots.resize(rt.info->vars.size());
   std::optional<std::vector<Contribution>> found;

@@ -246,7 +246,7 @@ class Engine {
   void fact_changed(const std::string& fact, const Json& before, const Json& after);
   void tuple_changed(const std::string& fact);
   void discover(const RuleRuntime& rt, const dsl::Plan& plan, const std::string& fact, const Json* object);
-  void evaluate(int rule, std::vector<std::string> positives);
+  void evaluate(int rule, std::vector<FactKey> positives);
   std::optional<std::vector<Contribution>> contributions(const RuleRuntime& rt, Bindings& b);
   void apply_contributions(int rule, const std::string& key, const std::vector<Contribution>& before,
                            const std::vector<Contribution>& after);

@@ -82,7 +82,7 @@ std::pair<std::string, std::vector<std::string>> parse_tuple_fact(const std::str
   return {std::string(v.relation), std::vector<std::string>(v.args.begin(), v.args.end())};
 }
 
-std::string match_key(int rule, const std::vector<std::string>& positives) {
+std::string match_key(int rule, const std::vector<FactKey>& positives) {
   // The positives' fact keys run to hundreds of bytes, and a match key is
   // kept by the match, by each fact it reads (`using_`) and by each part it
   // contributes: the rule's number and a 128-bit digest of the positives
@@ -93,9 +93,9 @@ std::string match_key(int rule, const std::vector<std::string>& positives) {
   if (positives.empty()) return k;
   std::string input;
   for (const auto& p : positives) {
-    input += std::to_string(p.size());
+    input += std::to_string(p.str().size());
     input += ':';
-    input += p;
+    input += p.str();
   }
   k += '\x1e';
   k += base64_encode(std::string_view(sha256(input)).substr(0, 16), true);

@@ -29,6 +29,7 @@
 
 #include "dsl/ast.h"
 #include "dsl/planner.h"
+#include "engine/fact_key.h"
 #include "engine/json_path.h"
 #include "engine/keyed_map.h"
 
@@ -63,7 +64,7 @@ std::string describe_fact(const std::string& fact);  // for people
 // A match's key: the rule's index and a digest of its positive facts
 // (match_keys_of finds a rule's matches as one range). rule_of_match reads
 // the index back.
-std::string match_key(int rule, const std::vector<std::string>& positives);
+std::string match_key(int rule, const std::vector<FactKey>& positives);
 int rule_of_match(const std::string& key);
 
 // "cluster/name" or "cluster/namespace/name", as tests and the CLI name objects.
@@ -93,7 +94,7 @@ class SharedJson {
 struct Contribution {
   enum class Kind { kObject, kField, kTuple, kRefuse, kDelete };
   Kind kind = Kind::kObject;
-  std::string target;  // fact key
+  FactKey target;
   SharedJson value;    // kObject: the fields the derive sets; kField: the value; kRefuse: the message
   JsonPath path;       // kField
   bool add = false;    // kField: `+=`
@@ -106,7 +107,7 @@ struct Contribution {
 
 struct Match {
   int rule = 0;                         // index into CompiledProgram::rules
-  std::vector<std::string> positives;   // fact keys of the top-level positive patterns, in body order
+  std::vector<FactKey> positives;       // the facts of the top-level positive patterns, in body order
   std::vector<Contribution> contributions;
 };
 

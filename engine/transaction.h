@@ -24,7 +24,7 @@ struct Transaction {
   struct Pending {
     int stratum;
     int rule;
-    std::vector<std::string> positives;
+    std::vector<FactKey> positives;
     bool operator<(const Pending& o) const {
       return std::tie(stratum, rule, positives) < std::tie(o.stratum, o.rule, o.positives);
     }

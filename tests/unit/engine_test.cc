@@ -156,15 +156,38 @@ TEST_CASE("a before-commit hook adds to the transaction it sees, atomically") {
 }
 
 TEST_CASE("a match key is short, and names its rule and its positives exactly") {
+  auto keys = [](std::initializer_list<std::string> facts) {
+    std::vector<engine::FactKey> out;
+    for (const auto& f : facts) out.emplace_back(f);
+    return out;
+  };
   std::string long_fact = engine::object_fact({"Account", "root:orgs:" + std::string(200, 'a'), "", "acme"});
-  std::string k = engine::match_key(7, {long_fact, long_fact});
+  std::string k = engine::match_key(7, keys({long_fact, long_fact}));
   CHECK(k.size() < 40);
   CHECK(engine::rule_of_match(k) == 7);
   // Length-prefixed: the same bytes split differently are other positives.
-  CHECK(engine::match_key(7, {"ab", "c"}) != engine::match_key(7, {"a", "bc"}));
-  CHECK(engine::match_key(7, {"ab"}) != engine::match_key(8, {"ab"}));
-  CHECK(engine::match_key(7, {"ab"}) == engine::match_key(7, {"ab"}));
+  CHECK(engine::match_key(7, keys({"ab", "c"})) != engine::match_key(7, keys({"a", "bc"})));
+  CHECK(engine::match_key(7, keys({"ab"})) != engine::match_key(8, keys({"ab"})));
+  CHECK(engine::match_key(7, keys({"ab"})) == engine::match_key(7, keys({"ab"})));
   CHECK(engine::match_key(7, {}) == "7");
+}
+
+TEST_CASE("a fact key is interned while something holds it, and orders by its text") {
+  size_t before = engine::FactKey::interned();
+  {
+    engine::FactKey a("t\x1fr\x1fx"), b(std::string("t\x1fr\x1fx")), c("t\x1fr\x1fy");
+    CHECK(a == b);
+    CHECK(&a.str() == &b.str());  // one copy of the text
+    CHECK_FALSE(a == c);
+    CHECK(a < c);
+    CHECK(engine::FactKey::interned() == before + 2);
+    engine::FactKey moved = std::move(a);
+    engine::FactKey copy = moved;
+    CHECK(copy == b);
+    CHECK(a.empty());
+    CHECK(a.str().empty());
+  }
+  CHECK(engine::FactKey::interned() == before);  // gone with its last holder
 }
 
 TEST_CASE("the engine counts what rules and transactions cost") {

@@ -1,0 +1,67 @@
+// A fact's key, interned: every match and contribution that names a fact
+// holds the same one copy of its key, and a copy of a FactKey copies a
+// pointer. Two FactKeys are equal when they point at the same entry; they
+// order by their text, so that whatever is sorted by facts comes out in the
+// same order on every run. The entry goes when its last FactKey does.
+//
+// Thread safety: FactKeys may be made, copied and dropped on any thread
+// (the pool is locked; counts are atomic); a FactKey's text never changes.
+#pragma once
+
+#include <atomic>
+#include <compare>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace pmesh::engine {
+
+class FactKey {
+ public:
+  FactKey() = default;
+  explicit FactKey(std::string_view key);
+  FactKey(const FactKey& o) : e_(o.e_) { retain(); }
+  FactKey(FactKey&& o) noexcept : e_(o.e_) { o.e_ = nullptr; }
+  FactKey& operator=(const FactKey& o) {
+    if (e_ != o.e_) {
+      FactKey copy(o);
+      std::swap(e_, copy.e_);
+    }
+    return *this;
+  }
+  FactKey& operator=(FactKey&& o) noexcept {
+    std::swap(e_, o.e_);
+    return *this;
+  }
+  ~FactKey() { release(); }
+
+  // The key's text ("" for a FactKey made empty). Most code reads facts as
+  // text, hence the conversion.
+  const std::string& str() const;
+  operator const std::string&() const { return str(); }  // NOLINT: a key reads as its text
+  bool empty() const { return e_ == nullptr; }
+
+  bool operator==(const FactKey& o) const { return e_ == o.e_; }
+  std::strong_ordering operator<=>(const FactKey& o) const {
+    if (e_ == o.e_) return std::strong_ordering::equal;
+    int c = str().compare(o.str());
+    return c < 0 ? std::strong_ordering::less : std::strong_ordering::greater;
+  }
+  size_t hash() const { return std::hash<const void*>()(e_); }
+
+  // How many distinct keys are interned (for tests and the census).
+  static size_t interned();
+
+ private:
+  struct Entry;
+  void retain() const;
+  void release();
+  Entry* e_ = nullptr;
+};
+
+struct FactKeyHash {
+  size_t operator()(const FactKey& k) const { return k.hash(); }
+};
+
+}  // namespace pmesh::engine

@@ -8,6 +8,7 @@ namespace pmesh::engine {
 
 struct FactKey::Entry {
   std::string key;
+  size_t hash = 0;
   std::atomic<uint32_t> refs{1};
 };
 
@@ -45,7 +46,7 @@ FactKey::FactKey(std::string_view key) {
     e_->refs.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  e_ = new Entry{std::string(key)};
+  e_ = new Entry{std::string(key), std::hash<std::string_view>()(key)};
   p.entries.emplace(std::string_view(e_->key), e_);
 }
 
@@ -53,6 +54,8 @@ const std::string& FactKey::str() const {
   static const std::string kEmpty;
   return e_ ? e_->key : kEmpty;
 }
+
+size_t FactKey::text_hash() const { return e_ ? e_->hash : std::hash<std::string_view>()(""); }
 
 void FactKey::retain() const {
   if (e_) e_->refs.fetch_add(1, std::memory_order_relaxed);

@@ -49,6 +49,8 @@ class FactKey {
     return c < 0 ? std::strong_ordering::less : std::strong_ordering::greater;
   }
   size_t hash() const { return std::hash<const void*>()(e_); }
+  // std::hash of the text, computed once when the key was interned.
+  size_t text_hash() const;
 
   // How many distinct keys are interned (for tests and the census).
   static size_t interned();
@@ -62,6 +64,20 @@ class FactKey {
 
 struct FactKeyHash {
   size_t operator()(const FactKey& k) const { return k.hash(); }
+};
+
+// Hashing and equality by text, for maps of FactKeys that are also looked
+// up by a fact's text (heterogeneous lookup).
+struct FactKeyTextHash {
+  using is_transparent = void;
+  size_t operator()(const FactKey& k) const { return k.text_hash(); }
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+};
+struct FactKeyTextEq {
+  using is_transparent = void;
+  bool operator()(const FactKey& a, const FactKey& b) const { return a == b; }
+  bool operator()(const FactKey& a, std::string_view b) const { return a.str() == b; }
+  bool operator()(std::string_view a, const FactKey& b) const { return a == b.str(); }
 };
 
 }  // namespace pmesh::engine

@@ -520,7 +520,7 @@ void State::for_each_match(const std::function<void(const std::string&, const Ma
 }
 
 const std::vector<const std::string*>* State::matches_using(const std::string& fact) const {
-  auto it = using_.find(fact);
+  auto it = using_.find(std::string_view(fact));
   return it == using_.end() ? nullptr : &it->second;
 }
 

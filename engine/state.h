@@ -267,7 +267,8 @@ class State {
   RuleMatches* matches_of(int rule, bool grow);
   const RuleMatches* matches_of(int rule) const;
   // Fact -> the keys (in matches_) of the matches that read it: a few per fact.
-  std::unordered_map<std::string, std::vector<const std::string*>> using_;
+  // Keyed by the matches' own FactKeys (no copy of the text), looked up by text.
+  std::unordered_map<FactKey, std::vector<const std::string*>, FactKeyTextHash, FactKeyTextEq> using_;
   // Index -> values key -> bucket. A bucket's facts, in key order, by pointer to the key their entry has
   // in objects_ or tuples_ (an entry leaves its buckets before it goes).
   struct ByKey {

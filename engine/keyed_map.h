@@ -17,22 +17,12 @@
 #include <unordered_map>
 #include <utility>
 
-#include "engine/fact_key.h"
-
 namespace pmesh::engine {
 
 template <class V>
 class KeyedMap {
  public:
-  // Keys are interned (fact_key.h): the map shares each key's text with the
-  // matches and contributions that name the fact. Ordered by text.
-  struct ByText {
-    using is_transparent = void;
-    bool operator()(const FactKey& a, const FactKey& b) const { return a < b; }
-    bool operator()(const FactKey& a, std::string_view b) const { return std::string_view(a.str()) < b; }
-    bool operator()(std::string_view a, const FactKey& b) const { return a < std::string_view(b.str()); }
-  };
-  using Map = std::map<FactKey, V, ByText>;
+  using Map = std::map<std::string, V>;
   using iterator = typename Map::iterator;
   using const_iterator = typename Map::const_iterator;
 
@@ -48,16 +38,16 @@ class KeyedMap {
     return it == at_.end() ? map_.end() : const_iterator(it->second);
   }
   std::pair<iterator, bool> emplace(const std::string& key, V value) {
-    auto [it, added] = map_.try_emplace(FactKey(key), std::move(value));
-    if (added) at_.emplace(std::string_view(it->first.str()), it);
+    auto [it, added] = map_.try_emplace(key, std::move(value));
+    if (added) at_.emplace(std::string_view(it->first), it);
     return {it, added};
   }
   void erase(iterator it) {
-    at_.erase(std::string_view(it->first.str()));
+    at_.erase(std::string_view(it->first));
     map_.erase(it);
   }
-  iterator lower_bound(const std::string& key) { return map_.lower_bound(std::string_view(key)); }
-  const_iterator lower_bound(const std::string& key) const { return map_.lower_bound(std::string_view(key)); }
+  iterator lower_bound(const std::string& key) { return map_.lower_bound(key); }
+  const_iterator lower_bound(const std::string& key) const { return map_.lower_bound(key); }
   iterator begin() { return map_.begin(); }
   iterator end() { return map_.end(); }
   const_iterator begin() const { return map_.begin(); }

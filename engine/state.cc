@@ -333,7 +333,7 @@ void State::set_resource_version(const std::string& fact, int64_t rv) {
 }
 
 void State::scan_objects(const std::string& prefix, const ObjectVisitor& fn) const {
-  for (auto it = objects_.lower_bound(prefix); it != objects_.end() && it->first.str().compare(0, prefix.size(), prefix) == 0;
+  for (auto it = objects_.lower_bound(prefix); it != objects_.end() && it->first.compare(0, prefix.size(), prefix) == 0;
        ++it)
     if (!it->second.effective.is_null() && !fn(it->first, it->second)) return;
 }
@@ -398,7 +398,7 @@ bool State::support_tuple(const std::string& fact, const std::string& match, boo
 
 void State::scan_tuples(const std::string& relation, const std::function<bool(const std::string&)>& fn) const {
   std::string prefix = tuple_fact(relation, {}) + kSep;
-  for (auto it = tuples_.lower_bound(prefix); it != tuples_.end() && it->first.str().compare(0, prefix.size(), prefix) == 0;
+  for (auto it = tuples_.lower_bound(prefix); it != tuples_.end() && it->first.compare(0, prefix.size(), prefix) == 0;
        ++it)
     if (!fn(it->first)) return;
 }
@@ -406,7 +406,7 @@ void State::scan_tuples(const std::string& relation, const std::function<bool(co
 void State::scan_tuples_with(const std::string& relation, const std::vector<std::string>& first,
                              const std::function<bool(const std::string&)>& fn) const {
   std::string prefix = tuple_fact(relation, first) + kSep;
-  for (auto it = tuples_.lower_bound(prefix); it != tuples_.end() && it->first.str().compare(0, prefix.size(), prefix) == 0;
+  for (auto it = tuples_.lower_bound(prefix); it != tuples_.end() && it->first.compare(0, prefix.size(), prefix) == 0;
        ++it)
     if (!fn(it->first)) return;
 }

@@ -173,7 +173,7 @@ class State {
   void scan_objects(const std::string& prefix, const ObjectVisitor& fn) const;
   // Live objects of `kind` in the secondary index `index` with these values.
   void lookup_index(int index, const std::string& values, const ObjectVisitor& fn) const;
-  const KeyedMap<ObjectEntry>::Map& objects() const { return objects_.ordered(); }
+  const std::map<std::string, ObjectEntry>& objects() const { return objects_.ordered(); }
 
   // ---- Tuples
   const TupleEntry* tuple(const std::string& fact) const;
@@ -188,7 +188,7 @@ class State {
   // Tuples of `relation` whose first arguments are `first`, in order: one range.
   void scan_tuples_with(const std::string& relation, const std::vector<std::string>& first,
                         const std::function<bool(const std::string&)>& fn) const;
-  const KeyedMap<TupleEntry>::Map& tuples() const { return tuples_.ordered(); }
+  const std::map<std::string, TupleEntry>& tuples() const { return tuples_.ordered(); }
 
   // The index `spec` names, built from the state if no plan asked for it:
   // for lookups that queries make and no rule does. Returns its number.

@@ -110,10 +110,12 @@ class RecordReader {
     uint64_t v = varint();
     return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
   }
-  std::string str() {
+  std::string str() { return std::string(view()); }
+  // The same, as a view into the record (valid while the record is).
+  std::string_view view() {
     uint64_t n = varint();
     need(n);
-    std::string s(in_.substr(pos_, n));
+    std::string_view s = in_.substr(pos_, n);
     pos_ += n;
     return s;
   }
@@ -186,13 +188,13 @@ Match decode_match_record(const std::string& value) {
   RecordReader r(value);
   Match m;
   m.rule = static_cast<int>(r.varint());
-  for (size_t n = r.count(); n; --n) m.positives.emplace_back(r.str());
+  for (size_t n = r.count(); n; --n) m.positives.emplace_back(r.view());
   for (size_t n = r.count(); n; --n) {
     Contribution c;
     uint8_t kind = r.byte();
     if (kind > static_cast<uint8_t>(Contribution::Kind::kDelete)) throw std::runtime_error("a match record names no contribution kind");
     c.kind = static_cast<Contribution::Kind>(kind);
-    c.target = FactKey(r.str());
+    c.target = FactKey(r.view());
     c.value = r.json();
     for (size_t k = r.count(); k; --k) {
       PathElem e;

@@ -48,8 +48,8 @@ const BoundExpr* Binder::expr(BoundRule& out, const Expr& e, const Scope& scope)
     n.op = BoundOp::kError;
     n.text = std::move(msg);
   };
-  auto args = [&](size_t from = 0) {
-    for (size_t i = from; i < e.args.size(); ++i) n.args.push_back(e.args[i] ? expr(out, *e.args[i], scope) : nullptr);
+  auto args = [&]() {
+    for (const auto& a : e.args) n.args.push_back(a ? expr(out, *a, scope) : nullptr);
   };
   switch (e.kind) {
     case ExprKind::kNull: n.op = BoundOp::kConst; break;

@@ -294,7 +294,7 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
           if (!d) throw EvalError("derive: " + key + " is not served in " + k.cluster, h.object_kind.span);
         }
         k.kind = d->key();
-        if (!call_builtin(*find_builtin("is_dns1123_subdomain"), {k.name}).get<bool>())
+        if (!dns1123_subdomain_problems(k.name).empty())
           throw EvalError("derive: invalid name \"" + k.name + "\"", h.name->span);
         c.kind = Contribution::Kind::kObject;
         c.target = FactKey(object_fact(k));

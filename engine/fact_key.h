@@ -48,7 +48,6 @@ class FactKey {
     int c = str().compare(o.str());
     return c < 0 ? std::strong_ordering::less : std::strong_ordering::greater;
   }
-  size_t hash() const { return std::hash<const void*>()(e_); }
   // std::hash of the text, computed once when the key was interned.
   size_t text_hash() const;
 
@@ -60,10 +59,6 @@ class FactKey {
   void retain() const;
   void release();
   Entry* e_ = nullptr;
-};
-
-struct FactKeyHash {
-  size_t operator()(const FactKey& k) const { return k.hash(); }
 };
 
 // Hashing and equality by text, for maps of FactKeys that are also looked

@@ -183,13 +183,20 @@ void State::note_spec(size_t i) {
   specs_of_[s.relation ? kSep + s.name : s.name].push_back(i);
 }
 
+namespace {
+
+// One value of an index key: a string's text, anything else as JSON.
+void append_index_value(std::string& k, const Json& v) {
+  if (v.is_string()) k += v.get_ref<const std::string&>();
+  else k += v.dump();
+  k += kSep;
+}
+
+}  // namespace
+
 std::string State::index_key(const std::vector<Json>& values) {
   std::string k;
-  for (const auto& v : values) {
-    if (v.is_string()) k += v.get_ref<const std::string&>();
-    else k += v.dump();
-    k += kSep;
-  }
+  for (const auto& v : values) append_index_value(k, v);
   return k;
 }
 
@@ -198,13 +205,11 @@ void State::index_object(const std::string& fact, const ObjectEntry& e, bool add
   auto it = specs_of_.find(e.key.kind);
   for (size_t i : it == specs_of_.end() ? kNoSpecs : it->second) {
     // As index_key makes it, from the values where they are.
+    static const Json kNull;
     std::string key;
     for (const auto& path : specs_[i].keys) {
       const Json* v = find_at(e.effective, path);
-      if (!v) key += "null";
-      else if (v->is_string()) key += v->get_ref<const std::string&>();
-      else key += v->dump();
-      key += kSep;
+      append_index_value(key, v ? *v : kNull);
     }
     update_bucket(i, key, fact, add);
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "engine/cluster_names.h"
 #include "engine/json_path.h"
 #include "engine/state.h"
 #include "dsl/kind_schema.h"
@@ -244,7 +245,10 @@ void Kinds::refresh(const State& state, bool additive, const std::string* cluste
   };
   state.scan_objects(object_prefix("APIBinding", cluster), [&](const std::string&, const ObjectEntry& b) {
     const Json& st = b.effective.value("status", Json::object());
+    // kcp's field names the export's logical cluster; a program without
+    // names (kinds alone) writes the path there.
     std::string from = text(st, {"apiExportClusterName"});
+    if (std::string path = cluster_path(state, from); !path.empty()) from = std::move(path);
     if (st.is_object() && st.contains("boundResources") && st["boundResources"].is_array())
       for (const auto& r : st["boundResources"])
         if (const dsl::KindDecl* d = schema(from, text(r, {"schema", "name"}), b.key.cluster))

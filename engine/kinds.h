@@ -4,8 +4,8 @@
 //
 // A cluster serves a run-time kind when
 //   - an APIBinding in it lists the resource in `status.boundResources`
-//     (`schema.name` is an APIResourceSchema in the cluster named by
-//     `status.apiExportClusterName`), or
+//     (`schema.name` is an APIResourceSchema in the logical cluster
+//     `status.apiExportClusterName` names: cluster_names.h), or
 //   - a PublishedResource in it names an APIResourceSchema of the same
 //     cluster in `status.resourceSchemaName` (the provider's copies live
 //     there, as they would in the api-syncagent's service cluster).

@@ -416,6 +416,18 @@ void State::scan_tuples_with(const std::string& relation, const std::vector<std:
     if (!fn(it->first)) return;
 }
 
+std::string State::second_arg(const std::string& relation, const std::string& first) const {
+  std::string out;
+  scan_tuples_with(relation, {first}, [&](const std::string& fact) {
+    const TupleEntry* t = tuple(fact);
+    if (!t || !t->exists()) return true;
+    auto args = view_tuple_fact(fact).args;
+    if (args.size() > 1) out = std::string(args[1]);
+    return out.empty();
+  });
+  return out;
+}
+
 int State::add_index(const dsl::IndexSpec& spec) {
   if (auto it = specs_of_.find(spec.relation ? kSep + spec.name : spec.name); it != specs_of_.end())
     for (size_t i : it->second)

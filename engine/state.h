@@ -188,6 +188,10 @@ class State {
   // Tuples of `relation` whose first arguments are `first`, in order: one range.
   void scan_tuples_with(const std::string& relation, const std::vector<std::string>& first,
                         const std::function<bool(const std::string&)>& fn) const;
+  // A relation that maps its first argument to its second, read as a map:
+  // the second argument of the first existing tuple whose first is `first`,
+  // or "" when there is none.
+  std::string second_arg(const std::string& relation, const std::string& first) const;
   const std::map<std::string, TupleEntry>& tuples() const { return tuples_.ordered(); }
 
   // The index `spec` names, built from the state if no plan asked for it:

@@ -33,24 +33,14 @@ std::string bound_type(const std::string& group, const std::string& plural, cons
   return create.substr(7, create.size() - 7 - plural.size() - 1) + "_" + singular;
 }
 
-std::string Authorizer::second_of(const std::string& relation, const std::string& key) const {
-  std::string out;
-  engine_.state().scan_tuples_with(relation, {key}, [&](const std::string& fact) {
-    const engine::TupleEntry* t = engine_.state().tuple(fact);
-    if (t && t->exists()) out = engine::parse_tuple_fact(fact).second[1];
-    return out.empty();
-  });
-  return out;
-}
-
 bool Authorizer::where(const std::string& workspace, std::string* account, std::string* store) const {
-  *account = second_of("workspace_account", workspace);
-  *store = account->empty() ? "" : second_of("account_store", *account);
+  *account = engine_.state().second_arg("workspace_account", workspace);
+  *store = account->empty() ? "" : engine_.state().second_arg("account_store", *account);
   return !store->empty();
 }
 
 bool Authorizer::may_bind(const std::string& consumer, const std::string& export_path, const std::string& export_name) const {
-  std::string id = second_of("cluster_id", export_path);
+  std::string id = engine_.state().second_arg("cluster_id", export_path);
   std::string exported = "apis_kcp_io_apiexport:" + id + "/" + export_name;
   if (id.empty() || !engine_.has_tuple("policed_export", {exported})) return true;
   std::string account, store;
@@ -78,7 +68,7 @@ std::string Authorizer::relation_for(const std::string& verb, const RequestInfo&
     // roles of its own; its parents make the account's owners and members its.
     if (const dsl::KindDecl* k = engine_.kinds().by_resource(info.cluster, info.group, info.version, info.resource);
         k && k->runtime && !info.name.empty()) {
-      std::string id = second_of("cluster_id", info.cluster);
+      std::string id = engine_.state().second_arg("cluster_id", info.cluster);
       std::string object = bound_type(info.group, info.resource, k->singular) + ":" + id + "/" + (info.ns.empty() ? "" : info.ns + "/") + info.name;
       bool defined = false;
       *allowed = !id.empty() && ask_(store, subject, verb, object, &defined);
@@ -92,7 +82,7 @@ std::string Authorizer::relation_for(const std::string& verb, const RequestInfo&
   // A bound namespaced resource's collections are the namespace's
   // (`core_namespace:<cluster id>/<namespace>`, whose parent is the account).
   if (!info.ns.empty()) {
-    std::string id = second_of("cluster_id", info.cluster);
+    std::string id = engine_.state().second_arg("cluster_id", info.cluster);
     *allowed = !id.empty() && ask_(store, subject, rel, "core_namespace:" + id + "/" + info.ns, &defined);
     if (defined) return rel;
   }

@@ -87,8 +87,6 @@ class Authorizer {
   // The subjects RBAC bindings may name `user` by ("User:<name>", "Group:<g>", "ServiceAccount:<ns>:<name>").
   // None for a ServiceAccount outside its own workspace.
   std::vector<std::string> rbac_subjects(const UserInfo& user, const std::string& cluster) const;
-  // The second argument of the first tuple of `relation` whose first is `key` ("" if none).
-  std::string second_of(const std::string& relation, const std::string& key) const;
   // The relation that decides `verb` in a collection of `info`'s kind.
   std::string relation_for(const std::string& verb, const RequestInfo& info, const std::string& store,
                            const std::string& account, const std::string& subject, bool* allowed) const;

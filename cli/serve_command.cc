@@ -15,6 +15,7 @@
 
 #include "cli/serve_setup.h"
 #include "dsl/compiler.h"
+#include "engine/cluster_names.h"
 #include "engine/durable_store.h"
 #include "engine/engine.h"
 #include "server/api/api_server.h"
@@ -269,7 +270,7 @@ int serve_main(const std::vector<std::string>& args) {
                                                   const std::string& name) {
       const engine::Json* o = engine.get({kind, cluster, ns, name});
       return o ? engine::string_field((*o)["metadata"], "uid") : std::string();
-    });
+    }, [&engine](const std::string& cluster) { return engine::resolve_cluster(engine.state(), cluster); });
     api->set_service_accounts(std::move(tokens));
   }
   std::string kc = data_dir + "/admin.kubeconfig";

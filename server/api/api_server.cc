@@ -34,8 +34,9 @@ ApiServer::ApiServer(engine::Engine& engine, engine::DurableStore* store, boost:
                             const std::string& object, bool* defined) {
         return fga_.store().ask(store, user, relation, object, defined);
       }),
-      hub_(engine, store, io, after_commit),
-      resources_(engine, store, hub_, io, after_commit),
+      names_(engine),
+      hub_(engine, names_, store, io, after_commit),
+      resources_(engine, names_, store, hub_, io, after_commit),
       fga_(engine, [this](const engine::Result& r, HttpResponse answer) { return resources_.published(r, std::move(answer)); }),
       graphql_(io),
       metrics_(engine) {
@@ -88,6 +89,11 @@ std::optional<HttpResponse> ApiServer::refusal(const Decision& d, const RequestI
   return std::nullopt;
 }
 
+std::string ApiServer::reached(const std::string& cluster) const {
+  std::string path = names_.path_of(cluster);
+  return path.empty() ? cluster : path;
+}
+
 bool ApiServer::cluster_exists(const std::string& cluster) const {
   if (cluster == "root" || cluster == "*") return true;
   size_t colon = cluster.rfind(':');
@@ -109,6 +115,9 @@ std::optional<HttpResponse> ApiServer::handle(const HttpRequest& http, const std
   Target target;
   target.graphql = GraphqlGateway::workspace_of(http.path);
   if (!target.graphql) target.info = parse_request_path(http.path, &target.error);
+  // `/clusters/<name>` is the cluster's path from here on (kcp's names).
+  if (target.info) target.info->cluster = reached(target.info->cluster);
+  if (target.graphql) target.graphql = reached(*target.graphql);
   if (target.info && target.info->kind == RequestInfo::Kind::kHealth) {
     std::vector<HealthCheck> checks = {{"ping", [] { return std::string(); }}};
     if (http.path.rfind("/readyz", 0) == 0)
@@ -169,6 +178,9 @@ std::optional<HttpResponse> ApiServer::acting_as(const HttpRequest& http, const 
   }
   UserInfo& user = std::get<UserInfo>(acting);
   if (!http.impersonation.empty()) {
+    // kcp's clients name the cluster by its name; pmesh keeps it as a path.
+    if (auto it = user.extra.find(kClusterNameExtra); it != user.extra.end())
+      for (auto& c : it->second) c = reached(c);
     // An impersonated ServiceAccount named without its workspace is this one's (kcp).
     std::string sa_ns, sa_name;
     if (parse_service_account_username(user.name, &sa_ns, &sa_name) && !user.extra.count(kClusterNameExtra))
@@ -230,12 +242,15 @@ std::optional<HttpResponse> ApiServer::authenticated(const HttpRequest& http, co
     res = self_subject_rules_review(authz_, user, *info, http);
   } else if (is_self_subject_review(http, *info)) {
     // And who they are.
-    res = self_subject_review(user, *info);
+    res = self_subject_review(user, *info, [this](const std::string& path) { return names_.name_of(path); });
   } else if ((is_token_review(http, *info) && options_.authenticator) || is_subject_access_review(http, *info)) {
     // Reviews about others: for those who may create in the workspace.
     res = refusal(authz_.decide(user, "create", *info), *info, {info->group, info->resource}, "");
     if (!res && info->resource == "subjectaccessreviews") res = subject_access_review(authz_, *info, http);
-    else if (!res) res = token_review(*options_.authenticator, http, [this](const std::string& line) { if (options_.log) options_.log("info", line); });
+    else if (!res)
+      res = token_review(
+          *options_.authenticator, http, [this](const std::string& line) { if (options_.log) options_.log("info", line); },
+          [this](const std::string& path) { return names_.name_of(path); });
   } else if (info->kind != RequestInfo::Kind::kObject) {
     Decision d = authz_.decide(user, "get", *info);
     if (!d.allowed || !cluster_exists(info->cluster)) res = status_response(unseen(*info));

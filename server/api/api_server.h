@@ -100,6 +100,9 @@ class ApiServer {
   std::optional<HttpResponse> graphql(const HttpRequest& http, const std::string& workspace, const UserInfo& user,
                                       const std::shared_ptr<Stream>& stream);
   bool cluster_exists(const std::string& cluster) const;
+  // The path of the cluster a URL names by path or by name (an unknown
+  // name stays as it is, and reaches nothing).
+  std::string reached(const std::string& cluster) const;
   // The answer to a request `d` refuses (404 where the workspace must stay
   // unseen, or does not exist; 403 otherwise), or nothing when it may go on.
   std::optional<HttpResponse> refusal(const Decision& d, const RequestInfo& info, const GroupResource& gr,
@@ -111,6 +114,7 @@ class ApiServer {
   AfterCommit after_commit_;
   Options options_;
   Authorizer authz_;
+  ClusterNames names_;
   WatchHub hub_;
   ResourceStore resources_;
   OpenFgaApi fga_;

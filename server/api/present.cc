@@ -7,12 +7,12 @@ namespace pmesh::server {
 
 using engine::string_field;
 
-Json present(const engine::Engine& engine, const Json& object, const dsl::KindDecl* as) {
+Json present(const engine::Engine& engine, const ClusterNames& names, const Json& object, const dsl::KindDecl* as) {
   Json o = object;
   Json& md = o["metadata"];
   std::string cluster = string_field(md, "cluster");
   md.erase("cluster");
-  md["annotations"]["kcp.io/cluster"] = cluster;
+  md["annotations"]["kcp.io/cluster"] = names.name_of(cluster);
   const dsl::KindDecl* d = engine.kinds().by_api(cluster, string_field(o, "apiVersion"), string_field(o, "kind"));
   engine::ObjectKey key{d ? d->key() : string_field(o, "kind"), cluster, string_field(md, "namespace"), string_field(md, "name")};
   Json managed = Json::array();

@@ -1,7 +1,8 @@
 // Objects as the KRM API shows them.
 //
-// The engine keeps an object's logical cluster in `metadata.cluster`; the
-// API shows it in kcp's `kcp.io/cluster` annotation instead, lists the rules
+// The engine keeps an object's logical cluster in `metadata.cluster` (its
+// path); the API shows the cluster's name in kcp's `kcp.io/cluster`
+// annotation instead, lists the rules
 // that manage the object as managedFields, and leaves out a zero generation.
 //
 // Thread safety: reads the engine; call on the engine's thread.
@@ -10,6 +11,7 @@
 #include <string>
 
 #include "engine/engine.h"
+#include "server/api/cluster_names.h"
 
 namespace pmesh::server {
 
@@ -18,6 +20,6 @@ using Json = nlohmann::json;
 // `as`: the version the request named, when it is not the one stored (a
 // bound kind's other served version, KindDecl::storage): only apiVersion
 // changes, as a CRD's `None` conversion does.
-Json present(const engine::Engine& engine, const Json& object, const dsl::KindDecl* as = nullptr);
+Json present(const engine::Engine& engine, const ClusterNames& names, const Json& object, const dsl::KindDecl* as = nullptr);
 
 }  // namespace pmesh::server

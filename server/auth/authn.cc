@@ -164,6 +164,9 @@ std::optional<UserInfo> Authenticator::service_account(const Jws& jws, const std
   // As kube's validator: the token dies with its ServiceAccount, or with
   // the Secret it is bound to (a new object of the same name is not it).
   const char* invalidated = "service account token has been invalidated";
+  // A cluster deleted and made again at the same path has another name.
+  if (path_of_) c->cluster = path_of_(c->cluster);
+  if (c->cluster.empty()) return *why = invalidated, std::nullopt;
   std::string uid = uid_of_ ? uid_of_("ServiceAccount", c->cluster, c->ns, c->service_account.name) : "";
   if (uid.empty() || uid != c->service_account.uid) return *why = invalidated, std::nullopt;
   // Nor does it outlive its namespace (whose objects pmesh does not yet

@@ -67,9 +67,14 @@ class Authenticator {
   // a stored object of kind "ServiceAccount" or "Secret" ("" when there is none).
   using UidOf = std::function<std::string(const std::string& kind, const std::string& cluster, const std::string& ns,
                                           const std::string& name)>;
-  void set_service_accounts(std::shared_ptr<const ServiceAccountTokens> tokens, UidOf uid_of) {
+  // A token names its cluster as kcp does, by the logical cluster's name:
+  // `path_of` answers the cluster's path ("" when no cluster has the name;
+  // null: names are paths).
+  using PathOf = std::function<std::string(const std::string& cluster_name)>;
+  void set_service_accounts(std::shared_ptr<const ServiceAccountTokens> tokens, UidOf uid_of, PathOf path_of = nullptr) {
     service_accounts_ = std::move(tokens);
     uid_of_ = std::move(uid_of);
+    path_of_ = std::move(path_of);
   }
   // Reads `token_file` if not empty; `admin_token` authenticates `admin`.
   // Returns false with `error` when the file cannot be read or parsed.
@@ -101,6 +106,7 @@ class Authenticator {
   std::shared_ptr<OidcVerifier> oidc_;
   std::shared_ptr<const ServiceAccountTokens> service_accounts_;
   UidOf uid_of_;
+  PathOf path_of_;
 };
 
 // A fresh random token (hex), for the admin kubeconfig.

@@ -6,7 +6,7 @@
 //
 //   {"iss", "sub": "system:serviceaccount:<ns>:<name>", "aud": [...], "exp", "iat", "nbf", "jti",
 //    "kubernetes.io": {"namespace", "serviceaccount": {"name", "uid"}, "secret"?: {"name", "uid"},
-//                      "clusterName": "<workspace>"}}
+//                      "clusterName": "<logical cluster name>"}}
 //
 // The signing keys are PEM files in a folder of the data directory
 // (`serviceaccount-keys/`, made with one key on first start). Every key

@@ -1,5 +1,6 @@
 #include "server/auth/token_request.h"
 
+#include "engine/cluster_names.h"
 #include "engine/json_path.h"
 #include "server/api/body.h"
 #include "server/api/status.h"
@@ -51,7 +52,9 @@ HttpResponse token_request(const ServiceAccountTokens& tokens, const engine::Eng
   if (!invalid.empty()) return status_response(ApiError::invalid("authentication.k8s.io", "TokenRequest", "", invalid));
 
   ServiceAccountClaims claims;
-  claims.cluster = info.cluster;
+  // kcp's claim names the logical cluster (a path where it has no name).
+  claims.cluster = engine::cluster_name(engine.state(), info.cluster);
+  if (claims.cluster.empty()) claims.cluster = info.cluster;
   claims.ns = info.ns;
   claims.service_account = {info.name, sa_uid};
   if (spec.contains("audiences") && spec["audiences"].is_array())

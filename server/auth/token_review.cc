@@ -22,14 +22,17 @@ bool is_self_subject_review(const HttpRequest& http, const RequestInfo& info) {
   return is_review(http, info, "selfsubjectreviews", true);
 }
 
-Json user_info_json(const UserInfo& u) {
+Json user_info_json(const UserInfo& u, const ClusterNameOf& name_of) {
   Json out = {{"username", u.name}, {"groups", u.groups}};
   if (!u.uid.empty()) out["uid"] = u.uid;
   if (!u.extra.empty()) out["extra"] = u.extra;
+  if (name_of && u.extra.count(kClusterNameExtra))
+    for (auto& v : out["extra"][kClusterNameExtra]) v = name_of(v.get<std::string>());
   return out;
 }
 
-HttpResponse token_review(const Authenticator& authn, const HttpRequest& http, const std::function<void(const std::string&)>& log) {
+HttpResponse token_review(const Authenticator& authn, const HttpRequest& http, const std::function<void(const std::string&)>& log,
+                          const ClusterNameOf& name_of) {
   ApiError error;
   BodyFormat format = body_format(http.content_type);
   if (format == BodyFormat::kProtobuf || format == BodyFormat::kUnsupported)
@@ -50,7 +53,7 @@ HttpResponse token_review(const Authenticator& authn, const HttpRequest& http, c
   if (token.empty()) why = "no token";
   Json status = {{"authenticated", user.has_value()}, {"user", Json::object()}};
   if (user) {
-    status["user"] = user_info_json(*user);
+    status["user"] = user_info_json(*user, name_of);
     status["audiences"] = matched;
   } else {
     status["error"] = "[invalid bearer token, " + why + "]";
@@ -64,11 +67,11 @@ HttpResponse token_review(const Authenticator& authn, const HttpRequest& http, c
   return json_response(201, out);
 }
 
-HttpResponse self_subject_review(const UserInfo& who, const RequestInfo& info) {
+HttpResponse self_subject_review(const UserInfo& who, const RequestInfo& info, const ClusterNameOf& name_of) {
   return json_response(201, {{"apiVersion", "authentication.k8s.io/" + info.version},
                              {"kind", "SelfSubjectReview"},
                              {"metadata", {{"creationTimestamp", nullptr}}},
-                             {"status", {{"userInfo", user_info_json(who)}}}});
+                             {"status", {{"userInfo", user_info_json(who, name_of)}}}});
 }
 
 }  // namespace pmesh::server

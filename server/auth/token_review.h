@@ -21,11 +21,16 @@ namespace pmesh::server {
 bool is_token_review(const HttpRequest& http, const RequestInfo& info);
 bool is_self_subject_review(const HttpRequest& http, const RequestInfo& info);
 
+// The name kcp shows for the logical cluster at a path (a ServiceAccount's
+// `authentication.kubernetes.io/cluster-name`, which pmesh keeps as a path).
+using ClusterNameOf = std::function<std::string(const std::string& path)>;
+
 // 201 with the review's status, or a 400 for a body that is not one.
-HttpResponse token_review(const Authenticator& authn, const HttpRequest& http, const std::function<void(const std::string&)>& log);
-HttpResponse self_subject_review(const UserInfo& who, const RequestInfo& info);
+HttpResponse token_review(const Authenticator& authn, const HttpRequest& http, const std::function<void(const std::string&)>& log,
+                          const ClusterNameOf& name_of = nullptr);
+HttpResponse self_subject_review(const UserInfo& who, const RequestInfo& info, const ClusterNameOf& name_of = nullptr);
 
 // A user as the reviews write one ({username, uid, groups, extra}).
-nlohmann::json user_info_json(const UserInfo& u);
+nlohmann::json user_info_json(const UserInfo& u, const ClusterNameOf& name_of = nullptr);
 
 }  // namespace pmesh::server

@@ -40,7 +40,7 @@ size_t ListSnapshots::View::size() const {
 }
 
 ListSnapshots::ItemPtr ListSnapshots::item(const engine::ObjectKey& key, const nlohmann::json& effective) const {
-  return std::make_shared<const Item>(Item{engine::object_fact(key), key.ns, encode_json(present(engine_, effective))});
+  return std::make_shared<const Item>(Item{engine::object_fact(key), key.ns, encode_json(present(engine_, names_, effective))});
 }
 
 ListSnapshots::ViewPtr ListSnapshots::view(const std::string& kind_key, const std::string& cluster) {

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "server/api/cluster_names.h"
 
 namespace pmesh::server {
 
@@ -58,8 +59,8 @@ class ListSnapshots {
   static constexpr size_t kChunk = 512;
 
   // REQUIRES: `engine` outlives this.
-  explicit ListSnapshots(const engine::Engine& engine, size_t budget_bytes = size_t{512} << 20)
-      : engine_(engine), budget_(budget_bytes) {}
+  ListSnapshots(const engine::Engine& engine, const ClusterNames& names, size_t budget_bytes = size_t{512} << 20)
+      : engine_(engine), names_(names), budget_(budget_bytes) {}
 
   // The current snapshot of `kind_key` in `cluster`.
   ViewPtr view(const std::string& kind_key, const std::string& cluster);
@@ -73,6 +74,7 @@ class ListSnapshots {
   void keep_within_budget(const std::pair<std::string, std::string>& listed_now);
 
   const engine::Engine& engine_;
+  const ClusterNames& names_;
   size_t budget_;
   struct Kept {
     ViewPtr view;

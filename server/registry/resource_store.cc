@@ -88,16 +88,22 @@ void yield_to_writers() {
 
 }  // namespace
 
-ResourceStore::ResourceStore(engine::Engine& engine, engine::DurableStore* store, WatchHub& hub, boost::asio::io_context& io,
-                             AfterCommit after_commit)
+ResourceStore::ResourceStore(engine::Engine& engine, ClusterNames& names, engine::DurableStore* store, WatchHub& hub,
+                             boost::asio::io_context& io, AfterCommit after_commit)
     : engine_(engine),
+      names_(names),
       store_(store),
       hub_(hub),
       io_(io),
       after_commit_(std::move(after_commit)),
-      snapshots_(engine),
+      snapshots_(engine, names),
       readers_(reader_threads()) {
-  engine_.set_commit_listener([this](const engine::Result& r) { snapshots_.committed(r); });
+  // The names of clusters that went first: the snapshots and watchers
+  // still show them on what went with them.
+  engine_.set_commit_listener([this](const engine::Result& r) {
+    names_.committed(r);
+    snapshots_.committed(r);
+  });
 }
 
 ResourceStore::~ResourceStore() {
@@ -142,7 +148,7 @@ HttpResponse table_response(const ApiRequest& req, const std::vector<const Json*
 HttpResponse ResourceStore::get(const ApiRequest& req) {
   const Json* o = engine_.get({req.kind->key(), req.info.cluster, req.info.ns, req.info.name});
   if (!o) return status_response(ApiError::not_found(req.gr(), req.info.name));
-  Json shown = present(engine_, *o, req.kind);
+  Json shown = present(engine_, names_, *o, req.kind);
   if (req.table) return when_durable(table_response(req, {&shown}, {{"resourceVersion", shown["metadata"].value("resourceVersion", "")}}));
   return when_durable(json_response(200, shown));
 }
@@ -201,7 +207,7 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
       ++remaining;  // kube counts what is left of a list no selector filters
       return true;
     }
-    items.push_back(present(engine_, e.effective, req.kind));
+    items.push_back(present(engine_, names_, e.effective, req.kind));
     last = fact;
     return true;
   });
@@ -326,7 +332,7 @@ HttpResponse ResourceStore::commit(const ApiRequest& req, Op op, int code, bool 
   for (const auto& w : r.warnings) std::cerr << "pmesh serve: warning: " << w << "\n";
   HttpResponse res = result_object.is_null()
                          ? success_status({{"name", name}, {"group", req.kind->group}, {"kind", req.kind->plural}})
-                         : json_response(code, present(engine_, result_object, req.kind));
+                         : json_response(code, present(engine_, names_, result_object, req.kind));
   add_warnings(res, warnings);
   if (dry_run) return res;
   return published(r, std::move(res));

@@ -37,8 +37,8 @@ class ResourceStore {
  public:
   using AfterCommit = std::function<void(std::function<void()>)>;
   // `after_commit` as WatchHub's. REQUIRES: everything outlives the store.
-  ResourceStore(engine::Engine& engine, engine::DurableStore* store, WatchHub& hub, boost::asio::io_context& io,
-                AfterCommit after_commit);
+  ResourceStore(engine::Engine& engine, ClusterNames& names, engine::DurableStore* store, WatchHub& hub,
+                boost::asio::io_context& io, AfterCommit after_commit);
   ~ResourceStore();
 
   // Serves an object request. `watch_access` carries the watcher's access
@@ -78,6 +78,7 @@ class ResourceStore {
   HttpResponse when_durable(HttpResponse res);
 
   engine::Engine& engine_;
+  ClusterNames& names_;
   engine::DurableStore* store_;
   std::function<void(const engine::Result&)> on_commit_;
   Admission admission_;

@@ -43,9 +43,9 @@ struct WatchHub::Watcher {
   }
 };
 
-WatchHub::WatchHub(const engine::Engine& engine, engine::DurableStore* store, boost::asio::io_context& io,
-                   AfterCommit after_commit)
-    : engine_(engine), store_(store), io_(io), after_commit_(std::move(after_commit)), ticker_(io),
+WatchHub::WatchHub(const engine::Engine& engine, const ClusterNames& names, engine::DurableStore* store,
+                   boost::asio::io_context& io, AfterCommit after_commit)
+    : engine_(engine), names_(names), store_(store), io_(io), after_commit_(std::move(after_commit)), ticker_(io),
       published_rv_(engine.resource_version()) {}
 
 WatchHub::~WatchHub() {
@@ -66,7 +66,7 @@ Json WatchHub::shown_as(Watcher& w, Json shown, bool row) {
 
 std::string WatchHub::event(Watcher& w, const char* type, const Json& object) const {
   ++events_sent_;
-  Json shown = present(engine_, object);
+  Json shown = present(engine_, names_, object);
   if (!w.spec.stored_api_version.empty()) shown["apiVersion"] = w.spec.api_version;
   return encode_json(Json{{"type", type}, {"object", shown_as(w, std::move(shown))}}) + "\n";
 }

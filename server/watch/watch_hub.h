@@ -34,6 +34,7 @@
 
 #include "engine/durable_store.h"
 #include "engine/engine.h"
+#include "server/api/cluster_names.h"
 #include "server/api/selectors.h"
 #include "server/api/table.h"
 #include "server/http/http_server.h"
@@ -70,8 +71,8 @@ class WatchHub {
   using AfterCommit = std::function<void(std::function<void()>)>;
   // `after_commit` runs a function once what is committed so far is durable
   // (null: everything is durable at once).
-  WatchHub(const engine::Engine& engine, engine::DurableStore* store, boost::asio::io_context& io,
-           AfterCommit after_commit);
+  WatchHub(const engine::Engine& engine, const ClusterNames& names, engine::DurableStore* store,
+           boost::asio::io_context& io, AfterCommit after_commit);
   ~WatchHub();
 
   // Starts a watch on `stream` from `from_rv` ("", "0" or a resource version
@@ -108,6 +109,7 @@ class WatchHub {
   void tick();
 
   const engine::Engine& engine_;
+  const ClusterNames& names_;
   engine::DurableStore* store_;
   boost::asio::io_context& io_;
   AfterCommit after_commit_;

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """`pmesh serve` across workspaces, on shutdown and on crashes.
 
-`/clusters/*/` lists across workspaces and refuses writes; a Table is asked
+`/clusters/*/` lists across workspaces and refuses writes; logical
+clusters are reached and shown by their names as in kcp; a Table is asked
 for and plain JSON comes back; SIGTERM ends watches and exits 0. Durability:
 creates under load, the server killed with SIGKILL, a restart on the same
 data directory: every create that was answered 201 is there, `pmesh verify`
@@ -72,7 +73,8 @@ def wildcard_and_shutdown(s):
     assert s.request("POST", ORGS, account("acme", type="org"))[0] == 201
     listing = s.request("GET", "/clusters/*/apis/core.platform-mesh.io/v1alpha1/accounts")[1]
     where = sorted((i["metadata"]["annotations"]["kcp.io/cluster"], i["metadata"]["name"]) for i in listing["items"])
-    assert where == [("root:orgs", "acme"), ("root:orgs", "keep")], where
+    orgs = s.request("GET", "/clusters/root/apis/tenancy.kcp.io/v1alpha1/workspaces/orgs")[1]["spec"]["cluster"]
+    assert where == [(orgs, "acme"), (orgs, "keep")], where
     expect_status(s.request("POST", "/clusters/*/apis/core.platform-mesh.io/v1alpha1/accounts", account("x")),
                   405, "MethodNotAllowed", "a write to the wildcard cluster")
     # Table output may be asked for (server-side printing, table_e2e.py).
@@ -93,6 +95,50 @@ def wildcard_and_shutdown(s):
     assert s.proc.returncode == 0, s.proc.returncode
     while w.next() is not None:  # the stream ends: the server closed the watch
         pass
+
+
+def cluster_names(s):
+    """kcp's logical cluster names: `kcp.io/cluster` carries the name the
+    scheduler generated (Workspace spec.cluster), `/clusters/<name>` and a
+    path that starts at a name reach the workspace, a name nobody has is a
+    404, and what goes with a deleted workspace leaves with its name."""
+    ws = "/clusters/root/apis/tenancy.kcp.io/v1alpha1/workspaces/"
+    orgs = s.request("GET", ws + "orgs")[1]["spec"]["cluster"]
+    assert len(orgs) == 16 and orgs.isalnum() and orgs == orgs.lower(), orgs
+    assert s.request("POST", ORGS, account("named", type="org"))[0] == 201
+    named = s.request("GET", "/clusters/root:orgs/apis/tenancy.kcp.io/v1alpha1/workspaces/named")[1]["spec"]["cluster"]
+    assert named != orgs, (named, orgs)
+    by_path = s.request("GET", ORGS + "/named")
+    by_name = s.request("GET", "/clusters/%s/apis/core.platform-mesh.io/v1alpha1/accounts/named" % orgs)
+    assert by_path[0] == by_name[0] == 200 and by_path[1] == by_name[1], (by_path, by_name)
+    assert by_name[1]["metadata"]["annotations"]["kcp.io/cluster"] == orgs, by_name
+    # A path may start at a name, as kcp's do.
+    ns = s.request("GET", "/clusters/%s:named/api/v1/namespaces/default" % orgs)
+    assert ns[0] == 200 and ns[1]["metadata"]["annotations"]["kcp.io/cluster"] == named, ns
+    lc = s.request("GET", "/clusters/%s/apis/core.kcp.io/v1alpha1/logicalclusters/cluster" % named)
+    assert lc[0] == 200 and lc[1]["metadata"]["annotations"]["kcp.io/path"] == "root:orgs:named", lc
+    # Writes reach it by name too, and what kube's clients send back (the
+    # annotation of a read object) is not taken as the object's cluster.
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "annotations": {"kcp.io/cluster": "root"}}}
+    created = s.request("POST", "/clusters/%s/api/v1/namespaces/default/configmaps" % named, cm)
+    assert created[0] == 201 and created[1]["metadata"]["annotations"]["kcp.io/cluster"] == named, created
+    assert s.request("GET", "/clusters/root:orgs:named/api/v1/namespaces/default/configmaps/c")[0] == 200
+    assert s.request("GET", "/clusters/root/api/v1/namespaces/default/configmaps/c")[0] == 404
+    for nobody in ("zzzzzzzzzzzzzzzz", "zzzzzzzzzzzzzzzz:named"):
+        expect_status(s.request("GET", "/clusters/%s/api/v1/namespaces" % nobody), 404, "NotFound", "an unknown name")
+    # Deleting the organization deletes its workspace and what is in it: the
+    # ConfigMap's DELETED event still names the cluster it was in.
+    rv = s.request("GET", "/clusters/*/api/v1/configmaps")[1]["metadata"]["resourceVersion"]
+    w = s.watch("/clusters/*/api/v1/configmaps?watch=true&resourceVersion=" + rv)
+    assert s.request("DELETE", ORGS + "/named")[0] == 200
+    deadline = time.time() + 10
+    gone = None
+    while gone is None and time.time() < deadline:
+        e = w.next()
+        if e and e["type"] == "DELETED" and e["object"]["metadata"]["name"] == "c":
+            gone = e
+    assert gone and gone["object"]["metadata"]["annotations"]["kcp.io/cluster"] == named, gone
+    expect_status(s.request("GET", "/clusters/%s/api/v1/namespaces" % named), 404, "NotFound", "a deleted cluster's name")
 
 
 def durability(pmesh, policies):
@@ -156,6 +202,7 @@ def main():
     pmesh = sys.argv[1]
     with Server(pmesh, plain=True) as s:
         status_is_the_servers(s)
+        cluster_names(s)
         wildcard_and_shutdown(s)
     durability(pmesh, sys.argv[2])
     print("server e2e: ok")

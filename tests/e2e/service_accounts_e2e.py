@@ -87,14 +87,16 @@ with Server(sys.argv[1]) as s:
     mint(s, "nobody", status=404)
     token = mint(s, "ctrl")
     c = claims(token)
-    if c.get("sub") != "system:serviceaccount:default:ctrl" or c.get("kubernetes.io", {}).get("clusterName") != "root:orgs:acme":
+    # kcp's claim and extra name the logical cluster (not its path).
+    acme_name = s.request("GET", "/clusters/root:orgs/apis/tenancy.kcp.io/v1alpha1/workspaces/acme")[1]["spec"]["cluster"]
+    if c.get("sub") != "system:serviceaccount:default:ctrl" or c.get("kubernetes.io", {}).get("clusterName") != acme_name:
         problems.append("the token's claims: %s" % c)
 
     # What the token is: the ServiceAccount of acme, nobody anywhere else.
     who = expect("whoami", as_token(s, "POST", ACME + "/apis/authentication.k8s.io/v1/selfsubjectreviews",
                                     token, {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}), 201)
     ui = who.get("status", {}).get("userInfo", {})
-    if ui.get("username") != "system:serviceaccount:default:ctrl" or ui.get("extra", {}).get("authentication.kubernetes.io/cluster-name") != ["root:orgs:acme"]:
+    if ui.get("username") != "system:serviceaccount:default:ctrl" or ui.get("extra", {}).get("authentication.kubernetes.io/cluster-name") != [acme_name]:
         problems.append("whoami: %s" % ui)
     cms = ACME + "/api/v1/namespaces/default/configmaps"
     expect("ctrl before any grant", as_token(s, "GET", cms, token), 404)

@@ -46,7 +46,8 @@ TEST_CASE("list snapshots follow the engine through creates, updates and deletes
   REQUIRE(e.apply({Op::create({{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "a"}, {"cluster", "root"}}}}),
                    Op::create({{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "b"}, {"cluster", "root"}}}})})
               .ok);
-  ListSnapshots kept(e);
+  server::ClusterNames names(e);
+  ListSnapshots kept(e, names);
   e.set_commit_listener([&](const engine::Result& r) { kept.committed(r); });
   std::string kind = e.kinds().by_name("root", "ConfigMap")->key();
   auto first = kept.view(kind, "root");
@@ -72,7 +73,7 @@ TEST_CASE("list snapshots follow the engine through creates, updates and deletes
     auto r = e.apply(ops);
     REQUIRE(r.ok);
     auto now = kept.view(kind, "root");
-    ListSnapshots fresh(e);
+    ListSnapshots fresh(e, names);
     auto made = fresh.view(kind, "root");
     REQUIRE(now->size() == present.size());
     REQUIRE(items(*now) == items(*made));
@@ -98,11 +99,12 @@ TEST_CASE("list snapshots stay within their budget: the collection listed longes
                    Op::create(config_map("a", "one", 1))})
               .ok);
   std::string cms = e.kinds().by_name("root", "ConfigMap")->key(), nss = e.kinds().by_name("root", "Namespace")->key();
-  ListSnapshots roomy(e);
+  server::ClusterNames names(e);
+  ListSnapshots roomy(e, names);
   auto first = roomy.view(cms, "root");
   roomy.view(nss, "root");
   CHECK(roomy.view(cms, "root") == first);  // kept: the same snapshot
-  ListSnapshots tight(e, 1);                // no room for two
+  ListSnapshots tight(e, names, 1);  // no room for two
   auto kept = tight.view(cms, "root");
   CHECK(kept->bytes() > 0);
   CHECK(tight.view(cms, "root") == kept);   // alone over the budget, but being listed: kept

@@ -250,7 +250,10 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
           else if (key == "metadata.name") name = keys[k].get<std::string>(), has_name = true;
         }
         if (ok) {
-          if (has_cluster && has_name) {
+          // A run-time kind's scope is not known to the plan, so its keys
+          // need not be a prefix: without the namespace, its objects of that
+          // name in every namespace are candidates.
+          if (has_cluster && has_name && (has_ns || !s.item->object.kind.dynamic())) {
             std::string fact = object_fact({kind, cluster, ns, name});
             if (const ObjectEntry* e = state_.object(fact); e && !e->effective.is_null()) visit(fact, *e);
           } else {

@@ -524,6 +524,10 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
                   : primary(q, keys) && keys.size() >= (is_cluster_scoped(q) ? 2u : 3u)
                       ? 100
                       : 10 + static_cast<int>(keys.size()) + 2 * from_vars;
+          // A run-time kind has no secondary indexes, and its scope is
+          // unknown: keys past the cluster only filter what a scan of the
+          // cluster finds, so what binds the namespace first does better.
+          if (item->object.kind.dynamic() && score != 100) score = keys.empty() ? 1 : 11;
         }
       } else if (item->kind == BodyItemKind::kTuple) {
         if (!tuple_ready(item)) continue;

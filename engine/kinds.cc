@@ -208,7 +208,30 @@ bool Kinds::binds_kinds(const std::string& kind_key) {
   return kind_key == "APIBinding" || kind_key == "PublishedResource" || kind_key == "APIResourceSchema";
 }
 
-const dsl::KindDecl* Kinds::intern(dsl::KindDecl decl) {
+std::vector<const dsl::KindDecl*> Kinds::exported(const State& state, const std::string& cluster,
+                                                  const std::string& name) const {
+  std::vector<const dsl::KindDecl*> out;
+  const ObjectEntry* e = state.object(object_fact({"APIExport", cluster, "", name}));
+  if (!e || e->effective.is_null()) return out;
+  const Json* names = find_fields(e->effective, {"spec", "latestResourceSchemas"});
+  if (!names || !names->is_array()) return out;
+  for (const auto& n : *names) {
+    if (!n.is_string()) continue;
+    const ObjectEntry* s = state.object(object_fact({"APIResourceSchema", cluster, "", n.get<std::string>()}));
+    if (!s || s->effective.is_null()) continue;
+    auto decls = kinds_from_schema(s->effective);
+    if (decls.empty()) continue;
+    const dsl::KindDecl* stored = intern(std::move(decls[0]));
+    out.push_back(stored);
+    for (size_t i = 1; i < decls.size(); ++i) {
+      decls[i].storage = stored;
+      out.push_back(intern(std::move(decls[i])));
+    }
+  }
+  return out;
+}
+
+const dsl::KindDecl* Kinds::intern(dsl::KindDecl decl) const {
   for (const auto& d : *arena_)
     if (same(*d, decl)) return d.get();
   arena_->push_back(std::make_unique<dsl::KindDecl>(std::move(decl)));

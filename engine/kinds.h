@@ -65,9 +65,15 @@ class Kinds {
   void refresh(const State& state, bool additive = false, const std::string* cluster = nullptr);
   // Whether objects of this kind can change what clusters serve.
   static bool binds_kinds(const std::string& kind_key);
+  // The kinds the APIExport `name` in `cluster` offers (its
+  // `spec.latestResourceSchemas`), every served version, whether or not a
+  // workspace binds them: what its virtual workspace serves.
+  std::vector<const dsl::KindDecl*> exported(const State& state, const std::string& cluster, const std::string& name) const;
 
  private:
-  const dsl::KindDecl* intern(dsl::KindDecl decl);
+  // Declarations only accumulate (see above); the arena is shared, so a
+  // const registry may intern.
+  const dsl::KindDecl* intern(dsl::KindDecl decl) const;
 
   const dsl::Program* program_;
   std::map<std::string, std::map<std::string, const dsl::KindDecl*>> bound_;  // cluster -> key -> kind

@@ -114,7 +114,13 @@ void ApiServer::log(const HttpRequest& http, const std::optional<HttpResponse>& 
 std::optional<HttpResponse> ApiServer::handle(const HttpRequest& http, const std::shared_ptr<Stream>& stream) {
   Target target;
   target.graphql = GraphqlGateway::workspace_of(http.path);
-  if (!target.graphql) target.info = parse_request_path(http.path, &target.error);
+  if (auto vw = parse_apiexport_path(http.path)) {
+    target.info = parse_request_path(vw->inner, &target.error);
+    vw->export_cluster = reached(vw->export_cluster);
+    target.apiexport = std::move(vw);
+  } else if (!target.graphql) {
+    target.info = parse_request_path(http.path, &target.error);
+  }
   // `/clusters/<name>` is the cluster's path from here on (kcp's names).
   if (target.info) target.info->cluster = reached(target.info->cluster);
   if (target.graphql) target.graphql = reached(*target.graphql);
@@ -231,6 +237,11 @@ std::optional<HttpResponse> ApiServer::authenticated(const HttpRequest& http, co
     log(http, res);
     return res;
   }
+  if (target.apiexport) {
+    res = apiexport_content(http, target, user, stream);
+    log(http, res);
+    return res;
+  }
   const std::optional<RequestInfo>& info = target.info;
   ApiError error;
   if (!info) {
@@ -254,7 +265,7 @@ std::optional<HttpResponse> ApiServer::authenticated(const HttpRequest& http, co
   } else if (info->kind != RequestInfo::Kind::kObject) {
     Decision d = authz_.decide(user, "get", *info);
     if (!d.allowed || !cluster_exists(info->cluster)) res = status_response(unseen(*info));
-    else res = discovery(http, *info);
+    else res = discovery(http, *info, engine_.kinds().in_cluster(info->cluster));
   } else {
     ApiRequest req;
     req.info = *info;
@@ -297,8 +308,7 @@ std::optional<HttpResponse> ApiServer::graphql(const HttpRequest& http, const st
   return graphql_.handle(http, workspace, engine_.kinds().in_cluster(workspace), serve, stream);
 }
 
-HttpResponse ApiServer::discovery(const HttpRequest& http, const RequestInfo& info) {
-  auto ks = engine_.kinds().in_cluster(info.cluster);
+HttpResponse ApiServer::discovery(const HttpRequest& http, const RequestInfo& info, const std::vector<const dsl::KindDecl*>& ks) {
   switch (info.kind) {
     case RequestInfo::Kind::kHealth:
     case RequestInfo::Kind::kObject:
@@ -328,10 +338,12 @@ HttpResponse ApiServer::discovery(const HttpRequest& http, const RequestInfo& in
   return status_response(ApiError::not_found_route());
 }
 
-std::optional<HttpResponse> ApiServer::objects(const HttpRequest& http, ApiRequest req, const std::shared_ptr<Stream>& stream) {
+std::optional<HttpResponse> ApiServer::objects(const HttpRequest& http, ApiRequest req, const std::shared_ptr<Stream>& stream,
+                                               const RequestInfo* watch_scope) {
   const RequestInfo& info = req.info;
-  for (const auto* k : engine_.kinds().in_cluster(info.cluster))
-    if (k->group == info.group && k->version == info.version && k->plural == info.resource) req.kind = k;
+  if (!req.kind)
+    for (const auto* k : engine_.kinds().in_cluster(info.cluster))
+      if (k->group == info.group && k->version == info.version && k->plural == info.resource) req.kind = k;
   if (!req.kind) return status_response(ApiError::not_found_route());
   bool namespaced = req.kind->scope == dsl::Scope::kNamespaced;
   if (!namespaced && !info.ns.empty()) return status_response(ApiError::not_found_route());
@@ -358,7 +370,7 @@ std::optional<HttpResponse> ApiServer::objects(const HttpRequest& http, ApiReque
     };
   }
   if (!admin && req.verb == Verb::kWatch) {
-    RequestInfo scope = info;
+    RequestInfo scope = watch_scope ? *watch_scope : info;
     access.allowed = [this, user = req.user, scope]() { return authz_.decide(user, "watch", scope).allowed; };
     // Access is the model's answer: it may change with any tuple naming the
     // user (or everyone).

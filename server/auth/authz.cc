@@ -61,6 +61,14 @@ std::string Authorizer::relation_for(const std::string& verb, const RequestInfo&
     *allowed = ask_(store, subject, "manage_iam_roles", account, nullptr);
     return "manage_iam_roles";
   }
+  // An export's content (its virtual workspace: the exported resources in
+  // every workspace bound to it) is the export's workspace's content: read
+  // as the account is read, written as it is updated, deleted as it is.
+  if (info.group == "apis.kcp.io" && info.resource == "apiexports" && info.subresource == "content") {
+    std::string rel = verb == "get" || verb == "list" ? "get" : verb == "watch" ? "watch" : verb == "delete" ? "delete" : "update";
+    *allowed = ask_(store, subject, rel, account, nullptr);
+    return rel;
+  }
   bool collection = verb == "create" || ((verb == "list" || verb == "watch") && info.name.empty());
   if (!collection) {
     // A named object of a bound resource is an object of its own in the

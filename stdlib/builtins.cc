@@ -371,6 +371,58 @@ Json b_difference(const Args& a) {
 }
 Json b_type(const Args& a) { return std::string(a[0].type_name()); }
 
+// A string as Go's encoding/json writes it: HTML-safe (<, >, & as \u003c,
+// \u003e, \u0026), U+2028 and U+2029 escaped, short escapes only for
+// quote, backslash, \n, \r and \t, other control characters as \u00xx.
+std::string go_json_string(const std::string& s) {
+  static const char* hex = "0123456789abcdef";
+  std::string out = "\"";
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') out += '\\', out += static_cast<char>(c);
+    else if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else if (c == '\t') out += "\\t";
+    else if (c < 0x20 || c == '<' || c == '>' || c == '&') out += "\\u00", out += hex[c >> 4], out += hex[c & 15];
+    else if (c == 0xe2 && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0x80 &&
+             (static_cast<unsigned char>(s[i + 2]) == 0xa8 || static_cast<unsigned char>(s[i + 2]) == 0xa9))
+      out += static_cast<unsigned char>(s[i + 2]) == 0xa8 ? "\\u2028" : "\\u2029", i += 2;
+    else out += static_cast<char>(c);
+  }
+  return out + "\"";
+}
+
+std::string go_json_strings(const Json& list) {
+  if (list.is_null()) return "null";
+  std::string out = "[";
+  for (const auto& x : list) {
+    if (!x.is_string()) throw BuiltinError("kube_user_info: groups and extra values must be strings");
+    out += (out.size() > 1 ? "," : "") + go_json_string(x.get<std::string>());
+  }
+  return out + "]";
+}
+
+// authenticationv1.UserInfo as Go's json.Marshal writes it (kcp's workspace
+// owner annotation): its fields in the struct's order, each left out when
+// empty, extra's keys sorted.
+Json b_kube_user_info(const Args& a) {
+  const Json& u = object(a, 0, "kube_user_info");
+  std::string out;
+  auto field = [&](const char* key, const std::string& value) { out += (out.empty() ? "{\"" : ",\"") + std::string(key) + "\":" + value; };
+  for (const char* k : {"username", "uid"})
+    if (u.contains(k) && u[k].is_string() && !u[k].get_ref<const std::string&>().empty()) field(k, go_json_string(u[k].get<std::string>()));
+  if (u.contains("groups") && u["groups"].is_array() && !u["groups"].empty()) field("groups", go_json_strings(u["groups"]));
+  if (u.contains("extra") && u["extra"].is_object() && !u["extra"].empty()) {
+    std::string extra;
+    for (const auto& [k, v] : u["extra"].items()) {
+      if (!v.is_array() && !v.is_null()) throw BuiltinError("kube_user_info: extra values must be lists of strings");
+      extra += (extra.empty() ? "{" : ",") + go_json_string(k) + ":" + go_json_strings(v);
+    }
+    field("extra", extra + "}");
+  }
+  return out.empty() ? std::string("{}") : out + "}";
+}
+
 // Keep sorted by name: find_builtin searches by bisection.
 const std::vector<Builtin> kBuiltins = {
     {"ancestors", 1, 1, "ancestors(path) -> list", "The workspace paths above `path`, root first.", b_ancestors},
@@ -392,6 +444,7 @@ const std::vector<Builtin> kBuiltins = {
     {"is_dns1123_subdomain", 1, 1, "is_dns1123_subdomain(s) -> bool", "Whether `s` is a valid DNS-1123 subdomain.", b_is_dns1123_subdomain},
     {"join", 2, 2, "join(list, sep) -> string", "The strings of `list` joined by `sep`.", b_join},
     {"keys", 1, 1, "keys(object) -> list", "The keys of an object, sorted.", b_keys},
+    {"kube_user_info", 1, 1, "kube_user_info(user) -> string", "A user ({username, uid, groups, extra}) as Go's encoding/json writes kube's authentication/v1 UserInfo: kcp's workspace owner annotation.", b_kube_user_info},
     {"len", 1, 1, "len(s|list|object) -> int", "Length in bytes, elements or entries; len(null) is 0.", b_len},
     {"lower", 1, 1, "lower(s) -> string", "`s` in lower case (ASCII).", b_lower},
     {"matches", 2, 2, "matches(s, regex) -> bool", "Whether all of `s` matches the ECMAScript regular expression.", b_matches},

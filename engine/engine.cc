@@ -543,7 +543,8 @@ void Engine::run_to_fixpoint() {
 }
 
 // As kcp does when a logical cluster goes: every object users made in it is
-// deleted (through finalizers, like any delete). Derived objects go when
+// deleted (through finalizers, like any delete), and every tuple stored
+// about it. Derived objects go when
 // their support does; the rules that derive into a cluster read whether it
 // still exists.
 void Engine::delete_cluster_contents(const std::string& cluster) {
@@ -554,6 +555,16 @@ void Engine::delete_cluster_contents(const std::string& cluster) {
       return true;
     });
   for (const auto& k : doomed) user_op(Op::remove(k));
+  // And the tuples stored about it, keyed by its path first (an external
+  // initializer's `initialized`): a cluster made again at the path starts
+  // afresh.
+  std::vector<std::pair<std::string, std::vector<std::string>>> stored;
+  for (const auto& [relation, decl] : program_->program->relations())
+    state_.scan_tuples_with(relation, {cluster}, [&](const std::string& fact) {
+      if (const TupleEntry* t = state_.tuple(fact); t && t->base) stored.push_back(parse_tuple_fact(fact));
+      return true;
+    });
+  for (auto& [relation, args] : stored) user_op(Op::remove_tuple(relation, args));
 }
 
 // Delete-and-rederive over the support graph of one recursive stratum:

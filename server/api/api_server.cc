@@ -114,10 +114,10 @@ void ApiServer::log(const HttpRequest& http, const std::optional<HttpResponse>& 
 std::optional<HttpResponse> ApiServer::handle(const HttpRequest& http, const std::shared_ptr<Stream>& stream) {
   Target target;
   target.graphql = GraphqlGateway::workspace_of(http.path);
-  if (auto vw = parse_apiexport_path(http.path)) {
+  if (auto vw = parse_virtual_workspace_path(http.path)) {
     target.info = parse_request_path(vw->inner, &target.error);
-    vw->export_cluster = reached(vw->export_cluster);
-    target.apiexport = std::move(vw);
+    if (!vw->export_cluster.empty()) vw->export_cluster = reached(vw->export_cluster);
+    target.virtual_workspace = std::move(vw);
   } else if (!target.graphql) {
     target.info = parse_request_path(http.path, &target.error);
   }
@@ -237,8 +237,9 @@ std::optional<HttpResponse> ApiServer::authenticated(const HttpRequest& http, co
     log(http, res);
     return res;
   }
-  if (target.apiexport) {
-    res = apiexport_content(http, target, user, stream);
+  if (target.virtual_workspace) {
+    res = target.virtual_workspace->kind == VirtualWorkspacePath::Kind::kApiExport ? apiexport_content(http, target, user, stream)
+                                                                                  : workspace_hook(http, target, user, stream);
     log(http, res);
     return res;
   }
@@ -339,7 +340,7 @@ HttpResponse ApiServer::discovery(const HttpRequest& http, const RequestInfo& in
 }
 
 std::optional<HttpResponse> ApiServer::objects(const HttpRequest& http, ApiRequest req, const std::shared_ptr<Stream>& stream,
-                                               const RequestInfo* watch_scope) {
+                                               std::function<bool()> watch_allowed) {
   const RequestInfo& info = req.info;
   if (!req.kind)
     for (const auto* k : engine_.kinds().in_cluster(info.cluster))
@@ -370,8 +371,9 @@ std::optional<HttpResponse> ApiServer::objects(const HttpRequest& http, ApiReque
     };
   }
   if (!admin && req.verb == Verb::kWatch) {
-    RequestInfo scope = watch_scope ? *watch_scope : info;
-    access.allowed = [this, user = req.user, scope]() { return authz_.decide(user, "watch", scope).allowed; };
+    RequestInfo scope = info;
+    access.allowed = watch_allowed ? std::move(watch_allowed)
+                                   : std::function<bool()>([this, user = req.user, scope]() { return authz_.decide(user, "watch", scope).allowed; });
     // Access is the model's answer: it may change with any tuple naming the
     // user (or everyone).
     access.access_depends_on = [who = user_object(req.user.name)](const engine::TupleChange& t) {

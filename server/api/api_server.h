@@ -35,9 +35,9 @@
 
 #include "engine/durable_store.h"
 #include "engine/engine.h"
-#include "server/api/apiexport_path.h"
 #include "server/api/cluster_names.h"
 #include "server/api/request.h"
+#include "server/api/virtual_workspace_path.h"
 #include "server/auth/authn.h"
 #include "server/auth/authz.h"
 #include "server/auth/service_account_tokens.h"
@@ -91,24 +91,30 @@ class ApiServer {
     std::optional<RequestInfo> info;
     ApiError error;
     std::optional<std::string> graphql;  // the workspace of a GraphQL gateway request
-    // An APIExport virtual workspace request: the export (its cluster a
-    // path), and `info` the request it carries.
-    std::optional<ApiExportPath> apiexport;
+    // A virtual workspace's request (an APIExport's: its cluster a path),
+    // `info` the request it carries.
+    std::optional<VirtualWorkspacePath> virtual_workspace;
   };
   // The user a request acts as: the requester, or whom it impersonates.
   std::optional<HttpResponse> acting_as(const HttpRequest& http, const Target& target, const UserInfo& requester,
                                         const std::shared_ptr<Stream>& stream);
   std::optional<HttpResponse> authenticated(const HttpRequest& http, const Target& target, const UserInfo& user,
                                             const std::shared_ptr<Stream>& stream);
-  // `watch_scope`: what a watch's access is decided on, if not the request
-  // itself (the export's content, in its virtual workspace).
+  // `watch_allowed`: whether a watch may go on, if not the user's `watch`
+  // of what the request names (a virtual workspace's own authorization).
   std::optional<HttpResponse> objects(const HttpRequest& http, ApiRequest req, const std::shared_ptr<Stream>& stream,
-                                      const RequestInfo* watch_scope = nullptr);
+                                      std::function<bool()> watch_allowed = nullptr);
   // kcp's APIExport virtual workspace (apiexport_content.cc): the exported
   // resources of every workspace bound to the export, for those the
   // export's workspace lets at its `apiexports/content`.
   std::optional<HttpResponse> apiexport_content(const HttpRequest& http, const Target& target, const UserInfo& user,
                                                 const std::shared_ptr<Stream>& stream);
+  // kcp's initializing and terminating virtual workspaces
+  // (workspace_hooks.cc): the logical clusters waiting for an initializer
+  // or terminator, their content, and finishing by removing it from the
+  // LogicalCluster's status.
+  std::optional<HttpResponse> workspace_hook(const HttpRequest& http, const Target& target, const UserInfo& user,
+                                             const std::shared_ptr<Stream>& stream);
   HttpResponse discovery(const HttpRequest& http, const RequestInfo& info, const std::vector<const dsl::KindDecl*>& kinds);
   std::optional<HttpResponse> graphql(const HttpRequest& http, const std::string& workspace, const UserInfo& user,
                                       const std::shared_ptr<Stream>& stream);

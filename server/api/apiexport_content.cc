@@ -62,7 +62,7 @@ bool binds_any(const engine::State& state, const std::string& cluster, const std
 
 std::optional<HttpResponse> ApiServer::apiexport_content(const HttpRequest& http, const Target& target, const UserInfo& user,
                                                          const std::shared_ptr<Stream>& stream) {
-  const ApiExportPath& vw = *target.apiexport;
+  const VirtualWorkspacePath& vw = *target.virtual_workspace;
   if (!target.info) return status_response(target.error);
   const RequestInfo& info = *target.info;
   const std::string& export_path = vw.export_cluster;
@@ -108,7 +108,7 @@ std::optional<HttpResponse> ApiServer::apiexport_content(const HttpRequest& http
   req.visible = [this, export_cluster, export_name, group, resource](const std::string& cluster, const std::string&) {
     return binds(engine_.state(), cluster, export_cluster, export_name, group, resource);
   };
-  return objects(http, std::move(req), stream, &content);
+  return objects(http, std::move(req), stream, [this, user, content]() { return authz_.decide(user, "watch", content).allowed; });
 }
 
 }  // namespace pmesh::server

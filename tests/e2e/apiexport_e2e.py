@@ -23,7 +23,7 @@ import threading
 import time
 import urllib.parse
 
-from kubernetes import client, dynamic
+from kubernetes import dynamic
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pmesh_server import Server  # noqa: E402
@@ -47,17 +47,10 @@ def org(s, name, owner):
     return "root:orgs:" + name
 
 
-def api_client(s, url, user):
-    cfg = client.Configuration()
-    cfg.host = url
-    cfg.api_key = {"authorization": "Bearer " + s.tokens[user]}
-    cfg.ssl_ca_cert = os.path.join(s.data, "serving.pem")
-    return client.ApiClient(cfg)
-
 
 def provider(s, url, seen, stop):
     """The provider's controller: every Database it is told of gets a status."""
-    everywhere = dynamic.DynamicClient(api_client(s, url + "/clusters/*", "alice"))
+    everywhere = dynamic.DynamicClient(s.kube_client(url + "/clusters/*", "alice"))
     dbs = everywhere.resources.get(api_version="db.example.io/v1", kind="Database")
     listed = dbs.get().to_dict()
     rv = listed["metadata"]["resourceVersion"]
@@ -67,7 +60,7 @@ def provider(s, url, seen, stop):
     def reconcile(o):
         cluster = o["metadata"]["annotations"]["kcp.io/cluster"]
         if cluster not in clients:
-            one = dynamic.DynamicClient(api_client(s, url + "/clusters/" + cluster, "alice"))
+            one = dynamic.DynamicClient(s.kube_client(url + "/clusters/" + cluster, "alice"))
             clients[cluster] = one.resources.get(api_version="db.example.io/v1", kind="Database")
         if (o.get("status") or {}).get("endpoint"):
             return

@@ -20,7 +20,7 @@ import os
 import sys
 import time
 
-from kubernetes import client, dynamic
+from kubernetes import dynamic
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pmesh_server import Server  # noqa: E402
@@ -49,13 +49,6 @@ def wait_for(what, check, seconds=10):
     problems.append("timed out waiting for " + what)
     return None
 
-
-def api_client(s, url, user):
-    cfg = client.Configuration()
-    cfg.host = url
-    cfg.api_key = {"authorization": "Bearer " + s.tokens[user]}
-    cfg.ssl_ca_cert = os.path.join(s.data, "serving.pem")
-    return client.ApiClient(cfg)
 
 
 def main():
@@ -91,7 +84,7 @@ def main():
             problems.append("team's phase: %s" % phase)
 
         # The initializer's controller, with the dynamic client.
-        everywhere = dynamic.DynamicClient(api_client(s, "https://127.0.0.1:%d%s/clusters/*" % (s.port, INIT), "dave"))
+        everywhere = dynamic.DynamicClient(s.kube_client("https://127.0.0.1:%d%s/clusters/*" % (s.port, INIT), "dave"))
         lcs = everywhere.resources.get(api_version="core.kcp.io/v1alpha1", kind="LogicalCluster")
         waiting = lcs.get().to_dict()["items"]
         if [(i["metadata"]["annotations"]["kcp.io/cluster"], i["metadata"]["annotations"]["kcp.io/path"]) for i in waiting] != \

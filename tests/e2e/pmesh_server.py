@@ -90,6 +90,15 @@ class Server:
         except ValueError:
             return r.status, data, hdrs
 
+    def kube_client(self, url, user="admin"):
+        """A python3-kubernetes ApiClient for `url` (a workspace or a virtual workspace) as `user`."""
+        from kubernetes import client
+        cfg = client.Configuration()
+        cfg.host = url
+        cfg.api_key = {"authorization": "Bearer " + self.tokens[user]}
+        cfg.ssl_ca_cert = os.path.join(self.data, "serving.pem")
+        return client.ApiClient(cfg)
+
     def watch(self, path, user="admin", timeout=10):
         """An open watch: read events with .next(), a list of JSON events until `seconds` pass with .until_quiet()."""
         return Watch(self, path, user, timeout)

@@ -1,11 +1,13 @@
-// Request URLs: the target's path and query decoded, the workspace path and
-// object names validated, the verb and its options decoded for a kind —
-// either a typed request or an error Status, never a crash.
+// Request URLs: the target's path and query decoded, a virtual workspace's
+// prefix taken off, the workspace path and object names validated, the verb
+// and its options decoded for a kind — either a typed request or an error
+// Status, never a crash.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "server/api/request.h"
+#include "server/api/virtual_workspace_path.h"
 
 using namespace pmesh::server;
 
@@ -24,7 +26,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   http.body = body_at == std::string::npos ? "" : rest.substr(body_at + 1);
   if (!parse_target(http.target, &http.path, &http.query)) return 0;
   ApiError error;
-  auto info = parse_request_path(http.path, &error);
+  auto vw = parse_virtual_workspace_path(http.path);
+  if (vw && (vw->inner.rfind("/clusters/", 0) != 0 || http.path.size() < vw->inner.size())) __builtin_trap();
+  auto info = parse_request_path(vw ? vw->inner : http.path, &error);
   if (!info) return 0;
   if (info->kind != RequestInfo::Kind::kObject) return 0;
   ApiRequest req;

@@ -1,5 +1,6 @@
 #include "server/auth/access_review.h"
 
+#include "engine/cluster_names.h"
 #include "engine/json_path.h"
 #include "server/api/body.h"
 #include "server/api/status.h"
@@ -154,6 +155,11 @@ HttpResponse subject_access_review(const Authorizer& authz, const RequestInfo& i
       if (v.is_array())
         for (const auto& x : v)
           if (x.is_string()) who.extra[k].push_back(x.get<std::string>());
+  // kcp's components name the cluster by its logical cluster name; pmesh
+  // keeps a path there (a name nobody has stays, and matches no workspace).
+  if (auto it = who.extra.find(kClusterNameExtra); it != who.extra.end())
+    for (auto& c : it->second)
+      if (std::string path = engine::resolve_cluster(authz.engine().state(), c); !path.empty()) c = path;
   // A ServiceAccount named without its workspace is this workspace's (kcp:
   // "an unqualified service account is considered local").
   std::string ns, name;

@@ -110,7 +110,9 @@ with Server(sys.argv[1]) as s:
         "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": spec}, user=user)
     attrs = {"resourceAttributes": {"verb": "list", "resource": "configmaps", "namespace": "default", "version": "v1"}}
     for who, want in ((dict(user="system:serviceaccount:default:ctrl"), True), (dict(user="carol"), False),
-                      (dict(user="system:serviceaccount:default:ctrl", extra={"authentication.kubernetes.io/cluster-name": ["root:orgs:globex"]}), False)):
+                      (dict(user="system:serviceaccount:default:ctrl", extra={"authentication.kubernetes.io/cluster-name": ["root:orgs:globex"]}), False),
+                      # kcp's components name the cluster by its logical cluster name.
+                      (dict(user="system:serviceaccount:default:ctrl", extra={"authentication.kubernetes.io/cluster-name": [acme_name]}), True)):
         got = expect("a review of %s" % who, sar(dict(attrs, **who)), 201).get("status", {}).get("allowed")
         if got != want:
             problems.append("SubjectAccessReview of %s: want %s, got %s" % (who, want, got))

@@ -81,6 +81,31 @@ std::string base36_hash(const std::string& s, size_t n) {
   return r;
 }
 
+// SHA-224 of `s` as Go's big.Int.Text(62) writes the digest read as a
+// big-endian number: most significant digit first, 0-9a-zA-Z, no leading
+// zeros (kcp's default APIBinding names hash their parts so).
+Json b_sha224_base62(const Args& a) {
+  const std::string& s = str(a, 0, "sha224_base62");
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(s.data(), s.size(), digest, &n, EVP_sha224(), nullptr);
+  static const char* digits = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  std::vector<unsigned char> num(digest, digest + n);
+  std::string r;
+  auto zero = [&] { return std::all_of(num.begin(), num.end(), [](unsigned char b) { return b == 0; }); };
+  while (!zero()) {
+    unsigned rem = 0;
+    for (auto& b : num) {
+      unsigned cur = rem * 256 + b;
+      b = static_cast<unsigned char>(cur / 62);
+      rem = cur % 62;
+    }
+    r += digits[rem];
+  }
+  std::reverse(r.begin(), r.end());
+  return r.empty() ? std::string("0") : r;
+}
+
 Json b_lower(const Args& a) {
   std::string s = str(a, 0, "lower");
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -461,6 +486,7 @@ const std::vector<Builtin> kBuiltins = {
      b_selector_matches},
     {"sha1", 1, 1, "sha1(s) -> string", "SHA-1 of `s`, lower-case hex.", b_sha1},
     {"sha1short", 1, 2, "sha1short(s, n?) -> string", "The first `n` (20) hex characters of SHA-1(s).", b_sha1short},
+    {"sha224_base62", 1, 1, "sha224_base62(s) -> string", "SHA-224 of `s` as a base-62 number (Go's big.Int.Text(62)): kcp's default APIBinding names.", b_sha224_base62},
     {"sha3", 1, 1, "sha3(s) -> string", "SHA3-256 of `s`, lower-case hex.", b_sha3},
     {"sha3short", 1, 2, "sha3short(s, n?) -> string", "The first `n` (20) hex characters of SHA3-256(s).", b_sha3short},
     {"sort", 1, 1, "sort(list) -> list", "The elements in ascending order.", b_sort},

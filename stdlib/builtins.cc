@@ -62,22 +62,24 @@ std::string shorten(std::string h, const Args& a, const char* fn) {
   return h;
 }
 
+// Divides the big-endian number `num` by `base` in place; returns the remainder.
+unsigned divide(std::vector<unsigned char>& num, unsigned base) {
+  unsigned rem = 0;
+  for (auto& b : num) {
+    unsigned cur = rem * 256 + b;
+    b = static_cast<unsigned char>(cur / base);
+    rem = cur % base;
+  }
+  return rem;
+}
+
 // kcp-style identifiers: lower-case base36 of a SHA-256, `n` characters.
 std::string base36_hash(const std::string& s, size_t n) {
   std::string digest = sha256(s);
   static const char* digits = "0123456789abcdefghijklmnopqrstuvwxyz";
   std::vector<unsigned char> num(digest.begin(), digest.end());
   std::string r;
-  while (r.size() < n) {
-    // Divide the big-endian number by 36 in place; the remainder is the next digit.
-    unsigned rem = 0;
-    for (auto& b : num) {
-      unsigned cur = rem * 256 + b;
-      b = static_cast<unsigned char>(cur / 36);
-      rem = cur % 36;
-    }
-    r += digits[rem];
-  }
+  while (r.size() < n) r += digits[divide(num, 36)];
   return r;
 }
 
@@ -93,15 +95,7 @@ Json b_sha224_base62(const Args& a) {
   std::vector<unsigned char> num(digest, digest + n);
   std::string r;
   auto zero = [&] { return std::all_of(num.begin(), num.end(), [](unsigned char b) { return b == 0; }); };
-  while (!zero()) {
-    unsigned rem = 0;
-    for (auto& b : num) {
-      unsigned cur = rem * 256 + b;
-      b = static_cast<unsigned char>(cur / 62);
-      rem = cur % 62;
-    }
-    r += digits[rem];
-  }
+  while (!zero()) r += digits[divide(num, 62)];
   std::reverse(r.begin(), r.end());
   return r.empty() ? std::string("0") : r;
 }

@@ -254,6 +254,7 @@ Json b_max(const Args& a) {
   return l.empty() ? Json() : *std::max_element(l.begin(), l.end());
 }
 Json b_sha1(const Args& a) { return digest_hex(EVP_sha1(), str(a, 0, "sha1")); }
+Json b_sha256(const Args& a) { return digest_hex(EVP_sha256(), str(a, 0, "sha256")); }
 Json b_sha3(const Args& a) { return digest_hex(EVP_sha3_256(), str(a, 0, "sha3")); }
 Json b_sha1short(const Args& a) { return shorten(digest_hex(EVP_sha1(), str(a, 0, "sha1short")), a, "sha1short"); }
 Json b_sha3short(const Args& a) { return shorten(digest_hex(EVP_sha3_256(), str(a, 0, "sha3short")), a, "sha3short"); }
@@ -481,6 +482,7 @@ const std::vector<Builtin> kBuiltins = {
     {"sha1", 1, 1, "sha1(s) -> string", "SHA-1 of `s`, lower-case hex.", b_sha1},
     {"sha1short", 1, 2, "sha1short(s, n?) -> string", "The first `n` (20) hex characters of SHA-1(s).", b_sha1short},
     {"sha224_base62", 1, 1, "sha224_base62(s) -> string", "SHA-224 of `s` as a base-62 number (Go's big.Int.Text(62)): kcp's default APIBinding names.", b_sha224_base62},
+    {"sha256", 1, 1, "sha256(s) -> string", "SHA-256 of `s`, lower-case hex.", b_sha256},
     {"sha3", 1, 1, "sha3(s) -> string", "SHA3-256 of `s`, lower-case hex.", b_sha3},
     {"sha3short", 1, 2, "sha3short(s, n?) -> string", "The first `n` (20) hex characters of SHA3-256(s).", b_sha3short},
     {"sort", 1, 1, "sort(list) -> list", "The elements in ascending order.", b_sort},

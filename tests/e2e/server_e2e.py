@@ -124,6 +124,10 @@ def cluster_names(s):
     assert created[0] == 201 and created[1]["metadata"]["annotations"]["kcp.io/cluster"] == named, created
     assert s.request("GET", "/clusters/root:orgs:named/api/v1/namespaces/default/configmaps/c")[0] == 200
     assert s.request("GET", "/clusters/root/api/v1/namespaces/default/configmaps/c")[0] == 404
+    # The GraphQL gateway's workspace too.
+    q = {"query": '{ v1 { ConfigMaps(namespace: "default") { items { metadata { name } } } } }'}
+    got = s.request("POST", "/api/clusters/%s/graphql" % named, q)
+    assert got[0] == 200 and [i["metadata"]["name"] for i in got[1]["data"]["v1"]["ConfigMaps"]["items"]] == ["c"], got
     for nobody in ("zzzzzzzzzzzzzzzz", "zzzzzzzzzzzzzzzz:named"):
         expect_status(s.request("GET", "/clusters/%s/api/v1/namespaces" % nobody), 404, "NotFound", "an unknown name")
     # Deleting the organization deletes its workspace and what is in it: the

@@ -233,6 +233,12 @@ Json b_merge(const Args& a) {
     for (const auto& [k, v] : object(a, i, "merge").items()) out[k] = v;
   return out;
 }
+Json b_without(const Args& a) {
+  Json out = object(a, 0, "without");
+  for (const auto& k : list(a, 1, "without"))
+    if (k.is_string()) out.erase(k.get<std::string>());
+  return out;
+}
 Json b_get(const Args& a) {
   const Json& def = a.size() > 2 ? a[2] : Json();
   if (a[0].is_object() && a[1].is_string()) {
@@ -496,6 +502,7 @@ const std::vector<Builtin> kBuiltins = {
     {"unique", 1, 1, "unique(list) -> list", "The elements without repeats, first occurrence kept.", b_unique},
     {"upper", 1, 1, "upper(s) -> string", "`s` in upper case (ASCII).", b_upper},
     {"values", 1, 1, "values(object) -> list", "The values of an object, in key order.", b_values},
+    {"without", 2, 2, "without(object, keys) -> object", "`object` without the entries whose keys are listed.", b_without},
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "stdlib/builtins.h"
 
 #include "stdlib/digest.h"
+#include "stdlib/go_template.h"
 #include "stdlib/kube_validation.h"
 #include "stdlib/text.h"
 
@@ -40,19 +41,6 @@ int64_t integer(const Args& a, size_t i, const char* fn) {
   if (!a[i].is_number_integer())
     throw BuiltinError(std::string(fn) + ": argument " + std::to_string(i + 1) + " must be an integer");
   return a[i].get<int64_t>();
-}
-
-std::string digest_hex(const EVP_MD* md, const std::string& s) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(s.data(), s.size(), out, &n, md, nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string r;
-  for (unsigned int i = 0; i < n; ++i) {
-    r += hex[out[i] >> 4];
-    r += hex[out[i] & 15];
-  }
-  return r;
 }
 
 std::string shorten(std::string h, const Args& a, const char* fn) {
@@ -233,6 +221,48 @@ Json b_merge(const Args& a) {
     for (const auto& [k, v] : object(a, i, "merge").items()) out[k] = v;
   return out;
 }
+// The api-syncagent's name for a synced copy (`which`: "namespace" or
+// "name"): a PublishedResource's naming pattern, a Go template when it has
+// "{{", else the agent's deprecated $placeholders; its default when empty.
+Json b_syncagent_name(const Args& a) {
+  std::string pattern = str(a, 0, "syncagent_name");
+  const std::string& cluster = str(a, 1, "syncagent_name");
+  const std::string& path = str(a, 2, "syncagent_name");
+  const Json& object = a[3];
+  const std::string& which = str(a, 4, "syncagent_name");
+  if (which != "namespace" && which != "name") throw BuiltinError("syncagent_name: argument 5 must be namespace or name");
+  if (pattern.empty())
+    pattern = which == "namespace" ? "{{ .ClusterName }}"
+                                   : "{{ .Object.metadata.namespace | sha3short }}-{{ .Object.metadata.name | sha3short }}";
+  if (pattern.find("{{") != std::string::npos) {
+    try {
+      return render_go_template(pattern, Json{{"ClusterName", cluster}, {"ClusterPath", path}, {"Object", object}});
+    } catch (const TemplateError& e) {
+      throw BuiltinError("syncagent_name: invalid " + which + " naming: " + e.what());
+    }
+  }
+  const Json* md = object.is_object() && object.contains("metadata") ? &object["metadata"] : nullptr;
+  auto meta = [&](const char* k) { return md && md->contains(k) && (*md)[k].is_string() ? (*md)[k].get<std::string>() : std::string(); };
+  std::string ns = meta("namespace"), name = meta("name");
+  auto short_sha1 = [](const std::string& s) { return hex_digest(EVP_sha1(), s).substr(0, 20); };
+  // As Go's strings.NewReplacer: at each position the first pair that matches, in order.
+  const std::vector<std::pair<std::string, std::string>> pairs = {{"$remoteClusterName", cluster},
+                                                                  {"$remoteNamespaceHash", short_sha1(ns)},
+                                                                  {"$remoteNamespace", ns},
+                                                                  {"$remoteNameHash", short_sha1(name)},
+                                                                  {"$remoteName", name}};
+  std::string out;
+  for (size_t i = 0; i < pattern.size();) {
+    bool replaced = false;
+    for (const auto& [from, to] : pairs)
+      if (pattern.compare(i, from.size(), from) == 0) {
+        out += to, i += from.size(), replaced = true;
+        break;
+      }
+    if (!replaced) out += pattern[i++];
+  }
+  return out;
+}
 Json b_without(const Args& a) {
   Json out = object(a, 0, "without");
   for (const auto& k : list(a, 1, "without"))
@@ -259,11 +289,11 @@ Json b_max(const Args& a) {
   const Json& l = list(a, 0, "max");
   return l.empty() ? Json() : *std::max_element(l.begin(), l.end());
 }
-Json b_sha1(const Args& a) { return digest_hex(EVP_sha1(), str(a, 0, "sha1")); }
-Json b_sha256(const Args& a) { return digest_hex(EVP_sha256(), str(a, 0, "sha256")); }
-Json b_sha3(const Args& a) { return digest_hex(EVP_sha3_256(), str(a, 0, "sha3")); }
-Json b_sha1short(const Args& a) { return shorten(digest_hex(EVP_sha1(), str(a, 0, "sha1short")), a, "sha1short"); }
-Json b_sha3short(const Args& a) { return shorten(digest_hex(EVP_sha3_256(), str(a, 0, "sha3short")), a, "sha3short"); }
+Json b_sha1(const Args& a) { return hex_digest(EVP_sha1(), str(a, 0, "sha1")); }
+Json b_sha256(const Args& a) { return hex_digest(EVP_sha256(), str(a, 0, "sha256")); }
+Json b_sha3(const Args& a) { return hex_digest(EVP_sha3_256(), str(a, 0, "sha3")); }
+Json b_sha1short(const Args& a) { return shorten(hex_digest(EVP_sha1(), str(a, 0, "sha1short")), a, "sha1short"); }
+Json b_sha3short(const Args& a) { return shorten(hex_digest(EVP_sha3_256(), str(a, 0, "sha3short")), a, "sha3short"); }
 // A ULID-shaped id (26 characters of Crockford's base32, the first at most
 // '7') from SHA-256(s): an id OpenFGA's clients accept, the same for the
 // same input.
@@ -496,6 +526,7 @@ const std::vector<Builtin> kBuiltins = {
     {"starts_with", 2, 2, "starts_with(s, prefix) -> bool", "Whether `s` starts with `prefix`.", b_starts_with},
     {"str", 1, 1, "str(x) -> string", "`x` as a string (JSON text for non-strings).", b_str},
     {"substr", 2, 3, "substr(s, start, n?) -> string", "`n` bytes of `s` from `start` (to the end).", b_substr},
+    {"syncagent_name", 5, 5, "syncagent_name(pattern, cluster_name, cluster_path, object, which) -> string", "The api-syncagent's namespace or name (`which`) for the copy of `object`: a PublishedResource's `spec.naming` pattern (a Go template, or the deprecated $placeholders; the agent's default when empty).", b_syncagent_name},
     {"trim", 1, 1, "trim(s) -> string", "`s` without leading and trailing white space.", b_trim},
     {"type", 1, 1, "type(x) -> string", "null, boolean, number, string, array or object.", b_type},
     {"ulid_of", 1, 1, "ulid_of(s) -> string", "A ULID-shaped id from SHA-256(s), as OpenFGA's store and model ids look.", b_ulid_of},

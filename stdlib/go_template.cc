@@ -13,6 +13,9 @@ namespace {
 using Json = nlohmann::json;
 
 constexpr size_t kMaxTemplateBytes = 4096;  // a tenant's text; naming rules are a line
+// What any step may make: names are at most 253 bytes, and chained
+// `replace`s would otherwise grow a value exponentially.
+constexpr size_t kMaxValueBytes = 4096;
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
@@ -202,6 +205,8 @@ Json pipeline(const std::string& text, const Json& data) {
     if (!first) args.push_back(value);
     if (t[0].kind == Token::kWord) {
       value = call(t[0].text, args);
+      if (value.is_string() && value.get_ref<const std::string&>().size() > kMaxValueBytes)
+        throw TemplateError(t[0].text + " made a value longer than " + std::to_string(kMaxValueBytes) + " bytes");
     } else {
       if (!first || t.size() > 1) throw TemplateError("can't give argument to non-function " + t[0].text);
       value = t[0].kind == Token::kField ? field(data, t[0].text) : t[0].kind == Token::kInt ? Json(t[0].number) : Json(t[0].text);
@@ -237,6 +242,7 @@ std::string render_go_template(const std::string& tpl, const Json& data) {
     out += text;
     std::string body = trim(action);
     if (body.rfind("/*", 0) != 0) out += print(pipeline(body, data));  // a comment prints nothing
+    if (out.size() > kMaxValueBytes) throw TemplateError("the name is longer than " + std::to_string(kMaxValueBytes) + " bytes");
     i = close + 2;
     if (trim_after)
       while (i < tpl.size() && is_space(tpl[i])) ++i;

@@ -14,7 +14,8 @@
 // function given one is an error, as Go's call of a string parameter
 // with nil is. Anything else (other functions, variables, control
 // structures) is refused with a message rather than guessed at. The
-// result is trimmed of surrounding whitespace, as the agent trims it.
+// result is trimmed of surrounding whitespace, as the agent trims it; no
+// step may make more than 4 KiB (the template is a tenant's text).
 //
 // Thread safety: pure.
 #pragma once

@@ -38,6 +38,10 @@ TEST_CASE("what the subset does not do is refused, not guessed at") {
                           "{{ trunc 1 }}", "{{ .ClusterName 1 }}"})
     CHECK_THROWS_AS_MESSAGE(render_go_template(tpl, kData), TemplateError, tpl);
   CHECK_THROWS_AS(render_go_template(std::string(5000, 'x'), kData), TemplateError);
+  // Chained replaces would grow a value exponentially: bounded.
+  std::string grow = "{{ .ClusterPath";
+  for (int i = 0; i < 20; ++i) grow += " | replace \"o\" \"oooo\"";
+  CHECK_THROWS_AS(render_go_template(grow + " }}", kData), TemplateError);
 }
 
 }  // namespace

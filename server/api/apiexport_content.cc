@@ -16,45 +16,28 @@
 // ones, an object leaving the view when its workspace's binding goes.
 //
 // Not yet: permission claims (kcp serves the claimed resources the
-// bindings accepted here too) and identity hashes.
+// bindings accepted here too) and resources told apart by identity.
 #include "server/api/api_server.h"
 
-#include "engine/json_path.h"
-
 namespace pmesh::server {
-
-using engine::string_field;
 
 namespace {
 
 // Whether `cluster` binds the resource `group`/`resource` from the export
 // named `export_name` in the logical cluster `export_cluster` (a name):
-// one of its APIBindings to that export is Bound and bound that resource.
-// The resource, not just the export: an export that later offers what
-// another export's binding serves there does not reach those objects.
-bool binds(const engine::State& state, const std::string& cluster, const std::string& export_cluster,
+// the rules' export_serves (policies/bindings.rules), so the resource, not
+// just the export: an export that later offers what another export's
+// binding serves there does not reach those objects.
+bool binds(const engine::Engine& engine, const std::string& cluster, const std::string& export_cluster,
            const std::string& export_name, const std::string& group, const std::string& resource) {
-  bool found = false;
-  state.scan_objects(engine::object_prefix("APIBinding", &cluster), [&](const std::string&, const engine::ObjectEntry& e) {
-    const Json* st = engine::find_fields(e.effective, {"status"});
-    const Json* ref = engine::find_fields(e.effective, {"spec", "reference", "export"});
-    if (!st || !ref || string_field(*st, "phase") != "Bound" || string_field(*st, "apiExportClusterName") != export_cluster ||
-        string_field(*ref, "name") != export_name)
-      return true;
-    const Json* bound = engine::find_fields(*st, {"boundResources"});
-    if (bound && bound->is_array())
-      for (const auto& r : *bound)
-        found = found || (r.is_object() && string_field(r, "group") == group && string_field(r, "resource") == resource);
-    return !found;
-  });
-  return found;
+  return engine.has_tuple("export_serves", {cluster, export_cluster, export_name, group, resource});
 }
 
 // Whether `cluster` binds the export at all (any of its resources).
-bool binds_any(const engine::State& state, const std::string& cluster, const std::string& export_cluster,
+bool binds_any(const engine::Engine& engine, const std::string& cluster, const std::string& export_cluster,
                const std::string& export_name, const std::vector<const dsl::KindDecl*>& kinds) {
   for (const auto* k : kinds)
-    if (binds(state, cluster, export_cluster, export_name, k->group, k->plural)) return true;
+    if (binds(engine, cluster, export_cluster, export_name, k->group, k->plural)) return true;
   return false;
 }
 
@@ -88,7 +71,7 @@ std::optional<HttpResponse> ApiServer::apiexport_content(const HttpRequest& http
   std::string export_cluster = names_.name_of(export_path), export_name = vw.export_name;
   std::vector<const dsl::KindDecl*> kinds = engine_.kinds().exported(engine_.state(), export_path, export_name);
   auto unbound = [&] { return status_response(ApiError{404, "NotFound", "logical cluster \"" + info.cluster + "\" not found", nullptr}); };
-  if (!info.wildcard() && !binds_any(engine_.state(), info.cluster, export_cluster, export_name, kinds)) return unbound();
+  if (!info.wildcard() && !binds_any(engine_, info.cluster, export_cluster, export_name, kinds)) return unbound();
   if (info.kind != RequestInfo::Kind::kObject) return discovery(http, info, kinds);
 
   ApiRequest req;
@@ -101,12 +84,12 @@ std::optional<HttpResponse> ApiServer::apiexport_content(const HttpRequest& http
   std::string group = req.kind->group, resource = req.kind->plural;
   // In one workspace, the kind as it serves it (its binding's declaration).
   if (!info.wildcard()) {
-    if (!binds(engine_.state(), info.cluster, export_cluster, export_name, group, resource)) return unbound();
+    if (!binds(engine_, info.cluster, export_cluster, export_name, group, resource)) return unbound();
     if (!(req.kind = engine_.kinds().by_resource(info.cluster, info.group, info.version, info.resource)))
       return status_response(ApiError::not_found_route());
   }
   req.visible = [this, export_cluster, export_name, group, resource](const std::string& cluster, const std::string&) {
-    return binds(engine_.state(), cluster, export_cluster, export_name, group, resource);
+    return binds(engine_, cluster, export_cluster, export_name, group, resource);
   };
   return objects(http, std::move(req), stream, [this, user, content]() { return authz_.decide(user, "watch", content).allowed; });
 }

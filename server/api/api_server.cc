@@ -19,7 +19,7 @@ namespace {
 ApiError unseen(const RequestInfo& info) {
   if (info.cluster == "root:orgs" && info.group == "core.platform-mesh.io" && info.resource == "accounts")
     return ApiError::not_found({"core.platform-mesh.io", "accounts"}, info.name);
-  return ApiError{404, "NotFound", "logical cluster \"" + info.cluster + "\" not found", nullptr};
+  return ApiError::cluster_not_found(info.cluster);
 }
 
 }  // namespace

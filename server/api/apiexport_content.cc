@@ -70,7 +70,7 @@ std::optional<HttpResponse> ApiServer::apiexport_content(const HttpRequest& http
 
   std::string export_cluster = names_.name_of(export_path), export_name = vw.export_name;
   std::vector<const dsl::KindDecl*> kinds = engine_.kinds().exported(engine_.state(), export_path, export_name);
-  auto unbound = [&] { return status_response(ApiError{404, "NotFound", "logical cluster \"" + info.cluster + "\" not found", nullptr}); };
+  auto unbound = [&] { return status_response(ApiError::cluster_not_found(info.cluster)); };
   if (!info.wildcard() && !binds_any(engine_, info.cluster, export_cluster, export_name, kinds)) return unbound();
   if (info.kind != RequestInfo::Kind::kObject) return discovery(http, info, kinds);
 

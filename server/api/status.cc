@@ -32,6 +32,14 @@ ApiError ApiError::conflict(const GroupResource& gr, const std::string& name, co
           details_of(gr, name)};
 }
 
+ApiError ApiError::stale(const GroupResource& gr, const std::string& name) {
+  return conflict(gr, name, "the object has been modified; please apply your changes to the latest version and try again");
+}
+
+ApiError ApiError::cluster_not_found(const std::string& cluster) {
+  return {404, "NotFound", "logical cluster \"" + cluster + "\" not found", nullptr};
+}
+
 ApiError ApiError::invalid(const std::string& group, const std::string& kind, const std::string& name,
                            const FieldErrors& errors) {
   Json causes = Json::array();

@@ -42,6 +42,8 @@ struct ApiError {
   static ApiError not_found(const GroupResource& gr, const std::string& name);
   static ApiError already_exists(const GroupResource& gr, const std::string& name);
   static ApiError conflict(const GroupResource& gr, const std::string& name, const std::string& why);
+  // 409 for an update whose resourceVersion is not the object's.
+  static ApiError stale(const GroupResource& gr, const std::string& name);
   // 422 "<Kind> \"name\" is invalid: ..."; `kind` is the Kind, `group` its group.
   static ApiError invalid(const std::string& group, const std::string& kind, const std::string& name,
                           const FieldErrors& errors);
@@ -51,6 +53,8 @@ struct ApiError {
   static ApiError method_not_allowed();
   // A path nothing serves: what Go's mux answers, as kube-apiserver words it.
   static ApiError not_found_route();
+  // kcp's 404 for a workspace that does not exist (or may not be seen).
+  static ApiError cluster_not_found(const std::string& cluster);
   static ApiError unsupported_media_type(const std::string& type, const std::vector<std::string>& accepted);
   static ApiError not_acceptable(const std::vector<std::string>& accepted);
   static ApiError request_entity_too_large(const std::string& message);

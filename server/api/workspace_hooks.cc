@@ -46,13 +46,6 @@ std::vector<std::string> strings_at(const Json& o, const std::vector<std::string
 
 bool has(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }
 
-// A []string as Go's %#v prints it, as kube's field errors show values.
-std::string go_strings(const std::vector<std::string>& v) {
-  std::string out = "[]string{";
-  for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + Json(v[i]).dump();
-  return out + "}";
-}
-
 }  // namespace
 
 std::optional<HttpResponse> ApiServer::workspace_hook(const HttpRequest& http, const Target& target, const UserInfo& user,
@@ -69,8 +62,9 @@ std::optional<HttpResponse> ApiServer::workspace_hook(const HttpRequest& http, c
   if (colon == std::string::npos || colon == 0 || colon + 1 == hook.size()) return status_response(ApiError::not_found_route());
   std::string type_path = reached(hook.substr(0, colon)), type_name = hook.substr(colon + 1);
   const GroupResource types{"tenancy.kcp.io", "workspacetypes"};
-  Decision d = authz_.decide(user, initializing ? "initialize" : "terminate",
-                             object_request(type_path, types.group, types.resource, "", type_name));
+  const RequestInfo type = object_request(type_path, types.group, types.resource, "", type_name);
+  const char* verb_needed = initializing ? "initialize" : "terminate";
+  Decision d = authz_.decide(user, verb_needed, type);
   if (!d.allowed && d.code == 404) return status_response(ApiError::not_found(types, type_name));
   if (!d.allowed) return status_response(ApiError::forbidden(types, type_name, d.message));
 
@@ -129,8 +123,6 @@ std::optional<HttpResponse> ApiServer::workspace_hook(const HttpRequest& http, c
     return status_response(ApiError::not_found({lc_kind->group, lc_kind->plural}, info.name.empty() ? "cluster" : info.name));
   if (req.verb == Verb::kGet || req.verb == Verb::kList || req.verb == Verb::kWatch) {
     req.visible = [waiting](const std::string& cluster, const std::string& name) { return name == "cluster" && waiting(cluster); };
-    RequestInfo type = object_request(type_path, types.group, types.resource, "", type_name);
-    const char* verb_needed = initializing ? "initialize" : "terminate";
     return objects(http, std::move(req), stream, [this, user, type, verb_needed]() { return authz_.decide(user, verb_needed, type).allowed; });
   }
   if (info.wildcard() || (req.verb != Verb::kUpdate && req.verb != Verb::kPatch))
@@ -145,8 +137,7 @@ std::optional<HttpResponse> ApiServer::workspace_hook(const HttpRequest& http, c
     next = req.body ? *req.body : Json::object();
     std::string rv = next.contains("metadata") ? string_field(next["metadata"], "resourceVersion") : "";
     if (!rv.empty() && rv != string_field(current["metadata"], "resourceVersion"))
-      return status_response(ApiError::conflict({lc_kind->group, lc_kind->plural}, "cluster",
-                                                "the object has been modified; please apply your changes to the latest version and try again"));
+      return status_response(ApiError::stale({lc_kind->group, lc_kind->plural}, "cluster"));
   } else if (auto patched = apply_patch(current, req.body ? *req.body : Json::object(), req.patch_type, &error)) {
     next = std::move(*patched);
   } else {
@@ -156,7 +147,7 @@ std::optional<HttpResponse> ApiServer::workspace_hook(const HttpRequest& http, c
   if (before.size() != after.size() + 1 || has(after, hook))
     return status_response(ApiError::invalid(
         "tenancy.kcp.io", "Workspace", "cluster",
-        {FieldError::invalid_shown(std::string("status.") + field, go_strings(after),
+        {FieldError::invalid(std::string("status.") + field, after,
                                    std::string("only removing the \"") + hook + "\" " + (initializing ? "initializer" : "terminator") +
                                        " is supported")}));
   if (req.write.dry_run) return json_response(200, next);

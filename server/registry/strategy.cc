@@ -196,7 +196,7 @@ std::optional<ApiError> prepare_update(const ApiRequest& req, Json& object, cons
     return ApiError::bad_request("metadata.resourceVersion: Invalid value: \"" + rv + "\": strconv.ParseUint: parsing \"" + rv +
                                  "\": invalid syntax");
   if (!rv.empty() && rv != string_field(cur_md, "resourceVersion"))
-    return ApiError::conflict(req.gr(), name, "the object has been modified; please apply your changes to the latest version and try again");
+    return ApiError::stale(req.gr(), name);
   // What the body may not change: a uid it names must be the object's.
   FieldErrors errs;
   if (!string_field(md, "uid").empty() && string_field(md, "uid") != string_field(cur_md, "uid"))

@@ -544,9 +544,8 @@ void Engine::run_to_fixpoint() {
 
 // As kcp does when a logical cluster goes: every object users made in it is
 // deleted (through finalizers, like any delete), and every tuple stored
-// about it. Derived objects go when
-// their support does; the rules that derive into a cluster read whether it
-// still exists.
+// about it. Derived objects go when their support does; the rules that
+// derive into a cluster read whether it still exists.
 void Engine::delete_cluster_contents(const std::string& cluster) {
   std::vector<ObjectKey> doomed;
   for (const dsl::KindDecl* d : kinds_.in_cluster(cluster))

@@ -242,6 +242,12 @@ struct KindDecl {
   // `None` strategy converts: only apiVersion changes). The API serves and
   // validates this version; rules and storage see only `storage`.
   const KindDecl* storage = nullptr;
+  // A declared kind's other served version (kcp's apis.kcp.io/v1alpha1
+  // beside the v1alpha2 it stores): `storageVersion` names the version of
+  // the same kind its objects are stored as, `conversion` the converter
+  // between the two (engine/conversion.h). Program points `storage` at it.
+  std::string storage_version;
+  std::string conversion;
   const KindDecl& stored() const { return storage ? *storage : *this; }
   std::string api_version() const { return group.empty() ? version : group + "/" + version; }
   // The kind's name in object identities (ObjectKey::kind): the declared

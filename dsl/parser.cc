@@ -577,6 +577,8 @@ class Builder {
       if (key == "group") { if (want(ExprKind::kString, "a string")) k.group = v.text; }
       else if (key == "version") { if (want(ExprKind::kString, "a string")) k.version = v.text; }
       else if (key == "plural") { if (want(ExprKind::kString, "a string")) k.plural = v.text; }
+      else if (key == "storageVersion") { if (want(ExprKind::kString, "a version")) k.storage_version = v.text; }
+      else if (key == "conversion") { if (want(ExprKind::kString, "a converter's name")) k.conversion = v.text; }
       else if (key == "singular") { if (want(ExprKind::kString, "a string")) k.singular = v.text; }
       else if (key == "shortNames") { if (want(ExprKind::kList, "a list of names")) k.short_names = string_list(v); }
       else if (key == "categories") { if (want(ExprKind::kList, "a list of names")) k.categories = string_list(v); }
@@ -617,7 +619,8 @@ class Builder {
         diags_.error(span_of_key(*data, i),
                      "unknown kind attribute `" + key +
                          "`; known: group, version, plural, singular, shortNames, categories, "
-                         "scope, sections, subresources, listKeys, systemFields, nameValidation, printerColumns, schema");
+                         "scope, sections, subresources, listKeys, systemFields, nameValidation, printerColumns, schema, "
+                         "storageVersion, conversion");
       }
     }
     if (k.version.empty()) diags_.error(k.span, "kind " + k.name + " needs a `version`");
@@ -625,6 +628,8 @@ class Builder {
     if (k.singular.empty()) {
       for (char c : k.name) k.singular += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     }
+    if (!k.conversion.empty() && k.storage_version.empty())
+      diags_.error(k.span, "kind " + k.name + " names a `conversion` but no `storageVersion`");
     if (k.status_subresource && !k.has_section("status"))
       diags_.error(k.span, "kind " + k.name + " has a status subresource but no `status` section");
     return k;

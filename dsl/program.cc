@@ -27,6 +27,7 @@ Program::Program(std::vector<std::unique_ptr<Module>> modules, DiagnosticSink& d
     for (const auto& imp : m->imports)
       if (!by_name_.count(imp.module)) diags.error(imp.span, "unknown module `" + imp.module + "`");
     for (const auto& k : m->kinds) {
+      if (!k.storage_version.empty()) continue;  // another served version: below
       auto [it, fresh] = kinds_.emplace(k.name, &k);
       if (!fresh) diags.error(k.span, "kind `" + k.name + "` is declared twice", {"also in " + it->second->span.file->path});
     }
@@ -43,6 +44,42 @@ Program::Program(std::vector<std::unique_ptr<Module>> modules, DiagnosticSink& d
     for (const auto& f : m->functions)
       if (!fn_names.insert(f.name).second) diags.error(f.span, "function `" + f.name + "` is defined twice");
   }
+  link_served_versions(diags);
+}
+
+void Program::link_served_versions(DiagnosticSink& diags) {
+  for (const auto& m : modules_)
+    for (auto& k : m->kinds) {
+      if (k.storage_version.empty()) continue;
+      auto it = kinds_.find(k.name);
+      if (it == kinds_.end() || it->second->version != k.storage_version) {
+        diags.error(k.span, "kind " + k.name + " " + k.version + " is stored as version " + k.storage_version +
+                                ", which no declaration of " + k.name + " has");
+        continue;
+      }
+      const KindDecl& stored = *it->second;
+      if (k.version == stored.version || k.group != stored.group || k.plural != stored.plural || k.scope != stored.scope) {
+        diags.error(k.span, "kind " + k.name + " " + k.version + " must be another version of the same group, " +
+                                "plural and scope as the version it is stored as");
+        continue;
+      }
+      k.storage = &stored;
+      served_versions_.push_back(&k);
+    }
+}
+
+const KindDecl* Program::find_kind(const Module& m, const std::string& name) const {
+  // Rules see a kind as it is stored: its other served versions are the API's.
+  auto stored = [&](const Module& in) -> const KindDecl* {
+    for (const auto& d : in.kinds)
+      if (d.name == name && d.storage_version.empty()) return &d;
+    return nullptr;
+  };
+  if (const KindDecl* d = stored(m)) return d;
+  for (const auto& imp : m.imports)
+    if (const Module* o = module_named(imp.module))
+      if (const KindDecl* d = stored(*o)) return d;
+  return nullptr;
 }
 
 const Module* Program::module_named(const std::string& name) const {
@@ -61,9 +98,6 @@ const Decl* Program::find(const Module& m, const std::string& name, const std::v
   return nullptr;
 }
 
-const KindDecl* Program::find_kind(const Module& m, const std::string& name) const {
-  return find(m, name, &Module::kinds);
-}
 const RelationDecl* Program::find_relation(const Module& m, const std::string& name) const {
   return find(m, name, &Module::relations);
 }

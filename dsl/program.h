@@ -33,6 +33,8 @@ class Program {
 
   // Every kind of the program, by name (kinds are unique across modules).
   const std::map<std::string, const KindDecl*>& kinds() const { return kinds_; }
+  // The declared kinds' other served versions (KindDecl::storage_version).
+  const std::vector<const KindDecl*>& served_versions() const { return served_versions_; }
   const std::map<std::string, const RelationDecl*>& relations() const { return relations_; }
 
   // Rules and tests in a stable order: modules by name, then source order.
@@ -41,6 +43,7 @@ class Program {
 
  private:
   const Module* module_named(const std::string& name) const;
+  void link_served_versions(DiagnosticSink& diags);
   template <typename Decl>
   const Decl* find(const Module& m, const std::string& name,
                    const std::vector<Decl> Module::*list) const;
@@ -48,6 +51,7 @@ class Program {
   std::vector<std::unique_ptr<Module>> modules_;
   std::map<std::string, const Module*> by_name_;
   std::map<std::string, const KindDecl*> kinds_;
+  std::vector<const KindDecl*> served_versions_;
   std::map<std::string, const RelationDecl*> relations_;
 };
 

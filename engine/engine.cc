@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "dsl/object_model.h"
+#include "engine/conversion.h"
 #include "engine/failpoint.h"
 #include "engine/object_parts.h"
 #include "stdlib/builtins.h"
@@ -70,6 +71,21 @@ Engine::Engine(std::shared_ptr<const dsl::CompiledProgram> program, Options opti
   next_stratum_ = static_cast<int>(program_->graph->strata().size());
   for (const auto& rt : rules_) register_readers(rt);
   evaluator_ = std::make_unique<Evaluator>(state_, [this](const std::string& fact) { return committed(fact); });
+}
+
+Op Engine::stored_form(const Op& op) const {
+  auto str = [&](const Json* v) { return v && v->is_string() ? v->get<std::string>() : std::string(); };
+  std::string cluster = str(find_fields(op.object, {"metadata", "cluster"}));
+  const dsl::KindDecl* served =
+      kinds_.served_version(cluster, str(find_fields(op.object, {"apiVersion"})), str(find_fields(op.object, {"kind"})));
+  if (!served) return op;
+  Op out = op;
+  try {
+    out.object = to_storage(*served, op.object);
+  } catch (const ConversionError& e) {
+    throw TxnError{"BadRequest", e.what(), {}};
+  }
+  return out;
 }
 
 std::optional<ObjectKey> Engine::key_of(const Json& o, const std::string& default_cluster, std::string* error) const {
@@ -548,11 +564,13 @@ void Engine::run_to_fixpoint() {
 // derive into a cluster read whether it still exists.
 void Engine::delete_cluster_contents(const std::string& cluster) {
   std::vector<ObjectKey> doomed;
-  for (const dsl::KindDecl* d : kinds_.in_cluster(cluster))
+  for (const dsl::KindDecl* d : kinds_.in_cluster(cluster)) {
+    if (d->storage) continue;  // another served version: its objects are its storage version's
     state_.scan_objects(object_prefix(d->key(), &cluster), [&](const std::string&, const ObjectEntry& e) {
       if (e.user_owned && e.derived.empty() && e.deleting.empty()) doomed.push_back(e.key);
       return true;
     });
+  }
   for (const auto& k : doomed) user_op(Op::remove(k));
   // And the tuples stored about it, keyed by its path first (an external
   // initializer's `initialized`): a cluster made again at the path starts
@@ -755,7 +773,8 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
   // Whatever fails, at any stage up to and including the commit, undoes
   // the whole transaction: memory is as it was, and nothing was written.
   try {
-    for (const auto& op : ops) {
+    for (const auto& written : ops) {
+      const Op& op = written.type == Op::Type::kCreate || written.type == Op::Type::kUpdate ? stored_form(written) : written;
       txn_.restoring = op.type == Op::Type::kRestore;
       if (!history_ && (op.type == Op::Type::kCreate || op.type == Op::Type::kUpdate || op.type == Op::Type::kDelete))
         user_op(admit(op));

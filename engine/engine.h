@@ -241,6 +241,9 @@ class Engine {
   // rules' `refuse` heads checked (a TxnError). admission.cc.
   Op admit(const Op& op);
   void user_op(const Op& op);
+  // `op` with its object in its kind's storage version, when it was written
+  // in another served one (conversion.h); a failed conversion is BadRequest.
+  Op stored_form(const Op& op) const;
   void recompute_object(const std::string& fact, ObjectEntry e);
   Json build_effective(const std::string& fact, const ObjectEntry& e, const Json& prev);
   void fact_changed(const std::string& fact, const Json& before, const Json& after);

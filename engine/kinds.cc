@@ -148,6 +148,8 @@ const dsl::KindDecl* Kinds::by_key(const std::string& cluster, const std::string
 const dsl::KindDecl* Kinds::by_api(const std::string& cluster, const std::string& api_version,
                                    const std::string& kind) const {
   if (const dsl::KindDecl* d = declared(kind); d && d->api_version() == api_version) return d;
+  for (const dsl::KindDecl* v : program_->served_versions())
+    if (v->name == kind && v->api_version() == api_version) return v->storage;
   auto c = bound_.find(cluster);
   if (c == bound_.end()) return nullptr;
   for (const auto& [key, d] : c->second)
@@ -157,6 +159,17 @@ const dsl::KindDecl* Kinds::by_api(const std::string& cluster, const std::string
     for (const auto& [key, ds] : v->second)
       for (const dsl::KindDecl* d : ds)
         if (d->name == kind && d->api_version() == api_version) return d->storage;
+  return nullptr;
+}
+
+const dsl::KindDecl* Kinds::served_version(const std::string& cluster, const std::string& api_version,
+                                           const std::string& kind) const {
+  for (const dsl::KindDecl* v : program_->served_versions())
+    if (v->name == kind && v->api_version() == api_version) return v;
+  if (auto v = versions_.find(cluster); v != versions_.end())
+    for (const auto& [key, ds] : v->second)
+      for (const dsl::KindDecl* d : ds)
+        if (d->name == kind && d->api_version() == api_version) return d;
   return nullptr;
 }
 
@@ -179,6 +192,8 @@ const dsl::KindDecl* Kinds::by_resource(const std::string& cluster, const std::s
 std::vector<const dsl::KindDecl*> Kinds::in_cluster(const std::string& cluster) const {
   std::vector<const dsl::KindDecl*> out;
   for (const auto& [name, d] : program_->kinds()) out.push_back(d);
+  const auto& served = program_->served_versions();
+  out.insert(out.end(), served.begin(), served.end());
   // Each bound kind (for "*", the first cluster's) with its other served
   // versions. A named cluster is a lookup, not a walk of every cluster
   // that binds something: every request asks.
@@ -213,11 +228,12 @@ std::vector<const dsl::KindDecl*> Kinds::exported(const State& state, const std:
   std::vector<const dsl::KindDecl*> out;
   const ObjectEntry* e = state.object(object_fact({"APIExport", cluster, "", name}));
   if (!e || e->effective.is_null()) return out;
-  const Json* names = find_fields(e->effective, {"spec", "latestResourceSchemas"});
-  if (!names || !names->is_array()) return out;
-  for (const auto& n : *names) {
-    if (!n.is_string()) continue;
-    const ObjectEntry* s = state.object(object_fact({"APIResourceSchema", cluster, "", n.get<std::string>()}));
+  const Json* resources = find_fields(e->effective, {"spec", "resources"});
+  if (!resources || !resources->is_array()) return out;
+  for (const auto& r : *resources) {
+    std::string schema = text(r, {"schema"});
+    if (schema.empty()) continue;
+    const ObjectEntry* s = state.object(object_fact({"APIResourceSchema", cluster, "", schema}));
     if (!s || s->effective.is_null()) continue;
     auto decls = kinds_from_schema(s->effective);
     if (decls.empty()) continue;

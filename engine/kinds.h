@@ -47,6 +47,10 @@ class Kinds {
   // null: for another served version of a bound kind, its storage version's.
   const dsl::KindDecl* by_api(const std::string& cluster, const std::string& api_version,
                               const std::string& kind) const;
+  // The declaration of the version {apiVersion, kind} names when it is not
+  // the one stored (KindDecl::storage is set), or null.
+  const dsl::KindDecl* served_version(const std::string& cluster, const std::string& api_version,
+                                      const std::string& kind) const;
   // The kind served at /apis/group/version/resource in `cluster` ("*": in any).
   const dsl::KindDecl* by_resource(const std::string& cluster, const std::string& group,
                                    const std::string& version, const std::string& resource) const;
@@ -65,8 +69,8 @@ class Kinds {
   void refresh(const State& state, bool additive = false, const std::string* cluster = nullptr);
   // Whether objects of this kind can change what clusters serve.
   static bool binds_kinds(const std::string& kind_key);
-  // The kinds the APIExport `name` in `cluster` offers (its
-  // `spec.latestResourceSchemas`), every served version, whether or not a
+  // The kinds the APIExport `name` in `cluster` offers (the schemas its
+  // `spec.resources` name), every served version, whether or not a
   // workspace binds them: what its virtual workspace serves.
   std::vector<const dsl::KindDecl*> exported(const State& state, const std::string& cluster, const std::string& name) const;
 

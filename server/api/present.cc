@@ -1,5 +1,6 @@
 #include "server/api/present.h"
 
+#include "engine/conversion.h"
 #include "engine/json_path.h"
 #include "server/api/status.h"
 
@@ -24,7 +25,7 @@ Json present(const engine::Engine& engine, const ClusterNames& names, const Json
                        {"fieldsV1", Json::object()}});
   if (!managed.empty()) md["managedFields"] = managed;
   if (md.contains("generation") && md["generation"].is_number() && md["generation"].get<int64_t>() == 0) md.erase("generation");
-  if (as && as->storage) o["apiVersion"] = as->api_version();
+  if (as && as->storage) o = engine::from_storage(*as, std::move(o));
   return o;
 }
 

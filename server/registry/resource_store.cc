@@ -1,4 +1,3 @@
-#include "engine/json_path.h"
 #include "server/registry/resource_store.h"
 
 #include <sys/resource.h>
@@ -11,6 +10,8 @@
 #include <iostream>
 #include <thread>
 
+#include "engine/conversion.h"
+#include "engine/json_path.h"
 #include "server/api/body.h"
 #include "server/api/present.h"
 #include "server/registry/object_meta.h"
@@ -232,8 +233,8 @@ HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::stri
   // A Table's rows are made on the reader's thread too, from each item.
   std::shared_ptr<const TablePrinter> printer;
   if (req.table) printer = std::make_shared<const TablePrinter>(*req.kind, *req.table, std::time(nullptr));
-  // Another served version than the stored one: each item's apiVersion rewritten.
-  std::string as = req.kind->storage ? req.kind->api_version() : "";
+  // Another served version than the stored one: each item converted to it.
+  const dsl::KindDecl* as = req.kind->storage ? req.kind : nullptr;
   HttpResponse later;
   later.later = [this, view, prefix, start_after, rv, head, kind, wait, printer, as, o = req.list, ns = req.info.ns](Respond respond) {
     boost::asio::post(readers_, [this, view, prefix, start_after, rv, head, kind, wait, printer, as, o, ns, respond]() {
@@ -245,8 +246,8 @@ HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::stri
       view->scan(prefix, start_after, [&](const ListSnapshots::Item& i) {
         if (!ns.empty() && i.ns != ns) return true;
         Json obj;
-        if (filtered || printer || !as.empty()) obj = Json::parse(i.bytes, nullptr, false);
-        if (!as.empty() && obj.is_object()) obj["apiVersion"] = as;
+        if (filtered || printer || as) obj = Json::parse(i.bytes, nullptr, false);
+        if (as && obj.is_object()) obj = engine::from_storage(*as, std::move(obj));
         if (filtered && (!o.labels.matches(obj) || !o.fields.matches(obj))) return true;
         if (o.limit && n == o.limit) {
           more = true;
@@ -255,7 +256,7 @@ HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::stri
           return true;
         }
         if (n++) body += ',';
-        body += printer ? printer->row_json(obj) : as.empty() ? i.bytes : encode_json(obj);
+        body += printer ? printer->row_json(obj) : !as ? i.bytes : encode_json(obj);
         last = i.fact;
         return true;
       });
@@ -279,7 +280,10 @@ std::optional<HttpResponse> ResourceStore::watch(const ApiRequest& req, const st
   spec.cluster = req.info.cluster;
   spec.kind_key = req.kind->key();
   spec.api_version = req.kind->api_version();
-  if (req.kind->storage) spec.stored_api_version = req.kind->storage->api_version();
+  if (req.kind->storage) {
+    spec.stored_api_version = req.kind->storage->api_version();
+    spec.served = req.kind;
+  }
   spec.kind_name = req.kind->name;
   spec.ns = req.info.ns;
   spec.labels = req.list.labels;
@@ -300,8 +304,6 @@ HttpResponse ResourceStore::commit(const ApiRequest& req, Op op, int code, bool 
                                    const std::vector<std::string>& warnings) {
   if (admission_ && (op.type == Op::Type::kCreate || op.type == Op::Type::kUpdate))
     if (auto refused = admission_(req, op.object)) return status_response(*refused);
-  // Another served version is stored as the storage version.
-  if (req.kind->storage && op.type != Op::Type::kDelete) op.object["apiVersion"] = req.kind->storage->api_version();
   Json result_object;
   engine::ObjectKey key = op.type == Op::Type::kDelete
                               ? op.key
@@ -313,6 +315,7 @@ HttpResponse ResourceStore::commit(const ApiRequest& req, Op op, int code, bool 
     ApiError e;
     if (r.reason == "AlreadyExists") e = ApiError::already_exists(req.gr(), name);
     else if (r.reason == "NotFound") e = ApiError::not_found(req.gr(), name);
+    else if (r.reason == "BadRequest") e = ApiError::bad_request(r.message);
     else if (r.reason == "Conflict") e = ApiError::conflict(req.gr(), name, r.message);
     // A rule's `refuse` is an admission plugin's denial.
     else if (r.reason == "Invalid") e = ApiError::forbidden(req.gr(), name, r.message);
@@ -360,7 +363,9 @@ HttpResponse ResourceStore::update(const ApiRequest& req, Json object, bool rv_r
   const Json* cur = engine_.get({req.kind->key(), req.info.cluster, req.info.ns, req.info.name});
   if (!cur) return status_response(ApiError::not_found(req.gr(), req.info.name));
   std::vector<std::string> warnings;
-  if (auto e = prepare_update(req, object, *cur, rv_required, &warnings)) return status_response(*e);
+  // Another served version is updated as that version shows the object.
+  const Json current = req.kind->storage ? engine::from_storage(*req.kind, *cur) : *cur;
+  if (auto e = prepare_update(req, object, current, rv_required, &warnings)) return status_response(*e);
   return commit(req, Op::update(std::move(object)), 200, req.write.dry_run, req.info.name, warnings);
 }
 
@@ -386,7 +391,7 @@ HttpResponse ResourceStore::patch(const ApiRequest& req) {
   if (!cur) return status_response(ApiError::not_found(req.gr(), req.info.name));
   ApiError error;
   Json current = *cur;
-  if (req.kind->storage) current["apiVersion"] = req.kind->api_version();  // patched as the version the URL names
+  if (req.kind->storage) current = engine::from_storage(*req.kind, std::move(current));  // patched as the version the URL names
   auto next = apply_patch(current, p, req.patch_type, &error);
   if (!next) return status_response(error);
   // A patch is an update of the current version, with a resourceVersion

@@ -1,10 +1,10 @@
 #include "server/watch/watch_hub.h"
 
-#include "engine/json_path.h"
-
 #include <chrono>
 #include <map>
 
+#include "engine/conversion.h"
+#include "engine/json_path.h"
 #include "server/api/present.h"
 #include "server/api/request.h"
 #include "server/api/status.h"
@@ -67,7 +67,7 @@ Json WatchHub::shown_as(Watcher& w, Json shown, bool row) {
 std::string WatchHub::event(Watcher& w, const char* type, const Json& object) const {
   ++events_sent_;
   Json shown = present(engine_, names_, object);
-  if (!w.spec.stored_api_version.empty()) shown["apiVersion"] = w.spec.api_version;
+  if (w.spec.served) shown = engine::from_storage(*w.spec.served, std::move(shown));
   return encode_json(Json{{"type", type}, {"object", shown_as(w, std::move(shown))}}) + "\n";
 }
 

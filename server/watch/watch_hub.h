@@ -49,6 +49,9 @@ struct WatchSpec {
   // served version of a bound kind ("" when it is api_version): events are
   // rewritten to api_version.
   std::string stored_api_version;
+  // That served version's declaration (null when stored as served): events
+  // are converted to it (engine/conversion.h).
+  const dsl::KindDecl* served = nullptr;
   std::string ns;  // "" for every namespace
   Selector labels, fields;
   bool bookmarks = false;

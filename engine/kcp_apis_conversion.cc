@@ -70,6 +70,15 @@ Json& annotations(Json& o) {
 
 void annotate(Json& o, const char* key, const Json& value) { annotations(o)[key] = value.dump(); }
 
+// Claims as Go encodes them: an empty group or identity hash left out
+// (omitempty), so the annotation reads as kcp's.
+void annotate_claims(Json& o, const char* key, Json claims) {
+  for (auto& c : claims)
+    for (const char* k : {"group", "identityHash"})
+      if (c.is_object() && c.contains(k) && c[k] == "") c.erase(k);
+  annotate(o, key, claims);
+}
+
 // The annotation's JSON list, taken off the object (null when absent).
 Json take(Json& o, const char* key) {
   if (!o.contains("metadata") || !o["metadata"].is_object() || !o["metadata"].contains("annotations")) return nullptr;
@@ -95,7 +104,7 @@ Json export_to_v1alpha2(Json in) {
   Json* claims = field(out, "spec", "permissionClaims");
   if (claims && claims->is_array()) {
     // all and resourceSelector went away in v1alpha2: kept for the way back.
-    if (!claims->empty()) annotate(out, kV1alpha1PermissionClaims, *claims);
+    if (!claims->empty()) annotate_claims(out, kV1alpha1PermissionClaims, *claims);
     Json next = Json::array();
     for (const auto& c : *claims) next.push_back(gri(c));
     *claims = std::move(next);
@@ -152,7 +161,7 @@ Json export_to_v1alpha1(Json in) {
       if (!wildcard_verbs(c)) other.push_back(c);
       next.push_back(gri(c));
     }
-    if (!other.empty()) annotate(out, kPermissionClaims, other);
+    if (!other.empty()) annotate_claims(out, kPermissionClaims, other);
     Json original = take(out, kV1alpha1PermissionClaims);
     if (original.is_array())
       for (const auto& o : original)
@@ -227,14 +236,14 @@ Json binding_to_v1alpha2(Json in) {
       if (has_list(c, "resourceSelector")) with_selectors.push_back(c);
       next.push_back(binding_claim_to_v1alpha2(c, true));
     }
-    if (!with_selectors.empty()) annotate(out, original, with_selectors);
+    if (!with_selectors.empty()) annotate_claims(out, original, with_selectors);
     restore_v1alpha2(next, take(out, overhang), true);
     default_v1alpha2(next, true);
     *claims = std::move(next);
   };
   scoped(field(out, "spec", "permissionClaims"), kV1alpha1PermissionClaims, kAcceptableClaims);
   if (Json* exported = field(out, "status", "exportPermissionClaims"); exported && exported->is_array()) {
-    if (!exported->empty()) annotate(out, kV1alpha1StatusExportClaims, *exported);
+    if (!exported->empty()) annotate_claims(out, kV1alpha1StatusExportClaims, *exported);
     Json next = Json::array();
     for (const auto& c : *exported) next.push_back(binding_claim_to_v1alpha2(c, false));
     restore_v1alpha2(next, take(out, kStatusExportClaims), false);
@@ -254,7 +263,7 @@ Json binding_to_v1alpha1(Json in) {
       if (!wildcard_verbs(c) || (scoped && !match_all(c))) other.push_back(c);
       next.push_back(binding_claim_to_v1alpha1(c));
     }
-    if (!other.empty()) annotate(out, overhang, other);
+    if (!other.empty()) annotate_claims(out, overhang, other);
     restore_v1alpha1(next, take(out, original));
     *claims = std::move(next);
   };

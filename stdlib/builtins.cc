@@ -358,34 +358,10 @@ Json b_matches(const Args& a) {
     throw BuiltinError("matches: invalid regular expression `" + re + "`");
   }
 }
-// metav1.LabelSelector semantics: matchLabels and every matchExpression
-// (In, NotIn, Exists, DoesNotExist); an empty selector selects everything,
-// a null one nothing.
+// A null selector selects nothing (the builtin's own rule).
 Json b_selector_matches(const Args& a) {
-  const Json& sel = a[0];
-  if (sel.is_null()) return false;
-  if (!sel.is_object()) throw BuiltinError("selector_matches: the selector must be an object, not " + sel.dump());
-  static const Json kNone = Json::object();
-  const Json& labels = a[1].is_object() ? a[1] : kNone;
-  auto label = [&](const std::string& k) -> const Json* { auto it = labels.find(k); return it == labels.end() ? nullptr : &*it; };
-  if (sel.contains("matchLabels") && sel["matchLabels"].is_object())
-    for (const auto& [k, v] : sel["matchLabels"].items())
-      if (const Json* l = label(k); !l || *l != v) return false;
-  if (sel.contains("matchExpressions") && sel["matchExpressions"].is_array())
-    for (const auto& e : sel["matchExpressions"]) {
-      std::string key = e.is_object() ? e.value("key", "") : "", op = e.is_object() ? e.value("operator", "") : "";
-      const Json* l = label(key);
-      bool in = false;
-      if (l && e.contains("values") && e["values"].is_array())
-        for (const auto& v : e["values"]) in = in || v == *l;
-      if (op == "In" && !in) return false;
-      if (op == "NotIn" && in) return false;
-      if (op == "Exists" && !l) return false;
-      if (op == "DoesNotExist" && l) return false;
-      if (op != "In" && op != "NotIn" && op != "Exists" && op != "DoesNotExist")
-        throw BuiltinError("selector_matches: \"" + op + "\" is not a valid label selector operator");
-    }
-  return true;
+  if (a[0].is_null()) return false;
+  return label_selector_matches(a[0], a[1]);
 }
 Json b_find(const Args& a) {
   const std::string& field = str(a, 1, "find");
@@ -554,5 +530,30 @@ Json call_builtin(const Builtin& b, const std::vector<Json>& args) {
 const std::vector<Builtin>& all_builtins() { return kBuiltins; }
 
 bool is_special_form(std::string_view name) { return name == "old"; }
+
+bool label_selector_matches(const Json& sel, const Json& object_labels) {
+  if (!sel.is_object()) throw BuiltinError("selector_matches: the selector must be an object, not " + sel.dump());
+  static const Json kNone = Json::object();
+  const Json& labels = object_labels.is_object() ? object_labels : kNone;
+  auto label = [&](const std::string& k) -> const Json* { auto it = labels.find(k); return it == labels.end() ? nullptr : &*it; };
+  if (sel.contains("matchLabels") && sel["matchLabels"].is_object())
+    for (const auto& [k, v] : sel["matchLabels"].items())
+      if (const Json* l = label(k); !l || *l != v) return false;
+  if (sel.contains("matchExpressions") && sel["matchExpressions"].is_array())
+    for (const auto& e : sel["matchExpressions"]) {
+      std::string key = e.is_object() ? e.value("key", "") : "", op = e.is_object() ? e.value("operator", "") : "";
+      const Json* l = label(key);
+      bool in = false;
+      if (l && e.contains("values") && e["values"].is_array())
+        for (const auto& v : e["values"]) in = in || v == *l;
+      if (op == "In" && !in) return false;
+      if (op == "NotIn" && in) return false;
+      if (op == "Exists" && !l) return false;
+      if (op == "DoesNotExist" && l) return false;
+      if (op != "In" && op != "NotIn" && op != "Exists" && op != "DoesNotExist")
+        throw BuiltinError("selector_matches: \"" + op + "\" is not a valid label selector operator");
+    }
+  return true;
+}
 
 }  // namespace pmesh

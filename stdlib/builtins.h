@@ -59,6 +59,12 @@ Json call_builtin(const Builtin& b, const std::vector<Json>& args);
 // All builtins, sorted by name.
 const std::vector<Builtin>& all_builtins();
 
+// metav1.LabelSelector semantics (what `selector_matches` computes):
+// matchLabels and every matchExpression (In, NotIn, Exists, DoesNotExist);
+// an empty selector selects everything. Throws BuiltinError for a selector
+// that is not an object or an unknown operator.
+bool label_selector_matches(const Json& selector, const Json& labels);
+
 // Special forms are called like functions but are not values: the compiler
 // and the engine treat them themselves. `old(x)` reads x as it was committed
 // before the current transaction.

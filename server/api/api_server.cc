@@ -366,8 +366,9 @@ std::optional<HttpResponse> ApiServer::objects(const HttpRequest& http, ApiReque
   if (!admin && info.cluster == "root:orgs" && info.group == "core.platform-mesh.io" && info.resource == "accounts" &&
       (req.verb == Verb::kList || req.verb == Verb::kWatch)) {
     // Lists and watches of organizations show those the user may get.
-    req.visible = [this, user = req.user](const std::string& cluster, const std::string& name) {
-      return cluster != "root:orgs" || authz_.sees_org(user, name);
+    req.visible = [this, user = req.user](const Json& object) {
+      const Json& md = object["metadata"];
+      return engine::string_field(md, "cluster") != "root:orgs" || authz_.sees_org(user, engine::string_field(md, "name"));
     };
   }
   if (!admin && req.verb == Verb::kWatch) {
@@ -378,6 +379,12 @@ std::optional<HttpResponse> ApiServer::objects(const HttpRequest& http, ApiReque
     // user (or everyone).
     access.access_depends_on = [who = user_object(req.user.name)](const engine::TupleChange& t) {
       return std::any_of(t.args.begin(), t.args.end(), [&](const std::string& a) { return a == who || a == "user:*"; });
+    };
+  }
+  if (req.verb == Verb::kWatch && req.visible_depends_on) {
+    auto mine = std::move(access.access_depends_on);
+    access.access_depends_on = [mine, theirs = req.visible_depends_on](const engine::TupleChange& t) {
+      return (mine && mine(t)) || theirs(t);
     };
   }
   return resources_.serve(req, stream, std::move(access));

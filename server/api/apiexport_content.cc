@@ -15,13 +15,27 @@
 // wildcard lists, watches (with resume from the change log) only the bound
 // ones, an object leaving the view when its workspace's binding goes.
 //
-// Not yet: permission claims (kcp serves the claimed resources the
-// bindings accepted here too) and resources told apart by identity.
+// Beyond its own resources, the export reaches what its permission claims
+// ask and the consumers accepted (kcp's boundAPIAuthorizer and claim
+// labels): in a workspace whose binding applied the claim
+// (policies/bindings.rules: claim_applied), the verbs both the binding and
+// the export name (literally: "*" on one side and "get" on the other allow
+// nothing), and only the objects the accepted selector selects; a write
+// that would leave an object outside it is forbidden. And, read-only, the
+// APIBindings to the export.
+//
+// Not yet: claims of other exports' resources (told apart by identity).
+#include <set>
+
+#include "engine/json_path.h"
 #include "server/api/api_server.h"
+#include "stdlib/builtins.h"
 
 namespace pmesh::server {
 
 namespace {
+
+using engine::string_field;
 
 // Whether `cluster` binds the resource `group`/`resource` from the export
 // named `export_name` in the logical cluster `export_cluster` (a name):
@@ -33,12 +47,90 @@ bool binds(const engine::Engine& engine, const std::string& cluster, const std::
   return engine.has_tuple("export_serves", {cluster, export_cluster, export_name, group, resource});
 }
 
-// Whether `cluster` binds the export at all (any of its resources).
-bool binds_any(const engine::Engine& engine, const std::string& cluster, const std::string& export_cluster,
-               const std::string& export_name, const std::vector<const dsl::KindDecl*>& kinds) {
+// Whether `binding` is to the export, as kcp tells (its reference's name,
+// and the export's cluster name in its status).
+bool binds_export(const Json& binding, const std::string& export_cluster, const std::string& export_name) {
+  const Json* name = engine::find_fields(binding, {"spec", "reference", "export", "name"});
+  const Json* cluster = engine::find_fields(binding, {"status", "apiExportClusterName"});
+  return name && *name == export_name && cluster && *cluster == export_cluster;
+}
+
+// An APIBinding of `cluster` to the export.
+const Json* binding_to(const engine::Engine& engine, const std::string& cluster, const std::string& export_cluster,
+                       const std::string& export_name) {
+  const Json* found = nullptr;
+  engine.state().scan_objects(engine::object_prefix("APIBinding", &cluster), [&](const std::string&, const engine::ObjectEntry& e) {
+    if (binds_export(e.effective, export_cluster, export_name)) found = &e.effective;
+    return !found;
+  });
+  return found;
+}
+
+const Json& claims_of(const Json& object, const char* section) {
+  static const Json none = Json::array();
+  const Json* c = engine::find_fields(object, {section, "permissionClaims"});
+  return c && c->is_array() ? *c : none;
+}
+
+bool same_claim(const Json& c, const std::string& group, const std::string& resource) {
+  return string_field(c, "group") == group && string_field(c, "resource") == resource && string_field(c, "identityHash").empty();
+}
+
+std::set<std::string> verbs_of(const Json& claim) {
+  std::set<std::string> out;
+  if (const Json* v = engine::find_fields(claim, {"verbs"}); v && v->is_array())
+    for (const auto& x : *v)
+      if (x.is_string()) out.insert(x.get<std::string>());
+  return out;
+}
+
+// A claim as one workspace's binding applied it: the verbs it grants and
+// the objects its selector selects.
+struct AppliedClaim {
+  std::set<std::string> verbs;
+  Json selector;
+
+  bool allows(const std::string& verb) const { return verbs.count(verb) || verbs.count("*"); }
+  // A selector kcp's labeler could not read selects nothing.
+  bool selects(const Json& object) const {
+    if (!selector.is_object()) return false;
+    if (selector.value("matchAll", false) == true) return true;
+    try {
+      return label_selector_matches(selector, engine::find_fields(object, {"metadata", "labels"}) ? object["metadata"]["labels"] : Json());
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+};
+
+// The claim `cluster`'s binding applied for group/resource, as the rules
+// grant it (claim_applied: the verbs and the selector).
+std::optional<AppliedClaim> applied_claim(const engine::Engine& engine, const std::string& cluster, const std::string& export_cluster,
+                                          const std::string& export_name, const std::string& group, const std::string& resource) {
+  std::optional<AppliedClaim> out;
+  engine.state().scan_tuples_with("claim_applied", {cluster, export_cluster, export_name, group, resource}, [&](const std::string& fact) {
+    Json grant = Json::parse(engine::parse_tuple_fact(fact).second.back(), nullptr, false);
+    if (!grant.is_object()) return true;
+    out = AppliedClaim{verbs_of(grant), grant.value("selector", Json())};
+    return false;
+  });
+  return out;
+}
+
+// The kinds of what the export claims that pmesh can serve to it: the
+// declared kinds of each claim's group and resource, every served version.
+std::vector<const dsl::KindDecl*> claimed_kinds(const engine::Engine& engine, const Json& export_object) {
+  std::vector<const dsl::KindDecl*> out;
+  for (const dsl::KindDecl* k : engine.kinds().in_cluster(""))
+    for (const auto& c : claims_of(export_object, "spec"))
+      if (same_claim(c, k->group, k->plural)) out.push_back(k);
+  return out;
+}
+
+const dsl::KindDecl* find_kind(const std::vector<const dsl::KindDecl*>& kinds, const RequestInfo& info) {
   for (const auto* k : kinds)
-    if (binds(engine, cluster, export_cluster, export_name, k->group, k->plural)) return true;
-  return false;
+    if (k->group == info.group && k->version == info.version && k->plural == info.resource) return k;
+  return nullptr;
 }
 
 }  // namespace
@@ -61,8 +153,8 @@ std::optional<HttpResponse> ApiServer::apiexport_content(const HttpRequest& http
   const GroupResource exports{"apis.kcp.io", "apiexports"};
   // Who may not see the export's workspace learns nothing about it.
   if (!d.allowed && d.code == 404) return status_response(ApiError::not_found(exports, vw.export_name));
-  if (!engine_.get({"APIExport", export_path, "", vw.export_name}) || !cluster_exists(export_path))
-    return status_response(ApiError::not_found(exports, vw.export_name));
+  const Json* export_object = engine_.get({"APIExport", export_path, "", vw.export_name});
+  if (!export_object || !cluster_exists(export_path)) return status_response(ApiError::not_found(exports, vw.export_name));
   if (!d.allowed)
     return status_response(ApiError::forbidden({info.group, info.resource}, info.name,
                                                d.message + ": API export: \"" + vw.export_name + "\", workspace: \"" +
@@ -70,28 +162,79 @@ std::optional<HttpResponse> ApiServer::apiexport_content(const HttpRequest& http
 
   std::string export_cluster = names_.name_of(export_path), export_name = vw.export_name;
   std::vector<const dsl::KindDecl*> kinds = engine_.kinds().exported(engine_.state(), export_path, export_name);
+  std::vector<const dsl::KindDecl*> claimed = claimed_kinds(engine_, *export_object);
+  std::vector<const dsl::KindDecl*> bindings;
+  for (const auto* k : engine_.kinds().in_cluster(""))
+    if (k->group == "apis.kcp.io" && k->plural == "apibindings") bindings.push_back(k);
   auto unbound = [&] { return status_response(ApiError::cluster_not_found(info.cluster)); };
-  if (!info.wildcard() && !binds_any(engine_, info.cluster, export_cluster, export_name, kinds)) return unbound();
-  if (info.kind != RequestInfo::Kind::kObject) return discovery(http, info, kinds);
+  if (!info.wildcard() && !binding_to(engine_, info.cluster, export_cluster, export_name)) return unbound();
+  if (info.kind != RequestInfo::Kind::kObject) {
+    std::vector<const dsl::KindDecl*> all = kinds;
+    all.insert(all.end(), claimed.begin(), claimed.end());
+    all.insert(all.end(), bindings.begin(), bindings.end());
+    return discovery(http, info, all);
+  }
 
   ApiRequest req;
   req.info = info;
   req.user = user;
   req.verb = *verb;
-  for (const auto* k : kinds)
-    if (k->group == info.group && k->version == info.version && k->plural == info.resource) req.kind = k;
-  if (!req.kind) return status_response(ApiError::not_found_route());
-  std::string group = req.kind->group, resource = req.kind->plural;
-  // In one workspace, the kind as it serves it (its binding's declaration).
-  if (!info.wildcard()) {
-    if (!binds(engine_, info.cluster, export_cluster, export_name, group, resource)) return unbound();
-    if (!(req.kind = engine_.kinds().by_resource(info.cluster, info.group, info.version, info.resource)))
-      return status_response(ApiError::not_found_route());
+  auto watch_allowed = [this, user, content]() { return authz_.decide(user, "watch", content).allowed; };
+  if ((req.kind = find_kind(kinds, info))) {
+    std::string group = req.kind->group, resource = req.kind->plural;
+    // In one workspace, the kind as it serves it (its binding's declaration).
+    if (!info.wildcard()) {
+      if (!binds(engine_, info.cluster, export_cluster, export_name, group, resource)) return unbound();
+      if (!(req.kind = engine_.kinds().by_resource(info.cluster, info.group, info.version, info.resource)))
+        return status_response(ApiError::not_found_route());
+    }
+    req.visible = [this, export_cluster, export_name, group, resource](const Json& object) {
+      return binds(engine_, string_field(object["metadata"], "cluster"), export_cluster, export_name, group, resource);
+    };
+    req.visible_depends_on = [export_cluster, export_name, group, resource](const engine::TupleChange& t) {
+      return t.relation == "export_serves" && t.args.size() == 5 && t.args[1] == export_cluster && t.args[2] == export_name &&
+             t.args[3] == group && t.args[4] == resource;
+    };
+    return objects(http, std::move(req), stream, watch_allowed);
   }
-  req.visible = [this, export_cluster, export_name, group, resource](const std::string& cluster, const std::string&) {
-    return binds(engine_, cluster, export_cluster, export_name, group, resource);
-  };
-  return objects(http, std::move(req), stream, [this, user, content]() { return authz_.decide(user, "watch", content).allowed; });
+
+  if ((req.kind = find_kind(claimed, info))) {
+    std::string group = req.kind->group, resource = req.kind->plural, verb_asked = verb_name(req.verb);
+    auto claim_in = [this, export_cluster, export_name, group, resource](const std::string& cluster) {
+      return applied_claim(engine_, cluster, export_cluster, export_name, group, resource);
+    };
+    req.visible_depends_on = [export_cluster, export_name, group, resource](const engine::TupleChange& t) {
+      return t.relation == "claim_applied" && t.args.size() == 6 && t.args[1] == export_cluster && t.args[2] == export_name &&
+             t.args[3] == group && t.args[4] == resource;
+    };
+    if (!info.wildcard()) {
+      auto claim = claim_in(info.cluster);
+      if (!claim || !claim->allows(verb_asked))
+        return status_response(ApiError::forbidden(req.gr(), info.name,
+                                                   cannot(user, verb_asked, info) + ": failed to find suitable reason to allow access in APIBinding"));
+      req.visible = [claim = *claim](const Json& object) { return claim.selects(object); };
+      req.writable = req.visible;
+    } else {
+      // Across workspaces, the objects of those whose claim allows the verb.
+      req.visible = [claim_in, verb_asked](const Json& object) {
+        auto claim = claim_in(string_field(object["metadata"], "cluster"));
+        return claim && claim->allows(verb_asked) && claim->selects(object);
+      };
+    }
+    return objects(http, std::move(req), stream, watch_allowed);
+  }
+
+  if ((req.kind = find_kind(bindings, info))) {
+    // A provider reads the bindings to its export; writing them would let
+    // it accept its own claims.
+    if (req.verb != Verb::kGet && req.verb != Verb::kList && req.verb != Verb::kWatch)
+      return status_response(ApiError::forbidden(req.gr(), info.name,
+                                                 cannot(user, verb_name(req.verb), info) +
+                                                     ": write access to APIBinding is not allowed from virtual workspace"));
+    req.visible = [export_cluster, export_name](const Json& object) { return binds_export(object, export_cluster, export_name); };
+    return objects(http, std::move(req), stream, watch_allowed);
+  }
+  return status_response(ApiError::not_found_route());
 }
 
 }  // namespace pmesh::server

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "dsl/ast.h"
+#include "engine/engine.h"
 #include "server/api/body.h"
 #include "server/api/request_info.h"
 #include "server/api/selectors.h"
@@ -67,9 +68,17 @@ struct ApiRequest {
   std::optional<TableOptions> table;
   WriteOptions write;
   DeleteOptions del;
-  // Which objects of a list or watch the user may see (organizations);
-  // unset: all that the request names.
-  std::function<bool(const std::string& cluster, const std::string& name)> visible;
+  // Which objects the user may see, as stored (`metadata.cluster` set):
+  // of lists and watches, and the one a get, update, patch or delete names
+  // (what it may not see is not found). Unset: all that the request names.
+  std::function<bool(const Json& object)> visible;
+  // What a create, update or patch may leave behind (an APIExport virtual
+  // workspace's claimed objects: what the claim's selector selects); a
+  // write that would leave anything else is forbidden. Unset: anything.
+  std::function<bool(const Json& object)> writable;
+  // Which tuple changes may change what `visible` answers: a running watch
+  // looks again at what it shows when one happens. Unset: none.
+  std::function<bool(const engine::TupleChange&)> visible_depends_on;
 
   GroupResource gr() const { return {info.group, info.resource}; }
 };

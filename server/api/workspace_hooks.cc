@@ -122,7 +122,10 @@ std::optional<HttpResponse> ApiServer::workspace_hook(const HttpRequest& http, c
   if (!info.wildcard() && (info.name != "cluster" || !waiting(info.cluster)))
     return status_response(ApiError::not_found({lc_kind->group, lc_kind->plural}, info.name.empty() ? "cluster" : info.name));
   if (req.verb == Verb::kGet || req.verb == Verb::kList || req.verb == Verb::kWatch) {
-    req.visible = [waiting](const std::string& cluster, const std::string& name) { return name == "cluster" && waiting(cluster); };
+    req.visible = [waiting](const Json& object) {
+      const Json& md = object["metadata"];
+      return engine::string_field(md, "name") == "cluster" && waiting(engine::string_field(md, "cluster"));
+    };
     return objects(http, std::move(req), stream, [this, user, type, verb_needed]() { return authz_.decide(user, verb_needed, type).allowed; });
   }
   if (info.wildcard() || (req.verb != Verb::kUpdate && req.verb != Verb::kPatch))

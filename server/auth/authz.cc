@@ -4,6 +4,12 @@
 
 namespace pmesh::server {
 
+std::string cannot(const UserInfo& user, const std::string& verb, const RequestInfo& info) {
+  std::string resource = info.subresource.empty() ? info.resource : info.resource + "/" + info.subresource;
+  return "User \"" + user.name + "\" cannot " + verb + " resource \"" + resource + "\" in API group \"" + info.group + "\" " +
+         (info.ns.empty() ? "at the cluster scope" : "in the namespace \"" + info.ns + "\"");
+}
+
 std::string user_object(const std::string& name) {
   std::string u = name;
   for (char& c : u)
@@ -192,9 +198,7 @@ Decision Authorizer::decide(const UserInfo& user, const std::string& verb, const
     return {false, 404, ""};
   }
   // As kube's authorizer words a denial, with the workspace it happened in.
-  std::string resource = info.subresource.empty() ? info.resource : info.resource + "/" + info.subresource;
-  std::string what = "User \"" + user.name + "\" cannot " + verb + " resource \"" + resource + "\" in API group \"" +
-                     info.group + "\" " + (info.ns.empty() ? "at the cluster scope" : "in the namespace \"" + info.ns + "\"");
+  std::string what = cannot(user, verb, info);
   auto denied = [&](const std::string& where) { return Decision{false, 403, what + ": " + where}; };
   if (info.cluster == "*") return denied("not allowed across all workspaces");
   // RBAC in the workspace, beside the model (as kcp with the authorization

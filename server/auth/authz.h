@@ -95,6 +95,10 @@ class Authorizer {
   Ask ask_;
 };
 
+// kube's words for a denial, before its reason: `User "u" cannot get
+// resource "r" in API group "g" at the cluster scope` (or in the namespace).
+std::string cannot(const UserInfo& user, const std::string& verb, const RequestInfo& info);
+
 // "user:<name>", with colons as dots, as the security-operator writes users.
 std::string user_object(const std::string& name);
 // Who `user` is in the model: user_object of the name, or for a

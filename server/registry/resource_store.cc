@@ -148,7 +148,7 @@ HttpResponse table_response(const ApiRequest& req, const std::vector<const Json*
 
 HttpResponse ResourceStore::get(const ApiRequest& req) {
   const Json* o = engine_.get({req.kind->key(), req.info.cluster, req.info.ns, req.info.name});
-  if (!o) return status_response(ApiError::not_found(req.gr(), req.info.name));
+  if (!o || (req.visible && !req.visible(*o))) return status_response(ApiError::not_found(req.gr(), req.info.name));
   Json shown = present(engine_, names_, *o, req.kind);
   if (req.table) return when_durable(table_response(req, {&shown}, {{"resourceVersion", shown["metadata"].value("resourceVersion", "")}}));
   return when_durable(json_response(200, shown));
@@ -201,7 +201,7 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
     if (!start_after.empty() && fact <= start_after) return true;
     if (!req.info.ns.empty() && e.key.ns != req.info.ns) return true;
     if (!o.labels.matches(e.effective) || !o.fields.matches(e.effective)) return true;
-    if (req.visible && !req.visible(e.key.cluster, e.key.name)) return true;
+    if (req.visible && !req.visible(e.effective)) return true;
     if (o.limit && static_cast<int64_t>(items.size()) == o.limit) {
       more = true;
       if (filtered) return false;
@@ -304,6 +304,8 @@ HttpResponse ResourceStore::commit(const ApiRequest& req, Op op, int code, bool 
                                    const std::vector<std::string>& warnings) {
   if (admission_ && (op.type == Op::Type::kCreate || op.type == Op::Type::kUpdate))
     if (auto refused = admission_(req, op.object)) return status_response(*refused);
+  if (req.writable && op.type != Op::Type::kDelete && !req.writable(op.object))
+    return status_response(ApiError::forbidden(req.gr(), name, "the object would not be one the request may write"));
   Json result_object;
   engine::ObjectKey key = op.type == Op::Type::kDelete
                               ? op.key
@@ -361,7 +363,7 @@ HttpResponse ResourceStore::create(const ApiRequest& req, Json object) {
 
 HttpResponse ResourceStore::update(const ApiRequest& req, Json object, bool rv_required) {
   const Json* cur = engine_.get({req.kind->key(), req.info.cluster, req.info.ns, req.info.name});
-  if (!cur) return status_response(ApiError::not_found(req.gr(), req.info.name));
+  if (!cur || (req.visible && !req.visible(*cur))) return status_response(ApiError::not_found(req.gr(), req.info.name));
   std::vector<std::string> warnings;
   // Another served version is updated as that version shows the object.
   const Json current = req.kind->storage ? engine::from_storage(*req.kind, *cur) : *cur;
@@ -371,6 +373,7 @@ HttpResponse ResourceStore::update(const ApiRequest& req, Json object, bool rv_r
 
 HttpResponse ResourceStore::patch(const ApiRequest& req) {
   const Json* cur = engine_.get({req.kind->key(), req.info.cluster, req.info.ns, req.info.name});
+  if (cur && req.visible && !req.visible(*cur)) return status_response(ApiError::not_found(req.gr(), req.info.name));
   const Json& p = *req.body;
   if (req.patch_type == PatchType::kApply) {
     // The applied configuration names the object the URL names.
@@ -405,7 +408,7 @@ HttpResponse ResourceStore::patch(const ApiRequest& req) {
 HttpResponse ResourceStore::remove(const ApiRequest& req) {
   engine::ObjectKey key{req.kind->key(), req.info.cluster, req.info.ns, req.info.name};
   const Json* cur = engine_.get(key);
-  if (!cur) return status_response(ApiError::not_found(req.gr(), req.info.name));
+  if (!cur || (req.visible && !req.visible(*cur))) return status_response(ApiError::not_found(req.gr(), req.info.name));
   const Json& md = (*cur)["metadata"];
   const DeleteOptions& o = req.del;
   if (o.precondition_uid && *o.precondition_uid != string_field(md, "uid"))

@@ -38,8 +38,7 @@ struct WatchHub::Watcher {
   }
   bool sees(const Json& object) const {
     if (object.is_null() || !wants(object)) return false;
-    const Json& md = object["metadata"];
-    return !spec.visible || spec.visible(string_field(md, "cluster"), string_field(md, "name"));
+    return !spec.visible || spec.visible(object);
   }
 };
 

@@ -58,7 +58,7 @@ struct WatchSpec {
   bool send_initial_events = false;  // end the initial events with the initial-events-end bookmark
   int64_t timeout_seconds = 1800;
   // Which objects the watcher may see (by cluster and name); unset: all.
-  std::function<bool(const std::string& cluster, const std::string& name)> visible;
+  std::function<bool(const Json& object)> visible;
   // Whether the watcher may still watch at all; unset: always.
   std::function<bool()> allowed;
   // Whether a changed tuple may change what the watcher sees (its user's

@@ -26,25 +26,17 @@ import urllib.parse
 from kubernetes import dynamic
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pmesh_server import Server  # noqa: E402
+from pmesh_server import PRESERVE, Server, create_org, expect_status  # noqa: E402
 
-ORGS = "/clusters/root:orgs/apis/core.platform-mesh.io/v1alpha1/accounts"
-PRESERVE = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
 problems = []
 
 
 def expect(what, result, code):
-    status, body = result[0], result[1]
-    if status != code:
-        problems.append("%s: expected %d, got %d %s" % (what, code, status, str(body)[:300]))
-    return body if isinstance(body, dict) else {}
+    return expect_status(problems, what, result, code)
 
 
 def org(s, name, owner):
-    expect("%s creates %s" % (owner, name), s.request("POST", ORGS, {
-        "apiVersion": "core.platform-mesh.io/v1alpha1", "kind": "Account", "metadata": {"name": name},
-        "spec": {"type": "org", "displayName": name.title()}}, user=owner), 201)
-    return "root:orgs:" + name
+    return create_org(s, problems, name, owner)
 
 
 

@@ -23,7 +23,7 @@ import time
 from kubernetes import dynamic
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pmesh_server import Server  # noqa: E402
+from pmesh_server import Server, expect_status  # noqa: E402
 
 problems = []
 WS = "/clusters/root:orgs:acme/apis/tenancy.kcp.io/v1alpha1/workspaces"
@@ -33,10 +33,7 @@ LCS = "/apis/core.kcp.io/v1alpha1/logicalclusters"
 
 
 def expect(what, result, code):
-    status, body = result[0], result[1]
-    if status != code:
-        problems.append("%s: expected %d, got %d %s" % (what, code, status, str(body)[:300]))
-    return body if isinstance(body, dict) else {}
+    return expect_status(problems, what, result, code)
 
 
 def wait_for(what, check, seconds=10):

@@ -180,6 +180,26 @@ def publish_and_bind(s, ws, ars, user="admin"):
             for resource, body in (("apiresourceschemas", ars), ("apiexports", export), ("apibindings", binding))]
 
 
+ORGS = "/clusters/root:orgs/apis/core.platform-mesh.io/v1alpha1/accounts"
+PRESERVE = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
+
+
+def expect_status(problems, what, result, code):
+    """Notes in `problems` a request whose status is not `code`; returns its body (a dict, or {})."""
+    status, body = result[0], result[1]
+    if status != code:
+        problems.append("%s: expected %d, got %d %s" % (what, code, status, str(body)[:300]))
+    return body if isinstance(body, dict) else {}
+
+
+def create_org(s, problems, name, owner):
+    """An organization `name` created by `owner`; returns its workspace path."""
+    expect_status(problems, "%s creates %s" % (owner, name), s.request("POST", ORGS, {
+        "apiVersion": "core.platform-mesh.io/v1alpha1", "kind": "Account", "metadata": {"name": name},
+        "spec": {"type": "org", "displayName": name.title()}}, user=owner), 201)
+    return "root:orgs:" + name
+
+
 def fail(msg, server=None):
     tail = ("\n--- server log ---\n" + server.log()[-3000:]) if server else ""
     raise SystemExit("FAIL: " + msg + tail)

@@ -221,6 +221,52 @@ Json b_merge(const Args& a) {
     for (const auto& [k, v] : object(a, i, "merge").items()) out[k] = v;
   return out;
 }
+// `tpl` rendered with `data`, the Go template subset of go_template.h.
+Json b_go_template(const Args& a) {
+  const std::string& tpl = str(a, 0, "go_template");
+  if (!a[1].is_object()) throw BuiltinError("go_template: the data must be an object");
+  try {
+    return render_go_template(tpl, a[1]);
+  } catch (const TemplateError& e) {
+    throw BuiltinError(std::string("go_template: ") + e.what());
+  }
+}
+
+// The api-syncagent's reference path (a gjson path: keys by dots, `\` escaping
+// the next character, a number indexing an array) in `object`, as gjson's
+// String() gives it: a string as it is, other values as JSON text, null as
+// ""; null when the path finds nothing. gjson's wildcards and modifiers are
+// refused rather than guessed at.
+Json b_gjson(const Args& a) {
+  const std::string& path = str(a, 1, "gjson");
+  std::vector<std::string> keys(1);
+  for (size_t i = 0; i < path.size(); ++i) {
+    char c = path[i];
+    if (c == '\\' && i + 1 < path.size()) keys.back() += path[++i];
+    else if (c == '.') keys.emplace_back();
+    else if (c == '*' || c == '?' || c == '#' || c == '|' || c == '@' || c == '!' || c == '=')
+      throw BuiltinError("gjson: path " + path + " uses gjson syntax beyond keys and indexes");
+    else keys.back() += c;
+  }
+  const Json* at = &a[0];
+  for (const auto& k : keys) {
+    if (at->is_object()) {
+      auto it = at->find(k);
+      if (it == at->end()) return nullptr;
+      at = &*it;
+    } else if (at->is_array() && !k.empty() && k.size() < 10 && std::all_of(k.begin(), k.end(), ::isdigit)) {
+      size_t i = std::stoul(k);
+      if (i >= at->size()) return nullptr;
+      at = &(*at)[i];
+    } else {
+      return nullptr;
+    }
+  }
+  if (at->is_string()) return *at;
+  if (at->is_null()) return "";
+  return at->dump();
+}
+
 // The api-syncagent's name for a synced copy (`which`: "namespace" or
 // "name"): a PublishedResource's naming pattern, a Go template when it has
 // "{{", else the agent's deprecated $placeholders; its default when empty.
@@ -469,6 +515,8 @@ const std::vector<Builtin> kBuiltins = {
     {"find", 3, 3, "find(list, field, value) -> object", "The first object in `list` whose `field` equals `value`, or null.", b_find},
     {"flatten", 1, 1, "flatten(list) -> list", "One level of nested lists spliced into the list.", b_flatten},
     {"get", 2, 3, "get(object|list, key, default?) -> any", "The entry at `key`, or `default` (null).", b_get},
+    {"gjson", 2, 2, "gjson(object, path) -> string", "What the api-syncagent's reference `path` (a gjson path: keys by dots, indexes) finds in `object`, as text; null when it finds nothing.", b_gjson},
+    {"go_template", 2, 2, "go_template(template, data) -> string", "`template` rendered with `data` (an object), in the Go template subset the api-syncagent's templates use (stdlib/go_template.h).", b_go_template},
     {"hash36", 1, 2, "hash36(s, n?) -> string", "`n` (16) base36 characters of SHA-256(s), as kcp's generated cluster names.", b_hash36},
     {"int", 1, 1, "int(x) -> int", "`x` as an integer.", b_int},
     {"intersect", 2, 2, "intersect(a, b) -> list", "The elements of `a` that are also in `b`, in `a`'s order.", b_intersect},

@@ -80,5 +80,22 @@ TEST_CASE("names") {
   CHECK_THROWS_AS(call("matches", {"abc", "("}), BuiltinError);
 }
 
+TEST_CASE("the api-syncagent's reference paths and templates") {
+  Json o = {{"spec", {{"secret", "db-creds"}, {"port", 5432}, {"tls", true}, {"hosts", {"a", "b"}}, {"a.b", "dotted"}, {"none", nullptr}}}};
+  CHECK(call("gjson", {o, "spec.secret"}) == "db-creds");
+  // gjson's String(): other values as their JSON text, null as "".
+  CHECK(call("gjson", {o, "spec.port"}) == "5432");
+  CHECK(call("gjson", {o, "spec.tls"}) == "true");
+  CHECK(call("gjson", {o, "spec.hosts"}) == "[\"a\",\"b\"]");
+  CHECK(call("gjson", {o, "spec.hosts.1"}) == "b");
+  CHECK(call("gjson", {o, "spec.none"}) == "");
+  CHECK(call("gjson", {o, "spec.a\\.b"}) == "dotted");
+  CHECK(call("gjson", {o, "spec.missing"}).is_null());
+  CHECK(call("gjson", {o, "spec.hosts.7"}).is_null());
+  CHECK_THROWS_AS(call("gjson", {o, "spec.hosts.#"}), BuiltinError);
+  CHECK(call("go_template", {"{{ .Object.metadata.name }}-config", Json{{"Object", {{"metadata", {{"name", "db1"}}}}}}}) == "db1-config");
+  CHECK_THROWS_AS(call("go_template", {"{{ if .x }}y{{ end }}", Json::object()}), BuiltinError);
+}
+
 }  // namespace
 }  // namespace pmesh

@@ -24,7 +24,10 @@
 // that would leave an object outside it is forbidden. And, read-only, the
 // APIBindings to the export.
 //
-// Not yet: claims of other exports' resources (told apart by identity).
+// A claim of another export's resource names it by that export's identity
+// hash: it reaches the objects of workspaces whose binding of the resource
+// has that identity (the rules decide it), never a same-named resource of
+// a third export.
 #include <set>
 
 #include "engine/json_path.h"
@@ -72,10 +75,6 @@ const Json& claims_of(const Json& object, const char* section) {
   return c && c->is_array() ? *c : none;
 }
 
-bool same_claim(const Json& c, const std::string& group, const std::string& resource) {
-  return string_field(c, "group") == group && string_field(c, "resource") == resource && string_field(c, "identityHash").empty();
-}
-
 std::set<std::string> verbs_of(const Json& claim) {
   std::set<std::string> out;
   if (const Json* v = engine::find_fields(claim, {"verbs"}); v && v->is_array())
@@ -117,13 +116,26 @@ std::optional<AppliedClaim> applied_claim(const engine::Engine& engine, const st
   return out;
 }
 
-// The kinds of what the export claims that pmesh can serve to it: the
-// declared kinds of each claim's group and resource, every served version.
+// The kinds of what the export claims: the declared kinds of each claim
+// without an identity, every served version; for a claim of another
+// export's resource (its identity hash), that export's kinds of the
+// resource (export_identity finds it).
 std::vector<const dsl::KindDecl*> claimed_kinds(const engine::Engine& engine, const Json& export_object) {
   std::vector<const dsl::KindDecl*> out;
-  for (const dsl::KindDecl* k : engine.kinds().in_cluster(""))
-    for (const auto& c : claims_of(export_object, "spec"))
-      if (same_claim(c, k->group, k->plural)) out.push_back(k);
+  for (const auto& c : claims_of(export_object, "spec")) {
+    std::string group = string_field(c, "group"), resource = string_field(c, "resource"), identity = string_field(c, "identityHash");
+    if (identity.empty()) {
+      for (const dsl::KindDecl* k : engine.kinds().in_cluster(""))
+        if (k->group == group && k->plural == resource) out.push_back(k);
+      continue;
+    }
+    engine.state().scan_tuples_with("export_identity", {identity}, [&](const std::string& fact) {
+      auto args = engine::parse_tuple_fact(fact).second;
+      for (const dsl::KindDecl* k : engine.kinds().exported(engine.state(), args[1], args[2]))
+        if (k->group == group && k->plural == resource) out.push_back(k);
+      return false;
+    });
+  }
   return out;
 }
 
@@ -212,6 +224,9 @@ std::optional<HttpResponse> ApiServer::apiexport_content(const HttpRequest& http
       if (!claim || !claim->allows(verb_asked))
         return status_response(ApiError::forbidden(req.gr(), info.name,
                                                    cannot(user, verb_asked, info) + ": failed to find suitable reason to allow access in APIBinding"));
+      // Another export's resource: as the workspace's binding serves it.
+      if (req.kind->runtime && !(req.kind = engine_.kinds().by_resource(info.cluster, info.group, info.version, info.resource)))
+        return status_response(ApiError::not_found_route());
       req.visible = [claim = *claim](const Json& object) { return claim.selects(object); };
       req.writable = req.visible;
     } else {

@@ -151,6 +151,45 @@ def main():
         expect("alice accepts her own claim in carol's binding", s.request(
             "PUT", vw + "/clusters/%s/apis/apis.kcp.io/v1alpha2/apibindings/databases" % c2, mine, user="alice"), 403)
 
+        # A claim of another export's resource, by that export's identity:
+        # dave's widgets, which bob binds; carol binds a widgets of her own
+        # (another identity), which the claim does not reach.
+        tools, w_schema = org(s, "tools", "dave"), "v1.widgets.widgets.example.io"
+        for ws, owner in ((tools, "dave"), (cons2, "carol")):
+            expect(owner + "'s widgets schema", s.request("POST", "/clusters/%s/apis/apis.kcp.io/v1alpha1/apiresourceschemas" % ws, {
+                "apiVersion": "apis.kcp.io/v1alpha1", "kind": "APIResourceSchema", "metadata": {"name": w_schema},
+                "spec": {"group": "widgets.example.io", "scope": "Namespaced", "names": {"kind": "Widget", "plural": "widgets"},
+                         "versions": [{"name": "v1", "served": True, "storage": True, "schema": PRESERVE}]}}, user=owner), 201)
+            expect(owner + "'s widgets export", s.request("POST", "/clusters/%s/apis/apis.kcp.io/v1alpha2/apiexports" % ws, {
+                "apiVersion": "apis.kcp.io/v1alpha2", "kind": "APIExport", "metadata": {"name": "widgets"},
+                "spec": {"resources": [{"group": "widgets.example.io", "name": "widgets", "schema": w_schema, "storage": {"crd": {}}}]}},
+                user=owner), 201)
+        for ws, path in ((cons1, tools), (cons2, cons2)):
+            expect("widgets bound in " + ws, s.request("POST", "/clusters/%s/apis/apis.kcp.io/v1alpha2/apibindings" % ws, {
+                "apiVersion": "apis.kcp.io/v1alpha2", "kind": "APIBinding", "metadata": {"name": "widgets"},
+                "spec": {"reference": {"export": {"path": path, "name": "widgets"}}}}), 201)
+            expect("a widget in " + ws, s.request("POST", "/clusters/%s/apis/widgets.example.io/v1/namespaces/default/widgets" % ws, {
+                "apiVersion": "widgets.example.io/v1", "kind": "Widget", "metadata": {"name": "w1", "namespace": "default"}}), 201)
+        identity = s.request("GET", "/clusters/%s/apis/apis.kcp.io/v1alpha2/apiexports/widgets" % tools, user="dave")[1]["status"]["identityHash"]
+        export = s.request("GET", v2 + "apiexports/databases", user="alice")[1]
+        export["spec"]["permissionClaims"].append({"group": "widgets.example.io", "resource": "widgets", "identityHash": identity, "verbs": ["get", "list"]})
+        expect("alice claims dave's widgets", s.request("PUT", v2 + "apiexports/databases", export, user="alice"), 200)
+        for ws in (cons1, cons2):
+            b = s.request("GET", "/clusters/%s/apis/apis.kcp.io/v1alpha2/apibindings/databases" % ws)[1]
+            b["spec"]["permissionClaims"] = b["spec"].get("permissionClaims", []) + [
+                {"group": "widgets.example.io", "resource": "widgets", "identityHash": identity, "verbs": ["get", "list"],
+                 "selector": {"matchAll": True}, "state": "Accepted"}]
+            expect("the widgets claim accepted in " + ws, s.request("PUT", "/clusters/%s/apis/apis.kcp.io/v1alpha2/apibindings/databases" % ws, b), 200)
+        disc = expect("discovery of the claimed widgets", s.request("GET", vw + "/clusters/*/apis/widgets.example.io/v1", user="alice"), 200)
+        if [r["name"] for r in disc.get("resources", [])] != ["widgets"]:
+            problems.append("the claimed widgets in discovery: %s" % disc)
+        widgets = expect("alice lists the claimed widgets", s.request("GET", vw + "/clusters/*/apis/widgets.example.io/v1/widgets", user="alice"), 200)
+        if [i["metadata"]["annotations"]["kcp.io/cluster"] for i in widgets.get("items", [])] != [c1]:
+            problems.append("the claimed widgets across workspaces (dave's identity only): %s" % widgets.get("items"))
+        expect("alice gets bob's widget", s.request("GET", vw + "/clusters/%s/apis/widgets.example.io/v1/namespaces/default/widgets/w1" % c1, user="alice"), 200)
+        expect("alice gets carol's widget of another identity",
+               s.request("GET", vw + "/clusters/%s/apis/widgets.example.io/v1/namespaces/default/widgets/w1" % c2, user="alice"), 403)
+
         # Bob rejects the configmaps claim: a running watch sees his objects go.
         w = s.watch(everything + "?watch=true&resourceVersion=" + listed["metadata"]["resourceVersion"], user="alice", timeout=5)
         b = s.request("GET", "/clusters/%s/apis/apis.kcp.io/v1alpha2/apibindings/databases" % cons1, user="bob")[1]

@@ -51,11 +51,22 @@ bool bootstrap(engine::Engine& engine, const std::vector<std::string>& paths, st
   }
   if (!ok) return false;
   std::vector<engine::Op> ops;
-  for (const auto& d : docs) ops.push_back(engine::Op::create(d.object));
+  size_t skipped = 0;
+  for (const auto& d : docs) {
+    // The embedded bootstrap is the embedded policies': rules given with
+    // --policies may not declare all its kinds (RBAC's), and get the rest.
+    if (paths.empty() && !engine.kinds().by_api("root", engine::string_field(d.object, "apiVersion"),
+                                                engine::string_field(d.object, "kind"))) {
+      ++skipped;
+      continue;
+    }
+    ops.push_back(engine::Op::create(d.object));
+  }
   engine::Result r = engine.apply(ops);
   if (!r.ok) return *error = r.reason + ": " + r.message, false;
-  *summary = "bootstrapped " + std::to_string(docs.size()) + " objects (" + std::to_string(r.objects.size()) +
+  *summary = "bootstrapped " + std::to_string(ops.size()) + " objects (" + std::to_string(r.objects.size()) +
              " with what the rules derived)";
+  if (skipped) *summary += "; " + std::to_string(skipped) + " of kinds the rules do not declare left out";
   return true;
 }
 

@@ -82,6 +82,12 @@ class Authorizer {
                             const std::function<bool(const std::vector<std::string>&)>& fn) const;
 
  private:
+  // decide() before the required groups: the model, RBAC, kcp's rules.
+  Decision decide_access(const UserInfo& user, const std::string& verb, const RequestInfo& info) const;
+  // kcp's required-groups authorizer: a workspace whose LogicalCluster says
+  // `authorization.kcp.io/required-groups` is closed to users outside them
+  // (ServiceAccounts and logical-cluster admins pass); nullopt: no opinion.
+  std::optional<Decision> required_groups_deny(const UserInfo& user, const std::string& cluster) const;
   // The account object and store a workspace belongs to; false if none.
   bool where(const std::string& workspace, std::string* account, std::string* store) const;
   // The subjects RBAC bindings may name `user` by ("User:<name>", "Group:<g>", "ServiceAccount:<ns>:<name>").

@@ -18,12 +18,11 @@ Usage: initializer_e2e.py PMESH
 """
 import os
 import sys
-import time
 
 from kubernetes import dynamic
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pmesh_server import Server, expect_status  # noqa: E402
+from pmesh_server import Server, expect_status, wait_until  # noqa: E402
 
 problems = []
 WS = "/clusters/root:orgs:acme/apis/tenancy.kcp.io/v1alpha1/workspaces"
@@ -37,14 +36,7 @@ def expect(what, result, code):
 
 
 def wait_for(what, check, seconds=10):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(0.1)
-    problems.append("timed out waiting for " + what)
-    return None
+    return wait_until(problems, what, check, seconds)
 
 
 

@@ -192,6 +192,18 @@ def expect_status(problems, what, result, code):
     return body if isinstance(body, dict) else {}
 
 
+def wait_until(problems, what, check, seconds=10):
+    """What `check` returns once it is true (polled for `seconds`); else None, noted in `problems`."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        got = check()
+        if got:
+            return got
+        time.sleep(0.1)
+    problems.append("timed out waiting for " + what)
+    return None
+
+
 def create_org(s, problems, name, owner):
     """An organization `name` created by `owner`; returns its workspace path."""
     expect_status(problems, "%s creates %s" % (owner, name), s.request("POST", ORGS, {

@@ -223,6 +223,33 @@ bool Kinds::binds_kinds(const std::string& kind_key) {
   return kind_key == "APIBinding" || kind_key == "PublishedResource" || kind_key == "APIResourceSchema";
 }
 
+const std::vector<const dsl::KindDecl*>& Kinds::schema_decls(const State& state, const std::string& cluster,
+                                                             const std::string& name) const {
+  static const std::vector<const dsl::KindDecl*> none;
+  auto key = std::make_pair(cluster, name);
+  const ObjectEntry* e = cluster.empty() || name.empty() ? nullptr : state.object(object_fact({"APIResourceSchema", cluster, "", name}));
+  if (!e || e->effective.is_null()) {
+    schema_cache_.erase(key);
+    return none;
+  }
+  const Json& spec = e->effective.contains("spec") ? e->effective["spec"] : e->effective;
+  auto it = schema_cache_.find(key);
+  if (it != schema_cache_.end() && it->second.first == spec) return it->second.second;
+  std::vector<const dsl::KindDecl*> out;
+  auto decls = kinds_from_schema(e->effective);
+  if (!decls.empty()) {
+    const dsl::KindDecl* stored = intern(std::move(decls[0]));
+    out.push_back(stored);
+    for (size_t i = 1; i < decls.size(); ++i) {
+      decls[i].storage = stored;
+      out.push_back(intern(std::move(decls[i])));
+    }
+  }
+  auto& slot = schema_cache_[key];
+  slot = {spec, std::move(out)};
+  return slot.second;
+}
+
 std::vector<const dsl::KindDecl*> Kinds::exported(const State& state, const std::string& cluster,
                                                   const std::string& name) const {
   std::vector<const dsl::KindDecl*> out;
@@ -231,18 +258,8 @@ std::vector<const dsl::KindDecl*> Kinds::exported(const State& state, const std:
   const Json* resources = find_fields(e->effective, {"spec", "resources"});
   if (!resources || !resources->is_array()) return out;
   for (const auto& r : *resources) {
-    std::string schema = text(r, {"schema"});
-    if (schema.empty()) continue;
-    const ObjectEntry* s = state.object(object_fact({"APIResourceSchema", cluster, "", schema}));
-    if (!s || s->effective.is_null()) continue;
-    auto decls = kinds_from_schema(s->effective);
-    if (decls.empty()) continue;
-    const dsl::KindDecl* stored = intern(std::move(decls[0]));
-    out.push_back(stored);
-    for (size_t i = 1; i < decls.size(); ++i) {
-      decls[i].storage = stored;
-      out.push_back(intern(std::move(decls[i])));
-    }
+    const auto& decls = schema_decls(state, cluster, text(r, {"schema"}));
+    out.insert(out.end(), decls.begin(), decls.end());
   }
   return out;
 }
@@ -268,19 +285,10 @@ void Kinds::refresh(const State& state, bool additive, const std::string* cluste
   // The storage version's declaration; the others served become its
   // versions in `where`.
   auto schema = [&](const std::string& cluster, const std::string& name, const std::string& where) -> const dsl::KindDecl* {
-    if (cluster.empty() || name.empty()) return nullptr;
-    const ObjectEntry* e = state.object(object_fact({"APIResourceSchema", cluster, "", name}));
-    if (!e || e->effective.is_null()) return nullptr;
-    auto decls = kinds_from_schema(e->effective);
+    const auto& decls = schema_decls(state, cluster, name);
     if (decls.empty()) return nullptr;
-    const dsl::KindDecl* stored = intern(std::move(decls[0]));
-    std::vector<const dsl::KindDecl*>& others = next_versions[where][stored->key()];
-    others.clear();
-    for (size_t i = 1; i < decls.size(); ++i) {
-      decls[i].storage = stored;
-      others.push_back(intern(std::move(decls[i])));
-    }
-    return stored;
+    next_versions[where][decls[0]->key()].assign(decls.begin() + 1, decls.end());
+    return decls[0];
   };
   state.scan_objects(object_prefix("APIBinding", cluster), [&](const std::string&, const ObjectEntry& b) {
     const Json& st = b.effective.value("status", Json::object());

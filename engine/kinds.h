@@ -78,6 +78,13 @@ class Kinds {
   // Declarations only accumulate (see above); the arena is shared, so a
   // const registry may intern.
   const dsl::KindDecl* intern(dsl::KindDecl decl) const;
+  // The interned declarations of the APIResourceSchema `name` in `cluster`
+  // (the storage version first, the others pointing at it; empty when it is
+  // missing or incomplete), made once per version of the schema: refreshes
+  // and every APIExport virtual workspace request ask for them again, and
+  // interning compares schemas.
+  const std::vector<const dsl::KindDecl*>& schema_decls(const State& state, const std::string& cluster,
+                                                        const std::string& name) const;
 
   const dsl::Program* program_;
   std::map<std::string, std::map<std::string, const dsl::KindDecl*>> bound_;  // cluster -> key -> kind
@@ -85,6 +92,10 @@ class Kinds {
   std::map<std::string, std::map<std::string, std::vector<const dsl::KindDecl*>>> versions_;
   // Shared by copies (an engine that verifies another starts from its kinds).
   std::shared_ptr<std::deque<std::unique_ptr<dsl::KindDecl>>> arena_;
+  // (cluster, schema name) -> (its spec, its declarations). Keyed by what
+  // the schema says, not its resourceVersion: a transaction changes it
+  // before the commit numbers it.
+  mutable std::map<std::pair<std::string, std::string>, std::pair<Json, std::vector<const dsl::KindDecl*>>> schema_cache_;
 };
 
 // The kind an APIResourceSchema defines, one declaration per served

@@ -774,7 +774,11 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
   // the whole transaction: memory is as it was, and nothing was written.
   try {
     for (const auto& written : ops) {
-      const Op& op = written.type == Op::Type::kCreate || written.type == Op::Type::kUpdate ? stored_form(written) : written;
+      // A restore too: a store written before a kind's storage version
+      // changed holds its objects in the version they were written in.
+      bool object = written.type == Op::Type::kCreate || written.type == Op::Type::kUpdate ||
+                    (written.type == Op::Type::kRestore && !written.overlay);
+      const Op& op = object ? stored_form(written) : written;
       txn_.restoring = op.type == Op::Type::kRestore;
       if (!history_ && (op.type == Op::Type::kCreate || op.type == Op::Type::kUpdate || op.type == Op::Type::kDelete))
         user_op(admit(op));

@@ -8,6 +8,7 @@
 #include "dsl/diagnostics.h"
 #include "dsl/program.h"
 #include "engine/conversion.h"
+#include "engine/engine.h"
 #include "engine/kcp_apis_conversion.h"
 #include "engine/kinds.h"
 
@@ -148,6 +149,27 @@ TEST_CASE("conversion: the declared kcp kinds store v1alpha2 and serve v1alpha1 
   CHECK(v2["apiVersion"] == "apis.kcp.io/v1alpha2");
   CHECK(v2["spec"]["resources"][0]["name"] == "a");
   CHECK(from_storage(*served, v2) == v1);
+}
+
+TEST_CASE("conversion: what a store holds in v1alpha1 is restored as v1alpha2") {
+  // A data directory written before APIExports were stored as v1alpha2: a
+  // rebuild restores its objects as they were written.
+  dsl::DiagnosticSink diags;
+  auto program = dsl::load_embedded_program(diags);
+  REQUIRE(program);
+  std::shared_ptr<const dsl::CompiledProgram> compiled = dsl::compile(std::move(program), diags);
+  REQUIRE(compiled);
+  Engine engine(compiled);
+  json old = {{"apiVersion", "apis.kcp.io/v1alpha1"},
+              {"kind", "APIExport"},
+              {"metadata", {{"name", "db"}, {"cluster", "root"}}},
+              {"spec", {{"latestResourceSchemas", {"v1.databases.db.example.io"}}}}};
+  Result r = engine.apply({Op::restore(old, false)});
+  REQUIRE_MESSAGE(r.ok, r.message);
+  const json* stored = engine.get({"APIExport", "root", "", "db"});
+  REQUIRE(stored);
+  CHECK((*stored)["apiVersion"] == "apis.kcp.io/v1alpha2");
+  CHECK((*stored)["spec"]["resources"][0]["schema"] == "v1.databases.db.example.io");
 }
 
 }  // namespace

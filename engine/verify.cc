@@ -37,7 +37,11 @@ Result Engine::rebuild() {
     if (e.base && e.user_owned) {
       Json o = *e.base;
       const dsl::KindDecl* d = e.decl ? e.decl : decl_of(e.key);
-      o["apiVersion"] = d->api_version();
+      // The version it was stored in: a store written before its kind's
+      // storage version changed holds the old one, which the restore
+      // converts (Engine::stored_form).
+      const Json* stored_as = find_fields(e.effective, {"apiVersion"});
+      o["apiVersion"] = stored_as && stored_as->is_string() ? *stored_as : Json(d->api_version());
       o["kind"] = d->name;
       o["metadata"]["name"] = e.key.name;
       if (!e.key.ns.empty()) o["metadata"]["namespace"] = e.key.ns;

@@ -74,10 +74,9 @@ Engine::Engine(std::shared_ptr<const dsl::CompiledProgram> program, Options opti
 }
 
 Op Engine::stored_form(const Op& op) const {
-  auto str = [&](const Json* v) { return v && v->is_string() ? v->get<std::string>() : std::string(); };
-  std::string cluster = str(find_fields(op.object, {"metadata", "cluster"}));
-  const dsl::KindDecl* served =
-      kinds_.served_version(cluster, str(find_fields(op.object, {"apiVersion"})), str(find_fields(op.object, {"kind"})));
+  const Json* md = find_fields(op.object, {"metadata"});
+  const dsl::KindDecl* served = kinds_.served_version(md ? string_field(*md, "cluster") : "", string_field(op.object, "apiVersion"),
+                                                      string_field(op.object, "kind"));
   if (!served) return op;
   Op out = op;
   try {

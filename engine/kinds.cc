@@ -148,18 +148,12 @@ const dsl::KindDecl* Kinds::by_key(const std::string& cluster, const std::string
 const dsl::KindDecl* Kinds::by_api(const std::string& cluster, const std::string& api_version,
                                    const std::string& kind) const {
   if (const dsl::KindDecl* d = declared(kind); d && d->api_version() == api_version) return d;
-  for (const dsl::KindDecl* v : program_->served_versions())
-    if (v->name == kind && v->api_version() == api_version) return v->storage;
-  auto c = bound_.find(cluster);
-  if (c == bound_.end()) return nullptr;
-  for (const auto& [key, d] : c->second)
-    if (d->name == kind && d->api_version() == api_version) return d;
+  if (auto c = bound_.find(cluster); c != bound_.end())
+    for (const auto& [key, d] : c->second)
+      if (d->name == kind && d->api_version() == api_version) return d;
   // Another served version: the object is the storage version's.
-  if (auto v = versions_.find(cluster); v != versions_.end())
-    for (const auto& [key, ds] : v->second)
-      for (const dsl::KindDecl* d : ds)
-        if (d->name == kind && d->api_version() == api_version) return d->storage;
-  return nullptr;
+  const dsl::KindDecl* served = served_version(cluster, api_version, kind);
+  return served ? served->storage : nullptr;
 }
 
 const dsl::KindDecl* Kinds::served_version(const std::string& cluster, const std::string& api_version,

@@ -94,8 +94,9 @@ struct AppliedClaim {
   bool selects(const Json& object) const {
     if (!selector.is_object()) return false;
     if (selector.value("matchAll", false) == true) return true;
+    const Json* labels = engine::find_fields(object, {"metadata", "labels"});
     try {
-      return label_selector_matches(selector, engine::find_fields(object, {"metadata", "labels"}) ? object["metadata"]["labels"] : Json());
+      return label_selector_matches(selector, labels ? *labels : Json());
     } catch (const std::exception&) {
       return false;
     }
@@ -122,10 +123,11 @@ std::optional<AppliedClaim> applied_claim(const engine::Engine& engine, const st
 // resource (export_identity finds it).
 std::vector<const dsl::KindDecl*> claimed_kinds(const engine::Engine& engine, const Json& export_object) {
   std::vector<const dsl::KindDecl*> out;
+  const std::vector<const dsl::KindDecl*> declared = engine.kinds().in_cluster("");
   for (const auto& c : claims_of(export_object, "spec")) {
     std::string group = string_field(c, "group"), resource = string_field(c, "resource"), identity = string_field(c, "identityHash");
     if (identity.empty()) {
-      for (const dsl::KindDecl* k : engine.kinds().in_cluster(""))
+      for (const dsl::KindDecl* k : declared)
         if (k->group == group && k->plural == resource) out.push_back(k);
       continue;
     }
@@ -137,6 +139,18 @@ std::vector<const dsl::KindDecl*> claimed_kinds(const engine::Engine& engine, co
     });
   }
   return out;
+}
+
+// Which changes of `relation` (workspace, export's cluster, export, group,
+// resource, ...) may change what a view of that resource through the
+// export shows.
+std::function<bool(const engine::TupleChange&)> about(const char* relation, const std::string& export_cluster,
+                                                      const std::string& export_name, const std::string& group,
+                                                      const std::string& resource) {
+  return [=](const engine::TupleChange& t) {
+    return t.relation == relation && t.args.size() >= 5 && t.args[1] == export_cluster && t.args[2] == export_name &&
+           t.args[3] == group && t.args[4] == resource;
+  };
 }
 
 const dsl::KindDecl* find_kind(const std::vector<const dsl::KindDecl*>& kinds, const RequestInfo& info) {
@@ -203,10 +217,7 @@ std::optional<HttpResponse> ApiServer::apiexport_content(const HttpRequest& http
     req.visible = [this, export_cluster, export_name, group, resource](const Json& object) {
       return binds(engine_, string_field(object["metadata"], "cluster"), export_cluster, export_name, group, resource);
     };
-    req.visible_depends_on = [export_cluster, export_name, group, resource](const engine::TupleChange& t) {
-      return t.relation == "export_serves" && t.args.size() == 5 && t.args[1] == export_cluster && t.args[2] == export_name &&
-             t.args[3] == group && t.args[4] == resource;
-    };
+    req.visible_depends_on = about("export_serves", export_cluster, export_name, group, resource);
     return objects(http, std::move(req), stream, watch_allowed);
   }
 
@@ -215,10 +226,7 @@ std::optional<HttpResponse> ApiServer::apiexport_content(const HttpRequest& http
     auto claim_in = [this, export_cluster, export_name, group, resource](const std::string& cluster) {
       return applied_claim(engine_, cluster, export_cluster, export_name, group, resource);
     };
-    req.visible_depends_on = [export_cluster, export_name, group, resource](const engine::TupleChange& t) {
-      return t.relation == "claim_applied" && t.args.size() == 6 && t.args[1] == export_cluster && t.args[2] == export_name &&
-             t.args[3] == group && t.args[4] == resource;
-    };
+    req.visible_depends_on = about("claim_applied", export_cluster, export_name, group, resource);
     if (!info.wildcard()) {
       auto claim = claim_in(info.cluster);
       if (!claim || !claim->allows(verb_asked))

@@ -280,10 +280,7 @@ std::optional<HttpResponse> ResourceStore::watch(const ApiRequest& req, const st
   spec.cluster = req.info.cluster;
   spec.kind_key = req.kind->key();
   spec.api_version = req.kind->api_version();
-  if (req.kind->storage) {
-    spec.stored_api_version = req.kind->storage->api_version();
-    spec.served = req.kind;
-  }
+  if (req.kind->storage) spec.served = req.kind;
   spec.kind_name = req.kind->name;
   spec.ns = req.info.ns;
   spec.labels = req.list.labels;
@@ -366,8 +363,9 @@ HttpResponse ResourceStore::update(const ApiRequest& req, Json object, bool rv_r
   if (!cur || (req.visible && !req.visible(*cur))) return status_response(ApiError::not_found(req.gr(), req.info.name));
   std::vector<std::string> warnings;
   // Another served version is updated as that version shows the object.
-  const Json current = req.kind->storage ? engine::from_storage(*req.kind, *cur) : *cur;
-  if (auto e = prepare_update(req, object, current, rv_required, &warnings)) return status_response(*e);
+  Json converted;
+  if (req.kind->storage) converted = engine::from_storage(*req.kind, *cur);
+  if (auto e = prepare_update(req, object, req.kind->storage ? converted : *cur, rv_required, &warnings)) return status_response(*e);
   return commit(req, Op::update(std::move(object)), 200, req.write.dry_run, req.info.name, warnings);
 }
 

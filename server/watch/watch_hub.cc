@@ -141,7 +141,7 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, int64_t from) {
       if (!me.sees(e.effective)) return;
       std::string fact = engine::object_fact(e.key);
       while (next < encoded.size() && encoded[next]->fact < fact) ++next;
-      if (!me.spec.table && me.spec.stored_api_version.empty() && next < encoded.size() && encoded[next]->fact == fact) {
+      if (!me.spec.table && !me.spec.served && next < encoded.size() && encoded[next]->fact == fact) {
         ++events_sent_;
         me.stream->send("{\"object\":" + encoded[next]->bytes + ",\"type\":\"ADDED\"}\n");
       } else {
@@ -165,7 +165,7 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, int64_t from) {
       store_->scan_log(from, [&](int64_t rv, const Json& ev) {
         if (rv > published_rv_) return false;
         const Json& obj = ev["object"];
-        const std::string& stored = me.spec.stored_api_version.empty() ? me.spec.api_version : me.spec.stored_api_version;
+        const std::string stored = me.spec.served ? me.spec.served->storage->api_version() : me.spec.api_version;
         if (string_field(obj, "kind") == me.spec.kind_name && string_field(obj, "apiVersion") == stored &&
             me.sees(obj))
           me.stream->send(event(me, ev["type"].get<std::string>().c_str(), obj));

@@ -45,19 +45,16 @@ namespace pmesh::server {
 struct WatchSpec {
   std::string cluster;  // "*" for every cluster
   std::string kind_key, api_version, kind_name;
-  // The apiVersion objects are stored in, when the watch names another
-  // served version of a bound kind ("" when it is api_version): events are
-  // rewritten to api_version.
-  std::string stored_api_version;
-  // That served version's declaration (null when stored as served): events
-  // are converted to it (engine/conversion.h).
+  // The served version the watch names when it is not the one objects are
+  // stored in (null when it is): events are converted to it
+  // (engine/conversion.h).
   const dsl::KindDecl* served = nullptr;
   std::string ns;  // "" for every namespace
   Selector labels, fields;
   bool bookmarks = false;
   bool send_initial_events = false;  // end the initial events with the initial-events-end bookmark
   int64_t timeout_seconds = 1800;
-  // Which objects the watcher may see (by cluster and name); unset: all.
+  // Which objects the watcher may see (as stored); unset: all.
   std::function<bool(const Json& object)> visible;
   // Whether the watcher may still watch at all; unset: always.
   std::function<bool()> allowed;

@@ -207,6 +207,7 @@ int main(int argc, char** argv) {
         if (st.nanoseconds == b.nanoseconds) continue;
         rows.push_back({st.nanoseconds - b.nanoseconds,
                         {{"rule", r}, {"evaluations", st.evaluations - b.evaluations},
+                         {"candidates_per_sample", static_cast<double>(st.candidates - b.candidates) / samples},
                          {"us_per_sample", (st.nanoseconds - b.nanoseconds) / 1000.0 / samples}}});
       }
       std::sort(rows.begin(), rows.end(), [](const auto& x, const auto& y) { return x.first > y.first; });

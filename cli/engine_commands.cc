@@ -231,11 +231,12 @@ Json profile_json(const RuleCosts& before, const RuleCosts& after) {
   Json rows = Json::array();
   for (const auto& [rule, s] : after) {
     engine::RuleStats b = before.count(rule) ? before.at(rule) : engine::RuleStats{};
-    if (s.evaluations == b.evaluations) continue;
+    if (s.evaluations == b.evaluations && s.candidates == b.candidates) continue;
     rows.push_back({{"rule", rule},
                     {"evaluations", s.evaluations - b.evaluations},
                     {"matchesMade", s.matches_made - b.matches_made},
                     {"matchesDropped", s.matches_dropped - b.matches_dropped},
+                    {"candidates", s.candidates - b.candidates},
                     {"microseconds", static_cast<double>(s.nanoseconds - b.nanoseconds) / 1000.0}});
   }
   std::sort(rows.begin(), rows.end(), [](const Json& a, const Json& b) { return a["microseconds"].get<double>() > b["microseconds"].get<double>(); });
@@ -243,12 +244,13 @@ Json profile_json(const RuleCosts& before, const RuleCosts& after) {
 }
 
 void print_profile(const Json& rows) {
-  std::printf("\n%-48s %12s %8s %8s %12s\n", "RULE", "EVALUATIONS", "MADE", "DROPPED", "TIME (µs)");
+  std::printf("\n%-48s %12s %8s %8s %11s %12s\n", "RULE", "EVALUATIONS", "MADE", "DROPPED", "CANDIDATES", "TIME (µs)");
   for (const auto& r : rows)
-    std::printf("%-48s %12llu %8llu %8llu %12.1f\n", r["rule"].get<std::string>().c_str(),
+    std::printf("%-48s %12llu %8llu %8llu %11llu %12.1f\n", r["rule"].get<std::string>().c_str(),
                 static_cast<unsigned long long>(r["evaluations"].get<uint64_t>()),
                 static_cast<unsigned long long>(r["matchesMade"].get<uint64_t>()),
-                static_cast<unsigned long long>(r["matchesDropped"].get<uint64_t>()), r["microseconds"].get<double>());
+                static_cast<unsigned long long>(r["matchesDropped"].get<uint64_t>()),
+                static_cast<unsigned long long>(r["candidates"].get<uint64_t>()), r["microseconds"].get<double>());
 }
 
 int run_transaction(const std::vector<std::string>& args, bool dry_run) {

@@ -18,6 +18,11 @@ struct RuleStats {
   uint64_t evaluations = 0;      // matches evaluated (one assignment of the rule's patterns each)
   uint64_t matches_made = 0;     // evaluations that found a match where none was
   uint64_t matches_dropped = 0;  // evaluations that lost one
+  // Objects and tuples its plans' scans and lookups handed it, kept or
+  // not: work that does not depend on the machine, so a rule whose cost
+  // grows with the store (a scan where a lookup was meant) shows in a
+  // count that tests can compare.
+  uint64_t candidates = 0;
   // Self time: finding its matches (delta plans) and evaluating them, less
   // the time of other rules' work that its changes woke.
   uint64_t nanoseconds = 0;
@@ -25,6 +30,7 @@ struct RuleStats {
     evaluations += o.evaluations;
     matches_made += o.matches_made;
     matches_dropped += o.matches_dropped;
+    candidates += o.candidates;
     nanoseconds += o.nanoseconds;
     return *this;
   }

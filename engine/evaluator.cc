@@ -215,6 +215,7 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
       Slot& slot = b.slots[static_cast<size_t>(rt.slot(s.binds))];
       bool go = true, any = false;
       auto visit = [&](const std::string& fact, const ObjectEntry& e) {
+        ++rt.stats.candidates;
         if (!object_ok(s, rt, b, e, keys)) return true;
         slot.ptr = &e.effective;
         slot.fact.assign(fact);  // into the slot's buffer: no allocation once it is large enough
@@ -275,6 +276,7 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
     case StepOp::kTupleLookup: {
       bool go = true;
       auto visit = [&](const std::string& fact) {
+        ++rt.stats.candidates;
         std::vector<int> newly;
         if (tuple_ok(s.item->tuple, rt, b, fact, newly, false, s.deferred.empty() ? nullptr : &s.deferred) &&
             checks_ok(s.checks, rt, b))

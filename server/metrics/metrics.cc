@@ -47,12 +47,15 @@ class EngineCollector : public prometheus::Collectable {
     auto made = family("pmesh_rule_matches_made_total", "Evaluations of a rule that found a match where there was none.",
                        MetricType::Counter);
     auto dropped = family("pmesh_rule_matches_dropped_total", "Evaluations of a rule that lost a match.", MetricType::Counter);
+    auto candidates = family("pmesh_rule_candidates_total",
+                             "Objects and tuples a rule's scans and lookups visited, kept or not.", MetricType::Counter);
     auto seconds = family("pmesh_rule_evaluation_seconds_total", "Self time of a rule: finding and evaluating its matches, less the work of the rules its changes woke.", MetricType::Counter);
     for (const auto& [rule, s] : e_.costs_by_rule()) {
       std::vector<ClientMetric::Label> l = {{"rule", rule}};
       evaluations.metric.push_back(counter(static_cast<double>(s.evaluations), l));
       made.metric.push_back(counter(static_cast<double>(s.matches_made), l));
       dropped.metric.push_back(counter(static_cast<double>(s.matches_dropped), l));
+      candidates.metric.push_back(counter(static_cast<double>(s.candidates), l));
       seconds.metric.push_back(counter(static_cast<double>(s.nanoseconds) / 1e9, l));
     }
     const engine::TransactionStats& t = e_.transaction_stats();
@@ -76,7 +79,7 @@ class EngineCollector : public prometheus::Collectable {
     }
     h.histogram.bucket.push_back({t.latency.count, std::numeric_limits<double>::infinity()});
     latency.metric = {h};
-    return {evaluations, made, dropped, seconds, txns, facts, latency};
+    return {evaluations, made, dropped, candidates, seconds, txns, facts, latency};
   }
 
  private:

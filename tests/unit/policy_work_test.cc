@@ -1,6 +1,7 @@
 // The embedded policies' work per write does not grow with the store: an
-// organization and an account created beside 2 organizations and beside 12
-// make each rule visit the same objects and tuples (RuleStats::candidates,
+// organization and accounts created, an owner changed and an account
+// deleted beside 2 organizations and beside 12 make each rule visit no
+// more objects and tuples (RuleStats::candidates,
 // a count, so the test does not depend on the machine's speed). A rule
 // that scans where it should look up — every organization's workspace
 // types read to find one organization's, as org-type-users once did — is
@@ -43,8 +44,9 @@ struct Workload {
     program = std::move(p);
   }
 
-  // Each rule's candidates while an organization and then an account in it
-  // are created, in a store of `orgs` organizations of two accounts each.
+  // Each rule's candidates while an organization and accounts are created,
+  // an account's owner changed and an account deleted, in a store of
+  // `orgs` organizations of two accounts each.
   std::map<std::string, uint64_t> candidates_beside(int orgs) const {
     engine::Engine e(program);
     std::vector<engine::Document> docs;
@@ -57,11 +59,12 @@ struct Workload {
     server::FgaStore store(e);
     store.set_platform_model(server::platform_model_files(*program->program));
     store.load();
-    auto create = [&](Json o) {
-      auto r = e.apply({Op::create(std::move(o))});
+    auto run = [&](Op op) {
+      auto r = e.apply({std::move(op)});
       REQUIRE_MESSAGE(r.ok, r.reason << ": " << r.message);
       store.committed(r);
     };
+    auto create = [&](Json o) { run(Op::create(std::move(o))); };
     for (int i = 0; i < orgs; ++i) {
       std::string org = "org" + std::to_string(i);
       create(account("root:orgs", org, "org"));
@@ -71,6 +74,10 @@ struct Workload {
     create(account("root:orgs", "probe", "org"));
     create(account("root:orgs:probe", "team", "account"));
     create(account("root:orgs:org0", "team", "account"));
+    Json other = account("root:orgs:org0", "acc1", "account");
+    other["spec"]["creator"] = "carol@example.com";  // another owner
+    run(Op::update(other));
+    run(Op::remove({"Account", "root:orgs:org0", "", "team"}));
     std::map<std::string, uint64_t> out;
     for (const auto& [rule, s] : e.costs_by_rule()) {
       uint64_t was = before.count(rule) ? before.at(rule).candidates : 0;
@@ -80,7 +87,7 @@ struct Workload {
   }
 };
 
-TEST_CASE("policies: the objects and tuples each rule visits for a create do not grow with the organizations") {
+TEST_CASE("policies: the objects and tuples each rule visits for a write do not grow with the organizations") {
   Workload w;
   auto small = w.candidates_beside(2);
   auto large = w.candidates_beside(12);

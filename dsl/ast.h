@@ -131,6 +131,9 @@ struct FieldInit {
   Span span;
   Path path;
   ExprPtr value;
+  // Users may change the field; their value stays until `value` changes
+  // (the api-syncagent's three-way merge of a synced object's spec).
+  bool editable = false;
 };
 
 // kRefuse: `refuse "message"` turns a transaction that makes the body hold

@@ -69,6 +69,7 @@ PMESH_KW(collect);
 PMESH_KW(given);
 PMESH_KW(when);
 PMESH_KW(expect);
+PMESH_KW(editable);
 #undef PMESH_KW
 
 struct top_keyword
@@ -76,7 +77,7 @@ struct top_keyword
 struct keyword
     : sor<top_keyword, kw_for, kw_on, kw_opt, kw_not, kw_let, kw_where, kw_derive, kw_set, kw_refuse, kw_in,
           kw_named, kw_namespace, kw_labels, kw_priority, kw_and, kw_or, kw_true, kw_false,
-          kw_null, kw_count, kw_any, kw_all, kw_collect, kw_given, kw_when, kw_expect> {};
+          kw_null, kw_count, kw_any, kw_all, kw_collect, kw_given, kw_when, kw_expect, kw_editable> {};
 
 struct identifier : seq<not_at<keyword>, ident_first, star<ident_other>> {};
 struct any_identifier : seq<ident_first, star<ident_other>> {};
@@ -203,7 +204,10 @@ struct body : star<body_item> {};
 struct path_member : seq<one<'.'>, sep, member, sep> {};
 struct path_seg : sor<path_member, index_access> {};
 struct field_path : seq<member, sep, star<path_seg>> {};
-struct field_init : seq<field_path, colon, must<expr>, opt<comma>> {};
+// `editable`: users may change the field; their value stays until the
+// rule's value of it changes (the api-syncagent's three-way merge).
+struct editable_mark : seq<kw_editable, sep> {};
+struct field_init : seq<field_path, colon, opt<editable_mark>, must<expr>, opt<comma>> {};
 struct derive_clause : sor<in_clause, ns_clause, named_clause> {};
 struct derive_obj : seq<kind_ref, star<derive_clause>, p<'{'>, star<field_init>, must<close_brace>> {};
 struct derive_target : sor<derive_obj, tuple_pattern> {};

@@ -40,7 +40,7 @@ using selector = pt::selector<
         g::neg_expr, g::not_op, g::dyn_kind, g::in_clause, g::ns_clause, g::named_clause,
         g::labels_clause, g::obj_pattern, g::tuple_pattern, g::each_item, g::for_item, g::opt_item, g::on_item, g::admit_op,
         g::let_item, g::where_item, g::not_item, g::body, g::path_member, g::field_path,
-        g::field_init, g::derive_obj, g::derive_item, g::set_item, g::refuse_item, g::delete_item, g::set_path, g::rule_decl,
+        g::editable_mark, g::field_init, g::derive_obj, g::derive_item, g::set_item, g::refuse_item, g::delete_item, g::set_path, g::rule_decl,
         g::dl_atom, g::dl_rule, g::rel_params, g::relation_decl, g::fn_decl, g::data_entry,
         g::data_obj, g::data_list, g::kind_decl, g::module_decl, g::import_decl,
         g::step_tuple, g::step_object, g::given_step, g::when_step, g::step_as, g::expect_error,
@@ -475,7 +475,8 @@ class Builder {
         first.field = path.children[0]->string();
         f.path.push_back(std::move(first));
         for (size_t j = 1; j < path.children.size(); ++j) f.path.push_back(path_seg(*path.children[j]));
-        f.value = expr(*c.children[1]);
+        f.editable = is<g::editable_mark>(*c.children[1]);
+        f.value = expr(*c.children[f.editable ? 2 : 1]);
         h.fields.push_back(std::move(f));
       } else {
         clause(c, h);

@@ -177,7 +177,7 @@ std::string encode_match_record(const Match& m) {
         w.str(e.field);
       }
     }
-    w.byte(c.add ? 1 : 0);
+    w.byte((c.add ? 1 : 0) | (c.editable ? 2 : 0));
     w.signed_varint(c.priority);
   }
   return w.take();
@@ -207,7 +207,9 @@ Match decode_match_record(const std::string& value) {
       }
       c.path.push_back(std::move(e));
     }
-    c.add = r.byte() != 0;
+    uint8_t flags = r.byte();
+    c.add = (flags & 1) != 0;
+    c.editable = (flags & 2) != 0;
     c.priority = r.signed_varint();
     m.contributions.push_back(std::move(c));
   }
@@ -226,14 +228,17 @@ Json encode_object(const ObjectEntry& e) {
             {"deleting", e.deleting},
             {"userOwned", e.user_owned}};
   if (e.base) j["base"] = *e.base;
+  if (e.editable_seen) j["editableSeen"] = *e.editable_seen;
   Json derived = Json::object();
   for (const auto& [mk, part] : e.derived) derived[mk] = *part;
   j["derived"] = derived;
   Json fields = Json::object();
   for (const auto& [mk, parts] : e.fields) {
     Json arr = Json::array();
-    for (const auto& p : parts)
+    for (const auto& p : parts) {
       arr.push_back({{"path", encode_path(p.path)}, {"value", *p.value}, {"add", p.add}, {"priority", p.priority}, {"rule", p.rule}});
+      if (p.editable) arr.back()["editable"] = true;
+    }
     fields[mk] = arr;
   }
   j["fields"] = fields;
@@ -251,22 +256,26 @@ ObjectEntry decode_object(Json j) {
   e.deleting = j["deleting"];
   e.user_owned = j["userOwned"];
   if (j.contains("base")) e.base = std::make_shared<const Json>(std::move(j["base"]));
+  if (j.contains("editableSeen")) e.editable_seen = std::make_shared<const Json>(std::move(j["editableSeen"]));
   for (auto& [mk, part] : j["derived"].items()) e.derived[mk] = std::move(part);
   for (const auto& [mk, parts] : j["fields"].items())
     for (const auto& p : parts)
-      e.fields[mk].push_back(FieldPart{decode_path(p["path"]), p["value"], p["add"], p["priority"], p["rule"]});
+      e.fields[mk].push_back(FieldPart{decode_path(p["path"]), p["value"], p["add"], p["priority"], p["rule"],
+                                       p.value("editable", false)});
   return e;
 }
 
 Json encode_match(const Match& m) {
   Json contribs = Json::array();
-  for (const auto& c : m.contributions)
+  for (const auto& c : m.contributions) {
     contribs.push_back({{"kind", static_cast<int>(c.kind)},
                         {"target", c.target.str()},
                         {"value", *c.value},
                         {"path", encode_path(c.path)},
                         {"add", c.add},
                         {"priority", c.priority}});
+    if (c.editable) contribs.back()["editable"] = true;
+  }
   Json positives = Json::array();
   for (const auto& p : m.positives) positives.push_back(p.str());
   return {{"rule", m.rule}, {"positives", positives}, {"contributions", contribs}};
@@ -279,7 +288,8 @@ Match decode_match(const Json& j) {
   for (const auto& c : j["contributions"])
     m.contributions.push_back(Contribution{static_cast<Contribution::Kind>(c["kind"].get<int>()),
                                            FactKey(c["target"].get<std::string>()), c["value"],
-                                           decode_path(c["path"]), c["add"], c["priority"]});
+                                           decode_path(c["path"]), c["add"], c["priority"],
+                                           c.value("editable", false)});
   return m;
 }
 

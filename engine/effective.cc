@@ -12,7 +12,81 @@ namespace pmesh::engine {
 
 namespace {
 const Json kNullJson;
+
+// The winning part of each editable field (highest priority; a tie of
+// different values is the conflict build_effective reports).
+std::map<JsonPath, const FieldPart*> editable_fields(const ObjectEntry& e) {
+  std::map<JsonPath, const FieldPart*> out;
+  for (const auto& [mk, parts] : e.fields)
+    for (const auto& p : parts)
+      if (p.editable) {
+        auto [it, first] = out.try_emplace(p.path, &p);
+        if (!first && p.priority > it->second->priority) it->second = &p;
+      }
+  return out;
+}
+
+// Whether two values, either of which may be absent (null pointers), are
+// the same.
+bool same(const Json* a, const Json* b) { return a == b || (a && b && *a == *b); }
+
+const Json* member(const Json* v, const std::string& key) {
+  if (!v || !v->is_object()) return nullptr;
+  auto it = v->find(key);
+  return it == v->end() ? nullptr : &*it;
+}
+
+// Drops from `mine` (what a user wrote at an editable field) each leaf whose
+// rules' value (`now`) is no longer the one the user saw (`seen`): the
+// three-way merge's "the source changed this field since". Returns whether
+// nothing of `mine` is left.
+bool drop_stale(Json& mine, const Json* now, const Json* seen) {
+  if (mine.is_object() && !mine.empty() && (!now || now->is_object()) && (!seen || seen->is_object())) {
+    for (auto it = mine.begin(); it != mine.end();) {
+      if (drop_stale(*it, member(now, it.key()), member(seen, it.key()))) it = mine.erase(it);
+      else ++it;
+    }
+    return mine.empty();
+  }
+  return !same(now, seen);
+}
+
+// Fills in under `into` what `over` has and `into` lacks: the rules' value
+// of an editable field around what a user wrote there.
+void fill_missing(Json& into, const Json& over) {
+  if (!into.is_object() || !over.is_object()) return;
+  for (const auto& [k, v] : over.items()) {
+    auto it = into.find(k);
+    if (it == into.end()) into[k] = v;
+    else fill_missing(*it, v);
+  }
+}
 }  // namespace
+
+// What a user wrote at an editable field stays only while the rules' value
+// there is the one they saw when they wrote it; a leaf the rules changed
+// since is the rules' again, and stays theirs (a later change back to the
+// value the user saw does not bring the user's value back). This is the
+// api-syncagent's three-way merge, with `editable_seen` as its last known
+// state.
+void Engine::settle_editable(ObjectEntry& e) const {
+  if (!e.base) return;
+  auto editable = editable_fields(e);
+  if (editable.empty()) return;
+  std::optional<Json> base;
+  for (const auto& [path, part] : editable) {
+    const Json* mine = find_at(base ? *base : *e.base, path);
+    if (!mine) continue;
+    const Json* seen = e.editable_seen ? member(e.editable_seen.get(), to_string(path)) : nullptr;
+    Json kept = *mine;
+    bool gone = drop_stale(kept, &*part->value, seen);
+    if (!gone && kept == *mine) continue;
+    if (!base) base = *e.base;
+    if (gone) remove_at(*base, path);
+    else set_at(*base, path, std::move(kept));
+  }
+  if (base) e.base = std::make_shared<const Json>(std::move(*base));
+}
 
 using dsl::BodyItemKind;
 using dsl::HeadKind;
@@ -34,11 +108,11 @@ Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, cons
                      {first_rule, rules_[static_cast<size_t>(rule)].info->rule->name}};
   }
   // Set fields: by path, the highest priority wins; `+=` adds every element.
-  std::map<JsonPath, std::vector<const FieldPart*>> by_path;
+  std::map<JsonPath, std::vector<const FieldPart*>> by_path, editable;
   std::vector<const FieldPart*> adds;
   for (const auto& [mk, parts] : e.fields)
-    for (const auto& p : parts) (p.add ? adds : by_path[p.path]).push_back(&p);
-  for (const auto& [path, parts] : by_path) {
+    for (const auto& p : parts) (p.add ? adds : p.editable ? editable[p.path] : by_path[p.path]).push_back(&p);
+  auto winner = [&](const JsonPath& path, const std::vector<const FieldPart*>& parts) {
     const FieldPart* win = parts[0];
     for (const auto* p : parts)
       if (p->priority > win->priority) win = p;
@@ -48,12 +122,21 @@ Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, cons
                        "rules set " + to_string(path) + " of " + e.key.to_string() + " to different values",
                        {rules_[static_cast<size_t>(win->rule)].info->rule->name,
                         rules_[static_cast<size_t>(p->rule)].info->rule->name}};
-    set_at(eff, path, *win->value);
-  }
+    return win;
+  };
+  for (const auto& [path, parts] : by_path) set_at(eff, path, *winner(path, parts)->value);
   std::sort(adds.begin(), adds.end(), [](const FieldPart* a, const FieldPart* b) {
     return std::tie(a->path, a->value) < std::tie(b->path, b->value);
   });
   for (const auto* p : adds) add_at(eff, p->path, *p->value);
+  // Editable fields: what a user wrote there (as settle_editable left it),
+  // the rules' value around it.
+  for (const auto& [path, parts] : editable) {
+    const Json& rules = *winner(path, parts)->value;
+    if (rules.is_null()) continue;
+    if (Json* mine = find_at(eff, path)) fill_missing(*mine, rules);
+    else set_at(eff, path, rules);
+  }
 
   const dsl::KindDecl* d = e.decl ? e.decl : decl_of(e.key);
   eff["apiVersion"] = d->api_version();
@@ -93,6 +176,7 @@ Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, cons
 
 void Engine::recompute_object(const std::string& fact, ObjectEntry e) {
   note_before(fact);
+  settle_editable(e);
   const ObjectEntry* cur = state_.object(fact);
   // The current version, read in place: once replaced it lives on in the
   // undo log, where it is read again below (a copy only while undoing).
@@ -296,7 +380,8 @@ void Engine::user_op(const Op& op) {
       // Fields a rule owns: the same value or nothing is fine, another value is refused.
       std::vector<JsonPath> owned;
       for (const auto& [mk, parts] : e.fields)
-        for (const auto& p : parts) owned.push_back(p.path);
+        for (const auto& p : parts)
+          if (!p.editable) owned.push_back(p.path);
       for (const auto& [mk, part] : e.derived) {
         JsonPath prefix;
         leaf_paths(*part, prefix, owned);
@@ -325,6 +410,15 @@ void Engine::user_op(const Op& op) {
         }
       }
       e.base = std::make_shared<const Json>(std::move(base));
+      // What the user saw of the editable fields: their values stay until
+      // the rules' values change (settle_editable).
+      if (op.type == Op::Type::kRestore) {
+        e.editable_seen = op.editable_seen;
+      } else {
+        Json seen = Json::object();
+        for (const auto& [path, part] : editable_fields(e)) seen[to_string(path)] = *part->value;
+        e.editable_seen = seen.empty() ? nullptr : std::make_shared<const Json>(std::move(seen));
+      }
       if (op.type == Op::Type::kCreate) e.user_owned = true;
       if (op.type == Op::Type::kRestore) e.user_owned = !op.overlay;
       if (op.type == Op::Type::kRestore) {

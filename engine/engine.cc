@@ -294,27 +294,53 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
     Contribution c;
     switch (h.kind) {
       case HeadKind::kDeriveObject: {
-        auto text = [&](const dsl::ExprPtr& e, const char* what) {
+        // `null_is_none`: a namespace that is null is none (a derive of a
+        // kind whose scope only the run time knows, `resource(g, r)`, names
+        // one or not).
+        auto text = [&](const dsl::ExprPtr& e, const char* what, bool null_is_none = false) {
           if (!e) return std::string();
           Json v = evaluator_->eval(*e, rt, b);
+          if (null_is_none && v.is_null()) return std::string();
           if (!v.is_string() || v.get<std::string>().empty())
             throw EvalError(std::string("derive: `") + what + "` must be a non-empty string, not " + v.dump(), e->span);
           return v.get<std::string>();
         };
-        ObjectKey k{"", text(h.cluster, "in"), text(h.ns, "namespace"), text(h.name, "named")};
+        ObjectKey k{"", text(h.cluster, "in"), text(h.ns, "namespace", true), text(h.name, "named")};
         const dsl::KindDecl* d = kinds_.declared(h.object_kind.name);
         if (h.object_kind.dynamic()) {
           std::string key = evaluator_->kind_key(h.object_kind, rt, b);
           d = kinds_.by_key(k.cluster, key);
           if (!d) throw EvalError("derive: " + key + " is not served in " + k.cluster, h.object_kind.span);
         }
+        if (d->scope == dsl::Scope::kCluster && !k.ns.empty())
+          throw EvalError("derive: " + d->key() + " is cluster-scoped; it has no namespace", h.ns->span);
+        if (d->scope == dsl::Scope::kNamespaced && k.ns.empty())
+          throw EvalError("derive: " + d->key() + " is namespaced; its namespace is null",
+                          h.ns ? h.ns->span : h.span);
         k.kind = d->key();
         if (!dns1123_subdomain_problems(k.name).empty())
           throw EvalError("derive: invalid name \"" + k.name + "\"", h.name->span);
         c.kind = Contribution::Kind::kObject;
         c.target = FactKey(object_fact(k));
         Json fields = Json::object();
-        for (const auto& f : h.fields) set_at(fields, resolve_path(d, f.path, rt, b, false), evaluator_->eval(*f.value, rt, b));
+        for (const auto& f : h.fields) {
+          JsonPath path = resolve_path(d, f.path, rt, b, false);
+          Json v = evaluator_->eval(*f.value, rt, b);
+          if (!f.editable) {
+            set_at(fields, path, std::move(v));
+            continue;
+          }
+          // An editable field is set as `set` sets one, but yields to what
+          // users write (Engine::settle_editable).
+          Contribution e;
+          e.kind = Contribution::Kind::kField;
+          e.target = c.target;
+          e.path = std::move(path);
+          e.value = std::move(v);
+          e.priority = rt.info->rule->priority.value_or(0);
+          e.editable = true;
+          out.push_back(std::move(e));
+        }
         c.value = std::move(fields);
         break;
       }
@@ -430,7 +456,7 @@ void Engine::apply_contributions(int rule, const std::string& key, const std::ve
             part->second = std::move(merged);
           }
         } else {
-          e.fields[key].push_back(FieldPart{c.path, c.value, c.add, c.priority, rule});
+          e.fields[key].push_back(FieldPart{c.path, c.value, c.add, c.priority, rule, c.editable});
         }
       }
       bool lost = had_support && !e.derived.count(key) && !e.derived.empty();

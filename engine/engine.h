@@ -47,13 +47,18 @@ struct Op {
   // Who asks for the write, as admission rules see it (`request.userInfo`):
   // {"username", "uid", "groups"}; null for the system (bootstrap, restores).
   Json requester;
+  // restore: what the user saw of the object's editable fields when they
+  // wrote it (ObjectEntry::editable_seen).
+  std::shared_ptr<const Json> editable_seen;
 
-  static Op create(Json o) { return {Type::kCreate, std::move(o), {}, {}, {}, false, nullptr}; }
-  static Op update(Json o) { return {Type::kUpdate, std::move(o), {}, {}, {}, false, nullptr}; }
-  static Op remove(ObjectKey k) { return {Type::kDelete, nullptr, std::move(k), {}, {}, false, nullptr}; }
-  static Op add_tuple(std::string r, std::vector<std::string> a) { return {Type::kAddTuple, nullptr, {}, std::move(r), std::move(a), false, nullptr}; }
-  static Op remove_tuple(std::string r, std::vector<std::string> a) { return {Type::kRemoveTuple, nullptr, {}, std::move(r), std::move(a), false, nullptr}; }
-  static Op restore(Json o, bool overlay) { return {Type::kRestore, std::move(o), {}, {}, {}, overlay, nullptr}; }
+  static Op create(Json o) { return {Type::kCreate, std::move(o), {}, {}, {}, false, nullptr, nullptr}; }
+  static Op update(Json o) { return {Type::kUpdate, std::move(o), {}, {}, {}, false, nullptr, nullptr}; }
+  static Op remove(ObjectKey k) { return {Type::kDelete, nullptr, std::move(k), {}, {}, false, nullptr, nullptr}; }
+  static Op add_tuple(std::string r, std::vector<std::string> a) { return {Type::kAddTuple, nullptr, {}, std::move(r), std::move(a), false, nullptr, nullptr}; }
+  static Op remove_tuple(std::string r, std::vector<std::string> a) { return {Type::kRemoveTuple, nullptr, {}, std::move(r), std::move(a), false, nullptr, nullptr}; }
+  static Op restore(Json o, bool overlay, std::shared_ptr<const Json> editable_seen = nullptr) {
+    return {Type::kRestore, std::move(o), {}, {}, {}, overlay, nullptr, std::move(editable_seen)};
+  }
   Op as(Json who) && {
     requester = std::move(who);
     return std::move(*this);
@@ -245,6 +250,9 @@ class Engine {
   // in another served one (conversion.h); a failed conversion is BadRequest.
   Op stored_form(const Op& op) const;
   void recompute_object(const std::string& fact, ObjectEntry e);
+  // Drops from the user's part of `e` what the rules changed since the user
+  // wrote their editable fields (the api-syncagent's three-way merge).
+  void settle_editable(ObjectEntry& e) const;
   Json build_effective(const std::string& fact, const ObjectEntry& e, const Json& prev);
   void fact_changed(const std::string& fact, const Json& before, const Json& after);
   void tuple_changed(const std::string& fact);

@@ -42,6 +42,8 @@ bool equal_except(const Json& a, const Json& b, std::initializer_list<const char
 }
 
 void leaf_paths(const Json& v, JsonPath& prefix, std::vector<JsonPath>& out) {
+  // A derive whose every field is editable owns none (its part is `{}`).
+  if (prefix.empty() && v.is_object() && v.empty()) return;
   if (!v.is_object() || v.empty()) {
     out.push_back(prefix);
     return;

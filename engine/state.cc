@@ -278,6 +278,7 @@ ObjectEntry State::object_parts(const std::string& fact, const ObjectKey& key) c
   out.generation = e->generation;
   out.created = e->created;
   out.deleting = e->deleting;
+  out.editable_seen = e->editable_seen;
   return out;
 }
 

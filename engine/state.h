@@ -99,9 +99,12 @@ struct Contribution {
   JsonPath path;       // kField
   bool add = false;    // kField: `+=`
   int64_t priority = 0;
+  // kField: a derive's `editable` field (users may change it; see
+  // ObjectEntry::editable_seen).
+  bool editable = false;
   bool operator==(const Contribution& o) const {
     return kind == o.kind && target == o.target && value == o.value && path == o.path && add == o.add &&
-           priority == o.priority;
+           priority == o.priority && editable == o.editable;
   }
 };
 
@@ -118,6 +121,7 @@ struct FieldPart {
   bool add = false;
   int64_t priority = 0;
   int rule = 0;
+  bool editable = false;  // a derive's `editable` field
 };
 
 struct ObjectEntry {
@@ -130,6 +134,11 @@ struct ObjectEntry {
   std::map<std::string, SharedJson> derived;  // match key -> fields of a derive (the contribution's own, when one)
   std::map<std::string, std::vector<FieldPart>> fields;  // match key -> fields it sets
   Json effective;                                 // null while the object does not exist
+  // The values of the object's editable fields (by path) when a user last
+  // wrote it: the api-syncagent's "last known state". A value the user
+  // wrote there stays while the rules' value is still the one they saw;
+  // once the rules' value changes, it wins (Engine::settle_editable).
+  std::shared_ptr<const Json> editable_seen;
   // Store-owned metadata.
   std::string uid;
   int64_t resource_version = 0;

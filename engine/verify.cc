@@ -116,7 +116,7 @@ std::string Engine::verify() const {
     o["metadata"]["cluster"] = e.key.cluster;
     if (!e.deleting.empty()) o["metadata"]["deletionTimestamp"] = e.deleting;
     bool overlay = !e.user_owned && !held;
-    (overlay ? overlays : owned).push_back(Op::restore(o, overlay));
+    (overlay ? overlays : owned).push_back(Op::restore(o, overlay, e.editable_seen));
   }
   for (const auto& [fact, t] : state_.tuples())
     if (t.base) {

@@ -122,6 +122,39 @@ TEST_CASE("reopening a data directory restores objects, tuples and bookkeeping")
   CHECK(e.has_tuple("owner", {"dave", "c"}));
 }
 
+TEST_CASE("a user's value of an editable field, and what they saw, survive a reopen") {
+  TempDir dir;
+  auto program = compiled(R"(
+rule workspace
+  for a: Account
+  derive Workspace in a.cluster named a.name { spec.type: editable { name: a.spec.type ?? "account" } }
+)");
+  auto workspace = [](const Engine& e) { return (*e.get({"Workspace", "root", "", "a"}))["spec"]["type"]["name"]; };
+  std::string before;
+  {
+    Opened o = open_dir(dir.path, program);
+    Engine& e = *o.engine;
+    REQUIRE(e.apply({Op::create(account("a", "alice"))}).ok);
+    Json ws = *e.get({"Workspace", "root", "", "a"});
+    ws["spec"]["type"]["name"] = "custom";
+    auto r = e.apply({Op::update(ws)});
+    REQUIRE_MESSAGE(r.ok, r.reason << ": " << r.message);
+    CHECK(workspace(e) == "custom");
+    before = dump(e);
+  }
+  Opened o = open_dir(dir.path, program);
+  Engine& e = *o.engine;
+  CHECK(dump(e) == before);
+  CHECK(workspace(e) == "custom");
+  CHECK(e.verify().empty());
+  // The rule's value changes: it wins, as it would have without the reopen.
+  Json a = account("a", "alice");
+  a["spec"]["type"] = "org";
+  REQUIRE(e.apply({Op::update(a)}).ok);
+  CHECK(workspace(e) == "org");
+  CHECK(e.verify().empty());
+}
+
 TEST_CASE("a data directory whose records are JSON text (written before records were CBOR) still loads") {
   TempDir dir;
   auto program = compiled(kRules);

@@ -245,7 +245,10 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
         for (size_t k = 0; k < s.keys.size(); ++k) {
           const std::string& key = s.keys[k].key;
           bool primary = key == "metadata.cluster" || key == "metadata.namespace" || key == "metadata.name";
-          if (primary && !keys[k].is_string()) ok = false;
+          // A namespace that is null: the objects without one (a run-time
+          // kind's plan does not know its scope).
+          if (key == "metadata.namespace" && keys[k].is_null()) has_ns = true;
+          else if (primary && !keys[k].is_string()) ok = false;
           else if (key == "metadata.cluster") cluster = keys[k].get<std::string>(), has_cluster = true;
           else if (key == "metadata.namespace") ns = keys[k].get<std::string>(), has_ns = true;
           else if (key == "metadata.name") name = keys[k].get<std::string>(), has_name = true;

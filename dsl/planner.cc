@@ -335,6 +335,17 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
     }
     close_checks(plan.trigger_checks);
   }
+  VarSet trigger_kind_needs;
+  if (trigger && trigger->kind == BodyItemKind::kObject && trigger->object.kind.dynamic()) {
+    trigger_kind_needs = expr_vars(info, *trigger->object.kind.group);
+    for (const VarInfo* v : expr_vars(info, *trigger->object.kind.resource)) trigger_kind_needs.insert(v);
+  }
+  auto note_trigger_kind = [&] {
+    if (plan.trigger_kind_check == Plan::kNoKindCheck && !trigger_kind_needs.empty() &&
+        subset(trigger_kind_needs, bound))
+      plan.trigger_kind_check = plan.steps.size();
+  };
+  note_trigger_kind();
 
   // Lookup keys for an object pattern given what is bound.
   // `a == parent(E)` and `b == base(E)`, with a and b bound and E the path
@@ -485,6 +496,7 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
       }
       close_checks(s.checks);
       plan.steps.push_back(std::move(s));
+      note_trigger_kind();
       pending.erase(pending.begin() + static_cast<long>(i));
       progress = true;
       break;
@@ -613,6 +625,7 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
     }
     close_checks(s.checks);
     plan.steps.push_back(std::move(s));
+    note_trigger_kind();
   }
   for (const BodyItem* item : pending)
     diags_.error(item->span, "cannot order this item of rule `" + info.rule->name +
@@ -704,7 +717,14 @@ const char* op_name(StepOp op) {
 
 void describe_plan(const Plan& p, const std::vector<IndexSpec>& indexes, const std::string& indent, std::string& out) {
   for (const auto& [a, b] : p.trigger_checks) out += indent + "check " + a.to_string() + " == " + b.to_string() + "\n";
-  for (const auto& s : p.steps) {
+  auto kind_check = [&](size_t at) {
+    if (at == p.trigger_kind_check)
+      out += indent + "check " + p.trigger->object.var + " is " + to_string(*p.trigger->object.kind.group) + "/" +
+             to_string(*p.trigger->object.kind.resource) + "\n";
+  };
+  for (size_t at = 0; at < p.steps.size(); ++at) {
+    kind_check(at);
+    const Step& s = p.steps[at];
     out += indent + op_name(s.op);
     switch (s.op) {
       case StepOp::kScan:
@@ -736,6 +756,7 @@ void describe_plan(const Plan& p, const std::vector<IndexSpec>& indexes, const s
     for (const auto& [a, b] : s.checks) out += indent + "  check " + a.to_string() + " == " + b.to_string() + "\n";
     if (s.sub) describe_plan(*s.sub, indexes, indent + "    ", out);
   }
+  kind_check(p.steps.size());
 }
 
 }  // namespace

@@ -111,6 +111,13 @@ struct Plan {
   std::vector<const VarInfo*> seeded;  // bound before the first step (the trigger's variables)
   std::vector<std::pair<Operand, Operand>> trigger_checks;
   std::vector<Step> steps;
+  // A trigger of a kind known only at run time (`resource(g, r)` with g or r
+  // bound by later steps) is checked to be of that kind before this step
+  // (steps.size(): before the match is made); none when there is no such
+  // trigger. Without it a change of one kind would run on as another kind's
+  // binding (and its errors would stop the search for the right one).
+  size_t trigger_kind_check = kNoKindCheck;
+  static constexpr size_t kNoKindCheck = static_cast<size_t>(-1);
 };
 
 struct RulePlan {

@@ -84,6 +84,15 @@ bool Evaluator::bind_trigger(const dsl::Plan& plan, const RuleRuntime& rt, Bindi
   }
 }
 
+bool Evaluator::trigger_kind_ok(const dsl::Plan& plan, const RuleRuntime& rt, Bindings& b) const {
+  const Slot& s = b.slots[static_cast<size_t>(rt.slot(plan.seeded.at(0)))];
+  try {
+    return parse_object_fact(s.fact).kind == kind_key(plan.trigger->object.kind, rt, b);
+  } catch (const EvalError&) {
+    return false;
+  }
+}
+
 std::string Evaluator::kind_key(const dsl::KindRef& k, const RuleRuntime& rt, Bindings& b) const {
   Json g = eval(*k.group, rt, b), r = eval(*k.resource, rt, b);
   if (!g.is_string() || !r.is_string() || g.get<std::string>().empty() || r.get<std::string>().empty())
@@ -166,6 +175,7 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
                      const FixedFacts* fixed,
                      const std::function<bool(Bindings&)>& emit) const {
   deepest_step = std::max(deepest_step, i);
+  if (i == plan.trigger_kind_check && !trigger_kind_ok(plan, rt, b)) return true;
   if (i == plan.steps.size()) return emit(b);
   const dsl::Step& s = plan.steps[i];
   auto next = [&]() { return step(plan, i + 1, rt, b, fixed, emit); };

@@ -105,6 +105,9 @@ class Evaluator {
   // The identity (`plural.group`) of the run-time kind `resource(g, r)` names.
   // REQUIRES: `k.dynamic()`, and what `g` and `r` read is bound.
   std::string kind_key(const dsl::KindRef& k, const RuleRuntime& rt, Bindings& b) const;
+  // Whether a delta plan's trigger is of the kind its `resource(g, r)`
+  // names, once g and r are bound (dsl::Plan::trigger_kind_check).
+  bool trigger_kind_ok(const dsl::Plan& plan, const RuleRuntime& rt, Bindings& b) const;
 
   // How deep the last run got: the index of the first step no candidate
   // passed, for explaining why something is absent.

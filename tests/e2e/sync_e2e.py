@@ -1,0 +1,179 @@
+#!/usr/bin/python3
+"""The api-syncagent's path, driven with kubectl as a provider and a consumer.
+
+alice (a provider) publishes Databases (an APIResourceSchema with a status
+subresource, an APIExport, a PublishedResource); bob binds the export and
+applies a Database. The copy appears in alice's workspace, in a namespace
+named by bob's cluster, with the agent's labels and annotations. Then the
+agent's three-way merge of the spec: alice's edit of a field of the copy
+stays while bob changes another field, and goes when bob changes that one
+(and does not come back when bob sets the value alice saw); the agent's own
+labels are not alice's to change (409). A cluster-scoped resource's copy is
+cluster-scoped. alice's status comes back to bob's
+object as it is; deleting bob's object deletes the copy first.
+
+Usage: sync_e2e.py PMESH [KUBECTL]
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pmesh_server import PRESERVE, Problems, Server, create_org, expect_status, wait_until  # noqa: E402
+
+problems = Problems()
+KUBECTL = "/usr/lib/google-cloud-sdk/bin/kubectl"
+
+
+def kubeconfig(s, ws, user, path):
+    with open(path, "w") as f:
+        f.write("""apiVersion: v1
+kind: Config
+clusters: [{name: pmesh, cluster: {server: "https://127.0.0.1:%d/clusters/%s", certificate-authority: "%s"}}]
+users: [{name: u, user: {token: "%s"}}]
+contexts: [{name: c, context: {cluster: pmesh, user: u}}]
+current-context: c
+""" % (s.port, ws, os.path.join(s.data, "serving.pem"), s.tokens[user]))
+    return path
+
+
+def main():
+    pmesh = sys.argv[1]
+    kubectl = sys.argv[2] if len(sys.argv) > 2 else KUBECTL
+    work = tempfile.mkdtemp(prefix="pmesh-sync-e2e-")
+    with Server(pmesh) as s:
+        prov = create_org(s, problems, "prov", "alice")
+        cons = create_org(s, problems, "cons", "bob")
+        as_alice = kubeconfig(s, prov, "alice", os.path.join(work, "alice"))
+        as_bob = kubeconfig(s, cons, "bob", os.path.join(work, "bob"))
+
+        def k(config, *args, stdin=None, ok=True):
+            r = subprocess.run([kubectl, "--kubeconfig", config, *args], input=stdin, capture_output=True, text=True,
+                               timeout=30)
+            if ok and r.returncode != 0:
+                problems.append("kubectl %s: %s" % (" ".join(args), r.stderr.strip()[:300]))
+            return r
+
+        def apply(config, obj):
+            return k(config, "apply", "-f", "-", stdin=json.dumps(obj))
+
+        apply(as_alice, {"apiVersion": "apis.kcp.io/v1alpha1", "kind": "APIResourceSchema",
+                         "metadata": {"name": "v1.databases.db.example.io"},
+                         "spec": {"group": "db.example.io", "scope": "Namespaced",
+                                  "names": {"kind": "Database", "plural": "databases", "singular": "database"},
+                                  "versions": [{"name": "v1", "served": True, "storage": True, "schema": PRESERVE,
+                                                "subresources": {"status": {}}}]}})
+        apply(as_alice, {"apiVersion": "apis.kcp.io/v1alpha1", "kind": "APIResourceSchema",
+                         "metadata": {"name": "v1.dbclusters.db.example.io"},
+                         "spec": {"group": "db.example.io", "scope": "Cluster",
+                                  "names": {"kind": "DbCluster", "plural": "dbclusters", "singular": "dbcluster"},
+                                  "versions": [{"name": "v1", "served": True, "storage": True, "schema": PRESERVE}]}})
+        apply(as_alice, {"apiVersion": "apis.kcp.io/v1alpha2", "kind": "APIExport", "metadata": {"name": "databases"},
+                         "spec": {"resources": [{"group": "db.example.io", "name": "databases",
+                                                 "schema": "v1.databases.db.example.io", "storage": {"crd": {}}},
+                                                {"group": "db.example.io", "name": "dbclusters",
+                                                 "schema": "v1.dbclusters.db.example.io", "storage": {"crd": {}}}]}})
+        apply(as_alice, {"apiVersion": "syncagent.kcp.io/v1alpha1", "kind": "PublishedResource",
+                         "metadata": {"name": "databases"},
+                         "spec": {"resource": {"kind": "Database", "apiGroup": "db.example.io", "version": "v1"}}})
+        # A cluster-scoped resource needs a naming that does not hash the
+        # namespace (the agent's default cannot render without one).
+        apply(as_alice, {"apiVersion": "syncagent.kcp.io/v1alpha1", "kind": "PublishedResource",
+                         "metadata": {"name": "dbclusters"},
+                         "spec": {"resource": {"kind": "DbCluster", "apiGroup": "db.example.io", "version": "v1"},
+                                  "naming": {"name": "{{ .ClusterName }}-{{ .Object.metadata.name }}"}}})
+        # alice lets bob bind her export, as a kcp provider grants `bind`.
+        apply(as_alice, {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                         "metadata": {"name": "bind-databases"},
+                         "rules": [{"apiGroups": ["apis.kcp.io"], "resources": ["apiexports"],
+                                    "resourceNames": ["databases"], "verbs": ["bind"]}]})
+        apply(as_alice, {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                         "metadata": {"name": "bob-binds-databases"},
+                         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "bind-databases"},
+                         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bob"}]})
+        apply(as_bob, {"apiVersion": "apis.kcp.io/v1alpha2", "kind": "APIBinding", "metadata": {"name": "databases"},
+                       "spec": {"reference": {"export": {"path": prov, "name": "databases"}}}})
+        wait_until(problems, "bob's binding to be Bound", lambda: k(
+            as_bob, "get", "apibinding", "databases", "-o", "jsonpath={.status.phase}", ok=False).stdout == "Bound")
+        apply(as_bob, {"apiVersion": "db.example.io/v1", "kind": "Database",
+                       "metadata": {"name": "db1", "namespace": "default", "labels": {"app": "shop"}},
+                       "spec": {"size": "small", "region": "eu"}})
+        if problems:
+            problems.report("")
+
+        cid = expect_status(problems, "bob's workspace", s.request(
+            "GET", "/clusters/root:orgs/apis/tenancy.kcp.io/v1alpha1/workspaces/cons"), 200)["spec"]["cluster"]
+        selector = "syncagent.kcp.io/remote-object-cluster=%s,syncagent.kcp.io/remote-object-name-hash" % cid
+
+        def copy():
+            r = k(as_alice, "get", "databases", "-A", "-l", selector, "-o", "json", ok=False)
+            items = json.loads(r.stdout)["items"] if r.returncode == 0 else []
+            return items[0] if len(items) == 1 else None
+
+        c = wait_until(problems, "the copy in alice's workspace", copy)
+        if not c:
+            problems.report("")
+        ns, name = c["metadata"]["namespace"], c["metadata"]["name"]
+        problems.want("the copy's namespace (bob's cluster)", ns, cid)
+        problems.want("the copy's spec", c["spec"], {"size": "small", "region": "eu"})
+        problems.want("the copy's remote-object-name", c["metadata"]["annotations"].get("syncagent.kcp.io/remote-object-name"), "db1")
+        problems.want("the consumer's label on the copy", c["metadata"]["labels"].get("app"), "shop")
+
+        def copy_spec():
+            return json.loads(k(as_alice, "get", "database", "-n", ns, name, "-o", "json").stdout)["spec"]
+
+        def bob_sets(spec):
+            k(as_bob, "patch", "database", "db1", "-n", "default", "--type", "merge", "-p", json.dumps({"spec": spec}))
+
+        # The provider edits the copy: its value stays...
+        k(as_alice, "patch", "database", "-n", ns, name, "--type", "merge", "-p", '{"spec":{"size":"tiny"}}')
+        problems.want("the copy after alice's edit", copy_spec(), {"size": "tiny", "region": "eu"})
+        # ...while the consumer changes another field...
+        bob_sets({"region": "us"})
+        wait_until(problems, "bob's region on the copy", lambda: copy_spec().get("region") == "us")
+        problems.want("alice's size kept beside bob's region", copy_spec(), {"size": "tiny", "region": "us"})
+        # ...and goes when the consumer changes that field, for good.
+        bob_sets({"size": "large"})
+        wait_until(problems, "bob's size on the copy", lambda: copy_spec().get("size") == "large")
+        bob_sets({"size": "small"})
+        wait_until(problems, "bob's size back to small", lambda: copy_spec().get("size") == "small")
+        problems.want("the copy once bob set the size alice saw", copy_spec(), {"size": "small", "region": "us"})
+
+        # The agent's labels are not the provider's to change.
+        r = k(as_alice, "label", "database", "-n", ns, name, "--overwrite",
+              "syncagent.kcp.io/remote-object-cluster=elsewhere", ok=False)
+        if r.returncode == 0 or "managed by rule sync-copy" not in r.stderr:
+            problems.append("alice relabelled the copy: %s %s" % (r.stdout, r.stderr))
+
+        # The provider's status comes back as it is.
+        k(as_alice, "patch", "database", "-n", ns, name, "--subresource=status", "--type", "merge",
+          "-p", '{"status":{"endpoint":"db1.example.com:5432"}}')
+        wait_until(problems, "alice's status on bob's Database", lambda: k(
+            as_bob, "get", "database", "db1", "-n", "default", "-o", "jsonpath={.status.endpoint}").stdout ==
+            "db1.example.com:5432")
+
+        # A cluster-scoped object's copy is cluster-scoped, named by the
+        # PublishedResource's naming.
+        apply(as_bob, {"apiVersion": "db.example.io/v1", "kind": "DbCluster", "metadata": {"name": "main"},
+                       "spec": {"nodes": 3}})
+        scoped = wait_until(problems, "the cluster-scoped copy", lambda: k(
+            as_alice, "get", "dbcluster", cid + "-main", "-o", "json", ok=False).stdout)
+        if scoped:
+            c = json.loads(scoped)
+            problems.want("the cluster-scoped copy's namespace", c["metadata"].get("namespace"), None)
+            problems.want("the cluster-scoped copy's spec", c["spec"], {"nodes": 3})
+            problems.want("the cluster-scoped copy's namespace label",
+                          c["metadata"]["labels"].get("syncagent.kcp.io/remote-object-namespace-hash"), None)
+
+        # Deleting bob's object deletes the copy first.
+        k(as_bob, "delete", "database", "db1", "-n", "default", "--wait=false")
+        wait_until(problems, "the copy to go", lambda: copy() is None)
+        wait_until(problems, "bob's Database to go", lambda: k(
+            as_bob, "get", "databases", "-n", "default", "-o", "name", ok=False).stdout.strip() == "")
+    problems.report("ok: the api-syncagent's path through kubectl: copy, three-way merge of spec, status back, cleanup")
+
+
+if __name__ == "__main__":
+    main()

@@ -255,6 +255,7 @@ void Engine::discover(const RuleRuntime& rt, const dsl::Plan& plan, const std::s
   SelfTimeCharge timed(&rt.stats.nanoseconds, &charging_);
   Bindings b;
   b.slots.resize(rt.info->vars.size());
+  b.discovering = true;
   try {
     if (!evaluator_->bind_trigger(plan, rt, b, fact, object)) return;
     evaluator_->run(plan, rt, b, nullptr, [&](Bindings& found) {

@@ -178,7 +178,14 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
   if (i == plan.trigger_kind_check && !trigger_kind_ok(plan, rt, b)) return true;
   if (i == plan.steps.size()) return emit(b);
   const dsl::Step& s = plan.steps[i];
-  auto next = [&]() { return step(plan, i + 1, rt, b, fixed, emit); };
+  auto next = [&]() {
+    if (!b.discovering) return step(plan, i + 1, rt, b, fixed, emit);
+    try {
+      return step(plan, i + 1, rt, b, fixed, emit);
+    } catch (const EvalError&) {
+      return true;
+    }
+  };
   switch (s.op) {
     case StepOp::kLet: {
       Slot& slot = b.slots[static_cast<size_t>(rt.slot(s.binds))];

@@ -58,6 +58,11 @@ struct Bindings {
   std::vector<Slot> slots;
   std::vector<std::string> trigger_args;  // of the tuple that triggered a delta plan
   std::vector<std::string> tuple_values;  // arguments tuple steps kept (dsl::Step::deferred)
+  // Looking for matches to evaluate (Engine::discover), not evaluating one:
+  // a binding whose expressions fail is passed over and the search goes on
+  // (evaluate() meets the failure again if the binding is a match), where
+  // evaluating a match stops at the first failure and reports it.
+  bool discovering = false;
 };
 
 // What the engine knows about a rule at run time.

@@ -173,6 +173,8 @@ void deep_merge(Json& base, const Json& over) {
 }
 
 bool contains(const Json& doc, const Json& pattern) {
+  // An empty list asks for an empty list, not for any list.
+  if (pattern.is_array() && pattern.empty()) return doc.is_array() && doc.empty();
   if (pattern.is_array() && doc.is_array()) {
     for (const auto& want : pattern) {
       bool found = false;

@@ -59,7 +59,7 @@ void deep_merge(Json& base, const Json& over);
 
 // Whether `doc` contains everything in `pattern`: objects key by key, lists
 // when each element of the pattern is contained in some element of the
-// list, scalars by equality.
+// list (an empty pattern list: when the list is empty), scalars by equality.
 bool contains(const Json& doc, const Json& pattern);
 
 }  // namespace pmesh::engine

@@ -1,6 +1,7 @@
 #include "stdlib/builtins.h"
 
 #include "stdlib/digest.h"
+#include "stdlib/go_regexp.h"
 #include "stdlib/go_template.h"
 #include "stdlib/kube_validation.h"
 #include "stdlib/text.h"
@@ -135,6 +136,13 @@ Json b_replace(const Args& a) {
   if (from.empty()) return s;
   for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) s.replace(p, from.size(), to);
   return s;
+}
+Json b_regex_replace(const Args& a) {
+  try {
+    return go_regexp_replace_all(str(a, 0, "regex_replace"), str(a, 1, "regex_replace"), str(a, 2, "regex_replace"));
+  } catch (const GoRegexpError& e) {
+    throw BuiltinError(std::string("regex_replace: ") + e.what());
+  }
 }
 Json b_starts_with(const Args& a) { return str(a, 0, "starts_with").rfind(str(a, 1, "starts_with"), 0) == 0; }
 Json b_ends_with(const Args& a) {
@@ -534,6 +542,7 @@ const std::vector<Builtin> kBuiltins = {
     {"parent", 1, 1, "parent(path) -> string", "The workspace path above `path`, or null for root.", b_parent},
     {"path_segments", 1, 1, "path_segments(path) -> list", "The segments of a workspace path.", b_path_segments},
     {"pluck", 2, 2, "pluck(list, field) -> list", "The `field` of every object in `list` that has it.", b_pluck},
+    {"regex_replace", 3, 3, "regex_replace(s, pattern, replacement) -> string", "Go's regexp.ReplaceAllString: every match of the RE2 `pattern` in `s` replaced by `replacement`, with $1, ${1}, $name and ${name} expanded (linear time: patterns may come from tenants).", b_regex_replace},
     {"replace", 3, 3, "replace(s, old, new) -> string", "`s` with every `old` replaced by `new`.", b_replace},
     {"select", 3, 3, "select(list, field, value) -> list", "The objects in `list` whose `field` equals `value`.", b_select},
     {"selector_matches", 2, 2, "selector_matches(selector, labels) -> bool",

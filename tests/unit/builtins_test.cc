@@ -34,6 +34,28 @@ TEST_CASE("strings") {
   CHECK_THROWS_AS(call("lower", {1}), BuiltinError);
 }
 
+// Go's regexp.ReplaceAllString (the examples of its documentation), in RE2
+// and linear time.
+TEST_CASE("regex_replace is Go's ReplaceAllString") {
+  CHECK(call("regex_replace", {"-ab-axxb-", "a(x*)b", "T"}) == "-T-T-");
+  CHECK(call("regex_replace", {"-ab-axxb-", "a(x*)b", "$1"}) == "--xx-");
+  CHECK(call("regex_replace", {"-ab-axxb-", "a(x*)b", "$1W"}) == "---");  // the group "1W", which does not exist
+  CHECK(call("regex_replace", {"-ab-axxb-", "a(x*)b", "${1}W"}) == "-W-xxW-");
+  CHECK(call("regex_replace", {"-ab-axxb-", "a(?P<mid>x*)b", "[$mid]"}) == "-[]-[xx]-");
+  CHECK(call("regex_replace", {"cost", "cost", "$$5"}) == "$5");
+  CHECK(call("regex_replace", {"abc", "", "-"}) == "-a-b-c-");
+  CHECK(call("regex_replace", {"abc", "b*", "-"}) == "-a-c-");  // the empty match after "b" is skipped
+  CHECK(call("regex_replace", {"db1-creds-prod", "^(.*)-prod$", "$1"}) == "db1-creds");
+  CHECK(call("regex_replace", {"x", "x", "${1"}) == "${1");  // malformed: text
+  CHECK_THROWS_AS(call("regex_replace", {"x", "(", "y"}), BuiltinError);
+  // A pattern that backtracking engines take exponential time over.
+  std::string hostile(30000, 'a');
+  hostile += '!';
+  CHECK(call("regex_replace", {hostile, "(a+)+$", "x"}) == hostile);
+  // A pattern that matches everywhere and a long replacement: bounded.
+  CHECK_THROWS_AS(call("regex_replace", {std::string(1000, 'a'), "", std::string(1000, 'b')}), BuiltinError);
+}
+
 TEST_CASE("hashes are the standard digests") {
   CHECK(call("sha1", {"abc"}) == "a9993e364706816aba3e25717850c26c9cd0d89d");
   CHECK(call("sha3", {"abc"}) == "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532");

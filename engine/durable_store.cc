@@ -167,8 +167,8 @@ std::string encode_match_record(const Match& m) {
     w.byte(static_cast<uint8_t>(c.kind));
     w.str(c.target.str());
     w.json(*c.value);
-    w.varint(c.path.size());
-    for (const auto& e : c.path) {
+    w.varint(c.path->size());
+    for (const auto& e : *c.path) {
       w.byte(e.list_key ? 1 : 0);
       if (e.list_key) {
         w.str(e.key_field);
@@ -196,6 +196,7 @@ Match decode_match_record(const std::string& value) {
     c.kind = static_cast<Contribution::Kind>(kind);
     c.target = FactKey(r.view());
     c.value = r.json();
+    JsonPath path;
     for (size_t k = r.count(); k; --k) {
       PathElem e;
       e.list_key = r.byte() != 0;
@@ -205,8 +206,9 @@ Match decode_match_record(const std::string& value) {
       } else {
         e.field = r.str();
       }
-      c.path.push_back(std::move(e));
+      path.push_back(std::move(e));
     }
+    c.path = intern_path(std::move(path));
     uint8_t flags = r.byte();
     c.add = (flags & 1) != 0;
     c.editable = (flags & 2) != 0;
@@ -236,7 +238,7 @@ Json encode_object(const ObjectEntry& e) {
   for (const auto& [mk, parts] : e.fields) {
     Json arr = Json::array();
     for (const auto& p : parts) {
-      arr.push_back({{"path", encode_path(p.path)}, {"value", *p.value}, {"add", p.add}, {"priority", p.priority}, {"rule", p.rule}});
+      arr.push_back({{"path", encode_path(*p.path)}, {"value", *p.value}, {"add", p.add}, {"priority", p.priority}, {"rule", p.rule}});
       if (p.editable) arr.back()["editable"] = true;
     }
     fields[mk] = arr;
@@ -260,7 +262,7 @@ ObjectEntry decode_object(Json j) {
   for (auto& [mk, part] : j["derived"].items()) e.derived[mk] = std::move(part);
   for (const auto& [mk, parts] : j["fields"].items())
     for (const auto& p : parts)
-      e.fields[mk].push_back(FieldPart{decode_path(p["path"]), p["value"], p["add"], p["priority"], p["rule"],
+      e.fields[mk].push_back(FieldPart{intern_path(decode_path(p["path"])), p["value"], p["add"], p["priority"], p["rule"],
                                        p.value("editable", false)});
   return e;
 }
@@ -271,7 +273,7 @@ Json encode_match(const Match& m) {
     contribs.push_back({{"kind", static_cast<int>(c.kind)},
                         {"target", c.target.str()},
                         {"value", *c.value},
-                        {"path", encode_path(c.path)},
+                        {"path", encode_path(*c.path)},
                         {"add", c.add},
                         {"priority", c.priority}});
     if (c.editable) contribs.back()["editable"] = true;
@@ -288,7 +290,7 @@ Match decode_match(const Json& j) {
   for (const auto& c : j["contributions"])
     m.contributions.push_back(Contribution{static_cast<Contribution::Kind>(c["kind"].get<int>()),
                                            FactKey(c["target"].get<std::string>()), c["value"],
-                                           decode_path(c["path"]), c["add"], c["priority"],
+                                           intern_path(decode_path(c["path"])), c["add"], c["priority"],
                                            c.value("editable", false)});
   return m;
 }

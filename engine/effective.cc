@@ -20,7 +20,7 @@ std::map<JsonPath, const FieldPart*> editable_fields(const ObjectEntry& e) {
   for (const auto& [mk, parts] : e.fields)
     for (const auto& p : parts)
       if (p.editable) {
-        auto [it, first] = out.try_emplace(p.path, &p);
+        auto [it, first] = out.try_emplace(*p.path, &p);
         if (!first && p.priority > it->second->priority) it->second = &p;
       }
   return out;
@@ -111,7 +111,7 @@ Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, cons
   std::map<JsonPath, std::vector<const FieldPart*>> by_path, editable;
   std::vector<const FieldPart*> adds;
   for (const auto& [mk, parts] : e.fields)
-    for (const auto& p : parts) (p.add ? adds : p.editable ? editable[p.path] : by_path[p.path]).push_back(&p);
+    for (const auto& p : parts) (p.add ? adds : p.editable ? editable[*p.path] : by_path[*p.path]).push_back(&p);
   auto winner = [&](const JsonPath& path, const std::vector<const FieldPart*>& parts) {
     const FieldPart* win = parts[0];
     for (const auto* p : parts)
@@ -126,9 +126,9 @@ Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, cons
   };
   for (const auto& [path, parts] : by_path) set_at(eff, path, *winner(path, parts)->value);
   std::sort(adds.begin(), adds.end(), [](const FieldPart* a, const FieldPart* b) {
-    return std::tie(a->path, a->value) < std::tie(b->path, b->value);
+    return std::tie(*a->path, a->value) < std::tie(*b->path, b->value);
   });
-  for (const auto* p : adds) add_at(eff, p->path, *p->value);
+  for (const auto* p : adds) add_at(eff, *p->path, *p->value);
   // Editable fields: what a user wrote there (as settle_editable left it),
   // the rules' value around it.
   for (const auto& [path, parts] : editable) {
@@ -315,7 +315,7 @@ void Engine::check_derived_schemas() {
     std::set<std::string> deriving;
     auto rule_name = [&](int rule) { return rules_[static_cast<size_t>(rule)].info->rule->name; };
     for (const auto& [mk, parts] : e->fields)
-      for (const auto& p : parts) owned.emplace_back(field_path(e->effective, p.path), rule_name(p.rule));
+      for (const auto& p : parts) owned.emplace_back(field_path(e->effective, *p.path), rule_name(p.rule));
     for (const auto& [mk, part] : e->derived) {
       std::vector<std::string> leaves;
       leaf_paths(*part, "", &leaves);
@@ -349,7 +349,7 @@ void Engine::user_op(const Op& op) {
   auto owned_by = [&](const ObjectEntry& e, const JsonPath& path) {
     for (const auto& [mk, parts] : e.fields)
       for (const auto& p : parts)
-        if (p.path == path) return rules_[static_cast<size_t>(p.rule)].info->rule->name;
+        if (*p.path == path) return rules_[static_cast<size_t>(p.rule)].info->rule->name;
     for (const auto& [mk, part] : e.derived) {
       (void)part;
       return rules_[static_cast<size_t>(rule_of_match(mk))].info->rule->name;
@@ -381,7 +381,7 @@ void Engine::user_op(const Op& op) {
       std::vector<JsonPath> owned;
       for (const auto& [mk, parts] : e.fields)
         for (const auto& p : parts)
-          if (!p.editable) owned.push_back(p.path);
+          if (!p.editable) owned.push_back(*p.path);
       for (const auto& [mk, part] : e.derived) {
         JsonPath prefix;
         leaf_paths(*part, prefix, owned);
@@ -392,7 +392,7 @@ void Engine::user_op(const Op& op) {
         const Json* theirs = find_at(e.effective, path);
         bool add = false;
         for (const auto& [mk, parts] : e.fields)
-          for (const auto& p : parts) add |= p.add && p.path == path;
+          for (const auto& p : parts) add |= p.add && *p.path == path;
         if (!add && theirs && *mine != *theirs && op.type != Op::Type::kRestore)
           throw TxnError{"Conflict",
                          "field " + to_string(path) + " of " + key->to_string() + " is managed by rule " +
@@ -405,7 +405,7 @@ void Engine::user_op(const Op& op) {
           // read-modify-write of the whole object) does not adopt them.
           for (const auto& [mk, parts] : e.fields)
             for (const auto& p : parts)
-              if (p.add && p.path == path) list->erase(std::remove(list->begin(), list->end(), *p.value), list->end());
+              if (p.add && *p.path == path) list->erase(std::remove(list->begin(), list->end(), *p.value), list->end());
           if (list->empty()) remove_at(base, path);
         }
       }

@@ -336,7 +336,7 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
           Contribution e;
           e.kind = Contribution::Kind::kField;
           e.target = c.target;
-          e.path = std::move(path);
+          e.path = intern_path(std::move(path));
           e.value = std::move(v);
           e.priority = rt.info->rule->priority.value_or(0);
           e.editable = true;
@@ -372,7 +372,7 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
         const Slot& s = b.slots[static_cast<size_t>(rt.slot(v))];
         c.kind = Contribution::Kind::kField;
         c.target = FactKey(s.fact);
-        c.path = resolve_path(v->decl, h.path, rt, b, true);
+        c.path = intern_path(resolve_path(v->decl, h.path, rt, b, true));
         c.value = evaluator_->eval(*h.value, rt, b);
         c.add = h.op == dsl::SetOp::kAdd;
         c.priority = rt.info->rule->priority.value_or(0);

@@ -1,8 +1,65 @@
 #include "engine/json_path.h"
 
+#include <mutex>
 #include <tuple>
+#include <unordered_map>
 
 namespace pmesh::engine {
+
+namespace {
+
+// Interned paths by an unambiguous text of them. Entries whose path no one
+// holds any more are swept when the pool has doubled since the last sweep
+// (keys can come from tenants' data: `set o.annotations[key]`).
+struct PathPool {
+  std::mutex mu;
+  std::unordered_map<std::string, std::weak_ptr<const JsonPath>> paths;
+  size_t sweep_at = 1024;
+};
+
+PathPool& pool() {
+  static PathPool* p = new PathPool();  // never destroyed: paths may outlive statics
+  return *p;
+}
+
+std::string pool_key(const JsonPath& p) {
+  std::string k;
+  for (const auto& e : p) {
+    if (e.list_key) {
+      k += '\x1e';
+      k += e.key_field;
+      k += '\x1f';
+      k += e.key.dump();
+    } else {
+      k += '\x1d';
+      k += e.field;
+    }
+  }
+  return k;
+}
+
+}  // namespace
+
+const SharedPath& empty_path() {
+  static const SharedPath* kEmpty = new SharedPath(std::make_shared<const JsonPath>());
+  return *kEmpty;
+}
+
+SharedPath intern_path(JsonPath path) {
+  if (path.empty()) return empty_path();
+  std::string key = pool_key(path);
+  PathPool& p = pool();
+  std::lock_guard<std::mutex> lock(p.mu);
+  std::weak_ptr<const JsonPath>& slot = p.paths[key];
+  if (SharedPath held = slot.lock()) return held;
+  SharedPath made = std::make_shared<const JsonPath>(std::move(path));
+  slot = made;
+  if (p.paths.size() >= p.sweep_at) {
+    for (auto it = p.paths.begin(); it != p.paths.end();) it = it->second.expired() ? p.paths.erase(it) : std::next(it);
+    p.sweep_at = std::max<size_t>(1024, 2 * p.paths.size());
+  }
+  return made;
+}
 
 bool PathElem::operator<(const PathElem& o) const {
   return std::tie(field, list_key, key_field) < std::tie(o.field, o.list_key, o.key_field) ||

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,18 @@ struct PathElem {
   bool operator<(const PathElem& o) const;
 };
 using JsonPath = std::vector<PathElem>;
+
+// A path held by many: what a rule's `set` writes is the same path for
+// every object it sets (`status.conditions[type=Ready]`), kept by each match
+// and each object it sets. Interned: equal paths are one shared copy while
+// any holder lives, so equal SharedPaths are the same pointer.
+//
+// Thread safety: intern_path may be called from any thread (the pool is
+// locked); a SharedPath never changes.
+using SharedPath = std::shared_ptr<const JsonPath>;
+SharedPath intern_path(JsonPath path);
+// The empty path, shared.
+const SharedPath& empty_path();
 
 std::string to_string(const JsonPath& p);
 

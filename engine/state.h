@@ -96,7 +96,7 @@ struct Contribution {
   Kind kind = Kind::kObject;
   FactKey target;
   SharedJson value;    // kObject: the fields the derive sets; kField: the value; kRefuse: the message
-  JsonPath path;       // kField
+  SharedPath path = empty_path();  // kField
   bool add = false;    // kField: `+=`
   int64_t priority = 0;
   // kField: a derive's `editable` field (users may change it; see
@@ -116,7 +116,7 @@ struct Match {
 
 // A field a rule sets on an object, with the match that sets it.
 struct FieldPart {
-  JsonPath path;
+  SharedPath path;
   SharedJson value;  // the contribution's own
   bool add = false;
   int64_t priority = 0;

@@ -172,6 +172,22 @@ TEST_CASE("a match key is short, and names its rule and its positives exactly") 
   CHECK(engine::match_key(7, {}) == "7");
 }
 
+TEST_CASE("a path is interned: equal paths are one shared copy, paths that print alike are not equal") {
+  using engine::PathElem;
+  engine::JsonPath ready = {PathElem{"status", false, "", nullptr}, PathElem{"conditions", false, "", nullptr},
+                            PathElem{"", true, "type", "Ready"}};
+  engine::SharedPath a = engine::intern_path(ready), b = engine::intern_path(ready);
+  CHECK(a == b);  // one copy
+  CHECK(*a == ready);
+  // A field with a dot is not a path of two fields; a list key is not a field.
+  engine::SharedPath dotted = engine::intern_path({PathElem{"a.b", false, "", nullptr}});
+  engine::SharedPath nested = engine::intern_path({PathElem{"a", false, "", nullptr}, PathElem{"b", false, "", nullptr}});
+  CHECK(dotted != nested);
+  CHECK(engine::intern_path({PathElem{"", true, "name", "x"}}) != engine::intern_path({PathElem{"x", false, "", nullptr}}));
+  CHECK(engine::intern_path({PathElem{"", true, "n", 3}}) != engine::intern_path({PathElem{"", true, "n", "3"}}));
+  CHECK(engine::intern_path({}) == engine::empty_path());
+}
+
 TEST_CASE("a fact key is interned while something holds it, and orders by its text") {
   size_t before = engine::FactKey::interned();
   {

@@ -5,18 +5,15 @@
 #include <ctime>
 #include <functional>
 
-#include "dsl/object_model.h"
 #include "engine/conversion.h"
 #include "engine/failpoint.h"
 #include "engine/object_parts.h"
 #include "stdlib/builtins.h"
-#include "stdlib/kube_validation.h"
 #include "stdlib/text.h"
 
 namespace pmesh::engine {
 
 using dsl::BodyItemKind;
-using dsl::HeadKind;
 
 namespace {
 
@@ -287,137 +284,6 @@ void Engine::discover(const RuleRuntime& rt, const dsl::Plan& plan, const std::s
   } catch (const EvalError&) {
     // A match that cannot be evaluated is found by evaluate(), which reports it.
   }
-}
-
-std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime& rt, Bindings& b) {
-  std::vector<Contribution> out;
-  for (const auto& h : rt.info->rule->heads) {
-    Contribution c;
-    switch (h.kind) {
-      case HeadKind::kDeriveObject: {
-        // `null_is_none`: a namespace that is null is none (a derive of a
-        // kind whose scope only the run time knows, `resource(g, r)`, names
-        // one or not).
-        auto text = [&](const dsl::ExprPtr& e, const char* what, bool null_is_none = false) {
-          if (!e) return std::string();
-          Json v = evaluator_->eval(*e, rt, b);
-          if (null_is_none && v.is_null()) return std::string();
-          if (!v.is_string() || v.get<std::string>().empty())
-            throw EvalError(std::string("derive: `") + what + "` must be a non-empty string, not " + v.dump(), e->span);
-          return v.get<std::string>();
-        };
-        ObjectKey k{"", text(h.cluster, "in"), text(h.ns, "namespace", true), text(h.name, "named")};
-        const dsl::KindDecl* d = kinds_.declared(h.object_kind.name);
-        if (h.object_kind.dynamic()) {
-          std::string key = evaluator_->kind_key(h.object_kind, rt, b);
-          d = kinds_.by_key(k.cluster, key);
-          if (!d) throw EvalError("derive: " + key + " is not served in " + k.cluster, h.object_kind.span);
-        }
-        if (d->scope == dsl::Scope::kCluster && !k.ns.empty())
-          throw EvalError("derive: " + d->key() + " is cluster-scoped; it has no namespace", h.ns->span);
-        if (d->scope == dsl::Scope::kNamespaced && k.ns.empty())
-          throw EvalError("derive: " + d->key() + " is namespaced; its namespace is null",
-                          h.ns ? h.ns->span : h.span);
-        k.kind = d->key();
-        if (!dns1123_subdomain_problems(k.name).empty())
-          throw EvalError("derive: invalid name \"" + k.name + "\"", h.name->span);
-        c.kind = Contribution::Kind::kObject;
-        c.target = FactKey(object_fact(k));
-        Json fields = Json::object();
-        for (const auto& f : h.fields) {
-          JsonPath path = resolve_path(d, f.path, rt, b, false);
-          Json v = evaluator_->eval(*f.value, rt, b);
-          if (!f.editable) {
-            set_at(fields, path, std::move(v));
-            continue;
-          }
-          // An editable field is set as `set` sets one, but yields to what
-          // users write (Engine::settle_editable).
-          Contribution e;
-          e.kind = Contribution::Kind::kField;
-          e.target = c.target;
-          e.path = intern_path(std::move(path));
-          e.value = std::move(v);
-          e.priority = rt.info->rule->priority.value_or(0);
-          e.editable = true;
-          out.push_back(std::move(e));
-        }
-        c.value = std::move(fields);
-        break;
-      }
-      case HeadKind::kDelete: {
-        const dsl::VarInfo* v = rt.info->set_targets.at(&h);
-        c.kind = Contribution::Kind::kDelete;
-        c.target = FactKey(b.slots[static_cast<size_t>(rt.slot(v))].fact);
-        break;
-      }
-      case HeadKind::kRefuse: {
-        Json m = evaluator_->eval(*h.value, rt, b);
-        c.kind = Contribution::Kind::kRefuse;
-        c.value = Json(m.is_string() ? m.get<std::string>() : m.dump());
-        break;
-      }
-      case HeadKind::kDeriveTuple: {
-        std::vector<std::string> args;
-        for (const auto& a : h.tuple.args) {
-          Json v = evaluator_->eval(*a, rt, b);
-          args.push_back(v.is_string() ? v.get<std::string>() : v.dump());
-        }
-        c.kind = Contribution::Kind::kTuple;
-        c.target = FactKey(tuple_fact(h.tuple.relation, args));
-        break;
-      }
-      case HeadKind::kSet: {
-        const dsl::VarInfo* v = rt.info->set_targets.at(&h);
-        const Slot& s = b.slots[static_cast<size_t>(rt.slot(v))];
-        c.kind = Contribution::Kind::kField;
-        c.target = FactKey(s.fact);
-        c.path = intern_path(resolve_path(v->decl, h.path, rt, b, true));
-        c.value = evaluator_->eval(*h.value, rt, b);
-        c.add = h.op == dsl::SetOp::kAdd;
-        c.priority = rt.info->rule->priority.value_or(0);
-        break;
-      }
-    }
-    out.push_back(std::move(c));
-  }
-  return out;
-}
-
-JsonPath Engine::resolve_path(const dsl::KindDecl* decl, const dsl::Path& path, const RuleRuntime& rt, Bindings& b,
-                              bool set_head) {
-  JsonPath out;
-  std::vector<std::string> fields;
-  for (size_t i = 0; i < path.size(); ++i) {
-    const dsl::PathSeg& s = path[i];
-    if (!s.is_key()) {
-      std::string f = s.field;
-      if (i == 0 && set_head) {
-        const auto& sh = dsl::shorthand_names();
-        if (std::find(sh.begin(), sh.end(), f) != sh.end()) {
-          out.push_back(PathElem{"metadata", false, "", nullptr});
-          fields.push_back("metadata");
-        }
-      }
-      out.push_back(PathElem{f, false, "", nullptr});
-      fields.push_back(f);
-      continue;
-    }
-    Json key = evaluator_->eval(*s.key, rt, b);
-    std::string dotted;
-    for (const auto& f : fields) dotted += (dotted.empty() ? "" : ".") + f;
-    auto lk = decl ? decl->list_keys.find(dotted) : decltype(decl->list_keys.end()){};
-    if (decl && lk != decl->list_keys.end()) {
-      out.push_back(PathElem{"", true, lk->second, key});
-    } else if (!fields.empty() && fields.back() == "conditions") {
-      out.push_back(PathElem{"", true, "type", key});
-    } else {
-      if (!key.is_string()) throw EvalError("a map key must be a string, not " + key.dump(), s.span);
-      out.push_back(PathElem{key.get<std::string>(), false, "", nullptr});
-      fields.push_back(key.get<std::string>());
-    }
-  }
-  return out;
 }
 
 void Engine::apply_contributions(int rule, const std::string& key, const std::vector<Contribution>& before,

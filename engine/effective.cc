@@ -77,7 +77,7 @@ void Engine::settle_editable(ObjectEntry& e) const {
   for (const auto& [path, part] : editable) {
     const Json* mine = find_at(base ? *base : *e.base, path);
     if (!mine) continue;
-    const Json* seen = e.editable_seen ? member(e.editable_seen.get(), to_string(path)) : nullptr;
+    const Json* seen = e.editable_seen ? member(e.editable_seen.get(), path_key(path)) : nullptr;
     Json kept = *mine;
     bool gone = drop_stale(kept, &*part->value, seen);
     if (!gone && kept == *mine) continue;
@@ -416,7 +416,7 @@ void Engine::user_op(const Op& op) {
         e.editable_seen = op.editable_seen;
       } else {
         Json seen = Json::object();
-        for (const auto& [path, part] : editable_fields(e)) seen[to_string(path)] = *part->value;
+        for (const auto& [path, part] : editable_fields(e)) seen[path_key(path)] = *part->value;
         e.editable_seen = seen.empty() ? nullptr : std::make_shared<const Json>(std::move(seen));
       }
       if (op.type == Op::Type::kCreate) e.user_owned = true;

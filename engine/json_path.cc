@@ -22,22 +22,6 @@ PathPool& pool() {
   return *p;
 }
 
-std::string pool_key(const JsonPath& p) {
-  std::string k;
-  for (const auto& e : p) {
-    if (e.list_key) {
-      k += '\x1e';
-      k += e.key_field;
-      k += '\x1f';
-      k += e.key.dump();
-    } else {
-      k += '\x1d';
-      k += e.field;
-    }
-  }
-  return k;
-}
-
 }  // namespace
 
 const SharedPath& empty_path() {
@@ -47,7 +31,7 @@ const SharedPath& empty_path() {
 
 SharedPath intern_path(JsonPath path) {
   if (path.empty()) return empty_path();
-  std::string key = pool_key(path);
+  std::string key = path_key(path);
   PathPool& p = pool();
   std::lock_guard<std::mutex> lock(p.mu);
   std::weak_ptr<const JsonPath>& slot = p.paths[key];
@@ -64,6 +48,22 @@ SharedPath intern_path(JsonPath path) {
 bool PathElem::operator<(const PathElem& o) const {
   return std::tie(field, list_key, key_field) < std::tie(o.field, o.list_key, o.key_field) ||
          (std::tie(field, list_key, key_field) == std::tie(o.field, o.list_key, o.key_field) && key < o.key);
+}
+
+std::string path_key(const JsonPath& p) {
+  std::string k;
+  for (const auto& e : p) {
+    if (e.list_key) {
+      k += '\x1e';
+      k += e.key_field;
+      k += '\x1f';
+      k += e.key.dump();
+    } else {
+      k += '\x1d';
+      k += e.field;
+    }
+  }
+  return k;
 }
 
 std::string to_string(const JsonPath& p) {

@@ -44,6 +44,9 @@ SharedPath intern_path(JsonPath path);
 const SharedPath& empty_path();
 
 std::string to_string(const JsonPath& p);
+// A text that names `p` and no other path (to_string prints a field with a
+// dot and two fields alike): for keying paths.
+std::string path_key(const JsonPath& p);
 
 // The value at `path`, or nullptr.
 const Json* find_at(const Json& doc, const JsonPath& path);

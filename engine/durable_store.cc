@@ -222,7 +222,7 @@ Match decode_match_record(const std::string& value) {
 
 Json encode_object(const ObjectEntry& e) {
   Json j = {{"key", {e.key.kind, e.key.cluster, e.key.ns, e.key.name}},
-            {"effective", e.effective},
+            {"effective", *e.effective},
             {"uid", e.uid},
             {"rv", e.resource_version},
             {"generation", e.generation},

@@ -178,12 +178,9 @@ void Engine::recompute_object(const std::string& fact, ObjectEntry e) {
   note_before(fact);
   settle_editable(e);
   const ObjectEntry* cur = state_.object(fact);
-  // The current version, read in place: once replaced it lives on in the
-  // undo log, where it is read again below (a copy only while undoing).
-  std::optional<Json> prev_copy;
-  if (cur && !state_.recording()) prev_copy = cur->effective;
-  const Json* prev_at = prev_copy ? &*prev_copy : cur ? &cur->effective : &kNullJson;
-  const Json& prev = *prev_at;
+  // The current version: shared, so it outlives its entry's replacement.
+  const SharedJson prev_shared = cur ? cur->effective : SharedJson();
+  const Json& prev = *prev_shared;
   bool supported = (e.base && e.user_owned) || !e.derived.empty();
   Json eff;
   if (supported || !prev.is_null()) {
@@ -194,14 +191,14 @@ void Engine::recompute_object(const std::string& fact, ObjectEntry e) {
         if (const ObjectEntry* h = history_->state_.object(fact)) e.created = h->created;
     }
     // generation: one more than committed when anything but metadata and status changed.
-    const Json& was = txn_.before[fact];
+    const Json& was = *txn_.before[fact];
     Json draft = build_effective(fact, e, prev);
     int64_t committed_gen = was.is_null() ? 0 : find_fields(was, {"metadata", "generation"})->get<int64_t>();
     bool spec_changed = was.is_null() || !equal_except(was, draft, {"metadata", "status"});
     int64_t gen = was.is_null() ? 1 : committed_gen + (spec_changed ? 1 : 0);
     // A recomputation keeps the generations it recomputes (rules read them).
     if (history_)
-      if (const ObjectEntry* h = history_->state_.object(fact); h && !h->effective.is_null()) gen = h->generation;
+      if (const ObjectEntry* h = history_->state_.object(fact); h && !h->effective->is_null()) gen = h->generation;
     if (gen != e.generation) {
       e.generation = gen;
       draft["metadata"]["generation"] = gen;
@@ -235,18 +232,16 @@ void Engine::recompute_object(const std::string& fact, ObjectEntry e) {
     }
   }
   bool changed = eff != prev;
-  const ObjectEntry* replaced = nullptr;
   const Json* now = &kNullJson;
   if (eff.is_null() && e.derived.empty() && e.fields.empty() && !e.base) {
-    if (cur) replaced = state_.erase_object(fact);
+    if (cur) state_.erase_object(fact);
   } else {
     e.effective = std::move(eff);
-    replaced = state_.put_object(fact, std::move(e));
-    now = &state_.object(fact)->effective;
+    state_.put_object(fact, std::move(e));
+    now = &*state_.object(fact)->effective;
   }
-  if (replaced && !prev_copy) prev_at = &replaced->effective;
-  if (changed) fact_changed(fact, *prev_at, *now);
-  const Json& old = *prev_at;
+  if (changed) fact_changed(fact, prev, *now);
+  const Json& old = prev;
   // A derived object removed while still supported (its finalizers let go
   // of an old incarnation) comes back as a new object.
   if (now->is_null() && !old.is_null()) {
@@ -303,10 +298,10 @@ void Engine::check_derived_schemas() {
     const ObjectEntry* e = state_.object(fact);
     // Users' own objects are checked where they are written; what did not
     // change is as valid as it was.
-    if (!e || e->effective.is_null() || (e->derived.empty() && e->fields.empty()) || e->effective == before) continue;
+    if (!e || e->effective->is_null() || (e->derived.empty() && e->fields.empty()) || e->effective == before) continue;
     const dsl::KindDecl* d = e->decl ? e->decl : decl_of(e->key);
     if (!d || !d->schema) continue;
-    FieldErrors all = validate_against_schema(*d->schema, e->effective);
+    FieldErrors all = validate_against_schema(*d->schema, *e->effective);
     if (all.empty()) continue;
     // Each rule answers for the fields it contributes; the rules that derive
     // an object, for the rest of it. What users wrote is checked where they
@@ -315,7 +310,7 @@ void Engine::check_derived_schemas() {
     std::set<std::string> deriving;
     auto rule_name = [&](int rule) { return rules_[static_cast<size_t>(rule)].info->rule->name; };
     for (const auto& [mk, parts] : e->fields)
-      for (const auto& p : parts) owned.emplace_back(field_path(e->effective, *p.path), rule_name(p.rule));
+      for (const auto& p : parts) owned.emplace_back(field_path(*e->effective, *p.path), rule_name(p.rule));
     for (const auto& [mk, part] : e->derived) {
       std::vector<std::string> leaves;
       leaf_paths(*part, "", &leaves);
@@ -366,7 +361,7 @@ void Engine::user_op(const Op& op) {
       std::string fact = object_fact(*key);
       ObjectEntry e = state_.object_copy(fact, *key);
       e.decl = decl_of(*key);
-      bool exists = !e.effective.is_null();
+      bool exists = !e.effective->is_null();
       if (op.type == Op::Type::kCreate && exists)
         throw TxnError{"AlreadyExists", key->to_string() + " already exists", {}};
       if (op.type == Op::Type::kUpdate && !exists) throw TxnError{"NotFound", key->to_string() + " not found", {}};
@@ -389,7 +384,7 @@ void Engine::user_op(const Op& op) {
       for (const auto& path : owned) {
         const Json* mine = find_at(base, path);
         if (!mine) continue;
-        const Json* theirs = find_at(e.effective, path);
+        const Json* theirs = find_at(*e.effective, path);
         bool add = false;
         for (const auto& [mk, parts] : e.fields)
           for (const auto& p : parts) add |= p.add && *p.path == path;
@@ -431,7 +426,7 @@ void Engine::user_op(const Op& op) {
     case Op::Type::kDelete: {
       std::string fact = object_fact(op.key);
       const ObjectEntry* cur = state_.object(fact);
-      if (!cur || cur->effective.is_null()) throw TxnError{"NotFound", op.key.to_string() + " not found", {}};
+      if (!cur || cur->effective->is_null()) throw TxnError{"NotFound", op.key.to_string() + " not found", {}};
       ObjectEntry e = *cur;
       if (!e.derived.empty()) {
         std::string rule = owned_by(e, {});
@@ -440,7 +435,7 @@ void Engine::user_op(const Op& op) {
                            "; it goes when what it is derived from goes",
                        {rule}};
       }
-      if (!finalizers_of(e.effective).empty()) {
+      if (!finalizers_of(*e.effective).empty()) {
         if (e.deleting.empty()) e.deleting = txn_.now;
       } else {
         e.base.reset();

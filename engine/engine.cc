@@ -128,7 +128,7 @@ std::optional<ObjectKey> Engine::key_of(const Json& o, const std::string& defaul
 
 const Json* Engine::get(const ObjectKey& key) const {
   const ObjectEntry* e = state_.object(object_fact(key));
-  return e && !e->effective.is_null() ? &e->effective : nullptr;
+  return e && !e->effective->is_null() ? &*e->effective : nullptr;
 }
 
 std::vector<std::string> Engine::owners(const ObjectKey& key) const {
@@ -150,9 +150,9 @@ bool Engine::has_tuple(const std::string& relation, const std::vector<std::strin
 const Json* Engine::committed(const std::string& fact) const {
   if (history_) return history_->get(parse_object_fact(fact));
   auto it = txn_.before.find(fact);
-  if (it != txn_.before.end()) return it->second.is_null() ? nullptr : &it->second;
+  if (it != txn_.before.end()) return it->second->is_null() ? nullptr : &*it->second;
   const ObjectEntry* e = state_.object(fact);
-  return e && !e->effective.is_null() ? &e->effective : nullptr;
+  return e && !e->effective->is_null() ? &*e->effective : nullptr;
 }
 
 
@@ -170,7 +170,7 @@ std::string Engine::make_uid(const std::string& fact) const {
 void Engine::note_before(const std::string& fact) {
   if (txn_.before.count(fact)) return;
   const ObjectEntry* e = state_.object(fact);
-  txn_.before[fact] = e ? e->effective : Json();
+  txn_.before[fact] = e ? e->effective : SharedJson();
 }
 
 // ---- Change propagation ------------------------------------------------------------
@@ -306,7 +306,7 @@ void Engine::apply_contributions(int rule, const std::string& key, const std::ve
   for (const auto& t : targets) {
     txn_.changed_by[t.str()].insert(rule);
     if (is_object_fact(t)) {
-      ObjectEntry e = state_.object_parts(t, parse_object_fact(t));
+      ObjectEntry e = state_.object_copy(t, parse_object_fact(t));
       if (!e.decl) e.decl = decl_of(e.key);
       bool had_support = e.derived.count(key) > 0;
       e.derived.erase(key);
@@ -434,7 +434,7 @@ void Engine::run_to_fixpoint() {
       std::string fact = *txn_.doomed_objects.begin();
       txn_.doomed_objects.erase(txn_.doomed_objects.begin());
       const ObjectEntry* e = state_.object(fact);
-      if (e && !e->effective.is_null() && e->user_owned && e->derived.empty() && e->deleting.empty())
+      if (e && !e->effective->is_null() && e->user_owned && e->derived.empty() && e->deleting.empty())
         user_op(Op::remove(e->key));
       continue;
     }
@@ -562,20 +562,19 @@ Result Engine::collect_changes() {
   std::vector<std::string> changed;
   for (const auto& [fact, before] : txn_.before) {
     const ObjectEntry* e = state_.object(fact);
-    const Json& after = e ? e->effective : Json();
-    if (before != after) changed.push_back(fact);
+    if (!(e ? e->effective == before : before->is_null())) changed.push_back(fact);
   }
   int64_t rv = rv_;
   for (const auto& fact : changed) {
-    const Json& before = txn_.before[fact];
+    const Json& before = *txn_.before[fact];
     const ObjectEntry* cur = state_.object(fact);
     ObjectChange c;
     c.key = parse_object_fact(fact);
     c.before = before;
     c.resource_version = ++rv;
-    if (cur && !cur->effective.is_null()) {
+    if (cur && !cur->effective->is_null()) {
       state_.set_resource_version(fact, rv);
-      c.after = cur->effective;
+      c.after = *cur->effective;
     }
     c.op = before.is_null() ? ObjectChange::Kind::kCreated
            : c.after.is_null() ? ObjectChange::Kind::kDeleted

@@ -104,7 +104,7 @@ std::string Evaluator::kind_key(const dsl::KindRef& k, const RuleRuntime& rt, Bi
 bool Evaluator::object_ok(const dsl::Step& s, const RuleRuntime& rt, Bindings& b, const ObjectEntry& e,
                           const std::vector<Json>& keys) const {
   for (size_t i = 0; i < s.keys.size(); ++i) {
-    const Json* v = find_at(e.effective, s.keys[i].key);
+    const Json* v = find_at(*e.effective, s.keys[i].key);
     if (s.keys[i].value.from_tuple()) {
       // A tuple's argument is the text of the value it was written from.
       if (as_text(v ? *v : Json()) != as_text(keys[i])) return false;
@@ -234,7 +234,7 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
       auto visit = [&](const std::string& fact, const ObjectEntry& e) {
         ++rt.stats.candidates;
         if (!object_ok(s, rt, b, e, keys)) return true;
-        slot.ptr = &e.effective;
+        slot.ptr = &*e.effective;
         slot.fact.assign(fact);  // into the slot's buffer: no allocation once it is large enough
         slot.bound = true;
         if (!checks_ok(s.checks, rt, b)) {
@@ -250,7 +250,7 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
       const std::string kind = s.item->object.kind.dynamic() ? kind_key(s.item->object.kind, rt, b)
                                                              : s.item->object.kind.name;
       if (const std::string* f = fixed_fact(fixed, s.item)) {
-        if (const ObjectEntry* e = state_.object(*f); e && !e->effective.is_null()) visit(*f, *e);
+        if (const ObjectEntry* e = state_.object(*f); e && !e->effective->is_null()) visit(*f, *e);
       } else if (s.index >= 0) {
         state_.lookup_index(rt.state_index(s.index), State::index_key(keys), visit);
       } else {
@@ -276,7 +276,7 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
           // name in every namespace are candidates.
           if (has_cluster && has_name && (has_ns || !s.item->object.kind.dynamic())) {
             std::string fact = object_fact({kind, cluster, ns, name});
-            if (const ObjectEntry* e = state_.object(fact); e && !e->effective.is_null()) visit(fact, *e);
+            if (const ObjectEntry* e = state_.object(fact); e && !e->effective->is_null()) visit(fact, *e);
           } else {
             state_.scan_objects(object_prefix(kind, has_cluster ? &cluster : nullptr, has_ns ? &ns : nullptr), visit);
           }

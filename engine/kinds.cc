@@ -222,15 +222,15 @@ const std::vector<const dsl::KindDecl*>& Kinds::schema_decls(const State& state,
   static const std::vector<const dsl::KindDecl*> none;
   auto key = std::make_pair(cluster, name);
   const ObjectEntry* e = cluster.empty() || name.empty() ? nullptr : state.object(object_fact({"APIResourceSchema", cluster, "", name}));
-  if (!e || e->effective.is_null()) {
+  if (!e || e->effective->is_null()) {
     schema_cache_.erase(key);
     return none;
   }
-  const Json& spec = e->effective.contains("spec") ? e->effective["spec"] : e->effective;
+  const Json& spec = e->effective->contains("spec") ? (*e->effective)["spec"] : *e->effective;
   auto it = schema_cache_.find(key);
   if (it != schema_cache_.end() && it->second.first == spec) return it->second.second;
   std::vector<const dsl::KindDecl*> out;
-  auto decls = kinds_from_schema(e->effective);
+  auto decls = kinds_from_schema(*e->effective);
   if (!decls.empty()) {
     const dsl::KindDecl* stored = intern(std::move(decls[0]));
     out.push_back(stored);
@@ -248,8 +248,8 @@ std::vector<const dsl::KindDecl*> Kinds::exported(const State& state, const std:
                                                   const std::string& name) const {
   std::vector<const dsl::KindDecl*> out;
   const ObjectEntry* e = state.object(object_fact({"APIExport", cluster, "", name}));
-  if (!e || e->effective.is_null()) return out;
-  const Json* resources = find_fields(e->effective, {"spec", "resources"});
+  if (!e || e->effective->is_null()) return out;
+  const Json* resources = find_fields(*e->effective, {"spec", "resources"});
   if (!resources || !resources->is_array()) return out;
   for (const auto& r : *resources) {
     const auto& decls = schema_decls(state, cluster, text(r, {"schema"}));
@@ -285,7 +285,7 @@ void Kinds::refresh(const State& state, bool additive, const std::string* cluste
     return decls[0];
   };
   state.scan_objects(object_prefix("APIBinding", cluster), [&](const std::string&, const ObjectEntry& b) {
-    const Json& st = b.effective.value("status", Json::object());
+    const Json& st = b.effective->value("status", Json::object());
     // kcp's field names the export's logical cluster; a program without
     // names (kinds alone) writes the path there.
     std::string from = text(st, {"apiExportClusterName"});
@@ -297,7 +297,7 @@ void Kinds::refresh(const State& state, bool additive, const std::string* cluste
     return true;
   });
   state.scan_objects(object_prefix("PublishedResource", cluster), [&](const std::string&, const ObjectEntry& p) {
-    if (const dsl::KindDecl* d = schema(p.key.cluster, text(p.effective, {"status", "resourceSchemaName"}), p.key.cluster))
+    if (const dsl::KindDecl* d = schema(p.key.cluster, text(*p.effective, {"status", "resourceSchemaName"}), p.key.cluster))
       next[p.key.cluster].emplace(d->key(), d);
     return true;
   });

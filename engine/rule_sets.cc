@@ -135,7 +135,7 @@ void Engine::seed_rule_set(const RuleSet& set) {
     } else {
       std::vector<std::pair<std::string, Json>> objects;
       state_.scan_objects(object_prefix(first->object.kind.name), [&](const std::string& fact, const ObjectEntry& e) {
-        objects.push_back({fact, e.effective});
+        objects.push_back({fact, *e.effective});
         return true;
       });
       for (const auto& [f, o] : objects) discover(rt, *plan, f, &o);

@@ -201,14 +201,14 @@ std::string State::index_key(const std::vector<Json>& values) {
 }
 
 void State::index_object(const std::string& fact, const ObjectEntry& e, bool add) {
-  if (e.effective.is_null()) return;
+  if (e.effective->is_null()) return;
   auto it = specs_of_.find(e.key.kind);
   for (size_t i : it == specs_of_.end() ? kNoSpecs : it->second) {
     // As index_key makes it, from the values where they are.
     static const Json kNull;
     std::string key;
     for (const auto& path : specs_[i].keys) {
-      const Json* v = find_at(e.effective, path);
+      const Json* v = find_at(*e.effective, path);
       append_index_value(key, v ? *v : kNull);
     }
     update_bucket(i, key, fact, add);
@@ -259,29 +259,6 @@ ObjectEntry State::object_copy(const std::string& fact, const ObjectKey& key) co
   return e;
 }
 
-ObjectEntry State::object_parts(const std::string& fact, const ObjectKey& key) const {
-  const ObjectEntry* e = object(fact);
-  if (!e) {
-    ObjectEntry fresh;
-    fresh.key = key;
-    return fresh;
-  }
-  ObjectEntry out;
-  out.key = e->key;
-  out.decl = e->decl;
-  out.base = e->base;
-  out.user_owned = e->user_owned;
-  out.derived = e->derived;
-  out.fields = e->fields;
-  out.uid = e->uid;
-  out.resource_version = e->resource_version;
-  out.generation = e->generation;
-  out.created = e->created;
-  out.deleting = e->deleting;
-  out.editable_seen = e->editable_seen;
-  return out;
-}
-
 const ObjectEntry* State::put_object(const std::string& fact, ObjectEntry entry) {
   mark_dirty(dirty_.objects, fact);
   const ObjectEntry* replaced = nullptr;
@@ -325,23 +302,26 @@ void State::set_resource_version(const std::string& fact, int64_t rv) {
   ObjectEntry& e = it->second;
   if (recording()) {
     int64_t old = e.resource_version;
-    Json old_text = e.effective["metadata"].value("resourceVersion", Json());
+    Json old_text = (*e.effective)["metadata"].value("resourceVersion", Json());
     undo_.push_back([this, fact, old, old_text]() {
       auto i = objects_.find(fact);
       if (i == objects_.end()) return;
       i->second.resource_version = old;
-      if (old_text.is_null()) i->second.effective["metadata"].erase("resourceVersion");
-      else i->second.effective["metadata"]["resourceVersion"] = old_text;
+      Json& meta = i->second.effective.mutate()["metadata"];
+      if (old_text.is_null()) meta.erase("resourceVersion");
+      else meta["resourceVersion"] = old_text;
     });
   }
   e.resource_version = rv;
-  e.effective["metadata"]["resourceVersion"] = std::to_string(rv);
+  // In place when the entry alone holds its effective form (it was composed
+  // in this transaction), a copy otherwise.
+  e.effective.mutate()["metadata"]["resourceVersion"] = std::to_string(rv);
 }
 
 void State::scan_objects(const std::string& prefix, const ObjectVisitor& fn) const {
   for (auto it = objects_.lower_bound(prefix); it != objects_.end() && it->first.compare(0, prefix.size(), prefix) == 0;
        ++it)
-    if (!it->second.effective.is_null() && !fn(it->first, it->second)) return;
+    if (!it->second.effective->is_null() && !fn(it->first, it->second)) return;
 }
 
 void State::lookup_index(int index, const std::string& values, const ObjectVisitor& fn) const {
@@ -349,7 +329,7 @@ void State::lookup_index(int index, const std::string& values, const ObjectVisit
   auto it = idx.find(values);
   if (it == idx.end()) return;
   for (const std::string* f : it->second)
-    if (const ObjectEntry* e = object(*f); e && !e->effective.is_null() && !fn(*f, *e)) return;
+    if (const ObjectEntry* e = object(*f); e && !e->effective->is_null() && !fn(*f, *e)) return;
 }
 
 const TupleEntry* State::tuple(const std::string& fact) const {

@@ -71,8 +71,9 @@ int rule_of_match(const std::string& key);
 std::optional<ObjectKey> parse_object_ref(const std::string& kind, const std::string& ref);
 
 // An immutable JSON value shared by whoever holds it: what a rule's head
-// contributes, the object part or set field it becomes, the undo log's
-// copies of both. A copy copies a pointer; equality compares values.
+// contributes, the object part or set field it becomes, an object's
+// effective form, the undo log's and the transaction's copies of them. A
+// copy copies a pointer; equality compares values.
 class SharedJson {
  public:
   SharedJson() : p_(null_value()) {}
@@ -81,6 +82,13 @@ class SharedJson {
   const Json* operator->() const { return p_.get(); }
   bool operator==(const SharedJson& o) const { return p_ == o.p_ || *p_ == *o.p_; }
   bool operator<(const SharedJson& o) const { return *p_ < *o.p_; }
+  // The value to change in place: this holder's own while nobody else
+  // holds it, a copy of it otherwise (copy on write).
+  // REQUIRES: no other thread holds this value.
+  Json& mutate() {
+    if (p_.use_count() != 1) p_ = std::make_shared<const Json>(*p_);
+    return const_cast<Json&>(*p_);
+  }
 
  private:
   static const std::shared_ptr<const Json>& null_value() {
@@ -133,7 +141,7 @@ struct ObjectEntry {
   bool user_owned = false;  // created by a user; otherwise `base` only overlays a derived object
   std::map<std::string, SharedJson> derived;  // match key -> fields of a derive (the contribution's own, when one)
   std::map<std::string, std::vector<FieldPart>> fields;  // match key -> fields it sets
-  Json effective;                                 // null while the object does not exist
+  SharedJson effective;  // null while the object does not exist
   // The values of the object's editable fields (by path) when a user last
   // wrote it: the api-syncagent's "last known state". A value the user
   // wrote there stays while the rules' value is still the one they saw;
@@ -145,7 +153,6 @@ struct ObjectEntry {
   int64_t generation = 0;
   std::string created;
   std::string deleting;  // deletionTimestamp; non-empty while terminating
-  // (A new member is copied by State::object_parts too.)
 };
 
 struct TupleEntry {
@@ -160,11 +167,10 @@ class State {
 
   // ---- Objects
   const ObjectEntry* object(const std::string& fact) const;
-  // The entry for `fact`, created empty if absent. Record-keeping is the
-  // caller's: call put_object after changing the copy. object_parts leaves
-  // out the effective form, for a caller that composes it again.
+  // The entry for `fact`, created empty if absent (its parts and effective
+  // form are shared, so a copy copies pointers). Record-keeping is the
+  // caller's: call put_object after changing the copy.
   ObjectEntry object_copy(const std::string& fact, const ObjectKey& key) const;
-  ObjectEntry object_parts(const std::string& fact, const ObjectKey& key) const;
   // Both return the entry they replaced, kept in the undo log until the
   // transaction ends (null when there was none, or while undoing): a caller
   // reads the old version there instead of copying it first.

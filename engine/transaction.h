@@ -32,7 +32,7 @@ struct Transaction {
 
   std::string now;  // its time stamp ("2026-01-01T00:00:00Z")
   std::set<Pending> pending;
-  std::map<std::string, Json> before;        // objects: committed effective (null: absent)
+  std::map<std::string, SharedJson> before;  // objects: committed effective (null: absent)
   std::map<std::string, bool> tuple_before;  // tuples: committed existence
   std::unordered_map<std::string, std::set<int>> changed_by;  // fact -> rules that changed it
   std::unordered_map<std::string, int> evaluations;           // match key -> evaluations (a loop at the limit)

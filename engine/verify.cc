@@ -40,7 +40,7 @@ Result Engine::rebuild() {
       // The version it was stored in: a store written before its kind's
       // storage version changed holds the old one, which the restore
       // converts (Engine::stored_form).
-      const Json* stored_as = find_fields(e.effective, {"apiVersion"});
+      const Json* stored_as = find_fields(*e.effective, {"apiVersion"});
       o["apiVersion"] = stored_as && stored_as->is_string() ? *stored_as : Json(d->api_version());
       o["kind"] = d->name;
       o["metadata"]["name"] = e.key.name;
@@ -104,13 +104,13 @@ std::string Engine::verify() const {
   // derived objects, which exist only once the rules have run.
   std::vector<Op> owned, overlays;
   for (const auto& [fact, e] : state_.objects()) {
-    if (e.effective.is_null()) continue;
+    if (e.effective->is_null()) continue;
     bool held = e.derived.empty() && !e.user_owned;  // lost its support; finalizers hold it
     if (!(e.base && e.user_owned) && !held && !e.base) continue;
     Json o = e.base ? *e.base : Json::object();
-    if (held) deep_merge(o, e.effective);
-    o["apiVersion"] = e.effective["apiVersion"];
-    o["kind"] = e.effective["kind"];
+    if (held) deep_merge(o, *e.effective);
+    o["apiVersion"] = (*e.effective)["apiVersion"];
+    o["kind"] = (*e.effective)["kind"];
     o["metadata"]["name"] = e.key.name;
     if (!e.key.ns.empty()) o["metadata"]["namespace"] = e.key.ns;
     o["metadata"]["cluster"] = e.key.cluster;
@@ -133,7 +133,7 @@ std::string Engine::verify() const {
   auto objects = [](const State& s) {
     std::map<std::string, Json> m;
     for (const auto& [f, e] : s.objects())
-      if (!e.effective.is_null()) m[f] = normalized(e.effective);
+      if (!e.effective->is_null()) m[f] = normalized(*e.effective);
     return m;
   };
   auto mine = objects(state_), theirs = objects(fresh.state_);
@@ -168,7 +168,7 @@ std::string Engine::explain(const std::string& fact) const {
     std::vector<std::pair<std::string, std::string>> why;  // (what, match key)
     if (is_object_fact(f)) {
       const ObjectEntry* e = state_.object(f);
-      if (!e || e->effective.is_null()) {
+      if (!e || e->effective->is_null()) {
         out += ": does not exist\n";
         return;
       }

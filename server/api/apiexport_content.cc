@@ -63,7 +63,7 @@ const Json* binding_to(const engine::Engine& engine, const std::string& cluster,
                        const std::string& export_name) {
   const Json* found = nullptr;
   engine.state().scan_objects(engine::object_prefix("APIBinding", &cluster), [&](const std::string&, const engine::ObjectEntry& e) {
-    if (binds_export(e.effective, export_cluster, export_name)) found = &e.effective;
+    if (binds_export(*e.effective, export_cluster, export_name)) found = &*e.effective;
     return !found;
   });
   return found;

@@ -138,14 +138,14 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, int64_t from) {
     }
     size_t next = 0;
     scan_scope(me, [&](const engine::ObjectEntry& e) {
-      if (!me.sees(e.effective)) return;
+      if (!me.sees(*e.effective)) return;
       std::string fact = engine::object_fact(e.key);
       while (next < encoded.size() && encoded[next]->fact < fact) ++next;
       if (!me.spec.table && !me.spec.served && next < encoded.size() && encoded[next]->fact == fact) {
         ++events_sent_;
         me.stream->send("{\"object\":" + encoded[next]->bytes + ",\"type\":\"ADDED\"}\n");
       } else {
-        me.stream->send(event(me, "ADDED", e.effective));
+        me.stream->send(event(me, "ADDED", *e.effective));
       }
       if (me.tracks()) me.shown.insert(std::move(fact));
     });
@@ -176,7 +176,7 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, int64_t from) {
     // From here on, a filtered watcher has been shown what it sees now.
     if (me.tracks())
       scan_scope(me, [&](const engine::ObjectEntry& e) {
-        if (me.sees(e.effective)) me.shown.insert(engine::object_fact(e.key));
+        if (me.sees(*e.effective)) me.shown.insert(engine::object_fact(e.key));
       });
   }
   me.started = true;
@@ -203,8 +203,8 @@ void WatchHub::recheck_access(Watcher& w) {
   if (w.spec.allowed && !w.spec.allowed()) {
     // Access to the whole watch is gone: what it showed leaves its view.
     scan_scope(w, [&](const engine::ObjectEntry& e) {
-      bool shown = w.tracks() ? w.shown.count(engine::object_fact(e.key)) > 0 : w.wants(e.effective);
-      if (shown) w.stream->send(deleted(w, e.effective, published_rv_));
+      bool shown = w.tracks() ? w.shown.count(engine::object_fact(e.key)) > 0 : w.wants(*e.effective);
+      if (shown) w.stream->send(deleted(w, *e.effective, published_rv_));
     });
     w.shown.clear();
     w.stream->close();
@@ -213,12 +213,12 @@ void WatchHub::recheck_access(Watcher& w) {
   if (!w.tracks()) return;
   scan_scope(w, [&](const engine::ObjectEntry& e) {
     std::string fact = engine::object_fact(e.key);
-    bool now = w.sees(e.effective), was = w.shown.count(fact) > 0;
+    bool now = w.sees(*e.effective), was = w.shown.count(fact) > 0;
     if (now && !was) {
-      w.stream->send(event(w, "ADDED", e.effective));
+      w.stream->send(event(w, "ADDED", *e.effective));
       w.shown.insert(fact);
     } else if (was && !now) {
-      w.stream->send(deleted(w, e.effective, published_rv_));
+      w.stream->send(deleted(w, *e.effective, published_rv_));
       w.shown.erase(fact);
     }
   });

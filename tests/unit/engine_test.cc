@@ -77,7 +77,7 @@ Json account(const std::string& cluster, const std::string& name, Json spec) {
 std::string dump(const Engine& e) {
   std::string out;
   for (const auto& [f, o] : e.state().objects())
-    if (!o.effective.is_null()) out += o.effective.dump() + "\n";
+    if (!o.effective->is_null()) out += o.effective->dump() + "\n";
   for (const auto& [f, t] : e.state().tuples()) out += engine::describe_fact(f) + "\n";
   return out;
 }

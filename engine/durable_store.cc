@@ -148,7 +148,7 @@ TupleEntry decode_tuple_record(const std::string& value) {
   if (!value.empty() && value[0] == kBinary) {
     RecordReader r(value);
     t.base = r.byte() != 0;
-    for (size_t n = r.count(); n; --n) t.supports.insert(t.supports.end(), r.str());
+    for (size_t n = r.count(); n; --n) t.supports.insert(r.str());
     return t;
   }
   Json j = decode_record(value);

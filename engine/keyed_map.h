@@ -1,12 +1,16 @@
-// An ordered map of string keys whose point lookups are hashed.
+// An ordered map of fact keys whose point lookups are hashed.
 //
 // The state's facts are keyed by long strings that share long prefixes
 // (`o\x1fAccount\x1froot:orgs:acme\x1f...`): ranges need the order (the
 // objects of one kind in one cluster, the tuples of one relation), but most
 // reads are of one key, and a tree walk compares the shared prefix at every
 // level. KeyedMap keeps a hash index of the tree's nodes beside it, so a
-// point lookup hashes the key once. Iterators and references stay valid as
-// in std::map.
+// point lookup hashes the key once.
+//
+// Keys are interned (FactKey): a fact that a match reads or a contribution
+// names is held by the state as the same one copy of its text, not another.
+// Iterators and references stay valid as in std::map; a key's text stays
+// where it is while its entry does.
 //
 // Thread safety: none; as std::map.
 #pragma once
@@ -17,12 +21,22 @@
 #include <unordered_map>
 #include <utility>
 
+#include "engine/fact_key.h"
+
 namespace pmesh::engine {
+
+// Orders fact keys by their text, and compares them with text.
+struct FactKeyOrder {
+  using is_transparent = void;
+  bool operator()(const FactKey& a, const FactKey& b) const { return a < b; }
+  bool operator()(const FactKey& a, std::string_view b) const { return std::string_view(a.str()) < b; }
+  bool operator()(std::string_view a, const FactKey& b) const { return a < std::string_view(b.str()); }
+};
 
 template <class V>
 class KeyedMap {
  public:
-  using Map = std::map<std::string, V>;
+  using Map = std::map<FactKey, V, FactKeyOrder>;
   using iterator = typename Map::iterator;
   using const_iterator = typename Map::const_iterator;
 
@@ -37,17 +51,21 @@ class KeyedMap {
     auto it = at_.find(key);
     return it == at_.end() ? map_.end() : const_iterator(it->second);
   }
-  std::pair<iterator, bool> emplace(const std::string& key, V value) {
+  std::pair<iterator, bool> emplace(const FactKey& key, V value) {
     auto [it, added] = map_.try_emplace(key, std::move(value));
-    if (added) at_.emplace(std::string_view(it->first), it);
+    if (added) at_.emplace(std::string_view(it->first.str()), it);
     return {it, added};
   }
+  std::pair<iterator, bool> emplace(std::string_view key, V value) {
+    if (auto it = find(key); it != map_.end()) return {it, false};
+    return emplace(FactKey(key), std::move(value));
+  }
   void erase(iterator it) {
-    at_.erase(std::string_view(it->first));
+    at_.erase(std::string_view(it->first.str()));
     map_.erase(it);
   }
-  iterator lower_bound(const std::string& key) { return map_.lower_bound(key); }
-  const_iterator lower_bound(const std::string& key) const { return map_.lower_bound(key); }
+  iterator lower_bound(std::string_view key) { return map_.lower_bound(key); }
+  const_iterator lower_bound(std::string_view key) const { return map_.lower_bound(key); }
   iterator begin() { return map_.begin(); }
   iterator end() { return map_.end(); }
   const_iterator begin() const { return map_.begin(); }
@@ -56,6 +74,7 @@ class KeyedMap {
 
  private:
   Map map_;
+  // By a view of the key's interned text.
   std::unordered_map<std::string_view, iterator> at_;
 };
 

@@ -223,7 +223,7 @@ void State::update_bucket(size_t index, const std::string& key, const std::strin
   }
   auto it = idx.find(key);
   if (it == idx.end()) return;
-  if (auto f = it->second.find(std::string_view(fact)); f != it->second.end()) it->second.erase(f);
+  it->second.erase(fact);
   if (it->second.empty()) idx.erase(it);
 }
 
@@ -319,7 +319,7 @@ void State::set_resource_version(const std::string& fact, int64_t rv) {
 }
 
 void State::scan_objects(const std::string& prefix, const ObjectVisitor& fn) const {
-  for (auto it = objects_.lower_bound(prefix); it != objects_.end() && it->first.compare(0, prefix.size(), prefix) == 0;
+  for (auto it = objects_.lower_bound(prefix); it != objects_.end() && it->first.str().compare(0, prefix.size(), prefix) == 0;
        ++it)
     if (!it->second.effective->is_null() && !fn(it->first, it->second)) return;
 }
@@ -328,8 +328,10 @@ void State::lookup_index(int index, const std::string& values, const ObjectVisit
   const auto& idx = indexes_[static_cast<size_t>(index)];
   auto it = idx.find(values);
   if (it == idx.end()) return;
-  for (const std::string* f : it->second)
-    if (const ObjectEntry* e = object(*f); e && !e->effective->is_null() && !fn(*f, *e)) return;
+  it->second.for_each([&](const std::string* f) {
+    const ObjectEntry* e = object(*f);
+    return !e || e->effective->is_null() || fn(*f, *e);
+  });
 }
 
 const TupleEntry* State::tuple(const std::string& fact) const {
@@ -360,8 +362,8 @@ void State::put_tuple(const std::string& fact, TupleEntry entry) {
   }
 }
 
-bool State::support_tuple(const std::string& fact, const std::string& match, bool keep) {
-  auto it = tuples_.find(fact);
+bool State::support_tuple(const FactKey& fact, const std::string& match, bool keep) {
+  auto it = tuples_.find(fact.str());
   bool had = it != tuples_.end() && it->second.supports.count(match) > 0;
   if (had == keep) return had;
   mark_dirty(dirty_.tuples, fact);
@@ -384,7 +386,7 @@ bool State::support_tuple(const std::string& fact, const std::string& match, boo
 
 void State::scan_tuples(const std::string& relation, const std::function<bool(const std::string&)>& fn) const {
   std::string prefix = tuple_fact(relation, {}) + kSep;
-  for (auto it = tuples_.lower_bound(prefix); it != tuples_.end() && it->first.compare(0, prefix.size(), prefix) == 0;
+  for (auto it = tuples_.lower_bound(prefix); it != tuples_.end() && it->first.str().compare(0, prefix.size(), prefix) == 0;
        ++it)
     if (!fn(it->first)) return;
 }
@@ -392,7 +394,7 @@ void State::scan_tuples(const std::string& relation, const std::function<bool(co
 void State::scan_tuples_with(const std::string& relation, const std::vector<std::string>& first,
                              const std::function<bool(const std::string&)>& fn) const {
   std::string prefix = tuple_fact(relation, first) + kSep;
-  for (auto it = tuples_.lower_bound(prefix); it != tuples_.end() && it->first.compare(0, prefix.size(), prefix) == 0;
+  for (auto it = tuples_.lower_bound(prefix); it != tuples_.end() && it->first.str().compare(0, prefix.size(), prefix) == 0;
        ++it)
     if (!fn(it->first)) return;
 }
@@ -430,8 +432,7 @@ void State::lookup_tuples(int index, const std::string& values, const std::funct
   auto it = idx.find(values);
   if (it == idx.end()) return;
   // REQUIRES (of fn): no change to the state while it runs, as for every read.
-  for (const std::string* f : it->second)
-    if (!fn(*f)) return;
+  it->second.for_each([&](const std::string* f) { return fn(*f); });
 }
 
 State::RuleMatches* State::matches_of(int rule, bool grow) {

@@ -16,6 +16,7 @@
 // Thread safety: not synchronized; the engine serializes transactions.
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -29,6 +30,7 @@
 
 #include "dsl/ast.h"
 #include "dsl/planner.h"
+#include "engine/fact_bucket.h"
 #include "engine/fact_key.h"
 #include "engine/json_path.h"
 #include "engine/keyed_map.h"
@@ -155,9 +157,34 @@ struct ObjectEntry {
   std::string deleting;  // deletionTimestamp; non-empty while terminating
 };
 
+// The keys of the matches that derive a tuple, in order: a sorted vector,
+// since a tuple has one or a few (a tree node per key cost three times the
+// memory of the key).
+class MatchKeys {
+ public:
+  using const_iterator = std::vector<std::string>::const_iterator;
+  size_t count(const std::string& k) const { return std::binary_search(keys_.begin(), keys_.end(), k) ? 1 : 0; }
+  void insert(const std::string& k) {
+    auto it = std::lower_bound(keys_.begin(), keys_.end(), k);
+    if (it == keys_.end() || *it != k) keys_.insert(it, k);
+  }
+  void erase(const std::string& k) {
+    auto it = std::lower_bound(keys_.begin(), keys_.end(), k);
+    if (it != keys_.end() && *it == k) keys_.erase(it);
+  }
+  const_iterator begin() const { return keys_.begin(); }
+  const_iterator end() const { return keys_.end(); }
+  size_t size() const { return keys_.size(); }
+  bool empty() const { return keys_.empty(); }
+  const std::vector<std::string>& keys() const { return keys_; }
+
+ private:
+  std::vector<std::string> keys_;
+};
+
 struct TupleEntry {
   bool base = false;
-  std::set<std::string> supports;  // match keys
+  MatchKeys supports;
   bool exists() const { return base || !supports.empty(); }
 };
 
@@ -188,7 +215,7 @@ class State {
   void scan_objects(const std::string& prefix, const ObjectVisitor& fn) const;
   // Live objects of `kind` in the secondary index `index` with these values.
   void lookup_index(int index, const std::string& values, const ObjectVisitor& fn) const;
-  const std::map<std::string, ObjectEntry>& objects() const { return objects_.ordered(); }
+  const KeyedMap<ObjectEntry>::Map& objects() const { return objects_.ordered(); }
 
   // ---- Tuples
   const TupleEntry* tuple(const std::string& fact) const;
@@ -197,7 +224,7 @@ class State {
   // place; the undo record is the inverse change, not a copy of the entry,
   // and a change that changes nothing records nothing. Returns whether the
   // match supported the tuple before.
-  bool support_tuple(const std::string& fact, const std::string& match, bool keep);
+  bool support_tuple(const FactKey& fact, const std::string& match, bool keep);
   void scan_tuples(const std::string& relation, const std::function<bool(const std::string&)>& fn) const;
   void lookup_tuples(int index, const std::string& values, const std::function<bool(const std::string&)>& fn) const;
   // Tuples of `relation` whose first arguments are `first`, in order: one range.
@@ -207,7 +234,7 @@ class State {
   // the second argument of the first existing tuple whose first is `first`,
   // or "" when there is none.
   std::string second_arg(const std::string& relation, const std::string& first) const;
-  const std::map<std::string, TupleEntry>& tuples() const { return tuples_.ordered(); }
+  const KeyedMap<TupleEntry>::Map& tuples() const { return tuples_.ordered(); }
 
   // The index `spec` names, built from the state if no plan asked for it:
   // for lookups that queries make and no rule does. Returns its number.
@@ -290,14 +317,7 @@ class State {
   std::unordered_map<FactKey, std::vector<const std::string*>, FactKeyTextHash, FactKeyTextEq> using_;
   // Index -> values key -> bucket. A bucket's facts, in key order, by pointer to the key their entry has
   // in objects_ or tuples_ (an entry leaves its buckets before it goes).
-  struct ByKey {
-    using is_transparent = void;
-    bool operator()(const std::string* a, const std::string* b) const { return *a < *b; }
-    bool operator()(const std::string* a, std::string_view b) const { return *a < b; }
-    bool operator()(std::string_view a, const std::string* b) const { return a < *b; }
-  };
-  using Bucket = std::set<const std::string*, ByKey>;
-  std::vector<std::unordered_map<std::string, Bucket>> indexes_;
+  std::vector<std::unordered_map<std::string, FactBucket>> indexes_;
   void mark_dirty(std::set<std::string>& set, const std::string& key) {
     if (!bulk_) set.insert(key);
   }

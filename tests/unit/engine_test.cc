@@ -206,6 +206,53 @@ TEST_CASE("a fact key is interned while something holds it, and orders by its te
   CHECK(engine::FactKey::interned() == before);  // gone with its last holder
 }
 
+TEST_CASE("the state keys a tuple by the interned key that derived it: one copy of its text") {
+  engine::State st({});
+  engine::FactKey fact(engine::tuple_fact("owner", {"alice", "root:orgs/acme"}));
+  size_t before = engine::FactKey::interned();
+  st.support_tuple(fact, "1\x1e" "abc", true);
+  CHECK(engine::FactKey::interned() == before);
+  auto it = st.tuples().find(fact);
+  REQUIRE(it != st.tuples().end());
+  CHECK(&it->first.str() == &fact.str());
+  // A second support of the tuple, and its withdrawal, keep the other.
+  st.support_tuple(fact, "0\x1e" "xyz", true);
+  CHECK(st.tuple(fact)->supports.size() == 2);
+  CHECK(*st.tuple(fact)->supports.begin() == "0\x1e" "xyz");  // in order
+  st.support_tuple(fact, "0\x1e" "xyz", false);
+  REQUIRE(st.tuple(fact));
+  CHECK(st.tuple(fact)->supports.count("1\x1e" "abc") == 1);
+  st.support_tuple(fact, "1\x1e" "abc", false);
+  CHECK(st.tuple(fact) == nullptr);
+}
+
+TEST_CASE("an index bucket lists its facts in key order, small or large, and forgets what leaves it") {
+  engine::FactBucket bucket;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 40; ++i) keys.push_back("k" + std::to_string(1000 + (i * 7) % 40));
+  std::vector<std::string> seen;
+  auto listed = [&] {
+    seen.clear();
+    bucket.for_each([&](const std::string* f) {
+      seen.push_back(*f);
+      return true;
+    });
+    return seen;
+  };
+  for (size_t n = 0; n < keys.size(); ++n) {
+    bucket.insert(&keys[n]);
+    bucket.insert(&keys[n]);  // twice is once
+    std::vector<std::string> want(keys.begin(), keys.begin() + static_cast<long>(n) + 1);
+    std::sort(want.begin(), want.end());
+    REQUIRE(listed() == want);  // past 16 it is a tree: the same order
+  }
+  int visited = 0;
+  bucket.for_each([&](const std::string*) { return ++visited < 3; });
+  CHECK(visited == 3);  // stops when asked
+  for (const auto& k : keys) bucket.erase(k);
+  CHECK(bucket.empty());
+}
+
 TEST_CASE("the engine counts what rules and transactions cost") {
   Engine e(program(), fixed_clock());
   auto stats_of = [&](const std::string& name) {

@@ -182,6 +182,9 @@ struct RelationDecl {
   Span span;
   std::string name;
   std::vector<std::string> params;
+  // `key(a, ...)`: how many first parameters determine the others (at most
+  // one tuple holds for each value of them); 0 when none is declared.
+  size_t key = 0;
 };
 
 struct FunctionDecl {

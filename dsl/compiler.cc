@@ -61,7 +61,7 @@ std::unique_ptr<CompiledProgram> compile(std::unique_ptr<Program> program, Diagn
   out->graph = std::make_unique<DependencyGraph>(out->rules, diags);
   if (diags.has_errors()) return out;
 
-  Planner planner(diags);
+  Planner planner(diags, &p);
   for (const auto& r : out->rules) out->plans.push_back(planner.plan(r));
   out->indexes = planner.indexes();
   warn_scans(out->plans, diags);

@@ -70,6 +70,7 @@ PMESH_KW(given);
 PMESH_KW(when);
 PMESH_KW(expect);
 PMESH_KW(editable);
+PMESH_KW(key);  // only after a relation's parameters: not reserved
 #undef PMESH_KW
 
 struct top_keyword
@@ -235,7 +236,10 @@ struct dl_body : list<dl_atom, comma> {};
 struct dl_end : p<'.'> {};
 struct dl_rule : seq<tk<TAO_PEGTL_STRING(":-")>, must<dl_body>, must<dl_end>> {};
 struct rel_params : seq<p<'('>, opt<list<seq<param, sep>, comma>>, must<close_paren>> {};
-struct relation_decl : seq<kw_relation, sep, must<rel_name>, sep, must<rel_params>, opt<dl_rule>> {};
+// `key(a, b)`: the first arguments determine the rest (one tuple per key).
+struct relation_key : seq<kw_key, sep, must<p<'('>>, list<seq<param, sep>, comma>, must<close_paren>> {};
+struct relation_decl
+    : seq<kw_relation, sep, must<rel_name>, sep, must<rel_params>, opt<relation_key>, opt<dl_rule>> {};
 
 struct fn_eq : seq<one<'='>, sep> {};
 struct fn_decl : seq<kw_fn, sep, must<func_name>, sep, must<rel_params>, must<fn_eq>, must<expr>> {};

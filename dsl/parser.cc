@@ -41,7 +41,7 @@ using selector = pt::selector<
         g::labels_clause, g::obj_pattern, g::tuple_pattern, g::each_item, g::for_item, g::opt_item, g::on_item, g::admit_op,
         g::let_item, g::where_item, g::not_item, g::body, g::path_member, g::field_path,
         g::editable_mark, g::field_init, g::derive_obj, g::derive_item, g::set_item, g::refuse_item, g::delete_item, g::set_path, g::rule_decl,
-        g::dl_atom, g::dl_rule, g::rel_params, g::relation_decl, g::fn_decl, g::data_entry,
+        g::dl_atom, g::dl_rule, g::rel_params, g::relation_key, g::relation_decl, g::fn_decl, g::data_entry,
         g::data_obj, g::data_list, g::kind_decl, g::module_decl, g::import_decl,
         g::step_tuple, g::step_object, g::given_step, g::when_step, g::step_as, g::expect_error,
         g::expect_step, g::test_decl>,
@@ -510,10 +510,29 @@ class Builder {
     std::string name = n.children[0]->string();
     std::vector<std::string> params;
     for (const auto& c : n.children[1]->children) params.push_back(c->string());
+    size_t next = 2;
+    size_t key = 0;
+    if (n.children.size() > next && is<g::relation_key>(*n.children[next])) {
+      const Node& k = *n.children[next++];
+      for (const auto& c : k.children) {
+        if (key >= params.size() || c->string() != params[key]) {
+          diags_.error(span(*c), "a relation's key is its first parameters, in order: `" + c->string() +
+                                     "` is not parameter " + std::to_string(key + 1) + " of " + name);
+          break;
+        }
+        ++key;
+      }
+      if (key == params.size())
+        diags_.error(span(k), "a key of every parameter says nothing: leave it out");
+    }
     bool declared = false;
-    for (const auto& r : m.relations) declared |= r.name == name && r.params.size() == params.size();
-    if (!declared) m.relations.push_back({span(n), name, params});
-    if (n.children.size() < 3) return;
+    for (auto& r : m.relations)
+      if (r.name == name && r.params.size() == params.size()) {
+        declared = true;
+        if (key) r.key = key;
+      }
+    if (!declared) m.relations.push_back({span(n), name, params, key});
+    if (n.children.size() <= next) return;
     // `relation r(a, b) :- s(a, c), t(c, b).` is a rule deriving r from s and t.
     Rule r;
     r.span = span(n);
@@ -522,7 +541,7 @@ class Builder {
     for (const auto& other : m.rules) k += other.from_relation && other.heads[0].tuple.relation == name;
     r.name = name + "/" + std::to_string(k);
     r.name_span = span(*n.children[0]);
-    for (const auto& atom : n.children[2]->children) {
+    for (const auto& atom : n.children[next]->children) {
       BodyItem item;
       item.span = span(*atom);
       bool neg = is<g::dl_neg>(*atom->children[0]);

@@ -546,18 +546,33 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
         // As for objects, an argument known from a variable narrows more
         // than a constant one (`fga_tuple("s", o, "viewer", u)`'s "viewer").
         int known = 0, from_vars = 0;
+        size_t known_prefix = 0;  // how many first arguments are known
         for (const auto& a : item->tuple.args) {
+          bool ok = false;
           if (a->kind != ExprKind::kVar) {
             VarSet needs = expr_vars(info, *a);
-            bool ok = subset(needs, bound);
-            known += ok ? 1 : 0;
+            ok = subset(needs, bound);
             from_vars += ok && !needs.empty() ? 1 : 0;
           } else if (const VarInfo* v = info.var_of(*a); v && (subset({v}, bound) || determined(v).has_value())) {
-            ++known;
+            ok = true;
             ++from_vars;
           }
+          known += ok ? 1 : 0;
+          if (ok && known_prefix == static_cast<size_t>(&a - item->tuple.args.data())) ++known_prefix;
         }
-        score = known == static_cast<int>(item->tuple.args.size()) ? 100 : known ? 10 + known + 2 * from_vars : 1;
+        // A relation's declared key, known, finds one tuple at most: better
+        // than any lookup by arguments that many tuples share (a group and
+        // resource that every consumer of an export has bound).
+        const RelationDecl* decl = nullptr;
+        if (program_)
+          if (auto it = program_->relations().find(item->tuple.relation); it != program_->relations().end())
+            decl = it->second;
+        bool by_key = decl && decl->key > 0 && decl->params.size() == item->tuple.args.size() &&
+                      known_prefix >= decl->key;
+        score = known == static_cast<int>(item->tuple.args.size()) ? 100
+                : by_key                                          ? 90
+                : known                                           ? 10 + known + 2 * from_vars
+                                                                  : 1;
       } else {
         continue;
       }

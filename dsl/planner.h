@@ -21,6 +21,7 @@
 
 #include "dsl/analysis/rule_info.h"
 #include "dsl/diagnostics.h"
+#include "dsl/program.h"
 
 namespace pmesh {
 struct Builtin;
@@ -131,7 +132,9 @@ struct RulePlan {
 
 class Planner {
  public:
-  explicit Planner(DiagnosticSink& diags) : diags_(diags) {}
+  // `program`: where the relations the rules read are declared (their keys
+  // make a lookup one tuple at most); none, for rules planned alone.
+  explicit Planner(DiagnosticSink& diags, const Program* program = nullptr) : diags_(diags), program_(program) {}
 
   RulePlan plan(const RuleInfo& info);
   const std::vector<IndexSpec>& indexes() const { return indexes_; }
@@ -145,6 +148,7 @@ class Planner {
 
   int tuple_values_ = 0;  // of the rule being planned
   DiagnosticSink& diags_;
+  const Program* program_ = nullptr;
   std::vector<IndexSpec> indexes_;
 };
 

@@ -691,6 +691,7 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
       for (const auto& op : more) user_op(op);
       if (!more.empty()) run_to_fixpoint();
     }
+    if (!history_) check_relation_keys();
     // What the transaction newly makes hold that a rule refuses, it may not
     // commit (recomputations keep what was already there).
     if (!txn_.refusals.empty() && !history_) {

@@ -274,6 +274,9 @@ class Engine {
   // transaction that does not is a TxnError naming the rules that built it.
   // effective.cc.
   void check_derived_schemas();
+  // A relation's declared key holds one tuple for each of its values: the
+  // first new tuple that makes two is a TxnError (relation_keys.cc).
+  void check_relation_keys();
   // The tuples the transaction changed so far.
   std::vector<TupleChange> tuple_changes() const;
   // Refuses (InternalError) a change set that holds what cannot be encoded.

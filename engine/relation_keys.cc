@@ -1,0 +1,42 @@
+// Relations with a declared key (`relation r(a, b) key(a)`): at most one
+// tuple for each value of the key. The planner trusts it (a lookup by the
+// key finds one tuple), so a transaction that would make two hold is refused.
+#include "engine/engine.h"
+
+namespace pmesh::engine {
+
+void Engine::check_relation_keys() {
+  const auto& relations = program_->program->relations();
+  std::set<std::string> checked;  // relation + key values, each once
+  for (const auto& [fact, existed] : txn_.tuple_before) {
+    const TupleEntry* t = state_.tuple(fact);
+    if (existed || !t || !t->exists()) continue;
+    TupleView v = view_tuple_fact(fact);
+    auto it = relations.find(std::string(v.relation));
+    if (it == relations.end() || it->second->key == 0 || v.args.size() != it->second->params.size()) continue;
+    const std::string relation(v.relation);
+    std::vector<std::string> key(v.args.begin(), v.args.begin() + static_cast<long>(it->second->key));
+    if (!checked.insert(tuple_fact(relation, key)).second) continue;
+    std::vector<std::string> holding;
+    state_.scan_tuples_with(relation, key, [&](const std::string& f) {
+      if (const TupleEntry* e = state_.tuple(f); e && e->exists()) holding.push_back(f);
+      return holding.size() < 2;
+    });
+    if (holding.size() < 2) continue;
+    std::set<std::string> rules;
+    for (const auto& f : holding)
+      if (auto by = txn_.changed_by.find(f); by != txn_.changed_by.end())
+        for (int r : by->second) rules.insert(rules_[static_cast<size_t>(r)].info->rule->name);
+    std::string names, values;
+    for (size_t i = 0; i < key.size(); ++i) {
+      names += (i ? ", " : "") + it->second->params[i];
+      values += (i ? ", " : "") + it->second->params[i] + " = " + key[i];
+    }
+    throw TxnError{"Conflict",
+                   "relation " + relation + " holds one tuple for each " + names + ", and would hold two for " +
+                       values + ": " + describe_fact(holding[0]) + " and " + describe_fact(holding[1]),
+                   std::vector<std::string>(rules.begin(), rules.end())};
+  }
+}
+
+}  // namespace pmesh::engine

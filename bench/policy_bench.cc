@@ -248,6 +248,8 @@ int main(int argc, char** argv) {
                 {"accounts", size * per_org},
                 {"objects", e.state().objects().size()},
                 {"tuples", e.state().tuples().size()},
+                {"matches", e.state().match_count()},
+                {"interned_keys", pmesh::engine::FactKey::interned()},
                 {"cold_ms", cold / 1000},
                 {"configmap_create", stats(baseline)},
                 {"org_create", stats(orgs)},

@@ -262,8 +262,12 @@ ObjectEntry decode_object(Json j) {
   for (auto& [mk, part] : j["derived"].items()) e.derived[mk] = std::move(part);
   for (const auto& [mk, parts] : j["fields"].items())
     for (const auto& p : parts)
-      e.fields[mk].push_back(FieldPart{intern_path(decode_path(p["path"])), p["value"], p["add"], p["priority"], p["rule"],
-                                       p.value("editable", false)});
+      e.fields[mk].push_back(FieldPart{.path = intern_path(decode_path(p["path"])),
+                                       .value = p["value"],
+                                       .priority = p["priority"],
+                                       .rule = p["rule"],
+                                       .add = p["add"],
+                                       .editable = p.value("editable", false)});
   return e;
 }
 
@@ -288,10 +292,13 @@ Match decode_match(const Json& j) {
   m.rule = j["rule"];
   for (const auto& p : j["positives"]) m.positives.emplace_back(p.get<std::string>());
   for (const auto& c : j["contributions"])
-    m.contributions.push_back(Contribution{static_cast<Contribution::Kind>(c["kind"].get<int>()),
-                                           FactKey(c["target"].get<std::string>()), c["value"],
-                                           intern_path(decode_path(c["path"])), c["add"], c["priority"],
-                                           c.value("editable", false)});
+    m.contributions.push_back(Contribution{.target = FactKey(c["target"].get<std::string>()),
+                                           .value = c["value"],
+                                           .path = intern_path(decode_path(c["path"])),
+                                           .priority = c["priority"],
+                                           .kind = static_cast<Contribution::Kind>(c["kind"].get<int>()),
+                                           .add = c["add"],
+                                           .editable = c.value("editable", false)});
   return m;
 }
 

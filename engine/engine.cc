@@ -323,7 +323,7 @@ void Engine::apply_contributions(int rule, const std::string& key, const std::ve
             part->second = std::move(merged);
           }
         } else {
-          e.fields[key].push_back(FieldPart{c.path, c.value, c.add, c.priority, rule, c.editable});
+          e.fields[key].push_back(FieldPart{.path = c.path, .value = c.value, .priority = c.priority, .rule = rule, .add = c.add, .editable = c.editable});
         }
       }
       bool lost = had_support && !e.derived.count(key) && !e.derived.empty();

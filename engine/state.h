@@ -101,14 +101,16 @@ class SharedJson {
 };
 
 // What one match of a rule contributes.
+// (Members are ordered so that the small ones share padding: a match
+// holds one per head, and there are tens of them per account.)
 struct Contribution {
-  enum class Kind { kObject, kField, kTuple, kRefuse, kDelete };
-  Kind kind = Kind::kObject;
+  enum class Kind : uint8_t { kObject, kField, kTuple, kRefuse, kDelete };
   FactKey target;
   SharedJson value;    // kObject: the fields the derive sets; kField: the value; kRefuse: the message
   SharedPath path = empty_path();  // kField
-  bool add = false;    // kField: `+=`
   int64_t priority = 0;
+  Kind kind = Kind::kObject;
+  bool add = false;    // kField: `+=`
   // kField: a derive's `editable` field (users may change it; see
   // ObjectEntry::editable_seen).
   bool editable = false;
@@ -128,9 +130,9 @@ struct Match {
 struct FieldPart {
   SharedPath path;
   SharedJson value;  // the contribution's own
-  bool add = false;
   int64_t priority = 0;
   int rule = 0;
+  bool add = false;
   bool editable = false;  // a derive's `editable` field
 };
 

@@ -32,9 +32,9 @@ void Engine::check_relation_keys() {
       names += (i ? ", " : "") + it->second->params[i];
       values += (i ? ", " : "") + it->second->params[i] + " = " + key[i];
     }
+    // The other tuple is not shown: it may come from another tenant's data.
     throw TxnError{"Conflict",
-                   "relation " + relation + " holds one tuple for each " + names + ", and would hold two for " +
-                       values + ": " + describe_fact(holding[0]) + " and " + describe_fact(holding[1]),
+                   "relation " + relation + " holds one tuple for each " + names + ", and would hold two for " + values,
                    std::vector<std::string>(rules.begin(), rules.end())};
   }
 }

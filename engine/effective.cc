@@ -241,10 +241,9 @@ void Engine::recompute_object(const std::string& fact, ObjectEntry e) {
     now = &*state_.object(fact)->effective;
   }
   if (changed) fact_changed(fact, prev, *now);
-  const Json& old = prev;
   // A derived object removed while still supported (its finalizers let go
   // of an old incarnation) comes back as a new object.
-  if (now->is_null() && !old.is_null()) {
+  if (now->is_null() && !prev.is_null()) {
     const ObjectEntry* again = state_.object(fact);
     if (again && !again->derived.empty()) recompute_object(fact, *again);
   }

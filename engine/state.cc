@@ -385,10 +385,7 @@ bool State::support_tuple(const FactKey& fact, const std::string& match, bool ke
 }
 
 void State::scan_tuples(const std::string& relation, const std::function<bool(const std::string&)>& fn) const {
-  std::string prefix = tuple_fact(relation, {}) + kSep;
-  for (auto it = tuples_.lower_bound(prefix); it != tuples_.end() && it->first.str().compare(0, prefix.size(), prefix) == 0;
-       ++it)
-    if (!fn(it->first)) return;
+  scan_tuples_with(relation, {}, fn);
 }
 
 void State::scan_tuples_with(const std::string& relation, const std::vector<std::string>& first,

@@ -16,7 +16,6 @@
 // Thread safety: not synchronized; the engine serializes transactions.
 #pragma once
 
-#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -27,6 +26,8 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include <boost/container/flat_set.hpp>
 
 #include "dsl/ast.h"
 #include "dsl/planner.h"
@@ -162,27 +163,7 @@ struct ObjectEntry {
 // The keys of the matches that derive a tuple, in order: a sorted vector,
 // since a tuple has one or a few (a tree node per key cost three times the
 // memory of the key).
-class MatchKeys {
- public:
-  using const_iterator = std::vector<std::string>::const_iterator;
-  size_t count(const std::string& k) const { return std::binary_search(keys_.begin(), keys_.end(), k) ? 1 : 0; }
-  void insert(const std::string& k) {
-    auto it = std::lower_bound(keys_.begin(), keys_.end(), k);
-    if (it == keys_.end() || *it != k) keys_.insert(it, k);
-  }
-  void erase(const std::string& k) {
-    auto it = std::lower_bound(keys_.begin(), keys_.end(), k);
-    if (it != keys_.end() && *it == k) keys_.erase(it);
-  }
-  const_iterator begin() const { return keys_.begin(); }
-  const_iterator end() const { return keys_.end(); }
-  size_t size() const { return keys_.size(); }
-  bool empty() const { return keys_.empty(); }
-  const std::vector<std::string>& keys() const { return keys_; }
-
- private:
-  std::vector<std::string> keys_;
-};
+using MatchKeys = boost::container::flat_set<std::string>;
 
 struct TupleEntry {
   bool base = false;

@@ -168,7 +168,7 @@ TEST_CASE("a data directory whose records are JSON text (written before records 
     const auto& st = o.engine->state();
     for (const auto& [f, e] : st.objects()) old_records.push_back({f, engine::encode_object(e).dump()});
     for (const auto& [f, t] : st.tuples())
-      old_records.push_back({f, Json{{"base", t.base}, {"supports", t.supports.keys()}}.dump()});
+      old_records.push_back({f, Json{{"base", t.base}, {"supports", std::vector<std::string>(t.supports.begin(), t.supports.end())}}.dump()});
     st.for_each_match([&](const std::string& k, const engine::Match& m) {
       old_records.push_back({"m\x1f" + k, engine::encode_match(m).dump()});
     });

@@ -237,7 +237,9 @@ struct dl_end : p<'.'> {};
 struct dl_rule : seq<tk<TAO_PEGTL_STRING(":-")>, must<dl_body>, must<dl_end>> {};
 struct rel_params : seq<p<'('>, opt<list<seq<param, sep>, comma>>, must<close_paren>> {};
 // `key(a, b)`: the first arguments determine the rest (one tuple per key).
-struct relation_key : seq<kw_key, sep, must<p<'('>>, list<seq<param, sep>, comma>, must<close_paren>> {};
+struct key_open : p<'('> {};
+struct key_params : list<seq<param, sep>, comma> {};
+struct relation_key : seq<kw_key, sep, must<key_open>, must<key_params>, must<close_paren>> {};
 struct relation_decl
     : seq<kw_relation, sep, must<rel_name>, sep, must<rel_params>, opt<relation_key>, opt<dl_rule>> {};
 
@@ -332,6 +334,8 @@ PMESH_EXPECTED(rule_end,
 PMESH_EXPECTED(dl_body, "relation atoms `name(args)` after `:-`");
 PMESH_EXPECTED(dl_end, "`.` ending the relation rule");
 PMESH_EXPECTED(rel_name, "a relation name");
+PMESH_EXPECTED(key_open, "`(` after `key`: `key(a)`");
+PMESH_EXPECTED(key_params, "the parameters the key is made of: `key(a)`");
 PMESH_EXPECTED(rel_params, "a parameter list `(a, b)`");
 PMESH_EXPECTED(func_name, "a function name");
 PMESH_EXPECTED(fn_eq, "`=` before the function body");

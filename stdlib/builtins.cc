@@ -4,6 +4,7 @@
 #include "stdlib/go_regexp.h"
 #include "stdlib/go_template.h"
 #include "stdlib/kube_validation.h"
+#include "stdlib/syncagent.h"
 #include "stdlib/text.h"
 
 #include <openssl/evp.h>
@@ -17,12 +18,7 @@ namespace {
 
 using Args = BuiltinArgs;
 
-const std::string& str(const Args& a, size_t i, const char* fn) {
-  if (!a[i].is_string())
-    throw BuiltinError(std::string(fn) + ": argument " + std::to_string(i + 1) + " must be a string, not " +
-                       a[i].type_name());
-  return a[i].get_ref<const std::string&>();
-}
+const std::string& str(const Args& a, size_t i, const char* fn) { return builtin_string(a, i, fn); }
 
 const Json& list(const Args& a, size_t i, const char* fn) {
   if (!a[i].is_array())
@@ -240,83 +236,6 @@ Json b_go_template(const Args& a) {
   }
 }
 
-// The api-syncagent's reference path (a gjson path: keys by dots, `\` escaping
-// the next character, a number indexing an array) in `object`, as gjson's
-// String() gives it: a string as it is, other values as JSON text, null as
-// ""; null when the path finds nothing. gjson's wildcards and modifiers are
-// refused rather than guessed at.
-Json b_gjson(const Args& a) {
-  const std::string& path = str(a, 1, "gjson");
-  std::vector<std::string> keys(1);
-  for (size_t i = 0; i < path.size(); ++i) {
-    char c = path[i];
-    if (c == '\\' && i + 1 < path.size()) keys.back() += path[++i];
-    else if (c == '.') keys.emplace_back();
-    else if (c == '*' || c == '?' || c == '#' || c == '|' || c == '@' || c == '!' || c == '=')
-      throw BuiltinError("gjson: path " + path + " uses gjson syntax beyond keys and indexes");
-    else keys.back() += c;
-  }
-  const Json* at = &a[0];
-  for (const auto& k : keys) {
-    if (at->is_object()) {
-      auto it = at->find(k);
-      if (it == at->end()) return nullptr;
-      at = &*it;
-    } else if (at->is_array() && !k.empty() && k.size() < 10 && std::all_of(k.begin(), k.end(), ::isdigit)) {
-      size_t i = std::stoul(k);
-      if (i >= at->size()) return nullptr;
-      at = &(*at)[i];
-    } else {
-      return nullptr;
-    }
-  }
-  if (at->is_string()) return *at;
-  if (at->is_null()) return "";
-  return at->dump();
-}
-
-// The api-syncagent's name for a synced copy (`which`: "namespace" or
-// "name"): a PublishedResource's naming pattern, a Go template when it has
-// "{{", else the agent's deprecated $placeholders; its default when empty.
-Json b_syncagent_name(const Args& a) {
-  std::string pattern = str(a, 0, "syncagent_name");
-  const std::string& cluster = str(a, 1, "syncagent_name");
-  const std::string& path = str(a, 2, "syncagent_name");
-  const Json& object = a[3];
-  const std::string& which = str(a, 4, "syncagent_name");
-  if (which != "namespace" && which != "name") throw BuiltinError("syncagent_name: argument 5 must be namespace or name");
-  if (pattern.empty())
-    pattern = which == "namespace" ? "{{ .ClusterName }}"
-                                   : "{{ .Object.metadata.namespace | sha3short }}-{{ .Object.metadata.name | sha3short }}";
-  if (pattern.find("{{") != std::string::npos) {
-    try {
-      return render_go_template(pattern, Json{{"ClusterName", cluster}, {"ClusterPath", path}, {"Object", object}});
-    } catch (const TemplateError& e) {
-      throw BuiltinError("syncagent_name: invalid " + which + " naming: " + e.what());
-    }
-  }
-  const Json* md = object.is_object() && object.contains("metadata") ? &object["metadata"] : nullptr;
-  auto meta = [&](const char* k) { return md && md->contains(k) && (*md)[k].is_string() ? (*md)[k].get<std::string>() : std::string(); };
-  std::string ns = meta("namespace"), name = meta("name");
-  auto short_sha1 = [](const std::string& s) { return hex_digest(EVP_sha1(), s).substr(0, 20); };
-  // As Go's strings.NewReplacer: at each position the first pair that matches, in order.
-  const std::vector<std::pair<std::string, std::string>> pairs = {{"$remoteClusterName", cluster},
-                                                                  {"$remoteNamespaceHash", short_sha1(ns)},
-                                                                  {"$remoteNamespace", ns},
-                                                                  {"$remoteNameHash", short_sha1(name)},
-                                                                  {"$remoteName", name}};
-  std::string out;
-  for (size_t i = 0; i < pattern.size();) {
-    bool replaced = false;
-    for (const auto& [from, to] : pairs)
-      if (pattern.compare(i, from.size(), from) == 0) {
-        out += to, i += from.size(), replaced = true;
-        break;
-      }
-    if (!replaced) out += pattern[i++];
-  }
-  return out;
-}
 Json b_without(const Args& a) {
   Json out = object(a, 0, "without");
   for (const auto& k : list(a, 1, "without"))
@@ -523,7 +442,7 @@ const std::vector<Builtin> kBuiltins = {
     {"find", 3, 3, "find(list, field, value) -> object", "The first object in `list` whose `field` equals `value`, or null.", b_find},
     {"flatten", 1, 1, "flatten(list) -> list", "One level of nested lists spliced into the list.", b_flatten},
     {"get", 2, 3, "get(object|list, key, default?) -> any", "The entry at `key`, or `default` (null).", b_get},
-    {"gjson", 2, 2, "gjson(object, path) -> string", "What the api-syncagent's reference `path` (a gjson path: keys by dots, indexes) finds in `object`, as text; null when it finds nothing.", b_gjson},
+    {"gjson", 2, 2, "gjson(object, path) -> string", "What the api-syncagent's reference `path` (a gjson path: keys by dots, indexes) finds in `object`, as text; null when it finds nothing.", syncagent_gjson},
     {"go_template", 2, 2, "go_template(template, data) -> string", "`template` rendered with `data` (an object), in the Go template subset the api-syncagent's templates use (stdlib/go_template.h).", b_go_template},
     {"hash36", 1, 2, "hash36(s, n?) -> string", "`n` (16) base36 characters of SHA-256(s), as kcp's generated cluster names.", b_hash36},
     {"int", 1, 1, "int(x) -> int", "`x` as an integer.", b_int},
@@ -559,7 +478,9 @@ const std::vector<Builtin> kBuiltins = {
     {"starts_with", 2, 2, "starts_with(s, prefix) -> bool", "Whether `s` starts with `prefix`.", b_starts_with},
     {"str", 1, 1, "str(x) -> string", "`x` as a string (JSON text for non-strings).", b_str},
     {"substr", 2, 3, "substr(s, start, n?) -> string", "`n` bytes of `s` from `start` (to the end).", b_substr},
-    {"syncagent_name", 5, 5, "syncagent_name(pattern, cluster_name, cluster_path, object, which) -> string", "The api-syncagent's namespace or name (`which`) for the copy of `object`: a PublishedResource's `spec.naming` pattern (a Go template, or the deprecated $placeholders; the agent's default when empty).", b_syncagent_name},
+    {"syncagent_mutate", 3, 3, "syncagent_mutate(object, mutations, other) -> object", "The api-syncagent's mutations (a PublishedResource's `mutation.spec` or `mutation.status` list: delete, regex, template) applied in order to `object`; `other` is the templates' RemoteObject.", syncagent_mutate},
+    {"syncagent_name", 5, 5, "syncagent_name(pattern, cluster_name, cluster_path, object, which) -> string", "The api-syncagent's namespace or name (`which`) for the copy of `object`: a PublishedResource's `spec.naming` pattern (a Go template, or the deprecated $placeholders; the agent's default when empty).", syncagent_name},
+    {"syncagent_selector", 2, 2, "syncagent_selector(selector, context) -> object", "A related resource's label selector with the Go templates in its matchLabels' keys and values rendered with `context`, as the api-syncagent renders them (an empty key dropped).", syncagent_selector},
     {"trim", 1, 1, "trim(s) -> string", "`s` without leading and trailing white space.", b_trim},
     {"type", 1, 1, "type(x) -> string", "null, boolean, number, string, array or object.", b_type},
     {"ulid_of", 1, 1, "ulid_of(s) -> string", "A ULID-shaped id from SHA-256(s), as OpenFGA's store and model ids look.", b_ulid_of},
@@ -570,6 +491,13 @@ const std::vector<Builtin> kBuiltins = {
 };
 
 }  // namespace
+
+const std::string& builtin_string(const BuiltinArgs& a, size_t i, const char* fn) {
+  if (!a[i].is_string())
+    throw BuiltinError(std::string(fn) + ": argument " + std::to_string(i + 1) + " must be a string, not " +
+                       a[i].type_name());
+  return a[i].get_ref<const std::string&>();
+}
 
 const Builtin* find_builtin(std::string_view name) {
   auto it = std::lower_bound(kBuiltins.begin(), kBuiltins.end(), name,

@@ -11,6 +11,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <stdexcept>
+#include <string>
 #include <cstddef>
 #include <string_view>
 #include <vector>
@@ -49,6 +50,10 @@ struct Builtin {
   std::string_view doc;
   BuiltinFn fn;
 };
+
+// The string argument `i` of a call of `fn`, or BuiltinError saying what it
+// is instead (for builtins defined outside builtins.cc).
+const std::string& builtin_string(const BuiltinArgs& args, size_t i, const char* fn);
 
 // The builtin named `name`, or nullptr.
 const Builtin* find_builtin(std::string_view name);

@@ -121,7 +121,27 @@ std::string print(const Json& v) {
   if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
   if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
   if (v.is_number()) return v.dump();
+  // A Go value with a String method prints as what it returns (fmt's
+  // Stringer); data that stands for one carries it as a member.
+  if (v.is_object() && v.contains("String") && v["String"].is_string()) return v["String"].get<std::string>();
   throw TemplateError("cannot print a " + std::string(v.type_name()) + " in a name");
+}
+
+// html/template's escaper for text context.
+std::string html_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '\'': out += "&#39;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&#34;"; break;
+      case '\0': out += "\uFFFD"; break;
+      default: out += c;
+    }
+  }
+  return out;
 }
 
 std::string string_arg(const std::string& fn, const Json& v) {
@@ -218,7 +238,7 @@ Json pipeline(const std::string& text, const Json& data) {
 
 }  // namespace
 
-std::string render_go_template(const std::string& tpl, const Json& data) {
+std::string render_go_template(const std::string& tpl, const Json& data, TemplateOutput output) {
   if (tpl.size() > kMaxTemplateBytes) throw TemplateError("the template is longer than " + std::to_string(kMaxTemplateBytes) + " bytes");
   std::string out;
   size_t i = 0;
@@ -241,7 +261,10 @@ std::string render_go_template(const std::string& tpl, const Json& data) {
     if (trim_after) action.pop_back();
     out += text;
     std::string body = trim(action);
-    if (body.rfind("/*", 0) != 0) out += print(pipeline(body, data));  // a comment prints nothing
+    if (body.rfind("/*", 0) != 0) {  // a comment prints nothing
+      Json value = pipeline(body, data);
+      out += output == TemplateOutput::kText ? print(value) : value.is_null() ? std::string() : html_escape(print(value));
+    }
     if (out.size() > kMaxValueBytes) throw TemplateError("the name is longer than " + std::to_string(kMaxValueBytes) + " bytes");
     i = close + 2;
     if (trim_after)

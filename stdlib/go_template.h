@@ -10,6 +10,10 @@
 //              trunc n, trimPrefix p, trimSuffix s, replace old new,
 //              default d (sprig's; the agent's function map is sprig's)
 //
+// An object with a string member `String` stands for a Go value with a
+// String method (a Stringer, as the gjson.Result a mutation template sees):
+// it prints as that member, and `.Value.String` reads it.
+//
 // A field missing from the data prints as Go prints it, "<no value>"; a
 // function given one is an error, as Go's call of a string parameter
 // with nil is. Anything else (other functions, variables, control
@@ -30,7 +34,14 @@ struct TemplateError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// How an action's value is written. kText as text/template prints it;
+// kHtml as html/template does in text context, which the api-syncagent's
+// mutation templates use: HTML-escaped (& ' < > "), and a missing value
+// printing nothing rather than "<no value>" (golang/go#54053).
+enum class TemplateOutput { kText, kHtml };
+
 // `tpl` rendered with `data` (a JSON object). Throws TemplateError.
-std::string render_go_template(const std::string& tpl, const nlohmann::json& data);
+std::string render_go_template(const std::string& tpl, const nlohmann::json& data,
+                               TemplateOutput output = TemplateOutput::kText);
 
 }  // namespace pmesh

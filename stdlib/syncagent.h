@@ -1,0 +1,46 @@
+// The api-syncagent's own functions, as the sync rules call them (the
+// builtins gjson, syncagent_name, syncagent_mutate, syncagent_selector;
+// builtins.cc lists them): its reference paths, the names it gives copies,
+// its mutations, and the templated label selectors of related resources.
+// Each follows the agent's code (kcp-dev/api-syncagent, internal/sync and
+// internal/mutation); where it is deliberately narrower (gjson's wildcards
+// and modifiers, sjson's forced keys), it refuses rather than guesses.
+//
+// Every input may be a provider's text (a PublishedResource), so sizes are
+// bounded: a path may not grow an array by more than kMaxArrayGrowth
+// elements, templates and regexes keep their own limits.
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include "stdlib/builtins.h"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace pmesh {
+
+inline constexpr size_t kMaxArrayGrowth = 1024;
+
+// A gjson/sjson path as the agent's references and mutations write it:
+// keys separated by dots, `\` escaping the next character. Throws
+// BuiltinError (naming `fn`) for gjson syntax beyond keys and indexes.
+std::vector<std::string> parse_reference_path(const std::string& path, const char* fn);
+
+// The agent's mutations (a ResourceMutationSpec's `spec` or `status` list)
+// applied in order to `object`: delete (sjson.Delete), regex (the value at
+// the path as gjson's String(), Go's ReplaceAllString; an empty pattern sets
+// the replacement) and template (html/template over Value, LocalObject =
+// the object being mutated, RemoteObject = `other`, trimmed), each setting a
+// string as sjson.Set does. Throws BuiltinError.
+nlohmann::json apply_syncagent_mutations(nlohmann::json object, const nlohmann::json& mutations,
+                                         const nlohmann::json& other);
+
+Json syncagent_gjson(const BuiltinArgs& args);
+Json syncagent_name(const BuiltinArgs& args);
+Json syncagent_mutate(const BuiltinArgs& args);
+Json syncagent_selector(const BuiltinArgs& args);
+
+}  // namespace pmesh

@@ -83,7 +83,14 @@ struct Workload {
                                       {"schema", "v1.databases.db.example.io"}, {"storage", {{"crd", Json::object()}}}}}}}}});
     create({{"apiVersion", "syncagent.kcp.io/v1alpha1"}, {"kind", "PublishedResource"},
             {"metadata", {{"name", "databases"}, {"cluster", "root:orgs:prov"}}},
-            {"spec", {{"resource", {{"kind", "Database"}, {"apiGroup", "db.example.io"}}}}}});
+            {"spec", {{"resource", {{"kind", "Database"}, {"apiGroup", "db.example.io"}}},
+                      {"mutation", Json::parse(R"({"spec": [{"regex": {"path": "spec.tier", "pattern": "^gold$", "replacement": "g"}}],
+                                                  "status": [{"delete": {"path": "status.internal"}}]})")},
+                      {"related", Json::parse(R"([
+                        {"identifier": "creds", "origin": "service", "kind": "Secret",
+                         "object": {"selector": {"matchLabels": {"db.example.io/instance": "{{ .LocalObject.metadata.name }}"},
+                                                 "rewrite": {"regex": {"replacement": "db-creds"}}}}},
+                        {"identifier": "conf", "origin": "kcp", "kind": "ConfigMap", "object": {"reference": {"path": "spec.config"}}}])")}}}});
     auto consume = [&](const std::string& ws) {
       create({{"apiVersion", "apis.kcp.io/v1alpha2"}, {"kind", "APIBinding"},
               {"metadata", {{"name", "databases"}, {"cluster", ws}}},
@@ -125,7 +132,8 @@ TEST_CASE("policies: the objects and tuples each rule visits for a write do not 
   auto small = w.candidates_beside(2);
   auto large = w.candidates_beside(12);
   REQUIRE(!small.empty());
-  // Every rule, the sync path's included: bound-object-parent,
+  // Every rule, the sync path's included (mutations and related objects by
+  // selector and by reference among it): bound-object-parent,
   // related-objects and sync-cleanup-finalizer grew (57 -> 137, 39 -> 99,
   // 105 -> 225) while they found a consumer among every consumer of the
   // export, before the relations they join through declared their keys.
@@ -138,6 +146,7 @@ TEST_CASE("policies: the objects and tuples each rule visits for a write do not 
   CHECK_MESSAGE(grew.str().empty(), "rules whose work grew with the store:" << grew.str());
   // The sync path ran: its copy rule visited something.
   CHECK(large.count("sync-copy") == 1);
+  CHECK(large.count("related-selection") == 1);
 }
 
 }  // namespace

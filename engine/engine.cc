@@ -268,14 +268,11 @@ void Engine::discover(const RuleRuntime& rt, const dsl::Plan& plan, const std::s
           if (!s.bound || s.fact.empty()) return true;
           positives.emplace_back(s.fact);
         } else {
-          // A tuple: rebuild it from its arguments; `_` leaves it to evaluate().
-          std::vector<std::string> args;
-          for (const auto& a : item->tuple.args) {
-            if (a->kind == dsl::ExprKind::kVar && a->text == "_") return true;
-            Json v = evaluator_->eval(*a, rt, found);
-            args.push_back(v.is_string() ? v.get<std::string>() : v.dump());
-          }
-          positives.emplace_back(tuple_fact(item->tuple.relation, args));
+          // A tuple: the one its step matched.
+          auto t = std::find_if(found.found_tuples.begin(), found.found_tuples.end(),
+                                [&](const auto& x) { return x.first == item; });
+          if (t == found.found_tuples.end()) return true;
+          positives.emplace_back(*t->second);
         }
       }
       txn_.pending.insert({rt.stratum, rt.index, std::move(positives)});

@@ -299,8 +299,11 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
         ++rt.stats.candidates;
         std::vector<int> newly;
         if (tuple_ok(s.item->tuple, rt, b, fact, newly, false, s.deferred.empty() ? nullptr : &s.deferred) &&
-            checks_ok(s.checks, rt, b))
+            checks_ok(s.checks, rt, b)) {
+          if (b.discovering) b.found_tuples.emplace_back(s.item, &fact);
           go = next();
+          if (b.discovering) b.found_tuples.pop_back();
+        }
         for (int n : newly) b.slots[static_cast<size_t>(n)].bound = false;
         return go;
       };

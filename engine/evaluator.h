@@ -63,6 +63,10 @@ struct Bindings {
   // (evaluate() meets the failure again if the binding is a match), where
   // evaluating a match stops at the first failure and reports it.
   bool discovering = false;
+  // While discovering: the tuple each enclosing tuple step matched, so
+  // that a match's tuple positives are known even where the pattern leaves
+  // an argument unnamed (`_`) and could not be rebuilt from the variables.
+  std::vector<std::pair<const dsl::BodyItem*, const std::string*>> found_tuples;
 };
 
 // What the engine knows about a rule at run time.

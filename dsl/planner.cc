@@ -223,6 +223,7 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
       eq.b = expr_operand(e);
       eq.pb = pure_path(info, *e);
       eq.from_clause = true;
+      eq.a.namespace_key = eq.b.namespace_key = path == "metadata.namespace";
       push_eq(std::move(eq));
     };
     add(item->object.cluster.get(), "metadata.cluster");

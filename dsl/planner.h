@@ -47,6 +47,10 @@ struct Operand {
   int trigger_arg = -1;
   int tuple_value = -1;        // Bindings::tuple_values[tuple_value]
   std::string value_label;     // `relation[position]`, for describe()
+  // A side of an object pattern's namespace clause: there no namespace is
+  // "" as well as null (kube's empty namespace), so a cluster-scoped object
+  // is found by a namespace a tuple holds as "".
+  bool namespace_key = false;
   // Whether the value is read from a tuple (the trigger, or one a step
   // found), perhaps through parent() or base(): text, as narrow as a variable.
   bool from_tuple() const {

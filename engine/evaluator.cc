@@ -103,8 +103,10 @@ std::string Evaluator::kind_key(const dsl::KindRef& k, const RuleRuntime& rt, Bi
 
 bool Evaluator::object_ok(const dsl::Step& s, const RuleRuntime& rt, Bindings& b, const ObjectEntry& e,
                           const std::vector<Json>& keys) const {
+  static const Json kNoNamespace = "";
   for (size_t i = 0; i < s.keys.size(); ++i) {
     const Json* v = find_at(*e.effective, s.keys[i].key);
+    if (s.keys[i].value.namespace_key && (!v || v->is_null())) v = &kNoNamespace;
     if (s.keys[i].value.from_tuple()) {
       // A tuple's argument is the text of the value it was written from.
       if (as_text(v ? *v : Json()) != as_text(keys[i])) return false;

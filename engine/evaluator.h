@@ -123,6 +123,8 @@ class Evaluator {
   mutable size_t deepest_step = 0;
 
  private:
+  // eval(Operand) before a namespace clause's null becomes "".
+  Json eval_operand(const Operand& o, const RuleRuntime& rt, Bindings& b) const;
   // The arguments of the function being evaluated (expressions.cc).
   struct Frame {
     const Json* const* args = nullptr;

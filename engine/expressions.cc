@@ -55,6 +55,12 @@ Json Evaluator::eval(const dsl::Expr& e, const RuleRuntime& rt, Bindings& b) con
 }
 
 Json Evaluator::eval(const Operand& o, const RuleRuntime& rt, Bindings& b) const {
+  Json v = eval_operand(o, rt, b);
+  if (o.namespace_key && v.is_null()) return "";
+  return v;
+}
+
+Json Evaluator::eval_operand(const Operand& o, const RuleRuntime& rt, Bindings& b) const {
   if (o.inner && o.inner2) {
     Json v = eval(*o.inner, rt, b), w = eval(*o.inner2, rt, b);
     if (!v.is_string() || !w.is_string()) return nullptr;

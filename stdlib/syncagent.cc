@@ -3,7 +3,6 @@
 #include "stdlib/digest.h"
 #include "stdlib/go_regexp.h"
 #include "stdlib/go_template.h"
-#include "stdlib/text.h"
 
 #include <openssl/evp.h>
 
@@ -17,9 +16,10 @@ bool is_index(const std::string& k) {
   return !k.empty() && k.size() < 10 && std::all_of(k.begin(), k.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// What `keys` find in `root`, or nullptr.
-const Json* find_path(const Json& root, const std::vector<std::string>& keys) {
-  const Json* at = &root;
+// What `keys` find in `root`, or nullptr (J: Json or const Json).
+template <class J>
+J* find_path(J& root, const std::vector<std::string>& keys) {
+  J* at = &root;
   for (const auto& k : keys) {
     if (at->is_object()) {
       auto it = at->find(k);
@@ -72,7 +72,7 @@ void delete_path(Json& root, const std::string& path) {
   auto keys = parse_reference_path(path, "syncagent_mutate");
   const std::string last = keys.back();
   keys.pop_back();
-  Json* parent = const_cast<Json*>(find_path(root, keys));
+  Json* parent = find_path(root, keys);
   if (!parent) return;
   if (parent->is_object()) parent->erase(last);
   else if (parent->is_array() && is_index(last) && std::stoul(last) < parent->size()) parent->erase(std::stoul(last));

@@ -107,7 +107,9 @@ grep -Eq "name.*<string>.*-required-" "$WORK/out" || fail "explain apibindings.s
 "${K[@]}" delete configmap printed > /dev/null
 
 # A watch sees the changes made while it runs.
-"${K[@]}" "${ORGS[@]}" get accounts -w --output-watch-events -o json --request-timeout=6s > "$WORK/watch" 2>&1 &
+# (It ends when it has seen the delete or after 60 s: the steps below take
+# longer than any short timeout on a loaded machine.)
+"${K[@]}" "${ORGS[@]}" get accounts -w --output-watch-events -o json --request-timeout=60s > "$WORK/watch" 2>&1 &
 watch_pid=$!
 sleep 1.5
 "${K[@]}" "${ORGS[@]}" patch account acme --type merge -p '{"spec":{"creator":"alice"}}' | grep -q patched || fail "merge patch"
@@ -126,6 +128,12 @@ if "${K[@]}" "${ORGS[@]}" get account dryrun > /dev/null 2>&1; then fail "dry ru
 "${K[@]}" "${ORGS[@]}" create configmap settings -n default --from-literal=k=v | grep -q created || fail "create configmap"
 "${K[@]}" "${ORGS[@]}" delete account acme | grep -q deleted || fail "delete"
 if "${K[@]}" "${ORGS[@]}" get account acme > /dev/null 2>&1; then fail "deleted account still there"; fi
+for _ in $(seq 1 150); do
+  grep -Eq "\"type\": *\"DELETED\"" "$WORK/watch" && break
+  kill -0 "$watch_pid" 2>/dev/null || break
+  sleep 0.2
+done
+kill "$watch_pid" 2>/dev/null || true
 wait "$watch_pid" || true
 grep -Eq "\"type\": *\"ADDED\"" "$WORK/watch" || fail "watch ADDED: $(cat "$WORK/watch")"
 grep -Eq "\"type\": *\"MODIFIED\"" "$WORK/watch" || fail "watch MODIFIED: $(cat "$WORK/watch")"

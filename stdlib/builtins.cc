@@ -479,6 +479,7 @@ const std::vector<Builtin> kBuiltins = {
     {"str", 1, 1, "str(x) -> string", "`x` as a string (JSON text for non-strings).", b_str},
     {"substr", 2, 3, "substr(s, start, n?) -> string", "`n` bytes of `s` from `start` (to the end).", b_substr},
     {"syncagent_mutate", 3, 3, "syncagent_mutate(object, mutations, other) -> object", "The api-syncagent's mutations (a PublishedResource's `mutation.spec` or `mutation.status` list: delete, regex, template) applied in order to `object`; `other` is the templates' RemoteObject.", syncagent_mutate},
+    {"syncagent_mutations_error", 1, 1, "syncagent_mutations_error(mutations) -> string", "What is wrong with a PublishedResource's mutation list whatever object it meets (no mechanism, a bad path, a regex that does not compile), or \"\".", syncagent_mutations_error},
     {"syncagent_name", 5, 5, "syncagent_name(pattern, cluster_name, cluster_path, object, which) -> string", "The api-syncagent's namespace or name (`which`) for the copy of `object`: a PublishedResource's `spec.naming` pattern (a Go template, or the deprecated $placeholders; the agent's default when empty).", syncagent_name},
     {"syncagent_selector", 2, 2, "syncagent_selector(selector, context) -> object", "A related resource's label selector with the Go templates in its matchLabels' keys and values rendered with `context`, as the api-syncagent renders them (an empty key dropped).", syncagent_selector},
     {"trim", 1, 1, "trim(s) -> string", "`s` without leading and trailing white space.", b_trim},

@@ -171,6 +171,35 @@ Json apply_syncagent_mutations(Json object, const Json& mutations, const Json& o
 
 Json syncagent_mutate(const BuiltinArgs& a) { return apply_syncagent_mutations(a[0], a[1], a[2]); }
 
+std::string syncagent_mutations_problem(const Json& mutations) {
+  if (mutations.is_null()) return "";
+  if (!mutations.is_array()) return "must be a list";
+  for (size_t i = 0; i < mutations.size(); ++i) {
+    const Json& m = mutations[i];
+    std::string at = "[" + std::to_string(i) + "]";
+    const char* kinds[] = {"delete", "regex", "template"};
+    const char* kind = nullptr;
+    for (const char* k : kinds)
+      if (!kind && m.is_object() && m.contains(k) && m[k].is_object()) kind = k;
+    if (!kind) return at + ": no valid mutation mechanism provided";
+    const Json& spec = m[kind];
+    std::string path = field_of(spec, "path");
+    try {
+      auto keys = parse_reference_path(path, "path");
+      if (keys.size() == 1 && keys[0].empty()) return at + "." + kind + ".path: Required value";
+      std::string pattern = field_of(spec, "pattern");
+      if (std::string(kind) == "regex" && !pattern.empty()) go_regexp_replace_all("", pattern, "");
+    } catch (const BuiltinError& e) {
+      return at + "." + kind + ".path: " + e.what();
+    } catch (const GoRegexpError& e) {
+      return at + ".regex.pattern: " + e.what();
+    }
+  }
+  return "";
+}
+
+Json syncagent_mutations_error(const BuiltinArgs& a) { return syncagent_mutations_problem(a[0]); }
+
 // A related resource's label selector with the keys and values of its
 // matchLabels that hold "{{" rendered with `context`, as the agent's
 // templateLabelSelector: a key that renders empty is dropped;

@@ -38,7 +38,14 @@ std::vector<std::string> parse_reference_path(const std::string& path, const cha
 nlohmann::json apply_syncagent_mutations(nlohmann::json object, const nlohmann::json& mutations,
                                          const nlohmann::json& other);
 
+// What is wrong with a mutation list whatever object it meets (a mechanism
+// missing, a path that is empty or beyond keys and indexes, a regex that
+// does not compile), "" when nothing is: what admission checks, so that a
+// provider's mistake is refused rather than taking the copies away.
+std::string syncagent_mutations_problem(const nlohmann::json& mutations);
+
 Json syncagent_gjson(const BuiltinArgs& args);
+Json syncagent_mutations_error(const BuiltinArgs& args);
 Json syncagent_name(const BuiltinArgs& args);
 Json syncagent_mutate(const BuiltinArgs& args);
 Json syncagent_selector(const BuiltinArgs& args);

@@ -9,7 +9,8 @@ agent's three-way merge of the spec: alice's edit of a field of the copy
 stays while bob changes another field, and goes when bob changes that one
 (and does not come back when bob sets the value alice saw); the agent's own
 labels are not alice's to change (409). A cluster-scoped resource's copy is
-cluster-scoped. alice's status comes back to bob's
+cluster-scoped; a PublishedResource the agent's schema refuses is 422.
+alice's status comes back to bob's
 object as it is; deleting bob's object deletes the copy first.
 
 Usage: sync_e2e.py PMESH [KUBECTL]
@@ -84,6 +85,18 @@ def main():
                          "metadata": {"name": "dbclusters"},
                          "spec": {"resource": {"kind": "DbCluster", "apiGroup": "db.example.io", "version": "v1"},
                                   "naming": {"name": "{{ .ClusterName }}-{{ .Object.metadata.name }}"}}})
+        # The agent's schema: a PublishedResource without a kind, with an
+        # origin that is neither side, is refused with each field's cause.
+        r = k(as_alice, "apply", "-f", "-", ok=False, stdin=json.dumps({
+            "apiVersion": "syncagent.kcp.io/v1alpha1", "kind": "PublishedResource", "metadata": {"name": "broken"},
+            "spec": {"resource": {"apiGroup": "db.example.io"},
+                     "related": [{"identifier": "creds", "kind": "Secret", "origin": "elsewhere",
+                                  "object": {"reference": {"path": "spec.secret"}}}]}}))
+        for want in ('spec.resource.kind: Required value', 'spec.related[0].origin: Unsupported value: "elsewhere"'):
+            if r.returncode == 0 or want not in r.stderr:
+                problems.append("an invalid PublishedResource: want %r, got %r" % (want, r.stderr.strip()[:300]))
+        if k(as_alice, "get", "publishedresource", "broken", ok=False).returncode == 0:
+            problems.append("the invalid PublishedResource was stored")
         # alice lets bob bind her export, as a kcp provider grants `bind`.
         apply(as_alice, {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
                          "metadata": {"name": "bind-databases"},

@@ -256,12 +256,22 @@ std::string FgaStore::latest_model(const std::string& store) const {
 }
 
 std::optional<json> FgaStore::model_json(const std::string& store, const std::string& model) const {
-  if (is_platform(store) && model == platform_model(store).second) return platform_model(store).first;
-  std::optional<json> out;
+  std::shared_ptr<const json> j = model_value(store, model);
+  if (!j) return std::nullopt;
+  return *j;
+}
+
+std::shared_ptr<const json> FgaStore::model_value(const std::string& store, const std::string& model) const {
+  if (is_platform(store)) {
+    platform_model(store);  // cached in platform_models_
+    const auto& shared = platform_models_.at(store);
+    if (model == shared->second) return std::shared_ptr<const json>(shared, &shared->first);
+  }
+  std::shared_ptr<const json> out;
   engine_.state().scan_tuples_with("fga_model", {store}, [&](const std::string& f) {
     auto a = args_of(f);
     if (a[1] != model) return true;
-    out = json::parse(a[2]);
+    out = std::make_shared<const json>(json::parse(a[2]));
     return false;
   });
   return out;
@@ -273,9 +283,9 @@ std::shared_ptr<const fga::CompiledModel> FgaStore::model(const std::string& sto
   std::string key = store + "/" + id;
   if (auto it = cache_.find(key); it != cache_.end()) return it->second;
   // The store's own model, or none: another store's id is not found here.
-  std::optional<json> j = model_json(store, id);
+  std::shared_ptr<const json> j = model_value(store, id);
   if (!j) throw FgaError("authorization_model_not_found", "Authorization Model '" + id + "' not found");
-  std::shared_ptr<const fga::CompiledModel> c = compiled(id, *j);
+  std::shared_ptr<const fga::CompiledModel> c = compiled(id, std::move(j));
   // Models are immutable; those loaded stay compiled, and a few others
   // (old ones are asked for rarely).
   if (cache_.size() > 64 + active_.size())
@@ -290,7 +300,7 @@ std::shared_ptr<const fga::CompiledModel> FgaStore::model(const std::string& sto
   return c;
 }
 
-std::shared_ptr<const fga::CompiledModel> FgaStore::compiled(const std::string& id, const json& stored) {
+std::shared_ptr<const fga::CompiledModel> FgaStore::compiled(const std::string& id, std::shared_ptr<const json> stored) {
   // Ids are unique to a model's content (a platform model's is its
   // content's hash, a written one's a fresh ULID): stores with the same id
   // share the compiled model and its rule set (named by the id). The content
@@ -298,20 +308,22 @@ std::shared_ptr<const fga::CompiledModel> FgaStore::compiled(const std::string& 
   // of ids.
   if (auto it = compiled_.find(id); it != compiled_.end())
     if (auto c = it->second.model.lock()) {
-      if (it->second.json == stored) return c;
+      // The same value (organizations sharing the platform model) needs no
+      // comparison.
+      if (it->second.json == stored || *it->second.json == *stored) return c;
       throw FgaError("internal_error", "model id " + id + " names two different models");
     }
-  auto c = std::make_shared<const fga::CompiledModel>(fga::compile_model(fga::from_json(stored), "fga_" + id + "_"));
+  auto c = std::make_shared<const fga::CompiledModel>(fga::compile_model(fga::from_json(*stored), "fga_" + id + "_"));
   if (compiled_.size() > 2 * cache_.size() + 16)
     for (auto it = compiled_.begin(); it != compiled_.end();) it = it->second.model.expired() ? compiled_.erase(it) : std::next(it);
-  compiled_[id] = {c, stored};
+  compiled_[id] = {c, std::move(stored)};
   return c;
 }
 
 std::vector<Op> FgaStore::write_model(const std::string& store, const std::string& id, const fga::Model& model) {
   json stored = fga::to_json(model);
   stored["id"] = id;
-  cache_[store + "/" + id] = compiled(id, stored);
+  cache_[store + "/" + id] = compiled(id, std::make_shared<const json>(stored));
   return {Op::add_tuple("fga_model", {store, id, stored.dump()})};
 }
 

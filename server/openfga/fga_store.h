@@ -116,7 +116,10 @@ class FgaStore {
   static std::string rule_set_id(const std::string& model) { return "fga:" + model; }
   // The compiled model of id `id` whose JSON is `stored`: shared by the
   // stores that have it.
-  std::shared_ptr<const fga::CompiledModel> compiled(const std::string& id, const nlohmann::json& stored);
+  std::shared_ptr<const fga::CompiledModel> compiled(const std::string& id, std::shared_ptr<const nlohmann::json> stored);
+  // The JSON of `store`'s model `model`, or null: a platform store's shares
+  // the platform model's value (no copy per organization).
+  std::shared_ptr<const nlohmann::json> model_value(const std::string& store, const std::string& model) const;
   // The modules fga_loaded names for `store`.
   std::vector<std::string> loaded_models(const std::string& store) const;
   // A store no longer has `model` loaded; the last one takes its rule set away.
@@ -130,7 +133,7 @@ class FgaStore {
   std::map<std::string, int> users_;           // model -> how many stores have it loaded
   struct Compiled {
     std::weak_ptr<const fga::CompiledModel> model;  // alive while a store's cache_ entry holds it
-    nlohmann::json json;
+    std::shared_ptr<const nlohmann::json> json;
   };
   std::map<std::string, Compiled> compiled_;  // model id ->
   std::vector<std::pair<std::string, std::string>> platform_files_;

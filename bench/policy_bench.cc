@@ -13,8 +13,8 @@
 // owner, a member of the parent org and a stranger, in an account's
 // workspace. Prints JSON with medians, p99 and the ratio of each to the
 // baseline and to the smallest size. With --reopen 1 the bootstrap and the
-// cold load are also written to a data directory (LevelDB, one batch at the
-// end) and, after the cold load, read back into a fresh engine as
+// cold load are also written to a data directory (LevelDB, a group commit
+// per organization; `flush_ms` is their sum, left out of `cold_ms`) and, after the cold load, read back into a fresh engine as
 // `pmesh serve` does on a restart: the time to load the records and to
 // load the organizations' models again, before a first request is served.
 // With --profile N, each size also lists, for each operation, the time its
@@ -150,20 +150,31 @@ int main(int argc, char** argv) {
     store.load();
     fga = &store;
 
+    // With a data directory, each organization's transactions are written
+    // as one group commit, as a server's burst of requests is: LevelDB then
+    // holds most of the state in its tables, and a restart replays only its
+    // last log (one batch for everything would be replayed whole).
+    double write = 0;
     auto t0 = Clock::now();
     for (int i = 0; i < size; ++i) {
       apply(e, org("org" + std::to_string(i)));
       for (int j = 0; j < per_org; ++j) apply(e, account("org" + std::to_string(i), "acc" + std::to_string(j)));
+      if (disk) {
+        auto w = Clock::now();
+        std::string err;
+        if (!disk->flush(&err)) {
+          std::cerr << "pmesh-policy-bench: " << err << "\n";
+          return 1;
+        }
+        write += us(Clock::now() - w);
+      }
     }
-    double cold = us(Clock::now() - t0);
+    double cold = us(Clock::now() - t0) - write;
     Json reopened;
     if (disk) {
       std::string err;
-      auto w = Clock::now();
-      disk->flush(&err);
       e.set_persistence(nullptr);
       disk.reset();
-      double write = us(Clock::now() - w);
       auto r0 = Clock::now();
       auto again = pmesh::engine::DurableStore::open(dir, &err);
       Engine fresh(std::shared_ptr<const pmesh::dsl::CompiledProgram>(program.get(), [](auto*) {}));

@@ -554,7 +554,7 @@ void Engine::rederive(int stratum) {
 
 // ---- Transactions -------------------------------------------------------------------
 
-Result Engine::collect_changes() {
+Result Engine::collect_changes(std::vector<TupleChange>* tuples) {
   Result r;
   std::vector<std::string> changed;
   for (const auto& [fact, before] : txn_.before) {
@@ -580,7 +580,7 @@ Result Engine::collect_changes() {
     if (c.op == ObjectChange::Kind::kDeleted) c.after = nullptr;
     r.objects.push_back(std::move(c));
   }
-  r.tuples = tuple_changes();
+  r.tuples = tuples ? std::move(*tuples) : tuple_changes();
   r.resource_version = rv;
   return r;
 }
@@ -683,10 +683,17 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
         if (const ObjectEntry* e = state_.object(f)) recompute_object(f, *e);
       run_to_fixpoint();
     }
+    // The tuple changes the hook sees are the commit's unless it adds more
+    // (a seed of a rule set changes 100,000s: taken once).
+    std::optional<std::vector<TupleChange>> tuples;
     if (before_commit_ && !dry_run && !history_) {
-      std::vector<Op> more = before_commit_(tuple_changes());
+      tuples = tuple_changes();
+      std::vector<Op> more = before_commit_(*tuples);
       for (const auto& op : more) user_op(op);
-      if (!more.empty()) run_to_fixpoint();
+      if (!more.empty()) {
+        run_to_fixpoint();
+        tuples.reset();
+      }
     }
     if (!history_) check_relation_keys();
     // What the transaction newly makes hold that a rule refuses, it may not
@@ -700,7 +707,7 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
       }
       throw TxnError{"Invalid", msg, rules};
     }
-    r = collect_changes();
+    r = collect_changes(tuples ? &*tuples : nullptr);
     check_encodable(r);
     if (!history_) check_derived_schemas();
     r.warnings = std::move(txn_.warnings);

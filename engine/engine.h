@@ -268,7 +268,9 @@ class Engine {
   void delete_cluster_contents(const std::string& cluster);
   void note_before(const std::string& fact);
   void lost_support(const std::string& fact);
-  Result collect_changes();
+  // `tuples`: the transaction's tuple changes when they were taken already
+  // and nothing changed since (null: taken here).
+  Result collect_changes(std::vector<TupleChange>* tuples = nullptr);
   // What rules derive must satisfy its kind's schema, as what users write
   // must (the server's strategies check that): the first object of the
   // transaction that does not is a TxnError naming the rules that built it.

@@ -9,7 +9,8 @@ agent's three-way merge of the spec: alice's edit of a field of the copy
 stays while bob changes another field, and goes when bob changes that one
 (and does not come back when bob sets the value alice saw); the agent's own
 labels are not alice's to change (409). A cluster-scoped resource's copy is
-cluster-scoped; a PublishedResource the agent's schema refuses is 422.
+cluster-scoped; a PublishedResource the agent's schema refuses is 422; a
+related Secret reaches bob only while bob's binding accepts the claim.
 alice's status comes back to bob's
 object as it is; deleting bob's object deletes the copy first.
 
@@ -166,6 +167,32 @@ def main():
         wait_until(problems, "alice's status on bob's Database", lambda: k(
             as_bob, "get", "database", "db1", "-n", "default", "-o", "jsonpath={.status.endpoint}").stdout ==
             "db1.example.com:5432")
+
+        # A related Secret (origin service) reaches bob's workspace only once
+        # bob's binding accepts the export's claim on Secrets.
+        k(as_alice, "patch", "apiexport.v1alpha2.apis.kcp.io", "databases", "--type", "merge", "-p",
+          json.dumps({"spec": {"permissionClaims": [{"group": "", "resource": "secrets", "verbs": ["*"]}]}}))
+        k(as_alice, "patch", "publishedresource", "databases", "--type", "merge", "-p", json.dumps({"spec": {"related": [
+            {"identifier": "creds", "origin": "service", "kind": "Secret", "object": {"reference": {"path": "metadata.name"}}}]}}))
+        apply(as_alice, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns},
+                         "stringData": {"password": "s3cret"}})
+
+        def bobs_secret():
+            r = k(as_bob, "get", "secret", "db1", "-n", "default", "-o", "jsonpath={.data.password}", ok=False)
+            return r.stdout if r.returncode == 0 else None
+
+        # Derived in alice's transaction, if at all: absent now is absent.
+        if bobs_secret() is not None:
+            problems.append("alice's Secret reached bob's workspace without an accepted claim")
+        k(as_bob, "patch", "apibinding.v1alpha2.apis.kcp.io", "databases", "--type", "merge", "-p", json.dumps({"spec": {
+            "permissionClaims": [{"group": "", "resource": "secrets", "verbs": ["*"], "state": "Accepted",
+                                  "selector": {"matchAll": True}}]}}))
+        got = wait_until(problems, "alice's Secret in bob's workspace once bob accepted the claim", bobs_secret)
+        problems.want("the related Secret's data", got, "czNjcmV0")
+        k(as_bob, "patch", "apibinding.v1alpha2.apis.kcp.io", "databases", "--type", "merge", "-p", json.dumps({"spec": {
+            "permissionClaims": [{"group": "", "resource": "secrets", "verbs": ["*"], "state": "Rejected",
+                                  "selector": {"matchAll": True}}]}}))
+        wait_until(problems, "the related Secret to go when bob rejects the claim", lambda: bobs_secret() is None)
 
         # A cluster-scoped object's copy is cluster-scoped, named by the
         # PublishedResource's naming.

@@ -80,7 +80,9 @@ struct Workload {
     create({{"apiVersion", "apis.kcp.io/v1alpha2"}, {"kind", "APIExport"},
             {"metadata", {{"name", "databases"}, {"cluster", "root:orgs:prov"}}},
             {"spec", {{"resources", {{{"group", "db.example.io"}, {"name", "databases"},
-                                      {"schema", "v1.databases.db.example.io"}, {"storage", {{"crd", Json::object()}}}}}}}}});
+                                      {"schema", "v1.databases.db.example.io"}, {"storage", {{"crd", Json::object()}}}}}},
+                      {"permissionClaims", Json::parse(R"([{"group": "", "resource": "secrets", "verbs": ["*"]},
+                                                           {"group": "", "resource": "configmaps", "verbs": ["*"]}])")}}}});
     create({{"apiVersion", "syncagent.kcp.io/v1alpha1"}, {"kind", "PublishedResource"},
             {"metadata", {{"name", "databases"}, {"cluster", "root:orgs:prov"}}},
             {"spec", {{"resource", {{"kind", "Database"}, {"apiGroup", "db.example.io"}}},
@@ -94,9 +96,16 @@ struct Workload {
     auto consume = [&](const std::string& ws) {
       create({{"apiVersion", "apis.kcp.io/v1alpha2"}, {"kind", "APIBinding"},
               {"metadata", {{"name", "databases"}, {"cluster", ws}}},
-              {"spec", {{"reference", {{"export", {{"path", "root:orgs:prov"}, {"name", "databases"}}}}}}}});
+              {"spec", {{"reference", {{"export", {{"path", "root:orgs:prov"}, {"name", "databases"}}}}},
+                        // Related objects need the claims accepted.
+                        {"permissionClaims", Json::parse(R"([
+                          {"group": "", "resource": "secrets", "verbs": ["*"], "state": "Accepted", "selector": {"matchAll": true}},
+                          {"group": "", "resource": "configmaps", "verbs": ["*"], "state": "Accepted", "selector": {"matchAll": true}}])")}}}});
+      create({{"apiVersion", "v1"}, {"kind", "ConfigMap"},
+              {"metadata", {{"name", "db-conf"}, {"namespace", "default"}, {"cluster", ws}}}, {"data", {{"k", "v"}}}});
       create({{"apiVersion", "db.example.io/v1"}, {"kind", "Database"},
-              {"metadata", {{"name", "db"}, {"namespace", "default"}, {"cluster", ws}}}, {"spec", {{"size", 1}}}});
+              {"metadata", {{"name", "db"}, {"namespace", "default"}, {"cluster", ws}}},
+              {"spec", {{"size", 1}, {"config", "db-conf"}}}});
     };
     for (int i = 0; i < orgs; ++i) {
       std::string org = "org" + std::to_string(i);
@@ -147,6 +156,8 @@ TEST_CASE("policies: the objects and tuples each rule visits for a write do not 
   // The sync path ran: its copy rule visited something.
   CHECK(large.count("sync-copy") == 1);
   CHECK(large.count("related-selection") == 1);
+  // A consumer's ConfigMap went to the provider (claims accepted).
+  CHECK(large.count("sync-related-configmap") == 1);
 }
 
 }  // namespace

@@ -58,8 +58,8 @@ Json& slot(Json& at, const std::string& key, const std::string& path) {
   return at[key];
 }
 
-void set_path(Json& root, const std::string& path, Json value) {
-  auto keys = parse_reference_path(path, "syncagent_mutate");
+// `keys`: `path` parsed (parse_reference_path).
+void set_path(Json& root, const std::vector<std::string>& keys, const std::string& path, Json value) {
   if (keys.size() == 1 && keys[0].empty()) throw BuiltinError("syncagent_mutate: a mutation needs a path");
   Json* at = &root;
   for (const auto& k : keys) at = &slot(*at, k, path);
@@ -142,23 +142,24 @@ Json apply_syncagent_mutations(Json object, const Json& mutations, const Json& o
     } else if (m.contains("regex") && m["regex"].is_object()) {
       const Json& r = m["regex"];
       std::string pattern = field_of(r, "pattern"), replacement = field_of(r, "replacement"), path = field_of(r, "path");
+      auto keys = parse_reference_path(path, "syncagent_mutate");
       if (pattern.empty()) {
-        set_path(object, path, replacement);
+        set_path(object, keys, path, replacement);
         continue;
       }
-      const Json* at = find_path(object, parse_reference_path(path, "syncagent_mutate"));
+      const Json* at = find_path(object, keys);
       try {
-        set_path(object, path, go_regexp_replace_all(at ? gjson_string(*at) : std::string(), pattern, replacement));
+        set_path(object, keys, path, go_regexp_replace_all(at ? gjson_string(*at) : std::string(), pattern, replacement));
       } catch (const GoRegexpError& e) {
         throw BuiltinError(std::string("syncagent_mutate: ") + e.what());
       }
     } else if (m.contains("template") && m["template"].is_object()) {
       const Json& t = m["template"];
       std::string path = field_of(t, "path");
-      const Json* at = find_path(object, parse_reference_path(path, "syncagent_mutate"));
-      Json context = {{"Value", gjson_result(at)}, {"LocalObject", object}, {"RemoteObject", other}};
+      auto keys = parse_reference_path(path, "syncagent_mutate");
+      Json context = {{"Value", gjson_result(find_path(object, keys))}, {"LocalObject", object}, {"RemoteObject", other}};
       try {
-        set_path(object, path, render_go_template(field_of(t, "template"), context, TemplateOutput::kHtml));
+        set_path(object, keys, path, render_go_template(field_of(t, "template"), context, TemplateOutput::kHtml));
       } catch (const TemplateError& e) {
         throw BuiltinError(std::string("syncagent_mutate: failed to execute template: ") + e.what());
       }

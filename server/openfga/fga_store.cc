@@ -82,8 +82,8 @@ void FgaStore::set_platform_model(const std::vector<std::pair<std::string, std::
   platform_models_.clear();
 }
 
-const std::pair<json, std::string>& FgaStore::platform_model(const std::string& store) const {
-  if (auto it = platform_models_.find(store); it != platform_models_.end()) return *it->second;
+const FgaStore::PlatformModel& FgaStore::platform_model(const std::string& store) const {
+  if (auto it = platform_models_.find(store); it != platform_models_.end()) return it->second;
   std::vector<std::pair<std::string, std::string>> files = platform_files_;
   engine_.state().scan_tuples_with("org_bound_resource", {store}, [&](const std::string& f) {
     const engine::TupleEntry* t = engine_.state().tuple(f);
@@ -92,14 +92,14 @@ const std::pair<json, std::string>& FgaStore::platform_model(const std::string& 
     return true;
   });
   // Most organizations bind nothing: they share the core model, read once.
-  if (files.size() == platform_files_.size()) return *(platform_models_[store] = platform_base_);
+  if (files.size() == platform_files_.size()) return platform_models_[store] = platform_base_;
   try {
-    return *(platform_models_[store] =
-                 std::make_shared<const std::pair<json, std::string>>(identified(fga::to_json(fga::parse_dsl(files)))));
+    return platform_models_[store] =
+               std::make_shared<const std::pair<json, std::string>>(identified(fga::to_json(fga::parse_dsl(files))));
   } catch (const FgaError&) {
     // A bound API whose names make no valid module (two bindings generating
     // one type): the core model alone.
-    return *(platform_models_[store] = platform_base_);
+    return platform_models_[store] = platform_base_;
   }
 }
 
@@ -246,7 +246,7 @@ std::vector<std::string> FgaStore::models(const std::string& store) const {
     return true;
   });
   std::reverse(out.begin(), out.end());
-  if (is_platform(store)) out.push_back(platform_model(store).second);
+  if (is_platform(store)) out.push_back(platform_model(store)->second);
   return out;
 }
 
@@ -263,8 +263,7 @@ std::optional<json> FgaStore::model_json(const std::string& store, const std::st
 
 std::shared_ptr<const json> FgaStore::model_value(const std::string& store, const std::string& model) const {
   if (is_platform(store)) {
-    platform_model(store);  // cached in platform_models_
-    const auto& shared = platform_models_.at(store);
+    const PlatformModel& shared = platform_model(store);
     if (model == shared->second) return std::shared_ptr<const json>(shared, &shared->first);
   }
   std::shared_ptr<const json> out;

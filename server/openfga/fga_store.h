@@ -124,8 +124,10 @@ class FgaStore {
   std::vector<std::string> loaded_models(const std::string& store) const;
   // A store no longer has `model` loaded; the last one takes its rule set away.
   void release(const std::string& model);
-  // A platform store's model and its id (cached until its bound APIs change).
-  const std::pair<nlohmann::json, std::string>& platform_model(const std::string& store) const;
+  // A platform store's model and its id (cached until its bound APIs change;
+  // the value is shared by the stores that bind the same APIs).
+  using PlatformModel = std::shared_ptr<const std::pair<nlohmann::json, std::string>>;
+  const PlatformModel& platform_model(const std::string& store) const;
 
   engine::Engine& engine_;
   std::map<std::string, std::shared_ptr<const fga::CompiledModel>> cache_;  // store "/" model id ->
@@ -139,9 +141,8 @@ class FgaStore {
   std::vector<std::pair<std::string, std::string>> platform_files_;
   // The model of a store that binds nothing, and its id: one, shared by
   // every such store.
-  std::shared_ptr<const std::pair<nlohmann::json, std::string>> platform_base_ =
-      std::make_shared<const std::pair<nlohmann::json, std::string>>();
-  mutable std::map<std::string, std::shared_ptr<const std::pair<nlohmann::json, std::string>>> platform_models_;  // store ->
+  PlatformModel platform_base_ = std::make_shared<const std::pair<nlohmann::json, std::string>>();
+  mutable std::map<std::string, PlatformModel> platform_models_;  // store ->
 };
 
 // Now, as OpenFGA writes times: RFC 3339 in UTC with microseconds.

@@ -4,6 +4,7 @@
 #include <leveldb/write_batch.h>
 
 #include <cstdio>
+#include <map>
 
 #include "engine/failpoint.h"
 
@@ -15,6 +16,11 @@ const std::string kSep = "\x1f";
 const std::string kLogPrefix = "l" + kSep;
 const std::string kMetaRv = "meta" + kSep + "rv";
 const std::string kMetaFingerprint = "meta" + kSep + "fingerprint";
+// A rule set's state: r<sep><set id><sep> then "f" (its fingerprint), a
+// tuple's fact ("t<sep>..."), or "m<sep>" and a match key counted from the
+// set's first rule.
+const std::string kRuleSetPrefix = "r" + kSep;
+std::string rule_set_prefix(const std::string& id) { return kRuleSetPrefix + id + kSep; }
 
 // Objects, tuples and matches are stored as CBOR: read back about twice as
 // fast as JSON text when a data directory is reopened. Records written as
@@ -135,11 +141,12 @@ class RecordReader {
   size_t pos_;
 };
 
-std::string encode_tuple_record(const TupleEntry& t) {
+// `first_rule`: a rule set's records count rules from its first.
+std::string encode_tuple_record(const TupleEntry& t, int first_rule = 0) {
   RecordWriter w;
   w.byte(t.base ? 1 : 0);
   w.varint(t.supports.size());
-  for (const auto& s : t.supports) w.str(s);
+  for (const auto& s : t.supports) w.str(first_rule ? rebase_match_key(s, -first_rule) : s);
   return w.take();
 }
 
@@ -157,9 +164,9 @@ TupleEntry decode_tuple_record(const std::string& value) {
   return t;
 }
 
-std::string encode_match_record(const Match& m) {
+std::string encode_match_record(const Match& m, int first_rule = 0) {
   RecordWriter w;
-  w.varint(static_cast<uint64_t>(m.rule));
+  w.varint(static_cast<uint64_t>(m.rule - first_rule));
   w.varint(m.positives.size());
   for (const auto& p : m.positives) w.str(p.str());
   w.varint(m.contributions.size());
@@ -328,6 +335,7 @@ bool DurableStore::load(Engine& engine, std::string* error) {
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
   int64_t rv = 0;
   std::string fingerprint;
+  std::map<std::string, StoredRuleSet> sets;
   // The records are durable already: nothing to undo, nothing dirty while
   // they are read (and only then: a rebuild below commits what it changes).
   struct Bulk {
@@ -346,6 +354,15 @@ bool DurableStore::load(Engine& engine, std::string* error) {
       else if (key[0] == 'o') state.put_object(key, decode_object(decode_record(value)));
       else if (key[0] == 't') state.put_tuple(key, decode_tuple_record(value));
       else if (key[0] == 'm') state.put_match(key.substr(2), decode_match_record(value));
+      else if (key.starts_with(kRuleSetPrefix)) {
+        size_t end = key.find(kSep, kRuleSetPrefix.size());
+        if (end == std::string::npos || end + 1 >= key.size()) throw std::runtime_error("a rule set's record names no set");
+        StoredRuleSet& set = sets[key.substr(kRuleSetPrefix.size(), end - kRuleSetPrefix.size())];
+        std::string rest = key.substr(end + 1);
+        if (rest == "f") set.fingerprint = value;
+        else if (rest[0] == 't') set.tuples.emplace_back(std::move(rest), decode_tuple_record(value));
+        else if (rest.starts_with("m" + kSep)) set.matches.emplace_back(rest.substr(2), decode_match_record(value));
+      }
     }
   } catch (const std::exception& e) {
     *error = std::string("the data directory is damaged: ") + e.what();
@@ -357,6 +374,9 @@ bool DurableStore::load(Engine& engine, std::string* error) {
   }
   state.forget_undo();
   state.take_dirty();
+  // Taken up when their sets are added again (or dropped from the store
+  // with the first change).
+  for (auto& [id, set] : sets) engine.park_rule_set(id, std::move(set));
   engine.refresh_kinds();
   engine.set_resource_version(rv);
   fingerprint_ = engine.fingerprint();
@@ -372,7 +392,8 @@ bool DurableStore::load(Engine& engine, std::string* error) {
   return true;
 }
 
-bool DurableStore::commit(const State& state, const State::Dirty& dirty, const Result& result, std::string* error) {
+bool DurableStore::commit(const State& state, const State::Dirty& dirty, const RuleSetChanges& sets,
+                          const Result& result, std::string* error) {
   // Everything is encoded before anything here changes: a failure leaves
   // the store, its pending batch and its log bookkeeping as they were.
   leveldb::WriteBatch batch;
@@ -393,6 +414,27 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
       const Match* m = state.match(k);
       if (m) batch.Put("m" + kSep + k, encode_match_record(*m));
       else batch.Delete("m" + kSep + k);
+    }
+    // Stale rule-set states first (a batch applies in order), then what
+    // sets changed, under their own names.
+    for (const auto& id : sets.dropped) {
+      std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+      std::string prefix = rule_set_prefix(id);
+      for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) batch.Delete(it->key());
+    }
+    for (const auto& set : sets.sets) {
+      std::string prefix = rule_set_prefix(set.id);
+      batch.Put(prefix + "f", set.fingerprint);
+      for (const auto& k : set.matches) {
+        std::string key = prefix + "m" + kSep + rebase_match_key(k, -set.first_rule);
+        if (const Match* m = state.match(k)) batch.Put(key, encode_match_record(*m, set.first_rule));
+        else batch.Delete(key);
+      }
+      for (const auto& f : set.tuples) {
+        const TupleEntry* t = state.tuple(f);
+        if (t && t->exists()) batch.Put(prefix + f, encode_tuple_record(*t, set.first_rule));
+        else batch.Delete(prefix + f);
+      }
     }
     // The change log: one entry per changed object, in resource-version order.
     size_t n = 0;

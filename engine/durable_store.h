@@ -9,6 +9,9 @@
 //   o\x1fKind\x1fcluster\x1fnamespace\x1fname   an object (one kind in one cluster is one range)
 //   t\x1frelation\x1farg\x1f...                 a relation tuple
 //   m\x1f<match key>                            a rule match and what it contributed
+//   r\x1f<set>\x1f...                           a rule set's state: f (its fingerprint),
+//                                              t\x1f... (a tuple), m\x1f<key> (a match),
+//                                              rules counted from the set's first
 //   l\x1f<resource version, 20 digits>\x1f<n>   a change-log entry (watch events)
 //   meta\x1f...                                 resource version, rules fingerprint
 //
@@ -44,7 +47,8 @@ class DurableStore : public Persistence {
   // storage or recomputation failure.
   bool load(Engine& engine, std::string* error);
 
-  bool commit(const State& state, const State::Dirty& dirty, const Result& result, std::string* error) override;
+  bool commit(const State& state, const State::Dirty& dirty, const RuleSetChanges& sets, const Result& result,
+              std::string* error) override;
 
   // Group commit: while deferred, commit() collects each transaction's batch
   // and flush() writes everything collected with one synced write. The

@@ -714,9 +714,18 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
     if (inspect) inspect(r);
     std::string storage_error;
     State::Dirty dirty = state_.take_dirty();
-    drop_rule_set_state(dirty);
-    if (!dry_run && persistence_ && !persistence_->commit(state_, dirty, r, &storage_error))
+    // Parked rule-set states are valid only for the state they were stored
+    // with: a change makes them stale, and they go in the same batch.
+    bool stale = !parked_.empty() && !dry_run && (!dirty.objects.empty() || !dirty.tuples.empty());
+    RuleSetChanges sets = take_rule_set_changes(dirty);
+    if (stale)
+      for (const auto& [id, _] : parked_) sets.dropped.push_back(id);
+    if (!dry_run && persistence_ && !persistence_->commit(state_, dirty, sets, r, &storage_error))
       throw TxnError{"InternalError", "the transaction could not be stored: " + storage_error, {}};
+    if (!dry_run) {
+      drop_stored_.clear();
+      if (stale) parked_.clear();
+    }
   } catch (const TxnError& e) {
     fail(e.reason, e.message, e.rules);
   } catch (const std::exception& e) {

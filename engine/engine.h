@@ -93,13 +93,38 @@ struct Result {
   int64_t resource_version = 0;       // after the commit
 };
 
+// What a transaction changed of rule sets' state (matches and the tuples
+// they derive), for a durable store to keep under each set's own names: a
+// match's key and rule counted from the set's first rule, since the rules'
+// numbers depend on the order in which sets are added.
+struct RuleSetChanges {
+  struct Set {
+    std::string id, fingerprint;
+    int first_rule = 0;
+    std::vector<std::string> matches, tuples;  // keys in the state (changed or gone)
+  };
+  std::vector<Set> sets;
+  // Sets whose stored state is stale: it goes before anything is written.
+  std::vector<std::string> dropped;
+};
+
+// A rule set's state as a durable store read it back (RuleSetChanges'
+// form): handed to the engine, which takes it up when the set is added
+// again instead of deriving it (Engine::park_rule_set).
+struct StoredRuleSet {
+  std::string fingerprint;
+  std::vector<std::pair<std::string, TupleEntry>> tuples;  // supports counted from the set's first rule
+  std::vector<std::pair<std::string, Match>> matches;      // keys and rules counted from it
+};
+
 // Where committed transactions go: a durable store writes the state that a
 // transaction touched as one atomic batch. A commit that fails refuses the
 // transaction, and the engine rolls back.
 class Persistence {
  public:
   virtual ~Persistence() = default;
-  virtual bool commit(const State& state, const State::Dirty& dirty, const Result& result, std::string* error) = 0;
+  virtual bool commit(const State& state, const State::Dirty& dirty, const RuleSetChanges& sets,
+                      const Result& result, std::string* error) = 0;
 };
 
 class Engine {
@@ -183,8 +208,10 @@ class Engine {
   // or removing it evaluates its own rules and nothing else. Adding one is a
   // transaction: its relations are computed from the state as it is and
   // committed, or, if anything fails, the set is not there and nothing
-  // changed. What a set derives is not written to the durable store: whoever
-  // adds sets adds them again after a restart, and they are recomputed.
+  // changed. Whoever adds sets adds them again after a restart; what a set
+  // derived is stored with the transactions (RuleSetChanges) and taken up
+  // again then (park_rule_set) if nothing was committed since it was stored
+  // and the set's rules are the same, else recomputed.
   // `dry_run` adds, evaluates, lets `inspect` see the state, and takes the
   // set away again (a question to a model that is not loaded).
   // REQUIRES: `program` compiled without errors; no set named `id`.
@@ -195,6 +222,14 @@ class Engine {
   // Retracts everything the set derived, as one transaction.
   Result remove_rule_set(const std::string& id);
   bool has_rule_set(const std::string& id) const { return rule_sets_.count(id) > 0; }
+  // A set's state as a durable store read it (REQUIRES: before any
+  // transaction): taken up when add_rule_set adds the set with rules of the
+  // same fingerprint, unless a transaction that changed anything committed
+  // first, which makes every set's stored state stale (it is dropped from the
+  // store in that transaction).
+  void park_rule_set(const std::string& id, StoredRuleSet stored) { parked_[id] = std::move(stored); }
+  // What a set's stored state is valid for: its rules and the program's.
+  std::string rule_set_fingerprint(const dsl::CompiledProgram& program) const;
 
   // The provenance of a fact: which rule matched which inputs, recursively.
   std::string explain(const std::string& fact) const;
@@ -220,6 +255,8 @@ class Engine {
     int count = 0;
     int first_stratum = 0;
     std::vector<std::string> relations;  // those it derives
+    std::string fingerprint;             // rule_set_fingerprint of its program
+    bool removing = false;               // in remove_rule_set's transaction: nothing of it is stored
   };
 
   // The readers_ entries of one rule: which facts wake it.
@@ -237,8 +274,13 @@ class Engine {
   void seed_rule_set(const RuleSet& set);
   // The recursive stratum a fact's data belongs to, in the base program or a set; -1 if none.
   int recursive_stratum_of(const dsl::DataNode& node) const;
-  // Drops from `dirty` what rule sets derive: it is recomputed, not stored.
-  void drop_rule_set_state(State::Dirty& dirty) const;
+  // Moves out of `dirty` what rule sets derive, placed under their names.
+  RuleSetChanges take_rule_set_changes(State::Dirty& dirty);
+  // Puts a parked state of `set` into the state (as loading does: no undo,
+  // nothing dirty); false if there is none valid for it.
+  bool restore_rule_set(const std::string& id, const RuleSet& set);
+  // Takes a restored set's state out again (its adding failed).
+  void discard_rule_set_state(const RuleSet& set);
   void count_transaction(const Result& r, bool dry_run, std::chrono::steady_clock::duration took);
 
   // The write `op` once the admission rules of its kind have seen it:
@@ -287,6 +329,7 @@ class Engine {
   std::string make_uid(const std::string& fact) const;
 
   std::shared_ptr<const dsl::CompiledProgram> program_;
+  mutable std::string fingerprint_;  // of program_, once computed
   Options options_;
   State state_;
   Kinds kinds_;
@@ -311,6 +354,10 @@ class Engine {
   std::map<std::string, RuleSet> rule_sets_;
   std::map<std::string, std::string> rule_set_of_relation_;
   size_t base_rules_ = 0;  // rules_[0, base_rules_) are the program's
+  // Stored states of sets not added again yet, and the sets whose stored
+  // state goes with the next commit.
+  std::map<std::string, StoredRuleSet> parked_;
+  std::vector<std::string> drop_stored_;
   int next_stratum_ = 0;
 };
 

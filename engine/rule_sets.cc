@@ -52,12 +52,89 @@ int Engine::recursive_stratum_of(const dsl::DataNode& node) const {
   return program_->graph->recursive_stratum_of(node);
 }
 
-void Engine::drop_rule_set_state(State::Dirty& dirty) const {
-  if (rule_sets_.empty()) return;
-  for (auto it = dirty.matches.begin(); it != dirty.matches.end();)
-    it = static_cast<size_t>(rule_of_match(*it)) >= base_rules_ ? dirty.matches.erase(it) : std::next(it);
-  for (auto it = dirty.tuples.begin(); it != dirty.tuples.end();)
-    it = rule_set_of_relation_.count(parse_tuple_fact(*it).first) ? dirty.tuples.erase(it) : std::next(it);
+RuleSetChanges Engine::take_rule_set_changes(State::Dirty& dirty) {
+  RuleSetChanges out;
+  out.dropped = drop_stored_;
+  if (rule_sets_.empty()) return out;
+  std::map<std::string, size_t> slot_of;
+  auto slot = [&](const std::string& id) -> RuleSetChanges::Set& {
+    auto [it, added] = slot_of.emplace(id, out.sets.size());
+    if (added) {
+      const RuleSet& set = rule_sets_.at(id);
+      out.sets.push_back({id, set.fingerprint, set.first_rule, {}, {}});
+    }
+    return out.sets[it->second];
+  };
+  for (auto it = dirty.matches.begin(); it != dirty.matches.end();) {
+    int rule = rule_of_match(*it);
+    if (rule < 0 || static_cast<size_t>(rule) < base_rules_) {
+      ++it;
+      continue;
+    }
+    // Few sets: a scan finds the one whose rules these are.
+    const std::string* id = nullptr;
+    for (const auto& [name, set] : rule_sets_)
+      if (rule >= set.first_rule && rule < set.first_rule + set.count) id = &name;
+    if (id && !rule_sets_.at(*id).removing) slot(*id).matches.push_back(*it);
+    it = dirty.matches.erase(it);
+  }
+  for (auto it = dirty.tuples.begin(); it != dirty.tuples.end();) {
+    auto set = rule_set_of_relation_.find(std::string(view_tuple_fact(*it).relation));
+    if (set == rule_set_of_relation_.end()) {
+      ++it;
+      continue;
+    }
+    if (!rule_sets_.at(set->second).removing) slot(set->second).tuples.push_back(*it);
+    it = dirty.tuples.erase(it);
+  }
+  return out;
+}
+
+bool Engine::restore_rule_set(const std::string& id, const RuleSet& set) {
+  auto it = parked_.find(id);
+  if (it == parked_.end()) return false;
+  StoredRuleSet stored = std::move(it->second);
+  parked_.erase(it);
+  if (stored.fingerprint != set.fingerprint) {
+    drop_stored_.push_back(id);
+    return false;
+  }
+  state_.set_bulk(true);
+  try {
+    for (auto& [f, t] : stored.tuples) {
+      TupleEntry e;
+      e.base = t.base;
+      for (const auto& k : t.supports) e.supports.insert(rebase_match_key(k, set.first_rule));
+      state_.put_tuple(f, std::move(e));
+    }
+    for (auto& [k, m] : stored.matches) {
+      if (m.rule < 0 || m.rule >= set.count) throw std::invalid_argument("a stored match of " + id + " names no rule of it");
+      m.rule += set.first_rule;
+      state_.put_match(rebase_match_key(k, set.first_rule), std::move(m));
+    }
+  } catch (const std::exception&) {
+    // A damaged record: what was put goes again, and the set is derived.
+    discard_rule_set_state(set);
+    drop_stored_.push_back(id);
+    return false;
+  }
+  state_.set_bulk(false);
+  return true;
+}
+
+void Engine::discard_rule_set_state(const RuleSet& set) {
+  state_.set_bulk(true);
+  for (int rule = set.first_rule; rule < set.first_rule + set.count; ++rule)
+    for (const auto& k : state_.match_keys_of(rule)) state_.erase_match(k);
+  for (const auto& rel : set.relations) {
+    std::vector<std::string> facts;
+    state_.scan_tuples(rel, [&](const std::string& f) {
+      facts.push_back(f);
+      return true;
+    });
+    for (const auto& f : facts) state_.put_tuple(f, TupleEntry{});
+  }
+  state_.set_bulk(false);
 }
 
 void Engine::install_rule_set(const std::string& id, std::shared_ptr<const dsl::CompiledProgram> program) {
@@ -77,6 +154,7 @@ void Engine::install_rule_set(const std::string& id, std::shared_ptr<const dsl::
       if (w.node.kind.empty()) set.relations.push_back(w.node.section);
     rules_.push_back(std::move(rt));
   }
+  set.fingerprint = rule_set_fingerprint(*program);
   next_stratum_ += static_cast<int>(program->graph->strata().size());
   for (int i = set.first_rule; i < set.first_rule + set.count; ++i) register_readers(rules_[static_cast<size_t>(i)]);
   for (const auto& r : set.relations) rule_set_of_relation_[r] = id;
@@ -168,7 +246,18 @@ Result Engine::add_rule_set(const std::string& id, std::shared_ptr<const dsl::Co
     if (!spec.relation) return refuse("a rule set looks objects up by index; only relations can be");
   install_rule_set(id, program);
   const RuleSet& set = rule_sets_.at(id);
-  Result r = transact(ops, dry_run, inspect, [&] { seed_rule_set(set); });
+  // Its state as stored, when that is still valid (before the ops, which
+  // the set's rules then see as any change); a dry run derives it.
+  bool restored = !dry_run && restore_rule_set(id, set);
+  Result r = transact(ops, dry_run, inspect, [&] {
+    if (!restored) seed_rule_set(set);
+  });
+  if (!r.ok && restored) {
+    // Out of memory again; and off the disk, since what derives it next
+    // writes only the keys it makes.
+    discard_rule_set_state(set);
+    drop_stored_.push_back(id);
+  }
   if (!r.ok || dry_run) uninstall_rule_set(id);
   return r;
 }
@@ -184,8 +273,10 @@ Result Engine::remove_rule_set(const std::string& id) {
   }
   const RuleSet set = it->second;
   // Asleep first: while its facts go, none of its rules may find new
-  // matches (a `not` that starts to hold).
+  // matches (a `not` that starts to hold). Its stored state goes with it.
   detach_readers(set.first_rule, set.first_rule + set.count);
+  drop_stored_.push_back(id);
+  it->second.removing = true;
   Result r = transact({}, false, nullptr, [&] {
     std::vector<std::string> keys;
     for (int rule = set.first_rule; rule < set.first_rule + set.count; ++rule)
@@ -199,6 +290,9 @@ Result Engine::remove_rule_set(const std::string& id) {
   if (r.ok) {
     uninstall_rule_set(id);
   } else {
+    // Still there, with its stored state.
+    drop_stored_.erase(std::remove(drop_stored_.begin(), drop_stored_.end(), id), drop_stored_.end());
+    rule_sets_.at(id).removing = false;
     for (int i = set.first_rule; i < set.first_rule + set.count; ++i) register_readers(rules_[static_cast<size_t>(i)]);
   }
   return r;

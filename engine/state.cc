@@ -119,6 +119,14 @@ int rule_of_match(const std::string& key) {
   return rule;
 }
 
+std::string rebase_match_key(std::string_view key, int delta) {
+  int rule = -1;
+  auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), rule);
+  if (ec != std::errc() || (end != key.data() + key.size() && *end != '\x1e'))
+    throw std::invalid_argument("not a match key: " + std::string(key));
+  return std::to_string(rule + delta) + std::string(end, key.data() + key.size());
+}
+
 std::optional<ObjectKey> parse_object_ref(const std::string& kind, const std::string& ref) {
   size_t a = ref.find('/');
   if (a == std::string::npos || a == 0) return std::nullopt;

@@ -69,6 +69,9 @@ std::string describe_fact(const std::string& fact);  // for people
 // the index back.
 std::string match_key(int rule, const std::vector<FactKey>& positives);
 int rule_of_match(const std::string& key);
+// The same match with its rule's number moved by `delta` (a rule set's
+// stored keys count from the set's first rule).
+std::string rebase_match_key(std::string_view key, int delta);
 
 // "cluster/name" or "cluster/namespace/name", as tests and the CLI name objects.
 std::optional<ObjectKey> parse_object_ref(const std::string& kind, const std::string& ref);

@@ -17,8 +17,16 @@ using dsl::HeadKind;
 std::string Engine::fingerprint() const {
   // Stored matches are keyed as match_key makes keys: a new key format
   // is a new fingerprint, and a store made with the old one is rebuilt.
+  if (!fingerprint_.empty()) return fingerprint_;
   std::string all = "match keys: sha256/128\n";
   for (const auto& m : program_->program->modules()) all += m->name + "\n" + m->file->text + "\n";
+  return fingerprint_ = call_builtin(*find_builtin("sha1"), {all}).get<std::string>();
+}
+
+std::string Engine::rule_set_fingerprint(const dsl::CompiledProgram& program) const {
+  // A set's stored state is read by the program's rules' keys too.
+  std::string all = fingerprint() + "\n";
+  for (const auto& m : program.program->modules()) all += m->name + "\n" + m->file->text + "\n";
   return call_builtin(*find_builtin("sha1"), {all}).get<std::string>();
 }
 

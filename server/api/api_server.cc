@@ -43,7 +43,8 @@ ApiServer::ApiServer(engine::Engine& engine, engine::DurableStore* store, boost:
   metrics_.set_watch_hub([this] { return hub_.size(); }, [this] { return hub_.events_sent(); });
   hub_.set_snapshots(&resources_.snapshots());
   // Organizations' stores come and go with the organizations; every store's
-  // model is loaded again after a start (rule sets are not stored).
+  // model is loaded again after a start (what its rule set derived is taken up
+  // from the store).
   resources_.set_on_commit([this](const engine::Result& r) { fga_.committed(r); });
   // Platform Mesh's authorization webhook for bindings: an export under an
   // APIExportPolicy is bound only where the consumer's store says `bind`.

@@ -14,8 +14,9 @@
 //
 // Every write is one engine transaction, so a failed write changes nothing
 // and a committed one is durable with everything it touched. Ids are ULIDs,
-// as OpenFGA's are. The rule sets are not durable state: load() adds them
-// again after a restart.
+// as OpenFGA's are. load() adds the rule sets again after a restart; what
+// they derived is stored, and taken up then rather than derived again
+// (Engine::park_rule_set).
 //
 // Thread safety: the engine's thread only.
 #pragma once

@@ -54,33 +54,9 @@ std::string dump(const Engine& e) {
   return out;
 }
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    path = (std::filesystem::temp_directory_path() / ("pmesh-test-" + std::to_string(std::random_device()()))).string();
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
-
-// A data directory opened and loaded into a fresh engine that commits to it.
-struct Opened {
-  std::unique_ptr<DurableStore> store;
-  std::unique_ptr<Engine> engine;
-};
-Opened open_dir(const std::string& path, std::shared_ptr<const dsl::CompiledProgram> program) {
-  std::string err;
-  Opened o;
-  o.store = DurableStore::open(path, &err);
-  REQUIRE(o.store);
-  o.engine = std::make_unique<Engine>(std::move(program));
-  REQUIRE(o.store->load(*o.engine, &err));
-  o.engine->set_persistence(o.store.get());
-  return o;
-}
-
-// A commit that fails, as a crash before the batch is written would.
 struct FailingStore : engine::Persistence {
-  bool commit(const engine::State&, const engine::State::Dirty&, const engine::Result&, std::string* error) override {
+  bool commit(const engine::State&, const engine::State::Dirty&, const engine::RuleSetChanges&, const engine::Result&,
+              std::string* error) override {
     *error = "disk on fire";
     return false;
   }
@@ -92,7 +68,7 @@ TEST_CASE("reopening a data directory restores objects, tuples and bookkeeping")
   std::string before;
   int64_t rv = 0;
   {
-    Opened o = open_dir(dir.path, program);
+    OpenedStore o = open_data_dir(dir.path, program);
     Engine& e = *o.engine;
     REQUIRE(e.apply({Op::create(account("a", "alice")), Op::create(account("b", "bob"))}).ok);
     REQUIRE(e.apply({Op::update(account("a", "carol"))}).ok);
@@ -100,7 +76,7 @@ TEST_CASE("reopening a data directory restores objects, tuples and bookkeeping")
     before = dump(e);
     rv = e.resource_version();
   }
-  Opened o = open_dir(dir.path, program);
+  OpenedStore o = open_data_dir(dir.path, program);
   Engine& e = *o.engine;
   DurableStore* store = o.store.get();
   CHECK(dump(e) == before);
@@ -117,7 +93,7 @@ TEST_CASE("reopening a data directory restores objects, tuples and bookkeeping")
   });
   CHECK(types.size() == 7);  // 2 accounts + 2 workspaces, 1 update, 1 account + 1 workspace deleted
   CHECK(types.back() == "DELETED");
-  // And the engine goes on from there (open_dir made it commit to the store).
+  // And the engine goes on from there (open_data_dir made it commit to the store).
   REQUIRE(e.apply({Op::create(account("c", "dave"))}).ok);
   CHECK(e.has_tuple("owner", {"dave", "c"}));
 }
@@ -132,7 +108,7 @@ rule workspace
   auto workspace = [](const Engine& e) { return (*e.get({"Workspace", "root", "", "a"}))["spec"]["type"]["name"]; };
   std::string before;
   {
-    Opened o = open_dir(dir.path, program);
+    OpenedStore o = open_data_dir(dir.path, program);
     Engine& e = *o.engine;
     REQUIRE(e.apply({Op::create(account("a", "alice"))}).ok);
     Json ws = *e.get({"Workspace", "root", "", "a"});
@@ -142,7 +118,7 @@ rule workspace
     CHECK(workspace(e) == "custom");
     before = dump(e);
   }
-  Opened o = open_dir(dir.path, program);
+  OpenedStore o = open_data_dir(dir.path, program);
   Engine& e = *o.engine;
   CHECK(dump(e) == before);
   CHECK(workspace(e) == "custom");
@@ -162,7 +138,7 @@ TEST_CASE("a data directory whose records are JSON text (written before records 
   // Every object, tuple and match record as the first versions wrote them.
   std::vector<std::pair<std::string, std::string>> old_records;
   {
-    Opened o = open_dir(dir.path, program);
+    OpenedStore o = open_data_dir(dir.path, program);
     REQUIRE(o.engine->apply({Op::create(account("a", "alice")), Op::create(account("b", "bob"))}).ok);
     before = dump(*o.engine);
     const auto& st = o.engine->state();
@@ -192,7 +168,7 @@ TEST_CASE("a data directory whose records are JSON text (written before records 
     for (const auto& [k, v] : old_records) batch.Put(k, v);
     REQUIRE(db->Write(leveldb::WriteOptions(), &batch).ok());
   }
-  Opened o = open_dir(dir.path, program);
+  OpenedStore o = open_data_dir(dir.path, program);
   CHECK(dump(*o.engine) == before);
   CHECK(o.engine->verify().empty());
 }
@@ -201,7 +177,7 @@ TEST_CASE("a damaged binary record is reported, not read past its end") {
   TempDir dir;
   auto program = compiled(kRules);
   {
-    Opened o = open_dir(dir.path, program);
+    OpenedStore o = open_data_dir(dir.path, program);
     REQUIRE(o.engine->apply({Op::create(account("a", "alice"))}).ok);
   }
   {
@@ -346,7 +322,7 @@ rule creator
 )");
   std::string rebuilt;
   {
-    Opened o = open_dir(dir.path, changed);
+    OpenedStore o = open_data_dir(dir.path, changed);
     const Engine& e = *o.engine;
     CHECK(e.get({"Account", "root", "", "a"}));
     CHECK_FALSE(e.get({"Workspace", "root", "", "a"}));
@@ -357,7 +333,7 @@ rule creator
   }
   // What the rebuild recomputed was written: opened again with the same
   // rules, the store holds the new derived state, not the old one.
-  Opened again = open_dir(dir.path, changed);
+  OpenedStore again = open_data_dir(dir.path, changed);
   CHECK(dump(*again.engine) == rebuilt);
   CHECK(again.engine->verify().empty());
 }

@@ -1,9 +1,14 @@
 // Rule sets added and removed while the engine runs: an OpenFGA model,
 // beside the program's rules, serving the stores it is loaded for, each
-// reading its own store's tuples.
+// reading its own store's tuples. Across restarts: what a set derived is
+// stored with the transactions and taken up again when the set is added
+// after a reopen, without evaluating it, whatever order the sets come back
+// in; a change committed before, other rules under the same name, or the
+// set's removal make the stored state go, and the set is derived again.
 #include <doctest/doctest.h>
 
 #include "engine/engine.h"
+#include "engine/failpoint.h"
 #include "fga/compile.h"
 #include "fga/dsl_parser.h"
 #include "fga/query.h"
@@ -12,6 +17,7 @@
 namespace pmesh::test {
 namespace {
 
+using engine::Engine;
 using engine::Op;
 
 const char* kBase = R"(module base
@@ -31,6 +37,19 @@ type group
 type doc
   relations
     define viewer: [user, group#member]
+)";
+
+// The same types, but a viewer is also any member of the doc's owner group.
+const char* kOtherModel = R"(model
+  schema 1.1
+type user
+type group
+  relations
+    define member: [user, group#member]
+type doc
+  relations
+    define owner: [group]
+    define viewer: [user, group#member] or member from owner
 )";
 
 std::shared_ptr<const dsl::CompiledProgram> compile_ok(const std::string& text) {
@@ -132,6 +151,166 @@ TEST_CASE("a dry-run rule set answers a question and is gone after") {
   CHECK(!e.has_tuple("fga_m_doc_viewer", {"s1", "doc:1", "user:anne"}));
   CHECK(!e.has_tuple(fga::kLoadedRelation, m.lowered.loaded("s1")));
   CHECK(e.verify() == "");
+}
+
+// The tuples a set derived (its relations start with its prefix).
+std::string derived(const Engine& e, const std::string& prefix) {
+  std::string out;
+  for (const auto& [f, t] : e.state().tuples())
+    if (t.exists() && engine::describe_fact(f).find(prefix) != std::string::npos) out += engine::describe_fact(f) + "\n";
+  return out;
+}
+
+uint64_t set_evaluations(const Engine& e) {
+  auto costs = e.costs_by_rule();
+  auto it = costs.find(engine::kRuleSetsLabel);
+  return it == costs.end() ? 0 : it->second.evaluations;
+}
+
+// Adds set `id` after a reopen and checks it came back as stored, without
+// evaluating a rule.
+void add_taken_up(Engine& e, const std::string& id, const fga::CompiledModel& m, const std::string& stored) {
+  uint64_t before = set_evaluations(e);
+  REQUIRE(e.add_rule_set(id, m.program).ok);
+  CHECK(set_evaluations(e) == before);
+  CHECK(derived(e, "fga_" + id + "_") == stored);
+}
+
+// Adds set b (kOtherModel) and checks it was derived again, and right.
+void add_b_derived(Engine& e, const fga::CompiledModel& b) {
+  uint64_t before = set_evaluations(e);
+  REQUIRE(e.add_rule_set("b", b.program).ok);
+  CHECK(set_evaluations(e) > before);
+  CHECK(fga::check(e, fga::ModelView{b.model, b.lowered, "s3"}, "user:carl", "viewer", "doc:3"));
+  CHECK(e.verify() == "");
+}
+
+// Two sets over three stores, written through a data directory.
+struct Written {
+  std::string a, b;  // what each set derived
+};
+Written write_two_sets(const std::string& dir, const std::shared_ptr<const dsl::CompiledProgram>& program) {
+  OpenedStore o = open_data_dir(dir, program);
+  Engine& e = *o.engine;
+  fga::CompiledModel a = compile_model("fga_a_"), b = compile_model("fga_b_", kOtherModel);
+  REQUIRE(e.apply({tuple("s1", "group:eng", "member", "user:anne"), tuple("s1", "doc:1", "viewer", "group:eng#member"),
+                   tuple("s2", "doc:2", "viewer", "user:bob"), tuple("s3", "group:ops", "member", "user:carl"),
+                   tuple("s3", "doc:3", "owner", "group:ops")})
+              .ok);
+  REQUIRE(e.add_rule_set("a", a.program, false, nullptr, {load(a, "s1"), load(a, "s2")}).ok);
+  REQUIRE(e.add_rule_set("b", b.program, false, nullptr, {load(b, "s3")}).ok);
+  // Changes after the sets are there are stored as they happen.
+  REQUIRE(e.apply({tuple("s2", "doc:2", "viewer", "user:dora"), Op::remove_tuple("fga_tuple", {"s1", "group:eng", "member", "user:anne"}),
+                   tuple("s1", "group:eng", "member", "user:erin")})
+              .ok);
+  REQUIRE(e.verify() == "");
+  Written w{derived(e, "fga_a_"), derived(e, "fga_b_")};
+  REQUIRE(w.a.find("user:erin") != std::string::npos);
+  REQUIRE(w.b.find("user:carl") != std::string::npos);
+  return w;
+}
+
+TEST_CASE("a rule set's state is taken up after a reopen, in whatever order the sets come back") {
+  TempDir dir;
+  auto program = compile_ok(kBase);
+  Written w = write_two_sets(dir.path, program);
+  fga::CompiledModel a = compile_model("fga_a_"), b = compile_model("fga_b_", kOtherModel);
+  {
+    OpenedStore o = open_data_dir(dir.path, program);
+    Engine& e = *o.engine;
+    // Nothing of a set is in the state until the set is added.
+    CHECK(derived(e, "fga_a_") == "");
+    // The other order: set b's rules now come first.
+    REQUIRE(e.add_rule_set("b", b.program).ok);
+    REQUIRE(e.add_rule_set("a", a.program).ok);
+    CHECK(set_evaluations(e) == 0);
+    CHECK(derived(e, "fga_a_") == w.a);
+    CHECK(derived(e, "fga_b_") == w.b);
+    CHECK(e.verify() == "");
+    // And goes on incrementally from there, stored as before.
+    REQUIRE(e.apply({tuple("s1", "group:eng", "member", "user:finn"), tuple("s3", "group:ops", "member", "user:gus")}).ok);
+    CHECK(fga::check(e, fga::ModelView{a.model, a.lowered, "s1"}, "user:finn", "viewer", "doc:1"));
+    CHECK(fga::check(e, fga::ModelView{b.model, b.lowered, "s3"}, "user:gus", "viewer", "doc:3"));
+    CHECK(e.verify() == "");
+    w = {derived(e, "fga_a_"), derived(e, "fga_b_")};
+  }
+  OpenedStore o = open_data_dir(dir.path, program);
+  add_taken_up(*o.engine, "a", a, w.a);
+  add_taken_up(*o.engine, "b", b, w.b);
+  CHECK(o.engine->verify() == "");
+}
+
+TEST_CASE("a change committed before a set comes back makes its stored state stale: it is derived again") {
+  TempDir dir;
+  auto program = compile_ok(kBase);
+  write_two_sets(dir.path, program);
+  fga::CompiledModel a = compile_model("fga_a_"), b = compile_model("fga_b_", kOtherModel);
+  std::string after;
+  {
+    OpenedStore o = open_data_dir(dir.path, program);
+    Engine& e = *o.engine;
+    REQUIRE(e.apply({tuple("s1", "group:eng", "member", "user:hal")}).ok);
+    REQUIRE(e.add_rule_set("a", a.program).ok);
+    CHECK(set_evaluations(e) > 0);
+    CHECK(fga::check(e, fga::ModelView{a.model, a.lowered, "s1"}, "user:hal", "viewer", "doc:1"));
+    CHECK(e.verify() == "");
+    after = derived(e, "fga_a_");
+  }
+  // Set a's state as derived then is stored; b's, stale since, is gone.
+  OpenedStore o = open_data_dir(dir.path, program);
+  add_taken_up(*o.engine, "a", a, after);
+  add_b_derived(*o.engine, b);
+}
+
+TEST_CASE("other rules under a set's name, or the set's removal, make its stored state go") {
+  TempDir dir;
+  auto program = compile_ok(kBase);
+  write_two_sets(dir.path, program);
+  // Set a comes back with b's model (same prefix): its rules differ.
+  fga::CompiledModel other = compile_model("fga_a_", kOtherModel), b = compile_model("fga_b_", kOtherModel);
+  std::string after;
+  {
+    OpenedStore o = open_data_dir(dir.path, program);
+    Engine& e = *o.engine;
+    REQUIRE(e.add_rule_set("a", other.program).ok);
+    CHECK(set_evaluations(e) > 0);
+    CHECK(e.verify() == "");
+    after = derived(e, "fga_a_");
+    // Removing b (restored first) takes its stored state.
+    REQUIRE(e.add_rule_set("b", b.program).ok);
+    REQUIRE(e.remove_rule_set("b").ok);
+  }
+  OpenedStore o = open_data_dir(dir.path, program);
+  add_taken_up(*o.engine, "a", other, after);
+  // b's fga_loaded row is a base tuple, still there: derived again from it.
+  add_b_derived(*o.engine, b);
+}
+
+TEST_CASE("a set whose adding fails leaves no restored state behind") {
+  TempDir dir;
+  auto program = compile_ok(kBase);
+  write_two_sets(dir.path, program);
+  fga::CompiledModel a = compile_model("fga_a_");
+  OpenedStore o = open_data_dir(dir.path, program);
+  Engine& e = *o.engine;
+  // Its transaction fails as it is stored.
+  failpoint::arm("commit");
+  engine::Result r = e.add_rule_set("a", a.program, false, nullptr, {tuple("s1", "doc:4", "viewer", "user:ivy")});
+  failpoint::disarm_all();
+  REQUIRE(!r.ok);
+  CHECK(!e.has_rule_set("a"));
+  CHECK(derived(e, "fga_a_") == "");
+  CHECK(e.verify() == "");
+  // Added again, it is derived (the stored state was taken out), and that
+  // is what is stored: the next reopen takes it up.
+  REQUIRE(e.add_rule_set("a", a.program).ok);
+  CHECK(set_evaluations(e) > 0);
+  CHECK(fga::check(e, fga::ModelView{a.model, a.lowered, "s1"}, "user:erin", "viewer", "doc:1"));
+  CHECK(e.verify() == "");
+  std::string after = derived(e, "fga_a_");
+  o = OpenedStore{};
+  OpenedStore again = open_data_dir(dir.path, program);
+  add_taken_up(*again.engine, "a", a, after);
 }
 
 }  // namespace

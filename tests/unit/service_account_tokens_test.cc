@@ -12,6 +12,7 @@
 #include "server/auth/jwt.h"
 #include "server/auth/service_account_tokens.h"
 #include "stdlib/text.h"
+#include "tests/unit/test_util.h"
 
 namespace pmesh::test {
 namespace {
@@ -19,15 +20,6 @@ namespace {
 using server::ServiceAccountClaims;
 using server::ServiceAccountTokens;
 using nlohmann::json;
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/pmesh-sa-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 constexpr const char* kIssuer = "https://pmesh.test";
 const std::time_t kNow = 1800000000;

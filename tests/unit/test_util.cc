@@ -1,5 +1,10 @@
 #include "tests/unit/test_util.h"
 
+#include <stdlib.h>
+
+#include <filesystem>
+#include <stdexcept>
+
 namespace pmesh::test {
 
 const char* kPrelude = R"(module t
@@ -15,6 +20,24 @@ std::unique_ptr<Compiled> compile(const std::string& text) {
   auto program = dsl::load_program_from_texts({{"test.rules", text}}, c->diags);
   c->program = dsl::compile(std::move(program), c->diags);
   return c;
+}
+
+TempDir::TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "pmesh-test-XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+  path = tmpl;
+}
+TempDir::~TempDir() { std::filesystem::remove_all(path); }
+
+OpenedStore open_data_dir(const std::string& path, std::shared_ptr<const dsl::CompiledProgram> program) {
+  std::string err;
+  OpenedStore o;
+  o.store = engine::DurableStore::open(path, &err);
+  if (!o.store) throw std::runtime_error(err);
+  o.engine = std::make_unique<engine::Engine>(std::move(program));
+  if (!o.store->load(*o.engine, &err)) throw std::runtime_error(err);
+  o.engine->set_persistence(o.store.get());
+  return o;
 }
 
 std::string first_error(const Compiled& c) {

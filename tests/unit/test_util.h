@@ -1,10 +1,13 @@
-// Helpers for the unit tests: compile rules from a string.
+// Helpers for the unit tests: compile rules from a string; a temporary
+// data directory, opened into an engine that commits to it.
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "dsl/compiler.h"
+#include "engine/durable_store.h"
+#include "engine/engine.h"
 
 namespace pmesh::test {
 
@@ -24,5 +27,23 @@ extern const char* kPrelude;
 
 // The first diagnostic's "line:col: message", or "" when there is none.
 std::string first_error(const Compiled& c);
+
+// A new directory under the system's temporary one, removed with its
+// contents.
+struct TempDir {
+  std::string path;
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
+
+// A data directory opened and loaded into a fresh engine that commits to
+// it. open_data_dir throws std::runtime_error if it cannot.
+struct OpenedStore {
+  std::unique_ptr<engine::DurableStore> store;
+  std::unique_ptr<engine::Engine> engine;
+};
+OpenedStore open_data_dir(const std::string& path, std::shared_ptr<const dsl::CompiledProgram> program);
 
 }  // namespace pmesh::test

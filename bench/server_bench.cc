@@ -10,7 +10,7 @@
 // (`https`); watch delivery p50/p99 with N watchers at 500 writes/s;
 // the time to list 10,000 objects, and creates on one connection alone and
 // while 1 and 4 clients list them (the rate, and its ratio to creates
-// alone), and while 1 and 4 clients list them through the GraphQL gateway;
+// alone), across all workspaces (`/clusters/*`), and through the GraphQL gateway;
 // and etcd's put rate at the same
 // concurrencies with the ratio. Everything runs on 127.0.0.1.
 #include <utility>
@@ -326,6 +326,15 @@ int main(int argc, char** argv) {
       for (auto& m : mixed)
         m["vs_alone"] = std::round(m["per_second"].get<double>() / std::max(1.0, mixed[0]["per_second"].get<double>()) * 1000) / 1000;
       out["creates_while_listing"] = mixed;
+      // The same objects listed across all workspaces (`/clusters/*`), as a
+      // controller watching every workspace relists them.
+      json wildcard = json::array();
+      for (int listers : {1, 4}) {
+        json m = creates_while_listing(port, listers, seconds, "/clusters/*/api/v1/configmaps");
+        m["vs_alone"] = std::round(m["per_second"].get<double>() / std::max(1.0, mixed[0]["per_second"].get<double>()) * 1000) / 1000;
+        wildcard.push_back(m);
+      }
+      out["creates_while_wildcard_listing"] = wildcard;
       // The same lists through the GraphQL gateway: parsed and completed
       // off the engine's thread.
       json graphql = json::array();

@@ -50,6 +50,21 @@ bool binds(const engine::Engine& engine, const std::string& cluster, const std::
   return engine.has_tuple("export_serves", {cluster, export_cluster, export_name, group, resource});
 }
 
+// The workspaces where the export serves the resource: binds() of each.
+std::set<std::string> serving_clusters(const engine::Engine& engine, const std::string& export_cluster,
+                                       const std::string& export_name, const std::string& group, const std::string& resource) {
+  std::set<std::string> out;
+  engine.state().scan_tuples("export_serves", [&](const std::string& f) {
+    const engine::TupleEntry* t = engine.state().tuple(f);
+    engine::TupleView v = engine::view_tuple_fact(f);
+    if (t && t->exists() && v.args.size() == 5 && v.args[1] == export_cluster && v.args[2] == export_name &&
+        v.args[3] == group && v.args[4] == resource)
+      out.emplace(v.args[0]);
+    return true;
+  });
+  return out;
+}
+
 // Whether `binding` is to the export, as kcp tells (its reference's name,
 // and the export's cluster name in its status).
 bool binds_export(const Json& binding, const std::string& export_cluster, const std::string& export_name) {
@@ -217,6 +232,12 @@ std::optional<HttpResponse> ApiServer::apiexport_content(const HttpRequest& http
     req.visible = [this, export_cluster, export_name, group, resource](const Json& object) {
       return binds(engine_, string_field(object["metadata"], "cluster"), export_cluster, export_name, group, resource);
     };
+    // Lists go off the engine's thread with the workspaces decided here.
+    if (!info.wildcard()) req.visible_clusters = [cluster = info.cluster]() { return std::set<std::string>{cluster}; };
+    else
+      req.visible_clusters = [this, export_cluster, export_name, group, resource]() {
+        return serving_clusters(engine_, export_cluster, export_name, group, resource);
+      };
     req.visible_depends_on = about("export_serves", export_cluster, export_name, group, resource);
     return objects(http, std::move(req), stream, watch_allowed);
   }

@@ -9,6 +9,8 @@ namespace pmesh::server {
 
 namespace {
 
+const std::string kAllClusters = "*";
+
 // The first chunk whose last fact is not below `fact`.
 size_t chunk_for(const std::vector<ListSnapshots::Chunk>& chunks, const std::string& fact) {
   auto it = std::lower_bound(chunks.begin(), chunks.end(), fact,
@@ -40,7 +42,7 @@ size_t ListSnapshots::View::size() const {
 }
 
 ListSnapshots::ItemPtr ListSnapshots::item(const engine::ObjectKey& key, const nlohmann::json& effective) const {
-  return std::make_shared<const Item>(Item{engine::object_fact(key), key.ns, encode_json(present(engine_, names_, effective))});
+  return std::make_shared<const Item>(Item{engine::object_fact(key), key.cluster, key.ns, encode_json(present(engine_, names_, effective))});
 }
 
 ListSnapshots::ViewPtr ListSnapshots::view(const std::string& kind_key, const std::string& cluster) {
@@ -49,7 +51,7 @@ ListSnapshots::ViewPtr ListSnapshots::view(const std::string& kind_key, const st
   if (kept.view) return kept.view;
   auto made = std::make_shared<View>();
   std::vector<ItemPtr> chunk;
-  engine_.state().scan_objects(engine::object_prefix(kind_key, &cluster, nullptr), [&](const std::string&, const engine::ObjectEntry& e) {
+  engine_.state().scan_objects(engine::object_prefix(kind_key, cluster == "*" ? nullptr : &cluster, nullptr), [&](const std::string&, const engine::ObjectEntry& e) {
     if (e.effective->is_null()) return true;
     chunk.push_back(item(e.key, *e.effective));
     made->bytes_ += chunk.back()->bytes.size();
@@ -108,15 +110,22 @@ ListSnapshots::ViewPtr ListSnapshots::with(const View& v, const std::string& fac
 
 void ListSnapshots::committed(const engine::Result& r) {
   for (const auto& c : r.objects) {
-    auto it = views_.find({c.key.kind, c.key.cluster});
-    if (it == views_.end() || !it->second.view) continue;
-    try {
-      std::string fact = engine::object_fact(c.key);
-      it->second.view = with(*it->second.view, fact, c.after.is_null() ? nullptr : item(c.key, c.after));
-    } catch (const std::exception&) {
-      // The commit stands; a snapshot that could not follow it is dropped
-      // and made again from the engine on its next list.
-      views_.erase(it);
+    // The object's workspace's collection and its kind's across all: one
+    // item, shared.
+    ItemPtr made;
+    bool encoded = false;
+    for (const std::string* cluster : {&c.key.cluster, &kAllClusters}) {
+      auto it = views_.find({c.key.kind, *cluster});
+      if (it == views_.end() || !it->second.view) continue;
+      try {
+        if (!encoded) made = c.after.is_null() ? nullptr : item(c.key, c.after);
+        encoded = true;
+        it->second.view = with(*it->second.view, engine::object_fact(c.key), made);
+      } catch (const std::exception&) {
+        // The commit stands; a snapshot that could not follow it is dropped
+        // and made again from the engine on its next list.
+        views_.erase(it);
+      }
     }
   }
 }

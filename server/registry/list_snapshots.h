@@ -6,7 +6,8 @@
 // kind in one workspace, all its namespaces) is kept as an immutable,
 // sorted sequence of its objects already encoded as the API shows them
 // (present.h). A commit replaces only the chunks it touches (copy on write,
-// chunks of at most kChunk objects), so taking a collection's current
+// chunks of at most kChunk objects; a kind across all workspaces, cluster
+// "*", is a collection too), so taking a collection's current
 // snapshot is copying one pointer, and readers on other threads walk,
 // filter and concatenate it while the engine goes on. A collection is made
 // on its first list, from the engine's state, and kept while it is listed:
@@ -34,6 +35,7 @@ class ListSnapshots {
  public:
   struct Item {
     std::string fact;   // the engine's key: the sort order, and where a continue token resumes
+    std::string cluster;
     std::string ns;
     std::string bytes;  // the object as the API shows it, encoded
   };
@@ -62,7 +64,7 @@ class ListSnapshots {
   ListSnapshots(const engine::Engine& engine, const ClusterNames& names, size_t budget_bytes = size_t{512} << 20)
       : engine_(engine), names_(names), budget_(budget_bytes) {}
 
-  // The current snapshot of `kind_key` in `cluster`.
+  // The current snapshot of `kind_key` in `cluster` ("*": in all).
   ViewPtr view(const std::string& kind_key, const std::string& cluster);
   // Brings the collections kept up to date with a committed transaction.
   void committed(const engine::Result& r);

@@ -193,8 +193,11 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
   if (!start_after.empty() && start_after.compare(0, prefix.size(), prefix) != 0)
     return status_response(ApiError::bad_request("continue key is not valid: the token belongs to another list"));
   // What the writer's thread need not do: every list but those filtered
-  // by the requester's access, object by object.
-  if (!req.visible && cluster) return list_snapshot(req, prefix, start_after, rv);
+  // by the requester's access object by object; those filtered by workspace
+  // take the workspaces here and filter off the thread.
+  if (!req.visible) return list_snapshot(req, prefix, start_after, rv, nullptr);
+  if (req.visible_clusters)
+    return list_snapshot(req, prefix, start_after, rv, std::make_shared<const std::set<std::string>>(req.visible_clusters()));
   int64_t remaining = 0;
   bool filtered = !o.labels.empty() || !o.fields.empty() || req.visible;
   engine_.state().scan_objects(prefix, [&](const std::string& fact, const engine::ObjectEntry& e) {
@@ -225,8 +228,8 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
 }
 
 HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::string& prefix, const std::string& start_after,
-                                          const std::string& rv) {
-  ListSnapshots::ViewPtr view = snapshots_.view(req.kind->key(), req.info.cluster);
+                                          const std::string& rv, std::shared_ptr<const std::set<std::string>> clusters) {
+  ListSnapshots::ViewPtr view = snapshots_.view(req.kind->key(), req.info.wildcard() ? "*" : req.info.cluster);
   bool wait = after_commit_ && store_ && store_->has_pending();
   std::string head = "{\"apiVersion\":" + encode_json(req.kind->api_version()) + ",\"items\":[";
   std::string kind = encode_json(req.kind->name + "List");
@@ -236,19 +239,21 @@ HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::stri
   // Another served version than the stored one: each item converted to it.
   const dsl::KindDecl* as = req.kind->storage ? req.kind : nullptr;
   HttpResponse later;
-  later.later = [this, view, prefix, start_after, rv, head, kind, wait, printer, as, o = req.list, ns = req.info.ns](Respond respond) {
-    boost::asio::post(readers_, [this, view, prefix, start_after, rv, head, kind, wait, printer, as, o, ns, respond]() {
+  later.later = [this, view, prefix, start_after, rv, head, kind, wait, printer, as, clusters, o = req.list, ns = req.info.ns](Respond respond) {
+    boost::asio::post(readers_, [this, view, prefix, start_after, rv, head, kind, wait, printer, as, clusters, o, ns, respond]() {
       yield_to_writers();
       std::string body, last;
       int64_t n = 0;
       int64_t remaining = 0;
-      bool more = false, filtered = !o.labels.empty() || !o.fields.empty();
+      bool selecting = !o.labels.empty() || !o.fields.empty();
+      bool more = false, filtered = selecting || clusters;
       view->scan(prefix, start_after, [&](const ListSnapshots::Item& i) {
         if (!ns.empty() && i.ns != ns) return true;
+        if (clusters && !clusters->count(i.cluster)) return true;
         Json obj;
-        if (filtered || printer || as) obj = Json::parse(i.bytes, nullptr, false);
+        if (selecting || printer || as) obj = Json::parse(i.bytes, nullptr, false);
         if (as && obj.is_object()) obj = engine::from_storage(*as, std::move(obj));
-        if (filtered && (!o.labels.matches(obj) || !o.fields.matches(obj))) return true;
+        if (selecting && (!o.labels.matches(obj) || !o.fields.matches(obj))) return true;
         if (o.limit && n == o.limit) {
           more = true;
           if (filtered) return false;

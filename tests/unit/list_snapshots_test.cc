@@ -1,8 +1,10 @@
 // Lists' snapshots: kept up to date commit by commit (copy on write, chunks
 // splitting and emptying), a snapshot is the collection as the engine has
-// it, and one taken earlier does not change afterwards.
+// it, in one workspace or in all, and one taken earlier does not change
+// afterwards.
 #include <doctest/doctest.h>
 
+#include <map>
 #include <random>
 
 #include "engine/engine.h"
@@ -25,10 +27,10 @@ std::shared_ptr<const dsl::CompiledProgram> program() {
   return p;
 }
 
-Json config_map(const std::string& ns, const std::string& name, int v) {
+Json config_map(const std::string& ns, const std::string& name, int v, const std::string& cluster = "root") {
   return {{"apiVersion", "v1"},
           {"kind", "ConfigMap"},
-          {"metadata", {{"name", name}, {"namespace", ns}, {"cluster", "root"}}},
+          {"metadata", {{"name", name}, {"namespace", ns}, {"cluster", cluster}}},
           {"data", {{"v", std::to_string(v)}}}};
 }
 
@@ -91,6 +93,63 @@ TEST_CASE("list snapshots follow the engine through creates, updates and deletes
   auto rest = items(*v, prefix, third);
   CHECK(rest.size() == in_a.size() - 3);
   CHECK(rest.front() == in_a[3]);
+}
+
+TEST_CASE("a kind's snapshot across all workspaces follows changes in each, sharing their items") {
+  engine::Engine e(program());
+  std::vector<Op> nss;
+  for (const char* c : {"root", "root:x", "root:y"})
+    nss.push_back(Op::create({{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "a"}, {"cluster", c}}}}));
+  REQUIRE(e.apply(nss).ok);
+  REQUIRE(e.apply({Op::create(config_map("a", "before", 0, "root:y"))}).ok);
+  server::ClusterNames names(e);
+  ListSnapshots kept(e, names);
+  e.set_commit_listener([&](const engine::Result& r) { kept.committed(r); });
+  std::string kind = e.kinds().by_name("root", "ConfigMap")->key();
+  auto all_before = kept.view(kind, "*");
+  kept.view(kind, "root:x");
+  CHECK(all_before->size() == 1);
+  std::mt19937 rng(11);
+  std::set<std::string> present = {"root:y/before"};
+  for (int step = 0; step < 20; ++step) {
+    std::vector<Op> ops;
+    std::set<std::string> touched;
+    for (int k = 0; k < 30; ++k) {
+      std::string c = std::vector<std::string>{"root", "root:x", "root:y"}[rng() % 3], name = "m" + std::to_string(rng() % 200);
+      std::string id = c + "/" + name;
+      if (!touched.insert(id).second) continue;
+      if (!present.count(id)) {
+        ops.push_back(Op::create(config_map("a", name, step, c)));
+        present.insert(id);
+      } else if (rng() % 3) {
+        ops.push_back(Op::update(config_map("a", name, step, c)));
+      } else {
+        ops.push_back(Op::remove({kind, c, "a", name}));
+        present.erase(id);
+      }
+    }
+    REQUIRE(e.apply(ops).ok);
+    ListSnapshots fresh(e, names);
+    auto all = kept.view(kind, "*");
+    REQUIRE(all->size() == present.size());
+    REQUIRE(items(*all) == items(*fresh.view(kind, "*")));
+    REQUIRE(items(*kept.view(kind, "root:x")) == items(*fresh.view(kind, "root:x")));
+  }
+  CHECK(all_before->size() == 1);
+  // Each item names its workspace; a workspace's items are the same ones in
+  // both collections.
+  std::map<std::string, const ListSnapshots::Item*> by_fact;
+  kept.view(kind, "*")->scan("", "", [&](const ListSnapshots::Item& i) {
+    CHECK(i.fact.find(i.cluster) != std::string::npos);
+    by_fact[i.fact] = &i;
+    return true;
+  });
+  kept.view(kind, "root:x")->scan("", "", [&](const ListSnapshots::Item& i) {
+    CHECK(i.cluster == "root:x");
+    CHECK(by_fact.count(i.fact));
+    CHECK(by_fact[i.fact] == &i);
+    return true;
+  });
 }
 
 TEST_CASE("list snapshots stay within their budget: the collection listed longest ago goes first") {

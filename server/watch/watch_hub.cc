@@ -128,10 +128,14 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, int64_t from) {
     // costs a copy per object, not a rendering).
     std::vector<const ListSnapshots::Item*> encoded;
     ListSnapshots::ViewPtr view;
-    if (snapshots_ && !me.tracks() && me.spec.cluster != "*") {
+    if (snapshots_ && !me.tracks()) {
+      // ("*": the kind's collection across all workspaces, whose items of
+      // other namespaces the merge below steps over.)
+      bool all = me.spec.cluster == "*";
       view = snapshots_->view(me.spec.kind_key, me.spec.cluster);
-      view->scan(engine::object_prefix(me.spec.kind_key, &me.spec.cluster, me.spec.ns.empty() ? nullptr : &me.spec.ns), "",
-                 [&](const ListSnapshots::Item& i) {
+      view->scan(engine::object_prefix(me.spec.kind_key, all ? nullptr : &me.spec.cluster,
+                                       all || me.spec.ns.empty() ? nullptr : &me.spec.ns),
+                 "", [&](const ListSnapshots::Item& i) {
                    encoded.push_back(&i);
                    return true;
                  });

@@ -426,15 +426,19 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
       else batch.Delete("m" + kSep + k);
     }
     // Stale rule-set states first (a batch applies in order), then what
-    // sets changed, under their own names.
+    // sets changed, under their own names. (The range is what the database
+    // holds; a group commit's pending writes are not in it, which is why a
+    // set that goes deletes each of its keys too, and its fingerprint.)
     for (const auto& id : sets.dropped) {
       std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
       std::string prefix = rule_set_prefix(id);
       for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) batch.Delete(it->key());
+      batch.Delete(prefix + "f");
     }
     for (const auto& set : sets.sets) {
       std::string prefix = rule_set_prefix(set.id);
-      batch.Put(prefix + "f", set.fingerprint);
+      if (set.removed) batch.Delete(prefix + "f");
+      else batch.Put(prefix + "f", set.fingerprint);
       for (const auto& k : set.matches) {
         std::string key = prefix + "m" + kSep + rebase_match_key(k, -set.first_rule);
         if (const Match* m = state.match(k)) batch.Put(key, encode_match_record(*m, set.first_rule));

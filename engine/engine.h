@@ -102,6 +102,7 @@ struct RuleSetChanges {
     std::string id, fingerprint;
     int first_rule = 0;
     std::vector<std::string> matches, tuples;  // keys in the state (changed or gone)
+    bool removed = false;  // the set went in this transaction: nothing of it stays stored
   };
   std::vector<Set> sets;
   // Sets whose stored state is stale: it goes before anything is written.

@@ -61,7 +61,7 @@ RuleSetChanges Engine::take_rule_set_changes(State::Dirty& dirty) {
     auto [it, added] = slot_of.emplace(id, out.sets.size());
     if (added) {
       const RuleSet& set = rule_sets_.at(id);
-      out.sets.push_back({id, set.fingerprint, set.first_rule, {}, {}});
+      out.sets.push_back({id, set.fingerprint, set.first_rule, {}, {}, set.removing});
     }
     return out.sets[it->second];
   };
@@ -75,7 +75,7 @@ RuleSetChanges Engine::take_rule_set_changes(State::Dirty& dirty) {
     const std::string* id = nullptr;
     for (const auto& [name, set] : rule_sets_)
       if (rule >= set.first_rule && rule < set.first_rule + set.count) id = &name;
-    if (id && !rule_sets_.at(*id).removing) slot(*id).matches.push_back(*it);
+    if (id) slot(*id).matches.push_back(*it);
     it = dirty.matches.erase(it);
   }
   for (auto it = dirty.tuples.begin(); it != dirty.tuples.end();) {
@@ -84,7 +84,7 @@ RuleSetChanges Engine::take_rule_set_changes(State::Dirty& dirty) {
       ++it;
       continue;
     }
-    if (!rule_sets_.at(set->second).removing) slot(set->second).tuples.push_back(*it);
+    slot(set->second).tuples.push_back(*it);
     it = dirty.tuples.erase(it);
   }
   return out;

@@ -50,16 +50,17 @@ bool binds(const engine::Engine& engine, const std::string& cluster, const std::
   return engine.has_tuple("export_serves", {cluster, export_cluster, export_name, group, resource});
 }
 
-// The workspaces where the export serves the resource: binds() of each.
-std::set<std::string> serving_clusters(const engine::Engine& engine, const std::string& export_cluster,
-                                       const std::string& export_name, const std::string& group, const std::string& resource) {
-  std::set<std::string> out;
+// The workspaces where the export serves the resource (binds() of each),
+// every object there seen.
+ApiRequest::ClusterFilters serving_clusters(const engine::Engine& engine, const std::string& export_cluster,
+                                            const std::string& export_name, const std::string& group, const std::string& resource) {
+  ApiRequest::ClusterFilters out;
   engine.state().scan_tuples("export_serves", [&](const std::string& f) {
     const engine::TupleEntry* t = engine.state().tuple(f);
     engine::TupleView v = engine::view_tuple_fact(f);
     if (t && t->exists() && v.args.size() == 5 && v.args[1] == export_cluster && v.args[2] == export_name &&
         v.args[3] == group && v.args[4] == resource)
-      out.emplace(v.args[0]);
+      out.emplace(v.args[0], nullptr);
     return true;
   });
   return out;
@@ -128,6 +129,27 @@ std::optional<AppliedClaim> applied_claim(const engine::Engine& engine, const st
     if (!grant.is_object()) return true;
     out = AppliedClaim{verbs_of(grant), grant.value("selector", Json())};
     return false;
+  });
+  return out;
+}
+
+// The workspaces whose binding applied a claim of group/resource that
+// allows `verb`, each with the claim's selector (a copy: the filter runs on
+// a reader thread).
+ApiRequest::ClusterFilters claiming_clusters(const engine::Engine& engine, const std::string& export_cluster,
+                                             const std::string& export_name, const std::string& group,
+                                             const std::string& resource, const std::string& verb) {
+  ApiRequest::ClusterFilters out;
+  engine.state().scan_tuples("claim_applied", [&](const std::string& fact) {
+    const engine::TupleEntry* t = engine.state().tuple(fact);
+    engine::TupleView v = engine::view_tuple_fact(fact);
+    if (!t || !t->exists() || v.args.size() != 6 || v.args[1] != export_cluster || v.args[2] != export_name ||
+        v.args[3] != group || v.args[4] != resource || out.count(std::string(v.args[0])))
+      return true;
+    if (auto claim = applied_claim(engine, std::string(v.args[0]), export_cluster, export_name, group, resource);
+        claim && claim->allows(verb))
+      out.emplace(std::string(v.args[0]), [claim = *claim](const Json& object) { return claim.selects(object); });
+    return true;
   });
   return out;
 }
@@ -233,7 +255,7 @@ std::optional<HttpResponse> ApiServer::apiexport_content(const HttpRequest& http
       return binds(engine_, string_field(object["metadata"], "cluster"), export_cluster, export_name, group, resource);
     };
     // Lists go off the engine's thread with the workspaces decided here.
-    if (!info.wildcard()) req.visible_clusters = [cluster = info.cluster]() { return std::set<std::string>{cluster}; };
+    if (!info.wildcard()) req.visible_clusters = [cluster = info.cluster]() { return ApiRequest::ClusterFilters{{cluster, nullptr}}; };
     else
       req.visible_clusters = [this, export_cluster, export_name, group, resource]() {
         return serving_clusters(engine_, export_cluster, export_name, group, resource);
@@ -258,11 +280,15 @@ std::optional<HttpResponse> ApiServer::apiexport_content(const HttpRequest& http
         return status_response(ApiError::not_found_route());
       req.visible = [claim = *claim](const Json& object) { return claim.selects(object); };
       req.writable = req.visible;
+      req.visible_clusters = [cluster = info.cluster, visible = req.visible]() { return ApiRequest::ClusterFilters{{cluster, visible}}; };
     } else {
       // Across workspaces, the objects of those whose claim allows the verb.
       req.visible = [claim_in, verb_asked](const Json& object) {
         auto claim = claim_in(string_field(object["metadata"], "cluster"));
         return claim && claim->allows(verb_asked) && claim->selects(object);
+      };
+      req.visible_clusters = [this, export_cluster, export_name, group, resource, verb_asked]() {
+        return claiming_clusters(engine_, export_cluster, export_name, group, resource, verb_asked);
       };
     }
     return objects(http, std::move(req), stream, watch_allowed);

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <optional>
+#include <map>
 #include <set>
 #include <string>
 
@@ -73,11 +74,14 @@ struct ApiRequest {
   // of lists and watches, and the one a get, update, patch or delete names
   // (what it may not see is not found). Unset: all that the request names.
   std::function<bool(const Json& object)> visible;
-  // Where `visible` depends on an object's workspace alone (an APIExport
-  // virtual workspace's bound resources): the workspaces (paths) whose
-  // objects the user sees. A list asks it once, on the engine's thread, and
-  // is then rendered off it from the collection's snapshot.
-  std::function<std::set<std::string>()> visible_clusters;
+  // Where `visible` is decided workspace by workspace (an APIExport virtual
+  // workspace): the workspaces (paths) whose objects the user sees, each
+  // with what must hold of an object there (null: every object; else a
+  // function of the object alone, as stored, safe on any thread). A list
+  // asks it once, on the engine's thread, and is then rendered off it from
+  // the collection's snapshot.
+  using ClusterFilters = std::map<std::string, std::function<bool(const Json& object)>>;
+  std::function<ClusterFilters()> visible_clusters;
   // What a create, update or patch may leave behind (an APIExport virtual
   // workspace's claimed objects: what the claim's selector selects); a
   // write that would leave anything else is forbidden. Unset: anything.

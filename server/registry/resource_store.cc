@@ -197,7 +197,7 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
   // take the workspaces here and filter off the thread.
   if (!req.visible) return list_snapshot(req, prefix, start_after, rv, nullptr);
   if (req.visible_clusters)
-    return list_snapshot(req, prefix, start_after, rv, std::make_shared<const std::set<std::string>>(req.visible_clusters()));
+    return list_snapshot(req, prefix, start_after, rv, std::make_shared<const ApiRequest::ClusterFilters>(req.visible_clusters()));
   int64_t remaining = 0;
   bool filtered = !o.labels.empty() || !o.fields.empty() || req.visible;
   engine_.state().scan_objects(prefix, [&](const std::string& fact, const engine::ObjectEntry& e) {
@@ -228,7 +228,7 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
 }
 
 HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::string& prefix, const std::string& start_after,
-                                          const std::string& rv, std::shared_ptr<const std::set<std::string>> clusters) {
+                                          const std::string& rv, std::shared_ptr<const ApiRequest::ClusterFilters> clusters) {
   ListSnapshots::ViewPtr view = snapshots_.view(req.kind->key(), req.info.wildcard() ? "*" : req.info.cluster);
   bool wait = after_commit_ && store_ && store_->has_pending();
   std::string head = "{\"apiVersion\":" + encode_json(req.kind->api_version()) + ",\"items\":[";
@@ -249,9 +249,15 @@ HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::stri
       bool more = false, filtered = selecting || clusters;
       view->scan(prefix, start_after, [&](const ListSnapshots::Item& i) {
         if (!ns.empty() && i.ns != ns) return true;
-        if (clusters && !clusters->count(i.cluster)) return true;
+        const std::function<bool(const Json&)>* holds = nullptr;
+        if (clusters) {
+          auto c = clusters->find(i.cluster);
+          if (c == clusters->end()) return true;
+          if (c->second) holds = &c->second;
+        }
         Json obj;
-        if (selecting || printer || as) obj = Json::parse(i.bytes, nullptr, false);
+        if (selecting || printer || as || holds) obj = Json::parse(i.bytes, nullptr, false);
+        if (holds && !(*holds)(obj)) return true;
         if (as && obj.is_object()) obj = engine::from_storage(*as, std::move(obj));
         if (selecting && (!o.labels.matches(obj) || !o.fields.matches(obj))) return true;
         if (o.limit && n == o.limit) {

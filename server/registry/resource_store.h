@@ -63,10 +63,10 @@ class ResourceStore {
   HttpResponse get(const ApiRequest& req);
   HttpResponse list(const ApiRequest& req);
   // A list rendered by a reader thread from the collection's snapshot (in
-  // all workspaces for a wildcard list), of the objects in `clusters` when
-  // given.
+  // all workspaces for a wildcard list), of the objects `clusters` lets
+  // through when given (ApiRequest::visible_clusters).
   HttpResponse list_snapshot(const ApiRequest& req, const std::string& prefix, const std::string& start_after,
-                             const std::string& rv, std::shared_ptr<const std::set<std::string>> clusters);
+                             const std::string& rv, std::shared_ptr<const ApiRequest::ClusterFilters> clusters);
   std::optional<HttpResponse> watch(const ApiRequest& req, const std::shared_ptr<Stream>& stream, WatchSpec spec);
   HttpResponse create(const ApiRequest& req, Json object);
   HttpResponse update(const ApiRequest& req, Json object, bool rv_required);

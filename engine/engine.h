@@ -354,6 +354,7 @@ class Engine {
   // Rule sets added at run time, and the relations each derives.
   std::map<std::string, RuleSet> rule_sets_;
   std::map<std::string, std::string> rule_set_of_relation_;
+  std::map<int, std::string> rule_set_by_first_rule_;  // a rule's set: the greatest first rule not above it
   size_t base_rules_ = 0;  // rules_[0, base_rules_) are the program's
   // Stored states of sets not added again yet, and the sets whose stored
   // state goes with the next commit.

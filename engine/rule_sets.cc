@@ -71,11 +71,14 @@ RuleSetChanges Engine::take_rule_set_changes(State::Dirty& dirty) {
       ++it;
       continue;
     }
-    // Few sets: a scan finds the one whose rules these are.
-    const std::string* id = nullptr;
-    for (const auto& [name, set] : rule_sets_)
-      if (rule >= set.first_rule && rule < set.first_rule + set.count) id = &name;
-    if (id) slot(*id).matches.push_back(*it);
+    // The set whose rules start at or before this one, if it has it (every
+    // OpenFGA model written is a set: there may be many).
+    auto by = rule_set_by_first_rule_.upper_bound(rule);
+    if (by != rule_set_by_first_rule_.begin()) {
+      const std::string& id = std::prev(by)->second;
+      const RuleSet& set = rule_sets_.at(id);
+      if (rule < set.first_rule + set.count) slot(id).matches.push_back(*it);
+    }
     it = dirty.matches.erase(it);
   }
   for (auto it = dirty.tuples.begin(); it != dirty.tuples.end();) {
@@ -158,6 +161,7 @@ void Engine::install_rule_set(const std::string& id, std::shared_ptr<const dsl::
   next_stratum_ += static_cast<int>(program->graph->strata().size());
   for (int i = set.first_rule; i < set.first_rule + set.count; ++i) register_readers(rules_[static_cast<size_t>(i)]);
   for (const auto& r : set.relations) rule_set_of_relation_[r] = id;
+  if (set.count > 0) rule_set_by_first_rule_[set.first_rule] = id;  // (one without rules has no matches)
   rule_sets_[id] = std::move(set);
 }
 
@@ -184,6 +188,8 @@ void Engine::uninstall_rule_set(const std::string& id) {
   } else {
     for (int i = first; i < last; ++i) rules_[static_cast<size_t>(i)].plan = nullptr;
   }
+  if (auto by = rule_set_by_first_rule_.find(first); by != rule_set_by_first_rule_.end() && by->second == id)
+    rule_set_by_first_rule_.erase(by);
   rule_sets_.erase(it);
 }
 

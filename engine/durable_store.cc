@@ -20,6 +20,7 @@ const std::string kMetaFingerprint = "meta" + kSep + "fingerprint";
 // tuple's fact ("t<sep>..."), or "m<sep>" and a match key counted from the
 // set's first rule.
 const std::string kRuleSetPrefix = "r" + kSep;
+const std::string kRuleSetMatch = "m" + kSep;
 std::string rule_set_prefix(const std::string& id) { return kRuleSetPrefix + id + kSep; }
 
 // Objects, tuples and matches are stored as CBOR: read back about twice as
@@ -371,7 +372,7 @@ bool DurableStore::load(Engine& engine, std::string* error) {
         std::string rest = key.substr(end + 1);
         if (rest == "f") set.fingerprint = value;
         else if (rest[0] == 't') set.tuples.emplace_back(std::move(rest), decode_tuple_record(value));
-        else if (rest.starts_with("m" + kSep)) set.matches.emplace_back(rest.substr(2), decode_match_record(value));
+        else if (rest.starts_with(kRuleSetMatch)) set.matches.emplace_back(rest.substr(kRuleSetMatch.size()), decode_match_record(value));
       }
     }
   } catch (const std::exception& e) {
@@ -440,7 +441,7 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
       if (set.removed) batch.Delete(prefix + "f");
       else batch.Put(prefix + "f", set.fingerprint);
       for (const auto& k : set.matches) {
-        std::string key = prefix + "m" + kSep + rebase_match_key(k, -set.first_rule);
+        std::string key = prefix + kRuleSetMatch + rebase_match_key(k, -set.first_rule);
         if (const Match* m = state.match(k)) batch.Put(key, encode_match_record(*m, set.first_rule));
         else batch.Delete(key);
       }

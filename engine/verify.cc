@@ -13,21 +13,26 @@ namespace pmesh::engine {
 using dsl::BodyItemKind;
 using dsl::HeadKind;
 
-#include <functional>
+namespace {
+
+// The SHA-1 of `head` and every module's name and text.
+std::string rules_digest(std::string head, const dsl::CompiledProgram& program) {
+  for (const auto& m : program.program->modules()) head += m->name + "\n" + m->file->text + "\n";
+  return call_builtin(*find_builtin("sha1"), {head}).get<std::string>();
+}
+
+}  // namespace
+
 std::string Engine::fingerprint() const {
   // Stored matches are keyed as match_key makes keys: a new key format
   // is a new fingerprint, and a store made with the old one is rebuilt.
-  if (!fingerprint_.empty()) return fingerprint_;
-  std::string all = "match keys: sha256/128\n";
-  for (const auto& m : program_->program->modules()) all += m->name + "\n" + m->file->text + "\n";
-  return fingerprint_ = call_builtin(*find_builtin("sha1"), {all}).get<std::string>();
+  if (fingerprint_.empty()) fingerprint_ = rules_digest("match keys: sha256/128\n", *program_);
+  return fingerprint_;
 }
 
 std::string Engine::rule_set_fingerprint(const dsl::CompiledProgram& program) const {
   // A set's stored state is read by the program's rules' keys too.
-  std::string all = fingerprint() + "\n";
-  for (const auto& m : program.program->modules()) all += m->name + "\n" + m->file->text + "\n";
-  return call_builtin(*find_builtin("sha1"), {all}).get<std::string>();
+  return rules_digest(fingerprint() + "\n", program);
 }
 
 Result Engine::rebuild() {

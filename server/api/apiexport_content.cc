@@ -50,19 +50,29 @@ bool binds(const engine::Engine& engine, const std::string& cluster, const std::
   return engine.has_tuple("export_serves", {cluster, export_cluster, export_name, group, resource});
 }
 
+// Each tuple of `relation` (export_serves, claim_applied: the consumer's
+// workspace first, then the export's cluster and name, group, resource) about
+// group/resource of the export.
+void for_each_consumer(const engine::Engine& engine, const std::string& relation, const std::string& export_cluster,
+                       const std::string& export_name, const std::string& group, const std::string& resource,
+                       const std::function<void(const engine::TupleView&)>& fn) {
+  engine.state().scan_tuples(relation, [&](const std::string& f) {
+    const engine::TupleEntry* t = engine.state().tuple(f);
+    engine::TupleView v = engine::view_tuple_fact(f);
+    if (t && t->exists() && v.args.size() >= 5 && v.args[1] == export_cluster && v.args[2] == export_name &&
+        v.args[3] == group && v.args[4] == resource)
+      fn(v);
+    return true;
+  });
+}
+
 // The workspaces where the export serves the resource (binds() of each),
 // every object there seen.
 ApiRequest::ClusterFilters serving_clusters(const engine::Engine& engine, const std::string& export_cluster,
                                             const std::string& export_name, const std::string& group, const std::string& resource) {
   ApiRequest::ClusterFilters out;
-  engine.state().scan_tuples("export_serves", [&](const std::string& f) {
-    const engine::TupleEntry* t = engine.state().tuple(f);
-    engine::TupleView v = engine::view_tuple_fact(f);
-    if (t && t->exists() && v.args.size() == 5 && v.args[1] == export_cluster && v.args[2] == export_name &&
-        v.args[3] == group && v.args[4] == resource)
-      out.emplace(v.args[0], nullptr);
-    return true;
-  });
+  for_each_consumer(engine, "export_serves", export_cluster, export_name, group, resource,
+                    [&](const engine::TupleView& v) { out.emplace(v.args[0], nullptr); });
   return out;
 }
 
@@ -119,16 +129,21 @@ struct AppliedClaim {
   }
 };
 
-// The claim `cluster`'s binding applied for group/resource, as the rules
-// grant it (claim_applied: the verbs and the selector).
+// A claim as the rules grant it (claim_applied's last argument: the verbs
+// and the selector); none if it does not read as one.
+std::optional<AppliedClaim> claim_of_grant(std::string_view text) {
+  Json grant = Json::parse(text, nullptr, false);
+  if (!grant.is_object()) return std::nullopt;
+  return AppliedClaim{verbs_of(grant), grant.value("selector", Json())};
+}
+
+// The claim `cluster`'s binding applied for group/resource.
 std::optional<AppliedClaim> applied_claim(const engine::Engine& engine, const std::string& cluster, const std::string& export_cluster,
                                           const std::string& export_name, const std::string& group, const std::string& resource) {
   std::optional<AppliedClaim> out;
   engine.state().scan_tuples_with("claim_applied", {cluster, export_cluster, export_name, group, resource}, [&](const std::string& fact) {
-    Json grant = Json::parse(engine::parse_tuple_fact(fact).second.back(), nullptr, false);
-    if (!grant.is_object()) return true;
-    out = AppliedClaim{verbs_of(grant), grant.value("selector", Json())};
-    return false;
+    out = claim_of_grant(engine::view_tuple_fact(fact).args.back());
+    return !out;
   });
   return out;
 }
@@ -140,16 +155,15 @@ ApiRequest::ClusterFilters claiming_clusters(const engine::Engine& engine, const
                                              const std::string& export_name, const std::string& group,
                                              const std::string& resource, const std::string& verb) {
   ApiRequest::ClusterFilters out;
-  engine.state().scan_tuples("claim_applied", [&](const std::string& fact) {
-    const engine::TupleEntry* t = engine.state().tuple(fact);
-    engine::TupleView v = engine::view_tuple_fact(fact);
-    if (!t || !t->exists() || v.args.size() != 6 || v.args[1] != export_cluster || v.args[2] != export_name ||
-        v.args[3] != group || v.args[4] != resource || out.count(std::string(v.args[0])))
-      return true;
-    if (auto claim = applied_claim(engine, std::string(v.args[0]), export_cluster, export_name, group, resource);
-        claim && claim->allows(verb))
+  std::set<std::string, std::less<>> decided;
+  for_each_consumer(engine, "claim_applied", export_cluster, export_name, group, resource, [&](const engine::TupleView& v) {
+    // A workspace's first readable grant decides, as applied_claim takes it.
+    if (v.args.size() != 6 || decided.count(v.args[0])) return;
+    auto claim = claim_of_grant(v.args[5]);
+    if (!claim) return;
+    decided.emplace(v.args[0]);
+    if (claim->allows(verb))
       out.emplace(std::string(v.args[0]), [claim = *claim](const Json& object) { return claim.selects(object); });
-    return true;
   });
   return out;
 }

@@ -10,9 +10,9 @@
 // Thread safety: values; pure functions.
 #pragma once
 
-#include <optional>
+#include <functional>
 #include <map>
-#include <set>
+#include <optional>
 #include <string>
 
 #include "dsl/ast.h"

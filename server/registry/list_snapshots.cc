@@ -9,8 +9,6 @@ namespace pmesh::server {
 
 namespace {
 
-const std::string kAllClusters = "*";
-
 // The first chunk whose last fact is not below `fact`.
 size_t chunk_for(const std::vector<ListSnapshots::Chunk>& chunks, const std::string& fact) {
   auto it = std::lower_bound(chunks.begin(), chunks.end(), fact,
@@ -51,7 +49,7 @@ ListSnapshots::ViewPtr ListSnapshots::view(const std::string& kind_key, const st
   if (kept.view) return kept.view;
   auto made = std::make_shared<View>();
   std::vector<ItemPtr> chunk;
-  engine_.state().scan_objects(engine::object_prefix(kind_key, cluster == "*" ? nullptr : &cluster, nullptr), [&](const std::string&, const engine::ObjectEntry& e) {
+  engine_.state().scan_objects(engine::object_prefix(kind_key, cluster == kAllClusters ? nullptr : &cluster, nullptr), [&](const std::string&, const engine::ObjectEntry& e) {
     if (e.effective->is_null()) return true;
     chunk.push_back(item(e.key, *e.effective));
     made->bytes_ += chunk.back()->bytes.size();

@@ -59,6 +59,8 @@ class ListSnapshots {
   using ViewPtr = std::shared_ptr<const View>;
 
   static constexpr size_t kChunk = 512;
+  // The cluster that names a kind's collection across all workspaces.
+  static inline const std::string kAllClusters = "*";
 
   // REQUIRES: `engine` outlives this.
   ListSnapshots(const engine::Engine& engine, const ClusterNames& names, size_t budget_bytes = size_t{512} << 20)

@@ -229,7 +229,7 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
 
 HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::string& prefix, const std::string& start_after,
                                           const std::string& rv, std::shared_ptr<const ApiRequest::ClusterFilters> clusters) {
-  ListSnapshots::ViewPtr view = snapshots_.view(req.kind->key(), req.info.wildcard() ? "*" : req.info.cluster);
+  ListSnapshots::ViewPtr view = snapshots_.view(req.kind->key(), req.info.wildcard() ? ListSnapshots::kAllClusters : req.info.cluster);
   bool wait = after_commit_ && store_ && store_->has_pending();
   std::string head = "{\"apiVersion\":" + encode_json(req.kind->api_version()) + ",\"items\":[";
   std::string kind = encode_json(req.kind->name + "List");

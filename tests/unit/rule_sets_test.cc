@@ -7,6 +7,11 @@
 // set's removal make the stored state go, and the set is derived again.
 #include <doctest/doctest.h>
 
+#include <functional>
+
+#include <leveldb/db.h>
+#include <leveldb/write_batch.h>
+
 #include "engine/engine.h"
 #include "engine/failpoint.h"
 #include "fga/compile.h"
@@ -17,6 +22,7 @@
 namespace pmesh::test {
 namespace {
 
+using engine::DurableStore;
 using engine::Engine;
 using engine::Op;
 
@@ -310,6 +316,45 @@ TEST_CASE("a set added and removed within one group commit leaves nothing stored
   CHECK(derived(e, "fga_a_").find("user:anne") == std::string::npos);
   CHECK(fga::check(e, fga::ModelView{a.model, a.lowered, "s1"}, "user:bob", "viewer", "doc:1"));
   CHECK(e.verify() == "");
+}
+
+TEST_CASE("a damaged rule-set record: a match naming no rule of its set makes the set derive; a key naming no set is reported") {
+  TempDir dir;
+  auto program = compile_ok(kBase);
+  Written w = write_two_sets(dir.path, program);
+  fga::CompiledModel a = compile_model("fga_a_");
+  auto rewrite = [&](const std::function<void(leveldb::DB&, leveldb::WriteBatch&)>& fn) {
+    leveldb::DB* raw = nullptr;
+    REQUIRE(leveldb::DB::Open(leveldb::Options(), dir.path, &raw).ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    leveldb::WriteBatch batch;
+    fn(*db, batch);
+    REQUIRE(db->Write(leveldb::WriteOptions(), &batch).ok());
+  };
+  rewrite([](leveldb::DB& db, leveldb::WriteBatch& batch) {
+    std::unique_ptr<leveldb::Iterator> it(db.NewIterator(leveldb::ReadOptions()));
+    std::string prefix = std::string("r\x1f") + "a\x1fm\x1f";
+    it->Seek(prefix);
+    REQUIRE((it->Valid() && it->key().starts_with(prefix)));
+    std::string v = it->value().ToString();
+    v[1] = '\x7f';  // the rule's place (a varint after the record's mark): 127
+    batch.Put(it->key(), v);
+  });
+  {
+    OpenedStore o = open_data_dir(dir.path, program);
+    Engine& e = *o.engine;
+    REQUIRE(e.add_rule_set("a", a.program).ok);
+    CHECK(set_evaluations(e) > 0);
+    CHECK(derived(e, "fga_a_") == w.a);
+    CHECK(e.verify() == "");
+  }
+  rewrite([](leveldb::DB&, leveldb::WriteBatch& batch) { batch.Put(std::string("r\x1f"), "x"); });
+  std::string err;
+  auto store = DurableStore::open(dir.path, &err);
+  REQUIRE(store);
+  Engine e(program);
+  CHECK(!store->load(e, &err));
+  CHECK(err == "the data directory is damaged: a rule set's record names no set");
 }
 
 TEST_CASE("a set whose adding fails leaves no restored state behind") {

@@ -355,11 +355,20 @@ void Engine::user_op(const Op& op) {
     case Op::Type::kUpdate:
     case Op::Type::kRestore: {
       std::string error;
-      auto key = key_of(op.object, "", &error);
+      // A restore may name the key it had: an object stays under the kind
+      // it was stored as, even when its cluster now serves that kind's
+      // name under another resource (a binding's schema changed).
+      auto key = op.type == Op::Type::kRestore && !op.key.kind.empty() ? std::optional<ObjectKey>(op.key)
+                                                                        : key_of(op.object, "", &error);
       if (!key) throw TxnError{"Invalid", error, {}};
       std::string fact = object_fact(*key);
       ObjectEntry e = state_.object_copy(fact, *key);
       e.decl = decl_of(*key);
+      if (!e.decl && op.type == Op::Type::kRestore) {
+        const Json* api = find_fields(op.object, {"apiVersion"});
+        e.decl = kinds_.ever_bound(key->kind, api && api->is_string() ? api->get<std::string>() : "");
+        if (!e.decl) throw TxnError{"Invalid", "unknown kind " + key->kind + " of " + key->to_string(), {}};
+      }
       bool exists = !e.effective->is_null();
       if (op.type == Op::Type::kCreate && exists)
         throw TxnError{"AlreadyExists", key->to_string() + " already exists", {}};

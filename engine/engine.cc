@@ -194,7 +194,7 @@ void Engine::fact_changed(const std::string& fact, const Json& before, const Jso
       txn_.doomed_clusters.insert(key.cluster);
     if (Kinds::binds_kinds(reader_key)) {
       // Objects of newly bound kinds may follow in this transaction.
-      // An APIBinding or PublishedResource changes what its own cluster
+      // An APIBinding or CustomResourceDefinition changes what its own cluster
       // serves; a schema, whatever binds it.
       bool schema = reader_key == "APIResourceSchema";
       kinds_.refresh(state_, true, schema ? nullptr : &key.cluster);

@@ -40,7 +40,7 @@ struct Op {
   enum class Type { kCreate, kUpdate, kDelete, kAddTuple, kRemoveTuple, kRestore };
   Type type = Type::kCreate;
   Json object;    // create, update, restore: the object as written (apiVersion, kind, metadata...)
-  ObjectKey key;  // delete
+  ObjectKey key;  // delete; restore: the key it was stored under (else found from the object)
   std::string relation;
   std::vector<std::string> args;
   bool overlay = false;  // restore: the fields a user wrote on a derived object

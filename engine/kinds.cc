@@ -137,6 +137,12 @@ const dsl::KindDecl* Kinds::declared(const std::string& name) const {
   return it == program_->kinds().end() ? nullptr : it->second;
 }
 
+const dsl::KindDecl* Kinds::ever_bound(const std::string& key, const std::string& api_version) const {
+  for (const auto& d : *arena_)
+    if (d->key() == key && d->api_version() == api_version) return d.get();
+  return nullptr;
+}
+
 const dsl::KindDecl* Kinds::by_key(const std::string& cluster, const std::string& key) const {
   if (key.find('.') == std::string::npos) return declared(key);
   auto c = bound_.find(cluster);
@@ -214,14 +220,14 @@ std::vector<const dsl::KindDecl*> Kinds::in_cluster(const std::string& cluster) 
 }
 
 bool Kinds::binds_kinds(const std::string& kind_key) {
-  return kind_key == "APIBinding" || kind_key == "PublishedResource" || kind_key == "APIResourceSchema";
+  return kind_key == "APIBinding" || kind_key == "CustomResourceDefinition" || kind_key == "APIResourceSchema";
 }
 
 const std::vector<const dsl::KindDecl*>& Kinds::schema_decls(const State& state, const std::string& cluster,
-                                                             const std::string& name) const {
+                                                             const std::string& name, const std::string& kind) const {
   static const std::vector<const dsl::KindDecl*> none;
-  auto key = std::make_pair(cluster, name);
-  const ObjectEntry* e = cluster.empty() || name.empty() ? nullptr : state.object(object_fact({"APIResourceSchema", cluster, "", name}));
+  auto key = std::make_tuple(kind, cluster, name);
+  const ObjectEntry* e = cluster.empty() || name.empty() ? nullptr : state.object(object_fact({kind, cluster, "", name}));
   if (!e || e->effective->is_null()) {
     schema_cache_.erase(key);
     return none;
@@ -278,8 +284,9 @@ void Kinds::refresh(const State& state, bool additive, const std::string* cluste
   }
   // The storage version's declaration; the others served become its
   // versions in `where`.
-  auto schema = [&](const std::string& cluster, const std::string& name, const std::string& where) -> const dsl::KindDecl* {
-    const auto& decls = schema_decls(state, cluster, name);
+  auto schema = [&](const std::string& cluster, const std::string& name, const std::string& where,
+                    const std::string& kind = "APIResourceSchema") -> const dsl::KindDecl* {
+    const auto& decls = schema_decls(state, cluster, name, kind);
     if (decls.empty()) return nullptr;
     next_versions[where][decls[0]->key()].assign(decls.begin() + 1, decls.end());
     return decls[0];
@@ -296,9 +303,19 @@ void Kinds::refresh(const State& state, bool additive, const std::string* cluste
           next[b.key.cluster].emplace(d->key(), d);
     return true;
   });
-  state.scan_objects(object_prefix("PublishedResource", cluster), [&](const std::string&, const ObjectEntry& p) {
-    if (const dsl::KindDecl* d = schema(p.key.cluster, text(*p.effective, {"status", "resourceSchemaName"}), p.key.cluster))
-      next[p.key.cluster].emplace(d->key(), d);
+  // A tenant's CRD never stands beside a kind the program declares (the
+  // same group and resource, or kind): the declared one is the API, as
+  // kube-apiserver's own resources win over a CRD's.
+  auto declared_clash = [&](const dsl::KindDecl& d) {
+    for (const auto& [name, k] : program_->kinds())
+      if (k->group == d.group && (k->plural == d.plural || k->name == d.name)) return true;
+    return false;
+  };
+  state.scan_objects(object_prefix("CustomResourceDefinition", cluster), [&](const std::string&, const ObjectEntry& c) {
+    const auto& decls = schema_decls(state, c.key.cluster, c.key.name, "CustomResourceDefinition");
+    if (decls.empty() || declared_clash(*decls[0])) return true;
+    if (const dsl::KindDecl* d = schema(c.key.cluster, c.key.name, c.key.cluster, "CustomResourceDefinition"))
+      next[c.key.cluster].emplace(d->key(), d);
     return true;
   });
   // Versions only of the kinds bound: a kind that another binding of the

@@ -6,14 +6,14 @@
 //   - an APIBinding in it lists the resource in `status.boundResources`
 //     (`schema.name` is an APIResourceSchema in the logical cluster
 //     `status.apiExportClusterName` names: cluster_names.h), or
-//   - a PublishedResource in it names an APIResourceSchema of the same
-//     cluster in `status.resourceSchemaName` (the provider's copies live
-//     there, as they would in the api-syncagent's service cluster).
+//   - a CustomResourceDefinition in it defines the kind, as kcp serves a
+//     workspace's CRDs (a provider's workspace stands in for the
+//     api-syncagent's service cluster, whose CRDs the agent publishes).
 // Every version the APIResourceSchema serves is served; objects are stored
 // (and rules see them) in its storage version, and the other versions'
 // declarations point at it (KindDecl::storage).
-// The policies decide when those status fields are set; this registry only
-// reads them. Run-time kinds are identified by `plural.group`
+// The policies decide when the bindings' status fields are set; this
+// registry only reads them. Run-time kinds are identified by `plural.group`
 // (KindDecl::key()).
 //
 // Declarations are never freed: objects and plans keep pointers to them
@@ -27,6 +27,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "dsl/program.h"
@@ -60,10 +61,14 @@ class Kinds {
   // first.
   const dsl::KindDecl* by_name(const std::string& cluster, const std::string& name) const;
   const dsl::KindDecl* declared(const std::string& name) const;
+  // A run-time kind ever bound anywhere, by its key and apiVersion, served
+  // or not: what an object stored under a kind its cluster no longer
+  // serves still is (declarations are never freed).
+  const dsl::KindDecl* ever_bound(const std::string& key, const std::string& api_version) const;
 
   // Recomputes the run-time kinds from the objects in `state`: of every
   // cluster, or (`cluster` non-null) of that one only, which is what an
-  // APIBinding or PublishedResource in it can change. With `additive`,
+  // APIBinding or CustomResourceDefinition in it can change. With `additive`,
   // kinds are only added (in the middle of a transaction, when the objects
   // that bind them may not all be there yet).
   void refresh(const State& state, bool additive = false, const std::string* cluster = nullptr);
@@ -78,13 +83,15 @@ class Kinds {
   // Declarations only accumulate (see above); the arena is shared, so a
   // const registry may intern.
   const dsl::KindDecl* intern(dsl::KindDecl decl) const;
-  // The interned declarations of the APIResourceSchema `name` in `cluster`
-  // (the storage version first, the others pointing at it; empty when it is
-  // missing or incomplete), made once per version of the schema: refreshes
-  // and every APIExport virtual workspace request ask for them again, and
-  // interning compares schemas.
+  // The interned declarations of the APIResourceSchema (or, by `kind`, the
+  // CustomResourceDefinition) `name` in `cluster` (the storage version
+  // first, the others pointing at it; empty when it is missing or
+  // incomplete), made once per version of the schema: refreshes and every
+  // APIExport virtual workspace request ask for them again, and interning
+  // compares schemas.
   const std::vector<const dsl::KindDecl*>& schema_decls(const State& state, const std::string& cluster,
-                                                        const std::string& name) const;
+                                                        const std::string& name,
+                                                        const std::string& kind = "APIResourceSchema") const;
 
   const dsl::Program* program_;
   std::map<std::string, std::map<std::string, const dsl::KindDecl*>> bound_;  // cluster -> key -> kind
@@ -92,10 +99,11 @@ class Kinds {
   std::map<std::string, std::map<std::string, std::vector<const dsl::KindDecl*>>> versions_;
   // Shared by copies (an engine that verifies another starts from its kinds).
   std::shared_ptr<std::deque<std::unique_ptr<dsl::KindDecl>>> arena_;
-  // (cluster, schema name) -> (its spec, its declarations). Keyed by what
-  // the schema says, not its resourceVersion: a transaction changes it
+  // (kind, cluster, schema name) -> (its spec, its declarations). Keyed by
+  // what the schema says, not its resourceVersion: a transaction changes it
   // before the commit numbers it.
-  mutable std::map<std::pair<std::string, std::string>, std::pair<Json, std::vector<const dsl::KindDecl*>>> schema_cache_;
+  mutable std::map<std::tuple<std::string, std::string, std::string>, std::pair<Json, std::vector<const dsl::KindDecl*>>>
+      schema_cache_;
 };
 
 // The kind an APIResourceSchema defines, one declaration per served

@@ -129,7 +129,9 @@ std::string Engine::verify() const {
     o["metadata"]["cluster"] = e.key.cluster;
     if (!e.deleting.empty()) o["metadata"]["deletionTimestamp"] = e.deleting;
     bool overlay = !e.user_owned && !held;
-    (overlay ? overlays : owned).push_back(Op::restore(o, overlay, e.editable_seen));
+    Op op = Op::restore(o, overlay, e.editable_seen);
+    op.key = e.key;
+    (overlay ? overlays : owned).push_back(std::move(op));
   }
   for (const auto& [fact, t] : state_.tuples())
     if (t.base) {

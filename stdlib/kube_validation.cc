@@ -1,6 +1,8 @@
 #include "stdlib/kube_validation.h"
 
 #include <algorithm>
+#include <regex>
+#include <tuple>
 
 namespace pmesh {
 
@@ -125,6 +127,28 @@ Problems object_name_problems(const std::string& name, NameValidation rule, bool
   // A generateName may end in '-': the random suffix follows it.
   if (prefix && !n.empty() && n.back() == '-') n.back() = 'a';
   return rule == NameValidation::kDNS1123Label ? dns1123_label_problems(n) : dns1123_subdomain_problems(n);
+}
+
+bool kube_version_before(const std::string& a, const std::string& b) {
+  struct Parsed {
+    bool kube = false;
+    int major = 0, stage = 0, minor = 0;  // stage: 2 GA, 1 beta, 0 alpha
+  };
+  auto parse = [](const std::string& v) {
+    static const std::regex re("^v([1-9][0-9]{0,8})(?:(alpha|beta)([1-9][0-9]{0,8}))?$");
+    std::smatch m;
+    Parsed p;
+    if (!std::regex_match(v, m, re)) return p;
+    p.kube = true;
+    p.major = std::stoi(m[1]);
+    p.stage = !m[2].matched ? 2 : m[2] == "beta" ? 1 : 0;
+    p.minor = m[3].matched ? std::stoi(m[3]) : 0;
+    return p;
+  };
+  Parsed x = parse(a), y = parse(b);
+  if (x.kube != y.kube) return x.kube;
+  if (!x.kube) return a < b;
+  return std::tie(x.stage, x.major, x.minor) > std::tie(y.stage, y.major, y.minor);
 }
 
 }  // namespace pmesh

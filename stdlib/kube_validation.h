@@ -39,4 +39,10 @@ enum class NameValidation { kDNS1123Subdomain, kDNS1123Label, kPathSegment };
 // generateName, whose trailing '-' is allowed.
 Problems object_name_problems(const std::string& name, NameValidation rule, bool prefix);
 
+// Kube's version priority (apimachinery's CompareKubeAwareVersionStrings):
+// GA before beta before alpha, higher numbers first, then versions that do
+// not look like kube's, alphabetically. Sorted by it, the first is a
+// group's preferred version.
+bool kube_version_before(const std::string& a, const std::string& b);
+
 }  // namespace pmesh

@@ -1,7 +1,8 @@
 // The api-syncagent's own functions, as the sync rules call them (the
-// builtins gjson, syncagent_name, syncagent_mutate, syncagent_selector;
-// builtins.cc lists them): its reference paths, the names it gives copies,
-// its mutations, and the templated label selectors of related resources.
+// builtins gjson, syncagent_name, syncagent_mutate, syncagent_selector,
+// syncagent_schema; builtins.cc lists them): its reference paths, the names
+// it gives copies, its mutations, the templated label selectors of related
+// resources, and the schema it publishes for a CRD.
 // Each follows the agent's code (kcp-dev/api-syncagent, internal/sync and
 // internal/mutation); where it is deliberately narrower (gjson's wildcards
 // and modifiers, sjson's forced keys), it refuses rather than guesses.
@@ -44,10 +45,18 @@ nlohmann::json apply_syncagent_mutations(nlohmann::json object, const nlohmann::
 // provider's mistake is refused rather than taking the copies away.
 std::string syncagent_mutations_problem(const nlohmann::json& mutations);
 
+// The APIResourceSchema spec the agent publishes for `crd` (an object)
+// as the PublishedResource `pr` selects and projects it
+// (syncagent_projection.cc); null, with the agent's message in `error`,
+// when it cannot.
+nlohmann::json project_crd(const nlohmann::json& crd, const nlohmann::json& pr, std::string* error);
+
 Json syncagent_gjson(const BuiltinArgs& args);
 Json syncagent_mutations_error(const BuiltinArgs& args);
 Json syncagent_name(const BuiltinArgs& args);
 Json syncagent_mutate(const BuiltinArgs& args);
 Json syncagent_selector(const BuiltinArgs& args);
+Json syncagent_schema(const BuiltinArgs& args);
+Json syncagent_schema_error(const BuiltinArgs& args);
 
 }  // namespace pmesh

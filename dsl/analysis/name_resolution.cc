@@ -374,8 +374,10 @@ void NameResolution::check_function(const Module& m, const FunctionDecl& f) {
 
 namespace {
 
-// The kinds that APIResourceSchemas written in a test define (the values of
-// `kind` keys in their data): steps may use them once a binding serves them.
+// The kinds a test's objects may bring into being (the values of `kind`
+// keys in their data: an APIResourceSchema or CustomResourceDefinition
+// defines one, a PublishedResource's projection renames one): steps may use
+// them once something serves them.
 void schema_kinds(const Expr& e, bool under_kind, std::set<std::string>& out) {
   if (under_kind && (e.kind == ExprKind::kString || e.kind == ExprKind::kVar)) out.insert(e.text);
   if (e.kind != ExprKind::kObject && e.kind != ExprKind::kList) return;
@@ -392,7 +394,7 @@ void NameResolution::check_test(const Module& m, const TestDecl& t) {
   module_ = &m;
   std::set<std::string> bound_kinds;
   for (const auto& s : t.steps)
-    if (!s.is_tuple && s.kind_name == "APIResourceSchema" && s.data) schema_kinds(*s.data, false, bound_kinds);
+    if (!s.is_tuple && s.data) schema_kinds(*s.data, false, bound_kinds);
   for (const auto& s : t.steps) {
     if (s.kind == StepKind::kExpectError) continue;
     if (s.is_tuple) {

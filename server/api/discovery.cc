@@ -1,9 +1,9 @@
 #include "server/api/discovery.h"
 
 #include <map>
-#include <regex>
 #include <set>
 
+#include "stdlib/kube_validation.h"
 #include "stdlib/text.h"
 
 namespace pmesh::server {
@@ -101,35 +101,6 @@ Json api_versions(const std::string& server_address) {
           {"versions", {"v1"}},
           {"serverAddressByClientCIDRs", Json::array({{{"clientCIDR", "0.0.0.0/0"}, {"serverAddress", server_address}}})}};
 }
-
-namespace {
-
-// Kube's version priority (apimachinery's CompareKubeAwareVersionStrings):
-// GA before beta before alpha, higher numbers first, then versions that do
-// not look like kube's, alphabetically. The first is the preferred version.
-bool kube_version_before(const std::string& a, const std::string& b) {
-  struct Parsed {
-    bool kube = false;
-    int major = 0, stage = 0, minor = 0;  // stage: 2 GA, 1 beta, 0 alpha
-  };
-  auto parse = [](const std::string& v) {
-    static const std::regex re("^v([1-9][0-9]{0,8})(?:(alpha|beta)([1-9][0-9]{0,8}))?$");
-    std::smatch m;
-    Parsed p;
-    if (!std::regex_match(v, m, re)) return p;
-    p.kube = true;
-    p.major = std::stoi(m[1]);
-    p.stage = !m[2].matched ? 2 : m[2] == "beta" ? 1 : 0;
-    p.minor = m[3].matched ? std::stoi(m[3]) : 0;
-    return p;
-  };
-  Parsed x = parse(a), y = parse(b);
-  if (x.kube != y.kube) return x.kube;
-  if (!x.kube) return a < b;
-  return std::tie(x.stage, x.major, x.minor) > std::tie(y.stage, y.major, y.minor);
-}
-
-}  // namespace
 
 Json api_group(const std::vector<const dsl::KindDecl*>& kinds, const std::string& group) {
   std::set<std::string, decltype(&kube_version_before)> versions(&kube_version_before);

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """The api-syncagent's path, driven with kubectl as a provider and a consumer.
 
-alice (a provider) publishes Databases (an APIResourceSchema with a status
-subresource, an APIExport, a PublishedResource); bob binds the export and
+alice (a provider) publishes Databases (a CRD with a status subresource, an
+empty APIExport, a PublishedResource): the agent publishes the CRD as an
+APIResourceSchema and lists it in the export; bob binds the export and
 applies a Database. The copy appears in alice's workspace, in a namespace
 named by bob's cluster, with the agent's labels and annotations. Then the
 agent's three-way merge of the spec: alice's edit of a field of the copy
@@ -61,22 +62,42 @@ def main():
         def apply(config, obj):
             return k(config, "apply", "-f", "-", stdin=json.dumps(obj))
 
-        apply(as_alice, {"apiVersion": "apis.kcp.io/v1alpha1", "kind": "APIResourceSchema",
-                         "metadata": {"name": "v1.databases.db.example.io"},
+        # alice's service cluster is her workspace: her CRDs, and an empty
+        # export that the agent fills in.
+        apply(as_alice, {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                         "metadata": {"name": "databases.db.example.io"},
                          "spec": {"group": "db.example.io", "scope": "Namespaced",
                                   "names": {"kind": "Database", "plural": "databases", "singular": "database"},
                                   "versions": [{"name": "v1", "served": True, "storage": True, "schema": PRESERVE,
                                                 "subresources": {"status": {}}}]}})
-        apply(as_alice, {"apiVersion": "apis.kcp.io/v1alpha1", "kind": "APIResourceSchema",
-                         "metadata": {"name": "v1.dbclusters.db.example.io"},
+        apply(as_alice, {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                         "metadata": {"name": "dbclusters.db.example.io"},
                          "spec": {"group": "db.example.io", "scope": "Cluster",
                                   "names": {"kind": "DbCluster", "plural": "dbclusters", "singular": "dbcluster"},
                                   "versions": [{"name": "v1", "served": True, "storage": True, "schema": PRESERVE}]}})
+        k(as_alice, "wait", "--for=condition=Established", "--timeout=10s", "crd/databases.db.example.io")
+        # kube's check of a CRD's name.
+        r = k(as_alice, "apply", "-f", "-", ok=False, stdin=json.dumps({
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "tables.db.example.io"},
+            "spec": {"group": "db.example.io", "scope": "Namespaced", "names": {"kind": "Table", "plural": "dbtables"},
+                     "versions": [{"name": "v1", "served": True, "storage": True, "schema": PRESERVE}]}}))
+        if r.returncode == 0 or 'must be spec.names.plural+"."+spec.group' not in r.stderr:
+            problems.append("a CRD named unlike its plural and group: want refused, got %r" % (r.stderr.strip()[:300] or r.stdout))
+        # A CRD serves its kind where it is, not in bob's workspace.
+        if k(as_bob, "get", "databases.db.example.io", ok=False).returncode == 0:
+            problems.append("alice's CRD is served in bob's workspace")
+        # A CRD that names a kind pmesh declares does not stand beside it.
+        apply(as_alice, {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                         "metadata": {"name": "workspaces.tenancy.kcp.io"},
+                         "spec": {"group": "tenancy.kcp.io", "scope": "Cluster",
+                                  "names": {"kind": "Workspace", "plural": "workspaces"},
+                                  "versions": [{"name": "v1alpha1", "served": True, "storage": True, "schema": PRESERVE}]}})
+        r = k(as_alice, "api-resources", "--api-group=tenancy.kcp.io", "-o", "name", ok=False)
+        if r.stdout.split().count("workspaces.tenancy.kcp.io") != 1:
+            problems.append("a tenant's CRD for workspaces: want kcp's workspaces once in discovery, got %r" % r.stdout)
+        k(as_alice, "delete", "crd", "workspaces.tenancy.kcp.io")
         apply(as_alice, {"apiVersion": "apis.kcp.io/v1alpha2", "kind": "APIExport", "metadata": {"name": "databases"},
-                         "spec": {"resources": [{"group": "db.example.io", "name": "databases",
-                                                 "schema": "v1.databases.db.example.io", "storage": {"crd": {}}},
-                                                {"group": "db.example.io", "name": "dbclusters",
-                                                 "schema": "v1.dbclusters.db.example.io", "storage": {"crd": {}}}]}})
+                         "spec": {}})
         apply(as_alice, {"apiVersion": "syncagent.kcp.io/v1alpha1", "kind": "PublishedResource",
                          "metadata": {"name": "databases"},
                          "spec": {"resource": {"kind": "Database", "apiGroup": "db.example.io", "version": "v1"}}})
@@ -98,6 +119,28 @@ def main():
                 problems.append("an invalid PublishedResource: want %r, got %r" % (want, r.stderr.strip()[:300]))
         if k(as_alice, "get", "publishedresource", "broken", ok=False).returncode == 0:
             problems.append("the invalid PublishedResource was stored")
+        # The agent published both CRDs as APIResourceSchemas named after what
+        # they say, and listed them in the export (v1alpha1: latestResourceSchemas).
+        def published():
+            r = k(as_alice, "get", "apiexports.v1alpha1.apis.kcp.io", "databases", "-o", "json", ok=False)
+            names = json.loads(r.stdout).get("spec", {}).get("latestResourceSchemas", []) if r.returncode == 0 else []
+            return names if len(names) == 2 else None
+        names = wait_until(problems, "the agent's schemas in alice's export", published) or []
+        schema_of = {}
+        for n in names:
+            parts = n.split(".", 2)
+            if len(parts) != 3 or len(parts[0]) != 9 or not parts[0].startswith("v") or parts[2] != "db.example.io":
+                problems.append("a published schema's name is not v<hash>.<plural>.<group>: %r" % n)
+                continue
+            schema_of[parts[1]] = n
+            r = k(as_alice, "get", "apiresourceschema", n, "-o", "json", ok=False)
+            ars = json.loads(r.stdout) if r.returncode == 0 else {}
+            if ars.get("metadata", {}).get("labels", {}).get("syncagent.kcp.io/agent-name") != "databases-syncagent":
+                problems.append("the published schema %s lacks the agent's label: %r" % (n, ars.get("metadata")))
+        for pr, plural in (("databases", "databases"), ("dbclusters", "dbclusters")):
+            got = k(as_alice, "get", "publishedresource", pr, "-o", "jsonpath={.status.resourceSchemaName}", ok=False).stdout
+            if got != schema_of.get(plural):
+                problems.append("PublishedResource %s's resourceSchemaName: want %r, got %r" % (pr, schema_of.get(plural), got))
         # alice lets bob bind her export, as a kcp provider grants `bind`.
         apply(as_alice, {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
                          "metadata": {"name": "bind-databases"},

@@ -1,6 +1,7 @@
-// Run-time kinds: every version an APIResourceSchema serves is served, each
-// pointing at the storage version's declaration; a schema changed under the
-// same names is a new declaration; versions are bounded.
+// Run-time kinds: every version a workspace's CustomResourceDefinition (or a
+// bound APIResourceSchema) serves is served, each pointing at the storage
+// version's declaration; a schema changed under the same names is a new
+// declaration; versions are bounded.
 #include <doctest/doctest.h>
 
 #include "dsl/diagnostics.h"
@@ -21,8 +22,8 @@ json schema_object(const std::string& field, int served) {
                         {"storage", i == 1},
                         {"schema", {{"openAPIV3Schema", {{"type", "object"}, {"properties", {{"spec", {{"type", "object"},
                             {"properties", {{field, {{"type", "string"}}}}}}}}}}}}}});
-  return {{"apiVersion", "apis.kcp.io/v1alpha1"},
-          {"kind", "APIResourceSchema"},
+  return {{"apiVersion", "apiextensions.k8s.io/v1"},
+          {"kind", "CustomResourceDefinition"},
           {"metadata", {{"name", "w.acme.io"}}},
           {"spec", {{"group", "acme.io"}, {"scope", "Namespaced"}, {"names", {{"kind", "Widget"}, {"plural", "widgets"}}},
                     {"versions", versions}}}};
@@ -41,8 +42,7 @@ TEST_CASE("kinds: every served version, pointing at the storage version; a chang
   dsl::Program program({}, diags);
   Kinds kinds(program);
   State st({});
-  put(st, "APIResourceSchema", "w.acme.io", schema_object("size", 2));
-  put(st, "PublishedResource", "w", {{"status", {{"resourceSchemaName", "w.acme.io"}}}});
+  put(st, "CustomResourceDefinition", "w.acme.io", schema_object("size", 2));
   kinds.refresh(st);
   auto in = kinds.in_cluster("root:p");
   REQUIRE(in.size() == 2);
@@ -56,7 +56,7 @@ TEST_CASE("kinds: every served version, pointing at the storage version; a chang
   CHECK(kinds.in_cluster("root:q").empty());
 
   // The same names (and sections) with another schema: not the old declaration.
-  put(st, "APIResourceSchema", "w.acme.io", schema_object("colour", 2));
+  put(st, "CustomResourceDefinition", "w.acme.io", schema_object("colour", 2));
   kinds.refresh(st);
   in = kinds.in_cluster("root:p");
   REQUIRE(in.size() == 2);
@@ -64,7 +64,7 @@ TEST_CASE("kinds: every served version, pointing at the storage version; a chang
   CHECK(in[1]->storage == in[0]);
 
   // A tenant's schema decides how many declarations a binding makes: bounded.
-  put(st, "APIResourceSchema", "w.acme.io", schema_object("size", 40));
+  put(st, "CustomResourceDefinition", "w.acme.io", schema_object("size", 40));
   kinds.refresh(st);
   CHECK(kinds.in_cluster("root:p").size() == kMaxServedVersions);
   CHECK(kinds.in_cluster("*").size() == kMaxServedVersions);

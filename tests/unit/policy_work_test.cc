@@ -70,8 +70,8 @@ struct Workload {
     // A provider publishing Databases through the api-syncagent's path, and
     // every organization a consumer with one.
     create(account("root:orgs", "prov", "org"));
-    create({{"apiVersion", "apis.kcp.io/v1alpha1"}, {"kind", "APIResourceSchema"},
-            {"metadata", {{"name", "v1.databases.db.example.io"}, {"cluster", "root:orgs:prov"}}},
+    create({{"apiVersion", "apiextensions.k8s.io/v1"}, {"kind", "CustomResourceDefinition"},
+            {"metadata", {{"name", "databases.db.example.io"}, {"cluster", "root:orgs:prov"}}},
             {"spec", {{"group", "db.example.io"}, {"scope", "Namespaced"},
                       {"names", {{"kind", "Database"}, {"plural", "databases"}, {"singular", "database"}}},
                       {"versions", {{{"name", "v1"}, {"served", true}, {"storage", true},

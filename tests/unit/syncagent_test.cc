@@ -1,6 +1,7 @@
 // The api-syncagent's functions: mutations (cases from the agent's
-// transformer tests, internal/mutation/transformer/*_test.go) and the
-// templated label selectors of related resources.
+// transformer tests, internal/mutation/transformer/*_test.go), the
+// templated label selectors of related resources, and the schema it
+// publishes for a CRD.
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
@@ -90,6 +91,45 @@ TEST_CASE("a related resource's selector: matchLabels rendered, empty keys dropp
   CHECK(out["matchExpressions"] == selector["matchExpressions"]);
   CHECK_FALSE(out.contains("rewrite"));
   CHECK(call_builtin(*b, {nullptr, context}).is_null());
+}
+
+// Cases after the agent's projection tests (internal/projection).
+TEST_CASE("the schema the agent publishes for a CRD: versions selected, a storage version, projection, or its error") {
+  const Json crd = Json::parse(R"({"spec": {"group": "example.com", "scope": "Namespaced",
+    "names": {"kind": "Thing", "plural": "things", "singular": "thing", "listKind": "ThingList"},
+    "versions": [{"name": "v1beta1", "served": true, "storage": false, "schema": {"openAPIV3Schema": {"type": "object"}}},
+                 {"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {"type": "object"}}},
+                 {"name": "v2", "served": false, "storage": false}]}})");
+  auto project = [&](const char* pr, std::string* error) { return project_crd(crd, Json::parse(pr), error); };
+  std::string error;
+  Json all = project(R"({"spec": {"resource": {}}})", &error);
+  CHECK(error == "");
+  REQUIRE(all["versions"].size() == 3);
+  CHECK(all["versions"][0] == Json::parse(R"({"name": "v1beta1", "served": true, "storage": false, "schema": {"type": "object"}})"));
+  CHECK(all["versions"][2]["schema"] == Json::object());  // no schema: an empty one
+  CHECK(all["conversion"] == Json::parse(R"({"strategy": "None"})"));
+  // One version selected, not the storage one: it becomes it.
+  Json one = project(R"({"spec": {"resource": {"version": "v1beta1"}, "projection": {"kind": "Gadget", "scope": "Cluster"}}})", &error);
+  REQUIRE(one["versions"].size() == 1);
+  CHECK(one["versions"][0]["storage"] == true);
+  CHECK(!one.contains("conversion"));
+  CHECK(one["names"] == Json::parse(R"({"kind": "Gadget", "listKind": "GadgetList", "singular": "gadget", "plural": "gadgets"})"));
+  CHECK(one["scope"] == "Cluster");
+  // Only unserved versions left: nothing to store.
+  CHECK(project(R"({"spec": {"resource": {"versions": ["v2"]}}})", &error).is_null());
+  CHECK(error == "no CRD version selected that is marked as served");
+  // Renamed versions that collide.
+  CHECK(project(R"({"spec": {"resource": {}, "projection": {"versions": {"v1beta1": "v1"}}}})", &error).is_null());
+  CHECK(error == "CRD contains multiple entries for v1 after applying mutation rules");
+  // Renamed versions in kube's order, the least stable first.
+  Json renamed = project(R"({"spec": {"resource": {"versions": ["v1beta1", "v1"]}, "projection": {"versions": {"v1": "v3", "v1beta1": "v2"}}}})", &error);
+  REQUIRE(renamed["versions"].size() == 2);
+  CHECK(renamed["versions"][0]["name"] == "v2");
+  CHECK(renamed["versions"][1]["name"] == "v3");
+  CHECK(project(R"({"spec": {"resource": {"versions": ["v7", "v8"]}}})", &error).is_null());
+  CHECK(error == "CRD does not contain any of versions [v7 v8]");
+  CHECK(project_crd(Json::object(), Json::object(), &error).is_null());
+  CHECK(error == "CRD contains no versions");
 }
 
 }  // namespace

@@ -242,6 +242,12 @@ Json b_without(const Args& a) {
     if (k.is_string()) out.erase(k.get<std::string>());
   return out;
 }
+Json b_without_prefix(const Args& a) {
+  Json out = object(a, 0, "without_prefix");
+  const std::string& prefix = str(a, 1, "without_prefix");
+  for (auto it = out.begin(); it != out.end();) it = it.key().rfind(prefix, 0) == 0 ? out.erase(it) : std::next(it);
+  return out;
+}
 Json b_get(const Args& a) {
   const Json& def = a.size() > 2 ? a[2] : Json();
   if (a[0].is_object() && a[1].is_string()) {
@@ -491,6 +497,7 @@ const std::vector<Builtin> kBuiltins = {
     {"upper", 1, 1, "upper(s) -> string", "`s` in upper case (ASCII).", b_upper},
     {"values", 1, 1, "values(object) -> list", "The values of an object, in key order.", b_values},
     {"without", 2, 2, "without(object, keys) -> object", "`object` without the entries whose keys are listed.", b_without},
+    {"without_prefix", 2, 2, "without_prefix(object, prefix) -> object", "`object` without the entries whose keys start with `prefix`.", b_without_prefix},
 };
 
 }  // namespace

@@ -91,6 +91,8 @@ TEST_CASE("lists and objects") {
   CHECK(call("unique", {Json({1, 2, 1})}) == Json({1, 2}));
   CHECK(call("sort", {Json({3, 1, 2})}) == Json({1, 2, 3}));
   CHECK(call("merge", {Json({{"a", 1}}), Json({{"a", 2}, {"b", 3}})}) == Json({{"a", 2}, {"b", 3}}));
+  CHECK(call("without_prefix", {Json({{"x.io/a", 1}, {"x.io/b", 2}, {"y.io/a", 3}, {"x.i", 4}}), "x.io/"}) ==
+        Json({{"y.io/a", 3}, {"x.i", 4}}));
   CHECK(call("get", {Json({{"a", 1}}), "b", 5}) == 5);
 }
 

@@ -153,9 +153,9 @@ const char* op_name(engine::ObjectChange::Kind k) {
 Json changes_json(engine::Result& r, const Engine& e, bool explain) {
   Json changes = Json::array(), tuples = Json::array(), conflicts = Json::array(), errors = Json::array();
   for (const auto& c : r.objects) {
-    Json before = strip_store_metadata(c.before), after = strip_store_metadata(c.after);
+    Json before = strip_store_metadata(*c.before), after = strip_store_metadata(*c.after);
     Json ch = {{"op", op_name(c.op)},
-               {"object", c.op == engine::ObjectChange::Kind::kDeleted ? c.before : c.after},
+               {"object", c.op == engine::ObjectChange::Kind::kDeleted ? *c.before : *c.after},
                {"diff", Json::diff(before.is_null() ? Json::object() : before, after.is_null() ? Json::object() : after)},
                {"rules", c.rules}};
     if (explain && c.op != engine::ObjectChange::Kind::kDeleted) ch["explain"] = e.explain(engine::object_fact(c.key));

@@ -455,7 +455,7 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
     size_t n = 0;
     for (const auto& c : result.objects) {
       const char* type = c.op == ObjectChange::Kind::kCreated ? "ADDED" : c.op == ObjectChange::Kind::kDeleted ? "DELETED" : "MODIFIED";
-      Json obj = c.op == ObjectChange::Kind::kDeleted ? c.before : c.after;
+      Json obj = c.op == ObjectChange::Kind::kDeleted ? *c.before : *c.after;
       int64_t rv = c.resource_version;
       obj["metadata"]["resourceVersion"] = std::to_string(rv);
       std::string key = log_key(rv, n++);

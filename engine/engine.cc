@@ -563,7 +563,7 @@ Result Engine::collect_changes(std::vector<TupleChange>* tuples) {
   }
   int64_t rv = rv_;
   for (const auto& fact : changed) {
-    const Json& before = *txn_.before[fact];
+    const SharedJson& before = txn_.before[fact];
     const ObjectEntry* cur = state_.object(fact);
     ObjectChange c;
     c.key = parse_object_fact(fact);
@@ -571,13 +571,12 @@ Result Engine::collect_changes(std::vector<TupleChange>* tuples) {
     c.resource_version = ++rv;
     if (cur && !cur->effective->is_null()) {
       state_.set_resource_version(fact, rv);
-      c.after = *cur->effective;
+      c.after = cur->effective;
     }
-    c.op = before.is_null() ? ObjectChange::Kind::kCreated
-           : c.after.is_null() ? ObjectChange::Kind::kDeleted
-                               : ObjectChange::Kind::kUpdated;
+    c.op = before->is_null() ? ObjectChange::Kind::kCreated
+           : c.after->is_null() ? ObjectChange::Kind::kDeleted
+                                : ObjectChange::Kind::kUpdated;
     for (int rule : txn_.changed_by[fact]) c.rules.push_back(rules_[static_cast<size_t>(rule)].info->rule->name);
-    if (c.op == ObjectChange::Kind::kDeleted) c.after = nullptr;
     r.objects.push_back(std::move(c));
   }
   r.tuples = tuples ? std::move(*tuples) : tuple_changes();
@@ -625,7 +624,7 @@ void Engine::check_encodable(const Result& r) const {
   if (failpoint::hit("encode")) throw TxnError{"InternalError", "failpoint: encode", {}};
   for (const auto& c : r.objects) {
     std::string where;
-    if (!c.after.is_null() && !encodable(c.after, &where))
+    if (!c.after->is_null() && !encodable(*c.after, &where))
       throw TxnError{"InternalError",
                      c.key.to_string() + " would hold a string that is not UTF-8" +
                          (where.empty() ? "" : " (at " + where.substr(1) + ")"),

@@ -69,8 +69,10 @@ struct ObjectChange {
   enum class Kind { kCreated, kUpdated, kDeleted };
   Kind op = Kind::kCreated;
   ObjectKey key;
-  Json before;  // null when created
-  Json after;   // null when deleted
+  // The committed forms, shared with the engine's state (immutable: a
+  // change of the object later makes a new value).
+  SharedJson before;  // null when created
+  SharedJson after;   // null when deleted
   std::vector<std::string> rules;  // the rules that changed it; empty: only the user's write
   int64_t resource_version = 0;    // of this change
 };

@@ -116,7 +116,7 @@ void ListSnapshots::committed(const engine::Result& r) {
       auto it = views_.find({c.key.kind, *cluster});
       if (it == views_.end() || !it->second.view) continue;
       try {
-        if (!encoded) made = c.after.is_null() ? nullptr : item(c.key, c.after);
+        if (!encoded) made = c.after->is_null() ? nullptr : item(c.key, *c.after);
         encoded = true;
         it->second.view = with(*it->second.view, engine::object_fact(c.key), made);
       } catch (const std::exception&) {

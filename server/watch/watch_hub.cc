@@ -188,14 +188,14 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, int64_t from) {
 
 void WatchHub::deliver(Watcher& w, const engine::ObjectChange& c) {
   std::string fact = engine::object_fact(c.key);
-  bool now = w.sees(c.after);
-  bool was = w.tracks() ? w.shown.count(fact) > 0 : (!c.before.is_null() && w.wants(c.before));
+  bool now = w.sees(*c.after);
+  bool was = w.tracks() ? w.shown.count(fact) > 0 : (!c.before->is_null() && w.wants(*c.before));
   if (now && !was) {
-    w.stream->send(event(w, "ADDED", c.after));
+    w.stream->send(event(w, "ADDED", *c.after));
   } else if (now && was) {
-    w.stream->send(event(w, "MODIFIED", c.after));
+    w.stream->send(event(w, "MODIFIED", *c.after));
   } else if (was) {
-    w.stream->send(deleted(w, c.after.is_null() ? c.before : c.after, c.resource_version));
+    w.stream->send(deleted(w, c.after->is_null() ? *c.before : *c.after, c.resource_version));
   }
   if (w.tracks()) {
     if (now) w.shown.insert(fact);

@@ -455,11 +455,18 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
     size_t n = 0;
     for (const auto& c : result.objects) {
       const char* type = c.op == ObjectChange::Kind::kCreated ? "ADDED" : c.op == ObjectChange::Kind::kDeleted ? "DELETED" : "MODIFIED";
-      Json obj = c.op == ObjectChange::Kind::kDeleted ? *c.before : *c.after;
       int64_t rv = c.resource_version;
-      obj["metadata"]["resourceVersion"] = std::to_string(rv);
       std::string key = log_key(rv, n++);
-      batch.Put(key, Json{{"type", type}, {"object", obj}}.dump());
+      if (c.op == ObjectChange::Kind::kDeleted) {
+        // The last state, numbered with the deletion's version.
+        Json obj = *c.before;
+        obj["metadata"]["resourceVersion"] = std::to_string(rv);
+        batch.Put(key, Json{{"type", type}, {"object", std::move(obj)}}.dump());
+      } else {
+        // The committed form already carries its version: written as it
+        // is, not copied into a new document first.
+        batch.Put(key, std::string(R"({"object":)") + c.after->dump() + R"(,"type":")" + type + R"("})");
+      }
       new_log_keys.push_back(std::move(key));
     }
   } catch (const std::exception& e) {

@@ -89,6 +89,9 @@ TEST_CASE("reopening a data directory restores objects, tuples and bookkeeping")
     CHECK(v >= last);
     last = v;
     types.push_back(ev["type"]);
+    // Each entry's object is numbered with the version of its change.
+    CHECK(ev["object"]["metadata"]["resourceVersion"] == std::to_string(v));
+    CHECK(ev["object"]["metadata"].contains("name"));
     return true;
   });
   CHECK(types.size() == 7);  // 2 accounts + 2 workspaces, 1 update, 1 account + 1 workspace deleted

@@ -284,9 +284,7 @@ void Kinds::refresh(const State& state, bool additive, const std::string* cluste
   }
   // The storage version's declaration; the others served become its
   // versions in `where`.
-  auto schema = [&](const std::string& cluster, const std::string& name, const std::string& where,
-                    const std::string& kind = "APIResourceSchema") -> const dsl::KindDecl* {
-    const auto& decls = schema_decls(state, cluster, name, kind);
+  auto bind = [&](const std::vector<const dsl::KindDecl*>& decls, const std::string& where) -> const dsl::KindDecl* {
     if (decls.empty()) return nullptr;
     next_versions[where][decls[0]->key()].assign(decls.begin() + 1, decls.end());
     return decls[0];
@@ -299,7 +297,7 @@ void Kinds::refresh(const State& state, bool additive, const std::string* cluste
     if (std::string path = cluster_path(state, from); !path.empty()) from = std::move(path);
     if (st.is_object() && st.contains("boundResources") && st["boundResources"].is_array())
       for (const auto& r : st["boundResources"])
-        if (const dsl::KindDecl* d = schema(from, text(r, {"schema", "name"}), b.key.cluster))
+        if (const dsl::KindDecl* d = bind(schema_decls(state, from, text(r, {"schema", "name"})), b.key.cluster))
           next[b.key.cluster].emplace(d->key(), d);
     return true;
   });
@@ -314,8 +312,7 @@ void Kinds::refresh(const State& state, bool additive, const std::string* cluste
   state.scan_objects(object_prefix("CustomResourceDefinition", cluster), [&](const std::string&, const ObjectEntry& c) {
     const auto& decls = schema_decls(state, c.key.cluster, c.key.name, "CustomResourceDefinition");
     if (decls.empty() || declared_clash(*decls[0])) return true;
-    if (const dsl::KindDecl* d = schema(c.key.cluster, c.key.name, c.key.cluster, "CustomResourceDefinition"))
-      next[c.key.cluster].emplace(d->key(), d);
+    next[c.key.cluster].emplace(decls[0]->key(), bind(decls, c.key.cluster));
     return true;
   });
   // Versions only of the kinds bound: a kind that another binding of the

@@ -105,11 +105,11 @@ Json gjson_result(const Json* at) {
   return {{"String", text}, {"Raw", v.dump()}, {"Exists", true}, {"Int", i}, {"Float", f}, {"Bool", b}};
 }
 
+}  // namespace
+
 std::string field_of(const Json& o, const char* key) {
   return o.is_object() && o.contains(key) && o[key].is_string() ? o[key].get<std::string>() : std::string();
 }
-
-}  // namespace
 
 std::vector<std::string> parse_reference_path(const std::string& path, const char* fn) {
   std::vector<std::string> keys(1);

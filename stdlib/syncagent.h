@@ -45,6 +45,10 @@ nlohmann::json apply_syncagent_mutations(nlohmann::json object, const nlohmann::
 // provider's mistake is refused rather than taking the copies away.
 std::string syncagent_mutations_problem(const nlohmann::json& mutations);
 
+// The string at `key` of an object, "" when there is none (or it is not a
+// string): how the agent's Go structs read an absent field.
+std::string field_of(const nlohmann::json& o, const char* key);
+
 // The APIResourceSchema spec the agent publishes for `crd` (an object)
 // as the PublishedResource `pr` selects and projects it
 // (syncagent_projection.cc); null, with the agent's message in `error`,

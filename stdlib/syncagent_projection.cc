@@ -19,11 +19,6 @@ const Json* member(const Json& o, const char* key) {
   return it == o.end() || it->is_null() ? nullptr : &*it;
 }
 
-std::string text_of(const Json& o, const char* key) {
-  const Json* v = member(o, key);
-  return v && v->is_string() ? v->get<std::string>() : "";
-}
-
 bool flag(const Json& o, const char* key) {
   const Json* v = member(o, key);
   return v && v->is_boolean() && v->get<bool>();
@@ -47,7 +42,7 @@ Json project_crd(const Json& crd, const Json& pr, std::string* error) {
   if (!spec || !spec->is_object() || !versions || !versions->is_array()) return fail("CRD contains no versions");
   const Json* prspec = member(pr, "spec");
   const Json* src = prspec ? member(*prspec, "resource") : nullptr;
-  std::string only = src ? text_of(*src, "version") : "";
+  std::string only = src ? field_of(*src, "version") : "";
   std::vector<std::string> selected;
   if (const Json* vs = src ? member(*src, "versions") : nullptr; vs && vs->is_array())
     for (const auto& v : *vs)
@@ -58,7 +53,7 @@ Json project_crd(const Json& crd, const Json& pr, std::string* error) {
   // stripUnwantedVersions
   Json kept = Json::array();
   for (const auto& v : *versions) {
-    std::string name = text_of(v, "name");
+    std::string name = field_of(v, "name");
     bool keep = !only.empty() ? name == only
                 : !selected.empty() ? std::find(selected.begin(), selected.end(), name) != selected.end()
                                     : true;
@@ -84,7 +79,7 @@ Json project_crd(const Json& crd, const Json& pr, std::string* error) {
   const Json* projection = prspec ? member(*prspec, "projection") : nullptr;
   if (projection && projection->is_object()) {
     // projectCRDVersions
-    std::string to = text_of(*projection, "version");
+    std::string to = field_of(*projection, "version");
     const Json* mapping = member(*projection, "versions");
     if (!to.empty()) {
       if (kept.size() != 1)
@@ -94,20 +89,20 @@ Json project_crd(const Json& crd, const Json& pr, std::string* error) {
     } else if (mapping && mapping->is_object() && !mapping->empty()) {
       std::set<std::string> seen;
       for (auto& v : kept) {
-        const Json* renamed = member(*mapping, text_of(v, "name").c_str());
+        const Json* renamed = member(*mapping, field_of(v, "name").c_str());
         if (renamed && renamed->is_string() && !renamed->get<std::string>().empty()) v["name"] = *renamed;
-        if (!seen.insert(text_of(v, "name")).second)
-          return fail("CRD contains multiple entries for " + text_of(v, "name") + " after applying mutation rules");
+        if (!seen.insert(field_of(v, "name")).second)
+          return fail("CRD contains multiple entries for " + field_of(v, "name") + " after applying mutation rules");
       }
       // The agent sorts ascending by CompareKubeAwareVersionStrings: the
       // least stable first.
       std::stable_sort(kept.begin(), kept.end(), [](const Json& a, const Json& b) {
-        return kube_version_before(text_of(b, "name"), text_of(a, "name"));
+        return kube_version_before(field_of(b, "name"), field_of(a, "name"));
       });
     }
     // projectCRDNames
-    if (std::string g = text_of(*projection, "group"); !g.empty()) out_spec["group"] = g;
-    if (std::string k = text_of(*projection, "kind"); !k.empty()) {
+    if (std::string g = field_of(*projection, "group"); !g.empty()) out_spec["group"] = g;
+    if (std::string k = field_of(*projection, "kind"); !k.empty()) {
       std::string lower = k;
       std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
       names["kind"] = k;
@@ -115,8 +110,8 @@ Json project_crd(const Json& crd, const Json& pr, std::string* error) {
       names["singular"] = lower;
       names["plural"] = lower + "s";
     }
-    if (std::string p = text_of(*projection, "plural"); !p.empty()) names["plural"] = p;
-    if (std::string s = text_of(*projection, "scope"); !s.empty()) out_spec["scope"] = s;
+    if (std::string p = field_of(*projection, "plural"); !p.empty()) names["plural"] = p;
+    if (std::string s = field_of(*projection, "scope"); !s.empty()) out_spec["scope"] = s;
     if (const Json* c = member(*projection, "categories"); c && c->is_array()) names["categories"] = *c;
     if (const Json* s = member(*projection, "shortNames"); s && s->is_array()) names["shortNames"] = *s;
   }
@@ -124,7 +119,7 @@ Json project_crd(const Json& crd, const Json& pr, std::string* error) {
   // CRDToAPIResourceSchema: a version's schema is its openAPIV3Schema.
   Json ars_versions = Json::array();
   for (const auto& v : kept) {
-    Json a = {{"name", text_of(v, "name")}, {"served", flag(v, "served")}, {"storage", flag(v, "storage")}};
+    Json a = {{"name", field_of(v, "name")}, {"served", flag(v, "served")}, {"storage", flag(v, "storage")}};
     for (const char* f : {"deprecated", "deprecationWarning", "subresources", "additionalPrinterColumns"})
       if (const Json* x = member(v, f)) a[f] = *x;
     const Json* schema = member(v, "schema");
@@ -132,7 +127,7 @@ Json project_crd(const Json& crd, const Json& pr, std::string* error) {
     a["schema"] = root ? *root : Json::object();
     ars_versions.push_back(std::move(a));
   }
-  Json ars = {{"group", text_of(out_spec, "group")}, {"names", names}, {"scope", text_of(out_spec, "scope")},
+  Json ars = {{"group", field_of(out_spec, "group")}, {"names", names}, {"scope", field_of(out_spec, "scope")},
               {"versions", std::move(ars_versions)}};
   if (ars["versions"].size() > 1) ars["conversion"] = {{"strategy", "None"}};
   return ars;

@@ -21,7 +21,6 @@ std::vector<RuleRuntime> make_runtimes(const dsl::CompiledProgram& compiled) {
     rt.info = &compiled.rules[i];
     rt.plan = &compiled.plans[i];
     rt.bound = binder.bind(*rt.info, *rt.plan);
-    for (size_t v = 0; v < rt.info->vars.size(); ++v) rt.slot_of[rt.info->vars[v].get()] = static_cast<int>(v);
     for (const auto& item : rt.info->rule->body.items)
       if ((item.kind == BodyItemKind::kObject && !item.object.optional) || item.kind == BodyItemKind::kTuple) {
         rt.positives.push_back(&item);
@@ -73,7 +72,7 @@ bool Evaluator::bind_trigger(const dsl::Plan& plan, const RuleRuntime& rt, Bindi
       s.bound = true;
     }
   } else {
-    b.trigger_args = parse_tuple_fact(fact).second;
+    b.trigger_args = view_tuple_fact(fact).args;
     std::vector<int> newly;
     if (!tuple_ok(t->tuple, rt, b, fact, newly, true)) return false;
   }

@@ -56,7 +56,9 @@ using FixedFacts = std::vector<std::pair<const dsl::BodyItem*, const std::string
 
 struct Bindings {
   std::vector<Slot> slots;
-  std::vector<std::string> trigger_args;  // of the tuple that triggered a delta plan
+  // Of the tuple that triggered a delta plan: views into its fact key,
+  // which the caller of bind_trigger holds while the bindings are used.
+  decltype(TupleView::args) trigger_args;
   std::vector<std::string> tuple_values;  // arguments tuple steps kept (dsl::Step::deferred)
   // Looking for matches to evaluate (Engine::discover), not evaluating one:
   // a binding whose expressions fail is passed over and the search goes on
@@ -74,13 +76,14 @@ struct RuleRuntime {
   int index = 0;
   const dsl::RuleInfo* info = nullptr;
   const dsl::RulePlan* plan = nullptr;
-  std::unordered_map<const dsl::VarInfo*, int> slot_of;
   std::shared_ptr<const dsl::BoundRule> bound;  // its expressions, as the evaluator runs them
   std::vector<const dsl::BodyItem*> positives;  // top-level, non-optional patterns, in body order
   std::vector<int> positive_slots;              // of each: its object variable's slot; -1 for a tuple
   int stratum = 0;
   bool recursive = false;
-  int slot(const dsl::VarInfo* v) const { return slot_of.at(v); }
+  // A variable's slot is its place among the rule's variables.
+  // REQUIRES: `v` is a variable of this rule.
+  int slot(const dsl::VarInfo* v) const { return v->index; }
   // A rule set added at run time numbers its indexes from 0; the state's
   // number for each (empty: the same).
   std::vector<int> index_map;
@@ -108,6 +111,7 @@ class Evaluator {
 
   // Binds the trigger of a delta plan to a fact (an object's JSON, or a
   // tuple). Returns false when the fact cannot match the trigger.
+  // REQUIRES: `fact` outlives the use of `b` (it holds views into it).
   bool bind_trigger(const dsl::Plan& plan, const RuleRuntime& rt, Bindings& b, const std::string& fact,
                     const Json* object) const;
 

@@ -74,7 +74,7 @@ Json Evaluator::eval_operand(const Operand& o, const RuleRuntime& rt, Bindings& 
     return o.builtin->fn(BuiltinArgs(args, 1));
   }
   if (o.expr) return eval(*o.expr, rt, b);
-  if (o.trigger_arg >= 0) return Json(b.trigger_args.at(static_cast<size_t>(o.trigger_arg)));
+  if (o.trigger_arg >= 0) return Json(std::string(b.trigger_args.at(static_cast<size_t>(o.trigger_arg))));
   if (o.tuple_value >= 0) return Json(b.tuple_values.at(static_cast<size_t>(o.tuple_value)));
   const Slot& s = b.slots[static_cast<size_t>(rt.slot(o.var))];
   if (o.path.empty()) return s.get();
@@ -142,6 +142,21 @@ const Json* Evaluator::ref(const BoundExpr& e, const RuleRuntime& rt, Bindings& 
         return &tmp;
       }
       return found;
+    }
+    // A choice answers where the value it chooses lives: `conds ?? []`
+    // passes the conditions on, not a copy of them.
+    case BoundOp::kCoalesce: {
+      Json t;
+      const Json* l = ref(*e.args[0], rt, b, frame, t);
+      if (l->is_null()) return ref(*e.args[1], rt, b, frame, tmp);
+      if (l != &t) return l;
+      tmp = std::move(t);
+      return &tmp;
+    }
+    case BoundOp::kCond: {
+      Json t;
+      bool c = to_bool(*e.args[0]->src, *ref(*e.args[0], rt, b, frame, t));
+      return ref(*e.args[c ? 1 : 2], rt, b, frame, tmp);
     }
     default:
       tmp = eval_bound(e, rt, b, frame);

@@ -2,6 +2,7 @@
 
 #include <re2/re2.h>
 
+#include <charconv>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -25,6 +26,38 @@ const Json* member(const Json& s, const char* key) {
 
 std::string child(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
 std::string index(const std::string& path, size_t i) { return path + "[" + std::to_string(i) + "]"; }
+
+// The validator walks with one path buffer, extended on the way down and cut
+// back on the way up: a path is read only for an error, and a string made
+// for every field visited was a fifth of validating a valid object.
+class Descend {
+ public:
+  Descend(std::string& path, std::string_view key) : path_(path), size_(path.size()) {
+    if (!path.empty()) path += '.';
+    path += key;
+  }
+  Descend(std::string& path, size_t i) : path_(path), size_(path.size()) {
+    char digits[24];
+    auto end = std::to_chars(digits, digits + sizeof digits, i).ptr;
+    path += '[';
+    path.append(digits, end);
+    path += ']';
+  }
+  ~Descend() { path_.resize(size_); }
+  Descend(const Descend&) = delete;
+  Descend& operator=(const Descend&) = delete;
+
+ private:
+  std::string& path_;
+  size_t size_;
+};
+
+// The schema of property `key` of an object schema's `properties`, or null.
+const Json* property(const Json* props, const std::string& key) {
+  if (!props || !props->is_object()) return nullptr;
+  auto it = props->find(key);
+  return it == props->end() ? nullptr : &*it;
+}
 
 bool integral(const Json& v) {
   if (v.is_number_integer()) return true;
@@ -126,7 +159,8 @@ class Validator {
  public:
   FieldErrors errors;
 
-  void value(const Json& s, const Json& v, const std::string& path) {
+  // REQUIRES: `path` is v's path; it is as it was when these return.
+  void value(const Json& s, const Json& v, std::string& path) {
     if (!s.is_object()) return;
     if (v.is_null()) {
       if (flag(s, "nullable")) return;
@@ -147,7 +181,7 @@ class Validator {
   }
 
   // `wanted`: the keys to check (all but those a caller checks itself).
-  void object(const Json& s, const Json& v, const std::string& path,
+  void object(const Json& s, const Json& v, std::string& path,
               const std::function<bool(const std::string&)>& wanted = nullptr) {
     // An embedded resource is an object of its own: it names its kind
     // (apiextensions' validateEmbeddedResource).
@@ -163,8 +197,9 @@ class Validator {
     auto absent = [&](const std::string& k) {
       auto it = v.find(k);
       if (it == v.end()) return true;
-      const Json* sub = props && props->is_object() && props->contains(k) ? &(*props)[k] : nullptr;
-      return it->is_null() && !(sub && flag(*sub, "nullable"));
+      if (!it->is_null()) return false;
+      const Json* sub = property(props, k);
+      return !(sub && flag(*sub, "nullable"));
     };
     if (const Json* req = member(s, "required"); req && req->is_array())
       for (const auto& r : *req)
@@ -177,8 +212,11 @@ class Validator {
     const Json* additional = member(s, "additionalProperties");
     for (auto it = v.begin(); it != v.end(); ++it) {
       if ((wanted && !wanted(it.key())) || absent(it.key())) continue;
-      if (props && props->is_object() && props->contains(it.key())) value((*props)[it.key()], *it, child(path, it.key()));
-      else if (additional && additional->is_object()) value(*additional, *it, child(path, it.key()));
+      const Json* sub = property(props, it.key());
+      if (!sub && additional && additional->is_object()) sub = additional;
+      if (!sub) continue;
+      Descend down(path, it.key());
+      value(*sub, *it, path);
     }
   }
 
@@ -243,14 +281,16 @@ class Validator {
     }
   }
 
-  void array(const Json& s, const Json& v, const std::string& path) {
+  void array(const Json& s, const Json& v, std::string& path) {
     if (const Json* max = member(s, "maxItems"); max && max->is_number_integer() && v.size() > max->get<size_t>())
       errors.push_back(too_many(path, v.size(), max->get<size_t>()));
     if (const Json* min = member(s, "minItems"); min && min->is_number_integer() && v.size() < min->get<size_t>())
       errors.push_back(FieldError::invalid(path, v.size(), path + " in body should have at least " + number_text(*min) + " items"));
     const Json* items = member(s, "items");
-    for (size_t i = 0; i < v.size(); ++i)
-      if (items) value(*items, v[i], index(path, i));
+    for (size_t i = 0; i < v.size() && items; ++i) {
+      Descend down(path, i);
+      value(*items, v[i], path);
+    }
     std::string list_type = s.value("x-kubernetes-list-type", "");
     if (list_type == "set") {
       for (size_t i = 1; i < v.size(); ++i)
@@ -285,7 +325,8 @@ void apply_schema_defaults(const Json& schema, Json& object) { defaults(schema, 
 
 FieldErrors validate_against_schema(const Json& schema, const Json& object, Sections sections) {
   Validator v;
-  v.object(schema, object, "", [sections](const std::string& k) {
+  std::string path;
+  v.object(schema, object, path, [sections](const std::string& k) {
     if (object_meta(k)) return false;
     switch (sections) {
       case Sections::kAll: return true;
@@ -298,8 +339,10 @@ FieldErrors validate_against_schema(const Json& schema, const Json& object, Sect
   const Json* props = member(schema, "properties");
   if (const Json* md = props ? member(*props, "metadata") : nullptr; md && object.contains("metadata")) {
     const Json* mdp = member(*md, "properties");
-    if (mdp && mdp->contains("name") && object["metadata"].contains("name"))
-      v.value((*mdp)["name"], object["metadata"]["name"], "metadata.name");
+    if (mdp && mdp->contains("name") && object["metadata"].contains("name")) {
+      path = "metadata.name";
+      v.value((*mdp)["name"], object["metadata"]["name"], path);
+    }
   }
   return v.errors;
 }

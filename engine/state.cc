@@ -91,14 +91,16 @@ std::string match_key(int rule, const std::vector<FactKey>& positives) {
   // matches share a key (finding a collision takes some 2^64 tries).
   std::string k = std::to_string(rule);
   if (positives.empty()) return k;
-  std::string input;
+  thread_local Sha256 h;
   for (const auto& p : positives) {
-    input += std::to_string(p.str().size());
-    input += ':';
-    input += p.str();
+    char len[24];
+    char* end = std::to_chars(len, len + sizeof len - 1, p.str().size()).ptr;
+    *end++ = ':';
+    h.update(std::string_view(len, static_cast<size_t>(end - len)));
+    h.update(p.str());
   }
   k += '\x1e';
-  k += base64_encode(std::string_view(sha256(input)).substr(0, 16), true);
+  k += base64_encode(std::string_view(h.finish()).substr(0, 16), true);
   return k;
 }
 
@@ -208,18 +210,39 @@ std::string State::index_key(const std::vector<Json>& values) {
   return k;
 }
 
-void State::index_object(const std::string& fact, const ObjectEntry& e, bool add) {
-  if (e.effective->is_null()) return;
+std::vector<std::string> State::object_index_keys(const ObjectEntry& e) const {
+  std::vector<std::string> keys;
+  if (e.effective->is_null()) return keys;
   auto it = specs_of_.find(e.key.kind);
-  for (size_t i : it == specs_of_.end() ? kNoSpecs : it->second) {
+  if (it == specs_of_.end()) return keys;
+  keys.reserve(it->second.size());
+  for (size_t i : it->second) {
     // As index_key makes it, from the values where they are.
     static const Json kNull;
-    std::string key;
+    std::string& key = keys.emplace_back();
     for (const auto& path : specs_[i].keys) {
       const Json* v = find_at(*e.effective, path);
       append_index_value(key, v ? *v : kNull);
     }
-    update_bucket(i, key, fact, add);
+  }
+  return keys;
+}
+
+void State::index_object(const std::string& fact, const ObjectEntry& e, bool add) {
+  reindex_object(fact, e.key.kind, add ? std::vector<std::string>() : object_index_keys(e),
+                 add ? object_index_keys(e) : std::vector<std::string>());
+}
+
+void State::reindex_object(const std::string& fact, const std::string& kind, const std::vector<std::string>& before,
+                           const std::vector<std::string>& after) {
+  if (before.empty() && after.empty()) return;
+  const std::vector<size_t>& specs = specs_of_.at(kind);
+  for (size_t n = 0; n < specs.size(); ++n) {
+    // Most changes of an object leave its index values as they were: its
+    // buckets stay as they are (a bucket it left empty would go and be made again).
+    if (!before.empty() && !after.empty() && before[n] == after[n]) continue;
+    if (!before.empty()) update_bucket(specs[n], before[n], fact, false);
+    if (!after.empty()) update_bucket(specs[n], after[n], fact, true);
   }
 }
 
@@ -244,7 +267,7 @@ void State::index_tuple(const std::string& fact, bool add) {
   for (size_t i : it->second) update_bucket(i, tuple_index_key(i, t.args), fact, add);
 }
 
-std::string State::tuple_index_key(size_t i, const std::vector<std::string_view>& args) const {
+std::string State::tuple_index_key(size_t i, const decltype(TupleView::args)& args) const {
   // As index_key makes it from the values: a string's text, a missing one null.
   std::string k;
   for (size_t p : positions_[i]) {
@@ -272,7 +295,7 @@ const ObjectEntry* State::put_object(const std::string& fact, ObjectEntry entry)
   const ObjectEntry* replaced = nullptr;
   auto it = objects_.find(fact);
   if (it != objects_.end()) {
-    index_object(it->first, it->second, false);
+    std::vector<std::string> before = object_index_keys(it->second);
     // The replaced entry moves into the undo record: no copy.
     if (recording()) {
       auto prev = std::make_shared<ObjectEntry>(std::move(it->second));
@@ -280,10 +303,11 @@ const ObjectEntry* State::put_object(const std::string& fact, ObjectEntry entry)
       undo_.push_back([this, fact, prev]() { put_object(fact, std::move(*prev)); });
     }
     it->second = std::move(entry);
-  } else {
-    if (recording()) undo_.push_back([this, fact]() { erase_object(fact); });
-    it = objects_.emplace(fact, std::move(entry)).first;
+    reindex_object(it->first, it->second.key.kind, before, object_index_keys(it->second));
+    return replaced;
   }
+  if (recording()) undo_.push_back([this, fact]() { erase_object(fact); });
+  it = objects_.emplace(fact, std::move(entry)).first;
   index_object(it->first, it->second, true);
   return replaced;
 }

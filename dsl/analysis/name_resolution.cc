@@ -28,6 +28,7 @@ VarInfo* NameResolution::add_var(VarInfo v, Scope& scope) {
     return nullptr;
   }
   v.scope = scope.body;
+  v.index = static_cast<int>(info_->vars.size());
   info_->vars.push_back(std::make_unique<VarInfo>(std::move(v)));
   VarInfo* p = info_->vars.back().get();
   scope.vars[p->name] = p;

@@ -31,6 +31,7 @@ struct VarInfo {
   const Body* scope = nullptr;             // the body that binds it
   bool optional = false;                   // bound by `opt`
   int occurrences = 0;                     // mentions besides the binding one
+  int index = -1;                          // its place in RuleInfo::vars (the evaluator's slot)
 };
 
 // A data node of the dependency graph: (kind, section), or a relation.

@@ -296,11 +296,11 @@ void Engine::check_derived_schemas() {
   for (const auto& [fact, before] : txn_.before) {
     const ObjectEntry* e = state_.object(fact);
     // Users' own objects are checked where they are written; what did not
-    // change is as valid as it was.
+    // change, down to a top-level section, is as valid as it was.
     if (!e || e->effective->is_null() || (e->derived.empty() && e->fields.empty()) || e->effective == before) continue;
     const dsl::KindDecl* d = e->decl ? e->decl : decl_of(e->key);
     if (!d || !d->schema) continue;
-    FieldErrors all = validate_against_schema(*d->schema, *e->effective);
+    FieldErrors all = validate_changes_against_schema(*d->schema, *before, *e->effective);
     if (all.empty()) continue;
     // Each rule answers for the fields it contributes; the rules that derive
     // an object, for the rest of it. What users wrote is checked where they

@@ -323,18 +323,15 @@ std::vector<std::string> prune_unknown_fields(const Json& schema, Json& object) 
 
 void apply_schema_defaults(const Json& schema, Json& object) { defaults(schema, object, true); }
 
-FieldErrors validate_against_schema(const Json& schema, const Json& object, Sections sections) {
+namespace {
+
+// The schema's complaints about the top-level sections of `object` that
+// `wanted` names, and about its name.
+FieldErrors validate_sections(const Json& schema, const Json& object,
+                              const std::function<bool(const std::string&)>& wanted) {
   Validator v;
   std::string path;
-  v.object(schema, object, path, [sections](const std::string& k) {
-    if (object_meta(k)) return false;
-    switch (sections) {
-      case Sections::kAll: return true;
-      case Sections::kAllButStatus: return k != "status";
-      case Sections::kStatus: return k == "status";
-    }
-    return true;
-  });
+  v.object(schema, object, path, [&](const std::string& k) { return !object_meta(k) && wanted(k); });
   // A CRD's schema may constrain a name and nothing else of metadata.
   const Json* props = member(schema, "properties");
   if (const Json* md = props ? member(*props, "metadata") : nullptr; md && object.contains("metadata")) {
@@ -345,6 +342,29 @@ FieldErrors validate_against_schema(const Json& schema, const Json& object, Sect
     }
   }
   return v.errors;
+}
+
+}  // namespace
+
+FieldErrors validate_against_schema(const Json& schema, const Json& object, Sections sections) {
+  return validate_sections(schema, object, [sections](const std::string& k) {
+    switch (sections) {
+      case Sections::kAll: return true;
+      case Sections::kAllButStatus: return k != "status";
+      case Sections::kStatus: return k == "status";
+    }
+    return true;
+  });
+}
+
+FieldErrors validate_changes_against_schema(const Json& schema, const Json& before, const Json& after) {
+  if (!before.is_object() || !after.is_object()) return validate_against_schema(schema, after);
+  // A section present in both and equal is as valid as it was; a section
+  // present in one only is checked (its absence may be what is wrong).
+  return validate_sections(schema, after, [&](const std::string& k) {
+    auto a = after.find(k), b = before.find(k);
+    return a == after.end() || b == before.end() || *a != *b;
+  });
 }
 
 }  // namespace pmesh::engine

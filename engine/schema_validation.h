@@ -43,4 +43,9 @@ enum class Sections { kAll, kAllButStatus, kStatus };
 // as for a CRD).
 FieldErrors validate_against_schema(const Json& schema, const Json& object, Sections sections = Sections::kAll);
 
+// The same for a change from `before` to `after`: only the top-level
+// sections that differ are checked (an object's other sections were checked
+// when they were written). With no object before, all of `after`.
+FieldErrors validate_changes_against_schema(const Json& schema, const Json& before, const Json& after);
+
 }  // namespace pmesh::engine

@@ -114,6 +114,21 @@ TEST_CASE("schemas: kube's messages for each kind of problem") {
                                  "spec.embedded.kind: Required value: must not be empty"});
 }
 
+TEST_CASE("schemas: a change is checked in the sections it changes, and in every section an object made anew has") {
+  json before = json::parse(R"({"spec": {"name": "A"}, "status": {"phase": "Ready"}})");  // spec as it was (invalid)
+  json status_changed = json::parse(R"({"spec": {"name": "A"}, "status": {"phase": "Gone"}})");
+  CHECK(messages(validate_changes_against_schema(kSchema, before, status_changed)) ==
+        std::vector<std::string>{"status.phase: Unsupported value: \"Gone\": supported values: \"Ready\""});
+  json spec_changed = json::parse(R"({"spec": {"name": "B"}, "status": {"phase": "Ready"}})");
+  CHECK(messages(validate_changes_against_schema(kSchema, before, spec_changed)).size() == 2);  // length and pattern
+  // A required section that went is a change too.
+  json spec_gone = json::parse(R"({"status": {"phase": "Ready"}})");
+  CHECK(messages(validate_changes_against_schema(kSchema, before, spec_gone)) == std::vector<std::string>{"spec: Required value"});
+  // Nothing before: all of it.
+  CHECK(messages(validate_changes_against_schema(kSchema, json(), status_changed)).size() == 3);
+  CHECK(validate_changes_against_schema(kSchema, before, before).empty());
+}
+
 TEST_CASE("schemas: a hostile pattern is matched in linear time, and one that does not compile refuses every value") {
   json s = json::parse(R"({"type": "object", "properties": {"spec": {"type": "object", "properties": {
     "a": {"type": "string", "pattern": "^(a+)+$"}, "b": {"type": "string", "pattern": "(unclosed"}}}}})");

@@ -254,6 +254,13 @@ TEST_CASE("base64 both ways, with either alphabet and padding or none") {
   CHECK(valid_utf8("é"));
   CHECK_FALSE(valid_utf8("\xc3"));
   CHECK_FALSE(valid_utf8("\xed\xa0\x80"));  // a surrogate
+  // Past the eight-byte ASCII stride: a bad byte anywhere, and a sequence
+  // that straddles a stride, are found.
+  CHECK(valid_utf8("abcdefgh" "ijklmnop" "q"));
+  CHECK(valid_utf8("abcdefg\xc3\xa9" "hijklmn"));
+  CHECK_FALSE(valid_utf8("abcdefgh" "ijklmno\xff"));
+  CHECK_FALSE(valid_utf8("abcdefgh" "ijklmnop" "\xc3"));
+  CHECK_FALSE(valid_utf8("abcdefg\xc3" "hijklmno"));
   CHECK(coerce_utf8("a\xff" "b") == "a\xEF\xBF\xBD" "b");
 }
 

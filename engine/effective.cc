@@ -128,7 +128,13 @@ Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, cons
   std::sort(adds.begin(), adds.end(), [](const FieldPart* a, const FieldPart* b) {
     return std::tie(*a->path, a->value) < std::tie(*b->path, b->value);
   });
-  for (const auto* p : adds) add_at(eff, *p->path, *p->value);
+  const dsl::KindDecl* d = e.decl ? e.decl : decl_of(e.key);
+  for (const auto* p : adds) {
+    // Into a keyed list, an element whose key is there (the user's, or an
+    // earlier one's) is not added: the list holds one entry per key.
+    auto lk = d->list_keys.find(to_string(*p->path));
+    add_at(eff, *p->path, *p->value, lk == d->list_keys.end() ? nullptr : &lk->second);
+  }
   // Editable fields: what a user wrote there (as settle_editable left it),
   // the rules' value around it.
   for (const auto& [path, parts] : editable) {
@@ -138,7 +144,6 @@ Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, cons
     else set_at(eff, path, rules);
   }
 
-  const dsl::KindDecl* d = e.decl ? e.decl : decl_of(e.key);
   eff["apiVersion"] = d->api_version();
   eff["kind"] = d->name;
   Json& md = eff["metadata"];

@@ -177,7 +177,7 @@ void set_at(Json& doc, const JsonPath& path, Json value) {
   }
 }
 
-void add_at(Json& doc, const JsonPath& path, const Json& value) {
+void add_at(Json& doc, const JsonPath& path, const Json& value, const std::string* list_key) {
   Json* list = path.empty() ? &doc : nullptr;
   if (!list) {
     Json* parent = parent_of(doc, path, true);
@@ -195,8 +195,12 @@ void add_at(Json& doc, const JsonPath& path, const Json& value) {
     }
   }
   if (!list->is_array()) *list = Json::array();
-  for (const auto& x : *list)
+  const Json* key = list_key ? find_fields(value, {*list_key}) : nullptr;
+  for (const auto& x : *list) {
     if (x == value) return;
+    if (key)
+      if (const Json* k = find_fields(x, {*list_key}); k && *k == *key) return;
+  }
   list->push_back(value);
 }
 

@@ -65,8 +65,10 @@ bool true_field(const Json& o, std::string_view key);
 // Sets `value` at `path`, creating objects and keyed list entries on the way.
 // A keyed entry gets its key field set.
 void set_at(Json& doc, const JsonPath& path, Json value);
-// Adds `value` to the list at `path` unless it is there already.
-void add_at(Json& doc, const JsonPath& path, const Json& value);
+// Adds `value` to the list at `path` unless it is there already. With
+// `list_key` (a kind's listKeys field for that list), unless an element
+// with the same value at that key is: a keyed list holds one entry per key.
+void add_at(Json& doc, const JsonPath& path, const Json& value, const std::string* list_key = nullptr);
 // Removes what is at `path`; empty objects and lists left behind stay.
 void remove_at(Json& doc, const JsonPath& path);
 

@@ -13,7 +13,6 @@ namespace pmesh::dsl {
 // body of a function (names are its parameters).
 struct Binder::Scope {
   const RuleInfo* info = nullptr;
-  const std::unordered_map<const VarInfo*, int>* slots = nullptr;
   const Module* module = nullptr;
   const FunctionDecl* function = nullptr;  // null in a rule
 };
@@ -66,7 +65,7 @@ const BoundExpr* Binder::expr(BoundRule& out, const Expr& e, const Scope& scope)
         else n.op = BoundOp::kParam, n.index = static_cast<int>(p - ps.begin());
       } else if (const VarInfo* v = scope.info->var_of(e)) {
         n.op = BoundOp::kSlot;
-        n.index = scope.slots->at(v);
+        n.index = v->index;
       } else {
         error("unbound variable " + e.text);
       }
@@ -92,7 +91,7 @@ const BoundExpr* Binder::expr(BoundRule& out, const Expr& e, const Scope& scope)
       if (e.text == "old") {
         const VarInfo* v = in_rule && !e.args.empty() ? scope.info->var_of(*e.args[0]) : nullptr;
         if (!v) error("old() takes an object variable");
-        else n.op = BoundOp::kOld, n.index = scope.slots->at(v);
+        else n.op = BoundOp::kOld, n.index = v->index;
         break;
       }
       args();
@@ -187,11 +186,8 @@ void body_exprs(const Body& body, const Fn& fn) {
 
 std::shared_ptr<const BoundRule> Binder::bind(const RuleInfo& info, const RulePlan& rule_plan) const {
   auto out = std::make_shared<BoundRule>();
-  std::unordered_map<const VarInfo*, int> slots;
-  for (size_t v = 0; v < info.vars.size(); ++v) slots[info.vars[v].get()] = static_cast<int>(v);
   Scope scope;
   scope.info = &info;
-  scope.slots = &slots;
   scope.module = info.module;
   // An aggregate's body holds expressions of its own, which its plan runs.
   std::function<void(const Expr&)> visit = [&](const Expr& e) {

@@ -195,11 +195,15 @@ void add_at(Json& doc, const JsonPath& path, const Json& value, const std::strin
     }
   }
   if (!list->is_array()) *list = Json::array();
-  const Json* key = list_key ? find_fields(value, {*list_key}) : nullptr;
+  auto key_of = [&](const Json& x) -> const Json* {
+    if (!list_key || !x.is_object()) return nullptr;
+    auto it = x.find(*list_key);
+    return it == x.end() ? nullptr : &*it;
+  };
+  const Json* key = key_of(value);
   for (const auto& x : *list) {
     if (x == value) return;
-    if (key)
-      if (const Json* k = find_fields(x, {*list_key}); k && *k == *key) return;
+    if (const Json* k = key ? key_of(x) : nullptr; k && *k == *key) return;
   }
   list->push_back(value);
 }

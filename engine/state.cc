@@ -179,8 +179,6 @@ Json value_at(const Json& object, const std::string& dotted_path) {
   return v ? *v : Json();
 }
 
-const std::vector<size_t> State::kNoSpecs;
-
 State::State(std::vector<dsl::IndexSpec> indexes) : specs_(std::move(indexes)), indexes_(specs_.size()) {
   for (size_t i = 0; i < specs_.size(); ++i) note_spec(i);
 }

@@ -297,7 +297,6 @@ class State {
   // The indexes of each kind and of each relation ("\x1f" + relation): a
   // change updates its own, however many rule sets brought indexes.
   std::unordered_map<std::string, std::vector<size_t>> specs_of_;
-  static const std::vector<size_t> kNoSpecs;
   KeyedMap<ObjectEntry> objects_;
   KeyedMap<TupleEntry> tuples_;
   // Matches by rule, then by key (a key names its rule): nothing needs them

@@ -4,6 +4,7 @@
 #include <openssl/sha.h>
 
 #include <new>
+#include <vector>
 
 namespace pmesh {
 
@@ -41,12 +42,41 @@ std::string sha256(std::string_view bytes) {
 }
 
 std::string hex_digest(const EVP_MD* md, std::string_view bytes) {
+  // `md` is a legacy handle (EVP_sha1(), ...), which OpenSSL 3 fetches from
+  // its provider again on every use (the engine makes every object's uid
+  // with one): each thread fetches each algorithm once and keeps a context.
+  struct Digests {
+    struct One {
+      const EVP_MD* legacy;
+      EVP_MD* fetched;
+      EVP_MD_CTX* ctx;
+    };
+    std::vector<One> ones;
+    ~Digests() {
+      for (auto& o : ones) EVP_MD_CTX_free(o.ctx), EVP_MD_free(o.fetched);
+    }
+    One& of(const EVP_MD* legacy) {
+      for (auto& o : ones)
+        if (o.legacy == legacy) return o;
+      EVP_MD* fetched = EVP_MD_fetch(nullptr, EVP_MD_get0_name(legacy), nullptr);
+      EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+      if (!fetched || !ctx) {
+        EVP_MD_free(fetched), EVP_MD_CTX_free(ctx);
+        throw std::bad_alloc();
+      }
+      return ones.emplace_back(One{legacy, fetched, ctx});
+    }
+  };
+  thread_local Digests digests;
+  Digests::One& d = digests.of(md);
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
-  EVP_Digest(bytes.data(), bytes.size(), out, &n, md, nullptr);
+  if (EVP_DigestInit_ex2(d.ctx, d.fetched, nullptr) != 1 || EVP_DigestUpdate(d.ctx, bytes.data(), bytes.size()) != 1 ||
+      EVP_DigestFinal_ex(d.ctx, out, &n) != 1)
+    throw std::bad_alloc();
   static const char* hex = "0123456789abcdef";
-  std::string r;
-  for (unsigned int i = 0; i < n; ++i) r += hex[out[i] >> 4], r += hex[out[i] & 15];
+  std::string r(2 * n, '\0');
+  for (unsigned int i = 0; i < n; ++i) r[2 * i] = hex[out[i] >> 4], r[2 * i + 1] = hex[out[i] & 15];
   return r;
 }
 

@@ -239,6 +239,10 @@ struct KindDecl {
   // The kind's OpenAPI v3 schema (a CRD's openAPIV3Schema: the object's
   // root); null when it declares none. Shared: kinds are copied per cluster.
   std::shared_ptr<const nlohmann::json> schema;
+  // `schema` cut down to the paths that lead to a default (null when none
+  // does): what defaulting walks, as the engine defaults every object it
+  // composes (dsl/kind_schema.h).
+  std::shared_ptr<const nlohmann::json> schema_defaults;
   // What of `schema` pmesh cannot enforce (CEL rules: dsl/kind_schema.h). A
   // declared kind with any does not compile; a bound kind with any takes no
   // writes.

@@ -23,6 +23,43 @@ void walk(const nlohmann::json& s, const std::string& path, std::vector<std::str
 
 }  // namespace
 
+namespace {
+
+// The node of `s` that defaulting needs, or null when nothing under it has
+// a default.
+nlohmann::json defaults_of(const nlohmann::json& s) {
+  using nlohmann::json;
+  if (!s.is_object()) return nullptr;
+  json out = json::object();
+  if (auto d = s.find("default"); d != s.end()) out["default"] = *d;
+  if (auto items = s.find("items"); items != s.end())
+    if (json kept = defaults_of(*items); !kept.is_null()) out["items"] = std::move(kept);
+  auto props = s.find("properties");
+  if (props != s.end() && props->is_object()) {
+    json kept = json::object();
+    for (const auto& [k, sub] : props->items())
+      if (json d = defaults_of(sub); !d.is_null()) kept[k] = std::move(d);
+    if (!kept.empty()) out["properties"] = std::move(kept);
+  }
+  if (auto additional = s.find("additionalProperties"); additional != s.end() && additional->is_object())
+    if (json kept = defaults_of(*additional); !kept.is_null()) {
+      out["additionalProperties"] = std::move(kept);
+      // Which keys are properties decides where additionalProperties'
+      // defaults apply: all of them stay named.
+      if (props != s.end() && props->is_object())
+        for (const auto& [k, sub] : props->items())
+          if (!out["properties"].contains(k)) out["properties"][k] = json::object();
+    }
+  return out.empty() ? nullptr : out;
+}
+
+}  // namespace
+
+std::shared_ptr<const nlohmann::json> schema_defaults(const nlohmann::json& schema) {
+  nlohmann::json d = defaults_of(schema);
+  return d.is_null() ? nullptr : std::make_shared<const nlohmann::json>(std::move(d));
+}
+
 std::shared_ptr<const nlohmann::json> kind_schema(const Expr& e, DiagnosticSink& diags) {
   auto s = literal_json(e);
   if (!s || !s->is_object()) {

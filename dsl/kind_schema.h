@@ -26,6 +26,13 @@ std::vector<std::string> unsupported_schema_features(const nlohmann::json& schem
 // null when it has any.
 std::shared_ptr<const nlohmann::json> kind_schema(const Expr& e, DiagnosticSink& diags);
 
+// `schema` cut down to what defaulting reads: the `properties`, `items`
+// and `additionalProperties` that lead to a `default`, and those defaults.
+// Defaulting an object by it does what defaulting by `schema` does, without
+// walking the (usually many) fields that have none. Null when no field has
+// a default.
+std::shared_ptr<const nlohmann::json> schema_defaults(const nlohmann::json& schema);
+
 // The schema of a version of an APIResourceSchema or CRD (its
 // `schema.openAPIV3Schema`, or `schema` itself); null when it has none.
 const nlohmann::json* version_schema(const nlohmann::json& version);

@@ -631,6 +631,7 @@ class Builder {
           for (const auto& c : v.args) k.printer_columns.push_back(printer_column(*c, diags_));
       } else if (key == "schema") {
         k.schema = kind_schema(v, diags_);
+        if (k.schema) k.schema_defaults = schema_defaults(*k.schema);
       } else if (key == "listKeys") {
         if (v.kind != ExprKind::kObject) diags_.error(v.span, "`listKeys` takes an object { path: keyField }");
         else

@@ -143,6 +143,11 @@ Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, cons
     if (Json* mine = find_at(eff, path)) fill_missing(*mine, rules);
     else set_at(eff, path, rules);
   }
+  // The kind's defaults, as kube-apiserver defaults what a controller
+  // writes: a reader sees what it would see there, and a user's write-back
+  // (defaulted by the server) of a field a rule sets compares equal to the
+  // rule's value even when the rule left a defaulted field out.
+  if (d->schema_defaults) apply_schema_defaults(*d->schema_defaults, eff);
 
   eff["apiVersion"] = d->api_version();
   eff["kind"] = d->name;
@@ -411,9 +416,20 @@ void Engine::user_op(const Op& op) {
         } else if (Json* list = find_at(base, path); list && list->is_array()) {
           // Elements rules add are theirs: a write that echoes them back (a
           // read-modify-write of the whole object) does not adopt them.
+          // Compared as the server defaulted the user's (build_effective
+          // defaults the rules').
           for (const auto& [mk, parts] : e.fields)
             for (const auto& p : parts)
-              if (p.add && *p.path == path) list->erase(std::remove(list->begin(), list->end(), *p.value), list->end());
+              if (p.add && *p.path == path) {
+                Json added = *p.value;
+                if (e.decl && e.decl->schema_defaults) {
+                  Json probe = Json::object();
+                  set_at(probe, path, Json::array({added}));
+                  apply_schema_defaults(*e.decl->schema_defaults, probe);
+                  if (const Json* l = find_at(probe, path); l && l->is_array() && l->size() == 1) added = (*l)[0];
+                }
+                list->erase(std::remove(list->begin(), list->end(), added), list->end());
+              }
           if (list->empty()) remove_at(base, path);
         }
       }

@@ -73,6 +73,7 @@ dsl::KindDecl version_decl(const Json& spec, const Json& v) {
   k.version = text(v, {"name"});
   if (const Json* root = dsl::version_schema(v)) {
     k.schema = std::make_shared<const Json>(*root);
+    k.schema_defaults = dsl::schema_defaults(*root);
     // Found once here, not at each write: what of it pmesh cannot enforce.
     k.schema_unsupported = dsl::unsupported_schema_features(*root);
     if (root->contains("properties") && (*root)["properties"].is_object())

@@ -122,7 +122,7 @@ FieldErrors check_schema(const ApiRequest& req, Json& object) {
   // its rules would refuse.
   if (!kind.schema_unsupported.empty())
     return {FieldError::forbidden("", "the kind's schema has " + kind.schema_unsupported[0] + ", which pmesh does not evaluate")};
-  engine::apply_schema_defaults(*kind.schema, object);
+  if (kind.schema_defaults) engine::apply_schema_defaults(*kind.schema_defaults, object);
   auto sections = !kind.status_subresource              ? engine::Sections::kAll
                   : req.info.subresource == "status" ? engine::Sections::kStatus
                                                       : engine::Sections::kAllButStatus;

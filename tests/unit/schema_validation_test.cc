@@ -75,6 +75,41 @@ TEST_CASE("schemas: defaults fill what is missing, in lists too") {
   CHECK(o["spec"]["rules"][1]["on"] == false);
 }
 
+TEST_CASE("schemas: the schema cut down to its defaults defaults as the whole schema does") {
+  // Defaults under properties, items, additionalProperties (with properties
+  // beside it: which keys are properties decides where its defaults apply),
+  // a default object whose fields have defaults of their own.
+  const json schema = json::parse(R"({"type": "object", "properties": {
+    "metadata": {"type": "object"},
+    "spec": {"type": "object", "default": {}, "properties": {
+      "plain": {"type": "string", "minLength": 1},
+      "mode": {"type": "string", "default": "auto"},
+      "rules": {"type": "array", "items": {"type": "object", "properties": {
+        "name": {"type": "string"}, "on": {"type": "boolean", "default": true}}}},
+      "ports": {"type": "object",
+        "properties": {"admin": {"type": "object", "properties": {"n": {"type": "integer"}}}},
+        "additionalProperties": {"type": "object", "properties": {"n": {"type": "integer", "default": 80}}}}}},
+    "status": {"type": "object", "properties": {"phase": {"type": "string"}}}}})");
+  auto cut = dsl::schema_defaults(schema);
+  REQUIRE(cut);
+  CHECK_FALSE(cut->dump().find("minLength") != std::string::npos);
+  CHECK_FALSE((*cut)["properties"].contains("status"));
+  for (const char* text : {R"({})", R"({"spec": {"rules": [{"name": "a"}, {"on": false}]}})",
+                           R"({"spec": {"mode": "manual", "ports": {"admin": {}, "web": {}, "db": {"n": 5}}}})",
+                           R"({"spec": null, "status": {"phase": "x"}})", R"({"spec": {"rules": "oops"}})"}) {
+    json whole = json::parse(text), by_cut = whole;
+    apply_schema_defaults(schema, whole);
+    apply_schema_defaults(*cut, by_cut);
+    CHECK(whole == by_cut);
+  }
+  json o = json::parse(R"({"spec": {"ports": {"admin": {}, "web": {}}}})");
+  apply_schema_defaults(*cut, o);
+  CHECK(o["spec"]["mode"] == "auto");
+  CHECK(o["spec"]["ports"]["web"]["n"] == 80);
+  CHECK_FALSE(o["spec"]["ports"]["admin"].contains("n"));
+  CHECK(dsl::schema_defaults(json::parse(R"({"type": "object", "properties": {"a": {"type": "string"}}})")) == nullptr);
+}
+
 TEST_CASE("schemas: kube's messages for each kind of problem") {
   json o = json::parse(R"({"metadata": {"name": "toolong"}, "spec": {
     "name": "A", "colour": "green", "size": 11, "ratio": 1, "port": 1.5, "when": "yesterday", "id": "nope",

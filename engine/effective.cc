@@ -36,6 +36,45 @@ const Json* member(const Json* v, const std::string& key) {
   return it == v->end() ? nullptr : &*it;
 }
 
+// The schema of what is at `path` in an object of `schema`, or null.
+const Json* schema_at(const Json& schema, const JsonPath& path) {
+  const Json* node = &schema;
+  for (const auto& e : path) {
+    const Json* props = member(node, "properties");
+    if (e.list_key) node = member(node, "items");
+    else if (const Json* p = member(props, e.field)) node = p;
+    else node = member(node, "additionalProperties");
+    if (!node) return nullptr;
+  }
+  return node;
+}
+
+// The fields that identify an element of the list at `path` of `d`'s
+// objects, as kube's merges identify them: the schema's
+// x-kubernetes-list-map-keys (kcp keys a claim by group and resource), else
+// the kind's listKeys field; none for a list that is not keyed.
+std::vector<std::string> element_keys(const dsl::KindDecl& d, const JsonPath& path) {
+  std::vector<std::string> keys;
+  if (const Json* s = d.schema ? schema_at(*d.schema, path) : nullptr)
+    if (const Json* k = member(s, "x-kubernetes-list-map-keys"); k && k->is_array())
+      for (const auto& f : *k)
+        if (f.is_string()) keys.push_back(f.get<std::string>());
+  if (keys.empty())
+    if (auto lk = d.list_keys.find(to_string(path)); lk != d.list_keys.end()) keys.push_back(lk->second);
+  return keys;
+}
+
+// `element` as the server defaults it in the list at `path` of `d`'s
+// objects: how a user's write-back holds what a rule added there.
+Json defaulted_element(const dsl::KindDecl* d, const JsonPath& path, const Json& element) {
+  if (!d || !d->schema_defaults) return element;
+  Json probe = Json::object();
+  set_at(probe, path, Json::array({element}));
+  apply_schema_defaults(*d->schema_defaults, probe);
+  const Json* list = find_at(probe, path);
+  return list && list->is_array() && list->size() == 1 ? (*list)[0] : element;
+}
+
 // Drops from `mine` (what a user wrote at an editable field) each leaf whose
 // rules' value (`now`) is no longer the one the user saw (`seen`): the
 // three-way merge's "the source changed this field since". Returns whether
@@ -131,9 +170,10 @@ Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, cons
   const dsl::KindDecl* d = e.decl ? e.decl : decl_of(e.key);
   for (const auto* p : adds) {
     // Into a keyed list, an element whose key is there (the user's, or an
-    // earlier one's) is not added: the list holds one entry per key.
-    auto lk = d->list_keys.find(to_string(*p->path));
-    add_at(eff, *p->path, *p->value, lk == d->list_keys.end() ? nullptr : &lk->second);
+    // earlier one's) is not added: the list holds one entry per key. The
+    // element defaulted first, as the user's are: a key field left to its
+    // default is that default.
+    add_at(eff, *p->path, defaulted_element(d, *p->path, *p->value), element_keys(*d, *p->path));
   }
   // Editable fields: what a user wrote there (as settle_editable left it),
   // the rules' value around it.
@@ -421,13 +461,7 @@ void Engine::user_op(const Op& op) {
           for (const auto& [mk, parts] : e.fields)
             for (const auto& p : parts)
               if (p.add && *p.path == path) {
-                Json added = *p.value;
-                if (e.decl && e.decl->schema_defaults) {
-                  Json probe = Json::object();
-                  set_at(probe, path, Json::array({added}));
-                  apply_schema_defaults(*e.decl->schema_defaults, probe);
-                  if (const Json* l = find_at(probe, path); l && l->is_array() && l->size() == 1) added = (*l)[0];
-                }
+                Json added = defaulted_element(e.decl, path, *p.value);
                 list->erase(std::remove(list->begin(), list->end(), added), list->end());
               }
           if (list->empty()) remove_at(base, path);

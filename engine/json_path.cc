@@ -1,5 +1,6 @@
 #include "engine/json_path.h"
 
+#include <algorithm>
 #include <mutex>
 #include <tuple>
 #include <unordered_map>
@@ -177,7 +178,7 @@ void set_at(Json& doc, const JsonPath& path, Json value) {
   }
 }
 
-void add_at(Json& doc, const JsonPath& path, const Json& value, const std::string* list_key) {
+void add_at(Json& doc, const JsonPath& path, const Json& value, const std::vector<std::string>& keys) {
   Json* list = path.empty() ? &doc : nullptr;
   if (!list) {
     Json* parent = parent_of(doc, path, true);
@@ -195,16 +196,21 @@ void add_at(Json& doc, const JsonPath& path, const Json& value, const std::strin
     }
   }
   if (!list->is_array()) *list = Json::array();
-  auto key_of = [&](const Json& x) -> const Json* {
-    if (!list_key || !x.is_object()) return nullptr;
-    auto it = x.find(*list_key);
+  auto field = [](const Json& x, const std::string& k) -> const Json* {
+    auto it = x.find(k);
     return it == x.end() ? nullptr : &*it;
   };
-  const Json* key = key_of(value);
-  for (const auto& x : *list) {
-    if (x == value) return;
-    if (const Json* k = key ? key_of(x) : nullptr; k && *k == *key) return;
-  }
+  bool keyed = value.is_object() && std::any_of(keys.begin(), keys.end(), [&](const std::string& k) { return field(value, k); });
+  auto same_key = [&](const Json& x) {
+    if (!keyed || !x.is_object()) return false;
+    for (const auto& k : keys) {
+      const Json *a = field(x, k), *b = field(value, k);
+      if (a != b && !(a && b && *a == *b)) return false;
+    }
+    return true;
+  };
+  for (const auto& x : *list)
+    if (x == value || same_key(x)) return;
   list->push_back(value);
 }
 

@@ -66,9 +66,11 @@ bool true_field(const Json& o, std::string_view key);
 // A keyed entry gets its key field set.
 void set_at(Json& doc, const JsonPath& path, Json value);
 // Adds `value` to the list at `path` unless it is there already. With
-// `list_key` (a kind's listKeys field for that list), unless an element
-// with the same value at that key is: a keyed list holds one entry per key.
-void add_at(Json& doc, const JsonPath& path, const Json& value, const std::string* list_key = nullptr);
+// `keys` (the fields that identify an element of that list), unless an
+// element with the same values of all of them is (a field absent from
+// both counts as the same): a keyed list holds one entry per key. A value
+// with none of the keys is compared whole.
+void add_at(Json& doc, const JsonPath& path, const Json& value, const std::vector<std::string>& keys = {});
 // Removes what is at `path`; empty objects and lists left behind stay.
 void remove_at(Json& doc, const JsonPath& path);
 

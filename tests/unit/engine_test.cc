@@ -188,6 +188,27 @@ TEST_CASE("a path is interned: equal paths are one shared copy, paths that print
   CHECK(engine::intern_path({}) == engine::empty_path());
 }
 
+TEST_CASE("add_at: a keyed list holds one element per key, all of its key fields compared") {
+  using engine::PathElem;
+  engine::JsonPath claims = {PathElem{"claims", false, "", nullptr}};
+  const std::vector<std::string> keys = {"group", "resource"};
+  engine::Json doc = engine::Json::parse(R"({"claims": [{"group": "a.io", "resource": "secrets", "verbs": ["get"]}]})");
+  engine::add_at(doc, claims, {{"group", ""}, {"resource", "secrets"}}, keys);  // another group: added
+  CHECK(doc["claims"].size() == 2);
+  engine::add_at(doc, claims, {{"group", "a.io"}, {"resource", "secrets"}, {"verbs", {"*"}}}, keys);  // that key: not
+  CHECK(doc["claims"].size() == 2);
+  engine::add_at(doc, claims, {{"resource", "configmaps"}}, keys);  // a field absent here and there is the same
+  engine::add_at(doc, claims, {{"resource", "configmaps"}, {"verbs", {"get"}}}, keys);
+  CHECK(doc["claims"].size() == 3);
+  engine::add_at(doc, claims, {{"verbs", {"get"}}}, keys);  // none of the keys: compared whole
+  engine::add_at(doc, claims, {{"verbs", {"get"}}}, keys);
+  engine::add_at(doc, claims, {{"verbs", {"list"}}}, keys);
+  CHECK(doc["claims"].size() == 5);
+  engine::add_at(doc, claims, "x");  // no keys: a set of values
+  engine::add_at(doc, claims, "x");
+  CHECK(doc["claims"].size() == 6);
+}
+
 TEST_CASE("a fact key is interned while something holds it, and orders by its text") {
   size_t before = engine::FactKey::interned();
   {

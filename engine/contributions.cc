@@ -131,7 +131,12 @@ JsonPath Engine::resolve_path(const dsl::KindDecl* decl, const dsl::Path& path, 
     std::string dotted;
     for (const auto& f : fields) dotted += (dotted.empty() ? "" : ".") + f;
     auto lk = decl ? decl->list_keys.find(dotted) : decltype(decl->list_keys.end()){};
-    if (decl && lk != decl->list_keys.end()) {
+    if (key.is_object()) {
+      // The entry of a list keyed by several fields (kcp keys an export's
+      // resources by name and group): the one whose fields have these values.
+      if (key.empty()) throw EvalError("a list entry's key needs at least one field", s.span);
+      out.push_back(PathElem{"", true, "", key});
+    } else if (decl && lk != decl->list_keys.end()) {
       out.push_back(PathElem{"", true, lk->second, key});
     } else if (!fields.empty() && fields.back() == "conditions") {
       out.push_back(PathElem{"", true, "type", key});

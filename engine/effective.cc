@@ -311,10 +311,10 @@ std::string field_path(const Json& doc, const JsonPath& path) {
   const Json* cur = &doc;
   for (const auto& e : path) {
     if (e.list_key) {
+      const Json* entry = cur ? find_at(*cur, JsonPath{e}) : nullptr;
       size_t i = 0;
-      for (; cur && cur->is_array() && i < cur->size(); ++i)
-        if ((*cur)[i].is_object() && (*cur)[i].value(e.key_field, Json()) == e.key) break;
-      if (!cur || !cur->is_array() || i == cur->size()) return out;
+      while (entry && &(*cur)[i] != entry) ++i;
+      if (!entry) return out;
       out += "[" + std::to_string(i) + "]";
       cur = &(*cur)[i];
     } else {

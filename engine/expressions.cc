@@ -21,6 +21,16 @@ const Json kNull;
 
 // An entry of a list by key: conditions by `type`, other lists by `name`.
 const Json* list_entry(const Json& list, const Json& key) {
+  if (key.is_object()) {  // keyed by several fields: the entry that has all of them
+    for (const auto& x : list)
+      if (x.is_object() && !key.empty() &&
+          std::all_of(key.items().begin(), key.items().end(), [&](const auto& kv) {
+            auto it = x.find(kv.key());
+            return it != x.end() && *it == kv.value();
+          }))
+        return &x;
+    return nullptr;
+  }
   for (const char* field : {"type", "name"})
     for (const auto& x : list)
       if (x.is_object() && x.contains(field) && x[field] == key) return &x;
@@ -131,7 +141,7 @@ const Json* Evaluator::ref(const BoundExpr& e, const RuleRuntime& rt, Bindings& 
       } else if (base->is_array() && key.is_number_integer()) {
         int64_t i = key.get<int64_t>();
         found = i >= 0 && static_cast<size_t>(i) < base->size() ? &(*base)[static_cast<size_t>(i)] : nullptr;
-      } else if (base->is_array() && key.is_string()) {
+      } else if (base->is_array() && (key.is_string() || key.is_object())) {
         found = list_entry(*base, key);
       } else {
         fail(*e.src, std::string("cannot index ") + base->type_name() + " with " + key.type_name());

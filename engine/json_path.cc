@@ -78,17 +78,34 @@ std::string to_string(const JsonPath& p) {
 
 namespace {
 
+// Whether `x` is the entry `e` names: its key field holds the key, or,
+// for a key of several fields (an object, no key field), each of them does.
+bool is_entry(const Json& x, const PathElem& e) {
+  if (!x.is_object()) return false;
+  if (e.key_field.empty()) {
+    if (!e.key.is_object() || e.key.empty()) return false;
+    for (const auto& [k, v] : e.key.items())
+      if (auto it = x.find(k); it == x.end() || *it != v) return false;
+    return true;
+  }
+  auto it = x.find(e.key_field);
+  return it != x.end() && *it == e.key;
+}
+
 Json* entry_in_list(Json& list, const PathElem& e) {
   for (auto& x : list)
-    if (x.is_object() && x.contains(e.key_field) && x[e.key_field] == e.key) return &x;
+    if (is_entry(x, e)) return &x;
   return nullptr;
 }
 
 const Json* entry_in_list(const Json& list, const PathElem& e) {
   for (const auto& x : list)
-    if (x.is_object() && x.contains(e.key_field) && x[e.key_field] == e.key) return &x;
+    if (is_entry(x, e)) return &x;
   return nullptr;
 }
+
+// What a new entry for `e` starts as: its key.
+Json new_entry(const PathElem& e) { return e.key_field.empty() ? e.key : Json{{e.key_field, e.key}}; }
 
 // The container that holds the last element of `path`, created if asked.
 Json* parent_of(Json& doc, const JsonPath& path, bool create) {
@@ -103,7 +120,7 @@ Json* parent_of(Json& doc, const JsonPath& path, bool create) {
       Json* found = entry_in_list(*cur, e);
       if (!found) {
         if (!create) return nullptr;
-        cur->push_back(Json{{e.key_field, e.key}});
+        cur->push_back(new_entry(e));
         found = &cur->back();
       }
       cur = found;
@@ -169,7 +186,11 @@ void set_at(Json& doc, const JsonPath& path, Json value) {
   const PathElem& last = path.back();
   if (last.list_key) {
     if (!parent->is_array()) *parent = Json::array();
-    if (value.is_object()) value[last.key_field] = last.key;
+    if (value.is_object()) {
+      if (!last.key_field.empty()) value[last.key_field] = last.key;
+      else if (last.key.is_object())
+        for (const auto& [k, v] : last.key.items()) value[k] = v;
+    }
     if (Json* found = entry_in_list(*parent, last)) *found = std::move(value);
     else parent->push_back(std::move(value));
   } else {
@@ -222,7 +243,7 @@ void remove_at(Json& doc, const JsonPath& path) {
   if (last.list_key) {
     if (!parent->is_array()) return;
     for (auto it = parent->begin(); it != parent->end(); ++it)
-      if (it->is_object() && it->contains(last.key_field) && (*it)[last.key_field] == last.key) {
+      if (is_entry(*it, last)) {
         parent->erase(it);
         return;
       }

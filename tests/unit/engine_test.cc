@@ -209,6 +209,30 @@ TEST_CASE("add_at: a keyed list holds one element per key, all of its key fields
   CHECK(doc["claims"].size() == 6);
 }
 
+TEST_CASE("a path into a list keyed by several fields names the entry that has all of them") {
+  using engine::PathElem;
+  engine::Json both = {{"name", "dbs"}, {"group", "b.io"}};
+  engine::JsonPath entry = {PathElem{"resources", false, "", nullptr}, PathElem{"", true, "", both}};
+  engine::Json doc = engine::Json::parse(R"({"resources": [{"name": "dbs", "group": "a.io", "schema": "a"}]})");
+  CHECK(engine::find_at(doc, entry) == nullptr);  // one field is not enough
+  engine::set_at(doc, entry, {{"schema", "b"}});   // a new entry, its key fields set
+  REQUIRE(doc["resources"].size() == 2);
+  CHECK(doc["resources"][1] == engine::Json({{"name", "dbs"}, {"group", "b.io"}, {"schema", "b"}}));
+  engine::set_at(doc, entry, {{"schema", "c"}});  // in place
+  CHECK(doc["resources"].size() == 2);
+  CHECK((*engine::find_at(doc, entry))["schema"] == "c");
+  CHECK(doc["resources"][0]["schema"] == "a");
+  engine::JsonPath nested = entry;
+  nested.push_back(PathElem{"storage", false, "", nullptr});
+  engine::Json fresh = engine::Json::object();
+  engine::set_at(fresh, nested, engine::Json::object());  // created on the way
+  CHECK(fresh == engine::Json::parse(R"({"resources": [{"name": "dbs", "group": "b.io", "storage": {}}]})"));
+  engine::remove_at(doc, entry);
+  CHECK(doc["resources"].size() == 1);
+  // An empty key names nothing.
+  CHECK(engine::find_at(doc, {PathElem{"resources", false, "", nullptr}, PathElem{"", true, "", engine::Json::object()}}) == nullptr);
+}
+
 TEST_CASE("a fact key is interned while something holds it, and orders by its text") {
   size_t before = engine::FactKey::interned();
   {

@@ -366,13 +366,36 @@ void Engine::check_derived_schemas() {
       for (auto& l : leaves) owned.emplace_back(std::move(l), rule_name(rule_of_match(mk)));
       deriving.insert(rule_name(rule_of_match(mk)));
     }
+    // What the user wrote, as the server stored it: a problem it has alone
+    // is the user's (checked where they wrote it); one it has not, the
+    // rules made by adding to it (a duplicate key, a list past maxItems).
+    std::optional<FieldErrors> users;
+    auto users_own = [&](const FieldError& f) {
+      if (!e->base) return false;
+      if (!users) {
+        Json alone = *e->base;
+        if (d->schema_defaults) apply_schema_defaults(*d->schema_defaults, alone);
+        users = validate_against_schema(*d->schema, alone);
+      }
+      return std::any_of(users->begin(), users->end(), [&](const FieldError& u) { return u.message() == f.message(); });
+    };
     std::set<std::string> names;
     std::string problems;
     for (const auto& f : all) {
+      if (e->user_owned && users_own(f)) continue;
       std::set<std::string> by;
       for (const auto& [path, rule] : owned)
         if (!path.empty() && under(f.field, path)) by.insert(rule);
       if (by.empty() && !e->user_owned) by = deriving;
+      if (by.empty() && e->user_owned) {
+        // The rules that wrote into the field the problem is of (or into
+        // the list whose entry it is), else all that wrote the object.
+        std::string list = !f.field.empty() && f.field.back() == ']' ? f.field.substr(0, f.field.rfind('[')) : f.field;
+        for (const auto& [path, rule] : owned)
+          if (!path.empty() && (under(path, f.field) || under(path, list))) by.insert(rule);
+        if (by.empty())
+          for (const auto& [path, rule] : owned) by.insert(rule);
+      }
       if (by.empty()) continue;
       names.insert(by.begin(), by.end());
       problems += (problems.empty() ? "" : ", ") + f.message();

@@ -106,6 +106,43 @@ void SchemaConformance::check(const RuleInfo& info) {
       diags_.warning(w.span, "rule `" + info.rule->name + "` writes " + missing + " of " + d->name +
                                  ", a field its schema does not have (kube would drop it from what a client writes)");
   }
+  // Entries of lists keyed by several fields are named by all of them: a
+  // single value finds the first entry that has it in the kind's listKeys
+  // field, which is another entry's when two differ in another key field.
+  for (const auto& h : info.rule->heads) {
+    if (h.kind != HeadKind::kSet) continue;
+    auto it = info.set_targets.find(&h);
+    if (it == info.set_targets.end() || !it->second->decl || !it->second->decl->schema) continue;
+    const KindDecl& d = *it->second->decl;
+    for (size_t i = 0; i < h.path.size(); ++i) {
+      if (!h.path[i].is_key()) continue;
+      std::vector<std::string> prefix = segments(h.path);
+      prefix.resize(i);
+      auto list = canonical_path(&d, prefix);
+      bool free = false;
+      std::string missing;
+      const json* node = list ? walk(*d.schema, *list, &free, &missing) : nullptr;
+      const json* keys = node && node->is_object() && node->contains("x-kubernetes-list-map-keys")
+                             ? &(*node)["x-kubernetes-list-map-keys"]
+                             : nullptr;
+      if (!keys || !keys->is_array() || keys->size() < 2) continue;
+      const Expr& key = *h.path[i].key;
+      bool all = key.kind == ExprKind::kObject &&
+                 std::all_of(keys->begin(), keys->end(), [&](const json& k) {
+                   return k.is_string() && std::find(key.keys.begin(), key.keys.end(), k.get<std::string>()) != key.keys.end();
+                 });
+      if (all) continue;
+      std::string names, example;
+      for (const auto& k : *keys) {
+        std::string n = k.is_string() ? k.get<std::string>() : k.dump();
+        names += (names.empty() ? "" : ", ") + n;
+        example += (example.empty() ? "" : ", ") + n + ": ...";
+      }
+      diags_.warning(h.path[i].span, "rule `" + info.rule->name + "` names an entry of " + joined(*list, list->size()) +
+                                         " of " + d.name + " without all of the fields its schema keys entries by (" +
+                                         names + "): name them all, `[{ " + example + " }]`");
+    }
+  }
   // Literal values: of the schema's type, and in its enum.
   for (const auto& h : info.rule->heads) {
     if (h.kind == HeadKind::kDeriveObject && !h.object_kind.dynamic()) {

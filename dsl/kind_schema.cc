@@ -21,10 +21,6 @@ void walk(const nlohmann::json& s, const std::string& path, std::vector<std::str
   sub("not", path);
 }
 
-}  // namespace
-
-namespace {
-
 // The node of `s` that defaulting needs, or null when nothing under it has
 // a default.
 nlohmann::json defaults_of(const nlohmann::json& s) {

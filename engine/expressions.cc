@@ -21,16 +21,9 @@ const Json kNull;
 
 // An entry of a list by key: conditions by `type`, other lists by `name`.
 const Json* list_entry(const Json& list, const Json& key) {
-  if (key.is_object()) {  // keyed by several fields: the entry that has all of them
-    for (const auto& x : list)
-      if (x.is_object() && !key.empty() &&
-          std::all_of(key.items().begin(), key.items().end(), [&](const auto& kv) {
-            auto it = x.find(kv.key());
-            return it != x.end() && *it == kv.value();
-          }))
-        return &x;
-    return nullptr;
-  }
+  // Keyed by several fields: the entry that has all of them, as a rule's
+  // path names it.
+  if (key.is_object()) return find_at(list, JsonPath{PathElem{"", true, "", key}});
   for (const char* field : {"type", "name"})
     for (const auto& x : list)
       if (x.is_object() && x.contains(field) && x[field] == key) return &x;

@@ -114,11 +114,10 @@ void SchemaConformance::check(const RuleInfo& info) {
     auto it = info.set_targets.find(&h);
     if (it == info.set_targets.end() || !it->second->decl || !it->second->decl->schema) continue;
     const KindDecl& d = *it->second->decl;
+    const std::vector<std::string> segs = segments(h.path);
     for (size_t i = 0; i < h.path.size(); ++i) {
       if (!h.path[i].is_key()) continue;
-      std::vector<std::string> prefix = segments(h.path);
-      prefix.resize(i);
-      auto list = canonical_path(&d, prefix);
+      auto list = canonical_path(&d, std::vector<std::string>(segs.begin(), segs.begin() + static_cast<long>(i)));
       bool free = false;
       std::string missing;
       const json* node = list ? walk(*d.schema, *list, &free, &missing) : nullptr;

@@ -152,12 +152,19 @@ class RecordReader {
   size_t pos_;
 };
 
+// A match's key as a record holds it; a damaged record is refused.
+MatchKey stored_match_key(std::string_view text) {
+  auto k = MatchKey::parse(text);
+  if (!k) throw std::runtime_error("not a match key: " + std::string(text));
+  return *k;
+}
+
 // `first_rule`: a rule set's records count rules from its first.
 std::string encode_tuple_record(const TupleEntry& t, int first_rule = 0) {
   RecordWriter w;
   w.byte(t.base ? 1 : 0);
   w.varint(t.supports.size());
-  for (const auto& s : t.supports) w.str(first_rule ? rebase_match_key(s, -first_rule) : s);
+  for (const auto& s : t.supports) w.str(s.rebased(-first_rule).str());
   return w.take();
 }
 
@@ -166,12 +173,12 @@ TupleEntry decode_tuple_record(const std::string& value) {
   if (!value.empty() && value[0] == kBinary) {
     RecordReader r(value);
     t.base = r.byte() != 0;
-    for (size_t n = r.count(); n; --n) t.supports.insert(r.str());
+    for (size_t n = r.count(); n; --n) t.supports.insert(stored_match_key(r.str()));
     return t;
   }
   Json j = decode_record(value);
   t.base = j["base"];
-  for (const auto& s : j["supports"]) t.supports.insert(s.get<std::string>());
+  for (const auto& s : j["supports"]) t.supports.insert(stored_match_key(s.get<std::string>()));
   return t;
 }
 
@@ -250,7 +257,7 @@ Json encode_object(const ObjectEntry& e) {
   if (e.base) j["base"] = *e.base;
   if (e.editable_seen) j["editableSeen"] = *e.editable_seen;
   Json derived = Json::object();
-  for (const auto& [mk, part] : e.derived) derived[mk] = *part;
+  for (const auto& [mk, part] : e.derived) derived[mk.str()] = *part;
   j["derived"] = derived;
   Json fields = Json::object();
   for (const auto& [mk, parts] : e.fields) {
@@ -259,7 +266,7 @@ Json encode_object(const ObjectEntry& e) {
       arr.push_back({{"path", encode_path(*p.path)}, {"value", *p.value}, {"add", p.add}, {"priority", p.priority}, {"rule", p.rule}});
       if (p.editable) arr.back()["editable"] = true;
     }
-    fields[mk] = arr;
+    fields[mk.str()] = arr;
   }
   j["fields"] = fields;
   return j;
@@ -277,10 +284,10 @@ ObjectEntry decode_object(Json j) {
   e.user_owned = j["userOwned"];
   if (j.contains("base")) e.base = std::make_shared<const Json>(std::move(j["base"]));
   if (j.contains("editableSeen")) e.editable_seen = std::make_shared<const Json>(std::move(j["editableSeen"]));
-  for (auto& [mk, part] : j["derived"].items()) e.derived[mk] = std::move(part);
+  for (auto& [mk, part] : j["derived"].items()) e.derived[stored_match_key(mk)] = std::move(part);
   for (auto& [mk, parts] : j["fields"].items())
     for (auto& p : parts)
-      e.fields[mk].push_back(FieldPart{.path = intern_path(decode_path(p["path"])),
+      e.fields[stored_match_key(mk)].push_back(FieldPart{.path = intern_path(decode_path(p["path"])),
                                        .value = std::move(p["value"]),
                                        .priority = p["priority"],
                                        .rule = p["rule"],
@@ -364,7 +371,7 @@ bool DurableStore::load(Engine& engine, std::string* error) {
       else if (key.rfind(kLogPrefix, 0) == 0) log_keys_.push_back(key);
       else if (key[0] == 'o') state.put_object(key, decode_object(decode_record(value)));
       else if (key[0] == 't') state.put_tuple(key, decode_tuple_record(value));
-      else if (key[0] == 'm') state.put_match(key.substr(2), decode_match_record(value));
+      else if (key[0] == 'm') state.put_match(stored_match_key(std::string_view(key).substr(2)), decode_match_record(value));
       else if (key.starts_with(kRuleSetPrefix)) {
         size_t end = key.find(kSep, kRuleSetPrefix.size());
         if (end == std::string::npos || end + 1 >= key.size()) throw std::runtime_error("a rule set's record names no set");
@@ -372,7 +379,8 @@ bool DurableStore::load(Engine& engine, std::string* error) {
         std::string rest = key.substr(end + 1);
         if (rest == "f") set.fingerprint = value;
         else if (rest[0] == 't') set.tuples.emplace_back(std::move(rest), decode_tuple_record(value));
-        else if (rest.starts_with(kRuleSetMatch)) set.matches.emplace_back(rest.substr(kRuleSetMatch.size()), decode_match_record(value));
+        else if (rest.starts_with(kRuleSetMatch))
+          set.matches.emplace_back(stored_match_key(std::string_view(rest).substr(kRuleSetMatch.size())), decode_match_record(value));
       }
     }
   } catch (const std::exception& e) {
@@ -423,8 +431,8 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
     }
     for (const auto& k : dirty.matches) {
       const Match* m = state.match(k);
-      if (m) batch.Put("m" + kSep + k, encode_match_record(*m));
-      else batch.Delete("m" + kSep + k);
+      if (m) batch.Put("m" + kSep + k.str(), encode_match_record(*m));
+      else batch.Delete("m" + kSep + k.str());
     }
     // Stale rule-set states first (a batch applies in order), then what
     // sets changed, under their own names. (The range is what the database
@@ -441,7 +449,7 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
       if (set.removed) batch.Delete(prefix + "f");
       else batch.Put(prefix + "f", set.fingerprint);
       for (const auto& k : set.matches) {
-        std::string key = prefix + kRuleSetMatch + rebase_match_key(k, -set.first_rule);
+        std::string key = prefix + kRuleSetMatch + k.rebased(-set.first_rule).str();
         if (const Match* m = state.match(k)) batch.Put(key, encode_match_record(*m, set.first_rule));
         else batch.Delete(key);
       }

@@ -139,7 +139,7 @@ Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, cons
   for (const auto& [mk, part] : e.derived) {
     std::string before = conflict;
     merge_checked(eff, *part, "", &conflict);
-    int rule = rule_of_match(mk);
+    int rule = mk.rule();
     if (first_rule.empty()) first_rule = rules_[static_cast<size_t>(rule)].info->rule->name;
     if (before.empty() && !conflict.empty())
       throw TxnError{"Conflict",
@@ -363,8 +363,8 @@ void Engine::check_derived_schemas() {
     for (const auto& [mk, part] : e->derived) {
       std::vector<std::string> leaves;
       leaf_paths(*part, "", &leaves);
-      for (auto& l : leaves) owned.emplace_back(std::move(l), rule_name(rule_of_match(mk)));
-      deriving.insert(rule_name(rule_of_match(mk)));
+      for (auto& l : leaves) owned.emplace_back(std::move(l), rule_name(mk.rule()));
+      deriving.insert(rule_name(mk.rule()));
     }
     // What the user wrote, as the server stored it: a problem it has alone
     // is the user's (checked where they wrote it); one it has not, the
@@ -419,7 +419,7 @@ void Engine::user_op(const Op& op) {
         if (*p.path == path) return rules_[static_cast<size_t>(p.rule)].info->rule->name;
     for (const auto& [mk, part] : e.derived) {
       (void)part;
-      return rules_[static_cast<size_t>(rule_of_match(mk))].info->rule->name;
+      return rules_[static_cast<size_t>(mk.rule())].info->rule->name;
     }
     return std::string();
   };

@@ -135,7 +135,7 @@ std::vector<std::string> Engine::owners(const ObjectKey& key) const {
   std::set<std::string> names;
   if (const ObjectEntry* e = state_.object(object_fact(key))) {
     for (const auto& [mk, part] : e->derived)
-      names.insert(rules_[static_cast<size_t>(rule_of_match(mk))].info->rule->name);
+      names.insert(rules_[static_cast<size_t>(mk.rule())].info->rule->name);
     for (const auto& [mk, parts] : e->fields)
       for (const auto& p : parts) names.insert(rules_[static_cast<size_t>(p.rule)].info->rule->name);
   }
@@ -226,7 +226,7 @@ void Engine::fact_changed(const std::string& fact, const Json& before, const Jso
     }
     const RuleRuntime& rt = rules_[static_cast<size_t>(r.rule)];
     if (const auto* ms = state_.matches_using(fact))
-      for (const std::string* mk : *ms)
+      for (const MatchKey* mk : *ms)
         if (const Match* m = state_.match(*mk); m && m->rule == r.rule) txn_.pending.insert({rt.stratum, r.rule, m->positives});
     for (const dsl::Plan* plan : r.plans) {
       if (object) {
@@ -283,7 +283,7 @@ void Engine::discover(const RuleRuntime& rt, const dsl::Plan& plan, const std::s
   }
 }
 
-void Engine::apply_contributions(int rule, const std::string& key, const std::vector<Contribution>& before,
+void Engine::apply_contributions(int rule, const MatchKey& key, const std::vector<Contribution>& before,
                                  const std::vector<Contribution>& after) {
   std::set<FactKey> targets;
   bool refuses = false;
@@ -354,13 +354,13 @@ void Engine::evaluate(int rule, std::vector<FactKey> positives) {
   const RuleRuntime& rt = rules_[static_cast<size_t>(rule)];
   SelfTimeCharge timed(&rt.stats.nanoseconds, &charging_);
   ++rt.stats.evaluations;
-  std::string key = match_key(rule, positives);
+  MatchKey key(rule, positives);
   if (failpoint::hit("evaluate")) throw std::runtime_error("failpoint: evaluate");
   if (++txn_.evaluations[key] > options_.max_evaluations_per_match) {
     std::set<std::string> looping;
     for (const auto& [k, n] : txn_.evaluations)
       if (n > options_.max_evaluations_per_match / 2)
-        looping.insert(rules_[static_cast<size_t>(rule_of_match(k))].info->rule->name);
+        looping.insert(rules_[static_cast<size_t>(k.rule())].info->rule->name);
     std::string names;
     for (const auto& n : looping) names += (names.empty() ? "" : ", ") + n;
     throw TxnError{"NotConverged",
@@ -481,7 +481,7 @@ void Engine::rederive(int stratum) {
   txn_.suspects[stratum].clear();
   std::vector<std::string> work(region.begin(), region.end());
   auto supports = [&](const std::string& f) {
-    std::vector<std::string> out;
+    std::vector<MatchKey> out;
     if (is_object_fact(f)) {
       if (const ObjectEntry* e = state_.object(f))
         for (const auto& [mk, part] : e->derived) out.push_back(mk);
@@ -494,7 +494,7 @@ void Engine::rederive(int stratum) {
     std::string f = work.back();
     work.pop_back();
     if (const auto* ms = state_.matches_using(f))
-      for (const std::string* mk : *ms) {
+      for (const MatchKey* mk : *ms) {
         const Match* m = state_.match(*mk);
         if (!m || rules_[static_cast<size_t>(m->rule)].stratum != stratum) continue;
         for (const auto& c : m->contributions)
@@ -530,7 +530,7 @@ void Engine::rederive(int stratum) {
     queue.pop_back();
     const auto* ms = state_.matches_using(f);
     if (!ms) continue;
-    for (const std::string* mk : *ms) {
+    for (const MatchKey* mk : *ms) {
       const Match* m = state_.match(*mk);
       if (!m || !grounded(*m)) continue;
       for (const auto& c : m->contributions)
@@ -538,7 +538,7 @@ void Engine::rederive(int stratum) {
     }
   }
   // The rest lose every derivation that goes through the dead facts.
-  std::set<std::string> dead_matches;
+  std::set<MatchKey> dead_matches;
   for (const auto& f : region)
     if (!alive.count(f))
       for (const auto& mk : supports(f)) dead_matches.insert(mk);

@@ -103,7 +103,8 @@ struct RuleSetChanges {
   struct Set {
     std::string id, fingerprint;
     int first_rule = 0;
-    std::vector<std::string> matches, tuples;  // keys in the state (changed or gone)
+    std::vector<MatchKey> matches;  // keys in the state (changed or gone)
+    std::vector<std::string> tuples;
     bool removed = false;  // the set went in this transaction: nothing of it stays stored
   };
   std::vector<Set> sets;
@@ -117,7 +118,7 @@ struct RuleSetChanges {
 struct StoredRuleSet {
   std::string fingerprint;
   std::vector<std::pair<std::string, TupleEntry>> tuples;  // supports counted from the set's first rule
-  std::vector<std::pair<std::string, Match>> matches;      // keys and rules counted from it
+  std::vector<std::pair<MatchKey, Match>> matches;         // keys and rules counted from it
 };
 
 // Where committed transactions go: a durable store writes the state that a
@@ -304,7 +305,7 @@ class Engine {
   void discover(const RuleRuntime& rt, const dsl::Plan& plan, const std::string& fact, const Json* object);
   void evaluate(int rule, std::vector<FactKey> positives);
   std::optional<std::vector<Contribution>> contributions(const RuleRuntime& rt, Bindings& b);
-  void apply_contributions(int rule, const std::string& key, const std::vector<Contribution>& before,
+  void apply_contributions(int rule, const MatchKey& key, const std::vector<Contribution>& before,
                            const std::vector<Contribution>& after);
   void run_to_fixpoint();
   void rederive(int stratum);

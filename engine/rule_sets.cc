@@ -66,7 +66,7 @@ RuleSetChanges Engine::take_rule_set_changes(State::Dirty& dirty) {
     return out.sets[it->second];
   };
   for (auto it = dirty.matches.begin(); it != dirty.matches.end();) {
-    int rule = rule_of_match(*it);
+    int rule = it->rule();
     if (rule < 0 || static_cast<size_t>(rule) < base_rules_) {
       ++it;
       continue;
@@ -107,13 +107,13 @@ bool Engine::restore_rule_set(const std::string& id, const RuleSet& set) {
     for (auto& [f, t] : stored.tuples) {
       TupleEntry e;
       e.base = t.base;
-      for (const auto& k : t.supports) e.supports.insert(rebase_match_key(k, set.first_rule));
+      for (const auto& k : t.supports) e.supports.insert(k.rebased(set.first_rule));
       state_.put_tuple(f, std::move(e));
     }
     for (auto& [k, m] : stored.matches) {
       if (m.rule < 0 || m.rule >= set.count) throw std::invalid_argument("a stored match of " + id + " names no rule of it");
       m.rule += set.first_rule;
-      state_.put_match(rebase_match_key(k, set.first_rule), std::move(m));
+      state_.put_match(k.rebased(set.first_rule), std::move(m));
     }
   } catch (const std::exception&) {
     // A damaged record: what was put goes again, and the set is derived.
@@ -284,7 +284,7 @@ Result Engine::remove_rule_set(const std::string& id) {
   drop_stored_.push_back(id);
   it->second.removing = true;
   Result r = transact({}, false, nullptr, [&] {
-    std::vector<std::string> keys;
+    std::vector<MatchKey> keys;
     for (int rule = set.first_rule; rule < set.first_rule + set.count; ++rule)
       for (auto& k : state_.match_keys_of(rule)) keys.push_back(std::move(k));
     for (const auto& k : keys) {

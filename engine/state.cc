@@ -5,7 +5,6 @@
 #include <stdexcept>
 #include <tuple>
 
-#include "stdlib/digest.h"
 #include "stdlib/text.h"
 
 namespace pmesh::engine {
@@ -82,51 +81,13 @@ std::pair<std::string, std::vector<std::string>> parse_tuple_fact(const std::str
   return {std::string(v.relation), std::vector<std::string>(v.args.begin(), v.args.end())};
 }
 
-std::string match_key(int rule, const std::vector<FactKey>& positives) {
-  // The positives' fact keys run to hundreds of bytes, and a match key is
-  // kept by the match, by each fact it reads (`using_`) and by each part it
-  // contributes: the rule's number and a 128-bit digest of the positives
-  // (each length-prefixed, so no two lists share an input) stand for them.
-  // A digest of SHA-256: a tenant who names objects cannot make two
-  // matches share a key (finding a collision takes some 2^64 tries).
-  std::string k = std::to_string(rule);
-  if (positives.empty()) return k;
-  thread_local Sha256 h;
-  for (const auto& p : positives) {
-    char len[24];
-    char* end = std::to_chars(len, len + sizeof len - 1, p.str().size()).ptr;
-    *end++ = ':';
-    h.update(std::string_view(len, static_cast<size_t>(end - len)));
-    h.update(p.str());
-  }
-  k += '\x1e';
-  k += base64_encode(std::string_view(h.finish()).substr(0, 16), true);
-  return k;
-}
-
-std::vector<std::string> State::match_keys_of(int rule) const {
-  std::vector<std::string> out;
+std::vector<MatchKey> State::match_keys_of(int rule) const {
+  std::vector<MatchKey> out;
   if (const RuleMatches* ms = matches_of(rule)) {
     out.reserve(ms->size());
     for (const auto& [k, m] : *ms) out.push_back(k);
   }
   return out;
-}
-
-int rule_of_match(const std::string& key) {
-  // A match with no positive patterns is keyed by the number alone.
-  int rule = -1;
-  auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), rule);
-  if (ec != std::errc() || (end != key.data() + key.size() && *end != '\x1e')) return -1;
-  return rule;
-}
-
-std::string rebase_match_key(std::string_view key, int delta) {
-  int rule = -1;
-  auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), rule);
-  if (ec != std::errc() || (end != key.data() + key.size() && *end != '\x1e'))
-    throw std::invalid_argument("not a match key: " + std::string(key));
-  return std::to_string(rule + delta) + std::string(end, key.data() + key.size());
 }
 
 std::optional<ObjectKey> parse_object_ref(const std::string& kind, const std::string& ref) {
@@ -392,7 +353,7 @@ void State::put_tuple(const std::string& fact, TupleEntry entry) {
   }
 }
 
-bool State::support_tuple(const FactKey& fact, const std::string& match, bool keep) {
+bool State::support_tuple(const FactKey& fact, const MatchKey& match, bool keep) {
   auto it = tuples_.find(fact.str());
   bool had = it != tuples_.end() && it->second.supports.count(match) > 0;
   if (had == keep) return had;
@@ -476,18 +437,18 @@ const State::RuleMatches* State::matches_of(int rule) const {
   return rule < 0 || static_cast<size_t>(rule) >= matches_.size() ? nullptr : &matches_[static_cast<size_t>(rule)];
 }
 
-const Match* State::match(const std::string& key) const {
-  const RuleMatches* ms = matches_of(rule_of_match(key));
+const Match* State::match(const MatchKey& key) const {
+  const RuleMatches* ms = matches_of(key.rule());
   if (!ms) return nullptr;
   auto it = ms->find(key);
   return it == ms->end() ? nullptr : &it->second;
 }
 
-const Match* State::put_match(const std::string& key, Match m) {
+const Match* State::put_match(const MatchKey& key, Match m) {
   mark_dirty(dirty_.matches, key);
-  RuleMatches* found = matches_of(rule_of_match(key), true);
+  RuleMatches* found = matches_of(key.rule(), true);
   // Only a damaged store's record gets here with a malformed key.
-  if (!found) throw std::invalid_argument("not a match key: " + key);
+  if (!found) throw std::invalid_argument("not a match key: " + key.str());
   RuleMatches& ms = *found;
   if (auto it = ms.find(key); it != ms.end()) {
     // The same key is the same rule and positives: only what it contributes
@@ -512,9 +473,9 @@ const Match* State::put_match(const std::string& key, Match m) {
   return nullptr;
 }
 
-const Match* State::erase_match(const std::string& key) {
+const Match* State::erase_match(const MatchKey& key) {
   mark_dirty(dirty_.matches, key);
-  RuleMatches* ms = matches_of(rule_of_match(key), false);
+  RuleMatches* ms = matches_of(key.rule(), false);
   if (!ms) return nullptr;
   auto it = ms->find(key);
   if (it == ms->end()) return nullptr;
@@ -536,7 +497,7 @@ const Match* State::erase_match(const std::string& key) {
   return replaced;
 }
 
-void State::for_each_match(const std::function<void(const std::string&, const Match&)>& fn) const {
+void State::for_each_match(const std::function<void(const MatchKey&, const Match&)>& fn) const {
   std::vector<const RuleMatches::value_type*> all;
   all.reserve(match_count_);
   for (const auto& ms : matches_)
@@ -545,7 +506,7 @@ void State::for_each_match(const std::function<void(const std::string&, const Ma
   for (const auto* e : all) fn(e->first, e->second);
 }
 
-const std::vector<const std::string*>* State::matches_using(const std::string& fact) const {
+const std::vector<const MatchKey*>* State::matches_using(const std::string& fact) const {
   auto it = using_.find(std::string_view(fact));
   return it == using_.end() ? nullptr : &it->second;
 }

@@ -23,6 +23,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -36,6 +37,7 @@
 #include "engine/fact_key.h"
 #include "engine/json_path.h"
 #include "engine/keyed_map.h"
+#include "engine/match_key.h"
 
 namespace pmesh::engine {
 
@@ -67,15 +69,6 @@ struct TupleView {
 };
 TupleView view_tuple_fact(std::string_view fact);
 std::string describe_fact(const std::string& fact);  // for people
-// A match's key: the rule's index and a digest of its positive facts
-// (match_keys_of finds a rule's matches as one range). rule_of_match reads
-// the index back.
-std::string match_key(int rule, const std::vector<FactKey>& positives);
-int rule_of_match(const std::string& key);
-// The same match with its rule's number moved by `delta` (a rule set's
-// stored keys count from the set's first rule).
-std::string rebase_match_key(std::string_view key, int delta);
-
 // "cluster/name" or "cluster/namespace/name", as tests and the CLI name objects.
 std::optional<ObjectKey> parse_object_ref(const std::string& kind, const std::string& ref);
 
@@ -150,8 +143,8 @@ struct ObjectEntry {
   // of one part starts from, and what the undo log keeps) copies pointers.
   std::shared_ptr<const Json> base;               // what users wrote, without store metadata
   bool user_owned = false;  // created by a user; otherwise `base` only overlays a derived object
-  std::map<std::string, SharedJson> derived;  // match key -> fields of a derive (the contribution's own, when one)
-  std::map<std::string, std::vector<FieldPart>> fields;  // match key -> fields it sets
+  std::map<MatchKey, SharedJson> derived;  // match -> fields of a derive (the contribution's own, when one)
+  std::map<MatchKey, std::vector<FieldPart>> fields;  // match -> fields it sets
   SharedJson effective;  // null while the object does not exist
   // The values of the object's editable fields (by path) when a user last
   // wrote it: the api-syncagent's "last known state". A value the user
@@ -167,9 +160,8 @@ struct ObjectEntry {
 };
 
 // The keys of the matches that derive a tuple, in order: a sorted vector,
-// since a tuple has one or a few (a tree node per key cost three times the
-// memory of the key).
-using MatchKeys = boost::container::flat_set<std::string>;
+// since a tuple has one or a few.
+using MatchKeys = boost::container::flat_set<MatchKey>;
 
 struct TupleEntry {
   bool base = false;
@@ -213,7 +205,7 @@ class State {
   // place; the undo record is the inverse change, not a copy of the entry,
   // and a change that changes nothing records nothing. Returns whether the
   // match supported the tuple before.
-  bool support_tuple(const FactKey& fact, const std::string& match, bool keep);
+  bool support_tuple(const FactKey& fact, const MatchKey& match, bool keep);
   void scan_tuples(const std::string& relation, const std::function<bool(const std::string&)>& fn) const;
   void lookup_tuples(int index, const std::string& values, const std::function<bool(const std::string&)>& fn) const;
   // Tuples of `relation` whose first arguments are `first`, in order: one range.
@@ -231,26 +223,27 @@ class State {
   int add_index(const dsl::IndexSpec& spec);
 
   // ---- Matches
-  const Match* match(const std::string& key) const;
+  const Match* match(const MatchKey& key) const;
   // Both return the match they replaced, kept in the undo log until the
   // transaction ends (null when there was none, or while undoing).
-  const Match* put_match(const std::string& key, Match m);
-  const Match* erase_match(const std::string& key);
+  const Match* put_match(const MatchKey& key, Match m);
+  const Match* erase_match(const MatchKey& key);
   // The keys of the matches that use `fact` as a positive pattern (each
   // points at its match's key in the state; valid until the state changes).
-  const std::vector<const std::string*>* matches_using(const std::string& fact) const;
+  const std::vector<const MatchKey*>* matches_using(const std::string& fact) const;
   size_t match_count() const { return match_count_; }
   // Every rule with matches is numbered below this.
   int match_rules() const { return static_cast<int>(matches_.size()); }
   // Every match, in key order: for dumps and checks (it sorts; not for hot
   // paths).
-  void for_each_match(const std::function<void(const std::string&, const Match&)>& fn) const;
+  void for_each_match(const std::function<void(const MatchKey&, const Match&)>& fn) const;
   // The keys of rule `rule`'s matches (one map of them).
-  std::vector<std::string> match_keys_of(int rule) const;
+  std::vector<MatchKey> match_keys_of(int rule) const;
 
   // ---- What changed since the last take_dirty(): for durable commits.
   struct Dirty {
-    std::set<std::string> objects, tuples, matches;
+    std::set<std::string> objects, tuples;
+    std::set<MatchKey> matches;
   };
   Dirty take_dirty() { return std::exchange(dirty_, Dirty{}); }
 
@@ -302,18 +295,19 @@ class State {
   // Matches by rule, then by key (a key names its rule): nothing needs them
   // in order but dumps, so an insert hashes a short key instead of walking
   // a tree of hundreds of thousands (a cache miss per level).
-  using RuleMatches = std::unordered_map<std::string, Match>;
+  using RuleMatches = std::unordered_map<MatchKey, Match, MatchKeyHash>;
   std::vector<RuleMatches> matches_;
   size_t match_count_ = 0;
   RuleMatches* matches_of(int rule, bool grow);
   const RuleMatches* matches_of(int rule) const;
   // Fact -> the keys (in matches_) of the matches that read it: a few per fact.
   // Keyed by the matches' own FactKeys (no copy of the text), looked up by text.
-  std::unordered_map<FactKey, std::vector<const std::string*>, FactKeyTextHash, FactKeyTextEq> using_;
+  std::unordered_map<FactKey, std::vector<const MatchKey*>, FactKeyTextHash, FactKeyTextEq> using_;
   // Index -> values key -> bucket. A bucket's facts, in key order, by pointer to the key their entry has
   // in objects_ or tuples_ (an entry leaves its buckets before it goes).
   std::vector<std::unordered_map<std::string, FactBucket>> indexes_;
-  void mark_dirty(std::set<std::string>& set, const std::string& key) {
+  template <typename Key>
+  void mark_dirty(std::set<Key>& set, const std::type_identity_t<Key>& key) {
     if (!bulk_) set.insert(key);
   }
 

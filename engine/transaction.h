@@ -35,7 +35,7 @@ struct Transaction {
   std::map<std::string, SharedJson> before;  // objects: committed effective (null: absent)
   std::map<std::string, bool> tuple_before;  // tuples: committed existence
   std::unordered_map<std::string, std::set<int>> changed_by;  // fact -> rules that changed it
-  std::unordered_map<std::string, int> evaluations;           // match key -> evaluations (a loop at the limit)
+  std::unordered_map<MatchKey, int, MatchKeyHash> evaluations;  // match -> evaluations (a loop at the limit)
   std::map<int, std::set<std::string>> suspects;    // rule -> matches that kept changing
   std::vector<std::string> warnings;                // evaluation errors that dropped a match
   // Restored terminating objects whose finalizers come from rules: they are
@@ -50,8 +50,8 @@ struct Transaction {
   std::set<std::string> doomed_clusters;
   // Objects that `delete` heads delete once the rules are at rest.
   std::set<std::string> doomed_objects;
-  // Matches of `refuse` heads that this transaction made: match key -> "rule: message".
-  std::map<std::string, std::string> refusals;
+  // Matches of `refuse` heads that this transaction made: match -> "rule: message".
+  std::map<MatchKey, std::string> refusals;
 };
 
 }  // namespace pmesh::engine

@@ -24,7 +24,7 @@ std::string rules_digest(std::string head, const dsl::CompiledProgram& program) 
 }  // namespace
 
 std::string Engine::fingerprint() const {
-  // Stored matches are keyed as match_key makes keys: a new key format
+  // Stored matches are keyed as MatchKey makes keys: a new key format
   // is a new fingerprint, and a store made with the old one is rebuilt.
   if (fingerprint_.empty()) fingerprint_ = rules_digest("match keys: sha256/128\n", *program_);
   return fingerprint_;
@@ -41,7 +41,7 @@ Result Engine::rebuild() {
   std::vector<Op> ops;
   ++epoch_;
   size_t mark = state_.undo_mark();
-  std::vector<std::string> keys;
+  std::vector<MatchKey> keys;
   for (int rule = 0; rule < state_.match_rules(); ++rule)
     for (auto& k : state_.match_keys_of(rule)) keys.push_back(std::move(k));
   for (const auto& k : keys) state_.erase_match(k);
@@ -180,7 +180,7 @@ std::string Engine::explain(const std::string& fact) const {
       out += " (see above)\n";
       return;
     }
-    std::vector<std::pair<std::string, std::string>> why;  // (what, match key)
+    std::vector<std::pair<std::string, MatchKey>> why;  // (what, match)
     if (is_object_fact(f)) {
       const ObjectEntry* e = state_.object(f);
       if (!e || e->effective->is_null()) {

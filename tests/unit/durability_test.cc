@@ -50,7 +50,7 @@ std::string dump(const Engine& e) {
   for (const auto& [f, o] : e.state().objects()) out += engine::encode_object(o).dump() + "\n";
   for (const auto& [f, t] : e.state().tuples()) out += engine::describe_fact(f) + "\n";
   e.state().for_each_match(
-      [&](const std::string&, const engine::Match& m) { out += engine::encode_match(m).dump() + "\n"; });
+      [&](const engine::MatchKey&, const engine::Match& m) { out += engine::encode_match(m).dump() + "\n"; });
   return out;
 }
 
@@ -146,10 +146,13 @@ TEST_CASE("a data directory whose records are JSON text (written before records 
     before = dump(*o.engine);
     const auto& st = o.engine->state();
     for (const auto& [f, e] : st.objects()) old_records.push_back({f, engine::encode_object(e).dump()});
-    for (const auto& [f, t] : st.tuples())
-      old_records.push_back({f, Json{{"base", t.base}, {"supports", std::vector<std::string>(t.supports.begin(), t.supports.end())}}.dump()});
-    st.for_each_match([&](const std::string& k, const engine::Match& m) {
-      old_records.push_back({"m\x1f" + k, engine::encode_match(m).dump()});
+    for (const auto& [f, t] : st.tuples()) {
+      Json supports = Json::array();
+      for (const auto& k : t.supports) supports.push_back(k.str());
+      old_records.push_back({f, Json{{"base", t.base}, {"supports", supports}}.dump()});
+    }
+    st.for_each_match([&](const engine::MatchKey& k, const engine::Match& m) {
+      old_records.push_back({"m\x1f" + k.str(), engine::encode_match(m).dump()});
     });
   }
   {

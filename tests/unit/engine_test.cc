@@ -155,21 +155,38 @@ TEST_CASE("a before-commit hook adds to the transaction it sees, atomically") {
   CHECK_FALSE(e.get({"Account", "root", "", "c"}));
 }
 
-TEST_CASE("a match key is short, and names its rule and its positives exactly") {
+TEST_CASE("a match key is fixed-width, names its rule and its positives exactly, and reads back from its text") {
+  using engine::MatchKey;
   auto keys = [](std::initializer_list<std::string> facts) {
     std::vector<engine::FactKey> out;
     for (const auto& f : facts) out.emplace_back(f);
     return out;
   };
+  static_assert(sizeof(MatchKey) <= 24);
   std::string long_fact = engine::object_fact({"Account", "root:orgs:" + std::string(200, 'a'), "", "acme"});
-  std::string k = engine::match_key(7, keys({long_fact, long_fact}));
-  CHECK(k.size() < 40);
-  CHECK(engine::rule_of_match(k) == 7);
+  MatchKey k(7, keys({long_fact, long_fact}));
+  CHECK(k.rule() == 7);
+  CHECK(k.str().size() < 40);
   // Length-prefixed: the same bytes split differently are other positives.
-  CHECK(engine::match_key(7, keys({"ab", "c"})) != engine::match_key(7, keys({"a", "bc"})));
-  CHECK(engine::match_key(7, keys({"ab"})) != engine::match_key(8, keys({"ab"})));
-  CHECK(engine::match_key(7, keys({"ab"})) == engine::match_key(7, keys({"ab"})));
-  CHECK(engine::match_key(7, {}) == "7");
+  CHECK(MatchKey(7, keys({"ab", "c"})) != MatchKey(7, keys({"a", "bc"})));
+  CHECK(MatchKey(7, keys({"ab"})) != MatchKey(8, keys({"ab"})));
+  CHECK(MatchKey(7, keys({"ab"})) == MatchKey(7, keys({"ab"})));
+  CHECK(MatchKey(7, keys({"ab"})).hash() == MatchKey(7, keys({"ab"})).hash());
+  // The text form, as the store keeps it: the number alone without positives.
+  CHECK(MatchKey(7, {}).str() == "7");
+  CHECK(MatchKey(7, {}) != MatchKey(7, keys({"ab"})));
+  for (const MatchKey& m : {k, MatchKey(7, {}), MatchKey(0, keys({"x"})), MatchKey(123456, keys({"ab", "c"}))}) {
+    auto back = MatchKey::parse(m.str());
+    REQUIRE(back);
+    CHECK(*back == m);
+  }
+  CHECK(k.rebased(5).rule() == 12);
+  CHECK(k.rebased(5).rebased(-5) == k);
+  // Rules in number order (rule 9 before rule 10), a rule's matches one range.
+  CHECK(MatchKey(9, keys({"z"})) < MatchKey(10, keys({"a"})));
+  // What is not a key's text.
+  for (std::string_view bad : {"", "x", "-1", "7\x1f", "7\x1e", "7\x1e" "abc", "7\x1e" "!!!!!!!!!!!!!!!!!!!!!!", "7 "})
+    CHECK_FALSE(MatchKey::parse(bad));
 }
 
 TEST_CASE("a path is interned: equal paths are one shared copy, paths that print alike are not equal") {
@@ -255,19 +272,20 @@ TEST_CASE("the state keys a tuple by the interned key that derived it: one copy 
   engine::State st({});
   engine::FactKey fact(engine::tuple_fact("owner", {"alice", "root:orgs/acme"}));
   size_t before = engine::FactKey::interned();
-  st.support_tuple(fact, "1\x1e" "abc", true);
+  auto key = [](int rule, const char* positive) { return engine::MatchKey(rule, {engine::FactKey(positive)}); };
+  st.support_tuple(fact, key(1, "abc"), true);
   CHECK(engine::FactKey::interned() == before);
   auto it = st.tuples().find(fact);
   REQUIRE(it != st.tuples().end());
   CHECK(&it->first.str() == &fact.str());
   // A second support of the tuple, and its withdrawal, keep the other.
-  st.support_tuple(fact, "0\x1e" "xyz", true);
+  st.support_tuple(fact, key(0, "xyz"), true);
   CHECK(st.tuple(fact)->supports.size() == 2);
-  CHECK(*st.tuple(fact)->supports.begin() == "0\x1e" "xyz");  // in order
-  st.support_tuple(fact, "0\x1e" "xyz", false);
+  CHECK(*st.tuple(fact)->supports.begin() == key(0, "xyz"));  // in order
+  st.support_tuple(fact, key(0, "xyz"), false);
   REQUIRE(st.tuple(fact));
-  CHECK(st.tuple(fact)->supports.count("1\x1e" "abc") == 1);
-  st.support_tuple(fact, "1\x1e" "abc", false);
+  CHECK(st.tuple(fact)->supports.count(key(1, "abc")) == 1);
+  st.support_tuple(fact, key(1, "abc"), false);
   CHECK(st.tuple(fact) == nullptr);
 }
 

@@ -28,7 +28,7 @@ std::string dump(const engine::Engine& e) {
   std::string out = std::to_string(e.resource_version()) + "\n";
   for (const auto& [f, o] : e.state().objects()) out += engine::encode_object(o).dump() + "\n";
   for (const auto& [f, t] : e.state().tuples()) out += engine::describe_fact(f) + "\n";
-  e.state().for_each_match([&](const std::string&, const engine::Match& m) {
+  e.state().for_each_match([&](const engine::MatchKey&, const engine::Match& m) {
     if (static_cast<size_t>(m.rule) < e.program().rules.size()) out += engine::encode_match(m).dump() + "\n";
   });
   return out;

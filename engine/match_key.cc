@@ -1,0 +1,65 @@
+#include "engine/match_key.h"
+
+#include <charconv>
+#include <cstring>
+
+#include "stdlib/digest.h"
+#include "stdlib/text.h"
+
+namespace pmesh::engine {
+
+namespace {
+constexpr char kDigestSep = '\x1e';
+}  // namespace
+
+MatchKey::MatchKey(int rule, const std::vector<FactKey>& positives) : rule_(rule) {
+  if (positives.empty()) return;
+  // Each fact length-prefixed, so that no two lists share an input.
+  thread_local Sha256 h;
+  for (const auto& p : positives) {
+    char len[24];
+    char* end = std::to_chars(len, len + sizeof len - 1, p.str().size()).ptr;
+    *end++ = ':';
+    h.update(std::string_view(len, static_cast<size_t>(end - len)));
+    h.update(p.str());
+  }
+  std::string d = h.finish();
+  std::memcpy(digest_.data(), d.data(), digest_.size());
+  digested_ = true;
+}
+
+std::optional<MatchKey> MatchKey::parse(std::string_view text) {
+  MatchKey k;
+  const char* end = text.data() + text.size();
+  auto [p, ec] = std::from_chars(text.data(), end, k.rule_);
+  if (ec != std::errc() || k.rule_ < 0) return std::nullopt;
+  if (p == end) return k;
+  if (*p != kDigestSep) return std::nullopt;
+  auto bytes = base64_decode(std::string_view(p + 1, static_cast<size_t>(end - p - 1)));
+  if (!bytes || bytes->size() != k.digest_.size()) return std::nullopt;
+  std::memcpy(k.digest_.data(), bytes->data(), k.digest_.size());
+  k.digested_ = true;
+  return k;
+}
+
+std::string MatchKey::str() const {
+  std::string s = std::to_string(rule_);
+  if (!digested_) return s;
+  s += kDigestSep;
+  s += base64_encode(std::string_view(reinterpret_cast<const char*>(digest_.data()), digest_.size()), true);
+  return s;
+}
+
+MatchKey MatchKey::rebased(int delta) const {
+  MatchKey k = *this;
+  k.rule_ += delta;
+  return k;
+}
+
+size_t MatchKey::hash() const {
+  uint64_t h;
+  std::memcpy(&h, digest_.data(), sizeof h);
+  return static_cast<size_t>(h ^ (static_cast<uint64_t>(static_cast<uint32_t>(rule_)) * 0x9e3779b97f4a7c15ULL));
+}
+
+}  // namespace pmesh::engine

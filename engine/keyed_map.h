@@ -8,7 +8,8 @@
 // point lookup hashes the key once.
 //
 // Keys are interned (FactKey): a fact that a match reads or a contribution
-// names is held by the state as the same one copy of its text, not another.
+// names is held by the state as the same one copy of its text, not another,
+// and a lookup by a FactKey reuses the hash computed when it was interned.
 // Iterators and references stay valid as in std::map; a key's text stays
 // where it is while its entry does.
 //
@@ -43,17 +44,20 @@ class KeyedMap {
   // The entries in key order.
   const Map& ordered() const { return map_; }
 
-  iterator find(std::string_view key) {
+  // `key`: a std::string_view or a FactKey.
+  template <class K>
+  iterator find(const K& key) {
     auto it = at_.find(key);
     return it == at_.end() ? map_.end() : it->second;
   }
-  const_iterator find(std::string_view key) const {
+  template <class K>
+  const_iterator find(const K& key) const {
     auto it = at_.find(key);
     return it == at_.end() ? map_.end() : const_iterator(it->second);
   }
   std::pair<iterator, bool> emplace(const FactKey& key, V value) {
     auto [it, added] = map_.try_emplace(key, std::move(value));
-    if (added) at_.emplace(std::string_view(it->first.str()), it);
+    if (added) at_.emplace(it->first, it);
     return {it, added};
   }
   std::pair<iterator, bool> emplace(std::string_view key, V value) {
@@ -61,7 +65,7 @@ class KeyedMap {
     return emplace(FactKey(key), std::move(value));
   }
   void erase(iterator it) {
-    at_.erase(std::string_view(it->first.str()));
+    at_.erase(it->first);
     map_.erase(it);
   }
   iterator lower_bound(std::string_view key) { return map_.lower_bound(key); }
@@ -74,8 +78,9 @@ class KeyedMap {
 
  private:
   Map map_;
-  // By a view of the key's interned text.
-  std::unordered_map<std::string_view, iterator> at_;
+  // By the interned key (a pointer, and the hash it keeps), looked up by
+  // it or by a text.
+  std::unordered_map<FactKey, iterator, FactKeyTextHash, FactKeyTextEq> at_;
 };
 
 }  // namespace pmesh::engine

@@ -242,6 +242,11 @@ const ObjectEntry* State::object(const std::string& fact) const {
   return it == objects_.end() ? nullptr : &it->second;
 }
 
+const ObjectEntry* State::object(const FactKey& fact) const {
+  auto it = objects_.find(fact);
+  return it == objects_.end() ? nullptr : &it->second;
+}
+
 ObjectEntry State::object_copy(const std::string& fact, const ObjectKey& key) const {
   if (const ObjectEntry* e = object(fact)) return *e;
   ObjectEntry e;
@@ -330,6 +335,11 @@ const TupleEntry* State::tuple(const std::string& fact) const {
   return it == tuples_.end() ? nullptr : &it->second;
 }
 
+const TupleEntry* State::tuple(const FactKey& fact) const {
+  auto it = tuples_.find(fact);
+  return it == tuples_.end() ? nullptr : &it->second;
+}
+
 void State::put_tuple(const std::string& fact, TupleEntry entry) {
   mark_dirty(dirty_.tuples, fact);
   auto it = tuples_.find(fact);
@@ -354,7 +364,7 @@ void State::put_tuple(const std::string& fact, TupleEntry entry) {
 }
 
 bool State::support_tuple(const FactKey& fact, const MatchKey& match, bool keep) {
-  auto it = tuples_.find(fact.str());
+  auto it = tuples_.find(fact);
   bool had = it != tuples_.end() && it->second.supports.count(match) > 0;
   if (had == keep) return had;
   mark_dirty(dirty_.tuples, fact);
@@ -508,6 +518,11 @@ void State::for_each_match(const std::function<void(const MatchKey&, const Match
 
 const std::vector<const MatchKey*>* State::matches_using(const std::string& fact) const {
   auto it = using_.find(std::string_view(fact));
+  return it == using_.end() ? nullptr : &it->second;
+}
+
+const std::vector<const MatchKey*>* State::matches_using(const FactKey& fact) const {
+  auto it = using_.find(fact);
   return it == using_.end() ? nullptr : &it->second;
 }
 

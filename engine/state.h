@@ -174,7 +174,9 @@ class State {
   explicit State(std::vector<dsl::IndexSpec> indexes);
 
   // ---- Objects
+  // (Each lookup by fact also takes the interned key, whose hash is kept.)
   const ObjectEntry* object(const std::string& fact) const;
+  const ObjectEntry* object(const FactKey& fact) const;
   // The entry for `fact`, created empty if absent (its parts and effective
   // form are shared, so a copy copies pointers). Record-keeping is the
   // caller's: call put_object after changing the copy.
@@ -200,6 +202,7 @@ class State {
 
   // ---- Tuples
   const TupleEntry* tuple(const std::string& fact) const;
+  const TupleEntry* tuple(const FactKey& fact) const;
   void put_tuple(const std::string& fact, TupleEntry entry);
   // Adds (`keep`) or withdraws match `match`'s support of tuple `fact` in
   // place; the undo record is the inverse change, not a copy of the entry,
@@ -231,6 +234,7 @@ class State {
   // The keys of the matches that use `fact` as a positive pattern (each
   // points at its match's key in the state; valid until the state changes).
   const std::vector<const MatchKey*>* matches_using(const std::string& fact) const;
+  const std::vector<const MatchKey*>* matches_using(const FactKey& fact) const;
   size_t match_count() const { return match_count_; }
   // Every rule with matches is numbered below this.
   int match_rules() const { return static_cast<int>(matches_.size()); }

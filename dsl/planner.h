@@ -144,6 +144,8 @@ class Planner {
   const std::vector<IndexSpec>& indexes() const { return indexes_; }
 
  private:
+  // An equality that may become a lookup key, and what one body's planning
+  // works on (both in dsl/plan_body.cc, which plans a body step by step).
   struct Eq;
   struct State;
   Plan plan_body(const RuleInfo& info, const std::vector<const Body*>& bodies,

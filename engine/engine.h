@@ -103,7 +103,8 @@ struct RuleSetChanges {
   struct Set {
     std::string id, fingerprint;
     int first_rule = 0;
-    std::vector<MatchKey> matches;  // keys in the state (changed or gone)
+    // Keys in the state (changed or gone).
+    std::vector<MatchKey> matches;
     std::vector<std::string> tuples;
     bool removed = false;  // the set went in this transaction: nothing of it stays stored
   };

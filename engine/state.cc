@@ -457,7 +457,8 @@ const Match* State::match(const MatchKey& key) const {
 const Match* State::put_match(const MatchKey& key, Match m) {
   mark_dirty(dirty_.matches, key);
   RuleMatches* found = matches_of(key.rule(), true);
-  // Only a damaged store's record gets here with a malformed key.
+  // Only a key that no rule made (a default MatchKey, rule -1) has no
+  // table: stored keys are parsed (and refused when damaged) before this.
   if (!found) throw std::invalid_argument("not a match key: " + key.str());
   RuleMatches& ms = *found;
   if (auto it = ms.find(key); it != ms.end()) {

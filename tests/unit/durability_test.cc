@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <functional>
 #include <random>
 
 #include <leveldb/db.h>
@@ -179,7 +180,9 @@ TEST_CASE("a data directory whose records are JSON text (written before records 
   CHECK(o.engine->verify().empty());
 }
 
-TEST_CASE("a damaged binary record is reported, not read past its end") {
+// A data directory with one account, changed by `damage` through LevelDB
+// itself, then loaded: the load's error ("" when it loads).
+std::string load_damaged(const std::function<void(leveldb::DB&)>& damage) {
   TempDir dir;
   auto program = compiled(kRules);
   {
@@ -190,25 +193,42 @@ TEST_CASE("a damaged binary record is reported, not read past its end") {
     leveldb::DB* raw = nullptr;
     REQUIRE(leveldb::DB::Open(leveldb::Options(), dir.path, &raw).ok());
     std::unique_ptr<leveldb::DB> db(raw);
-    std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
-    leveldb::WriteBatch batch;
-    int cut = 0;
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      std::string k = it->key().ToString(), v = it->value().ToString();
-      if (k[0] != 'm' || k.rfind("meta", 0) == 0 || cut) continue;
-      // A record that promises a long string and ends.
-      batch.Put(k, v.substr(0, 2) + "\xff\xff\x7f");
-      ++cut;
-    }
-    REQUIRE(cut == 1);
-    REQUIRE(db->Write(leveldb::WriteOptions(), &batch).ok());
+    damage(*db);
   }
   std::string err;
   auto store = DurableStore::open(dir.path, &err);
   REQUIRE(store);
   Engine e(program);
-  CHECK_FALSE(store->load(e, &err));
+  if (store->load(e, &err)) return "";
+  return err;
+}
+
+// The key and value of the first match record (empty when there is none).
+std::pair<std::string, std::string> first_match_record(leveldb::DB& db) {
+  std::unique_ptr<leveldb::Iterator> it(db.NewIterator(leveldb::ReadOptions()));
+  it->Seek("m\x1f");
+  if (!it->Valid() || !it->key().starts_with("m\x1f")) return {};
+  return {it->key().ToString(), it->value().ToString()};
+}
+
+TEST_CASE("a damaged binary record is reported, not read past its end") {
+  std::string err = load_damaged([](leveldb::DB& db) {
+    auto [key, value] = first_match_record(db);
+    REQUIRE_FALSE(value.empty());
+    // A record that promises a long string and ends.
+    REQUIRE(db.Put(leveldb::WriteOptions(), key, value.substr(0, 2) + "\xff\xff\x7f").ok());
+  });
   CHECK(err.find("damaged") != std::string::npos);
+}
+
+TEST_CASE("a stored match key that is not one (a digest of the wrong length) is reported as damage") {
+  std::string err = load_damaged([](leveldb::DB& db) {
+    std::string value = first_match_record(db).second;
+    REQUIRE_FALSE(value.empty());
+    // A well-formed match record under a key whose digest is 9 bytes.
+    REQUIRE(db.Put(leveldb::WriteOptions(), "m\x1f" "0\x1e" "c2hvcnRrZXkh", value).ok());
+  });
+  CHECK(err == "the data directory is damaged: not a match key: 0\x1e" "c2hvcnRrZXkh");
 }
 
 TEST_CASE("a transaction whose commit fails leaves nothing, in memory or on disk") {

@@ -10,7 +10,7 @@ namespace pmesh::cli {
 
 namespace {
 
-int usage(const std::string& msg) {
+int fga_usage(const std::string& msg) {
   std::cerr << "pmesh fga: " << msg << "\n(see `pmesh help`)\n";
   return 2;
 }
@@ -21,12 +21,12 @@ int compile(const std::vector<std::string>& args) {
     const std::string& a = args[i];
     if ((a == "--prefix" || a == "-o" || a == "--format") && i + 1 < args.size())
       (a == "--prefix" ? prefix : format) = args[++i];
-    else if (!a.empty() && a[0] == '-') return usage("unknown flag " + a);
+    else if (!a.empty() && a[0] == '-') return fga_usage("unknown flag " + a);
     else if (path.empty()) path = a;
-    else return usage("compile takes one model (a DSL file, a JSON file or an fga.mod)");
+    else return fga_usage("compile takes one model (a DSL file, a JSON file or an fga.mod)");
   }
-  if (path.empty()) return usage("name a model file");
-  if (format != "rules" && format != "json" && format != "dsl") return usage("-o is rules, json or dsl");
+  if (path.empty()) return fga_usage("name a model file");
+  if (format != "rules" && format != "json" && format != "dsl") return fga_usage("-o is rules, json or dsl");
   try {
     fga::Model model = fga::read_model_file(path);
     fga::CompiledModel c = fga::compile_model(std::move(model), prefix);
@@ -45,10 +45,10 @@ int test(const std::vector<std::string>& args) {
   std::vector<std::string> files;
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--filter" && i + 1 < args.size()) filter = args[++i];
-    else if (!args[i].empty() && args[i][0] == '-') return usage("unknown flag " + args[i]);
+    else if (!args[i].empty() && args[i][0] == '-') return fga_usage("unknown flag " + args[i]);
     else files.push_back(args[i]);
   }
-  if (files.empty()) return usage("name at least one test file");
+  if (files.empty()) return fga_usage("name at least one test file");
   FgaTestTotals t;
   for (const auto& f : files) run_fga_test_file(f, filter, std::cout, &t);
   std::cout << "# Test Summary #\n"
@@ -62,11 +62,11 @@ int test(const std::vector<std::string>& args) {
 }  // namespace
 
 int cmd_fga(const std::vector<std::string>& args) {
-  if (args.empty()) return usage("fga compile MODEL | fga test FILE...");
+  if (args.empty()) return fga_usage("fga compile MODEL | fga test FILE...");
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (args[0] == "compile") return compile(rest);
   if (args[0] == "test") return test(rest);
-  return usage("unknown fga command `" + args[0] + "`");
+  return fga_usage("unknown fga command `" + args[0] + "`");
 }
 
 }  // namespace pmesh::cli

@@ -40,7 +40,7 @@ void log(const char* level, const std::string& msg) {
 // cores, two at least, eight at most.
 size_t transport_threads() { return std::clamp<size_t>(std::thread::hardware_concurrency(), 2, 8); }
 
-int usage(const std::string& msg) {
+int serve_usage(const std::string& msg) {
   std::cerr << "pmesh serve: " << msg << "\nUsage: pmesh serve [--data-dir DIR] [--listen HOST:PORT] [--policies PATHS]... [--bootstrap PATHS]... [--watch-history N]\n"
                "       [--plain-http | --tls-cert-file PEM --tls-private-key-file PEM] [--token-file CSV] [--service-account-issuer URL]\n"
                "       [--oidc-issuer-url URL --oidc-client-id ID (--oidc-jwks-file JWKS | --oidc-jwks-url URL [--oidc-ca-file PEM])\n"
@@ -107,8 +107,8 @@ int serve_main(const std::vector<std::string>& args) {
       continue;
     }
     bool takes_value = strings.count(flag) || flag == "--watch-history" || flag == "--bootstrap" || flag == "--policies";
-    if (!takes_value) return usage("unknown argument " + flag);
-    if (i + 1 >= args.size()) return usage(flag + " needs a value");
+    if (!takes_value) return serve_usage("unknown argument " + flag);
+    if (i + 1 >= args.size()) return serve_usage(flag + " needs a value");
     const std::string& v = args[++i];
     if (auto it = strings.find(flag); it != strings.end()) {
       *it->second = v;
@@ -117,7 +117,7 @@ int serve_main(const std::vector<std::string>& args) {
       try {
         log_limit = std::stoll(v);
       } catch (...) {
-        return usage("--watch-history takes a number");
+        return serve_usage("--watch-history takes a number");
       }
     } else if (flag == "--bootstrap") {
       bootstrap_paths.push_back(v);
@@ -126,13 +126,13 @@ int serve_main(const std::vector<std::string>& args) {
     }
   }
   size_t colon = listen.rfind(':');
-  if (colon == std::string::npos) return usage("--listen is HOST:PORT");
+  if (colon == std::string::npos) return serve_usage("--listen is HOST:PORT");
   std::string host = listen.substr(0, colon);
   unsigned short port = 0;
   try {
     port = static_cast<unsigned short>(std::stoi(listen.substr(colon + 1)));
   } catch (...) {
-    return usage("--listen is HOST:PORT");
+    return serve_usage("--listen is HOST:PORT");
   }
 
   auto program = compile_rules(policies);
@@ -180,9 +180,9 @@ int serve_main(const std::vector<std::string>& args) {
   // the data directory), the token file's users and OIDC tokens, decided by
   // the policies' relations. Without certificates the server makes its own.
   // --plain-http serves HTTP without any of it (local benchmarks and tools).
-  if (tls_cert.empty() != tls_key.empty()) return usage("--tls-cert-file and --tls-private-key-file go together");
+  if (tls_cert.empty() != tls_key.empty()) return serve_usage("--tls-cert-file and --tls-private-key-file go together");
   if (plain_http && (!tls_cert.empty() || !token_file.empty() || !oidc.issuer_url.empty()))
-    return usage("--plain-http has no TLS and no authentication");
+    return serve_usage("--plain-http has no TLS and no authentication");
   if (!plain_http && tls_cert.empty()) {
     std::string err;
     if (!ensure_serving_certificate(data_dir, host, &tls_cert, &tls_key, &err)) {
@@ -209,7 +209,7 @@ int serve_main(const std::vector<std::string>& args) {
     }
     if (!oidc.issuer_url.empty()) {
       if (oidc.client_id.empty() || oidc.jwks_file.empty() == oidc.jwks_url.empty())
-        return usage("--oidc-issuer-url needs --oidc-client-id and one of --oidc-jwks-file, --oidc-jwks-url");
+        return serve_usage("--oidc-issuer-url needs --oidc-client-id and one of --oidc-jwks-file, --oidc-jwks-url");
       auto verifier = std::make_shared<OidcVerifier>(oidc, io);
       if (!verifier->load(&err)) {
         log("error", err);

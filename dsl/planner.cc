@@ -1,6 +1,7 @@
 #include "dsl/planner.h"
 
 #include "stdlib/builtins.h"
+#include "stdlib/text.h"
 
 #include <algorithm>
 #include <functional>
@@ -13,12 +14,6 @@ namespace pmesh::dsl {
 namespace {
 
 using VarSet = std::set<const VarInfo*>;
-
-std::string join(const std::vector<std::string>& v, const char* sep) {
-  std::string out;
-  for (size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
-  return out;
-}
 
 }  // namespace
 

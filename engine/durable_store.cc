@@ -12,16 +12,16 @@ namespace pmesh::engine {
 
 namespace {
 
-const std::string kSep = "\x1f";
-const std::string kLogPrefix = "l" + kSep;
-const std::string kMetaRv = "meta" + kSep + "rv";
-const std::string kMetaFingerprint = "meta" + kSep + "fingerprint";
+const std::string kRecordSep = "\x1f";
+const std::string kLogPrefix = "l" + kRecordSep;
+const std::string kMetaRv = "meta" + kRecordSep + "rv";
+const std::string kMetaFingerprint = "meta" + kRecordSep + "fingerprint";
 // A rule set's state: r<sep><set id><sep> then "f" (its fingerprint), a
 // tuple's fact ("t<sep>..."), or "m<sep>" and a match key counted from the
 // set's first rule.
-const std::string kRuleSetPrefix = "r" + kSep;
-const std::string kRuleSetMatch = "m" + kSep;
-std::string rule_set_prefix(const std::string& id) { return kRuleSetPrefix + id + kSep; }
+const std::string kRuleSetPrefix = "r" + kRecordSep;
+const std::string kRuleSetMatch = "m" + kRecordSep;
+std::string rule_set_prefix(const std::string& id) { return kRuleSetPrefix + id + kRecordSep; }
 
 // Objects, tuples and matches are stored as CBOR: read back about twice as
 // fast as JSON text when a data directory is reopened. Records written as
@@ -50,7 +50,7 @@ Json decode_record(const std::string& value) {
 
 std::string log_key(int64_t rv, size_t n) {
   char buf[48];
-  std::snprintf(buf, sizeof buf, "%020lld%s%06zu", static_cast<long long>(rv), kSep.c_str(), n);
+  std::snprintf(buf, sizeof buf, "%020lld%s%06zu", static_cast<long long>(rv), kRecordSep.c_str(), n);
   return kLogPrefix + buf;
 }
 
@@ -373,7 +373,7 @@ bool DurableStore::load(Engine& engine, std::string* error) {
       else if (key[0] == 't') state.put_tuple(key, decode_tuple_record(value));
       else if (key[0] == 'm') state.put_match(stored_match_key(std::string_view(key).substr(2)), decode_match_record(value));
       else if (key.starts_with(kRuleSetPrefix)) {
-        size_t end = key.find(kSep, kRuleSetPrefix.size());
+        size_t end = key.find(kRecordSep, kRuleSetPrefix.size());
         if (end == std::string::npos || end + 1 >= key.size()) throw std::runtime_error("a rule set's record names no set");
         StoredRuleSet& set = sets[key.substr(kRuleSetPrefix.size(), end - kRuleSetPrefix.size())];
         std::string rest = key.substr(end + 1);
@@ -431,8 +431,8 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
     }
     for (const auto& k : dirty.matches) {
       const Match* m = state.match(k);
-      if (m) batch.Put("m" + kSep + k.str(), encode_match_record(*m));
-      else batch.Delete("m" + kSep + k.str());
+      if (m) batch.Put("m" + kRecordSep + k.str(), encode_match_record(*m));
+      else batch.Delete("m" + kRecordSep + k.str());
     }
     // Stale rule-set states first (a batch applies in order), then what
     // sets changed, under their own names. (The range is what the database

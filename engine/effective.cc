@@ -11,7 +11,6 @@
 namespace pmesh::engine {
 
 namespace {
-const Json kNullJson;
 
 // The winning part of each editable field (highest priority; a tie of
 // different values is the conflict build_effective reports).
@@ -298,7 +297,6 @@ void Engine::recompute_object(const std::string& fact, ObjectEntry e) {
     if (again && !again->derived.empty()) recompute_object(fact, *again);
   }
 }
-
 
 // ---- Schemas of what rules derive ---------------------------------------------------
 

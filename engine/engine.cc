@@ -17,10 +17,7 @@ using dsl::BodyItemKind;
 
 namespace {
 
-const Json kNull;
-
 std::string wall_clock() { return rfc3339_utc(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())); }
-
 
 // The parts of an object that a rule can read separately: metadata's
 // writable parts, metadata itself, and each top-level section.
@@ -33,7 +30,7 @@ std::set<std::string> changed_sections(const Json& a, const Json& b) {
   // An absent member reads as null; nothing is copied.
   auto member = [](const Json& o, const std::string& k) {
     auto it = o.find(k);
-    return it == o.end() ? &kNull : &*it;
+    return it == o.end() ? &kNullJson : &*it;
   };
   auto differ = [&](const Json& x, const Json& y, const std::function<void(const std::string&)>& fn) {
     for (const auto& [k, v] : x.items())
@@ -155,7 +152,6 @@ const Json* Engine::committed(const std::string& fact) const {
   return e && !e->effective->is_null() ? &*e->effective : nullptr;
 }
 
-
 std::string Engine::make_uid(const std::string& fact) const {
   if (history_) {
     const ObjectEntry* e = history_->state_.object(fact);
@@ -188,7 +184,7 @@ void Engine::fact_changed(const std::string& fact, const Json& before, const Jso
       for (const auto& f : d->system_fields) {
         // An absent field reads as null.
         const Json *x = find_at(before, f), *y = find_at(after, f);
-        if ((x ? *x : kNull) != (y ? *y : kNull)) sections.insert(f);
+        if ((x ? *x : kNullJson) != (y ? *y : kNullJson)) sections.insert(f);
       }
     if (key.kind == "LogicalCluster" && key.name == "cluster" && after.is_null() && !before.is_null())
       txn_.doomed_clusters.insert(key.cluster);

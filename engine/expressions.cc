@@ -17,8 +17,6 @@ using dsl::BoundOp;
 
 namespace {
 
-const Json kNull;
-
 // An entry of a list by key: conditions by `type`, other lists by `name`.
 const Json* list_entry(const Json& list, const Json& key) {
   // Keyed by several fields: the entry that has all of them, as a rule's
@@ -105,7 +103,7 @@ const Json* Evaluator::ref(const BoundExpr& e, const RuleRuntime& rt, Bindings& 
     case BoundOp::kField: {
       Json t;
       const Json* base = ref(*e.args[0], rt, b, frame, t);
-      if (!base || base->is_null()) return &kNull;
+      if (!base || base->is_null()) return &kNullJson;
       if (!base->is_object()) fail(*e.src, "cannot read field `" + e.text + "` of " + base->type_name() + " " + base->dump());
       auto it = base->find(e.text);
       const Json* found = it == base->end() ? nullptr : &*it;
@@ -115,7 +113,7 @@ const Json* Evaluator::ref(const BoundExpr& e, const RuleRuntime& rt, Bindings& 
         auto m = md.find(e.text);
         found = m == md.end() ? nullptr : &*m;
       }
-      if (!found) return &kNull;
+      if (!found) return &kNullJson;
       if (base == &t) {
         tmp = *found;
         return &tmp;
@@ -127,7 +125,7 @@ const Json* Evaluator::ref(const BoundExpr& e, const RuleRuntime& rt, Bindings& 
       const Json* base = ref(*e.args[0], rt, b, frame, t);
       const Json& key = *ref(*e.args[1], rt, b, frame, kt);
       const Json* found = nullptr;
-      if (!base || base->is_null()) return &kNull;
+      if (!base || base->is_null()) return &kNullJson;
       if (base->is_object() && key.is_string()) {
         auto it = base->find(key.get_ref<const std::string&>());
         found = it == base->end() ? nullptr : &*it;
@@ -139,7 +137,7 @@ const Json* Evaluator::ref(const BoundExpr& e, const RuleRuntime& rt, Bindings& 
       } else {
         fail(*e.src, std::string("cannot index ") + base->type_name() + " with " + key.type_name());
       }
-      if (!found) return &kNull;
+      if (!found) return &kNullJson;
       if (base == &t) {
         tmp = *found;
         return &tmp;

@@ -14,10 +14,9 @@ struct FactKey::Entry {
 
 namespace {
 
-
 // The pool: entries by their text. Interning and the last release take the
 // lock; other copies and releases only count.
-struct Pool {
+struct FactPool {
   std::mutex mu;
   struct Hash {
     using is_transparent = void;
@@ -31,15 +30,15 @@ struct Pool {
   std::unordered_map<std::string_view, void*, Hash, Eq> entries;
 };
 
-Pool& pool() {
-  static Pool* p = new Pool;  // never destroyed: FactKeys in static objects may outlive main
+FactPool& fact_pool() {
+  static FactPool* p = new FactPool;  // never destroyed: FactKeys in static objects may outlive main
   return *p;
 }
 
 }  // namespace
 
 FactKey::FactKey(std::string_view key) {
-  Pool& p = pool();
+  FactPool& p = fact_pool();
   std::lock_guard<std::mutex> lock(p.mu);
   if (auto it = p.entries.find(key); it != p.entries.end()) {
     e_ = static_cast<Entry*>(it->second);
@@ -69,7 +68,7 @@ void FactKey::release() {
   uint32_t r = e->refs.load(std::memory_order_relaxed);
   while (r > 1)
     if (e->refs.compare_exchange_weak(r, r - 1, std::memory_order_acq_rel)) return;
-  Pool& p = pool();
+  FactPool& p = fact_pool();
   std::lock_guard<std::mutex> lock(p.mu);
   if (e->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   p.entries.erase(std::string_view(e->key));
@@ -77,7 +76,7 @@ void FactKey::release() {
 }
 
 size_t FactKey::interned() {
-  Pool& p = pool();
+  FactPool& p = fact_pool();
   std::lock_guard<std::mutex> lock(p.mu);
   return p.entries.size();
 }

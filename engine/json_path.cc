@@ -18,7 +18,7 @@ struct PathPool {
   size_t sweep_at = 1024;
 };
 
-PathPool& pool() {
+PathPool& path_pool() {
   static PathPool* p = new PathPool();  // never destroyed: paths may outlive statics
   return *p;
 }
@@ -33,7 +33,7 @@ const SharedPath& empty_path() {
 SharedPath intern_path(JsonPath path) {
   if (path.empty()) return empty_path();
   std::string key = path_key(path);
-  PathPool& p = pool();
+  PathPool& p = path_pool();
   std::lock_guard<std::mutex> lock(p.mu);
   std::weak_ptr<const JsonPath>& slot = p.paths[key];
   if (SharedPath held = slot.lock()) return held;

@@ -19,6 +19,9 @@ namespace pmesh::engine {
 
 using Json = nlohmann::json;
 
+// A null to point at where a lookup finds nothing.
+inline const Json kNullJson;
+
 struct PathElem {
   std::string field;      // a field, or the key of a map entry
   bool list_key = false;  // a key into a list keyed by `key_field`

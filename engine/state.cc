@@ -177,11 +177,10 @@ std::vector<std::string> State::object_index_keys(const ObjectEntry& e) const {
   keys.reserve(it->second.size());
   for (size_t i : it->second) {
     // As index_key makes it, from the values where they are.
-    static const Json kNull;
     std::string& key = keys.emplace_back();
     for (const auto& path : specs_[i].keys) {
       const Json* v = find_at(*e.effective, path);
-      append_index_value(key, v ? *v : kNull);
+      append_index_value(key, v ? *v : kNullJson);
     }
   }
   return keys;

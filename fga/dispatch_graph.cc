@@ -8,22 +8,20 @@ namespace {
 
 using Kind = Rewrite::Kind;
 
-std::string key(const std::string& type, const std::string& relation) { return type + "#" + relation; }
-
 // The relations one rewrite of `t` dispatches to.
 void dispatches(const Model& m, const TypeDef& t, const RelationDef& def, const Rewrite& rw, std::set<std::string>* out) {
   switch (rw.kind) {
     case Kind::kThis:
       for (const auto& tr : def.directly_related)
-        if (!tr.relation.empty()) out->insert(key(tr.type, tr.relation));
+        if (!tr.relation.empty()) out->insert(relation_ref(tr.type, tr.relation));
       return;
     case Kind::kComputed:
-      out->insert(key(t.name, rw.relation));
+      out->insert(relation_ref(t.name, rw.relation));
       return;
     case Kind::kTupleToUserset:
       if (const RelationDef* ts = t.find(rw.tupleset))
         for (const auto& tr : ts->directly_related)
-          if (tr.relation.empty() && !tr.wildcard && m.find(tr.type, rw.relation)) out->insert(key(tr.type, rw.relation));
+          if (tr.relation.empty() && !tr.wildcard && m.find(tr.type, rw.relation)) out->insert(relation_ref(tr.type, rw.relation));
       return;
     default:
       for (const auto& c : rw.children) dispatches(m, t, def, c, out);
@@ -33,8 +31,8 @@ void dispatches(const Model& m, const TypeDef& t, const RelationDef& def, const 
 }  // namespace
 
 bool DispatchGraph::reachable(const std::string& type, const std::string& relation, const Subject& user) const {
-  auto it = subjects.find(key(type, relation));
-  return it != subjects.end() && it->second.count(user.relation.empty() ? user.type : key(user.type, user.relation));
+  auto it = subjects.find(relation_ref(type, relation));
+  return it != subjects.end() && it->second.count(user.relation.empty() ? user.type : relation_ref(user.type, user.relation));
 }
 
 DispatchGraph dispatch_graph(const Model& m, int limit) {
@@ -42,8 +40,8 @@ DispatchGraph dispatch_graph(const Model& m, int limit) {
   std::map<std::string, std::set<std::string>> direct;  // what `this` admits, before following usersets
   for (const auto& t : m.types)
     for (const auto& r : t.relations) {
-      dispatches(m, t, r, r.rewrite, &edges[key(t.name, r.name)]);
-      for (const auto& tr : r.directly_related) direct[key(t.name, r.name)].insert(tr.relation.empty() ? tr.type : key(tr.type, tr.relation));
+      dispatches(m, t, r, r.rewrite, &edges[relation_ref(t.name, r.name)]);
+      for (const auto& tr : r.directly_related) direct[relation_ref(t.name, r.name)].insert(tr.relation.empty() ? tr.type : relation_ref(tr.type, tr.relation));
     }
 
   DispatchGraph g;

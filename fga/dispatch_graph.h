@@ -38,7 +38,7 @@ struct DispatchGraph {
   // Whether some chain of the model's rewrites leads from `user` to `T#R`.
   bool reachable(const std::string& type, const std::string& relation, const Subject& user) const;
   bool bounded(const std::string& type, const std::string& relation) const {
-    return !unbounded.count(type + "#" + relation);
+    return !unbounded.count(relation_ref(type, relation));
   }
 };
 

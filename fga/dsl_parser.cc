@@ -1,4 +1,5 @@
 #include "fga/dsl_parser.h"
+#include "stdlib/text.h"
 
 #include <algorithm>
 #include <map>
@@ -156,12 +157,8 @@ std::string strip_comment(const std::string& line) {
   return line;
 }
 
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r");
-  return s.substr(b, e - b + 1);
-}
+// A line's surrounding blanks (a CR of a CRLF file among them).
+constexpr std::string_view kBlank = " \t\r";
 
 struct FileParse {
   bool header = false;  // `model` / `schema`
@@ -179,7 +176,7 @@ FileParse parse_file(const std::string& file, const std::string& text) {
   bool in_relations = false, expect_schema = false;
   while (std::getline(in, raw)) {
     ++w.line;
-    std::string line = trim(strip_comment(raw));
+    std::string line = trim(strip_comment(raw), kBlank);
     if (line.empty()) continue;
     std::vector<std::string> words = tokenize(line);
     const std::string& head = words[0];
@@ -223,7 +220,7 @@ FileParse parse_file(const std::string& file, const std::string& text) {
       size_t colon = line.find(':');
       if (colon == std::string::npos) syntax(w, "expected 'define NAME: ...'");
       RelationDef r;
-      r.name = trim(line.substr(6, colon - 6));
+      r.name = trim(line.substr(6, colon - 6), kBlank);
       if (r.name.empty() || r.name.find_first_of(" \t") != std::string::npos) syntax(w, "expected 'define NAME: ...'");
       std::vector<std::string> toks = tokenize(line.substr(colon + 1));
       if (toks.empty()) syntax(w, "the definition of '" + r.name + "' is empty");

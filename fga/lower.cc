@@ -59,10 +59,10 @@ class Lowerer {
     for (const auto& t : m_.types)
       for (const auto& r : t.relations)
         if (r.rewrite.kind != Kind::kComputed)
-          out_.relations[key(t.name, r.name)].name = unique(prefix_ + ident(t.name) + "_" + ident(r.name));
+          out_.relations[relation_ref(t.name, r.name)].name = unique(prefix_ + ident(t.name) + "_" + ident(r.name));
     for (const auto& t : m_.types)
       for (const auto& r : t.relations)
-        if (r.rewrite.kind == Kind::kComputed) out_.relations[key(t.name, r.name)].name = out_.relations.at(key(t.name, target(t, r))).name;
+        if (r.rewrite.kind == Kind::kComputed) out_.relations[relation_ref(t.name, r.name)].name = out_.relations.at(relation_ref(t.name, target(t, r))).name;
     analyze();
     decl_ << "# Generated from an OpenFGA model by `pmesh fga compile`.\nmodule " << out_.module << "\n\n"
           << "# Every store's tuples, as written, and the stores this model is loaded for:\n"
@@ -70,8 +70,8 @@ class Lowerer {
           << kTupleRelation << "(store, object, rel, user)\nrelation " << kLoadedRelation << "(store, model)\n";
     for (const auto& t : m_.types)
       for (const auto& r : t.relations) {
-        LoweredRelation& lr = out_.relations[key(t.name, r.name)];
-        const Info& i = info_[key(t.name, r.name)];
+        LoweredRelation& lr = out_.relations[relation_ref(t.name, r.name)];
+        const Info& i = info_[relation_ref(t.name, r.name)];
         lr.wild = i.wild;
         lr.cofinite = i.cofinite;
         if (r.rewrite.kind == Kind::kComputed) {
@@ -86,7 +86,6 @@ class Lowerer {
   }
 
  private:
-  static std::string key(const std::string& t, const std::string& r) { return t + "#" + r; }
 
   // The relation an alias chain (`a: b`, `b: c`) ends at; validation rules
   // out a chain that comes back to where it started.
@@ -104,7 +103,7 @@ class Lowerer {
   }
 
   Node relation_node(const std::string& type, const std::string& rel) {
-    return {out_.relations.at(key(type, rel)).name, info_[key(type, rel)]};
+    return {out_.relations.at(relation_ref(type, rel)).name, info_[relation_ref(type, rel)]};
   }
 
   // ---- What each relation can hold: a fixpoint, since relations recurse.
@@ -115,7 +114,7 @@ class Lowerer {
       for (const auto& t : m_.types)
         for (const auto& r : t.relations) {
           Info i = eval(t, r, r.rewrite);
-          Info& cur = info_[key(t.name, r.name)];
+          Info& cur = info_[relation_ref(t.name, r.name)];
           if (!(i == cur)) {
             cur = std::move(i);
             changed = true;
@@ -134,15 +133,15 @@ class Lowerer {
       case Kind::kThis:
         for (const auto& tr : def.directly_related) {
           if (tr.wildcard) i.wild.insert(tr.type);
-          else if (!tr.relation.empty()) add(info_[key(tr.type, tr.relation)]);
+          else if (!tr.relation.empty()) add(info_[relation_ref(tr.type, tr.relation)]);
         }
         break;
       case Kind::kComputed:
-        add(info_[key(t.name, rw.relation)]);
+        add(info_[relation_ref(t.name, rw.relation)]);
         break;
       case Kind::kTupleToUserset:
         for (const auto& tr : t.find(rw.tupleset)->directly_related)
-          if (m_.find(tr.type, rw.relation)) add(info_[key(tr.type, rw.relation)]);
+          if (m_.find(tr.type, rw.relation)) add(info_[relation_ref(tr.type, rw.relation)]);
         break;
       case Kind::kUnion:
         for (const auto& c : rw.children) add(eval(t, def, c));

@@ -69,6 +69,11 @@ struct Model {
   const RelationDef* find(const std::string& type, const std::string& relation) const;
 };
 
+// "type#relation", as OpenFGA names a relation in its messages and userset types.
+inline std::string relation_ref(const std::string& type, const std::string& relation) {
+  return type + "#" + relation;
+}
+
 // REQUIRES nothing of `j`: a body that is not a model raises FgaError
 // (validation_error), as OpenFGA's request validation does.
 Model from_json(const nlohmann::json& j);

@@ -13,8 +13,6 @@ using Kind = Rewrite::Kind;
 
 [[noreturn]] void bad(const std::string& message) { throw FgaError("invalid_authorization_model", message); }
 
-std::string key(const std::string& type, const std::string& rel) { return type + "#" + rel; }
-
 [[noreturn]] void bad_relation(const std::string& type, const std::string& rel, const std::string& cause) {
   bad("the definition of relation '" + rel + "' in object type '" + type + "' is invalid: " + cause);
 }
@@ -85,13 +83,13 @@ class Validator {
         return;
       case Kind::kComputed:
         if (rw.relation == rel) bad_relation(type, rel, "invalid userset rewrite definition");
-        if (!m_.find(type, rw.relation)) bad("'" + key(type, rw.relation) + "' relation is undefined");
+        if (!m_.find(type, rw.relation)) bad("'" + relation_ref(type, rw.relation) + "' relation is undefined");
         return;
       case Kind::kTupleToUserset: {
         const RelationDef* ts = m_.find(type, rw.tupleset);
-        if (!ts) bad("'" + key(type, rw.tupleset) + "' relation is undefined");
+        if (!ts) bad("'" + relation_ref(type, rw.tupleset) + "' relation is undefined");
         if (ts->rewrite.kind != Kind::kThis)
-          bad("the '" + key(type, rw.tupleset) + "' relation is referenced in at least one tupleset and thus must be a direct relation");
+          bad("the '" + relation_ref(type, rw.tupleset) + "' relation is referenced in at least one tupleset and thus must be a direct relation");
         std::string listed;
         for (const auto& tr : ts->directly_related) {
           if (m_.find(tr.type, rw.relation)) return;
@@ -112,7 +110,7 @@ class Validator {
       bad("the non-assignable relation '" + r.name + "' in object type '" + type + "' should not contain a relation type");
     bool tupleset = tuplesets_[type].count(r.name) > 0;
     for (const auto& tr : r.directly_related) {
-      std::string what = tr.relation.empty() ? tr.type : key(tr.type, tr.relation);
+      std::string what = tr.relation.empty() ? tr.type : relation_ref(tr.type, tr.relation);
       auto invalid = [&] { bad("the relation type '" + what + "' on '" + r.name + "' in object type '" + type + "' is not valid"); };
       if (!m_.find(tr.type)) invalid();
       if (tr.wildcard || !tr.relation.empty()) {
@@ -188,13 +186,13 @@ class Validator {
   // OpenFGA's hasCycle: a relation that reaches itself through computed
   // usersets alone (direct relations and tuple-to-usersets break a cycle).
   bool cycle(const std::string& type, const std::string& rel, const Rewrite& rw, std::set<std::string> visited) {
-    visited.insert(key(type, rel));
+    visited.insert(relation_ref(type, rel));
     switch (rw.kind) {
       case Kind::kThis:
       case Kind::kTupleToUserset:
         return false;
       case Kind::kComputed: {
-        if (visited.count(key(type, rw.relation))) return true;
+        if (visited.count(relation_ref(type, rw.relation))) return true;
         const RelationDef* target = m_.find(type, rw.relation);
         return target && cycle(type, rw.relation, target->rewrite, visited);
       }

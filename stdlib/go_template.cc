@@ -1,6 +1,7 @@
 #include "stdlib/go_template.h"
 
 #include "stdlib/digest.h"
+#include "stdlib/text.h"
 
 #include <openssl/evp.h>
 
@@ -19,12 +20,8 @@ constexpr size_t kMaxValueBytes = 4096;
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-std::string trim(const std::string& s) {
-  size_t b = 0, e = s.size();
-  while (b < e && is_space(s[b])) ++b;
-  while (e > b && is_space(s[e - 1])) --e;
-  return s.substr(b, e - b);
-}
+// What is_space accepts, for trim.
+constexpr std::string_view kSpace = " \t\n\r";
 
 // An argument or a command's head, as written.
 struct Token {
@@ -174,7 +171,7 @@ Json call(const std::string& fn, const std::vector<Json>& a) {
     for (auto& c : s) c = static_cast<char>(fn == "lower" ? std::tolower(static_cast<unsigned char>(c)) : std::toupper(static_cast<unsigned char>(c)));
     return s;
   }
-  if (fn == "trim") return want(1, 1), trim(string_arg(fn, a[0]));
+  if (fn == "trim") return want(1, 1), trim(string_arg(fn, a[0]), kSpace);
   if (fn == "trunc") {
     want(2, 2);
     int64_t n = int_arg(fn, a[0]);
@@ -260,7 +257,7 @@ std::string render_go_template(const std::string& tpl, const Json& data, Templat
     bool trim_after = action.size() >= 2 && action.back() == '-' && is_space(action[action.size() - 2]);
     if (trim_after) action.pop_back();
     out += text;
-    std::string body = trim(action);
+    std::string body = trim(action, kSpace);
     if (body.rfind("/*", 0) != 0) {  // a comment prints nothing
       Json value = pipeline(body, data);
       out += output == TemplateOutput::kText ? print(value) : value.is_null() ? std::string() : html_escape(print(value));
@@ -270,7 +267,7 @@ std::string render_go_template(const std::string& tpl, const Json& data, Templat
     if (trim_after)
       while (i < tpl.size() && is_space(tpl[i])) ++i;
   }
-  return trim(out);
+  return trim(out, kSpace);
 }
 
 }  // namespace pmesh

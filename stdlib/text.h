@@ -14,6 +14,11 @@ namespace pmesh {
 
 // "a.b.c" split at '.' -> {"a", "b", "c"}; an empty input gives {""}.
 std::vector<std::string> split(std::string_view s, char sep);
+// {"a", "b"} joined by ", " -> "a, b".
+std::string join(const std::vector<std::string>& parts, std::string_view sep);
+// `s` without the leading and trailing bytes that are in `chars` (by
+// default HTTP's optional whitespace, space and tab).
+std::string trim(std::string_view s, std::string_view chars = " \t");
 
 // Whether `s` is well-formed UTF-8 (no overlong forms, no surrogates, nothing
 // above U+10FFFF).

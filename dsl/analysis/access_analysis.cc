@@ -3,15 +3,10 @@
 #include <algorithm>
 
 #include "dsl/object_model.h"
+#include "stdlib/text.h"
 
 namespace pmesh::dsl {
 namespace {
-
-std::string join(const std::vector<std::string>& v, const char* sep) {
-  std::string out;
-  for (size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
-  return out;
-}
 
 std::string sections_note(const KindDecl& k) {
   std::vector<std::string> s = {"metadata"};

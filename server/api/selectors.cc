@@ -2,6 +2,7 @@
 
 #include "server/api/request.h"
 #include "stdlib/kube_validation.h"
+#include "stdlib/text.h"
 
 namespace pmesh::server {
 
@@ -45,11 +46,6 @@ std::vector<Token> lex(const std::string& s) {
   }
   out.push_back({Tok::kEnd, ""});
   return out;
-}
-
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
-  return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
 }
 
 }  // namespace

@@ -27,11 +27,6 @@ struct MediaRange {
   std::map<std::string, std::string> params;
 };
 
-std::string trim(std::string s) {
-  size_t b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
-  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
-}
-
 std::vector<MediaRange> parse_accept(const std::string& accept) {
   std::vector<MediaRange> out;
   for (const auto& clause : split(accept, ',')) {

@@ -74,7 +74,7 @@ bool Authenticator::load(const std::string& token_file, const std::string& admin
       *error = token_file + ":" + std::to_string(n) + ": expected token,user,uid[,\"group1,group2\"]";
       return false;
     }
-    UserInfo u{f[1], f[2], {}};
+    UserInfo u{f[1], f[2], {}, {}};
     if (f.size() > 3) {
       std::stringstream gs(f[3]);
       for (std::string g; std::getline(gs, g, ',');)

@@ -60,7 +60,7 @@ std::variant<UserInfo, ApiError> impersonate(const UserInfo& requester,
   if (headers.empty()) return requester;
   std::vector<Asked> asked;
   UserInfo acting;
-  bool has_user = false, has_groups = false, has_uid = false, has_extra = false;
+  bool has_user = false, has_groups = false, has_uid = false;
   for (const auto& [header, raw] : headers) {
     std::string value = coerce_utf8(raw);
     if (header == "impersonate-user") {
@@ -86,7 +86,6 @@ std::variant<UserInfo, ApiError> impersonate(const UserInfo& requester,
       acting.uid = value;
       asked.push_back({"UID", "", value, kAuthnVersion, ""});
     } else if (header.rfind("impersonate-extra-", 0) == 0) {
-      has_extra = true;
       std::string key = header.substr(std::string("impersonate-extra-").size());
       if (std::string decoded; path_unescape(key, &decoded)) key = coerce_utf8(decoded);
       acting.extra[key].push_back(value);

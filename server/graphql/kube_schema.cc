@@ -13,9 +13,6 @@
 namespace pmesh::graphql {
 namespace {
 
-TypeRef named(const std::string& n) { return TypeRef::named(n); }
-TypeRef nn(TypeRef t) { return TypeRef::non_null(std::move(t)); }
-
 // flect.Pascalize as the gateway uses it: words split at `_`, each
 // capitalized, the acronyms flect knows written in capitals.
 std::string pascalize(const std::string& s) {

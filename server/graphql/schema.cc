@@ -7,8 +7,6 @@ const char* const kStringMapScalar = "StringMapInput";
 
 namespace {
 
-TypeRef named(const std::string& n) { return TypeRef::named(n); }
-TypeRef nn(TypeRef t) { return TypeRef::non_null(std::move(t)); }
 TypeRef list_nn(const std::string& n) { return nn(TypeRef::list(nn(named(n)))); }
 
 Field make_field(std::string name, TypeRef type, std::string description = "") {

@@ -19,6 +19,10 @@
 
 namespace pmesh::graphql {
 
+// Shorthands for the schemas built in code: named("String"), nn(t) is t!.
+inline TypeRef named(const std::string& n) { return TypeRef::named(n); }
+inline TypeRef nn(TypeRef t) { return TypeRef::non_null(std::move(t)); }
+
 struct InputValue {
   std::string name, description;
   TypeRef type;

@@ -14,7 +14,7 @@ using engine::string_field;
 namespace {
 
 // null is always fine: Go leaves the field unset.
-std::optional<ApiError> want_string(const Json& md, const char* key, const std::string& field) {
+std::optional<ApiError> want_nullable_string(const Json& md, const char* key, const std::string& field) {
   if (!md.contains(key) || md[key].is_null() || md[key].is_string()) return std::nullopt;
   return ApiError::type_mismatch(md[key], field, "string");
 }
@@ -46,7 +46,7 @@ std::optional<ApiError> check_object_types(const Json& object) {
   if (!md.is_object()) return ApiError::type_mismatch(md, "ObjectMeta.metadata", "v1.ObjectMeta");
   for (const char* k : {"name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "creationTimestamp",
                         "deletionTimestamp"})
-    if (auto e = want_string(md, k, std::string("ObjectMeta.metadata.") + k)) return e;
+    if (auto e = want_nullable_string(md, k, std::string("ObjectMeta.metadata.") + k)) return e;
   for (const char* k : {"generation", "deletionGracePeriodSeconds"})
     if (auto e = want_int(md, k, std::string("ObjectMeta.metadata.") + k)) return e;
   for (const char* k : {"labels", "annotations"})
@@ -63,7 +63,7 @@ std::optional<ApiError> check_object_types(const Json& object) {
     for (const auto& r : refs) {
       if (!r.is_object()) return ApiError::type_mismatch(r, "ObjectMeta.metadata.ownerReferences", "v1.OwnerReference");
       for (const char* k : {"apiVersion", "kind", "name", "uid"})
-        if (auto e = want_string(r, k, std::string("OwnerReference.metadata.ownerReferences.") + k)) return e;
+        if (auto e = want_nullable_string(r, k, std::string("OwnerReference.metadata.ownerReferences.") + k)) return e;
       for (const char* k : {"controller", "blockOwnerDeletion"})
         if (r.contains(k) && !r[k].is_null() && !r[k].is_boolean())
           return ApiError::type_mismatch(r[k], std::string("OwnerReference.metadata.ownerReferences.") + k, "bool");

@@ -53,7 +53,7 @@ void each_expr(const dsl::Rule& rule, const std::function<void(const dsl::Expr&)
   }
 }
 
-const char* kRules = R"(
+const char* kBinderRules = R"(
 fn phase_of(x, fallback) = x.status.phase ?? upper(fallback)
 fn describe(ws, suffix) = phase_of(ws, "none") + suffix
 
@@ -67,7 +67,7 @@ rule account-phase
 )";
 
 TEST_CASE("every expression of a rule is bound, variables to their slots and calls to what they name") {
-  auto c = compile(std::string(kPrelude) + kRules);
+  auto c = compile(std::string(kPrelude) + kBinderRules);
   INFO(c->errors());
   REQUIRE(c->ok());
   const dsl::RuleInfo& info = rule_info(*c, "account-phase");
@@ -123,7 +123,7 @@ TEST_CASE("every expression of a rule is bound, variables to their slots and cal
 }
 
 TEST_CASE("operators are bound to what they do, and shorthands are known when bound") {
-  auto c = compile(std::string(kPrelude) + kRules);
+  auto c = compile(std::string(kPrelude) + kBinderRules);
   REQUIRE(c->ok());
   const dsl::RuleInfo& info = rule_info(*c, "account-phase");
   auto bound = dsl::Binder(*c->program->program).bind(info, rule_plan(*c, "account-phase"));

@@ -13,14 +13,8 @@ namespace {
 
 using engine::Op;
 
-std::shared_ptr<const dsl::CompiledProgram> program() {
-  static std::shared_ptr<const dsl::CompiledProgram> p = [] {
-    auto c = compile(std::string(kPrelude) + "\nrelation cluster_id(path, id)\nrelation logical_cluster(id, path)\n");
-    REQUIRE(c->ok());
-    return std::shared_ptr<const dsl::CompiledProgram>(std::move(c->program));
-  }();
-  return p;
-}
+// The relations that name logical clusters, which the prelude does not declare.
+const char* kClusterIdRules = "\nrelation cluster_id(path, id)\nrelation logical_cluster(id, path)\n";
 
 std::vector<Op> named(const std::string& path, const std::string& name, bool add = true) {
   if (!add) return {Op::remove_tuple("cluster_id", {path, name}), Op::remove_tuple("logical_cluster", {name, path})};
@@ -28,7 +22,7 @@ std::vector<Op> named(const std::string& path, const std::string& name, bool add
 }
 
 TEST_CASE("a cluster reference resolves by path, by name, and as a path that starts at a name") {
-  engine::Engine e(program());
+  engine::Engine e(prelude_program(kClusterIdRules));
   REQUIRE(e.apply(named("root:orgs", "2x9abcdefghijklm")).ok);
   const engine::State& s = e.state();
   CHECK(engine::resolve_cluster(s, "root") == "root");
@@ -43,7 +37,7 @@ TEST_CASE("a cluster reference resolves by path, by name, and as a path that sta
 }
 
 TEST_CASE("the API shows names, and remembers the names of clusters that went until the path has a new one") {
-  engine::Engine e(program());
+  engine::Engine e(prelude_program(kClusterIdRules));
   server::ClusterNames names(e);
   auto apply = [&](const std::vector<Op>& ops) {
     engine::Result r = e.apply(ops);
@@ -65,7 +59,7 @@ TEST_CASE("the API shows names, and remembers the names of clusters that went un
 }
 
 TEST_CASE("the remembered names are bounded, oldest first, and a path that went twice keeps its latest") {
-  engine::Engine e(program());
+  engine::Engine e(prelude_program(kClusterIdRules));
   constexpr size_t kBound = 8;
   server::ClusterNames names(e, kBound);
   auto cycle = [&](const std::string& path, const std::string& name) {

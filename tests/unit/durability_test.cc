@@ -29,7 +29,7 @@ std::shared_ptr<const dsl::CompiledProgram> compiled(const std::string& rules) {
   return std::shared_ptr<const dsl::CompiledProgram>(std::move(c->program));
 }
 
-const char* kRules = R"(
+const char* kDurableRules = R"(
 relation owner(user, account)
 rule workspace
   for a: Account
@@ -46,7 +46,7 @@ Json account(const std::string& name, const std::string& creator) {
               {"spec", {{"creator", creator}}}};
 }
 
-std::string dump(const Engine& e) {
+std::string dump_state(const Engine& e) {
   std::string out;
   for (const auto& [f, o] : e.state().objects()) out += engine::encode_object(o).dump() + "\n";
   for (const auto& [f, t] : e.state().tuples()) out += engine::describe_fact(f) + "\n";
@@ -65,7 +65,7 @@ struct FailingStore : engine::Persistence {
 
 TEST_CASE("reopening a data directory restores objects, tuples and bookkeeping") {
   TempDir dir;
-  auto program = compiled(kRules);
+  auto program = compiled(kDurableRules);
   std::string before;
   int64_t rv = 0;
   {
@@ -74,13 +74,13 @@ TEST_CASE("reopening a data directory restores objects, tuples and bookkeeping")
     REQUIRE(e.apply({Op::create(account("a", "alice")), Op::create(account("b", "bob"))}).ok);
     REQUIRE(e.apply({Op::update(account("a", "carol"))}).ok);
     REQUIRE(e.apply({Op::remove({"Account", "root", "", "b"})}).ok);
-    before = dump(e);
+    before = dump_state(e);
     rv = e.resource_version();
   }
   OpenedStore o = open_data_dir(dir.path, program);
   Engine& e = *o.engine;
   DurableStore* store = o.store.get();
-  CHECK(dump(e) == before);
+  CHECK(dump_state(e) == before);
   CHECK(e.resource_version() == rv);
   CHECK(e.verify().empty());
   // The change log holds every change, in resource-version order.
@@ -120,11 +120,11 @@ rule workspace
     auto r = e.apply({Op::update(ws)});
     REQUIRE_MESSAGE(r.ok, r.reason << ": " << r.message);
     CHECK(workspace(e) == "custom");
-    before = dump(e);
+    before = dump_state(e);
   }
   OpenedStore o = open_data_dir(dir.path, program);
   Engine& e = *o.engine;
-  CHECK(dump(e) == before);
+  CHECK(dump_state(e) == before);
   CHECK(workspace(e) == "custom");
   CHECK(e.verify().empty());
   // The rule's value changes: it wins, as it would have without the reopen.
@@ -137,14 +137,14 @@ rule workspace
 
 TEST_CASE("a data directory whose records are JSON text (written before records were CBOR) still loads") {
   TempDir dir;
-  auto program = compiled(kRules);
+  auto program = compiled(kDurableRules);
   std::string before;
   // Every object, tuple and match record as the first versions wrote them.
   std::vector<std::pair<std::string, std::string>> old_records;
   {
     OpenedStore o = open_data_dir(dir.path, program);
     REQUIRE(o.engine->apply({Op::create(account("a", "alice")), Op::create(account("b", "bob"))}).ok);
-    before = dump(*o.engine);
+    before = dump_state(*o.engine);
     const auto& st = o.engine->state();
     for (const auto& [f, e] : st.objects()) old_records.push_back({f, engine::encode_object(e).dump()});
     for (const auto& [f, t] : st.tuples()) {
@@ -176,7 +176,7 @@ TEST_CASE("a data directory whose records are JSON text (written before records 
     REQUIRE(db->Write(leveldb::WriteOptions(), &batch).ok());
   }
   OpenedStore o = open_data_dir(dir.path, program);
-  CHECK(dump(*o.engine) == before);
+  CHECK(dump_state(*o.engine) == before);
   CHECK(o.engine->verify().empty());
 }
 
@@ -184,7 +184,7 @@ TEST_CASE("a data directory whose records are JSON text (written before records 
 // itself, then loaded: the load's error ("" when it loads).
 std::string load_damaged(const std::function<void(leveldb::DB&)>& damage) {
   TempDir dir;
-  auto program = compiled(kRules);
+  auto program = compiled(kDurableRules);
   {
     OpenedStore o = open_data_dir(dir.path, program);
     REQUIRE(o.engine->apply({Op::create(account("a", "alice"))}).ok);
@@ -233,7 +233,7 @@ TEST_CASE("a stored match key that is not one (a digest of the wrong length) is 
 
 TEST_CASE("a transaction whose commit fails leaves nothing, in memory or on disk") {
   TempDir dir;
-  auto program = compiled(kRules);
+  auto program = compiled(kDurableRules);
   {
     std::string err;
     auto store = DurableStore::open(dir.path, &err);
@@ -241,13 +241,13 @@ TEST_CASE("a transaction whose commit fails leaves nothing, in memory or on disk
     REQUIRE(store->load(e, &err));
     e.set_persistence(store.get());
     REQUIRE(e.apply({Op::create(account("a", "alice"))}).ok);
-    std::string before = dump(e);
+    std::string before = dump_state(e);
     FailingStore failing;
     e.set_persistence(&failing);
     auto r = e.apply({Op::create(account("b", "bob"))});
     CHECK_FALSE(r.ok);
     CHECK(r.reason == "InternalError");
-    CHECK(dump(e) == before);
+    CHECK(dump_state(e) == before);
   }
   std::string err;
   auto store = DurableStore::open(dir.path, &err);
@@ -265,7 +265,7 @@ TEST_CASE("a failure at any engine stage leaves memory, the pending batch and th
       CAPTURE(stage);
       CAPTURE(deferred);
       TempDir dir;
-      auto program = compiled(kRules);
+      auto program = compiled(kDurableRules);
       std::string before;
       {
         std::string err;
@@ -276,7 +276,7 @@ TEST_CASE("a failure at any engine stage leaves memory, the pending batch and th
         store->set_deferred(deferred);
         REQUIRE(e.apply({Op::create(account("a", "alice"))}).ok);
         REQUIRE(store->flush(&err));
-        before = dump(e);
+        before = dump_state(e);
         int64_t rv = e.resource_version();
         failpoint::arm(stage);
         auto r = e.apply({Op::create(account("b", "bob"))});
@@ -284,19 +284,19 @@ TEST_CASE("a failure at any engine stage leaves memory, the pending batch and th
         CHECK_FALSE(r.ok);
         CHECK(r.reason == "InternalError");
         CHECK(r.message.find(stage) != std::string::npos);
-        CHECK(dump(e) == before);
+        CHECK(dump_state(e) == before);
         CHECK(e.resource_version() == rv);
         CHECK_FALSE(store->has_pending());
         // The engine goes on, and the next write's log entries follow the last ones.
         REQUIRE(e.apply({Op::create(account("c", "carol"))}).ok);
         REQUIRE(store->flush(&err));
-        before = dump(e);
+        before = dump_state(e);
       }
       std::string err;
       auto store = DurableStore::open(dir.path, &err);
       Engine e(program);
       REQUIRE(store->load(e, &err));
-      CHECK(dump(e) == before);
+      CHECK(dump_state(e) == before);
       CHECK_FALSE(e.get({"Account", "root", "", "b"}));
       CHECK(e.verify().empty());
       int64_t last = 0;
@@ -320,14 +320,14 @@ rule broken-name
 )");
   Engine e(program);
   REQUIRE(e.apply({Op::create(account("a", "alice"))}).ok);
-  std::string before = dump(e);
+  std::string before = dump_state(e);
   auto r = e.apply({Op::create(account("b", "\xc3\xa9ric"))});  // substr cuts "é" in half
   CHECK_FALSE(r.ok);
   CHECK(r.reason == "InternalError");
   CHECK(r.message.find("not UTF-8") != std::string::npos);
   CHECK(r.message.find("spec.type.name") != std::string::npos);
   CHECK(r.rules == std::vector<std::string>{"broken-name"});
-  CHECK(dump(e) == before);
+  CHECK(dump_state(e) == before);
 }
 
 TEST_CASE("when the rules change, the derived state is recomputed on open") {
@@ -335,7 +335,7 @@ TEST_CASE("when the rules change, the derived state is recomputed on open") {
   {
     std::string err;
     auto store = DurableStore::open(dir.path, &err);
-    Engine e(compiled(kRules));
+    Engine e(compiled(kDurableRules));
     REQUIRE(store->load(e, &err));
     e.set_persistence(store.get());
     REQUIRE(e.apply({Op::create(account("a", "alice"))}).ok);
@@ -355,12 +355,12 @@ rule creator
     CHECK(e.has_tuple("owner", {"user:alice", "a"}));
     CHECK_FALSE(e.has_tuple("owner", {"alice", "a"}));
     CHECK(e.verify().empty());
-    rebuilt = dump(e);
+    rebuilt = dump_state(e);
   }
   // What the rebuild recomputed was written: opened again with the same
   // rules, the store holds the new derived state, not the old one.
   OpenedStore again = open_data_dir(dir.path, changed);
-  CHECK(dump(*again.engine) == rebuilt);
+  CHECK(dump_state(*again.engine) == rebuilt);
   CHECK(again.engine->verify().empty());
 }
 

@@ -51,16 +51,6 @@ rule orphan
   set ws.labels["orphan"] = "true"
 )";
 
-std::shared_ptr<const dsl::CompiledProgram> program() {
-  static std::shared_ptr<const dsl::CompiledProgram> p = [] {
-    auto c = compile(std::string(kPrelude) + kRules);
-    INFO(c->errors());
-    REQUIRE(c->ok());
-    return std::shared_ptr<const dsl::CompiledProgram>(std::move(c->program));
-  }();
-  return p;
-}
-
 Engine::Options fixed_clock() {
   Engine::Options o;
   o.clock = [] { return std::string("2026-01-01T00:00:00Z"); };
@@ -74,7 +64,7 @@ Json account(const std::string& cluster, const std::string& name, Json spec) {
               {"spec", std::move(spec)}};
 }
 
-std::string dump(const Engine& e) {
+std::string dump_effective(const Engine& e) {
   std::string out;
   for (const auto& [f, o] : e.state().objects())
     if (!o.effective->is_null()) out += o.effective->dump() + "\n";
@@ -83,7 +73,7 @@ std::string dump(const Engine& e) {
 }
 
 TEST_CASE("a transaction derives, and a dry run changes nothing") {
-  Engine e(program(), fixed_clock());
+  Engine e(prelude_program(kRules), fixed_clock());
   auto r = e.apply({Op::create(account("root:orgs", "acme", {{"type", "org"}, {"creator", "alice"}}))});
   REQUIRE(r.ok);
   CHECK(r.objects.size() == 2);
@@ -92,24 +82,24 @@ TEST_CASE("a transaction derives, and a dry run changes nothing") {
   REQUIRE(ws);
   CHECK((*ws)["spec"]["type"]["name"] == "org");
   CHECK((*ws)["metadata"]["ownerReferences"][0]["uid"] == (*e.get({"Account", "root:orgs", "", "acme"}))["metadata"]["uid"]);
-  std::string before = dump(e);
+  std::string before = dump_effective(e);
   int64_t rv = e.resource_version();
   auto dry = e.apply({Op::create(account("root:orgs:acme", "team", {{"creator", "bob"}}))}, true);
   REQUIRE(dry.ok);
   CHECK(dry.objects.size() == 3);  // the account, its workspace, the parent's status
-  CHECK(dump(e) == before);
+  CHECK(dump_effective(e) == before);
   CHECK(e.resource_version() == rv);
   CHECK(e.verify().empty());
 }
 
 TEST_CASE("a refused transaction leaves nothing behind") {
-  Engine e(program(), fixed_clock());
+  Engine e(prelude_program(kRules), fixed_clock());
   REQUIRE(e.apply({Op::create(account("root", "a", {{"creator", "alice"}}))}).ok);
-  std::string before = dump(e);
+  std::string before = dump_effective(e);
   auto r = e.apply({Op::create(account("root", "b", {})), Op::create(account("root", "a", {}))});
   CHECK_FALSE(r.ok);
   CHECK(r.reason == "AlreadyExists");
-  CHECK(dump(e) == before);
+  CHECK(dump_effective(e) == before);
   auto bad = e.apply({Op::create(account("root", "Not_A_Name", {}))});
   CHECK(bad.reason == "Invalid");
   CHECK(bad.message.find("invalid name") != std::string::npos);
@@ -119,11 +109,11 @@ TEST_CASE("a refused transaction leaves nothing behind") {
                                         {"spec", {{"type", {{"name", "other"}}}}}})});
   CHECK(owned.reason == "Conflict");
   CHECK(owned.message.find("managed by rule workspace") != std::string::npos);
-  CHECK(dump(e) == before);
+  CHECK(dump_effective(e) == before);
 }
 
 TEST_CASE("a before-commit hook adds to the transaction it sees, atomically") {
-  Engine e(program(), fixed_clock());
+  Engine e(prelude_program(kRules), fixed_clock());
   int calls = 0;
   e.set_before_commit([&](const std::vector<engine::TupleChange>& tuples) {
     ++calls;
@@ -147,11 +137,11 @@ TEST_CASE("a before-commit hook adds to the transaction it sees, atomically") {
   CHECK(calls == 1);
   CHECK_FALSE(e.has_tuple("audit", {"bob", "root/b"}));
   // The hook's failing write refuses everything, the user's write included.
-  std::string before = dump(e);
+  std::string before = dump_effective(e);
   auto bad = e.apply({Op::create(account("root", "c", {{"creator", "mallory"}}))});
   CHECK_FALSE(bad.ok);
   CHECK(bad.reason == "AlreadyExists");
-  CHECK(dump(e) == before);
+  CHECK(dump_effective(e) == before);
   CHECK_FALSE(e.get({"Account", "root", "", "c"}));
 }
 
@@ -317,7 +307,7 @@ TEST_CASE("an index bucket lists its facts in key order, small or large, and for
 }
 
 TEST_CASE("the engine counts what rules and transactions cost") {
-  Engine e(program(), fixed_clock());
+  Engine e(prelude_program(kRules), fixed_clock());
   auto stats_of = [&](const std::string& name) {
     engine::RuleStats out;
     e.for_each_rule_stats([&](const std::string& rule, bool in_set, const engine::RuleStats& s) {
@@ -357,9 +347,9 @@ TEST_CASE("results do not depend on the order of the inputs") {
   std::string first;
   std::mt19937 rng(7);
   for (int i = 0; i < 6; ++i) {
-    Engine e(program(), fixed_clock());
+    Engine e(prelude_program(kRules), fixed_clock());
     REQUIRE(e.apply(ops).ok);
-    std::string d = dump(e);
+    std::string d = dump_effective(e);
     if (i == 0) first = d;
     CHECK(d == first);
     std::shuffle(ops.begin(), ops.end(), rng);
@@ -367,7 +357,7 @@ TEST_CASE("results do not depend on the order of the inputs") {
 }
 
 TEST_CASE("randomized: incremental state equals recomputation after every step") {
-  Engine e(program(), fixed_clock());
+  Engine e(prelude_program(kRules), fixed_clock());
   std::mt19937 rng(42);
   std::vector<std::string> names = {"a", "b", "c", "d"};
   std::vector<std::string> clusters = {"root", "root:a", "root:b", "root:a:c", "root:b:d"};

@@ -24,7 +24,7 @@ std::string org(const std::string& name) {
 // Everything the engine holds, as text. (Of the rule sets loaded at run
 // time, what they derive: their bookkeeping is numbered in the order they
 // were loaded, which a restart need not repeat.)
-std::string dump(const engine::Engine& e) {
+std::string dump_state_at_version(const engine::Engine& e) {
   std::string out = std::to_string(e.resource_version()) + "\n";
   for (const auto& [f, o] : e.state().objects()) out += engine::encode_object(o).dump() + "\n";
   for (const auto& [f, t] : e.state().tuples()) out += engine::describe_fact(f) + "\n";
@@ -43,7 +43,7 @@ TEST_CASE("a write that fails at any stage leaves memory, disk, watchers and rec
   CHECK_FALSE(s.call("GET", "/clusters/*/apis/tenancy.kcp.io/v1alpha1/workspaces?watch=true", "", "", workspaces));
   size_t orgs_seen = orgs->chunks.size(), workspaces_seen = workspaces->chunks.size();
   REQUIRE(orgs_seen == 1);
-  std::string before = dump(s.engine());
+  std::string before = dump_state_at_version(s.engine());
   for (const char* stage : {"decode", "admission", "evaluate", "encode", "commit"}) {
     CAPTURE(stage);
     failpoint::arm(stage);
@@ -54,7 +54,7 @@ TEST_CASE("a write that fails at any stage leaves memory, disk, watchers and rec
     CHECK(json::parse(res->body)["reason"] == "InternalError");
     CHECK(res->body.find(stage) != std::string::npos);
     s.settle();
-    CHECK(dump(s.engine()) == before);
+    CHECK(dump_state_at_version(s.engine()) == before);
     CHECK_FALSE(s.store().has_pending());
     CHECK(orgs->chunks.size() == orgs_seen);
     CHECK(workspaces->chunks.size() == workspaces_seen);
@@ -75,24 +75,24 @@ TEST_CASE("a write that fails at any stage leaves memory, disk, watchers and rec
   }
   CHECK(s.engine().verify().empty());
   // And the data directory holds exactly what memory did.
-  std::string committed = dump(s.engine());
+  std::string committed = dump_state_at_version(s.engine());
   s.close();
   s.open();
-  CHECK(dump(s.engine()) == committed);
+  CHECK(dump_state_at_version(s.engine()) == committed);
   CHECK(s.engine().verify().empty());
 }
 
 TEST_CASE("a failed OpenFGA write changes no tuple and tells no watcher") {
   ServerFixture s;
   REQUIRE(s.call("POST", kOrgs, org("acme"))->status == 201);
-  std::string before = dump(s.engine());
+  std::string before = dump_state_at_version(s.engine());
   failpoint::arm("evaluate");
   auto res = s.call("POST", "/stores/acme/write",
                     R"({"writes":{"tuple_keys":[{"user":"user:bob","relation":"member","object":"core_platform-mesh_io_account:x/acme"}]}})");
   failpoint::disarm_all();
   REQUIRE(res);
   CHECK(res->status == 400);
-  CHECK(dump(s.engine()) == before);
+  CHECK(dump_state_at_version(s.engine()) == before);
 }
 
 TEST_CASE("a watch from the current state, started while a commit is pending, shows each change once") {

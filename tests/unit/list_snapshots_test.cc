@@ -18,15 +18,6 @@ using engine::Json;
 using engine::Op;
 using server::ListSnapshots;
 
-std::shared_ptr<const dsl::CompiledProgram> program() {
-  static std::shared_ptr<const dsl::CompiledProgram> p = [] {
-    auto c = compile(std::string(kPrelude));
-    REQUIRE(c->ok());
-    return std::shared_ptr<const dsl::CompiledProgram>(std::move(c->program));
-  }();
-  return p;
-}
-
 Json config_map(const std::string& ns, const std::string& name, int v, const std::string& cluster = "root") {
   return {{"apiVersion", "v1"},
           {"kind", "ConfigMap"},
@@ -44,7 +35,7 @@ std::vector<std::string> items(const ListSnapshots::View& v, const std::string& 
 }
 
 TEST_CASE("list snapshots follow the engine through creates, updates and deletes across chunks") {
-  engine::Engine e(program());
+  engine::Engine e(prelude_program());
   REQUIRE(e.apply({Op::create({{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "a"}, {"cluster", "root"}}}}),
                    Op::create({{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "b"}, {"cluster", "root"}}}})})
               .ok);
@@ -96,7 +87,7 @@ TEST_CASE("list snapshots follow the engine through creates, updates and deletes
 }
 
 TEST_CASE("a kind's snapshot across all workspaces follows changes in each, sharing their items") {
-  engine::Engine e(program());
+  engine::Engine e(prelude_program());
   std::vector<Op> nss;
   for (const char* c : {"root", "root:x", "root:y"})
     nss.push_back(Op::create({{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "a"}, {"cluster", c}}}}));
@@ -153,7 +144,7 @@ TEST_CASE("a kind's snapshot across all workspaces follows changes in each, shar
 }
 
 TEST_CASE("list snapshots stay within their budget: the collection listed longest ago goes first") {
-  engine::Engine e(program());
+  engine::Engine e(prelude_program());
   REQUIRE(e.apply({Op::create({{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "a"}, {"cluster", "root"}}}}),
                    Op::create(config_map("a", "one", 1))})
               .ok);

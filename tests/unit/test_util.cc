@@ -2,7 +2,11 @@
 
 #include <stdlib.h>
 
+#include <doctest/doctest.h>
+
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 
 namespace pmesh::test {
@@ -20,6 +24,20 @@ std::unique_ptr<Compiled> compile(const std::string& text) {
   auto program = dsl::load_program_from_texts({{"test.rules", text}}, c->diags);
   c->program = dsl::compile(std::move(program), c->diags);
   return c;
+}
+
+std::shared_ptr<const dsl::CompiledProgram> prelude_program(const std::string& rules) {
+  static std::mutex mu;
+  static std::map<std::string, std::shared_ptr<const dsl::CompiledProgram>> compiled;
+  std::lock_guard<std::mutex> lock(mu);
+  auto& p = compiled[rules];
+  if (!p) {
+    auto c = compile(std::string(kPrelude) + rules);
+    INFO(c->errors());
+    REQUIRE(c->ok());
+    p = std::move(c->program);
+  }
+  return p;
 }
 
 TempDir::TempDir() {

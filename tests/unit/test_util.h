@@ -25,6 +25,11 @@ std::unique_ptr<Compiled> compile(const std::string& text);
 // The kind declarations most tests use, as a prefix to their rules.
 extern const char* kPrelude;
 
+// kPrelude followed by `rules`, compiled once per distinct text and shared
+// by the tests that ask for it. Fails the calling test when it does not
+// compile.
+std::shared_ptr<const dsl::CompiledProgram> prelude_program(const std::string& rules = "");
+
 // The first diagnostic's "line:col: message", or "" when there is none.
 std::string first_error(const Compiled& c);
 

@@ -16,6 +16,9 @@ const std::string kRecordSep = "\x1f";
 const std::string kLogPrefix = "l" + kRecordSep;
 const std::string kMetaRv = "meta" + kRecordSep + "rv";
 const std::string kMetaFingerprint = "meta" + kRecordSep + "fingerprint";
+// More rules than any program has (10,000 compile in about a second): the
+// bound on a stored match's rule number when the rules changed since.
+constexpr size_t kMaxStoredRules = size_t{1} << 20;
 // A rule set's state: r<sep><set id><sep> then "f" (its fingerprint), a
 // tuple's fact ("t<sep>..."), or "m<sep>" and a match key counted from the
 // set's first rule.
@@ -361,6 +364,15 @@ bool DurableStore::load(Engine& engine, std::string* error) {
     explicit Bulk(State& state) : s(state) { s.set_bulk(true); }
     ~Bulk() { s.set_bulk(false); }
   };
+  // The rules the stored matches belong to: these, when the fingerprint
+  // says so, and a match of a rule they do not have is damage; otherwise an
+  // earlier program's, which the rebuild below replaces, bounded only so
+  // that a damaged record cannot make the per-rule table huge. (Match
+  // records sort before the fingerprint's, hence the read ahead.)
+  std::string stored_fingerprint;
+  bool same_rules = db_->Get(leveldb::ReadOptions(), kMetaFingerprint, &stored_fingerprint).ok() &&
+                    stored_fingerprint == engine.fingerprint();
+  const size_t rule_limit = same_rules ? engine.program().rules.size() : kMaxStoredRules;
   try {
     Bulk bulk(state);
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -371,7 +383,16 @@ bool DurableStore::load(Engine& engine, std::string* error) {
       else if (key.rfind(kLogPrefix, 0) == 0) log_keys_.push_back(key);
       else if (key[0] == 'o') state.put_object(key, decode_object(decode_record(value)));
       else if (key[0] == 't') state.put_tuple(key, decode_tuple_record(value));
-      else if (key[0] == 'm') state.put_match(stored_match_key(std::string_view(key).substr(2)), decode_match_record(value));
+      else if (key[0] == 'm') {
+        MatchKey k = stored_match_key(std::string_view(key).substr(2));
+        Match m = decode_match_record(value);
+        if (m.rule != k.rule())
+          throw std::runtime_error("a match of rule " + std::to_string(m.rule) + " under a key of rule " + std::to_string(k.rule()));
+        if (static_cast<size_t>(k.rule()) >= rule_limit)
+          throw std::runtime_error("a match of rule " + std::to_string(k.rule()) +
+                                   (same_rules ? ", and the rules number " + std::to_string(rule_limit) : ", beyond any program's rules"));
+        state.put_match(k, std::move(m));
+      }
       else if (key.starts_with(kRuleSetPrefix)) {
         size_t end = key.find(kRecordSep, kRuleSetPrefix.size());
         if (end == std::string::npos || end + 1 >= key.size()) throw std::runtime_error("a rule set's record names no set");

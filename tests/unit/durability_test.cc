@@ -231,6 +231,58 @@ TEST_CASE("a stored match key that is not one (a digest of the wrong length) is 
   CHECK(err == "the data directory is damaged: not a match key: 0\x1e" "c2hvcnRrZXkh");
 }
 
+// The first match record moved to rule `rule` (its key and its record
+// both), put beside the original. REQUIRES: the original's rule < 128 (one
+// varint byte).
+void put_match_of_rule(leveldb::DB& db, int64_t rule) {
+  auto [key, value] = first_match_record(db);
+  REQUIRE(value.size() > 2);
+  REQUIRE(static_cast<unsigned char>(value[1]) < 0x80);
+  std::string varint;
+  for (uint64_t v = static_cast<uint64_t>(rule); ; v >>= 7) {
+    varint += static_cast<char>(v < 0x80 ? v : (v & 0x7f) | 0x80);
+    if (v < 0x80) break;
+  }
+  size_t sep = key.find('\x1e');
+  REQUIRE(sep != std::string::npos);
+  REQUIRE(db.Put(leveldb::WriteOptions(), "m\x1f" + std::to_string(rule) + key.substr(sep), value.substr(0, 1) + varint + value.substr(2)).ok());
+}
+
+TEST_CASE("a stored match of a rule the program does not have is damage, and does not size the rules' table by it") {
+  SUBCASE("the same rules: beyond their number") {
+    std::string err = load_damaged([](leveldb::DB& db) { put_match_of_rule(db, 2000000000); });
+    CHECK(err.starts_with("the data directory is damaged: a match of rule 2000000000, and the rules number "));
+  }
+  SUBCASE("the same rules: a rule number an earlier program may have had") {
+    std::string err = load_damaged([](leveldb::DB& db) { put_match_of_rule(db, 1000); });
+    CHECK(err.starts_with("the data directory is damaged: a match of rule 1000, and the rules number "));
+  }
+  SUBCASE("rules changed since: beyond any program's") {
+    std::string err = load_damaged([](leveldb::DB& db) {
+      put_match_of_rule(db, 2000000000);
+      REQUIRE(db.Put(leveldb::WriteOptions(), "meta\x1f" "fingerprint", "an earlier program's").ok());
+    });
+    CHECK(err == "the data directory is damaged: a match of rule 2000000000, beyond any program's rules");
+  }
+  SUBCASE("rules changed since: a rule the earlier program may have had is rebuilt away") {
+    std::string err = load_damaged([](leveldb::DB& db) {
+      put_match_of_rule(db, 1000);
+      REQUIRE(db.Put(leveldb::WriteOptions(), "meta\x1f" "fingerprint", "an earlier program's").ok());
+    });
+    CHECK(err == "");
+  }
+  SUBCASE("a record whose rule is not its key's") {
+    std::string err = load_damaged([](leveldb::DB& db) {
+      auto [key, value] = first_match_record(db);
+      size_t sep = key.find('\x1e');
+      REQUIRE(sep != std::string::npos);
+      REQUIRE(db.Put(leveldb::WriteOptions(), "m\x1f" "77" + key.substr(sep), value).ok());
+    });
+    CHECK(err.starts_with("the data directory is damaged: a match of rule "));
+    CHECK(err.ends_with(" under a key of rule 77"));
+  }
+}
+
 TEST_CASE("a transaction whose commit fails leaves nothing, in memory or on disk") {
   TempDir dir;
   auto program = compiled(kDurableRules);

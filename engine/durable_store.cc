@@ -176,7 +176,7 @@ TupleEntry decode_tuple_record(const std::string& value) {
   if (!value.empty() && value[0] == kBinary) {
     RecordReader r(value);
     t.base = r.byte() != 0;
-    for (size_t n = r.count(); n; --n) t.supports.insert(stored_match_key(r.str()));
+    for (size_t n = r.count(); n; --n) t.supports.insert(stored_match_key(r.view()));
     return t;
   }
   Json j = decode_record(value);

@@ -35,9 +35,7 @@ std::optional<MatchKey> MatchKey::parse(std::string_view text) {
   if (ec != std::errc() || k.rule_ < 0) return std::nullopt;
   if (p == end) return k;
   if (*p != kDigestSep) return std::nullopt;
-  auto bytes = base64_decode(std::string_view(p + 1, static_cast<size_t>(end - p - 1)));
-  if (!bytes || bytes->size() != k.digest_.size()) return std::nullopt;
-  std::memcpy(k.digest_.data(), bytes->data(), k.digest_.size());
+  if (!base64_decode_exact(std::string_view(p + 1, static_cast<size_t>(end - p - 1)), k.digest_)) return std::nullopt;
   k.digested_ = true;
   return k;
 }

@@ -6,6 +6,8 @@
 #include <new>
 #include <vector>
 
+#include "stdlib/text.h"
+
 namespace pmesh {
 
 namespace {
@@ -74,10 +76,7 @@ std::string hex_digest(const EVP_MD* md, std::string_view bytes) {
   if (EVP_DigestInit_ex2(d.ctx, d.fetched, nullptr) != 1 || EVP_DigestUpdate(d.ctx, bytes.data(), bytes.size()) != 1 ||
       EVP_DigestFinal_ex(d.ctx, out, &n) != 1)
     throw std::bad_alloc();
-  static const char* hex = "0123456789abcdef";
-  std::string r(2 * n, '\0');
-  for (unsigned int i = 0; i < n; ++i) r[2 * i] = hex[out[i] >> 4], r[2 * i + 1] = hex[out[i] & 15];
-  return r;
+  return hex_encode(std::string_view(reinterpret_cast<const char*>(out), n));
 }
 
 }  // namespace pmesh

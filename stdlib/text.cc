@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <array>
 #include <cctype>
 #include <cstring>
 
@@ -24,6 +25,17 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep) {
   for (size_t i = 0; i < parts.size(); ++i) {
     if (i) out += sep;
     out += parts[i];
+  }
+  return out;
+}
+
+std::string hex_encode(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(2 * bytes.size(), '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    auto c = static_cast<unsigned char>(bytes[i]);
+    out[2 * i] = kDigits[c >> 4];
+    out[2 * i + 1] = kDigits[c & 15];
   }
   return out;
 }
@@ -111,26 +123,60 @@ std::string base64_encode(std::string_view bytes, bool url) {
   return out;
 }
 
-std::optional<std::string> base64_decode(std::string_view text) {
-  std::string s(text);
+namespace {
+
+// Each character's six bits in either alphabet (-1: not base64).
+constexpr std::array<int8_t, 256> kBase64Values = [] {
+  std::array<int8_t, 256> t{};
+  t.fill(-1);
+  for (int i = 0; i < 26; ++i) t['A' + i] = static_cast<int8_t>(i), t['a' + i] = static_cast<int8_t>(26 + i);
+  for (int i = 0; i < 10; ++i) t['0' + i] = static_cast<int8_t>(52 + i);
+  t['+'] = t['-'] = 62;
+  t['/'] = t['_'] = 63;
+  return t;
+}();
+
+// Decodes `text` as base64_decode does, handing each byte to `put`; false
+// when it is not base64. (A table instead of OpenSSL's block decoder: no
+// copy of the input to translate and pad; stored match keys are decoded
+// on every reopen.)
+template <class Put>
+bool decode_base64(std::string_view text, Put&& put) {
   size_t pad = 0;
-  while (!s.empty() && s.back() == '=') s.pop_back(), ++pad;
-  if (pad > 2) return std::nullopt;
-  for (char& c : s) {
-    if (c == '-') c = '+';
-    else if (c == '_') c = '/';
-    else if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '/') return std::nullopt;
+  while (!text.empty() && text.back() == '=') text.remove_suffix(1), ++pad;
+  if (pad > 2 || text.size() % 4 == 1) return false;
+  if (pad && pad != (4 - text.size() % 4) % 4) return false;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : text) {
+    int v = kBase64Values[static_cast<unsigned char>(c)];
+    if (v < 0) return false;
+    acc = ((acc << 6) | static_cast<uint32_t>(v)) & 0xffffff;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      put(static_cast<char>((acc >> bits) & 0xff));
+    }
   }
-  if (s.size() % 4 == 1) return std::nullopt;
-  size_t missing = (4 - s.size() % 4) % 4;
-  if (pad && pad != missing) return std::nullopt;
-  s.append(missing, '=');
-  std::string out(s.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(s.data()),
-                          static_cast<int>(s.size()));
-  if (n < 0) return std::nullopt;
-  out.resize(static_cast<size_t>(n) - missing);  // EVP_DecodeBlock counts the padding as zero bytes
+  return true;  // the bits of a last partial byte are ignored, as Go's and OpenSSL's decoders do
+}
+
+}  // namespace
+
+std::optional<std::string> base64_decode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() / 4 * 3 + 2);
+  if (!decode_base64(text, [&](char c) { out += c; })) return std::nullopt;
   return out;
+}
+
+bool base64_decode_exact(std::string_view text, std::span<unsigned char> out) {
+  size_t n = 0;
+  bool ok = decode_base64(text, [&](char c) {
+    if (n < out.size()) out[n] = static_cast<unsigned char>(c);
+    ++n;
+  });
+  return ok && n == out.size();
 }
 
 std::string rfc3339_utc(std::time_t t) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <ctime>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,11 +35,17 @@ uint32_t utf8_code_point(std::string_view s, size_t i, size_t n);
 // what kube-apiserver stores for such input.
 std::string coerce_utf8(std::string_view s);
 
+// Lower-case hexadecimal, two digits per byte.
+std::string hex_encode(std::string_view bytes);
+
 // Base64 (RFC 4648): the standard alphabet with padding, or with `url` the
 // URL-safe one without padding (as Go's base64.RawURLEncoding, and JWTs).
 std::string base64_encode(std::string_view bytes, bool url = false);
 // Either alphabet, padded or not; nullopt for what is not base64.
 std::optional<std::string> base64_decode(std::string_view text);
+// The same into `out`, without allocating: false when `text` is not base64
+// or does not decode to exactly out.size() bytes (`out` is then unspecified).
+bool base64_decode_exact(std::string_view text, std::span<unsigned char> out);
 
 // `t` as Kubernetes writes times: RFC 3339 in UTC, whole seconds ("2026-01-02T03:04:05Z").
 std::string rfc3339_utc(std::time_t t);

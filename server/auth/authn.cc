@@ -2,6 +2,7 @@
 
 #include "server/auth/oidc.h"
 #include "server/auth/service_account_tokens.h"
+#include "stdlib/text.h"
 
 #include <openssl/rand.h>
 
@@ -11,6 +12,7 @@
 #include <cctype>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 
 namespace pmesh::server {
 
@@ -190,11 +192,9 @@ void Authenticator::refresh_keys(std::function<void()> done) const {
 
 std::string random_token() {
   unsigned char b[24];
-  RAND_bytes(b, sizeof b);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : b) out += hex[c >> 4], out += hex[c & 15];
-  return out;
+  // A failure leaves `b` as it was: never a token from it.
+  if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("the random number generator failed");
+  return hex_encode(std::string_view(reinterpret_cast<const char*>(b), sizeof b));
 }
 
 }  // namespace pmesh::server

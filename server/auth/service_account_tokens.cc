@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <stdexcept>
 
 #include "engine/json_path.h"
 
@@ -23,7 +24,7 @@ constexpr const char* kPrefix = "system:serviceaccount:";
 
 std::string uuid4() {
   unsigned char b[16];
-  RAND_bytes(b, sizeof b);
+  if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("the random number generator failed");
   b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
   b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
   char out[37];

@@ -8,6 +8,7 @@
 #include "server/api/status.h"
 #include "server/openfga/platform_model.h"
 #include "server/auth/authz.h"
+#include "stdlib/text.h"
 
 namespace pmesh::server {
 
@@ -37,15 +38,7 @@ HttpResponse from(const FgaError& e) {
 [[noreturn]] void invalid(const std::string& message) { throw FgaError("validation_error", message); }
 
 // Continuation tokens: opaque to clients, the last key a page held.
-std::string token_of(const std::string& key) {
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : key) {
-    out += hex[c >> 4];
-    out += hex[c & 15];
-  }
-  return out;
-}
+std::string token_of(const std::string& key) { return hex_encode(key); }
 
 std::string key_of_token(const std::string& token) {
   auto nibble = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };

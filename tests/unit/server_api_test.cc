@@ -226,13 +226,16 @@ TEST_CASE("content types, and what the verb of a request is") {
   CHECK(body_format("text/plain") == BodyFormat::kUnsupported);
   RequestInfo info;
   info.kind = RequestInfo::Kind::kObject;
-  HttpRequest get{"GET", "", "", {{"watch", "1"}}, "", "", "", ""};
+  HttpRequest get;
+  get.method = "GET";
+  get.query = {{"watch", "1"}};
   ApiError e;
   CHECK(*verb_of(get, info, &e) == Verb::kWatch);
   get.query["watch"] = "perhaps";
   CHECK_FALSE(verb_of(get, info, &e));
   CHECK(e.code == 400);
-  HttpRequest del{"DELETE", "", "", {}, "", "", "", ""};
+  HttpRequest del;
+  del.method = "DELETE";
   CHECK(*verb_of(del, info, &e) == Verb::kDeleteCollection);
   info.name = "x";
   CHECK(*verb_of(del, info, &e) == Verb::kDelete);
@@ -240,6 +243,17 @@ TEST_CASE("content types, and what the verb of a request is") {
   CHECK_FALSE(parse_bool("yes"));
   CHECK(parse_int("-3") == -3);
   CHECK_FALSE(parse_int("3x"));
+}
+
+TEST_CASE("text helpers: hex, join, trim") {
+  CHECK(hex_encode(std::string("\x00\x7f\x80\xff", 4)) == "007f80ff");
+  CHECK(hex_encode("") == "");
+  CHECK(join({"a", "b", "c"}, ", ") == "a, b, c");
+  CHECK(join({}, ", ") == "");
+  CHECK(trim(" \ta b\t ") == "a b");
+  CHECK(trim("\r\n x \n", " \t\n\r") == "x");
+  CHECK(trim("\n x", " \t") == "\n x");
+  CHECK(trim("   ") == "");
 }
 
 TEST_CASE("base64 both ways, with either alphabet and padding or none") {
@@ -251,6 +265,18 @@ TEST_CASE("base64 both ways, with either alphabet and padding or none") {
   CHECK(base64_decode("aGk=") == std::string("hi"));
   CHECK_FALSE(base64_decode("a"));
   CHECK_FALSE(base64_decode("not base64!"));
+  CHECK(base64_decode("") == std::string());
+  CHECK(base64_decode("-_-_") == std::string("\xfb\xff\xbf"));
+  CHECK(base64_decode("+/+/") == std::string("\xfb\xff\xbf"));
+  CHECK_FALSE(base64_decode("aGk=="));  // padding for a length that needs one
+  CHECK_FALSE(base64_decode("a==="));
+  CHECK_FALSE(base64_decode("aG=k"));
+  CHECK_FALSE(base64_decode("aG k"));
+  unsigned char two[2];
+  CHECK((base64_decode_exact("aGk", two) && two[0] == 'h' && two[1] == 'i'));
+  CHECK_FALSE(base64_decode_exact("aGk/", two));  // three bytes
+  CHECK_FALSE(base64_decode_exact("aA", two));    // one
+  CHECK_FALSE(base64_decode_exact("a!k", two));
   CHECK(valid_utf8("é"));
   CHECK_FALSE(valid_utf8("\xc3"));
   CHECK_FALSE(valid_utf8("\xed\xa0\x80"));  // a surrogate

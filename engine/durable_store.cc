@@ -355,7 +355,6 @@ bool DurableStore::load(Engine& engine, std::string* error) {
   State& state = engine.mutable_state();
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
   int64_t rv = 0;
-  std::string fingerprint;
   std::map<std::string, StoredRuleSet> sets;
   // The records are durable already: nothing to undo, nothing dirty while
   // they are read (and only then: a rebuild below commits what it changes).
@@ -364,14 +363,18 @@ bool DurableStore::load(Engine& engine, std::string* error) {
     explicit Bulk(State& state) : s(state) { s.set_bulk(true); }
     ~Bulk() { s.set_bulk(false); }
   };
-  // The rules the stored matches belong to: these, when the fingerprint
-  // says so, and a match of a rule they do not have is damage; otherwise an
-  // earlier program's, which the rebuild below replaces, bounded only so
-  // that a damaged record cannot make the per-rule table huge. (Match
-  // records sort before the fingerprint's, hence the read ahead.)
-  std::string stored_fingerprint;
-  bool same_rules = db_->Get(leveldb::ReadOptions(), kMetaFingerprint, &stored_fingerprint).ok() &&
-                    stored_fingerprint == engine.fingerprint();
+  // The rules the stored matches belong to (none in a new store): these,
+  // when the fingerprint says so, and a match of a rule they do not have is
+  // damage; otherwise an earlier program's, which the rebuild below
+  // replaces, bounded only so that a damaged record cannot make the
+  // per-rule table huge. (Match records sort before the fingerprint's,
+  // hence the read ahead.)
+  std::string fingerprint;
+  if (leveldb::Status s = db_->Get(leveldb::ReadOptions(), kMetaFingerprint, &fingerprint); !s.ok() && !s.IsNotFound()) {
+    *error = s.ToString();
+    return false;
+  }
+  const bool same_rules = fingerprint == engine.fingerprint();
   const size_t rule_limit = same_rules ? engine.program().rules.size() : kMaxStoredRules;
   try {
     Bulk bulk(state);
@@ -379,7 +382,7 @@ bool DurableStore::load(Engine& engine, std::string* error) {
       std::string key = it->key().ToString();
       std::string value = it->value().ToString();
       if (key == kMetaRv) rv = std::stoll(value);
-      else if (key == kMetaFingerprint) fingerprint = value;
+      else if (key == kMetaFingerprint) continue;  // read ahead
       else if (key.rfind(kLogPrefix, 0) == 0) log_keys_.push_back(key);
       else if (key[0] == 'o') state.put_object(key, decode_object(decode_record(value)));
       else if (key[0] == 't') state.put_tuple(key, decode_tuple_record(value));
@@ -420,7 +423,7 @@ bool DurableStore::load(Engine& engine, std::string* error) {
   engine.refresh_kinds();
   engine.set_resource_version(rv);
   fingerprint_ = engine.fingerprint();
-  if (!fingerprint.empty() && fingerprint != fingerprint_) {
+  if (!fingerprint.empty() && !same_rules) {
     // The rules changed: the stored matches belong to other rules.
     engine.set_persistence(this);
     Result r = engine.rebuild();

@@ -111,7 +111,9 @@ bool Engine::restore_rule_set(const std::string& id, const RuleSet& set) {
       state_.put_tuple(f, std::move(e));
     }
     for (auto& [k, m] : stored.matches) {
-      if (m.rule < 0 || m.rule >= set.count) throw std::invalid_argument("a stored match of " + id + " names no rule of it");
+      // (The key's rule too: the match goes into its key's rule's table.)
+      if (m.rule < 0 || m.rule >= set.count || k.rule() != m.rule)
+        throw std::invalid_argument("a stored match of " + id + " names no rule of it");
       m.rule += set.first_rule;
       state_.put_match(k.rebased(set.first_rule), std::move(m));
     }

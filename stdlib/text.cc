@@ -3,7 +3,6 @@
 #include <openssl/evp.h>
 
 #include <array>
-#include <cctype>
 #include <cstring>
 
 namespace pmesh {

@@ -331,23 +331,37 @@ TEST_CASE("a damaged rule-set record: a match naming no rule of its set makes th
     fn(*db, batch);
     REQUIRE(db->Write(leveldb::WriteOptions(), &batch).ok());
   };
-  rewrite([](leveldb::DB& db, leveldb::WriteBatch& batch) {
-    std::unique_ptr<leveldb::Iterator> it(db.NewIterator(leveldb::ReadOptions()));
-    std::string prefix = std::string("r\x1f") + "a\x1fm\x1f";
-    it->Seek(prefix);
-    REQUIRE((it->Valid() && it->key().starts_with(prefix)));
-    std::string v = it->value().ToString();
-    v[1] = '\x7f';  // the rule's place (a varint after the record's mark): 127
-    batch.Put(it->key(), v);
-  });
-  {
+  // `fn` changes set a's first match record (its key and value) in `batch`.
+  const std::string set_matches = std::string("r\x1f") + "a\x1fm\x1f";
+  auto rewrite_first_match = [&](const std::function<void(const std::string&, std::string, leveldb::WriteBatch&)>& fn) {
+    rewrite([&](leveldb::DB& db, leveldb::WriteBatch& batch) {
+      std::unique_ptr<leveldb::Iterator> it(db.NewIterator(leveldb::ReadOptions()));
+      it->Seek(set_matches);
+      REQUIRE((it->Valid() && it->key().starts_with(set_matches)));
+      fn(it->key().ToString(), it->value().ToString(), batch);
+    });
+  };
+  // The set's stored state is refused on its return, and the set derives again.
+  auto derives_again = [&] {
     OpenedStore o = open_data_dir(dir.path, program);
     Engine& e = *o.engine;
     REQUIRE(e.add_rule_set("a", a.program).ok);
     CHECK(set_evaluations(e) > 0);
     CHECK(derived(e, "fga_a_") == w.a);
     CHECK(e.verify() == "");
-  }
+  };
+  rewrite_first_match([](const std::string& key, std::string value, leveldb::WriteBatch& batch) {
+    value[1] = '\x7f';  // the rule's place (a varint after the record's mark): 127
+    batch.Put(key, value);
+  });
+  derives_again();
+  // A match record under a key that names another rule than the record.
+  rewrite_first_match([&](const std::string& key, std::string value, leveldb::WriteBatch& batch) {
+    size_t digest = key.find('\x1e', set_matches.size());
+    REQUIRE(digest != std::string::npos);
+    batch.Put(set_matches + "1000" + key.substr(digest), value);
+  });
+  derives_again();
   rewrite([](leveldb::DB&, leveldb::WriteBatch& batch) { batch.Put(std::string("r\x1f"), "x"); });
   std::string err;
   auto store = DurableStore::open(dir.path, &err);

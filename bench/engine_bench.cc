@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_clock.h"
 #include "engine/engine.h"
 
 using pmesh::engine::Engine;
@@ -31,8 +32,8 @@ using pmesh::engine::Op;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double us(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
+using pmesh::bench::Clock;
+using pmesh::bench::us;
 
 struct Account {
   std::string cluster, name;

@@ -23,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/bench_clock.h"
 #include "bench/bench_http.h"
 #include "engine/engine.h"
 #include "fga/compile.h"
@@ -31,7 +32,7 @@
 
 using json = nlohmann::json;
 using pmesh::engine::Op;
-using Clock = std::chrono::steady_clock;
+using pmesh::bench::Clock;
 
 namespace {
 
@@ -52,7 +53,7 @@ type doc
     define viewer: [user] or owner or viewer from parent
 )";
 
-double us(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
+using pmesh::bench::us;
 
 // The tuples of a store of about `n`: a folder tree of fanout 8 (a tenth of
 // the tuples), documents in it with an owner each, groups of 5 users, and a

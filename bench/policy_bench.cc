@@ -35,6 +35,7 @@
 #include "dsl/program.h"
 #include "engine/documents.h"
 #include "engine/durable_store.h"
+#include "bench/bench_clock.h"
 #include "engine/engine.h"
 #include "server/auth/authz.h"
 #include "server/openfga/fga_store.h"
@@ -47,8 +48,8 @@ using pmesh::engine::Op;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double us(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
+using pmesh::bench::Clock;
+using pmesh::bench::us;
 
 Json org(const std::string& name) {
   return {{"apiVersion", "core.platform-mesh.io/v1alpha1"}, {"kind", "Account"},

@@ -445,13 +445,13 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
     if (failpoint::hit("commit")) throw std::runtime_error("failpoint: commit");
     for (const auto& f : dirty.objects) {
       const ObjectEntry* e = state.object(f);
-      if (e) batch.Put(f, encode_record(encode_object(*e)));
-      else batch.Delete(f);
+      if (e) batch.Put(f.str(), encode_record(encode_object(*e)));
+      else batch.Delete(f.str());
     }
     for (const auto& f : dirty.tuples) {
       const TupleEntry* t = state.tuple(f);
-      if (t && t->exists()) batch.Put(f, encode_tuple_record(*t));
-      else batch.Delete(f);
+      if (t && t->exists()) batch.Put(f.str(), encode_tuple_record(*t));
+      else batch.Delete(f.str());
     }
     for (const auto& k : dirty.matches) {
       const Match* m = state.match(k);

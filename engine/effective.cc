@@ -534,7 +534,7 @@ void Engine::user_op(const Op& op) {
       const TupleEntry* cur = state_.tuple(fact);
       TupleEntry e = cur ? *cur : TupleEntry{};
       bool existed = e.exists();
-      if (!txn_.tuple_before.count(fact)) txn_.tuple_before[fact] = existed;
+      if (!txn_.tuple_before.count(fact)) txn_.tuple_before.emplace(FactKey(fact), existed);
       e.base = op.type == Op::Type::kAddTuple;
       state_.put_tuple(fact, e);
       if (existed != e.exists()) tuple_changed(fact);

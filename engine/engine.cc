@@ -64,6 +64,7 @@ Engine::Engine(std::shared_ptr<const dsl::CompiledProgram> program, Options opti
   base_rules_ = rules_.size();
   next_stratum_ = static_cast<int>(program_->graph->strata().size());
   for (const auto& rt : rules_) register_readers(rt);
+  state_.set_dirty_tracking(false);  // until there is persistence
   evaluator_ = std::make_unique<Evaluator>(state_, [this](const std::string& fact) { return committed(fact); });
 }
 
@@ -297,7 +298,7 @@ void Engine::apply_contributions(int rule, const MatchKey& key, const std::vecto
   }
   if (!refuses) txn_.refusals.erase(key);
   for (const auto& t : targets) {
-    txn_.changed_by[t.str()].insert(rule);
+    txn_.changed_by[t].insert(rule);
     if (is_object_fact(t)) {
       ObjectEntry e = state_.object_copy(t, parse_object_fact(t));
       if (!e.decl) e.decl = decl_of(e.key);
@@ -572,7 +573,8 @@ Result Engine::collect_changes(std::vector<TupleChange>* tuples) {
     c.op = before->is_null() ? ObjectChange::Kind::kCreated
            : c.after->is_null() ? ObjectChange::Kind::kDeleted
                                 : ObjectChange::Kind::kUpdated;
-    for (int rule : txn_.changed_by[fact]) c.rules.push_back(rules_[static_cast<size_t>(rule)].info->rule->name);
+    if (auto by = txn_.changed_by.find(fact); by != txn_.changed_by.end())
+      for (int rule : by->second) c.rules.push_back(rules_[static_cast<size_t>(rule)].info->rule->name);
     r.objects.push_back(std::move(c));
   }
   r.tuples = tuples ? std::move(*tuples) : tuple_changes();

@@ -11,7 +11,7 @@ void Engine::check_relation_keys() {
   for (const auto& [fact, existed] : txn_.tuple_before) {
     const TupleEntry* t = state_.tuple(fact);
     if (existed || !t || !t->exists()) continue;
-    TupleView v = view_tuple_fact(fact);
+    TupleView v = view_tuple_fact(fact.str());
     auto it = relations.find(std::string(v.relation));
     if (it == relations.end() || it->second->key == 0 || v.args.size() != it->second->params.size()) continue;
     const std::string relation(v.relation);

@@ -82,7 +82,7 @@ RuleSetChanges Engine::take_rule_set_changes(State::Dirty& dirty) {
     it = dirty.matches.erase(it);
   }
   for (auto it = dirty.tuples.begin(); it != dirty.tuples.end();) {
-    auto set = rule_set_of_relation_.find(std::string(view_tuple_fact(*it).relation));
+    auto set = rule_set_of_relation_.find(std::string(view_tuple_fact(it->str()).relation));
     if (set == rule_set_of_relation_.end()) {
       ++it;
       continue;

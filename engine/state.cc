@@ -254,10 +254,10 @@ ObjectEntry State::object_copy(const std::string& fact, const ObjectKey& key) co
 }
 
 const ObjectEntry* State::put_object(const std::string& fact, ObjectEntry entry) {
-  mark_dirty(dirty_.objects, fact);
   const ObjectEntry* replaced = nullptr;
   auto it = objects_.find(fact);
   if (it != objects_.end()) {
+    mark_dirty(dirty_.objects, it->first);
     std::vector<std::string> before = object_index_keys(it->second);
     // The replaced entry moves into the undo record: no copy.
     if (recording()) {
@@ -271,14 +271,15 @@ const ObjectEntry* State::put_object(const std::string& fact, ObjectEntry entry)
   }
   if (recording()) undo_.push_back([this, fact]() { erase_object(fact); });
   it = objects_.emplace(fact, std::move(entry)).first;
+  mark_dirty(dirty_.objects, it->first);
   index_object(it->first, it->second, true);
   return replaced;
 }
 
 const ObjectEntry* State::erase_object(const std::string& fact) {
-  mark_dirty(dirty_.objects, fact);
   auto it = objects_.find(fact);
   if (it == objects_.end()) return nullptr;
+  mark_dirty(dirty_.objects, it->first);
   index_object(it->first, it->second, false);
   const ObjectEntry* replaced = nullptr;
   if (recording()) {
@@ -293,7 +294,7 @@ const ObjectEntry* State::erase_object(const std::string& fact) {
 void State::set_resource_version(const std::string& fact, int64_t rv) {
   auto it = objects_.find(fact);
   if (it == objects_.end()) return;
-  mark_dirty(dirty_.objects, fact);
+  mark_dirty(dirty_.objects, it->first);
   ObjectEntry& e = it->second;
   if (recording()) {
     int64_t old = e.resource_version;
@@ -340,7 +341,6 @@ const TupleEntry* State::tuple(const FactKey& fact) const {
 }
 
 void State::put_tuple(const std::string& fact, TupleEntry entry) {
-  mark_dirty(dirty_.tuples, fact);
   auto it = tuples_.find(fact);
   bool existed = it != tuples_.end() && it->second.exists();
   if (recording()) {
@@ -354,8 +354,10 @@ void State::put_tuple(const std::string& fact, TupleEntry entry) {
   if (exists) {
     if (it != tuples_.end()) it->second = std::move(entry);
     else it = tuples_.emplace(fact, std::move(entry)).first;
+    mark_dirty(dirty_.tuples, it->first);
     if (!existed) index_tuple(it->first, true);
   } else if (it != tuples_.end()) {
+    mark_dirty(dirty_.tuples, it->first);
     // Out of its buckets while its key is still there.
     if (existed) index_tuple(it->first, false);
     tuples_.erase(it);

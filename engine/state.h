@@ -25,6 +25,7 @@
 #include <string_view>
 #include <type_traits>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -245,11 +246,16 @@ class State {
   std::vector<MatchKey> match_keys_of(int rule) const;
 
   // ---- What changed since the last take_dirty(): for durable commits.
+  // Facts in key order (by their interned keys: a mark copies a pointer);
+  // matches unordered, since a commit writes each under its own key.
   struct Dirty {
-    std::set<std::string> objects, tuples;
-    std::set<MatchKey> matches;
+    std::set<FactKey> objects, tuples;
+    std::unordered_set<MatchKey, MatchKeyHash> matches;
   };
   Dirty take_dirty() { return std::exchange(dirty_, Dirty{}); }
+  // Whether changes are marked dirty at all (on by default): an engine
+  // that stores nothing turns it off rather than collect what it drops.
+  void set_dirty_tracking(bool on) { track_dirty_ = on; }
 
   // ---- Loading a store
   // While bulk is on, changes are neither recorded for undo nor marked
@@ -310,14 +316,15 @@ class State {
   // Index -> values key -> bucket. A bucket's facts, in key order, by pointer to the key their entry has
   // in objects_ or tuples_ (an entry leaves its buckets before it goes).
   std::vector<std::unordered_map<std::string, FactBucket>> indexes_;
-  template <typename Key>
-  void mark_dirty(std::set<Key>& set, const std::type_identity_t<Key>& key) {
-    if (!bulk_) set.insert(key);
+  template <typename Set>
+  void mark_dirty(Set& set, const typename Set::key_type& key) {
+    if (!bulk_ && track_dirty_) set.insert(key);
   }
 
   std::vector<std::function<void()>> undo_;
   bool undoing_ = false;
   bool bulk_ = false;
+  bool track_dirty_ = true;
   Dirty dirty_;
 };
 

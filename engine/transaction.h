@@ -33,8 +33,10 @@ struct Transaction {
   std::string now;  // its time stamp ("2026-01-01T00:00:00Z")
   std::set<Pending> pending;
   std::map<std::string, SharedJson> before;  // objects: committed effective (null: absent)
-  std::map<std::string, bool> tuple_before;  // tuples: committed existence
-  std::unordered_map<std::string, std::set<int>> changed_by;  // fact -> rules that changed it
+  // Tuples: committed existence, in key order (by the interned key: a
+  // tuple's change copies a pointer, not its text).
+  std::map<FactKey, bool, FactKeyOrder> tuple_before;
+  std::unordered_map<FactKey, std::set<int>, FactKeyTextHash, FactKeyTextEq> changed_by;  // fact -> rules that changed it
   std::unordered_map<MatchKey, int, MatchKeyHash> evaluations;  // match -> evaluations (a loop at the limit)
   std::map<int, std::set<std::string>> suspects;    // rule -> matches that kept changing
   std::vector<std::string> warnings;                // evaluation errors that dropped a match

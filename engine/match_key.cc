@@ -23,8 +23,9 @@ MatchKey::MatchKey(int rule, const std::vector<FactKey>& positives) : rule_(rule
     h.update(std::string_view(len, static_cast<size_t>(end - len)));
     h.update(p.str());
   }
-  std::string d = h.finish();
-  std::memcpy(digest_.data(), d.data(), digest_.size());
+  unsigned char d[32];
+  h.finish(d);
+  std::memcpy(digest_.data(), d, digest_.size());
   digested_ = true;
 }
 

@@ -10,31 +10,29 @@
 
 namespace pmesh {
 
-namespace {
+// SHA256_Init and its kin are deprecated in OpenSSL 3 in favour of EVP,
+// whose per-digest dispatch is what this class avoids; they remain part
+// of its API.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 
-// Fetched once for the process (an implicit fetch per digest is what made
-// the one-shot call slow); never freed, as static objects may digest late.
-const EVP_MD* sha256_md() {
-  static const EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  return md;
+Sha256::Sha256() : ctx_(new SHA256_CTX) { SHA256_Init(ctx_); }
+
+Sha256::~Sha256() { delete ctx_; }
+
+void Sha256::update(std::string_view bytes) { SHA256_Update(ctx_, bytes.data(), bytes.size()); }
+
+void Sha256::finish(unsigned char* out) {
+  SHA256_Final(out, ctx_);
+  SHA256_Init(ctx_);
 }
 
-}  // namespace
-
-Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-  if (!ctx_ || EVP_DigestInit_ex2(ctx_, sha256_md(), nullptr) != 1) throw std::bad_alloc();
-}
-
-Sha256::~Sha256() { EVP_MD_CTX_free(ctx_); }
-
-void Sha256::update(std::string_view bytes) { EVP_DigestUpdate(ctx_, bytes.data(), bytes.size()); }
+#pragma GCC diagnostic pop
 
 std::string Sha256::finish() {
   unsigned char out[SHA256_DIGEST_LENGTH];
-  unsigned int n = 0;
-  EVP_DigestFinal_ex(ctx_, out, &n);
-  EVP_DigestInit_ex2(ctx_, sha256_md(), nullptr);
-  return std::string(reinterpret_cast<const char*>(out), n);
+  finish(out);
+  return std::string(reinterpret_cast<const char*>(out), sizeof out);
 }
 
 std::string sha256(std::string_view bytes) {

@@ -7,7 +7,7 @@
 #include <string_view>
 
 struct evp_md_st;
-struct evp_md_ctx_st;
+struct SHA256state_st;
 
 namespace pmesh {
 
@@ -15,10 +15,12 @@ namespace pmesh {
 std::string sha256(std::string_view bytes);
 
 // SHA-256 over pieces fed one after another, without joining them first.
-// OpenSSL's one-shot SHA256() looks the algorithm up and allocates a
-// context on every call, which cost nine times the hashing on short inputs
-// (the engine digests every match it evaluates); the algorithm here is
-// fetched once and the context is reused.
+// The engine digests every match it evaluates, a few short facts each: it
+// uses OpenSSL's SHA-256 functions directly (the same implementation, SHA
+// extensions where the CPU has them). Through EVP, OpenSSL's one-shot
+// SHA256() fetched the algorithm and allocated a context per call (nine
+// times the hashing), and even a reused context's re-initialisation
+// through the provider cost several times the hashing of a match's facts.
 class Sha256 {
  public:
   Sha256();
@@ -28,9 +30,11 @@ class Sha256 {
   void update(std::string_view bytes);
   // The 32 raw bytes of what was fed; the digest starts over after.
   std::string finish();
+  // The same into `out`. REQUIRES: out holds 32 bytes.
+  void finish(unsigned char* out);
 
  private:
-  evp_md_ctx_st* ctx_;
+  SHA256state_st* ctx_;
 };
 
 // The digest of `bytes` by a hash OpenSSL names (EVP_sha1(), EVP_sha3_256(), ...),

@@ -162,6 +162,10 @@ TEST_CASE("a match key is fixed-width, names its rule and its positives exactly,
   CHECK(MatchKey(7, keys({"ab"})) != MatchKey(8, keys({"ab"})));
   CHECK(MatchKey(7, keys({"ab"})) == MatchKey(7, keys({"ab"})));
   CHECK(MatchKey(7, keys({"ab"})).hash() == MatchKey(7, keys({"ab"})).hash());
+  // The digest is the first 16 bytes of SHA-256 over the length-prefixed
+  // facts ("2:ab1:c"), as stores have kept it: a change of how it is
+  // computed would orphan every stored match.
+  CHECK(MatchKey(3, keys({"ab", "c"})).str() == "3\x1e" "Qw-xtKxDMW7Kgfqyehkwqw");
   // The text form, as the store keeps it: the number alone without positives.
   CHECK(MatchKey(7, {}).str() == "7");
   CHECK(MatchKey(7, {}) != MatchKey(7, keys({"ab"})));

@@ -7,6 +7,7 @@
 #include "server/api/request_info.h"
 #include "server/api/selectors.h"
 #include "server/api/status.h"
+#include "stdlib/digest.h"
 #include "stdlib/kube_validation.h"
 #include "server/auth/impersonation.h"
 #include "server/http/http_server.h"
@@ -243,6 +244,22 @@ TEST_CASE("content types, and what the verb of a request is") {
   CHECK_FALSE(parse_bool("yes"));
   CHECK(parse_int("-3") == -3);
   CHECK_FALSE(parse_int("3x"));
+}
+
+TEST_CASE("SHA-256: known answers, and pieces fed one after another digest as their concatenation") {
+  CHECK(hex_encode(sha256("abc")) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(hex_encode(sha256("")) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  Sha256 h;
+  std::string long_input(1000, 'x');
+  for (int round = 0; round < 2; ++round) {  // finish() starts the digest over
+    h.update("a");
+    h.update("");
+    h.update("bc");
+    CHECK(h.finish() == sha256("abc"));
+    h.update(std::string_view(long_input).substr(0, 333));
+    h.update(std::string_view(long_input).substr(333));
+    CHECK(h.finish() == sha256(long_input));
+  }
 }
 
 TEST_CASE("text helpers: hex, join, trim") {

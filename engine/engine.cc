@@ -298,7 +298,7 @@ void Engine::apply_contributions(int rule, const MatchKey& key, const std::vecto
   }
   if (!refuses) txn_.refusals.erase(key);
   for (const auto& t : targets) {
-    txn_.changed_by[t].insert(rule);
+    txn_.changed_by.add(t, rule);
     if (is_object_fact(t)) {
       ObjectEntry e = state_.object_copy(t, parse_object_fact(t));
       if (!e.decl) e.decl = decl_of(e.key);
@@ -573,8 +573,7 @@ Result Engine::collect_changes(std::vector<TupleChange>* tuples) {
     c.op = before->is_null() ? ObjectChange::Kind::kCreated
            : c.after->is_null() ? ObjectChange::Kind::kDeleted
                                 : ObjectChange::Kind::kUpdated;
-    if (auto by = txn_.changed_by.find(fact); by != txn_.changed_by.end())
-      for (int rule : by->second) c.rules.push_back(rules_[static_cast<size_t>(rule)].info->rule->name);
+    for (int rule : txn_.changed_by.of(FactKey(fact))) c.rules.push_back(rules_[static_cast<size_t>(rule)].info->rule->name);
     r.objects.push_back(std::move(c));
   }
   r.tuples = tuples ? std::move(*tuples) : tuple_changes();
@@ -590,8 +589,7 @@ std::vector<TupleChange> Engine::tuple_changes() const {
     if (now == existed) continue;
     auto [rel, args] = parse_tuple_fact(fact);
     TupleChange c{now, rel, args, {}};
-    if (auto by = txn_.changed_by.find(fact); by != txn_.changed_by.end())
-      for (int rule : by->second) c.rules.push_back(rules_[static_cast<size_t>(rule)].info->rule->name);
+    for (int rule : txn_.changed_by.of(fact)) c.rules.push_back(rules_[static_cast<size_t>(rule)].info->rule->name);
     out.push_back(std::move(c));
   }
   return out;

@@ -25,8 +25,7 @@ void Engine::check_relation_keys() {
     if (holding.size() < 2) continue;
     std::set<std::string> rules;
     for (const auto& f : holding)
-      if (auto by = txn_.changed_by.find(f); by != txn_.changed_by.end())
-        for (int r : by->second) rules.insert(rules_[static_cast<size_t>(r)].info->rule->name);
+      for (int r : txn_.changed_by.of(FactKey(f))) rules.insert(rules_[static_cast<size_t>(r)].info->rule->name);
     std::string names, values;
     for (size_t i = 0; i < key.size(); ++i) {
       names += (i ? ", " : "") + it->second->params[i];

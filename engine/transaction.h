@@ -7,6 +7,8 @@
 // Thread safety: the engine's thread only.
 #pragma once
 
+#include <algorithm>
+#include <climits>
 #include <map>
 #include <set>
 #include <string>
@@ -17,6 +19,45 @@
 #include "engine/state.h"
 
 namespace pmesh::engine {
+
+// Which rules changed each fact in one transaction: a log appended to as
+// contributions apply (a transaction that derives a million tuples makes a
+// million entries, which a map of sets made a million nodes and sets of),
+// sorted once when it is first read.
+class ChangedBy {
+ public:
+  void add(const FactKey& fact, int rule) {
+    log_.emplace_back(fact, rule);
+    sorted_ = false;
+  }
+  // The rules that changed `fact`, in number order, each once (none for a
+  // fact no rule changed).
+  std::vector<int> of(const FactKey& fact) const {
+    if (!sorted_) {
+      std::sort(log_.begin(), log_.end(), Before());
+      log_.erase(std::unique(log_.begin(), log_.end()), log_.end());
+      sorted_ = true;
+    }
+    std::vector<int> out;
+    for (auto it = std::lower_bound(log_.begin(), log_.end(), std::pair<FactKey, int>(fact, INT_MIN), Before());
+         it != log_.end() && it->first == fact; ++it)
+      out.push_back(it->second);
+    return out;
+  }
+
+ private:
+  // By the hash each key keeps, its text where hashes meet, then the rule.
+  struct Before {
+    bool operator()(const std::pair<FactKey, int>& a, const std::pair<FactKey, int>& b) const {
+      if (a.first == b.first) return a.second < b.second;
+      size_t ha = a.first.text_hash(), hb = b.first.text_hash();
+      return ha != hb ? ha < hb : a.first < b.first;
+    }
+  };
+  // Sorting on the first read changes the order, not what is held.
+  mutable std::vector<std::pair<FactKey, int>> log_;
+  mutable bool sorted_ = true;
+};
 
 struct Transaction {
   // A match to evaluate: a rule and the facts its positive patterns matched,
@@ -36,7 +77,7 @@ struct Transaction {
   // Tuples: committed existence, in key order (by the interned key: a
   // tuple's change copies a pointer, not its text).
   std::map<FactKey, bool, FactKeyOrder> tuple_before;
-  std::unordered_map<FactKey, std::set<int>, FactKeyTextHash, FactKeyTextEq> changed_by;  // fact -> rules that changed it
+  ChangedBy changed_by;  // fact -> rules that changed it
   std::unordered_map<MatchKey, int, MatchKeyHash> evaluations;  // match -> evaluations (a loop at the limit)
   std::map<int, std::set<std::string>> suspects;    // rule -> matches that kept changing
   std::vector<std::string> warnings;                // evaluation errors that dropped a match

@@ -263,14 +263,14 @@ const ObjectEntry* State::put_object(const std::string& fact, ObjectEntry entry)
     if (recording()) {
       auto prev = std::make_shared<ObjectEntry>(std::move(it->second));
       replaced = prev.get();
-      undo_.push_back([this, fact, prev]() { put_object(fact, std::move(*prev)); });
+      undo_.push_back(UndoPutObject{it->first, std::move(prev)});
     }
     it->second = std::move(entry);
     reindex_object(it->first, it->second.key.kind, before, object_index_keys(it->second));
     return replaced;
   }
-  if (recording()) undo_.push_back([this, fact]() { erase_object(fact); });
   it = objects_.emplace(fact, std::move(entry)).first;
+  if (recording()) undo_.push_back(UndoEraseObject{it->first});
   mark_dirty(dirty_.objects, it->first);
   index_object(it->first, it->second, true);
   return replaced;
@@ -285,7 +285,7 @@ const ObjectEntry* State::erase_object(const std::string& fact) {
   if (recording()) {
     auto prev = std::make_shared<ObjectEntry>(std::move(it->second));
     replaced = prev.get();
-    undo_.push_back([this, fact, prev]() { put_object(fact, std::move(*prev)); });
+    undo_.push_back(UndoPutObject{it->first, std::move(prev)});
   }
   objects_.erase(it);
   return replaced;
@@ -298,15 +298,7 @@ void State::set_resource_version(const std::string& fact, int64_t rv) {
   ObjectEntry& e = it->second;
   if (recording()) {
     int64_t old = e.resource_version;
-    Json old_text = (*e.effective)["metadata"].value("resourceVersion", Json());
-    undo_.push_back([this, fact, old, old_text]() {
-      auto i = objects_.find(fact);
-      if (i == objects_.end()) return;
-      i->second.resource_version = old;
-      Json& meta = i->second.effective.mutate()["metadata"];
-      if (old_text.is_null()) meta.erase("resourceVersion");
-      else meta["resourceVersion"] = old_text;
-    });
+    undo_.push_back(UndoResourceVersion{it->first, old, (*e.effective)["metadata"].value("resourceVersion", Json())});
   }
   e.resource_version = rv;
   // In place when the entry alone holds its effective form (it was composed
@@ -346,9 +338,7 @@ void State::put_tuple(const std::string& fact, TupleEntry entry) {
   if (recording()) {
     std::optional<TupleEntry> prev;
     if (it != tuples_.end()) prev = it->second;
-    undo_.push_back([this, fact, prev = std::move(prev)]() {
-      put_tuple(fact, prev ? *prev : TupleEntry{});
-    });
+    undo_.push_back(UndoPutTuple{it != tuples_.end() ? it->first : FactKey(fact), std::move(prev)});
   }
   bool exists = entry.exists();
   if (exists) {
@@ -369,7 +359,7 @@ bool State::support_tuple(const FactKey& fact, const MatchKey& match, bool keep)
   bool had = it != tuples_.end() && it->second.supports.count(match) > 0;
   if (had == keep) return had;
   mark_dirty(dirty_.tuples, fact);
-  if (recording()) undo_.push_back([this, fact, match, keep]() { support_tuple(fact, match, !keep); });
+  if (recording()) undo_.push_back(UndoSupport{fact, match, !keep});
   if (keep) {
     bool existed = it != tuples_.end() && it->second.exists();
     if (it == tuples_.end()) it = tuples_.emplace(fact, TupleEntry{}).first;
@@ -469,12 +459,12 @@ const Match* State::put_match(const MatchKey& key, Match m) {
     if (recording()) {
       auto prev = std::make_shared<Match>(std::move(it->second));
       replaced = prev.get();
-      undo_.push_back([this, key, prev]() { put_match(key, std::move(*prev)); });
+      undo_.push_back(UndoPutMatch{key, std::move(prev)});
     }
     it->second = std::move(m);
     return replaced;
   }
-  if (recording()) undo_.push_back([this, key]() { erase_match(key); });
+  if (recording()) undo_.push_back(UndoEraseMatch{key});
   // Node-based: the key's address, kept in using_, is stable until erased.
   auto added = ms.emplace(key, std::move(m)).first;
   ++match_count_;
@@ -502,7 +492,7 @@ const Match* State::erase_match(const MatchKey& key) {
   if (recording()) {
     auto prev = std::make_shared<Match>(std::move(it->second));
     replaced = prev.get();
-    undo_.push_back([this, key, prev]() { put_match(key, std::move(*prev)); });
+    undo_.push_back(UndoPutMatch{key, std::move(prev)});
   }
   ms->erase(it);
   --match_count_;
@@ -530,10 +520,27 @@ const std::vector<const MatchKey*>* State::matches_using(const FactKey& fact) co
 
 void State::undo_to(size_t mark) {
   undoing_ = true;
+  struct Apply {
+    State& s;
+    void operator()(UndoPutObject& u) const { s.put_object(u.fact, std::move(*u.prev)); }
+    void operator()(UndoEraseObject& u) const { s.erase_object(u.fact); }
+    void operator()(UndoResourceVersion& u) const {
+      auto i = s.objects_.find(u.fact);
+      if (i == s.objects_.end()) return;
+      i->second.resource_version = u.resource_version;
+      Json& meta = i->second.effective.mutate()["metadata"];
+      if (u.text.is_null()) meta.erase("resourceVersion");
+      else meta["resourceVersion"] = std::move(u.text);
+    }
+    void operator()(UndoPutTuple& u) const { s.put_tuple(u.fact, u.prev ? std::move(*u.prev) : TupleEntry{}); }
+    void operator()(UndoSupport& u) const { s.support_tuple(u.fact, u.match, u.keep); }
+    void operator()(UndoPutMatch& u) const { s.put_match(u.key, std::move(*u.prev)); }
+    void operator()(UndoEraseMatch& u) const { s.erase_match(u.key); }
+  };
   while (undo_.size() > mark) {
-    auto fn = std::move(undo_.back());
+    Undo u = std::move(undo_.back());
     undo_.pop_back();
-    fn();
+    std::visit(Apply{*this}, u);
   }
   undoing_ = false;
 }

@@ -27,6 +27,7 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <boost/container/flat_set.hpp>
@@ -321,7 +322,41 @@ class State {
     if (!bulk_ && track_dirty_) set.insert(key);
   }
 
-  std::vector<std::function<void()>> undo_;
+  // How to undo one change: the inverse operation, with what it needs.
+  // Records are values, not closures: a closure that held them was an
+  // allocation per change, and a transaction that derives a million
+  // tuples makes millions of changes.
+  struct UndoPutObject {  // put `prev` back (an entry replaced or erased)
+    FactKey fact;
+    std::shared_ptr<ObjectEntry> prev;
+  };
+  struct UndoEraseObject {  // an entry that was added
+    FactKey fact;
+  };
+  struct UndoResourceVersion {
+    FactKey fact;
+    int64_t resource_version;
+    Json text;  // metadata.resourceVersion as it was (null: absent)
+  };
+  struct UndoPutTuple {  // the entry as it was (none: absent)
+    FactKey fact;
+    std::optional<TupleEntry> prev;
+  };
+  struct UndoSupport {  // a support changed in place; `keep` is what to restore
+    FactKey fact;
+    MatchKey match;
+    bool keep;
+  };
+  struct UndoPutMatch {  // put `prev` back (a match replaced or erased)
+    MatchKey key;
+    std::shared_ptr<Match> prev;
+  };
+  struct UndoEraseMatch {  // a match that was added
+    MatchKey key;
+  };
+  using Undo = std::variant<UndoPutObject, UndoEraseObject, UndoResourceVersion, UndoPutTuple, UndoSupport,
+                            UndoPutMatch, UndoEraseMatch>;
+  std::vector<Undo> undo_;
   bool undoing_ = false;
   bool bulk_ = false;
   bool track_dirty_ = true;

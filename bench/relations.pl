@@ -1,14 +1,16 @@
-% bench/relations.rules for SWI-Prolog 9: the same membership program, its
-% input predicates incremental and `membership` (member) an incremental table, so that
-% a change of the input invalidates the table and the next call brings it
-% up to date. Driven by bench/relations_bench.cc:
+% bench/relations.rules for SWI-Prolog 9: the same program, its input
+% predicates incremental and `membership` (the rules' member) an
+% incremental table, so that a change of the input invalidates the table
+% and its next call brings it up to date. Driven by
+% bench/relations_bench.cc:
 %
 %   swipl -q relations.pl -- FACTS SAMPLES
 %
-% (FACTS is read as data, not consulted: hence `--`.) FACTS holds o(User, Account) and p(Child, Parent) terms. Prints one JSON
-% object: the seconds to assert the facts, to materialize `member`, and
-% per sample to add and then remove one leaf account (owner and parent)
-% each followed by reading the relation again; the member count; VmHWM.
+% FACTS (read as data, not consulted: hence `--`) holds o(User, Account)
+% and p(Child, Parent) terms. Prints one JSON object: the seconds to
+% assert the facts and to materialize the table, and per sample to add and
+% then remove one leaf account (owner and parent), each followed by
+% reading the relation again; the member count; VmHWM.
 :- initialization(main, main).
 
 :- dynamic owner/2 as incremental.

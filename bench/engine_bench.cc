@@ -9,7 +9,6 @@
 // since recomputing is deriving everything from the inputs again), and the cost of
 // re-parenting an account against the size of its subtree. Prints JSON.
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/bench_clock.h"
+#include "bench/bench_util.h"
 #include "engine/engine.h"
 
 using pmesh::engine::Engine;
@@ -33,6 +32,7 @@ using pmesh::engine::Op;
 namespace {
 
 using pmesh::bench::Clock;
+using pmesh::bench::run_captured;
 using pmesh::bench::us;
 
 struct Account {
@@ -228,26 +228,8 @@ int main(int argc, char** argv) {
   std::stringstream ss(sizes);
   std::string item;
   while (std::getline(ss, item, ',')) {
-    int pipefd[2];
-    if (pipe(pipefd) != 0) return 1;
-    pid_t pid = fork();
-    if (pid == 0) {
-      dup2(pipefd[1], 1);
-      close(pipefd[0]);
-      std::string s = std::to_string(samples);
-      execl("/proc/self/exe", argv[0], "--size", item.c_str(), "--samples", s.c_str(), "--rules", rules.c_str(),
-            static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(pipefd[1]);
     std::string out;
-    char buf[4096];
-    ssize_t got;
-    while ((got = read(pipefd[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(got));
-    close(pipefd[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    if (!run_captured({"/proc/self/exe", "--size", item, "--samples", std::to_string(samples), "--rules", rules}, &out)) {
       std::cerr << "pmesh-bench: size " << item << " failed\n";
       return 1;
     }

@@ -23,7 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bench/bench_clock.h"
+#include "bench/bench_util.h"
 #include "bench/bench_http.h"
 #include "engine/engine.h"
 #include "fga/compile.h"

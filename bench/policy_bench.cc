@@ -35,7 +35,7 @@
 #include "dsl/program.h"
 #include "engine/documents.h"
 #include "engine/durable_store.h"
-#include "bench/bench_clock.h"
+#include "bench/bench_util.h"
 #include "engine/engine.h"
 #include "server/auth/authz.h"
 #include "server/openfga/fga_store.h"

@@ -20,7 +20,6 @@
 // (`reread_s`: reading it without a change). Prints JSON with pmesh /
 // SWI-Prolog ratios (below 1: pmesh is faster or smaller).
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,7 +33,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/bench_clock.h"
+#include "bench/bench_util.h"
 #include "engine/engine.h"
 
 using pmesh::engine::Engine;
@@ -44,6 +43,7 @@ using pmesh::engine::Op;
 namespace {
 
 using pmesh::bench::Clock;
+using pmesh::bench::run_captured;
 using pmesh::bench::us;
 
 // The input: owner(user, account) and parent(child, parent) tuples.
@@ -146,30 +146,6 @@ Json run_pmesh(const std::string& rules, int n, int samples) {
           {"remove_median_us", rounded(median(remove), 1)}};
 }
 
-// Runs `argv` with stdout into a string; false when it does not exit 0.
-bool run(const std::vector<std::string>& argv, std::string* out) {
-  int pipefd[2];
-  if (pipe(pipefd) != 0) return false;
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(pipefd[1], 1);
-    close(pipefd[0]);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    _exit(127);
-  }
-  close(pipefd[1]);
-  char buf[4096];
-  ssize_t got;
-  while ((got = read(pipefd[0], buf, sizeof buf)) > 0) out->append(buf, static_cast<size_t>(got));
-  close(pipefd[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
 // SWI-Prolog on the same facts, or null when it is not installed.
 Json run_swipl(const std::string& swipl, const std::string& program, int n, int samples) {
   if (swipl == "none" || system(("command -v " + swipl + " > /dev/null 2>&1").c_str()) != 0) return nullptr;
@@ -182,7 +158,7 @@ Json run_swipl(const std::string& swipl, const std::string& program, int n, int 
     for (const auto& [c, a] : f.parents) out << "p(" << c << ", " << a << ").\n";
   }
   std::string out;
-  bool ok = run({swipl, "-q", program, "--", file, std::to_string(samples)}, &out);
+  bool ok = run_captured({swipl, "-q", program, "--", file, std::to_string(samples)}, &out);
   std::filesystem::remove(file);
   if (!ok) {
     std::cerr << "pmesh-relations-bench: swipl failed\n";
@@ -213,7 +189,7 @@ int main(int argc, char** argv) {
   for (std::string item; std::getline(ss, item, ',');) {
     int n = std::stoi(item);
     std::string out;
-    if (!run({"/proc/self/exe", "--size", item, "--samples", std::to_string(samples)}, &out)) {
+    if (!run_captured({"/proc/self/exe", "--size", item, "--samples", std::to_string(samples)}, &out)) {
       std::cerr << "pmesh-relations-bench: size " << item << " failed\n";
       return 1;
     }

@@ -64,7 +64,6 @@ Engine::Engine(std::shared_ptr<const dsl::CompiledProgram> program, Options opti
   base_rules_ = rules_.size();
   next_stratum_ = static_cast<int>(program_->graph->strata().size());
   for (const auto& rt : rules_) register_readers(rt);
-  state_.set_dirty_tracking(false);  // until there is persistence
   evaluator_ = std::make_unique<Evaluator>(state_, [this](const std::string& fact) { return committed(fact); });
 }
 
@@ -642,6 +641,10 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
   size_t mark = state_.undo_mark();
   txn_ = Transaction{};
   txn_.now = options_.clock();
+  // What it changes is tracked for the commit that stores it, and for the
+  // parked rule-set states a change makes stale; without either, nothing
+  // would read it.
+  state_.set_dirty_tracking(persistence_ || !parked_.empty());
   Result r;
   auto fail = [&](std::string reason, std::string message, std::vector<std::string> rules) {
     txn_.restoring = false;

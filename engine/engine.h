@@ -175,12 +175,7 @@ class Engine {
   using BeforeCommit = std::function<std::vector<Op>(const std::vector<TupleChange>&)>;
   void set_before_commit(BeforeCommit fn) { before_commit_ = std::move(fn); }
   // Committed transactions are written there. REQUIRES: outlives the engine.
-  // (What a transaction changed is tracked for it only while there is one,
-  // or a parked rule-set state that a change makes stale.)
-  void set_persistence(Persistence* p) {
-    persistence_ = p;
-    state_.set_dirty_tracking(persistence_ || !parked_.empty());
-  }
+  void set_persistence(Persistence* p) { persistence_ = p; }
   // Told of every committed transaction (not dry runs, not refused ones),
   // once the engine is done with it and may be read.
   void set_commit_listener(std::function<void(const Result&)> fn) { commit_listener_ = std::move(fn); }
@@ -237,10 +232,7 @@ class Engine {
   // same fingerprint, unless a transaction that changed anything committed
   // first, which makes every set's stored state stale (it is dropped from the
   // store in that transaction).
-  void park_rule_set(const std::string& id, StoredRuleSet stored) {
-    parked_[id] = std::move(stored);
-    state_.set_dirty_tracking(true);
-  }
+  void park_rule_set(const std::string& id, StoredRuleSet stored) { parked_[id] = std::move(stored); }
   // What a set's stored state is valid for: its rules and the program's.
   std::string rule_set_fingerprint(const dsl::CompiledProgram& program) const;
 

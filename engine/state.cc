@@ -335,15 +335,21 @@ const TupleEntry* State::tuple(const FactKey& fact) const {
 void State::put_tuple(const std::string& fact, TupleEntry entry) {
   auto it = tuples_.find(fact);
   bool existed = it != tuples_.end() && it->second.exists();
+  // The key, interned once for the undo record and a new entry both.
+  FactKey key = it != tuples_.end() ? it->first : FactKey();
+  auto interned = [&]() -> const FactKey& {
+    if (key.empty()) key = FactKey(fact);
+    return key;
+  };
   if (recording()) {
     std::optional<TupleEntry> prev;
     if (it != tuples_.end()) prev = it->second;
-    undo_.push_back(UndoPutTuple{it != tuples_.end() ? it->first : FactKey(fact), std::move(prev)});
+    undo_.push_back(UndoPutTuple{interned(), std::move(prev)});
   }
   bool exists = entry.exists();
   if (exists) {
     if (it != tuples_.end()) it->second = std::move(entry);
-    else it = tuples_.emplace(fact, std::move(entry)).first;
+    else it = tuples_.emplace(interned(), std::move(entry)).first;
     mark_dirty(dirty_.tuples, it->first);
     if (!existed) index_tuple(it->first, true);
   } else if (it != tuples_.end()) {

@@ -23,7 +23,6 @@
 #include <set>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -254,8 +253,8 @@ class State {
     std::unordered_set<MatchKey, MatchKeyHash> matches;
   };
   Dirty take_dirty() { return std::exchange(dirty_, Dirty{}); }
-  // Whether changes are marked dirty at all (on by default): an engine
-  // that stores nothing turns it off rather than collect what it drops.
+  // Whether changes are marked dirty at all (on by default): the engine
+  // turns it off for transactions whose changes nothing will store.
   void set_dirty_tracking(bool on) { track_dirty_ = on; }
 
   // ---- Loading a store

@@ -141,7 +141,9 @@ struct FieldInit {
 // the object x is bound to (as a user's delete would) once the rules are at
 // rest; it is not undone when the body stops holding.
 enum class HeadKind { kDeriveObject, kDeriveTuple, kSet, kRefuse, kDelete };
-enum class SetOp { kAssign, kAdd };  // `=`; `+=` adds an element to a set-like list
+// `=`; `+=` adds an element to a set-like list; `ordered by` keeps a list
+// sorted by the fields its value names (the list stays the writers').
+enum class SetOp { kAssign, kAdd, kOrder };
 
 struct Head {
   HeadKind kind = HeadKind::kSet;

@@ -213,7 +213,10 @@ struct derive_clause : sor<in_clause, ns_clause, named_clause> {};
 struct derive_obj : seq<kind_ref, star<derive_clause>, p<'{'>, star<field_init>, must<close_brace>> {};
 struct derive_target : sor<derive_obj, tuple_pattern> {};
 struct derive_item : seq<kw_derive, sep, must<derive_target>> {};
-struct set_op : sor<TAO_PEGTL_STRING("+="), seq<one<'='>, not_at<one<'='>>>> {};
+// `ordered by [fields]`: the list is kept sorted by those fields of its
+// elements (the api-syncagent keeps its export's claims sorted).
+struct order_op : seq<word<TAO_PEGTL_STRING("ordered")>, sep, word<TAO_PEGTL_STRING("by")>> {};
+struct set_op : sor<TAO_PEGTL_STRING("+="), seq<one<'='>, not_at<one<'='>>>, order_op> {};
 struct set_path : plus<path_seg> {};
 struct set_assign : seq<set_op, sep> {};
 struct set_item : seq<kw_set, sep, must<var_ref>, sep, must<set_path>, must<set_assign>, must<expr>> {};

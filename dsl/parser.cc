@@ -452,7 +452,8 @@ class Builder {
       h.target = n.children[0]->string();
       h.target_span = span(*n.children[0]);
       for (const auto& s : n.children[1]->children) h.path.push_back(path_seg(*s));
-      h.op = n.children[2]->string() == "+=" ? SetOp::kAdd : SetOp::kAssign;
+      const std::string op = n.children[2]->string();
+      h.op = op == "+=" ? SetOp::kAdd : op == "=" ? SetOp::kAssign : SetOp::kOrder;
       h.value = expr(*n.children[3]);
       return h;
     }

@@ -74,7 +74,7 @@ Op Engine::admit(const Op& op) {
       struct Change {
         JsonPath path;
         Json value;
-        bool add;
+        dsl::SetOp op;
       };
       std::vector<Change> changes;
       std::optional<std::string> refusal;
@@ -86,7 +86,7 @@ Op Engine::admit(const Op& op) {
             if (mutating && h.kind == dsl::HeadKind::kSet) {
               const dsl::VarInfo* v = rt.info->set_targets.at(&h);
               changes.push_back({resolve_path(v->decl, h.path, rt, found, true), evaluator_->eval(*h.value, rt, found),
-                                 h.op == dsl::SetOp::kAdd});
+                                 h.op});
             } else if (!mutating && h.kind == dsl::HeadKind::kRefuse) {
               Json m = evaluator_->eval(*h.value, rt, found);
               refusal = m.is_string() ? m.get<std::string>() : m.dump();
@@ -102,8 +102,15 @@ Op Engine::admit(const Op& op) {
       }
       if (refusal) throw TxnError{"Invalid", *refusal, {rule.name}};
       for (const auto& c : changes) {
-        if (c.add) add_at(object, c.path, c.value);
-        else set_at(object, c.path, c.value);
+        if (c.op == dsl::SetOp::kAdd) {
+          add_at(object, c.path, c.value);
+        } else if (c.op == dsl::SetOp::kOrder) {
+          auto fields = order_fields(c.value);
+          if (!fields) throw TxnError{"InternalError", "admission rule " + rule.name + " failed: `ordered by` takes a list of field names", {rule.name}};
+          order_at(object, c.path, *fields);
+        } else {
+          set_at(object, c.path, c.value);
+        }
       }
     }
   }

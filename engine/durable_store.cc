@@ -205,7 +205,7 @@ std::string encode_match_record(const Match& m, int first_rule = 0) {
         w.str(e.field);
       }
     }
-    w.byte((c.add ? 1 : 0) | (c.editable ? 2 : 0));
+    w.byte((c.add ? 1 : 0) | (c.editable ? 2 : 0) | (c.order ? 4 : 0));
     w.signed_varint(c.priority);
   }
   return w.take();
@@ -240,6 +240,7 @@ Match decode_match_record(const std::string& value) {
     uint8_t flags = r.byte();
     c.add = (flags & 1) != 0;
     c.editable = (flags & 2) != 0;
+    c.order = (flags & 4) != 0;
     c.priority = r.signed_varint();
     m.contributions.push_back(std::move(c));
   }
@@ -268,6 +269,7 @@ Json encode_object(const ObjectEntry& e) {
     for (const auto& p : parts) {
       arr.push_back({{"path", encode_path(*p.path)}, {"value", *p.value}, {"add", p.add}, {"priority", p.priority}, {"rule", p.rule}});
       if (p.editable) arr.back()["editable"] = true;
+      if (p.order) arr.back()["order"] = true;
     }
     fields[mk.str()] = arr;
   }
@@ -295,7 +297,8 @@ ObjectEntry decode_object(Json j) {
                                        .priority = p["priority"],
                                        .rule = p["rule"],
                                        .add = p["add"],
-                                       .editable = p.value("editable", false)});
+                                       .editable = p.value("editable", false),
+                                       .order = p.value("order", false)});
   return e;
 }
 
@@ -309,6 +312,7 @@ Json encode_match(const Match& m) {
                         {"add", c.add},
                         {"priority", c.priority}});
     if (c.editable) contribs.back()["editable"] = true;
+    if (c.order) contribs.back()["order"] = true;
   }
   Json positives = Json::array();
   for (const auto& p : m.positives) positives.push_back(p.str());
@@ -326,7 +330,8 @@ Match decode_match(const Json& j) {
                                            .priority = c["priority"],
                                            .kind = static_cast<Contribution::Kind>(c["kind"].get<int>()),
                                            .add = c["add"],
-                                           .editable = c.value("editable", false)});
+                                           .editable = c.value("editable", false),
+                                           .order = c.value("order", false)});
   return m;
 }
 

@@ -146,10 +146,11 @@ Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, cons
                      {first_rule, rules_[static_cast<size_t>(rule)].info->rule->name}};
   }
   // Set fields: by path, the highest priority wins; `+=` adds every element.
-  std::map<JsonPath, std::vector<const FieldPart*>> by_path, editable;
+  std::map<JsonPath, std::vector<const FieldPart*>> by_path, editable, orders;
   std::vector<const FieldPart*> adds;
   for (const auto& [mk, parts] : e.fields)
-    for (const auto& p : parts) (p.add ? adds : p.editable ? editable[*p.path] : by_path[*p.path]).push_back(&p);
+    for (const auto& p : parts)
+      (p.add ? adds : p.order ? orders[*p.path] : p.editable ? editable[*p.path] : by_path[*p.path]).push_back(&p);
   auto winner = [&](const JsonPath& path, const std::vector<const FieldPart*>& parts) {
     const FieldPart* win = parts[0];
     for (const auto* p : parts)
@@ -187,6 +188,10 @@ Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, cons
   // (defaulted by the server) of a field a rule sets compares equal to the
   // rule's value even when the rule left a defaulted field out.
   if (d->schema_defaults) apply_schema_defaults(*d->schema_defaults, eff);
+  // Orders last: they sort what everyone wrote into the list, defaulted
+  // (a claim that leaves `group` out sorts as "", as kube stores it).
+  for (const auto& [path, parts] : orders)
+    if (auto fields = order_fields(*winner(path, parts)->value)) order_at(eff, path, *fields);
 
   eff["apiVersion"] = d->api_version();
   eff["kind"] = d->name;
@@ -414,7 +419,7 @@ void Engine::user_op(const Op& op) {
   auto owned_by = [&](const ObjectEntry& e, const JsonPath& path) {
     for (const auto& [mk, parts] : e.fields)
       for (const auto& p : parts)
-        if (*p.path == path) return rules_[static_cast<size_t>(p.rule)].info->rule->name;
+        if (*p.path == path && !p.order) return rules_[static_cast<size_t>(p.rule)].info->rule->name;
     for (const auto& [mk, part] : e.derived) {
       (void)part;
       return rules_[static_cast<size_t>(mk.rule())].info->rule->name;
@@ -455,7 +460,7 @@ void Engine::user_op(const Op& op) {
       std::vector<JsonPath> owned;
       for (const auto& [mk, parts] : e.fields)
         for (const auto& p : parts)
-          if (!p.editable) owned.push_back(*p.path);
+          if (!p.editable && !p.order) owned.push_back(*p.path);
       for (const auto& [mk, part] : e.derived) {
         JsonPath prefix;
         leaf_paths(*part, prefix, owned);

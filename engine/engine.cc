@@ -316,7 +316,7 @@ void Engine::apply_contributions(int rule, const MatchKey& key, const std::vecto
             part->second = std::move(merged);
           }
         } else {
-          e.fields[key].push_back(FieldPart{.path = c.path, .value = c.value, .priority = c.priority, .rule = rule, .add = c.add, .editable = c.editable});
+          e.fields[key].push_back(FieldPart{.path = c.path, .value = c.value, .priority = c.priority, .rule = rule, .add = c.add, .editable = c.editable, .order = c.order});
         }
       }
       bool lost = had_support && !e.derived.count(key) && !e.derived.empty();

@@ -235,6 +235,39 @@ void add_at(Json& doc, const JsonPath& path, const Json& value, const std::vecto
   list->push_back(value);
 }
 
+void order_at(Json& doc, const JsonPath& path, const std::vector<std::string>& fields) {
+  Json* list = find_at(doc, path);
+  if (!list || !list->is_array() || fields.empty()) return;
+  auto key = [&](const Json& x) {
+    std::vector<std::string> k;
+    k.reserve(fields.size());
+    for (const auto& f : fields) {
+      auto it = x.is_object() ? x.find(f) : x.end();
+      k.push_back(!x.is_object() || it == x.end() || it->is_null() ? std::string()
+                  : it->is_string()                                ? it->get<std::string>()
+                                                                   : it->dump());
+    }
+    return k;
+  };
+  std::vector<std::pair<std::vector<std::string>, Json>> keyed;
+  keyed.reserve(list->size());
+  for (auto& x : *list) keyed.emplace_back(key(x), std::move(x));
+  std::stable_sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  Json sorted = Json::array();
+  for (auto& [k, x] : keyed) sorted.push_back(std::move(x));
+  *list = std::move(sorted);
+}
+
+std::optional<std::vector<std::string>> order_fields(const Json& value) {
+  if (!value.is_array() || value.empty()) return std::nullopt;
+  std::vector<std::string> out;
+  for (const auto& f : value) {
+    if (!f.is_string()) return std::nullopt;
+    out.push_back(f.get<std::string>());
+  }
+  return out;
+}
+
 void remove_at(Json& doc, const JsonPath& path) {
   if (path.empty()) return;
   Json* parent = parent_of(doc, path, false);

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,15 @@ void set_at(Json& doc, const JsonPath& path, Json value);
 void add_at(Json& doc, const JsonPath& path, const Json& value, const std::vector<std::string>& keys = {});
 // Removes what is at `path`; empty objects and lists left behind stay.
 void remove_at(Json& doc, const JsonPath& path);
+// Sorts the list at `path` by the values of `fields` (names) in its
+// elements, the first field first, as the api-syncagent keeps its export's
+// claims: a string compares as itself, an absent or null field as "" (Go's
+// zero value), anything else as its JSON text. Stable: elements that
+// compare equal keep their order. Does nothing where there is no list.
+void order_at(Json& doc, const JsonPath& path, const std::vector<std::string>& fields);
+// The field names an `ordered by` value holds: a non-empty list of strings;
+// nothing for any other value.
+std::optional<std::vector<std::string>> order_fields(const Json& value);
 
 // Overlays `over` on `base`: objects merge key by key, anything else replaces.
 void deep_merge(Json& base, const Json& over);

@@ -115,9 +115,10 @@ struct Contribution {
   // kField: a derive's `editable` field (users may change it; see
   // ObjectEntry::editable_seen).
   bool editable = false;
+  bool order = false;  // kField: `ordered by`; the value names the fields
   bool operator==(const Contribution& o) const {
     return kind == o.kind && target == o.target && value == o.value && path == o.path && add == o.add &&
-           priority == o.priority && editable == o.editable;
+           order == o.order && priority == o.priority && editable == o.editable;
   }
 };
 
@@ -135,6 +136,9 @@ struct FieldPart {
   int rule = 0;
   bool add = false;
   bool editable = false;  // a derive's `editable` field
+  // `ordered by`: sorts the list at `path` by the fields `value` names; the
+  // list's elements stay their writers' (a user may still write it).
+  bool order = false;
 };
 
 struct ObjectEntry {

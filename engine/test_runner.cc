@@ -1,5 +1,7 @@
 #include "engine/test_runner.h"
 
+#include <algorithm>
+
 #include "engine/engine.h"
 #include "engine/json_path.h"
 #include "stdlib/text.h"
@@ -11,6 +13,26 @@ namespace {
 struct Failure {
   std::string message;
 };
+
+// What an expectation's path names in `doc`: fields of objects, and a
+// number names an element of a list (`spec.permissionClaims.0.resource`),
+// which is how a test pins an order.
+const Json* expected_at(const Json& doc, const std::vector<std::string>& path) {
+  const Json* cur = &doc;
+  for (const auto& f : path) {
+    if (cur->is_array() && !f.empty() && f.size() < 10 && std::all_of(f.begin(), f.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      size_t i = std::stoul(f);
+      if (i >= cur->size()) return nullptr;
+      cur = &(*cur)[i];
+      continue;
+    }
+    if (!cur->is_object()) return nullptr;
+    auto it = cur->find(f);
+    if (it == cur->end()) return nullptr;
+    cur = &*it;
+  }
+  return cur;
+}
 
 class TestRun {
  public:
@@ -184,7 +206,7 @@ class TestRun {
     for (size_t i = 0; i < want.keys.size(); ++i) {
       std::vector<std::string> path =
           want.key_is_quoted[i] ? std::vector<std::string>{want.keys[i]} : split(want.keys[i], '.');
-      const Json* at = find_fields(have, path);
+      const Json* at = expected_at(have, path);
       std::string shown = prefix + (prefix.empty() ? "" : ".") + want.keys[i];
       const dsl::Expr& v = *want.args[i];
       if (v.kind == dsl::ExprKind::kObject && at && at->is_object()) {

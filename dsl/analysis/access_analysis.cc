@@ -241,9 +241,18 @@ void AccessAnalysis::head(const Head& h) {
                         "metadata.labels, annotations, finalizers and ownerReferences, and the kind's systemFields"});
         } else {
           info_->writes.push_back({{kind, section_of(v.decl, *path)}, false, h.span});
-          info_->field_writes.push_back({kind, *path, h.op == SetOp::kAdd, false, h.span});
+          info_->field_writes.push_back({kind, *path, h.op == SetOp::kAdd, false, h.span, h.op == SetOp::kOrder});
         }
       }
+      // What an order sorts by is field names; a literal list says so
+      // before anything runs (a computed one is checked when it applies).
+      if (h.op == SetOp::kOrder && h.value->kind != ExprKind::kList && h.value->kind != ExprKind::kVar &&
+          h.value->kind != ExprKind::kField && h.value->kind != ExprKind::kCall && h.value->kind != ExprKind::kCond)
+        diags_.error(h.value->span, "`ordered by` takes a list of field names, like [\"group\", \"resource\"]");
+      if (h.op == SetOp::kOrder && h.value->kind == ExprKind::kList)
+        for (const auto& e : h.value->args)
+          if (e->kind != ExprKind::kString && e->kind != ExprKind::kInterp)
+            diags_.error(e->span, "`ordered by` takes field names: strings");
       for (const auto& s : h.path)
         if (s.key) expr(*s.key, false, false, nullptr);
       expr(*h.value, false, false, nullptr);

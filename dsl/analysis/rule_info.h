@@ -58,6 +58,7 @@ struct FieldWrite {
   bool add = false;               // `+=`: contributes one element
   bool derive = false;            // initialized by a derive head
   Span span;
+  bool order = false;             // `ordered by`: sorts the list, whoever writes it
 };
 
 struct RuleInfo {

@@ -37,6 +37,10 @@ void WriteConflicts::check(const std::vector<RuleInfo>& rules) {
         if (a.rule == b.rule) continue;
         if (a.write->derive && b.write->derive) continue;
         if (a.write->add && b.write->add) continue;
+        // An order sorts whatever the list holds; two orders of one list are
+        // decided by priority when they apply (a tie of different fields is
+        // the engine's Conflict).
+        if (a.write->order || b.write->order) continue;
         if (!overlaps(a.write->path, b.write->path)) continue;
         const auto& pa = a.rule->rule->priority;
         const auto& pb = b.rule->rule->priority;

@@ -170,6 +170,11 @@ struct Rule {
   Body body;
   std::vector<Head> heads;
   bool from_relation = false;  // written as `relation r(..) :- ...`
+  // `late`: writes as a controller does, once what it reads has settled.
+  // Only `set` heads; its writes are no edges of the dependency graph, so
+  // the rules that read what it sets run again after it (the engine runs
+  // until nothing changes).
+  bool late = false;
   // The pattern `on ...` names, when this is an admission rule: the rule
   // runs on writes of that kind, before they are applied, and does not take
   // part in the fixpoint.

@@ -227,8 +227,11 @@ struct head_item : sor<derive_item, set_item, refuse_item, delete_item> {};
 struct rule_end : sor<eof, at<top_keyword>> {};
 struct priority_value : int_lit {};
 struct priority_clause : seq<kw_priority, sep, must<priority_value>, sep> {};
+// `late`: the rule writes as a controller would, after what it reads has
+// settled; its writes make no cycle (docs/language.md, "Late rules").
+struct late_mark : seq<word<TAO_PEGTL_STRING("late")>, sep> {};
 struct rule_decl
-    : seq<kw_rule, sep, must<rule_name>, sep, opt<priority_clause>, star<sor<body_item, head_item>>,
+    : seq<kw_rule, sep, must<rule_name>, sep, opt<priority_clause>, opt<late_mark>, star<sor<body_item, head_item>>,
           must<rule_end>> {};
 
 // ---- Relations, functions, kinds, modules ----------------------------------

@@ -15,10 +15,11 @@ namespace pmesh::dsl {
 
 namespace {
 
-enum class EdgeLabel { kRead, kNegated, kWrite };
+// kLateWrite: what a late rule writes, shown but no part of the strata.
+enum class EdgeLabel { kRead, kNegated, kWrite, kLateWrite };
 
 const char* label_name(EdgeLabel l) {
-  return l == EdgeLabel::kRead ? "read" : l == EdgeLabel::kNegated ? "negated" : "write";
+  return l == EdgeLabel::kRead ? "read" : l == EdgeLabel::kNegated ? "negated" : l == EdgeLabel::kWrite ? "write" : "late write";
 }
 
 struct VertexProp {
@@ -86,6 +87,9 @@ DependencyGraph::DependencyGraph(const std::vector<RuleInfo>& rules, DiagnosticS
     }
     for (const auto& [d, a] : reads)
       boost::add_edge(d, rv, EdgeProp{a->negated ? EdgeLabel::kNegated : EdgeLabel::kRead, a->span}, g);
+    // A late rule's writes are read as later changes, as a controller's
+    // are: they close no cycle and order nothing (added below, for display).
+    if (r.rule->late) continue;
     std::set<Vertex> writes;
     for (const auto& w : r.writes) {
       Vertex d = data(w.node);
@@ -136,8 +140,8 @@ DependencyGraph::DependencyGraph(const std::vector<RuleInfo>& rules, DiagnosticS
     full += "(not) rule " + g[to].name;
     diags.error(g[*ei].span, "negation or aggregation through a cycle: " + rule_cycle,
                 {"the cycle: " + full,
-                 "a rule cannot depend on the absence of what it derives; break the cycle or read the "
-                 "previous state with old(x)"});
+                 "a rule cannot depend on the absence of what it derives; break the cycle, read the "
+                 "previous state with old(x), or write as a controller does with a `late` rule"});
   }
 
   // Strata: components holding rules, in topological order (Kahn's algorithm,
@@ -177,6 +181,14 @@ DependencyGraph::DependencyGraph(const std::vector<RuleInfo>& rules, DiagnosticS
     else if (g[v].stratum >= 0 && impl_->strata[static_cast<size_t>(g[v].stratum)].recursive)
       impl_->recursive_data[g[v].data] = g[v].stratum;
   }
+  for (const auto& r : rules) {
+    if (!r.rule->late) continue;
+    std::set<Vertex> writes;
+    for (const auto& w : r.writes) {
+      Vertex d = data(w.node);
+      if (writes.insert(d).second) boost::add_edge(rule_vertex[&r], d, EdgeProp{EdgeLabel::kLateWrite, w.span}, g);
+    }
+  }
 }
 
 DependencyGraph::~DependencyGraph() = default;
@@ -206,6 +218,7 @@ std::string DependencyGraph::to_dot() const {
       case EdgeLabel::kRead: os << "[label=\"read\"]"; break;
       case EdgeLabel::kNegated: os << "[label=\"not\", style=dashed, color=red]"; break;
       case EdgeLabel::kWrite: os << "[label=\"write\", color=blue, penwidth=2]"; break;
+      case EdgeLabel::kLateWrite: os << "[label=\"late write\", style=dashed, color=blue]"; break;
     }
   };
   auto graph_writer = [](std::ostream& os) { os << "rankdir=LR;\nnode [fontname=\"Helvetica\"];\n"; };

@@ -8,6 +8,9 @@
 // numbered in topological order: a stratum is evaluated to its fixpoint
 // before any stratum above it. A negated edge inside a component makes the
 // program unstratifiable; the constructor reports it with the cycle of rules.
+// A late rule's writes are shown but make no edge the strata follow: the
+// rules that read what it sets run again after it, as after a controller's
+// write.
 //
 // Thread safety: immutable after construction.
 #pragma once

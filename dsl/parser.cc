@@ -40,7 +40,7 @@ using selector = pt::selector<
         g::neg_expr, g::not_op, g::dyn_kind, g::in_clause, g::ns_clause, g::named_clause,
         g::labels_clause, g::obj_pattern, g::tuple_pattern, g::each_item, g::for_item, g::opt_item, g::on_item, g::admit_op,
         g::let_item, g::where_item, g::not_item, g::body, g::path_member, g::field_path,
-        g::editable_mark, g::field_init, g::derive_obj, g::derive_item, g::set_item, g::refuse_item, g::delete_item, g::set_path, g::rule_decl,
+        g::editable_mark, g::late_mark, g::field_init, g::derive_obj, g::derive_item, g::set_item, g::refuse_item, g::delete_item, g::set_path, g::rule_decl,
         g::dl_atom, g::dl_rule, g::rel_params, g::relation_key, g::relation_decl, g::fn_decl, g::data_entry,
         g::data_obj, g::data_list, g::kind_decl, g::module_decl, g::import_decl,
         g::step_tuple, g::step_object, g::given_step, g::when_step, g::step_as, g::expect_error,
@@ -497,6 +497,10 @@ class Builder {
       std::string s = n.children[i]->string();
       std::from_chars(s.data(), s.data() + s.size(), v);
       r.priority = v;
+      ++i;
+    }
+    if (i < n.children.size() && is<g::late_mark>(*n.children[i])) {
+      r.late = true;
       ++i;
     }
     for (; i < n.children.size(); ++i) {

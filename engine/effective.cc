@@ -132,6 +132,13 @@ using dsl::HeadKind;
 // ---- Effective objects ---------------------------------------------------------
 
 Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, const Json& prev) {
+  // Rules that disagree while they run may agree once all have seen the
+  // same state: until then the object takes one of the values, and the
+  // disagreement is looked at again at rest (check_conflicts).
+  auto disagree = [&](TxnError conflict) {
+    if (txn_.at_rest) throw conflict;
+    txn_.conflicted.insert(fact);
+  };
   Json eff = e.base ? *e.base : Json::object();
   std::string conflict;
   std::string first_rule;
@@ -141,9 +148,9 @@ Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, cons
     int rule = mk.rule();
     if (first_rule.empty()) first_rule = rules_[static_cast<size_t>(rule)].info->rule->name;
     if (before.empty() && !conflict.empty())
-      throw TxnError{"Conflict",
-                     "rules derive " + e.key.to_string() + " with different values of " + conflict,
-                     {first_rule, rules_[static_cast<size_t>(rule)].info->rule->name}};
+      disagree(TxnError{"Conflict",
+                        "rules derive " + e.key.to_string() + " with different values of " + conflict,
+                        {first_rule, rules_[static_cast<size_t>(rule)].info->rule->name}});
   }
   // Set fields: by path, the highest priority wins; `+=` adds every element.
   std::map<JsonPath, std::vector<const FieldPart*>> by_path, editable, orders;
@@ -156,11 +163,13 @@ Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, cons
     for (const auto* p : parts)
       if (p->priority > win->priority) win = p;
     for (const auto* p : parts)
-      if (p != win && p->priority == win->priority && p->value != win->value)
-        throw TxnError{"Conflict",
-                       "rules set " + to_string(path) + " of " + e.key.to_string() + " to different values",
-                       {rules_[static_cast<size_t>(win->rule)].info->rule->name,
-                        rules_[static_cast<size_t>(p->rule)].info->rule->name}};
+      if (p != win && p->priority == win->priority && p->value != win->value) {
+        disagree(TxnError{"Conflict",
+                          "rules set " + to_string(path) + " of " + e.key.to_string() + " to different values",
+                          {rules_[static_cast<size_t>(win->rule)].info->rule->name,
+                           rules_[static_cast<size_t>(p->rule)].info->rule->name}});
+        break;
+      }
     return win;
   };
   for (const auto& [path, parts] : by_path) set_at(eff, path, *winner(path, parts)->value);
@@ -226,6 +235,14 @@ Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, cons
     }
   }
   return eff;
+}
+
+void Engine::check_conflicts() {
+  txn_.at_rest = true;
+  for (const auto& fact : txn_.conflicted)
+    if (const ObjectEntry* e = state_.object(fact); e && !e->effective->is_null()) build_effective(fact, *e, *e->effective);
+  txn_.at_rest = false;
+  txn_.conflicted.clear();
 }
 
 void Engine::recompute_object(const std::string& fact, ObjectEntry e) {

@@ -693,6 +693,7 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
         tuples.reset();
       }
     }
+    check_conflicts();
     if (!history_) check_relation_keys();
     // What the transaction newly makes hold that a rule refuses, it may not
     // commit (recomputations keep what was already there).

@@ -301,6 +301,9 @@ class Engine {
   // wrote their editable fields (the api-syncagent's three-way merge).
   void settle_editable(ObjectEntry& e) const;
   Json build_effective(const std::string& fact, const ObjectEntry& e, const Json& prev);
+  // Throws the Conflict of an object whose rules still disagree now that
+  // they are at rest (build_effective noted those that disagreed on the way).
+  void check_conflicts();
   void fact_changed(const std::string& fact, const Json& before, const Json& after);
   void tuple_changed(const std::string& fact);
   void discover(const RuleRuntime& rt, const dsl::Plan& plan, const std::string& fact, const Json* object);

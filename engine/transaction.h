@@ -95,6 +95,12 @@ struct Transaction {
   std::set<std::string> doomed_objects;
   // Matches of `refuse` heads that this transaction made: match -> "rule: message".
   std::map<MatchKey, std::string> refusals;
+  // Objects whose rules disagreed on a value while the rules ran (each
+  // took one of the values meanwhile): a disagreement is a Conflict only if
+  // it is still there once the rules are at rest (a count the rules have
+  // not all seen change yet is none). `at_rest` while that is checked.
+  std::set<std::string> conflicted;
+  bool at_rest = false;
 };
 
 }  // namespace pmesh::engine

@@ -265,6 +265,17 @@ void AccessAnalysis::analyze(RuleInfo& info) {
   info_ = &info;
   body(info.rule->body, false);
   for (const auto& h : info.rule->heads) head(h);
+  // A late rule writes as a controller patches what it watches: fields of
+  // objects that exist. What it would derive, refuse or delete would have
+  // to be undone when it runs again.
+  if (info.rule->late) {
+    if (info.rule->admitted())
+      diags_.error(info.rule->name_span, "rule `" + info.rule->name + "`: an admission rule cannot be late");
+    for (const auto& h : info.rule->heads)
+      if (h.kind != HeadKind::kSet)
+        diags_.error(h.span, "rule `" + info.rule->name + "` is late: it may only `set` fields",
+                     {"a late rule writes as a controller does, after what it reads has settled"});
+  }
   // An admission rule runs on writes, before they are applied, and derives
   // nothing: it is no part of the dependency graph.
   if (info.rule->admitted()) {

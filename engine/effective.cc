@@ -89,14 +89,43 @@ bool drop_stale(Json& mine, const Json* now, const Json* seen) {
   return !same(now, seen);
 }
 
+// Takes out of `seen` (the rules' value a user saw at an editable field)
+// each leaf the user removed (absent from `mine`) whose rules' value (`now`)
+// changed since: the removal held while the source did not change that
+// field, and the rules' value is back for good. Returns whether `seen`
+// changed.
+bool forget_stale_removals(Json& seen, const Json& mine, const Json* now) {
+  if (!seen.is_object() || !mine.is_object()) return false;
+  bool changed = false;
+  for (auto it = seen.begin(); it != seen.end();) {
+    auto m = mine.find(it.key());
+    if (m == mine.end()) {
+      if (!same(member(now, it.key()), &*it)) {
+        it = seen.erase(it);
+        changed = true;
+        continue;
+      }
+    } else {
+      changed |= forget_stale_removals(*it, *m, member(now, it.key()));
+    }
+    ++it;
+  }
+  return changed;
+}
+
 // Fills in under `into` what `over` has and `into` lacks: the rules' value
-// of an editable field around what a user wrote there.
-void fill_missing(Json& into, const Json& over) {
+// of an editable field around what a user wrote there; not what the user
+// removed (in `seen`, what they saw, and not in what they wrote), which
+// settle_editable keeps in `seen` only while the rules' value is the same.
+void fill_missing(Json& into, const Json& over, const Json* seen) {
   if (!into.is_object() || !over.is_object()) return;
   for (const auto& [k, v] : over.items()) {
     auto it = into.find(k);
-    if (it == into.end()) into[k] = v;
-    else fill_missing(*it, v);
+    if (it == into.end()) {
+      if (!same(member(seen, k), &v)) into[k] = v;
+    } else {
+      fill_missing(*it, v, member(seen, k));
+    }
   }
 }
 }  // namespace
@@ -111,19 +140,41 @@ void Engine::settle_editable(ObjectEntry& e) const {
   if (!e.base) return;
   auto editable = editable_fields(e);
   if (editable.empty()) return;
-  std::optional<Json> base;
+  std::optional<Json> base, seen_all;
   for (const auto& [path, part] : editable) {
-    const Json* mine = find_at(base ? *base : *e.base, path);
-    if (!mine) continue;
-    const Json* seen = e.editable_seen ? member(e.editable_seen.get(), path_key(path)) : nullptr;
-    Json kept = *mine;
-    bool gone = drop_stale(kept, &*part->value, seen);
-    if (!gone && kept == *mine) continue;
-    if (!base) base = *e.base;
-    if (gone) remove_at(*base, path);
-    else set_at(*base, path, std::move(kept));
+    const std::string key = path_key(path);
+    const Json* now = &*part->value;
+    const Json* seen = e.editable_seen ? member(e.editable_seen.get(), key) : nullptr;
+    std::optional<Json> kept;
+    if (const Json* mine = find_at(base ? *base : *e.base, path)) {
+      kept = *mine;
+      bool gone = drop_stale(*kept, now, seen);
+      if (gone || *kept != *mine) {
+        if (!base) base = *e.base;
+        if (gone) remove_at(*base, path);
+        else set_at(*base, path, *kept);
+      }
+      if (gone) kept.reset();
+    }
+    if (!seen) continue;
+    // What the user left out of what they wrote (all of the field, or
+    // leaves of it), having seen the rules' value, stays out until that
+    // value changes; an edit the rules' change undid (above) is theirs
+    // again for good.
+    // (Leaf by leaf where it is an object: all of it gone is every leaf
+    // left out.)
+    static const Json kNone = Json::object();
+    const Json& left = kept ? *kept : kNone;
+    Json s = *seen;
+    bool whole = !s.is_object() || !left.is_object();
+    bool forget = whole ? !same(seen, now) : forget_stale_removals(s, left, now);
+    if (!forget) continue;
+    if (!seen_all) seen_all = *e.editable_seen;
+    if (whole) seen_all->erase(key);
+    else (*seen_all)[key] = std::move(s);
   }
   if (base) e.base = std::make_shared<const Json>(std::move(*base));
+  if (seen_all) e.editable_seen = std::make_shared<const Json>(std::move(*seen_all));
 }
 
 using dsl::BodyItemKind;
@@ -189,8 +240,19 @@ Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, cons
   for (const auto& [path, parts] : editable) {
     const Json& rules = *winner(path, parts)->value;
     if (rules.is_null()) continue;
-    if (Json* mine = find_at(eff, path)) fill_missing(*mine, rules);
-    else set_at(eff, path, rules);
+    const Json* seen = e.editable_seen ? member(e.editable_seen.get(), path_key(path)) : nullptr;
+    if (Json* mine = find_at(eff, path)) {
+      fill_missing(*mine, rules, seen);
+    } else if (!e.base || !seen) {
+      set_at(eff, path, rules);
+    } else if (rules.is_object() && seen->is_object()) {
+      // The user wrote none of it: what they did not remove.
+      Json left = Json::object();
+      fill_missing(left, rules, seen);
+      if (!left.empty()) set_at(eff, path, std::move(left));
+    } else if (!same(seen, &rules)) {
+      set_at(eff, path, rules);
+    }
   }
   // The kind's defaults, as kube-apiserver defaults what a controller
   // writes: a reader sees what it would see there, and a user's write-back

@@ -130,11 +130,13 @@ class TestRun {
                                               : Op::add_tuple(s.relation, tuple_args(s));
     if (s.kind == dsl::StepKind::kDelete) return Op::remove(key_for(s));
     if (s.kind == dsl::StepKind::kUpdate) {
-      // A merge of the fields given into the object as it is.
+      // A merge of the fields given into the object as it is, as a JSON
+      // merge patch (RFC 7386, what `kubectl patch --type merge` sends): a
+      // null removes the field.
       const Json* cur = engine_.get(key_for(s));
       if (!cur) return Op::update(object_for(s));
       Json o = *cur;
-      deep_merge(o, object_for(s));
+      o.merge_patch(object_for(s));
       return Op::update(o);
     }
     return Op::create(object_for(s));

@@ -8,7 +8,8 @@ applies a Database. The copy appears in alice's workspace, in a namespace
 named by bob's cluster, with the agent's labels and annotations. Then the
 agent's three-way merge of the spec: alice's edit of a field of the copy
 stays while bob changes another field, and goes when bob changes that one
-(and does not come back when bob sets the value alice saw); the agent's own
+(and does not come back when bob sets the value alice saw), and a field
+alice removes stays out until bob changes it; the agent's own
 labels are not alice's to change (409). A cluster-scoped resource's copy is
 cluster-scoped; a PublishedResource the agent's schema refuses is 422; a
 related Secret reaches bob only while bob's binding accepts the claim.
@@ -197,6 +198,16 @@ def main():
         bob_sets({"size": "small"})
         wait_until(problems, "bob's size back to small", lambda: copy_spec().get("size") == "small")
         problems.want("the copy once bob set the size alice saw", copy_spec(), {"size": "small", "region": "us"})
+        # The provider removes a field (a JSON patch): it stays out while the
+        # consumer changes another, and is back once the consumer changes it.
+        k(as_alice, "patch", "database", "-n", ns, name, "--type", "json", "-p", '[{"op":"remove","path":"/spec/region"}]')
+        problems.want("the copy after alice removed the region", copy_spec(), {"size": "small"})
+        bob_sets({"size": "medium"})
+        wait_until(problems, "bob's medium size on the copy", lambda: copy_spec().get("size") == "medium")
+        problems.want("the region alice removed, still out", copy_spec(), {"size": "medium"})
+        bob_sets({"region": "ap"})
+        wait_until(problems, "bob's new region on the copy", lambda: copy_spec().get("region") == "ap")
+        problems.want("the copy once bob changed the region", copy_spec(), {"size": "medium", "region": "ap"})
 
         # The agent's labels are not the provider's to change.
         r = k(as_alice, "label", "database", "-n", ns, name, "--overwrite",

@@ -105,9 +105,9 @@ Op Engine::admit(const Op& op) {
         if (c.op == dsl::SetOp::kAdd) {
           add_at(object, c.path, c.value);
         } else if (c.op == dsl::SetOp::kOrder) {
-          auto fields = order_fields(c.value);
-          if (!fields) throw TxnError{"InternalError", "admission rule " + rule.name + " failed: `ordered by` takes a list of field names", {rule.name}};
-          order_at(object, c.path, *fields);
+          auto order = list_order(c.value);
+          if (!order) throw TxnError{"InternalError", "admission rule " + rule.name + " failed: `ordered by` takes a list of field names or a template of them", {rule.name}};
+          order_at(object, c.path, *order);
         } else {
           set_at(object, c.path, c.value);
         }

@@ -1,6 +1,7 @@
 #include "engine/json_path.h"
 
 #include <algorithm>
+#include <cctype>
 #include <mutex>
 #include <tuple>
 #include <unordered_map>
@@ -235,17 +236,57 @@ void add_at(Json& doc, const JsonPath& path, const Json& value, const std::vecto
   list->push_back(value);
 }
 
-void order_at(Json& doc, const JsonPath& path, const std::vector<std::string>& fields) {
+std::optional<ListOrder> list_order(const Json& value) {
+  ListOrder o;
+  if (value.is_array()) {
+    if (value.empty()) return std::nullopt;
+    for (const auto& f : value) {
+      if (!f.is_string()) return std::nullopt;
+      o.fields.push_back(f.get<std::string>());
+    }
+    return o;
+  }
+  if (!value.is_string()) return std::nullopt;
+  const std::string& t = value.get_ref<const std::string&>();
+  auto name_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  o.templated = true;
+  o.literals.emplace_back();
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (t[i] != '$') {
+      o.literals.back() += t[i];
+    } else if (i + 1 < t.size() && t[i + 1] == '$') {
+      o.literals.back() += '$';
+      ++i;
+    } else {
+      size_t j = i + 1;
+      while (j < t.size() && name_char(t[j])) ++j;
+      if (j == i + 1) return std::nullopt;  // a "$" that names no field
+      o.fields.push_back(t.substr(i + 1, j - i - 1));
+      o.literals.emplace_back();
+      i = j - 1;
+    }
+  }
+  if (o.fields.empty()) return std::nullopt;
+  return o;
+}
+
+void order_at(Json& doc, const JsonPath& path, const ListOrder& order) {
   Json* list = find_at(doc, path);
-  if (!list || !list->is_array() || fields.empty()) return;
+  if (!list || !list->is_array()) return;
+  auto value = [](const Json& x, const std::string& f) {
+    auto it = x.is_object() ? x.find(f) : x.end();
+    return !x.is_object() || it == x.end() || it->is_null() ? std::string()
+           : it->is_string()                                ? it->get<std::string>()
+                                                            : it->dump();
+  };
   auto key = [&](const Json& x) {
     std::vector<std::string> k;
-    k.reserve(fields.size());
-    for (const auto& f : fields) {
-      auto it = x.is_object() ? x.find(f) : x.end();
-      k.push_back(!x.is_object() || it == x.end() || it->is_null() ? std::string()
-                  : it->is_string()                                ? it->get<std::string>()
-                                                                   : it->dump());
+    if (order.templated) {
+      std::string text = order.literals[0];
+      for (size_t i = 0; i < order.fields.size(); ++i) text += value(x, order.fields[i]) + order.literals[i + 1];
+      k.push_back(std::move(text));
+    } else {
+      for (const auto& f : order.fields) k.push_back(value(x, f));
     }
     return k;
   };
@@ -256,16 +297,6 @@ void order_at(Json& doc, const JsonPath& path, const std::vector<std::string>& f
   Json sorted = Json::array();
   for (auto& [k, x] : keyed) sorted.push_back(std::move(x));
   *list = std::move(sorted);
-}
-
-std::optional<std::vector<std::string>> order_fields(const Json& value) {
-  if (!value.is_array() || value.empty()) return std::nullopt;
-  std::vector<std::string> out;
-  for (const auto& f : value) {
-    if (!f.is_string()) return std::nullopt;
-    out.push_back(f.get<std::string>());
-  }
-  return out;
 }
 
 void remove_at(Json& doc, const JsonPath& path) {

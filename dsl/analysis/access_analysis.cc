@@ -1,6 +1,7 @@
 #include "dsl/analysis/access_analysis.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "dsl/object_model.h"
 #include "stdlib/text.h"
@@ -244,15 +245,28 @@ void AccessAnalysis::head(const Head& h) {
           info_->field_writes.push_back({kind, *path, h.op == SetOp::kAdd, false, h.span, h.op == SetOp::kOrder});
         }
       }
-      // What an order sorts by is field names; a literal list says so
-      // before anything runs (a computed one is checked when it applies).
-      if (h.op == SetOp::kOrder && h.value->kind != ExprKind::kList && h.value->kind != ExprKind::kVar &&
-          h.value->kind != ExprKind::kField && h.value->kind != ExprKind::kCall && h.value->kind != ExprKind::kCond)
-        diags_.error(h.value->span, "`ordered by` takes a list of field names, like [\"group\", \"resource\"]");
-      if (h.op == SetOp::kOrder && h.value->kind == ExprKind::kList)
-        for (const auto& e : h.value->args)
-          if (e->kind != ExprKind::kString && e->kind != ExprKind::kInterp)
-            diags_.error(e->span, "`ordered by` takes field names: strings");
+      // What an order sorts by is field names, or a template of them; a
+      // literal says so before anything runs (a computed one is checked
+      // when it applies).
+      if (h.op == SetOp::kOrder) {
+        const Expr& v = *h.value;
+        bool literal_template = v.kind == ExprKind::kString;
+        bool named = false;
+        for (size_t i = 0; literal_template && i + 1 < v.text.size(); ++i)
+          if (v.text[i] == '$') {
+            if (v.text[i + 1] == '$') ++i;
+            else named |= std::isalnum(static_cast<unsigned char>(v.text[i + 1])) || v.text[i + 1] == '_';
+          }
+        if (v.kind != ExprKind::kList && v.kind != ExprKind::kVar && v.kind != ExprKind::kField &&
+            v.kind != ExprKind::kCall && v.kind != ExprKind::kCond && v.kind != ExprKind::kInterp &&
+            !(literal_template && named))
+          diags_.error(v.span, "`ordered by` takes a list of field names, [\"group\", \"resource\"], or a template "
+                               "of them, \"$resource/$group\"");
+        if (v.kind == ExprKind::kList)
+          for (const auto& e : v.args)
+            if (e->kind != ExprKind::kString && e->kind != ExprKind::kInterp)
+              diags_.error(e->span, "`ordered by` takes field names: strings");
+      }
       for (const auto& s : h.path)
         if (s.key) expr(*s.key, false, false, nullptr);
       expr(*h.value, false, false, nullptr);

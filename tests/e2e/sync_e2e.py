@@ -12,7 +12,8 @@ stays while bob changes another field, and goes when bob changes that one
 alice removes stays out until bob changes it; the agent's own
 labels are not alice's to change (409). A cluster-scoped resource's copy is
 cluster-scoped; a PublishedResource the agent's schema refuses is 422; a
-related Secret reaches bob only while bob's binding accepts the claim.
+related Secret reaches bob only while bob's binding accepts the claim, and
+those a label selector finds are numbered in bob's object's annotations.
 alice's status comes back to bob's
 object as it is; deleting bob's object deletes the copy first.
 
@@ -243,6 +244,31 @@ def main():
                                   "selector": {"matchAll": True}}]}}))
         got = wait_until(problems, "alice's Secret in bob's workspace once bob accepted the claim", bobs_secret)
         problems.want("the related Secret's data", got, "czNjcmV0")
+        # Related Secrets a label selector finds come over too, and bob's
+        # object names each in an annotation numbered by their names on
+        # alice's side, as the agent writes it.
+        k(as_alice, "patch", "publishedresource", "databases", "--type", "merge", "-p", json.dumps({"spec": {"related": [
+            {"identifier": "creds", "origin": "service", "kind": "Secret", "object": {"reference": {"path": "metadata.name"}}},
+            {"identifier": "certs", "origin": "service", "kind": "Secret",
+             "object": {"selector": {"matchLabels": {"db": "{{ .LocalObject.metadata.name }}"},
+                                     "rewrite": {"template": {"template": "{{ .Value }}-copy"}}}}}]}}))
+        for cert in ("b-cert", "a-cert"):
+            apply(as_alice, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": cert, "namespace": ns, "labels": {"db": name}},
+                             "stringData": {"crt": cert}})
+
+        def bobs_annotations():
+            return json.loads(k(as_bob, "get", "database", "db1", "-n", "default", "-o", "json").stdout)["metadata"].get("annotations", {})
+
+        def names(secret):
+            return json.dumps({"namespace": "default", "name": secret, "apiVersion": "v1", "kind": "Secret"}, separators=(",", ":"))
+
+        wait_until(problems, "the certificates' annotations on bob's object",
+                   lambda: bobs_annotations().get("related-resources.syncagent.kcp.io/certs.1") == names("b-cert-copy"))
+        ann = bobs_annotations()
+        problems.want("the first certificate's annotation", ann.get("related-resources.syncagent.kcp.io/certs.0"), names("a-cert-copy"))
+        problems.want("the reference's annotation", ann.get("related-resources.syncagent.kcp.io/creds.0"), names("db1"))
+        problems.want("a certificate in bob's workspace",
+                      k(as_bob, "get", "secret", "a-cert-copy", "-n", "default", "-o", "jsonpath={.data.crt}").stdout, "YS1jZXJ0")
         k(as_bob, "patch", "apibinding.v1alpha2.apis.kcp.io", "databases", "--type", "merge", "-p", json.dumps({"spec": {
             "permissionClaims": [{"group": "", "resource": "secrets", "verbs": ["*"], "state": "Rejected",
                                   "selector": {"matchAll": True}}]}}))

@@ -190,6 +190,12 @@ Json b_concat(const Args& a) {
     for (const auto& x : list(a, i, "concat")) out.push_back(x);
   return out;
 }
+Json b_enumerate(const Args& a) {
+  Json out = Json::array();
+  int64_t i = 0;
+  for (const auto& x : list(a, 0, "enumerate")) out.push_back({{"index", i++}, {"value", x}});
+  return out;
+}
 Json b_flatten(const Args& a) {
   Json out = Json::array();
   for (const auto& x : list(a, 0, "flatten")) {
@@ -445,6 +451,7 @@ const std::vector<Builtin> kBuiltins = {
     {"depth", 1, 1, "depth(path) -> int", "How far below root a workspace path is: depth(\"root\") is 0.", b_depth},
     {"difference", 2, 2, "difference(a, b) -> list", "The elements of `a` that are not in `b`, in `a`'s order.", b_difference},
     {"ends_with", 2, 2, "ends_with(s, suffix) -> bool", "Whether `s` ends with `suffix`.", b_ends_with},
+    {"enumerate", 1, 1, "enumerate(list) -> list", "Each element with its place: [{index: 0, value: x}, ...].", b_enumerate},
     {"find", 3, 3, "find(list, field, value) -> object", "The first object in `list` whose `field` equals `value`, or null.", b_find},
     {"flatten", 1, 1, "flatten(list) -> list", "One level of nested lists spliced into the list.", b_flatten},
     {"get", 2, 3, "get(object|list, key, default?) -> any", "The entry at `key`, or `default` (null).", b_get},

@@ -135,6 +135,49 @@ rule workspace
   CHECK(e.verify().empty());
 }
 
+TEST_CASE("an order a rule keeps, and a field a user removed from an editable one, survive a reopen") {
+  TempDir dir;
+  auto program = compiled(R"(
+rule order-items
+  for a: Account
+  set a.status.items ordered by ["name"]
+rule workspace
+  for a: Account
+  derive Workspace in a.cluster named a.name { spec.type: editable { name: "account", path: a.spec.creator ?? "root" } }
+)");
+  auto names = [](const Engine& e) {
+    std::string out;
+    for (const auto& i : (*e.get({"Account", "root", "", "a"}))["status"]["items"]) out += i["name"].get<std::string>();
+    return out;
+  };
+  auto type = [](const Engine& e) { return (*e.get({"Workspace", "root", "", "a"}))["spec"]["type"]; };
+  std::string before;
+  {
+    OpenedStore o = open_data_dir(dir.path, program);
+    Engine& e = *o.engine;
+    Json a = account("a", "alice");
+    a["status"]["items"] = Json::array({{{"name", "c"}}, {{"name", "a"}}, {{"name", "b"}}});
+    REQUIRE(e.apply({Op::create(a)}).ok);
+    CHECK(names(e) == "abc");
+    Json ws = *e.get({"Workspace", "root", "", "a"});
+    ws["spec"]["type"].erase("path");
+    auto r = e.apply({Op::update(ws)});
+    REQUIRE_MESSAGE(r.ok, r.reason << ": " << r.message);
+    CHECK_FALSE(type(e).contains("path"));
+    before = dump_state(e);
+  }
+  OpenedStore o = open_data_dir(dir.path, program);
+  Engine& e = *o.engine;
+  CHECK(dump_state(e) == before);
+  CHECK(names(e) == "abc");
+  CHECK_FALSE(type(e).contains("path"));
+  CHECK(e.verify().empty());
+  // The rule's value of the removed field changes: it is back.
+  REQUIRE(e.apply({Op::update(account("a", "bob"))}).ok);
+  CHECK(type(e)["path"] == "bob");
+  CHECK(e.verify().empty());
+}
+
 TEST_CASE("a data directory whose records are JSON text (written before records were CBOR) still loads") {
   TempDir dir;
   auto program = compiled(kDurableRules);

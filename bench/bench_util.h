@@ -6,7 +6,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -44,6 +48,28 @@ inline bool run_captured(const std::vector<std::string>& argv, std::string* out)
   int status = 0;
   waitpid(pid, &status, 0);
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// A number from the command line (a count, or seconds): anything else ends
+// the bench with a message naming the flag, where std::stoi would end it
+// with an uncaught exception.
+template <typename T>
+T number_arg(const char* flag, const std::string& text) {
+  T v{};
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v < T{}) {
+    std::cerr << flag << ": want a non-negative number, not \"" << text << "\"\n";
+    std::exit(2);
+  }
+  return v;
+}
+inline int count_arg(const char* flag, const std::string& text) { return number_arg<int>(flag, text); }
+// "1000,20000,100000"
+inline std::vector<int> counts_arg(const char* flag, const std::string& csv) {
+  std::vector<int> out;
+  std::stringstream ss(csv);
+  for (std::string x; std::getline(ss, x, ',');) out.push_back(count_arg(flag, x));
+  return out;
 }
 
 }  // namespace pmesh::bench

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "dsl/compiler.h"
 
 namespace {
@@ -67,8 +68,8 @@ int main(int argc, char** argv) {
   int rules = 1000, repeat = 5;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--rules") rules = std::atoi(argv[i + 1]);
-    else if (flag == "--repeat") repeat = std::atoi(argv[i + 1]);
+    if (flag == "--rules") rules = pmesh::bench::count_arg("--rules", argv[i + 1]);
+    else if (flag == "--repeat") repeat = pmesh::bench::count_arg("--repeat", argv[i + 1]);
   }
   rules = std::max(rules, 10);
   repeat = std::max(repeat, 1);

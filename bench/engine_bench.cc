@@ -32,6 +32,7 @@ using pmesh::engine::Op;
 namespace {
 
 using pmesh::bench::Clock;
+using pmesh::bench::count_arg;
 using pmesh::bench::run_captured;
 using pmesh::bench::us;
 
@@ -215,8 +216,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string f = argv[i];
     if (f == "--sizes") sizes = argv[i + 1];
-    else if (f == "--samples") samples = std::atoi(argv[i + 1]);
-    else if (f == "--size") size = std::atoi(argv[i + 1]);
+    else if (f == "--samples") samples = count_arg("--samples", argv[i + 1]);
+    else if (f == "--size") size = count_arg("--size", argv[i + 1]);
     else if (f == "--rules") rules = argv[i + 1];
   }
   if (size > 0) {
@@ -228,6 +229,7 @@ int main(int argc, char** argv) {
   std::stringstream ss(sizes);
   std::string item;
   while (std::getline(ss, item, ',')) {
+    count_arg("--sizes", item);
     std::string out;
     if (!run_captured({"/proc/self/exe", "--size", item, "--samples", std::to_string(samples), "--rules", rules}, &out)) {
       std::cerr << "pmesh-bench: size " << item << " failed\n";

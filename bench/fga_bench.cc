@@ -258,15 +258,13 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string f = argv[i];
     if (f == "--sizes") {
-      sizes.clear();
-      std::stringstream ss(argv[i + 1]);
-      for (std::string x; std::getline(ss, x, ',');) sizes.push_back(std::stoi(x));
+      sizes = pmesh::bench::counts_arg("--sizes", argv[i + 1]);
     } else if (f == "--samples") {
-      samples = std::stoi(argv[i + 1]);
+      samples = pmesh::bench::count_arg("--samples", argv[i + 1]);
     } else if (f == "--http") {
-      http_max = std::stoi(argv[i + 1]);
+      http_max = pmesh::bench::count_arg("--http", argv[i + 1]);
     } else if (f == "--http-only") {
-      http_only = std::stoi(argv[i + 1]) != 0;
+      http_only = pmesh::bench::count_arg("--http-only", argv[i + 1]) != 0;
     } else if (f == "--pmesh") {
       pmesh = argv[i + 1];
     }

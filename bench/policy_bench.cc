@@ -95,13 +95,6 @@ Json stats(std::vector<double> v) {
   return {{"median_us", v[v.size() / 2]}, {"p99_us", v[std::min(v.size() - 1, v.size() * 99 / 100)]}};
 }
 
-std::vector<int> ints(const std::string& csv) {
-  std::vector<int> out;
-  std::stringstream ss(csv);
-  for (std::string x; std::getline(ss, x, ',');) out.push_back(std::stoi(x));
-  return out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -111,11 +104,11 @@ int main(int argc, char** argv) {
   int profile = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--orgs") sizes = ints(argv[i + 1]);
-    else if (a == "--accounts") per_org = std::stoi(argv[i + 1]);
-    else if (a == "--samples") samples = std::stoi(argv[i + 1]);
-    else if (a == "--reopen") reopen = std::max(0, std::stoi(argv[i + 1]));
-    else if (a == "--profile") profile = std::stoi(argv[i + 1]);
+    if (a == "--orgs") sizes = pmesh::bench::counts_arg("--orgs", argv[i + 1]);
+    else if (a == "--accounts") per_org = pmesh::bench::count_arg("--accounts", argv[i + 1]);
+    else if (a == "--samples") samples = pmesh::bench::count_arg("--samples", argv[i + 1]);
+    else if (a == "--reopen") reopen = pmesh::bench::count_arg("--reopen", argv[i + 1]);
+    else if (a == "--profile") profile = pmesh::bench::count_arg("--profile", argv[i + 1]);
   }
   pmesh::dsl::DiagnosticSink diags;
   auto program = pmesh::dsl::compile(pmesh::dsl::load_embedded_program(diags), diags);

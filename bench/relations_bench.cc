@@ -43,6 +43,7 @@ using pmesh::engine::Op;
 namespace {
 
 using pmesh::bench::Clock;
+using pmesh::bench::count_arg;
 using pmesh::bench::run_captured;
 using pmesh::bench::us;
 
@@ -176,9 +177,9 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--sizes") sizes = argv[i + 1];
-    else if (a == "--samples") samples = std::max(1, std::atoi(argv[i + 1]));
+    else if (a == "--samples") samples = std::max(1, count_arg("--samples", argv[i + 1]));
     else if (a == "--swipl") swipl = argv[i + 1];
-    else if (a == "--size") size = std::atoi(argv[i + 1]);
+    else if (a == "--size") size = count_arg("--size", argv[i + 1]);
   }
   if (size > 0) {  // the child that runs pmesh at one size
     std::cout << run_pmesh(rules, size, samples).dump() << std::endl;
@@ -187,7 +188,7 @@ int main(int argc, char** argv) {
   Json results = Json::array();
   std::stringstream ss(sizes);
   for (std::string item; std::getline(ss, item, ',');) {
-    int n = std::stoi(item);
+    int n = count_arg("--sizes", item);
     std::string out;
     if (!run_captured({"/proc/self/exe", "--size", item, "--samples", std::to_string(samples)}, &out)) {
       std::cerr << "pmesh-relations-bench: size " << item << " failed\n";

@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "bench/bench_http.h"
+#include "bench/bench_util.h"
 
 namespace net = boost::asio;
 namespace beast = boost::beast;
@@ -260,10 +261,10 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string f = argv[i];
     if (f == "--pmesh") pmesh = argv[i + 1];
-    else if (f == "--seconds") seconds = std::stod(argv[i + 1]);
-    else if (f == "--watchers") watchers = std::stoi(argv[i + 1]);
-    else if (f == "--list") list_n = std::stoi(argv[i + 1]);
-    else if (f == "--watch-rate") watch_rate = std::stoi(argv[i + 1]);
+    else if (f == "--seconds") seconds = pmesh::bench::number_arg<double>("--seconds", argv[i + 1]);
+    else if (f == "--watchers") watchers = pmesh::bench::count_arg("--watchers", argv[i + 1]);
+    else if (f == "--list") list_n = pmesh::bench::count_arg("--list", argv[i + 1]);
+    else if (f == "--watch-rate") watch_rate = pmesh::bench::count_arg("--watch-rate", argv[i + 1]);
   }
   signal(SIGPIPE, SIG_IGN);
   std::string dir = std::filesystem::temp_directory_path() / ("pmesh-server-bench-" + std::to_string(getpid()));

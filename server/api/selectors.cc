@@ -224,10 +224,17 @@ bool Selector::matches(const nlohmann::json& object) const {
       case Op::kNotEq:
       case Op::kNotIn: ok = !value || !r.values.count(*value); break;
       case Op::kGt:
-      case Op::kLt:
-        if (auto have = value ? parse_int(*value) : std::nullopt, want = parse_int(*r.values.begin()); have && want)
-          ok = r.op == Op::kGt ? *have > *want : *have < *want;
+      case Op::kLt: {
+        // (value_or, not the optionals themselves: GCC cannot see that
+        // both are set where they are read, and warns.)
+        std::optional<int64_t> have = value ? parse_int(*value) : std::nullopt;
+        std::optional<int64_t> want = parse_int(*r.values.begin());
+        if (have && want) {
+          int64_t h = have.value_or(0), w = want.value_or(0);
+          ok = r.op == Op::kGt ? h > w : h < w;
+        }
         break;
+      }
     }
     if (!ok) return false;
   }

@@ -257,9 +257,9 @@ void AccessAnalysis::head(const Head& h) {
             if (v.text[i + 1] == '$') ++i;
             else named |= std::isalnum(static_cast<unsigned char>(v.text[i + 1])) || v.text[i + 1] == '_';
           }
-        if (v.kind != ExprKind::kList && v.kind != ExprKind::kVar && v.kind != ExprKind::kField &&
-            v.kind != ExprKind::kCall && v.kind != ExprKind::kCond && v.kind != ExprKind::kInterp &&
-            !(literal_template && named))
+        bool other_literal = v.kind == ExprKind::kNull || v.kind == ExprKind::kBool || v.kind == ExprKind::kInt ||
+                             v.kind == ExprKind::kFloat || v.kind == ExprKind::kObject;
+        if (other_literal || (literal_template && !named))
           diags_.error(v.span, "`ordered by` takes a list of field names, [\"group\", \"resource\"], or a template "
                                "of them, \"$resource/$group\"");
         if (v.kind == ExprKind::kList)

@@ -432,7 +432,7 @@ void Engine::check_derived_schemas() {
     if (!e || e->effective->is_null() || (e->derived.empty() && e->fields.empty()) || e->effective == before) continue;
     const dsl::KindDecl* d = e->decl ? e->decl : decl_of(e->key);
     if (!d || !d->schema) continue;
-    FieldErrors all = validate_changes_against_schema(*d->schema, *before, *e->effective);
+    FieldErrors all = validate_changes_against_schema(d->schema, *before, *e->effective);
     if (all.empty()) continue;
     // Each rule answers for the fields it contributes; the rules that derive
     // an object, for the rest of it. What users wrote is checked where they
@@ -457,7 +457,7 @@ void Engine::check_derived_schemas() {
       if (!users) {
         Json alone = *e->base;
         if (d->schema_defaults) apply_schema_defaults(*d->schema_defaults, alone);
-        users = validate_against_schema(*d->schema, alone);
+        users = validate_against_schema(d->schema, alone);
       }
       return std::any_of(users->begin(), users->end(), [&](const FieldError& u) { return u.message() == f.message(); });
     };

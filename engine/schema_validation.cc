@@ -2,12 +2,14 @@
 
 #include <re2/re2.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <functional>
 #include <map>
 #include <memory>
 #include <set>
+#include <unordered_map>
 
 #include "dsl/kind_schema.h"
 #include "engine/schema_formats.h"
@@ -51,13 +53,6 @@ class Descend {
   std::string& path_;
   size_t size_;
 };
-
-// The schema of property `key` of an object schema's `properties`, or null.
-const Json* property(const Json* props, const std::string& key) {
-  if (!props || !props->is_object()) return nullptr;
-  auto it = props->find(key);
-  return it == props->end() ? nullptr : &*it;
-}
 
 bool integral(const Json& v) {
   if (v.is_number_integer()) return true;
@@ -155,23 +150,138 @@ void defaults(const Json& s, Json& v, bool root = false) {
     }
 }
 
+// A schema node with the keywords validation asks of every value read
+// once: interpreting the schema's JSON at each value (a map lookup per
+// keyword, a dozen per value) was most of validating a valid object. The
+// pointers are into the schema, which the node's owner keeps alive.
+struct Node {
+  enum class Type : uint8_t { kAny, kObject, kArray, kString, kBoolean, kInteger, kNumber, kIntOrString };
+  bool checked = false;  // false: the schema is not an object, and says nothing
+  bool nullable = false;
+  bool embedded = false;  // x-kubernetes-embedded-resource
+  Type type = Type::kAny;
+  std::string type_name;      // for a type mismatch's message ("integer,string" for int-or-string)
+  std::string declared_type;  // `type`, when it is a string: a null's message names it
+  const Json* enum_values = nullptr;
+  const Json* max_length = nullptr;
+  const Json* min_length = nullptr;
+  const std::string* pattern = nullptr;
+  const std::string* format = nullptr;
+  const Json* maximum = nullptr;
+  const Json* minimum = nullptr;
+  const Json* multiple_of = nullptr;
+  bool exclusive_maximum = false, exclusive_minimum = false;
+  const Json* max_items = nullptr;
+  const Json* min_items = nullptr;
+  std::unique_ptr<Node> items;
+  enum class ListType : uint8_t { kNone, kSet, kMap } list_type = ListType::kNone;
+  const Json* map_keys = nullptr;
+  const Json* required = nullptr;
+  const Json* max_properties = nullptr;
+  const Json* min_properties = nullptr;
+  std::map<std::string, Node, std::less<>> properties;
+  std::unique_ptr<Node> additional;  // additionalProperties, when it is a schema
+
+  explicit Node(const Json& s) {
+    if (!s.is_object()) return;
+    checked = true;
+    nullable = flag(s, "nullable");
+    embedded = flag(s, "x-kubernetes-embedded-resource");
+    if (const Json* t = member(s, "type"); t && t->is_string()) declared_type = t->get<std::string>();
+    if (flag(s, "x-kubernetes-int-or-string")) {
+      type = Type::kIntOrString;
+      type_name = "integer,string";
+    } else if (!declared_type.empty()) {
+      type_name = declared_type;
+      type = type_name == "object"    ? Type::kObject
+             : type_name == "array"   ? Type::kArray
+             : type_name == "string"  ? Type::kString
+             : type_name == "boolean" ? Type::kBoolean
+             : type_name == "integer" ? Type::kInteger
+             : type_name == "number"  ? Type::kNumber
+                                      : Type::kAny;
+    }
+    if (const Json* e = member(s, "enum"); e && e->is_array()) enum_values = e;
+    auto integer = [&](const char* k) -> const Json* {
+      const Json* v = member(s, k);
+      return v && v->is_number_integer() ? v : nullptr;
+    };
+    auto number = [&](const char* k) -> const Json* {
+      const Json* v = member(s, k);
+      return v && v->is_number() ? v : nullptr;
+    };
+    auto text = [&](const char* k) -> const std::string* {
+      const Json* v = member(s, k);
+      return v && v->is_string() ? &v->get_ref<const std::string&>() : nullptr;
+    };
+    max_length = integer("maxLength");
+    min_length = integer("minLength");
+    pattern = text("pattern");
+    format = text("format");
+    maximum = number("maximum");
+    minimum = number("minimum");
+    exclusive_maximum = flag(s, "exclusiveMaximum");
+    exclusive_minimum = flag(s, "exclusiveMinimum");
+    if (const Json* m = number("multipleOf"); m && m->get<double>() > 0) multiple_of = m;
+    max_items = integer("maxItems");
+    min_items = integer("minItems");
+    if (const Json* i = member(s, "items")) items = std::make_unique<Node>(*i);
+    if (const std::string* lt = text("x-kubernetes-list-type")) {
+      if (*lt == "set") list_type = ListType::kSet;
+      if (*lt == "map") list_type = ListType::kMap;
+    }
+    if (const Json* k = member(s, "x-kubernetes-list-map-keys"); k && k->is_array()) map_keys = k;
+    if (const Json* r = member(s, "required"); r && r->is_array()) required = r;
+    max_properties = integer("maxProperties");
+    min_properties = integer("minProperties");
+    if (const Json* props = member(s, "properties"); props && props->is_object())
+      for (const auto& [k, sub] : props->items()) properties.try_emplace(k, sub);
+    if (const Json* a = member(s, "additionalProperties"); a && a->is_object()) additional = std::make_unique<Node>(*a);
+  }
+  const Node* property(std::string_view key) const {
+    auto it = properties.find(key);
+    return it == properties.end() ? nullptr : &it->second;
+  }
+};
+
+// Compiled once per schema and thread: a kind's schema is shared and
+// immutable, so its address names it while it lives. The cache does not
+// keep a schema alive (kinds come and go with bindings): an entry whose
+// schema went is not used (its nodes point into what went; another schema
+// may have the address now) and is dropped before the cache grows.
+const Node& compiled_schema(const std::shared_ptr<const Json>& schema) {
+  struct Entry {
+    std::weak_ptr<const Json> alive;
+    std::unique_ptr<Node> root;
+  };
+  thread_local std::unordered_map<const Json*, Entry> cache;
+  auto it = cache.find(schema.get());
+  if (it != cache.end() && it->second.alive.lock() == schema) return *it->second.root;
+  if (cache.size() >= 256)
+    for (auto i = cache.begin(); i != cache.end();) i = i->second.alive.expired() ? cache.erase(i) : std::next(i);
+  Entry& e = cache[schema.get()];
+  e.alive = schema;
+  e.root = std::make_unique<Node>(*schema);
+  return *e.root;
+}
+
 class Validator {
  public:
   FieldErrors errors;
 
   // REQUIRES: `path` is v's path; it is as it was when these return.
-  void value(const Json& s, const Json& v, std::string& path) {
-    if (!s.is_object()) return;
+  void value(const Node& s, const Json& v, std::string& path) {
+    if (!s.checked) return;
     if (v.is_null()) {
-      if (flag(s, "nullable")) return;
-      if (const Json* t = member(s, "type"); t && t->is_string())
-        errors.push_back(FieldError::type_invalid(path, "", path + " in body must be of type " + t->get<std::string>()));
+      if (s.nullable) return;
+      if (!s.declared_type.empty())
+        errors.push_back(FieldError::type_invalid(path, "", path + " in body must be of type " + s.declared_type));
       return;
     }
     if (!type_ok(s, v, path)) return;
-    if (const Json* e = member(s, "enum"); e && e->is_array() && std::find(e->begin(), e->end(), v) == e->end()) {
+    if (s.enum_values && std::find(s.enum_values->begin(), s.enum_values->end(), v) == s.enum_values->end()) {
       std::vector<std::string> allowed;
-      for (const auto& a : *e) allowed.push_back(a.is_string() ? a.get<std::string>() : a.dump());
+      for (const auto& a : *s.enum_values) allowed.push_back(a.is_string() ? a.get<std::string>() : a.dump());
       errors.push_back(FieldError::not_supported(path, v, allowed));
     }
     if (v.is_string()) string(s, v.get_ref<const std::string&>(), path);
@@ -181,39 +291,37 @@ class Validator {
   }
 
   // `wanted`: the keys to check (all but those a caller checks itself).
-  void object(const Json& s, const Json& v, std::string& path,
+  void object(const Node& s, const Json& v, std::string& path,
               const std::function<bool(const std::string&)>& wanted = nullptr) {
     // An embedded resource is an object of its own: it names its kind
     // (apiextensions' validateEmbeddedResource).
-    if (flag(s, "x-kubernetes-embedded-resource") && !v.empty())
+    if (s.embedded && !v.empty())
       for (const char* f : {"apiVersion", "kind"}) {
         auto it = v.find(f);
         if (it == v.end()) errors.push_back(FieldError::required(child(path, f), "must not be empty"));
         else if (!it->is_string()) errors.push_back(FieldError::invalid(child(path, f), *it, "must be a string"));
         else if (it->get_ref<const std::string&>().empty()) errors.push_back(FieldError::invalid(child(path, f), *it, "must not be empty"));
       }
-    const Json* props = member(s, "properties");
     // A null that is not nullable is no value (kube prunes it before it validates).
     auto absent = [&](const std::string& k) {
       auto it = v.find(k);
       if (it == v.end()) return true;
       if (!it->is_null()) return false;
-      const Json* sub = property(props, k);
-      return !(sub && flag(*sub, "nullable"));
+      const Node* sub = s.property(k);
+      return !(sub && sub->nullable);
     };
-    if (const Json* req = member(s, "required"); req && req->is_array())
-      for (const auto& r : *req)
+    if (s.required)
+      for (const auto& r : *s.required)
         if (r.is_string() && (!wanted || wanted(r.get<std::string>())) && absent(r.get<std::string>()))
           errors.push_back(FieldError::required(child(path, r.get<std::string>())));
-    if (const Json* max = member(s, "maxProperties"); max && max->is_number_integer() && v.size() > max->get<size_t>())
-      errors.push_back(too_many(path, v.size(), max->get<size_t>()));
-    if (const Json* min = member(s, "minProperties"); min && min->is_number_integer() && v.size() < min->get<size_t>())
-      errors.push_back(FieldError::invalid(path, v.size(), path + " in body should have at least " + number_text(*min) + " properties"));
-    const Json* additional = member(s, "additionalProperties");
+    if (s.max_properties && v.size() > s.max_properties->get<size_t>())
+      errors.push_back(too_many(path, v.size(), s.max_properties->get<size_t>()));
+    if (s.min_properties && v.size() < s.min_properties->get<size_t>())
+      errors.push_back(FieldError::invalid(path, v.size(), path + " in body should have at least " + number_text(*s.min_properties) + " properties"));
     for (auto it = v.begin(); it != v.end(); ++it) {
       if ((wanted && !wanted(it.key())) || absent(it.key())) continue;
-      const Json* sub = property(props, it.key());
-      if (!sub && additional && additional->is_object()) sub = additional;
+      const Node* sub = s.property(it.key());
+      if (!sub) sub = s.additional.get();
       if (!sub) continue;
       Descend down(path, it.key());
       value(*sub, *it, path);
@@ -225,87 +333,81 @@ class Validator {
     return {FieldError::Type::kTooMany, path, static_cast<int64_t>(actual), "must have at most " + std::to_string(max) + " items", ""};
   }
 
-  bool type_ok(const Json& s, const Json& v, const std::string& path) {
-    std::string want;
+  bool type_ok(const Node& s, const Json& v, const std::string& path) {
     bool ok = true;
-    if (flag(s, "x-kubernetes-int-or-string")) {
-      want = "integer,string";
-      ok = v.is_string() || integral(v);
-    } else if (const Json* t = member(s, "type"); t && t->is_string()) {
-      want = t->get<std::string>();
-      if (want == "object") ok = v.is_object();
-      else if (want == "array") ok = v.is_array();
-      else if (want == "string") ok = v.is_string();
-      else if (want == "boolean") ok = v.is_boolean();
-      else if (want == "integer") ok = integral(v);
-      else if (want == "number") ok = v.is_number();
+    switch (s.type) {
+      case Node::Type::kAny: return true;
+      case Node::Type::kIntOrString: ok = v.is_string() || integral(v); break;
+      case Node::Type::kObject: ok = v.is_object(); break;
+      case Node::Type::kArray: ok = v.is_array(); break;
+      case Node::Type::kString: ok = v.is_string(); break;
+      case Node::Type::kBoolean: ok = v.is_boolean(); break;
+      case Node::Type::kInteger: ok = integral(v); break;
+      case Node::Type::kNumber: ok = v.is_number(); break;
     }
     if (ok) return true;
     std::string got = dsl::schema_type_of(v);
-    errors.push_back(FieldError::type_invalid(path, got, path + " in body must be of type " + want + ": \"" + got + "\""));
+    errors.push_back(FieldError::type_invalid(path, got, path + " in body must be of type " + s.type_name + ": \"" + got + "\""));
     return false;
   }
 
-  void string(const Json& s, const std::string& v, const std::string& path) {
-    if (const Json* max = member(s, "maxLength"); max && max->is_number_integer() && runes(v) > max->get<size_t>())
-      errors.push_back(FieldError::too_long(path, max->get<size_t>()));
-    if (const Json* min = member(s, "minLength"); min && min->is_number_integer() && runes(v) < min->get<size_t>())
-      errors.push_back(FieldError::invalid(path, v, path + " in body should be at least " + number_text(*min) + " chars long"));
-    if (const Json* p = member(s, "pattern"); p && p->is_string()) {
-      const RE2* re = compiled(p->get<std::string>());
+  void string(const Node& s, const std::string& v, const std::string& path) {
+    if (s.max_length && runes(v) > s.max_length->get<size_t>())
+      errors.push_back(FieldError::too_long(path, s.max_length->get<size_t>()));
+    if (s.min_length && runes(v) < s.min_length->get<size_t>())
+      errors.push_back(FieldError::invalid(path, v, path + " in body should be at least " + number_text(*s.min_length) + " chars long"));
+    if (s.pattern) {
+      const RE2* re = compiled(*s.pattern);
       // A pattern RE2 cannot compile (kube would have refused the schema)
       // matches nothing: fail closed.
       if (!re->ok() || !RE2::PartialMatch(v, *re))
-        errors.push_back(FieldError::invalid(path, v, path + " in body should match '" + p->get<std::string>() + "'"));
+        errors.push_back(FieldError::invalid(path, v, path + " in body should match '" + *s.pattern + "'"));
     }
-    if (const Json* f = member(s, "format"); f && f->is_string() && !format_ok(f->get<std::string>(), v))
-      errors.push_back(FieldError::type_invalid(path, v, path + " in body must be of type " + f->get<std::string>() + ": \"" + v + "\""));
+    if (s.format && !format_ok(*s.format, v))
+      errors.push_back(FieldError::type_invalid(path, v, path + " in body must be of type " + *s.format + ": \"" + v + "\""));
   }
 
-  void number(const Json& s, const Json& v, const std::string& path) {
+  void number(const Node& s, const Json& v, const std::string& path) {
     double d = v.get<double>();
-    if (const Json* max = member(s, "maximum"); max && max->is_number()) {
-      bool exclusive = flag(s, "exclusiveMaximum");
-      if (exclusive ? d >= max->get<double>() : d > max->get<double>())
-        errors.push_back(FieldError::invalid(path, v, path + " in body should be less than " + (exclusive ? "" : "or equal to ") + number_text(*max)));
+    if (s.maximum) {
+      bool exclusive = s.exclusive_maximum;
+      if (exclusive ? d >= s.maximum->get<double>() : d > s.maximum->get<double>())
+        errors.push_back(FieldError::invalid(path, v, path + " in body should be less than " + (exclusive ? "" : "or equal to ") + number_text(*s.maximum)));
     }
-    if (const Json* min = member(s, "minimum"); min && min->is_number()) {
-      bool exclusive = flag(s, "exclusiveMinimum");
-      if (exclusive ? d <= min->get<double>() : d < min->get<double>())
-        errors.push_back(FieldError::invalid(path, v, path + " in body should be greater than " + (exclusive ? "" : "or equal to ") + number_text(*min)));
+    if (s.minimum) {
+      bool exclusive = s.exclusive_minimum;
+      if (exclusive ? d <= s.minimum->get<double>() : d < s.minimum->get<double>())
+        errors.push_back(FieldError::invalid(path, v, path + " in body should be greater than " + (exclusive ? "" : "or equal to ") + number_text(*s.minimum)));
     }
-    if (const Json* m = member(s, "multipleOf"); m && m->is_number() && m->get<double>() > 0) {
-      double q = d / m->get<double>();
+    if (s.multiple_of) {
+      double q = d / s.multiple_of->get<double>();
       if (std::fabs(q - std::round(q)) > 1e-9)
-        errors.push_back(FieldError::invalid(path, v, path + " in body should be a multiple of " + number_text(*m)));
+        errors.push_back(FieldError::invalid(path, v, path + " in body should be a multiple of " + number_text(*s.multiple_of)));
     }
   }
 
-  void array(const Json& s, const Json& v, std::string& path) {
-    if (const Json* max = member(s, "maxItems"); max && max->is_number_integer() && v.size() > max->get<size_t>())
-      errors.push_back(too_many(path, v.size(), max->get<size_t>()));
-    if (const Json* min = member(s, "minItems"); min && min->is_number_integer() && v.size() < min->get<size_t>())
-      errors.push_back(FieldError::invalid(path, v.size(), path + " in body should have at least " + number_text(*min) + " items"));
-    const Json* items = member(s, "items");
-    for (size_t i = 0; i < v.size() && items; ++i) {
+  void array(const Node& s, const Json& v, std::string& path) {
+    if (s.max_items && v.size() > s.max_items->get<size_t>())
+      errors.push_back(too_many(path, v.size(), s.max_items->get<size_t>()));
+    if (s.min_items && v.size() < s.min_items->get<size_t>())
+      errors.push_back(FieldError::invalid(path, v.size(), path + " in body should have at least " + number_text(*s.min_items) + " items"));
+    for (size_t i = 0; i < v.size() && s.items; ++i) {
       Descend down(path, i);
-      value(*items, v[i], path);
+      value(*s.items, v[i], path);
     }
-    std::string list_type = s.value("x-kubernetes-list-type", "");
-    if (list_type == "set") {
+    if (s.list_type == Node::ListType::kSet) {
       for (size_t i = 1; i < v.size(); ++i)
         for (size_t j = 0; j < i; ++j)
           if (v[i] == v[j]) {
             errors.push_back({FieldError::Type::kDuplicate, index(path, i), v[i], "", ""});
             break;
           }
-    } else if (list_type == "map") {
-      const Json* keys = member(s, "x-kubernetes-list-map-keys");
+    } else if (s.list_type == Node::ListType::kMap && s.map_keys) {
       std::set<std::string> seen;
-      for (size_t i = 0; i < v.size() && keys && keys->is_array(); ++i) {
+      for (size_t i = 0; i < v.size(); ++i) {
         if (!v[i].is_object()) continue;
         Json key = Json::object();
-        for (const auto& k : *keys)
+        for (const auto& k : *s.map_keys)
           if (k.is_string() && v[i].contains(k.get<std::string>())) key[k.get<std::string>()] = v[i][k.get<std::string>()];
         if (!seen.insert(key.dump()).second) errors.push_back({FieldError::Type::kDuplicate, index(path, i), key, "", ""});
       }
@@ -327,44 +429,59 @@ namespace {
 
 // The schema's complaints about the top-level sections of `object` that
 // `wanted` names, and about its name.
-FieldErrors validate_sections(const Json& schema, const Json& object,
+FieldErrors validate_sections(const Node& schema, const Json& object,
                               const std::function<bool(const std::string&)>& wanted) {
   Validator v;
   std::string path;
   v.object(schema, object, path, [&](const std::string& k) { return !object_meta(k) && wanted(k); });
   // A CRD's schema may constrain a name and nothing else of metadata.
-  const Json* props = member(schema, "properties");
-  if (const Json* md = props ? member(*props, "metadata") : nullptr; md && object.contains("metadata")) {
-    const Json* mdp = member(*md, "properties");
-    if (mdp && mdp->contains("name") && object["metadata"].contains("name")) {
+  if (const Node* md = schema.property("metadata"); md && object.contains("metadata")) {
+    if (const Node* name = md->property("name"); name && object["metadata"].contains("name")) {
       path = "metadata.name";
-      v.value((*mdp)["name"], object["metadata"]["name"], path);
+      v.value(*name, object["metadata"]["name"], path);
     }
   }
   return v.errors;
 }
 
-}  // namespace
-
-FieldErrors validate_against_schema(const Json& schema, const Json& object, Sections sections) {
-  return validate_sections(schema, object, [sections](const std::string& k) {
+std::function<bool(const std::string&)> sections_of(Sections sections) {
+  return [sections](const std::string& k) {
     switch (sections) {
       case Sections::kAll: return true;
       case Sections::kAllButStatus: return k != "status";
       case Sections::kStatus: return k == "status";
     }
     return true;
-  });
+  };
 }
 
-FieldErrors validate_changes_against_schema(const Json& schema, const Json& before, const Json& after) {
-  if (!before.is_object() || !after.is_object()) return validate_against_schema(schema, after);
+FieldErrors validate_changes(const Node& schema, const Json& before, const Json& after) {
+  if (!before.is_object() || !after.is_object()) return validate_sections(schema, after, sections_of(Sections::kAll));
   // A section present in both and equal is as valid as it was; a section
   // present in one only is checked (its absence may be what is wrong).
   return validate_sections(schema, after, [&](const std::string& k) {
     auto a = after.find(k), b = before.find(k);
     return a == after.end() || b == before.end() || *a != *b;
   });
+}
+
+}  // namespace
+
+FieldErrors validate_against_schema(const Json& schema, const Json& object, Sections sections) {
+  return validate_sections(Node(schema), object, sections_of(sections));
+}
+
+FieldErrors validate_against_schema(const std::shared_ptr<const Json>& schema, const Json& object, Sections sections) {
+  return validate_sections(compiled_schema(schema), object, sections_of(sections));
+}
+
+FieldErrors validate_changes_against_schema(const Json& schema, const Json& before, const Json& after) {
+  return validate_changes(Node(schema), before, after);
+}
+
+FieldErrors validate_changes_against_schema(const std::shared_ptr<const Json>& schema, const Json& before,
+                                            const Json& after) {
+  return validate_changes(compiled_schema(schema), before, after);
 }
 
 }  // namespace pmesh::engine

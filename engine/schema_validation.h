@@ -19,6 +19,7 @@
 // Thread safety: pure functions; patterns are compiled into a per-thread cache.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -42,10 +43,16 @@ enum class Sections { kAll, kAllButStatus, kStatus };
 // and kind are ObjectMeta's; a schema for metadata constrains only the name,
 // as for a CRD).
 FieldErrors validate_against_schema(const Json& schema, const Json& object, Sections sections = Sections::kAll);
+// The same for a kind's shared schema, read once per thread into a form
+// that validates without looking keywords up (kept while the schema lives).
+FieldErrors validate_against_schema(const std::shared_ptr<const Json>& schema, const Json& object,
+                                    Sections sections = Sections::kAll);
 
 // The same for a change from `before` to `after`: only the top-level
 // sections that differ are checked (an object's other sections were checked
 // when they were written). With no object before, all of `after`.
 FieldErrors validate_changes_against_schema(const Json& schema, const Json& before, const Json& after);
+FieldErrors validate_changes_against_schema(const std::shared_ptr<const Json>& schema, const Json& before,
+                                            const Json& after);
 
 }  // namespace pmesh::engine

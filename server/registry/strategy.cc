@@ -126,7 +126,7 @@ FieldErrors check_schema(const ApiRequest& req, Json& object) {
   auto sections = !kind.status_subresource              ? engine::Sections::kAll
                   : req.info.subresource == "status" ? engine::Sections::kStatus
                                                       : engine::Sections::kAllButStatus;
-  for (auto& e : engine::validate_against_schema(*kind.schema, object, sections)) errs.push_back(std::move(e));
+  for (auto& e : engine::validate_against_schema(kind.schema, object, sections)) errs.push_back(std::move(e));
   return errs;
 }
 

@@ -3,6 +3,9 @@
 // (apiextensions-apiserver's kubeOpenAPIResultToFieldErrors over go-openapi).
 #include <doctest/doctest.h>
 
+#include <memory>
+#include <new>
+
 #include "dsl/kind_schema.h"
 #include "engine/schema_formats.h"
 #include "engine/schema_validation.h"
@@ -147,6 +150,27 @@ TEST_CASE("schemas: kube's messages for each kind of problem") {
   CHECK(messages(validate_against_schema(kSchema, emb)) ==
         std::vector<std::string>{"spec.embedded.apiVersion: Required value: must not be empty",
                                  "spec.embedded.kind: Required value: must not be empty"});
+}
+
+TEST_CASE("schemas: a kind's shared schema is read once per thread and gives the same answers: another schema, its own") {
+  json o = json::parse(R"({"metadata": {"name": "toolong"}, "spec": {"name": "A", "colour": "green", "tags": ["a", "a"]}})");
+  auto shared = std::make_shared<const json>(kSchema);
+  auto expected = messages(validate_against_schema(kSchema, o));
+  CHECK(expected.size() == 5);
+  CHECK(messages(validate_against_schema(shared, o)) == expected);
+  CHECK(messages(validate_against_schema(shared, o)) == expected);  // from the thread's cache
+  CHECK(messages(validate_changes_against_schema(shared, json(), o)) == expected);
+  // A schema that goes and another made at the same address is read anew.
+  alignas(json) static unsigned char place[sizeof(json)];
+  auto at_place = [&](const json& value) {
+    return std::shared_ptr<const json>(new (place) json(value), [](const json* j) { j->~json(); });
+  };
+  auto first = at_place(kSchema);
+  CHECK(messages(validate_against_schema(first, o)) == expected);
+  first.reset();
+  auto second = at_place(json::parse(R"({"type": "object", "properties": {"spec": {"type": "string"}}})"));
+  CHECK(messages(validate_against_schema(second, o)) ==
+        std::vector<std::string>{"spec: Invalid value: \"object\": spec in body must be of type string: \"object\""});
 }
 
 TEST_CASE("schemas: a change is checked in the sections it changes, and in every section an object made anew has") {

@@ -302,7 +302,7 @@ TEST_CASE("graphql subscriptions: watch events as server-sent events, MODIFIED o
   CHECK(all->chunks.size() == 2);
 }
 
-TEST_CASE("graphql gateway: what one operation's calls answer is bounded; the calls past the bound fail") {
+TEST_CASE("graphql gateway: what one operation's calls answer is bounded: the calls past the bound fail") {
   test::ServerFixture f;
   boost::asio::io_context io;
   Limits limits;

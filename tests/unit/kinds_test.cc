@@ -37,7 +37,7 @@ void put(State& st, const std::string& kind, const std::string& name, json effec
   st.put_object(object_fact(key), std::move(e));
 }
 
-TEST_CASE("kinds: every served version, pointing at the storage version; a changed schema is a new declaration") {
+TEST_CASE("kinds: every served version, pointing at the storage version: a changed schema is a new declaration") {
   dsl::DiagnosticSink diags;
   dsl::Program program({}, diags);
   Kinds kinds(program);

@@ -318,7 +318,7 @@ TEST_CASE("a set added and removed within one group commit leaves nothing stored
   CHECK(e.verify() == "");
 }
 
-TEST_CASE("a damaged rule-set record: a match naming no rule of its set makes the set derive; a key naming no set is reported") {
+TEST_CASE("a damaged rule-set record: a match naming no rule of its set makes the set derive: a key naming no set is reported") {
   TempDir dir;
   auto program = compile_ok(kBase);
   Written w = write_two_sets(dir.path, program);

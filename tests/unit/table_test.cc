@@ -197,7 +197,7 @@ TEST_CASE("a Table's cells follow the column's type, as a custom resource's do")
   CHECK_FALSE(o.contains("spec"));
 }
 
-TEST_CASE("a kind without printer columns prints NAME and AGE; includeObject and versions") {
+TEST_CASE("a kind without printer columns prints NAME and AGE: includeObject and versions") {
   const std::time_t now = *parse_rfc3339("2026-11-30T12:00:00Z");
   json obj = {{"apiVersion", "example.io/v1"},
               {"kind", "Widget"},

@@ -248,7 +248,8 @@ struct Node {
 // immutable, so its address names it while it lives. The cache does not
 // keep a schema alive (kinds come and go with bindings): an entry whose
 // schema went is not used (its nodes point into what went; another schema
-// may have the address now) and is dropped before the cache grows.
+// may have the address now) and is dropped before the cache grows. Tenants
+// make kinds, so the cache is bounded: past 256 live schemas it starts over.
 const Node& compiled_schema(const std::shared_ptr<const Json>& schema) {
   struct Entry {
     std::weak_ptr<const Json> alive;
@@ -259,6 +260,7 @@ const Node& compiled_schema(const std::shared_ptr<const Json>& schema) {
   if (it != cache.end() && it->second.alive.lock() == schema) return *it->second.root;
   if (cache.size() >= 256)
     for (auto i = cache.begin(); i != cache.end();) i = i->second.alive.expired() ? cache.erase(i) : std::next(i);
+  if (cache.size() >= 256) cache.clear();
   Entry& e = cache[schema.get()];
   e.alive = schema;
   e.root = std::make_unique<Node>(*schema);

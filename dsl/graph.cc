@@ -76,6 +76,14 @@ DependencyGraph::DependencyGraph(const std::vector<RuleInfo>& rules, DiagnosticS
     data_vertex[d] = v;
     return v;
   };
+  // One edge per (rule, data).
+  auto add_writes = [&](const RuleInfo& r, EdgeLabel label) {
+    std::set<Vertex> writes;
+    for (const auto& w : r.writes) {
+      Vertex d = data(w.node);
+      if (writes.insert(d).second) boost::add_edge(rule_vertex[&r], d, EdgeProp{label, w.span}, g);
+    }
+  };
   for (const auto& r : rules) {
     Vertex rv = rule_vertex[&r];
     // One edge per (data, rule, label); a negated read subsumes a plain one.
@@ -89,12 +97,7 @@ DependencyGraph::DependencyGraph(const std::vector<RuleInfo>& rules, DiagnosticS
       boost::add_edge(d, rv, EdgeProp{a->negated ? EdgeLabel::kNegated : EdgeLabel::kRead, a->span}, g);
     // A late rule's writes are read as later changes, as a controller's
     // are: they close no cycle and order nothing (added below, for display).
-    if (r.rule->late) continue;
-    std::set<Vertex> writes;
-    for (const auto& w : r.writes) {
-      Vertex d = data(w.node);
-      if (writes.insert(d).second) boost::add_edge(rv, d, EdgeProp{EdgeLabel::kWrite, w.span}, g);
-    }
+    if (!r.rule->late) add_writes(r, EdgeLabel::kWrite);
   }
 
   size_t n = boost::num_vertices(g);
@@ -181,14 +184,8 @@ DependencyGraph::DependencyGraph(const std::vector<RuleInfo>& rules, DiagnosticS
     else if (g[v].stratum >= 0 && impl_->strata[static_cast<size_t>(g[v].stratum)].recursive)
       impl_->recursive_data[g[v].data] = g[v].stratum;
   }
-  for (const auto& r : rules) {
-    if (!r.rule->late) continue;
-    std::set<Vertex> writes;
-    for (const auto& w : r.writes) {
-      Vertex d = data(w.node);
-      if (writes.insert(d).second) boost::add_edge(rule_vertex[&r], d, EdgeProp{EdgeLabel::kLateWrite, w.span}, g);
-    }
-  }
+  for (const auto& r : rules)
+    if (r.rule->late) add_writes(r, EdgeLabel::kLateWrite);
 }
 
 DependencyGraph::~DependencyGraph() = default;

@@ -105,8 +105,11 @@ Op Engine::admit(const Op& op) {
         if (c.op == dsl::SetOp::kAdd) {
           add_at(object, c.path, c.value);
         } else if (c.op == dsl::SetOp::kOrder) {
-          auto order = list_order(c.value);
-          if (!order) throw TxnError{"InternalError", "admission rule " + rule.name + " failed: `ordered by` takes a list of field names or a template of them", {rule.name}};
+          auto order = dsl::list_order(c.value);
+          if (!order)
+            throw TxnError{"InternalError",
+                           "admission rule " + rule.name + " failed: " + dsl::kListOrderExpected + ", not " + c.value.dump(),
+                           {rule.name}};
           order_at(object, c.path, *order);
         } else {
           set_at(object, c.path, c.value);

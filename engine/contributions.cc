@@ -100,9 +100,8 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
         c.value = evaluator_->eval(*h.value, rt, b);
         c.add = h.op == dsl::SetOp::kAdd;
         c.order = h.op == dsl::SetOp::kOrder;
-        if (c.order && !list_order(*c.value))
-          throw EvalError("`ordered by` takes a list of field names or a template of them (\"$a/$b\"), not " + c.value->dump(),
-                          h.value->span);
+        if (c.order && !dsl::list_order(*c.value))
+          throw EvalError(std::string(dsl::kListOrderExpected) + ", not " + c.value->dump(), h.value->span);
         c.priority = rt.info->rule->priority.value_or(0);
         break;
       }

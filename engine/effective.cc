@@ -262,7 +262,7 @@ Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, cons
   // Orders last: they sort what everyone wrote into the list, defaulted
   // (a claim that leaves `group` out sorts as "", as kube stores it).
   for (const auto& [path, parts] : orders)
-    if (auto order = list_order(*winner(path, parts)->value)) order_at(eff, path, *order);
+    if (auto order = dsl::list_order(*winner(path, parts)->value)) order_at(eff, path, *order);
 
   eff["apiVersion"] = d->api_version();
   eff["kind"] = d->name;

@@ -12,9 +12,10 @@
 #include <nlohmann/json.hpp>
 
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
+
+#include "dsl/list_order.h"
 
 namespace pmesh::engine {
 
@@ -77,25 +78,10 @@ void set_at(Json& doc, const JsonPath& path, Json value);
 void add_at(Json& doc, const JsonPath& path, const Json& value, const std::vector<std::string>& keys = {});
 // Removes what is at `path`; empty objects and lists left behind stay.
 void remove_at(Json& doc, const JsonPath& path);
-// What an `ordered by` sorts a list by: its elements' `fields`, compared
-// one after the other (a list of names: the api-syncagent sorts its
-// export's claims by group, then resource), or one text made of them (a
-// template, "$resource/$group/$identityHash": kcp sorts claims by such a
-// key, and `$a.$b` differs from comparing a, then b, where one value is a
-// prefix of another). A field's value is itself if a string, "" if absent
-// or null (Go's zero value), its JSON text otherwise.
-struct ListOrder {
-  std::vector<std::string> fields;
-  std::vector<std::string> literals;  // a template's text around its fields: one more than fields
-  bool templated = false;
-};
-// The order an `ordered by` value names: a non-empty list of field names,
-// or a template with at least one `$field` (`$$` is a "$"); nothing for
-// any other value.
-std::optional<ListOrder> list_order(const Json& value);
-// Sorts the list at `path` by `order`. Stable: elements that compare equal
+// Sorts the list at `path` by `order` (a field's value is itself if a
+// string, "" if absent or null, Go's zero value, its JSON text otherwise). Stable: elements that compare equal
 // keep their order. Does nothing where there is no list.
-void order_at(Json& doc, const JsonPath& path, const ListOrder& order);
+void order_at(Json& doc, const JsonPath& path, const dsl::ListOrder& order);
 
 // Overlays `over` on `base`: objects merge key by key, anything else replaces.
 void deep_merge(Json& base, const Json& over);

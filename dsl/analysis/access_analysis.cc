@@ -1,8 +1,8 @@
 #include "dsl/analysis/access_analysis.h"
 
 #include <algorithm>
-#include <cctype>
 
+#include "dsl/list_order.h"
 #include "dsl/object_model.h"
 #include "stdlib/text.h"
 
@@ -250,18 +250,10 @@ void AccessAnalysis::head(const Head& h) {
       // when it applies).
       if (h.op == SetOp::kOrder) {
         const Expr& v = *h.value;
-        bool literal_template = v.kind == ExprKind::kString;
-        bool named = false;
-        for (size_t i = 0; literal_template && i + 1 < v.text.size(); ++i)
-          if (v.text[i] == '$') {
-            if (v.text[i + 1] == '$') ++i;
-            else named |= std::isalnum(static_cast<unsigned char>(v.text[i + 1])) || v.text[i + 1] == '_';
-          }
         bool other_literal = v.kind == ExprKind::kNull || v.kind == ExprKind::kBool || v.kind == ExprKind::kInt ||
                              v.kind == ExprKind::kFloat || v.kind == ExprKind::kObject;
-        if (other_literal || (literal_template && !named))
-          diags_.error(v.span, "`ordered by` takes a list of field names, [\"group\", \"resource\"], or a template "
-                               "of them, \"$resource/$group\"");
+        if (other_literal || (v.kind == ExprKind::kString && !list_order(nlohmann::json(v.text))))
+          diags_.error(v.span, kListOrderExpected);
         if (v.kind == ExprKind::kList)
           for (const auto& e : v.args)
             if (e->kind != ExprKind::kString && e->kind != ExprKind::kInterp)

@@ -86,6 +86,8 @@ TEST_CASE("lists and objects") {
   CHECK(call("find", {conds, "type", "C"}).is_null());
   CHECK(call("select", {conds, "status", "True"}).size() == 1);
   CHECK(call("pluck", {conds, "type"}) == Json({"A", "B"}));
+  CHECK(call("enumerate", {Json({"x", "y"})}) == Json::parse(R"([{"index":0,"value":"x"},{"index":1,"value":"y"}])"));
+  CHECK(call("enumerate", {Json::array()}) == Json::array());
   CHECK(call("intersect", {Json({"A", "C"}), Json({"B", "A"})}) == Json({"A"}));
   CHECK(call("difference", {Json({"A", "C", "B"}), Json({"B", "A"})}) == Json({"C"}));
   CHECK(call("unique", {Json({1, 2, 1})}) == Json({1, 2}));

@@ -19,43 +19,6 @@ namespace {
 
 std::string wall_clock() { return rfc3339_utc(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())); }
 
-// The parts of an object that a rule can read separately: metadata's
-// writable parts, metadata itself, and each top-level section.
-std::set<std::string> changed_sections(const Json& a, const Json& b) {
-  std::set<std::string> out;
-  if (a.is_null() || b.is_null() || !a.is_object() || !b.is_object()) {
-    out.insert("*");
-    return out;
-  }
-  // An absent member reads as null; nothing is copied.
-  auto member = [](const Json& o, const std::string& k) {
-    auto it = o.find(k);
-    return it == o.end() ? &kNullJson : &*it;
-  };
-  auto differ = [&](const Json& x, const Json& y, const std::function<void(const std::string&)>& fn) {
-    for (const auto& [k, v] : x.items())
-      if (*member(y, k) != v) fn(k);
-    for (const auto& [k, v] : y.items())
-      if (!x.contains(k) && !v.is_null()) fn(k);
-  };
-  differ(a, b, [&](const std::string& k) {
-    if (k != "metadata") {
-      out.insert(k);
-      return;
-    }
-    // A metadata that is not an object has no parts.
-    static const Json kEmpty = Json::object();
-    const Json* x = member(a, k);
-    const Json* y = member(b, k);
-    differ(x->is_object() ? *x : kEmpty, y->is_object() ? *y : kEmpty, [&](const std::string& m) {
-      if (m == "resourceVersion") return;
-      bool part = m == "labels" || m == "annotations" || m == "finalizers" || m == "ownerReferences";
-      out.insert(part ? "metadata." + m : "metadata");
-    });
-  });
-  return out;
-}
-
 }  // namespace
 Engine::Engine(std::shared_ptr<const dsl::CompiledProgram> program, Options options)
     : program_(std::move(program)), options_(std::move(options)), state_(program_->indexes), kinds_(*program_->program) {
@@ -174,17 +137,17 @@ void Engine::note_before(const std::string& fact) {
 void Engine::fact_changed(const std::string& fact, const Json& before, const Json& after) {
   bool object = is_object_fact(fact);
   std::string reader_key;
-  std::set<std::string> sections;
+  ChangedParts change;
   std::vector<const Reader*> readers;
   if (object) {
     ObjectKey key = parse_object_fact(fact);
     reader_key = key.kind;
-    sections = changed_sections(before, after);
+    change = changed_sections(before, after);
     if (const dsl::KindDecl* d = decl_of(key))
       for (const auto& f : d->system_fields) {
         // An absent field reads as null.
         const Json *x = find_at(before, f), *y = find_at(after, f);
-        if ((x ? *x : kNullJson) != (y ? *y : kNullJson)) sections.insert(f);
+        if ((x ? *x : kNullJson) != (y ? *y : kNullJson)) change.sections.insert(f);
       }
     if (key.kind == "LogicalCluster" && key.name == "cluster" && after.is_null() && !before.is_null())
       txn_.doomed_clusters.insert(key.cluster);
@@ -201,11 +164,14 @@ void Engine::fact_changed(const std::string& fact, const Json& before, const Jso
     auto [rel, args] = view_tuple_fact(fact);
     reader_key = "rel:";
     reader_key += rel;
-    // Rules whose pattern names this first argument (a store's rules over
-    // the tuples of all stores) wait under their own key.
-    if (!args.empty())
-      if (auto it = readers_.find(reader_key + kArgSep + std::string(args[0])); it != readers_.end())
-        for (const Reader& r : it->second) readers.push_back(&r);
+    // Rules whose pattern names an argument (`fga_tuple(st, o, "owner", u)`,
+    // a store's rules over the tuples of all stores) wait under their own
+    // key: a tuple wakes those that name its own arguments.
+    if (auto positions = keyed_args_.find(reader_key); positions != keyed_args_.end())
+      for (size_t i : positions->second)
+        if (i < args.size())
+          if (auto it = readers_.find(arg_reader_key(reader_key, i, args[i])); it != readers_.end())
+            for (const Reader& r : it->second) readers.push_back(&r);
   }
   if (auto it = readers_.find(reader_key); it != readers_.end())
     for (const Reader& r : it->second) readers.push_back(&r);
@@ -215,11 +181,7 @@ void Engine::fact_changed(const std::string& fact, const Json& before, const Jso
       for (const Reader& r : it->second) readers.push_back(&r);
   for (const Reader* rp : readers) {
     const Reader& r = *rp;
-    if (object && !sections.count("*")) {
-      bool hit = false;
-      for (const auto& s : sections) hit |= r.sections.count(s) > 0;
-      if (!hit) continue;
-    }
+    if (object && !change.sections.count("*") && !r.reads(change)) continue;
     const RuleRuntime& rt = rules_[static_cast<size_t>(r.rule)];
     if (const auto* ms = state_.matches_using(fact))
       for (const MatchKey* mk : *ms)
@@ -240,6 +202,69 @@ void Engine::fact_changed(const std::string& fact, const Json& before, const Jso
       }
     }
   }
+}
+
+// The parts of an object that a rule can read separately: metadata's
+// writable parts, metadata itself, and each top-level section, with the
+// fields of a section that changed when it is an object on both sides.
+Engine::ChangedParts Engine::changed_sections(const Json& a, const Json& b) {
+  ChangedParts out;
+  if (a.is_null() || b.is_null() || !a.is_object() || !b.is_object()) {
+    out.sections.insert("*");
+    return out;
+  }
+  // An absent member reads as null; nothing is copied.
+  auto member = [](const Json& o, const std::string& k) {
+    auto it = o.find(k);
+    return it == o.end() ? &kNullJson : &*it;
+  };
+  auto differ = [&](const Json& x, const Json& y, const std::function<void(const std::string&)>& fn) {
+    for (const auto& [k, v] : x.items())
+      if (*member(y, k) != v) fn(k);
+    for (const auto& [k, v] : y.items())
+      if (!x.contains(k) && !v.is_null()) fn(k);
+  };
+  // A metadata (or section) that is not an object has no parts.
+  static const Json kEmpty = Json::object();
+  differ(a, b, [&](const std::string& k) {
+    const Json* x = member(a, k);
+    const Json* y = member(b, k);
+    if (k != "metadata") {
+      out.sections.insert(k);
+      if (x->is_object() && y->is_object()) {
+        auto& fields = out.members[k];
+        differ(*x, *y, [&](const std::string& m) { fields.insert(m); });
+      }
+      return;
+    }
+    differ(x->is_object() ? *x : kEmpty, y->is_object() ? *y : kEmpty, [&](const std::string& m) {
+      if (m == "resourceVersion") return;
+      bool part = m == "labels" || m == "annotations" || m == "finalizers" || m == "ownerReferences";
+      out.sections.insert(part ? "metadata." + m : "metadata");
+    });
+  });
+  return out;
+}
+
+std::string Engine::arg_reader_key(const std::string& relation_key, size_t position, std::string_view arg) {
+  std::string key = relation_key;
+  key += kArgSep;
+  key += std::to_string(position);
+  key += kArgSep;
+  key += arg;
+  return key;
+}
+
+bool Engine::Reader::reads(const ChangedParts& c) const {
+  for (const auto& s : c.sections) {
+    if (!sections.count(s)) continue;
+    auto mine = members.find(s);
+    auto changed = c.members.find(s);
+    if (mine == members.end() || changed == c.members.end()) return true;
+    for (const auto& m : changed->second)
+      if (mine->second.count(m)) return true;
+  }
+  return false;
 }
 
 void Engine::tuple_changed(const std::string& fact) { fact_changed(fact, Json(), Json()); }

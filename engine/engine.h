@@ -243,17 +243,34 @@ class Engine {
   std::string explain_absent(const ObjectKey& key) const;
 
  private:
+  // What a change of an object touched: the sections (as
+  // changed_sections names them; "*" when the object came or went), and of
+  // a top-level section that is an object before and after, the fields of
+  // it that changed (a section absent from `members` changed as a whole).
+  struct ChangedParts {
+    std::set<std::string> sections;
+    std::map<std::string, std::set<std::string>> members;
+  };
   struct Reader {
     int rule;
+    // What the rule reads of an object of this kind: sections, and of a
+    // section it reads only some fields of, those fields (a section absent
+    // from `members` is read whole).
     std::set<std::string> sections;
+    std::map<std::string, std::set<std::string>> members;
     std::vector<const dsl::Plan*> plans;  // delta plans triggered by this kind or relation
+    bool reads(const ChangedParts& c) const;
   };
+  static ChangedParts changed_sections(const Json& before, const Json& after);
   struct TxnError {
     std::string reason, message;
     std::vector<std::string> rules;
   };
-  // Between a relation and a literal first argument in a readers_ key.
+  // Between a relation, an argument's position and its literal in a readers_ key.
   static constexpr char kArgSep = '\x1f';
+  // The readers_ key of patterns of `relation_key` ("rel:" + relation)
+  // whose argument at `position` is the literal `arg`.
+  static std::string arg_reader_key(const std::string& relation_key, size_t position, std::string_view arg);
   struct RuleSet {
     std::shared_ptr<const dsl::CompiledProgram> program;
     int first_rule = 0;  // its rules are rules_[first_rule, first_rule + count)
@@ -342,7 +359,10 @@ class Engine {
   State state_;
   Kinds kinds_;
   std::vector<RuleRuntime> rules_;
-  std::unordered_map<std::string, std::vector<Reader>> readers_;  // kind name, or "rel:" + relation
+  // Kind name, "rel:" + relation, or arg_reader_key() for a pattern with a literal argument.
+  std::unordered_map<std::string, std::vector<Reader>> readers_;
+  // "rel:" + relation -> the argument positions some reader's key names.
+  std::unordered_map<std::string, std::set<size_t>> keyed_args_;
   std::map<std::string, std::vector<int>> admission_;    // kind name -> admission rules, in order
   std::unique_ptr<Evaluator> evaluator_;
   int64_t rv_ = 0;

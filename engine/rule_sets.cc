@@ -16,22 +16,33 @@ void Engine::register_readers(const RuleRuntime& rt) {
     return;
   }
   std::map<std::string, Reader> mine;
+  std::map<std::string, std::set<std::string>> whole;  // kind -> sections read as a whole
   for (const auto& a : rt.info->reads) {
     // A relation wakes the rule through the delta plan of each pattern
-    // that reads it (below); an object, also by the sections read.
+    // that reads it (below); an object, also by the sections and fields read.
     if (a.node.kind.empty()) continue;
     Reader& r = mine[a.node.kind];
     r.rule = rt.index;
     r.sections.insert(a.node.section);
+    if (a.member.empty()) whole[a.node.kind].insert(a.node.section);
+    else r.members[a.node.section].insert(a.member);
   }
+  for (const auto& [kind, sections] : whole)
+    for (const auto& s : sections) mine[kind].members.erase(s);
   for (const auto& d : rt.plan->deltas) {
     const dsl::BodyItem* t = d.trigger;
     std::string key;
     if (t->kind == BodyItemKind::kTuple) {
       key = "rel:" + t->tuple.relation;
-      // `for fga_tuple("store", ...)`: woken by that store's tuples only.
-      const dsl::Expr* first = t->tuple.args.empty() ? nullptr : t->tuple.args[0].get();
-      if (first && first->kind == dsl::ExprKind::kString) key += kArgSep + first->text;
+      // `for fga_tuple(st, o, "owner", u)`: woken by tuples whose third
+      // argument is "owner" only (by the first literal argument).
+      const auto& args = t->tuple.args;
+      for (size_t i = 0; i < args.size(); ++i)
+        if (args[i]->kind == dsl::ExprKind::kString) {
+          keyed_args_[key].insert(i);
+          key = arg_reader_key(key, i, args[i]->text);
+          break;
+        }
     } else {
       key = t->object.kind.dynamic() ? "*" : t->object.kind.name;
     }

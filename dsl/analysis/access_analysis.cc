@@ -75,6 +75,7 @@ void AccessAnalysis::read(const VarInfo& v, const std::vector<std::string>& segs
   std::string kind = kind_of(v);
   if (kind.empty()) return;  // unknown kind, already reported
   std::vector<std::string> sections;
+  std::string member;  // of the first section, when the read reaches a field of a top-level section
   if (segs.empty()) {
     sections = all_sections(v.decl);
   } else {
@@ -88,11 +89,20 @@ void AccessAnalysis::read(const VarInfo& v, const std::vector<std::string>& segs
         if (s.rfind("metadata", 0) == 0) sections.push_back(s);
     } else {
       sections.push_back(section_of(v.decl, *path));
+      // A computed key ("*") reaches any field of the section.
+      if (path->size() >= 2 && sections[0] == (*path)[0] && (*path)[1] != "*") member = (*path)[1];
       for (const auto& f : system_fields_under(v.decl, *path)) sections.push_back(f);
     }
   }
   if (old) return;
-  for (const auto& s : sections) info_->reads.push_back({{kind, s}, negated, span});
+  for (size_t i = 0; i < sections.size(); ++i)
+    info_->reads.push_back({{kind, sections[i]}, negated, span, i == 0 ? member : std::string()});
+}
+
+void AccessAnalysis::existence(const VarInfo& v, Span span, bool negated) {
+  // An object's existence is its metadata's, which a derive of its kind writes.
+  std::string kind = kind_of(v);
+  if (!kind.empty()) info_->reads.push_back({{kind, "metadata"}, negated, span, {}});
 }
 
 void AccessAnalysis::expr(const Expr& e, bool negated, bool old, const Env* env) {
@@ -103,6 +113,21 @@ void AccessAnalysis::expr(const Expr& e, bool negated, bool old, const Env* env)
   bool o = old;
   std::vector<std::string> segs;
   std::vector<std::pair<const Expr*, const Env*>> keys;
+  // `x == null` and `x != null` of an object variable (an `opt` pattern's)
+  // read whether the object exists, not what it holds.
+  if (e.kind == ExprKind::kBinary && (e.text == "==" || e.text == "!=") && e.args.size() == 2)
+    for (size_t i = 0; i < 2; ++i) {
+      if (e.args[1 - i]->kind != ExprKind::kNull) continue;
+      const VarInfo* v = root(*e.args[i], env, o, segs, keys);
+      if (v && segs.empty()) {
+        if (!o) existence(*v, e.span, negated);
+        --depth_;
+        return;
+      }
+      o = old;
+      segs.clear();
+      keys.clear();
+    }
   if (const VarInfo* v = root(e, env, o, segs, keys)) {
     read(*v, segs, e.span, negated, o);
     for (auto [k, kenv] : keys) expr(*k, negated, old, kenv);
@@ -141,8 +166,8 @@ void AccessAnalysis::body(const Body& b, bool negated) {
         bool neg = negated || p.optional;
         std::string kind = p.kind.dynamic() ? "*" : (program_.find_kind(*info_->module, p.kind.name) ? p.kind.name : "");
         if (!kind.empty()) {
-          info_->reads.push_back({{kind, "metadata"}, neg, p.span});
-          if (!p.labels.empty()) info_->reads.push_back({{kind, "metadata.labels"}, neg, p.span});
+          info_->reads.push_back({{kind, "metadata"}, neg, p.span, {}});
+          if (!p.labels.empty()) info_->reads.push_back({{kind, "metadata.labels"}, neg, p.span, {}});
         }
         if (p.kind.dynamic()) {
           expr(*p.kind.group, neg, false, nullptr);
@@ -154,7 +179,7 @@ void AccessAnalysis::body(const Body& b, bool negated) {
         break;
       }
       case BodyItemKind::kTuple:
-        info_->reads.push_back({{"", item.tuple.relation}, negated, item.tuple.span});
+        info_->reads.push_back({{"", item.tuple.relation}, negated, item.tuple.span, {}});
         for (const auto& a : item.tuple.args)
           if (!(a->kind == ExprKind::kVar && a->text == "_")) expr(*a, negated, false, nullptr);
         break;
@@ -185,7 +210,7 @@ void AccessAnalysis::head(const Head& h) {
       const KindDecl* d = h.object_kind.dynamic() ? nullptr : program_.find_kind(*info_->module, h.object_kind.name);
       if (!d && !h.object_kind.dynamic()) return;  // unknown kind, already reported
       std::string kind = d ? d->name : "*";
-      info_->writes.push_back({{kind, "metadata"}, false, h.span});
+      info_->writes.push_back({{kind, "metadata"}, false, h.span, {}});
       for (const ExprPtr* c : {&h.cluster, &h.ns, &h.name})
         if (*c) expr(**c, false, false, nullptr);
       for (const auto& f : h.fields) {
@@ -200,7 +225,7 @@ void AccessAnalysis::head(const Head& h) {
             diags_.error(f.path[0].span, d->name + " has no section `" + path[0] + "`", {sections_note(*d)});
           continue;
         }
-        info_->writes.push_back({{kind, section_of(d, path)}, false, f.span});
+        info_->writes.push_back({{kind, section_of(d, path)}, false, f.span, {}});
         info_->field_writes.push_back({kind, path, false, true, f.span});
         for (const auto& s : f.path)
           if (s.key) expr(*s.key, false, false, nullptr);
@@ -216,7 +241,7 @@ void AccessAnalysis::head(const Head& h) {
       // edge inside it.
       break;
     case HeadKind::kDeriveTuple:
-      info_->writes.push_back({{"", h.tuple.relation}, false, h.span});
+      info_->writes.push_back({{"", h.tuple.relation}, false, h.span, {}});
       for (const auto& a : h.tuple.args) expr(*a, false, false, nullptr);
       break;
     case HeadKind::kSet: {
@@ -241,7 +266,7 @@ void AccessAnalysis::head(const Head& h) {
                        {"a rule owns the objects it derives; of other objects it may set status, "
                         "metadata.labels, annotations, finalizers and ownerReferences, and the kind's systemFields"});
         } else {
-          info_->writes.push_back({{kind, section_of(v.decl, *path)}, false, h.span});
+          info_->writes.push_back({{kind, section_of(v.decl, *path)}, false, h.span, {}});
           info_->field_writes.push_back({kind, *path, h.op == SetOp::kAdd, false, h.span, h.op == SetOp::kOrder});
         }
       }

@@ -43,6 +43,7 @@ class AccessAnalysis {
   const VarInfo* root(const Expr& e, const Env* env, bool& old, std::vector<std::string>& segs,
                       std::vector<std::pair<const Expr*, const Env*>>& keys);
   void read(const VarInfo& v, const std::vector<std::string>& segs, Span span, bool negated, bool old);
+  void existence(const VarInfo& v, Span span, bool negated);
   void head(const Head& h);
   std::string kind_of(const VarInfo& v) const;
   std::vector<std::string> literal_path(const Path& p);

@@ -49,6 +49,12 @@ struct Access {
   DataNode node;
   bool negated = false;  // under not, an aggregate, or an optional pattern
   Span span;
+  // For a read of an object's top-level section (spec, status, data): the
+  // field under it that the read reaches ("phase" of `ws.status.phase`), or
+  // empty when it reads the section as a whole (`ws.status`, a computed
+  // key, the object passed to a function). The engine wakes the rule only
+  // for changes of the fields it reads; the dependency graph stays by section.
+  std::string member;
 };
 
 // One field a rule writes, for the write-conflict check.

@@ -3,12 +3,14 @@
 // with its output captured.
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -18,6 +20,22 @@ namespace pmesh::bench {
 
 using Clock = std::chrono::steady_clock;
 inline double us(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
+
+// The most this process has held resident, in KiB (never goes down).
+inline long peak_rss_kib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss;
+}
+
+// What this process holds resident now, in KiB (/proc/self/statm; 0 where
+// there is none): the difference across a load is what the load keeps.
+inline long resident_kib() {
+  std::ifstream statm("/proc/self/statm");
+  long size = 0, resident = 0;
+  if (!(statm >> size >> resident)) return 0;
+  return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
 
 // Runs `argv` (looked up on PATH) with its stdout into `out`; false when
 // it cannot start or does not exit 0.

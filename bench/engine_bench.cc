@@ -8,7 +8,6 @@
 // the same update done by full recomputation (the baseline: the cold load,
 // since recomputing is deriving everything from the inputs again), and the cost of
 // re-parenting an account against the size of its subtree. Prints JSON.
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -130,9 +129,7 @@ Json run_size(const std::string& rules, int n, int samples) {
   std::vector<Account> t = tree(n);
   Engine e(prog, options());
   double cold = load(e, t, 1000);
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  double rss_mib = static_cast<double>(ru.ru_maxrss) / 1024.0;
+  double rss_mib = static_cast<double>(pmesh::bench::peak_rss_kib()) / 1024.0;
   size_t tuples = e.state().tuples().size(), objects = e.state().objects().size(), matches = e.state().match_count();
 
   // Single-account operations on leaves (the deepest accounts).

@@ -12,7 +12,6 @@
 // that many tuples): check through `pmesh serve` against a bare request
 // (GET /healthz) on the same connection. Prints JSON; times are never
 // asserted.
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -79,12 +78,6 @@ Store make_store(int n) {
     ++s.docs;
   }
   return s;
-}
-
-long peak_rss_kb() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_maxrss;
 }
 
 template <typename F>
@@ -169,7 +162,7 @@ json in_process(int n, int samples) {
   return {{"tuples", s.tuples.size()},
           {"facts", facts},
           {"load_s", std::round(load_s * 100) / 100},
-          {"peak_rss_mb", peak_rss_kb() / 1024},
+          {"peak_rss_mb", pmesh::bench::peak_rss_kib() / 1024},
           {"bare_lookup_us", std::round(bare * 100) / 100},
           {"check_us", std::round(check * 100) / 100},
           {"check_vs_bare", std::round(check / bare * 10) / 10},

@@ -18,6 +18,10 @@
 // `pmesh serve` does on a restart: the time to load the records and to
 // load the organizations' models again, before a first request is served
 // (medians of N reopens of the same directory).
+// `kib_per_account` is what the cold load left resident (/proc/self/statm
+// before and after it) over the organizations and accounts it made, each
+// an Account; `peak_rss_mb` is the process's peak so far (sizes run in one
+// process, so it is the largest size's when that runs last).
 // With --profile N, each size also lists, for each operation, the time its
 // rules took in all and the N rules that cost most, in µs per sample.
 #include <unistd.h>
@@ -150,6 +154,7 @@ int main(int argc, char** argv) {
     // holds most of the state in its tables, and a restart replays only its
     // last log (one batch for everything would be replayed whole).
     double write = 0;
+    long resident_before = pmesh::bench::resident_kib();
     auto t0 = Clock::now();
     for (int i = 0; i < size; ++i) {
       apply(e, org("org" + std::to_string(i)));
@@ -165,6 +170,8 @@ int main(int argc, char** argv) {
       }
     }
     double cold = us(Clock::now() - t0) - write;
+    // What the cold load keeps resident, per organization or account it made.
+    long loaded_kib = pmesh::bench::resident_kib() - resident_before;
     Json reopened;
     if (disk) {
       e.set_persistence(nullptr);
@@ -278,6 +285,9 @@ int main(int argc, char** argv) {
                 {"matches", e.state().match_count()},
                 {"interned_keys", pmesh::engine::FactKey::interned()},
                 {"cold_ms", cold / 1000},
+                {"resident_after_cold_mb", pmesh::bench::resident_kib() / 1024},
+                {"kib_per_account", static_cast<double>(loaded_kib) / (size * (per_org + 1))},
+                {"peak_rss_mb", pmesh::bench::peak_rss_kib() / 1024},
                 {"configmap_create", stats(baseline)},
                 {"org_create", stats(orgs)},
                 {"account_create", stats(accounts)},

@@ -19,7 +19,6 @@
 // incremental table is brought up to date when it is next called
 // (`reread_s`: reading it without a change). Prints JSON with pmesh /
 // SWI-Prolog ratios (below 1: pmesh is faster or smaller).
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -120,8 +119,7 @@ Json run_pmesh(const std::string& rules, int n, int samples) {
   for (auto it = e.state().tuples().lower_bound(prefix);
        it != e.state().tuples().end() && it->first.str().compare(0, prefix.size(), prefix) == 0; ++it)
     if (it->second.exists()) ++members;
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
+  long peak_kib = pmesh::bench::peak_rss_kib();
 
   std::vector<double> add, remove;
   for (int i = 1; i <= samples; ++i) {
@@ -142,7 +140,7 @@ Json run_pmesh(const std::string& rules, int n, int samples) {
   return {{"cold_s", rounded(cold, 4)},
           {"members", members},
           {"tuples", e.state().tuples().size()},
-          {"peak_rss_kib", ru.ru_maxrss},
+          {"peak_rss_kib", peak_kib},
           {"add_median_us", rounded(median(add), 1)},
           {"remove_median_us", rounded(median(remove), 1)}};
 }

@@ -369,6 +369,10 @@ class Engine {
   uint64_t epoch_ = 0;
   TransactionStats txn_stats_;
   SelfTimeCharge* charging_ = nullptr;  // the rule whose work the engine is doing (engine_stats.h)
+  // What discover() binds in, reused from one search to the next (a
+  // search never starts another: it only queues what it finds).
+  Bindings discover_bindings_;
+  bool discovering_ = false;
   std::function<void(const Result&)> commit_listener_;
   BeforeCommit before_commit_;
   Persistence* persistence_ = nullptr;

@@ -69,6 +69,23 @@ struct Bindings {
   // that a match's tuple positives are known even where the pattern leaves
   // an argument unnamed (`_`) and could not be rebuilt from the variables.
   std::vector<std::pair<const dsl::BodyItem*, const std::string*>> found_tuples;
+
+  // Empty again, with `n` unbound slots, keeping what the vectors and the
+  // slots' strings had allocated: for a caller that searches many times
+  // (Engine::discover), where fresh bindings were an allocation per slot.
+  void reset(size_t n) {
+    slots.resize(n);
+    for (Slot& s : slots) {
+      s.ptr = nullptr;
+      s.owned = nullptr;
+      s.fact.clear();
+      s.bound = false;
+    }
+    trigger_args.clear();
+    tuple_values.clear();
+    discovering = false;
+    found_tuples.clear();
+  }
 };
 
 // What the engine knows about a rule at run time.

@@ -271,20 +271,11 @@ void Engine::tuple_changed(const std::string& fact) { fact_changed(fact, Json(),
 
 void Engine::discover(const RuleRuntime& rt, const dsl::Plan& plan, const std::string& fact, const Json* object) {
   SelfTimeCharge timed(&rt.stats.nanoseconds, &charging_);
-  // Were a search ever to start another, the inner one binds afresh.
-  Bindings fresh;
-  Bindings& b = discovering_ ? fresh : discover_bindings_;
+  // A search never starts another (it only queues what it finds), so one
+  // set of bindings serves them all.
+  Bindings& b = discover_bindings_;
   b.reset(rt.info->vars.size());
   b.discovering = true;
-  bool outer = !discovering_;
-  discovering_ = true;
-  struct Done {
-    bool* flag;
-    bool outer;
-    ~Done() {
-      if (outer) *flag = false;
-    }
-  } done{&discovering_, outer};
   try {
     if (!evaluator_->bind_trigger(plan, rt, b, fact, object)) return;
     evaluator_->run(plan, rt, b, nullptr, [&](Bindings& found) {

@@ -372,7 +372,6 @@ class Engine {
   // What discover() binds in, reused from one search to the next (a
   // search never starts another: it only queues what it finds).
   Bindings discover_bindings_;
-  bool discovering_ = false;
   std::function<void(const Result&)> commit_listener_;
   BeforeCommit before_commit_;
   Persistence* persistence_ = nullptr;

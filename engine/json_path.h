@@ -79,8 +79,9 @@ void add_at(Json& doc, const JsonPath& path, const Json& value, const std::vecto
 // Removes what is at `path`; empty objects and lists left behind stay.
 void remove_at(Json& doc, const JsonPath& path);
 // Sorts the list at `path` by `order` (a field's value is itself if a
-// string, "" if absent or null, Go's zero value, its JSON text otherwise). Stable: elements that compare equal
-// keep their order. Does nothing where there is no list.
+// string, "" if absent or null, Go's zero value, its JSON text otherwise).
+// Stable: elements that compare equal keep their order. Does nothing where
+// there is no list.
 void order_at(Json& doc, const JsonPath& path, const dsl::ListOrder& order);
 
 // Overlays `over` on `base`: objects merge key by key, anything else replaces.

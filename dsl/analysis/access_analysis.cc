@@ -115,19 +115,20 @@ void AccessAnalysis::expr(const Expr& e, bool negated, bool old, const Env* env)
   std::vector<std::pair<const Expr*, const Env*>> keys;
   // `x == null` and `x != null` of an object variable (an `opt` pattern's)
   // read whether the object exists, not what it holds.
-  if (e.kind == ExprKind::kBinary && (e.text == "==" || e.text == "!=") && e.args.size() == 2)
-    for (size_t i = 0; i < 2; ++i) {
-      if (e.args[1 - i]->kind != ExprKind::kNull) continue;
-      const VarInfo* v = root(*e.args[i], env, o, segs, keys);
-      if (v && segs.empty()) {
-        if (!o) existence(*v, e.span, negated);
-        --depth_;
-        return;
-      }
-      o = old;
-      segs.clear();
-      keys.clear();
+  if (e.kind == ExprKind::kBinary && (e.text == "==" || e.text == "!=") && e.args.size() == 2) {
+    const Expr* x = e.args[1]->kind == ExprKind::kNull   ? e.args[0].get()
+                    : e.args[0]->kind == ExprKind::kNull ? e.args[1].get()
+                                                         : nullptr;
+    const VarInfo* v = x ? root(*x, env, o, segs, keys) : nullptr;
+    if (v && segs.empty()) {
+      if (!o) existence(*v, e.span, negated);
+      --depth_;
+      return;
     }
+    o = old;
+    segs.clear();
+    keys.clear();
+  }
   if (const VarInfo* v = root(e, env, o, segs, keys)) {
     read(*v, segs, e.span, negated, o);
     for (auto [k, kenv] : keys) expr(*k, negated, old, kenv);

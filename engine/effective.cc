@@ -204,26 +204,38 @@ Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, cons
                         {first_rule, rules_[static_cast<size_t>(rule)].info->rule->name}});
   }
   // Set fields: by path, the highest priority wins; `+=` adds every element.
-  std::map<JsonPath, std::vector<const FieldPart*>> by_path, editable, orders;
-  std::vector<const FieldPart*> adds;
+  // Each kind of part in path order (a field before those under it), the
+  // parts of one path together, by pointer: grouping copies no path (and
+  // paths are interned, so equal ones are mostly one pointer).
+  using Parts = std::vector<const FieldPart*>;
+  Parts by_path, editable, orders, adds;
   for (const auto& [mk, parts] : e.fields)
-    for (const auto& p : parts)
-      (p.add ? adds : p.order ? orders[*p.path] : p.editable ? editable[*p.path] : by_path[*p.path]).push_back(&p);
-  auto winner = [&](const JsonPath& path, const std::vector<const FieldPart*>& parts) {
-    const FieldPart* win = parts[0];
-    for (const auto* p : parts)
-      if (p->priority > win->priority) win = p;
-    for (const auto* p : parts)
-      if (p != win && p->priority == win->priority && p->value != win->value) {
-        disagree(TxnError{"Conflict",
-                          "rules set " + to_string(path) + " of " + e.key.to_string() + " to different values",
-                          {rules_[static_cast<size_t>(win->rule)].info->rule->name,
-                           rules_[static_cast<size_t>(p->rule)].info->rule->name}});
-        break;
-      }
-    return win;
+    for (const auto& p : parts) (p.add ? adds : p.order ? orders : p.editable ? editable : by_path).push_back(&p);
+  for (Parts* kind : {&by_path, &editable, &orders})
+    std::stable_sort(kind->begin(), kind->end(), [](const FieldPart* a, const FieldPart* b) {
+      return a->path != b->path && *a->path < *b->path;
+    });
+  // Calls fn(path, winner) for each path of `parts` (sorted as above).
+  auto for_each_winner = [&](const Parts& parts, const auto& fn) {
+    for (size_t i = 0; i < parts.size();) {
+      size_t end = i + 1;
+      while (end < parts.size() && (parts[end]->path == parts[i]->path || *parts[end]->path == *parts[i]->path)) ++end;
+      const FieldPart* win = parts[i];
+      for (size_t j = i; j < end; ++j)
+        if (parts[j]->priority > win->priority) win = parts[j];
+      for (size_t j = i; j < end; ++j)
+        if (parts[j] != win && parts[j]->priority == win->priority && parts[j]->value != win->value) {
+          disagree(TxnError{"Conflict",
+                            "rules set " + to_string(*win->path) + " of " + e.key.to_string() + " to different values",
+                            {rules_[static_cast<size_t>(win->rule)].info->rule->name,
+                             rules_[static_cast<size_t>(parts[j]->rule)].info->rule->name}});
+          break;
+        }
+      fn(*win->path, *win);
+      i = end;
+    }
   };
-  for (const auto& [path, parts] : by_path) set_at(eff, path, *winner(path, parts)->value);
+  for_each_winner(by_path, [&](const JsonPath& path, const FieldPart& win) { set_at(eff, path, *win.value); });
   std::sort(adds.begin(), adds.end(), [](const FieldPart* a, const FieldPart* b) {
     return std::tie(*a->path, a->value) < std::tie(*b->path, b->value);
   });
@@ -237,9 +249,9 @@ Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, cons
   }
   // Editable fields: what a user wrote there (as settle_editable left it),
   // the rules' value around it.
-  for (const auto& [path, parts] : editable) {
-    const Json& rules = *winner(path, parts)->value;
-    if (rules.is_null()) continue;
+  for_each_winner(editable, [&](const JsonPath& path, const FieldPart& win) {
+    const Json& rules = *win.value;
+    if (rules.is_null()) return;
     const Json* seen = e.editable_seen ? member(e.editable_seen.get(), path_key(path)) : nullptr;
     if (Json* mine = find_at(eff, path)) {
       fill_missing(*mine, rules, seen);
@@ -253,7 +265,7 @@ Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, cons
     } else if (!same(seen, &rules)) {
       set_at(eff, path, rules);
     }
-  }
+  });
   // The kind's defaults, as kube-apiserver defaults what a controller
   // writes: a reader sees what it would see there, and a user's write-back
   // (defaulted by the server) of a field a rule sets compares equal to the
@@ -261,8 +273,9 @@ Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, cons
   if (d->schema_defaults) apply_schema_defaults(*d->schema_defaults, eff);
   // Orders last: they sort what everyone wrote into the list, defaulted
   // (a claim that leaves `group` out sorts as "", as kube stores it).
-  for (const auto& [path, parts] : orders)
-    if (auto order = dsl::list_order(*winner(path, parts)->value)) order_at(eff, path, *order);
+  for_each_winner(orders, [&](const JsonPath& path, const FieldPart& win) {
+    if (auto order = dsl::list_order(*win.value)) order_at(eff, path, *order);
+  });
 
   eff["apiVersion"] = d->api_version();
   eff["kind"] = d->name;

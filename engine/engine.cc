@@ -5,10 +5,12 @@
 #include <ctime>
 #include <functional>
 
+#include <openssl/evp.h>
+
 #include "engine/conversion.h"
 #include "engine/failpoint.h"
 #include "engine/object_parts.h"
-#include "stdlib/builtins.h"
+#include "stdlib/digest.h"
 #include "stdlib/text.h"
 
 namespace pmesh::engine {
@@ -122,8 +124,14 @@ std::string Engine::make_uid(const std::string& fact) const {
   }
   // Deterministic: the same identity created in the same transaction gets
   // the same uid, whatever the order of the inputs.
-  std::string h = call_builtin(*find_builtin("sha1"), {fact + "@" + std::to_string(rv_ + 1)}).get<std::string>();
-  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20, 12);
+  std::string in = fact;
+  in += '@';
+  in += std::to_string(rv_ + 1);
+  std::string h = hex_digest(EVP_sha1(), in);
+  // 8-4-4-4-12, as a UUID is written.
+  for (size_t at : {20, 16, 12, 8}) h.insert(at, 1, '-');
+  h.resize(36);
+  return h;
 }
 
 void Engine::note_before(const std::string& fact) {

@@ -51,6 +51,7 @@ Op Engine::admit(const Op& op) {
   }
   auto it = admission_.find(kind);
   if (it == admission_.end()) return op;
+  const FactKey trigger(fact);
   Json request = {{"operation", operation_of(op.type)},
                   {"userInfo", op.requester.is_null() ? system_requester() : op.requester}};
   // Mutating rules first, then validating ones, as kube's admission runs.
@@ -80,7 +81,7 @@ Op Engine::admit(const Op& op) {
       std::optional<std::string> refusal;
       try {
         const dsl::Plan& plan = rt.plan->deltas[0];
-        if (!evaluator_->bind_trigger(plan, rt, b, fact, &object)) continue;
+        if (!evaluator_->bind_trigger(plan, rt, b, trigger, &object)) continue;
         evaluator_->run(plan, rt, b, nullptr, [&](Bindings& found) {
           for (const auto& h : rule.heads) {
             if (mutating && h.kind == dsl::HeadKind::kSet) {

@@ -72,7 +72,8 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
       case HeadKind::kDelete: {
         const dsl::VarInfo* v = rt.info->set_targets.at(&h);
         c.kind = Contribution::Kind::kDelete;
-        c.target = FactKey(b.slots[static_cast<size_t>(rt.slot(v))].fact);
+        const Slot& s = b.slots[static_cast<size_t>(rt.slot(v))];
+        c.target = s.fact ? *s.fact : FactKey();
         break;
       }
       case HeadKind::kRefuse: {
@@ -95,7 +96,7 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
         const dsl::VarInfo* v = rt.info->set_targets.at(&h);
         const Slot& s = b.slots[static_cast<size_t>(rt.slot(v))];
         c.kind = Contribution::Kind::kField;
-        c.target = FactKey(s.fact);
+        c.target = s.fact ? *s.fact : FactKey();
         c.path = intern_path(resolve_path(v->decl, h.path, rt, b, true));
         c.value = evaluator_->eval(*h.value, rt, b);
         c.add = h.op == dsl::SetOp::kAdd;

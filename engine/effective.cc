@@ -320,7 +320,7 @@ void Engine::check_conflicts() {
   txn_.conflicted.clear();
 }
 
-void Engine::recompute_object(const std::string& fact, ObjectEntry e) {
+void Engine::recompute_object(const FactKey& fact, ObjectEntry e) {
   note_before(fact);
   settle_editable(e);
   const ObjectEntry* cur = state_.object(fact);
@@ -601,7 +601,7 @@ void Engine::user_op(const Op& op) {
         const Json* del = find_fields(op.object, {"metadata", "deletionTimestamp"});
         if (del && del->is_string()) e.deleting = del->get<std::string>();
       }
-      recompute_object(fact, std::move(e));
+      recompute_object(FactKey(fact), std::move(e));
       break;
     }
     case Op::Type::kDelete: {
@@ -622,7 +622,7 @@ void Engine::user_op(const Op& op) {
         e.base.reset();
         e.user_owned = false;
       }
-      recompute_object(fact, std::move(e));
+      recompute_object(FactKey(fact), std::move(e));
       break;
     }
     case Op::Type::kAddTuple:
@@ -634,7 +634,7 @@ void Engine::user_op(const Op& op) {
       if (!txn_.tuple_before.count(fact)) txn_.tuple_before.emplace(FactKey(fact), existed);
       e.base = op.type == Op::Type::kAddTuple;
       state_.put_tuple(fact, e);
-      if (existed != e.exists()) tuple_changed(fact);
+      if (existed != e.exists()) tuple_changed(FactKey(fact));
       break;
     }
   }

@@ -142,7 +142,7 @@ void Engine::note_before(const std::string& fact) {
 
 // ---- Change propagation ------------------------------------------------------------
 
-void Engine::fact_changed(const std::string& fact, const Json& before, const Json& after) {
+void Engine::fact_changed(const FactKey& fact, const Json& before, const Json& after) {
   bool object = is_object_fact(fact);
   std::string reader_key;
   ChangedParts change;
@@ -169,7 +169,7 @@ void Engine::fact_changed(const std::string& fact, const Json& before, const Jso
       else txn_.kinds_touched.insert(key.cluster);
     }
   } else {
-    auto [rel, args] = view_tuple_fact(fact);
+    auto [rel, args] = view_tuple_fact(fact.str());
     reader_key = "rel:";
     reader_key += rel;
     // Rules whose pattern names an argument (`fga_tuple(st, o, "owner", u)`,
@@ -275,9 +275,9 @@ bool Engine::Reader::reads(const ChangedParts& c) const {
   return false;
 }
 
-void Engine::tuple_changed(const std::string& fact) { fact_changed(fact, Json(), Json()); }
+void Engine::tuple_changed(const FactKey& fact) { fact_changed(fact, Json(), Json()); }
 
-void Engine::discover(const RuleRuntime& rt, const dsl::Plan& plan, const std::string& fact, const Json* object) {
+void Engine::discover(const RuleRuntime& rt, const dsl::Plan& plan, const FactKey& fact, const Json* object) {
   SelfTimeCharge timed(&rt.stats.nanoseconds, &charging_);
   // A search never starts another (it only queues what it finds), so one
   // set of bindings serves them all.
@@ -296,8 +296,8 @@ void Engine::discover(const RuleRuntime& rt, const dsl::Plan& plan, const std::s
         } else if (item->kind == BodyItemKind::kObject) {
           if (rt.positive_slots[p] < 0) return true;
           const Slot& s = found.slots[static_cast<size_t>(rt.positive_slots[p])];
-          if (!s.bound || s.fact.empty()) return true;
-          positives.emplace_back(s.fact);
+          if (!s.bound || !s.fact) return true;
+          positives.emplace_back(*s.fact);
         } else {
           // A tuple: the one its step matched.
           auto t = std::find_if(found.found_tuples.begin(), found.found_tuples.end(),
@@ -401,7 +401,7 @@ void Engine::evaluate(int rule, std::vector<FactKey> positives) {
   }
   FixedFacts fixed;
   fixed.reserve(rt.positives.size());
-  for (size_t i = 0; i < rt.positives.size(); ++i) fixed.emplace_back(rt.positives[i], &positives[i].str());
+  for (size_t i = 0; i < rt.positives.size(); ++i) fixed.emplace_back(rt.positives[i], &positives[i]);
   Bindings b;
   b.slots.resize(rt.info->vars.size());
   std::optional<std::vector<Contribution>> found;
@@ -713,7 +713,7 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
       std::set<std::string> again = std::move(txn_.deferred);
       txn_.deferred.clear();
       for (const auto& f : again)
-        if (const ObjectEntry* e = state_.object(f)) recompute_object(f, *e);
+        if (const ObjectEntry* e = state_.object(f)) recompute_object(FactKey(f), *e);
       run_to_fixpoint();
     }
     // The tuple changes the hook sees are the commit's unless it adds more

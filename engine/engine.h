@@ -313,7 +313,7 @@ class Engine {
   // `op` with its object in its kind's storage version, when it was written
   // in another served one (conversion.h); a failed conversion is BadRequest.
   Op stored_form(const Op& op) const;
-  void recompute_object(const std::string& fact, ObjectEntry e);
+  void recompute_object(const FactKey& fact, ObjectEntry e);
   // Drops from the user's part of `e` what the rules changed since the user
   // wrote their editable fields (the api-syncagent's three-way merge).
   void settle_editable(ObjectEntry& e) const;
@@ -321,9 +321,9 @@ class Engine {
   // Throws the Conflict of an object whose rules still disagree now that
   // they are at rest (build_effective noted those that disagreed on the way).
   void check_conflicts();
-  void fact_changed(const std::string& fact, const Json& before, const Json& after);
-  void tuple_changed(const std::string& fact);
-  void discover(const RuleRuntime& rt, const dsl::Plan& plan, const std::string& fact, const Json* object);
+  void fact_changed(const FactKey& fact, const Json& before, const Json& after);
+  void tuple_changed(const FactKey& fact);
+  void discover(const RuleRuntime& rt, const dsl::Plan& plan, const FactKey& fact, const Json* object);
   void evaluate(int rule, std::vector<FactKey> positives);
   std::optional<std::vector<Contribution>> contributions(const RuleRuntime& rt, Bindings& b);
   void apply_contributions(int rule, const MatchKey& key, const std::vector<Contribution>& before,

@@ -41,7 +41,7 @@ Evaluator::Evaluator(const State& state, std::function<const Json*(const std::st
 
 namespace {
 
-const std::string* fixed_fact(const FixedFacts* fixed, const dsl::BodyItem* item) {
+const FactKey* fixed_fact(const FixedFacts* fixed, const dsl::BodyItem* item) {
   if (!fixed) return nullptr;
   for (const auto& [pinned, fact] : *fixed)
     if (pinned == item) return fact;
@@ -61,18 +61,18 @@ bool Evaluator::checks_ok(const std::vector<std::pair<Operand, Operand>>& checks
   return true;
 }
 
-bool Evaluator::bind_trigger(const dsl::Plan& plan, const RuleRuntime& rt, Bindings& b, const std::string& fact,
+bool Evaluator::bind_trigger(const dsl::Plan& plan, const RuleRuntime& rt, Bindings& b, const FactKey& fact,
                              const Json* object) const {
   const dsl::BodyItem* t = plan.trigger;
   if (t->kind == BodyItemKind::kObject) {
     for (const auto& v : plan.seeded) {
       Slot& s = b.slots[static_cast<size_t>(rt.slot(v))];
       s.ptr = object;
-      s.fact = fact;
+      s.fact = &fact;
       s.bound = true;
     }
   } else {
-    b.trigger_args = view_tuple_fact(fact).args;
+    b.trigger_args = view_tuple_fact(fact.str()).args;
     std::vector<int> newly;
     if (!tuple_ok(t->tuple, rt, b, fact, newly, true)) return false;
   }
@@ -86,7 +86,7 @@ bool Evaluator::bind_trigger(const dsl::Plan& plan, const RuleRuntime& rt, Bindi
 bool Evaluator::trigger_kind_ok(const dsl::Plan& plan, const RuleRuntime& rt, Bindings& b) const {
   const Slot& s = b.slots[static_cast<size_t>(rt.slot(plan.seeded.at(0)))];
   try {
-    return parse_object_fact(s.fact).kind == kind_key(plan.trigger->object.kind, rt, b);
+    return parse_object_fact(*s.fact).kind == kind_key(plan.trigger->object.kind, rt, b);
   } catch (const EvalError&) {
     return false;
   }
@@ -232,11 +232,11 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
       for (const auto& k : s.keys) keys.push_back(eval(k.value, rt, b));
       Slot& slot = b.slots[static_cast<size_t>(rt.slot(s.binds))];
       bool go = true, any = false;
-      auto visit = [&](const std::string& fact, const ObjectEntry& e) {
+      auto visit = [&](const FactKey& fact, const ObjectEntry& e) {
         ++rt.stats.candidates;
         if (!object_ok(s, rt, b, e, keys)) return true;
         slot.ptr = &*e.effective;
-        slot.fact.assign(fact);  // into the slot's buffer: no allocation once it is large enough
+        slot.fact = &fact;
         slot.bound = true;
         if (!checks_ok(s.checks, rt, b)) {
           slot.bound = false;
@@ -250,7 +250,7 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
       };
       const std::string kind = s.item->object.kind.dynamic() ? kind_key(s.item->object.kind, rt, b)
                                                              : s.item->object.kind.name;
-      if (const std::string* f = fixed_fact(fixed, s.item)) {
+      if (const FactKey* f = fixed_fact(fixed, s.item)) {
         if (const ObjectEntry* e = state_.object(*f); e && !e->effective->is_null()) visit(*f, *e);
       } else if (s.index >= 0) {
         state_.lookup_index(rt.state_index(s.index), State::index_key(keys), visit);
@@ -276,8 +276,8 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
           // need not be a prefix: without the namespace, its objects of that
           // name in every namespace are candidates.
           if (has_cluster && has_name && (has_ns || !s.item->object.kind.dynamic())) {
-            std::string fact = object_fact({kind, cluster, ns, name});
-            if (const ObjectEntry* e = state_.object(fact); e && !e->effective->is_null()) visit(fact, *e);
+            auto [key, e] = state_.find_object(object_fact({kind, cluster, ns, name}));
+            if (e && !e->effective->is_null()) visit(*key, *e);
           } else {
             state_.scan_objects(object_prefix(kind, has_cluster ? &cluster : nullptr, has_ns ? &ns : nullptr), visit);
           }
@@ -286,7 +286,7 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
       if (s.op == StepOp::kOptional && !any && go) {
         slot.owned = nullptr;
         slot.ptr = nullptr;
-        slot.fact.clear();
+        slot.fact = nullptr;
         slot.bound = true;
         if (checks_ok(s.checks, rt, b)) go = next();
         slot.bound = false;
@@ -296,7 +296,7 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
     case StepOp::kTupleScan:
     case StepOp::kTupleLookup: {
       bool go = true;
-      auto visit = [&](const std::string& fact) {
+      auto visit = [&](const FactKey& fact) {
         ++rt.stats.candidates;
         std::vector<int> newly;
         if (tuple_ok(s.item->tuple, rt, b, fact, newly, false, s.deferred.empty() ? nullptr : &s.deferred) &&
@@ -308,7 +308,7 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
         for (int n : newly) b.slots[static_cast<size_t>(n)].bound = false;
         return go;
       };
-      if (const std::string* f = fixed_fact(fixed, s.item)) {
+      if (const FactKey* f = fixed_fact(fixed, s.item)) {
         if (const TupleEntry* t = state_.tuple(*f); t && t->exists()) visit(*f);
       } else if (s.index >= 0) {
         std::vector<Json> keys;
@@ -320,8 +320,8 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
       } else if (s.keys.size() == s.item->tuple.args.size()) {
         std::vector<std::string> args;
         for (const auto& k : s.keys) args.push_back(as_text(eval(k.value, rt, b)));
-        std::string fact = tuple_fact(s.item->tuple.relation, args);
-        if (const TupleEntry* t = state_.tuple(fact); t && t->exists()) visit(fact);
+        auto [key, t] = state_.find_tuple(tuple_fact(s.item->tuple.relation, args));
+        if (t && t->exists()) visit(*key);
       } else {
         state_.scan_tuples(s.item->tuple.relation, visit);
       }

@@ -46,13 +46,15 @@ struct EvalError : std::runtime_error {
 struct Slot {
   const Json* ptr = nullptr;  // an object in the state, or a fact being changed
   Json owned;
-  std::string fact;           // object and tuple facts: the fact key
+  // Object facts: the key, the state's own (or the caller's that bound a
+  // trigger), valid while the bindings are used: a match copies it.
+  const FactKey* fact = nullptr;
   bool bound = false;
   const Json& get() const { return ptr ? *ptr : owned; }
 };
 
 // Positive patterns pinned to facts (a handful: a linear search is the cheapest).
-using FixedFacts = std::vector<std::pair<const dsl::BodyItem*, const std::string*>>;
+using FixedFacts = std::vector<std::pair<const dsl::BodyItem*, const FactKey*>>;
 
 struct Bindings {
   std::vector<Slot> slots;
@@ -68,7 +70,7 @@ struct Bindings {
   // While discovering: the tuple each enclosing tuple step matched, so
   // that a match's tuple positives are known even where the pattern leaves
   // an argument unnamed (`_`) and could not be rebuilt from the variables.
-  std::vector<std::pair<const dsl::BodyItem*, const std::string*>> found_tuples;
+  std::vector<std::pair<const dsl::BodyItem*, const FactKey*>> found_tuples;
 
   // Empty again, with `n` unbound slots, keeping what the vectors and the
   // slots' strings had allocated: for a caller that searches many times
@@ -78,7 +80,7 @@ struct Bindings {
     for (Slot& s : slots) {
       s.ptr = nullptr;
       s.owned = nullptr;
-      s.fact.clear();
+      s.fact = nullptr;
       s.bound = false;
     }
     trigger_args.clear();
@@ -129,7 +131,7 @@ class Evaluator {
   // Binds the trigger of a delta plan to a fact (an object's JSON, or a
   // tuple). Returns false when the fact cannot match the trigger.
   // REQUIRES: `fact` outlives the use of `b` (it holds views into it).
-  bool bind_trigger(const dsl::Plan& plan, const RuleRuntime& rt, Bindings& b, const std::string& fact,
+  bool bind_trigger(const dsl::Plan& plan, const RuleRuntime& rt, Bindings& b, const FactKey& fact,
                     const Json* object) const;
 
   // The identity (`plural.group`) of the run-time kind `resource(g, r)` names.

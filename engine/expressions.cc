@@ -257,7 +257,8 @@ Json Evaluator::eval_bound(const BoundExpr& e, const RuleRuntime& rt, Bindings& 
     case BoundOp::kFunction:
     case BoundOp::kBuiltin: return call(e, rt, b, frame);
     case BoundOp::kOld: {
-      const Json* o = old_(b.slots[static_cast<size_t>(e.index)].fact);
+      const FactKey* f = b.slots[static_cast<size_t>(e.index)].fact;
+      const Json* o = f ? old_(*f) : nullptr;
       return o ? *o : Json();
     }
     case BoundOp::kAggregate: return aggregate(e, rt, b);

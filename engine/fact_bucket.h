@@ -1,5 +1,6 @@
 // The facts of one secondary-index bucket, in key order, by pointer to the
-// key their entry has in the state.
+// key their entry has in the state (so that a reader gets the state's own
+// interned key, and copying it retains rather than interns).
 //
 // Most buckets hold one fact or a few (the tuples of one account, the
 // objects with one label value), some hold many (every tuple of a large
@@ -18,17 +19,19 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/fact_key.h"
+
 namespace pmesh::engine {
 
 class FactBucket {
  public:
   // REQUIRES: `fact` stays where it is while the bucket holds it.
-  void insert(const std::string* fact) {
+  void insert(const FactKey* fact) {
     if (tree_) {
       tree_->insert(fact);
       return;
     }
-    auto it = std::lower_bound(small_.begin(), small_.end(), std::string_view(*fact), ByKey());
+    auto it = std::lower_bound(small_.begin(), small_.end(), std::string_view(fact->str()), ByKey());
     if (it != small_.end() && **it == *fact) return;
     if (small_.size() < kSmall) {
       small_.insert(it, fact);
@@ -45,18 +48,18 @@ class FactBucket {
       return;
     }
     auto it = std::lower_bound(small_.begin(), small_.end(), fact, ByKey());
-    if (it != small_.end() && **it == fact) small_.erase(it);
+    if (it != small_.end() && (*it)->str() == fact) small_.erase(it);
   }
   bool empty() const { return tree_ ? tree_->empty() : small_.empty(); }
   // Calls fn with each fact in key order until it returns false.
   template <class F>
   void for_each(const F& fn) const {
     if (tree_) {
-      for (const std::string* f : *tree_)
+      for (const FactKey* f : *tree_)
         if (!fn(f)) return;
       return;
     }
-    for (const std::string* f : small_)
+    for (const FactKey* f : small_)
       if (!fn(f)) return;
   }
 
@@ -64,12 +67,12 @@ class FactBucket {
   static constexpr size_t kSmall = 16;
   struct ByKey {
     using is_transparent = void;
-    bool operator()(const std::string* a, const std::string* b) const { return *a < *b; }
-    bool operator()(const std::string* a, std::string_view b) const { return *a < b; }
-    bool operator()(std::string_view a, const std::string* b) const { return a < *b; }
+    bool operator()(const FactKey* a, const FactKey* b) const { return a->str() < b->str(); }
+    bool operator()(const FactKey* a, std::string_view b) const { return a->str() < b; }
+    bool operator()(std::string_view a, const FactKey* b) const { return a < b->str(); }
   };
-  using Tree = std::set<const std::string*, ByKey>;
-  std::vector<const std::string*> small_;
+  using Tree = std::set<const FactKey*, ByKey>;
+  std::vector<const FactKey*> small_;
   std::unique_ptr<Tree> tree_;
 };
 

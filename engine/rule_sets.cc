@@ -220,8 +220,8 @@ void Engine::seed_rule_set(const RuleSet& set) {
       if (d.trigger == first) plan = &d;
     if (!plan) continue;
     if (first->kind == BodyItemKind::kTuple) {
-      std::vector<std::string> facts;
-      auto keep = [&](const std::string& f) {
+      std::vector<FactKey> facts;
+      auto keep = [&](const FactKey& f) {
         if (const TupleEntry* t = state_.tuple(f); t && t->exists()) facts.push_back(f);
         return true;
       };
@@ -230,12 +230,12 @@ void Engine::seed_rule_set(const RuleSet& set) {
       else state_.scan_tuples(first->tuple.relation, keep);
       for (const auto& f : facts) discover(rt, *plan, f, nullptr);
     } else {
-      std::vector<std::pair<std::string, Json>> objects;
-      state_.scan_objects(object_prefix(first->object.kind.name), [&](const std::string& fact, const ObjectEntry& e) {
-        objects.push_back({fact, *e.effective});
+      std::vector<std::pair<FactKey, SharedJson>> objects;
+      state_.scan_objects(object_prefix(first->object.kind.name), [&](const FactKey& fact, const ObjectEntry& e) {
+        objects.push_back({fact, e.effective});
         return true;
       });
-      for (const auto& [f, o] : objects) discover(rt, *plan, f, &o);
+      for (const auto& [f, o] : objects) discover(rt, *plan, f, &*o);
     }
   }
 }

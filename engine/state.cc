@@ -186,12 +186,12 @@ std::vector<std::string> State::object_index_keys(const ObjectEntry& e) const {
   return keys;
 }
 
-void State::index_object(const std::string& fact, const ObjectEntry& e, bool add) {
+void State::index_object(const FactKey& fact, const ObjectEntry& e, bool add) {
   reindex_object(fact, e.key.kind, add ? std::vector<std::string>() : object_index_keys(e),
                  add ? object_index_keys(e) : std::vector<std::string>());
 }
 
-void State::reindex_object(const std::string& fact, const std::string& kind, const std::vector<std::string>& before,
+void State::reindex_object(const FactKey& fact, const std::string& kind, const std::vector<std::string>& before,
                            const std::vector<std::string>& after) {
   if (before.empty() && after.empty()) return;
   const std::vector<size_t>& specs = specs_of_.at(kind);
@@ -204,7 +204,7 @@ void State::reindex_object(const std::string& fact, const std::string& kind, con
   }
 }
 
-void State::update_bucket(size_t index, const std::string& key, const std::string& fact, bool add) {
+void State::update_bucket(size_t index, const std::string& key, const FactKey& fact, bool add) {
   auto& idx = indexes_[index];
   if (add) {
     idx[key].insert(&fact);
@@ -212,12 +212,12 @@ void State::update_bucket(size_t index, const std::string& key, const std::strin
   }
   auto it = idx.find(key);
   if (it == idx.end()) return;
-  it->second.erase(fact);
+  it->second.erase(fact.str());
   if (it->second.empty()) idx.erase(it);
 }
 
-void State::index_tuple(const std::string& fact, bool add) {
-  TupleView t = view_tuple_fact(fact);
+void State::index_tuple(const FactKey& fact, bool add) {
+  TupleView t = view_tuple_fact(fact.str());
   std::string relation_key(1, kSep);
   relation_key += t.relation;
   auto it = specs_of_.find(relation_key);
@@ -316,10 +316,22 @@ void State::lookup_index(int index, const std::string& values, const ObjectVisit
   const auto& idx = indexes_[static_cast<size_t>(index)];
   auto it = idx.find(values);
   if (it == idx.end()) return;
-  it->second.for_each([&](const std::string* f) {
+  it->second.for_each([&](const FactKey* f) {
     const ObjectEntry* e = object(*f);
     return !e || e->effective->is_null() || fn(*f, *e);
   });
+}
+
+std::pair<const FactKey*, const ObjectEntry*> State::find_object(std::string_view fact) const {
+  auto it = objects_.find(fact);
+  if (it == objects_.end()) return {nullptr, nullptr};
+  return {&it->first, &it->second};
+}
+
+std::pair<const FactKey*, const TupleEntry*> State::find_tuple(std::string_view fact) const {
+  auto it = tuples_.find(fact);
+  if (it == tuples_.end()) return {nullptr, nullptr};
+  return {&it->first, &it->second};
 }
 
 const TupleEntry* State::tuple(const std::string& fact) const {
@@ -382,12 +394,12 @@ bool State::support_tuple(const FactKey& fact, const MatchKey& match, bool keep)
   return had;
 }
 
-void State::scan_tuples(const std::string& relation, const std::function<bool(const std::string&)>& fn) const {
+void State::scan_tuples(const std::string& relation, const TupleVisitor& fn) const {
   scan_tuples_with(relation, {}, fn);
 }
 
 void State::scan_tuples_with(const std::string& relation, const std::vector<std::string>& first,
-                             const std::function<bool(const std::string&)>& fn) const {
+                             const TupleVisitor& fn) const {
   std::string prefix = tuple_fact(relation, first) + kSep;
   for (auto it = tuples_.lower_bound(prefix); it != tuples_.end() && it->first.str().compare(0, prefix.size(), prefix) == 0;
        ++it)
@@ -396,10 +408,10 @@ void State::scan_tuples_with(const std::string& relation, const std::vector<std:
 
 std::string State::second_arg(const std::string& relation, const std::string& first) const {
   std::string out;
-  scan_tuples_with(relation, {first}, [&](const std::string& fact) {
+  scan_tuples_with(relation, {first}, [&](const FactKey& fact) {
     const TupleEntry* t = tuple(fact);
     if (!t || !t->exists()) return true;
-    auto args = view_tuple_fact(fact).args;
+    auto args = view_tuple_fact(fact.str()).args;
     if (args.size() > 1) out = std::string(args[1]);
     return out.empty();
   });
@@ -414,20 +426,20 @@ int State::add_index(const dsl::IndexSpec& spec) {
   note_spec(specs_.size() - 1);
   indexes_.emplace_back();
   size_t i = specs_.size() - 1;
-  scan_tuples(spec.name, [&](const std::string& fact) {
+  scan_tuples(spec.name, [&](const FactKey& fact) {
     if (const TupleEntry* t = tuple(fact); t && t->exists())
-      update_bucket(i, tuple_index_key(i, view_tuple_fact(fact).args), fact, true);
+      update_bucket(i, tuple_index_key(i, view_tuple_fact(fact.str()).args), fact, true);
     return true;
   });
   return static_cast<int>(i);
 }
 
-void State::lookup_tuples(int index, const std::string& values, const std::function<bool(const std::string&)>& fn) const {
+void State::lookup_tuples(int index, const std::string& values, const TupleVisitor& fn) const {
   const auto& idx = indexes_[static_cast<size_t>(index)];
   auto it = idx.find(values);
   if (it == idx.end()) return;
   // REQUIRES (of fn): no change to the state while it runs, as for every read.
-  it->second.for_each([&](const std::string* f) { return fn(*f); });
+  it->second.for_each([&](const FactKey* f) { return fn(*f); });
 }
 
 State::RuleMatches* State::matches_of(int rule, bool grow) {

@@ -182,6 +182,9 @@ class State {
   // (Each lookup by fact also takes the interned key, whose hash is kept.)
   const ObjectEntry* object(const std::string& fact) const;
   const ObjectEntry* object(const FactKey& fact) const;
+  // The entry of `fact` with the state's own key for it (valid while the
+  // entry is): {null, null} when there is none.
+  std::pair<const FactKey*, const ObjectEntry*> find_object(std::string_view fact) const;
   // The entry for `fact`, created empty if absent (its parts and effective
   // form are shared, so a copy copies pointers). Record-keeping is the
   // caller's: call put_object after changing the copy.
@@ -197,8 +200,11 @@ class State {
   // Stamps a committed object with its resource version (not an index key).
   void set_resource_version(const std::string& fact, int64_t rv);
   // What scans and lookups call for each object found, with its fact key
-  // (the state's: valid while the object is); returns false to stop.
-  using ObjectVisitor = std::function<bool(const std::string& fact, const ObjectEntry&)>;
+  // (the state's own: valid while the object is, and copied by retaining
+  // it, not by interning its text again); returns false to stop.
+  using ObjectVisitor = std::function<bool(const FactKey& fact, const ObjectEntry&)>;
+  // The same for tuples.
+  using TupleVisitor = std::function<bool(const FactKey& fact)>;
   // Live objects (effective non-null) whose fact key starts with `prefix`.
   void scan_objects(const std::string& prefix, const ObjectVisitor& fn) const;
   // Live objects of `kind` in the secondary index `index` with these values.
@@ -208,17 +214,18 @@ class State {
   // ---- Tuples
   const TupleEntry* tuple(const std::string& fact) const;
   const TupleEntry* tuple(const FactKey& fact) const;
+  std::pair<const FactKey*, const TupleEntry*> find_tuple(std::string_view fact) const;
   void put_tuple(const std::string& fact, TupleEntry entry);
   // Adds (`keep`) or withdraws match `match`'s support of tuple `fact` in
   // place; the undo record is the inverse change, not a copy of the entry,
   // and a change that changes nothing records nothing. Returns whether the
   // match supported the tuple before.
   bool support_tuple(const FactKey& fact, const MatchKey& match, bool keep);
-  void scan_tuples(const std::string& relation, const std::function<bool(const std::string&)>& fn) const;
-  void lookup_tuples(int index, const std::string& values, const std::function<bool(const std::string&)>& fn) const;
+  void scan_tuples(const std::string& relation, const TupleVisitor& fn) const;
+  void lookup_tuples(int index, const std::string& values, const TupleVisitor& fn) const;
   // Tuples of `relation` whose first arguments are `first`, in order: one range.
   void scan_tuples_with(const std::string& relation, const std::vector<std::string>& first,
-                        const std::function<bool(const std::string&)>& fn) const;
+                        const TupleVisitor& fn) const;
   // A relation that maps its first argument to its second, read as a map:
   // the second argument of the first existing tuple whose first is `first`,
   // or "" when there is none.
@@ -280,20 +287,20 @@ class State {
   const std::vector<dsl::IndexSpec>& index_specs() const { return specs_; }
 
  private:
-  void index_object(const std::string& fact, const ObjectEntry& e, bool add);
+  void index_object(const FactKey& fact, const ObjectEntry& e, bool add);
   // The key of `e` in each index of its kind, in specs_of_ order (none
   // while it does not exist).
   std::vector<std::string> object_index_keys(const ObjectEntry& e) const;
   // Moves `fact` from the buckets of `before` to those of `after` (keys as
   // object_index_keys makes them; empty: in none).
-  void reindex_object(const std::string& fact, const std::string& kind, const std::vector<std::string>& before,
+  void reindex_object(const FactKey& fact, const std::string& kind, const std::vector<std::string>& before,
                       const std::vector<std::string>& after);
-  void index_tuple(const std::string& fact, bool add);
+  void index_tuple(const FactKey& fact, bool add);
   // The key of a tuple with these arguments in relation index `i`.
   std::string tuple_index_key(size_t i, const decltype(TupleView::args)& args) const;
   // `fact` is the key of the entry in objects_ or tuples_: buckets hold
   // pointers to those keys, not copies. REQUIRES: the entry exists.
-  void update_bucket(size_t index, const std::string& key, const std::string& fact, bool add);
+  void update_bucket(size_t index, const std::string& key, const FactKey& fact, bool add);
 
   // Records index `i` in specs_of_.
   void note_spec(size_t i);

@@ -285,13 +285,14 @@ TEST_CASE("the state keys a tuple by the interned key that derived it: one copy 
 
 TEST_CASE("an index bucket lists its facts in key order, small or large, and forgets what leaves it") {
   engine::FactBucket bucket;
-  std::vector<std::string> keys;
-  for (int i = 0; i < 40; ++i) keys.push_back("k" + std::to_string(1000 + (i * 7) % 40));
+  std::vector<engine::FactKey> keys;
+  for (int i = 0; i < 40; ++i) keys.emplace_back("k" + std::to_string(1000 + (i * 7) % 40));
+  engine::FactKey again(keys[0].str());  // another holder of one key: the same fact
   std::vector<std::string> seen;
   auto listed = [&] {
     seen.clear();
-    bucket.for_each([&](const std::string* f) {
-      seen.push_back(*f);
+    bucket.for_each([&](const engine::FactKey* f) {
+      seen.push_back(f->str());
       return true;
     });
     return seen;
@@ -299,14 +300,16 @@ TEST_CASE("an index bucket lists its facts in key order, small or large, and for
   for (size_t n = 0; n < keys.size(); ++n) {
     bucket.insert(&keys[n]);
     bucket.insert(&keys[n]);  // twice is once
-    std::vector<std::string> want(keys.begin(), keys.begin() + static_cast<long>(n) + 1);
+    bucket.insert(&again);    // and so is the same key held elsewhere
+    std::vector<std::string> want;
+    for (size_t i = 0; i <= n; ++i) want.push_back(keys[i].str());
     std::sort(want.begin(), want.end());
     REQUIRE(listed() == want);  // past 16 it is a tree: the same order
   }
   int visited = 0;
-  bucket.for_each([&](const std::string*) { return ++visited < 3; });
+  bucket.for_each([&](const engine::FactKey*) { return ++visited < 3; });
   CHECK(visited == 3);  // stops when asked
-  for (const auto& k : keys) bucket.erase(k);
+  for (const auto& k : keys) bucket.erase(k.str());
   CHECK(bucket.empty());
 }
 

@@ -6,12 +6,6 @@
 
 namespace pmesh::engine {
 
-struct FactKey::Entry {
-  std::string key;
-  size_t hash = 0;
-  std::atomic<uint32_t> refs{1};
-};
-
 namespace {
 
 // The pool: entries by their text. Interning and the last release take the
@@ -49,25 +43,12 @@ FactKey::FactKey(std::string_view key) {
   p.entries.emplace(std::string_view(e_->key), e_);
 }
 
-const std::string& FactKey::str() const {
+const std::string& FactKey::empty_text() {
   static const std::string kEmpty;
-  return e_ ? e_->key : kEmpty;
+  return kEmpty;
 }
 
-size_t FactKey::text_hash() const { return e_ ? e_->hash : std::hash<std::string_view>()(""); }
-
-void FactKey::retain() const {
-  if (e_) e_->refs.fetch_add(1, std::memory_order_relaxed);
-}
-
-void FactKey::release() {
-  if (!e_) return;
-  Entry* e = std::exchange(e_, nullptr);
-  // Not the last: only count. The last one takes the lock, so that an
-  // intern finding the entry and this release cannot cross.
-  uint32_t r = e->refs.load(std::memory_order_relaxed);
-  while (r > 1)
-    if (e->refs.compare_exchange_weak(r, r - 1, std::memory_order_acq_rel)) return;
+void FactKey::release_last(Entry* e) {
   FactPool& p = fact_pool();
   std::lock_guard<std::mutex> lock(p.mu);
   if (e->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;

@@ -12,8 +12,10 @@
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace pmesh::engine {
 
@@ -38,7 +40,7 @@ class FactKey {
 
   // The key's text ("" for a FactKey made empty). Most code reads facts as
   // text, hence the conversion.
-  const std::string& str() const;
+  const std::string& str() const { return e_ ? e_->key : empty_text(); }
   operator const std::string&() const { return str(); }  // NOLINT: a key reads as its text
   bool empty() const { return e_ == nullptr; }
 
@@ -49,15 +51,34 @@ class FactKey {
     return c < 0 ? std::strong_ordering::less : std::strong_ordering::greater;
   }
   // std::hash of the text, computed once when the key was interned.
-  size_t text_hash() const;
+  size_t text_hash() const { return e_ ? e_->hash : std::hash<std::string_view>()(""); }
 
   // How many distinct keys are interned (for tests and the census).
   static size_t interned();
 
  private:
-  struct Entry;
-  void retain() const;
-  void release();
+  // Inline, since every reading of a fact's text goes through str().
+  struct Entry {
+    std::string key;
+    size_t hash = 0;
+    std::atomic<uint32_t> refs{1};
+  };
+  static const std::string& empty_text();
+  void retain() const {
+    if (e_) e_->refs.fetch_add(1, std::memory_order_relaxed);
+  }
+  // Not the last holder: only a count. The last one takes the pool's lock
+  // (release_last), so that an intern finding the entry and this release
+  // cannot cross.
+  void release() {
+    if (!e_) return;
+    Entry* e = std::exchange(e_, nullptr);
+    uint32_t r = e->refs.load(std::memory_order_relaxed);
+    while (r > 1)
+      if (e->refs.compare_exchange_weak(r, r - 1, std::memory_order_acq_rel)) return;
+    release_last(e);
+  }
+  static void release_last(Entry* e);
   Entry* e_ = nullptr;
 };
 

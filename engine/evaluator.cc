@@ -53,10 +53,12 @@ const FactKey* fixed_fact(const FixedFacts* fixed, const dsl::BodyItem* item) {
 bool Evaluator::checks_ok(const std::vector<std::pair<Operand, Operand>>& checks, const RuleRuntime& rt,
                           Bindings& b) const {
   for (const auto& [x, y] : checks) {
-    Json u = eval(x, rt, b), v = eval(y, rt, b);
+    Json tu, tv;
+    const Json* u = operand_ref(x, rt, b, tu);
+    const Json* v = operand_ref(y, rt, b, tv);
     // A tuple's argument is text: a value is compared with it as it would
     // be written into the tuple (as tuple_ok does).
-    if (x.from_tuple() || y.from_tuple() ? as_text(u) != as_text(v) : u != v) return false;
+    if (x.from_tuple() || y.from_tuple() ? !same_text(*u, *v) : *u != *v) return false;
   }
   return true;
 }
@@ -73,7 +75,7 @@ bool Evaluator::bind_trigger(const dsl::Plan& plan, const RuleRuntime& rt, Bindi
     }
   } else {
     b.trigger_args = view_tuple_fact(fact.str()).args;
-    std::vector<int> newly;
+    NewlyBound newly;
     if (!tuple_ok(t->tuple, rt, b, fact, newly, true)) return false;
   }
   try {
@@ -118,7 +120,7 @@ bool Evaluator::object_ok(const dsl::Step& s, const RuleRuntime& rt, Bindings& b
 }
 
 bool Evaluator::tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bindings& b, const std::string& fact,
-                         std::vector<int>& newly_bound, bool trigger,
+                         NewlyBound& newly_bound, bool trigger,
                          const std::vector<dsl::Step::Deferred>* deferred) const {
   auto [rel, args] = view_tuple_fact(fact);
   if (rel != t.relation || args.size() != t.args.size()) return false;
@@ -155,12 +157,14 @@ bool Evaluator::tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bind
       // what they read is bound (a throw would cost more than the check).
       if (!all_bound(bound(a, rt), b)) continue;
       try {
-        if (as_text(eval(a, rt, b)) != args[i]) return false;
+        Json tmp;
+        if (!is_text(*ref(bound(a, rt), rt, b, nullptr, tmp), args[i])) return false;
       } catch (const EvalError&) {
       }
       continue;
     }
-    if (as_text(eval(a, rt, b)) != args[i]) return false;
+    Json tmp;
+    if (!is_text(*ref(bound(a, rt), rt, b, nullptr, tmp), args[i])) return false;
   }
   return true;
 }
@@ -298,7 +302,7 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
       bool go = true;
       auto visit = [&](const FactKey& fact) {
         ++rt.stats.candidates;
-        std::vector<int> newly;
+        NewlyBound newly;
         if (tuple_ok(s.item->tuple, rt, b, fact, newly, false, s.deferred.empty() ? nullptr : &s.deferred) &&
             checks_ok(s.checks, rt, b)) {
           if (b.discovering) b.found_tuples.emplace_back(s.item, &fact);

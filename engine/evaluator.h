@@ -53,6 +53,9 @@ struct Slot {
   const Json& get() const { return ptr ? *ptr : owned; }
 };
 
+// The slots a tuple pattern bound (a few: inline, no allocation per candidate).
+using NewlyBound = boost::container::small_vector<int, 8>;
+
 // Positive patterns pinned to facts (a handful: a linear search is the cheapest).
 using FixedFacts = std::vector<std::pair<const dsl::BodyItem*, const FactKey*>>;
 
@@ -148,6 +151,9 @@ class Evaluator {
  private:
   // eval(Operand) before a namespace clause's null becomes "".
   Json eval_operand(const Operand& o, const RuleRuntime& rt, Bindings& b) const;
+  // eval(o) without a copy where the value is held already (a variable's,
+  // a field of one, a constant): a pointer to it, or to `tmp` holding it.
+  const Json* operand_ref(const Operand& o, const RuleRuntime& rt, Bindings& b, Json& tmp) const;
   // The arguments of the function being evaluated (expressions.cc).
   struct Frame {
     const Json* const* args = nullptr;
@@ -166,7 +172,7 @@ class Evaluator {
   bool object_ok(const dsl::Step& s, const RuleRuntime& rt, Bindings& b, const ObjectEntry& e,
                  const std::vector<Json>& keys) const;
   bool tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bindings& b, const std::string& fact,
-                std::vector<int>& newly_bound, bool trigger = false,
+                NewlyBound& newly_bound, bool trigger = false,
                 const std::vector<dsl::Step::Deferred>* deferred = nullptr) const;
   bool checks_ok(const std::vector<std::pair<Operand, Operand>>& checks, const RuleRuntime& rt, Bindings& b) const;
 

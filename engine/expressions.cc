@@ -61,6 +61,26 @@ Json Evaluator::eval(const Operand& o, const RuleRuntime& rt, Bindings& b) const
   return v;
 }
 
+const Json* Evaluator::operand_ref(const Operand& o, const RuleRuntime& rt, Bindings& b, Json& tmp) const {
+  if (o.inner || o.trigger_arg >= 0 || o.tuple_value >= 0) {
+    tmp = eval(o, rt, b);
+    return &tmp;
+  }
+  const Json* v;
+  if (o.expr) {
+    v = ref(bound(*o.expr, rt), rt, b, nullptr, tmp);
+  } else {
+    const Slot& s = b.slots[static_cast<size_t>(rt.slot(o.var))];
+    v = o.path.empty() ? &s.get() : find_at(s.get(), o.path);
+    if (!v) v = &kNullJson;
+  }
+  if (o.namespace_key && v->is_null()) {
+    tmp = "";
+    return &tmp;
+  }
+  return v;
+}
+
 Json Evaluator::eval_operand(const Operand& o, const RuleRuntime& rt, Bindings& b) const {
   if (o.inner && o.inner2) {
     Json v = eval(*o.inner, rt, b), w = eval(*o.inner2, rt, b);

@@ -141,7 +141,10 @@ bool Evaluator::tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bind
       const dsl::VarInfo* v = rt.info->var_of(a);
       Slot& s = b.slots[static_cast<size_t>(rt.slot(v))];
       if (!s.bound) {
-        s.owned = std::string(args[i]);
+        // Into the string the slot holds when it has one (a scan rebinds
+        // it for each candidate): no allocation once it is large enough.
+        if (s.owned.is_string()) s.owned.get_ref<std::string&>().assign(args[i]);
+        else s.owned = std::string(args[i]);
         s.ptr = nullptr;
         s.bound = true;
         newly_bound.push_back(rt.slot(v));

@@ -82,7 +82,7 @@ struct Bindings {
     slots.resize(n);
     for (Slot& s : slots) {
       s.ptr = nullptr;
-      s.owned = nullptr;
+      if (!s.owned.is_string()) s.owned = nullptr;  // a string's buffer is reused (tuple_ok)
       s.fact = nullptr;
       s.bound = false;
     }

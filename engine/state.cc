@@ -35,22 +35,49 @@ std::string ObjectKey::to_string() const {
   return kind + " " + cluster + "/" + (ns.empty() ? "" : ns + "/") + name;
 }
 
+// Keys are made often (every lookup of one names it): sized once, no
+// temporaries.
 std::string object_fact(const ObjectKey& k) {
-  return std::string("o") + kSep + k.kind + kSep + k.cluster + kSep + k.ns + kSep + k.name;
+  std::string f;
+  f.reserve(5 + k.kind.size() + k.cluster.size() + k.ns.size() + k.name.size());
+  f += 'o';
+  for (const std::string* part : {&k.kind, &k.cluster, &k.ns, &k.name}) {
+    f += kSep;
+    f += *part;
+  }
+  return f;
 }
 
 std::string object_prefix(const std::string& kind, const std::string* cluster, const std::string* ns) {
-  std::string p = std::string("o") + kSep + kind + kSep;
+  std::string p;
+  p.reserve(3 + kind.size() + (cluster ? cluster->size() + 1 : 0) + (ns ? ns->size() + 1 : 0));
+  p += 'o';
+  p += kSep;
+  p += kind;
+  p += kSep;
   if (cluster) {
-    p += *cluster + kSep;
-    if (ns) p += *ns + kSep;
+    p += *cluster;
+    p += kSep;
+    if (ns) {
+      p += *ns;
+      p += kSep;
+    }
   }
   return p;
 }
 
 std::string tuple_fact(const std::string& relation, const std::vector<std::string>& args) {
-  std::string f = std::string("t") + kSep + relation;
-  for (const auto& a : args) f += kSep + a;
+  size_t n = 2 + relation.size();
+  for (const auto& a : args) n += 1 + a.size();
+  std::string f;
+  f.reserve(n);
+  f += 't';
+  f += kSep;
+  f += relation;
+  for (const auto& a : args) {
+    f += kSep;
+    f += a;
+  }
   return f;
 }
 

@@ -3,8 +3,15 @@
 #include <leveldb/db.h>
 #include <leveldb/write_batch.h>
 
+#include <condition_variable>
+#include <algorithm>
 #include <cstdio>
+#include <deque>
+#include <exception>
 #include <map>
+#include <mutex>
+#include <thread>
+#include <utility>
 
 #include "engine/failpoint.h"
 
@@ -356,9 +363,201 @@ DurableStore::DurableStore(leveldb::DB* db) : db_(db), pending_(std::make_unique
 DurableStore::~DurableStore() = default;
 void DurableStore::DbDeleter::operator()(leveldb::DB* db) const { delete db; }
 
+namespace {
+
+// A record of the store as load() takes it up.
+struct Decoded {
+  enum class Kind { kRv, kLog, kObject, kTuple, kMatch, kSetFingerprint, kSetTuple, kSetMatch };
+  Kind kind = Kind::kRv;
+  std::string key;   // the record's key; for a rule set's records, the set's id
+  std::string text;  // kSetFingerprint: the fingerprint; kSetTuple: the tuple's key
+  int64_t rv = 0;
+  ObjectEntry object;
+  TupleEntry tuple;
+  MatchKey match_key;
+  Match match;
+};
+
+// The records of a store in key order, read on a thread of their own and
+// decoded on others, handed over in batches in key order: decoding is most
+// of a reopen's time, and the engine's thread puts one batch into the
+// state while the next ones are decoded. A record that cannot be decoded
+// stops the reading; next() throws what decoding threw once the batches
+// before it were handed over.
+class StoreScan {
+ public:
+  // `rule_limit`: a match of a rule numbered from it on is damage.
+  StoreScan(leveldb::DB* db, size_t rule_limit, bool same_rules) : db_(db), rule_limit_(rule_limit), same_rules_(same_rules) {
+    // As many decoders as cores (the engine's thread mostly waits for them).
+    unsigned cores = std::thread::hardware_concurrency();
+    size_t decoders = std::clamp<size_t>(cores, 1, 4);
+    try {
+      threads_.emplace_back([this] { read(); });
+      for (size_t i = 0; i < decoders; ++i) threads_.emplace_back([this] { decode_batches(); });
+    } catch (...) {
+      stop_all();  // a thread that could not start: those that did stop
+      throw;
+    }
+  }
+  ~StoreScan() { stop_all(); }
+  // The next batch; empty once every record was handed over.
+  std::vector<Decoded> next() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return decoded_.count(next_) || (read_done_ && next_ == batches_); });
+    auto it = decoded_.find(next_);
+    if (it == decoded_.end()) return {};
+    Batch b = std::move(it->second);
+    decoded_.erase(it);
+    ++next_;
+    cv_.notify_all();
+    if (b.failed) std::rethrow_exception(b.failed);
+    return std::move(b.records);
+  }
+  // LevelDB's verdict on the iteration. REQUIRES: next() returned empty.
+  const leveldb::Status& status() const { return status_; }
+
+ private:
+  static constexpr size_t kBatch = 512, kInFlight = 16;  // batches read but not taken: at most 8,192 records
+  struct Batch {
+    std::vector<Decoded> records;
+    std::exception_ptr failed;
+  };
+  void stop_all() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  using Raw = std::vector<std::pair<std::string, std::string>>;
+
+  void read() {
+    Raw raw;
+    auto hand_over = [&]() {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return batches_ - next_ < kInFlight || stop_; });
+      if (stop_) return false;
+      raw_.emplace_back(batches_++, std::exchange(raw, {}));
+      cv_.notify_all();
+      return true;
+    };
+    leveldb::Status status;
+    try {
+      std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        raw.emplace_back(it->key().ToString(), it->value().ToString());
+        if (raw.size() == kBatch && !hand_over()) return;
+      }
+      status = it->status();
+    } catch (const std::exception& e) {
+      status = leveldb::Status::IOError(e.what());
+    }
+    if (!raw.empty() && !hand_over()) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    status_ = status;
+    read_done_ = true;
+    cv_.notify_all();
+  }
+
+  void decode_batches() {
+    while (true) {
+      std::pair<size_t, Raw> work;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return !raw_.empty() || read_done_ || stop_; });
+        if (stop_ || raw_.empty()) return;
+        work = std::move(raw_.front());
+        raw_.pop_front();
+      }
+      Batch b;
+      try {
+        for (auto& [key, value] : work.second) {
+          Decoded d;
+          if (decode(std::move(key), std::move(value), d)) b.records.push_back(std::move(d));
+        }
+      } catch (...) {
+        b.failed = std::current_exception();
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      decoded_.emplace(work.first, std::move(b));
+      cv_.notify_all();
+    }
+  }
+
+  // False for a record load() does not take up here.
+  bool decode(std::string key, std::string value, Decoded& d) const {
+    using Kind = Decoded::Kind;
+    if (key == kMetaRv) {
+      d.kind = Kind::kRv;
+      d.rv = std::stoll(value);
+    } else if (key == kMetaFingerprint) {
+      return false;  // read ahead
+    } else if (key.rfind(kLogPrefix, 0) == 0) {
+      d.kind = Kind::kLog;
+      d.key = std::move(key);
+    } else if (key[0] == 'o') {
+      d.kind = Kind::kObject;
+      d.object = decode_object(decode_record(value));
+      d.key = std::move(key);
+    } else if (key[0] == 't') {
+      d.kind = Kind::kTuple;
+      d.tuple = decode_tuple_record(value);
+      d.key = std::move(key);
+    } else if (key[0] == 'm') {
+      d.kind = Kind::kMatch;
+      d.match_key = stored_match_key(std::string_view(key).substr(2));
+      d.match = decode_match_record(value);
+      if (d.match.rule != d.match_key.rule())
+        throw std::runtime_error("a match of rule " + std::to_string(d.match.rule) + " under a key of rule " +
+                                 std::to_string(d.match_key.rule()));
+      if (static_cast<size_t>(d.match_key.rule()) >= rule_limit_)
+        throw std::runtime_error("a match of rule " + std::to_string(d.match_key.rule()) +
+                                 (same_rules_ ? ", and the rules number " + std::to_string(rule_limit_)
+                                              : ", beyond any program's rules"));
+    } else if (key.starts_with(kRuleSetPrefix)) {
+      size_t end = key.find(kRecordSep, kRuleSetPrefix.size());
+      if (end == std::string::npos || end + 1 >= key.size()) throw std::runtime_error("a rule set's record names no set");
+      d.key = key.substr(kRuleSetPrefix.size(), end - kRuleSetPrefix.size());
+      std::string rest = key.substr(end + 1);
+      if (rest == "f") {
+        d.kind = Kind::kSetFingerprint;
+        d.text = std::move(value);
+      } else if (rest[0] == 't') {
+        d.kind = Kind::kSetTuple;
+        d.tuple = decode_tuple_record(value);
+        d.text = std::move(rest);
+      } else if (rest.starts_with(kRuleSetMatch)) {
+        d.kind = Kind::kSetMatch;
+        d.match_key = stored_match_key(std::string_view(rest).substr(kRuleSetMatch.size()));
+        d.match = decode_match_record(value);
+      } else {
+        return false;
+      }
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  leveldb::DB* db_;
+  const size_t rule_limit_;
+  const bool same_rules_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<size_t, Raw>> raw_;  // read, not decoded yet: (number, records)
+  std::map<size_t, Batch> decoded_;          // decoded, not taken yet
+  size_t batches_ = 0;  // read so far
+  size_t next_ = 0;     // the next to hand over
+  bool read_done_ = false, stop_ = false;
+  leveldb::Status status_;
+  std::vector<std::thread> threads_;  // last: they start once the rest is there
+};
+
+}  // namespace
+
 bool DurableStore::load(Engine& engine, std::string* error) {
   State& state = engine.mutable_state();
-  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
   int64_t rv = 0;
   std::map<std::string, StoredRuleSet> sets;
   // The records are durable already: nothing to undo, nothing dirty while
@@ -383,41 +582,27 @@ bool DurableStore::load(Engine& engine, std::string* error) {
   const size_t rule_limit = same_rules ? engine.program().rules.size() : kMaxStoredRules;
   try {
     Bulk bulk(state);
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      std::string key = it->key().ToString();
-      std::string value = it->value().ToString();
-      if (key == kMetaRv) rv = std::stoll(value);
-      else if (key == kMetaFingerprint) continue;  // read ahead
-      else if (key.rfind(kLogPrefix, 0) == 0) log_keys_.push_back(key);
-      else if (key[0] == 'o') state.put_object(key, decode_object(decode_record(value)));
-      else if (key[0] == 't') state.put_tuple(key, decode_tuple_record(value));
-      else if (key[0] == 'm') {
-        MatchKey k = stored_match_key(std::string_view(key).substr(2));
-        Match m = decode_match_record(value);
-        if (m.rule != k.rule())
-          throw std::runtime_error("a match of rule " + std::to_string(m.rule) + " under a key of rule " + std::to_string(k.rule()));
-        if (static_cast<size_t>(k.rule()) >= rule_limit)
-          throw std::runtime_error("a match of rule " + std::to_string(k.rule()) +
-                                   (same_rules ? ", and the rules number " + std::to_string(rule_limit) : ", beyond any program's rules"));
-        state.put_match(k, std::move(m));
+    StoreScan reader(db_.get(), rule_limit, same_rules);
+    using Kind = Decoded::Kind;
+    for (auto batch = reader.next(); !batch.empty(); batch = reader.next())
+      for (Decoded& d : batch) {
+        switch (d.kind) {
+          case Kind::kRv: rv = d.rv; break;
+          case Kind::kLog: log_keys_.push_back(std::move(d.key)); break;
+          case Kind::kObject: state.put_object(d.key, std::move(d.object)); break;
+          case Kind::kTuple: state.put_tuple(d.key, std::move(d.tuple)); break;
+          case Kind::kMatch: state.put_match(d.match_key, std::move(d.match)); break;
+          case Kind::kSetFingerprint: sets[d.key].fingerprint = std::move(d.text); break;
+          case Kind::kSetTuple: sets[d.key].tuples.emplace_back(std::move(d.text), std::move(d.tuple)); break;
+          case Kind::kSetMatch: sets[d.key].matches.emplace_back(d.match_key, std::move(d.match)); break;
+        }
       }
-      else if (key.starts_with(kRuleSetPrefix)) {
-        size_t end = key.find(kRecordSep, kRuleSetPrefix.size());
-        if (end == std::string::npos || end + 1 >= key.size()) throw std::runtime_error("a rule set's record names no set");
-        StoredRuleSet& set = sets[key.substr(kRuleSetPrefix.size(), end - kRuleSetPrefix.size())];
-        std::string rest = key.substr(end + 1);
-        if (rest == "f") set.fingerprint = value;
-        else if (rest[0] == 't') set.tuples.emplace_back(std::move(rest), decode_tuple_record(value));
-        else if (rest.starts_with(kRuleSetMatch))
-          set.matches.emplace_back(stored_match_key(std::string_view(rest).substr(kRuleSetMatch.size())), decode_match_record(value));
-      }
+    if (!reader.status().ok()) {
+      *error = reader.status().ToString();
+      return false;
     }
   } catch (const std::exception& e) {
     *error = std::string("the data directory is damaged: ") + e.what();
-    return false;
-  }
-  if (!it->status().ok()) {
-    *error = it->status().ToString();
     return false;
   }
   state.forget_undo();

@@ -44,7 +44,9 @@ class DurableStore : public Persistence {
   // Loads the stored state into `engine` (REQUIRES: a new engine). When the
   // rules changed since the state was written, recomputes the derived state
   // from what users own and stores it. Returns false and sets `error` on a
-  // storage or recomputation failure.
+  // storage or recomputation failure. The records are read and decoded on
+  // threads of its own (one reader, a decoder per core), joined before it
+  // returns; the engine is touched on the caller's thread only.
   bool load(Engine& engine, std::string* error);
 
   bool commit(const State& state, const State::Dirty& dirty, const RuleSetChanges& sets, const Result& result,

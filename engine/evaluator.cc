@@ -103,15 +103,15 @@ std::string Evaluator::kind_key(const dsl::KindRef& k, const RuleRuntime& rt, Bi
 }
 
 bool Evaluator::object_ok(const dsl::Step& s, const RuleRuntime& rt, Bindings& b, const ObjectEntry& e,
-                          const std::vector<Json>& keys) const {
+                          std::span<const Json* const> keys) const {
   static const Json kNoNamespace = "";
   for (size_t i = 0; i < s.keys.size(); ++i) {
     const Json* v = find_at(*e.effective, s.keys[i].key);
     if (s.keys[i].value.namespace_key && (!v || v->is_null())) v = &kNoNamespace;
     if (s.keys[i].value.from_tuple()) {
       // A tuple's argument is the text of the value it was written from.
-      if (as_text(v ? *v : Json()) != as_text(keys[i])) return false;
-    } else if (v ? *v != keys[i] : !keys[i].is_null()) {
+      if (!same_text(v ? *v : kNullJson, *keys[i])) return false;
+    } else if (v ? *v != *keys[i] : !keys[i]->is_null()) {
       return false;
     }
   }
@@ -235,8 +235,12 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
     case StepOp::kScan:
     case StepOp::kLookup:
     case StepOp::kOptional: {
-      std::vector<Json> keys;
-      for (const auto& k : s.keys) keys.push_back(eval(k.value, rt, b));
+      // The keys' values where they are (a variable's, a field of one), a
+      // copy only of what is computed.
+      boost::container::small_vector<Json, 4> tmps(s.keys.size());
+      boost::container::small_vector<const Json*, 4> key_refs;
+      for (size_t k = 0; k < s.keys.size(); ++k) key_refs.push_back(operand_ref(s.keys[k].value, rt, b, tmps[k]));
+      std::span<const Json* const> keys(key_refs.data(), key_refs.size());
       Slot& slot = b.slots[static_cast<size_t>(rt.slot(s.binds))];
       bool go = true, any = false;
       auto visit = [&](const FactKey& fact, const ObjectEntry& e) {
@@ -272,11 +276,11 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
           bool primary = key == "metadata.cluster" || key == "metadata.namespace" || key == "metadata.name";
           // A namespace that is null: the objects without one (a run-time
           // kind's plan does not know its scope).
-          if (key == "metadata.namespace" && keys[k].is_null()) has_ns = true;
-          else if (primary && !keys[k].is_string()) ok = false;
-          else if (key == "metadata.cluster") cluster = keys[k].get<std::string>(), has_cluster = true;
-          else if (key == "metadata.namespace") ns = keys[k].get<std::string>(), has_ns = true;
-          else if (key == "metadata.name") name = keys[k].get<std::string>(), has_name = true;
+          if (key == "metadata.namespace" && keys[k]->is_null()) has_ns = true;
+          else if (primary && !keys[k]->is_string()) ok = false;
+          else if (key == "metadata.cluster") cluster = keys[k]->get<std::string>(), has_cluster = true;
+          else if (key == "metadata.namespace") ns = keys[k]->get<std::string>(), has_ns = true;
+          else if (key == "metadata.name") name = keys[k]->get<std::string>(), has_name = true;
         }
         if (ok) {
           // A run-time kind's scope is not known to the plan, so its keys
@@ -318,15 +322,26 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
       if (const FactKey* f = fixed_fact(fixed, s.item)) {
         if (const TupleEntry* t = state_.tuple(*f); t && t->exists()) visit(*f);
       } else if (s.index >= 0) {
-        std::vector<Json> keys;
-        for (const auto& k : s.keys) {
-          Json v = eval(k.value, rt, b);
-          keys.push_back(v.is_string() ? v : Json(v.dump()));
+        // A tuple's arguments are text: each key as it would be written
+        // into one.
+        boost::container::small_vector<const Json*, 4> keys;
+        boost::container::small_vector<Json, 4> tmps(s.keys.size());
+        for (size_t k = 0; k < s.keys.size(); ++k) {
+          const Json* v = operand_ref(s.keys[k].value, rt, b, tmps[k]);
+          if (!v->is_string()) {
+            Json text = v->dump();
+            tmps[k] = std::move(text);
+            v = &tmps[k];
+          }
+          keys.push_back(v);
         }
-        state_.lookup_tuples(rt.state_index(s.index), State::index_key(keys), visit);
+        state_.lookup_tuples(rt.state_index(s.index), State::index_key({keys.data(), keys.size()}), visit);
       } else if (s.keys.size() == s.item->tuple.args.size()) {
         std::vector<std::string> args;
-        for (const auto& k : s.keys) args.push_back(as_text(eval(k.value, rt, b)));
+        for (const auto& k : s.keys) {
+          Json tmp;
+          args.push_back(as_text(*operand_ref(k.value, rt, b, tmp)));
+        }
         auto [key, t] = state_.find_tuple(tuple_fact(s.item->tuple.relation, args));
         if (t && t->exists()) visit(*key);
       } else {

@@ -20,6 +20,7 @@
 #include "engine/engine_stats.h"
 
 #include <functional>
+#include <span>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -170,7 +171,7 @@ class Evaluator {
   bool step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bindings& b,
             const FixedFacts* fixed, const std::function<bool(Bindings&)>& emit) const;
   bool object_ok(const dsl::Step& s, const RuleRuntime& rt, Bindings& b, const ObjectEntry& e,
-                 const std::vector<Json>& keys) const;
+                 std::span<const Json* const> keys) const;
   bool tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bindings& b, const std::string& fact,
                 NewlyBound& newly_bound, bool trigger = false,
                 const std::vector<dsl::Step::Deferred>* deferred = nullptr) const;

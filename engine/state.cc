@@ -196,6 +196,12 @@ std::string State::index_key(const std::vector<Json>& values) {
   return k;
 }
 
+std::string State::index_key(std::span<const Json* const> values) {
+  std::string k;
+  for (const Json* v : values) append_index_value(k, *v);
+  return k;
+}
+
 std::vector<std::string> State::object_index_keys(const ObjectEntry& e) const {
   std::vector<std::string> keys;
   if (e.effective->is_null()) return keys;

@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -284,6 +285,7 @@ class State {
   // read from a tuple finds a number or a boolean. A bucket may hold values
   // of two types with one text (3 and "3"): lookups check each candidate.
   static std::string index_key(const std::vector<Json>& values);
+  static std::string index_key(std::span<const Json* const> values);
   const std::vector<dsl::IndexSpec>& index_specs() const { return specs_; }
 
  private:

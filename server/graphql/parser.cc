@@ -7,6 +7,9 @@
 #include <tao/pegtl/contrib/parse_tree.hpp>
 
 #include <cstdint>
+#include <string>
+
+#include "stdlib/text.h"
 
 namespace pmesh::graphql {
 namespace grammar {
@@ -399,7 +402,15 @@ bool nesting_within(std::string_view text, int limit, size_t* where) {
 
 }  // namespace
 
-std::optional<Document> parse_document(std::string_view text, Error* error) {
+std::optional<Document> parse_document(std::string_view source, Error* error) {
+  // A GraphQL document is Unicode text: a server in JavaScript decodes the
+  // request's bytes as UTF-8, each byte that starts no well-formed sequence
+  // becoming U+FFFD, before graphql-js sees it. So here, so that no string
+  // of the document (a literal printed in a message, a value given to the
+  // API) holds what cannot be encoded.
+  std::string coerced;
+  if (!valid_utf8(source)) coerced = coerce_utf8(source);
+  std::string_view text = coerced.empty() ? source : std::string_view(coerced);
   namespace pegtl = tao::pegtl;
   auto fail = [&](size_t at, const std::string& message) {
     int line = 1, column = 1;

@@ -21,7 +21,8 @@ namespace pmesh::graphql {
 // Deeper nesting of selections, lists and objects is a syntax error.
 constexpr int kMaxNesting = 64;
 
-// The document, or nullopt with `error` set.
+// The document, or nullopt with `error` set. Bytes that start no well-formed
+// UTF-8 sequence read as U+FFFD (as a server in JavaScript decodes them).
 std::optional<Document> parse_document(std::string_view text, Error* error);
 
 }  // namespace pmesh::graphql

@@ -129,6 +129,19 @@ TEST_CASE("graphql validation: graphql-js's rules and messages") {
   CHECK(messages(*s, "{ __type(name: \"V1ConfigMap\") { name } __schema { queryType { name } } }") == V{});
 }
 
+// A server in JavaScript decodes the request as UTF-8 before graphql-js
+// sees it: a byte that starts no well-formed sequence is U+FFFD. (A string
+// literal printed into a message was dumped as JSON and threw: the graphql
+// fuzz target found it.)
+TEST_CASE("graphql parser: bytes that are not UTF-8 read as U+FFFD") {
+  test::ServerFixture f;
+  auto s = test_schema(f);
+  using V = std::vector<std::string>;
+  CHECK(syntax("{ a(s: \"\xFA\xD9\") }") == "ok");
+  CHECK(messages(*s, "{ v1 { ConfigMaps(limit: \"\xFAq\") { continue } } }") ==
+        V{"Expected value of type \"Int\", found \"\xEF\xBF\xBDq\"; Int cannot represent non-integer value: \"\xEF\xBF\xBDq\""});
+}
+
 TEST_CASE("graphql limits: depth, complexity, and fragments that would multiply") {
   Limits limits;
   Error e;

@@ -3,8 +3,8 @@
 #include <leveldb/db.h>
 #include <leveldb/write_batch.h>
 
-#include <condition_variable>
 #include <algorithm>
+#include <condition_variable>
 #include <cstdio>
 #include <deque>
 #include <exception>

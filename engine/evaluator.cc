@@ -172,6 +172,11 @@ bool Evaluator::tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bind
   return true;
 }
 
+void Evaluator::step_keys(const dsl::Step& s, const RuleRuntime& rt, Bindings& b, StepKeys& out) const {
+  out.tmps.resize(s.keys.size());  // before any pointer into it is taken
+  for (size_t k = 0; k < s.keys.size(); ++k) out.refs.push_back(operand_ref(s.keys[k].value, rt, b, out.tmps[k]));
+}
+
 void Evaluator::run(const dsl::Plan& plan, const RuleRuntime& rt, Bindings& b,
                     const FixedFacts* fixed,
                     const std::function<bool(Bindings&)>& emit) const {
@@ -235,12 +240,9 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
     case StepOp::kScan:
     case StepOp::kLookup:
     case StepOp::kOptional: {
-      // The keys' values where they are (a variable's, a field of one), a
-      // copy only of what is computed.
-      boost::container::small_vector<Json, 4> tmps(s.keys.size());
-      boost::container::small_vector<const Json*, 4> key_refs;
-      for (size_t k = 0; k < s.keys.size(); ++k) key_refs.push_back(operand_ref(s.keys[k].value, rt, b, tmps[k]));
-      std::span<const Json* const> keys(key_refs.data(), key_refs.size());
+      StepKeys values;
+      step_keys(s, rt, b, values);
+      std::span<const Json* const> keys = values.all();
       Slot& slot = b.slots[static_cast<size_t>(rt.slot(s.binds))];
       bool go = true, any = false;
       auto visit = [&](const FactKey& fact, const ObjectEntry& e) {
@@ -322,20 +324,11 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
       if (const FactKey* f = fixed_fact(fixed, s.item)) {
         if (const TupleEntry* t = state_.tuple(*f); t && t->exists()) visit(*f);
       } else if (s.index >= 0) {
-        // A tuple's arguments are text: each key as it would be written
-        // into one.
-        boost::container::small_vector<const Json*, 4> keys;
-        boost::container::small_vector<Json, 4> tmps(s.keys.size());
-        for (size_t k = 0; k < s.keys.size(); ++k) {
-          const Json* v = operand_ref(s.keys[k].value, rt, b, tmps[k]);
-          if (!v->is_string()) {
-            Json text = v->dump();
-            tmps[k] = std::move(text);
-            v = &tmps[k];
-          }
-          keys.push_back(v);
-        }
-        state_.lookup_tuples(rt.state_index(s.index), State::index_key({keys.data(), keys.size()}), visit);
+        // An index key holds each value as a tuple's argument does (a
+        // string's text, anything else as JSON).
+        StepKeys values;
+        step_keys(s, rt, b, values);
+        state_.lookup_tuples(rt.state_index(s.index), State::index_key(values.all()), visit);
       } else if (s.keys.size() == s.item->tuple.args.size()) {
         std::vector<std::string> args;
         for (const auto& k : s.keys) {

@@ -20,8 +20,8 @@
 #include "engine/engine_stats.h"
 
 #include <functional>
-#include <span>
 #include <map>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -150,11 +150,17 @@ class Evaluator {
   mutable size_t deepest_step = 0;
 
  private:
-  // eval(Operand) before a namespace clause's null becomes "".
-  Json eval_operand(const Operand& o, const RuleRuntime& rt, Bindings& b) const;
   // eval(o) without a copy where the value is held already (a variable's,
   // a field of one, a constant): a pointer to it, or to `tmp` holding it.
   const Json* operand_ref(const Operand& o, const RuleRuntime& rt, Bindings& b, Json& tmp) const;
+  // A step's key values, each where it is held (operand_ref) or computed
+  // into `tmps`. Filled in place by step_keys: `refs` point into `tmps`.
+  struct StepKeys {
+    boost::container::small_vector<Json, 4> tmps;
+    boost::container::small_vector<const Json*, 4> refs;
+    std::span<const Json* const> all() const { return {refs.data(), refs.size()}; }
+  };
+  void step_keys(const dsl::Step& s, const RuleRuntime& rt, Bindings& b, StepKeys& out) const;
   // The arguments of the function being evaluated (expressions.cc).
   struct Frame {
     const Json* const* args = nullptr;

@@ -56,50 +56,34 @@ Json Evaluator::eval(const dsl::Expr& e, const RuleRuntime& rt, Bindings& b) con
 }
 
 Json Evaluator::eval(const Operand& o, const RuleRuntime& rt, Bindings& b) const {
-  Json v = eval_operand(o, rt, b);
-  if (o.namespace_key && v.is_null()) return "";
-  return v;
+  Json tmp;
+  return take(operand_ref(o, rt, b, tmp), tmp);
 }
 
 const Json* Evaluator::operand_ref(const Operand& o, const RuleRuntime& rt, Bindings& b, Json& tmp) const {
-  if (o.inner || o.trigger_arg >= 0 || o.tuple_value >= 0) {
-    tmp = eval(o, rt, b);
-    return &tmp;
-  }
-  const Json* v;
-  if (o.expr) {
+  const Json* v = &tmp;
+  if (o.inner) {
+    // A builtin of one or two operands, which must be strings (else null).
+    Json x = eval(*o.inner, rt, b), y = o.inner2 ? eval(*o.inner2, rt, b) : Json();
+    const Json* args[2] = {&x, &y};
+    if (x.is_string() && (!o.inner2 || y.is_string())) tmp = o.builtin->fn(BuiltinArgs(args, o.inner2 ? 2 : 1));
+  } else if (o.expr) {
     v = ref(bound(*o.expr, rt), rt, b, nullptr, tmp);
+  } else if (o.trigger_arg >= 0) {
+    tmp = std::string(b.trigger_args.at(static_cast<size_t>(o.trigger_arg)));
+  } else if (o.tuple_value >= 0) {
+    tmp = b.tuple_values.at(static_cast<size_t>(o.tuple_value));
   } else {
     const Slot& s = b.slots[static_cast<size_t>(rt.slot(o.var))];
     v = o.path.empty() ? &s.get() : find_at(s.get(), o.path);
     if (!v) v = &kNullJson;
   }
+  // A namespace clause's null is the objects without one.
   if (o.namespace_key && v->is_null()) {
     tmp = "";
     return &tmp;
   }
   return v;
-}
-
-Json Evaluator::eval_operand(const Operand& o, const RuleRuntime& rt, Bindings& b) const {
-  if (o.inner && o.inner2) {
-    Json v = eval(*o.inner, rt, b), w = eval(*o.inner2, rt, b);
-    if (!v.is_string() || !w.is_string()) return nullptr;
-    const Json* args[2] = {&v, &w};
-    return o.builtin->fn(BuiltinArgs(args, 2));
-  }
-  if (o.inner) {
-    Json v = eval(*o.inner, rt, b);
-    if (!v.is_string()) return nullptr;
-    const Json* args[1] = {&v};
-    return o.builtin->fn(BuiltinArgs(args, 1));
-  }
-  if (o.expr) return eval(*o.expr, rt, b);
-  if (o.trigger_arg >= 0) return Json(std::string(b.trigger_args.at(static_cast<size_t>(o.trigger_arg))));
-  if (o.tuple_value >= 0) return Json(b.tuple_values.at(static_cast<size_t>(o.tuple_value)));
-  const Slot& s = b.slots[static_cast<size_t>(rt.slot(o.var))];
-  if (o.path.empty()) return s.get();
-  return value_at(s.get(), o.path);
 }
 
 bool Evaluator::all_bound(const BoundExpr& e, const Bindings& b) const {

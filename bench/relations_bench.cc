@@ -115,10 +115,10 @@ Json run_pmesh(const std::string& rules, int n, int samples) {
   }
   ops.clear();
   size_t members = 0;
-  const std::string prefix = std::string("t\x1f") + "member\x1f";
-  for (auto it = e.state().tuples().lower_bound(prefix);
-       it != e.state().tuples().end() && it->first.str().compare(0, prefix.size(), prefix) == 0; ++it)
-    if (it->second.exists()) ++members;
+  e.state().scan_tuples("member", [&](const pmesh::engine::FactKey& f) {
+    if (const auto* t = e.state().tuple(f); t && t->exists()) ++members;
+    return true;
+  });
   long peak_kib = pmesh::bench::peak_rss_kib();
 
   std::vector<double> add, remove;

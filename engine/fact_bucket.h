@@ -51,6 +51,10 @@ class FactBucket {
     if (it != small_.end() && (*it)->str() == fact) small_.erase(it);
   }
   bool empty() const { return tree_ ? tree_->empty() : small_.empty(); }
+  // The first fact in key order. REQUIRES: !empty().
+  const FactKey* first() const { return tree_ ? *tree_->begin() : small_.front(); }
+  // The last fact in key order. REQUIRES: !empty().
+  const FactKey* last() const { return tree_ ? *tree_->rbegin() : small_.back(); }
   // Calls fn with each fact in key order until it returns false.
   template <class F>
   void for_each(const F& fn) const {
@@ -61,6 +65,17 @@ class FactBucket {
     }
     for (const FactKey* f : small_)
       if (!fn(f)) return;
+  }
+  // The same, from the first fact not before `from`.
+  template <class F>
+  void for_each_from(std::string_view from, const F& fn) const {
+    if (tree_) {
+      for (auto it = tree_->lower_bound(from); it != tree_->end(); ++it)
+        if (!fn(*it)) return;
+      return;
+    }
+    for (auto it = std::lower_bound(small_.begin(), small_.end(), from, ByKey()); it != small_.end(); ++it)
+      if (!fn(*it)) return;
   }
 
  private:

@@ -1,11 +1,11 @@
 // An ordered map of fact keys whose point lookups are hashed.
 //
-// The state's facts are keyed by long strings that share long prefixes
+// The state's objects are keyed by long strings that share long prefixes
 // (`o\x1fAccount\x1froot:orgs:acme\x1f...`): ranges need the order (the
-// objects of one kind in one cluster, the tuples of one relation), but most
-// reads are of one key, and a tree walk compares the shared prefix at every
-// level. KeyedMap keeps a hash index of the tree's nodes beside it, so a
-// point lookup hashes the key once.
+// objects of one kind in one cluster), but most reads are of one key, and
+// a tree walk compares the shared prefix at every level. KeyedMap keeps a
+// hash index of the tree's nodes beside it, so a point lookup hashes the
+// key once. (Tuples, many times more, are in a TupleTable.)
 //
 // Keys are interned (FactKey): a fact that a match reads or a contribution
 // names is held by the state as the same one copy of its text, not another,

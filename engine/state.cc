@@ -433,10 +433,7 @@ void State::scan_tuples(const std::string& relation, const TupleVisitor& fn) con
 
 void State::scan_tuples_with(const std::string& relation, const std::vector<std::string>& first,
                              const TupleVisitor& fn) const {
-  std::string prefix = tuple_fact(relation, first) + kSep;
-  for (auto it = tuples_.lower_bound(prefix); it != tuples_.end() && it->first.str().compare(0, prefix.size(), prefix) == 0;
-       ++it)
-    if (!fn(it->first)) return;
+  tuples_.scan(tuple_fact(relation, first) + kSep, fn);
 }
 
 std::string State::second_arg(const std::string& relation, const std::string& first) const {

@@ -39,6 +39,7 @@
 #include "engine/fact_key.h"
 #include "engine/json_path.h"
 #include "engine/keyed_map.h"
+#include "engine/tuple_table.h"
 #include "engine/match_key.h"
 
 namespace pmesh::engine {
@@ -231,7 +232,9 @@ class State {
   // the second argument of the first existing tuple whose first is `first`,
   // or "" when there is none.
   std::string second_arg(const std::string& relation, const std::string& first) const;
-  const KeyedMap<TupleEntry>::Map& tuples() const { return tuples_.ordered(); }
+  // Every tuple, in no order (tuples_in_order() sorts them).
+  const TupleTable<TupleEntry>& tuples() const { return tuples_; }
+  std::vector<const TupleTable<TupleEntry>::value_type*> tuples_in_order() const { return tuples_.in_order(); }
 
   // The index `spec` names, built from the state if no plan asked for it:
   // for lookups that queries make and no rule does. Returns its number.
@@ -314,7 +317,7 @@ class State {
   // change updates its own, however many rule sets brought indexes.
   std::unordered_map<std::string, std::vector<size_t>> specs_of_;
   KeyedMap<ObjectEntry> objects_;
-  KeyedMap<TupleEntry> tuples_;
+  TupleTable<TupleEntry> tuples_;
   // Matches by rule, then by key (a key names its rule): nothing needs them
   // in order but dumps, so an insert hashes a short key instead of walking
   // a tree of hundreds of thousands (a cache miss per level).

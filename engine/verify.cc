@@ -63,7 +63,8 @@ Result Engine::rebuild() {
       ops.push_back(Op::restore(o, false));
     }
   }
-  std::vector<std::pair<std::string, TupleEntry>> tuples(state_.tuples().begin(), state_.tuples().end());
+  std::vector<std::pair<std::string, TupleEntry>> tuples;
+  for (const auto* e : state_.tuples_in_order()) tuples.emplace_back(e->first.str(), e->second);
   for (auto& [f, t] : tuples) {
     if (!t.base) continue;
     auto [rel, args] = parse_tuple_fact(f);
@@ -133,9 +134,9 @@ std::string Engine::verify() const {
     op.key = e.key;
     (overlay ? overlays : owned).push_back(std::move(op));
   }
-  for (const auto& [fact, t] : state_.tuples())
-    if (t.base) {
-      auto [rel, args] = parse_tuple_fact(fact);
+  for (const auto* e : state_.tuples_in_order())
+    if (e->second.base) {
+      auto [rel, args] = parse_tuple_fact(e->first.str());
       owned.push_back(Op::add_tuple(rel, args));
     }
   std::vector<std::string> warnings;
@@ -160,10 +161,12 @@ std::string Engine::verify() const {
   }
   for (const auto& [f, o] : theirs)
     if (!mine.count(f)) out += "missing from the incremental state: " + describe_fact(f) + "\n";
-  for (const auto& [f, t] : state_.tuples())
-    if (t.exists() && !fresh.state_.tuple(f)) out += "only in the incremental state: " + describe_fact(f) + "\n";
-  for (const auto& [f, t] : fresh.state_.tuples())
-    if (t.exists() && !state_.tuple(f)) out += "missing from the incremental state: " + describe_fact(f) + "\n";
+  for (const auto* e : state_.tuples_in_order())
+    if (e->second.exists() && !fresh.state_.tuple(e->first))
+      out += "only in the incremental state: " + describe_fact(e->first.str()) + "\n";
+  for (const auto* e : fresh.state_.tuples_in_order())
+    if (e->second.exists() && !state_.tuple(e->first))
+      out += "missing from the incremental state: " + describe_fact(e->first.str()) + "\n";
   // What went wrong while recomputing explains most differences.
   if (!out.empty())
     for (const auto& w : warnings) out += "recomputation warning: " + w + "\n";

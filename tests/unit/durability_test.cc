@@ -49,7 +49,7 @@ Json account(const std::string& name, const std::string& creator) {
 std::string dump_state(const Engine& e) {
   std::string out;
   for (const auto& [f, o] : e.state().objects()) out += engine::encode_object(o).dump() + "\n";
-  for (const auto& [f, t] : e.state().tuples()) out += engine::describe_fact(f) + "\n";
+  for (const auto* t : e.state().tuples_in_order()) out += engine::describe_fact(t->first) + "\n";
   e.state().for_each_match(
       [&](const engine::MatchKey&, const engine::Match& m) { out += engine::encode_match(m).dump() + "\n"; });
   return out;
@@ -190,7 +190,8 @@ TEST_CASE("a data directory whose records are JSON text (written before records 
     before = dump_state(*o.engine);
     const auto& st = o.engine->state();
     for (const auto& [f, e] : st.objects()) old_records.push_back({f, engine::encode_object(e).dump()});
-    for (const auto& [f, t] : st.tuples()) {
+    for (const auto* p : st.tuples_in_order()) {
+      const auto& [f, t] = *p;
       Json supports = Json::array();
       for (const auto& k : t.supports) supports.push_back(k.str());
       old_records.push_back({f, Json{{"base", t.base}, {"supports", supports}}.dump()});

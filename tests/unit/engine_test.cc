@@ -68,7 +68,7 @@ std::string dump_effective(const Engine& e) {
   std::string out;
   for (const auto& [f, o] : e.state().objects())
     if (!o.effective->is_null()) out += o.effective->dump() + "\n";
-  for (const auto& [f, t] : e.state().tuples()) out += engine::describe_fact(f) + "\n";
+  for (const auto* t : e.state().tuples_in_order()) out += engine::describe_fact(t->first) + "\n";
   return out;
 }
 

@@ -27,7 +27,7 @@ std::string org(const std::string& name) {
 std::string dump_state_at_version(const engine::Engine& e) {
   std::string out = std::to_string(e.resource_version()) + "\n";
   for (const auto& [f, o] : e.state().objects()) out += engine::encode_object(o).dump() + "\n";
-  for (const auto& [f, t] : e.state().tuples()) out += engine::describe_fact(f) + "\n";
+  for (const auto* t : e.state().tuples_in_order()) out += engine::describe_fact(t->first) + "\n";
   e.state().for_each_match([&](const engine::MatchKey&, const engine::Match& m) {
     if (static_cast<size_t>(m.rule) < e.program().rules.size()) out += engine::encode_match(m).dump() + "\n";
   });

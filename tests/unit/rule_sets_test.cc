@@ -162,8 +162,8 @@ TEST_CASE("a dry-run rule set answers a question and is gone after") {
 // The tuples a set derived (its relations start with its prefix).
 std::string derived(const Engine& e, const std::string& prefix) {
   std::string out;
-  for (const auto& [f, t] : e.state().tuples())
-    if (t.exists() && engine::describe_fact(f).find(prefix) != std::string::npos) out += engine::describe_fact(f) + "\n";
+  for (const auto* p : e.state().tuples_in_order())
+    if (const auto& [f, t] = *p; t.exists() && engine::describe_fact(f).find(prefix) != std::string::npos) out += engine::describe_fact(f) + "\n";
   return out;
 }
 

@@ -1,0 +1,169 @@
+// TupleTable: the state's tuples, hashed by their interned fact keys, and
+// each relation's tuples grouped by first argument for range reads.
+//
+// Most reads and every change are of one tuple; range reads are of one
+// relation, or of the tuples whose first arguments are given (a store's
+// tuples, a workspace's bindings). An ordered tree of every tuple served
+// both, and each insert compared long keys that share long prefixes at
+// every level of a tree of millions: the largest single cost of a change
+// at scale. Here a point read or change hashes the key once, and the
+// order a range read needs is kept only within one (relation, first
+// argument) group, a FactBucket, which is small for most.
+//
+// A range read visits keys in the text order of the keys: what an ordered
+// map of every tuple gave (the readers page through it).
+//
+// Pointers and references to entries stay valid until the entry is
+// erased (iterators do not: a rehash moves them).
+//
+// Thread safety: none; as std::unordered_map.
+#pragma once
+
+#include <algorithm>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "engine/fact_bucket.h"
+#include "engine/fact_key.h"
+
+namespace pmesh::engine {
+
+template <class V>
+class TupleTable {
+ public:
+  using Map = std::unordered_map<FactKey, V, FactKeyTextHash, FactKeyTextEq>;
+  using iterator = typename Map::iterator;
+  using const_iterator = typename Map::const_iterator;
+  using value_type = typename Map::value_type;
+
+  // `key`: a std::string_view, a std::string or a FactKey.
+  template <class K>
+  iterator find(const K& key) {
+    return map_.find(key);
+  }
+  template <class K>
+  const_iterator find(const K& key) const {
+    return map_.find(key);
+  }
+  std::pair<iterator, bool> emplace(const FactKey& key, V value) {
+    auto [it, added] = map_.try_emplace(key, std::move(value));
+    if (added) group(it->first).insert(&it->first);
+    return {it, added};
+  }
+  void erase(iterator it) {
+    ungroup(it->first);
+    map_.erase(it);
+  }
+  // In no order.
+  iterator begin() { return map_.begin(); }
+  iterator end() { return map_.end(); }
+  const_iterator begin() const { return map_.begin(); }
+  const_iterator end() const { return map_.end(); }
+  size_t size() const { return map_.size(); }
+
+  // Calls fn(const FactKey&) with each key that starts with `prefix`, in
+  // key order, until it returns false. REQUIRES: `prefix` is "t\x1f" and a
+  // relation, then "\x1f", then (optionally) first arguments each ended
+  // by "\x1f" (what tuple_fact makes and a separator).
+  template <class F>
+  void scan(std::string_view prefix, const F& fn) const {
+    auto [relation, first] = split(prefix);
+    auto rel = relations_.find(relation);
+    if (rel == relations_.end()) return;
+    auto visit = [&](const FactKey* k) { return !k->str().starts_with(prefix) || fn(*k); };
+    if (!first.empty()) {
+      // The first argument without its separator names the group.
+      auto g = rel->second.find(first.substr(0, first.size() - 1));
+      if (g != rel->second.end())
+        g->second.for_each_from(prefix, [&](const FactKey* k) { return k->str().starts_with(prefix) && fn(*k); });
+      return;
+    }
+    // The whole relation: its groups in the order of their keys. Each
+    // group's keys are contiguous in that order when the relation's tuples
+    // have one number of arguments, as declared relations do; otherwise
+    // (`r(a)` sorts between `r(a, x)` and `r(a\x01, y)`) every key is sorted.
+    std::vector<std::pair<std::string_view, const FactBucket*>> groups;
+    groups.reserve(rel->second.size());
+    for (const auto& [arg, bucket] : rel->second) groups.emplace_back(bucket.first()->str(), &bucket);
+    std::sort(groups.begin(), groups.end());
+    bool contiguous = true;
+    for (size_t i = 1; i < groups.size() && contiguous; ++i)
+      contiguous = groups[i - 1].second->last()->str() < groups[i].first;
+    if (!contiguous) {
+      std::vector<const FactKey*> keys;
+      for (const auto& [first_key, bucket] : groups) bucket->for_each([&](const FactKey* k) { return keys.push_back(k), true; });
+      std::sort(keys.begin(), keys.end(), [](const FactKey* a, const FactKey* b) { return a->str() < b->str(); });
+      for (const FactKey* k : keys)
+        if (!visit(k)) return;
+      return;
+    }
+    for (const auto& [first_key, bucket] : groups) {
+      bool go = true;
+      bucket->for_each([&](const FactKey* k) { return go = visit(k); });
+      if (!go) return;
+    }
+  }
+
+  // Every entry, in key order (a sort: for dumps, checks and tests).
+  std::vector<const value_type*> in_order() const {
+    std::vector<const value_type*> out;
+    out.reserve(map_.size());
+    for (const auto& e : map_) out.push_back(&e);
+    std::sort(out.begin(), out.end(), [](const value_type* a, const value_type* b) { return a->first < b->first; });
+    return out;
+  }
+
+ private:
+  // A fact key's relation and its first argument with the separator after
+  // it ("" when the key has no argument; no separator after the last).
+  static std::pair<std::string_view, std::string_view> split(std::string_view key) {
+    key.remove_prefix(std::min<size_t>(2, key.size()));  // "t\x1f"
+    size_t r = key.find('\x1f');
+    if (r == std::string_view::npos) return {key, {}};
+    std::string_view rest = key.substr(r + 1);
+    size_t a = rest.find('\x1f');
+    return {key.substr(0, r), a == std::string_view::npos ? rest : rest.substr(0, a + 1)};
+  }
+  // The group of a key: its first argument without the separator; a key
+  // with no argument is in a group no argument can name.
+  static std::string_view group_name(std::string_view first_and_sep, bool has_args) {
+    if (!has_args) return kNoArgs;
+    return first_and_sep.ends_with('\x1f') ? first_and_sep.substr(0, first_and_sep.size() - 1) : first_and_sep;
+  }
+  FactBucket& group(const FactKey& key) {
+    std::string_view text = key.str();
+    auto [relation, first] = split(text);
+    auto rel = relations_.find(relation);
+    if (rel == relations_.end()) rel = relations_.emplace(std::string(relation), Groups()).first;
+    std::string_view name = group_name(first, text.size() > 2 + relation.size());
+    auto g = rel->second.find(name);
+    if (g == rel->second.end()) g = rel->second.emplace(std::string(name), FactBucket()).first;
+    return g->second;
+  }
+  void ungroup(const FactKey& key) {
+    std::string_view text = key.str();
+    auto [relation, first] = split(text);
+    auto rel = relations_.find(relation);
+    if (rel == relations_.end()) return;
+    auto g = rel->second.find(group_name(first, text.size() > 2 + relation.size()));
+    if (g == rel->second.end()) return;
+    g->second.erase(text);
+    if (g->second.empty()) rel->second.erase(g);
+  }
+
+  static constexpr std::string_view kNoArgs = "\x1f";
+  struct TextHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  using Groups = std::unordered_map<std::string, FactBucket, TextHash, std::equal_to<>>;
+
+  Map map_;
+  // Relation -> first argument -> the keys (in map_) of its tuples.
+  std::unordered_map<std::string, Groups, TextHash, std::equal_to<>> relations_;
+};
+
+}  // namespace pmesh::engine

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <algorithm>
+#include <boost/container/small_vector.hpp>
 #include <memory>
 #include <set>
 #include <string>
@@ -87,7 +88,9 @@ class FactBucket {
     bool operator()(std::string_view a, const FactKey* b) const { return a < b->str(); }
   };
   using Tree = std::set<const FactKey*, ByKey>;
-  std::vector<const FactKey*> small_;
+  // One fact kept inline: most buckets hold one, and a vector's
+  // allocation of one pointer took a 32-byte chunk.
+  boost::container::small_vector<const FactKey*, 1> small_;
   std::unique_ptr<Tree> tree_;
 };
 

@@ -78,7 +78,7 @@ class TupleTable {
       // The first argument without its separator names the group.
       auto g = rel->second.find(first.substr(0, first.size() - 1));
       if (g != rel->second.end())
-        g->second.for_each_from(prefix, [&](const FactKey* k) { return k->str().starts_with(prefix) && fn(*k); });
+        g->second.bucket.for_each_from(prefix, [&](const FactKey* k) { return k->str().starts_with(prefix) && fn(*k); });
       return;
     }
     // The whole relation: its groups in the order of their keys. Each
@@ -87,7 +87,7 @@ class TupleTable {
     // (`r(a)` sorts between `r(a, x)` and `r(a\x01, y)`) every key is sorted.
     std::vector<std::pair<std::string_view, const FactBucket*>> groups;
     groups.reserve(rel->second.size());
-    for (const auto& [arg, bucket] : rel->second) groups.emplace_back(bucket.first()->str(), &bucket);
+    for (const auto& [arg, group] : rel->second) groups.emplace_back(group.bucket.first()->str(), &group.bucket);
     std::sort(groups.begin(), groups.end());
     bool contiguous = true;
     for (size_t i = 1; i < groups.size() && contiguous; ++i)
@@ -140,8 +140,10 @@ class TupleTable {
     if (rel == relations_.end()) rel = relations_.emplace(std::string(relation), Groups()).first;
     std::string_view name = group_name(first, text.size() > 2 + relation.size());
     auto g = rel->second.find(name);
-    if (g == rel->second.end()) g = rel->second.emplace(std::string(name), FactBucket()).first;
-    return g->second;
+    // The group's name is a view of the key that made it, which the group
+    // keeps (a copy of an interned key: no copy of its text).
+    if (g == rel->second.end()) g = rel->second.emplace(name, Group{key, {}}).first;
+    return g->second.bucket;
   }
   void ungroup(const FactKey& key) {
     std::string_view text = key.str();
@@ -150,8 +152,8 @@ class TupleTable {
     if (rel == relations_.end()) return;
     auto g = rel->second.find(group_name(first, text.size() > 2 + relation.size()));
     if (g == rel->second.end()) return;
-    g->second.erase(text);
-    if (g->second.empty()) rel->second.erase(g);
+    g->second.bucket.erase(text);
+    if (g->second.bucket.empty()) rel->second.erase(g);
   }
 
   static constexpr std::string_view kNoArgs = "\x1f";
@@ -159,7 +161,11 @@ class TupleTable {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
   };
-  using Groups = std::unordered_map<std::string, FactBucket, TextHash, std::equal_to<>>;
+  struct Group {
+    FactKey name_text;  // holds the text the group's name views
+    FactBucket bucket;
+  };
+  using Groups = std::unordered_map<std::string_view, Group, TextHash>;
 
   Map map_;
   // Relation -> first argument -> the keys (in map_) of its tuples.

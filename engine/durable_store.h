@@ -86,6 +86,8 @@ class DurableStore : public Persistence {
 
 // Serialization of the state's entries, shared by the store and tests.
 Json encode_object(const ObjectEntry& e);
+// The record of an object: the CBOR of encode_object(e), written directly.
+std::string encode_object_record(const ObjectEntry& e);
 ObjectEntry decode_object(Json j);
 Json encode_match(const Match& m);
 Match decode_match(const Json& j);

@@ -165,6 +165,10 @@ rule workspace
     REQUIRE_MESSAGE(r.ok, r.reason << ": " << r.message);
     CHECK_FALSE(type(e).contains("path"));
     before = dump_state(e);
+    // Each object's record, written directly, is the CBOR of its document
+    // (set fields, an editable one, an order, a user's base and what they saw).
+    for (const auto& [f, entry] : e.state().objects())
+      CHECK(Json::from_cbor(engine::encode_object_record(entry)) == engine::encode_object(entry));
   }
   OpenedStore o = open_data_dir(dir.path, program);
   Engine& e = *o.engine;
@@ -176,6 +180,24 @@ rule workspace
   REQUIRE(e.apply({Op::update(account("a", "bob"))}).ok);
   CHECK(type(e)["path"] == "bob");
   CHECK(e.verify().empty());
+}
+
+TEST_CASE("an object record holds strings and maps of every length CBOR encodes") {
+  engine::ObjectEntry e;
+  // Lengths that take a head of 0, 1, 2 and 4 bytes more.
+  e.key = {"Kind", std::string(70000, 'c'), std::string(300, 'n'), std::string(30, 'x')};
+  e.uid = "u";
+  Json big = Json::object();
+  for (int i = 0; i < 300; ++i) big["k" + std::to_string(i)] = std::string(static_cast<size_t>(i), 'v');
+  e.effective = big;
+  e.base = std::make_shared<const Json>(Json::array({1, -2, 3.5, nullptr, true}));
+  e.resource_version = 1LL << 40;
+  e.generation = 7;
+  std::string record = engine::encode_object_record(e);
+  CHECK(Json::from_cbor(record) == engine::encode_object(e));
+  std::string document;
+  Json::to_cbor(engine::encode_object(e), document);
+  CHECK(record.size() == document.size());
 }
 
 TEST_CASE("a data directory whose records are JSON text (written before records were CBOR) still loads") {

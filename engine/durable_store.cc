@@ -80,7 +80,43 @@ class CborWriter {
     head(0x60, s.size());
     out_ += s;
   }
-  void value(const Json& j) { values_.write_cbor(j); }
+  // As nlohmann's writer writes `j` (the same bytes), a string or a head
+  // at a time rather than a byte at a time; floats and binary by it.
+  void value(const Json& j) {
+    switch (j.type()) {
+      case Json::value_t::null:
+        out_ += static_cast<char>(0xf6);
+        return;
+      case Json::value_t::boolean:
+        out_ += static_cast<char>(j.get<bool>() ? 0xf5 : 0xf4);
+        return;
+      case Json::value_t::number_unsigned:
+        head(0x00, j.get<uint64_t>());
+        return;
+      case Json::value_t::number_integer: {
+        int64_t n = j.get<int64_t>();
+        if (n >= 0) head(0x00, static_cast<uint64_t>(n));
+        else head(0x20, static_cast<uint64_t>(-1 - n));
+        return;
+      }
+      case Json::value_t::string:
+        str(j.get_ref<const std::string&>());
+        return;
+      case Json::value_t::array:
+        array(j.size());
+        for (const auto& e : j) value(e);
+        return;
+      case Json::value_t::object:
+        map(j.size());
+        for (const auto& [k, v] : j.items()) {
+          str(k);
+          value(v);
+        }
+        return;
+      default:
+        values_.write_cbor(j);
+    }
+  }
   void path(const JsonPath& p) {
     array(p.size());
     for (const auto& e : p) {
@@ -143,7 +179,7 @@ class RecordWriter {
   }
   void json(const Json& j) {
     std::string c;
-    Json::to_cbor(j, c);
+    CborWriter(c).value(j);
     str(c);
   }
   std::string take() { return std::move(out_); }
@@ -322,6 +358,9 @@ Json encode_object(const ObjectEntry& e) {
 
 std::string encode_object_record(const ObjectEntry& e) {
   std::string out;
+  // Most records are a few KiB: grown by doubling from empty, the string
+  // was copied as often as it was written.
+  out.reserve(4096);
   CborWriter w(out);
   w.map(10 + (e.base ? 1 : 0) + (e.editable_seen ? 1 : 0));
   w.str("key");
@@ -753,16 +792,25 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
       const char* type = c.op == ObjectChange::Kind::kCreated ? "ADDED" : c.op == ObjectChange::Kind::kDeleted ? "DELETED" : "MODIFIED";
       int64_t rv = c.resource_version;
       std::string key = log_key(rv, n++);
+      // {type, object} as CBOR: cheaper to write than JSON text, whose
+      // escaping was half of encoding a commit (entries written as JSON
+      // text before are still read).
+      std::string event;
+      event.reserve(2048);
+      CborWriter w(event);
+      w.map(2);
+      w.str("type"), w.str(type);
+      w.str("object");
       if (c.op == ObjectChange::Kind::kDeleted) {
         // The last state, numbered with the deletion's version.
         Json obj = *c.before;
         obj["metadata"]["resourceVersion"] = std::to_string(rv);
-        batch.Put(key, Json{{"type", type}, {"object", std::move(obj)}}.dump());
+        w.value(obj);
       } else {
-        // The committed form already carries its version: written as it
-        // is, not copied into a new document first.
-        batch.Put(key, std::string(R"({"object":)") + c.after->dump() + R"(,"type":")" + type + R"("})");
+        // The committed form already carries its version: written as it is.
+        w.value(*c.after);
       }
+      batch.Put(key, event);
       new_log_keys.push_back(std::move(key));
     }
   } catch (const std::exception& e) {
@@ -813,7 +861,7 @@ void DurableStore::scan_log(int64_t after_rv, const std::function<bool(int64_t, 
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
   for (it->Seek(log_key(after_rv + 1, 0)); it->Valid() && it->key().starts_with(kLogPrefix); it->Next()) {
     std::string k = it->key().ToString().substr(kLogPrefix.size(), 20);
-    if (!fn(std::stoll(k), Json::parse(it->value().ToString()))) return;
+    if (!fn(std::stoll(k), decode_record(it->value().ToString()))) return;
   }
 }
 

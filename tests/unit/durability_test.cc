@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <random>
 
 #include <leveldb/db.h>
@@ -190,7 +191,12 @@ TEST_CASE("an object record holds strings and maps of every length CBOR encodes"
   Json big = Json::object();
   for (int i = 0; i < 300; ++i) big["k" + std::to_string(i)] = std::string(static_cast<size_t>(i), 'v');
   e.effective = big;
-  e.base = std::make_shared<const Json>(Json::array({1, -2, 3.5, nullptr, true}));
+  // Numbers of every width and sign, floats that fit a float and that do
+  // not, nesting, text that is not ASCII.
+  e.base = std::make_shared<const Json>(Json::array(
+      {1, -2, 3.5, 0.1, -1e300, std::numeric_limits<double>::infinity(), nullptr, true, false, 23, 24, 255, 256, 65535,
+       65536, 4294967295LL, 4294967296LL, -24, -25, -256, -257, -65537, std::numeric_limits<int64_t>::min(),
+       std::numeric_limits<uint64_t>::max(), Json::object({{"ü", Json::array({Json::object(), Json::array()})}})}));
   e.resource_version = 1LL << 40;
   e.generation = 7;
   std::string record = engine::encode_object_record(e);
@@ -200,12 +206,13 @@ TEST_CASE("an object record holds strings and maps of every length CBOR encodes"
   CHECK(record.size() == document.size());
 }
 
-TEST_CASE("a data directory whose records are JSON text (written before records were CBOR) still loads") {
+TEST_CASE("a data directory whose records and change log are JSON text (written before they were CBOR) still loads") {
   TempDir dir;
   auto program = compiled(kDurableRules);
   std::string before;
   // Every object, tuple and match record as the first versions wrote them.
-  std::vector<std::pair<std::string, std::string>> old_records;
+  std::vector<std::pair<std::string, std::string>> old_records, old_log;
+  std::vector<Json> events;
   {
     OpenedStore o = open_data_dir(dir.path, program);
     REQUIRE(o.engine->apply({Op::create(account("a", "alice")), Op::create(account("b", "bob"))}).ok);
@@ -230,6 +237,13 @@ TEST_CASE("a data directory whose records are JSON text (written before records 
     int stored = 0;
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       std::string k = it->key().ToString(), v = it->value().ToString();
+      if (!k.empty() && k[0] == 'l') {
+        // Change-log entries as CBOR maps; as JSON text before.
+        CHECK(static_cast<unsigned char>(v[0]) == 0xa2);
+        events.push_back(Json::from_cbor(v));
+        old_log.push_back({k, events.back().dump()});
+        continue;
+      }
       if (k.empty() || k.rfind("meta", 0) == 0 || (k[0] != 'o' && k[0] != 't' && k[0] != 'm')) continue;
       // Objects as CBOR maps; tuples and matches in the binary record form.
       if (k[0] == 'o') CHECK(static_cast<unsigned char>(v[0]) >= 0xa0);
@@ -237,13 +251,18 @@ TEST_CASE("a data directory whose records are JSON text (written before records 
       ++stored;
     }
     CHECK(stored == static_cast<int>(old_records.size()));
+    CHECK(events.size() == 4);  // 2 accounts, 2 workspaces
     leveldb::WriteBatch batch;
     for (const auto& [k, v] : old_records) batch.Put(k, v);
+    for (const auto& [k, v] : old_log) batch.Put(k, v);
     REQUIRE(db->Write(leveldb::WriteOptions(), &batch).ok());
   }
   OpenedStore o = open_data_dir(dir.path, program);
   CHECK(dump_state(*o.engine) == before);
   CHECK(o.engine->verify().empty());
+  std::vector<Json> replayed;
+  o.store->scan_log(0, [&](int64_t, const Json& ev) { return replayed.push_back(ev), true; });
+  CHECK(replayed == events);
 }
 
 // A data directory with one account, changed by `damage` through LevelDB

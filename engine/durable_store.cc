@@ -67,13 +67,12 @@ Json encode_path(const JsonPath& p) {
   return out;
 }
 
-// CBOR written as it goes, values by nlohmann's writer: a record comes out
-// as the CBOR of a document built first would, without that document (for
-// an object it copied the effective form, the base and every part).
+// CBOR written as it goes: a record comes out as nlohmann's writer makes
+// the CBOR of a document built first, without that document (for an
+// object it copied the effective form, the base and every part).
 class CborWriter {
  public:
-  explicit CborWriter(std::string& out)
-      : out_(out), values_(nlohmann::detail::output_adapter<char, std::string>(out)) {}
+  explicit CborWriter(std::string& out) : out_(out) {}
   void map(size_t n) { head(0xa0, n); }
   void array(size_t n) { head(0x80, n); }
   void str(std::string_view s) {
@@ -114,9 +113,10 @@ class CborWriter {
         }
         return;
       default:
-        values_.write_cbor(j);
+        nlohmann::detail::binary_writer<Json, char>(nlohmann::detail::output_adapter<char, std::string>(out_)).write_cbor(j);
     }
   }
+  // The CBOR of encode_path(p), without making it (a JSON tree per part).
   void path(const JsonPath& p) {
     array(p.size());
     for (const auto& e : p) {
@@ -142,7 +142,6 @@ class CborWriter {
     for (int i = bytes - 1; i >= 0; --i) out_ += static_cast<char>((n >> (8 * i)) & 0xff);
   }
   std::string& out_;
-  nlohmann::detail::binary_writer<Json, char> values_;
 };
 
 JsonPath decode_path(const Json& j) {

@@ -70,24 +70,25 @@ class TupleTable {
   // by "\x1f" (what tuple_fact makes and a separator).
   template <class F>
   void scan(std::string_view prefix, const F& fn) const {
-    auto [relation, first] = split(prefix);
+    auto [relation, name] = place(prefix);
     auto rel = relations_.find(relation);
     if (rel == relations_.end()) return;
-    auto visit = [&](const FactKey* k) { return !k->str().starts_with(prefix) || fn(*k); };
-    if (!first.empty()) {
-      // The first argument without its separator names the group.
-      auto g = rel->second.find(first.substr(0, first.size() - 1));
+    if (prefix.size() > 3 + relation.size()) {
+      // First arguments: one group, from the prefix on.
+      auto g = rel->second.find(name);
       if (g != rel->second.end())
         g->second.bucket.for_each_from(prefix, [&](const FactKey* k) { return k->str().starts_with(prefix) && fn(*k); });
       return;
     }
-    // The whole relation: its groups in the order of their keys. Each
-    // group's keys are contiguous in that order when the relation's tuples
-    // have one number of arguments, as declared relations do; otherwise
-    // (`r(a)` sorts between `r(a, x)` and `r(a\x01, y)`) every key is sorted.
+    // The whole relation (but the keys with no argument, which the prefix
+    // does not start): its groups in the order of their keys. Each group's
+    // keys are contiguous in that order when the relation's tuples have one
+    // number of arguments, as declared relations do; otherwise (`r(a)` sorts
+    // between `r(a, x)` and `r(a\x01, y)`) every key is sorted.
     std::vector<std::pair<std::string_view, const FactBucket*>> groups;
     groups.reserve(rel->second.size());
-    for (const auto& [arg, group] : rel->second) groups.emplace_back(group.bucket.first()->str(), &group.bucket);
+    for (const auto& [group_name, group] : rel->second)
+      if (group_name != kNoArgs) groups.emplace_back(group.bucket.first()->str(), &group.bucket);
     std::sort(groups.begin(), groups.end());
     bool contiguous = true;
     for (size_t i = 1; i < groups.size() && contiguous; ++i)
@@ -97,12 +98,12 @@ class TupleTable {
       for (const auto& [first_key, bucket] : groups) bucket->for_each([&](const FactKey* k) { return keys.push_back(k), true; });
       std::sort(keys.begin(), keys.end(), [](const FactKey* a, const FactKey* b) { return a->str() < b->str(); });
       for (const FactKey* k : keys)
-        if (!visit(k)) return;
+        if (!fn(*k)) return;
       return;
     }
     for (const auto& [first_key, bucket] : groups) {
       bool go = true;
-      bucket->for_each([&](const FactKey* k) { return go = visit(k); });
+      bucket->for_each([&](const FactKey* k) { return go = fn(*k); });
       if (!go) return;
     }
   }
@@ -117,28 +118,19 @@ class TupleTable {
   }
 
  private:
-  // A fact key's relation and its first argument with the separator after
-  // it ("" when the key has no argument; no separator after the last).
-  static std::pair<std::string_view, std::string_view> split(std::string_view key) {
+  // A key's relation and the name of its group: its first argument, or
+  // kNoArgs (which no argument can be) when it has none.
+  static std::pair<std::string_view, std::string_view> place(std::string_view key) {
     key.remove_prefix(std::min<size_t>(2, key.size()));  // "t\x1f"
     size_t r = key.find('\x1f');
-    if (r == std::string_view::npos) return {key, {}};
+    if (r == std::string_view::npos) return {key, kNoArgs};
     std::string_view rest = key.substr(r + 1);
-    size_t a = rest.find('\x1f');
-    return {key.substr(0, r), a == std::string_view::npos ? rest : rest.substr(0, a + 1)};
-  }
-  // The group of a key: its first argument without the separator; a key
-  // with no argument is in a group no argument can name.
-  static std::string_view group_name(std::string_view first_and_sep, bool has_args) {
-    if (!has_args) return kNoArgs;
-    return first_and_sep.ends_with('\x1f') ? first_and_sep.substr(0, first_and_sep.size() - 1) : first_and_sep;
+    return {key.substr(0, r), rest.substr(0, rest.find('\x1f'))};
   }
   FactBucket& group(const FactKey& key) {
-    std::string_view text = key.str();
-    auto [relation, first] = split(text);
+    auto [relation, name] = place(key.str());
     auto rel = relations_.find(relation);
     if (rel == relations_.end()) rel = relations_.emplace(std::string(relation), Groups()).first;
-    std::string_view name = group_name(first, text.size() > 2 + relation.size());
     auto g = rel->second.find(name);
     // The group's name is a view of the key that made it, which the group
     // keeps (a copy of an interned key: no copy of its text).
@@ -146,13 +138,12 @@ class TupleTable {
     return g->second.bucket;
   }
   void ungroup(const FactKey& key) {
-    std::string_view text = key.str();
-    auto [relation, first] = split(text);
+    auto [relation, name] = place(key.str());
     auto rel = relations_.find(relation);
     if (rel == relations_.end()) return;
-    auto g = rel->second.find(group_name(first, text.size() > 2 + relation.size()));
+    auto g = rel->second.find(name);
     if (g == rel->second.end()) return;
-    g->second.bucket.erase(text);
+    g->second.bucket.erase(key.str());
     if (g->second.bucket.empty()) rel->second.erase(g);
   }
 

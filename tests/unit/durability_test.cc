@@ -199,6 +199,18 @@ TEST_CASE("an object record holds strings and maps of every length CBOR encodes"
        std::numeric_limits<uint64_t>::max(), Json::object({{"ü", Json::array({Json::object(), Json::array()})}})}));
   e.resource_version = 1LL << 40;
   e.generation = 7;
+  // A set field at a path through a keyed list, editable and ordered; a derived part.
+  engine::MatchKey mk(3, {engine::FactKey("t\x1f" "r\x1f" "a")});
+  e.fields[mk].push_back(engine::FieldPart{
+      .path = engine::intern_path({engine::PathElem{"spec", false, "", nullptr}, engine::PathElem{"", true, "name", Json("n1")},
+                                    engine::PathElem{"value", false, "", nullptr}}),
+      .value = Json(-300),
+      .priority = -5,
+      .rule = 3,
+      .add = true,
+      .editable = true,
+      .order = true});
+  e.derived[mk] = Json{{"status", {{"ready", true}}}};
   std::string record = engine::encode_object_record(e);
   CHECK(Json::from_cbor(record) == engine::encode_object(e));
   std::string document;

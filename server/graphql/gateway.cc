@@ -463,7 +463,7 @@ GraphqlGateway::~GraphqlGateway() { workers_.join(); }
 
 GraphqlGateway::Offload GraphqlGateway::offload() {
   return [this](std::function<OrderedJson()> job, std::function<void(OrderedJson)> then) {
-    boost::asio::post(workers_, [this, job = std::move(job), then = std::move(then)]() mutable {
+    workers_.post([this, job = std::move(job), then = std::move(then)]() mutable {
       auto out = std::make_shared<OrderedJson>();
       try {
         *out = job();

@@ -28,7 +28,6 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/thread_pool.hpp>
 
 #include <functional>
 #include <map>
@@ -42,6 +41,7 @@
 #include "server/graphql/schema.h"
 #include "server/graphql/validation.h"
 #include "server/http/http_server.h"
+#include "server/http/reader_pool.h"
 
 namespace pmesh::server {
 
@@ -77,7 +77,7 @@ class GraphqlGateway {
   graphql::Limits limits_;
   // Schemas by kube_schema_key: workspaces with the same kinds share one.
   std::map<std::string, std::shared_ptr<const graphql::Schema>> schemas_;
-  boost::asio::thread_pool workers_{2};  // last: joined before the rest goes
+  ReaderPool workers_{2};  // last: joined before the rest goes
 };
 
 }  // namespace pmesh::server

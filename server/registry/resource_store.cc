@@ -1,14 +1,10 @@
 #include "server/registry/resource_store.h"
 
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
 #include <iostream>
-#include <thread>
 
 #include "engine/conversion.h"
 #include "engine/json_path.h"
@@ -69,25 +65,6 @@ std::optional<Json> decode_continue(const std::string& token) {
 
 }  // namespace
 
-namespace {
-
-// Threads that render lists: the cores beside the engine's, at least one.
-size_t reader_threads() {
-  unsigned n = std::thread::hardware_concurrency();
-  return std::clamp<size_t>(n > 1 ? n - 1 : 1, 1, 8);
-}
-
-// Reader threads run below the engine's priority (nice 10, which any
-// process may set for its own threads): when a core is contended, the
-// writer's thread runs first, and lists, which may wait, take what is left.
-void yield_to_writers() {
-  thread_local bool lowered = false;
-  if (lowered) return;
-  lowered = true;
-  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
-}
-
-}  // namespace
 
 ResourceStore::ResourceStore(engine::Engine& engine, ClusterNames& names, engine::DurableStore* store, WatchHub& hub,
                              boost::asio::io_context& io, AfterCommit after_commit)
@@ -98,7 +75,7 @@ ResourceStore::ResourceStore(engine::Engine& engine, ClusterNames& names, engine
       io_(io),
       after_commit_(std::move(after_commit)),
       snapshots_(engine, names),
-      readers_(reader_threads()) {
+      readers_(ReaderPool::beside_writer(8)) {
   // The names of clusters that went first: the snapshots and watchers
   // still show them on what went with them.
   engine_.set_commit_listener([this](const engine::Result& r) {
@@ -240,8 +217,7 @@ HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::stri
   const dsl::KindDecl* as = req.kind->storage ? req.kind : nullptr;
   HttpResponse later;
   later.later = [this, view, prefix, start_after, rv, head, kind, wait, printer, as, clusters, o = req.list, ns = req.info.ns](Respond respond) {
-    boost::asio::post(readers_, [this, view, prefix, start_after, rv, head, kind, wait, printer, as, clusters, o, ns, respond]() {
-      yield_to_writers();
+    readers_.post([this, view, prefix, start_after, rv, head, kind, wait, printer, as, clusters, o, ns, respond]() {
       std::string body, last;
       int64_t n = 0;
       int64_t remaining = 0;

@@ -16,7 +16,6 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/thread_pool.hpp>
 
 #include <functional>
 #include <memory>
@@ -28,6 +27,7 @@
 #include "engine/engine.h"
 #include "server/api/request.h"
 #include "server/http/http_server.h"
+#include "server/http/reader_pool.h"
 #include "server/registry/list_snapshots.h"
 #include "server/watch/watch_hub.h"
 
@@ -88,7 +88,7 @@ class ResourceStore {
   boost::asio::io_context& io_;
   AfterCommit after_commit_;
   ListSnapshots snapshots_;
-  boost::asio::thread_pool readers_;  // last: joined before the rest goes
+  ReaderPool readers_;  // last: joined before the rest goes
 };
 
 }  // namespace pmesh::server

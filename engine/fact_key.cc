@@ -1,5 +1,6 @@
 #include "engine/fact_key.h"
 
+#include <array>
 #include <mutex>
 #include <unordered_map>
 #include <utility>
@@ -8,39 +9,53 @@ namespace pmesh::engine {
 
 namespace {
 
-// The pool: entries by their text. Interning and the last release take the
-// lock; other copies and releases only count.
+// The pool: entries by their text, in shards by hash, each under its own
+// lock. Interning and the last release take their shard's lock; other
+// copies and releases only count. Shards, because keys are interned on
+// several threads at once when a data directory is read (each decoder
+// thread interns the keys of the records it decodes, the loading thread
+// those it puts): with one lock, a third of the interning time of a
+// reopen was threads waiting for each other.
 struct FactPool {
-  std::mutex mu;
+  // A key's text with its hash, computed once, outside any lock.
+  struct Probe {
+    std::string_view text;
+    size_t hash;
+  };
   struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+    size_t operator()(const Probe& p) const noexcept { return p.hash; }
   };
   struct Eq {
-    using is_transparent = void;
-    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+    bool operator()(const Probe& a, const Probe& b) const noexcept { return a.hash == b.hash && a.text == b.text; }
   };
-  // Keyed by a view of the entry's own text.
-  std::unordered_map<std::string_view, void*, Hash, Eq> entries;
+  struct Shard {
+    std::mutex mu;
+    // Keyed by a view of the entry's own text.
+    std::unordered_map<Probe, void*, Hash, Eq> entries;
+  };
+  static constexpr size_t kShards = 64;
+  // The hash's top bits: the tables below pick buckets by its remainder.
+  static Shard& shard(size_t hash) { return pool().shards[(hash >> 58) % kShards]; }
+  static FactPool& pool() {
+    static FactPool* p = new FactPool;  // never destroyed: FactKeys in static objects may outlive main
+    return *p;
+  }
+  std::array<Shard, kShards> shards;
 };
-
-FactPool& fact_pool() {
-  static FactPool* p = new FactPool;  // never destroyed: FactKeys in static objects may outlive main
-  return *p;
-}
 
 }  // namespace
 
 FactKey::FactKey(std::string_view key) {
-  FactPool& p = fact_pool();
-  std::lock_guard<std::mutex> lock(p.mu);
-  if (auto it = p.entries.find(key); it != p.entries.end()) {
+  const FactPool::Probe probe{key, std::hash<std::string_view>()(key)};
+  FactPool::Shard& s = FactPool::shard(probe.hash);
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (auto it = s.entries.find(probe); it != s.entries.end()) {
     e_ = static_cast<Entry*>(it->second);
     e_->refs.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  e_ = new Entry{std::string(key), std::hash<std::string_view>()(key)};
-  p.entries.emplace(std::string_view(e_->key), e_);
+  e_ = new Entry{std::string(key), probe.hash};
+  s.entries.emplace(FactPool::Probe{e_->key, probe.hash}, e_);
 }
 
 const std::string& FactKey::empty_text() {
@@ -49,17 +64,20 @@ const std::string& FactKey::empty_text() {
 }
 
 void FactKey::release_last(Entry* e) {
-  FactPool& p = fact_pool();
-  std::lock_guard<std::mutex> lock(p.mu);
+  FactPool::Shard& s = FactPool::shard(e->hash);
+  std::lock_guard<std::mutex> lock(s.mu);
   if (e->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-  p.entries.erase(std::string_view(e->key));
+  s.entries.erase(FactPool::Probe{e->key, e->hash});
   delete e;
 }
 
 size_t FactKey::interned() {
-  FactPool& p = fact_pool();
-  std::lock_guard<std::mutex> lock(p.mu);
-  return p.entries.size();
+  size_t n = 0;
+  for (FactPool::Shard& s : FactPool::pool().shards) {
+    std::lock_guard<std::mutex> lock(s.mu);
+    n += s.entries.size();
+  }
+  return n;
 }
 
 }  // namespace pmesh::engine

@@ -1,0 +1,84 @@
+// FactKey: one entry per text, gone with its last key, whatever thread
+// makes, copies or drops the keys (the pool's shards are locked apart).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/fact_key.h"
+
+namespace pmesh::test {
+namespace {
+
+using engine::FactKey;
+
+TEST_CASE("fact keys: one entry per text, dropped with its last key") {
+  const size_t before = FactKey::interned();
+  {
+    FactKey a("o\x1f" "ConfigMap\x1froot\x1f" "default\x1f" "a");
+    FactKey a2(std::string("o\x1f" "ConfigMap\x1froot\x1f" "default\x1f" "a"));
+    FactKey b("o\x1f" "ConfigMap\x1froot\x1f" "default\x1f" "b");
+    CHECK(a == a2);
+    CHECK(&a.str() == &a2.str());
+    CHECK_FALSE(a == b);
+    CHECK(a < b);
+    CHECK(a.text_hash() == std::hash<std::string_view>()(a.str()));
+    CHECK(FactKey::interned() == before + 2);
+    FactKey c = a;
+    a = FactKey();
+    a2 = FactKey();
+    CHECK(FactKey::interned() == before + 2);  // c still holds it
+    CHECK(c.str() == "o\x1f" "ConfigMap\x1froot\x1f" "default\x1f" "a");
+  }
+  CHECK(FactKey::interned() == before);
+  FactKey empty;
+  CHECK(empty.empty());
+  CHECK(empty.str().empty());
+}
+
+TEST_CASE("fact keys: made and dropped on several threads, each text has one entry") {
+  const size_t before = FactKey::interned();
+  constexpr int kThreads = 4, kRounds = 200, kTexts = 300;
+  auto text = [](int i) { return "t\x1fmember\x1froot:orgs:org" + std::to_string(i % 37) + "\x1f" + std::to_string(i); };
+  // Every thread interns the same texts (in its own order), keeps some,
+  // drops the rest, round after round: interning races the last release
+  // of the same text on another thread.
+  std::vector<std::vector<FactKey>> kept(kThreads);
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int r = 0; r < kRounds; ++r) {
+        std::vector<FactKey> round;
+        for (int i = 0; i < kTexts; ++i) {
+          int n = (i * (t + 1) + r) % kTexts;
+          round.emplace_back(text(n));
+          if (round.back().str() != text(n)) ++mismatches;
+        }
+        if (r % 50 == 0) kept[static_cast<size_t>(t)].insert(kept[static_cast<size_t>(t)].end(), round.begin(), round.begin() + 10);
+      }
+    });
+  for (auto& th : threads) th.join();
+  CHECK(mismatches == 0);
+  // Keys of one text made on different threads are the same entry.
+  for (int t = 1; t < kThreads; ++t)
+    for (const FactKey& k : kept[static_cast<size_t>(t)])
+      CHECK((FactKey(k.str()) == k));
+  size_t distinct = 0;
+  {
+    std::vector<std::string> texts;
+    for (const auto& v : kept)
+      for (const FactKey& k : v) texts.push_back(k.str());
+    std::sort(texts.begin(), texts.end());
+    distinct = static_cast<size_t>(std::unique(texts.begin(), texts.end()) - texts.begin());
+  }
+  CHECK(FactKey::interned() == before + distinct);
+  kept.clear();
+  CHECK(FactKey::interned() == before);
+}
+
+}  // namespace
+}  // namespace pmesh::test

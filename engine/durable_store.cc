@@ -13,6 +13,7 @@
 #include <thread>
 #include <utility>
 
+#include "engine/cbor.h"
 #include "engine/failpoint.h"
 
 namespace pmesh::engine {
@@ -37,19 +38,9 @@ std::string rule_set_prefix(const std::string& id) { return kRuleSetPrefix + id 
 // fast as JSON text when a data directory is reopened. Records written as
 // JSON text by earlier versions (a JSON object starts with `{`, which no
 // CBOR map does) are still read.
-// CBOR into JSON, in place: nlohmann's from_cbor returns its result through
-// a conditional expression, which copies the whole value once more (a
-// quarter of a reopen's time went to that copy).
-Json from_cbor(std::string_view in) {
-  Json out;
-  nlohmann::detail::json_sax_dom_parser<Json> sax(out, /*allow_exceptions=*/true);
-  Json::sax_parse(in, &sax, Json::input_format_t::cbor);
-  return out;
-}
-
 Json decode_record(const std::string& value) {
   if (!value.empty() && value[0] == '{') return Json::parse(value);
-  return from_cbor(value);
+  return read_cbor(value);
 }
 
 std::string log_key(int64_t rv, size_t n) {
@@ -67,82 +58,19 @@ Json encode_path(const JsonPath& p) {
   return out;
 }
 
-// CBOR written as it goes: a record comes out as nlohmann's writer makes
-// the CBOR of a document built first, without that document (for an
-// object it copied the effective form, the base and every part).
-class CborWriter {
- public:
-  explicit CborWriter(std::string& out) : out_(out) {}
-  void map(size_t n) { head(0xa0, n); }
-  void array(size_t n) { head(0x80, n); }
-  void str(std::string_view s) {
-    head(0x60, s.size());
-    out_ += s;
-  }
-  // As nlohmann's writer writes `j` (the same bytes), a string or a head
-  // at a time rather than a byte at a time; floats and binary by it.
-  void value(const Json& j) {
-    switch (j.type()) {
-      case Json::value_t::null:
-        out_ += static_cast<char>(0xf6);
-        return;
-      case Json::value_t::boolean:
-        out_ += static_cast<char>(j.get<bool>() ? 0xf5 : 0xf4);
-        return;
-      case Json::value_t::number_unsigned:
-        head(0x00, j.get<uint64_t>());
-        return;
-      case Json::value_t::number_integer: {
-        int64_t n = j.get<int64_t>();
-        if (n >= 0) head(0x00, static_cast<uint64_t>(n));
-        else head(0x20, static_cast<uint64_t>(-1 - n));
-        return;
-      }
-      case Json::value_t::string:
-        str(j.get_ref<const std::string&>());
-        return;
-      case Json::value_t::array:
-        array(j.size());
-        for (const auto& e : j) value(e);
-        return;
-      case Json::value_t::object:
-        map(j.size());
-        for (const auto& [k, v] : j.items()) {
-          str(k);
-          value(v);
-        }
-        return;
-      default:
-        nlohmann::detail::binary_writer<Json, char>(nlohmann::detail::output_adapter<char, std::string>(out_)).write_cbor(j);
+// The CBOR of encode_path(p), without making it (a JSON tree per part).
+void write_path(CborWriter& w, const JsonPath& p) {
+  w.array(p.size());
+  for (const auto& e : p) {
+    w.map(e.list_key ? 2 : 1);
+    if (e.list_key) {
+      w.str("k"), w.str(e.key_field);
+      w.str("v"), w.value(e.key);
+    } else {
+      w.str("f"), w.str(e.field);
     }
   }
-  // The CBOR of encode_path(p), without making it (a JSON tree per part).
-  void path(const JsonPath& p) {
-    array(p.size());
-    for (const auto& e : p) {
-      map(e.list_key ? 2 : 1);
-      if (e.list_key) {
-        str("k"), str(e.key_field);
-        str("v"), value(e.key);
-      } else {
-        str("f"), str(e.field);
-      }
-    }
-  }
-
- private:
-  // A data item's head: its major type and a length, in the fewest bytes.
-  void head(uint8_t major, uint64_t n) {
-    if (n < 24) {
-      out_ += static_cast<char>(major | n);
-      return;
-    }
-    int bytes = n <= 0xff ? 1 : n <= 0xffff ? 2 : n <= 0xffffffffULL ? 4 : 8;
-    out_ += static_cast<char>(major | (bytes == 1 ? 24 : bytes == 2 ? 25 : bytes == 4 ? 26 : 27));
-    for (int i = bytes - 1; i >= 0; --i) out_ += static_cast<char>((n >> (8 * i)) & 0xff);
-  }
-  std::string& out_;
-};
+}
 
 JsonPath decode_path(const Json& j) {
   JsonPath out;
@@ -217,7 +145,7 @@ class RecordReader {
     pos_ += n;
     return s;
   }
-  Json json() { return from_cbor(view()); }
+  Json json() { return read_cbor(view()); }
   size_t count() {
     // A count can be no larger than the bytes left (each element takes one).
     uint64_t n = varint();
@@ -384,7 +312,7 @@ std::string encode_object_record(const ObjectEntry& e) {
     w.array(parts.size());
     for (const auto& p : parts) {
       w.map(5 + (p.editable ? 1 : 0) + (p.order ? 1 : 0));
-      w.str("path"), w.path(*p.path);
+      w.str("path"), write_path(w, *p.path);
       w.str("value"), w.value(*p.value);
       w.str("add"), w.value(Json(p.add));
       w.str("priority"), w.value(Json(p.priority));

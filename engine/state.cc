@@ -114,6 +114,10 @@ std::vector<MatchKey> State::match_keys_of(int rule) const {
     out.reserve(ms->size());
     for (const auto& [k, m] : *ms) out.push_back(k);
   }
+  // In key order: the table's order differs from run to run, and what a
+  // caller does with each (a rule set's removal undoes its matches one by
+  // one) should not.
+  std::sort(out.begin(), out.end());
   return out;
 }
 

@@ -30,6 +30,7 @@
 #include <variant>
 #include <vector>
 
+#include <absl/container/node_hash_map.h>
 #include <boost/container/flat_set.hpp>
 #include <boost/container/small_vector.hpp>
 
@@ -320,15 +321,17 @@ class State {
   TupleTable<TupleEntry> tuples_;
   // Matches by rule, then by key (a key names its rule): nothing needs them
   // in order but dumps, so an insert hashes a short key instead of walking
-  // a tree of hundreds of thousands (a cache miss per level).
-  using RuleMatches = std::unordered_map<MatchKey, Match, MatchKeyHash>;
+  // a tree of hundreds of thousands (a cache miss per level). Abseil's
+  // node map: open-addressed (a probe is a group of control bytes, then the
+  // node), with the node's address stable as using_ needs.
+  using RuleMatches = absl::node_hash_map<MatchKey, Match, MatchKeyHash>;
   std::vector<RuleMatches> matches_;
   size_t match_count_ = 0;
   RuleMatches* matches_of(int rule, bool grow);
   const RuleMatches* matches_of(int rule) const;
   // Fact -> the keys (in matches_) of the matches that read it: a few per fact.
   // Keyed by the matches' own FactKeys (no copy of the text), looked up by text.
-  std::unordered_map<FactKey, std::vector<const MatchKey*>, FactKeyTextHash, FactKeyTextEq> using_;
+  absl::node_hash_map<FactKey, std::vector<const MatchKey*>, FactKeyTextHash, FactKeyTextEq> using_;
   // Index -> values key -> bucket. A bucket's facts, in key order, by pointer to the key their entry has
   // in objects_ or tuples_ (an entry leaves its buckets before it goes).
   std::vector<std::unordered_map<std::string, FactBucket>> indexes_;

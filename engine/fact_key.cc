@@ -40,8 +40,9 @@ struct FactPool {
     absl::flat_hash_map<Probe, void*, Hash, Eq> entries;
   };
   static constexpr size_t kShards = 64;
-  // The hash's top bits: the tables below pick buckets by its remainder.
-  static Shard& shard(size_t hash) { return pool().shards[(hash >> 58) % kShards]; }
+  // The hash's top six bits: a shard's table places a key by its low bits.
+  static_assert(kShards == 64);
+  static Shard& shard(size_t hash) { return pool().shards[hash >> 58]; }
   static FactPool& pool() {
     static FactPool* p = new FactPool;  // never destroyed: FactKeys in static objects may outlive main
     return *p;

@@ -1,6 +1,5 @@
 #include "server/registry/resource_store.h"
 
-
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
@@ -64,7 +63,6 @@ std::optional<Json> decode_continue(const std::string& token) {
 }
 
 }  // namespace
-
 
 ResourceStore::ResourceStore(engine::Engine& engine, ClusterNames& names, engine::DurableStore* store, WatchHub& hub,
                              boost::asio::io_context& io, AfterCommit after_commit)

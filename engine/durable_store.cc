@@ -34,353 +34,14 @@ const std::string kRuleSetPrefix = "r" + kRecordSep;
 const std::string kRuleSetMatch = "m" + kRecordSep;
 std::string rule_set_prefix(const std::string& id) { return kRuleSetPrefix + id + kRecordSep; }
 
-// Objects, tuples and matches are stored as CBOR: read back about twice as
-// fast as JSON text when a data directory is reopened. Records written as
-// JSON text by earlier versions (a JSON object starts with `{`, which no
-// CBOR map does) are still read.
-Json decode_record(const std::string& value) {
-  if (!value.empty() && value[0] == '{') return Json::parse(value);
-  return read_cbor(value);
-}
-
 std::string log_key(int64_t rv, size_t n) {
   char buf[48];
   std::snprintf(buf, sizeof buf, "%020lld%s%06zu", static_cast<long long>(rv), kRecordSep.c_str(), n);
   return kLogPrefix + buf;
 }
 
-Json encode_path(const JsonPath& p) {
-  Json out = Json::array();
-  for (const auto& e : p) {
-    if (e.list_key) out.push_back({{"k", e.key_field}, {"v", e.key}});
-    else out.push_back({{"f", e.field}});
-  }
-  return out;
-}
-
-// The CBOR of encode_path(p), without making it (a JSON tree per part).
-void write_path(CborWriter& w, const JsonPath& p) {
-  w.array(p.size());
-  for (const auto& e : p) {
-    w.map(e.list_key ? 2 : 1);
-    if (e.list_key) {
-      w.str("k"), w.str(e.key_field);
-      w.str("v"), w.value(e.key);
-    } else {
-      w.str("f"), w.str(e.field);
-    }
-  }
-}
-
-JsonPath decode_path(const Json& j) {
-  JsonPath out;
-  for (const auto& e : j) {
-    if (e.contains("k")) out.push_back(PathElem{"", true, e["k"].get<std::string>(), e["v"]});
-    else out.push_back(PathElem{e["f"].get<std::string>(), false, "", nullptr});
-  }
-  return out;
-}
-
-// Tuples and matches, most of a store's records, are written in a compact
-// binary form: a leading 0x01 (which starts no CBOR map and no JSON text),
-// then varints and length-prefixed strings; a contribution's value stays
-// CBOR. Read back without building a JSON tree for each record. Records
-// of earlier versions (CBOR or JSON maps) are still read.
-constexpr char kBinary = '\x01';
-
-class RecordWriter {
- public:
-  RecordWriter() { out_ += kBinary; }
-  void byte(uint8_t b) { out_ += static_cast<char>(b); }
-  void varint(uint64_t v) {
-    while (v >= 0x80) {
-      out_ += static_cast<char>((v & 0x7f) | 0x80);
-      v >>= 7;
-    }
-    out_ += static_cast<char>(v);
-  }
-  void signed_varint(int64_t v) { varint((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)); }
-  void str(std::string_view s) {
-    varint(s.size());
-    out_ += s;
-  }
-  void json(const Json& j) {
-    std::string c;
-    CborWriter(c).value(j);
-    str(c);
-  }
-  std::string take() { return std::move(out_); }
-
- private:
-  std::string out_;
-};
-
-// Throws std::runtime_error on a record that ends early: the store is damaged.
-class RecordReader {
- public:
-  explicit RecordReader(std::string_view in) : in_(in), pos_(1) {}
-  uint8_t byte() {
-    need(1);
-    return static_cast<uint8_t>(in_[pos_++]);
-  }
-  uint64_t varint() {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      uint8_t b = byte();
-      v |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if (!(b & 0x80)) return v;
-    }
-    throw std::runtime_error("a record's number is too long");
-  }
-  int64_t signed_varint() {
-    uint64_t v = varint();
-    return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
-  }
-  std::string str() { return std::string(view()); }
-  // The same, as a view into the record (valid while the record is).
-  std::string_view view() {
-    uint64_t n = varint();
-    need(n);
-    std::string_view s = in_.substr(pos_, n);
-    pos_ += n;
-    return s;
-  }
-  Json json() { return read_cbor(view()); }
-  size_t count() {
-    // A count can be no larger than the bytes left (each element takes one).
-    uint64_t n = varint();
-    need(n);
-    return n;
-  }
-
- private:
-  void need(uint64_t n) const {
-    if (n > in_.size() - pos_) throw std::runtime_error("a record ends early");
-  }
-  std::string_view in_;
-  size_t pos_;
-};
-
-// A match's key as a record holds it; a damaged record is refused.
-MatchKey stored_match_key(std::string_view text) {
-  auto k = MatchKey::parse(text);
-  if (!k) throw std::runtime_error("not a match key: " + std::string(text));
-  return *k;
-}
-
-// `first_rule`: a rule set's records count rules from its first.
-std::string encode_tuple_record(const TupleEntry& t, int first_rule = 0) {
-  RecordWriter w;
-  w.byte(t.base ? 1 : 0);
-  w.varint(t.supports.size());
-  for (const auto& s : t.supports) w.str(s.rebased(-first_rule).str());
-  return w.take();
-}
-
-TupleEntry decode_tuple_record(const std::string& value) {
-  TupleEntry t;
-  if (!value.empty() && value[0] == kBinary) {
-    RecordReader r(value);
-    t.base = r.byte() != 0;
-    for (size_t n = r.count(); n; --n) t.supports.insert(stored_match_key(r.view()));
-    return t;
-  }
-  Json j = decode_record(value);
-  t.base = j["base"];
-  for (const auto& s : j["supports"]) t.supports.insert(stored_match_key(s.get<std::string>()));
-  return t;
-}
-
-std::string encode_match_record(const Match& m, int first_rule = 0) {
-  RecordWriter w;
-  w.varint(static_cast<uint64_t>(m.rule - first_rule));
-  w.varint(m.positives.size());
-  for (const auto& p : m.positives) w.str(p.str());
-  w.varint(m.contributions.size());
-  for (const auto& c : m.contributions) {
-    w.byte(static_cast<uint8_t>(c.kind));
-    w.str(c.target.str());
-    w.json(*c.value);
-    w.varint(c.path->size());
-    for (const auto& e : *c.path) {
-      w.byte(e.list_key ? 1 : 0);
-      if (e.list_key) {
-        w.str(e.key_field);
-        w.json(e.key);
-      } else {
-        w.str(e.field);
-      }
-    }
-    w.byte((c.add ? 1 : 0) | (c.editable ? 2 : 0) | (c.order ? 4 : 0));
-    w.signed_varint(c.priority);
-  }
-  return w.take();
-}
-
-Match decode_match_record(const std::string& value) {
-  if (value.empty() || value[0] != kBinary) return decode_match(decode_record(value));
-  RecordReader r(value);
-  Match m;
-  m.rule = static_cast<int>(r.varint());
-  for (size_t n = r.count(); n; --n) m.positives.emplace_back(r.view());
-  for (size_t n = r.count(); n; --n) {
-    Contribution c;
-    uint8_t kind = r.byte();
-    if (kind > static_cast<uint8_t>(Contribution::Kind::kDelete)) throw std::runtime_error("a match record names no contribution kind");
-    c.kind = static_cast<Contribution::Kind>(kind);
-    c.target = FactKey(r.view());
-    c.value = r.json();
-    JsonPath path;
-    for (size_t k = r.count(); k; --k) {
-      PathElem e;
-      e.list_key = r.byte() != 0;
-      if (e.list_key) {
-        e.key_field = r.str();
-        e.key = r.json();
-      } else {
-        e.field = r.str();
-      }
-      path.push_back(std::move(e));
-    }
-    c.path = intern_path(std::move(path));
-    uint8_t flags = r.byte();
-    c.add = (flags & 1) != 0;
-    c.editable = (flags & 2) != 0;
-    c.order = (flags & 4) != 0;
-    c.priority = r.signed_varint();
-    m.contributions.push_back(std::move(c));
-  }
-  return m;
-}
 
 }  // namespace
-
-Json encode_object(const ObjectEntry& e) {
-  Json j = {{"key", {e.key.kind, e.key.cluster, e.key.ns, e.key.name}},
-            {"effective", *e.effective},
-            {"uid", e.uid},
-            {"rv", e.resource_version},
-            {"generation", e.generation},
-            {"created", e.created},
-            {"deleting", e.deleting},
-            {"userOwned", e.user_owned}};
-  if (e.base) j["base"] = *e.base;
-  if (e.editable_seen) j["editableSeen"] = *e.editable_seen;
-  Json derived = Json::object();
-  for (const auto& [mk, part] : e.derived) derived[mk.str()] = *part;
-  j["derived"] = derived;
-  Json fields = Json::object();
-  for (const auto& [mk, parts] : e.fields) {
-    Json arr = Json::array();
-    for (const auto& p : parts) {
-      arr.push_back({{"path", encode_path(*p.path)}, {"value", *p.value}, {"add", p.add}, {"priority", p.priority}, {"rule", p.rule}});
-      if (p.editable) arr.back()["editable"] = true;
-      if (p.order) arr.back()["order"] = true;
-    }
-    fields[mk.str()] = arr;
-  }
-  j["fields"] = fields;
-  return j;
-}
-
-std::string encode_object_record(const ObjectEntry& e) {
-  std::string out;
-  // Most records are a few KiB: grown by doubling from empty, the string
-  // was copied as often as it was written.
-  out.reserve(4096);
-  CborWriter w(out);
-  w.map(10 + (e.base ? 1 : 0) + (e.editable_seen ? 1 : 0));
-  w.str("key");
-  w.array(4);
-  for (const auto* s : {&e.key.kind, &e.key.cluster, &e.key.ns, &e.key.name}) w.str(*s);
-  w.str("effective"), w.value(*e.effective);
-  w.str("uid"), w.str(e.uid);
-  w.str("rv"), w.value(Json(e.resource_version));
-  w.str("generation"), w.value(Json(e.generation));
-  w.str("created"), w.str(e.created);
-  w.str("deleting"), w.str(e.deleting);
-  w.str("userOwned"), w.value(Json(e.user_owned));
-  if (e.base) w.str("base"), w.value(*e.base);
-  if (e.editable_seen) w.str("editableSeen"), w.value(*e.editable_seen);
-  w.str("derived");
-  w.map(e.derived.size());
-  for (const auto& [mk, part] : e.derived) w.str(mk.str()), w.value(*part);
-  w.str("fields");
-  w.map(e.fields.size());
-  for (const auto& [mk, parts] : e.fields) {
-    w.str(mk.str());
-    w.array(parts.size());
-    for (const auto& p : parts) {
-      w.map(5 + (p.editable ? 1 : 0) + (p.order ? 1 : 0));
-      w.str("path"), write_path(w, *p.path);
-      w.str("value"), w.value(*p.value);
-      w.str("add"), w.value(Json(p.add));
-      w.str("priority"), w.value(Json(p.priority));
-      w.str("rule"), w.value(Json(p.rule));
-      if (p.editable) w.str("editable"), w.value(Json(true));
-      if (p.order) w.str("order"), w.value(Json(true));
-    }
-  }
-  return out;
-}
-
-ObjectEntry decode_object(Json j) {
-  ObjectEntry e;
-  e.key = {j["key"][0], j["key"][1], j["key"][2], j["key"][3]};
-  e.effective = std::move(j["effective"]);
-  e.uid = j["uid"];
-  e.resource_version = j["rv"];
-  e.generation = j["generation"];
-  e.created = j["created"];
-  e.deleting = j["deleting"];
-  e.user_owned = j["userOwned"];
-  if (j.contains("base")) e.base = std::make_shared<const Json>(std::move(j["base"]));
-  if (j.contains("editableSeen")) e.editable_seen = std::make_shared<const Json>(std::move(j["editableSeen"]));
-  for (auto& [mk, part] : j["derived"].items()) e.derived[stored_match_key(mk)] = std::move(part);
-  for (auto& [mk, parts] : j["fields"].items())
-    for (auto& p : parts)
-      e.fields[stored_match_key(mk)].push_back(FieldPart{.path = intern_path(decode_path(p["path"])),
-                                       .value = std::move(p["value"]),
-                                       .priority = p["priority"],
-                                       .rule = p["rule"],
-                                       .add = p["add"],
-                                       .editable = p.value("editable", false),
-                                       .order = p.value("order", false)});
-  return e;
-}
-
-Json encode_match(const Match& m) {
-  Json contribs = Json::array();
-  for (const auto& c : m.contributions) {
-    contribs.push_back({{"kind", static_cast<int>(c.kind)},
-                        {"target", c.target.str()},
-                        {"value", *c.value},
-                        {"path", encode_path(*c.path)},
-                        {"add", c.add},
-                        {"priority", c.priority}});
-    if (c.editable) contribs.back()["editable"] = true;
-    if (c.order) contribs.back()["order"] = true;
-  }
-  Json positives = Json::array();
-  for (const auto& p : m.positives) positives.push_back(p.str());
-  return {{"rule", m.rule}, {"positives", positives}, {"contributions", contribs}};
-}
-
-Match decode_match(const Json& j) {
-  Match m;
-  m.rule = j["rule"];
-  for (const auto& p : j["positives"]) m.positives.emplace_back(p.get<std::string>());
-  for (const auto& c : j["contributions"])
-    m.contributions.push_back(Contribution{.target = FactKey(c["target"].get<std::string>()),
-                                           .value = c["value"],
-                                           .path = intern_path(decode_path(c["path"])),
-                                           .priority = c["priority"],
-                                           .kind = static_cast<Contribution::Kind>(c["kind"].get<int>()),
-                                           .add = c["add"],
-                                           .editable = c.value("editable", false),
-                                           .order = c.value("order", false)});
-  return m;
-}
 
 std::unique_ptr<DurableStore> DurableStore::open(const std::string& dir, std::string* error) {
   leveldb::Options options;
@@ -413,6 +74,7 @@ struct Decoded {
   std::string text;  // kSetFingerprint: the fingerprint; kSetTuple: the tuple's key
   int64_t rv = 0;
   ObjectEntry object;
+  PartRefs refs;  // kObject: its parts that name their match's contributions
   TupleEntry tuple;
   MatchKey match_key;
   Match match;
@@ -538,7 +200,7 @@ class StoreScan {
       d.key = std::move(key);
     } else if (key[0] == 'o') {
       d.kind = Kind::kObject;
-      d.object = decode_object(decode_record(value));
+      d.object = decode_object(decode_record(value), &d.refs);
       d.key = std::move(key);
     } else if (key[0] == 't') {
       d.kind = Kind::kTuple;
@@ -594,6 +256,7 @@ class StoreScan {
   std::vector<std::thread> threads_;  // last: they start once the rest is there
 };
 
+
 }  // namespace
 
 bool DurableStore::load(Engine& engine, std::string* error) {
@@ -629,7 +292,11 @@ bool DurableStore::load(Engine& engine, std::string* error) {
         switch (d.kind) {
           case Kind::kRv: rv = d.rv; break;
           case Kind::kLog: log_keys_.push_back(std::move(d.key)); break;
-          case Kind::kObject: state.put_object(d.key, std::move(d.object)); break;
+          case Kind::kObject:
+            if (d.refs.empty()) share_parts(state, d.key, d.object);
+            else resolve_parts(state, d.key, d.refs, d.object);
+            state.put_object(d.key, std::move(d.object));
+            break;
           case Kind::kTuple: state.put_tuple(d.key, std::move(d.tuple)); break;
           case Kind::kMatch: state.put_match(d.match_key, std::move(d.match)); break;
           case Kind::kSetFingerprint: sets[d.key].fingerprint = std::move(d.text); break;
@@ -675,7 +342,7 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
     if (failpoint::hit("commit")) throw std::runtime_error("failpoint: commit");
     for (const auto& f : dirty.objects) {
       const ObjectEntry* e = state.object(f);
-      if (e) batch.Put(f.str(), encode_object_record(*e));
+      if (e) batch.Put(f.str(), encode_object_record(*e, &state, sets.program_rules));
       else batch.Delete(f.str());
     }
     for (const auto& f : dirty.tuples) {

@@ -25,6 +25,7 @@
 #include <string>
 
 #include "engine/engine.h"
+#include "engine/store_records.h"
 
 namespace leveldb {
 class DB;
@@ -83,13 +84,5 @@ class DurableStore : public Persistence {
   std::deque<std::string> log_keys_;
   std::string fingerprint_;
 };
-
-// Serialization of the state's entries, shared by the store and tests.
-Json encode_object(const ObjectEntry& e);
-// The record of an object: the CBOR of encode_object(e), written directly.
-std::string encode_object_record(const ObjectEntry& e);
-ObjectEntry decode_object(Json j);
-Json encode_match(const Match& m);
-Match decode_match(const Json& j);
 
 }  // namespace pmesh::engine

@@ -111,6 +111,9 @@ struct RuleSetChanges {
   std::vector<Set> sets;
   // Sets whose stored state is stale: it goes before anything is written.
   std::vector<std::string> dropped;
+  // Matches of rules numbered below it are the program's own, stored with
+  // the other records; from it on, the rule sets'.
+  int program_rules = 0;
 };
 
 // A rule set's state as a durable store read it back (RuleSetChanges'

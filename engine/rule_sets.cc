@@ -65,6 +65,7 @@ int Engine::recursive_stratum_of(const dsl::DataNode& node) const {
 
 RuleSetChanges Engine::take_rule_set_changes(State::Dirty& dirty) {
   RuleSetChanges out;
+  out.program_rules = static_cast<int>(program_->rules.size());
   out.dropped = drop_stored_;
   if (rule_sets_.empty()) return out;
   std::map<std::string, size_t> slot_of;

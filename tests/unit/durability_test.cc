@@ -277,6 +277,128 @@ TEST_CASE("a data directory whose records and change log are JSON text (written 
   CHECK(replayed == events);
 }
 
+// Whether every part of every object is the very value (not a copy) of the
+// contribution of its match that made it.
+bool parts_shared(const Engine& e) {
+  const auto& st = e.state();
+  int parts = 0;
+  for (const auto& [f, o] : st.objects()) {
+    auto own = [&](const engine::MatchKey& mk, const engine::Json* value) {
+      ++parts;
+      const engine::Match* m = st.match(mk);
+      REQUIRE(m);
+      for (const auto& c : m->contributions)
+        if (c.target == f && &*c.value == value) return true;
+      return false;
+    };
+    for (const auto& [mk, part] : o.derived)
+      if (!own(mk, &*part)) return false;
+    for (const auto& [mk, fields] : o.fields)
+      for (const auto& p : fields)
+        if (!own(mk, &*p.value)) return false;
+  }
+  return parts > 0;
+}
+
+const char* kPartRules = R"(
+rule workspace
+  for a: Account
+  derive Workspace in a.cluster named a.name { spec.type: { name: a.spec.type ?? "account" } }
+rule phase
+  for w: Workspace
+  set w.status.phase = "Ready"
+)";
+
+TEST_CASE("an object's parts name their matches' contributions in its record, and are those values again after a reopen") {
+  TempDir dir;
+  auto program = compiled(kPartRules);
+  std::string before;
+  {
+    OpenedStore o = open_data_dir(dir.path, program);
+    REQUIRE(o.engine->apply({Op::create(account("a", "alice")), Op::create(account("b", "bob"))}).ok);
+    REQUIRE(parts_shared(*o.engine));
+    before = dump_state(*o.engine);
+  }
+  {
+    // The workspaces' records name the contributions (by their place in the
+    // match) instead of holding the values.
+    leveldb::DB* raw = nullptr;
+    REQUIRE(leveldb::DB::Open(leveldb::Options(), dir.path, &raw).ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
+    int workspaces = 0;
+    for (it->Seek("o\x1fWorkspace"); it->Valid() && it->key().starts_with("o\x1fWorkspace"); it->Next()) {
+      Json r = Json::from_cbor(it->value().ToString());
+      CHECK(r["derived"].empty());
+      CHECK(r["derivedFrom"].size() == 1);
+      for (const auto& [mk, parts] : r["fields"].items())
+        for (const auto& p : parts) CHECK(p == Json{{"from", 0}});
+      ++workspaces;
+    }
+    CHECK(workspaces == 2);
+  }
+  OpenedStore o = open_data_dir(dir.path, program);
+  CHECK(dump_state(*o.engine) == before);
+  CHECK(parts_shared(*o.engine));
+  CHECK(o.engine->verify().empty());
+}
+
+TEST_CASE("an object's parts written as values (before they named contributions) are shared again after a reopen") {
+  TempDir dir;
+  auto program = compiled(kPartRules);
+  std::string before;
+  std::vector<std::pair<std::string, std::string>> old_records;
+  {
+    OpenedStore o = open_data_dir(dir.path, program);
+    REQUIRE(o.engine->apply({Op::create(account("a", "alice"))}).ok);
+    before = dump_state(*o.engine);
+    for (const auto& [f, e] : o.engine->state().objects()) old_records.push_back({f.str(), engine::encode_object_record(e)});
+  }
+  {
+    leveldb::DB* raw = nullptr;
+    REQUIRE(leveldb::DB::Open(leveldb::Options(), dir.path, &raw).ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    leveldb::WriteBatch batch;
+    for (const auto& [k, v] : old_records) batch.Put(k, v);
+    REQUIRE(db->Write(leveldb::WriteOptions(), &batch).ok());
+  }
+  OpenedStore o = open_data_dir(dir.path, program);
+  CHECK(dump_state(*o.engine) == before);
+  CHECK(parts_shared(*o.engine));
+}
+
+TEST_CASE("an object's part that names a contribution its match does not have is damage") {
+  TempDir dir;
+  auto program = compiled(kPartRules);
+  {
+    OpenedStore o = open_data_dir(dir.path, program);
+    REQUIRE(o.engine->apply({Op::create(account("a", "alice"))}).ok);
+  }
+  // Past the match's contributions; a contribution that is not a derive's
+  // (the other rule's set field).
+  for (int place : {1, 7, -1}) {
+    {
+      leveldb::DB* raw = nullptr;
+      REQUIRE(leveldb::DB::Open(leveldb::Options(), dir.path, &raw).ok());
+      std::unique_ptr<leveldb::DB> db(raw);
+      std::string key = "o\x1fWorkspace\x1froot\x1f\x1f" "a", value;
+      REQUIRE(db->Get(leveldb::ReadOptions(), key, &value).ok());
+      Json r = Json::from_cbor(value);
+      REQUIRE(r["derivedFrom"].size() == 1);
+      if (place >= 0) r["derivedFrom"] = {{r["derivedFrom"].begin().key(), place}};
+      else r["derivedFrom"] = {{r["fields"].begin().key(), 0}};
+      std::vector<uint8_t> bytes = Json::to_cbor(r);
+      REQUIRE(db->Put(leveldb::WriteOptions(), key, std::string(bytes.begin(), bytes.end())).ok());
+    }
+    std::string err;
+    auto store = DurableStore::open(dir.path, &err);
+    REQUIRE(store);
+    Engine e(program);
+    CHECK_FALSE(store->load(e, &err));
+    CHECK(err == "the data directory is damaged: an object's part names a contribution that is not there");
+  }
+}
+
 // A data directory with one account, changed by `damage` through LevelDB
 // itself, then loaded: the load's error ("" when it loads).
 std::string load_damaged(const std::function<void(leveldb::DB&)>& damage) {

@@ -1,0 +1,460 @@
+#include "engine/store_records.h"
+
+#include <stdexcept>
+#include <utility>
+
+#include "engine/cbor.h"
+
+namespace pmesh::engine {
+
+namespace {
+
+Json encode_path(const JsonPath& p) {
+  Json out = Json::array();
+  for (const auto& e : p) {
+    if (e.list_key) out.push_back({{"k", e.key_field}, {"v", e.key}});
+    else out.push_back({{"f", e.field}});
+  }
+  return out;
+}
+
+// The CBOR of encode_path(p), without making it (a JSON tree per part).
+void write_path(CborWriter& w, const JsonPath& p) {
+  w.array(p.size());
+  for (const auto& e : p) {
+    w.map(e.list_key ? 2 : 1);
+    if (e.list_key) {
+      w.str("k"), w.str(e.key_field);
+      w.str("v"), w.value(e.key);
+    } else {
+      w.str("f"), w.str(e.field);
+    }
+  }
+}
+
+JsonPath decode_path(const Json& j) {
+  JsonPath out;
+  for (const auto& e : j) {
+    if (e.contains("k")) out.push_back(PathElem{"", true, e["k"].get<std::string>(), e["v"]});
+    else out.push_back(PathElem{e["f"].get<std::string>(), false, "", nullptr});
+  }
+  return out;
+}
+
+// Tuples and matches, most of a store's records, are written in a compact
+// binary form: a leading 0x01 (which starts no CBOR map and no JSON text),
+// then varints and length-prefixed strings; a contribution's value stays
+// CBOR. Read back without building a JSON tree for each record. Records
+// of earlier versions (CBOR or JSON maps) are still read.
+constexpr char kBinary = '\x01';
+
+class RecordWriter {
+ public:
+  RecordWriter() { out_ += kBinary; }
+  void byte(uint8_t b) { out_ += static_cast<char>(b); }
+  void varint(uint64_t v) {
+    while (v >= 0x80) {
+      out_ += static_cast<char>((v & 0x7f) | 0x80);
+      v >>= 7;
+    }
+    out_ += static_cast<char>(v);
+  }
+  void signed_varint(int64_t v) { varint((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)); }
+  void str(std::string_view s) {
+    varint(s.size());
+    out_ += s;
+  }
+  void json(const Json& j) {
+    std::string c;
+    CborWriter(c).value(j);
+    str(c);
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+// Throws std::runtime_error on a record that ends early: the store is damaged.
+class RecordReader {
+ public:
+  explicit RecordReader(std::string_view in) : in_(in), pos_(1) {}
+  uint8_t byte() {
+    need(1);
+    return static_cast<uint8_t>(in_[pos_++]);
+  }
+  uint64_t varint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      uint8_t b = byte();
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+    }
+    throw std::runtime_error("a record's number is too long");
+  }
+  int64_t signed_varint() {
+    uint64_t v = varint();
+    return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
+  }
+  std::string str() { return std::string(view()); }
+  // The same, as a view into the record (valid while the record is).
+  std::string_view view() {
+    uint64_t n = varint();
+    need(n);
+    std::string_view s = in_.substr(pos_, n);
+    pos_ += n;
+    return s;
+  }
+  Json json() { return read_cbor(view()); }
+  size_t count() {
+    // A count can be no larger than the bytes left (each element takes one).
+    uint64_t n = varint();
+    need(n);
+    return n;
+  }
+
+ private:
+  void need(uint64_t n) const {
+    if (n > in_.size() - pos_) throw std::runtime_error("a record ends early");
+  }
+  std::string_view in_;
+  size_t pos_;
+};
+
+}  // namespace
+
+Json decode_record(const std::string& value) {
+  if (!value.empty() && value[0] == '{') return Json::parse(value);
+  return read_cbor(value);
+}
+
+MatchKey stored_match_key(std::string_view text) {
+  auto k = MatchKey::parse(text);
+  if (!k) throw std::runtime_error("not a match key: " + std::string(text));
+  return *k;
+}
+
+std::string encode_tuple_record(const TupleEntry& t, int first_rule) {
+  RecordWriter w;
+  w.byte(t.base ? 1 : 0);
+  w.varint(t.supports.size());
+  for (const auto& s : t.supports) w.str(s.rebased(-first_rule).str());
+  return w.take();
+}
+
+TupleEntry decode_tuple_record(const std::string& value) {
+  TupleEntry t;
+  if (!value.empty() && value[0] == kBinary) {
+    RecordReader r(value);
+    t.base = r.byte() != 0;
+    for (size_t n = r.count(); n; --n) t.supports.insert(stored_match_key(r.view()));
+    return t;
+  }
+  Json j = decode_record(value);
+  t.base = j["base"];
+  for (const auto& s : j["supports"]) t.supports.insert(stored_match_key(s.get<std::string>()));
+  return t;
+}
+
+std::string encode_match_record(const Match& m, int first_rule) {
+  RecordWriter w;
+  w.varint(static_cast<uint64_t>(m.rule - first_rule));
+  w.varint(m.positives.size());
+  for (const auto& p : m.positives) w.str(p.str());
+  w.varint(m.contributions.size());
+  for (const auto& c : m.contributions) {
+    w.byte(static_cast<uint8_t>(c.kind));
+    w.str(c.target.str());
+    w.json(*c.value);
+    w.varint(c.path->size());
+    for (const auto& e : *c.path) {
+      w.byte(e.list_key ? 1 : 0);
+      if (e.list_key) {
+        w.str(e.key_field);
+        w.json(e.key);
+      } else {
+        w.str(e.field);
+      }
+    }
+    w.byte((c.add ? 1 : 0) | (c.editable ? 2 : 0) | (c.order ? 4 : 0));
+    w.signed_varint(c.priority);
+  }
+  return w.take();
+}
+
+Match decode_match_record(const std::string& value) {
+  if (value.empty() || value[0] != kBinary) return decode_match(decode_record(value));
+  RecordReader r(value);
+  Match m;
+  m.rule = static_cast<int>(r.varint());
+  for (size_t n = r.count(); n; --n) m.positives.emplace_back(r.view());
+  for (size_t n = r.count(); n; --n) {
+    Contribution c;
+    uint8_t kind = r.byte();
+    if (kind > static_cast<uint8_t>(Contribution::Kind::kDelete)) throw std::runtime_error("a match record names no contribution kind");
+    c.kind = static_cast<Contribution::Kind>(kind);
+    c.target = FactKey(r.view());
+    c.value = r.json();
+    JsonPath path;
+    for (size_t k = r.count(); k; --k) {
+      PathElem e;
+      e.list_key = r.byte() != 0;
+      if (e.list_key) {
+        e.key_field = r.str();
+        e.key = r.json();
+      } else {
+        e.field = r.str();
+      }
+      path.push_back(std::move(e));
+    }
+    c.path = intern_path(std::move(path));
+    uint8_t flags = r.byte();
+    c.add = (flags & 1) != 0;
+    c.editable = (flags & 2) != 0;
+    c.order = (flags & 4) != 0;
+    c.priority = r.signed_varint();
+    m.contributions.push_back(std::move(c));
+  }
+  return m;
+}
+
+Json encode_object(const ObjectEntry& e) {
+  Json j = {{"key", {e.key.kind, e.key.cluster, e.key.ns, e.key.name}},
+            {"effective", *e.effective},
+            {"uid", e.uid},
+            {"rv", e.resource_version},
+            {"generation", e.generation},
+            {"created", e.created},
+            {"deleting", e.deleting},
+            {"userOwned", e.user_owned}};
+  if (e.base) j["base"] = *e.base;
+  if (e.editable_seen) j["editableSeen"] = *e.editable_seen;
+  Json derived = Json::object();
+  for (const auto& [mk, part] : e.derived) derived[mk.str()] = *part;
+  j["derived"] = derived;
+  Json fields = Json::object();
+  for (const auto& [mk, parts] : e.fields) {
+    Json arr = Json::array();
+    for (const auto& p : parts) {
+      arr.push_back({{"path", encode_path(*p.path)}, {"value", *p.value}, {"add", p.add}, {"priority", p.priority}, {"rule", p.rule}});
+      if (p.editable) arr.back()["editable"] = true;
+      if (p.order) arr.back()["order"] = true;
+    }
+    fields[mk.str()] = arr;
+  }
+  j["fields"] = fields;
+  return j;
+}
+
+namespace {
+
+// The place in its match's contributions of the contribution `same` accepts
+// (to `fact`), or -1: there is none, or the match is a rule set's, which a
+// load has not taken up when it reads the object's record.
+template <class Same>
+int64_t contribution_of(const State* state, int program_rules, std::string_view fact, const MatchKey& mk, const Same& same) {
+  if (!state || mk.rule() >= program_rules) return -1;
+  const Match* m = state->match(mk);
+  if (!m) return -1;
+  for (size_t i = 0; i < m->contributions.size(); ++i)
+    if (m->contributions[i].target.str() == fact && same(m->contributions[i])) return static_cast<int64_t>(i);
+  return -1;
+}
+
+}  // namespace
+
+std::string encode_object_record(const ObjectEntry& e, const State* state, int program_rules) {
+  std::string out;
+  // Most records are a few KiB: grown by doubling from empty, the string
+  // was copied as often as it was written.
+  out.reserve(4096);
+  // Parts that are their match's contribution (the engine's own value in
+  // both, so mostly one pointer compared): named, not written.
+  const std::string fact = state ? object_fact(e.key) : std::string();
+  std::vector<int64_t> derived_from;
+  size_t named = 0;
+  for (const auto& [mk, part] : e.derived) {
+    derived_from.push_back(contribution_of(state, program_rules, fact, mk, [&](const Contribution& c) {
+      return c.kind == Contribution::Kind::kObject && c.value == part;
+    }));
+    named += derived_from.back() >= 0;
+  }
+  CborWriter w(out);
+  w.map(10 + (e.base ? 1 : 0) + (e.editable_seen ? 1 : 0) + (named ? 1 : 0));
+  w.str("key");
+  w.array(4);
+  for (const auto* s : {&e.key.kind, &e.key.cluster, &e.key.ns, &e.key.name}) w.str(*s);
+  w.str("effective"), w.value(*e.effective);
+  w.str("uid"), w.str(e.uid);
+  w.str("rv"), w.value(Json(e.resource_version));
+  w.str("generation"), w.value(Json(e.generation));
+  w.str("created"), w.str(e.created);
+  w.str("deleting"), w.str(e.deleting);
+  w.str("userOwned"), w.value(Json(e.user_owned));
+  if (e.base) w.str("base"), w.value(*e.base);
+  if (e.editable_seen) w.str("editableSeen"), w.value(*e.editable_seen);
+  w.str("derived");
+  w.map(e.derived.size() - named);
+  size_t i = 0;
+  for (const auto& [mk, part] : e.derived)
+    if (derived_from[i++] < 0) w.str(mk.str()), w.value(*part);
+  if (named) {
+    w.str("derivedFrom");
+    w.map(named);
+    i = 0;
+    for (const auto& [mk, part] : e.derived)
+      if (int64_t c = derived_from[i++]; c >= 0) w.str(mk.str()), w.value(Json(c));
+  }
+  w.str("fields");
+  w.map(e.fields.size());
+  for (const auto& [mk, parts] : e.fields) {
+    w.str(mk.str());
+    w.array(parts.size());
+    for (const auto& p : parts) {
+      int64_t from = p.rule != mk.rule() ? -1 : contribution_of(state, program_rules, fact, mk, [&](const Contribution& c) {
+        return c.kind == Contribution::Kind::kField && c.value == p.value && (c.path == p.path || *c.path == *p.path) &&
+               c.priority == p.priority && c.add == p.add && c.editable == p.editable && c.order == p.order;
+      });
+      if (from >= 0) {
+        w.map(1);
+        w.str("from"), w.value(Json(from));
+        continue;
+      }
+      w.map(5 + (p.editable ? 1 : 0) + (p.order ? 1 : 0));
+      w.str("path"), write_path(w, *p.path);
+      w.str("value"), w.value(*p.value);
+      w.str("add"), w.value(Json(p.add));
+      w.str("priority"), w.value(Json(p.priority));
+      w.str("rule"), w.value(Json(p.rule));
+      if (p.editable) w.str("editable"), w.value(Json(true));
+      if (p.order) w.str("order"), w.value(Json(true));
+    }
+  }
+  return out;
+}
+
+ObjectEntry decode_object(Json j, PartRefs* refs) {
+  ObjectEntry e;
+  e.key = {j["key"][0], j["key"][1], j["key"][2], j["key"][3]};
+  e.effective = std::move(j["effective"]);
+  e.uid = j["uid"];
+  e.resource_version = j["rv"];
+  e.generation = j["generation"];
+  e.created = j["created"];
+  e.deleting = j["deleting"];
+  e.user_owned = j["userOwned"];
+  if (j.contains("base")) e.base = std::make_shared<const Json>(std::move(j["base"]));
+  if (j.contains("editableSeen")) e.editable_seen = std::make_shared<const Json>(std::move(j["editableSeen"]));
+  auto named = [&]() -> PartRefs& {
+    if (!refs) throw std::runtime_error("an object record names contributions where none can be found");
+    return *refs;
+  };
+  for (auto& [mk, part] : j["derived"].items()) e.derived[stored_match_key(mk)] = std::move(part);
+  if (auto it = j.find("derivedFrom"); it != j.end())
+    for (auto& [mk, c] : it->items()) {
+      MatchKey k = stored_match_key(mk);
+      e.derived[k];  // filled in by resolve_parts
+      named().derived.emplace_back(k, c.get<size_t>());
+    }
+  for (auto& [mk, parts] : j["fields"].items()) {
+    MatchKey k = stored_match_key(mk);
+    auto& into = e.fields[k];
+    for (auto& p : parts) {
+      if (auto from = p.find("from"); from != p.end()) {
+        named().fields.push_back({k, into.size(), from->get<size_t>()});
+        into.emplace_back();  // filled in by resolve_parts
+        continue;
+      }
+      into.push_back(FieldPart{.path = intern_path(decode_path(p["path"])),
+                               .value = std::move(p["value"]),
+                               .priority = p["priority"],
+                               .rule = p["rule"],
+                               .add = p["add"],
+                               .editable = p.value("editable", false),
+                               .order = p.value("order", false)});
+    }
+  }
+  return e;
+}
+
+void resolve_parts(const State& state, std::string_view fact, const PartRefs& refs, ObjectEntry& e) {
+  auto named = [&](const MatchKey& mk, size_t i, Contribution::Kind kind) -> std::pair<const Match*, const Contribution*> {
+    const Match* m = state.match(mk);
+    if (!m || i >= m->contributions.size() || m->contributions[i].kind != kind || m->contributions[i].target.str() != fact)
+      throw std::runtime_error("an object's part names a contribution that is not there");
+    return {m, &m->contributions[i]};
+  };
+  for (const auto& [mk, i] : refs.derived) e.derived[mk] = named(mk, i, Contribution::Kind::kObject).second->value;
+  for (const auto& f : refs.fields) {
+    auto [m, c] = named(f.match, f.contribution, Contribution::Kind::kField);
+    e.fields[f.match].at(f.slot) = FieldPart{.path = c->path,
+                                             .value = c->value,
+                                             .priority = c->priority,
+                                             .rule = m->rule,
+                                             .add = c->add,
+                                             .editable = c->editable,
+                                             .order = c->order};
+  }
+}
+
+Json encode_match(const Match& m) {
+  Json contribs = Json::array();
+  for (const auto& c : m.contributions) {
+    contribs.push_back({{"kind", static_cast<int>(c.kind)},
+                        {"target", c.target.str()},
+                        {"value", *c.value},
+                        {"path", encode_path(*c.path)},
+                        {"add", c.add},
+                        {"priority", c.priority}});
+    if (c.editable) contribs.back()["editable"] = true;
+    if (c.order) contribs.back()["order"] = true;
+  }
+  Json positives = Json::array();
+  for (const auto& p : m.positives) positives.push_back(p.str());
+  return {{"rule", m.rule}, {"positives", positives}, {"contributions", contribs}};
+}
+
+Match decode_match(const Json& j) {
+  Match m;
+  m.rule = j["rule"];
+  for (const auto& p : j["positives"]) m.positives.emplace_back(p.get<std::string>());
+  for (const auto& c : j["contributions"])
+    m.contributions.push_back(Contribution{.target = FactKey(c["target"].get<std::string>()),
+                                           .value = c["value"],
+                                           .path = intern_path(decode_path(c["path"])),
+                                           .priority = c["priority"],
+                                           .kind = static_cast<Contribution::Kind>(c["kind"].get<int>()),
+                                           .add = c["add"],
+                                           .editable = c.value("editable", false),
+                                           .order = c.value("order", false)});
+  return m;
+}
+
+// An object's parts are its matches' contributions: the engine keeps one
+// value for both (Engine::apply_contributions). Records written before
+// they named the contributions (PartRefs) hold a copy in each: shared again
+// where equal. Match records sort before object records ("m" < "o"), so
+// the object's matches are in the state already, for this and for
+// resolve_parts. A part that is not one contribution's value (a match's
+// several derives into one object, merged) stays its own.
+void share_parts(const State& state, std::string_view fact, ObjectEntry& e) {
+  using Kind = Contribution::Kind;
+  for (auto& [mk, part] : e.derived)
+    if (const Match* m = state.match(mk))
+      for (const auto& c : m->contributions)
+        if (c.kind == Kind::kObject && c.target.str() == fact && c.value == part) {
+          part = c.value;
+          break;
+        }
+  for (auto& [mk, parts] : e.fields)
+    if (const Match* m = state.match(mk))
+      for (auto& p : parts)
+        for (const auto& c : m->contributions)
+          if (c.kind == Kind::kField && c.target.str() == fact && *c.path == *p.path && c.value == p.value) {
+            p.value = c.value;
+            p.path = c.path;
+            break;
+          }
+}
+
+}  // namespace pmesh::engine

@@ -1,0 +1,65 @@
+// The durable store's records: how an object, a tuple and a match are
+// written to LevelDB and read back, in every form earlier versions wrote.
+//
+// Objects are CBOR maps (JSON text before); tuples and matches a compact
+// binary form (CBOR or JSON maps before). An object's parts that are its
+// matches' contributions name them instead of holding a copy (PartRefs).
+// A record that cannot be read throws std::runtime_error (the store calls
+// it damage).
+//
+// Thread safety: pure functions but for FactKey's interning, which is
+// thread-safe; the store decodes records on several threads.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "engine/state.h"
+
+namespace pmesh::engine {
+
+// An object record as a JSON value (CBOR or, from earlier versions, JSON text).
+Json decode_record(const std::string& value);
+// A match's key as a record holds it; a damaged one is refused.
+MatchKey stored_match_key(std::string_view text);
+// `first_rule`: a rule set's records count rules from its first.
+std::string encode_tuple_record(const TupleEntry& t, int first_rule = 0);
+TupleEntry decode_tuple_record(const std::string& value);
+std::string encode_match_record(const Match& m, int first_rule = 0);
+Match decode_match_record(const std::string& value);
+
+// An object as a JSON document (for tests and dumps).
+Json encode_object(const ObjectEntry& e);
+// The record of an object: the CBOR of encode_object(e), written directly.
+// With `state`, a part that is a contribution of its match (rules numbered
+// below `program_rules`) names the contribution instead of holding its
+// value (see PartRefs).
+std::string encode_object_record(const ObjectEntry& e, const State* state = nullptr, int program_rules = 0);
+// The parts of an object record that name a contribution of their match:
+// filled in from the matches once they are in the state (what the engine
+// shares between a match and the object it contributes to, a restart shares
+// again, and the record holds once).
+struct PartRefs {
+  std::vector<std::pair<MatchKey, size_t>> derived;  // match, contribution
+  struct Field {
+    MatchKey match;
+    size_t slot = 0;  // in the object's fields of that match
+    size_t contribution = 0;
+  };
+  std::vector<Field> fields;
+  bool empty() const { return derived.empty() && fields.empty(); }
+};
+// REQUIRES: `refs` unless the record names no contribution (else throws).
+ObjectEntry decode_object(Json j, PartRefs* refs = nullptr);
+// Fills in the parts `refs` names from `state`'s matches; throws when one
+// is not there (damage).
+void resolve_parts(const State& state, std::string_view fact, const PartRefs& refs, ObjectEntry& e);
+Json encode_match(const Match& m);
+Match decode_match(const Json& j);
+// Shares the parts of `e` that equal a contribution of their match with it:
+// for records written before parts named their contributions.
+void share_parts(const State& state, std::string_view fact, ObjectEntry& e);
+
+}  // namespace pmesh::engine

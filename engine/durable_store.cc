@@ -342,7 +342,8 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
     if (failpoint::hit("commit")) throw std::runtime_error("failpoint: commit");
     for (const auto& f : dirty.objects) {
       const ObjectEntry* e = state.object(f);
-      if (e) batch.Put(f.str(), encode_object_record(*e, &state, sets.program_rules));
+      PartSource parts{state, f.str(), sets.program_rules};
+      if (e) batch.Put(f.str(), encode_object_record(*e, &parts));
       else batch.Delete(f.str());
     }
     for (const auto& f : dirty.tuples) {

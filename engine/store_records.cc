@@ -248,35 +248,47 @@ Json encode_object(const ObjectEntry& e) {
 
 namespace {
 
-// The place in its match's contributions of the contribution `same` accepts
-// (to `fact`), or -1: there is none, or the match is a rule set's, which a
-// load has not taken up when it reads the object's record.
-template <class Same>
-int64_t contribution_of(const State* state, int program_rules, std::string_view fact, const MatchKey& mk, const Same& same) {
-  if (!state || mk.rule() >= program_rules) return -1;
-  const Match* m = state->match(mk);
-  if (!m) return -1;
-  for (size_t i = 0; i < m->contributions.size(); ++i)
-    if (m->contributions[i].target.str() == fact && same(m->contributions[i])) return static_cast<int64_t>(i);
+// The place in `m`'s contributions of the one an object's part is (a
+// derive's, or a set field), for the object `fact`; -1 when none is.
+int64_t place_of(const Match& m, std::string_view fact, const SharedJson& part) {
+  for (size_t i = 0; i < m.contributions.size(); ++i) {
+    const Contribution& c = m.contributions[i];
+    if (c.kind == Contribution::Kind::kObject && c.target.str() == fact && c.value == part) return static_cast<int64_t>(i);
+  }
+  return -1;
+}
+
+int64_t place_of(const Match& m, std::string_view fact, const FieldPart& part) {
+  if (part.rule != m.rule) return -1;
+  for (size_t i = 0; i < m.contributions.size(); ++i) {
+    const Contribution& c = m.contributions[i];
+    if (c.kind == Contribution::Kind::kField && c.target.str() == fact && c.value == part.value &&
+        (c.path == part.path || *c.path == *part.path) && c.priority == part.priority && c.add == part.add &&
+        c.editable == part.editable && c.order == part.order)
+      return static_cast<int64_t>(i);
+  }
   return -1;
 }
 
 }  // namespace
 
-std::string encode_object_record(const ObjectEntry& e, const State* state, int program_rules) {
+std::string encode_object_record(const ObjectEntry& e, const PartSource* source) {
   std::string out;
   // Most records are a few KiB: grown by doubling from empty, the string
   // was copied as often as it was written.
   out.reserve(4096);
   // Parts that are their match's contribution (the engine's own value in
-  // both, so mostly one pointer compared): named, not written.
-  const std::string fact = state ? object_fact(e.key) : std::string();
+  // both, so mostly one pointer compared): named, not written. A rule
+  // set's matches are taken up after the objects, so theirs are written.
+  auto place = [&](const MatchKey& mk, const auto& part) -> int64_t {
+    if (!source || mk.rule() >= source->program_rules) return -1;
+    const Match* m = source->state.match(mk);
+    return m ? place_of(*m, source->fact, part) : -1;
+  };
   std::vector<int64_t> derived_from;
   size_t named = 0;
   for (const auto& [mk, part] : e.derived) {
-    derived_from.push_back(contribution_of(state, program_rules, fact, mk, [&](const Contribution& c) {
-      return c.kind == Contribution::Kind::kObject && c.value == part;
-    }));
+    derived_from.push_back(place(mk, part));
     named += derived_from.back() >= 0;
   }
   CborWriter w(out);
@@ -311,11 +323,7 @@ std::string encode_object_record(const ObjectEntry& e, const State* state, int p
     w.str(mk.str());
     w.array(parts.size());
     for (const auto& p : parts) {
-      int64_t from = p.rule != mk.rule() ? -1 : contribution_of(state, program_rules, fact, mk, [&](const Contribution& c) {
-        return c.kind == Contribution::Kind::kField && c.value == p.value && (c.path == p.path || *c.path == *p.path) &&
-               c.priority == p.priority && c.add == p.add && c.editable == p.editable && c.order == p.order;
-      });
-      if (from >= 0) {
+      if (int64_t from = place(mk, p); from >= 0) {
         w.map(1);
         w.str("from"), w.value(Json(from));
         continue;
@@ -438,23 +446,16 @@ Match decode_match(const Json& j) {
 // resolve_parts. A part that is not one contribution's value (a match's
 // several derives into one object, merged) stays its own.
 void share_parts(const State& state, std::string_view fact, ObjectEntry& e) {
-  using Kind = Contribution::Kind;
   for (auto& [mk, part] : e.derived)
     if (const Match* m = state.match(mk))
-      for (const auto& c : m->contributions)
-        if (c.kind == Kind::kObject && c.target.str() == fact && c.value == part) {
-          part = c.value;
-          break;
-        }
+      if (int64_t i = place_of(*m, fact, part); i >= 0) part = m->contributions[static_cast<size_t>(i)].value;
   for (auto& [mk, parts] : e.fields)
     if (const Match* m = state.match(mk))
       for (auto& p : parts)
-        for (const auto& c : m->contributions)
-          if (c.kind == Kind::kField && c.target.str() == fact && *c.path == *p.path && c.value == p.value) {
-            p.value = c.value;
-            p.path = c.path;
-            break;
-          }
+        if (int64_t i = place_of(*m, fact, p); i >= 0) {
+          p.value = m->contributions[static_cast<size_t>(i)].value;
+          p.path = m->contributions[static_cast<size_t>(i)].path;
+        }
 }
 
 }  // namespace pmesh::engine

@@ -32,11 +32,19 @@ Match decode_match_record(const std::string& value);
 
 // An object as a JSON document (for tests and dumps).
 Json encode_object(const ObjectEntry& e);
+// Where an object's parts come from when its record is written: the
+// state's matches, of which those of rules numbered below `program_rules`
+// (the program's own) are read back before the objects.
+struct PartSource {
+  const State& state;
+  std::string_view fact;  // the object's
+  int program_rules = 0;
+};
 // The record of an object: the CBOR of encode_object(e), written directly.
-// With `state`, a part that is a contribution of its match (rules numbered
-// below `program_rules`) names the contribution instead of holding its
-// value (see PartRefs).
-std::string encode_object_record(const ObjectEntry& e, const State* state = nullptr, int program_rules = 0);
+// With `source`, a part that is a contribution of one of its matches names
+// the contribution instead of holding its value (see PartRefs).
+std::string encode_object_record(const ObjectEntry& e, const PartSource* source = nullptr);
+
 // The parts of an object record that name a contribution of their match:
 // filled in from the matches once they are in the state (what the engine
 // shares between a match and the object it contributes to, a restart shares

@@ -121,7 +121,7 @@ struct RuleSetChanges {
 // again instead of deriving it (Engine::park_rule_set).
 struct StoredRuleSet {
   std::string fingerprint;
-  std::vector<std::pair<std::string, TupleEntry>> tuples;  // supports counted from the set's first rule
+  std::vector<std::pair<FactKey, TupleEntry>> tuples;  // supports counted from the set's first rule
   std::vector<std::pair<MatchKey, Match>> matches;         // keys and rules counted from it
 };
 

@@ -28,11 +28,16 @@ class FactBucket {
  public:
   // REQUIRES: `fact` stays where it is while the bucket holds it.
   void insert(const FactKey* fact) {
+    // A fact after the last goes at the end without a search: a data
+    // directory is read in key order, so every bucket fills in order then.
+    bool after_last = empty() || ByKey()(last(), fact);
     if (tree_) {
-      tree_->insert(fact);
+      if (after_last) tree_->emplace_hint(tree_->end(), fact);
+      else tree_->insert(fact);
       return;
     }
-    auto it = std::lower_bound(small_.begin(), small_.end(), std::string_view(fact->str()), ByKey());
+    auto it = after_last ? small_.end()
+                         : std::lower_bound(small_.begin(), small_.end(), std::string_view(fact->str()), ByKey());
     if (it != small_.end() && **it == *fact) return;
     if (small_.size() < kSmall) {
       small_.insert(it, fact);

@@ -56,6 +56,13 @@ class KeyedMap {
     return it == at_.end() ? map_.end() : const_iterator(it->second);
   }
   std::pair<iterator, bool> emplace(const FactKey& key, V value) {
+    // A key after the last goes at the end without a walk down the tree
+    // (a data directory is read in key order).
+    if (map_.empty() || map_.rbegin()->first < key) {
+      auto it = map_.emplace_hint(map_.end(), key, std::move(value));
+      at_.emplace(it->first, it);
+      return {it, true};
+    }
     auto [it, added] = map_.try_emplace(key, std::move(value));
     if (added) at_.emplace(it->first, it);
     return {it, added};

@@ -290,7 +290,22 @@ ObjectEntry State::object_copy(const std::string& fact, const ObjectKey& key) co
   return e;
 }
 
+namespace {
+// The interned key of a fact given as text or as its key.
+FactKey interned_key(const std::string& fact) { return FactKey(fact); }
+const FactKey& interned_key(const FactKey& fact) { return fact; }
+}  // namespace
+
 const ObjectEntry* State::put_object(const std::string& fact, ObjectEntry entry) {
+  return put_object_as(fact, std::move(entry));
+}
+
+const ObjectEntry* State::put_object(const FactKey& fact, ObjectEntry entry) {
+  return put_object_as(fact, std::move(entry));
+}
+
+template <class K>
+const ObjectEntry* State::put_object_as(const K& fact, ObjectEntry entry) {
   const ObjectEntry* replaced = nullptr;
   auto it = objects_.find(fact);
   if (it != objects_.end()) {
@@ -306,7 +321,7 @@ const ObjectEntry* State::put_object(const std::string& fact, ObjectEntry entry)
     reindex_object(it->first, it->second.key.kind, before, object_index_keys(it->second));
     return replaced;
   }
-  it = objects_.emplace(fact, std::move(entry)).first;
+  it = objects_.emplace(interned_key(fact), std::move(entry)).first;  // not there: no second lookup
   if (recording()) undo_.push_back(UndoEraseObject{it->first});
   mark_dirty(dirty_.objects, it->first);
   index_object(it->first, it->second, true);
@@ -381,13 +396,18 @@ const TupleEntry* State::tuple(const FactKey& fact) const {
   return it == tuples_.end() ? nullptr : &it->second;
 }
 
-void State::put_tuple(const std::string& fact, TupleEntry entry) {
+void State::put_tuple(const std::string& fact, TupleEntry entry) { put_tuple_as(fact, std::move(entry)); }
+
+void State::put_tuple(const FactKey& fact, TupleEntry entry) { put_tuple_as(fact, std::move(entry)); }
+
+template <class K>
+void State::put_tuple_as(const K& fact, TupleEntry entry) {
   auto it = tuples_.find(fact);
   bool existed = it != tuples_.end() && it->second.exists();
   // The key, interned once for the undo record and a new entry both.
   FactKey key = it != tuples_.end() ? it->first : FactKey();
   auto interned = [&]() -> const FactKey& {
-    if (key.empty()) key = FactKey(fact);
+    if (key.empty()) key = interned_key(fact);
     return key;
   };
   if (recording()) {

@@ -196,6 +196,9 @@ class State {
   // transaction ends (null when there was none, or while undoing): a caller
   // reads the old version there instead of copying it first.
   const ObjectEntry* put_object(const std::string& fact, ObjectEntry entry);
+  // The same with the key interned already (its hash kept): a reopen's
+  // decoders intern the records' keys on their own threads.
+  const ObjectEntry* put_object(const FactKey& fact, ObjectEntry entry);
   const ObjectEntry* erase_object(const std::string& fact);
   // Whether changes are being recorded for undo (not while undoing, nor
   // in bulk).
@@ -219,6 +222,7 @@ class State {
   const TupleEntry* tuple(const FactKey& fact) const;
   std::pair<const FactKey*, const TupleEntry*> find_tuple(std::string_view fact) const;
   void put_tuple(const std::string& fact, TupleEntry entry);
+  void put_tuple(const FactKey& fact, TupleEntry entry);
   // Adds (`keep`) or withdraws match `match`'s support of tuple `fact` in
   // place; the undo record is the inverse change, not a copy of the entry,
   // and a change that changes nothing records nothing. Returns whether the
@@ -293,6 +297,11 @@ class State {
   const std::vector<dsl::IndexSpec>& index_specs() const { return specs_; }
 
  private:
+  // `K`: the fact's text, or its interned key.
+  template <class K>
+  const ObjectEntry* put_object_as(const K& fact, ObjectEntry entry);
+  template <class K>
+  void put_tuple_as(const K& fact, TupleEntry entry);
   void index_object(const FactKey& fact, const ObjectEntry& e, bool add);
   // The key of `e` in each index of its kind, in specs_of_ order (none
   // while it does not exist).

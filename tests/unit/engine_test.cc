@@ -313,6 +313,40 @@ TEST_CASE("an index bucket lists its facts in key order, small or large, and for
   CHECK(bucket.empty());
 }
 
+// A data directory is read in key order, so buckets and the objects' map
+// mostly grow at their end, which they take without a search; a key that
+// is not after the last still goes where it belongs.
+TEST_CASE("buckets and the objects' map grown in key order, with keys before the last among them") {
+  std::vector<engine::FactKey> keys;
+  for (int i = 0; i < 40; ++i) keys.emplace_back("k" + std::to_string(1000 + i));
+  engine::FactBucket bucket;
+  engine::KeyedMap<int> map;
+  std::vector<std::string> want;
+  for (size_t n = 0; n < keys.size(); ++n) {
+    // Every fifth key arrives late, after the next one.
+    size_t at = n % 5 == 3 && n + 1 < keys.size() ? n + 1 : n % 5 == 4 ? n - 1 : n;
+    bucket.insert(&keys[at]);
+    bucket.insert(&keys[at]);  // the last again: once
+    CHECK(map.emplace(keys[at], static_cast<int>(at)).second);
+    CHECK_FALSE(map.emplace(keys[at], -1).second);
+    want.push_back(keys[at].str());
+    std::sort(want.begin(), want.end());
+    std::vector<std::string> listed, ordered;
+    bucket.for_each([&](const engine::FactKey* f) {
+      listed.push_back(f->str());
+      return true;
+    });
+    for (const auto& [k, v] : map.ordered()) ordered.push_back(k.str());
+    REQUIRE(listed == want);
+    REQUIRE(ordered == want);
+    REQUIRE(map.find(keys[at]) != map.end());
+    CHECK(map.find(keys[at])->second == static_cast<int>(at));
+    CHECK(map.find(std::string_view(keys[at].str())) == map.find(keys[at]));
+  }
+  CHECK(bucket.first()->str() == keys.front().str());
+  CHECK(bucket.last()->str() == keys.back().str());
+}
+
 // What wakes a rule is what it reads: the field of a section (not the
 // fields beside it), an `opt` object's existence, and tuples with the
 // literal its pattern names. A rule that is not woken is not even looked

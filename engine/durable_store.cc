@@ -240,7 +240,7 @@ class StoreScan {
       size_t end = key.find(kRecordSep, kRuleSetPrefix.size());
       if (end == std::string::npos || end + 1 >= key.size()) throw std::runtime_error("a rule set's record names no set");
       d.key = key.substr(kRuleSetPrefix.size(), end - kRuleSetPrefix.size());
-      std::string rest = key.substr(end + 1);
+      std::string_view rest = std::string_view(key).substr(end + 1);
       if (rest == "f") {
         d.kind = Kind::kSetFingerprint;
         d.text = std::move(value);
@@ -250,7 +250,7 @@ class StoreScan {
         d.fact = FactKey(rest);
       } else if (rest.starts_with(kRuleSetMatch)) {
         d.kind = Kind::kSetMatch;
-        d.match_key = stored_match_key(std::string_view(rest).substr(kRuleSetMatch.size()));
+        d.match_key = stored_match_key(rest.substr(kRuleSetMatch.size()));
         d.match = decode_match_record(value);
       } else {
         return false;

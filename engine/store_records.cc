@@ -187,8 +187,13 @@ Match decode_match_record(const std::string& value) {
   RecordReader r(value);
   Match m;
   m.rule = static_cast<int>(r.varint());
-  for (size_t n = r.count(); n; --n) m.positives.emplace_back(r.view());
-  for (size_t n = r.count(); n; --n) {
+  // (A count is bounded by the record's bytes left: reserving it is safe.)
+  size_t positives = r.count();
+  m.positives.reserve(positives);
+  for (; positives; --positives) m.positives.emplace_back(r.view());
+  size_t contributions = r.count();
+  m.contributions.reserve(contributions);
+  for (; contributions; --contributions) {
     Contribution c;
     uint8_t kind = r.byte();
     if (kind > static_cast<uint8_t>(Contribution::Kind::kDelete)) throw std::runtime_error("a match record names no contribution kind");
@@ -196,7 +201,9 @@ Match decode_match_record(const std::string& value) {
     c.target = FactKey(r.view());
     c.value = r.json();
     JsonPath path;
-    for (size_t k = r.count(); k; --k) {
+    size_t elements = r.count();
+    path.reserve(elements);
+    for (; elements; --elements) {
       PathElem e;
       e.list_key = r.byte() != 0;
       if (e.list_key) {

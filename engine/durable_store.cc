@@ -40,7 +40,6 @@ std::string log_key(int64_t rv, size_t n) {
   return kLogPrefix + buf;
 }
 
-
 }  // namespace
 
 std::unique_ptr<DurableStore> DurableStore::open(const std::string& dir, std::string* error) {
@@ -70,7 +69,7 @@ namespace {
 struct Decoded {
   enum class Kind { kRv, kLog, kObject, kTuple, kMatch, kSetFingerprint, kSetTuple, kSetMatch };
   Kind kind = Kind::kRv;
-  std::string key;   // the record's key; for a rule set's records, the set's id
+  std::string key;   // kLog: the record's key; a rule set's records: the set's id
   FactKey fact;      // kObject, kTuple, kSetTuple: the fact, interned on the decoder's thread
   std::string text;  // kSetFingerprint: the fingerprint
   int64_t rv = 0;
@@ -275,7 +274,6 @@ class StoreScan {
   leveldb::Status status_;
   std::vector<std::thread> threads_;  // last: they start once the rest is there
 };
-
 
 }  // namespace
 

@@ -61,12 +61,12 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
           e.kind = Contribution::Kind::kField;
           e.target = c.target;
           e.path = intern_path(std::move(path));
-          e.value = std::move(v);
+          e.value = values_.share(std::move(v));
           e.priority = rt.info->rule->priority.value_or(0);
           e.editable = true;
           out.push_back(std::move(e));
         }
-        c.value = std::move(fields);
+        c.value = values_.share(std::move(fields));
         break;
       }
       case HeadKind::kDelete: {
@@ -98,7 +98,7 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
         c.kind = Contribution::Kind::kField;
         c.target = s.fact ? *s.fact : FactKey();
         c.path = intern_path(resolve_path(v->decl, h.path, rt, b, true));
-        c.value = evaluator_->eval(*h.value, rt, b);
+        c.value = values_.share(evaluator_->eval(*h.value, rt, b));
         c.add = h.op == dsl::SetOp::kAdd;
         c.order = h.op == dsl::SetOp::kOrder;
         if (c.order && !dsl::list_order(*c.value))

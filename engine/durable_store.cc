@@ -172,6 +172,7 @@ class StoreScan {
   }
 
   void decode_batches() {
+    ValuePool values;  // this thread's: shared by the matches it decodes
     while (true) {
       std::pair<size_t, Raw> work;
       std::vector<Decoded> spent;
@@ -194,7 +195,7 @@ class StoreScan {
       try {
         for (auto& [key, value] : work.second) {
           Decoded d;
-          if (decode(std::move(key), std::move(value), d)) b.records.push_back(std::move(d));
+          if (decode(std::move(key), std::move(value), values, d)) b.records.push_back(std::move(d));
         }
       } catch (...) {
         b.failed = std::current_exception();
@@ -206,7 +207,7 @@ class StoreScan {
   }
 
   // False for a record load() does not take up here.
-  bool decode(std::string key, std::string value, Decoded& d) const {
+  bool decode(std::string key, std::string value, ValuePool& values, Decoded& d) const {
     using Kind = Decoded::Kind;
     if (key == kMetaRv) {
       d.kind = Kind::kRv;
@@ -227,7 +228,7 @@ class StoreScan {
     } else if (key[0] == 'm') {
       d.kind = Kind::kMatch;
       d.match_key = stored_match_key(std::string_view(key).substr(2));
-      d.match = decode_match_record(value);
+      d.match = decode_match_record(value, &values);
       if (d.match.rule != d.match_key.rule())
         throw std::runtime_error("a match of rule " + std::to_string(d.match.rule) + " under a key of rule " +
                                  std::to_string(d.match_key.rule()));
@@ -250,7 +251,7 @@ class StoreScan {
       } else if (rest.starts_with(kRuleSetMatch)) {
         d.kind = Kind::kSetMatch;
         d.match_key = stored_match_key(rest.substr(kRuleSetMatch.size()));
-        d.match = decode_match_record(value);
+        d.match = decode_match_record(value, &values);
       } else {
         return false;
       }

@@ -33,6 +33,7 @@
 #include "engine/engine_stats.h"
 #include "engine/state.h"
 #include "engine/transaction.h"
+#include "engine/value_pool.h"
 
 namespace pmesh::engine {
 
@@ -368,6 +369,7 @@ class Engine {
   std::unordered_map<std::string, std::set<size_t>> keyed_args_;
   std::map<std::string, std::vector<int>> admission_;    // kind name -> admission rules, in order
   std::unique_ptr<Evaluator> evaluator_;
+  ValuePool values_;  // what heads contribute, one copy of each equal value
   int64_t rv_ = 0;
   uint64_t epoch_ = 0;
   TransactionStats txn_stats_;

@@ -182,7 +182,7 @@ std::string encode_match_record(const Match& m, int first_rule) {
   return w.take();
 }
 
-Match decode_match_record(const std::string& value) {
+Match decode_match_record(const std::string& value, ValuePool* values) {
   if (value.empty() || value[0] != kBinary) return decode_match(decode_record(value));
   RecordReader r(value);
   Match m;
@@ -199,7 +199,7 @@ Match decode_match_record(const std::string& value) {
     if (kind > static_cast<uint8_t>(Contribution::Kind::kDelete)) throw std::runtime_error("a match record names no contribution kind");
     c.kind = static_cast<Contribution::Kind>(kind);
     c.target = FactKey(r.view());
-    c.value = r.json();
+    c.value = values ? values->read(r.view()) : SharedJson(r.json());
     JsonPath path;
     size_t elements = r.count();
     path.reserve(elements);

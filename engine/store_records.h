@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "engine/state.h"
+#include "engine/value_pool.h"
 
 namespace pmesh::engine {
 
@@ -28,7 +29,8 @@ MatchKey stored_match_key(std::string_view text);
 std::string encode_tuple_record(const TupleEntry& t, int first_rule = 0);
 TupleEntry decode_tuple_record(const std::string& value);
 std::string encode_match_record(const Match& m, int first_rule = 0);
-Match decode_match_record(const std::string& value);
+// With `values`, the contributions' values come from (and go to) the pool.
+Match decode_match_record(const std::string& value, ValuePool* values = nullptr);
 
 // An object as a JSON document (for tests and dumps).
 Json encode_object(const ObjectEntry& e);

@@ -5,7 +5,9 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <map>
 #include <random>
+#include <set>
 
 #include <leveldb/db.h>
 #include <leveldb/write_batch.h>
@@ -13,6 +15,7 @@
 #include "engine/durable_store.h"
 #include "engine/engine.h"
 #include "engine/failpoint.h"
+#include "engine/value_pool.h"
 #include "tests/unit/test_util.h"
 
 namespace pmesh::test {
@@ -341,6 +344,69 @@ TEST_CASE("an object's parts name their matches' contributions in its record, an
   CHECK(dump_state(*o.engine) == before);
   CHECK(parts_shared(*o.engine));
   CHECK(o.engine->verify().empty());
+}
+
+TEST_CASE("the matches' equal values are one value after a reopen") {
+  TempDir dir;
+  auto program = compiled(kPartRules);
+  {
+    OpenedStore o = open_data_dir(dir.path, program);
+    REQUIRE(o.engine->apply({Op::create(account("a", "alice")), Op::create(account("b", "bob")),
+                             Op::create(account("c", "carol"))}).ok);
+  }
+  OpenedStore o = open_data_dir(dir.path, program);
+  // Every value, by its text: the places that hold it.
+  std::map<std::string, std::set<const Json*>> held;
+  size_t values = 0;
+  o.engine->state().for_each_match([&](const engine::MatchKey&, const engine::Match& m) {
+    for (const auto& c : m.contributions) {
+      held[c.value->dump()].insert(&*c.value);
+      ++values;
+    }
+  });
+  // Three workspaces alike ({"spec":{"type":...}}), three phases "Ready".
+  REQUIRE(values >= 6);
+  CHECK(held.size() < values);
+  for (const auto& [text, places] : held) {
+    INFO(text);
+    CHECK(places.size() == 1);
+  }
+  CHECK(parts_shared(*o.engine));
+  CHECK(o.engine->verify().empty());
+}
+
+TEST_CASE("a value pool gives one value per bytes, keeps small values only and starts over when full") {
+  engine::ValuePool pool;
+  auto cbor = [](const Json& j) {
+    auto b = Json::to_cbor(j);
+    return std::string(b.begin(), b.end());
+  };
+  std::string ready = cbor("Ready");
+  engine::SharedJson a = pool.read(ready), b = pool.read(ready);
+  CHECK(*a == "Ready");
+  CHECK(&*a == &*b);
+  // What an engine computes finds what was read, and the other way round.
+  CHECK(&*pool.share(Json("Ready")) == &*a);
+  Json cond = {{"type", "Ready"}, {"status", "True"}};
+  engine::SharedJson c1 = pool.share(cond);
+  CHECK(&*pool.read(cbor(cond)) == &*c1);
+  CHECK(&*pool.share(cond) == &*c1);
+  CHECK(&*pool.share(Json()) == &*engine::SharedJson());  // the one null
+  std::string long_text(engine::ValuePool::kMaxBytes, 'x');
+  CHECK(&*pool.read(cbor(long_text)) != &*pool.read(cbor(long_text)));
+  CHECK(*pool.read(cbor(long_text)) == long_text);
+  CHECK(&*pool.share(Json(long_text)) != &*pool.share(Json(long_text)));
+  Json many = Json::array();
+  for (int i = 0; i < 200; ++i) many.push_back(i);
+  CHECK(&*pool.share(many) != &*pool.share(many));
+  CHECK(*pool.share(many) == many);
+  // Full: the pool starts over; what was handed out stays as it was.
+  for (size_t i = 0; i < engine::ValuePool::kMaxValues; ++i) pool.read(cbor(static_cast<int64_t>(i)));
+  engine::SharedJson c = pool.read(ready);
+  CHECK(&*c != &*a);
+  CHECK(*a == "Ready");
+  CHECK(&*pool.read(ready) == &*c);
+  CHECK_THROWS(pool.read(std::string("\x62\x41", 2)));  // a string of two bytes holding one
 }
 
 TEST_CASE("an object's parts written as values (before they named contributions) are shared again after a reopen") {

@@ -1,0 +1,59 @@
+#include "engine/value_pool.h"
+
+#include "engine/cbor.h"
+
+namespace pmesh::engine {
+
+namespace {
+
+// Whether `v` may be small enough to keep, without writing it out: its
+// nodes and its strings' lengths within a budget a little over kMaxBytes.
+bool small(const Json& v, size_t& budget) {
+  size_t cost = v.is_string() ? v.get_ref<const std::string&>().size() + 1 : 1;
+  if (cost > budget) return false;
+  budget -= cost;
+  if (v.is_object()) {
+    for (const auto& [k, x] : v.items()) {
+      if (k.size() + 1 > budget) return false;
+      budget -= k.size() + 1;
+      if (!small(x, budget)) return false;
+    }
+  } else if (v.is_array()) {
+    for (const auto& x : v)
+      if (!small(x, budget)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+const SharedJson* ValuePool::find(std::string_view cbor) const {
+  // (Abseil's own string_view: the library may not have been built with std's.)
+  auto it = values_.find(absl::string_view(cbor.data(), cbor.size()));
+  return it == values_.end() ? nullptr : &it->second;
+}
+
+SharedJson ValuePool::keep(std::string_view cbor, SharedJson value) {
+  if (values_.size() >= kMaxValues) values_.clear();
+  values_.emplace(std::string(cbor), value);
+  return value;
+}
+
+SharedJson ValuePool::read(std::string_view cbor) {
+  if (cbor.size() > kMaxBytes) return read_cbor(cbor);
+  if (const SharedJson* v = find(cbor)) return *v;
+  return keep(cbor, read_cbor(cbor));
+}
+
+SharedJson ValuePool::share(Json value) {
+  if (value.is_null()) return SharedJson();  // the null every holder shares
+  size_t budget = kMaxBytes;
+  if (!small(value, budget)) return value;
+  scratch_.clear();
+  CborWriter(scratch_).value(value);
+  if (scratch_.size() > kMaxBytes) return value;
+  if (const SharedJson* v = find(scratch_)) return *v;
+  return keep(scratch_, std::move(value));
+}
+
+}  // namespace pmesh::engine

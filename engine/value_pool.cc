@@ -6,8 +6,10 @@ namespace pmesh::engine {
 
 namespace {
 
-// Whether `v` may be small enough to keep, without writing it out: its
-// nodes and its strings' lengths within a budget a little over kMaxBytes.
+// Whether `v` may be small enough to keep, told without writing it out: a
+// byte per node and per string's head and its text is less than its CBOR
+// takes, so a value over the budget that way is over it written. (The
+// budget also bounds how deep this goes.)
 bool small(const Json& v, size_t& budget) {
   size_t cost = v.is_string() ? v.get_ref<const std::string&>().size() + 1 : 1;
   if (cost > budget) return false;

@@ -12,7 +12,9 @@
 // The pool keeps only small values and a bounded number of them: what is
 // unique (names, uids) would fill it for nothing, so it starts over when
 // full, and the values in use stay with their holders. A value too large
-// to keep is told apart without being written out.
+// to keep is told apart without being written out. What the pool alone
+// keeps alive is bounded by its size: values a tenant's objects make can
+// crowd it, which costs sharing, never a result.
 //
 // Thread safety: none; one pool per decoding thread, and the engine's own
 // on the engine's thread.
@@ -38,7 +40,7 @@ class ValuePool {
   SharedJson share(Json value);
 
   static constexpr size_t kMaxBytes = 256;    // a value's CBOR, to be kept
-  static constexpr size_t kMaxValues = 16384;  // before the pool starts over
+  static constexpr size_t kMaxValues = 4096;   // before the pool starts over
 
  private:
   const SharedJson* find(std::string_view cbor) const;

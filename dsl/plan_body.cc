@@ -715,7 +715,19 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
   for (const BodyItem* item : st.pending)
     diags_.error(item->span, "cannot order this item of rule `" + info.rule->name +
                                  "`: it needs variables that nothing binds first (a cycle of lets?)");
-  return std::move(st.plan);
+  Plan& plan = st.plan;
+  if (trigger) {
+    // A plain `let` binds one value; an `opt` pattern its first object, or
+    // null. Neither with checks to close can reject a match.
+    auto binds_only = [](const Step& s) {
+      return s.checks.empty() && ((s.op == StepOp::kLet && !s.item->each) || s.op == StepOp::kOptional);
+    };
+    size_t at = plan.steps.size();
+    while (at > 0 && binds_only(plan.steps[at - 1])) --at;
+    if (plan.trigger_kind_check != Plan::kNoKindCheck) at = std::max(at, plan.trigger_kind_check);
+    plan.found_at = at;
+  }
+  return std::move(plan);
 }
 
 }  // namespace pmesh::dsl

@@ -129,6 +129,7 @@ void describe_plan(const Plan& p, const std::vector<IndexSpec>& indexes, const s
   };
   for (size_t at = 0; at < p.steps.size(); ++at) {
     kind_check(at);
+    if (at == p.found_at) out += indent + "(a match is found here: a search computes nothing below)\n";
     const Step& s = p.steps[at];
     out += indent + op_name(s.op);
     switch (s.op) {

@@ -123,6 +123,13 @@ struct Plan {
   // binding (and its errors would stop the search for the right one).
   size_t trigger_kind_check = kNoKindCheck;
   static constexpr size_t kNoKindCheck = static_cast<size_t>(-1);
+  // A delta plan's search has found a match once it reaches this step:
+  // what follows only binds values (a `let`, an `opt` pattern) and rejects
+  // nothing, so the search does not compute them; the match's evaluation
+  // (the full plan) does, and reports what fails there. None (the whole
+  // plan) for a full plan and a sub-plan.
+  size_t found_at = kWholePlan;
+  static constexpr size_t kWholePlan = static_cast<size_t>(-1);
 };
 
 struct RulePlan {

@@ -189,7 +189,7 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
                      const std::function<bool(Bindings&)>& emit) const {
   deepest_step = std::max(deepest_step, i);
   if (i == plan.trigger_kind_check && !trigger_kind_ok(plan, rt, b)) return true;
-  if (i == plan.steps.size()) return emit(b);
+  if (i == plan.steps.size() || (b.discovering && i == plan.found_at)) return emit(b);
   const dsl::Step& s = plan.steps[i];
   auto next = [&]() {
     if (!b.discovering) return step(plan, i + 1, rt, b, fixed, emit);

@@ -403,6 +403,47 @@ rule readers
   CHECK_FALSE(can_read("bob"));
 }
 
+TEST_CASE("a search finds a match without computing its values, and what fails there is reported") {
+  // `size` is computed by the match's evaluation only: a search for new
+  // matches stops after the last step that can reject one (see `pmesh
+  // plan`). So a value that cannot be computed is found where it is
+  // evaluated, and reported, for a new match as for one that exists.
+  Engine e(prelude_program(R"(
+rule sized
+  for a: Account
+  where a.spec.type != null
+  opt ws: Workspace in a.cluster named a.name
+  let size = int(a.spec.size)
+  set a.status.size = size
+  set a.status.hasWorkspace = ws != null
+)"),
+           fixed_clock());
+  auto stats = [&] {
+    engine::RuleStats out;
+    e.for_each_rule_stats([&](const std::string& rule, bool, const engine::RuleStats& s) {
+      if (rule == "sized") out = s;
+    });
+    return out;
+  };
+  auto r = e.apply({Op::create(account("root:orgs", "acme", {{"type", "org"}, {"size", "ten"}}))});
+  REQUIRE(r.ok);
+  REQUIRE(r.warnings.size() == 1);
+  CHECK(r.warnings[0].find("rule sized on ") != std::string::npos);
+  CHECK(stats().matches_made == 0);
+  CHECK_FALSE(e.get({"Account", "root:orgs", "", "acme"})->contains("status"));
+  r = e.apply({Op::create(account("root:orgs", "beta", {{"type", "org"}, {"size", "12"}}))});
+  REQUIRE(r.ok);
+  CHECK(r.warnings.empty());
+  CHECK(e.get({"Account", "root:orgs", "", "beta"})->at("status").at("size") == 12);
+  CHECK(e.get({"Account", "root:orgs", "", "beta"})->at("status").at("hasWorkspace") == false);
+  // A search that a step rejects makes no match and reports nothing.
+  r = e.apply({Op::create(account("root:orgs", "gamma", {{"size", "ten"}}))});
+  REQUIRE(r.ok);
+  CHECK(r.warnings.empty());
+  CHECK(stats().matches_made == 1);
+  CHECK(e.verify().empty());
+}
+
 TEST_CASE("the engine counts what rules and transactions cost") {
   Engine e(prelude_program(kRules), fixed_clock());
   auto stats_of = [&](const std::string& name) {

@@ -112,5 +112,43 @@ rule phase
   CHECK(p.find("full:\n    scan acct: Account\n    optional ws: Workspace by primary key") != std::string::npos);
 }
 
+TEST_CASE("a search for new matches stops after the last step that can reject one") {
+  auto c = compile(std::string(kPrelude) + R"(
+rule phase
+  for acct: Account
+  let t = acct.spec.type
+  where t != null
+  opt ws: Workspace in acct.cluster named acct.name
+  let phase = ws?.status.phase ?? "Pending"
+  set acct.status.phase = phase
+rule each-child
+  for acct: Account
+  let first = acct.spec.first
+  for c in acct.spec.children
+  set acct.status.last = c
+  set acct.status.first = first
+)");
+  INFO(c->errors());
+  REQUIRE(c->ok());
+  std::string p = plan_of(*c, "phase");
+  // Not in the full plan (the evaluation computes everything); in the delta
+  // plan after the filter, before the optional pattern and the let.
+  CHECK(p.find("full:\n    scan acct: Account\n    let t = acct.spec.type\n    filter (t != null)\n    optional ws") != std::string::npos);
+  CHECK(p.find("on change of acct: Account:\n    let t = acct.spec.type\n    filter (t != null)\n"
+               "    (a match is found here: a search computes nothing below)\n    optional ws") != std::string::npos);
+  // `for c in` binds once per element, none for an empty list: it can reject.
+  std::string each = plan_of(*c, "each-child");
+  CHECK(each.find("for c in") == std::string::npos);
+  CHECK(each.find("let c in acct.spec.children\n") != std::string::npos);
+  CHECK(each.find("a match is found here") == std::string::npos);
+  for (const auto& rp : c->program->plans) {
+    CHECK(rp.full.found_at == dsl::Plan::kWholePlan);
+    for (const auto& d : rp.deltas) {
+      REQUIRE(d.found_at <= d.steps.size());
+      for (size_t i = d.found_at; i < d.steps.size(); ++i) CHECK(d.steps[i].checks.empty());
+    }
+  }
+}
+
 }  // namespace
 }  // namespace pmesh::test

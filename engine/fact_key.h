@@ -56,13 +56,16 @@ class FactKey {
   // How many distinct keys are interned (for tests and the census).
   static size_t interned();
 
- private:
-  // Inline, since every reading of a fact's text goes through str().
+  // What a FactKey points at: one interned key, in the pool's table
+  // (fact_key.cc), which finds entries by their text and hash. Defined
+  // here since every reading of a fact's text goes through str().
   struct Entry {
     std::string key;
     size_t hash = 0;
     std::atomic<uint32_t> refs{1};
   };
+
+ private:
   static const std::string& empty_text();
   void retain() const {
     if (e_) e_->refs.fetch_add(1, std::memory_order_relaxed);

@@ -395,6 +395,61 @@ void Engine::recompute_object(const FactKey& fact, ObjectEntry e) {
   }
 }
 
+// A rule's change of an object's parts makes a new effective form, and
+// the rules that read what changed search and run again. Several rules in
+// a row often set parts of one object (an account's conditions), and the
+// rules between them read other parts: each change is kept unsettled until
+// a rule that reads what it may change runs (run_to_fixpoint), and the
+// object is then recomputed once. What it may change is what the rule's
+// heads write (object_writes_), known before it runs; so only changes of an
+// object that exists and stays wait, not its coming or going (which every
+// reader of the kind sees), nor objects of kinds that change what the
+// engine serves (the next heads may derive them).
+bool Engine::settle_later(int rule, const FactKey& fact, ObjectEntry& e) {
+  if (!txn_.settle_later || txn_.restoring) return false;
+  const auto& writes = object_writes_[static_cast<size_t>(rule)];
+  auto w = writes.find(e.key.kind);
+  // A run-time kind's objects are read by `resource(g, r)` patterns too.
+  if (w == writes.end() || Kinds::binds_kinds(e.key.kind) || e.key.kind.find('.') != std::string::npos) return false;
+  const ObjectEntry* cur = state_.object(fact);
+  bool supported = (e.base && e.user_owned) || !e.derived.empty();
+  if (!cur || cur->effective->is_null() || !cur->deleting.empty() || !supported) return false;
+  Transaction::Unsettled& u = txn_.unsettled[e.key.kind];
+  u.parts.add(w->second);
+  // A field the kind's system fields are under changes them too.
+  if (e.decl)
+    for (const auto& f : e.decl->system_fields)
+      for (const auto& s : w->second.sections)
+        if (f.starts_with(s + ".")) u.parts.sections.insert(f);
+  state_.put_object(fact, std::move(e));
+  u.objects.insert(fact);
+  return true;
+}
+
+bool Engine::reads_unsettled(int rule) const {
+  const auto& reads = object_reads_[static_cast<size_t>(rule)];
+  for (const auto& [kind, u] : txn_.unsettled)
+    if (auto r = reads.find(kind); r != reads.end() && r->second.reads(u.parts)) return true;
+  return false;
+}
+
+void Engine::settle_objects(int rule) {
+  static const std::map<std::string, Reader> kNone;
+  const auto& reads = rule < 0 ? kNone : object_reads_[static_cast<size_t>(rule)];
+  for (auto it = txn_.unsettled.begin(); it != txn_.unsettled.end();) {
+    auto r = reads.find(it->first);
+    if (rule >= 0 && (r == reads.end() || !r->second.reads(it->second.parts))) {
+      ++it;
+      continue;
+    }
+    // Out of the map first: what the recomputations wake only queues work.
+    std::set<FactKey, FactKeyOrder> objects = std::move(it->second.objects);
+    it = txn_.unsettled.erase(it);
+    for (const FactKey& fact : objects)
+      if (const ObjectEntry* e = state_.object(fact)) recompute_object(fact, *e);
+  }
+}
+
 // ---- Schemas of what rules derive ---------------------------------------------------
 
 namespace {

@@ -215,7 +215,7 @@ void Engine::fact_changed(const FactKey& fact, const Json& before, const Json& a
 // The parts of an object that a rule can read separately: metadata's
 // writable parts, metadata itself, and each top-level section, with the
 // fields of a section that changed when it is an object on both sides.
-Engine::ChangedParts Engine::changed_sections(const Json& a, const Json& b) {
+ChangedParts Engine::changed_sections(const Json& a, const Json& b) {
   ChangedParts out;
   if (a.is_null() || b.is_null() || !a.is_object() || !b.is_object()) {
     out.sections.insert("*");
@@ -355,7 +355,7 @@ void Engine::apply_contributions(int rule, const MatchKey& key, const std::vecto
         }
       }
       bool lost = had_support && !e.derived.count(key) && !e.derived.empty();
-      recompute_object(t, std::move(e));
+      if (!settle_later(rule, t, e)) recompute_object(t, std::move(e));
       if (lost) lost_support(t);
     } else {
       const TupleEntry* cur = state_.tuple(t);
@@ -455,7 +455,15 @@ void Engine::run_to_fixpoint() {
       }
     bool have_pending = !txn_.pending.empty();
     if (suspect >= 0 && (!have_pending || txn_.pending.begin()->stratum > suspect)) {
+      settle_objects();
       rederive(suspect);
+      continue;
+    }
+    // Objects that rules changed are recomputed (and what reads them woken)
+    // before a rule that reads what they may have changed, and before the
+    // rules are at rest: a rule that reads none of it sees the same either way.
+    if (!txn_.unsettled.empty() && (!have_pending || reads_unsettled(txn_.pending.begin()->rule))) {
+      settle_objects(have_pending ? txn_.pending.begin()->rule : -1);
       continue;
     }
     if (!have_pending && !txn_.doomed_objects.empty()) {
@@ -474,7 +482,9 @@ void Engine::run_to_fixpoint() {
     }
     if (!have_pending) break;
     Transaction::Pending p = std::move(txn_.pending.extract(txn_.pending.begin()).value());
+    txn_.settle_later = true;
     evaluate(p.rule, std::move(p.positives));
+    txn_.settle_later = false;
   }
 }
 

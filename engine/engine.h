@@ -247,14 +247,6 @@ class Engine {
   std::string explain_absent(const ObjectKey& key) const;
 
  private:
-  // What a change of an object touched: the sections (as
-  // changed_sections names them; "*" when the object came or went), and of
-  // a top-level section that is an object before and after, the fields of
-  // it that changed (a section absent from `members` changed as a whole).
-  struct ChangedParts {
-    std::set<std::string> sections;
-    std::map<std::string, std::set<std::string>> members;
-  };
   struct Reader {
     int rule;
     // What the rule reads of an object of this kind: sections, and of a
@@ -285,7 +277,8 @@ class Engine {
     bool removing = false;               // in remove_rule_set's transaction: nothing of it is stored
   };
 
-  // The readers_ entries of one rule: which facts wake it.
+  // The readers_ entries of one rule: which facts wake it; and what it
+  // reads and writes of objects (object_reads_, object_writes_).
   void register_readers(const RuleRuntime& rt);
   // apply() with `seed` run after the ops, before the fixpoint: how a rule
   // set's matches are found or retracted inside one transaction.
@@ -318,6 +311,15 @@ class Engine {
   // in another served one (conversion.h); a failed conversion is BadRequest.
   Op stored_form(const Op& op) const;
   void recompute_object(const FactKey& fact, ObjectEntry e);
+  // A change of the parts of an existing object that `rule` made, kept
+  // with its effective form left as it was, when nothing but what the
+  // rule's heads write can change (false: recompute it now).
+  bool settle_later(int rule, const FactKey& fact, ObjectEntry& e);
+  // Whether `rule` reads what the unsettled objects may have changed.
+  bool reads_unsettled(int rule) const;
+  // Recomputes the unsettled objects of the kinds whose unsettled parts
+  // `rule` reads (every kind's for -1), in key order.
+  void settle_objects(int rule = -1);
   // Drops from the user's part of `e` what the rules changed since the user
   // wrote their editable fields (the api-syncagent's three-way merge).
   void settle_editable(ObjectEntry& e) const;
@@ -367,6 +369,12 @@ class Engine {
   std::unordered_map<std::string, std::vector<Reader>> readers_;
   // "rel:" + relation -> the argument positions some reader's key names.
   std::unordered_map<std::string, std::set<size_t>> keyed_args_;
+  // By rule: what it reads of objects of each kind (its readers_ entries),
+  // and what its heads can change of existing objects of each kind (the
+  // sections they set, and metadata for the generation when one is not
+  // status or a part of metadata). Empty for rules that read or write none.
+  std::vector<std::map<std::string, Reader>> object_reads_;
+  std::vector<std::map<std::string, ChangedParts>> object_writes_;
   std::map<std::string, std::vector<int>> admission_;    // kind name -> admission rules, in order
   std::unique_ptr<Evaluator> evaluator_;
   ValuePool values_;  // what heads contribute, one copy of each equal value

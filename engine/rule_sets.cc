@@ -5,11 +5,18 @@
 
 #include <algorithm>
 
+#include "dsl/object_model.h"
+
 namespace pmesh::engine {
 
 using dsl::BodyItemKind;
 
 void Engine::register_readers(const RuleRuntime& rt) {
+  size_t index = static_cast<size_t>(rt.index);
+  if (object_reads_.size() <= index) object_reads_.resize(index + 1);
+  if (object_writes_.size() <= index) object_writes_.resize(index + 1);
+  object_reads_[index].clear();
+  object_writes_[index].clear();
   // Admission rules run on users' writes (admission.cc), not on changes.
   if (const dsl::ObjectPattern* admitted = rt.info->rule->admitted()) {
     admission_[admitted->kind.name].push_back(rt.index);
@@ -50,7 +57,32 @@ void Engine::register_readers(const RuleRuntime& rt) {
     r.rule = rt.index;
     r.plans.push_back(&d);
   }
-  for (auto& [k, r] : mine) readers_[k].push_back(std::move(r));
+  for (auto& [k, r] : mine) {
+    if (!k.starts_with("rel:")) object_reads_[index][k] = r;
+    readers_[k].push_back(std::move(r));
+  }
+  // What the heads set: a derive's "metadata" write is the object's
+  // existence, which settle_later() rules out changing; the fields a set
+  // or a derive writes, by section and field.
+  std::map<std::string, ChangedParts>& writes = object_writes_[index];
+  std::map<std::string, std::set<std::string>> written_whole;  // kind -> sections
+  for (const auto& w : rt.info->writes)
+    if (!w.node.kind.empty() && w.node.section != "metadata") writes[w.node.kind].sections.insert(w.node.section);
+  for (const auto& w : rt.info->field_writes) {
+    if (w.path.empty()) continue;
+    ChangedParts& c = writes[w.kind];
+    std::string top = dsl::section_of(w.path);
+    c.sections.insert(top);
+    if (top != "status" && !top.starts_with("metadata")) c.sections.insert("metadata");  // the generation
+    if (w.path.size() >= 2 && w.path[0] == top && w.path[1] != "*") c.members[top].insert(w.path[1]);
+    else written_whole[w.kind].insert(top);
+  }
+  for (const auto& [kind, sections] : written_whole)
+    for (const auto& s : sections) writes[kind].members.erase(s);
+  // A section some write names without fields (a system field's) is whole.
+  for (auto& [kind, c] : writes)
+    for (auto it = c.members.begin(); it != c.members.end();)
+      it = c.sections.count(it->first) ? std::next(it) : c.members.erase(it);
 }
 
 int Engine::recursive_stratum_of(const dsl::DataNode& node) const {

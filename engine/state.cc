@@ -310,7 +310,10 @@ const ObjectEntry* State::put_object_as(const K& fact, ObjectEntry entry) {
   auto it = objects_.find(fact);
   if (it != objects_.end()) {
     mark_dirty(dirty_.objects, it->first);
-    std::vector<std::string> before = object_index_keys(it->second);
+    // Indexes key objects by their effective forms: the same form (only
+    // the parts changed, the form is recomputed later) keeps its buckets.
+    bool same_form = it->second.effective.same(entry.effective);
+    std::vector<std::string> before = same_form ? std::vector<std::string>() : object_index_keys(it->second);
     // The replaced entry moves into the undo record: no copy.
     if (recording()) {
       auto prev = std::make_shared<ObjectEntry>(std::move(it->second));
@@ -318,7 +321,7 @@ const ObjectEntry* State::put_object_as(const K& fact, ObjectEntry entry) {
       undo_.push_back(UndoPutObject{it->first, std::move(prev)});
     }
     it->second = std::move(entry);
-    reindex_object(it->first, it->second.key.kind, before, object_index_keys(it->second));
+    if (!same_form) reindex_object(it->first, it->second.key.kind, before, object_index_keys(it->second));
     return replaced;
   }
   it = objects_.emplace(interned_key(fact), std::move(entry)).first;  // not there: no second lookup

@@ -88,6 +88,8 @@ class SharedJson {
   const Json* operator->() const { return p_.get(); }
   bool operator==(const SharedJson& o) const { return p_ == o.p_ || *p_ == *o.p_; }
   bool operator<(const SharedJson& o) const { return *p_ < *o.p_; }
+  // Whether both hold the one same value (not only equal ones).
+  bool same(const SharedJson& o) const { return p_ == o.p_; }
   // The value to change in place: this holder's own while nobody else
   // holds it, a copy of it otherwise (copy on write).
   // REQUIRES: no other thread holds this value.

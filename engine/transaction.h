@@ -59,6 +59,30 @@ class ChangedBy {
   mutable bool sorted_ = true;
 };
 
+// What a change of an object touched: the sections (as
+// Engine::changed_sections names them; "*" when the object came or went),
+// and of a top-level section that is an object before and after, the fields
+// of it that changed (a section absent from `members` changed as a whole).
+struct ChangedParts {
+  std::set<std::string> sections;
+  std::map<std::string, std::set<std::string>> members;
+  // Adds what `o` touched: a section changed as a whole in either stays so.
+  void add(const ChangedParts& o) {
+    for (const auto& s : o.sections) {
+      bool known = !sections.insert(s).second;
+      auto mine = members.find(s);
+      auto theirs = o.members.find(s);
+      if (theirs == o.members.end()) {
+        if (mine != members.end()) members.erase(mine);
+      } else if (!known) {
+        members[s] = theirs->second;
+      } else if (mine != members.end()) {
+        mine->second.insert(theirs->second.begin(), theirs->second.end());
+      }
+    }
+  }
+};
+
 struct Transaction {
   // A match to evaluate: a rule and the facts its positive patterns matched,
   // in stratum order.
@@ -101,6 +125,16 @@ struct Transaction {
   // not all seen change yet is none). `at_rest` while that is checked.
   std::set<std::string> conflicted;
   bool at_rest = false;
+  // Objects whose parts a rule changed, their effective form not
+  // recomputed yet (Engine::settle_objects), by kind, with what that may
+  // change of objects of the kind. `settle_later` while a rule of the
+  // fixpoint is evaluated.
+  struct Unsettled {
+    std::set<FactKey, FactKeyOrder> objects;
+    ChangedParts parts;
+  };
+  std::map<std::string, Unsettled> unsettled;
+  bool settle_later = false;
 };
 
 }  // namespace pmesh::engine

@@ -64,6 +64,15 @@ Json account(const std::string& cluster, const std::string& name, Json spec) {
               {"spec", std::move(spec)}};
 }
 
+// What the engine counted for the rule named `name` (zeros if none).
+engine::RuleStats rule_stats(const Engine& e, const std::string& name) {
+  engine::RuleStats out;
+  e.for_each_rule_stats([&](const std::string& rule, bool, const engine::RuleStats& s) {
+    if (rule == name) out = s;
+  });
+  return out;
+}
+
 std::string dump_effective(const Engine& e) {
   std::string out;
   for (const auto& [f, o] : e.state().objects())
@@ -365,13 +374,7 @@ rule readers
   derive can_read(u, t)
 )"),
            fixed_clock());
-  auto stats_of = [&](const std::string& name) {
-    engine::RuleStats out;
-    e.for_each_rule_stats([&](const std::string& rule, bool, const engine::RuleStats& s) {
-      if (rule == name) out = s;
-    });
-    return out;
-  };
+  auto stats_of = [&](const std::string& name) { return rule_stats(e, name); };
   auto workspace = [](Json status) {
     return Json{{"apiVersion", "tenancy.kcp.io/v1alpha1"},
                 {"kind", "Workspace"},
@@ -418,13 +421,7 @@ rule sized
   set a.status.hasWorkspace = ws != null
 )"),
            fixed_clock());
-  auto stats = [&] {
-    engine::RuleStats out;
-    e.for_each_rule_stats([&](const std::string& rule, bool, const engine::RuleStats& s) {
-      if (rule == "sized") out = s;
-    });
-    return out;
-  };
+  auto stats = [&] { return rule_stats(e, "sized"); };
   auto r = e.apply({Op::create(account("root:orgs", "acme", {{"type", "org"}, {"size", "ten"}}))});
   REQUIRE(r.ok);
   REQUIRE(r.warnings.size() == 1);
@@ -442,6 +439,58 @@ rule sized
   CHECK(r.warnings.empty());
   CHECK(stats().matches_made == 1);
   CHECK(e.verify().empty());
+}
+
+TEST_CASE("rules' changes of an object are settled once before a rule that reads them runs") {
+  // Three rules set conditions of the account, one after another (each in
+  // a stratum of its own); `ready` reads the conditions. The account is
+  // recomputed, and `ready` searches again, once for the three, not after
+  // each: `ready`'s candidates count its searches (one Workspace each).
+  Engine e(prelude_program(R"(
+rule a-cond
+  for a: Account
+  set a.status.conditions["A"] = condition(true, "Set")
+rule b-cond
+  for a: Account
+  set a.status.conditions["B"] = condition(a.spec.type == "org", "Typed")
+rule c-cond
+  for a: Account
+  opt ws: Workspace in a.cluster named a.name
+  set a.status.conditions["C"] = condition(ws != null, "Found")
+rule ready
+  for a: Account
+  for _ws: Workspace in a.cluster named a.name
+  set a.annotations["ready"] = "{len(a.status.conditions)}/{len(pluck(a.status.conditions ?? [], "status"))}"
+rule spec-copy
+  for a: Account
+  where a.spec.type != null
+  set a.status.type = a.spec.type
+)"),
+           fixed_clock());
+  auto stats_of = [&](const std::string& name) { return rule_stats(e, name); };
+  Json ws{{"apiVersion", "tenancy.kcp.io/v1alpha1"},
+          {"kind", "Workspace"},
+          {"metadata", {{"name", "acme"}, {"cluster", "root:orgs"}}}};
+  auto r = e.apply({Op::create(ws), Op::create(account("root:orgs", "acme", {{"type", "org"}}))});
+  REQUIRE(r.ok);
+  const Json& acct = *e.get({"Account", "root:orgs", "", "acme"});
+  CHECK(acct["metadata"]["annotations"]["ready"] == "3/3");
+  CHECK(acct["status"]["conditions"].size() == 3);
+  CHECK(acct["status"]["type"] == "org");
+  // Its searches: one after the account is created, one after the three
+  // conditions (four without settling them together); an evaluation visits
+  // the account and its workspace.
+  REQUIRE(stats_of("ready").evaluations == 1);
+  CHECK(stats_of("ready").candidates == 2 + 2);
+  CHECK(e.verify().empty());
+  // The same when only one of them changes, and a change no rule reads waits
+  // for the end of the transaction.
+  auto before = stats_of("ready");
+  REQUIRE(e.apply({Op::update(account("root:orgs", "acme", {{"type", "team"}}))}).ok);
+  CHECK(e.get({"Account", "root:orgs", "", "acme"})->at("metadata").at("annotations").at("ready") == "3/3");
+  CHECK(e.get({"Account", "root:orgs", "", "acme"})->at("status").at("type") == "team");
+  CHECK(e.verify().empty());
+  CHECK(stats_of("ready").evaluations > before.evaluations);
 }
 
 TEST_CASE("the engine counts what rules and transactions cost") {

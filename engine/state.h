@@ -31,6 +31,7 @@
 #include <vector>
 
 #include <absl/container/node_hash_map.h>
+#include <boost/container/flat_map.hpp>
 #include <boost/container/flat_set.hpp>
 #include <boost/container/small_vector.hpp>
 
@@ -153,8 +154,11 @@ struct ObjectEntry {
   // of one part starts from, and what the undo log keeps) copies pointers.
   std::shared_ptr<const Json> base;               // what users wrote, without store metadata
   bool user_owned = false;  // created by a user; otherwise `base` only overlays a derived object
-  std::map<MatchKey, SharedJson> derived;  // match -> fields of a derive (the contribution's own, when one)
-  std::map<MatchKey, std::vector<FieldPart>> fields;  // match -> fields it sets
+  // By match, in key order, as sorted vectors: an object has a few parts
+  // (one per rule that derives or sets it), and every change of one copies
+  // them all, one allocation each rather than one per part.
+  boost::container::flat_map<MatchKey, SharedJson> derived;  // match -> fields of a derive (the contribution's own, when one)
+  boost::container::flat_map<MatchKey, std::vector<FieldPart>> fields;  // match -> fields it sets
   SharedJson effective;  // null while the object does not exist
   // The values of the object's editable fields (by path) when a user last
   // wrote it: the api-syncagent's "last known state". A value the user

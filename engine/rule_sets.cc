@@ -77,12 +77,10 @@ void Engine::register_readers(const RuleRuntime& rt) {
     if (w.path.size() >= 2 && w.path[0] == top && w.path[1] != "*") c.members[top].insert(w.path[1]);
     else written_whole[w.kind].insert(top);
   }
+  // A section written whole somewhere is written whole (a system field's
+  // section, named by `writes` alone, has no fields listed either).
   for (const auto& [kind, sections] : written_whole)
     for (const auto& s : sections) writes[kind].members.erase(s);
-  // A section some write names without fields (a system field's) is whole.
-  for (auto& [kind, c] : writes)
-    for (auto it = c.members.begin(); it != c.members.end();)
-      it = c.sections.count(it->first) ? std::next(it) : c.members.erase(it);
 }
 
 int Engine::recursive_stratum_of(const dsl::DataNode& node) const {

@@ -411,9 +411,10 @@ bool Engine::settle_later(int rule, const FactKey& fact, ObjectEntry& e) {
   auto w = writes.find(e.key.kind);
   // A run-time kind's objects are read by `resource(g, r)` patterns too.
   if (w == writes.end() || Kinds::binds_kinds(e.key.kind) || e.key.kind.find('.') != std::string::npos) return false;
-  const ObjectEntry* cur = state_.object(fact);
+  // `e` is the current entry with its parts changed: its effective form
+  // and deletion are the object's as it is.
   bool supported = (e.base && e.user_owned) || !e.derived.empty();
-  if (!cur || cur->effective->is_null() || !cur->deleting.empty() || !supported) return false;
+  if (e.effective->is_null() || !e.deleting.empty() || !supported) return false;
   Transaction::Unsettled& u = txn_.unsettled[e.key.kind];
   u.parts.add(w->second);
   // A field the kind's system fields are under changes them too.
@@ -426,28 +427,25 @@ bool Engine::settle_later(int rule, const FactKey& fact, ObjectEntry& e) {
   return true;
 }
 
-bool Engine::reads_unsettled(int rule) const {
-  const auto& reads = object_reads_[static_cast<size_t>(rule)];
-  for (const auto& [kind, u] : txn_.unsettled)
-    if (auto r = reads.find(kind); r != reads.end() && r->second.reads(u.parts)) return true;
-  return false;
-}
-
-void Engine::settle_objects(int rule) {
-  static const std::map<std::string, Reader> kNone;
-  const auto& reads = rule < 0 ? kNone : object_reads_[static_cast<size_t>(rule)];
+bool Engine::settle_objects(int rule) {
+  bool settled = false;
   for (auto it = txn_.unsettled.begin(); it != txn_.unsettled.end();) {
-    auto r = reads.find(it->first);
-    if (rule >= 0 && (r == reads.end() || !r->second.reads(it->second.parts))) {
-      ++it;
-      continue;
+    if (rule >= 0) {
+      const auto& reads = object_reads_[static_cast<size_t>(rule)];
+      auto r = reads.find(it->first);
+      if (r == reads.end() || !r->second.reads(it->second.parts)) {
+        ++it;
+        continue;
+      }
     }
     // Out of the map first: what the recomputations wake only queues work.
     std::set<FactKey, FactKeyOrder> objects = std::move(it->second.objects);
     it = txn_.unsettled.erase(it);
     for (const FactKey& fact : objects)
       if (const ObjectEntry* e = state_.object(fact)) recompute_object(fact, *e);
+    settled = true;
   }
+  return settled;
 }
 
 // ---- Schemas of what rules derive ---------------------------------------------------

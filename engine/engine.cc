@@ -462,10 +462,7 @@ void Engine::run_to_fixpoint() {
     // Objects that rules changed are recomputed (and what reads them woken)
     // before a rule that reads what they may have changed, and before the
     // rules are at rest: a rule that reads none of it sees the same either way.
-    if (!txn_.unsettled.empty() && (!have_pending || reads_unsettled(txn_.pending.begin()->rule))) {
-      settle_objects(have_pending ? txn_.pending.begin()->rule : -1);
-      continue;
-    }
+    if (!txn_.unsettled.empty() && settle_objects(have_pending ? txn_.pending.begin()->rule : -1)) continue;
     if (!have_pending && !txn_.doomed_objects.empty()) {
       std::string fact = *txn_.doomed_objects.begin();
       txn_.doomed_objects.erase(txn_.doomed_objects.begin());

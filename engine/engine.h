@@ -315,11 +315,9 @@ class Engine {
   // with its effective form left as it was, when nothing but what the
   // rule's heads write can change (false: recompute it now).
   bool settle_later(int rule, const FactKey& fact, ObjectEntry& e);
-  // Whether `rule` reads what the unsettled objects may have changed.
-  bool reads_unsettled(int rule) const;
   // Recomputes the unsettled objects of the kinds whose unsettled parts
-  // `rule` reads (every kind's for -1), in key order.
-  void settle_objects(int rule = -1);
+  // `rule` reads (every kind's for -1), in key order; false if there were none.
+  bool settle_objects(int rule = -1);
   // Drops from the user's part of `e` what the rules changed since the user
   // wrote their editable fields (the api-syncagent's three-way merge).
   void settle_editable(ObjectEntry& e) const;

@@ -2,6 +2,8 @@
 
 #include <bit>
 #include <cstring>
+#include <optional>
+#include <stdexcept>
 
 namespace pmesh::engine {
 
@@ -109,6 +111,110 @@ class CborReader {
     }
   }
 
+  // Past one item, building nothing; throws NotHere on what item() would
+  // leave to nlohmann's reader, and on a map whose keys are not in strictly
+  // increasing order (what CborWriter writes from a JSON object), so that
+  // a search of a map's keys can stop at the first that is not smaller.
+  void skip(int depth) {
+    if (depth > kMaxDepth) throw NotHere{};
+    uint8_t initial = byte();
+    uint8_t major = initial >> 5;
+    uint64_t n = length(initial & 0x1f);
+    switch (major) {
+      case 0:
+      case 1: return;
+      case 3: bytes(n); return;
+      case 4:
+        for (uint64_t i = 0; i < n; ++i) skip(depth + 1);
+        return;
+      case 5: {
+        std::string_view last;
+        for (uint64_t i = 0; i < n; ++i) {
+          uint8_t k = byte();
+          if ((k >> 5) != 3) throw NotHere{};
+          std::string_view key = bytes(length(k & 0x1f));
+          if (i && !(last < key)) throw NotHere{};
+          last = key;
+          skip(depth + 1);
+        }
+        return;
+      }
+      case 7:
+        if (initial == 0xf4 || initial == 0xf5 || initial == 0xf6 || initial == 0xfa || initial == 0xfb) return;
+        throw NotHere{};
+      default: throw NotHere{};
+    }
+  }
+  // Past an item skip() accepted before: heads and lengths only.
+  void skip_unchecked() {
+    uint8_t initial = byte();
+    uint8_t major = initial >> 5;
+    uint64_t n = length(initial & 0x1f);
+    switch (major) {
+      case 3: bytes(n); return;
+      case 4:
+        for (uint64_t i = 0; i < n; ++i) skip_unchecked();
+        return;
+      case 5:
+        for (uint64_t i = 0; i < n; ++i) {
+          bytes(length(byte() & 0x1f));
+          skip_unchecked();
+        }
+        return;
+      default: return;  // numbers and simple values: all in the head
+    }
+  }
+  // The value of `key` in the map here: its bytes, or empty. REQUIRES: a
+  // map skip() accepts (keys in increasing order), so the search stops at
+  // the first key that is not smaller.
+  std::string_view member(std::string_view key) {
+    uint8_t initial = byte();
+    if ((initial >> 5) != 5) return {};
+    uint64_t n = length(initial & 0x1f);
+    for (uint64_t i = 0; i < n; ++i) {
+      uint8_t k = byte();
+      if ((k >> 5) != 3) throw NotHere{};
+      std::string_view here = bytes(length(k & 0x1f));
+      if (key < here) return {};
+      const char* start = p_;
+      skip_unchecked();
+      if (here == key) return std::string_view(start, static_cast<size_t>(p_ - start));
+    }
+    return {};
+  }
+  // A map read into JSON but for the member `keep`, whose bytes go to
+  // `*kept` (empty when absent) when skip() accepts them; read as any
+  // other member otherwise.
+  Json map_keeping(std::string_view keep, std::string_view* kept) {
+    uint8_t initial = byte();
+    if ((initial >> 5) != 5) throw NotHere{};
+    uint64_t n = length(initial & 0x1f);
+    Json o = Json::object();
+    auto& m = o.get_ref<Json::object_t&>();
+    *kept = {};
+    for (uint64_t i = 0; i < n; ++i) {
+      uint8_t k = byte();
+      if ((k >> 5) != 3) throw NotHere{};
+      std::string key(bytes(length(k & 0x1f)));
+      if (key == keep) {
+        const char* start = p_;
+        try {
+          skip(1);
+          *kept = std::string_view(start, static_cast<size_t>(p_ - start));
+          m.erase(key);  // the last of repeated keys counts
+          continue;
+        } catch (const NotHere&) {
+          p_ = start;
+          *kept = {};
+        }
+      }
+      Json v = item(1);
+      if (m.empty() || m.rbegin()->first < key) m.emplace_hint(m.end(), std::move(key), std::move(v));
+      else m[std::move(key)] = std::move(v);
+    }
+    return o;
+  }
+
   bool at_end() const { return p_ == end_; }
 
  private:
@@ -140,6 +246,35 @@ class CborReader {
 };
 
 }  // namespace
+
+bool cbor_readable(std::string_view in) {
+  try {
+    CborReader r(in);
+    r.skip(0);
+    return r.at_end();
+  } catch (const NotHere&) {
+    return false;
+  }
+}
+
+std::string_view cbor_member(std::string_view item, std::string_view key) {
+  try {
+    return CborReader(item).member(key);
+  } catch (const NotHere&) {
+    throw std::runtime_error("cbor_member: not an item cbor_readable accepts");
+  }
+}
+
+std::optional<Json> read_cbor_map_keeping(std::string_view in, std::string_view keep, std::string_view* kept) {
+  try {
+    CborReader r(in);
+    Json out = r.map_keeping(keep, kept);
+    if (r.at_end()) return out;
+  } catch (const NotHere&) {
+  }
+  *kept = {};
+  return std::nullopt;
+}
 
 Json read_cbor(std::string_view in) {
   try {

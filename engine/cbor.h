@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -31,6 +32,8 @@ class CborWriter {
   // The bytes nlohmann's to_cbor writes for `j` (floats and binary values
   // by its writer).
   void value(const Json& j);
+  // An item already encoded. REQUIRES: `item` is one whole CBOR item.
+  void raw(std::string_view item) { out_ += item; }
 
  private:
   // A data item's head: its major type and a length, in the fewest bytes.
@@ -45,5 +48,20 @@ class CborWriter {
 // indefinite lengths, nesting deeper than 512, damage) goes to nlohmann's
 // reader, so that every input reads as it did there.
 Json read_cbor(std::string_view in);
+
+// Whether `in` is one whole item that read_cbor reads itself (not by
+// nlohmann's reader), its maps' keys in strictly increasing order (as
+// CborWriter writes a JSON object): what can be kept as bytes and read
+// later, since reading it then cannot fail, and whose maps can be searched
+// without reading them (cbor_member).
+bool cbor_readable(std::string_view in);
+// The value of `key` in the map `item`, as a view of it; empty when `item`
+// is not a map or has no such key. REQUIRES: cbor_readable(item).
+std::string_view cbor_member(std::string_view item, std::string_view key);
+// The map `in` read as read_cbor reads it, but for the member `keep`, whose
+// bytes are left in `*kept` (empty when absent) if cbor_readable accepts
+// them, and read as the others otherwise. Nullopt when `in` is not a map
+// the fast reader reads (read_cbor reads it then).
+std::optional<Json> read_cbor_map_keeping(std::string_view in, std::string_view keep, std::string_view* kept);
 
 }  // namespace pmesh::engine

@@ -1,12 +1,16 @@
 // The store's CBOR reader against nlohmann's, on any bytes: a damaged
 // record must read as nlohmann's reader reads it (the same value, or an
 // exception), never past its end. Differential: it aborts on a difference.
+// What cbor_readable accepts (kept as bytes, read later) must read, a
+// map's members found in place must be the values read_cbor reads, and a
+// map read but for one member must be the rest of it.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
 #include <vector>
 #include <string>
+#include <string_view>
 
 #include "engine/cbor.h"
 
@@ -33,6 +37,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string in(reinterpret_cast<const char*>(data), size);
   // Values compared by their encoding: exact for NaNs and for strings that
   // are not UTF-8.
-  if (nlohmann_reads(in) != pmesh_reads(in)) std::abort();
+  auto theirs = nlohmann_reads(in);
+  if (theirs != pmesh_reads(in)) std::abort();
+  if (!pmesh::engine::cbor_readable(in)) return 0;
+  if (!theirs) std::abort();  // kept as bytes, it could not be read later
+  pmesh::engine::Json whole = pmesh::engine::read_cbor(in);
+  if (!whole.is_object()) return 0;
+  for (const auto& [k, v] : whole.items()) {
+    // Compared by encoding (exact for NaNs).
+    auto found = pmesh::engine::Json::to_cbor(pmesh::engine::read_cbor(pmesh::engine::cbor_member(in, k)));
+    if (found != pmesh::engine::Json::to_cbor(v)) std::abort();
+    std::string_view kept;
+    auto rest = pmesh::engine::read_cbor_map_keeping(in, k, &kept);
+    if (!rest || kept.empty() || rest->contains(k)) std::abort();
+    (*rest)[k] = pmesh::engine::read_cbor(kept);
+    if (pmesh::engine::Json::to_cbor(*rest) != pmesh::engine::Json::to_cbor(whole)) std::abort();
+  }
   return 0;
 }

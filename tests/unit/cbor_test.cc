@@ -2,7 +2,9 @@
 // byte, and read_cbor reads every input as nlohmann's from_cbor does (the
 // same value, or an exception where it throws): random values of every
 // type, hand-made encodings nlohmann writes differently or never, and every
-// prefix of an encoding.
+// prefix of an encoding. And what is kept as bytes and read later
+// (cbor_readable) is exactly what the fast reader reads, a map's members
+// found in place are the values read_cbor reads.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -10,6 +12,9 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "engine/cbor.h"
 
@@ -17,7 +22,10 @@ namespace pmesh::test {
 namespace {
 
 using engine::CborWriter;
+using engine::cbor_member;
+using engine::cbor_readable;
 using engine::read_cbor;
+using engine::read_cbor_map_keeping;
 
 Json random_value(std::mt19937_64& rng, int depth) {
   auto pick = [&](uint64_t n) { return rng() % n; };
@@ -127,6 +135,92 @@ TEST_CASE("cbor: encodings nlohmann's writer does not make read as nlohmann read
   for (int i = 0; i < 600; ++i) deep += '\x81';
   deep += '\x01';
   CHECK(same(deep));  // deeper than the fast reader goes
+}
+
+bool has_non_finite(const Json& v) {
+  if (v.is_number_float()) return !std::isfinite(v.get<double>());
+  if (v.is_structured())
+    for (const auto& e : v)
+      if (has_non_finite(e)) return true;
+  return false;
+}
+
+TEST_CASE("cbor: what is kept as bytes reads, and a map's members are found in place") {
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 400; ++i) {
+    Json v = random_value(rng, 0);
+    std::string mine;
+    CborWriter(mine).value(v);
+    if (!cbor_readable(mine)) {
+      // Only what nlohmann writes as a half float (infinities, NaN), which
+      // the fast reader leaves to it.
+      CHECK(has_non_finite(v));
+      continue;
+    }
+    REQUIRE(bytes_of(read_cbor(mine)) == bytes_of(v));
+    if (v.is_object()) {
+      for (const auto& [k, value] : v.items()) CHECK(bytes_of(read_cbor(cbor_member(mine, k))) == bytes_of(value));
+      // The map read but for one member, left as its bytes.
+      for (const auto& [k, value] : v.items()) {
+        std::string_view kept;
+        auto rest = read_cbor_map_keeping(mine, k, &kept);
+        REQUIRE(rest.has_value());
+        CHECK_FALSE(rest->contains(k));
+        CHECK(bytes_of(read_cbor(kept)) == bytes_of(value));
+        Json whole = *rest;
+        whole[k] = read_cbor(kept);
+        CHECK(bytes_of(whole) == bytes_of(v));
+      }
+    }
+    CHECK(cbor_member(mine, "no such key").empty());
+    CHECK(cbor_member(mine, "").empty());
+    // Every prefix is refused (an item is never read past its end).
+    if (mine.size() < 300)
+      for (size_t n = 0; n < mine.size(); ++n) CHECK_FALSE(cbor_readable(mine.substr(0, n)));
+  }
+  using namespace std::string_literals;
+  // What the fast reader leaves to nlohmann's is not kept as bytes.
+  CHECK_FALSE(cbor_readable("\xf9\x3c\x00"s));              // a half float
+  CHECK_FALSE(cbor_readable("\x9f\x01\x02\xff"s));          // an indefinite array
+  CHECK_FALSE(cbor_readable("\x42\x01\x02"s));               // binary
+  CHECK_FALSE(cbor_readable("\xd8\x2a\x42\x01\x02"s));     // a tag
+  CHECK_FALSE(cbor_readable("\xa1\x01\x02"s));               // a number as a key
+  CHECK_FALSE(cbor_readable("\x01\x02"s));                   // bytes after the item
+  CHECK_FALSE(cbor_readable("\xa1\x61" "a\xf9\x3c\x00"s));  // a member the fast reader leaves
+  std::string deep;
+  for (int i = 0; i < 600; ++i) deep += '\x81';
+  deep += '\x01';
+  CHECK_FALSE(cbor_readable(deep));
+  // Keys repeated or out of order: read_cbor reads them (the last wins),
+  // but they are not kept as bytes, whose maps are searched in order.
+  std::string twice = "\xa2\x61" "a\x01\x61" "a\x02"s, unordered = "\xa2\x61" "b\x01\x61" "a\x02"s;
+  CHECK_FALSE(cbor_readable(twice));
+  CHECK_FALSE(cbor_readable(unordered));
+  CHECK(cbor_readable("\xa2\x61" "a\x01\x61" "b\x02"s));
+  CHECK_FALSE(cbor_readable("\x81\xa2\x61" "b\x01\x61" "a\x02"s));  // nested too
+  // Kept only when they could be: a member with repeated keys is read.
+  // (`kept` views its input: each input is held while it is read.)
+  std::string_view kept;
+  std::string in = "\xa2\x61" "a\x01\x61" "k"s + twice;
+  auto rest = read_cbor_map_keeping(in, "k", &kept);
+  REQUIRE(rest.has_value());
+  CHECK(kept.empty());
+  CHECK(rest->at("k") == read_cbor(twice));
+  // The last of a repeated kept key counts, whether kept or read.
+  in = "\xa2\x61" "k\x01\x61" "k\x02"s;
+  rest = read_cbor_map_keeping(in, "k", &kept);
+  REQUIRE(rest.has_value());
+  CHECK(read_cbor(kept) == 2);
+  CHECK_FALSE(rest->contains("k"));
+  in = "\xa2\x61" "k\x01\x61" "k"s + twice;
+  rest = read_cbor_map_keeping(in, "k", &kept);
+  REQUIRE(rest.has_value());
+  CHECK(kept.empty());
+  CHECK(rest->at("k") == read_cbor(twice));
+  // Not a map, or not one the fast reader reads.
+  CHECK_FALSE(read_cbor_map_keeping("\x82\x01\x02"s, "k", &kept).has_value());
+  CHECK_FALSE(read_cbor_map_keeping("\xa1\x61" "a\xf9\x3c\x00"s, "k", &kept).has_value());
+  CHECK(cbor_member("\x82\x01\x02"s, "a").empty());
 }
 
 }  // namespace

@@ -336,7 +336,7 @@ int cmd_verify(const std::vector<std::string>& args) {
     return 1;
   }
   size_t objects = 0;
-  for (const auto& [k, e] : l.engine->state().objects()) objects += !e.effective->is_null();
+  for (const auto& [k, e] : l.engine->state().objects()) objects += !e.effective.is_null();
   std::cout << "ok: " << objects << " objects and " << l.engine->state().tuples().size()
             << " tuples equal a recomputation from scratch\n";
   return 0;

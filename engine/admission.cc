@@ -39,7 +39,7 @@ Op Engine::admit(const Op& op) {
   if (op.type == Op::Type::kDelete) {
     fact = object_fact(op.key);
     const ObjectEntry* e = state_.object(fact);
-    if (!e || e->effective->is_null()) return op;  // user_op answers NotFound
+    if (!e || e->effective.is_null()) return op;  // user_op answers NotFound
     object = *e->effective;
     kind = op.key.kind;
   } else {

@@ -219,7 +219,7 @@ class StoreScan {
       d.key = std::move(key);
     } else if (key[0] == 'o') {
       d.kind = Kind::kObject;
-      d.object = decode_object(decode_record(value), &d.refs);
+      d.object = decode_object_record(value, &d.refs);
       d.fact = FactKey(key);
     } else if (key[0] == 't') {
       d.kind = Kind::kTuple;

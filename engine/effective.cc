@@ -315,7 +315,7 @@ Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, cons
 void Engine::check_conflicts() {
   txn_.at_rest = true;
   for (const auto& fact : txn_.conflicted)
-    if (const ObjectEntry* e = state_.object(fact); e && !e->effective->is_null()) build_effective(fact, *e, *e->effective);
+    if (const ObjectEntry* e = state_.object(fact); e && !e->effective.is_null()) build_effective(fact, *e, *e->effective);
   txn_.at_rest = false;
   txn_.conflicted.clear();
 }
@@ -344,7 +344,7 @@ void Engine::recompute_object(const FactKey& fact, ObjectEntry e) {
     int64_t gen = was.is_null() ? 1 : committed_gen + (spec_changed ? 1 : 0);
     // A recomputation keeps the generations it recomputes (rules read them).
     if (history_)
-      if (const ObjectEntry* h = history_->state_.object(fact); h && !h->effective->is_null()) gen = h->generation;
+      if (const ObjectEntry* h = history_->state_.object(fact); h && !h->effective.is_null()) gen = h->generation;
     if (gen != e.generation) {
       e.generation = gen;
       draft["metadata"]["generation"] = gen;
@@ -414,7 +414,7 @@ bool Engine::settle_later(int rule, const FactKey& fact, ObjectEntry& e) {
   // `e` is the current entry with its parts changed: its effective form
   // and deletion are the object's as it is.
   bool supported = (e.base && e.user_owned) || !e.derived.empty();
-  if (e.effective->is_null() || !e.deleting.empty() || !supported) return false;
+  if (e.effective.is_null() || !e.deleting.empty() || !supported) return false;
   Transaction::Unsettled& u = txn_.unsettled[e.key.kind];
   u.parts.add(w->second);
   // A field the kind's system fields are under changes them too.
@@ -495,7 +495,7 @@ void Engine::check_derived_schemas() {
     const ObjectEntry* e = state_.object(fact);
     // Users' own objects are checked where they are written; what did not
     // change, down to a top-level section, is as valid as it was.
-    if (!e || e->effective->is_null() || (e->derived.empty() && e->fields.empty()) || e->effective == before) continue;
+    if (!e || e->effective.is_null() || (e->derived.empty() && e->fields.empty()) || e->effective == before) continue;
     const dsl::KindDecl* d = e->decl ? e->decl : decl_of(e->key);
     if (!d || !d->schema) continue;
     FieldErrors all = validate_changes_against_schema(d->schema, *before, *e->effective);
@@ -590,7 +590,7 @@ void Engine::user_op(const Op& op) {
         e.decl = kinds_.ever_bound(key->kind, api && api->is_string() ? api->get<std::string>() : "");
         if (!e.decl) throw TxnError{"Invalid", "unknown kind " + key->kind + " of " + key->to_string(), {}};
       }
-      bool exists = !e.effective->is_null();
+      bool exists = !e.effective.is_null();
       if (op.type == Op::Type::kCreate && exists)
         throw TxnError{"AlreadyExists", key->to_string() + " already exists", {}};
       if (op.type == Op::Type::kUpdate && !exists) throw TxnError{"NotFound", key->to_string() + " not found", {}};
@@ -660,7 +660,7 @@ void Engine::user_op(const Op& op) {
     case Op::Type::kDelete: {
       std::string fact = object_fact(op.key);
       const ObjectEntry* cur = state_.object(fact);
-      if (!cur || cur->effective->is_null()) throw TxnError{"NotFound", op.key.to_string() + " not found", {}};
+      if (!cur || cur->effective.is_null()) throw TxnError{"NotFound", op.key.to_string() + " not found", {}};
       ObjectEntry e = *cur;
       if (!e.derived.empty()) {
         std::string rule = owned_by(e, {});

@@ -90,7 +90,7 @@ std::optional<ObjectKey> Engine::key_of(const Json& o, const std::string& defaul
 
 const Json* Engine::get(const ObjectKey& key) const {
   const ObjectEntry* e = state_.object(object_fact(key));
-  return e && !e->effective->is_null() ? &*e->effective : nullptr;
+  return e && !e->effective.is_null() ? &*e->effective : nullptr;
 }
 
 std::vector<std::string> Engine::owners(const ObjectKey& key) const {
@@ -114,7 +114,7 @@ const Json* Engine::committed(const std::string& fact) const {
   auto it = txn_.before.find(fact);
   if (it != txn_.before.end()) return it->second->is_null() ? nullptr : &*it->second;
   const ObjectEntry* e = state_.object(fact);
-  return e && !e->effective->is_null() ? &*e->effective : nullptr;
+  return e && !e->effective.is_null() ? &*e->effective : nullptr;
 }
 
 std::string Engine::make_uid(const std::string& fact) const {
@@ -467,7 +467,7 @@ void Engine::run_to_fixpoint() {
       std::string fact = *txn_.doomed_objects.begin();
       txn_.doomed_objects.erase(txn_.doomed_objects.begin());
       const ObjectEntry* e = state_.object(fact);
-      if (e && !e->effective->is_null() && e->user_owned && e->derived.empty() && e->deleting.empty())
+      if (e && !e->effective.is_null() && e->user_owned && e->derived.empty() && e->deleting.empty())
         user_op(Op::remove(e->key));
       continue;
     }
@@ -607,7 +607,7 @@ Result Engine::collect_changes(std::vector<TupleChange>* tuples) {
     c.key = parse_object_fact(fact);
     c.before = before;
     c.resource_version = ++rv;
-    if (cur && !cur->effective->is_null()) {
+    if (cur && !cur->effective.is_null()) {
       state_.set_resource_version(fact, rv);
       c.after = cur->effective;
     }

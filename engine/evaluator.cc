@@ -264,7 +264,7 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
       const std::string kind = s.item->object.kind.dynamic() ? kind_key(s.item->object.kind, rt, b)
                                                              : s.item->object.kind.name;
       if (const FactKey* f = fixed_fact(fixed, s.item)) {
-        if (const ObjectEntry* e = state_.object(*f); e && !e->effective->is_null()) visit(*f, *e);
+        if (const ObjectEntry* e = state_.object(*f); e && !e->effective.is_null()) visit(*f, *e);
       } else if (s.index >= 0) {
         state_.lookup_index(rt.state_index(s.index), State::index_key(keys), visit);
       } else {
@@ -290,7 +290,7 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
           // name in every namespace are candidates.
           if (has_cluster && has_name && (has_ns || !s.item->object.kind.dynamic())) {
             auto [key, e] = state_.find_object(object_fact({kind, cluster, ns, name}));
-            if (e && !e->effective->is_null()) visit(*key, *e);
+            if (e && !e->effective.is_null()) visit(*key, *e);
           } else {
             state_.scan_objects(object_prefix(kind, has_cluster ? &cluster : nullptr, has_ns ? &ns : nullptr), visit);
           }

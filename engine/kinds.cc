@@ -229,7 +229,7 @@ const std::vector<const dsl::KindDecl*>& Kinds::schema_decls(const State& state,
   static const std::vector<const dsl::KindDecl*> none;
   auto key = std::make_tuple(kind, cluster, name);
   const ObjectEntry* e = cluster.empty() || name.empty() ? nullptr : state.object(object_fact({kind, cluster, "", name}));
-  if (!e || e->effective->is_null()) {
+  if (!e || e->effective.is_null()) {
     schema_cache_.erase(key);
     return none;
   }
@@ -255,7 +255,7 @@ std::vector<const dsl::KindDecl*> Kinds::exported(const State& state, const std:
                                                   const std::string& name) const {
   std::vector<const dsl::KindDecl*> out;
   const ObjectEntry* e = state.object(object_fact({"APIExport", cluster, "", name}));
-  if (!e || e->effective->is_null()) return out;
+  if (!e || e->effective.is_null()) return out;
   const Json* resources = find_fields(*e->effective, {"spec", "resources"});
   if (!resources || !resources->is_array()) return out;
   for (const auto& r : *resources) {

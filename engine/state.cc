@@ -1,10 +1,13 @@
 #include "engine/state.h"
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <stdexcept>
 #include <tuple>
+#include <type_traits>
 
+#include "engine/cbor.h"
 #include "stdlib/text.h"
 
 namespace pmesh::engine {
@@ -24,6 +27,59 @@ std::vector<std::string> split(const std::string& s) {
   return out;
 }
 }  // namespace
+
+namespace {
+
+// A value held as CBOR (SharedJson::from_cbor). SharedJson points at the
+// placeholder, its first member, which tells it apart: a discarded value
+// is no value a SharedJson holds otherwise.
+struct LazyCbor {
+  const Json placeholder = Json(Json::value_t::discarded);  // (braces would make a list of it)
+  std::string cbor;
+  mutable std::atomic<const Json*> value{nullptr};  // once read
+  explicit LazyCbor(std::string_view c) : cbor(c) {}
+  ~LazyCbor() { delete value.load(std::memory_order_acquire); }
+};
+// So that a pointer to the placeholder is one to the LazyCbor.
+static_assert(std::is_standard_layout_v<LazyCbor>);
+
+const LazyCbor& lazy_of(const Json* p) { return *reinterpret_cast<const LazyCbor*>(p); }
+
+}  // namespace
+
+SharedJson::SharedJson(Json v) {
+  if (v.is_discarded()) throw std::invalid_argument("SharedJson: a discarded value");
+  p_ = std::make_shared<const Json>(std::move(v));
+}
+
+SharedJson SharedJson::from_cbor(std::string_view cbor) {
+  SharedJson s;
+  auto lazy = std::make_shared<const LazyCbor>(cbor);
+  s.p_ = std::shared_ptr<const Json>(lazy, &lazy->placeholder);
+  return s;
+}
+
+const Json& SharedJson::read() const {
+  const LazyCbor& lazy = lazy_of(p_.get());
+  if (const Json* v = lazy.value.load(std::memory_order_acquire)) return *v;
+  // Readers that race each read it; the first to publish wins.
+  auto fresh = std::make_unique<const Json>(read_cbor(lazy.cbor));
+  const Json* expected = nullptr;
+  if (lazy.value.compare_exchange_strong(expected, fresh.get(), std::memory_order_acq_rel)) return *fresh.release();
+  return *expected;
+}
+
+bool SharedJson::is_null() const {
+  if (const std::string* c = cbor()) return *c == "\xf6";
+  return p_->is_null();
+}
+
+const std::string* SharedJson::cbor() const { return p_->is_discarded() ? &lazy_of(p_.get()).cbor : nullptr; }
+
+Json& SharedJson::mutate() {
+  if (p_->is_discarded() || p_.use_count() != 1) p_ = std::make_shared<const Json>(**this);
+  return const_cast<Json&>(*p_);
+}
 
 bool ObjectKey::operator<(const ObjectKey& o) const {
   return std::tie(kind, cluster, ns, name) < std::tie(o.kind, o.cluster, o.ns, o.name);
@@ -142,28 +198,46 @@ std::string describe_fact(const std::string& fact) {
   return out + ")";
 }
 
-const Json* find_at(const Json& object, std::string_view dotted_path) {
-  const Json* cur = &object;
+namespace {
+
+// The walk of a canonical dotted path, over JSON or CBOR: `member(node,
+// key)` is the node's member, or a node that tests false (absent, or the
+// node is not a map).
+template <class Node, class Member>
+Node walk_dotted(Node cur, std::string_view dotted_path, const Member& member) {
   size_t start = 0;
   while (start <= dotted_path.size()) {
     size_t dot = dotted_path.find('.', start);
     std::string_view f = dotted_path.substr(start, dot == std::string_view::npos ? dot : dot - start);
-    if (!cur->is_object()) return nullptr;
     // Label and annotation keys contain dots ("app.kubernetes.io/name"):
     // after metadata.labels or metadata.annotations the rest is one key.
     bool map_of_strings = (f == "labels" || f == "annotations") && dotted_path.substr(0, start) == "metadata.";
-    auto it = cur->find(f);
-    if (it == cur->end()) return nullptr;
-    cur = &*it;
-    if (dot == std::string_view::npos) break;
+    cur = member(cur, f);
+    if (!cur.size() || dot == std::string_view::npos) return cur;
     start = dot + 1;
-    if (map_of_strings) {
-      if (!cur->is_object()) return nullptr;
-      auto k = cur->find(dotted_path.substr(start));
-      return k == cur->end() ? nullptr : &*k;
-    }
+    if (map_of_strings) return member(cur, dotted_path.substr(start));
   }
   return cur;
+}
+
+// A JSON node for walk_dotted: a pointer that is empty when null.
+struct JsonNode {
+  const Json* p;
+  size_t size() const { return p != nullptr; }
+};
+
+}  // namespace
+
+const Json* find_at(const Json& object, std::string_view dotted_path) {
+  return walk_dotted(JsonNode{&object}, dotted_path, [](JsonNode cur, std::string_view f) {
+           if (!cur.p->is_object()) return JsonNode{nullptr};
+           auto it = cur.p->find(f);
+           return JsonNode{it == cur.p->end() ? nullptr : &*it};
+         }).p;
+}
+
+std::string_view cbor_find_at(std::string_view object, std::string_view dotted_path) {
+  return walk_dotted(object, dotted_path, [](std::string_view cur, std::string_view f) { return cbor_member(cur, f); });
 }
 
 Json value_at(const Json& object, const std::string& dotted_path) {
@@ -208,14 +282,21 @@ std::string State::index_key(std::span<const Json* const> values) {
 
 std::vector<std::string> State::object_index_keys(const ObjectEntry& e) const {
   std::vector<std::string> keys;
-  if (e.effective->is_null()) return keys;
+  if (e.effective.is_null()) return keys;
   auto it = specs_of_.find(e.key.kind);
   if (it == specs_of_.end()) return keys;
   keys.reserve(it->second.size());
+  // An object held as CBOR is left so: its index values are read there.
+  const std::string* cbor = e.effective.cbor();
   for (size_t i : it->second) {
     // As index_key makes it, from the values where they are.
     std::string& key = keys.emplace_back();
     for (const auto& path : specs_[i].keys) {
+      if (cbor) {
+        std::string_view v = cbor_find_at(*cbor, path);
+        append_index_value(key, v.empty() ? kNullJson : read_cbor(v));
+        continue;
+      }
       const Json* v = find_at(*e.effective, path);
       append_index_value(key, v ? *v : kNullJson);
     }
@@ -364,7 +445,7 @@ void State::set_resource_version(const std::string& fact, int64_t rv) {
 void State::scan_objects(const std::string& prefix, const ObjectVisitor& fn) const {
   for (auto it = objects_.lower_bound(prefix); it != objects_.end() && it->first.str().compare(0, prefix.size(), prefix) == 0;
        ++it)
-    if (!it->second.effective->is_null() && !fn(it->first, it->second)) return;
+    if (!it->second.effective.is_null() && !fn(it->first, it->second)) return;
 }
 
 void State::lookup_index(int index, const std::string& values, const ObjectVisitor& fn) const {
@@ -373,7 +454,7 @@ void State::lookup_index(int index, const std::string& values, const ObjectVisit
   if (it == idx.end()) return;
   it->second.for_each([&](const FactKey* f) {
     const ObjectEntry* e = object(*f);
-    return !e || e->effective->is_null() || fn(*f, *e);
+    return !e || e->effective.is_null() || fn(*f, *e);
   });
 }
 

@@ -1,5 +1,6 @@
 #include "engine/store_records.h"
 
+#include <optional>
 #include <stdexcept>
 #include <utility>
 
@@ -303,7 +304,9 @@ std::string encode_object_record(const ObjectEntry& e, const PartSource* source)
   w.str("key");
   w.array(4);
   for (const auto* s : {&e.key.kind, &e.key.cluster, &e.key.ns, &e.key.name}) w.str(*s);
-  w.str("effective"), w.value(*e.effective);
+  w.str("effective");
+  if (const std::string* c = e.effective.cbor()) w.raw(*c);  // as it was read, never looked at
+  else w.value(*e.effective);
   w.str("uid"), w.str(e.uid);
   w.str("rv"), w.value(Json(e.resource_version));
   w.str("generation"), w.value(Json(e.generation));
@@ -389,6 +392,16 @@ ObjectEntry decode_object(Json j, PartRefs* refs) {
                                .order = p.value("order", false)});
     }
   }
+  return e;
+}
+
+ObjectEntry decode_object_record(const std::string& value, PartRefs* refs) {
+  std::string_view effective;
+  std::optional<Json> j;
+  if (!value.empty() && value[0] != '{') j = read_cbor_map_keeping(value, "effective", &effective);
+  if (!j) return decode_object(decode_record(value), refs);
+  ObjectEntry e = decode_object(std::move(*j), refs);
+  if (!effective.empty() && effective != "\xf6") e.effective = SharedJson::from_cbor(effective);
   return e;
 }
 

@@ -63,6 +63,9 @@ struct PartRefs {
 };
 // REQUIRES: `refs` unless the record names no contribution (else throws).
 ObjectEntry decode_object(Json j, PartRefs* refs = nullptr);
+// The same from a record's bytes, with the effective form held as its CBOR
+// (SharedJson::from_cbor) until something reads it.
+ObjectEntry decode_object_record(const std::string& value, PartRefs* refs = nullptr);
 // Fills in the parts `refs` names from `state`'s matches; throws when one
 // is not there (damage).
 void resolve_parts(const State& state, std::string_view fact, const PartRefs& refs, ObjectEntry& e);

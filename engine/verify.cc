@@ -118,7 +118,7 @@ std::string Engine::verify() const {
   // derived objects, which exist only once the rules have run.
   std::vector<Op> owned, overlays;
   for (const auto& [fact, e] : state_.objects()) {
-    if (e.effective->is_null()) continue;
+    if (e.effective.is_null()) continue;
     bool held = e.derived.empty() && !e.user_owned;  // lost its support; finalizers hold it
     if (!(e.base && e.user_owned) && !held && !e.base) continue;
     Json o = e.base ? *e.base : Json::object();
@@ -149,7 +149,7 @@ std::string Engine::verify() const {
   auto objects = [](const State& s) {
     std::map<std::string, Json> m;
     for (const auto& [f, e] : s.objects())
-      if (!e.effective->is_null()) m[f] = normalized(*e.effective);
+      if (!e.effective.is_null()) m[f] = normalized(*e.effective);
     return m;
   };
   auto mine = objects(state_), theirs = objects(fresh.state_);
@@ -186,7 +186,7 @@ std::string Engine::explain(const std::string& fact) const {
     std::vector<std::pair<std::string, MatchKey>> why;  // (what, match)
     if (is_object_fact(f)) {
       const ObjectEntry* e = state_.object(f);
-      if (!e || e->effective->is_null()) {
+      if (!e || e->effective.is_null()) {
         out += ": does not exist\n";
         return;
       }

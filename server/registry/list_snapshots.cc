@@ -50,7 +50,7 @@ ListSnapshots::ViewPtr ListSnapshots::view(const std::string& kind_key, const st
   auto made = std::make_shared<View>();
   std::vector<ItemPtr> chunk;
   engine_.state().scan_objects(engine::object_prefix(kind_key, cluster == kAllClusters ? nullptr : &cluster, nullptr), [&](const std::string&, const engine::ObjectEntry& e) {
-    if (e.effective->is_null()) return true;
+    if (e.effective.is_null()) return true;
     chunk.push_back(item(e.key, *e.effective));
     made->bytes_ += chunk.back()->bytes.size();
     if (chunk.size() == kChunk) {

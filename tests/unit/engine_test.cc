@@ -76,7 +76,7 @@ engine::RuleStats rule_stats(const Engine& e, const std::string& name) {
 std::string dump_effective(const Engine& e) {
   std::string out;
   for (const auto& [f, o] : e.state().objects())
-    if (!o.effective->is_null()) out += o.effective->dump() + "\n";
+    if (!o.effective.is_null()) out += o.effective->dump() + "\n";
   for (const auto* t : e.state().tuples_in_order()) out += engine::describe_fact(t->first) + "\n";
   return out;
 }

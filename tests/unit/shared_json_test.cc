@@ -1,0 +1,100 @@
+// SharedJson held as CBOR (from_cbor): the same value as the JSON it
+// encodes, read once however many threads look at it at once, changed only
+// as a copy, and null known without reading it.
+#include <doctest/doctest.h>
+
+#include <latch>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/cbor.h"
+#include "engine/state.h"
+
+namespace pmesh::test {
+namespace {
+
+using engine::Json;
+using engine::SharedJson;
+
+std::string cbor_of(const Json& j) {
+  std::string out;
+  engine::CborWriter(out).value(j);
+  return out;
+}
+
+const Json kObject = {{"metadata", {{"name", "a"}, {"labels", {{"app.kubernetes.io/name", "x"}}}}},
+                      {"spec", {{"list", {1, 2.5, "three", nullptr, true}}}}};
+
+TEST_CASE("shared json: a value held as CBOR is the value it encodes") {
+  std::string bytes = cbor_of(kObject);
+  SharedJson lazy = SharedJson::from_cbor(bytes);
+  REQUIRE(lazy.cbor() != nullptr);
+  CHECK(*lazy.cbor() == bytes);
+  CHECK_FALSE(lazy.is_null());
+  CHECK(*lazy == kObject);
+  CHECK(lazy->at("metadata").at("name") == "a");
+  CHECK(lazy == SharedJson(kObject));
+  CHECK(SharedJson(kObject) == lazy);
+  CHECK_FALSE(lazy < SharedJson(kObject));
+  // Read once: the same JSON every time.
+  CHECK(&*lazy == &*lazy);
+  // A copy shares it.
+  SharedJson copy = lazy;
+  CHECK(copy.same(lazy));
+  CHECK(&*copy == &*lazy);
+  // Null, known from the bytes.
+  CHECK(SharedJson::from_cbor(cbor_of(nullptr)).is_null());
+  CHECK(SharedJson().is_null());
+  CHECK(SharedJson().cbor() == nullptr);
+  // A parser's "no value" is not a value to hold.
+  CHECK_THROWS(SharedJson(Json(Json::value_t::discarded)));
+}
+
+TEST_CASE("shared json: changing a value held as CBOR changes a copy of it") {
+  SharedJson lazy = SharedJson::from_cbor(cbor_of(kObject));
+  SharedJson mine = lazy;
+  mine.mutate()["spec"]["added"] = 1;
+  CHECK(mine.cbor() == nullptr);
+  CHECK(mine->at("spec").contains("added"));
+  CHECK(*lazy == kObject);
+  CHECK(lazy.cbor() != nullptr);
+  // Held by nobody else, it is still copied out of its bytes.
+  SharedJson alone = SharedJson::from_cbor(cbor_of(kObject));
+  alone.mutate()["x"] = 2;
+  CHECK(alone.cbor() == nullptr);
+  CHECK(alone->at("x") == 2);
+}
+
+TEST_CASE("shared json: threads that look at a value held as CBOR at once all see the one value") {
+  for (int round = 0; round < 50; ++round) {
+    SharedJson lazy = SharedJson::from_cbor(cbor_of(kObject));
+    std::latch start(4);
+    std::vector<const Json*> seen(4);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+      threads.emplace_back([&, t] {
+        SharedJson mine = lazy;  // each thread its own holder, as readers have
+        start.arrive_and_wait();
+        seen[t] = &*mine;
+      });
+    for (auto& th : threads) th.join();
+    for (const Json* p : seen) CHECK(p == seen[0]);
+    CHECK(*seen[0] == kObject);
+  }
+}
+
+TEST_CASE("shared json: a dotted path found in CBOR as in JSON") {
+  std::string bytes = cbor_of(kObject);
+  for (const char* path : {"metadata.name", "metadata.labels.app.kubernetes.io/name", "spec.list", "spec", "metadata.nope",
+                           "spec.list.0", "nope.deeper", "metadata.name.deeper", ""}) {
+    CAPTURE(path);
+    const Json* j = engine::find_at(kObject, path);
+    std::string_view c = engine::cbor_find_at(bytes, path);
+    REQUIRE((j != nullptr) == !c.empty());
+    if (j) CHECK(engine::read_cbor(c) == *j);
+  }
+}
+
+}  // namespace
+}  // namespace pmesh::test

@@ -1,13 +1,20 @@
 #include "engine/cbor.h"
 
 #include <bit>
+#include <cmath>
 #include <cstring>
 #include <optional>
 #include <stdexcept>
 
 namespace pmesh::engine {
 
-void CborWriter::value(const Json& j) {
+namespace {
+// As deep as the fast reader reads (its items nest below 513 levels).
+constexpr int kMaxDepth = 512;
+}  // namespace
+
+void CborWriter::value(const Json& j, int depth) {
+  if (depth > kMaxDepth) readable_ = false;
   switch (j.type()) {
     case Json::value_t::null:
       out_ += static_cast<char>(0xf6);
@@ -29,16 +36,19 @@ void CborWriter::value(const Json& j) {
       return;
     case Json::value_t::array:
       array(j.size());
-      for (const auto& e : j) value(e);
+      for (const auto& e : j) value(e, depth + 1);
       return;
     case Json::value_t::object:
       map(j.size());
       for (const auto& [k, v] : j.items()) {
         str(k);
-        value(v);
+        value(v, depth + 1);
       }
       return;
     default:
+      // Floats as 32 or 64 bits, which the fast reader reads; NaN and the
+      // infinities as half floats and binary values, which it does not.
+      if (!j.is_number_float() || !std::isfinite(j.get<double>())) readable_ = false;
       nlohmann::detail::binary_writer<Json, char>(nlohmann::detail::output_adapter<char, std::string>(out_)).write_cbor(j);
   }
 }
@@ -218,7 +228,6 @@ class CborReader {
   bool at_end() const { return p_ == end_; }
 
  private:
-  static constexpr int kMaxDepth = 512;
 
   uint8_t byte() {
     if (p_ == end_) throw NotHere{};

@@ -31,14 +31,20 @@ class CborWriter {
   }
   // The bytes nlohmann's to_cbor writes for `j` (floats and binary values
   // by its writer).
-  void value(const Json& j);
+  void value(const Json& j) { value(j, 0); }
+  // Whether all it wrote is what cbor_readable accepts: it writes maps'
+  // keys in order; not NaN or an infinity (half floats), binary values, or
+  // what nests deeper than read_cbor reads itself.
+  bool readable() const { return readable_; }
   // An item already encoded. REQUIRES: `item` is one whole CBOR item.
   void raw(std::string_view item) { out_ += item; }
 
  private:
+  void value(const Json& j, int depth);
   // A data item's head: its major type and a length, in the fewest bytes.
   void head(uint8_t major, uint64_t n);
   std::string& out_;
+  bool readable_ = true;
 };
 
 // The value nlohmann's from_cbor reads from `in` (strict: all of `in` is

@@ -792,6 +792,7 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
   ++epoch_;
   count_transaction(r, dry_run, std::chrono::steady_clock::now() - started);
   if (r.ok && !dry_run && commit_listener_) commit_listener_(r);
+  if (r.ok && !dry_run) hold_cold_objects(r);
   return r;
 }
 

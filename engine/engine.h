@@ -18,6 +18,7 @@
 // Thread safety: none; callers serialize transactions and reads.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -143,6 +144,9 @@ class Engine {
     std::function<std::string()> clock;
     // Evaluations of one match in one transaction before it counts as a loop.
     int max_evaluations_per_match = 50;
+    // An object no committed transaction has changed in this many is held
+    // as its CBOR until something reads it (cold_objects.cc); 0: never.
+    int cold_after_transactions = 256;
   };
 
   // REQUIRES: `program` compiled without errors.
@@ -383,6 +387,17 @@ class Engine {
   // What discover() binds in, reused from one search to the next (a
   // search never starts another: it only queues what it finds).
   Bindings discover_bindings_;
+  // Objects committed recently, oldest first: each held as its CBOR once
+  // Options::cold_after_transactions transactions have committed after it,
+  // unless it changed again (its form is no longer `form`; cold_objects.cc).
+  struct Committed {
+    uint64_t commit;  // the number of the transaction that committed it
+    FactKey fact;
+    const Json* form;
+  };
+  void hold_cold_objects(const Result& r);
+  std::deque<Committed> committed_;
+  uint64_t commits_ = 0;  // transactions committed
   std::function<void(const Result&)> commit_listener_;
   BeforeCommit before_commit_;
   Persistence* persistence_ = nullptr;

@@ -74,6 +74,12 @@ bool SharedJson::is_null() const {
   return p_->is_null();
 }
 
+const std::string* SharedJson::unread_cbor() const {
+  if (!p_->is_discarded()) return nullptr;
+  const LazyCbor& lazy = lazy_of(p_.get());
+  return lazy.value.load(std::memory_order_acquire) ? nullptr : &lazy.cbor;
+}
+
 const std::string* SharedJson::cbor() const { return p_->is_discarded() ? &lazy_of(p_.get()).cbor : nullptr; }
 
 Json& SharedJson::mutate() {
@@ -376,6 +382,11 @@ namespace {
 FactKey interned_key(const std::string& fact) { return FactKey(fact); }
 const FactKey& interned_key(const FactKey& fact) { return fact; }
 }  // namespace
+
+void State::hold_effective_as(const FactKey& fact, SharedJson same) {
+  auto it = objects_.find(fact);
+  if (it != objects_.end()) it->second.effective = std::move(same);
+}
 
 const ObjectEntry* State::put_object(const std::string& fact, ObjectEntry entry) {
   return put_object_as(fact, std::move(entry));

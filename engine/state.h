@@ -37,6 +37,7 @@
 
 #include "dsl/ast.h"
 #include "dsl/planner.h"
+#include "engine/cbor.h"
 #include "engine/fact_bucket.h"
 #include "engine/fact_key.h"
 #include "engine/json_path.h"
@@ -106,6 +107,18 @@ class SharedJson {
   bool is_null() const;
   // The CBOR the value is held as, or null when it is held as JSON.
   const std::string* cbor() const;
+  // fn(const Json&) on the value, and what it returns. A value held as
+  // CBOR that nobody has read yet is read for the call and not kept: for
+  // scans that read many objects once (a list, a watch's first events),
+  // which would otherwise leave each object's JSON beside its bytes.
+  template <class F>
+  decltype(auto) visit(const F& fn) const {
+    if (const std::string* c = unread_cbor()) {
+      const Json once = read_cbor(*c);
+      return fn(once);
+    }
+    return fn(**this);
+  }
   // The value to change in place: this holder's own while nobody else
   // holds it, a copy of it otherwise (copy on write).
   // REQUIRES: no other thread holds this value.
@@ -118,6 +131,8 @@ class SharedJson {
   }
   // The JSON of a value held as CBOR, read on the first call.
   const Json& read() const;
+  // The CBOR of a value held so and not read yet; null otherwise.
+  const std::string* unread_cbor() const;
   // Points at a Json, or at the discarded placeholder that starts a
   // LazyCbor (state.cc) for a value held as CBOR.
   std::shared_ptr<const Json> p_;
@@ -227,6 +242,10 @@ class State {
   bool recording() const { return !undoing_ && !bulk_; }
   // Stamps a committed object with its resource version (not an index key).
   void set_resource_version(const std::string& fact, int64_t rv);
+  // Holds an object's effective form as `same`, the same value held
+  // otherwise (as its CBOR): no index, undo record or dirty mark changes.
+  // REQUIRES: no transaction in progress; `same` equals the object's form.
+  void hold_effective_as(const FactKey& fact, SharedJson same);
   // What scans and lookups call for each object found, with its fact key
   // (the state's own: valid while the object is, and copied by retaining
   // it, not by interning its text again); returns false to stop.

@@ -51,7 +51,7 @@ ListSnapshots::ViewPtr ListSnapshots::view(const std::string& kind_key, const st
   std::vector<ItemPtr> chunk;
   engine_.state().scan_objects(engine::object_prefix(kind_key, cluster == kAllClusters ? nullptr : &cluster, nullptr), [&](const std::string&, const engine::ObjectEntry& e) {
     if (e.effective.is_null()) return true;
-    chunk.push_back(item(e.key, *e.effective));
+    chunk.push_back(e.effective.visit([&](const nlohmann::json& j) { return item(e.key, j); }));
     made->bytes_ += chunk.back()->bytes.size();
     if (chunk.size() == kChunk) {
       made->chunks_.push_back(std::make_shared<const std::vector<ItemPtr>>(std::move(chunk)));

@@ -178,17 +178,19 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
   engine_.state().scan_objects(prefix, [&](const std::string& fact, const engine::ObjectEntry& e) {
     if (!start_after.empty() && fact <= start_after) return true;
     if (!req.info.ns.empty() && e.key.ns != req.info.ns) return true;
-    if (!o.labels.matches(*e.effective) || !o.fields.matches(*e.effective)) return true;
-    if (req.visible && !req.visible(*e.effective)) return true;
-    if (o.limit && static_cast<int64_t>(items.size()) == o.limit) {
-      more = true;
-      if (filtered) return false;
-      ++remaining;  // kube counts what is left of a list no selector filters
+    return e.effective.visit([&](const nlohmann::json& object) {
+      if (!o.labels.matches(object) || !o.fields.matches(object)) return true;
+      if (req.visible && !req.visible(object)) return true;
+      if (o.limit && static_cast<int64_t>(items.size()) == o.limit) {
+        more = true;
+        if (filtered) return false;
+        ++remaining;  // kube counts what is left of a list no selector filters
+        return true;
+      }
+      items.push_back(present(engine_, names_, object, req.kind));
+      last = fact;
       return true;
-    }
-    items.push_back(present(engine_, names_, *e.effective, req.kind));
-    last = fact;
-    return true;
+    });
   });
   Json md = {{"resourceVersion", rv}};
   if (more) md["continue"] = encode_continue(rv, last);

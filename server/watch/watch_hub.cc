@@ -142,16 +142,18 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, int64_t from) {
     }
     size_t next = 0;
     scan_scope(me, [&](const engine::ObjectEntry& e) {
-      if (!me.sees(*e.effective)) return;
-      std::string fact = engine::object_fact(e.key);
-      while (next < encoded.size() && encoded[next]->fact < fact) ++next;
-      if (!me.spec.table && !me.spec.served && next < encoded.size() && encoded[next]->fact == fact) {
-        ++events_sent_;
-        me.stream->send("{\"object\":" + encoded[next]->bytes + ",\"type\":\"ADDED\"}\n");
-      } else {
-        me.stream->send(event(me, "ADDED", *e.effective));
-      }
-      if (me.tracks()) me.shown.insert(std::move(fact));
+      e.effective.visit([&](const nlohmann::json& object) {
+        if (!me.sees(object)) return;
+        std::string fact = engine::object_fact(e.key);
+        while (next < encoded.size() && encoded[next]->fact < fact) ++next;
+        if (!me.spec.table && !me.spec.served && next < encoded.size() && encoded[next]->fact == fact) {
+          ++events_sent_;
+          me.stream->send("{\"object\":" + encoded[next]->bytes + ",\"type\":\"ADDED\"}\n");
+        } else {
+          me.stream->send(event(me, "ADDED", object));
+        }
+        if (me.tracks()) me.shown.insert(std::move(fact));
+      });
     });
     me.last_rv = engine_.resource_version();
     if (me.spec.send_initial_events) me.stream->send(bookmark(me, {{"k8s.io/initial-events-end", "true"}}));

@@ -150,7 +150,10 @@ TEST_CASE("cbor: what is kept as bytes reads, and a map's members are found in p
   for (int i = 0; i < 400; ++i) {
     Json v = random_value(rng, 0);
     std::string mine;
-    CborWriter(mine).value(v);
+    CborWriter w(mine);
+    w.value(v);
+    // The writer knows what it wrote.
+    CHECK(w.readable() == cbor_readable(mine));
     if (!cbor_readable(mine)) {
       // Only what nlohmann writes as a half float (infinities, NaN), which
       // the fast reader leaves to it.
@@ -191,6 +194,17 @@ TEST_CASE("cbor: what is kept as bytes reads, and a map's members are found in p
   for (int i = 0; i < 600; ++i) deep += '\x81';
   deep += '\x01';
   CHECK_FALSE(cbor_readable(deep));
+  // As deep as the fast reader reads, and one level deeper: the writer
+  // says which it wrote.
+  for (int levels : {512, 513}) {
+    Json nested = 1;
+    for (int i = 0; i < levels; ++i) nested = Json::array({nested});
+    std::string out;
+    CborWriter w(out);
+    w.value(nested);
+    CHECK(w.readable() == (levels == 512));
+    CHECK(cbor_readable(out) == (levels == 512));
+  }
   // Keys repeated or out of order: read_cbor reads them (the last wins),
   // but they are not kept as bytes, whose maps are searched in order.
   std::string twice = "\xa2\x61" "a\x01\x61" "a\x02"s, unordered = "\xa2\x61" "b\x01\x61" "a\x02"s;

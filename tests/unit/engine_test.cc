@@ -493,6 +493,45 @@ rule spec-copy
   CHECK(stats_of("ready").evaluations > before.evaluations);
 }
 
+TEST_CASE("objects no transaction changed for a while are held as their CBOR, and read and changed as before") {
+  Engine::Options cold = fixed_clock(), never = fixed_clock();
+  cold.cold_after_transactions = 2;
+  never.cold_after_transactions = 0;
+  Engine e(prelude_program(kRules), cold), plain(prelude_program(kRules), never);
+  auto both = [&](Json o) {
+    REQUIRE(e.apply({Op::create(o)}).ok);
+    REQUIRE(plain.apply({Op::create(o)}).ok);
+    CHECK(dump_effective(e) == dump_effective(plain));
+  };
+  auto held = [&](const std::string& kind, const std::string& cluster, const std::string& name) {
+    const engine::ObjectEntry* o = e.state().object(engine::object_fact({kind, cluster, "", name}));
+    REQUIRE(o);
+    return o->effective.cbor() != nullptr;
+  };
+  both(account("root:orgs", "acme", {{"type", "org"}}));         // 1
+  both(account("root:orgs:acme", "team", {{"creator", "bob"}}));  // 2: acme's status changes too
+  both(account("root:orgs", "other", {{"type", "org"}}));        // 3
+  // Two transactions after the first: acme's workspace is held as its
+  // CBOR; acme changed again in the second, so it is not yet.
+  CHECK(held("Workspace", "root:orgs", "acme"));
+  CHECK_FALSE(held("Account", "root:orgs", "acme"));
+  CHECK_FALSE(held("Account", "root:orgs:acme", "team"));
+  both(account("root:orgs", "third", {{"type", "org"}}));  // 4
+  CHECK(held("Account", "root:orgs", "acme"));
+  CHECK(held("Account", "root:orgs:acme", "team"));
+  CHECK_FALSE(held("Account", "root:orgs", "third"));
+  // Rules read held objects (acme's children, team's parent) and change
+  // them as any other.
+  both(account("root:orgs:acme", "team2", {{"creator", "carol"}}));  // 5
+  CHECK_FALSE(held("Account", "root:orgs", "acme"));
+  CHECK((*e.get({"Account", "root:orgs", "", "acme"}))["status"]["children"] == 2);
+  CHECK(held("Account", "root:orgs:acme", "team"));
+  CHECK(e.has_tuple("parent", {"root:orgs:acme/team2", "root:orgs/acme"}));
+  CHECK(e.verify().empty());
+  // Never, when told so.
+  for (const auto& [f, o] : plain.state().objects()) CHECK(o.effective.cbor() == nullptr);
+}
+
 TEST_CASE("the engine counts what rules and transactions cost") {
   Engine e(prelude_program(kRules), fixed_clock());
   auto stats_of = [&](const std::string& name) {

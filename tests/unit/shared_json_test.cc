@@ -51,6 +51,23 @@ TEST_CASE("shared json: a value held as CBOR is the value it encodes") {
   CHECK_THROWS(SharedJson(Json(Json::value_t::discarded)));
 }
 
+TEST_CASE("shared json: a visit of a value held as CBOR and not read yet reads it for the visit only") {
+  SharedJson lazy = SharedJson::from_cbor(cbor_of(kObject));
+  const Json* first = lazy.visit([](const Json& j) {
+    CHECK(j == kObject);
+    return &j;
+  });
+  const Json* second = lazy.visit([](const Json& j) { return &j; });
+  // Each visit read its own, and the value read later is neither.
+  const Json* kept = &*lazy;
+  CHECK(kept != first);
+  CHECK(kept != second);
+  // Once read, a visit sees the value kept.
+  CHECK(lazy.visit([](const Json& j) { return &j; }) == kept);
+  SharedJson plain(kObject);
+  CHECK(plain.visit([](const Json& j) { return &j; }) == &*plain);
+}
+
 TEST_CASE("shared json: changing a value held as CBOR changes a copy of it") {
   SharedJson lazy = SharedJson::from_cbor(cbor_of(kObject));
   SharedJson mine = lazy;

@@ -393,11 +393,15 @@ class Engine {
   struct Committed {
     uint64_t commit;  // the number of the transaction that committed it
     FactKey fact;
-    const Json* form;
+    // Held, not pointed at: a form freed and another made at its address
+    // would pass for it (and be replaced by the bytes of the first).
+    SharedJson form;
+    std::string cbor;  // of the form
   };
   void hold_cold_objects(const Result& r);
   std::deque<Committed> committed_;
   uint64_t commits_ = 0;  // transactions committed
+  std::shared_ptr<class FormReclaimer> reclaimer_;  // made on the first drop
   std::function<void(const Result&)> commit_listener_;
   BeforeCommit before_commit_;
   Persistence* persistence_ = nullptr;

@@ -2,6 +2,7 @@
 // binary) in the engine, without HTTP.
 //
 //   build/bench/pmesh-policy-bench [--orgs 10,100,1000] [--accounts 3] [--samples 50] [--reopen N] [--profile N]
+//                                  [--cold-after N]
 //
 // From the bootstrap, for each size: create that many organizations with
 // `--accounts` accounts each (the cold load), then time `--samples` more of
@@ -17,13 +18,16 @@
 // per organization; `flush_ms` is their sum, left out of `cold_ms`) and, after the cold load, read back into a fresh engine as
 // `pmesh serve` does on a restart: the time to load the records and to
 // load the organizations' models again, before a first request is served
-// (medians of N reopens of the same directory).
+// (medians of N reopens of the same directory), and five account creates
+// in the reopened engine (`account_create_after`).
 // `kib_per_account` is what the cold load left resident (/proc/self/statm
 // before and after it) over the organizations and accounts it made, each
 // an Account; `peak_rss_mb` is the process's peak so far (sizes run in one
 // process, so it is the largest size's when that runs last).
 // With --profile N, each size also lists, for each operation, the time its
 // rules took in all and the N rules that cost most, in µs per sample.
+// With --cold-after N, the engines hold objects as their CBOR once N
+// commits have left them unchanged (Engine::Options::cold_after_transactions).
 #include <unistd.h>
 
 #include <algorithm>
@@ -107,6 +111,7 @@ int main(int argc, char** argv) {
   int per_org = 3, samples = 50;
   int reopen = 0;  // how many times the data directory is reopened
   int profile = 0;
+  int cold_after = 0;  // Engine::Options::cold_after_transactions
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--orgs") sizes = pmesh::bench::counts_arg("--orgs", argv[i + 1]);
@@ -114,6 +119,7 @@ int main(int argc, char** argv) {
     else if (a == "--samples") samples = pmesh::bench::count_arg("--samples", argv[i + 1]);
     else if (a == "--reopen") reopen = pmesh::bench::count_arg("--reopen", argv[i + 1]);
     else if (a == "--profile") profile = pmesh::bench::count_arg("--profile", argv[i + 1]);
+    else if (a == "--cold-after") cold_after = pmesh::bench::count_arg("--cold-after", argv[i + 1]);
   }
   pmesh::dsl::DiagnosticSink diags;
   auto program = pmesh::dsl::compile(pmesh::dsl::load_embedded_program(diags), diags);
@@ -123,7 +129,9 @@ int main(int argc, char** argv) {
   }
   Json out = {{"orgs", Json::array()}};
   for (int size : sizes) {
-    Engine e(std::shared_ptr<const pmesh::dsl::CompiledProgram>(program.get(), [](auto*) {}));
+    Engine::Options options;
+    options.cold_after_transactions = cold_after;
+    Engine e(std::shared_ptr<const pmesh::dsl::CompiledProgram>(program.get(), [](auto*) {}), options);
     std::string dir = (std::filesystem::temp_directory_path() / ("pmesh-policy-bench-" + std::to_string(getpid()))).string();
     std::unique_ptr<pmesh::engine::DurableStore> disk;
     if (reopen) {
@@ -189,7 +197,7 @@ int main(int argc, char** argv) {
         long resident_before_reopen = pmesh::bench::resident_kib();
         auto r0 = Clock::now();
         auto again = pmesh::engine::DurableStore::open(dir, &err);
-        Engine fresh(std::shared_ptr<const pmesh::dsl::CompiledProgram>(program.get(), [](auto*) {}));
+        Engine fresh(std::shared_ptr<const pmesh::dsl::CompiledProgram>(program.get(), [](auto*) {}), options);
         if (!again || !again->load(fresh, &err)) {
           std::cerr << "pmesh-policy-bench: reopen: " << err << "\n";
           return 1;

@@ -12,6 +12,10 @@
 // by every write (an organization's) is read into JSON again at most once
 // per window after each of its changes.
 //
+// Off unless the engine is told (Options::cold_after_transactions is 0 by
+// default): a quarter less memory, but at 100,000 accounts every write was
+// slower by more than the work here explains (docs/performance.md).
+//
 // Runs on the engine's thread between transactions; readers on other
 // threads hold their own SharedJson of the form and never see the swap.
 #include <condition_variable>

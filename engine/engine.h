@@ -146,7 +146,9 @@ class Engine {
     int max_evaluations_per_match = 50;
     // An object no committed transaction has changed in this many is held
     // as its CBOR until something reads it (cold_objects.cc); 0: never.
-    int cold_after_transactions = 256;
+    // Off by default: a quarter less memory, but at 100,000 accounts every
+    // write was slower (docs/performance.md, "Objects held as their CBOR").
+    int cold_after_transactions = 0;
   };
 
   // REQUIRES: `program` compiled without errors.

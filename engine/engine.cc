@@ -191,9 +191,12 @@ void Engine::fact_changed(const FactKey& fact, const Json& before, const Json& a
     const Reader& r = *rp;
     if (object && !change.sections.count("*") && !r.reads(change)) continue;
     const RuleRuntime& rt = rules_[static_cast<size_t>(r.rule)];
+    // A key names its rule: the matches of other rules are passed over
+    // without a lookup (a fact every account reads has as many).
     if (const auto* ms = state_.matches_using(fact))
       for (const MatchKey* mk : *ms)
-        if (const Match* m = state_.match(*mk); m && m->rule == r.rule) txn_.pending.insert({rt.stratum, r.rule, m->positives});
+        if (mk->rule() == r.rule)
+          if (const Match* m = state_.match(*mk)) txn_.pending.insert({rt.stratum, r.rule, m->positives});
     for (const dsl::Plan* plan : r.plans) {
       if (object) {
         // What a positive pattern matched in the object's old version is a

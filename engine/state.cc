@@ -632,13 +632,15 @@ const Match* State::put_match(const MatchKey& key, Match m) {
     return replaced;
   }
   if (recording()) undo_.push_back(UndoEraseMatch{key});
-  // Node-based: the key's address, kept in using_, is stable until erased.
+  // Node-based: the key's address, kept in readers_, is stable until erased.
   auto added = ms.emplace(key, std::move(m)).first;
   ++match_count_;
-  for (const auto& f : added->second.positives) {
-    auto& keys = using_[f];
-    if (std::find(keys.begin(), keys.end(), &added->first) == keys.end()) keys.push_back(&added->first);
-  }
+  // A new match is on no list yet; a fact it matched twice goes on once.
+  const auto& positives = added->second.positives;
+  for (size_t i = 0; i < positives.size(); ++i)
+    if (std::find(positives.begin(), positives.begin() + static_cast<std::ptrdiff_t>(i), positives[i]) ==
+        positives.begin() + static_cast<std::ptrdiff_t>(i))
+      readers_.add(positives[i], &added->first);
   return nullptr;
 }
 
@@ -648,13 +650,7 @@ const Match* State::erase_match(const MatchKey& key) {
   if (!ms) return nullptr;
   auto it = ms->find(key);
   if (it == ms->end()) return nullptr;
-  for (const auto& f : it->second.positives) {
-    auto u = using_.find(f);
-    if (u == using_.end()) continue;
-    auto& keys = u->second;
-    keys.erase(std::remove(keys.begin(), keys.end(), &it->first), keys.end());
-    if (keys.empty()) using_.erase(u);
-  }
+  for (const auto& f : it->second.positives) readers_.remove(f, &it->first);
   const Match* replaced = nullptr;
   if (recording()) {
     auto prev = std::make_shared<Match>(std::move(it->second));
@@ -675,15 +671,11 @@ void State::for_each_match(const std::function<void(const MatchKey&, const Match
   for (const auto* e : all) fn(e->first, e->second);
 }
 
-const std::vector<const MatchKey*>* State::matches_using(const std::string& fact) const {
-  auto it = using_.find(std::string_view(fact));
-  return it == using_.end() ? nullptr : &it->second;
+const MatchReaders::List* State::matches_using(const std::string& fact) const {
+  return readers_.find(std::string_view(fact));
 }
 
-const std::vector<const MatchKey*>* State::matches_using(const FactKey& fact) const {
-  auto it = using_.find(fact);
-  return it == using_.end() ? nullptr : &it->second;
-}
+const MatchReaders::List* State::matches_using(const FactKey& fact) const { return readers_.find(fact); }
 
 void State::undo_to(size_t mark) {
   undoing_ = true;

@@ -44,6 +44,7 @@
 #include "engine/keyed_map.h"
 #include "engine/tuple_table.h"
 #include "engine/match_key.h"
+#include "engine/match_readers.h"
 
 namespace pmesh::engine {
 
@@ -291,12 +292,15 @@ class State {
   const Match* match(const MatchKey& key) const;
   // Both return the match they replaced, kept in the undo log until the
   // transaction ends (null when there was none, or while undoing).
+  // REQUIRES: m.rule == key.rule() (readers pass over other rules' matches
+  // by their keys).
   const Match* put_match(const MatchKey& key, Match m);
   const Match* erase_match(const MatchKey& key);
-  // The keys of the matches that use `fact` as a positive pattern (each
-  // points at its match's key in the state; valid until the state changes).
-  const std::vector<const MatchKey*>* matches_using(const std::string& fact) const;
-  const std::vector<const MatchKey*>* matches_using(const FactKey& fact) const;
+  // The keys of the matches that use `fact` as a positive pattern, in no
+  // order (each points at its match's key in the state; valid until the
+  // state changes).
+  const MatchReaders::List* matches_using(const std::string& fact) const;
+  const MatchReaders::List* matches_using(const FactKey& fact) const;
   size_t match_count() const { return match_count_; }
   // Every rule with matches is numbered below this.
   int match_rules() const { return static_cast<int>(matches_.size()); }
@@ -373,15 +377,14 @@ class State {
   // in order but dumps, so an insert hashes a short key instead of walking
   // a tree of hundreds of thousands (a cache miss per level). Abseil's
   // node map: open-addressed (a probe is a group of control bytes, then the
-  // node), with the node's address stable as using_ needs.
+  // node), with the node's address stable as readers_ needs.
   using RuleMatches = absl::node_hash_map<MatchKey, Match, MatchKeyHash>;
   std::vector<RuleMatches> matches_;
   size_t match_count_ = 0;
   RuleMatches* matches_of(int rule, bool grow);
   const RuleMatches* matches_of(int rule) const;
-  // Fact -> the keys (in matches_) of the matches that read it: a few per fact.
-  // Keyed by the matches' own FactKeys (no copy of the text), looked up by text.
-  absl::node_hash_map<FactKey, std::vector<const MatchKey*>, FactKeyTextHash, FactKeyTextEq> using_;
+  // Fact -> the keys (in matches_) of the matches that read it.
+  MatchReaders readers_;
   // Index -> values key -> bucket. A bucket's facts, in key order, by pointer to the key their entry has
   // in objects_ or tuples_ (an entry leaves its buckets before it goes).
   std::vector<std::unordered_map<std::string, FactBucket>> indexes_;

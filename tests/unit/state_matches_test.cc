@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,6 +39,47 @@ TEST_CASE("state matches: a rule's keys in key order and matches_using follows p
   CHECK(s.matches_using(std::string("t\x1fr\x1f" "5")) == nullptr);
   CHECK(s.matches_using(std::string("t\x1fr\x1f" "150")) != nullptr);
   for (const MatchKey* k : *s.matches_using(shared)) CHECK(s.match(*k) != nullptr);
+}
+
+// A fact read by a match of every account: the list is long, puts append
+// and erases take keys from anywhere in it, up and down past the size at
+// which it keeps each key's place.
+TEST_CASE("state matches: matches_using a long list through puts and erases in any order") {
+  engine::State s({});
+  const FactKey shared("t\x1fr\x1fshared");
+  std::mt19937 rng(7);
+  std::vector<MatchKey> live;
+  auto listed = [&] {
+    std::multiset<MatchKey> out;
+    if (const auto* ms = s.matches_using(shared))
+      for (const MatchKey* k : *ms) out.insert(*k);
+    return out;
+  };
+  int next = 0;
+  for (int round = 0; round < 6; ++round) {
+    // Up to a few hundred, then down to a handful (below the threshold and
+    // past its quarter), then up again.
+    size_t target = round % 2 == 0 ? 300 + static_cast<size_t>(round) * 10 : static_cast<size_t>(round);
+    while (live.size() < target) {
+      FactKey own("t\x1fr\x1f" + std::to_string(next++));
+      // Some matches read the shared fact twice: it lists them once.
+      std::vector<FactKey> positives = {own, shared};
+      if (next % 5 == 0) positives.push_back(shared);
+      MatchKey k(3, positives);
+      s.put_match(k, Match{3, positives, {}});
+      live.push_back(k);
+    }
+    while (live.size() > target) {
+      size_t i = std::uniform_int_distribution<size_t>(0, live.size() - 1)(rng);
+      s.erase_match(live[i]);
+      live[i] = live.back();
+      live.pop_back();
+      if (live.size() % 37 == 0) CHECK(listed() == std::multiset<MatchKey>(live.begin(), live.end()));
+    }
+    CHECK(listed() == std::multiset<MatchKey>(live.begin(), live.end()));
+  }
+  for (const auto& k : live) s.erase_match(k);
+  CHECK(s.matches_using(shared) == nullptr);
 }
 
 }  // namespace

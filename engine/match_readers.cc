@@ -1,0 +1,56 @@
+#include "engine/match_readers.h"
+
+#include <algorithm>
+
+namespace pmesh::engine {
+
+void MatchReaders::add(const FactKey& fact, const MatchKey* key) {
+  List& keys = lists_[fact];
+  keys.push_back(key);
+  if (auto p = places_.find(&keys); p != places_.end()) {
+    p->second.emplace(key, static_cast<uint32_t>(keys.size() - 1));
+  } else if (keys.size() > kIndexed) {
+    Places& places = places_[&keys];
+    places.reserve(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) places.emplace(keys[i], static_cast<uint32_t>(i));
+  }
+}
+
+void MatchReaders::remove(const FactKey& fact, const MatchKey* key) {
+  auto u = lists_.find(fact);
+  if (u == lists_.end()) return;
+  List& keys = u->second;
+  auto p = places_.find(&keys);
+  size_t i;
+  if (p != places_.end()) {
+    auto at = p->second.find(key);
+    if (at == p->second.end()) return;
+    i = at->second;
+    p->second.erase(at);
+  } else {
+    auto at = std::find(keys.begin(), keys.end(), key);
+    if (at == keys.end()) return;
+    i = static_cast<size_t>(at - keys.begin());
+  }
+  if (i + 1 != keys.size()) {
+    keys[i] = keys.back();
+    if (p != places_.end()) p->second[keys[i]] = static_cast<uint32_t>(i);
+  }
+  keys.pop_back();
+  // Well below the threshold, a scan is cheaper than the places again
+  // (a quarter: a list that hovers around it is not re-indexed each time).
+  if (p != places_.end() && keys.size() < kIndexed / 4) places_.erase(p);
+  if (keys.empty()) lists_.erase(u);
+}
+
+const MatchReaders::List* MatchReaders::find(std::string_view fact) const {
+  auto it = lists_.find(fact);
+  return it == lists_.end() ? nullptr : &it->second;
+}
+
+const MatchReaders::List* MatchReaders::find(const FactKey& fact) const {
+  auto it = lists_.find(fact);
+  return it == lists_.end() ? nullptr : &it->second;
+}
+
+}  // namespace pmesh::engine

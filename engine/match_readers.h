@@ -1,0 +1,55 @@
+// MatchReaders: for each fact, the matches that read it (their keys, by
+// pointer into the state's match tables). A change of a fact wakes these
+// matches; a rederivation walks them.
+//
+// Most facts are read by one match or a few. Some are read by a match of
+// every account: the WorkspaceType every account workspace has, the root
+// shard, an organization's store. A vector scanned on every add and
+// remove made an account create at 100,000 accounts scan lists of
+// 100,000 keys, and a cold load or a reopen quadratic. Here an add
+// appends, and a list past kIndexed (256) keys keeps each key's place beside it,
+// so that a remove swaps the last key into the removed one's place
+// without a scan. A list's order is therefore no order: every reader
+// collects what it finds into sets.
+//
+// Thread safety: none; the state's.
+#pragma once
+
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/node_hash_map.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "engine/fact_key.h"
+#include "engine/match_key.h"
+
+namespace pmesh::engine {
+
+class MatchReaders {
+ public:
+  using List = std::vector<const MatchKey*>;
+
+  // REQUIRES: `key` is not on `fact`'s list, and stays where it is until
+  // removed.
+  void add(const FactKey& fact, const MatchKey* key);
+  // Removes `key` from `fact`'s list (nothing if it is not on it).
+  void remove(const FactKey& fact, const MatchKey* key);
+  // The keys of the matches that read `fact`, in no order; nullptr when none.
+  const List* find(std::string_view fact) const;
+  const List* find(const FactKey& fact) const;
+
+ private:
+  // A scan of a few hundred pointers in a row costs less than the places
+  // of every list of an organization's tens of matches would in memory.
+  static constexpr size_t kIndexed = 256;
+  using Places = absl::flat_hash_map<const MatchKey*, uint32_t>;
+  // Node-based: a list's address is stable while it has keys, and names
+  // its places.
+  absl::node_hash_map<FactKey, List, FactKeyTextHash, FactKeyTextEq> lists_;
+  absl::flat_hash_map<const List*, Places> places_;
+};
+
+}  // namespace pmesh::engine

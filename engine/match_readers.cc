@@ -4,11 +4,17 @@
 
 namespace pmesh::engine {
 
+MatchReaders::Places* MatchReaders::places_of(const List& keys) {
+  if (keys.size() < kUnindexed) return nullptr;
+  auto p = places_.find(&keys);
+  return p == places_.end() ? nullptr : &p->second;
+}
+
 void MatchReaders::add(const FactKey& fact, const MatchKey* key) {
   List& keys = lists_[fact];
   keys.push_back(key);
-  if (auto p = places_.find(&keys); p != places_.end()) {
-    p->second.emplace(key, static_cast<uint32_t>(keys.size() - 1));
+  if (Places* places = places_of(keys)) {
+    places->emplace(key, static_cast<uint32_t>(keys.size() - 1));
   } else if (keys.size() > kIndexed) {
     Places& places = places_[&keys];
     places.reserve(keys.size());
@@ -20,13 +26,13 @@ void MatchReaders::remove(const FactKey& fact, const MatchKey* key) {
   auto u = lists_.find(fact);
   if (u == lists_.end()) return;
   List& keys = u->second;
-  auto p = places_.find(&keys);
+  Places* places = places_of(keys);
   size_t i;
-  if (p != places_.end()) {
-    auto at = p->second.find(key);
-    if (at == p->second.end()) return;
+  if (places) {
+    auto at = places->find(key);
+    if (at == places->end()) return;
     i = at->second;
-    p->second.erase(at);
+    places->erase(at);
   } else {
     auto at = std::find(keys.begin(), keys.end(), key);
     if (at == keys.end()) return;
@@ -34,12 +40,12 @@ void MatchReaders::remove(const FactKey& fact, const MatchKey* key) {
   }
   if (i + 1 != keys.size()) {
     keys[i] = keys.back();
-    if (p != places_.end()) p->second[keys[i]] = static_cast<uint32_t>(i);
+    if (places) (*places)[keys[i]] = static_cast<uint32_t>(i);
   }
   keys.pop_back();
   // Well below the threshold, a scan is cheaper than the places again
   // (a quarter: a list that hovers around it is not re-indexed each time).
-  if (p != places_.end() && keys.size() < kIndexed / 4) places_.erase(p);
+  if (places && keys.size() < kUnindexed) places_.erase(&keys);
   if (keys.empty()) lists_.erase(u);
 }
 

@@ -3,8 +3,8 @@
 // matches; a rederivation walks them.
 //
 // Most facts are read by one match or a few. Some are read by a match of
-// every account: the WorkspaceType every account workspace has, the root
-// shard, an organization's store. A vector scanned on every add and
+// every account: the WorkspaceType every account workspace has and its
+// type_extends tuple. A vector scanned on every add and
 // remove made an account create at 100,000 accounts scan lists of
 // 100,000 keys, and a cold load or a reopen quadratic. Here an add
 // appends, and a list past kIndexed (256) keys keeps each key's place beside it,
@@ -45,7 +45,11 @@ class MatchReaders {
   // A scan of a few hundred pointers in a row costs less than the places
   // of every list of an organization's tens of matches would in memory.
   static constexpr size_t kIndexed = 256;
+  // A list with places has at least kIndexed / 4 keys (they go below it).
+  static constexpr size_t kUnindexed = kIndexed / 4;
   using Places = absl::flat_hash_map<const MatchKey*, uint32_t>;
+  // `keys`'s places, if it has them; a short list is not looked up.
+  Places* places_of(const List& keys);
   // Node-based: a list's address is stable while it has keys, and names
   // its places.
   absl::node_hash_map<FactKey, List, FactKeyTextHash, FactKeyTextEq> lists_;

@@ -2,22 +2,27 @@
 // key their entry has in the state (so that a reader gets the state's own
 // interned key, and copying it retains rather than interns).
 //
-// Most buckets hold one fact or a few (the tuples of one account, the
-// objects with one label value), some hold many (every tuple of a large
-// organization's store). A few are a sorted vector of pointers; past
-// kSmall the bucket becomes a tree, so that an insert into a large one stays
-// logarithmic. A tree node per fact cost six times the memory of the
-// pointer.
+// Most buckets hold one fact (the tuples of one account, the objects with
+// one label value), some a few, some many (every tuple of a large
+// organization's store). So a bucket is one word: the fact itself when it
+// holds one; else a sorted vector of pointers; past kSmall a B-tree, so
+// that an insert into a large bucket stays logarithmic. Buckets are the
+// values of the state's hash tables, one per index value and per tuple
+// group, and their size is paid in every slot, full or not: a vector
+// with one pointer inline and a tree's pointer beside it took 40 bytes.
+// A red-black tree's node per fact cost six times the memory of the
+// pointer, and each of its levels was a cache miss before the key's own.
 //
 // Thread safety: none; the state's.
 #pragma once
 
+#include <absl/container/btree_set.h>
+
 #include <algorithm>
-#include <boost/container/small_vector.hpp>
-#include <memory>
-#include <set>
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/fact_key.h"
@@ -26,62 +31,109 @@ namespace pmesh::engine {
 
 class FactBucket {
  public:
+  FactBucket() = default;
+  FactBucket(FactBucket&& o) noexcept : bits_(std::exchange(o.bits_, 0)) {}
+  FactBucket& operator=(FactBucket&& o) noexcept {
+    if (this != &o) {
+      clear();
+      bits_ = std::exchange(o.bits_, 0);
+    }
+    return *this;
+  }
+  FactBucket(const FactBucket&) = delete;
+  FactBucket& operator=(const FactBucket&) = delete;
+  ~FactBucket() { clear(); }
+
   // REQUIRES: `fact` stays where it is while the bucket holds it.
   void insert(const FactKey* fact) {
+    if (empty()) {
+      bits_ = reinterpret_cast<uintptr_t>(fact);
+      return;
+    }
     // A fact after the last goes at the end without a search: a data
     // directory is read in key order, so every bucket fills in order then.
-    bool after_last = empty() || ByKey()(last(), fact);
-    if (tree_) {
-      if (after_last) tree_->emplace_hint(tree_->end(), fact);
-      else tree_->insert(fact);
+    bool after_last = ByKey()(last(), fact);
+    if (Tree* t = tree()) {
+      if (after_last) t->insert(t->end(), fact);
+      else t->insert(fact);
       return;
     }
-    auto it = after_last ? small_.end()
-                         : std::lower_bound(small_.begin(), small_.end(), std::string_view(fact->str()), ByKey());
-    if (it != small_.end() && **it == *fact) return;
-    if (small_.size() < kSmall) {
-      small_.insert(it, fact);
+    if (const FactKey* one = single()) {
+      if (*one == *fact) return;  // interned: the same text is the same key
+      auto* v = new Small{after_last ? one : fact, after_last ? fact : one};
+      bits_ = reinterpret_cast<uintptr_t>(v) | kSmallTag;
       return;
     }
-    tree_ = std::make_unique<Tree>(small_.begin(), small_.end());
-    tree_->insert(fact);
-    small_.clear();
-    small_.shrink_to_fit();
+    Small& v = *small();
+    auto it = after_last ? v.end() : std::lower_bound(v.begin(), v.end(), std::string_view(fact->str()), ByKey());
+    if (it != v.end() && **it == *fact) return;
+    if (v.size() < kSmall) {
+      v.insert(it, fact);
+      return;
+    }
+    auto* t = new Tree(v.begin(), v.end());
+    t->insert(fact);
+    delete &v;
+    bits_ = reinterpret_cast<uintptr_t>(t) | kTreeTag;
   }
   void erase(std::string_view fact) {
-    if (tree_) {
-      if (auto it = tree_->find(fact); it != tree_->end()) tree_->erase(it);
+    if (Tree* t = tree()) {
+      if (auto it = t->find(fact); it != t->end()) t->erase(it);
+      if (t->empty()) clear();
       return;
     }
-    auto it = std::lower_bound(small_.begin(), small_.end(), fact, ByKey());
-    if (it != small_.end() && (*it)->str() == fact) small_.erase(it);
+    if (const FactKey* one = single()) {
+      if (one->str() == fact) bits_ = 0;
+      return;
+    }
+    if (Small* v = small()) {
+      auto it = std::lower_bound(v->begin(), v->end(), fact, ByKey());
+      if (it != v->end() && (*it)->str() == fact) v->erase(it);
+      if (v->size() == 1) {
+        const FactKey* left = v->front();
+        delete v;
+        bits_ = reinterpret_cast<uintptr_t>(left);
+      }
+    }
   }
-  bool empty() const { return tree_ ? tree_->empty() : small_.empty(); }
+  bool empty() const { return bits_ == 0; }
   // The first fact in key order. REQUIRES: !empty().
-  const FactKey* first() const { return tree_ ? *tree_->begin() : small_.front(); }
+  const FactKey* first() const {
+    if (const Tree* t = tree()) return *t->begin();
+    if (const Small* v = small()) return v->front();
+    return single();
+  }
   // The last fact in key order. REQUIRES: !empty().
-  const FactKey* last() const { return tree_ ? *tree_->rbegin() : small_.back(); }
+  const FactKey* last() const {
+    if (const Tree* t = tree()) return *t->rbegin();
+    if (const Small* v = small()) return v->back();
+    return single();
+  }
   // Calls fn with each fact in key order until it returns false.
   template <class F>
   void for_each(const F& fn) const {
-    if (tree_) {
-      for (const FactKey* f : *tree_)
+    if (const Tree* t = tree()) {
+      for (const FactKey* f : *t)
         if (!fn(f)) return;
-      return;
+    } else if (const Small* v = small()) {
+      for (const FactKey* f : *v)
+        if (!fn(f)) return;
+    } else if (const FactKey* one = single()) {
+      fn(one);
     }
-    for (const FactKey* f : small_)
-      if (!fn(f)) return;
   }
   // The same, from the first fact not before `from`.
   template <class F>
   void for_each_from(std::string_view from, const F& fn) const {
-    if (tree_) {
-      for (auto it = tree_->lower_bound(from); it != tree_->end(); ++it)
+    if (const Tree* t = tree()) {
+      for (auto it = t->lower_bound(from); it != t->end(); ++it)
         if (!fn(*it)) return;
-      return;
+    } else if (const Small* v = small()) {
+      for (auto it = std::lower_bound(v->begin(), v->end(), from, ByKey()); it != v->end(); ++it)
+        if (!fn(*it)) return;
+    } else if (const FactKey* one = single(); one && !ByKey()(one, from)) {
+      fn(one);
     }
-    for (auto it = std::lower_bound(small_.begin(), small_.end(), from, ByKey()); it != small_.end(); ++it)
-      if (!fn(*it)) return;
   }
 
  private:
@@ -92,11 +144,25 @@ class FactBucket {
     bool operator()(const FactKey* a, std::string_view b) const { return a->str() < b; }
     bool operator()(std::string_view a, const FactKey* b) const { return a < b->str(); }
   };
-  using Tree = std::set<const FactKey*, ByKey>;
-  // One fact kept inline: most buckets hold one, and a vector's
-  // allocation of one pointer took a 32-byte chunk.
-  boost::container::small_vector<const FactKey*, 1> small_;
-  std::unique_ptr<Tree> tree_;
+  using Small = std::vector<const FactKey*>;  // 2 to kSmall facts, sorted
+  using Tree = absl::btree_set<const FactKey*, ByKey>;
+  // The low bits of a pointer (FactKeys, vectors and trees are aligned to
+  // eight) say which it is; no bits is one fact.
+  static constexpr uintptr_t kSmallTag = 1, kTreeTag = 2, kTags = 3;
+  static_assert(alignof(FactKey) > kTags && alignof(Small) > kTags && alignof(Tree) > kTags);
+
+  const FactKey* single() const {
+    return (bits_ & kTags) == 0 ? reinterpret_cast<const FactKey*>(bits_) : nullptr;
+  }
+  Small* small() const { return (bits_ & kTags) == kSmallTag ? reinterpret_cast<Small*>(bits_ & ~kTags) : nullptr; }
+  Tree* tree() const { return (bits_ & kTags) == kTreeTag ? reinterpret_cast<Tree*>(bits_ & ~kTags) : nullptr; }
+  void clear() {
+    if (Tree* t = tree()) delete t;
+    else if (Small* v = small()) delete v;
+    bits_ = 0;
+  }
+
+  uintptr_t bits_ = 0;
 };
 
 }  // namespace pmesh::engine

@@ -30,6 +30,7 @@
 #include <variant>
 #include <vector>
 
+#include <absl/container/flat_hash_map.h>
 #include <absl/container/node_hash_map.h>
 #include <boost/container/flat_map.hpp>
 #include <boost/container/flat_set.hpp>
@@ -387,7 +388,7 @@ class State {
   MatchReaders readers_;
   // Index -> values key -> bucket. A bucket's facts, in key order, by pointer to the key their entry has
   // in objects_ or tuples_ (an entry leaves its buckets before it goes).
-  std::vector<std::unordered_map<std::string, FactBucket>> indexes_;
+  std::vector<absl::flat_hash_map<std::string, FactBucket>> indexes_;
   template <typename Set>
   void mark_dirty(Set& set, const typename Set::key_type& key) {
     if (!bulk_ && track_dirty_) set.insert(key);

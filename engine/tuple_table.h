@@ -14,10 +14,16 @@
 // map of every tuple gave (the readers page through it).
 //
 // Pointers and references to entries stay valid until the entry is
-// erased (iterators do not: a rehash moves them).
+// erased (iterators do not: a rehash moves them). Hence a node map: its
+// groups point at its keys. Against std::unordered_map, a node is no
+// longer chained to the next nor keeps its hash (the interned key has it),
+// and a lookup probes a flat array of one byte per slot.
 //
-// Thread safety: none; as std::unordered_map.
+// Thread safety: none; as absl::node_hash_map.
 #pragma once
+
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/node_hash_map.h>
 
 #include <algorithm>
 #include <string>
@@ -34,7 +40,7 @@ namespace pmesh::engine {
 template <class V>
 class TupleTable {
  public:
-  using Map = std::unordered_map<FactKey, V, FactKeyTextHash, FactKeyTextEq>;
+  using Map = absl::node_hash_map<FactKey, V, FactKeyTextHash, FactKeyTextEq>;
   using iterator = typename Map::iterator;
   using const_iterator = typename Map::const_iterator;
   using value_type = typename Map::value_type;
@@ -156,7 +162,9 @@ class TupleTable {
     FactKey name_text;  // holds the text the group's name views
     FactBucket bucket;
   };
-  using Groups = std::unordered_map<std::string_view, Group, TextHash>;
+  // Flat: nothing holds a group across a change of the table (a group
+  // moved by a rehash keeps its name's text, which is the key's).
+  using Groups = absl::flat_hash_map<std::string_view, Group>;
 
   Map map_;
   // Relation -> first argument -> the keys (in map_) of its tuples.

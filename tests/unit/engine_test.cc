@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <random>
+#include <set>
 
 #include "engine/engine.h"
 #include "tests/unit/test_util.h"
@@ -320,6 +321,61 @@ TEST_CASE("an index bucket lists its facts in key order, small or large, and for
   CHECK(visited == 3);  // stops when asked
   for (const auto& k : keys) bucket.erase(k.str());
   CHECK(bucket.empty());
+}
+
+// A bucket is one fact, a vector or a tree as it grows, and goes back from
+// a vector to one fact as it shrinks: each form lists the same facts.
+TEST_CASE("an index bucket read from a key on as it grows and shrinks through its forms") {
+  std::vector<engine::FactKey> keys;
+  for (int i = 0; i < 24; ++i) keys.emplace_back("k" + std::to_string(100 + i));
+  auto listed_from = [](const engine::FactBucket& b, std::string_view from) {
+    std::vector<std::string> out;
+    b.for_each_from(from, [&](const engine::FactKey* f) { return out.push_back(f->str()), true; });
+    return out;
+  };
+  auto want_from = [&](const std::set<size_t>& in, std::string_view from) {
+    std::vector<std::string> out;
+    for (size_t i : in)
+      if (keys[i].str() >= from) out.push_back(keys[i].str());
+    return out;
+  };
+  for (int round = 0; round < 3; ++round) {
+    engine::FactBucket bucket;
+    std::set<size_t> in;
+    // In from the middle outwards, so that most inserts are not at the end.
+    for (size_t n = 0; n < keys.size(); ++n) {
+      size_t i = n % 2 == 0 ? keys.size() / 2 + n / 2 : keys.size() / 2 - 1 - n / 2;
+      bucket.insert(&keys[i]);
+      in.insert(i);
+      for (std::string_view from : {"", "k105", "k1105", "k112", "k2"}) REQUIRE(listed_from(bucket, from) == want_from(in, from));
+      CHECK(bucket.first()->str() == keys[*in.begin()].str());
+      CHECK(bucket.last()->str() == keys[*in.rbegin()].str());
+    }
+    // Out in an order of the round's own, then one more in and out.
+    for (size_t n = 0; n < keys.size(); ++n) {
+      const size_t step[] = {5, 7, 11};  // each prime to 24: every key once
+      size_t i = (n * step[round]) % keys.size();
+      bucket.erase(keys[i].str());
+      bucket.erase(keys[i].str());  // twice is once
+      in.erase(i);
+      REQUIRE(listed_from(bucket, "") == want_from(in, ""));
+      CHECK(listed_from(bucket, "k111") == want_from(in, "k111"));
+      CHECK(bucket.empty() == in.empty());
+    }
+    bucket.insert(&keys[3]);
+    CHECK(listed_from(bucket, "k104").empty());
+    CHECK(listed_from(bucket, "k103") == std::vector<std::string>{"k103"});
+    bucket.erase("k103");
+    CHECK(bucket.empty());
+  }
+  // Moved, a bucket takes its facts along and leaves an empty one.
+  engine::FactBucket a;
+  for (auto& k : keys) a.insert(&k);
+  engine::FactBucket b(std::move(a));
+  CHECK(a.empty());  // NOLINT: a moved-from bucket is empty
+  CHECK(listed_from(b, "").size() == keys.size());
+  a = std::move(b);
+  CHECK(listed_from(a, "").size() == keys.size());
 }
 
 // A data directory is read in key order, so buckets and the objects' map

@@ -61,7 +61,7 @@ struct FactPool {
 }  // namespace
 
 FactKey::FactKey(std::string_view key) {
-  const FactPool::Probe probe{key, std::hash<std::string_view>()(key)};
+  const FactPool::Probe probe{key, keyed_text_hash(key)};
   FactPool::Shard& s = FactPool::shard(probe.hash);
   std::lock_guard<std::mutex> lock(s.mu);
   if (auto it = s.entries.find(probe); it != s.entries.end()) {

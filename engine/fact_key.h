@@ -17,6 +17,8 @@
 #include <string_view>
 #include <utility>
 
+#include "stdlib/keyed_hash.h"
+
 namespace pmesh::engine {
 
 class FactKey {
@@ -50,8 +52,9 @@ class FactKey {
     int c = str().compare(o.str());
     return c < 0 ? std::strong_ordering::less : std::strong_ordering::greater;
   }
-  // std::hash of the text, computed once when the key was interned.
-  size_t text_hash() const { return e_ ? e_->hash : std::hash<std::string_view>()(""); }
+  // The keyed hash of the text (stdlib/keyed_hash.h: tenants choose the
+  // text), computed once when the key was interned.
+  size_t text_hash() const { return e_ ? e_->hash : keyed_text_hash(""); }
 
   // How many distinct keys are interned (for tests and the census).
   static size_t interned();
@@ -90,7 +93,7 @@ class FactKey {
 struct FactKeyTextHash {
   using is_transparent = void;
   size_t operator()(const FactKey& k) const { return k.text_hash(); }
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  size_t operator()(std::string_view s) const { return keyed_text_hash(s); }
 };
 struct FactKeyTextEq {
   using is_transparent = void;

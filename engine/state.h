@@ -388,7 +388,8 @@ class State {
   MatchReaders readers_;
   // Index -> values key -> bucket. A bucket's facts, in key order, by pointer to the key their entry has
   // in objects_ or tuples_ (an entry leaves its buckets before it goes).
-  std::vector<absl::flat_hash_map<std::string, FactBucket>> indexes_;
+  // Index values are tenants' text (labels, names): a keyed hash.
+  std::vector<absl::flat_hash_map<std::string, FactBucket, KeyedTextHash, std::equal_to<>>> indexes_;
   template <typename Set>
   void mark_dirty(Set& set, const typename Set::key_type& key) {
     if (!bulk_ && track_dirty_) set.insert(key);

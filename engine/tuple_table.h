@@ -164,7 +164,7 @@ class TupleTable {
   };
   // Flat: nothing holds a group across a change of the table (a group
   // moved by a rehash keeps its name's text, which is the key's).
-  using Groups = absl::flat_hash_map<std::string_view, Group>;
+  using Groups = absl::flat_hash_map<std::string_view, Group, KeyedTextHash>;
 
   Map map_;
   // Relation -> first argument -> the keys (in map_) of its tuples.

@@ -46,6 +46,7 @@
 
 #include "fga/dispatch_graph.h"
 #include "fga/model.h"
+#include "stdlib/keyed_hash.h"
 
 namespace pmesh::fga {
 
@@ -58,7 +59,9 @@ struct ResolutionCache {
   uint64_t epoch = 0;
   int limit = 0;
   size_t size = 0;  // heights kept, all stores
-  std::unordered_map<std::string, std::unordered_map<std::string, int>> heights;  // store -> "object#relation" ->
+  // store -> "object#relation" -> height; tenants name objects: keyed.
+  using Heights = std::unordered_map<std::string, int, KeyedTextHash, std::equal_to<>>;
+  std::unordered_map<std::string, Heights, KeyedTextHash, std::equal_to<>> heights;
 };
 
 struct LoweredRelation {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "fga/store_tuples.h"
+#include "stdlib/keyed_hash.h"
 
 namespace pmesh::fga {
 
@@ -175,7 +176,7 @@ class CheckWalk {
   Subject u_;
   int limit_;
   std::set<std::string> path_;
-  std::unordered_map<std::string, std::pair<Outcome, int>> seen_;
+  std::unordered_map<std::string, std::pair<Outcome, int>, KeyedTextHash, std::equal_to<>> seen_;
   std::size_t steps_ = 0, cuts_ = 0;
 };
 
@@ -187,7 +188,7 @@ class CheckWalk {
 class Expansion {
  public:
   Expansion(const engine::Engine& e, const ModelView& m, const Subject* filter, int limit,
-            std::unordered_map<std::string, int>* seen)
+            std::unordered_map<std::string, int, KeyedTextHash, std::equal_to<>>* seen)
       : e_(e), m_(m), filter_(filter), limit_(limit), seen_(*seen) {}
 
   int height(const Subject& o, const std::string& relation) {
@@ -223,7 +224,7 @@ class Expansion {
   const ModelView& m_;
   const Subject* filter_;
   int limit_;
-  std::unordered_map<std::string, int>& seen_;
+  std::unordered_map<std::string, int, KeyedTextHash, std::equal_to<>>& seen_;
   std::set<std::string> path_;
   std::size_t steps_ = 0, cuts_ = 0;
 };
@@ -375,7 +376,7 @@ void list_users_resolution(const engine::Engine& e, const ModelView& m, const st
   Subject o;
   if (limit <= 0 || !parse_subject(object, &o) || m.lowered.graph.bounded(o.type, relation) || shallow(e, m, o, relation, limit))
     return;
-  std::unordered_map<std::string, int> seen;
+  std::unordered_map<std::string, int, KeyedTextHash, std::equal_to<>> seen;
   if (Expansion(e, m, &filter, limit, &seen).height(o, relation) >= limit) resolution_too_complex();
 }
 

@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "engine/engine.h"
+#include "stdlib/keyed_hash.h"
 
 namespace pmesh::server {
 
@@ -44,7 +45,7 @@ class ClusterNames {
   size_t remembered_;
   // The clusters that went: path -> (name, when), and the paths in the
   // order they went (an entry whose `when` is not the map's is stale).
-  std::unordered_map<std::string, std::pair<std::string, uint64_t>> gone_;
+  std::unordered_map<std::string, std::pair<std::string, uint64_t>, KeyedTextHash, std::equal_to<>> gone_;
   std::deque<std::pair<std::string, uint64_t>> gone_order_;
   uint64_t sequence_ = 0;
 };

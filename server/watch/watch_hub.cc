@@ -8,6 +8,7 @@
 #include "server/api/present.h"
 #include "server/api/request.h"
 #include "server/api/status.h"
+#include "stdlib/keyed_hash.h"
 
 namespace pmesh::server {
 
@@ -27,7 +28,7 @@ struct WatchHub::Watcher {
   bool started = false;
   bool table_headers_sent = false;
   // Filtered watchers remember what they were shown (object facts).
-  std::unordered_set<std::string> shown;
+  std::unordered_set<std::string, KeyedTextHash, std::equal_to<>> shown;
 
   bool tracks() const { return static_cast<bool>(spec.visible); }
   bool wants(const Json& object) const {

@@ -9,11 +9,36 @@
 #include <vector>
 
 #include "engine/fact_key.h"
+#include "stdlib/keyed_hash.h"
 
 namespace pmesh::test {
 namespace {
 
 using engine::FactKey;
+
+// SipHash against the paper's test vectors (Aumasson and Bernstein,
+// "SipHash: a fast short-input PRF", appendix A: the key 00 01 .. 0f, the
+// messages 00 01 .. n-1); the 1-3 variant differs in its round counts only.
+TEST_CASE("keyed hash: SipHash-2-4 as the paper has it, and a key of the process's own") {
+  unsigned char key[16];
+  for (int i = 0; i < 16; ++i) key[i] = static_cast<unsigned char>(i);
+  std::string msg;
+  for (int i = 0; i < 15; ++i) msg.push_back(static_cast<char>(i));
+  CHECK(siphash_2_4(key, "") == 0x726fdb47dd0e0e31ULL);
+  CHECK(siphash_2_4(key, msg) == 0xa129ca6149be45e5ULL);
+  // Every length of a last block, up to two full blocks with none left:
+  // each prefix hashes apart from the others.
+  std::string longer = msg + std::string("\x0f", 1);
+  std::vector<uint64_t> seen;
+  for (size_t n = 0; n <= longer.size(); ++n) seen.push_back(siphash_1_3(key, std::string_view(longer.data(), n)));
+  std::sort(seen.begin(), seen.end());
+  CHECK(std::unique(seen.begin(), seen.end()) == seen.end());
+  // The process's key is drawn, not zero nor the paper's.
+  unsigned char zero[16] = {};
+  CHECK(keyed_text_hash("account:root:orgs:acme") != siphash_1_3(zero, "account:root:orgs:acme"));
+  CHECK(keyed_text_hash("account:root:orgs:acme") != siphash_1_3(key, "account:root:orgs:acme"));
+  CHECK(keyed_text_hash("account:root:orgs:acme") == keyed_text_hash(std::string("account:root:orgs:") + "acme"));
+}
 
 TEST_CASE("fact keys: one entry per text, dropped with its last key") {
   const size_t before = FactKey::interned();
@@ -25,7 +50,8 @@ TEST_CASE("fact keys: one entry per text, dropped with its last key") {
     CHECK(&a.str() == &a2.str());
     CHECK_FALSE(a == b);
     CHECK(a < b);
-    CHECK(a.text_hash() == std::hash<std::string_view>()(a.str()));
+    CHECK(a.text_hash() == keyed_text_hash(a.str()));
+    CHECK(engine::FactKeyTextHash()(std::string_view(a.str())) == a.text_hash());  // a lookup by text finds it
     CHECK(FactKey::interned() == before + 2);
     FactKey c = a;
     a = FactKey();

@@ -1,0 +1,75 @@
+#include "stdlib/keyed_hash.h"
+
+#include <openssl/rand.h>
+
+#include <array>
+#include <cstring>
+#include <stdexcept>
+
+namespace pmesh {
+namespace {
+
+inline uint64_t rotl(uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
+
+inline uint64_t load_le64(const unsigned char* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+struct SipState {
+  uint64_t v0, v1, v2, v3;
+  void round() {
+    v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32);
+    v2 += v3; v3 = rotl(v3, 16); v3 ^= v2;
+    v0 += v3; v3 = rotl(v3, 21); v3 ^= v0;
+    v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32);
+  }
+};
+
+template <int C, int D>
+uint64_t siphash(const unsigned char key[16], std::string_view bytes) {
+  const uint64_t k0 = load_le64(key), k1 = load_le64(key + 8);
+  SipState s{k0 ^ 0x736f6d6570736575ULL, k1 ^ 0x646f72616e646f6dULL, k0 ^ 0x6c7967656e657261ULL,
+             k1 ^ 0x7465646279746573ULL};
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  const size_t n = bytes.size();
+  const unsigned char* end = p + (n & ~size_t{7});
+  for (; p != end; p += 8) {
+    uint64_t m = load_le64(p);
+    s.v3 ^= m;
+    for (int i = 0; i < C; ++i) s.round();
+    s.v0 ^= m;
+  }
+  // The last block: the bytes left, and the length's low byte on top.
+  uint64_t b = static_cast<uint64_t>(n) << 56;
+  for (size_t i = 0; i < (n & 7); ++i) b |= static_cast<uint64_t>(p[i]) << (8 * i);
+  s.v3 ^= b;
+  for (int i = 0; i < C; ++i) s.round();
+  s.v0 ^= b;
+  s.v2 ^= 0xff;
+  for (int i = 0; i < D; ++i) s.round();
+  return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+}
+
+const unsigned char* process_key() {
+  static const std::array<unsigned char, 16> key = [] {
+    std::array<unsigned char, 16> k{};
+    if (RAND_bytes(k.data(), static_cast<int>(k.size())) != 1)
+      throw std::runtime_error("the random number generator failed");
+    return k;
+  }();
+  return key.data();
+}
+
+}  // namespace
+
+uint64_t siphash_2_4(const unsigned char key[16], std::string_view bytes) { return siphash<2, 4>(key, bytes); }
+uint64_t siphash_1_3(const unsigned char key[16], std::string_view bytes) { return siphash<1, 3>(key, bytes); }
+
+size_t keyed_text_hash(std::string_view text) {
+  static const unsigned char* key = process_key();
+  return static_cast<size_t>(siphash<1, 3>(key, text));
+}
+
+}  // namespace pmesh

@@ -154,6 +154,7 @@ class TupleTable {
   }
 
   static constexpr std::string_view kNoArgs = "\x1f";
+  // Relations' names are the program's, not tenants': an unkeyed hash.
   struct TextHash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }

@@ -18,7 +18,9 @@ using engine::FactKey;
 
 // SipHash against the paper's test vectors (Aumasson and Bernstein,
 // "SipHash: a fast short-input PRF", appendix A: the key 00 01 .. 0f, the
-// messages 00 01 .. n-1); the 1-3 variant differs in its round counts only.
+// messages 00 01 .. n-1); the 1-3 variant differs in its round counts only
+// (its values for the same inputs as Rust's SipHasher13 tests have them,
+// and a reference implementation in Python gives them).
 TEST_CASE("keyed hash: SipHash-2-4 as the paper has it, and a key of the process's own") {
   unsigned char key[16];
   for (int i = 0; i < 16; ++i) key[i] = static_cast<unsigned char>(i);
@@ -26,6 +28,12 @@ TEST_CASE("keyed hash: SipHash-2-4 as the paper has it, and a key of the process
   for (int i = 0; i < 15; ++i) msg.push_back(static_cast<char>(i));
   CHECK(siphash_2_4(key, "") == 0x726fdb47dd0e0e31ULL);
   CHECK(siphash_2_4(key, msg) == 0xa129ca6149be45e5ULL);
+  std::string sixteen = msg + std::string("\x0f", 1);
+  CHECK(siphash_1_3(key, "") == 0xabac0158050fc4dcULL);
+  CHECK(siphash_1_3(key, std::string_view(sixteen.data(), 7)) == 0xd3927d989bb11140ULL);
+  CHECK(siphash_1_3(key, std::string_view(sixteen.data(), 8)) == 0x369095118d299a8eULL);
+  CHECK(siphash_1_3(key, msg) == 0xd320d86d2a519956ULL);
+  CHECK(siphash_1_3(key, sixteen) == 0xcc4fdd1a7d908b66ULL);
   // Every length of a last block, up to two full blocks with none left:
   // each prefix hashes apart from the others.
   std::string longer = msg + std::string("\x0f", 1);

@@ -362,13 +362,15 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
     for (const auto& f : dirty.objects) {
       const ObjectEntry* e = state.object(f);
       PartSource parts{state, f.str(), sets.program_rules};
-      if (e) batch.Put(f.str(), encode_object_record(*e, &parts));
-      else batch.Delete(f.str());
+      const leveldb::Slice key(f.str().data(), f.str().size());
+      if (e) batch.Put(key, encode_object_record(*e, &parts));
+      else batch.Delete(key);
     }
     for (const auto& f : dirty.tuples) {
       const TupleEntry* t = state.tuple(f);
-      if (t && t->exists()) batch.Put(f.str(), encode_tuple_record(*t));
-      else batch.Delete(f.str());
+      const leveldb::Slice key(f.str().data(), f.str().size());
+      if (t && t->exists()) batch.Put(key, encode_tuple_record(*t));
+      else batch.Delete(key);
     }
     for (const auto& k : dirty.matches) {
       const Match* m = state.match(k);
@@ -396,8 +398,10 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
       }
       for (const auto& f : set.tuples) {
         const TupleEntry* t = state.tuple(f);
-        if (t && t->exists()) batch.Put(prefix + f, encode_tuple_record(*t, set.first_rule));
-        else batch.Delete(prefix + f);
+        std::string key = prefix;
+        key += f.str();
+        if (t && t->exists()) batch.Put(key, encode_tuple_record(*t, set.first_rule));
+        else batch.Delete(key);
       }
     }
     // The change log: one entry per changed object, in resource-version order.

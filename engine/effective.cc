@@ -182,7 +182,7 @@ using dsl::HeadKind;
 
 // ---- Effective objects ---------------------------------------------------------
 
-Json Engine::build_effective(const std::string& fact, const ObjectEntry& e, const Json& prev) {
+Json Engine::build_effective(const FactKey& fact, const ObjectEntry& e, const Json& prev) {
   // Rules that disagree while they run may agree once all have seen the
   // same state: until then the object takes one of the values, and the
   // disagreement is looked at again at rest (check_conflicts).

@@ -29,7 +29,7 @@ Engine::Engine(std::shared_ptr<const dsl::CompiledProgram> program, Options opti
   base_rules_ = rules_.size();
   next_stratum_ = static_cast<int>(program_->graph->strata().size());
   for (const auto& rt : rules_) register_readers(rt);
-  evaluator_ = std::make_unique<Evaluator>(state_, [this](const std::string& fact) { return committed(fact); });
+  evaluator_ = std::make_unique<Evaluator>(state_, [this](std::string_view fact) { return committed(fact); });
 }
 
 Op Engine::stored_form(const Op& op) const {
@@ -109,7 +109,7 @@ bool Engine::has_tuple(const std::string& relation, const std::vector<std::strin
   return t && t->exists();
 }
 
-const Json* Engine::committed(const std::string& fact) const {
+const Json* Engine::committed(std::string_view fact) const {
   if (history_) return history_->get(parse_object_fact(fact));
   auto it = txn_.before.find(fact);
   if (it != txn_.before.end()) return it->second->is_null() ? nullptr : &*it->second;
@@ -117,14 +117,14 @@ const Json* Engine::committed(const std::string& fact) const {
   return e && !e->effective.is_null() ? &*e->effective : nullptr;
 }
 
-std::string Engine::make_uid(const std::string& fact) const {
+std::string Engine::make_uid(std::string_view fact) const {
   if (history_) {
     const ObjectEntry* e = history_->state_.object(fact);
     if (e && !e->uid.empty()) return e->uid;
   }
   // Deterministic: the same identity created in the same transaction gets
   // the same uid, whatever the order of the inputs.
-  std::string in = fact;
+  std::string in(fact);
   in += '@';
   in += std::to_string(rv_ + 1);
   std::string h = hex_digest(EVP_sha1(), in);
@@ -134,7 +134,7 @@ std::string Engine::make_uid(const std::string& fact) const {
   return h;
 }
 
-void Engine::note_before(const std::string& fact) {
+void Engine::note_before(const FactKey& fact) {
   if (txn_.before.count(fact)) return;
   const ObjectEntry* e = state_.object(fact);
   txn_.before[fact] = e ? e->effective : SharedJson();
@@ -325,7 +325,7 @@ void Engine::apply_contributions(int rule, const MatchKey& key, const std::vecto
     if (c.kind != Contribution::Kind::kRefuse && c.kind != Contribution::Kind::kDelete) targets.insert(c.target);
   for (const auto& c : after) {
     if (c.kind == Contribution::Kind::kDelete) {
-      txn_.doomed_objects.insert(c.target.str());
+      txn_.doomed_objects.insert(c.target);
     } else if (c.kind == Contribution::Kind::kRefuse) {
       refuses = true;
       txn_.refusals[key] = rules_[static_cast<size_t>(rule)].info->rule->name + ": " + c.value->get<std::string>();
@@ -377,7 +377,7 @@ void Engine::apply_contributions(int rule, const MatchKey& key, const std::vecto
 
 // A fact that loses one derivation but keeps others may be kept only by a
 // cycle; if its data is part of a recursive stratum, that stratum re-checks it.
-void Engine::lost_support(const std::string& fact) {
+void Engine::lost_support(const FactKey& fact) {
   dsl::DataNode node = is_object_fact(fact) ? dsl::DataNode{parse_object_fact(fact).kind, "metadata"}
                                             : dsl::DataNode{"", std::string(view_tuple_fact(fact).relation)};
   int s = recursive_stratum_of(node);
@@ -467,7 +467,7 @@ void Engine::run_to_fixpoint() {
     // rules are at rest: a rule that reads none of it sees the same either way.
     if (!txn_.unsettled.empty() && settle_objects(have_pending ? txn_.pending.begin()->rule : -1)) continue;
     if (!have_pending && !txn_.doomed_objects.empty()) {
-      std::string fact = *txn_.doomed_objects.begin();
+      FactKey fact = *txn_.doomed_objects.begin();
       txn_.doomed_objects.erase(txn_.doomed_objects.begin());
       const ObjectEntry* e = state_.object(fact);
       if (e && !e->effective.is_null() && e->user_owned && e->derived.empty() && e->deleting.empty())
@@ -496,7 +496,7 @@ void Engine::delete_cluster_contents(const std::string& cluster) {
   std::vector<ObjectKey> doomed;
   for (const dsl::KindDecl* d : kinds_.in_cluster(cluster)) {
     if (d->storage) continue;  // another served version: its objects are its storage version's
-    state_.scan_objects(object_prefix(d->key(), &cluster), [&](const std::string&, const ObjectEntry& e) {
+    state_.scan_objects(object_prefix(d->key(), &cluster), [&](const FactKey&, const ObjectEntry& e) {
       if (e.user_owned && e.derived.empty() && e.deleting.empty()) doomed.push_back(e.key);
       return true;
     });
@@ -507,7 +507,7 @@ void Engine::delete_cluster_contents(const std::string& cluster) {
   // afresh.
   std::vector<std::pair<std::string, std::vector<std::string>>> stored;
   for (const auto& [relation, decl] : program_->program->relations())
-    state_.scan_tuples_with(relation, {cluster}, [&](const std::string& fact) {
+    state_.scan_tuples_with(relation, {cluster}, [&](const FactKey& fact) {
       if (const TupleEntry* t = state_.tuple(fact); t && t->base) stored.push_back(parse_tuple_fact(fact));
       return true;
     });
@@ -518,10 +518,10 @@ void Engine::delete_cluster_contents(const std::string& cluster) {
 // the suspects and everything derived from them in the stratum are kept
 // only if a derivation reaches them from facts outside that set.
 void Engine::rederive(int stratum) {
-  std::set<std::string> region = std::move(txn_.suspects[stratum]);
+  std::set<FactKey, FactKeyOrder> region = std::move(txn_.suspects[stratum]);
   txn_.suspects[stratum].clear();
-  std::vector<std::string> work(region.begin(), region.end());
-  auto supports = [&](const std::string& f) {
+  std::vector<FactKey> work(region.begin(), region.end());
+  auto supports = [&](const FactKey& f) {
     std::vector<MatchKey> out;
     if (is_object_fact(f)) {
       if (const ObjectEntry* e = state_.object(f))
@@ -532,7 +532,7 @@ void Engine::rederive(int stratum) {
     return out;
   };
   while (!work.empty()) {
-    std::string f = work.back();
+    FactKey f = work.back();
     work.pop_back();
     if (const auto* ms = state_.matches_using(f))
       for (const MatchKey* mk : *ms) {
@@ -544,13 +544,13 @@ void Engine::rederive(int stratum) {
   }
   // Alive: a fact with a derivation whose inputs are all outside the region
   // or alive themselves. A worklist makes this linear in the region's edges.
-  std::set<std::string> alive;
-  std::vector<std::string> queue;
+  std::set<FactKey, FactKeyOrder> alive;
+  std::vector<FactKey> queue;
   auto grounded = [&](const Match& m) {
     return std::all_of(m.positives.begin(), m.positives.end(),
-                       [&](const std::string& p) { return !region.count(p) || alive.count(p); });
+                       [&](const FactKey& p) { return !region.count(p) || alive.count(p); });
   };
-  auto mark = [&](const std::string& f) {
+  auto mark = [&](const FactKey& f) {
     if (alive.insert(f).second) queue.push_back(f);
   };
   for (const auto& f : region) {
@@ -567,7 +567,7 @@ void Engine::rederive(int stratum) {
       }
   }
   while (!queue.empty()) {
-    std::string f = queue.back();
+    FactKey f = queue.back();
     queue.pop_back();
     const auto* ms = state_.matches_using(f);
     if (!ms) continue;
@@ -597,7 +597,7 @@ void Engine::rederive(int stratum) {
 
 Result Engine::collect_changes(std::vector<TupleChange>* tuples) {
   Result r;
-  std::vector<std::string> changed;
+  std::vector<FactKey> changed;
   for (const auto& [fact, before] : txn_.before) {
     const ObjectEntry* e = state_.object(fact);
     if (!(e ? e->effective == before : before->is_null())) changed.push_back(fact);
@@ -720,10 +720,10 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
     if (seed) seed();
     run_to_fixpoint();
     if (!txn_.deferred.empty()) {
-      std::set<std::string> again = std::move(txn_.deferred);
+      std::set<FactKey, FactKeyOrder> again = std::move(txn_.deferred);
       txn_.deferred.clear();
       for (const auto& f : again)
-        if (const ObjectEntry* e = state_.object(f)) recompute_object(FactKey(f), *e);
+        if (const ObjectEntry* e = state_.object(f)) recompute_object(f, *e);
       run_to_fixpoint();
     }
     // The tuple changes the hook sees are the commit's unless it adds more

@@ -107,7 +107,7 @@ struct RuleSetChanges {
     int first_rule = 0;
     // Keys in the state (changed or gone).
     std::vector<MatchKey> matches;
-    std::vector<std::string> tuples;
+    std::vector<FactKey> tuples;
     bool removed = false;  // the set went in this transaction: nothing of it stays stored
   };
   std::vector<Set> sets;
@@ -247,7 +247,7 @@ class Engine {
   std::string rule_set_fingerprint(const dsl::CompiledProgram& program) const;
 
   // The provenance of a fact: which rule matched which inputs, recursively.
-  std::string explain(const std::string& fact) const;
+  std::string explain(std::string_view fact) const;
   // Why no rule derives `key`: for each rule deriving its kind, the first
   // step of its plan that found nothing.
   std::string explain_absent(const ObjectKey& key) const;
@@ -327,7 +327,7 @@ class Engine {
   // Drops from the user's part of `e` what the rules changed since the user
   // wrote their editable fields (the api-syncagent's three-way merge).
   void settle_editable(ObjectEntry& e) const;
-  Json build_effective(const std::string& fact, const ObjectEntry& e, const Json& prev);
+  Json build_effective(const FactKey& fact, const ObjectEntry& e, const Json& prev);
   // Throws the Conflict of an object whose rules still disagree now that
   // they are at rest (build_effective noted those that disagreed on the way).
   void check_conflicts();
@@ -343,8 +343,8 @@ class Engine {
   JsonPath resolve_path(const dsl::KindDecl* decl, const dsl::Path& path, const RuleRuntime& rt, Bindings& b,
                         bool set_head);
   void delete_cluster_contents(const std::string& cluster);
-  void note_before(const std::string& fact);
-  void lost_support(const std::string& fact);
+  void note_before(const FactKey& fact);
+  void lost_support(const FactKey& fact);
   // `tuples`: the transaction's tuple changes when they were taken already
   // and nothing changed since (null: taken here).
   Result collect_changes(std::vector<TupleChange>* tuples = nullptr);
@@ -360,8 +360,8 @@ class Engine {
   std::vector<TupleChange> tuple_changes() const;
   // Refuses (InternalError) a change set that holds what cannot be encoded.
   void check_encodable(const Result& r) const;
-  const Json* committed(const std::string& fact) const;
-  std::string make_uid(const std::string& fact) const;
+  const Json* committed(std::string_view fact) const;
+  std::string make_uid(std::string_view fact) const;
 
   std::shared_ptr<const dsl::CompiledProgram> program_;
   mutable std::string fingerprint_;  // of program_, once computed

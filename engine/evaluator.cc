@@ -36,7 +36,7 @@ std::vector<RuleRuntime> make_runtimes(const dsl::CompiledProgram& compiled) {
   return out;
 }
 
-Evaluator::Evaluator(const State& state, std::function<const Json*(const std::string&)> old)
+Evaluator::Evaluator(const State& state, std::function<const Json*(std::string_view)> old)
     : state_(state), old_(std::move(old)) {}
 
 namespace {
@@ -119,7 +119,7 @@ bool Evaluator::object_ok(const dsl::Step& s, const RuleRuntime& rt, Bindings& b
   return e.key.kind == s.item->object.kind.name;
 }
 
-bool Evaluator::tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bindings& b, const std::string& fact,
+bool Evaluator::tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bindings& b, std::string_view fact,
                          NewlyBound& newly_bound, bool trigger,
                          const std::vector<dsl::Step::Deferred>* deferred) const {
   auto [rel, args] = view_tuple_fact(fact);

@@ -121,7 +121,7 @@ std::vector<RuleRuntime> make_runtimes(const dsl::CompiledProgram& compiled);
 class Evaluator {
  public:
   // `old` answers old(x): the committed version of a fact, or nullptr.
-  Evaluator(const State& state, std::function<const Json*(const std::string&)> old);
+  Evaluator(const State& state, std::function<const Json*(std::string_view)> old);
 
   Json eval(const dsl::Expr& e, const RuleRuntime& rt, Bindings& b) const;
   Json eval(const Operand& o, const RuleRuntime& rt, Bindings& b) const;
@@ -178,13 +178,13 @@ class Evaluator {
             const FixedFacts* fixed, const std::function<bool(Bindings&)>& emit) const;
   bool object_ok(const dsl::Step& s, const RuleRuntime& rt, Bindings& b, const ObjectEntry& e,
                  std::span<const Json* const> keys) const;
-  bool tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bindings& b, const std::string& fact,
+  bool tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bindings& b, std::string_view fact,
                 NewlyBound& newly_bound, bool trigger = false,
                 const std::vector<dsl::Step::Deferred>* deferred = nullptr) const;
   bool checks_ok(const std::vector<std::pair<Operand, Operand>>& checks, const RuleRuntime& rt, Bindings& b) const;
 
   const State& state_;
-  std::function<const Json*(const std::string&)> old_;
+  std::function<const Json*(std::string_view)> old_;
 };
 
 // Whether a condition value is true (only `true` is).

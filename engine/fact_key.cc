@@ -3,7 +3,10 @@
 #include <absl/container/flat_hash_set.h>
 
 #include <array>
+#include <cstring>
 #include <mutex>
+#include <new>
+#include <stdexcept>
 #include <utility>
 
 namespace pmesh::engine {
@@ -34,7 +37,7 @@ struct FactPool {
   struct Eq {
     using is_transparent = void;
     bool operator()(const FactKey::Entry* a, const FactKey::Entry* b) const noexcept { return a == b; }
-    bool operator()(const FactKey::Entry* a, const Probe& b) const noexcept { return a->hash == b.hash && a->key == b.text; }
+    bool operator()(const FactKey::Entry* a, const Probe& b) const noexcept { return a->hash == b.hash && a->text() == b.text; }
     bool operator()(const Probe& a, const FactKey::Entry* b) const noexcept { return (*this)(b, a); }
   };
   struct Shard {
@@ -69,13 +72,24 @@ FactKey::FactKey(std::string_view key) {
     e_->refs.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  e_ = new Entry{std::string(key), probe.hash};
+  e_ = Entry::make(key, probe.hash);
   s.entries.insert(e_);
 }
 
-const std::string& FactKey::empty_text() {
-  static const std::string kEmpty;
-  return kEmpty;
+FactKey::Entry* FactKey::Entry::make(std::string_view text, size_t hash) {
+  if (text.size() >= (size_t{1} << 32)) throw std::length_error("a fact key of 4 GiB or more");
+  static_assert(alignof(Entry) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__);
+  void* raw = ::operator new(sizeof(Entry) + text.size());
+  Entry* e = new (raw) Entry;
+  e->hash = hash;
+  e->size = static_cast<uint32_t>(text.size());
+  if (!text.empty()) std::memcpy(e + 1, text.data(), text.size());
+  return e;
+}
+
+void FactKey::Entry::destroy(Entry* e) {
+  e->~Entry();
+  ::operator delete(e);
 }
 
 void FactKey::release_last(Entry* e) {
@@ -83,7 +97,7 @@ void FactKey::release_last(Entry* e) {
   std::lock_guard<std::mutex> lock(s.mu);
   if (e->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   s.entries.erase(e);
-  delete e;
+  Entry::destroy(e);
 }
 
 size_t FactKey::interned() {

@@ -40,10 +40,11 @@ class FactKey {
   }
   ~FactKey() { release(); }
 
-  // The key's text ("" for a FactKey made empty). Most code reads facts as
-  // text, hence the conversion.
-  const std::string& str() const { return e_ ? e_->key : empty_text(); }
-  operator const std::string&() const { return str(); }  // NOLINT: a key reads as its text
+  // The key's text ("" for a FactKey made empty), valid while this key
+  // (or another copy of it) is. Most code reads facts as text, hence the
+  // conversion.
+  std::string_view str() const { return e_ ? e_->text() : std::string_view(); }
+  operator std::string_view() const { return str(); }  // NOLINT: a key reads as its text
   bool empty() const { return e_ == nullptr; }
 
   bool operator==(const FactKey& o) const { return e_ == o.e_; }
@@ -60,16 +61,23 @@ class FactKey {
   static size_t interned();
 
   // What a FactKey points at: one interned key, in the pool's table
-  // (fact_key.cc), which finds entries by their text and hash. Defined
-  // here since every reading of a fact's text goes through str().
+  // (fact_key.cc), which finds entries by their text and hash. The text
+  // follows the entry in the same allocation (Entry::make), so that reading
+  // a key's text is one pointer from the FactKey, not two, and a key costs
+  // one allocation. Defined here since every reading of a fact's text goes
+  // through str().
   struct Entry {
-    std::string key;
     size_t hash = 0;
     std::atomic<uint32_t> refs{1};
+    uint32_t size = 0;
+    std::string_view text() const { return {reinterpret_cast<const char*>(this + 1), size}; }
+    // Throws std::length_error for a text of 4 GiB or more (requests are
+    // far smaller).
+    static Entry* make(std::string_view text, size_t hash);
+    static void destroy(Entry* e);
   };
 
  private:
-  static const std::string& empty_text();
   void retain() const {
     if (e_) e_->refs.fetch_add(1, std::memory_order_relaxed);
   }

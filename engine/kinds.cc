@@ -290,7 +290,7 @@ void Kinds::refresh(const State& state, bool additive, const std::string* cluste
     next_versions[where][decls[0]->key()].assign(decls.begin() + 1, decls.end());
     return decls[0];
   };
-  state.scan_objects(object_prefix("APIBinding", cluster), [&](const std::string&, const ObjectEntry& b) {
+  state.scan_objects(object_prefix("APIBinding", cluster), [&](const FactKey&, const ObjectEntry& b) {
     const Json& st = b.effective->value("status", Json::object());
     // kcp's field names the export's logical cluster; a program without
     // names (kinds alone) writes the path there.
@@ -310,7 +310,7 @@ void Kinds::refresh(const State& state, bool additive, const std::string* cluste
       if (k->group == d.group && (k->plural == d.plural || k->name == d.name)) return true;
     return false;
   };
-  state.scan_objects(object_prefix("CustomResourceDefinition", cluster), [&](const std::string&, const ObjectEntry& c) {
+  state.scan_objects(object_prefix("CustomResourceDefinition", cluster), [&](const FactKey&, const ObjectEntry& c) {
     const auto& decls = schema_decls(state, c.key.cluster, c.key.name, "CustomResourceDefinition");
     if (decls.empty() || declared_clash(*decls[0])) return true;
     next[c.key.cluster].emplace(decls[0]->key(), bind(decls, c.key.cluster));

@@ -17,15 +17,15 @@ void Engine::check_relation_keys() {
     const std::string relation(v.relation);
     std::vector<std::string> key(v.args.begin(), v.args.begin() + static_cast<long>(it->second->key));
     if (!checked.insert(tuple_fact(relation, key)).second) continue;
-    std::vector<std::string> holding;
-    state_.scan_tuples_with(relation, key, [&](const std::string& f) {
+    std::vector<FactKey> holding;
+    state_.scan_tuples_with(relation, key, [&](const FactKey& f) {
       if (const TupleEntry* e = state_.tuple(f); e && e->exists()) holding.push_back(f);
       return holding.size() < 2;
     });
     if (holding.size() < 2) continue;
     std::set<std::string> rules;
     for (const auto& f : holding)
-      for (int r : txn_.changed_by.of(FactKey(f))) rules.insert(rules_[static_cast<size_t>(r)].info->rule->name);
+      for (int r : txn_.changed_by.of(f)) rules.insert(rules_[static_cast<size_t>(r)].info->rule->name);
     std::string names, values;
     for (size_t i = 0; i < key.size(); ++i) {
       names += (i ? ", " : "") + it->second->params[i];

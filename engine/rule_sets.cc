@@ -174,8 +174,8 @@ void Engine::discard_rule_set_state(const RuleSet& set) {
   for (int rule = set.first_rule; rule < set.first_rule + set.count; ++rule)
     for (const auto& k : state_.match_keys_of(rule)) state_.erase_match(k);
   for (const auto& rel : set.relations) {
-    std::vector<std::string> facts;
-    state_.scan_tuples(rel, [&](const std::string& f) {
+    std::vector<FactKey> facts;
+    state_.scan_tuples(rel, [&](const FactKey& f) {
       facts.push_back(f);
       return true;
     });

@@ -15,17 +15,6 @@ namespace pmesh::engine {
 namespace {
 constexpr char kSep = '\x1f';
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (true) {
-    size_t p = s.find(kSep, start);
-    out.push_back(s.substr(start, p - start));
-    if (p == std::string::npos) break;
-    start = p + 1;
-  }
-  return out;
-}
 }  // namespace
 
 namespace {
@@ -143,10 +132,10 @@ std::string tuple_fact(const std::string& relation, const std::vector<std::strin
   return f;
 }
 
-bool is_object_fact(const std::string& fact) { return !fact.empty() && fact[0] == 'o'; }
+bool is_object_fact(std::string_view fact) { return !fact.empty() && fact[0] == 'o'; }
 
-ObjectKey parse_object_fact(const std::string& fact) {
-  auto parts = split(fact);
+ObjectKey parse_object_fact(std::string_view fact) {
+  auto parts = split(fact, kSep);
   return {parts[1], parts[2], parts[3], parts[4]};
 }
 
@@ -165,7 +154,7 @@ TupleView view_tuple_fact(std::string_view fact) {
   return v;
 }
 
-std::pair<std::string, std::vector<std::string>> parse_tuple_fact(const std::string& fact) {
+std::pair<std::string, std::vector<std::string>> parse_tuple_fact(std::string_view fact) {
   TupleView v = view_tuple_fact(fact);
   return {std::string(v.relation), std::vector<std::string>(v.args.begin(), v.args.end())};
 }
@@ -196,7 +185,7 @@ std::optional<ObjectKey> parse_object_ref(const std::string& kind, const std::st
   return k;
 }
 
-std::string describe_fact(const std::string& fact) {
+std::string describe_fact(std::string_view fact) {
   if (is_object_fact(fact)) return parse_object_fact(fact).to_string();
   auto [rel, args] = parse_tuple_fact(fact);
   std::string out = rel + "(";
@@ -360,7 +349,7 @@ std::string State::tuple_index_key(size_t i, const decltype(TupleView::args)& ar
   return k;
 }
 
-const ObjectEntry* State::object(const std::string& fact) const {
+const ObjectEntry* State::object(std::string_view fact) const {
   auto it = objects_.find(fact);
   return it == objects_.end() ? nullptr : &it->second;
 }
@@ -370,7 +359,7 @@ const ObjectEntry* State::object(const FactKey& fact) const {
   return it == objects_.end() ? nullptr : &it->second;
 }
 
-ObjectEntry State::object_copy(const std::string& fact, const ObjectKey& key) const {
+ObjectEntry State::object_copy(std::string_view fact, const ObjectKey& key) const {
   if (const ObjectEntry* e = object(fact)) return *e;
   ObjectEntry e;
   e.key = key;
@@ -379,7 +368,7 @@ ObjectEntry State::object_copy(const std::string& fact, const ObjectKey& key) co
 
 namespace {
 // The interned key of a fact given as text or as its key.
-FactKey interned_key(const std::string& fact) { return FactKey(fact); }
+FactKey interned_key(std::string_view fact) { return FactKey(fact); }
 const FactKey& interned_key(const FactKey& fact) { return fact; }
 }  // namespace
 
@@ -388,7 +377,7 @@ void State::hold_effective_as(const FactKey& fact, SharedJson same) {
   if (it != objects_.end()) it->second.effective = std::move(same);
 }
 
-const ObjectEntry* State::put_object(const std::string& fact, ObjectEntry entry) {
+const ObjectEntry* State::put_object(std::string_view fact, ObjectEntry entry) {
   return put_object_as(fact, std::move(entry));
 }
 
@@ -423,7 +412,7 @@ const ObjectEntry* State::put_object_as(const K& fact, ObjectEntry entry) {
   return replaced;
 }
 
-const ObjectEntry* State::erase_object(const std::string& fact) {
+const ObjectEntry* State::erase_object(std::string_view fact) {
   auto it = objects_.find(fact);
   if (it == objects_.end()) return nullptr;
   mark_dirty(dirty_.objects, it->first);
@@ -438,7 +427,7 @@ const ObjectEntry* State::erase_object(const std::string& fact) {
   return replaced;
 }
 
-void State::set_resource_version(const std::string& fact, int64_t rv) {
+void State::set_resource_version(std::string_view fact, int64_t rv) {
   auto it = objects_.find(fact);
   if (it == objects_.end()) return;
   mark_dirty(dirty_.objects, it->first);
@@ -481,7 +470,7 @@ std::pair<const FactKey*, const TupleEntry*> State::find_tuple(std::string_view 
   return {&it->first, &it->second};
 }
 
-const TupleEntry* State::tuple(const std::string& fact) const {
+const TupleEntry* State::tuple(std::string_view fact) const {
   auto it = tuples_.find(fact);
   return it == tuples_.end() ? nullptr : &it->second;
 }
@@ -491,7 +480,7 @@ const TupleEntry* State::tuple(const FactKey& fact) const {
   return it == tuples_.end() ? nullptr : &it->second;
 }
 
-void State::put_tuple(const std::string& fact, TupleEntry entry) { put_tuple_as(fact, std::move(entry)); }
+void State::put_tuple(std::string_view fact, TupleEntry entry) { put_tuple_as(fact, std::move(entry)); }
 
 void State::put_tuple(const FactKey& fact, TupleEntry entry) { put_tuple_as(fact, std::move(entry)); }
 
@@ -671,8 +660,8 @@ void State::for_each_match(const std::function<void(const MatchKey&, const Match
   for (const auto* e : all) fn(e->first, e->second);
 }
 
-const MatchReaders::List* State::matches_using(const std::string& fact) const {
-  return readers_.find(std::string_view(fact));
+const MatchReaders::List* State::matches_using(std::string_view fact) const {
+  return readers_.find(fact);
 }
 
 const MatchReaders::List* State::matches_using(const FactKey& fact) const { return readers_.find(fact); }

@@ -64,9 +64,9 @@ std::string object_fact(const ObjectKey& k);
 std::string object_prefix(const std::string& kind, const std::string* cluster = nullptr,
                           const std::string* ns = nullptr);
 std::string tuple_fact(const std::string& relation, const std::vector<std::string>& args);
-bool is_object_fact(const std::string& fact);
-ObjectKey parse_object_fact(const std::string& fact);
-std::pair<std::string, std::vector<std::string>> parse_tuple_fact(const std::string& fact);
+bool is_object_fact(std::string_view fact);
+ObjectKey parse_object_fact(std::string_view fact);
+std::pair<std::string, std::vector<std::string>> parse_tuple_fact(std::string_view fact);
 // The same without copies, for the engine's hot paths: views into `fact`.
 // REQUIRES: `fact` outlives the view.
 // (Arguments inline up to six: a view is made for every tuple a step
@@ -76,7 +76,7 @@ struct TupleView {
   boost::container::small_vector<std::string_view, 6> args;
 };
 TupleView view_tuple_fact(std::string_view fact);
-std::string describe_fact(const std::string& fact);  // for people
+std::string describe_fact(std::string_view fact);  // for people
 // "cluster/name" or "cluster/namespace/name", as tests and the CLI name objects.
 std::optional<ObjectKey> parse_object_ref(const std::string& kind, const std::string& ref);
 
@@ -222,7 +222,7 @@ class State {
 
   // ---- Objects
   // (Each lookup by fact also takes the interned key, whose hash is kept.)
-  const ObjectEntry* object(const std::string& fact) const;
+  const ObjectEntry* object(std::string_view fact) const;
   const ObjectEntry* object(const FactKey& fact) const;
   // The entry of `fact` with the state's own key for it (valid while the
   // entry is): {null, null} when there is none.
@@ -230,20 +230,20 @@ class State {
   // The entry for `fact`, created empty if absent (its parts and effective
   // form are shared, so a copy copies pointers). Record-keeping is the
   // caller's: call put_object after changing the copy.
-  ObjectEntry object_copy(const std::string& fact, const ObjectKey& key) const;
+  ObjectEntry object_copy(std::string_view fact, const ObjectKey& key) const;
   // Both return the entry they replaced, kept in the undo log until the
   // transaction ends (null when there was none, or while undoing): a caller
   // reads the old version there instead of copying it first.
-  const ObjectEntry* put_object(const std::string& fact, ObjectEntry entry);
+  const ObjectEntry* put_object(std::string_view fact, ObjectEntry entry);
   // The same with the key interned already (its hash kept): a reopen's
   // decoders intern the records' keys on their own threads.
   const ObjectEntry* put_object(const FactKey& fact, ObjectEntry entry);
-  const ObjectEntry* erase_object(const std::string& fact);
+  const ObjectEntry* erase_object(std::string_view fact);
   // Whether changes are being recorded for undo (not while undoing, nor
   // in bulk).
   bool recording() const { return !undoing_ && !bulk_; }
   // Stamps a committed object with its resource version (not an index key).
-  void set_resource_version(const std::string& fact, int64_t rv);
+  void set_resource_version(std::string_view fact, int64_t rv);
   // Holds an object's effective form as `same`, the same value held
   // otherwise (as its CBOR): no index, undo record or dirty mark changes.
   // REQUIRES: no transaction in progress; `same` equals the object's form.
@@ -261,10 +261,10 @@ class State {
   const KeyedMap<ObjectEntry>::Map& objects() const { return objects_.ordered(); }
 
   // ---- Tuples
-  const TupleEntry* tuple(const std::string& fact) const;
+  const TupleEntry* tuple(std::string_view fact) const;
   const TupleEntry* tuple(const FactKey& fact) const;
   std::pair<const FactKey*, const TupleEntry*> find_tuple(std::string_view fact) const;
-  void put_tuple(const std::string& fact, TupleEntry entry);
+  void put_tuple(std::string_view fact, TupleEntry entry);
   void put_tuple(const FactKey& fact, TupleEntry entry);
   // Adds (`keep`) or withdraws match `match`'s support of tuple `fact` in
   // place; the undo record is the inverse change, not a copy of the entry,
@@ -300,7 +300,7 @@ class State {
   // The keys of the matches that use `fact` as a positive pattern, in no
   // order (each points at its match's key in the state; valid until the
   // state changes).
-  const MatchReaders::List* matches_using(const std::string& fact) const;
+  const MatchReaders::List* matches_using(std::string_view fact) const;
   const MatchReaders::List* matches_using(const FactKey& fact) const;
   size_t match_count() const { return match_count_; }
   // Every rule with matches is numbered below this.

@@ -97,18 +97,18 @@ struct Transaction {
 
   std::string now;  // its time stamp ("2026-01-01T00:00:00Z")
   std::set<Pending> pending;
-  std::map<std::string, SharedJson> before;  // objects: committed effective (null: absent)
+  std::map<FactKey, SharedJson, FactKeyOrder> before;  // objects: committed effective (null: absent)
   // Tuples: committed existence, in key order (by the interned key: a
   // tuple's change copies a pointer, not its text).
   std::map<FactKey, bool, FactKeyOrder> tuple_before;
   ChangedBy changed_by;  // fact -> rules that changed it
   std::unordered_map<MatchKey, int, MatchKeyHash> evaluations;  // match -> evaluations (a loop at the limit)
-  std::map<int, std::set<std::string>> suspects;    // rule -> matches that kept changing
+  std::map<int, std::set<FactKey, FactKeyOrder>> suspects;    // rule -> matches that kept changing
   std::vector<std::string> warnings;                // evaluation errors that dropped a match
   // Restored terminating objects whose finalizers come from rules: they are
   // looked at again once the rules have run.
   bool restoring = false;
-  std::set<std::string> deferred;
+  std::set<FactKey, FactKeyOrder> deferred;
   // Clusters where an object that binds kinds changed (all: a schema did).
   std::set<std::string> kinds_touched;
   bool kinds_touched_all = false;
@@ -116,14 +116,14 @@ struct Transaction {
   // once the rules are at rest.
   std::set<std::string> doomed_clusters;
   // Objects that `delete` heads delete once the rules are at rest.
-  std::set<std::string> doomed_objects;
+  std::set<FactKey, FactKeyOrder> doomed_objects;
   // Matches of `refuse` heads that this transaction made: match -> "rule: message".
   std::map<MatchKey, std::string> refusals;
   // Objects whose rules disagreed on a value while the rules ran (each
   // took one of the values meanwhile): a disagreement is a Conflict only if
   // it is still there once the rules are at rest (a count the rules have
   // not all seen change yet is none). `at_rest` while that is checked.
-  std::set<std::string> conflicted;
+  std::set<FactKey, FactKeyOrder> conflicted;
   bool at_rest = false;
   // Objects whose parts a rule changed, their effective form not
   // recomputed yet (Engine::settle_objects), by kind, with what that may

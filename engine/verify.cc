@@ -149,7 +149,7 @@ std::string Engine::verify() const {
   auto objects = [](const State& s) {
     std::map<std::string, Json> m;
     for (const auto& [f, e] : s.objects())
-      if (!e.effective.is_null()) m[f] = normalized(*e.effective);
+      if (!e.effective.is_null()) m[std::string(f.str())] = normalized(*e.effective);
     return m;
   };
   auto mine = objects(state_), theirs = objects(fresh.state_);
@@ -173,13 +173,13 @@ std::string Engine::verify() const {
   return out;
 }
 
-std::string Engine::explain(const std::string& fact) const {
+std::string Engine::explain(std::string_view fact) const {
   std::string out;
   std::set<std::string> seen;
-  std::function<void(const std::string&, int)> walk = [&](const std::string& f, int depth) {
+  std::function<void(std::string_view, int)> walk = [&](std::string_view f, int depth) {
     std::string pad(static_cast<size_t>(depth) * 2, ' ');
     out += pad + describe_fact(f);
-    if (!seen.insert(f).second) {
+    if (!seen.emplace(f).second) {
       out += " (see above)\n";
       return;
     }

@@ -175,7 +175,7 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
     return list_snapshot(req, prefix, start_after, rv, std::make_shared<const ApiRequest::ClusterFilters>(req.visible_clusters()));
   int64_t remaining = 0;
   bool filtered = !o.labels.empty() || !o.fields.empty() || req.visible;
-  engine_.state().scan_objects(prefix, [&](const std::string& fact, const engine::ObjectEntry& e) {
+  engine_.state().scan_objects(prefix, [&](std::string_view fact, const engine::ObjectEntry& e) {
     if (!start_after.empty() && fact <= start_after) return true;
     if (!req.info.ns.empty() && e.key.ns != req.info.ns) return true;
     return e.effective.visit([&](const nlohmann::json& object) {

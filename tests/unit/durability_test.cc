@@ -233,12 +233,12 @@ TEST_CASE("a data directory whose records and change log are JSON text (written 
     REQUIRE(o.engine->apply({Op::create(account("a", "alice")), Op::create(account("b", "bob"))}).ok);
     before = dump_state(*o.engine);
     const auto& st = o.engine->state();
-    for (const auto& [f, e] : st.objects()) old_records.push_back({f, engine::encode_object(e).dump()});
+    for (const auto& [f, e] : st.objects()) old_records.push_back({std::string(f.str()), engine::encode_object(e).dump()});
     for (const auto* p : st.tuples_in_order()) {
       const auto& [f, t] = *p;
       Json supports = Json::array();
       for (const auto& k : t.supports) supports.push_back(k.str());
-      old_records.push_back({f, Json{{"base", t.base}, {"supports", supports}}.dump()});
+      old_records.push_back({std::string(f.str()), Json{{"base", t.base}, {"supports", supports}}.dump()});
     }
     st.for_each_match([&](const engine::MatchKey& k, const engine::Match& m) {
       old_records.push_back({"m\x1f" + k.str(), engine::encode_match(m).dump()});
@@ -477,7 +477,7 @@ TEST_CASE("an object's parts written as values (before they named contributions)
     OpenedStore o = open_data_dir(dir.path, program);
     REQUIRE(o.engine->apply({Op::create(account("a", "alice"))}).ok);
     before = dump_state(*o.engine);
-    for (const auto& [f, e] : o.engine->state().objects()) old_records.push_back({f.str(), engine::encode_object_record(e)});
+    for (const auto& [f, e] : o.engine->state().objects()) old_records.push_back({std::string(f.str()), engine::encode_object_record(e)});
   }
   {
     leveldb::DB* raw = nullptr;

@@ -259,7 +259,7 @@ TEST_CASE("a fact key is interned while something holds it, and orders by its te
   {
     engine::FactKey a("t\x1fr\x1fx"), b(std::string("t\x1fr\x1fx")), c("t\x1fr\x1fy");
     CHECK(a == b);
-    CHECK(&a.str() == &b.str());  // one copy of the text
+    CHECK(a.str().data() == b.str().data());  // one copy of the text
     CHECK_FALSE(a == c);
     CHECK(a < c);
     CHECK(engine::FactKey::interned() == before + 2);
@@ -281,7 +281,7 @@ TEST_CASE("the state keys a tuple by the interned key that derived it: one copy 
   CHECK(engine::FactKey::interned() == before);
   auto it = st.tuples().find(fact);
   REQUIRE(it != st.tuples().end());
-  CHECK(&it->first.str() == &fact.str());
+  CHECK(it->first.str().data() == fact.str().data());
   // A second support of the tuple, and its withdrawal, keep the other.
   st.support_tuple(fact, key(0, "xyz"), true);
   CHECK(st.tuple(fact)->supports.size() == 2);
@@ -302,7 +302,7 @@ TEST_CASE("an index bucket lists its facts in key order, small or large, and for
   auto listed = [&] {
     seen.clear();
     bucket.for_each([&](const engine::FactKey* f) {
-      seen.push_back(f->str());
+      seen.emplace_back(f->str());
       return true;
     });
     return seen;
@@ -312,7 +312,7 @@ TEST_CASE("an index bucket lists its facts in key order, small or large, and for
     bucket.insert(&keys[n]);  // twice is once
     bucket.insert(&again);    // and so is the same key held elsewhere
     std::vector<std::string> want;
-    for (size_t i = 0; i <= n; ++i) want.push_back(keys[i].str());
+    for (size_t i = 0; i <= n; ++i) want.emplace_back(keys[i].str());
     std::sort(want.begin(), want.end());
     REQUIRE(listed() == want);  // past 16 it is a tree: the same order
   }
@@ -330,13 +330,13 @@ TEST_CASE("an index bucket read from a key on as it grows and shrinks through it
   for (int i = 0; i < 24; ++i) keys.emplace_back("k" + std::to_string(100 + i));
   auto listed_from = [](const engine::FactBucket& b, std::string_view from) {
     std::vector<std::string> out;
-    b.for_each_from(from, [&](const engine::FactKey* f) { return out.push_back(f->str()), true; });
+    b.for_each_from(from, [&](const engine::FactKey* f) { return out.emplace_back(f->str()), true; });
     return out;
   };
   auto want_from = [&](const std::set<size_t>& in, std::string_view from) {
     std::vector<std::string> out;
     for (size_t i : in)
-      if (keys[i].str() >= from) out.push_back(keys[i].str());
+      if (keys[i].str() >= from) out.emplace_back(keys[i].str());
     return out;
   };
   for (int round = 0; round < 3; ++round) {
@@ -394,14 +394,14 @@ TEST_CASE("buckets and the objects' map grown in key order, with keys before the
     bucket.insert(&keys[at]);  // the last again: once
     CHECK(map.emplace(keys[at], static_cast<int>(at)).second);
     CHECK_FALSE(map.emplace(keys[at], -1).second);
-    want.push_back(keys[at].str());
+    want.emplace_back(keys[at].str());
     std::sort(want.begin(), want.end());
     std::vector<std::string> listed, ordered;
     bucket.for_each([&](const engine::FactKey* f) {
-      listed.push_back(f->str());
+      listed.emplace_back(f->str());
       return true;
     });
-    for (const auto& [k, v] : map.ordered()) ordered.push_back(k.str());
+    for (const auto& [k, v] : map.ordered()) ordered.emplace_back(k.str());
     REQUIRE(listed == want);
     REQUIRE(ordered == want);
     REQUIRE(map.find(keys[at]) != map.end());

@@ -55,7 +55,7 @@ TEST_CASE("fact keys: one entry per text, dropped with its last key") {
     FactKey a2(std::string("o\x1f" "ConfigMap\x1froot\x1f" "default\x1f" "a"));
     FactKey b("o\x1f" "ConfigMap\x1froot\x1f" "default\x1f" "b");
     CHECK(a == a2);
-    CHECK(&a.str() == &a2.str());
+    CHECK(a.str().data() == a2.str().data());
     CHECK_FALSE(a == b);
     CHECK(a < b);
     CHECK(a.text_hash() == keyed_text_hash(a.str()));
@@ -105,7 +105,7 @@ TEST_CASE("fact keys: made and dropped on several threads, each text has one ent
   {
     std::vector<std::string> texts;
     for (const auto& v : kept)
-      for (const FactKey& k : v) texts.push_back(k.str());
+      for (const FactKey& k : v) texts.emplace_back(k.str());
     std::sort(texts.begin(), texts.end());
     distinct = static_cast<size_t>(std::unique(texts.begin(), texts.end()) - texts.begin());
   }

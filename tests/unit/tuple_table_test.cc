@@ -61,7 +61,7 @@ TEST_CASE("tuple table: range reads and order as an ordered map's") {
     for (const auto& p : prefixes) {
       std::vector<std::string> got, want;
       table.scan(p, [&](const FactKey& f) {
-        got.push_back(f.str());
+        got.emplace_back(f.str());
         return true;
       });
       for (auto it = model.lower_bound(p); it != model.end() && it->first.starts_with(p); ++it) want.push_back(it->first);
@@ -74,7 +74,7 @@ TEST_CASE("tuple table: range reads and order as an ordered map's") {
       REQUIRE(got == want);
     }
     std::vector<std::string> all, want;
-    for (const auto* e : table.in_order()) all.push_back(e->first.str());
+    for (const auto* e : table.in_order()) all.emplace_back(e->first.str());
     for (const auto& [k2, v] : model) want.push_back(k2);
     REQUIRE(all == want);
   }

@@ -71,6 +71,17 @@ TEST_CASE("fact keys: one entry per text, dropped with its last key") {
   FactKey empty;
   CHECK(empty.empty());
   CHECK(empty.str().empty());
+  // The text is held as bytes after the entry: any byte, any length, the
+  // empty text a key of its own (not an empty FactKey).
+  std::string odd("o\x1f\0\xff\x1f", 5);
+  odd += std::string(100000, 'x');
+  FactKey k(odd), none("");
+  CHECK(k.str() == odd);
+  CHECK(k.str().size() == odd.size());
+  CHECK_FALSE(none.empty());
+  CHECK(none.str().empty());
+  CHECK((FactKey(std::string_view(odd)) == k));
+  CHECK(none < k);
 }
 
 TEST_CASE("fact keys: made and dropped on several threads, each text has one entry") {

@@ -83,13 +83,14 @@ FactKey::Entry* FactKey::Entry::make(std::string_view text, size_t hash) {
   Entry* e = new (raw) Entry;
   e->hash = hash;
   e->size = static_cast<uint32_t>(text.size());
-  if (!text.empty()) std::memcpy(e + 1, text.data(), text.size());
+  if (!text.empty()) std::memcpy(reinterpret_cast<char*>(e + 1), text.data(), text.size());
   return e;
 }
 
 void FactKey::Entry::destroy(Entry* e) {
+  const size_t bytes = sizeof(Entry) + e->size;  // sized: the allocator need not look the block up
   e->~Entry();
-  ::operator delete(e);
+  ::operator delete(e, bytes);
 }
 
 void FactKey::release_last(Entry* e) {

@@ -92,7 +92,7 @@ void apply(Engine& e, Json o) {
 // The first argument that pairs with `key` in `relation`.
 std::string lookup(const Engine& e, const std::string& relation, const std::string& key) {
   std::string out;
-  e.state().scan_tuples_with(relation, {key}, [&](std::string_view f) {
+  e.state().scan_tuples_with(relation, {key}, [&](const pmesh::engine::FactKey& f) {
     out = pmesh::engine::parse_tuple_fact(f).second[1];
     return false;
   });

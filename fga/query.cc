@@ -105,7 +105,7 @@ std::vector<std::string> list_objects(engine::Engine& e, const ModelView& m, con
   int by_subject = e.mutable_state().add_index({true, r.name, {"0", "2"}});
   std::set<std::string> out;
   auto collect = [&](const std::string& subject, bool wildcard) {
-    e.state().lookup_tuples(by_subject, engine::State::index_key({engine::Json(m.store), engine::Json(subject)}), [&](std::string_view fact) {
+    e.state().lookup_tuples(by_subject, engine::State::index_key({engine::Json(m.store), engine::Json(subject)}), [&](const engine::FactKey& fact) {
       std::string obj = engine::parse_tuple_fact(fact).second[1];
       if (!wildcard || !(r.cofinite && e.has_tuple(r.except(), {m.store, obj, user}))) out.insert(obj);
       return true;
@@ -130,7 +130,7 @@ json list_users(const engine::Engine& e, const ModelView& m, const std::string& 
   if (!f.relation.empty() && !m.model.find(f.type, f.relation)) relation_not_found(f.type, f.relation);
   list_users_resolution(e, m, object, relation, Subject{f.type, "", f.relation}, depth_limit);
   std::set<std::string> users;
-  e.state().scan_tuples_with(r.name, {m.store, object}, [&](std::string_view fact) {
+  e.state().scan_tuples_with(r.name, {m.store, object}, [&](const engine::FactKey& fact) {
     const engine::TupleEntry* t = e.state().tuple(fact);
     if (!t || !t->exists()) return true;
     std::string s = engine::parse_tuple_fact(fact).second[2];

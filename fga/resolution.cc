@@ -313,7 +313,7 @@ std::vector<std::string> objects_reaching(engine::Engine& e, const ModelView& m,
       for (const auto& r : t->relations)
         if (computes(r.rewrite, n.relation)) push(n.object, r.name);
     auto named = [&](const std::string& user, auto&& then) {
-      e.state().lookup_tuples(by_user, engine::State::index_key({engine::Json(m.store), engine::Json(user)}), [&](std::string_view fact) {
+      e.state().lookup_tuples(by_user, engine::State::index_key({engine::Json(m.store), engine::Json(user)}), [&](const engine::FactKey& fact) {
         auto args = engine::parse_tuple_fact(fact).second;
         Subject q;
         if (parse_subject(args[1], &q)) then(q, args[2]);

@@ -11,7 +11,7 @@ bool admits(const RelationDef& def, const Subject& s) {
 std::vector<std::string> direct_users(const engine::Engine& e, const ModelView& m, const RelationDef& def,
                                       const std::string& object, const std::string& rel) {
   std::vector<std::string> out;
-  e.state().scan_tuples_with(kTupleRelation, {m.store, object, rel}, [&](std::string_view fact) {
+  e.state().scan_tuples_with(kTupleRelation, {m.store, object, rel}, [&](const engine::FactKey& fact) {
     const engine::TupleEntry* t = e.state().tuple(fact);
     std::string user = engine::parse_tuple_fact(fact).second.back();
     Subject s;

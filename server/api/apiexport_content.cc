@@ -56,7 +56,7 @@ bool binds(const engine::Engine& engine, const std::string& cluster, const std::
 void for_each_consumer(const engine::Engine& engine, const std::string& relation, const std::string& export_cluster,
                        const std::string& export_name, const std::string& group, const std::string& resource,
                        const std::function<void(const engine::TupleView&)>& fn) {
-  engine.state().scan_tuples(relation, [&](std::string_view f) {
+  engine.state().scan_tuples(relation, [&](const engine::FactKey& f) {
     const engine::TupleEntry* t = engine.state().tuple(f);
     engine::TupleView v = engine::view_tuple_fact(f);
     if (t && t->exists() && v.args.size() >= 5 && v.args[1] == export_cluster && v.args[2] == export_name &&
@@ -88,7 +88,7 @@ bool binds_export(const Json& binding, const std::string& export_cluster, const 
 const Json* binding_to(const engine::Engine& engine, const std::string& cluster, const std::string& export_cluster,
                        const std::string& export_name) {
   const Json* found = nullptr;
-  engine.state().scan_objects(engine::object_prefix("APIBinding", &cluster), [&](std::string_view , const engine::ObjectEntry& e) {
+  engine.state().scan_objects(engine::object_prefix("APIBinding", &cluster), [&](const engine::FactKey&, const engine::ObjectEntry& e) {
     if (binds_export(*e.effective, export_cluster, export_name)) found = &*e.effective;
     return !found;
   });
@@ -141,7 +141,7 @@ std::optional<AppliedClaim> claim_of_grant(std::string_view text) {
 std::optional<AppliedClaim> applied_claim(const engine::Engine& engine, const std::string& cluster, const std::string& export_cluster,
                                           const std::string& export_name, const std::string& group, const std::string& resource) {
   std::optional<AppliedClaim> out;
-  engine.state().scan_tuples_with("claim_applied", {cluster, export_cluster, export_name, group, resource}, [&](std::string_view fact) {
+  engine.state().scan_tuples_with("claim_applied", {cluster, export_cluster, export_name, group, resource}, [&](const engine::FactKey& fact) {
     out = claim_of_grant(engine::view_tuple_fact(fact).args.back());
     return !out;
   });
@@ -182,7 +182,7 @@ std::vector<const dsl::KindDecl*> claimed_kinds(const engine::Engine& engine, co
         if (k->group == group && k->plural == resource) out.push_back(k);
       continue;
     }
-    engine.state().scan_tuples_with("export_identity", {identity}, [&](std::string_view fact) {
+    engine.state().scan_tuples_with("export_identity", {identity}, [&](const engine::FactKey& fact) {
       auto args = engine::parse_tuple_fact(fact).second;
       for (const dsl::KindDecl* k : engine.kinds().exported(engine.state(), args[1], args[2]))
         if (k->group == group && k->plural == resource) out.push_back(k);

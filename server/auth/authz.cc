@@ -125,7 +125,7 @@ void Authorizer::rbac_grants(const UserInfo& user, const std::string& cluster, c
   // The join of a subject's bindings with their roles' rights
   // (stdlib/rbac.rules), made here rather than stored.
   const engine::State& st = engine_.state();
-  auto exists = [&](std::string_view fact) {
+  auto exists = [&](const engine::FactKey& fact) {
     const engine::TupleEntry* t = st.tuple(fact);
     return t && t->exists();
   };
@@ -133,10 +133,10 @@ void Authorizer::rbac_grants(const UserInfo& user, const std::string& cluster, c
     bool more = true;
     std::vector<std::string> prefix = {cluster, subject};
     if (!ns.empty()) prefix.push_back(ns);
-    st.scan_tuples_with("rbac_binding", prefix, [&](std::string_view binding) {
+    st.scan_tuples_with("rbac_binding", prefix, [&](const engine::FactKey& binding) {
       if (!exists(binding)) return true;
       auto b = engine::parse_tuple_fact(binding).second;  // cluster, subject, ns, role kind, role ns, role
-      st.scan_tuples_with("rbac_role_perm", {cluster, b[3], b[4], b[5]}, [&](std::string_view perm) {
+      st.scan_tuples_with("rbac_role_perm", {cluster, b[3], b[4], b[5]}, [&](const engine::FactKey& perm) {
         if (!exists(perm)) return true;
         auto p = engine::parse_tuple_fact(perm).second;  // cluster, kind, ns, role, verb, group, resource, name
         if (b[2] != "*" && p[6].rfind("nonresource:", 0) == 0) return true;

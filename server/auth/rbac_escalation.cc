@@ -50,7 +50,7 @@ std::set<Perm> perms_of_role(const engine::Engine& e, const std::string& cluster
                              const std::string& name, bool* found) {
   std::set<Perm> out;
   *found = e.get({kind, cluster, kind == "Role" ? ns : "", name}) != nullptr;
-  e.state().scan_tuples_with("rbac_role_perm", {cluster, kind, kind == "Role" ? ns : "", name}, [&](std::string_view fact) {
+  e.state().scan_tuples_with("rbac_role_perm", {cluster, kind, kind == "Role" ? ns : "", name}, [&](const engine::FactKey& fact) {
     const engine::TupleEntry* t = e.state().tuple(fact);
     if (!t || !t->exists()) return true;
     auto a = engine::parse_tuple_fact(fact).second;

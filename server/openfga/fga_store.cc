@@ -85,7 +85,7 @@ void FgaStore::set_platform_model(const std::vector<std::pair<std::string, std::
 const FgaStore::PlatformModel& FgaStore::platform_model(const std::string& store) const {
   if (auto it = platform_models_.find(store); it != platform_models_.end()) return it->second;
   std::vector<std::pair<std::string, std::string>> files = platform_files_;
-  engine_.state().scan_tuples_with("org_bound_resource", {store}, [&](std::string_view f) {
+  engine_.state().scan_tuples_with("org_bound_resource", {store}, [&](const engine::FactKey& f) {
     const engine::TupleEntry* t = engine_.state().tuple(f);
     auto a = args_of(f);  // store, group, plural, singular, scope
     if (t && t->exists() && a.size() == 5) files.push_back({"<bound>/" + a[2] + "." + a[1] + ".fga", bound_api_module(a[1], a[2], a[3], a[4])});
@@ -105,7 +105,7 @@ const FgaStore::PlatformModel& FgaStore::platform_model(const std::string& store
 
 bool FgaStore::is_platform(const std::string& store) const {
   bool derived = false;
-  engine_.state().scan_tuples_with("fga_store", {store}, [&](std::string_view f) {
+  engine_.state().scan_tuples_with("fga_store", {store}, [&](const engine::FactKey& f) {
     const engine::TupleEntry* t = engine_.state().tuple(f);
     derived = derived || (t && t->exists() && !t->base);
     return true;
@@ -117,7 +117,7 @@ std::string FgaStore::platform_store_named(const std::string& name) {
   // By name: an index no rule needs, made on first use.
   int by_name = engine_.mutable_state().add_index({true, "fga_store", {"1"}});
   std::string out;
-  engine_.state().lookup_tuples(by_name, engine::State::index_key({engine::Json(name)}), [&](std::string_view f) {
+  engine_.state().lookup_tuples(by_name, engine::State::index_key({engine::Json(name)}), [&](const engine::FactKey& f) {
     std::string id = args_of(f)[0];
     if (is_platform(id)) out = id;
     return out.empty();
@@ -192,7 +192,7 @@ std::vector<std::string> FgaStore::load() {
   }
   // Rows of stores that went while the server stopped on the way.
   std::vector<Op> stale;
-  engine_.state().scan_tuples(fga::kLoadedRelation, [&](std::string_view f) {
+  engine_.state().scan_tuples(fga::kLoadedRelation, [&](const engine::FactKey& f) {
     const engine::TupleEntry* t = engine_.state().tuple(f);
     auto a = args_of(f);
     if (t && t->exists() && !active_.count(a[0])) stale.push_back(Op::remove_tuple(fga::kLoadedRelation, a));
@@ -204,7 +204,7 @@ std::vector<std::string> FgaStore::load() {
 
 std::optional<FgaStore::StoreInfo> FgaStore::store(const std::string& id) const {
   std::optional<StoreInfo> out;
-  engine_.state().scan_tuples_with("fga_store", {id}, [&](std::string_view f) {
+  engine_.state().scan_tuples_with("fga_store", {id}, [&](const engine::FactKey& f) {
     const engine::TupleEntry* t = engine_.state().tuple(f);
     auto a = args_of(f);
     if (t && t->exists() && a.size() == 4) out = StoreInfo{a[0], a[1], a[2], a[3]};
@@ -215,7 +215,7 @@ std::optional<FgaStore::StoreInfo> FgaStore::store(const std::string& id) const 
 
 std::vector<FgaStore::StoreInfo> FgaStore::stores() const {
   std::vector<StoreInfo> out;
-  engine_.state().scan_tuples("fga_store", [&](std::string_view f) {
+  engine_.state().scan_tuples("fga_store", [&](const engine::FactKey& f) {
     const engine::TupleEntry* t = engine_.state().tuple(f);
     auto a = args_of(f);
     if (t && t->exists() && a.size() == 4) out.push_back({a[0], a[1], a[2], a[3]});
@@ -231,7 +231,7 @@ std::vector<Op> FgaStore::create_store(const StoreInfo& s) const {
 std::vector<Op> FgaStore::delete_store(const std::string& id) const {
   std::vector<Op> ops;
   for (const char* rel : {"fga_store", "fga_model", "fga_tuple", "fga_written", "fga_change", "fga_assertions", fga::kLoadedRelation})
-    engine_.state().scan_tuples_with(rel, {id}, [&](std::string_view f) {
+    engine_.state().scan_tuples_with(rel, {id}, [&](const engine::FactKey& f) {
       const engine::TupleEntry* t = engine_.state().tuple(f);
       if (t && t->base) ops.push_back(Op::remove_tuple(rel, args_of(f)));
       return true;
@@ -241,7 +241,7 @@ std::vector<Op> FgaStore::delete_store(const std::string& id) const {
 
 std::vector<std::string> FgaStore::models(const std::string& store) const {
   std::vector<std::string> out;
-  engine_.state().scan_tuples_with("fga_model", {store}, [&](std::string_view f) {
+  engine_.state().scan_tuples_with("fga_model", {store}, [&](const engine::FactKey& f) {
     out.push_back(args_of(f)[1]);
     return true;
   });
@@ -267,7 +267,7 @@ std::shared_ptr<const json> FgaStore::model_value(const std::string& store, cons
     if (model == shared->second) return std::shared_ptr<const json>(shared, &shared->first);
   }
   std::shared_ptr<const json> out;
-  engine_.state().scan_tuples_with("fga_model", {store}, [&](std::string_view f) {
+  engine_.state().scan_tuples_with("fga_model", {store}, [&](const engine::FactKey& f) {
     auto a = args_of(f);
     if (a[1] != model) return true;
     out = std::make_shared<const json>(json::parse(a[2]));
@@ -328,7 +328,7 @@ std::vector<Op> FgaStore::write_model(const std::string& store, const std::strin
 
 std::vector<std::string> FgaStore::loaded_models(const std::string& store) const {
   std::vector<std::string> out;
-  engine_.state().scan_tuples_with(fga::kLoadedRelation, {store}, [&](std::string_view f) {
+  engine_.state().scan_tuples_with(fga::kLoadedRelation, {store}, [&](const engine::FactKey& f) {
     const engine::TupleEntry* t = engine_.state().tuple(f);
     if (t && t->exists()) out.push_back(args_of(f)[1]);
     return true;

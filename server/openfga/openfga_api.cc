@@ -163,7 +163,7 @@ std::string OpenFgaApi::account_of_object(const std::string& object) {
 
 bool OpenFgaApi::may(const UserInfo& user, const std::string& store, const std::string& relation, std::string account) {
   if (account.empty())
-    engine_.state().scan_tuples_with("store_account", {store}, [&](std::string_view f) {
+    engine_.state().scan_tuples_with("store_account", {store}, [&](const engine::FactKey& f) {
       account = engine::parse_tuple_fact(f).second[1];
       return false;
     });
@@ -420,7 +420,7 @@ HttpResponse OpenFgaApi::write(const std::string& store, const json& body) {
                                                                    ": tuple to be written already existed or the tuple to be deleted did not exist");
         }
         ops.push_back(Op::remove_tuple("fga_tuple", std::vector<std::string>{store, k.object, k.relation, k.user}));
-        engine_.state().scan_tuples_with("fga_written", {store, k.object, k.relation, k.user}, [&](std::string_view f) {
+        engine_.state().scan_tuples_with("fga_written", {store, k.object, k.relation, k.user}, [&](const engine::FactKey& f) {
           ops.push_back(Op::remove_tuple("fga_written", engine::parse_tuple_fact(f).second));
           return true;
         });
@@ -446,8 +446,8 @@ HttpResponse OpenFgaApi::read(const std::string& store, const json& body, const 
   json tuples = json::array();
   std::string last;
   bool more = false;
-  engine_.state().scan_tuples_with("fga_tuple", range, [&](std::string_view f) {
-    if (!after.empty() && f <= after) return true;
+  engine_.state().scan_tuples_with("fga_tuple", range, [&](const engine::FactKey& f) {
+    if (!after.empty() && f.str() <= after) return true;
     const engine::TupleEntry* t = engine_.state().tuple(f);
     auto a = engine::parse_tuple_fact(f).second;
     if (!t || !t->exists() || a.size() != 4) return true;
@@ -459,7 +459,7 @@ HttpResponse OpenFgaApi::read(const std::string& store, const json& body, const 
       return false;
     }
     std::string at;
-    engine_.state().scan_tuples_with("fga_written", {store, a[1], a[2], a[3]}, [&](std::string_view w) {
+    engine_.state().scan_tuples_with("fga_written", {store, a[1], a[2], a[3]}, [&](const engine::FactKey& w) {
       at = engine::parse_tuple_fact(w).second.back();
       return false;
     });
@@ -475,7 +475,7 @@ HttpResponse OpenFgaApi::changes(const HttpRequest& req, const std::string& stor
   std::string type = param(req, "type"), start = param(req, "start_time");
   json out = json::array();
   std::string last = after;
-  engine_.state().scan_tuples_with("fga_change", {store}, [&](std::string_view f) {
+  engine_.state().scan_tuples_with("fga_change", {store}, [&](const engine::FactKey& f) {
     auto a = engine::parse_tuple_fact(f).second;  // store, id, operation, object, rel, user, at
     if (a.size() != 7 || (!after.empty() && a[1] <= after)) return true;
     if (static_cast<int>(out.size()) == size) return false;
@@ -555,7 +555,7 @@ HttpResponse OpenFgaApi::query(const std::string& op, const std::string& store, 
 HttpResponse OpenFgaApi::assertions(const HttpRequest& req, const std::string& store, const std::string& model) {
   if (!store_.model_json(store, model)) throw FgaError("authorization_model_not_found", "Authorization Model '" + model + "' not found");
   std::vector<Op> ops;
-  engine_.state().scan_tuples_with("fga_assertions", {store, model}, [&](std::string_view f) {
+  engine_.state().scan_tuples_with("fga_assertions", {store, model}, [&](const engine::FactKey& f) {
     ops.push_back(Op::remove_tuple("fga_assertions", engine::parse_tuple_fact(f).second));
     return true;
   });

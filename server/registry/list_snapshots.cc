@@ -49,7 +49,7 @@ ListSnapshots::ViewPtr ListSnapshots::view(const std::string& kind_key, const st
   if (kept.view) return kept.view;
   auto made = std::make_shared<View>();
   std::vector<ItemPtr> chunk;
-  engine_.state().scan_objects(engine::object_prefix(kind_key, cluster == kAllClusters ? nullptr : &cluster, nullptr), [&](std::string_view , const engine::ObjectEntry& e) {
+  engine_.state().scan_objects(engine::object_prefix(kind_key, cluster == kAllClusters ? nullptr : &cluster, nullptr), [&](const engine::FactKey&, const engine::ObjectEntry& e) {
     if (e.effective.is_null()) return true;
     chunk.push_back(e.effective.visit([&](const nlohmann::json& j) { return item(e.key, j); }));
     made->bytes_ += chunk.back()->bytes.size();

@@ -90,7 +90,7 @@ std::string WatchHub::bookmark(Watcher& w, const Json& annotations) {
 void WatchHub::scan_scope(const Watcher& w, const std::function<void(const engine::ObjectEntry&)>& fn) const {
   const std::string* cluster = w.spec.cluster == "*" ? nullptr : &w.spec.cluster;
   const std::string* ns = cluster && !w.spec.ns.empty() ? &w.spec.ns : nullptr;
-  engine_.state().scan_objects(engine::object_prefix(w.spec.kind_key, cluster, ns), [&](std::string_view , const engine::ObjectEntry& e) {
+  engine_.state().scan_objects(engine::object_prefix(w.spec.kind_key, cluster, ns), [&](const engine::FactKey&, const engine::ObjectEntry& e) {
     fn(e);
     return true;
   });

@@ -28,6 +28,15 @@ inline long peak_rss_kib() {
   return u.ru_maxrss;
 }
 
+// CPU time this process's threads have used, user and system, in µs: of a
+// phase that runs on several threads (a reopen's decoders), what it cost
+// apart from how the cores were shared while it ran.
+inline double cpu_us() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e6 + u.ru_utime.tv_usec + u.ru_stime.tv_usec;
+}
+
 // What this process holds resident now, in KiB (/proc/self/statm; 0 where
 // there is none): the difference across a load is what the load keeps.
 inline long resident_kib() {

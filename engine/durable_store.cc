@@ -24,6 +24,10 @@ const std::string kRecordSep = "\x1f";
 const std::string kLogPrefix = "l" + kRecordSep;
 const std::string kMetaRv = "meta" + kRecordSep + "rv";
 const std::string kMetaFingerprint = "meta" + kRecordSep + "fingerprint";
+// The state's shape (State::Shape), a hint for the next load. Not under
+// "meta": a key starting with 's' is one that earlier versions' loads pass
+// over, so that a data directory written by this one still opens in them.
+const std::string kShape = "shape";
 // More rules than any program has (10,000 compile in about a second): the
 // bound on a stored match's rule number when the rules changed since.
 constexpr size_t kMaxStoredRules = size_t{1} << 20;
@@ -193,10 +197,11 @@ class StoreScan {
       if (!spent.empty()) continue;  // freed here, off the engine's thread
       Batch b;
       try {
-        for (auto& [key, value] : work.second) {
-          Decoded d;
-          if (decode(std::move(key), std::move(value), values, d)) b.records.push_back(std::move(d));
-        }
+        // Decoded in place: a record's entry is some 600 bytes, moved
+        // whole by each growth of the vector and by a push of a copy.
+        b.records.reserve(work.second.size());
+        for (auto& [key, value] : work.second)
+          if (!decode(std::move(key), std::move(value), values, b.records.emplace_back())) b.records.pop_back();
       } catch (...) {
         b.failed = std::current_exception();
       }
@@ -212,7 +217,7 @@ class StoreScan {
     if (key == kMetaRv) {
       d.kind = Kind::kRv;
       d.rv = std::stoll(value);
-    } else if (key == kMetaFingerprint) {
+    } else if (key == kMetaFingerprint || key == kShape) {
       return false;  // read ahead
     } else if (key.rfind(kLogPrefix, 0) == 0) {
       d.kind = Kind::kLog;
@@ -278,6 +283,41 @@ class StoreScan {
 
 }  // namespace
 
+State::Shape DurableStore::stored_shape(size_t rules) {
+  std::string value;
+  State::Shape s;
+  if (!db_->Get(leveldb::ReadOptions(), kShape, &value).ok()) return s;
+  try {
+    s = decode_shape_record(value);
+  } catch (const std::runtime_error&) {
+    return State::Shape{};  // a hint: a damaged one costs only time
+  }
+  shape_entries_ = s.objects + s.tuples;
+  for (size_t n : s.matches) shape_entries_ += n;
+  // Per rule and per index only with the rules that wrote it (the
+  // fingerprint's), which number both the same way.
+  if (rules == 0) s.indexes.clear();
+  s.matches.resize(std::min(s.matches.size(), rules));
+  // No more than the store's bytes could hold (an entry takes more than
+  // one), so that a damaged hint cannot ask for more memory than the data
+  // would. LevelDB counts its tables' bytes only: what is still in its log
+  // is not reserved for, and grows the tables as it comes.
+  auto bytes = [&](const char* from, const char* to) {
+    leveldb::Range r(from, to);
+    uint64_t n = 0;
+    db_->GetApproximateSizes(&r, 1, &n);
+    return static_cast<size_t>(n);
+  };
+  const size_t objects = bytes("o", "p"), tuples = bytes("t", "u"), matches = bytes("m\x1f", "m\x20");
+  s.objects = std::min(s.objects, objects);
+  s.tuples = std::min(s.tuples, tuples);
+  s.readers = std::min(s.readers, objects + tuples);
+  size_t left = matches;
+  for (size_t& n : s.matches) left -= (n = std::min(n, left));
+  for (size_t& n : s.indexes) n = std::min(n, objects + tuples);
+  return s;
+}
+
 bool DurableStore::load(Engine& engine, std::string* error) {
   State& state = engine.mutable_state();
   int64_t rv = 0;
@@ -302,6 +342,7 @@ bool DurableStore::load(Engine& engine, std::string* error) {
   }
   const bool same_rules = fingerprint == engine.fingerprint();
   const size_t rule_limit = same_rules ? engine.program().rules.size() : kMaxStoredRules;
+  state.reserve(stored_shape(same_rules ? rule_limit : 0));
   try {
     Bulk bulk(state);
     StoreScan reader(db_.get(), rule_limit, same_rules);
@@ -437,6 +478,12 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
   }
   batch.Put(kMetaRv, std::to_string(result.resource_version));
   batch.Put(kMetaFingerprint, fingerprint_);
+  // The shape, when the state has grown or shrunk by an eighth since it was
+  // last written: some 150 writes over the life of a store of ten million
+  // entries, not one per commit.
+  const size_t entries = state.objects().size() + state.tuples().size() + state.match_count();
+  const bool reshaped = entries > shape_entries_ + shape_entries_ / 8 + 64 || entries + entries / 8 + 64 < shape_entries_;
+  if (reshaped) batch.Put(kShape, encode_shape_record(state.shape()));
   // Trim the log to its limit, oldest first.
   size_t trim = 0, trim_new = 0;
   auto kept = [&]() { return static_cast<int64_t>(log_keys_.size() - trim + new_log_keys.size() - trim_new); };
@@ -454,6 +501,7 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
     pending_->batch.Append(batch);
     pending_->empty = false;
   }
+  if (reshaped) shape_entries_ = entries;
   log_keys_.erase(log_keys_.begin(), log_keys_.begin() + static_cast<std::ptrdiff_t>(trim));
   for (size_t i = trim_new; i < new_log_keys.size(); ++i) log_keys_.push_back(std::move(new_log_keys[i]));
   return true;

@@ -14,6 +14,9 @@
 //                                              rules counted from the set's first
 //   l\x1f<resource version, 20 digits>\x1f<n>   a change-log entry (watch events)
 //   meta\x1f...                                 resource version, rules fingerprint
+//   shape                                       how many entries the state's tables held
+//                                              (State::Shape), rewritten when they have
+//                                              changed by an eighth: what a load reserves
 //
 // Thread safety: LevelDB's; commits must be serialized by the caller (the
 // engine's transactions are).
@@ -50,6 +53,9 @@ class DurableStore : public Persistence {
   // returns; the engine is touched on the caller's thread only.
   bool load(Engine& engine, std::string* error);
 
+  // REQUIRES: load() has run, even on a new directory: it tells the store
+  // the rules' fingerprint, which every commit writes (a store committed to
+  // without it was read back as another program's).
   bool commit(const State& state, const State::Dirty& dirty, const RuleSetChanges& sets, const Result& result,
               std::string* error) override;
 
@@ -83,6 +89,11 @@ class DurableStore : public Persistence {
   // without seeking over the tombstones of earlier trims.
   std::deque<std::string> log_keys_;
   std::string fingerprint_;
+  // The stored shape (its entries' sum) and what the load reserves for it:
+  // per rule and per index only with `rules` (the program's count; 0 when
+  // the stored state is another program's). Bounded by the store's bytes.
+  State::Shape stored_shape(size_t rules);
+  size_t shape_entries_ = 0;  // the sum when the shape was last written or read
 };
 
 }  // namespace pmesh::engine

@@ -82,6 +82,8 @@ class KeyedMap {
   const_iterator begin() const { return map_.begin(); }
   const_iterator end() const { return map_.end(); }
   size_t size() const { return map_.size(); }
+  // Room for `n` entries in the hash index (the tree has no capacity).
+  void reserve(size_t n) { at_.reserve(n); }
 
  private:
   Map map_;

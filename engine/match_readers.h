@@ -40,6 +40,9 @@ class MatchReaders {
   // The keys of the matches that read `fact`, in no order; nullptr when none.
   const List* find(std::string_view fact) const;
   const List* find(const FactKey& fact) const;
+  // How many facts have readers; room for `n` of them.
+  size_t size() const { return lists_.size(); }
+  void reserve(size_t n) { lists_.reserve(n); }
 
  private:
   // A scan of a few hundred pointers in a row costs less than the places

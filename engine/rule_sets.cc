@@ -144,6 +144,16 @@ bool Engine::restore_rule_set(const std::string& id, const RuleSet& set) {
     drop_stored_.push_back(id);
     return false;
   }
+  // Room for all of it first: the tables grow once.
+  State::Shape room = state_.shape();
+  room.tuples += stored.tuples.size();
+  for (const auto& [k, m] : stored.matches) {
+    if (k.rule() < 0 || k.rule() >= set.count) continue;  // refused below
+    size_t rule = static_cast<size_t>(set.first_rule + k.rule());
+    if (room.matches.size() <= rule) room.matches.resize(rule + 1);
+    ++room.matches[rule];
+  }
+  state_.reserve(room);
   state_.set_bulk(true);
   try {
     for (auto& [f, t] : stored.tuples) {

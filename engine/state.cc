@@ -159,6 +159,29 @@ std::pair<std::string, std::vector<std::string>> parse_tuple_fact(std::string_vi
   return {std::string(v.relation), std::vector<std::string>(v.args.begin(), v.args.end())};
 }
 
+State::Shape State::shape() const {
+  Shape s;
+  s.objects = objects_.size();
+  s.tuples = tuples_.size();
+  s.matches.reserve(matches_.size());
+  for (const auto& ms : matches_) s.matches.push_back(ms.size());
+  s.readers = readers_.size();
+  s.indexes.reserve(indexes_.size());
+  for (const auto& idx : indexes_) s.indexes.push_back(idx.size());
+  return s;
+}
+
+void State::reserve(const Shape& s) {
+  objects_.reserve(s.objects);
+  tuples_.reserve(s.tuples);
+  // A rule's table is made here if it has none yet, as its first match
+  // would make it.
+  for (size_t r = 0; r < s.matches.size(); ++r)
+    if (s.matches[r] > 0) matches_of(static_cast<int>(r), true)->reserve(s.matches[r]);
+  readers_.reserve(s.readers);
+  for (size_t i = 0; i < s.indexes.size() && i < indexes_.size(); ++i) indexes_[i].reserve(s.indexes[i]);
+}
+
 std::vector<MatchKey> State::match_keys_of(int rule) const {
   std::vector<MatchKey> out;
   if (const RuleMatches* ms = matches_of(rule)) {

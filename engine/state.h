@@ -328,6 +328,22 @@ class State {
   // dirty: for reading records that are already durable, which no
   // transaction will roll back.
   void set_bulk(bool on) { bulk_ = on; }
+  // How many entries the state's hash tables hold. A bulk load that knows
+  // its size (a store's last shape, a rule set's stored state) reserves
+  // room first, so that each table is allocated once: grown by doubling,
+  // every doubling of a table of millions rehashed all its entries, a
+  // cache miss each (a fifth of a reopen's time on the engine's thread).
+  struct Shape {
+    size_t objects = 0;
+    size_t tuples = 0;
+    std::vector<size_t> matches;  // by rule
+    size_t readers = 0;           // facts that some match reads
+    std::vector<size_t> indexes;  // values of each secondary index
+  };
+  Shape shape() const;
+  // Room for at least `s` (a table already larger is left as it is).
+  // Only capacity changes: nothing a reader sees.
+  void reserve(const Shape& s);
 
   // ---- Undo
   size_t undo_mark() const { return undo_.size(); }

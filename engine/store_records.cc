@@ -157,6 +157,30 @@ TupleEntry decode_tuple_record(const std::string& value) {
   return t;
 }
 
+std::string encode_shape_record(const State::Shape& s) {
+  RecordWriter w;
+  w.varint(s.objects);
+  w.varint(s.tuples);
+  w.varint(s.readers);
+  for (const auto* sizes : {&s.matches, &s.indexes}) {
+    w.varint(sizes->size());
+    for (size_t n : *sizes) w.varint(n);
+  }
+  return w.take();
+}
+
+State::Shape decode_shape_record(const std::string& value) {
+  if (value.empty() || value[0] != kBinary) throw std::runtime_error("not a shape record");
+  RecordReader r(value);
+  State::Shape s;
+  s.objects = r.varint();
+  s.tuples = r.varint();
+  s.readers = r.varint();
+  for (auto* sizes : {&s.matches, &s.indexes})
+    for (size_t n = r.count(); n; --n) sizes->push_back(r.varint());
+  return s;
+}
+
 std::string encode_match_record(const Match& m, int first_rule) {
   RecordWriter w;
   w.varint(static_cast<uint64_t>(m.rule - first_rule));

@@ -32,6 +32,11 @@ std::string encode_match_record(const Match& m, int first_rule = 0);
 // With `values`, the contributions' values come from (and go to) the pool.
 Match decode_match_record(const std::string& value, ValuePool* values = nullptr);
 
+// The state's shape when a commit wrote it (State::Shape): what the next
+// load reserves room for. Throws on a damaged record, as the others do.
+std::string encode_shape_record(const State::Shape& s);
+State::Shape decode_shape_record(const std::string& value);
+
 // An object as a JSON document (for tests and dumps).
 Json encode_object(const ObjectEntry& e);
 // Where an object's parts come from when its record is written: the

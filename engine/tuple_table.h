@@ -69,6 +69,8 @@ class TupleTable {
   const_iterator begin() const { return map_.begin(); }
   const_iterator end() const { return map_.end(); }
   size_t size() const { return map_.size(); }
+  // Room for `n` tuples (their groups grow as they come).
+  void reserve(size_t n) { map_.reserve(n); }
 
   // Calls fn(const FactKey&) with each key that starts with `prefix`, in
   // key order, until it returns false. REQUIRES: `prefix` is "t\x1f" and a

@@ -644,15 +644,18 @@ namespace {
 // Whether every string and key in `v` is UTF-8: what a transaction writes
 // must encode, or the commit and every reader after it would fail. `where`
 // gets the path of the first that is not.
+// (The containers are walked directly: nlohmann's items() made a proxy per
+// member, and this walk is of every changed object's whole form.)
 bool encodable(const Json& v, std::string* where) {
   if (v.is_string()) return valid_utf8(v.get_ref<const std::string&>());
   if (v.is_array()) {
-    for (size_t i = 0; i < v.size(); ++i)
-      if (!encodable(v[i], where)) return *where = "[" + std::to_string(i) + "]" + *where, false;
+    const auto& elements = v.get_ref<const Json::array_t&>();
+    for (size_t i = 0; i < elements.size(); ++i)
+      if (!encodable(elements[i], where)) return *where = "[" + std::to_string(i) + "]" + *where, false;
     return true;
   }
   if (v.is_object())
-    for (const auto& [k, e] : v.items())
+    for (const auto& [k, e] : v.get_ref<const Json::object_t&>())
       if (!valid_utf8(k) || !encodable(e, where))
         return *where = "." + (valid_utf8(k) ? k : coerce_utf8(k)) + *where, false;
   return true;

@@ -479,7 +479,7 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
   batch.Put(kMetaRv, std::to_string(result.resource_version));
   batch.Put(kMetaFingerprint, fingerprint_);
   // The shape, when the state has grown or shrunk by an eighth since it was
-  // last written: some 150 writes over the life of a store of ten million
+  // last written: some 100 writes over the life of a store of ten million
   // entries, not one per commit.
   const size_t entries = state.objects().size() + state.tuples().size() + state.match_count();
   const bool reshaped = entries > shape_entries_ + shape_entries_ / 8 + 64 || entries + entries / 8 + 64 < shape_entries_;

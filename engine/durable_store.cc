@@ -396,6 +396,10 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
                           const Result& result, std::string* error) {
   // Everything is encoded before anything here changes: a failure leaves
   // the store, its pending batch and its log bookkeeping as they were.
+  if (fingerprint_.empty()) {
+    *error = "the data directory was not loaded before its first commit";
+    return false;
+  }
   leveldb::WriteBatch batch;
   std::vector<std::string> new_log_keys;
   try {

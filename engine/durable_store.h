@@ -53,9 +53,10 @@ class DurableStore : public Persistence {
   // returns; the engine is touched on the caller's thread only.
   bool load(Engine& engine, std::string* error);
 
-  // REQUIRES: load() has run, even on a new directory: it tells the store
-  // the rules' fingerprint, which every commit writes (a store committed to
-  // without it was read back as another program's).
+  // Refused (false, and the error) until load() has run, even on a new
+  // directory: the load tells the store the rules' fingerprint, which every
+  // commit writes (a store committed to without it was read back as
+  // another program's).
   bool commit(const State& state, const State::Dirty& dirty, const RuleSetChanges& sets, const Result& result,
               std::string* error) override;
 

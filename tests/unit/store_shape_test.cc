@@ -4,6 +4,7 @@
 
 #include <leveldb/db.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -134,6 +135,23 @@ TEST_CASE("a shape record is a hint: damaged or outsized, the store loads the sa
   });
   OpenedStore o = open_data_dir(empty.path, program());
   CHECK(o.engine->state().objects().empty());
+}
+
+TEST_CASE("a store refuses a commit until it has been loaded, and the transaction leaves nothing") {
+  TempDir dir;
+  std::string err;
+  auto store = engine::DurableStore::open(dir.path, &err);
+  REQUIRE(store);
+  Engine e(program());
+  e.set_persistence(store.get());
+  auto r = e.apply({Op::create(account("a"))});
+  CHECK_FALSE(r.ok);
+  CHECK(r.message.find("not loaded before its first commit") != std::string::npos);
+  CHECK(e.state().objects().empty());
+  // Loaded, it takes the same write.
+  REQUIRE(store->load(e, &err));
+  REQUIRE(e.apply({Op::create(account("a"))}).ok);
+  CHECK(e.state().objects().size() == 2);
 }
 
 }  // namespace

@@ -340,13 +340,14 @@ void State::reindex_object(const FactKey& fact, const std::string& kind, const s
   }
 }
 
-void State::update_bucket(size_t index, const std::string& key, const FactKey& fact, bool add) {
+void State::update_bucket(size_t index, std::string_view key, const FactKey& fact, bool add) {
   auto& idx = indexes_[index];
+  auto it = idx.find(key);
   if (add) {
-    idx[key].insert(&fact);
+    if (it == idx.end()) it = idx.emplace(std::string(key), FactBucket()).first;
+    it->second.insert(&fact);
     return;
   }
-  auto it = idx.find(key);
   if (it == idx.end()) return;
   it->second.erase(fact.str());
   if (it->second.empty()) idx.erase(it);
@@ -354,22 +355,23 @@ void State::update_bucket(size_t index, const std::string& key, const FactKey& f
 
 void State::index_tuple(const FactKey& fact, bool add) {
   TupleView t = view_tuple_fact(fact.str());
-  std::string relation_key(1, kSep);
-  relation_key += t.relation;
-  auto it = specs_of_.find(relation_key);
+  // "\x1frelation", as specs_of_ names a relation: the key's own text after its "t".
+  auto it = specs_of_.find(fact.str().substr(1, 1 + t.relation.size()));
   if (it == specs_of_.end()) return;
-  for (size_t i : it->second) update_bucket(i, tuple_index_key(i, t.args), fact, add);
+  for (size_t i : it->second) {
+    tuple_index_key(i, t.args, &index_key_buffer_);
+    update_bucket(i, index_key_buffer_, fact, add);
+  }
 }
 
-std::string State::tuple_index_key(size_t i, const decltype(TupleView::args)& args) const {
+void State::tuple_index_key(size_t i, const decltype(TupleView::args)& args, std::string* out) const {
   // As index_key makes it from the values: a string's text, a missing one null.
-  std::string k;
+  out->clear();
   for (size_t p : positions_[i]) {
-    if (p < args.size()) k += args[p];
-    else k += "null";
-    k += kSep;
+    if (p < args.size()) *out += args[p];
+    else *out += "null";
+    *out += kSep;
   }
-  return k;
 }
 
 const ObjectEntry* State::object(std::string_view fact) const {
@@ -588,8 +590,10 @@ int State::add_index(const dsl::IndexSpec& spec) {
   indexes_.emplace_back();
   size_t i = specs_.size() - 1;
   scan_tuples(spec.name, [&](const FactKey& fact) {
-    if (const TupleEntry* t = tuple(fact); t && t->exists())
-      update_bucket(i, tuple_index_key(i, view_tuple_fact(fact.str()).args), fact, true);
+    if (const TupleEntry* t = tuple(fact); t && t->exists()) {
+      tuple_index_key(i, view_tuple_fact(fact.str()).args, &index_key_buffer_);
+      update_bucket(i, index_key_buffer_, fact, true);
+    }
     return true;
   });
   return static_cast<int>(i);

@@ -373,11 +373,13 @@ class State {
   void reindex_object(const FactKey& fact, const std::string& kind, const std::vector<std::string>& before,
                       const std::vector<std::string>& after);
   void index_tuple(const FactKey& fact, bool add);
-  // The key of a tuple with these arguments in relation index `i`.
-  std::string tuple_index_key(size_t i, const decltype(TupleView::args)& args) const;
+  // The key of a tuple with these arguments in relation index `i`, into
+  // `out` (cleared first): a tuple change makes one per index of its
+  // relation, into the same buffer, not a string each.
+  void tuple_index_key(size_t i, const decltype(TupleView::args)& args, std::string* out) const;
   // `fact` is the key of the entry in objects_ or tuples_: buckets hold
   // pointers to those keys, not copies. REQUIRES: the entry exists.
-  void update_bucket(size_t index, const std::string& key, const FactKey& fact, bool add);
+  void update_bucket(size_t index, std::string_view key, const FactKey& fact, bool add);
 
   // Records index `i` in specs_of_.
   void note_spec(size_t i);
@@ -387,7 +389,13 @@ class State {
   std::vector<std::vector<size_t>> positions_;
   // The indexes of each kind and of each relation ("\x1f" + relation): a
   // change updates its own, however many rule sets brought indexes.
-  std::unordered_map<std::string, std::vector<size_t>> specs_of_;
+  // Looked up by views (a tuple's relation is read from its key's text).
+  struct SpecNameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view name) const { return std::hash<std::string_view>()(name); }
+  };
+  std::unordered_map<std::string, std::vector<size_t>, SpecNameHash, std::equal_to<>> specs_of_;
+  std::string index_key_buffer_;  // index_tuple's keys
   KeyedMap<ObjectEntry> objects_;
   TupleTable<TupleEntry> tuples_;
   // Matches by rule, then by key (a key names its rule): nothing needs them

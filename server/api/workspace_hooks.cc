@@ -158,7 +158,7 @@ std::optional<HttpResponse> ApiServer::workspace_hook(const HttpRequest& http, c
   if (!r.ok) return status_response(ApiError::internal(r.message));
   // The last terminator gone, the cluster is gone: the answer is what was asked.
   const Json* now = engine_.get({"LogicalCluster", info.cluster, "", "cluster"});
-  return resources_.published(r, json_response(200, now ? present(engine_, names_, *now) : next));
+  return resources_.published(std::move(r), json_response(200, now ? present(engine_, names_, *now) : next));
 }
 
 }  // namespace pmesh::server

@@ -47,7 +47,7 @@ class ResourceStore {
   std::optional<HttpResponse> serve(const ApiRequest& req, const std::shared_ptr<Stream>& stream, WatchSpec watch_access);
   // For writes made elsewhere (tuples through the OpenFGA API): tells the
   // watchers once `r` is durable, and holds `answer` until then.
-  HttpResponse published(const engine::Result& r, HttpResponse answer);
+  HttpResponse published(engine::Result r, HttpResponse answer);
   // Called with every committed transaction as soon as it is applied (on
   // the engine's thread), before watchers hear of it.
   void set_on_commit(std::function<void(const engine::Result&)> f) { on_commit_ = std::move(f); }

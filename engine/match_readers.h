@@ -43,6 +43,8 @@ class MatchReaders {
   // How many facts have readers; room for `n` of them.
   size_t size() const { return lists_.size(); }
   void reserve(size_t n) { lists_.reserve(n); }
+  // Brings the place of `fact`'s list into the cache (State::prefetch).
+  void prefetch(const FactKey& fact) const { lists_.prefetch(fact); }
 
  private:
   // A scan of a few hundred pointers in a row costs less than the places

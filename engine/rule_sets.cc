@@ -156,13 +156,25 @@ bool Engine::restore_rule_set(const std::string& id, const RuleSet& set) {
   state_.reserve(room);
   state_.set_bulk(true);
   try {
-    for (auto& [f, t] : stored.tuples) {
+    // Fetched ahead as DurableStore::load does: the same tables, filled at random places.
+    constexpr size_t kAhead = State::kPrefetchAhead;
+    for (size_t i = 0; i < stored.tuples.size(); ++i) {
+      if (i + 2 * kAhead < stored.tuples.size()) stored.tuples[i + 2 * kAhead].first.prefetch();
+      if (i + kAhead < stored.tuples.size()) state_.prefetch(stored.tuples[i + kAhead].first);
+      auto& [f, t] = stored.tuples[i];
       TupleEntry e;
       e.base = t.base;
       for (const auto& k : t.supports) e.supports.insert(k.rebased(set.first_rule));
       state_.put_tuple(f, std::move(e));
     }
-    for (auto& [k, m] : stored.matches) {
+    for (size_t i = 0; i < stored.matches.size(); ++i) {
+      if (i + 2 * kAhead < stored.matches.size())
+        for (const auto& p : stored.matches[i + 2 * kAhead].second.positives) p.prefetch();
+      if (i + kAhead < stored.matches.size()) {
+        const auto& [ahead, am] = stored.matches[i + kAhead];
+        state_.prefetch(ahead.rebased(set.first_rule), am);
+      }
+      auto& [k, m] = stored.matches[i];
       // (The key's rule too: the match goes into its key's rule's table.)
       if (m.rule < 0 || m.rule >= set.count || k.rule() != m.rule)
         throw std::invalid_argument("a stored match of " + id + " names no rule of it");

@@ -628,6 +628,11 @@ const Match* State::match(const MatchKey& key) const {
   return it == ms->end() ? nullptr : &it->second;
 }
 
+void State::prefetch(const MatchKey& key, const Match& m) const {
+  if (const RuleMatches* ms = matches_of(key.rule())) ms->prefetch(key);
+  for (const auto& f : m.positives) readers_.prefetch(f);
+}
+
 const Match* State::put_match(const MatchKey& key, Match m) {
   mark_dirty(dirty_.matches, key);
   RuleMatches* found = matches_of(key.rule(), true);

@@ -297,6 +297,15 @@ class State {
   // by their keys).
   const Match* put_match(const MatchKey& key, Match m);
   const Match* erase_match(const MatchKey& key);
+  // For loads that put many entries one after another: brings into the
+  // cache the places that putting this match (its table's, and each of its
+  // facts' readers list) or this tuple will look at, so that the lookups of
+  // the next few entries wait for memory together, not one after another.
+  // Nothing else; any state, any time.
+  void prefetch(const MatchKey& key, const Match& m) const;
+  void prefetch(const FactKey& tuple) const { tuples_.prefetch(tuple); }
+  // How many entries ahead of the one it puts a load fetches.
+  static constexpr size_t kPrefetchAhead = 8;
   // The keys of the matches that use `fact` as a positive pattern, in no
   // order (each points at its match's key in the state; valid until the
   // state changes).

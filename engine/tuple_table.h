@@ -71,6 +71,8 @@ class TupleTable {
   size_t size() const { return map_.size(); }
   // Room for `n` tuples (their groups grow as they come).
   void reserve(size_t n) { map_.reserve(n); }
+  // Brings the place of `key` into the cache (State::prefetch).
+  void prefetch(const FactKey& key) const { map_.prefetch(key); }
 
   // Calls fn(const FactKey&) with each key that starts with `prefix`, in
   // key order, until it returns false. REQUIRES: `prefix` is "t\x1f" and a

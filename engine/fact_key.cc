@@ -2,6 +2,7 @@
 
 #include <absl/container/flat_hash_set.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <mutex>
@@ -63,8 +64,8 @@ struct FactPool {
 
 }  // namespace
 
-FactKey::FactKey(std::string_view key) {
-  const FactPool::Probe probe{key, keyed_text_hash(key)};
+FactKey::FactKey(std::string_view key, size_t hash) {
+  const FactPool::Probe probe{key, hash};
   FactPool::Shard& s = FactPool::shard(probe.hash);
   std::lock_guard<std::mutex> lock(s.mu);
   if (auto it = s.entries.find(probe); it != s.entries.end()) {
@@ -75,6 +76,26 @@ FactKey::FactKey(std::string_view key) {
   e_ = Entry::make(key, probe.hash);
   s.entries.insert(e_);
 }
+
+void FactKey::intern(std::span<const std::string_view> keys, std::span<FactKey> out) {
+  constexpr size_t kAtOnce = 16;
+  std::array<size_t, kAtOnce> hashes;
+  for (size_t start = 0; start < keys.size(); start += kAtOnce) {
+    const size_t n = std::min(kAtOnce, keys.size() - start);
+    // The places first (under their shards' locks: the tables may be
+    // growing on another thread), then each key where the one-by-one
+    // constructor would look, now in the cache.
+    for (size_t i = 0; i < n; ++i) {
+      hashes[i] = keyed_text_hash(keys[start + i]);
+      FactPool::Shard& s = FactPool::shard(hashes[i]);
+      std::lock_guard<std::mutex> lock(s.mu);
+      s.entries.prefetch(FactPool::Probe{keys[start + i], hashes[i]});
+    }
+    for (size_t i = 0; i < n; ++i) out[start + i] = FactKey(keys[start + i], hashes[i]);
+  }
+}
+
+FactKey::FactKey(std::string_view key) : FactKey(key, keyed_text_hash(key)) {}
 
 FactKey::Entry* FactKey::Entry::make(std::string_view text, size_t hash) {
   if (text.size() >= (size_t{1} << 32)) throw std::length_error("a fact key of 4 GiB or more");

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -25,6 +26,12 @@ class FactKey {
  public:
   FactKey() = default;
   explicit FactKey(std::string_view key);
+  // Interns each of `keys` into the same place of `out` (REQUIRES:
+  // out.size() == keys.size()). The same keys as one by one; a decoder of
+  // stored records interns a record's keys so, since each key's lookup in
+  // a pool of millions is a cache miss or two, and fetched all first they
+  // wait for memory together.
+  static void intern(std::span<const std::string_view> keys, std::span<FactKey> out);
   FactKey(const FactKey& o) : e_(o.e_) { retain(); }
   FactKey(FactKey&& o) noexcept : e_(o.e_) { o.e_ = nullptr; }
   FactKey& operator=(const FactKey& o) {
@@ -83,6 +90,8 @@ class FactKey {
   };
 
  private:
+  // Interns `key`, whose keyed_text_hash is `hash`.
+  FactKey(std::string_view key, size_t hash);
   void retain() const {
     if (e_) e_->refs.fetch_add(1, std::memory_order_relaxed);
   }

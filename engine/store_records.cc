@@ -1,8 +1,13 @@
 #include "engine/store_records.h"
 
+#include <boost/container/small_vector.hpp>
+
+#include <iterator>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 #include "engine/cbor.h"
 
@@ -213,9 +218,11 @@ Match decode_match_record(const std::string& value, ValuePool* values) {
   Match m;
   m.rule = static_cast<int>(r.varint());
   // (A count is bounded by the record's bytes left: reserving it is safe.)
+  // The record's keys (its positives, then its contributions' targets) are
+  // read as views of it and interned together at the end (FactKey::intern).
+  boost::container::small_vector<std::string_view, 8> keys;
   size_t positives = r.count();
-  m.positives.reserve(positives);
-  for (; positives; --positives) m.positives.emplace_back(r.view());
+  for (size_t i = 0; i < positives; ++i) keys.push_back(r.view());
   size_t contributions = r.count();
   m.contributions.reserve(contributions);
   for (; contributions; --contributions) {
@@ -223,7 +230,7 @@ Match decode_match_record(const std::string& value, ValuePool* values) {
     uint8_t kind = r.byte();
     if (kind > static_cast<uint8_t>(Contribution::Kind::kDelete)) throw std::runtime_error("a match record names no contribution kind");
     c.kind = static_cast<Contribution::Kind>(kind);
-    c.target = FactKey(r.view());
+    keys.push_back(r.view());
     c.value = values ? values->read(r.view()) : SharedJson(r.json());
     JsonPath path;
     size_t elements = r.count();
@@ -247,6 +254,10 @@ Match decode_match_record(const std::string& value, ValuePool* values) {
     c.priority = r.signed_varint();
     m.contributions.push_back(std::move(c));
   }
+  boost::container::small_vector<FactKey, 8> interned(keys.size());
+  FactKey::intern(std::span<const std::string_view>(keys.data(), keys.size()), std::span<FactKey>(interned.data(), interned.size()));
+  m.positives.assign(std::make_move_iterator(interned.begin()), std::make_move_iterator(interned.begin() + static_cast<std::ptrdiff_t>(positives)));
+  for (size_t i = 0; i < m.contributions.size(); ++i) m.contributions[i].target = std::move(interned[positives + i]);
   return m;
 }
 

@@ -84,6 +84,35 @@ TEST_CASE("fact keys: one entry per text, dropped with its last key") {
   CHECK(none < k);
 }
 
+TEST_CASE("fact keys interned together are the keys interned one by one") {
+  const size_t before = FactKey::interned();
+  {
+    // Past one round of the batch (16), with repeats inside it, a key
+    // already held, the empty text and a long one.
+    FactKey held("t\x1fmember\x1fkept");
+    std::vector<std::string> texts;
+    for (int i = 0; i < 40; ++i) texts.push_back("t\x1fmember\x1f" + std::to_string(i % 23));
+    texts.push_back("t\x1fmember\x1fkept");
+    texts.push_back("");
+    texts.push_back(std::string(5000, 'y'));
+    std::vector<std::string_view> views(texts.begin(), texts.end());
+    std::vector<FactKey> together(views.size());
+    FactKey::intern(views, together);
+    for (size_t i = 0; i < texts.size(); ++i) {
+      CAPTURE(i);
+      FactKey alone(texts[i]);
+      CHECK(together[i] == alone);
+      CHECK(together[i].str() == texts[i]);
+      CHECK_FALSE(together[i].empty());
+    }
+    CHECK(together[40] == held);
+    CHECK(FactKey::interned() == before + 23 + 1 + 2);
+    FactKey::intern({}, {});  // nothing to intern
+    CHECK(FactKey::interned() == before + 23 + 1 + 2);
+  }
+  CHECK(FactKey::interned() == before);  // every entry goes with its last key
+}
+
 TEST_CASE("fact keys: made and dropped on several threads, each text has one entry") {
   const size_t before = FactKey::interned();
   constexpr int kThreads = 4, kRounds = 200, kTexts = 300;

@@ -217,12 +217,12 @@ Match decode_match_record(const std::string& value, ValuePool* values) {
   RecordReader r(value);
   Match m;
   m.rule = static_cast<int>(r.varint());
-  // (A count is bounded by the record's bytes left: reserving it is safe.)
   // The record's keys (its positives, then its contributions' targets) are
   // read as views of it and interned together at the end (FactKey::intern).
   boost::container::small_vector<std::string_view, 8> keys;
   size_t positives = r.count();
   for (size_t i = 0; i < positives; ++i) keys.push_back(r.view());
+  // (A count is bounded by the record's bytes left: reserving it is safe.)
   size_t contributions = r.count();
   m.contributions.reserve(contributions);
   for (; contributions; --contributions) {
@@ -255,9 +255,11 @@ Match decode_match_record(const std::string& value, ValuePool* values) {
     m.contributions.push_back(std::move(c));
   }
   boost::container::small_vector<FactKey, 8> interned(keys.size());
-  FactKey::intern(std::span<const std::string_view>(keys.data(), keys.size()), std::span<FactKey>(interned.data(), interned.size()));
-  m.positives.assign(std::make_move_iterator(interned.begin()), std::make_move_iterator(interned.begin() + static_cast<std::ptrdiff_t>(positives)));
-  for (size_t i = 0; i < m.contributions.size(); ++i) m.contributions[i].target = std::move(interned[positives + i]);
+  FactKey::intern(std::span<const std::string_view>(keys.data(), keys.size()),
+                  std::span<FactKey>(interned.data(), interned.size()));
+  auto targets = interned.begin() + static_cast<std::ptrdiff_t>(positives);
+  m.positives.assign(std::make_move_iterator(interned.begin()), std::make_move_iterator(targets));
+  for (auto& c : m.contributions) c.target = std::move(*targets++);
   return m;
 }
 

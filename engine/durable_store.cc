@@ -325,7 +325,6 @@ namespace {
 // while one record is put, the misses of the next ones overlap: the keys
 // the decoders interned (on other cores) twice as far ahead, since finding
 // a place hashes its key; then the places (State::prefetch).
-constexpr size_t kPrefetchAhead = State::kPrefetchAhead;
 
 void prefetch_keys(const Decoded& d) {
   if (d.kind == Decoded::Kind::kMatch)
@@ -371,8 +370,9 @@ bool DurableStore::load(Engine& engine, std::string* error) {
     using Kind = Decoded::Kind;
     for (auto batch = reader.next(); !batch.empty(); reader.give_back(std::move(batch)), batch = reader.next())
       for (size_t i = 0; i < batch.size(); ++i) {
-        if (i + 2 * kPrefetchAhead < batch.size()) prefetch_keys(batch[i + 2 * kPrefetchAhead]);
-        if (i + kPrefetchAhead < batch.size()) prefetch(state, batch[i + kPrefetchAhead]);
+        constexpr size_t ahead = State::kPrefetchAhead;
+        if (i + 2 * ahead < batch.size()) prefetch_keys(batch[i + 2 * ahead]);
+        if (i + ahead < batch.size()) prefetch(state, batch[i + ahead]);
         Decoded& d = batch[i];
         switch (d.kind) {
           case Kind::kRv: rv = d.rv; break;

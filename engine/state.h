@@ -399,11 +399,7 @@ class State {
   // The indexes of each kind and of each relation ("\x1f" + relation): a
   // change updates its own, however many rule sets brought indexes.
   // Looked up by views (a tuple's relation is read from its key's text).
-  struct SpecNameHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view name) const { return std::hash<std::string_view>()(name); }
-  };
-  std::unordered_map<std::string, std::vector<size_t>, SpecNameHash, std::equal_to<>> specs_of_;
+  std::unordered_map<std::string, std::vector<size_t>, KeyedTextHash, std::equal_to<>> specs_of_;
   std::string index_key_buffer_;  // index_tuple's keys
   KeyedMap<ObjectEntry> objects_;
   TupleTable<TupleEntry> tuples_;

@@ -28,9 +28,10 @@ class FactKey {
   explicit FactKey(std::string_view key);
   // Interns each of `keys` into the same place of `out` (REQUIRES:
   // out.size() == keys.size()). The same keys as one by one; a decoder of
-  // stored records interns a record's keys so, since each key's lookup in
-  // a pool of millions is a cache miss or two, and fetched all first they
-  // wait for memory together.
+  // stored records interns a batch of records' keys so, since each key's
+  // lookup in a pool of millions is two cache misses (its place in the
+  // table, then its entry), and fetched for all keys first they wait for
+  // memory together.
   static void intern(std::span<const std::string_view> keys, std::span<FactKey> out);
   FactKey(const FactKey& o) : e_(o.e_) { retain(); }
   FactKey(FactKey&& o) noexcept : e_(o.e_) { o.e_ = nullptr; }

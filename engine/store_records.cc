@@ -2,7 +2,6 @@
 
 #include <boost/container/small_vector.hpp>
 
-#include <iterator>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -212,17 +211,19 @@ std::string encode_match_record(const Match& m, int first_rule) {
   return w.take();
 }
 
-Match decode_match_record(const std::string& value, ValuePool* values) {
+Match decode_match_record(const std::string& value, ValuePool* values, std::vector<std::string_view>* keys) {
   if (value.empty() || value[0] != kBinary) return decode_match(decode_record(value));
   RecordReader r(value);
   Match m;
   m.rule = static_cast<int>(r.varint());
   // The record's keys (its positives, then its contributions' targets) are
-  // read as views of it and interned together at the end (FactKey::intern).
-  boost::container::small_vector<std::string_view, 8> keys;
-  size_t positives = r.count();
-  for (size_t i = 0; i < positives; ++i) keys.push_back(r.view());
+  // read as views of it and interned together at the end (FactKey::intern),
+  // or by the caller with other records' when it asks for them.
+  boost::container::small_vector<std::string_view, 8> texts;
   // (A count is bounded by the record's bytes left: reserving it is safe.)
+  size_t positives = r.count();
+  m.positives.resize(positives);
+  for (size_t i = 0; i < positives; ++i) texts.push_back(r.view());
   size_t contributions = r.count();
   m.contributions.reserve(contributions);
   for (; contributions; --contributions) {
@@ -230,7 +231,7 @@ Match decode_match_record(const std::string& value, ValuePool* values) {
     uint8_t kind = r.byte();
     if (kind > static_cast<uint8_t>(Contribution::Kind::kDelete)) throw std::runtime_error("a match record names no contribution kind");
     c.kind = static_cast<Contribution::Kind>(kind);
-    keys.push_back(r.view());
+    texts.push_back(r.view());
     c.value = values ? values->read(r.view()) : SharedJson(r.json());
     JsonPath path;
     size_t elements = r.count();
@@ -254,13 +255,23 @@ Match decode_match_record(const std::string& value, ValuePool* values) {
     c.priority = r.signed_varint();
     m.contributions.push_back(std::move(c));
   }
-  boost::container::small_vector<FactKey, 8> interned(keys.size());
-  FactKey::intern(std::span<const std::string_view>(keys.data(), keys.size()),
+  if (keys) {
+    keys->insert(keys->end(), texts.begin(), texts.end());
+    return m;
+  }
+  boost::container::small_vector<FactKey, 8> interned(texts.size());
+  FactKey::intern(std::span<const std::string_view>(texts.data(), texts.size()),
                   std::span<FactKey>(interned.data(), interned.size()));
-  auto targets = interned.begin() + static_cast<std::ptrdiff_t>(positives);
-  m.positives.assign(std::make_move_iterator(interned.begin()), std::make_move_iterator(targets));
-  for (auto& c : m.contributions) c.target = std::move(*targets++);
+  place_match_keys(m, std::span<FactKey>(interned.data(), interned.size()));
   return m;
+}
+
+void place_match_keys(Match& m, std::span<FactKey> keys) {
+  if (keys.size() != m.positives.size() + m.contributions.size())
+    throw std::logic_error("a match's keys do not fit its record");
+  auto next = keys.begin();
+  for (auto& p : m.positives) p = std::move(*next++);
+  for (auto& c : m.contributions) c.target = std::move(*next++);
 }
 
 Json encode_object(const ObjectEntry& e) {

@@ -11,6 +11,7 @@
 // thread-safe; the store decodes records on several threads.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -30,7 +31,18 @@ std::string encode_tuple_record(const TupleEntry& t, int first_rule = 0);
 TupleEntry decode_tuple_record(const std::string& value);
 std::string encode_match_record(const Match& m, int first_rule = 0);
 // With `values`, the contributions' values come from (and go to) the pool.
-Match decode_match_record(const std::string& value, ValuePool* values = nullptr);
+// With `keys`, a record of the binary form leaves its fact keys (positives,
+// then each contribution's target) empty and appends their texts to `keys`,
+// as views of `value`, for the caller to intern with other records' and put
+// in with place_match_keys: a decoder interns a batch's keys together
+// (FactKey::intern). A record of an earlier form appends none: its keys are
+// interned.
+Match decode_match_record(const std::string& value, ValuePool* values = nullptr,
+                          std::vector<std::string_view>* keys = nullptr);
+// Puts `keys` (interned from what decode_match_record appended, in that
+// order) into `m`'s positives and targets.
+// REQUIRES: keys.size() == m.positives.size() + m.contributions.size().
+void place_match_keys(Match& m, std::span<FactKey> keys);
 
 // The state's shape when a commit wrote it (State::Shape): what the next
 // load reserves room for. Throws on a damaged record, as the others do.

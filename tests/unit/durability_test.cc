@@ -8,6 +8,10 @@
 #include <map>
 #include <random>
 #include <set>
+#include <span>
+#include <stdexcept>
+#include <string_view>
+#include <vector>
 
 #include <leveldb/db.h>
 #include <leveldb/write_batch.h>
@@ -15,6 +19,7 @@
 #include "engine/durable_store.h"
 #include "engine/engine.h"
 #include "engine/failpoint.h"
+#include "engine/store_records.h"
 #include "engine/value_pool.h"
 #include "tests/unit/test_util.h"
 
@@ -466,6 +471,36 @@ TEST_CASE("a value pool gives one value per bytes, keeps small values only and s
   CHECK(*a == "Ready");
   CHECK(&*pool.read(ready) == &*c);
   CHECK_THROWS(pool.read(std::string("\x62\x41", 2)));  // a string of two bytes holding one
+}
+
+TEST_CASE("a match record's keys left for its reader to intern with other records' are the keys it interns itself") {
+  Engine e(compiled(kPartRules));
+  REQUIRE(e.apply({Op::create(account("a", "alice")), Op::create(account("b", "bob"))}).ok);
+  size_t matches = 0;
+  e.state().for_each_match([&](const engine::MatchKey&, const engine::Match& m) {
+    ++matches;
+    const std::string record = engine::encode_match_record(m);
+    const engine::Match alone = engine::decode_match_record(record);
+    // Two records' keys in one list, as a decoder's batch has them.
+    std::vector<std::string_view> texts;
+    engine::Match first = engine::decode_match_record(record, nullptr, &texts);
+    engine::Match second = engine::decode_match_record(record, nullptr, &texts);
+    REQUIRE(texts.size() == 2 * (m.positives.size() + m.contributions.size()));
+    for (const auto& p : first.positives) CHECK(p.empty());  // left to the reader
+    std::vector<engine::FactKey> interned(texts.size());
+    engine::FactKey::intern(texts, interned);
+    const size_t half = texts.size() / 2;
+    engine::place_match_keys(first, std::span(interned).first(half));
+    engine::place_match_keys(second, std::span(interned).subspan(half));
+    CHECK(engine::encode_match(first) == engine::encode_match(m));
+    CHECK(engine::encode_match(second) == engine::encode_match(alone));
+    CHECK(first.positives == m.positives);
+    for (size_t i = 0; i < m.contributions.size(); ++i) CHECK(second.contributions[i].target == m.contributions[i].target);
+    // Keys that do not fit the match are refused, not written past it.
+    std::vector<engine::FactKey> one_more(half + 1);
+    CHECK_THROWS_AS(engine::place_match_keys(first, one_more), std::logic_error);
+  });
+  CHECK(matches > 0);
 }
 
 TEST_CASE("an object's parts written as values (before they named contributions) are shared again after a reopen") {

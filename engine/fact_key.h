@@ -87,6 +87,9 @@ class FactKey {
     // Throws std::length_error for a text of 4 GiB or more (requests are
     // far smaller).
     static Entry* make(std::string_view text, size_t hash);
+    // Entries are aligned to it: the pool keeps bits of a hash in the low
+    // bits of an entry's pointer (fact_key.cc).
+    static constexpr size_t kAlignment = 16;
     static void destroy(Entry* e);
   };
 

@@ -1,8 +1,9 @@
 // Interning benchmark: fact keys interned one by one against the same keys
-// interned together (FactKey::intern), as a reopen's decoders intern a
-// match record's keys.
+// interned together (FactKey::intern), as a reopen's decoders intern the
+// keys of a batch of 512 records together (one for an object's or a
+// tuple's record, a few for a match's).
 //
-//   build/bench/pmesh-intern-bench [--keys 3000000] [--batch 5] [--rounds 3]
+//   build/bench/pmesh-intern-bench [--keys 3000000] [--batch 1000] [--rounds 3]
 //
 // The pool first holds `keys` tuple keys (the texts the policies' OpenFGA
 // relations have); then, each round, every key is interned again in a random
@@ -27,7 +28,7 @@
 using pmesh::engine::FactKey;
 
 int main(int argc, char** argv) {
-  int keys = 3000000, batch = 5, rounds = 3;
+  int keys = 3000000, batch = 1000, rounds = 3;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--keys") keys = pmesh::bench::count_arg("--keys", argv[i + 1]);

@@ -34,11 +34,12 @@ const std::string kShape = "shape";
 // More rules than any program has (10,000 compile in about a second): the
 // bound on a stored match's rule number when the rules changed since.
 constexpr size_t kMaxStoredRules = size_t{1} << 20;
+// A match's record: "m<sep>" and its key.
+const std::string kMatchPrefix = "m" + kRecordSep;
 // A rule set's state: r<sep><set id><sep> then "f" (its fingerprint), a
-// tuple's fact ("t<sep>..."), or "m<sep>" and a match key counted from the
-// set's first rule.
+// tuple's fact ("t<sep>..."), or a match's key counted from the set's first
+// rule (after kMatchPrefix).
 const std::string kRuleSetPrefix = "r" + kRecordSep;
-const std::string kRuleSetMatch = "m" + kRecordSep;
 std::string rule_set_prefix(const std::string& id) { return kRuleSetPrefix + id + kRecordSep; }
 
 std::string log_key(int64_t rv, size_t n) {
@@ -148,14 +149,31 @@ class StoreScan {
     cv_.notify_all();
     for (auto& t : threads_) t.join();
   }
-  using Raw = std::vector<std::pair<std::string, std::string>>;
+  // A batch of records as read: each one's key and value one after another
+  // in one buffer (one allocation a batch where two strings a record were
+  // two allocations a record, and two frees on a decoder).
+  struct Raw {
+    std::string bytes;
+    std::vector<std::pair<size_t, size_t>> ends;  // of each record's key and value in `bytes`
+    size_t size() const { return ends.size(); }
+    bool empty() const { return ends.empty(); }
+    std::string_view key(size_t i) const {
+      const size_t start = i ? ends[i - 1].second : 0;
+      return std::string_view(bytes).substr(start, ends[i].first - start);
+    }
+    std::string_view value(size_t i) const {
+      return std::string_view(bytes).substr(ends[i].first, ends[i].second - ends[i].first);
+    }
+  };
 
   void read() {
     Raw raw;
+    size_t room = 0;  // the last batch's bytes: the next is about as large
     auto hand_over = [&]() {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [&] { return batches_ - next_ < kInFlight || stop_; });
       if (stop_) return false;
+      room = raw.bytes.size();
       raw_.emplace_back(batches_++, std::exchange(raw, {}));
       cv_.notify_all();
       return true;
@@ -164,7 +182,15 @@ class StoreScan {
     try {
       std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
       for (it->SeekToFirst(); it->Valid(); it->Next()) {
-        raw.emplace_back(it->key().ToString(), it->value().ToString());
+        if (raw.empty()) {
+          raw.bytes.reserve(room);
+          raw.ends.reserve(kBatch);
+        }
+        const leveldb::Slice key = it->key(), value = it->value();
+        raw.bytes.append(key.data(), key.size());
+        const size_t key_end = raw.bytes.size();
+        raw.bytes.append(value.data(), value.size());
+        raw.ends.emplace_back(key_end, raw.bytes.size());
         if (raw.size() == kBatch && !hand_over()) return;
       }
       status = it->status();
@@ -210,12 +236,13 @@ class StoreScan {
       try {
         // Decoded in place: a record's entry is some 600 bytes, moved
         // whole by each growth of the vector and by a push of a copy.
-        b.records.reserve(work.second.size());
+        const Raw& raw = work.second;
+        b.records.reserve(raw.size());
         texts.clear();
         owners.clear();
-        for (auto& [key, value] : work.second) {
+        for (size_t i = 0; i < raw.size(); ++i) {
           const size_t before = texts.size();
-          if (!decode(key, value, values, b.records.emplace_back(), texts)) {
+          if (!decode(raw.key(i), raw.value(i), values, b.records.emplace_back(), texts)) {
             b.records.pop_back();
             texts.resize(before);
           } else if (texts.size() > before) {
@@ -256,17 +283,18 @@ class StoreScan {
   // False for a record load() does not take up here. The fact keys of what
   // it decodes are left empty and their texts appended to `texts` (views
   // of `key` and `value`, which must outlive them) for intern_keys.
-  bool decode(std::string& key, std::string& value, ValuePool& values, Decoded& d,
+  bool decode(std::string_view key, std::string_view value, ValuePool& values, Decoded& d,
               std::vector<std::string_view>& texts) const {
     using Kind = Decoded::Kind;
+    if (key.empty()) return false;  // (none is written; key[0] is read below)
     if (key == kMetaRv) {
       d.kind = Kind::kRv;
-      d.rv = std::stoll(value);
+      d.rv = std::stoll(std::string(value));
     } else if (key == kMetaFingerprint || key == kShape) {
       return false;  // read ahead
-    } else if (key.rfind(kLogPrefix, 0) == 0) {
+    } else if (key.starts_with(kLogPrefix)) {
       d.kind = Kind::kLog;
-      d.key = std::move(key);
+      d.key = std::string(key);
     } else if (key[0] == 'o') {
       d.kind = Kind::kObject;
       d.object = decode_object_record(value, &d.refs);
@@ -277,7 +305,8 @@ class StoreScan {
       texts.push_back(key);
     } else if (key[0] == 'm') {
       d.kind = Kind::kMatch;
-      d.match_key = stored_match_key(std::string_view(key).substr(2));
+      // (A key of the prefix's first byte only is damage, named as such.)
+      d.match_key = stored_match_key(key.starts_with(kMatchPrefix) ? key.substr(kMatchPrefix.size()) : key);
       d.match = decode_match_record(value, &values, &texts);
       if (d.match.rule != d.match_key.rule())
         throw std::runtime_error("a match of rule " + std::to_string(d.match.rule) + " under a key of rule " +
@@ -289,18 +318,18 @@ class StoreScan {
     } else if (key.starts_with(kRuleSetPrefix)) {
       size_t end = key.find(kRecordSep, kRuleSetPrefix.size());
       if (end == std::string::npos || end + 1 >= key.size()) throw std::runtime_error("a rule set's record names no set");
-      d.key = key.substr(kRuleSetPrefix.size(), end - kRuleSetPrefix.size());
-      std::string_view rest = std::string_view(key).substr(end + 1);
+      d.key = std::string(key.substr(kRuleSetPrefix.size(), end - kRuleSetPrefix.size()));
+      std::string_view rest = key.substr(end + 1);
       if (rest == "f") {
         d.kind = Kind::kSetFingerprint;
-        d.text = std::move(value);
+        d.text = std::string(value);
       } else if (rest[0] == 't') {
         d.kind = Kind::kSetTuple;
         d.tuple = decode_tuple_record(value);
         texts.push_back(rest);
-      } else if (rest.starts_with(kRuleSetMatch)) {
+      } else if (rest.starts_with(kMatchPrefix)) {
         d.kind = Kind::kSetMatch;
-        d.match_key = stored_match_key(rest.substr(kRuleSetMatch.size()));
+        d.match_key = stored_match_key(rest.substr(kMatchPrefix.size()));
         d.match = decode_match_record(value, &values, &texts);
       } else {
         return false;
@@ -489,8 +518,8 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
     }
     for (const auto& k : dirty.matches) {
       const Match* m = state.match(k);
-      if (m) batch.Put("m" + kRecordSep + k.str(), encode_match_record(*m));
-      else batch.Delete("m" + kRecordSep + k.str());
+      if (m) batch.Put(kMatchPrefix + k.str(), encode_match_record(*m));
+      else batch.Delete(kMatchPrefix + k.str());
     }
     // Stale rule-set states first (a batch applies in order), then what
     // sets changed, under their own names. (The range is what the database
@@ -507,7 +536,7 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
       if (set.removed) batch.Delete(prefix + "f");
       else batch.Put(prefix + "f", set.fingerprint);
       for (const auto& k : set.matches) {
-        std::string key = prefix + kRuleSetMatch + k.rebased(-set.first_rule).str();
+        std::string key = prefix + kMatchPrefix + k.rebased(-set.first_rule).str();
         if (const Match* m = state.match(k)) batch.Put(key, encode_match_record(*m, set.first_rule));
         else batch.Delete(key);
       }

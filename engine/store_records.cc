@@ -128,8 +128,8 @@ class RecordReader {
 
 }  // namespace
 
-Json decode_record(const std::string& value) {
-  if (!value.empty() && value[0] == '{') return Json::parse(value);
+Json decode_record(std::string_view value) {
+  if (!value.empty() && value[0] == '{') return Json::parse(value.begin(), value.end());
   return read_cbor(value);
 }
 
@@ -147,7 +147,7 @@ std::string encode_tuple_record(const TupleEntry& t, int first_rule) {
   return w.take();
 }
 
-TupleEntry decode_tuple_record(const std::string& value) {
+TupleEntry decode_tuple_record(std::string_view value) {
   TupleEntry t;
   if (!value.empty() && value[0] == kBinary) {
     RecordReader r(value);
@@ -211,7 +211,7 @@ std::string encode_match_record(const Match& m, int first_rule) {
   return w.take();
 }
 
-Match decode_match_record(const std::string& value, ValuePool* values, std::vector<std::string_view>* keys) {
+Match decode_match_record(std::string_view value, ValuePool* values, std::vector<std::string_view>* keys) {
   if (value.empty() || value[0] != kBinary) return decode_match(decode_record(value));
   RecordReader r(value);
   Match m;
@@ -443,7 +443,7 @@ ObjectEntry decode_object(Json j, PartRefs* refs) {
   return e;
 }
 
-ObjectEntry decode_object_record(const std::string& value, PartRefs* refs) {
+ObjectEntry decode_object_record(std::string_view value, PartRefs* refs) {
   std::string_view effective;
   std::optional<Json> j;
   if (!value.empty() && value[0] != '{') j = read_cbor_map_keeping(value, "effective", &effective);

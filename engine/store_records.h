@@ -23,12 +23,12 @@
 namespace pmesh::engine {
 
 // An object record as a JSON value (CBOR or, from earlier versions, JSON text).
-Json decode_record(const std::string& value);
+Json decode_record(std::string_view value);
 // A match's key as a record holds it; a damaged one is refused.
 MatchKey stored_match_key(std::string_view text);
 // `first_rule`: a rule set's records count rules from its first.
 std::string encode_tuple_record(const TupleEntry& t, int first_rule = 0);
-TupleEntry decode_tuple_record(const std::string& value);
+TupleEntry decode_tuple_record(std::string_view value);
 std::string encode_match_record(const Match& m, int first_rule = 0);
 // With `values`, the contributions' values come from (and go to) the pool.
 // With `keys`, a record of the binary form leaves its fact keys (positives,
@@ -37,7 +37,7 @@ std::string encode_match_record(const Match& m, int first_rule = 0);
 // in with place_match_keys: a decoder interns a batch's keys together
 // (FactKey::intern). A record of an earlier form appends none: its keys are
 // interned.
-Match decode_match_record(const std::string& value, ValuePool* values = nullptr,
+Match decode_match_record(std::string_view value, ValuePool* values = nullptr,
                           std::vector<std::string_view>* keys = nullptr);
 // Puts `keys` (interned from what decode_match_record appended, in that
 // order) into `m`'s positives and targets.
@@ -82,7 +82,7 @@ struct PartRefs {
 ObjectEntry decode_object(Json j, PartRefs* refs = nullptr);
 // The same from a record's bytes, with the effective form held as its CBOR
 // (SharedJson::from_cbor) until something reads it.
-ObjectEntry decode_object_record(const std::string& value, PartRefs* refs = nullptr);
+ObjectEntry decode_object_record(std::string_view value, PartRefs* refs = nullptr);
 // Fills in the parts `refs` names from `state`'s matches; throws when one
 // is not there (damage).
 void resolve_parts(const State& state, std::string_view fact, const PartRefs& refs, ObjectEntry& e);

@@ -590,6 +590,16 @@ std::pair<std::string, std::string> first_match_record(leveldb::DB& db) {
   return {it->key().ToString(), it->value().ToString()};
 }
 
+TEST_CASE("a record under a key no version writes (the empty key, one byte of a record's prefix) is passed over or is damage") {
+  // Nothing writes the empty key; a load passes over it as any key it does
+  // not know, and reads no byte of it.
+  CHECK(load_damaged([](leveldb::DB& db) { REQUIRE(db.Put(leveldb::WriteOptions(), "", "x").ok()); }) == "");
+  CHECK(load_damaged([](leveldb::DB& db) { REQUIRE(db.Put(leveldb::WriteOptions(), "z", "").ok()); }) == "");
+  // A match's prefix alone names no match: damage, not a read past the key.
+  std::string err = load_damaged([](leveldb::DB& db) { REQUIRE(db.Put(leveldb::WriteOptions(), "m", "").ok()); });
+  CHECK(err == "the data directory is damaged: not a match key: m");
+}
+
 TEST_CASE("a damaged binary record is reported, not read past its end") {
   std::string err = load_damaged([](leveldb::DB& db) {
     auto [key, value] = first_match_record(db);

@@ -147,6 +147,7 @@ void Engine::fact_changed(const FactKey& fact, const Json& before, const Json& a
   std::string reader_key;
   ChangedParts change;
   std::vector<const Reader*> readers;
+  TupleView tuple;  // a tuple's parts, read once for every plan it wakes
   if (object) {
     ObjectKey key = parse_object_fact(fact);
     reader_key = key.kind;
@@ -169,7 +170,8 @@ void Engine::fact_changed(const FactKey& fact, const Json& before, const Json& a
       else txn_.kinds_touched.insert(key.cluster);
     }
   } else {
-    auto [rel, args] = view_tuple_fact(fact.str());
+    tuple = view_tuple_fact(fact.str());
+    const auto& [rel, args] = tuple;
     reader_key = "rel:";
     reader_key += rel;
     // Rules whose pattern names an argument (`fga_tuple(st, o, "owner", u)`,
@@ -209,7 +211,7 @@ void Engine::fact_changed(const FactKey& fact, const Json& before, const Json& a
         if (!before.is_null() && !positive) discover(rt, *plan, fact, &before);
         if (!after.is_null()) discover(rt, *plan, fact, &after);
       } else {
-        discover(rt, *plan, fact, nullptr);
+        discover(rt, *plan, fact, nullptr, &tuple);
       }
     }
   }
@@ -280,7 +282,8 @@ bool Engine::Reader::reads(const ChangedParts& c) const {
 
 void Engine::tuple_changed(const FactKey& fact) { fact_changed(fact, Json(), Json()); }
 
-void Engine::discover(const RuleRuntime& rt, const dsl::Plan& plan, const FactKey& fact, const Json* object) {
+void Engine::discover(const RuleRuntime& rt, const dsl::Plan& plan, const FactKey& fact, const Json* object,
+                      const TupleView* tuple) {
   SelfTimeCharge timed(&rt.stats.nanoseconds, &charging_);
   // A search never starts another (it only queues what it finds), so one
   // set of bindings serves them all.
@@ -288,7 +291,7 @@ void Engine::discover(const RuleRuntime& rt, const dsl::Plan& plan, const FactKe
   b.reset(rt.info->vars.size());
   b.discovering = true;
   try {
-    if (!evaluator_->bind_trigger(plan, rt, b, fact, object)) return;
+    if (!evaluator_->bind_trigger(plan, rt, b, fact, object, tuple)) return;
     evaluator_->run(plan, rt, b, nullptr, [&](Bindings& found) {
       std::vector<FactKey> positives;
       positives.reserve(rt.positives.size());

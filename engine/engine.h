@@ -333,7 +333,9 @@ class Engine {
   void check_conflicts();
   void fact_changed(const FactKey& fact, const Json& before, const Json& after);
   void tuple_changed(const FactKey& fact);
-  void discover(const RuleRuntime& rt, const dsl::Plan& plan, const FactKey& fact, const Json* object);
+  // `tuple`: a tuple fact's parts, when the caller has read them already.
+  void discover(const RuleRuntime& rt, const dsl::Plan& plan, const FactKey& fact, const Json* object,
+                const TupleView* tuple = nullptr);
   void evaluate(int rule, std::vector<FactKey> positives);
   std::optional<std::vector<Contribution>> contributions(const RuleRuntime& rt, Bindings& b);
   void apply_contributions(int rule, const MatchKey& key, const std::vector<Contribution>& before,

@@ -64,7 +64,7 @@ bool Evaluator::checks_ok(const std::vector<std::pair<Operand, Operand>>& checks
 }
 
 bool Evaluator::bind_trigger(const dsl::Plan& plan, const RuleRuntime& rt, Bindings& b, const FactKey& fact,
-                             const Json* object) const {
+                             const Json* object, const TupleView* tuple) const {
   const dsl::BodyItem* t = plan.trigger;
   if (t->kind == BodyItemKind::kObject) {
     for (const auto& v : plan.seeded) {
@@ -74,9 +74,12 @@ bool Evaluator::bind_trigger(const dsl::Plan& plan, const RuleRuntime& rt, Bindi
       s.bound = true;
     }
   } else {
-    b.trigger_args = view_tuple_fact(fact.str()).args;
+    // A tuple's parts are read once for all the plans it wakes.
+    TupleView parsed;
+    if (!tuple) tuple = &(parsed = view_tuple_fact(fact.str()));
+    b.trigger_args = tuple->args;
     NewlyBound newly;
-    if (!tuple_ok(t->tuple, rt, b, fact, newly, true)) return false;
+    if (!tuple_ok(t->tuple, rt, b, *tuple, newly, true)) return false;
   }
   try {
     return checks_ok(plan.trigger_checks, rt, b);
@@ -119,10 +122,10 @@ bool Evaluator::object_ok(const dsl::Step& s, const RuleRuntime& rt, Bindings& b
   return e.key.kind == s.item->object.kind.name;
 }
 
-bool Evaluator::tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bindings& b, std::string_view fact,
+bool Evaluator::tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bindings& b, const TupleView& fact,
                          NewlyBound& newly_bound, bool trigger,
                          const std::vector<dsl::Step::Deferred>* deferred) const {
-  auto [rel, args] = view_tuple_fact(fact);
+  const auto& [rel, args] = fact;
   if (rel != t.relation || args.size() != t.args.size()) return false;
   for (size_t i = 0; i < args.size(); ++i) {
     const Expr& a = *t.args[i];
@@ -312,7 +315,7 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
       auto visit = [&](const FactKey& fact) {
         ++rt.stats.candidates;
         NewlyBound newly;
-        if (tuple_ok(s.item->tuple, rt, b, fact, newly, false, s.deferred.empty() ? nullptr : &s.deferred) &&
+        if (tuple_ok(s.item->tuple, rt, b, view_tuple_fact(fact.str()), newly, false, s.deferred.empty() ? nullptr : &s.deferred) &&
             checks_ok(s.checks, rt, b)) {
           if (b.discovering) b.found_tuples.emplace_back(s.item, &fact);
           go = next();

@@ -133,10 +133,12 @@ class Evaluator {
            const std::function<bool(Bindings&)>& emit) const;
 
   // Binds the trigger of a delta plan to a fact (an object's JSON, or a
-  // tuple). Returns false when the fact cannot match the trigger.
-  // REQUIRES: `fact` outlives the use of `b` (it holds views into it).
+  // tuple, with `tuple` its parts when the caller has them already).
+  // Returns false when the fact cannot match the trigger.
+  // REQUIRES: `fact` outlives the use of `b` (it holds views into it);
+  // `tuple`, when given, is view_tuple_fact(fact.str()).
   bool bind_trigger(const dsl::Plan& plan, const RuleRuntime& rt, Bindings& b, const FactKey& fact,
-                    const Json* object) const;
+                    const Json* object, const TupleView* tuple = nullptr) const;
 
   // The identity (`plural.group`) of the run-time kind `resource(g, r)` names.
   // REQUIRES: `k.dynamic()`, and what `g` and `r` read is bound.
@@ -178,7 +180,7 @@ class Evaluator {
             const FixedFacts* fixed, const std::function<bool(Bindings&)>& emit) const;
   bool object_ok(const dsl::Step& s, const RuleRuntime& rt, Bindings& b, const ObjectEntry& e,
                  std::span<const Json* const> keys) const;
-  bool tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bindings& b, std::string_view fact,
+  bool tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bindings& b, const TupleView& fact,
                 NewlyBound& newly_bound, bool trigger = false,
                 const std::vector<dsl::Step::Deferred>* deferred = nullptr) const;
   bool checks_ok(const std::vector<std::pair<Operand, Operand>>& checks, const RuleRuntime& rt, Bindings& b) const;

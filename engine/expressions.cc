@@ -112,11 +112,11 @@ const Json* Evaluator::ref(const BoundExpr& e, const RuleRuntime& rt, Bindings& 
       auto it = base->find(e.text);
       const Json* found = it == base->end() ? nullptr : &*it;
       // Shorthands on objects: x.name is x.metadata.name.
-      if (!found && e.shorthand && base->contains("metadata") && base->contains("kind")) {
-        const Json& md = (*base)["metadata"];
-        auto m = md.find(e.text);
-        found = m == md.end() ? nullptr : &*m;
-      }
+      if (!found && e.shorthand)
+        if (auto md = base->find("metadata"); md != base->end() && md->is_object() && base->contains("kind")) {
+          auto m = md->find(e.text);
+          found = m == md->end() ? nullptr : &*m;
+        }
       if (!found) return &kNullJson;
       if (base == &t) {
         tmp = *found;

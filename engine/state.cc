@@ -135,8 +135,17 @@ std::string tuple_fact(const std::string& relation, const std::vector<std::strin
 bool is_object_fact(std::string_view fact) { return !fact.empty() && fact[0] == 'o'; }
 
 ObjectKey parse_object_fact(std::string_view fact) {
-  auto parts = split(fact, kSep);
-  return {parts[1], parts[2], parts[3], parts[4]};
+  // The four parts after the "o", each up to the next separator: read in
+  // place (the engine parses a key for every object change it looks at).
+  std::string_view parts[5];
+  size_t start = 0;
+  for (auto& part : parts) {
+    size_t p = fact.find(kSep, start);
+    part = fact.substr(start, p == std::string_view::npos ? p : p - start);
+    if (p == std::string_view::npos) break;
+    start = p + 1;
+  }
+  return {std::string(parts[1]), std::string(parts[2]), std::string(parts[3]), std::string(parts[4])};
 }
 
 TupleView view_tuple_fact(std::string_view fact) {

@@ -15,7 +15,9 @@ using dsl::HeadKind;
 
 std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime& rt, Bindings& b) {
   std::vector<Contribution> out;
-  for (const auto& h : rt.info->rule->heads) {
+  const auto& heads = rt.info->rule->heads;
+  for (size_t hi = 0; hi < heads.size(); ++hi) {
+    const dsl::Head& h = heads[hi];
     Contribution c;
     switch (h.kind) {
       case HeadKind::kDeriveObject: {
@@ -48,8 +50,12 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
         c.kind = Contribution::Kind::kObject;
         c.target = FactKey(object_fact(k));
         Json fields = Json::object();
-        for (const auto& f : h.fields) {
-          JsonPath path = resolve_path(d, f.path, rt, b, false);
+        for (size_t fi = 0; fi < h.fields.size(); ++fi) {
+          const auto& f = h.fields[fi];
+          const SharedPath& plain = rt.field_paths[hi][fi];
+          JsonPath keyed;
+          if (!plain) keyed = resolve_path(d, f.path, rt, b, false);
+          const JsonPath& path = plain ? *plain : keyed;
           Json v = evaluator_->eval(*f.value, rt, b);
           if (!f.editable) {
             set_at(fields, path, std::move(v));
@@ -60,7 +66,7 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
           Contribution e;
           e.kind = Contribution::Kind::kField;
           e.target = c.target;
-          e.path = intern_path(std::move(path));
+          e.path = plain ? plain : intern_path(std::move(keyed));
           e.value = values_.share(std::move(v));
           e.priority = rt.info->rule->priority.value_or(0);
           e.editable = true;
@@ -97,7 +103,7 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
         const Slot& s = b.slots[static_cast<size_t>(rt.slot(v))];
         c.kind = Contribution::Kind::kField;
         c.target = s.fact ? *s.fact : FactKey();
-        c.path = intern_path(resolve_path(v->decl, h.path, rt, b, true));
+        c.path = rt.set_paths[hi] ? rt.set_paths[hi] : intern_path(resolve_path(v->decl, h.path, rt, b, true));
         c.value = values_.share(evaluator_->eval(*h.value, rt, b));
         c.add = h.op == dsl::SetOp::kAdd;
         c.order = h.op == dsl::SetOp::kOrder;

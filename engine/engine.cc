@@ -408,8 +408,8 @@ void Engine::evaluate(int rule, std::vector<FactKey> positives) {
   FixedFacts fixed;
   fixed.reserve(rt.positives.size());
   for (size_t i = 0; i < rt.positives.size(); ++i) fixed.emplace_back(rt.positives[i], &positives[i]);
-  Bindings b;
-  b.slots.resize(rt.info->vars.size());
+  Bindings& b = evaluate_bindings_;
+  b.reset(rt.info->vars.size());
   std::optional<std::vector<Contribution>> found;
   try {
     // One assignment of the positive patterns; `for x in list` can make it
@@ -635,7 +635,7 @@ std::vector<TupleChange> Engine::tuple_changes() const {
     bool now = t && t->exists();
     if (now == existed) continue;
     auto [rel, args] = parse_tuple_fact(fact);
-    TupleChange c{now, rel, args, {}};
+    TupleChange c{now, std::move(rel), std::move(args), {}};
     for (int rule : txn_.changed_by.of(fact)) c.rules.push_back(rules_[static_cast<size_t>(rule)].info->rule->name);
     out.push_back(std::move(c));
   }

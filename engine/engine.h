@@ -391,6 +391,9 @@ class Engine {
   // What discover() binds in, reused from one search to the next (a
   // search never starts another: it only queues what it finds).
   Bindings discover_bindings_;
+  // What evaluate() binds in, likewise: its search is over before what it
+  // changes is applied (which only queues more).
+  Bindings evaluate_bindings_;
   // Objects committed recently, oldest first: each held as its CBOR once
   // Options::cold_after_transactions transactions have committed after it,
   // unless it changed again (its form is no longer `form`; cold_objects.cc).

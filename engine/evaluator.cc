@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "dsl/object_model.h"
 #include "engine/expression_values.h"
 
 namespace pmesh::engine {
@@ -32,6 +33,32 @@ std::vector<RuleRuntime> make_runtimes(const dsl::CompiledProgram& compiled) {
       }
     rt.stratum = compiled.graph->stratum_of(rt.info->rule);
     rt.recursive = compiled.graph->strata()[static_cast<size_t>(rt.stratum)].recursive;
+    const auto& heads = rt.info->rule->heads;
+    rt.set_paths.resize(heads.size());
+    rt.field_paths.resize(heads.size());
+    for (size_t h = 0; h < heads.size(); ++h) {
+      if (heads[h].kind == dsl::HeadKind::kSet)
+        if (auto p = plain_path(heads[h].path, true)) rt.set_paths[h] = intern_path(std::move(*p));
+      if (heads[h].kind == dsl::HeadKind::kDeriveObject)
+        for (const auto& f : heads[h].fields) {
+          auto p = plain_path(f.path, false);
+          rt.field_paths[h].push_back(p ? intern_path(std::move(*p)) : nullptr);
+        }
+    }
+  }
+  return out;
+}
+
+std::optional<JsonPath> plain_path(const dsl::Path& path, bool set_head) {
+  JsonPath out;
+  for (size_t i = 0; i < path.size(); ++i) {
+    if (path[i].is_key()) return std::nullopt;
+    const std::string& f = path[i].field;
+    if (i == 0 && set_head) {
+      const auto& sh = dsl::shorthand_names();
+      if (std::find(sh.begin(), sh.end(), f) != sh.end()) out.push_back(PathElem{"metadata", false, "", nullptr});
+    }
+    out.push_back(PathElem{f, false, "", nullptr});
   }
   return out;
 }
@@ -182,14 +209,14 @@ void Evaluator::step_keys(const dsl::Step& s, const RuleRuntime& rt, Bindings& b
 
 void Evaluator::run(const dsl::Plan& plan, const RuleRuntime& rt, Bindings& b,
                     const FixedFacts* fixed,
-                    const std::function<bool(Bindings&)>& emit) const {
+                    EmitFn emit) const {
   deepest_step = 0;
   step(plan, 0, rt, b, fixed, emit);
 }
 
 bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bindings& b,
                      const FixedFacts* fixed,
-                     const std::function<bool(Bindings&)>& emit) const {
+                     EmitFn emit) const {
   deepest_step = std::max(deepest_step, i);
   if (i == plan.trigger_kind_check && !trigger_kind_ok(plan, rt, b)) return true;
   if (i == plan.steps.size() || (b.discovering && i == plan.found_at)) return emit(b);

@@ -27,6 +27,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <absl/functional/function_ref.h>
+
 #include "dsl/bound_expr.h"
 #include "dsl/compiler.h"
 #include "engine/state.h"
@@ -57,8 +59,9 @@ struct Slot {
 // The slots a tuple pattern bound (a few: inline, no allocation per candidate).
 using NewlyBound = boost::container::small_vector<int, 8>;
 
-// Positive patterns pinned to facts (a handful: a linear search is the cheapest).
-using FixedFacts = std::vector<std::pair<const dsl::BodyItem*, const FactKey*>>;
+// Positive patterns pinned to facts (a handful: a linear search is the
+// cheapest, and they are held inline).
+using FixedFacts = boost::container::small_vector<std::pair<const dsl::BodyItem*, const FactKey*>, 6>;
 
 struct Bindings {
   std::vector<Slot> slots;
@@ -94,6 +97,11 @@ struct Bindings {
   }
 };
 
+// Called with each binding a plan finds; returns false to stop. A
+// reference to the caller's callable, not a copy: a search is started for
+// every fact a change wakes, and a std::function allocated for each.
+using EmitFn = absl::FunctionRef<bool(Bindings&)>;
+
 // What the engine knows about a rule at run time.
 struct RuleRuntime {
   int index = 0;
@@ -111,12 +119,22 @@ struct RuleRuntime {
   // number for each (empty: the same).
   std::vector<int> index_map;
   int state_index(int i) const { return index_map.empty() || i < 0 ? i : index_map[static_cast<size_t>(i)]; }
+  // The paths its heads write that name no key (most), resolved and
+  // interned once rather than for every match: a `set` head's by head, a
+  // derive's fields' by head and field; null where a path names a key.
+  std::vector<SharedPath> set_paths;
+  std::vector<std::vector<SharedPath>> field_paths;
   // What its evaluations have cost (engine_stats.h); counted where the rule runs.
   mutable RuleStats stats;
 };
 
 // REQUIRES: `compiled` has plans (it compiled without errors).
 std::vector<RuleRuntime> make_runtimes(const dsl::CompiledProgram& compiled);
+
+// The path a head writes when it names no key, as any binding resolves
+// it; nullopt when it names one. A `set` head's first field may be a
+// shorthand (x.labels is x.metadata.labels).
+std::optional<JsonPath> plain_path(const dsl::Path& path, bool set_head);
 
 class Evaluator {
  public:
@@ -130,7 +148,7 @@ class Evaluator {
   // patterns to facts. `emit` returns false to stop.
   void run(const dsl::Plan& plan, const RuleRuntime& rt, Bindings& b,
            const FixedFacts* fixed,
-           const std::function<bool(Bindings&)>& emit) const;
+           EmitFn emit) const;
 
   // Binds the trigger of a delta plan to a fact (an object's JSON, or a
   // tuple, with `tuple` its parts when the caller has them already).
@@ -177,7 +195,7 @@ class Evaluator {
   // Whether every variable `e` reads is bound (an aggregate counts as not).
   bool all_bound(const dsl::BoundExpr& e, const Bindings& b) const;
   bool step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bindings& b,
-            const FixedFacts* fixed, const std::function<bool(Bindings&)>& emit) const;
+            const FixedFacts* fixed, EmitFn emit) const;
   bool object_ok(const dsl::Step& s, const RuleRuntime& rt, Bindings& b, const ObjectEntry& e,
                  std::span<const Json* const> keys) const;
   bool tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bindings& b, const TupleView& fact,

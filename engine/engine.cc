@@ -628,12 +628,26 @@ Result Engine::collect_changes(std::vector<TupleChange>* tuples) {
   return r;
 }
 
-std::vector<TupleChange> Engine::tuple_changes() const {
+std::vector<TupleChange> Engine::tuple_changes(std::vector<FactKey>* facts, EarlierTuples* earlier) const {
   std::vector<TupleChange> out;
+  std::vector<FactKey> touched;
+  if (earlier) touched = txn_.changed_by.since_mark();
+  size_t e = 0;
   for (const auto& [fact, existed] : txn_.tuple_before) {
     const TupleEntry* t = state_.tuple(fact);
     bool now = t && t->exists();
     if (now == existed) continue;
+    if (facts) facts->push_back(fact);
+    if (earlier) {
+      // Both lists are in key order. An earlier entry is this change (it
+      // too differed from `existed`) unless a rule changed the tuple since.
+      while (e < earlier->facts.size() && earlier->facts[e] < fact) ++e;
+      if (e < earlier->facts.size() && earlier->facts[e] == fact &&
+          !std::binary_search(touched.begin(), touched.end(), fact)) {
+        out.push_back(std::move(earlier->changes[e]));
+        continue;
+      }
+    }
     auto [rel, args] = parse_tuple_fact(fact);
     TupleChange c{now, std::move(rel), std::move(args), {}};
     for (int rule : txn_.changed_by.of(fact)) c.rules.push_back(rules_[static_cast<size_t>(rule)].info->rule->name);
@@ -736,13 +750,13 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
     // (a seed of a rule set changes 100,000s: taken once).
     std::optional<std::vector<TupleChange>> tuples;
     if (before_commit_ && !dry_run && !history_) {
-      tuples = tuple_changes();
-      std::vector<Op> more = before_commit_(*tuples);
+      EarlierTuples earlier;
+      earlier.changes = tuple_changes(&earlier.facts);
+      txn_.changed_by.mark();
+      std::vector<Op> more = before_commit_(earlier.changes);
       for (const auto& op : more) user_op(op);
-      if (!more.empty()) {
-        run_to_fixpoint();
-        tuples.reset();
-      }
+      if (!more.empty()) run_to_fixpoint();
+      tuples = more.empty() ? std::move(earlier.changes) : tuple_changes(nullptr, &earlier);
     }
     check_conflicts();
     if (!history_) check_relation_keys();

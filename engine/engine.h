@@ -358,8 +358,17 @@ class Engine {
   // A relation's declared key holds one tuple for each of its values: the
   // first new tuple that makes two is a TxnError (relation_keys.cc).
   void check_relation_keys();
-  // The tuples the transaction changed so far.
-  std::vector<TupleChange> tuple_changes() const;
+  // The tuples the transaction changed so far, in key order; `facts`, when
+  // given, gets their keys. With `earlier` (a list taken before, and its
+  // keys, with txn_.changed_by marked then), its entries are moved into
+  // the new list where no rule changed their tuple since: the OpenFGA
+  // hook's changes come after a list of some tens that would be read again.
+  struct EarlierTuples {
+    std::vector<TupleChange> changes;
+    std::vector<FactKey> facts;
+  };
+  std::vector<TupleChange> tuple_changes(std::vector<FactKey>* facts = nullptr,
+                                         EarlierTuples* earlier = nullptr) const;
   // Refuses (InternalError) a change set that holds what cannot be encoded.
   void check_encodable(const Result& r) const;
   const Json* committed(std::string_view fact) const;

@@ -32,6 +32,7 @@
 
 #include <absl/container/flat_hash_map.h>
 #include <absl/container/node_hash_map.h>
+#include <absl/functional/function_ref.h>
 #include <boost/container/flat_map.hpp>
 #include <boost/container/flat_set.hpp>
 #include <boost/container/small_vector.hpp>
@@ -250,10 +251,12 @@ class State {
   void hold_effective_as(const FactKey& fact, SharedJson same);
   // What scans and lookups call for each object found, with its fact key
   // (the state's own: valid while the object is, and copied by retaining
-  // it, not by interning its text again); returns false to stop.
-  using ObjectVisitor = std::function<bool(const FactKey& fact, const ObjectEntry&)>;
+  // it, not by interning its text again); returns false to stop. A
+  // reference to the caller's callable (a std::function was allocated for
+  // every lookup a rule's search made).
+  using ObjectVisitor = absl::FunctionRef<bool(const FactKey& fact, const ObjectEntry&)>;
   // The same for tuples.
-  using TupleVisitor = std::function<bool(const FactKey& fact)>;
+  using TupleVisitor = absl::FunctionRef<bool(const FactKey& fact)>;
   // Live objects (effective non-null) whose fact key starts with `prefix`.
   void scan_objects(const std::string& prefix, const ObjectVisitor& fn) const;
   // Live objects of `kind` in the secondary index `index` with these values.

@@ -29,6 +29,20 @@ class ChangedBy {
   void add(const FactKey& fact, int rule) {
     log_.emplace_back(fact, rule);
     sorted_ = false;
+    if (marked_) since_mark_.push_back(fact);
+  }
+  // From now on, notes which facts are changed (since_mark): what an
+  // earlier reading of `of` may no longer tell.
+  void mark() {
+    marked_ = true;
+    since_mark_.clear();
+  }
+  // The facts changed since mark(), in key order, each once.
+  std::vector<FactKey> since_mark() const {
+    std::vector<FactKey> out = since_mark_;
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
   }
   // The rules that changed `fact`, in number order, each once (none for a
   // fact no rule changed).
@@ -57,6 +71,8 @@ class ChangedBy {
   // Sorting on the first read changes the order, not what is held.
   mutable std::vector<std::pair<FactKey, int>> log_;
   mutable bool sorted_ = true;
+  bool marked_ = false;
+  std::vector<FactKey> since_mark_;
 };
 
 // What a change of an object touched: the sections (as

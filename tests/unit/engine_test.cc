@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
 #include <set>
 
@@ -153,6 +154,42 @@ TEST_CASE("a before-commit hook adds to the transaction it sees, atomically") {
   CHECK(bad.reason == "AlreadyExists");
   CHECK(dump_effective(e) == before);
   CHECK_FALSE(e.get({"Account", "root", "", "c"}));
+}
+
+TEST_CASE("the tuples a hook's changes touch again are listed as they end up") {
+  // The list the hook saw is taken up again after its changes (what they
+  // do not touch is not read twice): a tuple a rule derives anew lists
+  // both rules, one the hook removes is gone, one it adds is there.
+  Engine e(prelude_program(kRules), fixed_clock());
+  REQUIRE(e.apply({Op::create(account("root", "p", {{"creator", "alice"}}))}).ok);
+  e.set_before_commit([&](const std::vector<engine::TupleChange>& tuples) {
+    std::vector<Op> more;
+    for (const auto& t : tuples)
+      if (t.relation == "member" && t.added && t.args == std::vector<std::string>{"alice", "root:p/a"}) {
+        more.push_back(Op::add_tuple("owner", {"alice", "root:p/a"}));
+        more.push_back(Op::remove_tuple("audit", {"x", "y"}));
+      }
+    return more;
+  });
+  auto r = e.apply({Op::create(account("root:p", "a", {{"creator", "bob"}})), Op::add_tuple("audit", {"x", "y"})});
+  REQUIRE(r.ok);
+  std::map<std::string, std::vector<std::string>> listed;
+  for (const auto& t : r.tuples) {
+    std::string key = t.relation;
+    for (const auto& a : t.args) key += " " + a;
+    CHECK(t.added);
+    CHECK(listed.emplace(key, t.rules).second);  // each once
+  }
+  CHECK_FALSE(listed.count("audit x y"));
+  REQUIRE(listed.count("owner alice root:p/a"));
+  CHECK(listed["owner alice root:p/a"].empty());  // the hook's own, no rule's
+  REQUIRE(listed.count("member alice root:p/a"));
+  CHECK(listed["member alice root:p/a"].size() == 2);  // from the parent, and now as owner
+  REQUIRE(listed.count("member bob root:p/a"));
+  CHECK(listed["member bob root:p/a"].size() == 1);  // untouched by the hook: as first listed
+  CHECK(listed.count("owner bob root:p/a"));
+  CHECK(listed.count("parent root:p/a root/p"));
+  CHECK(e.verify().empty());
 }
 
 TEST_CASE("a match key is fixed-width, names its rule and its positives exactly, and reads back from its text") {

@@ -64,6 +64,7 @@ std::unique_ptr<CompiledProgram> compile(std::unique_ptr<Program> program, Diagn
   Planner planner(diags, &p);
   for (const auto& r : out->rules) out->plans.push_back(planner.plan(r));
   out->indexes = planner.indexes();
+  unindex_pinned_steps(out->plans, out->indexes);
   warn_scans(out->plans, diags);
   return out;
 }

@@ -104,6 +104,47 @@ RulePlan Planner::plan(const RuleInfo& info) {
   return rp;
 }
 
+void unindex_pinned_steps(std::vector<RulePlan>& plans, std::vector<IndexSpec>& indexes) {
+  for (auto& rp : plans)
+    for (auto& st : rp.full.steps) {
+      bool looks_up = st.op == StepOp::kScan || st.op == StepOp::kLookup || st.op == StepOp::kTupleScan ||
+                      st.op == StepOp::kTupleLookup;
+      bool positive = st.item && (st.item->kind == BodyItemKind::kTuple ||
+                                  (st.item->kind == BodyItemKind::kObject && !st.item->object.optional));
+      if (!looks_up || !positive) continue;
+      st.pinned = true;
+      st.index = -1;
+    }
+  // The indexes still named, in their order, and each step's new number.
+  std::vector<int> renumbered(indexes.size(), -1);
+  std::function<void(Plan&, bool)> visit = [&](Plan& p, bool renumber) {
+    for (auto& st : p.steps) {
+      if (st.index >= 0) {
+        int& to = renumbered[static_cast<size_t>(st.index)];
+        if (renumber) st.index = to;
+        else to = 0;
+      }
+      if (st.sub) visit(*st.sub, renumber);
+    }
+  };
+  auto each_plan = [&](bool renumber) {
+    for (auto& rp : plans) {
+      visit(rp.full, renumber);
+      for (auto& d : rp.deltas) visit(d, renumber);
+      for (auto& [body, sub] : rp.subplans) visit(*sub, renumber);
+    }
+  };
+  each_plan(false);
+  std::vector<IndexSpec> kept;
+  for (size_t i = 0; i < indexes.size(); ++i)
+    if (renumbered[i] == 0) {
+      renumbered[i] = static_cast<int>(kept.size());
+      kept.push_back(std::move(indexes[i]));
+    }
+  each_plan(true);
+  indexes = std::move(kept);
+}
+
 namespace {
 
 const char* op_name(StepOp op) {
@@ -151,7 +192,8 @@ void describe_plan(const Plan& p, const std::vector<IndexSpec>& indexes, const s
     }
     if (!s.keys.empty()) {
       out += " by ";
-      if (s.index >= 0) out += "index " + indexes[static_cast<size_t>(s.index)].to_string() + " ";
+      if (s.pinned) out += "the match's own fact ";
+      else if (s.index >= 0) out += "index " + indexes[static_cast<size_t>(s.index)].to_string() + " ";
       else if (s.op != StepOp::kTupleLookup) out += "primary key ";
       out += "{";
       for (size_t i = 0; i < s.keys.size(); ++i)

@@ -96,6 +96,11 @@ struct Step {
   const VarInfo* binds = nullptr;  // the variable this step binds, if any
   std::vector<KeyBinding> keys;    // kLookup, kTupleLookup, kOptional
   int index = -1;                  // into CompiledRules::indexes; -1: primary key or scan
+  // A top-level positive pattern of a full plan: the engine evaluates a
+  // match with these pinned to its facts, so the step looks nothing up
+  // and keeps no index (a run without a match, `pmesh explain`, checks
+  // its keys on each candidate of a scan).
+  bool pinned = false;
   // Clause equalities that were not lookup keys, checked once both sides are bound.
   std::vector<std::pair<Operand, Operand>> checks;
   std::shared_ptr<Plan> sub;  // kNot: the negated body's plan
@@ -164,6 +169,14 @@ class Planner {
   const Program* program_ = nullptr;
   std::vector<IndexSpec> indexes_;
 };
+
+// Marks the steps of full plans that a match pins (Step::pinned), takes
+// their indexes away, and keeps of `indexes` those a plan still looks
+// things up by, renumbering the steps': every index is kept up to date on
+// every write, and one that only a pinned step named (tuples by a
+// relation's name, objects by a name every workspace has) put each write
+// into a bucket of every such fact.
+void unindex_pinned_steps(std::vector<RulePlan>& plans, std::vector<IndexSpec>& indexes);
 
 // A readable listing of a rule's plans, for `pmesh plan` and golden tests.
 std::string describe(const RulePlan& plan, const std::vector<IndexSpec>& indexes);

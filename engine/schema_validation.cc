@@ -321,8 +321,9 @@ class Validator {
     if (s.min_properties && v.size() < s.min_properties->get<size_t>())
       errors.push_back(FieldError::invalid(path, v.size(), path + " in body should have at least " + number_text(*s.min_properties) + " properties"));
     for (auto it = v.begin(); it != v.end(); ++it) {
-      if ((wanted && !wanted(it.key())) || absent(it.key())) continue;
+      if (wanted && !wanted(it.key())) continue;
       const Node* sub = s.property(it.key());
+      if (it->is_null() && !(sub && sub->nullable)) continue;  // absent(), without finding the member again
       if (!sub) sub = s.additional.get();
       if (!sub) continue;
       Descend down(path, it.key());

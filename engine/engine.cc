@@ -144,13 +144,16 @@ void Engine::note_before(const FactKey& fact) {
 
 void Engine::fact_changed(const FactKey& fact, const Json& before, const Json& after) {
   bool object = is_object_fact(fact);
-  std::string reader_key;
+  ObjectKey key;
+  // The readers_ key: an object's kind, or "rel:" and the tuple's relation
+  // (made in a buffer the engine keeps: a relation's name is past the
+  // short-string size, and a string was allocated for every tuple change).
+  std::string& reader_key = object ? key.kind : reader_key_;
   ChangedParts change;
-  std::vector<const Reader*> readers;
+  boost::container::small_vector<const Reader*, 16> readers;
   TupleView tuple;  // a tuple's parts, read once for every plan it wakes
   if (object) {
-    ObjectKey key = parse_object_fact(fact);
-    reader_key = key.kind;
+    key = parse_object_fact(fact);
     change = changed_sections(before, after);
     if (const dsl::KindDecl* d = decl_of(key))
       for (const auto& f : d->system_fields) {

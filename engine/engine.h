@@ -403,6 +403,9 @@ class Engine {
   // What evaluate() binds in, likewise: its search is over before what it
   // changes is applied (which only queues more).
   Bindings evaluate_bindings_;
+  // fact_changed's readers_ key for a tuple, kept for its capacity (used
+  // only while fact_changed collects the readers, before any search).
+  std::string reader_key_;
   // Objects committed recently, oldest first: each held as its CBOR once
   // Options::cold_after_transactions transactions have committed after it,
   // unless it changed again (its form is no longer `form`; cold_objects.cc).

@@ -16,6 +16,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <absl/container/flat_hash_map.h>
+
 #include "engine/state.h"
 
 namespace pmesh::engine {
@@ -118,7 +120,7 @@ struct Transaction {
   // tuple's change copies a pointer, not its text).
   std::map<FactKey, bool, FactKeyOrder> tuple_before;
   ChangedBy changed_by;  // fact -> rules that changed it
-  std::unordered_map<MatchKey, int, MatchKeyHash> evaluations;  // match -> evaluations (a loop at the limit)
+  absl::flat_hash_map<MatchKey, int, MatchKeyHash> evaluations;  // match -> evaluations (a loop at the limit)
   std::map<int, std::set<FactKey, FactKeyOrder>> suspects;    // rule -> matches that kept changing
   std::vector<std::string> warnings;                // evaluation errors that dropped a match
   // Restored terminating objects whose finalizers come from rules: they are

@@ -125,16 +125,9 @@ JsonPath Engine::resolve_path(const dsl::KindDecl* decl, const dsl::Path& path, 
   for (size_t i = 0; i < path.size(); ++i) {
     const dsl::PathSeg& s = path[i];
     if (!s.is_key()) {
-      std::string f = s.field;
-      if (i == 0 && set_head) {
-        const auto& sh = dsl::shorthand_names();
-        if (std::find(sh.begin(), sh.end(), f) != sh.end()) {
-          out.push_back(PathElem{"metadata", false, "", nullptr});
-          fields.push_back("metadata");
-        }
-      }
-      out.push_back(PathElem{f, false, "", nullptr});
-      fields.push_back(f);
+      size_t at = out.size();
+      append_path_field(out, s.field, i == 0 && set_head);
+      for (; at < out.size(); ++at) fields.push_back(out[at].field);
       continue;
     }
     Json key = evaluator_->eval(*s.key, rt, b);

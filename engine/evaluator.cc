@@ -49,16 +49,19 @@ std::vector<RuleRuntime> make_runtimes(const dsl::CompiledProgram& compiled) {
   return out;
 }
 
+void append_path_field(JsonPath& out, const std::string& field, bool may_be_shorthand) {
+  if (may_be_shorthand) {
+    const auto& sh = dsl::shorthand_names();
+    if (std::find(sh.begin(), sh.end(), field) != sh.end()) out.push_back(PathElem{"metadata", false, "", nullptr});
+  }
+  out.push_back(PathElem{field, false, "", nullptr});
+}
+
 std::optional<JsonPath> plain_path(const dsl::Path& path, bool set_head) {
   JsonPath out;
   for (size_t i = 0; i < path.size(); ++i) {
     if (path[i].is_key()) return std::nullopt;
-    const std::string& f = path[i].field;
-    if (i == 0 && set_head) {
-      const auto& sh = dsl::shorthand_names();
-      if (std::find(sh.begin(), sh.end(), f) != sh.end()) out.push_back(PathElem{"metadata", false, "", nullptr});
-    }
-    out.push_back(PathElem{f, false, "", nullptr});
+    append_path_field(out, path[i].field, i == 0 && set_head);
   }
   return out;
 }

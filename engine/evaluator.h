@@ -131,9 +131,12 @@ struct RuleRuntime {
 // REQUIRES: `compiled` has plans (it compiled without errors).
 std::vector<RuleRuntime> make_runtimes(const dsl::CompiledProgram& compiled);
 
+// Appends a field of a head's path to `out`; with `may_be_shorthand` (a
+// `set` head's first field) a shorthand is put under metadata (x.labels
+// is x.metadata.labels). Engine::resolve_path and plain_path share it.
+void append_path_field(JsonPath& out, const std::string& field, bool may_be_shorthand);
 // The path a head writes when it names no key, as any binding resolves
-// it; nullopt when it names one. A `set` head's first field may be a
-// shorthand (x.labels is x.metadata.labels).
+// it; nullopt when it names one.
 std::optional<JsonPath> plain_path(const dsl::Path& path, bool set_head);
 
 class Evaluator {

@@ -610,20 +610,37 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
   return true;
 }
 
-bool DurableStore::has_pending() const { return !pending_->empty; }
+bool DurableStore::has_pending() const { return !pending_->empty || sealed_ > 0; }
 
-bool DurableStore::flush(std::string* error) {
-  if (pending_->empty) return true;
+void DurableStore::SealedDeleter::operator()(PendingBatch* b) const { delete b; }
+
+DurableStore::Sealed DurableStore::seal() {
+  if (pending_->empty) return nullptr;
+  Sealed out(pending_.release());
+  pending_ = std::make_unique<PendingBatch>();
+  ++sealed_;
+  return out;
+}
+
+bool DurableStore::write(PendingBatch& sealed, std::string* error) {
   leveldb::WriteOptions wo;
   wo.sync = true;
-  leveldb::Status s = db_->Write(wo, &pending_->batch);
-  pending_->batch.Clear();
-  pending_->empty = true;
+  leveldb::Status s = db_->Write(wo, &sealed.batch);
   if (!s.ok()) {
     *error = s.ToString();
     return false;
   }
   return true;
+}
+
+void DurableStore::written() { --sealed_; }
+
+bool DurableStore::flush(std::string* error) {
+  Sealed b = seal();
+  if (!b) return true;
+  bool ok = write(*b, error);
+  written();
+  return ok;
 }
 
 void DurableStore::scan_log(int64_t after_rv, const std::function<bool(int64_t, const Json&)>& fn) const {

@@ -19,7 +19,7 @@
 //                                              changed by an eighth: what a load reserves
 //
 // Thread safety: LevelDB's; commits must be serialized by the caller (the
-// engine's transactions are).
+// engine's transactions are), and so must everything but write().
 #pragma once
 
 #include <deque>
@@ -66,7 +66,23 @@ class DurableStore : public Persistence {
   void set_deferred(bool deferred) { deferred_ = deferred; }
   // REQUIRES: deferred mode. Returns false (and the error) if the write failed.
   bool flush(std::string* error);
+  // Whether memory holds commits that are not durable yet: collected, or
+  // sealed and not yet written().
   bool has_pending() const;
+
+  // flush() in three steps, so that the synced write can run on a thread of
+  // its own while the next commits are collected: seal() takes what was
+  // collected (null when nothing was), write() writes a sealed batch (any
+  // thread; LevelDB orders concurrent writes), written() is told once that
+  // write has returned. Batches must be written in the order they were
+  // sealed. REQUIRES: deferred mode.
+  struct SealedDeleter {
+    void operator()(PendingBatch* b) const;
+  };
+  using Sealed = std::unique_ptr<PendingBatch, SealedDeleter>;
+  Sealed seal();
+  bool write(PendingBatch& sealed, std::string* error);
+  void written();
 
   // Change-log entries after `after_rv`, oldest first: (resource version, event
   // JSON {type, object}). `fn` returns false to stop.
@@ -86,6 +102,7 @@ class DurableStore : public Persistence {
   int64_t log_limit_ = 100000;
   bool deferred_ = false;
   std::unique_ptr<struct PendingBatch> pending_;
+  int sealed_ = 0;  // sealed batches not yet written()
   // The change log's keys, oldest first: trimming deletes from the front
   // without seeking over the tombstones of earlier trims.
   std::deque<std::string> log_keys_;

@@ -119,10 +119,16 @@ class ServerFixture {
     }
     return answer;
   }
-  // Runs what the server's thread has ready.
+  // Runs what the server's thread has ready, and waits (bounded) for a
+  // synced write under way on the group commit's thread to hand back.
   void settle() {
-    io_.restart();
-    io_.poll();
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    for (int i = 0; i < 100000; ++i) {
+      io_.restart();
+      io_.poll();
+      if (!commit_ || !commit_->busy() || std::chrono::steady_clock::now() > until) return;
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
   }
 
   engine::Engine& engine() { return *engine_; }

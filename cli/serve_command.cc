@@ -298,7 +298,7 @@ int serve_main(const std::vector<std::string>& args) {
     api->begin_shutdown();
     http->stop();
     std::string ferr;
-    group_commit.write_now(&ferr);
+    if (!group_commit.write_now(&ferr)) log("error", "the last commits could not be written: " + ferr);
     api->close_watches();
     // Let the last writes (closing watch streams) go out, then stop.
     auto timer = std::make_shared<boost::asio::steady_timer>(io, std::chrono::milliseconds(200));

@@ -6,13 +6,12 @@
 
 #include <boost/asio/io_context.hpp>
 
-#include <chrono>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "engine/durable_store.h"
 #include "engine/engine.h"
+#include "tests/unit/server_fixture.h"
 #include "tests/unit/test_util.h"
 
 namespace pmesh::test {
@@ -24,16 +23,6 @@ using engine::Op;
 Json configmap(const std::string& name) {
   return {{"apiVersion", "v1"}, {"kind", "ConfigMap"},
           {"metadata", {{"name", name}, {"namespace", "default"}, {"cluster", "root"}}}, {"data", {{"k", "v"}}}};
-}
-
-// Runs what `io` has ready until `gc` has nothing under way (bounded).
-void settle(boost::asio::io_context& io, const server::GroupCommit& gc) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  do {
-    io.restart();
-    io.poll();
-    if (gc.busy()) std::this_thread::sleep_for(std::chrono::microseconds(200));
-  } while (gc.busy() && std::chrono::steady_clock::now() < until);
 }
 
 }  // namespace
@@ -61,13 +50,13 @@ TEST_CASE("commits made while a write is under way go into the next one, and wha
     REQUIRE(o.engine->apply({Op::create(configmap("three"))}).ok);
     gc([&]() { ran.push_back(3); });
     CHECK(o.store->has_pending());
-    settle(io, gc);
+    settle(io, &gc);
     CHECK(ran == std::vector<int>{1, 2, 3});
     CHECK(writes == std::vector<size_t>{2, 1});
     CHECK_FALSE(o.store->has_pending());
     // A function queued with nothing to write runs at the next turn.
     gc([&]() { ran.push_back(4); });
-    settle(io, gc);
+    settle(io, &gc);
     CHECK(ran == std::vector<int>{1, 2, 3, 4});
   }
   OpenedStore again = open_data_dir(dir.path, program);

@@ -43,6 +43,18 @@ struct FakeStream : server::Stream {
   }
 };
 
+// Runs what `io` has ready, and waits (bounded) for a synced write under way
+// on `commit`'s thread to hand back, so that what it made durable has run.
+inline void settle(boost::asio::io_context& io, const server::GroupCommit* commit) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (int i = 0; i < 100000; ++i) {
+    io.restart();
+    io.poll();
+    if (!commit || !commit->busy() || std::chrono::steady_clock::now() > until) return;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
+
 class ServerFixture {
  public:
   ServerFixture() : dir_(std::filesystem::temp_directory_path() / ("pmesh-server-" + std::to_string(std::random_device()()))) {
@@ -119,17 +131,8 @@ class ServerFixture {
     }
     return answer;
   }
-  // Runs what the server's thread has ready, and waits (bounded) for a
-  // synced write under way on the group commit's thread to hand back.
-  void settle() {
-    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    for (int i = 0; i < 100000; ++i) {
-      io_.restart();
-      io_.poll();
-      if (!commit_ || !commit_->busy() || std::chrono::steady_clock::now() > until) return;
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
-  }
+  // Runs what the server's thread has ready (test::settle).
+  void settle() { test::settle(io_, commit_.get()); }
 
   engine::Engine& engine() { return *engine_; }
   engine::DurableStore& store() { return *store_; }

@@ -25,6 +25,7 @@
 #include "server/auth/service_account_tokens.h"
 #include "server/http/http_server.h"
 #include "server/http/tls_files.h"
+#include "server/log/server_log.h"
 #include "server/registry/group_commit.h"
 #include "stdlib/text.h"
 
@@ -40,10 +41,6 @@ engine::Engine& keep_until_exit(std::unique_ptr<engine::Engine> e) {
   static auto* kept = new std::vector<std::unique_ptr<engine::Engine>>;
   kept->push_back(std::move(e));
   return *kept->back();
-}
-
-void log(const char* level, const std::string& msg) {
-  std::cerr << "pmesh serve: " << level << ": " << msg << std::endl;
 }
 
 // Threads for connections (TLS, parsing, writing answers): the machine's
@@ -88,6 +85,8 @@ int serviceaccount_keys_main(const std::vector<std::string>& args) {
 }
 
 int serve_main(const std::vector<std::string>& args) {
+  // First, so that it outlives every thread that logs (server_log.h).
+  LogWriter log_writer;
   std::string data_dir = ".pmesh", listen = "127.0.0.1:6443";
   int64_t log_limit = 100000;
   std::vector<std::string> bootstrap_paths;  // empty: policies/bootstrap.yaml, compiled in
@@ -185,6 +184,7 @@ int serve_main(const std::vector<std::string>& args) {
   GroupCommit group_commit(io, *store, [](const std::string& error) {
     // Memory is ahead of the disk now; restarting recovers the durable state.
     log("error", "the data directory cannot be written: " + error + "; stopping");
+    flush_log();
     std::abort();
   });
   auto after_commit = group_commit.hook();
@@ -240,7 +240,7 @@ int serve_main(const std::vector<std::string>& args) {
     ApiServer::Options api_options;
     api_options.address = listen;
     api_options.authenticator = authn;
-    api_options.log = [](const std::string& level, const std::string& line) { log(level.c_str(), line); };
+    api_options.log = [](const std::string& level, const std::string& line) { log(level, line); };
     api_options.log_reads = debug;
     api = std::make_unique<ApiServer>(engine, store.get(), io, after_commit, std::move(api_options));
     HttpServer::Options http_options;

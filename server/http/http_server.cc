@@ -1,6 +1,7 @@
 #include "server/http/http_server.h"
 
 #include "server/http/url.h"
+#include "server/log/server_log.h"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -232,7 +233,7 @@ class Session : public std::enable_shared_from_this<Session<S>>, public Stream {
       try {
         res = self->server_->handler(req, std::static_pointer_cast<Stream>(self));
       } catch (const std::exception& e) {
-        std::cerr << "pmesh serve: error: handler failed: " << e.what() << "\n";
+        log("error", std::string("handler failed: ") + e.what());
         res = self->server_->error(500, "internal error");
       }
       self->from_engine(std::move(res));

@@ -3,12 +3,12 @@
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
-#include <iostream>
 
 #include "engine/conversion.h"
 #include "engine/json_path.h"
 #include "server/api/body.h"
 #include "server/api/present.h"
+#include "server/log/server_log.h"
 #include "server/registry/object_meta.h"
 #include "server/registry/patch.h"
 #include "server/registry/strategy.h"
@@ -313,12 +313,12 @@ HttpResponse ResourceStore::commit(const ApiRequest& req, Op op, int code, bool 
     if (!r.rules.empty()) {
       std::string rules;
       for (const auto& x : r.rules) rules += (rules.empty() ? "" : ", ") + x;
-      std::cerr << "pmesh serve: " << req.user.name << " " << verb_name(req.verb) << " " << req.gr().to_string() << " \""
-                << name << "\" in " << req.info.cluster << ": " << r.reason << " (rules " << rules << "): " << r.message << "\n";
+      log("warning", req.user.name + " " + verb_name(req.verb) + " " + req.gr().to_string() + " \"" + name + "\" in " +
+                         req.info.cluster + ": " + r.reason + " (rules " + rules + "): " + r.message);
     }
     return status_response(e);
   }
-  for (const auto& w : r.warnings) std::cerr << "pmesh serve: warning: " << w << "\n";
+  for (const auto& w : r.warnings) log("warning", w);
   HttpResponse res = result_object.is_null()
                          ? success_status({{"name", name}, {"group", req.kind->group}, {"kind", req.kind->plural}})
                          : json_response(code, present(engine_, names_, result_object, req.kind));

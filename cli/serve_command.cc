@@ -48,6 +48,7 @@ engine::Engine& keep_until_exit(std::unique_ptr<engine::Engine> e) {
 size_t transport_threads() { return std::clamp<size_t>(std::thread::hardware_concurrency(), 2, 8); }
 
 int serve_usage(const std::string& msg) {
+  flush_log();  // after the lines logged before it
   std::cerr << "pmesh serve: " << msg << "\nUsage: pmesh serve [--data-dir DIR] [--listen HOST:PORT] [--policies PATHS]... [--bootstrap PATHS]... [--watch-history N]\n"
                "       [--plain-http | --tls-cert-file PEM --tls-private-key-file PEM] [--token-file CSV] [--service-account-issuer URL]\n"
                "       [--oidc-issuer-url URL --oidc-client-id ID (--oidc-jwks-file JWKS | --oidc-jwks-url URL [--oidc-ca-file PEM])\n"

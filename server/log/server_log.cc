@@ -18,16 +18,16 @@ namespace {
 constexpr auto kGather = std::chrono::milliseconds(5);
 
 struct Queue {
-  std::mutex mu;  // guards the fields below
+  std::mutex mu;  // guards the fields up to write_mu
   std::condition_variable wake;
   bool active = false;    // a LogWriter's thread takes the lines
   bool stopping = false;  // its destructor asked it to finish
-  int fd = 2;
   size_t limit = 0;
   std::string lines;
   size_t dropped = 0;     // lines that did not fit since the last write
 
-  std::mutex write_mu;    // held while writing to fd: batches go out in order
+  std::mutex write_mu;    // held while writing: batches go out in order
+  int fd = 2;             // guarded by write_mu
 };
 
 // Never destroyed: threads may log while the process exits.

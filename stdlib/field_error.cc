@@ -1,7 +1,8 @@
 #include "stdlib/field_error.h"
 
 #include <algorithm>
-#include <cstdio>
+
+#include "stdlib/text.h"
 
 namespace pmesh {
 
@@ -25,21 +26,8 @@ std::string value_text(const Json& v) {
 std::string go_quote(const std::string& s) {
   std::string out = "\"";
   for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
+    if (c == '"' || c == '\\') out += '\\';
+    append_go_escaped(out, c);
   }
   return out + "\"";
 }

@@ -35,6 +35,12 @@ uint32_t utf8_code_point(std::string_view s, size_t i, size_t n);
 // what kube-apiserver stores for such input.
 std::string coerce_utf8(std::string_view s);
 
+// Appends byte `c` as it reads between the quotes of Go's %q: \n, \t and
+// \r, any other control byte (and DEL) as \xHH, every other byte as it is.
+// (Quotes and backslashes are the caller's: go_quote escapes them, a log
+// line does not.)
+void append_go_escaped(std::string& out, unsigned char c);
+
 // Lower-case hexadecimal, two digits per byte.
 std::string hex_encode(std::string_view bytes);
 

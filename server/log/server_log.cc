@@ -5,10 +5,11 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <cstdio>
 #include <mutex>
 #include <stdexcept>
 #include <string>
+
+#include "stdlib/text.h"
 
 namespace pmesh::server {
 namespace {
@@ -46,14 +47,8 @@ std::string format_line(std::string_view level, std::string_view message) {
   line += level;
   line += ": ";
   for (char c : message) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '\n') line += "\\n";
-    else if (c == '\r') line += "\\r";
-    else if ((u < 0x20 && c != '\t') || u == 0x7f) {
-      char esc[5];
-      std::snprintf(esc, sizeof esc, "\\x%02x", u);
-      line += esc;
-    } else line += c;
+    if (c == '\t') line += c;  // a tab breaks no line
+    else append_go_escaped(line, static_cast<unsigned char>(c));
   }
   line += '\n';
   return line;

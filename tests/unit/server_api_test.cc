@@ -8,6 +8,7 @@
 #include "server/api/selectors.h"
 #include "server/api/status.h"
 #include "stdlib/digest.h"
+#include "stdlib/field_error.h"
 #include "stdlib/kube_validation.h"
 #include "server/auth/impersonation.h"
 #include "server/http/http_server.h"
@@ -271,6 +272,13 @@ TEST_CASE("text helpers: hex, join, trim") {
   CHECK(trim("\r\n x \n", " \t\n\r") == "x");
   CHECK(trim("\n x", " \t") == "\n x");
   CHECK(trim("   ") == "");
+}
+
+TEST_CASE("Go's %q: control bytes escaped, quotes and backslashes by go_quote only") {
+  std::string escaped;
+  for (unsigned char c : std::string("a\n\t\r\x01\x1b\x7f\"\\\xc3\xa9", 11)) append_go_escaped(escaped, c);
+  CHECK(escaped == "a\\n\\t\\r\\x01\\x1b\\x7f\"\\\xc3\xa9");
+  CHECK(go_quote("a\"b\\c\nd\x01") == "\"a\\\"b\\\\c\\nd\\x01\"");
 }
 
 TEST_CASE("base64 both ways, with either alphabet and padding or none") {

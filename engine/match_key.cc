@@ -41,13 +41,19 @@ std::optional<MatchKey> MatchKey::parse(std::string_view text) {
   return k;
 }
 
-std::string MatchKey::str() const {
-  std::string s = std::to_string(rule_);
-  if (!digested_) return s;
-  s += kDigestSep;
-  s += base64_encode(std::string_view(reinterpret_cast<const char*>(digest_.data()), digest_.size()), true);
-  return s;
+MatchKey::Text MatchKey::text() const {
+  Text t;
+  char* p = std::to_chars(t.buf_.data(), t.buf_.data() + 12, rule_).ptr;
+  t.size_ = static_cast<size_t>(p - t.buf_.data());
+  if (!digested_) return t;
+  t.buf_[t.size_++] = kDigestSep;
+  static_assert(base64_length(sizeof digest_, true) <= 40 - 12 - 1);
+  t.size_ += base64_encode_into(std::string_view(reinterpret_cast<const char*>(digest_.data()), digest_.size()), true,
+                                std::span<char>(t.buf_).subspan(t.size_));
+  return t;
 }
+
+std::string MatchKey::str() const { return std::string(text().view()); }
 
 MatchKey MatchKey::rebased(int delta) const {
   MatchKey k = *this;

@@ -42,6 +42,18 @@ class MatchKey {
 
   int rule() const { return rule_; }
   std::string str() const;
+  // The text form in a buffer of its own: written into every record that
+  // names the match, where a view will do and a string would allocate.
+  class Text {
+   public:
+    std::string_view view() const { return {buf_.data(), size_}; }
+
+   private:
+    friend class MatchKey;
+    std::array<char, 40> buf_;  // a rule's number (11), the separator, 22 digits
+    size_t size_ = 0;
+  };
+  Text text() const;
   // The same match with its rule's number moved by `delta` (a rule set's
   // stored keys count from the set's first rule).
   MatchKey rebased(int delta) const;

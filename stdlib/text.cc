@@ -1,8 +1,7 @@
 #include "stdlib/text.h"
 
-#include <openssl/evp.h>
-
 #include <array>
+#include <cstdint>
 #include <cstring>
 
 namespace pmesh {
@@ -127,15 +126,32 @@ std::string coerce_utf8(std::string_view s) {
   return out;
 }
 
-std::string base64_encode(std::string_view bytes, bool url) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(bytes.data()),
-                          static_cast<int>(bytes.size()));
-  out.resize(static_cast<size_t>(n));
-  if (url) {
-    while (!out.empty() && out.back() == '=') out.pop_back();
-    for (char& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
+size_t base64_encode_into(std::string_view bytes, bool url, std::span<char> out) {
+  static constexpr char kStandard[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static constexpr char kUrl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const char* digits = url ? kUrl : kStandard;
+  const auto* in = reinterpret_cast<const unsigned char*>(bytes.data());
+  const size_t n = bytes.size();
+  size_t o = 0, i = 0;
+  for (; i + 3 <= n; i += 3) {
+    const uint32_t v = uint32_t{in[i]} << 16 | uint32_t{in[i + 1]} << 8 | in[i + 2];
+    out[o++] = digits[v >> 18], out[o++] = digits[v >> 12 & 63], out[o++] = digits[v >> 6 & 63], out[o++] = digits[v & 63];
   }
+  if (const size_t rest = n - i; rest > 0) {
+    const uint32_t v = uint32_t{in[i]} << 16 | (rest == 2 ? uint32_t{in[i + 1]} << 8 : 0);
+    out[o++] = digits[v >> 18], out[o++] = digits[v >> 12 & 63];
+    if (rest == 2) out[o++] = digits[v >> 6 & 63];
+    if (!url) {
+      if (rest == 1) out[o++] = '=';
+      out[o++] = '=';
+    }
+  }
+  return o;
+}
+
+std::string base64_encode(std::string_view bytes, bool url) {
+  std::string out(base64_length(bytes.size(), url), '\0');
+  out.resize(base64_encode_into(bytes, url, out));
   return out;
 }
 

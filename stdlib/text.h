@@ -47,6 +47,12 @@ std::string hex_encode(std::string_view bytes);
 // Base64 (RFC 4648): the standard alphabet with padding, or with `url` the
 // URL-safe one without padding (as Go's base64.RawURLEncoding, and JWTs).
 std::string base64_encode(std::string_view bytes, bool url = false);
+// How many characters base64_encode makes of `n` bytes.
+constexpr size_t base64_length(size_t n, bool url) { return url ? (4 * n + 2) / 3 : 4 * ((n + 2) / 3); }
+// The same into `out`, without allocating: for short values written many
+// times (a match's key in every record that names it). Returns the
+// characters written. REQUIRES: out.size() >= base64_length(bytes.size(), url).
+size_t base64_encode_into(std::string_view bytes, bool url, std::span<char> out);
 // Either alphabet, padded or not; nullopt for what is not base64.
 std::optional<std::string> base64_decode(std::string_view text);
 // The same into `out`, without allocating: false when `text` is not base64

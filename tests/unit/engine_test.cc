@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -216,7 +217,9 @@ TEST_CASE("a match key is fixed-width, names its rule and its positives exactly,
   // The text form, as the store keeps it: the number alone without positives.
   CHECK(MatchKey(7, {}).str() == "7");
   CHECK(MatchKey(7, {}) != MatchKey(7, keys({"ab"})));
-  for (const MatchKey& m : {k, MatchKey(7, {}), MatchKey(0, keys({"x"})), MatchKey(123456, keys({"ab", "c"}))}) {
+  for (const MatchKey& m : {k, MatchKey(7, {}), MatchKey(0, keys({"x"})), MatchKey(123456, keys({"ab", "c"})),
+                            MatchKey(std::numeric_limits<int32_t>::max(), keys({"ab"}))}) {
+    CHECK(m.text().view() == m.str());
     auto back = MatchKey::parse(m.str());
     REQUIRE(back);
     CHECK(*back == m);

@@ -1,5 +1,6 @@
 #include "engine/durable_store.h"
 
+#include <absl/container/flat_hash_map.h>
 #include <leveldb/db.h>
 #include <leveldb/write_batch.h>
 
@@ -62,12 +63,17 @@ std::unique_ptr<DurableStore> DurableStore::open(const std::string& dir, std::st
   return std::unique_ptr<DurableStore>(new DurableStore(db));
 }
 
+// A batch far larger than a burst's (a bulk import's) is freed, not kept
+// for the next commit or write.
+constexpr size_t kKeptBatchBytes = size_t{16} << 20;
+
 struct PendingBatch {
   leveldb::WriteBatch batch;
   bool empty = true;
 };
 
-DurableStore::DurableStore(leveldb::DB* db) : db_(db), pending_(std::make_unique<PendingBatch>()) {}
+DurableStore::DurableStore(leveldb::DB* db)
+    : db_(db), pending_(std::make_unique<PendingBatch>()), scratch_(std::make_unique<PendingBatch>()) {}
 DurableStore::~DurableStore() = default;
 void DurableStore::DbDeleter::operator()(leveldb::DB* db) const { delete db; }
 
@@ -499,16 +505,33 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
     *error = "the data directory was not loaded before its first commit";
     return false;
   }
-  leveldb::WriteBatch batch;
+  if (scratch_->batch.ApproximateSize() > kKeptBatchBytes) scratch_ = std::make_unique<PendingBatch>();
+  leveldb::WriteBatch& batch = scratch_->batch;
+  batch.Clear();  // keeps what it had grown to
   std::vector<std::string> new_log_keys;
   try {
     if (failpoint::hit("commit")) throw std::runtime_error("failpoint: commit");
+    // Each object's record, kept until the change log below has copied the
+    // effective form's bytes from it: the log's entry holds the same form.
+    struct Written {
+      std::string record;
+      std::pair<size_t, size_t> effective_at;
+    };
+    std::vector<Written> written;
+    written.reserve(dirty.objects.size());
+    absl::flat_hash_map<const void*, size_t> written_by_form;
     for (const auto& f : dirty.objects) {
       const ObjectEntry* e = state.object(f);
       PartSource parts{state, f.str(), sets.program_rules};
       const leveldb::Slice key(f.str().data(), f.str().size());
-      if (e) batch.Put(key, encode_object_record(*e, &parts));
-      else batch.Delete(key);
+      if (!e) {
+        batch.Delete(key);
+        continue;
+      }
+      Written& w = written.emplace_back();
+      w.record = encode_object_record(*e, &parts, &w.effective_at);
+      batch.Put(key, w.record);
+      written_by_form.emplace(e->effective.identity(), written.size() - 1);
     }
     for (const auto& f : dirty.tuples) {
       const TupleEntry* t = state.tuple(f);
@@ -516,10 +539,12 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
       if (t && t->exists()) batch.Put(key, encode_tuple_record(*t));
       else batch.Delete(key);
     }
+    std::string key;  // grown once, reused for every match's
     for (const auto& k : dirty.matches) {
-      const Match* m = state.match(k);
-      if (m) batch.Put(kMatchPrefix + k.str(), encode_match_record(*m));
-      else batch.Delete(kMatchPrefix + k.str());
+      key.assign(kMatchPrefix);
+      key += k.text().view();
+      if (const Match* m = state.match(k)) batch.Put(key, encode_match_record(*m));
+      else batch.Delete(key);
     }
     // Stale rule-set states first (a batch applies in order), then what
     // sets changed, under their own names. (The range is what the database
@@ -536,7 +561,8 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
       if (set.removed) batch.Delete(prefix + "f");
       else batch.Put(prefix + "f", set.fingerprint);
       for (const auto& k : set.matches) {
-        std::string key = prefix + kMatchPrefix + k.rebased(-set.first_rule).str();
+        std::string key = prefix + kMatchPrefix;
+        key += k.rebased(-set.first_rule).text().view();
         if (const Match* m = state.match(k)) batch.Put(key, encode_match_record(*m, set.first_rule));
         else batch.Delete(key);
       }
@@ -568,8 +594,12 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
         Json obj = *c.before;
         obj["metadata"]["resourceVersion"] = std::to_string(rv);
         w.value(obj);
+      } else if (auto at = written_by_form.find(c.after.identity()); at != written_by_form.end()) {
+        // The committed form already carries its version: written as it is,
+        // as the object's record above wrote it.
+        const Written& o = written[at->second];
+        w.raw(std::string_view(o.record).substr(o.effective_at.first, o.effective_at.second - o.effective_at.first));
       } else {
-        // The committed form already carries its version: written as it is.
         w.value(*c.after);
       }
       batch.Put(key, event);
@@ -612,12 +642,28 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
 
 bool DurableStore::has_pending() const { return !pending_->empty || sealed_ > 0; }
 
-void DurableStore::SealedDeleter::operator()(PendingBatch* b) const { delete b; }
+void DurableStore::SealedDeleter::operator()(PendingBatch* b) const {
+  if (store) store->recycle(b);
+  else delete b;
+}
+
+void DurableStore::recycle(PendingBatch* b) {
+  std::unique_ptr<PendingBatch> owned(b);
+  if (owned->batch.ApproximateSize() > kKeptBatchBytes) return;
+  owned->batch.Clear();
+  owned->empty = true;
+  std::lock_guard lock(spare_mu_);
+  spare_ = std::move(owned);
+}
 
 DurableStore::Sealed DurableStore::seal() {
   if (pending_->empty) return nullptr;
-  Sealed out(pending_.release());
-  pending_ = std::make_unique<PendingBatch>();
+  Sealed out(pending_.release(), SealedDeleter{this});
+  {
+    std::lock_guard lock(spare_mu_);
+    pending_ = std::move(spare_);
+  }
+  if (!pending_) pending_ = std::make_unique<PendingBatch>();
   ++sealed_;
   return out;
 }

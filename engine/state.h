@@ -106,6 +106,8 @@ class SharedJson {
   bool operator<(const SharedJson& o) const { return **this < *o; }
   // Whether both hold the one same value (not only equal ones).
   bool same(const SharedJson& o) const { return p_ == o.p_; }
+  // What same() compares, as a value to hash (valid while this value lives).
+  const void* identity() const { return p_.get(); }
   // Whether the value is null, without reading CBOR.
   bool is_null() const;
   // The CBOR the value is held as, or null when it is held as JSON.

@@ -143,7 +143,7 @@ std::string encode_tuple_record(const TupleEntry& t, int first_rule) {
   RecordWriter w;
   w.byte(t.base ? 1 : 0);
   w.varint(t.supports.size());
-  for (const auto& s : t.supports) w.str(s.rebased(-first_rule).str());
+  for (const auto& s : t.supports) w.str(s.rebased(-first_rule).text().view());
   return w.take();
 }
 
@@ -328,7 +328,7 @@ int64_t place_of(const Match& m, std::string_view fact, const FieldPart& part) {
 
 }  // namespace
 
-std::string encode_object_record(const ObjectEntry& e, const PartSource* source) {
+std::string encode_object_record(const ObjectEntry& e, const PartSource* source, std::pair<size_t, size_t>* effective_at) {
   std::string out;
   // Most records are a few KiB: grown by doubling from empty, the string
   // was copied as often as it was written.
@@ -353,8 +353,10 @@ std::string encode_object_record(const ObjectEntry& e, const PartSource* source)
   w.array(4);
   for (const auto* s : {&e.key.kind, &e.key.cluster, &e.key.ns, &e.key.name}) w.str(*s);
   w.str("effective");
+  const size_t effective_from = out.size();
   if (const std::string* c = e.effective.cbor()) w.raw(*c);  // as it was read, never looked at
   else w.value(*e.effective);
+  if (effective_at) *effective_at = {effective_from, out.size()};
   w.str("uid"), w.str(e.uid);
   w.str("rv"), w.value(Json(e.resource_version));
   w.str("generation"), w.value(Json(e.generation));
@@ -367,18 +369,18 @@ std::string encode_object_record(const ObjectEntry& e, const PartSource* source)
   w.map(e.derived.size() - named);
   size_t i = 0;
   for (const auto& [mk, part] : e.derived)
-    if (derived_from[i++] < 0) w.str(mk.str()), w.value(*part);
+    if (derived_from[i++] < 0) w.str(mk.text().view()), w.value(*part);
   if (named) {
     w.str("derivedFrom");
     w.map(named);
     i = 0;
     for (const auto& [mk, part] : e.derived)
-      if (int64_t c = derived_from[i++]; c >= 0) w.str(mk.str()), w.value(Json(c));
+      if (int64_t c = derived_from[i++]; c >= 0) w.str(mk.text().view()), w.value(Json(c));
   }
   w.str("fields");
   w.map(e.fields.size());
   for (const auto& [mk, parts] : e.fields) {
-    w.str(mk.str());
+    w.str(mk.text().view());
     w.array(parts.size());
     for (const auto& p : parts) {
       if (int64_t from = place(mk, p); from >= 0) {

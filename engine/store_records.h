@@ -62,7 +62,11 @@ struct PartSource {
 // The record of an object: the CBOR of encode_object(e), written directly.
 // With `source`, a part that is a contribution of one of its matches names
 // the contribution instead of holding its value (see PartRefs).
-std::string encode_object_record(const ObjectEntry& e, const PartSource* source = nullptr);
+// With `effective_at`, where in the record the effective form's CBOR is
+// ([first, second) of the bytes returned): the change log's entry for the
+// same commit copies it instead of encoding the form again.
+std::string encode_object_record(const ObjectEntry& e, const PartSource* source = nullptr,
+                                 std::pair<size_t, size_t>* effective_at = nullptr);
 
 // The parts of an object record that name a contribution of their match:
 // filled in from the matches once they are in the state (what the engine

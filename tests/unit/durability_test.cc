@@ -95,10 +95,13 @@ TEST_CASE("reopening a data directory restores objects, tuples and bookkeeping")
   // The change log holds every change, in resource-version order.
   std::vector<std::string> types;
   int64_t last = 0;
+  std::map<std::string, Json> latest;  // kind/name: the object as its last entry holds it
   store->scan_log(0, [&](int64_t v, const Json& ev) {
     CHECK(v >= last);
     last = v;
     types.push_back(ev["type"]);
+    latest[ev["object"]["kind"].get<std::string>() + "/" + ev["object"]["metadata"]["name"].get<std::string>()] =
+        ev["object"];
     // Each entry's object is numbered with the version of its change.
     CHECK(ev["object"]["metadata"]["resourceVersion"] == std::to_string(v));
     CHECK(ev["object"]["metadata"].contains("name"));
@@ -106,6 +109,16 @@ TEST_CASE("reopening a data directory restores objects, tuples and bookkeeping")
   });
   CHECK(types.size() == 7);  // 2 accounts + 2 workspaces, 1 update, 1 account + 1 workspace deleted
   CHECK(types.back() == "DELETED");
+  // An entry holds the object as committed (the bytes its record was
+  // written with): the last entry of each object that is left is its form.
+  int compared = 0;
+  for (const auto& [f, entry] : e.state().objects()) {
+    auto it = latest.find(entry.key.kind + "/" + entry.key.name);
+    if (it == latest.end()) continue;
+    CHECK(it->second == *entry.effective);
+    ++compared;
+  }
+  CHECK(compared == 2);  // account a and its workspace
   // And the engine goes on from there (open_data_dir made it commit to the store).
   REQUIRE(e.apply({Op::create(account("c", "dave"))}).ok);
   CHECK(e.has_tuple("owner", {"dave", "c"}));

@@ -766,6 +766,35 @@ TEST_CASE("a failure at any engine stage leaves memory, the pending batch and th
   }
 }
 
+TEST_CASE("a written batch is filled again from empty: nothing of an earlier write is written twice") {
+  // Batches go back to the store once written and become the next pending
+  // one: the first write's batch takes the third write, and had it kept
+  // its entries it would create "a" again.
+  TempDir dir;
+  auto program = compiled(kDurableRules);
+  std::string before;
+  {
+    OpenedStore o = open_data_dir(dir.path, program);
+    o.store->set_deferred(true);
+    std::string err;
+    REQUIRE(o.engine->apply({Op::create(account("a", "alice"))}).ok);
+    REQUIRE(o.store->flush(&err));
+    REQUIRE(o.engine->apply({Op::remove({"Account", "root", "", "a"})}).ok);
+    REQUIRE(o.store->flush(&err));
+    REQUIRE(o.engine->apply({Op::create(account("b", "bob"))}).ok);
+    REQUIRE(o.store->flush(&err));
+    before = dump_state(*o.engine);
+  }
+  OpenedStore o = open_data_dir(dir.path, program);
+  CHECK(dump_state(*o.engine) == before);
+  CHECK_FALSE(o.engine->get({"Account", "root", "", "a"}));
+  CHECK(o.engine->get({"Account", "root", "", "b"}));
+  std::vector<std::string> types;
+  o.store->scan_log(0, [&](int64_t, const Json& ev) { return types.push_back(ev["type"]), true; });
+  // a and its workspace added, then deleted; b and its workspace added.
+  CHECK(types == std::vector<std::string>{"ADDED", "ADDED", "DELETED", "DELETED", "ADDED", "ADDED"});
+}
+
 TEST_CASE("a rule that would write a string that is not UTF-8 fails its transaction, naming the rule") {
   auto program = compiled(R"(
 rule broken-name

@@ -55,7 +55,12 @@ constexpr char kBinary = '\x01';
 
 class RecordWriter {
  public:
-  RecordWriter() { out_ += kBinary; }
+  // A match's record is a few hundred bytes: grown by doubling from empty,
+  // it was reallocated five times or so.
+  RecordWriter() {
+    out_.reserve(256);
+    out_ += kBinary;
+  }
   void byte(uint8_t b) { out_ += static_cast<char>(b); }
   void varint(uint64_t v) {
     while (v >= 0x80) {
@@ -70,9 +75,13 @@ class RecordWriter {
     out_ += s;
   }
   void json(const Json& j) {
-    std::string c;
+    // Encoded where its length can be read first; kept between calls (a
+    // record holds a value per contribution, and a commit tens of records).
+    static thread_local std::string c;
+    c.clear();
     CborWriter(c).value(j);
     str(c);
+    if (c.capacity() > size_t{1} << 20) std::string().swap(c);  // not kept for a rare huge value
   }
   std::string take() { return std::move(out_); }
 

@@ -539,12 +539,12 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
       if (t && t->exists()) batch.Put(key, encode_tuple_record(*t));
       else batch.Delete(key);
     }
-    std::string key;  // grown once, reused for every match's
+    std::string match_key;  // grown once, reused for every match's
     for (const auto& k : dirty.matches) {
-      key.assign(kMatchPrefix);
-      key += k.text().view();
-      if (const Match* m = state.match(k)) batch.Put(key, encode_match_record(*m));
-      else batch.Delete(key);
+      match_key.assign(kMatchPrefix);
+      match_key += k.text().view();
+      if (const Match* m = state.match(k)) batch.Put(match_key, encode_match_record(*m));
+      else batch.Delete(match_key);
     }
     // Stale rule-set states first (a batch applies in order), then what
     // sets changed, under their own names. (The range is what the database

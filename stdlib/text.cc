@@ -34,10 +34,8 @@ void append_go_escaped(std::string& out, unsigned char c) {
     case '\r': out += "\\r"; return;
     default:
       if (c < 0x20 || c == 0x7f) {
-        static constexpr char kHex[] = "0123456789abcdef";
         out += "\\x";
-        out += kHex[c >> 4];
-        out += kHex[c & 0xf];
+        out += hex_encode(std::string_view(reinterpret_cast<const char*>(&c), 1));  // rare: an allocation will do
       } else {
         out += static_cast<char>(c);
       }

@@ -43,7 +43,6 @@ class LogWriter {
   LogWriter(const LogWriter&) = delete;
   LogWriter& operator=(const LogWriter&) = delete;
 
-
  private:
   std::thread thread_;
 };

@@ -54,33 +54,42 @@ std::optional<ApiError> decode_list_options(const HttpRequest& http, bool watch,
     if (!n) return ApiError::bad_request(strconv_error("ParseInt", query(http, "timeoutSeconds")));
     o->timeout_seconds = std::max<int64_t>(0, *n);
   }
-  for (auto [key, out] : {std::pair{"allowWatchBookmarks", &o->allow_bookmarks}, std::pair{"sendInitialEvents", &o->send_initial_events}}) {
+  std::optional<bool> bookmarks;
+  for (auto [key, out] : {std::pair{"allowWatchBookmarks", &bookmarks}, std::pair{"sendInitialEvents", &o->send_initial_events}}) {
     if (!has(http, key)) continue;
     auto b = parse_bool(query(http, key));
     if (!b) return ApiError::bad_request(strconv_error("ParseBool", query(http, key)));
     *out = *b;
   }
-  // kube's ValidateListOptions.
+  o->allow_bookmarks = bookmarks.value_or(false);
+  // kube's ValidateListOptions, whose watch and list rules differ: a watch
+  // takes resourceVersionMatch only with sendInitialEvents (client-go's
+  // WatchList sends it with no resourceVersion), a list only with a version.
   FieldErrors errs;
   const std::string& match = o->resource_version_match;
-  if (!match.empty()) {
-    if (watch && !has(http, "sendInitialEvents"))
-      errs.push_back(FieldError::forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden for watch"));
-    if (o->resource_version.empty())
-      errs.push_back(FieldError::forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden unless resourceVersion is provided"));
-    if (!o->continue_token.empty())
-      errs.push_back(FieldError::forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden when continue is provided"));
-    if (match == "Exact" && o->resource_version == "0")
-      errs.push_back(FieldError::forbidden("resourceVersionMatch", "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""));
-    if (match != "NotOlderThan" && match != "Exact")
-      errs.push_back(FieldError::not_supported("resourceVersionMatch", match, {"Exact", "NotOlderThan", ""}));
-  }
-  if (has(http, "sendInitialEvents")) {
-    if (!watch) errs.push_back(FieldError::forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list"));
-    if (match != "NotOlderThan")
+  const bool initial_events = o->send_initial_events.has_value();
+  if (watch) {
+    if (initial_events && match != "NotOlderThan")
       errs.push_back(FieldError::forbidden("resourceVersionMatch", "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"));
-    if (!o->allow_bookmarks)
-      errs.push_back(FieldError::forbidden("allowWatchBookmarks", "sendInitialEvents requires setting allowWatchBookmarks to true"));
+    if (!match.empty()) {
+      if (!initial_events)
+        errs.push_back(FieldError::forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"));
+      if (match != "NotOlderThan") errs.push_back(FieldError::not_supported("resourceVersionMatch", match, {"NotOlderThan"}));
+      if (!o->continue_token.empty())
+        errs.push_back(FieldError::forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden when continue is provided"));
+    }
+  } else {
+    if (!match.empty()) {
+      if (o->resource_version.empty())
+        errs.push_back(FieldError::forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden unless resourceVersion is provided"));
+      if (!o->continue_token.empty())
+        errs.push_back(FieldError::forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden when continue is provided"));
+      if (match != "NotOlderThan" && match != "Exact")
+        errs.push_back(FieldError::not_supported("resourceVersionMatch", match, {"Exact", "NotOlderThan", ""}));
+      if (match == "Exact" && o->resource_version == "0")
+        errs.push_back(FieldError::forbidden("resourceVersionMatch", "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""));
+    }
+    if (initial_events) errs.push_back(FieldError::forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list"));
   }
   if (!errs.empty()) return ApiError::invalid(kMeta, "ListOptions", "", errs);
   return std::nullopt;

@@ -40,7 +40,9 @@ struct ListOptions {
   std::string continue_token;
   std::optional<int64_t> timeout_seconds;
   bool allow_bookmarks = false;
-  bool send_initial_events = false;
+  // Unset, a watch from "" or "0" starts with the objects as ADDED events
+  // and one from a version does not; set, it says which (kube's WatchList).
+  std::optional<bool> send_initial_events;
 };
 
 struct WriteOptions {  // CreateOptions, UpdateOptions, PatchOptions

@@ -119,6 +119,15 @@ HttpResponse table_response(const ApiRequest& req, const std::vector<const Json*
   return {200, printer.content_type(), encode_json(printer.table(objects, std::move(metadata))), {}, nullptr};
 }
 
+// A list or a watch's initial events "not older than" a version the server
+// has not reached yet: kube's error once its watch cache gives up waiting.
+std::optional<ApiError> too_large_resource_version(const std::string& rv, int64_t current) {
+  if (parse_int(rv).value_or(0) <= current) return std::nullopt;
+  return ApiError{504, "Timeout", "Too large resource version: " + rv + ", current: " + std::to_string(current),
+                  {{"causes", Json::array({{{"reason", "ResourceVersionTooLarge"}, {"message", "Too large resource version"}}})},
+                   {"retryAfterSeconds", 1}}};
+}
+
 }  // namespace
 
 HttpResponse ResourceStore::get(const ApiRequest& req) {
@@ -132,14 +141,7 @@ HttpResponse ResourceStore::get(const ApiRequest& req) {
 HttpResponse ResourceStore::list(const ApiRequest& req) {
   const ListOptions& o = req.list;
   int64_t current = engine_.resource_version();
-  // A list "not older than" a version the server has not reached yet.
-  if (parse_int(o.resource_version).value_or(0) > current) {
-    ApiError e{504, "Timeout",
-               "Too large resource version: " + o.resource_version + ", current: " + std::to_string(current),
-               {{"causes", Json::array({{{"reason", "ResourceVersionTooLarge"}, {"message", "Too large resource version"}}})},
-                {"retryAfterSeconds", 1}}};
-    return status_response(e);
-  }
+  if (auto e = too_large_resource_version(o.resource_version, current)) return status_response(*e);
   std::string start_after;
   std::string rv = std::to_string(current);
   if (!o.continue_token.empty()) {
@@ -264,6 +266,8 @@ HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::stri
 }
 
 std::optional<HttpResponse> ResourceStore::watch(const ApiRequest& req, const std::shared_ptr<Stream>& stream, WatchSpec spec) {
+  if (req.list.send_initial_events.value_or(false))
+    if (auto e = too_large_resource_version(req.list.resource_version, engine_.resource_version())) return status_response(*e);
   spec.cluster = req.info.cluster;
   spec.kind_key = req.kind->key();
   spec.api_version = req.kind->api_version();

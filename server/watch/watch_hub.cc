@@ -101,7 +101,10 @@ void WatchHub::start(WatchSpec spec, const std::string& from_rv, const std::shar
   w->spec = std::move(spec);
   w->stream = stream;
   w->deadline = Clock::now() + std::chrono::seconds(std::max<int64_t>(0, w->spec.timeout_seconds));
-  int64_t from = parse_int(from_rv).value_or(0);  // the request decoder checked it
+  int64_t rv = parse_int(from_rv).value_or(0);  // the request decoder checked it
+  // Without initial events, "" and "0" start at what has been delivered.
+  std::optional<int64_t> from;
+  if (!w->spec.send_initial_events.value_or(rv == 0)) from = rv == 0 ? published_rv_ : rv;
   watchers_.push_back(w);
   if (!ticking_) {
     ticking_ = true;
@@ -110,19 +113,19 @@ void WatchHub::start(WatchSpec spec, const std::string& from_rv, const std::shar
   // Memory may hold transactions whose commit is not durable yet (group
   // commit): the initial state waits for them, so that it shows nothing
   // undurable and nothing twice.
-  if (from == 0 && store_ && store_->has_pending() && after_commit_) {
+  if (!from && store_ && store_->has_pending() && after_commit_) {
     std::weak_ptr<Watcher> weak = w;
     after_commit_([this, weak]() {
-      if (auto me = weak.lock(); me && !me->stream->closed()) begin(me, 0);
+      if (auto me = weak.lock(); me && !me->stream->closed()) begin(me, std::nullopt);
     });
     return;
   }
   begin(w, from);
 }
 
-void WatchHub::begin(const std::shared_ptr<Watcher>& w, int64_t from) {
+void WatchHub::begin(const std::shared_ptr<Watcher>& w, std::optional<int64_t> start) {
   Watcher& me = *w;
-  if (from == 0) {
+  if (!start) {
     // The snapshot has the objects encoded as the API shows them, in the
     // same order as the state: the state says which the watcher wants, the
     // snapshot how they read (a watch of everything in a large collection
@@ -157,8 +160,10 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, int64_t from) {
       });
     });
     me.last_rv = engine_.resource_version();
-    if (me.spec.send_initial_events) me.stream->send(bookmark(me, {{"k8s.io/initial-events-end", "true"}}));
+    if (me.spec.send_initial_events.value_or(false) && me.spec.bookmarks)
+      me.stream->send(bookmark(me, {{"k8s.io/initial-events-end", "true"}}));
   } else {
+    int64_t from = *start;
     int64_t oldest = store_ ? store_->oldest_log_rv() : 0;
     if (store_ && from < published_rv_ && (oldest == 0 || from < oldest - 1)) {
       ApiError gone = ApiError::expired("too old resource version: " + std::to_string(from) + " (" +

@@ -52,7 +52,10 @@ struct WatchSpec {
   std::string ns;  // "" for every namespace
   Selector labels, fields;
   bool bookmarks = false;
-  bool send_initial_events = false;  // end the initial events with the initial-events-end bookmark
+  // Whether the watch starts with the objects as ADDED events (unset: when
+  // it starts from no version or "0"), ended by the initial-events-end
+  // bookmark when it was set and bookmarks are allowed: kube's WatchList.
+  std::optional<bool> send_initial_events;
   int64_t timeout_seconds = 1800;
   // Which objects the watcher may see (as stored); unset: all.
   std::function<bool(const Json& object)> visible;
@@ -76,7 +79,10 @@ class WatchHub {
   ~WatchHub();
 
   // Starts a watch on `stream` from `from_rv` ("", "0" or a resource version
-  // the caller has checked is a number).
+  // the caller has checked is a number): with the initial events if the
+  // spec asks for them (`from_rv` is then a lower bound the caller has
+  // checked is reached), else the changes after `from_rv`, or after now
+  // when it is "" or "0".
   void start(WatchSpec spec, const std::string& from_rv, const std::shared_ptr<Stream>& stream);
   // Delivers a committed, durable transaction's changes.
   void publish(const engine::Result& r);
@@ -94,7 +100,8 @@ class WatchHub {
 
  private:
   struct Watcher;
-  void begin(const std::shared_ptr<Watcher>& w, int64_t from);
+  // Sends the initial events (`from` unset) or the changes after `from`.
+  void begin(const std::shared_ptr<Watcher>& w, std::optional<int64_t> from);
   void deliver(Watcher& w, const engine::ObjectChange& c);
   void recheck_access(Watcher& w);
   void scan_scope(const Watcher& w, const std::function<void(const engine::ObjectEntry&)>& fn) const;

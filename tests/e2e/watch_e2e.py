@@ -84,19 +84,82 @@ def visibility_follows_access(s):
     w.close()
 
 
+def read_through(w, last):
+    """A watch's events up to and including the change to `last`: the last
+    write, so every earlier change must precede it. The watch ends when that
+    change arrives, not after a time, so a slow server is not mistaken for a
+    lost event. Returns the (name, version) pairs and, where the initial
+    events ended with the initial-events-end bookmark, how many came before
+    it and its version (else None)."""
+    events, initial = [], None
+    while True:
+        e = w.next()
+        if e is None:
+            raise AssertionError("stream ended before %s arrived, after %d events" % (last, len(events)))
+        meta = e["object"]["metadata"]
+        if e["type"] == "BOOKMARK":
+            if (meta.get("annotations") or {}).get("k8s.io/initial-events-end") == "true":
+                if initial is not None:
+                    raise AssertionError("a second initial-events-end bookmark")
+                initial = (len(events), int(meta["resourceVersion"]))
+            continue
+        events.append((meta["name"], int(meta["resourceVersion"])))
+        if events[-1][0] == last:
+            return events, initial
+
+
+def check_exact(events, initial, written):
+    """`events` is a watch's initial events (the objects whose version is at
+    most R, in any order) and then every later change once, in version
+    order. `initial` is (how many initial events, R) when a bookmark said
+    where they ended; without it any split that fits is accepted. `written`
+    are the (name, version) pairs written."""
+    names = [n for n, _ in events]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise AssertionError("%d changes delivered twice, e.g. %s" % (len(twice), twice[:3]))
+    missing = [n for n, _ in written if n not in set(names)]
+    if missing:
+        raise AssertionError("%d changes never delivered, e.g. %s" % (len(missing), missing[:3]))
+    extra = sorted(set(names) - {n for n, _ in written})
+    if extra:
+        raise AssertionError("changes nobody wrote: %s" % extra[:3])
+    rvs = [rv for _, rv in events]
+    want = sorted(rvs)
+    if initial is not None:
+        k, r = initial
+        if sorted(rvs[:k]) != [rv for rv in want if rv <= r] or rvs[k:] != [rv for rv in want if rv > r]:
+            raise AssertionError("with %d initial events up to %d: %s" % (k, r, rvs[:k + 20]))
+        return
+    # The initial events are the k oldest objects in any order; what follows is in order.
+    highest = 0
+    for k in range(len(rvs) + 1):
+        if k and rvs[k - 1] > highest:
+            highest = rvs[k - 1]
+        if (k == 0 or highest == want[k - 1]) and rvs[k:] == want[k:]:
+            return
+    raise AssertionError("live changes out of version order: %s" % rvs[:20])
+
+
 def exactly_once(s):
     """Watches from 0 and resumed watches, started while writes go on: no
     change twice, none missing, in resource-version order."""
     ns = "/clusters/root/api/v1/namespaces/default/configmaps"
+    st, before, _ = s.request("GET", ns)
+    assert st == 200 and before["items"] == [], (st, before)
     stop = threading.Event()
     written = []
+
+    def create(name):
+        st, body, _ = s.request("POST", ns, {"metadata": {"name": name}, "data": {"n": name}})
+        if st == 201:
+            written.append((body["metadata"]["name"], int(body["metadata"]["resourceVersion"])))
+        return st
 
     def writer():
         i = 0
         while not stop.is_set() and i < 400:
-            st, body, _ = s.request("POST", ns, {"metadata": {"name": "x%d" % i}, "data": {"i": str(i)}})
-            if st == 201:
-                written.append((body["metadata"]["name"], int(body["metadata"]["resourceVersion"])))
+            create("x%d" % i)
             i += 1
 
     t = threading.Thread(target=writer)
@@ -105,46 +168,72 @@ def exactly_once(s):
     deadline = time.time() + 20
     while len(written) < 50 and time.time() < deadline:
         time.sleep(0.01)
+    # Half the watches ask for the initial events' end to be marked, as a
+    # client-go WatchList does, which pins the check to the exact split.
+    marked = "&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true"
     for k in range(8):
-        watches.append(s.watch(ns + "?watch=true&timeoutSeconds=4", timeout=20))
+        watches.append((s.watch(ns + "?watch=true&timeoutSeconds=300" + (marked if k % 2 else ""), timeout=60), k % 2))
         time.sleep(0.02)
-    t.join(timeout=60)
+    t.join(timeout=120)
     stop.set()
-    final_rv = max(rv for _, rv in written)
-    for w in watches:
-        seen = {}
-        last_live = 0
-        while True:
-            e = w.next()
-            if e is None:
-                break
-            if e["type"] == "BOOKMARK":
-                continue
-            name, rv = e["object"]["metadata"]["name"], int(e["object"]["metadata"]["resourceVersion"])
-            if name in seen:
-                raise AssertionError("%s delivered twice (%s and %s)" % (name, seen[name], rv))
-            seen[name] = rv
-            if rv > last_live:
-                last_live = rv
-        missing = [n for n, rv in written if n not in seen]
-        if missing:
-            raise AssertionError("%d changes never delivered, e.g. %s" % (len(missing), missing[:3]))
+    t.join(timeout=60)
+    assert not t.is_alive(), "the writer did not finish"
+    assert create("end") == 201, "the last write failed"
+    for w, asked in watches:
+        events, initial = read_through(w, "end")
+        if asked and initial is None:
+            raise AssertionError("no initial-events-end bookmark for sendInitialEvents=true")
+        check_exact(events, initial, written)
         w.close()
     # Resuming from a version replays exactly what came after it, in order.
     mid = sorted(rv for _, rv in written)[len(written) // 2]
-    w = s.watch(ns + "?watch=true&timeoutSeconds=2&resourceVersion=%d" % mid)
-    rvs = []
-    while True:
-        e = w.next()
-        if e is None:
-            break
-        if e["type"] != "BOOKMARK":
-            rvs.append(int(e["object"]["metadata"]["resourceVersion"]))
+    w = s.watch(ns + "?watch=true&timeoutSeconds=300&resourceVersion=%d" % mid, timeout=60)
+    rvs = [rv for _, rv in read_through(w, "end")[0]]
     want = sorted(rv for _, rv in written if rv > mid)
     assert rvs == want, "resumed watch: %d events, want %d (first differences %s)" % (
         len(rvs), len(want), [(a, b) for a, b in zip(rvs, want) if a != b][:3])
     w.close()
-    return final_rv
+
+
+def watch_list_modes(s):
+    """kube's WatchList: client-go asks for sendInitialEvents with no
+    resourceVersion; the initial events end with a bookmark only when
+    bookmarks are allowed; sendInitialEvents=false starts with none, from a
+    version or from now."""
+    ns = "/clusters/root/api/v1/namespaces/default/configmaps"
+    st, body, _ = s.request("POST", ns, {"metadata": {"name": "modes"}})
+    assert st == 201, (st, body)
+    rv = int(body["metadata"]["resourceVersion"])
+    match = "&resourceVersionMatch=NotOlderThan"
+    cases = [("&sendInitialEvents=true&allowWatchBookmarks=true" + match, True),
+             ("&sendInitialEvents=true" + match, True),
+             ("&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersion=%d" % rv + match, True),
+             ("&sendInitialEvents=false" + match, False),
+             ("&sendInitialEvents=false&allowWatchBookmarks=true&resourceVersion=%d" % rv + match, False)]
+    for i, (query, initial) in enumerate(cases):
+        w = s.watch(ns + "?watch=true&timeoutSeconds=300" + query, timeout=60)
+        assert w.status == 200, (query, w.status, w.body)
+        # A change after the watch started ends what is read.
+        later = "later%d" % i
+        assert s.request("POST", ns, {"metadata": {"name": later}})[0] == 201
+        events = []
+        while not events or events[-1][1] != later:
+            e = w.next()
+            assert e is not None, (query, events)
+            meta = e["object"]["metadata"]
+            events.append((e["type"], meta.get("name"), (meta.get("annotations") or {}).get("k8s.io/initial-events-end")))
+        w.close()
+        shown = [(t, n) for t, n, _ in events if t != "BOOKMARK"]
+        ends = [t for t, _, end in events if end == "true"]
+        if initial:
+            assert ("ADDED", "modes") in shown, (query, events)
+            assert ends == (["BOOKMARK"] if "allowWatchBookmarks" in query else []), (query, events)
+            assert events[len(shown) - 1 + len(ends)][1] == later, (query, events)
+        elif "resourceVersion=" in query:
+            # From the version of "modes": every change after it.
+            assert shown == [("ADDED", "later%d" % j) for j in range(i + 1)] and not ends, (query, events)
+        else:
+            assert shown == [("ADDED", later)] and not ends, (query, events)
 
 
 def too_old(s):
@@ -166,6 +255,7 @@ def main():
     with Server(pmesh) as s:
         try:
             exactly_once(s)
+            watch_list_modes(s)
         except AssertionError as e:
             fail(str(e), s)
     with Server(pmesh, extra=("--watch-history", "5")) as s:

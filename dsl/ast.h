@@ -237,6 +237,10 @@ struct KindDecl {
   // as system controllers do (kcp's scheduler sets a Workspace's
   // spec.cluster). Each is a node of its own in the dependency graph.
   std::vector<std::string> system_fields;
+  // The fields a field selector may name (kube's field label conversion
+  // for a built-in kind: a Secret's `type`, a Namespace's `status.phase`);
+  // empty: metadata.name and metadata.namespace, as for a custom resource.
+  std::vector<std::string> field_labels;
   // Names are DNS-1123 labels (namespaces, workspaces) rather than
   // subdomains: `nameValidation: DNS1123Label`.
   NameValidation names = NameValidation::kDNS1123Subdomain;

@@ -623,6 +623,8 @@ class Builder {
         }
       } else if (key == "systemFields") {
         if (want(ExprKind::kList, "a list of dotted paths")) k.system_fields = string_list(v);
+      } else if (key == "fieldLabels") {
+        if (want(ExprKind::kList, "a list of dotted paths")) k.field_labels = string_list(v);
       } else if (key == "nameValidation") {
         if (want(ExprKind::kString, "DNS1123Subdomain, DNS1123Label or PathSegment")) {
           if (v.text == "DNS1123Label") k.names = NameValidation::kDNS1123Label;
@@ -645,8 +647,8 @@ class Builder {
         diags_.error(span_of_key(*data, i),
                      "unknown kind attribute `" + key +
                          "`; known: group, version, plural, singular, shortNames, categories, "
-                         "scope, sections, subresources, listKeys, systemFields, nameValidation, printerColumns, schema, "
-                         "storageVersion, conversion");
+                         "scope, sections, subresources, listKeys, systemFields, fieldLabels, nameValidation, printerColumns, "
+                         "schema, storageVersion, conversion");
       }
     }
     if (k.version.empty()) diags_.error(k.span, "kind " + k.name + " needs a `version`");

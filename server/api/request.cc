@@ -30,12 +30,14 @@ std::optional<FieldError> dry_run_error(const std::vector<std::string>& values) 
   return std::nullopt;
 }
 
-std::optional<ApiError> decode_list_options(const HttpRequest& http, bool watch, ListOptions* o) {
+std::optional<ApiError> decode_list_options(const HttpRequest& http, bool watch, const dsl::KindDecl& kind,
+                                            ListOptions* o) {
   std::string err;
   auto labels = Selector::parse_labels(query(http, "labelSelector"), &err);
   if (!labels) return ApiError::bad_request(err);
   o->labels = *labels;
-  auto fields = Selector::parse_fields(query(http, "fieldSelector"), &err);
+  // The stored version's: field labels are the kind's, whichever version is served.
+  auto fields = Selector::parse_fields(query(http, "fieldSelector"), kind.stored().field_labels, &err);
   if (!fields) return ApiError::bad_request(err);
   o->fields = *fields;
   o->resource_version = query(http, "resourceVersion");
@@ -282,7 +284,7 @@ std::optional<ApiError> decode_object_request(const HttpRequest& http, ApiReques
     case Verb::kList:
     case Verb::kWatch:
       if (auto e = decode_table_options(http, &out->table)) return e;
-      return decode_list_options(http, out->verb == Verb::kWatch, &out->list);
+      return decode_list_options(http, out->verb == Verb::kWatch, kind, &out->list);
     case Verb::kGet:
       return decode_table_options(http, &out->table);
     case Verb::kDelete:

@@ -1,5 +1,7 @@
 #include "server/api/selectors.h"
 
+#include <algorithm>
+
 #include "server/api/request.h"
 #include "stdlib/kube_validation.h"
 #include "stdlib/text.h"
@@ -136,7 +138,8 @@ std::optional<Selector> Selector::parse_labels(const std::string& text, std::str
   return sel;
 }
 
-std::optional<Selector> Selector::parse_fields(const std::string& text, std::string* error) {
+std::optional<Selector> Selector::parse_fields(const std::string& text, const std::vector<std::string>& labels,
+                                               std::string* error) {
   Selector sel;
   sel.fields_ = true;
   if (trim(text).empty()) return sel;
@@ -189,8 +192,14 @@ std::optional<Selector> Selector::parse_fields(const std::string& text, std::str
       }
     }
     req.values.insert(value);
-    if (req.key != "metadata.name" && req.key != "metadata.namespace") {
+    // kube's field label conversion: a built-in kind's own, or for a kind
+    // that declares none runtime.DefaultMetaV1FieldSelectorConversion.
+    if (labels.empty() && req.key != "metadata.name" && req.key != "metadata.namespace") {
       *error = "\"" + req.key + "\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\"";
+      return std::nullopt;
+    }
+    if (!labels.empty() && std::find(labels.begin(), labels.end(), req.key) == labels.end()) {
+      *error = "field label not supported: " + req.key;
       return std::nullopt;
     }
     sel.reqs_.push_back(std::move(req));
@@ -209,8 +218,15 @@ bool Selector::matches(const nlohmann::json& object) const {
   for (const auto& r : reqs_) {
     std::optional<std::string> value;
     if (fields_) {
-      std::string f = r.key.substr(9);  // after "metadata."
-      value = md.contains(f) && md[f].is_string() ? md[f].get<std::string>() : std::string();
+      // A field the object lacks reads as "", as in kube's fields.Set.
+      const nlohmann::json* v = &object;
+      for (std::string_view rest = r.key; v && !rest.empty();) {
+        size_t dot = rest.find('.');
+        auto it = v->is_object() ? v->find(rest.substr(0, dot)) : v->end();
+        v = it == v->end() ? nullptr : &*it;
+        rest = dot == std::string_view::npos ? std::string_view() : rest.substr(dot + 1);
+      }
+      value = v && v->is_string() ? v->get<std::string>() : std::string();
     } else if (md.contains("labels") && md["labels"].is_object() && md["labels"].contains(r.key) &&
                md["labels"][r.key].is_string()) {
       value = md["labels"][r.key].get<std::string>();

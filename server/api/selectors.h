@@ -23,7 +23,10 @@ class Selector {
  public:
   // nullopt and `error` set on a syntax error or an invalid key or value.
   static std::optional<Selector> parse_labels(const std::string& text, std::string* error);
-  static std::optional<Selector> parse_fields(const std::string& text, std::string* error);
+  // `labels`: the fields the kind's selectors may name (KindDecl::field_labels;
+  // empty: metadata.name and metadata.namespace).
+  static std::optional<Selector> parse_fields(const std::string& text, const std::vector<std::string>& labels,
+                                              std::string* error);
 
   bool matches(const nlohmann::json& object) const;
   bool empty() const { return reqs_.empty(); }

@@ -122,6 +122,8 @@ void default_every_write(const dsl::KindDecl& kind, Json& o) {
   default_rbac(kind, o);
   // kube's namespace strategy keeps this label set to the name, on every write.
   if (kind.name == "Namespace") o["metadata"]["labels"]["kubernetes.io/metadata.name"] = engine::string_field(o["metadata"], "name");
+  // kube's SetDefaults_Secret: no type, or "" (as kubectl 1.32+ sends), is Opaque.
+  if (kind.name == "Secret" && engine::string_field(o, "type").empty()) o["type"] = "Opaque";
 }
 
 void default_builtin(const dsl::KindDecl& kind, Json& o) {
@@ -134,6 +136,56 @@ void default_builtin(const dsl::KindDecl& kind, Json& o) {
   o["status"] = {{"phase", "Active"}};
   o["metadata"]["labels"]["kubernetes.io/metadata.name"] = engine::string_field(o["metadata"], "name");
 }
+
+namespace {
+
+// kube's ValidateSecret: what each well-known type requires of the data
+// (values are base64 here, as stored).
+void validate_secret_type(const Json& o, FieldErrors& errs) {
+  static const Json kNoData = Json::object();
+  const Json& data = o.contains("data") && o["data"].is_object() ? o["data"] : kNoData;
+  auto has = [&](const char* key) { return data.contains(key); };
+  auto key = [](const char* k) { return std::string("data[") + k + "]"; };
+  // A docker config must be a JSON object (Go unmarshals it into a map).
+  auto json_object = [&](const char* k) {
+    if (!has(k)) return errs.push_back(FieldError::required(key(k)));
+    const Json& v = data[k];
+    auto bytes = v.is_string() ? base64_decode(v.get<std::string>()) : std::nullopt;
+    if (!bytes) return;  // decode_builtin refused it already
+    Json parsed = Json::parse(*bytes, nullptr, false);
+    std::string problem;
+    if (bytes->empty()) problem = "unexpected end of JSON input";
+    else if (parsed.is_discarded()) problem = "invalid character in JSON input";
+    else if (!parsed.is_object() && !parsed.is_null())
+      problem = std::string("json: cannot unmarshal ") + (parsed.is_array() ? "array" : parsed.is_string() ? "string" : parsed.is_boolean() ? "bool" : "number") +
+                " into Go value of type map[string]interface {}";
+    if (!problem.empty()) errs.push_back(FieldError::invalid(key(k), "<secret contents redacted>", problem));
+  };
+  const std::string type = engine::string_field(o, "type");
+  if (type == "kubernetes.io/service-account-token") {
+    const Json& md = o["metadata"];
+    if (engine::string_field(md.contains("annotations") ? md["annotations"] : kNoData, "kubernetes.io/service-account.name").empty())
+      errs.push_back(FieldError::required("metadata.annotations[kubernetes.io/service-account.name]"));
+  } else if (type == "kubernetes.io/dockercfg") {
+    json_object(".dockercfg");
+  } else if (type == "kubernetes.io/dockerconfigjson") {
+    json_object(".dockerconfigjson");
+  } else if (type == "kubernetes.io/basic-auth") {
+    // Either may be empty, but one must be there.
+    if (!has("username") && !has("password")) {
+      errs.push_back(FieldError::required(key("username")));
+      errs.push_back(FieldError::required(key("password")));
+    }
+  } else if (type == "kubernetes.io/ssh-auth") {
+    if (!has("ssh-privatekey") || engine::string_field(data, "ssh-privatekey").empty())
+      errs.push_back(FieldError::required(key("ssh-privatekey")));
+  } else if (type == "kubernetes.io/tls") {
+    for (const char* k : {"tls.crt", "tls.key"})
+      if (!has(k)) errs.push_back(FieldError::required(key(k)));
+  }
+}
+
+}  // namespace
 
 FieldErrors validate_builtin(const dsl::KindDecl& kind, const Json& o, const Json& old) {
   FieldErrors errs;
@@ -151,18 +203,16 @@ FieldErrors validate_builtin(const dsl::KindDecl& kind, const Json& o, const Jso
     if (total > kMaxSecretSize) errs.push_back(FieldError::too_long("", kMaxSecretSize));
     if (!old.is_null()) immutable_fields(o, old, {"data", "binaryData"}, errs);
   } else if (k == "Secret") {
-    size_t total = 0;
-    validate_keys(o, "data", errs, &total, true);
-    if (total > kMaxSecretSize) errs.push_back(FieldError::too_long("data", kMaxSecretSize));
-    std::string type = engine::string_field(o, "type");
-    if (type == "kubernetes.io/tls")
-      for (const char* key : {"tls.crt", "tls.key"})
-        if (!o.contains("data") || !o["data"].is_object() || !o["data"].contains(key))
-          errs.push_back(FieldError::required(std::string("data[") + key + "]"));
+    // ValidateSecretUpdate: what may not change first, then ValidateSecret.
     if (!old.is_null()) {
+      std::string type = engine::string_field(o, "type");
       if (engine::string_field(old, "type") != type) errs.push_back(FieldError::invalid("type", type, "field is immutable"));
       immutable_fields(o, old, {"data"}, errs);
     }
+    size_t total = 0;
+    validate_keys(o, "data", errs, &total, true);
+    if (total > kMaxSecretSize) errs.push_back(FieldError::too_long("data", kMaxSecretSize));
+    validate_secret_type(o, errs);
   } else if (k == "Namespace") {
     if (o.contains("spec") && o["spec"].is_object() && o["spec"].contains("finalizers") && o["spec"]["finalizers"].is_array())
       for (const auto& f : o["spec"]["finalizers"]) {

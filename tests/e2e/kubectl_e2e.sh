@@ -55,6 +55,16 @@ if "${K[@]}" --server "$SERVER/clusters/root:nope" get accounts > "$WORK/out" 2>
 "${K[@]}" "${ORGS[@]}" get accounts -l tier=gold -o name | grep -qx "account.core.platform-mesh.io/acme" || fail "label selector"
 [ -z "$("${K[@]}" "${ORGS[@]}" get accounts -l 'tier in (silver)' -o name)" ] || fail "label selector excludes"
 "${K[@]}" "${ORGS[@]}" get accounts --field-selector metadata.name=acme -o name | grep -q acme || fail "field selector"
+# A built-in kind's own field labels: a Namespace's phase, a Secret's type.
+"${K[@]}" get ns --field-selector status.phase=Active -o name | grep -qx "namespace/default" || fail "namespaces by phase"
+[ -z "$("${K[@]}" get ns --field-selector status.phase=Terminating -o name)" ] || fail "namespaces by another phase"
+"${K[@]}" create secret tls tls-one --cert=/dev/null --key=/dev/null > /dev/null 2>&1 ||
+  "${K[@]}" create secret generic tls-one --type=kubernetes.io/tls --from-literal=tls.crt=x --from-literal=tls.key=y > /dev/null
+"${K[@]}" create secret generic plain-one --from-literal=a=b > /dev/null
+[ "$("${K[@]}" get secrets --field-selector type=Opaque -o name)" = "secret/plain-one" ] || fail "secrets by type"
+[ "$("${K[@]}" get secrets --field-selector type!=Opaque -o name)" = "secret/tls-one" ] || fail "secrets by another type"
+if "${K[@]}" get secrets --field-selector data.a=b > "$WORK/out" 2>&1; then fail "a field Secrets do not convert"; fi
+grep -q "field label not supported: data.a" "$WORK/out" || fail "unsupported field label: $(cat "$WORK/out")"
 
 # The kind's schema: kubectl asks for strict field validation, so an unknown
 # field is refused (400), and what the schema forbids is 422 with kube's words.

@@ -109,13 +109,37 @@ TEST_CASE("label selectors: kube's grammar, keys and values validated") {
 
 TEST_CASE("field selectors: metadata.name and metadata.namespace, with escapes") {
   std::string err;
-  auto s = Selector::parse_fields("metadata.name=a\\,b,metadata.namespace!=kube-system", &err);
+  auto s = Selector::parse_fields("metadata.name=a\\,b,metadata.namespace!=kube-system", {}, &err);
   REQUIRE(s);
   CHECK(s->matches({{"metadata", {{"name", "a,b"}, {"namespace", "default"}}}}));
-  CHECK_FALSE(Selector::parse_fields("spec.x=y", &err));
-  CHECK(err.find("is not a known field selector") != std::string::npos);
-  CHECK_FALSE(Selector::parse_fields("metadata.name", &err));
-  CHECK_FALSE(Selector::parse_fields("metadata.name=a=b", &err));
+  CHECK_FALSE(Selector::parse_fields("spec.x=y", {}, &err));
+  CHECK(err == "\"spec.x\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\"");
+  CHECK_FALSE(Selector::parse_fields("metadata.name", {}, &err));
+  CHECK_FALSE(Selector::parse_fields("metadata.name=a=b", {}, &err));
+}
+
+TEST_CASE("field selectors: a built-in kind's own field labels, read from the object") {
+  // As kube's conversion for Namespaces: status.phase and metadata.name,
+  // and nothing else (not even metadata.namespace).
+  const std::vector<std::string> namespaces = {"status.phase", "metadata.name"};
+  std::string err;
+  auto s = Selector::parse_fields("status.phase=Active", namespaces, &err);
+  REQUIRE(s);
+  CHECK(s->matches({{"metadata", {{"name", "a"}}}, {"status", {{"phase", "Active"}}}}));
+  CHECK_FALSE(s->matches({{"metadata", {{"name", "a"}}}, {"status", {{"phase", "Terminating"}}}}));
+  CHECK_FALSE(s->matches({{"metadata", {{"name", "a"}}}}));
+  // A field the object lacks is "", so != matches it.
+  auto n = Selector::parse_fields("status.phase!=Active", namespaces, &err);
+  REQUIRE(n);
+  CHECK(n->matches({{"metadata", {{"name", "a"}}}}));
+  CHECK(n->matches({{"metadata", {{"name", "a"}}}, {"status", "not an object"}}));
+  CHECK_FALSE(Selector::parse_fields("metadata.namespace=x", namespaces, &err));
+  CHECK(err == "field label not supported: metadata.namespace");
+  // A top-level field (a Secret's type).
+  auto t = Selector::parse_fields("type=Opaque", {"type", "metadata.namespace", "metadata.name"}, &err);
+  REQUIRE(t);
+  CHECK(t->matches({{"metadata", {{"name", "a"}}}, {"type", "Opaque"}}));
+  CHECK_FALSE(t->matches({{"metadata", {{"name", "a"}}}, {"type", "kubernetes.io/tls"}}));
 }
 
 TEST_CASE("names and labels as kube validates them, with kube's words") {

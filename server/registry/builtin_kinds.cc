@@ -163,7 +163,7 @@ void validate_secret_type(const Json& o, FieldErrors& errs) {
   };
   const std::string type = engine::string_field(o, "type");
   if (type == "kubernetes.io/service-account-token") {
-    const Json& md = o["metadata"];
+    const Json& md = o.contains("metadata") ? o["metadata"] : kNoData;
     if (engine::string_field(md.contains("annotations") ? md["annotations"] : kNoData, "kubernetes.io/service-account.name").empty())
       errs.push_back(FieldError::required("metadata.annotations[kubernetes.io/service-account.name]"));
   } else if (type == "kubernetes.io/dockercfg") {
@@ -205,8 +205,13 @@ FieldErrors validate_builtin(const dsl::KindDecl& kind, const Json& o, const Jso
   } else if (k == "Secret") {
     // ValidateSecretUpdate: what may not change first, then ValidateSecret.
     if (!old.is_null()) {
-      std::string type = engine::string_field(o, "type");
-      if (engine::string_field(old, "type") != type) errs.push_back(FieldError::invalid("type", type, "field is immutable"));
+      // A Secret stored before types were defaulted has none: it was Opaque.
+      auto type_of = [](const Json& s) {
+        std::string t = engine::string_field(s, "type");
+        return t.empty() ? std::string("Opaque") : t;
+      };
+      std::string type = type_of(o);
+      if (type_of(old) != type) errs.push_back(FieldError::invalid("type", type, "field is immutable"));
       immutable_fields(o, old, {"data"}, errs);
     }
     size_t total = 0;

@@ -351,15 +351,14 @@ std::optional<HttpResponse> ApiServer::objects(const HttpRequest& http, ApiReque
   if (!namespaced && !info.ns.empty()) return status_response(ApiError::not_found_route());
   if (!info.subresource.empty() && !(info.subresource == "status" && req.kind->status_subresource))
     return status_response(ApiError::not_found_route());
-  if (req.verb == Verb::kOther || req.verb == Verb::kDeleteCollection)
-    return status_response(ApiError::method_not_allowed());
+  if (req.verb == Verb::kOther) return status_response(ApiError::method_not_allowed());
   if (info.wildcard() && req.verb != Verb::kList && req.verb != Verb::kWatch) {
     ApiError e = ApiError::method_not_supported(req.gr(), verb_name(req.verb));
     e.message += " in the `*` logical cluster";
     return status_response(e);
   }
   // The all-namespaces collection is read-only.
-  if (namespaced && info.ns.empty() && req.verb == Verb::kCreate)
+  if (namespaced && info.ns.empty() && (req.verb == Verb::kCreate || req.verb == Verb::kDeleteCollection))
     return status_response(ApiError::method_not_allowed());
   if (auto e = decode_object_request(http, &req)) return status_response(*e);
   bool admin = req.user.privileged();

@@ -319,6 +319,9 @@ std::optional<ApiError> decode_object_request(const HttpRequest& http, ApiReques
       return std::nullopt;
     }
     case Verb::kDeleteCollection:
+      // Each delete's options, and which objects as a list takes them.
+      if (auto e = decode_delete_options(http, &out->del)) return e;
+      return decode_list_options(http, false, kind, &out->list);
     case Verb::kOther:
       return std::nullopt;
   }

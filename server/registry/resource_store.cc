@@ -105,7 +105,7 @@ std::optional<HttpResponse> ResourceStore::serve(const ApiRequest& req, const st
     case Verb::kUpdate: return update(req, *req.body, true);
     case Verb::kPatch: return patch(req);
     case Verb::kDelete: return remove(req);
-    case Verb::kDeleteCollection:
+    case Verb::kDeleteCollection: return remove_collection(req);
     case Verb::kOther: break;
   }
   return status_response(ApiError::method_not_allowed());
@@ -126,6 +126,19 @@ std::optional<ApiError> too_large_resource_version(const std::string& rv, int64_
   return ApiError{504, "Timeout", "Too large resource version: " + rv + ", current: " + std::to_string(current),
                   {{"causes", Json::array({{{"reason", "ResourceVersionTooLarge"}, {"message", "Too large resource version"}}})},
                    {"retryAfterSeconds", 1}}};
+}
+
+// A delete's preconditions (DeleteOptions.preconditions) that `md` fails.
+std::optional<ApiError> precondition_error(const GroupResource& gr, const DeleteOptions& o, const Json& md) {
+  const std::string name = string_field(md, "name");
+  if (o.precondition_uid && *o.precondition_uid != string_field(md, "uid"))
+    return ApiError::conflict(gr, name, "Precondition failed: UID in precondition: " + *o.precondition_uid +
+                                            ", UID in object meta: " + string_field(md, "uid"));
+  if (o.precondition_resource_version && *o.precondition_resource_version != string_field(md, "resourceVersion"))
+    return ApiError::conflict(gr, name, "Precondition failed: ResourceVersion in precondition: " +
+                                            *o.precondition_resource_version + ", ResourceVersion in meta: " +
+                                            string_field(md, "resourceVersion"));
+  return std::nullopt;
 }
 
 }  // namespace
@@ -301,27 +314,7 @@ HttpResponse ResourceStore::commit(const ApiRequest& req, Op op, int code, bool 
   engine::Result r = engine_.apply({std::move(op).as(requester(req.user))}, dry_run, [&](engine::Result&) {
     if (const Json* o = engine_.get(key)) result_object = *o;
   });
-  if (!r.ok) {
-    ApiError e;
-    if (r.reason == "AlreadyExists") e = ApiError::already_exists(req.gr(), name);
-    else if (r.reason == "NotFound") e = ApiError::not_found(req.gr(), name);
-    else if (r.reason == "BadRequest") e = ApiError::bad_request(r.message);
-    else if (r.reason == "Conflict") e = ApiError::conflict(req.gr(), name, r.message);
-    // A rule's `refuse` is an admission plugin's denial.
-    else if (r.reason == "Invalid") e = ApiError::forbidden(req.gr(), name, r.message);
-    // What rules derived from the write breaks its kind's schema: as an
-    // object a mutating admission made invalid, a 422 (naming the rules).
-    else if (r.reason == "DerivedInvalid")
-      e = ApiError{422, "Invalid", r.message, {{"name", name}, {"group", req.gr().group}, {"kind", req.gr().resource}}};
-    else e = ApiError::internal(r.message);
-    if (!r.rules.empty()) {
-      std::string rules;
-      for (const auto& x : r.rules) rules += (rules.empty() ? "" : ", ") + x;
-      log("warning", req.user.name + " " + verb_name(req.verb) + " " + req.gr().to_string() + " \"" + name + "\" in " +
-                         req.info.cluster + ": " + r.reason + " (rules " + rules + "): " + r.message);
-    }
-    return status_response(e);
-  }
+  if (!r.ok) return refused(req, r, name);
   for (const auto& w : r.warnings) log("warning", w);
   HttpResponse res = result_object.is_null()
                          ? success_status({{"name", name}, {"group", req.kind->group}, {"kind", req.kind->plural}})
@@ -329,6 +322,28 @@ HttpResponse ResourceStore::commit(const ApiRequest& req, Op op, int code, bool 
   add_warnings(res, warnings);
   if (dry_run) return res;
   return published(std::move(r), std::move(res));
+}
+
+HttpResponse ResourceStore::refused(const ApiRequest& req, const engine::Result& r, const std::string& name) {
+  ApiError e;
+  if (r.reason == "AlreadyExists") e = ApiError::already_exists(req.gr(), name);
+  else if (r.reason == "NotFound") e = ApiError::not_found(req.gr(), name);
+  else if (r.reason == "BadRequest") e = ApiError::bad_request(r.message);
+  else if (r.reason == "Conflict") e = ApiError::conflict(req.gr(), name, r.message);
+  // A rule's `refuse` is an admission plugin's denial.
+  else if (r.reason == "Invalid") e = ApiError::forbidden(req.gr(), name, r.message);
+  // What rules derived from the write breaks its kind's schema: as an
+  // object a mutating admission made invalid, a 422 (naming the rules).
+  else if (r.reason == "DerivedInvalid")
+    e = ApiError{422, "Invalid", r.message, {{"name", name}, {"group", req.gr().group}, {"kind", req.gr().resource}}};
+  else e = ApiError::internal(r.message);
+  if (!r.rules.empty()) {
+    std::string rules;
+    for (const auto& x : r.rules) rules += (rules.empty() ? "" : ", ") + x;
+    log("warning", req.user.name + " " + verb_name(req.verb) + " " + req.gr().to_string() + " \"" + name + "\" in " +
+                       req.info.cluster + ": " + r.reason + " (rules " + rules + "): " + r.message);
+  }
+  return status_response(e);
 }
 
 HttpResponse ResourceStore::published(engine::Result r, HttpResponse answer) {
@@ -399,18 +414,56 @@ HttpResponse ResourceStore::remove(const ApiRequest& req) {
   engine::ObjectKey key{req.kind->key(), req.info.cluster, req.info.ns, req.info.name};
   const Json* cur = engine_.get(key);
   if (!cur || (req.visible && !req.visible(*cur))) return status_response(ApiError::not_found(req.gr(), req.info.name));
-  const Json& md = (*cur)["metadata"];
-  const DeleteOptions& o = req.del;
-  if (o.precondition_uid && *o.precondition_uid != string_field(md, "uid"))
-    return status_response(ApiError::conflict(req.gr(), req.info.name,
-                                              "Precondition failed: UID in precondition: " + *o.precondition_uid +
-                                                  ", UID in object meta: " + string_field(md, "uid")));
-  if (o.precondition_resource_version && *o.precondition_resource_version != string_field(md, "resourceVersion"))
-    return status_response(ApiError::conflict(req.gr(), req.info.name,
-                                              "Precondition failed: ResourceVersion in precondition: " +
-                                                  *o.precondition_resource_version + ", ResourceVersion in meta: " +
-                                                  string_field(md, "resourceVersion")));
-  return commit(req, Op::remove(key), 200, o.dry_run, req.info.name, {});
+  if (auto e = precondition_error(req.gr(), req.del, (*cur)["metadata"])) return status_response(*e);
+  return commit(req, Op::remove(key), 200, req.del.dry_run, req.info.name, {});
+}
+
+HttpResponse ResourceStore::remove_collection(const ApiRequest& req) {
+  const ListOptions& o = req.list;
+  const DeleteOptions& d = req.del;
+  // The objects a list with the same selectors would show this user, all
+  // deleted in one transaction: all or none (kube deletes them one by one).
+  std::vector<Op> ops;
+  std::vector<Json> before;
+  const std::string* ns = req.info.ns.empty() ? nullptr : &req.info.ns;
+  std::optional<ApiError> failed;
+  engine_.state().scan_objects(engine::object_prefix(req.kind->key(), &req.info.cluster, ns),
+                               [&](std::string_view, const engine::ObjectEntry& e) {
+                                 if (ns && e.key.ns != *ns) return true;
+                                 return e.effective.visit([&](const Json& object) {
+                                   if (!o.labels.matches(object) || !o.fields.matches(object)) return true;
+                                   if (req.visible && !req.visible(object)) return true;
+                                   // The options are each delete's, preconditions too.
+                                   failed = precondition_error(req.gr(), d, object["metadata"]);
+                                   if (failed) return false;
+                                   ops.push_back(Op::remove(e.key).as(requester(req.user)));
+                                   before.push_back(object);
+                                   return true;
+                                 });
+                               });
+  if (failed) return status_response(*failed);
+  std::vector<Json> items(before.size());
+  engine::Result r;
+  if (!ops.empty()) {
+    std::vector<engine::ObjectKey> keys;
+    for (const auto& op : ops) keys.push_back(op.key);
+    r = engine_.apply(std::move(ops), d.dry_run, [&](engine::Result&) {
+      // What a finalizer holds is shown as it is now (being deleted).
+      for (size_t i = 0; i < keys.size(); ++i)
+        if (const Json* now = engine_.get(keys[i])) items[i] = *now;
+    });
+    if (!r.ok) return refused(req, r, "");
+    for (const auto& w : r.warnings) log("warning", w);
+  }
+  Json shown = Json::array();
+  for (size_t i = 0; i < before.size(); ++i)
+    shown.push_back(present(engine_, names_, items[i].is_null() ? before[i] : items[i], req.kind));
+  HttpResponse res = json_response(200, {{"kind", req.kind->name + "List"},
+                                         {"apiVersion", req.kind->api_version()},
+                                         {"metadata", {{"resourceVersion", std::to_string(engine_.resource_version())}}},
+                                         {"items", std::move(shown)}});
+  if (d.dry_run || before.empty()) return when_durable(std::move(res));
+  return published(std::move(r), std::move(res));
 }
 
 }  // namespace pmesh::server

@@ -72,10 +72,15 @@ class ResourceStore {
   HttpResponse update(const ApiRequest& req, Json object, bool rv_required);
   HttpResponse patch(const ApiRequest& req);
   HttpResponse remove(const ApiRequest& req);
+  // deletecollection: what a list with the request's selectors shows, in
+  // one transaction; a List of what was deleted.
+  HttpResponse remove_collection(const ApiRequest& req);
   // Runs `op` as one transaction and answers with `code` and the object
   // (or a Status when it is gone), once durable.
   HttpResponse commit(const ApiRequest& req, engine::Op op, int code, bool dry_run, const std::string& name,
                       const std::vector<std::string>& warnings);
+  // The Status for a transaction the engine refused (`name`: the object's).
+  HttpResponse refused(const ApiRequest& req, const engine::Result& r, const std::string& name);
   // An answer that must not leave before what it shows is durable.
   HttpResponse when_durable(HttpResponse res);
 

@@ -114,6 +114,31 @@ def main():
         events = [ev["type"] for ev in dyn.watch(accounts, resource_version=fresh.metadata.resourceVersion, timeout=2)]
         later.join()
         assert events == ["MODIFIED"], events
+        # deletecollection (client-go's DeleteCollection, controller-runtime's
+        # DeleteAllOf): what the selectors pick goes, and only that; the
+        # answer lists what was deleted.
+        for i in range(4):
+            configmaps.create(body={"apiVersion": "v1", "kind": "ConfigMap",
+                                    "metadata": {"name": "dc%d" % i, "namespace": "default",
+                                                 "labels": {"batch": "one" if i < 2 else "two"}}}, namespace="default")
+        dry = configmaps.delete(namespace="default", label_selector="batch=one", body={"dryRun": ["All"]})
+        assert dry.kind == "ConfigMapList" and sorted(i.metadata.name for i in dry.items) == ["dc0", "dc1"], dry
+        assert len(configmaps.get(namespace="default", label_selector="batch").items) == 4, "a dry run deleted"
+        gone = configmaps.delete(namespace="default", label_selector="batch=one")
+        assert sorted(i.metadata.name for i in gone.items) == ["dc0", "dc1"], gone
+        left = sorted(i.metadata.name for i in configmaps.get(namespace="default", label_selector="batch").items)
+        assert left == ["dc2", "dc3"], left
+        core = client.CoreV1Api(api)
+        core.delete_collection_namespaced_config_map("default", field_selector="metadata.name=dc3")
+        left = sorted(i.metadata.name for i in configmaps.get(namespace="default", label_selector="batch").items)
+        assert left == ["dc2"], left
+        # The all-namespaces collection takes no deletecollection (kube serves it per namespace).
+        try:
+            configmaps.delete(label_selector="batch")
+            raise SystemExit("FAIL: a deletecollection across namespaces was served")
+        except ApiException as e:
+            assert e.status == 405, e
+
         # Delete: the object goes, a second delete is NotFound.
         accounts.delete(name="acme")
         try:

@@ -70,9 +70,13 @@ std::string Authorizer::relation_for(const std::string& verb, const RequestInfo&
   }
   // An export's content (its virtual workspace: the exported resources in
   // every workspace bound to it) is the export's workspace's content: read
-  // as the account is read, written as it is updated, deleted as it is.
+  // as the account is read, written as it is updated, deleted (one object
+  // or a collection) as it is.
   if (info.group == "apis.kcp.io" && info.resource == "apiexports" && info.subresource == "content") {
-    std::string rel = verb == "get" || verb == "list" ? "get" : verb == "watch" ? "watch" : verb == "delete" ? "delete" : "update";
+    std::string rel = "update";
+    if (verb == "get" || verb == "list") rel = "get";
+    else if (verb == "watch") rel = "watch";
+    else if (verb == "delete" || verb == "deletecollection") rel = "delete";
     *allowed = ask_(store, subject, rel, account, nullptr);
     return rel;
   }

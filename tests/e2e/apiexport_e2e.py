@@ -126,6 +126,20 @@ def main():
                 "apiVersion": "db.example.io/v1", "kind": "Database", "metadata": {"name": "orders"}, "spec": {"size": "small"}}, user=owner), 201)
             names[ws] = s.request("GET", "/clusters/root:orgs/apis/tenancy.kcp.io/v1alpha1/workspaces/" + ws.split(":")[-1])[1]["spec"]["cluster"]
 
+        # A deletecollection through the export's content is a delete of the
+        # content: a member of the provider's account (who may update it)
+        # may not, its owner may. (The selector picks nothing either way.)
+        prov_account = next(t["key"]["object"] for t in s.request("POST", "/stores/prov/read", {}, user="alice")[1]["tuples"]
+                            if t["key"]["relation"] == "owner" and t["key"]["object"].endswith("/prov"))
+        role = "role:core_platform-mesh_io_account/" + prov_account.split(":", 1)[1] + "/member"
+        member = {"tuple_keys": [{"user": "user:dave", "relation": "assignee", "object": role},
+                                 {"user": role + "#assignee", "relation": "member", "object": prov_account}]}
+        expect("dave made a member of prov", s.request("POST", "/stores/prov/write", {"writes": member}, user="alice"), 200)
+        collection = vw + "/clusters/%s/apis/db.example.io/v1/namespaces/default/databases?labelSelector=none%%3Dthese" % names[cons1]
+        expect("a member's deletecollection through the content", s.request("DELETE", collection, user="dave"), 403)
+        expect("the owner's deletecollection through the content", s.request("DELETE", collection, user="alice"), 200)
+        expect("dave no longer a member", s.request("POST", "/stores/prov/write", {"deletes": member}, user="alice"), 200)
+
         # The provider's controller, given the URL only.
         seen, stop = set(), threading.Event()
         errors = []

@@ -1,5 +1,7 @@
 #include "server/registry/builtin_kinds.h"
 
+#include <cstring>
+
 #include "engine/json_path.h"
 #include "server/registry/object_meta.h"
 #include "server/registry/rbac_kinds.h"
@@ -139,6 +141,18 @@ void default_builtin(const dsl::KindDecl& kind, Json& o) {
 
 namespace {
 
+// Go's encoding/json error for text that is not JSON, where its wording is
+// simple to match: a first character that cannot begin a value. Past that,
+// Go names the exact state it was in; this says so in its own words.
+std::string json_syntax_problem(const std::string& text) {
+  size_t i = text.find_first_not_of(" \t\r\n");
+  if (i == std::string::npos) return "unexpected end of JSON input";
+  unsigned char c = static_cast<unsigned char>(text[i]);
+  if (!std::strchr("{[\"-0123456789tfn", c) && c >= 0x20 && c < 0x7f && c != '\'')
+    return std::string("invalid character '") + static_cast<char>(c) + "' looking for beginning of value";
+  return "the docker config is not valid JSON";
+}
+
 // kube's ValidateSecret: what each well-known type requires of the data
 // (values are base64 here, as stored).
 void validate_secret_type(const Json& o, FieldErrors& errs) {
@@ -155,7 +169,7 @@ void validate_secret_type(const Json& o, FieldErrors& errs) {
     Json parsed = Json::parse(*bytes, nullptr, false);
     std::string problem;
     if (bytes->empty()) problem = "unexpected end of JSON input";
-    else if (parsed.is_discarded()) problem = "invalid character in JSON input";
+    else if (parsed.is_discarded()) problem = json_syntax_problem(*bytes);
     else if (!parsed.is_object() && !parsed.is_null())
       problem = std::string("json: cannot unmarshal ") + (parsed.is_array() ? "array" : parsed.is_string() ? "string" : parsed.is_boolean() ? "bool" : "number") +
                 " into Go value of type map[string]interface {}";

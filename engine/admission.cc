@@ -101,7 +101,9 @@ Op Engine::admit(const Op& op) {
         // failurePolicy: Fail), naming the rule.
         throw TxnError{"InternalError", "admission rule " + rule.name + " failed: " + e.what(), {rule.name}};
       }
-      if (refusal) throw TxnError{"Invalid", *refusal, {rule.name}};
+      if (refusal)
+        throw TxnError{"Invalid", *refusal, {rule.name},
+                       op.type == Op::Type::kDelete ? op.key.name : string_field(object["metadata"], "name")};
       for (const auto& c : changes) {
         if (c.op == dsl::SetOp::kAdd) {
           add_at(object, c.path, c.value);

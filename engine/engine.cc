@@ -714,7 +714,7 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
   // would read it.
   state_.set_dirty_tracking(persistence_ || !parked_.empty());
   Result r;
-  auto fail = [&](std::string reason, std::string message, std::vector<std::string> rules) {
+  auto fail = [&](std::string reason, std::string message, std::vector<std::string> rules, std::string name = {}) {
     txn_.restoring = false;
     txn_.deferred.clear();
     state_.undo_to(mark);
@@ -723,6 +723,7 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
     r.reason = std::move(reason);
     r.message = std::move(message);
     r.rules = std::move(rules);
+    r.name = std::move(name);
   };
   // Whatever fails, at any stage up to and including the commit, undoes
   // the whole transaction: memory is as it was, and nothing was written.
@@ -794,7 +795,7 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
       if (stale) parked_.clear();
     }
   } catch (const TxnError& e) {
-    fail(e.reason, e.message, e.rules);
+    fail(e.reason, e.message, e.rules, e.name);
   } catch (const std::exception& e) {
     fail("InternalError", std::string("the transaction failed: ") + e.what(), {});
   }

@@ -91,6 +91,7 @@ struct Result {
   std::string reason;   // AlreadyExists, NotFound, Conflict, Invalid, NotConverged, InternalError
   std::string message;  // for people
   std::vector<std::string> rules;  // rules the error names
+  std::string name;                // the object an admission rule refused, when one did
   std::vector<ObjectChange> objects;
   std::vector<TupleChange> tuples;
   std::vector<std::string> warnings;  // evaluation errors that dropped a match
@@ -265,8 +266,11 @@ class Engine {
   };
   static ChangedParts changed_sections(const Json& before, const Json& after);
   struct TxnError {
+    TxnError(std::string reason, std::string message, std::vector<std::string> rules, std::string name = {})
+        : reason(std::move(reason)), message(std::move(message)), rules(std::move(rules)), name(std::move(name)) {}
     std::string reason, message;
     std::vector<std::string> rules;
+    std::string name;  // the object it is about, where the thrower knows it
   };
   // Between a relation, an argument's position and its literal in a readers_ key.
   static constexpr char kArgSep = '\x1f';

@@ -452,7 +452,8 @@ HttpResponse ResourceStore::remove_collection(const ApiRequest& req) {
       for (size_t i = 0; i < keys.size(); ++i)
         if (const Json* now = engine_.get(keys[i])) items[i] = *now;
     });
-    if (!r.ok) return refused(req, r, "");
+    // Which object a rule refused, where the engine says.
+    if (!r.ok) return refused(req, r, r.name);
     for (const auto& w : r.warnings) log("warning", w);
   }
   Json shown = Json::array();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/json_path.h"
 #include "server/api/request.h"
 #include "stdlib/kube_validation.h"
 #include "stdlib/text.h"
@@ -202,6 +203,7 @@ std::optional<Selector> Selector::parse_fields(const std::string& text, const st
       *error = "field label not supported: " + req.key;
       return std::nullopt;
     }
+    req.path = split(req.key, '.');
     sel.reqs_.push_back(std::move(req));
   }
   return sel;
@@ -209,7 +211,7 @@ std::optional<Selector> Selector::parse_fields(const std::string& text, const st
 
 void Selector::require_field(const std::string& key, const std::string& value) {
   fields_ = true;
-  reqs_.push_back({key, Op::kEq, {value}});
+  reqs_.push_back({key, Op::kEq, {value}, split(key, '.')});
 }
 
 bool Selector::matches(const nlohmann::json& object) const {
@@ -219,13 +221,7 @@ bool Selector::matches(const nlohmann::json& object) const {
     std::optional<std::string> value;
     if (fields_) {
       // A field the object lacks reads as "", as in kube's fields.Set.
-      const nlohmann::json* v = &object;
-      for (std::string_view rest = r.key; v && !rest.empty();) {
-        size_t dot = rest.find('.');
-        auto it = v->is_object() ? v->find(rest.substr(0, dot)) : v->end();
-        v = it == v->end() ? nullptr : &*it;
-        rest = dot == std::string_view::npos ? std::string_view() : rest.substr(dot + 1);
-      }
+      const nlohmann::json* v = engine::find_fields(object, r.path);
       value = v && v->is_string() ? v->get<std::string>() : std::string();
     } else if (md.contains("labels") && md["labels"].is_object() && md["labels"].contains(r.key) &&
                md["labels"][r.key].is_string()) {

@@ -39,6 +39,7 @@ class Selector {
     std::string key;
     Op op;
     std::set<std::string> values;
+    std::vector<std::string> path;  // a field selector's key, split at '.'
   };
   bool fields_ = false;
   std::vector<Requirement> reqs_;

@@ -112,10 +112,12 @@ ApiError ApiError::service_unavailable(const std::string& message) {
 
 ApiError ApiError::unknown(int code, std::string message) { return {code, "", std::move(message), nullptr}; }
 
+const char* go_json_type(const Json& value) {
+  return value.is_string() ? "string" : value.is_number() ? "number" : value.is_boolean() ? "bool" : value.is_array() ? "array" : "object";
+}
+
 ApiError ApiError::type_mismatch(const Json& value, const std::string& field, const std::string& go_type) {
-  const char* t = value.is_string() ? "string" : value.is_number() ? "number" : value.is_boolean() ? "bool"
-                  : value.is_array() ? "array" : "object";
-  return bad_request(std::string("json: cannot unmarshal ") + t + " into Go struct field " + field + " of type " + go_type);
+  return bad_request(std::string("json: cannot unmarshal ") + go_json_type(value) + " into Go struct field " + field + " of type " + go_type);
 }
 
 Json status_json(const ApiError& e) {

@@ -71,6 +71,10 @@ struct ApiError {
   static ApiError type_mismatch(const Json& value, const std::string& field, const std::string& go_type);
 };
 
+// What Go's JSON decoder calls the type of `value` in its errors ("json:
+// cannot unmarshal <this> into ..."): string, number, bool, array, object.
+const char* go_json_type(const Json& value);
+
 // The Status body of `e` (the only encoder of errors).
 Json status_json(const ApiError& e);
 HttpResponse status_response(const ApiError& e);

@@ -56,6 +56,12 @@ void immutable_fields(const Json& object, const Json& old, const std::vector<con
       errs.push_back(FieldError::forbidden(s, "field is immutable when `immutable` is set"));
 }
 
+// kube's SetDefaults_Secret: no type, or "" (as kubectl 1.32+ sends), is Opaque.
+std::string secret_type(const Json& secret) {
+  std::string t = engine::string_field(secret, "type");
+  return t.empty() ? "Opaque" : t;
+}
+
 }  // namespace
 
 bool builtin_kind(const dsl::KindDecl& kind) { return (kind.group.empty() && !kind.runtime) || rbac_kind(kind); }
@@ -124,8 +130,7 @@ void default_every_write(const dsl::KindDecl& kind, Json& o) {
   default_rbac(kind, o);
   // kube's namespace strategy keeps this label set to the name, on every write.
   if (kind.name == "Namespace") o["metadata"]["labels"]["kubernetes.io/metadata.name"] = engine::string_field(o["metadata"], "name");
-  // kube's SetDefaults_Secret: no type, or "" (as kubectl 1.32+ sends), is Opaque.
-  if (kind.name == "Secret" && engine::string_field(o, "type").empty()) o["type"] = "Opaque";
+  if (kind.name == "Secret") o["type"] = secret_type(o);
 }
 
 void default_builtin(const dsl::KindDecl& kind, Json& o) {
@@ -162,17 +167,18 @@ void validate_secret_type(const Json& o, FieldErrors& errs) {
   auto key = [](const char* k) { return std::string("data[") + k + "]"; };
   // A docker config must be a JSON object (Go unmarshals it into a map).
   auto json_object = [&](const char* k) {
-    if (!has(k)) return errs.push_back(FieldError::required(key(k)));
+    if (!has(k)) {
+      errs.push_back(FieldError::required(key(k)));
+      return;
+    }
     const Json& v = data[k];
     auto bytes = v.is_string() ? base64_decode(v.get<std::string>()) : std::nullopt;
     if (!bytes) return;  // decode_builtin refused it already
     Json parsed = Json::parse(*bytes, nullptr, false);
     std::string problem;
-    if (bytes->empty()) problem = "unexpected end of JSON input";
-    else if (parsed.is_discarded()) problem = json_syntax_problem(*bytes);
+    if (parsed.is_discarded()) problem = json_syntax_problem(*bytes);
     else if (!parsed.is_object() && !parsed.is_null())
-      problem = std::string("json: cannot unmarshal ") + (parsed.is_array() ? "array" : parsed.is_string() ? "string" : parsed.is_boolean() ? "bool" : "number") +
-                " into Go value of type map[string]interface {}";
+      problem = std::string("json: cannot unmarshal ") + go_json_type(parsed) + " into Go value of type map[string]interface {}";
     if (!problem.empty()) errs.push_back(FieldError::invalid(key(k), "<secret contents redacted>", problem));
   };
   const std::string type = engine::string_field(o, "type");
@@ -219,13 +225,9 @@ FieldErrors validate_builtin(const dsl::KindDecl& kind, const Json& o, const Jso
   } else if (k == "Secret") {
     // ValidateSecretUpdate: what may not change first, then ValidateSecret.
     if (!old.is_null()) {
-      // A Secret stored before types were defaulted has none: it was Opaque.
-      auto type_of = [](const Json& s) {
-        std::string t = engine::string_field(s, "type");
-        return t.empty() ? std::string("Opaque") : t;
-      };
-      std::string type = type_of(o);
-      if (type_of(old) != type) errs.push_back(FieldError::invalid("type", type, "field is immutable"));
+      // (A Secret stored before types were defaulted has none: it was Opaque.)
+      std::string type = secret_type(o);
+      if (secret_type(old) != type) errs.push_back(FieldError::invalid("type", type, "field is immutable"));
       immutable_fields(o, old, {"data"}, errs);
     }
     size_t total = 0;

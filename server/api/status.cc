@@ -125,6 +125,7 @@ Json status_json(const ApiError& e) {
             {"status", "Failure"}, {"message", e.message}, {"code", e.code}};
   if (!e.reason.empty()) s["reason"] = e.reason;
   if (!e.details.is_null() && !e.details.empty()) s["details"] = e.details;
+  if (!e.continue_token.empty()) s["metadata"]["continue"] = e.continue_token;
   return s;
 }
 

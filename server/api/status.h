@@ -37,6 +37,7 @@ struct ApiError {
   std::string reason;  // "" is kube's StatusReasonUnknown
   std::string message;
   Json details;  // null, or {name, group, kind, causes, retryAfterSeconds}
+  std::string continue_token = {};  // the Status's metadata.continue: a 410 for a page kube can go on from
 
   static ApiError bad_request(std::string message);
   static ApiError not_found(const GroupResource& gr, const std::string& name);

@@ -61,8 +61,44 @@ ListSnapshots::ViewPtr ListSnapshots::view(const std::string& kind_key, const st
   });
   if (!chunk.empty()) made->chunks_.push_back(std::make_shared<const std::vector<ItemPtr>>(std::move(chunk)));
   kept.view = made;
+  kept.since = engine_.resource_version();
   keep_within_budget({kind_key, cluster});
   return made;
+}
+
+ListSnapshots::At ListSnapshots::view_at(const std::string& kind_key, const std::string& cluster, int64_t rv) {
+  ViewPtr current = view(kind_key, cluster);
+  int64_t since = views_[{kind_key, cluster}].since;
+  if (since <= rv) return {std::move(current), since};
+  expire_retained(std::chrono::steady_clock::now());
+  for (const Retained& r : retained_)
+    if (r.since <= rv && rv <= r.rv && r.kind_key == kind_key && r.cluster == cluster) return {r.view, r.since};
+  return {};
+}
+
+void ListSnapshots::retain(const std::string& kind_key, const std::string& cluster, int64_t rv, At at) {
+  auto now = std::chrono::steady_clock::now();
+  expire_retained(now);
+  // The same view retained again (the next page, or another list of the
+  // same state): one entry, holding every version seen, refreshed.
+  for (auto it = retained_.begin(); it != retained_.end(); ++it)
+    if (it->view == at.view) {
+      at.since = std::min(at.since, it->since);
+      rv = std::max(rv, it->rv);
+      retained_.erase(it);
+      break;
+    }
+  retained_.push_back({kind_key, cluster, at.since, rv, std::move(at.view), now});
+  size_t total = 0;
+  for (const Retained& r : retained_) total += r.view->bytes();  // shared chunks counted in each: at most
+  while (retained_.size() > 1 && (retained_.size() > kMaxRetained || total > budget_)) {
+    total -= retained_.front().view->bytes();
+    retained_.pop_front();
+  }
+}
+
+void ListSnapshots::expire_retained(std::chrono::steady_clock::time_point now) {
+  while (!retained_.empty() && now - retained_.front().at > kRetainFor) retained_.pop_front();
 }
 
 void ListSnapshots::keep_within_budget(const std::pair<std::string, std::string>& listed_now) {
@@ -119,6 +155,7 @@ void ListSnapshots::committed(const engine::Result& r) {
         if (!encoded) made = c.after->is_null() ? nullptr : item(c.key, *c.after);
         encoded = true;
         it->second.view = with(*it->second.view, engine::object_fact(c.key), made);
+        it->second.since = r.resource_version;
       } catch (const std::exception&) {
         // The commit stands; a snapshot that could not follow it is dropped
         // and made again from the engine on its next list.

@@ -15,10 +15,23 @@
 // dropped (and made again if listed again), so that listing every
 // collection one can read does not make the server keep a copy of them all.
 //
+// A list that hands out a continue token retains the view it read (a
+// pointer: the chunks are shared with the views after it), so that its
+// next pages read the collection as it was at the first, as kube's pages
+// read etcd at the first page's revision. A collection's view is also the
+// collection at every version since the last commit that changed it, which
+// is what an Exact list at a version reads. Retained views go after
+// kRetainFor (etcd's compaction interval, which bounds kube's tokens as
+// well), or sooner past kMaxRetained views or the byte budget; a page or
+// an Exact list at a version no view holds is 410 Expired, as kube's are
+// once etcd has compacted the revision.
+//
 // Thread safety: view() and committed() on the engine's thread; a View is
 // immutable and may be read on any thread.
 #pragma once
 
+#include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -68,6 +81,23 @@ class ListSnapshots {
 
   // The current snapshot of `kind_key` in `cluster` ("*": in all).
   ViewPtr view(const std::string& kind_key, const std::string& cluster);
+  // A view and the first version at which it is the collection.
+  struct At {
+    ViewPtr view;
+    int64_t since = 0;
+  };
+  // The collection as it was at resource version `rv`: the current view
+  // when nothing changed it since, else one a paginated list retained at a
+  // version it holds. `view` is null when no view held is the collection
+  // at `rv`.
+  // REQUIRES: `rv` is not above the engine's resource version.
+  At view_at(const std::string& kind_key, const std::string& cluster, int64_t rv);
+  // Keeps `at` (view_at's answer), the collection at `rv` too, for the
+  // next pages of a list.
+  void retain(const std::string& kind_key, const std::string& cluster, int64_t rv, At at);
+  static constexpr std::chrono::minutes kRetainFor{5};
+  static constexpr size_t kMaxRetained = 256;
+  size_t retained() const { return retained_.size(); }
   // Brings the collections kept up to date with a committed transaction.
   void committed(const engine::Result& r);
 
@@ -83,9 +113,23 @@ class ListSnapshots {
   struct Kept {
     ViewPtr view;
     uint64_t listed = 0;  // when it was last listed (a counter)
+    // The version from which `view` is the collection: the commit that
+    // last changed it, or the engine's version when it was made (earlier
+    // changes are not known then).
+    int64_t since = 0;
   };
   std::map<std::pair<std::string, std::string>, Kept> views_;
   uint64_t lists_ = 0;
+  // A view retained for pages: the collection at every version from
+  // `since` to `rv`.
+  struct Retained {
+    std::string kind_key, cluster;
+    int64_t since = 0, rv = 0;
+    ViewPtr view;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::deque<Retained> retained_;  // oldest first
+  void expire_retained(std::chrono::steady_clock::time_point now);
 };
 
 }  // namespace pmesh::server

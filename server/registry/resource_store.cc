@@ -119,6 +119,16 @@ HttpResponse table_response(const ApiRequest& req, const std::vector<const Json*
   return {200, printer.content_type(), encode_json(printer.table(objects, std::move(metadata))), {}, nullptr};
 }
 
+// kube's words for a list at a version etcd no longer holds (etcd3's
+// interpretListError): pmesh's pages and Exact lists read views that it
+// retains for a while (list_snapshots.h).
+const char* const kListTooOld = "The resourceVersion for the provided list is too old.";
+const char* const kInconsistentContinue =
+    "The provided continue parameter is too old to display a consistent list result. You can start a new list "
+    "without the continue parameter, or use the continue token in this response to retrieve the remainder of "
+    "the results. Continuing with the provided token results in an inconsistent list - objects that were "
+    "created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
+
 // A list or a watch's initial events "not older than" a version the server
 // has not reached yet: kube's error once its watch cache gives up waiting.
 std::optional<ApiError> too_large_resource_version(const std::string& rv, int64_t current) {
@@ -156,23 +166,29 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
   int64_t current = engine_.resource_version();
   if (auto e = too_large_resource_version(o.resource_version, current)) return status_response(*e);
   std::string start_after;
-  std::string rv = std::to_string(current);
-  if (!o.continue_token.empty()) {
+  // The version the list reads: the current one, unless a continue token
+  // or an Exact list names another (kube reads etcd at that revision). A
+  // token whose version is -1 continues at the current one: kube hands
+  // those out with a 410, for a client that accepts an inconsistent list.
+  std::optional<int64_t> at;
+  bool paging = !o.continue_token.empty();
+  if (paging) {
+    const ApiError bad = ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
     auto token = decode_continue(o.continue_token);
-    if (!token) return status_response(ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"));
+    if (!token) return status_response(bad);
     start_after = (*token)["start"].get<std::string>();
     std::string token_rv = (*token)["rv"].get<std::string>();
-    auto token_n = parse_resource_version(token_rv);
-    if (!token_n)
-      return status_response(ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"));
-    if (store_ && *token_n < store_->oldest_log_rv() - 1)
-      return status_response(ApiError::expired(
-          "The provided continue parameter is too old to display a consistent list result. You can start a new list "
-          "without the continue parameter, or use the continue token in this response to retrieve the remainder of "
-          "the results. Continuing with the provided token results in an inconsistent list - objects that were "
-          "created, modified, or deleted between the time the first chunk was returned and now may show up in the list."));
-    rv = token_rv;
+    if (token_rv != "-1") {
+      at = parse_resource_version(token_rv);
+      if (!at || *at > current) return status_response(bad);
+    }
+  } else if (o.resource_version_match == "Exact" ||
+             (o.resource_version_match.empty() && o.limit && parse_resource_version(o.resource_version).value_or(0) > 0)) {
+    // A version with a limit and no match is Exact too (kube's legacy
+    // paging, which client-go's reflector sends when it relists).
+    at = parse_resource_version(o.resource_version);
   }
+  std::string rv = std::to_string(at.value_or(current));
   Json items = Json::array();
   std::string last;
   bool more = false;
@@ -185,9 +201,14 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
   // What the writer's thread need not do: every list but those filtered
   // by the requester's access object by object; those filtered by workspace
   // take the workspaces here and filter off the thread.
-  if (!req.visible) return list_snapshot(req, prefix, start_after, rv, nullptr);
+  if (!req.visible) return list_snapshot(req, prefix, start_after, at, paging, nullptr);
   if (req.visible_clusters)
-    return list_snapshot(req, prefix, start_after, rv, std::make_shared<const ApiRequest::ClusterFilters>(req.visible_clusters()));
+    return list_snapshot(req, prefix, start_after, at, paging, std::make_shared<const ApiRequest::ClusterFilters>(req.visible_clusters()));
+  // Lists filtered object by object (small: organizations, a virtual
+  // workspace's bindings) read the engine's current state: an Exact list
+  // is served only at the current version, and pages continue at the
+  // current state (docs/api.md).
+  if (at && !paging && *at != current) return status_response(ApiError::expired(kListTooOld));
   int64_t remaining = 0;
   bool filtered = !o.labels.empty() || !o.fields.empty() || req.visible;
   engine_.state().scan_objects(prefix, [&](std::string_view fact, const engine::ObjectEntry& e) {
@@ -220,8 +241,20 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
 }
 
 HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::string& prefix, const std::string& start_after,
-                                          const std::string& rv, std::shared_ptr<const ApiRequest::ClusterFilters> clusters) {
-  ListSnapshots::ViewPtr view = snapshots_.view(req.kind->key(), req.info.wildcard() ? ListSnapshots::kAllClusters : req.info.cluster);
+                                          std::optional<int64_t> at, bool paging,
+                                          std::shared_ptr<const ApiRequest::ClusterFilters> clusters) {
+  const std::string& collection = req.info.wildcard() ? ListSnapshots::kAllClusters : req.info.cluster;
+  int64_t rv_n = at.value_or(engine_.resource_version());
+  ListSnapshots::At view = snapshots_.view_at(req.kind->key(), collection, rv_n);
+  if (!view.view) {
+    if (!paging) return status_response(ApiError::expired(kListTooOld));
+    // As kube does once etcd compacted a page's revision: a token to go on
+    // at the current state, for a client that accepts the inconsistency.
+    ApiError e = ApiError::expired(kInconsistentContinue);
+    e.continue_token = encode_continue("-1", start_after);
+    return status_response(e);
+  }
+  std::string rv = std::to_string(rv_n);
   bool wait = after_commit_ && store_ && store_->has_pending();
   std::string head = "{\"apiVersion\":" + encode_json(req.kind->api_version()) + ",\"items\":[";
   std::string kind = encode_json(req.kind->name + "List");
@@ -231,14 +264,16 @@ HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::stri
   // Another served version than the stored one: each item converted to it.
   const dsl::KindDecl* as = req.kind->storage ? req.kind : nullptr;
   HttpResponse later;
-  later.later = [this, view, prefix, start_after, rv, head, kind, wait, printer, as, clusters, o = req.list, ns = req.info.ns](Respond respond) {
-    readers_.post([this, view, prefix, start_after, rv, head, kind, wait, printer, as, clusters, o, ns, respond]() {
+  later.later = [this, view, prefix, start_after, rv, rv_n, head, kind, wait, printer, as, clusters, o = req.list, ns = req.info.ns,
+                 kind_key = req.kind->key(), collection](Respond respond) {
+    readers_.post([this, view, prefix, start_after, rv, rv_n, head, kind, wait, printer, as, clusters, o, ns, kind_key, collection,
+                   respond]() {
       std::string body, last;
       int64_t n = 0;
       int64_t remaining = 0;
       bool selecting = !o.labels.empty() || !o.fields.empty();
       bool more = false, filtered = selecting || clusters;
-      view->scan(prefix, start_after, [&](const ListSnapshots::Item& i) {
+      view.view->scan(prefix, start_after, [&](const ListSnapshots::Item& i) {
         if (!ns.empty() && i.ns != ns) return true;
         const std::function<bool(const Json&)>* holds = nullptr;
         if (clusters) {
@@ -268,7 +303,9 @@ HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::stri
       if (printer) body = printer->head(md) + body + TablePrinter::tail();
       else body = head + body + "],\"kind\":" + kind + ",\"metadata\":" + encode_json(md) + "}";
       std::string type = printer ? printer->content_type() : "application/json";
-      boost::asio::post(io_, [this, wait, respond, type, body = std::move(body)]() mutable {
+      boost::asio::post(io_, [this, wait, respond, type, body = std::move(body), more, view, kind_key, collection, rv_n]() mutable {
+        // The next pages read what this one read.
+        if (more) snapshots_.retain(kind_key, collection, rv_n, std::move(view));
         auto res = std::make_shared<HttpResponse>(HttpResponse{200, type, std::move(body), {}, nullptr});
         if (!wait) return respond(std::move(*res));
         after_commit_([res, respond]() { respond(std::move(*res)); });

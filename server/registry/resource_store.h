@@ -63,10 +63,12 @@ class ResourceStore {
   HttpResponse get(const ApiRequest& req);
   HttpResponse list(const ApiRequest& req);
   // A list rendered by a reader thread from the collection's snapshot (in
-  // all workspaces for a wildcard list), of the objects `clusters` lets
-  // through when given (ApiRequest::visible_clusters).
+  // all workspaces for a wildcard list) at version `at` (unset: the
+  // current one), of the objects `clusters` lets through when given
+  // (ApiRequest::visible_clusters). `paging`: `at` is a continue token's.
   HttpResponse list_snapshot(const ApiRequest& req, const std::string& prefix, const std::string& start_after,
-                             const std::string& rv, std::shared_ptr<const ApiRequest::ClusterFilters> clusters);
+                             std::optional<int64_t> at, bool paging,
+                             std::shared_ptr<const ApiRequest::ClusterFilters> clusters);
   std::optional<HttpResponse> watch(const ApiRequest& req, const std::shared_ptr<Stream>& stream, WatchSpec spec);
   HttpResponse create(const ApiRequest& req, Json object);
   HttpResponse update(const ApiRequest& req, Json object, bool rv_required);

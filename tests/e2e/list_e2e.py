@@ -4,7 +4,12 @@ label and field selectors, one namespace or all, a watch's initial state
 equal to the list, a write visible to the
 next list as soon as it is answered, and, while one writer creates objects
 in order, every list a consistent cut: never an object without the ones
-created before it."""
+created before it. Pages read the collection as it was at the first page
+(kube reads etcd at the first page's revision), and so does an Exact list
+at a version; a version no retained view holds is 410 Expired, with kube's
+token to go on at the current state for a page."""
+import base64
+import json
 import os
 import sys
 import threading
@@ -18,6 +23,17 @@ want = problems.want
 
 def names(body):
     return [i["metadata"]["name"] for i in body["items"]]
+
+
+def same_items(what, got, expected):
+    """Reports the first item where two lists differ, not both lists."""
+    if got == expected:
+        return
+    for i, (g, e) in enumerate(zip(got, expected)):
+        if g != e:
+            problems.append("%s: item %d is %s, want %s" % (what, i, json.dumps(g)[:300], json.dumps(e)[:300]))
+            return
+    problems.append("%s: %d items, want %d" % (what, len(got), len(expected)))
 
 
 with Server(sys.argv[1]) as s:
@@ -79,6 +95,69 @@ with Server(sys.argv[1]) as s:
     st, after_delete, _ = s.request("GET", base % "a")
     if "cm-0002" in names(after_delete):
         problems.append("a deleted object is still listed")
+
+    # Pages read the collection at the first page's version, whatever is
+    # written between them.
+    st, before, _ = s.request("GET", base % "a")
+    rv1 = before["metadata"]["resourceVersion"]
+    st, page, _ = s.request("GET", base % "a" + "?limit=100")
+    want("first page's version", page["metadata"]["resourceVersion"], rv1)
+    first_token = page["metadata"].get("continue", "")
+    paged = list(page["items"])
+    late = [n for n in names(before) if n > names(page)[-1]]
+    st, made_late, _ = s.request("POST", base % "a", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm-zzzz"}})
+    want("create between pages", st, 201)
+    mid = made_late["metadata"]["resourceVersion"]
+    st, _, _ = s.request("DELETE", (base % "a") + "/" + late[-1])
+    want("delete between pages", st, 200)
+    st, victim, _ = s.request("GET", (base % "a") + "/" + late[0])
+    st, _, _ = s.request("PUT", (base % "a") + "/" + late[0], dict(victim, data={"i": "changed between pages"}))
+    want("update between pages", st, 200)
+    st, _, _ = s.request("DELETE", (base % "a") + "/" + names(page)[0])
+    want("delete of a listed object between pages", st, 200)
+    token, rounds = first_token, 0
+    while token and rounds < 100:
+        rounds += 1
+        st, page, _ = s.request("GET", base % "a" + "?limit=100&continue=" + token)
+        want("a later page", st, 200)
+        want("a later page's version", page["metadata"].get("resourceVersion"), rv1)
+        paged += page.get("items", [])
+        token = page.get("metadata", {}).get("continue", "")
+    same_items("pages are the list at the first page", paged, before["items"])
+    st, again, _ = s.request("GET", base % "a" + "?limit=100&continue=" + first_token)
+    want("a page read twice", names(again), names(before)[100:200])
+
+    # An Exact list reads the version it names; so does a version with a
+    # limit and no match (kube's legacy paging).
+    st, exact, _ = s.request("GET", base % "a" + "?resourceVersion=%s&resourceVersionMatch=Exact" % rv1)
+    want("Exact list", (st, exact.get("metadata", {}).get("resourceVersion")), (200, rv1))
+    same_items("Exact list", exact.get("items", []), before["items"])
+    st, legacy, _ = s.request("GET", base % "a" + "?resourceVersion=%s&limit=1000" % rv1)
+    want("a version with a limit", st, 200)
+    same_items("a version with a limit", legacy.get("items", []), before["items"])
+    st, now, _ = s.request("GET", base % "a")
+    st, exact_now, _ = s.request("GET", base % "a" + "?resourceVersion=%s&resourceVersionMatch=Exact" % now["metadata"]["resourceVersion"])
+    want("Exact list at the current version", st, 200)
+    same_items("Exact list at the current version", exact_now.get("items", []), now["items"])
+    # A version between the writes: no view holds it.
+    st, gone, _ = s.request("GET", base % "a" + "?resourceVersion=%s&resourceVersionMatch=Exact" % mid)
+    want("Exact list at a version not held", (st, gone.get("reason"), gone.get("message")),
+         (410, "Expired", "The resourceVersion for the provided list is too old."))
+    stale = base64.urlsafe_b64encode(json.dumps({"v": "meta.k8s.io/v1", "rv": mid, "start": ""}).encode()).decode().rstrip("=")
+    st, gone, _ = s.request("GET", base % "a" + "?limit=100&continue=" + stale)
+    want("a page at a version not held", (st, gone.get("reason")), (410, "Expired"))
+    want("the inconsistent-continue message", gone.get("message", "").startswith("The provided continue parameter is too old"), True)
+    token, rest, rounds = gone.get("metadata", {}).get("continue", ""), [], 0
+    while token and rounds < 100:
+        rounds += 1
+        st, page, _ = s.request("GET", base % "a" + "?limit=100&continue=" + token)
+        want("a page at the current state", st, 200)
+        rest += names(page)
+        token = page["metadata"].get("continue", "")
+    want("kube's token goes on at the current state", rest == names(now), True)
+    bad = base64.urlsafe_b64encode(json.dumps({"v": "meta.k8s.io/v1", "rv": str(int(now["metadata"]["resourceVersion"]) + 1000), "start": ""}).encode()).decode().rstrip("=")
+    st, _, _ = s.request("GET", base % "a" + "?limit=100&continue=" + bad)
+    want("a token from the future", st, 400)
 
     # One writer creates w-0000, w-0001, ... in order; every list taken
     # meanwhile holds a prefix of them.

@@ -1,7 +1,8 @@
 // Lists' snapshots: kept up to date commit by commit (copy on write, chunks
 // splitting and emptying), a snapshot is the collection as the engine has
 // it, in one workspace or in all, and one taken earlier does not change
-// afterwards.
+// afterwards; a collection at a past version is the view retained for it,
+// and no other.
 #include <doctest/doctest.h>
 
 #include <map>
@@ -162,6 +163,50 @@ TEST_CASE("list snapshots stay within their budget: the collection listed longes
   auto again = tight.view(cms, "root");
   CHECK(again != kept);
   CHECK(items(*again) == items(*kept));     // made again, the same
+}
+
+TEST_CASE("a collection at a past version: the current view while nothing changed it, else the one retained") {
+  engine::Engine e(prelude_program());
+  REQUIRE(e.apply({Op::create({{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "a"}, {"cluster", "root"}}}}),
+                   Op::create(config_map("a", "one", 1))})
+              .ok);
+  server::ClusterNames names(e);
+  ListSnapshots kept(e, names);
+  e.set_commit_listener([&](const engine::Result& r) { kept.committed(r); });
+  std::string cms = e.kinds().by_name("root", "ConfigMap")->key(), nss = e.kinds().by_name("root", "Namespace")->key();
+  int64_t made = e.resource_version();
+  auto first = kept.view_at(cms, "root", made);
+  REQUIRE(first.view);
+  CHECK(first.since == made);
+  CHECK(!kept.view_at(cms, "root", made - 1).view);  // before it was made: not known
+  // Another kind's change does not change the collection.
+  REQUIRE(e.apply({Op::create({{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "b"}, {"cluster", "root"}}}})}).ok);
+  CHECK(kept.view_at(cms, "root", e.resource_version()).view == first.view);
+  CHECK(kept.view_at(cms, "root", made).view == first.view);
+  int64_t listed = e.resource_version();
+  kept.retain(cms, "root", listed, first);
+  REQUIRE(e.apply({Op::create(config_map("a", "two", 2))}).ok);
+  int64_t between = e.resource_version();
+  REQUIRE(e.apply({Op::create(config_map("a", "three", 3))}).ok);
+  auto now = kept.view_at(cms, "root", e.resource_version());
+  CHECK(now.view != first.view);
+  CHECK(now.view->size() == 3);
+  CHECK(kept.view_at(cms, "root", listed).view == first.view);  // retained
+  CHECK(kept.view_at(cms, "root", made).view == first.view);    // the same view then
+  CHECK(items(*kept.view_at(cms, "root", listed).view) == items(*first.view));
+  CHECK(!kept.view_at(cms, "root", between).view);  // a state no view holds
+  CHECK(!kept.view_at(nss, "root", made).view);     // another collection's version
+  // Retaining the same view again keeps one entry; past kMaxRetained the
+  // oldest goes.
+  kept.retain(cms, "root", listed, first);
+  CHECK(kept.retained() == 1);
+  for (size_t i = 0; i < ListSnapshots::kMaxRetained; ++i) {
+    REQUIRE(e.apply({Op::create(config_map("a", "more-" + std::to_string(i), 0))}).ok);
+    int64_t rv = e.resource_version();
+    kept.retain(cms, "root", rv, kept.view_at(cms, "root", rv));
+  }
+  CHECK(kept.retained() == ListSnapshots::kMaxRetained);
+  CHECK(!kept.view_at(cms, "root", listed).view);
 }
 
 }  // namespace

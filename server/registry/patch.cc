@@ -4,6 +4,11 @@ namespace pmesh::server {
 
 namespace {
 
+// Go's name for the type of a patch that is not what its decoder wants
+// ("json: cannot unmarshal bool into ..."); Go decodes null into either
+// without an error, so a null patch keeps JSON's name.
+std::string patch_type(const Json& patch) { return patch.is_null() ? "null" : go_json_type(patch); }
+
 ApiError patch_failed(const std::string& why) {
   // kube answers a patch that does not apply with a generic 422.
   return ApiError{422, "Invalid", why, nullptr};
@@ -11,8 +16,7 @@ ApiError patch_failed(const std::string& why) {
 
 std::optional<Json> json_patch(const Json& current, const Json& patch, ApiError* error) {
   if (!patch.is_array()) {
-    *error = ApiError::bad_request("json: cannot unmarshal " + std::string(patch.type_name()) +
-                                   " into Go value of type jsonpatch.Patch");
+    *error = ApiError::bad_request("json: cannot unmarshal " + patch_type(patch) + " into Go value of type jsonpatch.Patch");
     return std::nullopt;
   }
   Json doc = current;
@@ -46,8 +50,7 @@ std::optional<Json> json_patch(const Json& current, const Json& patch, ApiError*
 std::optional<Json> apply_patch(const Json& current, const Json& patch, PatchType type, ApiError* error) {
   if (type == PatchType::kJson) return json_patch(current, patch, error);
   if (!patch.is_object()) {
-    *error = ApiError::bad_request("json: cannot unmarshal " + std::string(patch.type_name()) +
-                                   " into Go value of type map[string]interface {}");
+    *error = ApiError::bad_request("json: cannot unmarshal " + patch_type(patch) + " into Go value of type map[string]interface {}");
     return std::nullopt;
   }
   Json doc = current;

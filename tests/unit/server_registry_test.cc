@@ -105,6 +105,7 @@ TEST_CASE("patches: JSON patch operations, copies bounded, merge patches, their 
   CHECK(e.code == 422);
   CHECK_FALSE(apply_patch(cur, json::object(), PatchType::kJson, &e));
   CHECK(e.code == 400);
+  CHECK(e.message == "json: cannot unmarshal object into Go value of type jsonpatch.Patch");
   CHECK_FALSE(apply_patch(cur, json::parse(R"([{"path":"/a"}])"), PatchType::kJson, &e));
   CHECK(e.code == 400);
   json big = {{"s", std::string(4 * 1024 * 1024, 'x')}};
@@ -116,6 +117,11 @@ TEST_CASE("patches: JSON patch operations, copies bounded, merge patches, their 
   REQUIRE(r);
   CHECK_FALSE((*r)["a"].contains("b"));
   CHECK_FALSE(apply_patch(cur, json::array(), PatchType::kMerge, &e));
+  // In Go's names for JSON's types, as its decoder words the error.
+  CHECK_FALSE(apply_patch(cur, true, PatchType::kMerge, &e));
+  CHECK(e.message == "json: cannot unmarshal bool into Go value of type map[string]interface {}");
+  CHECK_FALSE(apply_patch(cur, 1.5, PatchType::kJson, &e));
+  CHECK(e.message == "json: cannot unmarshal number into Go value of type jsonpatch.Patch");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "engine/state.h"
 #include "dsl/kind_schema.h"
 #include "dsl/printer_column.h"
+#include "stdlib/selectable_fields.h"
 
 namespace pmesh::engine {
 
@@ -46,7 +47,7 @@ bool same(const dsl::KindDecl& a, const dsl::KindDecl& b) {
   return a.name == b.name && a.group == b.group && a.version == b.version && a.plural == b.plural &&
          a.singular == b.singular && a.short_names == b.short_names && a.categories == b.categories &&
          a.scope == b.scope && a.sections == b.sections && a.status_subresource == b.status_subresource &&
-         a.storage == b.storage && same_columns(a.printer_columns, b.printer_columns) &&
+         a.storage == b.storage && same_columns(a.printer_columns, b.printer_columns) && a.field_labels == b.field_labels &&
          (a.schema == b.schema || (a.schema && b.schema && *a.schema == *b.schema));
 }
 
@@ -98,8 +99,25 @@ dsl::KindDecl version_decl(const Json& spec, const Json& v) {
       if (!dsl::printer_column_problems(col).empty()) continue;
       k.printer_columns.push_back(std::move(col));
     }
+  // The fields a field selector may name (apiextensions' selectableFields,
+  // which kcp's APIResourceSchema has too): metadata's two, which every
+  // custom resource takes, and the version's simple paths, as labels
+  // without the leading dot. A path kube would refuse is left out.
+  if (v.contains("selectableFields") && v["selectableFields"].is_array()) {
+    std::vector<std::string> labels = {"metadata.name", "metadata.namespace"};
+    for (const auto& f : v["selectableFields"]) {
+      if (labels.size() == 2 + kMaxSelectableFields) break;
+      std::string label = selectable_field_label(text(f, {"jsonPath"}));
+      if (!label.empty() && std::find(labels.begin(), labels.end(), label) == labels.end()) labels.push_back(label);
+    }
+    if (labels.size() > 2) k.field_labels = std::move(labels);
+  }
   return k;
 }
+
+}  // namespace
+
+namespace {
 
 bool served(const Json& v) { return v.is_object() && !(v.contains("served") && v["served"] == false); }
 

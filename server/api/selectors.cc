@@ -220,9 +220,15 @@ bool Selector::matches(const nlohmann::json& object) const {
   for (const auto& r : reqs_) {
     std::optional<std::string> value;
     if (fields_) {
-      // A field the object lacks reads as "", as in kube's fields.Set.
+      // A field the object lacks reads as "", as in kube's fields.Set; a
+      // custom resource's selectable boolean or integer as its text, as
+      // apiextensions formats them.
       const nlohmann::json* v = engine::find_fields(object, r.path);
-      value = v && v->is_string() ? v->get<std::string>() : std::string();
+      value = !v                         ? std::string()
+              : v->is_string()           ? v->get<std::string>()
+              : v->is_boolean()          ? std::string(v->get<bool>() ? "true" : "false")
+              : v->is_number_integer()   ? v->dump()
+                                         : std::string();
     } else if (md.contains("labels") && md["labels"].is_object() && md["labels"].contains(r.key) &&
                md["labels"][r.key].is_string()) {
       value = md["labels"][r.key].get<std::string>();

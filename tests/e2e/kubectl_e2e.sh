@@ -65,6 +65,73 @@ if "${K[@]}" --server "$SERVER/clusters/root:nope" get accounts > "$WORK/out" 2>
 [ "$("${K[@]}" get secrets --field-selector type!=Opaque -o name)" = "secret/tls-one" ] || fail "secrets by another type"
 if "${K[@]}" get secrets --field-selector data.a=b > "$WORK/out" 2>&1; then fail "a field Secrets do not convert"; fi
 grep -q "field label not supported: data.a" "$WORK/out" || fail "unsupported field label: $(cat "$WORK/out")"
+# A CRD's selectableFields (apiextensions 1.31): kubectl applies it under
+# strict validation, and its custom resources are listed by those fields,
+# strings, booleans and integers alike.
+cat > "$WORK/crd.yaml" <<'YAML'
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: shirts.stable.example.com}
+spec:
+  group: stable.example.com
+  scope: Namespaced
+  names: {plural: shirts, singular: shirt, kind: Shirt}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              color: {type: string}
+              size: {type: integer}
+              folded: {type: boolean}
+    selectableFields:
+    - jsonPath: .spec.color
+    - jsonPath: .spec.size
+    - jsonPath: .spec.folded
+YAML
+"${K[@]}" apply -f "$WORK/crd.yaml" > "$WORK/out" 2>&1 || fail "a CRD with selectableFields: $(cat "$WORK/out")"
+[ "$("${K[@]}" get crd shirts.stable.example.com -o jsonpath='{.spec.versions[0].selectableFields[1].jsonPath}')" = ".spec.size" ] ||
+  fail "selectableFields kept"
+cat > "$WORK/shirts.yaml" <<'YAML'
+apiVersion: stable.example.com/v1
+kind: Shirt
+metadata: {name: red-m}
+spec: {color: red, size: 2, folded: true}
+---
+apiVersion: stable.example.com/v1
+kind: Shirt
+metadata: {name: blue-l}
+spec: {color: blue, size: 3, folded: false}
+---
+apiVersion: stable.example.com/v1
+kind: Shirt
+metadata: {name: plain}
+spec: {}
+YAML
+"${K[@]}" apply -f "$WORK/shirts.yaml" > "$WORK/out" 2>&1 || fail "shirts: $(cat "$WORK/out")"
+[ "$("${K[@]}" get shirts --field-selector spec.color=red -o name)" = "shirt.stable.example.com/red-m" ] || fail "shirts by color"
+[ "$("${K[@]}" get shirts --field-selector spec.size=3 -o name)" = "shirt.stable.example.com/blue-l" ] || fail "shirts by size"
+[ "$("${K[@]}" get shirts --field-selector spec.folded=false -o name)" = "shirt.stable.example.com/blue-l" ] || fail "shirts by a boolean"
+[ "$("${K[@]}" get shirts --field-selector spec.color= -o name)" = "shirt.stable.example.com/plain" ] || fail "an absent field reads as empty"
+[ "$("${K[@]}" get shirts --field-selector spec.color!=red,metadata.name!=plain -o name)" = "shirt.stable.example.com/blue-l" ] ||
+  fail "shirts by two fields"
+if "${K[@]}" get shirts --field-selector spec.collar=x > "$WORK/out" 2>&1; then fail "a field the CRD does not select"; fi
+grep -q "field label not supported: spec.collar" "$WORK/out" || fail "unselectable field: $(cat "$WORK/out")"
+# kube's validation of the paths: 422, each error in its words.
+sed -e 's/shirts.stable/pants.stable/; s/plural: shirts, singular: shirt, kind: Shirt/plural: pants, singular: pant, kind: Pant/' \
+    -e 's/- jsonPath: .spec.size/- jsonPath: .metadata.name/; s/- jsonPath: .spec.folded/- jsonPath: .spec.nothing/' "$WORK/crd.yaml" > "$WORK/badcrd.yaml"
+if "${K[@]}" apply -f "$WORK/badcrd.yaml" > "$WORK/out" 2>&1; then fail "a CRD with bad selectableFields was accepted"; fi
+grep -q 'spec.versions\[0\].selectableFields\[2\].jsonPath: Invalid value: ".spec.nothing": is an invalid path: does not refer to a valid field' "$WORK/out" ||
+  fail "an unknown selectable field: $(cat "$WORK/out")"
+grep -q 'spec.versions\[0\].selectableFields\[1\].jsonPath: Invalid value: ".metadata.name": is an invalid path: does not refer to a valid field' "$WORK/out" ||
+  fail "a metadata selectable field: $(cat "$WORK/out")"
+"${K[@]}" delete crd shirts.stable.example.com > /dev/null || fail "delete the CRD"
 
 # The kind's schema: kubectl asks for strict field validation, so an unknown
 # field is refused (400), and what the schema forbids is 422 with kube's words.

@@ -140,6 +140,18 @@ TEST_CASE("field selectors: a built-in kind's own field labels, read from the ob
   REQUIRE(t);
   CHECK(t->matches({{"metadata", {{"name", "a"}}}, {"type", "Opaque"}}));
   CHECK_FALSE(t->matches({{"metadata", {{"name", "a"}}}, {"type", "kubernetes.io/tls"}}));
+  // A custom resource's selectable booleans and integers, as their text;
+  // other types (a float, an object) read as "".
+  const std::vector<std::string> shirts = {"metadata.name", "metadata.namespace", "spec.size", "spec.folded"};
+  auto size = Selector::parse_fields("spec.size=3,spec.folded=false", shirts, &err);
+  REQUIRE(size);
+  CHECK(size->matches({{"spec", {{"size", 3}, {"folded", false}}}}));
+  CHECK_FALSE(size->matches({{"spec", {{"size", 3}, {"folded", true}}}}));
+  CHECK_FALSE(size->matches({{"spec", {{"size", "3"}}}}));
+  auto empty = Selector::parse_fields("spec.size=", shirts, &err);
+  REQUIRE(empty);
+  CHECK(empty->matches({{"spec", {{"size", 3.5}}}}));
+  CHECK(empty->matches({{"spec", {{"size", {{"a", 1}}}}}}));
 }
 
 TEST_CASE("names and labels as kube validates them, with kube's words") {

@@ -164,7 +164,6 @@ HttpResponse ResourceStore::get(const ApiRequest& req) {
 HttpResponse ResourceStore::list(const ApiRequest& req) {
   const ListOptions& o = req.list;
   int64_t current = engine_.resource_version();
-  if (auto e = too_large_resource_version(o.resource_version, current)) return status_response(*e);
   std::string start_after;
   // The version the list reads: the current one, unless a continue token
   // or an Exact list names another (kube reads etcd at that revision). A
@@ -173,20 +172,28 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
   std::optional<int64_t> at;
   bool paging = !o.continue_token.empty();
   if (paging) {
-    const ApiError bad = ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+    // etcd3's checks of a page's options (storage.ValidateListOptions),
+    // before any other.
+    auto invalid = [](const std::string& why) {
+      return status_response(ApiError::bad_request("invalid continue token: continue key is not valid: " + why));
+    };
     auto token = decode_continue(o.continue_token);
-    if (!token) return status_response(bad);
+    if (!token) return invalid("incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+    if (!o.resource_version.empty() && o.resource_version != "0")
+      return status_response(ApiError::bad_request("specifying resource version is not allowed when using continue"));
     start_after = (*token)["start"].get<std::string>();
     std::string token_rv = (*token)["rv"].get<std::string>();
     if (token_rv != "-1") {
       at = parse_resource_version(token_rv);
-      if (!at || *at > current) return status_response(bad);
+      if (!at || *at == 0 || *at > current) return invalid("incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
     }
-  } else if (o.resource_version_match == "Exact" ||
-             (o.resource_version_match.empty() && o.limit && parse_resource_version(o.resource_version).value_or(0) > 0)) {
+  } else {
+    if (auto e = too_large_resource_version(o.resource_version, current)) return status_response(*e);
     // A version with a limit and no match is Exact too (kube's legacy
     // paging, which client-go's reflector sends when it relists).
-    at = parse_resource_version(o.resource_version);
+    if (o.resource_version_match == "Exact" ||
+        (o.resource_version_match.empty() && o.limit && parse_resource_version(o.resource_version).value_or(0) > 0))
+      at = parse_resource_version(o.resource_version);
   }
   std::string rv = std::to_string(at.value_or(current));
   Json items = Json::array();
@@ -197,7 +204,7 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
   std::string prefix = engine::object_prefix(req.kind->key(), cluster, ns);
   // A token names where the last page ended, and only ever inside this list.
   if (!start_after.empty() && start_after.compare(0, prefix.size(), prefix) != 0)
-    return status_response(ApiError::bad_request("continue key is not valid: the token belongs to another list"));
+    return status_response(ApiError::bad_request("invalid continue token: continue key is not valid: the token belongs to another list"));
   // What the writer's thread need not do: every list but those filtered
   // by the requester's access object by object; those filtered by workspace
   // take the workspaces here and filter off the thread.

@@ -30,6 +30,14 @@ std::optional<FieldError> dry_run_error(const std::vector<std::string>& values) 
   return std::nullopt;
 }
 
+// A read's resourceVersion, which the cacher parses as a number (ParseUint).
+std::optional<ApiError> decode_resource_version(const HttpRequest& http, std::string* rv) {
+  *rv = query(http, "resourceVersion");
+  if (!rv->empty() && !parse_resource_version(*rv))
+    return ApiError::bad_request("resourceVersion: Invalid value: \"" + *rv + "\": " + strconv_error("ParseUint", *rv));
+  return std::nullopt;
+}
+
 std::optional<ApiError> decode_list_options(const HttpRequest& http, bool watch, const dsl::KindDecl& kind,
                                             ListOptions* o) {
   std::string err;
@@ -40,10 +48,7 @@ std::optional<ApiError> decode_list_options(const HttpRequest& http, bool watch,
   auto fields = Selector::parse_fields(query(http, "fieldSelector"), kind.stored().field_labels, &err);
   if (!fields) return ApiError::bad_request(err);
   o->fields = *fields;
-  o->resource_version = query(http, "resourceVersion");
-  const std::string& rv = o->resource_version;
-  if (!rv.empty() && !parse_resource_version(rv))
-    return ApiError::bad_request("resourceVersion: Invalid value: \"" + rv + "\": " + strconv_error("ParseUint", rv));
+  if (auto e = decode_resource_version(http, &o->resource_version)) return e;
   o->resource_version_match = query(http, "resourceVersionMatch");
   if (has(http, "limit")) {
     auto n = parse_int(query(http, "limit"));
@@ -286,6 +291,8 @@ std::optional<ApiError> decode_object_request(const HttpRequest& http, ApiReques
       if (auto e = decode_table_options(http, &out->table)) return e;
       return decode_list_options(http, out->verb == Verb::kWatch, kind, &out->list);
     case Verb::kGet:
+      // GetOptions: a version the object must not be older than.
+      if (auto e = decode_resource_version(http, &out->list.resource_version)) return e;
       return decode_table_options(http, &out->table);
     case Verb::kDelete:
       return decode_delete_options(http, &out->del);

@@ -154,6 +154,8 @@ std::optional<ApiError> precondition_error(const GroupResource& gr, const Delete
 }  // namespace
 
 HttpResponse ResourceStore::get(const ApiRequest& req) {
+  // A version not yet reached: what the cacher answers once it stops waiting.
+  if (auto e = too_large_resource_version(req.list.resource_version, engine_.resource_version())) return status_response(*e);
   const Json* o = engine_.get({req.kind->key(), req.info.cluster, req.info.ns, req.info.name});
   if (!o || (req.visible && !req.visible(*o))) return status_response(ApiError::not_found(req.gr(), req.info.name));
   Json shown = present(engine_, names_, *o, req.kind);

@@ -44,8 +44,11 @@ std::optional<ApiError> decode_list_options(const HttpRequest& http, bool watch,
   auto labels = Selector::parse_labels(query(http, "labelSelector"), &err);
   if (!labels) return ApiError::bad_request(err);
   o->labels = *labels;
-  // The stored version's: field labels are the kind's, whichever version is served.
-  auto fields = Selector::parse_fields(query(http, "fieldSelector"), kind.stored().field_labels, &err);
+  // A custom resource's version selects its own fields (each CRD version
+  // has its selectableFields); a built-in kind's are its storage kind's,
+  // whichever version is served.
+  const auto& field_labels = kind.runtime ? kind.field_labels : kind.stored().field_labels;
+  auto fields = Selector::parse_fields(query(http, "fieldSelector"), field_labels, &err);
   if (!fields) return ApiError::bad_request(err);
   o->fields = *fields;
   if (auto e = decode_resource_version(http, &o->resource_version)) return e;

@@ -94,6 +94,21 @@ spec:
     - jsonPath: .spec.color
     - jsonPath: .spec.size
     - jsonPath: .spec.folded
+  - name: v2
+    served: true
+    storage: false
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              color: {type: string}
+              size: {type: integer}
+              folded: {type: boolean}
+    selectableFields:
+    - jsonPath: .spec.color
 YAML
 "${K[@]}" apply -f "$WORK/crd.yaml" > "$WORK/out" 2>&1 || fail "a CRD with selectableFields: $(cat "$WORK/out")"
 [ "$("${K[@]}" get crd shirts.stable.example.com -o jsonpath='{.spec.versions[0].selectableFields[1].jsonPath}')" = ".spec.size" ] ||
@@ -115,13 +130,18 @@ metadata: {name: plain}
 spec: {}
 YAML
 "${K[@]}" apply -f "$WORK/shirts.yaml" > "$WORK/out" 2>&1 || fail "shirts: $(cat "$WORK/out")"
-[ "$("${K[@]}" get shirts --field-selector spec.color=red -o name)" = "shirt.stable.example.com/red-m" ] || fail "shirts by color"
-[ "$("${K[@]}" get shirts --field-selector spec.size=3 -o name)" = "shirt.stable.example.com/blue-l" ] || fail "shirts by size"
-[ "$("${K[@]}" get shirts --field-selector spec.folded=false -o name)" = "shirt.stable.example.com/blue-l" ] || fail "shirts by a boolean"
-[ "$("${K[@]}" get shirts --field-selector spec.color= -o name)" = "shirt.stable.example.com/plain" ] || fail "an absent field reads as empty"
-[ "$("${K[@]}" get shirts --field-selector spec.color!=red,metadata.name!=plain -o name)" = "shirt.stable.example.com/blue-l" ] ||
+[ "$("${K[@]}" get shirts.v1.stable.example.com --field-selector spec.color=red -o name)" = "shirt.stable.example.com/red-m" ] || fail "shirts by color"
+[ "$("${K[@]}" get shirts.v1.stable.example.com --field-selector spec.size=3 -o name)" = "shirt.stable.example.com/blue-l" ] || fail "shirts by size"
+[ "$("${K[@]}" get shirts.v1.stable.example.com --field-selector spec.folded=false -o name)" = "shirt.stable.example.com/blue-l" ] || fail "shirts by a boolean"
+[ "$("${K[@]}" get shirts.v1.stable.example.com --field-selector spec.color= -o name)" = "shirt.stable.example.com/plain" ] || fail "an absent field reads as empty"
+[ "$("${K[@]}" get shirts.v1.stable.example.com --field-selector spec.color!=red,metadata.name!=plain -o name)" = "shirt.stable.example.com/blue-l" ] ||
   fail "shirts by two fields"
-if "${K[@]}" get shirts --field-selector spec.collar=x > "$WORK/out" 2>&1; then fail "a field the CRD does not select"; fi
+# Each version selects its own fields (v2, the preferred version, only
+# the color: kubectl's plain `shirts` is v2).
+[ "$("${K[@]}" get shirts.v2.stable.example.com --field-selector spec.color=blue -o name)" = "shirt.stable.example.com/blue-l" ] ||
+  fail "v2 shirts by color"
+if "${K[@]}" get shirts --field-selector spec.size=3 > "$WORK/out" 2>&1; then fail "a field v2 does not select"; fi
+if "${K[@]}" get shirts.v1.stable.example.com --field-selector spec.collar=x > "$WORK/out" 2>&1; then fail "a field the CRD does not select"; fi
 grep -q "field label not supported: spec.collar" "$WORK/out" || fail "unselectable field: $(cat "$WORK/out")"
 # kube's validation of the paths: 422, each error in its words.
 sed -e 's/shirts.stable/pants.stable/; s/plural: shirts, singular: shirt, kind: Shirt/plural: pants, singular: pant, kind: Pant/' \

@@ -80,7 +80,7 @@ spec:
   - name: v1
     served: true
     storage: true
-    schema:
+    schema: &schema
       openAPIV3Schema:
         type: object
         properties:
@@ -97,16 +97,7 @@ spec:
   - name: v2
     served: true
     storage: false
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec:
-            type: object
-            properties:
-              color: {type: string}
-              size: {type: integer}
-              folded: {type: boolean}
+    schema: *schema
     selectableFields:
     - jsonPath: .spec.color
 YAML

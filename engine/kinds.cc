@@ -115,10 +115,6 @@ dsl::KindDecl version_decl(const Json& spec, const Json& v) {
   return k;
 }
 
-}  // namespace
-
-namespace {
-
 bool served(const Json& v) { return v.is_object() && !(v.contains("served") && v["served"] == false); }
 
 }  // namespace

@@ -8,7 +8,7 @@
 #include "engine/state.h"
 #include "dsl/kind_schema.h"
 #include "dsl/printer_column.h"
-#include "stdlib/selectable_fields.h"
+#include "dsl/selectable_field.h"
 
 namespace pmesh::engine {
 
@@ -106,8 +106,8 @@ dsl::KindDecl version_decl(const Json& spec, const Json& v) {
   if (v.contains("selectableFields") && v["selectableFields"].is_array()) {
     std::vector<std::string> labels = {"metadata.name", "metadata.namespace"};
     for (const auto& f : v["selectableFields"]) {
-      if (labels.size() == 2 + kMaxSelectableFields) break;
-      std::string label = selectable_field_label(text(f, {"jsonPath"}));
+      if (labels.size() == 2 + dsl::kMaxSelectableFields) break;
+      std::string label = dsl::selectable_field_label(text(f, {"jsonPath"}));
       if (!label.empty() && std::find(labels.begin(), labels.end(), label) == labels.end()) labels.push_back(label);
     }
     if (labels.size() > 2) k.field_labels = std::move(labels);

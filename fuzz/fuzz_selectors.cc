@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "server/api/selectors.h"
-#include "stdlib/selectable_fields.h"
+#include "dsl/selectable_field.h"
 
 using namespace pmesh::server;
 
@@ -30,11 +30,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const auto& l : labels)
     if (auto s = Selector::parse_fields(text, l, &error))
       for (const auto& o : objects) (void)s->matches(o);
-  (void)pmesh::selectable_field_label(text);
+  (void)pmesh::dsl::selectable_field_label(text);
   static const nlohmann::json schema = nlohmann::json::parse(R"({"type": "object", "properties": {"spec": {"type": "object",
       "properties": {"size": {"type": "integer"}, "m": {"type": "object", "additionalProperties": {"type": "string"}}}}}})");
   nlohmann::json versions = nlohmann::json::array({{{"name", "v1"}, {"schema", {{"openAPIV3Schema", schema}}},
                                                     {"selectableFields", {{{"jsonPath", text}}, {{"jsonPath", text}}}}}});
-  (void)pmesh::selectable_fields_errors(versions, "spec.versions");
+  (void)pmesh::dsl::selectable_fields_errors(versions, "spec.versions");
   return 0;
 }

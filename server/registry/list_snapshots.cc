@@ -44,9 +44,13 @@ ListSnapshots::ItemPtr ListSnapshots::item(const engine::ObjectKey& key, const n
 }
 
 ListSnapshots::ViewPtr ListSnapshots::view(const std::string& kind_key, const std::string& cluster) {
+  return listed(kind_key, cluster).view;
+}
+
+ListSnapshots::Kept& ListSnapshots::listed(const std::string& kind_key, const std::string& cluster) {
   auto& kept = views_[{kind_key, cluster}];
   kept.listed = ++lists_;
-  if (kept.view) return kept.view;
+  if (kept.view) return kept;
   auto made = std::make_shared<View>();
   std::vector<ItemPtr> chunk;
   engine_.state().scan_objects(engine::object_prefix(kind_key, cluster == kAllClusters ? nullptr : &cluster, nullptr), [&](const engine::FactKey&, const engine::ObjectEntry& e) {
@@ -60,16 +64,15 @@ ListSnapshots::ViewPtr ListSnapshots::view(const std::string& kind_key, const st
     return true;
   });
   if (!chunk.empty()) made->chunks_.push_back(std::make_shared<const std::vector<ItemPtr>>(std::move(chunk)));
-  kept.view = made;
+  kept.view = std::move(made);
   kept.since = engine_.resource_version();
-  keep_within_budget({kind_key, cluster});
-  return made;
+  keep_within_budget({kind_key, cluster});  // never the one listed now: `kept` stays
+  return kept;
 }
 
 ListSnapshots::At ListSnapshots::view_at(const std::string& kind_key, const std::string& cluster, int64_t rv) {
-  ViewPtr current = view(kind_key, cluster);
-  int64_t since = views_[{kind_key, cluster}].since;
-  if (since <= rv) return {std::move(current), since};
+  const Kept& current = listed(kind_key, cluster);
+  if (current.since <= rv) return {current.view, current.since};
   expire_retained(std::chrono::steady_clock::now());
   for (const Retained& r : retained_)
     if (r.since <= rv && rv <= r.rv && r.kind_key == kind_key && r.cluster == cluster) return {r.view, r.since};

@@ -119,6 +119,9 @@ class ListSnapshots {
     int64_t since = 0;
   };
   std::map<std::pair<std::string, std::string>, Kept> views_;
+  // The collection's entry, made from the engine's state if it is not
+  // kept, and counted as listed now.
+  Kept& listed(const std::string& kind_key, const std::string& cluster);
   uint64_t lists_ = 0;
   // A view retained for pages: the collection at every version from
   // `since` to `rv`.

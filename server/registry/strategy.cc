@@ -10,7 +10,7 @@
 #include "server/registry/object_meta.h"
 #include "engine/schema_validation.h"
 #include "dsl/kind_schema.h"
-#include "stdlib/selectable_fields.h"
+#include "dsl/selectable_field.h"
 
 namespace pmesh::server {
 
@@ -120,7 +120,7 @@ FieldErrors check_schema(const ApiRequest& req, Json& object) {
   bool crd_like = (kind.group == "apiextensions.k8s.io" && kind.name == "CustomResourceDefinition") ||
                   (kind.group == "apis.kcp.io" && kind.name == "APIResourceSchema");
   if (crd_like && object.contains("spec") && object["spec"].is_object() && object["spec"].contains("versions"))
-    for (auto& e : selectable_fields_errors(object["spec"]["versions"], "spec.versions")) errs.push_back(std::move(e));
+    for (auto& e : dsl::selectable_fields_errors(object["spec"]["versions"], "spec.versions")) errs.push_back(std::move(e));
   // kube validates its built-in kinds with their own code (validate_builtin
   // here), not their published schemas: checking both would report twice.
   if (!kind.schema || builtin_kind(kind)) return errs;

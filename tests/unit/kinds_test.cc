@@ -8,7 +8,7 @@
 #include "dsl/diagnostics.h"
 #include "engine/kinds.h"
 #include "engine/state.h"
-#include "stdlib/selectable_fields.h"
+#include "dsl/selectable_field.h"
 
 namespace pmesh::engine {
 namespace {
@@ -79,16 +79,16 @@ TEST_CASE("kinds: a version's selectableFields are its field labels, checked in 
   REQUIRE(decls.size() == 2);
   CHECK(decls[0].field_labels == std::vector<std::string>{"metadata.name", "metadata.namespace", "spec.color"});
   CHECK(decls[1].field_labels.empty());  // the other version selects none: the defaults
-  CHECK(selectable_field_label(".spec.a.b") == "spec.a.b");
+  CHECK(dsl::selectable_field_label(".spec.a.b") == "spec.a.b");
   for (const char* bad : {"", ".", "spec.a", ".spec..a", ".spec.a.", ".spec[0]", ".spec['a']", ".metadata.name", ".metadata"})
-    CHECK_MESSAGE(selectable_field_label(bad).empty(), bad);
+    CHECK_MESSAGE(dsl::selectable_field_label(bad).empty(), bad);
 
   json versions = crd["spec"]["versions"];
   versions[0]["selectableFields"] = {{{"jsonPath", ".spec.color"}}, {{"jsonPath", ".spec.color"}}, {{"jsonPath", ".spec[0]"}},
                                      {{"jsonPath", ".spec"}}, {{"jsonPath", ".spec.shade"}}, {{"jsonPath", "spec.color"}}, json::object(),
                                      {{"jsonPath", ".metadata.name"}}, {{"jsonPath", ".spec."}}};
   std::vector<std::string> got;
-  for (const auto& e : selectable_fields_errors(versions, "spec.versions")) got.push_back(e.message());
+  for (const auto& e : dsl::selectable_fields_errors(versions, "spec.versions")) got.push_back(e.message());
   CHECK(got == std::vector<std::string>{
                    "spec.versions[0].selectableFields[1].jsonPath: Duplicate value: \".spec.color\"",
                    "spec.versions[0].selectableFields[2].jsonPath: Invalid value: \".spec[0]\": is an invalid path: array notation is not allowed",
@@ -104,13 +104,13 @@ TEST_CASE("kinds: a version's selectableFields are its field labels, checked in 
   for (int i = 0; i < 9; ++i) many.push_back({{"jsonPath", ".spec.k" + std::to_string(i)}});
   json v = json::array({{{"name", "v1"}, {"schema", {{"openAPIV3Schema", wide}}}, {"selectableFields", many}}});
   got.clear();
-  for (const auto& e : selectable_fields_errors(v, "spec.versions")) got.push_back(e.message());
+  for (const auto& e : dsl::selectable_fields_errors(v, "spec.versions")) got.push_back(e.message());
   CHECK(got == std::vector<std::string>{"spec.versions[0].selectableFields: Too many: 9: must have at most 8 items"});
   // An APIResourceSchema's version holds its schema directly.
   json ars = json::array({{{"name", "v1"}, {"schema", wide}, {"selectableFields", {{{"jsonPath", ".spec.x"}}}}}});
-  CHECK(selectable_fields_errors(ars, "spec.versions").empty());
+  CHECK(dsl::selectable_fields_errors(ars, "spec.versions").empty());
   json schemaless = json::array({{{"name", "v1"}, {"selectableFields", {{{"jsonPath", ".spec.x"}}}}}});
-  CHECK(selectable_fields_errors(schemaless, "spec.versions").size() == 1);
+  CHECK(dsl::selectable_fields_errors(schemaless, "spec.versions").size() == 1);
 }
 
 }  // namespace

@@ -2,7 +2,9 @@
 // and kcp's APIResourceSchema's alike): the fields a custom resource's field
 // selectors may name besides metadata.name and metadata.namespace, and kube's
 // validation of them (ValidateCustomResourceSelectableFields, with the CEL
-// library's ValidFieldPath for the paths), in its words.
+// library's ValidFieldPath for the paths), in its words. Beside
+// printer_column.h: both are what a CRD version says of how its kind is
+// served.
 //
 // Thread safety: pure functions.
 #pragma once
@@ -11,7 +13,7 @@
 
 #include "stdlib/field_error.h"
 
-namespace pmesh {
+namespace pmesh::dsl {
 
 // At most this many per version.
 constexpr size_t kMaxSelectableFields = 8;
@@ -28,4 +30,4 @@ std::string selectable_field_label(const std::string& json_path);
 // boolean or integer, or is named twice; more than kMaxSelectableFields.
 FieldErrors selectable_fields_errors(const Json& versions, const std::string& path);
 
-}  // namespace pmesh
+}  // namespace pmesh::dsl

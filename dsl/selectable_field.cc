@@ -1,9 +1,10 @@
-#include "stdlib/selectable_fields.h"
+#include "dsl/selectable_field.h"
 
-#include <optional>
 #include <set>
 
-namespace pmesh {
+#include "dsl/kind_schema.h"
+
+namespace pmesh::dsl {
 
 namespace {
 
@@ -37,14 +38,6 @@ const Json* resolve(const Json& schema, const std::string& path, std::string* wh
     }
   }
   return at;
-}
-
-const Json* version_schema(const Json& version) {
-  if (!version.is_object() || !version.contains("schema") || !version["schema"].is_object()) return nullptr;
-  const Json& s = version["schema"];
-  // A CRD's version nests it; an APIResourceSchema's is the schema itself.
-  if (s.contains("openAPIV3Schema")) return s["openAPIV3Schema"].is_object() ? &s["openAPIV3Schema"] : nullptr;
-  return &s;
 }
 
 }  // namespace
@@ -121,4 +114,4 @@ FieldErrors selectable_fields_errors(const Json& versions, const std::string& pa
   return out;
 }
 
-}  // namespace pmesh
+}  // namespace pmesh::dsl

@@ -142,6 +142,7 @@ grep -q 'spec.versions\[0\].selectableFields\[2\].jsonPath: Invalid value: ".spe
   fail "an unknown selectable field: $(cat "$WORK/out")"
 grep -q 'spec.versions\[0\].selectableFields\[1\].jsonPath: Invalid value: ".metadata.name": is an invalid path: does not refer to a valid field' "$WORK/out" ||
   fail "a metadata selectable field: $(cat "$WORK/out")"
+if "${K[@]}" get crd pants.stable.example.com > /dev/null 2>&1; then fail "the refused CRD was stored"; fi
 "${K[@]}" delete crd shirts.stable.example.com > /dev/null || fail "delete the CRD"
 
 # The kind's schema: kubectl asks for strict field validation, so an unknown

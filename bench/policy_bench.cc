@@ -28,8 +28,9 @@
 // process, so it is the largest size's when that runs last).
 // With --profile N, each size also lists, for each operation, the time its
 // rules took in all and the N rules that cost most, in µs per sample.
-// With --cold-after N, the engines hold objects as their CBOR once N
-// commits have left them unchanged (Engine::Options::cold_after_transactions).
+// --cold-after N sets how many commits must leave an object unchanged
+// before the engines hold it as its CBOR (Engine::Options::cold_after_transactions,
+// the engine's default unless given; 0: never).
 #include <unistd.h>
 
 #include <algorithm>
@@ -113,7 +114,7 @@ int main(int argc, char** argv) {
   int per_org = 3, samples = 50;
   int reopen = 0;  // how many times the data directory is reopened
   int profile = 0;
-  int cold_after = 0;  // Engine::Options::cold_after_transactions
+  int cold_after = Engine::Options().cold_after_transactions;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--orgs") sizes = pmesh::bench::counts_arg("--orgs", argv[i + 1]);

@@ -12,96 +12,69 @@
 // by every write (an organization's) is read into JSON again at most once
 // per window after each of its changes.
 //
-// Off unless the engine is told (Options::cold_after_transactions is 0 by
-// default): a quarter less memory, but at 100,000 accounts every write was
-// slower by more than the work here explains (docs/performance.md).
+// The trees they replace are dropped here, on the engine's thread. With
+// jemalloc keeping freed pages (allocator_options.cc), what they free is
+// what the next transactions allocate from, warm in this thread's cache;
+// dropped on a thread of their own, every write paid
+// for the frees crossing threads: at 90,000 accounts an account create
+// took 1,550 us instead of 1,060, a ConfigMap create 88 us instead of 39
+// (docs/performance.md, "Cold objects on by default").
 //
 // Runs on the engine's thread between transactions; readers on other
 // threads hold their own SharedJson of the form and never see the swap.
-#include <condition_variable>
-#include <mutex>
-#include <thread>
 #include <utility>
-#include <vector>
 
 #include "engine/cbor.h"
 #include "engine/engine.h"
 
 namespace pmesh::engine {
 
-// Drops the trees of forms now held as bytes (and of forms changed since)
-// on a thread of its own: freed on the engine's thread, each was a walk of
-// memory long out of the cache
-// (a ConfigMap create at 3,000 × 9 took 84 µs instead of 50). Values are
-// immutable and counted, so dropping one on another thread is as safe as
-// any holder's drop.
-class FormReclaimer {
- public:
-  FormReclaimer() : thread_([this] { run(); }) {}
-  ~FormReclaimer() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-  void drop(std::vector<SharedJson> forms) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      queue_.push_back(std::move(forms));
-    }
-    cv_.notify_one();
-  }
+void CommittedForms::add(SharedJson form, std::string cbor) {
+  by_form_.emplace(form.identity(), forms_.size());
+  forms_.emplace_back(std::move(form), std::move(cbor));
+}
 
- private:
-  void run() {
-    while (true) {
-      std::vector<std::vector<SharedJson>> batch;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-        if (queue_.empty()) return;  // stopped, and nothing left
-        batch.swap(queue_);
-      }
-      batch.clear();  // the drops, outside the lock
-    }
-  }
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::vector<SharedJson>> queue_;
-  bool stop_ = false;
-  std::thread thread_;  // last: it runs once the members above exist
-};
+const std::string* CommittedForms::find(const SharedJson& form) const {
+  auto it = by_form_.find(form.identity());
+  return it == by_form_.end() ? nullptr : &forms_[it->second].second;
+}
 
-void Engine::hold_cold_objects(const Result& r) {
-  const uint64_t after = static_cast<uint64_t>(options_.cold_after_transactions);
-  if (!after) return;
-  ++commits_;
-  // Written now, while the forms are in the cache (the transaction just
-  // made them): written when they go cold, each was a walk of cold memory.
-  std::string bytes;
+std::string CommittedForms::take(const SharedJson& form) {
+  auto it = by_form_.find(form.identity());
+  return it == by_form_.end() ? std::string() : std::move(forms_[it->second].second);
+}
+
+// Written at the commit, while the forms are in the cache (the transaction
+// just made them): written when they went cold, each was a walk of cold
+// memory, and a durable store wrote the same bytes in its records.
+CommittedForms Engine::encode_committed(const Result& r) const {
+  CommittedForms out;
   for (const auto& c : r.objects) {
     if (c.op == ObjectChange::Kind::kDeleted || c.after.cbor() || c.after.is_null()) continue;
-    bytes.clear();
+    std::string bytes;
     CborWriter w(bytes);
     w.value(*c.after);
     // A value the fast reader leaves to nlohmann's (an infinity) stays JSON.
-    if (w.readable()) committed_.push_back({commits_, FactKey(object_fact(c.key)), c.after, std::string(bytes)});
+    if (w.readable()) out.add(c.after, std::move(bytes));
   }
-  std::vector<SharedJson> trees;
+  return out;
+}
+
+void Engine::hold_cold_objects(const Result& r, CommittedForms& forms) {
+  const uint64_t after = static_cast<uint64_t>(options_.cold_after_transactions);
+  if (!after) return;
+  ++commits_;
+  for (const auto& c : r.objects)
+    if (std::string bytes = forms.take(c.after); !bytes.empty())
+      committed_.push_back({commits_, FactKey(object_fact(c.key)), c.after, std::move(bytes)});
   while (!committed_.empty() && committed_.front().commit + after <= commits_) {
     Committed c = std::move(committed_.front());
     committed_.pop_front();
     const ObjectEntry* e = state_.object(c.fact);
     // Gone, held so already, or changed since (a later entry holds it then).
     if (e && !e->effective.cbor() && e->effective.same(c.form))
-      state_.hold_effective_as(c.fact, SharedJson::from_cbor(c.cbor));
-    trees.push_back(std::move(c.form));  // the last holder, often
-  }
-  if (trees.empty()) return;
-  if (!reclaimer_) reclaimer_ = std::make_shared<FormReclaimer>();
-  reclaimer_->drop(std::move(trees));
+      state_.hold_effective_as(c.fact, SharedJson::from_cbor(std::move(c.cbor)));
+  }  // c.form, often the tree's last holder, goes here
 }
 
 }  // namespace pmesh::engine

@@ -498,7 +498,7 @@ bool DurableStore::load(Engine& engine, std::string* error) {
 }
 
 bool DurableStore::commit(const State& state, const State::Dirty& dirty, const RuleSetChanges& sets,
-                          const Result& result, std::string* error) {
+                          const Result& result, const CommittedForms& forms, std::string* error) {
   // Everything is encoded before anything here changes: a failure leaves
   // the store, its pending batch and its log bookkeeping as they were.
   if (fingerprint_.empty()) {
@@ -529,7 +529,7 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
         continue;
       }
       Written& w = written.emplace_back();
-      w.record = encode_object_record(*e, &parts, &w.effective_at);
+      w.record = encode_object_record(*e, &parts, &w.effective_at, forms.find(e->effective));
       batch.Put(key, w.record);
       written_by_form.emplace(e->effective.identity(), written.size() - 1);
     }
@@ -599,6 +599,8 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
         // as the object's record above wrote it.
         const Written& o = written[at->second];
         w.raw(std::string_view(o.record).substr(o.effective_at.first, o.effective_at.second - o.effective_at.first));
+      } else if (const std::string* bytes = forms.find(c.after)) {
+        w.raw(*bytes);
       } else {
         w.value(*c.after);
       }

@@ -60,7 +60,7 @@ class DurableStore : public Persistence {
   // commit writes (a store committed to without it was read back as
   // another program's).
   bool commit(const State& state, const State::Dirty& dirty, const RuleSetChanges& sets, const Result& result,
-              std::string* error) override;
+              const CommittedForms& forms, std::string* error) override;
 
   // Group commit: while deferred, commit() collects each transaction's batch
   // and flush() writes everything collected with one synced write. The

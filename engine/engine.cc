@@ -714,6 +714,7 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
   // would read it.
   state_.set_dirty_tracking(persistence_ || !parked_.empty());
   Result r;
+  CommittedForms forms;
   auto fail = [&](std::string reason, std::string message, std::vector<std::string> rules, std::string name = {}) {
     txn_.restoring = false;
     txn_.deferred.clear();
@@ -788,7 +789,8 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
     RuleSetChanges sets = take_rule_set_changes(dirty);
     if (stale)
       for (const auto& [id, _] : parked_) sets.dropped.push_back(id);
-    if (!dry_run && persistence_ && !persistence_->commit(state_, dirty, sets, r, &storage_error))
+    if (!dry_run && (persistence_ || options_.cold_after_transactions)) forms = encode_committed(r);
+    if (!dry_run && persistence_ && !persistence_->commit(state_, dirty, sets, r, forms, &storage_error))
       throw TxnError{"InternalError", "the transaction could not be stored: " + storage_error, {}};
     if (!dry_run) {
       drop_stored_.clear();
@@ -819,7 +821,7 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
   ++epoch_;
   count_transaction(r, dry_run, std::chrono::steady_clock::now() - started);
   if (r.ok && !dry_run && commit_listener_) commit_listener_(r);
-  if (r.ok && !dry_run) hold_cold_objects(r);
+  if (r.ok && !dry_run) hold_cold_objects(r, forms);
   return r;
 }
 

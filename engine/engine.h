@@ -128,6 +128,24 @@ struct StoredRuleSet {
   std::vector<std::pair<MatchKey, Match>> matches;         // keys and rules counted from it
 };
 
+// The CBOR of the forms one transaction committed, written once for both
+// a durable store's records and the objects the engine holds as their
+// CBOR later (cold_objects.cc). Only forms that read_cbor reads back are
+// here (CborWriter::readable); a store writes the others itself.
+class CommittedForms {
+ public:
+  void add(SharedJson form, std::string cbor);
+  // The CBOR of `form` (this very value, SharedJson::same), or null.
+  const std::string* find(const SharedJson& form) const;
+  // Moves the CBOR of `form` out (empty when it is not here).
+  std::string take(const SharedJson& form);
+
+ private:
+  absl::flat_hash_map<const void*, size_t> by_form_;
+  // The forms are held so that the identities above stay theirs.
+  std::vector<std::pair<SharedJson, std::string>> forms_;
+};
+
 // Where committed transactions go: a durable store writes the state that a
 // transaction touched as one atomic batch. A commit that fails refuses the
 // transaction, and the engine rolls back.
@@ -135,7 +153,7 @@ class Persistence {
  public:
   virtual ~Persistence() = default;
   virtual bool commit(const State& state, const State::Dirty& dirty, const RuleSetChanges& sets,
-                      const Result& result, std::string* error) = 0;
+                      const Result& result, const CommittedForms& forms, std::string* error) = 0;
 };
 
 class Engine {
@@ -147,9 +165,9 @@ class Engine {
     int max_evaluations_per_match = 50;
     // An object no committed transaction has changed in this many is held
     // as its CBOR until something reads it (cold_objects.cc); 0: never.
-    // Off by default: a quarter less memory, but at 100,000 accounts every
-    // write was slower (docs/performance.md, "Objects held as their CBOR").
-    int cold_after_transactions = 0;
+    // A quarter less memory, and writes as fast (docs/performance.md,
+    // "Cold objects on by default").
+    int cold_after_transactions = 256;
   };
 
   // REQUIRES: `program` compiled without errors.
@@ -421,10 +439,11 @@ class Engine {
     SharedJson form;
     std::string cbor;  // of the form
   };
-  void hold_cold_objects(const Result& r);
+  // The CBOR of what `r` committed, for the store and for cold objects.
+  CommittedForms encode_committed(const Result& r) const;
+  void hold_cold_objects(const Result& r, CommittedForms& forms);
   std::deque<Committed> committed_;
   uint64_t commits_ = 0;  // transactions committed
-  std::shared_ptr<class FormReclaimer> reclaimer_;  // made on the first drop
   std::function<void(const Result&)> commit_listener_;
   BeforeCommit before_commit_;
   Persistence* persistence_ = nullptr;

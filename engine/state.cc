@@ -27,6 +27,7 @@ struct LazyCbor {
   std::string cbor;
   mutable std::atomic<const Json*> value{nullptr};  // once read
   explicit LazyCbor(std::string_view c) : cbor(c) {}
+  explicit LazyCbor(std::string&& c) : cbor(std::move(c)) {}
   ~LazyCbor() { delete value.load(std::memory_order_acquire); }
 };
 // So that a pointer to the placeholder is one to the LazyCbor.
@@ -41,9 +42,11 @@ SharedJson::SharedJson(Json v) {
   p_ = std::make_shared<const Json>(std::move(v));
 }
 
-SharedJson SharedJson::from_cbor(std::string_view cbor) {
+SharedJson SharedJson::from_cbor(std::string_view cbor) { return from_cbor(std::string(cbor)); }
+
+SharedJson SharedJson::from_cbor(std::string&& cbor) {
   SharedJson s;
-  auto lazy = std::make_shared<const LazyCbor>(cbor);
+  auto lazy = std::make_shared<const LazyCbor>(std::move(cbor));
   s.p_ = std::shared_ptr<const Json>(lazy, &lazy->placeholder);
   return s;
 }

@@ -100,6 +100,7 @@ class SharedJson {
   SharedJson(Json v);  // NOLINT: a value is a SharedJson
   // REQUIRES: cbor_readable(cbor).
   static SharedJson from_cbor(std::string_view cbor);
+  static SharedJson from_cbor(std::string&& cbor);
   const Json& operator*() const { return p_->is_discarded() ? read() : *p_; }
   const Json* operator->() const { return &**this; }
   bool operator==(const SharedJson& o) const { return p_ == o.p_ || **this == *o; }

@@ -337,7 +337,8 @@ int64_t place_of(const Match& m, std::string_view fact, const FieldPart& part) {
 
 }  // namespace
 
-std::string encode_object_record(const ObjectEntry& e, const PartSource* source, std::pair<size_t, size_t>* effective_at) {
+std::string encode_object_record(const ObjectEntry& e, const PartSource* source, std::pair<size_t, size_t>* effective_at,
+                                 const std::string* effective_cbor) {
   std::string out;
   // Most records are a few KiB: grown by doubling from empty, the string
   // was copied as often as it was written.
@@ -364,6 +365,7 @@ std::string encode_object_record(const ObjectEntry& e, const PartSource* source,
   w.str("effective");
   const size_t effective_from = out.size();
   if (const std::string* c = e.effective.cbor()) w.raw(*c);  // as it was read, never looked at
+  else if (effective_cbor) w.raw(*effective_cbor);
   else w.value(*e.effective);
   if (effective_at) *effective_at = {effective_from, out.size()};
   w.str("uid"), w.str(e.uid);

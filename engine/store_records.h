@@ -65,8 +65,11 @@ struct PartSource {
 // With `effective_at`, where in the record the effective form's CBOR is
 // ([first, second) of the bytes returned): the change log's entry for the
 // same commit copies it instead of encoding the form again.
+// `effective_cbor`, when given, is the effective form's CBOR, already
+// written (CommittedForms): copied instead of encoding the form.
 std::string encode_object_record(const ObjectEntry& e, const PartSource* source = nullptr,
-                                 std::pair<size_t, size_t>* effective_at = nullptr);
+                                 std::pair<size_t, size_t>* effective_at = nullptr,
+                                 const std::string* effective_cbor = nullptr);
 
 // The parts of an object record that name a contribution of their match:
 // filled in from the matches once they are in the state (what the engine

@@ -66,7 +66,7 @@ std::string dump_state(const Engine& e) {
 
 struct FailingStore : engine::Persistence {
   bool commit(const engine::State&, const engine::State::Dirty&, const engine::RuleSetChanges&, const engine::Result&,
-              std::string* error) override {
+              const engine::CommittedForms&, std::string* error) override {
     *error = "disk on fire";
     return false;
   }
@@ -398,6 +398,15 @@ TEST_CASE("a reopen holds objects as their records' bytes until read, indexes th
   plain.effective = engine::SharedJson(Json(*a->effective));
   REQUIRE(plain.effective.cbor() == nullptr);
   CHECK(engine::encode_object_record(*a) == engine::encode_object_record(plain));
+  // And from the form's CBOR as the engine wrote it at the commit
+  // (CommittedForms), it is that record again, and says where the form is.
+  std::string form;
+  engine::CborWriter(form).value(*plain.effective);
+  std::pair<size_t, size_t> at, at_given;
+  const std::string written = engine::encode_object_record(plain, nullptr, &at);
+  CHECK(engine::encode_object_record(plain, nullptr, &at_given, &form) == written);
+  CHECK(at_given == at);
+  CHECK(written.substr(at.first, at.second - at.first) == form);
   CHECK(dump_state(e) == before);
   // The index on spec.creator was filled from the bytes: a new account
   // finds the one with its creator (and only that one) through it.

@@ -599,8 +599,6 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
         // as the object's record above wrote it.
         const Written& o = written[at->second];
         w.raw(std::string_view(o.record).substr(o.effective_at.first, o.effective_at.second - o.effective_at.first));
-      } else if (const std::string* bytes = forms.find(c.after)) {
-        w.raw(*bytes);
       } else {
         w.value(*c.after);
       }

@@ -626,6 +626,16 @@ TEST_CASE("objects no transaction changed for a while are held as their CBOR, an
   CHECK(e.verify().empty());
   // Never, when told so.
   for (const auto& [f, o] : plain.state().objects()) CHECK(o.effective.cbor() == nullptr);
+  // By default, once 256 commits have passed.
+  Engine dflt(prelude_program(kRules), fixed_clock());
+  REQUIRE(dflt.apply({Op::create(account("root:orgs", "first", {{"type", "org"}}))}).ok);
+  const std::string first = engine::object_fact({"Account", "root:orgs", "", "first"});
+  for (int i = 0; i < 255; ++i)
+    REQUIRE(dflt.apply({Op::create(account("root:orgs", "n" + std::to_string(i), {{"type", "none"}}))}).ok);
+  CHECK(dflt.state().object(first)->effective.cbor() == nullptr);
+  REQUIRE(dflt.apply({Op::create(account("root:orgs", "last", {{"type", "none"}}))}).ok);
+  CHECK(dflt.state().object(first)->effective.cbor() != nullptr);
+  CHECK(dflt.verify().empty());
 }
 
 TEST_CASE("the engine counts what rules and transactions cost") {

@@ -12,6 +12,16 @@
 // by every write (an organization's) is read into JSON again at most once
 // per window after each of its changes.
 //
+// A derive's fields, the object's part from the rule that derives it, are
+// most of the object, and the rule's match holds the same value for as
+// long as the object exists: held as a tree, the part kept a tree the
+// form no longer did. So the large ones (over ValuePool::kMaxBytes) go
+// cold with their object, the match's contribution and the part one
+// SharedJson still. Whoever reads such a part reads it without keeping the
+// tree (an object recomputed merges its parts into a new form; a match
+// evaluated again compares its values, SharedJson::operator==), so a part
+// stays its bytes until its match changes it.
+//
 // The trees they replace are dropped here, on the engine's thread. With
 // jemalloc keeping freed pages (allocator_options.cc), what they free is
 // what the next transactions allocate from, warm in this thread's cache;
@@ -26,6 +36,7 @@
 
 #include "engine/cbor.h"
 #include "engine/engine.h"
+#include "engine/value_pool.h"
 
 namespace pmesh::engine {
 
@@ -72,9 +83,28 @@ void Engine::hold_cold_objects(const Result& r, CommittedForms& forms) {
     committed_.pop_front();
     const ObjectEntry* e = state_.object(c.fact);
     // Gone, held so already, or changed since (a later entry holds it then).
-    if (e && !e->effective.cbor() && e->effective.same(c.form))
+    if (e && !e->effective.cbor() && e->effective.same(c.form)) {
+      c.cbor.shrink_to_fit();  // (written by doubling: up to half of it slack)
       state_.hold_effective_as(c.fact, SharedJson::from_cbor(std::move(c.cbor)));
+      hold_cold_parts(c.fact, *e);
+    }
   }  // c.form, often the tree's last holder, goes here
+}
+
+// Small values stay trees: the engine's ValuePool shares them among their
+// holders, and a LazyCbor of its own for each would take more.
+void Engine::hold_cold_parts(const FactKey& fact, const ObjectEntry& e) {
+  std::vector<std::pair<MatchKey, SharedJson>> parts;
+  for (const auto& [mk, part] : e.derived)
+    if (!part.cbor()) parts.emplace_back(mk, part);
+  for (const auto& [mk, part] : parts) {
+    std::string bytes;
+    CborWriter w(bytes);
+    w.value(*part);
+    if (!w.readable() || bytes.size() <= ValuePool::kMaxBytes) continue;
+    bytes.shrink_to_fit();
+    state_.hold_part_as(fact, mk, part, SharedJson::from_cbor(std::move(bytes)));
+  }  // the trees go with `parts`
 }
 
 }  // namespace pmesh::engine

@@ -195,7 +195,8 @@ Json Engine::build_effective(const FactKey& fact, const ObjectEntry& e, const Js
   std::string first_rule;
   for (const auto& [mk, part] : e.derived) {
     std::string before = conflict;
-    merge_checked(eff, *part, "", &conflict);
+    // (A part held as CBOR is read for the merge and not kept: cold_objects.cc.)
+    part.visit([&](const Json& fields) { merge_checked(eff, fields, "", &conflict); });
     int rule = mk.rule();
     if (first_rule.empty()) first_rule = rules_[static_cast<size_t>(rule)].info->rule->name;
     if (before.empty() && !conflict.empty())
@@ -355,7 +356,7 @@ void Engine::recompute_object(const FactKey& fact, ObjectEntry e) {
       // while finalizers hold it.
       Json frozen = e.base ? *e.base : Json::object();
       if (cur)
-        for (const auto& [mk, part] : cur->derived) deep_merge(frozen, *part);
+        for (const auto& [mk, part] : cur->derived) part.visit([&](const Json& f) { deep_merge(frozen, f); });
       e.base = std::make_shared<const Json>(std::move(frozen));
       e.deleting = txn_.now;
       eff = build_effective(fact, e, prev);
@@ -510,7 +511,7 @@ void Engine::check_derived_schemas() {
       for (const auto& p : parts) owned.emplace_back(field_path(*e->effective, *p.path), rule_name(p.rule));
     for (const auto& [mk, part] : e->derived) {
       std::vector<std::string> leaves;
-      leaf_paths(*part, "", &leaves);
+      part.visit([&](const Json& f) { leaf_paths(f, "", &leaves); });
       for (auto& l : leaves) owned.emplace_back(std::move(l), rule_name(mk.rule()));
       deriving.insert(rule_name(mk.rule()));
     }
@@ -608,7 +609,7 @@ void Engine::user_op(const Op& op) {
           if (!p.editable && !p.order) owned.push_back(*p.path);
       for (const auto& [mk, part] : e.derived) {
         JsonPath prefix;
-        leaf_paths(*part, prefix, owned);
+        part.visit([&](const Json& fields) { leaf_paths(fields, prefix, owned); });
       }
       for (const auto& path : owned) {
         const Json* mine = find_at(base, path);

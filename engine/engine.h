@@ -447,6 +447,7 @@ class Engine {
   // The CBOR of what `r` committed, for the store and for cold objects.
   CommittedForms encode_committed(const Result& r) const;
   void hold_cold_objects(const Result& r, CommittedForms& forms);
+  void hold_cold_parts(const FactKey& fact, const ObjectEntry& e);
   std::deque<Committed> committed_;
   uint64_t commits_ = 0;  // transactions committed
   std::function<void(const Result&)> commit_listener_;

@@ -61,6 +61,14 @@ const Json& SharedJson::read() const {
   return *expected;
 }
 
+bool SharedJson::equal_values(const SharedJson& o) const {
+  const std::string* a = unread_cbor();
+  const std::string* b = o.unread_cbor();
+  // The same bytes are the same value (other bytes may still be: 1 and 1.0).
+  if (a && b && *a == *b) return true;
+  return visit([&](const Json& x) { return o.visit([&](const Json& y) { return x == y; }); });
+}
+
 bool SharedJson::is_null() const {
   if (const std::string* c = cbor()) return *c == "\xf6";
   return p_->is_null();
@@ -412,6 +420,16 @@ const FactKey& interned_key(const FactKey& fact) { return fact; }
 void State::hold_effective_as(const FactKey& fact, SharedJson same) {
   auto it = objects_.find(fact);
   if (it != objects_.end()) it->second.effective = std::move(same);
+}
+
+void State::hold_part_as(const FactKey& fact, const MatchKey& mk, const SharedJson& was, const SharedJson& same) {
+  if (auto it = objects_.find(fact); it != objects_.end())
+    if (auto part = it->second.derived.find(mk); part != it->second.derived.end() && part->second.same(was))
+      part->second = same;
+  if (RuleMatches* ms = matches_of(mk.rule(), false))
+    if (auto m = ms->find(mk); m != ms->end())
+      for (auto& c : m->second.contributions)
+        if (c.value.same(was)) c.value = same;
 }
 
 const ObjectEntry* State::put_object(std::string_view fact, ObjectEntry entry) {

@@ -103,7 +103,10 @@ class SharedJson {
   static SharedJson from_cbor(std::string&& cbor);
   const Json& operator*() const { return p_->is_discarded() ? read() : *p_; }
   const Json* operator->() const { return &**this; }
-  bool operator==(const SharedJson& o) const { return p_ == o.p_ || **this == *o; }
+  // Compares without keeping what it reads: a value held as CBOR that a
+  // comparison reads (a match evaluated again to the same contributions)
+  // stays its bytes.
+  bool operator==(const SharedJson& o) const { return p_ == o.p_ || equal_values(o); }
   bool operator<(const SharedJson& o) const { return **this < *o; }
   // Whether both hold the one same value (not only equal ones).
   bool same(const SharedJson& o) const { return p_ == o.p_; }
@@ -137,6 +140,7 @@ class SharedJson {
   }
   // The JSON of a value held as CBOR, read on the first call.
   const Json& read() const;
+  bool equal_values(const SharedJson& o) const;
   // The CBOR of a value held so and not read yet; null otherwise.
   const std::string* unread_cbor() const;
   // Points at a Json, or at the discarded placeholder that starts a
@@ -252,6 +256,11 @@ class State {
   // otherwise (as its CBOR): no index, undo record or dirty mark changes.
   // REQUIRES: no transaction in progress; `same` equals the object's form.
   void hold_effective_as(const FactKey& fact, SharedJson same);
+  // The same for a part of an object that a match derives: the object's
+  // part from match `mk` and the match's contributions that are that part
+  // (`was`, by identity) become `same`.
+  // REQUIRES: no transaction in progress; `same` equals `was`.
+  void hold_part_as(const FactKey& fact, const MatchKey& mk, const SharedJson& was, const SharedJson& same);
   // What scans and lookups call for each object found, with its fact key
   // (the state's own: valid while the object is, and copied by retaining
   // it, not by interning its text again); returns false to stop. A

@@ -83,6 +83,11 @@ class RecordWriter {
     str(c);
     if (c.capacity() > size_t{1} << 20) std::string().swap(c);  // not kept for a rare huge value
   }
+  // A value held as CBOR is written as it is held, not read.
+  void json(const SharedJson& j) {
+    if (const std::string* c = j.cbor()) str(*c);
+    else json(*j);
+  }
   std::string take() { return std::move(out_); }
 
  private:
@@ -203,7 +208,7 @@ std::string encode_match_record(const Match& m, int first_rule) {
   for (const auto& c : m.contributions) {
     w.byte(static_cast<uint8_t>(c.kind));
     w.str(c.target.str());
-    w.json(*c.value);
+    w.json(c.value);
     w.varint(c.path->size());
     for (const auto& e : *c.path) {
       w.byte(e.list_key ? 1 : 0);
@@ -380,7 +385,11 @@ std::string encode_object_record(const ObjectEntry& e, const PartSource* source,
   w.map(e.derived.size() - named);
   size_t i = 0;
   for (const auto& [mk, part] : e.derived)
-    if (derived_from[i++] < 0) w.str(mk.text().view()), w.value(*part);
+    if (derived_from[i++] < 0) {
+      w.str(mk.text().view());
+      if (const std::string* c = part.cbor()) w.raw(*c);
+      else w.value(*part);
+    }
   if (named) {
     w.str("derivedFrom");
     w.map(named);

@@ -9,6 +9,11 @@
 // SharedJson, found by their CBOR. (Values are immutable once shared, so
 // whoever holds one cannot tell.)
 //
+// A value over kMaxBytes is read as its bytes instead (SharedJson::from_cbor,
+// checked by cbor_readable first): most are a derive's fields, which nothing
+// reads until their object changes, and which the engine holds so too once
+// the object has gone cold (cold_objects.cc).
+//
 // The pool keeps only small values and a bounded number of them: what is
 // unique (names, uids) would fill it for nothing, so it starts over when
 // full, and the values in use stay with their holders. A value too large

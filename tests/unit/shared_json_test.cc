@@ -68,6 +68,22 @@ TEST_CASE("shared json: a visit of a value held as CBOR and not read yet reads i
   CHECK(plain.visit([](const Json& j) { return &j; }) == &*plain);
 }
 
+TEST_CASE("shared json: comparing a value held as CBOR keeps nothing it read") {
+  SharedJson lazy = SharedJson::from_cbor(cbor_of(kObject));
+  CHECK(lazy == SharedJson(kObject));
+  CHECK(SharedJson(kObject) == lazy);
+  CHECK(lazy == SharedJson::from_cbor(cbor_of(kObject)));
+  Json other = kObject;
+  other["metadata"]["name"] = "b";
+  CHECK_FALSE(lazy == SharedJson(other));
+  CHECK_FALSE(lazy == SharedJson::from_cbor(cbor_of(other)));
+  // Still unread: a visit reads its own copy, not the one kept later.
+  const Json* visited = lazy.visit([](const Json& j) { return &j; });
+  CHECK(visited != &*lazy);
+  // Equal values in other bytes are equal (1 and 1.0).
+  CHECK(SharedJson::from_cbor(cbor_of(1)) == SharedJson::from_cbor(cbor_of(1.0)));
+}
+
 TEST_CASE("shared json: changing a value held as CBOR changes a copy of it") {
   SharedJson lazy = SharedJson::from_cbor(cbor_of(kObject));
   SharedJson mine = lazy;

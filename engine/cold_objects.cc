@@ -12,15 +12,18 @@
 // by every write (an organization's) is read into JSON again at most once
 // per window after each of its changes.
 //
+// What a user wrote of the object (its base) goes cold with it too: a
+// ConfigMap's data is in its base and its form alike.
+//
 // A derive's fields, the object's part from the rule that derives it, are
 // most of the object, and the rule's match holds the same value for as
 // long as the object exists: held as a tree, the part kept a tree the
 // form no longer did. So the large ones (over ValuePool::kMaxBytes) go
 // cold with their object, the match's contribution and the part one
-// SharedJson still. Whoever reads such a part reads it without keeping the
-// tree (an object recomputed merges its parts into a new form; a match
-// evaluated again compares its values, SharedJson::operator==), so a part
-// stays its bytes until its match changes it.
+// SharedJson still. Whoever reads such a part, or a base, reads it without
+// keeping the tree (an object recomputed merges its base and parts into a
+// new form; a match evaluated again compares its values,
+// SharedJson::operator==), so either stays its bytes until it changes.
 //
 // The trees they replace are dropped here, on the engine's thread. With
 // jemalloc keeping freed pages (allocator_options.cc), what they free is
@@ -94,6 +97,16 @@ void Engine::hold_cold_objects(const Result& r, CommittedForms& forms) {
 // Small values stay trees: the engine's ValuePool shares them among their
 // holders, and a LazyCbor of its own for each would take more.
 void Engine::hold_cold_parts(const FactKey& fact, const ObjectEntry& e) {
+  // What a user wrote is the object's alone: held as CBOR whatever its size.
+  if (e.has_base() && !e.base.cbor()) {
+    std::string bytes;
+    CborWriter w(bytes);
+    w.value(*e.base);
+    if (w.readable()) {
+      bytes.shrink_to_fit();
+      state_.hold_base_as(fact, SharedJson::from_cbor(std::move(bytes)));
+    }
+  }
   std::vector<std::pair<MatchKey, SharedJson>> parts;
   for (const auto& [mk, part] : e.derived)
     if (!part.cbor()) parts.emplace_back(mk, part);

@@ -137,7 +137,7 @@ void fill_missing(Json& into, const Json& over, const Json* seen) {
 // api-syncagent's three-way merge, with `editable_seen` as its last known
 // state.
 void Engine::settle_editable(ObjectEntry& e) const {
-  if (!e.base) return;
+  if (!e.has_base()) return;
   auto editable = editable_fields(e);
   if (editable.empty()) return;
   std::optional<Json> base, seen_all;
@@ -173,7 +173,7 @@ void Engine::settle_editable(ObjectEntry& e) const {
     if (whole) seen_all->erase(key);
     else (*seen_all)[key] = std::move(s);
   }
-  if (base) e.base = std::make_shared<const Json>(std::move(*base));
+  if (base) e.base = std::move(*base);
   if (seen_all) e.editable_seen = std::make_shared<const Json>(std::move(*seen_all));
 }
 
@@ -190,7 +190,8 @@ Json Engine::build_effective(const FactKey& fact, const ObjectEntry& e, const Js
     if (txn_.at_rest) throw conflict;
     txn_.conflicted.insert(fact);
   };
-  Json eff = e.base ? *e.base : Json::object();
+  // (A base held as CBOR is read for the copy and not kept: cold_objects.cc.)
+  Json eff = e.has_base() ? e.base.visit([](const Json& b) { return b; }) : Json::object();
   std::string conflict;
   std::string first_rule;
   for (const auto& [mk, part] : e.derived) {
@@ -256,7 +257,7 @@ Json Engine::build_effective(const FactKey& fact, const ObjectEntry& e, const Js
     const Json* seen = e.editable_seen ? member(e.editable_seen.get(), path_key(path)) : nullptr;
     if (Json* mine = find_at(eff, path)) {
       fill_missing(*mine, rules, seen);
-    } else if (!e.base || !seen) {
+    } else if (!e.has_base() || !seen) {
       set_at(eff, path, rules);
     } else if (rules.is_object() && seen->is_object()) {
       // The user wrote none of it: what they did not remove.
@@ -328,7 +329,7 @@ void Engine::recompute_object(const FactKey& fact, ObjectEntry e) {
   // The current version: shared, so it outlives its entry's replacement.
   const SharedJson prev_shared = cur ? cur->effective : SharedJson();
   const Json& prev = *prev_shared;
-  bool supported = (e.base && e.user_owned) || !e.derived.empty();
+  bool supported = (e.has_base() && e.user_owned) || !e.derived.empty();
   Json eff;
   if (supported || !prev.is_null()) {
     if (prev.is_null()) {
@@ -354,10 +355,10 @@ void Engine::recompute_object(const FactKey& fact, ObjectEntry e) {
     if (!supported && e.deleting.empty()) {
       // A derived object that lost its support keeps its last derived fields
       // while finalizers hold it.
-      Json frozen = e.base ? *e.base : Json::object();
+      Json frozen = e.has_base() ? e.base.visit([](const Json& b) { return b; }) : Json::object();
       if (cur)
         for (const auto& [mk, part] : cur->derived) part.visit([&](const Json& f) { deep_merge(frozen, f); });
-      e.base = std::make_shared<const Json>(std::move(frozen));
+      e.base = std::move(frozen);
       e.deleting = txn_.now;
       eff = build_effective(fact, e, prev);
       eff["metadata"]["generation"] = e.generation;
@@ -369,7 +370,7 @@ void Engine::recompute_object(const FactKey& fact, ObjectEntry e) {
       } else if (finalizers_of(eff).empty()) {
         // Gone: no finalizer holds it any more.
         eff = nullptr;
-        e.base.reset();
+        e.base = SharedJson();
         e.user_owned = false;
         e.deleting.clear();
         e.uid.clear();
@@ -380,7 +381,7 @@ void Engine::recompute_object(const FactKey& fact, ObjectEntry e) {
   }
   bool changed = eff != prev;
   const Json* now = &kNullJson;
-  if (eff.is_null() && e.derived.empty() && e.fields.empty() && !e.base) {
+  if (eff.is_null() && e.derived.empty() && e.fields.empty() && !e.has_base()) {
     if (cur) state_.erase_object(fact);
   } else {
     e.effective = std::move(eff);
@@ -414,7 +415,7 @@ bool Engine::settle_later(int rule, const FactKey& fact, ObjectEntry& e) {
   if (w == writes.end() || Kinds::binds_kinds(e.key.kind) || e.key.kind.find('.') != std::string::npos) return false;
   // `e` is the current entry with its parts changed: its effective form
   // and deletion are the object's as it is.
-  bool supported = (e.base && e.user_owned) || !e.derived.empty();
+  bool supported = (e.has_base() && e.user_owned) || !e.derived.empty();
   if (e.effective.is_null() || !e.deleting.empty() || !supported) return false;
   Transaction::Unsettled& u = txn_.unsettled[e.key.kind];
   u.parts.add(w->second);
@@ -520,9 +521,9 @@ void Engine::check_derived_schemas() {
     // rules made by adding to it (a duplicate key, a list past maxItems).
     std::optional<FieldErrors> users;
     auto users_own = [&](const FieldError& f) {
-      if (!e->base) return false;
+      if (!e->has_base()) return false;
       if (!users) {
-        Json alone = *e->base;
+        Json alone = e->base.visit([](const Json& b) { return b; });
         if (d->schema_defaults) apply_schema_defaults(*d->schema_defaults, alone);
         users = validate_against_schema(d->schema, alone);
       }
@@ -639,7 +640,7 @@ void Engine::user_op(const Op& op) {
           if (list->empty()) remove_at(base, path);
         }
       }
-      e.base = std::make_shared<const Json>(std::move(base));
+      e.base = std::move(base);
       // What the user saw of the editable fields: their values stay until
       // the rules' values change (settle_editable).
       if (op.type == Op::Type::kRestore) {
@@ -673,7 +674,7 @@ void Engine::user_op(const Op& op) {
       if (!finalizers_of(*e.effective).empty()) {
         if (e.deleting.empty()) e.deleting = txn_.now;
       } else {
-        e.base.reset();
+        e.base = SharedJson();
         e.user_owned = false;
       }
       recompute_object(FactKey(fact), std::move(e));

@@ -562,7 +562,7 @@ void Engine::rederive(int stratum) {
   for (const auto& f : region) {
     if (!is_object_fact(f)) {
       if (const TupleEntry* t = state_.tuple(f); t && t->base) mark(f);
-    } else if (const ObjectEntry* e = state_.object(f); e && e->base && e->user_owned) {
+    } else if (const ObjectEntry* e = state_.object(f); e && e->has_base() && e->user_owned) {
       mark(f);
     }
     if (alive.count(f)) continue;

@@ -422,6 +422,11 @@ void State::hold_effective_as(const FactKey& fact, SharedJson same) {
   if (it != objects_.end()) it->second.effective = std::move(same);
 }
 
+void State::hold_base_as(const FactKey& fact, SharedJson same) {
+  auto it = objects_.find(fact);
+  if (it != objects_.end()) it->second.base = std::move(same);
+}
+
 void State::hold_part_as(const FactKey& fact, const MatchKey& mk, const SharedJson& was, const SharedJson& same) {
   if (auto it = objects_.find(fact); it != objects_.end())
     if (auto part = it->second.derived.find(mk); part != it->second.derived.end() && part->second.same(was))

@@ -193,7 +193,10 @@ struct ObjectEntry {
   const dsl::KindDecl* decl = nullptr;
   // The parts are immutable and shared: a copy of an entry (what a change
   // of one part starts from, and what the undo log keeps) copies pointers.
-  std::shared_ptr<const Json> base;               // what users wrote, without store metadata
+  // What users wrote, without store metadata; null when nobody did. Held as
+  // CBOR with the effective form once the object goes cold (cold_objects.cc).
+  SharedJson base;
+  bool has_base() const { return !base.is_null(); }
   bool user_owned = false;  // created by a user; otherwise `base` only overlays a derived object
   // By match, in key order, as sorted vectors: an object has a few parts
   // (one per rule that derives or sets it), and every change of one copies
@@ -261,6 +264,8 @@ class State {
   // (`was`, by identity) become `same`.
   // REQUIRES: no transaction in progress; `same` equals `was`.
   void hold_part_as(const FactKey& fact, const MatchKey& mk, const SharedJson& was, const SharedJson& same);
+  // The same for what users wrote of it.
+  void hold_base_as(const FactKey& fact, SharedJson same);
   // What scans and lookups call for each object found, with its fact key
   // (the state's own: valid while the object is, and copied by retaining
   // it, not by interning its text again); returns false to stop. A

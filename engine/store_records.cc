@@ -297,7 +297,7 @@ Json encode_object(const ObjectEntry& e) {
             {"created", e.created},
             {"deleting", e.deleting},
             {"userOwned", e.user_owned}};
-  if (e.base) j["base"] = *e.base;
+  if (e.has_base()) j["base"] = *e.base;
   if (e.editable_seen) j["editableSeen"] = *e.editable_seen;
   Json derived = Json::object();
   for (const auto& [mk, part] : e.derived) derived[mk.str()] = *part;
@@ -363,7 +363,7 @@ std::string encode_object_record(const ObjectEntry& e, const PartSource* source,
     named += derived_from.back() >= 0;
   }
   CborWriter w(out);
-  w.map(10 + (e.base ? 1 : 0) + (e.editable_seen ? 1 : 0) + (named ? 1 : 0));
+  w.map(10 + (e.has_base() ? 1 : 0) + (e.editable_seen ? 1 : 0) + (named ? 1 : 0));
   w.str("key");
   w.array(4);
   for (const auto* s : {&e.key.kind, &e.key.cluster, &e.key.ns, &e.key.name}) w.str(*s);
@@ -379,7 +379,11 @@ std::string encode_object_record(const ObjectEntry& e, const PartSource* source,
   w.str("created"), w.str(e.created);
   w.str("deleting"), w.str(e.deleting);
   w.str("userOwned"), w.value(Json(e.user_owned));
-  if (e.base) w.str("base"), w.value(*e.base);
+  if (e.has_base()) {
+    w.str("base");
+    if (const std::string* c = e.base.cbor()) w.raw(*c);
+    else w.value(*e.base);
+  }
   if (e.editable_seen) w.str("editableSeen"), w.value(*e.editable_seen);
   w.str("derived");
   w.map(e.derived.size() - named);
@@ -431,7 +435,7 @@ ObjectEntry decode_object(Json j, PartRefs* refs) {
   e.created = j["created"];
   e.deleting = j["deleting"];
   e.user_owned = j["userOwned"];
-  if (j.contains("base")) e.base = std::make_shared<const Json>(std::move(j["base"]));
+  if (j.contains("base") && !j["base"].is_null()) e.base = std::move(j["base"]);
   if (j.contains("editableSeen")) e.editable_seen = std::make_shared<const Json>(std::move(j["editableSeen"]));
   auto named = [&]() -> PartRefs& {
     if (!refs) throw std::runtime_error("an object record names contributions where none can be found");

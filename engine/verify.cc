@@ -47,7 +47,7 @@ Result Engine::rebuild() {
   for (const auto& k : keys) state_.erase_match(k);
   std::vector<std::pair<std::string, ObjectEntry>> objects(state_.objects().begin(), state_.objects().end());
   for (auto& [f, e] : objects) {
-    if (e.base && e.user_owned) {
+    if (e.has_base() && e.user_owned) {
       Json o = *e.base;
       const dsl::KindDecl* d = e.decl ? e.decl : decl_of(e.key);
       // The version it was stored in: a store written before its kind's
@@ -120,8 +120,8 @@ std::string Engine::verify() const {
   for (const auto& [fact, e] : state_.objects()) {
     if (e.effective.is_null()) continue;
     bool held = e.derived.empty() && !e.user_owned;  // lost its support; finalizers hold it
-    if (!(e.base && e.user_owned) && !held && !e.base) continue;
-    Json o = e.base ? *e.base : Json::object();
+    if (!(e.has_base() && e.user_owned) && !held && !e.has_base()) continue;
+    Json o = e.has_base() ? *e.base : Json::object();
     if (held) deep_merge(o, *e.effective);
     o["apiVersion"] = (*e.effective)["apiVersion"];
     o["kind"] = (*e.effective)["kind"];
@@ -190,7 +190,7 @@ std::string Engine::explain(std::string_view fact) const {
         out += ": does not exist\n";
         return;
       }
-      out += e->user_owned ? ": written by a user\n" : e->base ? ": with fields written by a user\n" : "\n";
+      out += e->user_owned ? ": written by a user\n" : e->has_base() ? ": with fields written by a user\n" : "\n";
       for (const auto& [mk, part] : e->derived) why.emplace_back("derived", mk);
       for (const auto& [mk, parts] : e->fields)
         for (const auto& p : parts) why.emplace_back(std::string(p.add ? "adds to " : p.order ? "orders " : "sets ") + to_string(*p.path), mk);

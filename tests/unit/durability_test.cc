@@ -214,7 +214,7 @@ TEST_CASE("an object record holds strings and maps of every length CBOR encodes"
   e.effective = big;
   // Numbers of every width and sign, floats that fit a float and that do
   // not, nesting, text that is not ASCII.
-  e.base = std::make_shared<const Json>(Json::array(
+  e.base = Json(Json::array(
       {1, -2, 3.5, 0.1, -1e300, std::numeric_limits<double>::infinity(), nullptr, true, false, 23, 24, 255, 256, 65535,
        65536, 4294967295LL, 4294967296LL, -24, -25, -256, -257, -65537, std::numeric_limits<int64_t>::min(),
        std::numeric_limits<uint64_t>::max(), Json::object({{"ü", Json::array({Json::object(), Json::array()})}})}));
@@ -437,6 +437,13 @@ TEST_CASE("a reopen holds objects as their records' bytes until read, indexes th
   plain.effective = engine::SharedJson(Json(*a->effective));
   REQUIRE(plain.effective.cbor() == nullptr);
   CHECK(engine::encode_object_record(*a) == engine::encode_object_record(plain));
+  // So is one whose user-written base is held as its CBOR (a cold object's).
+  REQUIRE(a->has_base());
+  engine::ObjectEntry cold_base = plain;
+  std::string base_bytes;
+  engine::CborWriter(base_bytes).value(*a->base);
+  cold_base.base = engine::SharedJson::from_cbor(base_bytes);
+  CHECK(engine::encode_object_record(cold_base) == engine::encode_object_record(plain));
   // And from the form's CBOR as the engine wrote it at the commit
   // (CommittedForms), it is that record again, and says where the form is.
   std::string form;

@@ -616,6 +616,8 @@ TEST_CASE("objects no transaction changed for a while are held as their CBOR, an
   CHECK(held("Account", "root:orgs", "acme"));
   CHECK(held("Account", "root:orgs:acme", "team"));
   CHECK_FALSE(held("Account", "root:orgs", "third"));
+  // What the user wrote of it too.
+  CHECK(e.state().object(engine::object_fact({"Account", "root:orgs", "", "acme"}))->base.cbor() != nullptr);
   // Rules read held objects (acme's children, team's parent) and change
   // them as any other.
   both(account("root:orgs:acme", "team2", {{"creator", "carol"}}));  // 5

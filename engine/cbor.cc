@@ -1,5 +1,6 @@
 #include "engine/cbor.h"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -192,30 +193,31 @@ class CborReader {
     }
     return {};
   }
-  // A map read into JSON but for the member `keep`, whose bytes go to
-  // `*kept` (empty when absent) when skip() accepts them; read as any
-  // other member otherwise.
-  Json map_keeping(std::string_view keep, std::string_view* kept) {
+  // A map read into JSON but for the members `keep`, whose bytes go to
+  // the same places of `kept` (empty when absent) when skip() accepts
+  // them; read as any other member otherwise.
+  Json map_keeping(std::span<const std::string_view> keep, std::span<std::string_view> kept) {
     uint8_t initial = byte();
     if ((initial >> 5) != 5) throw NotHere{};
     uint64_t n = length(initial & 0x1f);
     Json o = Json::object();
     auto& m = o.get_ref<Json::object_t&>();
-    *kept = {};
+    for (auto& k : kept) k = {};
     for (uint64_t i = 0; i < n; ++i) {
       uint8_t k = byte();
       if ((k >> 5) != 3) throw NotHere{};
       std::string key(bytes(length(k & 0x1f)));
-      if (key == keep) {
+      if (auto which = std::find(keep.begin(), keep.end(), key); which != keep.end()) {
+        std::string_view& into = kept[static_cast<size_t>(which - keep.begin())];
         const char* start = p_;
         try {
           skip(1);
-          *kept = std::string_view(start, static_cast<size_t>(p_ - start));
+          into = std::string_view(start, static_cast<size_t>(p_ - start));
           m.erase(key);  // the last of repeated keys counts
           continue;
         } catch (const NotHere&) {
           p_ = start;
-          *kept = {};
+          into = {};
         }
       }
       Json v = item(1);
@@ -274,15 +276,20 @@ std::string_view cbor_member(std::string_view item, std::string_view key) {
   }
 }
 
-std::optional<Json> read_cbor_map_keeping(std::string_view in, std::string_view keep, std::string_view* kept) {
+std::optional<Json> read_cbor_map_keeping(std::string_view in, std::span<const std::string_view> keep,
+                                          std::span<std::string_view> kept) {
   try {
     CborReader r(in);
     Json out = r.map_keeping(keep, kept);
     if (r.at_end()) return out;
   } catch (const NotHere&) {
   }
-  *kept = {};
+  for (auto& k : kept) k = {};
   return std::nullopt;
+}
+
+std::optional<Json> read_cbor_map_keeping(std::string_view in, std::string_view keep, std::string_view* kept) {
+  return read_cbor_map_keeping(in, std::span<const std::string_view>(&keep, 1), std::span<std::string_view>(kept, 1));
 }
 
 Json read_cbor(std::string_view in) {

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -69,5 +70,9 @@ std::string_view cbor_member(std::string_view item, std::string_view key);
 // them, and read as the others otherwise. Nullopt when `in` is not a map
 // the fast reader reads (read_cbor reads it then).
 std::optional<Json> read_cbor_map_keeping(std::string_view in, std::string_view keep, std::string_view* kept);
+// The same for several members, each one's bytes in the same place of
+// `kept`. REQUIRES: kept.size() == keep.size().
+std::optional<Json> read_cbor_map_keeping(std::string_view in, std::span<const std::string_view> keep,
+                                          std::span<std::string_view> kept);
 
 }  // namespace pmesh::engine

@@ -237,7 +237,11 @@ Json Engine::build_effective(const FactKey& fact, const ObjectEntry& e, const Js
       i = end;
     }
   };
-  for_each_winner(by_path, [&](const JsonPath& path, const FieldPart& win) { set_at(eff, path, *win.value); });
+  // (A large value a reopen read back is held as its bytes: read for the
+  // copy, not kept.)
+  for_each_winner(by_path, [&](const JsonPath& path, const FieldPart& win) {
+    win.value.visit([&](const Json& v) { set_at(eff, path, v); });
+  });
   std::sort(adds.begin(), adds.end(), [](const FieldPart* a, const FieldPart* b) {
     return std::tie(*a->path, a->value) < std::tie(*b->path, b->value);
   });

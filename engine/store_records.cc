@@ -470,12 +470,17 @@ ObjectEntry decode_object(Json j, PartRefs* refs) {
 }
 
 ObjectEntry decode_object_record(std::string_view value, PartRefs* refs) {
-  std::string_view effective;
+  // The form and what the user wrote are kept as their bytes, unread (as
+  // a cold object holds them: cold_objects.cc).
+  static constexpr std::string_view kKept[] = {"effective", "base"};
+  std::string_view kept[2];
   std::optional<Json> j;
-  if (!value.empty() && value[0] != '{') j = read_cbor_map_keeping(value, "effective", &effective);
+  if (!value.empty() && value[0] != '{') j = read_cbor_map_keeping(value, kKept, kept);
   if (!j) return decode_object(decode_record(value), refs);
   ObjectEntry e = decode_object(std::move(*j), refs);
+  const auto [effective, base] = kept;
   if (!effective.empty() && effective != "\xf6") e.effective = SharedJson::from_cbor(effective);
+  if (!base.empty() && base != "\xf6") e.base = SharedJson::from_cbor(base);
   return e;
 }
 

@@ -231,6 +231,27 @@ TEST_CASE("cbor: what is kept as bytes reads, and a map's members are found in p
   REQUIRE(rest.has_value());
   CHECK(kept.empty());
   CHECK(rest->at("k") == read_cbor(twice));
+  // Several members kept at once, each in its place; one absent is empty,
+  // one that cannot be kept is read.
+  {
+    const std::string_view keep[] = {"b", "k", "z"};
+    std::string_view two[3];
+    in = "\xa3\x61" "a\x01\x61" "b\x02\x61" "k"s + twice;
+    rest = read_cbor_map_keeping(in, keep, two);
+    REQUIRE(rest.has_value());
+    CHECK(read_cbor(two[0]) == 2);
+    CHECK(two[1].empty());
+    CHECK(two[2].empty());
+    CHECK(*rest == Json{{"a", 1}, {"k", read_cbor(twice)}});
+    in = "\xa3\x61" "a\x01\x61" "b\x02\x61" "k\x03"s;
+    rest = read_cbor_map_keeping(in, keep, two);
+    REQUIRE(rest.has_value());
+    CHECK(read_cbor(two[0]) == 2);
+    CHECK(read_cbor(two[1]) == 3);
+    CHECK(*rest == Json{{"a", 1}});
+    CHECK_FALSE(read_cbor_map_keeping("\x82\x01\x02"s, keep, two).has_value());
+    CHECK((two[0].empty() && two[1].empty() && two[2].empty()));
+  }
   // Not a map, or not one the fast reader reads.
   CHECK_FALSE(read_cbor_map_keeping("\x82\x01\x02"s, "k", &kept).has_value());
   CHECK_FALSE(read_cbor_map_keeping("\xa1\x61" "a\xf9\x3c\x00"s, "k", &kept).has_value());

@@ -427,6 +427,8 @@ TEST_CASE("a reopen holds objects as their records' bytes until read, indexes th
   size_t objects = 0;
   for (const auto& [f, en] : e.state().objects()) {
     CHECK(en.effective.cbor() != nullptr);
+    // What the user wrote (the accounts'), too.
+    CHECK((en.base.cbor() != nullptr) == en.user_owned);
     ++objects;
   }
   CHECK(objects == 4);  // two accounts, their workspaces

@@ -191,7 +191,7 @@ Json Engine::build_effective(const FactKey& fact, const ObjectEntry& e, const Js
     txn_.conflicted.insert(fact);
   };
   // (A base held as CBOR is read for the copy and not kept: cold_objects.cc.)
-  Json eff = e.has_base() ? e.base.visit([](const Json& b) { return b; }) : Json::object();
+  Json eff = e.has_base() ? e.base.copy() : Json::object();
   std::string conflict;
   std::string first_rule;
   for (const auto& [mk, part] : e.derived) {
@@ -359,7 +359,7 @@ void Engine::recompute_object(const FactKey& fact, ObjectEntry e) {
     if (!supported && e.deleting.empty()) {
       // A derived object that lost its support keeps its last derived fields
       // while finalizers hold it.
-      Json frozen = e.has_base() ? e.base.visit([](const Json& b) { return b; }) : Json::object();
+      Json frozen = e.has_base() ? e.base.copy() : Json::object();
       if (cur)
         for (const auto& [mk, part] : cur->derived) part.visit([&](const Json& f) { deep_merge(frozen, f); });
       e.base = std::move(frozen);
@@ -527,7 +527,7 @@ void Engine::check_derived_schemas() {
     auto users_own = [&](const FieldError& f) {
       if (!e->has_base()) return false;
       if (!users) {
-        Json alone = e->base.visit([](const Json& b) { return b; });
+        Json alone = e->base.copy();
         if (d->schema_defaults) apply_schema_defaults(*d->schema_defaults, alone);
         users = validate_against_schema(d->schema, alone);
       }

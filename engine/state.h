@@ -128,6 +128,12 @@ class SharedJson {
     }
     return fn(**this);
   }
+  // The value as a Json of the caller's own: read from the bytes into it
+  // when held as CBOR and not read yet (not kept), copied otherwise.
+  Json copy() const {
+    if (const std::string* c = unread_cbor()) return read_cbor(*c);
+    return **this;
+  }
   // The value to change in place: this holder's own while nobody else
   // holds it, a copy of it otherwise (copy on write).
   // REQUIRES: no other thread holds this value.

@@ -53,5 +53,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (*rest)[k] = pmesh::engine::read_cbor(kept);
     if (pmesh::engine::Json::to_cbor(*rest) != pmesh::engine::Json::to_cbor(whole)) std::abort();
   }
+  // All members kept at once, each in its place, and a key it lacks empty.
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : whole.items()) keys.push_back(k);
+  std::string absent = "?";
+  while (whole.contains(absent)) absent += '?';
+  keys.push_back(absent);
+  std::vector<std::string_view> keep(keys.begin(), keys.end()), kept(keys.size());
+  auto rest = pmesh::engine::read_cbor_map_keeping(in, keep, kept);
+  if (!rest || !rest->empty() || !kept.back().empty()) std::abort();
+  for (size_t i = 0; i + 1 < keys.size(); ++i)
+    if (pmesh::engine::Json::to_cbor(pmesh::engine::read_cbor(kept[i])) != pmesh::engine::Json::to_cbor(whole[keys[i]]))
+      std::abort();
   return 0;
 }

@@ -77,11 +77,17 @@ TEST_CASE("shared json: comparing a value held as CBOR keeps nothing it read") {
   other["metadata"]["name"] = "b";
   CHECK_FALSE(lazy == SharedJson(other));
   CHECK_FALSE(lazy == SharedJson::from_cbor(cbor_of(other)));
+  // Nor does a copy of it.
+  CHECK(lazy.copy() == kObject);
   // Still unread: a visit reads its own copy, not the one kept later.
   const Json* visited = lazy.visit([](const Json& j) { return &j; });
   CHECK(visited != &*lazy);
   // Equal values in other bytes are equal (1 and 1.0).
   CHECK(SharedJson::from_cbor(cbor_of(1)) == SharedJson::from_cbor(cbor_of(1.0)));
+  // Once read, a copy copies what was read.
+  const Json& kept = *lazy;
+  CHECK(lazy.copy() == kept);
+  CHECK(SharedJson(kObject).copy() == kObject);
 }
 
 TEST_CASE("shared json: changing a value held as CBOR changes a copy of it") {

@@ -20,10 +20,13 @@
 // long as the object exists: held as a tree, the part kept a tree the
 // form no longer did. So the large ones (over ValuePool::kMaxBytes) go
 // cold with their object, the match's contribution and the part one
-// SharedJson still. Whoever reads such a part, or a base, reads it without
-// keeping the tree (an object recomputed merges its base and parts into a
-// new form; a match evaluated again compares its values,
-// SharedJson::operator==), so either stays its bytes until it changes.
+// SharedJson still. An object recomputed later is hot again: it reads its
+// base and parts into JSON once and keeps both; once a change of its form
+// has gone cold in turn, they are its bytes alone again. What reads a part otherwise (a
+// match evaluated again compares its values, SharedJson::operator==) does
+// not keep what it read. (Read without keeping, they would be read again
+// at every recompute of a hot object: an organization's objects, which
+// every account create in it recomputes.)
 //
 // The trees they replace are dropped here, on the engine's thread. With
 // jemalloc keeping freed pages (allocator_options.cc), what they free is
@@ -98,7 +101,9 @@ void Engine::hold_cold_objects(const Result& r, CommittedForms& forms) {
 // holders, and a LazyCbor of its own for each would take more.
 void Engine::hold_cold_parts(const FactKey& fact, const ObjectEntry& e) {
   // What a user wrote is the object's alone: held as CBOR whatever its size.
-  if (e.has_base() && !e.base.cbor()) {
+  if (e.base.cbor_and_read()) {
+    state_.hold_base_as(fact, SharedJson::from_cbor(std::string_view(*e.base.cbor())));
+  } else if (e.has_base() && !e.base.cbor()) {
     std::string bytes;
     CborWriter w(bytes);
     w.value(*e.base);
@@ -109,8 +114,12 @@ void Engine::hold_cold_parts(const FactKey& fact, const ObjectEntry& e) {
   }
   std::vector<std::pair<MatchKey, SharedJson>> parts;
   for (const auto& [mk, part] : e.derived)
-    if (!part.cbor()) parts.emplace_back(mk, part);
+    if (!part.cbor() || part.cbor_and_read()) parts.emplace_back(mk, part);
   for (const auto& [mk, part] : parts) {
+    if (part.cbor()) {  // read while the object was hot: the bytes again, alone
+      state_.hold_part_as(fact, mk, part, SharedJson::from_cbor(std::string_view(*part.cbor())));
+      continue;
+    }
     std::string bytes;
     CborWriter w(bytes);
     w.value(*part);

@@ -190,14 +190,14 @@ Json Engine::build_effective(const FactKey& fact, const ObjectEntry& e, const Js
     if (txn_.at_rest) throw conflict;
     txn_.conflicted.insert(fact);
   };
-  // (A base held as CBOR is read for the copy and not kept: cold_objects.cc.)
-  Json eff = e.has_base() ? e.base.copy() : Json::object();
+  // An object recomputed is hot: what it reads of a base or part held as
+  // CBOR is kept until it goes cold again (cold_objects.cc).
+  Json eff = e.has_base() ? *e.base : Json::object();
   std::string conflict;
   std::string first_rule;
   for (const auto& [mk, part] : e.derived) {
     std::string before = conflict;
-    // (A part held as CBOR is read for the merge and not kept: cold_objects.cc.)
-    part.visit([&](const Json& fields) { merge_checked(eff, fields, "", &conflict); });
+    merge_checked(eff, *part, "", &conflict);
     int rule = mk.rule();
     if (first_rule.empty()) first_rule = rules_[static_cast<size_t>(rule)].info->rule->name;
     if (before.empty() && !conflict.empty())

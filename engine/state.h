@@ -116,6 +116,8 @@ class SharedJson {
   bool is_null() const;
   // The CBOR the value is held as, or null when it is held as JSON.
   const std::string* cbor() const;
+  // Whether it is held as CBOR and was read since, so that it keeps both.
+  bool cbor_and_read() const { return cbor() && !unread_cbor(); }
   // fn(const Json&) on the value, and what it returns. A value held as
   // CBOR that nobody has read yet is read for the call and not kept: for
   // scans that read many objects once (a list, a watch's first events),

@@ -22,9 +22,9 @@
 // cold with their object, the match's contribution and the part one
 // SharedJson still. An object recomputed later is hot again: it reads its
 // base and parts into JSON once and keeps both; once a change of its form
-// has gone cold in turn, they are its bytes alone again. What reads a part otherwise (a
-// match evaluated again compares its values, SharedJson::operator==) does
-// not keep what it read. (Read without keeping, they would be read again
+// has gone cold in turn, they are its bytes alone again. What reads a part
+// otherwise (a match evaluated again compares its values,
+// SharedJson::operator==) does not keep what it read. (Read without keeping, they would be read again
 // at every recompute of a hot object: an organization's objects, which
 // every account create in it recomputes.)
 //
@@ -38,7 +38,10 @@
 //
 // Runs on the engine's thread between transactions; readers on other
 // threads hold their own SharedJson of the form and never see the swap.
+#include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "engine/cbor.h"
 #include "engine/engine.h"
@@ -97,36 +100,36 @@ void Engine::hold_cold_objects(const Result& r, CommittedForms& forms) {
   }  // c.form, often the tree's last holder, goes here
 }
 
-// Small values stay trees: the engine's ValuePool shares them among their
-// holders, and a LazyCbor of its own for each would take more.
+namespace {
+
+// `v` held as its CBOR alone, or nothing to change: bytes read since they
+// were held are held again without what was read; a tree is written out
+// unless its CBOR is `small` bytes or fewer, or read_cbor would not read
+// it back.
+std::optional<SharedJson> bytes_alone(const SharedJson& v, size_t small) {
+  if (const std::string* c = v.cbor()) {
+    if (!v.cbor_and_read()) return std::nullopt;
+    return SharedJson::from_cbor(std::string_view(*c));
+  }
+  std::string bytes;
+  CborWriter w(bytes);
+  w.value(*v);
+  if (!w.readable() || bytes.size() <= small) return std::nullopt;
+  bytes.shrink_to_fit();
+  return SharedJson::from_cbor(std::move(bytes));
+}
+
+}  // namespace
+
 void Engine::hold_cold_parts(const FactKey& fact, const ObjectEntry& e) {
   // What a user wrote is the object's alone: held as CBOR whatever its size.
-  if (e.base.cbor_and_read()) {
-    state_.hold_base_as(fact, SharedJson::from_cbor(std::string_view(*e.base.cbor())));
-  } else if (e.has_base() && !e.base.cbor()) {
-    std::string bytes;
-    CborWriter w(bytes);
-    w.value(*e.base);
-    if (w.readable()) {
-      bytes.shrink_to_fit();
-      state_.hold_base_as(fact, SharedJson::from_cbor(std::move(bytes)));
-    }
-  }
-  std::vector<std::pair<MatchKey, SharedJson>> parts;
-  for (const auto& [mk, part] : e.derived)
-    if (!part.cbor() || part.cbor_and_read()) parts.emplace_back(mk, part);
-  for (const auto& [mk, part] : parts) {
-    if (part.cbor()) {  // read while the object was hot: the bytes again, alone
-      state_.hold_part_as(fact, mk, part, SharedJson::from_cbor(std::string_view(*part.cbor())));
-      continue;
-    }
-    std::string bytes;
-    CborWriter w(bytes);
-    w.value(*part);
-    if (!w.readable() || bytes.size() <= ValuePool::kMaxBytes) continue;
-    bytes.shrink_to_fit();
-    state_.hold_part_as(fact, mk, part, SharedJson::from_cbor(std::move(bytes)));
-  }  // the trees go with `parts`
-}
+  if (e.has_base())
+    if (auto held = bytes_alone(e.base, 0)) state_.hold_base_as(fact, std::move(*held));
+  // Small parts stay trees: the engine's ValuePool shares them among their
+  // holders, and a LazyCbor of its own for each would take more.
+  std::vector<std::pair<MatchKey, SharedJson>> parts(e.derived.begin(), e.derived.end());
+  for (const auto& [mk, part] : parts)
+    if (auto held = bytes_alone(part, ValuePool::kMaxBytes)) state_.hold_part_as(fact, mk, part, *held);
+}  // the trees go with `parts`
 
 }  // namespace pmesh::engine

@@ -340,6 +340,12 @@ int64_t place_of(const Match& m, std::string_view fact, const FieldPart& part) {
   return -1;
 }
 
+// A value held as CBOR is written as it is held, not read.
+void write_value(CborWriter& w, const SharedJson& v) {
+  if (const std::string* c = v.cbor()) w.raw(*c);
+  else w.value(*v);
+}
+
 }  // namespace
 
 std::string encode_object_record(const ObjectEntry& e, const PartSource* source, std::pair<size_t, size_t>* effective_at,
@@ -379,21 +385,13 @@ std::string encode_object_record(const ObjectEntry& e, const PartSource* source,
   w.str("created"), w.str(e.created);
   w.str("deleting"), w.str(e.deleting);
   w.str("userOwned"), w.value(Json(e.user_owned));
-  if (e.has_base()) {
-    w.str("base");
-    if (const std::string* c = e.base.cbor()) w.raw(*c);
-    else w.value(*e.base);
-  }
+  if (e.has_base()) w.str("base"), write_value(w, e.base);
   if (e.editable_seen) w.str("editableSeen"), w.value(*e.editable_seen);
   w.str("derived");
   w.map(e.derived.size() - named);
   size_t i = 0;
   for (const auto& [mk, part] : e.derived)
-    if (derived_from[i++] < 0) {
-      w.str(mk.text().view());
-      if (const std::string* c = part.cbor()) w.raw(*c);
-      else w.value(*part);
-    }
+    if (derived_from[i++] < 0) w.str(mk.text().view()), write_value(w, part);
   if (named) {
     w.str("derivedFrom");
     w.map(named);

@@ -360,11 +360,23 @@ void State::reindex_object(const FactKey& fact, const std::string& kind, const s
   }
 }
 
+namespace {
+std::atomic<bool> colliding_index_keys{false};
+
+uint64_t index_hash(std::string_view values) {
+  return colliding_index_keys.load(std::memory_order_relaxed) ? 0 : keyed_text_hash(values);
+}
+}  // namespace
+
+State::CollidingIndexKeysForTesting::CollidingIndexKeysForTesting() { colliding_index_keys = true; }
+State::CollidingIndexKeysForTesting::~CollidingIndexKeysForTesting() { colliding_index_keys = false; }
+
 void State::update_bucket(size_t index, std::string_view key, const FactKey& fact, bool add) {
   auto& idx = indexes_[index];
-  auto it = idx.find(key);
+  uint64_t hash = index_hash(key);
+  auto it = idx.find(hash);
   if (add) {
-    if (it == idx.end()) it = idx.emplace(std::string(key), FactBucket()).first;
+    if (it == idx.end()) it = idx.emplace(hash, FactBucket()).first;
     it->second.insert(&fact);
     return;
   }
@@ -392,6 +404,16 @@ void State::tuple_index_key(size_t i, const decltype(TupleView::args)& args, std
     else *out += "null";
     *out += kSep;
   }
+}
+
+bool State::tuple_has_index_key(size_t i, const decltype(TupleView::args)& args, std::string_view values) const {
+  // tuple_index_key's, compared where it would be appended.
+  for (size_t p : positions_[i]) {
+    std::string_view v = p < args.size() ? args[p] : std::string_view("null");
+    if (!values.starts_with(v) || values.size() == v.size() || values[v.size()] != kSep) return false;
+    values.remove_prefix(v.size() + 1);
+  }
+  return values.empty();
 }
 
 const ObjectEntry* State::object(std::string_view fact) const {
@@ -510,7 +532,7 @@ void State::scan_objects(const std::string& prefix, const ObjectVisitor& fn) con
 
 void State::lookup_index(int index, const std::string& values, const ObjectVisitor& fn) const {
   const auto& idx = indexes_[static_cast<size_t>(index)];
-  auto it = idx.find(values);
+  auto it = idx.find(index_hash(values));
   if (it == idx.end()) return;
   it->second.for_each([&](const FactKey* f) {
     const ObjectEntry* e = object(*f);
@@ -635,11 +657,14 @@ int State::add_index(const dsl::IndexSpec& spec) {
 }
 
 void State::lookup_tuples(int index, const std::string& values, const TupleVisitor& fn) const {
-  const auto& idx = indexes_[static_cast<size_t>(index)];
-  auto it = idx.find(values);
+  auto i = static_cast<size_t>(index);
+  const auto& idx = indexes_[i];
+  auto it = idx.find(index_hash(values));
   if (it == idx.end()) return;
   // REQUIRES (of fn): no change to the state while it runs, as for every read.
-  it->second.for_each([&](const FactKey* f) { return fn(*f); });
+  it->second.for_each([&](const FactKey* f) {
+    return !tuple_has_index_key(i, view_tuple_fact(f->str()).args, values) || fn(*f);
+  });
 }
 
 State::RuleMatches* State::matches_of(int rule, bool grow) {

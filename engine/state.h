@@ -284,7 +284,11 @@ class State {
   using TupleVisitor = absl::FunctionRef<bool(const FactKey& fact)>;
   // Live objects (effective non-null) whose fact key starts with `prefix`.
   void scan_objects(const std::string& prefix, const ObjectVisitor& fn) const;
-  // Live objects of `kind` in the secondary index `index` with these values.
+  // Live objects in the secondary index `index` with these values, and
+  // perhaps others: the caller checks each candidate's values, as it must
+  // for a value of another type with the same text (index_key), and for
+  // values whose keys' hashes collide (indexes_). Reading an object's
+  // values here would read a cold one's CBOR twice.
   void lookup_index(int index, const std::string& values, const ObjectVisitor& fn) const;
   const KeyedMap<ObjectEntry>::Map& objects() const { return objects_.ordered(); }
 
@@ -393,6 +397,17 @@ class State {
   // of two types with one text (3 and "3"): lookups check each candidate.
   static std::string index_key(const std::vector<Json>& values);
   static std::string index_key(std::span<const Json* const> values);
+  // For tests: while one lives, every index values key has one hash, so
+  // that an index is one bucket and every lookup passes over what it holds
+  // of other values. REQUIRES: the state is empty when one is made or
+  // dropped (buckets are found by the hash they were put under).
+  class CollidingIndexKeysForTesting {
+   public:
+    CollidingIndexKeysForTesting();
+    ~CollidingIndexKeysForTesting();
+    CollidingIndexKeysForTesting(const CollidingIndexKeysForTesting&) = delete;
+    CollidingIndexKeysForTesting& operator=(const CollidingIndexKeysForTesting&) = delete;
+  };
   const std::vector<dsl::IndexSpec>& index_specs() const { return specs_; }
 
  private:
@@ -417,6 +432,10 @@ class State {
   // `fact` is the key of the entry in objects_ or tuples_: buckets hold
   // pointers to those keys, not copies. REQUIRES: the entry exists.
   void update_bucket(size_t index, std::string_view key, const FactKey& fact, bool add);
+  // Whether a tuple with these arguments has the values key `values` in
+  // relation index `i` (a bucket also holds the tuples of keys that share
+  // its hash).
+  bool tuple_has_index_key(size_t i, const decltype(TupleView::args)& args, std::string_view values) const;
 
   // Records index `i` in specs_of_.
   void note_spec(size_t i);
@@ -443,10 +462,15 @@ class State {
   const RuleMatches* matches_of(int rule) const;
   // Fact -> the keys (in matches_) of the matches that read it.
   MatchReaders readers_;
-  // Index -> values key -> bucket. A bucket's facts, in key order, by pointer to the key their entry has
-  // in objects_ or tuples_ (an entry leaves its buckets before it goes).
-  // Index values are tenants' text (labels, names): a keyed hash.
-  std::vector<absl::flat_hash_map<std::string, FactBucket, KeyedTextHash, std::equal_to<>>> indexes_;
+  // Index -> the keyed hash of a values key (keyed_text_hash: index values
+  // are tenants' text) -> bucket. A bucket's facts, in key order, by pointer
+  // to the key their entry has in objects_ or tuples_ (an entry leaves its
+  // buckets before it goes). The values' text is not kept: it was a string
+  // per fact and index, most of them past the inline size, for text each
+  // fact's key holds already. A bucket holds the facts of every values key
+  // with its hash, so lookups pass over the others' (one pair in 2^64 under
+  // a key nobody outside the process knows, hence none aimed at).
+  std::vector<absl::flat_hash_map<uint64_t, FactBucket>> indexes_;
   template <typename Set>
   void mark_dirty(Set& set, const typename Set::key_type& key) {
     if (!bulk_ && track_dirty_) set.insert(key);

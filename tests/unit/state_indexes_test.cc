@@ -1,0 +1,89 @@
+// State's secondary indexes of tuples: a lookup finds the tuples with the
+// values it asks for and no others, through puts and erases, whether each
+// values key has a bucket of its own or every one shares one bucket (the
+// keys' hashes collide), and whatever the values' text (empty, a prefix of
+// another, "null" beside a missing argument).
+#include <doctest/doctest.h>
+
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/state.h"
+
+namespace pmesh::test {
+namespace {
+
+using engine::FactKey;
+using engine::State;
+using engine::TupleEntry;
+
+TEST_CASE("state indexes: a tuple lookup finds its values' tuples and no others") {
+  bool colliding = false;
+  SUBCASE("a bucket per values key") {}
+  SUBCASE("every values key in one bucket") { colliding = true; }
+  std::optional<State::CollidingIndexKeysForTesting> collide;
+  if (colliding) collide.emplace();
+  // r(a, b, c) indexed by its second argument, and by its third and first.
+  dsl::IndexSpec by_second{.relation = true, .name = "r", .keys = {"1"}};
+  dsl::IndexSpec by_third_first{.relation = true, .name = "r", .keys = {"2", "0"}};
+  State s({by_second, by_third_first});
+  const std::vector<std::string> values = {"", "a", "ab", "a\x01", "null", "root:orgs:acme", "root:orgs:acme:x"};
+  std::mt19937 rng(11);
+  auto pick = [&] { return values[rng() % values.size()]; };
+  std::set<std::vector<std::string>> model;
+  for (int step = 0; step < 600; ++step) {
+    std::vector<std::string> args = {pick(), pick(), pick()};
+    std::string fact = engine::tuple_fact("r", args);
+    if (rng() % 3 == 0) {
+      s.put_tuple(fact, TupleEntry{});  // no support, not base: gone
+      model.erase(args);
+    } else {
+      s.put_tuple(fact, TupleEntry{.base = true, .supports = {}});
+      model.insert(args);
+    }
+    if (step % 50 != 0) continue;
+    for (const auto& v1 : values) {
+      std::set<std::string> want, got;
+      for (const auto& m : model)
+        if (m[1] == v1) want.insert(engine::tuple_fact("r", m));
+      s.lookup_tuples(0, State::index_key({engine::Json(v1)}), [&](const FactKey& f) {
+        CHECK(got.insert(std::string(f.str())).second);
+        return true;
+      });
+      CHECK(got == want);
+      for (const auto& v0 : values) {
+        std::set<std::string> want2, got2;
+        for (const auto& m : model)
+          if (m[2] == v1 && m[0] == v0) want2.insert(engine::tuple_fact("r", m));
+        s.lookup_tuples(1, State::index_key({engine::Json(v1), engine::Json(v0)}), [&](const FactKey& f) {
+          got2.insert(std::string(f.str()));
+          return true;
+        });
+        CHECK(got2 == want2);
+      }
+    }
+  }
+  CHECK(!model.empty());
+}
+
+TEST_CASE("state indexes: an argument a tuple lacks is null in its key, and a lookup of null finds it") {
+  std::optional<State::CollidingIndexKeysForTesting> collide;
+  SUBCASE("a bucket per values key") {}
+  SUBCASE("every values key in one bucket") { collide.emplace(); }
+  State s({dsl::IndexSpec{.relation = true, .name = "r", .keys = {"1"}}});
+  s.put_tuple(engine::tuple_fact("r", {"x"}), TupleEntry{.base = true, .supports = {}});
+  s.put_tuple(engine::tuple_fact("r", {"y", "null"}), TupleEntry{.base = true, .supports = {}});
+  s.put_tuple(engine::tuple_fact("r", {"z", "nul"}), TupleEntry{.base = true, .supports = {}});
+  std::set<std::string> got;
+  s.lookup_tuples(0, State::index_key({engine::Json(nullptr)}), [&](const FactKey& f) {
+    got.insert(std::string(f.str()));
+    return true;
+  });
+  CHECK(got == std::set<std::string>{engine::tuple_fact("r", {"x"}), engine::tuple_fact("r", {"y", "null"})});
+}
+
+}  // namespace
+}  // namespace pmesh::test

@@ -34,7 +34,6 @@
 #include <absl/container/node_hash_map.h>
 #include <absl/functional/function_ref.h>
 #include <boost/container/flat_map.hpp>
-#include <boost/container/flat_set.hpp>
 #include <boost/container/small_vector.hpp>
 
 #include "dsl/ast.h"
@@ -46,6 +45,7 @@
 #include "engine/keyed_map.h"
 #include "engine/tuple_table.h"
 #include "engine/match_key.h"
+#include "engine/match_key_set.h"
 #include "engine/match_readers.h"
 
 namespace pmesh::engine {
@@ -225,13 +225,9 @@ struct ObjectEntry {
   std::string deleting;  // deletionTimestamp; non-empty while terminating
 };
 
-// The keys of the matches that derive a tuple, in order: a sorted vector,
-// since a tuple has one or a few.
-using MatchKeys = boost::container::flat_set<MatchKey>;
-
 struct TupleEntry {
   bool base = false;
-  MatchKeys supports;
+  MatchKeySet supports;  // the matches that derive it
   bool exists() const { return base || !supports.empty(); }
 };
 

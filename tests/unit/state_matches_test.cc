@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/match_key_set.h"
 #include "engine/state.h"
 
 namespace pmesh::test {
@@ -80,6 +81,33 @@ TEST_CASE("state matches: matches_using a long list through puts and erases in a
   }
   for (const auto& k : live) s.erase_match(k);
   CHECK(s.matches_using(shared) == nullptr);
+}
+
+TEST_CASE("a tuple's match keys: a set in key order, through one key, none and many, and copies") {
+  std::vector<MatchKey> keys;
+  for (int i = 0; i < 6; ++i) keys.emplace_back(i % 3, std::vector<FactKey>{FactKey("t\x1fr\x1f" + std::to_string(i))});
+  keys.emplace_back(7, std::vector<FactKey>{});  // a rule with no positive pattern
+  engine::MatchKeySet set;
+  std::set<MatchKey> model;
+  std::mt19937 rng(5);
+  for (int step = 0; step < 2000; ++step) {
+    const MatchKey& k = keys[rng() % keys.size()];
+    if (rng() % 2) {
+      set.insert(k);
+      model.insert(k);
+    } else {
+      set.erase(k);
+      model.erase(k);
+    }
+    REQUIRE(set.size() == model.size());
+    CHECK(set.empty() == model.empty());
+    CHECK(std::vector<MatchKey>(set.begin(), set.end()) == std::vector<MatchKey>(model.begin(), model.end()));
+    for (const auto& q : keys) CHECK(set.count(q) == model.count(q));
+    engine::MatchKeySet copy = set;
+    copy.insert(keys[0]);
+    CHECK(std::vector<MatchKey>(set.begin(), set.end()) == std::vector<MatchKey>(model.begin(), model.end()));
+    CHECK(copy.count(keys[0]) == 1);
+  }
 }
 
 }  // namespace

@@ -276,7 +276,7 @@ class StoreScan {
     for (size_t i : owners) {
       Decoded& d = records[i];
       if (d.kind == Decoded::Kind::kMatch || d.kind == Decoded::Kind::kSetMatch) {
-        const size_t n = d.match.positives.size() + d.match.contributions.size();
+        const size_t n = d.match.positives().size() + d.match.contributions().size();
         place_match_keys(d.match, next.first(n));
         next = next.subspan(n);
       } else {
@@ -408,7 +408,7 @@ namespace {
 
 void prefetch_keys(const Decoded& d) {
   if (d.kind == Decoded::Kind::kMatch)
-    for (const auto& p : d.match.positives) p.prefetch();
+    for (const auto& p : d.match.positives()) p.prefetch();
   else if (d.kind == Decoded::Kind::kTuple || d.kind == Decoded::Kind::kObject) d.fact.prefetch();
 }
 

@@ -201,7 +201,8 @@ void Engine::fact_changed(const FactKey& fact, const Json& before, const Json& a
     if (const auto* ms = state_.matches_using(fact))
       for (const MatchKey* mk : *ms)
         if (mk->rule() == r.rule)
-          if (const Match* m = state_.match(*mk)) txn_.pending.insert({rt.stratum, r.rule, m->positives});
+          if (const Match* m = state_.match(*mk))
+            txn_.pending.insert({rt.stratum, r.rule, {m->positives().begin(), m->positives().end()}});
     for (const dsl::Plan* plan : r.plans) {
       if (object) {
         // What a positive pattern matched in the object's old version is a
@@ -323,8 +324,8 @@ void Engine::discover(const RuleRuntime& rt, const dsl::Plan& plan, const FactKe
   }
 }
 
-void Engine::apply_contributions(int rule, const MatchKey& key, const std::vector<Contribution>& before,
-                                 const std::vector<Contribution>& after) {
+void Engine::apply_contributions(int rule, const MatchKey& key, std::span<const Contribution> before,
+                                 std::span<const Contribution> after) {
   std::set<FactKey> targets;
   bool refuses = false;
   for (const auto& c : before)
@@ -437,18 +438,17 @@ void Engine::evaluate(int rule, std::vector<FactKey> positives) {
   }
   const Match* old = state_.match(key);
   if (!found && !old) return;
-  if (found && old && old->contributions == *found) return;
+  if (found && old && std::ranges::equal(old->contributions(), *found)) return;
   if (!old) ++rt.stats.matches_made;
   if (!found) ++rt.stats.matches_dropped;
   // Neither version is copied: the replaced match lives on in the undo log
   // (a copy only while undoing), the new one is read where it is stored.
-  static const std::vector<Contribution> kNone;
   std::vector<Contribution> before_copy;
   bool in_place = state_.recording();
-  if (old && !in_place) before_copy = old->contributions;
+  if (old && !in_place) before_copy.assign(old->contributions().begin(), old->contributions().end());
   const Match* replaced = found ? state_.put_match(key, Match{rule, std::move(positives), std::move(*found)}) : state_.erase_match(key);
-  const std::vector<Contribution>& before = !old ? kNone : in_place ? replaced->contributions : before_copy;
-  const std::vector<Contribution>& after = found ? state_.match(key)->contributions : kNone;
+  std::span<const Contribution> before = !old ? std::span<const Contribution>() : in_place ? replaced->contributions() : before_copy;
+  std::span<const Contribution> after = found ? state_.match(key)->contributions() : std::span<const Contribution>();
   apply_contributions(rule, key, before, after);
 }
 
@@ -544,7 +544,7 @@ void Engine::rederive(int stratum) {
       for (const MatchKey* mk : *ms) {
         const Match* m = state_.match(*mk);
         if (!m || rules_[static_cast<size_t>(m->rule)].stratum != stratum) continue;
-        for (const auto& c : m->contributions)
+        for (const auto& c : m->contributions())
           if (c.kind != Contribution::Kind::kField && region.insert(c.target).second) work.push_back(c.target);
       }
   }
@@ -553,7 +553,7 @@ void Engine::rederive(int stratum) {
   std::set<FactKey, FactKeyOrder> alive;
   std::vector<FactKey> queue;
   auto grounded = [&](const Match& m) {
-    return std::all_of(m.positives.begin(), m.positives.end(),
+    return std::ranges::all_of(m.positives(),
                        [&](const FactKey& p) { return !region.count(p) || alive.count(p); });
   };
   auto mark = [&](const FactKey& f) {
@@ -580,7 +580,7 @@ void Engine::rederive(int stratum) {
     for (const MatchKey* mk : *ms) {
       const Match* m = state_.match(*mk);
       if (!m || !grounded(*m)) continue;
-      for (const auto& c : m->contributions)
+      for (const auto& c : m->contributions())
         if (c.kind != Contribution::Kind::kField && region.count(c.target)) mark(c.target);
     }
   }
@@ -594,8 +594,8 @@ void Engine::rederive(int stratum) {
     if (!m) continue;
     Match copy = *m;
     state_.erase_match(mk);
-    apply_contributions(copy.rule, mk, copy.contributions, {});
-    txn_.pending.insert({stratum, copy.rule, copy.positives});
+    apply_contributions(copy.rule, mk, copy.contributions(), {});
+    txn_.pending.insert({stratum, copy.rule, {copy.positives().begin(), copy.positives().end()}});
   }
 }
 

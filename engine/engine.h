@@ -365,8 +365,8 @@ class Engine {
                 const TupleView* tuple = nullptr);
   void evaluate(int rule, std::vector<FactKey> positives);
   std::optional<std::vector<Contribution>> contributions(const RuleRuntime& rt, Bindings& b);
-  void apply_contributions(int rule, const MatchKey& key, const std::vector<Contribution>& before,
-                           const std::vector<Contribution>& after);
+  void apply_contributions(int rule, const MatchKey& key, std::span<const Contribution> before,
+                           std::span<const Contribution> after);
   void run_to_fixpoint();
   void rederive(int stratum);
   JsonPath resolve_path(const dsl::KindDecl* decl, const dsl::Path& path, const RuleRuntime& rt, Bindings& b,

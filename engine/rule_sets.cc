@@ -169,7 +169,7 @@ bool Engine::restore_rule_set(const std::string& id, const RuleSet& set) {
     }
     for (size_t i = 0; i < stored.matches.size(); ++i) {
       if (i + 2 * kAhead < stored.matches.size())
-        for (const auto& p : stored.matches[i + 2 * kAhead].second.positives) p.prefetch();
+        for (const auto& p : stored.matches[i + 2 * kAhead].second.positives()) p.prefetch();
       if (i + kAhead < stored.matches.size()) {
         const auto& [ahead, am] = stored.matches[i + kAhead];
         state_.prefetch(ahead.rebased(set.first_rule), am);
@@ -356,7 +356,7 @@ Result Engine::remove_rule_set(const std::string& id) {
     for (const auto& k : keys) {
       Match copy = *state_.match(k);
       state_.erase_match(k);
-      apply_contributions(copy.rule, k, copy.contributions, {});
+      apply_contributions(copy.rule, k, copy.contributions(), {});
     }
   });
   if (r.ok) {

@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <climits>
+#include <cstdint>
+#include <memory>
+#include <new>
 #include <charconv>
 #include <stdexcept>
 #include <tuple>
@@ -283,6 +287,34 @@ Json value_at(const Json& object, const std::string& dotted_path) {
   return v ? *v : Json();
 }
 
+Match::Block* Match::allocate(size_t positives, size_t contributions) {
+  if (positives == 0 && contributions == 0) return nullptr;
+  if (positives > UINT32_MAX || contributions > UINT32_MAX) throw std::length_error("a match of 2^32 facts or contributions");
+  void* p = ::operator new(sizeof(Block) + positives * sizeof(FactKey) + contributions * sizeof(Contribution));
+  return new (p) Block{static_cast<uint32_t>(positives), static_cast<uint32_t>(contributions)};
+}
+
+Match::Match(int rule_, std::vector<FactKey> positives, std::vector<Contribution> contributions)
+    : rule(rule_), b_(allocate(positives.size(), contributions.size())) {
+  // Moves of keys and contributions do not throw.
+  std::uninitialized_move(positives.begin(), positives.end(), first_positive());
+  std::uninitialized_move(contributions.begin(), contributions.end(), first_contribution());
+}
+
+Match::Match(const Match& o) : rule(o.rule), b_(allocate(o.positives().size(), o.contributions().size())) {
+  // Nor do their copies (a count, a shared pointer's count).
+  std::uninitialized_copy(o.positives().begin(), o.positives().end(), first_positive());
+  std::uninitialized_copy(o.contributions().begin(), o.contributions().end(), first_contribution());
+}
+
+Match::~Match() {
+  if (!b_) return;
+  std::destroy(positives().begin(), positives().end());
+  std::destroy(contributions().begin(), contributions().end());
+  b_->~Block();
+  ::operator delete(b_);
+}
+
 State::State(std::vector<dsl::IndexSpec> indexes) : specs_(std::move(indexes)), indexes_(specs_.size()) {
   for (size_t i = 0; i < specs_.size(); ++i) note_spec(i);
 }
@@ -455,7 +487,7 @@ void State::hold_part_as(const FactKey& fact, const MatchKey& mk, const SharedJs
       part->second = same;
   if (RuleMatches* ms = matches_of(mk.rule(), false))
     if (auto m = ms->find(mk); m != ms->end())
-      for (auto& c : m->second.contributions)
+      for (auto& c : m->second.contributions())
         if (c.value.same(was)) c.value = same;
 }
 
@@ -690,7 +722,7 @@ const Match* State::match(const MatchKey& key) const {
 
 void State::prefetch(const MatchKey& key, const Match& m) const {
   if (const RuleMatches* ms = matches_of(key.rule())) ms->prefetch(key);
-  for (const auto& f : m.positives) readers_.prefetch(f);
+  for (const auto& f : m.positives()) readers_.prefetch(f);
 }
 
 const Match* State::put_match(const MatchKey& key, Match m) {
@@ -717,7 +749,7 @@ const Match* State::put_match(const MatchKey& key, Match m) {
   auto added = ms.emplace(key, std::move(m)).first;
   ++match_count_;
   // A new match is on no list yet; a fact it matched twice goes on once.
-  const auto& positives = added->second.positives;
+  std::span<const FactKey> positives = added->second.positives();
   for (size_t i = 0; i < positives.size(); ++i)
     if (std::find(positives.begin(), positives.begin() + static_cast<std::ptrdiff_t>(i), positives[i]) ==
         positives.begin() + static_cast<std::ptrdiff_t>(i))
@@ -731,7 +763,7 @@ const Match* State::erase_match(const MatchKey& key) {
   if (!ms) return nullptr;
   auto it = ms->find(key);
   if (it == ms->end()) return nullptr;
-  for (const auto& f : it->second.positives) readers_.remove(f, &it->first);
+  for (const auto& f : it->second.positives()) readers_.remove(f, &it->first);
   const Match* replaced = nullptr;
   if (recording()) {
     auto prev = std::make_shared<Match>(std::move(it->second));

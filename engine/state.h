@@ -177,10 +177,48 @@ struct Contribution {
   }
 };
 
-struct Match {
-  int rule = 0;                         // index into CompiledProgram::rules
-  std::vector<FactKey> positives;       // the facts of the top-level positive patterns, in body order
-  std::vector<Contribution> contributions;
+// One match of a rule: the facts of its top-level positive patterns, in
+// body order, and what it contributes. A state holds tens of matches per
+// account: both lists live in one allocation behind one pointer (two
+// vectors were 48 bytes of the match table's node and an allocation each).
+// A match is made whole and replaced whole, so its lists keep the lengths
+// they were made with; their elements may change in place (a reopen puts
+// interned keys there, a cold object's part is held as bytes).
+class Match {
+ public:
+  Match() = default;
+  Match(int rule, std::vector<FactKey> positives, std::vector<Contribution> contributions);
+  Match(const Match& o);
+  Match(Match&& o) noexcept : rule(o.rule), b_(std::exchange(o.b_, nullptr)) {}
+  Match& operator=(Match o) noexcept {
+    rule = o.rule;
+    std::swap(b_, o.b_);
+    return *this;
+  }
+  ~Match();
+
+  int rule = 0;  // index into CompiledProgram::rules
+
+  std::span<FactKey> positives() { return {first_positive(), b_ ? b_->positives : 0}; }
+  std::span<const FactKey> positives() const { return {first_positive(), b_ ? b_->positives : 0}; }
+  std::span<Contribution> contributions() { return {first_contribution(), b_ ? b_->contributions : 0}; }
+  std::span<const Contribution> contributions() const { return {first_contribution(), b_ ? b_->contributions : 0}; }
+
+ private:
+  // Followed by the positives, then the contributions (both aligned to 8).
+  struct alignas(8) Block {
+    uint32_t positives = 0;
+    uint32_t contributions = 0;
+  };
+  static_assert(alignof(FactKey) <= alignof(Block) && alignof(Contribution) <= alignof(Block) &&
+                sizeof(FactKey) % alignof(Contribution) == 0);
+  FactKey* first_positive() const { return b_ ? reinterpret_cast<FactKey*>(b_ + 1) : nullptr; }
+  Contribution* first_contribution() const {
+    return b_ ? reinterpret_cast<Contribution*>(first_positive() + b_->positives) : nullptr;
+  }
+  // A block for these lengths, its elements not made yet (none when both are 0).
+  static Block* allocate(size_t positives, size_t contributions);
+  Block* b_ = nullptr;
 };
 
 // A field a rule sets on an object, with the match that sets it.

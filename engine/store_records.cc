@@ -202,10 +202,10 @@ State::Shape decode_shape_record(const std::string& value) {
 std::string encode_match_record(const Match& m, int first_rule) {
   RecordWriter w;
   w.varint(static_cast<uint64_t>(m.rule - first_rule));
-  w.varint(m.positives.size());
-  for (const auto& p : m.positives) w.str(p.str());
-  w.varint(m.contributions.size());
-  for (const auto& c : m.contributions) {
+  w.varint(m.positives().size());
+  for (const auto& p : m.positives()) w.str(p.str());
+  w.varint(m.contributions().size());
+  for (const auto& c : m.contributions()) {
     w.byte(static_cast<uint8_t>(c.kind));
     w.str(c.target.str());
     w.json(c.value);
@@ -228,19 +228,18 @@ std::string encode_match_record(const Match& m, int first_rule) {
 Match decode_match_record(std::string_view value, ValuePool* values, std::vector<std::string_view>* keys) {
   if (value.empty() || value[0] != kBinary) return decode_match(decode_record(value));
   RecordReader r(value);
-  Match m;
-  m.rule = static_cast<int>(r.varint());
+  int rule = static_cast<int>(r.varint());
   // The record's keys (its positives, then its contributions' targets) are
   // read as views of it and interned together at the end (FactKey::intern),
   // or by the caller with other records' when it asks for them.
   boost::container::small_vector<std::string_view, 8> texts;
   // (A count is bounded by the record's bytes left: reserving it is safe.)
   size_t positives = r.count();
-  m.positives.resize(positives);
   for (size_t i = 0; i < positives; ++i) texts.push_back(r.view());
-  size_t contributions = r.count();
-  m.contributions.reserve(contributions);
-  for (; contributions; --contributions) {
+  size_t count = r.count();
+  std::vector<Contribution> contributions;
+  contributions.reserve(count);
+  for (; count; --count) {
     Contribution c;
     uint8_t kind = r.byte();
     if (kind > static_cast<uint8_t>(Contribution::Kind::kDelete)) throw std::runtime_error("a match record names no contribution kind");
@@ -267,8 +266,10 @@ Match decode_match_record(std::string_view value, ValuePool* values, std::vector
     c.editable = (flags & 2) != 0;
     c.order = (flags & 4) != 0;
     c.priority = r.signed_varint();
-    m.contributions.push_back(std::move(c));
+    contributions.push_back(std::move(c));
   }
+  // The keys are placed below, or by the caller (place_match_keys).
+  Match m(rule, std::vector<FactKey>(positives), std::move(contributions));
   if (keys) {
     keys->insert(keys->end(), texts.begin(), texts.end());
     return m;
@@ -281,11 +282,11 @@ Match decode_match_record(std::string_view value, ValuePool* values, std::vector
 }
 
 void place_match_keys(Match& m, std::span<FactKey> keys) {
-  if (keys.size() != m.positives.size() + m.contributions.size())
+  if (keys.size() != m.positives().size() + m.contributions().size())
     throw std::logic_error("a match's keys do not fit its record");
   auto next = keys.begin();
-  for (auto& p : m.positives) p = std::move(*next++);
-  for (auto& c : m.contributions) c.target = std::move(*next++);
+  for (auto& p : m.positives()) p = std::move(*next++);
+  for (auto& c : m.contributions()) c.target = std::move(*next++);
 }
 
 Json encode_object(const ObjectEntry& e) {
@@ -321,8 +322,8 @@ namespace {
 // The place in `m`'s contributions of the one an object's part is (a
 // derive's, or a set field), for the object `fact`; -1 when none is.
 int64_t place_of(const Match& m, std::string_view fact, const SharedJson& part) {
-  for (size_t i = 0; i < m.contributions.size(); ++i) {
-    const Contribution& c = m.contributions[i];
+  for (size_t i = 0; i < m.contributions().size(); ++i) {
+    const Contribution& c = m.contributions()[i];
     if (c.kind == Contribution::Kind::kObject && c.target.str() == fact && c.value == part) return static_cast<int64_t>(i);
   }
   return -1;
@@ -330,8 +331,8 @@ int64_t place_of(const Match& m, std::string_view fact, const SharedJson& part) 
 
 int64_t place_of(const Match& m, std::string_view fact, const FieldPart& part) {
   if (part.rule != m.rule) return -1;
-  for (size_t i = 0; i < m.contributions.size(); ++i) {
-    const Contribution& c = m.contributions[i];
+  for (size_t i = 0; i < m.contributions().size(); ++i) {
+    const Contribution& c = m.contributions()[i];
     if (c.kind == Contribution::Kind::kField && c.target.str() == fact && c.value == part.value &&
         (c.path == part.path || *c.path == *part.path) && c.priority == part.priority && c.add == part.add &&
         c.editable == part.editable && c.order == part.order)
@@ -485,9 +486,9 @@ ObjectEntry decode_object_record(std::string_view value, PartRefs* refs) {
 void resolve_parts(const State& state, std::string_view fact, const PartRefs& refs, ObjectEntry& e) {
   auto named = [&](const MatchKey& mk, size_t i, Contribution::Kind kind) -> std::pair<const Match*, const Contribution*> {
     const Match* m = state.match(mk);
-    if (!m || i >= m->contributions.size() || m->contributions[i].kind != kind || m->contributions[i].target.str() != fact)
+    if (!m || i >= m->contributions().size() || m->contributions()[i].kind != kind || m->contributions()[i].target.str() != fact)
       throw std::runtime_error("an object's part names a contribution that is not there");
-    return {m, &m->contributions[i]};
+    return {m, &m->contributions()[i]};
   };
   for (const auto& [mk, i] : refs.derived) e.derived[mk] = named(mk, i, Contribution::Kind::kObject).second->value;
   for (const auto& f : refs.fields) {
@@ -504,7 +505,7 @@ void resolve_parts(const State& state, std::string_view fact, const PartRefs& re
 
 Json encode_match(const Match& m) {
   Json contribs = Json::array();
-  for (const auto& c : m.contributions) {
+  for (const auto& c : m.contributions()) {
     contribs.push_back({{"kind", static_cast<int>(c.kind)},
                         {"target", c.target.str()},
                         {"value", *c.value},
@@ -515,16 +516,16 @@ Json encode_match(const Match& m) {
     if (c.order) contribs.back()["order"] = true;
   }
   Json positives = Json::array();
-  for (const auto& p : m.positives) positives.push_back(p.str());
+  for (const auto& p : m.positives()) positives.push_back(p.str());
   return {{"rule", m.rule}, {"positives", positives}, {"contributions", contribs}};
 }
 
 Match decode_match(const Json& j) {
-  Match m;
-  m.rule = j["rule"];
-  for (const auto& p : j["positives"]) m.positives.emplace_back(p.get<std::string>());
+  std::vector<FactKey> positives;
+  std::vector<Contribution> contributions;
+  for (const auto& p : j["positives"]) positives.emplace_back(p.get<std::string>());
   for (const auto& c : j["contributions"])
-    m.contributions.push_back(Contribution{.target = FactKey(c["target"].get<std::string>()),
+    contributions.push_back(Contribution{.target = FactKey(c["target"].get<std::string>()),
                                            .value = c["value"],
                                            .path = intern_path(decode_path(c["path"])),
                                            .priority = c["priority"],
@@ -532,7 +533,7 @@ Match decode_match(const Json& j) {
                                            .add = c["add"],
                                            .editable = c.value("editable", false),
                                            .order = c.value("order", false)});
-  return m;
+  return Match(j["rule"].get<int>(), std::move(positives), std::move(contributions));
 }
 
 // An object's parts are its matches' contributions: the engine keeps one
@@ -545,13 +546,13 @@ Match decode_match(const Json& j) {
 void share_parts(const State& state, std::string_view fact, ObjectEntry& e) {
   for (auto& [mk, part] : e.derived)
     if (const Match* m = state.match(mk))
-      if (int64_t i = place_of(*m, fact, part); i >= 0) part = m->contributions[static_cast<size_t>(i)].value;
+      if (int64_t i = place_of(*m, fact, part); i >= 0) part = m->contributions()[static_cast<size_t>(i)].value;
   for (auto& [mk, parts] : e.fields)
     if (const Match* m = state.match(mk))
       for (auto& p : parts)
         if (int64_t i = place_of(*m, fact, p); i >= 0) {
-          p.value = m->contributions[static_cast<size_t>(i)].value;
-          p.path = m->contributions[static_cast<size_t>(i)].path;
+          p.value = m->contributions()[static_cast<size_t>(i)].value;
+          p.path = m->contributions()[static_cast<size_t>(i)].path;
         }
 }
 

@@ -41,7 +41,7 @@ Match decode_match_record(std::string_view value, ValuePool* values = nullptr,
                           std::vector<std::string_view>* keys = nullptr);
 // Puts `keys` (interned from what decode_match_record appended, in that
 // order) into `m`'s positives and targets.
-// REQUIRES: keys.size() == m.positives.size() + m.contributions.size().
+// REQUIRES: keys.size() == m.positives().size() + m.contributions().size().
 void place_match_keys(Match& m, std::span<FactKey> keys);
 
 // The state's shape when a commit wrote it (State::Shape): what the next

@@ -210,7 +210,7 @@ std::string Engine::explain(std::string_view fact) const {
       auto lc = r.name_span.file->position(r.name_span.begin);
       out += pad + "  " + what + " by rule " + r.name + " (" + r.name_span.file->path + ":" + std::to_string(lc.line) +
              ") from:\n";
-      for (const auto& p : m->positives) walk(p, depth + 2);
+      for (const auto& p : m->positives()) walk(p, depth + 2);
     }
   };
   walk(fact, 0);

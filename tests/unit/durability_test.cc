@@ -308,7 +308,7 @@ bool parts_shared(const Engine& e) {
       ++parts;
       const engine::Match* m = st.match(mk);
       REQUIRE(m);
-      for (const auto& c : m->contributions)
+      for (const auto& c : m->contributions())
         if (c.target == f && &*c.value == value) return true;
       return false;
     };
@@ -479,7 +479,7 @@ bool equal_values_shared(const Engine& e) {
   std::map<std::string, std::set<const Json*>> held;
   size_t values = 0;
   e.state().for_each_match([&](const engine::MatchKey&, const engine::Match& m) {
-    for (const auto& c : m.contributions) {
+    for (const auto& c : m.contributions()) {
       held[c.value->dump()].insert(&*c.value);
       ++values;
     }
@@ -558,8 +558,8 @@ TEST_CASE("a match record's keys left for its reader to intern with other record
     std::vector<std::string_view> texts;
     engine::Match first = engine::decode_match_record(record, nullptr, &texts);
     engine::Match second = engine::decode_match_record(record, nullptr, &texts);
-    REQUIRE(texts.size() == 2 * (m.positives.size() + m.contributions.size()));
-    for (const auto& p : first.positives) CHECK(p.empty());  // left to the reader
+    REQUIRE(texts.size() == 2 * (m.positives().size() + m.contributions().size()));
+    for (const auto& p : first.positives()) CHECK(p.empty());  // left to the reader
     std::vector<engine::FactKey> interned(texts.size());
     engine::FactKey::intern(texts, interned);
     const size_t half = texts.size() / 2;
@@ -567,8 +567,8 @@ TEST_CASE("a match record's keys left for its reader to intern with other record
     engine::place_match_keys(second, std::span(interned).subspan(half));
     CHECK(engine::encode_match(first) == engine::encode_match(m));
     CHECK(engine::encode_match(second) == engine::encode_match(alone));
-    CHECK(first.positives == m.positives);
-    for (size_t i = 0; i < m.contributions.size(); ++i) CHECK(second.contributions[i].target == m.contributions[i].target);
+    CHECK(std::ranges::equal(first.positives(), m.positives()));
+    for (size_t i = 0; i < m.contributions().size(); ++i) CHECK(second.contributions()[i].target == m.contributions()[i].target);
     // Keys that do not fit the match are refused, not written past it.
     std::vector<engine::FactKey> one_more(half + 1);
     CHECK_THROWS_AS(engine::place_match_keys(first, one_more), std::logic_error);

@@ -38,7 +38,12 @@ TEST_CASE("state matches: a rule's keys in key order and matches_using follows p
   for (int i = 0; i < 100; ++i) s.erase_match(keys[static_cast<size_t>(i)]);
   CHECK(s.matches_using(shared)->size() == 100);
   CHECK(s.matches_using(std::string("t\x1fr\x1f" "5")) == nullptr);
-  CHECK(s.matches_using(std::string("t\x1fr\x1f" "150")) != nullptr);
+  REQUIRE(s.matches_using(std::string("t\x1fr\x1f" "150")) != nullptr);
+  // A fact one match reads lists that one key.
+  const auto* one = s.matches_using(std::string("t\x1fr\x1f" "150"));
+  CHECK(one->size() == 1);
+  CHECK(std::vector<const MatchKey*>(one->begin(), one->end()).size() == 1);
+  CHECK(**one->begin() == keys[150]);
   for (const MatchKey* k : *s.matches_using(shared)) CHECK(s.match(*k) != nullptr);
 }
 

@@ -2,11 +2,10 @@
 
 #include <algorithm>
 #include <atomic>
-#include <climits>
+#include <charconv>
 #include <cstdint>
 #include <memory>
 #include <new>
-#include <charconv>
 #include <stdexcept>
 #include <tuple>
 #include <type_traits>
@@ -294,8 +293,8 @@ Match::Block* Match::allocate(size_t positives, size_t contributions) {
   return new (p) Block{static_cast<uint32_t>(positives), static_cast<uint32_t>(contributions)};
 }
 
-Match::Match(int rule_, std::vector<FactKey> positives, std::vector<Contribution> contributions)
-    : rule(rule_), b_(allocate(positives.size(), contributions.size())) {
+Match::Match(int of_rule, std::vector<FactKey> positives, std::vector<Contribution> contributions)
+    : rule(of_rule), b_(allocate(positives.size(), contributions.size())) {
   // Moves of keys and contributions do not throw.
   std::uninitialized_move(positives.begin(), positives.end(), first_positive());
   std::uninitialized_move(contributions.begin(), contributions.end(), first_contribution());
@@ -428,12 +427,18 @@ void State::index_tuple(const FactKey& fact, bool add) {
   }
 }
 
+namespace {
+// A tuple's value at argument `p` in an index key, as index_key makes it
+// from the values: a string's text, a missing one null.
+std::string_view tuple_index_value(const decltype(TupleView::args)& args, size_t p) {
+  return p < args.size() ? args[p] : std::string_view("null");
+}
+}  // namespace
+
 void State::tuple_index_key(size_t i, const decltype(TupleView::args)& args, std::string* out) const {
-  // As index_key makes it from the values: a string's text, a missing one null.
   out->clear();
   for (size_t p : positions_[i]) {
-    if (p < args.size()) *out += args[p];
-    else *out += "null";
+    *out += tuple_index_value(args, p);
     *out += kSep;
   }
 }
@@ -441,7 +446,7 @@ void State::tuple_index_key(size_t i, const decltype(TupleView::args)& args, std
 bool State::tuple_has_index_key(size_t i, const decltype(TupleView::args)& args, std::string_view values) const {
   // tuple_index_key's, compared where it would be appended.
   for (size_t p : positions_[i]) {
-    std::string_view v = p < args.size() ? args[p] : std::string_view("null");
+    std::string_view v = tuple_index_value(args, p);
     if (!values.starts_with(v) || values.size() == v.size() || values[v.size()] != kSep) return false;
     values.remove_prefix(v.size() + 1);
   }

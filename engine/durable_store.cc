@@ -303,7 +303,7 @@ class StoreScan {
       d.key = std::string(key);
     } else if (key[0] == 'o') {
       d.kind = Kind::kObject;
-      d.object = decode_object_record(value, &d.refs);
+      d.object = decode_object_record(value, &d.refs, key);
       texts.push_back(key);
     } else if (key[0] == 't') {
       d.kind = Kind::kTuple;

@@ -202,7 +202,7 @@ Json Engine::build_effective(const FactKey& fact, const ObjectEntry& e, const Js
     if (first_rule.empty()) first_rule = rules_[static_cast<size_t>(rule)].info->rule->name;
     if (before.empty() && !conflict.empty())
       disagree(TxnError{"Conflict",
-                        "rules derive " + e.key.to_string() + " with different values of " + conflict,
+                        "rules derive " + e.key().to_string() + " with different values of " + conflict,
                         {first_rule, rules_[static_cast<size_t>(rule)].info->rule->name}});
   }
   // Set fields: by path, the highest priority wins; `+=` adds every element.
@@ -228,7 +228,7 @@ Json Engine::build_effective(const FactKey& fact, const ObjectEntry& e, const Js
       for (size_t j = i; j < end; ++j)
         if (parts[j] != win && parts[j]->priority == win->priority && parts[j]->value != win->value) {
           disagree(TxnError{"Conflict",
-                            "rules set " + to_string(*win->path) + " of " + e.key.to_string() + " to different values",
+                            "rules set " + to_string(*win->path) + " of " + e.key().to_string() + " to different values",
                             {rules_[static_cast<size_t>(win->rule)].info->rule->name,
                              rules_[static_cast<size_t>(parts[j]->rule)].info->rule->name}});
           break;
@@ -245,7 +245,7 @@ Json Engine::build_effective(const FactKey& fact, const ObjectEntry& e, const Js
   std::sort(adds.begin(), adds.end(), [](const FieldPart* a, const FieldPart* b) {
     return std::tie(*a->path, a->value) < std::tie(*b->path, b->value);
   });
-  const dsl::KindDecl* d = e.decl ? e.decl : decl_of(e.key);
+  const dsl::KindDecl* d = e.decl ? e.decl : decl_of(e.key());
   for (const auto* p : adds) {
     // Into a keyed list, an element whose key is there (the user's, or an
     // earlier one's) is not added: the list holds one entry per key. The
@@ -287,11 +287,11 @@ Json Engine::build_effective(const FactKey& fact, const ObjectEntry& e, const Js
   eff["kind"] = d->name;
   Json& md = eff["metadata"];
   if (!md.is_object()) md = Json::object();
-  md["name"] = e.key.name;
-  if (!e.key.ns.empty()) md["namespace"] = e.key.ns;
-  md["cluster"] = e.key.cluster;
-  md["uid"] = e.uid;
-  md["creationTimestamp"] = e.created;
+  md["name"] = e.key().name;
+  if (!e.key().ns.empty()) md["namespace"] = e.key().ns;
+  md["cluster"] = e.key().cluster;
+  md["uid"] = std::string(e.uid());
+  md["creationTimestamp"] = std::string(e.created());
   md["generation"] = e.generation;
   if (e.resource_version) md["resourceVersion"] = std::to_string(e.resource_version);
   for (const char* k : {"labels", "annotations"})
@@ -337,10 +337,10 @@ void Engine::recompute_object(const FactKey& fact, ObjectEntry e) {
   Json eff;
   if (supported || !prev.is_null()) {
     if (prev.is_null()) {
-      e.uid = make_uid(fact);
-      e.created = txn_.now;
+      e.set_uid(make_uid(fact));
+      e.set_created(txn_.now);
       if (history_)
-        if (const ObjectEntry* h = history_->state_.object(fact)) e.created = h->created;
+        if (const ObjectEntry* h = history_->state_.object(fact)) e.set_created(h->created());
     }
     // generation: one more than committed when anything but metadata and status changed.
     const Json& was = *txn_.before[fact];
@@ -356,19 +356,19 @@ void Engine::recompute_object(const FactKey& fact, ObjectEntry e) {
       draft["metadata"]["generation"] = gen;
     }
     eff = std::move(draft);
-    if (!supported && e.deleting.empty()) {
+    if (!supported && e.deleting().empty()) {
       // A derived object that lost its support keeps its last derived fields
       // while finalizers hold it.
       Json frozen = e.has_base() ? e.base.copy() : Json::object();
       if (cur)
         for (const auto& [mk, part] : cur->derived) part.visit([&](const Json& f) { deep_merge(frozen, f); });
       e.base = std::move(frozen);
-      e.deleting = txn_.now;
+      e.set_deleting(txn_.now);
       eff = build_effective(fact, e, prev);
       eff["metadata"]["generation"] = e.generation;
     }
-    if (!e.deleting.empty()) {
-      eff["metadata"]["deletionTimestamp"] = e.deleting;
+    if (!e.deleting().empty()) {
+      eff["metadata"]["deletionTimestamp"] = std::string(e.deleting());
       if (finalizers_of(eff).empty() && (txn_.restoring || txn_.deferred.count(fact))) {
         txn_.deferred.insert(fact);
       } else if (finalizers_of(eff).empty()) {
@@ -376,8 +376,7 @@ void Engine::recompute_object(const FactKey& fact, ObjectEntry e) {
         eff = nullptr;
         e.base = SharedJson();
         e.user_owned = false;
-        e.deleting.clear();
-        e.uid.clear();
+        e.set_stamps("", e.created(), "");
         e.generation = 0;
         e.resource_version = 0;
       }
@@ -414,14 +413,15 @@ void Engine::recompute_object(const FactKey& fact, ObjectEntry e) {
 bool Engine::settle_later(int rule, const FactKey& fact, ObjectEntry& e) {
   if (!txn_.settle_later || txn_.restoring) return false;
   const auto& writes = object_writes_[static_cast<size_t>(rule)];
-  auto w = writes.find(e.key.kind);
+  const std::string kind(e.key().kind);
+  auto w = writes.find(kind);
   // A run-time kind's objects are read by `resource(g, r)` patterns too.
-  if (w == writes.end() || Kinds::binds_kinds(e.key.kind) || e.key.kind.find('.') != std::string::npos) return false;
+  if (w == writes.end() || Kinds::binds_kinds(kind) || kind.find('.') != std::string::npos) return false;
   // `e` is the current entry with its parts changed: its effective form
   // and deletion are the object's as it is.
   bool supported = (e.has_base() && e.user_owned) || !e.derived.empty();
-  if (e.effective.is_null() || !e.deleting.empty() || !supported) return false;
-  Transaction::Unsettled& u = txn_.unsettled[e.key.kind];
+  if (e.effective.is_null() || !e.deleting().empty() || !supported) return false;
+  Transaction::Unsettled& u = txn_.unsettled[kind];
   u.parts.add(w->second);
   // A field the kind's system fields are under changes them too.
   if (e.decl)
@@ -502,7 +502,7 @@ void Engine::check_derived_schemas() {
     // Users' own objects are checked where they are written; what did not
     // change, down to a top-level section, is as valid as it was.
     if (!e || e->effective.is_null() || (e->derived.empty() && e->fields.empty()) || e->effective == before) continue;
-    const dsl::KindDecl* d = e->decl ? e->decl : decl_of(e->key);
+    const dsl::KindDecl* d = e->decl ? e->decl : decl_of(e->key());
     if (!d || !d->schema) continue;
     FieldErrors all = validate_changes_against_schema(d->schema, *before, *e->effective);
     if (all.empty()) continue;
@@ -558,7 +558,7 @@ void Engine::check_derived_schemas() {
     std::string list;
     for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
     throw TxnError{"DerivedInvalid",
-                   e->key.to_string() + " as rule" + (names.size() > 1 ? "s " : " ") + list + " derive" +
+                   e->key().to_string() + " as rule" + (names.size() > 1 ? "s " : " ") + list + " derive" +
                        (names.size() > 1 ? "" : "s") + " it is invalid: " + problems,
                    std::vector<std::string>(names.begin(), names.end())};
   }
@@ -589,7 +589,7 @@ void Engine::user_op(const Op& op) {
                                                                         : key_of(op.object, "", &error);
       if (!key) throw TxnError{"Invalid", error, {}};
       std::string fact = object_fact(*key);
-      ObjectEntry e = state_.object_copy(fact, *key);
+      ObjectEntry e = state_.object_copy(fact);
       e.decl = decl_of(*key);
       if (!e.decl && op.type == Op::Type::kRestore) {
         const Json* api = find_fields(op.object, {"apiVersion"});
@@ -658,7 +658,7 @@ void Engine::user_op(const Op& op) {
       if (op.type == Op::Type::kRestore) e.user_owned = !op.overlay;
       if (op.type == Op::Type::kRestore) {
         const Json* del = find_fields(op.object, {"metadata", "deletionTimestamp"});
-        if (del && del->is_string()) e.deleting = del->get<std::string>();
+        if (del && del->is_string()) e.set_deleting(del->get<std::string>());
       }
       recompute_object(FactKey(fact), std::move(e));
       break;
@@ -676,7 +676,7 @@ void Engine::user_op(const Op& op) {
                        {rule}};
       }
       if (!finalizers_of(*e.effective).empty()) {
-        if (e.deleting.empty()) e.deleting = txn_.now;
+        if (e.deleting().empty()) e.set_deleting(txn_.now);
       } else {
         e.base = SharedJson();
         e.user_owned = false;

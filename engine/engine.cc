@@ -120,7 +120,7 @@ const Json* Engine::committed(std::string_view fact) const {
 std::string Engine::make_uid(std::string_view fact) const {
   if (history_) {
     const ObjectEntry* e = history_->state_.object(fact);
-    if (e && !e->uid.empty()) return e->uid;
+    if (e && !e->uid().empty()) return std::string(e->uid());
   }
   // Deterministic: the same identity created in the same transaction gets
   // the same uid, whatever the order of the inputs.
@@ -344,8 +344,8 @@ void Engine::apply_contributions(int rule, const MatchKey& key, std::span<const 
   for (const auto& t : targets) {
     txn_.changed_by.add(t, rule);
     if (is_object_fact(t)) {
-      ObjectEntry e = state_.object_copy(t, parse_object_fact(t));
-      if (!e.decl) e.decl = decl_of(e.key);
+      ObjectEntry e = state_.object_copy(t);
+      if (!e.decl) e.decl = decl_of(e.key());
       bool had_support = e.derived.count(key) > 0;
       e.derived.erase(key);
       e.fields.erase(key);
@@ -476,8 +476,8 @@ void Engine::run_to_fixpoint() {
       FactKey fact = *txn_.doomed_objects.begin();
       txn_.doomed_objects.erase(txn_.doomed_objects.begin());
       const ObjectEntry* e = state_.object(fact);
-      if (e && !e->effective.is_null() && e->user_owned && e->derived.empty() && e->deleting.empty())
-        user_op(Op::remove(e->key));
+      if (e && !e->effective.is_null() && e->user_owned && e->derived.empty() && e->deleting().empty())
+        user_op(Op::remove(e->key().owned()));
       continue;
     }
     if (!have_pending && !txn_.doomed_clusters.empty()) {
@@ -503,7 +503,7 @@ void Engine::delete_cluster_contents(const std::string& cluster) {
   for (const dsl::KindDecl* d : kinds_.in_cluster(cluster)) {
     if (d->storage) continue;  // another served version: its objects are its storage version's
     state_.scan_objects(object_prefix(d->key(), &cluster), [&](const FactKey&, const ObjectEntry& e) {
-      if (e.user_owned && e.derived.empty() && e.deleting.empty()) doomed.push_back(e.key);
+      if (e.user_owned && e.derived.empty() && e.deleting().empty()) doomed.push_back(e.key().owned());
       return true;
     });
   }

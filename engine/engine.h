@@ -224,6 +224,9 @@ class Engine {
   const Kinds& kinds() const { return kinds_; }
   // The kind of an object identity, or null when its cluster does not serve it.
   const dsl::KindDecl* decl_of(const ObjectKey& key) const { return kinds_.by_key(key.cluster, key.kind); }
+  const dsl::KindDecl* decl_of(ObjectKeyView key) const {
+    return kinds_.by_key(std::string(key.cluster), std::string(key.kind));
+  }
   // Re-reads which clusters serve which run-time kinds (after loading a store).
   void refresh_kinds() { kinds_.refresh(state_); }
   // The identity of an object written as JSON: its kind, `metadata.cluster`

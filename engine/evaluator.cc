@@ -148,8 +148,8 @@ bool Evaluator::object_ok(const dsl::Step& s, const RuleRuntime& rt, Bindings& b
       return false;
     }
   }
-  if (s.item->object.kind.dynamic()) return e.key.kind == kind_key(s.item->object.kind, rt, b);
-  return e.key.kind == s.item->object.kind.name;
+  if (s.item->object.kind.dynamic()) return e.key().kind == kind_key(s.item->object.kind, rt, b);
+  return e.key().kind == s.item->object.kind.name;
 }
 
 bool Evaluator::tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bindings& b, const TupleView& fact,

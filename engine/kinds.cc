@@ -312,8 +312,8 @@ void Kinds::refresh(const State& state, bool additive, const std::string* cluste
     if (std::string path = cluster_path(state, from); !path.empty()) from = std::move(path);
     if (st.is_object() && st.contains("boundResources") && st["boundResources"].is_array())
       for (const auto& r : st["boundResources"])
-        if (const dsl::KindDecl* d = bind(schema_decls(state, from, text(r, {"schema", "name"})), b.key.cluster))
-          next[b.key.cluster].emplace(d->key(), d);
+        if (const dsl::KindDecl* d = bind(schema_decls(state, from, text(r, {"schema", "name"})), std::string(b.key().cluster)))
+          next[std::string(b.key().cluster)].emplace(d->key(), d);
     return true;
   });
   // A tenant's CRD never stands beside a kind the program declares (the
@@ -325,9 +325,11 @@ void Kinds::refresh(const State& state, bool additive, const std::string* cluste
     return false;
   };
   state.scan_objects(object_prefix("CustomResourceDefinition", cluster), [&](const FactKey&, const ObjectEntry& c) {
-    const auto& decls = schema_decls(state, c.key.cluster, c.key.name, "CustomResourceDefinition");
+    const ObjectKeyView key = c.key();
+    const std::string in(key.cluster);
+    const auto& decls = schema_decls(state, in, std::string(key.name), "CustomResourceDefinition");
     if (decls.empty() || declared_clash(*decls[0])) return true;
-    next[c.key.cluster].emplace(decls[0]->key(), bind(decls, c.key.cluster));
+    next[in].emplace(decls[0]->key(), bind(decls, in));
     return true;
   });
   // Versions only of the kinds bound: a kind that another binding of the

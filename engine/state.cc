@@ -148,9 +148,9 @@ std::string tuple_fact(const std::string& relation, const std::vector<std::strin
 
 bool is_object_fact(std::string_view fact) { return !fact.empty() && fact[0] == 'o'; }
 
-ObjectKey parse_object_fact(std::string_view fact) {
+ObjectKeyView view_object_fact(std::string_view fact) {
   // The four parts after the "o", each up to the next separator: read in
-  // place (the engine parses a key for every object change it looks at).
+  // place (the engine reads an object's key for every change it looks at).
   std::string_view parts[5];
   size_t start = 0;
   for (auto& part : parts) {
@@ -159,7 +159,23 @@ ObjectKey parse_object_fact(std::string_view fact) {
     if (p == std::string_view::npos) break;
     start = p + 1;
   }
-  return {std::string(parts[1]), std::string(parts[2]), std::string(parts[3]), std::string(parts[4])};
+  return {parts[1], parts[2], parts[3], parts[4]};
+}
+
+ObjectKey parse_object_fact(std::string_view fact) { return view_object_fact(fact).owned(); }
+
+std::string ObjectKeyView::to_string() const { return owned().to_string(); }
+
+void ObjectEntry::set_stamps(std::string_view uid, std::string_view created, std::string_view deleting) {
+  const size_t n = uid.size() + created.size() + deleting.size();
+  if (n > UINT32_MAX) throw std::length_error("an object's uid and timestamps are over 4 GiB");
+  // Built apart first: the texts may be views of stamps_.
+  std::string next;
+  next.reserve(n);
+  next.append(uid).append(created).append(deleting);
+  stamps_ = std::move(next);
+  uid_size_ = static_cast<uint32_t>(uid.size());
+  created_size_ = static_cast<uint32_t>(created.size());
 }
 
 TupleView view_tuple_fact(std::string_view fact) {
@@ -352,7 +368,7 @@ std::string State::index_key(std::span<const Json* const> values) {
 std::vector<std::string> State::object_index_keys(const ObjectEntry& e) const {
   std::vector<std::string> keys;
   if (e.effective.is_null()) return keys;
-  auto it = specs_of_.find(e.key.kind);
+  auto it = specs_of_.find(e.key().kind);
   if (it == specs_of_.end()) return keys;
   keys.reserve(it->second.size());
   // An object held as CBOR is left so: its index values are read there.
@@ -374,14 +390,14 @@ std::vector<std::string> State::object_index_keys(const ObjectEntry& e) const {
 }
 
 void State::index_object(const FactKey& fact, const ObjectEntry& e, bool add) {
-  reindex_object(fact, e.key.kind, add ? std::vector<std::string>() : object_index_keys(e),
+  reindex_object(fact, e.key().kind, add ? std::vector<std::string>() : object_index_keys(e),
                  add ? object_index_keys(e) : std::vector<std::string>());
 }
 
-void State::reindex_object(const FactKey& fact, const std::string& kind, const std::vector<std::string>& before,
+void State::reindex_object(const FactKey& fact, std::string_view kind, const std::vector<std::string>& before,
                            const std::vector<std::string>& after) {
   if (before.empty() && after.empty()) return;
-  const std::vector<size_t>& specs = specs_of_.at(kind);
+  const std::vector<size_t>& specs = specs_of_.find(kind)->second;  // (there are keys: the kind has indexes)
   for (size_t n = 0; n < specs.size(); ++n) {
     // Most changes of an object leave its index values as they were: its
     // buckets stay as they are (a bucket it left empty would go and be made again).
@@ -463,10 +479,10 @@ const ObjectEntry* State::object(const FactKey& fact) const {
   return it == objects_.end() ? nullptr : &it->second;
 }
 
-ObjectEntry State::object_copy(std::string_view fact, const ObjectKey& key) const {
+ObjectEntry State::object_copy(std::string_view fact) const {
   if (const ObjectEntry* e = object(fact)) return *e;
   ObjectEntry e;
-  e.key = key;
+  e.fact = FactKey(fact);
   return e;
 }
 
@@ -521,10 +537,15 @@ const ObjectEntry* State::put_object_as(const K& fact, ObjectEntry entry) {
       undo_.push_back(UndoPutObject{it->first, std::move(prev)});
     }
     it->second = std::move(entry);
-    if (!same_form) reindex_object(it->first, it->second.key.kind, before, object_index_keys(it->second));
+    it->second.fact = it->first;
+    if (!same_form) reindex_object(it->first, it->second.key().kind, before, object_index_keys(it->second));
     return replaced;
   }
-  it = objects_.emplace(interned_key(fact), std::move(entry)).first;  // not there: no second lookup
+  // Not there: no second lookup, and the entry's own key when it has the
+  // text (object_copy interned it).
+  const FactKey key = !entry.fact.empty() && entry.fact.str() == std::string_view(fact) ? entry.fact : interned_key(fact);
+  it = objects_.emplace(key, std::move(entry)).first;
+  it->second.fact = it->first;
   if (recording()) undo_.push_back(UndoEraseObject{it->first});
   mark_dirty(dirty_.objects, it->first);
   index_object(it->first, it->second, true);

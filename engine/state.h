@@ -60,6 +60,14 @@ struct ObjectKey {
   std::string to_string() const;  // Kind cluster/[ns/]name
 };
 
+// An ObjectKey as views of the text that holds it (an object's fact key):
+// valid while that text is.
+struct ObjectKeyView {
+  std::string_view kind, cluster, ns, name;
+  ObjectKey owned() const { return {std::string(kind), std::string(cluster), std::string(ns), std::string(name)}; }
+  std::string to_string() const;  // as ObjectKey's
+};
+
 // Fact keys: "o\x1fKind\x1fcluster\x1fns\x1fname" and "t\x1frelation\x1farg\x1f...".
 std::string object_fact(const ObjectKey& k);
 std::string object_prefix(const std::string& kind, const std::string* cluster = nullptr,
@@ -67,6 +75,8 @@ std::string object_prefix(const std::string& kind, const std::string* cluster = 
 std::string tuple_fact(const std::string& relation, const std::vector<std::string>& args);
 bool is_object_fact(std::string_view fact);
 ObjectKey parse_object_fact(std::string_view fact);
+// The same as views of `fact`. REQUIRES: `fact` outlives the view.
+ObjectKeyView view_object_fact(std::string_view fact);
 std::pair<std::string, std::vector<std::string>> parse_tuple_fact(std::string_view fact);
 // The same without copies, for the engine's hot paths: views into `fact`.
 // REQUIRES: `fact` outlives the view.
@@ -235,7 +245,12 @@ struct FieldPart {
 };
 
 struct ObjectEntry {
-  ObjectKey key;
+  // The object's fact key (object_fact), in the state the key it is held
+  // under (State sets it). Its kind, cluster, namespace and name are read
+  // from its text: an ObjectKey of the entry's own was a third of the entry
+  // and a second copy of that text.
+  FactKey fact;
+  ObjectKeyView key() const { return view_object_fact(fact.str()); }
   const dsl::KindDecl* decl = nullptr;
   // The parts are immutable and shared: a copy of an entry (what a change
   // of one part starts from, and what the undo log keeps) copies pointers.
@@ -255,12 +270,26 @@ struct ObjectEntry {
   // wrote there stays while the rules' value is still the one they saw;
   // once the rules' value changes, it wins (Engine::settle_editable).
   std::shared_ptr<const Json> editable_seen;
-  // Store-owned metadata.
-  std::string uid;
+  // Store-owned metadata: uid, creationTimestamp, and deletionTimestamp
+  // (non-empty while terminating).
   int64_t resource_version = 0;
   int64_t generation = 0;
-  std::string created;
-  std::string deleting;  // deletionTimestamp; non-empty while terminating
+  std::string_view uid() const { return std::string_view(stamps_).substr(0, uid_size_); }
+  std::string_view created() const { return std::string_view(stamps_).substr(uid_size_, created_size_); }
+  std::string_view deleting() const { return std::string_view(stamps_).substr(uid_size_ + created_size_); }
+  // Throws std::length_error for a text of 4 GiB or more. The texts may be
+  // views of this entry's own stamps.
+  void set_stamps(std::string_view uid, std::string_view created, std::string_view deleting);
+  void set_uid(std::string_view uid) { set_stamps(uid, created(), deleting()); }
+  void set_created(std::string_view created) { set_stamps(uid(), created, deleting()); }
+  void set_deleting(std::string_view deleting) { set_stamps(uid(), created(), deleting); }
+
+ private:
+  // The three stamps one after another in one string: three strings were
+  // a quarter of the entry, and two of them an allocation each.
+  std::string stamps_;
+  uint32_t uid_size_ = 0;
+  uint32_t created_size_ = 0;
 };
 
 struct TupleEntry {
@@ -283,7 +312,7 @@ class State {
   // The entry for `fact`, created empty if absent (its parts and effective
   // form are shared, so a copy copies pointers). Record-keeping is the
   // caller's: call put_object after changing the copy.
-  ObjectEntry object_copy(std::string_view fact, const ObjectKey& key) const;
+  ObjectEntry object_copy(std::string_view fact) const;
   // Both return the entry they replaced, kept in the undo log until the
   // transaction ends (null when there was none, or while undoing): a caller
   // reads the old version there instead of copying it first.
@@ -456,7 +485,7 @@ class State {
   std::vector<std::string> object_index_keys(const ObjectEntry& e) const;
   // Moves `fact` from the buckets of `before` to those of `after` (keys as
   // object_index_keys makes them; empty: in none).
-  void reindex_object(const FactKey& fact, const std::string& kind, const std::vector<std::string>& before,
+  void reindex_object(const FactKey& fact, std::string_view kind, const std::vector<std::string>& before,
                       const std::vector<std::string>& after);
   void index_tuple(const FactKey& fact, bool add);
   // The key of a tuple with these arguments in relation index `i`, into

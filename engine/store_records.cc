@@ -290,13 +290,14 @@ void place_match_keys(Match& m, std::span<FactKey> keys) {
 }
 
 Json encode_object(const ObjectEntry& e) {
-  Json j = {{"key", {e.key.kind, e.key.cluster, e.key.ns, e.key.name}},
+  const ObjectKeyView key = e.key();
+  Json j = {{"key", {key.kind, key.cluster, key.ns, key.name}},
             {"effective", *e.effective},
-            {"uid", e.uid},
+            {"uid", e.uid()},
             {"rv", e.resource_version},
             {"generation", e.generation},
-            {"created", e.created},
-            {"deleting", e.deleting},
+            {"created", e.created()},
+            {"deleting", e.deleting()},
             {"userOwned", e.user_owned}};
   if (e.has_base()) j["base"] = *e.base;
   if (e.editable_seen) j["editableSeen"] = *e.editable_seen;
@@ -373,18 +374,19 @@ std::string encode_object_record(const ObjectEntry& e, const PartSource* source,
   w.map(10 + (e.has_base() ? 1 : 0) + (e.editable_seen ? 1 : 0) + (named ? 1 : 0));
   w.str("key");
   w.array(4);
-  for (const auto* s : {&e.key.kind, &e.key.cluster, &e.key.ns, &e.key.name}) w.str(*s);
+  const ObjectKeyView key = e.key();
+  for (std::string_view s : {key.kind, key.cluster, key.ns, key.name}) w.str(s);
   w.str("effective");
   const size_t effective_from = out.size();
   if (const std::string* c = e.effective.cbor()) w.raw(*c);  // as it was read, never looked at
   else if (effective_cbor) w.raw(*effective_cbor);
   else w.value(*e.effective);
   if (effective_at) *effective_at = {effective_from, out.size()};
-  w.str("uid"), w.str(e.uid);
+  w.str("uid"), w.str(e.uid());
   w.str("rv"), w.value(Json(e.resource_version));
   w.str("generation"), w.value(Json(e.generation));
-  w.str("created"), w.str(e.created);
-  w.str("deleting"), w.str(e.deleting);
+  w.str("created"), w.str(e.created());
+  w.str("deleting"), w.str(e.deleting());
   w.str("userOwned"), w.value(Json(e.user_owned));
   if (e.has_base()) w.str("base"), write_value(w, e.base);
   if (e.editable_seen) w.str("editableSeen"), w.value(*e.editable_seen);
@@ -424,15 +426,15 @@ std::string encode_object_record(const ObjectEntry& e, const PartSource* source,
   return out;
 }
 
-ObjectEntry decode_object(Json j, PartRefs* refs) {
+ObjectEntry decode_object(Json j, PartRefs* refs, std::string_view stored_under) {
   ObjectEntry e;
-  e.key = {j["key"][0], j["key"][1], j["key"][2], j["key"][3]};
+  const std::string fact = object_fact({j["key"][0], j["key"][1], j["key"][2], j["key"][3]});
+  if (stored_under.empty()) e.fact = FactKey(fact);
+  else if (fact != stored_under) throw std::runtime_error("an object's record is under another object's key");
   e.effective = std::move(j["effective"]);
-  e.uid = j["uid"];
   e.resource_version = j["rv"];
   e.generation = j["generation"];
-  e.created = j["created"];
-  e.deleting = j["deleting"];
+  e.set_stamps(j["uid"].get<std::string>(), j["created"].get<std::string>(), j["deleting"].get<std::string>());
   e.user_owned = j["userOwned"];
   if (j.contains("base") && !j["base"].is_null()) e.base = std::move(j["base"]);
   if (j.contains("editableSeen")) e.editable_seen = std::make_shared<const Json>(std::move(j["editableSeen"]));
@@ -468,15 +470,15 @@ ObjectEntry decode_object(Json j, PartRefs* refs) {
   return e;
 }
 
-ObjectEntry decode_object_record(std::string_view value, PartRefs* refs) {
+ObjectEntry decode_object_record(std::string_view value, PartRefs* refs, std::string_view stored_under) {
   // The form and what the user wrote are kept as their bytes, unread (as
   // a cold object holds them: cold_objects.cc).
   static constexpr std::string_view kKept[] = {"effective", "base"};
   std::string_view kept[2];
   std::optional<Json> j;
   if (!value.empty() && value[0] != '{') j = read_cbor_map_keeping(value, kKept, kept);
-  if (!j) return decode_object(decode_record(value), refs);
-  ObjectEntry e = decode_object(std::move(*j), refs);
+  if (!j) return decode_object(decode_record(value), refs, stored_under);
+  ObjectEntry e = decode_object(std::move(*j), refs, stored_under);
   const auto [effective, base] = kept;
   if (!effective.empty() && effective != "\xf6") e.effective = SharedJson::from_cbor(effective);
   if (!base.empty() && base != "\xf6") e.base = SharedJson::from_cbor(base);

@@ -86,10 +86,13 @@ struct PartRefs {
   bool empty() const { return derived.empty() && fields.empty(); }
 };
 // REQUIRES: `refs` unless the record names no contribution (else throws).
-ObjectEntry decode_object(Json j, PartRefs* refs = nullptr);
+// With `stored_under`, the fact key the record is stored under, the entry's
+// key must be that one (else throws) and is left for the caller to put
+// there, interned (State::put_object does); without, it is interned here.
+ObjectEntry decode_object(Json j, PartRefs* refs = nullptr, std::string_view stored_under = {});
 // The same from a record's bytes, with the effective form held as its CBOR
 // (SharedJson::from_cbor) until something reads it.
-ObjectEntry decode_object_record(std::string_view value, PartRefs* refs = nullptr);
+ObjectEntry decode_object_record(std::string_view value, PartRefs* refs = nullptr, std::string_view stored_under = {});
 // Fills in the parts `refs` names from `state`'s matches; throws when one
 // is not there (damage).
 void resolve_parts(const State& state, std::string_view fact, const PartRefs& refs, ObjectEntry& e);

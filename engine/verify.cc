@@ -49,17 +49,17 @@ Result Engine::rebuild() {
   for (auto& [f, e] : objects) {
     if (e.has_base() && e.user_owned) {
       Json o = *e.base;
-      const dsl::KindDecl* d = e.decl ? e.decl : decl_of(e.key);
+      const dsl::KindDecl* d = e.decl ? e.decl : decl_of(e.key());
       // The version it was stored in: a store written before its kind's
       // storage version changed holds the old one, which the restore
       // converts (Engine::stored_form).
       const Json* stored_as = find_fields(*e.effective, {"apiVersion"});
       o["apiVersion"] = stored_as && stored_as->is_string() ? *stored_as : Json(d->api_version());
       o["kind"] = d->name;
-      o["metadata"]["name"] = e.key.name;
-      if (!e.key.ns.empty()) o["metadata"]["namespace"] = e.key.ns;
-      o["metadata"]["cluster"] = e.key.cluster;
-      if (!e.deleting.empty()) o["metadata"]["deletionTimestamp"] = e.deleting;
+      o["metadata"]["name"] = e.key().name;
+      if (!e.key().ns.empty()) o["metadata"]["namespace"] = e.key().ns;
+      o["metadata"]["cluster"] = e.key().cluster;
+      if (!e.deleting().empty()) o["metadata"]["deletionTimestamp"] = std::string(e.deleting());
       ops.push_back(Op::restore(o, false));
     }
   }
@@ -125,13 +125,13 @@ std::string Engine::verify() const {
     if (held) deep_merge(o, *e.effective);
     o["apiVersion"] = (*e.effective)["apiVersion"];
     o["kind"] = (*e.effective)["kind"];
-    o["metadata"]["name"] = e.key.name;
-    if (!e.key.ns.empty()) o["metadata"]["namespace"] = e.key.ns;
-    o["metadata"]["cluster"] = e.key.cluster;
-    if (!e.deleting.empty()) o["metadata"]["deletionTimestamp"] = e.deleting;
+    o["metadata"]["name"] = e.key().name;
+    if (!e.key().ns.empty()) o["metadata"]["namespace"] = e.key().ns;
+    o["metadata"]["cluster"] = e.key().cluster;
+    if (!e.deleting().empty()) o["metadata"]["deletionTimestamp"] = std::string(e.deleting());
     bool overlay = !e.user_owned && !held;
     Op op = Op::restore(o, overlay, e.editable_seen);
-    op.key = e.key;
+    op.key = e.key().owned();
     (overlay ? overlays : owned).push_back(std::move(op));
   }
   for (const auto* e : state_.tuples_in_order())

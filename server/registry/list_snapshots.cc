@@ -39,8 +39,10 @@ size_t ListSnapshots::View::size() const {
   return n;
 }
 
-ListSnapshots::ItemPtr ListSnapshots::item(const engine::ObjectKey& key, const nlohmann::json& effective) const {
-  return std::make_shared<const Item>(Item{engine::object_fact(key), key.cluster, key.ns, encode_json(present(engine_, names_, effective))});
+ListSnapshots::ItemPtr ListSnapshots::item(std::string_view fact, const nlohmann::json& effective) const {
+  const engine::ObjectKeyView key = engine::view_object_fact(fact);
+  return std::make_shared<const Item>(Item{std::string(fact), std::string(key.cluster), std::string(key.ns),
+                                           encode_json(present(engine_, names_, effective))});
 }
 
 ListSnapshots::ViewPtr ListSnapshots::view(const std::string& kind_key, const std::string& cluster) {
@@ -55,7 +57,7 @@ ListSnapshots::Kept& ListSnapshots::listed(const std::string& kind_key, const st
   std::vector<ItemPtr> chunk;
   engine_.state().scan_objects(engine::object_prefix(kind_key, cluster == kAllClusters ? nullptr : &cluster, nullptr), [&](const engine::FactKey&, const engine::ObjectEntry& e) {
     if (e.effective.is_null()) return true;
-    chunk.push_back(e.effective.visit([&](const nlohmann::json& j) { return item(e.key, j); }));
+    chunk.push_back(e.effective.visit([&](const nlohmann::json& j) { return item(e.fact.str(), j); }));
     made->bytes_ += chunk.back()->bytes.size();
     if (chunk.size() == kChunk) {
       made->chunks_.push_back(std::make_shared<const std::vector<ItemPtr>>(std::move(chunk)));
@@ -155,7 +157,7 @@ void ListSnapshots::committed(const engine::Result& r) {
       auto it = views_.find({c.key.kind, *cluster});
       if (it == views_.end() || !it->second.view) continue;
       try {
-        if (!encoded) made = c.after->is_null() ? nullptr : item(c.key, *c.after);
+        if (!encoded) made = c.after->is_null() ? nullptr : item(engine::object_fact(c.key), *c.after);
         encoded = true;
         it->second.view = with(*it->second.view, engine::object_fact(c.key), made);
         it->second.since = r.resource_version;

@@ -102,7 +102,8 @@ class ListSnapshots {
   void committed(const engine::Result& r);
 
  private:
-  ItemPtr item(const engine::ObjectKey& key, const nlohmann::json& effective) const;
+  // The item of the object whose fact key is `fact`.
+  ItemPtr item(std::string_view fact, const nlohmann::json& effective) const;
   static ViewPtr with(const View& v, const std::string& fact, ItemPtr item);  // item null: without `fact`
 
   void keep_within_budget(const std::pair<std::string, std::string>& listed_now);

@@ -222,7 +222,7 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
   bool filtered = !o.labels.empty() || !o.fields.empty() || req.visible;
   engine_.state().scan_objects(prefix, [&](std::string_view fact, const engine::ObjectEntry& e) {
     if (!start_after.empty() && fact <= start_after) return true;
-    if (!req.info.ns.empty() && e.key.ns != req.info.ns) return true;
+    if (!req.info.ns.empty() && e.key().ns != req.info.ns) return true;
     return e.effective.visit([&](const nlohmann::json& object) {
       if (!o.labels.matches(object) || !o.fields.matches(object)) return true;
       if (req.visible && !req.visible(object)) return true;
@@ -475,14 +475,14 @@ HttpResponse ResourceStore::remove_collection(const ApiRequest& req) {
   std::optional<ApiError> failed;
   engine_.state().scan_objects(engine::object_prefix(req.kind->key(), &req.info.cluster, ns),
                                [&](std::string_view, const engine::ObjectEntry& e) {
-                                 if (ns && e.key.ns != *ns) return true;
+                                 if (ns && e.key().ns != *ns) return true;
                                  return e.effective.visit([&](const Json& object) {
                                    if (!o.labels.matches(object) || !o.fields.matches(object)) return true;
                                    if (req.visible && !req.visible(object)) return true;
                                    // The options are each delete's, preconditions too.
                                    failed = precondition_error(req.gr(), d, object["metadata"]);
                                    if (failed) return false;
-                                   ops.push_back(Op::remove(e.key).as(requester(req.user)));
+                                   ops.push_back(Op::remove(e.key().owned()).as(requester(req.user)));
                                    before.push_back(object);
                                    return true;
                                  });

@@ -148,7 +148,7 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, std::optional<int64_t> s
     scan_scope(me, [&](const engine::ObjectEntry& e) {
       e.effective.visit([&](const nlohmann::json& object) {
         if (!me.sees(object)) return;
-        std::string fact = engine::object_fact(e.key);
+        std::string fact = std::string(e.fact.str());
         while (next < encoded.size() && encoded[next]->fact < fact) ++next;
         if (!me.spec.table && !me.spec.served && next < encoded.size() && encoded[next]->fact == fact) {
           ++events_sent_;
@@ -188,7 +188,7 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, std::optional<int64_t> s
     // From here on, a filtered watcher has been shown what it sees now.
     if (me.tracks())
       scan_scope(me, [&](const engine::ObjectEntry& e) {
-        if (me.sees(*e.effective)) me.shown.insert(engine::object_fact(e.key));
+        if (me.sees(*e.effective)) me.shown.insert(std::string(e.fact.str()));
       });
   }
   me.started = true;
@@ -215,7 +215,7 @@ void WatchHub::recheck_access(Watcher& w) {
   if (w.spec.allowed && !w.spec.allowed()) {
     // Access to the whole watch is gone: what it showed leaves its view.
     scan_scope(w, [&](const engine::ObjectEntry& e) {
-      bool shown = w.tracks() ? w.shown.count(engine::object_fact(e.key)) > 0 : w.wants(*e.effective);
+      bool shown = w.tracks() ? w.shown.count(std::string(e.fact.str())) > 0 : w.wants(*e.effective);
       if (shown) w.stream->send(deleted(w, *e.effective, published_rv_));
     });
     w.shown.clear();
@@ -224,7 +224,7 @@ void WatchHub::recheck_access(Watcher& w) {
   }
   if (!w.tracks()) return;
   scan_scope(w, [&](const engine::ObjectEntry& e) {
-    std::string fact = engine::object_fact(e.key);
+    std::string fact = std::string(e.fact.str());
     bool now = w.sees(*e.effective), was = w.shown.count(fact) > 0;
     if (now && !was) {
       w.stream->send(event(w, "ADDED", *e.effective));

@@ -113,7 +113,7 @@ TEST_CASE("reopening a data directory restores objects, tuples and bookkeeping")
   // written with): the last entry of each object that is left is its form.
   int compared = 0;
   for (const auto& [f, entry] : e.state().objects()) {
-    auto it = latest.find(entry.key.kind + "/" + entry.key.name);
+    auto it = latest.find(std::string(entry.key().kind) + "/" + std::string(entry.key().name));
     if (it == latest.end()) continue;
     CHECK(it->second == *entry.effective);
     ++compared;
@@ -207,8 +207,8 @@ rule workspace
 TEST_CASE("an object record holds strings and maps of every length CBOR encodes") {
   engine::ObjectEntry e;
   // Lengths that take a head of 0, 1, 2 and 4 bytes more.
-  e.key = {"Kind", std::string(70000, 'c'), std::string(300, 'n'), std::string(30, 'x')};
-  e.uid = "u";
+  e.fact = engine::FactKey(engine::object_fact({"Kind", std::string(70000, 'c'), std::string(300, 'n'), std::string(30, 'x')}));
+  e.set_uid("u");
   Json big = Json::object();
   for (int i = 0; i < 300; ++i) big["k" + std::to_string(i)] = std::string(static_cast<size_t>(i), 'v');
   e.effective = big;

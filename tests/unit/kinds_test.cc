@@ -34,7 +34,7 @@ json schema_object(const std::string& field, int served) {
 void put(State& st, const std::string& kind, const std::string& name, json effective) {
   ObjectKey key{kind, "root:p", "", name};
   ObjectEntry e;
-  e.key = key;
+  e.fact = FactKey(object_fact(key));
   e.effective = std::move(effective);
   st.put_object(object_fact(key), std::move(e));
 }

@@ -70,7 +70,7 @@ std::string CommittedForms::take(const SharedJson& form) {
 CommittedForms Engine::encode_committed(const Result& r) const {
   CommittedForms out;
   for (const auto& c : r.objects) {
-    if (c.op == ObjectChange::Kind::kDeleted || c.after.cbor() || c.after.is_null()) continue;
+    if (c.op == ObjectChange::Kind::kDeleted || c.after.held_as_cbor() || c.after.is_null()) continue;
     std::string bytes;
     CborWriter w(bytes);
     w.value(*c.after);
@@ -92,9 +92,8 @@ void Engine::hold_cold_objects(const Result& r, CommittedForms& forms) {
     committed_.pop_front();
     const ObjectEntry* e = state_.object(c.fact);
     // Gone, held so already, or changed since (a later entry holds it then).
-    if (e && !e->effective.cbor() && e->effective.same(c.form)) {
-      c.cbor.shrink_to_fit();  // (written by doubling: up to half of it slack)
-      state_.hold_effective_as(c.fact, SharedJson::from_cbor(std::move(c.cbor)));
+    if (e && !e->effective.held_as_cbor() && e->effective.same(c.form)) {
+      state_.hold_effective_as(c.fact, SharedJson::from_cbor_packed(std::move(c.cbor)));
       hold_cold_parts(c.fact, *e);
     }
   }  // c.form, often the tree's last holder, goes here
@@ -107,16 +106,15 @@ namespace {
 // unless its CBOR is `small` bytes or fewer, or read_cbor would not read
 // it back.
 std::optional<SharedJson> bytes_alone(const SharedJson& v, size_t small) {
-  if (const std::string* c = v.cbor()) {
+  if (v.held_as_cbor()) {
     if (!v.cbor_and_read()) return std::nullopt;
-    return SharedJson::from_cbor(std::string_view(*c));
+    return v.held_again();
   }
   std::string bytes;
   CborWriter w(bytes);
   w.value(*v);
   if (!w.readable() || bytes.size() <= small) return std::nullopt;
-  bytes.shrink_to_fit();
-  return SharedJson::from_cbor(std::move(bytes));
+  return SharedJson::from_cbor_packed(std::move(bytes));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "engine/cbor.h"
+#include "engine/cold_codec.h"
 #include "stdlib/text.h"
 
 namespace pmesh::engine {
@@ -27,11 +28,17 @@ namespace {
 // is no value a SharedJson holds otherwise.
 struct LazyCbor {
   const Json placeholder = Json(Json::value_t::discarded);  // (braces would make a list of it)
-  std::string cbor;
+  std::string bytes;  // the CBOR, or what cold_codec packed it to
+  bool packed = false;
   mutable std::atomic<const Json*> value{nullptr};  // once read
-  explicit LazyCbor(std::string_view c) : cbor(c) {}
-  explicit LazyCbor(std::string&& c) : cbor(std::move(c)) {}
+  LazyCbor(std::string&& b, bool p) : bytes(std::move(b)), packed(p) {}
   ~LazyCbor() { delete value.load(std::memory_order_acquire); }
+  Json parse() const {
+    if (!packed) return read_cbor(bytes);
+    std::string cbor;
+    cold_codec::unpack(bytes, cbor);
+    return read_cbor(cbor);
+  }
 };
 // So that a pointer to the placeholder is one to the LazyCbor.
 static_assert(std::is_standard_layout_v<LazyCbor>);
@@ -40,6 +47,13 @@ const LazyCbor& lazy_of(const Json* p) { return *reinterpret_cast<const LazyCbor
 
 }  // namespace
 
+SharedJson SharedJson::held(std::string&& bytes, bool packed) {
+  auto lazy = std::make_shared<const LazyCbor>(std::move(bytes), packed);
+  SharedJson s;
+  s.p_ = std::shared_ptr<const Json>(lazy, &lazy->placeholder);
+  return s;
+}
+
 SharedJson::SharedJson(Json v) {
   if (v.is_discarded()) throw std::invalid_argument("SharedJson: a discarded value");
   p_ = std::make_shared<const Json>(std::move(v));
@@ -47,43 +61,60 @@ SharedJson::SharedJson(Json v) {
 
 SharedJson SharedJson::from_cbor(std::string_view cbor) { return from_cbor(std::string(cbor)); }
 
-SharedJson SharedJson::from_cbor(std::string&& cbor) {
-  SharedJson s;
-  auto lazy = std::make_shared<const LazyCbor>(std::move(cbor));
-  s.p_ = std::shared_ptr<const Json>(lazy, &lazy->placeholder);
-  return s;
+SharedJson SharedJson::from_cbor(std::string&& cbor) { return held(std::move(cbor), false); }
+
+SharedJson SharedJson::from_cbor_packed(std::string&& cbor) {
+  if (std::optional<std::string> packed = cold_codec::pack(cbor)) return held(std::move(*packed), true);
+  cbor.shrink_to_fit();
+  return held(std::move(cbor), false);
+}
+
+SharedJson SharedJson::held_again() const {
+  const LazyCbor& lazy = lazy_of(p_.get());
+  return held(std::string(lazy.bytes), lazy.packed);
 }
 
 const Json& SharedJson::read() const {
   const LazyCbor& lazy = lazy_of(p_.get());
   if (const Json* v = lazy.value.load(std::memory_order_acquire)) return *v;
   // Readers that race each read it; the first to publish wins.
-  auto fresh = std::make_unique<const Json>(read_cbor(lazy.cbor));
+  auto fresh = std::make_unique<const Json>(lazy.parse());
   const Json* expected = nullptr;
   if (lazy.value.compare_exchange_strong(expected, fresh.get(), std::memory_order_acq_rel)) return *fresh.release();
   return *expected;
 }
 
+Json SharedJson::parse() const { return lazy_of(p_.get()).parse(); }
+
 bool SharedJson::equal_values(const SharedJson& o) const {
-  const std::string* a = unread_cbor();
-  const std::string* b = o.unread_cbor();
-  // The same bytes are the same value (other bytes may still be: 1 and 1.0).
-  if (a && b && *a == *b) return true;
+  // The same bytes are the same value (other bytes may still be: 1 and
+  // 1.0). Packing is a function of the bytes: the same packed bytes are
+  // the same CBOR.
+  if (unread() && o.unread()) {
+    const LazyCbor &a = lazy_of(p_.get()), &b = lazy_of(o.p_.get());
+    if (a.packed == b.packed && a.bytes == b.bytes) return true;
+  }
   return visit([&](const Json& x) { return o.visit([&](const Json& y) { return x == y; }); });
 }
 
 bool SharedJson::is_null() const {
-  if (const std::string* c = cbor()) return *c == "\xf6";
-  return p_->is_null();
-}
-
-const std::string* SharedJson::unread_cbor() const {
-  if (!p_->is_discarded()) return nullptr;
+  if (!held_as_cbor()) return p_->is_null();
+  // Null's CBOR is one byte, which packs to no fewer.
   const LazyCbor& lazy = lazy_of(p_.get());
-  return lazy.value.load(std::memory_order_acquire) ? nullptr : &lazy.cbor;
+  return !lazy.packed && lazy.bytes == "\xf6";
 }
 
-const std::string* SharedJson::cbor() const { return p_->is_discarded() ? &lazy_of(p_.get()).cbor : nullptr; }
+bool SharedJson::unread() const {
+  return p_->is_discarded() && !lazy_of(p_.get()).value.load(std::memory_order_acquire);
+}
+
+void SharedJson::with_cbor(absl::FunctionRef<void(std::string_view)> fn) const {
+  const LazyCbor& lazy = lazy_of(p_.get());
+  if (!lazy.packed) return fn(lazy.bytes);
+  std::string cbor;
+  cold_codec::unpack(lazy.bytes, cbor);
+  fn(cbor);
+}
 
 Json& SharedJson::mutate() {
   if (p_->is_discarded() || p_.use_count() != 1) p_ = std::make_shared<const Json>(**this);
@@ -371,17 +402,24 @@ std::vector<std::string> State::object_index_keys(const ObjectEntry& e) const {
   auto it = specs_of_.find(e.key().kind);
   if (it == specs_of_.end()) return keys;
   keys.reserve(it->second.size());
-  // An object held as CBOR is left so: its index values are read there.
-  const std::string* cbor = e.effective.cbor();
+  // As index_key makes them, from the values where they are. An object
+  // held as CBOR is left so: its index values are read there.
+  auto from_cbor = [&](std::string_view cbor) {
+    for (size_t i : it->second) {
+      std::string& key = keys.emplace_back();
+      for (const auto& path : specs_[i].keys) {
+        std::string_view v = cbor_find_at(cbor, path);
+        append_index_value(key, v.empty() ? kNullJson : read_cbor(v));
+      }
+    }
+  };
+  if (e.effective.held_as_cbor()) {
+    e.effective.with_cbor(from_cbor);
+    return keys;
+  }
   for (size_t i : it->second) {
-    // As index_key makes it, from the values where they are.
     std::string& key = keys.emplace_back();
     for (const auto& path : specs_[i].keys) {
-      if (cbor) {
-        std::string_view v = cbor_find_at(*cbor, path);
-        append_index_value(key, v.empty() ? kNullJson : read_cbor(v));
-        continue;
-      }
       const Json* v = find_at(*e.effective, path);
       append_index_value(key, v ? *v : kNullJson);
     }

@@ -99,7 +99,9 @@ std::optional<ObjectKey> parse_object_ref(const std::string& kind, const std::st
 // A value may also be held as the CBOR it was stored as, read into JSON
 // the first time anyone looks at it (from_cbor): a reopen's objects, most
 // of which nothing reads before they change, stay as their records' bytes,
-// a fifth of the memory of the tree and none of its decoding.
+// a fifth of the memory of the tree and none of its decoding. A cold
+// object's form and large parts are held so too, packed (cold_codec.h):
+// a fifth of their CBOR again.
 //
 // Thread safety: a SharedJson is a value (as std::shared_ptr); looking at
 // one held as CBOR from several threads at once reads it once.
@@ -111,6 +113,9 @@ class SharedJson {
   // REQUIRES: cbor_readable(cbor).
   static SharedJson from_cbor(std::string_view cbor);
   static SharedJson from_cbor(std::string&& cbor);
+  // The same, packed when that makes it smaller: for values held long and
+  // seldom read (each read unpacks it first).
+  static SharedJson from_cbor_packed(std::string&& cbor);
   const Json& operator*() const { return p_->is_discarded() ? read() : *p_; }
   const Json* operator->() const { return &**this; }
   // Compares without keeping what it reads: a value held as CBOR that a
@@ -124,18 +129,24 @@ class SharedJson {
   const void* identity() const { return p_.get(); }
   // Whether the value is null, without reading CBOR.
   bool is_null() const;
-  // The CBOR the value is held as, or null when it is held as JSON.
-  const std::string* cbor() const;
+  // Whether the value is held as CBOR (packed or not).
+  bool held_as_cbor() const { return p_->is_discarded(); }
+  // fn on the CBOR the value is held as (unpacked first when packed).
+  // REQUIRES: held_as_cbor().
+  void with_cbor(absl::FunctionRef<void(std::string_view)> fn) const;
   // Whether it is held as CBOR and was read since, so that it keeps both.
-  bool cbor_and_read() const { return cbor() && !unread_cbor(); }
+  bool cbor_and_read() const { return held_as_cbor() && !unread(); }
+  // The same bytes (packed, if they are) held anew, without what was read
+  // from them. REQUIRES: held_as_cbor().
+  SharedJson held_again() const;
   // fn(const Json&) on the value, and what it returns. A value held as
   // CBOR that nobody has read yet is read for the call and not kept: for
   // scans that read many objects once (a list, a watch's first events),
   // which would otherwise leave each object's JSON beside its bytes.
   template <class F>
   decltype(auto) visit(const F& fn) const {
-    if (const std::string* c = unread_cbor()) {
-      const Json once = read_cbor(*c);
+    if (unread()) {
+      const Json once = parse();
       return fn(once);
     }
     return fn(**this);
@@ -143,7 +154,7 @@ class SharedJson {
   // The value as a Json of the caller's own: read from the bytes into it
   // when held as CBOR and not read yet (not kept), copied otherwise.
   Json copy() const {
-    if (const std::string* c = unread_cbor()) return read_cbor(*c);
+    if (unread()) return parse();
     return **this;
   }
   // The value to change in place: this holder's own while nobody else
@@ -159,8 +170,12 @@ class SharedJson {
   // The JSON of a value held as CBOR, read on the first call.
   const Json& read() const;
   bool equal_values(const SharedJson& o) const;
-  // The CBOR of a value held so and not read yet; null otherwise.
-  const std::string* unread_cbor() const;
+  // Whether the value is held as CBOR and nobody has read it yet.
+  bool unread() const;
+  // The value read from its CBOR, not kept. REQUIRES: held_as_cbor().
+  Json parse() const;
+  // A value held as `bytes`, its CBOR or (`packed`) what cold_codec packed it to.
+  static SharedJson held(std::string&& bytes, bool packed);
   // Points at a Json, or at the discarded placeholder that starts a
   // LazyCbor (state.cc) for a value held as CBOR.
   std::shared_ptr<const Json> p_;

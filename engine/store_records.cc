@@ -85,7 +85,7 @@ class RecordWriter {
   }
   // A value held as CBOR is written as it is held, not read.
   void json(const SharedJson& j) {
-    if (const std::string* c = j.cbor()) str(*c);
+    if (j.held_as_cbor()) j.with_cbor([&](std::string_view c) { str(c); });
     else json(*j);
   }
   std::string take() { return std::move(out_); }
@@ -344,7 +344,7 @@ int64_t place_of(const Match& m, std::string_view fact, const FieldPart& part) {
 
 // A value held as CBOR is written as it is held, not read.
 void write_value(CborWriter& w, const SharedJson& v) {
-  if (const std::string* c = v.cbor()) w.raw(*c);
+  if (v.held_as_cbor()) v.with_cbor([&](std::string_view c) { w.raw(c); });
   else w.value(*v);
 }
 
@@ -378,7 +378,7 @@ std::string encode_object_record(const ObjectEntry& e, const PartSource* source,
   for (std::string_view s : {key.kind, key.cluster, key.ns, key.name}) w.str(s);
   w.str("effective");
   const size_t effective_from = out.size();
-  if (const std::string* c = e.effective.cbor()) w.raw(*c);  // as it was read, never looked at
+  if (e.effective.held_as_cbor()) e.effective.with_cbor([&](std::string_view c) { w.raw(c); });  // as it was read
   else if (effective_cbor) w.raw(*effective_cbor);
   else w.value(*e.effective);
   if (effective_at) *effective_at = {effective_from, out.size()};
@@ -471,8 +471,8 @@ ObjectEntry decode_object(Json j, PartRefs* refs, std::string_view stored_under)
 }
 
 ObjectEntry decode_object_record(std::string_view value, PartRefs* refs, std::string_view stored_under) {
-  // The form and what the user wrote are kept as their bytes, unread (as
-  // a cold object holds them: cold_objects.cc).
+  // The form and what the user wrote are kept as their bytes, unread and
+  // packed (as a cold object holds them: cold_objects.cc).
   static constexpr std::string_view kKept[] = {"effective", "base"};
   std::string_view kept[2];
   std::optional<Json> j;
@@ -480,8 +480,8 @@ ObjectEntry decode_object_record(std::string_view value, PartRefs* refs, std::st
   if (!j) return decode_object(decode_record(value), refs, stored_under);
   ObjectEntry e = decode_object(std::move(*j), refs, stored_under);
   const auto [effective, base] = kept;
-  if (!effective.empty() && effective != "\xf6") e.effective = SharedJson::from_cbor(effective);
-  if (!base.empty() && base != "\xf6") e.base = SharedJson::from_cbor(base);
+  if (!effective.empty() && effective != "\xf6") e.effective = SharedJson::from_cbor_packed(std::string(effective));
+  if (!base.empty() && base != "\xf6") e.base = SharedJson::from_cbor_packed(std::string(base));
   return e;
 }
 

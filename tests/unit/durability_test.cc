@@ -388,8 +388,8 @@ TEST_CASE("a derive's large fields come back from a reopen as their bytes, the p
   };
   {
     OpenedStore o = open_data_dir(dir.path, program);
-    CHECK(part(*o.engine, "a").cbor() != nullptr);
-    CHECK(part(*o.engine, "b").cbor() == nullptr);
+    CHECK(part(*o.engine, "a").held_as_cbor());
+    CHECK(!part(*o.engine, "b").held_as_cbor());
     CHECK(parts_shared(*o.engine));
     CHECK(dump_state(*o.engine) == before);
     CHECK(o.engine->verify().empty());
@@ -426,9 +426,9 @@ TEST_CASE("a reopen holds objects as their records' bytes until read, indexes th
   Engine& e = *o.engine;
   size_t objects = 0;
   for (const auto& [f, en] : e.state().objects()) {
-    CHECK(en.effective.cbor() != nullptr);
+    CHECK(en.effective.held_as_cbor());
     // What the user wrote (the accounts'), too.
-    CHECK((en.base.cbor() != nullptr) == en.user_owned);
+    CHECK(en.base.held_as_cbor() == en.user_owned);
     ++objects;
   }
   CHECK(objects == 4);  // two accounts, their workspaces
@@ -437,7 +437,7 @@ TEST_CASE("a reopen holds objects as their records' bytes until read, indexes th
   REQUIRE(a);
   engine::ObjectEntry plain = *a;
   plain.effective = engine::SharedJson(Json(*a->effective));
-  REQUIRE(plain.effective.cbor() == nullptr);
+  REQUIRE(!plain.effective.held_as_cbor());
   CHECK(engine::encode_object_record(*a) == engine::encode_object_record(plain));
   // So is one whose user-written base is held as its CBOR (a cold object's).
   REQUIRE(a->has_base());
@@ -468,7 +468,7 @@ TEST_CASE("a reopen holds objects as their records' bytes until read, indexes th
   CHECK(e.has_tuple("same_creator", {"c", "a"}));
   a = e.state().object(engine::object_fact({"Account", "root", "", "a"}));
   REQUIRE(a);
-  CHECK(a->effective.cbor() == nullptr);
+  CHECK(!a->effective.held_as_cbor());
   CHECK(a->effective->at("spec").at("creator") == "bob");
   CHECK(e.verify().empty());
 }
@@ -530,8 +530,8 @@ TEST_CASE("a value pool gives one value per bytes, keeps small values only and s
   CHECK(&*pool.read(cbor(long_text)) != &*pool.read(cbor(long_text)));
   CHECK(*pool.read(cbor(long_text)) == long_text);
   // Held as its bytes, which are checked as they are read.
-  CHECK(pool.read(cbor(long_text)).cbor() != nullptr);
-  CHECK(pool.read(cbor("Ready")).cbor() == nullptr);
+  CHECK(pool.read(cbor(long_text)).held_as_cbor());
+  CHECK(!pool.read(cbor("Ready")).held_as_cbor());
   CHECK(&*pool.share(Json(long_text)) != &*pool.share(Json(long_text)));
   Json many = Json::array();
   for (int i = 0; i < 200; ++i) many.push_back(i);

@@ -603,7 +603,7 @@ TEST_CASE("objects no transaction changed for a while are held as their CBOR, an
   auto held = [&](const std::string& kind, const std::string& cluster, const std::string& name) {
     const engine::ObjectEntry* o = e.state().object(engine::object_fact({kind, cluster, "", name}));
     REQUIRE(o);
-    return o->effective.cbor() != nullptr;
+    return o->effective.held_as_cbor();
   };
   both(account("root:orgs", "acme", {{"type", "org"}}));         // 1
   both(account("root:orgs:acme", "team", {{"creator", "bob"}}));  // 2: acme's status changes too
@@ -618,7 +618,7 @@ TEST_CASE("objects no transaction changed for a while are held as their CBOR, an
   CHECK(held("Account", "root:orgs:acme", "team"));
   CHECK_FALSE(held("Account", "root:orgs", "third"));
   // What the user wrote of it too.
-  CHECK(e.state().object(engine::object_fact({"Account", "root:orgs", "", "acme"}))->base.cbor() != nullptr);
+  CHECK(e.state().object(engine::object_fact({"Account", "root:orgs", "", "acme"}))->base.held_as_cbor());
   // Rules read held objects (acme's children, team's parent) and change
   // them as any other.
   both(account("root:orgs:acme", "team2", {{"creator", "carol"}}));  // 5
@@ -628,16 +628,16 @@ TEST_CASE("objects no transaction changed for a while are held as their CBOR, an
   CHECK(e.has_tuple("parent", {"root:orgs:acme/team2", "root:orgs/acme"}));
   CHECK(e.verify().empty());
   // Never, when told so.
-  for (const auto& [f, o] : plain.state().objects()) CHECK(o.effective.cbor() == nullptr);
+  for (const auto& [f, o] : plain.state().objects()) CHECK(!o.effective.held_as_cbor());
   // By default, once 256 commits have passed.
   Engine dflt(prelude_program(kRules), fixed_clock());
   REQUIRE(dflt.apply({Op::create(account("root:orgs", "first", {{"type", "org"}}))}).ok);
   const std::string first = engine::object_fact({"Account", "root:orgs", "", "first"});
   for (int i = 0; i < 255; ++i)
     REQUIRE(dflt.apply({Op::create(account("root:orgs", "n" + std::to_string(i), {{"type", "none"}}))}).ok);
-  CHECK(dflt.state().object(first)->effective.cbor() == nullptr);
+  CHECK(!dflt.state().object(first)->effective.held_as_cbor());
   REQUIRE(dflt.apply({Op::create(account("root:orgs", "last", {{"type", "none"}}))}).ok);
-  CHECK(dflt.state().object(first)->effective.cbor() != nullptr);
+  CHECK(dflt.state().object(first)->effective.held_as_cbor());
   CHECK(dflt.verify().empty());
 }
 
@@ -663,7 +663,7 @@ TEST_CASE("a cold object's large derived fields are held as CBOR with it, in its
   auto part_of = [&](const std::string& name) {
     const engine::ObjectEntry* o = e.state().object(engine::object_fact({"Workspace", "root:orgs", "", name}));
     REQUIRE(o);
-    REQUIRE(o->effective.cbor());
+    REQUIRE(o->effective.held_as_cbor());
     REQUIRE(o->derived.size() == 1);
     return *o->derived.begin();
   };
@@ -674,13 +674,13 @@ TEST_CASE("a cold object's large derived fields are held as CBOR with it, in its
     return o->derived.begin()->second.cbor_and_read();
   };
   auto [mk, part] = part_of("acme");
-  REQUIRE(part.cbor());
+  REQUIRE(part.held_as_cbor());
   const engine::Match* m = e.state().match(mk);
   REQUIRE(m);
   int same = 0;
   for (const auto& c : m->contributions()) same += c.value.same(part);
   CHECK(same == 1);
-  CHECK(part_of("small").second.cbor() == nullptr);
+  CHECK(!part_of("small").second.held_as_cbor());
   // Read as before: the account's readiness reads the workspace, a user's
   // write to it is checked against the derived fields, and a change of the
   // account derives it again.
@@ -693,7 +693,7 @@ TEST_CASE("a cold object's large derived fields are held as CBOR with it, in its
   both(Op::create(account("root:orgs", "h1", {{"type", "none"}})));
   both(Op::create(account("root:orgs", "h2", {{"type", "none"}})));
   CHECK_FALSE(part_of_read("acme"));
-  CHECK(part_of("acme").second.cbor() != nullptr);
+  CHECK(part_of("acme").second.held_as_cbor());
   Json bad = *e.get({"Workspace", "root:orgs", "", "acme"});
   bad["spec"]["type"]["name"] = "mine";
   both(Op::update(bad));
@@ -703,7 +703,7 @@ TEST_CASE("a cold object's large derived fields are held as CBOR with it, in its
   both(Op::create(account("root:orgs", "d", {{"type", "none"}})));
   both(Op::create(account("root:orgs", "e", {{"type", "none"}})));
   auto [mk2, again] = part_of("acme");
-  REQUIRE(again.cbor());
+  REQUIRE(again.held_as_cbor());
   CHECK(again.visit([](const Json& f) { return f.at("spec").at("type").at("name") == "yyyy" + std::string(396, 'y'); }));
 }
 
@@ -813,7 +813,7 @@ TEST_CASE("randomized: incremental state equals recomputation after every step")
   CHECK(applied > 1000);
   // (Objects change too often here for the default window to hold any.)
   size_t held = 0;
-  for (const auto& [f, o] : e.state().objects()) held += o.effective.cbor() != nullptr;
+  for (const auto& [f, o] : e.state().objects()) held += o.effective.held_as_cbor();
   if (options.cold_after_transactions == 2) CHECK(held > 0);
 }
 

@@ -52,10 +52,14 @@ void learn(Learning& l) {
   } else {
     dict.resize(n);
   }
-  auto* d = new Dictionary{ZSTD_createCDict(dict.data(), dict.size(), kLevel),
-                           ZSTD_createDDict(dict.data(), dict.size())};
-  if (!d->compress || !d->decompress) throw std::bad_alloc();
-  l.dictionary.store(d, std::memory_order_release);
+  ZSTD_CDict* compress = ZSTD_createCDict(dict.data(), dict.size(), kLevel);
+  ZSTD_DDict* decompress = ZSTD_createDDict(dict.data(), dict.size());
+  if (!compress || !decompress) {
+    ZSTD_freeCDict(compress);
+    ZSTD_freeDDict(decompress);
+    throw std::bad_alloc();
+  }
+  l.dictionary.store(new Dictionary{compress, decompress}, std::memory_order_release);
   std::string().swap(l.samples);
   std::vector<size_t>().swap(l.sizes);
 }

@@ -5,7 +5,7 @@
 // object of its kind holds too: field names, condition types and reasons,
 // API versions. Alone, each compresses poorly (its frame has nothing to
 // refer back to); against a dictionary of what such values hold, to a
-// fifth (docs/performance.md). The dictionary is learned once per process,
+// sixth (docs/performance.md). The dictionary is learned once per process,
 // with zstd's trainer, from the first values offered for packing
 // (kSampleBytes of them); until then, pack() keeps samples and packs
 // nothing. A dictionary is never replaced, so that whatever was packed

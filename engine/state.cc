@@ -88,8 +88,8 @@ Json SharedJson::parse() const { return lazy_of(p_.get()).parse(); }
 
 bool SharedJson::equal_values(const SharedJson& o) const {
   // The same bytes are the same value (other bytes may still be: 1 and
-  // 1.0). Packing is a function of the bytes: the same packed bytes are
-  // the same CBOR.
+  // 1.0), and the same packed bytes the same CBOR (unpacking is a
+  // function of them).
   if (unread() && o.unread()) {
     const LazyCbor &a = lazy_of(p_.get()), &b = lazy_of(o.p_.get());
     if (a.packed == b.packed && a.bytes == b.bytes) return true;

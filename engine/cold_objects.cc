@@ -1,13 +1,14 @@
-// Objects nothing has changed for a while, held as their CBOR.
+// Objects nothing has changed for a while, held as their CBOR, packed.
 //
 // An object's effective form is a JSON tree: at some 40 values an object,
 // about four times the bytes of its CBOR. Most objects are written once
 // and then only sit there (an account's namespace, service account,
 // logical cluster), read again only when something near them changes. So
 // once Options::cold_after_transactions transactions have committed after
-// an object's last change, its form is held as its CBOR
-// (SharedJson::from_cbor), the same value: whoever reads it next reads it
-// into JSON once, and keeps both while it stays unchanged. The window
+// an object's last change, its form is held as its CBOR, packed
+// (SharedJson::from_cbor_packed, cold_codec.h: a sixth of the CBOR), the
+// same value: whoever reads it next reads it into JSON once, and keeps
+// both while it stays unchanged. The window
 // keeps the objects a burst of writes works on as trees; an object read
 // by every write (an organization's) is read into JSON again at most once
 // per window after each of its changes.
@@ -18,8 +19,8 @@
 // A derive's fields, the object's part from the rule that derives it, are
 // most of the object, and the rule's match holds the same value for as
 // long as the object exists: held as a tree, the part kept a tree the
-// form no longer did. So the large ones (over ValuePool::kMaxBytes) go
-// cold with their object, the match's contribution and the part one
+// form no longer did. So the parts go cold with their object (all but
+// the smallest, kPartMinBytes), the match's contribution and the part one
 // SharedJson still. An object recomputed later is hot again: it reads its
 // base and parts into JSON once and keeps both; once a change of its form
 // has gone cold in turn, they are its bytes alone again. What reads a part
@@ -45,7 +46,6 @@
 
 #include "engine/cbor.h"
 #include "engine/engine.h"
-#include "engine/value_pool.h"
 
 namespace pmesh::engine {
 
@@ -123,11 +123,17 @@ void Engine::hold_cold_parts(const FactKey& fact, const ObjectEntry& e) {
   // What a user wrote is the object's alone: held as CBOR whatever its size.
   if (e.has_base())
     if (auto held = bytes_alone(e.base, 0)) state_.hold_base_as(fact, std::move(*held));
-  // Small parts stay trees: the engine's ValuePool shares them among their
-  // holders, and a LazyCbor of its own for each would take more.
+  // The smallest parts stay trees: a holder of its own (LazyCbor, 80
+  // bytes) would take about what the tree does. Parts up to 256 bytes of
+  // CBOR stayed trees before cold values were packed (the ValuePool shares
+  // equal ones among their holders, and the bytes with their holder took
+  // more); packed, they take less as bytes, even with each cold holder of
+  // a shared one holding its own (1,000 × 9: 33.9 -> 32.6 KiB per account;
+  // docs/performance.md).
+  constexpr size_t kPartMinBytes = 64;
   std::vector<std::pair<MatchKey, SharedJson>> parts(e.derived.begin(), e.derived.end());
   for (const auto& [mk, part] : parts)
-    if (auto held = bytes_alone(part, ValuePool::kMaxBytes)) state_.hold_part_as(fact, mk, part, *held);
+    if (auto held = bytes_alone(part, kPartMinBytes)) state_.hold_part_as(fact, mk, part, *held);
 }  // the trees go with `parts`
 
 }  // namespace pmesh::engine

@@ -133,7 +133,7 @@ TEST_CASE("shared json: threads that read a packed value at once all see the one
     SharedJson packed = SharedJson::from_cbor_packed(packed_cbor_of(value));
     std::latch start(4);
     std::vector<const Json*> seen(4);
-    std::vector<bool> visited(4);
+    std::vector<int> visited(4);  // (not vector<bool>: its bits share words across threads)
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t)
       threads.emplace_back([&, t] {
@@ -144,7 +144,7 @@ TEST_CASE("shared json: threads that read a packed value at once all see the one
       });
     for (auto& th : threads) th.join();
     for (const Json* p : seen) CHECK(p == seen[0]);
-    for (bool v : visited) CHECK(v);
+    for (int v : visited) CHECK(v == 1);
     CHECK(*seen[0] == value);
   }
 }

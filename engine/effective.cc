@@ -287,9 +287,7 @@ Json Engine::build_effective(const FactKey& fact, const ObjectEntry& e, const Js
   eff["kind"] = d->name;
   Json& md = eff["metadata"];
   if (!md.is_object()) md = Json::object();
-  md["name"] = e.key().name;
-  if (!e.key().ns.empty()) md["namespace"] = e.key().ns;
-  md["cluster"] = e.key().cluster;
+  e.key().name_in(md);
   md["uid"] = std::string(e.uid());
   md["creationTimestamp"] = std::string(e.created());
   md["generation"] = e.generation;

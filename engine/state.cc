@@ -33,11 +33,16 @@ struct LazyCbor {
   mutable std::atomic<const Json*> value{nullptr};  // once read
   LazyCbor(std::string&& b, bool p) : bytes(std::move(b)), packed(p) {}
   ~LazyCbor() { delete value.load(std::memory_order_acquire); }
-  Json parse() const {
-    if (!packed) return read_cbor(bytes);
+  // fn(the CBOR), unpacked first when packed.
+  template <class F>
+  decltype(auto) with_cbor(const F& fn) const {
+    if (!packed) return fn(std::string_view(bytes));
     std::string cbor;
     cold_codec::unpack(bytes, cbor);
-    return read_cbor(cbor);
+    return fn(std::string_view(cbor));
+  }
+  Json parse() const {
+    return with_cbor([](std::string_view cbor) { return read_cbor(cbor); });
   }
 };
 // So that a pointer to the placeholder is one to the LazyCbor.
@@ -108,13 +113,7 @@ bool SharedJson::unread() const {
   return p_->is_discarded() && !lazy_of(p_.get()).value.load(std::memory_order_acquire);
 }
 
-void SharedJson::with_cbor(absl::FunctionRef<void(std::string_view)> fn) const {
-  const LazyCbor& lazy = lazy_of(p_.get());
-  if (!lazy.packed) return fn(lazy.bytes);
-  std::string cbor;
-  cold_codec::unpack(lazy.bytes, cbor);
-  fn(cbor);
-}
+void SharedJson::with_cbor(absl::FunctionRef<void(std::string_view)> fn) const { lazy_of(p_.get()).with_cbor(fn); }
 
 Json& SharedJson::mutate() {
   if (p_->is_discarded() || p_.use_count() != 1) p_ = std::make_shared<const Json>(**this);
@@ -196,6 +195,12 @@ ObjectKeyView view_object_fact(std::string_view fact) {
 ObjectKey parse_object_fact(std::string_view fact) { return view_object_fact(fact).owned(); }
 
 std::string ObjectKeyView::to_string() const { return owned().to_string(); }
+
+void ObjectKeyView::name_in(Json& metadata) const {
+  metadata["name"] = name;
+  if (!ns.empty()) metadata["namespace"] = ns;
+  metadata["cluster"] = cluster;
+}
 
 void ObjectEntry::set_stamps(std::string_view uid, std::string_view created, std::string_view deleting) {
   const size_t n = uid.size() + created.size() + deleting.size();

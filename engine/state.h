@@ -66,6 +66,9 @@ struct ObjectKeyView {
   std::string_view kind, cluster, ns, name;
   ObjectKey owned() const { return {std::string(kind), std::string(cluster), std::string(ns), std::string(name)}; }
   std::string to_string() const;  // as ObjectKey's
+  // Sets the name, the namespace (when it has one) and the cluster in an
+  // object's `metadata`, as the store names the object.
+  void name_in(Json& metadata) const;
 };
 
 // Fact keys: "o\x1fKind\x1fcluster\x1fns\x1fname" and "t\x1frelation\x1farg\x1f...".
@@ -100,8 +103,8 @@ std::optional<ObjectKey> parse_object_ref(const std::string& kind, const std::st
 // the first time anyone looks at it (from_cbor): a reopen's objects, most
 // of which nothing reads before they change, stay as their records' bytes,
 // a fifth of the memory of the tree and none of its decoding. A cold
-// object's form and large parts are held so too, packed (cold_codec.h):
-// a fifth of their CBOR again.
+// object's form and parts are held so too, packed (cold_codec.h): a sixth
+// of their CBOR again.
 //
 // Thread safety: a SharedJson is a value (as std::shared_ptr); looking at
 // one held as CBOR from several threads at once reads it once.

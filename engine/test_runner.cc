@@ -172,8 +172,8 @@ class TestRun {
       auto ref = parse_object_ref(s.kind_name, s.ref);
       if (ref && !engine_.kinds().by_name(ref->cluster, s.kind_name)) {
         for (const auto& [f, e] : engine_.state().objects())
-          if (!e.effective.is_null() && string_field(*e.effective, "kind") == s.kind_name && e.key().cluster == ref->cluster &&
-              e.key().ns == ref->ns && e.key().name == ref->name)
+          if (const ObjectKeyView key = e.key(); !e.effective.is_null() && string_field(*e.effective, "kind") == s.kind_name &&
+                                                  key.cluster == ref->cluster && key.ns == ref->ns && key.name == ref->name)
             throw Failure{where + ": expected no " + s.kind_name + " " + s.ref + ", found it:\n" + engine_.explain(f)};
         return;
       }

@@ -56,9 +56,7 @@ Result Engine::rebuild() {
       const Json* stored_as = find_fields(*e.effective, {"apiVersion"});
       o["apiVersion"] = stored_as && stored_as->is_string() ? *stored_as : Json(d->api_version());
       o["kind"] = d->name;
-      o["metadata"]["name"] = e.key().name;
-      if (!e.key().ns.empty()) o["metadata"]["namespace"] = e.key().ns;
-      o["metadata"]["cluster"] = e.key().cluster;
+      e.key().name_in(o["metadata"]);
       if (!e.deleting().empty()) o["metadata"]["deletionTimestamp"] = std::string(e.deleting());
       ops.push_back(Op::restore(o, false));
     }
@@ -125,9 +123,7 @@ std::string Engine::verify() const {
     if (held) deep_merge(o, *e.effective);
     o["apiVersion"] = (*e.effective)["apiVersion"];
     o["kind"] = (*e.effective)["kind"];
-    o["metadata"]["name"] = e.key().name;
-    if (!e.key().ns.empty()) o["metadata"]["namespace"] = e.key().ns;
-    o["metadata"]["cluster"] = e.key().cluster;
+    e.key().name_in(o["metadata"]);
     if (!e.deleting().empty()) o["metadata"]["deletionTimestamp"] = std::string(e.deleting());
     bool overlay = !e.user_owned && !held;
     Op op = Op::restore(o, overlay, e.editable_seen);

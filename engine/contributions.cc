@@ -18,7 +18,7 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
   const auto& heads = rt.info->rule->heads;
   for (size_t hi = 0; hi < heads.size(); ++hi) {
     const dsl::Head& h = heads[hi];
-    Contribution c;
+    using Kind = Contribution::Kind;
     switch (h.kind) {
       case HeadKind::kDeriveObject: {
         // `null_is_none`: a namespace that is null is none (a derive of a
@@ -47,8 +47,7 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
         k.kind = d->key();
         if (!dns1123_subdomain_problems(k.name).empty())
           throw EvalError("derive: invalid name \"" + k.name + "\"", h.name->span);
-        c.kind = Contribution::Kind::kObject;
-        c.target = FactKey(object_fact(k));
+        const FactKey target(object_fact(k));
         Json fields = Json::object();
         for (size_t fi = 0; fi < h.fields.size(); ++fi) {
           const auto& f = h.fields[fi];
@@ -63,29 +62,22 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
           }
           // An editable field is set as `set` sets one, but yields to what
           // users write (Engine::settle_editable).
-          Contribution e;
-          e.kind = Contribution::Kind::kField;
-          e.target = c.target;
-          e.path = plain ? plain : intern_path(std::move(keyed));
-          e.value = values_.share(std::move(v));
-          e.priority = rt.info->rule->priority.value_or(0);
-          e.editable = true;
-          out.push_back(std::move(e));
+          out.emplace_back(Kind::kField, target, values_.share(std::move(v)),
+                           plain ? plain : intern_path(std::move(keyed)), rt.info->rule->priority.value_or(0),
+                           Contribution::kEditable);
         }
-        c.value = values_.share(std::move(fields));
+        out.emplace_back(Kind::kObject, target, values_.share(std::move(fields)));
         break;
       }
       case HeadKind::kDelete: {
         const dsl::VarInfo* v = rt.info->set_targets.at(&h);
-        c.kind = Contribution::Kind::kDelete;
         const Slot& s = b.slots[static_cast<size_t>(rt.slot(v))];
-        c.target = s.fact ? *s.fact : FactKey();
+        out.emplace_back(Kind::kDelete, s.fact ? *s.fact : FactKey());
         break;
       }
       case HeadKind::kRefuse: {
         Json m = evaluator_->eval(*h.value, rt, b);
-        c.kind = Contribution::Kind::kRefuse;
-        c.value = Json(m.is_string() ? m.get<std::string>() : m.dump());
+        out.emplace_back(Kind::kRefuse, FactKey(), Json(m.is_string() ? m.get<std::string>() : m.dump()));
         break;
       }
       case HeadKind::kDeriveTuple: {
@@ -94,26 +86,24 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
           Json v = evaluator_->eval(*a, rt, b);
           args.push_back(v.is_string() ? v.get<std::string>() : v.dump());
         }
-        c.kind = Contribution::Kind::kTuple;
-        c.target = FactKey(tuple_fact(h.tuple.relation, args));
+        out.emplace_back(Kind::kTuple, FactKey(tuple_fact(h.tuple.relation, args)));
         break;
       }
       case HeadKind::kSet: {
         const dsl::VarInfo* v = rt.info->set_targets.at(&h);
         const Slot& s = b.slots[static_cast<size_t>(rt.slot(v))];
-        c.kind = Contribution::Kind::kField;
-        c.target = s.fact ? *s.fact : FactKey();
-        c.path = rt.set_paths[hi] ? rt.set_paths[hi] : intern_path(resolve_path(v->decl, h.path, rt, b, true));
-        c.value = values_.share(evaluator_->eval(*h.value, rt, b));
-        c.add = h.op == dsl::SetOp::kAdd;
-        c.order = h.op == dsl::SetOp::kOrder;
-        if (c.order && !dsl::list_order(*c.value))
-          throw EvalError(std::string(dsl::kListOrderExpected) + ", not " + c.value->dump(), h.value->span);
-        c.priority = rt.info->rule->priority.value_or(0);
+        SharedPath path = rt.set_paths[hi] ? rt.set_paths[hi] : intern_path(resolve_path(v->decl, h.path, rt, b, true));
+        SharedJson value = values_.share(evaluator_->eval(*h.value, rt, b));
+        const bool order = h.op == dsl::SetOp::kOrder;
+        if (order && !dsl::list_order(*value))
+          throw EvalError(std::string(dsl::kListOrderExpected) + ", not " + value->dump(), h.value->span);
+        out.emplace_back(Kind::kField, s.fact ? *s.fact : FactKey(), std::move(value), std::move(path),
+                         rt.info->rule->priority.value_or(0),
+                         static_cast<uint8_t>((h.op == dsl::SetOp::kAdd ? Contribution::kAdd : 0) |
+                                              (order ? Contribution::kOrder : 0)));
         break;
       }
     }
-    out.push_back(std::move(c));
   }
   return out;
 }

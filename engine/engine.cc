@@ -329,13 +329,13 @@ void Engine::apply_contributions(int rule, const MatchKey& key, std::span<const 
   std::set<FactKey> targets;
   bool refuses = false;
   for (const auto& c : before)
-    if (c.kind != Contribution::Kind::kRefuse && c.kind != Contribution::Kind::kDelete) targets.insert(c.target);
+    if (c.kind() != Contribution::Kind::kRefuse && c.kind() != Contribution::Kind::kDelete) targets.insert(c.target);
   for (const auto& c : after) {
-    if (c.kind == Contribution::Kind::kDelete) {
+    if (c.kind() == Contribution::Kind::kDelete) {
       txn_.doomed_objects.insert(c.target);
-    } else if (c.kind == Contribution::Kind::kRefuse) {
+    } else if (c.kind() == Contribution::Kind::kRefuse) {
       refuses = true;
-      txn_.refusals[key] = rules_[static_cast<size_t>(rule)].info->rule->name + ": " + c.value->get<std::string>();
+      txn_.refusals[key] = rules_[static_cast<size_t>(rule)].info->rule->name + ": " + c.value()->get<std::string>();
     } else {
       targets.insert(c.target);
     }
@@ -351,17 +351,17 @@ void Engine::apply_contributions(int rule, const MatchKey& key, std::span<const 
       e.fields.erase(key);
       for (const auto& c : after) {
         if (c.target != t) continue;
-        if (c.kind == Contribution::Kind::kObject) {
+        if (c.kind() == Contribution::Kind::kObject) {
           // One derive of this match into the object (the usual case): the
           // part is the contribution's value itself. Several: merged.
-          auto [part, first] = e.derived.try_emplace(key, c.value);
+          auto [part, first] = e.derived.try_emplace(key, c.value());
           if (!first) {
             Json merged = *part->second;
-            deep_merge(merged, *c.value);
+            deep_merge(merged, *c.value());
             part->second = std::move(merged);
           }
         } else {
-          e.fields[key].push_back(FieldPart{.path = c.path, .value = c.value, .priority = c.priority, .rule = rule, .add = c.add, .editable = c.editable, .order = c.order});
+          e.fields[key].push_back(FieldPart{.path = c.path(), .value = c.value(), .priority = c.priority(), .rule = rule, .add = c.add(), .editable = c.editable(), .order = c.order()});
         }
       }
       bool lost = had_support && !e.derived.count(key) && !e.derived.empty();
@@ -545,7 +545,7 @@ void Engine::rederive(int stratum) {
         const Match* m = state_.match(*mk);
         if (!m || rules_[static_cast<size_t>(m->rule)].stratum != stratum) continue;
         for (const auto& c : m->contributions())
-          if (c.kind != Contribution::Kind::kField && region.insert(c.target).second) work.push_back(c.target);
+          if (c.kind() != Contribution::Kind::kField && region.insert(c.target).second) work.push_back(c.target);
       }
   }
   // Alive: a fact with a derivation whose inputs are all outside the region
@@ -581,7 +581,7 @@ void Engine::rederive(int stratum) {
       const Match* m = state_.match(*mk);
       if (!m || !grounded(*m)) continue;
       for (const auto& c : m->contributions())
-        if (c.kind != Contribution::Kind::kField && region.count(c.target)) mark(c.target);
+        if (c.kind() != Contribution::Kind::kField && region.count(c.target)) mark(c.target);
     }
   }
   // The rest lose every derivation that goes through the dead facts.

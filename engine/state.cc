@@ -1,6 +1,7 @@
 #include "engine/state.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <cstdint>
@@ -338,6 +339,42 @@ Json value_at(const Json& object, const std::string& dotted_path) {
   return v ? *v : Json();
 }
 
+const Contribution::Detail* Contribution::plain(Kind kind) {
+  static const auto* details = [] {
+    auto* d = new std::array<Detail, 5>;  // never destroyed: contributions in static objects may outlive main
+    for (size_t i = 0; i < d->size(); ++i) {
+      (*d)[i].kind = static_cast<Kind>(i);
+      (*d)[i].shared_by_kind = true;
+    }
+    return d;
+  }();
+  return &(*details)[static_cast<size_t>(kind)];
+}
+
+Contribution::Contribution(Kind kind, FactKey of, SharedJson value, SharedPath path, int64_t priority, uint8_t flags)
+    : target(std::move(of)) {
+  if (static_cast<size_t>(kind) > static_cast<size_t>(Kind::kDelete)) throw std::logic_error("no such contribution kind");
+  if (value.is_null() && path == empty_path() && priority == 0 && flags == 0) {
+    d_ = plain(kind);
+    return;
+  }
+  auto* d = new Detail;
+  d->kind = kind;
+  d->flags = flags;
+  d->priority = priority;
+  d->value = std::move(value);
+  d->path = std::move(path);
+  d_ = d;
+}
+
+void Contribution::set_value(SharedJson value) {
+  if (!d_->shared_by_kind && d_->refs.load(std::memory_order_acquire) == 1) {
+    const_cast<Detail*>(d_)->value = std::move(value);  // this contribution's own
+    return;
+  }
+  *this = Contribution(d_->kind, std::move(target), std::move(value), d_->path, d_->priority, d_->flags);
+}
+
 Match::Block* Match::allocate(size_t positives, size_t contributions) {
   if (positives == 0 && contributions == 0) return nullptr;
   if (positives > UINT32_MAX || contributions > UINT32_MAX) throw std::length_error("a match of 2^32 facts or contributions");
@@ -353,7 +390,7 @@ Match::Match(int of_rule, std::vector<FactKey> positives, std::vector<Contributi
 }
 
 Match::Match(const Match& o) : rule(o.rule), b_(allocate(o.positives().size(), o.contributions().size())) {
-  // Nor do their copies (a count, a shared pointer's count).
+  // Nor do their copies (a count, a detail's count).
   std::uninitialized_copy(o.positives().begin(), o.positives().end(), first_positive());
   std::uninitialized_copy(o.contributions().begin(), o.contributions().end(), first_contribution());
 }
@@ -552,7 +589,7 @@ void State::hold_part_as(const FactKey& fact, const MatchKey& mk, const SharedJs
   if (RuleMatches* ms = matches_of(mk.rule(), false))
     if (auto m = ms->find(mk); m != ms->end())
       for (auto& c : m->second.contributions())
-        if (c.value.same(was)) c.value = same;
+        if (c.value().same(was)) c.set_value(same);
 }
 
 const ObjectEntry* State::put_object(std::string_view fact, ObjectEntry entry) {

@@ -16,6 +16,7 @@
 // Thread safety: not synchronized; the engine serializes transactions.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -184,25 +185,82 @@ class SharedJson {
   std::shared_ptr<const Json> p_;
 };
 
-// What one match of a rule contributes.
-// (Members are ordered so that the small ones share padding: a match
-// holds one per head, and there are tens of them per account.)
-struct Contribution {
+// What one match of a rule contributes: a fact (`target`) and what it sets
+// there. A match holds one per head, and there are tens of them per account,
+// two thirds of them tuples, which are their target alone. So the rest (a
+// value, a path, a priority, flags) is a Detail of its own behind one
+// pointer, shared by the contribution's copies (a match copied whole, the
+// undo log's), and a contribution that sets nothing (a tuple, a delete)
+// points at one shared per kind: 16 bytes where a contribution holding its
+// members was 56.
+//
+// Thread safety: as a shared_ptr's: copies may be made and dropped on any
+// thread; one contribution is changed (set_value) by one thread.
+class Contribution {
+ public:
   enum class Kind : uint8_t { kObject, kField, kTuple, kRefuse, kDelete };
-  FactKey target;
-  SharedJson value;    // kObject: the fields the derive sets; kField: the value; kRefuse: the message
-  SharedPath path = empty_path();  // kField
-  int64_t priority = 0;
-  Kind kind = Kind::kObject;
-  bool add = false;    // kField: `+=`
-  // kField: a derive's `editable` field (users may change it; see
-  // ObjectEntry::editable_seen).
-  bool editable = false;
-  bool order = false;  // kField: `ordered by`; the value names the fields
-  bool operator==(const Contribution& o) const {
-    return kind == o.kind && target == o.target && value == o.value && path == o.path && add == o.add &&
-           order == o.order && priority == o.priority && editable == o.editable;
+  // kField's flags.
+  static constexpr uint8_t kAdd = 1;       // `+=`
+  static constexpr uint8_t kEditable = 2;  // a derive's `editable` field (ObjectEntry::editable_seen)
+  static constexpr uint8_t kOrder = 4;     // `ordered by`: the value names the fields
+
+  Contribution() : d_(plain(Kind::kObject)) {}
+  // `value`: kObject, the fields the derive sets; kField, the value;
+  // kRefuse, the message. `path`, `priority` and `flags`: kField.
+  // REQUIRES: `path` is not null.
+  Contribution(Kind kind, FactKey target, SharedJson value = {}, SharedPath path = empty_path(),
+               int64_t priority = 0, uint8_t flags = 0);
+  Contribution(const Contribution& o) : target(o.target), d_(o.d_) { retain(d_); }
+  Contribution(Contribution&& o) noexcept : target(std::move(o.target)), d_(std::exchange(o.d_, plain(Kind::kObject))) {}
+  Contribution& operator=(Contribution o) noexcept {
+    std::swap(target, o.target);
+    std::swap(d_, o.d_);
+    return *this;
   }
+  ~Contribution() { release(d_); }
+
+  FactKey target;
+
+  Kind kind() const { return d_->kind; }
+  const SharedJson& value() const { return d_->value; }
+  const SharedPath& path() const { return d_->path; }
+  int64_t priority() const { return d_->priority; }
+  bool add() const { return (d_->flags & kAdd) != 0; }
+  bool editable() const { return (d_->flags & kEditable) != 0; }
+  bool order() const { return (d_->flags & kOrder) != 0; }
+  uint8_t flags() const { return d_->flags; }
+  // The same contribution with `value` (a cold object's part, held as
+  // bytes): in place when this contribution alone holds its detail.
+  void set_value(SharedJson value);
+
+  bool operator==(const Contribution& o) const {
+    if (target != o.target) return false;
+    if (d_ == o.d_) return true;
+    return d_->kind == o.d_->kind && d_->flags == o.d_->flags && d_->priority == o.d_->priority &&
+           d_->path == o.d_->path && d_->value == o.d_->value;
+  }
+
+ private:
+  struct Detail {
+    // Atomic: a reopen's decoder threads make the contributions that the
+    // loading thread then holds. The shared ones (plain) are never counted.
+    mutable std::atomic<uint32_t> refs{1};
+    Kind kind = Kind::kObject;
+    uint8_t flags = 0;
+    bool shared_by_kind = false;
+    int64_t priority = 0;
+    SharedJson value;
+    SharedPath path = empty_path();
+  };
+  // The detail of a contribution of `kind` that sets nothing.
+  static const Detail* plain(Kind kind);
+  static void retain(const Detail* d) {
+    if (!d->shared_by_kind) d->refs.fetch_add(1, std::memory_order_relaxed);
+  }
+  static void release(const Detail* d) {
+    if (!d->shared_by_kind && d->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete d;
+  }
+  const Detail* d_;
 };
 
 // One match of a rule: the facts of its top-level positive patterns, in

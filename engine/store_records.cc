@@ -206,11 +206,11 @@ std::string encode_match_record(const Match& m, int first_rule) {
   for (const auto& p : m.positives()) w.str(p.str());
   w.varint(m.contributions().size());
   for (const auto& c : m.contributions()) {
-    w.byte(static_cast<uint8_t>(c.kind));
+    w.byte(static_cast<uint8_t>(c.kind()));
     w.str(c.target.str());
-    w.json(c.value);
-    w.varint(c.path->size());
-    for (const auto& e : *c.path) {
+    w.json(c.value());
+    w.varint(c.path()->size());
+    for (const auto& e : *c.path()) {
       w.byte(e.list_key ? 1 : 0);
       if (e.list_key) {
         w.str(e.key_field);
@@ -219,8 +219,8 @@ std::string encode_match_record(const Match& m, int first_rule) {
         w.str(e.field);
       }
     }
-    w.byte((c.add ? 1 : 0) | (c.editable ? 2 : 0) | (c.order ? 4 : 0));
-    w.signed_varint(c.priority);
+    w.byte(c.flags());
+    w.signed_varint(c.priority());
   }
   return w.take();
 }
@@ -240,12 +240,10 @@ Match decode_match_record(std::string_view value, ValuePool* values, std::vector
   std::vector<Contribution> contributions;
   contributions.reserve(count);
   for (; count; --count) {
-    Contribution c;
     uint8_t kind = r.byte();
     if (kind > static_cast<uint8_t>(Contribution::Kind::kDelete)) throw std::runtime_error("a match record names no contribution kind");
-    c.kind = static_cast<Contribution::Kind>(kind);
     texts.push_back(r.view());
-    c.value = values ? values->read(r.view()) : SharedJson(r.json());
+    SharedJson value = values ? values->read(r.view()) : SharedJson(r.json());
     JsonPath path;
     size_t elements = r.count();
     path.reserve(elements);
@@ -260,13 +258,13 @@ Match decode_match_record(std::string_view value, ValuePool* values, std::vector
       }
       path.push_back(std::move(e));
     }
-    c.path = intern_path(std::move(path));
     uint8_t flags = r.byte();
-    c.add = (flags & 1) != 0;
-    c.editable = (flags & 2) != 0;
-    c.order = (flags & 4) != 0;
-    c.priority = r.signed_varint();
-    contributions.push_back(std::move(c));
+    if (flags & ~(Contribution::kAdd | Contribution::kEditable | Contribution::kOrder))
+      throw std::runtime_error("a match record's contribution has flags no contribution has");
+    int64_t priority = r.signed_varint();
+    // The target is placed below, or by the caller (place_match_keys).
+    contributions.emplace_back(static_cast<Contribution::Kind>(kind), FactKey(), std::move(value),
+                               intern_path(std::move(path)), priority, flags);
   }
   // The keys are placed below, or by the caller (place_match_keys).
   Match m(rule, std::vector<FactKey>(positives), std::move(contributions));
@@ -325,7 +323,7 @@ namespace {
 int64_t place_of(const Match& m, std::string_view fact, const SharedJson& part) {
   for (size_t i = 0; i < m.contributions().size(); ++i) {
     const Contribution& c = m.contributions()[i];
-    if (c.kind == Contribution::Kind::kObject && c.target.str() == fact && c.value == part) return static_cast<int64_t>(i);
+    if (c.kind() == Contribution::Kind::kObject && c.target.str() == fact && c.value() == part) return static_cast<int64_t>(i);
   }
   return -1;
 }
@@ -334,9 +332,9 @@ int64_t place_of(const Match& m, std::string_view fact, const FieldPart& part) {
   if (part.rule != m.rule) return -1;
   for (size_t i = 0; i < m.contributions().size(); ++i) {
     const Contribution& c = m.contributions()[i];
-    if (c.kind == Contribution::Kind::kField && c.target.str() == fact && c.value == part.value &&
-        (c.path == part.path || *c.path == *part.path) && c.priority == part.priority && c.add == part.add &&
-        c.editable == part.editable && c.order == part.order)
+    if (c.kind() == Contribution::Kind::kField && c.target.str() == fact && c.value() == part.value &&
+        (c.path() == part.path || *c.path() == *part.path) && c.priority() == part.priority && c.add() == part.add &&
+        c.editable() == part.editable && c.order() == part.order)
       return static_cast<int64_t>(i);
   }
   return -1;
@@ -488,34 +486,34 @@ ObjectEntry decode_object_record(std::string_view value, PartRefs* refs, std::st
 void resolve_parts(const State& state, std::string_view fact, const PartRefs& refs, ObjectEntry& e) {
   auto named = [&](const MatchKey& mk, size_t i, Contribution::Kind kind) -> std::pair<const Match*, const Contribution*> {
     const Match* m = state.match(mk);
-    if (!m || i >= m->contributions().size() || m->contributions()[i].kind != kind || m->contributions()[i].target.str() != fact)
+    if (!m || i >= m->contributions().size() || m->contributions()[i].kind() != kind || m->contributions()[i].target.str() != fact)
       throw std::runtime_error("an object's part names a contribution that is not there");
     return {m, &m->contributions()[i]};
   };
-  for (const auto& [mk, i] : refs.derived) e.derived[mk] = named(mk, i, Contribution::Kind::kObject).second->value;
+  for (const auto& [mk, i] : refs.derived) e.derived[mk] = named(mk, i, Contribution::Kind::kObject).second->value();
   for (const auto& f : refs.fields) {
     auto [m, c] = named(f.match, f.contribution, Contribution::Kind::kField);
-    e.fields[f.match].at(f.slot) = FieldPart{.path = c->path,
-                                             .value = c->value,
-                                             .priority = c->priority,
+    e.fields[f.match].at(f.slot) = FieldPart{.path = c->path(),
+                                             .value = c->value(),
+                                             .priority = c->priority(),
                                              .rule = m->rule,
-                                             .add = c->add,
-                                             .editable = c->editable,
-                                             .order = c->order};
+                                             .add = c->add(),
+                                             .editable = c->editable(),
+                                             .order = c->order()};
   }
 }
 
 Json encode_match(const Match& m) {
   Json contribs = Json::array();
   for (const auto& c : m.contributions()) {
-    contribs.push_back({{"kind", static_cast<int>(c.kind)},
+    contribs.push_back({{"kind", static_cast<int>(c.kind())},
                         {"target", c.target.str()},
-                        {"value", *c.value},
-                        {"path", encode_path(*c.path)},
-                        {"add", c.add},
-                        {"priority", c.priority}});
-    if (c.editable) contribs.back()["editable"] = true;
-    if (c.order) contribs.back()["order"] = true;
+                        {"value", *c.value()},
+                        {"path", encode_path(*c.path())},
+                        {"add", c.add()},
+                        {"priority", c.priority()}});
+    if (c.editable()) contribs.back()["editable"] = true;
+    if (c.order()) contribs.back()["order"] = true;
   }
   Json positives = Json::array();
   for (const auto& p : m.positives()) positives.push_back(p.str());
@@ -527,14 +525,12 @@ Match decode_match(const Json& j) {
   std::vector<Contribution> contributions;
   for (const auto& p : j["positives"]) positives.emplace_back(p.get<std::string>());
   for (const auto& c : j["contributions"])
-    contributions.push_back(Contribution{.target = FactKey(c["target"].get<std::string>()),
-                                           .value = c["value"],
-                                           .path = intern_path(decode_path(c["path"])),
-                                           .priority = c["priority"],
-                                           .kind = static_cast<Contribution::Kind>(c["kind"].get<int>()),
-                                           .add = c["add"],
-                                           .editable = c.value("editable", false),
-                                           .order = c.value("order", false)});
+    contributions.emplace_back(
+        static_cast<Contribution::Kind>(c["kind"].get<int>()), FactKey(c["target"].get<std::string>()), c["value"],
+        intern_path(decode_path(c["path"])), c["priority"].get<int64_t>(),
+        static_cast<uint8_t>((c["add"].get<bool>() ? Contribution::kAdd : 0) |
+                             (c.value("editable", false) ? Contribution::kEditable : 0) |
+                             (c.value("order", false) ? Contribution::kOrder : 0)));
   return Match(j["rule"].get<int>(), std::move(positives), std::move(contributions));
 }
 
@@ -548,13 +544,13 @@ Match decode_match(const Json& j) {
 void share_parts(const State& state, std::string_view fact, ObjectEntry& e) {
   for (auto& [mk, part] : e.derived)
     if (const Match* m = state.match(mk))
-      if (int64_t i = place_of(*m, fact, part); i >= 0) part = m->contributions()[static_cast<size_t>(i)].value;
+      if (int64_t i = place_of(*m, fact, part); i >= 0) part = m->contributions()[static_cast<size_t>(i)].value();
   for (auto& [mk, parts] : e.fields)
     if (const Match* m = state.match(mk))
       for (auto& p : parts)
         if (int64_t i = place_of(*m, fact, p); i >= 0) {
-          p.value = m->contributions()[static_cast<size_t>(i)].value;
-          p.path = m->contributions()[static_cast<size_t>(i)].path;
+          p.value = m->contributions()[static_cast<size_t>(i)].value();
+          p.path = m->contributions()[static_cast<size_t>(i)].path();
         }
 }
 

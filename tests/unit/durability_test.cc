@@ -309,7 +309,7 @@ bool parts_shared(const Engine& e) {
       const engine::Match* m = st.match(mk);
       REQUIRE(m);
       for (const auto& c : m->contributions())
-        if (c.target == f && &*c.value == value) return true;
+        if (c.target == f && &*c.value() == value) return true;
       return false;
     };
     for (const auto& [mk, part] : o.derived)
@@ -480,7 +480,7 @@ bool equal_values_shared(const Engine& e) {
   size_t values = 0;
   e.state().for_each_match([&](const engine::MatchKey&, const engine::Match& m) {
     for (const auto& c : m.contributions()) {
-      held[c.value->dump()].insert(&*c.value);
+      held[c.value()->dump()].insert(&*c.value());
       ++values;
     }
   });

@@ -678,7 +678,7 @@ TEST_CASE("a cold object's large derived fields are held as CBOR with it, in its
   const engine::Match* m = e.state().match(mk);
   REQUIRE(m);
   int same = 0;
-  for (const auto& c : m->contributions()) same += c.value.same(part);
+  for (const auto& c : m->contributions()) same += c.value().same(part);
   CHECK(same == 1);
   CHECK(part_of("small").second.held_as_cbor());
   CHECK(part_of("small").second.visit([](const Json& f) { return f.at("spec").at("type").at("name") == "org"; }));

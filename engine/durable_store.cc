@@ -314,8 +314,8 @@ class StoreScan {
       // (A key of the prefix's first byte only is damage, named as such.)
       d.match_key = stored_match_key(key.starts_with(kMatchPrefix) ? key.substr(kMatchPrefix.size()) : key);
       d.match = decode_match_record(value, &values, &texts);
-      if (d.match.rule != d.match_key.rule())
-        throw std::runtime_error("a match of rule " + std::to_string(d.match.rule) + " under a key of rule " +
+      if (d.match.rule() != d.match_key.rule())
+        throw std::runtime_error("a match of rule " + std::to_string(d.match.rule()) + " under a key of rule " +
                                  std::to_string(d.match_key.rule()));
       if (static_cast<size_t>(d.match_key.rule()) >= rule_limit_)
         throw std::runtime_error("a match of rule " + std::to_string(d.match_key.rule()) +

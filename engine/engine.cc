@@ -543,7 +543,7 @@ void Engine::rederive(int stratum) {
     if (const auto* ms = state_.matches_using(f))
       for (const MatchKey* mk : *ms) {
         const Match* m = state_.match(*mk);
-        if (!m || rules_[static_cast<size_t>(m->rule)].stratum != stratum) continue;
+        if (!m || rules_[static_cast<size_t>(m->rule())].stratum != stratum) continue;
         for (const auto& c : m->contributions())
           if (c.kind() != Contribution::Kind::kField && region.insert(c.target).second) work.push_back(c.target);
       }
@@ -594,8 +594,8 @@ void Engine::rederive(int stratum) {
     if (!m) continue;
     Match copy = *m;
     state_.erase_match(mk);
-    apply_contributions(copy.rule, mk, copy.contributions(), {});
-    txn_.pending.insert({stratum, copy.rule, {copy.positives().begin(), copy.positives().end()}});
+    apply_contributions(copy.rule(), mk, copy.contributions(), {});
+    txn_.pending.insert({stratum, copy.rule(), {copy.positives().begin(), copy.positives().end()}});
   }
 }
 

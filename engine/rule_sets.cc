@@ -176,9 +176,9 @@ bool Engine::restore_rule_set(const std::string& id, const RuleSet& set) {
       }
       auto& [k, m] = stored.matches[i];
       // (The key's rule too: the match goes into its key's rule's table.)
-      if (m.rule < 0 || m.rule >= set.count || k.rule() != m.rule)
+      if (m.rule() < 0 || m.rule() >= set.count || k.rule() != m.rule())
         throw std::invalid_argument("a stored match of " + id + " names no rule of it");
-      m.rule += set.first_rule;
+      m.set_rule(m.rule() + set.first_rule);
       state_.put_match(k.rebased(set.first_rule), std::move(m));
     }
   } catch (const std::exception&) {
@@ -356,7 +356,7 @@ Result Engine::remove_rule_set(const std::string& id) {
     for (const auto& k : keys) {
       Match copy = *state_.match(k);
       state_.erase_match(k);
-      apply_contributions(copy.rule, k, copy.contributions(), {});
+      apply_contributions(copy.rule(), k, copy.contributions(), {});
     }
   });
   if (r.ok) {

@@ -375,24 +375,28 @@ void Contribution::set_value(SharedJson value) {
   *this = Contribution(d_->kind, std::move(target), std::move(value), d_->path, d_->priority, d_->flags);
 }
 
-Match::Block* Match::allocate(size_t positives, size_t contributions) {
-  if (positives == 0 && contributions == 0) return nullptr;
-  if (positives > UINT32_MAX || contributions > UINT32_MAX) throw std::length_error("a match of 2^32 facts or contributions");
+Match::Block* Match::allocate(int rule, size_t positives, size_t contributions) {
+  if (positives > UINT16_MAX || contributions > UINT16_MAX) throw std::length_error("a match of 2^16 facts or contributions");
   void* p = ::operator new(sizeof(Block) + positives * sizeof(FactKey) + contributions * sizeof(Contribution));
-  return new (p) Block{static_cast<uint32_t>(positives), static_cast<uint32_t>(contributions)};
+  return new (p) Block{rule, static_cast<uint16_t>(positives), static_cast<uint16_t>(contributions)};
 }
 
 Match::Match(int of_rule, std::vector<FactKey> positives, std::vector<Contribution> contributions)
-    : rule(of_rule), b_(allocate(positives.size(), contributions.size())) {
+    : b_(allocate(of_rule, positives.size(), contributions.size())) {
   // Moves of keys and contributions do not throw.
   std::uninitialized_move(positives.begin(), positives.end(), first_positive());
   std::uninitialized_move(contributions.begin(), contributions.end(), first_contribution());
 }
 
-Match::Match(const Match& o) : rule(o.rule), b_(allocate(o.positives().size(), o.contributions().size())) {
+Match::Match(const Match& o) : b_(o.b_ ? allocate(o.rule(), o.positives().size(), o.contributions().size()) : nullptr) {
   // Nor do their copies (a count, a detail's count).
   std::uninitialized_copy(o.positives().begin(), o.positives().end(), first_positive());
   std::uninitialized_copy(o.contributions().begin(), o.contributions().end(), first_contribution());
+}
+
+void Match::set_rule(int rule) {
+  if (!b_) b_ = allocate(rule, 0, 0);
+  b_->rule = rule;
 }
 
 Match::~Match() {

@@ -265,45 +265,54 @@ class Contribution {
 
 // One match of a rule: the facts of its top-level positive patterns, in
 // body order, and what it contributes. A state holds tens of matches per
-// account: both lists live in one allocation behind one pointer (two
-// vectors were 48 bytes of the match table's node and an allocation each).
+// account: the rule's number and both lists live in one allocation behind
+// one pointer (two vectors were 48 bytes of the match table's node and an
+// allocation each; the rule beside the pointer put a node of that table,
+// its 24-byte key and the match, in the 48-byte size class, not the 32).
 // A match is made whole and replaced whole, so its lists keep the lengths
 // they were made with; their elements may change in place (a reopen puts
 // interned keys there, a cold object's part is held as bytes).
 class Match {
  public:
   Match() = default;
+  // Throws std::length_error for 2^16 positives or contributions or more
+  // (a rule's patterns and heads; a rule has tens at most).
   Match(int rule, std::vector<FactKey> positives, std::vector<Contribution> contributions);
   Match(const Match& o);
-  Match(Match&& o) noexcept : rule(o.rule), b_(std::exchange(o.b_, nullptr)) {}
+  Match(Match&& o) noexcept : b_(std::exchange(o.b_, nullptr)) {}
   Match& operator=(Match o) noexcept {
-    rule = o.rule;
     std::swap(b_, o.b_);
     return *this;
   }
   ~Match();
 
-  int rule = 0;  // index into CompiledProgram::rules
+  // Index into CompiledProgram::rules (0 for a match made empty or moved from).
+  int rule() const { return b_ ? b_->rule : 0; }
+  // Moves the match to another rule's number (a rule set's stored matches
+  // count rules from the set's first).
+  void set_rule(int rule);
 
-  std::span<FactKey> positives() { return {first_positive(), b_ ? b_->positives : 0}; }
-  std::span<const FactKey> positives() const { return {first_positive(), b_ ? b_->positives : 0}; }
-  std::span<Contribution> contributions() { return {first_contribution(), b_ ? b_->contributions : 0}; }
-  std::span<const Contribution> contributions() const { return {first_contribution(), b_ ? b_->contributions : 0}; }
+  std::span<FactKey> positives() { return {first_positive(), b_ ? b_->positives : 0u}; }
+  std::span<const FactKey> positives() const { return {first_positive(), b_ ? b_->positives : 0u}; }
+  std::span<Contribution> contributions() { return {first_contribution(), b_ ? b_->contributions : 0u}; }
+  std::span<const Contribution> contributions() const { return {first_contribution(), b_ ? b_->contributions : 0u}; }
 
  private:
   // Followed by the positives, then the contributions (both aligned to 8).
   struct alignas(8) Block {
-    uint32_t positives = 0;
-    uint32_t contributions = 0;
+    int32_t rule = 0;
+    uint16_t positives = 0;
+    uint16_t contributions = 0;
   };
+  static_assert(sizeof(Block) == 8);
   static_assert(alignof(FactKey) <= alignof(Block) && alignof(Contribution) <= alignof(Block) &&
                 sizeof(FactKey) % alignof(Contribution) == 0);
   FactKey* first_positive() const { return b_ ? reinterpret_cast<FactKey*>(b_ + 1) : nullptr; }
   Contribution* first_contribution() const {
     return b_ ? reinterpret_cast<Contribution*>(first_positive() + b_->positives) : nullptr;
   }
-  // A block for these lengths, its elements not made yet (none when both are 0).
-  static Block* allocate(size_t positives, size_t contributions);
+  // A block for this rule and these lengths, its elements not made yet.
+  static Block* allocate(int rule, size_t positives, size_t contributions);
   Block* b_ = nullptr;
 };
 

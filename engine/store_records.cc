@@ -201,7 +201,7 @@ State::Shape decode_shape_record(const std::string& value) {
 
 std::string encode_match_record(const Match& m, int first_rule) {
   RecordWriter w;
-  w.varint(static_cast<uint64_t>(m.rule - first_rule));
+  w.varint(static_cast<uint64_t>(m.rule() - first_rule));
   w.varint(m.positives().size());
   for (const auto& p : m.positives()) w.str(p.str());
   w.varint(m.contributions().size());
@@ -329,7 +329,7 @@ int64_t place_of(const Match& m, std::string_view fact, const SharedJson& part) 
 }
 
 int64_t place_of(const Match& m, std::string_view fact, const FieldPart& part) {
-  if (part.rule != m.rule) return -1;
+  if (part.rule != m.rule()) return -1;
   for (size_t i = 0; i < m.contributions().size(); ++i) {
     const Contribution& c = m.contributions()[i];
     if (c.kind() == Contribution::Kind::kField && c.target.str() == fact && c.value() == part.value &&
@@ -496,7 +496,7 @@ void resolve_parts(const State& state, std::string_view fact, const PartRefs& re
     e.fields[f.match].at(f.slot) = FieldPart{.path = c->path(),
                                              .value = c->value(),
                                              .priority = c->priority(),
-                                             .rule = m->rule,
+                                             .rule = m->rule(),
                                              .add = c->add(),
                                              .editable = c->editable(),
                                              .order = c->order()};
@@ -517,7 +517,7 @@ Json encode_match(const Match& m) {
   }
   Json positives = Json::array();
   for (const auto& p : m.positives()) positives.push_back(p.str());
-  return {{"rule", m.rule}, {"positives", positives}, {"contributions", contribs}};
+  return {{"rule", m.rule()}, {"positives", positives}, {"contributions", contribs}};
 }
 
 Match decode_match(const Json& j) {

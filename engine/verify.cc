@@ -202,7 +202,7 @@ std::string Engine::explain(std::string_view fact) const {
     for (const auto& [what, mk] : why) {
       const Match* m = state_.match(mk);
       if (!m) continue;
-      const auto& r = *rules_[static_cast<size_t>(m->rule)].info->rule;
+      const auto& r = *rules_[static_cast<size_t>(m->rule())].info->rule;
       auto lc = r.name_span.file->position(r.name_span.begin);
       out += pad + "  " + what + " by rule " + r.name + " (" + r.name_span.file->path + ":" + std::to_string(lc.line) +
              ") from:\n";

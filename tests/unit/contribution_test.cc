@@ -3,7 +3,8 @@
 // detail of its own. Each reads back as made, compares by what it sets
 // (not by where that is held), and a change of its value leaves its copies
 // as they were. Its record reads back the same, and a record that names a
-// kind or flags no contribution has is refused.
+// kind or flags no contribution has is refused. A match keeps its rule
+// with its lists.
 #include <doctest/doctest.h>
 
 #include <stdexcept>
@@ -172,6 +173,32 @@ TEST_CASE("a match's record keeps each contribution's kind, value, path, priorit
   // The flags are the record's second to last byte (the priority, 0, is the last).
   bad_flags[bad_flags.size() - 2] = 8;
   CHECK_THROWS_AS(engine::decode_match_record(bad_flags, nullptr, nullptr), std::runtime_error);
+}
+
+TEST_CASE("a match keeps its rule in its block: read, copied, moved to another rule, and none when moved from") {
+  const FactKey o(engine::object_fact({"ConfigMap", "root", "default", "x"}));
+  Match m(7, {o, o}, {Contribution(Kind::kTuple, o)});
+  CHECK(m.rule() == 7);
+  CHECK(m.positives().size() == 2);
+  CHECK(m.contributions().size() == 1);
+  const Match copy = m;
+  m.set_rule(12);
+  CHECK(m.rule() == 12);
+  CHECK(copy.rule() == 7);  // the copy's own block
+  const Match none(3, {}, {});  // a rule with no patterns and nothing to contribute still names its rule
+  CHECK(none.rule() == 3);
+  CHECK(none.positives().empty());
+  Match moved = std::move(m);
+  CHECK(moved.rule() == 12);
+  CHECK(m.rule() == 0);  // NOLINT: what a move leaves is specified
+  CHECK(m.positives().empty());
+  m.set_rule(4);  // a match made empty takes a rule too
+  CHECK(m.rule() == 4);
+  CHECK(Match().rule() == 0);
+  // Beyond what a rule can have: refused, not wrapped.
+  CHECK_THROWS_AS(Match(1, std::vector<FactKey>(65536), {}), std::length_error);
+  CHECK_THROWS_AS(Match(1, {}, std::vector<Contribution>(65536)), std::length_error);
+  CHECK(Match(1, std::vector<FactKey>(65535), {}).positives().size() == 65535);
 }
 
 }  // namespace

@@ -29,7 +29,7 @@ std::string dump_state_at_version(const engine::Engine& e) {
   for (const auto& [f, o] : e.state().objects()) out += engine::encode_object(o).dump() + "\n";
   for (const auto* t : e.state().tuples_in_order()) out += engine::describe_fact(t->first) + "\n";
   e.state().for_each_match([&](const engine::MatchKey&, const engine::Match& m) {
-    if (static_cast<size_t>(m.rule) < e.program().rules.size()) out += engine::encode_match(m).dump() + "\n";
+    if (static_cast<size_t>(m.rule()) < e.program().rules.size()) out += engine::encode_match(m).dump() + "\n";
   });
   return out;
 }

@@ -1,8 +1,45 @@
 #include "engine/match_readers.h"
 
 #include <algorithm>
+#include <new>
+#include <stdexcept>
 
 namespace pmesh::engine {
+
+void MatchKeyList::push_back(const MatchKey* key) {
+  if (!p_) {
+    p_ = key;
+    return;
+  }
+  Many* m = many();
+  if (!m || m->size == m->capacity) {
+    const size_t size = m ? m->size : 1;
+    // 3, 7, 15, ... keys: with the header, 32, 64, 128 bytes (allocators' size classes).
+    const size_t capacity = size * 2 + 1;
+    if (capacity > UINT32_MAX) throw std::length_error("a fact read by 2^32 matches");
+    auto* grown = new (::operator new(sizeof(Many) + capacity * sizeof(const MatchKey*)))
+        Many{static_cast<uint32_t>(size), static_cast<uint32_t>(capacity)};
+    std::copy(begin(), end(), grown->keys());
+    if (m) ::operator delete(m);
+    m = grown;
+    p_ = reinterpret_cast<const MatchKey*>(reinterpret_cast<uintptr_t>(m) | 1);
+  }
+  m->keys()[m->size++] = key;
+}
+
+void MatchKeyList::pop_back() {
+  Many* m = many();
+  if (!m) {
+    p_ = nullptr;
+    return;
+  }
+  if (--m->size > 1) return;
+  // Down to one: the key inline again, so that a fact read by one match
+  // costs the same however many read it before.
+  const MatchKey* one = m->keys()[0];
+  ::operator delete(m);
+  p_ = one;
+}
 
 MatchReaders::Places* MatchReaders::places_of(const List& keys) {
   if (keys.size() < kUnindexed) return nullptr;
@@ -39,7 +76,7 @@ void MatchReaders::remove(const FactKey& fact, const MatchKey* key) {
     i = static_cast<size_t>(at - keys.begin());
   }
   if (i + 1 != keys.size()) {
-    keys[i] = keys.back();
+    keys.set(i, keys.back());
     if (places) (*places)[keys[i]] = static_cast<uint32_t>(i);
   }
   keys.pop_back();

@@ -21,16 +21,64 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
-#include <vector>
+#include <utility>
 
 #include "engine/fact_key.h"
 #include "engine/match_key.h"
 
 namespace pmesh::engine {
 
+// The keys of the matches that read one fact: the key itself while there
+// is one (most facts have one reader), an array of their own past that.
+// 8 bytes: with its fact key, a node of 16 where a vector made a node of 32
+// and an allocation of its own.
+class MatchKeyList {
+ public:
+  MatchKeyList() = default;
+  MatchKeyList(const MatchKeyList&) = delete;
+  MatchKeyList& operator=(const MatchKeyList&) = delete;
+  MatchKeyList(MatchKeyList&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+  ~MatchKeyList() {
+    if (Many* m = many()) ::operator delete(m);
+  }
+
+  const MatchKey* const* begin() const { return many() ? many()->keys() : &p_; }
+  const MatchKey* const* end() const { return begin() + size(); }
+  size_t size() const { return many() ? many()->size : (p_ ? 1 : 0); }
+  bool empty() const { return p_ == nullptr; }
+  const MatchKey* operator[](size_t i) const { return begin()[i]; }
+  const MatchKey* back() const { return begin()[size() - 1]; }
+  // REQUIRES: i < size().
+  void set(size_t i, const MatchKey* key) { mutable_keys()[i] = key; }
+  // REQUIRES: `key` is not null.
+  void push_back(const MatchKey* key);
+  // REQUIRES: !empty().
+  void pop_back();
+
+ private:
+  // Followed by `capacity` keys.
+  struct Many {
+    uint32_t size = 0;
+    uint32_t capacity = 0;
+    const MatchKey** keys() { return reinterpret_cast<const MatchKey**>(this + 1); }
+    const MatchKey* const* keys() const { return reinterpret_cast<const MatchKey* const*>(this + 1); }
+  };
+  static_assert(sizeof(Many) % alignof(const MatchKey*) == 0);
+  // A key is aligned to 4 (its low bit is 0): an array is told apart by
+  // the low bit of its pointer.
+  static_assert(alignof(MatchKey) >= 2);
+  Many* many() const {
+    const auto bits = reinterpret_cast<uintptr_t>(p_);
+    return (bits & 1) ? reinterpret_cast<Many*>(bits & ~uintptr_t{1}) : nullptr;
+  }
+  const MatchKey** mutable_keys() { return many() ? many()->keys() : &p_; }
+  // The one key, the array (tagged), or null for none.
+  const MatchKey* p_ = nullptr;
+};
+
 class MatchReaders {
  public:
-  using List = std::vector<const MatchKey*>;
+  using List = MatchKeyList;
 
   // REQUIRES: `key` is not on `fact`'s list, and stays where it is until
   // removed.

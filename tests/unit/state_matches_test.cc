@@ -1,6 +1,7 @@
 // State's matches: a rule's keys come out in key order, whatever order its
 // table keeps them in (Abseil's differs from run to run), and the index of
-// which matches read a fact follows puts and erases.
+// which matches read a fact follows puts and erases, in a list of its own
+// form.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -86,6 +87,44 @@ TEST_CASE("state matches: matches_using a long list through puts and erases in a
   }
   for (const auto& k : live) s.erase_match(k);
   CHECK(s.matches_using(shared) == nullptr);
+}
+
+TEST_CASE("a fact's reader list: one key inline, more in an array, through none, one and many") {
+  std::vector<MatchKey> keys;
+  for (int i = 0; i < 40; ++i) keys.emplace_back(i, std::vector<FactKey>{});
+  engine::MatchKeyList list;
+  std::vector<const MatchKey*> model;
+  std::mt19937 rng(11);
+  auto same = [&] {
+    REQUIRE(list.size() == model.size());
+    CHECK(list.empty() == model.empty());
+    CHECK(std::equal(list.begin(), list.end(), model.begin(), model.end()));
+    for (size_t i = 0; i < model.size(); ++i) CHECK(list[i] == model[i]);
+    if (!model.empty()) CHECK(list.back() == model.back());
+  };
+  same();
+  for (int step = 0; step < 4000; ++step) {
+    // Mostly around none and one (where it changes form), at times far past.
+    const size_t bound = step % 500 < 400 ? 3 : keys.size();
+    const auto op = rng() % 3;
+    if ((op == 0 || model.size() >= bound) && !model.empty()) {
+      list.pop_back();
+      model.pop_back();
+    } else if (op == 1 && !model.empty()) {
+      const size_t i = rng() % model.size();
+      const MatchKey* k = &keys[rng() % keys.size()];
+      list.set(i, k);
+      model[i] = k;
+    } else if (model.size() < bound) {
+      const MatchKey* k = &keys[rng() % keys.size()];
+      list.push_back(k);
+      model.push_back(k);
+    }
+    same();
+  }
+  engine::MatchKeyList moved(std::move(list));
+  CHECK(std::equal(moved.begin(), moved.end(), model.begin(), model.end()));
+  CHECK(list.empty());  // NOLINT: what a move leaves is specified
 }
 
 TEST_CASE("a tuple's match keys: a set in key order, through one key, none and many, and copies") {

@@ -689,7 +689,7 @@ void Engine::user_op(const Op& op) {
       TupleEntry e = cur ? *cur : TupleEntry{};
       bool existed = e.exists();
       if (!txn_.tuple_before.count(fact)) txn_.tuple_before.emplace(FactKey(fact), existed);
-      e.base = op.type == Op::Type::kAddTuple;
+      e.set_base(op.type == Op::Type::kAddTuple);
       state_.put_tuple(fact, e);
       if (existed != e.exists()) tuple_changed(FactKey(fact));
       break;

@@ -514,7 +514,7 @@ void Engine::delete_cluster_contents(const std::string& cluster) {
   std::vector<std::pair<std::string, std::vector<std::string>>> stored;
   for (const auto& [relation, decl] : program_->program->relations())
     state_.scan_tuples_with(relation, {cluster}, [&](const FactKey& fact) {
-      if (const TupleEntry* t = state_.tuple(fact); t && t->base) stored.push_back(parse_tuple_fact(fact));
+      if (const TupleEntry* t = state_.tuple(fact); t && t->base()) stored.push_back(parse_tuple_fact(fact));
       return true;
     });
   for (auto& [relation, args] : stored) user_op(Op::remove_tuple(relation, args));
@@ -561,7 +561,7 @@ void Engine::rederive(int stratum) {
   };
   for (const auto& f : region) {
     if (!is_object_fact(f)) {
-      if (const TupleEntry* t = state_.tuple(f); t && t->base) mark(f);
+      if (const TupleEntry* t = state_.tuple(f); t && t->base()) mark(f);
     } else if (const ObjectEntry* e = state_.object(f); e && e->has_base() && e->user_owned) {
       mark(f);
     }

@@ -1,5 +1,6 @@
 #include "engine/match_key.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -26,7 +27,6 @@ MatchKey::MatchKey(int rule, const std::vector<FactKey>& positives) : rule_(rule
   unsigned char d[32];
   h.finish(d);
   std::memcpy(digest_.data(), d, digest_.size());
-  digested_ = true;
 }
 
 std::optional<MatchKey> MatchKey::parse(std::string_view text) {
@@ -37,7 +37,7 @@ std::optional<MatchKey> MatchKey::parse(std::string_view text) {
   if (p == end) return k;
   if (*p != kDigestSep) return std::nullopt;
   if (!base64_decode_exact(std::string_view(p + 1, static_cast<size_t>(end - p - 1)), k.digest_)) return std::nullopt;
-  k.digested_ = true;
+  if (!k.digested()) return std::nullopt;  // zeros: the text of no key (text() writes none)
   return k;
 }
 
@@ -45,7 +45,7 @@ MatchKey::Text MatchKey::text() const {
   Text t;
   char* p = std::to_chars(t.buf_.data(), t.buf_.data() + 12, rule_).ptr;
   t.size_ = static_cast<size_t>(p - t.buf_.data());
-  if (!digested_) return t;
+  if (!digested()) return t;
   t.buf_[t.size_++] = kDigestSep;
   static_assert(base64_length(sizeof digest_, true) <= 40 - 12 - 1);
   t.size_ += base64_encode_into(std::string_view(reinterpret_cast<const char*>(digest_.data()), digest_.size()), true,
@@ -59,6 +59,23 @@ MatchKey MatchKey::rebased(int delta) const {
   MatchKey k = *this;
   k.rule_ += delta;
   return k;
+}
+
+bool MatchKey::digested() const {
+  return std::any_of(digest_.begin(), digest_.end(), [](uint8_t b) { return b != 0; });
+}
+
+MatchKey MatchKey::holding(void* p) {
+  MatchKey k;
+  k.rule_ = kHolding;
+  std::memcpy(k.digest_.data(), &p, sizeof p);
+  return k;
+}
+
+void* MatchKey::held() const {
+  void* p;
+  std::memcpy(&p, digest_.data(), sizeof p);
+  return p;
 }
 
 size_t MatchKey::hash() const {

@@ -4,7 +4,7 @@
 // matches, the facts that each match reads, the parts and the tuple
 // supports it contributes, the undo log.
 //
-// The key is a fixed-width value (no heap, hashed and compared as bytes),
+// The key is a fixed-width value (20 bytes, no heap, hashed and compared as bytes),
 // so the maps that hold tens of keys per account neither allocate nor
 // chase pointers for them. Its text form is what the durable store keeps:
 // the rule's number, then "\x1e" and the digest in URL-safe base64 (the
@@ -58,6 +58,12 @@ class MatchKey {
   // stored keys count from the set's first rule).
   MatchKey rebased(int delta) const;
 
+  // For MatchKeySet: a key that holds a pointer in place of a digest, and
+  // a rule (kHolding) that no key made above has, to tell it apart.
+  static constexpr int32_t kHolding = -2;
+  static MatchKey holding(void* p);
+  void* held() const;
+
   bool operator==(const MatchKey&) const = default;
   std::strong_ordering operator<=>(const MatchKey&) const = default;
   // The rule and the digest's first bytes: the digest is uniform, so a
@@ -65,9 +71,12 @@ class MatchKey {
   size_t hash() const;
 
  private:
+  // Zeros for a rule with no positive patterns (SHA-256 gives 128 zero
+  // bits one time in 2^128; a stored key with them is refused). A flag
+  // for it made the key 24 bytes, where 20 let a tuple's entry be 24.
   int32_t rule_ = -1;
-  bool digested_ = false;  // false for a rule with no positive patterns
   std::array<uint8_t, 16> digest_{};
+  bool digested() const;
 };
 
 struct MatchKeyHash {

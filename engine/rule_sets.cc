@@ -163,7 +163,7 @@ bool Engine::restore_rule_set(const std::string& id, const RuleSet& set) {
       if (i + kAhead < stored.tuples.size()) state_.prefetch(stored.tuples[i + kAhead].first);
       auto& [f, t] = stored.tuples[i];
       TupleEntry e;
-      e.base = t.base;
+      e.set_base(t.base());
       for (const auto& k : t.supports) e.supports.insert(k.rebased(set.first_rule));
       state_.put_tuple(f, std::move(e));
     }

@@ -377,11 +377,16 @@ struct ObjectEntry {
   uint32_t created_size_ = 0;
 };
 
+// A tuple: whether it was written (not derived) and the matches that
+// derive it. 24 bytes, the flag in the set's spare byte: with the tuple's
+// key, a node of the tuple table is 32 bytes (it was 48).
 struct TupleEntry {
-  bool base = false;
   MatchKeySet supports;  // the matches that derive it
-  bool exists() const { return base || !supports.empty(); }
+  bool base() const { return supports.flag(); }
+  void set_base(bool on) { supports.set_flag(on); }
+  bool exists() const { return base() || !supports.empty(); }
 };
+static_assert(sizeof(TupleEntry) == 24);
 
 class State {
  public:

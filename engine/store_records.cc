@@ -155,7 +155,7 @@ MatchKey stored_match_key(std::string_view text) {
 
 std::string encode_tuple_record(const TupleEntry& t, int first_rule) {
   RecordWriter w;
-  w.byte(t.base ? 1 : 0);
+  w.byte(t.base() ? 1 : 0);
   w.varint(t.supports.size());
   for (const auto& s : t.supports) w.str(s.rebased(-first_rule).text().view());
   return w.take();
@@ -165,12 +165,12 @@ TupleEntry decode_tuple_record(std::string_view value) {
   TupleEntry t;
   if (!value.empty() && value[0] == kBinary) {
     RecordReader r(value);
-    t.base = r.byte() != 0;
+    t.set_base(r.byte() != 0);
     for (size_t n = r.count(); n; --n) t.supports.insert(stored_match_key(r.view()));
     return t;
   }
   Json j = decode_record(value);
-  t.base = j["base"];
+  t.set_base(j["base"].get<bool>());
   for (const auto& s : j["supports"]) t.supports.insert(stored_match_key(s.get<std::string>()));
   return t;
 }

@@ -64,7 +64,7 @@ Result Engine::rebuild() {
   std::vector<std::pair<std::string, TupleEntry>> tuples;
   for (const auto* e : state_.tuples_in_order()) tuples.emplace_back(e->first.str(), e->second);
   for (auto& [f, t] : tuples) {
-    if (!t.base) continue;
+    if (!t.base()) continue;
     auto [rel, args] = parse_tuple_fact(f);
     ops.push_back(Op::add_tuple(rel, args));
   }
@@ -131,7 +131,7 @@ std::string Engine::verify() const {
     (overlay ? overlays : owned).push_back(std::move(op));
   }
   for (const auto* e : state_.tuples_in_order())
-    if (e->second.base) {
+    if (e->second.base()) {
       auto [rel, args] = parse_tuple_fact(e->first.str());
       owned.push_back(Op::add_tuple(rel, args));
     }
@@ -196,7 +196,7 @@ std::string Engine::explain(std::string_view fact) const {
         out += ": does not hold\n";
         return;
       }
-      out += t->base ? ": given by a user\n" : "\n";
+      out += t->base() ? ": given by a user\n" : "\n";
       for (const auto& mk : t->supports) why.emplace_back("derived", mk);
     }
     for (const auto& [what, mk] : why) {

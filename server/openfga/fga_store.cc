@@ -107,7 +107,7 @@ bool FgaStore::is_platform(const std::string& store) const {
   bool derived = false;
   engine_.state().scan_tuples_with("fga_store", {store}, [&](const engine::FactKey& f) {
     const engine::TupleEntry* t = engine_.state().tuple(f);
-    derived = derived || (t && t->exists() && !t->base);
+    derived = derived || (t && t->exists() && !t->base());
     return true;
   });
   return derived && !platform_files_.empty();
@@ -142,7 +142,7 @@ std::vector<Op> FgaStore::changelog(const std::vector<engine::TupleChange>& tupl
   for (const auto& t : tuples) {
     if (t.relation != "fga_tuple" || t.args.size() != 4) continue;
     const engine::TupleEntry* e = engine_.state().tuple(engine::tuple_fact("fga_tuple", t.args));
-    if (t.added && (!e || e->base)) continue;
+    if (t.added && (!e || e->base())) continue;
     if (!is_platform(t.args[0])) continue;  // a store that went, or a user's store (the API logs its writes)
     if (at.empty()) at = fga_timestamp();
     log.push_back(Op::add_tuple("fga_change", {t.args[0], new_ulid(), t.added ? "TUPLE_OPERATION_WRITE" : "TUPLE_OPERATION_DELETE",
@@ -233,7 +233,7 @@ std::vector<Op> FgaStore::delete_store(const std::string& id) const {
   for (const char* rel : {"fga_store", "fga_model", "fga_tuple", "fga_written", "fga_change", "fga_assertions", fga::kLoadedRelation})
     engine_.state().scan_tuples_with(rel, {id}, [&](const engine::FactKey& f) {
       const engine::TupleEntry* t = engine_.state().tuple(f);
-      if (t && t->base) ops.push_back(Op::remove_tuple(rel, args_of(f)));
+      if (t && t->base()) ops.push_back(Op::remove_tuple(rel, args_of(f)));
       return true;
     });
   return ops;

@@ -391,7 +391,7 @@ HttpResponse OpenFgaApi::write(const std::string& store, const json& body) {
   std::vector<Op> ops;
   auto written = [&](const TupleKey& k) {
     const engine::TupleEntry* t = engine_.state().tuple(engine::tuple_fact("fga_tuple", std::vector<std::string>{store, k.object, k.relation, k.user}));
-    return t && t->base;
+    return t && t->base();
   };
   auto tuple_text = [](const TupleKey& k) {
     return "user: '" + k.user + "', relation: '" + k.relation + "', object: '" + k.object + "'";

@@ -256,7 +256,7 @@ TEST_CASE("a data directory whose records and change log are JSON text (written 
       const auto& [f, t] = *p;
       Json supports = Json::array();
       for (const auto& k : t.supports) supports.push_back(k.str());
-      old_records.push_back({std::string(f.str()), Json{{"base", t.base}, {"supports", supports}}.dump()});
+      old_records.push_back({std::string(f.str()), Json{{"base", t.base()}, {"supports", supports}}.dump()});
     }
     st.for_each_match([&](const engine::MatchKey& k, const engine::Match& m) {
       old_records.push_back({"m\x1f" + k.str(), engine::encode_match(m).dump()});

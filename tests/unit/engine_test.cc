@@ -230,8 +230,12 @@ TEST_CASE("a match key is fixed-width, names its rule and its positives exactly,
   // Rules in number order (rule 9 before rule 10), a rule's matches one range.
   CHECK(MatchKey(9, keys({"z"})) < MatchKey(10, keys({"a"})));
   // What is not a key's text.
-  for (std::string_view bad : {"", "x", "-1", "7\x1f", "7\x1e", "7\x1e" "abc", "7\x1e" "!!!!!!!!!!!!!!!!!!!!!!", "7 "})
+  for (std::string_view bad : {"", "x", "-1", "-2", "7\x1f", "7\x1e", "7\x1e" "abc", "7\x1e" "!!!!!!!!!!!!!!!!!!!!!!", "7 "})
     CHECK_FALSE(MatchKey::parse(bad));
+  // A digest of zeros stands for none (20 bytes, no flag): its text is no key's.
+  static_assert(sizeof(MatchKey) == 20);
+  CHECK_FALSE(MatchKey::parse("7\x1e" "AAAAAAAAAAAAAAAAAAAAAA"));
+  CHECK(MatchKey::parse("7\x1e" "AAAAAAAAAAAAAAAAAAAAAQ"));  // one bit set: a digest
 }
 
 TEST_CASE("a path is interned: equal paths are one shared copy, paths that print alike are not equal") {

@@ -16,6 +16,13 @@
 namespace pmesh::test {
 namespace {
 
+// A tuple a user wrote (no derivations).
+engine::TupleEntry state_indexes_written_tuple() {
+  engine::TupleEntry t;
+  t.set_base(true);
+  return t;
+}
+
 using engine::FactKey;
 using engine::State;
 using engine::TupleEntry;
@@ -41,7 +48,7 @@ TEST_CASE("state indexes: a tuple lookup finds its values' tuples and no others"
       s.put_tuple(fact, TupleEntry{});  // no support, not base: gone
       model.erase(args);
     } else {
-      s.put_tuple(fact, TupleEntry{.base = true, .supports = {}});
+      s.put_tuple(fact, state_indexes_written_tuple());
       model.insert(args);
     }
     if (step % 50 != 0) continue;
@@ -74,9 +81,9 @@ TEST_CASE("state indexes: an argument a tuple lacks is null in its key, and a lo
   SUBCASE("a bucket per values key") {}
   SUBCASE("every values key in one bucket") { collide.emplace(); }
   State s({dsl::IndexSpec{.relation = true, .name = "r", .keys = {"1"}}});
-  s.put_tuple(engine::tuple_fact("r", {"x"}), TupleEntry{.base = true, .supports = {}});
-  s.put_tuple(engine::tuple_fact("r", {"y", "null"}), TupleEntry{.base = true, .supports = {}});
-  s.put_tuple(engine::tuple_fact("r", {"z", "nul"}), TupleEntry{.base = true, .supports = {}});
+  s.put_tuple(engine::tuple_fact("r", {"x"}), state_indexes_written_tuple());
+  s.put_tuple(engine::tuple_fact("r", {"y", "null"}), state_indexes_written_tuple());
+  s.put_tuple(engine::tuple_fact("r", {"z", "nul"}), state_indexes_written_tuple());
   std::set<std::string> got;
   s.lookup_tuples(0, State::index_key({engine::Json(nullptr)}), [&](const FactKey& f) {
     got.insert(std::string(f.str()));

@@ -127,12 +127,13 @@ TEST_CASE("a fact's reader list: one key inline, more in an array, through none,
   CHECK(list.empty());  // NOLINT: what a move leaves is specified
 }
 
-TEST_CASE("a tuple's match keys: a set in key order, through one key, none and many, and copies") {
+TEST_CASE("a tuple's match keys: a set in key order, through one key, none and many, copies and moves, with its holder's flag") {
   std::vector<MatchKey> keys;
   for (int i = 0; i < 6; ++i) keys.emplace_back(i % 3, std::vector<FactKey>{FactKey("t\x1fr\x1f" + std::to_string(i))});
   keys.emplace_back(7, std::vector<FactKey>{});  // a rule with no positive pattern
   engine::MatchKeySet set;
   std::set<MatchKey> model;
+  bool flag = false;
   std::mt19937 rng(5);
   for (int step = 0; step < 2000; ++step) {
     const MatchKey& k = keys[rng() % keys.size()];
@@ -143,6 +144,10 @@ TEST_CASE("a tuple's match keys: a set in key order, through one key, none and m
       set.erase(k);
       model.erase(k);
     }
+    if (rng() % 7 == 0) {
+      flag = !flag;
+      set.set_flag(flag);
+    }
     REQUIRE(set.size() == model.size());
     CHECK(set.empty() == model.empty());
     CHECK(std::vector<MatchKey>(set.begin(), set.end()) == std::vector<MatchKey>(model.begin(), model.end()));
@@ -151,7 +156,19 @@ TEST_CASE("a tuple's match keys: a set in key order, through one key, none and m
     copy.insert(keys[0]);
     CHECK(std::vector<MatchKey>(set.begin(), set.end()) == std::vector<MatchKey>(model.begin(), model.end()));
     CHECK(copy.count(keys[0]) == 1);
+    // Its holder's flag (a tuple's `base`) rides along, whatever the keys do.
+    CHECK(set.flag() == flag);
+    CHECK(copy.flag() == flag);
+    engine::MatchKeySet moved = std::move(copy);
+    CHECK(moved.flag() == flag);
+    CHECK(moved.count(keys[0]) == 1);
+    copy = set;  // assigned after a move
+    CHECK(std::vector<MatchKey>(copy.begin(), copy.end()) == std::vector<MatchKey>(model.begin(), model.end()));
+    moved = std::move(copy);
+    CHECK(moved.size() == model.size());
+    CHECK(moved.flag() == flag);
   }
+  static_assert(sizeof(engine::MatchKeySet) == 24);
 }
 
 }  // namespace

@@ -197,6 +197,8 @@ int main(int argc, char** argv) {
     // What the cold load keeps resident, per organization or account it made.
     long loaded_kib = pmesh::bench::resident_kib() - resident_before;
     long loaded_anon_kib = pmesh::bench::resident_anon_kib() - anon_before;
+    // Organizations and accounts made, each an Account: what memory is per.
+    const double made = static_cast<double>(size) * (per_org + 1);
     Json reopened;
     if (disk) {
       e.set_persistence(nullptr);
@@ -229,9 +231,8 @@ int main(int argc, char** argv) {
         model_loads.push_back(us(Clock::now() - m0));
         firsts.push_back(loads.back() + model_loads.back());
         if (n == 0) {
-          reopened_kib = static_cast<double>(pmesh::bench::resident_kib() - resident_before_reopen) / (size * (per_org + 1));
-          reopened_anon_kib =
-              static_cast<double>(pmesh::bench::resident_anon_kib() - anon_before_reopen) / (size * (per_org + 1));
+          reopened_kib = static_cast<double>(pmesh::bench::resident_kib() - resident_before_reopen) / made;
+          reopened_anon_kib = static_cast<double>(pmesh::bench::resident_anon_kib() - anon_before_reopen) / made;
         }
         same = same && fresh.state().objects().size() == e.state().objects().size() &&
                fresh.state().tuples().size() == e.state().tuples().size();
@@ -340,8 +341,8 @@ int main(int argc, char** argv) {
                 {"interned_keys", pmesh::engine::FactKey::interned()},
                 {"cold_ms", cold / 1000},
                 {"resident_after_cold_mb", pmesh::bench::resident_kib() / 1024},
-                {"kib_per_account", static_cast<double>(loaded_kib) / (size * (per_org + 1))},
-                {"anon_kib_per_account", static_cast<double>(loaded_anon_kib) / (size * (per_org + 1))},
+                {"kib_per_account", static_cast<double>(loaded_kib) / made},
+                {"anon_kib_per_account", static_cast<double>(loaded_anon_kib) / made},
                 {"peak_rss_mb", pmesh::bench::peak_rss_kib() / 1024},
                 {"configmap_create", stats(baseline)},
                 {"org_create", stats(orgs)},

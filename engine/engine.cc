@@ -361,7 +361,7 @@ void Engine::apply_contributions(int rule, const MatchKey& key, std::span<const 
             part->second = std::move(merged);
           }
         } else {
-          e.fields[key].push_back(FieldPart{.path = c.path(), .value = c.value(), .priority = c.priority(), .rule = rule, .add = c.add(), .editable = c.editable(), .order = c.order()});
+          e.fields[key].push_back(FieldPart::of(c, rule));
         }
       }
       bool lost = had_support && !e.derived.count(key) && !e.derived.empty();

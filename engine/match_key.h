@@ -58,12 +58,6 @@ class MatchKey {
   // stored keys count from the set's first rule).
   MatchKey rebased(int delta) const;
 
-  // For MatchKeySet: a key that holds a pointer in place of a digest, and
-  // a rule (kHolding) that no key made above has, to tell it apart.
-  static constexpr int32_t kHolding = -2;
-  static MatchKey holding(void* p);
-  void* held() const;
-
   bool operator==(const MatchKey&) const = default;
   std::strong_ordering operator<=>(const MatchKey&) const = default;
   // The rule and the digest's first bytes: the digest is uniform, so a
@@ -71,6 +65,13 @@ class MatchKey {
   size_t hash() const;
 
  private:
+  // For MatchKeySet alone: a key that holds a pointer in place of a
+  // digest, under a rule (kHolding) that no key made above has.
+  friend class MatchKeySet;
+  static constexpr int32_t kHolding = -2;
+  static MatchKey holding(void* p);
+  void* held() const;
+
   // Zeros for a rule with no positive patterns (SHA-256 gives 128 zero
   // bits one time in 2^128; a stored key with them is refused). A flag
   // for it made the key 24 bytes, where 20 let a tuple's entry be 24.

@@ -327,6 +327,11 @@ struct FieldPart {
   // `ordered by`: sorts the list at `path` by the fields `value` names; the
   // list's elements stay their writers' (a user may still write it).
   bool order = false;
+  // What a field contribution of rule `rule`'s match sets.
+  static FieldPart of(const Contribution& c, int rule) {
+    return {.path = c.path(), .value = c.value(), .priority = c.priority(), .rule = rule, .add = c.add(),
+            .editable = c.editable(), .order = c.order()};
+  }
 };
 
 struct ObjectEntry {

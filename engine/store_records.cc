@@ -262,7 +262,6 @@ Match decode_match_record(std::string_view value, ValuePool* values, std::vector
     if (flags & ~(Contribution::kAdd | Contribution::kEditable | Contribution::kOrder))
       throw std::runtime_error("a match record's contribution has flags no contribution has");
     int64_t priority = r.signed_varint();
-    // The target is placed below, or by the caller (place_match_keys).
     contributions.emplace_back(static_cast<Contribution::Kind>(kind), FactKey(), std::move(value),
                                intern_path(std::move(path)), priority, flags);
   }
@@ -493,13 +492,7 @@ void resolve_parts(const State& state, std::string_view fact, const PartRefs& re
   for (const auto& [mk, i] : refs.derived) e.derived[mk] = named(mk, i, Contribution::Kind::kObject).second->value();
   for (const auto& f : refs.fields) {
     auto [m, c] = named(f.match, f.contribution, Contribution::Kind::kField);
-    e.fields[f.match].at(f.slot) = FieldPart{.path = c->path(),
-                                             .value = c->value(),
-                                             .priority = c->priority(),
-                                             .rule = m->rule(),
-                                             .add = c->add(),
-                                             .editable = c->editable(),
-                                             .order = c->order()};
+    e.fields[f.match].at(f.slot) = FieldPart::of(*c, m->rule());
   }
 }
 

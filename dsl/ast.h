@@ -192,6 +192,12 @@ struct RelationDecl {
   // `key(a, ...)`: how many first parameters determine the others (at most
   // one tuple holds for each value of them); 0 when none is declared.
   size_t key = 0;
+  // `log`: a record the engine writes and does not hold. With a data
+  // directory its tuples are there alone once committed, read back in key
+  // order (Engine::scan_log), so no rule may read or derive them: a rule's
+  // matches would have to be remade from the disk. OpenFGA's changelog,
+  // which grows with every write.
+  bool log = false;
 };
 
 struct FunctionDecl {

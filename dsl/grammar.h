@@ -71,6 +71,7 @@ PMESH_KW(when);
 PMESH_KW(expect);
 PMESH_KW(editable);
 PMESH_KW(key);  // only after a relation's parameters: not reserved
+PMESH_KW(log);  // the same
 #undef PMESH_KW
 
 struct top_keyword
@@ -246,8 +247,11 @@ struct rel_params : seq<p<'('>, opt<list<seq<param, sep>, comma>>, must<close_pa
 struct key_open : p<'('> {};
 struct key_params : list<seq<param, sep>, comma> {};
 struct relation_key : seq<kw_key, sep, must<key_open>, must<key_params>, must<close_paren>> {};
+// `log`: the engine writes the relation's tuples and does not hold them
+// (ast.h, RelationDecl::log).
+struct relation_log : seq<kw_log, sep> {};
 struct relation_decl
-    : seq<kw_relation, sep, must<rel_name>, sep, must<rel_params>, opt<relation_key>, opt<dl_rule>> {};
+    : seq<kw_relation, sep, must<rel_name>, sep, must<rel_params>, opt<relation_key>, opt<relation_log>, opt<dl_rule>> {};
 
 struct fn_eq : seq<one<'='>, sep> {};
 struct fn_decl : seq<kw_fn, sep, must<func_name>, sep, must<rel_params>, must<fn_eq>, must<expr>> {};

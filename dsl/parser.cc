@@ -41,7 +41,7 @@ using selector = pt::selector<
         g::labels_clause, g::obj_pattern, g::tuple_pattern, g::each_item, g::for_item, g::opt_item, g::on_item, g::admit_op,
         g::let_item, g::where_item, g::not_item, g::body, g::path_member, g::field_path,
         g::editable_mark, g::late_mark, g::field_init, g::derive_obj, g::derive_item, g::set_item, g::refuse_item, g::delete_item, g::set_path, g::rule_decl,
-        g::dl_atom, g::dl_rule, g::rel_params, g::relation_key, g::relation_decl, g::fn_decl, g::data_entry,
+        g::dl_atom, g::dl_rule, g::rel_params, g::relation_key, g::relation_log, g::relation_decl, g::fn_decl, g::data_entry,
         g::data_obj, g::data_list, g::kind_decl, g::module_decl, g::import_decl,
         g::step_tuple, g::step_object, g::given_step, g::when_step, g::step_as, g::expect_error,
         g::expect_step, g::test_decl>,
@@ -530,13 +530,19 @@ class Builder {
       if (key == params.size())
         diags_.error(span(k), "a key of every parameter says nothing: leave it out");
     }
+    bool log = false;
+    if (n.children.size() > next && is<g::relation_log>(*n.children[next])) {
+      log = true;
+      ++next;
+    }
     bool declared = false;
     for (auto& r : m.relations)
       if (r.name == name && r.params.size() == params.size()) {
         declared = true;
         if (key) r.key = key;
+        r.log = r.log || log;
       }
-    if (!declared) m.relations.push_back({span(n), name, params, key});
+    if (!declared) m.relations.push_back({span(n), name, params, key, log});
     if (n.children.size() <= next) return;
     // `relation r(a, b) :- s(a, c), t(c, b).` is a rule deriving r from s and t.
     Rule r;

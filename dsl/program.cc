@@ -36,6 +36,13 @@ Program::Program(std::vector<std::unique_ptr<Module>> modules, DiagnosticSink& d
       if (!fresh && it->second->params.size() != r.params.size())
         diags.error(r.span, "relation `" + r.name + "` is declared with " + std::to_string(r.params.size()) +
                                 " arguments here and " + std::to_string(it->second->params.size()) + " elsewhere");
+      else if (!fresh && it->second->log != r.log) {
+        // Named where it is not one: that is where a rule could read it.
+        const RelationDecl& plain = r.log ? *it->second : r;
+        const RelationDecl& log = r.log ? r : *it->second;
+        diags.error(plain.span, "relation `" + r.name + "` is a log where it is declared elsewhere: declare it `log` here too",
+                    {"declared a log in " + log.span.file->path});
+      }
     }
     std::set<std::string> rule_names;
     for (const auto& r : m->rules)

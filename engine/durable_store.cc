@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 #include <span>
+#include <stdexcept>
 #include <string_view>
 #include <thread>
 #include <utility>
@@ -103,7 +104,16 @@ struct Decoded {
 class StoreScan {
  public:
   // `rule_limit`: a match of a rule numbered from it on is damage.
-  StoreScan(leveldb::DB* db, size_t rule_limit, bool same_rules) : db_(db), rule_limit_(rule_limit), same_rules_(same_rules) {
+  // `passed`: key prefixes whose records are not read (log relations').
+  StoreScan(leveldb::DB* db, size_t rule_limit, bool same_rules, const std::vector<std::string>& passed)
+      : db_(db), rule_limit_(rule_limit), same_rules_(same_rules) {
+    for (const auto& p : passed) {
+      // The first key after every key that starts with `p`: its last byte
+      // one up (a prefix ends with the separator, never with 0xff).
+      std::string end = p;
+      end.back() = static_cast<char>(end.back() + 1);
+      passed_.emplace_back(p, std::move(end));
+    }
     // As many decoders as cores (the engine's thread mostly waits for them).
     unsigned cores = std::thread::hardware_concurrency();
     size_t decoders = std::clamp<size_t>(cores, 1, 4);
@@ -172,6 +182,13 @@ class StoreScan {
     }
   };
 
+  // The end of the passed range `key` is in, or null.
+  const std::string* passed_end(const leveldb::Slice& key) const {
+    for (const auto& [start, end] : passed_)
+      if (key.starts_with(start)) return &end;
+    return nullptr;
+  }
+
   void read() {
     Raw raw;
     size_t room = 0;  // the last batch's bytes: the next is about as large
@@ -187,7 +204,11 @@ class StoreScan {
     leveldb::Status status;
     try {
       std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
-      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      for (it->SeekToFirst(); it->Valid();) {
+        if (const std::string* end = passed_end(it->key())) {
+          it->Seek(*end);
+          continue;
+        }
         if (raw.empty()) {
           raw.bytes.reserve(room);
           raw.ends.reserve(kBatch);
@@ -198,6 +219,7 @@ class StoreScan {
         raw.bytes.append(value.data(), value.size());
         raw.ends.emplace_back(key_end, raw.bytes.size());
         if (raw.size() == kBatch && !hand_over()) return;
+        it->Next();
       }
       status = it->status();
     } catch (const std::exception& e) {
@@ -349,6 +371,7 @@ class StoreScan {
   leveldb::DB* db_;
   const size_t rule_limit_;
   const bool same_rules_;
+  std::vector<std::pair<std::string, std::string>> passed_;  // [start, end) of each passed range
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::pair<size_t, Raw>> raw_;  // read, not decoded yet: (number, records)
@@ -446,7 +469,9 @@ bool DurableStore::load(Engine& engine, std::string* error) {
   state.reserve(stored_shape(same_rules ? rule_limit : 0));
   try {
     Bulk bulk(state);
-    StoreScan reader(db_.get(), rule_limit, same_rules);
+    log_prefixes_.clear();
+    for (const auto& r : engine.log_relations()) log_prefixes_.push_back(tuple_fact(r, {}) + kFactSep);
+    StoreScan reader(db_.get(), rule_limit, same_rules, log_prefixes_);
     using Kind = Decoded::Kind;
     for (auto batch = reader.next(); !batch.empty(); reader.give_back(std::move(batch)), batch = reader.next())
       for (size_t i = 0; i < batch.size(); ++i) {
@@ -633,6 +658,15 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
   } else {
     pending_->batch.Append(batch);
     pending_->empty = false;
+    if (!log_prefixes_.empty()) {
+      std::lock_guard lock(unwritten_mu_);
+      for (const auto& f : dirty.tuples)
+        if (is_logged(f.str())) {
+          const TupleEntry* t = state.tuple(f);
+          auto [it, fresh] = unwritten_.try_emplace(std::string(f.str()));
+          it->second = {seals_ + 1, t && t->exists()};
+        }
+    }
   }
   if (reshaped) shape_entries_ = entries;
   log_keys_.erase(log_keys_.begin(), log_keys_.begin() + static_cast<std::ptrdiff_t>(trim));
@@ -665,6 +699,8 @@ DurableStore::Sealed DurableStore::seal() {
   }
   if (!pending_) pending_ = std::make_unique<PendingBatch>();
   ++sealed_;
+  std::lock_guard lock(unwritten_mu_);
+  ++seals_;
   return out;
 }
 
@@ -679,7 +715,48 @@ bool DurableStore::write(PendingBatch& sealed, std::string* error) {
   return true;
 }
 
-void DurableStore::written() { --sealed_; }
+void DurableStore::written() {
+  --sealed_;
+  std::lock_guard lock(unwritten_mu_);
+  ++writes_;
+  for (auto it = unwritten_.begin(); it != unwritten_.end();)
+    it = it->second.batch <= writes_ ? unwritten_.erase(it) : std::next(it);
+}
+
+bool DurableStore::is_logged(std::string_view key) const {
+  for (const auto& p : log_prefixes_)
+    if (key.starts_with(p)) return true;
+  return false;
+}
+
+void DurableStore::scan_tuples(std::string_view prefix, std::string_view from, FactVisitor fn) const {
+  // What is not written yet, copied out (a few batches' worth at most),
+  // then merged with what LevelDB has in key order: the copy wins a tie.
+  std::vector<std::pair<std::string, bool>> unwritten;
+  {
+    std::lock_guard lock(unwritten_mu_);
+    for (auto it = unwritten_.lower_bound(from); it != unwritten_.end() && it->first.starts_with(prefix); ++it)
+      unwritten.emplace_back(it->first, it->second.exists);
+  }
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  const leveldb::Slice stored_prefix(prefix.data(), prefix.size());
+  it->Seek(leveldb::Slice(from.data(), from.size()));
+  size_t u = 0;
+  while (true) {
+    const bool stored = it->Valid() && it->key().starts_with(stored_prefix);
+    if (!stored && u == unwritten.size()) break;
+    const std::string_view key = stored ? std::string_view(it->key().data(), it->key().size()) : std::string_view();
+    if (u < unwritten.size() && (!stored || unwritten[u].first <= key)) {
+      if (stored && unwritten[u].first == key) it->Next();
+      const auto& [fact, exists] = unwritten[u++];
+      if (exists && !fn(fact)) return;
+      continue;
+    }
+    if (!fn(key)) return;
+    it->Next();
+  }
+  if (!it->status().ok()) throw std::runtime_error("reading the data directory: " + it->status().ToString());
+}
 
 bool DurableStore::flush(std::string* error) {
   Sealed b = seal();

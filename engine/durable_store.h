@@ -25,9 +25,12 @@
 
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "engine/engine.h"
 #include "engine/store_records.h"
@@ -90,6 +93,12 @@ class DurableStore : public Persistence {
   bool write(PendingBatch& sealed, std::string* error);
   void written();
 
+  // Persistence: the stored tuples of log relations, those committed and
+  // not yet written included (in deferred mode, what seal() took and no
+  // written() was told of yet, and what is collected). Throws
+  // std::runtime_error when LevelDB cannot read them.
+  void scan_tuples(std::string_view prefix, std::string_view from, FactVisitor fn) const override;
+
   // Change-log entries after `after_rv`, oldest first: (resource version, event
   // JSON {type, object}). `fn` returns false to stop.
   void scan_log(int64_t after_rv, const std::function<bool(int64_t, const Json&)>& fn) const;
@@ -121,6 +130,23 @@ class DurableStore : public Persistence {
   // without seeking over the tombstones of earlier trims.
   std::deque<std::string> log_keys_;
   std::string fingerprint_;
+  // The key prefixes of the log relations' tuples ("t<sep>relation<sep>"),
+  // from the engine's program at load(): load() passes over their records,
+  // and a deferred commit notes them in unwritten_.
+  std::vector<std::string> log_prefixes_;
+  bool is_logged(std::string_view key) const;
+  // Log tuples of deferred commits not written yet, which memory no longer
+  // holds: key -> the batch that holds the latest change (numbered by
+  // seal(), from 1) and whether the tuple exists after it. written() drops
+  // those of the batch written. Locked: written() may be told on another
+  // thread than the one that commits.
+  struct Unwritten {
+    uint64_t batch = 0;
+    bool exists = false;
+  };
+  mutable std::mutex unwritten_mu_;
+  std::map<std::string, Unwritten, std::less<>> unwritten_;
+  uint64_t seals_ = 0, writes_ = 0;  // under unwritten_mu_
   // The stored shape (its entries' sum) and what the load reserves for it:
   // per rule and per index only with `rules` (the program's count; 0 when
   // the stored state is another program's). Bounded by the store's bytes.

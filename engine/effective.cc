@@ -691,6 +691,7 @@ void Engine::user_op(const Op& op) {
       if (!txn_.tuple_before.count(fact)) txn_.tuple_before.emplace(FactKey(fact), existed);
       e.set_base(op.type == Op::Type::kAddTuple);
       state_.put_tuple(fact, e);
+      note_logged(op.relation, FactKey(fact));
       if (existed != e.exists()) tuple_changed(FactKey(fact));
       break;
     }

@@ -30,6 +30,8 @@ Engine::Engine(std::shared_ptr<const dsl::CompiledProgram> program, Options opti
   next_stratum_ = static_cast<int>(program_->graph->strata().size());
   for (const auto& rt : rules_) register_readers(rt);
   evaluator_ = std::make_unique<Evaluator>(state_, [this](std::string_view fact) { return committed(fact); });
+  for (const auto& [name, decl] : program_->program->relations())
+    if (decl->log) log_relations_.push_back(name);
 }
 
 Op Engine::stored_form(const Op& op) const {
@@ -783,6 +785,7 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
     if (inspect) inspect(r);
     std::string storage_error;
     State::Dirty dirty = state_.take_dirty();
+    store_logged(dirty);
     // Parked rule-set states are valid only for the state they were stored
     // with: a change makes them stale, and they go in the same batch.
     bool stale = !parked_.empty() && !dry_run && (!dirty.objects.empty() || !dirty.tuples.empty());
@@ -809,6 +812,7 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
   } else {
     rv_ = r.resource_version;
     state_.forget_undo();
+    drop_logged();
   }
   if (txn_.kinds_touched_all) kinds_.refresh(state_);
   else

@@ -25,6 +25,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -157,6 +158,13 @@ class Persistence {
   virtual ~Persistence() = default;
   virtual bool commit(const State& state, const State::Dirty& dirty, const RuleSetChanges& sets,
                       const Result& result, const CommittedForms& forms, std::string* error) = 0;
+  // The stored tuples whose fact keys start with `prefix`, in key order,
+  // from the first not below `from` (REQUIRES: `from` starts with
+  // `prefix`), committed ones included that are not written yet. For log
+  // relations (Engine::scan_log), which memory does not hold. `fn` returns
+  // false to stop.
+  using FactVisitor = absl::FunctionRef<bool(std::string_view fact)>;
+  virtual void scan_tuples(std::string_view prefix, std::string_view from, FactVisitor fn) const = 0;
 };
 
 class Engine {
@@ -236,6 +244,18 @@ class Engine {
   // The rules that own the object or some of its fields, by name.
   std::vector<std::string> owners(const ObjectKey& key) const;
   bool has_tuple(const std::string& relation, const std::vector<std::string>& args) const;
+
+  // ---- Log relations (dsl: `relation r(...) log`)
+  // Their names, from the program.
+  const std::vector<std::string>& log_relations() const { return log_relations_; }
+  bool is_log(std::string_view relation) const;
+  // The tuples of log relation `relation` whose first arguments are
+  // `first`, in key order, from the first whose next argument is not below
+  // `from` ("": all). With persistence they are read from it: memory holds
+  // a log's tuples only while the transaction that writes them runs.
+  // Throws std::invalid_argument for a relation that is not a log.
+  void scan_log(const std::string& relation, const std::vector<std::string>& first, std::string_view from,
+                Persistence::FactVisitor fn) const;
 
   // Recomputes everything from what users wrote and compares it with the
   // incrementally maintained state; returns the differences, empty if none.
@@ -343,6 +363,12 @@ class Engine {
   // rules' `refuse` heads checked (a TxnError). admission.cc.
   Op admit(const Op& op);
   void user_op(const Op& op);
+  // Log relations (log_relations.cc): an operation's tuple of a log noted,
+  // the transaction's logged tuples added to what its commit writes, and
+  // dropped from memory once it committed.
+  void note_logged(std::string_view relation, const FactKey& fact);
+  void store_logged(State::Dirty& dirty) const;
+  void drop_logged();
   // `op` with its object in its kind's storage version, when it was written
   // in another served one (conversion.h); a failed conversion is BadRequest.
   Op stored_form(const Op& op) const;
@@ -456,6 +482,7 @@ class Engine {
   std::function<void(const Result&)> commit_listener_;
   BeforeCommit before_commit_;
   Persistence* persistence_ = nullptr;
+  std::vector<std::string> log_relations_;
 
   // The transaction in progress (a fresh one for each).
   Transaction txn_;

@@ -316,6 +316,10 @@ Result Engine::add_rule_set(const std::string& id, std::shared_ptr<const dsl::Co
   }
   for (const auto& spec : program->indexes)
     if (!spec.relation) return refuse("a rule set looks objects up by index; only relations can be");
+  // The engine knows its log relations from its own program alone.
+  for (const auto& [name, decl] : program->program->relations())
+    if (decl->log && !program_->program->relations().count(name))
+      return refuse("relation " + name + " is a log: only the engine's program declares one");
   install_rule_set(id, program);
   const RuleSet& set = rule_sets_.at(id);
   // Its state as stored, when that is still valid (before the ops, which

@@ -18,7 +18,7 @@
 namespace pmesh::engine {
 
 namespace {
-constexpr char kSep = '\x1f';
+constexpr char kSep = kFactSep;
 
 }  // namespace
 

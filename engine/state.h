@@ -73,6 +73,7 @@ struct ObjectKeyView {
 };
 
 // Fact keys: "o\x1fKind\x1fcluster\x1fns\x1fname" and "t\x1frelation\x1farg\x1f...".
+inline constexpr char kFactSep = '\x1f';
 std::string object_fact(const ObjectKey& k);
 std::string object_prefix(const std::string& kind, const std::string* cluster = nullptr,
                           const std::string* ns = nullptr);

@@ -153,6 +153,10 @@ struct Transaction {
   };
   std::map<std::string, Unsettled> unsettled;
   bool settle_later = false;
+  // Tuples of log relations the operations added or removed: with
+  // persistence, written with the commit whether or not memory held them,
+  // and dropped from memory once committed (Engine::scan_log).
+  std::vector<FactKey> logged;
 };
 
 }  // namespace pmesh::engine

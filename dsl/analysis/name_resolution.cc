@@ -130,6 +130,11 @@ void NameResolution::resolve_tuple(const TuplePattern& t, Scope& scope, bool bin
   } else if (r->params.size() != t.args.size()) {
     diags_.error(t.span, "relation `" + t.relation + "` takes " + std::to_string(r->params.size()) +
                              " arguments, not " + std::to_string(t.args.size()));
+  } else if (r->log) {
+    // Its tuples are on disk once committed: a match would have to be
+    // remade from there, and a derived tuple would be read back by nothing.
+    diags_.error(t.relation_span, "relation `" + t.relation + "` is a log: the engine does not hold its tuples, so no rule " +
+                                      (binding ? "reads" : "derives") + " them");
   }
   for (const auto& a : t.args) {
     if (a->kind == ExprKind::kVar && a->text == "_") {

@@ -475,7 +475,8 @@ HttpResponse OpenFgaApi::changes(const HttpRequest& req, const std::string& stor
   std::string type = param(req, "type"), start = param(req, "start_time");
   json out = json::array();
   std::string last = after;
-  engine_.state().scan_tuples_with("fga_change", {store}, [&](const engine::FactKey& f) {
+  // A log relation: read from the data directory, from the token's id on.
+  engine_.scan_log("fga_change", {store}, after, [&](std::string_view f) {
     auto a = engine::parse_tuple_fact(f).second;  // store, id, operation, object, rel, user, at
     if (a.size() != 7 || (!after.empty() && a[1] <= after)) return true;
     if (static_cast<int>(out.size()) == size) return false;

@@ -70,6 +70,7 @@ struct FailingStore : engine::Persistence {
     *error = "disk on fire";
     return false;
   }
+  void scan_tuples(std::string_view, std::string_view, FactVisitor) const override {}
 };
 
 TEST_CASE("reopening a data directory restores objects, tuples and bookkeeping") {

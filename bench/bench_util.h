@@ -10,6 +10,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -69,6 +70,29 @@ inline long resident_anon_kib() {
     status.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
   }
   return 0;
+}
+
+}  // namespace pmesh::bench
+
+// jemalloc's control interface, when the program links jemalloc (the
+// benchmarks do; a build without it has none, and the figure is -1).
+extern "C" int mallctl(const char* name, void* oldp, size_t* oldlenp, void* newp, size_t newlen) __attribute__((weak));
+
+namespace pmesh::bench {
+
+// The bytes the program has allocated and not freed, in KiB, by jemalloc's
+// count (-1 without jemalloc): unlike resident memory, not lowered by the
+// reuse of what was freed before, nor raised by freed pages kept
+// (allocator_options.cc).
+inline long allocated_kib() {
+  if (!mallctl) return -1;
+  uint64_t epoch = 1;
+  size_t len = sizeof epoch;
+  mallctl("epoch", &epoch, &len, &epoch, len);  // refreshes the counts
+  size_t allocated = 0;
+  len = sizeof allocated;
+  if (mallctl("stats.allocated", &allocated, &len, nullptr, 0) != 0) return -1;
+  return static_cast<long>(allocated / 1024);
 }
 
 // Runs `argv` (looked up on PATH) with its stdout into `out`; false when

@@ -3,6 +3,7 @@
 //
 //   build/bench/pmesh-policy-bench [--orgs 10,100,1000] [--accounts 3] [--samples 50] [--reopen N] [--profile N]
 //                                  [--cold-after N]
+//   (--reopen-from DIR: one reopen, which --reopen runs as a process of its own)
 //
 // From the bootstrap, for each size: create that many organizations with
 // `--accounts` accounts each (the cold load), then time `--samples` more of
@@ -16,7 +17,9 @@
 // baseline and to the smallest size. With --reopen N the bootstrap and the
 // cold load are also written to a data directory (LevelDB, a group commit
 // per organization; `flush_ms` is their sum, left out of `cold_ms`) and, after the cold load, read back into a fresh engine as
-// `pmesh serve` does on a restart: the time to load the records and to
+// `pmesh serve` does on a restart, in a process of its own (since
+// 2026-12-05: in the cold load's, the reopened engine shared that one's
+// fact keys and reused what it had freed): the time to load the records and to
 // load the organizations' models again, before a first request is served
 // (medians of N reopens of the same directory; `load_cpu_ms` is the CPU
 // time of the records' load on all its threads, `load_engine_cpu_ms` on the
@@ -28,6 +31,9 @@
 // (RssAnon), without the pages of the files it maps (LevelDB reads its
 // tables through mmap: after a reopen, the tables' pages it read, which the
 // kernel may drop at any time, are a quarter of what is resident);
+// `allocated_kib_per_account` the same by jemalloc's count of what is
+// allocated and not freed: what the engine holds, which resident memory
+// tells only roughly (freed pages stay resident, allocator_options.cc);
 // `peak_rss_mb` is the process's peak so far (sizes run in one
 // process, so it is the largest size's when that runs last).
 // With --profile N, each size also lists, for each operation, the time its
@@ -111,6 +117,50 @@ Json stats(std::vector<double> v) {
   return {{"median_us", v[v.size() / 2]}, {"p99_us", v[std::min(v.size() - 1, v.size() * 99 / 100)]}};
 }
 
+// --reopen-from DIR (main runs it so): DIR's state loaded into a fresh
+// engine, as JSON: the load's times, what this process holds after it
+// (resident, its own, allocated: KiB), the state's size, and five account
+// creates in organizations nothing has touched since, whose objects are
+// read for the first time (nothing reaches the directory).
+int reopen_from(const pmesh::dsl::CompiledProgram& program, const std::string& dir, int size, int cold_after) {
+  Engine::Options options;
+  options.cold_after_transactions = cold_after;
+  const long resident0 = pmesh::bench::resident_kib(), anon0 = pmesh::bench::resident_anon_kib();
+  const long allocated0 = pmesh::bench::allocated_kib();
+  auto r0 = Clock::now();
+  const double cpu0 = pmesh::bench::cpu_us(), thread0 = pmesh::bench::thread_cpu_us();
+  std::string err;
+  auto store = pmesh::engine::DurableStore::open(dir, &err);
+  Engine e(std::shared_ptr<const pmesh::dsl::CompiledProgram>(&program, [](auto*) {}), options);
+  if (!store || !store->load(e, &err)) {
+    std::cerr << "pmesh-policy-bench: reopen: " << err << "\n";
+    return 1;
+  }
+  Json out = {{"load_us", us(Clock::now() - r0)},
+              {"load_cpu_us", pmesh::bench::cpu_us() - cpu0},
+              {"load_engine_cpu_us", pmesh::bench::thread_cpu_us() - thread0}};
+  auto m0 = Clock::now();
+  pmesh::server::FgaStore models(e);
+  models.set_platform_model(pmesh::server::platform_model_files(*program.program));
+  models.load();
+  out["models_us"] = us(Clock::now() - m0);
+  out["resident_kib"] = pmesh::bench::resident_kib() - resident0;
+  out["anon_kib"] = pmesh::bench::resident_anon_kib() - anon0;
+  out["allocated_kib"] = pmesh::bench::allocated_kib() - allocated0;
+  out["objects"] = e.state().objects().size();
+  out["tuples"] = e.state().tuples().size();
+  fga = &models;
+  Json creates = Json::array();
+  for (int k = 0; k < 5; ++k) {
+    auto a = Clock::now();
+    apply(e, account("org" + std::to_string(k * std::max(1, size / 5) % size), "after-reopen" + std::to_string(k)));
+    creates.push_back(us(Clock::now() - a));
+  }
+  out["creates_after_us"] = creates;
+  std::cout << out.dump() << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -119,6 +169,7 @@ int main(int argc, char** argv) {
   int reopen = 0;  // how many times the data directory is reopened
   int profile = 0;
   int cold_after = Engine::Options().cold_after_transactions;
+  std::string reopen_dir;  // set: this process is one reopen of that directory (reopen_from)
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--orgs") sizes = pmesh::bench::counts_arg("--orgs", argv[i + 1]);
@@ -127,6 +178,7 @@ int main(int argc, char** argv) {
     else if (a == "--reopen") reopen = pmesh::bench::count_arg("--reopen", argv[i + 1]);
     else if (a == "--profile") profile = pmesh::bench::count_arg("--profile", argv[i + 1]);
     else if (a == "--cold-after") cold_after = pmesh::bench::count_arg("--cold-after", argv[i + 1]);
+    else if (a == "--reopen-from") reopen_dir = argv[i + 1];
   }
   pmesh::dsl::DiagnosticSink diags;
   auto program = pmesh::dsl::compile(pmesh::dsl::load_embedded_program(diags), diags);
@@ -134,6 +186,7 @@ int main(int argc, char** argv) {
     std::cerr << "pmesh-policy-bench: the embedded policies do not compile\n";
     return 1;
   }
+  if (!reopen_dir.empty()) return reopen_from(*program, reopen_dir, sizes.at(0), cold_after);
   Json out = {{"orgs", Json::array()}};
   for (int size : sizes) {
     Engine::Options options;
@@ -179,6 +232,7 @@ int main(int argc, char** argv) {
     // last log (one batch for everything would be replayed whole).
     double write = 0;
     long resident_before = pmesh::bench::resident_kib(), anon_before = pmesh::bench::resident_anon_kib();
+    long allocated_before = pmesh::bench::allocated_kib();
     auto t0 = Clock::now();
     for (int i = 0; i < size; ++i) {
       apply(e, org("org" + std::to_string(i)));
@@ -197,65 +251,48 @@ int main(int argc, char** argv) {
     // What the cold load keeps resident, per organization or account it made.
     long loaded_kib = pmesh::bench::resident_kib() - resident_before;
     long loaded_anon_kib = pmesh::bench::resident_anon_kib() - anon_before;
+    long loaded_allocated_kib = pmesh::bench::allocated_kib() - allocated_before;
     // Organizations and accounts made, each an Account: what memory is per.
     const double made = static_cast<double>(size) * (per_org + 1);
     Json reopened;
     if (disk) {
       e.set_persistence(nullptr);
       disk.reset();
-      // Each reopen reads the same directory (nothing is committed to it):
-      // the medians of `reopen` runs.
+      // Each reopen is a process of its own, as a restart is: in this one
+      // the cold load's engine would lend the reopened one every fact key
+      // they share (the keys are interned process-wide), and the reopen
+      // would reuse first what the cold load freed. The medians of
+      // `reopen` runs; what the first keeps resident.
       std::vector<double> loads, load_cpus, load_engine_cpus, model_loads, firsts, creates_after;
       bool same = true;
-      // What the first reopened engine keeps resident (later ones may reuse
-      // what the one before freed), per organization or account.
-      double reopened_kib = 0, reopened_anon_kib = 0;
+      Json first;
       for (int n = 0; n < reopen; ++n) {
-        std::string err;
-        long resident_before_reopen = pmesh::bench::resident_kib(), anon_before_reopen = pmesh::bench::resident_anon_kib();
-        auto r0 = Clock::now();
-        double cpu0 = pmesh::bench::cpu_us(), thread0 = pmesh::bench::thread_cpu_us();
-        auto again = pmesh::engine::DurableStore::open(dir, &err);
-        Engine fresh(std::shared_ptr<const pmesh::dsl::CompiledProgram>(program.get(), [](auto*) {}), options);
-        if (!again || !again->load(fresh, &err)) {
-          std::cerr << "pmesh-policy-bench: reopen: " << err << "\n";
+        std::string out;
+        if (!pmesh::bench::run_captured({"/proc/self/exe", "--reopen-from", dir, "--orgs", std::to_string(size), "--accounts",
+                                         std::to_string(per_org), "--cold-after", std::to_string(cold_after)},
+                                        &out)) {
+          std::cerr << "pmesh-policy-bench: the reopen's process failed\n";
           return 1;
         }
-        loads.push_back(us(Clock::now() - r0));
-        load_cpus.push_back(pmesh::bench::cpu_us() - cpu0);
-        load_engine_cpus.push_back(pmesh::bench::thread_cpu_us() - thread0);
-        auto m0 = Clock::now();
-        pmesh::server::FgaStore models(fresh);
-        models.set_platform_model(pmesh::server::platform_model_files(*program->program));
-        models.load();
-        model_loads.push_back(us(Clock::now() - m0));
+        Json r = Json::parse(out);
+        loads.push_back(r["load_us"]);
+        load_cpus.push_back(r["load_cpu_us"]);
+        load_engine_cpus.push_back(r["load_engine_cpu_us"]);
+        model_loads.push_back(r["models_us"]);
         firsts.push_back(loads.back() + model_loads.back());
-        if (n == 0) {
-          reopened_kib = static_cast<double>(pmesh::bench::resident_kib() - resident_before_reopen) / made;
-          reopened_anon_kib = static_cast<double>(pmesh::bench::resident_anon_kib() - anon_before_reopen) / made;
-        }
-        same = same && fresh.state().objects().size() == e.state().objects().size() &&
-               fresh.state().tuples().size() == e.state().tuples().size();
-        if (n == 0) {
-          // Writes to the reopened engine (nothing reaches the directory):
-          // accounts in organizations nothing has touched since the reopen,
-          // whose objects are read for the first time.
-          fga = &models;
-          for (int k = 0; k < 5; ++k) {
-            auto a = Clock::now();
-            apply(fresh, account("org" + std::to_string(k * std::max(1, size / 5) % size), "after-reopen" + std::to_string(k)));
-            creates_after.push_back(us(Clock::now() - a));
-          }
-          fga = &store;
-        }
+        for (const auto& c : r["creates_after_us"]) creates_after.push_back(c);
+        same = same && r["objects"] == e.state().objects().size() && r["tuples"] == e.state().tuples().size();
+        if (n == 0) first = r;
       }
       auto median_ms = [](const std::vector<double>& v) { return stats(v)["median_us"].get<double>() / 1000; };
+      auto per_account = [&](const char* kib) { return std::round(first[kib].get<double>() / made * 10) / 10; };
       reopened = {{"flush_ms", write / 1000}, {"load_ms", median_ms(loads)}, {"load_cpu_ms", median_ms(load_cpus)},
                   {"load_engine_cpu_ms", median_ms(load_engine_cpus)},
                   {"models_ms", median_ms(model_loads)},
                   {"first_request_after_ms", median_ms(firsts)}, {"reopens", reopen}, {"same_state", same},
-                  {"kib_per_account", std::round(reopened_kib * 10) / 10},
-                  {"anon_kib_per_account", std::round(reopened_anon_kib * 10) / 10},
+                  {"kib_per_account", per_account("resident_kib")},
+                  {"anon_kib_per_account", per_account("anon_kib")},
+                  {"allocated_kib_per_account", per_account("allocated_kib")},
                   {"account_create_after", stats(creates_after)}};
       std::filesystem::remove_all(dir);
     }
@@ -343,6 +380,7 @@ int main(int argc, char** argv) {
                 {"resident_after_cold_mb", pmesh::bench::resident_kib() / 1024},
                 {"kib_per_account", static_cast<double>(loaded_kib) / made},
                 {"anon_kib_per_account", static_cast<double>(loaded_anon_kib) / made},
+                {"allocated_kib_per_account", static_cast<double>(loaded_allocated_kib) / made},
                 {"peak_rss_mb", pmesh::bench::peak_rss_kib() / 1024},
                 {"configmap_create", stats(baseline)},
                 {"org_create", stats(orgs)},

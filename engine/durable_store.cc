@@ -659,12 +659,10 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
     pending_->batch.Append(batch);
     pending_->empty = false;
     if (!log_prefixes_.empty()) {
-      std::lock_guard lock(unwritten_mu_);
       for (const auto& f : dirty.tuples)
         if (is_logged(f.str())) {
           const TupleEntry* t = state.tuple(f);
-          auto [it, fresh] = unwritten_.try_emplace(std::string(f.str()));
-          it->second = {seals_ + 1, t && t->exists()};
+          unwritten_[std::string(f.str())] = {seals_ + 1, t && t->exists()};
         }
     }
   }
@@ -699,7 +697,6 @@ DurableStore::Sealed DurableStore::seal() {
   }
   if (!pending_) pending_ = std::make_unique<PendingBatch>();
   ++sealed_;
-  std::lock_guard lock(unwritten_mu_);
   ++seals_;
   return out;
 }
@@ -717,7 +714,6 @@ bool DurableStore::write(PendingBatch& sealed, std::string* error) {
 
 void DurableStore::written() {
   --sealed_;
-  std::lock_guard lock(unwritten_mu_);
   ++writes_;
   for (auto it = unwritten_.begin(); it != unwritten_.end();)
     it = it->second.batch <= writes_ ? unwritten_.erase(it) : std::next(it);
@@ -730,14 +726,13 @@ bool DurableStore::is_logged(std::string_view key) const {
 }
 
 void DurableStore::scan_tuples(std::string_view prefix, std::string_view from, FactVisitor fn) const {
-  // What is not written yet, copied out (a few batches' worth at most),
-  // then merged with what LevelDB has in key order: the copy wins a tie.
+  // What is not written yet, copied (a few batches' worth at most) so that
+  // `fn` may do anything, a commit included, then merged with what LevelDB has in key order, the copy
+  // winning a tie. A batch written meanwhile is in both: nothing is lost
+  // between the copy and the iterator, which is made after it.
   std::vector<std::pair<std::string, bool>> unwritten;
-  {
-    std::lock_guard lock(unwritten_mu_);
-    for (auto it = unwritten_.lower_bound(from); it != unwritten_.end() && it->first.starts_with(prefix); ++it)
-      unwritten.emplace_back(it->first, it->second.exists);
-  }
+  for (auto it = unwritten_.lower_bound(from); it != unwritten_.end() && it->first.starts_with(prefix); ++it)
+    unwritten.emplace_back(it->first, it->second.exists);
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
   const leveldb::Slice stored_prefix(prefix.data(), prefix.size());
   it->Seek(leveldb::Slice(from.data(), from.size()));

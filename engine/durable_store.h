@@ -95,8 +95,9 @@ class DurableStore : public Persistence {
 
   // Persistence: the stored tuples of log relations, those committed and
   // not yet written included (in deferred mode, what seal() took and no
-  // written() was told of yet, and what is collected). Throws
-  // std::runtime_error when LevelDB cannot read them.
+  // written() was told of yet, and what is collected). Serialized with
+  // commits, seal() and written(). Throws std::runtime_error when LevelDB
+  // cannot read them.
   void scan_tuples(std::string_view prefix, std::string_view from, FactVisitor fn) const override;
 
   // Change-log entries after `after_rv`, oldest first: (resource version, event
@@ -138,15 +139,13 @@ class DurableStore : public Persistence {
   // Log tuples of deferred commits not written yet, which memory no longer
   // holds: key -> the batch that holds the latest change (numbered by
   // seal(), from 1) and whether the tuple exists after it. written() drops
-  // those of the batch written. Locked: written() may be told on another
-  // thread than the one that commits.
+  // those of the batch written. (Serialized as commits are.)
   struct Unwritten {
     uint64_t batch = 0;
     bool exists = false;
   };
-  mutable std::mutex unwritten_mu_;
   std::map<std::string, Unwritten, std::less<>> unwritten_;
-  uint64_t seals_ = 0, writes_ = 0;  // under unwritten_mu_
+  uint64_t seals_ = 0, writes_ = 0;
   // The stored shape (its entries' sum) and what the load reserves for it:
   // per rule and per index only with `rules` (the program's count; 0 when
   // the stored state is another program's). Bounded by the store's bytes.

@@ -4,8 +4,12 @@
 // No rule may read or derive one.
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <cstdio>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <string_view>
 #include <vector>
 
@@ -132,6 +136,77 @@ TEST_CASE("a group commit's log tuples are read before they are written, and a r
   }
   OpenedStore o = open_data_dir(dir.path, program);
   CHECK(note_ids(*o.engine, "a") == Ids{"2"});
+}
+
+TEST_CASE("log tuples committed while a group commit writes on another thread are read, each once, in order") {
+  // As the server's GroupCommit does: the engine's thread commits, seals,
+  // reads and is told each write ended (written()); the writer's thread
+  // writes the sealed batches meanwhile.
+  auto program = prelude_program(kLogRules);
+  TempDir dir;
+  OpenedStore o = open_data_dir(dir.path, program);
+  o.store->set_deferred(true);
+  std::mutex mu;
+  std::vector<engine::DurableStore::Sealed> to_write, finished;
+  bool done = false;
+  std::atomic<bool> failed{false};
+  std::thread writer([&] {
+    std::string err;
+    for (int spins = 0; spins < 10000000; ++spins) {
+      engine::DurableStore::Sealed b;
+      {
+        std::lock_guard lock(mu);
+        if (!to_write.empty()) {
+          b = std::move(to_write.front());
+          to_write.erase(to_write.begin());
+        } else if (done) {
+          return;
+        }
+      }
+      if (!b) {
+        std::this_thread::yield();
+        continue;
+      }
+      if (!o.store->write(*b, &err)) failed = true;
+      std::lock_guard lock(mu);
+      finished.push_back(std::move(b));
+    }
+  });
+  auto take_finished = [&] {
+    std::vector<engine::DurableStore::Sealed> ended;
+    {
+      std::lock_guard lock(mu);
+      ended.swap(finished);
+    }
+    for (size_t k = 0; k < ended.size(); ++k) o.store->written();
+  };
+  Ids want;
+  for (int i = 0; i < 200; ++i) {
+    char id[8];
+    std::snprintf(id, sizeof id, "%04d", i);
+    want.push_back(id);
+    REQUIRE(o.engine->apply({note("a", id)}).ok);
+    if (i % 3 == 0)
+      if (auto b = o.store->seal()) {
+        std::lock_guard lock(mu);
+        to_write.push_back(std::move(b));
+      }
+    take_finished();
+    if (i % 10 == 9) CHECK(note_ids(*o.engine, "a") == want);
+  }
+  if (auto b = o.store->seal()) {
+    std::lock_guard lock(mu);
+    to_write.push_back(std::move(b));
+  }
+  {
+    std::lock_guard lock(mu);
+    done = true;
+  }
+  writer.join();
+  take_finished();
+  CHECK_FALSE(failed);
+  CHECK_FALSE(o.store->has_pending());
+  CHECK(note_ids(*o.engine, "a") == want);
 }
 
 TEST_CASE("a transaction that fails, or a dry run, writes none of its log tuples") {

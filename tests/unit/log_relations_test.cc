@@ -67,6 +67,14 @@ engine::Json log_account(const std::string& name) {
           {"spec", engine::Json::object()}};
 }
 
+// `dir` opened on kLogRules, its commits collected until the test seals and
+// writes them (DurableStore's group commit).
+OpenedStore open_group_committed(const TempDir& dir) {
+  OpenedStore o = open_data_dir(dir.path, prelude_program(kLogRules));
+  o.store->set_deferred(true);
+  return o;
+}
+
 TEST_CASE("a log relation's tuples are written with their transaction, and memory does not keep them") {
   auto program = prelude_program(kLogRules);
   TempDir dir;
@@ -104,11 +112,9 @@ TEST_CASE("a log relation's tuples are written with their transaction, and memor
 }
 
 TEST_CASE("a group commit's log tuples are read before they are written, and a removal hides one at once") {
-  auto program = prelude_program(kLogRules);
   TempDir dir;
   {
-    OpenedStore o = open_data_dir(dir.path, program);
-    o.store->set_deferred(true);
+    OpenedStore o = open_group_committed(dir);
     std::string err;
     REQUIRE(o.engine->apply({note("a", "1")}).ok);
     CHECK(o.store->has_pending());
@@ -134,7 +140,7 @@ TEST_CASE("a group commit's log tuples are read before they are written, and a r
     CHECK(note_ids(*o.engine, "a") == Ids{"2"});
     CHECK_FALSE(holds_note(*o.engine, "a", "2"));
   }
-  OpenedStore o = open_data_dir(dir.path, program);
+  OpenedStore o = open_data_dir(dir.path, prelude_program(kLogRules));
   CHECK(note_ids(*o.engine, "a") == Ids{"2"});
 }
 
@@ -142,10 +148,8 @@ TEST_CASE("log tuples committed while a group commit writes on another thread ar
   // As the server's GroupCommit does: the engine's thread commits, seals,
   // reads and is told each write ended (written()); the writer's thread
   // writes the sealed batches meanwhile.
-  auto program = prelude_program(kLogRules);
   TempDir dir;
-  OpenedStore o = open_data_dir(dir.path, program);
-  o.store->set_deferred(true);
+  OpenedStore o = open_group_committed(dir);
   std::mutex mu;
   std::vector<engine::DurableStore::Sealed> to_write, finished;
   bool done = false;

@@ -256,6 +256,11 @@ class Engine {
   // Throws std::invalid_argument for a relation that is not a log.
   void scan_log(const std::string& relation, const std::vector<std::string>& first, std::string_view from,
                 Persistence::FactVisitor fn) const;
+  // The tuples of `relation` that operations wrote (not those rules alone
+  // derive) whose first arguments are `first`, in key order, wherever they
+  // are kept: a log's through scan_log. Between transactions (a log's
+  // tuples that the running one wrote are not on disk yet).
+  void scan_written(const std::string& relation, const std::vector<std::string>& first, Persistence::FactVisitor fn) const;
 
   // Recomputes everything from what users wrote and compares it with the
   // incrementally maintained state; returns the differences, empty if none.

@@ -39,6 +39,15 @@ void Engine::scan_log(const std::string& relation, const std::vector<std::string
   });
 }
 
+void Engine::scan_written(const std::string& relation, const std::vector<std::string>& first,
+                          Persistence::FactVisitor fn) const {
+  if (is_log(relation)) return scan_log(relation, first, "", fn);  // only operations write a log
+  state_.scan_tuples_with(relation, first, [&](const FactKey& fact) {
+    const TupleEntry* t = state_.tuple(fact);
+    return !(t && t->base()) || fn(fact.str());
+  });
+}
+
 void Engine::note_logged(std::string_view relation, const FactKey& fact) {
   if (persistence_ && is_log(relation)) txn_.logged.push_back(fact);
 }

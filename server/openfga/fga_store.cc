@@ -230,21 +230,12 @@ std::vector<Op> FgaStore::create_store(const StoreInfo& s) const {
 
 std::vector<Op> FgaStore::delete_store(const std::string& id) const {
   std::vector<Op> ops;
-  for (const char* rel : {"fga_store", "fga_model", "fga_tuple", "fga_written", "fga_change", "fga_assertions", fga::kLoadedRelation}) {
-    if (engine_.is_log(rel)) {
-      // On disk, where memory does not see (the changelog).
-      engine_.scan_log(rel, {id}, "", [&](std::string_view f) {
-        ops.push_back(Op::remove_tuple(rel, args_of(f)));
-        return true;
-      });
-      continue;
-    }
-    engine_.state().scan_tuples_with(rel, {id}, [&](const engine::FactKey& f) {
-      const engine::TupleEntry* t = engine_.state().tuple(f);
-      if (t && t->base()) ops.push_back(Op::remove_tuple(rel, args_of(f)));
+  // The changelog included, which is on disk (a log relation).
+  for (const char* rel : {"fga_store", "fga_model", "fga_tuple", "fga_written", "fga_change", "fga_assertions", fga::kLoadedRelation})
+    engine_.scan_written(rel, {id}, [&](std::string_view f) {
+      ops.push_back(Op::remove_tuple(rel, args_of(f)));
       return true;
     });
-  }
   return ops;
 }
 

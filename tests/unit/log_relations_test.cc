@@ -28,6 +28,7 @@ using engine::Op;
 const char* kLogRules = R"(
 relation note(topic, id, text) log
 relation topic(name)
+relation known(name) :- topic(name).
 rule no-bad-account
   for a: Account
   where a.name == "bad"
@@ -94,6 +95,17 @@ TEST_CASE("a log relation's tuples are written with their transaction, and memor
     CHECK(note_ids(*o.engine, "a", "3").empty());
     CHECK(note_ids(*o.engine, "b") == Ids{"1"});
     CHECK(note_ids(*o.engine, "c").empty());
+    // What operations wrote, wherever it is kept: the log's on disk, and
+    // not what rules alone derive.
+    auto written = [&](const std::string& rel, const std::vector<std::string>& first) {
+      size_t n = 0;
+      o.engine->scan_written(rel, first, [&](std::string_view) { return ++n, true; });
+      return n;
+    };
+    CHECK(written("note", {"a"}) == 2);
+    CHECK(written("topic", {}) == 1);
+    CHECK(o.engine->has_tuple("known", {"a"}));
+    CHECK(written("known", {}) == 0);
     // A topic that is another's prefix reads its own notes alone.
     REQUIRE(o.engine->apply({note("ab", "9")}).ok);
     CHECK(note_ids(*o.engine, "a") == Ids{"1", "2"});

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstdio>
+#include <charconv>
 #include <deque>
 #include <exception>
 #include <map>
@@ -49,6 +50,20 @@ std::string log_key(int64_t rv, size_t n) {
   std::snprintf(buf, sizeof buf, "%020lld%s%06zu", static_cast<long long>(rv), kRecordSep.c_str(), n);
   return kLogPrefix + buf;
 }
+std::string log_key(const DurableStore::LogEntry& e) { return log_key(e.rv, e.n); }
+
+// The inverse of log_key. Throws std::runtime_error for a key log_key does
+// not make.
+DurableStore::LogEntry parse_log_key(std::string_view key) {
+  DurableStore::LogEntry e;
+  std::string_view rest = key.substr(std::min(key.size(), kLogPrefix.size()));
+  const char* end = rest.data() + rest.size();
+  auto [after_rv, rv_ok] = std::from_chars(rest.data(), end, e.rv);
+  if (rv_ok != std::errc() || after_rv == end || *after_rv != kRecordSep[0] ||
+      std::from_chars(after_rv + 1, end, e.n) != std::from_chars_result{end, std::errc()} || log_key(e) != key)
+    throw std::runtime_error("a change log record whose key is not one");
+  return e;
+}
 
 }  // namespace
 
@@ -84,7 +99,8 @@ namespace {
 struct Decoded {
   enum class Kind { kRv, kLog, kObject, kTuple, kMatch, kSetFingerprint, kSetTuple, kSetMatch };
   Kind kind = Kind::kRv;
-  std::string key;   // kLog: the record's key; a rule set's records: the set's id
+  std::string key;   // a rule set's records: the set's id
+  DurableStore::LogEntry log;  // kLog
   FactKey fact;      // kObject, kTuple, kSetTuple: the fact, interned on the decoder's thread
   std::string text;  // kSetFingerprint: the fingerprint
   int64_t rv = 0;
@@ -327,7 +343,7 @@ class StoreScan {
       return false;  // read ahead
     } else if (key.starts_with(kLogPrefix)) {
       d.kind = Kind::kLog;
-      d.key = std::string(key);
+      d.log = parse_log_key(key);
     } else if (key[0] == 'o') {
       d.kind = Kind::kObject;
       d.object = decode_object_record(value, &d.refs, key);
@@ -486,7 +502,7 @@ bool DurableStore::load(Engine& engine, std::string* error) {
         Decoded& d = batch[i];
         switch (d.kind) {
           case Kind::kRv: rv = d.rv; break;
-          case Kind::kLog: log_keys_.push_back(std::move(d.key)); break;
+          case Kind::kLog: log_keys_.push_back(d.log); break;
           case Kind::kObject:
             if (d.refs.empty()) share_parts(state, d.fact.str(), d.object);
             else resolve_parts(state, d.fact.str(), d.refs, d.object);
@@ -538,7 +554,7 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
   if (scratch_->batch.ApproximateSize() > kKeptBatchBytes) scratch_ = std::make_unique<PendingBatch>();
   leveldb::WriteBatch& batch = scratch_->batch;
   batch.Clear();  // keeps what it had grown to
-  std::vector<std::string> new_log_keys;
+  std::vector<LogEntry> new_log_keys;
   try {
     if (failpoint::hit("commit")) throw std::runtime_error("failpoint: commit");
     // Each object's record, kept until the change log below has copied the
@@ -609,7 +625,8 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
     for (const auto& c : result.objects) {
       const char* type = c.op == ObjectChange::Kind::kCreated ? "ADDED" : c.op == ObjectChange::Kind::kDeleted ? "DELETED" : "MODIFIED";
       int64_t rv = c.resource_version;
-      std::string key = log_key(rv, n++);
+      const LogEntry entry{rv, n++};
+      const std::string key = log_key(entry);
       // {type, object} as CBOR: cheaper to write than JSON text, whose
       // escaping was half of encoding a commit (entries written as JSON
       // text before are still read).
@@ -633,7 +650,7 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
         w.value(*c.after);
       }
       batch.Put(key, event);
-      new_log_keys.push_back(std::move(key));
+      new_log_keys.push_back(entry);
     }
   } catch (const std::exception& e) {
     *error = std::string("encoding the transaction: ") + e.what();
@@ -650,8 +667,8 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
   // Trim the log to its limit, oldest first.
   size_t trim = 0, trim_new = 0;
   auto kept = [&]() { return static_cast<int64_t>(log_keys_.size() - trim + new_log_keys.size() - trim_new); };
-  while (kept() > log_limit_ && trim < log_keys_.size()) batch.Delete(log_keys_[trim++]);
-  while (kept() > log_limit_ && trim_new < new_log_keys.size()) batch.Delete(new_log_keys[trim_new++]);
+  while (kept() > log_limit_ && trim < log_keys_.size()) batch.Delete(log_key(log_keys_[trim++]));
+  while (kept() > log_limit_ && trim_new < new_log_keys.size()) batch.Delete(log_key(new_log_keys[trim_new++]));
   if (!deferred_) {
     leveldb::WriteOptions wo;
     wo.sync = true;
@@ -673,7 +690,7 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
   }
   if (reshaped) shape_entries_ = entries;
   log_keys_.erase(log_keys_.begin(), log_keys_.begin() + static_cast<std::ptrdiff_t>(trim));
-  for (size_t i = trim_new; i < new_log_keys.size(); ++i) log_keys_.push_back(std::move(new_log_keys[i]));
+  for (size_t i = trim_new; i < new_log_keys.size(); ++i) log_keys_.push_back(new_log_keys[i]);
   return true;
 }
 
@@ -776,7 +793,7 @@ void DurableStore::scan_log(int64_t after_rv, const std::function<bool(int64_t, 
 
 int64_t DurableStore::oldest_log_rv() const {
   if (log_keys_.empty()) return 0;
-  return std::stoll(log_keys_.front().substr(kLogPrefix.size(), 20));
+  return log_keys_.front().rv;
 }
 
 }  // namespace pmesh::engine

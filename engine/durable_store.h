@@ -50,6 +50,13 @@ class DurableStore : public Persistence {
   static std::unique_ptr<DurableStore> open(const std::string& dir, std::string* error);
   ~DurableStore() override;
 
+  // An entry of the change log: the resource version of its change and its
+  // place among that transaction's changes (its key is made of both).
+  struct LogEntry {
+    int64_t rv = 0;
+    size_t n = 0;
+  };
+
   // Loads the stored state into `engine` (REQUIRES: a new engine). When the
   // rules changed since the state was written, recomputes the derived state
   // from what users own and stores it. Returns false and sets `error` on a
@@ -127,9 +134,11 @@ class DurableStore : public Persistence {
   std::mutex spare_mu_;
   std::unique_ptr<struct PendingBatch> spare_;
   void recycle(PendingBatch* b);
-  // The change log's keys, oldest first: trimming deletes from the front
-  // without seeking over the tombstones of earlier trims.
-  std::deque<std::string> log_keys_;
+  // The change log's entries, oldest first: trimming deletes from the
+  // front without seeking over the tombstones of earlier trims. As numbers,
+  // not their keys' text: a full log holds 100,000 of them, and a key of 29
+  // characters was 64 bytes with its string.
+  std::deque<LogEntry> log_keys_;
   std::string fingerprint_;
   // The key prefixes of the log relations' tuples ("t<sep>relation<sep>"),
   // from the engine's program at load(): load() passes over their records,

@@ -439,16 +439,22 @@ ObjectEntry decode_object(Json j, PartRefs* refs, std::string_view stored_under)
     if (!refs) throw std::runtime_error("an object record names contributions where none can be found");
     return *refs;
   };
+  // Each container made at its size: grown one by one, a reopened engine
+  // kept a vector's and a map's spare room in every object.
+  const auto from = j.find("derivedFrom");
+  e.derived.reserve(j["derived"].size() + (from != j.end() ? from->size() : 0));
   for (auto& [mk, part] : j["derived"].items()) e.derived[stored_match_key(mk)] = std::move(part);
-  if (auto it = j.find("derivedFrom"); it != j.end())
+  if (auto it = from; it != j.end())
     for (auto& [mk, c] : it->items()) {
       MatchKey k = stored_match_key(mk);
       e.derived[k];  // filled in by resolve_parts
       named().derived.emplace_back(k, c.get<size_t>());
     }
+  e.fields.reserve(j["fields"].size());
   for (auto& [mk, parts] : j["fields"].items()) {
     MatchKey k = stored_match_key(mk);
     auto& into = e.fields[k];
+    into.reserve(parts.size());
     for (auto& p : parts) {
       if (auto from = p.find("from"); from != p.end()) {
         named().fields.push_back({k, into.size(), from->get<size_t>()});

@@ -125,6 +125,45 @@ TEST_CASE("reopening a data directory restores objects, tuples and bookkeeping")
   CHECK(e.has_tuple("owner", {"dave", "c"}));
 }
 
+TEST_CASE("the change log keeps its last entries up to its limit, trimmed from the oldest, across a reopen") {
+  TempDir dir;
+  auto program = compiled(kDurableRules);
+  auto logged = [](const DurableStore& store) {
+    std::vector<std::pair<int64_t, std::string>> out;  // (version, kind/name)
+    store.scan_log(0, [&](int64_t v, const Json& ev) {
+      out.emplace_back(v, ev["object"]["kind"].get<std::string>() + "/" + ev["object"]["metadata"]["name"].get<std::string>());
+      return true;
+    });
+    return out;
+  };
+  int64_t last_rv = 0;
+  {
+    OpenedStore o = open_data_dir(dir.path, program);
+    o.store->set_log_limit(5);
+    // Each create is two entries of one transaction (the account, its
+    // workspace): eight in all, of which the last five stay.
+    for (const char* name : {"a", "b", "c", "d"}) REQUIRE(o.engine->apply({Op::create(account(name, "alice"))}).ok);
+    auto kept = logged(*o.store);
+    REQUIRE(kept.size() == 5);
+    CHECK(kept.front().first == o.store->oldest_log_rv());
+    CHECK(kept.back().first == o.engine->resource_version());
+    last_rv = o.engine->resource_version();
+  }
+  // Reopened, the store knows the entries on disk and trims them first.
+  OpenedStore o = open_data_dir(dir.path, program);
+  auto before = logged(*o.store);
+  REQUIRE(before.size() == 5);
+  CHECK(o.store->oldest_log_rv() == before.front().first);
+  o.store->set_log_limit(3);
+  REQUIRE(o.engine->apply({Op::create(account("e", "bob"))}).ok);
+  auto after = logged(*o.store);
+  REQUIRE(after.size() == 3);
+  CHECK(after[0] == before.back());  // the newest of before, then e's two
+  CHECK(after[1].first > last_rv);
+  CHECK(after[2].first == o.engine->resource_version());
+  CHECK(o.store->oldest_log_rv() == after.front().first);
+}
+
 TEST_CASE("a user's value of an editable field, and what they saw, survive a reopen") {
   TempDir dir;
   auto program = compiled(R"(

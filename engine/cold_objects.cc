@@ -20,7 +20,7 @@
 // most of the object, and the rule's match holds the same value for as
 // long as the object exists: held as a tree, the part kept a tree the
 // form no longer did. So the parts go cold with their object (all but
-// the smallest, kPartMinBytes), the match's contribution and the part one
+// the smallest, ValuePool::kTreeMaxBytes), the match's contribution and the part one
 // SharedJson still. An object recomputed later is hot again: it reads its
 // base and parts into JSON once and keeps both; once a change of its form
 // has gone cold in turn, they are its bytes alone again. What reads a part
@@ -130,10 +130,10 @@ void Engine::hold_cold_parts(const FactKey& fact, const ObjectEntry& e) {
   // more); packed, they take less as bytes, even with each cold holder of
   // a shared one holding its own (1,000 × 9: 33.9 -> 32.6 KiB per account;
   // docs/performance.md).
-  constexpr size_t kPartMinBytes = 64;
+  // A reopen's decoders read values with the same bound (ValuePool::read).
   std::vector<std::pair<MatchKey, SharedJson>> parts(e.derived.begin(), e.derived.end());
   for (const auto& [mk, part] : parts)
-    if (auto held = bytes_alone(part, kPartMinBytes)) state_.hold_part_as(fact, mk, part, *held);
+    if (auto held = bytes_alone(part, ValuePool::kTreeMaxBytes)) state_.hold_part_as(fact, mk, part, *held);
 }  // the trees go with `parts`
 
 }  // namespace pmesh::engine

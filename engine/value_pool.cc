@@ -42,13 +42,18 @@ SharedJson ValuePool::keep(std::string_view cbor, SharedJson value) {
 }
 
 SharedJson ValuePool::read(std::string_view cbor) {
-  // A large value is most often a derive's fields, which nothing reads
-  // until its object changes: kept as its bytes, packed (as cold_objects.cc
-  // keeps them), checked now so that reading it later cannot fail.
-  if (cbor.size() > kMaxBytes)
-    return cbor_readable(cbor) ? SharedJson::from_cbor_packed(std::string(cbor)) : SharedJson(read_cbor(cbor));
+  // A value past a few fields is most often a derive's fields, which
+  // nothing reads until its object changes: kept as its bytes (as
+  // cold_objects.cc keeps them), checked now so that reading it later
+  // cannot fail.
+  auto as_read = [](std::string_view cbor) {
+    if (cbor.size() > kMaxBytes && cbor_readable(cbor)) return SharedJson::from_cbor_packed(std::string(cbor));
+    if (cbor.size() > kTreeMaxBytes && cbor_readable(cbor)) return SharedJson::from_cbor(std::string(cbor));
+    return SharedJson(read_cbor(cbor));
+  };
+  if (cbor.size() > kMaxBytes) return as_read(cbor);
   if (const SharedJson* v = find(cbor)) return *v;
-  return keep(cbor, read_cbor(cbor));
+  return keep(cbor, as_read(cbor));
 }
 
 SharedJson ValuePool::share(Json value) {

@@ -9,10 +9,14 @@
 // SharedJson, found by their CBOR. (Values are immutable once shared, so
 // whoever holds one cannot tell.)
 //
-// A value over kMaxBytes is read as its bytes instead (SharedJson::from_cbor,
-// checked by cbor_readable first): most are a derive's fields, which nothing
-// reads until their object changes, and which the engine holds so too once
-// the object has gone cold (cold_objects.cc).
+// A value over kTreeMaxBytes is read as its bytes instead (SharedJson::
+// from_cbor, and packed past kMaxBytes; checked by cbor_readable first):
+// most are a derive's fields, which nothing reads until their object
+// changes, and which the engine holds so too once the object has gone cold
+// (cold_objects.cc, with the same bound). Read as trees up to kMaxBytes, a
+// reopened engine held 1.7 KiB per account more (docs/performance.md, stop
+// 66). Those up to kMaxBytes are still shared, as their bytes. (Packed,
+// they took no less: at that size the holder is most of it.)
 //
 // The pool keeps only small values and a bounded number of them: what is
 // unique (names, uids) would fill it for nothing, so it starts over when
@@ -45,6 +49,7 @@ class ValuePool {
   SharedJson share(Json value);
 
   static constexpr size_t kMaxBytes = 256;    // a value's CBOR, to be kept
+  static constexpr size_t kTreeMaxBytes = 64;  // a value's CBOR, to be read as a tree
   static constexpr size_t kMaxValues = 4096;   // before the pool starts over
 
  private:

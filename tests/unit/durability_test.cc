@@ -572,6 +572,17 @@ TEST_CASE("a value pool gives one value per bytes, keeps small values only and s
   // Held as its bytes, which are checked as they are read.
   CHECK(pool.read(cbor(long_text)).held_as_cbor());
   CHECK(!pool.read(cbor("Ready")).held_as_cbor());
+  // Past a few fields (a derive's), held as bytes too, and still shared.
+  std::string mid_text(engine::ValuePool::kTreeMaxBytes, 'y');
+  REQUIRE(cbor(mid_text).size() > engine::ValuePool::kTreeMaxBytes);
+  REQUIRE(cbor(mid_text).size() <= engine::ValuePool::kMaxBytes);
+  engine::SharedJson mid = pool.read(cbor(mid_text));
+  CHECK(mid.held_as_cbor());
+  CHECK(pool.read(cbor(mid_text)).same(mid));
+  CHECK(*mid == mid_text);
+  std::string short_text(engine::ValuePool::kTreeMaxBytes - 4, 'z');
+  REQUIRE(cbor(short_text).size() <= engine::ValuePool::kTreeMaxBytes);
+  CHECK(!pool.read(cbor(short_text)).held_as_cbor());
   CHECK(&*pool.share(Json(long_text)) != &*pool.share(Json(long_text)));
   Json many = Json::array();
   for (int i = 0; i < 200; ++i) many.push_back(i);

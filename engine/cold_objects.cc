@@ -21,7 +21,7 @@
 // long as the object exists: held as a tree, the part kept a tree the
 // form no longer did. So the parts go cold with their object (all but
 // the smallest, ValuePool::kTreeMaxBytes), the match's contribution and the part one
-// SharedJson still. An object recomputed later is hot again: it reads its
+// SharedJson still; and so do the fields rules set on it (conditions). An object recomputed later is hot again: it reads its
 // base and parts into JSON once and keeps both; once a change of its form
 // has gone cold in turn, they are its bytes alone again. What reads a part
 // otherwise (a match evaluated again compares its values,
@@ -134,6 +134,13 @@ void Engine::hold_cold_parts(const FactKey& fact, const ObjectEntry& e) {
   std::vector<std::pair<MatchKey, SharedJson>> parts(e.derived.begin(), e.derived.end());
   for (const auto& [mk, part] : parts)
     if (auto held = bytes_alone(part, ValuePool::kTreeMaxBytes)) state_.hold_part_as(fact, mk, part, *held);
-}  // the trees go with `parts`
+  // The fields rules set on it alike (a condition, a list of them): the
+  // values of a set field are the object's as much as a derive's are.
+  std::vector<std::pair<MatchKey, SharedJson>> fields;
+  for (const auto& [mk, set] : e.fields)
+    for (const FieldPart& p : set) fields.emplace_back(mk, p.value);
+  for (const auto& [mk, value] : fields)
+    if (auto held = bytes_alone(value, ValuePool::kTreeMaxBytes)) state_.hold_field_as(fact, mk, value, *held);
+}  // the trees go with `parts` and `fields`
 
 }  // namespace pmesh::engine

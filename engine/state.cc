@@ -596,6 +596,17 @@ void State::hold_part_as(const FactKey& fact, const MatchKey& mk, const SharedJs
         if (c.value().same(was)) c.set_value(same);
 }
 
+void State::hold_field_as(const FactKey& fact, const MatchKey& mk, const SharedJson& was, const SharedJson& same) {
+  if (auto it = objects_.find(fact); it != objects_.end())
+    if (auto parts = it->second.fields.find(mk); parts != it->second.fields.end())
+      for (FieldPart& p : parts->second)
+        if (p.value.same(was)) p.value = same;
+  if (RuleMatches* ms = matches_of(mk.rule(), false))
+    if (auto m = ms->find(mk); m != ms->end())
+      for (auto& c : m->second.contributions())
+        if (c.value().same(was)) c.set_value(same);
+}
+
 const ObjectEntry* State::put_object(std::string_view fact, ObjectEntry entry) {
   return put_object_as(fact, std::move(entry));
 }

@@ -431,6 +431,10 @@ class State {
   // (`was`, by identity) become `same`.
   // REQUIRES: no transaction in progress; `same` equals `was`.
   void hold_part_as(const FactKey& fact, const MatchKey& mk, const SharedJson& was, const SharedJson& same);
+  // The same for the fields match `mk` sets on the object: its field
+  // parts and the match's contributions whose value is `was`.
+  // REQUIRES: no transaction in progress; `same` equals `was`.
+  void hold_field_as(const FactKey& fact, const MatchKey& mk, const SharedJson& was, const SharedJson& same);
   // The same for what users wrote of it.
   void hold_base_as(const FactKey& fact, SharedJson same);
   // What scans and lookups call for each object found, with its fact key

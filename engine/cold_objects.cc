@@ -138,7 +138,7 @@ void Engine::hold_cold_parts(const FactKey& fact, const ObjectEntry& e) {
   // values of a set field are the object's as much as a derive's are.
   std::vector<std::pair<MatchKey, SharedJson>> fields;
   for (const auto& [mk, set] : e.fields)
-    for (const FieldPart& p : set) fields.emplace_back(mk, p.value);
+    for (const FieldPart& p : set) fields.emplace_back(mk, p.value());
   for (const auto& [mk, value] : fields)
     if (auto held = bytes_alone(value, ValuePool::kTreeMaxBytes)) state_.hold_field_as(fact, mk, value, *held);
 }  // the trees go with `parts` and `fields`

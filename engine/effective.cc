@@ -18,9 +18,9 @@ std::map<JsonPath, const FieldPart*> editable_fields(const ObjectEntry& e) {
   std::map<JsonPath, const FieldPart*> out;
   for (const auto& [mk, parts] : e.fields)
     for (const auto& p : parts)
-      if (p.editable) {
-        auto [it, first] = out.try_emplace(*p.path, &p);
-        if (!first && p.priority > it->second->priority) it->second = &p;
+      if (p.editable()) {
+        auto [it, first] = out.try_emplace(*p.path(), &p);
+        if (!first && p.priority() > it->second->priority()) it->second = &p;
       }
   return out;
 }
@@ -143,7 +143,7 @@ void Engine::settle_editable(ObjectEntry& e) const {
   std::optional<Json> base, seen_all;
   for (const auto& [path, part] : editable) {
     const std::string key = path_key(path);
-    const Json* now = &*part->value;
+    const Json* now = &*part->value();
     const Json* seen = e.editable_seen ? member(e.editable_seen.get(), key) : nullptr;
     std::optional<Json> kept;
     if (const Json* mine = find_at(base ? *base : *e.base, path)) {
@@ -212,38 +212,38 @@ Json Engine::build_effective(const FactKey& fact, const ObjectEntry& e, const Js
   using Parts = std::vector<const FieldPart*>;
   Parts by_path, editable, orders, adds;
   for (const auto& [mk, parts] : e.fields)
-    for (const auto& p : parts) (p.add ? adds : p.order ? orders : p.editable ? editable : by_path).push_back(&p);
+    for (const auto& p : parts) (p.add() ? adds : p.order() ? orders : p.editable() ? editable : by_path).push_back(&p);
   for (Parts* kind : {&by_path, &editable, &orders})
     std::stable_sort(kind->begin(), kind->end(), [](const FieldPart* a, const FieldPart* b) {
-      return a->path != b->path && *a->path < *b->path;
+      return a->path() != b->path() && *a->path() < *b->path();
     });
   // Calls fn(path, winner) for each path of `parts` (sorted as above).
   auto for_each_winner = [&](const Parts& parts, const auto& fn) {
     for (size_t i = 0; i < parts.size();) {
       size_t end = i + 1;
-      while (end < parts.size() && (parts[end]->path == parts[i]->path || *parts[end]->path == *parts[i]->path)) ++end;
+      while (end < parts.size() && (parts[end]->path() == parts[i]->path() || *parts[end]->path() == *parts[i]->path())) ++end;
       const FieldPart* win = parts[i];
       for (size_t j = i; j < end; ++j)
-        if (parts[j]->priority > win->priority) win = parts[j];
+        if (parts[j]->priority() > win->priority()) win = parts[j];
       for (size_t j = i; j < end; ++j)
-        if (parts[j] != win && parts[j]->priority == win->priority && parts[j]->value != win->value) {
+        if (parts[j] != win && parts[j]->priority() == win->priority() && parts[j]->value() != win->value()) {
           disagree(TxnError{"Conflict",
-                            "rules set " + to_string(*win->path) + " of " + e.key().to_string() + " to different values",
-                            {rules_[static_cast<size_t>(win->rule)].info->rule->name,
-                             rules_[static_cast<size_t>(parts[j]->rule)].info->rule->name}});
+                            "rules set " + to_string(*win->path()) + " of " + e.key().to_string() + " to different values",
+                            {rules_[static_cast<size_t>(win->rule())].info->rule->name,
+                             rules_[static_cast<size_t>(parts[j]->rule())].info->rule->name}});
           break;
         }
-      fn(*win->path, *win);
+      fn(*win->path(), *win);
       i = end;
     }
   };
   // (A large value a reopen read back is held as its bytes: read for the
   // copy, not kept.)
   for_each_winner(by_path, [&](const JsonPath& path, const FieldPart& win) {
-    win.value.visit([&](const Json& v) { set_at(eff, path, v); });
+    win.value().visit([&](const Json& v) { set_at(eff, path, v); });
   });
   std::sort(adds.begin(), adds.end(), [](const FieldPart* a, const FieldPart* b) {
-    return std::tie(*a->path, a->value) < std::tie(*b->path, b->value);
+    return std::tie(*a->path(), a->value()) < std::tie(*b->path(), b->value());
   });
   const dsl::KindDecl* d = e.decl ? e.decl : decl_of(e.key());
   for (const auto* p : adds) {
@@ -251,12 +251,12 @@ Json Engine::build_effective(const FactKey& fact, const ObjectEntry& e, const Js
     // earlier one's) is not added: the list holds one entry per key. The
     // element defaulted first, as the user's are: a key field left to its
     // default is that default.
-    add_at(eff, *p->path, defaulted_element(d, *p->path, *p->value), element_keys(*d, *p->path));
+    add_at(eff, *p->path(), defaulted_element(d, *p->path(), *p->value()), element_keys(*d, *p->path()));
   }
   // Editable fields: what a user wrote there (as settle_editable left it),
   // the rules' value around it.
   for_each_winner(editable, [&](const JsonPath& path, const FieldPart& win) {
-    const Json& rules = *win.value;
+    const Json& rules = *win.value();
     if (rules.is_null()) return;
     const Json* seen = e.editable_seen ? member(e.editable_seen.get(), path_key(path)) : nullptr;
     if (Json* mine = find_at(eff, path)) {
@@ -280,7 +280,7 @@ Json Engine::build_effective(const FactKey& fact, const ObjectEntry& e, const Js
   // Orders last: they sort what everyone wrote into the list, defaulted
   // (a claim that leaves `group` out sorts as "", as kube stores it).
   for_each_winner(orders, [&](const JsonPath& path, const FieldPart& win) {
-    if (auto order = dsl::list_order(*win.value)) order_at(eff, path, *order);
+    if (auto order = dsl::list_order(*win.value())) order_at(eff, path, *order);
   });
 
   eff["apiVersion"] = d->api_version();
@@ -511,7 +511,7 @@ void Engine::check_derived_schemas() {
     std::set<std::string> deriving;
     auto rule_name = [&](int rule) { return rules_[static_cast<size_t>(rule)].info->rule->name; };
     for (const auto& [mk, parts] : e->fields)
-      for (const auto& p : parts) owned.emplace_back(field_path(*e->effective, *p.path), rule_name(p.rule));
+      for (const auto& p : parts) owned.emplace_back(field_path(*e->effective, *p.path()), rule_name(p.rule()));
     for (const auto& [mk, part] : e->derived) {
       std::vector<std::string> leaves;
       part.visit([&](const Json& f) { leaf_paths(f, "", &leaves); });
@@ -568,7 +568,7 @@ void Engine::user_op(const Op& op) {
   auto owned_by = [&](const ObjectEntry& e, const JsonPath& path) {
     for (const auto& [mk, parts] : e.fields)
       for (const auto& p : parts)
-        if (*p.path == path && !p.order) return rules_[static_cast<size_t>(p.rule)].info->rule->name;
+        if (*p.path() == path && !p.order()) return rules_[static_cast<size_t>(p.rule())].info->rule->name;
     for (const auto& [mk, part] : e.derived) {
       (void)part;
       return rules_[static_cast<size_t>(mk.rule())].info->rule->name;
@@ -609,7 +609,7 @@ void Engine::user_op(const Op& op) {
       std::vector<JsonPath> owned;
       for (const auto& [mk, parts] : e.fields)
         for (const auto& p : parts)
-          if (!p.editable && !p.order) owned.push_back(*p.path);
+          if (!p.editable() && !p.order()) owned.push_back(*p.path());
       for (const auto& [mk, part] : e.derived) {
         JsonPath prefix;
         part.visit([&](const Json& fields) { leaf_paths(fields, prefix, owned); });
@@ -620,7 +620,7 @@ void Engine::user_op(const Op& op) {
         const Json* theirs = find_at(*e.effective, path);
         bool add = false;
         for (const auto& [mk, parts] : e.fields)
-          for (const auto& p : parts) add |= p.add && *p.path == path;
+          for (const auto& p : parts) add |= p.add() && *p.path() == path;
         if (!add && theirs && *mine != *theirs && op.type != Op::Type::kRestore)
           throw TxnError{"Conflict",
                          "field " + to_string(path) + " of " + key->to_string() + " is managed by rule " +
@@ -635,8 +635,8 @@ void Engine::user_op(const Op& op) {
           // defaults the rules').
           for (const auto& [mk, parts] : e.fields)
             for (const auto& p : parts)
-              if (p.add && *p.path == path) {
-                Json added = defaulted_element(e.decl, path, *p.value);
+              if (p.add() && *p.path() == path) {
+                Json added = defaulted_element(e.decl, path, *p.value());
                 list->erase(std::remove(list->begin(), list->end(), added), list->end());
               }
           if (list->empty()) remove_at(base, path);
@@ -649,7 +649,7 @@ void Engine::user_op(const Op& op) {
         e.editable_seen = op.editable_seen;
       } else {
         Json seen = Json::object();
-        for (const auto& [path, part] : editable_fields(e)) seen[path_key(path)] = *part->value;
+        for (const auto& [path, part] : editable_fields(e)) seen[path_key(path)] = *part->value();
         e.editable_seen = seen.empty() ? nullptr : std::make_shared<const Json>(std::move(seen));
       }
       if (op.type == Op::Type::kCreate) e.user_owned = true;

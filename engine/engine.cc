@@ -101,7 +101,7 @@ std::vector<std::string> Engine::owners(const ObjectKey& key) const {
     for (const auto& [mk, part] : e->derived)
       names.insert(rules_[static_cast<size_t>(mk.rule())].info->rule->name);
     for (const auto& [mk, parts] : e->fields)
-      for (const auto& p : parts) names.insert(rules_[static_cast<size_t>(p.rule)].info->rule->name);
+      for (const auto& p : parts) names.insert(rules_[static_cast<size_t>(p.rule())].info->rule->name);
   }
   return std::vector<std::string>(names.begin(), names.end());
 }

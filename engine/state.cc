@@ -597,14 +597,20 @@ void State::hold_part_as(const FactKey& fact, const MatchKey& mk, const SharedJs
 }
 
 void State::hold_field_as(const FactKey& fact, const MatchKey& mk, const SharedJson& was, const SharedJson& same) {
-  if (auto it = objects_.find(fact); it != objects_.end())
-    if (auto parts = it->second.fields.find(mk); parts != it->second.fields.end())
+  // The match's contribution first: the part then shares its new detail.
+  RuleMatches* ms = matches_of(mk.rule(), false);
+  auto m = ms ? ms->find(mk) : RuleMatches::iterator();
+  if (!ms || m == ms->end()) return;
+  auto it = objects_.find(fact);
+  auto parts = it != objects_.end() ? it->second.fields.find(mk) : decltype(it->second.fields.end())();
+  for (auto& c : m->second.contributions()) {
+    if (!c.value().same(was)) continue;
+    const Contribution before = c;
+    c.set_value(same);
+    if (it != objects_.end() && parts != it->second.fields.end())
       for (FieldPart& p : parts->second)
-        if (p.value.same(was)) p.value = same;
-  if (RuleMatches* ms = matches_of(mk.rule(), false))
-    if (auto m = ms->find(mk); m != ms->end())
-      for (auto& c : m->second.contributions())
-        if (c.value().same(was)) c.set_value(same);
+        if (p.is(before)) p = FieldPart::of(c, p.rule());
+  }
 }
 
 const ObjectEntry* State::put_object(std::string_view fact, ObjectEntry entry) {

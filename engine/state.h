@@ -230,6 +230,8 @@ class Contribution {
   bool editable() const { return (d_->flags & kEditable) != 0; }
   bool order() const { return (d_->flags & kOrder) != 0; }
   uint8_t flags() const { return d_->flags; }
+  // Whether `o` holds this contribution's detail itself (a copy of it).
+  bool same_detail(const Contribution& o) const { return d_ == o.d_; }
   // The same contribution with `value` (a cold object's part, held as
   // bytes): in place when this contribution alone holds its detail.
   void set_value(SharedJson value);
@@ -317,23 +319,39 @@ class Match {
   Block* b_ = nullptr;
 };
 
-// A field a rule sets on an object, with the match that sets it.
-struct FieldPart {
-  SharedPath path;
-  SharedJson value;  // the contribution's own
-  int64_t priority = 0;
-  int rule = 0;
-  bool add = false;
-  bool editable = false;  // a derive's `editable` field
+// A field a rule sets on an object: the contribution of the match that
+// sets it, the same one the match holds (its detail shared, not copied:
+// a part was 48 bytes, and an object has one per field a rule sets), and
+// the match's rule. The contribution's target is not kept (the object is).
+class FieldPart {
+ public:
+  FieldPart() = default;
+  // REQUIRES: c.kind() is kField.
+  FieldPart(const Contribution& c, int rule) : c_(c), rule_(rule) { c_.target = FactKey(); }
+  // What a field contribution of rule `rule`'s match sets.
+  static FieldPart of(const Contribution& c, int rule) { return FieldPart(c, rule); }
+
+  const SharedPath& path() const { return c_.path(); }
+  const SharedJson& value() const { return c_.value(); }  // the contribution's own
+  int64_t priority() const { return c_.priority(); }
+  int rule() const { return rule_; }
+  bool add() const { return c_.add(); }
+  bool editable() const { return c_.editable(); }  // a derive's `editable` field
   // `ordered by`: sorts the list at `path` by the fields `value` names; the
   // list's elements stay their writers' (a user may still write it).
-  bool order = false;
-  // What a field contribution of rule `rule`'s match sets.
-  static FieldPart of(const Contribution& c, int rule) {
-    return {.path = c.path(), .value = c.value(), .priority = c.priority(), .rule = rule, .add = c.add(),
-            .editable = c.editable(), .order = c.order()};
+  bool order() const { return c_.order(); }
+  uint8_t flags() const { return c_.flags(); }
+  // Whether this part is what `c` sets (its value the same one).
+  bool is(const Contribution& c) const {
+    return c_.same_detail(c) || (value().same(c.value()) && (path() == c.path() || *path() == *c.path()) &&
+                                 priority() == c.priority() && flags() == c.flags());
   }
+
+ private:
+  Contribution c_{Contribution::Kind::kField, FactKey()};
+  int rule_ = 0;
 };
+static_assert(sizeof(FieldPart) == 24);
 
 struct ObjectEntry {
   // The object's fact key (object_fact), in the state the key it is held

@@ -305,9 +305,9 @@ Json encode_object(const ObjectEntry& e) {
   for (const auto& [mk, parts] : e.fields) {
     Json arr = Json::array();
     for (const auto& p : parts) {
-      arr.push_back({{"path", encode_path(*p.path)}, {"value", *p.value}, {"add", p.add}, {"priority", p.priority}, {"rule", p.rule}});
-      if (p.editable) arr.back()["editable"] = true;
-      if (p.order) arr.back()["order"] = true;
+      arr.push_back({{"path", encode_path(*p.path())}, {"value", *p.value()}, {"add", p.add()}, {"priority", p.priority()}, {"rule", p.rule()}});
+      if (p.editable()) arr.back()["editable"] = true;
+      if (p.order()) arr.back()["order"] = true;
     }
     fields[mk.str()] = arr;
   }
@@ -328,12 +328,12 @@ int64_t place_of(const Match& m, std::string_view fact, const SharedJson& part) 
 }
 
 int64_t place_of(const Match& m, std::string_view fact, const FieldPart& part) {
-  if (part.rule != m.rule()) return -1;
+  if (part.rule() != m.rule()) return -1;
   for (size_t i = 0; i < m.contributions().size(); ++i) {
     const Contribution& c = m.contributions()[i];
-    if (c.kind() == Contribution::Kind::kField && c.target.str() == fact && c.value() == part.value &&
-        (c.path() == part.path || *c.path() == *part.path) && c.priority() == part.priority && c.add() == part.add &&
-        c.editable() == part.editable && c.order() == part.order)
+    if (c.kind() == Contribution::Kind::kField && c.target.str() == fact && c.value() == part.value() &&
+        (c.path() == part.path() || *c.path() == *part.path()) && c.priority() == part.priority() && c.add() == part.add() &&
+        c.editable() == part.editable() && c.order() == part.order())
       return static_cast<int64_t>(i);
   }
   return -1;
@@ -410,14 +410,14 @@ std::string encode_object_record(const ObjectEntry& e, const PartSource* source,
         w.str("from"), w.value(Json(from));
         continue;
       }
-      w.map(5 + (p.editable ? 1 : 0) + (p.order ? 1 : 0));
-      w.str("path"), write_path(w, *p.path);
-      w.str("value"), w.value(*p.value);
-      w.str("add"), w.value(Json(p.add));
-      w.str("priority"), w.value(Json(p.priority));
-      w.str("rule"), w.value(Json(p.rule));
-      if (p.editable) w.str("editable"), w.value(Json(true));
-      if (p.order) w.str("order"), w.value(Json(true));
+      w.map(5 + (p.editable() ? 1 : 0) + (p.order() ? 1 : 0));
+      w.str("path"), write_path(w, *p.path());
+      w.str("value"), w.value(*p.value());
+      w.str("add"), w.value(Json(p.add()));
+      w.str("priority"), w.value(Json(p.priority()));
+      w.str("rule"), w.value(Json(p.rule()));
+      if (p.editable()) w.str("editable"), w.value(Json(true));
+      if (p.order()) w.str("order"), w.value(Json(true));
     }
   }
   return out;
@@ -461,13 +461,12 @@ ObjectEntry decode_object(Json j, PartRefs* refs, std::string_view stored_under)
         into.emplace_back();  // filled in by resolve_parts
         continue;
       }
-      into.push_back(FieldPart{.path = intern_path(decode_path(p["path"])),
-                               .value = std::move(p["value"]),
-                               .priority = p["priority"],
-                               .rule = p["rule"],
-                               .add = p["add"],
-                               .editable = p.value("editable", false),
-                               .order = p.value("order", false)});
+      const uint8_t flags = (p["add"].get<bool>() ? Contribution::kAdd : 0) |
+                            (p.value("editable", false) ? Contribution::kEditable : 0) |
+                            (p.value("order", false) ? Contribution::kOrder : 0);
+      into.emplace_back(Contribution(Contribution::Kind::kField, FactKey(), std::move(p["value"]),
+                                     intern_path(decode_path(p["path"])), p["priority"].get<int64_t>(), flags),
+                        p["rule"].get<int>());
     }
   }
   return e;
@@ -547,10 +546,7 @@ void share_parts(const State& state, std::string_view fact, ObjectEntry& e) {
   for (auto& [mk, parts] : e.fields)
     if (const Match* m = state.match(mk))
       for (auto& p : parts)
-        if (int64_t i = place_of(*m, fact, p); i >= 0) {
-          p.value = m->contributions()[static_cast<size_t>(i)].value();
-          p.path = m->contributions()[static_cast<size_t>(i)].path();
-        }
+        if (int64_t i = place_of(*m, fact, p); i >= 0) p = FieldPart::of(m->contributions()[static_cast<size_t>(i)], p.rule());
 }
 
 }  // namespace pmesh::engine

@@ -189,7 +189,7 @@ std::string Engine::explain(std::string_view fact) const {
       out += e->user_owned ? ": written by a user\n" : e->has_base() ? ": with fields written by a user\n" : "\n";
       for (const auto& [mk, part] : e->derived) why.emplace_back("derived", mk);
       for (const auto& [mk, parts] : e->fields)
-        for (const auto& p : parts) why.emplace_back(std::string(p.add ? "adds to " : p.order ? "orders " : "sets ") + to_string(*p.path), mk);
+        for (const auto& p : parts) why.emplace_back(std::string(p.add() ? "adds to " : p.order() ? "orders " : "sets ") + to_string(*p.path()), mk);
     } else {
       const TupleEntry* t = state_.tuple(f);
       if (!t || !t->exists()) {

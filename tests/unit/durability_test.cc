@@ -262,15 +262,13 @@ TEST_CASE("an object record holds strings and maps of every length CBOR encodes"
   e.generation = 7;
   // A set field at a path through a keyed list, editable and ordered; a derived part.
   engine::MatchKey mk(3, {engine::FactKey("t\x1f" "r\x1f" "a")});
-  e.fields[mk].push_back(engine::FieldPart{
-      .path = engine::intern_path({engine::PathElem{"spec", false, "", nullptr}, engine::PathElem{"", true, "name", Json("n1")},
-                                    engine::PathElem{"value", false, "", nullptr}}),
-      .value = Json(-300),
-      .priority = -5,
-      .rule = 3,
-      .add = true,
-      .editable = true,
-      .order = true});
+  using engine::Contribution;
+  e.fields[mk].emplace_back(
+      Contribution(Contribution::Kind::kField, engine::FactKey(), Json(-300),
+                   engine::intern_path({engine::PathElem{"spec", false, "", nullptr}, engine::PathElem{"", true, "name", Json("n1")},
+                                        engine::PathElem{"value", false, "", nullptr}}),
+                   -5, Contribution::kAdd | Contribution::kEditable | Contribution::kOrder),
+      3);
   e.derived[mk] = Json{{"status", {{"ready", true}}}};
   std::string record = engine::encode_object_record(e);
   CHECK(Json::from_cbor(record) == engine::encode_object(e));
@@ -356,7 +354,7 @@ bool parts_shared(const Engine& e) {
       if (!own(mk, &*part)) return false;
     for (const auto& [mk, fields] : o.fields)
       for (const auto& p : fields)
-        if (!own(mk, &*p.value)) return false;
+        if (!own(mk, &*p.value())) return false;
   }
   return parts > 0;
 }

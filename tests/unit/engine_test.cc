@@ -750,7 +750,7 @@ rule note
     REQUIRE(o);
     std::map<std::string, std::pair<engine::MatchKey, engine::SharedJson>> out;  // "note", "size"
     for (const auto& [mk, set] : o->fields)
-      for (const auto& p : set) out[p.value.visit([](const Json& v) { return v.is_object(); }) ? "note" : "size"] = {mk, p.value};
+      for (const auto& p : set) out[p.value().visit([](const Json& v) { return v.is_object(); }) ? "note" : "size"] = {mk, p.value()};
     return out;
   };
   auto acme = parts("acme");

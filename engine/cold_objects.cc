@@ -20,8 +20,9 @@
 // most of the object, and the rule's match holds the same value for as
 // long as the object exists: held as a tree, the part kept a tree the
 // form no longer did. So the parts go cold with their object (all but
-// the smallest, ValuePool::kTreeMaxBytes), the match's contribution and the part one
-// SharedJson still; and so do the fields rules set on it (conditions). An object recomputed later is hot again: it reads its
+// the smallest, ValuePool::kTreeMaxBytes), the match's contribution and
+// the part one SharedJson still; and so do the fields rules set on it (a
+// condition). An object recomputed later is hot again: it reads its
 // base and parts into JSON once and keeps both; once a change of its form
 // has gone cold in turn, they are its bytes alone again. What reads a part
 // otherwise (a match evaluated again compares its values,

@@ -348,7 +348,7 @@ class FieldPart {
   }
 
  private:
-  Contribution c_{Contribution::Kind::kField, FactKey()};
+  Contribution c_;  // (a placeholder's sets nothing, and allocates nothing)
   int rule_ = 0;
 };
 static_assert(sizeof(FieldPart) == 24);

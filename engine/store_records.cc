@@ -423,6 +423,18 @@ std::string encode_object_record(const ObjectEntry& e, const PartSource* source,
   return out;
 }
 
+namespace {
+
+// A stored field's flags (a contribution's, or a part's written with its
+// value): `add` always there, `editable` and `order` when set.
+uint8_t stored_field_flags(const Json& j) {
+  return static_cast<uint8_t>((j["add"].get<bool>() ? Contribution::kAdd : 0) |
+                              (j.value("editable", false) ? Contribution::kEditable : 0) |
+                              (j.value("order", false) ? Contribution::kOrder : 0));
+}
+
+}  // namespace
+
 ObjectEntry decode_object(Json j, PartRefs* refs, std::string_view stored_under) {
   ObjectEntry e;
   const std::string fact = object_fact({j["key"][0], j["key"][1], j["key"][2], j["key"][3]});
@@ -461,11 +473,8 @@ ObjectEntry decode_object(Json j, PartRefs* refs, std::string_view stored_under)
         into.emplace_back();  // filled in by resolve_parts
         continue;
       }
-      const uint8_t flags = (p["add"].get<bool>() ? Contribution::kAdd : 0) |
-                            (p.value("editable", false) ? Contribution::kEditable : 0) |
-                            (p.value("order", false) ? Contribution::kOrder : 0);
       into.emplace_back(Contribution(Contribution::Kind::kField, FactKey(), std::move(p["value"]),
-                                     intern_path(decode_path(p["path"])), p["priority"].get<int64_t>(), flags),
+                                     intern_path(decode_path(p["path"])), p["priority"].get<int64_t>(), stored_field_flags(p)),
                         p["rule"].get<int>());
     }
   }
@@ -525,10 +534,7 @@ Match decode_match(const Json& j) {
   for (const auto& c : j["contributions"])
     contributions.emplace_back(
         static_cast<Contribution::Kind>(c["kind"].get<int>()), FactKey(c["target"].get<std::string>()), c["value"],
-        intern_path(decode_path(c["path"])), c["priority"].get<int64_t>(),
-        static_cast<uint8_t>((c["add"].get<bool>() ? Contribution::kAdd : 0) |
-                             (c.value("editable", false) ? Contribution::kEditable : 0) |
-                             (c.value("order", false) ? Contribution::kOrder : 0)));
+        intern_path(decode_path(c["path"])), c["priority"].get<int64_t>(), stored_field_flags(c));
   return Match(j["rule"].get<int>(), std::move(positives), std::move(contributions));
 }
 

@@ -786,8 +786,8 @@ bool DurableStore::flush(std::string* error) {
 void DurableStore::scan_log(int64_t after_rv, const std::function<bool(int64_t, const Json&)>& fn) const {
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
   for (it->Seek(log_key(after_rv + 1, 0)); it->Valid() && it->key().starts_with(kLogPrefix); it->Next()) {
-    std::string k = it->key().ToString().substr(kLogPrefix.size(), 20);
-    if (!fn(std::stoll(k), decode_record(it->value().ToString()))) return;
+    const LogEntry e = parse_log_key(std::string_view(it->key().data(), it->key().size()));
+    if (!fn(e.rv, decode_record(it->value().ToString()))) return;
   }
 }
 

@@ -599,16 +599,18 @@ void State::hold_part_as(const FactKey& fact, const MatchKey& mk, const SharedJs
 void State::hold_field_as(const FactKey& fact, const MatchKey& mk, const SharedJson& was, const SharedJson& same) {
   // The match's contribution first: the part then shares its new detail.
   RuleMatches* ms = matches_of(mk.rule(), false);
-  auto m = ms ? ms->find(mk) : RuleMatches::iterator();
-  if (!ms || m == ms->end()) return;
-  auto it = objects_.find(fact);
-  auto parts = it != objects_.end() ? it->second.fields.find(mk) : decltype(it->second.fields.end())();
+  if (!ms) return;
+  auto m = ms->find(mk);
+  if (m == ms->end()) return;
+  std::vector<FieldPart>* parts = nullptr;
+  if (auto it = objects_.find(fact); it != objects_.end())
+    if (auto set = it->second.fields.find(mk); set != it->second.fields.end()) parts = &set->second;
   for (auto& c : m->second.contributions()) {
     if (!c.value().same(was)) continue;
     const Contribution before = c;
     c.set_value(same);
-    if (it != objects_.end() && parts != it->second.fields.end())
-      for (FieldPart& p : parts->second)
+    if (parts)
+      for (FieldPart& p : *parts)
         if (p.is(before)) p = FieldPart::of(c, p.rule());
   }
 }

@@ -720,6 +720,13 @@ TEST_CASE("a record under a key no version writes (the empty key, one byte of a 
   // A match's prefix alone names no match: damage, not a read past the key.
   std::string err = load_damaged([](leveldb::DB& db) { REQUIRE(db.Put(leveldb::WriteOptions(), "m", "").ok()); });
   CHECK(err == "the data directory is damaged: not a match key: m");
+  // A change log key that no commit makes (the log's entries are kept by
+  // their version and place, read back from their keys).
+  for (const char* bad : {"l\x1f" "x", "l\x1f" "00000000000000000007", "l\x1f" "00000000000000000007\x1f" "1", "l\x1f" "7\x1f" "000001"}) {
+    CAPTURE(std::string(bad));
+    err = load_damaged([&](leveldb::DB& db) { REQUIRE(db.Put(leveldb::WriteOptions(), bad, "").ok()); });
+    CHECK(err == "the data directory is damaged: a change log record whose key is not one");
+  }
 }
 
 TEST_CASE("a damaged binary record is reported, not read past its end") {

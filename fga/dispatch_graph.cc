@@ -46,8 +46,12 @@ DispatchGraph dispatch_graph(const Model& m, int limit) {
 
   DispatchGraph g;
   // Subjects: what a relation admits directly, and what every relation it
-  // dispatches to can hold; a fixpoint, since dispatches recurse.
+  // dispatches to can hold; a fixpoint, since dispatches recurse. A relation
+  // holds its own usersets too: OpenFGA allows `group:g#lead` in
+  // `group:g#lead` (IsSelfDefining), so every relation that dispatches to
+  // group#lead can hold group#lead's usersets.
   for (const auto& [n, d] : direct) g.subjects[n] = d;
+  for (const auto& [n, out] : edges) g.subjects[n].insert(n);
   for (bool changed = true; changed;) {
     changed = false;
     for (const auto& [n, out] : edges)

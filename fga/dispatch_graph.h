@@ -10,7 +10,8 @@
 // emulated (resolution.h); this graph says where it cannot matter:
 //
 //   - subjects: the kinds of user that can reach `T#R` at all (`U` for
-//     `U:id` and `U:*`, `G#m` for usersets). OpenFGA answers false at once,
+//     `U:id` and `U:*`, `G#m` for usersets, among them those of every
+//     relation `T#R` dispatches to, and its own). OpenFGA answers false at once,
 //     at any depth, for a user no path reaches (its typesystem's PathExists).
 //   - unbounded: relations from which a chain of dispatches can reach the
 //     limit, because a cycle is reachable (parents of parents, nested

@@ -1,6 +1,10 @@
 #include "fga/lower.h"
 
+#include <algorithm>
+#include <functional>
+#include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <vector>
 
 namespace pmesh::fga {
@@ -38,7 +42,9 @@ struct Node {
 
 // Where a union's subjects come from.
 struct Source {
-  enum class K { kNode, kPlain, kWild, kUserset, kTupleToUserset } k;
+  // kComputed: `or R`, another relation of this object (a kNode that a
+  // relation read at check time does not copy).
+  enum class K { kNode, kComputed, kPlain, kWild, kUserset, kTupleToUserset } k;
   std::string type;      // plain, wild: U; userset: G; tuple-to-userset: the related object's type
   std::string relation;  // userset: the `#m` of G#m
   Node node;             // node; userset: G#m; tuple-to-userset: the related object's relation
@@ -64,6 +70,7 @@ class Lowerer {
       for (const auto& r : t.relations)
         if (r.rewrite.kind == Kind::kComputed) out_.relations[relation_ref(t.name, r.name)].name = out_.relations.at(relation_ref(t.name, target(t, r))).name;
     analyze();
+    split_unions();
     decl_ << "# Generated from an OpenFGA model by `pmesh fga compile`.\nmodule " << out_.module << "\n\n"
           << "# Every store's tuples, as written, and the stores this model is loaded for:\n"
           << "# it reads the tuples of those, and every relation below has the store first.\nrelation "
@@ -74,12 +81,22 @@ class Lowerer {
         const Info& i = info_[relation_ref(t.name, r.name)];
         lr.wild = i.wild;
         lr.cofinite = i.cofinite;
+        for (const Node& p : parts_of({lr.name, i})) lr.parts.push_back({p.name, p.info.wild, p.info.cofinite});
         if (r.rewrite.kind == Kind::kComputed) {
           body_ << "\n# " << t.name << "#" << r.name << " is " << t.name << "#" << target(t, r) << "\n";
           continue;
         }
         body_ << "\n# " << t.name << "#" << r.name << "\n";
-        emit({lr.name, i}, t, r, r.rewrite);
+        auto own = own_.find(lr.name);
+        if (own == own_.end()) {
+          emit({lr.name, i}, t, r, r.rewrite);
+        } else {
+          std::string also;
+          for (const Node& p : parts_.at(lr.name))
+            if (p.name != lr.name) also += (also.empty() ? "" : ", ") + p.name;
+          body_ << "# (with " << also << ", read where it is asked: not copied)\n";
+          if (own->second) emit({lr.name, *own->second}, t, r, r.rewrite);
+        }
       }
     out_.rules = decl_.str() + body_.str();
     return std::move(out_);
@@ -160,6 +177,105 @@ class Lowerer {
     return i;
   }
 
+  // ---- Unions whose computed usersets are read where they are asked.
+  //
+  // `define member: [role#assignee] or owner` would copy every owner into
+  // member. Instead member's own relation holds what its other sources give,
+  // and member is read as the union of its parts: its own relation and
+  // owner's parts. OpenFGA answers such a union at check time too. Left
+  // materialized: a relation that can be cofinite (its exceptions are
+  // computed over all its sources).
+
+  // The relations a union names directly (`or R`), as the names they have.
+  void computed_sources(const TypeDef& t, const Rewrite& rw, std::vector<std::string>* out) const {
+    if (rw.kind == Kind::kComputed) out->push_back(out_.relations.at(relation_ref(t.name, rw.relation)).name);
+    if (rw.kind == Kind::kUnion)
+      for (const auto& c : rw.children) computed_sources(t, c, out);
+  }
+
+  // What a union's sources other than its computed usersets can hold, and
+  // whether there are any.
+  std::optional<Info> own_info(const TypeDef& t, const RelationDef& def, const Rewrite& rw) {
+    if (rw.kind == Kind::kComputed) return std::nullopt;
+    if (rw.kind != Kind::kUnion) return eval(t, def, rw);
+    std::optional<Info> out;
+    for (const auto& c : rw.children)
+      if (auto i = own_info(t, def, c)) {
+        if (!out) out.emplace();
+        out->wild.insert(i->wild.begin(), i->wild.end());
+        out->cofinite = out->cofinite || i->cofinite;
+      }
+    return out;
+  }
+
+  void split_unions() {
+    std::map<std::string, std::vector<std::string>> edges;  // a union's name -> its computed usersets' names
+    std::map<std::string, std::pair<const TypeDef*, const RelationDef*>> defs;  // name -> not an alias
+    for (const auto& t : m_.types)
+      for (const auto& r : t.relations) {
+        if (r.rewrite.kind == Kind::kComputed) continue;
+        const std::string& name = out_.relations.at(relation_ref(t.name, r.name)).name;
+        defs[name] = {&t, &r};
+        bool union_like = r.rewrite.kind != Kind::kIntersection && r.rewrite.kind != Kind::kDifference;
+        if (union_like && !info_[relation_ref(t.name, r.name)].cofinite) computed_sources(t, r.rewrite, &edges[name]);
+      }
+    std::set<std::string> split, open;
+    for (const auto& [name, sources] : edges)
+      if (!sources.empty()) split.insert(name);
+    // Parts, sources first. validate() refuses a relation that reaches
+    // itself through computed usersets, so this ends.
+    std::function<const std::vector<Node>&(const std::string&)> parts = [&](const std::string& name) -> const std::vector<Node>& {
+      if (auto it = parts_.find(name); it != parts_.end()) return it->second;
+      if (!open.insert(name).second) throw std::logic_error("lower: " + name + " reaches itself through computed usersets");
+      auto [type, def] = defs.at(name);
+      std::optional<Info> own = own_info(*type, *def, def->rewrite);
+      std::vector<Node> out;
+      if (own) out.push_back({name, *own});
+      for (const auto& m : edges.at(name))
+        for (const Node& p : split.count(m) ? parts(m) : std::vector<Node>{{m, info_.at(relation_ref(defs.at(m).first->name, defs.at(m).second->name))}})
+          if (std::none_of(out.begin(), out.end(), [&](const Node& x) { return x.name == p.name; })) out.push_back(p);
+      own_[name] = own;
+      return parts_[name] = std::move(out);
+    };
+    for (const auto& name : split) parts(name);
+  }
+
+  // The materialized relations whose union is `m`.
+  std::vector<Node> parts_of(const Node& m) const {
+    auto it = parts_.find(m.name);
+    return it == parts_.end() ? std::vector<Node>{m} : it->second;
+  }
+
+  // `for m(st, obj, subj)`, one alternative per part.
+  std::vector<std::string> reads(const Node& m, const std::string& obj, const std::string& subj) const {
+    std::vector<std::string> out;
+    for (const Node& p : parts_of(m)) out.push_back("for " + p.name + "(st, " + obj + ", " + subj + ")");
+    return out;
+  }
+
+  // `for m(st, obj, "U:*")`, one alternative per part that can hold it.
+  std::vector<std::string> reads_wild(const Node& m, const std::string& obj, const std::string& u) const {
+    std::vector<std::string> out;
+    for (const Node& p : parts_of(m))
+      if (p.info.wild.count(u)) out.push_back("for " + p.name + "(st, " + obj + ", " + lit(u + ":*") + ")");
+    return out;
+  }
+
+  // `not for m(st, obj, subj)`: in none of the parts.
+  std::string not_in(const Node& m, const std::string& obj, const std::string& subj) const {
+    std::string out;
+    for (const Node& p : parts_of(m)) out += (out.empty() ? "" : "\n  ") + std::string("not for ") + p.name + "(st, " + obj + ", " + subj + ")";
+    return out;
+  }
+
+  // Only parts that can hold `U:*`; none is no line.
+  std::string not_wild(const Node& m, const std::string& obj, const std::string& u) const {
+    std::string out;
+    for (const Node& p : parts_of(m))
+      if (p.info.wild.count(u)) out += (out.empty() ? "" : "\n  ") + std::string("not for ") + p.name + "(st, " + obj + ", " + lit(u + ":*") + ")";
+    return out;
+  }
+
   static Info intersect(const Info& a, const Info& b) {
     Info i;
     for (const auto& w : a.wild)
@@ -177,8 +293,23 @@ class Lowerer {
 
   void rule(const std::vector<std::string>& body, const std::string& head) {
     body_ << "rule " << prefix_ << "r" << ++rules_ << "\n";
-    for (const auto& b : body) body_ << "  " << b << "\n";
+    for (const auto& b : body)
+      if (!b.empty()) body_ << "  " << b << "\n";
     body_ << "  derive " << head << "\n";
+  }
+
+  // One rule per choice of one alternative from each line: how a body that
+  // reads a union of parts is written.
+  void rules(const std::vector<std::vector<std::string>>& lines, const std::string& head) {
+    std::vector<std::string> body(lines.size());
+    std::function<void(size_t)> choose = [&](size_t i) {
+      if (i == lines.size()) return rule(body, head);
+      for (const auto& alt : lines[i]) {
+        body[i] = alt;
+        choose(i + 1);
+      }
+    };
+    choose(0);
   }
 
   static std::string concrete(const std::string& var, const std::string& type) {
@@ -201,13 +332,28 @@ class Lowerer {
     return "replace(" + var + ", " + lit("#" + s.relation) + ", \"\")";
   }
 
+  // `for p(st, obj, "U:*")` of a part that can hold it, with its exceptions
+  // left out for `subj`.
+  static std::string wild_of(const Node& p, const std::string& obj, const std::string& u, const std::string& subj) {
+    std::string out = "for " + p.name + "(st, " + obj + ", " + lit(u + ":*") + ")";
+    if (p.info.cofinite) out += "\n  not for " + p.name + "__x(st, " + obj + ", " + subj + ")";
+    return out;
+  }
+
+  // `for m(st, obj, "U:*")` of each part that can hold it, as wild_of.
+  std::vector<std::string> wilds_of(const Node& m, const std::string& obj, const std::string& u, const std::string& subj) const {
+    std::vector<std::string> out;
+    for (const Node& p : parts_of(m))
+      if (p.info.wild.count(u)) out.push_back(wild_of(p, obj, u, subj));
+    return out;
+  }
+
   // Bodies that hold when subject `s` belongs to node `m` on object `obj`.
-  static std::vector<std::vector<std::string>> member_of(const Node& m, const std::string& obj) {
-    std::vector<std::vector<std::string>> alts = {{"for " + m.name + "(st, " + obj + ", s)"}};
-    for (const auto& u : m.info.wild) {
-      std::vector<std::string> b = {"where starts_with(s, " + lit(u + ":") + ")", "for " + m.name + "(st, " + obj + ", " + lit(u + ":*") + ")"};
-      if (m.info.cofinite) b.push_back("not for " + m.name + "__x(st, " + obj + ", s)");
-      alts.push_back(b);
+  std::vector<std::vector<std::string>> member_of(const Node& m, const std::string& obj) const {
+    std::vector<std::vector<std::string>> alts;
+    for (const Node& p : parts_of(m)) {
+      alts.push_back({"for " + p.name + "(st, " + obj + ", s)"});
+      for (const auto& u : p.info.wild) alts.push_back({"where starts_with(s, " + lit(u + ":") + ")", wild_of(p, obj, u, "s")});
     }
     return alts;
   }
@@ -255,7 +401,7 @@ class Lowerer {
         }
         return;
       case Kind::kComputed:
-        out->push_back({Source::K::kNode, "", "", relation_node(t.name, rw.relation), {}});
+        out->push_back({Source::K::kComputed, "", "", relation_node(t.name, rw.relation), {}});
         return;
       case Kind::kTupleToUserset:
         for (const auto& tr : t.find(rw.tupleset)->directly_related)
@@ -274,9 +420,11 @@ class Lowerer {
   }
 
   // N holds what any source holds; a subject one source's wildcard leaves
-  // out is left out of N only if no other source has it.
+  // out is left out of N only if no other source has it. A split N's
+  // computed usersets are its other parts, not sources.
   void union_of(const Node& n, const TypeDef& t, const RelationDef& def, const std::vector<Source>& sources) {
     const std::string head = n.name + "(st, o, s)", obj_is_t = "where starts_with(o, " + lit(t.name + ":") + ")";
+    const bool split = own_.count(n.name) > 0;
     // A userset's object (`group:eng` of `group:eng#member`) as a relation
     // of its own, so that joining it with what the userset holds is a
     // lookup both ways (a string function of the tuple's user is not).
@@ -291,8 +439,11 @@ class Lowerer {
     for (size_t i = 0; i < sources.size(); ++i) {
       const Source& s = sources[i];
       switch (s.k) {
+        case Source::K::kComputed:
+          if (split) break;
+          [[fallthrough]];
         case Source::K::kNode:
-          rule({"for " + s.node.name + "(st, o, s)"}, head);
+          rules({reads(s.node, "o", "s")}, head);
           break;
         case Source::K::kPlain:
           rule({tuple("o", def.name, "s"), obj_is_t + " and " + concrete("s", s.type)}, head);
@@ -302,20 +453,21 @@ class Lowerer {
           break;
         case Source::K::kUserset:
           rule({tuple("o", def.name, "s"), userset_filter(t, "s", s)}, head);
-          rule({"for " + usersets[i] + "(st, o, g)", "for " + s.node.name + "(st, g, s)"}, head);
+          rules({{"for " + usersets[i] + "(st, o, g)"}, reads(s.node, "g", "s")}, head);
           break;
         case Source::K::kTupleToUserset:
-          rule({"for " + s.tupleset.name + "(st, o, p)", "where starts_with(p, " + lit(s.type + ":") + ")", "for " + s.node.name + "(st, p, s)"}, head);
+          rules({reads(s.tupleset, "o", "p"), {"where starts_with(p, " + lit(s.type + ":") + ")"}, reads(s.node, "p", "s")}, head);
           break;
       }
     }
     if (!n.info.cofinite) return;
+    // Cofinite: never split (split_unions), so every source is here.
     const std::string cand = unique(n.name + "__c"), in = unique(n.name + "__in");
     decl_ << "relation " << cand << "(store, object, subject)\nrelation " << in << "(store, object, subject)\n";
     const std::string from_cand = "for " + cand + "(st, o, s)";
     for (size_t i = 0; i < sources.size(); ++i) {
       const Source& s = sources[i];
-      std::vector<std::string> reach;  // binds what the source's node is asked about
+      std::vector<std::vector<std::string>> reach;  // binds what the source's node is asked about
       std::string obj = "o";
       switch (s.k) {
         case Source::K::kPlain:
@@ -325,26 +477,27 @@ class Lowerer {
           rule({from_cand, "where starts_with(s, " + lit(s.type + ":") + ")", tuple("o", def.name, lit(s.type + ":*"))}, in + "(st, o, s)");
           continue;
         case Source::K::kNode:
+        case Source::K::kComputed:
           break;
         case Source::K::kUserset:
-          reach = {"for " + usersets[i] + "(st, o, g)"};
+          reach = {{"for " + usersets[i] + "(st, o, g)"}};
           obj = "g";
           break;
         case Source::K::kTupleToUserset:
-          reach = {"for " + s.tupleset.name + "(st, o, p)", "where starts_with(p, " + lit(s.type + ":") + ")"};
+          reach = {reads(s.tupleset, "o", "p"), {"where starts_with(p, " + lit(s.type + ":") + ")"}};
           obj = "p";
           break;
       }
       if (s.node.info.cofinite) {
-        std::vector<std::string> b = reach;
-        b.push_back("for " + s.node.name + "__x(st, " + obj + ", s)");
-        rule(b, cand + "(st, o, s)");
+        auto b = reach;
+        b.push_back({"for " + s.node.name + "__x(st, " + obj + ", s)"});
+        rules(b, cand + "(st, o, s)");
       }
-      for (auto alt : member_of(s.node, obj)) {
-        std::vector<std::string> b = {from_cand};
+      for (const auto& alt : member_of(s.node, obj)) {
+        std::vector<std::vector<std::string>> b = {{from_cand}};
         b.insert(b.end(), reach.begin(), reach.end());
-        b.insert(b.end(), alt.begin(), alt.end());
-        rule(b, in + "(st, o, s)");
+        for (const auto& line : alt) b.push_back({line});
+        rules(b, in + "(st, o, s)");
       }
     }
     rule({from_cand, "not for " + in + "(st, o, s)"}, n.name + "__x(st, o, s)");
@@ -353,49 +506,40 @@ class Lowerer {
   // N = A and B: subjects both hold, one of them perhaps through a wildcard.
   void intersection(const Node& n, const Node& a, const Node& b) {
     const std::string head = n.name + "(st, o, s)";
-    rule({"for " + a.name + "(st, o, s)", "for " + b.name + "(st, o, s)"}, head);
+    rules({reads(a, "o", "s"), reads(b, "o", "s")}, head);
     for (const auto& [x, y] : {std::pair{a, b}, std::pair{b, a}})
-      for (const auto& u : y.info.wild) {
-        std::vector<std::string> body = {"for " + x.name + "(st, o, s)", "where " + concrete("s", u), "for " + y.name + "(st, o, " + lit(u + ":*") + ")"};
-        if (y.info.cofinite) body.push_back("not for " + y.name + "__x(st, o, s)");
-        rule(body, head);
-      }
+      for (const auto& u : y.info.wild) rules({reads(x, "o", "s"), {"where " + concrete("s", u)}, wilds_of(y, "o", u, "s")}, head);
     if (!n.info.cofinite) return;
     for (const auto& side : {a, b})
-      if (side.info.cofinite)
+      if (side.info.cofinite)  // then not split: one part
         for (const auto& u : n.info.wild)
           rule({"for " + side.name + "__x(st, o, s)", "where starts_with(s, " + lit(u + ":") + ")", "for " + n.name + "(st, o, " + lit(u + ":*") + ")"},
                n.name + "__x(st, o, s)");
   }
 
-  // N = A but not B.
+  // N = A but not B. A cofinite A or B is not split: it is its one part.
   void difference(const Node& n, const Node& a, const Node& b) {
     const std::string head = n.name + "(st, o, s)";
     // Subjects A names: those of no type B has a wildcard of ...
     std::string other = "where not ends_with(s, \":*\")";
     for (const auto& u : b.info.wild) other += " and not (" + concrete("s", u) + ")";
-    rule({"for " + a.name + "(st, o, s)", other, "not for " + b.name + "(st, o, s)"}, head);
+    rules({reads(a, "o", "s"), {other}, {not_in(b, "o", "s")}}, head);
     // ... those of a type B has a wildcard of, when B has no wildcard here
     // or leaves them out ...
     for (const auto& u : b.info.wild) {
-      rule({"for " + a.name + "(st, o, s)", "where " + concrete("s", u), "not for " + b.name + "(st, o, s)",
-            "not for " + b.name + "(st, o, " + lit(u + ":*") + ")"},
-           head);
-      if (b.info.cofinite) rule({"for " + a.name + "(st, o, s)", "for " + b.name + "__x(st, o, s)"}, head);
+      rules({reads(a, "o", "s"), {"where " + concrete("s", u)}, {not_in(b, "o", "s")}, {not_wild(b, "o", u)}}, head);
+      if (b.info.cofinite) rules({reads(a, "o", "s"), {"for " + b.name + "__x(st, o, s)"}}, head);
     }
     // ... and those A's wildcard holds but B's leaves out.
     if (b.info.cofinite)
       for (const auto& u : a.info.wild) {
         if (!b.info.wild.count(u)) continue;
-        std::vector<std::string> body = {"for " + b.name + "__x(st, o, s)", "where starts_with(s, " + lit(u + ":") + ")", "for " + a.name + "(st, o, " + lit(u + ":*") + ")"};
-        if (a.info.cofinite) body.push_back("not for " + a.name + "__x(st, o, s)");
-        rule(body, head);
+        rules({{"for " + b.name + "__x(st, o, s)"}, {"where starts_with(s, " + lit(u + ":") + ")"}, wilds_of(a, "o", u, "s")}, head);
       }
     // A's wildcard stays where B has none; B's members are its exceptions.
     for (const auto& u : a.info.wild) {
-      rule({"for " + a.name + "(st, o, " + lit(u + ":*") + ")", "not for " + b.name + "(st, o, " + lit(u + ":*") + ")"},
-           n.name + "(st, o, " + lit(u + ":*") + ")");
-      rule({"for " + b.name + "(st, o, s)", "where " + concrete("s", u), "for " + n.name + "(st, o, " + lit(u + ":*") + ")"}, n.name + "__x(st, o, s)");
+      rules({reads_wild(a, "o", u), {not_wild(b, "o", u)}}, n.name + "(st, o, " + lit(u + ":*") + ")");
+      rules({reads(b, "o", "s"), {"where " + concrete("s", u)}, {"for " + n.name + "(st, o, " + lit(u + ":*") + ")"}}, n.name + "__x(st, o, s)");
       if (a.info.cofinite)
         rule({"for " + a.name + "__x(st, o, s)", "where starts_with(s, " + lit(u + ":") + ")", "for " + n.name + "(st, o, " + lit(u + ":*") + ")"},
              n.name + "__x(st, o, s)");
@@ -406,6 +550,10 @@ class Lowerer {
   std::string prefix_;
   LoweredModel out_;
   std::map<std::string, Info> info_;
+  // Split unions (split_unions): relation name -> its parts, and what its
+  // own relation holds (none: it has no sources but computed usersets).
+  std::map<std::string, std::vector<Node>> parts_;
+  std::map<std::string, std::optional<Info>> own_;
   std::set<std::string> names_;
   std::ostringstream decl_, body_;
   int rules_ = 0, aux_ = 0;

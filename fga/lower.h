@@ -64,11 +64,26 @@ struct ResolutionCache {
   std::unordered_map<std::string, Heights, KeyedTextHash, std::equal_to<>> heights;
 };
 
-struct LoweredRelation {
-  std::string name;            // the relation holding T#R's subjects
+// A materialized relation: subjects, the wildcards among them and, when
+// it can be cofinite, `<name>__x` (the subjects its wildcard leaves out).
+struct RelationPart {
+  std::string name;
   std::set<std::string> wild;  // types U whose `U:*` it may hold
   bool cofinite = false;       // has `<name>__x`
   std::string except() const { return name + "__x"; }
+};
+
+// T#R as the engine holds it: the union of its parts. Most relations are
+// one part, their own. A union that names other relations of its object
+// (`define member: [role#assignee] or owner`) does not copy them: its parts
+// are its own relation (what its other sources give; absent when there are
+// none) and theirs. Readers ask every part, as OpenFGA's check evaluates a
+// union's branches.
+struct LoweredRelation {
+  std::string name;                // the relation holding T#R's own subjects
+  std::set<std::string> wild;      // types U whose `U:*` a part may hold
+  bool cofinite = false;           // one part, with `<name>__x`
+  std::vector<RelationPart> parts;
 };
 
 // The base relation every store's tuples are in.

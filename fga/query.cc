@@ -101,18 +101,20 @@ std::vector<std::string> list_objects(engine::Engine& e, const ModelView& m, con
   if (!m.model.find(type)) type_not_found(type);
   Subject u = user_of(m.model, user);
   const LoweredRelation& r = relation_of(m, type, relation);
-  // By store and subject: an index no rule needs, made on first use.
-  int by_subject = e.mutable_state().add_index({true, r.name, {"0", "2"}});
   std::set<std::string> out;
-  auto collect = [&](const std::string& subject, bool wildcard) {
-    e.state().lookup_tuples(by_subject, engine::State::index_key({engine::Json(m.store), engine::Json(subject)}), [&](const engine::FactKey& fact) {
-      std::string obj = engine::parse_tuple_fact(fact).second[1];
-      if (!wildcard || !(r.cofinite && e.has_tuple(r.except(), {m.store, obj, user}))) out.insert(obj);
-      return true;
-    });
-  };
-  collect(user, false);
-  if (u.relation.empty() && !u.wildcard() && r.wild.count(u.type)) collect(u.type + ":*", true);
+  for (const RelationPart& p : r.parts) {
+    // By store and subject: an index no rule needs, made on first use.
+    int by_subject = e.mutable_state().add_index({true, p.name, {"0", "2"}});
+    auto collect = [&](const std::string& subject, bool wildcard) {
+      e.state().lookup_tuples(by_subject, engine::State::index_key({engine::Json(m.store), engine::Json(subject)}), [&](const engine::FactKey& fact) {
+        std::string obj = engine::parse_tuple_fact(fact).second[1];
+        if (!wildcard || !(p.cofinite && e.has_tuple(p.except(), {m.store, obj, user}))) out.insert(obj);
+        return true;
+      });
+    };
+    collect(user, false);
+    if (u.relation.empty() && !u.wildcard() && p.wild.count(u.type)) collect(u.type + ":*", true);
+  }
   if (!u.relation.empty())
     for (auto& o : objects_reaching(e, m, u, type, relation, depth_limit)) out.insert(std::move(o));
   std::vector<std::string> objects(out.begin(), out.end());
@@ -130,14 +132,15 @@ json list_users(const engine::Engine& e, const ModelView& m, const std::string& 
   if (!f.relation.empty() && !m.model.find(f.type, f.relation)) relation_not_found(f.type, f.relation);
   list_users_resolution(e, m, object, relation, Subject{f.type, "", f.relation}, depth_limit);
   std::set<std::string> users;
-  e.state().scan_tuples_with(r.name, {m.store, object}, [&](const engine::FactKey& fact) {
-    const engine::TupleEntry* t = e.state().tuple(fact);
-    if (!t || !t->exists()) return true;
-    std::string s = engine::parse_tuple_fact(fact).second[2];
-    Subject u;
-    if (parse_subject(s, &u) && u.type == f.type && u.relation == f.relation) users.insert(s);
-    return true;
-  });
+  for (const RelationPart& p : r.parts)
+    e.state().scan_tuples_with(p.name, {m.store, object}, [&](const engine::FactKey& fact) {
+      const engine::TupleEntry* t = e.state().tuple(fact);
+      if (!t || !t->exists()) return true;
+      std::string s = engine::parse_tuple_fact(fact).second[2];
+      Subject u;
+      if (parse_subject(s, &u) && u.type == f.type && u.relation == f.relation) users.insert(s);
+      return true;
+    });
   for (auto& s : usersets_reached(e, m, object, relation, Subject{f.type, "", f.relation}, depth_limit)) users.insert(std::move(s));
   json out = json::array();
   for (const auto& s : users) {

@@ -23,9 +23,13 @@ std::vector<std::string> direct_users(const engine::Engine& e, const ModelView& 
 
 bool holds(const engine::Engine& e, const LoweredRelation& r, const std::string& store, const std::string& object,
            const Subject& u, const std::string& user) {
-  if (e.has_tuple(r.name, {store, object, user})) return true;
-  if (!u.relation.empty() || u.wildcard() || !r.wild.count(u.type)) return false;
-  return e.has_tuple(r.name, {store, object, u.type + ":*"}) && !(r.cofinite && e.has_tuple(r.except(), {store, object, user}));
+  for (const RelationPart& p : r.parts) {
+    if (e.has_tuple(p.name, {store, object, user})) return true;
+    if (!u.relation.empty() || u.wildcard() || !p.wild.count(u.type)) continue;
+    if (e.has_tuple(p.name, {store, object, u.type + ":*"}) && !(p.cofinite && e.has_tuple(p.except(), {store, object, user})))
+      return true;
+  }
+  return false;
 }
 
 }  // namespace pmesh::fga

@@ -51,6 +51,9 @@ struct Source {
   Node tupleset;         // tuple-to-userset: the relation on this object holding the related objects
 };
 
+// The most parts a relation is read as (LoweredRelation::parts).
+constexpr size_t kMaxParts = 8;
+
 class Lowerer {
  public:
   Lowerer(const Model& m, const std::string& prefix) : m_(m), prefix_(prefix) {}
@@ -219,25 +222,32 @@ class Lowerer {
         bool union_like = r.rewrite.kind != Kind::kIntersection && r.rewrite.kind != Kind::kDifference;
         if (union_like && !info_[relation_ref(t.name, r.name)].cofinite) computed_sources(t, r.rewrite, &edges[name]);
       }
-    std::set<std::string> split, open;
-    for (const auto& [name, sources] : edges)
-      if (!sources.empty()) split.insert(name);
     // Parts, sources first. validate() refuses a relation that reaches
-    // itself through computed usersets, so this ends.
-    std::function<const std::vector<Node>&(const std::string&)> parts = [&](const std::string& name) -> const std::vector<Node>& {
-      if (auto it = parts_.find(name); it != parts_.end()) return it->second;
-      if (!open.insert(name).second) throw std::logic_error("lower: " + name + " reaches itself through computed usersets");
+    // itself through computed usersets, so this ends. A relation of more
+    // than kMaxParts parts is derived whole instead: a rule that reads two
+    // relations is written once per pair of their parts, and a tenant
+    // writes the model.
+    std::map<std::string, std::vector<Node>> done;
+    std::set<std::string> open;
+    std::function<std::vector<Node>(const std::string&)> parts = [&](const std::string& name) -> std::vector<Node> {
+      if (auto it = done.find(name); it != done.end()) return it->second;
       auto [type, def] = defs.at(name);
+      Node whole{name, info_.at(relation_ref(type->name, def->name))};
+      auto sources = edges.find(name);
+      if (sources == edges.end() || sources->second.empty()) return done[name] = {whole};
+      if (!open.insert(name).second) throw std::logic_error("lower: " + name + " reaches itself through computed usersets");
       std::optional<Info> own = own_info(*type, *def, def->rewrite);
       std::vector<Node> out;
       if (own) out.push_back({name, *own});
-      for (const auto& m : edges.at(name))
-        for (const Node& p : split.count(m) ? parts(m) : std::vector<Node>{{m, info_.at(relation_ref(defs.at(m).first->name, defs.at(m).second->name))}})
+      for (const auto& m : sources->second)
+        for (const Node& p : parts(m))
           if (std::none_of(out.begin(), out.end(), [&](const Node& x) { return x.name == p.name; })) out.push_back(p);
+      if (out.size() > kMaxParts) return done[name] = {whole};
       own_[name] = own;
-      return parts_[name] = std::move(out);
+      parts_[name] = out;
+      return done[name] = std::move(out);
     };
-    for (const auto& name : split) parts(name);
+    for (const auto& [name, sources] : edges) parts(name);
   }
 
   // The materialized relations whose union is `m`.

@@ -261,6 +261,22 @@ type folder
   for (int seed = 1; seed <= 6; ++seed) compare_with_reference(model, objects, users, seed, 60);
 }
 
+TEST_CASE("fga: a union read as more than eight parts is derived whole, so that rules stay few") {
+  // r_k: [user] or r_(k-1) would be read as k + 1 parts; `both` reads two
+  // of them in one rule, once per pair of parts.
+  std::string model = "model\n  schema 1.1\ntype user\ntype group\n  relations\n    define member: [user]\ntype doc\n  relations\n    define r0: [user]\n";
+  for (int k = 1; k <= 10; ++k) model += "    define r" + std::to_string(k) + ": [user] or r" + std::to_string(k - 1) + "\n";
+  model += "    define both: r10 and r7\n";
+  fga::CompiledModel m = fga::compile_model(fga::parse_dsl({{"model.fga", model}}), "fga_");
+  CHECK(m.lowered.find("doc", "r7")->parts.size() == 8);
+  CHECK(m.lowered.find("doc", "r8")->parts.size() == 1);  // nine would be too many
+  CHECK(m.lowered.find("doc", "r10")->parts.size() == 3);  // its own, r9's own, r8
+  size_t rules = 0;
+  for (size_t at = m.lowered.rules.find("\nrule "); at != std::string::npos; at = m.lowered.rules.find("\nrule ", at + 1)) ++rules;
+  CHECK(rules < 80);
+  compare_with_reference(model, {"doc:1", "doc:2"}, {"user:anne", "user:bob"}, 1, 40);
+}
+
 TEST_CASE("fga: contextual tuples answer as if written, and are gone after") {
   const char* model = R"(model
   schema 1.1

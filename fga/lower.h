@@ -80,7 +80,7 @@ struct RelationPart {
 // none) and theirs. Readers ask every part, as OpenFGA's check evaluates a
 // union's branches.
 struct LoweredRelation {
-  std::string name;                // the relation holding T#R's own subjects
+  std::string name;                // the relation holding T#R's own subjects (if it has any: see parts)
   std::set<std::string> wild;      // types U whose `U:*` a part may hold
   bool cofinite = false;           // one part, with `<name>__x`
   std::vector<RelationPart> parts;

@@ -51,6 +51,12 @@ struct Source {
   Node tupleset;         // tuple-to-userset: the relation on this object holding the related objects
 };
 
+// A tuple-to-userset of a union: the tupleset's relation, the type of the
+// objects it names, the relation asked of them.
+struct Ttu {
+  std::string tupleset, type, target;
+};
+
 // The most parts a relation is read as (LoweredRelation::parts).
 constexpr size_t kMaxParts = 8;
 
@@ -196,6 +202,40 @@ class Lowerer {
       for (const auto& c : rw.children) computed_sources(t, c, out);
   }
 
+  // A union's tuple-to-usersets (not those under an intersection or an
+  // exclusion: their subjects are not all the union's).
+  void direct_ttus(const TypeDef& t, const Rewrite& rw, std::vector<Ttu>* out) const {
+    if (rw.kind == Kind::kTupleToUserset)
+      for (const auto& tr : t.find(rw.tupleset)->directly_related)
+        if (m_.find(tr.type, rw.relation))
+          out->push_back({out_.relations.at(relation_ref(t.name, rw.tupleset)).name, tr.type,
+                          out_.relations.at(relation_ref(tr.type, rw.relation)).name});
+    if (rw.kind == Kind::kUnion)
+      for (const auto& c : rw.children) direct_ttus(t, c, out);
+  }
+
+  // Whether another part of the split relation `n` already holds what a
+  // tuple-to-userset of `n`'s own (tupleset `ts` naming objects of type
+  // `type`) gets from `part`. Platform Mesh's namespaces have `member:
+  // [role#assignee] or owner or member from parent` and `owner: ... or
+  // owner from parent`: the parent's owners are a part of the parent's
+  // member, and owner holds them already. Another part may skip it in turn
+  // only for a part of its own, and parts do not reach back, so one of
+  // them holds it.
+  bool held_by_other_part(const std::string& n, const std::string& ts, const std::string& type, const std::string& part) const {
+    for (const Node& x : parts_.at(n)) {
+      if (x.name == n) continue;
+      auto ttus = ttus_.find(x.name);
+      if (ttus == ttus_.end()) continue;
+      for (const Ttu& u : ttus->second) {
+        if (u.tupleset != ts || u.type != type) continue;
+        for (const Node& p : parts_of({u.target, {}}))
+          if (p.name == part) return true;
+      }
+    }
+    return false;
+  }
+
   // What a union's sources other than its computed usersets can hold, and
   // whether there are any.
   std::optional<Info> own_info(const TypeDef& t, const RelationDef& def, const Rewrite& rw) {
@@ -221,6 +261,7 @@ class Lowerer {
         defs[name] = {&t, &r};
         bool union_like = r.rewrite.kind != Kind::kIntersection && r.rewrite.kind != Kind::kDifference;
         if (union_like && !info_[relation_ref(t.name, r.name)].cofinite) computed_sources(t, r.rewrite, &edges[name]);
+        if (union_like) direct_ttus(t, r.rewrite, &ttus_[name]);
       }
     // Parts, sources first. validate() refuses a relation that reaches
     // itself through computed usersets, so this ends. A relation of more
@@ -465,9 +506,14 @@ class Lowerer {
           rule({tuple("o", def.name, "s"), userset_filter(t, "s", s)}, head);
           rules({{"for " + usersets[i] + "(st, o, g)"}, reads(s.node, "g", "s")}, head);
           break;
-        case Source::K::kTupleToUserset:
-          rules({reads(s.tupleset, "o", "p"), {"where starts_with(p, " + lit(s.type + ":") + ")"}, reads(s.node, "p", "s")}, head);
+        case Source::K::kTupleToUserset: {
+          std::vector<std::string> from;
+          for (const Node& p : parts_of(s.node))
+            if (!split || !held_by_other_part(n.name, s.tupleset.name, s.type, p.name))
+              from.push_back("for " + p.name + "(st, p, s)");
+          rules({reads(s.tupleset, "o", "p"), {"where starts_with(p, " + lit(s.type + ":") + ")"}, from}, head);
           break;
+        }
       }
     }
     if (!n.info.cofinite) return;
@@ -564,6 +610,7 @@ class Lowerer {
   // own relation holds (none: it has no sources but computed usersets).
   std::map<std::string, std::vector<Node>> parts_;
   std::map<std::string, std::optional<Info>> own_;
+  std::map<std::string, std::vector<Ttu>> ttus_;  // every union's tuple-to-usersets, by the union's name
   std::set<std::string> names_;
   std::ostringstream decl_, body_;
   int rules_ = 0, aux_ = 0;

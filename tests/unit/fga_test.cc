@@ -223,9 +223,11 @@ type folder
 }
 
 TEST_CASE("fga: unions read their computed usersets where asked, in every place a relation is read, as OpenFGA's check") {
-  // lead, all, editor, viewer, a and b are split (lower.h): read as unions
-  // of parts by usersets, tuple-to-usersets, intersections, both sides of a
-  // difference and a cofinite union (wide, which copies what it reads).
+  // lead, all, editor, viewer, a, b and staff are split (lower.h): read as
+  // unions of parts by usersets, tuple-to-usersets, intersections, both
+  // sides of a difference and a cofinite union (wide, which copies what it
+  // reads). staff's `staff from parent` leaves the parent's bosses to
+  // boss's own `boss from parent`.
   const char* model = R"(model
   schema 1.1
 type user
@@ -252,13 +254,13 @@ type folder
     define same: viewer
     define mix: blocked and a
     define cut: a but not open
+    define boss: [user, group#member] or boss from parent
+    define staff: [user] or boss or staff from parent or up from parent
 )";
   std::vector<std::string> objects = {"group:g1", "group:g2", "folder:f1", "folder:f2"};
   std::vector<std::string> users = kUsers;
-  users.push_back("user:dana");
-  users.push_back("group:g1#lead");
-  users.push_back("group:g2#all");
-  for (int seed = 1; seed <= 6; ++seed) compare_with_reference(model, objects, users, seed, 60);
+  for (const char* u : {"user:dana", "group:g1#lead", "group:g2#all", "folder:f1", "folder:f2"}) users.push_back(u);
+  for (int seed = 1; seed <= 6; ++seed) compare_with_reference(model, objects, users, seed, 80);
 }
 
 TEST_CASE("fga: a union read as more than eight parts is derived whole, so that rules stay few") {

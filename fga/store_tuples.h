@@ -21,8 +21,8 @@ bool admits(const RelationDef& def, const Subject& s);
 std::vector<std::string> direct_users(const engine::Engine& e, const ModelView& m, const RelationDef& def,
                                       const std::string& object, const std::string& rel);
 
-// Whether `user` (parsed as `u`) is in the materialized relation `r` of
-// `store`'s `object`, wildcards and their exceptions included.
+// Whether `user` (parsed as `u`) is in `r` on `store`'s `object`: in one of
+// its materialized parts, wildcards and their exceptions included.
 bool holds(const engine::Engine& e, const LoweredRelation& r, const std::string& store, const std::string& object,
            const Subject& u, const std::string& user);
 

@@ -341,11 +341,13 @@ class FieldPart {
   // list's elements stay their writers' (a user may still write it).
   bool order() const { return c_.order(); }
   uint8_t flags() const { return c_.flags(); }
-  // Whether this part is what `c` sets (its value the same one).
-  bool is(const Contribution& c) const {
-    return c_.same_detail(c) || (value().same(c.value()) && (path() == c.path() || *path() == *c.path()) &&
-                                 priority() == c.priority() && flags() == c.flags());
+  // Whether `c` sets the field this part sets, as this part does (its
+  // path, priority and flags; the value aside).
+  bool sets_like(const Contribution& c) const {
+    return (path() == c.path() || *path() == *c.path()) && priority() == c.priority() && flags() == c.flags();
   }
+  // Whether this part is what `c` sets (its value the same one).
+  bool is(const Contribution& c) const { return c_.same_detail(c) || (value().same(c.value()) && sets_like(c)); }
 
  private:
   Contribution c_;  // (a placeholder's sets nothing, and allocates nothing)

@@ -331,9 +331,7 @@ int64_t place_of(const Match& m, std::string_view fact, const FieldPart& part) {
   if (part.rule() != m.rule()) return -1;
   for (size_t i = 0; i < m.contributions().size(); ++i) {
     const Contribution& c = m.contributions()[i];
-    if (c.kind() == Contribution::Kind::kField && c.target.str() == fact && c.value() == part.value() &&
-        (c.path() == part.path() || *c.path() == *part.path()) && c.priority() == part.priority() && c.add() == part.add() &&
-        c.editable() == part.editable() && c.order() == part.order())
+    if (c.kind() == Contribution::Kind::kField && c.target.str() == fact && c.value() == part.value() && part.sets_like(c))
       return static_cast<int64_t>(i);
   }
   return -1;

@@ -96,15 +96,17 @@ class Lowerer {
           continue;
         }
         body_ << "\n# " << t.name << "#" << r.name << "\n";
-        auto own = own_.find(lr.name);
-        if (own == own_.end()) {
+        auto split = parts_.find(lr.name);
+        if (split == parts_.end()) {
           emit({lr.name, i}, t, r, r.rewrite);
         } else {
           std::string also;
-          for (const Node& p : parts_.at(lr.name))
-            if (p.name != lr.name) also += (also.empty() ? "" : ", ") + p.name;
+          const Node* own = nullptr;
+          for (const Node& p : split->second)
+            if (p.name == lr.name) own = &p;
+            else also += (also.empty() ? "" : ", ") + p.name;
           body_ << "# (with " << also << ", read where it is asked: not copied)\n";
-          if (own->second) emit({lr.name, *own->second}, t, r, r.rewrite);
+          if (own) emit(*own, t, r, r.rewrite);
         }
       }
     out_.rules = decl_.str() + body_.str();
@@ -284,7 +286,6 @@ class Lowerer {
         for (const Node& p : parts(m))
           if (std::none_of(out.begin(), out.end(), [&](const Node& x) { return x.name == p.name; })) out.push_back(p);
       if (out.size() > kMaxParts) return done[name] = {whole};
-      own_[name] = own;
       parts_[name] = out;
       return done[name] = std::move(out);
     };
@@ -312,18 +313,11 @@ class Lowerer {
     return out;
   }
 
-  // `not for m(st, obj, subj)`: in none of the parts.
-  std::string not_in(const Node& m, const std::string& obj, const std::string& subj) const {
+  // None of the alternatives `reads` or `reads_wild` gave: their lines
+  // negated, one body line (none is no line).
+  static std::string none_of(const std::vector<std::string>& alternatives) {
     std::string out;
-    for (const Node& p : parts_of(m)) out += (out.empty() ? "" : "\n  ") + std::string("not for ") + p.name + "(st, " + obj + ", " + subj + ")";
-    return out;
-  }
-
-  // Only parts that can hold `U:*`; none is no line.
-  std::string not_wild(const Node& m, const std::string& obj, const std::string& u) const {
-    std::string out;
-    for (const Node& p : parts_of(m))
-      if (p.info.wild.count(u)) out += (out.empty() ? "" : "\n  ") + std::string("not for ") + p.name + "(st, " + obj + ", " + lit(u + ":*") + ")";
+    for (const auto& a : alternatives) out += (out.empty() ? "not " : "\n  not ") + a;
     return out;
   }
 
@@ -475,7 +469,7 @@ class Lowerer {
   // computed usersets are its other parts, not sources.
   void union_of(const Node& n, const TypeDef& t, const RelationDef& def, const std::vector<Source>& sources) {
     const std::string head = n.name + "(st, o, s)", obj_is_t = "where starts_with(o, " + lit(t.name + ":") + ")";
-    const bool split = own_.count(n.name) > 0;
+    const bool split = parts_.count(n.name) > 0;
     // A userset's object (`group:eng` of `group:eng#member`) as a relation
     // of its own, so that joining it with what the userset holds is a
     // lookup both ways (a string function of the tuple's user is not).
@@ -579,11 +573,11 @@ class Lowerer {
     // Subjects A names: those of no type B has a wildcard of ...
     std::string other = "where not ends_with(s, \":*\")";
     for (const auto& u : b.info.wild) other += " and not (" + concrete("s", u) + ")";
-    rules({reads(a, "o", "s"), {other}, {not_in(b, "o", "s")}}, head);
+    rules({reads(a, "o", "s"), {other}, {none_of(reads(b, "o", "s"))}}, head);
     // ... those of a type B has a wildcard of, when B has no wildcard here
     // or leaves them out ...
     for (const auto& u : b.info.wild) {
-      rules({reads(a, "o", "s"), {"where " + concrete("s", u)}, {not_in(b, "o", "s")}, {not_wild(b, "o", u)}}, head);
+      rules({reads(a, "o", "s"), {"where " + concrete("s", u)}, {none_of(reads(b, "o", "s"))}, {none_of(reads_wild(b, "o", u))}}, head);
       if (b.info.cofinite) rules({reads(a, "o", "s"), {"for " + b.name + "__x(st, o, s)"}}, head);
     }
     // ... and those A's wildcard holds but B's leaves out.
@@ -594,7 +588,7 @@ class Lowerer {
       }
     // A's wildcard stays where B has none; B's members are its exceptions.
     for (const auto& u : a.info.wild) {
-      rules({reads_wild(a, "o", u), {not_wild(b, "o", u)}}, n.name + "(st, o, " + lit(u + ":*") + ")");
+      rules({reads_wild(a, "o", u), {none_of(reads_wild(b, "o", u))}}, n.name + "(st, o, " + lit(u + ":*") + ")");
       rules({reads(b, "o", "s"), {"where " + concrete("s", u)}, {"for " + n.name + "(st, o, " + lit(u + ":*") + ")"}}, n.name + "__x(st, o, s)");
       if (a.info.cofinite)
         rule({"for " + a.name + "__x(st, o, s)", "where starts_with(s, " + lit(u + ":") + ")", "for " + n.name + "(st, o, " + lit(u + ":*") + ")"},
@@ -606,10 +600,10 @@ class Lowerer {
   std::string prefix_;
   LoweredModel out_;
   std::map<std::string, Info> info_;
-  // Split unions (split_unions): relation name -> its parts, and what its
-  // own relation holds (none: it has no sources but computed usersets).
+  // Split unions (split_unions): relation name -> its parts, among them its
+  // own relation (under its name) unless it has no sources but computed
+  // usersets.
   std::map<std::string, std::vector<Node>> parts_;
-  std::map<std::string, std::optional<Info>> own_;
   std::map<std::string, std::vector<Ttu>> ttus_;  // every union's tuple-to-usersets, by the union's name
   std::set<std::string> names_;
   std::ostringstream decl_, body_;

@@ -4,6 +4,7 @@
 #include <functional>
 #include <optional>
 #include <sstream>
+#include <string_view>
 #include <stdexcept>
 #include <vector>
 
@@ -38,6 +39,11 @@ struct Info {
 struct Node {
   std::string name;
   Info info;
+  // A view (RelationPart): the tuples of `type#rel` as written, those
+  // `admitted` admits. Its name is no identifier, so that no rule can name it.
+  std::string type{}, rel{};
+  std::vector<TypeRestriction> admitted{};
+  bool view() const { return !rel.empty(); }
 };
 
 // Where a union's subjects come from.
@@ -90,7 +96,7 @@ class Lowerer {
         const Info& i = info_[relation_ref(t.name, r.name)];
         lr.wild = i.wild;
         lr.cofinite = i.cofinite;
-        for (const Node& p : parts_of({lr.name, i})) lr.parts.push_back({p.name, p.info.wild, p.info.cofinite});
+        for (const Node& p : parts_of({lr.name, i})) lr.parts.push_back({p.name, p.info.wild, p.info.cofinite, p.rel, p.admitted});
         if (r.rewrite.kind == Kind::kComputed) {
           body_ << "\n# " << t.name << "#" << r.name << " is " << t.name << "#" << target(t, r) << "\n";
           continue;
@@ -238,14 +244,39 @@ class Lowerer {
     return false;
   }
 
-  // What a union's sources other than its computed usersets can hold, and
-  // whether there are any.
-  std::optional<Info> own_info(const TypeDef& t, const RelationDef& def, const Rewrite& rw) {
+  // The relation's tuples as written, when its rewrite is `this` or a
+  // union with `this` in it.
+  std::optional<Node> view_of(const TypeDef& t, const RelationDef& def) const {
+    std::function<bool(const Rewrite&)> has_this = [&](const Rewrite& rw) {
+      return rw.kind == Kind::kThis || (rw.kind == Kind::kUnion && std::any_of(rw.children.begin(), rw.children.end(), has_this));
+    };
+    if (!has_this(def.rewrite) || def.directly_related.empty() || tuplesets_.count(relation_ref(t.name, def.name))) return std::nullopt;
+    Info info;
+    for (const auto& tr : def.directly_related)
+      if (tr.wildcard) info.wild.insert(tr.type);
+    return Node{"(" + relation_ref(t.name, def.name) + " as written)", std::move(info), t.name, def.name, def.directly_related};
+  }
+
+  // What a union's sources other than its computed usersets (and, when
+  // `viewed`, its tuples as written) can hold, and whether there are any.
+  std::optional<Info> own_info(const TypeDef& t, const RelationDef& def, const Rewrite& rw, bool viewed) {
     if (rw.kind == Kind::kComputed) return std::nullopt;
+    if (rw.kind == Kind::kThis && viewed) {
+      // What the usersets among them hold.
+      std::optional<Info> out;
+      for (const auto& tr : def.directly_related) {
+        if (tr.relation.empty()) continue;
+        if (!out) out.emplace();
+        const Info& i = info_[relation_ref(tr.type, tr.relation)];
+        out->wild.insert(i.wild.begin(), i.wild.end());
+        out->cofinite = out->cofinite || i.cofinite;
+      }
+      return out;
+    }
     if (rw.kind != Kind::kUnion) return eval(t, def, rw);
     std::optional<Info> out;
     for (const auto& c : rw.children)
-      if (auto i = own_info(t, def, c)) {
+      if (auto i = own_info(t, def, c, viewed)) {
         if (!out) out.emplace();
         out->wild.insert(i->wild.begin(), i->wild.end());
         out->cofinite = out->cofinite || i->cofinite;
@@ -254,6 +285,12 @@ class Lowerer {
   }
 
   void split_unions() {
+    std::function<void(const TypeDef&, const Rewrite&)> note_tuplesets = [&](const TypeDef& t, const Rewrite& rw) {
+      if (rw.kind == Kind::kTupleToUserset) tuplesets_.insert(relation_ref(t.name, rw.tupleset));
+      for (const auto& c : rw.children) note_tuplesets(t, c);
+    };
+    for (const auto& t : m_.types)
+      for (const auto& r : t.relations) note_tuplesets(t, r.rewrite);
     std::map<std::string, std::vector<std::string>> edges;  // a union's name -> its computed usersets' names
     std::map<std::string, std::pair<const TypeDef*, const RelationDef*>> defs;  // name -> not an alias
     for (const auto& t : m_.types)
@@ -276,11 +313,14 @@ class Lowerer {
       if (auto it = done.find(name); it != done.end()) return it->second;
       auto [type, def] = defs.at(name);
       Node whole{name, info_.at(relation_ref(type->name, def->name))};
+      if (whole.info.cofinite) return done[name] = {whole};  // its exceptions are over all its sources
       auto sources = edges.find(name);
-      if (sources == edges.end() || sources->second.empty()) return done[name] = {whole};
+      std::optional<Node> view = view_of(*type, *def);
+      if (!view && (sources == edges.end() || sources->second.empty())) return done[name] = {whole};
       if (!open.insert(name).second) throw std::logic_error("lower: " + name + " reaches itself through computed usersets");
-      std::optional<Info> own = own_info(*type, *def, def->rewrite);
+      std::optional<Info> own = own_info(*type, *def, def->rewrite, view.has_value());
       std::vector<Node> out;
+      if (view) out.push_back(*view);
       if (own) out.push_back({name, *own});
       for (const auto& m : sources->second)
         for (const Node& p : parts(m))
@@ -298,10 +338,37 @@ class Lowerer {
     return it == parts_.end() ? std::vector<Node>{m} : it->second;
   }
 
+  // Whether variable `subj` is a user view `v` admits, as fga::admits
+  // decides it.
+  static std::string admitted(const Node& v, const std::string& subj) {
+    std::string out;
+    for (const auto& tr : v.admitted) {
+      std::string one = tr.wildcard            ? subj + " == " + lit(tr.type + ":*")
+                        : tr.relation.empty() ? concrete(subj, tr.type)
+                                              : "starts_with(" + subj + ", " + lit(tr.type + ":") + ") and ends_with(" + subj +
+                                                    ", " + lit("#" + tr.relation) + ")";
+      out += (out.empty() ? "(" : " or (") + one + ")";
+    }
+    return out;
+  }
+
+  // `for p(st, obj, subj)` of one part, `subj` a variable: a view reads the
+  // store's tuples, of its object's type, that it admits.
+  std::string read(const Node& p, const std::string& obj, const std::string& subj) const {
+    if (!p.view()) return "for " + p.name + "(st, " + obj + ", " + subj + ")";
+    return tuple(obj, p.rel, subj) + "\n  where starts_with(" + obj + ", " + lit(p.type + ":") + ")\n  where " + admitted(p, subj);
+  }
+
+  // `for p(st, obj, "U:*")` of a part that can hold it.
+  std::string read_wild(const Node& p, const std::string& obj, const std::string& u) const {
+    if (!p.view()) return "for " + p.name + "(st, " + obj + ", " + lit(u + ":*") + ")";
+    return tuple(obj, p.rel, lit(u + ":*")) + "\n  where starts_with(" + obj + ", " + lit(p.type + ":") + ")";
+  }
+
   // `for m(st, obj, subj)`, one alternative per part.
   std::vector<std::string> reads(const Node& m, const std::string& obj, const std::string& subj) const {
     std::vector<std::string> out;
-    for (const Node& p : parts_of(m)) out.push_back("for " + p.name + "(st, " + obj + ", " + subj + ")");
+    for (const Node& p : parts_of(m)) out.push_back(read(p, obj, subj));
     return out;
   }
 
@@ -309,15 +376,40 @@ class Lowerer {
   std::vector<std::string> reads_wild(const Node& m, const std::string& obj, const std::string& u) const {
     std::vector<std::string> out;
     for (const Node& p : parts_of(m))
-      if (p.info.wild.count(u)) out.push_back("for " + p.name + "(st, " + obj + ", " + lit(u + ":*") + ")");
+      if (p.info.wild.count(u)) out.push_back(read_wild(p, obj, u));
     return out;
   }
 
-  // None of the alternatives `reads` or `reads_wild` gave: their lines
-  // negated, one body line (none is no line).
-  static std::string none_of(const std::vector<std::string>& alternatives) {
+  // That bound `subj` is in none of `m`'s parts on bound `obj`: one line
+  // per part. A view's line has two alternatives, since a tuple it does
+  // not admit counts for nothing: no such tuple, or not admitted.
+  std::vector<std::vector<std::string>> none_of(const Node& m, const std::string& obj, const std::string& subj) const {
+    std::vector<std::vector<std::string>> out;
+    for (const Node& p : parts_of(m)) {
+      if (!p.view()) out.push_back({"not for " + p.name + "(st, " + obj + ", " + subj + ")"});
+      else
+        out.push_back({"not for " + std::string(kTupleRelation) + "(st, " + obj + ", " + lit(p.rel) + ", " + subj + ")",
+                       "where not (" + admitted(p, subj) + ")"});
+    }
+    return out;
+  }
+
+  // That no part of `m` holds `U:*` on bound `obj`: one line (none is no line).
+  std::vector<std::vector<std::string>> none_wild(const Node& m, const std::string& obj, const std::string& u) const {
     std::string out;
-    for (const auto& a : alternatives) out += (out.empty() ? "not " : "\n  not ") + a;
+    for (const Node& p : parts_of(m))
+      if (p.info.wild.count(u)) {
+        std::string one = p.view() ? std::string(kTupleRelation) + "(st, " + obj + ", " + lit(p.rel) + ", " + lit(u + ":*") + ")"
+                                   : p.name + "(st, " + obj + ", " + lit(u + ":*") + ")";
+        out += (out.empty() ? "not for " : "\n  not for ") + one;
+      }
+    return {{out}};
+  }
+
+  // Lines one after another.
+  static std::vector<std::vector<std::string>> cat(std::initializer_list<std::vector<std::vector<std::string>>> parts) {
+    std::vector<std::vector<std::string>> out;
+    for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
     return out;
   }
 
@@ -338,8 +430,22 @@ class Lowerer {
 
   void rule(const std::vector<std::string>& body, const std::string& head) {
     body_ << "rule " << prefix_ << "r" << ++rules_ << "\n";
+    // A line twice (two views' `for fga_loaded`) once; and no `for
+    // fga_loaded` where the body reads one of the model's relations, which
+    // hold loaded stores' subjects only.
+    std::vector<std::string_view> lines;
+    bool reads_own = false;
     for (const auto& b : body)
-      if (!b.empty()) body_ << "  " << b << "\n";
+      for (size_t at = 0; at < b.size();) {
+        size_t end = std::min(b.find("\n  ", at), b.size());
+        std::string_view line = std::string_view(b).substr(at, end - at);
+        if (std::find(lines.begin(), lines.end(), line) == lines.end()) lines.push_back(line);
+        reads_own = reads_own || (line.rfind("for ", 0) == 0 && line.rfind(std::string("for ") + kTupleRelation + "(", 0) != 0 &&
+                                  line.rfind(std::string("for ") + kLoadedRelation + "(", 0) != 0);
+        at = end + 3;
+      }
+    for (std::string_view line : lines)
+      if (!reads_own || line.rfind(std::string("for ") + kLoadedRelation + "(", 0) != 0) body_ << "  " << line << "\n";
     body_ << "  derive " << head << "\n";
   }
 
@@ -379,8 +485,8 @@ class Lowerer {
 
   // `for p(st, obj, "U:*")` of a part that can hold it, with its exceptions
   // left out for `subj`.
-  static std::string wild_of(const Node& p, const std::string& obj, const std::string& u, const std::string& subj) {
-    std::string out = "for " + p.name + "(st, " + obj + ", " + lit(u + ":*") + ")";
+  std::string wild_of(const Node& p, const std::string& obj, const std::string& u, const std::string& subj) const {
+    std::string out = read_wild(p, obj, u);
     if (p.info.cofinite) out += "\n  not for " + p.name + "__x(st, " + obj + ", " + subj + ")";
     return out;
   }
@@ -397,7 +503,7 @@ class Lowerer {
   std::vector<std::vector<std::string>> member_of(const Node& m, const std::string& obj) const {
     std::vector<std::vector<std::string>> alts;
     for (const Node& p : parts_of(m)) {
-      alts.push_back({"for " + p.name + "(st, " + obj + ", s)"});
+      alts.push_back({read(p, obj, "s")});
       for (const auto& u : p.info.wild) alts.push_back({"where starts_with(s, " + lit(u + ":") + ")", wild_of(p, obj, u, "s")});
     }
     return alts;
@@ -466,10 +572,14 @@ class Lowerer {
 
   // N holds what any source holds; a subject one source's wildcard leaves
   // out is left out of N only if no other source has it. A split N's
-  // computed usersets are its other parts, not sources.
+  // computed usersets are its other parts, not sources, and so are its
+  // tuples as written when they are a view.
   void union_of(const Node& n, const TypeDef& t, const RelationDef& def, const std::vector<Source>& sources) {
     const std::string head = n.name + "(st, o, s)", obj_is_t = "where starts_with(o, " + lit(t.name + ":") + ")";
     const bool split = parts_.count(n.name) > 0;
+    // Its tuples as written are a part of its own (view_of): not copied.
+    const bool viewed = split && std::any_of(parts_.at(n.name).begin(), parts_.at(n.name).end(),
+                                             [&](const Node& p) { return p.view() && p.type == t.name && p.rel == def.name; });
     // A userset's object (`group:eng` of `group:eng#member`) as a relation
     // of its own, so that joining it with what the userset holds is a
     // lookup both ways (a string function of the tuple's user is not).
@@ -491,20 +601,19 @@ class Lowerer {
           rules({reads(s.node, "o", "s")}, head);
           break;
         case Source::K::kPlain:
-          rule({tuple("o", def.name, "s"), obj_is_t + " and " + concrete("s", s.type)}, head);
+          if (!viewed) rule({tuple("o", def.name, "s"), obj_is_t + " and " + concrete("s", s.type)}, head);
           break;
         case Source::K::kWild:
-          rule({tuple("o", def.name, lit(s.type + ":*")), obj_is_t}, n.name + "(st, o, " + lit(s.type + ":*") + ")");
+          if (!viewed) rule({tuple("o", def.name, lit(s.type + ":*")), obj_is_t}, n.name + "(st, o, " + lit(s.type + ":*") + ")");
           break;
         case Source::K::kUserset:
-          rule({tuple("o", def.name, "s"), userset_filter(t, "s", s)}, head);
+          if (!viewed) rule({tuple("o", def.name, "s"), userset_filter(t, "s", s)}, head);
           rules({{"for " + usersets[i] + "(st, o, g)"}, reads(s.node, "g", "s")}, head);
           break;
         case Source::K::kTupleToUserset: {
           std::vector<std::string> from;
           for (const Node& p : parts_of(s.node))
-            if (!split || !held_by_other_part(n.name, s.tupleset.name, s.type, p.name))
-              from.push_back("for " + p.name + "(st, p, s)");
+            if (!split || !held_by_other_part(n.name, s.tupleset.name, s.type, p.name)) from.push_back(read(p, "p", "s"));
           rules({reads(s.tupleset, "o", "p"), {"where starts_with(p, " + lit(s.type + ":") + ")"}, from}, head);
           break;
         }
@@ -573,11 +682,11 @@ class Lowerer {
     // Subjects A names: those of no type B has a wildcard of ...
     std::string other = "where not ends_with(s, \":*\")";
     for (const auto& u : b.info.wild) other += " and not (" + concrete("s", u) + ")";
-    rules({reads(a, "o", "s"), {other}, {none_of(reads(b, "o", "s"))}}, head);
+    rules(cat({{reads(a, "o", "s"), {other}}, none_of(b, "o", "s")}), head);
     // ... those of a type B has a wildcard of, when B has no wildcard here
     // or leaves them out ...
     for (const auto& u : b.info.wild) {
-      rules({reads(a, "o", "s"), {"where " + concrete("s", u)}, {none_of(reads(b, "o", "s"))}, {none_of(reads_wild(b, "o", u))}}, head);
+      rules(cat({{reads(a, "o", "s"), {"where " + concrete("s", u)}}, none_of(b, "o", "s"), none_wild(b, "o", u)}), head);
       if (b.info.cofinite) rules({reads(a, "o", "s"), {"for " + b.name + "__x(st, o, s)"}}, head);
     }
     // ... and those A's wildcard holds but B's leaves out.
@@ -588,7 +697,7 @@ class Lowerer {
       }
     // A's wildcard stays where B has none; B's members are its exceptions.
     for (const auto& u : a.info.wild) {
-      rules({reads_wild(a, "o", u), {none_of(reads_wild(b, "o", u))}}, n.name + "(st, o, " + lit(u + ":*") + ")");
+      rules(cat({{reads_wild(a, "o", u)}, none_wild(b, "o", u)}), n.name + "(st, o, " + lit(u + ":*") + ")");
       rules({reads(b, "o", "s"), {"where " + concrete("s", u)}, {"for " + n.name + "(st, o, " + lit(u + ":*") + ")"}}, n.name + "__x(st, o, s)");
       if (a.info.cofinite)
         rule({"for " + a.name + "__x(st, o, s)", "where starts_with(s, " + lit(u + ":") + ")", "for " + n.name + "(st, o, " + lit(u + ":*") + ")"},
@@ -604,6 +713,11 @@ class Lowerer {
   // own relation (under its name) unless it has no sources but computed
   // usersets.
   std::map<std::string, std::vector<Node>> parts_;
+  // Relations a tuple-to-userset reads (`parent` of `owner from parent`):
+  // materialized, not views. A view is the store's tuples of that name for
+  // every type, and `parent` is every bound kind's: a parent tuple would
+  // wake every type's tuple-to-usersets where its copy wakes its type's.
+  std::set<std::string> tuplesets_;
   std::map<std::string, std::vector<Ttu>> ttus_;  // every union's tuple-to-usersets, by the union's name
   std::set<std::string> names_;
   std::ostringstream decl_, body_;

@@ -11,7 +11,8 @@
 // materialized as tuples come and go: `check` is a lookup. A subject is
 // what OpenFGA puts in a tuple's user: `user:anne`, a userset
 // `group:eng#member` (with everything the userset holds expanded beside it),
-// or a wildcard marker `user:*`.
+// or a wildcard marker `user:*`. What a tuple gives directly (`[user]`) is
+// not copied: readers read the tuples themselves (RelationPart's views).
 //
 // Wildcards make a set infinite; exclusion can then make it cofinite: in
 // `define viewer: [user:*] but not blocked` everybody but the blocked are
@@ -64,17 +65,28 @@ struct ResolutionCache {
   std::unordered_map<std::string, Heights, KeyedTextHash, std::equal_to<>> heights;
 };
 
-// A materialized relation: subjects, the wildcards among them and, when
-// it can be cofinite, `<name>__x` (the subjects its wildcard leaves out).
+// A part of a relation as the engine holds it. Either a materialized
+// relation: subjects, the wildcards among them and, when it can be
+// cofinite, `<name>__x` (the subjects its wildcard leaves out). Or a view
+// (`rel` set): the store's own tuples of the relation, in kTupleRelation,
+// whose users the type restrictions `admitted` admit. A relation's directly
+// written tuples are such a view rather than copied into a relation of
+// their own: they are the tuples as written.
 struct RelationPart {
-  std::string name;
+  std::string name;            // a view's names no relation
   std::set<std::string> wild;  // types U whose `U:*` it may hold
   bool cofinite = false;       // has `<name>__x`
+  std::string rel;             // a view: kTupleRelation's tuples of this relation
+  std::vector<TypeRestriction> admitted;  // a view: the users it admits
+  bool view() const { return !rel.empty(); }
   std::string except() const { return name + "__x"; }
 };
 
-// T#R as the engine holds it: the union of its parts. Most relations are
-// one part, their own. A union that names other relations of its object
+// T#R as the engine holds it: the union of its parts. A relation's
+// directly written tuples (`[user, user:*, group#member]`) are a view of
+// the store's tuples, unless a tuple-to-userset reads the relation (`parent`
+// of `owner from parent`): then it is copied by type, so that a parent
+// tuple wakes the rules of its object's type only. A union that names other relations of its object
 // (`define member: [role#assignee] or owner`) does not copy them: its parts
 // are its own relation (what its other sources give; absent when there are
 // none) and theirs. Readers ask every part, as OpenFGA's check evaluates a

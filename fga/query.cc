@@ -61,6 +61,11 @@ const LoweredRelation& relation_of(const ModelView& m, const std::string& type, 
   return *r;
 }
 
+// Whether the model's rules run for the store. A store's tuples count for
+// nothing under a model that is not loaded for it: the relations it keeps
+// are empty there, and the parts read as views (lower.h) must say the same.
+bool loaded(const engine::Engine& e, const ModelView& m) { return e.has_tuple(kLoadedRelation, m.lowered.loaded(m.store)); }
+
 }  // namespace
 
 void validate_tuple(const Model& m, const std::string& user, const std::string& relation, const std::string& object) {
@@ -91,6 +96,7 @@ bool check(const engine::Engine& e, const ModelView& m, const std::string& user,
   const LoweredRelation& r = relation_of(m, o.type, relation);
   // A userset is in itself (OpenFGA: IsSelfDefining).
   if (u.relation == relation && u.object() == object) return true;
+  if (!loaded(e, m)) return false;
   if (!u.relation.empty()) return walk_check(e, m, user, relation, object, depth_limit);
   check_resolution(e, m, user, relation, object, depth_limit);
   return holds(e, r, m.store, object, u, user);
@@ -101,18 +107,25 @@ std::vector<std::string> list_objects(engine::Engine& e, const ModelView& m, con
   if (!m.model.find(type)) type_not_found(type);
   Subject u = user_of(m.model, user);
   const LoweredRelation& r = relation_of(m, type, relation);
+  if (!loaded(e, m)) return {};
   std::set<std::string> out;
+  const std::string of_type = type + ":";
   for (const RelationPart& p : r.parts) {
-    // By store and subject: an index no rule needs, made on first use.
-    int by_subject = e.mutable_state().add_index({true, p.name, {"0", "2"}});
+    // By store and subject (a view: by store, relation and user): an index
+    // no rule needs, made on first use.
+    int by_subject = p.view() ? e.mutable_state().add_index({true, kTupleRelation, {"0", "2", "3"}})
+                              : e.mutable_state().add_index({true, p.name, {"0", "2"}});
     auto collect = [&](const std::string& subject, bool wildcard) {
-      e.state().lookup_tuples(by_subject, engine::State::index_key({engine::Json(m.store), engine::Json(subject)}), [&](const engine::FactKey& fact) {
+      std::vector<engine::Json> key = {engine::Json(m.store), engine::Json(subject)};
+      if (p.view()) key.insert(key.begin() + 1, engine::Json(p.rel));
+      e.state().lookup_tuples(by_subject, engine::State::index_key(key), [&](const engine::FactKey& fact) {
         std::string obj = engine::parse_tuple_fact(fact).second[1];
+        if (p.view() && obj.compare(0, of_type.size(), of_type) != 0) return true;  // another type's relation of that name
         if (!wildcard || !(p.cofinite && e.has_tuple(p.except(), {m.store, obj, user}))) out.insert(obj);
         return true;
       });
     };
-    collect(user, false);
+    if (!p.view() || admits(p.admitted, u)) collect(user, false);
     if (u.relation.empty() && !u.wildcard() && p.wild.count(u.type)) collect(u.type + ":*", true);
   }
   if (!u.relation.empty())
@@ -130,17 +143,21 @@ json list_users(const engine::Engine& e, const ModelView& m, const std::string& 
   const UserFilter& f = filters[0];
   if (!m.model.find(f.type)) type_not_found(f.type);
   if (!f.relation.empty() && !m.model.find(f.type, f.relation)) relation_not_found(f.type, f.relation);
+  if (!loaded(e, m)) return json::array();
   list_users_resolution(e, m, object, relation, Subject{f.type, "", f.relation}, depth_limit);
   std::set<std::string> users;
-  for (const RelationPart& p : r.parts)
-    e.state().scan_tuples_with(p.name, {m.store, object}, [&](const engine::FactKey& fact) {
+  for (const RelationPart& p : r.parts) {
+    std::vector<std::string> first = {m.store, object};
+    if (p.view()) first.push_back(p.rel);
+    e.state().scan_tuples_with(p.view() ? kTupleRelation : p.name, first, [&](const engine::FactKey& fact) {
       const engine::TupleEntry* t = e.state().tuple(fact);
       if (!t || !t->exists()) return true;
-      std::string s = engine::parse_tuple_fact(fact).second[2];
+      std::string s = engine::parse_tuple_fact(fact).second.back();
       Subject u;
-      if (parse_subject(s, &u) && u.type == f.type && u.relation == f.relation) users.insert(s);
+      if (parse_subject(s, &u) && u.type == f.type && u.relation == f.relation && (!p.view() || admits(p.admitted, u))) users.insert(s);
       return true;
     });
+  }
   for (auto& s : usersets_reached(e, m, object, relation, Subject{f.type, "", f.relation}, depth_limit)) users.insert(std::move(s));
   json out = json::array();
   for (const auto& s : users) {

@@ -2,11 +2,13 @@
 
 namespace pmesh::fga {
 
-bool admits(const RelationDef& def, const Subject& s) {
-  for (const auto& tr : def.directly_related)
+bool admits(const std::vector<TypeRestriction>& restrictions, const Subject& s) {
+  for (const auto& tr : restrictions)
     if (tr.type == s.type && tr.wildcard == s.wildcard() && tr.relation == s.relation) return true;
   return false;
 }
+
+bool admits(const RelationDef& def, const Subject& s) { return admits(def.directly_related, s); }
 
 std::vector<std::string> direct_users(const engine::Engine& e, const ModelView& m, const RelationDef& def,
                                       const std::string& object, const std::string& rel) {
@@ -24,10 +26,13 @@ std::vector<std::string> direct_users(const engine::Engine& e, const ModelView& 
 bool holds(const engine::Engine& e, const LoweredRelation& r, const std::string& store, const std::string& object,
            const Subject& u, const std::string& user) {
   for (const RelationPart& p : r.parts) {
-    if (e.has_tuple(p.name, {store, object, user})) return true;
+    // A view's tuples are the store's own, those it admits (lower.h).
+    auto has = [&](const std::string& subject) {
+      return p.view() ? e.has_tuple(kTupleRelation, {store, object, p.rel, subject}) : e.has_tuple(p.name, {store, object, subject});
+    };
+    if ((!p.view() || admits(p.admitted, u)) && has(user)) return true;
     if (!u.relation.empty() || u.wildcard() || !p.wild.count(u.type)) continue;
-    if (e.has_tuple(p.name, {store, object, u.type + ":*"}) && !(p.cofinite && e.has_tuple(p.except(), {store, object, user})))
-      return true;
+    if (has(u.type + ":*") && !(p.cofinite && e.has_tuple(p.except(), {store, object, user}))) return true;
   }
   return false;
 }

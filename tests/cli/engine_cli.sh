@@ -79,7 +79,7 @@ printf 'model\n  schema 1.1\ntype doc\n  relations\n    define a: b\n    define 
 if "$pmesh" fga compile "$work/loop.fga" 2> "$work/err"; then fail "a looping model compiled"; fi
 grep -q "invalid_authorization_model: the definition of relation 'a' in object type 'doc' is invalid: potential loop" "$work/err" || fail "loop message: $(cat "$work/err")"
 "$pmesh" fga compile "$work/loop.fga" --prefix p_ > /dev/null 2>&1 && fail "flags changed validation"
-printf 'model\n  schema 1.1\ntype user\ntype doc\n  relations\n    define v: [user]\n' > "$work/ok.fga"
+printf 'model\n  schema 1.1\ntype user\ntype group\n  relations\n    define member: [user]\ntype doc\n  relations\n    define v: [user, group#member]\n' > "$work/ok.fga"
 "$pmesh" fga compile "$work/ok.fga" --prefix p_ | grep -q 'for fga_loaded(st, "p")' || fail "fga compile: the stores it is loaded for"
 "$pmesh" fga compile "$work/ok.fga" --prefix p_ | grep -q '^relation p_doc_v(store, object, subject)' || fail "fga compile --prefix"
 printf 'model: |\n  model\n    schema 1.1\n  type user\n  type doc\n    relations\n      define v: [user]\ntests:\n  - name: t\n    tuples: [{user: "user:*", relation: v, object: "doc:1"}]\n' > "$work/bad.fga.yaml"

@@ -84,13 +84,13 @@ struct RelationPart {
 
 // T#R as the engine holds it: the union of its parts. A relation's
 // directly written tuples (`[user, user:*, group#member]`) are a view of
-// the store's tuples, unless a tuple-to-userset reads the relation (`parent`
-// of `owner from parent`): then it is copied by type, so that a parent
-// tuple wakes the rules of its object's type only. A union that names other relations of its object
-// (`define member: [role#assignee] or owner`) does not copy them: its parts
-// are its own relation (what its other sources give; absent when there are
-// none) and theirs. Readers ask every part, as OpenFGA's check evaluates a
-// union's branches.
+// the store's tuples, unless a tuple-to-userset reads the relation
+// (`parent` of `owner from parent`): then they are copied by type, so that
+// a parent tuple wakes the rules of its object's type only. A union that
+// names other relations of its object (`define member: [role#assignee] or
+// owner`) does not copy them: its parts are its own relation (what its
+// other sources give; absent when there are none) and theirs. Readers ask
+// every part, as OpenFGA's check evaluates a union's branches.
 struct LoweredRelation {
   std::string name;                // the relation holding T#R's own subjects (if it has any: see parts)
   std::set<std::string> wild;      // types U whose `U:*` a part may hold

@@ -33,6 +33,11 @@ std::string ident(const std::string& s) {
 struct Info {
   std::set<std::string> wild;
   bool cofinite = false;
+  // What a union of this and `o` can hold.
+  void add(const Info& o) {
+    wild.insert(o.wild.begin(), o.wild.end());
+    cofinite = cofinite || o.cofinite;
+  }
   bool operator==(const Info& o) const { return wild == o.wild && cofinite == o.cofinite; }
 };
 
@@ -159,10 +164,7 @@ class Lowerer {
 
   Info eval(const TypeDef& t, const RelationDef& def, const Rewrite& rw) {
     Info i;
-    auto add = [&](const Info& o) {
-      i.wild.insert(o.wild.begin(), o.wild.end());
-      i.cofinite = i.cofinite || o.cofinite;
-    };
+    auto add = [&](const Info& o) { i.add(o); };
     switch (rw.kind) {
       case Kind::kThis:
         for (const auto& tr : def.directly_related) {
@@ -264,23 +266,14 @@ class Lowerer {
     if (rw.kind == Kind::kThis && viewed) {
       // What the usersets among them hold.
       std::optional<Info> out;
-      for (const auto& tr : def.directly_related) {
-        if (tr.relation.empty()) continue;
-        if (!out) out.emplace();
-        const Info& i = info_[relation_ref(tr.type, tr.relation)];
-        out->wild.insert(i.wild.begin(), i.wild.end());
-        out->cofinite = out->cofinite || i.cofinite;
-      }
+      for (const auto& tr : def.directly_related)
+        if (!tr.relation.empty()) (out ? *out : out.emplace()).add(info_[relation_ref(tr.type, tr.relation)]);
       return out;
     }
     if (rw.kind != Kind::kUnion) return eval(t, def, rw);
     std::optional<Info> out;
     for (const auto& c : rw.children)
-      if (auto i = own_info(t, def, c, viewed)) {
-        if (!out) out.emplace();
-        out->wild.insert(i->wild.begin(), i->wild.end());
-        out->cofinite = out->cofinite || i->cofinite;
-      }
+      if (auto i = own_info(t, def, c, viewed)) (out ? *out : out.emplace()).add(*i);
     return out;
   }
 
@@ -345,23 +338,29 @@ class Lowerer {
     for (const auto& tr : v.admitted) {
       std::string one = tr.wildcard            ? subj + " == " + lit(tr.type + ":*")
                         : tr.relation.empty() ? concrete(subj, tr.type)
-                                              : "starts_with(" + subj + ", " + lit(tr.type + ":") + ") and ends_with(" + subj +
-                                                    ", " + lit("#" + tr.relation) + ")";
+                                              : userset(subj, tr.type, tr.relation);
       out += (out.empty() ? "(" : " or (") + one + ")";
     }
     return out;
   }
 
+  // Part p's pattern: `p(st, obj, subj)`, or a view's tuple as written.
+  static std::string pattern(const Node& p, const std::string& obj, const std::string& subj) {
+    return p.view() ? std::string(kTupleRelation) + "(st, " + obj + ", " + lit(p.rel) + ", " + subj + ")"
+                    : p.name + "(st, " + obj + ", " + subj + ")";
+  }
+
   // `for p(st, obj, subj)` of one part, `subj` a variable: a view reads the
-  // store's tuples, of its object's type, that it admits.
+  // store's tuples, of its object's type, that it admits, in a store this
+  // model is loaded for.
   std::string read(const Node& p, const std::string& obj, const std::string& subj) const {
-    if (!p.view()) return "for " + p.name + "(st, " + obj + ", " + subj + ")";
+    if (!p.view()) return "for " + pattern(p, obj, subj);
     return tuple(obj, p.rel, subj) + "\n  where starts_with(" + obj + ", " + lit(p.type + ":") + ")\n  where " + admitted(p, subj);
   }
 
   // `for p(st, obj, "U:*")` of a part that can hold it.
   std::string read_wild(const Node& p, const std::string& obj, const std::string& u) const {
-    if (!p.view()) return "for " + p.name + "(st, " + obj + ", " + lit(u + ":*") + ")";
+    if (!p.view()) return "for " + pattern(p, obj, lit(u + ":*"));
     return tuple(obj, p.rel, lit(u + ":*")) + "\n  where starts_with(" + obj + ", " + lit(p.type + ":") + ")";
   }
 
@@ -386,10 +385,8 @@ class Lowerer {
   std::vector<std::vector<std::string>> none_of(const Node& m, const std::string& obj, const std::string& subj) const {
     std::vector<std::vector<std::string>> out;
     for (const Node& p : parts_of(m)) {
-      if (!p.view()) out.push_back({"not for " + p.name + "(st, " + obj + ", " + subj + ")"});
-      else
-        out.push_back({"not for " + std::string(kTupleRelation) + "(st, " + obj + ", " + lit(p.rel) + ", " + subj + ")",
-                       "where not (" + admitted(p, subj) + ")"});
+      out.push_back({"not for " + pattern(p, obj, subj)});
+      if (p.view()) out.back().push_back("where not (" + admitted(p, subj) + ")");
     }
     return out;
   }
@@ -398,11 +395,7 @@ class Lowerer {
   std::vector<std::vector<std::string>> none_wild(const Node& m, const std::string& obj, const std::string& u) const {
     std::string out;
     for (const Node& p : parts_of(m))
-      if (p.info.wild.count(u)) {
-        std::string one = p.view() ? std::string(kTupleRelation) + "(st, " + obj + ", " + lit(p.rel) + ", " + lit(u + ":*") + ")"
-                                   : p.name + "(st, " + obj + ", " + lit(u + ":*") + ")";
-        out += (out.empty() ? "not for " : "\n  not for ") + one;
-      }
+      if (p.info.wild.count(u)) out += (out.empty() ? "not for " : "\n  not for ") + pattern(p, obj, lit(u + ":*"));
     return {{out}};
   }
 
@@ -433,6 +426,8 @@ class Lowerer {
     // A line twice (two views' `for fga_loaded`) once; and no `for
     // fga_loaded` where the body reads one of the model's relations, which
     // hold loaded stores' subjects only.
+    static const std::string for_tuple = std::string("for ") + kTupleRelation + "(", for_loaded = std::string("for ") + kLoadedRelation + "(";
+    auto starts = [](std::string_view line, std::string_view with) { return line.substr(0, with.size()) == with; };
     std::vector<std::string_view> lines;
     bool reads_own = false;
     for (const auto& b : body)
@@ -440,12 +435,11 @@ class Lowerer {
         size_t end = std::min(b.find("\n  ", at), b.size());
         std::string_view line = std::string_view(b).substr(at, end - at);
         if (std::find(lines.begin(), lines.end(), line) == lines.end()) lines.push_back(line);
-        reads_own = reads_own || (line.rfind("for ", 0) == 0 && line.rfind(std::string("for ") + kTupleRelation + "(", 0) != 0 &&
-                                  line.rfind(std::string("for ") + kLoadedRelation + "(", 0) != 0);
+        reads_own = reads_own || (starts(line, "for ") && !starts(line, for_tuple) && !starts(line, for_loaded));
         at = end + 3;
       }
     for (std::string_view line : lines)
-      if (!reads_own || line.rfind(std::string("for ") + kLoadedRelation + "(", 0) != 0) body_ << "  " << line << "\n";
+      if (!reads_own || !starts(line, for_loaded)) body_ << "  " << line << "\n";
     body_ << "  derive " << head << "\n";
   }
 
@@ -474,9 +468,13 @@ class Lowerer {
            kLoadedRelation + "(st, " + lit(out_.module) + ")";
   }
 
+  // That `var` is a userset `G:id#m`.
+  static std::string userset(const std::string& var, const std::string& type, const std::string& relation) {
+    return "starts_with(" + var + ", " + lit(type + ":") + ") and ends_with(" + var + ", " + lit("#" + relation) + ")";
+  }
+
   std::string userset_filter(const TypeDef& t, const std::string& var, const Source& s) const {
-    return "where starts_with(o, " + lit(t.name + ":") + ") and starts_with(" + var + ", " + lit(s.type + ":") +
-           ") and ends_with(" + var + ", " + lit("#" + s.relation) + ")";
+    return "where starts_with(o, " + lit(t.name + ":") + ") and " + userset(var, s.type, s.relation);
   }
 
   std::string userset_object(const std::string& var, const Source& s) const {

@@ -51,6 +51,9 @@
 
 namespace pmesh::fga {
 
+// The base relation every store's tuples are in.
+inline constexpr const char* kTupleRelation = "fga_tuple";
+
 // What resolution.cc keeps between questions to a model: heights of nodes
 // (how far a walk from them can go), valid while the engine's state stays
 // as it was (Engine::epoch).
@@ -80,6 +83,12 @@ struct RelationPart {
   std::vector<TypeRestriction> admitted;  // a view: the users it admits
   bool view() const { return !rel.empty(); }
   std::string except() const { return name + "__x"; }
+  // The relation its tuples are in, and their first arguments on
+  // `store`'s `object` (a subject follows).
+  std::string relation() const { return view() ? kTupleRelation : name; }
+  std::vector<std::string> key(const std::string& store, const std::string& object) const {
+    return view() ? std::vector<std::string>{store, object, rel} : std::vector<std::string>{store, object};
+  }
 };
 
 // T#R as the engine holds it: the union of its parts. A relation's
@@ -98,8 +107,6 @@ struct LoweredRelation {
   std::vector<RelationPart> parts;
 };
 
-// The base relation every store's tuples are in.
-inline constexpr const char* kTupleRelation = "fga_tuple";
 // Which stores a model's module is loaded for: (store, module).
 inline constexpr const char* kLoadedRelation = "fga_loaded";
 

@@ -113,8 +113,7 @@ std::vector<std::string> list_objects(engine::Engine& e, const ModelView& m, con
   for (const RelationPart& p : r.parts) {
     // By store and subject (a view: by store, relation and user): an index
     // no rule needs, made on first use.
-    int by_subject = p.view() ? e.mutable_state().add_index({true, kTupleRelation, {"0", "2", "3"}})
-                              : e.mutable_state().add_index({true, p.name, {"0", "2"}});
+    int by_subject = e.mutable_state().add_index({true, p.relation(), p.view() ? std::vector<std::string>{"0", "2", "3"} : std::vector<std::string>{"0", "2"}});
     auto collect = [&](const std::string& subject, bool wildcard) {
       std::vector<engine::Json> key = {engine::Json(m.store), engine::Json(subject)};
       if (p.view()) key.insert(key.begin() + 1, engine::Json(p.rel));
@@ -147,9 +146,7 @@ json list_users(const engine::Engine& e, const ModelView& m, const std::string& 
   list_users_resolution(e, m, object, relation, Subject{f.type, "", f.relation}, depth_limit);
   std::set<std::string> users;
   for (const RelationPart& p : r.parts) {
-    std::vector<std::string> first = {m.store, object};
-    if (p.view()) first.push_back(p.rel);
-    e.state().scan_tuples_with(p.view() ? kTupleRelation : p.name, first, [&](const engine::FactKey& fact) {
+    e.state().scan_tuples_with(p.relation(), p.key(m.store, object), [&](const engine::FactKey& fact) {
       const engine::TupleEntry* t = e.state().tuple(fact);
       if (!t || !t->exists()) return true;
       std::string s = engine::parse_tuple_fact(fact).second.back();

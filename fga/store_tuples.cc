@@ -28,7 +28,9 @@ bool holds(const engine::Engine& e, const LoweredRelation& r, const std::string&
   for (const RelationPart& p : r.parts) {
     // A view's tuples are the store's own, those it admits (lower.h).
     auto has = [&](const std::string& subject) {
-      return p.view() ? e.has_tuple(kTupleRelation, {store, object, p.rel, subject}) : e.has_tuple(p.name, {store, object, subject});
+      std::vector<std::string> args = p.key(store, object);
+      args.push_back(subject);
+      return e.has_tuple(p.relation(), args);
     };
     if ((!p.view() || admits(p.admitted, u)) && has(user)) return true;
     if (!u.relation.empty() || u.wildcard() || !p.wild.count(u.type)) continue;

@@ -262,7 +262,7 @@ std::vector<MatchKey> State::match_keys_of(int rule) const {
   std::vector<MatchKey> out;
   if (const RuleMatches* ms = matches_of(rule)) {
     out.reserve(ms->size());
-    for (const auto& [k, m] : *ms) out.push_back(k);
+    for (const auto& slot : *ms) out.push_back(slot.match.key());
   }
   // In key order: the table's order differs from run to run, and what a
   // caller does with each (a rule set's removal undoes its matches one by
@@ -378,7 +378,7 @@ void Contribution::set_value(SharedJson value) {
 Match::Block* Match::allocate(int rule, size_t positives, size_t contributions) {
   if (positives > UINT16_MAX || contributions > UINT16_MAX) throw std::length_error("a match of 2^16 facts or contributions");
   void* p = ::operator new(sizeof(Block) + positives * sizeof(FactKey) + contributions * sizeof(Contribution));
-  return new (p) Block{rule, static_cast<uint16_t>(positives), static_cast<uint16_t>(contributions)};
+  return new (p) Block{MatchKey(rule, {}), static_cast<uint16_t>(positives), static_cast<uint16_t>(contributions)};
 }
 
 Match::Match(int of_rule, std::vector<FactKey> positives, std::vector<Contribution> contributions)
@@ -389,6 +389,7 @@ Match::Match(int of_rule, std::vector<FactKey> positives, std::vector<Contributi
 }
 
 Match::Match(const Match& o) : b_(o.b_ ? allocate(o.rule(), o.positives().size(), o.contributions().size()) : nullptr) {
+  if (b_) b_->key = o.b_->key;
   // Nor do their copies (a count, a detail's count).
   std::uninitialized_copy(o.positives().begin(), o.positives().end(), first_positive());
   std::uninitialized_copy(o.contributions().begin(), o.contributions().end(), first_contribution());
@@ -396,7 +397,7 @@ Match::Match(const Match& o) : b_(o.b_ ? allocate(o.rule(), o.positives().size()
 
 void Match::set_rule(int rule) {
   if (!b_) b_ = allocate(rule, 0, 0);
-  b_->rule = rule;
+  b_->key = b_->key.rebased(rule - b_->key.rule());
 }
 
 Match::~Match() {
@@ -592,7 +593,7 @@ void State::hold_part_as(const FactKey& fact, const MatchKey& mk, const SharedJs
       part->second = same;
   if (RuleMatches* ms = matches_of(mk.rule(), false))
     if (auto m = ms->find(mk); m != ms->end())
-      for (auto& c : m->second.contributions())
+      for (auto& c : m->match.contributions())
         if (c.value().same(was)) c.set_value(same);
 }
 
@@ -605,7 +606,7 @@ void State::hold_field_as(const FactKey& fact, const MatchKey& mk, const SharedJ
   std::vector<FieldPart>* parts = nullptr;
   if (auto it = objects_.find(fact); it != objects_.end())
     if (auto set = it->second.fields.find(mk); set != it->second.fields.end()) parts = &set->second;
-  for (auto& c : m->second.contributions()) {
+  for (auto& c : m->match.contributions()) {
     if (!c.value().same(was)) continue;
     const Contribution before = c;
     c.set_value(same);
@@ -846,12 +847,21 @@ const Match* State::match(const MatchKey& key) const {
   const RuleMatches* ms = matches_of(key.rule());
   if (!ms) return nullptr;
   auto it = ms->find(key);
-  return it == ms->end() ? nullptr : &it->second;
+  return it == ms->end() ? nullptr : &it->match;
 }
 
 void State::prefetch(const MatchKey& key, const Match& m) const {
   if (const RuleMatches* ms = matches_of(key.rule())) ms->prefetch(key);
   for (const auto& f : m.positives()) readers_.prefetch(f);
+}
+
+// Calls fn once for each distinct fact among `m`'s positives (a match may
+// read one fact twice; it is on that fact's list once).
+template <class F>
+static void for_each_distinct_positive(const Match& m, const F& fn) {
+  std::span<const FactKey> positives = m.positives();
+  for (auto it = positives.begin(); it != positives.end(); ++it)
+    if (std::find(positives.begin(), it, *it) == it) fn(*it);
 }
 
 const Match* State::put_match(const MatchKey& key, Match m) {
@@ -860,29 +870,38 @@ const Match* State::put_match(const MatchKey& key, Match m) {
   // Only a key that no rule made (a default MatchKey, rule -1) has no
   // table: stored keys are parsed (and refused when damaged) before this.
   if (!found) throw std::invalid_argument("not a match key: " + key.str());
+  if (m.rule() != key.rule()) throw std::invalid_argument("a match filed under another rule's key: " + key.str());
+  m.set_key(key);
   RuleMatches& ms = *found;
   if (auto it = ms.find(key); it != ms.end()) {
     // The same key is the same rule and positives: only what it contributes
-    // changes, in place; the replaced match moves into the undo record.
-    const Match* replaced = nullptr;
-    if (recording()) {
-      auto prev = std::make_shared<Match>(std::move(it->second));
-      replaced = prev.get();
-      undo_.push_back(UndoPutMatch{key, std::move(prev)});
+    // changes. The held block stays where it is when the new contributions
+    // fit it (the rule's heads are the same; they almost always do), so
+    // that the key readers_ point at does too; otherwise the new block
+    // takes its place, and its key the old one's on each fact's list. The
+    // replaced match moves into the undo record.
+    Match& held = it->match;
+    if (held.contributions().size() == m.contributions().size()) {
+      std::swap_ranges(held.contributions().begin(), held.contributions().end(), m.contributions().begin());
+    } else {
+      for_each_distinct_positive(held, [&](const FactKey& f) {
+        readers_.remove(f, &held.key());
+        readers_.add(f, &m.key());
+      });
+      std::swap(held, m);
     }
-    it->second = std::move(m);
+    // `m` holds what was there now.
+    if (!recording()) return nullptr;
+    auto prev = std::make_shared<Match>(std::move(m));
+    const Match* replaced = prev.get();
+    undo_.push_back(UndoPutMatch{key, std::move(prev)});
     return replaced;
   }
   if (recording()) undo_.push_back(UndoEraseMatch{key});
-  // Node-based: the key's address, kept in readers_, is stable until erased.
-  auto added = ms.emplace(key, std::move(m)).first;
+  // The block's key stays where it is until the match is erased.
+  const Match& added = ms.insert(MatchSlot{std::move(m)}).first->match;
   ++match_count_;
-  // A new match is on no list yet; a fact it matched twice goes on once.
-  std::span<const FactKey> positives = added->second.positives();
-  for (size_t i = 0; i < positives.size(); ++i)
-    if (std::find(positives.begin(), positives.begin() + static_cast<std::ptrdiff_t>(i), positives[i]) ==
-        positives.begin() + static_cast<std::ptrdiff_t>(i))
-      readers_.add(positives[i], &added->first);
+  for_each_distinct_positive(added, [&](const FactKey& f) { readers_.add(f, &added.key()); });
   return nullptr;
 }
 
@@ -892,25 +911,26 @@ const Match* State::erase_match(const MatchKey& key) {
   if (!ms) return nullptr;
   auto it = ms->find(key);
   if (it == ms->end()) return nullptr;
-  for (const auto& f : it->second.positives()) readers_.remove(f, &it->first);
+  for_each_distinct_positive(it->match, [&](const FactKey& f) { readers_.remove(f, &it->match.key()); });
   const Match* replaced = nullptr;
   if (recording()) {
-    auto prev = std::make_shared<Match>(std::move(it->second));
+    auto prev = std::make_shared<Match>(std::move(it->match));
     replaced = prev.get();
     undo_.push_back(UndoPutMatch{key, std::move(prev)});
   }
+  // A slot moved from holds no block; the table erases by position.
   ms->erase(it);
   --match_count_;
   return replaced;
 }
 
 void State::for_each_match(const std::function<void(const MatchKey&, const Match&)>& fn) const {
-  std::vector<const RuleMatches::value_type*> all;
+  std::vector<const Match*> all;
   all.reserve(match_count_);
   for (const auto& ms : matches_)
-    for (const auto& entry : ms) all.push_back(&entry);
-  std::sort(all.begin(), all.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
-  for (const auto* e : all) fn(e->first, e->second);
+    for (const auto& slot : ms) all.push_back(&slot.match);
+  std::sort(all.begin(), all.end(), [](const Match* a, const Match* b) { return a->key() < b->key(); });
+  for (const Match* m : all) fn(m->key(), *m);
 }
 
 const MatchReaders::List* State::matches_using(std::string_view fact) const {

@@ -32,7 +32,7 @@
 #include <vector>
 
 #include <absl/container/flat_hash_map.h>
-#include <absl/container/node_hash_map.h>
+#include <absl/container/flat_hash_set.h>
 #include <absl/functional/function_ref.h>
 #include <boost/container/flat_map.hpp>
 #include <boost/container/small_vector.hpp>
@@ -266,12 +266,14 @@ class Contribution {
   const Detail* d_;
 };
 
-// One match of a rule: the facts of its top-level positive patterns, in
-// body order, and what it contributes. A state holds tens of matches per
-// account: the rule's number and both lists live in one allocation behind
-// one pointer (two vectors were 48 bytes of the match table's node and an
-// allocation each; the rule beside the pointer put a node of that table,
-// its 24-byte key and the match, in the 48-byte size class, not the 32).
+// One match of a rule: its key, the facts of its top-level positive
+// patterns, in body order, and what it contributes. A state holds tens of
+// matches per account: the key and both lists live in one allocation
+// behind one pointer. The key is in the block, not beside it in the
+// state's table, so that the table's slot is the pointer alone and the
+// key's address (which readers of a fact keep) is the block's: a table
+// with nodes of their own for stable keys cost 32 bytes and an allocation
+// more per match than the key's 16 more bytes here.
 // A match is made whole and replaced whole, so its lists keep the lengths
 // they were made with; their elements may change in place (a reopen puts
 // interned keys there, a cold object's part is held as bytes).
@@ -279,7 +281,9 @@ class Match {
  public:
   Match() = default;
   // Throws std::length_error for 2^16 positives or contributions or more
-  // (a rule's patterns and heads; a rule has tens at most).
+  // (a rule's patterns and heads; a rule has tens at most). Its key is
+  // rule `rule`'s with no digest until the state files it under its own
+  // (State::put_match).
   Match(int rule, std::vector<FactKey> positives, std::vector<Contribution> contributions);
   Match(const Match& o);
   Match(Match&& o) noexcept : b_(std::exchange(o.b_, nullptr)) {}
@@ -290,10 +294,13 @@ class Match {
   ~Match();
 
   // Index into CompiledProgram::rules (0 for a match made empty or moved from).
-  int rule() const { return b_ ? b_->rule : 0; }
+  int rule() const { return b_ ? b_->key.rule() : 0; }
   // Moves the match to another rule's number (a rule set's stored matches
   // count rules from the set's first).
   void set_rule(int rule);
+  // The key the state holds the match under. REQUIRES: a match not made
+  // empty or moved from.
+  const MatchKey& key() const { return b_->key; }
 
   std::span<FactKey> positives() { return {first_positive(), b_ ? b_->positives : 0u}; }
   std::span<const FactKey> positives() const { return {first_positive(), b_ ? b_->positives : 0u}; }
@@ -301,13 +308,17 @@ class Match {
   std::span<const Contribution> contributions() const { return {first_contribution(), b_ ? b_->contributions : 0u}; }
 
  private:
+  friend class State;
+  // REQUIRES: key.rule() == rule(), and a match not made empty.
+  void set_key(const MatchKey& key) { b_->key = key; }
+
   // Followed by the positives, then the contributions (both aligned to 8).
   struct alignas(8) Block {
-    int32_t rule = 0;
+    MatchKey key;
     uint16_t positives = 0;
     uint16_t contributions = 0;
   };
-  static_assert(sizeof(Block) == 8);
+  static_assert(sizeof(Block) == 24);
   static_assert(alignof(FactKey) <= alignof(Block) && alignof(Contribution) <= alignof(Block) &&
                 sizeof(FactKey) % alignof(Contribution) == 0);
   FactKey* first_positive() const { return b_ ? reinterpret_cast<FactKey*>(b_ + 1) : nullptr; }
@@ -417,6 +428,12 @@ static_assert(sizeof(TupleEntry) == 24);
 class State {
  public:
   explicit State(std::vector<dsl::IndexSpec> indexes);
+  // Not copied: its readers and buckets point at its own matches' and
+  // entries' keys. A move keeps those where they are.
+  State(const State&) = delete;
+  State& operator=(const State&) = delete;
+  State(State&&) = default;
+  State& operator=(State&&) = default;
 
   // ---- Objects
   // (Each lookup by fact also takes the interned key, whose hash is kept.)
@@ -635,10 +652,27 @@ class State {
   TupleTable<TupleEntry> tuples_;
   // Matches by rule, then by key (a key names its rule): nothing needs them
   // in order but dumps, so an insert hashes a short key instead of walking
-  // a tree of hundreds of thousands (a cache miss per level). Abseil's
-  // node map: open-addressed (a probe is a group of control bytes, then the
-  // node), with the node's address stable as readers_ needs.
-  using RuleMatches = absl::node_hash_map<MatchKey, Match, MatchKeyHash>;
+  // a tree of hundreds of thousands (a cache miss per level). Open-addressed
+  // (a probe is a group of control bytes, then the match's block, which
+  // holds its key); a slot is the match's pointer, so the key's address,
+  // kept in readers_, is stable while the match is (put_match keeps it so
+  // when it replaces one). `mutable`: a slot's match changes in place
+  // under the same key, which its hash and equality read.
+  struct MatchSlot {
+    mutable Match match;
+  };
+  struct MatchSlotHash {
+    using is_transparent = void;
+    size_t operator()(const MatchKey& k) const { return k.hash(); }
+    size_t operator()(const MatchSlot& s) const { return s.match.key().hash(); }
+  };
+  struct MatchSlotEq {
+    using is_transparent = void;
+    bool operator()(const MatchSlot& a, const MatchSlot& b) const { return a.match.key() == b.match.key(); }
+    bool operator()(const MatchSlot& a, const MatchKey& b) const { return a.match.key() == b; }
+    bool operator()(const MatchKey& a, const MatchSlot& b) const { return a == b.match.key(); }
+  };
+  using RuleMatches = absl::flat_hash_set<MatchSlot, MatchSlotHash, MatchSlotEq>;
   std::vector<RuleMatches> matches_;
   size_t match_count_ = 0;
   RuleMatches* matches_of(int rule, bool grow);

@@ -89,6 +89,55 @@ TEST_CASE("state matches: matches_using a long list through puts and erases in a
   CHECK(s.matches_using(shared) == nullptr);
 }
 
+// A match evaluated again to other contributions is replaced under its
+// key: the key each fact's list holds is the match's own still (with as
+// many contributions and with more), and the undo log puts back the one
+// replaced. ASan sees a list left pointing at a freed match.
+TEST_CASE("state matches: a match replaced under its key stays on its facts' lists, and undone") {
+  using Kind = engine::Contribution::Kind;
+  engine::State s({});
+  const FactKey a("t\x1fr\x1fa"), b("t\x1fr\x1fb"), out1("t\x1fo\x1f1"), out2("t\x1fo\x1f2");
+  const MatchKey k(5, {a, b, a});
+  auto listed = [&](const FactKey& f) {
+    std::vector<MatchKey> keys;
+    if (const auto* ms = s.matches_using(f))
+      for (const MatchKey* mk : *ms) keys.push_back(*mk);
+    return keys;
+  };
+  auto targets = [&] {
+    std::vector<FactKey> out;
+    for (const auto& c : s.match(k)->contributions()) out.push_back(c.target);
+    return out;
+  };
+  s.put_match(k, Match{5, {a, b, a}, {engine::Contribution(Kind::kTuple, out1)}});
+  size_t mark = s.undo_mark();
+  // As many contributions: the match changes in place.
+  const engine::Match* replaced = s.put_match(k, Match{5, {a, b, a}, {engine::Contribution(Kind::kTuple, out2)}});
+  REQUIRE(replaced != nullptr);
+  CHECK(replaced->contributions()[0].target == out1);
+  CHECK(targets() == std::vector<FactKey>{out2});
+  // More: another block, on the lists in the old one's place.
+  s.put_match(k, Match{5, {a, b, a}, {engine::Contribution(Kind::kTuple, out1), engine::Contribution(Kind::kTuple, out2)}});
+  CHECK(targets() == std::vector<FactKey>{out1, out2});
+  CHECK(listed(a) == std::vector<MatchKey>{k});
+  CHECK(listed(b) == std::vector<MatchKey>{k});
+  for (const FactKey& f : {a, b}) CHECK(*s.matches_using(f)->begin() == &s.match(k)->key());
+  // Fewer again, then the whole run undone.
+  s.put_match(k, Match{5, {a, b, a}, {}});
+  CHECK(targets().empty());
+  CHECK(*s.matches_using(a)->begin() == &s.match(k)->key());
+  s.undo_to(mark);
+  CHECK(targets() == std::vector<FactKey>{out1});
+  CHECK(listed(a) == std::vector<MatchKey>{k});
+  CHECK(*s.matches_using(b)->begin() == &s.match(k)->key());
+  s.erase_match(k);
+  CHECK(s.match(k) == nullptr);
+  CHECK(s.matches_using(a) == nullptr);
+  CHECK(s.matches_using(b) == nullptr);
+  // A match is filed under its own rule's key only.
+  CHECK_THROWS_AS(s.put_match(MatchKey(6, {a}), Match{5, {a}, {}}), std::invalid_argument);
+}
+
 TEST_CASE("a fact's reader list: one key inline, more in an array, through none, one and many") {
   std::vector<MatchKey> keys;
   for (int i = 0; i < 40; ++i) keys.emplace_back(i, std::vector<FactKey>{});

@@ -396,22 +396,54 @@ struct ObjectEntry {
   // (non-empty while terminating).
   int64_t resource_version = 0;
   int64_t generation = 0;
-  std::string_view uid() const { return std::string_view(stamps_).substr(0, uid_size_); }
-  std::string_view created() const { return std::string_view(stamps_).substr(uid_size_, created_size_); }
-  std::string_view deleting() const { return std::string_view(stamps_).substr(uid_size_ + created_size_); }
+  std::string_view uid() const { return stamps_.uid(); }
+  std::string_view created() const { return stamps_.created(); }
+  std::string_view deleting() const { return stamps_.deleting(); }
   // Throws std::length_error for a text of 4 GiB or more. The texts may be
   // views of this entry's own stamps.
-  void set_stamps(std::string_view uid, std::string_view created, std::string_view deleting);
+  void set_stamps(std::string_view uid, std::string_view created, std::string_view deleting) {
+    stamps_ = Stamps(uid, created, deleting);
+  }
   void set_uid(std::string_view uid) { set_stamps(uid, created(), deleting()); }
   void set_created(std::string_view created) { set_stamps(uid(), created, deleting()); }
   void set_deleting(std::string_view deleting) { set_stamps(uid(), created(), deleting); }
 
  private:
-  // The three stamps one after another in one string: three strings were
-  // a quarter of the entry, and two of them an allocation each.
-  std::string stamps_;
-  uint32_t uid_size_ = 0;
-  uint32_t created_size_ = 0;
+  // The three stamps one after another in one immutable block, with their
+  // lengths, shared by the entry's copies (a change starts from a copy of
+  // the entry, and the undo log keeps one): three strings were a quarter
+  // of the entry and two allocations; one string with its lengths beside
+  // it, 40 bytes of the entry, put a node of the objects' tree in the
+  // 224-byte size class, where a pointer puts it in the 192.
+  class Stamps {
+   public:
+    Stamps() = default;
+    Stamps(std::string_view uid, std::string_view created, std::string_view deleting);
+    Stamps(const Stamps& o) : b_(o.b_) {
+      if (b_) b_->refs.fetch_add(1, std::memory_order_relaxed);
+    }
+    Stamps(Stamps&& o) noexcept : b_(std::exchange(o.b_, nullptr)) {}
+    Stamps& operator=(Stamps o) noexcept {
+      std::swap(b_, o.b_);
+      return *this;
+    }
+    ~Stamps();
+    std::string_view uid() const { return b_ ? std::string_view(text(), b_->uid) : std::string_view(); }
+    std::string_view created() const { return b_ ? std::string_view(text() + b_->uid, b_->created) : std::string_view(); }
+    std::string_view deleting() const {
+      return b_ ? std::string_view(text() + b_->uid + b_->created, b_->deleting) : std::string_view();
+    }
+
+   private:
+    // Followed by the text.
+    struct Block {
+      std::atomic<uint32_t> refs{1};
+      uint32_t uid = 0, created = 0, deleting = 0;
+    };
+    const char* text() const { return reinterpret_cast<const char*>(b_ + 1); }
+    Block* b_ = nullptr;  // null: no stamps
+  };
+  Stamps stamps_;
 };
 
 // A tuple: whether it was written (not derived) and the matches that

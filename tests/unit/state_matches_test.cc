@@ -96,7 +96,7 @@ TEST_CASE("state matches: matches_using a long list through puts and erases in a
 TEST_CASE("state matches: a match replaced under its key stays on its facts' lists, and undone") {
   using Kind = engine::Contribution::Kind;
   engine::State s({});
-  const FactKey a("t\x1fr\x1fa"), b("t\x1fr\x1fb"), out1("t\x1fo\x1f1"), out2("t\x1fo\x1f2");
+  const FactKey a("t\x1fr\x1f" "a"), b("t\x1fr\x1f" "b"), out1("t\x1fo\x1f" "1"), out2("t\x1fo\x1f" "2");
   const MatchKey k(5, {a, b, a});
   auto listed = [&](const FactKey& f) {
     std::vector<MatchKey> keys;

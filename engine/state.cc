@@ -29,17 +29,29 @@ namespace {
 // is no value a SharedJson holds otherwise.
 struct LazyCbor {
   const Json placeholder = Json(Json::value_t::discarded);  // (braces would make a list of it)
-  std::string bytes;  // the CBOR, or what cold_codec packed it to
-  bool packed = false;
   mutable std::atomic<const Json*> value{nullptr};  // once read
-  LazyCbor(std::string&& b, bool p) : bytes(std::move(b)), packed(p) {}
+  // The CBOR, or what cold_codec packed it to: in a buffer of its size,
+  // not a string (whose 32 bytes put the holder in the 80-byte size
+  // class, where it is in the 64 now; a store holds one per cold value).
+  std::unique_ptr<char[]> data;
+  uint32_t size = 0;
+  bool packed = false;
+  LazyCbor(std::string_view b, bool p) : size(checked_size(b)), packed(p) {
+    data.reset(new char[b.size()]);
+    std::copy(b.begin(), b.end(), data.get());
+  }
+  static uint32_t checked_size(std::string_view b) {
+    if (b.size() > UINT32_MAX) throw std::length_error("a value of 4 GiB or more held as CBOR");
+    return static_cast<uint32_t>(b.size());
+  }
   ~LazyCbor() { delete value.load(std::memory_order_acquire); }
+  std::string_view bytes() const { return {data.get(), size}; }
   // fn(the CBOR), unpacked first when packed.
   template <class F>
   decltype(auto) with_cbor(const F& fn) const {
-    if (!packed) return fn(std::string_view(bytes));
+    if (!packed) return fn(bytes());
     std::string cbor;
-    cold_codec::unpack(bytes, cbor);
+    cold_codec::unpack(bytes(), cbor);
     return fn(std::string_view(cbor));
   }
   Json parse() const {
@@ -53,8 +65,8 @@ const LazyCbor& lazy_of(const Json* p) { return *reinterpret_cast<const LazyCbor
 
 }  // namespace
 
-SharedJson SharedJson::held(std::string&& bytes, bool packed) {
-  auto lazy = std::make_shared<const LazyCbor>(std::move(bytes), packed);
+SharedJson SharedJson::held(std::string_view bytes, bool packed) {
+  auto lazy = std::make_shared<const LazyCbor>(bytes, packed);
   SharedJson s;
   s.p_ = std::shared_ptr<const Json>(lazy, &lazy->placeholder);
   return s;
@@ -65,19 +77,18 @@ SharedJson::SharedJson(Json v) {
   p_ = std::make_shared<const Json>(std::move(v));
 }
 
-SharedJson SharedJson::from_cbor(std::string_view cbor) { return from_cbor(std::string(cbor)); }
+SharedJson SharedJson::from_cbor(std::string_view cbor) { return held(cbor, false); }
 
-SharedJson SharedJson::from_cbor(std::string&& cbor) { return held(std::move(cbor), false); }
+SharedJson SharedJson::from_cbor(std::string&& cbor) { return held(cbor, false); }
 
 SharedJson SharedJson::from_cbor_packed(std::string&& cbor) {
-  if (std::optional<std::string> packed = cold_codec::pack(cbor)) return held(std::move(*packed), true);
-  cbor.shrink_to_fit();
-  return held(std::move(cbor), false);
+  if (std::optional<std::string> packed = cold_codec::pack(cbor)) return held(*packed, true);
+  return held(cbor, false);
 }
 
 SharedJson SharedJson::held_again() const {
   const LazyCbor& lazy = lazy_of(p_.get());
-  return held(std::string(lazy.bytes), lazy.packed);
+  return held(lazy.bytes(), lazy.packed);
 }
 
 const Json& SharedJson::read() const {
@@ -98,7 +109,7 @@ bool SharedJson::equal_values(const SharedJson& o) const {
   // function of them).
   if (unread() && o.unread()) {
     const LazyCbor &a = lazy_of(p_.get()), &b = lazy_of(o.p_.get());
-    if (a.packed == b.packed && a.bytes == b.bytes) return true;
+    if (a.packed == b.packed && a.bytes() == b.bytes()) return true;
   }
   return visit([&](const Json& x) { return o.visit([&](const Json& y) { return x == y; }); });
 }
@@ -107,7 +118,7 @@ bool SharedJson::is_null() const {
   if (!held_as_cbor()) return p_->is_null();
   // Null's CBOR is one byte, which packs to no fewer.
   const LazyCbor& lazy = lazy_of(p_.get());
-  return !lazy.packed && lazy.bytes == "\xf6";
+  return !lazy.packed && lazy.bytes() == "\xf6";
 }
 
 bool SharedJson::unread() const {

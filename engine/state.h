@@ -180,7 +180,7 @@ class SharedJson {
   // The value read from its CBOR, not kept. REQUIRES: held_as_cbor().
   Json parse() const;
   // A value held as `bytes`, its CBOR or (`packed`) what cold_codec packed it to.
-  static SharedJson held(std::string&& bytes, bool packed);
+  static SharedJson held(std::string_view bytes, bool packed);
   // Points at a Json, or at the discarded placeholder that starts a
   // LazyCbor (state.cc) for a value held as CBOR.
   std::shared_ptr<const Json> p_;

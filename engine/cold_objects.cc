@@ -94,7 +94,7 @@ void Engine::hold_cold_objects(const Result& r, CommittedForms& forms) {
     const ObjectEntry* e = state_.object(c.fact);
     // Gone, held so already, or changed since (a later entry holds it then).
     if (e && !e->effective.held_as_cbor() && e->effective.same(c.form)) {
-      state_.hold_effective_as(c.fact, SharedJson::from_cbor_packed(std::move(c.cbor)));
+      state_.hold_effective_as(c.fact, SharedJson::from_cbor_packed(c.cbor));
       hold_cold_parts(c.fact, *e);
     }
   }  // c.form, often the tree's last holder, goes here
@@ -115,7 +115,7 @@ std::optional<SharedJson> bytes_alone(const SharedJson& v, size_t small) {
   CborWriter w(bytes);
   w.value(*v);
   if (!w.readable() || bytes.size() <= small) return std::nullopt;
-  return SharedJson::from_cbor_packed(std::move(bytes));
+  return SharedJson::from_cbor_packed(bytes);
 }
 
 }  // namespace

@@ -79,9 +79,7 @@ SharedJson::SharedJson(Json v) {
 
 SharedJson SharedJson::from_cbor(std::string_view cbor) { return held(cbor, false); }
 
-SharedJson SharedJson::from_cbor(std::string&& cbor) { return held(cbor, false); }
-
-SharedJson SharedJson::from_cbor_packed(std::string&& cbor) {
+SharedJson SharedJson::from_cbor_packed(std::string_view cbor) {
   if (std::optional<std::string> packed = cold_codec::pack(cbor)) return held(*packed, true);
   return held(cbor, false);
 }

@@ -115,12 +115,12 @@ class SharedJson {
   SharedJson() : p_(null_value()) {}
   // REQUIRES: `v` is not discarded (a parser's "no value").
   SharedJson(Json v);  // NOLINT: a value is a SharedJson
+  // The value held as a copy of `cbor`, in a buffer of its size.
   // REQUIRES: cbor_readable(cbor).
   static SharedJson from_cbor(std::string_view cbor);
-  static SharedJson from_cbor(std::string&& cbor);
   // The same, packed when that makes it smaller: for values held long and
   // seldom read (each read unpacks it first).
-  static SharedJson from_cbor_packed(std::string&& cbor);
+  static SharedJson from_cbor_packed(std::string_view cbor);
   const Json& operator*() const { return p_->is_discarded() ? read() : *p_; }
   const Json* operator->() const { return &**this; }
   // Compares without keeping what it reads: a value held as CBOR that a

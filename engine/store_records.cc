@@ -489,8 +489,8 @@ ObjectEntry decode_object_record(std::string_view value, PartRefs* refs, std::st
   if (!j) return decode_object(decode_record(value), refs, stored_under);
   ObjectEntry e = decode_object(std::move(*j), refs, stored_under);
   const auto [effective, base] = kept;
-  if (!effective.empty() && effective != "\xf6") e.effective = SharedJson::from_cbor_packed(std::string(effective));
-  if (!base.empty() && base != "\xf6") e.base = SharedJson::from_cbor_packed(std::string(base));
+  if (!effective.empty() && effective != "\xf6") e.effective = SharedJson::from_cbor_packed(effective);
+  if (!base.empty() && base != "\xf6") e.base = SharedJson::from_cbor_packed(base);
   return e;
 }
 

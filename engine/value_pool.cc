@@ -47,8 +47,8 @@ SharedJson ValuePool::read(std::string_view cbor) {
   // cold_objects.cc keeps them), checked now so that reading it later
   // cannot fail.
   auto as_read = [](std::string_view cbor) {
-    if (cbor.size() > kMaxBytes && cbor_readable(cbor)) return SharedJson::from_cbor_packed(std::string(cbor));
-    if (cbor.size() > kTreeMaxBytes && cbor_readable(cbor)) return SharedJson::from_cbor(std::string(cbor));
+    if (cbor.size() > kMaxBytes && cbor_readable(cbor)) return SharedJson::from_cbor_packed(cbor);
+    if (cbor.size() > kTreeMaxBytes && cbor_readable(cbor)) return SharedJson::from_cbor(cbor);
     return SharedJson(read_cbor(cbor));
   };
   if (cbor.size() > kMaxBytes) return as_read(cbor);

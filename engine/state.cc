@@ -217,19 +217,13 @@ ObjectEntry::Stamps::Stamps(std::string_view uid, std::string_view created, std:
   if (n > UINT32_MAX) throw std::length_error("an object's uid and timestamps are over 4 GiB");
   if (n == 0) return;
   // A new block: the texts may be views of another's.
-  b_ = new (::operator new(sizeof(Block) + n)) Block;
-  b_->uid = static_cast<uint32_t>(uid.size());
-  b_->created = static_cast<uint32_t>(created.size());
-  b_->deleting = static_cast<uint32_t>(deleting.size());
-  char* out = reinterpret_cast<char*>(b_ + 1);
+  Block* b = new (::operator new(sizeof(Block) + n)) Block;
+  b->uid = static_cast<uint32_t>(uid.size());
+  b->created = static_cast<uint32_t>(created.size());
+  b->deleting = static_cast<uint32_t>(deleting.size());
+  char* out = reinterpret_cast<char*>(b + 1);
   for (std::string_view part : {uid, created, deleting}) out = std::copy(part.begin(), part.end(), out);
-}
-
-ObjectEntry::Stamps::~Stamps() {
-  if (b_ && b_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    b_->~Block();
-    ::operator delete(b_);
-  }
+  b_.reset(b);
 }
 
 TupleView view_tuple_fact(std::string_view fact) {

@@ -36,6 +36,7 @@
 #include <absl/functional/function_ref.h>
 #include <boost/container/flat_map.hpp>
 #include <boost/container/small_vector.hpp>
+#include <boost/smart_ptr/intrusive_ptr.hpp>
 
 #include "dsl/ast.h"
 #include "dsl/planner.h"
@@ -419,15 +420,6 @@ struct ObjectEntry {
    public:
     Stamps() = default;
     Stamps(std::string_view uid, std::string_view created, std::string_view deleting);
-    Stamps(const Stamps& o) : b_(o.b_) {
-      if (b_) b_->refs.fetch_add(1, std::memory_order_relaxed);
-    }
-    Stamps(Stamps&& o) noexcept : b_(std::exchange(o.b_, nullptr)) {}
-    Stamps& operator=(Stamps o) noexcept {
-      std::swap(b_, o.b_);
-      return *this;
-    }
-    ~Stamps();
     std::string_view uid() const { return b_ ? std::string_view(text(), b_->uid) : std::string_view(); }
     std::string_view created() const { return b_ ? std::string_view(text() + b_->uid, b_->created) : std::string_view(); }
     std::string_view deleting() const {
@@ -435,13 +427,22 @@ struct ObjectEntry {
     }
 
    private:
-    // Followed by the text.
+    // Followed by the text, in the same allocation (hence the count of
+    // its own rather than boost::intrusive_ref_counter, which deletes a
+    // block of the struct's size).
     struct Block {
-      std::atomic<uint32_t> refs{1};
+      mutable std::atomic<uint32_t> refs{0};
       uint32_t uid = 0, created = 0, deleting = 0;
+      friend void intrusive_ptr_add_ref(const Block* b) { b->refs.fetch_add(1, std::memory_order_relaxed); }
+      friend void intrusive_ptr_release(const Block* b) {
+        if (b->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+          b->~Block();
+          ::operator delete(const_cast<Block*>(b));
+        }
+      }
     };
-    const char* text() const { return reinterpret_cast<const char*>(b_ + 1); }
-    Block* b_ = nullptr;  // null: no stamps
+    const char* text() const { return reinterpret_cast<const char*>(b_.get() + 1); }
+    boost::intrusive_ptr<const Block> b_;  // null: no stamps
   };
   Stamps stamps_;
 };

@@ -61,6 +61,11 @@ class FactKey {
     int c = str().compare(o.str());
     return c < 0 ? std::strong_ordering::less : std::strong_ordering::greater;
   }
+  // The interned entry's address: the same for equal keys while one of
+  // them lives. An order and a hash for a table of one process, read
+  // without touching the entry (a cache miss in a table of millions); not
+  // the text's order, so nothing written out or shown may follow it.
+  const void* identity() const { return e_; }
   // The keyed hash of the text (stdlib/keyed_hash.h: tenants choose the
   // text), computed once when the key was interned.
   size_t text_hash() const { return e_ ? e_->hash : keyed_text_hash(""); }

@@ -8,14 +8,27 @@ namespace pmesh::engine {
 void Engine::check_relation_keys() {
   const auto& relations = program_->program->relations();
   std::set<std::string> checked;  // relation + key values, each once
+  // The tuples are in key order, so a relation's are together: its
+  // declaration is looked up once for them, and the tuples of relations
+  // without a key (most) are passed over without reading the state (a
+  // transaction that derives a million tuples read each one's entry here).
+  std::string_view last;  // a view of a key tuple_before holds
+  bool looked = false;
+  const dsl::RelationDecl* decl = nullptr;
   for (const auto& [fact, existed] : txn_.tuple_before) {
-    const TupleEntry* t = state_.tuple(fact);
-    if (existed || !t || !t->exists()) continue;
+    if (existed) continue;
     TupleView v = view_tuple_fact(fact.str());
-    auto it = relations.find(std::string(v.relation));
-    if (it == relations.end() || it->second->key == 0 || v.args.size() != it->second->params.size()) continue;
+    if (!looked || v.relation != last) {
+      auto it = relations.find(std::string(v.relation));
+      decl = it == relations.end() ? nullptr : it->second;
+      last = v.relation;
+      looked = true;
+    }
+    if (!decl || decl->key == 0 || v.args.size() != decl->params.size()) continue;
+    const TupleEntry* t = state_.tuple(fact);
+    if (!t || !t->exists()) continue;
     const std::string relation(v.relation);
-    std::vector<std::string> key(v.args.begin(), v.args.begin() + static_cast<long>(it->second->key));
+    std::vector<std::string> key(v.args.begin(), v.args.begin() + static_cast<long>(decl->key));
     if (!checked.insert(tuple_fact(relation, key)).second) continue;
     std::vector<FactKey> holding;
     state_.scan_tuples_with(relation, key, [&](const FactKey& f) {
@@ -28,8 +41,8 @@ void Engine::check_relation_keys() {
       for (int r : txn_.changed_by.of(f)) rules.insert(rules_[static_cast<size_t>(r)].info->rule->name);
     std::string names, values;
     for (size_t i = 0; i < key.size(); ++i) {
-      names += (i ? ", " : "") + it->second->params[i];
-      values += (i ? ", " : "") + it->second->params[i] + " = " + key[i];
+      names += (i ? ", " : "") + decl->params[i];
+      values += (i ? ", " : "") + decl->params[i] + " = " + key[i];
     }
     // The other tuple is not shown: it may come from another tenant's data.
     throw TxnError{"Conflict",

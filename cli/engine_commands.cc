@@ -161,8 +161,13 @@ Json changes_json(engine::Result& r, const Engine& e, bool explain) {
     if (explain && c.op != engine::ObjectChange::Kind::kDeleted) ch["explain"] = e.explain(engine::object_fact(c.key));
     changes.push_back(ch);
   }
-  for (const auto& t : r.tuples)
-    tuples.push_back({{"op", t.added ? "add" : "remove"}, {"relation", t.relation}, {"args", t.args}, {"rules", t.rules}});
+  for (const auto& t : r.tuples) {
+    const engine::TupleView v = t.view();
+    Json args = Json::array();
+    for (std::string_view a : v.args) args.push_back(std::string(a));
+    tuples.push_back({{"op", t.added ? "add" : "remove"}, {"relation", std::string(v.relation)}, {"args", std::move(args)},
+                      {"rules", t.rule_names()}});
+  }
   for (const auto& w : r.warnings) errors.push_back({{"message", w}});
   return {{"changes", changes}, {"tuples", tuples}, {"conflicts", conflicts}, {"errors", errors}};
 }

@@ -603,6 +603,11 @@ void Engine::rederive(int stratum) {
 
 // ---- Transactions -------------------------------------------------------------------
 
+const std::vector<std::string>& TupleChange::rule_names() const {
+  static const std::vector<std::string> kNone;
+  return rules ? *rules : kNone;
+}
+
 Result Engine::collect_changes(std::vector<TupleChange>* tuples) {
   Result r;
   std::vector<FactKey> changed;
@@ -635,6 +640,8 @@ Result Engine::collect_changes(std::vector<TupleChange>* tuples) {
 
 std::vector<TupleChange> Engine::tuple_changes(std::vector<FactKey>* facts, EarlierTuples* earlier) const {
   std::vector<TupleChange> out;
+  // Each list of rules' names once: most changes come from one rule.
+  std::map<std::vector<int>, std::shared_ptr<const std::vector<std::string>>> named;
   std::vector<FactKey> touched;
   if (earlier) touched = txn_.changed_by.since_mark();
   size_t e = 0;
@@ -653,10 +660,18 @@ std::vector<TupleChange> Engine::tuple_changes(std::vector<FactKey>* facts, Earl
         continue;
       }
     }
-    auto [rel, args] = parse_tuple_fact(fact);
-    TupleChange c{now, std::move(rel), std::move(args), {}};
-    for (int rule : txn_.changed_by.of(fact)) c.rules.push_back(rules_[static_cast<size_t>(rule)].info->rule->name);
-    out.push_back(std::move(c));
+    std::vector<int> rules = txn_.changed_by.of(fact);
+    std::shared_ptr<const std::vector<std::string>> names;
+    if (!rules.empty()) {
+      auto& shared = named[rules];
+      if (!shared) {
+        auto list = std::make_shared<std::vector<std::string>>();
+        for (int rule : rules) list->push_back(rules_[static_cast<size_t>(rule)].info->rule->name);
+        shared = std::move(list);
+      }
+      names = shared;
+    }
+    out.push_back(TupleChange{now, fact, std::move(names)});
   }
   return out;
 }
@@ -695,9 +710,13 @@ void Engine::check_encodable(const Result& r) const {
                          (where.empty() ? "" : " (at " + where.substr(1) + ")"),
                      c.rules};
   }
-  for (const auto& t : r.tuples)
-    for (const auto& a : t.args)
-      if (!valid_utf8(a)) throw TxnError{"InternalError", "a " + t.relation + " tuple would hold an argument that is not UTF-8", t.rules};
+  for (const auto& t : r.tuples) {
+    const TupleView v = t.view();
+    for (std::string_view a : v.args)
+      if (!valid_utf8(a))
+        throw TxnError{"InternalError", "a " + std::string(v.relation) + " tuple would hold an argument that is not UTF-8",
+                       t.rule_names()};
+  }
 }
 
 Result Engine::apply(const std::vector<Op>& ops, bool dry_run, const std::function<void(Result&)>& inspect) {

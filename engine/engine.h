@@ -80,11 +80,21 @@ struct ObjectChange {
   int64_t resource_version = 0;    // of this change
 };
 
+// A tuple a transaction added or removed: its interned key, read as its
+// relation and arguments through view(). A transaction that derives a
+// million tuples lists a million of these: with its relation, arguments
+// and rules' names as strings of its own, a change took 240 bytes and four
+// allocations (docs/performance.md).
 struct TupleChange {
   bool added = true;
-  std::string relation;
-  std::vector<std::string> args;
-  std::vector<std::string> rules;
+  FactKey fact;
+  // The rules that changed it (none: only the user's write), one list
+  // shared by the changes the same rules made.
+  std::shared_ptr<const std::vector<std::string>> rules;
+  // Views of the key: valid while this change (or another holder of the
+  // key) is.
+  TupleView view() const { return view_tuple_fact(fact.str()); }
+  const std::vector<std::string>& rule_names() const;
 };
 
 struct Result {

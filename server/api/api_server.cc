@@ -377,13 +377,13 @@ std::optional<HttpResponse> ApiServer::objects(const HttpRequest& http, ApiReque
                                    : std::function<bool()>([this, user = req.user, scope]() { return authz_.decide(user, "watch", scope).allowed; });
     // Access is the model's answer: it may change with any tuple naming the
     // user (or everyone).
-    access.access_depends_on = [who = user_object(req.user.name)](const engine::TupleChange& t) {
-      return std::any_of(t.args.begin(), t.args.end(), [&](const std::string& a) { return a == who || a == "user:*"; });
+    access.access_depends_on = [who = user_object(req.user.name)](const engine::TupleView& t) {
+      return std::any_of(t.args.begin(), t.args.end(), [&](std::string_view a) { return a == who || a == "user:*"; });
     };
   }
   if (req.verb == Verb::kWatch && req.visible_depends_on) {
     auto mine = std::move(access.access_depends_on);
-    access.access_depends_on = [mine, theirs = req.visible_depends_on](const engine::TupleChange& t) {
+    access.access_depends_on = [mine, theirs = req.visible_depends_on](const engine::TupleView& t) {
       return (mine && mine(t)) || theirs(t);
     };
   }

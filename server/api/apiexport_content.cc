@@ -195,10 +195,10 @@ std::vector<const dsl::KindDecl*> claimed_kinds(const engine::Engine& engine, co
 // Which changes of `relation` (workspace, export's cluster, export, group,
 // resource, ...) may change what a view of that resource through the
 // export shows.
-std::function<bool(const engine::TupleChange&)> about(const char* relation, const std::string& export_cluster,
+std::function<bool(const engine::TupleView&)> about(const char* relation, const std::string& export_cluster,
                                                       const std::string& export_name, const std::string& group,
                                                       const std::string& resource) {
-  return [=](const engine::TupleChange& t) {
+  return [=](const engine::TupleView& t) {
     return t.relation == relation && t.args.size() >= 5 && t.args[1] == export_cluster && t.args[2] == export_name &&
            t.args[3] == group && t.args[4] == resource;
   };

@@ -15,14 +15,15 @@ std::string ClusterNames::path_of(const std::string& segment) const {
 }
 
 void ClusterNames::committed(const engine::Result& r) {
-  for (const auto& t : r.tuples) {
+  for (const auto& c : r.tuples) {
+    const engine::TupleView t = c.view();
     if (t.relation != engine::kClusterNameRelation || t.args.size() != 2) continue;
-    const std::string& path = t.args[0];
-    if (t.added) {
+    const std::string path(t.args[0]);
+    if (c.added) {
       gone_.erase(path);  // a new cluster at the path: its entry in the order is stale now
       continue;
     }
-    gone_[path] = {t.args[1], ++sequence_};
+    gone_[path] = {std::string(t.args[1]), ++sequence_};
     gone_order_.emplace_back(path, sequence_);
   }
   while (gone_order_.size() > remembered_) {

@@ -90,7 +90,7 @@ struct ApiRequest {
   std::function<bool(const Json& object)> writable;
   // Which tuple changes may change what `visible` answers: a running watch
   // looks again at what it shows when one happens. Unset: none.
-  std::function<bool(const engine::TupleChange&)> visible_depends_on;
+  std::function<bool(const engine::TupleView&)> visible_depends_on;
 
   GroupResource gr() const { return {info.group, info.resource}; }
 };

@@ -135,33 +135,38 @@ std::vector<Op> FgaStore::changelog(const std::vector<engine::TupleChange>& tupl
   // What the platform's rules derived into stores, logged as the API logs
   // its writes, in the same transaction: a crash cannot commit one without
   // the other.
-  bool api_write = std::any_of(tuples.begin(), tuples.end(), [](const engine::TupleChange& t) { return t.relation == "fga_change"; });
+  bool api_write = std::any_of(tuples.begin(), tuples.end(),
+                               [](const engine::TupleChange& t) { return t.view().relation == "fga_change"; });
   std::vector<Op> log;
   if (api_write) return log;
   std::string at;
-  for (const auto& t : tuples) {
+  for (const auto& c : tuples) {
+    const engine::TupleView t = c.view();
     if (t.relation != "fga_tuple" || t.args.size() != 4) continue;
-    const engine::TupleEntry* e = engine_.state().tuple(engine::tuple_fact("fga_tuple", t.args));
-    if (t.added && (!e || e->base())) continue;
-    if (!is_platform(t.args[0])) continue;  // a store that went, or a user's store (the API logs its writes)
+    const engine::TupleEntry* e = engine_.state().tuple(c.fact);
+    if (c.added && (!e || e->base())) continue;
+    const std::string store(t.args[0]);
+    if (!is_platform(store)) continue;  // a store that went, or a user's store (the API logs its writes)
     if (at.empty()) at = fga_timestamp();
-    log.push_back(Op::add_tuple("fga_change", {t.args[0], new_ulid(), t.added ? "TUPLE_OPERATION_WRITE" : "TUPLE_OPERATION_DELETE",
-                                               t.args[1], t.args[2], t.args[3], at}));
+    log.push_back(Op::add_tuple("fga_change", {store, new_ulid(), c.added ? "TUPLE_OPERATION_WRITE" : "TUPLE_OPERATION_DELETE",
+                                               std::string(t.args[1]), std::string(t.args[2]), std::string(t.args[3]), at}));
   }
   return log;
 }
 
 void FgaStore::committed(const engine::Result& r) {
-  for (const auto& t : r.tuples) {
+  for (const auto& c : r.tuples) {
+    const engine::TupleView t = c.view();
     if (t.relation == "org_bound_resource" && !t.args.empty()) {
       // An API bound or unbound in an organization: its model changes.
-      platform_models_.erase(t.args[0]);
-      activate(t.args[0]);
+      const std::string org(t.args[0]);
+      platform_models_.erase(org);
+      activate(org);
       continue;
     }
     if (t.relation != "fga_store" || t.args.empty()) continue;
-    const std::string& store = t.args[0];
-    if (t.added) {
+    const std::string store(t.args[0]);
+    if (c.added) {
       activate(store);
       continue;
     }

@@ -245,13 +245,16 @@ void WatchHub::publish(const engine::Result& r) {
       deliver(*w, c);
       w->last_rv = c.resource_version;
     }
-  if (!r.tuples.empty())
-    for (const auto& w : watchers_) {
-      if (!w->started || !w->spec.access_depends_on) continue;
-      bool touched = false;
-      for (const auto& t : r.tuples) touched = touched || w->spec.access_depends_on(t);
-      if (touched) recheck_access(*w);
-    }
+  // Each tuple read once for every watcher that asks.
+  std::vector<engine::TupleView> tuples;
+  for (const auto& w : watchers_) {
+    if (!w->started || !w->spec.access_depends_on) continue;
+    if (tuples.empty())
+      for (const auto& t : r.tuples) tuples.push_back(t.view());
+    bool touched = false;
+    for (const auto& t : tuples) touched = touched || w->spec.access_depends_on(t);
+    if (touched) recheck_access(*w);
+  }
   for (const auto& w : watchers_)
     if (w->started) w->last_rv = std::max(w->last_rv, r.resource_version);
 }

@@ -63,7 +63,7 @@ struct WatchSpec {
   std::function<bool()> allowed;
   // Whether a changed tuple may change what the watcher sees (its user's
   // access); unset: never.
-  std::function<bool(const engine::TupleChange&)> access_depends_on;
+  std::function<bool(const engine::TupleView&)> access_depends_on;
   // Events as Tables (`kubectl get -w`): each object a Table of one row,
   // the column definitions in the first event only, as kube sends them.
   std::shared_ptr<const TablePrinter> table;

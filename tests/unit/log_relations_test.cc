@@ -86,7 +86,7 @@ TEST_CASE("a log relation's tuples are written with their transaction, and memor
     REQUIRE(r.ok);
     // The transaction's result and hooks see them as any change.
     int notes = 0;
-    for (const auto& t : r.tuples) notes += t.relation == "note" && t.added;
+    for (const auto& t : r.tuples) notes += t.view().relation == "note" && t.added;
     CHECK(notes == 3);
     CHECK_FALSE(holds_note(*o.engine, "a", "1"));
     CHECK(o.engine->has_tuple("topic", {"a"}));

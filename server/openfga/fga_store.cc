@@ -134,14 +134,14 @@ FgaStore::~FgaStore() { engine_.set_before_commit(nullptr); }
 std::vector<Op> FgaStore::changelog(const std::vector<engine::TupleChange>& tuples) const {
   // What the platform's rules derived into stores, logged as the API logs
   // its writes, in the same transaction: a crash cannot commit one without
-  // the other.
-  bool api_write = std::any_of(tuples.begin(), tuples.end(),
-                               [](const engine::TupleChange& t) { return t.view().relation == "fga_change"; });
+  // the other. A transaction that logs already is the API's write, which
+  // logs its own: nothing (fga_change's changes come before fga_tuple's,
+  // in key order, so little is made to be dropped).
   std::vector<Op> log;
-  if (api_write) return log;
   std::string at;
   for (const auto& c : tuples) {
     const engine::TupleView t = c.view();
+    if (t.relation == "fga_change") return {};
     if (t.relation != "fga_tuple" || t.args.size() != 4) continue;
     const engine::TupleEntry* e = engine_.state().tuple(c.fact);
     if (c.added && (!e || e->base())) continue;

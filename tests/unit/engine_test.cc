@@ -648,6 +648,64 @@ TEST_CASE("objects no transaction changed for a while are held as their CBOR, an
   CHECK(dflt.verify().empty());
 }
 
+TEST_CASE("with a cold scheduler, objects go cold when asked, a few at a time, not in the commit that ends their window") {
+  Engine::Options cold = fixed_clock(), never = fixed_clock();
+  cold.cold_after_transactions = 2;
+  never.cold_after_transactions = 0;
+  Engine e(prelude_program(kRules), cold), plain(prelude_program(kRules), never);
+  int scheduled = 0;
+  e.set_cold_scheduler([&]() { ++scheduled; });
+  auto both = [&](const std::vector<Op>& ops) {
+    REQUIRE(e.apply(ops).ok);
+    REQUIRE(plain.apply(ops).ok);
+    CHECK(dump_effective(e) == dump_effective(plain));
+  };
+  auto held = [&]() {
+    size_t n = 0;
+    for (const auto& [f, o] : e.state().objects()) n += o.effective.held_as_cbor();
+    return n;
+  };
+  // One transaction of many objects, then two more: its window ends.
+  std::vector<Op> bulk;
+  for (int i = 0; i < 10; ++i) bulk.push_back(Op::create(account("root:orgs", "bulk" + std::to_string(i), {{"type", "none"}})));
+  both(bulk);
+  both({Op::create(account("root:orgs", "a", {{"type", "none"}}))});
+  CHECK(scheduled == 0);
+  both({Op::create(account("root:orgs", "b", {{"type", "none"}}))});
+  CHECK(scheduled == 1);
+  CHECK(held() == 0);
+  // Not asked again while what was asked for has not run.
+  both({Op::create(account("root:orgs", "c", {{"type", "none"}}))});
+  CHECK(scheduled == 1);
+  CHECK(held() == 0);
+  // At most three a call, until none is due.
+  size_t before = held();
+  int calls = 0;
+  bool more = true;
+  while (more && calls < 1000) {
+    more = e.hold_cold_due(3);
+    ++calls;
+    CHECK(held() <= before + 3);
+    before = held();
+  }
+  CHECK_FALSE(more);
+  CHECK(calls > 3);
+  CHECK(held() >= 10);
+  CHECK(e.verify().empty());
+  CHECK(dump_effective(e) == dump_effective(plain));
+  // Asked again once objects are due again.
+  both({Op::create(account("root:orgs", "d", {{"type", "none"}}))});
+  CHECK(scheduled == 2);
+  // Without a scheduler, the commit that ends a window holds them itself.
+  e.set_cold_scheduler(nullptr);
+  CHECK_FALSE(e.hold_cold_due(1000));
+  both({Op::create(account("root:orgs", "e", {{"type", "none"}}))});
+  const engine::ObjectEntry* c = e.state().object(engine::object_fact({"Account", "root:orgs", "", "c"}));
+  REQUIRE(c);
+  CHECK(c->effective.held_as_cbor());
+  CHECK(e.verify().empty());
+}
+
 // The same operations on an engine that holds objects cold two commits
 // after their last change and on one that never does: after each, both
 // answer alike and hold the same forms.

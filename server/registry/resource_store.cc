@@ -80,11 +80,25 @@ ResourceStore::ResourceStore(engine::Engine& engine, ClusterNames& names, engine
     names_.committed(r);
     snapshots_.committed(r);
   });
+  engine_.set_cold_scheduler([this]() { hold_cold_later(); });
 }
 
 ResourceStore::~ResourceStore() {
+  engine_.set_cold_scheduler(nullptr);
   engine_.set_commit_listener(nullptr);
+  self_.reset();
   readers_.join();
+}
+
+// Some 15 us an object (its form and parts packed): about a millisecond a
+// handler, the longest a request waits behind one.
+constexpr size_t kColdObjectsPerHandler = 64;
+
+void ResourceStore::hold_cold_later() {
+  boost::asio::post(io_, [self = std::weak_ptr<ResourceStore*>(self_)]() {
+    auto me = self.lock();
+    if (me && (*me)->engine_.hold_cold_due(kColdObjectsPerHandler)) (*me)->hold_cold_later();
+  });
 }
 
 HttpResponse ResourceStore::when_durable(HttpResponse res) {

@@ -85,6 +85,10 @@ class ResourceStore {
   HttpResponse refused(const ApiRequest& req, const engine::Result& r, const std::string& name);
   // An answer that must not leave before what it shows is durable.
   HttpResponse when_durable(HttpResponse res);
+  // Holds objects whose cold window has ended as their CBOR, a few in each
+  // handler of the engine's io_context, after the requests at hand
+  // (Engine::set_cold_scheduler).
+  void hold_cold_later();
 
   engine::Engine& engine_;
   ClusterNames& names_;
@@ -95,6 +99,9 @@ class ResourceStore {
   boost::asio::io_context& io_;
   AfterCommit after_commit_;
   ListSnapshots snapshots_;
+  // Handlers posted to `io_` hold it weakly: one that runs after the store
+  // is gone does nothing.
+  std::shared_ptr<ResourceStore*> self_ = std::make_shared<ResourceStore*>(this);
   ReaderPool readers_;  // last: joined before the rest goes
 };
 

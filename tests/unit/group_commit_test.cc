@@ -1,5 +1,6 @@
 // GroupCommit: the synced write on a thread of its own, while the server's
-// thread goes on committing.
+// thread goes on committing; and the server thread's other work after its
+// commits (objects going cold).
 #include "server/registry/group_commit.h"
 
 #include <doctest/doctest.h>
@@ -90,6 +91,39 @@ TEST_CASE("write_now makes durable what was committed behind a write under way, 
   CHECK(again.engine->get({"ConfigMap", "root", "default", "one"}));
   CHECK(again.engine->get({"ConfigMap", "root", "default", "two"}));
   CHECK(again.engine->resource_version() == rv);
+}
+
+TEST_CASE("the server holds objects cold in handlers of their own, after the commit that ends their window") {
+  engine::Engine::Options options;
+  options.cold_after_transactions = 2;
+  ServerFixture f(options);
+  const std::string collection = "/clusters/root/api/v1/namespaces/default/configmaps";
+  auto held = [&](const std::string& name) {
+    const engine::ObjectEntry* o = f.engine().state().object(engine::object_fact({"ConfigMap", "root", "default", name}));
+    REQUIRE(o);
+    return o->effective.held_as_cbor();
+  };
+  for (const char* name : {"one", "two"}) {
+    auto res = f.call("POST", collection, configmap(name).dump());
+    REQUIRE(res);
+    REQUIRE(res->status == 201);
+  }
+  CHECK_FALSE(held("one"));
+  // The third commit ends the first's window. It runs in the request's
+  // handler, and the object goes cold in a handler after it.
+  auto pending = f.api().handle(ServerFixture::request("POST", collection, configmap("three").dump()), std::make_shared<FakeStream>());
+  REQUIRE(pending);
+  CHECK(f.engine().get({"ConfigMap", "root", "default", "three"}));
+  CHECK_FALSE(held("one"));
+  f.settle();
+  CHECK(held("one"));
+  CHECK_FALSE(held("three"));
+  // And it reads as before.
+  auto got = f.call("GET", collection + "/one");
+  REQUIRE(got);
+  CHECK(got->status == 200);
+  CHECK(Json::parse(got->body).at("data") == Json{{"k", "v"}});
+  CHECK(f.engine().verify().empty());
 }
 
 }  // namespace pmesh::test

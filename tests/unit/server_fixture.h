@@ -57,7 +57,9 @@ inline void settle(boost::asio::io_context& io, const server::GroupCommit* commi
 
 class ServerFixture {
  public:
-  ServerFixture() : dir_(std::filesystem::temp_directory_path() / ("pmesh-server-" + std::to_string(std::random_device()()))) {
+  explicit ServerFixture(engine::Engine::Options options = {})
+      : dir_(std::filesystem::temp_directory_path() / ("pmesh-server-" + std::to_string(std::random_device()()))),
+        options_(std::move(options)) {
     dsl::DiagnosticSink diags;
     program_ = std::shared_ptr<const dsl::CompiledProgram>(dsl::compile(dsl::load_embedded_program(diags), diags));
     open(true);
@@ -72,7 +74,7 @@ class ServerFixture {
   void open(bool bootstrap = false) {
     std::string err;
     store_ = engine::DurableStore::open(dir_.string(), &err);
-    engine_ = std::make_unique<engine::Engine>(program_);
+    engine_ = std::make_unique<engine::Engine>(program_, options_);
     store_->load(*engine_, &err);
     engine_->set_persistence(store_.get());
     if (bootstrap) {
@@ -102,13 +104,7 @@ class ServerFixture {
   std::optional<server::HttpResponse> call(const std::string& method, const std::string& target, const std::string& body = "",
                                            const std::string& content_type = "application/json",
                                            std::shared_ptr<server::Stream> stream = nullptr, const std::string& accept = "") {
-    server::HttpRequest req;
-    req.accept = accept;
-    req.method = method;
-    req.target = target;
-    server::parse_target(target, &req.path, &req.query);
-    req.body = body;
-    req.content_type = content_type;
+    server::HttpRequest req = request(method, target, body, content_type, accept);
     if (!stream) stream = std::make_shared<FakeStream>();
     std::optional<server::HttpResponse> answer;
     bool done = false;
@@ -131,6 +127,17 @@ class ServerFixture {
     }
     return answer;
   }
+  static server::HttpRequest request(const std::string& method, const std::string& target, const std::string& body = "",
+                                     const std::string& content_type = "application/json", const std::string& accept = "") {
+    server::HttpRequest req;
+    req.accept = accept;
+    req.method = method;
+    req.target = target;
+    server::parse_target(target, &req.path, &req.query);
+    req.body = body;
+    req.content_type = content_type;
+    return req;
+  }
   // Runs what the server's thread has ready (test::settle).
   void settle() { test::settle(io_, commit_.get()); }
 
@@ -140,6 +147,7 @@ class ServerFixture {
 
  private:
   std::filesystem::path dir_;
+  engine::Engine::Options options_;
   boost::asio::io_context io_;
   std::shared_ptr<const dsl::CompiledProgram> program_;
   std::unique_ptr<engine::DurableStore> store_;

@@ -233,6 +233,17 @@ with Server(sys.argv[1]) as s:
     if not any(c["tuple_key"]["object"] == acme and c["tuple_key"]["relation"] == "owner" for c in logged) or \
             not any(c["tuple_key"]["user"] == "user:bob" for c in logged):
         problems.append("acme's changelog misses the platform's or the API's writes: %s" % [c["tuple_key"] for c in logged][:6])
+    # Each of the API's writes and deletes once: the API logs them, and the
+    # platform's log of what its rules derived must not log them again.
+    dave = {"tuple_keys": [tk("user:dave", "assignee", role)]}
+    expect("alice grants dave the member role", kube("POST", "/stores/%s/write" % store, {"writes": dave}), 200)
+    expect("alice takes it back", kube("POST", "/stores/%s/write" % store, {"deletes": dave}), 200)
+    logged = expect("acme's changes again", kube("GET", "/stores/%s/changes" % store), 200)["changes"]
+    for t, op in [(t, "TUPLE_OPERATION_WRITE") for t in grant["writes"]["tuple_keys"] + dave["tuple_keys"]] + \
+            [(t, "TUPLE_OPERATION_DELETE") for t in dave["tuple_keys"]]:
+        n = sum(1 for c in logged if all(c["tuple_key"].get(f) == t[f] for f in t) and c["operation"] == op)
+        if n != 1:
+            problems.append("%s of %s is in acme's changelog %d times, not once" % (op, t, n))
     # What a member reads of the store: the accounts whose users the model lets
     # them see, not team-a's (members are not inherited).
     seen = expect("bob reads acme's store", kube("POST", "/stores/%s/read" % store, {}, user="bob"), 200)["tuples"]

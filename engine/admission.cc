@@ -55,6 +55,9 @@ Op Engine::admit(const Op& op) {
   Json request = {{"operation", operation_of(op.type)},
                   {"userInfo", op.requester.is_null() ? system_requester() : op.requester}};
   // Mutating rules first, then validating ones, as kube's admission runs.
+  // Every validating rule runs: a write's field errors are all reported.
+  std::vector<std::string> refused_by;
+  std::vector<Json> refusals;
   for (bool mutating : {true, false}) {
     if (mutating && op.type == Op::Type::kDelete) continue;
     for (int index : it->second) {
@@ -78,7 +81,7 @@ Op Engine::admit(const Op& op) {
         dsl::SetOp op;
       };
       std::vector<Change> changes;
-      std::optional<std::string> refusal;
+      std::optional<Json> refusal;
       try {
         const dsl::Plan& plan = rt.plan->deltas[0];
         if (!evaluator_->bind_trigger(plan, rt, b, trigger, &object)) continue;
@@ -89,8 +92,7 @@ Op Engine::admit(const Op& op) {
               changes.push_back({resolve_path(v->decl, h.path, rt, found, true), evaluator_->eval(*h.value, rt, found),
                                  h.op});
             } else if (!mutating && h.kind == dsl::HeadKind::kRefuse) {
-              Json m = evaluator_->eval(*h.value, rt, found);
-              refusal = m.is_string() ? m.get<std::string>() : m.dump();
+              refusal = evaluator_->eval(*h.value, rt, found);
               return false;
             }
           }
@@ -101,9 +103,10 @@ Op Engine::admit(const Op& op) {
         // failurePolicy: Fail), naming the rule.
         throw TxnError{"InternalError", "admission rule " + rule.name + " failed: " + e.what(), {rule.name}};
       }
-      if (refusal)
-        throw TxnError{"Invalid", *refusal, {rule.name},
-                       op.type == Op::Type::kDelete ? op.key.name : string_field(object["metadata"], "name")};
+      if (refusal) {
+        refused_by.push_back(rule.name);
+        refusals.push_back(std::move(*refusal));
+      }
       for (const auto& c : changes) {
         if (c.op == dsl::SetOp::kAdd) {
           add_at(object, c.path, c.value);
@@ -120,6 +123,8 @@ Op Engine::admit(const Op& op) {
       }
     }
   }
+  if (!refusals.empty())
+    throw_refusals(refused_by, refusals, op.type == Op::Type::kDelete ? op.key.name : string_field(object["metadata"], "name"));
   return op.type == Op::Type::kDelete ? op : out;
 }
 

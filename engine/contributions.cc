@@ -76,8 +76,10 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
         break;
       }
       case HeadKind::kRefuse: {
+        // A message, or a field error as it is (stdlib/validation.rules).
         Json m = evaluator_->eval(*h.value, rt, b);
-        out.emplace_back(Kind::kRefuse, FactKey(), Json(m.is_string() ? m.get<std::string>() : m.dump()));
+        if (!m.is_string() && !FieldError::from_value(m)) m = m.dump();
+        out.emplace_back(Kind::kRefuse, FactKey(), std::move(m));
         break;
       }
       case HeadKind::kDeriveTuple: {

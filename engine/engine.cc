@@ -326,6 +326,24 @@ void Engine::discover(const RuleRuntime& rt, const dsl::Plan& plan, const FactKe
   }
 }
 
+void Engine::throw_refusals(const std::vector<std::string>& rules, const std::vector<Json>& values, const std::string& name) {
+  FieldErrors fields;
+  std::vector<std::string> field_rules, denying;
+  std::string fields_text, denial;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (auto f = FieldError::from_value(values[i])) {
+      fields_text += (fields_text.empty() ? "" : "; ") + f->message();
+      fields.push_back(std::move(*f));
+      if (std::find(field_rules.begin(), field_rules.end(), rules[i]) == field_rules.end()) field_rules.push_back(rules[i]);
+    } else {
+      denial += (denial.empty() ? "" : "; ") + (values[i].is_string() ? values[i].get<std::string>() : values[i].dump());
+      denying.push_back(rules[i]);
+    }
+  }
+  if (!fields.empty()) throw TxnError{"FieldInvalid", fields_text, field_rules, name, std::move(fields)};
+  throw TxnError{"Invalid", denial, denying, name};
+}
+
 void Engine::apply_contributions(int rule, const MatchKey& key, std::span<const Contribution> before,
                                  std::span<const Contribution> after) {
   std::set<FactKey> targets;
@@ -337,7 +355,7 @@ void Engine::apply_contributions(int rule, const MatchKey& key, std::span<const 
       txn_.doomed_objects.insert(c.target);
     } else if (c.kind() == Contribution::Kind::kRefuse) {
       refuses = true;
-      txn_.refusals[key] = rules_[static_cast<size_t>(rule)].info->rule->name + ": " + c.value()->get<std::string>();
+      txn_.refusals[key] = {rules_[static_cast<size_t>(rule)].info->rule->name, *c.value()};
     } else {
       targets.insert(c.target);
     }
@@ -736,7 +754,8 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
   state_.set_dirty_tracking(persistence_ || !parked_.empty());
   Result r;
   CommittedForms forms;
-  auto fail = [&](std::string reason, std::string message, std::vector<std::string> rules, std::string name = {}) {
+  auto fail = [&](std::string reason, std::string message, std::vector<std::string> rules, std::string name = {},
+                  FieldErrors fields = {}) {
     txn_.restoring = false;
     txn_.deferred.clear();
     state_.undo_to(mark);
@@ -746,6 +765,7 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
     r.message = std::move(message);
     r.rules = std::move(rules);
     r.name = std::move(name);
+    r.field_errors = std::move(fields);
   };
   // Whatever fails, at any stage up to and including the commit, undoes
   // the whole transaction: memory is as it was, and nothing was written.
@@ -789,13 +809,13 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
     // What the transaction newly makes hold that a rule refuses, it may not
     // commit (recomputations keep what was already there).
     if (!txn_.refusals.empty() && !history_) {
-      std::string msg;
       std::vector<std::string> rules;
-      for (const auto& [k, m] : txn_.refusals) {
-        msg += (msg.empty() ? "" : "; ") + m.substr(m.find(": ") + 2);
-        rules.push_back(m.substr(0, m.find(": ")));
+      std::vector<Json> values;
+      for (const auto& [k, refusal] : txn_.refusals) {
+        rules.push_back(refusal.first);
+        values.push_back(refusal.second);
       }
-      throw TxnError{"Invalid", msg, rules};
+      throw_refusals(rules, values, {});
     }
     r = collect_changes(tuples ? &*tuples : nullptr);
     check_encodable(r);
@@ -819,7 +839,7 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
       if (stale) parked_.clear();
     }
   } catch (const TxnError& e) {
-    fail(e.reason, e.message, e.rules, e.name);
+    fail(e.reason, e.message, e.rules, e.name, e.fields);
   } catch (const std::exception& e) {
     fail("InternalError", std::string("the transaction failed: ") + e.what(), {});
   }

@@ -36,6 +36,7 @@
 #include "engine/state.h"
 #include "engine/transaction.h"
 #include "engine/value_pool.h"
+#include "stdlib/field_error.h"
 
 namespace pmesh::engine {
 
@@ -99,10 +100,13 @@ struct TupleChange {
 
 struct Result {
   bool ok = true;
-  std::string reason;   // AlreadyExists, NotFound, Conflict, Invalid, NotConverged, InternalError
+  std::string reason;   // AlreadyExists, NotFound, Conflict, Invalid (a rule refused), FieldInvalid, NotConverged, InternalError
   std::string message;  // for people
   std::vector<std::string> rules;  // rules the error names
   std::string name;                // the object an admission rule refused, when one did
+  // Reason FieldInvalid: what `refuse` rules found invalid of the written
+  // objects, each a field error (stdlib/validation.rules), all of them.
+  FieldErrors field_errors;
   std::vector<ObjectChange> objects;
   std::vector<TupleChange> tuples;
   std::vector<std::string> warnings;  // evaluation errors that dropped a match
@@ -343,12 +347,24 @@ class Engine {
   };
   static ChangedParts changed_sections(const Json& before, const Json& after);
   struct TxnError {
-    TxnError(std::string reason, std::string message, std::vector<std::string> rules, std::string name = {})
-        : reason(std::move(reason)), message(std::move(message)), rules(std::move(rules)), name(std::move(name)) {}
+    TxnError(std::string reason, std::string message, std::vector<std::string> rules, std::string name = {},
+             FieldErrors fields = {})
+        : reason(std::move(reason)),
+          message(std::move(message)),
+          rules(std::move(rules)),
+          name(std::move(name)),
+          fields(std::move(fields)) {}
     std::string reason, message;
     std::vector<std::string> rules;
     std::string name;  // the object it is about, where the thrower knows it
+    FieldErrors fields;  // reason FieldInvalid
   };
+  // A transaction's refusals (`refuse` heads; `rules[i]` made `values[i]`):
+  // the field errors among them, if any, as kube's validation reports them
+  // before any admission plugin runs (FieldInvalid, all of them); else the
+  // messages (Invalid). REQUIRES: values not empty.
+  [[noreturn]] static void throw_refusals(const std::vector<std::string>& rules, const std::vector<Json>& values,
+                                          const std::string& name);
   // Between a relation, an argument's position and its literal in a readers_ key.
   static constexpr char kArgSep = '\x1f';
   // The readers_ key of patterns of `relation_key` ("rel:" + relation)

@@ -208,7 +208,7 @@ class Contribution {
 
   Contribution() : d_(plain(Kind::kObject)) {}
   // `value`: kObject, the fields the derive sets; kField, the value;
-  // kRefuse, the message. `path`, `priority` and `flags`: kField.
+  // kRefuse, the message or field error. `path`, `priority` and `flags`: kField.
   // REQUIRES: `path` is not null.
   Contribution(Kind kind, FactKey target, SharedJson value = {}, SharedPath path = empty_path(),
                int64_t priority = 0, uint8_t flags = 0);

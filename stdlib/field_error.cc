@@ -87,5 +87,20 @@ std::string FieldError::reason() const {
   return "FieldValueInvalid";
 }
 
+std::optional<FieldError> FieldError::from_value(const Json& v) {
+  if (!v.is_object()) return std::nullopt;
+  auto text = [&](const char* key) -> const std::string* {
+    auto it = v.find(key);
+    return it != v.end() && it->is_string() ? &it->get_ref<const std::string&>() : nullptr;
+  };
+  const std::string *type = text("fieldError"), *field = text("field"), *detail = text("detail");
+  if (!type || !field || field->empty()) return std::nullopt;
+  const std::string d = detail ? *detail : "";
+  if (*type == "FieldValueInvalid") return invalid(*field, v.value("value", Json()), d);
+  if (*type == "FieldValueRequired") return required(*field, d);
+  if (*type == "FieldValueForbidden") return forbidden(*field, d);
+  return std::nullopt;
+}
+
 
 }  // namespace pmesh

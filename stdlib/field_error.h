@@ -7,6 +7,7 @@
 // Thread safety: values; pure functions.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,10 @@ struct FieldError {
   std::string message() const { return field + ": " + body(); }
   // The cause's reason: FieldValueInvalid, FieldValueRequired, ...
   std::string reason() const;
+  // The error a value of stdlib.validation's functions (validation.rules)
+  // names: {fieldError: "FieldValueInvalid", field, value, detail}, and
+  // Required and Forbidden alike. Nullopt for any other value.
+  static std::optional<FieldError> from_value(const Json& v);
 };
 using FieldErrors = std::vector<FieldError>;
 

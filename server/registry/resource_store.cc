@@ -390,8 +390,10 @@ HttpResponse ResourceStore::refused(const ApiRequest& req, const engine::Result&
   else if (r.reason == "NotFound") e = ApiError::not_found(req.gr(), name);
   else if (r.reason == "BadRequest") e = ApiError::bad_request(r.message);
   else if (r.reason == "Conflict") e = ApiError::conflict(req.gr(), name, r.message);
-  // A rule's `refuse` is an admission plugin's denial.
+  // A rule's `refuse` is an admission plugin's denial; with field errors
+  // (stdlib/validation.rules), kube's validation of the kind.
   else if (r.reason == "Invalid") e = ApiError::forbidden(req.gr(), name, r.message);
+  else if (r.reason == "FieldInvalid" && req.kind) e = ApiError::invalid(req.kind->group, req.kind->name, name, r.field_errors);
   // What rules derived from the write breaks its kind's schema: as an
   // object a mutating admission made invalid, a 422 (naming the rules).
   else if (r.reason == "DerivedInvalid")

@@ -83,8 +83,10 @@ def main():
             "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "tables.db.example.io"},
             "spec": {"group": "db.example.io", "scope": "Namespaced", "names": {"kind": "Table", "plural": "dbtables"},
                      "versions": [{"name": "v1", "served": True, "storage": True, "schema": PRESERVE}]}}))
-        if r.returncode == 0 or 'must be spec.names.plural+"."+spec.group' not in r.stderr:
-            problems.append("a CRD named unlike its plural and group: want refused, got %r" % (r.stderr.strip()[:300] or r.stdout))
+        # A 422 Invalid with the field as its cause, which kubectl words as kube's.
+        want = 'The CustomResourceDefinition "tables.db.example.io" is invalid: metadata.name: Invalid value: "tables.db.example.io": must be spec.names.plural+"."+spec.group'
+        if r.returncode == 0 or want not in r.stderr:
+            problems.append("a CRD named unlike its plural and group: want %r, got %r" % (want, r.stderr.strip()[:300] or r.stdout))
         # A CRD serves its kind where it is, not in bob's workspace.
         if k(as_bob, "get", "databases.db.example.io", ok=False).returncode == 0:
             problems.append("alice's CRD is served in bob's workspace")

@@ -56,8 +56,7 @@ Op Engine::admit(const Op& op) {
                   {"userInfo", op.requester.is_null() ? system_requester() : op.requester}};
   // Mutating rules first, then validating ones, as kube's admission runs.
   // Every validating rule runs: a write's field errors are all reported.
-  std::vector<std::string> refused_by;
-  std::vector<Json> refusals;
+  std::vector<Refusal> refusals;
   for (bool mutating : {true, false}) {
     if (mutating && op.type == Op::Type::kDelete) continue;
     for (int index : it->second) {
@@ -103,10 +102,7 @@ Op Engine::admit(const Op& op) {
         // failurePolicy: Fail), naming the rule.
         throw TxnError{"InternalError", "admission rule " + rule.name + " failed: " + e.what(), {rule.name}};
       }
-      if (refusal) {
-        refused_by.push_back(rule.name);
-        refusals.push_back(std::move(*refusal));
-      }
+      if (refusal) refusals.push_back({rule.name, std::move(*refusal)});
       for (const auto& c : changes) {
         if (c.op == dsl::SetOp::kAdd) {
           add_at(object, c.path, c.value);
@@ -124,7 +120,7 @@ Op Engine::admit(const Op& op) {
     }
   }
   if (!refusals.empty())
-    throw_refusals(refused_by, refusals, op.type == Op::Type::kDelete ? op.key.name : string_field(object["metadata"], "name"));
+    throw_refusals(refusals, op.type == Op::Type::kDelete ? op.key.name : string_field(object["metadata"], "name"));
   return op.type == Op::Type::kDelete ? op : out;
 }
 

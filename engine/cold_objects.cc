@@ -123,8 +123,9 @@ bool Engine::hold_cold_due(size_t at_most) {
       hold_cold_parts(c.fact, *e);
     }
   }  // c.form, often the tree's last holder, goes here
-  cold_scheduled_ = cold_scheduler_ && cold_due();
-  return cold_due();
+  const bool more = cold_due();
+  cold_scheduled_ = cold_scheduler_ && more;
+  return more;
 }
 
 namespace {

@@ -76,10 +76,9 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
         break;
       }
       case HeadKind::kRefuse: {
-        // A message, or a field error as it is (stdlib/validation.rules).
-        Json m = evaluator_->eval(*h.value, rt, b);
-        if (!m.is_string() && !FieldError::from_value(m)) m = m.dump();
-        out.emplace_back(Kind::kRefuse, FactKey(), std::move(m));
+        // A message, or a field error (stdlib/validation.rules): as it is;
+        // Engine::throw_refusals reads it.
+        out.emplace_back(Kind::kRefuse, FactKey(), evaluator_->eval(*h.value, rt, b));
         break;
       }
       case HeadKind::kDeriveTuple: {

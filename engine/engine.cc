@@ -326,18 +326,18 @@ void Engine::discover(const RuleRuntime& rt, const dsl::Plan& plan, const FactKe
   }
 }
 
-void Engine::throw_refusals(const std::vector<std::string>& rules, const std::vector<Json>& values, const std::string& name) {
+void Engine::throw_refusals(const std::vector<Refusal>& refusals, const std::string& name) {
   FieldErrors fields;
   std::vector<std::string> field_rules, denying;
   std::string fields_text, denial;
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (auto f = FieldError::from_value(values[i])) {
+  for (const Refusal& r : refusals) {
+    if (auto f = FieldError::from_value(r.value)) {
       fields_text += (fields_text.empty() ? "" : "; ") + f->message();
       fields.push_back(std::move(*f));
-      if (std::find(field_rules.begin(), field_rules.end(), rules[i]) == field_rules.end()) field_rules.push_back(rules[i]);
+      field_rules.push_back(r.rule);
     } else {
-      denial += (denial.empty() ? "" : "; ") + (values[i].is_string() ? values[i].get<std::string>() : values[i].dump());
-      denying.push_back(rules[i]);
+      denial += (denial.empty() ? "" : "; ") + (r.value.is_string() ? r.value.get<std::string>() : r.value.dump());
+      denying.push_back(r.rule);
     }
   }
   if (!fields.empty()) throw TxnError{"FieldInvalid", fields_text, field_rules, name, std::move(fields)};
@@ -809,13 +809,9 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
     // What the transaction newly makes hold that a rule refuses, it may not
     // commit (recomputations keep what was already there).
     if (!txn_.refusals.empty() && !history_) {
-      std::vector<std::string> rules;
-      std::vector<Json> values;
-      for (const auto& [k, refusal] : txn_.refusals) {
-        rules.push_back(refusal.first);
-        values.push_back(refusal.second);
-      }
-      throw_refusals(rules, values, {});
+      std::vector<Refusal> refusals;
+      for (const auto& [k, refusal] : txn_.refusals) refusals.push_back(refusal);
+      throw_refusals(refusals, {});
     }
     r = collect_changes(tuples ? &*tuples : nullptr);
     check_encodable(r);

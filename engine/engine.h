@@ -359,12 +359,11 @@ class Engine {
     std::string name;  // the object it is about, where the thrower knows it
     FieldErrors fields;  // reason FieldInvalid
   };
-  // A transaction's refusals (`refuse` heads; `rules[i]` made `values[i]`):
-  // the field errors among them, if any, as kube's validation reports them
-  // before any admission plugin runs (FieldInvalid, all of them); else the
-  // messages (Invalid). REQUIRES: values not empty.
-  [[noreturn]] static void throw_refusals(const std::vector<std::string>& rules, const std::vector<Json>& values,
-                                          const std::string& name);
+  // A transaction's refusals: the field errors among them, if any, as
+  // kube's validation reports them before any admission plugin runs
+  // (FieldInvalid, all of them); else the messages (Invalid).
+  // REQUIRES: `refusals` not empty.
+  [[noreturn]] static void throw_refusals(const std::vector<Refusal>& refusals, const std::string& name);
   // Between a relation, an argument's position and its literal in a readers_ key.
   static constexpr char kArgSep = '\x1f';
   // The readers_ key of patterns of `relation_key` ("rel:" + relation)

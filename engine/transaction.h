@@ -105,6 +105,13 @@ struct ChangedParts {
   }
 };
 
+// What a `refuse` head refused with (a message, or a field error:
+// stdlib/validation.rules), and its rule's name.
+struct Refusal {
+  std::string rule;
+  Json value;
+};
+
 struct Transaction {
   // A match to evaluate: a rule and the facts its positive patterns matched,
   // in stratum order.
@@ -139,9 +146,8 @@ struct Transaction {
   std::set<std::string> doomed_clusters;
   // Objects that `delete` heads delete once the rules are at rest.
   std::set<FactKey, FactKeyOrder> doomed_objects;
-  // Matches of `refuse` heads that this transaction made: match -> the
-  // rule's name and what it refused with (a message, or a field error).
-  std::map<MatchKey, std::pair<std::string, Json>> refusals;
+  // Matches of `refuse` heads that this transaction made.
+  std::map<MatchKey, Refusal> refusals;
   // Objects whose rules disagreed on a value while the rules ran (each
   // took one of the values meanwhile): a disagreement is a Conflict only if
   // it is still there once the rules are at rest (a count the rules have

@@ -82,6 +82,11 @@ struct ApiRequest {
   // function of the object alone, as stored, safe on any thread). A list
   // asks it once, on the engine's thread, and is then rendered off it from
   // the collection's snapshot.
+  // Where `visible` depends only on which object it is (its workspace,
+  // namespace and name; an organization): the same answer without reading
+  // the object, so that a list decides each item without decoding it.
+  // Unset: decided by `visible`. On the engine's thread.
+  std::function<bool(std::string_view cluster, std::string_view ns, std::string_view name)> visible_by_key;
   using ClusterFilters = std::map<std::string, std::function<bool(const Json& object)>>;
   std::function<ClusterFilters()> visible_clusters;
   // What a create, update or patch may leave behind (an APIExport virtual

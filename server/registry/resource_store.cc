@@ -211,57 +211,97 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
         (o.resource_version_match.empty() && o.limit && parse_resource_version(o.resource_version).value_or(0) > 0))
       at = parse_resource_version(o.resource_version);
   }
-  std::string rv = std::to_string(at.value_or(current));
-  Json items = Json::array();
-  std::string last;
-  bool more = false;
   const std::string* cluster = req.info.wildcard() ? nullptr : &req.info.cluster;
   const std::string* ns = cluster && !req.info.ns.empty() ? &req.info.ns : nullptr;
   std::string prefix = engine::object_prefix(req.kind->key(), cluster, ns);
   // A token names where the last page ended, and only ever inside this list.
   if (!start_after.empty() && start_after.compare(0, prefix.size(), prefix) != 0)
     return status_response(ApiError::bad_request("invalid continue token: continue key is not valid: the token belongs to another list"));
-  // What the writer's thread need not do: every list but those filtered
-  // by the requester's access object by object; those filtered by workspace
-  // take the workspaces here and filter off the thread.
-  if (!req.visible) return list_snapshot(req, prefix, start_after, at, paging, nullptr);
-  if (req.visible_clusters)
-    return list_snapshot(req, prefix, start_after, at, paging, std::make_shared<const ApiRequest::ClusterFilters>(req.visible_clusters()));
-  // Lists filtered object by object (small: organizations, a virtual
-  // workspace's bindings) read the engine's current state: an Exact list
-  // is served only at the current version, and pages continue at the
-  // current state (docs/api.md).
-  if (at && !paging && *at != current) return status_response(ApiError::expired(kListTooOld));
+  // Every list reads the collection's snapshot. Those whose access is
+  // decided workspace by workspace take the workspaces here and are
+  // rendered off the writer's thread; those decided object by object (the
+  // organizations a user sees, an export's bindings) ask `visible`, which
+  // reads the engine, so they are rendered here: small collections.
+  std::shared_ptr<const ApiRequest::ClusterFilters> clusters;
+  if (req.visible_clusters) clusters = std::make_shared<const ApiRequest::ClusterFilters>(req.visible_clusters());
+  return list_snapshot(req, prefix, start_after, at, paging, std::move(clusters));
+}
+
+namespace {
+
+// One page of a list, read from a collection's snapshot: what the
+// request's filters let through, in order, up to its limit.
+struct ListPage {
+  ListSnapshots::ViewPtr view;
+  std::string prefix, start_after, rv, ns;
+  ListOptions options;
+  std::shared_ptr<const ApiRequest::ClusterFilters> clusters;
+  // Object by object (ApiRequest::visible_by_key, else ApiRequest::visible
+  // given the object as stored).
+  // REQUIRES: set only where the page is rendered on the engine's thread.
+  std::function<bool(const ListSnapshots::Item&)> visible_key;
+  std::function<bool(const Json&)> visible;
+  std::shared_ptr<const TablePrinter> printer;  // a Table's rows
+  const dsl::KindDecl* as = nullptr;            // served as another version than stored
+  std::string head, kind;                       // of a List: its start and `kind`
+
+  struct Rendered {
+    std::string body, type;
+    bool more = false;
+  };
+  Rendered render() const;
+};
+
+ListPage::Rendered ListPage::render() const {
+  std::string body, last;
+  int64_t n = 0;
   int64_t remaining = 0;
-  bool filtered = !o.labels.empty() || !o.fields.empty() || req.visible;
-  engine_.state().scan_objects(prefix, [&](std::string_view fact, const engine::ObjectEntry& e) {
-    if (!start_after.empty() && fact <= start_after) return true;
-    if (!req.info.ns.empty() && e.key().ns != req.info.ns) return true;
-    return e.effective.visit([&](const nlohmann::json& object) {
-      if (!o.labels.matches(object) || !o.fields.matches(object)) return true;
-      if (req.visible && !req.visible(object)) return true;
-      if (o.limit && static_cast<int64_t>(items.size()) == o.limit) {
-        more = true;
-        if (filtered) return false;
-        ++remaining;  // kube counts what is left of a list no selector filters
-        return true;
-      }
-      items.push_back(present(engine_, names_, object, req.kind));
-      last = fact;
+  const ListOptions& o = options;
+  bool selecting = !o.labels.empty() || !o.fields.empty();
+  bool more = false, filtered = selecting || clusters || visible || visible_key;
+  view->scan(prefix, start_after, [&](const ListSnapshots::Item& i) {
+    if (!ns.empty() && i.ns != ns) return true;
+    if (visible_key && !visible_key(i)) return true;
+    const std::function<bool(const Json&)>* holds = nullptr;
+    if (clusters) {
+      auto c = clusters->find(i.cluster);
+      if (c == clusters->end()) return true;
+      if (c->second) holds = &c->second;
+    }
+    Json obj;
+    if (selecting || printer || as || holds || visible) obj = Json::parse(i.bytes, nullptr, false);
+    if (holds && !(*holds)(obj)) return true;
+    if (visible) {
+      // As stored: an item is encoded as the API shows it, without the
+      // workspace its access is decided by.
+      if (!obj.is_object() || !obj.contains("metadata") || !obj["metadata"].is_object()) return true;
+      obj["metadata"]["cluster"] = i.cluster;
+      bool seen = visible(obj);
+      obj["metadata"].erase("cluster");
+      if (!seen) return true;
+    }
+    if (as && obj.is_object()) obj = engine::from_storage(*as, std::move(obj));
+    if (selecting && (!o.labels.matches(obj) || !o.fields.matches(obj))) return true;
+    if (o.limit && n == o.limit) {
+      more = true;
+      if (filtered) return false;
+      ++remaining;  // kube counts what is left of a list no selector filters
       return true;
-    });
+    }
+    if (n++) body += ',';
+    body += printer ? printer->row_json(obj) : !as ? i.bytes : encode_json(obj);
+    last = i.fact;
+    return true;
   });
   Json md = {{"resourceVersion", rv}};
   if (more) md["continue"] = encode_continue(rv, last);
   if (more && !filtered) md["remainingItemCount"] = remaining;
-  if (req.table) {
-    std::vector<const Json*> shown;
-    for (const auto& i : items) shown.push_back(&i);
-    return when_durable(table_response(req, shown, md));
-  }
-  return when_durable(json_response(
-      200, {{"kind", req.kind->name + "List"}, {"apiVersion", req.kind->api_version()}, {"metadata", md}, {"items", items}}));
+  if (printer) body = printer->head(md) + body + TablePrinter::tail();
+  else body = head + body + "],\"kind\":" + kind + ",\"metadata\":" + encode_json(md) + "}";
+  return {std::move(body), printer ? printer->content_type() : "application/json", more};
 }
+
+}  // namespace
 
 HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::string& prefix, const std::string& start_after,
                                           std::optional<int64_t> at, bool paging,
@@ -277,59 +317,42 @@ HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::stri
     e.continue_token = encode_continue("-1", start_after);
     return status_response(e);
   }
-  std::string rv = std::to_string(rv_n);
-  bool wait = after_commit_ && store_ && store_->has_pending();
-  std::string head = "{\"apiVersion\":" + encode_json(req.kind->api_version()) + ",\"items\":[";
-  std::string kind = encode_json(req.kind->name + "List");
-  // A Table's rows are made on the reader's thread too, from each item.
-  std::shared_ptr<const TablePrinter> printer;
-  if (req.table) printer = std::make_shared<const TablePrinter>(*req.kind, *req.table, std::time(nullptr));
+  auto page = std::make_shared<ListPage>();
+  page->view = view.view;
+  page->prefix = prefix;
+  page->start_after = start_after;
+  page->rv = std::to_string(rv_n);
+  page->ns = req.info.ns;
+  page->options = req.list;
+  page->clusters = std::move(clusters);
+  if (!page->clusters && req.visible_by_key)
+    page->visible_key = [by_key = req.visible_by_key](const ListSnapshots::Item& i) {
+      return by_key(i.cluster, i.ns, engine::view_object_fact(i.fact).name);
+    };
+  else if (!page->clusters) page->visible = req.visible;
+  // A Table's rows are made where the page is, from each item.
+  if (req.table) page->printer = std::make_shared<const TablePrinter>(*req.kind, *req.table, std::time(nullptr));
   // Another served version than the stored one: each item converted to it.
-  const dsl::KindDecl* as = req.kind->storage ? req.kind : nullptr;
+  page->as = req.kind->storage ? req.kind : nullptr;
+  page->head = "{\"apiVersion\":" + encode_json(req.kind->api_version()) + ",\"items\":[";
+  page->kind = encode_json(req.kind->name + "List");
+  const std::string kind_key = req.kind->key();
+  if (page->visible || page->visible_key) {
+    // Access object by object reads the engine: rendered here, on its thread.
+    ListPage::Rendered r = page->render();
+    // The next pages read what this one read.
+    if (r.more) snapshots_.retain(kind_key, collection, rv_n, std::move(view));
+    return when_durable(HttpResponse{200, std::move(r.type), std::move(r.body), {}, nullptr});
+  }
+  bool wait = after_commit_ && store_ && store_->has_pending();
   HttpResponse later;
-  later.later = [this, view, prefix, start_after, rv, rv_n, head, kind, wait, printer, as, clusters, o = req.list, ns = req.info.ns,
-                 kind_key = req.kind->key(), collection](Respond respond) {
-    readers_.post([this, view, prefix, start_after, rv, rv_n, head, kind, wait, printer, as, clusters, o, ns, kind_key, collection,
-                   respond]() {
-      std::string body, last;
-      int64_t n = 0;
-      int64_t remaining = 0;
-      bool selecting = !o.labels.empty() || !o.fields.empty();
-      bool more = false, filtered = selecting || clusters;
-      view.view->scan(prefix, start_after, [&](const ListSnapshots::Item& i) {
-        if (!ns.empty() && i.ns != ns) return true;
-        const std::function<bool(const Json&)>* holds = nullptr;
-        if (clusters) {
-          auto c = clusters->find(i.cluster);
-          if (c == clusters->end()) return true;
-          if (c->second) holds = &c->second;
-        }
-        Json obj;
-        if (selecting || printer || as || holds) obj = Json::parse(i.bytes, nullptr, false);
-        if (holds && !(*holds)(obj)) return true;
-        if (as && obj.is_object()) obj = engine::from_storage(*as, std::move(obj));
-        if (selecting && (!o.labels.matches(obj) || !o.fields.matches(obj))) return true;
-        if (o.limit && n == o.limit) {
-          more = true;
-          if (filtered) return false;
-          ++remaining;  // kube counts what is left of a list no selector filters
-          return true;
-        }
-        if (n++) body += ',';
-        body += printer ? printer->row_json(obj) : !as ? i.bytes : encode_json(obj);
-        last = i.fact;
-        return true;
-      });
-      Json md = {{"resourceVersion", rv}};
-      if (more) md["continue"] = encode_continue(rv, last);
-      if (more && !filtered) md["remainingItemCount"] = remaining;
-      if (printer) body = printer->head(md) + body + TablePrinter::tail();
-      else body = head + body + "],\"kind\":" + kind + ",\"metadata\":" + encode_json(md) + "}";
-      std::string type = printer ? printer->content_type() : "application/json";
-      boost::asio::post(io_, [this, wait, respond, type, body = std::move(body), more, view, kind_key, collection, rv_n]() mutable {
+  later.later = [this, page, wait, view, kind_key, collection, rv_n](Respond respond) {
+    readers_.post([this, page, wait, view, kind_key, collection, rv_n, respond]() {
+      auto r = std::make_shared<ListPage::Rendered>(page->render());
+      boost::asio::post(io_, [this, wait, respond, r, view, kind_key, collection, rv_n]() mutable {
         // The next pages read what this one read.
-        if (more) snapshots_.retain(kind_key, collection, rv_n, std::move(view));
-        auto res = std::make_shared<HttpResponse>(HttpResponse{200, type, std::move(body), {}, nullptr});
+        if (r->more) snapshots_.retain(kind_key, collection, rv_n, std::move(view));
+        auto res = std::make_shared<HttpResponse>(HttpResponse{200, std::move(r->type), std::move(r->body), {}, nullptr});
         if (!wait) return respond(std::move(*res));
         after_commit_([res, respond]() { respond(std::move(*res)); });
       });

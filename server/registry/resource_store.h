@@ -7,8 +7,9 @@
 // its metadata, immutable fields, resource versions, namespaces that must
 // exist, defaults, status only through /status (strategy.h) — and then runs
 // as one engine transaction. Its answer and its watch events wait until the
-// commit is durable; a read waits for the commits it may show. Lists are
-// rendered off the engine's thread, from snapshots (list_snapshots.h).
+// commit is durable; a read waits for the commits it may show. Lists read
+// snapshots (list_snapshots.h), rendered off the engine's thread unless
+// their access is decided object by object.
 //
 // Thread safety: runs on the engine's io_context thread (http_server.h);
 // its list readers run on a pool of their own and hand their answers back
@@ -62,10 +63,12 @@ class ResourceStore {
  private:
   HttpResponse get(const ApiRequest& req);
   HttpResponse list(const ApiRequest& req);
-  // A list rendered by a reader thread from the collection's snapshot (in
-  // all workspaces for a wildcard list) at version `at` (unset: the
-  // current one), of the objects `clusters` lets through when given
-  // (ApiRequest::visible_clusters). `paging`: `at` is a continue token's.
+  // A list read from the collection's snapshot (in all workspaces for a
+  // wildcard list) at version `at` (unset: the current one), of the
+  // objects `clusters` lets through when given
+  // (ApiRequest::visible_clusters), else those `req.visible` lets through
+  // when set. Rendered by a reader thread, or with `req.visible` (which
+  // reads the engine) here. `paging`: `at` is a continue token's.
   HttpResponse list_snapshot(const ApiRequest& req, const std::string& prefix, const std::string& start_after,
                              std::optional<int64_t> at, bool paging,
                              std::shared_ptr<const ApiRequest::ClusterFilters> clusters);

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <thread>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -21,6 +22,7 @@
 #include "engine/durable_store.h"
 #include "engine/engine.h"
 #include "server/api/api_server.h"
+#include "server/api/request.h"
 #include "server/auth/oidc.h"
 #include "server/auth/service_account_tokens.h"
 #include "server/http/http_server.h"
@@ -49,7 +51,7 @@ size_t transport_threads() { return std::clamp<size_t>(std::thread::hardware_con
 
 int serve_usage(const std::string& msg) {
   flush_log();  // after the lines logged before it
-  std::cerr << "pmesh serve: " << msg << "\nUsage: pmesh serve [--data-dir DIR] [--listen HOST:PORT] [--policies PATHS]... [--bootstrap PATHS]... [--watch-history N]\n"
+  std::cerr << "pmesh serve: " << msg << "\nUsage: pmesh serve [--data-dir DIR] [--listen HOST:PORT] [--policies PATHS]... [--bootstrap PATHS]... [--watch-history N] [--cold-after N]\n"
                "       [--plain-http | --tls-cert-file PEM --tls-private-key-file PEM] [--token-file CSV] [--service-account-issuer URL]\n"
                "       [--oidc-issuer-url URL --oidc-client-id ID (--oidc-jwks-file JWKS | --oidc-jwks-url URL [--oidc-ca-file PEM])\n"
                "        [--oidc-username-claim C] [--oidc-groups-claim C]]\n";
@@ -90,6 +92,7 @@ int serve_main(const std::vector<std::string>& args) {
   LogWriter log_writer;
   std::string data_dir = ".pmesh", listen = "127.0.0.1:6443";
   int64_t log_limit = 100000;
+  engine::Engine::Options engine_options;
   std::vector<std::string> bootstrap_paths;  // empty: policies/bootstrap.yaml, compiled in
   std::vector<std::string> policies;
   std::string tls_cert, tls_key, token_file, sa_issuer;
@@ -116,19 +119,22 @@ int serve_main(const std::vector<std::string>& args) {
       plain_http = true;
       continue;
     }
-    bool takes_value = strings.count(flag) || flag == "--watch-history" || flag == "--bootstrap" || flag == "--policies";
+    bool takes_value = strings.count(flag) || flag == "--watch-history" || flag == "--cold-after" || flag == "--bootstrap" ||
+                       flag == "--policies";
     if (!takes_value) return serve_usage("unknown argument " + flag);
     if (i + 1 >= args.size()) return serve_usage(flag + " needs a value");
     const std::string& v = args[++i];
     if (auto it = strings.find(flag); it != strings.end()) {
       *it->second = v;
-    } else if (flag == "--watch-history") {
-      // How many changes watchers can resume from; older resource versions get 410 Expired.
-      try {
-        log_limit = std::stoll(v);
-      } catch (...) {
-        return serve_usage("--watch-history takes a number");
-      }
+    } else if (flag == "--watch-history" || flag == "--cold-after") {
+      // --watch-history: how many changes watchers can resume from; older
+      // resource versions get 410 Expired. --cold-after: how many
+      // transactions an object stays a tree after its last change before it
+      // is held as CBOR (0: never; engine.h, Options::cold_after_transactions).
+      auto n = parse_int(v);
+      if (!n || *n < 0 || *n > std::numeric_limits<int>::max()) return serve_usage(flag + " takes a whole number, 0 or more");
+      if (flag == "--watch-history") log_limit = *n;
+      else engine_options.cold_after_transactions = static_cast<int>(*n);
     } else if (flag == "--bootstrap") {
       bootstrap_paths.push_back(v);
     } else {
@@ -158,7 +164,7 @@ int serve_main(const std::vector<std::string>& args) {
   store->set_log_limit(log_limit);
   // The engine is never deleted: its state goes with the process, where
   // freeing it node by node made a stop take a quarter of a restart.
-  engine::Engine& engine = keep_until_exit(std::make_unique<engine::Engine>(program));
+  engine::Engine& engine = keep_until_exit(std::make_unique<engine::Engine>(program, engine_options));
   if (!store->load(engine, &err)) {
     log("error", err);
     return 1;

@@ -12,7 +12,9 @@
 // while 1 and 4 clients list them (the rate, and its ratio to creates
 // alone), across all workspaces (`/clusters/*`), and through the GraphQL gateway;
 // and etcd's put rate at the same
-// concurrencies with the ratio. Everything runs on 127.0.0.1.
+// concurrencies with the ratio, and HTTPS Account creates against etcd's
+// puts at 16 connections (`https.accounts_vs_etcd_puts`; etcd-server from
+// apt, plain HTTP). Everything runs on 127.0.0.1.
 #include <utility>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -390,6 +392,11 @@ int main(int argc, char** argv) {
       for (size_t i = 0; i < puts.size(); ++i)
         ratio.push_back(std::round(out["pmesh_creates"][i]["per_second"].get<double>() / std::max(1.0, puts[i]["per_second"].get<double>()) * 100) / 100);
       out["pmesh_vs_etcd_rate"] = ratio;
+      // Accounts end to end through HTTPS (TLS, authentication, the
+      // authorization model, every policy rule, a durable commit) at 16
+      // connections, against etcd's puts of one key at 16 (issue 12).
+      out["https"]["accounts_vs_etcd_puts"] = std::round(out["https"]["account_creates"]["per_second"].get<double>() /
+                                                         std::max(1.0, puts[1]["per_second"].get<double>()) * 1000) / 1000;
     } else {
       out["etcd_puts"] = "etcd is not installed (apt-get install etcd-server)";
     }

@@ -316,6 +316,8 @@ std::optional<HttpResponse> ApiServer::apiexport_content(const HttpRequest& http
                                                  cannot(user, verb_name(req.verb), info) +
                                                      ": write access to APIBinding is not allowed from virtual workspace"));
     req.visible = [export_cluster, export_name](const Json& object) { return binds_export(object, export_cluster, export_name); };
+    // A function of the binding alone: lists are rendered off the engine's thread.
+    req.visible_clusters = [visible = req.visible]() { return ApiRequest::ClusterFilters{{"*", visible}}; };
     return objects(http, std::move(req), stream, watch_allowed);
   }
   return status_response(ApiError::not_found_route());

@@ -76,17 +76,19 @@ struct ApiRequest {
   // of lists and watches, and the one a get, update, patch or delete names
   // (what it may not see is not found). Unset: all that the request names.
   std::function<bool(const Json& object)> visible;
-  // Where `visible` is decided workspace by workspace (an APIExport virtual
-  // workspace): the workspaces (paths) whose objects the user sees, each
-  // with what must hold of an object there (null: every object; else a
-  // function of the object alone, as stored, safe on any thread). A list
-  // asks it once, on the engine's thread, and is then rendered off it from
-  // the collection's snapshot.
   // Where `visible` depends only on which object it is (its workspace,
   // namespace and name; an organization): the same answer without reading
   // the object, so that a list decides each item without decoding it.
   // Unset: decided by `visible`. On the engine's thread.
   std::function<bool(std::string_view cluster, std::string_view ns, std::string_view name)> visible_by_key;
+  // Where `visible` is decided workspace by workspace (an APIExport virtual
+  // workspace): the workspaces (paths) whose objects the user sees, each
+  // with what must hold of an object there (null: every object; else a
+  // function of the object alone, as stored, safe on any thread); an
+  // entry for `*` holds in every workspace without one of its own (where
+  // `visible` is a function of the object alone). A list asks it once, on
+  // the engine's thread, and is then rendered off it from the collection's
+  // snapshot.
   using ClusterFilters = std::map<std::string, std::function<bool(const Json& object)>>;
   std::function<ClusterFilters()> visible_clusters;
   // What a create, update or patch may leave behind (an APIExport virtual

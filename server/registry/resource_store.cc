@@ -265,6 +265,7 @@ ListPage::Rendered ListPage::render() const {
     const std::function<bool(const Json&)>* holds = nullptr;
     if (clusters) {
       auto c = clusters->find(i.cluster);
+      if (c == clusters->end()) c = clusters->find(ListSnapshots::kAllClusters);
       if (c == clusters->end()) return true;
       if (c->second) holds = &c->second;
     }

@@ -87,6 +87,13 @@ def main():
         expect("carol's binding accepts nothing", s.request("POST", "/clusters/%s/apis/apis.kcp.io/v1alpha1/apibindings" % cons2, {
             "apiVersion": "apis.kcp.io/v1alpha1", "kind": "APIBinding", "metadata": {"name": "databases"},
             "spec": {"reference": {"export": {"path": prov, "name": "databases"}}}}), 201)
+        # Another export of alice's, bound in bob's workspace too: its binding
+        # is not one of the databases export's (the view's bindings list below).
+        expect("alice's second export", s.request("POST", v2 + "apiexports", {
+            "apiVersion": "apis.kcp.io/v1alpha2", "kind": "APIExport", "metadata": {"name": "tables"}, "spec": {}}, user="alice"), 201)
+        expect("bob binds it", s.request("POST", "/clusters/%s/apis/apis.kcp.io/v1alpha2/apibindings" % cons1, {
+            "apiVersion": "apis.kcp.io/v1alpha2", "kind": "APIBinding", "metadata": {"name": "tables"},
+            "spec": {"reference": {"export": {"path": prov, "name": "tables"}}}}), 201)
         for ws, owner in ((cons1, "bob"), (cons2, "carol")):
             cms = "/clusters/%s/api/v1/namespaces/default/configmaps" % ws
             expect(owner + " shares one", s.request("POST", cms, configmap("shared", {"share": "yes"}), user=owner), 201)
@@ -142,7 +149,8 @@ def main():
         expect("bob, a consumer, through the provider's view", s.request("GET", everything, user="bob"), 404)
         # The bindings to the export: readable, not writable.
         bl = expect("alice lists the bindings", s.request("GET", vw + "/clusters/*/apis/apis.kcp.io/v1alpha2/apibindings", user="alice"), 200)
-        if sorted(i["metadata"]["annotations"]["kcp.io/cluster"] for i in bl.get("items", [])) != sorted([c1, c2]):
+        if sorted((i["metadata"]["annotations"]["kcp.io/cluster"], i["metadata"]["name"]) for i in bl.get("items", [])) != \
+                sorted([(c1, "databases"), (c2, "databases")]):
             problems.append("the bindings through the view: %s" % bl.get("items"))
         mine = s.request("GET", vw + "/clusters/%s/apis/apis.kcp.io/v1alpha2/apibindings/databases" % c2, user="alice")[1]
         if isinstance(mine, dict) and mine.get("spec"):
@@ -218,7 +226,7 @@ def main():
             out = subprocess.run([kubectl, "--server", base + "/clusters/" + prov, "get", "apiexports", "-o", "json"],
                                  capture_output=True, text=True, timeout=60, env=env)
             items = json.loads(out.stdout).get("items", []) if out.returncode == 0 else []
-            if [i["apiVersion"] for i in items] != ["apis.kcp.io/v1alpha2"]:
+            if [(i["metadata"]["name"], i["apiVersion"]) for i in items] != [("databases", "apis.kcp.io/v1alpha2"), ("tables", "apis.kcp.io/v1alpha2")]:
                 problems.append("kubectl get apiexports (preferred v1alpha2): %s %s" % (out.stdout[:300], out.stderr))
             out = subprocess.run([kubectl, "--server", base + "/clusters/" + cons1, "get", "apibindings.v1alpha1.apis.kcp.io",
                                   "databases", "-o", "jsonpath={.spec.reference.export.name}"],

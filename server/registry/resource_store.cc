@@ -218,10 +218,10 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
   if (!start_after.empty() && start_after.compare(0, prefix.size(), prefix) != 0)
     return status_response(ApiError::bad_request("invalid continue token: continue key is not valid: the token belongs to another list"));
   // Every list reads the collection's snapshot. Those whose access is
-  // decided workspace by workspace take the workspaces here and are
-  // rendered off the writer's thread; those decided object by object (the
-  // organizations a user sees, an export's bindings) ask `visible`, which
-  // reads the engine, so they are rendered here: small collections.
+  // decided workspace by workspace (or by a function of each object alone)
+  // take the workspaces here and are rendered off the writer's thread;
+  // those decided object by object on the engine's state (the
+  // organizations a user sees) are rendered here, where that state is.
   std::shared_ptr<const ApiRequest::ClusterFilters> clusters;
   if (req.visible_clusters) clusters = std::make_shared<const ApiRequest::ClusterFilters>(req.visible_clusters());
   return list_snapshot(req, prefix, start_after, at, paging, std::move(clusters));

@@ -696,6 +696,8 @@ bool DurableStore::commit(const State& state, const State::Dirty& dirty, const R
 
 bool DurableStore::has_pending() const { return !pending_->empty || sealed_ > 0; }
 
+bool DurableStore::has_collected() const { return !pending_->empty; }
+
 void DurableStore::SealedDeleter::operator()(PendingBatch* b) const {
   if (store) store->recycle(b);
   else delete b;

@@ -81,6 +81,9 @@ class DurableStore : public Persistence {
   // Whether memory holds commits that are not durable yet: collected, or
   // sealed and not yet written().
   bool has_pending() const;
+  // Whether commits were collected since the last seal() (what the next
+  // write would take).
+  bool has_collected() const;
 
   // flush() in three steps, so that the synced write can run on a thread of
   // its own while the next commits are collected: seal() takes what was

@@ -29,11 +29,20 @@ bool GroupCommit::write_now(std::string* error) {
 }
 
 void GroupCommit::operator()(std::function<void()> fn) {
+  if (writing_ && !store_.has_collected()) {
+    // All that is committed is in the write under way.
+    in_flight_.push_back(std::move(fn));
+    return;
+  }
   waiting_.push_back(std::move(fn));
+  // The writer is idle and a commit waits: it is written while the requests
+  // at hand run (their commits make the next write).
+  if (!writing_ && !scheduled_ && store_.has_collected()) return start();
   schedule();
 }
 
-// After the requests at hand: their commits join the same write.
+// Nothing to write yet (or a write under way, which schedules the next
+// when it ends): what waits runs after the requests at hand.
 void GroupCommit::schedule() {
   if (scheduled_ || writing_) return;  // a write under way schedules the next when it ends
   scheduled_ = true;
@@ -45,35 +54,41 @@ void GroupCommit::schedule() {
 void GroupCommit::start() {
   scheduled_ = false;
   engine::DurableStore::Sealed batch = store_.seal();
-  Waiting run = std::move(waiting_);
-  waiting_.clear();
   if (!batch) {
     // Nothing was committed since the last write ended.
+    Waiting run = std::move(waiting_);
+    waiting_.clear();
     for (auto& f : run) f();
     return;
   }
   writing_ = true;
-  boost::asio::post(writer_, [this, batch = std::move(batch), run = std::move(run),
-                              self = std::weak_ptr<GroupCommit*>(self_)]() mutable {
+  in_flight_ = std::move(waiting_);
+  waiting_.clear();
+  boost::asio::post(writer_, [this, batch = std::move(batch), self = std::weak_ptr<GroupCommit*>(self_)]() mutable {
     // `this` outlives the writer's thread (the destructor joins it); its
     // members other than the store are not touched here.
     auto started = std::chrono::steady_clock::now();
     std::string error;
     bool ok = store_.write(*batch, &error);
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    boost::asio::post(io_, [ok, error = std::move(error), seconds, run = std::move(run), self]() mutable {
-      if (auto me = self.lock()) (*me)->finish(ok, error, seconds, run);
+    boost::asio::post(io_, [ok, error = std::move(error), seconds, self]() mutable {
+      if (auto me = self.lock()) (*me)->finish(ok, error, seconds);
     });
   });
 }
 
-void GroupCommit::finish(bool ok, const std::string& error, double seconds, Waiting& run) {
+void GroupCommit::finish(bool ok, const std::string& error, double seconds) {
   writing_ = false;
   store_.written();
   if (!ok) on_failure_(error);
+  Waiting run = std::move(in_flight_);
+  in_flight_.clear();
   if (observe_) observe_(seconds, run.size());
+  // The next write first: what the functions below queue joins it or the
+  // one after (what was committed meanwhile is written while they run).
+  if (!waiting_.empty() && store_.has_collected()) start();
   for (auto& f : run) f();
-  if (!waiting_.empty()) schedule();
+  if (!waiting_.empty() && !writing_) schedule();
 }
 
 }  // namespace pmesh::server

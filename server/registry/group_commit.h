@@ -1,12 +1,18 @@
 // Group commit: transactions run one after another on the server's thread
 // and add their batches to the durable store's pending write; one synced
-// write takes every batch that is ready once the requests at hand have run,
-// and only then are the functions waiting for it (answers to writers,
-// watch events) run, in the order they were queued.
+// write takes every batch collected when it starts, and only then are the
+// functions waiting for it (answers to writers, watch events) run, in the
+// order they were queued.
 //
 // The synced write runs on a thread of its own, so that the server's thread
 // goes on running transactions (their batches make the next write) while the
-// disk syncs: one write at a time, in the order the batches were sealed.
+// disk syncs: one write at a time, in the order the batches were sealed. A
+// write starts as soon as the writer is free and a commit waits: when the
+// last one ends, or at once when the writer is idle. (It used to start
+// after the requests at hand had run, which under a closed loop of clients
+// put all of them into one write and left the server's thread idle while
+// it synced: docs/performance.md.) A function queued while everything
+// committed is in the write under way waits for that write only.
 //
 // A write that fails leaves memory ahead of the disk; `on_failure` decides
 // (the server stops, and a restart recovers the durable state).
@@ -54,13 +60,15 @@ class GroupCommit {
  private:
   using Waiting = std::vector<std::function<void()>>;
   void schedule();
+  // REQUIRES: no write under way.
   void start();
-  void finish(bool ok, const std::string& error, double seconds, Waiting& run);
+  void finish(bool ok, const std::string& error, double seconds);
 
   boost::asio::io_context& io_;
   engine::DurableStore& store_;
   std::function<void(const std::string&)> on_failure_;
-  Waiting waiting_;  // for the next write
+  Waiting waiting_;    // for the next write
+  Waiting in_flight_;  // for the write under way
   std::function<void(double, size_t)> observe_;
   bool scheduled_ = false;
   bool writing_ = false;

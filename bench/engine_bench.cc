@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "bench/bench_util.h"
+#include "bench/cold_drain.h"
 #include "engine/engine.h"
 
 using pmesh::engine::Engine;
@@ -136,16 +137,10 @@ Json run_size(const std::string& rules, int n, int samples) {
   auto prog = program(rules);
   std::vector<Account> t = tree(n);
   Engine e(prog, options());
-  bool cold_due = false;
-  e.set_cold_scheduler([&cold_due]() { cold_due = true; });
+  pmesh::bench::ColdDrain cold_drain(e);
   std::vector<double> drain;
-  auto hold_cold = [&]() {
-    auto d0 = Clock::now();
-    while (cold_due) cold_due = e.hold_cold_due(64);
-    return us(Clock::now() - d0);
-  };
   double cold = load(e, t, 1000);
-  hold_cold();
+  cold_drain.drain();
   double rss_mib = static_cast<double>(pmesh::bench::peak_rss_kib()) / 1024.0;
   size_t tuples = e.state().tuples().size(), objects = e.state().objects().size(), matches = e.state().match_count();
 
@@ -162,16 +157,16 @@ Json run_size(const std::string& rules, int n, int samples) {
     auto t0 = Clock::now();
     bool ok = e.apply({Op::create(acc)}).ok;
     create.push_back(us(Clock::now() - t0));
-    drained += hold_cold();
+    drained += cold_drain.drain();
     acc["spec"]["creator"] = "someone-else";
     auto t1 = Clock::now();
     ok = ok && e.apply({Op::update(acc)}).ok;
     update.push_back(us(Clock::now() - t1));
-    drained += hold_cold();
+    drained += cold_drain.drain();
     auto t2 = Clock::now();
     ok = ok && e.apply({Op::remove({"Account", p.cluster + ":" + p.name, "", "bench-" + std::to_string(s)})}).ok;
     remove.push_back(us(Clock::now() - t2));
-    drained += hold_cold();
+    drained += cold_drain.drain();
     if (!ok) {
       std::cerr << "single operation failed\n";
       std::exit(1);

@@ -17,14 +17,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
-from pmesh_server import Server  # noqa: E402
-
-ORGS = "/clusters/root:orgs/apis/core.platform-mesh.io/v1alpha1/accounts"
-
-
-def org(name):
-    return {"apiVersion": "core.platform-mesh.io/v1alpha1", "kind": "Account", "metadata": {"name": name},
-            "spec": {"type": "org", "displayName": "An organization"}}
+from pmesh_server import ORGS, Server, create_org  # noqa: E402
 
 
 def run(pmesh, n):
@@ -33,9 +26,8 @@ def run(pmesh, n):
 
         def make(lo, hi):
             for i in range(lo, hi):
-                st = s.request("POST", ORGS, org("org-%06d" % i), timeout=60)[0]
-                if st != 201:
-                    failed.append(st)
+                create_org(s, failed, "org-%06d" % i, "admin")
+                if failed:
                     return
 
         makers = [threading.Thread(target=make, args=(k * n // 4, (k + 1) * n // 4)) for k in range(4)]
@@ -46,7 +38,9 @@ def run(pmesh, n):
         if failed:
             raise SystemExit("creating organizations failed: %s" % failed[:3])
         for i in range(3):
-            assert s.request("POST", ORGS, org("alice-%d" % i), user="alice")[0] == 201
+            create_org(s, failed, "alice-%d" % i, "alice")
+        if failed:
+            raise SystemExit("creating alice's organizations failed: %s" % failed[:3])
         out = {"orgs": n + 3}
         for who in ("alice", "admin"):
             times, items = [], 0

@@ -63,6 +63,7 @@
 #include "engine/documents.h"
 #include "engine/durable_store.h"
 #include "bench/bench_util.h"
+#include "bench/cold_drain.h"
 #include "engine/engine.h"
 #include "server/auth/authz.h"
 #include "server/openfga/fga_store.h"
@@ -231,13 +232,7 @@ int main(int argc, char** argv) {
     store.load();
     fga = &store;
     // Objects go cold between writes, as the server's handlers hold them.
-    bool cold_due = false;
-    e.set_cold_scheduler([&cold_due]() { cold_due = true; });
-    auto hold_cold = [&]() {
-      auto d0 = Clock::now();
-      while (cold_due) cold_due = e.hold_cold_due(64);
-      return us(Clock::now() - d0);
-    };
+    pmesh::bench::ColdDrain cold_drain(e);
 
     // With a data directory, each organization's transactions are written
     // as one group commit, as a server's burst of requests is: LevelDB then
@@ -249,10 +244,10 @@ int main(int argc, char** argv) {
     auto t0 = Clock::now();
     for (int i = 0; i < size; ++i) {
       apply(e, org("org" + std::to_string(i)));
-      hold_cold();
+      cold_drain.drain();
       for (int j = 0; j < per_org; ++j) {
         apply(e, account("org" + std::to_string(i), "acc" + std::to_string(j)));
-        hold_cold();
+        cold_drain.drain();
       }
       if (disk) {
         auto w = Clock::now();
@@ -325,7 +320,7 @@ int main(int argc, char** argv) {
       auto a = Clock::now();
       apply(e, std::move(o));
       into.push_back(us(Clock::now() - a));
-      drains.push_back(hold_cold());
+      drains.push_back(cold_drain.drain());
       if (!profile) return;
       for (const auto& [r, st] : e.costs_by_rule()) {
         const auto& b = before[r];

@@ -16,7 +16,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pmesh_server import Server, fail  # noqa: E402
+from pmesh_server import Server, fail, member_role  # noqa: E402
 
 # A schema that keeps whatever a Widget holds (kcp requires one per version).
 PRESERVE = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
@@ -33,13 +33,6 @@ def account(name, t):
 
 def configmap(name):
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"k": "v"}}
-
-
-def member_role(account, user):
-    """The tuples by which the IAM service grants `user` the account's member role."""
-    role = "role:core_platform-mesh_io_account/" + account.split(":", 1)[1] + "/member"
-    return [{"user": user, "relation": "assignee", "object": role},
-            {"user": role + "#assignee", "relation": "member", "object": account}]
 
 
 def setup(s):

@@ -14,23 +14,10 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pmesh_server import Problems, Server  # noqa: E402
+from pmesh_server import ORGS, Problems, Server, create_org, member_role  # noqa: E402
 
-ORGS = "/clusters/root:orgs/apis/core.platform-mesh.io/v1alpha1/accounts"
 problems = Problems()
 want = problems.want
-
-
-def org(name):
-    return {"apiVersion": "core.platform-mesh.io/v1alpha1", "kind": "Account", "metadata": {"name": name},
-            "spec": {"type": "org", "displayName": "An organization"}}
-
-
-def member_role(account, user):
-    """The tuples by which the IAM service grants `user` the account's member role."""
-    role = "role:core_platform-mesh_io_account/" + account.split(":", 1)[1] + "/member"
-    return [{"user": user, "relation": "assignee", "object": role},
-            {"user": role + "#assignee", "relation": "member", "object": account}]
 
 
 def names(body):
@@ -66,8 +53,7 @@ def owner_object(s, user, org_name):
 with Server(sys.argv[1]) as s:
     for who, orgs in (("alice", ["al-1", "al-2", "al-3", "al-4", "al-5"]), ("bob", ["bo-1", "bo-2", "bo-3"]), ("admin", ["xx-1"])):
         for o in orgs:
-            st, body, _ = s.request("POST", ORGS, org(o), user=who)
-            assert st == 201, (who, o, st, body)
+            create_org(s, problems, o, who)
     # bob is a member of alice's a1 and a5.
     grants = {o: {"writes": {"tuple_keys": member_role(owner_object(s, "alice", o), "user:bob")}} for o in ("al-1", "al-5")}
     for o, g in grants.items():
@@ -84,8 +70,7 @@ with Server(sys.argv[1]) as s:
     want("a first page of a longer list hands out a token", bool(token), True)
 
     # Between pages: a new organization, an updated one, and one deleted.
-    st, body, _ = s.request("POST", ORGS, org("al-35"), user="alice")
-    want("create between pages", st, 201)
+    create_org(s, problems, "al-35", "alice")
     st, a3, _ = s.request("GET", ORGS + "/al-3", user="alice")
     a3["metadata"].setdefault("labels", {})["changed"] = "between-pages"
     st, body, _ = s.request("PUT", ORGS + "/al-3", a3, user="alice")

@@ -212,6 +212,13 @@ def create_org(s, problems, name, owner):
     return "root:orgs:" + name
 
 
+def member_role(account, user):
+    """The tuples by which the IAM service grants `user` the account's member role."""
+    role = "role:core_platform-mesh_io_account/" + account.split(":", 1)[1] + "/member"
+    return [{"user": user, "relation": "assignee", "object": role},
+            {"user": role + "#assignee", "relation": "member", "object": account}]
+
+
 def fail(msg, server=None):
     tail = ("\n--- server log ---\n" + server.log()[-3000:]) if server else ""
     raise SystemExit("FAIL: " + msg + tail)

@@ -14,7 +14,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pmesh_server import Server, fail  # noqa: E402
+from pmesh_server import Server, fail, member_role  # noqa: E402
 
 ORGS = "/clusters/root:orgs/apis/core.platform-mesh.io/v1alpha1/accounts"
 
@@ -49,13 +49,6 @@ def owner_sees_deletion(s):
     events = until(w, lambda e: e["type"] == "DELETED")
     assert events[-1]["object"]["metadata"]["name"] == "acme", events
     w.close()
-
-
-def member_role(account, user):
-    """The tuples by which the IAM service grants `user` the account's member role."""
-    role = "role:core_platform-mesh_io_account/" + account.split(":", 1)[1] + "/member"
-    return [{"user": user, "relation": "assignee", "object": role},
-            {"user": role + "#assignee", "relation": "member", "object": account}]
 
 
 def visibility_follows_access(s):

@@ -366,13 +366,9 @@ std::optional<HttpResponse> ApiServer::objects(const HttpRequest& http, ApiReque
   if (!admin && info.cluster == "root:orgs" && info.group == "core.platform-mesh.io" && info.resource == "accounts" &&
       (req.verb == Verb::kList || req.verb == Verb::kWatch)) {
     // Lists and watches of organizations show those the user may get.
-    req.visible_by_key = [this, user = req.user](std::string_view cluster, std::string_view, std::string_view name) {
+    req.set_visible_by_key([this, user = req.user](std::string_view cluster, std::string_view, std::string_view name) {
       return cluster != "root:orgs" || authz_.sees_org(user, std::string(name));
-    };
-    req.visible = [by_key = req.visible_by_key](const Json& object) {
-      const Json& md = object["metadata"];
-      return by_key(engine::string_field(md, "cluster"), "", engine::string_field(md, "name"));
-    };
+    });
   }
   if (!admin && req.verb == Verb::kWatch) {
     RequestInfo scope = info;

@@ -229,6 +229,14 @@ std::optional<bool> parse_bool(const std::string& s) {
   return std::nullopt;
 }
 
+void ApiRequest::set_visible_by_key(VisibleByKey by_key) {
+  visible_by_key = std::move(by_key);
+  visible = [by_key = visible_by_key](const Json& object) {
+    const Json& md = object["metadata"];
+    return by_key(engine::string_field(md, "cluster"), engine::string_field(md, "namespace"), engine::string_field(md, "name"));
+  };
+}
+
 std::optional<int64_t> parse_int(const std::string& s) {
   if (s.empty() || s.find_first_of(" \t\n") != std::string::npos) return std::nullopt;
   errno = 0;

@@ -78,9 +78,14 @@ struct ApiRequest {
   std::function<bool(const Json& object)> visible;
   // Where `visible` depends only on which object it is (its workspace,
   // namespace and name; an organization): the same answer without reading
-  // the object, so that a list decides each item without decoding it.
-  // Unset: decided by `visible`. On the engine's thread.
-  std::function<bool(std::string_view cluster, std::string_view ns, std::string_view name)> visible_by_key;
+  // the object, so that a list decides each item without decoding it. On
+  // the engine's thread. A list whose request sets `visible` needs this or
+  // `visible_clusters`; with neither it fails (500) rather than show all.
+  using VisibleByKey = std::function<bool(std::string_view cluster, std::string_view ns, std::string_view name)>;
+  VisibleByKey visible_by_key;
+  // Sets `visible_by_key` and the `visible` that reads the same key from
+  // an object's metadata.
+  void set_visible_by_key(VisibleByKey by_key);
   // Where `visible` is decided workspace by workspace (an APIExport virtual
   // workspace): the workspaces (paths) whose objects the user sees, each
   // with what must hold of an object there (null: every object; else a

@@ -122,13 +122,9 @@ std::optional<HttpResponse> ApiServer::workspace_hook(const HttpRequest& http, c
   if (!info.wildcard() && (info.name != "cluster" || !waiting(info.cluster)))
     return status_response(ApiError::not_found({lc_kind->group, lc_kind->plural}, info.name.empty() ? "cluster" : info.name));
   if (req.verb == Verb::kGet || req.verb == Verb::kList || req.verb == Verb::kWatch) {
-    req.visible_by_key = [waiting](std::string_view cluster, std::string_view, std::string_view name) {
+    req.set_visible_by_key([waiting](std::string_view cluster, std::string_view, std::string_view name) {
       return name == "cluster" && waiting(std::string(cluster));
-    };
-    req.visible = [by_key = req.visible_by_key](const Json& object) {
-      const Json& md = object["metadata"];
-      return by_key(engine::string_field(md, "cluster"), "", engine::string_field(md, "name"));
-    };
+    });
     return objects(http, std::move(req), stream, [this, user, type, verb_needed]() { return authz_.decide(user, verb_needed, type).allowed; });
   }
   if (info.wildcard() || (req.verb != Verb::kUpdate && req.verb != Verb::kPatch))

@@ -222,6 +222,9 @@ HttpResponse ResourceStore::list(const ApiRequest& req) {
   // take the workspaces here and are rendered off the writer's thread;
   // those decided object by object on the engine's state (the
   // organizations a user sees) are rendered here, where that state is.
+  // A list has no other way to decide access: fail closed.
+  if (req.visible && !req.visible_clusters && !req.visible_by_key)
+    return status_response(ApiError::internal("this list's access is decided object by object, with no key to decide it by"));
   std::shared_ptr<const ApiRequest::ClusterFilters> clusters;
   if (req.visible_clusters) clusters = std::make_shared<const ApiRequest::ClusterFilters>(req.visible_clusters());
   return list_snapshot(req, prefix, start_after, at, paging, std::move(clusters));
@@ -236,11 +239,9 @@ struct ListPage {
   std::string prefix, start_after, rv, ns;
   ListOptions options;
   std::shared_ptr<const ApiRequest::ClusterFilters> clusters;
-  // Object by object (ApiRequest::visible_by_key, else ApiRequest::visible
-  // given the object as stored).
+  // Object by object (ApiRequest::visible_by_key).
   // REQUIRES: set only where the page is rendered on the engine's thread.
   std::function<bool(const ListSnapshots::Item&)> visible_key;
-  std::function<bool(const Json&)> visible;
   std::shared_ptr<const TablePrinter> printer;  // a Table's rows
   const dsl::KindDecl* as = nullptr;            // served as another version than stored
   std::string head, kind;                       // of a List: its start and `kind`
@@ -258,7 +259,7 @@ ListPage::Rendered ListPage::render() const {
   int64_t remaining = 0;
   const ListOptions& o = options;
   bool selecting = !o.labels.empty() || !o.fields.empty();
-  bool more = false, filtered = selecting || clusters || visible || visible_key;
+  bool more = false, filtered = selecting || clusters || visible_key;
   view->scan(prefix, start_after, [&](const ListSnapshots::Item& i) {
     if (!ns.empty() && i.ns != ns) return true;
     if (visible_key && !visible_key(i)) return true;
@@ -270,17 +271,8 @@ ListPage::Rendered ListPage::render() const {
       if (c->second) holds = &c->second;
     }
     Json obj;
-    if (selecting || printer || as || holds || visible) obj = Json::parse(i.bytes, nullptr, false);
+    if (selecting || printer || as || holds) obj = Json::parse(i.bytes, nullptr, false);
     if (holds && !(*holds)(obj)) return true;
-    if (visible) {
-      // As stored: an item is encoded as the API shows it, without the
-      // workspace its access is decided by.
-      if (!obj.is_object() || !obj.contains("metadata") || !obj["metadata"].is_object()) return true;
-      obj["metadata"]["cluster"] = i.cluster;
-      bool seen = visible(obj);
-      obj["metadata"].erase("cluster");
-      if (!seen) return true;
-    }
     if (as && obj.is_object()) obj = engine::from_storage(*as, std::move(obj));
     if (selecting && (!o.labels.matches(obj) || !o.fields.matches(obj))) return true;
     if (o.limit && n == o.limit) {
@@ -330,7 +322,6 @@ HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::stri
     page->visible_key = [by_key = req.visible_by_key](const ListSnapshots::Item& i) {
       return by_key(i.cluster, i.ns, engine::view_object_fact(i.fact).name);
     };
-  else if (!page->clusters) page->visible = req.visible;
   // A Table's rows are made where the page is, from each item.
   if (req.table) page->printer = std::make_shared<const TablePrinter>(*req.kind, *req.table, std::time(nullptr));
   // Another served version than the stored one: each item converted to it.
@@ -338,7 +329,7 @@ HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::stri
   page->head = "{\"apiVersion\":" + encode_json(req.kind->api_version()) + ",\"items\":[";
   page->kind = encode_json(req.kind->name + "List");
   const std::string kind_key = req.kind->key();
-  if (page->visible || page->visible_key) {
+  if (page->visible_key) {
     // Access object by object reads the engine: rendered here, on its thread.
     ListPage::Rendered r = page->render();
     // The next pages read what this one read.

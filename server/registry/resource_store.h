@@ -66,9 +66,10 @@ class ResourceStore {
   // A list read from the collection's snapshot (in all workspaces for a
   // wildcard list) at version `at` (unset: the current one), of the
   // objects `clusters` lets through when given
-  // (ApiRequest::visible_clusters), else those `req.visible` lets through
-  // when set. Rendered by a reader thread, or with `req.visible` (which
-  // reads the engine) here. `paging`: `at` is a continue token's.
+  // (ApiRequest::visible_clusters), else those `req.visible_by_key` lets
+  // through when set. Rendered by a reader thread, or with
+  // `req.visible_by_key` (which reads the engine) here. `paging`: `at` is a
+  // continue token's.
   HttpResponse list_snapshot(const ApiRequest& req, const std::string& prefix, const std::string& start_after,
                              std::optional<int64_t> at, bool paging,
                              std::shared_ptr<const ApiRequest::ClusterFilters> clusters);

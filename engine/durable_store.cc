@@ -21,6 +21,7 @@
 
 #include "engine/cbor.h"
 #include "engine/failpoint.h"
+#include "stdlib/thread_name.h"
 
 namespace pmesh::engine {
 
@@ -134,8 +135,15 @@ class StoreScan {
     unsigned cores = std::thread::hardware_concurrency();
     size_t decoders = std::clamp<size_t>(cores, 1, 4);
     try {
-      threads_.emplace_back([this] { read(); });
-      for (size_t i = 0; i < decoders; ++i) threads_.emplace_back([this] { decode_batches(); });
+      threads_.emplace_back([this] {
+        name_this_thread("pmesh-load");
+        read();
+      });
+      for (size_t i = 0; i < decoders; ++i)
+        threads_.emplace_back([this] {
+          name_this_thread("pmesh-decode");
+          decode_batches();
+        });
     } catch (...) {
       stop_all();  // a thread that could not start: those that did stop
       throw;

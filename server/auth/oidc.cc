@@ -4,6 +4,7 @@
 #include "server/api/body.h"
 #include "server/auth/jwt.h"
 #include "server/http/https_client.h"
+#include "stdlib/thread_name.h"
 
 #include <boost/asio/post.hpp>
 
@@ -88,6 +89,7 @@ void OidcVerifier::refresh(std::function<void()> done) {
   fetched_at_ = now;
   if (fetcher_.joinable()) fetcher_.join();
   fetcher_ = std::thread([this, url = config_.jwks_url, ca = config_.ca_file]() {
+    name_this_thread("pmesh-jwks");
     auto text = std::make_shared<std::string>();
     auto error = std::make_shared<std::string>();
     bool ok = https_get(url, ca, text.get(), error.get());

@@ -38,7 +38,7 @@ class ReaderPool {
   template <class Job>
   void post(Job job) {
     boost::asio::post(pool_, [job = std::move(job)]() mutable {
-      lower_priority();
+      prepare_thread();
       job();
     });
   }
@@ -47,10 +47,10 @@ class ReaderPool {
   void join() { pool_.join(); }
 
  private:
-  // Once per thread; a failure (a sandbox refusing setpriority) leaves the
-  // thread at the writer's priority, which is correct, only slower for
-  // writers under contention.
-  static void lower_priority();
+  // Once per thread: lowers its priority and names it. A failure (a
+  // sandbox refusing setpriority) leaves the thread at the writer's
+  // priority, which is correct, only slower for writers under contention.
+  static void prepare_thread();
 
   boost::asio::thread_pool pool_;
 };

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "stdlib/text.h"
+#include "stdlib/thread_name.h"
 
 namespace pmesh::server {
 namespace {
@@ -139,7 +140,10 @@ LogWriter::LogWriter(int fd, size_t limit_bytes) {
     q.fd = fd;
   }
   try {
-    thread_ = std::thread([&q] { run_writer(q); });
+    thread_ = std::thread([&q] {
+      name_this_thread("pmesh-log");
+      run_writer(q);
+    });
   } catch (...) {
     // No thread to take the lines: log() writes them itself again.
     std::lock_guard<std::mutex> lock(q.mu);

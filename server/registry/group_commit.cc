@@ -5,12 +5,15 @@
 #include <chrono>
 #include <future>
 
+#include "stdlib/thread_name.h"
+
 namespace pmesh::server {
 
 GroupCommit::GroupCommit(boost::asio::io_context& io, engine::DurableStore& store,
                          std::function<void(const std::string&)> on_failure)
     : io_(io), store_(store), on_failure_(std::move(on_failure)) {
   store_.set_deferred(true);
+  boost::asio::post(writer_, [] { name_this_thread("pmesh-commit"); });
 }
 
 GroupCommit::~GroupCommit() {

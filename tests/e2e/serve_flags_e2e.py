@@ -2,7 +2,8 @@
 """`pmesh serve`'s numeric flags: a value that is not a whole number of 0
 or more is refused before anything starts (exit 2, the usage), and a
 server whose objects go cold after one transaction (`--cold-after 1`)
-serves them as written, through reads, updates and a restart.
+serves them as written, through reads, updates and a restart. Its
+threads are named for what they do.
 
 Usage: serve_flags_e2e.py PMESH
 """
@@ -47,6 +48,20 @@ with Server(pmesh, data=data, extra=("--cold-after", "1")) as s:
     st, updated, _ = s.request("PUT", CMS + "/cm-0", cold)
     want("an update of a cold object", (st, updated.get("data")), (200, {"k": "changed"}))
     made["cm-0"] = updated
+    # Each thread says what it is (top -H, perf, gdb): the main thread, the
+    # engine's, keeps the program's name; after a write and a list the
+    # transport's, the group commit's and a reader's have run.
+    names = []
+    for tid in os.listdir("/proc/%d/task" % s.proc.pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (s.proc.pid, tid)) as f:
+                names.append(f.read().strip())
+        except OSError:
+            pass  # a thread that ended meanwhile
+    with open("/proc/%d/comm" % s.proc.pid) as f:
+        want("the main thread's name", f.read().strip(), "pmesh")
+    for name in ("pmesh-io", "pmesh-commit", "pmesh-reader", "pmesh-log"):
+        want("a thread named %s" % name, name in names, True)
 with Server(pmesh, data=data, extra=("--cold-after", "0")) as s:
     for name, body in made.items():
         st, got, _ = s.request("GET", CMS + "/" + name)

@@ -2,7 +2,7 @@
 // binary) in the engine, without HTTP.
 //
 //   build/bench/pmesh-policy-bench [--orgs 10,100,1000] [--accounts 3] [--samples 50] [--reopen N] [--profile N]
-//                                  [--cold-after N]
+//                                  [--cold-after N] [--durable 1]
 //   (--reopen-from DIR: one reopen, which --reopen runs as a process of its own)
 //
 // From the bootstrap, for each size: create that many organizations with
@@ -24,7 +24,10 @@
 // (medians of N reopens of the same directory; `load_cpu_ms` is the CPU
 // time of the records' load on all its threads, `load_engine_cpu_ms` on the
 // engine's, which puts what the decoders read), and five account creates
-// in the reopened engine (`account_create_after`).
+// in the reopened engine (`account_create_after`). `--durable 1` writes the
+// data directory as --reopen does but reopens nothing: a store's memory
+// as a server holds it (log relations' tuples go once written) at sizes
+// where a second engine would not fit beside the first.
 // `kib_per_account` is what the cold load left resident (/proc/self/statm
 // before and after it) over the organizations and accounts it made, each
 // an Account; `anon_kib_per_account` the same of the process's own memory
@@ -173,6 +176,7 @@ int main(int argc, char** argv) {
   std::vector<int> sizes = {10, 100, 1000};
   int per_org = 3, samples = 50;
   int reopen = 0;  // how many times the data directory is reopened
+  int durable = 0;  // the cold load written to a data directory (implied by reopen)
   int profile = 0;
   int cold_after = Engine::Options().cold_after_transactions;
   std::string reopen_dir;  // set: this process is one reopen of that directory (reopen_from)
@@ -182,6 +186,7 @@ int main(int argc, char** argv) {
     else if (a == "--accounts") per_org = pmesh::bench::count_arg("--accounts", argv[i + 1]);
     else if (a == "--samples") samples = pmesh::bench::count_arg("--samples", argv[i + 1]);
     else if (a == "--reopen") reopen = pmesh::bench::count_arg("--reopen", argv[i + 1]);
+    else if (a == "--durable") durable = pmesh::bench::count_arg("--durable", argv[i + 1]);
     else if (a == "--profile") profile = pmesh::bench::count_arg("--profile", argv[i + 1]);
     else if (a == "--cold-after") cold_after = pmesh::bench::count_arg("--cold-after", argv[i + 1]);
     else if (a == "--reopen-from") reopen_dir = argv[i + 1];
@@ -200,7 +205,7 @@ int main(int argc, char** argv) {
     Engine e(std::shared_ptr<const pmesh::dsl::CompiledProgram>(program.get(), [](auto*) {}), options);
     std::string dir = (std::filesystem::temp_directory_path() / ("pmesh-policy-bench-" + std::to_string(getpid()))).string();
     std::unique_ptr<pmesh::engine::DurableStore> disk;
-    if (reopen) {
+    if (reopen || durable) {
       std::filesystem::remove_all(dir);
       std::string err;
       disk = pmesh::engine::DurableStore::open(dir, &err);
@@ -278,6 +283,7 @@ int main(int argc, char** argv) {
       std::vector<double> loads, load_cpus, load_engine_cpus, model_loads, firsts, creates_after;
       bool same = true;
       Json first;
+      reopened = {{"flush_ms", write / 1000}};
       for (int n = 0; n < reopen; ++n) {
         std::string out;
         if (!pmesh::bench::run_captured({"/proc/self/exe", "--reopen-from", dir, "--orgs", std::to_string(size), "--accounts",
@@ -298,14 +304,15 @@ int main(int argc, char** argv) {
       }
       auto median_ms = [](const std::vector<double>& v) { return stats(v)["median_us"].get<double>() / 1000; };
       auto per_account = [&](const char* kib) { return std::round(first[kib].get<double>() / made * 10) / 10; };
-      reopened = {{"flush_ms", write / 1000}, {"load_ms", median_ms(loads)}, {"load_cpu_ms", median_ms(load_cpus)},
-                  {"load_engine_cpu_ms", median_ms(load_engine_cpus)},
-                  {"models_ms", median_ms(model_loads)},
-                  {"first_request_after_ms", median_ms(firsts)}, {"reopens", reopen}, {"same_state", same},
-                  {"kib_per_account", per_account("resident_kib")},
-                  {"anon_kib_per_account", per_account("anon_kib")},
-                  {"allocated_kib_per_account", per_account("allocated_kib")},
-                  {"account_create_after", stats(creates_after)}};
+      if (reopen)
+        reopened = {{"flush_ms", write / 1000}, {"load_ms", median_ms(loads)}, {"load_cpu_ms", median_ms(load_cpus)},
+                    {"load_engine_cpu_ms", median_ms(load_engine_cpus)},
+                    {"models_ms", median_ms(model_loads)},
+                    {"first_request_after_ms", median_ms(firsts)}, {"reopens", reopen}, {"same_state", same},
+                    {"kib_per_account", per_account("resident_kib")},
+                    {"anon_kib_per_account", per_account("anon_kib")},
+                    {"allocated_kib_per_account", per_account("allocated_kib")},
+                    {"account_create_after", stats(creates_after)}};
       std::filesystem::remove_all(dir);
     }
 

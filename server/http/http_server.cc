@@ -455,7 +455,8 @@ HttpServer::HttpServer(net::io_context& engine, net::io_context& transport, size
   impl_->port = impl_->acceptor.local_endpoint().port();
   impl_->accept();
   work_.emplace(transport.get_executor());
-  for (size_t i = 0; i < std::max<size_t>(threads, 1); ++i) threads_.emplace_back([&transport]() {
+  for (size_t i = 0; i < std::max<size_t>(threads, 1); ++i)
+    threads_.emplace_back([&transport]() {
       name_this_thread("pmesh-io");
       transport.run();
     });

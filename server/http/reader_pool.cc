@@ -9,9 +9,9 @@
 namespace pmesh::server {
 
 void ReaderPool::prepare_thread() {
-  thread_local bool lowered = false;
-  if (lowered) return;
-  lowered = true;
+  thread_local bool prepared = false;
+  if (prepared) return;
+  prepared = true;
   name_this_thread("pmesh-reader");
   // Linux's nice is per thread: PRIO_PROCESS with a thread id sets that
   // thread's alone.

@@ -1,6 +1,6 @@
 // What the in-process benchmarks share: the clock they time with, and
-// running a child (each size in a process of its own, or a peer system)
-// with its output captured.
+// running a child (each size in a process of its own, or a peer system),
+// with its output captured or in a dialogue of lines.
 #pragma once
 
 #include <sys/resource.h>
@@ -10,7 +10,9 @@
 
 #include <charconv>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -95,35 +97,92 @@ inline long allocated_kib() {
   return static_cast<long>(allocated / 1024);
 }
 
+// A child the bench talks to in lines: its stdin is the bench's requests,
+// its stdout the answers (each size of pmesh-bench, run in lockstep with
+// the others so that the machine's noise falls on every size alike).
+// Not thread-safe; one request at a time.
+class Child {
+ public:
+  // Starts `argv` (looked up on PATH); false when it cannot.
+  bool start(const std::vector<std::string>& argv) {
+    int in[2], out[2];
+    if (argv.empty() || pipe(in) != 0) return false;
+    if (pipe(out) != 0) {
+      close(in[0]);
+      close(in[1]);
+      return false;
+    }
+    pid_ = fork();
+    if (pid_ < 0) {
+      for (int fd : {in[0], in[1], out[0], out[1]}) close(fd);
+      return false;
+    }
+    if (pid_ == 0) {
+      dup2(in[0], 0);
+      dup2(out[1], 1);
+      for (int fd : {in[0], in[1], out[0], out[1]}) close(fd);
+      std::vector<char*> args;
+      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      execvp(args[0], args.data());
+      _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    to_ = fdopen(in[1], "w");
+    from_ = fdopen(out[0], "r");
+    return to_ && from_;
+  }
+  // Sends one line; false once the child is gone.
+  bool send(const std::string& line) {
+    return std::fputs((line + "\n").c_str(), to_) >= 0 && std::fflush(to_) == 0;
+  }
+  // The child's next line, without its newline; false at its end.
+  bool line(std::string* out) {
+    out->clear();
+    for (int c; (c = std::fgetc(from_)) != EOF;) {
+      if (c == '\n') return true;
+      out->push_back(static_cast<char>(c));
+    }
+    return !out->empty();
+  }
+  // No more requests: the child reads the end of its input.
+  void close_input() {
+    if (to_) std::fclose(to_), to_ = nullptr;
+  }
+  // Appends all the child writes until it closes its output.
+  void read_all(std::string* out) {
+    char buf[4096];
+    for (size_t got; (got = std::fread(buf, 1, sizeof buf, from_)) > 0;) out->append(buf, got);
+  }
+  // Closes its stdin and waits for it; whether it exited 0.
+  bool finish() {
+    close_input();
+    if (from_) std::fclose(from_), from_ = nullptr;
+    int status = 0;
+    if (pid_ > 0 && waitpid(pid_, &status, 0) != pid_) return false;
+    pid_ = -1;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  }
+  ~Child() {
+    if (pid_ > 0) kill(pid_, SIGKILL);
+    finish();
+  }
+
+ private:
+  pid_t pid_ = -1;
+  FILE* to_ = nullptr;
+  FILE* from_ = nullptr;
+};
+
 // Runs `argv` (looked up on PATH) with its stdout into `out`; false when
 // it cannot start or does not exit 0.
 inline bool run_captured(const std::vector<std::string>& argv, std::string* out) {
-  int pipefd[2];
-  if (argv.empty() || pipe(pipefd) != 0) return false;
-  pid_t pid = fork();
-  if (pid < 0) {
-    close(pipefd[0]);
-    close(pipefd[1]);
-    return false;
-  }
-  if (pid == 0) {
-    dup2(pipefd[1], 1);
-    close(pipefd[0]);
-    close(pipefd[1]);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    _exit(127);
-  }
-  close(pipefd[1]);
-  char buf[4096];
-  ssize_t got;
-  while ((got = read(pipefd[0], buf, sizeof buf)) > 0) out->append(buf, static_cast<size_t>(got));
-  close(pipefd[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  Child c;
+  if (!c.start(argv)) return false;
+  c.close_input();
+  c.read_all(out);
+  return c.finish();
 }
 
 // A number from the command line (a count, or seconds): anything else ends

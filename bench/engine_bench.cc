@@ -1,6 +1,8 @@
 // Engine benchmark: a tree of accounts of depth 5 (bench/workload.rules).
 //
 //   build/bench/pmesh-bench [--sizes 1000,10000,100000] [--samples 200]
+//   (--size N: that size alone, its samples one after another; with
+//   --lockstep 1, as the sizes' processes run: samples when asked on stdin)
 //
 // For each size, in a process of its own (so that peak RSS is that size's):
 // the cold fixpoint (every account created, all rules run), peak RSS, the
@@ -8,6 +10,11 @@
 // the same update done by full recomputation (the baseline: the cold load,
 // since recomputing is deriving everything from the inputs again), and the cost of
 // re-parenting an account against the size of its subtree. Prints JSON.
+// The sizes load one after another, then take their samples in turns of
+// 100, in lockstep (since 2026-12-06), so that the ratio of the largest
+// size's update median to the smallest's compares samples taken in the
+// same seconds; `update_ratio_paired` is the median over the turns of
+// that ratio within each turn (list the sizes smallest first).
 //
 // The engine holds objects cold as `pmesh serve` has it do: not in the
 // commit that ends their window but after it, untimed here as between a
@@ -21,6 +28,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -41,7 +49,6 @@ namespace {
 
 using pmesh::bench::Clock;
 using pmesh::bench::count_arg;
-using pmesh::bench::run_captured;
 using pmesh::bench::us;
 
 struct Account {
@@ -133,89 +140,119 @@ size_t subtree(const std::vector<Account>& t, int i) {
   return n;
 }
 
-Json run_size(const std::string& rules, int n, int samples) {
-  auto prog = program(rules);
-  std::vector<Account> t = tree(n);
-  Engine e(prog, options());
-  pmesh::bench::ColdDrain cold_drain(e);
-  std::vector<double> drain;
-  double cold = load(e, t, 1000);
-  cold_drain.drain();
-  double rss_mib = static_cast<double>(pmesh::bench::peak_rss_kib()) / 1024.0;
-  size_t tuples = e.state().tuples().size(), objects = e.state().objects().size(), matches = e.state().match_count();
+// One size's engine, loaded, and its single-account samples.
+class SizeRun {
+ public:
+  SizeRun(const std::string& rules, int n) : prog_(program(rules)), t_(tree(n)), e_(prog_, options()), cold_drain_(e_), n_(n) {
+    cold_ = load(e_, t_, 1000);
+    cold_drain_.drain();
+    rss_mib_ = static_cast<double>(pmesh::bench::peak_rss_kib()) / 1024.0;
+    tuples_ = e_.state().tuples().size();
+    objects_ = e_.state().objects().size();
+    matches_ = e_.state().match_count();
+  }
 
-  // Single-account operations on leaves (the deepest accounts).
-  std::vector<double> create, update, remove;
-  for (int s = 0; s < samples; ++s) {
-    int parent = static_cast<int>(t.size()) - 1 - (s * 7919) % std::max(1, n / 2);
-    const Account& p = t[static_cast<size_t>(parent)];
+  // Sample `s`: an account created under a leaf (the deepest accounts),
+  // updated and deleted, each timed. Untimed (`timed` false), it warms
+  // the caches after another size's turn (another name, the same work).
+  void sample(int s, bool timed = true) {
+    int parent = static_cast<int>(t_.size()) - 1 - (s * 7919) % std::max(1, n_ / 2);
+    const Account& p = t_[static_cast<size_t>(parent)];
+    std::string name = (timed ? "bench-" : "warm-") + std::to_string(s);
     Json acc = {{"apiVersion", "core.platform-mesh.io/v1alpha1"},
                 {"kind", "Account"},
-                {"metadata", {{"name", "bench-" + std::to_string(s)}, {"cluster", p.cluster + ":" + p.name}}},
+                {"metadata", {{"name", name}, {"cluster", p.cluster + ":" + p.name}}},
                 {"spec", {{"type", "account"}, {"creator", "newcomer"}, {"parent", {{"cluster", p.cluster}, {"name", p.name}}}}}};
     double drained = 0;
     auto t0 = Clock::now();
-    bool ok = e.apply({Op::create(acc)}).ok;
-    create.push_back(us(Clock::now() - t0));
-    drained += cold_drain.drain();
+    bool ok = e_.apply({Op::create(acc)}).ok;
+    double create = us(Clock::now() - t0);
+    drained += cold_drain_.drain();
     acc["spec"]["creator"] = "someone-else";
     auto t1 = Clock::now();
-    ok = ok && e.apply({Op::update(acc)}).ok;
-    update.push_back(us(Clock::now() - t1));
-    drained += cold_drain.drain();
+    ok = ok && e_.apply({Op::update(acc)}).ok;
+    double update = us(Clock::now() - t1);
+    drained += cold_drain_.drain();
     auto t2 = Clock::now();
-    ok = ok && e.apply({Op::remove({"Account", p.cluster + ":" + p.name, "", "bench-" + std::to_string(s)})}).ok;
-    remove.push_back(us(Clock::now() - t2));
-    drained += cold_drain.drain();
+    ok = ok && e_.apply({Op::remove({"Account", p.cluster + ":" + p.name, "", name})}).ok;
+    double remove = us(Clock::now() - t2);
+    drained += cold_drain_.drain();
     if (!ok) {
       std::cerr << "single operation failed\n";
       std::exit(1);
     }
-    drain.push_back(drained);
+    if (!timed) return;
+    create_.push_back(create);
+    update_.push_back(update);
+    remove_.push_back(remove);
+    drain_.push_back(drained);
   }
 
+  // The median update time of the last `k` samples.
+  double recent_update_median(int k) const {
+    std::vector<double> v(update_.end() - std::min<size_t>(update_.size(), static_cast<size_t>(k)), update_.end());
+    if (v.empty()) return 0;
+    std::nth_element(v.begin(), v.begin() + static_cast<long>(v.size() / 2), v.end());
+    return v[v.size() / 2];
+  }
+
+  // The samples' figures, and re-parenting (which changes the tree: last).
+  Json finish();
+
+ private:
+  std::shared_ptr<const pmesh::dsl::CompiledProgram> prog_;
+  std::vector<Account> t_;
+  Engine e_;
+  pmesh::bench::ColdDrain cold_drain_;
+  int n_;
+  double cold_ = 0, rss_mib_ = 0;
+  size_t tuples_ = 0, objects_ = 0, matches_ = 0;
+  std::vector<double> create_, update_, remove_, drain_;
+};
+
+Json SizeRun::finish() {
   // The same update by full recomputation: every derived fact computed
   // again from the inputs, which is what the cold load does.
-  double full_s = cold;
+  double full_s = cold_;
 
   // Re-parenting: point an account at another parent of the same depth;
   // membership changes for its whole subtree.
   Json reparent = Json::array();
   for (int depth = 4; depth >= 1; --depth) {
     int i = -1, other = -1;
-    for (size_t k = 0; k < t.size(); ++k)
-      if (t[k].depth == depth + 1) {
+    for (size_t k = 0; k < t_.size(); ++k)
+      if (t_[k].depth == depth + 1) {
         i = static_cast<int>(k);
         break;
       }
     if (i < 0) continue;
-    for (size_t k = 0; k < t.size(); ++k)
-      if (t[k].depth == depth && static_cast<int>(k) != t[static_cast<size_t>(i)].parent) {
+    for (size_t k = 0; k < t_.size(); ++k)
+      if (t_[k].depth == depth && static_cast<int>(k) != t_[static_cast<size_t>(i)].parent) {
         other = static_cast<int>(k);
         break;
       }
     if (other < 0) continue;
-    Json acc = account_json(t, i, "user" + std::to_string(i % 100));
-    acc["spec"]["parent"] = {{"cluster", t[static_cast<size_t>(other)].cluster}, {"name", t[static_cast<size_t>(other)].name}};
+    Json acc = account_json(t_, i, "user" + std::to_string(i % 100));
+    acc["spec"]["parent"] = {{"cluster", t_[static_cast<size_t>(other)].cluster}, {"name", t_[static_cast<size_t>(other)].name}};
     auto t0 = Clock::now();
-    auto r = e.apply({Op::update(acc)});
+    auto r = e_.apply({Op::update(acc)});
     double took = us(Clock::now() - t0);
     if (!r.ok) std::exit(1);
-    reparent.push_back({{"subtree_size", subtree(t, i)}, {"us", std::round(took)}, {"tuples_changed", r.tuples.size()}});
+    reparent.push_back({{"subtree_size", subtree(t_, i)}, {"us", std::round(took)}, {"tuples_changed", r.tuples.size()}});
   }
 
-  Json upd = stats(update);
+  Json upd = stats(update_);
   double median = upd["median_us"].get<double>();
-  return {{"accounts", n},
-          {"objects", objects},
-          {"tuples", tuples},
-          {"matches", matches},
-          {"cold_s", std::round(cold * 1000) / 1000},
-          {"peak_rss_mib", std::round(rss_mib)},
-          {"create", stats(create)},
+  return {{"accounts", n_},
+          {"objects", objects_},
+          {"tuples", tuples_},
+          {"matches", matches_},
+          {"cold_s", std::round(cold_ * 1000) / 1000},
+          {"peak_rss_mib", std::round(rss_mib_)},
+          {"create", stats(create_)},
           {"update", upd},
-          {"delete", stats(remove)},
-          {"cold_drain", stats(drain)},
+          {"delete", stats(remove_)},
+          {"cold_drain", stats(drain_)},
           {"full_recompute_update_s", std::round(full_s * 1000) / 1000},
           {"incremental_speedup", std::round(full_s * 1e6 / std::max(median, 0.001))},
           {"reparent", reparent}};
@@ -226,35 +263,87 @@ Json run_size(const std::string& rules, int n, int samples) {
 int main(int argc, char** argv) {
   std::string sizes = "1000,10000,100000";
   std::string rules = RULES_PATH;
-  int samples = 200, size = 0;
+  int samples = 200, size = 0, lockstep = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string f = argv[i];
     if (f == "--sizes") sizes = argv[i + 1];
     else if (f == "--samples") samples = count_arg("--samples", argv[i + 1]);
     else if (f == "--size") size = count_arg("--size", argv[i + 1]);
     else if (f == "--rules") rules = argv[i + 1];
+    else if (f == "--lockstep") lockstep = count_arg("--lockstep", argv[i + 1]);
   }
-  if (size > 0) {
-    std::cout << run_size(rules, size, samples).dump() << std::endl;
+  if (size > 0 && !lockstep) {
+    SizeRun run(rules, size);
+    for (int s = 0; s < samples; ++s) run.sample(s);
+    std::cout << run.finish().dump() << std::endl;
     return 0;
   }
-  // One process per size, so that each peak RSS is its own.
-  Json results = Json::array();
-  std::stringstream ss(sizes);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    count_arg("--sizes", item);
-    std::string out;
-    if (!run_captured({"/proc/self/exe", "--size", item, "--samples", std::to_string(samples), "--rules", rules}, &out)) {
-      std::cerr << "pmesh-bench: size " << item << " failed\n";
-      return 1;
+  if (size > 0) {
+    // A size run by the bench below: loaded, then samples when asked.
+    SizeRun run(rules, size);
+    std::cout << "ready" << std::endl;
+    // The other sizes' turns may have taken this one's data out of the
+    // caches: a few untimed samples first bring it back.
+    constexpr int kWarmUp = 3;
+    int next = 0;
+    for (std::string line; std::getline(std::cin, line) && line != "end";) {
+      int k = line.starts_with("run ") ? count_arg("run", line.substr(4)) : 0;
+      for (int i = 0; i < kWarmUp; ++i) run.sample(next + i, false);
+      for (int i = 0; i < k; ++i) run.sample(next++);
+      std::cout << "ok " << run.recent_update_median(k) << std::endl;
     }
-    results.push_back(Json::parse(out));
+    std::cout << run.finish().dump() << std::endl;
+    return 0;
+  }
+  // One process per size, so that each peak RSS is its own. They load one
+  // after the other, then take turns, a few samples each, in an order that
+  // alternates: what else runs on the machine meanwhile slows every size
+  // alike, and the sizes' ratio is that of their own costs (run one after
+  // the other, the same sizes' update ratio ranged from 1.03 to 1.42).
+  std::vector<std::string> items;
+  {
+    std::stringstream ss(sizes);
+    for (std::string item; std::getline(ss, item, ',');) items.push_back(std::to_string(count_arg("--sizes", item)));
+  }
+  std::signal(SIGPIPE, SIG_IGN);  // a size that died fails its send(), with a message
+  std::vector<pmesh::bench::Child> children(items.size());
+  auto fail = [&](const std::string& item, const std::string& what) {
+    std::cerr << "pmesh-bench: size " << item << " " << what << "\n";
+    std::exit(1);
+  };
+  std::string reply;
+  for (size_t c = 0; c < items.size(); ++c) {
+    std::vector<std::string> argv = {"/proc/self/exe", "--size", items[c], "--lockstep", "1", "--rules", rules};
+    if (!children[c].start(argv) || !children[c].line(&reply) || reply != "ready") fail(items[c], "did not load");
+  }
+  std::vector<std::vector<double>> turn_medians(children.size());
+  constexpr int kTurn = 100;  // samples a size takes at its turn
+  for (int done = 0, turn = 0; done < samples; done += kTurn, ++turn) {
+    int k = std::min(kTurn, samples - done);
+    for (size_t i = 0; i < children.size(); ++i) {
+      size_t c = turn % 2 == 0 ? i : children.size() - 1 - i;
+      if (!children[c].send("run " + std::to_string(k)) || !children[c].line(&reply) || !reply.starts_with("ok "))
+        fail(items[c], "failed a sample");
+      turn_medians[c].push_back(std::stod(reply.substr(3)));
+    }
+  }
+  Json results = Json::array();
+  for (size_t c = 0; c < children.size(); ++c) {
+    if (!children[c].send("end") || !children[c].line(&reply)) fail(items[c], "gave no figures");
+    results.push_back(Json::parse(reply));
+    if (!children[c].finish()) fail(items[c], "failed");
   }
   Json summary = {{"sizes", results}};
   if (results.size() >= 2) {
     double first = results.front()["update"]["median_us"], last = results.back()["update"]["median_us"];
     summary["update_median_ratio_largest_vs_smallest"] = std::round(last / first * 100) / 100;
+    std::vector<double> ratios;
+    for (size_t t = 0; t < turn_medians.front().size(); ++t)
+      if (turn_medians.front()[t] > 0) ratios.push_back(turn_medians.back()[t] / turn_medians.front()[t]);
+    if (!ratios.empty()) {
+      std::sort(ratios.begin(), ratios.end());
+      summary["update_ratio_paired"] = std::round(ratios[ratios.size() / 2] * 100) / 100;
+    }
   }
   std::cout << summary.dump(2) << std::endl;
   return 0;

@@ -130,7 +130,10 @@ double load(Engine& e, const std::vector<Account>& t, size_t batch) {
 
 Json stats(std::vector<double> v) {
   std::sort(v.begin(), v.end());
-  auto at = [&](double q) { return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))]; };
+  // No samples (--samples 0) read as 0, not as a read before the start.
+  auto at = [&](double q) {
+    return v.empty() ? 0.0 : v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
+  };
   return {{"median_us", std::round(at(0.5) * 10) / 10}, {"p99_us", std::round(at(0.99) * 10) / 10}, {"samples", v.size()}};
 }
 
@@ -286,14 +289,17 @@ int main(int argc, char** argv) {
     // caches: a few untimed samples first bring it back.
     constexpr int kWarmUp = 3;
     int next = 0;
-    for (std::string line; std::getline(std::cin, line) && line != "end";) {
+    for (std::string line; std::getline(std::cin, line);) {
+      if (line == "end") {
+        std::cout << run.finish().dump() << std::endl;
+        return 0;
+      }
       int k = line.starts_with("run ") ? count_arg("run", line.substr(4)) : 0;
       for (int i = 0; i < kWarmUp; ++i) run.sample(next + i, false);
       for (int i = 0; i < k; ++i) run.sample(next++);
       std::cout << "ok " << run.recent_update_median(k) << std::endl;
     }
-    std::cout << run.finish().dump() << std::endl;
-    return 0;
+    return 1;  // the bench is gone
   }
   // One process per size, so that each peak RSS is its own. They load one
   // after the other, then take turns, a few samples each, in an order that
@@ -334,7 +340,7 @@ int main(int argc, char** argv) {
     if (!children[c].finish()) fail(items[c], "failed");
   }
   Json summary = {{"sizes", results}};
-  if (results.size() >= 2) {
+  if (results.size() >= 2 && results.front()["update"]["median_us"].get<double>() > 0) {
     double first = results.front()["update"]["median_us"], last = results.back()["update"]["median_us"];
     summary["update_median_ratio_largest_vs_smallest"] = std::round(last / first * 100) / 100;
     std::vector<double> ratios;

@@ -2,7 +2,7 @@
 // binary) in the engine, without HTTP.
 //
 //   build/bench/pmesh-policy-bench [--orgs 10,100,1000] [--accounts 3] [--samples 50] [--reopen N] [--profile N]
-//                                  [--cold-after N] [--durable 1]
+//                                  [--cold-after N] [--durable 1] [--keys 1]
 //   (--reopen-from DIR: one reopen, which --reopen runs as a process of its own)
 //
 // From the bootstrap, for each size: create that many organizations with
@@ -39,6 +39,9 @@
 // tells only roughly (freed pages stay resident, allocator_options.cc);
 // `peak_rss_mb` is the process's peak so far (sizes run in one
 // process, so it is the largest size's when that runs last).
+// With --keys 1, each size also counts the tuples the cold load left, and
+// the bytes of their keys' text, by relation (`tuple_keys`: what interning
+// each key's text costs, which facts as rows of symbol ids would replace).
 // With --profile N, each size also lists, for each operation, the time its
 // rules took in all and the N rules that cost most, in µs per sample.
 // --cold-after N sets how many commits must leave an object unchanged
@@ -121,6 +124,29 @@ std::string lookup(const Engine& e, const std::string& relation, const std::stri
   return out;
 }
 
+// The tuples in memory by relation: how many, and their keys' text in all
+// and per Account made (`per_account` of them), largest first.
+Json tuple_keys(const Engine& e, double per_account) {
+  std::map<std::string, std::pair<size_t, size_t>, std::less<>> by;  // relation -> count, bytes
+  size_t count = 0, bytes = 0;
+  for (const auto& [key, tuple] : e.state().tuples()) {
+    auto& [n, b] = by[std::string(pmesh::engine::view_tuple_fact(key.str()).relation)];
+    ++n, ++count;
+    b += key.str().size(), bytes += key.str().size();
+  }
+  std::vector<std::pair<std::string, std::pair<size_t, size_t>>> sorted(by.begin(), by.end());
+  std::sort(sorted.begin(), sorted.end(), [](const auto& x, const auto& y) { return x.second.second > y.second.second; });
+  Json relations = Json::array();
+  for (const auto& [relation, nb] : sorted)
+    relations.push_back({{"relation", relation}, {"tuples", nb.first}, {"bytes", nb.second},
+                         {"bytes_per_account", std::round(static_cast<double>(nb.second) / per_account)}});
+  return {{"tuples", count},
+          {"bytes", bytes},
+          {"bytes_per_tuple", count ? std::round(static_cast<double>(bytes) / static_cast<double>(count)) : 0.0},
+          {"bytes_per_account", std::round(static_cast<double>(bytes) / per_account)},
+          {"relations", relations}};
+}
+
 Json stats(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return {{"median_us", v[v.size() / 2]}, {"p99_us", v[std::min(v.size() - 1, v.size() * 99 / 100)]}};
@@ -178,6 +204,7 @@ int main(int argc, char** argv) {
   int reopen = 0;  // how many times the data directory is reopened
   int durable = 0;  // the cold load written to a data directory (implied by reopen)
   int profile = 0;
+  int keys = 0;
   int cold_after = Engine::Options().cold_after_transactions;
   std::string reopen_dir;  // set: this process is one reopen of that directory (reopen_from)
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -188,6 +215,7 @@ int main(int argc, char** argv) {
     else if (a == "--reopen") reopen = pmesh::bench::count_arg("--reopen", argv[i + 1]);
     else if (a == "--durable") durable = pmesh::bench::count_arg("--durable", argv[i + 1]);
     else if (a == "--profile") profile = pmesh::bench::count_arg("--profile", argv[i + 1]);
+    else if (a == "--keys") keys = pmesh::bench::count_arg("--keys", argv[i + 1]);
     else if (a == "--cold-after") cold_after = pmesh::bench::count_arg("--cold-after", argv[i + 1]);
     else if (a == "--reopen-from") reopen_dir = argv[i + 1];
   }
@@ -271,6 +299,8 @@ int main(int argc, char** argv) {
     long loaded_allocated_kib = pmesh::bench::allocated_kib() - allocated_before;
     // Organizations and accounts made, each an Account: what memory is per.
     const double made = static_cast<double>(size) * (per_org + 1);
+    Json key_census;
+    if (keys) key_census = tuple_keys(e, made);
     Json reopened;
     if (disk) {
       e.set_persistence(nullptr);
@@ -412,6 +442,7 @@ int main(int argc, char** argv) {
                 {"decisions", decisions.size()}};
     if (!reopened.is_null()) row["reopen"] = reopened;
     if (profile) row["rules_by_cost"] = costs;
+    if (keys) row["tuple_keys"] = key_census;
     row["org_vs_configmap"] = row["org_create"]["median_us"].get<double>() / row["configmap_create"]["median_us"].get<double>();
     row["account_vs_configmap"] = row["account_create"]["median_us"].get<double>() / row["configmap_create"]["median_us"].get<double>();
     out["orgs"].push_back(row);

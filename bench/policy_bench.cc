@@ -127,7 +127,7 @@ std::string lookup(const Engine& e, const std::string& relation, const std::stri
 // The tuples in memory by relation: how many, and their keys' text in all
 // and per Account made (`per_account` of them), largest first.
 Json tuple_keys(const Engine& e, double per_account) {
-  std::map<std::string, std::pair<size_t, size_t>, std::less<>> by;  // relation -> count, bytes
+  std::map<std::string, std::pair<size_t, size_t>> by;  // relation -> count, bytes
   size_t count = 0, bytes = 0;
   for (const auto& [key, tuple] : e.state().tuples()) {
     auto& [n, b] = by[std::string(pmesh::engine::view_tuple_fact(key.str()).relation)];
@@ -135,7 +135,7 @@ Json tuple_keys(const Engine& e, double per_account) {
     b += key.str().size(), bytes += key.str().size();
   }
   std::vector<std::pair<std::string, std::pair<size_t, size_t>>> sorted(by.begin(), by.end());
-  std::sort(sorted.begin(), sorted.end(), [](const auto& x, const auto& y) { return x.second.second > y.second.second; });
+  std::stable_sort(sorted.begin(), sorted.end(), [](const auto& x, const auto& y) { return x.second.second > y.second.second; });
   Json relations = Json::array();
   for (const auto& [relation, nb] : sorted)
     relations.push_back({{"relation", relation}, {"tuples", nb.first}, {"bytes", nb.second},
@@ -218,6 +218,11 @@ int main(int argc, char** argv) {
     else if (a == "--keys") keys = pmesh::bench::count_arg("--keys", argv[i + 1]);
     else if (a == "--cold-after") cold_after = pmesh::bench::count_arg("--cold-after", argv[i + 1]);
     else if (a == "--reopen-from") reopen_dir = argv[i + 1];
+  }
+  if (samples < 1) {
+    // Every figure is a median of samples, and the ratios divide by them.
+    std::cerr << "--samples: want at least 1\n";
+    return 2;
   }
   pmesh::dsl::DiagnosticSink diags;
   auto program = pmesh::dsl::compile(pmesh::dsl::load_embedded_program(diags), diags);

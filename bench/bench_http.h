@@ -1,7 +1,6 @@
 // What the benchmarks that talk HTTP share: `pmesh serve` started on a free
 // loopback port (plain HTTP without authentication, or HTTPS with its admin
-// token) and stopped with the benchmark, a keep-alive Beast client,
-// percentiles.
+// token) and stopped with the benchmark, a keep-alive Beast client.
 //
 // Thread safety: a Client per thread.
 #pragma once
@@ -134,11 +133,5 @@ struct Client {
     return res.result_int();
   }
 };
-
-inline double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
-}
 
 }  // namespace pmesh::bench

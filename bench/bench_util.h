@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <csignal>
@@ -95,6 +96,13 @@ inline long allocated_kib() {
   len = sizeof allocated;
   if (mallctl("stats.allocated", &allocated, &len, nullptr, 0) != 0) return -1;
   return static_cast<long>(allocated / 1024);
+}
+
+// The value at quantile `q` (0.5: the median) of `v`; 0 for no values.
+inline double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
 }
 
 // A child the bench talks to in lines: its stdin is the bench's requests,

@@ -128,13 +128,10 @@ double load(Engine& e, const std::vector<Account>& t, size_t batch) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-Json stats(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  // No samples (--samples 0) read as 0, not as a read before the start.
-  auto at = [&](double q) {
-    return v.empty() ? 0.0 : v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
-  };
-  return {{"median_us", std::round(at(0.5) * 10) / 10}, {"p99_us", std::round(at(0.99) * 10) / 10}, {"samples", v.size()}};
+Json stats(const std::vector<double>& v) {
+  return {{"median_us", std::round(pmesh::bench::percentile(v, 0.5) * 10) / 10},
+          {"p99_us", std::round(pmesh::bench::percentile(v, 0.99) * 10) / 10},
+          {"samples", v.size()}};
 }
 
 size_t subtree(const std::vector<Account>& t, int i) {
@@ -193,10 +190,8 @@ class SizeRun {
 
   // The median update time of the last `k` samples.
   double recent_update_median(int k) const {
-    std::vector<double> v(update_.end() - std::min<size_t>(update_.size(), static_cast<size_t>(k)), update_.end());
-    if (v.empty()) return 0;
-    std::nth_element(v.begin(), v.begin() + static_cast<long>(v.size() / 2), v.end());
-    return v[v.size() / 2];
+    auto from = update_.end() - static_cast<long>(std::min<size_t>(update_.size(), static_cast<size_t>(k)));
+    return pmesh::bench::percentile({from, update_.end()}, 0.5);
   }
 
   // The samples' figures, and re-parenting (which changes the tree: last).

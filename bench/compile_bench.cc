@@ -43,11 +43,6 @@ std::string generate(int rules) {
   return s;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 double compile_ms(const std::string& text, int repeat, bool* ok) {
   std::vector<double> times;
   for (int i = 0; i < repeat; ++i) {
@@ -59,7 +54,7 @@ double compile_ms(const std::string& text, int repeat, bool* ok) {
     if (!*ok) std::fprintf(stderr, "%s", diags.format().c_str());
     times.push_back(std::chrono::duration<double, std::milli>(end - start).count());
   }
-  return median(times);
+  return pmesh::bench::percentile(times, 0.5);
 }
 
 }  // namespace

@@ -75,11 +75,6 @@ Facts facts(int n) {
   return f;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
 double rounded(double x, int digits) {
   double m = std::pow(10.0, digits);
   return std::round(x * m) / m;
@@ -141,8 +136,8 @@ Json run_pmesh(const std::string& rules, int n, int samples) {
           {"members", members},
           {"tuples", e.state().tuples().size()},
           {"peak_rss_kib", peak_kib},
-          {"add_median_us", rounded(median(add), 1)},
-          {"remove_median_us", rounded(median(remove), 1)}};
+          {"add_median_us", rounded(pmesh::bench::percentile(add, 0.5), 1)},
+          {"remove_median_us", rounded(pmesh::bench::percentile(remove, 0.5), 1)}};
 }
 
 // SWI-Prolog on the same facts, or null when it is not installed.

@@ -289,7 +289,11 @@ int main(int argc, char** argv) {
         std::cout << run.finish().dump() << std::endl;
         return 0;
       }
-      int k = line.starts_with("run ") ? count_arg("run", line.substr(4)) : 0;
+      if (!line.starts_with("run ")) {
+        std::cerr << "pmesh-bench --lockstep: want \"run N\" or \"end\", not \"" << line << "\"\n";
+        return 2;
+      }
+      int k = count_arg("run", line.substr(4));
       for (int i = 0; i < kWarmUp; ++i) run.sample(next + i, false);
       for (int i = 0; i < k; ++i) run.sample(next++);
       std::cout << "ok " << run.recent_update_median(k) << std::endl;
@@ -341,10 +345,7 @@ int main(int argc, char** argv) {
     std::vector<double> ratios;
     for (size_t t = 0; t < turn_medians.front().size(); ++t)
       if (turn_medians.front()[t] > 0) ratios.push_back(turn_medians.back()[t] / turn_medians.front()[t]);
-    if (!ratios.empty()) {
-      std::sort(ratios.begin(), ratios.end());
-      summary["update_ratio_paired"] = std::round(ratios[ratios.size() / 2] * 100) / 100;
-    }
+    if (!ratios.empty()) summary["update_ratio_paired"] = std::round(pmesh::bench::percentile(ratios, 0.5) * 100) / 100;
   }
   std::cout << summary.dump(2) << std::endl;
   return 0;

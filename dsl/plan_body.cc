@@ -34,31 +34,33 @@ void collect_expr(const RuleInfo& info, const Expr& e, VarSet& vars, std::set<co
   for (const auto& a : e.args) collect_expr(info, *a, vars, nested);
 }
 
-void collect_body(const RuleInfo& info, const Body& b, VarSet& vars, std::set<const Body*>& nested) {
-  for (const auto& item : b.items) {
-    switch (item.kind) {
-      case BodyItemKind::kObject:
-        for (const ExprPtr* c : {&item.object.cluster, &item.object.ns, &item.object.name})
-          if (*c) collect_expr(info, **c, vars, nested);
-        for (const auto& [k, v] : item.object.labels) collect_expr(info, *v, vars, nested);
-        if (item.object.kind.dynamic()) {
-          collect_expr(info, *item.object.kind.group, vars, nested);
-          collect_expr(info, *item.object.kind.resource, vars, nested);
-        }
-        break;
-      case BodyItemKind::kTuple:
-        for (const auto& a : item.tuple.args) collect_expr(info, *a, vars, nested);
-        break;
-      case BodyItemKind::kLet:
-      case BodyItemKind::kWhere:
-        collect_expr(info, *item.expr, vars, nested);
-        break;
-      case BodyItemKind::kNot:
-        nested.insert(item.negated.get());
-        collect_body(info, *item.negated, vars, nested);
-        break;
-    }
+void collect_item(const RuleInfo& info, const BodyItem& item, VarSet& vars, std::set<const Body*>& nested) {
+  switch (item.kind) {
+    case BodyItemKind::kObject:
+      for (const ExprPtr* c : {&item.object.cluster, &item.object.ns, &item.object.name})
+        if (*c) collect_expr(info, **c, vars, nested);
+      for (const auto& [k, v] : item.object.labels) collect_expr(info, *v, vars, nested);
+      if (item.object.kind.dynamic()) {
+        collect_expr(info, *item.object.kind.group, vars, nested);
+        collect_expr(info, *item.object.kind.resource, vars, nested);
+      }
+      break;
+    case BodyItemKind::kTuple:
+      for (const auto& a : item.tuple.args) collect_expr(info, *a, vars, nested);
+      break;
+    case BodyItemKind::kLet:
+    case BodyItemKind::kWhere:
+      collect_expr(info, *item.expr, vars, nested);
+      break;
+    case BodyItemKind::kNot:
+      nested.insert(item.negated.get());
+      collect_body(info, *item.negated, vars, nested);
+      break;
   }
+}
+
+void collect_body(const RuleInfo& info, const Body& b, VarSet& vars, std::set<const Body*>& nested) {
+  for (const auto& item : b.items) collect_item(info, item, vars, nested);
 }
 
 // The variables a piece of a body needs from outside it.
@@ -199,6 +201,8 @@ struct Planner::State {
   bool pending_object(const VarInfo* v) const;
   bool deferrable(const Expr& a) const;
   bool tuple_ready(const BodyItem* item);
+  // The relation's declaration, if the program has one.
+  const RelationDecl* relation_decl(const std::string& relation) const;
 };
 
 void Planner::State::collect_items(const std::vector<const Body*>& bodies) {
@@ -510,6 +514,12 @@ bool Planner::State::tuple_ready(const BodyItem* item) {
   return !waits || known;
 }
 
+const RelationDecl* Planner::State::relation_decl(const std::string& relation) const {
+  if (!planner.program_) return nullptr;
+  auto it = planner.program_->relations().find(relation);
+  return it == planner.program_->relations().end() ? nullptr : it->second;
+}
+
 void Planner::State::finish_step(Step s) {
   close_checks(s.checks);
   plan.steps.push_back(std::move(s));
@@ -606,10 +616,7 @@ int Planner::State::tuple_score(const BodyItem* item) {
   // A relation's declared key, known, finds one tuple at most: better than
   // any lookup by arguments that many tuples share (a group and resource
   // that every consumer of an export has bound).
-  const RelationDecl* decl = nullptr;
-  if (planner.program_)
-    if (auto it = planner.program_->relations().find(item->tuple.relation); it != planner.program_->relations().end())
-      decl = it->second;
+  const RelationDecl* decl = relation_decl(item->tuple.relation);
   bool by_key = decl && decl->key > 0 && decl->params.size() == item->tuple.args.size() && known_prefix >= decl->key;
   return known == static_cast<int>(item->tuple.args.size()) ? 100
          : by_key                                          ? 90
@@ -644,6 +651,13 @@ void Planner::State::place_object(const BodyItem* item) {
   std::string kind = q->decl ? q->decl->name : "*";
   if (item->object.optional) s.op = StepOp::kOptional;
   else s.op = s.keys.empty() ? StepOp::kScan : StepOp::kLookup;
+  // By its whole name, whatever the index (one may add fields to it).
+  auto keyed = [&](const char* path) {
+    return std::any_of(s.keys.begin(), s.keys.end(), [&](const KeyBinding& k) { return k.key == path; });
+  };
+  bool no_namespace = is_cluster_scoped(q) && !item->object.kind.dynamic();
+  s.at_most_one = s.op == StepOp::kLookup && keyed("metadata.cluster") && keyed("metadata.name") &&
+                  (no_namespace || keyed("metadata.namespace"));
   // Run-time kinds have no secondary indexes: the keys filter a scan.
   if (!s.keys.empty() && !primary(q, s.keys) && !item->object.kind.dynamic()) {
     // The evaluator passes key values in this order; the index keeps them sorted by path.
@@ -691,8 +705,74 @@ void Planner::State::place_tuple(const BodyItem* item) {
   }
   s.op = s.keys.empty() ? StepOp::kTupleScan : StepOp::kTupleLookup;
   if (!s.keys.empty() && s.keys.size() < item->tuple.args.size()) s.index = planner.index_for(spec);
+  // Every argument known, or the first ones its relation declares a key.
+  size_t known_prefix = 0;
+  while (known_prefix < item->tuple.args.size() &&
+         std::any_of(s.keys.begin(), s.keys.end(), [&](const KeyBinding& k) { return k.key == std::to_string(known_prefix); }))
+    ++known_prefix;
+  const RelationDecl* decl = relation_decl(item->tuple.relation);
+  s.at_most_one = s.op == StepOp::kTupleLookup &&
+                  (known_prefix == item->tuple.args.size() ||
+                   (decl && decl->key > 0 && decl->params.size() == item->tuple.args.size() && known_prefix >= decl->key));
   finish_step(std::move(s));
 }
+
+namespace {
+
+// Whether step `s` reads variable `v`: through its item (its expressions,
+// clauses and nested bodies), its keys, its checks or its sub-plan.
+bool step_reads(const RuleInfo& info, const Step& s, const VarInfo* v) {
+  VarSet vars;
+  std::set<const Body*> nested;
+  if (s.item) collect_item(info, *s.item, vars, nested);
+  for (const auto& k : s.keys)
+    for (const VarInfo* x : operand_vars(info, k.value)) vars.insert(x);
+  for (const auto& [a, b] : s.checks)
+    for (const Operand* o : {&a, &b})
+      for (const VarInfo* x : operand_vars(info, *o)) vars.insert(x);
+  if (vars.count(v)) return true;
+  if (s.sub)
+    for (const Step& inner : s.sub->steps)
+      if (step_reads(info, inner, v)) return true;
+  return false;
+}
+
+// Lets as late as their first reader. Items are placed as soon as their
+// inputs are bound, so a let's value (an aggregate, a function call) used
+// to be computed before joins and filters that then rejected the binding:
+// most searches for new matches fail there, and paid for it. A let moves
+// down past steps that bind one value at most for each binding (filters,
+// negations, optional patterns, other lets, lookups by a whole key),
+// never past a step that may find many (it would be computed for each),
+// nor across the trigger's kind check. A let with checks of its own
+// rejects bindings, and stays where it is.
+void sink_lets(const RuleInfo& info, Plan& plan) {
+  auto plain_let = [](const Step& s) { return s.op == StepOp::kLet && !s.item->each && s.checks.empty(); };
+  auto passable = [&](const Step& s) {
+    switch (s.op) {
+      case StepOp::kFilter:
+      case StepOp::kNot:
+      case StepOp::kOptional: return true;
+      case StepOp::kLet: return !s.item->each;
+      case StepOp::kLookup:
+      case StepOp::kTupleLookup: return s.at_most_one;
+      default: return false;
+    }
+  };
+  auto& steps = plan.steps;
+  for (size_t i = steps.size(); i-- > 0;) {
+    if (!plain_let(steps[i]) || !steps[i].binds) continue;
+    size_t limit = i < plan.trigger_kind_check ? std::min(plan.trigger_kind_check, steps.size()) : steps.size();
+    size_t j = i + 1;
+    while (j < limit && passable(steps[j]) && !step_reads(info, steps[j], steps[i].binds)) ++j;
+    // Lets that end up together stay in the order they were written.
+    while (j > i + 1 && plain_let(steps[j - 1])) --j;
+    if (j > i + 1) std::rotate(steps.begin() + static_cast<long>(i), steps.begin() + static_cast<long>(i) + 1,
+                               steps.begin() + static_cast<long>(j));
+  }
+}
+
+}  // namespace
 
 Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bodies,
                         std::vector<const VarInfo*> bound, const BodyItem* trigger) {
@@ -716,6 +796,7 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
     diags_.error(item->span, "cannot order this item of rule `" + info.rule->name +
                                  "`: it needs variables that nothing binds first (a cycle of lets?)");
   Plan& plan = st.plan;
+  sink_lets(info, plan);
   if (trigger) {
     // A plain `let` binds one value; an `opt` pattern its first object, or
     // null. Neither with checks to close can reject a match.

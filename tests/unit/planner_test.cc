@@ -159,5 +159,62 @@ rule each-child
   }
 }
 
+TEST_CASE("a let moves down to its first reader, past steps that find one value at most") {
+  auto c = compile(std::string(kPrelude) + R"(
+rule by-key
+  for acct: Account
+  let n = acct.spec.workspace
+  let label = "{acct.name}!"
+  where acct.spec.type != null
+  for _ws: Workspace in acct.cluster named n
+  set acct.annotations["label"] = label
+rule by-clause
+  for acct: Account
+  let n = acct.spec.workspace
+  where acct.spec.type != null
+  opt ws: Workspace in acct.cluster named n
+  set acct.annotations["phase"] = ws?.status.phase ?? ""
+rule by-aggregate
+  for acct: Account
+  let n = acct.spec.workspace
+  where acct.spec.type != null
+  where any { for ws: Workspace in acct.cluster where ws.name == n }
+  set acct.annotations["found"] = "yes"
+rule by-where
+  for acct: Account
+  let n = acct.spec.workspace
+  where acct.spec.type != null
+  for _ws: Workspace in acct.cluster
+  where _ws.name == n
+  set acct.annotations["where"] = "yes"
+)");
+  INFO(c->errors());
+  REQUIRE(c->ok());
+  // `n` keys the lookup: past the filter, no further. `label` is read by
+  // the head alone: past the lookup by the workspace's whole name too, so
+  // the search stops before it. Where `n` closes a check of its own (from
+  // the workspace's side) it rejects, and stays where it is.
+  std::string key = plan_of(*c, "by-key");
+  CHECK(key.find("on change of acct: Account:\n    filter (acct.spec.type != null)\n    let n = acct.spec.workspace\n"
+                 "    lookup _ws: Workspace by primary key {metadata.cluster = acct.cluster, metadata.name = n}\n"
+                 "    (a match is found here: a search computes nothing below)\n    let label") != std::string::npos);
+  CHECK(key.find("on change of _ws: Workspace:\n    lookup acct: Account by primary key {metadata.cluster = _ws.metadata.cluster}\n"
+                 "    let n = acct.spec.workspace\n      check _ws.metadata.name == n\n    filter") != std::string::npos);
+  // An optional pattern's clause reads it: it stays before the pattern.
+  std::string clause = plan_of(*c, "by-clause");
+  CHECK(clause.find("on change of acct: Account:\n    filter (acct.spec.type != null)\n"
+                    "    (a match is found here: a search computes nothing below)\n    let n = acct.spec.workspace\n"
+                    "    optional ws") != std::string::npos);
+  // A lookup keyed by it through a `where` equality (the pattern itself
+  // does not name it).
+  std::string where = plan_of(*c, "by-where");
+  CHECK(where.find("on change of acct: Account:\n    filter (acct.spec.type != null)\n    let n = acct.spec.workspace\n"
+                   "    lookup _ws: Workspace by primary key {metadata.cluster = acct.cluster, metadata.name = n}\n") != std::string::npos);
+  // The aggregate of a filter reads it.
+  std::string agg = plan_of(*c, "by-aggregate");
+  CHECK(agg.find("on change of acct: Account:\n    filter (acct.spec.type != null)\n    let n = acct.spec.workspace\n"
+                 "    filter any") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace pmesh::test

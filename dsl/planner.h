@@ -101,10 +101,11 @@ struct Step {
   // and keeps no index (a run without a match, `pmesh explain`, checks
   // its keys on each candidate of a scan).
   bool pinned = false;
-  // A lookup that finds one fact at most: by an object's whole primary key,
-  // or by every argument of a tuple or its relation's declared key. A let
-  // may be computed after such a step (sink_lets) without being computed
-  // once per fact it finds.
+  // A lookup that finds one fact at most: of an object by its whole name
+  // (cluster, namespace unless cluster-scoped, name), whatever index it goes
+  // through; of a tuple by every argument, or by its relation's declared
+  // key. A let may be computed after such a step (sink_lets) without being
+  // computed once per fact it finds.
   bool at_most_one = false;
   // Clause equalities that were not lookup keys, checked once both sides are bound.
   std::vector<std::pair<Operand, Operand>> checks;

@@ -3,8 +3,11 @@
 # on CASE.rules from the golden folder, and compares what pmesh prints and its
 # exit status with CASE.out. With UPDATE=1 it rewrites CASE.out instead.
 set -u
-pmesh="$1"
-case_file="$2"
+# Absolute, since the case runs from the golden folder: the README's
+# `run_case.sh build/pmesh tests/golden/ok/x.rules` names both from the
+# checkout's root.
+pmesh="$(realpath "$1")"
+case_file="$(realpath "$2")"
 dir="$(cd "$(dirname "$0")" && pwd)"
 rel="${case_file#"$dir"/}"
 expected="${case_file%.rules}.out"

@@ -201,8 +201,9 @@ struct Planner::State {
   bool pending_object(const VarInfo* v) const;
   bool deferrable(const Expr& a) const;
   bool tuple_ready(const BodyItem* item);
-  // The relation's declaration, if the program has one.
-  const RelationDecl* relation_decl(const std::string& relation) const;
+  // Whether a tuple pattern whose first `known_prefix` arguments are known
+  // has them cover its relation's declared key: one tuple at most.
+  bool by_declared_key(const BodyItem& item, size_t known_prefix) const;
 };
 
 void Planner::State::collect_items(const std::vector<const Body*>& bodies) {
@@ -514,10 +515,12 @@ bool Planner::State::tuple_ready(const BodyItem* item) {
   return !waits || known;
 }
 
-const RelationDecl* Planner::State::relation_decl(const std::string& relation) const {
-  if (!planner.program_) return nullptr;
-  auto it = planner.program_->relations().find(relation);
-  return it == planner.program_->relations().end() ? nullptr : it->second;
+bool Planner::State::by_declared_key(const BodyItem& item, size_t known_prefix) const {
+  if (!planner.program_) return false;
+  auto it = planner.program_->relations().find(item.tuple.relation);
+  if (it == planner.program_->relations().end()) return false;
+  const RelationDecl& decl = *it->second;
+  return decl.key > 0 && decl.params.size() == item.tuple.args.size() && known_prefix >= decl.key;
 }
 
 void Planner::State::finish_step(Step s) {
@@ -616,8 +619,7 @@ int Planner::State::tuple_score(const BodyItem* item) {
   // A relation's declared key, known, finds one tuple at most: better than
   // any lookup by arguments that many tuples share (a group and resource
   // that every consumer of an export has bound).
-  const RelationDecl* decl = relation_decl(item->tuple.relation);
-  bool by_key = decl && decl->key > 0 && decl->params.size() == item->tuple.args.size() && known_prefix >= decl->key;
+  bool by_key = by_declared_key(*item, known_prefix);
   return known == static_cast<int>(item->tuple.args.size()) ? 100
          : by_key                                          ? 90
          : known                                           ? 10 + known + 2 * from_vars
@@ -710,10 +712,8 @@ void Planner::State::place_tuple(const BodyItem* item) {
   while (known_prefix < item->tuple.args.size() &&
          std::any_of(s.keys.begin(), s.keys.end(), [&](const KeyBinding& k) { return k.key == std::to_string(known_prefix); }))
     ++known_prefix;
-  const RelationDecl* decl = relation_decl(item->tuple.relation);
   s.at_most_one = s.op == StepOp::kTupleLookup &&
-                  (known_prefix == item->tuple.args.size() ||
-                   (decl && decl->key > 0 && decl->params.size() == item->tuple.args.size() && known_prefix >= decl->key));
+                  (known_prefix == item->tuple.args.size() || by_declared_key(*item, known_prefix));
   finish_step(std::move(s));
 }
 

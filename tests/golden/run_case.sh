@@ -5,8 +5,8 @@
 set -u
 # Absolute, since the case runs from the golden folder: the README's
 # `run_case.sh build/pmesh tests/golden/ok/x.rules` names both from the
-# checkout's root.
-pmesh="$(realpath "$1")"
+# checkout's root. A bare command name is left to PATH.
+case "$1" in */*) pmesh="$(realpath "$1")" ;; *) pmesh="$1" ;; esac
 case_file="$(realpath "$2")"
 dir="$(cd "$(dirname "$0")" && pwd)"
 rel="${case_file#"$dir"/}"

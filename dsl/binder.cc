@@ -1,4 +1,4 @@
-#include "dsl/bound_expr.h"
+#include "dsl/bound_plan.h"
 
 #include <algorithm>
 #include <functional>
@@ -8,14 +8,6 @@
 #include "stdlib/builtins.h"
 
 namespace pmesh::dsl {
-
-// Where an expression is bound: in a rule (variables are slots), or in the
-// body of a function (names are its parameters).
-struct Binder::Scope {
-  const RuleInfo* info = nullptr;
-  const Module* module = nullptr;
-  const FunctionDecl* function = nullptr;  // null in a rule
-};
 
 Binder::Binder(const Program& program) : program_(program) {
   for (const auto& m : program.modules())
@@ -134,21 +126,6 @@ const BoundFunction* Binder::function(BoundRule& out, const FunctionDecl& f) con
   return fn;
 }
 
-void Binder::operand(BoundRule& out, const Operand& o, const Scope& scope) const {
-  if (o.expr) expr(out, *o.expr, scope);
-  if (o.inner) operand(out, *o.inner, scope);
-  if (o.inner2) operand(out, *o.inner2, scope);
-}
-
-void Binder::plan(BoundRule& out, const Plan& p, const Scope& scope) const {
-  for (const auto& [x, y] : p.trigger_checks) operand(out, x, scope), operand(out, y, scope);
-  for (const auto& s : p.steps) {
-    for (const auto& k : s.keys) operand(out, k.value, scope);
-    for (const auto& [x, y] : s.checks) operand(out, x, scope), operand(out, y, scope);
-    if (s.sub) plan(out, *s.sub, scope);
-  }
-}
-
 namespace {
 
 // Every expression of a body, patterns and sub-bodies included.
@@ -217,9 +194,16 @@ std::shared_ptr<const BoundRule> Binder::bind(const RuleInfo& info, const RulePl
     for (const auto& a : h.tuple.args)
       if (a) visit(*a);
   }
-  plan(*out, rule_plan.full, scope);
-  for (const auto& d : rule_plan.deltas) plan(*out, d, scope);
-  for (const auto& [body, sub] : rule_plan.subplans) plan(*out, *sub, scope);
+  // The full plan and the deltas first, where full() and delta() find them.
+  out->deltas_ = rule_plan.deltas.size();
+  out->plans_.resize(1 + out->deltas_);
+  plan(*out, rule_plan.full, scope, out->plans_[0]);
+  for (size_t i = 0; i < out->deltas_; ++i) plan(*out, rule_plan.deltas[i], scope, out->plans_[1 + i]);
+  std::unordered_map<const Body*, const BoundPlan*> of_body;
+  for (const auto& [body, sub] : rule_plan.subplans) of_body[body] = sub_plan(*out, *sub, scope);
+  for (BoundExpr& n : out->nodes_)
+    if (n.op == BoundOp::kAggregate)
+      if (auto it = of_body.find(n.src->body.get()); it != of_body.end()) n.plan = it->second;
   return out;
 }
 

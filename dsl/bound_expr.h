@@ -9,17 +9,15 @@
 // read before it is bound, a name nothing declares) becomes a node that
 // raises the error the evaluator always raised there.
 //
-// The source expression stays reachable from each node: for the spans of
-// errors, and for an aggregate, whose body runs through the rule's plans.
+// The source expression stays reachable from each node, for the spans of
+// errors. A plan's operands are bound here too (dsl/bound_plan.h), with
+// ops of their own that have no source expression.
 //
 // Thread safety: immutable once bound; read by any number of threads.
 #pragma once
 
 #include <cstdint>
-#include <deque>
-#include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "dsl/analysis/rule_info.h"
@@ -64,11 +62,19 @@ enum class BoundOp : uint8_t {
   kFunction,  // function(args...)
   kBuiltin,   // builtin(args...)
   kOld,       // old(x): the committed version of the object in slot `index`
-  kAggregate, // src->agg over src->body (its plan is the rule's subplan), of args[0]
+  kAggregate, // src->agg over src->body (its bound plan is `plan`), of args[0]
   kError,     // raises `text`
+  // A plan's operands (dsl::Operand), which have no syntax of their own
+  // (`src` is null, and none of them raises an error):
+  kPath,        // slot `index`, then its fields `keys` in turn; null where one is missing
+  kTriggerArg,  // argument `index` of the tuple that triggered the plan, as text
+  kTupleValue,  // Bindings::tuple_values[index] (Step::deferred)
+  kKeyBuiltin,  // builtin(args...) where every argument is a string; else null
+  kNamespaceKey,  // args[0], with null as "" (a namespace clause's side)
 };
 
 struct BoundFunction;
+struct BoundPlan;
 
 struct BoundExpr {
   BoundOp op = BoundOp::kConst;
@@ -80,48 +86,13 @@ struct BoundExpr {
   const Builtin* builtin = nullptr;
   const BoundFunction* function = nullptr;
   std::vector<const BoundExpr*> args;
-  std::vector<std::string> keys;  // kObject
+  std::vector<std::string> keys;  // kObject; kPath: the fields
+  const BoundPlan* plan = nullptr;  // kAggregate: its body's plan
 };
 
 struct BoundFunction {
   const FunctionDecl* decl = nullptr;
   const BoundExpr* body = nullptr;
-};
-
-// A rule's expressions, bound. Nodes live as long as the BoundRule.
-class BoundRule {
- public:
-  // The bound form of `e`, an expression of the rule (body, heads, paths,
-  // or its plans' operands); nullptr if `e` is not one.
-  const BoundExpr* find(const Expr& e) const {
-    auto it = of_.find(&e);
-    return it == of_.end() ? nullptr : it->second;
-  }
-
- private:
-  friend class Binder;
-  std::deque<BoundExpr> nodes_;
-  std::deque<BoundFunction> functions_;
-  std::unordered_map<const Expr*, const BoundExpr*> of_;
-  std::unordered_map<const FunctionDecl*, const BoundFunction*> function_of_;
-};
-
-// Binds the rules of one program (functions are looked up in the modules
-// each rule and function belongs to, within that program).
-class Binder {
- public:
-  explicit Binder(const Program& program);
-  std::shared_ptr<const BoundRule> bind(const RuleInfo& info, const RulePlan& plan) const;
-
- private:
-  struct Scope;
-  const BoundExpr* expr(BoundRule& out, const Expr& e, const Scope& scope) const;
-  const BoundFunction* function(BoundRule& out, const FunctionDecl& f) const;
-  void plan(BoundRule& out, const Plan& p, const Scope& scope) const;
-  void operand(BoundRule& out, const Operand& o, const Scope& scope) const;
-
-  const Program& program_;
-  std::unordered_map<const FunctionDecl*, const Module*> module_of_;
 };
 
 }  // namespace pmesh::dsl

@@ -82,7 +82,7 @@ Op Engine::admit(const Op& op) {
       std::vector<Change> changes;
       std::optional<Json> refusal;
       try {
-        const dsl::Plan& plan = rt.plan->deltas[0];
+        const dsl::BoundPlan& plan = rt.bound->delta(0);
         if (!evaluator_->bind_trigger(plan, rt, b, trigger, &object)) continue;
         evaluator_->run(plan, rt, b, nullptr, [&](Bindings& found) {
           for (const auto& h : rule.heads) {

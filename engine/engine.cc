@@ -205,7 +205,8 @@ void Engine::fact_changed(const FactKey& fact, const Json& before, const Json& a
         if (mk->rule() == r.rule)
           if (const Match* m = state_.match(*mk))
             txn_.pending.insert({rt.stratum, r.rule, {m->positives().begin(), m->positives().end()}});
-    for (const dsl::Plan* plan : r.plans) {
+    for (const dsl::BoundPlan* bound : r.plans) {
+      const dsl::Plan* plan = bound->src;
       if (object) {
         // What a positive pattern matched in the object's old version is a
         // match that exists (queued above from matches_using) or one still
@@ -214,10 +215,10 @@ void Engine::fact_changed(const FactKey& fact, const Json& before, const Json& a
         // the matches it changes, so its old version is looked at too.
         bool positive = !plan->reevaluate &&
                         std::find(rt.positives.begin(), rt.positives.end(), plan->trigger) != rt.positives.end();
-        if (!before.is_null() && !positive) discover(rt, *plan, fact, &before);
-        if (!after.is_null()) discover(rt, *plan, fact, &after);
+        if (!before.is_null() && !positive) discover(rt, *bound, fact, &before);
+        if (!after.is_null()) discover(rt, *bound, fact, &after);
       } else {
-        discover(rt, *plan, fact, nullptr, &tuple);
+        discover(rt, *bound, fact, nullptr, &tuple);
       }
     }
   }
@@ -288,7 +289,7 @@ bool Engine::Reader::reads(const ChangedParts& c) const {
 
 void Engine::tuple_changed(const FactKey& fact) { fact_changed(fact, Json(), Json()); }
 
-void Engine::discover(const RuleRuntime& rt, const dsl::Plan& plan, const FactKey& fact, const Json* object,
+void Engine::discover(const RuleRuntime& rt, const dsl::BoundPlan& plan, const FactKey& fact, const Json* object,
                       const TupleView* tuple) {
   SelfTimeCharge timed(&rt.stats.nanoseconds, &charging_);
   // A search never starts another (it only queues what it finds), so one
@@ -303,7 +304,7 @@ void Engine::discover(const RuleRuntime& rt, const dsl::Plan& plan, const FactKe
       positives.reserve(rt.positives.size());
       for (size_t p = 0; p < rt.positives.size(); ++p) {
         const dsl::BodyItem* item = rt.positives[p];
-        if (item == plan.trigger) {
+        if (item == plan.src->trigger) {
           positives.emplace_back(fact);
         } else if (item->kind == BodyItemKind::kObject) {
           if (rt.positive_slots[p] < 0) return true;
@@ -438,7 +439,7 @@ void Engine::evaluate(int rule, std::vector<FactKey> positives) {
   try {
     // One assignment of the positive patterns; `for x in list` can make it
     // several bindings, whose contributions add up.
-    evaluator_->run(rt.plan->full, rt, b, &fixed, [&](Bindings& m) {
+    evaluator_->run(rt.bound->full(), rt, b, &fixed, [&](Bindings& m) {
       auto c = contributions(rt, m);
       if (!found) found.emplace();
       for (auto& x : *c)

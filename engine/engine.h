@@ -342,7 +342,7 @@ class Engine {
     // from `members` is read whole).
     std::set<std::string> sections;
     std::map<std::string, std::set<std::string>> members;
-    std::vector<const dsl::Plan*> plans;  // delta plans triggered by this kind or relation
+    std::vector<const dsl::BoundPlan*> plans;  // delta plans triggered by this kind or relation
     bool reads(const ChangedParts& c) const;
   };
   static ChangedParts changed_sections(const Json& before, const Json& after);
@@ -436,7 +436,7 @@ class Engine {
   void fact_changed(const FactKey& fact, const Json& before, const Json& after);
   void tuple_changed(const FactKey& fact);
   // `tuple`: a tuple fact's parts, when the caller has read them already.
-  void discover(const RuleRuntime& rt, const dsl::Plan& plan, const FactKey& fact, const Json* object,
+  void discover(const RuleRuntime& rt, const dsl::BoundPlan& plan, const FactKey& fact, const Json* object,
                 const TupleView* tuple = nullptr);
   void evaluate(int rule, std::vector<FactKey> positives);
   std::optional<std::vector<Contribution>> contributions(const RuleRuntime& rt, Bindings& b);

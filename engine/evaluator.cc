@@ -80,25 +80,23 @@ const FactKey* fixed_fact(const FixedFacts* fixed, const dsl::BodyItem* item) {
 
 }  // namespace
 
-bool Evaluator::checks_ok(const std::vector<std::pair<Operand, Operand>>& checks, const RuleRuntime& rt,
-                          Bindings& b) const {
+bool Evaluator::checks_ok(const std::vector<dsl::BoundCheck>& checks, const RuleRuntime& rt, Bindings& b) const {
   for (const auto& [x, y] : checks) {
     Json tu, tv;
-    const Json* u = operand_ref(x, rt, b, tu);
-    const Json* v = operand_ref(y, rt, b, tv);
+    const Json* u = ref(*x.value, rt, b, nullptr, tu);
+    const Json* v = ref(*y.value, rt, b, nullptr, tv);
     // A tuple's argument is text: a value is compared with it as it would
     // be written into the tuple (as tuple_ok does).
-    if (x.from_tuple() || y.from_tuple() ? !same_text(*u, *v) : *u != *v) return false;
+    if (x.from_tuple || y.from_tuple ? !same_text(*u, *v) : *u != *v) return false;
   }
   return true;
 }
 
-bool Evaluator::bind_trigger(const dsl::Plan& plan, const RuleRuntime& rt, Bindings& b, const FactKey& fact,
+bool Evaluator::bind_trigger(const dsl::BoundPlan& plan, const RuleRuntime& rt, Bindings& b, const FactKey& fact,
                              const Json* object, const TupleView* tuple) const {
-  const dsl::BodyItem* t = plan.trigger;
-  if (t->kind == BodyItemKind::kObject) {
-    for (const auto& v : plan.seeded) {
-      Slot& s = b.slots[static_cast<size_t>(rt.slot(v))];
+  if (!plan.trigger.relation) {
+    for (int v : plan.seeded) {
+      Slot& s = b.slots[static_cast<size_t>(v)];
       s.ptr = object;
       s.fact = &fact;
       s.bound = true;
@@ -109,7 +107,7 @@ bool Evaluator::bind_trigger(const dsl::Plan& plan, const RuleRuntime& rt, Bindi
     if (!tuple) tuple = &(parsed = view_tuple_fact(fact.str()));
     b.trigger_args = tuple->args;
     NewlyBound newly;
-    if (!tuple_ok(t->tuple, rt, b, *tuple, newly, true)) return false;
+    if (!tuple_ok(plan.trigger, rt, b, *tuple, newly, true)) return false;
   }
   try {
     return checks_ok(plan.trigger_checks, rt, b);
@@ -118,112 +116,118 @@ bool Evaluator::bind_trigger(const dsl::Plan& plan, const RuleRuntime& rt, Bindi
   }
 }
 
-bool Evaluator::trigger_kind_ok(const dsl::Plan& plan, const RuleRuntime& rt, Bindings& b) const {
-  const Slot& s = b.slots[static_cast<size_t>(rt.slot(plan.seeded.at(0)))];
+bool Evaluator::trigger_kind_ok(const dsl::BoundPlan& plan, const RuleRuntime& rt, Bindings& b) const {
+  const Slot& s = b.slots[static_cast<size_t>(plan.seeded.at(0))];
   try {
-    return parse_object_fact(*s.fact).kind == kind_key(plan.trigger->object.kind, rt, b);
+    return parse_object_fact(*s.fact).kind == kind_key(plan.trigger, rt, b);
   } catch (const EvalError&) {
     return false;
   }
 }
 
 std::string Evaluator::kind_key(const dsl::KindRef& k, const RuleRuntime& rt, Bindings& b) const {
-  Json g = eval(*k.group, rt, b), r = eval(*k.resource, rt, b);
+  return kind_key(bound(*k.group, rt), bound(*k.resource, rt), k.span, rt, b);
+}
+
+std::string Evaluator::kind_key(const dsl::BoundPattern& p, const RuleRuntime& rt, Bindings& b) const {
+  return kind_key(*p.group, *p.resource, p.item->object.kind.span, rt, b);
+}
+
+std::string Evaluator::kind_key(const dsl::BoundExpr& group, const dsl::BoundExpr& resource, const dsl::Span& span,
+                                const RuleRuntime& rt, Bindings& b) const {
+  Json g = eval_bound(group, rt, b, nullptr), r = eval_bound(resource, rt, b, nullptr);
   if (!g.is_string() || !r.is_string() || g.get<std::string>().empty() || r.get<std::string>().empty())
     throw EvalError("resource(group, resource) needs two non-empty strings, not " + g.dump() + " and " + r.dump(),
-                    k.span);
+                    span);
   return r.get<std::string>() + "." + g.get<std::string>();
 }
 
-bool Evaluator::object_ok(const dsl::Step& s, const RuleRuntime& rt, Bindings& b, const ObjectEntry& e,
+bool Evaluator::object_ok(const dsl::BoundStep& s, const RuleRuntime& rt, Bindings& b, const ObjectEntry& e,
                           std::span<const Json* const> keys) const {
   static const Json kNoNamespace = "";
   for (size_t i = 0; i < s.keys.size(); ++i) {
-    const Json* v = find_at(*e.effective, s.keys[i].key);
-    if (s.keys[i].value.namespace_key && (!v || v->is_null())) v = &kNoNamespace;
-    if (s.keys[i].value.from_tuple()) {
+    const dsl::BoundKey& k = s.keys[i];
+    const Json* v = find_fields(*e.effective, k.fields);
+    if (k.namespace_key && (!v || v->is_null())) v = &kNoNamespace;
+    if (k.value.from_tuple) {
       // A tuple's argument is the text of the value it was written from.
       if (!same_text(v ? *v : kNullJson, *keys[i])) return false;
     } else if (v ? *v != *keys[i] : !keys[i]->is_null()) {
       return false;
     }
   }
-  if (s.item->object.kind.dynamic()) return e.key().kind == kind_key(s.item->object.kind, rt, b);
-  return e.key().kind == s.item->object.kind.name;
+  if (!s.pattern.kind) return e.key().kind == kind_key(s.pattern, rt, b);
+  return e.key().kind == *s.pattern.kind;
 }
 
-bool Evaluator::tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bindings& b, const TupleView& fact,
-                         NewlyBound& newly_bound, bool trigger,
-                         const std::vector<dsl::Step::Deferred>* deferred) const {
+bool Evaluator::tuple_ok(const dsl::BoundPattern& t, const RuleRuntime& rt, Bindings& b, const TupleView& fact,
+                         NewlyBound& newly_bound, bool trigger) const {
+  using Arg = dsl::BoundTupleArg::Kind;
   const auto& [rel, args] = fact;
-  if (rel != t.relation || args.size() != t.args.size()) return false;
+  if (rel != *t.relation || args.size() != t.args.size()) return false;
   for (size_t i = 0; i < args.size(); ++i) {
-    const Expr& a = *t.args[i];
-    if (a.kind == ExprKind::kVar && a.text == "_") continue;
-    if (deferred) {
-      // Checked once the object it reads is bound (the step's checks).
-      auto d = std::find_if(deferred->begin(), deferred->end(),
-                            [&](const dsl::Step::Deferred& x) { return x.position == static_cast<int>(i); });
-      if (d != deferred->end()) {
-        if (b.tuple_values.size() <= static_cast<size_t>(d->value)) b.tuple_values.resize(static_cast<size_t>(d->value) + 1);
-        b.tuple_values[static_cast<size_t>(d->value)] = std::string(args[i]);
+    const dsl::BoundTupleArg& a = t.args[i];
+    switch (a.kind) {
+      case Arg::kAny: continue;
+      case Arg::kDeferred:
+        if (b.tuple_values.size() <= static_cast<size_t>(a.value)) b.tuple_values.resize(static_cast<size_t>(a.value) + 1);
+        b.tuple_values[static_cast<size_t>(a.value)] = std::string(args[i]);
+        continue;
+      case Arg::kVar: {
+        Slot& s = b.slots[static_cast<size_t>(a.slot)];
+        if (!s.bound) {
+          // Into the string the slot holds when it has one (a scan rebinds
+          // it for each candidate): no allocation once it is large enough.
+          if (s.owned.is_string()) s.owned.get_ref<std::string&>().assign(args[i]);
+          else s.owned = std::string(args[i]);
+          s.ptr = nullptr;
+          s.bound = true;
+          newly_bound.push_back(a.slot);
+          continue;
+        }
+        const Json& have = s.get();
+        if (!have.is_string() || have.get_ref<const std::string&>() != args[i]) return false;
         continue;
       }
+      case Arg::kExpr: break;
     }
-    if (a.kind == ExprKind::kVar) {
-      const dsl::VarInfo* v = rt.info->var_of(a);
-      Slot& s = b.slots[static_cast<size_t>(rt.slot(v))];
-      if (!s.bound) {
-        // Into the string the slot holds when it has one (a scan rebinds
-        // it for each candidate): no allocation once it is large enough.
-        if (s.owned.is_string()) s.owned.get_ref<std::string&>().assign(args[i]);
-        else s.owned = std::string(args[i]);
-        s.ptr = nullptr;
-        s.bound = true;
-        newly_bound.push_back(rt.slot(v));
-        continue;
-      }
-      const Json& have = s.get();
-      if (!have.is_string() || have.get_ref<const std::string&>() != args[i]) return false;
-      continue;
-    }
+    Json tmp;
     if (trigger) {
       // Arguments that read variables the plan binds later are its keys and
       // checks (Operand::trigger_arg): they are compared here only when
       // what they read is bound (a throw would cost more than the check).
-      if (!all_bound(bound(a, rt), b)) continue;
+      if (!all_bound(*a.expr, b)) continue;
       try {
-        Json tmp;
-        if (!is_text(*ref(bound(a, rt), rt, b, nullptr, tmp), args[i])) return false;
+        if (!is_text(*ref(*a.expr, rt, b, nullptr, tmp), args[i])) return false;
       } catch (const EvalError&) {
       }
       continue;
     }
-    Json tmp;
-    if (!is_text(*ref(bound(a, rt), rt, b, nullptr, tmp), args[i])) return false;
+    if (!is_text(*ref(*a.expr, rt, b, nullptr, tmp), args[i])) return false;
   }
   return true;
 }
 
-void Evaluator::step_keys(const dsl::Step& s, const RuleRuntime& rt, Bindings& b, StepKeys& out) const {
+void Evaluator::step_keys(const dsl::BoundStep& s, const RuleRuntime& rt, Bindings& b, StepKeys& out) const {
   out.tmps.resize(s.keys.size());  // before any pointer into it is taken
-  for (size_t k = 0; k < s.keys.size(); ++k) out.refs.push_back(operand_ref(s.keys[k].value, rt, b, out.tmps[k]));
+  for (size_t k = 0; k < s.keys.size(); ++k) out.refs.push_back(ref(*s.keys[k].value.value, rt, b, nullptr, out.tmps[k]));
 }
 
-void Evaluator::run(const dsl::Plan& plan, const RuleRuntime& rt, Bindings& b,
+void Evaluator::run(const dsl::BoundPlan& plan, const RuleRuntime& rt, Bindings& b,
                     const FixedFacts* fixed,
                     EmitFn emit) const {
   deepest_step = 0;
   step(plan, 0, rt, b, fixed, emit);
 }
 
-bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bindings& b,
+bool Evaluator::step(const dsl::BoundPlan& plan, size_t i, const RuleRuntime& rt, Bindings& b,
                      const FixedFacts* fixed,
                      EmitFn emit) const {
   deepest_step = std::max(deepest_step, i);
-  if (i == plan.trigger_kind_check && !trigger_kind_ok(plan, rt, b)) return true;
-  if (i == plan.steps.size() || (b.discovering && i == plan.found_at)) return emit(b);
-  const dsl::Step& s = plan.steps[i];
+  const dsl::Plan& src = *plan.src;
+  if (i == src.trigger_kind_check && !trigger_kind_ok(plan, rt, b)) return true;
+  if (i == plan.steps.size() || (b.discovering && i == src.found_at)) return emit(b);
+  const dsl::BoundStep& s = plan.steps[i];
   auto next = [&]() {
     if (!b.discovering) return step(plan, i + 1, rt, b, fixed, emit);
     try {
@@ -234,11 +238,12 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
   };
   switch (s.op) {
     case StepOp::kLet: {
-      Slot& slot = b.slots[static_cast<size_t>(rt.slot(s.binds))];
-      Json v = eval(*s.item->expr, rt, b);
-      if (s.item->each) {
+      Slot& slot = b.slots[static_cast<size_t>(s.slot)];
+      Json v = eval_bound(*s.expr, rt, b, nullptr);
+      if (s.each) {
         if (v.is_null()) return true;
-        if (!v.is_array()) throw EvalError("`for " + s.binds->name + " in` needs a list, not " + v.dump(), s.item->expr->span);
+        if (!v.is_array())
+          throw EvalError("`for " + s.src->binds->name + " in` needs a list, not " + v.dump(), s.expr->src->span);
         bool go = true;
         for (auto& x : v) {
           slot.owned = std::move(x);
@@ -258,7 +263,7 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
       return go;
     }
     case StepOp::kFilter:
-      if (!to_bool(*s.item->expr, eval(*s.item->expr, rt, b)) || !checks_ok(s.checks, rt, b)) return true;
+      if (!to_bool(*s.expr->src, eval_bound(*s.expr, rt, b, nullptr)) || !checks_ok(s.checks, rt, b)) return true;
       return next();
     case StepOp::kNot: {
       bool found = false;
@@ -276,7 +281,7 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
       StepKeys values;
       step_keys(s, rt, b, values);
       std::span<const Json* const> keys = values.all();
-      Slot& slot = b.slots[static_cast<size_t>(rt.slot(s.binds))];
+      Slot& slot = b.slots[static_cast<size_t>(s.slot)];
       bool go = true, any = false;
       auto visit = [&](const FactKey& fact, const ObjectEntry& e) {
         ++rt.stats.candidates;
@@ -294,34 +299,34 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
         // An optional pattern binds the first match only.
         return go && s.op != StepOp::kOptional;
       };
-      const std::string kind = s.item->object.kind.dynamic() ? kind_key(s.item->object.kind, rt, b)
-                                                             : s.item->object.kind.name;
-      if (const FactKey* f = fixed_fact(fixed, s.item)) {
+      const dsl::BodyItem* item = s.pattern.item;
+      const std::string kind = s.pattern.kind ? *s.pattern.kind : kind_key(s.pattern, rt, b);
+      if (const FactKey* f = fixed_fact(fixed, item)) {
         if (const ObjectEntry* e = state_.object(*f); e && !e->effective.is_null()) visit(*f, *e);
-      } else if (s.index >= 0) {
-        state_.lookup_index(rt.state_index(s.index), State::index_key(keys), visit);
+      } else if (s.src->index >= 0) {
+        state_.lookup_index(rt.state_index(s.src->index), State::index_key(keys), visit);
       } else {
         // The primary key: a prefix of (cluster, namespace, name).
+        using dsl::PrimaryField;
         std::string cluster, ns, name;
         bool has_cluster = false, has_ns = false, has_name = false, ok = true;
         // Other keys (of a run-time kind, which has no secondary indexes)
         // are checked on each candidate by object_ok.
         for (size_t k = 0; k < s.keys.size(); ++k) {
-          const std::string& key = s.keys[k].key;
-          bool primary = key == "metadata.cluster" || key == "metadata.namespace" || key == "metadata.name";
+          PrimaryField field = s.keys[k].primary;
           // A namespace that is null: the objects without one (a run-time
           // kind's plan does not know its scope).
-          if (key == "metadata.namespace" && keys[k]->is_null()) has_ns = true;
-          else if (primary && !keys[k]->is_string()) ok = false;
-          else if (key == "metadata.cluster") cluster = keys[k]->get<std::string>(), has_cluster = true;
-          else if (key == "metadata.namespace") ns = keys[k]->get<std::string>(), has_ns = true;
-          else if (key == "metadata.name") name = keys[k]->get<std::string>(), has_name = true;
+          if (field == PrimaryField::kNamespace && keys[k]->is_null()) has_ns = true;
+          else if (field != PrimaryField::kNone && !keys[k]->is_string()) ok = false;
+          else if (field == PrimaryField::kCluster) cluster = keys[k]->get<std::string>(), has_cluster = true;
+          else if (field == PrimaryField::kNamespace) ns = keys[k]->get<std::string>(), has_ns = true;
+          else if (field == PrimaryField::kName) name = keys[k]->get<std::string>(), has_name = true;
         }
         if (ok) {
           // A run-time kind's scope is not known to the plan, so its keys
           // need not be a prefix: without the namespace, its objects of that
           // name in every namespace are candidates.
-          if (has_cluster && has_name && (has_ns || !s.item->object.kind.dynamic())) {
+          if (has_cluster && has_name && (has_ns || s.pattern.kind)) {
             auto [key, e] = state_.find_object(object_fact({kind, cluster, ns, name}));
             if (e && !e->effective.is_null()) visit(*key, *e);
           } else {
@@ -342,36 +347,36 @@ bool Evaluator::step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bin
     case StepOp::kTupleScan:
     case StepOp::kTupleLookup: {
       bool go = true;
+      const dsl::BodyItem* item = s.pattern.item;
       auto visit = [&](const FactKey& fact) {
         ++rt.stats.candidates;
         NewlyBound newly;
-        if (tuple_ok(s.item->tuple, rt, b, view_tuple_fact(fact.str()), newly, false, s.deferred.empty() ? nullptr : &s.deferred) &&
-            checks_ok(s.checks, rt, b)) {
-          if (b.discovering) b.found_tuples.emplace_back(s.item, &fact);
+        if (tuple_ok(s.pattern, rt, b, view_tuple_fact(fact.str()), newly) && checks_ok(s.checks, rt, b)) {
+          if (b.discovering) b.found_tuples.emplace_back(item, &fact);
           go = next();
           if (b.discovering) b.found_tuples.pop_back();
         }
         for (int n : newly) b.slots[static_cast<size_t>(n)].bound = false;
         return go;
       };
-      if (const FactKey* f = fixed_fact(fixed, s.item)) {
+      if (const FactKey* f = fixed_fact(fixed, item)) {
         if (const TupleEntry* t = state_.tuple(*f); t && t->exists()) visit(*f);
-      } else if (s.index >= 0) {
+      } else if (s.src->index >= 0) {
         // An index key holds each value as a tuple's argument does (a
         // string's text, anything else as JSON).
         StepKeys values;
         step_keys(s, rt, b, values);
-        state_.lookup_tuples(rt.state_index(s.index), State::index_key(values.all()), visit);
-      } else if (s.keys.size() == s.item->tuple.args.size()) {
+        state_.lookup_tuples(rt.state_index(s.src->index), State::index_key(values.all()), visit);
+      } else if (s.keys.size() == s.pattern.args.size()) {
         std::vector<std::string> args;
         for (const auto& k : s.keys) {
           Json tmp;
-          args.push_back(as_text(*operand_ref(k.value, rt, b, tmp)));
+          args.push_back(as_text(*ref(*k.value.value, rt, b, nullptr, tmp)));
         }
-        auto [key, t] = state_.find_tuple(tuple_fact(s.item->tuple.relation, args));
+        auto [key, t] = state_.find_tuple(tuple_fact(*s.pattern.relation, args));
         if (t && t->exists()) visit(*key);
       } else {
-        state_.scan_tuples(s.item->tuple.relation, visit);
+        state_.scan_tuples(*s.pattern.relation, visit);
       }
       return go;
     }

@@ -2,16 +2,18 @@
 //
 // Bindings hold the value of every variable of a rule (objects by pointer
 // into the state, other values by copy). Evaluator::eval computes an
-// expression; Evaluator::run executes a plan from the planner, calling
-// `emit` for every match. A plan can run with some positive patterns fixed
-// to given facts: that is how the engine re-evaluates one known match.
+// expression; Evaluator::run executes a plan, bound (dsl/bound_plan.h),
+// calling `emit` for every match. A plan can run with some positive
+// patterns fixed to given facts: that is how the engine re-evaluates one
+// known match.
 //
 // Field access is forgiving, as JSON is: a missing field, or a field of
 // null, is null. Type errors (adding a string to a number, comparing a list)
 // raise EvalError, which drops the match and is reported.
 //
-// Expressions run in their bound form (dsl/bound_expr.h), made when the
-// rules are loaded: no name is looked up while they run.
+// Plans and expressions run in their bound form (dsl/bound_plan.h), made
+// when the rules are loaded: no name or expression is looked up while they
+// run.
 //
 // Thread safety: an Evaluator reads the state; it must not run while the
 // state changes (it keeps nothing of its own but `deepest_step`).
@@ -29,7 +31,7 @@
 
 #include <absl/functional/function_ref.h>
 
-#include "dsl/bound_expr.h"
+#include "dsl/bound_plan.h"
 #include "dsl/compiler.h"
 #include "engine/state.h"
 
@@ -38,8 +40,6 @@ struct Builtin;
 }
 
 namespace pmesh::engine {
-
-using dsl::Operand;
 
 struct EvalError : std::runtime_error {
   EvalError(const std::string& msg, dsl::Span span) : std::runtime_error(msg), span(span) {}
@@ -107,7 +107,7 @@ struct RuleRuntime {
   int index = 0;
   const dsl::RuleInfo* info = nullptr;
   const dsl::RulePlan* plan = nullptr;
-  std::shared_ptr<const dsl::BoundRule> bound;  // its expressions, as the evaluator runs them
+  std::shared_ptr<const dsl::BoundRule> bound;  // its plans and expressions, as the evaluator runs them
   std::vector<const dsl::BodyItem*> positives;  // top-level, non-optional patterns, in body order
   std::vector<int> positive_slots;              // of each: its object variable's slot; -1 for a tuple
   int stratum = 0;
@@ -145,11 +145,10 @@ class Evaluator {
   Evaluator(const State& state, std::function<const Json*(std::string_view)> old);
 
   Json eval(const dsl::Expr& e, const RuleRuntime& rt, Bindings& b) const;
-  Json eval(const Operand& o, const RuleRuntime& rt, Bindings& b) const;
 
-  // Runs `plan` from step 0 with what `b` binds. `fixed` pins positive
-  // patterns to facts. `emit` returns false to stop.
-  void run(const dsl::Plan& plan, const RuleRuntime& rt, Bindings& b,
+  // Runs `plan` (one of rt.bound's) from step 0 with what `b` binds.
+  // `fixed` pins positive patterns to facts. `emit` returns false to stop.
+  void run(const dsl::BoundPlan& plan, const RuleRuntime& rt, Bindings& b,
            const FixedFacts* fixed,
            EmitFn emit) const;
 
@@ -158,24 +157,26 @@ class Evaluator {
   // Returns false when the fact cannot match the trigger.
   // REQUIRES: `fact` outlives the use of `b` (it holds views into it);
   // `tuple`, when given, is view_tuple_fact(fact.str()).
-  bool bind_trigger(const dsl::Plan& plan, const RuleRuntime& rt, Bindings& b, const FactKey& fact,
+  bool bind_trigger(const dsl::BoundPlan& plan, const RuleRuntime& rt, Bindings& b, const FactKey& fact,
                     const Json* object, const TupleView* tuple = nullptr) const;
 
   // The identity (`plural.group`) of the run-time kind `resource(g, r)` names.
   // REQUIRES: `k.dynamic()`, and what `g` and `r` read is bound.
   std::string kind_key(const dsl::KindRef& k, const RuleRuntime& rt, Bindings& b) const;
-  // Whether a delta plan's trigger is of the kind its `resource(g, r)`
-  // names, once g and r are bound (dsl::Plan::trigger_kind_check).
-  bool trigger_kind_ok(const dsl::Plan& plan, const RuleRuntime& rt, Bindings& b) const;
 
   // How deep the last run got: the index of the first step no candidate
   // passed, for explaining why something is absent.
   mutable size_t deepest_step = 0;
 
  private:
-  // eval(o) without a copy where the value is held already (a variable's,
-  // a field of one, a constant): a pointer to it, or to `tmp` holding it.
-  const Json* operand_ref(const Operand& o, const RuleRuntime& rt, Bindings& b, Json& tmp) const;
+  // kind_key of a pattern's kind, or of `group` and `resource` bound.
+  // REQUIRES: `p.group` (a kind known at run time).
+  std::string kind_key(const dsl::BoundPattern& p, const RuleRuntime& rt, Bindings& b) const;
+  std::string kind_key(const dsl::BoundExpr& group, const dsl::BoundExpr& resource, const dsl::Span& span,
+                       const RuleRuntime& rt, Bindings& b) const;
+  // Whether a delta plan's trigger is of the kind its `resource(g, r)`
+  // names, once g and r are bound (dsl::Plan::trigger_kind_check).
+  bool trigger_kind_ok(const dsl::BoundPlan& plan, const RuleRuntime& rt, Bindings& b) const;
   // A step's key values, each where it is held (operand_ref) or computed
   // into `tmps`. Filled in place by step_keys: `refs` point into `tmps`.
   struct StepKeys {
@@ -183,7 +184,7 @@ class Evaluator {
     boost::container::small_vector<const Json*, 4> refs;
     std::span<const Json* const> all() const { return {refs.data(), refs.size()}; }
   };
-  void step_keys(const dsl::Step& s, const RuleRuntime& rt, Bindings& b, StepKeys& out) const;
+  void step_keys(const dsl::BoundStep& s, const RuleRuntime& rt, Bindings& b, StepKeys& out) const;
   // The arguments of the function being evaluated (expressions.cc).
   struct Frame {
     const Json* const* args = nullptr;
@@ -197,14 +198,15 @@ class Evaluator {
   const dsl::BoundExpr& bound(const dsl::Expr& e, const RuleRuntime& rt) const;
   // Whether every variable `e` reads is bound (an aggregate counts as not).
   bool all_bound(const dsl::BoundExpr& e, const Bindings& b) const;
-  bool step(const dsl::Plan& plan, size_t i, const RuleRuntime& rt, Bindings& b,
+  bool step(const dsl::BoundPlan& plan, size_t i, const RuleRuntime& rt, Bindings& b,
             const FixedFacts* fixed, EmitFn emit) const;
-  bool object_ok(const dsl::Step& s, const RuleRuntime& rt, Bindings& b, const ObjectEntry& e,
+  bool object_ok(const dsl::BoundStep& s, const RuleRuntime& rt, Bindings& b, const ObjectEntry& e,
                  std::span<const Json* const> keys) const;
-  bool tuple_ok(const dsl::TuplePattern& t, const RuleRuntime& rt, Bindings& b, const TupleView& fact,
-                NewlyBound& newly_bound, bool trigger = false,
-                const std::vector<dsl::Step::Deferred>* deferred = nullptr) const;
-  bool checks_ok(const std::vector<std::pair<Operand, Operand>>& checks, const RuleRuntime& rt, Bindings& b) const;
+  // `trigger`: the tuple that triggered a delta plan, whose arguments that
+  // read variables bound later are compared only once they are.
+  bool tuple_ok(const dsl::BoundPattern& t, const RuleRuntime& rt, Bindings& b, const TupleView& fact,
+                NewlyBound& newly_bound, bool trigger = false) const;
+  bool checks_ok(const std::vector<dsl::BoundCheck>& checks, const RuleRuntime& rt, Bindings& b) const;
 
   const State& state_;
   std::function<const Json*(std::string_view)> old_;

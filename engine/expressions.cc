@@ -55,40 +55,11 @@ Json Evaluator::eval(const dsl::Expr& e, const RuleRuntime& rt, Bindings& b) con
   return eval_bound(bound(e, rt), rt, b, nullptr);
 }
 
-Json Evaluator::eval(const Operand& o, const RuleRuntime& rt, Bindings& b) const {
-  Json tmp;
-  return take(operand_ref(o, rt, b, tmp), tmp);
-}
-
-const Json* Evaluator::operand_ref(const Operand& o, const RuleRuntime& rt, Bindings& b, Json& tmp) const {
-  const Json* v = &tmp;
-  if (o.inner) {
-    // A builtin of one or two operands, which must be strings (else null).
-    Json x = eval(*o.inner, rt, b), y = o.inner2 ? eval(*o.inner2, rt, b) : Json();
-    const Json* args[2] = {&x, &y};
-    if (x.is_string() && (!o.inner2 || y.is_string())) tmp = o.builtin->fn(BuiltinArgs(args, o.inner2 ? 2 : 1));
-  } else if (o.expr) {
-    v = ref(bound(*o.expr, rt), rt, b, nullptr, tmp);
-  } else if (o.trigger_arg >= 0) {
-    tmp = std::string(b.trigger_args.at(static_cast<size_t>(o.trigger_arg)));
-  } else if (o.tuple_value >= 0) {
-    tmp = b.tuple_values.at(static_cast<size_t>(o.tuple_value));
-  } else {
-    const Slot& s = b.slots[static_cast<size_t>(rt.slot(o.var))];
-    v = o.path.empty() ? &s.get() : find_at(s.get(), o.path);
-    if (!v) v = &kNullJson;
-  }
-  // A namespace clause's null is the objects without one.
-  if (o.namespace_key && v->is_null()) {
-    tmp = "";
-    return &tmp;
-  }
-  return v;
-}
-
 bool Evaluator::all_bound(const BoundExpr& e, const Bindings& b) const {
   if (e.op == BoundOp::kAggregate) return false;
-  if ((e.op == BoundOp::kSlot || e.op == BoundOp::kOld) && !b.slots[static_cast<size_t>(e.index)].bound) return false;
+  if ((e.op == BoundOp::kSlot || e.op == BoundOp::kOld || e.op == BoundOp::kPath) &&
+      !b.slots[static_cast<size_t>(e.index)].bound)
+    return false;
   for (const BoundExpr* a : e.args)
     if (a && !all_bound(*a, b)) return false;
   return true;
@@ -148,6 +119,35 @@ const Json* Evaluator::ref(const BoundExpr& e, const RuleRuntime& rt, Bindings& 
       }
       return found;
     }
+    case BoundOp::kPath: {
+      const Json* v = find_fields(b.slots[static_cast<size_t>(e.index)].get(), e.keys);
+      return v ? v : &kNullJson;
+    }
+    case BoundOp::kTriggerArg:
+      tmp = std::string(b.trigger_args.at(static_cast<size_t>(e.index)));
+      return &tmp;
+    case BoundOp::kTupleValue:
+      tmp = b.tuple_values.at(static_cast<size_t>(e.index));
+      return &tmp;
+    case BoundOp::kKeyBuiltin: {
+      // A builtin of one or two operands, which must be strings (else null).
+      std::array<Json, 2> vals;
+      std::array<const Json*, 2> args{};
+      bool strings = true;
+      for (size_t i = 0; i < e.args.size(); ++i) {
+        args[i] = ref(*e.args[i], rt, b, frame, vals[i]);
+        strings = strings && args[i]->is_string();
+      }
+      tmp = strings ? e.builtin->fn(BuiltinArgs(args.data(), e.args.size())) : Json();
+      return &tmp;
+    }
+    case BoundOp::kNamespaceKey: {
+      // A namespace clause's null is the objects without one.
+      const Json* v = ref(*e.args[0], rt, b, frame, tmp);
+      if (!v->is_null()) return v;
+      tmp = "";
+      return &tmp;
+    }
     // A choice answers where the value it chooses lives: `conds ?? []`
     // passes the conditions on, not a copy of them.
     case BoundOp::kCoalesce: {
@@ -199,16 +199,25 @@ Json Evaluator::call(const BoundExpr& e, const RuleRuntime& rt, Bindings& b, con
 }
 
 Json Evaluator::eval_bound(const BoundExpr& e, const RuleRuntime& rt, Bindings& b, const Frame* frame) const {
-  const dsl::Expr& src = *e.src;
   switch (e.op) {
     case BoundOp::kConst: return e.value;
     case BoundOp::kSlot:
     case BoundOp::kParam:
     case BoundOp::kField:
-    case BoundOp::kIndex: {
+    case BoundOp::kIndex:
+    case BoundOp::kPath:
+    case BoundOp::kTriggerArg:
+    case BoundOp::kTupleValue:
+    case BoundOp::kKeyBuiltin:
+    case BoundOp::kNamespaceKey: {
       Json tmp;
       return take(ref(e, rt, b, frame, tmp), tmp);
     }
+    default: break;
+  }
+  // Every other node has the expression it was bound from.
+  const dsl::Expr& src = *e.src;
+  switch (e.op) {
     case BoundOp::kInterp: {
       std::string out;
       for (const BoundExpr* p : e.args) {
@@ -326,7 +335,10 @@ Json Evaluator::eval_bound(const BoundExpr& e, const RuleRuntime& rt, Bindings& 
 
 Json Evaluator::aggregate(const BoundExpr& e, const RuleRuntime& rt, Bindings& b) const {
   const dsl::Expr& src = *e.src;
-  const dsl::Plan& plan = *rt.plan->subplans.at(src.body.get());
+  // The binder links every aggregate of a rule to its body's plan: a
+  // missing one is a bug of the binder, not a failed match.
+  if (!e.plan) throw std::logic_error("aggregate of rule " + rt.info->rule->name + " has no plan");
+  const dsl::BoundPlan& plan = *e.plan;
   const BoundExpr* of = e.args.empty() ? nullptr : e.args[0];  // none for count and any
   int64_t count = 0;
   bool all = true;

@@ -36,7 +36,8 @@ void Engine::register_readers(const RuleRuntime& rt) {
   }
   for (const auto& [kind, sections] : whole)
     for (const auto& s : sections) mine[kind].members.erase(s);
-  for (const auto& d : rt.plan->deltas) {
+  for (size_t di = 0; di < rt.plan->deltas.size(); ++di) {
+    const dsl::Plan& d = rt.plan->deltas[di];
     const dsl::BodyItem* t = d.trigger;
     std::string key;
     if (t->kind == BodyItemKind::kTuple) {
@@ -55,7 +56,7 @@ void Engine::register_readers(const RuleRuntime& rt) {
     }
     Reader& r = mine[key];
     r.rule = rt.index;
-    r.plans.push_back(&d);
+    r.plans.push_back(&rt.bound->delta(di));
   }
   for (auto& [k, r] : mine) {
     if (!k.starts_with("rel:")) object_reads_[index][k] = r;
@@ -268,9 +269,9 @@ void Engine::seed_rule_set(const RuleSet& set) {
     }
     // Every match has a fact of its first positive pattern: start there.
     const dsl::BodyItem* first = rt.positives[0];
-    const dsl::Plan* plan = nullptr;
-    for (const auto& d : rt.plan->deltas)
-      if (d.trigger == first) plan = &d;
+    const dsl::BoundPlan* plan = nullptr;
+    for (size_t d = 0; d < rt.plan->deltas.size(); ++d)
+      if (rt.plan->deltas[d].trigger == first) plan = &rt.bound->delta(d);
     if (!plan) continue;
     if (first->kind == BodyItemKind::kTuple) {
       std::vector<FactKey> facts;

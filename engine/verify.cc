@@ -224,7 +224,7 @@ std::string Engine::explain_absent(const ObjectKey& key) const {
       b.slots.resize(rt.info->vars.size());
       size_t matches = 0;
       try {
-        evaluator_->run(rt.plan->full, rt, b, nullptr, [&](Bindings&) {
+        evaluator_->run(rt.bound->full(), rt, b, nullptr, [&](Bindings&) {
           ++matches;
           return true;
         });

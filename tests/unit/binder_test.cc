@@ -3,7 +3,7 @@
 
 #include <functional>
 
-#include "dsl/bound_expr.h"
+#include "dsl/bound_plan.h"
 #include "stdlib/builtins.h"
 #include "tests/unit/test_util.h"
 

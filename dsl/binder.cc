@@ -194,6 +194,28 @@ std::shared_ptr<const BoundRule> Binder::bind(const RuleInfo& info, const RulePl
     for (const auto& a : h.tuple.args)
       if (a) visit(*a);
   }
+  auto path_keys = [&](const Path& path) {
+    BoundHead::PathKeys keys;
+    for (const auto& seg : path) keys.push_back(seg.key ? out->find(*seg.key) : nullptr);
+    return keys;
+  };
+  auto find = [&](const ExprPtr& e) { return e ? out->find(*e) : nullptr; };
+  for (const auto& h : rule.heads) {
+    BoundHead bh;
+    bh.cluster = find(h.cluster);
+    bh.ns = find(h.ns);
+    bh.name = find(h.name);
+    bh.value = find(h.value);
+    bh.group = find(h.object_kind.group);
+    bh.resource = find(h.object_kind.resource);
+    bh.path = path_keys(h.path);
+    for (const auto& f : h.fields) {
+      bh.fields.push_back(find(f.value));
+      bh.field_paths.push_back(path_keys(f.path));
+    }
+    for (const auto& a : h.tuple.args) bh.args.push_back(find(a));
+    out->heads_.push_back(std::move(bh));
+  }
   // The full plan and the deltas first, where full() and delta() find them.
   out->deltas_ = rule_plan.deltas.size();
   out->plans_.resize(1 + out->deltas_);

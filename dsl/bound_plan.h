@@ -13,6 +13,9 @@
 // index, deferred arguments, and the pattern itself, whose address
 // identifies the facts a match pins (FixedFacts) and found (found_tuples).
 //
+// A rule's heads are bound alongside (BoundHead), so a match's contributions
+// are computed without looking an expression up either.
+//
 // Thread safety: immutable once bound; read by any number of threads.
 #pragma once
 
@@ -91,11 +94,29 @@ struct BoundPlan {
   std::vector<BoundStep> steps;
 };
 
-// A rule's expressions and plans, bound. Nodes live as long as the BoundRule.
+// A head's expressions, bound: what the engine evaluates for each match
+// (Engine::contributions, and an admission rule's heads).
+struct BoundHead {
+  const BoundExpr* cluster = nullptr;  // derive: `in`, `namespace`, `named`
+  const BoundExpr* ns = nullptr;
+  const BoundExpr* name = nullptr;
+  const BoundExpr* value = nullptr;  // set, refuse
+  const BoundExpr* group = nullptr;  // derive of a kind known at run time
+  const BoundExpr* resource = nullptr;
+  // A path's segments in order: a key's bound form, null for a field name.
+  using PathKeys = std::vector<const BoundExpr*>;
+  PathKeys path;                        // set
+  std::vector<const BoundExpr*> fields;  // derive: each field's value
+  std::vector<PathKeys> field_paths;     // derive: each field's path
+  std::vector<const BoundExpr*> args;    // derive of a tuple: its arguments
+};
+
+// A rule's expressions, plans and heads, bound. Nodes live as long as the BoundRule.
 class BoundRule {
  public:
   // The bound form of `e`, an expression of the rule (body, heads, paths,
-  // or its plans' operands); nullptr if `e` is not one.
+  // or its plans' operands); nullptr if `e` is not one. For binding and
+  // tests: the evaluator reads bound forms from steps and heads.
   const BoundExpr* find(const Expr& e) const {
     auto it = of_.find(&e);
     return it == of_.end() ? nullptr : it->second;
@@ -104,6 +125,8 @@ class BoundRule {
   const BoundPlan& full() const { return plans_.front(); }
   const BoundPlan& delta(size_t i) const { return plans_[1 + i]; }
   size_t deltas() const { return deltas_; }
+  // The rule's heads, in Rule::heads' order.
+  const BoundHead& head(size_t i) const { return heads_[i]; }
 
  private:
   friend class Binder;
@@ -111,6 +134,7 @@ class BoundRule {
   std::deque<BoundFunction> functions_;
   std::deque<BoundPlan> plans_;  // full, deltas, then sub-plans (of negations and aggregates)
   size_t deltas_ = 0;
+  std::vector<BoundHead> heads_;
   std::unordered_map<const Expr*, const BoundExpr*> of_;
   std::unordered_map<const FunctionDecl*, const BoundFunction*> function_of_;
 };

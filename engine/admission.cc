@@ -85,13 +85,15 @@ Op Engine::admit(const Op& op) {
         const dsl::BoundPlan& plan = rt.bound->delta(0);
         if (!evaluator_->bind_trigger(plan, rt, b, trigger, &object)) continue;
         evaluator_->run(plan, rt, b, nullptr, [&](Bindings& found) {
-          for (const auto& h : rule.heads) {
+          for (size_t hi = 0; hi < rule.heads.size(); ++hi) {
+            const dsl::Head& h = rule.heads[hi];
+            const dsl::BoundHead& bh = rt.bound->head(hi);
             if (mutating && h.kind == dsl::HeadKind::kSet) {
               const dsl::VarInfo* v = rt.info->set_targets.at(&h);
-              changes.push_back({resolve_path(v->decl, h.path, rt, found, true), evaluator_->eval(*h.value, rt, found),
-                                 h.op});
+              changes.push_back({resolve_path(v->decl, h.path, bh.path, rt, found, true),
+                                 evaluator_->eval(*bh.value, rt, found), h.op});
             } else if (!mutating && h.kind == dsl::HeadKind::kRefuse) {
-              refusal = evaluator_->eval(*h.value, rt, found);
+              refusal = evaluator_->eval(*bh.value, rt, found);
               return false;
             }
           }

@@ -18,24 +18,27 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
   const auto& heads = rt.info->rule->heads;
   for (size_t hi = 0; hi < heads.size(); ++hi) {
     const dsl::Head& h = heads[hi];
+    const dsl::BoundHead& bh = rt.bound->head(hi);
     using Kind = Contribution::Kind;
     switch (h.kind) {
       case HeadKind::kDeriveObject: {
         // `null_is_none`: a namespace that is null is none (a derive of a
         // kind whose scope only the run time knows, `resource(g, r)`, names
         // one or not).
-        auto text = [&](const dsl::ExprPtr& e, const char* what, bool null_is_none = false) {
+        auto text = [&](const dsl::ExprPtr& e, const dsl::BoundExpr* bound, const char* what,
+                        bool null_is_none = false) {
           if (!e) return std::string();
-          Json v = evaluator_->eval(*e, rt, b);
+          Json v = evaluator_->eval(*bound, rt, b);
           if (null_is_none && v.is_null()) return std::string();
           if (!v.is_string() || v.get<std::string>().empty())
             throw EvalError(std::string("derive: `") + what + "` must be a non-empty string, not " + v.dump(), e->span);
           return v.get<std::string>();
         };
-        ObjectKey k{"", text(h.cluster, "in"), text(h.ns, "namespace", true), text(h.name, "named")};
+        ObjectKey k{"", text(h.cluster, bh.cluster, "in"), text(h.ns, bh.ns, "namespace", true),
+                    text(h.name, bh.name, "named")};
         const dsl::KindDecl* d = kinds_.declared(h.object_kind.name);
         if (h.object_kind.dynamic()) {
-          std::string key = evaluator_->kind_key(h.object_kind, rt, b);
+          std::string key = evaluator_->kind_key(*bh.group, *bh.resource, h.object_kind.span, rt, b);
           d = kinds_.by_key(k.cluster, key);
           if (!d) throw EvalError("derive: " + key + " is not served in " + k.cluster, h.object_kind.span);
         }
@@ -53,9 +56,9 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
           const auto& f = h.fields[fi];
           const SharedPath& plain = rt.field_paths[hi][fi];
           JsonPath keyed;
-          if (!plain) keyed = resolve_path(d, f.path, rt, b, false);
+          if (!plain) keyed = resolve_path(d, f.path, bh.field_paths[fi], rt, b, false);
           const JsonPath& path = plain ? *plain : keyed;
-          Json v = evaluator_->eval(*f.value, rt, b);
+          Json v = evaluator_->eval(*bh.fields[fi], rt, b);
           if (!f.editable) {
             set_at(fields, path, std::move(v));
             continue;
@@ -78,12 +81,12 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
       case HeadKind::kRefuse: {
         // A message, or a field error (stdlib/validation.rules): as it is;
         // Engine::throw_refusals reads it.
-        out.emplace_back(Kind::kRefuse, FactKey(), evaluator_->eval(*h.value, rt, b));
+        out.emplace_back(Kind::kRefuse, FactKey(), evaluator_->eval(*bh.value, rt, b));
         break;
       }
       case HeadKind::kDeriveTuple: {
         std::vector<std::string> args;
-        for (const auto& a : h.tuple.args) {
+        for (const dsl::BoundExpr* a : bh.args) {
           Json v = evaluator_->eval(*a, rt, b);
           args.push_back(v.is_string() ? v.get<std::string>() : v.dump());
         }
@@ -93,8 +96,9 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
       case HeadKind::kSet: {
         const dsl::VarInfo* v = rt.info->set_targets.at(&h);
         const Slot& s = b.slots[static_cast<size_t>(rt.slot(v))];
-        SharedPath path = rt.set_paths[hi] ? rt.set_paths[hi] : intern_path(resolve_path(v->decl, h.path, rt, b, true));
-        SharedJson value = values_.share(evaluator_->eval(*h.value, rt, b));
+        SharedPath path =
+            rt.set_paths[hi] ? rt.set_paths[hi] : intern_path(resolve_path(v->decl, h.path, bh.path, rt, b, true));
+        SharedJson value = values_.share(evaluator_->eval(*bh.value, rt, b));
         const bool order = h.op == dsl::SetOp::kOrder;
         if (order && !dsl::list_order(*value))
           throw EvalError(std::string(dsl::kListOrderExpected) + ", not " + value->dump(), h.value->span);
@@ -109,8 +113,8 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
   return out;
 }
 
-JsonPath Engine::resolve_path(const dsl::KindDecl* decl, const dsl::Path& path, const RuleRuntime& rt, Bindings& b,
-                              bool set_head) {
+JsonPath Engine::resolve_path(const dsl::KindDecl* decl, const dsl::Path& path, const dsl::BoundHead::PathKeys& keys,
+                              const RuleRuntime& rt, Bindings& b, bool set_head) {
   JsonPath out;
   std::vector<std::string> fields;
   for (size_t i = 0; i < path.size(); ++i) {
@@ -121,7 +125,7 @@ JsonPath Engine::resolve_path(const dsl::KindDecl* decl, const dsl::Path& path, 
       for (; at < out.size(); ++at) fields.push_back(out[at].field);
       continue;
     }
-    Json key = evaluator_->eval(*s.key, rt, b);
+    Json key = evaluator_->eval(*keys[i], rt, b);
     std::string dotted;
     for (const auto& f : fields) dotted += (dotted.empty() ? "" : ".") + f;
     auto lk = decl ? decl->list_keys.find(dotted) : decltype(decl->list_keys.end()){};

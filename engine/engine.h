@@ -444,8 +444,9 @@ class Engine {
                            std::span<const Contribution> after);
   void run_to_fixpoint();
   void rederive(int stratum);
-  JsonPath resolve_path(const dsl::KindDecl* decl, const dsl::Path& path, const RuleRuntime& rt, Bindings& b,
-                        bool set_head);
+  // `keys`: the bound forms of `path`'s key segments (BoundHead::PathKeys).
+  JsonPath resolve_path(const dsl::KindDecl* decl, const dsl::Path& path, const dsl::BoundHead::PathKeys& keys,
+                        const RuleRuntime& rt, Bindings& b, bool set_head);
   void delete_cluster_contents(const std::string& cluster);
   void note_before(const FactKey& fact);
   void lost_support(const FactKey& fact);

@@ -125,10 +125,6 @@ bool Evaluator::trigger_kind_ok(const dsl::BoundPlan& plan, const RuleRuntime& r
   }
 }
 
-std::string Evaluator::kind_key(const dsl::KindRef& k, const RuleRuntime& rt, Bindings& b) const {
-  return kind_key(bound(*k.group, rt), bound(*k.resource, rt), k.span, rt, b);
-}
-
 std::string Evaluator::kind_key(const dsl::BoundPattern& p, const RuleRuntime& rt, Bindings& b) const {
   return kind_key(*p.group, *p.resource, p.item->object.kind.span, rt, b);
 }

@@ -144,7 +144,8 @@ class Evaluator {
   // `old` answers old(x): the committed version of a fact, or nullptr.
   Evaluator(const State& state, std::function<const Json*(std::string_view)> old);
 
-  Json eval(const dsl::Expr& e, const RuleRuntime& rt, Bindings& b) const;
+  // The value of `e`, one of rt.bound's expressions (a head's, BoundHead).
+  Json eval(const dsl::BoundExpr& e, const RuleRuntime& rt, Bindings& b) const { return eval_bound(e, rt, b, nullptr); }
 
   // Runs `plan` (one of rt.bound's) from step 0 with what `b` binds.
   // `fixed` pins positive patterns to facts. `emit` returns false to stop.
@@ -160,20 +161,19 @@ class Evaluator {
   bool bind_trigger(const dsl::BoundPlan& plan, const RuleRuntime& rt, Bindings& b, const FactKey& fact,
                     const Json* object, const TupleView* tuple = nullptr) const;
 
-  // The identity (`plural.group`) of the run-time kind `resource(g, r)` names.
-  // REQUIRES: `k.dynamic()`, and what `g` and `r` read is bound.
-  std::string kind_key(const dsl::KindRef& k, const RuleRuntime& rt, Bindings& b) const;
+  // The identity (`plural.group`) of the run-time kind `resource(group,
+  // resource)` names, bound; an error's span is `span`.
+  // REQUIRES: what `group` and `resource` read is bound.
+  std::string kind_key(const dsl::BoundExpr& group, const dsl::BoundExpr& resource, const dsl::Span& span,
+                       const RuleRuntime& rt, Bindings& b) const;
 
   // How deep the last run got: the index of the first step no candidate
   // passed, for explaining why something is absent.
   mutable size_t deepest_step = 0;
 
  private:
-  // kind_key of a pattern's kind, or of `group` and `resource` bound.
-  // REQUIRES: `p.group` (a kind known at run time).
+  // kind_key of a pattern's kind. REQUIRES: `p.group` (a kind known at run time).
   std::string kind_key(const dsl::BoundPattern& p, const RuleRuntime& rt, Bindings& b) const;
-  std::string kind_key(const dsl::BoundExpr& group, const dsl::BoundExpr& resource, const dsl::Span& span,
-                       const RuleRuntime& rt, Bindings& b) const;
   // Whether a delta plan's trigger is of the kind its `resource(g, r)`
   // names, once g and r are bound (dsl::Plan::trigger_kind_check).
   bool trigger_kind_ok(const dsl::BoundPlan& plan, const RuleRuntime& rt, Bindings& b) const;
@@ -195,7 +195,6 @@ class Evaluator {
   const Json* ref(const dsl::BoundExpr& e, const RuleRuntime& rt, Bindings& b, const Frame* frame, Json& tmp) const;
   Json call(const dsl::BoundExpr& e, const RuleRuntime& rt, Bindings& b, const Frame* frame) const;
   Json aggregate(const dsl::BoundExpr& e, const RuleRuntime& rt, Bindings& b) const;
-  const dsl::BoundExpr& bound(const dsl::Expr& e, const RuleRuntime& rt) const;
   // Whether every variable `e` reads is bound (an aggregate counts as not).
   bool all_bound(const dsl::BoundExpr& e, const Bindings& b) const;
   bool step(const dsl::BoundPlan& plan, size_t i, const RuleRuntime& rt, Bindings& b,

@@ -43,18 +43,6 @@ Json take(const Json* r, Json& tmp) { return r == &tmp ? std::move(tmp) : *r; }
 
 }  // namespace
 
-const BoundExpr& Evaluator::bound(const dsl::Expr& e, const RuleRuntime& rt) const {
-  const BoundExpr* x = rt.bound ? rt.bound->find(e) : nullptr;
-  // The binder binds every expression a rule and its plans hold: a miss is
-  // a bug of the binder, not of the rules, and must not pass for a failed match.
-  if (!x) throw std::logic_error("expression `" + dsl::to_string(e) + "` of rule " + rt.info->rule->name + " is not bound");
-  return *x;
-}
-
-Json Evaluator::eval(const dsl::Expr& e, const RuleRuntime& rt, Bindings& b) const {
-  return eval_bound(bound(e, rt), rt, b, nullptr);
-}
-
 bool Evaluator::all_bound(const BoundExpr& e, const Bindings& b) const {
   if (e.op == BoundOp::kAggregate) return false;
   if ((e.op == BoundOp::kSlot || e.op == BoundOp::kOld || e.op == BoundOp::kPath) &&

@@ -29,6 +29,7 @@ rule bound-plan-lookups
   let n = count { for _a: Account in acct.cluster }
   where n > 0
   set acct.status.phase = cm.name
+  set cm.annotations["owner"] = acct.name
 
 rule bound-plan-deferred
   for acct: Account
@@ -191,6 +192,30 @@ TEST_CASE("a tuple pattern's arguments: `_` any, a variable its slot, one kept f
   }
   CHECK(patterns == static_cast<int>(deferred.plan->deltas.size()));
   CHECK(kept == 1);
+}
+
+TEST_CASE("a rule's heads are bound: values, a path's keys in place, a derived tuple's arguments") {
+  for (const char* name : {"bound-plan-lookups", "bound-plan-deferred"}) {
+    Bound b = bind(name);
+    const auto& heads = b.info->rule->heads;
+    int keys = 0, args = 0;
+    for (size_t i = 0; i < heads.size(); ++i) {
+      const dsl::Head& h = heads[i];
+      const dsl::BoundHead& bh = b.rule->head(i);
+      INFO(name << " head " << i);
+      CHECK(bh.value == (h.value ? b.rule->find(*h.value) : nullptr));
+      REQUIRE(bh.path.size() == h.path.size());
+      for (size_t s = 0; s < h.path.size(); ++s) {
+        CHECK(bh.path[s] == (h.path[s].key ? b.rule->find(*h.path[s].key) : nullptr));
+        keys += h.path[s].key != nullptr;
+      }
+      REQUIRE(bh.args.size() == h.tuple.args.size());
+      for (size_t a = 0; a < h.tuple.args.size(); ++a, ++args) CHECK(bh.args[a] == b.rule->find(*h.tuple.args[a]));
+      CHECK(bh.fields.size() == h.fields.size());
+    }
+    // Each rule has what it is here to show: a keyed path, a derived tuple.
+    CHECK(keys + args > 0);
+  }
 }
 
 }  // namespace

@@ -20,16 +20,15 @@
 #include <string>
 #include <vector>
 
-#include "dsl/analysis/rule_info.h"
-#include "dsl/planner.h"
+#include <nlohmann/json.hpp>
+
+#include "dsl/ast.h"
 
 namespace pmesh {
 struct Builtin;
 }
 
 namespace pmesh::dsl {
-
-class Program;
 
 enum class BoundOp : uint8_t {
   kConst,     // value

@@ -25,7 +25,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "dsl/analysis/rule_info.h"
 #include "dsl/bound_expr.h"
+#include "dsl/planner.h"
 
 namespace pmesh::dsl {
 

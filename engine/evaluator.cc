@@ -296,7 +296,12 @@ bool Evaluator::step(const dsl::BoundPlan& plan, size_t i, const RuleRuntime& rt
         return go && s.op != StepOp::kOptional;
       };
       const dsl::BodyItem* item = s.pattern.item;
-      const std::string kind = s.pattern.kind ? *s.pattern.kind : kind_key(s.pattern, rt, b);
+      // The kind's name where the rules name it; one known at run time is
+      // computed here, so that failing to compute it fails the step
+      // whichever way the step looks objects up.
+      std::string run_time_kind;
+      if (!s.pattern.kind) run_time_kind = kind_key(s.pattern, rt, b);
+      const std::string& kind = s.pattern.kind ? *s.pattern.kind : run_time_kind;
       if (const FactKey* f = fixed_fact(fixed, item)) {
         if (const ObjectEntry* e = state_.object(*f); e && !e->effective.is_null()) visit(*f, *e);
       } else if (s.src->index >= 0) {

@@ -1,30 +1,11 @@
 // The binder's plans: each planner Step lowered to a BoundStep that holds
 // what it computes, bound (dsl/bound_plan.h).
-#include <algorithm>
-
 #include "dsl/bound_plan.h"
+#include "dsl/object_model.h"
 
 namespace pmesh::dsl {
 
 namespace {
-
-// A canonical dotted path's fields, as the state's find_at reads them: a
-// label's or annotation's key may hold dots ("app.kubernetes.io/name"), so
-// after metadata.labels or metadata.annotations the rest is one field.
-std::vector<std::string> split_dotted(const std::string& path) {
-  std::vector<std::string> out;
-  if (path.empty()) return out;
-  size_t start = 0;
-  for (size_t dot; (dot = path.find('.', start)) != std::string::npos; start = dot + 1) {
-    out.push_back(path.substr(start, dot - start));
-    if (out.size() == 2 && out[0] == "metadata" && (out[1] == "labels" || out[1] == "annotations")) {
-      start = dot + 1;
-      break;
-    }
-  }
-  out.push_back(path.substr(start));
-  return out;
-}
 
 PrimaryField primary_field(const std::string& key) {
   if (key == "metadata.cluster") return PrimaryField::kCluster;
@@ -61,7 +42,7 @@ const BoundExpr* Binder::operand_value(BoundRule& out, const Operand& o, const S
   } else {
     n.op = BoundOp::kPath;
     n.index = o.var->index;
-    n.keys = split_dotted(o.path);
+    n.keys = dotted_fields(o.path);
   }
   const BoundExpr* made = node(out, std::move(n));
   if (!o.namespace_key) return made;
@@ -92,15 +73,16 @@ BoundPattern Binder::pattern(BoundRule& out, const BodyItem& item, const Scope& 
     const Expr& a = *item.tuple.args[i];
     BoundTupleArg arg;
     const VarInfo* v = a.kind == ExprKind::kVar ? scope.info->var_of(a) : nullptr;
-    auto d = deferred ? std::find_if(deferred->begin(), deferred->end(),
-                                     [&](const Step::Deferred& x) { return x.position == static_cast<int>(i); })
-                      : std::vector<Step::Deferred>::const_iterator{};
+    const Step::Deferred* kept = nullptr;
+    if (deferred)
+      for (const auto& d : *deferred)
+        if (d.position == static_cast<int>(i)) kept = &d;
     if (a.kind == ExprKind::kVar && a.text == "_") {
       arg.kind = BoundTupleArg::Kind::kAny;
-    } else if (deferred && d != deferred->end()) {
+    } else if (kept) {
       // Checked once the object it reads is bound (the step's checks).
       arg.kind = BoundTupleArg::Kind::kDeferred;
-      arg.value = d->value;
+      arg.value = kept->value;
     } else if (v) {
       arg.kind = BoundTupleArg::Kind::kVar;
       arg.slot = v->index;
@@ -136,7 +118,7 @@ void Binder::step(BoundRule& out, const Step& s, BoundStep& to, const Scope& sco
   for (const auto& k : s.keys) {
     BoundKey key;
     if (object) {
-      key.fields = split_dotted(k.key);
+      key.fields = dotted_fields(k.key);
       key.primary = primary_field(k.key);
     }
     key.namespace_key = k.value.namespace_key;

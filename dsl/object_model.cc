@@ -92,4 +92,21 @@ bool writable_by_non_owner(const std::string& section) {
   return section == "status" || (section.rfind("metadata.", 0) == 0);
 }
 
+bool rest_is_one_field(std::string_view dotted_prefix) {
+  return dotted_prefix == "metadata.labels" || dotted_prefix == "metadata.annotations";
+}
+
+std::vector<std::string> dotted_fields(std::string_view dotted) {
+  std::vector<std::string> out;
+  if (dotted.empty()) return out;
+  size_t start = 0;
+  for (size_t dot; (dot = dotted.find('.', start)) != std::string_view::npos;) {
+    out.emplace_back(dotted.substr(start, dot - start));
+    start = dot + 1;
+    if (rest_is_one_field(dotted.substr(0, dot))) break;
+  }
+  out.emplace_back(dotted.substr(start));
+  return out;
+}
+
 }  // namespace pmesh::dsl

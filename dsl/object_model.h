@@ -18,6 +18,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dsl/ast.h"
@@ -47,6 +48,15 @@ std::vector<std::string> all_sections(const KindDecl* kind);
 
 // Whether a rule may write `section` of an object that it does not own.
 bool writable_by_non_owner(const std::string& section);
+
+// A canonical path written with dots, as plans, indexes and the state
+// name fields ("metadata.name", "spec.owner.kind"). A label's or
+// annotation's key may hold dots ("app.kubernetes.io/name"), so after
+// metadata.labels or metadata.annotations the rest of the path is one
+// field. Whether the field after `dotted_prefix` is that whole rest:
+bool rest_is_one_field(std::string_view dotted_prefix);
+// The fields of a dotted canonical path, read so (none for "").
+std::vector<std::string> dotted_fields(std::string_view dotted);
 
 // The shorthand names, for documentation and messages.
 const std::vector<std::string>& shorthand_names();

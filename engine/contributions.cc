@@ -25,17 +25,16 @@ std::optional<std::vector<Contribution>> Engine::contributions(const RuleRuntime
         // `null_is_none`: a namespace that is null is none (a derive of a
         // kind whose scope only the run time knows, `resource(g, r)`, names
         // one or not).
-        auto text = [&](const dsl::ExprPtr& e, const dsl::BoundExpr* bound, const char* what,
-                        bool null_is_none = false) {
+        auto text = [&](const dsl::BoundExpr* e, const char* what, bool null_is_none = false) {
           if (!e) return std::string();
-          Json v = evaluator_->eval(*bound, rt, b);
+          Json v = evaluator_->eval(*e, rt, b);
           if (null_is_none && v.is_null()) return std::string();
           if (!v.is_string() || v.get<std::string>().empty())
-            throw EvalError(std::string("derive: `") + what + "` must be a non-empty string, not " + v.dump(), e->span);
+            throw EvalError(std::string("derive: `") + what + "` must be a non-empty string, not " + v.dump(),
+                            e->src->span);
           return v.get<std::string>();
         };
-        ObjectKey k{"", text(h.cluster, bh.cluster, "in"), text(h.ns, bh.ns, "namespace", true),
-                    text(h.name, bh.name, "named")};
+        ObjectKey k{"", text(bh.cluster, "in"), text(bh.ns, "namespace", true), text(bh.name, "named")};
         const dsl::KindDecl* d = kinds_.declared(h.object_kind.name);
         if (h.object_kind.dynamic()) {
           std::string key = evaluator_->kind_key(*bh.group, *bh.resource, h.object_kind.span, rt, b);

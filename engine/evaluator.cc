@@ -9,8 +9,6 @@
 namespace pmesh::engine {
 
 using dsl::BodyItemKind;
-using dsl::Expr;
-using dsl::ExprKind;
 using dsl::StepOp;
 
 std::vector<RuleRuntime> make_runtimes(const dsl::CompiledProgram& compiled) {

@@ -177,7 +177,7 @@ class Evaluator {
   // Whether a delta plan's trigger is of the kind its `resource(g, r)`
   // names, once g and r are bound (dsl::Plan::trigger_kind_check).
   bool trigger_kind_ok(const dsl::BoundPlan& plan, const RuleRuntime& rt, Bindings& b) const;
-  // A step's key values, each where it is held (operand_ref) or computed
+  // A step's key values, each where it is held (ref) or computed
   // into `tmps`. Filled in place by step_keys: `refs` point into `tmps`.
   struct StepKeys {
     boost::container::small_vector<Json, 4> tmps;

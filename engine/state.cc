@@ -11,6 +11,7 @@
 #include <tuple>
 #include <type_traits>
 
+#include "dsl/object_model.h"
 #include "engine/cbor.h"
 #include "engine/cold_codec.h"
 #include "stdlib/text.h"
@@ -314,9 +315,8 @@ Node walk_dotted(Node cur, std::string_view dotted_path, const Member& member) {
   while (start <= dotted_path.size()) {
     size_t dot = dotted_path.find('.', start);
     std::string_view f = dotted_path.substr(start, dot == std::string_view::npos ? dot : dot - start);
-    // Label and annotation keys contain dots ("app.kubernetes.io/name"):
-    // after metadata.labels or metadata.annotations the rest is one key.
-    bool map_of_strings = (f == "labels" || f == "annotations") && dotted_path.substr(0, start) == "metadata.";
+    // Label and annotation keys contain dots (dsl::rest_is_one_field).
+    bool map_of_strings = dot != std::string_view::npos && dsl::rest_is_one_field(dotted_path.substr(0, dot));
     cur = member(cur, f);
     if (!cur.size() || dot == std::string_view::npos) return cur;
     start = dot + 1;

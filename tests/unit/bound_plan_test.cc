@@ -6,6 +6,8 @@
 #include <numeric>
 
 #include "dsl/bound_plan.h"
+#include "dsl/object_model.h"
+#include "engine/state.h"
 #include "tests/unit/test_util.h"
 
 namespace pmesh::test {
@@ -216,6 +218,28 @@ TEST_CASE("a rule's heads are bound: values, a path's keys in place, a derived t
     // Each rule has what it is here to show: a keyed path, a derived tuple.
     CHECK(keys + args > 0);
   }
+}
+
+TEST_CASE("a dotted path's fields: a label's or annotation's key is one field, as the state reads it") {
+  using V = std::vector<std::string>;
+  CHECK(dsl::dotted_fields("") == V{});
+  CHECK(dsl::dotted_fields("metadata.name") == V{"metadata", "name"});
+  CHECK(dsl::dotted_fields("spec.owner.kind") == V{"spec", "owner", "kind"});
+  CHECK(dsl::dotted_fields("metadata.labels") == V{"metadata", "labels"});
+  CHECK(dsl::dotted_fields("metadata.labels.app.kubernetes.io/name") == V{"metadata", "labels", "app.kubernetes.io/name"});
+  CHECK(dsl::dotted_fields("metadata.annotations.a.b") == V{"metadata", "annotations", "a.b"});
+  CHECK(dsl::dotted_fields("spec.labels.a.b") == V{"spec", "labels", "a", "b"});
+
+  // The state's find_at reads a dotted path the same way.
+  auto o = engine::Json::parse(R"({"metadata": {"labels": {"app.kubernetes.io/name": "db"}},
+                                   "spec": {"labels": {"a": {"b": 1}}}})");
+  const engine::Json* label = engine::find_at(o, "metadata.labels.app.kubernetes.io/name");
+  REQUIRE(label != nullptr);
+  CHECK(*label == "db");
+  const engine::Json* nested = engine::find_at(o, "spec.labels.a.b");
+  REQUIRE(nested != nullptr);
+  CHECK(*nested == 1);
+  CHECK(engine::find_at(o, "metadata.labels.app") == nullptr);
 }
 
 }  // namespace

@@ -67,6 +67,7 @@ const BoundExpr* Binder::expr(BoundRule& out, const Expr& e, const Scope& scope)
       const auto& sh = shorthand_names();
       n.shorthand = std::find(sh.begin(), sh.end(), e.text) != sh.end();
       args();
+      if (in_rule) field_path(n, e, *scope.info);
       break;
     }
     case ExprKind::kIndex: n.op = BoundOp::kIndex, args(); break;
@@ -110,6 +111,37 @@ const BoundExpr* Binder::expr(BoundRule& out, const Expr& e, const Scope& scope)
   const BoundExpr* made = &out.nodes_.back();
   if (in_rule) out.of_[&e] = made;
   return made;
+}
+
+// `x.a.b` of an object variable: its fields read in one walk (kFieldPath),
+// rather than a node per field. The first field is resolved as the object
+// model resolves a head's path (canonical_path): a shorthand is metadata's,
+// whatever else the object holds, so that a rule reads `x.name` where it
+// writes it and where its plan looks it up, and an object that carries a
+// top-level `cluster` or `name` of its own (a kind whose schema keeps
+// unknown fields) cannot pass it off as its metadata's.
+void Binder::field_path(BoundExpr& n, const Expr& e, const RuleInfo& info) const {
+  std::vector<std::string> segs;
+  const Expr* cur = &e;
+  for (; cur->kind == ExprKind::kField; cur = cur->args[0].get()) segs.push_back(cur->text);
+  if (cur->kind != ExprKind::kVar) return;
+  const VarInfo* v = info.var_of(*cur);
+  if (!v || v->kind != VarInfo::Kind::kObject) return;
+  std::reverse(segs.begin(), segs.end());
+  auto path = canonical_path(v->decl, segs);
+  if (!path || path->size() > 64) return;
+  n.op = BoundOp::kFieldPath;
+  n.index = v->index;
+  n.shorthand = path->size() > segs.size();
+  n.keys = std::move(*path);
+  n.args.clear();
+  // A later field that is a shorthand reads an object of the model found
+  // there (x.spec.template.name) as kField does; one of metadata is
+  // metadata's own.
+  const auto& sh = shorthand_names();
+  for (size_t i = 1; i < n.keys.size(); ++i)
+    if (n.keys[i - 1] != "metadata" && std::find(sh.begin(), sh.end(), n.keys[i]) != sh.end())
+      n.shorthand_keys |= uint64_t{1} << i;
 }
 
 const BoundFunction* Binder::function(BoundRule& out, const FunctionDecl& f) const {

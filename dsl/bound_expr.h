@@ -35,7 +35,15 @@ enum class BoundOp : uint8_t {
   kInterp,    // the text of each of args, joined
   kSlot,      // the rule's variable in slot `index`
   kParam,     // the enclosing function's parameter `index`
-  kField,     // args[0].text; `shorthand`: x.name may mean x.metadata.name
+  // args[0].text; `shorthand`: x.name is x.metadata.name where x is an
+  // object of the model (a kind and a metadata), whatever else it holds.
+  kField,
+  // x.a.b of an object variable: slot `index`, then its fields `keys` in
+  // turn, each read as kField reads it (bit i of `shorthand_keys`: keys[i]
+  // is a shorthand); `shorthand`: keys[0] is the metadata a first field
+  // that is a shorthand (x.name) names. No args: an error's span is found
+  // from `src`, the outermost field.
+  kFieldPath,
   kIndex,     // args[0][args[1]]
   kList,      // [args...]
   kObject,    // { keys[i]: args[i] }
@@ -80,12 +88,13 @@ struct BoundExpr {
   const Expr* src = nullptr;
   int index = -1;
   bool shorthand = false;
+  uint64_t shorthand_keys = 0;  // kFieldPath
   nlohmann::json value;
   std::string text;  // kField: the field; kError: the message; operators: as written
   const Builtin* builtin = nullptr;
   const BoundFunction* function = nullptr;
   std::vector<const BoundExpr*> args;
-  std::vector<std::string> keys;  // kObject; kPath: the fields
+  std::vector<std::string> keys;  // kObject; kPath, kFieldPath: the fields
   const BoundPlan* plan = nullptr;  // kAggregate: its body's plan
 };
 

@@ -157,6 +157,7 @@ class Binder {
     const FunctionDecl* function = nullptr;  // null in a rule
   };
   const BoundExpr* expr(BoundRule& out, const Expr& e, const Scope& scope) const;
+  void field_path(BoundExpr& n, const Expr& e, const RuleInfo& info) const;
   const BoundFunction* function(BoundRule& out, const FunctionDecl& f) const;
   // In dsl/bind_plan.cc:
   void plan(BoundRule& out, const Plan& p, const Scope& scope, BoundPlan& to) const;

@@ -6,6 +6,7 @@
 #include <array>
 #include <stdexcept>
 
+#include "dsl/object_model.h"
 #include "engine/evaluator.h"
 #include "engine/expression_values.h"
 #include "stdlib/builtins.h"
@@ -37,6 +38,24 @@ int compare(const dsl::Expr& e, const Json& a, const Json& b) {
   fail(e, std::string("cannot order ") + a.type_name() + " and " + b.type_name());
 }
 
+// A kFieldPath's field expression that reads its key `i`, for an error's
+// span: the shorthand's inserted metadata is its field's.
+const dsl::Expr& field_expr(const BoundExpr& e, size_t i) {
+  size_t fields = e.keys.size() - (e.shorthand ? 1 : 0);
+  size_t field = e.shorthand ? (i == 0 ? 0 : i - 1) : i;
+  const dsl::Expr* x = e.src;
+  for (size_t d = fields - 1; d > field; --d) x = x->args[0].get();
+  return *x;
+}
+
+// What a shorthand (x.name) reads on `base`: an object of the model (one
+// with a kind and a metadata) has its metadata read, whatever fields of its
+// own it carries beside them; any other value, itself.
+const Json& shorthand_base(const Json& base) {
+  auto md = base.find("metadata");
+  return md != base.end() && md->is_object() && base.contains("kind") ? *md : base;
+}
+
 // What a reference found, as a value: moved out of the temporary it was
 // computed into, or copied from where it lives.
 Json take(const Json* r, Json& tmp) { return r == &tmp ? std::move(tmp) : *r; }
@@ -45,7 +64,7 @@ Json take(const Json* r, Json& tmp) { return r == &tmp ? std::move(tmp) : *r; }
 
 bool Evaluator::all_bound(const BoundExpr& e, const Bindings& b) const {
   if (e.op == BoundOp::kAggregate) return false;
-  if ((e.op == BoundOp::kSlot || e.op == BoundOp::kOld || e.op == BoundOp::kPath) &&
+  if ((e.op == BoundOp::kSlot || e.op == BoundOp::kOld || e.op == BoundOp::kPath || e.op == BoundOp::kFieldPath) &&
       !b.slots[static_cast<size_t>(e.index)].bound)
     return false;
   for (const BoundExpr* a : e.args)
@@ -68,20 +87,36 @@ const Json* Evaluator::ref(const BoundExpr& e, const RuleRuntime& rt, Bindings& 
       const Json* base = ref(*e.args[0], rt, b, frame, t);
       if (!base || base->is_null()) return &kNullJson;
       if (!base->is_object()) fail(*e.src, "cannot read field `" + e.text + "` of " + base->type_name() + " " + base->dump());
-      auto it = base->find(e.text);
-      const Json* found = it == base->end() ? nullptr : &*it;
       // Shorthands on objects: x.name is x.metadata.name.
-      if (!found && e.shorthand)
-        if (auto md = base->find("metadata"); md != base->end() && md->is_object() && base->contains("kind")) {
-          auto m = md->find(e.text);
-          found = m == md->end() ? nullptr : &*m;
-        }
+      const Json& from = e.shorthand ? shorthand_base(*base) : *base;
+      auto it = from.find(e.text);
+      const Json* found = it == from.end() ? nullptr : &*it;
       if (!found) return &kNullJson;
       if (base == &t) {
         tmp = *found;
         return &tmp;
       }
       return found;
+    }
+    case BoundOp::kFieldPath: {
+      const Slot& s = b.slots[static_cast<size_t>(e.index)];
+      if (!s.bound) {
+        const dsl::Expr& var = *field_expr(e, 0).args[0];
+        fail(var, "variable " + var.text + " is not bound yet");
+      }
+      const Json* cur = &s.get();
+      for (size_t i = 0; i < e.keys.size(); ++i) {
+        if (cur->is_null()) return &kNullJson;
+        if (!cur->is_object()) {
+          const dsl::Expr& f = field_expr(e, i);
+          fail(f, "cannot read field `" + f.text + "` of " + cur->type_name() + " " + cur->dump());
+        }
+        const Json& from = e.shorthand_keys >> i & 1 ? shorthand_base(*cur) : *cur;
+        auto it = from.find(e.keys[i]);
+        if (it == from.end()) return &kNullJson;
+        cur = &*it;
+      }
+      return cur;
     }
     case BoundOp::kIndex: {
       Json t, kt;
@@ -192,6 +227,7 @@ Json Evaluator::eval_bound(const BoundExpr& e, const RuleRuntime& rt, Bindings& 
     case BoundOp::kSlot:
     case BoundOp::kParam:
     case BoundOp::kField:
+    case BoundOp::kFieldPath:
     case BoundOp::kIndex:
     case BoundOp::kPath:
     case BoundOp::kTriggerArg:

@@ -144,5 +144,45 @@ TEST_CASE("operators are bound to what they do, and shorthands are known when bo
   CHECK(aggregate);
 }
 
+TEST_CASE("an object variable's fields are bound as one path, a shorthand as its metadata's") {
+  auto c = compile(std::string(kPrelude) + R"(
+fn ref_name(x) = x.spec.ref.name
+rule paths
+  for acct: Account
+  set acct.status.a = acct.name
+  set acct.status.b = acct.spec.data.ref.name
+  set acct.status.c = acct.metadata.name
+  set acct.status.d = ref_name(acct)
+)");
+  INFO(c->errors());
+  REQUIRE(c->ok());
+  const dsl::RuleInfo& info = rule_info(*c, "paths");
+  auto bound = dsl::Binder(*c->program->program).bind(info, rule_plan(*c, "paths"));
+  std::map<std::string, const BoundExpr*> head;
+  for (const auto& h : info.rule->heads) head[h.path.back().field] = bound->find(*h.value);
+  const BoundExpr& a = *head["a"];
+  REQUIRE(a.op == BoundOp::kFieldPath);
+  CHECK(a.keys == std::vector<std::string>{"metadata", "name"});
+  CHECK(a.shorthand);
+  CHECK(a.shorthand_keys == 0);
+  CHECK(a.index == info.vars[0]->index);
+  const BoundExpr& b = *head["b"];
+  REQUIRE(b.op == BoundOp::kFieldPath);
+  CHECK(b.keys == std::vector<std::string>{"spec", "data", "ref", "name"});
+  CHECK_FALSE(b.shorthand);
+  CHECK(b.shorthand_keys == uint64_t{1} << 3);  // ref may be an object of the model
+  const BoundExpr& m = *head["c"];
+  REQUIRE(m.op == BoundOp::kFieldPath);
+  CHECK(m.keys == std::vector<std::string>{"metadata", "name"});
+  CHECK(m.shorthand_keys == 0);  // metadata's own name
+  // A function's parameter is no variable of the rule: its fields are read
+  // one at a time, a shorthand as kField reads it.
+  const BoundExpr& d = *head["d"];
+  REQUIRE(d.op == BoundOp::kFunction);
+  const BoundExpr& body = *d.function->body;
+  CHECK(body.op == BoundOp::kField);
+  CHECK(body.shorthand);
+}
+
 }  // namespace
 }  // namespace pmesh::test

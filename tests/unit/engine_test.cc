@@ -545,6 +545,44 @@ rule sized
   CHECK(e.verify().empty());
 }
 
+TEST_CASE("an object variable's fields are read as the object model names them, and a field of a non-object fails") {
+  // `a.name` is the account's metadata name, as `set a.name` would write
+  // it and a plan's key reads it, even where the object holds a top-level
+  // `name` of its own; so is a shorthand further down, on an object of the
+  // model (a kind and a metadata) found there; a field of a string fails
+  // the match, and the failure names the field and where it is read. (A
+  // run-time kind's objects: policies/tests/sync.rules.)
+  Engine e(prelude_program(R"(
+rule fields
+  for a: Account
+  set a.status.seen = a.name
+  set a.status.ref = a.spec.data.ref.name
+)"),
+           fixed_clock());
+  Json spoofed = account("root:orgs", "acme", {{"type", "org"}, {"data", {{"ref", {{"name", "direct"}}}}}});
+  spoofed["name"] = "spoofed";
+  auto r = e.apply({Op::create(spoofed)});
+  REQUIRE(r.ok);
+  CHECK(r.warnings.empty());
+  const Json* acme = e.get({"Account", "root:orgs", "", "acme"});
+  REQUIRE(acme);
+  CHECK(acme->at("status").at("seen") == "acme");
+  CHECK(acme->at("status").at("ref") == "direct");
+
+  Json embedded = account("root:orgs", "beta", {{"type", "org"}});
+  embedded["spec"]["data"] = {{"ref", {{"kind", "Workspace"}, {"name", "outer"}, {"metadata", {{"name", "inner"}}}}}};
+  REQUIRE(e.apply({Op::create(embedded)}).ok);
+  CHECK(e.get({"Account", "root:orgs", "", "beta"})->at("status").at("ref") == "inner");
+
+  r = e.apply({Op::create(account("root:orgs", "gamma", {{"type", "org"}, {"data", {{"ref", "text"}}}}))});
+  REQUIRE(r.ok);
+  REQUIRE(r.warnings.size() == 1);
+  CHECK(r.warnings[0].find("test.rules:") != std::string::npos);
+  CHECK(r.warnings[0].find("cannot read field `name` of string \"text\"") != std::string::npos);
+  CHECK_FALSE(e.get({"Account", "root:orgs", "", "gamma"})->contains("status"));
+  CHECK(e.verify().empty());
+}
+
 TEST_CASE("rules' changes of an object are settled once before a rule that reads them runs") {
   // Three rules set conditions of the account, one after another (each in
   // a stratum of its own); `ready` reads the conditions. The account is

@@ -194,9 +194,10 @@ void Engine::fact_changed(const FactKey& fact, const Json& before, const Json& a
   if (object && reader_key.find('.') != std::string::npos)
     if (auto it = readers_.find("*"); it != readers_.end())
       for (const Reader& r : it->second) readers.push_back(&r);
+  const bool every_part = object && change.sections.count("*");
   for (const Reader* rp : readers) {
     const Reader& r = *rp;
-    if (object && !change.sections.count("*") && !r.reads(change)) continue;
+    if (object && !every_part && !r.reads(change)) continue;
     const RuleRuntime& rt = rules_[static_cast<size_t>(r.rule)];
     // A key names its rule: the matches of other rules are passed over
     // without a lookup (a fact every account reads has as many).

@@ -195,27 +195,18 @@ const Json* Evaluator::ref(const BoundExpr& e, const RuleRuntime& rt, Bindings& 
 Json Evaluator::call(const BoundExpr& e, const RuleRuntime& rt, Bindings& b, const Frame* frame) const {
   // The arguments are read where they live: a function or builtin given
   // an object gets the object in the state, not a copy of it.
-  constexpr size_t kInline = 8;
+  // As many temporaries as arguments (most calls have one to three): each
+  // is made and destroyed with the call.
   size_t n = e.args.size();
-  std::array<Json, kInline> inline_tmps;
-  std::array<const Json*, kInline> inline_ptrs{};
-  std::vector<Json> heap_tmps;
-  std::vector<const Json*> heap_ptrs;
-  Json* tmps = inline_tmps.data();
-  const Json** ptrs = inline_ptrs.data();
-  if (n > kInline) {
-    heap_tmps.resize(n);
-    heap_ptrs.resize(n);
-    tmps = heap_tmps.data();
-    ptrs = heap_ptrs.data();
-  }
+  boost::container::small_vector<Json, 4> tmps(n);
+  boost::container::small_vector<const Json*, 4> ptrs(n);
   for (size_t i = 0; i < n; ++i) ptrs[i] = ref(*e.args[i], rt, b, frame, tmps[i]);
   if (e.function) {
-    Frame inner{ptrs};
+    Frame inner{ptrs.data()};
     return eval_bound(*e.function->body, rt, b, &inner);
   }
   try {
-    return e.builtin->fn(BuiltinArgs(ptrs, n));
+    return e.builtin->fn(BuiltinArgs(ptrs.data(), n));
   } catch (const BuiltinError& err) {
     fail(*e.src, err.what());
   }

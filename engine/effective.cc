@@ -288,29 +288,35 @@ Json Engine::build_effective(const FactKey& fact, const ObjectEntry& e, const Js
   Json& md = eff["metadata"];
   if (!md.is_object()) md = Json::object();
   e.key().name_in(md);
-  md["uid"] = std::string(e.uid());
-  md["creationTimestamp"] = std::string(e.created());
+  set_string(md["uid"], e.uid());
+  set_string(md["creationTimestamp"], e.created());
   md["generation"] = e.generation;
   if (e.resource_version) md["resourceVersion"] = std::to_string(e.resource_version);
+  // (Each member looked up once: this runs for every recomputed object.)
   for (const char* k : {"labels", "annotations"})
-    if (md.contains(k) && md[k].is_object() && md[k].empty()) md.erase(k);
+    if (auto it = md.find(k); it != md.end() && it->is_object() && it->empty()) md.erase(it);
   for (const char* k : {"finalizers", "ownerReferences"})
-    if (md.contains(k) && md[k].is_array() && md[k].empty()) md.erase(k);
+    if (auto it = md.find(k); it != md.end() && it->is_array() && it->empty()) md.erase(it);
   // Conditions keep their lastTransitionTime until their status changes.
-  if (Json* conds = eff.contains("status") && eff["status"].is_object() && eff["status"].contains("conditions")
-                        ? &eff["status"]["conditions"]
-                        : nullptr;
-      conds && conds->is_array()) {
-    const Json* old = find_fields(prev, {"status", "conditions"});
+  Json* conds = nullptr;
+  if (auto status = eff.find("status"); status != eff.end() && status->is_object())
+    if (auto c = status->find("conditions"); c != status->end()) conds = &*c;
+  if (conds && conds->is_array()) {
+    static const std::vector<std::string> kConditions = {"status", "conditions"};
+    const Json* old = find_fields(prev, kConditions);
+    // A member, or null: compared where it lives (value() copied it).
+    auto field = [](const Json& o, const char* k) -> const Json& {
+      auto it = o.find(k);
+      return it == o.end() ? kNullJson : *it;
+    };
     for (auto& c : *conds) {
       if (!c.is_object() || c.contains("lastTransitionTime")) continue;
-      std::string t = txn_.now;
+      const Json* kept = nullptr;
       if (old && old->is_array())
         for (const auto& o : *old)
-          if (o.is_object() && o.value("type", Json()) == c.value("type", Json()) &&
-              o.value("status", Json()) == c.value("status", Json()) && o.contains("lastTransitionTime"))
-            t = o["lastTransitionTime"].get<std::string>();
-      c["lastTransitionTime"] = t;
+          if (o.is_object() && field(o, "type") == field(c, "type") && field(o, "status") == field(c, "status"))
+            if (auto l = o.find("lastTransitionTime"); l != o.end()) kept = &*l;
+      c["lastTransitionTime"] = kept ? kept->get<std::string>() : txn_.now;
     }
   }
   return eff;

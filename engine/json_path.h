@@ -61,6 +61,14 @@ inline Json* find_at(Json& doc, const JsonPath& path) {
 // The value at a plain dotted path of field names, or nullptr.
 const Json* find_fields(const Json& doc, const std::vector<std::string>& fields);
 
+// Makes `slot` the string `v`, in the buffer it holds when it is a string
+// already (an object recomputed writes the same name, uid and timestamps
+// into its metadata each time: a string each was an allocation each).
+inline void set_string(Json& slot, std::string_view v) {
+  if (slot.is_string()) slot.get_ref<std::string&>().assign(v.data(), v.size());
+  else slot = std::string(v);
+}
+
 // Reads of JSON that anyone may have written (request bodies, tokens), which
 // never throw: the string at `key` of `o`, or "" when `o` is not an object
 // or holds something else there; whether it holds `true` there.

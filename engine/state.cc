@@ -208,9 +208,9 @@ ObjectKey parse_object_fact(std::string_view fact) { return view_object_fact(fac
 std::string ObjectKeyView::to_string() const { return owned().to_string(); }
 
 void ObjectKeyView::name_in(Json& metadata) const {
-  metadata["name"] = name;
-  if (!ns.empty()) metadata["namespace"] = ns;
-  metadata["cluster"] = cluster;
+  set_string(metadata["name"], name);
+  if (!ns.empty()) set_string(metadata["namespace"], ns);
+  set_string(metadata["cluster"], cluster);
 }
 
 ObjectEntry::Stamps::Stamps(std::string_view uid, std::string_view created, std::string_view deleting) {

@@ -195,6 +195,7 @@ void Engine::fact_changed(const FactKey& fact, const Json& before, const Json& a
     if (auto it = readers_.find("*"); it != readers_.end())
       for (const Reader& r : it->second) readers.push_back(&r);
   const bool every_part = object && change.sections.count("*");
+  ChargeRun searches(&charging_);
   for (const Reader* rp : readers) {
     const Reader& r = *rp;
     if (object && !every_part && !r.reads(change)) continue;
@@ -222,6 +223,7 @@ void Engine::fact_changed(const FactKey& fact, const Json& before, const Json& a
         discover(rt, *bound, fact, nullptr, &tuple);
       }
     }
+    searches.charge(&rt.stats.nanoseconds);
   }
 }
 
@@ -292,9 +294,8 @@ void Engine::tuple_changed(const FactKey& fact) { fact_changed(fact, Json(), Jso
 
 void Engine::discover(const RuleRuntime& rt, const dsl::BoundPlan& plan, const FactKey& fact, const Json* object,
                       const TupleView* tuple) {
-  SelfTimeCharge timed(&rt.stats.nanoseconds, &charging_);
   // A search never starts another (it only queues what it finds), so one
-  // set of bindings serves them all.
+  // set of bindings serves them all; its caller charges its time.
   Bindings& b = discover_bindings_;
   b.reset(rt.info->vars.size());
   b.discovering = true;

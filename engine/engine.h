@@ -436,6 +436,7 @@ class Engine {
   void fact_changed(const FactKey& fact, const Json& before, const Json& after);
   void tuple_changed(const FactKey& fact);
   // `tuple`: a tuple fact's parts, when the caller has read them already.
+  // REQUIRES: the caller charges its time (a ChargeRun or SelfTimeCharge).
   void discover(const RuleRuntime& rt, const dsl::BoundPlan& plan, const FactKey& fact, const Json* object,
                 const TupleView* tuple = nullptr);
   void evaluate(int rule, std::vector<FactKey> positives);

@@ -88,6 +88,7 @@ class SelfTimeCharge {
   SelfTimeCharge& operator=(const SelfTimeCharge&) = delete;
 
  private:
+  friend class ChargeRun;
   void pause(std::chrono::steady_clock::time_point now) {
     *into_ += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - start_).count());
   }
@@ -95,6 +96,41 @@ class SelfTimeCharge {
   SelfTimeCharge** current_;
   SelfTimeCharge* outer_;
   std::chrono::steady_clock::time_point start_;
+};
+
+// Charges a run of works done one after another (the searches a change
+// starts) each to its own counter, with one clock read per work rather than
+// two: the read that ends one work's charge starts the next's, so what lies
+// between two (finding the next rule to wake) is the next one's. The
+// enclosing charge is paused for the run and takes up again from the last
+// read. A clock read costs some 30 ns here, and a change starts hundreds
+// of searches.
+// REQUIRES: the works charged start no charge of their own (a search only
+// queues what it finds).
+class ChargeRun {
+ public:
+  explicit ChargeRun(SelfTimeCharge** current)
+      : current_(current), outer_(*current), last_(std::chrono::steady_clock::now()) {
+    if (outer_) outer_->pause(last_);
+    *current_ = nullptr;
+  }
+  ~ChargeRun() {
+    *current_ = outer_;
+    if (outer_) outer_->start_ = last_;
+  }
+  ChargeRun(const ChargeRun&) = delete;
+  ChargeRun& operator=(const ChargeRun&) = delete;
+  // Charges `into` with the time since the previous charge (or the run's start).
+  void charge(uint64_t* into) {
+    auto now = std::chrono::steady_clock::now();
+    *into += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - last_).count());
+    last_ = now;
+  }
+
+ private:
+  SelfTimeCharge** current_;
+  SelfTimeCharge* outer_;
+  std::chrono::steady_clock::time_point last_;
 };
 
 }  // namespace pmesh::engine

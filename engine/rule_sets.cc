@@ -282,6 +282,7 @@ void Engine::seed_rule_set(const RuleSet& set) {
       const dsl::Expr* a0 = first->tuple.args.empty() ? nullptr : first->tuple.args[0].get();
       if (a0 && a0->kind == dsl::ExprKind::kString) state_.scan_tuples_with(first->tuple.relation, {a0->text}, keep);
       else state_.scan_tuples(first->tuple.relation, keep);
+      SelfTimeCharge timed(&rt.stats.nanoseconds, &charging_);
       for (const auto& f : facts) discover(rt, *plan, f, nullptr);
     } else {
       std::vector<std::pair<FactKey, SharedJson>> objects;
@@ -289,6 +290,7 @@ void Engine::seed_rule_set(const RuleSet& set) {
         objects.push_back({fact, e.effective});
         return true;
       });
+      SelfTimeCharge timed(&rt.stats.nanoseconds, &charging_);
       for (const auto& [f, o] : objects) discover(rt, *plan, f, &*o);
     }
   }

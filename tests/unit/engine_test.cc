@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <limits>
 #include <map>
 #include <optional>
@@ -508,6 +509,41 @@ rule readers
   REQUIRE(e.apply({Op::add_tuple("grant", {"bob", "write", "doc"})}).ok);
   CHECK(stats_of("readers").nanoseconds == readers.nanoseconds);
   CHECK_FALSE(can_read("bob"));
+}
+
+TEST_CASE("a run of charges and the charge around it add up to the time they took, none counted twice") {
+  // Each spin lasts at least 200 µs by the clock the charges read, so the
+  // bounds below hold however slow the machine is.
+  using std::chrono::steady_clock;
+  auto spin = [] {
+    auto until = steady_clock::now() + std::chrono::microseconds(200);
+    while (steady_clock::now() < until) {
+    }
+  };
+  engine::SelfTimeCharge* current = nullptr;
+  uint64_t outer = 0, a = 0, b = 0;
+  auto start = steady_clock::now();
+  {
+    engine::SelfTimeCharge timed(&outer, &current);
+    spin();
+    {
+      engine::ChargeRun run(&current);
+      CHECK(current == nullptr);
+      spin();
+      run.charge(&a);
+      spin();
+      run.charge(&b);
+      spin();  // after the last charge: the enclosing charge's
+    }
+    CHECK(current == &timed);
+    spin();
+  }
+  auto total = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(steady_clock::now() - start).count());
+  CHECK(current == nullptr);
+  CHECK(a >= 200000);
+  CHECK(b >= 200000);
+  CHECK(outer >= 600000);
+  CHECK(outer + a + b <= total);
 }
 
 TEST_CASE("a search finds a match without computing its values, and what fails there is reported") {

@@ -194,6 +194,7 @@ void Engine::fact_changed(const FactKey& fact, const Json& before, const Json& a
   if (object && reader_key.find('.') != std::string::npos)
     if (auto it = readers_.find("*"); it != readers_.end())
       for (const Reader& r : it->second) readers.push_back(&r);
+  if (readers.empty()) return;
   const bool every_part = object && change.sections.count("*");
   ChargeRun searches(&charging_);
   for (const Reader* rp : readers) {

@@ -64,8 +64,7 @@ const BoundExpr* Binder::expr(BoundRule& out, const Expr& e, const Scope& scope)
       break;
     case ExprKind::kField: {
       n.op = BoundOp::kField;
-      const auto& sh = shorthand_names();
-      n.shorthand = std::find(sh.begin(), sh.end(), e.text) != sh.end();
+      n.shorthand = is_shorthand(e.text);
       args();
       if (in_rule) field_path(n, e, *scope.info);
       break;
@@ -138,10 +137,8 @@ void Binder::field_path(BoundExpr& n, const Expr& e, const RuleInfo& info) const
   // A later field that is a shorthand reads an object of the model found
   // there (x.spec.template.name) as kField does; one of metadata is
   // metadata's own.
-  const auto& sh = shorthand_names();
   for (size_t i = 1; i < n.keys.size(); ++i)
-    if (n.keys[i - 1] != "metadata" && std::find(sh.begin(), sh.end(), n.keys[i]) != sh.end())
-      n.shorthand_keys |= uint64_t{1} << i;
+    if (n.keys[i - 1] != "metadata" && is_shorthand(n.keys[i])) n.shorthand_keys |= uint64_t{1} << i;
 }
 
 const BoundFunction* Binder::function(BoundRule& out, const FunctionDecl& f) const {

@@ -21,12 +21,16 @@ const std::vector<std::string>& shorthand_names() {
   return names;
 }
 
+bool is_shorthand(std::string_view name) {
+  const auto& sh = shorthand_names();
+  return std::find(sh.begin(), sh.end(), name) != sh.end();
+}
+
 std::optional<std::vector<std::string>> canonical_path(const KindDecl* kind,
                                                        const std::vector<std::string>& segments) {
   if (segments.empty()) return segments;
   const std::string& first = segments[0];
-  const auto& sh = shorthand_names();
-  if (std::find(sh.begin(), sh.end(), first) != sh.end()) {
+  if (is_shorthand(first)) {
     std::vector<std::string> out = {"metadata"};
     out.insert(out.end(), segments.begin(), segments.end());
     return out;

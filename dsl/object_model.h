@@ -60,5 +60,7 @@ std::vector<std::string> dotted_fields(std::string_view dotted);
 
 // The shorthand names, for documentation and messages.
 const std::vector<std::string>& shorthand_names();
+// Whether `name` is one of them (x.name is x.metadata.name).
+bool is_shorthand(std::string_view name);
 
 }  // namespace pmesh::dsl

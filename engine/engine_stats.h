@@ -89,8 +89,9 @@ class SelfTimeCharge {
 
  private:
   friend class ChargeRun;
-  void pause(std::chrono::steady_clock::time_point now) {
-    *into_ += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - start_).count());
+  void pause(std::chrono::steady_clock::time_point now) { *into_ += nanoseconds(start_, now); }
+  static uint64_t nanoseconds(std::chrono::steady_clock::time_point from, std::chrono::steady_clock::time_point to) {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(to - from).count());
   }
   uint64_t* into_;
   SelfTimeCharge** current_;
@@ -123,7 +124,7 @@ class ChargeRun {
   // Charges `into` with the time since the previous charge (or the run's start).
   void charge(uint64_t* into) {
     auto now = std::chrono::steady_clock::now();
-    *into += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - last_).count());
+    *into += SelfTimeCharge::nanoseconds(last_, now);
     last_ = now;
   }
 

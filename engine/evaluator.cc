@@ -48,10 +48,7 @@ std::vector<RuleRuntime> make_runtimes(const dsl::CompiledProgram& compiled) {
 }
 
 void append_path_field(JsonPath& out, const std::string& field, bool may_be_shorthand) {
-  if (may_be_shorthand) {
-    const auto& sh = dsl::shorthand_names();
-    if (std::find(sh.begin(), sh.end(), field) != sh.end()) out.push_back(PathElem{"metadata", false, "", nullptr});
-  }
+  if (may_be_shorthand && dsl::is_shorthand(field)) out.push_back(PathElem{"metadata", false, "", nullptr});
   out.push_back(PathElem{field, false, "", nullptr});
 }
 

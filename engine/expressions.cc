@@ -6,7 +6,6 @@
 #include <array>
 #include <stdexcept>
 
-#include "dsl/object_model.h"
 #include "engine/evaluator.h"
 #include "engine/expression_values.h"
 #include "stdlib/builtins.h"

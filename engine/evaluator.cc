@@ -136,8 +136,27 @@ std::string Evaluator::kind_key(const dsl::BoundExpr& group, const dsl::BoundExp
 bool Evaluator::object_ok(const dsl::BoundStep& s, const RuleRuntime& rt, Bindings& b, const ObjectEntry& e,
                           std::span<const Json* const> keys) const {
   static const Json kNoNamespace = "";
+  using dsl::PrimaryField;
+  const ObjectKeyView id = e.key();
+  // A kind the plan names is compared before any key: it costs no lookup.
+  // (One known at run time is computed after them, as it may fail.)
+  if (s.pattern.kind && id.kind != *s.pattern.kind) return false;
   for (size_t i = 0; i < s.keys.size(); ++i) {
     const dsl::BoundKey& k = s.keys[i];
+    // The primary key's fields are read from the object's key, which its
+    // metadata holds as it is (build_effective writes them from it last):
+    // no walk of its JSON. A namespace it has not is its metadata's absence,
+    // which the walk below tells from "".
+    if (k.primary == PrimaryField::kCluster || k.primary == PrimaryField::kName ||
+        (k.primary == PrimaryField::kNamespace && !id.ns.empty())) {
+      std::string_view have = k.primary == PrimaryField::kCluster ? id.cluster
+                              : k.primary == PrimaryField::kName  ? id.name
+                                                                  : id.ns;
+      const Json& want = *keys[i];
+      if (k.value.from_tuple ? !is_text(want, have) : !(want.is_string() && want.get_ref<const std::string&>() == have))
+        return false;
+      continue;
+    }
     const Json* v = find_fields(*e.effective, k.fields);
     if (k.namespace_key && (!v || v->is_null())) v = &kNoNamespace;
     if (k.value.from_tuple) {
@@ -147,8 +166,7 @@ bool Evaluator::object_ok(const dsl::BoundStep& s, const RuleRuntime& rt, Bindin
       return false;
     }
   }
-  if (!s.pattern.kind) return e.key().kind == kind_key(s.pattern, rt, b);
-  return e.key().kind == *s.pattern.kind;
+  return s.pattern.kind || id.kind == kind_key(s.pattern, rt, b);
 }
 
 bool Evaluator::tuple_ok(const dsl::BoundPattern& t, const RuleRuntime& rt, Bindings& b, const TupleView& fact,

@@ -163,6 +163,20 @@ std::string Engine::verify() const {
   for (const auto* e : fresh.state_.tuples_in_order())
     if (e->second.exists() && !state_.tuple(e->first))
       out += "missing from the incremental state: " + describe_fact(e->first.str()) + "\n";
+  // A search reads an object's name, cluster and namespace from its key
+  // (Evaluator::object_ok), and rules read them from its metadata: the
+  // two must agree.
+  for (const auto& [f, e] : state_.objects()) {
+    if (e.effective.is_null()) continue;
+    const ObjectKeyView id = e.key();
+    const Json* md = find_fields(*e.effective, {"metadata"});
+    auto is = [&](const char* field, std::string_view want) {
+      const Json* v = md && md->is_object() ? find_fields(*md, {field}) : nullptr;
+      return v && v->is_string() && v->get_ref<const std::string&>() == want;
+    };
+    if (!is("name", id.name) || !is("cluster", id.cluster) || (!id.ns.empty() && !is("namespace", id.ns)))
+      out += "metadata names it otherwise: " + describe_fact(f.str()) + ": " + (md ? md->dump() : "none") + "\n";
+  }
   // What went wrong while recomputing explains most differences.
   if (!out.empty())
     for (const auto& w : warnings) out += "recomputation warning: " + w + "\n";

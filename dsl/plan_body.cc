@@ -778,7 +778,11 @@ Plan Planner::plan_body(const RuleInfo& info, const std::vector<const Body*>& bo
                         std::vector<const VarInfo*> bound, const BodyItem* trigger) {
   State st{*this, info, trigger, std::move(bound), {}, {}, {}, {}};
   st.plan.trigger = trigger;
-  st.plan.reevaluate = bodies.size() > 1;
+  // A trigger under `not` or an aggregate, or an optional pattern: what
+  // it changes is whether (and how) the outer bindings it relates to
+  // match, including those a filter over it rejected while it was there
+  // and accepts once it is gone. Those bindings are found and evaluated.
+  st.plan.reevaluate = bodies.size() > 1 || (trigger && trigger->kind == BodyItemKind::kObject && trigger->object.optional);
   st.collect_items(bodies);
   st.collect_equalities(bodies);
   st.seed_trigger();

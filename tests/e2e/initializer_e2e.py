@@ -12,7 +12,9 @@ finishes by removing its initializer from the LogicalCluster's status: the
 workspace is Ready. Then what may not be: a stranger, removing another
 entry, the content once it is done; a workspace made again at the same path
 waits again. A terminator the same way through
-`/services/terminatingworkspaces/root:orgs:acme:term`.
+`/services/terminatingworkspaces/root:orgs:acme:term`. Last, a type that
+alice changes so that it no longer fits under her organization, then
+deletes, leaves the workspace of that type scheduled with its data.
 
 Usage: initializer_e2e.py PMESH
 """
@@ -123,6 +125,27 @@ def main():
         expect("the terminator finishes", s.request("PATCH", "%s/clusters/%s%s/cluster/status" % (TERM, gone, LCS),
                                                      {"status": {"terminators": []}}, content_type="application/merge-patch+json", user="dave"), 200)
         wait_for("gone deleted", lambda: s.request("GET", WS + "/gone", user="alice")[0] == 404)
+
+        # The scheduler decides once, as kcp's does: a type changed so that
+        # it no longer fits where its workspaces are, or deleted, leaves them
+        # scheduled with what is in them.
+        TYPES = "/clusters/root:orgs:acme/apis/tenancy.kcp.io/v1alpha1/workspacetypes"
+        expect("type plain", s.request("POST", TYPES, {
+            "apiVersion": "tenancy.kcp.io/v1alpha1", "kind": "WorkspaceType", "metadata": {"name": "plain"},
+            "spec": {"extend": {"with": [{"name": "acme-account", "path": "root:orgs"}]}}}, user="alice"), 201)
+        kept = make("kept", "plain")
+        wait_for("kept Ready", lambda: s.request("GET", WS + "/kept", user="alice")[1].get("status", {}).get("phase") == "Ready")
+        data = "/clusters/root:orgs:acme:kept/api/v1/namespaces/default/configmaps"
+        expect("alice's data in kept", s.request("POST", data, {
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "data"}, "data": {"k": "v"}}, user="alice"), 201)
+        expect("plain no longer fits under acme", s.request("PATCH", TYPES + "/plain", {"spec": {"limitAllowedParents": {
+            "types": [{"name": "universal", "path": "root"}]}}}, content_type="application/merge-patch+json", user="alice"), 200)
+        expect("kept's data after the change", s.request("GET", data + "/data", user="alice"), 200)
+        expect("plain deleted", s.request("DELETE", TYPES + "/plain", user="alice"), 200)
+        expect("kept's data after the deletion", s.request("GET", data + "/data", user="alice"), 200)
+        ws = s.request("GET", WS + "/kept", user="alice")[1]
+        if ws.get("status", {}).get("phase") != "Ready" or ws.get("spec", {}).get("cluster") != kept:
+            problems.append("kept after its type went: %s" % ws.get("status"))
 
     if problems:
         raise SystemExit("FAIL:\n  " + "\n  ".join(problems))

@@ -509,8 +509,7 @@ void Engine::run_to_fixpoint() {
       txn_.doomed_clusters.erase(txn_.doomed_clusters.begin());
       // Only a cluster still gone at rest: one that another rule's support
       // brought back in this transaction keeps what is in it.
-      const ObjectEntry* lc = state_.object(object_fact({"LogicalCluster", cluster, "", "cluster"}));
-      if (!lc || lc->effective.is_null()) delete_cluster_contents(cluster);
+      if (!get({"LogicalCluster", cluster, "", "cluster"})) delete_cluster_contents(cluster);
       continue;
     }
     if (!have_pending) break;

@@ -98,6 +98,16 @@ inline long allocated_kib() {
   return static_cast<long>(allocated / 1024);
 }
 
+// Writes jemalloc's heap profile to `path` (read it with `jeprof --text
+// BINARY PATH`): what is allocated, by the stack that allocated it, as
+// sampled since the start. Needs jemalloc with profiling on from the start
+// (`MALLOC_CONF=prof:true,lg_prof_sample:16`); false where it is not.
+inline bool dump_heap_profile(const std::string& path) {
+  if (!mallctl) return false;
+  const char* p = path.c_str();
+  return mallctl("prof.dump", nullptr, nullptr, &p, sizeof p) == 0;
+}
+
 // The value at quantile `q` (0.5: the median) of `v`; 0 for no values.
 inline double percentile(std::vector<double> v, double q) {
   if (v.empty()) return 0;

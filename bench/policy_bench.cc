@@ -2,7 +2,7 @@
 // binary) in the engine, without HTTP.
 //
 //   build/bench/pmesh-policy-bench [--orgs 10,100,1000] [--accounts 3] [--samples 50] [--reopen N] [--profile N]
-//                                  [--cold-after N] [--durable 1] [--keys 1]
+//                                  [--cold-after N] [--durable 1] [--keys 1] [--heap-profile PREFIX]
 //   (--reopen-from DIR: one reopen, which --reopen runs as a process of its own)
 //
 // From the bootstrap, for each size: create that many organizations with
@@ -206,6 +206,7 @@ int main(int argc, char** argv) {
   int keys = 0;
   int cold_after = Engine::Options().cold_after_transactions;
   std::string reopen_dir;  // set: this process is one reopen of that directory (reopen_from)
+  std::string heap_profile;  // set: jemalloc's heap profile written there after each cold load
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--orgs") sizes = pmesh::bench::counts_arg("--orgs", argv[i + 1]);
@@ -217,6 +218,7 @@ int main(int argc, char** argv) {
     else if (a == "--keys") keys = pmesh::bench::count_arg("--keys", argv[i + 1]);
     else if (a == "--cold-after") cold_after = pmesh::bench::count_arg("--cold-after", argv[i + 1]);
     else if (a == "--reopen-from") reopen_dir = argv[i + 1];
+    else if (a == "--heap-profile") heap_profile = argv[i + 1];
   }
   if (samples < 1) {
     // Every figure is a median of samples, and the ratios divide by them.
@@ -301,6 +303,8 @@ int main(int argc, char** argv) {
     long loaded_kib = pmesh::bench::resident_kib() - resident_before;
     long loaded_anon_kib = pmesh::bench::resident_anon_kib() - anon_before;
     long loaded_allocated_kib = pmesh::bench::allocated_kib() - allocated_before;
+    if (!heap_profile.empty() && !pmesh::bench::dump_heap_profile(heap_profile + "." + std::to_string(size) + ".heap"))
+      std::cerr << "pmesh-policy-bench: no heap profile (run with MALLOC_CONF=prof:true)\n";
     // Organizations and accounts made, each an Account: what memory is per.
     const double made = static_cast<double>(size) * (per_org + 1);
     Json key_census;

@@ -746,25 +746,45 @@ bool step_reads(const RuleInfo& info, const Step& s, const VarInfo* v) {
 // never past a step that may find many (it would be computed for each),
 // nor across the trigger's kind check. A let with checks of its own
 // rejects bindings, and stays where it is.
+//
+// An iterating let (`for x in list`) moves the same way, and for more: it
+// multiplies every step after it by its list's length, and one whose list
+// needs nothing was placed first, so that each lookup after it ran once
+// per element. One whose list reads no variable (a literal list, the same
+// for every binding and nothing to compute) moves past every step that
+// does not read it, lookups that may find many and iterating lets that
+// compute their list included, but not past another literal one (that
+// would only swap two loops).
 void sink_lets(const RuleInfo& info, Plan& plan) {
   auto plain_let = [](const Step& s) { return s.op == StepOp::kLet && !s.item->each && s.checks.empty(); };
-  auto passable = [&](const Step& s) {
+  auto each_let = [](const Step& s) { return s.op == StepOp::kLet && s.item->each && s.checks.empty(); };
+  auto reads_nothing = [&](const Step& s) {
+    VarSet vars;
+    std::set<const Body*> nested;
+    collect_item(info, *s.item, vars, nested);
+    return vars.empty();
+  };
+  auto passable = [&](const Step& s, bool past_many) {
     switch (s.op) {
       case StepOp::kFilter:
       case StepOp::kNot:
       case StepOp::kOptional: return true;
-      case StepOp::kLet: return !s.item->each;
+      case StepOp::kLet: return !s.item->each || (past_many && !reads_nothing(s));
       case StepOp::kLookup:
-      case StepOp::kTupleLookup: return s.at_most_one;
+      case StepOp::kTupleLookup: return s.at_most_one || past_many;
+      case StepOp::kScan:
+      case StepOp::kTupleScan: return past_many;
       default: return false;
     }
   };
   auto& steps = plan.steps;
   for (size_t i = steps.size(); i-- > 0;) {
-    if (!plain_let(steps[i]) || !steps[i].binds) continue;
+    const bool each = each_let(steps[i]);
+    if (!(plain_let(steps[i]) || each) || !steps[i].binds) continue;
+    const bool past_many = each && reads_nothing(steps[i]);
     size_t limit = i < plan.trigger_kind_check ? std::min(plan.trigger_kind_check, steps.size()) : steps.size();
     size_t j = i + 1;
-    while (j < limit && passable(steps[j]) && !step_reads(info, steps[j], steps[i].binds)) ++j;
+    while (j < limit && passable(steps[j], past_many) && !step_reads(info, steps[j], steps[i].binds)) ++j;
     // Lets that end up together stay in the order they were written.
     while (j > i + 1 && plain_let(steps[j - 1])) --j;
     if (j > i + 1) std::rotate(steps.begin() + static_cast<long>(i), steps.begin() + static_cast<long>(i) + 1,

@@ -26,6 +26,20 @@ BoundOp binary_op(const std::string& op) {
   return it == ops.end() ? BoundOp::kError : it->second;
 }
 
+bool literal_string(const BoundExpr& e) { return e.op == BoundOp::kConst && e.value.is_string(); }
+
+// `pluck(select(list, field, value), picked)` with literal fields, bound as
+// one call (pluck_selected) that copies only the picked values. Its only
+// errors are select's (same messages), reported at the pluck that holds it.
+void fuse_pluck_select(BoundExpr& n) {
+  if (n.builtin->name != "pluck" || n.args.size() != 2 || !literal_string(*n.args[1])) return;
+  const BoundExpr& s = *n.args[0];
+  if (s.op != BoundOp::kBuiltin || s.builtin->name != "select" || s.args.size() != 3 || !literal_string(*s.args[1]))
+    return;
+  n.builtin = &pluck_selected();
+  n.args = {s.args[0], s.args[1], s.args[2], n.args[1]};
+}
+
 }  // namespace
 
 const BoundExpr* Binder::expr(BoundRule& out, const Expr& e, const Scope& scope) const {
@@ -93,6 +107,7 @@ const BoundExpr* Binder::expr(BoundRule& out, const Expr& e, const Scope& scope)
       } else if (const Builtin* b = find_builtin(e.text)) {
         n.op = BoundOp::kBuiltin;
         n.builtin = b;
+        fuse_pluck_select(n);
       } else {
         error("unknown function " + e.text);
       }

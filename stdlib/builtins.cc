@@ -372,6 +372,17 @@ Json b_pluck(const Args& a) {
     if (x.is_object() && x.contains(field)) out.push_back(x[field]);
   return out;
 }
+Json b_pluck_selected(const Args& a) {
+  const std::string& field = str(a, 1, "select");
+  const std::string& picked = str(a, 3, "pluck");
+  Json out = Json::array();
+  for (const auto& x : list(a, 0, "select")) {
+    if (!x.is_object()) continue;
+    if (auto it = x.find(field); it == x.end() || *it != a[2]) continue;
+    if (auto it = x.find(picked); it != x.end()) out.push_back(*it);
+  }
+  return out;
+}
 Json b_intersect(const Args& a) {
   const Json& other = list(a, 1, "intersect");
   Json out = Json::array();
@@ -514,6 +525,12 @@ const std::string& builtin_string(const BuiltinArgs& a, size_t i, const char* fn
     throw BuiltinError(std::string(fn) + ": argument " + std::to_string(i + 1) + " must be a string, not " +
                        a[i].type_name());
   return a[i].get_ref<const std::string&>();
+}
+
+const Builtin& pluck_selected() {
+  static const Builtin fused{"pluck", 4, 4, "pluck(select(list, field, value), picked) -> list",
+                             "The `picked` field of every object in `list` whose `field` equals `value`.", b_pluck_selected};
+  return fused;
 }
 
 const Builtin* find_builtin(std::string_view name) {

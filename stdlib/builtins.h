@@ -58,6 +58,14 @@ const std::string& builtin_string(const BuiltinArgs& args, size_t i, const char*
 // The builtin named `name`, or nullptr.
 const Builtin* find_builtin(std::string_view name);
 
+// `pluck(select(list, field, value), picked)` in one pass that copies only
+// the picked values, where the composition copied every object it kept (a
+// condition list's rollup, five conditions, to read their types). The
+// binder calls it for that composition when both fields are literal
+// strings, so that its only errors are select's, with select's messages.
+// Not a name rules can call. Arguments: (list, field, value, picked).
+const Builtin& pluck_selected();
+
 // Calls `b` with values at hand (outside the evaluator, which passes views).
 Json call_builtin(const Builtin& b, const std::vector<Json>& args);
 

@@ -184,5 +184,39 @@ rule paths
   CHECK(body.shorthand);
 }
 
+TEST_CASE("pluck of a select with literal fields is bound as one call, other plucks as written") {
+  auto c = compile(std::string(kPrelude) + R"(
+fn ready_types(conds) = pluck(select(conds ?? [], "status", "True"), "type")
+rule plucks
+  for acct: Account
+  let f = acct.spec.field ?? "status"
+  set acct.status.a = ready_types(acct.status.conditions)
+  set acct.status.b = pluck(select(acct.status.conditions ?? [], f, "True"), "type")
+  set acct.status.c = pluck(acct.status.conditions ?? [], "type")
+)");
+  INFO(c->errors());
+  REQUIRE(c->ok());
+  const dsl::RuleInfo& info = rule_info(*c, "plucks");
+  auto bound = dsl::Binder(*c->program->program).bind(info, rule_plan(*c, "plucks"));
+  std::map<std::string, const BoundExpr*> head;
+  for (const auto& h : info.rule->heads) head[h.path.back().field] = bound->find(*h.value);
+  // In a function's body: the list, select's field and value, then the picked field.
+  const BoundExpr& a = *head["a"]->function->body;
+  REQUIRE(a.op == BoundOp::kBuiltin);
+  CHECK(a.builtin == &pluck_selected());
+  REQUIRE(a.args.size() == 4);
+  CHECK(a.args[0]->op == BoundOp::kCoalesce);
+  CHECK(a.args[1]->value == "status");
+  CHECK(a.args[2]->value == "True");
+  CHECK(a.args[3]->value == "type");
+  CHECK(a.src->text == "pluck");
+  // A field computed at run time: select's own, then pluck.
+  const BoundExpr& b = *head["b"];
+  CHECK(b.builtin == find_builtin("pluck"));
+  REQUIRE(b.args.size() == 2);
+  CHECK(b.args[0]->builtin == find_builtin("select"));
+  CHECK(head["c"]->builtin == find_builtin("pluck"));
+}
+
 }  // namespace
 }  // namespace pmesh::test

@@ -98,6 +98,46 @@ TEST_CASE("lists and objects") {
   CHECK(call("get", {Json({{"a", 1}}), "b", 5}) == 5);
 }
 
+// What the binder calls for pluck(select(list, field, value), picked):
+// whatever the list holds, the same value as the two calls, or the same error.
+TEST_CASE("pluck of a select, in one pass, is the two calls") {
+  auto both = [](const Json& list, const Json& value, const char* picked) {
+    Json selected = call("select", {list, "status", value});
+    return call("pluck", {selected, picked});
+  };
+  auto fused = [](const Json& list, const Json& value, const char* picked) {
+    return call_builtin(pluck_selected(), {list, "status", value, picked});
+  };
+  const Json lists[] = {
+      Json::parse(R"([{"type":"A","status":"True"},{"type":"B","status":"False"},{"type":"C","status":"True"}])"),
+      Json::parse(R"([{"status":"True"},{"type":{"x":1},"status":"True"},{"type":"D","status":true}])"),
+      Json::parse(R"([1, "True", null, [], {"type":"E"}, {"type":"F","status":"True","reason":"x"}])"),
+      Json::array(),
+  };
+  for (const Json& list : lists)
+    for (const Json& value : {Json("True"), Json(true), Json()})
+      for (const char* picked : {"type", "reason", "missing"}) {
+        INFO(list.dump() << " " << value.dump() << " " << picked);
+        CHECK(fused(list, value, picked) == both(list, value, picked));
+      }
+  CHECK(fused(lists[0], "True", "type") == Json({"A", "C"}));
+  for (const Json& not_a_list : {Json(), Json::object(), Json("x")}) {
+    std::string two, one;
+    try {
+      both(not_a_list, "True", "type");
+    } catch (const BuiltinError& e) {
+      two = e.what();
+    }
+    try {
+      fused(not_a_list, "True", "type");
+    } catch (const BuiltinError& e) {
+      one = e.what();
+    }
+    CHECK_FALSE(two.empty());
+    CHECK(one == two);
+  }
+}
+
 TEST_CASE("names") {
   CHECK(call("is_dns1123_label", {"team-a"}) == true);
   CHECK(call("is_dns1123_label", {"Team_A"}) == false);

@@ -27,6 +27,13 @@ const dsl::RulePlan& rule_plan(const Compiled& c, const std::string& name) {
   return c.program->plans.front();
 }
 
+// The bound value of each `set` head of the rule, by the field it sets.
+std::map<std::string, const BoundExpr*> head_values(const dsl::RuleInfo& info, const dsl::BoundRule& bound) {
+  std::map<std::string, const BoundExpr*> out;
+  for (const auto& h : info.rule->heads) out[h.path.back().field] = bound.find(*h.value);
+  return out;
+}
+
 // Every expression node of the rule, sub-expressions included.
 void each_expr(const dsl::Rule& rule, const std::function<void(const dsl::Expr&)>& fn) {
   std::function<void(const dsl::Expr&)> walk = [&](const dsl::Expr& e) {
@@ -158,8 +165,7 @@ rule paths
   REQUIRE(c->ok());
   const dsl::RuleInfo& info = rule_info(*c, "paths");
   auto bound = dsl::Binder(*c->program->program).bind(info, rule_plan(*c, "paths"));
-  std::map<std::string, const BoundExpr*> head;
-  for (const auto& h : info.rule->heads) head[h.path.back().field] = bound->find(*h.value);
+  auto head = head_values(info, *bound);
   const BoundExpr& a = *head["a"];
   REQUIRE(a.op == BoundOp::kFieldPath);
   CHECK(a.keys == std::vector<std::string>{"metadata", "name"});
@@ -198,8 +204,7 @@ rule plucks
   REQUIRE(c->ok());
   const dsl::RuleInfo& info = rule_info(*c, "plucks");
   auto bound = dsl::Binder(*c->program->program).bind(info, rule_plan(*c, "plucks"));
-  std::map<std::string, const BoundExpr*> head;
-  for (const auto& h : info.rule->heads) head[h.path.back().field] = bound->find(*h.value);
+  auto head = head_values(info, *bound);
   // In a function's body: the list, select's field and value, then the picked field.
   const BoundExpr& a = *head["a"]->function->body;
   REQUIRE(a.op == BoundOp::kBuiltin);

@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "engine/json_path.h"
+#include "stdlib/text.h"
 
 namespace pmesh::engine {
 
@@ -27,9 +28,15 @@ class CborWriter {
   void map(size_t n) { head(0xa0, n); }
   void array(size_t n) { head(0x80, n); }
   void str(std::string_view s) {
+    if (check_utf8_ && utf8_) utf8_ = valid_utf8(s);
     head(0x60, s.size());
     out_ += s;
   }
+  // From now on, checks that every string and key written is UTF-8 (a
+  // commit's forms are checked as they are encoded, not walked again).
+  void check_utf8() { check_utf8_ = true; }
+  // Whether every string and key written since check_utf8() was UTF-8.
+  bool utf8() const { return utf8_; }
   // The bytes nlohmann's to_cbor writes for `j` (floats and binary values
   // by its writer).
   void value(const Json& j) { value(j, 0); }
@@ -46,6 +53,8 @@ class CborWriter {
   void head(uint8_t major, uint64_t n);
   std::string& out_;
   bool readable_ = true;
+  bool check_utf8_ = false;
+  bool utf8_ = true;
 };
 
 // The value nlohmann's from_cbor reads from `in` (strict: all of `in` is

@@ -74,16 +74,20 @@ std::string CommittedForms::take(const SharedJson& form) {
 
 // Written at the commit, while the forms are in the cache (the transaction
 // just made them): written when they went cold, each was a walk of cold
-// memory, and a durable store wrote the same bytes in its records.
+// memory, and a durable store wrote the same bytes in its records. The
+// walk checks that their strings are UTF-8 on the way (check_encodable
+// does not walk a form found here again).
 CommittedForms Engine::encode_committed(const Result& r) const {
   CommittedForms out;
   for (const auto& c : r.objects) {
     if (c.op == ObjectChange::Kind::kDeleted || c.after.held_as_cbor() || c.after.is_null()) continue;
     std::string bytes;
     CborWriter w(bytes);
+    w.check_utf8();
     w.value(*c.after);
-    // A value the fast reader leaves to nlohmann's (an infinity) stays JSON.
-    if (w.readable()) out.add(c.after, std::move(bytes));
+    // A value the fast reader leaves to nlohmann's (an infinity) stays JSON;
+    // one that is not UTF-8 fails the commit (check_encodable says where).
+    if (w.readable() && w.utf8()) out.add(c.after, std::move(bytes));
   }
   return out;
 }

@@ -724,11 +724,11 @@ bool encodable(const Json& v, std::string* where) {
 
 }  // namespace
 
-void Engine::check_encodable(const Result& r) const {
+void Engine::check_encodable(const Result& r, const CommittedForms& forms) const {
   if (failpoint::hit("encode")) throw TxnError{"InternalError", "failpoint: encode", {}};
   for (const auto& c : r.objects) {
     std::string where;
-    if (!c.after->is_null() && !encodable(*c.after, &where))
+    if (!c.after->is_null() && !forms.find(c.after) && !encodable(*c.after, &where))
       throw TxnError{"InternalError",
                      c.key.to_string() + " would hold a string that is not UTF-8" +
                          (where.empty() ? "" : " (at " + where.substr(1) + ")"),
@@ -820,7 +820,8 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
       throw_refusals(refusals, {});
     }
     r = collect_changes(tuples ? &*tuples : nullptr);
-    check_encodable(r);
+    if (!dry_run && (persistence_ || options_.cold_after_transactions)) forms = encode_committed(r);
+    check_encodable(r, forms);
     if (!history_) check_derived_schemas();
     r.warnings = std::move(txn_.warnings);
     if (inspect) inspect(r);
@@ -833,7 +834,6 @@ Result Engine::transact(const std::vector<Op>& ops, bool dry_run, const std::fun
     RuleSetChanges sets = take_rule_set_changes(dirty);
     if (stale)
       for (const auto& [id, _] : parked_) sets.dropped.push_back(id);
-    if (!dry_run && (persistence_ || options_.cold_after_transactions)) forms = encode_committed(r);
     if (!dry_run && persistence_ && !persistence_->commit(state_, dirty, sets, r, forms, &storage_error))
       throw TxnError{"InternalError", "the transaction could not be stored: " + storage_error, {}};
     if (!dry_run) {

@@ -473,8 +473,10 @@ class Engine {
   };
   std::vector<TupleChange> tuple_changes(std::vector<FactKey>* facts = nullptr,
                                          EarlierTuples* earlier = nullptr) const;
-  // Refuses (InternalError) a change set that holds what cannot be encoded.
-  void check_encodable(const Result& r) const;
+  // Refuses (InternalError) a change set that holds what cannot be encoded:
+  // a string that is not UTF-8. The objects whose forms `forms` holds were
+  // checked as they were encoded (encode_committed), and are not walked again.
+  void check_encodable(const Result& r, const CommittedForms& forms) const;
   const Json* committed(std::string_view fact) const;
   std::string make_uid(std::string_view fact) const;
 

@@ -258,5 +258,24 @@ TEST_CASE("cbor: what is kept as bytes reads, and a map's members are found in p
   CHECK(cbor_member("\x82\x01\x02"s, "a").empty());
 }
 
+TEST_CASE("the writer tells whether every string and key it wrote was UTF-8, when asked to check") {
+  auto utf8 = [](const Json& j) {
+    std::string out;
+    engine::CborWriter w(out);
+    w.check_utf8();
+    w.value(j);
+    return w.utf8();
+  };
+  CHECK(utf8(Json{{"name", "\xc3\xa9ric"}, {"list", {"a", 1, nullptr}}}));
+  CHECK_FALSE(utf8(Json{{"name", "\xc3"}}));                  // a value cut in half
+  CHECK_FALSE(utf8(Json{{"ok", {{"\xff", 1}}}}));            // a key, nested
+  CHECK_FALSE(utf8(Json{{"list", {"a", "b\xc3(", "c"}}}));   // in a list
+  // Unchecked, nothing is said against what was written.
+  std::string out;
+  engine::CborWriter w(out);
+  w.value(Json{{"name", "\xc3"}});
+  CHECK(w.utf8());
+}
+
 }  // namespace
 }  // namespace pmesh::test

@@ -196,6 +196,9 @@ void Engine::fact_changed(const FactKey& fact, const Json& before, const Json& a
       for (const Reader& r : it->second) readers.push_back(&r);
   if (readers.empty()) return;
   const bool every_part = object && change.sections.count("*");
+  // The matches that read the fact, looked up once for all its readers (a
+  // search only queues what it finds, so the list stays as it is).
+  const auto* using_fact = state_.matches_using(fact);
   ChargeRun searches(&charging_);
   for (const Reader* rp : readers) {
     const Reader& r = *rp;
@@ -203,8 +206,8 @@ void Engine::fact_changed(const FactKey& fact, const Json& before, const Json& a
     const RuleRuntime& rt = rules_[static_cast<size_t>(r.rule)];
     // A key names its rule: the matches of other rules are passed over
     // without a lookup (a fact every account reads has as many).
-    if (const auto* ms = state_.matches_using(fact))
-      for (const MatchKey* mk : *ms)
+    if (using_fact)
+      for (const MatchKey* mk : *using_fact)
         if (mk->rule() == r.rule)
           if (const Match* m = state_.match(*mk))
             txn_.pending.insert({rt.stratum, r.rule, {m->positives().begin(), m->positives().end()}});

@@ -373,12 +373,14 @@ Json b_pluck(const Args& a) {
   return out;
 }
 Json b_pluck_selected(const Args& a) {
+  // Checked in the order the two calls check them.
   const std::string& field = str(a, 1, "select");
+  const Json& from = list(a, 0, "select");
   const std::string& picked = str(a, 3, "pluck");
   Json out = Json::array();
-  for (const auto& x : list(a, 0, "select")) {
+  for (const auto& x : from) {
     if (!x.is_object()) continue;
-    if (auto it = x.find(field); it == x.end() || *it != a[2]) continue;
+    if (auto it = x.find(field); it == x.end() || !(*it == a[2])) continue;
     if (auto it = x.find(picked); it != x.end()) out.push_back(*it);
   }
   return out;

@@ -750,26 +750,35 @@ bool step_reads(const RuleInfo& info, const Step& s, const VarInfo* v) {
 // An iterating let (`for x in list`) moves the same way, and for more: it
 // multiplies every step after it by its list's length, and one whose list
 // needs nothing was placed first, so that each lookup after it ran once
-// per element. One whose list reads no variable (a literal list, the same
-// for every binding and nothing to compute) moves past every step that
-// does not read it, lookups that may find many and iterating lets that
-// compute their list included, but not past another literal one (that
-// would only swap two loops).
+// per element. One over a literal list (the same for every binding, and
+// nothing to compute) moves past every step that does not read it, lookups
+// that may find many and iterating lets that compute their list included,
+// but not past another literal one (that would only swap two loops).
 void sink_lets(const RuleInfo& info, Plan& plan) {
   auto plain_let = [](const Step& s) { return s.op == StepOp::kLet && !s.item->each && s.checks.empty(); };
   auto each_let = [](const Step& s) { return s.op == StepOp::kLet && s.item->each && s.checks.empty(); };
-  auto reads_nothing = [&](const Step& s) {
-    VarSet vars;
-    std::set<const Body*> nested;
-    collect_item(info, *s.item, vars, nested);
-    return vars.empty();
+  // A list written out of literal values: nothing to compute however often
+  // it is read (a call without arguments reads no variable, yet computes).
+  std::function<bool(const Expr&)> literal = [&](const Expr& e) {
+    switch (e.kind) {
+      case ExprKind::kNull:
+      case ExprKind::kBool:
+      case ExprKind::kInt:
+      case ExprKind::kFloat:
+      case ExprKind::kString: return true;
+      case ExprKind::kList:
+      case ExprKind::kObject:
+        return std::all_of(e.args.begin(), e.args.end(), [&](const ExprPtr& a) { return a && literal(*a); });
+      default: return false;
+    }
   };
+  auto literal_list = [&](const Step& s) { return s.item->expr && literal(*s.item->expr); };
   auto passable = [&](const Step& s, bool past_many) {
     switch (s.op) {
       case StepOp::kFilter:
       case StepOp::kNot:
       case StepOp::kOptional: return true;
-      case StepOp::kLet: return !s.item->each || (past_many && !reads_nothing(s));
+      case StepOp::kLet: return !s.item->each || (past_many && !literal_list(s));
       case StepOp::kLookup:
       case StepOp::kTupleLookup: return s.at_most_one || past_many;
       case StepOp::kScan:
@@ -781,7 +790,7 @@ void sink_lets(const RuleInfo& info, Plan& plan) {
   for (size_t i = steps.size(); i-- > 0;) {
     const bool each = each_let(steps[i]);
     if (!(plain_let(steps[i]) || each) || !steps[i].binds) continue;
-    const bool past_many = each && reads_nothing(steps[i]);
+    const bool past_many = each && literal_list(steps[i]);
     size_t limit = i < plan.trigger_kind_check ? std::min(plan.trigger_kind_check, steps.size()) : steps.size();
     size_t j = i + 1;
     while (j < limit && passable(steps[j], past_many) && !step_reads(info, steps[j], steps[i].binds)) ++j;

@@ -737,6 +737,22 @@ bool step_reads(const RuleInfo& info, const Step& s, const VarInfo* v) {
   return false;
 }
 
+// A value written out of literals: nothing to compute however often it is
+// read (a call without arguments reads no variable, yet computes).
+bool literal(const Expr& e) {
+  switch (e.kind) {
+    case ExprKind::kNull:
+    case ExprKind::kBool:
+    case ExprKind::kInt:
+    case ExprKind::kFloat:
+    case ExprKind::kString: return true;
+    case ExprKind::kList:
+    case ExprKind::kObject:
+      return std::all_of(e.args.begin(), e.args.end(), [](const ExprPtr& a) { return a && literal(*a); });
+    default: return false;
+  }
+}
+
 // Lets as late as their first reader. Items are placed as soon as their
 // inputs are bound, so a let's value (an aggregate, a function call) used
 // to be computed before joins and filters that then rejected the binding:
@@ -757,21 +773,6 @@ bool step_reads(const RuleInfo& info, const Step& s, const VarInfo* v) {
 void sink_lets(const RuleInfo& info, Plan& plan) {
   auto plain_let = [](const Step& s) { return s.op == StepOp::kLet && !s.item->each && s.checks.empty(); };
   auto each_let = [](const Step& s) { return s.op == StepOp::kLet && s.item->each && s.checks.empty(); };
-  // A list written out of literal values: nothing to compute however often
-  // it is read (a call without arguments reads no variable, yet computes).
-  std::function<bool(const Expr&)> literal = [&](const Expr& e) {
-    switch (e.kind) {
-      case ExprKind::kNull:
-      case ExprKind::kBool:
-      case ExprKind::kInt:
-      case ExprKind::kFloat:
-      case ExprKind::kString: return true;
-      case ExprKind::kList:
-      case ExprKind::kObject:
-        return std::all_of(e.args.begin(), e.args.end(), [&](const ExprPtr& a) { return a && literal(*a); });
-      default: return false;
-    }
-  };
   auto literal_list = [&](const Step& s) { return s.item->expr && literal(*s.item->expr); };
   auto passable = [&](const Step& s, bool past_many) {
     switch (s.op) {

@@ -27,10 +27,22 @@ const dsl::RulePlan& rule_plan(const Compiled& c, const std::string& name) {
   return c.program->plans.front();
 }
 
-// The bound value of each `set` head of the rule, by the field it sets.
-std::map<std::string, const BoundExpr*> head_values(const dsl::RuleInfo& info, const dsl::BoundRule& bound) {
-  std::map<std::string, const BoundExpr*> out;
-  for (const auto& h : info.rule->heads) out[h.path.back().field] = bound.find(*h.value);
+// A rule of `rules` (after the prelude) bound, and the bound value of each
+// of its `set` heads by the field it sets.
+struct BoundHeads {
+  std::unique_ptr<Compiled> compiled;
+  const dsl::RuleInfo* info = nullptr;
+  std::shared_ptr<const dsl::BoundRule> bound;
+  std::map<std::string, const BoundExpr*> head;
+};
+BoundHeads bind_heads(const std::string& rules, const std::string& rule) {
+  BoundHeads out;
+  out.compiled = compile(std::string(kPrelude) + rules);
+  INFO(out.compiled->errors());
+  REQUIRE(out.compiled->ok());
+  out.info = &rule_info(*out.compiled, rule);
+  out.bound = dsl::Binder(*out.compiled->program->program).bind(*out.info, rule_plan(*out.compiled, rule));
+  for (const auto& h : out.info->rule->heads) out.head[h.path.back().field] = out.bound->find(*h.value);
   return out;
 }
 
@@ -152,7 +164,7 @@ TEST_CASE("operators are bound to what they do, and shorthands are known when bo
 }
 
 TEST_CASE("an object variable's fields are bound as one path, a shorthand as its metadata's") {
-  auto c = compile(std::string(kPrelude) + R"(
+  auto bh = bind_heads(R"(
 fn ref_name(x) = x.spec.ref.name
 rule paths
   for acct: Account
@@ -160,12 +172,9 @@ rule paths
   set acct.status.b = acct.spec.data.ref.name
   set acct.status.c = acct.metadata.name
   set acct.status.d = ref_name(acct)
-)");
-  INFO(c->errors());
-  REQUIRE(c->ok());
-  const dsl::RuleInfo& info = rule_info(*c, "paths");
-  auto bound = dsl::Binder(*c->program->program).bind(info, rule_plan(*c, "paths"));
-  auto head = head_values(info, *bound);
+)", "paths");
+  const dsl::RuleInfo& info = *bh.info;
+  auto& head = bh.head;
   const BoundExpr& a = *head["a"];
   REQUIRE(a.op == BoundOp::kFieldPath);
   CHECK(a.keys == std::vector<std::string>{"metadata", "name"});
@@ -191,7 +200,7 @@ rule paths
 }
 
 TEST_CASE("pluck of a select with literal fields is bound as one call, other plucks as written") {
-  auto c = compile(std::string(kPrelude) + R"(
+  auto bh = bind_heads(R"(
 fn ready_types(conds) = pluck(select(conds ?? [], "status", "True"), "type")
 rule plucks
   for acct: Account
@@ -199,12 +208,8 @@ rule plucks
   set acct.status.a = ready_types(acct.status.conditions)
   set acct.status.b = pluck(select(acct.status.conditions ?? [], f, "True"), "type")
   set acct.status.c = pluck(acct.status.conditions ?? [], "type")
-)");
-  INFO(c->errors());
-  REQUIRE(c->ok());
-  const dsl::RuleInfo& info = rule_info(*c, "plucks");
-  auto bound = dsl::Binder(*c->program->program).bind(info, rule_plan(*c, "plucks"));
-  auto head = head_values(info, *bound);
+)", "plucks");
+  auto& head = bh.head;
   // In a function's body: the list, select's field and value, then the picked field.
   const BoundExpr& a = *head["a"]->function->body;
   REQUIRE(a.op == BoundOp::kBuiltin);

@@ -2,6 +2,7 @@
 // etcd (if installed) under the same load through its v3 JSON gateway.
 //
 //   build/bench/pmesh-server-bench [--pmesh build/pmesh] [--seconds 5] [--watchers 1000] [--watch-rate 500] [--list 10000]
+//                                  [--accounts-only 1]
 //
 // Reports, as JSON: durable creates per second and p50/p99 latency at 1, 16
 // and 64 connections; Account creates (in one organization, with the
@@ -14,7 +15,9 @@
 // and etcd's put rate at the same
 // concurrencies with the ratio, and HTTPS Account creates against etcd's
 // puts at 16 connections (`https.accounts_vs_etcd_puts`; etcd-server from
-// apt, plain HTTP). Everything runs on 127.0.0.1.
+// apt, plain HTTP). Everything runs on 127.0.0.1. With --accounts-only 1,
+// only the Account creates over plain HTTP (`pmesh_account_creates`), for
+// a profiler to attach to that phase alone; the server's pid is on stderr.
 #include <utility>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -259,7 +262,7 @@ json watch_fanout(int port, int watchers, int rate, double seconds) {
 int main(int argc, char** argv) {
   std::string pmesh = (std::filesystem::path(argv[0]).parent_path().parent_path() / "pmesh").string();
   double seconds = 5;
-  int watchers = 1000, list_n = 10000, watch_rate = 500;
+  int watchers = 1000, list_n = 10000, watch_rate = 500, accounts_only = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string f = argv[i];
     if (f == "--pmesh") pmesh = argv[i + 1];
@@ -267,11 +270,22 @@ int main(int argc, char** argv) {
     else if (f == "--watchers") watchers = pmesh::bench::count_arg("--watchers", argv[i + 1]);
     else if (f == "--list") list_n = pmesh::bench::count_arg("--list", argv[i + 1]);
     else if (f == "--watch-rate") watch_rate = pmesh::bench::count_arg("--watch-rate", argv[i + 1]);
+    else if (f == "--accounts-only") accounts_only = pmesh::bench::count_arg("--accounts-only", argv[i + 1]);
   }
   signal(SIGPIPE, SIG_IGN);
   std::string dir = std::filesystem::temp_directory_path() / ("pmesh-server-bench-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   json out;
+  if (accounts_only) {
+    Proc server;
+    int port = start_pmesh(pmesh, dir, server);
+    std::cerr << "pmesh-server-bench: pmesh serve is pid " << server.pid << std::endl;
+    out["pmesh_account_creates"] = account_creates(port, seconds, nullptr);
+    server.stop();
+    std::filesystem::remove_all(dir);
+    std::cout << out.dump(2) << std::endl;
+    return out["pmesh_account_creates"]["failed"].get<int64_t>() > 0 ? 1 : 0;
+  }
   {
     Proc server;
     int port = start_pmesh(pmesh, dir, server);

@@ -16,10 +16,11 @@
 // Thread safety: none; as std::map.
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+
 #include <map>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 
 #include "engine/fact_key.h"
@@ -88,8 +89,11 @@ class KeyedMap {
  private:
   Map map_;
   // By the interned key (a pointer, and the hash it keeps), looked up by
-  // it or by a text.
-  std::unordered_map<FactKey, iterator, FactKeyTextHash, FactKeyTextEq> at_;
+  // it or by a text. Open-addressed: a lookup in an index of hundreds of
+  // thousands is a group of control bytes and a slot, where a chained
+  // table's was a bucket, a node and the key's entry for its hash; and a
+  // slot (16 bytes) takes less than a node (32, and the bucket's word).
+  absl::flat_hash_map<FactKey, iterator, FactKeyTextHash, FactKeyTextEq> at_;
 };
 
 }  // namespace pmesh::engine

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/fact_key.h"
+#include "engine/state.h"
 #include "stdlib/keyed_hash.h"
 
 namespace pmesh::test {
@@ -165,6 +166,64 @@ TEST_CASE("fact keys: made and dropped on several threads, each text has one ent
   CHECK(FactKey::interned() == before + distinct);
   kept.clear();
   CHECK(FactKey::interned() == before);
+}
+
+
+// A key's parts, as a plain split at every separator reads them: what the
+// views must give for every shape of text, with separators at the ends,
+// side by side, or more of them than a key has.
+std::vector<std::string_view> parts_of(std::string_view s) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  for (size_t i = 0; i <= s.size(); ++i)
+    if (i == s.size() || s[i] == engine::kFactSep) out.push_back(s.substr(start, i - start)), start = i + 1;
+  return out;
+}
+
+std::vector<std::string> key_shapes() {
+  std::vector<std::string> out = {"", "t", "o", std::string(1, engine::kFactSep), std::string(40, engine::kFactSep)};
+  // Short and long texts with a separator at every place in turn, then
+  // also at the place after it and seven on.
+  for (size_t len : {1, 15, 16, 17, 31, 32, 33, 47, 48, 70})
+    for (size_t at = 0; at < len; ++at) {
+      std::string s(len, 'a');
+      for (size_t i = 0; i < len; ++i) s[i] = static_cast<char>('a' + i % 26);
+      s[at] = engine::kFactSep;
+      out.push_back(s);
+      if (at + 1 < len) s[at + 1] = engine::kFactSep, out.push_back(s);
+      if (at + 7 < len) s[at + 7] = engine::kFactSep, out.push_back(s);
+    }
+  out.push_back(engine::tuple_fact("fga_0YZ406ASA9CAE9DPP23WSX9S9V_core_platform_mesh_io_account_owner",
+                                   {"01KFZ3", "core_platform-mesh_io_account:root:orgs:acme", "role:root:orgs:acme/owner#assignee"}));
+  out.push_back(engine::object_fact({"Account", "root:orgs:acme", "", "team-a"}));
+  out.push_back(engine::object_fact({"ConfigMap", "root", "kube-system", "a-long-name-of-a-config-map-x"}));
+  return out;
+}
+
+TEST_CASE("fact keys: the views of a key split it at each separator") {
+  for (const std::string& key : key_shapes()) {
+    CAPTURE(key);
+    std::vector<std::string_view> parts = parts_of(key);
+    // A tuple: the relation after the first separator, then one argument
+    // after each; nothing without a separator.
+    engine::TupleView t = engine::view_tuple_fact(key);
+    if (parts.size() < 2) {
+      CHECK(t.relation.empty());
+      CHECK(t.args.empty());
+    } else {
+      CHECK(t.relation == parts[1]);
+      CHECK(std::vector<std::string_view>(t.args.begin(), t.args.end()) ==
+            std::vector<std::string_view>(parts.begin() + 2, parts.end()));
+    }
+    // An object: kind, cluster, namespace, name after "o", each up to the
+    // next separator (a fifth one ends the name), empty when missing.
+    engine::ObjectKeyView o = engine::view_object_fact(key);
+    auto part = [&](size_t i) { return i < parts.size() ? parts[i] : std::string_view(); };
+    CHECK(o.kind == part(1));
+    CHECK(o.cluster == part(2));
+    CHECK(o.ns == part(3));
+    CHECK(o.name == part(4));
+  }
 }
 
 }  // namespace

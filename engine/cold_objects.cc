@@ -117,6 +117,9 @@ void Engine::set_cold_scheduler(std::function<void()> schedule) {
 }
 
 bool Engine::hold_cold_due(size_t at_most) {
+  // The trees let go of, often by their last holder: freed on the release
+  // thread, as these objects' work is done here.
+  std::vector<SharedJson> released;
   for (size_t n = 0; n < at_most && cold_due(); ++n) {
     Committed c = std::move(committed_.front());
     committed_.pop_front();
@@ -124,9 +127,11 @@ bool Engine::hold_cold_due(size_t at_most) {
     // Gone, held so already, or changed since (a later entry holds it then).
     if (e && !e->effective.held_as_cbor() && e->effective.same(c.form)) {
       state_.hold_effective_as(c.fact, SharedJson::from_cbor_packed(c.cbor));
-      hold_cold_parts(c.fact, *e);
+      hold_cold_parts(c.fact, *e, released);
     }
-  }  // c.form, often the tree's last holder, goes here
+    released.push_back(std::move(c.form));
+  }
+  release_.drop(released);
   const bool more = cold_due();
   cold_scheduled_ = cold_scheduler_ && more;
   return more;
@@ -152,7 +157,7 @@ std::optional<SharedJson> bytes_alone(const SharedJson& v, size_t small) {
 
 }  // namespace
 
-void Engine::hold_cold_parts(const FactKey& fact, const ObjectEntry& e) {
+void Engine::hold_cold_parts(const FactKey& fact, const ObjectEntry& e, std::vector<SharedJson>& released) {
   // What a user wrote is the object's alone: held as CBOR whatever its size.
   if (e.has_base())
     if (auto held = bytes_alone(e.base, 0)) state_.hold_base_as(fact, std::move(*held));
@@ -174,6 +179,8 @@ void Engine::hold_cold_parts(const FactKey& fact, const ObjectEntry& e) {
     for (const FieldPart& p : set) fields.emplace_back(mk, p.value());
   for (const auto& [mk, value] : fields)
     if (auto held = bytes_alone(value, ValuePool::kTreeMaxBytes)) state_.hold_field_as(fact, mk, value, *held);
-}  // the trees go with `parts` and `fields`
+  for (auto& [mk, part] : parts) released.push_back(std::move(part));
+  for (auto& [mk, value] : fields) released.push_back(std::move(value));
+}
 
 }  // namespace pmesh::engine

@@ -536,8 +536,10 @@ class Engine {
   std::function<void()> cold_scheduler_;
   bool cold_scheduled_ = false;  // the scheduler was called; hold_cold_due() has not returned false since
   // Where the trees of objects gone cold are freed: beside the engine's
-  // thread, not on it (release_thread.h). Declared after every member a
-  // released value could come from, so that it joins before they go.
+  // thread, not on it (release_thread.h). A released value holds nothing
+  // of the engine's (it is immutable and counted), so the members declared
+  // before this one may go after it or before: it frees what waits and
+  // joins when it goes.
   ReleaseThread release_;
   std::function<void(const Result&)> commit_listener_;
   BeforeCommit before_commit_;

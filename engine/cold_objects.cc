@@ -170,17 +170,21 @@ void Engine::hold_cold_parts(const FactKey& fact, const ObjectEntry& e, std::vec
   // docs/performance.md).
   // A reopen's decoders read values with the same bound (ValuePool::read).
   std::vector<std::pair<MatchKey, SharedJson>> parts(e.derived.begin(), e.derived.end());
-  for (const auto& [mk, part] : parts)
-    if (auto held = bytes_alone(part, ValuePool::kTreeMaxBytes)) state_.hold_part_as(fact, mk, part, *held);
+  for (auto& [mk, part] : parts)
+    if (auto held = bytes_alone(part, ValuePool::kTreeMaxBytes)) {
+      state_.hold_part_as(fact, mk, part, *held);
+      released.push_back(std::move(part));
+    }
   // The fields rules set on it alike (a condition, a list of them): the
   // values of a set field are the object's as much as a derive's are.
   std::vector<std::pair<MatchKey, SharedJson>> fields;
   for (const auto& [mk, set] : e.fields)
     for (const FieldPart& p : set) fields.emplace_back(mk, p.value());
-  for (const auto& [mk, value] : fields)
-    if (auto held = bytes_alone(value, ValuePool::kTreeMaxBytes)) state_.hold_field_as(fact, mk, value, *held);
-  for (auto& [mk, part] : parts) released.push_back(std::move(part));
-  for (auto& [mk, value] : fields) released.push_back(std::move(value));
-}
+  for (auto& [mk, value] : fields)
+    if (auto held = bytes_alone(value, ValuePool::kTreeMaxBytes)) {
+      state_.hold_field_as(fact, mk, value, *held);
+      released.push_back(std::move(value));
+    }
+}  // the parts that stay trees stay the state's: only these copies go
 
 }  // namespace pmesh::engine

@@ -528,7 +528,7 @@ class Engine {
   CommittedForms encode_committed(const Result& r) const;
   void hold_cold_objects(const Result& r, CommittedForms& forms);
   // Holds `e`'s parts and set fields as their bytes; the trees they were
-  // go into `released`.
+  // go into `released` (a part that stays a tree stays where it is).
   void hold_cold_parts(const FactKey& fact, const ObjectEntry& e, std::vector<SharedJson>& released);
   bool cold_due() const;
   std::deque<Committed> committed_;

@@ -1,5 +1,6 @@
 #include "engine/release_thread.h"
 
+#include <system_error>
 #include <utility>
 
 #include "stdlib/thread_name.h"
@@ -19,8 +20,7 @@ void ReleaseThread::drop(std::vector<SharedJson>& batch) {
   if (batch.empty()) return;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (queued_ + batch.size() <= kMaxQueued) {
-      if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+    if (queued_ + batch.size() <= kMaxQueued && started()) {
       queued_ += batch.size();
       queue_.push_back(std::move(batch));
       batch = {};
@@ -30,7 +30,17 @@ void ReleaseThread::drop(std::vector<SharedJson>& batch) {
     wake_.notify_one();
     return;
   }
-  batch.clear();  // the thread is behind: released here
+  batch.clear();  // the thread is behind, or could not start: released here
+}
+
+bool ReleaseThread::started() {
+  if (thread_.joinable()) return true;
+  try {
+    thread_ = std::thread([this] { run(); });
+  } catch (const std::system_error&) {
+    return false;  // no thread to be had (a process at its limit): the caller frees
+  }
+  return true;
 }
 
 void ReleaseThread::drain() {

@@ -14,7 +14,8 @@
 // (SharedJson::mutate on a holder this thread may share).
 //
 // Memory stays bounded: past kMaxQueued values waiting, drop() releases
-// the batch on the caller's thread, as if there were no thread.
+// the batch on the caller's thread, as if there were no thread; so it does
+// when no thread can be started.
 //
 // Thread safety: drop() from one thread at a time (the engine's); the
 // destructor releases what waits and joins the thread.
@@ -48,6 +49,8 @@ class ReleaseThread {
 
  private:
   void run();
+  // Whether the thread runs, started now if not. REQUIRES: mu_ held.
+  bool started();
 
   std::mutex mu_;
   std::condition_variable wake_, drained_;

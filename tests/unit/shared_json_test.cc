@@ -138,7 +138,6 @@ TEST_CASE("shared json: a dotted path found in CBOR as in JSON") {
   }
 }
 
-
 // The release thread lets go of what it is handed: a holder left alone
 // after it has is the value's only one again, and changes it in place
 // (mutate() copies a value that anyone else holds).

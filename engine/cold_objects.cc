@@ -36,7 +36,9 @@
 // dropped on a thread of their own, every write paid
 // for the frees crossing threads: at 90,000 accounts an account create
 // took 1,550 us instead of 1,060, a ConfigMap create 88 us instead of 39
-// (docs/performance.md, "Cold objects on by default").
+// (docs/performance.md, "Cold objects on by default"). A thread that only
+// freed them (stop 80) cost the same way: at 10,000 x 9, account creates
+// took 1,026 and 883 us against 808 (docs/performance.md, stop 81).
 //
 // When: by default in the commit that ends an object's window. A bulk
 // write's objects all share one window, so the write that ends it paid for
@@ -117,9 +119,6 @@ void Engine::set_cold_scheduler(std::function<void()> schedule) {
 }
 
 bool Engine::hold_cold_due(size_t at_most) {
-  // The trees let go of, often by their last holder: freed on the release
-  // thread, as these objects' work is done here.
-  std::vector<SharedJson> released;
   for (size_t n = 0; n < at_most && cold_due(); ++n) {
     Committed c = std::move(committed_.front());
     committed_.pop_front();
@@ -127,11 +126,9 @@ bool Engine::hold_cold_due(size_t at_most) {
     // Gone, held so already, or changed since (a later entry holds it then).
     if (e && !e->effective.held_as_cbor() && e->effective.same(c.form)) {
       state_.hold_effective_as(c.fact, SharedJson::from_cbor_packed(c.cbor));
-      hold_cold_parts(c.fact, *e, released);
+      hold_cold_parts(c.fact, *e);
     }
-    released.push_back(std::move(c.form));
-  }
-  release_.drop(released);
+  }  // c.form, often the tree's last holder, goes here
   const bool more = cold_due();
   cold_scheduled_ = cold_scheduler_ && more;
   return more;
@@ -157,7 +154,7 @@ std::optional<SharedJson> bytes_alone(const SharedJson& v, size_t small) {
 
 }  // namespace
 
-void Engine::hold_cold_parts(const FactKey& fact, const ObjectEntry& e, std::vector<SharedJson>& released) {
+void Engine::hold_cold_parts(const FactKey& fact, const ObjectEntry& e) {
   // What a user wrote is the object's alone: held as CBOR whatever its size.
   if (e.has_base())
     if (auto held = bytes_alone(e.base, 0)) state_.hold_base_as(fact, std::move(*held));
@@ -170,21 +167,15 @@ void Engine::hold_cold_parts(const FactKey& fact, const ObjectEntry& e, std::vec
   // docs/performance.md).
   // A reopen's decoders read values with the same bound (ValuePool::read).
   std::vector<std::pair<MatchKey, SharedJson>> parts(e.derived.begin(), e.derived.end());
-  for (auto& [mk, part] : parts)
-    if (auto held = bytes_alone(part, ValuePool::kTreeMaxBytes)) {
-      state_.hold_part_as(fact, mk, part, *held);
-      released.push_back(std::move(part));
-    }
+  for (const auto& [mk, part] : parts)
+    if (auto held = bytes_alone(part, ValuePool::kTreeMaxBytes)) state_.hold_part_as(fact, mk, part, *held);
   // The fields rules set on it alike (a condition, a list of them): the
   // values of a set field are the object's as much as a derive's are.
   std::vector<std::pair<MatchKey, SharedJson>> fields;
   for (const auto& [mk, set] : e.fields)
     for (const FieldPart& p : set) fields.emplace_back(mk, p.value());
-  for (auto& [mk, value] : fields)
-    if (auto held = bytes_alone(value, ValuePool::kTreeMaxBytes)) {
-      state_.hold_field_as(fact, mk, value, *held);
-      released.push_back(std::move(value));
-    }
-}  // the parts that stay trees stay the state's: only these copies go
+  for (const auto& [mk, value] : fields)
+    if (auto held = bytes_alone(value, ValuePool::kTreeMaxBytes)) state_.hold_field_as(fact, mk, value, *held);
+}  // the trees go with `parts` and `fields`
 
 }  // namespace pmesh::engine

@@ -32,7 +32,6 @@
 #include "dsl/compiler.h"
 #include "engine/evaluator.h"
 #include "engine/kinds.h"
-#include "engine/release_thread.h"
 #include "engine/engine_stats.h"
 #include "engine/state.h"
 #include "engine/transaction.h"
@@ -527,20 +526,12 @@ class Engine {
   // The CBOR of what `r` committed, for the store and for cold objects.
   CommittedForms encode_committed(const Result& r) const;
   void hold_cold_objects(const Result& r, CommittedForms& forms);
-  // Holds `e`'s parts and set fields as their bytes; the trees they were
-  // go into `released` (a part that stays a tree stays where it is).
-  void hold_cold_parts(const FactKey& fact, const ObjectEntry& e, std::vector<SharedJson>& released);
+  void hold_cold_parts(const FactKey& fact, const ObjectEntry& e);
   bool cold_due() const;
   std::deque<Committed> committed_;
   uint64_t commits_ = 0;  // transactions committed
   std::function<void()> cold_scheduler_;
   bool cold_scheduled_ = false;  // the scheduler was called; hold_cold_due() has not returned false since
-  // Where the trees of objects gone cold are freed: beside the engine's
-  // thread, not on it (release_thread.h). A released value holds nothing
-  // of the engine's (it is immutable and counted), so the members declared
-  // before this one may go after it or before: it frees what waits and
-  // joins when it goes.
-  ReleaseThread release_;
   std::function<void(const Result&)> commit_listener_;
   BeforeCommit before_commit_;
   Persistence* persistence_ = nullptr;

@@ -165,9 +165,7 @@ class SharedJson {
   }
   // The value to change in place: this holder's own while nobody else
   // holds it, a copy of it otherwise (copy on write).
-  // REQUIRES: no other thread holds this value, but one that only lets go
-  // of it (the release thread, release_thread.h): that can only make the
-  // copy needless, not the change unsafe.
+  // REQUIRES: no other thread holds this value.
   Json& mutate();
 
  private:

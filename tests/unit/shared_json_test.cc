@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "engine/cbor.h"
-#include "engine/release_thread.h"
 #include "engine/state.h"
 
 namespace pmesh::test {
@@ -136,33 +135,6 @@ TEST_CASE("shared json: a dotted path found in CBOR as in JSON") {
     REQUIRE((j != nullptr) == !c.empty());
     if (j) CHECK(engine::read_cbor(c) == *j);
   }
-}
-
-// The release thread lets go of what it is handed: a holder left alone
-// after it has is the value's only one again, and changes it in place
-// (mutate() copies a value that anyone else holds).
-TEST_CASE("release thread: values handed over are let go of, on its thread or at its end") {
-  SharedJson kept(kObject), waiting(kObject);
-  const void* kept_at = kept.identity();
-  const void* waiting_at = waiting.identity();
-  {
-    engine::ReleaseThread releases;
-    std::vector<SharedJson> batch{kept, kept, SharedJson(Json::array({1, 2}))};
-    releases.drop(batch);
-    CHECK(batch.empty());
-    releases.drain();
-    kept.mutate()["spec"] = 1;
-    CHECK(kept.identity() == kept_at);  // nobody else held it: changed in place
-    std::vector<SharedJson> last{waiting};
-    releases.drop(last);
-  }  // the end releases what waits
-  waiting.mutate()["spec"] = 2;
-  CHECK(waiting.identity() == waiting_at);
-  // An empty batch starts nothing and is no error.
-  engine::ReleaseThread idle;
-  std::vector<SharedJson> none;
-  idle.drop(none);
-  idle.drain();
 }
 
 }  // namespace

@@ -524,8 +524,13 @@ void State::update_bucket(size_t index, std::string_view key, const FactKey& fac
     return;
   }
   if (it == idx.end()) return;
-  it->second.erase(fact.str());
+  it->second.erase(fact, [&](const FactKey& k) { return home_key(index, k); });
   if (it->second.empty()) idx.erase(it);
+}
+
+const FactKey* State::home_key(size_t index, const FactKey& fact) const {
+  if (specs_[index].relation) return &tuples_.find(fact)->first;
+  return &objects_.find(fact)->first;
 }
 
 void State::index_tuple(const FactKey& fact, bool add) {
@@ -708,8 +713,9 @@ void State::lookup_index(int index, const std::string& values, const ObjectVisit
   auto it = idx.find(index_hash(values));
   if (it == idx.end()) return;
   it->second.for_each([&](const FactKey* f) {
-    const ObjectEntry* e = object(*f);
-    return !e || e->effective.is_null() || fn(*f, *e);
+    // The state's own key, as ObjectVisitor promises (the bucket's may be a copy).
+    auto o = objects_.find(*f);
+    return o == objects_.end() || o->second.effective.is_null() || fn(o->first, o->second);
   });
 }
 
@@ -819,13 +825,17 @@ int State::add_index(const dsl::IndexSpec& spec) {
   note_spec(specs_.size() - 1);
   indexes_.emplace_back();
   size_t i = specs_.size() - 1;
+  // The tuples' own keys go into the buckets: a scan may hand out its
+  // groups' copies.
+  std::vector<const FactKey*> keys;
   scan_tuples(spec.name, [&](const FactKey& fact) {
-    if (const TupleEntry* t = tuple(fact); t && t->exists()) {
-      tuple_index_key(i, view_tuple_fact(fact.str()).args, &index_key_buffer_);
-      update_bucket(i, index_key_buffer_, fact, true);
-    }
+    if (auto it = tuples_.find(fact); it != tuples_.end() && it->second.exists()) keys.push_back(&it->first);
     return true;
   });
+  for (const FactKey* fact : keys) {
+    tuple_index_key(i, view_tuple_fact(fact->str()).args, &index_key_buffer_);
+    update_bucket(i, index_key_buffer_, *fact, true);
+  }
   return static_cast<int>(i);
 }
 

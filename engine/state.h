@@ -513,7 +513,9 @@ class State {
   // reference to the caller's callable (a std::function was allocated for
   // every lookup a rule's search made).
   using ObjectVisitor = absl::FunctionRef<bool(const FactKey& fact, const ObjectEntry&)>;
-  // The same for tuples.
+  // The same for tuples, but the key may be a group's copy of the state's
+  // (FactBucket): valid until the state next changes, and copied by
+  // retaining it all the same.
   using TupleVisitor = absl::FunctionRef<bool(const FactKey& fact)>;
   // Live objects (effective non-null) whose fact key starts with `prefix`.
   void scan_objects(const std::string& prefix, const ObjectVisitor& fn) const;
@@ -662,9 +664,12 @@ class State {
   // `out` (cleared first): a tuple change makes one per index of its
   // relation, into the same buffer, not a string each.
   void tuple_index_key(size_t i, const decltype(TupleView::args)& args, std::string* out) const;
-  // `fact` is the key of the entry in objects_ or tuples_: buckets hold
-  // pointers to those keys, not copies. REQUIRES: the entry exists.
+  // `fact` is the key of the entry in objects_ or tuples_: a bucket of
+  // one fact points at that key. REQUIRES: the entry exists.
   void update_bucket(size_t index, std::string_view key, const FactKey& fact, bool add);
+  // That key of a fact that index `index` holds (an object or a tuple, as
+  // the index is of a kind or a relation). REQUIRES: the entry exists.
+  const FactKey* home_key(size_t index, const FactKey& fact) const;
   // Whether a tuple with these arguments has the values key `values` in
   // relation index `i` (a bucket also holds the tuples of keys that share
   // its hash).

@@ -14,8 +14,8 @@
 // map of every tuple gave (the readers page through it).
 //
 // Pointers and references to entries stay valid until the entry is
-// erased (iterators do not: a rehash moves them). Hence a node map: its
-// groups point at its keys. Against std::unordered_map, a node is no
+// erased (iterators do not: a rehash moves them). Hence a node map: a
+// group of one tuple points at its key. Against std::unordered_map, a node is no
 // longer chained to the next nor keeps its hash (the interned key has it),
 // and a lookup probes a flat array of one byte per slot.
 //
@@ -153,7 +153,7 @@ class TupleTable {
     if (rel == relations_.end()) return;
     auto g = rel->second.find(name);
     if (g == rel->second.end()) return;
-    g->second.bucket.erase(key.str());
+    g->second.bucket.erase(key, [&](const FactKey& k) { return &map_.find(k)->first; });
     if (g->second.bucket.empty()) rel->second.erase(g);
   }
 

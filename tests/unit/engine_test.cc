@@ -368,7 +368,8 @@ TEST_CASE("an index bucket lists its facts in key order, small or large, and for
   int visited = 0;
   bucket.for_each([&](const engine::FactKey*) { return ++visited < 3; });
   CHECK(visited == 3);  // stops when asked
-  for (const auto& k : keys) bucket.erase(k.str());
+  auto home = [&](const engine::FactKey& k) { return &*std::find(keys.begin(), keys.end(), k); };
+  for (const auto& k : keys) bucket.erase(k, home);
   CHECK(bucket.empty());
 }
 
@@ -388,6 +389,8 @@ TEST_CASE("an index bucket read from a key on as it grows and shrinks through it
       if (keys[i].str() >= from) out.emplace_back(keys[i].str());
     return out;
   };
+  // The keys' own places: a bucket of one points at its fact's.
+  auto home = [&](const engine::FactKey& k) { return &*std::find(keys.begin(), keys.end(), k); };
   for (int round = 0; round < 3; ++round) {
     engine::FactBucket bucket;
     std::set<size_t> in;
@@ -404,8 +407,8 @@ TEST_CASE("an index bucket read from a key on as it grows and shrinks through it
     for (size_t n = 0; n < keys.size(); ++n) {
       const size_t step[] = {5, 7, 11};  // each prime to 24: every key once
       size_t i = (n * step[round]) % keys.size();
-      bucket.erase(keys[i].str());
-      bucket.erase(keys[i].str());  // twice is once
+      bucket.erase(keys[i], home);
+      bucket.erase(keys[i], home);  // twice is once
       in.erase(i);
       REQUIRE(listed_from(bucket, "") == want_from(in, ""));
       CHECK(listed_from(bucket, "k111") == want_from(in, "k111"));
@@ -414,7 +417,7 @@ TEST_CASE("an index bucket read from a key on as it grows and shrinks through it
     bucket.insert(&keys[3]);
     CHECK(listed_from(bucket, "k104").empty());
     CHECK(listed_from(bucket, "k103") == std::vector<std::string>{"k103"});
-    bucket.erase("k103");
+    bucket.erase(keys[3], home);
     CHECK(bucket.empty());
   }
   // Moved, a bucket takes its facts along and leaves an empty one.
@@ -425,6 +428,36 @@ TEST_CASE("an index bucket read from a key on as it grows and shrinks through it
   CHECK(listed_from(b, "").size() == keys.size());
   a = std::move(b);
   CHECK(listed_from(a, "").size() == keys.size());
+}
+
+// The vector and the tree hold copies of their keys: each copy is one more
+// holder of the key's entry, and every one of them lets go when its fact
+// leaves or the bucket goes, so that the entries go with their last key.
+TEST_CASE("an index bucket's copies of its keys hold their entries only while it holds the facts") {
+  const size_t before = engine::FactKey::interned();
+  {
+    std::vector<engine::FactKey> keys;
+    for (int i = 0; i < 40; ++i) keys.emplace_back("bucket-copies-" + std::to_string(100 + i));
+    auto home = [&](const engine::FactKey& k) { return &*std::find(keys.begin(), keys.end(), k); };
+    engine::FactBucket grown, dropped;
+    for (auto& k : keys) grown.insert(&k), dropped.insert(&k);
+    for (auto& k : keys) dropped.erase(k, home);
+    CHECK(dropped.empty());
+    // A vector back to one fact points at that fact's own key again.
+    engine::FactBucket few;
+    for (size_t i = 0; i < 3; ++i) few.insert(&keys[i]);
+    few.erase(keys[0], home);
+    few.erase(keys[2], home);
+    CHECK(few.first() == &keys[1]);
+    few.erase(keys[1], home);
+    // With the keys gone, the tree's copies are their entries' last holders.
+    for (auto& k : keys) k = engine::FactKey();
+    CHECK(engine::FactKey::interned() == before + keys.size());
+    size_t listed = 0;
+    grown.for_each([&](const engine::FactKey* f) { return ++listed, f->str().starts_with("bucket-copies-"); });
+    CHECK(listed == keys.size());
+  }
+  CHECK(engine::FactKey::interned() == before);
 }
 
 // A data directory is read in key order, so buckets and the objects' map

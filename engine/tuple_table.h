@@ -13,6 +13,13 @@
 // A range read visits keys in the text order of the keys: what an ordered
 // map of every tuple gave (the readers page through it).
 //
+// A relation's groups are found by the keyed hash of their first argument
+// alone (`GroupHash`; tests pass one that collides): a slot of 16 bytes,
+// where one that kept the argument's text beside the bucket took 32, in
+// a table of some eight groups per account. Two arguments that share a
+// hash share a bucket, in key order all the same: a read of one takes the
+// keys that start with its prefix, and they are contiguous there.
+//
 // Pointers and references to entries stay valid until the entry is
 // erased (iterators do not: a rehash moves them). Hence a node map: a
 // group of one tuple points at its key. Against std::unordered_map, a node is no
@@ -26,6 +33,7 @@
 #include <absl/container/node_hash_map.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -34,10 +42,11 @@
 
 #include "engine/fact_bucket.h"
 #include "engine/fact_key.h"
+#include "stdlib/keyed_hash.h"
 
 namespace pmesh::engine {
 
-template <class V>
+template <class V, class GroupHash = KeyedTextHash>
 class TupleTable {
  public:
   using Map = absl::node_hash_map<FactKey, V, FactKeyTextHash, FactKeyTextEq>;
@@ -85,27 +94,29 @@ class TupleTable {
     if (rel == relations_.end()) return;
     if (prefix.size() > 3 + relation.size()) {
       // First arguments: one group, from the prefix on.
-      auto g = rel->second.find(name);
+      auto g = rel->second.find(GroupHash()(name));
       if (g != rel->second.end())
-        g->second.bucket.for_each_from(prefix, [&](const FactKey* k) { return k->str().starts_with(prefix) && fn(*k); });
+        g->second.for_each_from(prefix, [&](const FactKey* k) { return k->str().starts_with(prefix) && fn(*k); });
       return;
     }
     // The whole relation (but the keys with no argument, which the prefix
     // does not start): its groups in the order of their keys. Each group's
     // keys are contiguous in that order when the relation's tuples have one
-    // number of arguments, as declared relations do; otherwise (`r(a)` sorts
-    // between `r(a, x)` and `r(a\x01, y)`) every key is sorted.
+    // number of arguments, as declared relations do, and no two first
+    // arguments share a bucket; otherwise (`r(a)` sorts between `r(a, x)`
+    // and `r(a\x01, y)`) every key is sorted.
     std::vector<std::pair<std::string_view, const FactBucket*>> groups;
     groups.reserve(rel->second.size());
-    for (const auto& [group_name, group] : rel->second)
-      if (group_name != kNoArgs) groups.emplace_back(group.bucket.first()->str(), &group.bucket);
+    for (const auto& [hash, bucket] : rel->second) groups.emplace_back(bucket.first()->str(), &bucket);
     std::sort(groups.begin(), groups.end());
     bool contiguous = true;
     for (size_t i = 1; i < groups.size() && contiguous; ++i)
       contiguous = groups[i - 1].second->last()->str() < groups[i].first;
+    auto in = [&](const FactKey* k) { return k->str().starts_with(prefix); };
     if (!contiguous) {
       std::vector<const FactKey*> keys;
-      for (const auto& [first_key, bucket] : groups) bucket->for_each([&](const FactKey* k) { return keys.push_back(k), true; });
+      for (const auto& [first_key, bucket] : groups)
+        bucket->for_each([&](const FactKey* k) { return (in(k) ? keys.push_back(k) : void()), true; });
       std::sort(keys.begin(), keys.end(), [](const FactKey* a, const FactKey* b) { return a->str() < b->str(); });
       for (const FactKey* k : keys)
         if (!fn(*k)) return;
@@ -113,7 +124,7 @@ class TupleTable {
     }
     for (const auto& [first_key, bucket] : groups) {
       bool go = true;
-      bucket->for_each([&](const FactKey* k) { return go = fn(*k); });
+      bucket->for_each([&](const FactKey* k) { return go = !in(k) || fn(*k); });
       if (!go) return;
     }
   }
@@ -141,20 +152,16 @@ class TupleTable {
     auto [relation, name] = place(key.str());
     auto rel = relations_.find(relation);
     if (rel == relations_.end()) rel = relations_.emplace(std::string(relation), Groups()).first;
-    auto g = rel->second.find(name);
-    // The group's name is a view of the key that made it, which the group
-    // keeps (a copy of an interned key: no copy of its text).
-    if (g == rel->second.end()) g = rel->second.emplace(name, Group{key, {}}).first;
-    return g->second.bucket;
+    return rel->second[GroupHash()(name)];
   }
   void ungroup(const FactKey& key) {
     auto [relation, name] = place(key.str());
     auto rel = relations_.find(relation);
     if (rel == relations_.end()) return;
-    auto g = rel->second.find(name);
+    auto g = rel->second.find(GroupHash()(name));
     if (g == rel->second.end()) return;
-    g->second.bucket.erase(key, [&](const FactKey& k) { return &map_.find(k)->first; });
-    if (g->second.bucket.empty()) rel->second.erase(g);
+    g->second.erase(key, [&](const FactKey& k) { return &map_.find(k)->first; });
+    if (g->second.empty()) rel->second.erase(g);
   }
 
   static constexpr std::string_view kNoArgs = "\x1f";
@@ -163,13 +170,8 @@ class TupleTable {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
   };
-  struct Group {
-    FactKey name_text;  // holds the text the group's name views
-    FactBucket bucket;
-  };
-  // Flat: nothing holds a group across a change of the table (a group
-  // moved by a rehash keeps its name's text, which is the key's).
-  using Groups = absl::flat_hash_map<std::string_view, Group, KeyedTextHash>;
+  // Flat: nothing holds a group across a change of the table.
+  using Groups = absl::flat_hash_map<uint64_t, FactBucket>;
 
   Map map_;
   // Relation -> first argument -> the keys (in map_) of its tuples.

@@ -718,9 +718,10 @@ class State {
   // Fact -> the keys (in matches_) of the matches that read it.
   MatchReaders readers_;
   // Index -> the keyed hash of a values key (keyed_text_hash: index values
-  // are tenants' text) -> bucket. A bucket's facts, in key order, by pointer
-  // to the key their entry has in objects_ or tuples_ (an entry leaves its
-  // buckets before it goes). The values' text is not kept: it was a string
+  // are tenants' text) -> bucket. A bucket's facts, in key order: one by
+  // pointer to the key its entry has in objects_ or tuples_ (an entry
+  // leaves its buckets before it goes), more as copies of their keys
+  // (FactBucket). The values' text is not kept: it was a string
   // per fact and index, most of them past the inline size, for text each
   // fact's key holds already. A bucket holds the facts of every values key
   // with its hash, so lookups pass over the others' (one pair in 2^64 under

@@ -22,9 +22,9 @@
 //
 // Pointers and references to entries stay valid until the entry is
 // erased (iterators do not: a rehash moves them). Hence a node map: a
-// group of one tuple points at its key. Against std::unordered_map, a node is no
-// longer chained to the next nor keeps its hash (the interned key has it),
-// and a lookup probes a flat array of one byte per slot.
+// group of one tuple points at its key. Against std::unordered_map, a
+// node is no longer chained to the next nor keeps its hash (the interned
+// key has it), and a lookup probes a flat array of one byte per slot.
 //
 // Thread safety: none; as absl::node_hash_map.
 #pragma once

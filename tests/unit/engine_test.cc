@@ -342,6 +342,12 @@ TEST_CASE("the state keys a tuple by the interned key that derived it: one copy 
   CHECK(st.tuple(fact) == nullptr);
 }
 
+// What a bucket's caller gives FactBucket::erase: the state's own key of a
+// fact, here its place in `keys` (the tests' stand-in for the state).
+auto home_in(const std::vector<engine::FactKey>& keys) {
+  return [&keys](const engine::FactKey& k) { return &*std::find(keys.begin(), keys.end(), k); };
+}
+
 TEST_CASE("an index bucket lists its facts in key order, small or large, and forgets what leaves it") {
   engine::FactBucket bucket;
   std::vector<engine::FactKey> keys;
@@ -368,8 +374,7 @@ TEST_CASE("an index bucket lists its facts in key order, small or large, and for
   int visited = 0;
   bucket.for_each([&](const engine::FactKey*) { return ++visited < 3; });
   CHECK(visited == 3);  // stops when asked
-  auto home = [&](const engine::FactKey& k) { return &*std::find(keys.begin(), keys.end(), k); };
-  for (const auto& k : keys) bucket.erase(k, home);
+  for (const auto& k : keys) bucket.erase(k, home_in(keys));
   CHECK(bucket.empty());
 }
 
@@ -389,8 +394,7 @@ TEST_CASE("an index bucket read from a key on as it grows and shrinks through it
       if (keys[i].str() >= from) out.emplace_back(keys[i].str());
     return out;
   };
-  // The keys' own places: a bucket of one points at its fact's.
-  auto home = [&](const engine::FactKey& k) { return &*std::find(keys.begin(), keys.end(), k); };
+  const auto home = home_in(keys);  // the keys' own places: a bucket of one points at its fact's
   for (int round = 0; round < 3; ++round) {
     engine::FactBucket bucket;
     std::set<size_t> in;
@@ -438,7 +442,7 @@ TEST_CASE("an index bucket's copies of its keys hold their entries only while it
   {
     std::vector<engine::FactKey> keys;
     for (int i = 0; i < 40; ++i) keys.emplace_back("bucket-copies-" + std::to_string(100 + i));
-    auto home = [&](const engine::FactKey& k) { return &*std::find(keys.begin(), keys.end(), k); };
+    const auto home = home_in(keys);
     engine::FactBucket grown, dropped;
     for (auto& k : keys) grown.insert(&k), dropped.insert(&k);
     for (auto& k : keys) dropped.erase(k, home);

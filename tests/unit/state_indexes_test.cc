@@ -92,5 +92,31 @@ TEST_CASE("state indexes: an argument a tuple lacks is null in its key, and a lo
   CHECK(got == std::set<std::string>{engine::tuple_fact("r", {"x"}), engine::tuple_fact("r", {"y", "null"})});
 }
 
+// A lookup hands each object out under the state's own key (ObjectVisitor's
+// promise: valid while the object is), not a bucket's copy of it, which
+// moves when the bucket changes.
+TEST_CASE("state indexes: an object lookup hands out the state's own keys, however many share a bucket") {
+  std::optional<State::CollidingIndexKeysForTesting> collide;
+  SUBCASE("a bucket per values key") {}
+  SUBCASE("every values key in one bucket") { collide.emplace(); }
+  State s({dsl::IndexSpec{.relation = false, .name = "ConfigMap", .keys = {"data.team"}}});
+  std::vector<std::string> facts;
+  // One, then a vector's worth, then a tree's (FactBucket's forms).
+  for (int i = 0; i < 20; ++i) {
+    facts.push_back(engine::object_fact({"ConfigMap", "root", "default", "cm" + std::to_string(i)}));
+    engine::ObjectEntry e = s.object_copy(facts.back());
+    e.effective = engine::Json{{"data", {{"team", "a"}}}};
+    s.put_object(facts.back(), std::move(e));
+    size_t seen = 0;
+    s.lookup_index(0, State::index_key({engine::Json("a")}), [&](const FactKey& f, const engine::ObjectEntry& e) {
+      ++seen;
+      CHECK(&f == s.find_object(f.str()).first);
+      CHECK(e.fact == f);
+      return true;
+    });
+    REQUIRE(seen == facts.size());
+  }
+}
+
 }  // namespace
 }  // namespace pmesh::test

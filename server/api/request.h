@@ -70,6 +70,9 @@ struct ApiRequest {
   ListOptions list;
   // Gets, lists and watches that asked for a Table (`Accept: ...;as=Table`).
   std::optional<TableOptions> table;
+  // A list's client takes gzip: a large page is compressed where it is
+  // rendered, off the engine's thread (server/http/content_encoding.h).
+  bool accepts_gzip = false;
   WriteOptions write;
   DeleteOptions del;
   // Which objects the user may see, as stored (`metadata.cluster` set):

@@ -1,5 +1,6 @@
 #include "server/http/http_server.h"
 
+#include "server/http/content_encoding.h"
 #include "server/http/url.h"
 #include "server/log/server_log.h"
 #include "stdlib/thread_name.h"
@@ -184,6 +185,7 @@ class Session : public std::enable_shared_from_this<Session<S>>, public Stream {
   }
 
   void on_read(beast::error_code ec) {
+    accepts_gzip_ = false;  // until this request's header says otherwise
     if (ec == http::error::end_of_stream || ec == net::error::eof || ec == beast::error::timeout ||
         ec == net::error::connection_reset || ec == net::error::operation_aborted) {
       shutdown();
@@ -222,6 +224,9 @@ class Session : public std::enable_shared_from_this<Session<S>>, public Stream {
     req.content_type = std::string(msg[http::field::content_type]);
     req.accept = std::string(msg[http::field::accept]);
     req.authorization = std::string(msg[http::field::authorization]);
+    auto encodings = msg[http::field::accept_encoding];
+    req.accepts_gzip = accepts_gzip(std::string_view(encodings.data(), encodings.size()));
+    accepts_gzip_ = req.accepts_gzip;
     for (const auto& field : msg) {
       std::string name(field.name_string());
       for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -263,6 +268,7 @@ class Session : public std::enable_shared_from_this<Session<S>>, public Stream {
 
   void respond(HttpResponse r, bool keep) {
     observe(r.status);
+    gzip_if_large(r, accepts_gzip_);
     auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), 11);
     res->set(http::field::server, "pmesh");
     res->set(http::field::content_type, r.content_type);
@@ -388,6 +394,7 @@ class Session : public std::enable_shared_from_this<Session<S>>, public Stream {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   bool keep_alive_ = true;
+  bool accepts_gzip_ = false;  // the request being answered asked for gzip
   bool streaming_ = false;
   // The request being answered, for Options::observe.
   std::string method_, path_;

@@ -50,6 +50,8 @@ struct HttpRequest {
   std::string content_type;
   std::string accept;
   std::string authorization;
+  // Whether Accept-Encoding asks for gzip (server/http/content_encoding.h).
+  bool accepts_gzip = false;
   // Impersonate-* headers as (lower-case name, value), in the order sent.
   std::vector<std::pair<std::string, std::string>> impersonation;
 };
@@ -63,7 +65,11 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;  // extra headers (Warning, Retry-After)
+  // Extra headers (Warning, Retry-After). A body without Content-Encoding
+  // among them is gzipped on its way out when it is large and the client
+  // accepts gzip (content_encoding.h); a handler that renders off the
+  // engine's thread compresses there instead.
+  std::vector<std::pair<std::string, std::string>> headers;
   // When set, the answer is not ready: the server calls `later` with the
   // function that sends it, and reads nothing more from the connection
   // until then.

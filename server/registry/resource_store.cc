@@ -8,6 +8,7 @@
 #include "engine/json_path.h"
 #include "server/api/body.h"
 #include "server/api/present.h"
+#include "server/http/content_encoding.h"
 #include "server/log/server_log.h"
 #include "server/registry/object_meta.h"
 #include "server/registry/patch.h"
@@ -338,13 +339,16 @@ HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::stri
   }
   bool wait = after_commit_ && store_ && store_->has_pending();
   HttpResponse later;
-  later.later = [this, page, wait, view, kind_key, collection, rv_n](Respond respond) {
-    readers_.post([this, page, wait, view, kind_key, collection, rv_n, respond]() {
-      auto r = std::make_shared<ListPage::Rendered>(page->render());
-      boost::asio::post(io_, [this, wait, respond, r, view, kind_key, collection, rv_n]() mutable {
+  later.later = [this, page, wait, view, kind_key, collection, rv_n, gzip = req.accepts_gzip](Respond respond) {
+    readers_.post([this, page, wait, view, kind_key, collection, rv_n, gzip, respond]() {
+      ListPage::Rendered rendered = page->render();
+      bool more = rendered.more;
+      // Compressed here too, below the writer's priority, not on the I/O threads.
+      auto res = std::make_shared<HttpResponse>(HttpResponse{200, std::move(rendered.type), std::move(rendered.body), {}, nullptr});
+      gzip_if_large(*res, gzip);
+      boost::asio::post(io_, [this, wait, respond, res, more, view, kind_key, collection, rv_n]() mutable {
         // The next pages read what this one read.
-        if (r->more) snapshots_.retain(kind_key, collection, rv_n, std::move(view));
-        auto res = std::make_shared<HttpResponse>(HttpResponse{200, std::move(r->type), std::move(r->body), {}, nullptr});
+        if (more) snapshots_.retain(kind_key, collection, rv_n, std::move(view));
         if (!wait) return respond(std::move(*res));
         after_commit_([res, respond]() { respond(std::move(*res)); });
       });

@@ -227,4 +227,11 @@ wait "$watch_pid" || true
 grep -Eq "\"type\": *\"ADDED\"" "$WORK/watch" || fail "watch ADDED: $(cat "$WORK/watch")"
 grep -Eq "\"type\": *\"MODIFIED\"" "$WORK/watch" || fail "watch MODIFIED: $(cat "$WORK/watch")"
 grep -Eq "\"type\": *\"DELETED\"" "$WORK/watch" || fail "watch DELETED: $(cat "$WORK/watch")"
+# A large answer comes gzipped (kubectl asks for gzip, as client-go does)
+# and kubectl reads it: its log shows the Vary the compressed answer has.
+seq 1 40000 > "$WORK/blob"
+"${K[@]}" create configmap big -n default --from-file=blob="$WORK/blob" > /dev/null || fail "create a large configmap"
+"${K[@]}" get configmap big -n default -o jsonpath='{.data.blob}' -v=8 > "$WORK/out" 2> "$WORK/log" || fail "get a large configmap: $(tail -5 "$WORK/log")"
+[ "$(cat "$WORK/out")" = "$(cat "$WORK/blob")" ] || fail "a large configmap read back differs"
+grep -q "Vary: Accept-Encoding" "$WORK/log" || fail "a large answer was not gzipped: $(grep -i -E 'accept-encoding|response status' "$WORK/log" | head -5)"
 echo "kubectl e2e: ok"

@@ -9,6 +9,7 @@ created before it. Pages read the collection as it was at the first page
 at a version; a version no retained view holds is 410 Expired, with kube's
 token to go on at the current state for a page."""
 import base64
+import gzip
 import json
 import os
 import sys
@@ -34,6 +35,18 @@ def same_items(what, got, expected):
             problems.append("%s: item %d is %s, want %s" % (what, i, json.dumps(g)[:300], json.dumps(e)[:300]))
             return
     problems.append("%s: %d items, want %d" % (what, len(got), len(expected)))
+
+
+def raw_get(s, path, accept_encoding=None):
+    """(status, lower-cased headers, body bytes as sent) of a GET."""
+    c = s.connection()
+    h = s.headers_for("admin", {"Accept-Encoding": accept_encoding} if accept_encoding is not None else {})
+    c.request("GET", path, headers=h)
+    r = c.getresponse()
+    data = r.read()
+    hdrs = {k.lower(): v for k, v in r.getheaders()}
+    c.close()
+    return r.status, hdrs, data
 
 
 with Server(sys.argv[1]) as s:
@@ -187,5 +200,53 @@ with Server(sys.argv[1]) as s:
         problems.append("no list ran during the writes")
     st, final, _ = s.request("GET", base % "b")
     want("all ordered creates listed", len([n for n in names(final) if n.startswith("w-")]), 300)
+
+    # Large answers are gzipped as kube-apiserver sends them
+    # (APIResponseCompression): above 128 KiB, when the request's
+    # Accept-Encoding names gzip (client-go always does), with Vary; the
+    # same JSON once inflated. Smaller answers, and clients that do not
+    # ask, get the body as it is; kube reads the header's tokens exactly,
+    # so `gzip;q=0.5` does not ask.
+    every = "/clusters/root/api/v1/configmaps"
+    st, h, plain = raw_get(s, every)
+    want("an identity list", (st, h.get("content-encoding"), len(plain) > 128 * 1024), (200, None, True))
+    for enc in ("gzip", "deflate, gzip", " br , gzip"):
+        st, h, packed = raw_get(s, every, enc)
+        want("a list asked gzipped (%s)" % enc, (st, h.get("content-encoding"), h.get("vary")), (200, "gzip", "Accept-Encoding"))
+        want("a gzipped list is a fifth of the bytes or less", len(packed) * 5 < len(plain), True)
+        try:
+            want("a gzipped list is the list", json.loads(gzip.decompress(packed)), json.loads(plain))
+        except (OSError, ValueError) as e:
+            problems.append("a gzipped list does not inflate: %s" % e)
+    for enc in ("gzip;q=0.5", "GZIP", "deflate", ""):
+        st, h, body = raw_get(s, every, enc)
+        want("not gzipped for %r" % enc, (st, h.get("content-encoding"), body == plain), (200, None, True))
+    st, h, body = raw_get(s, every + "?limit=3", "gzip")
+    want("a small page goes as it is", (st, h.get("content-encoding"), len(json.loads(body)["items"])), (200, None, 3))
+    st, h, body = raw_get(s, (base % "b") + "/cm-0000", "gzip")
+    want("a small get goes as it is", (st, h.get("content-encoding"), json.loads(body)["metadata"]["name"]), (200, None, "cm-0000"))
+    # A Table's rows too (kubectl's `get`), rendered where the list is.
+    c = s.connection()
+    c.request("GET", every, headers=s.headers_for("admin", {"Accept-Encoding": "gzip", "Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"}))
+    r = c.getresponse()
+    data = r.read()
+    enc = r.getheader("Content-Encoding")
+    c.close()
+    try:
+        rows = len(json.loads(gzip.decompress(data) if enc == "gzip" else data)["rows"])
+    except (OSError, ValueError, KeyError):
+        rows = -1
+    want("a Table of the list", (r.status, rows), (200, len(json.loads(plain)["items"])))
+    # A watch's stream is not compressed (nor is kube's).
+    c = s.connection()
+    c.request("GET", every + "?watch=true&timeoutSeconds=1", headers=s.headers_for("admin", {"Accept-Encoding": "gzip"}))
+    r = c.getresponse()
+    first = r.readline()
+    want("a watch asked gzipped", (r.status, r.getheader("Content-Encoding")), (200, None))
+    try:
+        want("a watch's first event", json.loads(first).get("type"), "ADDED")
+    except ValueError:
+        problems.append("a watch's first line is not JSON: %r" % first[:80])
+    c.close()
 
 problems.report("lists: ok")

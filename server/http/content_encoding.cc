@@ -1,0 +1,76 @@
+#include "server/http/content_encoding.h"
+
+#include <boost/beast/core/string.hpp>
+#include <zlib.h>
+
+#include <algorithm>
+#include <climits>
+
+#include "server/http/http_server.h"
+#include "stdlib/text.h"
+
+namespace pmesh::server {
+
+namespace {
+
+// `in` as a gzip member at level 1; false if zlib fails.
+bool gzip(std::string_view in, std::string* out) {
+  z_stream z{};
+  // 15 + 16: a 32 KiB window with gzip's header and trailer.
+  if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return false;
+  out->resize(deflateBound(&z, static_cast<uLong>(std::min<size_t>(in.size(), ULONG_MAX))));
+  size_t written = 0;
+  int rc = Z_OK;
+  // zlib's counts are 32-bit: the input in pieces, the output grown as it fills.
+  while (rc == Z_OK) {
+    if (z.avail_in == 0 && !in.empty()) {
+      size_t n = std::min<size_t>(in.size(), UINT_MAX);
+      z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+      z.avail_in = static_cast<uInt>(n);
+      in.remove_prefix(n);
+    }
+    if (written == out->size()) out->resize(out->size() * 2 + 64);
+    size_t room = std::min<size_t>(out->size() - written, UINT_MAX);
+    z.next_out = reinterpret_cast<Bytef*>(out->data() + written);
+    z.avail_out = static_cast<uInt>(room);
+    rc = deflate(&z, in.empty() ? Z_FINISH : Z_NO_FLUSH);
+    written += room - z.avail_out;
+    if (rc == Z_BUF_ERROR) rc = Z_OK;  // no progress possible without room: the loop makes room
+  }
+  deflateEnd(&z);
+  if (rc != Z_STREAM_END) return false;
+  out->resize(written);
+  out->shrink_to_fit();
+  return true;
+}
+
+// Whether a handler has encoded `r` already.
+bool encoded(const HttpResponse& r) {
+  for (const auto& [name, value] : r.headers)
+    if (boost::beast::iequals(name, "Content-Encoding")) return true;
+  return false;
+}
+
+}  // namespace
+
+bool accepts_gzip(std::string_view header) {
+  while (!header.empty()) {
+    size_t comma = header.find(',');
+    // Go's strings.TrimSpace, for ASCII.
+    if (trim(header.substr(0, comma), " \t\r\n\v\f") == "gzip") return true;
+    if (comma == std::string_view::npos) break;
+    header.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+void gzip_if_large(HttpResponse& r, bool client_accepts_gzip) {
+  if (!client_accepts_gzip || r.body.size() <= kGzipThresholdBytes || encoded(r)) return;
+  std::string packed;
+  if (!gzip(r.body, &packed)) return;
+  r.body = std::move(packed);
+  r.headers.emplace_back("Content-Encoding", "gzip");
+  r.headers.emplace_back("Vary", "Accept-Encoding");
+}
+
+}  // namespace pmesh::server

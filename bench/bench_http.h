@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <chrono>
@@ -95,14 +96,38 @@ inline int free_port() {
   return a.local_endpoint().port();
 }
 
+// A gzip member inflated, as Go's transport does for client-go.
+inline std::string gunzip(const std::string& in) {
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 16) != Z_OK) throw std::runtime_error("inflateInit2");
+  std::string out(in.size() * 8 + 4096, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  size_t written = 0;
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    if (written == out.size()) out.resize(out.size() * 2);
+    z.next_out = reinterpret_cast<Bytef*>(out.data() + written);
+    z.avail_out = static_cast<uInt>(out.size() - written);
+    rc = inflate(&z, Z_NO_FLUSH);
+    written = out.size() - z.avail_out;
+  }
+  inflateEnd(&z);
+  if (rc != Z_STREAM_END) throw std::runtime_error("a gzipped body that does not inflate");
+  out.resize(written);
+  return out;
+}
+
 // A keep-alive connection, plain or (given a Tls) HTTPS verified against
-// the server's certificate and sending its token.
+// the server's certificate and sending its token. With `gzip`, it asks for
+// compressed answers and inflates them, as client-go does by default.
 struct Client {
   net::io_context io;
   net::ssl::context ssl{net::ssl::context::tls_client};
   tcp::socket socket{io};
   std::unique_ptr<net::ssl::stream<tcp::socket&>> tls_stream;
   std::string authorization;
+  bool gzip = false;
   beast::flat_buffer buffer;
   explicit Client(int port, const Tls* tls = nullptr) {
     socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
@@ -118,6 +143,7 @@ struct Client {
     req.set(http::field::host, "127.0.0.1");
     req.set(http::field::content_type, "application/json");
     if (!authorization.empty()) req.set(http::field::authorization, authorization);
+    if (gzip) req.set(http::field::accept_encoding, "gzip");
     req.keep_alive(true);
     req.body() = body;
     req.prepare_payload();
@@ -129,7 +155,7 @@ struct Client {
       http::write(socket, req);
       http::read(socket, buffer, res);
     }
-    if (out) *out = std::move(res.body());
+    if (out) *out = res[http::field::content_encoding] == "gzip" ? gunzip(res.body()) : std::move(res.body());
     return res.result_int();
   }
 };

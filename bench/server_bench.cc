@@ -2,7 +2,7 @@
 // etcd (if installed) under the same load through its v3 JSON gateway.
 //
 //   build/bench/pmesh-server-bench [--pmesh build/pmesh] [--seconds 5] [--watchers 1000] [--watch-rate 500] [--list 10000]
-//                                  [--accounts-only 1]
+//                                  [--accounts-only 1] [--gzip 0]
 //
 // Reports, as JSON: durable creates per second and p50/p99 latency at 1, 16
 // and 64 connections; Account creates (in one organization, with the
@@ -11,7 +11,8 @@
 // (`https`); watch delivery p50/p99 with N watchers at 500 writes/s;
 // the time to list 10,000 objects, and creates on one connection alone and
 // while 1 and 4 clients list them (the rate, and its ratio to creates
-// alone), across all workspaces (`/clusters/*`), and through the GraphQL gateway;
+// alone), across all workspaces (`/clusters/*`), and through the GraphQL gateway
+// (the listers ask for gzip as client-go does; --gzip 0: they do not);
 // and etcd's put rate at the same
 // concurrencies with the ratio, and HTTPS Account creates against etcd's
 // puts at 16 connections (`https.accounts_vs_etcd_puts`; etcd-server from
@@ -137,14 +138,17 @@ json account_creates(int port, double seconds, const pmesh::bench::Tls* tls) {
 
 // Creates on one connection for `seconds` while `listers` clients list
 // `list_path` over and over (GET, or POST of `query` to a GraphQL path):
-// whether reads hold up writes.
-json creates_while_listing(int port, int listers, double seconds, const std::string& list_path, const std::string& query = "") {
+// whether reads hold up writes. With `gzip` the listers ask for compressed
+// answers and inflate them, as client-go's clients do.
+json creates_while_listing(int port, int listers, double seconds, bool gzip, const std::string& list_path,
+                           const std::string& query = "") {
   std::atomic<bool> stop{false};
   std::atomic<int64_t> lists{0};
   std::vector<std::thread> ts;
   for (int l = 0; l < listers; ++l)
     ts.emplace_back([&]() {
       Client cl(port);
+      cl.gzip = gzip;
       std::string body;
       while (!stop) {
         if (query.empty()) cl.request(http::verb::get, list_path, "", &body);
@@ -162,6 +166,7 @@ json creates_while_listing(int port, int listers, double seconds, const std::str
   stop = true;
   for (auto& t : ts) t.join();
   r["listers"] = listers;
+  r["gzip"] = gzip;
   r["lists_per_second"] = std::round(static_cast<double>(lists) / seconds * 10) / 10;
   return r;
 }
@@ -263,6 +268,7 @@ int main(int argc, char** argv) {
   std::string pmesh = (std::filesystem::path(argv[0]).parent_path().parent_path() / "pmesh").string();
   double seconds = 5;
   int watchers = 1000, list_n = 10000, watch_rate = 500, accounts_only = 0;
+  bool gzip = true;  // listers as client-go: `Accept-Encoding: gzip`
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string f = argv[i];
     if (f == "--pmesh") pmesh = argv[i + 1];
@@ -271,6 +277,7 @@ int main(int argc, char** argv) {
     else if (f == "--list") list_n = pmesh::bench::count_arg("--list", argv[i + 1]);
     else if (f == "--watch-rate") watch_rate = pmesh::bench::count_arg("--watch-rate", argv[i + 1]);
     else if (f == "--accounts-only") accounts_only = pmesh::bench::count_arg("--accounts-only", argv[i + 1]);
+    else if (f == "--gzip") gzip = pmesh::bench::count_arg("--gzip", argv[i + 1]) != 0;
   }
   signal(SIGPIPE, SIG_IGN);
   std::string dir = std::filesystem::temp_directory_path() / ("pmesh-server-bench-" + std::to_string(getpid()));
@@ -326,6 +333,7 @@ int main(int argc, char** argv) {
         });
       for (auto& t : ts) t.join();
       Client cl(port);
+      cl.gzip = gzip;
       std::vector<double> times;
       size_t items = 0;
       for (int r = 0; r < 5; ++r) {
@@ -335,11 +343,11 @@ int main(int argc, char** argv) {
         times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
         items = json::parse(body)["items"].size();
       }
-      out["list"] = {{"items", items}, {"median_ms", std::round(percentile(times, 0.5) * 10) / 10}};
+      out["list"] = {{"items", items}, {"median_ms", std::round(percentile(times, 0.5) * 10) / 10}, {"gzip", gzip}};
       // Creates alone, then while 1 and 4 clients list those objects.
       json mixed = json::array();
       for (int listers : {0, 1, 4})
-        mixed.push_back(creates_while_listing(port, listers, seconds, "/clusters/root/api/v1/namespaces/list/configmaps"));
+        mixed.push_back(creates_while_listing(port, listers, seconds, gzip, "/clusters/root/api/v1/namespaces/list/configmaps"));
       for (auto& m : mixed)
         m["vs_alone"] = std::round(m["per_second"].get<double>() / std::max(1.0, mixed[0]["per_second"].get<double>()) * 1000) / 1000;
       out["creates_while_listing"] = mixed;
@@ -347,7 +355,7 @@ int main(int argc, char** argv) {
       // controller watching every workspace relists them.
       json wildcard = json::array();
       for (int listers : {1, 4}) {
-        json m = creates_while_listing(port, listers, seconds, "/clusters/*/api/v1/configmaps");
+        json m = creates_while_listing(port, listers, seconds, gzip, "/clusters/*/api/v1/configmaps");
         m["vs_alone"] = std::round(m["per_second"].get<double>() / std::max(1.0, mixed[0]["per_second"].get<double>()) * 1000) / 1000;
         wildcard.push_back(m);
       }
@@ -356,7 +364,7 @@ int main(int argc, char** argv) {
       // off the engine's thread.
       json graphql = json::array();
       for (int listers : {1, 4}) {
-        json m = creates_while_listing(port, listers, seconds, "/api/clusters/root/graphql",
+        json m = creates_while_listing(port, listers, seconds, gzip, "/api/clusters/root/graphql",
                                        "{ v1 { ConfigMaps(namespace: \"list\") { items { metadata { name } } } } }");
         m["vs_alone"] = std::round(m["per_second"].get<double>() / std::max(1.0, mixed[0]["per_second"].get<double>()) * 1000) / 1000;
         graphql.push_back(m);

@@ -13,6 +13,7 @@
 #include "server/graphql/executor.h"
 #include "server/graphql/kube_schema.h"
 #include "server/graphql/parser.h"
+#include "server/http/content_encoding.h"
 
 namespace pmesh::server {
 namespace {
@@ -185,11 +186,16 @@ class Runner : public std::enable_shared_from_this<Runner> {
 
   void finish() {
     auto self = shared_from_this();
-    offload_([self]() {
-      for (size_t i = 0; i < self->calls_->size(); ++i) self->exec_->set_result((*self->calls_)[i].path, self->finishers_[i]());
-      self->finishers_.clear();
-      return self->exec_->respond();
-    }, done_);
+    auto out = std::make_shared<OrderedJson>();
+    offload_([self, out]() {
+      try {
+        for (size_t i = 0; i < self->calls_->size(); ++i) self->exec_->set_result((*self->calls_)[i].path, self->finishers_[i]());
+        self->finishers_.clear();
+        *out = self->exec_->respond();
+      } catch (const std::exception& e) {
+        *out = {{"errors", OrderedJson::array({{{"message", std::string("internal error: ") + e.what()}}})}};
+      }
+    }, [self, out]() { self->done_(std::move(*out)); });
   }
 
   void send(HttpRequest req, const Done& done) {
@@ -430,14 +436,23 @@ class SubscriptionStream : public Stream {
 class Batch : public std::enable_shared_from_this<Batch> {
  public:
   Batch(std::vector<std::shared_ptr<Execution>> runs, std::vector<OrderedJson> answers, std::string ws,
-        GraphqlGateway::Serve serve, GraphqlGateway::Offload offload, size_t max_bytes, bool batched, Respond respond)
+        GraphqlGateway::Serve serve, GraphqlGateway::Offload offload, size_t max_bytes, bool batched, bool gzip,
+        Respond respond)
       : runs_(std::move(runs)), answers_(std::move(answers)), ws_(std::move(ws)), serve_(std::move(serve)),
-        offload_(std::move(offload)), max_bytes_(max_bytes), batched_(batched), respond_(std::move(respond)) {}
+        offload_(std::move(offload)), max_bytes_(max_bytes), batched_(batched), gzip_(gzip), respond_(std::move(respond)) {}
 
   void step(size_t i) {
     while (i < runs_.size() && !runs_[i]) ++i;
-    if (i == runs_.size()) return respond_(json_answer(batched_ ? OrderedJson(answers_) : answers_[0]));
     auto self = shared_from_this();
+    if (i == runs_.size()) {
+      // The answer's text, megabytes for a large list, made (and compressed)
+      // on a worker: not on the engine's thread.
+      auto res = std::make_shared<HttpResponse>();
+      return offload_([self, res]() {
+        *res = json_answer(self->batched_ ? OrderedJson(self->answers_) : self->answers_[0]);
+        gzip_if_large(*res, self->gzip_);
+      }, [self, res]() { self->respond_(std::move(*res)); });
+    }
     std::make_shared<Runner>(runs_[i], ws_, serve_, offload_, max_bytes_, [self, i](OrderedJson out) {
       self->answers_[i] = std::move(out);
       self->step(i + 1);
@@ -452,6 +467,7 @@ class Batch : public std::enable_shared_from_this<Batch> {
   GraphqlGateway::Offload offload_;
   size_t max_bytes_;
   bool batched_;
+  bool gzip_;  // the client accepts a gzipped answer
   Respond respond_;
 };
 
@@ -462,15 +478,10 @@ GraphqlGateway::GraphqlGateway(boost::asio::io_context& io, graphql::Limits limi
 GraphqlGateway::~GraphqlGateway() { workers_.join(); }
 
 GraphqlGateway::Offload GraphqlGateway::offload() {
-  return [this](std::function<OrderedJson()> job, std::function<void(OrderedJson)> then) {
-    workers_.post([this, job = std::move(job), then = std::move(then)]() mutable {
-      auto out = std::make_shared<OrderedJson>();
-      try {
-        *out = job();
-      } catch (const std::exception& e) {
-        *out = {{"errors", OrderedJson::array({{{"message", std::string("internal error: ") + e.what()}}})}};
-      }
-      boost::asio::post(io_, [out, then = std::move(then)]() { then(std::move(*out)); });
+  return [this](std::function<void()> work, std::function<void()> then) {
+    workers_.post([this, work = std::move(work), then = std::move(then)]() mutable {
+      work();
+      boost::asio::post(io_, std::move(then));
     });
   };
 }
@@ -629,8 +640,9 @@ std::optional<HttpResponse> GraphqlGateway::handle(const HttpRequest& http, cons
     }
   }
   HttpResponse later;
-  later.later = [runs, early, workspace, serve, offload = offload(), max = limits_.max_result_bytes, batched](Respond respond) {
-    std::make_shared<Batch>(runs, early, workspace, serve, offload, max, batched, std::move(respond))->step(0);
+  later.later = [runs, early, workspace, serve, offload = offload(), max = limits_.max_result_bytes, batched,
+                 gzip = http.accepts_gzip](Respond respond) {
+    std::make_shared<Batch>(runs, early, workspace, serve, offload, max, batched, gzip, std::move(respond))->step(0);
   };
   return later;
 }

@@ -50,9 +50,9 @@ class GraphqlGateway {
   // Answers a KRM API request as the caller (no authentication again);
   // may answer later, or take `stream` over (a watch).
   using Serve = std::function<std::optional<HttpResponse>(const HttpRequest&, const std::shared_ptr<Stream>&)>;
-  // Runs `job` on a worker thread, then `then` with its result on the
-  // engine's thread.
-  using Offload = std::function<void(std::function<graphql::OrderedJson()> job, std::function<void(graphql::OrderedJson)> then)>;
+  // Runs `work` on a worker thread, then `then` on the engine's thread.
+  // REQUIRES: `work` does not throw.
+  using Offload = std::function<void(std::function<void()> work, std::function<void()> then)>;
 
   // REQUIRES: `io` (the engine's) outlives the gateway.
   explicit GraphqlGateway(boost::asio::io_context& io, graphql::Limits limits = {});

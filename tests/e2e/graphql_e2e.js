@@ -29,7 +29,7 @@ async function post(ws, user, body) {
   try {
     json = JSON.parse(text);
   } catch (e) {}
-  return { status: res.status, json, text };
+  return { status: res.status, json, text, encoding: res.headers.get("content-encoding"), vary: res.headers.get("vary") };
 }
 
 const schemas = {};
@@ -197,6 +197,17 @@ async function main() {
   const unauthenticated = await fetch(endpoint("root:orgs:acme"), { method: "POST", body: JSON.stringify({ query: "{ __typename }" }) });
   assert.equal(unauthenticated.status, 401);
   step("other users: 404 for workspaces they may not see, their fields answered as the KRM API answers them");
+
+  // A large answer comes gzipped, as kube-apiserver sends its own: fetch
+  // asks for gzip (as client-go does) and inflates it. A workspace's
+  // introspection is one; a small answer goes as it is.
+  const big = await post("root:orgs:acme", "alice", { query: getIntrospectionQuery() });
+  assert.ok(big.text.length > 128 * 1024, `the introspection's answer is ${big.text.length} bytes`);
+  assert.deepEqual([big.status, big.encoding, big.vary], [200, "gzip", "Accept-Encoding"]);
+  assert.ok(buildClientSchema(big.json.data).getQueryType(), "the gzipped introspection reads whole");
+  const small = await post("root:orgs:acme", "alice", { query: "{ __typename }" });
+  assert.deepEqual([small.status, small.encoding, small.json], [200, null, { data: { __typename: "Query" } }]);
+  step("a large answer gzipped, a small one as it is");
 
   // Errors and limits as the gateway answers them.
   let raw = await post("root:orgs:acme", "alice", { query: "{ v1 { ConfigMaps { items { nope } } } }" });

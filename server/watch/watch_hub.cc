@@ -18,6 +18,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 constexpr int kBookmarkTicks = 5;  // a bookmark every five seconds
+constexpr size_t kInitialChunkBytes = size_t{1} << 20;  // a watch's initial events per send
 }
 
 struct WatchHub::Watcher {
@@ -145,6 +146,15 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, std::optional<int64_t> s
                  });
     }
     size_t next = 0;
+    // The events go out in chunks of about a MiB: one send per event would
+    // wake a transport thread per event, most of this loop's time for a
+    // large collection.
+    std::string burst;
+    auto flush = [&](bool last) {
+      if (burst.empty() || (!last && burst.size() < kInitialChunkBytes)) return;
+      me.stream->send(std::move(burst));
+      burst.clear();
+    };
     scan_scope(me, [&](const engine::ObjectEntry& e) {
       e.effective.visit([&](const nlohmann::json& object) {
         if (!me.sees(object)) return;
@@ -152,13 +162,17 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, std::optional<int64_t> s
         while (next < encoded.size() && encoded[next]->fact < fact) ++next;
         if (!me.spec.table && !me.spec.served && next < encoded.size() && encoded[next]->fact == fact) {
           ++events_sent_;
-          me.stream->send("{\"object\":" + encoded[next]->bytes + ",\"type\":\"ADDED\"}\n");
+          burst += "{\"object\":";
+          burst += encoded[next]->bytes;
+          burst += ",\"type\":\"ADDED\"}\n";
         } else {
-          me.stream->send(event(me, "ADDED", object));
+          burst += event(me, "ADDED", object);
         }
+        flush(false);
         if (me.tracks()) me.shown.insert(std::move(fact));
       });
     });
+    flush(true);
     me.last_rv = engine_.resource_version();
     if (me.spec.send_initial_events.value_or(false) && me.spec.bookmarks)
       me.stream->send(bookmark(me, {{"k8s.io/initial-events-end", "true"}}));

@@ -248,5 +248,21 @@ with Server(sys.argv[1]) as s:
     except ValueError:
         problems.append("a watch's first line is not JSON: %r" % first[:80])
     c.close()
+    # A watch's initial events go out in chunks of about a MiB: events
+    # larger than that in all (five of 300 KiB) arrive whole, in order.
+    s.request("POST", "/clusters/root/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "big"}})
+    blobs = {"big-%d" % i: ("%d" % i) * (300 * 1024) for i in range(5)}
+    for name, blob in blobs.items():
+        st, _, _ = s.request("POST", base % "big", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"blob": blob}})
+        want("a large configmap", st, 201)
+    w = s.watch(base % "big" + "?watch=true&timeoutSeconds=5", timeout=30)
+    got = [w.next() for _ in blobs]
+    w.close()
+    seen = []
+    for e in got:
+        o = (e or {}).get("object", {})
+        name = o.get("metadata", {}).get("name")
+        seen.append(((e or {}).get("type"), name, o.get("data", {}).get("blob") == blobs.get(name)))
+    want("large initial events, whole and in order", seen, [("ADDED", n, True) for n in sorted(blobs)])
 
 problems.report("lists: ok")

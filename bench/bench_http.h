@@ -129,14 +129,20 @@ struct Client {
   std::string authorization;
   bool gzip = false;
   beast::flat_buffer buffer;
-  explicit Client(int port, const Tls* tls = nullptr) {
+  int port;
+  explicit Client(int port_, const Tls* tls = nullptr) : port(port_) {
+    if (tls) {
+      ssl.load_verify_file(tls->ca_file);
+      ssl.set_verify_mode(net::ssl::verify_peer);
+      authorization = "Bearer " + tls->token;
+    }
+    connect(tls != nullptr);
+  }
+  void connect(bool tls) {
     socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
     if (!tls) return;
-    ssl.load_verify_file(tls->ca_file);
-    ssl.set_verify_mode(net::ssl::verify_peer);
     tls_stream = std::make_unique<net::ssl::stream<tcp::socket&>>(socket, ssl);
     tls_stream->handshake(net::ssl::stream_base::client);
-    authorization = "Bearer " + tls->token;
   }
   int request(http::verb verb, const std::string& target, const std::string& body, std::string* out = nullptr) {
     http::request<http::string_body> req{verb, target, 11};
@@ -147,13 +153,23 @@ struct Client {
     req.keep_alive(true);
     req.body() = body;
     req.prepare_payload();
-    http::response<http::string_body> res;
+    // Lists and watches of 30,000 objects pass Beast's default limit (8 MiB).
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(boost::none);
     if (tls_stream) {
       http::write(*tls_stream, req);
-      http::read(*tls_stream, buffer, res);
+      http::read(*tls_stream, buffer, parser);
     } else {
       http::write(socket, req);
-      http::read(socket, buffer, res);
+      http::read(socket, buffer, parser);
+    }
+    auto& res = parser.get();
+    if (!res.keep_alive()) {  // a watch's stream ends its connection
+      beast::error_code ignored;
+      socket.shutdown(tcp::socket::shutdown_both, ignored);
+      socket.close(ignored);
+      buffer.clear();
+      connect(tls_stream != nullptr);
     }
     if (out) *out = res[http::field::content_encoding] == "gzip" ? gunzip(res.body()) : std::move(res.body());
     return res.result_int();

@@ -11,8 +11,9 @@
 // (`https`); watch delivery p50/p99 with N watchers at 500 writes/s;
 // the time to list 10,000 objects, and creates on one connection alone and
 // while 1 and 4 clients list them (the rate, and its ratio to creates
-// alone), across all workspaces (`/clusters/*`), and through the GraphQL gateway
-// (the listers ask for gzip as client-go does; --gzip 0: they do not);
+// alone), across all workspaces (`/clusters/*`), through the GraphQL gateway
+// (the listers ask for gzip as client-go does; --gzip 0: they do not), and
+// while clients watch them from scratch, once a second each;
 // and etcd's put rate at the same
 // concurrencies with the ratio, and HTTPS Account creates against etcd's
 // puts at 16 connections (`https.accounts_vs_etcd_puts`; etcd-server from
@@ -370,6 +371,17 @@ int main(int argc, char** argv) {
         graphql.push_back(m);
       }
       out["creates_while_graphql_listing"] = graphql;
+      // Watches of those objects from scratch, each ending after a second
+      // (`timeoutSeconds=1`): a client that re-watches gets the whole
+      // collection as initial events every time.
+      json rewatching = json::array();
+      for (int watchers : {1, 4}) {
+        json m = creates_while_listing(port, watchers, seconds, gzip,
+                                       "/clusters/root/api/v1/namespaces/list/configmaps?watch=true&timeoutSeconds=1");
+        m["vs_alone"] = std::round(m["per_second"].get<double>() / std::max(1.0, mixed[0]["per_second"].get<double>()) * 1000) / 1000;
+        rewatching.push_back(m);
+      }
+      out["creates_while_watching_from_scratch"] = rewatching;
     }
     out["watch"] = watch_fanout(port, watchers, watch_rate, seconds);
   }

@@ -449,8 +449,12 @@ class Batch : public std::enable_shared_from_this<Batch> {
       // on a worker: not on the engine's thread.
       auto res = std::make_shared<HttpResponse>();
       return offload_([self, res]() {
-        *res = json_answer(self->batched_ ? OrderedJson(self->answers_) : self->answers_[0]);
-        gzip_if_large(*res, self->gzip_);
+        try {
+          *res = json_answer(self->batched_ ? OrderedJson(self->answers_) : self->answers_[0]);
+          gzip_if_large(*res, self->gzip_);
+        } catch (const std::exception& e) {
+          *res = graphql_error(500, std::string("internal error: ") + e.what());
+        }
       }, [self, res]() { self->respond_(std::move(*res)); });
     }
     std::make_shared<Runner>(runs_[i], ws_, serve_, offload_, max_bytes_, [self, i](OrderedJson out) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 
+#include "server/http/content_encoding.h"
 #include "server/http/url.h"
 
 namespace http = boost::beast::http;
@@ -31,5 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)pmesh::server::parse_target(target, &path, &query);
   (void)parser.get()[http::field::content_type];
   (void)parser.get()[http::field::authorization];
+  auto encodings = parser.get()[http::field::accept_encoding];
+  (void)pmesh::server::accepts_gzip(std::string_view(encodings.data(), encodings.size()));
   return 0;
 }

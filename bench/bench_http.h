@@ -15,8 +15,12 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <exception>
 #include <fstream>
 #include <memory>
 #include <stdexcept>
@@ -31,11 +35,38 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
 
+// The servers a benchmark started, stopped if it dies of an uncaught
+// exception (in any thread): std::terminate runs no destructor, and a
+// server left running would hold its port, memory and data directory.
+inline std::array<std::atomic<pid_t>, 8>& live_children() {
+  static std::array<std::atomic<pid_t>, 8> pids{};
+  return pids;
+}
+[[noreturn]] inline void stop_children_and_abort() {
+  for (auto& p : live_children())
+    if (pid_t pid = p.load(); pid > 0) kill(pid, SIGTERM);
+  std::abort();
+}
+
+// A child process, stopped (SIGTERM, then reaped) when this goes.
 struct Proc {
   pid_t pid = -1;
   ~Proc() { stop(); }
+  // Records the child fork() made. REQUIRES: in the parent, pid > 0.
+  void started(pid_t child) {
+    pid = child;
+    std::set_terminate(stop_children_and_abort);
+    for (auto& p : live_children()) {
+      pid_t none = 0;
+      if (p.compare_exchange_strong(none, child)) break;
+    }
+  }
   void stop() {
     if (pid > 0) {
+      for (auto& p : live_children()) {
+        pid_t mine = pid;
+        p.compare_exchange_strong(mine, 0);
+      }
       kill(pid, SIGTERM);
       int st;
       waitpid(pid, &st, 0);
@@ -56,8 +87,8 @@ struct Tls {
 // is filled in with its serving certificate and admin token.
 inline int start_pmesh(const std::string& pmesh, const std::string& dir, Proc& p, Tls* tls = nullptr) {
   std::string out = dir + "/serve.out";
-  p.pid = fork();
-  if (p.pid == 0) {
+  pid_t child = fork();
+  if (child == 0) {
     FILE* f = std::fopen(out.c_str(), "w");
     dup2(fileno(f), 1);
     FILE* e = std::fopen((dir + "/serve.log").c_str(), "w");
@@ -72,6 +103,8 @@ inline int start_pmesh(const std::string& pmesh, const std::string& dir, Proc& p
             "--plain-http", static_cast<char*>(nullptr));
     _exit(127);
   }
+  if (child < 0) throw std::runtime_error("fork failed");
+  p.started(child);
   const std::string scheme = tls ? "https://127.0.0.1:" : "http://127.0.0.1:";
   for (int i = 0; i < 200; ++i) {
     std::ifstream kc(dir + "/data/admin.kubeconfig");

@@ -69,8 +69,8 @@ int start_etcd(const std::string& dir, Proc& p) {
   if (system("command -v etcd > /dev/null 2>&1") != 0) return 0;
   int client = free_port(), peer = free_port();
   std::string c = "http://127.0.0.1:" + std::to_string(client), pe = "http://127.0.0.1:" + std::to_string(peer);
-  p.pid = fork();
-  if (p.pid == 0) {
+  pid_t child = fork();
+  if (child == 0) {
     FILE* e = std::fopen((dir + "/etcd.log").c_str(), "w");
     dup2(fileno(e), 1);
     dup2(fileno(e), 2);
@@ -79,6 +79,8 @@ int start_etcd(const std::string& dir, Proc& p) {
            ("default=" + pe).c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
+  if (child < 0) throw std::runtime_error("fork failed");
+  p.started(child);
   for (int i = 0; i < 100; ++i) {
     try {
       net::io_context io;

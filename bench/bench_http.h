@@ -12,7 +12,6 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <array>
@@ -27,6 +26,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "server/http/content_encoding.h"
 
 namespace pmesh::bench {
 
@@ -129,28 +130,6 @@ inline int free_port() {
   return a.local_endpoint().port();
 }
 
-// A gzip member inflated, as Go's transport does for client-go.
-inline std::string gunzip(const std::string& in) {
-  z_stream z{};
-  if (inflateInit2(&z, 15 + 16) != Z_OK) throw std::runtime_error("inflateInit2");
-  std::string out(in.size() * 8 + 4096, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  size_t written = 0;
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    if (written == out.size()) out.resize(out.size() * 2);
-    z.next_out = reinterpret_cast<Bytef*>(out.data() + written);
-    z.avail_out = static_cast<uInt>(out.size() - written);
-    rc = inflate(&z, Z_NO_FLUSH);
-    written = out.size() - z.avail_out;
-  }
-  inflateEnd(&z);
-  if (rc != Z_STREAM_END) throw std::runtime_error("a gzipped body that does not inflate");
-  out.resize(written);
-  return out;
-}
-
 // A keep-alive connection, plain or (given a Tls) HTTPS verified against
 // the server's certificate and sending its token. With `gzip`, it asks for
 // compressed answers and inflates them, as client-go does by default.
@@ -204,7 +183,10 @@ struct Client {
       buffer.clear();
       connect(tls_stream != nullptr);
     }
-    if (out) *out = res[http::field::content_encoding] == "gzip" ? gunzip(res.body()) : std::move(res.body());
+    if (out) {
+      if (res[http::field::content_encoding] != "gzip") *out = std::move(res.body());
+      else if (!server::gunzip(res.body(), out)) throw std::runtime_error("a gzipped body that does not inflate");
+    }
     return res.result_int();
   }
 };

@@ -299,7 +299,7 @@ std::optional<ApiError> decode_object_request(const HttpRequest& http, ApiReques
   switch (out->verb) {
     case Verb::kList:
     case Verb::kWatch:
-      out->accepts_gzip = http.accepts_gzip;  // a watch's stream is not compressed, as kube's
+      out->accepts_gzip = http.accepts_gzip;  // used by lists: watch streams go uncompressed, as kube's
       if (auto e = decode_table_options(http, &out->table)) return e;
       return decode_list_options(http, out->verb == Verb::kWatch, kind, &out->list);
     case Verb::kGet:

@@ -13,6 +13,22 @@ namespace pmesh::server {
 
 namespace {
 
+// zlib's counts are 32 bits: `in` is fed in pieces.
+void feed(z_stream& z, std::string_view& in) {
+  if (z.avail_in != 0 || in.empty()) return;
+  size_t n = std::min<size_t>(in.size(), UINT_MAX);
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(n);
+  in.remove_prefix(n);
+}
+
+// Room for zlib's next output: `out` grown when full.
+void make_room(z_stream& z, std::string* out, size_t written) {
+  if (written == out->size()) out->resize(out->size() * 2 + 64);
+  z.next_out = reinterpret_cast<Bytef*>(out->data() + written);
+  z.avail_out = static_cast<uInt>(std::min<size_t>(out->size() - written, UINT_MAX));
+}
+
 // `in` as a gzip member at level 1; false if zlib fails.
 bool gzip(std::string_view in, std::string* out) {
   z_stream z{};
@@ -24,18 +40,10 @@ bool gzip(std::string_view in, std::string* out) {
                                in.size() / 4 + 64 * 1024));
   size_t written = 0;
   int rc = Z_OK;
-  // zlib's counts are 32-bit: the input in pieces, the output grown as it fills.
   while (rc == Z_OK) {
-    if (z.avail_in == 0 && !in.empty()) {
-      size_t n = std::min<size_t>(in.size(), UINT_MAX);
-      z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-      z.avail_in = static_cast<uInt>(n);
-      in.remove_prefix(n);
-    }
-    if (written == out->size()) out->resize(out->size() * 2 + 64);
-    size_t room = std::min<size_t>(out->size() - written, UINT_MAX);
-    z.next_out = reinterpret_cast<Bytef*>(out->data() + written);
-    z.avail_out = static_cast<uInt>(room);
+    feed(z, in);
+    make_room(z, out, written);
+    uInt room = z.avail_out;
     rc = deflate(&z, in.empty() ? Z_FINISH : Z_NO_FLUSH);
     written += room - z.avail_out;
     if (rc == Z_BUF_ERROR) rc = Z_OK;  // no progress possible without room: the loop makes room
@@ -65,6 +73,27 @@ bool accepts_gzip(std::string_view header) {
     header.remove_prefix(comma + 1);
   }
   return false;
+}
+
+bool gunzip(std::string_view in, std::string* out) {
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 16) != Z_OK) return false;  // gzip framing only
+  out->resize(in.size() * 4 + 4096);
+  size_t written = 0;
+  int rc = Z_OK;
+  // Each round consumes input or fills the output, which then grows; a
+  // member that is cut short ends it in Z_BUF_ERROR.
+  while (rc == Z_OK) {
+    feed(z, in);
+    make_room(z, out, written);
+    uInt room = z.avail_out;
+    rc = inflate(&z, Z_NO_FLUSH);
+    written += room - z.avail_out;
+  }
+  bool whole = rc == Z_STREAM_END && z.avail_in == 0 && in.empty();
+  inflateEnd(&z);
+  out->resize(written);
+  return whole;
 }
 
 void gzip_if_large(HttpResponse& r, bool client_accepts_gzip) {

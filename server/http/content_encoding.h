@@ -35,4 +35,10 @@ bool accepts_gzip(std::string_view accept_encoding);
 // answer that is ready.
 void gzip_if_large(HttpResponse& r, bool client_accepts_gzip);
 
+// What a client does with a gzipped answer (Go's transport, for client-go):
+// `in`, one whole gzip member, inflated into `out`. False, with `out`
+// unspecified, for anything else. pmesh reads no compressed input; its
+// tests and benchmarks are the clients that call this.
+bool gunzip(std::string_view in, std::string* out);
+
 }  // namespace pmesh::server

@@ -26,8 +26,10 @@ class Burst {
  public:
   explicit Burst(Stream& stream) : stream_(stream) {}
   ~Burst() { flush(); }
-  void add(const std::string& event) {
-    text_ += event;
+  // One event, given whole or in pieces (appended without a copy of their sum).
+  template <class... Pieces>
+  void add(const Pieces&... pieces) {
+    ((text_ += pieces), ...);
     if (text_.size() >= kBytes) flush();
   }
   // Sends what is gathered. REQUIRES: called before anything else is sent
@@ -179,7 +181,7 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, std::optional<int64_t> s
         while (next < encoded.size() && encoded[next]->fact < fact) ++next;
         if (!me.spec.table && !me.spec.served && next < encoded.size() && encoded[next]->fact == fact) {
           ++events_sent_;
-          burst.add("{\"object\":" + encoded[next]->bytes + ",\"type\":\"ADDED\"}\n");
+          burst.add("{\"object\":", encoded[next]->bytes, ",\"type\":\"ADDED\"}\n");
         } else {
           burst.add(event(me, "ADDED", object));
         }

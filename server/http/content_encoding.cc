@@ -13,20 +13,28 @@ namespace pmesh::server {
 
 namespace {
 
-// zlib's counts are 32 bits: `in` is fed in pieces.
-void feed(z_stream& z, std::string_view& in) {
-  if (z.avail_in != 0 || in.empty()) return;
-  size_t n = std::min<size_t>(in.size(), UINT_MAX);
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(n);
-  in.remove_prefix(n);
-}
-
-// Room for zlib's next output: `out` grown when full.
-void make_room(z_stream& z, std::string* out, size_t written) {
-  if (written == out->size()) out->resize(out->size() * 2 + 64);
-  z.next_out = reinterpret_cast<Bytef*>(out->data() + written);
-  z.avail_out = static_cast<uInt>(std::min<size_t>(out->size() - written, UINT_MAX));
+// Runs `step` (one call of deflate or inflate; told whether the input is
+// all given) while it returns Z_OK, feeding `in` in pieces (zlib's counts
+// are 32 bits) and growing `out` when it is full. Returns the last code;
+// `*written` is how much of `out` was written, `in` what was not fed.
+template <class Step>
+int pump(z_stream& z, std::string_view& in, std::string* out, size_t* written, Step step) {
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    if (z.avail_in == 0 && !in.empty()) {
+      size_t n = std::min<size_t>(in.size(), UINT_MAX);
+      z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+      z.avail_in = static_cast<uInt>(n);
+      in.remove_prefix(n);
+    }
+    if (*written == out->size()) out->resize(out->size() * 2 + 64);
+    z.next_out = reinterpret_cast<Bytef*>(out->data() + *written);
+    z.avail_out = static_cast<uInt>(std::min<size_t>(out->size() - *written, UINT_MAX));
+    uInt room = z.avail_out;
+    rc = step(in.empty());
+    *written += room - z.avail_out;
+  }
+  return rc;
 }
 
 // `in` as a gzip member at level 1; false if zlib fails.
@@ -39,15 +47,10 @@ bool gzip(std::string_view in, std::string* out) {
   out->resize(std::min<size_t>(deflateBound(&z, static_cast<uLong>(std::min<size_t>(in.size(), ULONG_MAX))),
                                in.size() / 4 + 64 * 1024));
   size_t written = 0;
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    feed(z, in);
-    make_room(z, out, written);
-    uInt room = z.avail_out;
-    rc = deflate(&z, in.empty() ? Z_FINISH : Z_NO_FLUSH);
-    written += room - z.avail_out;
-    if (rc == Z_BUF_ERROR) rc = Z_OK;  // no progress possible without room: the loop makes room
-  }
+  int rc = pump(z, in, out, &written, [&z](bool all_given) {
+    int code = deflate(&z, all_given ? Z_FINISH : Z_NO_FLUSH);
+    return code == Z_BUF_ERROR ? Z_OK : code;  // no progress without room: the next round makes room
+  });
   deflateEnd(&z);
   if (rc != Z_STREAM_END) return false;
   out->resize(written);
@@ -80,16 +83,9 @@ bool gunzip(std::string_view in, std::string* out) {
   if (inflateInit2(&z, 15 + 16) != Z_OK) return false;  // gzip framing only
   out->resize(in.size() * 4 + 4096);
   size_t written = 0;
-  int rc = Z_OK;
   // Each round consumes input or fills the output, which then grows; a
-  // member that is cut short ends it in Z_BUF_ERROR.
-  while (rc == Z_OK) {
-    feed(z, in);
-    make_room(z, out, written);
-    uInt room = z.avail_out;
-    rc = inflate(&z, Z_NO_FLUSH);
-    written += room - z.avail_out;
-  }
+  // member that is cut short ends in Z_BUF_ERROR.
+  int rc = pump(z, in, out, &written, [&z](bool) { return inflate(&z, Z_NO_FLUSH); });
   bool whole = rc == Z_STREAM_END && z.avail_in == 0 && in.empty();
   inflateEnd(&z);
   out->resize(written);

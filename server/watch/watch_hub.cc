@@ -18,11 +18,14 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 constexpr int kBookmarkTicks = 5;  // a bookmark every five seconds
+}  // namespace
 
-// A watcher's events gathered into sends of about a MiB. One send per
-// event wakes a transport thread per event: for a watch of 30,000 objects
-// from scratch that was most of the server's CPU (docs/performance.md).
-class Burst {
+// A watcher's events gathered into sends of about a MiB: its initial
+// events, a replay, what a change of access shows or hides, and each
+// commit's events. One send per event wakes a transport thread per event:
+// for a watch of 30,000 objects from scratch that was most of the server's
+// CPU (docs/performance.md).
+class WatchHub::Burst {
  public:
   explicit Burst(Stream& stream) : stream_(stream) {}
   ~Burst() { flush(); }
@@ -45,8 +48,6 @@ class Burst {
   Stream& stream_;
   std::string text_;
 };
-
-}  // namespace
 
 struct WatchHub::Watcher {
   WatchSpec spec;
@@ -226,16 +227,40 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, std::optional<int64_t> s
   me.started = true;
 }
 
-void WatchHub::deliver(Watcher& w, const engine::ObjectChange& c) {
+// One change's object as the API shows it, encoded once for every watcher
+// that reads it as stored (no Table, no other served version), as kube's
+// watch cache serializes an event once for all its watchers
+// (cachingObject): with a thousand watchers of a kind, presenting and
+// encoding per watcher was most of a commit's fan-out.
+struct WatchHub::Encoded {
+  std::string after;    // the object as it is now
+  std::string deleted;  // as a DELETED event shows it
+};
+
+std::string WatchHub::event(Watcher& w, const char* type, const Json& object, std::string* encoded) const {
+  if (w.spec.table || w.spec.served) return event(w, type, object);
+  ++events_sent_;
+  if (encoded->empty()) *encoded = encode_json(present(engine_, names_, object));
+  return std::string("{\"object\":").append(*encoded).append(",\"type\":\"").append(type).append("\"}\n");
+}
+
+void WatchHub::deliver(Watcher& w, const engine::ObjectChange& c, Encoded& encoded, Burst& burst) {
   std::string fact = engine::object_fact(c.key);
   bool now = w.sees(*c.after);
   bool was = w.tracks() ? w.shown.count(fact) > 0 : (!c.before->is_null() && w.wants(*c.before));
   if (now && !was) {
-    w.stream->send(event(w, "ADDED", *c.after));
+    burst.add(event(w, "ADDED", *c.after, &encoded.after));
   } else if (now && was) {
-    w.stream->send(event(w, "MODIFIED", *c.after));
+    burst.add(event(w, "MODIFIED", *c.after, &encoded.after));
   } else if (was) {
-    w.stream->send(deleted(w, c.after->is_null() ? *c.before : *c.after, c.resource_version));
+    // The object as it was last, at the version that deleted it (or took
+    // it out of view); made only if this watcher's event needs it.
+    Json last;
+    if (w.spec.table || w.spec.served || encoded.deleted.empty()) {
+      last = c.after->is_null() ? *c.before : *c.after;
+      last["metadata"]["resourceVersion"] = std::to_string(c.resource_version);
+    }
+    burst.add(event(w, "DELETED", last, &encoded.deleted));
   }
   if (w.tracks()) {
     if (now) w.shown.insert(fact);
@@ -274,12 +299,25 @@ void WatchHub::recheck_access(Watcher& w) {
 void WatchHub::publish(const engine::Result& r) {
   watchers_.remove_if([](const std::shared_ptr<Watcher>& w) { return w->stream->closed(); });
   published_rv_ = std::max(published_rv_, r.resource_version);
-  for (const auto& c : r.objects)
+  if (!watchers_.empty() && !r.objects.empty()) {
+    // The commit's changes by kind, in order: a watcher visits its kind's
+    // alone, and gets what this commit shows it in one send.
+    std::unordered_map<std::string_view, std::vector<size_t>> by_kind;
+    for (size_t i = 0; i < r.objects.size(); ++i) by_kind[r.objects[i].key.kind].push_back(i);
+    std::vector<Encoded> encoded(r.objects.size());
     for (const auto& w : watchers_) {
-      if (!w->started || w->spec.kind_key != c.key.kind || c.resource_version <= w->last_rv) continue;
-      deliver(*w, c);
-      w->last_rv = c.resource_version;
+      if (!w->started) continue;
+      auto changes = by_kind.find(w->spec.kind_key);
+      if (changes == by_kind.end()) continue;
+      Burst burst(*w->stream);
+      for (size_t i : changes->second) {
+        const engine::ObjectChange& c = r.objects[i];
+        if (c.resource_version <= w->last_rv) continue;
+        deliver(*w, c, encoded[i], burst);
+        w->last_rv = c.resource_version;
+      }
     }
+  }
   // Each tuple read once for every watcher that asks.
   std::vector<engine::TupleView> tuples;
   for (const auto& w : watchers_) {

@@ -100,12 +100,20 @@ class WatchHub {
 
  private:
   struct Watcher;
+  class Burst;
   // Sends the initial events (`from` unset) or the changes after `from`.
   void begin(const std::shared_ptr<Watcher>& w, std::optional<int64_t> from);
-  void deliver(Watcher& w, const engine::ObjectChange& c);
+  struct Encoded;
+  // Sends `w` what change `c` shows it into `burst`, reading and filling
+  // `encoded`, what watchers share of its events.
+  void deliver(Watcher& w, const engine::ObjectChange& c, Encoded& encoded, Burst& burst);
   void recheck_access(Watcher& w);
   void scan_scope(const Watcher& w, const std::function<void(const engine::ObjectEntry&)>& fn) const;
   std::string event(Watcher& w, const char* type, const nlohmann::json& object) const;
+  // The same, through `*encoded`: the object as presented and encoded for
+  // every watcher that reads it as stored (filled on first use; `object`
+  // is not read once it is), or `w`'s own for a Table or a served version.
+  std::string event(Watcher& w, const char* type, const nlohmann::json& object, std::string* encoded) const;
   // A DELETED event of `object` as of resource version `rv`.
   std::string deleted(Watcher& w, const nlohmann::json& object, int64_t rv) const;
   // A BOOKMARK at the watcher's last resource version, with `annotations`.

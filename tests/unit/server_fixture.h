@@ -35,10 +35,17 @@ struct FakeStream : server::Stream {
   }
   void close() override { is_closed = true; }
   bool closed() const override { return is_closed; }
-  // The events sent since `from`, as JSON.
+  // The events sent in the chunks since chunk `from`, as JSON (a chunk may
+  // hold several, a line each).
   std::vector<nlohmann::json> events(size_t from = 0) const {
     std::vector<nlohmann::json> out;
-    for (size_t i = from; i < chunks.size(); ++i) out.push_back(nlohmann::json::parse(chunks[i]));
+    for (size_t i = from; i < chunks.size(); ++i)
+      for (size_t at = 0; at < chunks[i].size();) {
+        size_t end = chunks[i].find('\n', at);
+        if (end == std::string::npos) end = chunks[i].size();
+        if (end > at) out.push_back(nlohmann::json::parse(chunks[i].substr(at, end - at)));
+        at = end + 1;
+      }
     return out;
   }
 };

@@ -245,7 +245,8 @@ std::string WatchHub::event(Watcher& w, const char* type, const Json& object, st
 }
 
 void WatchHub::deliver(Watcher& w, const engine::ObjectChange& c, Encoded& encoded, Burst& burst) {
-  std::string fact = engine::object_fact(c.key);
+  // (The key's text only for a watcher that remembers what it showed.)
+  std::string fact = w.tracks() ? engine::object_fact(c.key) : std::string();
   bool now = w.sees(*c.after);
   bool was = w.tracks() ? w.shown.count(fact) > 0 : (!c.before->is_null() && w.wants(*c.before));
   if (now && !was) {

@@ -341,7 +341,7 @@ HttpResponse ApiServer::discovery(const HttpRequest& http, const RequestInfo& in
 }
 
 std::optional<HttpResponse> ApiServer::objects(const HttpRequest& http, ApiRequest req, const std::shared_ptr<Stream>& stream,
-                                               std::function<bool()> watch_allowed) {
+                                               std::function<bool()> watch_allowed, std::string watch_decided_in) {
   const RequestInfo& info = req.info;
   if (!req.kind)
     for (const auto* k : engine_.kinds().in_cluster(info.cluster))
@@ -372,13 +372,10 @@ std::optional<HttpResponse> ApiServer::objects(const HttpRequest& http, ApiReque
   }
   if (!admin && req.verb == Verb::kWatch) {
     RequestInfo scope = info;
+    if (!watch_allowed) watch_decided_in = info.cluster;
     access.allowed = watch_allowed ? std::move(watch_allowed)
                                    : std::function<bool()>([this, user = req.user, scope]() { return authz_.decide(user, "watch", scope).allowed; });
-    // Access is the model's answer: it may change with any tuple naming the
-    // user (or everyone).
-    access.access_depends_on = [who = user_object(req.user.name)](const engine::TupleView& t) {
-      return std::any_of(t.args.begin(), t.args.end(), [&](std::string_view a) { return a == who || a == "user:*"; });
-    };
+    access.access_depends_on = authz_.access_depends_on(req.user, std::move(watch_decided_in));
   }
   if (req.verb == Verb::kWatch && req.visible_depends_on) {
     auto mine = std::move(access.access_depends_on);

@@ -101,9 +101,11 @@ class ApiServer {
   std::optional<HttpResponse> authenticated(const HttpRequest& http, const Target& target, const UserInfo& user,
                                             const std::shared_ptr<Stream>& stream);
   // `watch_allowed`: whether a watch may go on, if not the user's `watch`
-  // of what the request names (a virtual workspace's own authorization).
+  // of what the request names (a virtual workspace's own authorization),
+  // decided in workspace `watch_decided_in` (whose RBAC changes make a
+  // watch ask again; with no `watch_allowed`, the request's).
   std::optional<HttpResponse> objects(const HttpRequest& http, ApiRequest req, const std::shared_ptr<Stream>& stream,
-                                      std::function<bool()> watch_allowed = nullptr);
+                                      std::function<bool()> watch_allowed = nullptr, std::string watch_decided_in = {});
   // kcp's APIExport virtual workspace (apiexport_content.cc): the exported
   // resources of every workspace bound to the export, for those the
   // export's workspace lets at its `apiexports/content`.

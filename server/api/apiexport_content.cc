@@ -275,7 +275,7 @@ std::optional<HttpResponse> ApiServer::apiexport_content(const HttpRequest& http
         return serving_clusters(engine_, export_cluster, export_name, group, resource);
       };
     req.visible_depends_on = about("export_serves", export_cluster, export_name, group, resource);
-    return objects(http, std::move(req), stream, watch_allowed);
+    return objects(http, std::move(req), stream, watch_allowed, content.cluster);
   }
 
   if ((req.kind = find_kind(claimed, info))) {
@@ -305,7 +305,7 @@ std::optional<HttpResponse> ApiServer::apiexport_content(const HttpRequest& http
         return claiming_clusters(engine_, export_cluster, export_name, group, resource, verb_asked);
       };
     }
-    return objects(http, std::move(req), stream, watch_allowed);
+    return objects(http, std::move(req), stream, watch_allowed, content.cluster);
   }
 
   if ((req.kind = find_kind(bindings, info))) {
@@ -318,7 +318,7 @@ std::optional<HttpResponse> ApiServer::apiexport_content(const HttpRequest& http
     req.visible = [export_cluster, export_name](const Json& object) { return binds_export(object, export_cluster, export_name); };
     // A function of the binding alone: lists are rendered off the engine's thread.
     req.visible_clusters = [visible = req.visible]() { return ApiRequest::ClusterFilters{{"*", visible}}; };
-    return objects(http, std::move(req), stream, watch_allowed);
+    return objects(http, std::move(req), stream, watch_allowed, content.cluster);
   }
   return status_response(ApiError::not_found_route());
 }

@@ -125,7 +125,8 @@ std::optional<HttpResponse> ApiServer::workspace_hook(const HttpRequest& http, c
     req.set_visible_by_key([waiting](std::string_view cluster, std::string_view, std::string_view name) {
       return name == "cluster" && waiting(std::string(cluster));
     });
-    return objects(http, std::move(req), stream, [this, user, type, verb_needed]() { return authz_.decide(user, verb_needed, type).allowed; });
+    return objects(http, std::move(req), stream, [this, user, type, verb_needed]() { return authz_.decide(user, verb_needed, type).allowed; },
+                   type.cluster);
   }
   if (info.wildcard() || (req.verb != Verb::kUpdate && req.verb != Verb::kPatch))
     return status_response(ApiError::method_not_supported(req.gr(), verb_name(req.verb)));

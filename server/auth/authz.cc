@@ -1,5 +1,7 @@
 #include "server/auth/authz.h"
 
+#include <algorithm>
+
 #include "server/auth/service_account_tokens.h"
 #include "stdlib/text.h"
 
@@ -23,6 +25,13 @@ std::string model_user(const UserInfo& user) {
   if (!home.empty() && parse_service_account_username(user.name, &ns, &name))
     return user_object("system:kcp:serviceaccount:" + home + ":" + ns + ":" + name);
   return user_object(user.name);
+}
+
+std::function<bool(const engine::TupleView&)> Authorizer::access_depends_on(const UserInfo& user, std::string cluster) const {
+  return [who = model_user(user), cluster = std::move(cluster)](const engine::TupleView& t) {
+    if ((t.relation == "rbac_binding" || t.relation == "rbac_role_perm") && !t.args.empty() && t.args[0] == cluster) return true;
+    return std::any_of(t.args.begin(), t.args.end(), [&](std::string_view a) { return a == who || a == "user:*"; });
+  };
 }
 
 std::string collection_relation(const std::string& verb, const std::string& group, const std::string& plural) {

@@ -60,6 +60,14 @@ class Authorizer {
   // on the consumer's account, for an export some APIExportPolicy names;
   // true for any other (kcp's own bind permission decides those).
   bool may_bind(const std::string& consumer, const std::string& export_path, const std::string& export_name) const;
+  // Whether a changed tuple may change what decide() answers `user` in
+  // workspace `cluster` (its watches recheck their access on those,
+  // watch_hub.h): a tuple naming the user as the model knows them, or
+  // everyone (the model's relations are maintained, so a change of the
+  // user's access through a role or a parent changes one of those too);
+  // or an RBAC binding or role's rule in that workspace, which name the
+  // user by subject, group or none at all.
+  std::function<bool(const engine::TupleView&)> access_depends_on(const UserInfo& user, std::string cluster) const;
   // Whether `user` may see organization `org` (in root:orgs lists).
   bool sees_org(const UserInfo& user, const std::string& org) const { return can(user, "get", "root:orgs:" + org); }
 

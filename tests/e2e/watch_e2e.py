@@ -3,7 +3,8 @@
 resource-version order, from a list (resourceVersion 0) or a resume alike;
 an object that leaves a watcher's view — deleted, or no longer visible to
 it — arrives as DELETED; a watcher who loses access to what it watches gets
-DELETED for what it was shown and its stream ends.
+DELETED for what it was shown and its stream ends, whether the model or
+RBAC took it away.
 
 Usage: watch_e2e.py PMESH
 """
@@ -74,6 +75,62 @@ def visibility_follows_access(s):
     assert s.request("POST", "/stores/globex/write", {"deletes": grant["writes"]}, user="alice")[0] == 200
     assert until(w, lambda e: e["type"] == "DELETED")[-1]["object"]["metadata"]["name"] == "c1"
     assert w.next() is None, "the watch should end once access is gone"
+    w.close()
+
+
+RBAC = "/apis/rbac.authorization.k8s.io/v1"
+
+
+def rbac_loss_ends_watch(s):
+    """Access granted by RBAC alone (no tuple of the model names the user):
+    a watch ends once its binding goes, or its role stops granting watch;
+    a change of RBAC in another workspace leaves it be."""
+    for name in ("initech", "hooli"):
+        assert s.request("POST", ORGS, org(name), user="alice")[0] == 201
+    ws = "/clusters/root:orgs:initech"
+    cms = ws + "/api/v1/namespaces/default/configmaps"
+    roles = ws + RBAC + "/namespaces/default/roles"
+    bindings = ws + RBAC + "/namespaces/default/rolebindings"
+    assert s.request("POST", cms, {"metadata": {"name": "c1"}, "data": {"k": "v"}}, user="alice")[0] == 201
+
+    def role(name, verbs):
+        return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": name},
+                "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": verbs}]}
+
+    def binding(name, role_name, user, kind="User"):
+        return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": name},
+                "roleRef": {"kind": "Role", "name": role_name}, "subjects": [{"kind": kind, "name": user}]}
+
+    assert s.request("POST", roles, role("reader", ["get", "list", "watch"]), user="alice")[0] == 201
+    assert s.request("POST", bindings, binding("dave-reads", "reader", "dave"), user="alice")[0] == 201
+    w = s.watch(cms + "?watch=true&timeoutSeconds=30", user="dave")
+    assert until(w, lambda e: e["object"]["metadata"]["name"] == "c1")[-1]["type"] == "ADDED"
+    # RBAC changes elsewhere change nothing here.
+    hooli = "/clusters/root:orgs:hooli" + RBAC + "/namespaces/default"
+    assert s.request("POST", hooli + "/roles", role("reader", ["get"]), user="alice")[0] == 201
+    assert s.request("POST", hooli + "/rolebindings", binding("dave-reads", "reader", "dave"), user="alice")[0] == 201
+    assert s.request("DELETE", hooli + "/rolebindings/dave-reads", user="alice")[0] == 200
+    assert s.request("POST", cms, {"metadata": {"name": "c2"}, "data": {"k": "v"}}, user="alice")[0] == 201
+    assert until(w, lambda e: e["object"]["metadata"]["name"] == "c2")[-1]["type"] == "ADDED"
+    # The binding goes: DELETED for what the watch showed, then its end.
+    assert s.request("DELETE", bindings + "/dave-reads", user="alice")[0] == 200
+    assert s.request("GET", cms, user="dave")[0] in (403, 404)
+    gone = sorted(e["object"]["metadata"]["name"] for e in until(w, lambda e: e["type"] == "DELETED" and e["object"]["metadata"]["name"] == "c2")
+                  if e["type"] == "DELETED")
+    assert w.next() is None, "the watch should end once its binding is gone"
+    assert set(gone) == {"c1", "c2"}, gone
+    w.close()
+    # Bound through a group, and the role stops granting watch (its
+    # binding stays): the same.
+    r = s.request("POST", bindings, binding("developers-read", "reader", "developers", "Group"), user="alice")
+    assert r[0] == 201, r
+    w = s.watch(cms + "?watch=true&timeoutSeconds=30", user="carol")
+    until(w, lambda e: e["object"]["metadata"]["name"] == "c2")
+    r = s.request("PATCH", roles + "/reader", {"rules": role("reader", ["get", "list"])["rules"]},
+                  content_type="application/merge-patch+json", user="alice")
+    assert r[0] == 200, r
+    until(w, lambda e: e["type"] == "DELETED" and e["object"]["metadata"]["name"] == "c2")
+    assert w.next() is None, "the watch should end once its role no longer grants watch"
     w.close()
 
 
@@ -248,6 +305,7 @@ def main():
         try:
             owner_sees_deletion(s)
             visibility_follows_access(s)
+            rbac_loss_ends_watch(s)
         except AssertionError as e:
             fail(str(e), s)
     with Server(pmesh) as s:

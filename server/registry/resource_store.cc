@@ -240,8 +240,8 @@ struct ListPage {
   std::string prefix, start_after, rv, ns;
   ListOptions options;
   std::shared_ptr<const ApiRequest::ClusterFilters> clusters;
-  // Object by object (ApiRequest::visible_by_key).
-  // REQUIRES: set only where the page is rendered on the engine's thread.
+  // Object by object (ApiRequest::visible_by_key, decided beforehand on
+  // the engine's thread: VisibleScan).
   std::function<bool(const ListSnapshots::Item&)> visible_key;
   std::shared_ptr<const TablePrinter> printer;  // a Table's rows
   const dsl::KindDecl* as = nullptr;            // served as another version than stored
@@ -295,6 +295,40 @@ ListPage::Rendered ListPage::render() const {
   return {std::move(body), printer ? printer->content_type() : "application/json", more};
 }
 
+// The items of a view that ApiRequest::visible_by_key lets through. It
+// reads the engine, so it runs on the engine's thread, a slice of items at
+// a time: between slices that thread runs whatever else is ready, and a
+// list of 100,000 organizations decided one by one (any authenticated
+// user's) holds no writer for longer than a slice.
+struct VisibleScan {
+  static constexpr size_t kSlice = 256;
+  ListSnapshots::ViewPtr view;
+  std::string prefix, cursor, ns;
+  ApiRequest::VisibleByKey by_key;
+  size_t enough = 0;  // visible items that fill the page (0: all are needed)
+  // Read by the page's renderer once the scan is done.
+  std::shared_ptr<std::unordered_set<const ListSnapshots::Item*>> visible =
+      std::make_shared<std::unordered_set<const ListSnapshots::Item*>>();
+
+  // Decides the next slice; false once every item needed is decided.
+  bool step() {
+    size_t n = 0;
+    bool more = false;
+    view->scan(prefix, cursor, [&](const ListSnapshots::Item& i) {
+      if (n++ == kSlice) {
+        more = true;
+        return false;
+      }
+      cursor = i.fact;
+      if (!ns.empty() && i.ns != ns) return true;
+      if (!by_key(i.cluster, i.ns, engine::view_object_fact(i.fact).name)) return true;
+      visible->insert(&i);  // the view holds its items while the page holds the view
+      return !enough || visible->size() < enough;
+    });
+    return more;
+  }
+};
+
 }  // namespace
 
 HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::string& prefix, const std::string& start_after,
@@ -319,10 +353,20 @@ HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::stri
   page->ns = req.info.ns;
   page->options = req.list;
   page->clusters = std::move(clusters);
-  if (!page->clusters && req.visible_by_key)
-    page->visible_key = [by_key = req.visible_by_key](const ListSnapshots::Item& i) {
-      return by_key(i.cluster, i.ns, engine::view_object_fact(i.fact).name);
-    };
+  std::shared_ptr<VisibleScan> scan;
+  if (!page->clusters && req.visible_by_key) {
+    scan = std::make_shared<VisibleScan>();
+    scan->view = view.view;
+    scan->prefix = prefix;
+    scan->cursor = start_after;
+    scan->ns = req.info.ns;
+    scan->by_key = req.visible_by_key;
+    // Without selectors, a page of `limit` is full at one more than that
+    // (which says that there is more).
+    if (req.list.limit && req.list.labels.empty() && req.list.fields.empty())
+      scan->enough = static_cast<size_t>(req.list.limit) + 1;
+    page->visible_key = [visible = scan->visible](const ListSnapshots::Item& i) { return visible->count(&i) > 0; };
+  }
   // A Table's rows are made where the page is, from each item.
   if (req.table) page->printer = std::make_shared<const TablePrinter>(*req.kind, *req.table, std::time(nullptr));
   // Another served version than the stored one: each item converted to it.
@@ -330,29 +374,33 @@ HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::stri
   page->head = "{\"apiVersion\":" + encode_json(req.kind->api_version()) + ",\"items\":[";
   page->kind = encode_json(req.kind->name + "List");
   const std::string kind_key = req.kind->key();
-  if (page->visible_key) {
-    // Access object by object reads the engine: rendered here, on its thread.
-    ListPage::Rendered r = page->render();
-    // The next pages read what this one read.
-    if (r.more) snapshots_.retain(kind_key, collection, rv_n, std::move(view));
-    return when_durable(HttpResponse{200, std::move(r.type), std::move(r.body), {}, nullptr});
-  }
   bool wait = after_commit_ && store_ && store_->has_pending();
   HttpResponse later;
-  later.later = [this, page, wait, view, kind_key, collection, rv_n, gzip = req.accepts_gzip](Respond respond) {
-    readers_.post([this, page, wait, view, kind_key, collection, rv_n, gzip, respond]() {
-      ListPage::Rendered rendered = page->render();
-      bool more = rendered.more;
-      // Compressed here too, below the writer's priority, not on the I/O threads.
-      auto res = std::make_shared<HttpResponse>(HttpResponse{200, std::move(rendered.type), std::move(rendered.body), {}, nullptr});
-      gzip_if_large(*res, gzip);
-      boost::asio::post(io_, [this, wait, respond, res, more, view, kind_key, collection, rv_n]() mutable {
-        // The next pages read what this one read.
-        if (more) snapshots_.retain(kind_key, collection, rv_n, std::move(view));
-        if (!wait) return respond(std::move(*res));
-        after_commit_([res, respond]() { respond(std::move(*res)); });
+  later.later = [this, page, scan, wait, view, kind_key, collection, rv_n, gzip = req.accepts_gzip](Respond respond) {
+    auto render = [this, page, wait, view, kind_key, collection, rv_n, gzip, respond]() {
+      readers_.post([this, page, wait, view, kind_key, collection, rv_n, gzip, respond]() {
+        ListPage::Rendered rendered = page->render();
+        bool more = rendered.more;
+        // Compressed here too, below the writer's priority, not on the I/O threads.
+        auto res = std::make_shared<HttpResponse>(HttpResponse{200, std::move(rendered.type), std::move(rendered.body), {}, nullptr});
+        gzip_if_large(*res, gzip);
+        boost::asio::post(io_, [this, wait, respond, res, more, view, kind_key, collection, rv_n]() mutable {
+          // The next pages read what this one read.
+          if (more) snapshots_.retain(kind_key, collection, rv_n, std::move(view));
+          if (!wait) return respond(std::move(*res));
+          after_commit_([res, respond]() { respond(std::move(*res)); });
+        });
       });
-    });
+    };
+    if (!scan) return render();
+    // Access decided object by object: a slice now, the next once the
+    // engine's thread has run what else was ready, then the rendering.
+    auto slice = std::make_shared<std::function<void()>>();
+    *slice = [this, scan, render, weak = std::weak_ptr<std::function<void()>>(slice)]() {
+      if (!scan->step()) return render();
+      if (auto next = weak.lock()) boost::asio::post(io_, [next]() { (*next)(); });
+    };
+    boost::asio::post(io_, [slice]() { (*slice)(); });
   };
   return later;
 }

@@ -8,8 +8,9 @@
 // exist, defaults, status only through /status (strategy.h) — and then runs
 // as one engine transaction. Its answer and its watch events wait until the
 // commit is durable; a read waits for the commits it may show. Lists read
-// snapshots (list_snapshots.h), rendered off the engine's thread unless
-// their access is decided object by object.
+// snapshots (list_snapshots.h) and are rendered off the engine's thread;
+// one whose access is decided object by object (reading the engine) has
+// those decisions made on the engine's thread first, a slice at a time.
 //
 // Thread safety: runs on the engine's io_context thread (http_server.h);
 // its list readers run on a pool of their own and hand their answers back
@@ -67,9 +68,9 @@ class ResourceStore {
   // wildcard list) at version `at` (unset: the current one), of the
   // objects `clusters` lets through when given
   // (ApiRequest::visible_clusters), else those `req.visible_by_key` lets
-  // through when set. Rendered by a reader thread, or with
-  // `req.visible_by_key` (which reads the engine) here. `paging`: `at` is a
-  // continue token's.
+  // through when set (asked on the engine's thread, in slices between
+  // which other work runs). Rendered by a reader thread. `paging`: `at` is
+  // a continue token's.
   HttpResponse list_snapshot(const ApiRequest& req, const std::string& prefix, const std::string& start_after,
                              std::optional<int64_t> at, bool paging,
                              std::shared_ptr<const ApiRequest::ClusterFilters> clusters);

@@ -109,4 +109,31 @@ with Server(sys.argv[1]) as s:
     st, carol_rest, _ = s.request("GET", ORGS + "?limit=1&continue=" + token, user="carol")
     want("carol continuing alice's token", (st, names(carol_rest)), (200, []))
 
+    # Past one slice of decisions (256 objects: they are made on the
+    # engine's thread a slice at a time, writes running between): 700 more
+    # organizations, every third carol's, the rest dave's. Each one's list,
+    # whole and in pages of 7, is what they own, in order and once, also
+    # with a write between its pages; carol's with a label selector, too.
+    mine = {"carol": [], "dave": []}
+    for i in range(700):
+        who = "carol" if i % 3 == 0 else "dave"
+        name = "m-%03d" % i
+        create_org(s, problems, name, who)
+        mine[who].append(name)
+    for who in ("carol", "dave"):
+        st, whole, _ = s.request("GET", ORGS, user=who)
+        want("%s's many organizations" % who, (st, names(whole)), (200, mine[who]))
+        st, first, _ = s.request("GET", ORGS + "?limit=7", user=who)
+        want("%s's first page of 7" % who, names(first), mine[who][:7])
+        create_org(s, problems, "m-zz-" + who, who)  # after her last, so not in these pages
+        rest, _ = pages(s, who, "limit=7", first["metadata"].get("continue", ""), limit=200)
+        want("%s's pages of 7 are the list" % who, names(first) + [i["metadata"]["name"] for i in rest], mine[who])
+    st, o, _ = s.request("GET", ORGS + "/m-003", user="carol")
+    o["metadata"].setdefault("labels", {})["tier"] = "gold"
+    want("carol labels m-003", s.request("PUT", ORGS + "/m-003", o, user="carol")[0], 200)
+    st, gold, _ = s.request("GET", ORGS + "?labelSelector=tier%3Dgold&limit=1", user="carol")
+    want("carol's gold organizations, past every slice", (st, names(gold), gold["metadata"].get("continue")), (200, ["m-003"], None))
+    st, gold, _ = s.request("GET", ORGS + "?labelSelector=tier%3Dgold", user="dave")
+    want("dave sees none of carol's", (st, names(gold)), (200, []))
+
 problems.report("lists filtered object by object page consistently, with access decided at each request")

@@ -171,8 +171,8 @@ void FgaStore::committed(const engine::Result& r) {
       continue;
     }
     deactivate(store);
-    for (auto it = cache_.lower_bound(store + "/"); it != cache_.end() && it->first.compare(0, store.size() + 1, store + "/") == 0;)
-      it = cache_.erase(it);
+    const std::string prefix = store + "/";
+    absl::erase_if(cache_, [&](const auto& entry) { return entry.first.starts_with(prefix); });
     // A platform store that went takes what users wrote into it along.
     if (!this->store(store)) {
       std::vector<Op> ops = delete_store(store);
@@ -295,7 +295,8 @@ std::shared_ptr<const fga::CompiledModel> FgaStore::model(const std::string& sto
   if (cache_.size() > 64 + active_.size())
     for (auto it = cache_.begin(); it != cache_.end(); ++it) {
       std::string s = it->first.substr(0, it->first.find('/'));
-      if (!active_.count(s) || active_.at(s) != it->first.substr(s.size() + 1)) {
+      auto loaded = active_.find(s);
+      if (loaded == active_.end() || loaded->second != it->first.substr(s.size() + 1)) {
         cache_.erase(it);
         break;
       }
@@ -358,8 +359,11 @@ engine::Result FgaStore::activate(const std::string& store) {
   if (!engine_.has_rule_set(rule_set_id(latest))) r = engine_.add_rule_set(rule_set_id(latest), c->program, false, nullptr, ops);
   else if (!ops.empty()) r = engine_.apply(ops);
   if (!r.ok) return r;
-  if (it != active_.end()) release(it->second);
-  active_[store] = latest;
+  // Found again: what the engine ran may have activated other stores (a
+  // hashed map moves its entries when it grows).
+  std::string& loaded = active_[store];
+  if (!loaded.empty()) release(loaded);
+  loaded = latest;
   ++users_[latest];
   return r;
 }
@@ -376,8 +380,11 @@ void FgaStore::deactivate(const std::string& store) {
   std::vector<Op> ops;
   for (const auto& m : loaded_models(store)) ops.push_back(Op::remove_tuple(fga::kLoadedRelation, {store, m}));
   if (!ops.empty()) engine_.apply(ops);
-  release(it->second);
+  it = active_.find(store);  // (again, as in activate)
+  if (it == active_.end()) return;
+  std::string model = std::move(it->second);
   active_.erase(it);
+  release(model);
 }
 
 bool FgaStore::ask(const std::string& store, const std::string& user, const std::string& relation,

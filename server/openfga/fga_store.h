@@ -27,11 +27,13 @@
 #include <string>
 #include <vector>
 
+#include <absl/container/flat_hash_map.h>
 #include <nlohmann/json.hpp>
 
 #include "engine/engine.h"
 #include "fga/compile.h"
 #include "fga/query.h"
+#include "stdlib/keyed_hash.h"
 
 namespace pmesh::server {
 
@@ -131,8 +133,12 @@ class FgaStore {
   const PlatformModel& platform_model(const std::string& store) const;
 
   engine::Engine& engine_;
-  std::map<std::string, std::shared_ptr<const fga::CompiledModel>> cache_;  // store "/" model id ->
-  std::map<std::string, std::string> active_;  // store -> the model loaded for it
+  // Hashed (keyed: stores are named by tenants), since every authorization
+  // decision looks both up, and a server holds one entry per organization.
+  template <class V>
+  using ByText = absl::flat_hash_map<std::string, V, KeyedTextHash, std::equal_to<>>;
+  ByText<std::shared_ptr<const fga::CompiledModel>> cache_;  // store "/" model id ->
+  ByText<std::string> active_;  // store -> the model loaded for it
   std::map<std::string, int> users_;           // model -> how many stores have it loaded
   struct Compiled {
     std::weak_ptr<const fga::CompiledModel> model;  // alive while a store's cache_ entry holds it

@@ -235,6 +235,11 @@ struct KindDecl {
   Scope scope = Scope::kNamespaced;
   std::vector<std::string> sections;  // top-level fields besides metadata: spec, status, data
   bool status_subresource = false;
+  // An update (PUT) without metadata.resourceVersion updates the latest
+  // version, as kube's strategy for the built-in kind says
+  // (AllowUnconditionalUpdate: ConfigMaps, Secrets, RBAC...); otherwise it
+  // is 422, as for a custom resource: `unconditionalUpdate: true`.
+  bool unconditional_update = false;
   std::map<std::string, std::string> list_keys;  // "status.conditions" -> "type"
   // Bound into a logical cluster at run time from an APIResourceSchema,
   // rather than declared in the rules.

@@ -627,6 +627,9 @@ class Builder {
             else diags_.error(a->span, "unknown subresource `" + a->text + "`; known: status");
           }
         }
+      } else if (key == "unconditionalUpdate") {
+        if (v.kind != ExprKind::kBool) diags_.error(v.span, "`unconditionalUpdate` takes true or false");
+        else k.unconditional_update = v.bool_value;
       } else if (key == "systemFields") {
         if (want(ExprKind::kList, "a list of dotted paths")) k.system_fields = string_list(v);
       } else if (key == "fieldLabels") {
@@ -653,8 +656,8 @@ class Builder {
         diags_.error(span_of_key(*data, i),
                      "unknown kind attribute `" + key +
                          "`; known: group, version, plural, singular, shortNames, categories, "
-                         "scope, sections, subresources, listKeys, systemFields, fieldLabels, nameValidation, printerColumns, "
-                         "schema, storageVersion, conversion");
+                         "scope, sections, subresources, unconditionalUpdate, listKeys, systemFields, fieldLabels, nameValidation, "
+                         "printerColumns, schema, storageVersion, conversion");
       }
     }
     if (k.version.empty()) diags_.error(k.span, "kind " + k.name + " needs a `version`");

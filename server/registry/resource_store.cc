@@ -117,7 +117,7 @@ std::optional<HttpResponse> ResourceStore::serve(const ApiRequest& req, const st
     case Verb::kList: return list(req);
     case Verb::kWatch: return watch(req, stream, std::move(watch_access));
     case Verb::kCreate: return create(req, *req.body);
-    case Verb::kUpdate: return update(req, *req.body, true);
+    case Verb::kUpdate: return update(req, *req.body, !req.kind->unconditional_update);
     case Verb::kPatch: return patch(req);
     case Verb::kDelete: return remove(req);
     case Verb::kDeleteCollection: return remove_collection(req);

@@ -360,10 +360,9 @@ engine::Result FgaStore::activate(const std::string& store) {
   else if (!ops.empty()) r = engine_.apply(ops);
   if (!r.ok) return r;
   // Found again: what the engine ran may have activated other stores (a
-  // hashed map moves its entries when it grows).
-  std::string& loaded = active_[store];
-  if (!loaded.empty()) release(loaded);
-  loaded = latest;
+  // hashed map moves its entries when it grows), and so may `release`.
+  std::string previous = std::exchange(active_[store], latest);
+  if (!previous.empty()) release(previous);
   ++users_[latest];
   return r;
 }

@@ -307,8 +307,7 @@ struct VisibleScan {
   ApiRequest::VisibleByKey by_key;
   size_t enough = 0;  // visible items that fill the page (0: all are needed)
   // Read by the page's renderer once the scan is done.
-  std::shared_ptr<std::unordered_set<const ListSnapshots::Item*>> visible =
-      std::make_shared<std::unordered_set<const ListSnapshots::Item*>>();
+  std::unordered_set<const ListSnapshots::Item*> visible;
 
   // Decides the next slice; false once every item needed is decided.
   bool step() {
@@ -322,10 +321,19 @@ struct VisibleScan {
       cursor = i.fact;
       if (!ns.empty() && i.ns != ns) return true;
       if (!by_key(i.cluster, i.ns, engine::view_object_fact(i.fact).name)) return true;
-      visible->insert(&i);  // the view holds its items while the page holds the view
-      return !enough || visible->size() < enough;
+      visible.insert(&i);  // the view holds its items while the page holds the view
+      return !enough || visible.size() < enough;
     });
     return more;
+  }
+
+  // Decides slice after slice on `io` (the engine's thread), each in a
+  // handler of its own, then calls `then` there.
+  static void run(boost::asio::io_context& io, std::shared_ptr<VisibleScan> scan, std::function<void()> then) {
+    boost::asio::post(io, [&io, scan = std::move(scan), then = std::move(then)]() mutable {
+      if (!scan->step()) return then();
+      run(io, std::move(scan), std::move(then));
+    });
   }
 };
 
@@ -365,7 +373,7 @@ HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::stri
     // (which says that there is more).
     if (req.list.limit && req.list.labels.empty() && req.list.fields.empty())
       scan->enough = static_cast<size_t>(req.list.limit) + 1;
-    page->visible_key = [visible = scan->visible](const ListSnapshots::Item& i) { return visible->count(&i) > 0; };
+    page->visible_key = [scan](const ListSnapshots::Item& i) { return scan->visible.count(&i) > 0; };
   }
   // A Table's rows are made where the page is, from each item.
   if (req.table) page->printer = std::make_shared<const TablePrinter>(*req.kind, *req.table, std::time(nullptr));
@@ -395,12 +403,7 @@ HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::stri
     if (!scan) return render();
     // Access decided object by object: a slice now, the next once the
     // engine's thread has run what else was ready, then the rendering.
-    auto slice = std::make_shared<std::function<void()>>();
-    *slice = [this, scan, render, weak = std::weak_ptr<std::function<void()>>(slice)]() {
-      if (!scan->step()) return render();
-      if (auto next = weak.lock()) boost::asio::post(io_, [next]() { (*next)(); });
-    };
-    boost::asio::post(io_, [slice]() { (*slice)(); });
+    VisibleScan::run(io_, scan, render);
   };
   return later;
 }

@@ -35,6 +35,9 @@ class WatchHub::Burst {
     ((text_ += pieces), ...);
     if (text_.size() >= kBytes) flush();
   }
+  // One event whose object is already encoded as the API shows it (shared
+  // by the watchers that read it so), without a string of its own.
+  void add_encoded(std::string_view object, const char* type) { add("{\"object\":", object, ",\"type\":\"", type, "\"}\n"); }
   // Sends what is gathered. REQUIRES: called before anything else is sent
   // on the stream (a bookmark) or it is closed, which would overtake it.
   void flush() {
@@ -100,11 +103,17 @@ std::string WatchHub::event(Watcher& w, const char* type, const Json& object) co
   return encode_json(Json{{"type", type}, {"object", shown_as(w, std::move(shown))}}) + "\n";
 }
 
-std::string WatchHub::deleted(Watcher& w, const Json& object, int64_t rv) const {
+namespace {
+// What a DELETED event shows: the object as it was last, at the version
+// that deleted it (or took it out of view).
+Json as_deleted(const Json& object, int64_t rv) {
   Json last = object;
   last["metadata"]["resourceVersion"] = std::to_string(rv);
-  return event(w, "DELETED", last);
+  return last;
 }
+}  // namespace
+
+std::string WatchHub::deleted(Watcher& w, const Json& object, int64_t rv) const { return event(w, "DELETED", as_deleted(object, rv)); }
 
 std::string WatchHub::bookmark(Watcher& w, const Json& annotations) {
   Json md = {{"resourceVersion", std::to_string(w.last_rv)}};
@@ -182,7 +191,7 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, std::optional<int64_t> s
         while (next < encoded.size() && encoded[next]->fact < fact) ++next;
         if (!me.spec.table && !me.spec.served && next < encoded.size() && encoded[next]->fact == fact) {
           ++events_sent_;
-          burst.add("{\"object\":", encoded[next]->bytes, ",\"type\":\"ADDED\"}\n");
+          burst.add_encoded(encoded[next]->bytes, "ADDED");
         } else {
           burst.add(event(me, "ADDED", object));
         }
@@ -237,11 +246,12 @@ struct WatchHub::Encoded {
   std::string deleted;  // as a DELETED event shows it
 };
 
-std::string WatchHub::event(Watcher& w, const char* type, const Json& object, std::string* encoded) const {
-  if (w.spec.table || w.spec.served) return event(w, type, object);
+void WatchHub::add_event(Burst& burst, Watcher& w, const char* type, const std::function<const Json&()>& object,
+                         std::string* encoded) const {
+  if (w.spec.table || w.spec.served) return burst.add(event(w, type, object()));
   ++events_sent_;
-  if (encoded->empty()) *encoded = encode_json(present(engine_, names_, object));
-  return std::string("{\"object\":").append(*encoded).append(",\"type\":\"").append(type).append("\"}\n");
+  if (encoded->empty()) *encoded = encode_json(present(engine_, names_, object()));
+  burst.add_encoded(*encoded, type);
 }
 
 void WatchHub::deliver(Watcher& w, const engine::ObjectChange& c, Encoded& encoded, Burst& burst) {
@@ -249,19 +259,16 @@ void WatchHub::deliver(Watcher& w, const engine::ObjectChange& c, Encoded& encod
   std::string fact = w.tracks() ? engine::object_fact(c.key) : std::string();
   bool now = w.sees(*c.after);
   bool was = w.tracks() ? w.shown.count(fact) > 0 : (!c.before->is_null() && w.wants(*c.before));
+  auto after = [&c]() -> const Json& { return *c.after; };
   if (now && !was) {
-    burst.add(event(w, "ADDED", *c.after, &encoded.after));
+    add_event(burst, w, "ADDED", after, &encoded.after);
   } else if (now && was) {
-    burst.add(event(w, "MODIFIED", *c.after, &encoded.after));
+    add_event(burst, w, "MODIFIED", after, &encoded.after);
   } else if (was) {
-    // The object as it was last, at the version that deleted it (or took
-    // it out of view); made only if this watcher's event needs it.
-    Json last;
-    if (w.spec.table || w.spec.served || encoded.deleted.empty()) {
-      last = c.after->is_null() ? *c.before : *c.after;
-      last["metadata"]["resourceVersion"] = std::to_string(c.resource_version);
-    }
-    burst.add(event(w, "DELETED", last, &encoded.deleted));
+    Json last;  // made only if this watcher's event needs it
+    add_event(burst, w, "DELETED", [&]() -> const Json& {
+      return last = as_deleted(c.after->is_null() ? *c.before : *c.after, c.resource_version);
+    }, &encoded.deleted);
   }
   if (w.tracks()) {
     if (now) w.shown.insert(fact);

@@ -110,10 +110,12 @@ class WatchHub {
   void recheck_access(Watcher& w);
   void scan_scope(const Watcher& w, const std::function<void(const engine::ObjectEntry&)>& fn) const;
   std::string event(Watcher& w, const char* type, const nlohmann::json& object) const;
-  // The same, through `*encoded`: the object as presented and encoded for
-  // every watcher that reads it as stored (filled on first use; `object`
-  // is not read once it is), or `w`'s own for a Table or a served version.
-  std::string event(Watcher& w, const char* type, const nlohmann::json& object, std::string* encoded) const;
+  // Adds to `burst` `w`'s event of the object `object()` makes: through
+  // `*encoded`, the object as presented and encoded for every watcher that
+  // reads it as stored (made on first use; `object` is not called once it
+  // is), or `w`'s own for a Table or a served version.
+  void add_event(Burst& burst, Watcher& w, const char* type, const std::function<const nlohmann::json&()>& object,
+                 std::string* encoded) const;
   // A DELETED event of `object` as of resource version `rv`.
   std::string deleted(Watcher& w, const nlohmann::json& object, int64_t rv) const;
   // A BOOKMARK at the watcher's last resource version, with `annotations`.

@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <thread>
 
@@ -51,11 +52,14 @@ std::vector<std::string> names(const server::HttpResponse& res) {
 }
 
 // The answer of a list whose rendering is handed to the reader pool: the
-// engine's thread (`io`) run until it comes back, bounded.
-std::optional<server::HttpResponse> answer_of(boost::asio::io_context& io, server::HttpResponse& res) {
+// engine's thread (`io`) run until it comes back, bounded. `meanwhile`
+// runs once the list has started, before the engine's thread does.
+std::optional<server::HttpResponse> answer_of(boost::asio::io_context& io, server::HttpResponse& res,
+                                              const std::function<void()>& meanwhile = {}) {
   std::optional<server::HttpResponse> answer;
   if (!res.later) return std::move(res);
   res.later([&](std::optional<server::HttpResponse> r) { answer = std::move(r); });
+  if (meanwhile) meanwhile();
   for (int i = 0; i < 20000 && !answer; ++i) {
     io.restart();
     io.poll();
@@ -123,17 +127,10 @@ TEST_CASE("a list decided object by object lets other work run between slices of
   auto res = store.serve(req, nullptr, {});
   REQUIRE(res);
   REQUIRE(res->later);
-  std::optional<server::HttpResponse> answer;
-  res->later([&](std::optional<server::HttpResponse> r) { answer = std::move(r); });
   // Work that arrives while the list is decided runs before its last
   // decision, not after them all.
   std::optional<size_t> between;
-  boost::asio::post(io, [&]() { between = asked; });
-  for (int i = 0; i < 20000 && !answer; ++i) {
-    io.restart();
-    io.poll();
-    if (!answer) std::this_thread::sleep_for(std::chrono::microseconds(500));
-  }
+  auto answer = answer_of(io, *res, [&]() { boost::asio::post(io, [&]() { between = asked; }); });
   REQUIRE(answer);
   REQUIRE(between);
   CHECK(*between > 0);

@@ -43,6 +43,7 @@
 #include <unordered_map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fga/dispatch_graph.h"
@@ -53,6 +54,11 @@ namespace pmesh::fga {
 
 // The base relation every store's tuples are in.
 inline constexpr const char* kTupleRelation = "fga_tuple";
+// What names every relation whose first argument is a store: the base
+// relation, the stdlib's others (stdlib/fga.rules) and each model's own
+// (its lower() prefix starts with it).
+inline constexpr std::string_view kStoreRelationPrefix = "fga_";
+inline bool is_store_relation(std::string_view relation) { return relation.starts_with(kStoreRelationPrefix); }
 
 // What resolution.cc keeps between questions to a model: heights of nodes
 // (how far a walk from them can go), valid while the engine's state stays
@@ -133,7 +139,8 @@ struct ModelView {
 };
 
 // `prefix` keeps the names of one model's rules apart from another's and
-// from the platform's: an identifier such as "fga_" or "fga_01H..._".
+// from the platform's: an identifier such as "fga_" or "fga_01H..._"
+// (starting with kStoreRelationPrefix where a server runs the model).
 // REQUIRES: validate(m) passed.
 LoweredModel lower(const Model& m, const std::string& prefix);
 

@@ -40,7 +40,8 @@ ApiServer::ApiServer(engine::Engine& engine, engine::DurableStore* store, boost:
       fga_(engine, [this](const engine::Result& r, HttpResponse answer) { return resources_.published(r, std::move(answer)); }),
       graphql_(io),
       metrics_(engine) {
-  metrics_.set_watch_hub([this] { return hub_.size(); }, [this] { return hub_.events_sent(); });
+  metrics_.set_watch_hub([this] { return hub_.size(); }, [this] { return hub_.events_sent(); },
+                         [this] { return hub_.watches_rechecked(); }, [this] { return hub_.objects_rechecked(); });
   hub_.set_snapshots(&resources_.snapshots());
   // Organizations' stores come and go with the organizations; every store's
   // model is loaded again after a start (what its rule set derived is taken up
@@ -363,25 +364,35 @@ std::optional<HttpResponse> ApiServer::objects(const HttpRequest& http, ApiReque
   if (auto e = decode_object_request(http, &req)) return status_response(*e);
   bool admin = req.user.privileged();
   WatchSpec access;
-  if (!admin && info.cluster == "root:orgs" && info.group == "core.platform-mesh.io" && info.resource == "accounts" &&
-      (req.verb == Verb::kList || req.verb == Verb::kWatch)) {
+  bool organizations = !admin && info.cluster == "root:orgs" && info.group == "core.platform-mesh.io" &&
+                       info.resource == "accounts" && (req.verb == Verb::kList || req.verb == Verb::kWatch);
+  if (organizations) {
     // Lists and watches of organizations show those the user may get.
     req.set_visible_by_key([this, user = req.user](std::string_view cluster, std::string_view, std::string_view name) {
       return cluster != "root:orgs" || authz_.sees_org(user, std::string(name));
     });
   }
-  if (!admin && req.verb == Verb::kWatch) {
-    RequestInfo scope = info;
-    if (!watch_allowed) watch_decided_in = info.cluster;
-    access.allowed = watch_allowed ? std::move(watch_allowed)
-                                   : std::function<bool()>([this, user = req.user, scope]() { return authz_.decide(user, "watch", scope).allowed; });
-    access.access_depends_on = authz_.access_depends_on(req.user, std::move(watch_decided_in));
-  }
-  if (req.verb == Verb::kWatch && req.visible_depends_on) {
-    auto mine = std::move(access.access_depends_on);
-    access.access_depends_on = [mine, theirs = req.visible_depends_on](const engine::TupleView& t) {
-      return (mine && mine(t)) || theirs(t);
-    };
+  if (req.verb == Verb::kWatch) {
+    // What may change the watch's access: the whole of it, or (what other
+    // organizations' stores hold) one organization's visibility.
+    std::function<bool(const engine::TupleView&)> whole = req.visible_depends_on;
+    std::function<std::string(const engine::TupleView&)> one;
+    if (!admin) {
+      RequestInfo scope = info;
+      if (!watch_allowed) watch_decided_in = info.cluster;
+      access.allowed = watch_allowed ? std::move(watch_allowed)
+                                     : std::function<bool()>([this, user = req.user, scope]() { return authz_.decide(user, "watch", scope).allowed; });
+      auto mine = authz_.access_depends_on(req.user, std::move(watch_decided_in));
+      whole = whole ? [mine, theirs = std::move(whole)](const engine::TupleView& t) mutable { return mine(t) || theirs(t); }
+                    : std::move(mine);
+    }
+    if (organizations) one = authz_.orgs_seen_depend_on(req.user);
+    if (whole || one)
+      access.access_depends_on = [whole = std::move(whole), one = std::move(one)](const engine::TupleView& t, std::string* object) mutable {
+        if (whole && whole(t)) return true;
+        if (one) *object = one(t);
+        return !object->empty();
+      };
   }
   return resources_.serve(req, stream, std::move(access));
 }

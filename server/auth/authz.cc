@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "fga/lower.h"
 #include "server/auth/service_account_tokens.h"
 #include "stdlib/text.h"
 
@@ -27,10 +28,31 @@ std::string model_user(const UserInfo& user) {
   return user_object(user.name);
 }
 
+namespace {
+
+// Whether `t`, a tuple of a store's model, names `who` or everyone.
+bool names(const engine::TupleView& t, std::string_view who) {
+  return std::any_of(t.args.begin(), t.args.end(), [&](std::string_view a) { return a == who || a == "user:*"; });
+}
+
+}  // namespace
+
 std::function<bool(const engine::TupleView&)> Authorizer::access_depends_on(const UserInfo& user, std::string cluster) const {
-  return [who = model_user(user), cluster = std::move(cluster)](const engine::TupleView& t) {
-    if ((t.relation == "rbac_binding" || t.relation == "rbac_role_perm") && !t.args.empty() && t.args[0] == cluster) return true;
-    return std::any_of(t.args.begin(), t.args.end(), [&](std::string_view a) { return a == who || a == "user:*"; });
+  std::string decided_by = store_of(cluster);
+  return [this, who = model_user(user), cluster = std::move(cluster), decided_by](const engine::TupleView& t) mutable {
+    if (t.relation == "rbac_binding" || t.relation == "rbac_role_perm") return !t.args.empty() && t.args[0] == cluster;
+    if (!fga::is_store_relation(t.relation) || t.args.empty() || !names(t, who)) return false;
+    std::string now = store_of(cluster);
+    if (now == decided_by) return t.args[0] == now;
+    decided_by = std::move(now);
+    return true;
+  };
+}
+
+std::function<std::string(const engine::TupleView&)> Authorizer::orgs_seen_depend_on(const UserInfo& user) const {
+  return [this, who = model_user(user)](const engine::TupleView& t) -> std::string {
+    if (!fga::is_store_relation(t.relation) || t.args.empty() || !names(t, who)) return "";
+    return engine_.state().second_arg("store_org", std::string(t.args[0]));
   };
 }
 
@@ -53,6 +75,12 @@ bool Authorizer::where(const std::string& workspace, std::string* account, std::
   *account = engine_.state().second_arg("workspace_account", workspace);
   *store = account->empty() ? "" : engine_.state().second_arg("account_store", *account);
   return !store->empty();
+}
+
+std::string Authorizer::store_of(const std::string& workspace) const {
+  std::string account, store;
+  where(workspace, &account, &store);
+  return store;
 }
 
 bool Authorizer::may_bind(const std::string& consumer, const std::string& export_path, const std::string& export_name) const {

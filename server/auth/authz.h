@@ -61,13 +61,20 @@ class Authorizer {
   // true for any other (kcp's own bind permission decides those).
   bool may_bind(const std::string& consumer, const std::string& export_path, const std::string& export_name) const;
   // Whether a changed tuple may change what decide() answers `user` in
-  // workspace `cluster` (its watches recheck their access on those,
-  // watch_hub.h): a tuple naming the user as the model knows them, or
-  // everyone (the model's relations are maintained, so a change of the
-  // user's access through a role or a parent changes one of those too);
-  // or an RBAC binding or role's rule in that workspace, which name the
-  // user by subject, group or none at all.
+  // workspace `cluster` (its watches ask again on those, watch_hub.h): an
+  // RBAC binding or role's rule in that workspace, which name the user by
+  // subject, group or none at all; or a tuple of the model naming the user
+  // as the model knows them, or everyone, in the store that decides there
+  // (the model's relations are maintained, so a change of the user's access
+  // through a role or a parent changes one of those too). decide() reads no
+  // other tuple that names a user, so what tenants write in other stores
+  // wakes no watch here. Any of the model's tuples naming the user counts
+  // once the workspace's store is not the one it was (the workspace gone).
   std::function<bool(const engine::TupleView&)> access_depends_on(const UserInfo& user, std::string cluster) const;
+  // The organization whose visibility to `user` (sees_org) a changed tuple
+  // may change, "" for none: the one whose store holds a tuple of the model
+  // naming the user or everyone.
+  std::function<std::string(const engine::TupleView&)> orgs_seen_depend_on(const UserInfo& user) const;
   // Whether `user` may see organization `org` (in root:orgs lists).
   bool sees_org(const UserInfo& user, const std::string& org) const { return can(user, "get", "root:orgs:" + org); }
 
@@ -98,6 +105,8 @@ class Authorizer {
   std::optional<Decision> required_groups_deny(const UserInfo& user, const std::string& cluster) const;
   // The account object and store a workspace belongs to; false if none.
   bool where(const std::string& workspace, std::string* account, std::string* store) const;
+  // The store alone ("" if none).
+  std::string store_of(const std::string& workspace) const;
   // The subjects RBAC bindings may name `user` by ("User:<name>", "Group:<g>", "ServiceAccount:<ns>:<name>").
   // None for a ServiceAccount outside its own workspace.
   std::vector<std::string> rbac_subjects(const UserInfo& user, const std::string& cluster) const;

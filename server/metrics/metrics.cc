@@ -89,7 +89,7 @@ class EngineCollector : public prometheus::Collectable {
 class WatchCollector : public prometheus::Collectable {
  public:
   std::function<size_t()> watchers;
-  std::function<uint64_t()> events_sent;
+  std::function<uint64_t()> events_sent, watches_rechecked, objects_rechecked;
   std::function<size_t()> connections, backlog;
   std::vector<MetricFamily> Collect() const override {
     auto open = family("apiserver_registered_watchers", "Watches open now.", MetricType::Gauge);
@@ -99,6 +99,12 @@ class WatchCollector : public prometheus::Collectable {
     auto sent = family("pmesh_watch_events_sent_total", "Watch events made for watchers (each watcher's copy counts).",
                        MetricType::Counter);
     sent.metric = {counter(events_sent ? static_cast<double>(events_sent()) : 0)};
+    auto rechecks = family("pmesh_watch_access_rechecks_total",
+                           "Watches whose access a changed tuple made the server decide again: whole watches, or single objects' visibility.",
+                           MetricType::Counter);
+    for (auto [scope, f] : {std::pair{"watch", &watches_rechecked}, std::pair{"object", &objects_rechecked}}) {
+      rechecks.metric.push_back(counter(*f ? static_cast<double>((*f)()) : 0, {{"scope", scope}}));
+    }
     auto gauge = [](std::string name, std::string help, const std::function<size_t()>& f) {
       auto g = family(std::move(name), std::move(help), MetricType::Gauge);
       ClientMetric m;
@@ -106,7 +112,7 @@ class WatchCollector : public prometheus::Collectable {
       g.metric = {m};
       return g;
     };
-    return {open, sent,
+    return {open, sent, rechecks,
             gauge("pmesh_watch_backlog_bytes", "Bytes of watch events handed to connections and not written to their clients yet.",
                   backlog),
             gauge("pmesh_open_connections", "Connections open now.", connections)};
@@ -166,9 +172,12 @@ void Metrics::set_transport(std::function<size_t()> connections, std::function<s
   impl_->watchers->backlog = std::move(backlog_bytes);
 }
 
-void Metrics::set_watch_hub(std::function<size_t()> watchers, std::function<uint64_t()> events_sent) {
+void Metrics::set_watch_hub(std::function<size_t()> watchers, std::function<uint64_t()> events_sent,
+                            std::function<uint64_t()> watches_rechecked, std::function<uint64_t()> objects_rechecked) {
   impl_->watchers->watchers = std::move(watchers);
   impl_->watchers->events_sent = std::move(events_sent);
+  impl_->watchers->watches_rechecked = std::move(watches_rechecked);
+  impl_->watchers->objects_rechecked = std::move(objects_rechecked);
 }
 
 std::string Metrics::text() const {

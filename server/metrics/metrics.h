@@ -35,7 +35,8 @@ class Metrics {
   // One group commit of the durable store: its latency and the transactions it made durable.
   void commit(double seconds, size_t transactions);
   // The watch hub's open watches and events sent, read when scraped.
-  void set_watch_hub(std::function<size_t()> watchers, std::function<uint64_t()> events_sent);
+  void set_watch_hub(std::function<size_t()> watchers, std::function<uint64_t()> events_sent,
+                     std::function<uint64_t()> watches_rechecked, std::function<uint64_t()> objects_rechecked);
   // The transport's open connections and watch backlog (bytes not written yet).
   void set_transport(std::function<size_t()> connections, std::function<size_t()> backlog_bytes);
 

@@ -318,7 +318,7 @@ std::shared_ptr<const fga::CompiledModel> FgaStore::compiled(const std::string& 
       if (it->second.json == stored || *it->second.json == *stored) return c;
       throw FgaError("internal_error", "model id " + id + " names two different models");
     }
-  auto c = std::make_shared<const fga::CompiledModel>(fga::compile_model(fga::from_json(*stored), "fga_" + id + "_"));
+  auto c = std::make_shared<const fga::CompiledModel>(fga::compile_model(fga::from_json(*stored), std::string(fga::kStoreRelationPrefix) + id + "_"));
   if (compiled_.size() > 2 * cache_.size() + 16)
     for (auto it = compiled_.begin(); it != compiled_.end();) it = it->second.model.expired() ? compiled_.erase(it) : std::next(it);
   compiled_[id] = {c, std::move(stored)};

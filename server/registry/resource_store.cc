@@ -417,6 +417,7 @@ std::optional<HttpResponse> ResourceStore::watch(const ApiRequest& req, const st
   if (req.kind->storage) spec.served = req.kind;
   spec.kind_name = req.kind->name;
   spec.ns = req.info.ns;
+  spec.namespaced = req.kind->scope == dsl::Scope::kNamespaced;
   spec.labels = req.list.labels;
   spec.fields = req.list.fields;
   if (!req.info.name.empty()) spec.fields.require_field("metadata.name", req.info.name);

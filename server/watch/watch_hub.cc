@@ -1,5 +1,6 @@
 #include "server/watch/watch_hub.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 
@@ -291,17 +292,40 @@ void WatchHub::recheck_access(Watcher& w) {
   }
   if (!w.tracks()) return;
   Burst burst(*w.stream);
-  scan_scope(w, [&](const engine::ObjectEntry& e) {
-    std::string fact = std::string(e.fact.str());
-    bool now = w.sees(*e.effective), was = w.shown.count(fact) > 0;
-    if (now && !was) {
-      burst.add(event(w, "ADDED", *e.effective));
-      w.shown.insert(fact);
-    } else if (was && !now) {
-      burst.add(deleted(w, *e.effective, published_rv_));
-      w.shown.erase(fact);
-    }
-  });
+  scan_scope(w, [&](const engine::ObjectEntry& e) { recheck_object(w, e, burst); });
+}
+
+void WatchHub::recheck_objects(Watcher& w, const std::vector<std::string>& names) {
+  if (!w.tracks()) return;
+  // Found by their keys where the watch names one cluster and (for a
+  // namespaced kind) one namespace; else the scope is read for them.
+  if (w.spec.cluster == "*" || (w.spec.namespaced && w.spec.ns.empty())) {
+    ++watches_rechecked_;
+    Burst burst(*w.stream);
+    scan_scope(w, [&](const engine::ObjectEntry& e) {
+      if (std::binary_search(names.begin(), names.end(), e.key().name)) recheck_object(w, e, burst);
+    });
+    return;
+  }
+  objects_rechecked_ += names.size();
+  Burst burst(*w.stream);
+  for (const auto& name : names) {
+    std::string kind = w.spec.kind_key;
+    const engine::ObjectEntry* e = engine_.state().object(engine::object_fact({kind, w.spec.cluster, w.spec.ns, name}));
+    if (e) recheck_object(w, *e, burst);
+  }
+}
+
+void WatchHub::recheck_object(Watcher& w, const engine::ObjectEntry& e, Burst& burst) {
+  std::string fact = std::string(e.fact.str());
+  bool now = w.sees(*e.effective), was = w.shown.count(fact) > 0;
+  if (now && !was) {
+    burst.add(event(w, "ADDED", *e.effective));
+    w.shown.insert(fact);
+  } else if (was && !now) {
+    burst.add(deleted(w, *e.effective, published_rv_));
+    w.shown.erase(fact);
+  }
 }
 
 void WatchHub::publish(const engine::Result& r) {
@@ -332,9 +356,26 @@ void WatchHub::publish(const engine::Result& r) {
     if (!w->started || !w->spec.access_depends_on) continue;
     if (tuples.empty())
       for (const auto& t : r.tuples) tuples.push_back(t.view());
-    bool touched = false;
-    for (const auto& t : tuples) touched = touched || w->spec.access_depends_on(t);
-    if (touched) recheck_access(*w);
+    bool whole = false;
+    std::vector<std::string> objects;
+    std::string object;
+    for (const auto& t : tuples) {
+      object.clear();
+      if (!w->spec.access_depends_on(t, &object)) continue;
+      if (object.empty()) {
+        whole = true;
+        break;
+      }
+      objects.push_back(object);
+    }
+    if (whole) {
+      ++watches_rechecked_;
+      recheck_access(*w);
+    } else if (!objects.empty()) {
+      std::sort(objects.begin(), objects.end());
+      objects.erase(std::unique(objects.begin(), objects.end()), objects.end());
+      recheck_objects(*w, objects);
+    }
   }
   for (const auto& w : watchers_)
     if (w->started) w->last_rv = std::max(w->last_rv, r.resource_version);

@@ -31,6 +31,7 @@
 #include <memory>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 #include "engine/durable_store.h"
 #include "engine/engine.h"
@@ -50,6 +51,7 @@ struct WatchSpec {
   // (engine/conversion.h).
   const dsl::KindDecl* served = nullptr;
   std::string ns;  // "" for every namespace
+  bool namespaced = false;  // the kind's scope
   Selector labels, fields;
   bool bookmarks = false;
   // Whether the watch starts with the objects as ADDED events (unset: when
@@ -62,8 +64,10 @@ struct WatchSpec {
   // Whether the watcher may still watch at all; unset: always.
   std::function<bool()> allowed;
   // Whether a changed tuple may change what the watcher sees (its user's
-  // access); unset: never.
-  std::function<bool(const engine::TupleView&)> access_depends_on;
+  // access); unset: never. It may say that only one object's visibility
+  // may change, by naming it in `*object` (in the watch's cluster and
+  // namespace): the hub then decides that one again, not the whole watch.
+  std::function<bool(const engine::TupleView&, std::string* object)> access_depends_on;
   // Events as Tables (`kubectl get -w`): each object a Table of one row,
   // the column definitions in the first event only, as kube sends them.
   std::shared_ptr<const TablePrinter> table;
@@ -95,6 +99,11 @@ class WatchHub {
   void set_snapshots(ListSnapshots* s) { snapshots_ = s; }
   // Events made for watchers since the start (each watcher's copy counts).
   uint64_t events_sent() const { return events_sent_; }
+  // Since the start: how often a watch's access was decided again whole
+  // (whether it may still watch, and what it sees), and how many single
+  // objects' visibility was.
+  uint64_t watches_rechecked() const { return watches_rechecked_; }
+  uint64_t objects_rechecked() const { return objects_rechecked_; }
   // The resource version delivered to every watcher so far.
   int64_t published_rv() const { return published_rv_; }
 
@@ -108,6 +117,10 @@ class WatchHub {
   // `encoded`, what watchers share of its events.
   void deliver(Watcher& w, const engine::ObjectChange& c, Encoded& encoded, Burst& burst);
   void recheck_access(Watcher& w);
+  // Decides again whether `w` sees the objects named `names` (sorted, unique).
+  void recheck_objects(Watcher& w, const std::vector<std::string>& names);
+  // Sends `w` ADDED or DELETED for `e` if whether it sees it changed.
+  void recheck_object(Watcher& w, const engine::ObjectEntry& e, Burst& burst);
   void scan_scope(const Watcher& w, const std::function<void(const engine::ObjectEntry&)>& fn) const;
   std::string event(Watcher& w, const char* type, const nlohmann::json& object) const;
   // Adds to `burst` `w`'s event of the object `object()` makes: through
@@ -136,6 +149,7 @@ class WatchHub {
   int64_t published_rv_ = 0;
   int ticks_ = 0;
   mutable uint64_t events_sent_ = 0;
+  uint64_t watches_rechecked_ = 0, objects_rechecked_ = 0;
   ListSnapshots* snapshots_ = nullptr;
 };
 

@@ -10,6 +10,7 @@ Usage: watch_e2e.py PMESH
 """
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -299,6 +300,75 @@ def too_old(s):
     w.close()
 
 
+def rechecks(s):
+    """pmesh_watch_access_rechecks_total by scope, from /metrics."""
+    st, body, _ = s.request("GET", "/metrics")
+    assert st == 200, st
+    text = body.decode() if isinstance(body, bytes) else str(body)
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r'pmesh_watch_access_rechecks_total\{scope="(\w+)"\} (\S+)$', line)
+        if m:
+            out[m.group(1)] = float(m.group(2))
+    assert set(out) == {"watch", "object"}, text[-2000:]
+    return out
+
+
+def delta(after, before):
+    return {k: after[k] - before[k] for k in after}
+
+
+def foreign_stores_leave_watches_be(s):
+    """What a tenant writes in its organization's store wakes only the
+    watches it may change: a watch inside another organization asks nothing
+    again, and a watch of organizations decides that one organization
+    again, not every one; what it decides is still exact."""
+    for name in ("wayne", "stark"):
+        assert s.request("POST", ORGS, org(name), user="alice")[0] == 201
+    accounts = {}
+    for name in ("wayne", "stark"):
+        tuples = s.request("POST", "/stores/%s/read" % name, {}, user="alice")[1]["tuples"]
+        accounts[name] = next(t["key"]["object"] for t in tuples
+                              if t["key"]["relation"] == "owner" and t["key"]["object"].endswith("/" + name))
+    bob_in_wayne = {"tuple_keys": member_role(accounts["wayne"], "user:bob")}
+    assert s.request("POST", "/stores/wayne/write", {"writes": bob_in_wayne}, user="alice")[0] == 200
+    cms = "/clusters/root:orgs:wayne/api/v1/namespaces/default/configmaps"
+    assert s.request("POST", cms, {"metadata": {"name": "c1"}, "data": {"k": "v"}}, user="alice")[0] == 201
+    inside = s.watch(cms + "?watch=true&timeoutSeconds=30", user="bob")
+    assert until(inside, lambda e: e["object"]["metadata"]["name"] == "c1")[-1]["type"] == "ADDED"
+    bobs = s.watch(ORGS + "?watch=true&timeoutSeconds=30", user="bob")
+    assert until(bobs, lambda e: e["object"]["metadata"]["name"] == "wayne")[-1]["type"] == "ADDED"
+    carols = s.watch(ORGS + "?watch=true&timeoutSeconds=30", user="carol")
+    everyone = {"tuple_keys": member_role(accounts["stark"], "user:*")}
+
+    def stark_for_everyone(change, event):
+        before = rechecks(s)
+        assert s.request("POST", "/stores/stark/write", {change: everyone}, user="alice")[0] == 200
+        for w in (bobs, carols):
+            seen = until(w, lambda e: e["object"]["metadata"]["name"] == "stark")
+            assert [e["type"] for e in seen] == [event], seen
+        d = delta(rechecks(s), before)
+        assert d == {"watch": 0, "object": 2}, d
+
+    # stark's owner lets everyone in (assignee user:*), then takes it back:
+    # each watch of organizations decides stark alone; bob's watch in wayne
+    # asks nothing.
+    stark_for_everyone("writes", "ADDED")
+    stark_for_everyone("deletes", "DELETED")
+    # bob loses wayne: his watch in it ends, his watch of organizations
+    # sees wayne go; carol's asks nothing.
+    before = rechecks(s)
+    assert s.request("POST", "/stores/wayne/write", {"deletes": bob_in_wayne}, user="alice")[0] == 200
+    assert until(inside, lambda e: e["type"] == "DELETED")[-1]["object"]["metadata"]["name"] == "c1"
+    assert inside.next() is None, "the watch should end once access is gone"
+    gone = until(bobs, lambda e: e["object"]["metadata"]["name"] == "wayne")
+    assert [e["type"] for e in gone] == ["DELETED"], gone
+    d = delta(rechecks(s), before)
+    assert d == {"watch": 1, "object": 1}, d
+    for w in (inside, bobs, carols):
+        w.close()
+
+
 def main():
     pmesh = sys.argv[1]
     with Server(pmesh, extra=("--watch-history", "50")) as s:
@@ -306,6 +376,7 @@ def main():
             owner_sees_deletion(s)
             visibility_follows_access(s)
             rbac_loss_ends_watch(s)
+            foreign_stores_leave_watches_be(s)
         except AssertionError as e:
             fail(str(e), s)
     with Server(pmesh) as s:

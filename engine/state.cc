@@ -702,9 +702,10 @@ void State::set_resource_version(std::string_view fact, int64_t rv) {
   e.effective.mutate()["metadata"]["resourceVersion"] = std::to_string(rv);
 }
 
-void State::scan_objects(const std::string& prefix, const ObjectVisitor& fn) const {
-  for (auto it = objects_.lower_bound(prefix); it != objects_.end() && it->first.str().compare(0, prefix.size(), prefix) == 0;
-       ++it)
+void State::scan_objects(const std::string& prefix, const ObjectVisitor& fn, std::string_view after) const {
+  auto it = objects_.lower_bound(after > prefix ? after : std::string_view(prefix));
+  if (it != objects_.end() && !after.empty() && it->first.str() == after) ++it;
+  for (; it != objects_.end() && it->first.str().compare(0, prefix.size(), prefix) == 0; ++it)
     if (!it->second.effective.is_null() && !fn(it->first, it->second)) return;
 }
 

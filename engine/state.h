@@ -517,8 +517,9 @@ class State {
   // (FactBucket): valid until the state next changes, and copied by
   // retaining it all the same.
   using TupleVisitor = absl::FunctionRef<bool(const FactKey& fact)>;
-  // Live objects (effective non-null) whose fact key starts with `prefix`.
-  void scan_objects(const std::string& prefix, const ObjectVisitor& fn) const;
+  // Live objects (effective non-null) whose fact key starts with `prefix`,
+  // in key order; with `after`, those whose key sorts after it.
+  void scan_objects(const std::string& prefix, const ObjectVisitor& fn, std::string_view after = {}) const;
   // Live objects in the secondary index `index` with these values, and
   // perhaps others: the caller checks each candidate's values, as it must
   // for a value of another type with the same text (index_key), and for

@@ -1,7 +1,11 @@
 #include "server/watch/watch_hub.h"
 
+#include <boost/asio/post.hpp>
+
 #include <algorithm>
 #include <chrono>
+#include <optional>
+#include <utility>
 #include <map>
 
 #include "engine/conversion.h"
@@ -29,6 +33,9 @@ constexpr int kBookmarkTicks = 5;  // a bookmark every five seconds
 class WatchHub::Burst {
  public:
   explicit Burst(Stream& stream) : stream_(stream) {}
+  // To `w`'s stream, or while its initial events are still being sent, to
+  // what it holds until they are (Watcher::held).
+  explicit Burst(Watcher& w);
   ~Burst() { flush(); }
   // One event, given whole or in pieces (appended without a copy of their sum).
   template <class... Pieces>
@@ -43,13 +50,15 @@ class WatchHub::Burst {
   // on the stream (a bookmark) or it is closed, which would overtake it.
   void flush() {
     if (text_.empty()) return;
-    stream_.send(std::move(text_));
+    if (hold_) hold_->append(text_);
+    else stream_.send(std::move(text_));
     text_.clear();
   }
 
  private:
   static constexpr size_t kBytes = size_t{1} << 20;
   Stream& stream_;
+  std::string* hold_ = nullptr;
   std::string text_;
 };
 
@@ -63,6 +72,16 @@ struct WatchHub::Watcher {
   // Filtered watchers remember what they were shown (object facts).
   std::unordered_set<std::string, KeyedTextHash, std::equal_to<>> shown;
 
+  // While a filtered watch's initial events go out a slice at a time
+  // (scan_slice): the last object key decided so far. The watcher has been
+  // shown its scope up to there; what lies after is shown as the scan
+  // reaches it, so changes there are not delivered, and changes behind it
+  // wait in `held` until every initial event is out.
+  std::optional<std::string> scanned_to;
+  std::string held;
+  bool scanning() const { return scanned_to.has_value(); }
+  bool behind_scan(std::string_view fact) const { return !scanned_to || fact <= *scanned_to; }
+
   bool tracks() const { return static_cast<bool>(spec.visible); }
   bool wants(const Json& object) const {
     const Json& md = object["metadata"];
@@ -75,6 +94,8 @@ struct WatchHub::Watcher {
     return !spec.visible || spec.visible(object);
   }
 };
+
+WatchHub::Burst::Burst(Watcher& w) : stream_(*w.stream), hold_(w.scanning() ? &w.held : nullptr) {}
 
 WatchHub::WatchHub(const engine::Engine& engine, const ClusterNames& names, engine::DurableStore* store,
                    boost::asio::io_context& io, AfterCommit after_commit)
@@ -164,6 +185,18 @@ void WatchHub::start(WatchSpec spec, const std::string& from_rv, const std::shar
 
 void WatchHub::begin(const std::shared_ptr<Watcher>& w, std::optional<int64_t> start) {
   Watcher& me = *w;
+  if (!start && me.tracks()) {
+    // A filtered watch asks about each object (an organization each, for a
+    // watch of organizations): its initial events go out a slice at a time,
+    // with the engine's other work between, as a list decided object by
+    // object is. It shows what is durable and is delivered what commits
+    // after that, behind its scan.
+    me.last_rv = published_rv_;
+    me.scanned_to.emplace();
+    me.started = true;
+    scan_slice(w);
+    return;
+  }
   if (!start) {
     // The snapshot has the objects encoded as the API shows them, in the
     // same order as the state: the state says which the watcher wants, the
@@ -237,6 +270,46 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, std::optional<int64_t> s
   me.started = true;
 }
 
+void WatchHub::scan_slice(const std::shared_ptr<Watcher>& w) {
+  Watcher& me = *w;
+  if (me.stream->closed() || !me.scanning()) return;
+  const std::string* cluster = me.spec.cluster == "*" ? nullptr : &me.spec.cluster;
+  const std::string* ns = cluster && !me.spec.ns.empty() ? &me.spec.ns : nullptr;
+  const std::string after = *me.scanned_to;
+  size_t n = 0;
+  bool more = false;
+  {
+    Burst burst(*me.stream);
+    engine_.state().scan_objects(engine::object_prefix(me.spec.kind_key, cluster, ns), [&](const engine::FactKey& f, const engine::ObjectEntry& e) {
+      if (n++ == kScanSlice) {
+        more = true;
+        return false;
+      }
+      me.scanned_to->assign(f.str());
+      // What a commit not durable yet changed, that commit's publish shows
+      // (behind the scan by then).
+      if (e.resource_version > published_rv_) return true;
+      e.effective.visit([&](const Json& object) {
+        if (!me.sees(object)) return;
+        burst.add(event(me, "ADDED", object));
+        me.shown.insert(std::string(f.str()));
+      });
+      return true;
+    }, after);
+  }
+  if (more) {
+    boost::asio::post(io_, [this, w]() {
+      if (!w->stream->closed()) scan_slice(w);
+    });
+    return;
+  }
+  me.scanned_to.reset();
+  if (!me.held.empty()) me.stream->send(std::exchange(me.held, {}));
+  me.last_rv = std::max(me.last_rv, published_rv_);
+  if (me.spec.send_initial_events.value_or(false) && me.spec.bookmarks)
+    me.stream->send(bookmark(me, {{"k8s.io/initial-events-end", "true"}}));
+}
+
 // One change's object as the API shows it, encoded once for every watcher
 // that reads it as stored (no Table, no other served version), as kube's
 // watch cache serializes an event once for all its watchers
@@ -280,6 +353,8 @@ void WatchHub::deliver(Watcher& w, const engine::ObjectChange& c, Encoded& encod
 void WatchHub::recheck_access(Watcher& w) {
   if (w.spec.allowed && !w.spec.allowed()) {
     // Access to the whole watch is gone: what it showed leaves its view.
+    w.scanned_to.reset();
+    if (!w.held.empty()) w.stream->send(std::exchange(w.held, {}));
     Burst burst(*w.stream);
     scan_scope(w, [&](const engine::ObjectEntry& e) {
       bool shown = w.tracks() ? w.shown.count(std::string(e.fact.str())) > 0 : w.wants(*e.effective);
@@ -291,7 +366,7 @@ void WatchHub::recheck_access(Watcher& w) {
     return;
   }
   if (!w.tracks()) return;
-  Burst burst(*w.stream);
+  Burst burst(w);
   scan_scope(w, [&](const engine::ObjectEntry& e) { recheck_object(w, e, burst); });
 }
 
@@ -301,14 +376,14 @@ void WatchHub::recheck_objects(Watcher& w, const std::vector<std::string>& names
   // namespaced kind) one namespace; else the scope is read for them.
   if (w.spec.cluster == "*" || (w.spec.namespaced && w.spec.ns.empty())) {
     ++watches_rechecked_;
-    Burst burst(*w.stream);
+    Burst burst(w);
     scan_scope(w, [&](const engine::ObjectEntry& e) {
       if (std::binary_search(names.begin(), names.end(), e.key().name)) recheck_object(w, e, burst);
     });
     return;
   }
   objects_rechecked_ += names.size();
-  Burst burst(*w.stream);
+  Burst burst(w);
   for (const auto& name : names) {
     std::string kind = w.spec.kind_key;
     const engine::ObjectEntry* e = engine_.state().object(engine::object_fact({kind, w.spec.cluster, w.spec.ns, name}));
@@ -317,6 +392,7 @@ void WatchHub::recheck_objects(Watcher& w, const std::vector<std::string>& names
 }
 
 void WatchHub::recheck_object(Watcher& w, const engine::ObjectEntry& e, Burst& burst) {
+  if (!w.behind_scan(e.fact.str())) return;  // decided when the scan gets there
   std::string fact = std::string(e.fact.str());
   bool now = w.sees(*e.effective), was = w.shown.count(fact) > 0;
   if (now && !was) {
@@ -341,11 +417,11 @@ void WatchHub::publish(const engine::Result& r) {
       if (!w->started) continue;
       auto changes = by_kind.find(w->spec.kind_key);
       if (changes == by_kind.end()) continue;
-      Burst burst(*w->stream);
+      Burst burst(*w);
       for (size_t i : changes->second) {
         const engine::ObjectChange& c = r.objects[i];
         if (c.resource_version <= w->last_rv) continue;
-        deliver(*w, c, encoded[i], burst);
+        if (w->behind_scan(engine::object_fact(c.key))) deliver(*w, c, encoded[i], burst);
         w->last_rv = c.resource_version;
       }
     }
@@ -394,7 +470,7 @@ void WatchHub::tick() {
       w->stream->close();
       continue;
     }
-    if (bookmark_due && w->started && w->spec.bookmarks) w->stream->send(bookmark(*w, Json::object()));
+    if (bookmark_due && w->started && !w->scanning() && w->spec.bookmarks) w->stream->send(bookmark(*w, Json::object()));
   }
   ticker_.expires_after(std::chrono::seconds(1));
   ticker_.async_wait([this](const boost::system::error_code& ec) {

@@ -17,6 +17,12 @@
 // that loses access to what it watches gets a DELETED event for everything
 // it was shown, and its stream ends.
 //
+// A filtered watch asks a question per object, so its initial events go out
+// a slice at a time (kScanSlice objects per handler of the engine's thread,
+// other work between), in key order. It shows what is durable; what commits
+// meanwhile behind the slices is held and sent after the initial events,
+// what commits ahead of them is read when the slices get there.
+//
 // One timer serves every watcher (timeouts and bookmarks): a watch costs no
 // timer of its own, and a closed stream is dropped at the next change or tick.
 //
@@ -104,6 +110,9 @@ class WatchHub {
   // objects' visibility was.
   uint64_t watches_rechecked() const { return watches_rechecked_; }
   uint64_t objects_rechecked() const { return objects_rechecked_; }
+  // How many objects a filtered watch's start decides in one handler of
+  // the engine's thread.
+  static constexpr size_t kScanSlice = 256;
   // The resource version delivered to every watcher so far.
   int64_t published_rv() const { return published_rv_; }
 
@@ -112,6 +121,9 @@ class WatchHub {
   class Burst;
   // Sends the initial events (`from` unset) or the changes after `from`.
   void begin(const std::shared_ptr<Watcher>& w, std::optional<int64_t> from);
+  // Sends a filtered watcher's initial events for the next kScanSlice
+  // objects, then posts the rest, or ends them.
+  void scan_slice(const std::shared_ptr<Watcher>& w);
   struct Encoded;
   // Sends `w` what change `c` shows it into `burst`, reading and filling
   // `encoded`, what watchers share of its events.

@@ -72,15 +72,29 @@ struct WatchHub::Watcher {
   // Filtered watchers remember what they were shown (object facts).
   std::unordered_set<std::string, KeyedTextHash, std::equal_to<>> shown;
 
-  // While a filtered watch's initial events go out a slice at a time
-  // (scan_slice): the last object key decided so far. The watcher has been
-  // shown its scope up to there; what lies after is shown as the scan
-  // reaches it, so changes there are not delivered, and changes behind it
-  // wait in `held` until every initial event is out.
-  std::optional<std::string> scanned_to;
+  // A filtered watch's start decides its objects a slice at a time
+  // (scan_slice), in key order: kInitial sends them as ADDED, kResume (a
+  // watch from a resource version, whose client has them) only learns
+  // which it shows. `scanned_to` is the last key decided. While kInitial,
+  // changes ahead of it are not delivered (the scan reads them when it gets
+  // there) and those behind wait in `held` until every initial event is
+  // out. While kResume, changes go out as they commit; one ahead of the
+  // scan is judged by what the object was before it (it is then `touched`,
+  // and the scan leaves it be).
+  enum class Scan { kNone, kInitial, kResume };
+  Scan scan = Scan::kNone;
+  std::string scanned_to;
   std::string held;
-  bool scanning() const { return scanned_to.has_value(); }
-  bool behind_scan(std::string_view fact) const { return !scanned_to || fact <= *scanned_to; }
+  std::unordered_set<std::string, KeyedTextHash, std::equal_to<>> touched;
+  // Objects whose change the scan found not durable yet: judged, as those
+  // ahead, by what they were before it, when its commit is published.
+  std::unordered_set<std::string, KeyedTextHash, std::equal_to<>> unsure;
+  bool scanning() const { return scan != Scan::kNone; }
+  // Whether whether it shows `fact` is known (`shown` says).
+  bool known(std::string_view fact) const {
+    if (!unsure.empty() && unsure.count(fact)) return false;
+    return scan == Scan::kNone || fact <= scanned_to || touched.count(fact) > 0;
+  }
 
   bool tracks() const { return static_cast<bool>(spec.visible); }
   bool wants(const Json& object) const {
@@ -95,7 +109,7 @@ struct WatchHub::Watcher {
   }
 };
 
-WatchHub::Burst::Burst(Watcher& w) : stream_(*w.stream), hold_(w.scanning() ? &w.held : nullptr) {}
+WatchHub::Burst::Burst(Watcher& w) : stream_(*w.stream), hold_(w.scan == Watcher::Scan::kInitial ? &w.held : nullptr) {}
 
 WatchHub::WatchHub(const engine::Engine& engine, const ClusterNames& names, engine::DurableStore* store,
                    boost::asio::io_context& io, AfterCommit after_commit)
@@ -192,7 +206,7 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, std::optional<int64_t> s
     // object is. It shows what is durable and is delivered what commits
     // after that, behind its scan.
     me.last_rv = published_rv_;
-    me.scanned_to.emplace();
+    me.scan = Watcher::Scan::kInitial;
     me.started = true;
     scan_slice(w);
     return;
@@ -261,11 +275,14 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, std::optional<int64_t> s
       });
     burst.flush();
     me.last_rv = std::max(me.last_rv, published_rv_);
-    // From here on, a filtered watcher has been shown what it sees now.
-    if (me.tracks())
-      scan_scope(me, [&](const engine::ObjectEntry& e) {
-        if (me.sees(*e.effective)) me.shown.insert(std::string(e.fact.str()));
-      });
+    if (me.tracks()) {
+      // From here on, a filtered watcher has been shown what it sees now:
+      // which that is, a slice at a time.
+      me.scan = Watcher::Scan::kResume;
+      me.started = true;
+      scan_slice(w);
+      return;
+    }
   }
   me.started = true;
 }
@@ -273,9 +290,10 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, std::optional<int64_t> s
 void WatchHub::scan_slice(const std::shared_ptr<Watcher>& w) {
   Watcher& me = *w;
   if (me.stream->closed() || !me.scanning()) return;
+  const bool initial = me.scan == Watcher::Scan::kInitial;
   const std::string* cluster = me.spec.cluster == "*" ? nullptr : &me.spec.cluster;
   const std::string* ns = cluster && !me.spec.ns.empty() ? &me.spec.ns : nullptr;
-  const std::string after = *me.scanned_to;
+  const std::string after = me.scanned_to;
   size_t n = 0;
   bool more = false;
   {
@@ -285,13 +303,20 @@ void WatchHub::scan_slice(const std::shared_ptr<Watcher>& w) {
         more = true;
         return false;
       }
-      me.scanned_to->assign(f.str());
-      // What a commit not durable yet changed, that commit's publish shows
+      me.scanned_to.assign(f.str());
+      if (auto t = me.touched.find(f.str()); t != me.touched.end()) {
+        me.touched.erase(t);  // its change said
+        return true;
+      }
+      // What a commit not durable yet changed, that commit's publish says
       // (behind the scan by then).
-      if (e.resource_version > published_rv_) return true;
+      if (e.resource_version > published_rv_) {
+        if (!initial) me.unsure.insert(std::string(f.str()));
+        return true;
+      }
       e.effective.visit([&](const Json& object) {
         if (!me.sees(object)) return;
-        burst.add(event(me, "ADDED", object));
+        if (initial) burst.add(event(me, "ADDED", object));
         me.shown.insert(std::string(f.str()));
       });
       return true;
@@ -303,7 +328,10 @@ void WatchHub::scan_slice(const std::shared_ptr<Watcher>& w) {
     });
     return;
   }
-  me.scanned_to.reset();
+  me.scan = Watcher::Scan::kNone;
+  me.scanned_to.clear();
+  me.touched.clear();
+  if (!initial) return;
   if (!me.held.empty()) me.stream->send(std::exchange(me.held, {}));
   me.last_rv = std::max(me.last_rv, published_rv_);
   if (me.spec.send_initial_events.value_or(false) && me.spec.bookmarks)
@@ -353,7 +381,9 @@ void WatchHub::deliver(Watcher& w, const engine::ObjectChange& c, Encoded& encod
 void WatchHub::recheck_access(Watcher& w) {
   if (w.spec.allowed && !w.spec.allowed()) {
     // Access to the whole watch is gone: what it showed leaves its view.
-    w.scanned_to.reset();
+    // (What a resumed watch's client holds that the scan has not reached
+    // stays unsaid: deciding it now would show it to who may not see it.)
+    w.scan = Watcher::Scan::kNone;
     if (!w.held.empty()) w.stream->send(std::exchange(w.held, {}));
     Burst burst(*w.stream);
     scan_scope(w, [&](const engine::ObjectEntry& e) {
@@ -391,8 +421,18 @@ void WatchHub::recheck_objects(Watcher& w, const std::vector<std::string>& names
   }
 }
 
+bool WatchHub::judge_before(Watcher& w, const engine::ObjectChange& c) {
+  std::string fact = engine::object_fact(c.key);
+  if (w.scan == Watcher::Scan::kInitial && !w.unsure.count(fact)) return false;  // the scan reads it later
+  if (!c.before->is_null() && w.sees(*c.before)) w.shown.insert(fact);
+  else w.shown.erase(fact);
+  w.unsure.erase(fact);
+  if (w.scanning() && fact > w.scanned_to) w.touched.insert(std::move(fact));
+  return true;
+}
+
 void WatchHub::recheck_object(Watcher& w, const engine::ObjectEntry& e, Burst& burst) {
-  if (!w.behind_scan(e.fact.str())) return;  // decided when the scan gets there
+  if (!w.known(e.fact.str())) return;  // decided when the scan or its change gets there
   std::string fact = std::string(e.fact.str());
   bool now = w.sees(*e.effective), was = w.shown.count(fact) > 0;
   if (now && !was) {
@@ -421,7 +461,12 @@ void WatchHub::publish(const engine::Result& r) {
       for (size_t i : changes->second) {
         const engine::ObjectChange& c = r.objects[i];
         if (c.resource_version <= w->last_rv) continue;
-        if (w->behind_scan(engine::object_fact(c.key))) deliver(*w, c, encoded[i], burst);
+        if (w->tracks() && (w->scanning() || !w->unsure.empty()) && !w->known(engine::object_fact(c.key)) &&
+            !judge_before(*w, c)) {
+          w->last_rv = c.resource_version;
+          continue;
+        }
+        deliver(*w, c, encoded[i], burst);
         w->last_rv = c.resource_version;
       }
     }

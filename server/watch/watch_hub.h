@@ -17,11 +17,13 @@
 // that loses access to what it watches gets a DELETED event for everything
 // it was shown, and its stream ends.
 //
-// A filtered watch asks a question per object, so its initial events go out
-// a slice at a time (kScanSlice objects per handler of the engine's thread,
-// other work between), in key order. It shows what is durable; what commits
-// meanwhile behind the slices is held and sent after the initial events,
-// what commits ahead of them is read when the slices get there.
+// A filtered watch asks a question per object, so its start decides them a
+// slice at a time (kScanSlice objects per handler of the engine's thread,
+// other work between), in key order. Initial events show what is durable;
+// what commits meanwhile behind the slices is held and sent after them,
+// what commits ahead is read when the slices get there. A watch from a
+// resource version gets changes as they commit while it learns what its
+// client holds; one ahead of the slices is judged by what the object was.
 //
 // One timer serves every watcher (timeouts and bookmarks): a watch costs no
 // timer of its own, and a closed stream is dropped at the next change or tick.
@@ -121,9 +123,15 @@ class WatchHub {
   class Burst;
   // Sends the initial events (`from` unset) or the changes after `from`.
   void begin(const std::shared_ptr<Watcher>& w, std::optional<int64_t> from);
-  // Sends a filtered watcher's initial events for the next kScanSlice
-  // objects, then posts the rest, or ends them.
+  // Decides a filtered watcher's next kScanSlice objects at its start
+  // (sending them as initial events, or only noting which it shows), then
+  // posts the rest, or ends the start.
   void scan_slice(const std::shared_ptr<Watcher>& w);
+  // For a change of an object whose visibility to `w` is not known yet
+  // (ahead of its start's scan, or not durable when the scan passed it):
+  // notes it as it was before the change, so that deliver() can say what
+  // changed; false when the scan will read it instead.
+  bool judge_before(Watcher& w, const engine::ObjectChange& c);
   struct Encoded;
   // Sends `w` what change `c` shows it into `burst`, reading and filling
   // `encoded`, what watchers share of its events.

@@ -1,8 +1,9 @@
-// A filtered watch's initial events (a watch that asks about each object,
-// as a watch of organizations does) go out a slice at a time on the
-// engine's thread, with other work between; what commits meanwhile reaches
-// the watcher once: behind the scan as a change after the initial events,
-// ahead of it as the object the scan then reads.
+// A filtered watch's start (a watch that asks about each object, as a watch
+// of organizations does) decides its objects a slice at a time on the
+// engine's thread, with other work between. What commits meanwhile reaches
+// the watcher once: with initial events, behind the scan as a change after
+// them, ahead of it as the object the scan then reads; from a resource
+// version, as it commits, judged by what the object was before.
 #include <doctest/doctest.h>
 
 #include <boost/asio/io_context.hpp>
@@ -10,6 +11,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <thread>
 
@@ -32,23 +34,9 @@ Json shown_map(const std::string& name, bool show) {
           {"data", {{"show", show ? "yes" : "no"}}}};
 }
 
-std::string name_of(int i) {
-  char n[16];
-  std::snprintf(n, sizeof n, "cm%03d", i);
-  return n;
-}
-
-}  // namespace
-
-TEST_CASE("a filtered watch's initial events go out a slice at a time, and what commits meanwhile arrives once") {
-  engine::Engine e(prelude_program());
-  std::vector<Op> ops;
-  for (int i = 0; i < 600; ++i) ops.push_back(Op::create(shown_map(name_of(i), i % 3 == 0)));
-  REQUIRE(e.apply(ops).ok);
-  boost::asio::io_context io;
-  server::ClusterNames names_of(e);
-  server::WatchHub hub(e, names_of, nullptr, io, nullptr);
-
+// A watch of root's ConfigMaps in "default" showing those whose data says
+// show: yes, counting the questions in `asked`.
+server::WatchSpec shown_maps_watch(const engine::Engine& e, size_t& asked) {
   const dsl::KindDecl* kind = e.kinds().by_resource("root", "", "v1", "configmaps");
   REQUIRE(kind);
   server::WatchSpec spec;
@@ -59,12 +47,69 @@ TEST_CASE("a filtered watch's initial events go out a slice at a time, and what 
   spec.ns = "default";
   spec.namespaced = true;
   spec.bookmarks = true;
-  spec.send_initial_events = true;
-  size_t asked = 0;
-  spec.visible = [&](const Json& o) {
+  spec.visible = [&asked](const Json& o) {
     ++asked;
     return o["data"].value("show", "") == "yes";
   };
+  return spec;
+}
+
+// Runs the engine's thread (bounded) until `done`.
+bool run_until(boost::asio::io_context& io, const std::function<bool()>& done) {
+  for (int i = 0; i < 20000 && !done(); ++i) {
+    io.restart();
+    io.poll();
+    if (!done()) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  return done();
+}
+
+std::vector<std::string> said(const std::vector<nlohmann::json>& events, size_t from = 0) {
+  std::vector<std::string> out;
+  for (size_t i = from; i < events.size(); ++i)
+    out.push_back(events[i]["type"].get<std::string>() + " " + events[i]["object"]["metadata"].value("name", ""));
+  return out;
+}
+
+std::string name_of(int i) {
+  char n[16];
+  std::snprintf(n, sizeof n, "cm%03d", i);
+  return n;
+}
+
+// 600 ConfigMaps in root's "default", every third shown, and a hub over
+// them (made after them: they are durable).
+struct ShownMaps {
+  static std::unique_ptr<engine::Engine> filled() {
+    auto e = std::make_unique<engine::Engine>(prelude_program());
+    std::vector<Op> ops;
+    for (int i = 0; i < 600; ++i) ops.push_back(Op::create(shown_map(name_of(i), i % 3 == 0)));
+    REQUIRE(e->apply(ops).ok);
+    return e;
+  }
+  std::unique_ptr<engine::Engine> engine = filled();
+  boost::asio::io_context io;
+  server::ClusterNames names_of{*engine};
+  server::WatchHub hub{*engine, names_of, nullptr, io, nullptr};
+  // Commits and publishes, as the server does once a commit is durable.
+  void commit(std::vector<Op> ops) {
+    engine::Result r = engine->apply(std::move(ops));
+    REQUIRE(r.ok);
+    hub.publish(r);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a filtered watch's initial events go out a slice at a time, and what commits meanwhile arrives once") {
+  ShownMaps f;
+  engine::Engine& e = *f.engine;
+  boost::asio::io_context& io = f.io;
+  server::WatchHub& hub = f.hub;
+
+  size_t asked = 0;
+  server::WatchSpec spec = shown_maps_watch(e, asked);
+  spec.send_initial_events = true;
   auto stream = std::make_shared<FakeStream>();
   hub.start(spec, "", stream);
   // One slice decided; the rest waits for the engine's thread.
@@ -72,11 +117,7 @@ TEST_CASE("a filtered watch's initial events go out a slice at a time, and what 
   CHECK(asked <= server::WatchHub::kScanSlice);
 
   // Commits while the scan is under way, each published as the server does.
-  auto commit = [&](std::vector<Op> ops) {
-    engine::Result r = e.apply(std::move(ops));
-    REQUIRE(r.ok);
-    hub.publish(r);
-  };
+  auto commit = [&f](std::vector<Op> ops) { f.commit(std::move(ops)); };
   Json changed = shown_map(name_of(0), true);
   changed["data"]["more"] = "x";
   commit({Op::update(changed)});                                          // behind the scan, shown: MODIFIED
@@ -97,12 +138,7 @@ TEST_CASE("a filtered watch's initial events go out a slice at a time, and what 
     auto ev = stream->events();
     return !ev.empty() && ev.back()["type"] == "BOOKMARK";
   };
-  for (int i = 0; i < 20000 && !done(); ++i) {
-    io.restart();
-    io.poll();
-    if (!done()) std::this_thread::sleep_for(std::chrono::microseconds(200));
-  }
-  REQUIRE(done());
+  REQUIRE(run_until(io, done));
   // Work posted after the start ran before the scan's last slice.
   REQUIRE(between);
   CHECK(*between < 600);
@@ -141,6 +177,63 @@ TEST_CASE("a filtered watch's initial events go out a slice at a time, and what 
   REQUIRE(later.size() == before + 1);
   CHECK(later.back()["type"] == "ADDED");
   CHECK(later.back()["object"]["metadata"]["name"] == name_of(1));
+}
+
+TEST_CASE("a filtered watch from a resource version learns what its client holds a slice at a time, and says each change as it commits") {
+  ShownMaps f;
+  engine::Engine& e = *f.engine;
+  boost::asio::io_context& io = f.io;
+  server::WatchHub& hub = f.hub;
+  size_t asked = 0;
+  auto stream = std::make_shared<FakeStream>();
+  // The client listed at this version and holds every third.
+  hub.start(shown_maps_watch(e, asked), std::to_string(e.resource_version()), stream);
+  CHECK(asked > 0);
+  CHECK(asked <= server::WatchHub::kScanSlice);
+  CHECK(stream->events().empty());
+
+  auto commit = [&f](std::vector<Op> ops) { f.commit(std::move(ops)); };
+  auto with = [](int i, bool show, const char* more) {
+    Json m = shown_map(name_of(i), show);
+    m["data"]["more"] = more;
+    return m;
+  };
+  commit({Op::update(with(0, true, "a"))});                                // behind, held: MODIFIED
+  commit({Op::update(with(599, true, "a"))});                              // ahead, was hidden: ADDED
+  commit({Op::remove({"ConfigMap", "root", "default", name_of(597)})});    // ahead, was held: DELETED
+  commit({Op::update(with(594, false, "a"))});                             // ahead, leaves the view: DELETED
+  commit({Op::update(with(591, true, "a"))});                              // ahead, stays: MODIFIED
+  commit({Op::update(with(590, true, "a"))});                              // ahead, then again:
+  commit({Op::update(with(590, true, "b"))});                              //   ADDED, MODIFIED
+  // Each as it commits, while the scan is still under way.
+  CHECK(asked < 600);
+  CHECK(said(stream->events()) == std::vector<std::string>{"MODIFIED cm000", "ADDED cm599", "DELETED cm597", "DELETED cm594",
+                                                           "MODIFIED cm591", "ADDED cm590", "MODIFIED cm590"});
+  // Not durable (published) yet while the scan passes them.
+  engine::Result shown_now = e.apply({Op::update(with(451, true, "a"))});  // was hidden: ADDED
+  engine::Result still = e.apply({Op::update(with(450, true, "a"))});      // was held: MODIFIED
+  REQUIRE(shown_now.ok);
+  REQUIRE(still.ok);
+  std::optional<size_t> between;
+  boost::asio::post(io, [&]() { between = asked; });
+  REQUIRE(run_until(io, [&]() { return asked >= 590; }));
+  io.restart();
+  io.poll();
+  REQUIRE(between);
+  CHECK(*between < 590);
+  size_t before = stream->events().size();
+  hub.publish(shown_now);
+  hub.publish(still);
+  CHECK(said(stream->events(), before) == std::vector<std::string>{"ADDED cm451", "MODIFIED cm450"});
+
+  // What the scan learned holds: a change of what the client holds is
+  // MODIFIED, of what it does not hold nothing, and what comes into view ADDED.
+  before = stream->events().size();
+  commit({Op::update(with(3, true, "a"))});
+  commit({Op::update(with(4, false, "a"))});
+  commit({Op::update(with(594, true, "b"))});
+  commit({Op::update(with(599, false, "b"))});
+  CHECK(said(stream->events(), before) == std::vector<std::string>{"MODIFIED cm003", "ADDED cm594", "DELETED cm599"});
 }
 
 }  // namespace pmesh::test

@@ -240,6 +240,10 @@ struct KindDecl {
   // (AllowUnconditionalUpdate: ConfigMaps, Secrets, RBAC...); otherwise it
   // is 422, as for a custom resource: `unconditionalUpdate: true`.
   bool unconditional_update = false;
+  // An update (PUT) of an object that does not exist creates it, as kube's
+  // strategy for the built-in kind says (AllowCreateOnUpdate: RBAC's four);
+  // otherwise it is 404: `createOnUpdate: true`.
+  bool create_on_update = false;
   std::map<std::string, std::string> list_keys;  // "status.conditions" -> "type"
   // Bound into a logical cluster at run time from an APIResourceSchema,
   // rather than declared in the rules.

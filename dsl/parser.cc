@@ -630,6 +630,9 @@ class Builder {
       } else if (key == "unconditionalUpdate") {
         if (v.kind != ExprKind::kBool) diags_.error(v.span, "`unconditionalUpdate` takes true or false");
         else k.unconditional_update = v.bool_value;
+      } else if (key == "createOnUpdate") {
+        if (v.kind != ExprKind::kBool) diags_.error(v.span, "`createOnUpdate` takes true or false");
+        else k.create_on_update = v.bool_value;
       } else if (key == "systemFields") {
         if (want(ExprKind::kList, "a list of dotted paths")) k.system_fields = string_list(v);
       } else if (key == "fieldLabels") {
@@ -656,7 +659,7 @@ class Builder {
         diags_.error(span_of_key(*data, i),
                      "unknown kind attribute `" + key +
                          "`; known: group, version, plural, singular, shortNames, categories, "
-                         "scope, sections, subresources, unconditionalUpdate, listKeys, systemFields, fieldLabels, nameValidation, "
+                         "scope, sections, subresources, unconditionalUpdate, createOnUpdate, listKeys, systemFields, fieldLabels, nameValidation, "
                          "printerColumns, schema, storageVersion, conversion");
       }
     }

@@ -500,6 +500,7 @@ HttpResponse ResourceStore::create(const ApiRequest& req, Json object) {
 
 HttpResponse ResourceStore::update(const ApiRequest& req, Json object, bool rv_required) {
   const Json* cur = engine_.get({req.kind->key(), req.info.cluster, req.info.ns, req.info.name});
+  if (!cur && req.kind->create_on_update && req.info.subresource.empty()) return create_by_update(req, std::move(object));
   if (!cur || (req.visible && !req.visible(*cur))) return status_response(ApiError::not_found(req.gr(), req.info.name));
   std::vector<std::string> warnings;
   // Another served version is updated as that version shows the object.
@@ -507,6 +508,20 @@ HttpResponse ResourceStore::update(const ApiRequest& req, Json object, bool rv_r
   if (req.kind->storage) converted = engine::from_storage(*req.kind, *cur);
   if (auto e = prepare_update(req, object, req.kind->storage ? converted : *cur, rv_required, &warnings)) return status_response(*e);
   return commit(req, Op::update(std::move(object)), 200, req.write.dry_run, req.info.name, warnings);
+}
+
+HttpResponse ResourceStore::create_by_update(const ApiRequest& req, Json object) {
+  // As kube's generic store creates it: named by the URL, its uid a
+  // precondition no missing object meets, its resourceVersion dropped.
+  if (object.is_object()) {  // (what is not, create's decoding refuses)
+    const Json md = json_object(object, "metadata");
+    if (auto e = check_url_name(md, req.info.name)) return status_response(*e);
+    if (!string_field(md, "uid").empty())
+      return status_response(ApiError::conflict(req.gr(), req.info.name,
+                                                "Precondition failed: UID in precondition: " + string_field(md, "uid") + ", UID in object meta: "));
+    object["metadata"].erase("resourceVersion");
+  }
+  return create(req, std::move(object));
 }
 
 HttpResponse ResourceStore::patch(const ApiRequest& req) {

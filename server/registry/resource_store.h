@@ -77,6 +77,8 @@ class ResourceStore {
   std::optional<HttpResponse> watch(const ApiRequest& req, const std::shared_ptr<Stream>& stream, WatchSpec spec);
   HttpResponse create(const ApiRequest& req, Json object);
   HttpResponse update(const ApiRequest& req, Json object, bool rv_required);
+  // An update of what does not exist, for a kind that takes it (createOnUpdate).
+  HttpResponse create_by_update(const ApiRequest& req, Json object);
   HttpResponse patch(const ApiRequest& req);
   HttpResponse remove(const ApiRequest& req);
   // deletecollection: what a list with the request's selectors shows, in

@@ -175,16 +175,21 @@ std::optional<ApiError> prepare_create(const engine::Engine& engine, const ApiRe
   return check_size(object);
 }
 
+std::optional<ApiError> check_url_name(const Json& md, const std::string& name) {
+  if (string_field(md, "name").empty())
+    return ApiError::bad_request("the name of the object (" + name + " based on URL) was undeterminable: name must be provided");
+  if (string_field(md, "name") != name)
+    return ApiError::bad_request("the name of the object (" + string_field(md, "name") + ") does not match the name on the URL (" + name + ")");
+  return std::nullopt;
+}
+
 std::optional<ApiError> prepare_update(const ApiRequest& req, Json& object, const Json& current, bool rv_required,
                                        std::vector<std::string>* warnings) {
   const dsl::KindDecl& kind = *req.kind;
   const std::string& name = req.info.name;
   if (auto e = decode_typed(req, object, warnings)) return e;
   Json& md = metadata(object);
-  if (string_field(md, "name").empty())
-    return ApiError::bad_request("the name of the object (" + name + " based on URL) was undeterminable: name must be provided");
-  if (string_field(md, "name") != name)
-    return ApiError::bad_request("the name of the object (" + string_field(md, "name") + ") does not match the name on the URL (" + name + ")");
+  if (auto e = check_url_name(md, name)) return e;
   std::string body_ns = string_field(md, "namespace");
   if (kind.scope == dsl::Scope::kNamespaced) {
     if (!body_ns.empty() && body_ns != req.info.ns)

@@ -39,6 +39,8 @@ std::optional<ApiError> prepare_create(const engine::Engine& engine, const ApiRe
 // Turns an updated body (or a patched object) into the object to store.
 // `rv_required`: a PUT must carry a resourceVersion; a patch that sets none
 // updates whatever is current.
+// What a body an update sends must say of its name: the URL's.
+std::optional<ApiError> check_url_name(const Json& metadata, const std::string& name);
 std::optional<ApiError> prepare_update(const ApiRequest& req, Json& object, const Json& current, bool rv_required, std::vector<std::string>* warnings);
 
 // A random name for `generate_name`, as kube's SimpleNameGenerator makes

@@ -92,6 +92,11 @@ with Server(sys.argv[1]) as s:
         problems.append("dave made a role granting delete: %s" % r.stderr)
     expect("dave: a role of everything", req("POST", ACME + RBAC + "/namespaces/default/roles", {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "all"},
         "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]}, user="dave"), 403, "not currently held")
+    # A PUT of a Role that does not exist creates it (kube's AllowCreateOnUpdate), checked the same way.
+    expect("dave: a role of everything, by PUT", req("PUT", ACME + RBAC + "/namespaces/default/roles/all", {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "all"},
+        "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]}, user="dave"), 403, "not currently held")
+    expect("dave: a role of what he holds, by PUT", req("PUT", ACME + RBAC + "/namespaces/default/roles/getter", {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "getter"},
+        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]}, user="dave"), 201)
     r = kubectl(k, "dave", "create", "role", "reader2", "--verb=get", "--resource=configmaps")
     if r.returncode != 0:
         problems.append("dave could not make a role of what he holds: %s" % r.stderr)

@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <optional>
 #include <utility>
-#include <map>
 
 #include "engine/conversion.h"
 #include "engine/json_path.h"
@@ -90,7 +90,7 @@ struct WatchHub::Watcher {
   // ahead, by what they were before it, when its commit is published.
   std::unordered_set<std::string, KeyedTextHash, std::equal_to<>> unsure;
   bool scanning() const { return scan != Scan::kNone; }
-  // Whether whether it shows `fact` is known (`shown` says).
+  // Whether `shown` says if the watcher was shown `fact`.
   bool known(std::string_view fact) const {
     if (!unsure.empty() && unsure.count(fact)) return false;
     return scan == Scan::kNone || fact <= scanned_to || touched.count(fact) > 0;
@@ -199,12 +199,14 @@ void WatchHub::start(WatchSpec spec, const std::string& from_rv, const std::shar
 
 void WatchHub::begin(const std::shared_ptr<Watcher>& w, std::optional<int64_t> start) {
   Watcher& me = *w;
-  if (!start && me.tracks()) {
+  if (!start && me.tracks() && !me.spec.table) {
     // A filtered watch asks about each object (an organization each, for a
     // watch of organizations): its initial events go out a slice at a time,
     // with the engine's other work between, as a list decided object by
     // object is. It shows what is durable and is delivered what commits
-    // after that, behind its scan.
+    // after that, behind its scan. (Not for Tables: their first event
+    // carries the columns, and a change held back would be made before the
+    // initial events it follows.)
     me.last_rv = published_rv_;
     me.scan = Watcher::Scan::kInitial;
     me.started = true;
@@ -414,11 +416,9 @@ void WatchHub::recheck_objects(Watcher& w, const std::vector<std::string>& names
   }
   objects_rechecked_ += names.size();
   Burst burst(w);
-  for (const auto& name : names) {
-    std::string kind = w.spec.kind_key;
-    const engine::ObjectEntry* e = engine_.state().object(engine::object_fact({kind, w.spec.cluster, w.spec.ns, name}));
-    if (e) recheck_object(w, *e, burst);
-  }
+  for (const auto& name : names)
+    if (const auto* e = engine_.state().object(engine::object_fact({w.spec.kind_key, w.spec.cluster, w.spec.ns, name})))
+      recheck_object(w, *e, burst);
 }
 
 bool WatchHub::judge_before(Watcher& w, const engine::ObjectChange& c) {

@@ -19,7 +19,8 @@
 //
 // A filtered watch asks a question per object, so its start decides them a
 // slice at a time (kScanSlice objects per handler of the engine's thread,
-// other work between), in key order. Initial events show what is durable;
+// other work between), in key order. Initial events (not as Tables, whose
+// first event carries the columns) show what is durable;
 // what commits meanwhile behind the slices is held and sent after them,
 // what commits ahead is read when the slices get there. A watch from a
 // resource version gets changes as they commit while it learns what its

@@ -13,30 +13,16 @@ import json
 import os
 import statistics
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
-from pmesh_server import ORGS, Server, create_org  # noqa: E402
+from pmesh_server import ORGS, Server, create_org, create_orgs  # noqa: E402
 
 
 def run(pmesh, n):
     with Server(pmesh) as s:
+        create_orgs(s, n, "admin")
         failed = []
-
-        def make(lo, hi):
-            for i in range(lo, hi):
-                create_org(s, failed, "org-%06d" % i, "admin")
-                if failed:
-                    return
-
-        makers = [threading.Thread(target=make, args=(k * n // 4, (k + 1) * n // 4)) for k in range(4)]
-        for t in makers:
-            t.start()
-        for t in makers:
-            t.join()
-        if failed:
-            raise SystemExit("creating organizations failed: %s" % failed[:3])
         for i in range(3):
             create_org(s, failed, "alice-%d" % i, "alice")
         if failed:

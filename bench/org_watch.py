@@ -24,7 +24,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
-from pmesh_server import ORGS, Server, create_org, member_role  # noqa: E402
+from pmesh_server import ORGS, Server, create_org, create_orgs, member_role  # noqa: E402
 
 USERS = ("bob", "carol", "dave", "bob")
 INITIAL = "?watch=true&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=60"
@@ -58,19 +58,8 @@ def creates_while(s, label, seconds, others):
 
 def run(pmesh, n, seconds):
     with Server(pmesh) as s:
+        create_orgs(s, n, "admin")
         failed = []
-
-        def make(lo, hi):
-            for i in range(lo, hi):
-                create_org(s, failed, "org-%06d" % i, "admin")
-                if failed:
-                    return
-
-        makers = [threading.Thread(target=make, args=(k * n // 4, (k + 1) * n // 4)) for k in range(4)]
-        for t in makers:
-            t.start()
-        for t in makers:
-            t.join()
         create_org(s, failed, "alices", "alice")
         if failed:
             raise SystemExit("creating organizations failed: %s" % failed[:3])

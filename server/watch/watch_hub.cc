@@ -423,7 +423,7 @@ void WatchHub::recheck_objects(Watcher& w, const std::vector<std::string>& names
 
 bool WatchHub::judge_before(Watcher& w, const engine::ObjectChange& c) {
   std::string fact = engine::object_fact(c.key);
-  if (w.scan == Watcher::Scan::kInitial && !w.unsure.count(fact)) return false;  // the scan reads it later
+  if (w.scan == Watcher::Scan::kInitial) return false;  // the scan reads it later
   if (!c.before->is_null() && w.sees(*c.before)) w.shown.insert(fact);
   else w.shown.erase(fact);
   w.unsure.erase(fact);

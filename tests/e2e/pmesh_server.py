@@ -15,6 +15,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 USERS = {"alice": "alice-token", "bob": "bob-token", "carol": "carol-token", "dave": "dave-token"}
@@ -210,6 +211,26 @@ def create_org(s, problems, name, owner):
         "apiVersion": "core.platform-mesh.io/v1alpha1", "kind": "Account", "metadata": {"name": name},
         "spec": {"type": "org", "displayName": name.title()}}, user=owner), 201)
     return "root:orgs:" + name
+
+
+def create_orgs(s, n, owner, name="org-%06d", threads=4):
+    """`n` organizations named `name % i`, created by `owner` on `threads`
+    connections at once (benchmarks' set-up); exits on the first refusal."""
+    failed = []
+
+    def make(lo, hi):
+        for i in range(lo, hi):
+            create_org(s, failed, name % i, owner)
+            if failed:
+                return
+
+    makers = [threading.Thread(target=make, args=(k * n // threads, (k + 1) * n // threads)) for k in range(threads)]
+    for t in makers:
+        t.start()
+    for t in makers:
+        t.join()
+    if failed:
+        raise SystemExit("creating organizations failed: %s" % failed[:3])
 
 
 def member_role(account, user):

@@ -371,6 +371,7 @@ std::optional<HttpResponse> ApiServer::objects(const HttpRequest& http, ApiReque
     req.set_visible_by_key([this, user = req.user](std::string_view cluster, std::string_view, std::string_view name) {
       return cluster != "root:orgs" || authz_.sees_org(user, std::string(name));
     });
+    req.visible_candidates = [this, user = req.user]() { return authz_.orgs_user_may_see(user); };
   }
   if (req.verb == Verb::kWatch) {
     // What may change the watch's access: the whole of it, or (what other

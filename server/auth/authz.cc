@@ -56,6 +56,30 @@ std::function<std::string(const engine::TupleView&)> Authorizer::orgs_seen_depen
   };
 }
 
+int Authorizer::index_tuples_by_user(engine::Engine& engine) {
+  return engine.mutable_state().add_index({true, fga::kTupleRelation, {"3"}});
+}
+
+std::vector<std::string> Authorizer::orgs_user_may_see(const UserInfo& user) const {
+  // An index no rule needs, made on first use.
+  int by_user = index_tuples_by_user(engine_);
+  std::vector<std::string> stores;
+  for (const std::string& who : {model_user(user), std::string("user:*")})
+    engine_.state().lookup_tuples(by_user, engine::State::index_key({engine::Json(who)}), [&](const engine::FactKey& fact) {
+      engine::TupleView t = engine::view_tuple_fact(fact.str());
+      if (!t.args.empty() && (stores.empty() || stores.back() != t.args[0])) stores.emplace_back(t.args[0]);
+      return true;
+    });
+  std::sort(stores.begin(), stores.end());
+  stores.erase(std::unique(stores.begin(), stores.end()), stores.end());
+  std::vector<std::string> orgs;
+  for (const auto& store : stores)
+    if (std::string org = engine_.state().second_arg("store_org", store); !org.empty()) orgs.push_back(std::move(org));
+  std::sort(orgs.begin(), orgs.end());
+  orgs.erase(std::unique(orgs.begin(), orgs.end()), orgs.end());
+  return orgs;
+}
+
 std::string collection_relation(const std::string& verb, const std::string& group, const std::string& plural) {
   std::string g = group.empty() ? "core" : group;
   // As the security-operator's authorization model generation cuts it.

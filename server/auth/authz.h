@@ -24,7 +24,9 @@
 // any other. Minting a ServiceAccount's token (serviceaccounts/token) is
 // `manage_iam_roles` on the account.
 //
-// Thread safety: reads the engine; call on the engine's thread.
+// Thread safety: reads the engine (and adds to it the index of the model's
+// tuples by user that orgs_user_may_see reads, an index no rule needs);
+// call on the engine's thread.
 #pragma once
 
 #include <functional>
@@ -48,7 +50,7 @@ class Authorizer {
   // also when the model has no such relation. `defined` says whether it does.
   using Ask = std::function<bool(const std::string& store, const std::string& user, const std::string& relation,
                                  const std::string& object, bool* defined)>;
-  Authorizer(const engine::Engine& engine, Ask ask) : engine_(engine), ask_(std::move(ask)) {}
+  Authorizer(engine::Engine& engine, Ask ask) : engine_(engine), ask_(std::move(ask)) {}
 
   // `verb`: get, list, watch, create, update, patch, delete.
   Decision decide(const UserInfo& user, const std::string& verb, const RequestInfo& info) const;
@@ -77,6 +79,19 @@ class Authorizer {
   std::function<std::string(const engine::TupleView&)> orgs_seen_depend_on(const UserInfo& user) const;
   // Whether `user` may see organization `org` (in root:orgs lists).
   bool sees_org(const UserInfo& user, const std::string& org) const { return can(user, "get", "root:orgs:" + org); }
+  // The organizations `user` may see, and perhaps more, sorted: those
+  // whose stores hold a tuple naming the user as the model knows them or
+  // everyone. A model grants a relation only through such a tuple (a
+  // userset's and a parent's end in one, and the model's relations are
+  // within one store), and sees_org asks nothing else, so an organization
+  // not named here is one sees_org says no to. What a list or a watch of
+  // organizations decides then follows the tuples naming the user, not how
+  // many organizations there are.
+  std::vector<std::string> orgs_user_may_see(const UserInfo& user) const;
+  // The index orgs_user_may_see reads (the model's tuples by user), added
+  // to `engine`'s state if it is not there yet (a server's first list of
+  // organizations by a user who is no administrator does it); its number.
+  static int index_tuples_by_user(engine::Engine& engine);
 
   const engine::Engine& engine() const { return engine_; }
 
@@ -114,7 +129,7 @@ class Authorizer {
   std::string relation_for(const std::string& verb, const RequestInfo& info, const std::string& store,
                            const std::string& account, const std::string& subject, bool* allowed) const;
 
-  const engine::Engine& engine_;
+  engine::Engine& engine_;
   Ask ask_;
 };
 

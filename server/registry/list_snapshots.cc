@@ -33,6 +33,14 @@ void ListSnapshots::View::scan(const std::string& prefix, const std::string& aft
   }
 }
 
+const ListSnapshots::Item* ListSnapshots::View::find(const std::string& fact) const {
+  size_t c = chunk_for(chunks_, fact);
+  if (c == chunks_.size()) return nullptr;
+  const auto& items = *chunks_[c];
+  auto it = std::lower_bound(items.begin(), items.end(), fact, [](const ItemPtr& i, const std::string& f) { return i->fact < f; });
+  return it != items.end() && (*it)->fact == fact ? it->get() : nullptr;
+}
+
 size_t ListSnapshots::View::size() const {
   size_t n = 0;
   for (const auto& c : chunks_) n += c->size();

@@ -61,6 +61,8 @@ class ListSnapshots {
     // Items with a fact above `after` (all when empty) and starting with
     // `prefix`, in order, until `fn` returns false.
     void scan(const std::string& prefix, const std::string& after, const std::function<bool(const Item&)>& fn) const;
+    // The item whose fact is `fact`, or null.
+    const Item* find(const std::string& fact) const;
     size_t size() const;
     size_t bytes() const { return bytes_; }
 

@@ -241,8 +241,9 @@ struct ListPage {
   ListOptions options;
   std::shared_ptr<const ApiRequest::ClusterFilters> clusters;
   // Object by object (ApiRequest::visible_by_key, decided beforehand on
-  // the engine's thread: VisibleScan).
-  std::function<bool(const ListSnapshots::Item&)> visible_key;
+  // the engine's thread: VisibleScan): the items visible, in order, which
+  // the page reads instead of the view.
+  std::shared_ptr<const std::vector<const ListSnapshots::Item*>> decided;
   std::shared_ptr<const TablePrinter> printer;  // a Table's rows
   const dsl::KindDecl* as = nullptr;            // served as another version than stored
   std::string head, kind;                       // of a List: its start and `kind`
@@ -260,10 +261,9 @@ ListPage::Rendered ListPage::render() const {
   int64_t remaining = 0;
   const ListOptions& o = options;
   bool selecting = !o.labels.empty() || !o.fields.empty();
-  bool more = false, filtered = selecting || clusters || visible_key;
-  view->scan(prefix, start_after, [&](const ListSnapshots::Item& i) {
+  bool more = false, filtered = selecting || clusters || decided;
+  auto each = [&](const ListSnapshots::Item& i) {
     if (!ns.empty() && i.ns != ns) return true;
-    if (visible_key && !visible_key(i)) return true;
     const std::function<bool(const Json&)>* holds = nullptr;
     if (clusters) {
       auto c = clusters->find(i.cluster);
@@ -286,7 +286,11 @@ ListPage::Rendered ListPage::render() const {
     body += printer ? printer->row_json(obj) : !as ? i.bytes : encode_json(obj);
     last = i.fact;
     return true;
-  });
+  };
+  if (!decided) view->scan(prefix, start_after, each);
+  else
+    for (const ListSnapshots::Item* i : *decided)
+      if (!each(*i)) break;
   Json md = {{"resourceVersion", rv}};
   if (more) md["continue"] = encode_continue(rv, last);
   if (more && !filtered) md["remainingItemCount"] = remaining;
@@ -299,18 +303,30 @@ ListPage::Rendered ListPage::render() const {
 // reads the engine, so it runs on the engine's thread, a slice of items at
 // a time: between slices that thread runs whatever else is ready, and a
 // list of 100,000 organizations decided one by one (any authenticated
-// user's) holds no writer for longer than a slice.
+// user's) holds no writer for longer than a slice. Given the candidates
+// (ApiRequest::visible_candidates), it decides those alone.
 struct VisibleScan {
   static constexpr size_t kSlice = 256;
   ListSnapshots::ViewPtr view;
   std::string prefix, cursor, ns;
   ApiRequest::VisibleByKey by_key;
+  std::optional<std::vector<std::string>> candidates;  // facts above `cursor`, in order
+  size_t next = 0;    // of `candidates`
   size_t enough = 0;  // visible items that fill the page (0: all are needed)
-  // Read by the page's renderer once the scan is done.
-  std::unordered_set<const ListSnapshots::Item*> visible;
+  // Read by the page's renderer once the scan is done; the view holds its
+  // items while the page holds the view.
+  std::shared_ptr<std::vector<const ListSnapshots::Item*>> visible = std::make_shared<std::vector<const ListSnapshots::Item*>>();
 
   // Decides the next slice; false once every item needed is decided.
   bool step() {
+    if (candidates) {
+      for (size_t n = 0; next < candidates->size(); ++next) {
+        if (n++ == kSlice) return true;
+        const ListSnapshots::Item* i = view->find((*candidates)[next]);
+        if (i && decide(*i) && enough && visible->size() >= enough) return false;
+      }
+      return false;
+    }
     size_t n = 0;
     bool more = false;
     view->scan(prefix, cursor, [&](const ListSnapshots::Item& i) {
@@ -319,12 +335,17 @@ struct VisibleScan {
         return false;
       }
       cursor = i.fact;
-      if (!ns.empty() && i.ns != ns) return true;
-      if (!by_key(i.cluster, i.ns, engine::view_object_fact(i.fact).name)) return true;
-      visible.insert(&i);  // the view holds its items while the page holds the view
-      return !enough || visible.size() < enough;
+      return !decide(i) || !enough || visible->size() < enough;
     });
     return more;
+  }
+
+  // Whether `i` is visible (and then kept).
+  bool decide(const ListSnapshots::Item& i) {
+    if (!ns.empty() && i.ns != ns) return false;
+    if (!by_key(i.cluster, i.ns, engine::view_object_fact(i.fact).name)) return false;
+    visible->push_back(&i);
+    return true;
   }
 
   // Decides slice after slice on `io` (the engine's thread), each in a
@@ -369,11 +390,21 @@ HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::stri
     scan->cursor = start_after;
     scan->ns = req.info.ns;
     scan->by_key = req.visible_by_key;
+    // Names are of one workspace's objects (and one namespace's).
+    bool one_scope = !req.info.wildcard() && (req.kind->scope != dsl::Scope::kNamespaced || !req.info.ns.empty());
+    if (req.visible_candidates && one_scope) {
+      scan->candidates.emplace();
+      for (const std::string& name : req.visible_candidates())
+        if (std::string fact = engine::object_fact({req.kind->key(), req.info.cluster, req.info.ns, name});
+            start_after.empty() || fact > start_after)
+          scan->candidates->push_back(std::move(fact));
+      std::sort(scan->candidates->begin(), scan->candidates->end());
+    }
     // Without selectors, a page of `limit` is full at one more than that
     // (which says that there is more).
     if (req.list.limit && req.list.labels.empty() && req.list.fields.empty())
       scan->enough = static_cast<size_t>(req.list.limit) + 1;
-    page->visible_key = [scan](const ListSnapshots::Item& i) { return scan->visible.count(&i) > 0; };
+    page->decided = scan->visible;
   }
   // A Table's rows are made where the page is, from each item.
   if (req.table) page->printer = std::make_shared<const TablePrinter>(*req.kind, *req.table, std::time(nullptr));
@@ -426,8 +457,14 @@ std::optional<HttpResponse> ResourceStore::watch(const ApiRequest& req, const st
   if (req.table) spec.table = std::make_shared<const TablePrinter>(*req.kind, *req.table, 0);
   spec.send_initial_events = req.list.send_initial_events;
   if (req.list.timeout_seconds) spec.timeout_seconds = *req.list.timeout_seconds;
-  if (!req.visible) spec.visible = nullptr;
-  else if (!spec.visible) spec.visible = req.visible;
+  if (!req.visible) {
+    spec.visible = nullptr;
+  } else if (!spec.visible) {
+    spec.visible = req.visible;
+    // Names are of one workspace's objects (and one namespace's).
+    if (req.visible_candidates && !req.info.wildcard() && (!spec.namespaced || !spec.ns.empty()))
+      spec.candidates = req.visible_candidates;
+  }
   hub_.start(std::move(spec), req.list.resource_version, stream);
   return std::nullopt;
 }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <map>
 #include <optional>
+#include <set>
 #include <utility>
 
 #include "engine/conversion.h"
@@ -89,7 +90,16 @@ struct WatchHub::Watcher {
   // Objects whose change the scan found not durable yet: judged, as those
   // ahead, by what they were before it, when its commit is published.
   std::unordered_set<std::string, KeyedTextHash, std::equal_to<>> unsure;
+  // With candidates (WatchSpec), the objects the scan decides: the
+  // candidates' at the start, and those ahead of it that a change or a
+  // recheck asked about since (consider()). Unset: every object.
+  std::optional<std::set<std::string, std::less<>>> to_scan;
   bool scanning() const { return scan != Scan::kNone; }
+  // An object whose visibility may have changed ahead of the scan: the
+  // scan decides it when it gets there.
+  void consider(std::string_view fact) {
+    if (to_scan && scanning() && fact > scanned_to) to_scan->emplace(fact);
+  }
   // Whether `shown` says if the watcher was shown `fact`.
   bool known(std::string_view fact) const {
     if (!unsure.empty() && unsure.count(fact)) return false;
@@ -170,6 +180,14 @@ void WatchHub::scan_scope(const Watcher& w, const std::function<void(const engin
   });
 }
 
+std::vector<std::string> WatchHub::candidate_facts(const Watcher& w) const {
+  std::vector<std::string> facts;
+  for (const std::string& name : w.spec.candidates())
+    facts.push_back(engine::object_fact({w.spec.kind_key, w.spec.cluster, w.spec.ns, name}));
+  std::sort(facts.begin(), facts.end());
+  return facts;
+}
+
 void WatchHub::start(WatchSpec spec, const std::string& from_rv, const std::shared_ptr<Stream>& stream) {
   auto w = std::make_shared<Watcher>();
   w->spec = std::move(spec);
@@ -210,6 +228,10 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, std::optional<int64_t> s
     me.last_rv = published_rv_;
     me.scan = Watcher::Scan::kInitial;
     me.started = true;
+    if (me.spec.candidates) {
+      std::vector<std::string> facts = candidate_facts(me);
+      me.to_scan.emplace(facts.begin(), facts.end());
+    }
     scan_slice(w);
     return;
   }
@@ -234,7 +256,7 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, std::optional<int64_t> s
     }
     size_t next = 0;
     Burst burst(*me.stream);
-    scan_scope(me, [&](const engine::ObjectEntry& e) {
+    auto each = [&](const engine::ObjectEntry& e) {
       e.effective.visit([&](const nlohmann::json& object) {
         if (!me.sees(object)) return;
         std::string fact = std::string(e.fact.str());
@@ -247,7 +269,11 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, std::optional<int64_t> s
         }
         if (me.tracks()) me.shown.insert(std::move(fact));
       });
-    });
+    };
+    if (!me.tracks() || !me.spec.candidates) scan_scope(me, each);
+    else
+      for (const std::string& fact : candidate_facts(me))
+        if (const engine::ObjectEntry* e = engine_.state().object(fact)) each(*e);
     burst.flush();
     me.last_rv = engine_.resource_version();
     if (me.spec.send_initial_events.value_or(false) && me.spec.bookmarks)
@@ -282,6 +308,10 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, std::optional<int64_t> s
       // which that is, a slice at a time.
       me.scan = Watcher::Scan::kResume;
       me.started = true;
+      if (me.spec.candidates) {
+        std::vector<std::string> facts = candidate_facts(me);
+        me.to_scan.emplace(facts.begin(), facts.end());
+      }
       scan_slice(w);
       return;
     }
@@ -300,7 +330,7 @@ void WatchHub::scan_slice(const std::shared_ptr<Watcher>& w) {
   bool more = false;
   {
     Burst burst(*me.stream);
-    engine_.state().scan_objects(engine::object_prefix(me.spec.kind_key, cluster, ns), [&](const engine::FactKey& f, const engine::ObjectEntry& e) {
+    auto each = [&](const engine::FactKey& f, const engine::ObjectEntry& e) {
       if (n++ == kScanSlice) {
         more = true;
         return false;
@@ -322,7 +352,20 @@ void WatchHub::scan_slice(const std::shared_ptr<Watcher>& w) {
         me.shown.insert(std::string(f.str()));
       });
       return true;
-    }, after);
+    };
+    if (!me.to_scan) {
+      engine_.state().scan_objects(engine::object_prefix(me.spec.kind_key, cluster, ns), each, after);
+    } else {
+      // (An object gone since it was named is passed over.)
+      for (auto it = me.to_scan->upper_bound(after); it != me.to_scan->end(); ++it) {
+        const engine::ObjectEntry* e = engine_.state().object(*it);
+        if (!e) {
+          me.scanned_to = *it;
+          continue;
+        }
+        if (!each(e->fact, *e)) break;
+      }
+    }
   }
   if (more) {
     boost::asio::post(io_, [this, w]() {
@@ -333,6 +376,7 @@ void WatchHub::scan_slice(const std::shared_ptr<Watcher>& w) {
   me.scan = Watcher::Scan::kNone;
   me.scanned_to.clear();
   me.touched.clear();
+  me.to_scan.reset();
   if (!initial) return;
   if (!me.held.empty()) me.stream->send(std::exchange(me.held, {}));
   me.last_rv = std::max(me.last_rv, published_rv_);
@@ -399,7 +443,15 @@ void WatchHub::recheck_access(Watcher& w) {
   }
   if (!w.tracks()) return;
   Burst burst(w);
-  scan_scope(w, [&](const engine::ObjectEntry& e) { recheck_object(w, e, burst); });
+  if (!w.spec.candidates) return scan_scope(w, [&](const engine::ObjectEntry& e) { recheck_object(w, e, burst); });
+  // What it may see now is among the candidates; what it no longer sees,
+  // among what it was shown.
+  std::vector<std::string> facts = candidate_facts(w);
+  facts.insert(facts.end(), w.shown.begin(), w.shown.end());
+  std::sort(facts.begin(), facts.end());
+  facts.erase(std::unique(facts.begin(), facts.end()), facts.end());
+  for (const auto& fact : facts)
+    if (const auto* e = engine_.state().object(fact)) recheck_object(w, *e, burst);
 }
 
 void WatchHub::recheck_objects(Watcher& w, const std::vector<std::string>& names) {
@@ -432,7 +484,10 @@ bool WatchHub::judge_before(Watcher& w, const engine::ObjectChange& c) {
 }
 
 void WatchHub::recheck_object(Watcher& w, const engine::ObjectEntry& e, Burst& burst) {
-  if (!w.known(e.fact.str())) return;  // decided when the scan or its change gets there
+  if (!w.known(e.fact.str())) {
+    w.consider(e.fact.str());  // decided when the scan or its change gets there
+    return;
+  }
   std::string fact = std::string(e.fact.str());
   bool now = w.sees(*e.effective), was = w.shown.count(fact) > 0;
   if (now && !was) {
@@ -463,6 +518,7 @@ void WatchHub::publish(const engine::Result& r) {
         if (c.resource_version <= w->last_rv) continue;
         if (w->tracks() && (w->scanning() || !w->unsure.empty()) && !w->known(engine::object_fact(c.key)) &&
             !judge_before(*w, c)) {
+          w->consider(engine::object_fact(c.key));  // the scan reads it
           w->last_rv = c.resource_version;
           continue;
         }

@@ -19,7 +19,9 @@
 //
 // A filtered watch asks a question per object, so its start decides them a
 // slice at a time (kScanSlice objects per handler of the engine's thread,
-// other work between), in key order. Initial events (not as Tables, whose
+// other work between), in key order: every object, or those its
+// candidates name (a user's organizations) and those that change while the
+// scan is under way. Initial events (not as Tables, whose
 // first event carries the columns) show what is durable;
 // what commits meanwhile behind the slices is held and sent after them,
 // what commits ahead is read when the slices get there. A watch from a
@@ -70,6 +72,11 @@ struct WatchSpec {
   int64_t timeout_seconds = 1800;
   // Which objects the watcher may see (as stored); unset: all.
   std::function<bool(const Json& object)> visible;
+  // The names (in the watch's cluster and namespace, which are one) of the
+  // objects `visible` may say yes to, and perhaps more; unset: any object.
+  // A start's scan and a whole recheck then decide these alone (and what
+  // the watcher was shown, and what changes while the scan is under way).
+  std::function<std::vector<std::string>()> candidates;
   // Whether the watcher may still watch at all; unset: always.
   std::function<bool()> allowed;
   // Whether a changed tuple may change what the watcher sees (its user's
@@ -143,6 +150,8 @@ class WatchHub {
   // Sends `w` ADDED or DELETED for `e` if whether it sees it changed.
   void recheck_object(Watcher& w, const engine::ObjectEntry& e, Burst& burst);
   void scan_scope(const Watcher& w, const std::function<void(const engine::ObjectEntry&)>& fn) const;
+  // The facts of the objects named by `w`'s candidates (WatchSpec), sorted.
+  std::vector<std::string> candidate_facts(const Watcher& w) const;
   std::string event(Watcher& w, const char* type, const nlohmann::json& object) const;
   // Adds to `burst` `w`'s event of the object `object()` makes: through
   // `*encoded`, the object as presented and encoded for every watcher that

@@ -109,6 +109,23 @@ with Server(sys.argv[1]) as s:
     st, carol_rest, _ = s.request("GET", ORGS + "?limit=1&continue=" + token, user="carol")
     want("carol continuing alice's token", (st, names(carol_rest)), (200, []))
 
+    # Everyone as a member of al-2 (`user:*`, which any owner may write):
+    # every user's list shows it. Each user's list is what they may get,
+    # organization by organization, whatever tuple grants it.
+    everyone = {"tuple_keys": member_role(owner_object(s, "alice", "al-2"), "user:*")}
+    st, body, _ = s.request("POST", "/stores/al-2/write", {"writes": everyone}, user="alice")
+    want("alice makes everyone a member of al-2", st, 200)
+    all_orgs = sorted(names(s.request("GET", ORGS, user="admin")[1]))
+    for who in ("alice", "bob", "carol", "dave"):
+        gettable = [o for o in all_orgs if s.request("GET", ORGS + "/" + o, user=who)[0] == 200]
+        st, listed, _ = s.request("GET", ORGS, user=who)
+        want("%s's list is what %s may get" % (who, who), (st, names(listed)), (200, gettable))
+        want("%s sees al-2" % who, "al-2" in gettable, True)
+    st, body, _ = s.request("POST", "/stores/al-2/write", {"deletes": everyone}, user="alice")
+    want("alice takes it back", st, 200)
+    st, carol, _ = s.request("GET", ORGS, user="carol")
+    want("carol's list without it", names(carol), [])
+
     # Past one slice of decisions (256 objects: they are made on the
     # engine's thread a slice at a time, writes running between): 700 more
     # organizations, every third carol's, the rest dave's. Each one's list,

@@ -367,6 +367,14 @@ def foreign_stores_leave_watches_be(s):
     assert d == {"watch": 1, "object": 1}, d
     for w in (inside, bobs, carols):
         w.close()
+    # A watch of organizations that starts while everyone is a member of
+    # stark shows it among its initial events (its start decides the
+    # organizations whose stores name the user or everyone).
+    assert s.request("POST", "/stores/stark/write", {"writes": everyone}, user="alice")[0] == 200
+    daves = s.watch(ORGS + "?watch=true&timeoutSeconds=5", user="dave")
+    seen = until(daves, lambda e: e["object"]["metadata"]["name"] == "stark")
+    assert seen[-1]["type"] == "ADDED", seen
+    daves.close()
 
 
 def main():

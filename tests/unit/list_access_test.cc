@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <thread>
 
@@ -17,6 +18,7 @@
 #include "server/api/cluster_names.h"
 #include "server/registry/resource_store.h"
 #include "server/watch/watch_hub.h"
+#include "tests/unit/server_fixture.h"
 #include "tests/unit/test_util.h"
 
 namespace pmesh::test {
@@ -68,6 +70,19 @@ std::optional<server::HttpResponse> answer_of(boost::asio::io_context& io, serve
   return answer;
 }
 
+// 600 ConfigMaps (cm-1000 to cm-1599) in root's "default", and a store to
+// list them.
+struct SixHundredMaps : HubFixture {
+  static std::unique_ptr<engine::Engine> filled() {
+    auto e = std::make_unique<engine::Engine>(prelude_program());
+    std::vector<Op> ops;
+    for (int i = 0; i < 600; ++i) ops.push_back(Op::create(config_map("cm-" + std::to_string(1000 + i))));
+    REQUIRE(e->apply(ops).ok);
+    return e;
+  }
+  SixHundredMaps() : HubFixture(filled()) {}
+};
+
 }  // namespace
 
 TEST_CASE("a list decided object by object: by each item's key, and closed without a key to decide by") {
@@ -109,14 +124,10 @@ TEST_CASE("a list decided object by object: by each item's key, and closed witho
 }
 
 TEST_CASE("a list decided object by object lets other work run between slices of its decisions, and pages as one") {
-  engine::Engine e(prelude_program());
-  std::vector<Op> ops;
-  for (int i = 0; i < 600; ++i) ops.push_back(Op::create(config_map("cm-" + std::to_string(1000 + i))));
-  REQUIRE(e.apply(ops).ok);
-  boost::asio::io_context io;
-  server::ClusterNames names_of(e);
-  server::WatchHub hub(e, names_of, nullptr, io, nullptr);
-  server::ResourceStore store(e, names_of, nullptr, hub, io, nullptr);
+  SixHundredMaps f;
+  engine::Engine& e = *f.engine;
+  boost::asio::io_context& io = f.io;
+  server::ResourceStore& store = f.store;
   size_t asked = 0;
   auto every_other = [&](std::string_view, std::string_view, std::string_view name) {
     ++asked;
@@ -160,6 +171,63 @@ TEST_CASE("a list decided object by object lets other work run between slices of
     if (token.empty()) break;
   }
   CHECK(paged == whole);
+}
+
+TEST_CASE("a list decided object by object with candidates decides those alone, and pages as without them") {
+  SixHundredMaps f;
+  engine::Engine& e = *f.engine;
+  boost::asio::io_context& io = f.io;
+  server::ResourceStore& store = f.store;
+  std::vector<std::string> asked;
+  // Every tenth is visible; the candidates are every fifth (more than
+  // what is visible, as a superset may be), out of order, and a name no
+  // object has.
+  auto tenth = [&](std::string_view, std::string_view, std::string_view name) {
+    asked.emplace_back(name);
+    return name.back() == '0';
+  };
+  auto fifth = []() {
+    std::vector<std::string> c = {"cm-none"};
+    for (int i = 595; i >= 0; i -= 5) c.push_back("cm-" + std::to_string(1000 + i));
+    return c;
+  };
+  auto listed = [&](int64_t limit, const std::string& token) {
+    server::ApiRequest p = list_request(e);
+    p.set_visible_by_key(tenth);
+    p.visible_candidates = fifth;
+    p.list.limit = limit;
+    p.list.continue_token = token;
+    auto r = store.serve(p, nullptr, {});
+    REQUIRE(r);
+    auto a = answer_of(io, *r);
+    REQUIRE(a);
+    REQUIRE(a->status == 200);
+    return Json::parse(a->body);
+  };
+  Json whole = listed(0, "");
+  std::vector<std::string> want;
+  for (int i = 0; i < 600; i += 10) want.push_back("cm-" + std::to_string(1000 + i));
+  std::vector<std::string> got;
+  for (const auto& i : whole["items"]) got.push_back(i["metadata"]["name"]);
+  CHECK(got == want);
+  // Only the candidates that name an object were asked about, in order.
+  std::vector<std::string> candidates;
+  for (int i = 0; i < 600; i += 5) candidates.push_back("cm-" + std::to_string(1000 + i));
+  CHECK(asked == candidates);
+
+  // In pages of 7: the same items, each page asking about no more than it needs.
+  std::vector<std::string> paged;
+  std::string token;
+  for (int page = 0; page < 100; ++page) {
+    asked.clear();
+    Json p = listed(7, token);
+    for (const auto& i : p["items"]) paged.push_back(i["metadata"]["name"]);
+    CHECK(asked.size() <= 16);
+    CHECK(p["metadata"].count("remainingItemCount") == 0);
+    token = p["metadata"].value("continue", "");
+    if (token.empty()) break;
+  }
+  CHECK(paged == want);
 }
 
 }  // namespace pmesh::test

@@ -4,6 +4,8 @@
 // until its answer is ready.
 #pragma once
 
+#include <doctest/doctest.h>
+
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
@@ -61,6 +63,24 @@ inline void settle(boost::asio::io_context& io, const server::GroupCommit* commi
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
 }
+
+// An engine and what serves its objects below the ApiServer (a watch hub
+// and a resource store on `io`), with nothing durable: a commit is
+// published as soon as it is applied.
+struct HubFixture {
+  explicit HubFixture(std::unique_ptr<engine::Engine> e) : engine(std::move(e)) {}
+  std::unique_ptr<engine::Engine> engine;
+  boost::asio::io_context io;
+  server::ClusterNames names_of{*engine};
+  server::WatchHub hub{*engine, names_of, nullptr, io, nullptr};
+  server::ResourceStore store{*engine, names_of, nullptr, hub, io, nullptr};
+  // Commits and publishes, as the server does once a commit is durable.
+  void commit(std::vector<engine::Op> ops) {
+    engine::Result r = engine->apply(std::move(ops));
+    REQUIRE(r.ok);
+    hub.publish(r);
+  }
+};
 
 class ServerFixture {
  public:

@@ -54,6 +54,17 @@ server::WatchSpec shown_maps_watch(const engine::Engine& e, size_t& asked) {
   return spec;
 }
 
+std::string name_of(int i);
+
+// A superset of what shown_maps_watch shows at first (every third): every
+// third and every second, past one slice's worth.
+std::vector<std::string> thirds_and_halves() {
+  std::vector<std::string> out;
+  for (int i = 0; i < 600; ++i)
+    if (i % 3 == 0 || i % 2 == 0) out.push_back(name_of(i));
+  return out;
+}
+
 // Runs the engine's thread (bounded) until `done`.
 bool run_until(boost::asio::io_context& io, const std::function<bool()>& done) {
   for (int i = 0; i < 20000 && !done(); ++i) {
@@ -62,6 +73,15 @@ bool run_until(boost::asio::io_context& io, const std::function<bool()>& done) {
     if (!done()) std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
   return done();
+}
+
+// Runs the engine's thread until it has nothing ready (bounded).
+bool drain(boost::asio::io_context& io) {
+  for (int i = 0; i < 20000; ++i) {
+    io.restart();
+    if (io.poll() == 0) return true;
+  }
+  return false;
 }
 
 std::vector<std::string> said(const std::vector<nlohmann::json>& events, size_t from = 0) {
@@ -79,7 +99,7 @@ std::string name_of(int i) {
 
 // 600 ConfigMaps in root's "default", every third shown, and a hub over
 // them (made after them: they are durable).
-struct ShownMaps {
+struct ShownMaps : HubFixture {
   static std::unique_ptr<engine::Engine> filled() {
     auto e = std::make_unique<engine::Engine>(prelude_program());
     std::vector<Op> ops;
@@ -87,16 +107,7 @@ struct ShownMaps {
     REQUIRE(e->apply(ops).ok);
     return e;
   }
-  std::unique_ptr<engine::Engine> engine = filled();
-  boost::asio::io_context io;
-  server::ClusterNames names_of{*engine};
-  server::WatchHub hub{*engine, names_of, nullptr, io, nullptr};
-  // Commits and publishes, as the server does once a commit is durable.
-  void commit(std::vector<Op> ops) {
-    engine::Result r = engine->apply(std::move(ops));
-    REQUIRE(r.ok);
-    hub.publish(r);
-  }
+  ShownMaps() : HubFixture(filled()) {}
 };
 
 }  // namespace
@@ -107,9 +118,15 @@ TEST_CASE("a filtered watch's initial events go out a slice at a time, and what 
   boost::asio::io_context& io = f.io;
   server::WatchHub& hub = f.hub;
 
+  // Deciding every object, or the candidates the spec names (a superset
+  // of what is shown, and what changes meanwhile): the same events.
+  bool candidates = false;
+  SUBCASE("every object") {}
+  SUBCASE("the candidates") { candidates = true; }
   size_t asked = 0;
   server::WatchSpec spec = shown_maps_watch(e, asked);
   spec.send_initial_events = true;
+  if (candidates) spec.candidates = thirds_and_halves;
   auto stream = std::make_shared<FakeStream>();
   hub.start(spec, "", stream);
   // One slice decided; the rest waits for the engine's thread.
@@ -141,7 +158,10 @@ TEST_CASE("a filtered watch's initial events go out a slice at a time, and what 
   REQUIRE(run_until(io, done));
   // Work posted after the start ran before the scan's last slice.
   REQUIRE(between);
-  CHECK(*between < 600);
+  // (With candidates, two slices: the second was before it.)
+  CHECK(*between <= asked);
+  if (!candidates) CHECK(*between < asked);
+  if (candidates) CHECK(asked < 420);  // of 600
 
   auto events = stream->events();
   std::vector<std::string> added, after;
@@ -184,10 +204,15 @@ TEST_CASE("a filtered watch from a resource version learns what its client holds
   engine::Engine& e = *f.engine;
   boost::asio::io_context& io = f.io;
   server::WatchHub& hub = f.hub;
+  bool candidates = false;
+  SUBCASE("every object") {}
+  SUBCASE("the candidates") { candidates = true; }
   size_t asked = 0;
   auto stream = std::make_shared<FakeStream>();
   // The client listed at this version and holds every third.
-  hub.start(shown_maps_watch(e, asked), std::to_string(e.resource_version()), stream);
+  server::WatchSpec spec = shown_maps_watch(e, asked);
+  if (candidates) spec.candidates = thirds_and_halves;
+  hub.start(spec, std::to_string(e.resource_version()), stream);
   CHECK(asked > 0);
   CHECK(asked <= server::WatchHub::kScanSlice);
   CHECK(stream->events().empty());
@@ -216,11 +241,12 @@ TEST_CASE("a filtered watch from a resource version learns what its client holds
   REQUIRE(still.ok);
   std::optional<size_t> between;
   boost::asio::post(io, [&]() { between = asked; });
-  REQUIRE(run_until(io, [&]() { return asked >= 590; }));
-  io.restart();
-  io.poll();
+  REQUIRE(drain(io));
   REQUIRE(between);
-  CHECK(*between < 590);
+  // (With candidates, two slices: the second was before it.)
+  CHECK(*between <= asked);
+  if (!candidates) CHECK(*between < asked);
+  if (candidates) CHECK(asked < 420);  // of 600
   size_t before = stream->events().size();
   hub.publish(shown_now);
   hub.publish(still);
@@ -234,6 +260,78 @@ TEST_CASE("a filtered watch from a resource version learns what its client holds
   commit({Op::update(with(594, true, "b"))});
   commit({Op::update(with(599, false, "b"))});
   CHECK(said(stream->events(), before) == std::vector<std::string>{"MODIFIED cm003", "ADDED cm594", "DELETED cm599"});
+}
+
+TEST_CASE("a filtered watch with candidates decides them, and what tuples bring into view while it starts") {
+  // Visibility by key, as an organization's is: a `grant(name)` tuple
+  // shows the ConfigMap of that name. The candidates are the granted names.
+  auto n4 = [](int i) {
+    char n[16];
+    std::snprintf(n, sizeof n, "cm%04d", i);
+    return std::string(n);
+  };
+  auto filled = std::make_unique<engine::Engine>(prelude_program("relation grant(name)\nrelation everything(x)\n"));
+  std::vector<Op> ops;
+  for (int i = 0; i < 1200; ++i) ops.push_back(Op::create(shown_map(n4(i), true)));
+  for (int i = 0; i < 1200; i += 3) ops.push_back(Op::add_tuple("grant", {n4(i)}));
+  REQUIRE(filled->apply(ops).ok);
+  HubFixture f(std::move(filled));
+  engine::Engine* e = f.engine.get();
+  boost::asio::io_context& io = f.io;
+  server::WatchHub& hub = f.hub;
+  auto commit = [&f](std::vector<Op> ops) { f.commit(std::move(ops)); };
+  size_t asked = 0;
+  server::WatchSpec spec = shown_maps_watch(*e, asked);
+  spec.send_initial_events = true;
+  spec.visible = [&](const Json& o) {
+    ++asked;
+    return e->has_tuple("grant", {o["metadata"].value("name", "")});
+  };
+  spec.candidates = [&]() {
+    std::vector<std::string> out;
+    e->state().scan_tuples("grant", [&](const engine::FactKey& f) {
+      out.emplace_back(engine::view_tuple_fact(f.str()).args[0]);
+      return true;
+    });
+    return out;
+  };
+  // A grant changes one object's visibility; `everything` the whole watch's.
+  spec.access_depends_on = [](const engine::TupleView& t, std::string* object) {
+    if (t.relation == "everything") return true;
+    if (t.relation != "grant") return false;
+    *object = std::string(t.args[0]);
+    return true;
+  };
+  auto stream = std::make_shared<FakeStream>();
+  hub.start(spec, "", stream);
+  CHECK(asked == server::WatchHub::kScanSlice);  // one slice of the 400 candidates
+
+  commit({Op::add_tuple("grant", {n4(1)})});       // behind the scan: ADDED after the initial events
+  commit({Op::remove_tuple("grant", {n4(0)})});    // behind, shown: DELETED after them
+  commit({Op::add_tuple("grant", {n4(1100)})});    // ahead, not a candidate: read by the scan
+  commit({Op::remove_tuple("grant", {n4(1101)})});  // ahead, a candidate no longer granted: not shown
+  auto done = [&]() {
+    auto ev = stream->events();
+    return !ev.empty() && ev.back()["type"] == "BOOKMARK";
+  };
+  REQUIRE(run_until(io, done));
+  // The initial events in key order, then what changed behind the scan,
+  // in commit order, then the bookmark.
+  std::vector<std::string> want;
+  for (int k = 0; k < 1200; ++k)
+    if ((k % 3 == 0 && k != 1101) || k == 1100) want.push_back("ADDED " + n4(k));
+  want.insert(want.end(), {"ADDED cm0001", "DELETED cm0000", "BOOKMARK "});
+  CHECK(said(stream->events()) == want);
+  // The candidates and what the tuples named, not the 1,200 objects.
+  CHECK(asked < 420);
+
+  // A whole recheck decides the candidates and what was shown alone.
+  size_t before = stream->events().size();
+  asked = 0;
+  commit({Op::remove_tuple("grant", {n4(3)}), Op::add_tuple("grant", {n4(2)}), Op::add_tuple("everything", {"x"})});
+  CHECK(said(stream->events(), before) == std::vector<std::string>{"ADDED cm0002", "DELETED cm0003"});
+  CHECK(asked < 420);
+  CHECK(asked > 300);
 }
 
 }  // namespace pmesh::test

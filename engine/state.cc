@@ -840,13 +840,13 @@ int State::add_index(const dsl::IndexSpec& spec) {
   return static_cast<int>(i);
 }
 
-void State::lookup_tuples(int index, const std::string& values, const TupleVisitor& fn) const {
+void State::lookup_tuples(int index, const std::string& values, const TupleVisitor& fn, std::string_view from) const {
   auto i = static_cast<size_t>(index);
   const auto& idx = indexes_[i];
   auto it = idx.find(index_hash(values));
   if (it == idx.end()) return;
   // REQUIRES (of fn): no change to the state while it runs, as for every read.
-  it->second.for_each([&](const FactKey* f) {
+  it->second.for_each_from(from, [&](const FactKey* f) {
     return !tuple_has_index_key(i, view_tuple_fact(f->str()).args, values) || fn(*f);
   });
 }

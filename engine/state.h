@@ -540,7 +540,8 @@ class State {
   // match supported the tuple before.
   bool support_tuple(const FactKey& fact, const MatchKey& match, bool keep);
   void scan_tuples(const std::string& relation, const TupleVisitor& fn) const;
-  void lookup_tuples(int index, const std::string& values, const TupleVisitor& fn) const;
+  // `from`: the first fact key not before it (a skip past a group of keys).
+  void lookup_tuples(int index, const std::string& values, const TupleVisitor& fn, std::string_view from = {}) const;
   // Tuples of `relation` whose first arguments are `first`, in order: one range.
   void scan_tuples_with(const std::string& relation, const std::vector<std::string>& first,
                         const TupleVisitor& fn) const;

@@ -63,13 +63,24 @@ int Authorizer::index_tuples_by_user(engine::Engine& engine) {
 std::vector<std::string> Authorizer::orgs_user_may_see(const UserInfo& user) const {
   // An index no rule needs, made on first use.
   int by_user = index_tuples_by_user(engine_);
+  // A store at a time: its tuples are one range of the bucket (in key
+  // order, the store first), skipped past once one is found, so an owner's
+  // many tuples naming everyone cost every user's list one step, not one
+  // per tuple.
   std::vector<std::string> stores;
-  for (const std::string& who : {model_user(user), std::string("user:*")})
-    engine_.state().lookup_tuples(by_user, engine::State::index_key({engine::Json(who)}), [&](const engine::FactKey& fact) {
-      engine::TupleView t = engine::view_tuple_fact(fact.str());
-      if (!t.args.empty() && (stores.empty() || stores.back() != t.args[0])) stores.emplace_back(t.args[0]);
-      return true;
-    });
+  for (const std::string& who : {model_user(user), std::string("user:*")}) {
+    std::string key = engine::State::index_key({engine::Json(who)}), from;
+    while (true) {
+      std::string store;
+      engine_.state().lookup_tuples(by_user, key, [&](const engine::FactKey& fact) {
+        store = std::string(engine::view_tuple_fact(fact.str()).args.at(0));
+        return false;
+      }, from);
+      if (store.empty()) break;
+      from = engine::tuple_fact(fga::kTupleRelation, {store}) + static_cast<char>(engine::kFactSep + 1);
+      stores.push_back(std::move(store));
+    }
+  }
   std::sort(stores.begin(), stores.end());
   stores.erase(std::unique(stores.begin(), stores.end()), stores.end());
   std::vector<std::string> orgs;

@@ -2,7 +2,7 @@
 // values it asks for and no others, through puts and erases, whether each
 // values key has a bucket of its own or every one shares one bucket (the
 // keys' hashes collide), and whatever the values' text (empty, a prefix of
-// another, "null" beside a missing argument).
+// another, "null" beside a missing argument); from a key on, too.
 #include <doctest/doctest.h>
 
 #include <optional>
@@ -61,6 +61,18 @@ TEST_CASE("state indexes: a tuple lookup finds its values' tuples and no others"
         return true;
       });
       CHECK(got == want);
+      // From a key on: those of them not before it, in key order.
+      for (const auto& start : values) {
+        std::string from = engine::tuple_fact("r", {start});
+        std::vector<std::string> after, got_after;
+        for (const auto& f : want)
+          if (f >= from) after.push_back(f);
+        s.lookup_tuples(0, State::index_key({engine::Json(v1)}), [&](const FactKey& f) {
+          got_after.emplace_back(f.str());
+          return true;
+        }, from);
+        CHECK(got_after == after);
+      }
       for (const auto& v0 : values) {
         std::set<std::string> want2, got2;
         for (const auto& m : model)

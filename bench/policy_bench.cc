@@ -325,7 +325,7 @@ int main(int argc, char** argv) {
       // they share (the keys are interned process-wide), and the reopen
       // would reuse first what the cold load freed. The medians of
       // `reopen` runs; what the first keeps resident.
-      std::vector<double> loads, load_cpus, load_engine_cpus, model_loads, firsts, creates_after;
+      std::vector<double> loads, load_cpus, load_engine_cpus, model_loads, user_indexes, firsts, creates_after;
       bool same = true;
       Json first;
       reopened = {{"flush_ms", write / 1000}};  // what the reopens add follows
@@ -342,6 +342,7 @@ int main(int argc, char** argv) {
         load_cpus.push_back(r["load_cpu_us"]);
         load_engine_cpus.push_back(r["load_engine_cpu_us"]);
         model_loads.push_back(r["models_us"]);
+        user_indexes.push_back(r["user_index_us"]);
         firsts.push_back(loads.back() + model_loads.back());
         for (const auto& c : r["creates_after_us"]) creates_after.push_back(c);
         same = same && r["objects"] == e.state().objects().size() && r["tuples"] == e.state().tuples().size();
@@ -353,6 +354,7 @@ int main(int argc, char** argv) {
         reopened.update({{"load_ms", median_ms(loads)}, {"load_cpu_ms", median_ms(load_cpus)},
                          {"load_engine_cpu_ms", median_ms(load_engine_cpus)},
                          {"models_ms", median_ms(model_loads)},
+                         {"user_index_ms", median_ms(user_indexes)},
                          {"first_request_after_ms", median_ms(firsts)}, {"reopens", reopen}, {"same_state", same},
                          {"kib_per_account", per_account("resident_kib")},
                          {"anon_kib_per_account", per_account("anon_kib")},

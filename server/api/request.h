@@ -91,8 +91,8 @@ struct ApiRequest {
   void set_visible_by_key(VisibleByKey by_key);
   // Where `visible_by_key` says yes only to some names that can be found
   // beforehand (the organizations whose stores name the user): those
-  // names (of objects in the request's workspace), sorted, and perhaps
-  // more. A list and a watch's start then decide these alone, not every
+  // names (of objects in the request's workspace), in any order, and
+  // perhaps more. A list and a watch's start then decide these alone, not every
   // object. On the engine's thread. Unset: every object is decided.
   std::function<std::vector<std::string>()> visible_candidates;
   // Where `visible` is decided workspace by workspace (an APIExport virtual

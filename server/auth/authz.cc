@@ -1,6 +1,7 @@
 #include "server/auth/authz.h"
 
 #include <algorithm>
+#include <set>
 
 #include "fga/lower.h"
 #include "server/auth/service_account_tokens.h"
@@ -81,14 +82,10 @@ std::vector<std::string> Authorizer::orgs_user_may_see(const UserInfo& user) con
       stores.push_back(std::move(store));
     }
   }
-  std::sort(stores.begin(), stores.end());
-  stores.erase(std::unique(stores.begin(), stores.end()), stores.end());
-  std::vector<std::string> orgs;
+  std::set<std::string> orgs;
   for (const auto& store : stores)
-    if (std::string org = engine_.state().second_arg("store_org", store); !org.empty()) orgs.push_back(std::move(org));
-  std::sort(orgs.begin(), orgs.end());
-  orgs.erase(std::unique(orgs.begin(), orgs.end()), orgs.end());
-  return orgs;
+    if (std::string org = engine_.state().second_arg("store_org", store); !org.empty()) orgs.insert(std::move(org));
+  return {orgs.begin(), orgs.end()};
 }
 
 std::string collection_relation(const std::string& verb, const std::string& group, const std::string& plural) {

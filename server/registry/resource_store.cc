@@ -299,6 +299,25 @@ ListPage::Rendered ListPage::render() const {
   return {std::move(body), printer ? printer->content_type() : "application/json", more};
 }
 
+// The facts of the objects `req.visible_candidates` names, sorted, each
+// once, made when asked; null where a name is not one object (the request
+// spans workspaces, or a namespaced kind's namespaces) or none are named.
+std::function<std::vector<std::string>()> candidate_facts(const ApiRequest& req) {
+  if (!req.visible_candidates || req.info.wildcard() || (req.kind->scope == dsl::Scope::kNamespaced && req.info.ns.empty()))
+    return nullptr;
+  return [names = req.visible_candidates, scope = engine::ObjectKey{req.kind->key(), req.info.cluster, req.info.ns, ""}]() {
+    std::vector<std::string> facts;
+    engine::ObjectKey key = scope;
+    for (auto& name : names()) {
+      key.name = std::move(name);
+      facts.push_back(engine::object_fact(key));
+    }
+    std::sort(facts.begin(), facts.end());
+    facts.erase(std::unique(facts.begin(), facts.end()), facts.end());
+    return facts;
+  };
+}
+
 // The items of a view that ApiRequest::visible_by_key lets through. It
 // reads the engine, so it runs on the engine's thread, a slice of items at
 // a time: between slices that thread runs whatever else is ready, and a
@@ -390,15 +409,10 @@ HttpResponse ResourceStore::list_snapshot(const ApiRequest& req, const std::stri
     scan->cursor = start_after;
     scan->ns = req.info.ns;
     scan->by_key = req.visible_by_key;
-    // Names are of one workspace's objects (and one namespace's).
-    bool one_scope = !req.info.wildcard() && (req.kind->scope != dsl::Scope::kNamespaced || !req.info.ns.empty());
-    if (req.visible_candidates && one_scope) {
-      scan->candidates.emplace();
-      for (const std::string& name : req.visible_candidates())
-        if (std::string fact = engine::object_fact({req.kind->key(), req.info.cluster, req.info.ns, name});
-            start_after.empty() || fact > start_after)
-          scan->candidates->push_back(std::move(fact));
-      std::sort(scan->candidates->begin(), scan->candidates->end());
+    if (auto facts = candidate_facts(req)) {
+      scan->candidates = facts();
+      scan->candidates->erase(scan->candidates->begin(),
+                              std::upper_bound(scan->candidates->begin(), scan->candidates->end(), start_after));
     }
     // Without selectors, a page of `limit` is full at one more than that
     // (which says that there is more).
@@ -461,9 +475,7 @@ std::optional<HttpResponse> ResourceStore::watch(const ApiRequest& req, const st
     spec.visible = nullptr;
   } else if (!spec.visible) {
     spec.visible = req.visible;
-    // Names are of one workspace's objects (and one namespace's).
-    if (req.visible_candidates && !req.info.wildcard() && (!spec.namespaced || !spec.ns.empty()))
-      spec.candidates = req.visible_candidates;
+    spec.candidates = candidate_facts(req);
   }
   hub_.start(std::move(spec), req.list.resource_version, stream);
   return std::nullopt;

@@ -180,14 +180,6 @@ void WatchHub::scan_scope(const Watcher& w, const std::function<void(const engin
   });
 }
 
-std::vector<std::string> WatchHub::candidate_facts(const Watcher& w) const {
-  std::vector<std::string> facts;
-  for (const std::string& name : w.spec.candidates())
-    facts.push_back(engine::object_fact({w.spec.kind_key, w.spec.cluster, w.spec.ns, name}));
-  std::sort(facts.begin(), facts.end());
-  return facts;
-}
-
 void WatchHub::start(WatchSpec spec, const std::string& from_rv, const std::shared_ptr<Stream>& stream) {
   auto w = std::make_shared<Watcher>();
   w->spec = std::move(spec);
@@ -226,14 +218,7 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, std::optional<int64_t> s
     // carries the columns, and a change held back would be made before the
     // initial events it follows.)
     me.last_rv = published_rv_;
-    me.scan = Watcher::Scan::kInitial;
-    me.started = true;
-    if (me.spec.candidates) {
-      std::vector<std::string> facts = candidate_facts(me);
-      me.to_scan.emplace(facts.begin(), facts.end());
-    }
-    scan_slice(w);
-    return;
+    return start_scan(w, true);
   }
   if (!start) {
     // The snapshot has the objects encoded as the API shows them, in the
@@ -270,9 +255,9 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, std::optional<int64_t> s
         if (me.tracks()) me.shown.insert(std::move(fact));
       });
     };
-    if (!me.tracks() || !me.spec.candidates) scan_scope(me, each);
+    if (!me.spec.candidates) scan_scope(me, each);
     else
-      for (const std::string& fact : candidate_facts(me))
+      for (const std::string& fact : me.spec.candidates())
         if (const engine::ObjectEntry* e = engine_.state().object(fact)) each(*e);
     burst.flush();
     me.last_rv = engine_.resource_version();
@@ -306,17 +291,21 @@ void WatchHub::begin(const std::shared_ptr<Watcher>& w, std::optional<int64_t> s
     if (me.tracks()) {
       // From here on, a filtered watcher has been shown what it sees now:
       // which that is, a slice at a time.
-      me.scan = Watcher::Scan::kResume;
-      me.started = true;
-      if (me.spec.candidates) {
-        std::vector<std::string> facts = candidate_facts(me);
-        me.to_scan.emplace(facts.begin(), facts.end());
-      }
-      scan_slice(w);
-      return;
+      return start_scan(w, false);
     }
   }
   me.started = true;
+}
+
+void WatchHub::start_scan(const std::shared_ptr<Watcher>& w, bool initial) {
+  Watcher& me = *w;
+  me.scan = initial ? Watcher::Scan::kInitial : Watcher::Scan::kResume;
+  me.started = true;
+  if (me.spec.candidates) {
+    std::vector<std::string> facts = me.spec.candidates();
+    me.to_scan.emplace(facts.begin(), facts.end());
+  }
+  scan_slice(w);
 }
 
 void WatchHub::scan_slice(const std::shared_ptr<Watcher>& w) {
@@ -446,7 +435,7 @@ void WatchHub::recheck_access(Watcher& w) {
   if (!w.spec.candidates) return scan_scope(w, [&](const engine::ObjectEntry& e) { recheck_object(w, e, burst); });
   // What it may see now is among the candidates; what it no longer sees,
   // among what it was shown.
-  std::vector<std::string> facts = candidate_facts(w);
+  std::vector<std::string> facts = w.spec.candidates();
   facts.insert(facts.end(), w.shown.begin(), w.shown.end());
   std::sort(facts.begin(), facts.end());
   facts.erase(std::unique(facts.begin(), facts.end()), facts.end());

@@ -72,8 +72,8 @@ struct WatchSpec {
   int64_t timeout_seconds = 1800;
   // Which objects the watcher may see (as stored); unset: all.
   std::function<bool(const Json& object)> visible;
-  // The names (in the watch's cluster and namespace, which are one) of the
-  // objects `visible` may say yes to, and perhaps more; unset: any object.
+  // The facts (engine::object_fact) of the objects `visible` may say yes
+  // to, and perhaps more, sorted, each once; unset: any object.
   // A start's scan and a whole recheck then decide these alone (and what
   // the watcher was shown, and what changes while the scan is under way).
   std::function<std::vector<std::string>()> candidates;
@@ -150,8 +150,9 @@ class WatchHub {
   // Sends `w` ADDED or DELETED for `e` if whether it sees it changed.
   void recheck_object(Watcher& w, const engine::ObjectEntry& e, Burst& burst);
   void scan_scope(const Watcher& w, const std::function<void(const engine::ObjectEntry&)>& fn) const;
-  // The facts of the objects named by `w`'s candidates (WatchSpec), sorted.
-  std::vector<std::string> candidate_facts(const Watcher& w) const;
+  // Starts a filtered watcher's scan at its first slice: with initial
+  // events, or (resumed) only learning what it shows.
+  void start_scan(const std::shared_ptr<Watcher>& w, bool initial);
   std::string event(Watcher& w, const char* type, const nlohmann::json& object) const;
   // Adds to `burst` `w`'s event of the object `object()` makes: through
   // `*encoded`, the object as presented and encoded for every watcher that

@@ -9,7 +9,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -56,13 +58,24 @@ server::WatchSpec shown_maps_watch(const engine::Engine& e, size_t& asked) {
 
 std::string name_of(int i);
 
+// The facts of the ConfigMaps in root's "default" named `names`, sorted
+// (WatchSpec::candidates).
+std::vector<std::string> facts_of(const engine::Engine& e, const std::vector<std::string>& names) {
+  std::vector<std::string> out;
+  for (const auto& n : names) out.push_back(engine::object_fact({e.kinds().by_resource("root", "", "v1", "configmaps")->key(), "root", "default", n}));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 // A superset of what shown_maps_watch shows at first (every third): every
 // third and every second, past one slice's worth.
-std::vector<std::string> thirds_and_halves() {
-  std::vector<std::string> out;
-  for (int i = 0; i < 600; ++i)
-    if (i % 3 == 0 || i % 2 == 0) out.push_back(name_of(i));
-  return out;
+std::function<std::vector<std::string>()> thirds_and_halves(const engine::Engine& e) {
+  return [&e]() {
+    std::vector<std::string> names;
+    for (int i = 0; i < 600; ++i)
+      if (i % 3 == 0 || i % 2 == 0) names.push_back(name_of(i));
+    return facts_of(e, names);
+  };
 }
 
 // Runs the engine's thread (bounded) until `done`.
@@ -126,7 +139,7 @@ TEST_CASE("a filtered watch's initial events go out a slice at a time, and what 
   size_t asked = 0;
   server::WatchSpec spec = shown_maps_watch(e, asked);
   spec.send_initial_events = true;
-  if (candidates) spec.candidates = thirds_and_halves;
+  if (candidates) spec.candidates = thirds_and_halves(e);
   auto stream = std::make_shared<FakeStream>();
   hub.start(spec, "", stream);
   // One slice decided; the rest waits for the engine's thread.
@@ -211,7 +224,7 @@ TEST_CASE("a filtered watch from a resource version learns what its client holds
   auto stream = std::make_shared<FakeStream>();
   // The client listed at this version and holds every third.
   server::WatchSpec spec = shown_maps_watch(e, asked);
-  if (candidates) spec.candidates = thirds_and_halves;
+  if (candidates) spec.candidates = thirds_and_halves(e);
   hub.start(spec, std::to_string(e.resource_version()), stream);
   CHECK(asked > 0);
   CHECK(asked <= server::WatchHub::kScanSlice);
@@ -288,12 +301,12 @@ TEST_CASE("a filtered watch with candidates decides them, and what tuples bring 
     return e->has_tuple("grant", {o["metadata"].value("name", "")});
   };
   spec.candidates = [&]() {
-    std::vector<std::string> out;
+    std::vector<std::string> names;
     e->state().scan_tuples("grant", [&](const engine::FactKey& f) {
-      out.emplace_back(engine::view_tuple_fact(f.str()).args[0]);
+      names.emplace_back(engine::view_tuple_fact(f.str()).args[0]);
       return true;
     });
-    return out;
+    return facts_of(*e, names);
   };
   // A grant changes one object's visibility; `everything` the whole watch's.
   spec.access_depends_on = [](const engine::TupleView& t, std::string* object) {
